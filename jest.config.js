@@ -1,0 +1,60 @@
+// One jest configuration for the whole monorepo, in three tiers (see docs/testing.md):
+//   unit         *.test.ts beside the code, no outside system
+//   integration  *.int.test.ts beside the code, against real Postgres / Redis / object storage
+//   system       test/**/*.test.ts, services as processes, real DICOM clients and a real browser
+const fs = require('node:fs');
+const path = require('node:path');
+
+const swc = [
+  '@swc/jest',
+  {
+    jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+    module: { type: 'commonjs' },
+    sourceMaps: 'inline',
+  },
+];
+
+// Workspace packages resolve to their TypeScript sources, so tests never run against a stale dist/.
+const moduleNameMapper = {};
+for (const group of ['packages', 'services']) {
+  const dir = path.join(__dirname, group);
+  if (!fs.existsSync(dir)) continue;
+  for (const name of fs.readdirSync(dir)) {
+    const pkgFile = path.join(dir, name, 'package.json');
+    if (!fs.existsSync(pkgFile)) continue;
+    const pkgName = JSON.parse(fs.readFileSync(pkgFile, 'utf8')).name;
+    moduleNameMapper[`^${pkgName}$`] = `<rootDir>/${group}/${name}/src/index.ts`;
+    moduleNameMapper[`^${pkgName}/testing$`] = `<rootDir>/${group}/${name}/src/testing.ts`;
+  }
+}
+
+const common = {
+  rootDir: __dirname,
+  transform: { '^.+\\.ts$': swc },
+  moduleNameMapper,
+  testEnvironment: 'node',
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '/.data/'],
+  setupFilesAfterEnv: ['<rootDir>/test/support/jest.setup.ts'],
+};
+
+module.exports = {
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/{packages,services}/*/src/**/*.test.ts'],
+      testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.int\\.test\\.ts$'],
+    },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/{packages,services}/*/src/**/*.int.test.ts'],
+    },
+    {
+      ...common,
+      displayName: 'system',
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+    },
+  ],
+};

@@ -1,0 +1,3 @@
+export * from './errors';
+export * from './context';
+export * from './logger';

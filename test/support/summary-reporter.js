@@ -1,0 +1,34 @@
+// Ends every jest run with one line a CI reader can rely on ("Summary: N passed, N failed, N skipped")
+// and the reasons recorded for skipped groups (test/support/skip.ts).
+const fs = require('node:fs');
+
+class SummaryReporter {
+  onRunComplete(_contexts, results) {
+    const file = process.env.YUNYING_SKIP_LOG;
+    const reasons = new Map();
+    if (file && fs.existsSync(file)) {
+      for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+        if (!line.trim()) continue;
+        try {
+          const { what, why } = JSON.parse(line);
+          reasons.set(`${what}: ${why}`, true);
+        } catch {
+          // a torn line from a killed worker; ignore
+        }
+      }
+    }
+    const lines = ['', '── Yunying test summary ──'];
+    for (const r of results.testResults) {
+      const name = r.testFilePath.replace(process.cwd() + '/', '');
+      const status = r.failureMessage ? 'FAIL' : r.numPassingTests === 0 && r.numPendingTests > 0 ? 'SKIP' : 'ok  ';
+      lines.push(`  ${status} ${name} (${r.numPassingTests} passed, ${r.numFailingTests} failed, ${r.numPendingTests} skipped)`);
+    }
+    if (reasons.size > 0) {
+      lines.push('  Skipped, and why:');
+      for (const reason of reasons.keys()) lines.push(`    - ${reason}`);
+    }
+    lines.push(`Summary: ${results.numPassedTests} passed, ${results.numFailedTests} failed, ${results.numPendingTests} skipped`);
+    process.stdout.write(lines.join('\n') + '\n');
+  }
+}
+module.exports = SummaryReporter;
