@@ -1,1 +1,2 @@
-export {};
+export * from './database';
+export * from './migrate';

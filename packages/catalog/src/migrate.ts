@@ -1,0 +1,77 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Pool } from './database';
+import { quoteIdent } from './database';
+
+/**
+ * Versioned SQL migrations: `migrations/NNNN_name.sql`, applied in name order, each in its own
+ * transaction, recorded with a checksum. An applied migration whose file changed stops start-up:
+ * migrations are append-only history. A per-schema advisory lock lets several processes start at once.
+ */
+export const MIGRATIONS_DIR = path.resolve(__dirname, '../migrations');
+
+export interface Migration {
+  version: string;
+  name: string;
+  sql: string;
+  checksum: string;
+}
+
+export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
+  return fs
+    .readdirSync(dir)
+    .filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f))
+    .sort()
+    .map((file) => {
+      const sql = fs.readFileSync(path.join(dir, file), 'utf8');
+      return {
+        version: file.slice(0, 4),
+        name: file.replace(/\.sql$/, ''),
+        sql,
+        checksum: createHash('sha256').update(sql).digest('hex'),
+      };
+    });
+}
+
+function lockKey(schema: string): number {
+  return createHash('sha256').update(`yunying-migrate:${schema}`).digest().readInt32BE(0);
+}
+
+export async function migrate(pool: Pool, schema: string, migrations = loadMigrations()): Promise<string[]> {
+  const client = await pool.connect();
+  const applied: string[] = [];
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [lockKey(schema)]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+    await client.query(`SET search_path TO ${quoteIdent(schema)}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version text PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const { rows } = await client.query<{ version: string; checksum: string; name: string }>('SELECT version, name, checksum FROM schema_migrations');
+    const done = new Map(rows.map((r) => [r.version, r]));
+    for (const migration of migrations) {
+      const existing = done.get(migration.version);
+      if (existing) {
+        if (existing.checksum !== migration.checksum) {
+          throw new Error(`migration ${migration.name} was changed after it was applied; add a new migration instead`);
+        }
+        continue;
+      }
+      await client.query('BEGIN');
+      try {
+        await client.query(migration.sql);
+        await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [migration.version, migration.name, migration.checksum]);
+        await client.query('COMMIT');
+        applied.push(migration.name);
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw new Error(`migration ${migration.name} failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [lockKey(schema)]).catch(() => undefined);
+    await client.query('RESET search_path').catch(() => undefined);
+    client.release();
+  }
+  return applied;
+}

@@ -1,0 +1,61 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError, loadConfig } from './config';
+import { replaceConfigReference } from './docs';
+
+const secret = 'x'.repeat(40);
+
+describe('loadConfig', () => {
+  it('builds the typed config from defaults', () => {
+    const config = loadConfig({ AUTH_TOKEN_SECRET: secret }, '/srv/yunying');
+    expect(config.role).toBe('all');
+    expect(config.writeQuorum).toBe(3);
+    expect(config.retentionMinYears).toBe(15);
+    expect(config.storage).toEqual({
+      backend: 'fs',
+      roots: ['/srv/yunying/.data/replica-a', '/srv/yunying/.data/replica-b', '/srv/yunying/.data/replica-c'],
+    });
+    expect(config.http.ports).toEqual({ ingest: 8041, viewer: 8042, inference: 8043 });
+  });
+
+  it('names the variable and what is expected when a value is wrong', () => {
+    expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, WRITE_QUORUM: 'x' })).toThrow(/WRITE_QUORUM: .*got "x"/);
+    expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, ROLE: 'reader' })).toThrow(/ROLE: .*ingest.*got "reader"/);
+    expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, RETENTION_MIN_YEARS: '10' })).toThrow(/RETENTION_MIN_YEARS: at least 15/);
+    expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL/);
+  });
+
+  it('names a missing required variable without echoing secrets', () => {
+    let caught: unknown;
+    try {
+      loadConfig({ AUTH_TOKEN_SECRET: 'short-secret-value' });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    expect((caught as ConfigError).message).toMatch(/AUTH_TOKEN_SECRET: at least 32 characters/);
+    expect((caught as ConfigError).message).not.toContain('short-secret-value');
+    expect(() => loadConfig({})).toThrow(/AUTH_TOKEN_SECRET: .*not set/);
+  });
+
+  it('requires the S3 settings together, with three buckets', () => {
+    expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, STORAGE_BACKEND: 's3' })).toThrow(/S3_ENDPOINTS: required when STORAGE_BACKEND=s3/);
+    expect(() =>
+      loadConfig({
+        AUTH_TOKEN_SECRET: secret,
+        STORAGE_BACKEND: 's3',
+        S3_ENDPOINTS: 'http://127.0.0.1:7480',
+        S3_BUCKETS: 'a,b',
+        S3_ACCESS_KEY: 'k',
+        S3_SECRET_KEY: 's',
+      }),
+    ).toThrow(/S3_BUCKETS: exactly three/);
+  });
+});
+
+describe('configuration reference', () => {
+  it('README.md is in sync with the schema (run `npm run docs:config` after changing it)', () => {
+    const readme = fs.readFileSync(path.resolve(__dirname, '../../../README.md'), 'utf8');
+    expect(replaceConfigReference(readme)).toBe(readme);
+  });
+});

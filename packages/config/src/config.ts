@@ -1,0 +1,119 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { AppError } from '@yunying/core';
+import { envSchema, type Env } from './schema';
+
+export type Role = Env['ROLE'];
+export type ServiceRole = Exclude<Role, 'all'>;
+
+export type StorageConfig =
+  | { backend: 'fs'; roots: [string, string, string] }
+  | {
+      backend: 's3';
+      endpoints: string[];
+      buckets: [string, string, string];
+      accessKey: string;
+      secretKey: string;
+      region: string;
+    };
+
+/** The one typed configuration object, built once at boot from the environment. */
+export interface Config {
+  env: Env['NODE_ENV'];
+  role: Role;
+  logLevel: Env['LOG_LEVEL'];
+  dataDir: string;
+  database: { url: string; schema: string; poolSize: number };
+  redis: { url: string; queuePrefix: string };
+  http: { host: string; ports: Record<ServiceRole, number> };
+  dimse: { host: string; port: number; aeTitle: string; checkCalledAe: boolean };
+  storage: StorageConfig;
+  writeQuorum: number;
+  retentionMinYears: number;
+  stow: { maxInstanceBytes: number; maxRequestBytes: number };
+  auth: { tokenSecret: string; accessTokenTtlSeconds: number; refreshTokenTtlSeconds: number };
+  models: { dir: string; active: string };
+  triage: { quietSeconds: number; concurrency: number };
+  shutdownGraceSeconds: number;
+}
+
+export class ConfigError extends AppError {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super('config_invalid', `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+function describeIssue(issue: z.core.$ZodIssue, env: Record<string, string | undefined>): string {
+  const variable = String(issue.path[0] ?? '(environment)');
+  const raw = env[variable];
+  // Secrets are never echoed back, even when wrong.
+  const shown = raw === undefined ? 'not set' : /SECRET|PASSWORD|KEY/.test(variable) ? 'a value (hidden)' : JSON.stringify(raw);
+  return `${variable}: ${issue.message} (got ${shown})`;
+}
+
+function triple(values: string[]): [string, string, string] {
+  const [a, b, c] = values;
+  if (a === undefined || b === undefined || c === undefined || values.length !== 3) throw new ConfigError(['expected exactly three values']);
+  return [a, b, c];
+}
+
+/**
+ * Parses and validates the environment. Throws ConfigError naming every wrong or missing variable and
+ * what is expected; callers at boot print it and exit (see `loadConfigOrExit`).
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env, cwd = process.cwd()): Config {
+  // Empty strings count as unset, as most shells and .env files mean.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = envSchema.safeParse(cleaned);
+  if (!result.success) throw new ConfigError(result.error.issues.map((i) => describeIssue(i, cleaned)));
+  const e = result.data;
+  const dataDir = path.resolve(cwd, e.DATA_DIR);
+  const storage: StorageConfig =
+    e.STORAGE_BACKEND === 's3'
+      ? {
+          backend: 's3',
+          endpoints: e.S3_ENDPOINTS ?? [],
+          buckets: triple(e.S3_BUCKETS ?? []),
+          accessKey: e.S3_ACCESS_KEY ?? '',
+          secretKey: e.S3_SECRET_KEY ?? '',
+          region: e.S3_REGION,
+        }
+      : {
+          backend: 'fs',
+          roots: triple((e.STORAGE_FS_ROOTS ?? ['replica-a', 'replica-b', 'replica-c'].map((r) => path.join(dataDir, r))).map((r) => path.resolve(cwd, r))),
+        };
+  return {
+    env: e.NODE_ENV,
+    role: e.ROLE,
+    logLevel: e.LOG_LEVEL,
+    dataDir,
+    database: { url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA, poolSize: e.DATABASE_POOL_SIZE },
+    redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
+    http: { host: e.HTTP_HOST, ports: { ingest: e.INGEST_PORT, viewer: e.VIEWER_PORT, inference: e.INFERENCE_PORT } },
+    dimse: { host: e.DIMSE_HOST, port: e.DIMSE_PORT, aeTitle: e.DIMSE_AE_TITLE, checkCalledAe: e.DIMSE_CHECK_CALLED_AE },
+    storage,
+    writeQuorum: e.WRITE_QUORUM,
+    retentionMinYears: e.RETENTION_MIN_YEARS,
+    stow: { maxInstanceBytes: e.STOW_MAX_INSTANCE_BYTES, maxRequestBytes: e.STOW_MAX_REQUEST_BYTES },
+    auth: { tokenSecret: e.AUTH_TOKEN_SECRET, accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS, refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS },
+    models: { dir: path.resolve(cwd, e.MODELS_DIR), active: e.ACTIVE_MODEL },
+    triage: { quietSeconds: e.TRIAGE_QUIET_SECONDS, concurrency: e.TRIAGE_CONCURRENCY },
+    shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS,
+  };
+}
+
+/** For process entry points: a bad configuration stops the process with a readable message. */
+export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\nSee the configuration reference in README.md.\n`);
+      process.exit(78); // EX_CONFIG (sysexits.h)
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,105 @@
+import { z } from 'zod';
+
+/**
+ * Every environment variable Yunying reads, with its type, default and meaning. This schema is the
+ * single source of the configuration reference in README.md (kept in sync by config.docs.test.ts).
+ * Keys are the environment variable names, so a validation error names the variable to fix.
+ */
+
+const port = z.coerce.number().int().min(1).max(65535);
+const csv = (itemDescription: string) =>
+  z
+    .string()
+    .transform((s) => s.split(',').map((v) => v.trim()).filter((v) => v.length > 0))
+    .describe(itemDescription);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const aeTitle = z.string().regex(/^[\x20-\x5b\x5d-\x7e]{1,16}$/, 'a DICOM AE title: 1-16 printable ASCII characters, no backslash');
+
+export const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development').describe('Runtime environment.'),
+    ROLE: z
+      .enum(['all', 'ingest', 'inference', 'viewer'])
+      .default('all')
+      .describe('Which service role(s) this process runs: all (embedded default) or one role for scale-out.'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (pino).'),
+    DATA_DIR: z.string().min(1).default('.data').describe('Directory for local state: replica roots (fs backend), thumbnails, temp files.'),
+
+    DATABASE_URL: z
+      .url({ protocol: /^postgres(ql)?$/ })
+      .default('postgres://postgres@127.0.0.1:5432/yunying')
+      .describe('PostgreSQL connection URL of the catalog.'),
+    DATABASE_SCHEMA: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier')
+      .default('public')
+      .describe('PostgreSQL schema holding the catalog tables (tests use one schema each).'),
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10).describe('Connections in the catalog pool.'),
+    REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379').describe('Redis URL for the job queues (bull).'),
+    QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('yunying').describe('Key prefix of every bull queue in Redis.'),
+
+    INGEST_PORT: port.default(8041).describe('HTTP port of the ingest service (STOW-RS).'),
+    VIEWER_PORT: port.default(8042).describe('HTTP port of the viewer service (QIDO/WADO, reading queue, web app).'),
+    INFERENCE_PORT: port.default(8043).describe('HTTP port of the inference service (health and metrics only).'),
+    HTTP_HOST: z.string().min(1).default('127.0.0.1').describe('Interface the HTTP services listen on.'),
+    DIMSE_PORT: port.default(11112).describe('DICOM (DIMSE) port of the C-ECHO/C-STORE SCP.'),
+    DIMSE_HOST: z.string().min(1).default('127.0.0.1').describe('Interface the DICOM SCP listens on.'),
+    DIMSE_AE_TITLE: aeTitle.default('YUNYING').describe('AE title of the archive’s SCP.'),
+    DIMSE_CHECK_CALLED_AE: bool.default(false).describe('Reject associations whose called AE title is not DIMSE_AE_TITLE (most archives accept any).'),
+
+    STORAGE_BACKEND: z.enum(['fs', 's3']).default('fs').describe('Replica targets: three local directories (fs) or three S3 buckets with Object Lock (s3).'),
+    STORAGE_FS_ROOTS: csv('Comma-separated list of the three replica directories (fs backend), ideally on three disks.').optional(),
+    S3_ENDPOINTS: csv('Comma-separated S3 endpoint URLs: one shared by all three buckets, or three (one per copy).').optional(),
+    S3_BUCKETS: csv('Comma-separated names of the three Object Lock buckets (created when missing).').optional(),
+    S3_ACCESS_KEY: z.string().min(1).optional().describe('S3 access key.'),
+    S3_SECRET_KEY: z.string().min(1).optional().describe('S3 secret key.'),
+    S3_REGION: z.string().min(1).default('us-east-1').describe('S3 region name.'),
+    WRITE_QUORUM: z.coerce.number().int().min(1).max(3).default(3).describe('Copies that must be durable before an instance is acknowledged (1-3).'),
+    RETENTION_MIN_YEARS: z.coerce
+      .number()
+      .int()
+      .min(15, 'at least 15 (the regulatory minimum)')
+      .max(100)
+      .default(15)
+      .describe('Global minimum retention in years; a clinic policy can only lengthen it.'),
+
+    STOW_MAX_INSTANCE_BYTES: z.coerce.number().int().min(1024).default(512 * 1024 * 1024).describe('Largest single DICOM instance accepted, in bytes.'),
+    STOW_MAX_REQUEST_BYTES: z.coerce.number().int().min(1024).default(4 * 1024 * 1024 * 1024).describe('Largest STOW-RS request body accepted, in bytes.'),
+
+    AUTH_TOKEN_SECRET: z
+      .string()
+      .min(32, 'at least 32 characters of random secret')
+      .describe('Secret that signs access tokens (HS256). `npm start` generates one under DATA_DIR when unset.'),
+    ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(900).describe('Lifetime of an access token.'),
+    REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(300).max(2_592_000).default(43_200).describe('Lifetime of a refresh token.'),
+
+    MODELS_DIR: z.string().min(1).default('models').describe('Directory of the model registry (models/*/manifest.json).'),
+    ACTIVE_MODEL: z.string().min(1).default('thyroid-nodule').describe('Model id used for triage.'),
+    TRIAGE_QUIET_SECONDS: z.coerce.number().min(0).max(3600).default(5).describe('A study is stable after this many seconds without a new instance.'),
+    TRIAGE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1).describe('Triage jobs processed at once per inference process.'),
+
+    SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(300).default(20).describe('Time allowed to drain in-flight work on SIGTERM.'),
+  })
+  .superRefine((env, ctx) => {
+    if (env.STORAGE_BACKEND === 's3') {
+      for (const key of ['S3_ENDPOINTS', 'S3_BUCKETS', 'S3_ACCESS_KEY', 'S3_SECRET_KEY'] as const) {
+        if (env[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'required when STORAGE_BACKEND=s3' });
+      }
+      if (env.S3_BUCKETS !== undefined && env.S3_BUCKETS.length !== 3) {
+        ctx.addIssue({ code: 'custom', path: ['S3_BUCKETS'], message: 'exactly three bucket names (one per copy)' });
+      }
+      if (env.S3_ENDPOINTS !== undefined && env.S3_ENDPOINTS.length !== 1 && env.S3_ENDPOINTS.length !== 3) {
+        ctx.addIssue({ code: 'custom', path: ['S3_ENDPOINTS'], message: 'one endpoint, or three (one per copy)' });
+      }
+    }
+    if (env.STORAGE_FS_ROOTS !== undefined && env.STORAGE_FS_ROOTS.length !== 3) {
+      ctx.addIssue({ code: 'custom', path: ['STORAGE_FS_ROOTS'], message: 'exactly three directories (one per copy)' });
+    }
+    if (env.STORAGE_FS_ROOTS !== undefined && new Set(env.STORAGE_FS_ROOTS).size !== env.STORAGE_FS_ROOTS.length) {
+      ctx.addIssue({ code: 'custom', path: ['STORAGE_FS_ROOTS'], message: 'three different directories' });
+    }
+  });
+
+export type Env = z.output<typeof envSchema>;
