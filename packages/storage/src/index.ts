@@ -1,1 +1,31 @@
-export {};
+export { objectKey, sha256OfKey, sha256Hex, assertObjectKey } from './keys';
+export {
+  GLOBAL_MINIMUM_RETENTION_YEARS,
+  STUDY_DATE_MAX_FUTURE_DAYS,
+  computeRetainUntil,
+  parseDicomDate,
+  addYearsUtc,
+  type RetainUntilInput,
+} from './retention';
+export type {
+  ReplicaTarget,
+  CopyMeta,
+  CopyReceipt,
+  CopyStat,
+  VerifyExpectation,
+  VerifyResult,
+  LockMode,
+  ByteRange,
+} from './target';
+export { FsReplicaTarget, type FsReplicaTargetOptions } from './fs.target';
+export {
+  ReplicatedStore,
+  type ReplicatedStoreOptions,
+  type PutOptions,
+  type StoreResult,
+  type FailedCopy,
+  type ReadOptions,
+  type ProbeResult,
+  type RepairMeta,
+  type CompleteResult,
+} from './replicated.store';

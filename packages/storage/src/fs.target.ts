@@ -1,0 +1,447 @@
+import { randomBytes } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { AppError, isAppError, type Logger } from '@yunying/core';
+import { assertObjectKey } from './keys';
+import type { ByteRange, CopyMeta, CopyReceipt, CopyStat, ReplicaTarget, VerifyExpectation, VerifyResult } from './target';
+import { checkRange, hashStream, retentionNow, unavailable } from './util';
+
+/**
+ * A replica on a local filesystem: the embedded default, three of them on three disks.
+ *
+ * Layout under `root`:
+ *   .yunying-replica.json             marker: this directory is replica `name` (see init)
+ *   sha256/ab/cd/<hex>                the object, mode 0444
+ *   sha256/ab/cd/<hex>.lock.json      retention sidecar {sha256,size,retainUntil,legalHold}, mode 0444
+ *
+ * What fs retention can promise: this code never deletes or overwrites a good copy before retain-until
+ * (remove() refuses; put() never replaces a file whose bytes hash to its name). What it cannot promise:
+ * a process with write access to the directory (or root) can still delete files with rm. Only S3 Object
+ * Lock in COMPLIANCE mode is enforced by the storage itself. See README.md.
+ */
+export interface FsReplicaTargetOptions {
+  name: string;
+  root: string;
+  /** Create the root on init when it is absent (embedded default). Set false in production: a mount
+   * point without its marker then reads as "disk not mounted" instead of silently filling the root disk. */
+  createRoot?: boolean;
+  logger?: Logger;
+}
+
+interface Sidecar {
+  v: 1;
+  sha256: string;
+  size: number;
+  retainUntil: string;
+  legalHold: boolean;
+}
+
+const MARKER = '.yunying-replica.json';
+const SIDECAR_SUFFIX = '.lock.json';
+const READ_ONLY = 0o444;
+
+function errnoCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes a new read-only file durably under a temporary name in `dir` and returns that name. */
+async function writeTemp(dir: string, base: string, bytes: Uint8Array): Promise<string> {
+  const tmp = path.join(dir, `${base}.tmp-${randomBytes(6).toString('hex')}`);
+  // O_EXCL: never write into a file that is already there. The 0444 mode applies to later opens only.
+  const handle = await fs.open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, READ_ONLY);
+  try {
+    let written = 0;
+    while (written < bytes.length) {
+      const { bytesWritten } = await handle.write(bytes, written, bytes.length - written);
+      written += bytesWritten;
+    }
+    await handle.sync();
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await fs.unlink(tmp).catch(() => undefined);
+    throw error;
+  }
+  await handle.close();
+  return tmp;
+}
+
+export class FsReplicaTarget implements ReplicaTarget {
+  readonly kind = 'fs' as const;
+  readonly name: string;
+  readonly root: string;
+  private readonly createRoot: boolean;
+  private readonly logger: Logger | undefined;
+
+  constructor(options: FsReplicaTargetOptions) {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(options.name)) {
+      throw new AppError('config_invalid', 'replica name must be 1-64 characters of [A-Za-z0-9_.-]');
+    }
+    this.name = options.name;
+    this.root = path.resolve(options.root);
+    this.createRoot = options.createRoot ?? true;
+    this.logger = options.logger;
+  }
+
+  async init(): Promise<void> {
+    const marker = path.join(this.root, MARKER);
+    try {
+      const existing = JSON.parse(await fs.readFile(marker, 'utf8')) as { name?: unknown };
+      if (existing.name !== this.name) {
+        // Two targets configured on one directory would make "three copies" one copy.
+        throw new AppError('config_invalid', `replica ${this.name}: its root belongs to replica ${String(existing.name)}`);
+      }
+      return;
+    } catch (error) {
+      if (isAppError(error)) throw error;
+      if (errnoCode(error) !== 'ENOENT') throw unavailable(this.name, 'cannot read the replica marker', error);
+    }
+    try {
+      if (!this.createRoot) await fs.access(this.root);
+      await fs.mkdir(this.root, { recursive: true });
+      const entries = await fs.readdir(this.root);
+      if (entries.some((e) => e !== 'lost+found')) {
+        throw new AppError('config_invalid', `replica ${this.name}: root is not empty and has no replica marker`);
+      }
+      const tmp = await writeTemp(this.root, MARKER, Buffer.from(JSON.stringify({ name: this.name, createdAt: new Date().toISOString() })));
+      await fs.rename(tmp, marker);
+      await fsyncDir(this.root);
+    } catch (error) {
+      if (isAppError(error)) throw error;
+      throw unavailable(this.name, 'cannot initialise the replica root', error);
+    }
+  }
+
+  async put(key: string, bytes: Uint8Array, meta: CopyMeta): Promise<CopyReceipt> {
+    const hex = assertObjectKey(key);
+    if (hex !== meta.sha256 || bytes.length !== meta.size) {
+      throw new AppError('internal', `replica ${this.name}: put with bytes that do not match their key`);
+    }
+    await this.assertMounted();
+    const file = this.pathOf(key);
+    const dir = path.dirname(file);
+    try {
+      const existing = await this.hashIfPresent(file);
+      const created = await fs.mkdir(dir, { recursive: true });
+      if (created !== undefined) await this.fsyncCreatedDirs(created, dir);
+      // The sidecar goes first, so a data file never exists without its retention record.
+      const sidecar = await this.mergeSidecar(file, meta);
+      if (existing === null) {
+        await this.linkNew(file, bytes, hex);
+      } else if (existing !== hex) {
+        await this.replaceCorruptCopy(file, bytes, hex);
+      }
+      await fsyncDir(dir);
+      return {
+        target: this.name,
+        key,
+        sha256: hex,
+        size: bytes.length,
+        retainUntil: new Date(sidecar.retainUntil),
+        legalHold: sidecar.legalHold,
+        lockMode: 'FS_READONLY',
+        versionId: null,
+      };
+    } catch (error) {
+      if (isAppError(error)) throw error;
+      throw unavailable(this.name, 'write failed', error);
+    }
+  }
+
+  async stat(key: string): Promise<CopyStat | null> {
+    assertObjectKey(key);
+    await this.assertMounted();
+    const file = this.pathOf(key);
+    try {
+      const st = await fs.stat(file);
+      const sidecar = await this.readSidecar(file);
+      return {
+        key,
+        size: st.size,
+        lockMode: sidecar !== null && (st.mode & 0o222) === 0 ? 'FS_READONLY' : null,
+        retainUntil: sidecar === null ? null : new Date(sidecar.retainUntil),
+        legalHold: sidecar?.legalHold ?? false,
+        versionId: null,
+      };
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return null;
+      throw unavailable(this.name, 'stat failed', error);
+    }
+  }
+
+  async read(key: string): Promise<Uint8Array> {
+    assertObjectKey(key);
+    try {
+      return await fs.readFile(this.pathOf(key));
+    } catch (error) {
+      throw this.readError(error);
+    }
+  }
+
+  async readRange(key: string, offset: number, length: number): Promise<Uint8Array> {
+    assertObjectKey(key);
+    checkRange(offset, length);
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(this.pathOf(key), 'r');
+    } catch (error) {
+      throw this.readError(error);
+    }
+    try {
+      const { size } = await handle.stat();
+      const n = Math.max(0, Math.min(length, size - offset));
+      const buffer = Buffer.alloc(n);
+      let got = 0;
+      while (got < n) {
+        const { bytesRead } = await handle.read(buffer, got, n - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return buffer.subarray(0, got);
+    } catch (error) {
+      throw unavailable(this.name, 'read failed', error);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async readStream(key: string, range?: ByteRange): Promise<Readable> {
+    assertObjectKey(key);
+    if (range) checkRange(range.offset, range.length);
+    try {
+      const handle = await fs.open(this.pathOf(key), 'r');
+      if (range && range.length === 0) {
+        await handle.close();
+        return Readable.from([]);
+      }
+      return handle.createReadStream(range ? { start: range.offset, end: range.offset + range.length - 1 } : {});
+    } catch (error) {
+      throw this.readError(error);
+    }
+  }
+
+  async verify(key: string, expected: VerifyExpectation): Promise<VerifyResult> {
+    assertObjectKey(key);
+    const result: VerifyResult = {
+      target: this.name,
+      key,
+      ok: false,
+      exists: false,
+      sizeOk: false,
+      sha256Ok: false,
+      lockOk: false,
+      lockMode: null,
+      retainUntil: null,
+      problems: [],
+    };
+    await this.assertMounted();
+    const file = this.pathOf(key);
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(file, 'r');
+    } catch (error) {
+      if (errnoCode(error) !== 'ENOENT') throw unavailable(this.name, 'verify failed', error);
+      result.problems.push('copy missing');
+      return result;
+    }
+    try {
+      result.exists = true;
+      const st = await handle.stat();
+      result.sizeOk = st.size === expected.size;
+      if (!result.sizeOk) result.problems.push(`size ${st.size}, expected ${expected.size}`);
+      const { sha256 } = await hashStream(handle.createReadStream({ autoClose: false }));
+      result.sha256Ok = sha256 === expected.sha256;
+      if (!result.sha256Ok) result.problems.push('SHA-256 mismatch');
+      const sidecar = await this.readSidecar(file);
+      const readOnly = (st.mode & 0o222) === 0;
+      if (readOnly) result.lockMode = 'FS_READONLY';
+      else result.problems.push('file is writable');
+      if (sidecar === null) {
+        result.problems.push('retention record missing');
+      } else {
+        result.retainUntil = new Date(sidecar.retainUntil);
+        if (result.retainUntil.getTime() < expected.retainUntil.getTime()) result.problems.push('retain-until earlier than expected');
+      }
+      result.lockOk = readOnly && sidecar !== null && new Date(sidecar.retainUntil).getTime() >= expected.retainUntil.getTime();
+      result.ok = result.sizeOk && result.sha256Ok && result.lockOk;
+      return result;
+    } catch (error) {
+      throw unavailable(this.name, 'verify failed', error);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async remove(key: string, now: Date): Promise<void> {
+    assertObjectKey(key);
+    await this.assertMounted();
+    const file = this.pathOf(key);
+    const sidecar = await this.readSidecar(file);
+    if (sidecar === null) {
+      // No retention record: the retention is unknown, so it is treated as unexpired.
+      const exists = await fs.stat(file).then(() => true, () => false);
+      if (!exists) throw new AppError('not_found', `replica ${this.name}: no such object`);
+      throw new AppError('retention_locked', `replica ${this.name}: object has no retention record; refusing to delete`);
+    }
+    if (sidecar.legalHold) throw new AppError('retention_locked', `replica ${this.name}: object is under legal hold`);
+    const until = new Date(sidecar.retainUntil);
+    if (retentionNow(now).getTime() < until.getTime()) {
+      throw new AppError('retention_locked', `replica ${this.name}: object is retained until ${until.toISOString()}`);
+    }
+    try {
+      await fs.unlink(file).catch((error: unknown) => {
+        if (errnoCode(error) !== 'ENOENT') throw error;
+      });
+      await fs.unlink(file + SIDECAR_SUFFIX);
+      await fsyncDir(path.dirname(file));
+    } catch (error) {
+      throw unavailable(this.name, 'delete failed', error);
+    }
+  }
+
+  async setLegalHold(key: string, on: boolean): Promise<void> {
+    assertObjectKey(key);
+    await this.assertMounted();
+    const file = this.pathOf(key);
+    const sidecar = await this.readSidecar(file);
+    if (sidecar === null) throw new AppError('not_found', `replica ${this.name}: no such object`);
+    try {
+      await this.writeSidecar(file, { ...sidecar, legalHold: on });
+      await fsyncDir(path.dirname(file));
+    } catch (error) {
+      throw unavailable(this.name, 'legal hold update failed', error);
+    }
+  }
+
+  async probe(): Promise<void> {
+    await this.assertMounted();
+    try {
+      const tmp = await writeTemp(this.root, '.probe', Buffer.from('probe'));
+      await fs.unlink(tmp);
+    } catch (error) {
+      throw unavailable(this.name, 'not writable', error);
+    }
+  }
+
+  private pathOf(key: string): string {
+    return path.join(this.root, ...key.split('/'));
+  }
+
+  /** The marker proves the root is the replica (mounted), not an empty mount point or a missing dir. */
+  private async assertMounted(): Promise<void> {
+    try {
+      await fs.access(path.join(this.root, MARKER));
+    } catch (error) {
+      throw unavailable(this.name, 'replica root not available (not mounted or not initialised)', error);
+    }
+  }
+
+  private readError(error: unknown): AppError {
+    if (errnoCode(error) === 'ENOENT') return new AppError('not_found', `replica ${this.name}: no such object`);
+    return unavailable(this.name, 'read failed', error);
+  }
+
+  /** SHA-256 of the file at `file`, or null when there is none. */
+  private async hashIfPresent(file: string): Promise<string | null> {
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(file, 'r');
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return null;
+      throw error;
+    }
+    try {
+      return (await hashStream(handle.createReadStream({ autoClose: false }))).sha256;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** A new copy is published with link(2), which fails when the name exists: a good copy that another
+   * writer put there meanwhile is never replaced. */
+  private async linkNew(file: string, bytes: Uint8Array, hex: string): Promise<void> {
+    const tmp = await writeTemp(path.dirname(file), hex, bytes);
+    try {
+      await fs.link(tmp, file);
+    } catch (error) {
+      if (errnoCode(error) !== 'EEXIST') throw error;
+      const there = await this.hashIfPresent(file);
+      if (there !== hex) await this.replaceCorruptCopy(file, bytes, hex);
+    } finally {
+      await fs.unlink(tmp).catch(() => undefined);
+    }
+  }
+
+  /**
+   * The explicit repair path, and the only place a file is replaced. Safe because the address is the
+   * content: the file is re-hashed immediately before, and replaced only when its bytes do NOT hash to
+   * its own name (so it is not a copy of anything worth keeping), by bytes that do.
+   */
+  private async replaceCorruptCopy(file: string, bytes: Uint8Array, hex: string): Promise<void> {
+    const there = await this.hashIfPresent(file);
+    if (there === hex) return;
+    this.logger?.warn({ replica: this.name, sha256: hex }, 'storage: replacing a corrupt copy');
+    const tmp = await writeTemp(path.dirname(file), hex, bytes);
+    await fs.rename(tmp, file);
+  }
+
+  private async readSidecar(file: string): Promise<Sidecar | null> {
+    try {
+      const parsed = JSON.parse(await fs.readFile(file + SIDECAR_SUFFIX, 'utf8')) as Partial<Sidecar>;
+      if (typeof parsed.retainUntil !== 'string' || Number.isNaN(Date.parse(parsed.retainUntil))) return null;
+      return {
+        v: 1,
+        sha256: String(parsed.sha256),
+        size: Number(parsed.size),
+        retainUntil: parsed.retainUntil,
+        legalHold: parsed.legalHold === true,
+      };
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT' || error instanceof SyntaxError) return null;
+      throw unavailable(this.name, 'cannot read the retention record', error);
+    }
+  }
+
+  /** Retention only grows: the later retain-until wins, and a put never lifts a legal hold. */
+  private async mergeSidecar(file: string, meta: CopyMeta): Promise<Sidecar> {
+    const old = await this.readSidecar(file);
+    const wanted = meta.retainUntil.toISOString();
+    const next: Sidecar = {
+      v: 1,
+      sha256: meta.sha256,
+      size: meta.size,
+      retainUntil: old !== null && Date.parse(old.retainUntil) > meta.retainUntil.getTime() ? old.retainUntil : wanted,
+      legalHold: (old?.legalHold ?? false) || meta.legalHold,
+    };
+    if (old === null || old.retainUntil !== next.retainUntil || old.legalHold !== next.legalHold || old.sha256 !== next.sha256) {
+      await this.writeSidecar(file, next);
+    }
+    return next;
+  }
+
+  private async writeSidecar(file: string, sidecar: Sidecar): Promise<void> {
+    const tmp = await writeTemp(path.dirname(file), path.basename(file) + SIDECAR_SUFFIX, Buffer.from(JSON.stringify(sidecar)));
+    await fs.rename(tmp, file + SIDECAR_SUFFIX);
+  }
+
+  /** mkdir -p made `created` .. `dir`; each new entry must reach the disk via its parent's fsync. */
+  private async fsyncCreatedDirs(created: string, dir: string): Promise<void> {
+    let current = dir;
+    for (;;) {
+      await fsyncDir(path.dirname(current));
+      if (current === created || path.dirname(current) === current) break;
+      current = path.dirname(current);
+    }
+  }
+}

@@ -1,0 +1,88 @@
+import type { Readable } from 'node:stream';
+
+export type LockMode = 'COMPLIANCE' | 'FS_READONLY';
+
+export interface CopyMeta {
+  sha256: string;
+  size: number;
+  retainUntil: Date;
+  legalHold: boolean;
+}
+
+/** Proof that one copy is durable and retention-locked on one target. */
+export interface CopyReceipt {
+  target: string;
+  key: string;
+  sha256: string;
+  size: number;
+  /** The retain-until in force on the copy: never earlier than asked, later when the copy already had a
+   * longer one (re-put) or the S3 bucket's default retention was longer. */
+  retainUntil: Date;
+  legalHold: boolean;
+  lockMode: LockMode;
+  /** S3 object version that carries the lock; null on fs. */
+  versionId: string | null;
+}
+
+export interface CopyStat {
+  key: string;
+  size: number;
+  lockMode: LockMode | null;
+  /** Null when the copy carries no retention (fs: sidecar missing; S3: no lock on the version). */
+  retainUntil: Date | null;
+  legalHold: boolean;
+  versionId: string | null;
+}
+
+export interface VerifyExpectation {
+  sha256: string;
+  size: number;
+  retainUntil: Date;
+}
+
+export interface VerifyResult {
+  target: string;
+  key: string;
+  ok: boolean;
+  exists: boolean;
+  sizeOk: boolean;
+  sha256Ok: boolean;
+  /** fs: sidecar present, retain-until not earlier than expected, file read-only. S3: COMPLIANCE and not earlier. */
+  lockOk: boolean;
+  lockMode: LockMode | null;
+  retainUntil: Date | null;
+  /** Human-readable, safe (no paths, no patient data). Empty when ok. */
+  problems: string[];
+}
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  offset: number;
+  /** Number of bytes; clipped at the end of the object. */
+  length: number;
+}
+
+/**
+ * One place that holds one copy of every object. Implementations: FsReplicaTarget, S3ReplicaTarget.
+ * Every method throws AppError: 'unavailable' (retryable) when the target cannot be reached,
+ * 'not_found' for a missing key on read, 'retention_locked' on a refused delete.
+ */
+export interface ReplicaTarget {
+  readonly name: string;
+  readonly kind: 'fs' | 's3';
+  /** Prepare the target (fs: root + marker; S3: bucket with Object Lock). Idempotent. */
+  init(): Promise<void>;
+  /** Durable, locked write. Idempotent for the same content; extends (never shortens) retention. */
+  put(key: string, bytes: Uint8Array, meta: CopyMeta): Promise<CopyReceipt>;
+  stat(key: string): Promise<CopyStat | null>;
+  read(key: string): Promise<Uint8Array>;
+  readRange(key: string, offset: number, length: number): Promise<Uint8Array>;
+  readStream(key: string, range?: ByteRange): Promise<Readable>;
+  verify(key: string, expected: VerifyExpectation): Promise<VerifyResult>;
+  /** Throws AppError('retention_locked') before retain-until or under legal hold. `now` later than the
+   * system clock is not believed (it could only be used to delete early). */
+  remove(key: string, now: Date): Promise<void>;
+  setLegalHold(key: string, on: boolean): Promise<void>;
+  /** Readiness: resolves when the target can take writes, throws AppError('unavailable') otherwise. */
+  probe(): Promise<void>;
+}

@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { FsReplicaTarget } from './fs.target';
+
+/**
+ * Helpers for tests of this package and of its users. Fault injection is real: an fs target is taken
+ * offline by moving its root away (as an unmounted disk looks), an S3 target points at a closed port.
+ */
+
+export interface TempFsTargets {
+  targets: FsReplicaTarget[];
+  dir: string;
+  /** Removes the temp dirs (files are 0444 but their dirs are writable, so this works). */
+  cleanup(): Promise<void>;
+}
+
+/** Three initialised fs targets (`fs-1`..`fs-3`) in fresh temp dirs. */
+export async function tempFsTargets(count = 3): Promise<TempFsTargets> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'yunying-storage-'));
+  const targets: FsReplicaTarget[] = [];
+  for (let i = 1; i <= count; i++) {
+    const target = new FsReplicaTarget({ name: `fs-${i}`, root: path.join(dir, `disk${i}`) });
+    await target.init();
+    targets.push(target);
+  }
+  return { targets, dir, cleanup: () => fs.rm(dir, { recursive: true, force: true }) };
+}
+
+/** Takes an fs target offline as an unmounted disk would be: its root is moved away. Returns `restore`. */
+export async function takeFsTargetOffline(target: FsReplicaTarget): Promise<() => Promise<void>> {
+  const away = `${target.root}.offline-${randomBytes(4).toString('hex')}`;
+  await fs.rename(target.root, away);
+  return () => fs.rename(away, target.root);
+}
+
+export interface S3TestSettings {
+  endpoint: string;
+  accessKey: string;
+  secretKey: string;
+  region: string;
+}
+
+/** The S3 endpoint started by infra/ceph/up.sh (env S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION), or null. */
+export function s3TestSettings(): S3TestSettings | null {
+  const { S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION } = process.env;
+  if (!S3_ENDPOINT || !S3_ACCESS_KEY || !S3_SECRET_KEY) return null;
+  return { endpoint: S3_ENDPOINT, accessKey: S3_ACCESS_KEY, secretKey: S3_SECRET_KEY, region: S3_REGION ?? 'us-east-1' };
+}
+
+/** A bucket name no earlier run used: locked buckets can never be emptied, so tests never reuse one. */
+export function uniqueBucketName(prefix: string): string {
+  const clean = prefix.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 30) || 'test';
+  return `${clean}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+}
