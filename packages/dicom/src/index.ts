@@ -1,1 +1,28 @@
-export {};
+/**
+ * @yunying/dicom: DICOM Part 10 parsing and validation (PS3.10, PS3.5), the DICOM JSON Model
+ * (PS3.18 Annex F) and frame location for WADO-RS. See README.md for what is implemented.
+ */
+export { DEFAULT_PARSE_LIMITS, isValidUid, parseInstance, readFrame } from './parse';
+export type {
+  ByteRange,
+  FrameLocation,
+  ParseLimits,
+  ParseOptions,
+  ParsedInstance,
+  PixelDataLocation,
+  QidoAttributes,
+} from './parse';
+export type { DicomJsonAttribute, DicomJsonObject, DicomJsonPersonName, DicomJsonValue, JsonOptions } from './json';
+export { DicomRejection, FailureReason, isDicomRejection, rejectionFailureReason } from './rejection';
+export type { RejectionContext, RejectionReason } from './rejection';
+export {
+  SopClass,
+  TransferSyntax,
+  isNativeTransferSyntax,
+  isStorableSopClass,
+  isUltrasoundSopClass,
+  knownTransferSyntaxes,
+  storageSopClasses,
+} from './uids';
+export { charsetDecoder } from './charset';
+export type { CharsetDecoder } from './charset';

@@ -1,0 +1,322 @@
+/**
+ * Deterministic DICOM fixtures for tests across the repo (import from '@yunying/dicom/testing').
+ *
+ * Pixel values follow a known pattern so decoders can be checked exactly: `expectedFrame(options, k)`
+ * returns the native bytes of frame k. JPEG Baseline fixtures hold real baseline JPEG codestreams
+ * whose 8x8 blocks are flat: pixel (r, c) decodes to the pattern value at (r & ~7, c & ~7).
+ * UIDs are random (newUid) unless given or derived from `seed`.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import dicomParser from 'dicom-parser';
+import { encodeDcOnlyJpeg } from './jpeg';
+import { SopClass, TransferSyntax } from './uids';
+import { deeplyNestedSequence, elementsFrom, tagOf, writeDataset, writePart10 } from './writer';
+import type { AttributeItem, AttributeValue, Charset, WritableElement } from './writer';
+
+export type { AttributeItem, AttributeValue, Charset } from './writer';
+
+export type FixtureTransferSyntax =
+  | typeof TransferSyntax.ExplicitVRLittleEndian
+  | typeof TransferSyntax.ImplicitVRLittleEndian
+  | typeof TransferSyntax.JPEGBaseline;
+
+export type PixelPattern = (frame: number, row: number, column: number, sample: number) => number;
+
+export interface InstanceOptions {
+  studyInstanceUid?: string;
+  seriesInstanceUid?: string;
+  sopInstanceUid?: string;
+  /** Default: US Image Storage, or US Multi-frame Image Storage when frames > 1. */
+  sopClassUid?: string;
+  /** Written into (0002,0002) instead of sopClassUid (for mismatch tests). */
+  metaSopClassUid?: string;
+  /** Derive unset UIDs from this seed, so the same options give the same bytes. */
+  seed?: string;
+  patientName?: string;
+  patientId?: string;
+  birthDate?: string;
+  studyDate?: string;
+  studyTime?: string;
+  accessionNumber?: string;
+  studyDescription?: string;
+  seriesDescription?: string;
+  seriesNumber?: number;
+  instanceNumber?: number;
+  modality?: string;
+  charset?: Charset;
+  rows?: number;
+  columns?: number;
+  frames?: number;
+  photometric?: 'MONOCHROME2' | 'MONOCHROME1' | 'RGB' | 'YBR_FULL';
+  bitsAllocated?: 8 | 16;
+  transferSyntax?: FixtureTransferSyntax;
+  pixelPattern?: PixelPattern;
+  /** Write no Pixel Data at all. */
+  noPixelData?: boolean;
+  sequenceOfUltrasoundRegions?: boolean;
+  /** Extra attributes by keyword (or 'GGGGEEEE'); they override generated ones; null removes one. */
+  extra?: Record<string, AttributeValue>;
+}
+
+/** A UID in the 2.25 form from a UUID (PS3.5 B.2). */
+export function newUid(): string {
+  return `2.25.${BigInt(`0x${randomUUID().replace(/-/g, '')}`).toString()}`;
+}
+
+/** A deterministic 2.25 UID from a seed string. */
+export function uidFromSeed(seed: string): string {
+  const hex = createHash('sha256').update(seed).digest('hex').slice(0, 32);
+  // Clear the top bits as a v4 UUID would have them fixed; keeps the number under 39 digits.
+  return `2.25.${(BigInt(`0x${hex}`) >> 2n).toString()}`;
+}
+
+export const defaultPixelPattern: PixelPattern = (frame, row, column, sample) =>
+  frame * 31 + row * 7 + column * 3 + sample * 85;
+
+interface Resolved {
+  rows: number;
+  columns: number;
+  frames: number;
+  samples: 1 | 3;
+  bitsAllocated: 8 | 16;
+  photometric: string;
+  transferSyntax: FixtureTransferSyntax;
+  pattern: PixelPattern;
+}
+
+function resolve(options: InstanceOptions): Resolved {
+  const transferSyntax = options.transferSyntax ?? TransferSyntax.ExplicitVRLittleEndian;
+  const photometric = options.photometric ?? 'MONOCHROME2';
+  const bitsAllocated = transferSyntax === TransferSyntax.JPEGBaseline ? 8 : (options.bitsAllocated ?? 8);
+  if (transferSyntax === TransferSyntax.JPEGBaseline && options.bitsAllocated === 16) {
+    throw new Error('JPEG Baseline fixtures are 8-bit only');
+  }
+  if (transferSyntax === TransferSyntax.JPEGBaseline && photometric === 'RGB') {
+    throw new Error('JPEG Baseline fixtures are MONOCHROME2 or YBR_FULL (PS3.5 8.2.1), not RGB');
+  }
+  return {
+    rows: options.rows ?? 16,
+    columns: options.columns ?? 16,
+    frames: options.frames ?? 1,
+    samples: photometric === 'RGB' || photometric === 'YBR_FULL' ? 3 : 1,
+    bitsAllocated,
+    photometric,
+    transferSyntax,
+    pattern: options.pixelPattern ?? defaultPixelPattern,
+  };
+}
+
+/** The native bytes of frame `frameIndex` as makeInstance writes them (color-by-pixel, LE). */
+export function expectedFrame(options: InstanceOptions, frameIndex: number): Uint8Array {
+  const r = resolve(options);
+  const bytesPerSample = r.bitsAllocated / 8;
+  const out = Buffer.alloc(r.rows * r.columns * r.samples * bytesPerSample);
+  const mask = r.bitsAllocated === 8 ? 0xff : 0xffff;
+  let i = 0;
+  for (let row = 0; row < r.rows; row += 1) {
+    for (let column = 0; column < r.columns; column += 1) {
+      for (let sample = 0; sample < r.samples; sample += 1) {
+        const value = r.pattern(frameIndex, row, column, sample) & mask;
+        if (bytesPerSample === 1) out[i] = value;
+        else out.writeUInt16LE(value, i);
+        i += bytesPerSample;
+      }
+    }
+  }
+  return out;
+}
+
+/** The JPEG Baseline codestream of frame `frameIndex` as makeInstance writes it. */
+export function expectedJpegFrame(options: InstanceOptions, frameIndex: number): Uint8Array {
+  const r = resolve(options);
+  return encodeDcOnlyJpeg(r.rows, r.columns, r.samples, (br, bc, c) =>
+    r.pattern(frameIndex, Math.min(br * 8, r.rows - 1), Math.min(bc * 8, r.columns - 1), c) & 0xff,
+  );
+}
+
+function ultrasoundRegions(rows: number, columns: number): AttributeItem[] {
+  return [
+    {
+      RegionSpatialFormat: 1,
+      RegionDataType: 1,
+      RegionFlags: 0,
+      RegionLocationMinX0: 0,
+      RegionLocationMinY0: 0,
+      RegionLocationMaxX1: columns - 1,
+      RegionLocationMaxY1: rows - 1,
+      PhysicalUnitsXDirection: 3,
+      PhysicalUnitsYDirection: 3,
+      PhysicalDeltaX: 0.01,
+      PhysicalDeltaY: 0.01,
+    },
+  ];
+}
+
+interface Built {
+  elements: WritableElement[];
+  sopClassUid: string;
+  sopInstanceUid: string;
+  transferSyntax: FixtureTransferSyntax;
+  charset: Charset;
+}
+
+function build(options: InstanceOptions): Built {
+  const r = resolve(options);
+  const charset = options.charset ?? 'ISO_IR 192';
+  const seeded = (what: string): string => (options.seed === undefined ? newUid() : uidFromSeed(`${options.seed}/${what}`));
+  const sopClassUid = options.sopClassUid ?? (r.frames > 1 ? SopClass.UltrasoundMultiFrameImage : SopClass.UltrasoundImage);
+  const sopInstanceUid = options.sopInstanceUid ?? seeded('instance');
+  const attributes: Record<string, AttributeValue> = {
+    SpecificCharacterSet: charset,
+    SOPClassUID: sopClassUid,
+    SOPInstanceUID: sopInstanceUid,
+    StudyDate: options.studyDate ?? '20240102',
+    StudyTime: options.studyTime ?? '101500',
+    AccessionNumber: options.accessionNumber ?? 'ACC0001',
+    Modality: options.modality ?? 'US',
+    Manufacturer: 'Yunying Fixtures',
+    ReferringPhysicianName: '',
+    StudyDescription: options.studyDescription ?? 'Thyroid US',
+    SeriesDescription: options.seriesDescription ?? 'Thyroid',
+    PatientName: options.patientName ?? 'Test^Patient',
+    PatientID: options.patientId ?? 'PID0001',
+    PatientBirthDate: options.birthDate ?? '19800101',
+    PatientSex: 'F',
+    BodyPartExamined: 'THYROID',
+    StudyInstanceUID: options.studyInstanceUid ?? seeded('study'),
+    SeriesInstanceUID: options.seriesInstanceUid ?? seeded('series'),
+    StudyID: '1',
+    SeriesNumber: String(options.seriesNumber ?? 1),
+    InstanceNumber: String(options.instanceNumber ?? 1),
+  };
+  if (options.noPixelData !== true) {
+    Object.assign(attributes, {
+      SamplesPerPixel: r.samples,
+      PhotometricInterpretation: r.photometric,
+      Rows: r.rows,
+      Columns: r.columns,
+      BitsAllocated: r.bitsAllocated,
+      BitsStored: r.bitsAllocated,
+      HighBit: r.bitsAllocated - 1,
+      PixelRepresentation: 0,
+    });
+    if (r.samples === 3) attributes.PlanarConfiguration = 0;
+    if (r.frames > 1 || sopClassUid === SopClass.UltrasoundMultiFrameImage) {
+      attributes.NumberOfFrames = String(r.frames);
+      attributes.FrameIncrementPointer = Uint8Array.from([0x18, 0x00, 0x63, 0x10]); // (0018,1063) FrameTime
+      attributes.FrameTime = '33.3';
+    }
+    if (r.transferSyntax === TransferSyntax.JPEGBaseline) {
+      attributes.LossyImageCompression = '01';
+      attributes.LossyImageCompressionRatio = '10';
+      attributes.LossyImageCompressionMethod = 'ISO_10918_1';
+    }
+  }
+  if (options.sequenceOfUltrasoundRegions === true) {
+    attributes.SequenceOfUltrasoundRegions = ultrasoundRegions(r.rows, r.columns);
+  }
+  Object.assign(attributes, options.extra ?? {});
+  const elements = elementsFrom(attributes);
+  // FrameIncrementPointer is AT; written as raw LE bytes above.
+  for (const e of elements) if ('vr' in e && e.tag === 0x00280009) e.vr = 'AT';
+  if (options.noPixelData !== true && !(options.extra !== undefined && 'PixelData' in options.extra)) {
+    const pixelTag = tagOf('PixelData').tag;
+    if (r.transferSyntax === TransferSyntax.JPEGBaseline) {
+      const fragments = Array.from({ length: r.frames }, (_, k) => expectedJpegFrame(options, k));
+      elements.push({ tag: pixelTag, vr: 'OB', fragments, basicOffsetTable: r.frames > 1 });
+    } else {
+      const frames = Array.from({ length: r.frames }, (_, k) => expectedFrame(options, k));
+      elements.push({ tag: pixelTag, vr: r.bitsAllocated === 16 ? 'OW' : 'OB', value: Buffer.concat(frames) });
+    }
+  }
+  return { elements, sopClassUid, sopInstanceUid, transferSyntax: r.transferSyntax, charset };
+}
+
+function assemble(built: Built, options: InstanceOptions): Buffer {
+  const explicit = built.transferSyntax !== TransferSyntax.ImplicitVRLittleEndian;
+  const dataset = writeDataset(built.elements, built.charset, explicit);
+  return writePart10(
+    {
+      mediaStorageSopClassUid: options.metaSopClassUid ?? built.sopClassUid,
+      mediaStorageSopInstanceUid: built.sopInstanceUid,
+      transferSyntaxUid: built.transferSyntax,
+    },
+    dataset,
+  );
+}
+
+/** A complete Part 10 instance. */
+export function makeInstance(options: InstanceOptions = {}): Buffer {
+  return assemble(build(options), options);
+}
+
+export interface Study {
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  sopInstanceUids: string[];
+  files: Buffer[];
+}
+
+/** `count` instances of one study and series, InstanceNumber 1..count. */
+export function makeStudy(count: number, options: InstanceOptions = {}): Study {
+  const studyInstanceUid = options.studyInstanceUid ?? (options.seed === undefined ? newUid() : uidFromSeed(`${options.seed}/study`));
+  const seriesInstanceUid = options.seriesInstanceUid ?? (options.seed === undefined ? newUid() : uidFromSeed(`${options.seed}/series`));
+  const sopInstanceUids: string[] = [];
+  const files: Buffer[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const sopInstanceUid = options.seed === undefined ? newUid() : uidFromSeed(`${options.seed}/instance/${i}`);
+    sopInstanceUids.push(sopInstanceUid);
+    files.push(makeInstance({ ...options, studyInstanceUid, seriesInstanceUid, sopInstanceUid, instanceNumber: i + 1 }));
+  }
+  return { studyInstanceUid, seriesInstanceUid, sopInstanceUids, files };
+}
+
+function elementPosition(bytes: Buffer, tag: string): { headerStart: number; lengthOffset: number; lengthSize: 2 | 4 } {
+  const dataSet = dicomParser.parseDicom(bytes);
+  const element = dataSet.elements[tag];
+  if (element === undefined) throw new Error(`No element ${tag} in fixture`);
+  const implicit = dataSet.string('x00020010') === TransferSyntax.ImplicitVRLittleEndian && !tag.startsWith('x0002');
+  const long = element.vr === undefined || LONG_HEADER.has(element.vr);
+  if (implicit || element.vr === undefined) return { headerStart: element.dataOffset - 8, lengthOffset: element.dataOffset - 4, lengthSize: 4 };
+  return long
+    ? { headerStart: element.dataOffset - 12, lengthOffset: element.dataOffset - 4, lengthSize: 4 }
+    : { headerStart: element.dataOffset - 8, lengthOffset: element.dataOffset - 2, lengthSize: 2 };
+}
+const LONG_HEADER = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'UC', 'UN', 'UR', 'UT', 'SV', 'UV']);
+
+/** Broken inputs for negative tests. */
+export const corrupt = {
+  /** The first `keep` bytes (a negative number drops that many from the end). */
+  truncate(file: Buffer, keep: number): Buffer {
+    return Buffer.from(file.subarray(0, keep < 0 ? file.length + keep : keep));
+  },
+  /** Rewrites the declared length of element `tag` ('xggggeeee') to `length`. */
+  breakLength(file: Buffer, tag: string, length: number): Buffer {
+    const out = Buffer.from(file);
+    const where = elementPosition(out, tag);
+    if (where.lengthSize === 2) out.writeUInt16LE(length & 0xffff, where.lengthOffset);
+    else out.writeUInt32LE(length >>> 0, where.lengthOffset);
+    return out;
+  },
+  /** A valid instance with a sequence nested `depth` levels deep (ContentSequence in ContentSequence...). */
+  deepNesting(depth: number, options: InstanceOptions = {}): Buffer {
+    const built = build(options);
+    const explicit = built.transferSyntax !== TransferSyntax.ImplicitVRLittleEndian;
+    built.elements.push({ tag: 0x0040a730, raw: deeplyNestedSequence(0x0040a730, depth, explicit) });
+    return assemble(built, options);
+  },
+  /** An instance without one of the four UIDs. */
+  removeUid(keyword: 'StudyInstanceUID' | 'SeriesInstanceUID' | 'SOPInstanceUID' | 'SOPClassUID', options: InstanceOptions = {}): Buffer {
+    return makeInstance({ ...options, extra: { ...options.extra, [keyword]: null } });
+  },
+  /** Bytes that are not DICOM at all (a PNG signature and some text). */
+  nonDicom(): Buffer {
+    return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('not a DICOM file '.repeat(20))]);
+  },
+  /** The dataset alone, Explicit VR LE, without preamble, "DICM" or file meta. */
+  withoutPart10Header(options: InstanceOptions = {}): Buffer {
+    const file = makeInstance(options);
+    const metaLength = file.readUInt32LE(132 + 8);
+    return Buffer.from(file.subarray(132 + 12 + metaLength));
+  },
+};
