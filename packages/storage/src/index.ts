@@ -29,3 +29,11 @@ export {
   type RepairMeta,
   type CompleteResult,
 } from './replicated.store';
+export { S3ReplicaTarget, type S3ReplicaTargetOptions } from './s3.target';
+export {
+  createTargetsFromConfig,
+  type StorageTargetsSettings,
+  type TargetSettings,
+  type FsTargetSettings,
+  type S3TargetSettings,
+} from './config';

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { FsReplicaTarget } from './fs.target';
@@ -53,4 +54,15 @@ export function s3TestSettings(): S3TestSettings | null {
 export function uniqueBucketName(prefix: string): string {
   const clean = prefix.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 30) || 'test';
   return `${clean}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+}
+
+/** An http endpoint on 127.0.0.1 where nothing listens (a port just bound and released): an S3 target
+ * pointing there fails for real, with ECONNREFUSED. */
+export async function closedPortEndpoint(): Promise<string> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return `http://127.0.0.1:${address.port}`;
 }

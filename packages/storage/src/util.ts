@@ -23,10 +23,11 @@ export async function streamToBytes(stream: Readable): Promise<Uint8Array> {
  * never a path or a server's free text. */
 export function safeReason(error: unknown): string {
   if (isAppError(error)) return error.message;
-  if (error instanceof Error) {
-    const code = (error as Error & { code?: unknown }).code;
+  // Duck-typed: errors from node internals can come from another realm (jest), failing instanceof.
+  if (typeof error === 'object' && error !== null) {
+    const { code, name } = error as { code?: unknown; name?: unknown };
     if (typeof code === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(code)) return code;
-    return error.name;
+    if (typeof name === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(name)) return name;
   }
   return 'unknown error';
 }

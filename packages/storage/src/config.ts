@@ -1,0 +1,71 @@
+import { AppError, type Logger } from '@yunying/core';
+import { FsReplicaTarget } from './fs.target';
+import { S3ReplicaTarget } from './s3.target';
+import type { ReplicaTarget } from './target';
+
+export interface FsTargetSettings {
+  kind: 'fs';
+  /** Stable: recorded with every copy in the catalog. Default `fs-<n>` (1-based position). */
+  name?: string;
+  root: string;
+  createRoot?: boolean;
+}
+
+export interface S3TargetSettings {
+  kind: 's3';
+  /** Stable: recorded with every copy in the catalog. Default `s3-<n>` (1-based position). */
+  name?: string;
+  endpoint: string;
+  accessKey: string;
+  secretKey: string;
+  region?: string;
+  bucket: string;
+}
+
+export type TargetSettings = FsTargetSettings | S3TargetSettings;
+
+/** Plain settings, as the config package parses them from the environment. */
+export type StorageTargetsSettings =
+  | { kind: 'fs'; roots: string[]; createRoots?: boolean }
+  | { kind: 's3'; replicas: Omit<S3TargetSettings, 'kind'>[] }
+  | { kind: 'mixed'; targets: TargetSettings[] };
+
+/**
+ * Builds the replica targets. Refuses two targets on the same root or the same bucket of the same
+ * endpoint: that would make "three copies" fewer. Call ReplicatedStore.init() before use.
+ */
+export function createTargetsFromConfig(settings: StorageTargetsSettings, logger?: Logger): ReplicaTarget[] {
+  let specs: TargetSettings[];
+  switch (settings.kind) {
+    case 'fs':
+      specs = settings.roots.map((root) => ({ kind: 'fs', root, createRoot: settings.createRoots }));
+      break;
+    case 's3':
+      specs = settings.replicas.map((r) => ({ kind: 's3', ...r }));
+      break;
+    case 'mixed':
+      specs = settings.targets;
+      break;
+  }
+  const places = new Set<string>();
+  const targets = specs.map((spec, i): ReplicaTarget => {
+    switch (spec.kind) {
+      case 'fs': {
+        const target = new FsReplicaTarget({ name: spec.name ?? `fs-${i + 1}`, root: spec.root, createRoot: spec.createRoot, logger });
+        claim(places, `fs:${target.root}`);
+        return target;
+      }
+      case 's3': {
+        const target = new S3ReplicaTarget({ ...spec, name: spec.name ?? `s3-${i + 1}`, logger });
+        claim(places, `s3:${target.endpoint}/${target.bucket}`);
+        return target;
+      }
+    }
+  });
+  return targets;
+}
+
+function claim(places: Set<string>, place: string): void {
+  if (places.has(place)) throw new AppError('config_invalid', 'storage: two replica targets share one root or bucket');
+  places.add(place);
+}

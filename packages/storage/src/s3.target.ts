@@ -1,0 +1,405 @@
+import { Readable } from 'node:stream';
+import * as Minio from 'minio';
+import { AppError, isAppError, type Logger } from '@yunying/core';
+import { GLOBAL_MINIMUM_RETENTION_YEARS } from './retention';
+import { assertObjectKey } from './keys';
+import type { ByteRange, CopyMeta, CopyReceipt, CopyStat, ReplicaTarget, VerifyExpectation, VerifyResult } from './target';
+import { checkRange, hashStream, retentionNow, safeReason, streamToBytes, unavailable } from './util';
+
+/**
+ * A replica in one S3 bucket with Object Lock (MinIO, Ceph RGW, AWS S3). Each of the three copies has
+ * its own bucket, each bucket may be on its own endpoint.
+ *
+ * Retention is enforced by the object store, not by this code: the bucket is created with Object Lock
+ * and a default COMPLIANCE retention of the global minimum, so a version is locked from the moment it
+ * exists; after the upload the exact retain-until is set on that version (extending only; S3 refuses
+ * to shorten COMPLIANCE retention, to switch it to GOVERNANCE, or to delete the version, for anyone).
+ *
+ * Observed on Ceph RGW 16.2 (see infra/ceph): minio-js cannot send lock headers with putObject, hence
+ * the separate putObjectRetention; RGW counts a default-retention "year" as 365 days; RGW answers
+ * ObjectLockConfigurationNotFoundError for a version that never had a legal hold; RGW returns an
+ * empty ETag for multipart uploads (> 64 MiB), so ETags are never used for integrity here.
+ */
+export interface S3ReplicaTargetOptions {
+  name: string;
+  /** `http://host:port` or `https://host`. */
+  endpoint: string;
+  accessKey: string;
+  secretKey: string;
+  region?: string;
+  bucket: string;
+  logger?: Logger;
+}
+
+const MIN_DEFAULT_DAYS = GLOBAL_MINIMUM_RETENTION_YEARS * 365;
+
+function s3Code(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** RGW returns nanoseconds ("2050-01-01T00:00:00.000000000Z"); keep milliseconds. */
+function parseS3Date(value: string): Date {
+  return new Date(value.replace(/(\.\d{3})\d+/, '$1'));
+}
+
+interface Version {
+  size: number;
+  versionId: string | null;
+}
+
+interface Lock {
+  mode: string | null;
+  retainUntil: Date | null;
+}
+
+export class S3ReplicaTarget implements ReplicaTarget {
+  readonly kind = 's3' as const;
+  readonly name: string;
+  readonly bucket: string;
+  readonly endpoint: string;
+  private readonly region: string;
+  private readonly client: Minio.Client;
+  private readonly logger: Logger | undefined;
+
+  constructor(options: S3ReplicaTargetOptions) {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(options.name)) {
+      throw new AppError('config_invalid', 'replica name must be 1-64 characters of [A-Za-z0-9_.-]');
+    }
+    let url: URL;
+    try {
+      url = new URL(options.endpoint);
+    } catch {
+      throw new AppError('config_invalid', `replica ${options.name}: S3 endpoint is not a URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new AppError('config_invalid', `replica ${options.name}: S3 endpoint must be http(s)`);
+    }
+    this.name = options.name;
+    this.bucket = options.bucket;
+    this.endpoint = url.origin;
+    this.region = options.region ?? 'us-east-1';
+    this.logger = options.logger;
+    const useSSL = url.protocol === 'https:';
+    this.client = new Minio.Client({
+      endPoint: url.hostname,
+      port: url.port === '' ? (useSSL ? 443 : 80) : Number(url.port),
+      useSSL,
+      accessKey: options.accessKey,
+      secretKey: options.secretKey,
+      region: this.region,
+      pathStyle: true,
+    });
+  }
+
+  init(): Promise<void> {
+    return this.ensureBucket();
+  }
+
+  /**
+   * Creates the bucket with Object Lock (which turns on versioning) when absent, and makes sure its
+   * default retention is COMPLIANCE for at least the global minimum. Refuses a bucket without Object Lock:
+   * it cannot be turned on later, and copies there would be deletable.
+   */
+  async ensureBucket(): Promise<void> {
+    try {
+      if (!(await this.client.bucketExists(this.bucket))) {
+        try {
+          await this.client.makeBucket(this.bucket, this.region, { ObjectLocking: true });
+        } catch (error) {
+          if (s3Code(error) !== 'BucketAlreadyOwnedByYou') throw error;
+        }
+      }
+      let config: Minio.ObjectLockInfo | undefined;
+      try {
+        // The one-argument overload is typed void in minio 8 but returns a promise.
+        config = await (this.client.getObjectLockConfig(this.bucket) as unknown as Promise<Minio.ObjectLockInfo>);
+      } catch (error) {
+        const code = s3Code(error);
+        if (code !== 'ObjectLockConfigurationNotFoundError' && code !== 'NoSuchObjectLockConfiguration') throw error;
+      }
+      if (config === undefined || !('objectLockEnabled' in config) || config.objectLockEnabled !== 'Enabled') {
+        throw new AppError('config_invalid', `replica ${this.name}: bucket has no Object Lock; create a new bucket`);
+      }
+      const days = config.unit === 'Years' ? config.validity * 365 : config.unit === 'Days' ? config.validity : 0;
+      if (config.mode !== 'COMPLIANCE' || days < MIN_DEFAULT_DAYS) {
+        await (this.client.setObjectLockConfig(this.bucket, {
+          mode: Minio.RETENTION_MODES.COMPLIANCE,
+          unit: Minio.RETENTION_VALIDITY_UNITS.YEARS,
+          validity: GLOBAL_MINIMUM_RETENTION_YEARS,
+        }) as unknown as Promise<void>);
+      }
+    } catch (error) {
+      throw this.mapError(error, 'cannot prepare the bucket');
+    }
+  }
+
+  async put(key: string, bytes: Uint8Array, meta: CopyMeta): Promise<CopyReceipt> {
+    const hex = assertObjectKey(key);
+    if (hex !== meta.sha256 || bytes.length !== meta.size) {
+      throw new AppError('internal', `replica ${this.name}: put with bytes that do not match their key`);
+    }
+    try {
+      let version = await this.currentVersion(key);
+      let existingHold = false;
+      if (version !== null && version.size === bytes.length && (await this.hashVersion(key, version.versionId)) === hex) {
+        // Idempotent re-put: the good version stays; only its retention may grow.
+        existingHold = await this.legalHoldOf(key, version.versionId);
+      } else {
+        if (version !== null) {
+          // A corrupt current version cannot be overwritten (it is locked); a new good version goes on
+          // top and the bad one expires with its own retention.
+          this.logger?.warn({ replica: this.name, sha256: hex }, 'storage: current S3 version is corrupt, writing a new one');
+        }
+        const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        const uploaded = await this.client.putObject(this.bucket, key, buffer, buffer.length, {
+          'Content-Type': 'application/octet-stream',
+          sha256: hex,
+        });
+        version = uploaded.versionId ? { size: buffer.length, versionId: uploaded.versionId } : await this.currentVersion(key);
+        if (version === null) throw new AppError('unavailable', `replica ${this.name}: object not visible after upload`, { retryable: true });
+      }
+      if (version.versionId === null) {
+        throw new AppError('config_invalid', `replica ${this.name}: bucket is not versioned (no Object Lock)`);
+      }
+      const retainUntil = await this.extendRetention(key, version.versionId, meta.retainUntil);
+      if (meta.legalHold && !existingHold) await this.writeLegalHold(key, version.versionId, true);
+      return {
+        target: this.name,
+        key,
+        sha256: hex,
+        size: bytes.length,
+        retainUntil,
+        legalHold: meta.legalHold || existingHold,
+        lockMode: 'COMPLIANCE',
+        versionId: version.versionId,
+      };
+    } catch (error) {
+      throw this.mapError(error, 'write failed');
+    }
+  }
+
+  async stat(key: string): Promise<CopyStat | null> {
+    assertObjectKey(key);
+    try {
+      const version = await this.currentVersion(key);
+      if (version === null) return null;
+      const lock = await this.lockOf(key, version.versionId);
+      return {
+        key,
+        size: version.size,
+        lockMode: lock.mode === 'COMPLIANCE' ? 'COMPLIANCE' : null,
+        retainUntil: lock.retainUntil,
+        legalHold: await this.legalHoldOf(key, version.versionId),
+        versionId: version.versionId,
+      };
+    } catch (error) {
+      throw this.mapError(error, 'stat failed');
+    }
+  }
+
+  async read(key: string): Promise<Uint8Array> {
+    assertObjectKey(key);
+    try {
+      return await streamToBytes(await this.client.getObject(this.bucket, key));
+    } catch (error) {
+      throw this.mapError(error, 'read failed');
+    }
+  }
+
+  async readRange(key: string, offset: number, length: number): Promise<Uint8Array> {
+    return streamToBytes(await this.readStream(key, { offset, length }));
+  }
+
+  async readStream(key: string, range?: ByteRange): Promise<Readable> {
+    assertObjectKey(key);
+    if (range) checkRange(range.offset, range.length);
+    // minio treats length 0 as "to the end"; an empty range is empty.
+    if (range && range.length === 0) return Readable.from([]);
+    try {
+      return range
+        ? await this.client.getPartialObject(this.bucket, key, range.offset, range.length)
+        : await this.client.getObject(this.bucket, key);
+    } catch (error) {
+      // A range that starts at or after the end is empty, as on fs.
+      if (s3Code(error) === 'InvalidRange') return Readable.from([]);
+      throw this.mapError(error, 'read failed');
+    }
+  }
+
+  async verify(key: string, expected: VerifyExpectation): Promise<VerifyResult> {
+    assertObjectKey(key);
+    const result: VerifyResult = {
+      target: this.name,
+      key,
+      ok: false,
+      exists: false,
+      sizeOk: false,
+      sha256Ok: false,
+      lockOk: false,
+      lockMode: null,
+      retainUntil: null,
+      problems: [],
+    };
+    try {
+      const version = await this.currentVersion(key);
+      if (version === null) {
+        result.problems.push('copy missing');
+        return result;
+      }
+      result.exists = true;
+      result.sizeOk = version.size === expected.size;
+      if (!result.sizeOk) result.problems.push(`size ${version.size}, expected ${expected.size}`);
+      result.sha256Ok = (await this.hashVersion(key, version.versionId)) === expected.sha256;
+      if (!result.sha256Ok) result.problems.push('SHA-256 mismatch');
+      const lock = await this.lockOf(key, version.versionId);
+      result.lockMode = lock.mode === 'COMPLIANCE' ? 'COMPLIANCE' : null;
+      result.retainUntil = lock.retainUntil;
+      if (result.lockMode === null) result.problems.push(`lock mode ${lock.mode ?? 'none'}, expected COMPLIANCE`);
+      const longEnough = lock.retainUntil !== null && lock.retainUntil.getTime() >= expected.retainUntil.getTime();
+      if (!longEnough) result.problems.push('retain-until earlier than expected');
+      result.lockOk = result.lockMode === 'COMPLIANCE' && longEnough;
+      result.ok = result.sizeOk && result.sha256Ok && result.lockOk;
+      return result;
+    } catch (error) {
+      throw this.mapError(error, 'verify failed');
+    }
+  }
+
+  /** Refuses before retain-until and under legal hold; the bucket refuses as well (COMPLIANCE), this
+   * check only gives the caller a clear error. Deletes the current version only. */
+  async remove(key: string, now: Date): Promise<void> {
+    assertObjectKey(key);
+    let version: Version | null;
+    let lock: Lock;
+    let hold: boolean;
+    try {
+      version = await this.currentVersion(key);
+      if (version === null) throw new AppError('not_found', `replica ${this.name}: no such object`);
+      lock = await this.lockOf(key, version.versionId);
+      hold = await this.legalHoldOf(key, version.versionId);
+    } catch (error) {
+      throw this.mapError(error, 'delete failed');
+    }
+    if (hold) throw new AppError('retention_locked', `replica ${this.name}: object is under legal hold`);
+    if (lock.retainUntil !== null && retentionNow(now).getTime() < lock.retainUntil.getTime()) {
+      throw new AppError('retention_locked', `replica ${this.name}: object is retained until ${lock.retainUntil.toISOString()}`);
+    }
+    try {
+      await this.client.removeObject(this.bucket, key, version.versionId === null ? {} : { versionId: version.versionId });
+    } catch (error) {
+      if (s3Code(error) === 'AccessDenied') {
+        throw new AppError('retention_locked', `replica ${this.name}: the bucket refused the delete (object lock)`, { cause: error });
+      }
+      throw this.mapError(error, 'delete failed');
+    }
+  }
+
+  async setLegalHold(key: string, on: boolean): Promise<void> {
+    assertObjectKey(key);
+    try {
+      const version = await this.currentVersion(key);
+      if (version === null) throw new AppError('not_found', `replica ${this.name}: no such object`);
+      await this.writeLegalHold(key, version.versionId, on);
+    } catch (error) {
+      throw this.mapError(error, 'legal hold update failed');
+    }
+  }
+
+  async probe(): Promise<void> {
+    let exists: boolean;
+    try {
+      exists = await this.client.bucketExists(this.bucket);
+    } catch (error) {
+      throw unavailable(this.name, 'S3 endpoint not reachable', error);
+    }
+    if (!exists) throw new AppError('unavailable', `replica ${this.name}: bucket missing`, { retryable: true });
+  }
+
+  /** The legal hold status of the current version (S3 API), for tests and auditors. */
+  async legalHold(key: string): Promise<boolean> {
+    assertObjectKey(key);
+    try {
+      const version = await this.currentVersion(key);
+      if (version === null) throw new AppError('not_found', `replica ${this.name}: no such object`);
+      return await this.legalHoldOf(key, version.versionId);
+    } catch (error) {
+      throw this.mapError(error, 'legal hold read failed');
+    }
+  }
+
+  private async currentVersion(key: string): Promise<Version | null> {
+    try {
+      const st = await this.client.statObject(this.bucket, key);
+      return { size: st.size, versionId: st.versionId ?? null };
+    } catch (error) {
+      const code = s3Code(error);
+      if (code === 'NotFound' || code === 'NoSuchKey') return null;
+      throw error;
+    }
+  }
+
+  private async hashVersion(key: string, versionId: string | null): Promise<string> {
+    const stream = await this.client.getObject(this.bucket, key, versionId === null ? {} : { versionId });
+    return (await hashStream(stream)).sha256;
+  }
+
+  private async lockOf(key: string, versionId: string | null): Promise<Lock> {
+    try {
+      const info = await this.client.getObjectRetention(this.bucket, key, versionId === null ? undefined : { versionId });
+      if (!info?.retainUntilDate) return { mode: info?.mode ?? null, retainUntil: null };
+      return { mode: info.mode, retainUntil: parseS3Date(info.retainUntilDate) };
+    } catch (error) {
+      const code = s3Code(error);
+      if (code === 'NoSuchObjectLockConfiguration' || code === 'ObjectLockConfigurationNotFoundError') return { mode: null, retainUntil: null };
+      throw error;
+    }
+  }
+
+  private async legalHoldOf(key: string, versionId: string | null): Promise<boolean> {
+    try {
+      // Typed as a string, but minio 8 returns the parsed XML ({ Status: 'ON' }); accept both.
+      const status: unknown = await this.client.getObjectLegalHold(this.bucket, key, versionId === null ? undefined : { versionId });
+      const value = typeof status === 'object' && status !== null ? (status as { Status?: unknown }).Status : status;
+      return value === 'ON';
+    } catch (error) {
+      const code = s3Code(error);
+      // RGW/AWS: a version that never had a legal hold has no legal hold configuration.
+      if (code === 'NoSuchObjectLockConfiguration' || code === 'ObjectLockConfigurationNotFoundError') return false;
+      throw error;
+    }
+  }
+
+  private async writeLegalHold(key: string, versionId: string | null, on: boolean): Promise<void> {
+    const status = on ? Minio.LEGAL_HOLD_STATUS.ENABLED : Minio.LEGAL_HOLD_STATUS.DISABLED;
+    // Typed void in minio 8, but it is async: wait for it, or a failure would go unnoticed.
+    await (this.client.setObjectLegalHold(this.bucket, key, versionId === null ? { status } : { status, versionId }) as unknown as Promise<void>);
+  }
+
+  /** Sets COMPLIANCE retention to `wanted` unless the version already has COMPLIANCE at least that long
+   * (bucket default or an earlier put); returns the retain-until now in force, as read back. */
+  private async extendRetention(key: string, versionId: string, wanted: Date): Promise<Date> {
+    const current = await this.lockOf(key, versionId);
+    if (current.mode === 'COMPLIANCE' && current.retainUntil !== null && current.retainUntil.getTime() >= wanted.getTime()) {
+      return current.retainUntil;
+    }
+    await this.client.putObjectRetention(this.bucket, key, {
+      mode: Minio.RETENTION_MODES.COMPLIANCE,
+      retainUntilDate: wanted.toISOString(),
+      versionId,
+    });
+    const after = await this.lockOf(key, versionId);
+    if (after.mode !== 'COMPLIANCE' || after.retainUntil === null || after.retainUntil.getTime() < wanted.getTime()) {
+      throw new AppError('unavailable', `replica ${this.name}: retention did not take effect`, { retryable: true });
+    }
+    return after.retainUntil;
+  }
+
+  private mapError(error: unknown, what: string): AppError {
+    if (isAppError(error)) return error;
+    const code = s3Code(error);
+    if (code === 'NotFound' || code === 'NoSuchKey') return new AppError('not_found', `replica ${this.name}: no such object`);
+    this.logger?.warn({ replica: this.name, code, reason: safeReason(error) }, `storage: S3 ${what}`);
+    return unavailable(this.name, what, error);
+  }
+}
