@@ -29,6 +29,7 @@ class SummaryReporter {
     }
     lines.push(`Summary: ${results.numPassedTests} passed, ${results.numFailedTests} failed, ${results.numPendingTests} skipped`);
     process.stdout.write(lines.join('\n') + '\n');
+    if (process.env.YUNYING_SUMMARY_FILE) fs.writeFileSync(process.env.YUNYING_SUMMARY_FILE, lines.slice(2).join('\n') + '\n');
   }
 }
 module.exports = SummaryReporter;

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { AppError } from '@yunying/core';
 import { envSchema, type Env } from './schema';
 

@@ -32,14 +32,15 @@ export function renderConfigReference(): string {
   const shape = envSchema.def.shape as Record<string, z.ZodType>;
   const rows = Object.entries(shape).map(([name, schema]) => {
     const { type, defaultValue, required } = innerType(schema);
-    const def = defaultValue === undefined ? (required ? '**required**' : '—') : `\`${String(defaultValue)}\``;
+    const def = defaultValue === undefined ? (required ? '**required**' : '—') : `\`${JSON.stringify(defaultValue).replace(/^"|"$/g, '')}\``;
     return `| \`${name}\` | ${type} | ${def} | ${schema.description ?? ''} |`;
   });
   return [DOCS_BEGIN, '| variable | type | default | meaning |', '|---|---|---|---|', ...rows, DOCS_END].join('\n');
 }
 
 export function replaceConfigReference(readme: string): string {
-  const start = readme.indexOf(DOCS_BEGIN);
+  // Matches the begin marker with or without its explanatory text.
+  const start = readme.indexOf('<!-- config-reference:begin');
   const end = readme.indexOf(DOCS_END);
   if (start < 0 || end < 0) throw new Error('README.md lacks the config-reference markers');
   return readme.slice(0, start) + renderConfigReference() + readme.slice(end + DOCS_END.length);

@@ -7,11 +7,12 @@ import { z } from 'zod';
  */
 
 const port = z.coerce.number().int().min(1).max(65535);
-const csv = (itemDescription: string) =>
+const csv = (description: string) =>
   z
     .string()
     .transform((s) => s.split(',').map((v) => v.trim()).filter((v) => v.length > 0))
-    .describe(itemDescription);
+    .optional()
+    .describe(description);
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -50,9 +51,9 @@ export const envSchema = z
     DIMSE_CHECK_CALLED_AE: bool.default(false).describe('Reject associations whose called AE title is not DIMSE_AE_TITLE (most archives accept any).'),
 
     STORAGE_BACKEND: z.enum(['fs', 's3']).default('fs').describe('Replica targets: three local directories (fs) or three S3 buckets with Object Lock (s3).'),
-    STORAGE_FS_ROOTS: csv('Comma-separated list of the three replica directories (fs backend), ideally on three disks.').optional(),
-    S3_ENDPOINTS: csv('Comma-separated S3 endpoint URLs: one shared by all three buckets, or three (one per copy).').optional(),
-    S3_BUCKETS: csv('Comma-separated names of the three Object Lock buckets (created when missing).').optional(),
+    STORAGE_FS_ROOTS: csv('Comma-separated list of the three replica directories (fs backend), ideally on three disks.'),
+    S3_ENDPOINTS: csv('Comma-separated S3 endpoint URLs: one shared by all three buckets, or three (one per copy).'),
+    S3_BUCKETS: csv('Comma-separated names of the three Object Lock buckets (created when missing).'),
     S3_ACCESS_KEY: z.string().min(1).optional().describe('S3 access key.'),
     S3_SECRET_KEY: z.string().min(1).optional().describe('S3 secret key.'),
     S3_REGION: z.string().min(1).default('us-east-1').describe('S3 region name.'),

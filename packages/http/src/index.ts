@@ -6,3 +6,4 @@ export * from './service-app';
 export * from './serve';
 export * from './lifecycle';
 export { Router } from 'express';
+export * from './service-context';

@@ -1,1 +1,3 @@
-export {};
+export * from './catalogue';
+export * from './queues';
+export * from './outbox';

@@ -1,1 +1,1 @@
-export {};
+export { startInferenceService } from './inference.service';

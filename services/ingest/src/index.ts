@@ -1,1 +1,1 @@
-export {};
+export { startIngestService } from './ingest.service';

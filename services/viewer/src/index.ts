@@ -1,1 +1,1 @@
-export {};
+export { startViewerService } from './viewer.service';

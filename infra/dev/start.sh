@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# `npm start`: the whole system on its embedded defaults, on this machine.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$YY_ROOT"
+
+yy_ensure_node_deps
+yy_build
+
+export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/yunying}
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
+export ROLE=${ROLE:-all}
+yy_ensure_token_secret
+
+launcher_pid=""
+cleanup() {
+  trap - EXIT INT TERM
+  if [ -n "$launcher_pid" ] && kill -0 "$launcher_pid" 2>/dev/null; then
+    kill -TERM "$launcher_pid" 2>/dev/null || true
+    wait "$launcher_pid" 2>/dev/null || true
+  fi
+  yy_stop_started
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+yy_ensure_postgres "$DATABASE_URL"
+yy_ensure_redis "$REDIS_URL"
+
+node packages/catalog/dist/migrate.cli.js
+if [ -f packages/auth/dist/seed.cli.js ]; then node packages/auth/dist/seed.cli.js; fi
+
+yy_log "starting Yunying (ROLE=$ROLE); Ctrl-C stops it and whatever this script started"
+node services/launcher/dist/main.js > >(while IFS= read -r line; do
+  if [[ $line == YUNYING_READY* ]]; then
+    node -e '
+      const started = JSON.parse(process.argv[1].slice("YUNYING_READY ".length));
+      const lines = started.map((s) => `  ${s.role.padEnd(10)} ${s.url}   (health: ${s.url}/readyz)` + (s.extra ? "  " + Object.entries(s.extra).map(([k, v]) => `${k}: ${v}`).join("  ") : ""));
+      console.log("\nYunying is up:\n" + lines.join("\n") + "\n");' "$line"
+  else
+    printf '%s\n' "$line"
+  fi
+done) &
+launcher_pid=$!
+wait "$launcher_pid"

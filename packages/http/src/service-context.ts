@@ -1,0 +1,24 @@
+import type { Registry } from 'prom-client';
+import type { Config } from '@yunying/config';
+import type { Logger } from '@yunying/core';
+import type { Pool } from '@yunying/catalog';
+import type { Lifecycle } from './lifecycle';
+
+/**
+ * What a process shares with the service roles it runs (one for scale-out, all three for the embedded
+ * default). Services receive it, never each other.
+ */
+export interface ServiceContext {
+  config: Config;
+  logger: Logger;
+  metrics: Registry;
+  pool: Pool;
+  lifecycle: Lifecycle;
+}
+
+/** A started service role, as the launcher reports it. */
+export interface StartedService {
+  role: string;
+  url: string;
+  extra?: Record<string, string>;
+}

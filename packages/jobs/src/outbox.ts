@@ -1,0 +1,40 @@
+import type { Pool, PoolClient } from '@yunying/catalog';
+import { assertNoPatientData, type JobName, type JobPayload, type QueueName } from './catalogue';
+import type { TypedQueue } from './queues';
+
+/**
+ * Transactional outbox. A job that must not be lost is first written to the catalog in the same
+ * transaction as the state it announces; the relay then publishes it to bull and marks it published.
+ * If Redis loses its contents or the process dies between commit and publish, the relay (or the
+ * reconciler) publishes it again; deterministic job ids make the repeat harmless.
+ */
+export async function enqueueInTransaction<Q extends QueueName, J extends JobName<Q>>(
+  client: PoolClient,
+  queue: Q,
+  job: J,
+  jobId: string,
+  payload: JobPayload<Q, J>,
+): Promise<void> {
+  assertNoPatientData(payload as object);
+  await client.query('INSERT INTO outbox (queue, job_name, job_id, payload) VALUES ($1, $2, $3, $4)', [queue, job, jobId, JSON.stringify(payload)]);
+}
+
+type AnyQueue = { [Q in QueueName]: TypedQueue<Q> };
+
+/** Publishes unpublished outbox rows in id order; returns how many were published. */
+export async function relayOutbox(pool: Pool, queues: Partial<AnyQueue>, batchSize = 100, delayFor?: (queue: QueueName, job: string) => number): Promise<number> {
+  const { rows } = await pool.query<{ id: string; queue: QueueName; job_name: string; job_id: string; payload: object }>(
+    'SELECT id, queue, job_name, job_id, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1',
+    [batchSize],
+  );
+  let published = 0;
+  for (const row of rows) {
+    const queue = queues[row.queue];
+    if (!queue) continue;
+    const delay = delayFor?.(row.queue, row.job_name) ?? 0;
+    await queue.bull.add(row.job_name, row.payload, { jobId: row.job_id, delay, attempts: 5, backoff: { type: 'exponential', delay: 2000 } });
+    await pool.query('UPDATE outbox SET published_at = now() WHERE id = $1', [row.id]);
+    published += 1;
+  }
+  return published;
+}

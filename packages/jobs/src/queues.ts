@@ -1,0 +1,42 @@
+import Queue from 'bull';
+import type { Job, JobOptions, Queue as BullQueue } from 'bull';
+import { assertNoPatientData, type JobName, type JobPayload, type QueueName } from './catalogue';
+
+export interface QueueSettings {
+  redisUrl: string;
+  prefix: string;
+}
+
+/** Typed producer for one queue of the catalogue. */
+export class TypedQueue<Q extends QueueName> {
+  readonly bull: BullQueue<object>;
+
+  constructor(
+    readonly name: Q,
+    settings: QueueSettings,
+  ) {
+    this.bull = new Queue<object>(name, settings.redisUrl, {
+      prefix: settings.prefix,
+      defaultJobOptions: { removeOnComplete: 1000, removeOnFail: 5000 },
+    });
+    // Connection errors surface through readiness and job failures; an unhandled 'error' event would crash.
+    this.bull.on('error', () => undefined);
+  }
+
+  async add<J extends JobName<Q>>(job: J, payload: JobPayload<Q, J>, options: JobOptions & { jobId: string }): Promise<Job<JobPayload<Q, J>>> {
+    assertNoPatientData(payload as object);
+    const added = await this.bull.add(job, payload as object, { attempts: 5, backoff: { type: 'exponential', delay: 2000 }, ...options });
+    return added as Job<JobPayload<Q, J>>;
+  }
+
+  async close(): Promise<void> {
+    await this.bull.close();
+  }
+}
+
+/** Redis answers (used by /readyz). */
+export async function pingQueueRedis(queue: TypedQueue<QueueName>): Promise<void> {
+  const client = await queue.bull.isReady().then((q) => q.client);
+  const pong = await client.ping();
+  if (pong !== 'PONG') throw new Error('redis did not answer PING');
+}

@@ -1,0 +1,17 @@
+import { pingDatabase } from '@yunying/catalog';
+import { createServiceApp, listen, type ServiceContext, type StartedService } from '@yunying/http';
+
+/** The viewer role: DICOMweb retrieval, the reading queue, reports and the web app. */
+export async function startViewerService(ctx: ServiceContext): Promise<StartedService> {
+  const logger = ctx.logger.child({ role: 'viewer' });
+  const app = createServiceApp({
+    service: 'viewer',
+    logger,
+    metrics: ctx.metrics,
+    readiness: [{ name: 'postgres', check: () => pingDatabase(ctx.pool) }],
+    routes: [],
+  });
+  const server = await listen(app, ctx.config.http.host, ctx.config.http.ports.viewer, logger);
+  ctx.lifecycle.add({ name: 'viewer http', close: () => server.close(ctx.config.shutdownGraceSeconds * 1000) });
+  return { role: 'viewer', url: server.url };
+}
