@@ -58,7 +58,13 @@ function jsonTag(tag: string): string {
 
 function resolveVr(element: Element, context: Context): string {
   if (element.items !== undefined) return 'SQ';
-  const vr = element.vr ?? dictionaryVr(element.tag);
+  let vr = element.vr ?? dictionaryVr(element.tag);
+  // PS3.5 6.2.2: a UN element of a tag the dictionary knows is read with the dictionary's VR (as
+  // pydicom and dcmtk do), so UIDs and names written as UN still appear as values.
+  if (vr === 'UN') {
+    const known = dictionaryVr(element.tag);
+    if (known !== 'UN' && known !== 'SQ' && !(known.length === 2 && BINARY_VRS.has(known))) vr = known;
+  }
   // dcmjs spells the ambiguous dictionary VRs 'ox' (OB or OW) and 'xs' (US or SS).
   if (vr === 'ox') return 'OW';
   if (vr === 'xs') return context.pixelRepresentation === 1 ? 'SS' : 'US';

