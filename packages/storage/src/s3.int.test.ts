@@ -46,8 +46,9 @@ describeUnless(
   settings === null ? 'no S3 endpoint: S3_ENDPOINT/S3_ACCESS_KEY/S3_SECRET_KEY unset (start one with infra/ceph/up.sh)' : null,
   'ReplicatedStore over three S3 buckets with Object Lock (Ceph RGW)',
   () => {
-    const s = settings!;
-    const raw = rawClient(s);
+    // describe.skip still runs this body: nothing here may touch the settings before beforeAll.
+    let s: S3TestSettings;
+    let raw: Minio.Client;
     const run = uniqueBucketName('yy-storage');
     // A policy longer than the bucket default (15 x 365 days), so the exact date is visible.
     const retainUntil = computeRetainUntil({ receivedAt: new Date(), policyYears: 20, minimumYears: 15 });
@@ -61,6 +62,8 @@ describeUnless(
     let store: ReplicatedStore;
 
     beforeAll(async () => {
+      s = settings!;
+      raw = rawClient(s);
       targets = [s3Target('s3-1'), s3Target('s3-2'), s3Target('s3-3')];
       store = new ReplicatedStore({ targets });
       await store.init();
