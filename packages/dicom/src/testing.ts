@@ -51,6 +51,10 @@ export interface InstanceOptions {
   bitsAllocated?: 8 | 16;
   transferSyntax?: FixtureTransferSyntax;
   pixelPattern?: PixelPattern;
+  /** JPEG only: split each frame's codestream into this many fragments (default 1). */
+  fragmentsPerFrame?: number;
+  /** JPEG only: write a Basic Offset Table (default: when frames > 1). */
+  basicOffsetTable?: boolean;
   /** Write no Pixel Data at all. */
   noPixelData?: boolean;
   sequenceOfUltrasoundRegions?: boolean;
@@ -126,12 +130,19 @@ export function expectedFrame(options: InstanceOptions, frameIndex: number): Uin
   return out;
 }
 
-/** The JPEG Baseline codestream of frame `frameIndex` as makeInstance writes it. */
+/**
+ * The JPEG Baseline codestream of frame `frameIndex` as makeInstance writes it, padded with one 0x00
+ * after EOI when odd (PS3.5 A.4: fragments have even length), so it equals what readFrame returns.
+ */
 export function expectedJpegFrame(options: InstanceOptions, frameIndex: number): Uint8Array {
   const r = resolve(options);
-  return encodeDcOnlyJpeg(r.rows, r.columns, r.samples, (br, bc, c) =>
+  const codestream = encodeDcOnlyJpeg(r.rows, r.columns, r.samples, (br, bc, c) =>
     r.pattern(frameIndex, Math.min(br * 8, r.rows - 1), Math.min(bc * 8, r.columns - 1), c) & 0xff,
   );
+  if (codestream.length % 2 === 0) return codestream;
+  const padded = new Uint8Array(codestream.length + 1);
+  padded.set(codestream, 0);
+  return padded;
 }
 
 function ultrasoundRegions(rows: number, columns: number): AttributeItem[] {
@@ -222,14 +233,33 @@ function build(options: InstanceOptions): Built {
   if (options.noPixelData !== true && !(options.extra !== undefined && 'PixelData' in options.extra)) {
     const pixelTag = tagOf('PixelData').tag;
     if (r.transferSyntax === TransferSyntax.JPEGBaseline) {
-      const fragments = Array.from({ length: r.frames }, (_, k) => expectedJpegFrame(options, k));
-      elements.push({ tag: pixelTag, vr: 'OB', fragments, basicOffsetTable: r.frames > 1 });
+      const fragments = Array.from({ length: r.frames }, (_, k) => splitEven(expectedJpegFrame(options, k), options.fragmentsPerFrame ?? 1));
+      elements.push({ tag: pixelTag, vr: 'OB', fragments: fragments.flat(), basicOffsetTable: options.basicOffsetTable ?? r.frames > 1, frameStarts: fragmentStarts(fragments) });
     } else {
       const frames = Array.from({ length: r.frames }, (_, k) => expectedFrame(options, k));
       elements.push({ tag: pixelTag, vr: r.bitsAllocated === 16 ? 'OW' : 'OB', value: Buffer.concat(frames) });
     }
   }
   return { elements, sopClassUid, sopInstanceUid, transferSyntax: r.transferSyntax, charset };
+}
+
+/** Splits a codestream into `parts` fragments of even length (PS3.5 A.4: items have even length). */
+function splitEven(bytes: Uint8Array, parts: number): Uint8Array[] {
+  if (parts <= 1) return [bytes];
+  const size = Math.max(2, Math.ceil(bytes.length / parts / 2) * 2);
+  const out: Uint8Array[] = [];
+  for (let at = 0; at < bytes.length; at += size) out.push(bytes.subarray(at, Math.min(bytes.length, at + size)));
+  return out;
+}
+
+function fragmentStarts(frames: Uint8Array[][]): number[] {
+  const starts: number[] = [];
+  let index = 0;
+  for (const frame of frames) {
+    starts.push(index);
+    index += frame.length;
+  }
+  return starts;
 }
 
 function assemble(built: Built, options: InstanceOptions): Buffer {

@@ -25,7 +25,7 @@ export interface AttributeItem {
 /** One element ready to write; `tag` is (group << 16 | element) as an unsigned number. */
 export type WritableElement =
   | { tag: number; vr: string; value: Exclude<AttributeValue, null> }
-  | { tag: number; vr: 'OB'; fragments: Uint8Array[]; basicOffsetTable: boolean }
+  | { tag: number; vr: 'OB'; fragments: Uint8Array[]; basicOffsetTable: boolean; frameStarts?: number[] }
   | { tag: number; raw: Uint8Array };
 
 const CHARSET_VRS = new Set(['SH', 'LO', 'ST', 'LT', 'UT', 'PN', 'UC']);
@@ -154,10 +154,16 @@ export function writeDataset(elements: WritableElement[], charset: Charset, expl
     } else if ('fragments' in element) {
       // PS3.5 A.4: undefined length, Basic Offset Table item, one item per fragment, delimiter.
       parts.push(header(element.tag, 'OB', 0xffffffff, explicit));
-      const bot = Buffer.alloc(element.basicOffsetTable ? 4 * element.fragments.length : 0);
+      // The Basic Offset Table lists the first fragment of each frame (frameStarts; default: each).
+      const starts = element.frameStarts ?? element.fragments.map((_, i) => i);
+      const bot = Buffer.alloc(element.basicOffsetTable ? 4 * starts.length : 0);
       let offset = 0;
+      let written = 0;
       element.fragments.forEach((fragment, i) => {
-        if (element.basicOffsetTable) bot.writeUInt32LE(offset, i * 4);
+        if (element.basicOffsetTable && starts.includes(i)) {
+          bot.writeUInt32LE(offset, written * 4);
+          written += 1;
+        }
         offset += 8 + fragment.length + (fragment.length % 2);
       });
       parts.push(itemTag(0xfffe, 0xe000, bot.length), bot);
