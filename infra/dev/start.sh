@@ -28,7 +28,7 @@ yy_ensure_postgres "$DATABASE_URL"
 yy_ensure_redis "$REDIS_URL"
 
 node packages/catalog/dist/migrate.cli.js
-if [ -f packages/auth/dist/seed.cli.js ]; then node packages/auth/dist/seed.cli.js; fi
+node services/launcher/dist/seed.cli.js
 
 yy_log "starting Yunying (ROLE=$ROLE); Ctrl-C stops it and whatever this script started"
 node services/launcher/dist/main.js > >(while IFS= read -r line; do

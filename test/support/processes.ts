@@ -98,6 +98,9 @@ export function startLauncher(env: Record<string, string>): LauncherProcess {
     child.stderr?.on('data', (chunk: Buffer) => {
       out += chunk.toString();
     });
+    // YY_DEBUG=1 shows the service's own log lines while a system test runs.
+    if (process.env.YY_DEBUG) child.stdout?.pipe(process.stderr);
+    if (process.env.YY_DEBUG) child.stderr?.pipe(process.stderr);
     child.once('exit', (code) => reject(new Error(`launcher exited (${String(code)}) before ready:\n${out}`)));
   });
   ready.catch(() => undefined);

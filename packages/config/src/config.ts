@@ -25,7 +25,7 @@ export interface Config {
   dataDir: string;
   database: { url: string; schema: string; poolSize: number };
   redis: { url: string; queuePrefix: string };
-  http: { host: string; ports: Record<ServiceRole, number> };
+  http: { host: string; ports: Record<ServiceRole, number>; publicViewerUrl: string };
   dimse: { host: string; port: number; aeTitle: string; checkCalledAe: boolean };
   storage: StorageConfig;
   writeQuorum: number;
@@ -92,7 +92,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir,
     database: { url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA, poolSize: e.DATABASE_POOL_SIZE },
     redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
-    http: { host: e.HTTP_HOST, ports: { ingest: e.INGEST_PORT, viewer: e.VIEWER_PORT, inference: e.INFERENCE_PORT } },
+    http: {
+      host: e.HTTP_HOST,
+      ports: { ingest: e.INGEST_PORT, viewer: e.VIEWER_PORT, inference: e.INFERENCE_PORT },
+      publicViewerUrl: (e.PUBLIC_VIEWER_URL ?? `http://${e.HTTP_HOST.includes(':') ? `[${e.HTTP_HOST}]` : e.HTTP_HOST}:${e.VIEWER_PORT}`).replace(/\/+$/, ''),
+    },
     dimse: { host: e.DIMSE_HOST, port: e.DIMSE_PORT, aeTitle: e.DIMSE_AE_TITLE, checkCalledAe: e.DIMSE_CHECK_CALLED_AE },
     storage,
     writeQuorum: e.WRITE_QUORUM,
@@ -116,4 +120,28 @@ export function loadConfigOrExit(env: Record<string, string | undefined> = proce
     }
     throw error;
   }
+}
+
+/**
+ * The replica targets as plain settings, in the shape `createTargetsFromConfig` of @yunying/storage takes
+ * (config does not depend on storage; the shapes are kept compatible by the type check in the services).
+ */
+export function storageTargetSettings(
+  config: Config,
+):
+  | { kind: 'fs'; roots: string[] }
+  | { kind: 's3'; replicas: { name: string; endpoint: string; accessKey: string; secretKey: string; region: string; bucket: string }[] } {
+  const storage = config.storage;
+  if (storage.backend === 'fs') return { kind: 'fs', roots: [...storage.roots] };
+  return {
+    kind: 's3',
+    replicas: storage.buckets.map((bucket, i) => ({
+      name: `s3-${i + 1}`,
+      endpoint: storage.endpoints[storage.endpoints.length === 3 ? i : 0] ?? '',
+      accessKey: storage.accessKey,
+      secretKey: storage.secretKey,
+      region: storage.region,
+      bucket,
+    })),
+  };
 }

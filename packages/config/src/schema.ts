@@ -44,6 +44,10 @@ export const envSchema = z
     INGEST_PORT: port.default(8041).describe('HTTP port of the ingest service (STOW-RS).'),
     VIEWER_PORT: port.default(8042).describe('HTTP port of the viewer service (QIDO/WADO, reading queue, web app).'),
     INFERENCE_PORT: port.default(8043).describe('HTTP port of the inference service (health and metrics only).'),
+    PUBLIC_VIEWER_URL: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe('Public base URL of the viewer service, used in STOW-RS RetrieveURLs (default: http://HTTP_HOST:VIEWER_PORT).'),
     HTTP_HOST: z.string().min(1).default('127.0.0.1').describe('Interface the HTTP services listen on.'),
     DIMSE_PORT: port.default(11112).describe('DICOM (DIMSE) port of the C-ECHO/C-STORE SCP.'),
     DIMSE_HOST: z.string().min(1).default('127.0.0.1').describe('Interface the DICOM SCP listens on.'),

@@ -38,3 +38,54 @@ export async function relayOutbox(pool: Pool, queues: Partial<AnyQueue>, batchSi
   }
   return published;
 }
+
+/**
+ * Runs `relayOutbox` soon after each `kick()` (after an ingest commit) and on a fixed interval (for rows
+ * left behind by a crash or a Redis outage). One relay pass at a time per process.
+ */
+export class OutboxRelay {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly queues: Partial<AnyQueue>,
+    private readonly options: { intervalMs: number; delayFor?: (queue: QueueName, job: string) => number; onError: (error: unknown) => void },
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.kick(), this.options.intervalMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        try {
+          while ((await relayOutbox(this.pool, this.queues, 100, this.options.delayFor)) === 100) {
+            // a full batch: there may be more
+          }
+        } catch (error) {
+          this.options.onError(error);
+        }
+      } while (this.again && !this.stopped);
+    })().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+}

@@ -1,12 +1,67 @@
+import path from 'node:path';
 import { pingDatabase } from '@yunying/catalog';
-import { TypedQueue, pingQueueRedis } from '@yunying/jobs';
+import { storageTargetSettings } from '@yunying/config';
+import { describeError } from '@yunying/core';
+import { AuthService } from '@yunying/auth';
+import { OutboxRelay, TypedQueue, pingQueueRedis } from '@yunying/jobs';
+import { ReplicatedStore, createTargetsFromConfig } from '@yunying/storage';
 import { createServiceApp, listen, type ServiceContext, type StartedService } from '@yunying/http';
+import { IngestPipeline } from './ingest.pipeline';
+import { stowRoutes } from './stow/stow.route';
+import { ThumbnailService } from './thumbnail.service';
 
-/** The ingest role: STOW-RS over HTTP and the DICOM C-ECHO/C-STORE SCP. */
+/** The ingest role: STOW-RS over HTTP and the DICOM C-ECHO/C-STORE SCP, both into one pipeline. */
 export async function startIngestService(ctx: ServiceContext): Promise<StartedService> {
+  const { config } = ctx;
   const logger = ctx.logger.child({ role: 'ingest' });
-  const studyQueue = new TypedQueue('study', { redisUrl: ctx.config.redis.url, prefix: ctx.config.redis.queuePrefix });
+
+  const store = new ReplicatedStore({
+    targets: createTargetsFromConfig(storageTargetSettings(config), logger),
+    writeQuorum: config.writeQuorum,
+    logger,
+  });
+  await store.init();
+
+  const studyQueue = new TypedQueue('study', { redisUrl: config.redis.url, prefix: config.redis.queuePrefix });
   ctx.lifecycle.add({ name: 'ingest queues', close: () => studyQueue.close() });
+  const relay = new OutboxRelay(ctx.pool, { study: studyQueue }, {
+    intervalMs: 5000,
+    // A study is "stable" after the quiet period: each announcement is looked at only then.
+    delayFor: (queue) => (queue === 'study' ? config.triage.quietSeconds * 1000 : 0),
+    onError: (error) => logger.warn({ err: describeError(error) }, 'outbox relay failed; will retry'),
+  });
+  relay.start();
+  ctx.lifecycle.add({ name: 'outbox relay', close: () => relay.stop() });
+
+  const thumbnails = new ThumbnailService(ctx.pool, path.join(config.dataDir, 'derived', 'thumbnails'), logger);
+  const pipeline = new IngestPipeline({
+    pool: ctx.pool,
+    store,
+    logger,
+    metrics: ctx.metrics,
+    parseLimits: { maxBytes: config.stow.maxInstanceBytes },
+    retentionMinYears: config.retentionMinYears,
+    afterCommit: (parsed, bytes) => {
+      relay.kick();
+      void thumbnails.schedule(parsed, bytes);
+    },
+  });
+
+  const auth = new AuthService({
+    pool: ctx.pool,
+    tokenSecret: config.auth.tokenSecret,
+    accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
+    refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
+    retentionMinYears: config.retentionMinYears,
+  });
+  const stow = stowRoutes({
+    pipeline,
+    authenticator: auth,
+    maxInstanceBytes: config.stow.maxInstanceBytes,
+    maxRequestBytes: config.stow.maxRequestBytes,
+    retrieveBase: `${config.http.publicViewerUrl}/dicomweb`,
+  });
+
   const app = createServiceApp({
     service: 'ingest',
     logger,
@@ -14,10 +69,17 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
     readiness: [
       { name: 'postgres', check: () => pingDatabase(ctx.pool) },
       { name: 'redis', check: () => pingQueueRedis(studyQueue) },
+      {
+        name: 'object-storage',
+        check: async () => {
+          const probe = await store.probe();
+          if (probe.up.length < store.writeQuorum) throw new Error(`${probe.down.map((d) => d.target).join(', ')} down; write quorum ${store.writeQuorum} not reachable`);
+        },
+      },
     ],
-    routes: [],
+    routes: [stow.router],
   });
-  const server = await listen(app, ctx.config.http.host, ctx.config.http.ports.ingest, logger);
-  ctx.lifecycle.add({ name: 'ingest http', close: () => server.close(ctx.config.shutdownGraceSeconds * 1000) });
+  const server = await listen(app, config.http.host, config.http.ports.ingest, logger);
+  ctx.lifecycle.add({ name: 'ingest http', close: () => server.close(config.shutdownGraceSeconds * 1000) });
   return { role: 'ingest', url: server.url };
 }

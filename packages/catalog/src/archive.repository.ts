@@ -1,0 +1,257 @@
+import type { PoolClient, Pool } from './database';
+
+/**
+ * Catalog writes of the ingest path (ARCHITECTURE "The data path", step 4): one transaction per
+ * instance writes patient, study, series, object, copies and instance rows. The caller opens the
+ * transaction (so the audit event and the outbox job join it) and passes the client.
+ */
+
+export interface ClinicPolicy {
+  id: string;
+  code: string;
+  retentionYears: number;
+}
+
+export async function findClinicById(db: Pool | PoolClient, clinicId: string): Promise<ClinicPolicy | null> {
+  const { rows } = await db.query<{ id: string; code: string; retention_years: number }>(
+    'SELECT id, code, retention_years FROM clinics WHERE id = $1',
+    [clinicId],
+  );
+  const row = rows[0];
+  return row ? { id: row.id, code: row.code, retentionYears: row.retention_years } : null;
+}
+
+export async function findClinicByAeTitle(db: Pool | PoolClient, aeTitle: string): Promise<ClinicPolicy | null> {
+  const { rows } = await db.query<{ id: string; code: string; retention_years: number }>(
+    `SELECT c.id, c.code, c.retention_years FROM clinic_ae_titles a JOIN clinics c ON c.id = a.clinic_id WHERE a.ae_title = $1`,
+    [aeTitle.trim()],
+  );
+  const row = rows[0];
+  return row ? { id: row.id, code: row.code, retentionYears: row.retention_years } : null;
+}
+
+export interface StoredCopy {
+  target: string;
+  key: string;
+  versionId: string | null;
+  size: number;
+  retainUntil: Date;
+  lockMode: 'COMPLIANCE' | 'GOVERNANCE' | 'FS_READONLY';
+}
+
+export interface FailedCopyRecord {
+  target: string;
+  reason: string;
+}
+
+export interface InstanceRecord {
+  clinicId: string;
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  sopInstanceUid: string;
+  sopClassUid: string;
+  transferSyntaxUid: string;
+  attributes: {
+    PatientName: string | null;
+    PatientID: string | null;
+    PatientBirthDate: string | null;
+    PatientSex: string | null;
+    StudyDate: string | null;
+    StudyTime: string | null;
+    AccessionNumber: string | null;
+    ReferringPhysicianName: string | null;
+    StudyID: string | null;
+    StudyDescription: string | null;
+    Modality: string | null;
+    SeriesNumber: number | null;
+    SeriesDescription: string | null;
+    SeriesDate: string | null;
+    BodyPartExamined: string | null;
+    InstanceNumber: number | null;
+    Rows: number | null;
+    Columns: number | null;
+    NumberOfFrames: number | null;
+    PhotometricInterpretation: string | null;
+  };
+  dicomJson: object;
+  frames: object[];
+  sha256: string;
+  objectKey: string;
+  size: number;
+  retainUntil: Date;
+  copies: StoredCopy[];
+  failedCopies: FailedCopyRecord[];
+  receivedAt: Date;
+}
+
+export type RecordOutcome =
+  | { kind: 'stored'; studyRef: string; instanceRef: string; version: number }
+  | { kind: 'already_stored'; studyRef: string; instanceRef: string; version: number }
+  | { kind: 'new_version'; studyRef: string; instanceRef: string; version: number }
+  /** The UID is known under another clinic (or the series under another study): refused, nothing written. */
+  | { kind: 'conflict'; reason: string };
+
+/** Postgres text cannot hold NUL; DICOM values padded with NUL are trimmed. */
+function clean(value: string | null): string | null {
+  if (value === null) return null;
+  const trimmed = value.replace(/\0/g, '').trim();
+  return trimmed === '' ? null : trimmed;
+}
+
+/**
+ * Writes the catalog rows of one stored instance. Idempotent: the same bytes again return
+ * `already_stored` and change nothing; different bytes under a known SOP Instance UID become a new
+ * current version and the old version stays (and stays retained).
+ */
+export async function recordInstance(client: PoolClient, rec: InstanceRecord): Promise<RecordOutcome> {
+  const a = rec.attributes;
+
+  // The object and its copies first: they exist in storage whatever happens to the instance rows.
+  await client.query(
+    `INSERT INTO objects (sha256, object_key, size_bytes, retain_until) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (sha256) DO UPDATE SET retain_until = GREATEST(objects.retain_until, EXCLUDED.retain_until)`,
+    [rec.sha256, rec.objectKey, rec.size, rec.retainUntil],
+  );
+  for (const copy of rec.copies) {
+    await client.query(
+      `INSERT INTO copies (sha256, target, object_key, version_id, size_bytes, retain_until, lock_mode, state, last_verified_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'ok', now())
+       ON CONFLICT (sha256, target) DO UPDATE SET state = 'ok', failure_reason = NULL, version_id = EXCLUDED.version_id,
+         retain_until = GREATEST(copies.retain_until, EXCLUDED.retain_until), lock_mode = EXCLUDED.lock_mode, last_verified_at = now()`,
+      [rec.sha256, copy.target, copy.key, copy.versionId, copy.size, copy.retainUntil, copy.lockMode],
+    );
+  }
+  for (const failed of rec.failedCopies) {
+    await client.query(
+      `INSERT INTO copies (sha256, target, object_key, size_bytes, retain_until, lock_mode, state, failure_reason)
+       VALUES ($1, $2, $3, $4, $5, 'NONE', 'missing', $6)
+       ON CONFLICT (sha256, target) DO NOTHING`,
+      [rec.sha256, failed.target, rec.objectKey, rec.size, rec.retainUntil, failed.reason.slice(0, 500)],
+    );
+  }
+
+  // Existing versions of this SOP Instance UID.
+  const existing = await client.query<{ id: string; version: number; sha256: string; clinic_id: string; study_ref: string; is_current: boolean }>(
+    'SELECT id, version, sha256, clinic_id, study_ref, is_current FROM instances WHERE sop_instance_uid = $1 ORDER BY version DESC FOR UPDATE',
+    [rec.sopInstanceUid],
+  );
+  if (existing.rows.some((r) => r.clinic_id !== rec.clinicId)) return { kind: 'conflict', reason: 'SOP Instance UID already stored for another sender' };
+  const same = existing.rows.find((r) => r.sha256 === rec.sha256);
+  if (same) return { kind: 'already_stored', studyRef: same.study_ref, instanceRef: same.id, version: same.version };
+
+  // Patient: keyed by PatientID within the clinic; without one, per study, so strangers never merge.
+  const patientId = clean(a.PatientID) ?? '';
+  const patientKey = patientId !== '' ? `id:${patientId}` : `study:${rec.studyInstanceUid}`;
+  const patient = await client.query<{ id: string }>(
+    `INSERT INTO patients (clinic_id, patient_key, patient_id, patient_name, birth_date, sex) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (clinic_id, patient_key) DO UPDATE SET patient_name = COALESCE(EXCLUDED.patient_name, patients.patient_name)
+     RETURNING id`,
+    [rec.clinicId, patientKey, patientId, clean(a.PatientName), clean(a.PatientBirthDate), clean(a.PatientSex)],
+  );
+  const patientRef = patient.rows[0]?.id;
+  if (patientRef === undefined) throw new Error('patient upsert returned no row');
+
+  const modality = clean(a.Modality);
+  const study = await client.query<{ id: string; clinic_id: string }>(
+    `INSERT INTO studies (clinic_id, patient_ref, study_instance_uid, patient_name, patient_id, patient_birth_date, patient_sex,
+        study_date, study_time, accession_number, referring_physician_name, study_id, study_description, modalities,
+        received_at, last_instance_at, retain_until)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16)
+     ON CONFLICT (study_instance_uid) DO UPDATE SET
+        last_instance_at = GREATEST(studies.last_instance_at, EXCLUDED.last_instance_at),
+        modalities = (SELECT ARRAY(SELECT DISTINCT unnest(studies.modalities || EXCLUDED.modalities) ORDER BY 1)),
+        retain_until = GREATEST(studies.retain_until, EXCLUDED.retain_until)
+     RETURNING id, clinic_id`,
+    [
+      rec.clinicId,
+      patientRef,
+      rec.studyInstanceUid,
+      clean(a.PatientName),
+      patientId,
+      clean(a.PatientBirthDate),
+      clean(a.PatientSex),
+      clean(a.StudyDate),
+      clean(a.StudyTime),
+      clean(a.AccessionNumber),
+      clean(a.ReferringPhysicianName),
+      clean(a.StudyID),
+      clean(a.StudyDescription),
+      modality ? [modality] : [],
+      rec.receivedAt,
+      rec.retainUntil,
+    ],
+  );
+  const studyRow = study.rows[0];
+  if (!studyRow) throw new Error('study upsert returned no row');
+  // Checked after the upsert so the row is locked; the caller rolls the transaction back on conflict.
+  if (studyRow.clinic_id !== rec.clinicId) return { kind: 'conflict', reason: 'Study Instance UID already stored for another sender' };
+
+  const series = await client.query<{ id: string; study_ref: string; inserted: boolean }>(
+    `INSERT INTO series (study_ref, series_instance_uid, modality, series_number, series_description, series_date, body_part_examined)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (series_instance_uid) DO UPDATE SET modality = COALESCE(series.modality, EXCLUDED.modality)
+     RETURNING id, study_ref, (xmax = 0) AS inserted`,
+    [studyRow.id, rec.seriesInstanceUid, modality, a.SeriesNumber, clean(a.SeriesDescription), clean(a.SeriesDate), clean(a.BodyPartExamined)],
+  );
+  const seriesRow = series.rows[0];
+  if (!seriesRow) throw new Error('series upsert returned no row');
+  if (seriesRow.study_ref !== studyRow.id) return { kind: 'conflict', reason: 'Series Instance UID already stored under another study' };
+
+  const previous = existing.rows[0];
+  const version = previous ? previous.version + 1 : 1;
+  if (previous) await client.query('UPDATE instances SET is_current = false WHERE sop_instance_uid = $1 AND is_current', [rec.sopInstanceUid]);
+  const inserted = await client.query<{ id: string }>(
+    `INSERT INTO instances (series_ref, study_ref, clinic_id, sop_instance_uid, version, is_current, sop_class_uid, transfer_syntax_uid,
+        instance_number, rows, columns, number_of_frames, photometric, sha256, size_bytes, dicom_json, frames, received_at)
+     VALUES ($1, $2, $3, $4, $5, true, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id`,
+    [
+      seriesRow.id,
+      studyRow.id,
+      rec.clinicId,
+      rec.sopInstanceUid,
+      version,
+      rec.sopClassUid,
+      rec.transferSyntaxUid,
+      a.InstanceNumber,
+      a.Rows,
+      a.Columns,
+      a.NumberOfFrames,
+      clean(a.PhotometricInterpretation),
+      rec.sha256,
+      rec.size,
+      JSON.stringify(rec.dicomJson),
+      JSON.stringify(rec.frames),
+      rec.receivedAt,
+    ],
+  );
+  const instanceRef = inserted.rows[0]?.id;
+  if (instanceRef === undefined) throw new Error('instance insert returned no row');
+
+  if (!previous) {
+    await client.query('UPDATE series SET number_of_instances = number_of_instances + 1 WHERE id = $1', [seriesRow.id]);
+    await client.query(
+      'UPDATE studies SET number_of_instances = number_of_instances + 1, number_of_series = number_of_series + $2 WHERE id = $1',
+      [studyRow.id, seriesRow.inserted ? 1 : 0],
+    );
+  }
+  return { kind: previous ? 'new_version' : 'stored', studyRef: studyRow.id, instanceRef, version };
+}
+
+/** The study's last arrival time and current instance count, for the stable-study check. */
+export async function studyActivity(db: Pool | PoolClient, studyInstanceUid: string): Promise<{ lastInstanceAt: Date; instanceCount: number; clinicId: string } | null> {
+  const { rows } = await db.query<{ last_instance_at: Date; number_of_instances: number; clinic_id: string }>(
+    'SELECT last_instance_at, number_of_instances, clinic_id FROM studies WHERE study_instance_uid = $1',
+    [studyInstanceUid],
+  );
+  const row = rows[0];
+  return row ? { lastInstanceAt: row.last_instance_at, instanceCount: row.number_of_instances, clinicId: row.clinic_id } : null;
+}
+
+export async function setSeriesThumbnail(db: Pool | PoolClient, seriesInstanceUid: string, thumbnailKey: string): Promise<void> {
+  await db.query('UPDATE series SET thumbnail_key = $2 WHERE series_instance_uid = $1', [seriesInstanceUid, thumbnailKey]);
+}
+
+export async function seriesHasThumbnail(db: Pool | PoolClient, seriesInstanceUid: string): Promise<boolean> {
+  const { rows } = await db.query<{ thumbnail_key: string | null }>('SELECT thumbnail_key FROM series WHERE series_instance_uid = $1', [seriesInstanceUid]);
+  return rows[0]?.thumbnail_key != null;
+}

@@ -1,0 +1,253 @@
+import type { Registry } from 'prom-client';
+import { AppError, describeError, isAppError, type Logger } from '@yunying/core';
+import { inTransaction, recordInstance, findClinicById, type Pool, type RecordOutcome } from '@yunying/catalog';
+import { DicomRejection, FailureReason, isDicomRejection, parseInstance, type ParsedInstance, type ParseLimits } from '@yunying/dicom';
+import { computeRetainUntil, type ReplicatedStore, type StoreResult } from '@yunying/storage';
+import { appendAuditEvent, type AuditActor } from '@yunying/audit';
+import { enqueueInTransaction, jobIds } from '@yunying/jobs';
+import { counter, histogram } from '@yunying/http';
+
+/**
+ * The ingest pipeline (ARCHITECTURE "The data path", steps 2-4), shared by STOW-RS and C-STORE:
+ * parse + validate -> three copies under retention lock (quorum) -> one catalog transaction with the
+ * audit event and the study announcement (outbox). An instance is acknowledged only when this returns
+ * a stored outcome; nothing of a rejected instance is written to the catalog.
+ */
+
+export interface Sender {
+  clinicId: string;
+  actor: AuditActor;
+  sourceIp: string | null;
+  /** 'STOW-RS' | 'DIMSE' — recorded in the audit event. */
+  via: 'STOW-RS' | 'DIMSE';
+}
+
+export type InstanceOutcome =
+  | {
+      status: 'stored' | 'already_stored' | 'new_version';
+      studyInstanceUid: string;
+      seriesInstanceUid: string;
+      sopInstanceUid: string;
+      sopClassUid: string;
+      transferSyntaxUid: string;
+      version: number;
+    }
+  | {
+      status: 'rejected';
+      /** PS3.18 FailureReason / PS3.7 C-STORE status. */
+      failureReason: number;
+      reason: string;
+      message: string;
+      /** True when the same bytes may succeed later (storage quorum missed, database down). */
+      retryable: boolean;
+      retryAfterSeconds?: number;
+      sopInstanceUid?: string;
+      sopClassUid?: string;
+    };
+
+export interface IngestPipelineOptions {
+  pool: Pool;
+  store: ReplicatedStore;
+  logger: Logger;
+  metrics: Registry;
+  parseLimits: Partial<ParseLimits>;
+  retentionMinYears: number;
+  /** Called after commit for each newly stored instance (thumbnails, outbox relay); never throws into ingest. */
+  afterCommit?: (instance: ParsedInstance, bytes: Uint8Array) => void;
+  now?: () => Date;
+}
+
+export class IngestPipeline {
+  private readonly outcomes;
+  private readonly duration;
+
+  constructor(private readonly options: IngestPipelineOptions) {
+    this.outcomes = counter(options.metrics, 'yunying_ingest_instances_total', 'Instances received, by outcome and channel', ['outcome', 'via']);
+    this.duration = histogram(options.metrics, 'yunying_ingest_instance_seconds', 'Time to store and index one instance', ['via'], [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5]);
+  }
+
+  async ingest(bytes: Uint8Array, sender: Sender, expectedStudyUid?: string): Promise<InstanceOutcome> {
+    const end = this.duration.startTimer({ via: sender.via });
+    const outcome = await this.ingestOnce(bytes, sender, expectedStudyUid);
+    end();
+    this.outcomes.inc({ outcome: outcome.status === 'rejected' ? `rejected_${outcome.reason}` : outcome.status, via: sender.via });
+    return outcome;
+  }
+
+  private async ingestOnce(bytes: Uint8Array, sender: Sender, expectedStudyUid?: string): Promise<InstanceOutcome> {
+    let parsed: ParsedInstance;
+    try {
+      parsed = parseInstance(bytes, this.options.parseLimits);
+    } catch (error) {
+      if (isDicomRejection(error)) return rejected(error);
+      this.options.logger.error({ err: describeError(error) }, 'parser failed unexpectedly');
+      return rejected(new DicomRejection('malformed', 'The dataset could not be parsed'));
+    }
+    if (expectedStudyUid !== undefined && parsed.studyInstanceUid !== expectedStudyUid) {
+      // PS3.18 10.5: an instance whose Study Instance UID differs from the one in the request URL fails.
+      return {
+        status: 'rejected',
+        failureReason: FailureReason.DatasetDoesNotMatchSopClass,
+        reason: 'study_uid_mismatch',
+        message: 'Study Instance UID of the instance differs from the one in the request URL',
+        retryable: false,
+        sopInstanceUid: parsed.sopInstanceUid,
+        sopClassUid: parsed.sopClassUid,
+      };
+    }
+
+    const now = this.options.now?.() ?? new Date();
+    const clinic = await findClinicById(this.options.pool, sender.clinicId);
+    if (!clinic) throw new AppError('forbidden', 'The sender is not bound to a known clinic');
+    const retainUntil = computeRetainUntil({
+      studyDate: parsed.attributes.StudyDate,
+      receivedAt: now,
+      policyYears: clinic.retentionYears,
+      minimumYears: this.options.retentionMinYears,
+    });
+
+    let stored: StoreResult;
+    try {
+      stored = await this.options.store.put(bytes, { retainUntil });
+    } catch (error) {
+      return unavailable(parsed, error);
+    }
+
+    let recorded: RecordOutcome;
+    try {
+      recorded = await this.recordWithRetry(parsed, stored, retainUntil, sender, now);
+    } catch (error) {
+      // The copies are locked in storage; the retry re-uses them by content address.
+      this.options.logger.error({ err: describeError(error) }, 'catalog write failed');
+      return unavailable(parsed, error);
+    }
+    if (recorded.kind === 'conflict') {
+      return {
+        status: 'rejected',
+        failureReason: FailureReason.ProcessingFailure,
+        reason: 'uid_conflict',
+        message: recorded.reason,
+        retryable: false,
+        sopInstanceUid: parsed.sopInstanceUid,
+        sopClassUid: parsed.sopClassUid,
+      };
+    }
+    if (recorded.kind !== 'already_stored') {
+      try {
+        this.options.afterCommit?.(parsed, bytes);
+      } catch (error) {
+        this.options.logger.warn({ err: describeError(error) }, 'after-commit hook failed');
+      }
+    }
+    return {
+      status: recorded.kind,
+      studyInstanceUid: parsed.studyInstanceUid,
+      seriesInstanceUid: parsed.seriesInstanceUid,
+      sopInstanceUid: parsed.sopInstanceUid,
+      sopClassUid: parsed.sopClassUid,
+      transferSyntaxUid: parsed.transferSyntaxUid,
+      version: recorded.version,
+    };
+  }
+
+  /** Two first arrivals of the same UID can race on a unique index: the loser retries once and sees the winner. */
+  private async recordWithRetry(parsed: ParsedInstance, stored: StoreResult, retainUntil: Date, sender: Sender, now: Date): Promise<RecordOutcome> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.record(parsed, stored, retainUntil, sender, now);
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        if (attempt < 3 && (code === '23505' || code === '40001' || code === '40P01')) continue;
+        throw error;
+      }
+    }
+  }
+
+  private record(parsed: ParsedInstance, stored: StoreResult, retainUntil: Date, sender: Sender, now: Date): Promise<RecordOutcome> {
+    return inTransaction(this.options.pool, async (client) => {
+      const outcome = await recordInstance(client, {
+        clinicId: sender.clinicId,
+        studyInstanceUid: parsed.studyInstanceUid,
+        seriesInstanceUid: parsed.seriesInstanceUid,
+        sopInstanceUid: parsed.sopInstanceUid,
+        sopClassUid: parsed.sopClassUid,
+        transferSyntaxUid: parsed.transferSyntaxUid,
+        attributes: parsed.attributes,
+        dicomJson: parsed.dicomJson,
+        frames: parsed.frames,
+        sha256: stored.sha256,
+        objectKey: stored.key,
+        size: stored.size,
+        retainUntil,
+        copies: stored.copies.map((c) => ({ target: c.target, key: c.key, versionId: c.versionId, size: c.size, retainUntil: c.retainUntil, lockMode: c.lockMode })),
+        failedCopies: stored.failed,
+        receivedAt: now,
+      });
+      if (outcome.kind === 'conflict') {
+        // Nothing of a refused instance may remain in the catalog: undo the object/copy rows too.
+        throw new ConflictRollback(outcome);
+      }
+      if (outcome.kind !== 'already_stored') {
+        await enqueueInTransaction(client, 'study', 'study.announced', jobIds.studyAnnounced(parsed.studyInstanceUid, now.getTime()), {
+          studyInstanceUid: parsed.studyInstanceUid,
+        });
+      }
+      // Last statement before COMMIT: the audit chain lock is held as briefly as possible.
+      await appendAuditEvent(client, {
+        type: 'DICOM Instances Transferred',
+        action: outcome.kind === 'already_stored' ? 'R' : 'C',
+        actor: sender.actor,
+        sourceIp: sender.sourceIp,
+        studyInstanceUid: parsed.studyInstanceUid,
+        clinicId: sender.clinicId,
+        details: {
+          via: sender.via,
+          sopInstanceUid: parsed.sopInstanceUid,
+          sopClassUid: parsed.sopClassUid,
+          outcome: outcome.kind,
+          version: outcome.version,
+          sha256: stored.sha256,
+          copies: stored.copies.length,
+          failedCopies: stored.failed.map((f) => f.target),
+        },
+      });
+      return outcome;
+    }).catch((error: unknown) => {
+      if (error instanceof ConflictRollback) return error.outcome;
+      throw error;
+    });
+  }
+}
+
+class ConflictRollback extends Error {
+  constructor(readonly outcome: RecordOutcome) {
+    super('conflict');
+  }
+}
+
+function rejected(error: DicomRejection): InstanceOutcome {
+  return {
+    status: 'rejected',
+    failureReason: error.failureReason,
+    reason: error.reason,
+    message: error.message,
+    retryable: false,
+    ...(error.sopInstanceUid !== undefined ? { sopInstanceUid: error.sopInstanceUid } : {}),
+    ...(error.sopClassUid !== undefined ? { sopClassUid: error.sopClassUid } : {}),
+  };
+}
+
+function unavailable(parsed: ParsedInstance, error: unknown): InstanceOutcome {
+  const app = isAppError(error) ? error : undefined;
+  return {
+    status: 'rejected',
+    // PS3.7 C.4.2.1.4: A7xx "Refused: Out of Resources" tells the sender to try again later.
+    failureReason: FailureReason.OutOfResources,
+    reason: 'storage_unavailable',
+    message: app?.code === 'unavailable' ? app.message : 'The archive cannot store this instance right now; retry later',
+    retryable: true,
+    retryAfterSeconds: app?.retryAfterSeconds ?? 30,
+    sopInstanceUid: parsed.sopInstanceUid,
+    sopClassUid: parsed.sopClassUid,
+  };
+}
