@@ -1,1 +1,11 @@
-export {};
+export * from './principal';
+export * from './password';
+export { parseApiKey } from './secrets';
+export * from './sign-in-limiter';
+export * from './auth.service';
+export * from './middleware';
+export * from './secure-router';
+export * from './auth.route';
+export * from './seed';
+export * from './validation';
+export type { Queryable } from './queryable';

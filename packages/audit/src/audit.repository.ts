@@ -1,0 +1,235 @@
+import { randomUUID } from 'node:crypto';
+import { currentRequestId, PHI_KEYS } from '@yunying/core';
+import { inTransaction, type Pool, type PoolClient } from '@yunying/catalog';
+import {
+  AUDIT_EVENT_CODES,
+  DEFAULT_ACTION,
+  type AuditAction,
+  type AuditDetails,
+  type AuditEventInput,
+  type AuditEventType,
+  type AuditOutcome,
+  type AuditRecord,
+  type JsonValue,
+} from './event-types';
+import { hashAuditRecord } from './hash';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const PHI = new Set<string>(PHI_KEYS.map((k) => k.toLowerCase()));
+
+/** uuid columns normalize case; the hash must be computed over what the database gives back. */
+function uuidOrNull(value: string | null | undefined, field: string): string | null {
+  if (value === null || value === undefined) return null;
+  const v = value.toLowerCase();
+  if (!UUID.test(v)) throw new Error(`audit event: ${field} is not a uuid`);
+  return v;
+}
+
+function textOrNull(value: string | null | undefined, max: number): string | null {
+  if (value === null || value === undefined || value === '') return null;
+  return value.slice(0, max);
+}
+
+function assertNoPhi(value: JsonValue, path: string): void {
+  if (value === null || typeof value !== 'object') return;
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => assertNoPhi(v, `${path}[${i}]`));
+    return;
+  }
+  for (const [key, v] of Object.entries(value)) {
+    // A programming error, not a request error: audit details must never carry patient identifiers.
+    if (PHI.has(key.toLowerCase())) throw new Error(`audit event: details.${path}${key} would store a patient identifier`);
+    assertNoPhi(v, `${path}${key}.`);
+  }
+}
+
+/** Two-key advisory lock space of the audit chain, per schema (tests run many schemas in one database). */
+const LOCK_SQL = "SELECT pg_advisory_xact_lock(7007, hashtext(current_schema()))";
+
+/**
+ * Appends one record to the audit chain INSIDE the caller's transaction: the record commits or rolls back
+ * with the work it describes (ingest writes catalog rows and their audit event atomically).
+ * Appends are serialized by a transaction-scoped advisory lock, so the chain stays linear under
+ * concurrency; the lock is held until the caller commits, so keep audited transactions short.
+ * Throws if `client` is not inside a transaction (the lock would not hold).
+ */
+export async function appendAuditEvent(client: PoolClient, event: AuditEventInput): Promise<AuditRecord> {
+  // Round-trip through JSON so the hash covers exactly what jsonb will give back (undefined members dropped).
+  const details = JSON.parse(JSON.stringify(event.details ?? {})) as AuditDetails;
+  assertNoPhi(details, '');
+  try {
+    await client.query('SAVEPOINT yy_audit_append');
+  } catch (error) {
+    throw new Error('appendAuditEvent must run inside a transaction (use AuditLog.append or inTransaction)', { cause: error });
+  }
+  await client.query(LOCK_SQL);
+  const head = await client.query<{ last_seq: string; last_hash: string }>('SELECT last_seq, last_hash FROM audit_chain_head');
+  const headRow = head.rows[0];
+  if (!headRow) throw new Error('audit chain head is missing (migration 0200 not applied?)');
+  const type: AuditEventType = event.type;
+  const unsigned: Omit<AuditRecord, 'seq' | 'hash'> = {
+    id: randomUUID(),
+    occurredAt: new Date(),
+    eventType: type,
+    eventCode: AUDIT_EVENT_CODES[type],
+    action: event.action ?? DEFAULT_ACTION[type],
+    outcome: event.outcome ?? 0,
+    actorUserId: uuidOrNull(event.actor.userId, 'actor.userId'),
+    actorUsername: textOrNull(event.actor.username, 128) ?? 'unknown',
+    actorRole: textOrNull(event.actor.role, 32),
+    actorClinic: uuidOrNull(event.actor.clinicId, 'actor.clinicId'),
+    sourceIp: textOrNull(event.sourceIp, 64),
+    requestId: textOrNull(event.requestId ?? currentRequestId(), 128),
+    studyInstanceUid: textOrNull(event.studyInstanceUid, 64),
+    clinicId: uuidOrNull(event.clinicId, 'clinicId'),
+    details,
+    prevHash: headRow.last_hash,
+  };
+  const record: AuditRecord = { ...unsigned, seq: Number(headRow.last_seq) + 1, hash: hashAuditRecord(unsigned) };
+  await client.query(
+    `INSERT INTO audit_events (seq, id, occurred_at, event_type, event_code, action, outcome, actor_user_id, actor_username,
+       actor_role, actor_clinic, source_ip, request_id, study_instance_uid, clinic_id, details, prev_hash, hash)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+    [
+      record.seq,
+      record.id,
+      record.occurredAt,
+      record.eventType,
+      record.eventCode,
+      record.action,
+      record.outcome,
+      record.actorUserId,
+      record.actorUsername,
+      record.actorRole,
+      record.actorClinic,
+      record.sourceIp,
+      record.requestId,
+      record.studyInstanceUid,
+      record.clinicId,
+      JSON.stringify(record.details),
+      record.prevHash,
+      record.hash,
+    ],
+  );
+  await client.query('RELEASE SAVEPOINT yy_audit_append');
+  return record;
+}
+
+export interface AuditEventRow {
+  seq: string;
+  id: string;
+  occurred_at: Date;
+  event_type: string;
+  event_code: string;
+  action: string;
+  outcome: number;
+  actor_user_id: string | null;
+  actor_username: string;
+  actor_role: string | null;
+  actor_clinic: string | null;
+  source_ip: string | null;
+  request_id: string | null;
+  study_instance_uid: string | null;
+  clinic_id: string | null;
+  details: AuditDetails;
+  prev_hash: string;
+  hash: string;
+}
+
+export const AUDIT_COLUMNS =
+  'seq, id, occurred_at, event_type, event_code, action, outcome, actor_user_id, actor_username, actor_role, actor_clinic, source_ip, request_id, study_instance_uid, clinic_id, details, prev_hash, hash';
+
+/** Rows are read as stored; the types are only asserted, verification recomputes the hash over them. */
+export function recordFromRow(row: AuditEventRow): AuditRecord {
+  return {
+    seq: Number(row.seq),
+    id: row.id,
+    occurredAt: row.occurred_at,
+    eventType: row.event_type as AuditEventType,
+    eventCode: row.event_code,
+    action: row.action as AuditAction,
+    outcome: row.outcome as AuditOutcome,
+    actorUserId: row.actor_user_id,
+    actorUsername: row.actor_username,
+    actorRole: row.actor_role,
+    actorClinic: row.actor_clinic,
+    sourceIp: row.source_ip,
+    requestId: row.request_id,
+    studyInstanceUid: row.study_instance_uid,
+    clinicId: row.clinic_id,
+    details: row.details,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+export interface AuditEventFilter {
+  studyInstanceUid?: string;
+  /** A username or a user id. */
+  user?: string;
+  type?: AuditEventType;
+  clinicId?: string;
+  from?: Date;
+  to?: Date;
+  /** Newest first; returns records with seq below the cursor. */
+  cursor?: number;
+  limit?: number;
+}
+
+export interface AuditEventPage {
+  events: AuditRecord[];
+  /** Pass back as `cursor` for the next (older) page; null at the end. */
+  nextCursor: number | null;
+}
+
+export async function queryAuditEvents(db: Pool | PoolClient, filter: AuditEventFilter): Promise<AuditEventPage> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: (p: string) => string, value: unknown): void => {
+    params.push(value);
+    where.push(sql(`$${params.length}`));
+  };
+  if (filter.studyInstanceUid !== undefined) add((p) => `study_instance_uid = ${p}`, filter.studyInstanceUid);
+  if (filter.user !== undefined) {
+    if (UUID.test(filter.user.toLowerCase())) add((p) => `(actor_user_id = ${p}::uuid OR actor_username = ${p})`, filter.user.toLowerCase());
+    else add((p) => `actor_username = ${p}`, filter.user);
+  }
+  if (filter.type !== undefined) add((p) => `event_type = ${p}`, filter.type);
+  if (filter.clinicId !== undefined) add((p) => `(clinic_id = ${p}::uuid OR actor_clinic = ${p}::uuid)`, filter.clinicId);
+  if (filter.from !== undefined) add((p) => `occurred_at >= ${p}`, filter.from);
+  if (filter.to !== undefined) add((p) => `occurred_at < ${p}`, filter.to);
+  if (filter.cursor !== undefined) add((p) => `seq < ${p}`, filter.cursor);
+  const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
+  params.push(limit + 1);
+  const { rows } = await db.query<AuditEventRow>(
+    `SELECT ${AUDIT_COLUMNS} FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT $${params.length}`,
+    params,
+  );
+  const events = rows.slice(0, limit).map(recordFromRow);
+  const last = events[events.length - 1];
+  return { events, nextCursor: rows.length > limit && last ? last.seq : null };
+}
+
+/** Every matching record, newest first, a page at a time (for CSV export of long histories). */
+export async function* iterateAuditEvents(db: Pool, filter: Omit<AuditEventFilter, 'cursor' | 'limit'>, pageSize = 1000): AsyncGenerator<AuditRecord> {
+  let cursor: number | undefined;
+  for (;;) {
+    const page = await queryAuditEvents(db, { ...filter, limit: pageSize, ...(cursor === undefined ? {} : { cursor }) });
+    yield* page.events;
+    if (page.nextCursor === null) return;
+    cursor = page.nextCursor;
+  }
+}
+
+/** The audit log over a pool: each `append` is its own transaction. Inside a larger one, use `appendAuditEvent`. */
+export class AuditLog {
+  constructor(private readonly pool: Pool) {}
+
+  append(event: AuditEventInput): Promise<AuditRecord> {
+    return inTransaction(this.pool, (client) => appendAuditEvent(client, event));
+  }
+
+  query(filter: AuditEventFilter): Promise<AuditEventPage> {
+    return queryAuditEvents(this.pool, filter);
+  }
+}

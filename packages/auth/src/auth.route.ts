@@ -1,0 +1,216 @@
+import express, { type CookieOptions, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { AppError } from '@yunying/core';
+// Brings in req.requestId (set by createServiceApp's request-context middleware).
+import type {} from '@yunying/http';
+import type { AdminContext, AuthService, TokenPair } from './auth.service';
+import { ACCESS_COOKIE, readCookie, readCredential, REFRESH_COOKIE } from './middleware';
+import { ROLES, type Principal } from './principal';
+import { SecureRouter, type AuthedRequest } from './secure-router';
+import { parseInput } from './validation';
+
+export interface AuthRouterOptions {
+  /** Secure cookies: 'auto' (default) sets Secure when the request came over https (req.secure, behind a trusted proxy too). */
+  secureCookies?: boolean | 'auto';
+  /** Router name in the route registry (default 'auth'). */
+  name?: string;
+}
+
+const json = express.json({ limit: '64kb' });
+const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+
+const signInBody = z.object({
+  username: z.string().min(1).max(200),
+  password: z.string().min(1).max(1024),
+  /** browser (default): tokens in httpOnly cookies, the access token also in the body; api: both tokens in the body, no cookies. */
+  client: z.enum(['browser', 'api']).default('browser'),
+});
+
+const refreshBody = z.object({ refreshToken: z.string().min(1).max(200).optional() });
+
+export function principalView(principal: Principal): Record<string, unknown> {
+  return {
+    kind: principal.kind,
+    userId: principal.userId ?? null,
+    username: principal.username,
+    role: principal.role,
+    clinicId: principal.clinicId,
+    clinics: principal.clinics.all ? 'all' : principal.clinics.clinicIds,
+  };
+}
+
+function origin(req: Request): { sourceIp: string | null; requestId: string | null } {
+  return { sourceIp: req.ip ?? null, requestId: req.requestId ?? null };
+}
+
+function adminContext(req: AuthedRequest): AdminContext {
+  return { actor: req.principal, ...origin(req) };
+}
+
+/**
+ * Sign-in, refresh, sign-out and "me" under /api/auth, and administration of clinics, users, grants and
+ * device API keys under /api/admin (role admin). Mount `.router` in the viewer service.
+ */
+export function createAuthRouter(auth: AuthService, options: AuthRouterOptions = {}): SecureRouter {
+  const routes = new SecureRouter(options.name ?? 'auth', auth);
+  const cookieOptions = (req: Request, maxAgeMs: number, path: string): CookieOptions => ({
+    httpOnly: true,
+    sameSite: 'strict',
+    secure: options.secureCookies === undefined || options.secureCookies === 'auto' ? req.secure : options.secureCookies,
+    path,
+    maxAge: maxAgeMs,
+  });
+  const setCookies = (req: Request, res: Response, pair: TokenPair): void => {
+    res.cookie(ACCESS_COOKIE, pair.accessToken, cookieOptions(req, auth.accessTokenTtlSeconds * 1000, '/'));
+    res.cookie(REFRESH_COOKIE, pair.refreshToken, cookieOptions(req, Math.max(0, pair.refreshTokenExpiresAt.getTime() - Date.now()), '/api/auth'));
+  };
+  const clearCookies = (req: Request, res: Response): void => {
+    const { maxAge: _a, ...access } = cookieOptions(req, 0, '/');
+    const { maxAge: _r, ...refresh } = cookieOptions(req, 0, '/api/auth');
+    res.clearCookie(ACCESS_COOKIE, access);
+    res.clearCookie(REFRESH_COOKIE, refresh);
+  };
+  const tokenBody = (pair: TokenPair, includeRefresh: boolean): Record<string, unknown> => ({
+    accessToken: pair.accessToken,
+    tokenType: 'Bearer',
+    expiresIn: auth.accessTokenTtlSeconds,
+    expiresAt: pair.accessTokenExpiresAt.toISOString(),
+    ...(includeRefresh ? { refreshToken: pair.refreshToken, refreshTokenExpiresAt: pair.refreshTokenExpiresAt.toISOString() } : {}),
+    principal: principalView(pair.principal),
+  });
+
+  routes.post('/api/auth/sign-in', { scope: 'public', description: 'password sign-in' }, json, async (req, res) => {
+    const body = parseInput(signInBody, req.body);
+    const pair = await auth.signIn(body.username, body.password, origin(req));
+    res.setHeader('Cache-Control', 'no-store');
+    if (body.client === 'browser') setCookies(req, res, pair);
+    res.json(tokenBody(pair, body.client === 'api'));
+  });
+
+  routes.post('/api/auth/refresh', { scope: 'public', description: 'rotate a refresh token (cookie or body)' }, json, async (req, res) => {
+    const body = parseInput(refreshBody, req.body);
+    const fromCookie = body.refreshToken === undefined;
+    const token = body.refreshToken ?? readCookie(req, REFRESH_COOKIE);
+    if (!token) throw new AppError('unauthenticated', 'No refresh token');
+    try {
+      const pair = await auth.refresh(token, origin(req));
+      res.setHeader('Cache-Control', 'no-store');
+      if (fromCookie) setCookies(req, res, pair);
+      res.json(tokenBody(pair, !fromCookie));
+    } catch (error) {
+      if (fromCookie) clearCookies(req, res);
+      throw error;
+    }
+  });
+
+  routes.post('/api/auth/sign-out', { scope: 'public', description: 'revoke the session; idempotent' }, json, async (req, res) => {
+    const body = parseInput(refreshBody, req.body);
+    const refreshToken = body.refreshToken ?? readCookie(req, REFRESH_COOKIE);
+    let sessionId: string | undefined;
+    try {
+      const credential = readCredential(req);
+      if (credential && credential.kind !== 'api-key') sessionId = (await auth.authenticateAccessToken(credential.token)).sessionId;
+    } catch {
+      // An expired access token does not prevent signing out with the refresh token.
+    }
+    await auth.signOut({ ...(refreshToken ? { refreshToken } : {}), ...(sessionId ? { sessionId } : {}) }, origin(req));
+    clearCookies(req, res);
+    res.status(204).end();
+  });
+
+  routes.get('/api/auth/me', { scope: 'self', roles: [...ROLES], devices: true, description: 'the caller' }, async (req, res) => {
+    const user = req.principal.userId ? await auth.getUser(req.principal.userId) : null;
+    res.json({ ...principalView(req.principal), displayName: user?.displayName ?? null });
+  });
+
+  // ---- administration ----------------------------------------------------------------------------
+
+  const admin = { scope: 'admin', roles: ['admin'] } as const;
+
+  routes.get('/api/admin/clinics', admin, async (_req, res) => {
+    res.json({ clinics: await auth.listClinics() });
+  });
+
+  const clinicBody = z.object({
+    code: z.string().min(2).max(63),
+    name: z.string().min(1).max(200),
+    retentionYears: z.number().int().optional(),
+    aeTitles: z.array(z.string().min(1).max(16)).max(50).optional(),
+  });
+  routes.post('/api/admin/clinics', admin, json, async (req, res) => {
+    const body = parseInput(clinicBody, req.body);
+    res.status(201).json(await auth.createClinic(body, adminContext(req)));
+  });
+
+  routes.get('/api/admin/users', admin, async (_req, res) => {
+    res.json({ users: await auth.listUsers() });
+  });
+
+  const userBody = z.object({
+    username: z.string().min(2).max(63),
+    displayName: z.string().max(200).optional(),
+    role: z.enum(ROLES),
+    clinicId: uuid.nullable().optional(),
+    password: z.string().min(1).max(1024),
+  });
+  routes.post('/api/admin/users', admin, json, async (req, res) => {
+    const body = parseInput(userBody, req.body);
+    res.status(201).json(await auth.createUser(body, adminContext(req)));
+  });
+
+  const userPatch = z.object({ displayName: z.string().max(200).optional(), password: z.string().min(1).max(1024).optional(), disabled: z.boolean().optional() });
+  routes.patch('/api/admin/users/:id', admin, json, async (req, res) => {
+    const body = parseInput(userPatch, req.body);
+    const id = String(req.params.id);
+    res.json(
+      await auth.updateUser(
+        id,
+        {
+          ...(body.displayName !== undefined ? { displayName: body.displayName } : {}),
+          ...(body.password !== undefined ? { password: body.password } : {}),
+          ...(body.disabled !== undefined ? { disabled: body.disabled } : {}),
+        },
+        adminContext(req),
+      ),
+    );
+  });
+
+  const grantBody = z.object({ userId: uuid, clinicId: uuid });
+  routes.post('/api/admin/grants', admin, json, async (req, res) => {
+    const body = parseInput(grantBody, req.body);
+    await auth.grantClinic(body.userId, body.clinicId, adminContext(req));
+    res.status(201).json({ userId: body.userId, clinicId: body.clinicId });
+  });
+
+  routes.delete('/api/admin/grants/:userId/:clinicId', admin, async (req, res) => {
+    const removed = await auth.revokeGrant(String(req.params.userId), String(req.params.clinicId), adminContext(req));
+    if (!removed) throw new AppError('not_found', 'No such grant');
+    res.status(204).end();
+  });
+
+  routes.get('/api/admin/api-keys', admin, async (req, res) => {
+    const clinic = typeof req.query.clinic === 'string' ? req.query.clinic : undefined;
+    res.json({ apiKeys: await auth.listApiKeys(clinic) });
+  });
+
+  const apiKeyBody = z.object({ clinicId: uuid, name: z.string().min(1).max(100), expiresAt: z.iso.datetime({ offset: true }).optional() });
+  routes.post('/api/admin/api-keys', admin, json, async (req, res) => {
+    const body = parseInput(apiKeyBody, req.body);
+    const created = await auth.createApiKey({ clinicId: body.clinicId, name: body.name, expiresAt: body.expiresAt ? new Date(body.expiresAt) : null }, adminContext(req));
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(201).json(created);
+  });
+
+  routes.post('/api/admin/api-keys/:id/rotate', admin, async (req, res) => {
+    const created = await auth.rotateApiKey(String(req.params.id), adminContext(req));
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(201).json(created);
+  });
+
+  // Revoking a device key; this deletes no patient data.
+  routes.delete('/api/admin/api-keys/:id', admin, async (req, res) => {
+    res.json(await auth.revokeApiKey(String(req.params.id), adminContext(req)));
+  });
+
+  return routes;
+}

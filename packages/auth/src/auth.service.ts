@@ -1,0 +1,690 @@
+import { jwtVerify, SignJWT, errors as joseErrors } from 'jose';
+import { AppError } from '@yunying/core';
+import { inTransaction, type Pool } from '@yunying/catalog';
+import type { Config } from '@yunying/config';
+import { isRole, type Principal, type Role } from './principal';
+import { burnPasswordCheck, hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './password';
+import { derivePepper, formatApiKey, hashesEqual, keyedHash, parseApiKey, randomPrefix, randomSecret } from './secrets';
+import { DEFAULT_SIGN_IN_LIMITS, SignInLimiter, type SignInLimits } from './sign-in-limiter';
+import type { Queryable } from './queryable';
+
+/** What the auth service writes to the audit log; structurally a subset of @yunying/audit's AuditEventInput. */
+export interface AuthAuditEvent {
+  type: 'User Authentication' | 'Security Alert';
+  outcome: 0 | 4 | 8 | 12;
+  actor: { userId?: string | null; username: string; role?: string | null; clinicId?: string | null };
+  sourceIp?: string | null;
+  requestId?: string | null;
+  clinicId?: string | null;
+  details?: Record<string, string | number | boolean | null | string[]>;
+}
+
+/** Where auth events go: an `AuditLog` of @yunying/audit (kept as an interface so auth does not depend on audit). */
+export interface AuthAuditSink {
+  append(event: AuthAuditEvent): Promise<unknown>;
+}
+
+export interface RequestOrigin {
+  sourceIp?: string | null;
+  requestId?: string | null;
+}
+
+/** An administrative change: who made it (audited as a Security Alert, PS3.15 A.5.3.11). */
+export interface AdminContext extends RequestOrigin {
+  actor: Principal;
+}
+
+export interface TokenPair {
+  accessToken: string;
+  accessTokenExpiresAt: Date;
+  refreshToken: string;
+  refreshTokenExpiresAt: Date;
+  principal: Principal;
+}
+
+export interface UserView {
+  id: string;
+  username: string;
+  displayName: string;
+  role: Role;
+  clinicId: string | null;
+  disabled: boolean;
+  grants: string[];
+  createdAt: Date;
+}
+
+export interface ClinicView {
+  id: string;
+  code: string;
+  name: string;
+  retentionYears: number;
+  aeTitles: string[];
+  createdAt: Date;
+}
+
+export interface ApiKeyView {
+  id: string;
+  clinicId: string;
+  name: string;
+  keyPrefix: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  replacedBy: string | null;
+}
+
+/** Returned once, at creation or rotation: the plaintext key is never stored and cannot be shown again. */
+export interface CreatedApiKey extends ApiKeyView {
+  key: string;
+}
+
+export interface AuthServiceOptions {
+  pool: Pool;
+  /** AUTH_TOKEN_SECRET: signs access tokens; peppers refresh-token and API-key hashes. */
+  tokenSecret: string;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  /** Absolute session lifetime; refresh never extends a session beyond it. Default: the refresh TTL. */
+  sessionMaxSeconds?: number;
+  /** The global retention floor a clinic's policy may not go below (RETENTION_MIN_YEARS). */
+  retentionMinYears?: number;
+  audit?: AuthAuditSink;
+  signInLimits?: Partial<SignInLimits>;
+  /** Clock, for tests of expiry. */
+  now?: () => Date;
+}
+
+const ISSUER = 'yunying';
+const AUDIENCE = 'yunying';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const USERNAME = /^[a-z0-9][a-z0-9._-]{1,62}$/;
+const CLINIC_CODE = /^[a-z0-9][a-z0-9-]{1,62}$/;
+const AE_TITLE = /^[\x20-\x5b\x5d-\x7e]{1,16}$/;
+
+function unauthenticated(message = 'Authentication required'): AppError {
+  return new AppError('unauthenticated', message);
+}
+
+function pgCode(error: unknown): string | undefined {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export function normalizeUsername(username: string): string {
+  return username.trim().toLowerCase();
+}
+
+interface UserRow {
+  id: string;
+  username: string;
+  display_name: string;
+  role: string;
+  clinic_id: string | null;
+  disabled: boolean;
+  token_version: number;
+  grants: string[];
+  created_at: Date;
+}
+
+const USER_COLUMNS = `u.id::text, u.username, u.display_name, u.role, u.clinic_id::text, u.disabled, u.token_version, u.created_at,
+  ARRAY(SELECT g.clinic_id::text FROM radiologist_grants g WHERE g.user_id = u.id ORDER BY 1) AS grants`;
+
+function userView(row: UserRow): UserView {
+  if (!isRole(row.role)) throw new Error('users.role outside the schema check');
+  return {
+    id: row.id,
+    username: row.username,
+    displayName: row.display_name,
+    role: row.role,
+    clinicId: row.clinic_id,
+    disabled: row.disabled,
+    grants: row.grants,
+    createdAt: row.created_at,
+  };
+}
+
+export function principalOfUser(user: UserView, sessionId?: string): Principal {
+  const base = { kind: 'user' as const, userId: user.id, username: user.username, role: user.role, ...(sessionId ? { sessionId } : {}) };
+  switch (user.role) {
+    case 'clinic':
+      return { ...base, clinicId: user.clinicId, clinics: { all: false, clinicIds: user.clinicId ? [user.clinicId] : [] } };
+    case 'radiologist':
+      return { ...base, clinicId: null, clinics: { all: false, clinicIds: user.grants } };
+    case 'auditor':
+    case 'admin':
+      return { ...base, clinicId: null, clinics: { all: true } };
+  }
+}
+
+interface ApiKeyRow {
+  id: string;
+  clinic_id: string;
+  name: string;
+  key_prefix: string;
+  created_at: Date;
+  last_used_at: Date | null;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  replaced_by: string | null;
+}
+
+const API_KEY_COLUMNS = 'id::text, clinic_id::text, name, key_prefix, created_at, last_used_at, expires_at, revoked_at, replaced_by::text';
+
+function apiKeyView(row: ApiKeyRow): ApiKeyView {
+  return {
+    id: row.id,
+    clinicId: row.clinic_id,
+    name: row.name,
+    keyPrefix: row.key_prefix,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+    replacedBy: row.replaced_by,
+  };
+}
+
+/**
+ * Users, sessions, tokens, API keys, clinics and grants.
+ *
+ * Access tokens are HS256 JWTs (sub = user id, sid = session id, ver = the user's token_version, role).
+ * Every request re-reads the user and session (one indexed query): a disabled user, a revoked session or
+ * a changed role or password refuses the token at once, and grants are always current. Refresh tokens are
+ * random, stored as peppered hashes, rotated on every use; presenting a used one revokes the session.
+ */
+export class AuthService {
+  private readonly pool: Pool;
+  private readonly signingKey: Uint8Array;
+  private readonly apiKeyPepper: Buffer;
+  private readonly refreshPepper: Buffer;
+  private readonly limiter: SignInLimiter;
+  private readonly now: () => Date;
+  readonly accessTokenTtlSeconds: number;
+  readonly refreshTokenTtlSeconds: number;
+  private readonly sessionMaxSeconds: number;
+  private readonly retentionMinYears: number;
+  private readonly audit: AuthAuditSink | undefined;
+
+  constructor(options: AuthServiceOptions) {
+    if (options.tokenSecret.length < 32) throw new Error('tokenSecret must be at least 32 characters');
+    this.pool = options.pool;
+    this.signingKey = new TextEncoder().encode(options.tokenSecret);
+    this.apiKeyPepper = derivePepper(options.tokenSecret, 'api-key');
+    this.refreshPepper = derivePepper(options.tokenSecret, 'refresh-token');
+    this.now = options.now ?? (() => new Date());
+    this.limiter = new SignInLimiter(this.pool, { ...DEFAULT_SIGN_IN_LIMITS, ...options.signInLimits }, this.now);
+    this.accessTokenTtlSeconds = options.accessTokenTtlSeconds;
+    this.refreshTokenTtlSeconds = options.refreshTokenTtlSeconds;
+    this.sessionMaxSeconds = options.sessionMaxSeconds ?? options.refreshTokenTtlSeconds;
+    this.retentionMinYears = options.retentionMinYears ?? 15;
+    this.audit = options.audit;
+  }
+
+  static fromConfig(config: Config, pool: Pool, audit?: AuthAuditSink): AuthService {
+    return new AuthService({
+      pool,
+      tokenSecret: config.auth.tokenSecret,
+      accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
+      refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
+      retentionMinYears: config.retentionMinYears,
+      ...(audit ? { audit } : {}),
+    });
+  }
+
+  private async record(event: AuthAuditEvent): Promise<void> {
+    if (this.audit) await this.audit.append(event);
+  }
+
+  private async recordAdmin(context: AdminContext, change: string, details: Record<string, string | number | boolean | null | string[]>, clinicId?: string | null): Promise<void> {
+    await this.record({
+      type: 'Security Alert',
+      outcome: 0,
+      actor: { userId: context.actor.userId ?? null, username: context.actor.username, role: context.actor.role, clinicId: context.actor.clinicId },
+      sourceIp: context.sourceIp ?? null,
+      requestId: context.requestId ?? null,
+      clinicId: clinicId ?? null,
+      details: { subtype: 'Security Configuration', change, ...details },
+    });
+  }
+
+  // ---- sign-in, refresh, sign-out -------------------------------------------------------------
+
+  async signIn(username: string, password: string, origin: RequestOrigin = {}): Promise<TokenPair> {
+    const name = normalizeUsername(username).slice(0, 64);
+    const ip = origin.sourceIp ?? 'unknown';
+    const authEvent = (outcome: 0 | 4 | 8, reason: string | null, user?: UserView): AuthAuditEvent => ({
+      type: 'User Authentication',
+      outcome,
+      actor: { userId: user?.id ?? null, username: name || 'unknown', role: user?.role ?? null, clinicId: user?.clinicId ?? null },
+      sourceIp: ip,
+      requestId: origin.requestId ?? null,
+      details: { subtype: 'Login', method: 'password', ...(reason ? { reason } : {}) },
+    });
+    try {
+      await this.limiter.check(name, ip);
+    } catch (error) {
+      await this.record(authEvent(8, 'rate-limited'));
+      throw error;
+    }
+    const found = USERNAME.test(name)
+      ? await this.pool.query<UserRow & { password_hash: string }>(`SELECT ${USER_COLUMNS}, u.password_hash FROM users u WHERE u.username = $1`, [name])
+      : undefined;
+    const row = found?.rows[0];
+    let reason: string | null = null;
+    if (!row) {
+      await burnPasswordCheck(password);
+      reason = 'unknown-user';
+    } else if (!(await verifyPassword(row.password_hash, password))) {
+      reason = 'bad-password';
+    } else if (row.disabled) {
+      reason = 'disabled';
+    }
+    if (reason !== null || !row) {
+      await this.limiter.recordFailure(name, ip);
+      await this.record(authEvent(4, reason ?? 'unknown-user', row ? userView(row) : undefined));
+      throw unauthenticated('Invalid username or password');
+    }
+    const user = userView(row);
+    await this.limiter.reset(name, ip);
+    const pair = await this.startSession(user, row.token_version, ip);
+    await this.record(authEvent(0, null, user));
+    return pair;
+  }
+
+  private async startSession(user: UserView, tokenVersion: number, sourceIp: string): Promise<TokenPair> {
+    const now = this.now();
+    const sessionEnd = new Date(now.getTime() + this.sessionMaxSeconds * 1000);
+    const refreshToken = randomSecret();
+    const refreshExpires = new Date(Math.min(now.getTime() + this.refreshTokenTtlSeconds * 1000, sessionEnd.getTime()));
+    const sessionId = await inTransaction(this.pool, async (client) => {
+      const session = await client.query<{ id: string }>(
+        'INSERT INTO sessions (user_id, created_at, expires_at, source_ip) VALUES ($1, $2, $3, $4) RETURNING id::text',
+        [user.id, now, sessionEnd, sourceIp],
+      );
+      const id = session.rows[0]?.id;
+      if (!id) throw new Error('session insert returned no row');
+      await client.query('INSERT INTO refresh_tokens (session_id, token_hash, issued_at, expires_at) VALUES ($1, $2, $3, $4)', [
+        id,
+        keyedHash(this.refreshPepper, refreshToken),
+        now,
+        refreshExpires,
+      ]);
+      return id;
+    });
+    const principal = principalOfUser(user, sessionId);
+    const access = await this.issueAccessToken(principal, tokenVersion);
+    return { ...access, refreshToken, refreshTokenExpiresAt: refreshExpires, principal };
+  }
+
+  private async issueAccessToken(principal: Principal, tokenVersion: number): Promise<{ accessToken: string; accessTokenExpiresAt: Date }> {
+    const nowSeconds = Math.floor(this.now().getTime() / 1000);
+    const exp = nowSeconds + this.accessTokenTtlSeconds;
+    const accessToken = await new SignJWT({ sid: principal.sessionId, ver: tokenVersion, role: principal.role, name: principal.username })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(principal.userId ?? '')
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setIssuedAt(nowSeconds)
+      .setExpirationTime(exp)
+      .sign(this.signingKey);
+    return { accessToken, accessTokenExpiresAt: new Date(exp * 1000) };
+  }
+
+  /** Exchanges a refresh token for a new pair. The old token is spent; a spent token presented again revokes the session. */
+  async refresh(refreshToken: string, origin: RequestOrigin = {}): Promise<TokenPair> {
+    const now = this.now();
+    const tokenHash = keyedHash(this.refreshPepper, refreshToken);
+    type Outcome = { kind: 'ok'; pair: Omit<TokenPair, 'accessToken' | 'accessTokenExpiresAt'>; user: UserView; version: number } | { kind: 'refused' } | { kind: 'reuse'; user: UserView };
+    const outcome = await inTransaction(this.pool, async (client): Promise<Outcome> => {
+      const found = await client.query<{ id: string; session_id: string; expires_at: Date; used_at: Date | null; user_id: string; s_revoked: Date | null; s_expires: Date }>(
+        `SELECT rt.id::text, rt.session_id::text, rt.expires_at, rt.used_at, s.user_id::text, s.revoked_at AS s_revoked, s.expires_at AS s_expires
+           FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.token_hash = $1 FOR UPDATE OF rt, s`,
+        [tokenHash],
+      );
+      const token = found.rows[0];
+      if (!token) return { kind: 'refused' };
+      const users = await client.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE u.id = $1`, [token.user_id]);
+      const userRow = users.rows[0];
+      if (!userRow) return { kind: 'refused' };
+      const user = userView(userRow);
+      if (token.used_at !== null) {
+        if (token.s_revoked === null) {
+          await client.query("UPDATE sessions SET revoked_at = $2, revoked_reason = 'refresh-token-reuse' WHERE id = $1", [token.session_id, now]);
+          return { kind: 'reuse', user };
+        }
+        return { kind: 'refused' };
+      }
+      if (token.s_revoked !== null || token.s_expires <= now || token.expires_at <= now || user.disabled) return { kind: 'refused' };
+      const next = randomSecret();
+      const nextExpires = new Date(Math.min(now.getTime() + this.refreshTokenTtlSeconds * 1000, token.s_expires.getTime()));
+      const inserted = await client.query<{ id: string }>(
+        'INSERT INTO refresh_tokens (session_id, token_hash, issued_at, expires_at) VALUES ($1, $2, $3, $4) RETURNING id::text',
+        [token.session_id, keyedHash(this.refreshPepper, next), now, nextExpires],
+      );
+      await client.query('UPDATE refresh_tokens SET used_at = $2, replaced_by = $3 WHERE id = $1', [token.id, now, inserted.rows[0]?.id]);
+      return {
+        kind: 'ok',
+        user,
+        version: userRow.token_version,
+        pair: { refreshToken: next, refreshTokenExpiresAt: nextExpires, principal: principalOfUser(user, token.session_id) },
+      };
+    });
+    switch (outcome.kind) {
+      case 'refused':
+        throw unauthenticated('Refresh token invalid, expired or revoked');
+      case 'reuse':
+        await this.record({
+          type: 'Security Alert',
+          outcome: 8,
+          actor: { userId: outcome.user.id, username: outcome.user.username, role: outcome.user.role, clinicId: outcome.user.clinicId },
+          sourceIp: origin.sourceIp ?? null,
+          requestId: origin.requestId ?? null,
+          details: { subtype: 'Use of a revoked credential', reason: 'refresh-token-reuse', action: 'session-revoked' },
+        });
+        throw unauthenticated('Refresh token invalid, expired or revoked');
+      case 'ok': {
+        const access = await this.issueAccessToken(outcome.pair.principal, outcome.version);
+        return { ...access, ...outcome.pair };
+      }
+    }
+  }
+
+  /** Revokes the session of a refresh token or of an access token's principal. Idempotent. */
+  async signOut(credential: { refreshToken?: string; sessionId?: string }, origin: RequestOrigin = {}): Promise<boolean> {
+    const now = this.now();
+    const { rows } = await this.pool.query<{ id: string; user_id: string }>(
+      `UPDATE sessions s SET revoked_at = $3, revoked_reason = 'sign-out'
+        WHERE s.revoked_at IS NULL AND (s.id = $1::uuid OR s.id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $2))
+        RETURNING s.id::text, s.user_id::text`,
+      [credential.sessionId && UUID.test(credential.sessionId) ? credential.sessionId : null, credential.refreshToken ? keyedHash(this.refreshPepper, credential.refreshToken) : null, now],
+    );
+    const session = rows[0];
+    if (!session) return false;
+    const user = await this.getUser(session.user_id);
+    await this.record({
+      type: 'User Authentication',
+      outcome: 0,
+      actor: { userId: session.user_id, username: user?.username ?? 'unknown', role: user?.role ?? null, clinicId: user?.clinicId ?? null },
+      sourceIp: origin.sourceIp ?? null,
+      requestId: origin.requestId ?? null,
+      details: { subtype: 'Logout' },
+    });
+    return true;
+  }
+
+  // ---- per-request authentication -------------------------------------------------------------
+
+  async authenticateAccessToken(token: string): Promise<Principal> {
+    let claims: { sub?: string; sid?: unknown; ver?: unknown };
+    try {
+      const verified = await jwtVerify(token, this.signingKey, {
+        algorithms: ['HS256'],
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        currentDate: this.now(),
+      });
+      claims = verified.payload;
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired) throw unauthenticated('Access token expired');
+      throw unauthenticated('Access token invalid');
+    }
+    const { sub, sid, ver } = claims;
+    if (typeof sub !== 'string' || !UUID.test(sub) || typeof sid !== 'string' || !UUID.test(sid) || typeof ver !== 'number') {
+      throw unauthenticated('Access token invalid');
+    }
+    const { rows } = await this.pool.query<UserRow & { s_revoked: Date | null; s_expires: Date }>(
+      `SELECT ${USER_COLUMNS}, s.revoked_at AS s_revoked, s.expires_at AS s_expires
+         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND u.id = $2`,
+      [sid, sub],
+    );
+    const row = rows[0];
+    if (!row || row.disabled || row.token_version !== ver || row.s_revoked !== null || row.s_expires <= this.now()) {
+      throw unauthenticated('Access token revoked');
+    }
+    return principalOfUser(userView(row), sid);
+  }
+
+  async authenticateApiKey(key: string): Promise<Principal> {
+    const parsed = parseApiKey(key.trim());
+    if (!parsed) throw unauthenticated('API key invalid');
+    const { rows } = await this.pool.query<ApiKeyRow & { key_hash: string }>(`SELECT ${API_KEY_COLUMNS}, key_hash FROM api_keys WHERE key_prefix = $1`, [parsed.prefix]);
+    const row = rows[0];
+    // The hash comparison runs even for an unknown prefix, so timing does not tell prefixes apart.
+    const ok = hashesEqual(keyedHash(this.apiKeyPepper, key.trim()), row?.key_hash ?? '0'.repeat(64));
+    const now = this.now();
+    if (!row || !ok) throw unauthenticated('API key invalid');
+    if (row.revoked_at !== null) throw unauthenticated('API key revoked');
+    if (row.expires_at !== null && row.expires_at <= now) throw unauthenticated('API key expired');
+    // At most one write a minute per key, so busy uploaders do not turn every request into an UPDATE.
+    await this.pool.query("UPDATE api_keys SET last_used_at = $2::timestamptz WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '1 minute')", [row.id, now]);
+    return {
+      kind: 'device',
+      apiKeyId: row.id,
+      username: `device:${row.name}`,
+      role: 'clinic',
+      clinicId: row.clinic_id,
+      clinics: { all: false, clinicIds: [row.clinic_id] },
+    };
+  }
+
+  /** DIMSE: the calling AE title is the sender's only credential; it binds the association to one clinic. */
+  async principalForAeTitle(aeTitle: string): Promise<Principal | null> {
+    const ae = aeTitle.trim();
+    const { rows } = await this.pool.query<{ clinic_id: string }>('SELECT clinic_id::text FROM clinic_ae_titles WHERE ae_title = $1', [ae]);
+    const row = rows[0];
+    if (!row) return null;
+    return { kind: 'device', username: `ae:${ae}`, role: 'clinic', clinicId: row.clinic_id, clinics: { all: false, clinicIds: [row.clinic_id] } };
+  }
+
+  // ---- users and grants ------------------------------------------------------------------------
+
+  async getUser(id: string, db: Queryable = this.pool): Promise<UserView | null> {
+    if (!UUID.test(id)) return null;
+    const { rows } = await db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE u.id = $1`, [id]);
+    return rows[0] ? userView(rows[0]) : null;
+  }
+
+  async findUserByUsername(username: string): Promise<UserView | null> {
+    const { rows } = await this.pool.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE u.username = $1`, [normalizeUsername(username)]);
+    return rows[0] ? userView(rows[0]) : null;
+  }
+
+  async listUsers(): Promise<UserView[]> {
+    const { rows } = await this.pool.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users u ORDER BY u.username`);
+    return rows.map(userView);
+  }
+
+  async createUser(
+    input: { username: string; displayName?: string; role: Role; clinicId?: string | null; password: string },
+    context?: AdminContext,
+    db: Queryable = this.pool,
+  ): Promise<UserView> {
+    const username = normalizeUsername(input.username);
+    if (!USERNAME.test(username)) throw new AppError('bad_request', 'Username: 2-63 characters of a-z, 0-9, ".", "_", "-"');
+    if (input.password.length < MIN_PASSWORD_LENGTH) throw new AppError('bad_request', `Password: at least ${MIN_PASSWORD_LENGTH} characters`);
+    const clinicId = input.clinicId ?? null;
+    if ((input.role === 'clinic') !== (clinicId !== null)) throw new AppError('bad_request', 'A clinic user needs a clinicId; other roles must not have one');
+    if (clinicId !== null && !UUID.test(clinicId)) throw new AppError('bad_request', 'clinicId must be a uuid');
+    const passwordHash = await hashPassword(input.password);
+    let id: string | undefined;
+    try {
+      const { rows } = await db.query<{ id: string }>(
+        'INSERT INTO users (username, display_name, role, clinic_id, password_hash) VALUES ($1, $2, $3, $4, $5) RETURNING id::text',
+        [username, input.displayName ?? '', input.role, clinicId, passwordHash],
+      );
+      id = rows[0]?.id;
+    } catch (error) {
+      if (pgCode(error) === '23505') throw new AppError('conflict', 'Username already taken');
+      if (pgCode(error) === '23503') throw new AppError('bad_request', 'Unknown clinic');
+      throw error;
+    }
+    const user = id ? await this.getUser(id, db) : null;
+    if (!user) throw new Error('user insert returned no row');
+    if (context) await this.recordAdmin(context, 'user-created', { targetUserId: user.id, targetUsername: user.username, role: user.role }, clinicId);
+    return user;
+  }
+
+  /** Changing the password, role-relevant state or disabling bumps token_version: existing access tokens stop working at once. */
+  async updateUser(id: string, change: { displayName?: string; password?: string; disabled?: boolean }, context?: AdminContext): Promise<UserView> {
+    const current = await this.getUser(id);
+    if (!current) throw new AppError('not_found', 'No such user');
+    if (change.password !== undefined && change.password.length < MIN_PASSWORD_LENGTH) {
+      throw new AppError('bad_request', `Password: at least ${MIN_PASSWORD_LENGTH} characters`);
+    }
+    const passwordHash = change.password !== undefined ? await hashPassword(change.password) : null;
+    const bump = passwordHash !== null || change.disabled !== undefined;
+    await inTransaction(this.pool, async (client) => {
+      await client.query(
+        `UPDATE users SET display_name = coalesce($2, display_name), password_hash = coalesce($3, password_hash),
+            disabled = coalesce($4, disabled), token_version = token_version + $5, updated_at = now() WHERE id = $1`,
+        [id, change.displayName ?? null, passwordHash, change.disabled ?? null, bump ? 1 : 0],
+      );
+      if (bump) await client.query("UPDATE sessions SET revoked_at = now(), revoked_reason = 'credentials-changed' WHERE user_id = $1 AND revoked_at IS NULL", [id]);
+    });
+    const updated = await this.getUser(id);
+    if (!updated) throw new AppError('not_found', 'No such user');
+    if (context) {
+      await this.recordAdmin(context, 'user-updated', {
+        targetUserId: id,
+        passwordChanged: passwordHash !== null,
+        ...(change.disabled !== undefined ? { disabled: change.disabled } : {}),
+      });
+    }
+    return updated;
+  }
+
+  async grantClinic(userId: string, clinicId: string, context?: AdminContext): Promise<void> {
+    const user = await this.getUser(userId);
+    if (!user) throw new AppError('not_found', 'No such user');
+    if (user.role !== 'radiologist') throw new AppError('bad_request', 'Only radiologists are granted clinics');
+    if (!UUID.test(clinicId)) throw new AppError('bad_request', 'clinicId must be a uuid');
+    try {
+      await this.pool.query('INSERT INTO radiologist_grants (user_id, clinic_id, granted_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+        userId,
+        clinicId,
+        context?.actor.userId ?? null,
+      ]);
+    } catch (error) {
+      if (pgCode(error) === '23503') throw new AppError('bad_request', 'Unknown clinic');
+      throw error;
+    }
+    if (context) await this.recordAdmin(context, 'grant-added', { targetUserId: userId }, clinicId);
+  }
+
+  async revokeGrant(userId: string, clinicId: string, context?: AdminContext): Promise<boolean> {
+    if (!UUID.test(userId) || !UUID.test(clinicId)) return false;
+    const { rowCount } = await this.pool.query('DELETE FROM radiologist_grants WHERE user_id = $1 AND clinic_id = $2', [userId, clinicId]);
+    if (rowCount && context) await this.recordAdmin(context, 'grant-revoked', { targetUserId: userId }, clinicId);
+    return (rowCount ?? 0) > 0;
+  }
+
+  // ---- clinics ---------------------------------------------------------------------------------
+
+  async listClinics(): Promise<ClinicView[]> {
+    const { rows } = await this.pool.query<{ id: string; code: string; name: string; retention_years: number; ae_titles: string[]; created_at: Date }>(
+      `SELECT c.id::text, c.code, c.name, c.retention_years, c.created_at,
+              ARRAY(SELECT a.ae_title FROM clinic_ae_titles a WHERE a.clinic_id = c.id ORDER BY 1) AS ae_titles
+         FROM clinics c ORDER BY c.code`,
+    );
+    return rows.map((r) => ({ id: r.id, code: r.code, name: r.name, retentionYears: r.retention_years, aeTitles: r.ae_titles, createdAt: r.created_at }));
+  }
+
+  async createClinic(
+    input: { code: string; name: string; retentionYears?: number; aeTitles?: string[] },
+    context?: AdminContext,
+    db?: Queryable,
+  ): Promise<ClinicView> {
+    if (!CLINIC_CODE.test(input.code)) throw new AppError('bad_request', 'Clinic code: 2-63 characters of a-z, 0-9, "-"');
+    const retentionYears = input.retentionYears ?? this.retentionMinYears;
+    if (!Number.isInteger(retentionYears) || retentionYears < this.retentionMinYears) {
+      throw new AppError('bad_request', `Retention: at least ${this.retentionMinYears} years`);
+    }
+    const aeTitles = (input.aeTitles ?? []).map((a) => a.trim());
+    if (aeTitles.some((a) => !AE_TITLE.test(a))) throw new AppError('bad_request', 'AE titles: 1-16 printable ASCII characters, no backslash');
+    const write = async (client: Queryable): Promise<string> => {
+      const { rows } = await client.query<{ id: string }>('INSERT INTO clinics (code, name, retention_years) VALUES ($1, $2, $3) RETURNING id::text', [
+        input.code,
+        input.name,
+        retentionYears,
+      ]);
+      const id = rows[0]?.id;
+      if (!id) throw new Error('clinic insert returned no row');
+      for (const ae of aeTitles) await client.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2)', [ae, id]);
+      return id;
+    };
+    let id: string;
+    try {
+      id = db ? await write(db) : await inTransaction(this.pool, write);
+    } catch (error) {
+      if (pgCode(error) === '23505') throw new AppError('conflict', 'Clinic code or AE title already in use');
+      throw error;
+    }
+    if (context) await this.recordAdmin(context, 'clinic-created', { code: input.code, aeTitles }, id);
+    const clinic = (await this.listClinics()).find((c) => c.id === id);
+    return clinic ?? { id, code: input.code, name: input.name, retentionYears, aeTitles, createdAt: this.now() };
+  }
+
+  // ---- API keys --------------------------------------------------------------------------------
+
+  async listApiKeys(clinicId?: string): Promise<ApiKeyView[]> {
+    const { rows } = await this.pool.query<ApiKeyRow>(
+      `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE $1::uuid IS NULL OR clinic_id = $1::uuid ORDER BY created_at`,
+      [clinicId && UUID.test(clinicId) ? clinicId : null],
+    );
+    return rows.map(apiKeyView);
+  }
+
+  async createApiKey(input: { clinicId: string; name: string; expiresAt?: Date | null }, context?: AdminContext, db: Queryable = this.pool): Promise<CreatedApiKey> {
+    if (!UUID.test(input.clinicId)) throw new AppError('bad_request', 'clinicId must be a uuid');
+    if (input.name.length < 1 || input.name.length > 100) throw new AppError('bad_request', 'Name: 1-100 characters');
+    const created = await this.insertApiKey(db, input.clinicId, input.name, input.expiresAt ?? null, context?.actor.userId ?? null);
+    if (context) await this.recordAdmin(context, 'api-key-created', { apiKeyId: created.id, keyPrefix: created.keyPrefix }, input.clinicId);
+    return created;
+  }
+
+  private async insertApiKey(db: Queryable, clinicId: string, name: string, expiresAt: Date | null, createdBy: string | null): Promise<CreatedApiKey> {
+    const prefix = randomPrefix();
+    const key = formatApiKey(prefix, randomSecret());
+    try {
+      const { rows } = await db.query<ApiKeyRow>(
+        `INSERT INTO api_keys (clinic_id, name, key_prefix, key_hash, expires_at, created_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${API_KEY_COLUMNS}`,
+        [clinicId, name, prefix, keyedHash(this.apiKeyPepper, key), expiresAt, createdBy],
+      );
+      const row = rows[0];
+      if (!row) throw new Error('api key insert returned no row');
+      return { ...apiKeyView(row), key };
+    } catch (error) {
+      if (pgCode(error) === '23503') throw new AppError('bad_request', 'Unknown clinic');
+      throw error;
+    }
+  }
+
+  /** Issues a new key with the same clinic, name and expiry and revokes the old one, atomically. */
+  async rotateApiKey(id: string, context?: AdminContext): Promise<CreatedApiKey> {
+    if (!UUID.test(id)) throw new AppError('not_found', 'No such API key');
+    const created = await inTransaction(this.pool, async (client) => {
+      const { rows } = await client.query<ApiKeyRow>(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE id = $1 FOR UPDATE`, [id]);
+      const old = rows[0];
+      if (!old) throw new AppError('not_found', 'No such API key');
+      if (old.revoked_at !== null) throw new AppError('conflict', 'API key already revoked');
+      const next = await this.insertApiKey(client, old.clinic_id, old.name, old.expires_at, context?.actor.userId ?? null);
+      await client.query('UPDATE api_keys SET revoked_at = $2, replaced_by = $3 WHERE id = $1', [id, this.now(), next.id]);
+      return next;
+    });
+    if (context) await this.recordAdmin(context, 'api-key-rotated', { apiKeyId: id, newApiKeyId: created.id }, created.clinicId);
+    return created;
+  }
+
+  async revokeApiKey(id: string, context?: AdminContext): Promise<ApiKeyView> {
+    if (!UUID.test(id)) throw new AppError('not_found', 'No such API key');
+    const { rows } = await this.pool.query<ApiKeyRow>(
+      `UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1 RETURNING ${API_KEY_COLUMNS}`,
+      [id, this.now()],
+    );
+    const row = rows[0];
+    if (!row) throw new AppError('not_found', 'No such API key');
+    if (context) await this.recordAdmin(context, 'api-key-revoked', { apiKeyId: id }, row.clinic_id);
+    return apiKeyView(row);
+  }
+}

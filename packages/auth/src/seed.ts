@@ -1,0 +1,80 @@
+import type { Pool } from '@yunying/catalog';
+import { AuthService } from './auth.service';
+import type { Role } from './principal';
+import { randomSecret } from './secrets';
+
+export interface DemoCredentials {
+  clinics: { code: string; id: string; aeTitle: string }[];
+  /** Only the users created by this call, with their one-time plaintext passwords. */
+  users: { username: string; role: Role; password: string }[];
+  /** The demo clinic's device key, when this call created it. */
+  apiKey: { name: string; clinicCode: string; key: string } | null;
+}
+
+const CLINICS = [
+  { code: 'demo-clinic', name: 'Demo Clinic', aeTitle: 'DEMO_US' },
+  { code: 'other-clinic', name: 'Other Clinic', aeTitle: 'OTHER_US' },
+] as const;
+
+const USERS: { username: string; role: Role; displayName: string }[] = [
+  { username: 'clinic', role: 'clinic', displayName: 'Demo clinic uploader' },
+  { username: 'radiologist', role: 'radiologist', displayName: 'Demo radiologist' },
+  { username: 'auditor', role: 'auditor', displayName: 'Demo auditor' },
+  { username: 'admin', role: 'admin', displayName: 'Demo administrator' },
+];
+
+const DEMO_KEY_NAME = 'demo-uploader';
+
+/**
+ * Creates what is missing of the demo set: clinics `demo-clinic` (AE DEMO_US) and `other-clinic`
+ * (AE OTHER_US); users clinic (of demo-clinic), radiologist (granted demo-clinic), auditor and admin, each
+ * with a random password; a device key for demo-clinic. Returns the plaintext credentials of what it created
+ * (for `npm start` to print once), or null when everything existed: passwords are never stored in plaintext,
+ * so they cannot be shown again. Safe to run from several processes at once.
+ */
+export async function seedDemo(pool: Pool, options: { tokenSecret: string; retentionMinYears?: number }): Promise<DemoCredentials | null> {
+  const auth = new AuthService({
+    pool,
+    tokenSecret: options.tokenSecret,
+    accessTokenTtlSeconds: 900,
+    refreshTokenTtlSeconds: 43_200,
+    ...(options.retentionMinYears !== undefined ? { retentionMinYears: options.retentionMinYears } : {}),
+  });
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock(7008, hashtext(current_schema()))');
+    const retentionYears = options.retentionMinYears ?? 15;
+    const clinics: DemoCredentials['clinics'] = [];
+    for (const c of CLINICS) {
+      await client.query('INSERT INTO clinics (code, name, retention_years) VALUES ($1, $2, $3) ON CONFLICT (code) DO NOTHING', [c.code, c.name, retentionYears]);
+      const { rows } = await client.query<{ id: string }>('SELECT id::text FROM clinics WHERE code = $1', [c.code]);
+      const id = rows[0]?.id;
+      if (!id) throw new Error(`demo clinic ${c.code} missing`);
+      await client.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2) ON CONFLICT (ae_title) DO NOTHING', [c.aeTitle, id]);
+      clinics.push({ code: c.code, id, aeTitle: c.aeTitle });
+    }
+    const demoClinicId = clinics[0]?.id;
+    if (!demoClinicId) throw new Error('demo clinic missing');
+
+    const users: DemoCredentials['users'] = [];
+    for (const u of USERS) {
+      if (await auth.findUserByUsername(u.username)) continue;
+      const password = randomSecret(18);
+      await auth.createUser({ username: u.username, displayName: u.displayName, role: u.role, clinicId: u.role === 'clinic' ? demoClinicId : null, password }, undefined, client);
+      users.push({ username: u.username, role: u.role, password });
+    }
+    const radiologist = await auth.findUserByUsername('radiologist');
+    if (radiologist?.role === 'radiologist') await auth.grantClinic(radiologist.id, demoClinicId);
+
+    let apiKey: DemoCredentials['apiKey'] = null;
+    const existingKeys = await auth.listApiKeys(demoClinicId);
+    if (!existingKeys.some((k) => k.name === DEMO_KEY_NAME)) {
+      const created = await auth.createApiKey({ clinicId: demoClinicId, name: DEMO_KEY_NAME }, undefined, client);
+      apiKey = { name: DEMO_KEY_NAME, clinicCode: 'demo-clinic', key: created.key };
+    }
+    return users.length > 0 || apiKey ? { clinics, users, apiKey } : null;
+  } finally {
+    await client.query('SELECT pg_advisory_unlock(7008, hashtext(current_schema()))').catch(() => undefined);
+    client.release();
+  }
+}
