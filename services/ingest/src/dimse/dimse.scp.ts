@@ -1,0 +1,558 @@
+import type { Socket } from 'node:net';
+import { Writable } from 'node:stream';
+import { Dataset, Scp, constants, responses, type association, type requests } from 'dcmjs-dimse';
+import { describeError, type Logger } from '@yunying/core';
+import { findClinicByAeTitle, inTransaction, type Pool } from '@yunying/catalog';
+import { appendAuditEvent } from '@yunying/audit';
+import type { IngestPipeline, Sender } from '../ingest.pipeline';
+import type { DimseMetrics } from './dimse.metrics';
+import { negotiateContext } from './negotiation';
+import { wrapPart10 } from './part10';
+import { PduGuard } from './pdu-guard';
+import { StoreStatus, answerForException, answerForOutcome, errorComment, statusLabel, type StoreAnswer } from './store-status';
+
+/**
+ * One DICOM association on one TCP connection (PS3.8 upper layer, PS3.7 DIMSE) over dcmjs-dimse's Scp:
+ * A-ASSOCIATE (calling AE -> clinic), C-ECHO, C-STORE into the shared IngestPipeline, A-RELEASE,
+ * A-ABORT and a bare close. Every C-STORE-RQ gets a C-STORE-RSP, and every wait is bounded:
+ *  - association: A-ASSOCIATE-RQ and our answer to it within `associationTimeoutMs` of connecting;
+ *  - idle: no PDU for `pduTimeoutMs` while nothing of ours is pending -> A-ABORT and close;
+ *  - store: one instance through the pipeline within `storeTimeoutMs`, else 0xA700 (retry later);
+ *  - closing: after A-RELEASE-RP / A-ASSOCIATE-RJ / A-ABORT the socket is destroyed if the peer has
+ *    not closed it within `artimMs` (PS3.8 9.1.5, ARTIM).
+ * dcmjs-dimse's own timers stay inert: they only run for sockets its Server marks connected.
+ */
+
+const { AbortReason, AbortSource, PresentationContextResult, RejectReason, RejectResult, RejectSource, Status } = constants;
+
+export interface ScpSettings {
+  aeTitle: string;
+  checkCalledAe: boolean;
+  maxPduLength: number;
+  associationTimeoutMs: number;
+  pduTimeoutMs: number;
+  storeTimeoutMs: number;
+  maxInstanceBytes: number;
+  artimMs: number;
+}
+
+/** What every connection shares with the server that accepted it. */
+export interface ScpEnvironment {
+  settings: ScpSettings;
+  pool: Pool;
+  pipeline: Pick<IngestPipeline, 'ingest'>;
+  logger: Logger;
+  metrics: DimseMetrics;
+  /** True once the server is closing: no new association, no new ingest. */
+  isClosing(): boolean;
+  /** Background work (audit writes, an ingest that outlived its answer) the server waits for on close. */
+  track(work: Promise<unknown>): void;
+}
+
+type Phase = 'awaiting_request' | 'negotiating' | 'associated' | 'releasing' | 'closed';
+
+interface ReceivingContext {
+  id: number;
+  abstractSyntaxUid: string;
+  transferSyntaxUid: string;
+}
+
+/**
+ * Collects a C-STORE dataset's raw bytes, exactly as received, instead of letting dcmjs-dimse build a
+ * dcmjs Dataset (a parse failure there leaves the C-STORE unanswered: the Orthanc trap). Over the size
+ * limit it keeps counting but drops the bytes, so the SCU still gets its 0xA700.
+ */
+class DatasetSink extends Writable {
+  readonly chunks: Buffer[] = [];
+  size = 0;
+  overLimit = false;
+
+  constructor(
+    private readonly limit: number,
+    readonly context: ReceivingContext | null,
+  ) {
+    // write() must always return true: dcmjs-dimse awaits 'drain' otherwise and then processes the
+    // next PDU concurrently with the one that waits.
+    super({ highWaterMark: 2 ** 40 });
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.size += chunk.length;
+    if (!this.overLimit && this.size > this.limit) {
+      this.overLimit = true;
+      this.chunks.length = 0;
+    }
+    if (!this.overLimit) this.chunks.push(chunk);
+    callback();
+  }
+}
+
+function acceptedContext(context: association.PresentationContext | undefined): ReceivingContext | null {
+  // dcmjs-dimse looks the context up by the PDV's id; an id that was never proposed gives undefined.
+  if (context === undefined || context === null) return null;
+  const transferSyntaxUid = context.getAcceptedTransferSyntaxUid();
+  if (context.getResult() !== PresentationContextResult.Accept || transferSyntaxUid === undefined) return null;
+  return { id: context.getPresentationContextId(), abstractSyntaxUid: context.getAbstractSyntaxUid(), transferSyntaxUid };
+}
+
+class StoreTimeout extends Error {
+  constructor() {
+    super('store timed out');
+  }
+}
+
+export class YunyingScp extends Scp {
+  private phase: Phase = 'awaiting_request';
+  private clinicId: string | null = null;
+  private callingAe = '';
+  private readonly sinks = new WeakMap<requests.Request, DatasetSink>();
+  private storesInFlight = 0;
+  private releaseRequested = false;
+  private lastActivity = Date.now();
+  private idleTimer: NodeJS.Timeout | undefined;
+  private associationTimer: NodeJS.Timeout | undefined;
+  private destroyTimer: NodeJS.Timeout | undefined;
+  private log: Logger;
+  private readonly remoteAddress: string | null;
+  private readonly drained: Array<() => void> = [];
+
+  constructor(
+    private readonly sock: Socket,
+    private readonly env: ScpEnvironment,
+  ) {
+    super(sock, { connectTimeout: env.settings.pduTimeoutMs });
+    // dcmjs-dimse arms an inactivity timeout on the socket; our own timers below decide instead, since
+    // a socket is legitimately silent while a C-STORE is in the pipeline.
+    sock.setTimeout(0);
+    sock.setNoDelay(true);
+    this.remoteAddress = sock.remoteAddress ?? null;
+    this.log = env.logger.child({ dimse: { remote: `${sock.remoteAddress ?? '?'}:${sock.remotePort ?? '?'}` } });
+
+    const maxPdu = Math.max(4 * env.settings.maxPduLength, 1024 * 1024);
+    const guard = new PduGuard(maxPdu, (type, length) => {
+      this.log.warn({ pduType: type, length, limit: maxPdu }, 'PDU over the size limit: aborting');
+      this.abortAndClose('pdu_too_large');
+    });
+    sock.on('data', (chunk: Buffer) => {
+      this.lastActivity = Date.now();
+      guard.accept(chunk);
+    });
+    this.on('networkError', (error: unknown) => {
+      if (this.phase === 'closed') return;
+      this.log.warn({ err: describeError(error) }, 'DIMSE network error: aborting the association');
+      this.abortAndClose('network_error');
+    });
+    sock.once('close', () => {
+      if (this.phase === 'associated' || this.phase === 'negotiating') this.env.metrics.associationEnded('closed_by_peer');
+      this.phase = 'closed';
+      this.clearTimers();
+      this.notifyDrained();
+    });
+    this.associationTimer = setTimeout(() => {
+      if (this.phase !== 'awaiting_request') return;
+      this.log.warn({ timeoutMs: env.settings.associationTimeoutMs }, 'no A-ASSOCIATE-RQ in time: closing');
+      this.env.metrics.associationEnded('timeout');
+      this.phase = 'closed';
+      sock.destroy();
+    }, env.settings.associationTimeoutMs);
+  }
+
+  // --- association (PS3.8 7.1, 9.3.2-9.3.4) ---------------------------------------------------------
+
+  override associationRequested(assoc: association.Association): void {
+    if (this.phase !== 'awaiting_request') {
+      // A second A-ASSOCIATE-RQ on an established association is an unexpected PDU (PS3.8 9.2, state table).
+      this.abortAndClose('unexpected_pdu', AbortReason.UnexpectedPdu);
+      return;
+    }
+    this.phase = 'negotiating';
+    this.env.track(this.decide(assoc));
+  }
+
+  private async decide(assoc: association.Association): Promise<void> {
+    const callingAe = assoc.getCallingAeTitle().trim();
+    const calledAe = assoc.getCalledAeTitle().trim();
+    this.callingAe = callingAe;
+    this.log = this.log.child({ callingAe, calledAe });
+
+    if (this.env.isClosing()) return this.reject('shutting_down', RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.TemporaryCongestion);
+    if (this.env.settings.checkCalledAe && calledAe !== this.env.settings.aeTitle) {
+      this.reject('called_ae_not_recognized', RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CalledAeNotRecognized);
+      this.auditRejected(callingAe, calledAe, 'called AE title not recognized');
+      return;
+    }
+    if (callingAe === '') {
+      this.reject('calling_ae_not_recognized', RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAeNotRecognized);
+      this.auditRejected(callingAe, calledAe, 'empty calling AE title');
+      return;
+    }
+
+    let clinicId: string | null;
+    try {
+      const clinic = await this.bounded(findClinicByAeTitle(this.env.pool, callingAe), this.env.settings.associationTimeoutMs);
+      clinicId = clinic?.id ?? null;
+    } catch (error) {
+      // The catalog is down or slow: a transient rejection tells the SCU to try again later.
+      this.log.error({ err: describeError(error) }, 'calling AE lookup failed: rejecting the association (transient)');
+      return this.reject('unavailable', RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.TemporaryCongestion);
+    }
+    if (this.phase !== 'negotiating') return; // the peer went away meanwhile
+    if (this.env.isClosing()) return this.reject('shutting_down', RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.TemporaryCongestion);
+    if (clinicId === null) {
+      this.reject('calling_ae_not_recognized', RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAeNotRecognized);
+      this.auditRejected(callingAe, calledAe, 'calling AE title not recognized');
+      return;
+    }
+    this.clinicId = clinicId;
+
+    let accepted = 0;
+    for (const { id, context } of assoc.getPresentationContexts()) {
+      const decision = negotiateContext({ id, abstractSyntaxUid: context.getAbstractSyntaxUid(), transferSyntaxUids: context.getTransferSyntaxUids() });
+      switch (decision.result) {
+        case 'accept':
+          context.setResult(PresentationContextResult.Accept, decision.transferSyntaxUid);
+          accepted += 1;
+          break;
+        case 'abstract_syntax_not_supported':
+          context.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);
+          break;
+        case 'transfer_syntaxes_not_supported':
+          context.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
+          break;
+      }
+      // SCP/SCU role selection (PS3.7 D.3.3.4): the requestor may be SCU only; this SCP never sends C-STOREs.
+      if (decision.result === 'accept' && context.getUserRole() !== undefined) {
+        context.setUserRole(true);
+        context.setProviderRole(false);
+      }
+    }
+    // PS3.7 D.3.3.3: operations are synchronous here (1 invoked, 1 performed); no item in the A-ASSOCIATE-AC.
+    assoc.setMaxAsyncOpsInvoked(1);
+    assoc.setMaxAsyncOpsPerformed(1);
+    // The Maximum Length we can receive (PS3.8 D.1); dcmjs-dimse sends min(this, its own 256 KiB).
+    assoc.setMaxPduLength(this.env.settings.maxPduLength);
+    this.clearAssociationTimer();
+    this.phase = 'associated';
+    this.sendAssociationAccept();
+    this.env.metrics.associationDecided('accepted');
+    this.log.info({ contexts: assoc.getPresentationContexts().length, accepted }, 'association accepted');
+    this.armIdleTimer();
+  }
+
+  private reject(outcome: string, result: number, source: number, reason: number): void {
+    if (this.phase !== 'negotiating') return;
+    this.clearAssociationTimer();
+    this.sendAssociationReject(result, source, reason);
+    this.env.metrics.associationDecided(`rejected_${outcome}`);
+    this.log.warn({ outcome }, 'association rejected');
+    this.closeGracefully();
+  }
+
+  /** PS3.15 A.5.3.11 Security Alert: a device presented an AE title this archive does not know. */
+  private auditRejected(callingAe: string, calledAe: string, reason: string): void {
+    const work = inTransaction(this.env.pool, (client) =>
+      appendAuditEvent(client, {
+        type: 'Security Alert',
+        outcome: 4,
+        actor: { username: `ae:${callingAe}`, role: 'device', clinicId: null },
+        sourceIp: this.remoteAddress,
+        details: { via: 'DIMSE', event: 'association_rejected', reason, callingAeTitle: callingAe, calledAeTitle: calledAe },
+      }),
+    ).catch((error: unknown) => {
+      this.log.error({ err: describeError(error) }, 'could not audit the rejected association');
+    });
+    this.env.track(work);
+  }
+
+  override associationReleaseRequested(): void {
+    if (this.phase !== 'associated') return;
+    this.releaseRequested = true;
+    // PS3.8 7.2: an SCU should not release with operations outstanding; if it does, answer them first.
+    if (this.storesInFlight === 0) this.release();
+  }
+
+  private release(): void {
+    this.phase = 'releasing';
+    this.sendAssociationReleaseResponse();
+    this.env.metrics.associationEnded('released');
+    this.log.debug('association released');
+    this.closeGracefully();
+  }
+
+  override abort(source: number, reason: number): void {
+    this.log.info({ source, reason }, 'A-ABORT received');
+    if (this.phase !== 'closed') this.env.metrics.associationEnded('aborted_by_peer');
+    this.phase = 'closed';
+    this.clearTimers();
+    this.sock.destroy();
+  }
+
+  // --- DIMSE services ------------------------------------------------------------------------------
+
+  /** PS3.4 A.4 Verification. */
+  override cEchoRequest(request: requests.CEchoRequest, callback: (response: responses.CEchoResponse) => void): void {
+    const response = responses.CEchoResponse.fromRequest(request);
+    response.setStatus(Status.Success);
+    callback(response);
+  }
+
+  override createStoreWritableStream(context: association.PresentationContext, request: requests.CStoreRequest): Writable {
+    const sink = new DatasetSink(this.env.settings.maxInstanceBytes, acceptedContext(context));
+    this.sinks.set(request, sink);
+    return sink;
+  }
+
+  override createDatasetFromStoreWritableStream(_writable: Writable, _context: association.PresentationContext, callback: (dataset: Dataset) => void): void {
+    // A placeholder: the raw bytes stay in the DatasetSink, looked up by request in cStoreRequest.
+    callback(new Dataset({}));
+  }
+
+  /** PS3.4 B.2 Storage SOP Class, SCP role. */
+  override cStoreRequest(request: requests.CStoreRequest, callback: (response: responses.CStoreResponse) => void): void {
+    const sink = this.sinks.get(request);
+    this.sinks.delete(request);
+    if (sink !== undefined && sink.context === null) {
+      // P-DATA on a presentation context that was not accepted: a protocol error (PS3.8 9.3.5).
+      this.log.warn({ messageId: request.getMessageId() }, 'C-STORE on a presentation context that was not accepted: aborting');
+      this.abortAndClose('unaccepted_context', AbortReason.UnexpectedPduParameter);
+      return;
+    }
+    this.storesInFlight += 1;
+    const started = process.hrtime.bigint();
+    this.env.track(
+      this.store(request, sink)
+        .catch((error: unknown): StoreAnswer => {
+          this.log.error({ err: describeError(error) }, 'C-STORE failed unexpectedly');
+          return answerForException(error);
+        })
+        .then((answer) => {
+          this.respond(request, answer, callback, Number(process.hrtime.bigint() - started) / 1e9);
+        })
+        .finally(() => {
+          this.storesInFlight -= 1;
+          this.lastActivity = Date.now();
+          if (this.storesInFlight === 0) {
+            this.notifyDrained();
+            if (this.releaseRequested && this.phase === 'associated') this.release();
+          }
+        }),
+    );
+  }
+
+  private async store(request: requests.CStoreRequest, sink: DatasetSink | undefined): Promise<StoreAnswer> {
+    const sopClassUid = request.getAffectedSopClassUid();
+    const sopInstanceUid = request.getAffectedSopInstanceUid();
+    const context = sink?.context;
+    if (sink === undefined || context === undefined || context === null || sink.size === 0) {
+      return { status: StoreStatus.CannotUnderstand, errorComment: 'C-STORE without a dataset' };
+    }
+    if (sink.overLimit) {
+      return { status: StoreStatus.OutOfResources, errorComment: errorComment(`Instance over the ${this.env.settings.maxInstanceBytes} byte limit`) };
+    }
+    if (sopClassUid !== context.abstractSyntaxUid) {
+      // PS3.7 9.1.1: the Affected SOP Class must be the context's abstract syntax.
+      return { status: StoreStatus.SopClassNotSupported, errorComment: 'Affected SOP Class differs from the presentation context' };
+    }
+    if (this.env.isClosing() || this.clinicId === null) {
+      return { status: StoreStatus.OutOfResources, errorComment: 'The archive is shutting down; retry later' };
+    }
+    const bytes = wrapPart10(
+      {
+        mediaStorageSopClassUid: sopClassUid,
+        mediaStorageSopInstanceUid: sopInstanceUid,
+        transferSyntaxUid: context.transferSyntaxUid,
+        sourceApplicationEntityTitle: this.callingAe,
+      },
+      sink.chunks,
+    );
+    sink.chunks.length = 0;
+    const sender: Sender = {
+      clinicId: this.clinicId,
+      actor: { username: `ae:${this.callingAe}`, role: 'device', clinicId: this.clinicId },
+      sourceIp: this.remoteAddress,
+      via: 'DIMSE',
+    };
+    const ingest = this.env.pipeline.ingest(bytes, sender);
+    this.env.track(ingest.catch(() => undefined));
+    try {
+      const outcome = await this.bounded(ingest, this.env.settings.storeTimeoutMs, () => new StoreTimeout());
+      const answer = answerForOutcome(outcome);
+      if (outcome.status === 'rejected') {
+        this.log.warn({ sopInstanceUid, sopClassUid, reason: outcome.reason, status: statusLabel(answer.status) }, 'C-STORE refused');
+      } else {
+        this.log.debug({ sopInstanceUid, outcome: outcome.status }, 'C-STORE stored');
+      }
+      return answer;
+    } catch (error) {
+      if (error instanceof StoreTimeout) {
+        // The pipeline may still finish; the SCU's retry then finds the instance already stored.
+        this.log.error({ sopInstanceUid, timeoutMs: this.env.settings.storeTimeoutMs }, 'C-STORE exceeded the store timeout');
+        return { status: StoreStatus.OutOfResources, errorComment: 'Store timed out; retry later' };
+      }
+      this.log.error({ sopInstanceUid, err: describeError(error) }, 'ingest failed unexpectedly');
+      return answerForException(error);
+    }
+  }
+
+  private respond(request: requests.CStoreRequest, answer: StoreAnswer, callback: (response: responses.CStoreResponse) => void, seconds: number): void {
+    this.env.metrics.storeAnswered(statusLabel(answer.status), seconds);
+    if (this.sock.destroyed || this.phase === 'closed') {
+      this.log.warn({ sopInstanceUid: request.getAffectedSopInstanceUid(), status: statusLabel(answer.status) }, 'C-STORE answered after the association ended');
+      return;
+    }
+    const response = responses.CStoreResponse.fromRequest(request);
+    response.setStatus(answer.status);
+    if (answer.errorComment !== undefined && answer.status !== StoreStatus.Success) response.setErrorComment(answer.errorComment);
+    callback(response);
+  }
+
+  // Services this SCP does not provide. Their contexts are never accepted (negotiation.ts); an SCU that
+  // sends one anyway on a storage context gets "unrecognized operation" (PS3.7 C.4), never silence.
+  override cFindRequest(request: requests.CFindRequest, callback: (responses: Array<responses.CFindResponse>) => void): void {
+    const response = responses.CFindResponse.fromRequest(request);
+    response.setStatus(Status.UnrecognizedOperation);
+    callback([response]);
+  }
+
+  override cMoveRequest(request: requests.CMoveRequest, callback: (responses: Array<responses.CMoveResponse>) => void): void {
+    const response = responses.CMoveResponse.fromRequest(request);
+    response.setStatus(Status.UnrecognizedOperation);
+    callback([response]);
+  }
+
+  override cGetRequest(request: requests.CGetRequest, callback: (responses: Array<responses.CGetResponse>) => void): void {
+    const response = responses.CGetResponse.fromRequest(request);
+    response.setStatus(Status.UnrecognizedOperation);
+    callback([response]);
+  }
+
+  override nCreateRequest(request: requests.NCreateRequest, callback: (response: responses.NCreateResponse) => void): void {
+    const response = responses.NCreateResponse.fromRequest(request);
+    response.setStatus(Status.UnrecognizedOperation);
+    callback(response);
+  }
+
+  override nActionRequest(request: requests.NActionRequest, callback: (response: responses.NActionResponse) => void): void {
+    const response = responses.NActionResponse.fromRequest(request);
+    response.setStatus(Status.UnrecognizedOperation);
+    callback(response);
+  }
+
+  override nDeleteRequest(request: requests.NDeleteRequest, callback: (response: responses.NDeleteResponse) => void): void {
+    const response = responses.NDeleteResponse.fromRequest(request);
+    response.setStatus(Status.UnrecognizedOperation);
+    callback(response);
+  }
+
+  override nEventReportRequest(request: requests.NEventReportRequest, callback: (response: responses.NEventReportResponse) => void): void {
+    const response = responses.NEventReportResponse.fromRequest(request);
+    response.setStatus(Status.UnrecognizedOperation);
+    callback(response);
+  }
+
+  override nGetRequest(request: requests.NGetRequest, callback: (response: responses.NGetResponse) => void): void {
+    const response = responses.NGetResponse.fromRequest(request);
+    response.setStatus(Status.UnrecognizedOperation);
+    callback(response);
+  }
+
+  override nSetRequest(request: requests.NSetRequest, callback: (response: responses.NSetResponse) => void): void {
+    const response = responses.NSetResponse.fromRequest(request);
+    response.setStatus(Status.UnrecognizedOperation);
+    callback(response);
+  }
+
+  override cCancelRequest(_request: requests.CCancelRequest): void {
+    // Nothing of ours is cancellable (C-STORE is not, PS3.7 9.3.2.3).
+  }
+
+  // --- shutdown --------------------------------------------------------------------------------------
+
+  /** Server shutdown: let C-STOREs in flight finish (each is bounded by the store timeout), then abort. */
+  async shutdown(): Promise<void> {
+    if (this.storesInFlight > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
+    if (this.phase === 'closed' || this.phase === 'releasing') return;
+    if (this.phase === 'awaiting_request') {
+      this.phase = 'closed';
+      this.sock.destroy();
+      return;
+    }
+    if (this.phase === 'negotiating') return; // decide() sees isClosing() or its bound and rejects
+    this.env.metrics.associationEnded('aborted_by_server');
+    this.abortAndClose('shutdown');
+  }
+
+  /** Resolves when the socket is closed. */
+  closed(): Promise<void> {
+    if (this.sock.destroyed) return Promise.resolve();
+    return new Promise((resolve) => this.sock.once('close', () => resolve()));
+  }
+
+  // --- plumbing --------------------------------------------------------------------------------------
+
+  /** A-ABORT (when an association exists to abort) then close. */
+  private abortAndClose(why: string, reason: number = AbortReason.NotSpecified): void {
+    if (this.phase === 'closed') return;
+    const hadAssociation = this.phase !== 'awaiting_request';
+    this.log.debug({ why }, 'aborting');
+    this.phase = 'closed';
+    if (hadAssociation && this.sock.writable) this.sendAbort(AbortSource.ServiceProvider, reason);
+    this.closeGracefully();
+  }
+
+  /** Half-close after our last PDU; destroy if the peer does not close its side within ARTIM. */
+  private closeGracefully(): void {
+    this.clearIdleTimer();
+    if (this.sock.destroyed) return;
+    this.sock.end();
+    this.destroyTimer ??= setTimeout(() => this.sock.destroy(), this.env.settings.artimMs);
+    this.destroyTimer.unref();
+  }
+
+  private armIdleTimer(): void {
+    this.clearIdleTimer();
+    const timeout = this.env.settings.pduTimeoutMs;
+    const check = (): void => {
+      if (this.phase !== 'associated') return;
+      const idle = Date.now() - this.lastActivity;
+      if (this.storesInFlight > 0 || idle < timeout) {
+        // Waiting on our own pipeline is not the peer's silence; that wait has its own bound.
+        this.idleTimer = setTimeout(check, Math.max(timeout - idle, 100));
+        return;
+      }
+      this.log.warn({ timeoutMs: timeout }, 'association idle past the PDU timeout: aborting');
+      this.env.metrics.associationEnded('timeout');
+      this.abortAndClose('idle');
+    };
+    this.idleTimer = setTimeout(check, timeout);
+  }
+
+  private bounded<T>(work: Promise<T>, ms: number, timeoutError: () => Error = () => new Error(`timed out after ${ms} ms`)): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(timeoutError()), ms);
+    });
+    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  private notifyDrained(): void {
+    for (const resolve of this.drained.splice(0)) resolve();
+  }
+
+  private clearIdleTimer(): void {
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  private clearAssociationTimer(): void {
+    if (this.associationTimer !== undefined) clearTimeout(this.associationTimer);
+    this.associationTimer = undefined;
+  }
+
+  private clearTimers(): void {
+    this.clearIdleTimer();
+    this.clearAssociationTimer();
+    if (this.destroyTimer !== undefined) clearTimeout(this.destroyTimer);
+    this.destroyTimer = undefined;
+  }
+}

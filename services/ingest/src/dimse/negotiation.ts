@@ -1,0 +1,60 @@
+import { TransferSyntax, isNativeTransferSyntax, isStorableSopClass, knownTransferSyntaxes, storageSopClasses } from '@yunying/dicom';
+
+/**
+ * Presentation context negotiation (PS3.8 9.3.2.2, 7.1.1.13; PS3.7 D.3.3.2) for the C-STORE SCP.
+ *
+ * Abstract syntaxes: Verification, and storage SOP classes only: the named ones (`storageSopClasses`),
+ * any other standard class under the storage branch 1.2.840.10008.5.1.4.1.1., and private classes (a
+ * root outside 1.2.840.10008., accepted as the parser accepts them). Query/retrieve, worklist and every
+ * other standard service is refused (abstract syntax not supported): this SCP implements none of them.
+ *
+ * Transfer syntaxes: only those the parser knows (`knownTransferSyntaxes`); the SCP never transcodes,
+ * so the accepted syntax is what gets stored. Within one context: the first compressed syntax the SCU
+ * lists, else Explicit VR LE, else the first known one. Preferring compressed keeps an ultrasound
+ * machine's JPEG as it is instead of making it decompress (INTEROP-NOTES); an SCU that wants to send
+ * both (storescu -xy, dcmsend) proposes one context per syntax, and each is accepted as proposed.
+ */
+
+export const VERIFICATION_SOP_CLASS = '1.2.840.10008.1.1';
+const STANDARD_STORAGE_BRANCH = '1.2.840.10008.5.1.4.1.1.';
+
+export interface ProposedContext {
+  id: number;
+  abstractSyntaxUid: string;
+  transferSyntaxUids: readonly string[];
+}
+
+export type ContextDecision =
+  | { id: number; result: 'accept'; transferSyntaxUid: string }
+  | { id: number; result: 'abstract_syntax_not_supported' }
+  | { id: number; result: 'transfer_syntaxes_not_supported' };
+
+export function isAcceptedStorageClass(uid: string): boolean {
+  if (storageSopClasses[uid] !== undefined) return true;
+  if (uid.startsWith(STANDARD_STORAGE_BRANCH)) return true;
+  return !uid.startsWith('1.2.840.10008.') && isStorableSopClass(uid);
+}
+
+function isKnown(uid: string): boolean {
+  return knownTransferSyntaxes[uid] !== undefined;
+}
+
+export function chooseStorageTransferSyntax(proposed: readonly string[]): string | undefined {
+  const known = proposed.filter(isKnown);
+  return known.find((uid) => !isNativeTransferSyntax(uid)) ?? known.find((uid) => uid === TransferSyntax.ExplicitVRLittleEndian) ?? known[0];
+}
+
+/** C-ECHO carries no dataset: any native syntax will do; Implicit VR LE is the default every SCU offers. */
+function chooseVerificationTransferSyntax(proposed: readonly string[]): string | undefined {
+  const native = proposed.filter((uid) => isKnown(uid) && isNativeTransferSyntax(uid));
+  return native.find((uid) => uid === TransferSyntax.ImplicitVRLittleEndian) ?? native[0];
+}
+
+export function negotiateContext(context: ProposedContext): ContextDecision {
+  const { id, abstractSyntaxUid } = context;
+  let chosen: string | undefined;
+  if (abstractSyntaxUid === VERIFICATION_SOP_CLASS) chosen = chooseVerificationTransferSyntax(context.transferSyntaxUids);
+  else if (isAcceptedStorageClass(abstractSyntaxUid)) chosen = chooseStorageTransferSyntax(context.transferSyntaxUids);
+  else return { id, result: 'abstract_syntax_not_supported' };
+  return chosen === undefined ? { id, result: 'transfer_syntaxes_not_supported' } : { id, result: 'accept', transferSyntaxUid: chosen };
+}

@@ -1,0 +1,75 @@
+/**
+ * PS3.10 7.1: wraps a dataset received over DIMSE, byte for byte as it arrived, in a Part 10 file
+ * (128-byte preamble, "DICM", group 0002 in Explicit VR Little Endian), so C-STORE feeds the same
+ * `IngestPipeline.ingest(bytes)` as STOW-RS and the stored object is the sender's encoding untouched.
+ */
+
+export const IMPLEMENTATION_CLASS_UID = '1.2.826.0.1.3680043.10.1557.1';
+export const IMPLEMENTATION_VERSION_NAME = 'YUNYING_0_1';
+
+export interface Part10Meta {
+  /** (0002,0002) from the C-STORE-RQ's Affected SOP Class UID (0000,0002). */
+  mediaStorageSopClassUid: string;
+  /** (0002,0003) from the C-STORE-RQ's Affected SOP Instance UID (0000,1000). */
+  mediaStorageSopInstanceUid: string;
+  /** (0002,0010): the transfer syntax accepted for the presentation context the dataset came on. */
+  transferSyntaxUid: string;
+  /** (0002,0016): the calling AE title. */
+  sourceApplicationEntityTitle: string;
+}
+
+type ShortVr = 'UI' | 'SH' | 'AE' | 'UL';
+
+/** A short-form element (PS3.5 7.1.2): tag, VR, 16-bit length. Values are ASCII; UI pads with NUL, others with space. */
+function shortElement(element: number, vr: ShortVr, value: string | number): Buffer {
+  let body: Buffer;
+  if (typeof value === 'number') {
+    body = Buffer.alloc(4);
+    body.writeUInt32LE(value >>> 0, 0);
+  } else {
+    // Values come from the peer's command set: never let one overflow the 16-bit length.
+    const text = value.slice(0, vr === 'UI' ? 64 : 16);
+    const padded = text.length % 2 === 0 ? text : text + (vr === 'UI' ? '\0' : ' ');
+    body = Buffer.from(padded, 'latin1');
+  }
+  const header = Buffer.alloc(8);
+  header.writeUInt16LE(0x0002, 0);
+  header.writeUInt16LE(element, 2);
+  header.write(vr, 4, 'latin1');
+  header.writeUInt16LE(body.length, 6);
+  return Buffer.concat([header, body]);
+}
+
+/** (0002,0001) File Meta Information Version: OB, long form, value 00 01. */
+function versionElement(): Buffer {
+  const out = Buffer.alloc(14);
+  out.writeUInt16LE(0x0002, 0);
+  out.writeUInt16LE(0x0001, 2);
+  out.write('OB', 4, 'latin1');
+  out.writeUInt32LE(2, 8);
+  out[12] = 0x00;
+  out[13] = 0x01;
+  return out;
+}
+
+/** The preamble, "DICM" and the file meta group, to be followed by the dataset bytes. */
+export function part10Header(meta: Part10Meta): Buffer {
+  const body = Buffer.concat([
+    versionElement(),
+    shortElement(0x0002, 'UI', meta.mediaStorageSopClassUid),
+    shortElement(0x0003, 'UI', meta.mediaStorageSopInstanceUid),
+    shortElement(0x0010, 'UI', meta.transferSyntaxUid),
+    shortElement(0x0012, 'UI', IMPLEMENTATION_CLASS_UID),
+    shortElement(0x0013, 'SH', IMPLEMENTATION_VERSION_NAME),
+    ...(meta.sourceApplicationEntityTitle.trim() === '' ? [] : [shortElement(0x0016, 'AE', meta.sourceApplicationEntityTitle.trim())]),
+  ]);
+  const preamble = Buffer.alloc(132);
+  preamble.write('DICM', 128, 'latin1');
+  return Buffer.concat([preamble, shortElement(0x0000, 'UL', body.length), body]);
+}
+
+/** The Part 10 file: header + the dataset chunks as received (one copy). */
+export function wrapPart10(meta: Part10Meta, datasetChunks: readonly Buffer[]): Buffer {
+  const header = part10Header(meta);
+  return Buffer.concat([header, ...datasetChunks]);
+}
