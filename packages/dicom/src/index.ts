@@ -26,3 +26,15 @@ export {
 } from './uids';
 export { charsetDecoder } from './charset';
 export type { CharsetDecoder } from './charset';
+export {
+  PixelDecodeError,
+  decodeFrame,
+  encodeNativeFrame,
+  isPixelDecodeError,
+  nativeAttributes,
+  sampleFrameIndices,
+  toGray8,
+  toRgb8,
+  toRgba8,
+} from './pixels';
+export type { DecodeOptions, DecodedFrame, Gray8, NativeAttributes, PixelData, PixelDecodeReason, Rgb8, Window } from './pixels';
