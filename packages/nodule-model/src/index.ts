@@ -1,1 +1,10 @@
-export {};
+export { defaultModelDir, loadModelManifest, parseManifest, sha256File } from './manifest';
+export type { DescriptorSpec, InputSpec, ModelManifest, Threshold } from './manifest';
+export { areaWeights, preprocessGray, squareAreaResize, squareGeometry } from './preprocess';
+export type { GrayPixels, InputGeometry, Preprocessed } from './preprocess';
+export { NoduleModel, outlineBox, triageLevel } from './nodule.model';
+export type { Box, DescriptorValue, NodulePrediction, NoduleModelOptions, TriageLevel } from './nodule.model';
+export { auc, bootstrapMetrics, ece, sensSpec } from './metrics';
+export type { Interval, MetricsReport, SensSpec, ThresholdReport } from './metrics';
+export { evaluateFolder, formatReport } from './eval.service';
+export type { EvaluationReport, ScoredImage } from './eval.service';
