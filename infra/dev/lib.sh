@@ -69,10 +69,12 @@ yy_ensure_postgres() {
         mkdir -p "$pgdata"; yy_is_root && chown postgres:postgres "$pgdata"; chmod 700 "$pgdata"
         "${as[@]}" "$bindir/initdb" -D "$pgdata" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null || yy_die "initdb failed"
       fi
-      mkdir -p "$YY_RUN/pgsock"; yy_is_root && chown postgres:postgres "$YY_RUN/pgsock"
+      # The server runs as the postgres user: its socket and log live in a directory it owns.
+      local rundir="$YY_DATA/postgres-run"
+      mkdir -p "$rundir"; yy_is_root && chown postgres:postgres "$rundir"
       yy_log "starting PostgreSQL on $host:$port"
-      "${as[@]}" "$bindir/pg_ctl" -D "$pgdata" -l "$YY_DATA/postgres.log" -w -t 30 \
-        -o "-c listen_addresses=$host -p $port -k $YY_RUN/pgsock" start >/dev/null || yy_die "PostgreSQL did not start; see .data/postgres.log"
+      "${as[@]}" "$bindir/pg_ctl" -D "$pgdata" -l "$rundir/postgres.log" -w -t 30 \
+        -o "-c listen_addresses=$host -p $port -k $rundir" start >/dev/null || yy_die "PostgreSQL did not start; see .data/postgres-run/postgres.log"
       echo "$pgdata" > "$YY_RUN/postgres.started"
     fi
   fi
