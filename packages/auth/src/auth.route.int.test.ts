@@ -1,0 +1,97 @@
+import request from 'supertest';
+import { createLogger } from '@yunying/core';
+import { createMetricsRegistry, createServiceApp } from '@yunying/http';
+import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
+import { AuthService } from './auth.service';
+import { createAuthRouter } from './auth.route';
+
+const SECRET = 'route-secret-route-secret-route-secret-0123';
+const PASSWORD = 'a long enough password';
+
+function cookies(res: request.Response): string[] {
+  const raw = res.headers['set-cookie'] as unknown;
+  return Array.isArray(raw) ? (raw as string[]) : [];
+}
+
+function cookieValue(res: request.Response, name: string): string | undefined {
+  const line = cookies(res).find((c) => c.startsWith(`${name}=`));
+  return line ? decodeURIComponent(line.slice(name.length + 1).split(';')[0] ?? '') : undefined;
+}
+
+describe('auth routes', () => {
+  let catalog: TestCatalog;
+  let app: ReturnType<typeof createServiceApp>;
+
+  beforeAll(async () => {
+    catalog = await createTestCatalog('authroute');
+    const auth = new AuthService({
+      pool: catalog.pool,
+      tokenSecret: SECRET,
+      accessTokenTtlSeconds: 120,
+      refreshTokenTtlSeconds: 3600,
+      signInLimits: { maxFailures: 3 },
+    });
+    const clinic = await auth.createClinic({ code: 'route-clinic', name: 'R' });
+    await auth.createUser({ username: 'carol', role: 'clinic', clinicId: clinic.id, password: PASSWORD });
+    app = createServiceApp({
+      service: 'viewer',
+      logger: createLogger({ level: 'silent', service: 'viewer' }),
+      metrics: createMetricsRegistry(),
+      readiness: [],
+      routes: [createAuthRouter(auth, { name: 'authroute-test' }).router],
+    });
+  });
+  afterAll(async () => {
+    await catalog.drop();
+  });
+
+  it('signs a browser in with httpOnly, SameSite=Strict cookies, Secure behind https', async () => {
+    const res = await request(app).post('/api/auth/sign-in').set('X-Forwarded-Proto', 'https').send({ username: 'carol', password: PASSWORD }).expect(200);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.body).toMatchObject({ tokenType: 'Bearer', expiresIn: 120, principal: { username: 'carol', role: 'clinic' } });
+    expect(res.body.refreshToken).toBeUndefined();
+    const access = cookies(res).find((c) => c.startsWith('yy_access='))!;
+    const refresh = cookies(res).find((c) => c.startsWith('yy_refresh='))!;
+    for (const c of [access, refresh]) {
+      expect(c).toMatch(/HttpOnly/);
+      expect(c).toMatch(/SameSite=Strict/);
+      expect(c).toMatch(/Secure/);
+    }
+    expect(refresh).toMatch(/Path=\/api\/auth/);
+    const plain = await request(app).post('/api/auth/sign-in').send({ username: 'carol', password: PASSWORD }).expect(200);
+    expect(cookies(plain).join()).not.toMatch(/Secure/);
+  });
+
+  it('refreshes and signs out with the cookies; me answers for cookie and Bearer', async () => {
+    const signIn = await request(app).post('/api/auth/sign-in').send({ username: 'carol', password: PASSWORD }).expect(200);
+    const access = cookieValue(signIn, 'yy_access')!;
+    const refresh = cookieValue(signIn, 'yy_refresh')!;
+    await request(app).get('/api/auth/me').set('Cookie', `yy_access=${access}`).expect(200);
+    await request(app).get('/api/auth/me').set('Authorization', `Bearer ${signIn.body.accessToken as string}`).expect(200);
+    const refreshed = await request(app).post('/api/auth/refresh').set('Cookie', `yy_refresh=${refresh}`).expect(200);
+    const access2 = cookieValue(refreshed, 'yy_access')!;
+    const refresh2 = cookieValue(refreshed, 'yy_refresh')!;
+    expect(refresh2).not.toBe(refresh);
+    await request(app).post('/api/auth/sign-out').set('Cookie', `yy_access=${access2}; yy_refresh=${refresh2}`).expect(204);
+    await request(app).get('/api/auth/me').set('Cookie', `yy_access=${access2}`).expect(401);
+    await request(app).post('/api/auth/refresh').set('Cookie', `yy_refresh=${refresh2}`).expect(401);
+    await request(app).post('/api/auth/refresh').expect(401);
+  });
+
+  it('gives API clients both tokens in the body and rotates them', async () => {
+    const signIn = await request(app).post('/api/auth/sign-in').send({ username: 'carol', password: PASSWORD, client: 'api' }).expect(200);
+    expect(cookies(signIn)).toEqual([]);
+    const refreshed = await request(app).post('/api/auth/refresh').send({ refreshToken: signIn.body.refreshToken as string }).expect(200);
+    expect(refreshed.body.refreshToken).toEqual(expect.any(String));
+    await request(app).post('/api/auth/refresh').send({ refreshToken: signIn.body.refreshToken as string }).expect(401);
+  });
+
+  it('answers 429 with Retry-After after repeated failures, and 400 for a malformed body', async () => {
+    for (let i = 0; i < 3; i += 1) await request(app).post('/api/auth/sign-in').send({ username: 'carol', password: 'wrong password' }).expect(401);
+    const res = await request(app).post('/api/auth/sign-in').send({ username: 'carol', password: PASSWORD }).expect(429);
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    expect(res.body.code).toBe('too_many_requests');
+    const bad = await request(app).post('/api/auth/sign-in').send({ username: 'carol' }).expect(400);
+    expect(JSON.stringify(bad.body)).not.toContain(PASSWORD);
+  });
+});
