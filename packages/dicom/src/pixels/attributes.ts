@@ -95,14 +95,21 @@ function headerDataSet(bytes: Uint8Array): DataSet {
   }
 }
 
-/** Reads the three Palette Color LUTs; segmented palettes (C.7.9.2) are not supported. */
+/** Reads the three Palette Color LUTs, plain (C.7.6.3.1.6) or segmented (C.7.9.2), 16-bit words. */
 export function readPalette(bytes: Uint8Array): PaletteLut {
   const dataSet = headerDataSet(bytes);
   const tables = PALETTE.map((channel) => {
     const descriptor = dataSet.elements[channel.descriptor];
     const data = dataSet.elements[channel.data];
-    if (data === undefined && dataSet.elements[channel.segmented] !== undefined) {
-      throw new PixelDecodeError('unsupported_format', 'Segmented Palette Color Lookup Tables are not supported.');
+    const segmented = dataSet.elements[channel.segmented];
+    if (descriptor !== undefined && descriptor.length >= 6 && data === undefined && segmented !== undefined) {
+      const entries = dataSet.uint16(channel.descriptor, 0) || 65536;
+      const words = Array.from({ length: Math.floor(segmented.length / 2) }, (_, i) => dataSet.uint16(channel.segmented, i) ?? 0);
+      const table = new Uint16Array(entries);
+      const expanded = expandSegmented(words, channel.name);
+      table.set(expanded.subarray(0, entries));
+      if (expanded.length < entries) table.fill(expanded[expanded.length - 1] ?? 0, expanded.length);
+      return { firstMapped: dataSet.uint16(channel.descriptor, 1) ?? 0, declaredBits: dataSet.uint16(channel.descriptor, 2) ?? 16, table };
     }
     if (descriptor === undefined || descriptor.length < 6 || data === undefined) {
       throw new PixelDecodeError('inconsistent', `PALETTE COLOR image without a complete ${channel.name} Palette Color Lookup Table.`);
@@ -133,4 +140,43 @@ export function readPalette(bytes: Uint8Array): PaletteLut {
     for (const t of tables) for (let i = 0; i < t.table.length; i += 1) t.table[i] = (t.table[i] ?? 0) >> 8;
   }
   return { firstMapped: red.firstMapped, bits, red: red.table, green: green.table, blue: blue.table };
+}
+
+/**
+ * Expands Segmented Palette Color LUT Data (PS3.3 C.7.9.2): discrete segments (opcode 0) list their
+ * values, linear segments (1) ramp from the previous value to the given one, indirect segments (2)
+ * replay earlier segments found at a word offset (least significant word first).
+ */
+function expandSegmented(words: number[], name: string, start = 0, maxSegments = Infinity, previous?: number, depth = 0): Uint16Array {
+  const fail = (): never => {
+    throw new PixelDecodeError('inconsistent', `The Segmented ${name} Palette Color LUT Data is malformed (PS3.3 C.7.9.2).`);
+  };
+  if (depth > 4) fail();
+  const out: number[] = [];
+  let position = start;
+  let segments = 0;
+  while (position + 1 < words.length && segments < maxSegments) {
+    const opcode = words[position] ?? 0;
+    const length = words[position + 1] ?? 0;
+    position += 2;
+    if (opcode === 0) {
+      if (position + length > words.length) fail();
+      for (let i = 0; i < length; i += 1) out.push(words[position + i] ?? 0);
+      position += length;
+    } else if (opcode === 1) {
+      const y0 = out.length > 0 ? (out[out.length - 1] ?? 0) : previous ?? fail();
+      const y1 = words[position] ?? 0;
+      position += 1;
+      for (let i = 1; i <= length; i += 1) out.push(Math.round(y0 + ((y1 - y0) * i) / length));
+    } else if (opcode === 2) {
+      if (out.length === 0) fail();
+      const offset = (words[position] ?? 0) | ((words[position + 1] ?? 0) << 16);
+      position += 2;
+      out.push(...expandSegmented(words, name, offset, length, out[out.length - 1], depth + 1));
+    } else {
+      fail();
+    }
+    segments += 1;
+  }
+  return Uint16Array.from(out);
 }
