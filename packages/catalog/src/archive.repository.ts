@@ -76,6 +76,8 @@ export interface InstanceRecord {
   dicomJson: object;
   frames: object[];
   sha256: string;
+  /** SHA-256 of the dataset without its file meta group: identifies the same instance across channels. */
+  datasetSha256: string;
   objectKey: string;
   size: number;
   retainUntil: Date;
@@ -131,12 +133,13 @@ export async function recordInstance(client: PoolClient, rec: InstanceRecord): P
   }
 
   // Existing versions of this SOP Instance UID.
-  const existing = await client.query<{ id: string; version: number; sha256: string; clinic_id: string; study_ref: string; is_current: boolean }>(
-    'SELECT id, version, sha256, clinic_id, study_ref, is_current FROM instances WHERE sop_instance_uid = $1 ORDER BY version DESC FOR UPDATE',
+  const existing = await client.query<{ id: string; version: number; sha256: string; dataset_sha256: string | null; clinic_id: string; study_ref: string; is_current: boolean }>(
+    'SELECT id, version, sha256, dataset_sha256, clinic_id, study_ref, is_current FROM instances WHERE sop_instance_uid = $1 ORDER BY version DESC FOR UPDATE',
     [rec.sopInstanceUid],
   );
   if (existing.rows.some((r) => r.clinic_id !== rec.clinicId)) return { kind: 'conflict', reason: 'SOP Instance UID already stored for another sender' };
-  const same = existing.rows.find((r) => r.sha256 === rec.sha256);
+  // The same file, or the same dataset under another file meta header (another channel), is the same instance.
+  const same = existing.rows.find((r) => r.sha256 === rec.sha256 || r.dataset_sha256 === rec.datasetSha256);
   if (same) return { kind: 'already_stored', studyRef: same.study_ref, instanceRef: same.id, version: same.version };
 
   // Patient: keyed by PatientID within the clinic; without one, per study, so strangers never merge.
@@ -202,8 +205,8 @@ export async function recordInstance(client: PoolClient, rec: InstanceRecord): P
   if (previous) await client.query('UPDATE instances SET is_current = false WHERE sop_instance_uid = $1 AND is_current', [rec.sopInstanceUid]);
   const inserted = await client.query<{ id: string }>(
     `INSERT INTO instances (series_ref, study_ref, clinic_id, sop_instance_uid, version, is_current, sop_class_uid, transfer_syntax_uid,
-        instance_number, rows, columns, number_of_frames, photometric, sha256, size_bytes, dicom_json, frames, received_at)
-     VALUES ($1, $2, $3, $4, $5, true, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id`,
+        instance_number, rows, columns, number_of_frames, photometric, sha256, size_bytes, dicom_json, frames, received_at, dataset_sha256)
+     VALUES ($1, $2, $3, $4, $5, true, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id`,
     [
       seriesRow.id,
       studyRow.id,
@@ -222,6 +225,7 @@ export async function recordInstance(client: PoolClient, rec: InstanceRecord): P
       JSON.stringify(rec.dicomJson),
       JSON.stringify(rec.frames),
       rec.receivedAt,
+      rec.datasetSha256,
     ],
   );
   const instanceRef = inserted.rows[0]?.id;
@@ -235,6 +239,24 @@ export async function recordInstance(client: PoolClient, rec: InstanceRecord): P
     );
   }
   return { kind: previous ? 'new_version' : 'stored', studyRef: studyRow.id, instanceRef, version };
+}
+
+/**
+ * The stored instance with these dataset bytes, if any: a re-send (same file, or the same dataset under
+ * another channel's file meta) is answered without writing anything.
+ */
+export async function findSameInstance(
+  db: Pool | PoolClient,
+  sopInstanceUid: string,
+  sha256: string,
+  datasetSha256: string,
+): Promise<{ clinicId: string; studyRef: string; instanceRef: string; version: number } | null> {
+  const { rows } = await db.query<{ clinic_id: string; study_ref: string; id: string; version: number }>(
+    'SELECT clinic_id, study_ref, id, version FROM instances WHERE sop_instance_uid = $1 AND (sha256 = $2 OR dataset_sha256 = $3) LIMIT 1',
+    [sopInstanceUid, sha256, datasetSha256],
+  );
+  const row = rows[0];
+  return row ? { clinicId: row.clinic_id, studyRef: row.study_ref, instanceRef: row.id, version: row.version } : null;
 }
 
 /** The study's last arrival time and current instance count, for the stable-study check. */

@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { AppError, describeError, isAppError, type Logger } from '@yunying/core';
-import { inTransaction, recordInstance, findClinicById, type Pool, type RecordOutcome } from '@yunying/catalog';
+import { inTransaction, recordInstance, findClinicById, findSameInstance, type Pool, type RecordOutcome } from '@yunying/catalog';
 import { DicomRejection, FailureReason, isDicomRejection, parseInstance, type ParsedInstance, type ParseLimits } from '@yunying/dicom';
 import { computeRetainUntil, type ReplicatedStore, type StoreResult } from '@yunying/storage';
 import { appendAuditEvent, type AuditActor } from '@yunying/audit';
@@ -57,6 +58,8 @@ export interface IngestPipelineOptions {
   now?: () => Date;
 }
 
+type StoredObject = StoreResult & { datasetSha256: string };
+
 export class IngestPipeline {
   private readonly outcomes;
   private readonly duration;
@@ -97,6 +100,24 @@ export class IngestPipeline {
     }
 
     const now = this.options.now?.() ?? new Date();
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const datasetSha256 = datasetDigest(bytes);
+    const same = await findSameInstance(this.options.pool, parsed.sopInstanceUid, sha256, datasetSha256);
+    if (same && same.clinicId === sender.clinicId) {
+      // A re-send: nothing to write. It is still a transfer attempt worth recording.
+      await inTransaction(this.options.pool, (client) =>
+        appendAuditEvent(client, {
+          type: 'DICOM Instances Transferred',
+          action: 'R',
+          actor: sender.actor,
+          sourceIp: sender.sourceIp,
+          studyInstanceUid: parsed.studyInstanceUid,
+          clinicId: sender.clinicId,
+          details: { via: sender.via, sopInstanceUid: parsed.sopInstanceUid, outcome: 'already_stored', version: same.version },
+        }),
+      );
+      return this.storedOutcome(parsed, 'already_stored', same.version);
+    }
     const clinic = await findClinicById(this.options.pool, sender.clinicId);
     if (!clinic) throw new AppError('forbidden', 'The sender is not bound to a known clinic');
     const retainUntil = computeRetainUntil({
@@ -115,7 +136,7 @@ export class IngestPipeline {
 
     let recorded: RecordOutcome;
     try {
-      recorded = await this.recordWithRetry(parsed, stored, retainUntil, sender, now);
+      recorded = await this.recordWithRetry(parsed, { ...stored, datasetSha256 }, retainUntil, sender, now);
     } catch (error) {
       // The copies are locked in storage; the retry re-uses them by content address.
       this.options.logger.error({ err: describeError(error) }, 'catalog write failed');
@@ -139,19 +160,23 @@ export class IngestPipeline {
         this.options.logger.warn({ err: describeError(error) }, 'after-commit hook failed');
       }
     }
+    return this.storedOutcome(parsed, recorded.kind, recorded.version);
+  }
+
+  private storedOutcome(parsed: ParsedInstance, status: 'stored' | 'already_stored' | 'new_version', version: number): InstanceOutcome {
     return {
-      status: recorded.kind,
+      status,
       studyInstanceUid: parsed.studyInstanceUid,
       seriesInstanceUid: parsed.seriesInstanceUid,
       sopInstanceUid: parsed.sopInstanceUid,
       sopClassUid: parsed.sopClassUid,
       transferSyntaxUid: parsed.transferSyntaxUid,
-      version: recorded.version,
+      version,
     };
   }
 
   /** Two first arrivals of the same UID can race on a unique index: the loser retries once and sees the winner. */
-  private async recordWithRetry(parsed: ParsedInstance, stored: StoreResult, retainUntil: Date, sender: Sender, now: Date): Promise<RecordOutcome> {
+  private async recordWithRetry(parsed: ParsedInstance, stored: StoredObject, retainUntil: Date, sender: Sender, now: Date): Promise<RecordOutcome> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.record(parsed, stored, retainUntil, sender, now);
@@ -163,7 +188,7 @@ export class IngestPipeline {
     }
   }
 
-  private record(parsed: ParsedInstance, stored: StoreResult, retainUntil: Date, sender: Sender, now: Date): Promise<RecordOutcome> {
+  private record(parsed: ParsedInstance, stored: StoredObject, retainUntil: Date, sender: Sender, now: Date): Promise<RecordOutcome> {
     return inTransaction(this.options.pool, async (client) => {
       const outcome = await recordInstance(client, {
         clinicId: sender.clinicId,
@@ -176,6 +201,7 @@ export class IngestPipeline {
         dicomJson: parsed.dicomJson,
         frames: parsed.frames,
         sha256: stored.sha256,
+        datasetSha256: stored.datasetSha256,
         objectKey: stored.key,
         size: stored.size,
         retainUntil,
@@ -217,6 +243,17 @@ export class IngestPipeline {
       throw error;
     });
   }
+}
+
+/**
+ * SHA-256 of the dataset without its Part 10 file meta group (PS3.10 7.1: preamble, "DICM", then group
+ * 0002 whose length is given by (0002,0000)). parseInstance has already validated this layout.
+ */
+export function datasetDigest(bytes: Uint8Array): string {
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const groupLength = view.length >= 144 && view.readUInt16LE(132) === 0x0002 && view.readUInt16LE(134) === 0x0000 ? view.readUInt32LE(140) : -1;
+  const start = groupLength >= 0 && 144 + groupLength <= view.length ? 144 + groupLength : 0;
+  return createHash('sha256').update(view.subarray(start)).digest('hex');
 }
 
 class ConflictRollback extends Error {

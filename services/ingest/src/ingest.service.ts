@@ -9,6 +9,7 @@ import { createServiceApp, listen, type ServiceContext, type StartedService } fr
 import { IngestPipeline } from './ingest.pipeline';
 import { stowRoutes } from './stow/stow.route';
 import { ThumbnailService } from './thumbnail.service';
+import { startDimseServer } from './dimse';
 
 /** The ingest role: STOW-RS over HTTP and the DICOM C-ECHO/C-STORE SCP, both into one pipeline. */
 export async function startIngestService(ctx: ServiceContext): Promise<StartedService> {
@@ -81,5 +82,18 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
   });
   const server = await listen(app, config.http.host, config.http.ports.ingest, logger);
   ctx.lifecycle.add({ name: 'ingest http', close: () => server.close(config.shutdownGraceSeconds * 1000) });
-  return { role: 'ingest', url: server.url };
+
+  const dimse = await startDimseServer({
+    host: config.dimse.host,
+    port: config.dimse.port,
+    aeTitle: config.dimse.aeTitle,
+    checkCalledAe: config.dimse.checkCalledAe,
+    pool: ctx.pool,
+    pipeline,
+    logger,
+    metrics: ctx.metrics,
+    maxInstanceBytes: config.stow.maxInstanceBytes,
+  });
+  ctx.lifecycle.add({ name: 'dimse scp', close: () => dimse.close() });
+  return { role: 'ingest', url: server.url, extra: { dicom: `${config.dimse.aeTitle}@${config.dimse.host}:${dimse.port}` } };
 }
