@@ -18,7 +18,8 @@ export type { AttributeItem, AttributeValue, Charset } from './writer';
 export type FixtureTransferSyntax =
   | typeof TransferSyntax.ExplicitVRLittleEndian
   | typeof TransferSyntax.ImplicitVRLittleEndian
-  | typeof TransferSyntax.JPEGBaseline;
+  | typeof TransferSyntax.JPEGBaseline
+  | typeof TransferSyntax.RLELossless;
 
 export type PixelPattern = (frame: number, row: number, column: number, sample: number) => number;
 
@@ -47,8 +48,16 @@ export interface InstanceOptions {
   rows?: number;
   columns?: number;
   frames?: number;
-  photometric?: 'MONOCHROME2' | 'MONOCHROME1' | 'RGB' | 'YBR_FULL';
+  photometric?: 'MONOCHROME2' | 'MONOCHROME1' | 'RGB' | 'YBR_FULL' | 'YBR_FULL_422' | 'PALETTE COLOR';
   bitsAllocated?: 8 | 16;
+  /** BitsStored (default BitsAllocated); HighBit is BitsStored - 1. */
+  bitsStored?: number;
+  /** 1: two's complement samples; the pattern's negative values are written as such. */
+  pixelRepresentation?: 0 | 1;
+  /** Native colour only: 1 writes colour-by-plane (RRR..GGG..BBB..). */
+  planarConfiguration?: 0 | 1;
+  /** PALETTE COLOR: the three LUTs (written as OW, 16-bit words) and their descriptor. */
+  palette?: { red: number[]; green: number[]; blue: number[]; firstMapped?: number; bits?: 8 | 16 };
   transferSyntax?: FixtureTransferSyntax;
   pixelPattern?: PixelPattern;
   /** JPEG only: split each frame's codestream into this many fragments (default 1). */
@@ -83,6 +92,9 @@ interface Resolved {
   frames: number;
   samples: 1 | 3;
   bitsAllocated: 8 | 16;
+  bitsStored: number;
+  pixelRepresentation: 0 | 1;
+  planarConfiguration: 0 | 1;
   photometric: string;
   transferSyntax: FixtureTransferSyntax;
   pattern: PixelPattern;
@@ -95,6 +107,9 @@ function resolve(options: InstanceOptions): Resolved {
   if (transferSyntax === TransferSyntax.JPEGBaseline && options.bitsAllocated === 16) {
     throw new Error('JPEG Baseline fixtures are 8-bit only');
   }
+  if (transferSyntax === TransferSyntax.RLELossless && (photometric === 'YBR_FULL_422' || options.planarConfiguration === 1)) {
+    throw new Error('RLE fixtures are colour-by-plane by construction (PS3.5 G.2): no YBR_FULL_422 or planarConfiguration');
+  }
   if (transferSyntax === TransferSyntax.JPEGBaseline && photometric === 'RGB') {
     throw new Error('JPEG Baseline fixtures are MONOCHROME2 or YBR_FULL (PS3.5 8.2.1), not RGB');
   }
@@ -102,17 +117,49 @@ function resolve(options: InstanceOptions): Resolved {
     rows: options.rows ?? 16,
     columns: options.columns ?? 16,
     frames: options.frames ?? 1,
-    samples: photometric === 'RGB' || photometric === 'YBR_FULL' ? 3 : 1,
+    samples: photometric === 'RGB' || photometric.startsWith('YBR_FULL') ? 3 : 1,
     bitsAllocated,
+    bitsStored: options.bitsStored ?? bitsAllocated,
+    pixelRepresentation: options.pixelRepresentation ?? 0,
+    planarConfiguration: options.planarConfiguration ?? 0,
     photometric,
     transferSyntax,
     pattern: options.pixelPattern ?? defaultPixelPattern,
   };
 }
 
-/** The native bytes of frame `frameIndex` as makeInstance writes them (color-by-pixel, LE). */
+/**
+ * The native bytes of frame `frameIndex` as makeInstance writes them (LE; colour-by-pixel unless
+ * planarConfiguration is 1). YBR_FULL_422 (PS3.3 C.7.6.3.1.2): Y1 Y2 Cb Cr per pixel pair, the
+ * chroma taken from the pair's first pixel.
+ */
 export function expectedFrame(options: InstanceOptions, frameIndex: number): Uint8Array {
   const r = resolve(options);
+  if (r.photometric === 'YBR_FULL_422') {
+    const out = Buffer.alloc(r.rows * r.columns * 2);
+    let i = 0;
+    for (let row = 0; row < r.rows; row += 1) {
+      for (let column = 0; column < r.columns; column += 2) {
+        out[i++] = r.pattern(frameIndex, row, column, 0) & 0xff;
+        out[i++] = r.pattern(frameIndex, row, column + 1, 0) & 0xff;
+        out[i++] = r.pattern(frameIndex, row, column, 1) & 0xff;
+        out[i++] = r.pattern(frameIndex, row, column, 2) & 0xff;
+      }
+    }
+    return out;
+  }
+  if (r.planarConfiguration === 1 && r.samples === 3) {
+    const interleaved = expectedFrame({ ...options, planarConfiguration: 0 }, frameIndex);
+    const bytesPerSample = r.bitsAllocated / 8;
+    const pixels = r.rows * r.columns;
+    const out = Buffer.alloc(interleaved.length);
+    for (let p = 0; p < pixels; p += 1) {
+      for (let s = 0; s < 3; s += 1) {
+        for (let b = 0; b < bytesPerSample; b += 1) out[(s * pixels + p) * bytesPerSample + b] = interleaved[(p * 3 + s) * bytesPerSample + b] ?? 0;
+      }
+    }
+    return out;
+  }
   const bytesPerSample = r.bitsAllocated / 8;
   const out = Buffer.alloc(r.rows * r.columns * r.samples * bytesPerSample);
   const mask = r.bitsAllocated === 8 ? 0xff : 0xffff;
@@ -207,11 +254,12 @@ function build(options: InstanceOptions): Built {
       Rows: r.rows,
       Columns: r.columns,
       BitsAllocated: r.bitsAllocated,
-      BitsStored: r.bitsAllocated,
-      HighBit: r.bitsAllocated - 1,
-      PixelRepresentation: 0,
+      BitsStored: r.bitsStored,
+      HighBit: r.bitsStored - 1,
+      PixelRepresentation: r.pixelRepresentation,
     });
-    if (r.samples === 3) attributes.PlanarConfiguration = 0;
+    if (r.samples === 3) attributes.PlanarConfiguration = r.planarConfiguration;
+    if (r.photometric === 'PALETTE COLOR') Object.assign(attributes, paletteAttributes(options, r));
     if (r.frames > 1 || sopClassUid === SopClass.UltrasoundMultiFrameImage) {
       attributes.NumberOfFrames = String(r.frames);
       attributes.FrameIncrementPointer = Uint8Array.from([0x18, 0x00, 0x63, 0x10]); // (0018,1063) FrameTime
@@ -232,7 +280,10 @@ function build(options: InstanceOptions): Built {
   for (const e of elements) if ('vr' in e && e.tag === 0x00280009) e.vr = 'AT';
   if (options.noPixelData !== true && !(options.extra !== undefined && 'PixelData' in options.extra)) {
     const pixelTag = tagOf('PixelData').tag;
-    if (r.transferSyntax === TransferSyntax.JPEGBaseline) {
+    if (r.transferSyntax === TransferSyntax.RLELossless) {
+      const fragments = Array.from({ length: r.frames }, (_, k) => [encodeRleFrame(expectedFrame(options, k), r.rows * r.columns, r.samples, r.bitsAllocated)]);
+      elements.push({ tag: pixelTag, vr: 'OB', fragments: fragments.flat(), basicOffsetTable: options.basicOffsetTable ?? r.frames > 1, frameStarts: fragmentStarts(fragments) });
+    } else if (r.transferSyntax === TransferSyntax.JPEGBaseline) {
       const fragments = Array.from({ length: r.frames }, (_, k) => splitEven(expectedJpegFrame(options, k), options.fragmentsPerFrame ?? 1));
       elements.push({ tag: pixelTag, vr: 'OB', fragments: fragments.flat(), basicOffsetTable: options.basicOffsetTable ?? r.frames > 1, frameStarts: fragmentStarts(fragments) });
     } else {
@@ -241,6 +292,73 @@ function build(options: InstanceOptions): Built {
     }
   }
   return { elements, sopClassUid, sopInstanceUid, transferSyntax: r.transferSyntax, charset };
+}
+
+function paletteAttributes(options: InstanceOptions, r: Resolved): Record<string, AttributeValue> {
+  const palette = options.palette;
+  if (palette === undefined) throw new Error('PALETTE COLOR fixtures need the palette option');
+  const words = (values: number[]): Uint8Array => {
+    const out = Buffer.alloc(values.length * 2);
+    values.forEach((v, i) => out.writeUInt16LE(v & 0xffff, 2 * i));
+    return out;
+  };
+  const descriptor = [palette.red.length === 65536 ? 0 : palette.red.length, palette.firstMapped ?? 0, palette.bits ?? 16];
+  void r;
+  return {
+    RedPaletteColorLookupTableDescriptor: descriptor,
+    GreenPaletteColorLookupTableDescriptor: descriptor,
+    BluePaletteColorLookupTableDescriptor: descriptor,
+    RedPaletteColorLookupTableData: words(palette.red),
+    GreenPaletteColorLookupTableData: words(palette.green),
+    BluePaletteColorLookupTableData: words(palette.blue),
+  };
+}
+
+/**
+ * RLE Lossless (PS3.5 Annex G) of one frame's colour-by-pixel LE native bytes: one PackBits segment
+ * per byte plane, most significant byte first, sample by sample, after a 64-byte header.
+ */
+export function encodeRleFrame(native: Uint8Array, pixels: number, samples: number, bitsAllocated: number): Uint8Array {
+  const bytesPerSample = bitsAllocated / 8;
+  const segments: Buffer[] = [];
+  for (let s = 0; s < samples; s += 1) {
+    for (let b = bytesPerSample - 1; b >= 0; b -= 1) {
+      const plane = Buffer.alloc(pixels);
+      for (let p = 0; p < pixels; p += 1) plane[p] = native[(p * samples + s) * bytesPerSample + b] ?? 0;
+      segments.push(packBits(plane));
+    }
+  }
+  const header = Buffer.alloc(64);
+  header.writeUInt32LE(segments.length, 0);
+  let offset = 64;
+  segments.forEach((segment, i) => {
+    header.writeUInt32LE(offset, 4 + 4 * i);
+    offset += segment.length;
+  });
+  return Buffer.concat([header, ...segments]);
+}
+
+/** PackBits (PS3.5 G.3.1): runs of 3+ as replicate runs, the rest as literal runs; each segment even-length. */
+function packBits(plane: Uint8Array): Buffer {
+  const out: number[] = [];
+  let i = 0;
+  while (i < plane.length) {
+    let run = 1;
+    while (i + run < plane.length && run < 128 && plane[i + run] === plane[i]) run += 1;
+    if (run >= 3) {
+      out.push(257 - run, plane[i] ?? 0);
+      i += run;
+      continue;
+    }
+    const start = i;
+    while (i < plane.length && i - start < 128) {
+      if (i + 2 < plane.length && plane[i] === plane[i + 1] && plane[i] === plane[i + 2]) break;
+      i += 1;
+    }
+    out.push(i - start - 1, ...plane.subarray(start, i));
+  }
+  if (out.length % 2 === 1) out.push(0x80); // -128: no operation, pads to even length
+  return Buffer.from(out);
 }
 
 /** Splits a codestream into `parts` fragments of even length (PS3.5 A.4: items have even length). */
