@@ -1,0 +1,190 @@
+import type { Pool, PoolClient } from '@yunying/catalog';
+import type { QueueCursor } from './cursor';
+import type { ReadingStatus } from './reading.schemas';
+
+type Db = Pool | PoolClient;
+
+/**
+ * The status a reader sees. A claim past its expiry is free again without any sweeper: wherever the
+ * stored 'in_reading' has an expired claim, the study shows (and filters) as 'triaged' or 'new', and the
+ * claim UPDATE treats it as unclaimed.
+ */
+export const EFFECTIVE_STATUS_SQL = `(CASE WHEN s.reading_status = 'in_reading' AND NOT (s.claim_expires_at > now())
+  THEN (CASE WHEN s.triage_status = 'triaged' THEN 'triaged' ELSE 'new' END) ELSE s.reading_status END)`;
+
+/** Microsecond UTC text of received_at, the exact key cursors carry. */
+export const RECEIVED_KEY_SQL = `to_char(s.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+export interface QueueFilter {
+  /** A SQL condition on `c.id` (the clinics table) that limits the clinics to the caller's: from addClinicFilter. */
+  tenancySql: string;
+  params: unknown[];
+  clinic?: string;
+  statuses: readonly ReadingStatus[];
+  modality?: string;
+  from?: string;
+  to?: string;
+  after?: QueueCursor;
+  limit: number;
+}
+
+export interface QueueRow {
+  id: string;
+  study_instance_uid: string;
+  clinic_id: string;
+  clinic_code: string;
+  patient_name: string | null;
+  patient_id: string | null;
+  study_date: string | null;
+  study_description: string | null;
+  modalities: string[];
+  number_of_instances: number;
+  priority: 'urgent' | 'priority' | 'routine';
+  priority_rank: number;
+  triage_status: string;
+  status: ReadingStatus;
+  received_at: Date;
+  received_key: string;
+  waiting_seconds: number;
+  claimed_by: string | null;
+  claimed_by_username: string | null;
+  claim_expires_at: Date | null;
+  ai_result_id: string | null;
+  ai_model_id: string | null;
+  ai_model_version: string | null;
+  ai_status: string | null;
+  ai_score: number | null;
+  ai_category: string | null;
+  thumbnail_series_uid: string | null;
+}
+
+export interface ClaimedStudy {
+  id: string;
+  study_instance_uid: string;
+  clinic_id: string;
+  claim_expires_at: Date;
+}
+
+export interface StudyState {
+  id: string;
+  clinic_id: string;
+  reading_status: ReadingStatus;
+  claimed_by: string | null;
+  claimed_by_username: string | null;
+  claim_expires_at: Date | null;
+  claim_active: boolean;
+}
+
+export class QueueRepository {
+  /**
+   * One page of the queue. The clinics are those the tenancy condition allows (in SQL, from the caller's
+   * principal) narrowed by the `clinic` filter; the stored statuses scanned are the asked ones plus
+   * 'in_reading' when an expired claim may show as 'new'/'triaged'. For each (clinic, stored status) an
+   * ordered range scan of studies_reading_queue yields at most `limit` rows after the cursor; the merge of
+   * those is the page. Cost grows with clinics x statuses x limit, not with the size of the archive.
+   */
+  async page(db: Db, f: QueueFilter): Promise<QueueRow[]> {
+    const params = [...f.params];
+    const p = (value: unknown): string => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    const stored = new Set<ReadingStatus>(f.statuses);
+    if (f.statuses.includes('new') || f.statuses.includes('triaged')) stored.add('in_reading');
+    const conditions: string[] = [`${EFFECTIVE_STATUS_SQL} = ANY(${p([...f.statuses])}::text[])`];
+    if (f.modality !== undefined) conditions.push(`${p(f.modality)}::text = ANY(s.modalities)`);
+    if (f.from !== undefined) conditions.push(`s.study_date >= ${p(f.from)}`);
+    if (f.to !== undefined) conditions.push(`s.study_date <= ${p(f.to)}`);
+    if (f.after) conditions.push(`(s.priority_rank, s.received_at, s.id) > (${p(f.after.rank)}::smallint, ${p(f.after.receivedAt)}::timestamptz, ${p(f.after.id)}::bigint)`);
+    const clinicNarrow = f.clinic === undefined ? '' : `AND (c.id::text = lower(${p(f.clinic)}) OR c.code = lower($${params.length}))`;
+    const limit = p(f.limit);
+    const sql = `
+      WITH pairs AS (
+        SELECT c.id AS clinic_id, st.status
+          FROM clinics c CROSS JOIN unnest(${p([...stored])}::text[]) AS st(status)
+         WHERE ${f.tenancySql} ${clinicNarrow}
+      ), page AS (
+        SELECT q.id, q.priority_rank, q.received_at
+          FROM pairs CROSS JOIN LATERAL (
+            SELECT s.id, s.priority_rank, s.received_at
+              FROM studies s
+             WHERE s.clinic_id = pairs.clinic_id AND s.reading_status = pairs.status AND ${conditions.join(' AND ')}
+             ORDER BY s.priority_rank, s.received_at, s.id
+             LIMIT ${limit}
+          ) q
+         ORDER BY q.priority_rank, q.received_at, q.id
+         LIMIT ${limit}
+      )
+      SELECT s.id::text, s.study_instance_uid, s.clinic_id::text, c.code AS clinic_code, s.patient_name, s.patient_id,
+             s.study_date, s.study_description, s.modalities, s.number_of_instances, s.priority, s.priority_rank,
+             s.triage_status, ${EFFECTIVE_STATUS_SQL} AS status, s.received_at, ${RECEIVED_KEY_SQL} AS received_key,
+             floor(extract(epoch FROM now() - s.received_at))::int AS waiting_seconds,
+             CASE WHEN s.claim_expires_at > now() THEN s.claimed_by::text END AS claimed_by,
+             CASE WHEN s.claim_expires_at > now() THEN u.username END AS claimed_by_username,
+             CASE WHEN s.claim_expires_at > now() THEN s.claim_expires_at END AS claim_expires_at,
+             a.id::text AS ai_result_id, a.model_id AS ai_model_id, a.model_version AS ai_model_version, a.status AS ai_status,
+             a.score AS ai_score, a.category AS ai_category, th.series_instance_uid AS thumbnail_series_uid
+        FROM page
+        JOIN studies s ON s.id = page.id
+        JOIN clinics c ON c.id = s.clinic_id
+        LEFT JOIN users u ON u.id = s.claimed_by
+        LEFT JOIN ai_results a ON a.id = s.ai_result_ref
+        LEFT JOIN LATERAL (
+          SELECT se.series_instance_uid FROM series se
+           WHERE se.study_ref = s.id AND se.thumbnail_key IS NOT NULL
+           ORDER BY se.series_number NULLS LAST, se.id LIMIT 1
+        ) th ON true
+       ORDER BY s.priority_rank, s.received_at, s.id`;
+    const { rows } = await db.query<QueueRow>(sql, params);
+    return rows;
+  }
+
+  /**
+   * The claim, in one statement: it succeeds only if the study is visible to the caller, not reported, and
+   * unclaimed, expired, or already the caller's (renewal). Two concurrent claims serialize on the row lock;
+   * the second re-checks the WHERE against the first one's row and matches nothing.
+   */
+  async claim(db: Db, studyUid: string, userId: string, ttlSeconds: number, tenancySql: string, params: unknown[]): Promise<ClaimedStudy | null> {
+    const all = [...params, studyUid, userId, ttlSeconds];
+    const n = params.length;
+    const { rows } = await db.query<ClaimedStudy>(
+      `UPDATE studies s
+          SET claimed_by = $${n + 2}::uuid, claim_expires_at = now() + make_interval(secs => $${n + 3}), reading_status = 'in_reading'
+        WHERE s.study_instance_uid = $${n + 1} AND ${tenancySql}
+          AND s.reading_status <> 'reported'
+          AND (s.claimed_by IS NULL OR s.claim_expires_at <= now() OR s.claimed_by = $${n + 2}::uuid)
+       RETURNING s.id::text, s.study_instance_uid, s.clinic_id::text, s.claim_expires_at`,
+      all,
+    );
+    return rows[0] ?? null;
+  }
+
+  /** Gives the study back: only its holder can (an expired claim of theirs too, if nobody took it since). */
+  async release(db: Db, studyUid: string, userId: string, tenancySql: string, params: unknown[]): Promise<{ id: string; clinic_id: string; reading_status: ReadingStatus } | null> {
+    const n = params.length;
+    const { rows } = await db.query<{ id: string; clinic_id: string; reading_status: ReadingStatus }>(
+      `UPDATE studies s
+          SET claimed_by = NULL, claim_expires_at = NULL,
+              reading_status = CASE WHEN s.triage_status = 'triaged' THEN 'triaged' ELSE 'new' END
+        WHERE s.study_instance_uid = $${n + 1} AND ${tenancySql}
+          AND s.reading_status = 'in_reading' AND s.claimed_by = $${n + 2}::uuid
+       RETURNING s.id::text, s.clinic_id::text, s.reading_status`,
+      [...params, studyUid, userId],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** The study's reading state if the caller may see it (tenancy in SQL); null otherwise. */
+  async state(db: Db, studyUid: string, tenancySql: string, params: unknown[], forUpdate = false): Promise<StudyState | null> {
+    const n = params.length;
+    const { rows } = await db.query<StudyState>(
+      `SELECT s.id::text, s.clinic_id::text, s.reading_status, s.claimed_by::text, u.username AS claimed_by_username,
+              s.claim_expires_at, coalesce(s.claim_expires_at > now(), false) AS claim_active
+         FROM studies s LEFT JOIN users u ON u.id = s.claimed_by
+        WHERE s.study_instance_uid = $${n + 1} AND ${tenancySql}
+        ${forUpdate ? 'FOR UPDATE OF s' : ''}`,
+      [...params, studyUid],
+    );
+    return rows[0] ?? null;
+  }
+}

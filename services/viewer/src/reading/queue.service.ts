@@ -1,0 +1,153 @@
+import { addClinicFilter } from '@yunying/auth';
+import { inTransaction, type Pool } from '@yunying/catalog';
+import { AppError } from '@yunying/core';
+import { decodeQueueCursor, encodeQueueCursor } from './cursor';
+import { auditReading, userIdOf, type Caller } from './reading.audit';
+import { OPEN_STATUSES, type QueueQuery, type ReadingStatus } from './reading.schemas';
+import { QueueRepository, type QueueRow } from './queue.repository';
+
+export interface QueueItem {
+  studyInstanceUid: string;
+  clinic: { id: string; code: string };
+  patientName: string | null;
+  patientId: string | null;
+  studyDate: string | null;
+  studyDescription: string | null;
+  modalities: string[];
+  numberOfInstances: number;
+  priority: QueueRow['priority'];
+  status: ReadingStatus;
+  triageStatus: string;
+  receivedAt: string;
+  waitingSeconds: number;
+  claim: { mine: boolean; userId: string; username: string | null; expiresAt: string } | null;
+  ai: { resultId: string; modelId: string | null; modelVersion: string | null; status: string | null; score: number | null; category: string | null } | null;
+  thumbnailUrl: string | null;
+}
+
+export interface QueuePage {
+  items: QueueItem[];
+  nextCursor: string | null;
+}
+
+export interface ClaimResult {
+  studyInstanceUid: string;
+  status: 'in_reading';
+  claimExpiresAt: string;
+}
+
+/** The reading queue: listing in triage order, and the claim/release protocol (issue #6). */
+export class QueueService {
+  private readonly repo = new QueueRepository();
+
+  constructor(
+    private readonly pool: Pool,
+    /** How long a claim lasts unless renewed (by claiming again); abandoned studies come back after it. */
+    readonly claimTtlSeconds: number,
+  ) {}
+
+  async list(caller: Caller, query: QueueQuery): Promise<QueuePage> {
+    const me = userIdOf(caller);
+    const params: unknown[] = [];
+    const tenancySql = addClinicFilter(caller.principal, 'c.id', params);
+    const statuses = query.status ?? [...OPEN_STATUSES];
+    return inTransaction(this.pool, async (client) => {
+      // One extra row tells whether there is a next page.
+      const rows = await this.repo.page(client, {
+        tenancySql,
+        params,
+        statuses,
+        limit: query.limit + 1,
+        ...(query.clinic !== undefined ? { clinic: query.clinic } : {}),
+        ...(query.modality !== undefined ? { modality: query.modality } : {}),
+        ...(query.from !== undefined ? { from: query.from } : {}),
+        ...(query.to !== undefined ? { to: query.to } : {}),
+        ...(query.cursor !== undefined ? { after: decodeQueueCursor(query.cursor) } : {}),
+      });
+      const pageRows = rows.slice(0, query.limit);
+      const last = pageRows.at(-1);
+      await auditReading(client, caller, {
+        type: 'Query',
+        details: { what: 'reading-queue', count: pageRows.length, studies: pageRows.map((r) => r.study_instance_uid) },
+      });
+      return {
+        items: pageRows.map((r) => toItem(r, me)),
+        nextCursor: rows.length > query.limit && last ? encodeQueueCursor({ rank: last.priority_rank, receivedAt: last.received_key, id: last.id }) : null,
+      };
+    });
+  }
+
+  async claim(caller: Caller, studyUid: string): Promise<ClaimResult> {
+    const me = userIdOf(caller);
+    return inTransaction(this.pool, async (client) => {
+      const params: unknown[] = [];
+      const tenancySql = addClinicFilter(caller.principal, 's.clinic_id', params);
+      const claimed = await this.repo.claim(client, studyUid, me, this.claimTtlSeconds, tenancySql, params);
+      if (!claimed) {
+        const state = await this.repo.state(client, studyUid, tenancySql, params);
+        if (!state) throw new AppError('not_found', 'Study not found');
+        if (state.reading_status === 'reported') throw new AppError('conflict', 'The study is already reported; add an addendum to the report instead');
+        throw new AppError('conflict', 'The study is being read by someone else', {
+          details: { claimedBy: state.claimed_by_username, claimExpiresAt: state.claim_expires_at?.toISOString() ?? null },
+        });
+      }
+      await auditReading(client, caller, {
+        type: 'DICOM Instances Accessed',
+        action: 'U',
+        studyInstanceUid: claimed.study_instance_uid,
+        clinicId: claimed.clinic_id,
+        details: { what: 'claim', ttlSeconds: this.claimTtlSeconds },
+      });
+      return { studyInstanceUid: claimed.study_instance_uid, status: 'in_reading', claimExpiresAt: claimed.claim_expires_at.toISOString() };
+    });
+  }
+
+  async release(caller: Caller, studyUid: string): Promise<{ studyInstanceUid: string; status: ReadingStatus }> {
+    const me = userIdOf(caller);
+    return inTransaction(this.pool, async (client) => {
+      const params: unknown[] = [];
+      const tenancySql = addClinicFilter(caller.principal, 's.clinic_id', params);
+      const released = await this.repo.release(client, studyUid, me, tenancySql, params);
+      if (!released) {
+        const state = await this.repo.state(client, studyUid, tenancySql, params);
+        if (!state) throw new AppError('not_found', 'Study not found');
+        throw new AppError('conflict', 'Only the reader holding the claim can release it');
+      }
+      await auditReading(client, caller, {
+        type: 'DICOM Instances Accessed',
+        action: 'U',
+        studyInstanceUid: studyUid,
+        clinicId: released.clinic_id,
+        details: { what: 'release' },
+      });
+      return { studyInstanceUid: studyUid, status: released.reading_status };
+    });
+  }
+}
+
+function toItem(r: QueueRow, me: string): QueueItem {
+  return {
+    studyInstanceUid: r.study_instance_uid,
+    clinic: { id: r.clinic_id, code: r.clinic_code },
+    patientName: r.patient_name,
+    patientId: r.patient_id,
+    studyDate: r.study_date,
+    studyDescription: r.study_description,
+    modalities: r.modalities,
+    numberOfInstances: r.number_of_instances,
+    priority: r.priority,
+    status: r.status,
+    triageStatus: r.triage_status,
+    receivedAt: r.received_at.toISOString(),
+    waitingSeconds: r.waiting_seconds,
+    claim:
+      r.claimed_by && r.claim_expires_at
+        ? { mine: r.claimed_by === me, userId: r.claimed_by, username: r.claimed_by_username, expiresAt: r.claim_expires_at.toISOString() }
+        : null,
+    ai: r.ai_result_id
+      ? { resultId: r.ai_result_id, modelId: r.ai_model_id, modelVersion: r.ai_model_version, status: r.ai_status, score: r.ai_score, category: r.ai_category }
+      : null,
+    // Served by the DICOMweb router (rendered thumbnail of the series, PS3.18 10.4.1.1.5 style).
+    thumbnailUrl: r.thumbnail_series_uid ? `/dicomweb/studies/${r.study_instance_uid}/series/${r.thumbnail_series_uid}/thumbnail` : null,
+  };
+}

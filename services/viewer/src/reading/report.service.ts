@@ -1,0 +1,260 @@
+import { addClinicFilter } from '@yunying/auth';
+import { inTransaction, type Pool, type PoolClient } from '@yunying/catalog';
+import { AppError } from '@yunying/core';
+import { decodeClinicStudiesCursor, encodeClinicStudiesCursor } from './cursor';
+import { QueueRepository, type StudyState } from './queue.repository';
+import { auditReading, userIdOf, type Caller } from './reading.audit';
+import type { ClinicStudiesQuery, ReadingStatus, ReportContent } from './reading.schemas';
+import { ReportRepository, type AiResultRow, type ReportRow } from './report.repository';
+
+export interface ReportVersionView {
+  id: string;
+  version: number;
+  kind: 'report' | 'addendum';
+  status: 'draft' | 'signed';
+  tiradsCategory: string | null;
+  findings: string;
+  impression: string;
+  aiResultRef: string | null;
+  aiSuggestionAccepted: boolean | null;
+  author: { userId: string; username: string | null; displayName: string | null };
+  signedAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface StudyReportView {
+  studyInstanceUid: string;
+  versions: ReportVersionView[];
+}
+
+/**
+ * Reports (issue #6): one report per study (version 1), drafted and signed by the reader holding the claim;
+ * corrections are addenda (versions 2..n), signed on creation. A signed version is never changed: the code
+ * only ever updates drafts, and the reports_signed_immutable trigger refuses anything else.
+ *
+ * The AI result is shown beside the report (GET .../ai) and never copied into it: every field of a version
+ * is what the request carried, `aiResultRef` only records which result the reader saw.
+ */
+export class ReportService {
+  private readonly reports = new ReportRepository();
+  private readonly studies = new QueueRepository();
+
+  constructor(private readonly pool: Pool) {}
+
+  /** All versions for readers; signed versions only for the clinic that sent the study. */
+  async get(caller: Caller, studyUid: string): Promise<StudyReportView> {
+    return inTransaction(this.pool, async (client) => {
+      const study = await this.visibleStudy(client, caller, studyUid, false);
+      const signedOnly = caller.principal.role !== 'radiologist';
+      const rows = await this.reports.versions(client, study.id, signedOnly);
+      await auditReading(client, caller, {
+        type: 'DICOM Instances Accessed',
+        studyInstanceUid: studyUid,
+        clinicId: study.clinic_id,
+        details: { what: 'report', versions: rows.map((r) => r.version) },
+      });
+      return { studyInstanceUid: studyUid, versions: rows.map(toView) };
+    });
+  }
+
+  /** Creates or replaces the draft of version 1. The caller must hold the study's claim. */
+  async saveDraft(caller: Caller, studyUid: string, content: ReportContent): Promise<ReportVersionView> {
+    const me = userIdOf(caller);
+    return inTransaction(this.pool, async (client) => {
+      const study = await this.visibleStudy(client, caller, studyUid, true);
+      assertHoldsClaim(study, me);
+      await this.assertAiResult(client, content, study.id);
+      const existing = await this.reports.byVersion(client, study.id, 1);
+      if (existing?.status === 'signed') throw new AppError('conflict', 'The report is signed and cannot be changed; add an addendum');
+      if (existing) await this.reports.updateDraft(client, study.id, 1, me, content);
+      else await this.reports.insert(client, { studyRef: study.id, version: 1, kind: 'report', authorUserId: me, content, signed: false });
+      await auditReading(client, caller, {
+        type: 'DICOM Instances Accessed',
+        action: existing ? 'U' : 'C',
+        studyInstanceUid: studyUid,
+        clinicId: study.clinic_id,
+        details: { what: 'report', version: 1, status: 'draft' },
+      });
+      return toView(await this.mustRead(client, study.id, 1));
+    });
+  }
+
+  /** Signs the draft: it becomes immutable, the study 'reported', and the claim is released. */
+  async sign(caller: Caller, studyUid: string): Promise<ReportVersionView> {
+    const me = userIdOf(caller);
+    return inTransaction(this.pool, async (client) => {
+      const study = await this.visibleStudy(client, caller, studyUid, true);
+      const draft = await this.reports.byVersion(client, study.id, 1);
+      if (draft?.status === 'signed') throw new AppError('conflict', 'The report is already signed');
+      assertHoldsClaim(study, me);
+      if (!draft) throw new AppError('conflict', 'There is no draft to sign; save one first');
+      if (draft.impression.trim() === '' && draft.findings.trim() === '') throw new AppError('unprocessable', 'A report needs findings or an impression before it is signed');
+      await this.reports.sign(client, study.id, 1, me);
+      await this.reports.markReported(client, study.id);
+      await auditReading(client, caller, {
+        type: 'DICOM Instances Accessed',
+        action: 'U',
+        studyInstanceUid: studyUid,
+        clinicId: study.clinic_id,
+        details: { what: 'report', version: 1, status: 'signed' },
+      });
+      return toView(await this.mustRead(client, study.id, 1));
+    });
+  }
+
+  /**
+   * A correction or supplement to a signed report: a new version, signed as it is created (an addendum
+   * is short and written in one go; a draft stage would add a second open-draft path for little gain).
+   * No claim needed: the study is already reported; the study row lock orders concurrent addenda.
+   */
+  async addAddendum(caller: Caller, studyUid: string, content: ReportContent): Promise<ReportVersionView> {
+    const me = userIdOf(caller);
+    return inTransaction(this.pool, async (client) => {
+      const study = await this.visibleStudy(client, caller, studyUid, true);
+      const first = await this.reports.byVersion(client, study.id, 1);
+      if (first?.status !== 'signed') throw new AppError('conflict', 'An addendum needs a signed report; sign the report first');
+      if (content.impression.trim() === '' && content.findings.trim() === '') throw new AppError('unprocessable', 'An addendum needs findings or an impression');
+      await this.assertAiResult(client, content, study.id);
+      const version = (await this.reports.latestVersion(client, study.id)) + 1;
+      await this.reports.insert(client, { studyRef: study.id, version, kind: 'addendum', authorUserId: me, content, signed: true });
+      await auditReading(client, caller, {
+        type: 'DICOM Instances Accessed',
+        action: 'C',
+        studyInstanceUid: studyUid,
+        clinicId: study.clinic_id,
+        details: { what: 'report', version, kind: 'addendum', status: 'signed' },
+      });
+      return toView(await this.mustRead(client, study.id, version));
+    });
+  }
+
+  async aiResults(caller: Caller, studyUid: string): Promise<{ studyInstanceUid: string; results: ReturnType<typeof aiView>[] }> {
+    return inTransaction(this.pool, async (client) => {
+      const study = await this.visibleStudy(client, caller, studyUid, false);
+      const rows = await this.reports.aiResults(client, study.id);
+      await auditReading(client, caller, {
+        type: 'DICOM Instances Accessed',
+        studyInstanceUid: studyUid,
+        clinicId: study.clinic_id,
+        details: { what: 'ai-results', count: rows.length },
+      });
+      return { studyInstanceUid: studyUid, results: rows.map(aiView) };
+    });
+  }
+
+  async clinicStudies(caller: Caller, query: ClinicStudiesQuery): Promise<{ items: ClinicStudyView[]; nextCursor: string | null }> {
+    const params: unknown[] = [];
+    const tenancySql = addClinicFilter(caller.principal, 's.clinic_id', params);
+    return inTransaction(this.pool, async (client) => {
+      const rows = await this.reports.clinicStudies(client, {
+        tenancySql,
+        params,
+        limit: query.limit + 1,
+        ...(query.status ? { statuses: query.status } : {}),
+        ...(query.cursor ? { after: decodeClinicStudiesCursor(query.cursor) } : {}),
+      });
+      const page = rows.slice(0, query.limit);
+      const last = page.at(-1);
+      await auditReading(client, caller, {
+        type: 'Query',
+        clinicId: caller.principal.clinicId,
+        details: { what: 'clinic-studies', count: page.length, studies: page.map((r) => r.study_instance_uid) },
+      });
+      return {
+        items: page.map((r) => ({
+          studyInstanceUid: r.study_instance_uid,
+          patientName: r.patient_name,
+          patientId: r.patient_id,
+          studyDate: r.study_date,
+          studyDescription: r.study_description,
+          modalities: r.modalities,
+          numberOfInstances: r.number_of_instances,
+          receivedAt: r.received_at.toISOString(),
+          status: r.status,
+          signedReport: r.signed_versions > 0,
+          signedVersions: r.signed_versions,
+          lastSignedAt: r.last_signed_at?.toISOString() ?? null,
+        })),
+        nextCursor: rows.length > query.limit && last ? encodeClinicStudiesCursor({ receivedAt: last.received_key, id: last.id }) : null,
+      };
+    });
+  }
+
+  /** The study if the caller's clinics include it (tenancy in SQL), else 404: another clinic's study looks absent. */
+  private async visibleStudy(client: PoolClient, caller: Caller, studyUid: string, forUpdate: boolean): Promise<StudyState> {
+    const params: unknown[] = [];
+    const tenancySql = addClinicFilter(caller.principal, 's.clinic_id', params);
+    const study = await this.studies.state(client, studyUid, tenancySql, params, forUpdate);
+    if (!study) throw new AppError('not_found', 'Study not found');
+    return study;
+  }
+
+  private async assertAiResult(client: PoolClient, content: ReportContent, studyRef: string): Promise<void> {
+    if (content.aiResultRef !== null && !(await this.reports.aiResultBelongsTo(client, content.aiResultRef, studyRef))) {
+      throw new AppError('bad_request', 'aiResultRef is not an AI result of this study', { details: { fields: ['aiResultRef'] } });
+    }
+  }
+
+  private async mustRead(client: PoolClient, studyRef: string, version: number): Promise<ReportRow> {
+    const row = await this.reports.byVersion(client, studyRef, version);
+    if (!row) throw new Error(`report version ${version} vanished inside its own transaction`);
+    return row;
+  }
+}
+
+export interface ClinicStudyView {
+  studyInstanceUid: string;
+  patientName: string | null;
+  patientId: string | null;
+  studyDate: string | null;
+  studyDescription: string | null;
+  modalities: string[];
+  numberOfInstances: number;
+  receivedAt: string;
+  status: ReadingStatus;
+  signedReport: boolean;
+  signedVersions: number;
+  lastSignedAt: string | null;
+}
+
+function assertHoldsClaim(study: StudyState, me: string): void {
+  if (study.reading_status === 'reported') throw new AppError('conflict', 'The study is reported; add an addendum instead');
+  if (!(study.claim_active && study.claimed_by === me)) throw new AppError('conflict', 'Claim the study before writing its report');
+}
+
+function toView(r: ReportRow): ReportVersionView {
+  return {
+    id: r.id,
+    version: r.version,
+    kind: r.kind,
+    status: r.status,
+    tiradsCategory: r.tirads_category,
+    findings: r.findings,
+    impression: r.impression,
+    aiResultRef: r.ai_result_ref,
+    aiSuggestionAccepted: r.ai_suggestion_accepted,
+    author: { userId: r.author_user_id, username: r.author_username, displayName: r.author_display_name },
+    signedAt: r.signed_at?.toISOString() ?? null,
+    createdAt: r.created_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
+  };
+}
+
+function aiView(r: AiResultRow) {
+  return {
+    id: r.id,
+    current: r.current,
+    model: { id: r.model_id, version: r.model_version, sha256: r.model_sha256 },
+    instanceCount: r.instance_count,
+    status: r.status,
+    reason: r.reason,
+    score: r.score,
+    category: r.category,
+    priority: r.priority,
+    thresholds: r.thresholds,
+    images: r.images,
+    timings: r.timings,
+    createdAt: r.created_at.toISOString(),
+  };
+}

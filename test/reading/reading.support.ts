@@ -1,0 +1,95 @@
+import { makeInstance, newUid } from '@yunying/dicom/testing';
+import { stow, type RunningSystem } from '../support/system';
+
+/** HTTP helpers for the reading API system tests: sign in as a user, call with a Bearer token. */
+
+export interface ApiResponse<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+}
+
+export async function call<T = Record<string, unknown>>(baseUrl: string, method: string, path: string, token?: string, body?: unknown): Promise<ApiResponse<T>> {
+  const res = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
+}
+
+export async function signIn(viewerUrl: string, username: string, password: string): Promise<string> {
+  const res = await call<{ accessToken?: string }>(viewerUrl, 'POST', '/api/auth/sign-in', undefined, { username, password, client: 'api' });
+  if (res.status !== 200 || typeof res.body.accessToken !== 'string') throw new Error(`sign-in of ${username} failed with ${res.status}`);
+  return res.body.accessToken;
+}
+
+export function demoPassword(system: RunningSystem, username: string): string {
+  const user = system.credentials.users.find((u) => u.username === username);
+  if (!user) throw new Error(`no demo user ${username}`);
+  return user.password;
+}
+
+export function clinicId(system: RunningSystem, code: string): string {
+  const clinic = system.credentials.clinics.find((c) => c.code === code);
+  if (!clinic) throw new Error(`no demo clinic ${code}`);
+  return clinic.id;
+}
+
+/** A device key for `clinic`, created by the admin over the API (the seed makes one for demo-clinic only). */
+export async function createDeviceKey(viewerUrl: string, adminToken: string, clinic: string): Promise<string> {
+  const res = await call<{ key?: string }>(viewerUrl, 'POST', '/api/admin/api-keys', adminToken, { clinicId: clinic, name: `reading-test-${newUid().slice(-8)}` });
+  if (res.status !== 201 || typeof res.body.key !== 'string') throw new Error(`api key creation failed with ${res.status}`);
+  return res.body.key;
+}
+
+/** A radiologist created by the admin over the API and granted `clinics`; returns their id and token. */
+export async function createRadiologist(viewerUrl: string, adminToken: string, username: string, clinics: string[]): Promise<{ id: string; token: string }> {
+  const password = `pw-${newUid()}`;
+  const created = await call<{ id?: string }>(viewerUrl, 'POST', '/api/admin/users', adminToken, { username, role: 'radiologist', password });
+  if (created.status !== 201 || typeof created.body.id !== 'string') throw new Error(`user creation failed with ${created.status}`);
+  for (const clinic of clinics) {
+    const grant = await call(viewerUrl, 'POST', '/api/admin/grants', adminToken, { userId: created.body.id, clinicId: clinic });
+    if (grant.status !== 201) throw new Error(`grant failed with ${grant.status}`);
+  }
+  return { id: created.body.id, token: await signIn(viewerUrl, username, password) };
+}
+
+export interface UploadSpec {
+  modality?: string;
+  studyDate?: string;
+  patientName?: string;
+}
+
+/** One single-instance study per spec, all in one STOW-RS request with the given device key; returns their UIDs. */
+export async function uploadStudies(system: RunningSystem, apiKey: string, specs: UploadSpec[]): Promise<string[]> {
+  const uids = specs.map(() => newUid());
+  const files = specs.map((spec, i) =>
+    makeInstance({
+      studyInstanceUid: uids[i] ?? newUid(),
+      seriesInstanceUid: newUid(),
+      rows: 8,
+      columns: 8,
+      modality: spec.modality ?? 'US',
+      studyDate: spec.studyDate ?? '20240110',
+      patientName: spec.patientName ?? `Test^Patient${i}`,
+      patientId: `P-${i}`,
+    }),
+  );
+  const result = await stow(system.urls.ingest ?? '', apiKey, files);
+  if (result.status !== 200) throw new Error(`STOW failed with ${result.status}`);
+  return uids;
+}
+
+/** What triage (#5) does when it has scored a study: the study's priority and status, as SQL. */
+export async function setTriage(system: RunningSystem, studyUid: string, priority: 'urgent' | 'priority' | 'routine', aiResultId?: string): Promise<void> {
+  await system.pool.query(
+    `UPDATE studies SET priority = $2, triage_status = 'triaged', ai_result_ref = $3,
+            reading_status = CASE WHEN reading_status = 'new' THEN 'triaged' ELSE reading_status END
+      WHERE study_instance_uid = $1`,
+    [studyUid, priority, aiResultId ?? null],
+  );
+}
