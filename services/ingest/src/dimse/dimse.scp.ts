@@ -177,13 +177,13 @@ export class YunyingScp extends Scp {
 
     if (this.env.isClosing()) return this.reject('shutting_down', RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.TemporaryCongestion);
     if (this.env.settings.checkCalledAe && calledAe !== this.env.settings.aeTitle) {
+      await this.auditRejected(callingAe, calledAe, 'called AE title not recognized');
       this.reject('called_ae_not_recognized', RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CalledAeNotRecognized);
-      this.auditRejected(callingAe, calledAe, 'called AE title not recognized');
       return;
     }
     if (callingAe === '') {
+      await this.auditRejected(callingAe, calledAe, 'empty calling AE title');
       this.reject('calling_ae_not_recognized', RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAeNotRecognized);
-      this.auditRejected(callingAe, calledAe, 'empty calling AE title');
       return;
     }
 
@@ -199,8 +199,8 @@ export class YunyingScp extends Scp {
     if (this.phase !== 'negotiating') return; // the peer went away meanwhile
     if (this.env.isClosing()) return this.reject('shutting_down', RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.TemporaryCongestion);
     if (clinicId === null) {
+      await this.auditRejected(callingAe, calledAe, 'calling AE title not recognized');
       this.reject('calling_ae_not_recognized', RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAeNotRecognized);
-      this.auditRejected(callingAe, calledAe, 'calling AE title not recognized');
       return;
     }
     this.clinicId = clinicId;
@@ -248,8 +248,12 @@ export class YunyingScp extends Scp {
     this.closeGracefully();
   }
 
-  /** PS3.15 A.5.3.11 Security Alert: a device presented an AE title this archive does not know. */
-  private auditRejected(callingAe: string, calledAe: string, reason: string): void {
+  /**
+   * PS3.15 A.5.3.11 Security Alert: a device presented an AE title this archive does not know. Written
+   * before the A-ASSOCIATE-RJ goes out (so the record exists once the peer knows), within the
+   * association bound; a failed write is logged and does not keep the peer waiting.
+   */
+  private async auditRejected(callingAe: string, calledAe: string, reason: string): Promise<void> {
     const work = inTransaction(this.env.pool, (client) =>
       appendAuditEvent(client, {
         type: 'Security Alert',
@@ -262,6 +266,9 @@ export class YunyingScp extends Scp {
       this.log.error({ err: describeError(error) }, 'could not audit the rejected association');
     });
     this.env.track(work);
+    await this.bounded(work, this.env.settings.associationTimeoutMs).catch(() => {
+      this.log.error('auditing the rejected association is slow; rejecting without waiting');
+    });
   }
 
   override associationReleaseRequested(): void {

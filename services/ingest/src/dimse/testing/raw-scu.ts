@@ -1,0 +1,194 @@
+import net from 'node:net';
+
+/**
+ * A deliberately minimal DICOM upper-layer client for tests that real SCUs cannot express: a dataset
+ * with broken bytes (dcmtk re-encodes what it parsed, so it never sends one), a connection dropped
+ * mid-dataset, an oversized PDU, silence. PS3.8 9.3 PDU layouts; commands in Implicit VR LE (PS3.7 6.3.1).
+ */
+
+export interface RawContext {
+  id: number;
+  abstractSyntaxUid: string;
+  transferSyntaxUids: string[];
+}
+
+export interface Pdu {
+  type: number;
+  body: Buffer;
+}
+
+function padded(text: string, length: number): Buffer {
+  return Buffer.from(text.padEnd(length, ' ').slice(0, length), 'latin1');
+}
+
+function item(type: number, body: Buffer): Buffer {
+  const header = Buffer.alloc(4);
+  header.writeUInt8(type, 0);
+  header.writeUInt16BE(body.length, 2);
+  return Buffer.concat([header, body]);
+}
+
+export function pdu(type: number, body: Buffer): Buffer {
+  const header = Buffer.alloc(6);
+  header.writeUInt8(type, 0);
+  header.writeUInt32BE(body.length, 2);
+  return Buffer.concat([header, body]);
+}
+
+function uid(value: string): Buffer {
+  return Buffer.from(value.length % 2 === 0 ? value : `${value}\0`, 'latin1');
+}
+
+function implicitElement(tag: number, value: Buffer): Buffer {
+  const header = Buffer.alloc(8);
+  header.writeUInt16LE(tag >>> 16, 0);
+  header.writeUInt16LE(tag & 0xffff, 2);
+  header.writeUInt32LE(value.length, 4);
+  return Buffer.concat([header, value]);
+}
+
+function us(value: number): Buffer {
+  const out = Buffer.alloc(2);
+  out.writeUInt16LE(value, 0);
+  return out;
+}
+
+export function cStoreCommand(options: { messageId: number; sopClassUid: string; sopInstanceUid: string }): Buffer {
+  const rest = Buffer.concat([
+    implicitElement(0x00000002, uid(options.sopClassUid)),
+    implicitElement(0x00000100, us(0x0001)),
+    implicitElement(0x00000110, us(options.messageId)),
+    implicitElement(0x00000700, us(0x0000)),
+    implicitElement(0x00000800, us(0x0000)),
+    implicitElement(0x00001000, uid(options.sopInstanceUid)),
+  ]);
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(rest.length, 0);
+  return Buffer.concat([implicitElement(0x00000000, length), rest]);
+}
+
+/** One P-DATA-TF with one PDV. */
+export function pData(contextId: number, value: Buffer, command: boolean, last: boolean): Buffer {
+  const header = Buffer.alloc(6);
+  header.writeUInt32BE(value.length + 2, 0);
+  header.writeUInt8(contextId, 4);
+  header.writeUInt8((command ? 1 : 0) | (last ? 2 : 0), 5);
+  return pdu(0x04, Buffer.concat([header, value]));
+}
+
+/** (0000,0900) Status of a command set received in one P-DATA-TF. */
+export function statusOf(pData: Pdu): number {
+  const value = pData.body.subarray(6);
+  for (let at = 0; at + 8 <= value.length; ) {
+    const tag = ((value.readUInt16LE(at) << 16) | value.readUInt16LE(at + 2)) >>> 0;
+    const length = value.readUInt32LE(at + 4);
+    if (tag === 0x00000900) return value.readUInt16LE(at + 8);
+    at += 8 + length;
+  }
+  throw new Error('no Status (0000,0900) in the command');
+}
+
+export class RawScu {
+  private received = Buffer.alloc(0);
+  private waiting: ((pdu: Pdu | null) => void) | undefined;
+  private ended = false;
+  readonly closed: Promise<void>;
+
+  private constructor(readonly socket: net.Socket) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.received = Buffer.concat([this.received, chunk]);
+      this.deliver();
+    });
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => undefined);
+    void this.closed.then(() => {
+      this.ended = true;
+      this.deliver();
+    });
+  }
+
+  static connect(port: number): Promise<RawScu> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => resolve(new RawScu(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  private take(): Pdu | null {
+    if (this.received.length < 6) return null;
+    const length = this.received.readUInt32BE(2);
+    if (this.received.length < 6 + length) return null;
+    const out = { type: this.received.readUInt8(0), body: this.received.subarray(6, 6 + length) };
+    this.received = this.received.subarray(6 + length);
+    return out;
+  }
+
+  private deliver(): void {
+    if (!this.waiting) return;
+    const next = this.take();
+    if (next !== null || this.ended) {
+      const resolve = this.waiting;
+      this.waiting = undefined;
+      resolve(next);
+    }
+  }
+
+  /** The next PDU, or null when the server closed the connection first. */
+  next(): Promise<Pdu | null> {
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+      this.deliver();
+    });
+  }
+
+  send(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+
+  /** A-ASSOCIATE-RQ; returns the answer PDU and, for an AC, the accepted transfer syntax per context id. */
+  async associate(callingAe: string, calledAe: string, contexts: RawContext[]): Promise<{ pdu: Pdu | null; accepted: Map<number, string> }> {
+    const items = [item(0x10, Buffer.from('1.2.840.10008.3.1.1.1', 'latin1'))];
+    for (const c of contexts) {
+      const subItems = [item(0x30, Buffer.from(c.abstractSyntaxUid, 'latin1')), ...c.transferSyntaxUids.map((ts) => item(0x40, Buffer.from(ts, 'latin1')))];
+      items.push(item(0x20, Buffer.concat([Buffer.from([c.id, 0, 0, 0]), ...subItems])));
+    }
+    const maxLength = Buffer.alloc(4);
+    maxLength.writeUInt32BE(16384, 0);
+    items.push(item(0x50, Buffer.concat([item(0x51, maxLength), item(0x52, Buffer.from('1.2.3.4', 'latin1'))])));
+    const version = Buffer.from([0x00, 0x01, 0x00, 0x00]);
+    this.send(pdu(0x01, Buffer.concat([version, padded(calledAe, 16), padded(callingAe, 16), Buffer.alloc(32), ...items])));
+    const answer = await this.next();
+    const accepted = new Map<number, string>();
+    if (answer?.type === 0x02) {
+      for (let at = 68; at + 4 <= answer.body.length; ) {
+        const type = answer.body.readUInt8(at);
+        const length = answer.body.readUInt16BE(at + 2);
+        if (type === 0x21 && answer.body.readUInt8(at + 6) === 0) {
+          const tsLength = answer.body.readUInt16BE(at + 10);
+          accepted.set(answer.body.readUInt8(at + 4), answer.body.subarray(at + 12, at + 12 + tsLength).toString('latin1').replace(/\0+$/, ''));
+        }
+        at += 4 + length;
+      }
+    }
+    return { pdu: answer, accepted };
+  }
+
+  /** A C-STORE-RQ command then the dataset in PDVs of `chunk` bytes. */
+  sendStore(contextId: number, command: Buffer, dataset: Buffer, chunk = 16_000): void {
+    this.send(pData(contextId, command, true, true));
+    for (let at = 0; at < dataset.length; at += chunk) {
+      const part = dataset.subarray(at, Math.min(dataset.length, at + chunk));
+      this.send(pData(contextId, part, false, at + chunk >= dataset.length));
+    }
+  }
+
+  async release(): Promise<Pdu | null> {
+    this.send(pdu(0x05, Buffer.alloc(4)));
+    return this.next();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
