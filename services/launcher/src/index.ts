@@ -1,1 +1,1 @@
-export {};
+export { startRoles, type RunningRoles } from './roles';
