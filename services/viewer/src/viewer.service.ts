@@ -1,30 +1,47 @@
+import path from 'node:path';
 import { pingDatabase } from '@yunying/catalog';
+import { storageTargetSettings } from '@yunying/config';
+import { AuditLog } from '@yunying/audit';
 import { AuthService, createAuthRouter } from '@yunying/auth';
+import { ReplicatedStore, createTargetsFromConfig } from '@yunying/storage';
 import { createServiceApp, listen, type ServiceContext, type StartedService } from '@yunying/http';
+import { createDicomwebRouter } from './dicomweb';
 import { readingRouters } from './reading';
 
 /** The viewer role: DICOMweb retrieval, the reading queue, reports and the web app. */
 export async function startViewerService(ctx: ServiceContext): Promise<StartedService> {
-  const logger = ctx.logger.child({ role: 'viewer' });
   const { config } = ctx;
+  const logger = ctx.logger.child({ role: 'viewer' });
+  const auditLog = new AuditLog(ctx.pool);
   const auth = new AuthService({
     pool: ctx.pool,
     tokenSecret: config.auth.tokenSecret,
     accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
     refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
     retentionMinYears: config.retentionMinYears,
+    audit: auditLog,
   });
+  // Reads only: the viewer never writes objects, so it needs no write quorum of its own.
+  const store = new ReplicatedStore({ targets: createTargetsFromConfig(storageTargetSettings(config), logger), writeQuorum: config.writeQuorum, logger });
+  await store.init();
+
+  const dicomweb = createDicomwebRouter({
+    pool: ctx.pool,
+    store,
+    authenticator: auth,
+    audit: auditLog,
+    publicBaseUrl: config.http.publicViewerUrl,
+    thumbnailDir: path.join(config.dataDir, 'derived', 'thumbnails'),
+  });
+
   const app = createServiceApp({
     service: 'viewer',
     logger,
     metrics: ctx.metrics,
     readiness: [{ name: 'postgres', check: () => pingDatabase(ctx.pool) }],
-    routes: [
-      createAuthRouter(auth).router,
-      ...readingRouters({ pool: ctx.pool, authenticator: auth }).map((r) => r.router),
-    ],
+    routes: [createAuthRouter(auth).router, dicomweb.router, ...readingRouters({ pool: ctx.pool, authenticator: auth }).map((r) => r.router)],
   });
-  const server = await listen(app, ctx.config.http.host, ctx.config.http.ports.viewer, logger);
-  ctx.lifecycle.add({ name: 'viewer http', close: () => server.close(ctx.config.shutdownGraceSeconds * 1000) });
+  const server = await listen(app, config.http.host, config.http.ports.viewer, logger);
+  ctx.lifecycle.add({ name: 'viewer http', close: () => server.close(config.shutdownGraceSeconds * 1000) });
   return { role: 'viewer', url: server.url };
 }

@@ -1,0 +1,1 @@
+export { createDicomwebRouter, type DicomwebRoutesOptions } from './dicomweb.route';
