@@ -10,7 +10,7 @@ function body(boundary: string, parts: { headers: string; content: Buffer }[], p
 }
 
 async function collect(source: Buffer, boundary: string, chunkSize: number, lim = limits): Promise<MultipartPart[]> {
-  async function* chunks(): AsyncGenerator<Buffer> {
+  function* chunks(): Generator<Buffer> {
     for (let i = 0; i < source.length; i += chunkSize) yield source.subarray(i, i + chunkSize);
   }
   const out: MultipartPart[] = [];
