@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { pingDatabase } from '@yunying/catalog';
 import { storageTargetSettings } from '@yunying/config';
-import { AuditLog } from '@yunying/audit';
+import { AuditLog, createAuditRouter } from '@yunying/audit';
 import { AuthService, createAuthRouter } from '@yunying/auth';
 import { ReplicatedStore, createTargetsFromConfig } from '@yunying/storage';
 import { createServiceApp, listen, type ServiceContext, type StartedService } from '@yunying/http';
@@ -39,7 +39,7 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
     logger,
     metrics: ctx.metrics,
     readiness: [{ name: 'postgres', check: () => pingDatabase(ctx.pool) }],
-    routes: [createAuthRouter(auth).router, dicomweb.router, ...readingRouters({ pool: ctx.pool, authenticator: auth }).map((r) => r.router)],
+    routes: [createAuthRouter(auth).router, createAuditRouter({ pool: ctx.pool, auth }).router, dicomweb.router, ...readingRouters({ pool: ctx.pool, authenticator: auth }).map((r) => r.router)],
   });
   const server = await listen(app, config.http.host, config.http.ports.viewer, logger);
   ctx.lifecycle.add({ name: 'viewer http', close: () => server.close(config.shutdownGraceSeconds * 1000) });
