@@ -30,6 +30,16 @@ export interface Config {
   storage: StorageConfig;
   writeQuorum: number;
   retentionMinYears: number;
+  /** Scrubber, repair worker and orphan sweeper (#8 "keep and prove"). */
+  keeper: {
+    scrubIntervalSeconds: number;
+    scrubBatch: number;
+    scrubMaxBytesPerSecond: number;
+    scrubCycleDays: number;
+    scrubStaleDays: number;
+    repairRetrySeconds: number;
+    orphanSweepIntervalSeconds: number;
+  };
   stow: { maxInstanceBytes: number; maxRequestBytes: number };
   auth: { tokenSecret: string; accessTokenTtlSeconds: number; refreshTokenTtlSeconds: number };
   models: { dir: string; active: string };
@@ -101,6 +111,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     storage,
     writeQuorum: e.WRITE_QUORUM,
     retentionMinYears: e.RETENTION_MIN_YEARS,
+    keeper: {
+      scrubIntervalSeconds: e.SCRUB_INTERVAL_SECONDS,
+      scrubBatch: e.SCRUB_BATCH,
+      scrubMaxBytesPerSecond: e.SCRUB_MAX_BYTES_PER_SECOND,
+      scrubCycleDays: e.SCRUB_CYCLE_DAYS,
+      scrubStaleDays: e.SCRUB_STALE_DAYS,
+      repairRetrySeconds: e.REPAIR_RETRY_SECONDS,
+      orphanSweepIntervalSeconds: e.ORPHAN_SWEEP_INTERVAL_SECONDS,
+    },
     stow: { maxInstanceBytes: e.STOW_MAX_INSTANCE_BYTES, maxRequestBytes: e.STOW_MAX_REQUEST_BYTES },
     auth: { tokenSecret: e.AUTH_TOKEN_SECRET, accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS, refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS },
     models: { dir: path.resolve(cwd, e.MODELS_DIR), active: e.ACTIVE_MODEL },

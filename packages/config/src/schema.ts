@@ -70,6 +70,36 @@ export const envSchema = z
       .default(15)
       .describe('Global minimum retention in years; a clinic policy can only lengthen it.'),
 
+    SCRUB_INTERVAL_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(86_400)
+      .default(60)
+      .describe('Seconds between scrub ticks; each tick re-verifies the copies verified longest ago (0 turns the schedule off).'),
+    SCRUB_BATCH: z.coerce.number().int().min(1).max(10_000).default(200).describe('Copies verified per scrub tick at most.'),
+    SCRUB_MAX_BYTES_PER_SECOND: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(32 * 1024 * 1024)
+      .describe('Read rate limit of the scrubber per process, in bytes per second, so it never starves ingest (0 = unlimited).'),
+    SCRUB_CYCLE_DAYS: z.coerce.number().min(0.001).max(365).default(7).describe('Every copy is re-verified (full SHA-256 re-read) at least once per this many days.'),
+    SCRUB_STALE_DAYS: z.coerce.number().min(1).max(3650).default(30).describe('A copy not verified for this long puts its study on the auditor’s at-risk list.'),
+    REPAIR_RETRY_SECONDS: z.coerce
+      .number()
+      .min(0.1)
+      .max(3600)
+      .default(30)
+      .describe('First retry delay of a failed copy repair (doubles per attempt, up to 64 times this); also how often the repair worker looks for due copies.'),
+    ORPHAN_SWEEP_INTERVAL_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(604_800)
+      .default(86_400)
+      .describe('Seconds between sweeps that report objects present on a replica target but absent from the catalog (0 turns it off).'),
+
     STOW_MAX_INSTANCE_BYTES: z.coerce.number().int().min(1024).default(512 * 1024 * 1024).describe('Largest single DICOM instance accepted, in bytes.'),
     STOW_MAX_REQUEST_BYTES: z.coerce.number().int().min(1024).default(4 * 1024 * 1024 * 1024).describe('Largest STOW-RS request body accepted, in bytes.'),
 

@@ -10,6 +10,7 @@ import { IngestPipeline } from './ingest.pipeline';
 import { stowRoutes } from './stow/stow.route';
 import { ThumbnailService } from './thumbnail.service';
 import { startDimseServer } from './dimse';
+import { startKeeper } from './keeper';
 
 /** The ingest role: STOW-RS over HTTP and the DICOM C-ECHO/C-STORE SCP, both into one pipeline. */
 export async function startIngestService(ctx: ServiceContext): Promise<StartedService> {
@@ -63,6 +64,8 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
     retrieveBase: `${config.http.publicViewerUrl}/dicomweb`,
   });
 
+  const keeper = startKeeper({ config, pool: ctx.pool, store, auth, logger, metrics: ctx.metrics, lifecycle: ctx.lifecycle });
+
   const app = createServiceApp({
     service: 'ingest',
     logger,
@@ -78,7 +81,7 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
         },
       },
     ],
-    routes: [stow.router],
+    routes: [stow.router, keeper.router],
   });
   const server = await listen(app, config.http.host, config.http.ports.ingest, logger);
   ctx.lifecycle.add({ name: 'ingest http', close: () => server.close(config.shutdownGraceSeconds * 1000) });

@@ -1,0 +1,162 @@
+import type { Pool, PoolClient } from '@yunying/catalog';
+
+/**
+ * Catalog access of the scrubber and the repair worker (table `copies`, migration 0001 + 0500). Work is
+ * claimed with a lease (`claimed_until`) taken under FOR UPDATE SKIP LOCKED, so several ingest processes
+ * share the work without verifying or repairing the same copy at once, and a dead worker's claim lapses.
+ */
+
+export type CopyState = 'ok' | 'missing' | 'corrupt';
+
+export interface ClaimedCopy {
+  id: string;
+  sha256: string;
+  target: string;
+  key: string;
+  size: number;
+  state: CopyState;
+  /** The later of the copy's and the object's retain-until: a repaired copy never gets less. */
+  retainUntil: Date;
+  legalHold: boolean;
+  repairAttempts: number;
+  /** For the audit event; null when no instance refers to the object (yet). */
+  studyInstanceUid: string | null;
+}
+
+interface ClaimRow {
+  id: string;
+  sha256: string;
+  target: string;
+  object_key: string;
+  size_bytes: string;
+  state: CopyState;
+  retain_until: Date;
+  legal_hold: boolean;
+  repair_attempts: number;
+  study_instance_uid: string | null;
+}
+
+const RETURNING = `
+  RETURNING c.id, c.sha256, c.target, c.object_key, c.size_bytes, c.state, GREATEST(c.retain_until, o.retain_until) AS retain_until,
+            o.legal_hold, c.repair_attempts,
+            (SELECT s.study_instance_uid FROM instances i JOIN studies s ON s.id = i.study_ref WHERE i.sha256 = c.sha256 LIMIT 1) AS study_instance_uid`;
+
+function toClaimed(row: ClaimRow): ClaimedCopy {
+  return {
+    id: row.id,
+    sha256: row.sha256,
+    target: row.target,
+    key: row.object_key,
+    size: Number(row.size_bytes),
+    state: row.state,
+    retainUntil: row.retain_until,
+    legalHold: row.legal_hold,
+    repairAttempts: row.repair_attempts,
+    studyInstanceUid: row.study_instance_uid,
+  };
+}
+
+/** Scheduled scrub: the ok copies verified longest ago (never-verified first) and not since `verifiedBefore`. */
+export async function claimDueForScrub(pool: Pool, verifiedBefore: Date, limit: number, leaseSeconds: number): Promise<ClaimedCopy[]> {
+  const { rows } = await pool.query<ClaimRow>(
+    `WITH due AS (
+       SELECT id FROM copies
+        WHERE state = 'ok' AND (last_verified_at IS NULL OR last_verified_at < $1)
+          AND (claimed_until IS NULL OR claimed_until < now())
+        ORDER BY last_verified_at NULLS FIRST, id
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED)
+     UPDATE copies c SET claimed_until = now() + make_interval(secs => $3)
+       FROM due, objects o WHERE c.id = due.id AND o.sha256 = c.sha256 ${RETURNING}`,
+    [verifiedBefore, limit, leaseSeconds],
+  );
+  return rows.map(toClaimed);
+}
+
+/** Full pass: every copy (any state) after `afterId` in id order, skipping copies another worker holds. */
+export async function claimNextForPass(pool: Pool, afterId: string, limit: number, leaseSeconds: number): Promise<ClaimedCopy[]> {
+  const { rows } = await pool.query<ClaimRow>(
+    `WITH due AS (
+       SELECT id FROM copies
+        WHERE id > $1 AND (claimed_until IS NULL OR claimed_until < now())
+        ORDER BY id
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED)
+     UPDATE copies c SET claimed_until = now() + make_interval(secs => $3)
+       FROM due, objects o WHERE c.id = due.id AND o.sha256 = c.sha256 ${RETURNING}`,
+    [afterId, limit, leaseSeconds],
+  );
+  return rows.map(toClaimed).sort((a, b) => Number(a.id) - Number(b.id));
+}
+
+/** Repair worker: bad copies whose next attempt is due. */
+export async function claimDueForRepair(pool: Pool, limit: number, leaseSeconds: number): Promise<ClaimedCopy[]> {
+  const { rows } = await pool.query<ClaimRow>(
+    `WITH due AS (
+       SELECT id FROM copies
+        WHERE state <> 'ok' AND (next_repair_at IS NULL OR next_repair_at <= now())
+          AND (claimed_until IS NULL OR claimed_until < now())
+        ORDER BY next_repair_at NULLS FIRST, id
+        LIMIT $1
+        FOR UPDATE SKIP LOCKED)
+     UPDATE copies c SET claimed_until = now() + make_interval(secs => $2)
+       FROM due, objects o WHERE c.id = due.id AND o.sha256 = c.sha256 ${RETURNING}`,
+    [limit, leaseSeconds],
+  );
+  return rows.map(toClaimed);
+}
+
+export async function markVerifiedOk(pool: Pool, id: string): Promise<void> {
+  await pool.query(
+    `UPDATE copies SET state = 'ok', failure_reason = NULL, last_verified_at = now(), claimed_until = NULL, repair_attempts = 0, next_repair_at = NULL
+      WHERE id = $1`,
+    [id],
+  );
+}
+
+/** The target could not be reached: nothing is known about the copy; look again after `retrySeconds`. */
+export async function postponeUnreachable(pool: Pool, id: string, retrySeconds: number): Promise<void> {
+  await pool.query('UPDATE copies SET claimed_until = now() + make_interval(secs => $2) WHERE id = $1', [id, retrySeconds]);
+}
+
+/** A verified-bad copy: recorded, due for repair now. The claim is kept (the caller repairs next). */
+export async function markBad(client: PoolClient, id: string, state: 'missing' | 'corrupt', reason: string): Promise<void> {
+  await client.query(
+    `UPDATE copies SET state = $2, failure_reason = $3, last_verified_at = now(), repair_attempts = 0, next_repair_at = now() WHERE id = $1`,
+    [id, state, reason.slice(0, 500)],
+  );
+}
+
+export interface RepairedCopy {
+  versionId: string | null;
+  lockMode: 'COMPLIANCE' | 'FS_READONLY';
+  retainUntil: Date;
+}
+
+export async function markRepaired(client: PoolClient, id: string, repaired: RepairedCopy): Promise<void> {
+  await client.query(
+    `UPDATE copies SET state = 'ok', failure_reason = NULL, version_id = $2, lock_mode = $3, retain_until = GREATEST(retain_until, $4),
+            last_verified_at = now(), last_repaired_at = now(), repair_attempts = 0, next_repair_at = NULL, claimed_until = NULL
+      WHERE id = $1`,
+    [id, repaired.versionId, repaired.lockMode, repaired.retainUntil],
+  );
+}
+
+/** A failed repair attempt: retried after `delaySeconds` (the caller's backoff). */
+export async function markRepairFailed(pool: Pool, id: string, reason: string, delaySeconds: number): Promise<void> {
+  await pool.query(
+    `UPDATE copies SET failure_reason = $2, repair_attempts = repair_attempts + 1,
+            next_repair_at = now() + make_interval(secs => $3), claimed_until = NULL
+      WHERE id = $1`,
+    [id, reason.slice(0, 500), delaySeconds],
+  );
+}
+
+/** The other targets that hold a copy of the object in state ok, best first (most recently verified). */
+export async function goodSources(pool: Pool, sha256: string, except: string): Promise<string[]> {
+  const { rows } = await pool.query<{ target: string }>(
+    `SELECT target FROM copies WHERE sha256 = $1 AND target <> $2 ORDER BY (state = 'ok') DESC, last_verified_at DESC NULLS LAST`,
+    [sha256, except],
+  );
+  return rows.map((r) => r.target);
+}

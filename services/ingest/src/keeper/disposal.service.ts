@@ -1,0 +1,265 @@
+import { appendAuditEvent, type AuditActor } from '@yunying/audit';
+import { inTransaction, type Pool } from '@yunying/catalog';
+import { AppError, describeError, isAppError, type Logger } from '@yunying/core';
+import type { ReplicatedStore } from '@yunying/storage';
+import {
+  findDisposal,
+  listDisposals,
+  studyCopies,
+  studyObjectKeys,
+  studyRetentionState,
+  writeTombstone,
+  type DisposalRequest,
+  type StudyRetentionState,
+} from './disposal.repository';
+import { KEEPER_ACTOR } from './keeper.audit';
+import type { KeeperMetrics } from './keeper.metrics';
+
+export interface Caller {
+  userId: string | null;
+  actor: AuditActor;
+  sourceIp: string | null;
+}
+
+export interface DisposalOptions {
+  pool: Pool;
+  store: ReplicatedStore;
+  logger: Logger;
+  metrics: KeeperMetrics;
+  now?: () => Date;
+}
+
+/**
+ * Retention expiry (#8): nothing is deleted before retain-until, through any path. After expiry a study is
+ * disposed of only by this workflow: an admin requests it (refused while anything of the study is retained
+ * or held), an auditor who is not the requester approves it, and the executor re-checks expiry and legal
+ * hold, removes every copy with the targets' own remove() (which refuses early deletion itself, and S3
+ * COMPLIANCE refuses even the application's credentials), then writes the tombstone. Every step is audited.
+ */
+export class DisposalService {
+  private running: Promise<void> | undefined;
+  private again = false;
+
+  constructor(private readonly options: DisposalOptions) {}
+
+  list(limit = 200): Promise<DisposalRequest[]> {
+    return listDisposals(this.options.pool, limit);
+  }
+
+  async request(caller: Caller, studyInstanceUid: string, reason: string): Promise<DisposalRequest> {
+    const { pool, metrics } = this.options;
+    const id = await inTransaction(pool, async (client) => {
+      const state = await studyRetentionState(client, studyInstanceUid, true);
+      if (state === null) throw new AppError('not_found', 'No such study');
+      const refusal = this.refusal(state);
+      if (refusal !== null) {
+        metrics.disposals.inc({ outcome: 'refused' });
+        throw new AppError('conflict', refusal);
+      }
+      const open = await client.query('SELECT id FROM disposal_requests WHERE study_ref = $1 AND status IN ($2, $3)', [state.studyRef, 'requested', 'approved']);
+      if (open.rows.length > 0) throw new AppError('conflict', 'A disposal request for this study is already open');
+      const inserted = await client.query<{ id: string }>(
+        'INSERT INTO disposal_requests (study_ref, requested_by, reason) VALUES ($1, $2, $3) RETURNING id',
+        [state.studyRef, caller.userId, reason],
+      );
+      const requestId = inserted.rows[0]?.id;
+      if (requestId === undefined) throw new Error('disposal request insert returned no row');
+      await appendAuditEvent(client, {
+        type: 'Security Alert',
+        actor: caller.actor,
+        sourceIp: caller.sourceIp,
+        studyInstanceUid,
+        clinicId: state.clinicId,
+        details: { event: 'disposal.requested', disposalRequest: requestId, retainUntil: state.retainUntil.toISOString(), objects: state.objects },
+      });
+      return requestId;
+    });
+    metrics.disposals.inc({ outcome: 'requested' });
+    return this.get(id);
+  }
+
+  async decide(caller: Caller, id: string, decision: 'approve' | 'reject', note: string | null): Promise<DisposalRequest> {
+    const { pool, metrics } = this.options;
+    await inTransaction(pool, async (client) => {
+      const request = await findDisposal(client, id, true);
+      if (request === null) throw new AppError('not_found', 'No such disposal request');
+      if (request.status !== 'requested') throw new AppError('conflict', `The request is ${request.status}, not awaiting a decision`);
+      // Four eyes: whoever asked cannot approve (also a CHECK constraint of disposal_requests).
+      if (caller.userId === null || caller.userId === request.requestedBy) throw new AppError('forbidden', 'The requester cannot decide on their own disposal request');
+      const status = decision === 'approve' ? 'approved' : 'rejected';
+      await client.query('UPDATE disposal_requests SET status = $2, approved_by = $3, approved_at = now(), decided_note = $4 WHERE id = $1', [
+        id,
+        status,
+        caller.userId,
+        note,
+      ]);
+      await appendAuditEvent(client, {
+        type: 'Security Alert',
+        actor: caller.actor,
+        sourceIp: caller.sourceIp,
+        studyInstanceUid: request.studyInstanceUid,
+        clinicId: request.clinicId,
+        details: { event: `disposal.${status}`, disposalRequest: id },
+      });
+    });
+    metrics.disposals.inc({ outcome: decision === 'approve' ? 'approved' : 'rejected' });
+    if (decision === 'approve') void this.kick();
+    return this.get(id);
+  }
+
+  /** Legal hold on or off for a study: catalog rows and every copy on every target. */
+  async setLegalHold(caller: Caller, studyInstanceUid: string, on: boolean): Promise<{ objects: number }> {
+    const { pool } = this.options;
+    const state = await studyRetentionState(pool, studyInstanceUid);
+    if (state === null || state.disposedAt !== null) throw new AppError('not_found', 'No such study');
+    const keys = await studyObjectKeys(pool, state.studyRef);
+    // The targets first when setting a hold (the catalog never claims more protection than the store has);
+    // the catalog first when lifting it.
+    if (on) await this.holdOnTargets(keys, true);
+    await inTransaction(pool, async (client) => {
+      await client.query('UPDATE studies SET legal_hold = $2 WHERE id = $1', [state.studyRef, on]);
+      await client.query('UPDATE objects SET legal_hold = $2 WHERE sha256 = ANY($1)', [keys.map((k) => k.sha256), on]);
+      await appendAuditEvent(client, {
+        type: 'Security Alert',
+        action: 'U',
+        actor: caller.actor,
+        sourceIp: caller.sourceIp,
+        studyInstanceUid,
+        clinicId: state.clinicId,
+        details: { event: on ? 'legal-hold.set' : 'legal-hold.lifted', objects: keys.length },
+      });
+    });
+    if (!on) await this.holdOnTargets(keys, false);
+    return { objects: keys.length };
+  }
+
+  /** Runs the executor soon (after an approval) and on the keeper's schedule. One run at a time. */
+  kick(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        try {
+          await this.executeApproved();
+        } catch (error) {
+          this.options.logger.warn({ err: describeError(error) }, 'keeper: disposal executor failed; will retry');
+        }
+      } while (this.again);
+    })().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  /** Carries out every approved request (claimed with a lease so two processes never run the same one). */
+  async executeApproved(): Promise<void> {
+    for (;;) {
+      const { rows } = await this.options.pool.query<{ id: string }>(
+        `WITH next AS (SELECT id FROM disposal_requests WHERE status = 'approved' AND (claimed_until IS NULL OR claimed_until < now())
+                        ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+         UPDATE disposal_requests d SET claimed_until = now() + interval '10 minutes', attempts = attempts + 1 FROM next WHERE d.id = next.id RETURNING d.id`,
+      );
+      const id = rows[0]?.id;
+      if (id === undefined) return;
+      await this.execute(id);
+    }
+  }
+
+  private async execute(id: string): Promise<void> {
+    const { pool, store, logger, metrics } = this.options;
+    const request = await findDisposal(pool, id);
+    if (request === null || request.status !== 'approved') return;
+    const state = await studyRetentionState(pool, request.studyInstanceUid);
+    const refusal = state === null ? 'the study is gone' : this.refusal(state);
+    if (state === null || refusal !== null) {
+      await this.finish(id, request, 'blocked', { reason: refusal ?? 'blocked' }, 8);
+      return;
+    }
+    const copies = await studyCopies(pool, state.studyRef);
+    const removed: string[] = [];
+    for (const copy of copies) {
+      try {
+        await store.target(copy.target).remove(copy.key, this.now());
+        removed.push(`${copy.target}:${copy.sha256}`);
+      } catch (error) {
+        if (isAppError(error) && error.code === 'not_found') continue;
+        if (isAppError(error) && error.code === 'retention_locked') {
+          // The store refuses: the catalog was wrong about expiry or a hold. Nothing more is removed.
+          await this.finish(id, request, 'blocked', { reason: error.message, removed }, 8);
+          return;
+        }
+        // A target is down: the request stays approved and is retried when its lease lapses.
+        logger.warn({ replica: copy.target, err: describeError(error) }, 'keeper: disposal could not remove a copy; will retry');
+        await pool.query('UPDATE disposal_requests SET claimed_until = now() + interval \'1 minute\' WHERE id = $1', [id]);
+        return;
+      }
+    }
+    await inTransaction(pool, async (client) => {
+      const tomb = await writeTombstone(client, state.studyRef, id);
+      await client.query("UPDATE disposal_requests SET status = 'executed', executed_at = now(), claimed_until = NULL, result = $2 WHERE id = $1", [
+        id,
+        JSON.stringify({ copiesRemoved: removed.length, instances: tomb.instances, objects: tomb.objects }),
+      ]);
+      await appendAuditEvent(client, {
+        type: 'DICOM Study Deleted',
+        actor: KEEPER_ACTOR,
+        studyInstanceUid: request.studyInstanceUid,
+        clinicId: request.clinicId,
+        details: { event: 'disposal.executed', disposalRequest: id, copiesRemoved: removed.length, instances: tomb.instances, objects: tomb.objects },
+      });
+    });
+    metrics.disposals.inc({ outcome: 'executed' });
+    logger.info({ disposalRequest: id, copies: removed.length }, 'keeper: study disposed of');
+  }
+
+  private async finish(id: string, request: DisposalRequest, status: 'blocked', result: Record<string, string | string[]>, outcome: 8): Promise<void> {
+    await inTransaction(this.options.pool, async (client) => {
+      await client.query('UPDATE disposal_requests SET status = $2, claimed_until = NULL, result = $3 WHERE id = $1', [id, status, JSON.stringify(result)]);
+      await appendAuditEvent(client, {
+        type: 'DICOM Study Deleted',
+        outcome,
+        actor: KEEPER_ACTOR,
+        studyInstanceUid: request.studyInstanceUid,
+        clinicId: request.clinicId,
+        details: { event: `disposal.${status}`, disposalRequest: id, reason: typeof result.reason === 'string' ? result.reason : status },
+      });
+    });
+    this.options.metrics.disposals.inc({ outcome: status });
+  }
+
+  /** Why the study may not be disposed of now, or null. */
+  private refusal(state: StudyRetentionState): string | null {
+    if (state.disposedAt !== null) return 'The study has already been disposed of';
+    if (state.legalHold) return 'The study is under legal hold';
+    if (state.retainUntil.getTime() > this.now().getTime()) return `The study is retained until ${state.retainUntil.toISOString()}`;
+    return null;
+  }
+
+  private async holdOnTargets(keys: { key: string }[], on: boolean): Promise<void> {
+    for (const { key } of keys) {
+      for (const target of this.options.store.targets) {
+        try {
+          await target.setLegalHold(key, on);
+        } catch (error) {
+          // A copy missing on one target gets the hold from the catalog when it is repaired.
+          if (!(isAppError(error) && error.code === 'not_found')) throw error;
+        }
+      }
+    }
+  }
+
+  private async get(id: string): Promise<DisposalRequest> {
+    const found = await findDisposal(this.options.pool, id);
+    if (found === null) throw new Error('disposal request vanished');
+    return found;
+  }
+
+  private now(): Date {
+    // Never later than the real clock (the targets apply the same rule: util.retentionNow).
+    const now = this.options.now?.() ?? new Date();
+    return new Date(Math.min(now.getTime(), Date.now()));
+  }
+}

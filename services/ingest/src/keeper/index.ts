@@ -1,0 +1,92 @@
+import type { Registry } from 'prom-client';
+import type { Authenticator } from '@yunying/auth';
+import type { Pool } from '@yunying/catalog';
+import type { Config } from '@yunying/config';
+import { describeError, type Logger } from '@yunying/core';
+import type { Lifecycle } from '@yunying/http';
+import type { ReplicatedStore } from '@yunying/storage';
+import { DisposalService } from './disposal.service';
+import { keeperMetrics } from './keeper.metrics';
+import { keeperRoutes } from './keeper.route';
+import { OrphanSweeper } from './orphan.sweeper';
+import { RepairService } from './repair.service';
+import { Scrubber } from './scrub.service';
+
+export interface KeeperDeps {
+  config: Config;
+  pool: Pool;
+  store: ReplicatedStore;
+  auth: Authenticator;
+  logger: Logger;
+  metrics: Registry;
+  lifecycle: Lifecycle;
+}
+
+/** Runs `fn` every `seconds` (0 = never), one run at a time; stop() waits for the run in flight. */
+class Every {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly seconds: number,
+    private readonly fn: () => Promise<unknown>,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  start(): void {
+    if (this.seconds <= 0) return;
+    this.timer = setInterval(() => {
+      if (this.running) return;
+      this.running = this.fn()
+        .then(() => undefined, this.onError)
+        .finally(() => {
+          this.running = undefined;
+        });
+    }, this.seconds * 1000);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+}
+
+/**
+ * Keep and prove (#8), started by the ingest role: the scrubber, the repair worker (which also completes
+ * copies that failed at write time with a write quorum below 3), the orphan sweeper and the disposal
+ * executor, plus their admin/auditor routes. See docs/keep-and-prove.md.
+ */
+export function startKeeper(deps: KeeperDeps): { router: ReturnType<typeof keeperRoutes>['router'] } {
+  const { config, pool, store } = deps;
+  const settings = config.keeper;
+  const logger = deps.logger.child({ component: 'keeper' });
+  const metrics = keeperMetrics(deps.metrics);
+  const repair = new RepairService({ pool, store, logger, metrics, retrySeconds: settings.repairRetrySeconds });
+  const scrubber = new Scrubber({
+    pool,
+    store,
+    repair,
+    logger,
+    metrics,
+    batch: settings.scrubBatch,
+    maxBytesPerSecond: settings.scrubMaxBytesPerSecond,
+    cycleSeconds: settings.scrubCycleDays * 86_400,
+    unreachableRetrySeconds: Math.max(settings.repairRetrySeconds, settings.scrubIntervalSeconds),
+  });
+  const s3 = config.storage.backend === 's3' ? { accessKey: config.storage.accessKey, secretKey: config.storage.secretKey, region: config.storage.region } : null;
+  const sweeper = new OrphanSweeper({ pool, store, logger, metrics, s3 });
+  const disposals = new DisposalService({ pool, store, logger, metrics });
+
+  const warn = (what: string) => (error: unknown) => logger.warn({ err: describeError(error) }, `keeper: ${what} failed; will retry`);
+  const loops = [
+    new Every(settings.scrubIntervalSeconds, () => scrubber.tick(), warn('scrub tick')),
+    new Every(settings.repairRetrySeconds, () => repair.runDue(), warn('repair pass')),
+    new Every(settings.repairRetrySeconds, () => disposals.kick(), warn('disposal executor')),
+    new Every(settings.orphanSweepIntervalSeconds, () => sweeper.sweep(), warn('orphan sweep')),
+  ];
+  for (const loop of loops) loop.start();
+  deps.lifecycle.add({ name: 'keeper', close: () => Promise.all(loops.map((l) => l.stop())).then(() => undefined) });
+
+  return { router: keeperRoutes({ auth: deps.auth, scrubber, repair, sweeper, disposals }).router };
+}

@@ -1,0 +1,196 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import * as Minio from 'minio';
+import { appendAuditEvent } from '@yunying/audit';
+import { inTransaction, type Pool } from '@yunying/catalog';
+import { describeError, type Logger } from '@yunying/core';
+import { FsReplicaTarget, S3ReplicaTarget, type ReplicaTarget, type ReplicatedStore } from '@yunying/storage';
+import { KEEPER_ACTOR } from './keeper.audit';
+import type { KeeperMetrics } from './keeper.metrics';
+
+/** What the sweeper needs to list an S3 bucket (the application's own credentials, read-only use). */
+export interface S3Credentials {
+  accessKey: string;
+  secretKey: string;
+  region: string;
+}
+
+export interface OrphanSweeperOptions {
+  pool: Pool;
+  store: ReplicatedStore;
+  logger: Logger;
+  metrics: KeeperMetrics;
+  s3: S3Credentials | null;
+}
+
+export interface OrphanReport {
+  target: string;
+  key: string;
+  size: number | null;
+  firstSeenAt: Date;
+  lastSeenAt: Date;
+  resolvedAt: Date | null;
+}
+
+export interface SweepSummary {
+  listed: number;
+  newOrphans: number;
+  openOrphans: number;
+  resolved: number;
+  unreachable: string[];
+}
+
+interface ListedObject {
+  key: string;
+  size: number;
+}
+
+const KEY = /^sha256\/[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{64}$/;
+const BATCH = 500;
+
+/**
+ * Finds objects present on a replica target but absent from the catalog (`objects`): written, then the
+ * process died or the catalog write failed before commit. They are retention-locked, so they are
+ * reported (audit 'Security Alert', metric, auditor API), never deleted. A retried upload of the same
+ * bytes adopts them by content address; the next sweep then marks the report resolved.
+ */
+export class OrphanSweeper {
+  constructor(private readonly options: OrphanSweeperOptions) {}
+
+  async sweep(): Promise<SweepSummary> {
+    const { pool, store, logger } = this.options;
+    const summary: SweepSummary = { listed: 0, newOrphans: 0, openOrphans: 0, resolved: 0, unreachable: [] };
+    const started = new Date();
+    for (const target of store.targets) {
+      try {
+        let batch: ListedObject[] = [];
+        for await (const object of this.list(target)) {
+          batch.push(object);
+          if (batch.length >= BATCH) {
+            await this.check(target.name, batch, summary);
+            batch = [];
+          }
+        }
+        if (batch.length > 0) await this.check(target.name, batch, summary);
+      } catch (error) {
+        summary.unreachable.push(target.name);
+        logger.warn({ replica: target.name, err: describeError(error) }, 'keeper: orphan sweep could not list a target');
+      }
+    }
+    // Reports whose object is now in the catalog (a retried upload adopted it) are resolved.
+    const resolved = await pool.query(
+      'UPDATE orphan_copies SET resolved_at = now() WHERE resolved_at IS NULL AND object_key IN (SELECT object_key FROM objects)',
+    );
+    summary.resolved = resolved.rowCount ?? 0;
+    const open = await pool.query<{ n: string }>('SELECT count(*) AS n FROM orphan_copies WHERE resolved_at IS NULL AND last_seen_at >= $1', [started]);
+    summary.openOrphans = Number(open.rows[0]?.n ?? 0);
+    return summary;
+  }
+
+  async reports(openOnly: boolean, limit: number): Promise<OrphanReport[]> {
+    const { rows } = await this.options.pool.query<{
+      target: string;
+      object_key: string;
+      size_bytes: string | null;
+      first_seen_at: Date;
+      last_seen_at: Date;
+      resolved_at: Date | null;
+    }>(
+      `SELECT target, object_key, size_bytes, first_seen_at, last_seen_at, resolved_at FROM orphan_copies
+        ${openOnly ? 'WHERE resolved_at IS NULL' : ''} ORDER BY first_seen_at, id LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => ({
+      target: r.target,
+      key: r.object_key,
+      size: r.size_bytes === null ? null : Number(r.size_bytes),
+      firstSeenAt: r.first_seen_at,
+      lastSeenAt: r.last_seen_at,
+      resolvedAt: r.resolved_at,
+    }));
+  }
+
+  private async check(target: string, batch: ListedObject[], summary: SweepSummary): Promise<void> {
+    const { pool, metrics } = this.options;
+    summary.listed += batch.length;
+    const known = await pool.query<{ object_key: string }>('SELECT object_key FROM objects WHERE object_key = ANY($1)', [batch.map((b) => b.key)]);
+    const catalogued = new Set(known.rows.map((r) => r.object_key));
+    for (const orphan of batch.filter((b) => !catalogued.has(b.key))) {
+      const sha256 = orphan.key.slice(orphan.key.lastIndexOf('/') + 1);
+      const isNew = await inTransaction(pool, async (client) => {
+        const upsert = await client.query<{ inserted: boolean }>(
+          `INSERT INTO orphan_copies (target, object_key, size_bytes) VALUES ($1, $2, $3)
+           ON CONFLICT (target, object_key) DO UPDATE SET last_seen_at = now(), resolved_at = NULL, size_bytes = EXCLUDED.size_bytes
+           RETURNING (xmax = 0) AS inserted`,
+          [target, orphan.key, orphan.size],
+        );
+        const inserted = upsert.rows[0]?.inserted === true;
+        if (inserted) {
+          await appendAuditEvent(client, {
+            type: 'Security Alert',
+            outcome: 4,
+            actor: KEEPER_ACTOR,
+            details: { event: 'copy.orphan', sha256, target, size: orphan.size, problem: 'object on the replica target is not in the catalog' },
+          });
+        }
+        return inserted;
+      });
+      if (isNew) {
+        summary.newOrphans += 1;
+        metrics.orphans.inc({ target });
+      }
+    }
+  }
+
+  private list(target: ReplicaTarget): AsyncIterable<ListedObject> {
+    if (target instanceof FsReplicaTarget) return walkFs(target.root);
+    if (target instanceof S3ReplicaTarget) {
+      if (this.options.s3 === null) throw new Error(`no S3 credentials to list ${target.name}`);
+      return listS3(target, this.options.s3);
+    }
+    throw new Error(`cannot list replica target ${target.name}`);
+  }
+}
+
+/** fs layout: root/sha256/ab/cd/<hex> (+ .lock.json sidecars and .tmp-* leftovers, which are not objects). */
+async function* walkFs(root: string): AsyncIterable<ListedObject> {
+  // The marker proves the disk is mounted; an unmounted root must not read as "no objects".
+  await fs.access(path.join(root, '.yunying-replica.json'));
+  const base = path.join(root, 'sha256');
+  const level = async (dir: string): Promise<string[]> => {
+    try {
+      return (await fs.readdir(dir)).filter((n) => /^[0-9a-f]{2}$/.test(n)).sort();
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'ENOENT') return [];
+      throw error;
+    }
+  };
+  for (const a of await level(base)) {
+    for (const b of await level(path.join(base, a))) {
+      const dir = path.join(base, a, b);
+      for (const name of (await fs.readdir(dir)).sort()) {
+        const key = `sha256/${a}/${b}/${name}`;
+        if (!KEY.test(key)) continue;
+        const st = await fs.stat(path.join(dir, name));
+        yield { key, size: st.size };
+      }
+    }
+  }
+}
+
+async function* listS3(target: S3ReplicaTarget, creds: S3Credentials): AsyncIterable<ListedObject> {
+  const url = new URL(target.endpoint);
+  const useSSL = url.protocol === 'https:';
+  const client = new Minio.Client({
+    endPoint: url.hostname,
+    port: url.port === '' ? (useSSL ? 443 : 80) : Number(url.port),
+    useSSL,
+    accessKey: creds.accessKey,
+    secretKey: creds.secretKey,
+    region: creds.region,
+    pathStyle: true,
+  });
+  for await (const item of client.listObjectsV2(target.bucket, 'sha256/', true) as AsyncIterable<{ name?: string; size?: number }>) {
+    if (typeof item.name === 'string' && KEY.test(item.name)) yield { key: item.name, size: item.size ?? 0 };
+  }
+}
