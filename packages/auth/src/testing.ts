@@ -39,8 +39,15 @@ export interface MatrixRequest {
   url: string;
   body?: unknown;
   headers?: Record<string, string>;
-  /** Statuses that count as "allowed" (default: any 2xx or 3xx). */
+  /** Statuses that count as "allowed" (default: the runner's `isAllowed`, else any 2xx or 3xx). */
   allowStatuses?: readonly number[];
+  /** The status expected when a clinic-bound caller addresses another clinic's resource (default: the runner's). */
+  otherClinicStatus?: number;
+  /**
+   * For collection routes (searches), where another clinic's data must be absent rather than 404: decides
+   * whether the answer to a clinic-bound caller asking for another clinic's data is correct (e.g. 200 and []).
+   */
+  otherClinicCheck?: (status: number, body: unknown) => boolean;
 }
 
 export interface AuthorizationMatrixOptions {
@@ -59,6 +66,11 @@ export interface AuthorizationMatrixOptions {
   otherClinicStatus?: number;
   /** Callers to test (default all). */
   actors?: readonly MatrixActor[];
+  /**
+   * Whether a status means "allowed" (the caller got past authentication, role and tenancy checks). Default:
+   * any 2xx or 3xx. A whole-system matrix that sends minimal bodies passes e.g. `s => s !== 401 && s !== 403`.
+   */
+  isAllowed?: (status: number, route: RouteEntry, context: { caller: MatrixCaller; clinic: MatrixClinic }) => boolean;
 }
 
 export interface MatrixCase {
@@ -132,8 +144,14 @@ export async function runAuthorizationMatrix(options: AuthorizationMatrixOptions
       const headers = { ...(caller === 'anonymous' ? {} : options.credentials[caller]), ...built.headers };
       for (const [name, value] of Object.entries(headers)) req = req.set(name, value);
       const res = built.body === undefined ? await req : await req.send(built.body as object);
-      const expected = expectedOutcome(expectation, caller, clinic, otherClinicStatus);
-      const ok = expected === 'allow' ? (built.allowStatuses ? built.allowStatuses.includes(res.status) : res.status < 400) : res.status === expected;
+      const expected = expectedOutcome(expectation, caller, clinic, built.otherClinicStatus ?? otherClinicStatus);
+      const allowed = built.allowStatuses
+        ? built.allowStatuses.includes(res.status)
+        : options.isAllowed
+          ? options.isAllowed(res.status, route, { caller, clinic })
+          : res.status < 400;
+      const denyCase = expected !== 'allow' && clinic === 'other' && expected !== 401 && expected !== 403;
+      const ok = expected === 'allow' ? allowed : denyCase && built.otherClinicCheck ? built.otherClinicCheck(res.status, res.body) : res.status === expected;
       cases.push({ route: key, caller, clinic, expected, status: res.status, ok });
       if (!ok) {
         const detail = typeof (res.body as { detail?: unknown })?.detail === 'string' ? ` (${(res.body as { detail: string }).detail})` : '';
