@@ -111,7 +111,7 @@ interface StudyRef {
 }
 
 describe('authorization matrix over every route of every service (real Postgres, Redis, fs replicas)', () => {
-  let roles: RunningRoles[] = [];
+  const roles: RunningRoles[] = [];
   let pool: Pool;
   let schema: string;
   let dataDir: string;
