@@ -1,0 +1,188 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { makeStudy } from '@yunying/dicom/testing';
+import { FsReplicaTarget } from '@yunying/storage';
+import { startSystem, stow, type RunningSystem } from '../support/system';
+import { api, sha256, signIn, waitFor } from './keep.support';
+
+/**
+ * #8 retention expiry: nothing is deleted before retain-until through any path; after expiry a study is
+ * disposed of only by an admin's request that an auditor (not the requester) approves and a job carries
+ * out, all audited; a legal hold blocks it. The short retention is made in the test (catalog rows set to
+ * the past and the fs retention records rewritten), never by lowering a default: the clinic policy has a
+ * floor of 15 years.
+ */
+
+interface Disposal {
+  id: string;
+  status: string;
+  studyInstanceUid: string;
+  result: unknown;
+}
+
+const TARGETS = ['fs-1', 'fs-2', 'fs-3'];
+
+describe('retention expiry and disposal (system, fs replicas)', () => {
+  let system: RunningSystem;
+  let admin: string;
+  let auditor: string;
+  let deviceKey: string;
+  const root = (i: number): string => path.join(system.dataDir, `replica-${'abc'[i]}`);
+
+  async function storeStudy(count: number): Promise<{ uid: string; keys: string[] }> {
+    const study = makeStudy(count, { rows: 8, columns: 8 });
+    expect((await stow(system.urls.ingest ?? '', deviceKey, study.files)).status).toBe(200);
+    const { rows } = await system.pool.query<{ object_key: string }>('SELECT object_key FROM objects WHERE sha256 = ANY($1) ORDER BY 1', [study.files.map(sha256)]);
+    return { uid: study.studyInstanceUid, keys: rows.map((r) => r.object_key) };
+  }
+
+  /** Test-only expiry: catalog rows in the past, and each copy's fs retention record rewritten to match. */
+  async function expire(uid: string, keys: string[]): Promise<void> {
+    const past = new Date(Date.now() - 86_400_000);
+    await system.pool.query('UPDATE studies SET retain_until = $2 WHERE study_instance_uid = $1', [uid, past]);
+    await system.pool.query('UPDATE objects SET retain_until = $2 WHERE object_key = ANY($1)', [keys, past]);
+    await system.pool.query('UPDATE copies SET retain_until = $2 WHERE object_key = ANY($1)', [keys, past]);
+    for (let i = 0; i < 3; i++) {
+      for (const key of keys) {
+        const sidecar = path.join(root(i), `${key}.lock.json`);
+        const old = JSON.parse(fs.readFileSync(sidecar, 'utf8')) as Record<string, unknown>;
+        fs.rmSync(sidecar);
+        fs.writeFileSync(sidecar, JSON.stringify({ ...old, retainUntil: past.toISOString() }), { mode: 0o444 });
+      }
+    }
+  }
+
+  async function disposal(id: string): Promise<Disposal | undefined> {
+    const list = await api<{ disposals: Disposal[] }>(system, 'GET', '/api/audit/disposals', auditor);
+    return list.body.disposals.find((d) => d.id === id);
+  }
+
+  beforeAll(async () => {
+    system = await startSystem({ env: { REPAIR_RETRY_SECONDS: '1', SCRUB_INTERVAL_SECONDS: '0' } });
+    admin = await signIn(system, 'admin');
+    auditor = await signIn(system, 'auditor');
+    deviceKey = system.credentials.apiKey?.key ?? '';
+  });
+  afterAll(async () => {
+    await system?.stop();
+  });
+
+  it('refuses deletion before retain-until on every path', async () => {
+    const { uid, keys } = await storeStudy(2);
+    // The disposal path: 409 with the reason; nothing is recorded as requested.
+    const early = await api<{ detail?: string; title?: string }>(system, 'POST', '/api/admin/disposals', admin, { studyInstanceUid: uid, reason: 'test' });
+    expect(early.status).toBe(409);
+    expect(JSON.stringify(early.body)).toContain('retained until');
+    expect((await system.pool.query('SELECT count(*)::int AS n FROM disposal_requests')).rows[0].n).toBe(0);
+    // No HTTP route deletes a study or an instance, on either service, for any caller.
+    const instancePath = (await system.pool.query<{ sop: string; series: string }>(
+      'SELECT i.sop_instance_uid AS sop, se.series_instance_uid AS series FROM instances i JOIN series se ON se.id = i.series_ref JOIN studies s ON s.id = i.study_ref WHERE s.study_instance_uid = $1 LIMIT 1',
+      [uid],
+    )).rows[0];
+    for (const base of [system.urls.ingest, system.urls.viewer]) {
+      for (const p of [`/dicomweb/studies/${uid}`, `/dicomweb/studies/${uid}/series/${instancePath?.series}/instances/${instancePath?.sop}`, `/api/admin/studies/${uid}`]) {
+        for (const credential of [`Bearer ${admin}`, `ApiKey ${deviceKey}`]) {
+          const res = await fetch(`${base}${p}`, { method: 'DELETE', headers: { authorization: credential } });
+          expect([404, 405]).toContain(res.status);
+        }
+      }
+    }
+    // The store itself: remove() of an unexpired copy throws retention_locked on every target.
+    for (let i = 0; i < 3; i++) {
+      const target = new FsReplicaTarget({ name: TARGETS[i] ?? '', root: root(i), createRoot: false });
+      for (const key of keys) {
+        await expect(target.remove(key, new Date())).rejects.toMatchObject({ code: 'retention_locked' });
+        // A `now` in the future is not believed.
+        await expect(target.remove(key, new Date(Date.now() + 100 * 365 * 86_400_000))).rejects.toMatchObject({ code: 'retention_locked' });
+        expect(fs.existsSync(path.join(root(i), key))).toBe(true);
+      }
+    }
+    expect((await system.pool.query('SELECT count(*)::int AS n FROM instances i JOIN studies s ON s.id = i.study_ref WHERE s.study_instance_uid = $1', [uid])).rows[0].n).toBe(2);
+  });
+
+  it('after expiry: only an auditor other than the requester approves; a legal hold blocks; the job disposes and leaves a tombstone', async () => {
+    const { uid, keys } = await storeStudy(3);
+    await expire(uid, keys);
+
+    // Requested by the admin; only an auditor may decide.
+    const requested = await api<Disposal>(system, 'POST', '/api/admin/disposals', admin, { studyInstanceUid: uid, reason: 'retention expired' });
+    expect(requested.status).toBe(201);
+    expect(requested.body.status).toBe('requested');
+    expect((await api(system, 'POST', '/api/admin/disposals', auditor, { studyInstanceUid: uid, reason: 'x' })).status).toBe(403);
+    expect((await api(system, 'POST', '/api/admin/disposals', admin, { studyInstanceUid: uid, reason: 'again' })).status).toBe(409);
+    expect((await api(system, 'POST', `/api/audit/disposals/${requested.body.id}/approve`, admin, {})).status).toBe(403);
+    expect((await api(system, 'POST', `/api/audit/disposals/${requested.body.id}/approve`, deviceKey, {})).status).toBe(403);
+    // The four-eyes rule holds in the catalog too: the requester can never be recorded as approver.
+    await expect(system.pool.query('UPDATE disposal_requests SET approved_by = requested_by WHERE id = $1', [requested.body.id])).rejects.toMatchObject({ code: '23514' });
+
+    // A legal hold placed after the request blocks the execution, and nothing is removed.
+    expect((await api(system, 'PUT', `/api/admin/studies/${uid}/legal-hold`, admin, { on: true })).status).toBe(200);
+    const approved = await api<Disposal>(system, 'POST', `/api/audit/disposals/${requested.body.id}/approve`, auditor, {});
+    expect(approved.status).toBe(200);
+    const blocked = await waitFor('the disposal to be blocked', async () => {
+      const d = await disposal(requested.body.id);
+      return d?.status === 'approved' || d?.status === 'requested' ? undefined : d;
+    });
+    expect(blocked.status).toBe('blocked');
+    expect(JSON.stringify(blocked.result)).toContain('legal hold');
+    for (let i = 0; i < 3; i++) for (const key of keys) expect(fs.existsSync(path.join(root(i), key))).toBe(true);
+    // The store refuses too while the hold is on (the sidecar carries it).
+    const target = new FsReplicaTarget({ name: 'fs-1', root: root(0), createRoot: false });
+    await expect(target.remove(keys[0] ?? '', new Date())).rejects.toMatchObject({ code: 'retention_locked' });
+    const refused = await api(system, 'POST', '/api/admin/disposals', admin, { studyInstanceUid: uid, reason: 'retention expired' });
+    expect(refused.status).toBe(409);
+    expect(JSON.stringify(refused.body)).toContain('legal hold');
+
+    // Hold lifted: a new request, rejected once, then requested and approved: the job disposes of the study.
+    expect((await api(system, 'PUT', `/api/admin/studies/${uid}/legal-hold`, admin, { on: false })).status).toBe(200);
+    const second = await api<Disposal>(system, 'POST', '/api/admin/disposals', admin, { studyInstanceUid: uid, reason: 'retention expired' });
+    expect(second.status).toBe(201);
+    expect((await api<Disposal>(system, 'POST', `/api/audit/disposals/${second.body.id}/reject`, auditor, { note: 'check first' })).body.status).toBe('rejected');
+    const third = await api<Disposal>(system, 'POST', '/api/admin/disposals', admin, { studyInstanceUid: uid, reason: 'retention expired, checked' });
+    expect(third.status).toBe(201);
+    expect((await api(system, 'POST', `/api/audit/disposals/${third.body.id}/approve`, auditor, {})).status).toBe(200);
+    const executed = await waitFor('the disposal to be executed', async () => {
+      const d = await disposal(third.body.id);
+      return d?.status === 'executed' || d?.status === 'blocked' ? d : undefined;
+    });
+    expect(executed.status).toBe('executed');
+
+    // Every copy is gone from every target, data and retention record.
+    for (let i = 0; i < 3; i++) {
+      for (const key of keys) {
+        expect(fs.existsSync(path.join(root(i), key))).toBe(false);
+        expect(fs.existsSync(path.join(root(i), `${key}.lock.json`))).toBe(false);
+      }
+    }
+    // The tombstone: the study row stays, disposed, with the request and without patient attributes.
+    const tomb = await system.pool.query('SELECT disposed_at, disposal_request_ref, patient_name, number_of_instances FROM studies WHERE study_instance_uid = $1', [uid]);
+    expect(tomb.rows[0].disposed_at).not.toBeNull();
+    expect(String(tomb.rows[0].disposal_request_ref)).toBe(third.body.id);
+    expect(tomb.rows[0].patient_name).toBeNull();
+    expect(tomb.rows[0].number_of_instances).toBe(0);
+    const left = await system.pool.query('SELECT (SELECT count(*) FROM objects WHERE object_key = ANY($1))::int AS o, (SELECT count(*) FROM copies WHERE object_key = ANY($1))::int AS c', [keys]);
+    expect(left.rows[0]).toEqual({ o: 0, c: 0 });
+
+    // The audit trail: requested, decided, blocked, executed; and the study's deletion as 'DICOM Study Deleted'.
+    const events = await system.pool.query<{ event_type: string; outcome: number; event: string; actor_username: string }>(
+      "SELECT event_type, outcome, details->>'event' AS event, actor_username FROM audit_events WHERE study_instance_uid = $1 AND event_type IN ('Security Alert', 'DICOM Study Deleted') ORDER BY seq",
+      [uid],
+    );
+    expect(events.rows.map((e) => `${e.event_type}/${e.event}/${e.outcome}`)).toEqual([
+      'Security Alert/disposal.requested/0',
+      'Security Alert/legal-hold.set/0',
+      'Security Alert/disposal.approved/0',
+      'DICOM Study Deleted/disposal.blocked/8',
+      'Security Alert/legal-hold.lifted/0',
+      'Security Alert/disposal.requested/0',
+      'Security Alert/disposal.rejected/0',
+      'Security Alert/disposal.requested/0',
+      'Security Alert/disposal.approved/0',
+      'DICOM Study Deleted/disposal.executed/0',
+    ]);
+    expect(events.rows.find((e) => e.event === 'disposal.approved')?.actor_username).toBe('auditor');
+
+    // Disposed of once: a new request is refused.
+    expect((await api(system, 'POST', '/api/admin/disposals', admin, { studyInstanceUid: uid, reason: 'again' })).status).toBe(409);
+  });
+});
