@@ -19,8 +19,8 @@ export interface Sender {
   clinicId: string;
   actor: AuditActor;
   sourceIp: string | null;
-  /** 'STOW-RS' | 'DIMSE' — recorded in the audit event. */
-  via: 'STOW-RS' | 'DIMSE';
+  /** 'STOW-RS' | 'DIMSE', or 'SERVICE' for objects the archive derives itself (the triage SR) — recorded in the audit event. */
+  via: 'STOW-RS' | 'DIMSE' | 'SERVICE';
 }
 
 export type InstanceOutcome =

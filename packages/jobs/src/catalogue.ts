@@ -34,6 +34,8 @@ export const JOB_NAMES: { [Q in QueueName]: readonly JobName<Q>[] } = {
 /** Deterministic job ids make a repeated enqueue harmless (bull ignores a job id it already holds). */
 export const jobIds = {
   studyAnnounced: (studyInstanceUid: string, lastInstanceAtMs: number) => `announced:${studyInstanceUid}:${lastInstanceAtMs}`,
+  /** The stable check fired before the quiet period had passed: look again when it has (one per last arrival). */
+  studyRecheck: (studyInstanceUid: string, lastInstanceAtMs: number) => `recheck:${studyInstanceUid}:${lastInstanceAtMs}`,
   triage: (studyInstanceUid: string, modelVersion: string, instanceCount: number) => `triage:${studyInstanceUid}:${modelVersion}:${instanceCount}`,
   copyRepair: (sha256: string, target: string) => `repair:${sha256}:${target}`,
 };

@@ -1,12 +1,81 @@
+import { IngestPipeline } from '@yunying/archive';
 import { pingDatabase } from '@yunying/catalog';
+import { storageTargetSettings } from '@yunying/config';
 import { TypedQueue, pingQueueRedis } from '@yunying/jobs';
+import { ReplicatedStore, createTargetsFromConfig } from '@yunying/storage';
 import { createServiceApp, listen, type ServiceContext, type StartedService } from '@yunying/http';
+import { loadActiveModel } from './model.registry';
+import { SrWriter } from './sr/sr.writer';
+import { AnalysisPool } from './threads/analysis.pool';
+import { TriageReconciler } from './triage/reconciler';
+import { StableStudyService } from './triage/stable.service';
+import { triageMetrics } from './triage/triage.metrics';
+import { TriageService } from './triage/triage.service';
+import { processQueue, studyHandlers, triageHandlers } from './triage/triage.worker';
 
-/** The inference role: triage workers; its HTTP port serves only health and metrics. */
+/**
+ * The inference role (ARCHITECTURE "The data path", step 6): the stable-study check on the 'study'
+ * queue, triage workers on the 'triage' queue with analysis threads, the reconciler, and the SR
+ * write-back. Its HTTP port serves health and metrics. Refuses to start when the active model's file
+ * does not match its manifest.
+ */
 export async function startInferenceService(ctx: ServiceContext): Promise<StartedService> {
+  const { config } = ctx;
   const logger = ctx.logger.child({ role: 'inference' });
-  const triageQueue = new TypedQueue('triage', { redisUrl: ctx.config.redis.url, prefix: ctx.config.redis.queuePrefix });
-  ctx.lifecycle.add({ name: 'triage queue', close: () => triageQueue.close() });
+  const model = loadActiveModel(config.models.dir, config.models.active);
+  const { manifest } = model;
+  logger.info({ model: manifest.id, version: manifest.version, sha256: manifest.sha256 }, 'model verified');
+
+  const analysis = new AnalysisPool({ size: config.triage.concurrency, modelDir: model.dir, logger });
+  ctx.lifecycle.add({ name: 'analysis threads', close: () => analysis.close() });
+  await analysis.start();
+
+  const store = new ReplicatedStore({ targets: createTargetsFromConfig(storageTargetSettings(config), logger), writeQuorum: config.writeQuorum, logger });
+  await store.init();
+  const pipeline = new IngestPipeline({
+    pool: ctx.pool,
+    store,
+    logger,
+    metrics: ctx.metrics,
+    parseLimits: { maxBytes: config.stow.maxInstanceBytes },
+    retentionMinYears: config.retentionMinYears,
+  });
+
+  const metrics = triageMetrics(ctx.metrics);
+  const queueSettings = { redisUrl: config.redis.url, prefix: config.redis.queuePrefix };
+  const studyQueue = new TypedQueue('study', queueSettings);
+  const triageQueue = new TypedQueue('triage', queueSettings);
+  // Closing a queue waits for its active jobs, so workers finish the study they hold on SIGTERM.
+  ctx.lifecycle.add({ name: 'triage queues', close: async () => void (await Promise.all([studyQueue.close(), triageQueue.close()])) });
+
+  const quietSeconds = config.triage.quietSeconds;
+  const stable = new StableStudyService({ pool: ctx.pool, studyQueue, triageQueue, manifest, quietSeconds });
+  const srWriter = new SrWriter({ pool: ctx.pool, pipeline, logger });
+  const triage = new TriageService({
+    pool: ctx.pool,
+    store,
+    analyser: { size: config.triage.concurrency, analyse: (bytes, maxFrames) => analysis.analyse(bytes, maxFrames) },
+    manifest,
+    quietSeconds,
+    writeSr: (result) => srWriter.write(result),
+    metrics,
+    logger,
+  });
+  processQueue(studyQueue, 1, studyHandlers(stable, metrics));
+  processQueue(triageQueue, config.triage.concurrency, triageHandlers(triage, metrics, logger));
+
+  const reconciler = new TriageReconciler({
+    pool: ctx.pool,
+    stable,
+    manifest,
+    quietSeconds,
+    intervalMs: Math.max(2, quietSeconds * 2) * 1000,
+    metrics,
+    logger,
+  });
+  reconciler.start();
+  ctx.lifecycle.add({ name: 'triage reconciler', close: () => reconciler.stop() });
+
   const app = createServiceApp({
     service: 'inference',
     logger,
@@ -17,7 +86,7 @@ export async function startInferenceService(ctx: ServiceContext): Promise<Starte
     ],
     routes: [],
   });
-  const server = await listen(app, ctx.config.http.host, ctx.config.http.ports.inference, logger);
-  ctx.lifecycle.add({ name: 'inference http', close: () => server.close(ctx.config.shutdownGraceSeconds * 1000) });
-  return { role: 'inference', url: server.url };
+  const server = await listen(app, config.http.host, config.http.ports.inference, logger);
+  ctx.lifecycle.add({ name: 'inference http', close: () => server.close(config.shutdownGraceSeconds * 1000) });
+  return { role: 'inference', url: server.url, extra: { model: `${manifest.id}@${manifest.version}` } };
 }

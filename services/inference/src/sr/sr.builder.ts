@@ -1,0 +1,191 @@
+/**
+ * The triage result as a DICOM Comprehensive SR (PS3.3 A.35.3; SOP Class 1.2.840.10008.5.1.4.1.1.88.33),
+ * so any DICOM viewer shows it next to the images.
+ *
+ * Implemented: Patient, General Study, SR Document Series, General Equipment, SR Document General and
+ * SR Document Content modules, SOP Common. The content tree is a flat CONTAINER of TEXT/NUM items
+ * (algorithm name/version as DCM 111001/111003, the rest under the local scheme 99YUNYING) and one
+ * CONTAINER per scored image: the score, the referenced image and frame, and the nodule outline as a
+ * SCOORD POLYLINE "SELECTED FROM" that image. It follows no DICOM template (TID 1500 would need coded
+ * findings the model does not produce).
+ *
+ * Idempotent: the UIDs derive from (study, model, version, instances seen) and every value, dates
+ * included, comes from the stored result, so a re-run writes the same bytes and ingest answers
+ * `already_stored`.
+ */
+import { createHash } from 'node:crypto';
+import dcmjs from 'dcmjs';
+import type { ScoredImage } from '../triage/result';
+import type { StoredResult, StudyHeader } from '../triage/triage.repository';
+
+export const COMPREHENSIVE_SR = '1.2.840.10008.5.1.4.1.1.88.33';
+const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
+/** The SR series number: high, so viewers list it after the acquired series. */
+export const SR_SERIES_NUMBER = 9901;
+const SCHEME = '99YUNYING';
+
+/** A 2.25 UID (PS3.5 B.2) derived from a seed; the same seed always gives the same UID. */
+export function derivedUid(seed: string): string {
+  const hex = createHash('sha256').update(seed).digest('hex').slice(0, 32);
+  return `2.25.${(BigInt(`0x${hex}`) >> 2n).toString()}`;
+}
+
+export function srUids(studyInstanceUid: string, modelId: string, modelVersion: string, instanceCount: number): { series: string; instance: string } {
+  return {
+    series: derivedUid(`yunying-triage-sr-series/${studyInstanceUid}/${modelId}/${modelVersion}`),
+    instance: derivedUid(`yunying-triage-sr/${studyInstanceUid}/${modelId}/${modelVersion}/${instanceCount}`),
+  };
+}
+
+type Item = Record<string, unknown>;
+
+const code = (value: string, meaning: string, scheme = SCHEME): Item => ({ CodeValue: value, CodingSchemeDesignator: scheme, CodeMeaning: meaning });
+const NO_UNITS = code('1', 'no units', 'UCUM');
+
+function text(concept: Item, value: string): Item {
+  return { RelationshipType: 'CONTAINS', ValueType: 'TEXT', ConceptNameCodeSequence: [concept], TextValue: value.slice(0, 1024) };
+}
+
+function num(concept: Item, value: number): Item {
+  return {
+    RelationshipType: 'CONTAINS',
+    ValueType: 'NUM',
+    ConceptNameCodeSequence: [concept],
+    // DS is at most 16 characters (PS3.5 6.2).
+    MeasuredValueSequence: [{ NumericValue: value.toFixed(4), MeasurementUnitsCodeSequence: [NO_UNITS] }],
+  };
+}
+
+function imageRef(image: ScoredImage, relationship: string): Item {
+  return {
+    RelationshipType: relationship,
+    ValueType: 'IMAGE',
+    ReferencedSOPSequence: [
+      {
+        ReferencedSOPClassUID: image.sopClassUid,
+        ReferencedSOPInstanceUID: image.sopInstanceUid,
+        ...(image.numberOfFrames > 1 ? { ReferencedFrameNumber: image.frameNumber } : {}),
+      },
+    ],
+  };
+}
+
+function imageContainer(image: ScoredImage, index: number): Item {
+  const children: Item[] = [
+    { ...imageRef(image, 'CONTAINS'), ConceptNameCodeSequence: [code('121200', 'Illustration of ROI', 'DCM')] },
+    num(code('IMAGE_SCORE', 'Image triage score'), image.score),
+    text(code('CATEGORY', 'Triage category'), image.category),
+  ];
+  if (image.outline.length >= 4) {
+    children.push({
+      RelationshipType: 'CONTAINS',
+      ValueType: 'SCOORD',
+      ConceptNameCodeSequence: [code('111030', 'Image Region', 'DCM')],
+      GraphicType: 'POLYLINE',
+      GraphicData: image.outline.flat(),
+      ContentSequence: [imageRef(image, 'SELECTED FROM')],
+    });
+  }
+  return {
+    RelationshipType: 'CONTAINS',
+    ValueType: 'CONTAINER',
+    ContinuityOfContent: 'SEPARATE',
+    ConceptNameCodeSequence: [code('IMAGE_FINDING', `Image finding ${index + 1}`)],
+    ContentSequence: children,
+  };
+}
+
+function da(d: Date): string {
+  return d.toISOString().slice(0, 10).replace(/-/g, '');
+}
+
+function tm(d: Date): string {
+  return d.toISOString().slice(11, 19).replace(/:/g, '');
+}
+
+export interface SrInput {
+  result: StoredResult;
+  header: StudyHeader;
+  scored: ScoredImage[];
+}
+
+export function buildTriageSr({ result, header, scored }: SrInput): { bytes: Uint8Array; sopInstanceUid: string; seriesInstanceUid: string } {
+  const uids = srUids(header.studyInstanceUid, result.modelId, result.modelVersion, result.instanceCount);
+  const created = result.createdAt;
+  const evidence = new Map<string, ScoredImage[]>();
+  for (const image of scored) evidence.set(image.seriesInstanceUid, [...(evidence.get(image.seriesInstanceUid) ?? []), image]);
+  const content: Item[] = [
+    text(code('111001', 'Algorithm Name', 'DCM'), result.modelId),
+    text(code('111003', 'Algorithm Version', 'DCM'), result.modelVersion),
+    text(code('MODEL_SHA256', 'Model SHA-256'), result.modelSha256),
+    num(code('STUDY_SCORE', 'Study triage score (most suspicious image)'), result.score ?? 0),
+    text(code('CATEGORY', 'Triage category'), result.category ?? ''),
+    text(code('PRIORITY', 'Reading priority'), result.priority ?? 'routine'),
+    ...thresholdItems(result.thresholds),
+    text(code('NOTE', 'Note'), 'AI triage score for reading order: P(radiologist TI-RADS >= 4). Not a diagnosis.'),
+    ...scored.map(imageContainer),
+  ];
+  const dataset: Item = {
+    SpecificCharacterSet: 'ISO_IR 192',
+    InstanceCreationDate: da(created),
+    InstanceCreationTime: tm(created),
+    SOPClassUID: COMPREHENSIVE_SR,
+    SOPInstanceUID: uids.instance,
+    StudyDate: header.studyDate ?? '',
+    StudyTime: header.studyTime ?? '',
+    ContentDate: da(created),
+    ContentTime: tm(created),
+    AccessionNumber: header.accessionNumber ?? '',
+    Modality: 'SR',
+    Manufacturer: 'Yunying',
+    ReferringPhysicianName: header.referringPhysicianName ?? '',
+    SeriesDescription: `AI triage ${result.modelId} ${result.modelVersion}`.slice(0, 64),
+    ManufacturerModelName: result.modelId.slice(0, 64),
+    SoftwareVersions: result.modelVersion.slice(0, 64),
+    PatientName: header.patientName ?? '',
+    PatientID: header.patientId ?? '',
+    PatientBirthDate: header.patientBirthDate ?? '',
+    PatientSex: header.patientSex ?? '',
+    StudyInstanceUID: header.studyInstanceUid,
+    SeriesInstanceUID: uids.series,
+    StudyID: header.studyId ?? '',
+    SeriesNumber: SR_SERIES_NUMBER,
+    InstanceNumber: result.instanceCount,
+    ReferencedPerformedProcedureStepSequence: [],
+    ValueType: 'CONTAINER',
+    ConceptNameCodeSequence: [code('AI_TRIAGE', 'AI triage of thyroid ultrasound')],
+    ContinuityOfContent: 'SEPARATE',
+    CompletionFlag: 'COMPLETE',
+    VerificationFlag: 'UNVERIFIED',
+    CurrentRequestedProcedureEvidenceSequence: [
+      {
+        StudyInstanceUID: header.studyInstanceUid,
+        ReferencedSeriesSequence: [...evidence].map(([series, images]) => ({
+          SeriesInstanceUID: series,
+          ReferencedSOPSequence: images.map((i) => ({ ReferencedSOPClassUID: i.sopClassUid, ReferencedSOPInstanceUID: i.sopInstanceUid })),
+        })),
+      },
+    ],
+    ContentSequence: content,
+  };
+  const meta: Item = {
+    MediaStorageSOPClassUID: COMPREHENSIVE_SR,
+    MediaStorageSOPInstanceUID: uids.instance,
+    TransferSyntaxUID: EXPLICIT_VR_LITTLE_ENDIAN,
+    ImplementationClassUID: derivedUid('yunying-implementation'),
+    ImplementationVersionName: 'YUNYING_0_1',
+  };
+  const { DicomDict, DicomMetaDictionary } = dcmjs.data;
+  const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));
+  dict.dict = DicomMetaDictionary.denaturalizeDataset(dataset);
+  return { bytes: new Uint8Array(dict.write()), sopInstanceUid: uids.instance, seriesInstanceUid: uids.series };
+}
+
+function thresholdItems(thresholds: object): Item[] {
+  const out: Item[] = [];
+  for (const name of ['triage', 'urgent'] as const) {
+    const t = (thresholds as Record<string, { value?: unknown } | undefined>)[name];
+    if (typeof t?.value === 'number') out.push(num(code(`THRESHOLD_${name.toUpperCase()}`, `Threshold applied: ${name}`), t.value));
+  }
+  return out;
+}

@@ -1,0 +1,94 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Pool } from '@yunying/catalog';
+import type { PixelPattern } from '@yunying/dicom/testing';
+import { REPO_ROOT } from '../support/processes';
+
+export interface ManifestFacts {
+  id: string;
+  version: string;
+  sha256: string;
+  triage: number;
+  urgent: number;
+}
+
+/** The shipped manifest, read at test time (the model may be retrained; the tests follow it). */
+export function shippedManifest(): ManifestFacts {
+  const raw = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'models/thyroid-nodule/manifest.json'), 'utf8')) as {
+    id: string;
+    version: string;
+    sha256: string;
+    thresholds: { triage: { value: number }; urgent: { value: number } };
+  };
+  return { id: raw.id, version: raw.version, sha256: raw.sha256, triage: raw.thresholds.triage.value, urgent: raw.thresholds.urgent.value };
+}
+
+/**
+ * A thyroid-like frame: a black canvas with a burned-in text banner (rows 0..9: black with white
+ * strokes), a speckled mid-gray "tissue" area and a dark oval "nodule" centred at (cx, cy).
+ */
+export function nodulePattern(cx: number, cy: number, rx: number, ry: number, options: { border?: number; frameShift?: number } = {}): PixelPattern {
+  const border = options.border ?? 0;
+  return (frame, row, column, sample) => {
+    if (row < 10) return column % 6 === 0 && row > 2 && row < 8 ? 250 : 0;
+    if (column < border) return 2;
+    const x = column - cx - frame * (options.frameShift ?? 0);
+    const y = row - cy;
+    const speckle = ((row * 31 + column * 17) * (column + 3) + row * row * 5) % 97;
+    const inside = (x * x) / (rx * rx) + (y * y) / (ry * ry) <= 1;
+    const value = inside ? 18 + (speckle % 30) : 70 + speckle;
+    return sample === 0 ? value : Math.max(0, value - 4 * sample);
+  };
+}
+
+export interface ResultRow {
+  id: string;
+  model_id: string;
+  model_version: string;
+  model_sha256: string;
+  instance_count: number;
+  status: string;
+  reason: string | null;
+  score: number | null;
+  category: string | null;
+  priority: string | null;
+  thresholds: { triage: { value: number }; urgent: { value: number } };
+  images: Record<string, unknown>[];
+  timings: Record<string, unknown>;
+  sr_sop_instance_uid: string | null;
+}
+
+export async function results(pool: Pool, studyInstanceUid: string): Promise<ResultRow[]> {
+  const { rows } = await pool.query<ResultRow>(
+    `SELECT r.* FROM ai_results r JOIN studies s ON s.id = r.study_ref WHERE s.study_instance_uid = $1 ORDER BY r.instance_count, r.created_at`,
+    [studyInstanceUid],
+  );
+  return rows;
+}
+
+/** Polls `probe` until it returns a value (not undefined) or the deadline passes; never a fixed sleep. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000, intervalMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+export async function studyRow(pool: Pool, studyInstanceUid: string): Promise<{ priority: string; triage_status: string; reading_status: string; ai_result_ref: string | null }> {
+  const { rows } = await pool.query<{ priority: string; triage_status: string; reading_status: string; ai_result_ref: string | null }>(
+    'SELECT priority, triage_status, reading_status, ai_result_ref FROM studies WHERE study_instance_uid = $1',
+    [studyInstanceUid],
+  );
+  const row = rows[0];
+  if (!row) throw new Error('study not found');
+  return row;
+}
+
+export function expectedPriority(score: number, m: ManifestFacts): string {
+  if (score >= m.urgent) return 'urgent';
+  if (score >= m.triage) return 'priority';
+  return 'routine';
+}
