@@ -1,0 +1,29 @@
+// Builds the browser app into ../dist/web (inside the viewer package's dist/, which turbo caches as the
+// build output): one ES module bundle and one stylesheet under /assets, and index.html at the root.
+import { build } from 'esbuild';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const out = path.resolve(here, '../dist/web');
+const watch = process.argv.includes('--dev');
+
+await rm(out, { recursive: true, force: true });
+await mkdir(path.join(out, 'assets'), { recursive: true });
+await build({
+  entryPoints: { app: path.join(here, 'src/main.ts') },
+  outdir: path.join(out, 'assets'),
+  entryNames: '[name]',
+  bundle: true,
+  format: 'esm',
+  target: ['es2022'],
+  minify: !watch,
+  sourcemap: true,
+  legalComments: 'linked',
+  logLevel: 'warning',
+  // cornerstone-tools reads process.env.NODE_ENV in a few places.
+  define: { 'process.env.NODE_ENV': '"production"' },
+});
+await copyFile(path.join(here, 'src/styles.css'), path.join(out, 'assets/app.css'));
+await copyFile(path.join(here, 'src/index.html'), path.join(out, 'index.html'));

@@ -1,0 +1,116 @@
+import { errorText, getJson, sendJson } from '../app/api';
+import { formatDicomDate, formatPersonName, formatWaiting, h, replace, statusLine } from '../app/dom';
+import { arr, bool, num, obj, str, strings } from '../app/json';
+import type { PageContext, Teardown } from '../app/router';
+
+type Priority = 'urgent' | 'priority' | 'routine';
+
+interface QueueItem {
+  studyInstanceUid: string;
+  patientName: string;
+  studyDate: string;
+  studyDescription: string;
+  modalities: string[];
+  numberOfInstances: number;
+  priority: Priority;
+  status: string;
+  waitingSeconds: number;
+  claim: { mine: boolean; username: string | null } | null;
+  ai: { score: number | null; category: string | null; modelVersion: string | null } | null;
+  thumbnailUrl: string | null;
+}
+
+function toPriority(value: unknown): Priority {
+  return value === 'urgent' || value === 'priority' ? value : 'routine';
+}
+
+export function parseQueueItem(value: unknown): QueueItem | null {
+  const o = obj(value);
+  const uid = str(o.studyInstanceUid);
+  if (!uid) return null;
+  const claim = o.claim === null ? null : obj(o.claim);
+  const ai = o.ai === null ? null : obj(o.ai);
+  const thumb = str(o.thumbnailUrl);
+  return {
+    studyInstanceUid: uid,
+    patientName: formatPersonName(str(o.patientName)),
+    studyDate: formatDicomDate(str(o.studyDate)),
+    studyDescription: str(o.studyDescription) ?? '',
+    modalities: strings(o.modalities),
+    numberOfInstances: num(o.numberOfInstances) ?? 0,
+    priority: toPriority(o.priority),
+    status: str(o.status) ?? '',
+    waitingSeconds: num(o.waitingSeconds) ?? 0,
+    claim: claim ? { mine: bool(claim.mine) === true, username: str(claim.username) } : null,
+    ai: ai ? { score: num(ai.score), category: str(ai.category), modelVersion: str(ai.modelVersion) } : null,
+    // Only our own relative URLs become image sources.
+    thumbnailUrl: thumb?.startsWith('/dicomweb/') ? thumb : null,
+  };
+}
+
+export function priorityBadge(priority: Priority): HTMLElement {
+  return h('span', { class: `badge badge-${priority}`, 'data-testid': 'priority' }, priority);
+}
+
+const REFRESH_MS = 30_000;
+
+/** The radiologist's reading queue: triage order from the server, claim on open. */
+export function queuePage(ctx: PageContext): Teardown {
+  const list = h('ol', { class: 'queue', 'aria-label': 'Studies to read', 'data-testid': 'queue' });
+  const status = statusLine();
+  replace(ctx.root, h('section', { class: 'page' }, h('h1', {}, 'Reading queue'), status.el, list));
+  const controller = new AbortController();
+
+  const open = (item: QueueItem): void => {
+    status.set('Claiming the study…');
+    sendJson('POST', `/api/queue/${encodeURIComponent(item.studyInstanceUid)}/claim`)
+      .then(() => ctx.navigate(`/read/${encodeURIComponent(item.studyInstanceUid)}`))
+      .catch((error: unknown) => status.set(errorText(error), 'error'));
+  };
+
+  const card = (item: QueueItem): HTMLElement => {
+    const takenByOther = item.claim !== null && !item.claim.mine;
+    const button = h('button', { type: 'button', 'data-testid': 'open-study', disabled: takenByOther }, item.claim?.mine ? 'Continue' : 'Read');
+    button.addEventListener('click', () => open(item));
+    const score = item.ai?.score;
+    return h(
+      'li',
+      { class: `queue-item priority-${item.priority}`, 'data-study-uid': item.studyInstanceUid, 'data-testid': 'queue-item' },
+      item.thumbnailUrl ? h('img', { class: 'thumb', src: item.thumbnailUrl, alt: 'Thumbnail', loading: 'lazy', width: 80, height: 80 }) : h('div', { class: 'thumb empty' }),
+      h(
+        'div',
+        { class: 'meta' },
+        h('div', { class: 'line' }, priorityBadge(item.priority), h('strong', {}, item.patientName || 'Unnamed'), h('span', { class: 'muted' }, item.studyDate)),
+        h('div', { class: 'line muted' }, [item.modalities.join('/'), item.studyDescription, `${item.numberOfInstances} images`].filter(Boolean).join(' · ')),
+        h(
+          'div',
+          { class: 'line muted' },
+          `waiting ${formatWaiting(item.waitingSeconds)}`,
+          score !== null && score !== undefined ? ` · AI ${(score * 100).toFixed(0)}%${item.ai?.category ? ` ${item.ai.category}` : ''}` : '',
+          item.claim ? ` · ${item.claim.mine ? 'claimed by you' : `being read by ${item.claim.username ?? 'someone'}`}` : '',
+        ),
+      ),
+      button,
+    );
+  };
+
+  const load = (): void => {
+    getJson('/api/queue?limit=100', controller.signal)
+      .then((body) => {
+        const items = arr(obj(body).items)
+          .map(parseQueueItem)
+          .filter((i): i is QueueItem => i !== null);
+        replace(list, ...items.map(card));
+        status.set(items.length === 0 ? 'Nothing to read.' : `${items.length} ${items.length === 1 ? 'study' : 'studies'}`);
+      })
+      .catch((error: unknown) => {
+        if (!controller.signal.aborted) status.set(errorText(error), 'error');
+      });
+  };
+  load();
+  const timer = window.setInterval(load, REFRESH_MS);
+  return () => {
+    window.clearInterval(timer);
+    controller.abort();
+  };
+}

@@ -1,0 +1,97 @@
+import * as cornerstone from 'cornerstone-core';
+import { h, replace } from '../app/dom';
+import type { AiImage, AiResult } from './ai-result';
+
+const percent = (score: number | null): string => (score === null ? '—' : `${(score * 100).toFixed(0)}%`);
+
+/**
+ * The AI panel: study score and category, the model and its version, per-image scores (each a link to
+ * its frame), the descriptors behind the top image's score, and a button to jump to it.
+ */
+export function aiPanel(onJump: (image: AiImage) => void): { el: HTMLElement; show: (result: AiResult | null) => void } {
+  const el = h('section', { class: 'panel ai-panel', 'aria-labelledby': 'ai-heading', 'data-testid': 'ai-panel' }, h('h2', { id: 'ai-heading' }, 'AI triage'), h('p', { class: 'muted' }, 'Loading…'));
+  const show = (result: AiResult | null): void => {
+    if (!result) {
+      replace(el, h('h2', { id: 'ai-heading' }, 'AI triage'), h('p', { class: 'muted' }, 'No AI result for this study.'));
+      return;
+    }
+    const best = result.images[0];
+    const jump = h('button', { type: 'button', 'data-testid': 'jump-suspicious', disabled: !best, title: 'Shortcut: J' }, 'Most suspicious image');
+    if (best) jump.addEventListener('click', () => onJump(best));
+    const images = result.images.map((image, i) => {
+      const link = h('button', { type: 'button', class: 'link' }, `Image ${i + 1}, frame ${image.frameNumber}: ${percent(image.score)}${image.category ? ` (${image.category})` : ''}`);
+      link.addEventListener('click', () => onJump(image));
+      return h('li', {}, link);
+    });
+    const descriptors = best?.descriptors ?? [];
+    replace(
+      el,
+      h('h2', { id: 'ai-heading' }, 'AI triage'),
+      h(
+        'dl',
+        { class: 'facts' },
+        h('dt', {}, 'Study score'),
+        h('dd', { 'data-testid': 'ai-score' }, percent(result.score)),
+        h('dt', {}, 'Category'),
+        h('dd', {}, result.category ?? '—', result.priority ? ` · ${result.priority}` : ''),
+        h('dt', {}, 'Model'),
+        h('dd', { 'data-testid': 'ai-model' }, `${result.modelId} ${result.modelVersion}`),
+        result.status !== 'triaged' ? h('dt', {}, 'Status') : null,
+        result.status !== 'triaged' ? h('dd', {}, result.status, result.reason ? `: ${result.reason}` : '') : null,
+      ),
+      jump,
+      images.length > 0 ? h('h3', {}, 'Per image') : null,
+      images.length > 0 ? h('ul', { class: 'plain' }, ...images) : null,
+      descriptors.length > 0 ? h('h3', {}, 'Behind the top score') : null,
+      descriptors.length > 0
+        ? h(
+            'table',
+            { class: 'descriptors' },
+            h('thead', {}, h('tr', {}, h('th', {}, 'Descriptor'), h('th', {}, 'Value'), h('th', {}, 'Weight'))),
+            h(
+              'tbody',
+              {},
+              ...descriptors.map((d) =>
+                h('tr', {}, h('td', {}, d.name, d.feature ? h('span', { class: 'muted' }, ` (${d.feature})`) : null), h('td', {}, d.value.toFixed(2)), h('td', {}, d.contribution === null ? '—' : d.contribution.toFixed(2))),
+              ),
+            ),
+          )
+        : null,
+      h('p', { class: 'muted small' }, 'A triage aid, not a diagnosis. Nothing here is copied into the report.'),
+    );
+  };
+  return { el, show };
+}
+
+/** Draws the nodule's outline (or box) over the image the finding belongs to, in image pixel coordinates. */
+export function drawFinding(element: HTMLElement, image: AiImage): void {
+  const canvas = element.querySelector('canvas');
+  const context = canvas?.getContext('2d');
+  if (!context) return;
+  const points: [number, number][] =
+    image.outline.length > 2
+      ? image.outline
+      : image.box
+        ? [
+            [image.box.x, image.box.y],
+            [image.box.x + image.box.width, image.box.y],
+            [image.box.x + image.box.width, image.box.y + image.box.height],
+            [image.box.x, image.box.y + image.box.height],
+          ]
+        : [];
+  if (points.length < 3) return;
+  context.save();
+  context.setTransform(1, 0, 0, 1, 0, 0);
+  context.strokeStyle = '#ffcc00';
+  context.lineWidth = 2;
+  context.setLineDash(image.located ? [] : [6, 4]);
+  context.beginPath();
+  points.forEach(([x, y], i) => {
+    const p = cornerstone.pixelToCanvas(element, { x, y });
+    if (i === 0) context.moveTo(p.x, p.y);
+    else context.lineTo(p.x, p.y);
+  });
+  context.closePath();
+  context.stroke();
+  context.restore();
+}

@@ -1,0 +1,146 @@
+import { errorText, getJson, sendJson } from '../app/api';
+import { formatDateTime, h, replace, statusLine } from '../app/dom';
+import { arr, bool, num, obj, str } from '../app/json';
+import type { AiResult } from './ai-result';
+
+interface ReportVersion {
+  version: number;
+  kind: string;
+  status: 'draft' | 'signed';
+  tiradsCategory: string | null;
+  findings: string;
+  impression: string;
+  aiSuggestionAccepted: boolean | null;
+  author: string;
+  signedAt: string | null;
+}
+
+export function parseReportVersions(body: unknown): ReportVersion[] {
+  return arr(obj(body).versions).flatMap((v) => {
+    const o = obj(v);
+    const version = num(o.version);
+    if (version === null) return [];
+    const author = obj(o.author);
+    return [
+      {
+        version,
+        kind: str(o.kind) ?? 'report',
+        status: o.status === 'signed' ? 'signed' : 'draft',
+        tiradsCategory: str(o.tiradsCategory),
+        findings: str(o.findings) ?? '',
+        impression: str(o.impression) ?? '',
+        aiSuggestionAccepted: bool(o.aiSuggestionAccepted),
+        author: str(author.displayName) ?? str(author.username) ?? '',
+        signedAt: str(o.signedAt),
+      },
+    ];
+  });
+}
+
+/** A signed version, read-only (used by the viewer and the clinic's study list). */
+export function signedReportView(v: ReportVersion): HTMLElement {
+  return h(
+    'article',
+    { class: 'signed-report', 'data-testid': 'signed-report' },
+    h('h3', {}, v.kind === 'addendum' ? `Addendum ${v.version - 1}` : 'Report', v.tiradsCategory ? ` · ${v.tiradsCategory}` : ''),
+    v.findings ? h('p', {}, h('strong', {}, 'Findings: '), v.findings) : null,
+    v.impression ? h('p', {}, h('strong', {}, 'Impression: '), v.impression) : null,
+    h('p', { class: 'muted' }, `Signed by ${v.author || 'unknown'} · ${formatDateTime(v.signedAt)}`),
+  );
+}
+
+/**
+ * The report form: a draft saved with PUT .../report/draft and signed with POST .../report/sign. The
+ * reader writes every field; the AI result only adds the question whether they accept its suggestion.
+ */
+export function reportForm(studyUid: string, getAi: () => AiResult | null, onSigned: () => void): { el: HTMLElement; load: (signal: AbortSignal) => Promise<void> } {
+  const base = `/api/studies/${encodeURIComponent(studyUid)}/report`;
+  const tirads = h('select', { id: 'tirads', name: 'tirads' }, h('option', { value: '' }, 'Not stated'), ...['TR1', 'TR2', 'TR3', 'TR4', 'TR5'].map((c) => h('option', { value: c }, c)));
+  const findings = h('textarea', { id: 'findings', name: 'findings', rows: 4, maxlength: 20000 });
+  const impression = h('textarea', { id: 'impression', name: 'impression', rows: 3, maxlength: 10000 });
+  const accepted = h(
+    'select',
+    { id: 'ai-accepted', name: 'ai-accepted' },
+    h('option', { value: '' }, 'Not stated'),
+    h('option', { value: 'yes' }, 'Agree with the AI triage'),
+    h('option', { value: 'no' }, 'Disagree with the AI triage'),
+  );
+  const save = h('button', { type: 'button', 'data-testid': 'save-draft' }, 'Save draft');
+  const sign = h('button', { type: 'submit', class: 'primary', 'data-testid': 'sign-report' }, 'Sign report');
+  const status = statusLine();
+  const form = h(
+    'form',
+    { class: 'report-form', 'aria-label': 'Report' },
+    h('label', { for: 'tirads' }, 'TI-RADS category'),
+    tirads,
+    h('label', { for: 'findings' }, 'Findings'),
+    findings,
+    h('label', { for: 'impression' }, 'Impression'),
+    impression,
+    h('label', { for: 'ai-accepted' }, 'AI suggestion'),
+    accepted,
+    h('div', { class: 'actions' }, save, sign),
+    status.el,
+  );
+  const el = h('section', { class: 'panel', 'aria-labelledby': 'report-heading' }, h('h2', { id: 'report-heading' }, 'Report'), form);
+
+  const content = (): Record<string, unknown> => {
+    const ai = getAi();
+    const answer = accepted.value === '' ? null : accepted.value === 'yes';
+    return {
+      tiradsCategory: tirads.value === '' ? null : tirads.value,
+      findings: findings.value,
+      impression: impression.value,
+      aiResultRef: ai && answer !== null ? ai.id : null,
+      aiSuggestionAccepted: ai ? answer : null,
+    };
+  };
+  const showSigned = (versions: ReportVersion[]): void => {
+    replace(el, h('h2', { id: 'report-heading' }, 'Report'), ...versions.filter((v) => v.status === 'signed').map(signedReportView));
+  };
+  const saveDraft = (): Promise<unknown> => sendJson('PUT', `${base}/draft`, content());
+
+  save.addEventListener('click', () => {
+    status.set('Saving…');
+    saveDraft()
+      .then(() => status.set(`Draft saved ${new Date().toLocaleTimeString()}`))
+      .catch((error: unknown) => status.set(errorText(error), 'error'));
+  });
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (findings.value.trim() === '' && impression.value.trim() === '') {
+      status.set('Write findings or an impression before signing.', 'error');
+      return;
+    }
+    sign.disabled = true;
+    status.set('Signing…');
+    saveDraft()
+      .then(() => sendJson('POST', `${base}/sign`))
+      .then(() => getJson(base))
+      .then((body) => {
+        showSigned(parseReportVersions(body));
+        onSigned();
+      })
+      .catch((error: unknown) => {
+        sign.disabled = false;
+        status.set(errorText(error), 'error');
+      });
+  });
+
+  const load = async (signal: AbortSignal): Promise<void> => {
+    const versions = parseReportVersions(await getJson(base, signal));
+    if (versions.some((v) => v.status === 'signed')) {
+      showSigned(versions);
+      onSigned();
+      return;
+    }
+    const draft = versions.find((v) => v.version === 1);
+    if (draft) {
+      tirads.value = draft.tiradsCategory ?? '';
+      findings.value = draft.findings;
+      impression.value = draft.impression;
+      accepted.value = draft.aiSuggestionAccepted === null ? '' : draft.aiSuggestionAccepted ? 'yes' : 'no';
+    }
+  };
+  return { el, load };
+}

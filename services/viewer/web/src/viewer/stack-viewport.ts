@@ -1,0 +1,197 @@
+import * as cornerstone from 'cornerstone-core';
+import * as cornerstoneTools from 'cornerstone-tools';
+import cornerstoneMath from 'cornerstone-math';
+import Hammer from 'hammerjs';
+import { loadImage, SCHEME } from './image-loader';
+
+export type ToolName = 'Wwwc' | 'Zoom' | 'Pan' | 'Length';
+
+/** The DOM event end-to-end tests wait on: one per cornerstone IMAGE_RENDERED. */
+export const RENDERED_EVENT = 'yunying:rendered';
+export interface RenderedDetail {
+  imageId: string;
+  index: number;
+}
+
+export interface Measurement {
+  lengthMm: number | null;
+  lengthPx: number;
+  index: number;
+}
+
+let initialised = false;
+
+/** cornerstone-tools and the image loader are process-wide; set them up once. */
+function initialiseOnce(): void {
+  if (initialised) return;
+  cornerstoneTools.external.cornerstone = cornerstone;
+  cornerstoneTools.external.cornerstoneMath = cornerstoneMath;
+  cornerstoneTools.external.Hammer = Hammer;
+  cornerstoneTools.init({ showSVGCursors: false, globalToolSyncEnabled: false });
+  cornerstone.registerImageLoader(SCHEME, loadImage);
+  initialised = true;
+}
+
+const TOOLS = [
+  cornerstoneTools.WwwcTool,
+  cornerstoneTools.ZoomTool,
+  cornerstoneTools.PanTool,
+  cornerstoneTools.LengthTool,
+  cornerstoneTools.StackScrollMouseWheelTool,
+  cornerstoneTools.StackScrollMultiTouchTool,
+  cornerstoneTools.ZoomTouchPinchTool,
+  cornerstoneTools.PanMultiTouchTool,
+];
+
+interface LengthData {
+  length?: unknown;
+  unit?: unknown;
+}
+
+/**
+ * One cornerstone element showing a stack of frames, with the reading tools. Owns everything it creates
+ * (the enabled element, tool state, the cine timer, cached images, listeners) and releases it in
+ * destroy().
+ */
+export class StackViewport {
+  private index = 0;
+  private playing = false;
+  private fps: number;
+  private readonly listeners = new AbortController();
+  private readonly resizeObserver: ResizeObserver;
+  private destroyed = false;
+
+  constructor(
+    private readonly element: HTMLElement,
+    private readonly imageIds: string[],
+    private readonly hooks: { onRendered: (index: number) => void; onMeasurement: (m: Measurement) => void; onError: (error: unknown) => void },
+    defaultFps: number,
+  ) {
+    initialiseOnce();
+    this.fps = defaultFps;
+    cornerstone.enable(element);
+    for (const tool of TOOLS) cornerstoneTools.addToolForElement(element, tool);
+    cornerstoneTools.setToolActiveForElement(element, 'StackScrollMouseWheel', {});
+    cornerstoneTools.setToolActiveForElement(element, 'StackScrollMultiTouch', { isTouchActive: true });
+    cornerstoneTools.setToolActiveForElement(element, 'ZoomTouchPinch', { isTouchActive: true });
+    cornerstoneTools.setToolActiveForElement(element, 'Pan', { mouseButtonMask: 4 });
+    cornerstoneTools.setToolActiveForElement(element, 'Zoom', { mouseButtonMask: 2 });
+    this.setTool('Wwwc');
+    const signal = this.listeners.signal;
+    element.addEventListener(cornerstone.EVENTS.IMAGE_RENDERED, (event) => this.rendered(event), { signal });
+    element.addEventListener(cornerstoneTools.EVENTS.MEASUREMENT_COMPLETED, (event) => this.measured(event), { signal });
+    element.addEventListener(cornerstoneTools.EVENTS.MEASUREMENT_MODIFIED, (event) => this.measured(event), { signal });
+    element.addEventListener('contextmenu', (event) => event.preventDefault(), { signal });
+    this.resizeObserver = new ResizeObserver(() => {
+      if (!this.destroyed) cornerstone.resize(element, true);
+    });
+    this.resizeObserver.observe(element);
+  }
+
+  async start(initialIndex = 0): Promise<void> {
+    const first = Math.min(Math.max(0, initialIndex), this.imageIds.length - 1);
+    const imageId = this.imageIds[first];
+    if (imageId === undefined) throw new Error('No images to show');
+    const image = await cornerstone.loadAndCacheImage(imageId);
+    if (this.destroyed) return;
+    this.index = first;
+    cornerstone.displayImage(this.element, image);
+    cornerstoneTools.addStackStateManager(this.element, ['stack', 'playClip']);
+    cornerstoneTools.addToolState(this.element, 'stack', { currentImageIdIndex: first, imageIds: this.imageIds });
+  }
+
+  get currentIndex(): number {
+    return this.index;
+  }
+
+  get count(): number {
+    return this.imageIds.length;
+  }
+
+  get isPlaying(): boolean {
+    return this.playing;
+  }
+
+  get framesPerSecond(): number {
+    return this.fps;
+  }
+
+  setTool(name: ToolName): void {
+    for (const other of ['Wwwc', 'Zoom', 'Pan', 'Length'] as const) {
+      if (other !== name) cornerstoneTools.setToolPassiveForElement(this.element, other);
+    }
+    cornerstoneTools.setToolActiveForElement(this.element, name, { mouseButtonMask: 1, isTouchActive: true });
+  }
+
+  scrollTo(index: number): void {
+    if (this.imageIds.length === 0) return;
+    const wrapped = ((index % this.imageIds.length) + this.imageIds.length) % this.imageIds.length;
+    cornerstoneTools.scrollToIndex(this.element, wrapped);
+  }
+
+  scrollBy(delta: number): void {
+    this.scrollTo(this.index + delta);
+  }
+
+  play(fps = this.fps): void {
+    if (this.imageIds.length < 2) return;
+    this.fps = fps;
+    cornerstoneTools.playClip(this.element, fps);
+    this.playing = true;
+  }
+
+  pause(): void {
+    cornerstoneTools.stopClip(this.element);
+    this.playing = false;
+  }
+
+  setSpeed(fps: number): void {
+    this.fps = fps;
+    if (this.playing) this.play(fps);
+  }
+
+  reset(): void {
+    cornerstone.reset(this.element);
+  }
+
+  private rendered(event: Event): void {
+    const detail = (event as CustomEvent<cornerstone.ImageRenderedDetail>).detail;
+    const imageId = detail.image.imageId;
+    const index = this.imageIds.indexOf(imageId);
+    if (index >= 0) this.index = index;
+    this.hooks.onRendered(this.index);
+    window.dispatchEvent(new CustomEvent<RenderedDetail>(RENDERED_EVENT, { detail: { imageId, index: this.index } }));
+  }
+
+  private measured(event: Event): void {
+    const detail = (event as CustomEvent<{ toolName?: string; toolType?: string; measurementData?: LengthData }>).detail;
+    if ((detail.toolName ?? detail.toolType) !== 'Length') return;
+    const length = typeof detail.measurementData?.length === 'number' ? detail.measurementData.length : null;
+    if (length === null) return;
+    const image = cornerstone.getEnabledElement(this.element).image;
+    const calibrated = image?.rowPixelSpacing !== undefined && image.columnPixelSpacing !== undefined;
+    this.hooks.onMeasurement({ lengthMm: calibrated ? length : null, lengthPx: length, index: this.index });
+  }
+
+  /** Everything this viewport created, released: timer, tool state, listeners, element, cached images. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    try {
+      cornerstoneTools.stopClip(this.element);
+    } catch {
+      // No clip was ever started on this element.
+    }
+    this.resizeObserver.disconnect();
+    this.listeners.abort();
+    for (const imageId of this.imageIds) cornerstoneTools.globalImageIdSpecificToolStateManager.clearImageIdToolState(imageId);
+    try {
+      cornerstone.disable(this.element);
+    } catch (error) {
+      this.hooks.onError(error);
+    }
+    for (const imageId of this.imageIds) {
+      if (cornerstone.imageCache.getImageLoadObject(imageId)) cornerstone.imageCache.removeImageLoadObject(imageId);
+    }
+  }
+}

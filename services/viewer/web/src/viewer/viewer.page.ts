@@ -1,0 +1,284 @@
+import { errorText, getJson, request } from '../app/api';
+import { h, replace, statusLine } from '../app/dom';
+import { arr, obj, type JsonObject } from '../app/json';
+import type { PageContext, Teardown } from '../app/router';
+import { currentResult, parseAiResults, type AiImage, type AiResult } from './ai-result';
+import { aiPanel, drawFinding } from './ai-panel';
+import { frameImageId, registerFrame, unregisterFrame } from './image-loader';
+import { numberAt, parseInstance, stringAt, type PixelSpacing } from './metadata';
+import { reportForm } from './report-form';
+import { bindShortcuts, SHORTCUT_HELP } from './shortcuts';
+import { StackViewport, type Measurement, type ToolName } from './stack-viewport';
+
+interface FrameRef {
+  imageId: string;
+  sopInstanceUid: string;
+  frameNumber: number;
+}
+
+interface SeriesInfo {
+  uid: string;
+  modality: string;
+  description: string;
+  instances: number;
+}
+
+const NO_PIXELS = new Set(['SR', 'KO', 'PR', 'DOC']);
+const SPEEDS = [5, 10, 15, 25, 30];
+const DICOM_JSON = { accept: 'application/dicom+json, application/json' };
+
+async function dicomJson(path: string, signal: AbortSignal): Promise<JsonObject[]> {
+  const res = await request('GET', path, { headers: DICOM_JSON, signal });
+  return arr(await res.json()).map(obj);
+}
+
+function studyPath(studyUid: string, ...rest: string[]): string {
+  return ['/dicomweb/studies', studyUid, ...rest].map((p, i) => (i === 0 ? p : encodeURIComponent(p))).join('/');
+}
+
+/** Frames of a series in instance order, registered with the image loader. */
+async function seriesFrames(studyUid: string, seriesUid: string, signal: AbortSignal): Promise<{ frames: FrameRef[]; spacing: PixelSpacing | null; fps: number | null }> {
+  const [metadata, instances] = await Promise.all([
+    dicomJson(studyPath(studyUid, 'series', seriesUid, 'metadata'), signal),
+    dicomJson(`${studyPath(studyUid, 'series', seriesUid, 'instances')}?includefield=00083002`, signal),
+  ]);
+  const syntaxOf = new Map(instances.map((i) => [stringAt(i, '00080018'), stringAt(i, '00083002')]));
+  const parsed = metadata.flatMap((json) => {
+    const meta = parseInstance(json);
+    return meta ? [{ meta, json }] : [];
+  });
+  parsed.sort((a, b) => a.meta.instanceNumber - b.meta.instanceNumber);
+  const frames: FrameRef[] = [];
+  for (const { meta } of parsed) {
+    for (let n = 1; n <= meta.pixel.numberOfFrames; n++) {
+      const url = studyPath(studyUid, 'series', seriesUid, 'instances', meta.sopInstanceUid, 'frames', String(n));
+      const imageId = frameImageId(url);
+      registerFrame(imageId, { url, pixel: meta.pixel, storedTransferSyntax: syntaxOf.get(meta.sopInstanceUid) ?? null, signal });
+      frames.push({ imageId, sopInstanceUid: meta.sopInstanceUid, frameNumber: n });
+    }
+  }
+  // Cine Rate (0018,0040) or Frame Time (0018,1063, ms) of the first multi-frame instance.
+  const cine = parsed.find((p) => p.meta.pixel.numberOfFrames > 1)?.json;
+  const rate = cine ? (numberAt(cine, '00180040') ?? (numberAt(cine, '00181063') ? 1000 / (numberAt(cine, '00181063') ?? 1000) : null)) : null;
+  return { frames, spacing: parsed[0]?.meta.pixel.spacing ?? null, fps: rate && rate > 0 && rate <= 120 ? Math.round(rate) : null };
+}
+
+/**
+ * The reading workflow for one study: the image with its tools, the AI panel and the report. It owns
+ * every resource it creates and releases them when the reader leaves: cornerstone element and cached
+ * frames, tool state, the cine timer, key bindings, pending requests, and the claim when unsigned.
+ */
+export function viewerPage(ctx: PageContext): Teardown {
+  const studyUid = ctx.params.studyUid ?? '';
+  const controller = new AbortController();
+  const { signal } = controller;
+  let viewport: StackViewport | null = null;
+  let frames: FrameRef[] = [];
+  let ai: AiResult | null = null;
+  let signed = false;
+  let showOutline = true;
+  let currentSeries: string | null = null;
+
+  const status = statusLine();
+  const element = h('div', { class: 'viewport', 'data-testid': 'viewport', tabindex: 0, 'aria-label': 'Image. Use the arrow keys to scroll through frames.' });
+  const frameLabel = h('span', { 'data-testid': 'frame-index' }, '');
+  const calibration = h('span', { class: 'muted' }, '');
+  const measurements = h('ul', { class: 'measurements', 'aria-label': 'Measurements', 'data-testid': 'measurements' });
+  const seriesList = h('ul', { class: 'series-list', 'aria-label': 'Series' });
+
+  const toolButtons = new Map<ToolName, HTMLButtonElement>();
+  const toolButton = (tool: ToolName, label: string, key: string): HTMLButtonElement => {
+    const b = h('button', { type: 'button', 'data-tool': tool, 'aria-pressed': tool === 'Wwwc' ? 'true' : 'false', title: `${label} (${key})` }, label);
+    b.addEventListener('click', () => selectTool(tool));
+    toolButtons.set(tool, b);
+    return b;
+  };
+  const play = h('button', { type: 'button', 'data-testid': 'cine-toggle', title: 'Play / pause (Space)', disabled: true }, 'Play');
+  const speed = h('select', { 'aria-label': 'Cine speed', 'data-testid': 'cine-speed' }, ...SPEEDS.map((s) => h('option', { value: s }, `${s} fps`)));
+  speed.value = '15';
+  const prev = h('button', { type: 'button', title: 'Previous frame (↑ / ←)', 'aria-label': 'Previous frame' }, '‹');
+  const next = h('button', { type: 'button', title: 'Next frame (↓ / →)', 'aria-label': 'Next frame' }, '›');
+  const reset = h('button', { type: 'button', title: 'Reset (R)' }, 'Reset');
+  const outline = h('button', { type: 'button', 'aria-pressed': 'true', title: 'Show the AI outline (O)' }, 'Outline');
+  const toolbar = h(
+    'div',
+    { class: 'toolbar', role: 'toolbar', 'aria-label': 'Image tools' },
+    toolButton('Wwwc', 'W/L', 'W'),
+    toolButton('Zoom', 'Zoom', 'Z'),
+    toolButton('Pan', 'Pan', 'P'),
+    toolButton('Length', 'Measure', 'M'),
+    reset,
+    prev,
+    play,
+    next,
+    speed,
+    outline,
+  );
+  const ai$ = aiPanel((image) => jumpTo(image));
+  const report = reportForm(studyUid, () => ai, () => {
+    signed = true;
+    status.set('Report signed.');
+  });
+  const back = h('a', { href: '/queue', 'data-link': true, class: 'back' }, '← Queue');
+
+  replace(
+    ctx.root,
+    h(
+      'section',
+      { class: 'viewer-page' },
+      h('div', { class: 'viewer-bar' }, back, status.el),
+      h(
+        'div',
+        { class: 'viewer-layout' },
+        h('div', { class: 'image-column' }, toolbar, h('div', { class: 'image-area', 'data-testid': 'image-area' }, element), h('div', { class: 'image-info' }, frameLabel, calibration), measurements, h('p', { class: 'muted small shortcuts' }, SHORTCUT_HELP)),
+        h('aside', { class: 'side-column' }, h('section', { class: 'panel' }, h('h2', {}, 'Series'), seriesList), ai$.el, report.el),
+      ),
+    ),
+  );
+
+  function selectTool(tool: ToolName): void {
+    viewport?.setTool(tool);
+    for (const [name, button] of toolButtons) button.setAttribute('aria-pressed', String(name === tool));
+  }
+
+  function togglePlay(): void {
+    if (!viewport) return;
+    if (viewport.isPlaying) viewport.pause();
+    else viewport.play(Number(speed.value));
+    play.textContent = viewport.isPlaying ? 'Pause' : 'Play';
+    play.setAttribute('aria-pressed', String(viewport.isPlaying));
+  }
+
+  function findingOn(index: number): AiImage | null {
+    const frame = frames[index];
+    if (!ai || !frame || !showOutline) return null;
+    return ai.images.find((i) => i.sopInstanceUid === frame.sopInstanceUid && i.frameNumber === frame.frameNumber) ?? null;
+  }
+
+  function onRendered(index: number): void {
+    frameLabel.textContent = `Frame ${index + 1} / ${frames.length}`;
+    const finding = findingOn(index);
+    if (finding) drawFinding(element, finding);
+  }
+
+  function onMeasurement(m: Measurement): void {
+    const text = m.lengthMm === null ? `${m.lengthPx.toFixed(1)} px (no calibration)` : `${m.lengthMm.toFixed(1)} mm`;
+    measurements.append(h('li', { 'data-testid': 'measurement' }, `Length ${text} · frame ${m.index + 1}`));
+  }
+
+  async function showSeries(series: SeriesInfo, initialIndex = 0): Promise<void> {
+    if (currentSeries === series.uid) {
+      viewport?.scrollTo(initialIndex);
+      return;
+    }
+    viewport?.destroy();
+    viewport = null;
+    for (const f of frames) unregisterFrame(f.imageId);
+    currentSeries = series.uid;
+    for (const li of seriesList.querySelectorAll('button')) li.setAttribute('aria-pressed', String(li.dataset.series === series.uid));
+    status.set('Loading images…');
+    const loaded = await seriesFrames(studyUid, series.uid, signal);
+    if (signal.aborted) return;
+    frames = loaded.frames;
+    if (loaded.fps && SPEEDS.includes(loaded.fps)) speed.value = String(loaded.fps);
+    calibration.textContent = loaded.spacing
+      ? ` · ${loaded.spacing.columnMm.toFixed(3)} × ${loaded.spacing.rowMm.toFixed(3)} mm/pixel (${loaded.spacing.source === 'UltrasoundRegion' ? 'ultrasound region' : 'pixel spacing'})`
+      : ' · not calibrated: lengths in pixels';
+    viewport = new StackViewport(element, frames.map((f) => f.imageId), { onRendered, onMeasurement, onError: () => undefined }, Number(speed.value));
+    await viewport.start(initialIndex);
+    play.disabled = frames.length < 2;
+    selectTool('Wwwc');
+    status.set('');
+  }
+
+  function jumpTo(image: AiImage): void {
+    const seriesUid = image.seriesInstanceUid ?? currentSeries;
+    const series = seriesInfos.find((s) => s.uid === seriesUid) ?? seriesInfos.find((s) => s.uid === currentSeries);
+    if (!series) return;
+    const indexIn = (): number => frames.findIndex((f) => f.sopInstanceUid === image.sopInstanceUid && f.frameNumber === image.frameNumber);
+    if (viewport?.isPlaying) togglePlay();
+    if (series.uid === currentSeries) {
+      const index = indexIn();
+      if (index >= 0) viewport?.scrollTo(index);
+      return;
+    }
+    showSeries(series)
+      .then(() => {
+        const index = indexIn();
+        if (index >= 0) viewport?.scrollTo(index);
+      })
+      .catch((error: unknown) => status.set(errorText(error), 'error'));
+  }
+
+  let seriesInfos: SeriesInfo[] = [];
+
+  play.addEventListener('click', togglePlay);
+  speed.addEventListener('change', () => viewport?.setSpeed(Number(speed.value)));
+  prev.addEventListener('click', () => viewport?.scrollBy(-1));
+  next.addEventListener('click', () => viewport?.scrollBy(1));
+  reset.addEventListener('click', () => viewport?.reset());
+  const toggleOutline = (): void => {
+    showOutline = !showOutline;
+    outline.setAttribute('aria-pressed', String(showOutline));
+    viewport?.scrollBy(0);
+  };
+  outline.addEventListener('click', toggleOutline);
+
+  bindShortcuts(signal, {
+    scroll: (d) => viewport?.scrollBy(d),
+    togglePlay,
+    tool: selectTool,
+    reset: () => viewport?.reset(),
+    jump: () => {
+      const best = ai?.images[0];
+      if (best) jumpTo(best);
+    },
+    toggleOutline,
+  });
+
+  const start = async (): Promise<void> => {
+    const [seriesJson] = await Promise.all([
+      dicomJson(studyPath(studyUid, 'series'), signal),
+      getJson(`/api/studies/${encodeURIComponent(studyUid)}/ai`, signal)
+        .then((body) => {
+          ai = currentResult(parseAiResults(body));
+          ai$.show(ai);
+        })
+        .catch(() => ai$.show(null)),
+      report.load(signal),
+    ]);
+    seriesInfos = seriesJson
+      .map((s) => ({ uid: stringAt(s, '0020000E') ?? '', modality: stringAt(s, '00080060') ?? '', description: stringAt(s, '0008103E') ?? '', instances: numberAt(s, '00201209') ?? 0 }))
+      .filter((s) => s.uid !== '' && !NO_PIXELS.has(s.modality));
+    replace(
+      seriesList,
+      ...seriesInfos.map((s) => {
+        const b = h('button', { type: 'button', class: 'link', 'data-series': s.uid }, `${s.modality} ${s.description || 'Series'} (${s.instances})`);
+        b.addEventListener('click', () => void showSeries(s).catch((error: unknown) => status.set(errorText(error), 'error')));
+        return h('li', {}, b);
+      }),
+    );
+    const best = ai?.images[0];
+    const first = seriesInfos.find((s) => s.uid === best?.seriesInstanceUid) ?? seriesInfos[0];
+    if (!first) {
+      status.set('This study has no images to show.', 'error');
+      return;
+    }
+    await showSeries(first);
+  };
+  start().catch((error: unknown) => {
+    if (!signal.aborted) status.set(errorText(error), 'error');
+  });
+
+  return () => {
+    controller.abort();
+    viewport?.destroy();
+    viewport = null;
+    for (const f of frames) unregisterFrame(f.imageId);
+    frames = [];
+    if (!signed) {
+      // keepalive: the request outlives the page when the reader closes the tab.
+      void fetch(`/api/queue/${encodeURIComponent(studyUid)}/release`, { method: 'POST', credentials: 'same-origin', keepalive: true, headers: { 'content-type': 'application/json' }, body: '{}' }).catch(() => undefined);
+    }
+  };
+}
