@@ -1,4 +1,5 @@
 import path from 'node:path';
+import express from 'express';
 import { pingDatabase } from '@yunying/catalog';
 import { storageTargetSettings } from '@yunying/config';
 import { AuditLog, createAuditRouter } from '@yunying/audit';
@@ -39,9 +40,28 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
     logger,
     metrics: ctx.metrics,
     readiness: [{ name: 'postgres', check: () => pingDatabase(ctx.pool) }],
+    before: (app) => serveWebApp(app, ingestOrigin(config.http.publicViewerUrl, config.http.ports.ingest)),
     routes: [createAuthRouter(auth).router, createAuditRouter({ pool: ctx.pool, auth }).router, dicomweb.router, ...readingRouters({ pool: ctx.pool, authenticator: auth }).map((r) => r.router)],
   });
   const server = await listen(app, config.http.host, config.http.ports.viewer, logger);
   ctx.lifecycle.add({ name: 'viewer http', close: () => server.close(config.shutdownGraceSeconds * 1000) });
   return { role: 'viewer', url: server.url };
+}
+
+// The web app (services/viewer/web, built into dist/web): assets, where uploads go, and index.html for
+// the app's page routes (history routing). Everything else falls through to the API routers.
+const WEB_DIR = path.resolve(__dirname, '../dist/web');
+const PAGE_ROUTES = /^\/(?:sign-in|queue|read\/[0-9.]+|clinic|upload|audit(?:\/access)?)?\/?$/;
+
+function serveWebApp(app: express.Express, ingestUrl: string): void {
+  app.get('/app-config.json', (_req, res) => void res.json({ ingest: { url: ingestUrl } }));
+  app.use('/assets', express.static(path.join(WEB_DIR, 'assets'), { index: false }));
+  app.get(PAGE_ROUTES, (_req, res) => res.sendFile(path.join(WEB_DIR, 'index.html')));
+}
+
+/** STOW-RS is served by the ingest role: the viewer's public host on the ingest port. */
+function ingestOrigin(publicViewerUrl: string, ingestPort: number): string {
+  const url = new URL(publicViewerUrl);
+  url.port = String(ingestPort);
+  return url.origin;
 }
