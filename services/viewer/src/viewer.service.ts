@@ -41,7 +41,7 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
     metrics: ctx.metrics,
     readiness: [{ name: 'postgres', check: () => pingDatabase(ctx.pool) }],
     before: (app) => serveWebApp(app, ingestOrigin(config.http.publicViewerUrl, config.http.ports.ingest)),
-    routes: [createAuthRouter(auth).router, createAuditRouter({ pool: ctx.pool, auth }).router, dicomweb.router, ...readingRouters({ pool: ctx.pool, authenticator: auth }).map((r) => r.router)],
+    routes: [createAuthRouter(auth).router, createAuditRouter({ pool: ctx.pool, auth, staleVerificationSeconds: config.keeper.scrubStaleDays * 86_400 }).router, dicomweb.router, ...readingRouters({ pool: ctx.pool, authenticator: auth }).map((r) => r.router)],
   });
   const server = await listen(app, config.http.host, config.http.ports.viewer, logger);
   ctx.lifecycle.add({ name: 'viewer http', close: () => server.close(config.shutdownGraceSeconds * 1000) });

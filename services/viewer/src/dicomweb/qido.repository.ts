@@ -38,7 +38,8 @@ const JSON_SOURCE: Record<QidoLevel, string> = {
  */
 export async function runQidoQuery(pool: Pool, principal: Principal, request: QidoRequest, extraTags: string[] | 'all'): Promise<QidoRow[]> {
   const params = [...request.params];
-  const where = [...request.where, addClinicFilter(principal, 's.clinic_id', params)];
+  // A disposed study is a tombstone kept for the audit trail (#8), not something to show.
+  const where = [...request.where, addClinicFilter(principal, 's.clinic_id', params), 's.disposed_at IS NULL'];
   if (request.level === 'instance') where.push('i.is_current');
   const columns = allColumns(request.level).map((a) => `${a.sql} AS "${a.tag}"`);
   let extra = 'NULL::jsonb';

@@ -108,7 +108,7 @@ export class QueueRepository {
           FROM pairs CROSS JOIN LATERAL (
             SELECT s.id, s.priority_rank, s.received_at
               FROM studies s
-             WHERE s.clinic_id = pairs.clinic_id AND s.reading_status = pairs.status AND ${conditions.join(' AND ')}
+             WHERE s.clinic_id = pairs.clinic_id AND s.reading_status = pairs.status AND s.disposed_at IS NULL AND ${conditions.join(' AND ')}
              ORDER BY s.priority_rank, s.received_at, s.id
              LIMIT ${limit}
           ) q
