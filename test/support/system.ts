@@ -48,7 +48,9 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     VIEWER_PORT: String(await freePort()),
     INFERENCE_PORT: String(await freePort()),
     DIMSE_PORT: String(await freePort()),
-    TRIAGE_QUIET_SECONDS: '1',
+    // Triage would change studies' status and priority under tests that set them by hand, and costs CPU:
+    // it is off (an hour's quiet period) unless a test asks for it (test/triage does).
+    TRIAGE_QUIET_SECONDS: '3600',
     SHUTDOWN_GRACE_SECONDS: '5',
     ...options.env,
   };
