@@ -89,6 +89,32 @@ if [ -n "$code" ] && [ "$code" != 000 ]; then
   die "port $RGW_PORT already answers HTTP (not a cluster of $DATA); set RGW_PORT to a free port"
 fi
 
+# CEPH_PERSIST=1 (npm start's local S3): a cluster stopped with CEPH_KEEP_DATA=1 is started again from
+# its data, never wiped — objects under retention must survive a restart of the dev system.
+if [ "${CEPH_PERSIST:-0}" = 1 ] && [ -f "$DATA/ceph.conf" ] && [ -f "$DATA/s3.env" ]; then
+  export CEPH_CONF=$DATA/ceph.conf
+  rm -f "$DATA"/run/*.pid
+  ceph-mon -i a
+  for i in $(seq 1 60); do
+    ceph --connect-timeout 5 mon stat >/dev/null 2>&1 && break
+    sleep 0.5
+    [ "$i" = 60 ] && die "mon did not come up; see $DATA/log/mon.a.log"
+  done
+  if [ "$WITH_MGR" = 1 ]; then ceph-mgr -i x; fi
+  for d in "$DATA"/osd/*/; do ceph-osd -i "$(basename "$d")"; done
+  radosgw -n client.rgw.a
+  for i in $(seq 1 100); do [ -s "$DATA/run/client.rgw.a.pid" ] && break; sleep 0.1; done
+  port_now=$(sed -n 's/^export S3_PORT=//p' "$DATA/s3.env")
+  for i in $(seq 1 240); do
+    [ "$(http_code "$port_now")" = 200 ] && break
+    sleep 0.25
+    [ "$i" = 240 ] && die "radosgw not answering on 127.0.0.1:$port_now; see $DATA/log/rgw.a.log"
+  done
+  log "restarted the existing cluster in $DATA (data kept)"
+  cat "$DATA/s3.env"
+  exit 0
+fi
+
 # Never wipe a directory that is not ours.
 case "$DATA" in /|/root|/home|/tmp|/work|"$REPO") die "refusing to use $DATA as the data dir";; esac
 if [ -e "$DATA" ]; then

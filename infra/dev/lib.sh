@@ -103,6 +103,7 @@ yy_ensure_redis() {
 }
 
 yy_stop_started() {
+  yy_stop_local_s3
   if [ -f "$YY_RUN/redis.started" ]; then
     local pid; pid=$(cat "$YY_RUN/redis.pid" 2>/dev/null || true)
     if [ -n "$pid" ] && grep -q redis-server "/proc/$pid/cmdline" 2>/dev/null; then kill "$pid"; yy_log "stopped Redis"; fi
@@ -121,5 +122,26 @@ yy_ensure_token_secret() {
     mkdir -p "$YY_DATA/secrets"; chmod 700 "$YY_DATA/secrets"
     [ -s "$YY_DATA/secrets/token-secret" ] || (umask 077; head -c 48 /dev/urandom | base64 | tr -d '\n' > "$YY_DATA/secrets/token-secret")
     AUTH_TOKEN_SECRET=$(cat "$YY_DATA/secrets/token-secret"); export AUTH_TOKEN_SECRET
+  fi
+}
+
+# STORAGE_BACKEND=s3 without S3_ENDPOINTS: a local Ceph RGW with Object Lock under .data/ceph
+# (infra/ceph), with three buckets for the three copies. Installs Ceph with apt when root.
+yy_ensure_local_s3() {
+  command -v radosgw >/dev/null && command -v ceph-mon >/dev/null || yy_apt_install ceph-mon ceph-mgr ceph-osd radosgw ceph-common
+  yy_log "starting a local S3 with Object Lock (Ceph RGW)"
+  # Its own data dir, kept across restarts (CEPH_PERSIST / CEPH_KEEP_DATA): the test cluster is throw-away, this one is not.
+  CEPH_DATA="$YY_DATA/ceph-dev" CEPH_PERSIST=1 RGW_PORT=${YY_LOCAL_S3_PORT:-7490} CEPH_MON_PORT=${YY_LOCAL_S3_MON_PORT:-3310} CEPH_PORT_MIN=7000 \
+    bash "$YY_ROOT/infra/ceph/up.sh" > "$YY_DATA/ceph-up.out" 2> "$YY_DATA/ceph-up.log" || yy_die "Ceph did not start; see .data/ceph-up.log"
+  echo 1 > "$YY_RUN/ceph.started"
+  set -a; source "$YY_DATA/ceph-up.out"; set +a
+  export S3_ENDPOINTS="$S3_ENDPOINT"
+  export S3_BUCKETS=${S3_BUCKETS:-yunying-copy-1,yunying-copy-2,yunying-copy-3}
+}
+
+yy_stop_local_s3() {
+  if [ -f "$YY_RUN/ceph.started" ]; then
+    CEPH_DATA="$YY_DATA/ceph-dev" CEPH_KEEP_DATA=1 bash "$YY_ROOT/infra/ceph/down.sh" >/dev/null 2>&1 && yy_log "stopped Ceph (data kept in .data/ceph-dev)"
+    rm -f "$YY_RUN/ceph.started"
   fi
 }

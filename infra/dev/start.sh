@@ -26,6 +26,7 @@ trap 'exit 130' INT TERM
 
 yy_ensure_postgres "$DATABASE_URL"
 yy_ensure_redis "$REDIS_URL"
+if [ "${STORAGE_BACKEND:-fs}" = s3 ] && [ -z "${S3_ENDPOINTS:-}" ]; then yy_ensure_local_s3; fi
 
 node packages/catalog/dist/migrate.cli.js
 node services/launcher/dist/seed.cli.js
