@@ -53,6 +53,7 @@ export class TriageReconciler {
       limit: BATCH,
     });
     for (const study of studies) await this.deps.stable.enqueueTriage(study.studyInstanceUid, study.instanceCount);
+    this.deps.metrics.reconcilePasses.inc();
     if (studies.length > 0) {
       this.deps.metrics.reconciled.inc(studies.length);
       this.deps.logger.info({ studies: studies.length }, 'reconciler queued triage for stable studies without a result');

@@ -11,6 +11,7 @@ export function triageMetrics(registry: Registry) {
     inference: histogram(registry, 'yunying_triage_inference_seconds', 'Decode + locate + score time per image (all sampled frames)', [], [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30]),
     announcements: counter(registry, 'yunying_triage_announcements_total', 'study.announced jobs by decision', ['decision']),
     reconciled: counter(registry, 'yunying_triage_reconciled_total', 'Triage jobs re-queued by the reconciler'),
+    reconcilePasses: counter(registry, 'yunying_triage_reconcile_passes_total', 'Completed reconciler passes'),
   };
 }
 

@@ -1,15 +1,14 @@
 // The small part of dcmjs the SR writer uses; dcmjs ships no types.
 declare module 'dcmjs' {
   type Naturalized = Record<string, unknown>;
-  class DicomDict {
-    constructor(meta: Naturalized);
+  interface DicomDictInstance {
     meta: Naturalized;
     dict: Naturalized;
     write(options?: Record<string, unknown>): ArrayBuffer;
   }
   const dcmjs: {
     data: {
-      DicomDict: typeof DicomDict;
+      DicomDict: new (meta: Naturalized) => DicomDictInstance;
       DicomMetaDictionary: {
         denaturalizeDataset(dataset: Naturalized): Naturalized;
       };
