@@ -92,7 +92,9 @@ function finite(value: number): number | string {
 function stringValues(text: string, vr: string): Array<string | null> {
   const parts = TEXT_VRS_SINGLE.has(vr) ? [text] : text.split('\\');
   return parts.map((part) => {
-    const trimmed = TEXT_VRS_SINGLE.has(vr) ? part.replace(/[\0 ]+$/, '') : part.replace(/\0+$/, '').trim();
+    // A NUL inside a value (not padding) means nothing in DICOM text (PS3.5 6.1.2) and PostgreSQL jsonb
+    // refuses U+0000: kept, it made the catalog write fail and STOW answer 503 "retry later" forever (#8 fuzzing).
+    const trimmed = (TEXT_VRS_SINGLE.has(vr) ? part.replace(/[\0 ]+$/, '') : part.replace(/\0+$/, '').trim()).replace(/\0/g, '');
     return trimmed === '' ? null : trimmed;
   });
 }
