@@ -1,0 +1,140 @@
+import type { Args } from '../lib/args';
+import { filesOf, type Corpus } from '../lib/corpus';
+import { HttpClient, runPool, stowBody } from '../lib/http';
+import { signIn, type Lab } from '../lib/lab';
+import type { Table } from '../lib/report';
+import { latency, pick, prng, ratio, type Latency } from '../lib/stats';
+
+/**
+ * Query and retrieve: the corpus is loaded into a fresh Yunying and a fresh Orthanc (STOW-RS, 4
+ * clients), then the same request list (drawn from a seeded PRNG) is sent to each, one request at a
+ * time over a keep-alive connection, after a short warm-up. Latency is client-side, first byte sent to
+ * last byte received. Yunying is called with a radiologist's Bearer token granted every bench clinic
+ * (so both see the whole corpus); Orthanc without authentication.
+ */
+export interface QueryRow {
+  kind: string;
+  yunying: Latency & { errors: number; meanResults: number | null };
+  orthanc: Latency & { errors: number; meanResults: number | null };
+}
+
+interface Probe {
+  kind: string;
+  path: string;
+  accept: string;
+  countResults: boolean;
+}
+
+const FRAME_ACCEPT = 'multipart/related; type="application/octet-stream"; transfer-syntax=*';
+
+function probes(corpus: Corpus, n: number): Probe[] {
+  const random = prng(`${corpus.seed}/query`);
+  const out: Probe[] = [];
+  const studies = corpus.studies;
+  const dateShift = (d: string, days: number): string => {
+    const t = new Date(Date.UTC(Number(d.slice(0, 4)), Number(d.slice(4, 6)) - 1, Number(d.slice(6, 8)) + days));
+    return t.toISOString().slice(0, 10).replace(/-/g, '');
+  };
+  for (let i = 0; i < n; i += 1) {
+    const s = pick(random, studies);
+    out.push({ kind: 'QIDO studies by PatientID', path: `/studies?PatientID=${encodeURIComponent(s.patientId)}&limit=50`, accept: 'application/dicom+json', countResults: true });
+  }
+  for (let i = 0; i < n; i += 1) {
+    const s = pick(random, studies);
+    out.push({ kind: 'QIDO studies by date range (7 days)', path: `/studies?StudyDate=${s.studyDate}-${dateShift(s.studyDate, 7)}&limit=50`, accept: 'application/dicom+json', countResults: true });
+  }
+  for (let i = 0; i < n; i += 1) {
+    const modality = random() < 0.8 ? 'US' : 'CT';
+    out.push({ kind: 'QIDO studies by modality (limit 50)', path: `/studies?ModalitiesInStudy=${modality}&limit=50`, accept: 'application/dicom+json', countResults: true });
+  }
+  for (let i = 0; i < n; i += 1) {
+    const s = pick(random, studies);
+    out.push({ kind: 'WADO-RS study metadata', path: `/studies/${s.studyInstanceUid}/metadata`, accept: 'application/dicom+json', countResults: true });
+  }
+  for (let i = 0; i < n; i += 1) {
+    const s = pick(random, studies);
+    const inst = pick(random, s.instances);
+    const frame = 1 + Math.floor(random() * inst.frames);
+    out.push({ kind: 'WADO-RS one frame (as stored)', path: `/studies/${s.studyInstanceUid}/series/${inst.seriesInstanceUid}/instances/${inst.sopInstanceUid}/frames/${frame}`, accept: FRAME_ACCEPT, countResults: false });
+  }
+  for (let i = 0; i < n; i += 1) {
+    const s = pick(random, studies);
+    const inst = pick(random, s.instances);
+    out.push({ kind: 'WADO-RS rendered frame (JPEG)', path: `/studies/${s.studyInstanceUid}/series/${inst.seriesInstanceUid}/instances/${inst.sopInstanceUid}/frames/1/rendered`, accept: 'image/jpeg', countResults: false });
+  }
+  return out;
+}
+
+async function measure(client: HttpClient, base: string, headers: Record<string, string>, list: Probe[]): Promise<Map<string, { ms: number[]; errors: number; results: number[] }>> {
+  const by = new Map<string, { ms: number[]; errors: number; results: number[] }>();
+  for (const probe of list.slice(0, 3)) await client.request('GET', base + probe.path, { accept: probe.accept, ...headers });
+  for (const probe of list) {
+    const res = await client.request('GET', base + probe.path, { accept: probe.accept, ...headers });
+    const entry = by.get(probe.kind) ?? { ms: [], errors: 0, results: [] };
+    if (res.status < 200 || res.status >= 300) entry.errors += 1;
+    else entry.ms.push(res.ms);
+    if (probe.countResults && res.status === 200) {
+      const parsed = JSON.parse(res.body.toString()) as unknown[];
+      entry.results.push(Array.isArray(parsed) ? parsed.length : 0);
+    } else if (probe.countResults && res.status === 204) entry.results.push(0);
+    by.set(probe.kind, entry);
+  }
+  return by;
+}
+
+export async function runQuery(lab: Lab, corpus: Corpus, args: Args): Promise<QueryRow[]> {
+  const n = args.number('requests', 100);
+  const y = await lab.startYunying(['ingest', 'viewer']);
+  const o = await lab.startOrthanc();
+  try {
+    lab.log('query: loading the corpus into both (STOW-RS, 4 clients)');
+    const loader = new HttpClient(4);
+    await runPool(corpus.studies, 4, async (study) => {
+      const files = filesOf(corpus, study);
+      const a = stowBody(files);
+      const ry = await loader.request('POST', `${y.urls.ingest ?? ''}/dicomweb/studies`, { 'content-type': a.contentType, accept: 'application/dicom+json', authorization: `ApiKey ${y.clinicKeys[study.clinic] ?? ''}` }, a.body);
+      const ro = await loader.request('POST', `${o.url}/dicom-web/studies`, { 'content-type': a.contentType, accept: 'application/dicom+json' }, a.body);
+      if (ry.status !== 200 || ro.status !== 200) lab.log(`load: study ${study.studyInstanceUid}: Yunying ${ry.status}, Orthanc ${ro.status}`);
+    });
+    loader.close();
+    if (!y.radiologist) throw new Error('no radiologist credentials from the seed');
+    const token = await signIn(y.urls.viewer ?? '', y.radiologist);
+    const list = probes(corpus, n);
+    const client = new HttpClient(1);
+    lab.log(`query: ${list.length} requests per system`);
+    const oRes = await measure(client, `${o.url}/dicom-web`, {}, list);
+    const yRes = await measure(client, `${y.urls.viewer ?? ''}/dicomweb`, { authorization: `Bearer ${token}` }, list);
+    client.close();
+    const kinds = [...new Set(list.map((p) => p.kind))];
+    const summarise = (e: { ms: number[]; errors: number; results: number[] } | undefined): QueryRow['yunying'] => ({
+      ...latency(e?.ms ?? []),
+      errors: e?.errors ?? 0,
+      meanResults: e && e.results.length > 0 ? e.results.reduce((s, v) => s + v, 0) / e.results.length : null,
+    });
+    return kinds.map((kind) => ({ kind, yunying: summarise(yRes.get(kind)), orthanc: summarise(oRes.get(kind)) }));
+  } finally {
+    await y.stop();
+    await o.stop();
+  }
+}
+
+export function queryTable(corpus: Corpus, rows: QueryRow[], requests: number): Table {
+  return {
+    title: `Query and retrieve: ${corpus.studies.length} studies / ${corpus.instances} instances loaded; ${requests} sequential requests per kind per system (ms)`,
+    columns: ['request', 'Y p50', 'Y p95', 'Y p99', 'O p50', 'O p95', 'O p99', 'Y/O p50', 'Y/O p95', 'results Y/O', 'errors Y/O'],
+    rows: rows.map((r) => [
+      r.kind,
+      r.yunying.p50,
+      r.yunying.p95,
+      r.yunying.p99,
+      r.orthanc.p50,
+      r.orthanc.p95,
+      r.orthanc.p99,
+      ratio(r.yunying.p50, r.orthanc.p50),
+      ratio(r.yunying.p95, r.orthanc.p95),
+      r.yunying.meanResults === null ? '' : `${r.yunying.meanResults.toFixed(1)}/${r.orthanc.meanResults?.toFixed(1) ?? '—'}`,
+      `${r.yunying.errors}/${r.orthanc.errors}`,
+    ]),
+    notes: ['Y/O < 1: Yunying faster. Targets: WADO-RS frame p95 < 20 ms. "results": mean matches (QIDO) or instances (metadata) returned'],
+  };
+}

@@ -1,0 +1,130 @@
+import { Args } from './lib/args';
+import { ensureCorpus, type Corpus } from './lib/corpus';
+import { Lab } from './lib/lab';
+import { machineInfo, publish, type Table } from './lib/report';
+import { ingestTables, runIngest } from './benches/ingest';
+import { measurePhysical, physicalTable, type PhysicalResult } from './benches/physical';
+import { queryTable, runQuery } from './benches/query';
+import { runScale, scaleTable } from './benches/scale';
+import { runTriage, triageTable } from './benches/triage';
+import { runViewer, viewerTable } from './benches/viewer';
+
+const USAGE = `usage: node bench/dist/cli.js <corpus|physical|ingest|query|scale|triage|viewer|all> [options]
+  --studies N            corpus size in studies (default 200); for scale: catalog size (default 1000000)
+  --corpus-studies N     corpus size when running "all" (default 200)
+  --seed S               corpus seed (default yunying)
+  --concurrency 1,4      HTTP clients for ingest; --dimse-concurrency 1,4; --no-dimse; --no-rest
+  --requests N           requests per kind (query 100, scale 200)
+  --scale-studies N      catalog size for scale inside "all" (default 1000000)
+  --write-mib N          MiB written for the fsync probe (default 512); --cpu-mib N (default 512)
+  --triage-studies N     studies for triage (default 5); --viewer-runs N (default 10)
+Run inside bench/run-in-netns.sh (a private network namespace: Orthanc binds every interface).`;
+
+async function main(): Promise<void> {
+  const [name, ...rest] = process.argv.slice(2);
+  const args = new Args(rest);
+  const machine = machineInfo();
+  const seed = args.string('seed', 'yunying');
+  const log = (line: string): void => {
+    process.stderr.write(`${line}\n`);
+  };
+  const corpusOf = (studies: number): Corpus => ensureCorpus(studies, seed, args.string('corpus-dir', '') || undefined, log);
+  switch (name) {
+    case 'corpus': {
+      const corpus = corpusOf(args.number('studies', 200));
+      const frames = corpus.studies.flatMap((s) => s.instances).reduce((n, i) => n + i.frames, 0);
+      const table: Table = {
+        title: `Corpus (seed ${seed}) in ${corpus.dir}`,
+        columns: ['studies', 'instances', 'frames', 'GB', 'mean MB/instance', 'CT instances', 'JPEG instances'],
+        rows: [[
+          corpus.studies.length,
+          corpus.instances,
+          frames,
+          corpus.bytes / 1e9,
+          corpus.bytes / 1e6 / corpus.instances,
+          corpus.studies.filter((s) => s.modality === 'CT').reduce((n, s) => n + s.instances.length, 0),
+          corpus.studies.flatMap((s) => s.instances).filter((i) => i.transferSyntax.endsWith('.4.50')).length,
+        ]],
+      };
+      publish('corpus', [table], { studies: corpus.studies.length, instances: corpus.instances, bytes: corpus.bytes, dir: corpus.dir }, machine);
+      return;
+    }
+    case 'scale': {
+      const lab = new Lab();
+      try {
+        await lab.startPostgres();
+        await lab.startRedis();
+        const r = await runScale(lab, args);
+        publish('scale', [scaleTable(r, args.number('requests', 200))], r, machine);
+      } finally {
+        await lab.close();
+      }
+      return;
+    }
+    case 'physical':
+    case 'ingest':
+    case 'query':
+    case 'triage':
+    case 'viewer':
+    case 'all':
+      break;
+    case undefined:
+    default:
+      process.stderr.write(`${USAGE}\n`);
+      process.exit(name === undefined || name === '--help' ? 0 : 2);
+  }
+  const corpus = corpusOf(args.number(name === 'all' ? 'corpus-studies' : 'studies', 200));
+  const lab = new Lab();
+  const tables: Table[] = [];
+  const data: Record<string, unknown> = { corpus: { studies: corpus.studies.length, instances: corpus.instances, bytes: corpus.bytes, seed } };
+  try {
+    let physical: PhysicalResult | null = null;
+    if (name === 'physical' || name === 'ingest' || name === 'all') {
+      lab.log('physical: fsync write probe and SHA-256/parse throughput');
+      physical = measurePhysical(corpus, lab.work, args);
+      tables.push(physicalTable(physical));
+      data.physical = physical;
+    }
+    if (name !== 'physical') {
+      await lab.startPostgres();
+      await lab.startRedis();
+    }
+    if (name === 'ingest' || name === 'all') {
+      const runs = await runIngest(lab, corpus, args);
+      tables.push(...ingestTables(corpus, runs, physical));
+      data.ingest = runs;
+    }
+    if (name === 'query' || name === 'all') {
+      const rows = await runQuery(lab, corpus, args);
+      tables.push(queryTable(corpus, rows, args.number('requests', 100)));
+      data.query = rows;
+    }
+    if (name === 'all') {
+      const scaleArgs = new Args(['--studies', String(args.number('scale-studies', 1_000_000)), '--requests', String(args.number('scale-requests', 200))]);
+      const r = await runScale(lab, scaleArgs);
+      tables.push(scaleTable(r, args.number('scale-requests', 200)));
+      data.scale = r;
+    }
+    if (name === 'triage' || name === 'all') {
+      const r = await runTriage(lab, corpus, args);
+      tables.push(triageTable(r));
+      data.triage = r;
+    }
+    if (name === 'viewer' || name === 'all') {
+      const r = await runViewer(lab, corpus, args);
+      tables.push(viewerTable(r));
+      data.viewer = r;
+    }
+  } finally {
+    await lab.close();
+  }
+  publish(name, tables, data, machine);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

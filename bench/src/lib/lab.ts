@@ -1,0 +1,310 @@
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { AuthService } from '@yunying/auth';
+import { createPool, quoteIdent, type Pool } from '@yunying/catalog';
+import { CLINICS, clinicCode } from './corpus';
+import { HttpClient } from './http';
+
+const run = promisify(execFile);
+export const REPO_ROOT = path.resolve(__dirname, '../../..');
+
+/**
+ * The processes a benchmark needs, all private to this run: a PostgreSQL server and a Redis (inside the
+ * network namespace of run-in-netns.sh the host's are not reachable), Yunying as real launcher
+ * processes, and Debian's Orthanc with the DICOMweb plugin. Everything lives under one work directory
+ * on the disk the replicas would use, and is removed at the end.
+ */
+export class Lab {
+  readonly work: string;
+  private readonly children: ChildProcess[] = [];
+  private readonly cleanups: (() => Promise<void> | void)[] = [];
+  postgresUrl = '';
+  redisUrl = '';
+
+  constructor(base = process.env.BENCH_WORK_DIR ?? os.tmpdir()) {
+    this.work = fs.mkdtempSync(path.join(base, 'yy-bench-'));
+    // The private PostgreSQL runs as the postgres user and must reach its directory inside.
+    fs.chmodSync(this.work, 0o755);
+  }
+
+  log(line: string): void {
+    process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+  }
+
+  /**
+   * PostgreSQL with its default durability (fsync on, synchronous_commit on): the catalog is part of
+   * what an acknowledged instance promises, as Orthanc's SQLite index is.
+   */
+  async startPostgres(): Promise<void> {
+    const bin = postgresBin();
+    const dir = path.join(this.work, 'pg');
+    fs.mkdirSync(dir);
+    execFileSync('chown', ['postgres:postgres', dir]);
+    const asPostgres = (cmd: string, args: string[]): void => {
+      execFileSync('runuser', ['-u', 'postgres', '--', path.join(bin, cmd), ...args], { stdio: 'pipe' });
+    };
+    const port = await freePort();
+    asPostgres('initdb', ['-D', path.join(dir, 'data'), '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
+    const options = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c shared_buffers=512MB -c max_connections=200 -c work_mem=16MB -c maintenance_work_mem=256MB -c max_wal_size=4GB`;
+    asPostgres('pg_ctl', ['-D', path.join(dir, 'data'), '-l', path.join(dir, 'log'), '-w', '-o', options, 'start']);
+    this.cleanups.push(() => {
+      try {
+        asPostgres('pg_ctl', ['-D', path.join(dir, 'data'), '-m', 'immediate', '-w', 'stop']);
+      } catch {
+        // already stopped
+      }
+    });
+    this.postgresUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  }
+
+  async startRedis(): Promise<void> {
+    const port = await freePort();
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.work], { stdio: 'ignore' });
+    this.children.push(child);
+    await waitForPort(port, 10_000);
+    this.redisUrl = `redis://127.0.0.1:${port}`;
+  }
+
+  /** Fresh Yunying: its own schema, replica roots and queue prefix; one launcher process per role. */
+  async startYunying(roles: ('ingest' | 'viewer' | 'inference' | 'all')[], extraEnv: Record<string, string> = {}): Promise<Yunying> {
+    const id = randomBytes(4).toString('hex');
+    const dataDir = path.join(this.work, `yunying-${id}`);
+    fs.mkdirSync(dataDir);
+    const env: Record<string, string> = {
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      AUTH_TOKEN_SECRET: `bench-secret-${id}`.padEnd(48, 'x'),
+      DATABASE_URL: this.postgresUrl,
+      DATABASE_SCHEMA: `bench_${id}`,
+      REDIS_URL: this.redisUrl,
+      QUEUE_PREFIX: `bench${id}`,
+      DATA_DIR: dataDir,
+      INGEST_PORT: String(await freePort()),
+      VIEWER_PORT: String(await freePort()),
+      INFERENCE_PORT: String(await freePort()),
+      DIMSE_PORT: String(await freePort()),
+      SHUTDOWN_GRACE_SECONDS: '5',
+      ...extraEnv,
+    };
+    const childEnv = { PATH: process.env.PATH ?? '', ...env };
+    const seeded = await run(process.execPath, [path.join(REPO_ROOT, 'services/launcher/dist/seed.cli.js'), '--json'], { cwd: REPO_ROOT, env: childEnv });
+    const demo = JSON.parse(seeded.stdout.trim()) as { users: { username: string; password: string }[]; apiKey: { key: string } | null };
+    const pool = createPool({ url: this.postgresUrl, schema: env.DATABASE_SCHEMA ?? '', poolSize: 4 });
+    const clinics = await createBenchClinics(pool, env.AUTH_TOKEN_SECRET ?? '');
+    const processes: ChildProcess[] = [];
+    const urls: Record<string, string> = {};
+    for (const role of roles) {
+      const { child, started } = await startLauncher({ ...childEnv, ROLE: role });
+      processes.push(child);
+      this.children.push(child);
+      for (const s of started) urls[s.role] = s.url;
+    }
+    const radiologist = demo.users.find((u) => u.username === 'radiologist');
+    const yunying: Yunying = {
+      env,
+      urls,
+      pool,
+      clinicKeys: clinics.keys,
+      aeTitle: 'DEMO_US',
+      dimsePort: Number(env.DIMSE_PORT),
+      radiologist: radiologist ? { username: radiologist.username, password: radiologist.password } : null,
+      dataDir,
+      stop: async () => {
+        for (const child of processes) {
+          if (child.exitCode === null) child.kill('SIGTERM');
+        }
+        await Promise.all(processes.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : Promise.resolve())));
+        await pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(env.DATABASE_SCHEMA ?? '')} CASCADE`).catch(() => undefined);
+        await pool.end();
+        // Replica files are read-only by design; this tree is the benchmark's own.
+        await run('chmod', ['-R', 'u+w', dataDir]).catch(() => undefined);
+        fs.rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+    return yunying;
+  }
+
+  /**
+   * Fresh Orthanc (Debian package) with the DICOMweb plugin, storage uncompressed, default durability
+   * (SyncStorageArea on), authentication off: it listens on every interface, which is why the whole run
+   * sits in a private network namespace.
+   */
+  async startOrthanc(): Promise<Orthanc> {
+    const id = randomBytes(4).toString('hex');
+    const dir = path.join(this.work, `orthanc-${id}`);
+    fs.mkdirSync(path.join(dir, 'storage'), { recursive: true });
+    const httpPort = await freePort();
+    const dicomPort = await freePort();
+    const config = {
+      Name: 'BENCH',
+      StorageDirectory: path.join(dir, 'storage'),
+      IndexDirectory: path.join(dir, 'storage'),
+      StorageCompression: false,
+      HttpPort: httpPort,
+      DicomPort: dicomPort,
+      DicomAet: 'ORTHANC',
+      DicomCheckCalledAet: false,
+      RemoteAccessAllowed: true,
+      AuthenticationEnabled: false,
+      OverwriteInstances: true,
+      Plugins: [orthancDicomWebPlugin()],
+      DicomWeb: { Enable: true, Root: '/dicom-web/', EnableWado: true, Ssl: false, StudiesMetadata: 'Full', SeriesMetadata: 'Full' },
+    };
+    fs.writeFileSync(path.join(dir, 'orthanc.json'), JSON.stringify(config, null, 2));
+    const logFile = fs.openSync(path.join(dir, 'orthanc.log'), 'a');
+    const child = spawn('/usr/sbin/Orthanc', [path.join(dir, 'orthanc.json')], { stdio: ['ignore', logFile, logFile] });
+    this.children.push(child);
+    const url = `http://127.0.0.1:${httpPort}`;
+    const client = new HttpClient(1);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const ok = await client.request('GET', `${url}/system`, {}).then((r) => r.status === 200, () => false);
+      if (ok) break;
+      if (child.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`Orthanc did not start: ${fs.readFileSync(path.join(dir, 'orthanc.log'), 'utf8').slice(-2000)}`);
+      }
+      await sleep(200);
+    }
+    const system = await client.json<{ Version: string }>('GET', `${url}/system`, {});
+    const plugin = await client.json<{ Version?: string }>('GET', `${url}/plugins/dicom-web`, {}).catch(() => ({ Version: 'unknown' }));
+    client.close();
+    return {
+      url,
+      dicomPort,
+      version: `Orthanc ${system.Version}, DICOMweb plugin ${plugin.Version ?? 'unknown'}`,
+      stop: async () => {
+        if (child.exitCode === null) {
+          child.kill('SIGTERM');
+          await new Promise((r) => child.once('exit', r));
+        }
+        fs.closeSync(logFile);
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const child of this.children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    for (const cleanup of this.cleanups.reverse()) await cleanup();
+    await run('chmod', ['-R', 'u+w', this.work]).catch(() => undefined);
+    fs.rmSync(this.work, { recursive: true, force: true });
+  }
+}
+
+export interface Yunying {
+  env: Record<string, string>;
+  urls: Record<string, string>;
+  pool: Pool;
+  /** Device API key per bench clinic (index = corpus clinic number). */
+  clinicKeys: string[];
+  aeTitle: string;
+  dimsePort: number;
+  radiologist: { username: string; password: string } | null;
+  dataDir: string;
+  stop: () => Promise<void>;
+}
+
+export interface Orthanc {
+  url: string;
+  dicomPort: number;
+  version: string;
+  stop: () => Promise<void>;
+}
+
+/** The corpus's clinics, each with a device key; the demo radiologist is granted all of them. */
+async function createBenchClinics(pool: Pool, tokenSecret: string): Promise<{ keys: string[]; ids: string[] }> {
+  const auth = new AuthService({ pool, tokenSecret, accessTokenTtlSeconds: 900, refreshTokenTtlSeconds: 43_200 });
+  const radiologist = await auth.findUserByUsername('radiologist');
+  const keys: string[] = [];
+  const ids: string[] = [];
+  for (let c = 0; c < CLINICS; c += 1) {
+    const clinic = await auth.createClinic({ code: clinicCode(c), name: `Bench clinic ${c}`, aeTitles: [`BENCH${String(c).padStart(2, '0')}`] });
+    const key = await auth.createApiKey({ clinicId: clinic.id, name: 'bench' });
+    if (radiologist) await auth.grantClinic(radiologist.id, clinic.id);
+    keys.push(key.key);
+    ids.push(clinic.id);
+  }
+  return { keys, ids };
+}
+
+function startLauncher(env: Record<string, string>): Promise<{ child: ChildProcess; started: { role: string; url: string }[] }> {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'services/launcher/dist/main.js')], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      out += chunk.toString();
+      if (out.length > 200_000) out = out.slice(-100_000);
+      const match = /^YUNYING_READY (.*)$/m.exec(out);
+      if (match?.[1]) resolve({ child, started: JSON.parse(match[1]) as { role: string; url: string }[] });
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (process.env.BENCH_DEBUG) process.stderr.write(chunk);
+    });
+    child.once('exit', (code) => reject(new Error(`launcher exited (${String(code)}) before ready:\n${out.slice(-3000)}`)));
+  });
+}
+
+function postgresBin(): string {
+  const base = '/usr/lib/postgresql';
+  const versions = fs.existsSync(base) ? fs.readdirSync(base).sort((a, b) => Number(b) - Number(a)) : [];
+  for (const v of versions) if (fs.existsSync(path.join(base, v, 'bin', 'initdb'))) return path.join(base, v, 'bin');
+  throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql');
+}
+
+function orthancDicomWebPlugin(): string {
+  const candidates = ['/usr/share/orthanc/plugins/libOrthancDicomWeb.so', '/usr/lib/orthanc/libOrthancDicomWeb.so'];
+  for (const c of candidates) if (fs.existsSync(c)) return c;
+  const listed = execFileSync('dpkg', ['-L', 'orthanc-dicomweb'], { encoding: 'utf8' }).split('\n').find((l) => /libOrthancDicomWeb\.so/.test(l));
+  if (!listed) throw new Error('orthanc-dicomweb plugin not found');
+  return listed;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`nothing listening on ${port} after ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Radiologist Bearer token for the viewer (POST /api/auth/sign-in, client 'api'). */
+export async function signIn(viewerUrl: string, user: { username: string; password: string }): Promise<string> {
+  const client = new HttpClient(1);
+  try {
+    const body = await client.json<{ accessToken: string }>('POST', `${viewerUrl}/api/auth/sign-in`, {}, { ...user, client: 'api' });
+    return body.accessToken;
+  } finally {
+    client.close();
+  }
+}
