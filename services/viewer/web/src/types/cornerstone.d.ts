@@ -81,7 +81,8 @@ declare module 'cornerstone-tools' {
   export function clearToolState(element: HTMLElement, toolType: string): void;
   export function playClip(element: HTMLElement, framesPerSecond: number): void;
   export function stopClip(element: HTMLElement): void;
-  export function scrollToIndex(element: HTMLElement, index: number): void;
+  /** Internals not exported at the top level; scrollToIndex moves a stack to an image. */
+  export function importInternal(path: 'util/scrollToIndex'): (element: HTMLElement, index: number) => void;
   export const globalImageIdSpecificToolStateManager: { clearImageIdToolState(imageId: string): void };
   export const LengthTool: ToolClass;
   export const WwwcTool: ToolClass;

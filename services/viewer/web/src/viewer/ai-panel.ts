@@ -21,7 +21,7 @@ export function aiPanel(onJump: (image: AiImage) => void): { el: HTMLElement; sh
     const images = result.images.map((image, i) => {
       const link = h('button', { type: 'button', class: 'link' }, `Image ${i + 1}, frame ${image.frameNumber}: ${percent(image.score)}${image.category ? ` (${image.category})` : ''}`);
       link.addEventListener('click', () => onJump(image));
-      return h('li', {}, link);
+      return h('li', { 'data-testid': 'ai-image' }, link);
     });
     const descriptors = best?.descriptors ?? [];
     replace(

@@ -20,6 +20,7 @@ export interface Measurement {
 }
 
 let initialised = false;
+const scrollToIndex = cornerstoneTools.importInternal('util/scrollToIndex');
 
 /** cornerstone-tools and the image loader are process-wide; set them up once. */
 function initialiseOnce(): void {
@@ -126,7 +127,7 @@ export class StackViewport {
   scrollTo(index: number): void {
     if (this.imageIds.length === 0) return;
     const wrapped = ((index % this.imageIds.length) + this.imageIds.length) % this.imageIds.length;
-    cornerstoneTools.scrollToIndex(this.element, wrapped);
+    scrollToIndex(this.element, wrapped);
   }
 
   scrollBy(delta: number): void {

@@ -1,0 +1,38 @@
+import type { Locator, Page } from 'playwright-core';
+
+export class QueuePage {
+  constructor(private readonly page: Page) {}
+
+  async waitForLoaded(): Promise<void> {
+    await this.page.waitForURL(/\/queue$/);
+    await this.page.getByTestId('queue').waitFor();
+  }
+
+  item(studyUid: string): Locator {
+    return this.page.locator(`[data-testid="queue-item"][data-study-uid="${studyUid}"]`);
+  }
+
+  async priorityOf(studyUid: string): Promise<string> {
+    return (await this.item(studyUid).getByTestId('priority').textContent()) ?? '';
+  }
+
+  async thumbnailLoaded(studyUid: string): Promise<boolean> {
+    const img = this.item(studyUid).locator('img.thumb');
+    await img.waitFor();
+    // Resolves on the image's load/error event (or at once when it is already complete).
+    return img.evaluate(
+      (node: unknown) =>
+        new Promise<boolean>((resolve) => {
+          const el = node as { complete: boolean; naturalWidth: number; addEventListener(type: string, fn: () => void): void };
+          if (el.complete) resolve(el.naturalWidth > 0);
+          el.addEventListener('load', () => resolve(el.naturalWidth > 0));
+          el.addEventListener('error', () => resolve(false));
+        }),
+    );
+  }
+
+  async open(studyUid: string): Promise<void> {
+    await this.item(studyUid).getByTestId('open-study').click();
+    await this.page.waitForURL(new RegExp(`/read/${studyUid.replaceAll('.', '\\.')}$`));
+  }
+}

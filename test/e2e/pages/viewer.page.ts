@@ -1,0 +1,133 @@
+import type { Locator, Page } from 'playwright-core';
+
+// The test project has no DOM lib: the functions run in the browser are typed structurally.
+interface RenderCounter {
+  count: number;
+  indices: number[];
+}
+interface BrowserWindow {
+  __yyRendered?: RenderCounter;
+  addEventListener(type: string, listener: (event: { detail?: { index?: number } }) => void): void;
+}
+interface CanvasLike {
+  width: number;
+  height: number;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } } | null;
+}
+
+/**
+ * The reading viewer. Waits on the app's `yunying:rendered` event (one per cornerstone IMAGE_RENDERED),
+ * counted by a listener installed before any page script runs; never on time.
+ */
+export class ViewerPage {
+  constructor(private readonly page: Page) {}
+
+  /** Call once per page, before navigating to the viewer. */
+  static async installRenderCounter(page: Page): Promise<void> {
+    await page.addInitScript(() => {
+      const w = globalThis as unknown as BrowserWindow;
+      const state: RenderCounter = { count: 0, indices: [] };
+      w.__yyRendered = state;
+      w.addEventListener('yunying:rendered', (event) => {
+        state.count += 1;
+        state.indices.push(event.detail?.index ?? -1);
+      });
+    });
+  }
+
+  get imageArea(): Locator {
+    return this.page.getByTestId('image-area');
+  }
+
+  get canvas(): Locator {
+    return this.page.locator('[data-testid="viewport"] canvas');
+  }
+
+  async renderCount(): Promise<number> {
+    return this.page.evaluate(() => (globalThis as unknown as BrowserWindow).__yyRendered?.count ?? 0);
+  }
+
+  async renderedIndices(): Promise<number[]> {
+    return this.page.evaluate(() => (globalThis as unknown as BrowserWindow).__yyRendered?.indices ?? []);
+  }
+
+  /** Until at least `count` renders have happened since the page loaded. */
+  async waitForRenders(count: number, timeout = 30_000): Promise<void> {
+    await this.page.waitForFunction((n) => ((globalThis as unknown as BrowserWindow).__yyRendered?.count ?? 0) >= n, count, { timeout });
+  }
+
+  /** Distinct values on the canvas: a blank (uniform) canvas has one. */
+  async distinctCanvasValues(): Promise<number> {
+    return this.canvas.evaluate((node: unknown) => {
+      const el = node as CanvasLike;
+      const context = el.getContext('2d');
+      if (!context || el.width === 0 || el.height === 0) return 0;
+      const data = context.getImageData(0, 0, el.width, el.height).data;
+      const seen = new Set<number>();
+      for (let i = 0; i < data.length && seen.size < 64; i += 4) seen.add(((data[i] ?? 0) << 16) | ((data[i + 1] ?? 0) << 8) | (data[i + 2] ?? 0));
+      return seen.size;
+    });
+  }
+
+  async play(): Promise<void> {
+    await this.page.getByTestId('cine-toggle').click();
+    await this.page.getByRole('button', { name: 'Pause' }).waitFor();
+  }
+
+  async pause(): Promise<void> {
+    await this.page.getByTestId('cine-toggle').click();
+    await this.page.getByRole('button', { name: 'Play', exact: true }).waitFor();
+  }
+
+  async frameLabel(): Promise<string> {
+    return (await this.page.getByTestId('frame-index').textContent()) ?? '';
+  }
+
+  /** Draws a length with the mouse across the middle of the image; returns the listed measurement. */
+  async measureAcross(): Promise<string> {
+    await this.page.locator('[data-tool="Length"]').click();
+    const box = await this.canvas.boundingBox();
+    if (!box) throw new Error('no canvas');
+    const y = box.y + box.height / 2;
+    await this.page.mouse.move(box.x + box.width * 0.35, y);
+    await this.page.mouse.down();
+    await this.page.mouse.move(box.x + box.width * 0.5, y + 10, { steps: 5 });
+    await this.page.mouse.move(box.x + box.width * 0.65, y + 20, { steps: 5 });
+    await this.page.mouse.up();
+    const item = this.page.getByTestId('measurement').last();
+    await item.waitFor();
+    return (await item.textContent()) ?? '';
+  }
+
+  async aiModel(): Promise<string> {
+    const model = this.page.getByTestId('ai-model');
+    await model.waitFor();
+    return (await model.textContent()) ?? '';
+  }
+
+  /** Jumps with J and returns the frame label once it shows the AI's top frame. */
+  async jumpToMostSuspicious(): Promise<string> {
+    const top = (await this.page.getByTestId('ai-image').first().textContent()) ?? '';
+    const frame = /frame (\d+)/.exec(top)?.[1];
+    if (!frame) throw new Error(`no frame in the AI panel's top image: ${top}`);
+    await this.page.keyboard.press('j');
+    const label = this.page.getByTestId('frame-index').filter({ hasText: new RegExp(`^Frame ${frame} /`) });
+    await label.waitFor();
+    return (await label.textContent()) ?? '';
+  }
+
+  async writeAndSign(findings: string, impression: string): Promise<string> {
+    await this.page.getByLabel('TI-RADS category').selectOption('TR3');
+    await this.page.getByLabel('Findings').fill(findings);
+    await this.page.getByLabel('Impression').fill(impression);
+    await this.page.getByTestId('sign-report').click();
+    const signed = this.page.getByTestId('signed-report');
+    await signed.waitFor();
+    return (await signed.textContent()) ?? '';
+  }
+
+  async backToQueue(): Promise<void> {
+    await this.page.getByRole('link', { name: '← Queue' }).click();
+    await this.page.waitForURL(/\/queue$/);
+  }
+}

@@ -1,0 +1,222 @@
+import { makeInstance, newUid } from '@yunying/dicom/testing';
+import type { Browser } from 'playwright-core';
+import { describeUnless } from '../support/skip';
+import { startSystem, stow, type RunningSystem } from '../support/system';
+import { nodulePattern, waitFor } from '../triage/triage.support';
+import { AuditConsole } from './pages/audit.page';
+import { chromiumMissing, DESKTOP, launchBrowser, newPage, PHONE, screenshotPath } from './pages/browser';
+import { ClinicStudiesPage } from './pages/clinic.page';
+import { QueuePage } from './pages/queue.page';
+import { SignInPage } from './pages/sign-in.page';
+import { ViewerPage } from './pages/viewer.page';
+
+const CINE_FRAMES = 12;
+
+/** A multi-frame ultrasound study (a nodule drifting across a cine loop), calibrated by its US region. */
+function cineStudy(): { studyUid: string; files: Buffer[] } {
+  const studyUid = newUid();
+  const file = makeInstance({
+    studyInstanceUid: studyUid,
+    frames: CINE_FRAMES,
+    rows: 120,
+    columns: 160,
+    sequenceOfUltrasoundRegions: true,
+    studyDescription: 'Thyroid US',
+    pixelPattern: nodulePattern(60, 65, 20, 14, { frameShift: 3 }),
+  });
+  return { studyUid, files: [file] };
+}
+
+/**
+ * The study's AI result: triage's own when it has run (the inference role is part of the system), else
+ * one written as triage would write it (services/inference/src/triage/result.ts), so the test does not
+ * depend on the model's timing on a loaded machine.
+ */
+async function ensureAiResult(system: RunningSystem, studyUid: string): Promise<void> {
+  const triaged = await waitFor(
+    'triage',
+    async () => {
+      const { rows } = await system.pool.query<{ triage_status: string }>('SELECT triage_status FROM studies WHERE study_instance_uid = $1', [studyUid]);
+      const status = rows[0]?.triage_status;
+      return status && status !== 'pending' ? status : undefined;
+    },
+    45_000,
+    250,
+  ).catch(() => 'pending');
+  const { rows } = await system.pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM ai_results a JOIN studies s ON s.id = a.study_ref WHERE s.study_instance_uid = $1 AND a.status = 'triaged'`,
+    [studyUid],
+  );
+  if (triaged === 'triaged' && (rows[0]?.n ?? 0) > 0) return;
+  const { rows: study } = await system.pool.query<{ id: string; series: string; sop: string }>(
+    `SELECT s.id::text, se.series_instance_uid AS series, i.sop_instance_uid AS sop
+       FROM studies s JOIN series se ON se.study_ref = s.id JOIN instances i ON i.series_ref = se.id
+      WHERE s.study_instance_uid = $1 LIMIT 1`,
+    [studyUid],
+  );
+  const row = study[0];
+  if (!row) throw new Error('uploaded study not in the catalog');
+  const image = {
+    status: 'scored',
+    sopInstanceUid: row.sop,
+    seriesInstanceUid: row.series,
+    sopClassUid: '1.2.840.10008.5.1.4.1.1.3.1',
+    score: 0.83,
+    category: 'urgent',
+    frameNumber: 4,
+    numberOfFrames: CINE_FRAMES,
+    rows: 120,
+    columns: 160,
+    box: { x: 49, y: 51, width: 40, height: 28 },
+    outline: [[49, 65], [60, 51], [89, 55], [80, 79], [60, 79]],
+    located: true,
+    descriptors: [{ name: 'hypoechogenicity', tiradsFeature: 'echogenicity', value: 0.9, contribution: 0.4 }],
+    frameScores: [{ frameNumber: 4, score: 0.83 }],
+    inferenceMs: 1,
+  };
+  const inserted = await system.pool.query<{ id: string }>(
+    `INSERT INTO ai_results (study_ref, model_id, model_version, model_sha256, instance_count, status, score, category, priority, images)
+     VALUES ($1, 'thyroid-nodule', 'e2e-fixture', $2, 99, 'triaged', 0.83, 'urgent', 'urgent', $3) RETURNING id::text`,
+    [row.id, 'a'.repeat(64), JSON.stringify([image])],
+  );
+  await system.pool.query(
+    `UPDATE studies SET priority = 'urgent', triage_status = 'triaged', ai_result_ref = $2,
+            reading_status = CASE WHEN reading_status = 'new' THEN 'triaged' ELSE reading_status END
+      WHERE id = $1`,
+    [row.id, inserted.rows[0]?.id],
+  );
+}
+
+function password(system: RunningSystem, role: string): { username: string; password: string } {
+  const user = system.credentials.users.find((u) => u.role === role);
+  if (!user) throw new Error(`no demo ${role}`);
+  return { username: user.username, password: user.password };
+}
+
+/**
+ * Issue #6/#7 end to end in a real browser (Debian chromium via playwright-core) against the whole
+ * system: the radiologist reads and signs, the clinic sees the report, the auditor checks copies and
+ * access; and the reading path at a phone-sized viewport.
+ */
+describeUnless(chromiumMissing(), 'web app (e2e, chromium)', () => {
+  let system: RunningSystem;
+  let browser: Browser;
+  let viewerUrl: string;
+  let desktopStudy: string;
+  let phoneStudy: string;
+
+  beforeAll(async () => {
+    system = await startSystem();
+    viewerUrl = system.urls.viewer ?? '';
+    const apiKey = system.credentials.apiKey?.key ?? '';
+    const first = cineStudy();
+    const second = cineStudy();
+    desktopStudy = first.studyUid;
+    phoneStudy = second.studyUid;
+    for (const study of [first, second]) expect((await stow(system.urls.ingest ?? '', apiKey, study.files, study.studyUid)).status).toBe(200);
+    await ensureAiResult(system, desktopStudy);
+    await ensureAiResult(system, phoneStudy);
+    browser = await launchBrowser();
+  }, 240_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await system?.stop();
+  });
+
+  test('radiologist: queue -> viewer renders -> cine -> measure in mm -> sign; clinic sees the signed report', async () => {
+    const { context, page, errors } = await newPage(browser, DESKTOP);
+    await ViewerPage.installRenderCounter(page);
+    const signIn = new SignInPage(page);
+    const reader = password(system, 'radiologist');
+    await signIn.open(viewerUrl);
+    await signIn.signIn(reader.username, reader.password);
+
+    const queue = new QueuePage(page);
+    await queue.waitForLoaded();
+    expect(['urgent', 'priority', 'routine']).toContain(await queue.priorityOf(desktopStudy));
+    expect(await queue.thumbnailLoaded(desktopStudy)).toBe(true);
+    await queue.open(desktopStudy);
+
+    const viewer = new ViewerPage(page);
+    await viewer.waitForRenders(1);
+    expect(await viewer.distinctCanvasValues()).toBeGreaterThan(8);
+    expect(await viewer.aiModel()).toMatch(/\S+ \S+/);
+    await viewer.imageArea.screenshot({ path: screenshotPath('viewer-image-area.png') });
+
+    // Cine: frames advance on their own while playing.
+    const before = await viewer.renderCount();
+    await viewer.play();
+    await viewer.waitForRenders(before + 6);
+    await viewer.pause();
+    const shown = new Set((await viewer.renderedIndices()).slice(before));
+    expect(shown.size).toBeGreaterThanOrEqual(4);
+
+    // Jump to the most suspicious image (J), then measure there.
+    expect(await viewer.jumpToMostSuspicious()).toMatch(/^Frame \d+ \/ 12$/);
+    const measurement = await viewer.measureAcross();
+    expect(measurement).toMatch(/Length \d+(\.\d)? mm/);
+
+    const signed = await viewer.writeAndSign('Solid hypoechoic nodule in the right lobe, 6 mm.', 'TI-RADS 3; follow-up in one year.');
+    expect(signed).toContain('TI-RADS 3; follow-up in one year.');
+    await signIn.signOut();
+
+    const clinic = password(system, 'clinic');
+    await signIn.signIn(clinic.username, clinic.password);
+    const studies = new ClinicStudiesPage(page);
+    const seen = await studies.signedReportOf(desktopStudy);
+    expect(seen.status).toBe('Reported');
+    expect(seen.report).toContain('Solid hypoechoic nodule in the right lobe, 6 mm.');
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 180_000);
+
+  test('auditor: retention 3/3, the radiologist’s access, chain verified, CSV exports', async () => {
+    const { context, page, errors } = await newPage(browser, DESKTOP);
+    const signIn = new SignInPage(page);
+    const auditor = password(system, 'auditor');
+    await signIn.open(viewerUrl);
+    await signIn.signIn(auditor.username, auditor.password);
+
+    const console = new AuditConsole(page);
+    expect(await console.copiesOf(desktopStudy)).toBe('3/3');
+    const retentionCsv = await console.download('retention-csv');
+    expect(retentionCsv.split('\n')[0]).toContain('study_instance_uid');
+    expect(retentionCsv).toContain(desktopStudy);
+
+    await console.openAccessHistory();
+    expect((await console.chainVerification()).ok).toBe('true');
+    await console.searchByStudy(desktopStudy);
+    const reader = password(system, 'radiologist');
+    expect((await console.actorsIncluding(reader.username)).some((a) => a.includes(reader.username))).toBe(true);
+    const eventsCsv = await console.download('events-csv');
+    expect(eventsCsv.split('\n')[0]).toContain('actor_username');
+    expect(eventsCsv).toContain(reader.username);
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 120_000);
+
+  test('phone-sized screen: sign in, queue, the viewer renders', async () => {
+    const { context, page, errors } = await newPage(browser, PHONE, true);
+    await ViewerPage.installRenderCounter(page);
+    const signIn = new SignInPage(page);
+    const reader = password(system, 'radiologist');
+    await signIn.open(viewerUrl);
+    await signIn.signIn(reader.username, reader.password);
+    const queue = new QueuePage(page);
+    await queue.waitForLoaded();
+    await queue.open(phoneStudy);
+    const viewer = new ViewerPage(page);
+    await viewer.waitForRenders(1);
+    expect(await viewer.distinctCanvasValues()).toBeGreaterThan(8);
+    // Panels stack under the image on a narrow screen.
+    const image = await viewer.imageArea.boundingBox();
+    const ai = await page.getByTestId('ai-panel').boundingBox();
+    expect(image && ai && ai.y >= image.y + image.height).toBe(true);
+    expect(image && image.width <= PHONE.width).toBe(true);
+    await page.screenshot({ path: screenshotPath('phone-viewer.png'), fullPage: false });
+    await viewer.backToQueue();
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 120_000);
+});
