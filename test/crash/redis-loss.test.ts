@@ -1,0 +1,113 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import Queue from 'bull';
+import { makeStudy } from '@yunying/dicom/testing';
+import { freePort } from '../support/processes';
+import { describeUnless, findExecutable } from '../support/skip';
+import { startSystem, stow, stowItems, type RunningSystem } from '../support/system';
+
+/**
+ * #8 "queues survive Redis loss": the catalog is the source of truth and the outbox relay publishes
+ * what Redis never got. A private redis-server (no persistence) is flushed mid-run, then killed while
+ * a study is uploaded, and started again empty on the same port: STOW keeps acknowledging (the outbox
+ * is in PostgreSQL), the announcements committed while Redis was gone stay unpublished, and once Redis
+ * is back the relay publishes them (published_at set after the loss, each job present in the new
+ * Redis). Re-queuing jobs that Redis lost after they were published is the triage reconciler's work
+ * (test/triage/recovery.test.ts), not repeated here.
+ */
+const redisServer = findExecutable('redis-server');
+
+interface PrivateRedis {
+  url: string;
+  port: number;
+  child: ChildProcess;
+}
+
+async function startRedis(port: number): Promise<PrivateRedis> {
+  const child = spawn(redisServer ?? 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('Ready to accept connections')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`redis-server exited (${String(code)}): ${out}`)));
+  });
+  return { url: `redis://127.0.0.1:${port}`, port, child };
+}
+
+async function stopRedis(redis: PrivateRedis): Promise<void> {
+  if (redis.child.exitCode !== null || redis.child.signalCode !== null) return;
+  const exited = new Promise((resolve) => redis.child.once('exit', resolve));
+  redis.child.kill('SIGKILL');
+  await exited;
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
+    const value = await probe();
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
+describeUnless(redisServer ? null : 'redis-server not installed', 'Redis loss: the outbox relay re-publishes from the catalog (system)', () => {
+  let system: RunningSystem;
+  let redis: PrivateRedis;
+
+  beforeAll(async () => {
+    redis = await startRedis(await freePort());
+    system = await startSystem({ env: { ROLE: 'ingest', REDIS_URL: redis.url } });
+  });
+  afterAll(async () => {
+    await system?.stop();
+    if (redis) await stopRedis(redis);
+  });
+
+  const unpublished = async (studyUid: string): Promise<number> => {
+    const r = await system.pool.query<{ n: string }>("SELECT count(*) AS n FROM outbox WHERE payload->>'studyInstanceUid' = $1 AND published_at IS NULL", [studyUid]);
+    return Number(r.rows[0]?.n);
+  };
+
+  it('acknowledges while Redis is gone and publishes every announcement once an empty Redis is back', async () => {
+    const apiKey = system.credentials.apiKey?.key ?? '';
+    const queue = new Queue('study', redis.url, { prefix: system.env.QUEUE_PREFIX });
+    queue.on('error', () => undefined);
+    try {
+      // 1. Normal operation: announcements reach Redis.
+      const first = makeStudy(5, { seed: 'redis-loss-1', rows: 8, columns: 8 });
+      expect((await stow(system.urls.ingest ?? '', apiKey, first.files)).status).toBe(200);
+      await waitFor('study 1 announcements published', async () => ((await unpublished(first.studyInstanceUid)) === 0 ? true : null));
+
+      // 2. FLUSHALL mid-run: Redis forgets the published jobs; the catalog still has every announcement.
+      await queue.client.flushall();
+      const kept = await system.pool.query<{ n: string }>("SELECT count(*) AS n FROM outbox WHERE payload->>'studyInstanceUid' = $1", [first.studyInstanceUid]);
+      expect(Number(kept.rows[0]?.n)).toBe(5);
+
+      // 3. Redis dies; a study is uploaded meanwhile: acknowledged, its announcements wait in the outbox.
+      await stopRedis(redis);
+      const lostAt = (await system.pool.query<{ now: Date }>('SELECT now() AS now')).rows[0]?.now;
+      const second = makeStudy(6, { seed: 'redis-loss-2', rows: 8, columns: 8 });
+      const during = await stow(system.urls.ingest ?? '', apiKey, second.files);
+      expect(during.status).toBe(200);
+      expect(stowItems(during, '00081199')).toHaveLength(6);
+      expect(await unpublished(second.studyInstanceUid)).toBe(6);
+
+      // 4. Redis comes back empty on the same port: the relay publishes what it could not before.
+      redis = await startRedis(redis.port);
+      await waitFor('study 2 announcements published after the loss', async () => ((await unpublished(second.studyInstanceUid)) === 0 ? true : null));
+      const after = await system.pool.query<{ job_id: string }>(
+        "SELECT job_id FROM outbox WHERE payload->>'studyInstanceUid' = $1 AND published_at > $2",
+        [second.studyInstanceUid, lostAt],
+      );
+      expect(after.rows).toHaveLength(6);
+      for (const { job_id } of after.rows) expect(await queue.getJob(job_id)).not.toBeNull();
+      // Nothing in the catalog was lost with Redis.
+      const instances = await system.pool.query<{ n: string }>('SELECT count(*) AS n FROM instances');
+      expect(Number(instances.rows[0]?.n)).toBe(11);
+    } finally {
+      await queue.close().catch(() => undefined);
+    }
+  }, 120_000);
+});
