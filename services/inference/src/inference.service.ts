@@ -61,8 +61,8 @@ export async function startInferenceService(ctx: ServiceContext): Promise<Starte
     metrics,
     logger,
   });
-  processQueue(studyQueue, 1, studyHandlers(stable, metrics));
-  processQueue(triageQueue, config.triage.concurrency, triageHandlers(triage, metrics, logger));
+  processQueue(studyQueue, 1, studyHandlers(stable, metrics), logger);
+  processQueue(triageQueue, config.triage.concurrency, triageHandlers(triage, metrics, logger), logger);
 
   const reconciler = new TriageReconciler({
     pool: ctx.pool,

@@ -55,3 +55,12 @@ describe('ultrasound region', () => {
     expect([...crop(gray, 5, { x: 1, y: 2, width: 3, height: 2 })]).toEqual([11, 12, 13, 16, 17, 18]);
   });
 });
+
+describe('ultrasound region over drawn lines', () => {
+  it('is not split by a thin bright box edge drawn across the tissue', () => {
+    const gray = frame(300, 200, { x0: 20, y0: 30, x1: 280, y1: 180 });
+    for (let y = 60; y < 150; y++) gray[y * 300 + 100] = 255; // a Doppler box edge
+    for (let y = 60; y < 150; y++) gray[y * 300 + 101] = 255;
+    expect(regionFromPixels(gray, 300, 200)).toEqual({ x: 20, y: 30, width: 260, height: 150, source: 'heuristic' });
+  });
+});

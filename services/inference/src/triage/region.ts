@@ -9,7 +9,8 @@
  *    image when at least TISSUE_FRACTION of its pixels are mid-gray (between DARK and BRIGHT): black
  *    borders are all dark, and text lines are dark with a few saturated strokes. The region is the
  *    longest run of such rows, then within it the longest run of such columns, then rows again inside
- *    those columns. Annotations drawn over the tissue itself (calipers, body marks) are not removed.
+ *    those columns. Thin lines (calipers, Doppler box edges: up to 2% of the side) do not split the
+ *    image. Annotations drawn over the tissue itself (calipers, body marks) are not removed.
  */
 import type { DicomJsonObject } from '@yunying/dicom';
 
@@ -70,7 +71,28 @@ export function regionFromSequence(dataset: DicomJsonObject, width: number, heig
   return best === null ? null : { ...best.rect, source: 'sequence_of_ultrasound_regions' };
 }
 
-function longestRun(flags: boolean[], from: number, to: number): { start: number; end: number } | null {
+/**
+ * Gaps of at most this many rows/columns inside the image do not split it: caliper lines, Doppler box
+ * edges and scale ticks are thin bright (or dark) lines drawn over tissue.
+ */
+export function maxGap(length: number): number {
+  return Math.max(3, Math.round(length * 0.02));
+}
+
+function bridgeGaps(flags: boolean[], from: number, to: number): boolean[] {
+  const out = [...flags];
+  const gap = maxGap(to - from);
+  let lastOn = -1;
+  for (let i = from; i < to; i++) {
+    if (flags[i] !== true) continue;
+    if (lastOn >= 0 && i - lastOn - 1 <= gap) for (let k = lastOn + 1; k < i; k++) out[k] = true;
+    lastOn = i;
+  }
+  return out;
+}
+
+function longestRun(raw: boolean[], from: number, to: number): { start: number; end: number } | null {
+  const flags = bridgeGaps(raw, from, to);
   let best: { start: number; end: number } | null = null;
   let start = -1;
   for (let i = from; i <= to; i++) {

@@ -16,11 +16,15 @@ import type { TriageService } from './triage.service';
 
 export type Handlers<Q extends QueueName> = { [J in JobName<Q>]: (job: Job<JobPayload<Q, J>>) => Promise<unknown> };
 
-export function processQueue<Q extends QueueName>(queue: TypedQueue<Q>, concurrency: number, handlers: Handlers<Q>): void {
+export function processQueue<Q extends QueueName>(queue: TypedQueue<Q>, concurrency: number, handlers: Handlers<Q>, logger: Logger): void {
   for (const name of JOB_NAMES[queue.name]) {
     const handler = handlers[name] as ((job: Job<object>) => Promise<unknown>) | undefined;
     if (typeof handler !== 'function') throw new Error(`queue ${queue.name}: no handler for job ${name}`);
-    void queue.bull.process(name, concurrency, (job: Job<object>) => handler(job));
+    // bull's process() promise settles only when the worker loop stops; a rejection (Redis gone at
+    // start) is logged, and readiness reports Redis.
+    queue.bull.process(name, concurrency, (job: Job<object>) => handler(job)).catch((error: unknown) => {
+      logger.error({ queue: queue.name, job: name, err: describeError(error) }, 'queue worker stopped');
+    });
   }
 }
 
