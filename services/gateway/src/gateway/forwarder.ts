@@ -138,6 +138,11 @@ export class Forwarder {
         if (file !== undefined) this.failed(file, error instanceof RequestTooLargeError ? 'too_large' : `http_${error.httpStatus}`, error.message, null);
         return;
       }
+      const gone = this.spool.forgetMissing(batch);
+      if (gone > 0) {
+        this.logger.error({ gone }, 'pending instances were removed from the spool by hand: not sent');
+        return;
+      }
       this.backOff(error);
       return;
     }

@@ -169,6 +169,17 @@ export class Spool {
     return file;
   }
 
+  /** Drops pending entries whose file is gone (removed by hand): nothing left to send. Returns how many. */
+  forgetMissing(files: readonly SpoolFile[]): number {
+    let gone = 0;
+    for (const f of files) {
+      if (fs.existsSync(f.path)) continue;
+      this.pending.delete(f.sha256);
+      gone += 1;
+    }
+    return gone;
+  }
+
   /** The archive confirmed this instance: log it durably, then let it go. */
   confirm(file: SpoolFile, record: Omit<SentRecord, 'at' | 'sha256'>): void {
     if (this.sentFd === null) this.sentFd = fs.openSync(this.dirs.sentLog, 'a');
