@@ -2,6 +2,7 @@ import { Args } from './lib/args';
 import { ensureCorpus, type Corpus } from './lib/corpus';
 import { Lab } from './lib/lab';
 import { machineInfo, publish, type Table } from './lib/report';
+import { explainTable, runExplain } from './benches/explain';
 import { ingestTables, runIngest } from './benches/ingest';
 import { measurePhysical, physicalTable, type PhysicalResult } from './benches/physical';
 import { queryTable, runQuery } from './benches/query';
@@ -9,7 +10,7 @@ import { runScale, scaleTable } from './benches/scale';
 import { runTriage, triageTable } from './benches/triage';
 import { runViewer, viewerTable } from './benches/viewer';
 
-const USAGE = `usage: node bench/dist/cli.js <corpus|physical|ingest|query|scale|triage|viewer|all> [options]
+const USAGE = `usage: node bench/dist/cli.js <corpus|physical|ingest|explain|query|scale|triage|viewer|all> [options]
   --studies N            corpus size in studies (default 200); for scale: catalog size (default 1000000)
   --corpus-studies N     corpus size when running "all" (default 200)
   --seed S               corpus seed (default yunying)
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
       return;
     }
     case 'physical':
+    case 'explain':
     case 'ingest':
     case 'query':
     case 'triage':
@@ -93,6 +95,11 @@ async function main(): Promise<void> {
       const runs = await runIngest(lab, corpus, args);
       tables.push(...ingestTables(corpus, runs, physical));
       data.ingest = runs;
+    }
+    if (name === 'explain' || name === 'all') {
+      const r = await runExplain(lab, corpus, args);
+      tables.push(explainTable(r));
+      data.explain = r;
     }
     if (name === 'query' || name === 'all') {
       const rows = await runQuery(lab, corpus, args);

@@ -21,6 +21,8 @@ export interface PhysicalResult {
   writeFiles: number;
   writeFileBytes: number;
   writeLimitMBps: number;
+  /** One 4 KiB file write + fsync + directory fsync, ms (the per-operation floor of durable writes). */
+  smallDurableWriteMs: number;
   sha256MBps: number;
   parseMBps: number;
   cpuLimitInstancesPerSecond: number;
@@ -52,6 +54,26 @@ export function measureWrite(dir: string, totalBytes: number, fileBytes: number)
   return { MBps: (files * fileBytes) / 1e6 / seconds, files };
 }
 
+/** Latency of one small durable write: a 4 KiB file written and fsync'd, then its directory fsync'd. */
+export function measureFsyncLatency(dir: string, count: number): number {
+  const target = path.join(dir, `fsync-probe-${process.pid}`);
+  fs.mkdirSync(target, { recursive: true });
+  const block = Buffer.alloc(4096, 7);
+  const dirFd = fs.openSync(target, 'r');
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < count; i += 1) {
+    const fd = fs.openSync(path.join(target, `f${i}`), 'wx');
+    fs.writeSync(fd, block);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fs.fsyncSync(dirFd);
+  }
+  const ms = Number(process.hrtime.bigint() - started) / 1e6 / count;
+  fs.closeSync(dirFd);
+  fs.rmSync(target, { recursive: true, force: true });
+  return ms;
+}
+
 export function measureCpu(corpus: Corpus, maxBytes: number): { sha256MBps: number; parseMBps: number; instancesPerSecond: number; bytes: number } {
   const buffers: Buffer[] = [];
   let bytes = 0;
@@ -78,6 +100,7 @@ export function measureCpu(corpus: Corpus, maxBytes: number): { sha256MBps: numb
 export function measurePhysical(corpus: Corpus, dir: string, args: Args): PhysicalResult {
   const mean = corpus.bytes / Math.max(1, corpus.instances);
   const write = measureWrite(dir, args.number('write-mib', 512) * 2 ** 20, Math.max(4096, Math.round(mean)));
+  const smallDurableWriteMs = measureFsyncLatency(dir, 200);
   const cpu = measureCpu(corpus, args.number('cpu-mib', 512) * 2 ** 20);
   const writeLimitMBps = write.MBps / 3;
   const writeLimitInst = (writeLimitMBps * 1e6) / mean;
@@ -88,6 +111,7 @@ export function measurePhysical(corpus: Corpus, dir: string, args: Args): Physic
     writeFiles: write.files,
     writeFileBytes: Math.round(mean),
     writeLimitMBps,
+    smallDurableWriteMs,
     sha256MBps: cpu.sha256MBps,
     parseMBps: cpu.parseMBps,
     cpuLimitInstancesPerSecond: cpu.instancesPerSecond,
@@ -100,16 +124,18 @@ export function measurePhysical(corpus: Corpus, dir: string, args: Args): Physic
 }
 
 export function physicalTable(p: PhysicalResult): Table {
+  const perInstance = (MBps: number): number => (MBps * 1e6) / p.meanInstanceBytes;
   return {
     title: 'Physical limit (this machine, this run)',
-    columns: ['measure', 'MB/s', 'instances/s'],
+    columns: ['measure', 'value', 'unit', 'instances/s'],
     rows: [
-      [`sequential write, fsync per file (${p.writeFiles} x ${(p.writeFileBytes / 1e6).toFixed(2)} MB)`, p.writeMBps, null],
-      ['  / 3 (three copies on one disk)', p.writeLimitMBps, (p.writeLimitMBps * 1e6) / p.meanInstanceBytes],
-      ['SHA-256 (node:crypto, 1 core)', p.sha256MBps, null],
-      ['parseInstance (1 core)', p.parseMBps, null],
-      ['  hash + parse bound', p.cpuLimitMBps, p.cpuLimitInstancesPerSecond],
-      [`physical limit (${p.boundBy})`, p.limitMBps, p.limitInstancesPerSecond],
+      [`sequential write, fsync per file (${p.writeFiles} x ${(p.writeFileBytes / 1e6).toFixed(2)} MB)`, p.writeMBps, 'MB/s', perInstance(p.writeMBps)],
+      ['  / 3 (three copies on one disk)', p.writeLimitMBps, 'MB/s', perInstance(p.writeLimitMBps)],
+      ['4 KiB file + fsync + directory fsync', p.smallDurableWriteMs, 'ms', null],
+      ['SHA-256 (node:crypto, 1 core)', p.sha256MBps, 'MB/s', perInstance(p.sha256MBps)],
+      ['parseInstance (1 core)', p.parseMBps, 'MB/s', perInstance(p.parseMBps)],
+      ['  hash + parse bound', p.cpuLimitMBps, 'MB/s', p.cpuLimitInstancesPerSecond],
+      [`physical limit: ${p.boundBy}`, p.limitMBps, 'MB/s', p.limitInstancesPerSecond],
     ],
   };
 }

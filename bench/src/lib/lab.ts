@@ -114,6 +114,7 @@ export class Lab {
       dimsePort: Number(env.DIMSE_PORT),
       radiologist: radiologist ? { username: radiologist.username, password: radiologist.password } : null,
       dataDir,
+      pids: processes.map((c) => c.pid ?? 0),
       stop: async () => {
         for (const child of processes) {
           if (child.exitCode === null) child.kill('SIGTERM');
@@ -206,6 +207,8 @@ export interface Yunying {
   dimsePort: number;
   radiologist: { username: string; password: string } | null;
   dataDir: string;
+  /** Launcher process ids, one per role. */
+  pids: number[];
   stop: () => Promise<void>;
 }
 
@@ -233,7 +236,9 @@ async function createBenchClinics(pool: Pool, tokenSecret: string): Promise<{ ke
 }
 
 function startLauncher(env: Record<string, string>): Promise<{ child: ChildProcess; started: { role: string; url: string }[] }> {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'services/launcher/dist/main.js')], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_LAUNCHER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile what a figure spends.
+  const nodeArgs = (process.env.BENCH_LAUNCHER_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
+  const child = spawn(process.execPath, [...nodeArgs, path.join(REPO_ROOT, 'services/launcher/dist/main.js')], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   return new Promise((resolve, reject) => {
     const onData = (chunk: Buffer): void => {
