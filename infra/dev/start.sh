@@ -32,7 +32,9 @@ node packages/catalog/dist/migrate.cli.js
 node services/launcher/dist/seed.cli.js
 
 yy_log "starting Yunying (ROLE=$ROLE); Ctrl-C stops it and whatever this script started"
-node services/launcher/dist/main.js > >(while IFS= read -r line; do
+# The launcher's output goes through a small filter that prints the URLs nicely; the filter runs on its
+# own file descriptor so that $! below is the launcher's pid, which cleanup stops.
+exec 3> >(while IFS= read -r line; do
   if [[ $line == YUNYING_READY* ]]; then
     node -e '
       const started = JSON.parse(process.argv[1].slice("YUNYING_READY ".length));
@@ -41,6 +43,7 @@ node services/launcher/dist/main.js > >(while IFS= read -r line; do
   else
     printf '%s\n' "$line"
   fi
-done) &
+done)
+node services/launcher/dist/main.js >&3 2>&1 &
 launcher_pid=$!
 wait "$launcher_pid"
