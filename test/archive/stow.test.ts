@@ -211,6 +211,15 @@ describe('STOW-RS ingest into three locked copies (system)', () => {
     });
     expect(tooLarge).toBe(413);
 
+    // The web app on the viewer's origin may upload (CORS preflight answered for that origin only).
+    const viewerOrigin = new URL(system.urls.viewer ?? '').origin;
+    const preflight = await fetch(url, { method: 'OPTIONS', headers: { origin: viewerOrigin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' } });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe(viewerOrigin);
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('authorization');
+    const stranger = await fetch(url, { method: 'OPTIONS', headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' } });
+    expect(stranger.headers.get('access-control-allow-origin')).toBeNull();
+
     const noBoundary = await fetch(url, { method: 'POST', headers: { 'content-type': 'multipart/related; type="application/dicom"', authorization: `ApiKey ${apiKey}` }, body });
     expect(noBoundary.status).toBe(400);
     const radiologistCannotUpload = await fetch(url, { method: 'POST', headers: { 'content-type': contentType, authorization: 'Bearer not-a-token' }, body });

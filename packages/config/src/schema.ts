@@ -48,6 +48,10 @@ export const envSchema = z
       .url({ protocol: /^https?$/ })
       .optional()
       .describe('Public base URL of the viewer service, used in STOW-RS RetrieveURLs (default: http://HTTP_HOST:VIEWER_PORT).'),
+    PUBLIC_INGEST_URL: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe('Public base URL of the ingest service, used by the web upload page (default: http://HTTP_HOST:INGEST_PORT).'),
     HTTP_HOST: z.string().min(1).default('127.0.0.1').describe('Interface the HTTP services listen on.'),
     DIMSE_PORT: port.default(11112).describe('DICOM (DIMSE) port of the C-ECHO/C-STORE SCP.'),
     DIMSE_HOST: z.string().min(1).default('127.0.0.1').describe('Interface the DICOM SCP listens on.'),

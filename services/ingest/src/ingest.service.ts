@@ -8,6 +8,7 @@ import { ReplicatedStore, createTargetsFromConfig } from '@yunying/storage';
 import { createServiceApp, listen, type ServiceContext, type StartedService } from '@yunying/http';
 import { IngestPipeline } from './ingest.pipeline';
 import { stowRoutes } from './stow/stow.route';
+import { stowCors } from './stow/cors';
 import { ThumbnailService } from './thumbnail.service';
 import { startDimseServer } from './dimse';
 import { startKeeper } from './keeper';
@@ -81,6 +82,7 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
         },
       },
     ],
+    before: (app) => app.use(stowCors(config.http.publicViewerUrl)),
     routes: [stow.router, keeper.router],
   });
   const server = await listen(app, config.http.host, config.http.ports.ingest, logger);

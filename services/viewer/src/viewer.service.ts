@@ -40,7 +40,7 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
     logger,
     metrics: ctx.metrics,
     readiness: [{ name: 'postgres', check: () => pingDatabase(ctx.pool) }],
-    before: (app) => serveWebApp(app, ingestOrigin(config.http.publicViewerUrl, config.http.ports.ingest)),
+    before: (app) => serveWebApp(app, config.http.publicIngestUrl),
     routes: [createAuthRouter(auth).router, createAuditRouter({ pool: ctx.pool, auth, staleVerificationSeconds: config.keeper.scrubStaleDays * 86_400 }).router, dicomweb.router, ...readingRouters({ pool: ctx.pool, authenticator: auth }).map((r) => r.router)],
   });
   const server = await listen(app, config.http.host, config.http.ports.viewer, logger);
@@ -57,11 +57,4 @@ function serveWebApp(app: express.Express, ingestUrl: string): void {
   app.get('/app-config.json', (_req, res) => void res.json({ ingest: { url: ingestUrl } }));
   app.use('/assets', express.static(path.join(WEB_DIR, 'assets'), { index: false }));
   app.get(PAGE_ROUTES, (_req, res) => res.sendFile(path.join(WEB_DIR, 'index.html')));
-}
-
-/** STOW-RS is served by the ingest role: the viewer's public host on the ingest port. */
-function ingestOrigin(publicViewerUrl: string, ingestPort: number): string {
-  const url = new URL(publicViewerUrl);
-  url.port = String(ingestPort);
-  return url.origin;
 }

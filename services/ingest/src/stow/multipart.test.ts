@@ -10,8 +10,12 @@ function body(boundary: string, parts: { headers: string; content: Buffer }[], p
 }
 
 async function collect(source: Buffer, boundary: string, chunkSize: number, lim = limits): Promise<MultipartPart[]> {
-  function* chunks(): Generator<Buffer> {
-    for (let i = 0; i < source.length; i += chunkSize) yield source.subarray(i, i + chunkSize);
+  // Chunks arrive asynchronously, as from a socket.
+  async function* chunks(): AsyncGenerator<Buffer> {
+    for (let i = 0; i < source.length; i += chunkSize) {
+      await Promise.resolve();
+      yield source.subarray(i, i + chunkSize);
+    }
   }
   const out: MultipartPart[] = [];
   for await (const part of readMultipart(chunks(), boundary, lim)) out.push(part);
