@@ -146,7 +146,7 @@ export class CrashRun {
    * One round: upload what is not acknowledged (plus a few acknowledged re-sends) until the kill
    * (when `kill`), or until every instance is acknowledged.
    */
-  async round(round: number, kill: boolean): Promise<RoundReport> {
+  async round(round: number, kill: boolean, roundsLeft = 0): Promise<RoundReport> {
     const batchSize = this.options.batchSize ?? 10;
     const concurrency = this.options.concurrency ?? 4;
     const pending = this.corpus.filter((c) => !this.acknowledged.has(c.index));
@@ -163,7 +163,8 @@ export class CrashRun {
 
     // The fault schedule: after a random number of acknowledgements, a random few milliseconds more,
     // so the kill lands at any step of some request (parse, copies, transaction, response).
-    const killAfterAcks = kill ? this.rng.int(1, Math.max(1, Math.floor(pending.length * 0.7))) : null;
+    // Scaled to the rounds still to come, so that later rounds still have uploads to interrupt.
+    const killAfterAcks = kill ? this.rng.int(1, Math.max(1, Math.floor((2 * pending.length) / (roundsLeft + 2)))) : null;
     const killDelayMs = kill ? this.rng.int(0, 40) : null;
     const report: RoundReport = { round, acknowledged: 0, resent: 0, resentAlreadyStored: 0, killAfterAcks, killDelayMs, interrupted: 0, unpublishedAtKill: 0, restartMs: 0 };
     let killed = false;
@@ -372,10 +373,8 @@ export async function runCrashRounds(options: CrashRunOptions): Promise<CrashRun
   const run = new CrashRun(options);
   try {
     const rounds: RoundReport[] = [];
-    for (let r = 1; r <= options.rounds; r += 1) {
-      if (run.acknowledged.size >= run.corpus.length) break;
-      rounds.push(await run.round(r, true));
-    }
+    // Every round kills, even one whose uploads are all re-sends of acknowledged instances.
+    for (let r = 1; r <= options.rounds; r += 1) rounds.push(await run.round(r, true, options.rounds - r));
     const report = await run.finish();
     return { ...report, rounds: [...rounds, ...report.finalRounds] };
   } finally {

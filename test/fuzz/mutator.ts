@@ -80,6 +80,16 @@ function isLetter(c: number | undefined): boolean {
  */
 export function layoutOf(bytes: Buffer): Layout {
   const elements: ElementHeader[] = [];
+  try {
+    return walk(bytes, elements);
+  } catch (error) {
+    // A mutant (stacked mutations walk the previous mutant) may end inside a header: keep what was found.
+    if (!(error instanceof RangeError)) throw error;
+    return { datasetStart: -1, transferSyntaxUid: null, explicit: true, bigEndian: false, elements };
+  }
+}
+
+function walk(bytes: Buffer, elements: ElementHeader[]): Layout {
   if (bytes.length < 144 || bytes.toString('latin1', 128, 132) !== 'DICM') {
     return { datasetStart: -1, transferSyntaxUid: null, explicit: true, bigEndian: false, elements };
   }

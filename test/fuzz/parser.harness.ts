@@ -15,7 +15,7 @@ import type { Seed } from './seeds';
  * JSON of an accepted mutant can be stored as PostgreSQL jsonb (no NUL characters).
  */
 
-export type CaseKind = 'accepted' | 'rejected' | 'crash' | 'decode-crash' | 'hang' | 'slow' | 'unstorable-json';
+export type CaseKind = 'accepted' | 'rejected' | 'crash' | 'decode-crash' | 'hang' | 'slow' | 'unstorable';
 
 export interface CaseResult {
   index: number;
@@ -58,7 +58,13 @@ parentPort.on('message', async (msg) => {
   }
   if (parsed) {
     out = { kind: 'accepted', detail: 'frames=' + parsed.frames.length };
-    if (JSON.stringify(parsed.dicomJson).includes('\\\\u0000')) out = { kind: 'unstorable-json', detail: 'DICOM JSON holds a NUL character (PostgreSQL jsonb refuses it)' };
+    // What the catalog must be able to store: jsonb refuses NUL and lone surrogates (JSON.stringify
+    // escapes only those as \\u0000 / \\udXXX); the attribute columns are 32-bit integers.
+    const json = JSON.stringify(parsed.dicomJson);
+    if (/\\\\u(0000|d[89a-f])/i.test(json)) out = { kind: 'unstorable', detail: 'DICOM JSON holds a NUL or a lone surrogate (PostgreSQL jsonb refuses it)' };
+    for (const [name, value] of Object.entries(parsed.attributes)) {
+      if (typeof value === 'number' && !(Number.isInteger(value) && value >= -2147483648 && value <= 2147483647)) out = { kind: 'unstorable', detail: name + ' = ' + value + ' does not fit the catalog integer column' };
+    }
     const indices = parsed.frames.length === 0 ? [] : Array.from(new Set([0, parsed.frames.length - 1]));
     for (const index of indices) {
       try {

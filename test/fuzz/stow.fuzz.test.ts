@@ -39,4 +39,12 @@ describe('mutation fuzzing: STOW-RS (sample, system)', () => {
     );
     expect(row.rows[0]?.description).toBe('Leftlobe');
   });
+
+  it('stores an instance whose IS values exceed 32 bits (found by the fuzzer: the integer columns refused them, 503 forever)', async () => {
+    const file = makeInstance({ seed: 'fuzz-is', noPixelData: true, extra: { NumberOfFrames: '99999999999999', SeriesNumber: '4294967296' } });
+    const result = await stow(system.urls.ingest ?? '', system.credentials.apiKey?.key ?? '', [file]);
+    expect(result.status).toBe(200);
+    const row = await system.pool.query<{ number_of_frames: number | null }>('SELECT number_of_frames FROM instances WHERE sop_instance_uid = $1', [uidFromSeed('fuzz-is/instance')]);
+    expect(row.rows).toEqual([{ number_of_frames: null }]);
+  });
 });

@@ -167,7 +167,10 @@ function intString(dataSet: DataSet, tag: string): number | null {
   if (value === undefined || value === '') return null;
   const first = value.split('\\')[0]?.trim() ?? '';
   if (!/^[+-]?\d+$/.test(first)) return null;
-  return Number.parseInt(first, 10);
+  const n = Number.parseInt(first, 10);
+  // PS3.5 Table 6.2-1: an IS lies in [-2^31, 2^31 - 1]. Beyond it the value is not an IS, and the
+  // catalog's integer columns refused it: STOW answered 503 "retry later" forever (#8 fuzzing).
+  return n >= -2_147_483_648 && n <= 2_147_483_647 ? n : null;
 }
 
 function uint16(dataSet: DataSet, tag: string): number | null {
