@@ -1,3 +1,4 @@
+import type { QidoAttributes } from '@yunying/dicom';
 import type { PoolClient, Pool } from './database';
 
 /**
@@ -51,28 +52,13 @@ export interface InstanceRecord {
   sopInstanceUid: string;
   sopClassUid: string;
   transferSyntaxUid: string;
-  attributes: {
-    PatientName: string | null;
-    PatientID: string | null;
-    PatientBirthDate: string | null;
-    PatientSex: string | null;
-    StudyDate: string | null;
-    StudyTime: string | null;
-    AccessionNumber: string | null;
-    ReferringPhysicianName: string | null;
-    StudyID: string | null;
-    StudyDescription: string | null;
-    Modality: string | null;
-    SeriesNumber: number | null;
-    SeriesDescription: string | null;
-    SeriesDate: string | null;
-    BodyPartExamined: string | null;
-    InstanceNumber: number | null;
-    Rows: number | null;
-    Columns: number | null;
-    NumberOfFrames: number | null;
-    PhotometricInterpretation: string | null;
-  };
+  /** The QIDO attributes parsed from the instance (packages/dicom). */
+  attributes: Pick<
+    QidoAttributes,
+    | 'PatientName' | 'PatientID' | 'PatientBirthDate' | 'PatientSex' | 'StudyDate' | 'StudyTime' | 'AccessionNumber'
+    | 'ReferringPhysicianName' | 'StudyID' | 'StudyDescription' | 'Modality' | 'SeriesNumber' | 'SeriesDescription'
+    | 'SeriesDate' | 'BodyPartExamined' | 'InstanceNumber' | 'Rows' | 'Columns' | 'NumberOfFrames' | 'PhotometricInterpretation'
+  >;
   dicomJson: object;
   frames: object[];
   sha256: string;
