@@ -35,7 +35,8 @@ export interface ModelManifest {
   /** Absolute path of the verified ONNX file. */
   modelPath: string;
   input: InputSpec;
-  outputs: { probability: string; descriptors: string; mask: string };
+  /** `contributions` is absent for models that predate per-descriptor contributions. */
+  outputs: { probability: string; descriptors: string; mask: string; contributions: string | null };
   descriptors: DescriptorSpec[];
   thresholds: { triage: Threshold; urgent: Threshold };
   /** The manifest as written by the training script, for reports (metrics, training data). */
@@ -119,7 +120,12 @@ export function parseManifest(raw: unknown, modelDir: string): ModelManifest {
       size: shape[2],
       normalisation: { scale: num(norm, 'scale'), mean: num(norm, 'mean'), std },
     },
-    outputs: { probability: 'probability', descriptors: 'descriptors', mask: 'mask' },
+    outputs: {
+      probability: 'probability',
+      descriptors: 'descriptors',
+      mask: 'mask',
+      contributions: isRecord(outputs.contributions) ? 'contributions' : null,
+    },
     descriptors,
     thresholds: { triage: threshold(thresholds, 'triage'), urgent: threshold(thresholds, 'urgent') },
     raw,

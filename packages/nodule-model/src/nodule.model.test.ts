@@ -10,6 +10,7 @@ interface ParityCase {
   spec: { width: number; height: number; seed: number };
   probability: number;
   descriptors: number[];
+  contributions?: number[];
 }
 
 const parity = JSON.parse(fs.readFileSync(path.join(defaultModelDir(), 'parity.json'), 'utf8')) as { cases: ParityCase[] };
@@ -29,7 +30,10 @@ describe('NoduleModel (onnxruntime-node)', () => {
     expect(p.probability).toBeGreaterThanOrEqual(0);
     expect(p.probability).toBeLessThanOrEqual(1);
     expect(p.descriptors.map((d) => d.name)).toEqual(model.manifest.descriptors.map((d) => d.name));
-    for (const d of p.descriptors) expect(Number.isFinite(d.value)).toBe(true);
+    for (const d of p.descriptors) {
+      expect(Number.isFinite(d.value)).toBe(true);
+      if (model.manifest.outputs.contributions !== null) expect(Number.isFinite(d.contribution)).toBe(true);
+    }
     expect(p.outline.mask.length).toBe(model.manifest.input.size ** 2);
     for (const v of p.outline.mask) {
       expect(v).toBeGreaterThanOrEqual(0);
@@ -52,6 +56,7 @@ describe('NoduleModel (onnxruntime-node)', () => {
       const p = await model.predict(syntheticGray(c.spec), c.spec.width, c.spec.height);
       expect(Math.abs(p.probability - c.probability)).toBeLessThan(1e-4);
       c.descriptors.forEach((v, i) => expect(Math.abs((p.descriptors[i]?.value ?? Number.NaN) - v)).toBeLessThan(1e-4));
+      (c.contributions ?? []).forEach((v, i) => expect(Math.abs((p.descriptors[i]?.contribution ?? Number.NaN) - v)).toBeLessThan(1e-4));
     },
   );
 

@@ -17,6 +17,12 @@ export interface DescriptorValue {
   name: string;
   tiradsFeature: string;
   value: number;
+  /**
+   * This descriptor's additive share of the calibrated logit (positive pushes towards TI-RADS >= 4).
+   * All zero when the shipped classifier scores from CNN features only; null when the model has no
+   * contributions output. See the manifest.
+   */
+  contribution: number | null;
 }
 
 export interface Box {
@@ -92,7 +98,8 @@ export class NoduleModel {
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
     });
-    for (const name of [manifest.outputs.probability, manifest.outputs.descriptors, manifest.outputs.mask]) {
+    const { probability, descriptors, mask, contributions } = manifest.outputs;
+    for (const name of [probability, descriptors, mask, ...(contributions === null ? [] : [contributions])]) {
       if (!session.outputNames.includes(name)) throw new PermanentError(`model has no output named ${name}`);
     }
     if (!session.inputNames.includes(manifest.input.name)) {
@@ -129,6 +136,8 @@ export class NoduleModel {
     const prob = this.output(out, this.manifest.outputs.probability, inputs.length);
     const desc = this.output(out, this.manifest.outputs.descriptors, inputs.length * this.manifest.descriptors.length);
     const mask = this.output(out, this.manifest.outputs.mask, inputs.length * plane);
+    const contribName = this.manifest.outputs.contributions;
+    const contrib = contribName === null ? null : this.output(out, contribName, inputs.length * this.manifest.descriptors.length);
     const nDesc = this.manifest.descriptors.length;
     return inputs.map((p, i): NodulePrediction => {
       const probability = prob[i] ?? Number.NaN;
@@ -140,6 +149,7 @@ export class NoduleModel {
           name: d.name,
           tiradsFeature: d.tiradsFeature,
           value: desc[i * nDesc + k] ?? Number.NaN,
+          contribution: contrib === null ? null : (contrib[i * nDesc + k] ?? Number.NaN),
         })),
         outline: { mask: outlineMask, size, box: outlineBox(outlineMask, p.geometry) },
       };
