@@ -18,13 +18,41 @@ export interface ViewerResult {
   reason: string | null;
   coldMs: number | null;
   warm: Latency | null;
+  /** Where the time went in the warm openings (medians, ms since navigation start). */
+  phases: Record<string, number> | null;
 }
+
+interface Phases {
+  domContentLoaded: number;
+  firstApiRequestStart: number;
+  firstPixelRequestStart: number;
+  firstPixelResponseEnd: number;
+  scriptBytes: number;
+}
+
+// Resource timings of the opening: when the app was ready, when it first asked the API, and when the
+// first pixel data (WADO-RS frames/rendered/thumbnail) started and finished arriving.
+const PHASES_EXPRESSION = `(function () {
+  var nav = performance.getEntriesByType('navigation')[0];
+  var res = performance.getEntriesByType('resource');
+  var api = res.filter(function (r) { return r.name.indexOf('/api/') >= 0 || r.name.indexOf('/dicomweb/') >= 0; });
+  var pix = res.filter(function (r) { return /[/](frames|rendered|thumbnail|bulkdata)/.test(r.name); });
+  var js = res.filter(function (r) { return r.name.slice(-3) === '.js'; });
+  function min(xs, f) { return xs.length ? Math.min.apply(null, xs.map(f)) : -1; }
+  return JSON.stringify({
+    domContentLoaded: nav ? nav.domContentLoadedEventEnd : -1,
+    firstApiRequestStart: min(api, function (r) { return r.startTime; }),
+    firstPixelRequestStart: min(pix, function (r) { return r.startTime; }),
+    firstPixelResponseEnd: min(pix, function (r) { return r.responseEnd; }),
+    scriptBytes: js.reduce(function (n, r) { return n + (r.encodedBodySize || 0); }, 0)
+  });
+})()`;
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
 
 export async function runViewer(lab: Lab, corpus: Corpus, args: Args): Promise<ViewerResult> {
   const runs = args.number('viewer-runs', 10);
-  const empty = (reason: string): ViewerResult => ({ available: false, reason, coldMs: null, warm: null });
+  const empty = (reason: string): ViewerResult => ({ available: false, reason, coldMs: null, warm: null, phases: null });
   const executablePath = CHROMIUM.find((p) => fs.existsSync(p));
   if (!executablePath) return empty('no Chromium installed');
   const y = await lab.startYunying(['ingest', 'viewer']);
@@ -42,27 +70,45 @@ export async function runViewer(lab: Lab, corpus: Corpus, args: Args): Promise<V
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
     try {
-      const context = await browser.newContext();
+      // The app's CSP forbids eval; the probe's own expressions are evaluated by the test driver, not the app.
+      const context = await browser.newContext({ bypassCSP: true });
       const signIn = await context.request.post(`${viewer}/api/auth/sign-in`, { data: { username: y.radiologist.username, password: y.radiologist.password } });
       if (!signIn.ok()) return empty(`browser sign-in answered ${signIn.status()}`);
       await context.addInitScript({
         content: `window.addEventListener('yunying:rendered', () => { if (window.__yyFirstPaint === undefined) window.__yyFirstPaint = performance.now(); });`,
       });
       const times: number[] = [];
+      const phases: Phases[] = [];
       for (let i = 0; i <= runs; i += 1) {
         const tab = await context.newPage();
         await tab.goto(`${viewer}/read/${study.studyInstanceUid}`);
         try {
           await tab.waitForFunction('window.__yyFirstPaint !== undefined', undefined, { timeout: 20_000 });
-        } catch {
-          return empty('no yunying:rendered event within 20 s of opening the study');
+        } catch (error) {
+          const why = error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error);
+          return empty(`no yunying:rendered event within 20 s of opening the study (page ${tab.url()}; ${why})`);
         }
         const value = await tab.evaluate('window.__yyFirstPaint');
         if (typeof value === 'number') times.push(value);
+        const measured = await tab.evaluate(PHASES_EXPRESSION);
+        if (typeof measured === 'string' && i > 0) phases.push(JSON.parse(measured) as Phases);
         await tab.close();
       }
       const [cold, ...warm] = times;
-      return { available: true, reason: null, coldMs: cold ?? null, warm: latency(warm) };
+      const median = (f: (p: Phases) => number): number => latency(phases.map(f)).p50;
+      return {
+        available: true,
+        reason: null,
+        coldMs: cold ?? null,
+        warm: latency(warm),
+        phases: {
+          domContentLoaded: median((p) => p.domContentLoaded),
+          firstApiRequestStart: median((p) => p.firstApiRequestStart),
+          firstPixelRequestStart: median((p) => p.firstPixelRequestStart),
+          firstPixelResponseEnd: median((p) => p.firstPixelResponseEnd),
+          scriptBytes: median((p) => p.scriptBytes),
+        },
+      };
     } finally {
       await browser.close();
     }
@@ -76,6 +122,10 @@ export function viewerTable(r: ViewerResult): Table {
   return {
     title: 'Viewer: open a study -> first painted image (ms, headless Chromium; target < 300 ms)',
     columns: ['measure', 'first (cold)', 'p50', 'p95', 'n'],
-    rows: [['open study -> first yunying:rendered', r.coldMs, r.warm?.p50 ?? null, r.warm?.p95 ?? null, r.warm?.n ?? 0]],
+    rows: [
+      ['open study -> first yunying:rendered', r.coldMs, r.warm?.p50 ?? null, r.warm?.p95 ?? null, r.warm?.n ?? 0],
+      ...Object.entries(r.phases ?? {}).map(([k, v]): (string | number | null)[] => [`  median ${k}`, null, v, null, null]),
+    ],
+    notes: ['phases: ms since navigation start (scriptBytes: bytes of JavaScript transferred); -1 = no such request'],
   };
 }
