@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { AppError, describeError, isAppError, type Logger } from '@yunying/core';
-import { inTransaction, recordInstance, findClinicById, findSameInstance, type Pool, type RecordOutcome } from '@yunying/catalog';
+import { inTransaction, recordInstance, findClinicById, findSameInstance, findUidConflict, type Pool, type RecordOutcome } from '@yunying/catalog';
 import { DicomRejection, FailureReason, isDicomRejection, parseInstance, type ParsedInstance, type ParseLimits } from '@yunying/dicom';
 import { computeRetainUntil, type ReplicatedStore, type StoreResult } from '@yunying/storage';
 import { appendAuditEvent, type AuditActor } from '@yunying/audit';
@@ -118,6 +118,8 @@ export class IngestPipeline {
       );
       return this.storedOutcome(parsed, 'already_stored', same.version);
     }
+    const conflict = await findUidConflict(this.options.pool, sender.clinicId, parsed);
+    if (conflict !== null) return uidConflict(parsed, conflict);
     const clinic = await findClinicById(this.options.pool, sender.clinicId);
     if (!clinic) throw new AppError('forbidden', 'The sender is not bound to a known clinic');
     const retainUntil = computeRetainUntil({
@@ -138,21 +140,25 @@ export class IngestPipeline {
     try {
       recorded = await this.recordWithRetry(parsed, { ...stored, datasetSha256 }, retainUntil, sender, now);
     } catch (error) {
-      // The copies are locked in storage; the retry re-uses them by content address.
+      // PostgreSQL class 22 (data exception): a value the catalog can never hold. Retrying cannot help, so
+      // this is a permanent refusal; the copies already written are locked and reported as orphans (#8).
+      if (isDataException(error)) {
+        this.options.logger.warn({ err: describeError(error) }, 'catalog refused a value of the instance');
+        return {
+          status: 'rejected',
+          failureReason: FailureReason.CannotUnderstand,
+          reason: 'catalog_refused',
+          message: 'A value of the instance cannot be indexed',
+          retryable: false,
+          sopInstanceUid: parsed.sopInstanceUid,
+          sopClassUid: parsed.sopClassUid,
+        };
+      }
+      // Otherwise transient: the copies are locked in storage; the retry re-uses them by content address.
       this.options.logger.error({ err: describeError(error) }, 'catalog write failed');
       return unavailable(parsed, error);
     }
-    if (recorded.kind === 'conflict') {
-      return {
-        status: 'rejected',
-        failureReason: FailureReason.ProcessingFailure,
-        reason: 'uid_conflict',
-        message: recorded.reason,
-        retryable: false,
-        sopInstanceUid: parsed.sopInstanceUid,
-        sopClassUid: parsed.sopClassUid,
-      };
-    }
+    if (recorded.kind === 'conflict') return uidConflict(parsed, recorded.reason);
     if (recorded.kind !== 'already_stored') {
       try {
         this.options.afterCommit?.(parsed, bytes);
@@ -260,6 +266,23 @@ class ConflictRollback extends Error {
   constructor(readonly outcome: RecordOutcome) {
     super('conflict');
   }
+}
+
+function isDataException(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('22');
+}
+
+function uidConflict(parsed: ParsedInstance, reason: string): InstanceOutcome {
+  return {
+    status: 'rejected',
+    failureReason: FailureReason.ProcessingFailure,
+    reason: 'uid_conflict',
+    message: reason,
+    retryable: false,
+    sopInstanceUid: parsed.sopInstanceUid,
+    sopClassUid: parsed.sopClassUid,
+  };
 }
 
 function rejected(error: DicomRejection): InstanceOutcome {

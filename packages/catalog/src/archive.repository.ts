@@ -245,6 +245,29 @@ export async function findSameInstance(
   return row ? { clinicId: row.clinic_id, studyRef: row.study_ref, instanceRef: row.id, version: row.version } : null;
 }
 
+/**
+ * Why an instance of this clinic cannot be filed under these UIDs, if another clinic (or another study)
+ * already holds them; null when it can. Checked before anything is written, so a refused instance leaves
+ * no copies behind; recordInstance checks again under lock.
+ */
+export async function findUidConflict(
+  db: Pool | PoolClient,
+  clinicId: string,
+  uids: { studyInstanceUid: string; seriesInstanceUid: string; sopInstanceUid: string },
+): Promise<string | null> {
+  const { rows } = await db.query<{ conflict: string }>(
+    `SELECT 'Study Instance UID already stored for another sender' AS conflict FROM studies WHERE study_instance_uid = $2 AND clinic_id <> $1
+     UNION ALL
+     SELECT 'Series Instance UID already stored under another study' FROM series se JOIN studies s ON s.id = se.study_ref
+      WHERE se.series_instance_uid = $3 AND s.study_instance_uid <> $2
+     UNION ALL
+     SELECT 'SOP Instance UID already stored for another sender' FROM instances WHERE sop_instance_uid = $4 AND clinic_id <> $1
+     LIMIT 1`,
+    [clinicId, uids.studyInstanceUid, uids.seriesInstanceUid, uids.sopInstanceUid],
+  );
+  return rows[0]?.conflict ?? null;
+}
+
 /** The study's last arrival time and current instance count, for the stable-study check. */
 export async function studyActivity(db: Pool | PoolClient, studyInstanceUid: string): Promise<{ lastInstanceAt: Date; instanceCount: number; clinicId: string } | null> {
   const { rows } = await db.query<{ last_instance_at: Date; number_of_instances: number; clinic_id: string }>(
