@@ -1,4 +1,7 @@
-import { makeInstance, newUid } from '@yunying/dicom/testing';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { makeInstance, makeStudy, newUid } from '@yunying/dicom/testing';
 import type { Browser } from 'playwright-core';
 import { describeUnless } from '../support/skip';
 import { startSystem, stow, type RunningSystem } from '../support/system';
@@ -8,6 +11,7 @@ import { chromiumMissing, DESKTOP, launchBrowser, newPage, PHONE, screenshotPath
 import { ClinicStudiesPage } from './pages/clinic.page';
 import { QueuePage } from './pages/queue.page';
 import { SignInPage } from './pages/sign-in.page';
+import { UploadPage } from './pages/upload.page';
 import { ViewerPage } from './pages/viewer.page';
 
 const CINE_FRAMES = 12;
@@ -159,17 +163,91 @@ describeUnless(chromiumMissing(), 'web app (e2e, chromium)', () => {
 
     const signed = await viewer.writeAndSign('Solid hypoechoic nodule in the right lobe, 6 mm.', 'TI-RADS 3; follow-up in one year.');
     expect(signed).toContain('TI-RADS 3; follow-up in one year.');
+    // A correction after signing is an addendum: signed as it is added, listed under the report.
+    const versions = await viewer.addAddendum('Second nodule in the left lobe, 4 mm, not in the first report.', 'Addendum: follow-up unchanged.');
+    expect(versions).toHaveLength(2);
+    expect(versions[0]).toContain('TI-RADS 3; follow-up in one year.');
+    expect(versions[1]).toContain('Addendum 1');
+    expect(versions[1]).toContain('Second nodule in the left lobe, 4 mm');
     await signIn.signOut();
 
     const clinic = password(system, 'clinic');
     await signIn.signIn(clinic.username, clinic.password);
     const studies = new ClinicStudiesPage(page);
-    const seen = await studies.signedReportOf(desktopStudy);
+    const seen = await studies.signedVersionsOf(desktopStudy, 2);
     expect(seen.status).toBe('Reported');
-    expect(seen.report).toContain('Solid hypoechoic nodule in the right lobe, 6 mm.');
+    expect(seen.versions.map((v) => [v.version, v.kind])).toEqual([
+      [1, 'report'],
+      [2, 'addendum'],
+    ]);
+    expect(seen.versions[0]?.text).toContain('Solid hypoechoic nodule in the right lobe, 6 mm.');
+    expect(seen.versions[1]?.text).toContain('Second nodule in the left lobe, 4 mm');
     expect(errors).toEqual([]);
     await context.close();
   }, 180_000);
+
+  test('clinic: upload files through the page (cross-origin STOW-RS, one 503 retried), per-file results, instances in the catalog', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'yy-e2e-upload-'));
+    const study = makeStudy(5, { rows: 64, columns: 64, studyDescription: 'Upload page e2e' });
+    const files = study.files.map((buffer, i) => {
+      const file = path.join(dir, `image-${i + 1}.dcm`);
+      fs.writeFileSync(file, buffer);
+      return file;
+    });
+    const notDicom = path.join(dir, 'notes.txt');
+    fs.writeFileSync(notDicom, 'Referral letter, not an image.\n'.repeat(20));
+    const truncated = path.join(dir, 'truncated.dcm');
+    const whole = makeInstance({ rows: 64, columns: 64 });
+    fs.writeFileSync(truncated, whole.subarray(0, Math.floor(whole.length * 0.6)));
+
+    const { context, page, errors } = await newPage(browser, DESKTOP);
+    // The first STOW-RS request answers 503 (the archive busy) with the CORS header the ingest would
+    // send; the page must send the batch again. Later requests go to the real ingest service.
+    const ingest = system.urls.ingest ?? '';
+    const posts: number[] = [];
+    await page.route(`${ingest}/dicomweb/studies`, async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      posts.push(posts.length + 1);
+      if (posts.length === 1) {
+        return route.fulfill({ status: 503, headers: { 'access-control-allow-origin': new URL(viewerUrl).origin, 'content-type': 'application/dicom+json' }, body: '{}' });
+      }
+      return route.continue();
+    });
+    const signIn = new SignInPage(page);
+    const clinic = password(system, 'clinic');
+    await signIn.open(viewerUrl);
+    await signIn.signIn(clinic.username, clinic.password);
+    const upload = new UploadPage(page);
+    await upload.open();
+    await upload.choose([...files, notDicom, truncated]);
+    const summary = await upload.waitForDone();
+    expect(summary).toContain('5 stored');
+    expect(summary).toContain('2 rejected');
+    expect(posts.length).toBe(2);
+
+    const rows = await upload.rows();
+    expect(rows.map((r) => r.file)).toEqual([...files.map((f) => path.basename(f)), 'notes.txt', 'truncated.dcm']);
+    for (const row of rows) expect(row.progress).toBe(1);
+    expect(await upload.totalProgress()).toBe(1);
+    expect(rows.slice(0, 5).map((r) => r.state)).toEqual(Array(5).fill('stored'));
+    for (const name of ['notes.txt', 'truncated.dcm']) {
+      const row = rows.find((r) => r.file === name);
+      expect(row?.state).toBe('rejected');
+      // The ingest's reason for this very file (matched by its part number), not a code for the batch.
+      expect(row?.result).toMatch(/^rejected: \S.{4,}/);
+    }
+    expect(await page.getByTestId('upload-row').first().getAttribute('data-attempts')).toBe('2');
+
+    const { rows: stored } = await system.pool.query<{ sop: string }>(
+      `SELECT i.sop_instance_uid AS sop FROM instances i JOIN series se ON se.id = i.series_ref JOIN studies s ON s.id = se.study_ref
+        WHERE s.study_instance_uid = $1`,
+      [study.studyInstanceUid],
+    );
+    expect(stored.map((r) => r.sop).sort()).toEqual([...study.sopInstanceUids].sort());
+    expect(errors).toEqual([]);
+    await context.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
 
   test('auditor: retention 3/3, the radiologist’s access, chain verified, CSV exports', async () => {
     const { context, page, errors } = await newPage(browser, DESKTOP);

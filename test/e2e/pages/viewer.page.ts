@@ -121,9 +121,19 @@ export class ViewerPage {
     await this.page.getByLabel('Findings').fill(findings);
     await this.page.getByLabel('Impression').fill(impression);
     await this.page.getByTestId('sign-report').click();
-    const signed = this.page.getByTestId('signed-report');
+    const signed = this.page.locator('[data-testid="signed-report"][data-version="1"]');
     await signed.waitFor();
     return (await signed.textContent()) ?? '';
+  }
+
+  /** Signs an addendum under the signed report; returns the texts of all signed versions, in order. */
+  async addAddendum(findings: string, impression: string): Promise<string[]> {
+    const shown = await this.page.getByTestId('signed-report').count();
+    await this.page.getByLabel('Addendum findings').fill(findings);
+    await this.page.getByLabel('Addendum impression').fill(impression);
+    await this.page.getByTestId('sign-addendum').click();
+    await this.page.getByTestId('signed-report').nth(shown).waitFor();
+    return this.page.getByTestId('signed-report').allTextContents();
   }
 
   async backToQueue(): Promise<void> {

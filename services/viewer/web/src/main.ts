@@ -51,10 +51,15 @@ function safeNext(value: string | null): string {
   return value && value.startsWith('/') && !value.startsWith('//') ? value : '/';
 }
 
+/** 云影 is Simplified Chinese: tagged so the browser picks an SC face from the font stack (styles.css). */
+function brand(): HTMLElement {
+  return h('span', { class: 'brand' }, h('span', { lang: 'zh-Hans' }, '云影'), ' Yunying');
+}
+
 function renderHeader(user: Me | null): void {
   if (!header) return;
   if (!user) {
-    replace(header, h('span', { class: 'brand' }, '云影 Yunying'));
+    replace(header, brand());
     return;
   }
   const links = NAV[user.role].map((item) =>
@@ -69,7 +74,7 @@ function renderHeader(user: Me | null): void {
   });
   replace(
     header,
-    h('span', { class: 'brand' }, '云影 Yunying'),
+    brand(),
     h('nav', { 'aria-label': 'Main' }, ...links),
     h('span', { class: 'who', 'data-testid': 'who' }, `${user.displayName ?? user.username} · ${user.role}`),
     out,

@@ -57,6 +57,11 @@ export async function accessTokenForOtherOrigin(): Promise<string | null> {
   return (await refreshSession()) ? lastAccessToken : null;
 }
 
+/** A new access token for another origin, after that origin answered 401 (the token had expired). */
+export async function freshAccessTokenForOtherOrigin(): Promise<string | null> {
+  return (await refreshSession()) ? lastAccessToken : null;
+}
+
 export function rememberAccessToken(token: string | null): void {
   lastAccessToken = token;
 }

@@ -30,7 +30,28 @@ function query(params: Record<string, string>): string {
   return s ? `?${s}` : '';
 }
 
-/** Retention per clinic and per study (at risk first), with CSV export (issue #7). */
+const RETENTION_PAGE = 200;
+
+function retentionRow(s: JsonObject): HTMLTableRowElement {
+  const risks = strings(s.risks);
+  return h(
+    'tr',
+    { class: risks.length > 0 ? 'at-risk' : '', 'data-study-uid': str(s.studyInstanceUid) ?? '', 'data-testid': 'retention-study' },
+    td(str(s.studyInstanceUid), { class: 'uid' }),
+    td(str(s.clinicCode)),
+    td(`${num(s.copiesPresent) ?? 0}/${num(s.copiesRequired) ?? 3}`, { 'data-testid': 'copies' }),
+    td(date(s.lastVerifiedAt)),
+    td(date(s.retainUntil)),
+    td(strings(s.lockModes).join(', ') || '—'),
+    td(bool(s.legalHold) ? 'yes' : 'no'),
+    td(risks.map((r) => RISK_LABEL[r] ?? r).join('; ') || 'none'),
+  );
+}
+
+/**
+ * Retention per clinic and per study (at risk first), with CSV export (issue #7). Studies come in pages
+ * of RETENTION_PAGE (the API pages by offset and tells the total); "More" appends the next.
+ */
 export function retentionPage(ctx: PageContext): Teardown {
   const controller = new AbortController();
   const status = statusLine();
@@ -39,15 +60,23 @@ export function retentionPage(ctx: PageContext): Teardown {
   const csv = h('a', { class: 'button', href: '/api/audit/retention.csv', download: true, 'data-testid': 'retention-csv' }, 'Export CSV');
   const clinics = h('div', {});
   const studies = h('div', {});
+  const more = h('button', { type: 'button', hidden: true, 'data-testid': 'more' }, 'More studies');
   const form = h('form', { class: 'filters' }, h('label', { for: 'study-filter' }, 'Study'), study, h('label', { for: 'at-risk' }, atRisk, ' At risk only'), h('button', { type: 'submit' }, 'Apply'), csv);
-  replace(ctx.root, h('section', { class: 'page wide' }, h('h1', {}, 'Retention'), form, status.el, h('h2', {}, 'Clinics'), clinics, h('h2', {}, 'Studies'), studies));
+  replace(ctx.root, h('section', { class: 'page wide' }, h('h1', {}, 'Retention'), form, status.el, h('h2', {}, 'Clinics'), clinics, h('h2', {}, 'Studies'), studies, more));
 
-  const load = (): void => {
-    const params = { study: study.value.trim(), atRisk: atRisk.checked ? 'true' : '' };
+  let rows: HTMLTableRowElement[] = [];
+  // The filter of the rows shown: "More" continues it even if the form was edited without applying.
+  let params: Record<string, string> = {};
+  let generation = 0;
+  const load = (append: boolean): void => {
+    const mine = ++generation;
+    if (!append) params = { study: study.value.trim(), atRisk: atRisk.checked ? 'true' : '' };
     csv.href = `/api/audit/retention.csv${query(params)}`;
+    more.disabled = true;
     status.set('Loading…');
-    getJson(`/api/audit/retention${query({ ...params, limit: '200' })}`, controller.signal)
+    getJson(`/api/audit/retention${query({ ...params, limit: String(RETENTION_PAGE), offset: append ? String(rows.length) : '' })}`, controller.signal)
       .then((body) => {
+        if (mine !== generation) return;
         const b = obj(body);
         replace(
           clinics,
@@ -59,40 +88,25 @@ export function retentionPage(ctx: PageContext): Teardown {
             'retention-clinics',
           ),
         );
-        const rows = arr(b.studies).map(obj);
-        replace(
-          studies,
-          table(
-            ['Study', 'Clinic', 'Copies', 'Last verified', 'Retain until', 'Lock', 'Legal hold', 'Risks'],
-            rows.map((s: JsonObject) => {
-              const risks = strings(s.risks);
-              return h(
-                'tr',
-                { class: risks.length > 0 ? 'at-risk' : '', 'data-study-uid': str(s.studyInstanceUid) ?? '', 'data-testid': 'retention-study' },
-                td(str(s.studyInstanceUid), { class: 'uid' }),
-                td(str(s.clinicCode)),
-                td(`${num(s.copiesPresent) ?? 0}/${num(s.copiesRequired) ?? 3}`, { 'data-testid': 'copies' }),
-                td(date(s.lastVerifiedAt)),
-                td(date(s.retainUntil)),
-                td(strings(s.lockModes).join(', ') || '—'),
-                td(bool(s.legalHold) ? 'yes' : 'no'),
-                td(risks.map((r) => RISK_LABEL[r] ?? r).join('; ') || 'none'),
-              );
-            }),
-            'retention-studies',
-          ),
-        );
-        status.set(`${num(b.total) ?? rows.length} studies, ${num(b.atRisk) ?? 0} at risk`);
+        const page = arr(b.studies).map(obj).map(retentionRow);
+        rows = append ? [...rows, ...page] : page;
+        replace(studies, table(['Study', 'Clinic', 'Copies', 'Last verified', 'Retain until', 'Lock', 'Legal hold', 'Risks'], rows, 'retention-studies'));
+        const total = num(b.total) ?? rows.length;
+        more.hidden = page.length === 0 || rows.length >= total;
+        more.disabled = false;
+        status.set(`${total} studies, ${num(b.atRisk) ?? 0} at risk${rows.length < total ? ` (showing ${rows.length})` : ''}`);
       })
       .catch((error: unknown) => {
+        more.disabled = false;
         if (!controller.signal.aborted) status.set(errorText(error), 'error');
       });
   };
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    load();
+    load(false);
   });
-  load();
+  more.addEventListener('click', () => load(true));
+  load(false);
   return () => controller.abort();
 }
 
@@ -114,7 +128,7 @@ export function accessPage(ctx: PageContext): Teardown {
   const to = h('input', { id: 'ev-to', type: 'datetime-local' });
   const csv = h('a', { class: 'button', href: '/api/audit/events.csv', download: true, 'data-testid': 'events-csv' }, 'Export CSV');
   const results = h('div', {});
-  const more = h('button', { type: 'button', hidden: true }, 'More');
+  const more = h('button', { type: 'button', hidden: true, 'data-testid': 'more' }, 'More events');
   const form = h(
     'form',
     { class: 'filters' },

@@ -53,12 +53,34 @@ export function priorityBadge(priority: Priority): HTMLElement {
 }
 
 const REFRESH_MS = 30_000;
+const PAGE_SIZE = 50;
 
-/** The radiologist's reading queue: triage order from the server, claim on open. */
+interface QueueChunk {
+  items: QueueItem[];
+  nextCursor: string | null;
+}
+
+async function queuePageAt(cursor: string | null, signal: AbortSignal): Promise<QueueChunk> {
+  const query = new URLSearchParams({ limit: String(PAGE_SIZE), ...(cursor !== null ? { cursor } : {}) });
+  const body = obj(await getJson(`/api/queue?${query.toString()}`, signal));
+  return {
+    items: arr(body.items)
+      .map(parseQueueItem)
+      .filter((i): i is QueueItem => i !== null),
+    nextCursor: str(body.nextCursor),
+  };
+}
+
+/**
+ * The radiologist's reading queue: triage order from the server (keyset pages of PAGE_SIZE, "More"
+ * asks for the next), claim on open. The periodic refresh reloads as many pages as the reader has
+ * opened, so a refresh never takes back what "More" showed.
+ */
 export function queuePage(ctx: PageContext): Teardown {
   const list = h('ol', { class: 'queue', 'aria-label': 'Studies to read', 'data-testid': 'queue' });
   const status = statusLine();
-  replace(ctx.root, h('section', { class: 'page' }, h('h1', {}, 'Reading queue'), status.el, list));
+  const more = h('button', { type: 'button', hidden: true, 'data-testid': 'more' }, 'More studies');
+  replace(ctx.root, h('section', { class: 'page' }, h('h1', {}, 'Reading queue'), status.el, list, more));
   const controller = new AbortController();
 
   const open = (item: QueueItem): void => {
@@ -94,21 +116,60 @@ export function queuePage(ctx: PageContext): Teardown {
     );
   };
 
-  const load = (): void => {
-    getJson('/api/queue?limit=100', controller.signal)
-      .then((body) => {
-        const items = arr(obj(body).items)
-          .map(parseQueueItem)
-          .filter((i): i is QueueItem => i !== null);
-        replace(list, ...items.map(card));
-        status.set(items.length === 0 ? 'Nothing to read.' : `${items.length} ${items.length === 1 ? 'study' : 'studies'}`);
-      })
+  let pages = 1;
+  let nextCursor: string | null = null;
+  let busy = false;
+
+  const show = (items: QueueItem[]): void => {
+    // Pages fetched at different moments may overlap when the order changed in between.
+    const unique = [...new Map(items.map((i) => [i.studyInstanceUid, i])).values()];
+    replace(list, ...unique.map(card));
+    more.hidden = nextCursor === null;
+    status.set(unique.length === 0 ? 'Nothing to read.' : `${unique.length} ${unique.length === 1 ? 'study' : 'studies'}${nextCursor !== null ? ' (more available)' : ''}`);
+  };
+
+  let shown: QueueItem[] = [];
+  const run = (work: () => Promise<void>): void => {
+    if (busy) return;
+    busy = true;
+    more.disabled = true;
+    work()
       .catch((error: unknown) => {
         if (!controller.signal.aborted) status.set(errorText(error), 'error');
+      })
+      .finally(() => {
+        busy = false;
+        more.disabled = false;
       });
   };
-  load();
-  const timer = window.setInterval(load, REFRESH_MS);
+
+  const refresh = (): void =>
+    run(async () => {
+      const items: QueueItem[] = [];
+      let cursor: string | null = null;
+      for (let i = 0; i < pages; i++) {
+        const chunk = await queuePageAt(cursor, controller.signal);
+        items.push(...chunk.items);
+        cursor = chunk.nextCursor;
+        if (cursor === null) break;
+      }
+      nextCursor = cursor;
+      shown = items;
+      show(shown);
+    });
+
+  more.addEventListener('click', () =>
+    run(async () => {
+      if (nextCursor === null) return;
+      const chunk = await queuePageAt(nextCursor, controller.signal);
+      pages += 1;
+      nextCursor = chunk.nextCursor;
+      shown = [...shown, ...chunk.items];
+      show(shown);
+    }),
+  );
+  refresh();
+  const timer = window.setInterval(refresh, REFRESH_MS);
   return () => {
     window.clearInterval(timer);
     controller.abort();

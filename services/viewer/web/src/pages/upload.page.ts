@@ -1,8 +1,9 @@
-import { accessTokenForOtherOrigin, errorText, getJson } from '../app/api';
+import { accessTokenForOtherOrigin, ApiError, errorText, freshAccessTokenForOtherOrigin, getJson } from '../app/api';
 import { h, replace, statusLine } from '../app/dom';
 import { obj, str } from '../app/json';
 import type { PageContext, Teardown } from '../app/router';
 import { batches, sendBatch } from '../upload/stow-client';
+import { fileResults, type FileState } from '../upload/stow-outcome';
 
 /** Files of a drop, folders walked recursively (File and Directory Entries API). */
 async function droppedFiles(items: DataTransferItemList): Promise<File[]> {
@@ -32,15 +33,30 @@ async function ingestUrl(signal: AbortSignal): Promise<string> {
   return url ?? location.origin;
 }
 
+const STATE_TEXT: Record<FileState | 'waiting' | 'sending', string> = { waiting: 'waiting', sending: 'sending', stored: 'stored', rejected: 'rejected', failed: 'failed' };
+
+interface Row {
+  file: File;
+  tr: HTMLTableRowElement;
+  bar: HTMLProgressElement;
+  result: HTMLTableCellElement;
+}
+
+function setRow(row: Row, state: FileState | 'waiting' | 'sending', reason: string | null = null): void {
+  row.tr.dataset.state = state;
+  row.result.textContent = reason ? `${STATE_TEXT[state]}: ${reason}` : STATE_TEXT[state];
+}
+
 export function uploadPage(ctx: PageContext): Teardown {
   const controller = new AbortController();
   const status = statusLine();
+  status.el.dataset.testid = 'upload-status';
   const fileInput = h('input', { type: 'file', multiple: true, id: 'files', 'data-testid': 'file-input' });
   const folderInput = h('input', { type: 'file', id: 'folder', webkitdirectory: true });
   const drop = h('div', { class: 'drop-zone', tabindex: 0, 'data-testid': 'drop-zone' }, 'Drop DICOM files or folders here');
   const total = h('progress', { max: 1, value: 0, 'aria-label': 'Total progress', 'data-testid': 'total-progress' });
   const rows = h('tbody', {});
-  const table = h('table', { class: 'uploads' }, h('thead', {}, h('tr', {}, h('th', {}, 'File'), h('th', {}, 'Progress'), h('th', {}, 'Result'))), rows);
+  const table = h('table', { class: 'uploads', 'data-testid': 'uploads' }, h('thead', {}, h('tr', {}, h('th', {}, 'File'), h('th', {}, 'Progress'), h('th', {}, 'Result'))), rows);
   replace(
     ctx.root,
     h(
@@ -58,63 +74,78 @@ export function uploadPage(ctx: PageContext): Teardown {
   let running = false;
   const upload = async (all: File[]): Promise<void> => {
     const files = all.filter((f) => f.size > 0);
-    if (files.length === 0 || running) return;
+    if (files.length === 0) return;
+    if (running) {
+      status.set('An upload is running; add more files when it is done.', 'error');
+      return;
+    }
     running = true;
+    total.value = 0;
+    delete status.el.dataset.done;
+    status.set('Preparing…');
     const url = `${(await ingestUrl(controller.signal)).replace(/\/+$/, '')}/dicomweb/studies`;
-    const sameOrigin = new URL(url).origin === location.origin;
-    const token = sameOrigin ? null : await accessTokenForOtherOrigin();
+    const crossOrigin = new URL(url).origin !== location.origin;
+    const token = async (fresh: boolean): Promise<string | null> => {
+      if (!crossOrigin) return null;
+      const t = fresh ? await freshAccessTokenForOtherOrigin() : await accessTokenForOtherOrigin();
+      // Cross-origin without a token would be refused anyway (no cookies there): say why now.
+      if (t === null && !fresh) throw new ApiError(401, 'Your session has ended; please sign in again.');
+      return t;
+    };
     const totalBytes = files.reduce((s, f) => s + f.size, 0);
     let doneBytes = 0;
-    let stored = 0;
-    let failed = 0;
-    const bars = new Map<File, { bar: HTMLProgressElement; result: HTMLElement }>();
-    replace(
-      rows,
-      ...files.map((file) => {
-        const bar = h('progress', { max: 1, value: 0 });
-        const result = h('td', {}, 'waiting');
-        bars.set(file, { bar, result });
-        return h('tr', {}, h('td', {}, file.webkitRelativePath || file.name), h('td', {}, bar), result);
-      }),
-    );
+    const count = { stored: 0, rejected: 0, failed: 0 };
+    const all$ = files.map((file): Row => {
+      const bar = h('progress', { max: 1, value: 0, 'aria-label': `Progress of ${file.name}`, 'data-testid': 'file-progress' });
+      const result = h('td', { 'data-testid': 'file-result' });
+      const tr = h('tr', { 'data-testid': 'upload-row', 'data-file': file.webkitRelativePath || file.name }, h('td', {}, file.webkitRelativePath || file.name), h('td', {}, bar), result);
+      const row = { file, tr, bar, result };
+      setRow(row, 'waiting');
+      return row;
+    });
+    replace(rows, ...all$.map((r) => r.tr));
+    let offset = 0;
     for (const batch of batches(files)) {
+      const batchRows = all$.slice(offset, offset + batch.length);
+      offset += batch.length;
       const batchBytes = batch.reduce((s, f) => s + f.size, 0);
-      for (const f of batch) {
-        const row = bars.get(f);
-        if (row) row.result.textContent = 'sending';
-      }
-      const outcome = await sendBatch(
-        batch,
-        {
-          url,
-          token,
-          signal: controller.signal,
-          onProgress: (sent, of) => {
-            const share = of > 0 ? sent / of : 0;
-            for (const f of batch) {
-              const row = bars.get(f);
-              if (row) row.bar.value = share;
-            }
-            total.value = (doneBytes + share * batchBytes) / totalBytes;
-          },
+      for (const row of batchRows) setRow(row, 'sending');
+      status.set(`Sending ${offset} of ${files.length} files…`);
+      const outcome = await sendBatch(batch, {
+        url,
+        token,
+        signal: controller.signal,
+        onProgress: (sent, of) => {
+          // The request body is the files in order (plus small part headers): spread its progress over them.
+          let sentBytes = of > 0 ? (sent / of) * batchBytes : 0;
+          for (const row of batchRows) {
+            row.bar.value = row.file.size > 0 ? Math.min(1, Math.max(0, sentBytes / row.file.size)) : 1;
+            sentBytes -= row.file.size;
+          }
+          total.value = Math.min(1, (doneBytes + (of > 0 ? (sent / of) * batchBytes : 0)) / totalBytes);
         },
-        (attempt, code) => status.set(`Retrying a batch (attempt ${attempt}) after ${code === 0 ? 'a network error' : `status ${code}`}…`),
-      );
+        onRetry: (attempt, code) => {
+          status.set(`Retrying (attempt ${attempt}) after ${code === 0 ? 'a network error' : `status ${code}`}…`);
+          for (const row of batchRows) setRow(row, 'sending', `retry ${attempt} after ${code === 0 ? 'a network error' : code}`);
+        },
+      });
       doneBytes += batchBytes;
       total.value = doneBytes / totalBytes;
-      stored += outcome.stored;
-      failed += outcome.failed.length;
-      const verdict = outcome.status === 200 ? 'stored' : outcome.status === 202 ? `partly stored (${outcome.failed.map((f) => f.reason).join(', ')})` : `failed (${outcome.status || 'network'})`;
-      for (const f of batch) {
-        const row = bars.get(f);
-        if (row) {
-          row.bar.value = 1;
-          row.result.textContent = verdict;
-        }
-      }
-      if (outcome.status >= 400 || outcome.status === 0) failed += batch.length - outcome.failed.length;
+      fileResults(batch.length, outcome).forEach((result, i) => {
+        const row = batchRows[i];
+        if (!row) return;
+        row.bar.value = 1;
+        row.tr.dataset.attempts = String(outcome.attempts);
+        count[result.state] += 1;
+        setRow(row, result.state, result.reason);
+      });
     }
-    status.set(`Done: ${stored} instances stored${failed > 0 ? `, ${failed} failed` : ''}.`, failed > 0 ? 'error' : 'info');
+    const problems = count.rejected + count.failed;
+    status.set(
+      `Done: ${count.stored} stored${count.rejected > 0 ? `, ${count.rejected} rejected` : ''}${count.failed > 0 ? `, ${count.failed} failed` : ''}.`,
+      problems > 0 ? 'error' : 'info',
+    );
+    status.el.dataset.done = 'true';
     running = false;
   };
   const run = (files: File[]): void => {
@@ -125,8 +156,14 @@ export function uploadPage(ctx: PageContext): Teardown {
   };
 
   const { signal } = controller;
-  fileInput.addEventListener('change', () => run([...(fileInput.files ?? [])]), { signal });
-  folderInput.addEventListener('change', () => run([...(folderInput.files ?? [])]), { signal });
+  // The inputs are cleared after each choice, so choosing the same files again uploads them again.
+  const chosen = (input: HTMLInputElement): void => {
+    const files = [...(input.files ?? [])];
+    input.value = '';
+    run(files);
+  };
+  fileInput.addEventListener('change', () => chosen(fileInput), { signal });
+  folderInput.addEventListener('change', () => chosen(folderInput), { signal });
   drop.addEventListener('dragover', (e) => {
     e.preventDefault();
     drop.classList.add('over');

@@ -1,14 +1,14 @@
 /**
  * Uploads over STOW-RS (PS3.18 10.5): files in batches, one multipart/related request per batch, with
  * upload progress (XMLHttpRequest: fetch has no upload progress) and retries with backoff for failures
- * that may pass (network, 408, 429, 5xx). A 4xx other than those is final.
+ * that may pass (network, 408, 429, 5xx). A 4xx other than those is final, except one 401 per batch,
+ * which gets a fresh access token and is sent again.
+ *
+ * The ingest service is another origin: the request carries `Authorization: Bearer` (the cookie is not
+ * sent cross-origin) and the ingest answers CORS for the viewer's origin, without credentials mode.
+ * Response headers it does not expose (Retry-After) read as null here, so the backoff is ours then.
  */
-
-export interface BatchOutcome {
-  status: number;
-  stored: number;
-  failed: { reason: string }[];
-}
+import { parseStowResponse, retryable, retryDelayMs, type BatchOutcome } from './stow-outcome';
 
 export const BATCH_MAX_FILES = 20;
 export const BATCH_MAX_BYTES = 64 * 1024 * 1024;
@@ -38,56 +38,74 @@ function body(files: File[], boundary: string): Blob {
   return new Blob(parts);
 }
 
-function retryable(status: number): boolean {
-  return status === 0 || status === 408 || status === 429 || status >= 500;
-}
-
-/** Number of items in a DICOM JSON sequence of the STOW response, and FailureReason (0008,1197) of failures. */
-function outcome(status: number, text: string): BatchOutcome {
-  try {
-    const json = JSON.parse(text) as Record<string, { Value?: Record<string, { Value?: unknown[] }>[] }>;
-    const stored = json['00081199']?.Value?.length ?? 0;
-    const failed = (json['00081198']?.Value ?? []).map((item) => {
-      const code = item['00081197']?.Value?.[0];
-      return { reason: `failure reason ${typeof code === 'number' || typeof code === 'string' ? code : 'unknown'}` };
-    });
-    return { status, stored, failed };
-  } catch {
-    return { status, stored: 0, failed: [] };
-  }
-}
-
 export interface SendOptions {
   url: string;
-  token: string | null;
+  /**
+   * The bearer token for a cross-origin ingest, null when it is this origin (the cookie is sent).
+   * `fresh` asks for a new one after a 401 (the access token expired during a long upload).
+   */
+  token: (fresh: boolean) => Promise<string | null>;
   signal: AbortSignal;
   onProgress: (sentBytes: number, totalBytes: number) => void;
+  onRetry: (attempt: number, status: number) => void;
 }
 
-function sendOnce(files: File[], options: SendOptions): Promise<BatchOutcome> {
+function sendOnce(files: File[], url: string, token: string | null, options: SendOptions): Promise<BatchOutcome & { retryAfter: string | null }> {
   return new Promise((resolve, reject) => {
     const boundary = `yy-${crypto.randomUUID()}`;
     const xhr = new XMLHttpRequest();
-    xhr.open('POST', options.url);
+    const abort = (): void => xhr.abort();
+    const done = (): void => options.signal.removeEventListener('abort', abort);
+    xhr.open('POST', url);
     xhr.setRequestHeader('Content-Type', `multipart/related; type="application/dicom"; boundary=${boundary}`);
     xhr.setRequestHeader('Accept', 'application/dicom+json');
-    if (options.token) xhr.setRequestHeader('Authorization', `Bearer ${options.token}`);
-    else xhr.withCredentials = true;
+    if (token) xhr.setRequestHeader('Authorization', `Bearer ${token}`);
     xhr.upload.onprogress = (e) => options.onProgress(e.loaded, e.total);
-    xhr.onload = () => resolve(outcome(xhr.status, xhr.responseText));
-    xhr.onerror = () => resolve({ status: 0, stored: 0, failed: [] });
-    xhr.onabort = () => reject(new DOMException('Upload cancelled', 'AbortError'));
-    options.signal.addEventListener('abort', () => xhr.abort(), { once: true });
+    xhr.onload = () => {
+      done();
+      resolve({ ...parseStowResponse(xhr.status, xhr.responseText), retryAfter: xhr.getResponseHeader('Retry-After') });
+    };
+    xhr.onerror = () => {
+      done();
+      resolve({ status: 0, stored: 0, failures: [], retryAfter: null });
+    };
+    xhr.onabort = () => {
+      done();
+      reject(new DOMException('Upload cancelled', 'AbortError'));
+    };
+    options.signal.addEventListener('abort', abort, { once: true });
     xhr.send(body(files, boundary));
   });
 }
 
-export async function sendBatch(files: File[], options: SendOptions, onRetry: (attempt: number, status: number) => void): Promise<BatchOutcome> {
-  for (let attempt = 0; ; attempt++) {
-    const result = await sendOnce(files, options);
-    if (!retryable(result.status) || attempt >= RETRIES) return result;
-    onRetry(attempt + 1, result.status);
-    await new Promise<void>((resolve) => setTimeout(resolve, 1000 * 2 ** attempt));
-    if (options.signal.aborted) throw new DOMException('Upload cancelled', 'AbortError');
+function wait(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = window.setTimeout(() => {
+      signal.removeEventListener('abort', cancel);
+      resolve();
+    }, ms);
+    function cancel(): void {
+      window.clearTimeout(timer);
+      reject(new DOMException('Upload cancelled', 'AbortError'));
+    }
+    signal.addEventListener('abort', cancel, { once: true });
+  });
+}
+
+export async function sendBatch(files: File[], options: SendOptions): Promise<BatchOutcome & { attempts: number }> {
+  let token = await options.token(false);
+  let refreshed = false;
+  let attempts = 0;
+  for (;;) {
+    const { retryAfter, ...result } = await sendOnce(files, options.url, token, options);
+    if (result.status === 401 && !refreshed) {
+      refreshed = true;
+      token = await options.token(true);
+      if (token !== null) continue;
+    }
+    attempts += 1;
+    if (!retryable(result.status) || attempts > RETRIES) return { ...result, attempts };
+    options.onRetry(attempts, result.status);
+    await wait(retryDelayMs(attempts, retryAfter), options.signal);
   }
 }

@@ -41,21 +41,81 @@ export function parseReportVersions(body: unknown): ReportVersion[] {
 export function signedReportView(v: ReportVersion): HTMLElement {
   return h(
     'article',
-    { class: 'signed-report', 'data-testid': 'signed-report' },
-    h('h3', {}, v.kind === 'addendum' ? `Addendum ${v.version - 1}` : 'Report', v.tiradsCategory ? ` · ${v.tiradsCategory}` : ''),
+    { class: 'signed-report', 'data-testid': 'signed-report', 'data-version': v.version, 'data-kind': v.kind },
+    h('h3', {}, v.kind === 'addendum' ? `Addendum ${v.version - 1}` : 'Report', h('span', { class: 'muted' }, ` · version ${v.version}`), v.tiradsCategory ? ` · ${v.tiradsCategory}` : ''),
     v.findings ? h('p', {}, h('strong', {}, 'Findings: '), v.findings) : null,
     v.impression ? h('p', {}, h('strong', {}, 'Impression: '), v.impression) : null,
     h('p', { class: 'muted' }, `Signed by ${v.author || 'unknown'} · ${formatDateTime(v.signedAt)}`),
   );
 }
 
+/** Every signed version in order: the report, then its addenda. */
+export function signedVersionsView(versions: ReportVersion[]): HTMLElement {
+  const signed = versions.filter((v) => v.status === 'signed').sort((a, b) => a.version - b.version);
+  return h('div', { class: 'report-versions', 'data-testid': 'report-versions' }, ...signed.map(signedReportView));
+}
+
+const TIRADS = ['TR1', 'TR2', 'TR3', 'TR4', 'TR5'];
+
+function tiradsSelect(id: string): HTMLSelectElement {
+  return h('select', { id, name: id }, h('option', { value: '' }, 'Not stated'), ...TIRADS.map((c) => h('option', { value: c }, c)));
+}
+
+/**
+ * The addendum form under a signed report (POST .../report/addendum, body as the report's content). An
+ * addendum is signed as it is created, so once sent it joins the read-only versions above the form.
+ */
+function addendumForm(base: string, onAdded: () => Promise<void>): HTMLElement {
+  const tirads = tiradsSelect('addendum-tirads');
+  const findings = h('textarea', { id: 'addendum-findings', name: 'addendum-findings', rows: 3, maxlength: 20000 });
+  const impression = h('textarea', { id: 'addendum-impression', name: 'addendum-impression', rows: 2, maxlength: 10000 });
+  const add = h('button', { type: 'submit', class: 'primary', 'data-testid': 'sign-addendum' }, 'Sign addendum');
+  const status = statusLine();
+  const form = h(
+    'form',
+    { class: 'report-form', 'aria-label': 'Addendum', 'data-testid': 'addendum-form' },
+    h('h3', {}, 'Add an addendum'),
+    h('label', { for: 'addendum-tirads' }, 'Addendum TI-RADS category'),
+    tirads,
+    h('label', { for: 'addendum-findings' }, 'Addendum findings'),
+    findings,
+    h('label', { for: 'addendum-impression' }, 'Addendum impression'),
+    impression,
+    h('p', { class: 'muted small' }, 'Signed when added; it cannot be changed afterwards.'),
+    h('div', { class: 'actions' }, add),
+    status.el,
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (findings.value.trim() === '' && impression.value.trim() === '') {
+      status.set('Write findings or an impression for the addendum.', 'error');
+      return;
+    }
+    add.disabled = true;
+    status.set('Signing the addendum…');
+    // The reader's answer about the AI suggestion belongs to the report, not to an addendum.
+    sendJson('POST', `${base}/addendum`, { tiradsCategory: tirads.value === '' ? null : tirads.value, findings: findings.value, impression: impression.value })
+      .then(onAdded)
+      .catch((error: unknown) => {
+        add.disabled = false;
+        status.set(errorText(error), 'error');
+      });
+  });
+  return form;
+}
+
 /**
  * The report form: a draft saved with PUT .../report/draft and signed with POST .../report/sign. The
  * reader writes every field; the AI result only adds the question whether they accept its suggestion.
  */
-export function reportForm(studyUid: string, getAi: () => AiResult | null, onSigned: () => void): { el: HTMLElement; load: (signal: AbortSignal) => Promise<void> } {
+export function reportForm(
+  studyUid: string,
+  getAi: () => AiResult | null,
+  /** Called once the report is signed: `justSigned` when the reader signed it here, false when it loaded signed. */
+  onSigned: (justSigned: boolean) => void,
+): { el: HTMLElement; load: (signal: AbortSignal) => Promise<void> } {
   const base = `/api/studies/${encodeURIComponent(studyUid)}/report`;
-  const tirads = h('select', { id: 'tirads', name: 'tirads' }, h('option', { value: '' }, 'Not stated'), ...['TR1', 'TR2', 'TR3', 'TR4', 'TR5'].map((c) => h('option', { value: c }, c)));
+  const tirads = tiradsSelect('tirads');
   const findings = h('textarea', { id: 'findings', name: 'findings', rows: 4, maxlength: 20000 });
   const impression = h('textarea', { id: 'impression', name: 'impression', rows: 3, maxlength: 10000 });
   const accepted = h(
@@ -96,7 +156,8 @@ export function reportForm(studyUid: string, getAi: () => AiResult | null, onSig
     };
   };
   const showSigned = (versions: ReportVersion[]): void => {
-    replace(el, h('h2', { id: 'report-heading' }, 'Report'), ...versions.filter((v) => v.status === 'signed').map(signedReportView));
+    const reload = async (): Promise<void> => showSigned(parseReportVersions(await getJson(base)));
+    replace(el, h('h2', { id: 'report-heading' }, 'Report'), signedVersionsView(versions), addendumForm(base, reload));
   };
   const saveDraft = (): Promise<unknown> => sendJson('PUT', `${base}/draft`, content());
 
@@ -119,7 +180,7 @@ export function reportForm(studyUid: string, getAi: () => AiResult | null, onSig
       .then(() => getJson(base))
       .then((body) => {
         showSigned(parseReportVersions(body));
-        onSigned();
+        onSigned(true);
       })
       .catch((error: unknown) => {
         sign.disabled = false;
@@ -131,7 +192,7 @@ export function reportForm(studyUid: string, getAi: () => AiResult | null, onSig
     const versions = parseReportVersions(await getJson(base, signal));
     if (versions.some((v) => v.status === 'signed')) {
       showSigned(versions);
-      onSigned();
+      onSigned(false);
       return;
     }
     const draft = versions.find((v) => v.version === 1);

@@ -4,6 +4,7 @@ import { arr, obj, type JsonObject } from '../app/json';
 import type { PageContext, Teardown } from '../app/router';
 import { currentResult, parseAiResults, type AiImage, type AiResult } from './ai-result';
 import { aiPanel, drawFinding } from './ai-panel';
+import { keepClaim, type ClaimRenewal } from './claim-renewal';
 import { frameImageId, registerFrame, unregisterFrame } from './image-loader';
 import { numberAt, parseInstance, stringAt, type PixelSpacing } from './metadata';
 import { reportForm } from './report-form';
@@ -78,6 +79,7 @@ export function viewerPage(ctx: PageContext): Teardown {
   let signed = false;
   let showOutline = true;
   let currentSeries: string | null = null;
+  let claim: ClaimRenewal | null = null;
 
   const status = statusLine();
   const element = h('div', { class: 'viewport', 'data-testid': 'viewport', tabindex: 0, 'aria-label': 'Image. Use the arrow keys to scroll through frames.' });
@@ -115,9 +117,12 @@ export function viewerPage(ctx: PageContext): Teardown {
     outline,
   );
   const ai$ = aiPanel((image) => jumpTo(image));
-  const report = reportForm(studyUid, () => ai, () => {
+  const report = reportForm(studyUid, () => ai, (justSigned) => {
     signed = true;
-    status.set('Report signed.');
+    // Signing released the claim on the server; a signed study is not claimed again (addenda need none).
+    claim?.stop();
+    claim = null;
+    if (justSigned) status.set('Report signed.');
   });
   const back = h('a', { href: '/queue', 'data-link': true, class: 'back' }, '← Queue');
 
@@ -247,6 +252,7 @@ export function viewerPage(ctx: PageContext): Teardown {
         .catch(() => ai$.show(null)),
       report.load(signal),
     ]);
+    if (!signed && !signal.aborted) claim = keepClaim(studyUid, signal, (message) => status.set(message, 'error'));
     seriesInfos = seriesJson
       .map((s) => ({ uid: stringAt(s, '0020000E') ?? '', modality: stringAt(s, '00080060') ?? '', description: stringAt(s, '0008103E') ?? '', instances: numberAt(s, '00201209') ?? 0 }))
       .filter((s) => s.uid !== '' && !NO_PIXELS.has(s.modality));
@@ -272,6 +278,8 @@ export function viewerPage(ctx: PageContext): Teardown {
 
   return () => {
     controller.abort();
+    claim?.stop();
+    claim = null;
     viewport?.destroy();
     viewport = null;
     for (const f of frames) unregisterFrame(f.imageId);
