@@ -152,6 +152,9 @@ export class OrphanSweeper {
   }
 }
 
+const TEMP = /\.tmp-[0-9a-f]{12}$/;
+const STALE_TEMP_MS = 60 * 60 * 1000;
+
 /** fs layout: root/sha256/ab/cd/<hex> (+ .lock.json sidecars and .tmp-* leftovers, which are not objects). */
 async function* walkFs(root: string): AsyncIterable<ListedObject> {
   // The marker proves the disk is mounted; an unmounted root must not read as "no objects".
@@ -170,6 +173,14 @@ async function* walkFs(root: string): AsyncIterable<ListedObject> {
       const dir = path.join(base, a, b);
       for (const name of (await fs.readdir(dir)).sort()) {
         const key = `sha256/${a}/${b}/${name}`;
+        if (TEMP.test(name)) {
+          // A temp file that never became a copy: a write cut short by a crash (kill -9 between write and
+          // link). It was never linked under an object name, so it holds nothing acknowledged or retained;
+          // removed once it is clearly stale, so crashes don't leak disk.
+          const st = await fs.stat(path.join(dir, name)).catch(() => null);
+          if (st && Date.now() - st.mtimeMs > STALE_TEMP_MS) await fs.unlink(path.join(dir, name)).catch(() => undefined);
+          continue;
+        }
         if (!KEY.test(key)) continue;
         const st = await fs.stat(path.join(dir, name));
         yield { key, size: st.size };
