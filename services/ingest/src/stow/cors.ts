@@ -14,6 +14,8 @@ export function stowCors(allowedOrigin: string): RequestHandler {
     }
     res.setHeader('Access-Control-Allow-Origin', origin);
     res.setHeader('Vary', 'Origin');
+    // The page honours Retry-After on 503 (storage quorum missed), so it must be able to read it.
+    res.setHeader('Access-Control-Expose-Headers', 'Retry-After');
     if (req.method === 'OPTIONS') {
       res.setHeader('Access-Control-Allow-Methods', 'POST');
       res.setHeader('Access-Control-Allow-Headers', 'authorization, content-type, accept');
