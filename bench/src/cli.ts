@@ -102,9 +102,9 @@ async function main(): Promise<void> {
       data.explain = r;
     }
     if (name === 'query' || name === 'all') {
-      const rows = await runQuery(lab, corpus, args);
-      tables.push(queryTable(corpus, rows, args.number('requests', 100)));
-      data.query = rows;
+      const r = await runQuery(lab, corpus, args);
+      tables.push(queryTable(corpus, r.rows, args.number('requests', 100), r.durability));
+      data.query = r;
     }
     if (name === 'all') {
       const scaleArgs = new Args(['--studies', String(args.number('scale-studies', 1_000_000)), '--requests', String(args.number('scale-requests', 200))]);
