@@ -1,15 +1,13 @@
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
-import { Implementation, log as dimseLibraryLog } from 'dcmjs-dimse';
+import type net from 'node:net';
 import { describeError, type Logger } from '@yunying/core';
 import { StowClient } from '../archive/stow.client';
 import type { GatewayConfig } from '../config';
 import { Forwarder } from './forwarder';
 import { gatewayMetrics } from './gateway.metrics';
-import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from './part10';
 import { Spool, readSpoolStatus, type GatewayState } from './spool';
-import { SpoolScp, type ScpEnvironment } from './spool.scp';
+import { startSpoolScp } from './spool.scp';
 
 /**
  * `yunying gateway`: the spool, its SCP (DICOM in), its forwarder (STOW-RS out) and a small local HTTP
@@ -96,47 +94,6 @@ export async function startGateway(config: GatewayConfig, logger: Logger, userAg
     },
   );
 
-  // --- DICOM in ---
-  dimseLibraryLog.setLevel('silent');
-  Implementation.setImplementationClassUid(IMPLEMENTATION_CLASS_UID);
-  Implementation.setImplementationVersion(IMPLEMENTATION_VERSION_NAME);
-  let closing = false;
-  const connections = new Set<SpoolScp>();
-  const env: ScpEnvironment = {
-    settings: {
-      aeTitle: config.aeTitle,
-      allowedCallingAe: config.allowedAe,
-      maxPduLength: 256 * 1024,
-      associationTimeoutMs: 30_000,
-      idleTimeoutMs: 60_000,
-      maxInstanceBytes: 1024 * 1024 * 1024,
-      artimMs: 5_000,
-    },
-    spool,
-    metrics,
-    logger: logger.child({ component: 'scp' }),
-    isClosing: () => closing,
-    onSpoolFull: () => {
-      metrics.spoolFull.set(1);
-      if (!alarms.has('spool_full')) {
-        alarms.add('spool_full');
-        logger.error({ alarm: 'spool_full', bytes: spool.bytes(), limitBytes }, 'ALARM: spool full: refusing C-STOREs with 0xA700 until the archive takes the queue');
-        writeState();
-      }
-    },
-  };
-  const dimse = net.createServer({ noDelay: true }, (socket) => {
-    if (closing) {
-      socket.destroy();
-      return;
-    }
-    socket.setNoDelay(true);
-    const scp = new SpoolScp(socket, env);
-    connections.add(scp);
-    socket.once('close', () => connections.delete(scp));
-  });
-  dimse.on('error', (error) => logger.error({ err: describeError(error) }, 'DIMSE listener error'));
-
   // --- status and metrics ---
   const statusServer = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -164,7 +121,24 @@ export async function startGateway(config: GatewayConfig, logger: Logger, userAg
     send(404, 'text/plain', 'not found: try /status or /metrics\n');
   });
 
-  const dimsePort = await listen(dimse, config.dimsePort, config.dimseHost);
+  // --- DICOM in ---
+  const dimse = await startSpoolScp({
+    host: config.dimseHost,
+    port: config.dimsePort,
+    allowedCallingAe: config.allowedAe,
+    spool,
+    metrics,
+    logger: logger.child({ component: 'scp' }),
+    onSpoolFull: () => {
+      metrics.spoolFull.set(1);
+      if (!alarms.has('spool_full')) {
+        alarms.add('spool_full');
+        logger.error({ alarm: 'spool_full', bytes: spool.bytes(), limitBytes }, 'ALARM: spool full: refusing C-STOREs with 0xA700 until the archive takes the queue');
+        writeState();
+      }
+    },
+  });
+  const dimsePort = dimse.port;
   const httpPort = await listen(statusServer, config.httpPort, config.httpHost);
   metrics.refresh();
   writeState();
@@ -175,11 +149,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, userAg
     dimsePort,
     httpPort,
     close: async () => {
-      closing = true;
-      const stopped = new Promise<void>((resolve) => dimse.close(() => resolve()));
-      await Promise.all([...connections].map((c) => c.shutdown()));
-      await Promise.race([Promise.all([...connections].map((c) => c.closed())), new Promise((resolve) => setTimeout(resolve, 6_000).unref())]);
-      await stopped;
+      await dimse.close();
       await forwarder?.stop();
       client.close();
       await new Promise<void>((resolve) => statusServer.close(() => resolve()));

@@ -15,7 +15,7 @@ import path from 'node:path';
  *
  * Guarantees, and where they are made:
  *  - put(): temp file written and fsync'd, renamed into pending/, pending/ fsync'd, all before it
- *    returns; the SCP answers C-STORE success only after put() (spool-scp.ts). So an acknowledged
+ *    returns; the SCP answers C-STORE success only after put() (spool.scp.ts). So an acknowledged
  *    instance is on disk whatever happens next.
  *  - confirm(): the sent.log line is fsync'd before the pending file is unlinked; the file is unlinked
  *    only when the archive has answered STORED, ALREADY_STORED or NEW_VERSION for it (forwarder.ts).

@@ -14,7 +14,7 @@ import { takeFsTargetOffline, tempFsTargets, type TempFsTargets } from '@yunying
 import { describeUnless, findExecutable } from '../../../../test/support/skip';
 import { IngestPipeline, type InstanceOutcome, type Sender } from '../ingest.pipeline';
 import { startDimseServer, type DimseServer } from './index';
-import { RawScu, cStoreCommand, pData, pdu, statusOf } from './testing/raw-scu';
+import { RawScu, cStoreCommand, pData, pdu, statusOf } from '@yunying/dimse/testing';
 
 const AE = 'CLINIC_US1';
 const SCP_AE = 'YUNYING';

@@ -1,10 +1,11 @@
 import type { Registry } from 'prom-client';
+import type { AssociationEnd } from '@yunying/dimse';
 import { counter, histogram } from '@yunying/http';
 
 /** Prometheus metrics of the DIMSE SCP. Labels are closed sets (outcomes, hex statuses), never AE titles or UIDs. */
 export interface DimseMetrics {
   associationDecided(outcome: string): void;
-  associationEnded(how: 'released' | 'aborted_by_peer' | 'aborted_by_server' | 'closed_by_peer' | 'timeout'): void;
+  associationEnded(how: AssociationEnd): void;
   storeAnswered(status: string, seconds: number): void;
 }
 

@@ -1,12 +1,11 @@
-import net from 'node:net';
 import type { Registry } from 'prom-client';
-import { Implementation, log as dimseLibraryLog } from 'dcmjs-dimse';
 import { describeError, type Logger } from '@yunying/core';
-import type { Pool } from '@yunying/catalog';
-import type { IngestPipeline } from '../ingest.pipeline';
+import { appendAuditEvent } from '@yunying/audit';
+import { findClinicByAeTitle, inTransaction, type Pool } from '@yunying/catalog';
+import { answerForException, startScpServer, statusLabel, withTimeout, type AssociationDecision, type AssociationRequest, type ReceivedInstance, type StoreAnswer, type StoreContext } from '@yunying/dimse';
+import type { IngestPipeline, Sender } from '../ingest.pipeline';
 import { dimseMetrics } from './dimse.metrics';
-import { YunyingScp, type ScpEnvironment, type ScpSettings } from './dimse.scp';
-import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from './part10';
+import { answerForOutcome } from './store-status';
 
 export interface DimseServerOptions {
   host: string;
@@ -25,7 +24,7 @@ export interface DimseServerOptions {
   metrics: Registry;
   /** The largest P-DATA PDU we accept (A-ASSOCIATE-AC Maximum Length). Default 256 KiB. */
   maxPduLength?: number;
-  /** From connecting to our answer to the A-ASSOCIATE-RQ. Default 30 s. */
+  /** From connecting to the A-ASSOCIATE-RQ; also bounds the AE lookup and the audit of a rejection. Default 30 s. */
   associationTimeoutMs?: number;
   /** Peer silence on an association while nothing of ours is pending. Default 60 s. */
   pduTimeoutMs?: number;
@@ -41,99 +40,125 @@ export interface DimseServer {
   close(): Promise<void>;
 }
 
-const DEFAULTS = {
-  maxPduLength: 256 * 1024,
-  associationTimeoutMs: 30_000,
-  pduTimeoutMs: 60_000,
-  storeTimeoutMs: 60_000,
-  maxInstanceBytes: 1024 * 1024 * 1024,
-  artimMs: 5_000,
-};
+/** (0002,0012) / (0002,0013) of the archive's SCP; the gateway has its own. */
+const IMPLEMENTATION = { classUid: '1.2.826.0.1.3680043.10.1557.1', versionName: 'YUNYING_0_1' };
+const DEFAULT_ASSOCIATION_TIMEOUT_MS = 30_000;
+const DEFAULT_STORE_TIMEOUT_MS = 60_000;
 
-/**
- * The DICOM upper layer listener (PS3.8) on `host:port`. dcmjs-dimse's Server binds every interface and
- * has no host parameter, so the TCP server is ours and each socket gets a YunyingScp as its Server would.
- */
-export async function startDimseServer(options: DimseServerOptions): Promise<DimseServer> {
-  const settings: ScpSettings = {
-    aeTitle: options.aeTitle,
-    checkCalledAe: options.checkCalledAe,
-    maxPduLength: options.maxPduLength ?? DEFAULTS.maxPduLength,
-    associationTimeoutMs: options.associationTimeoutMs ?? DEFAULTS.associationTimeoutMs,
-    pduTimeoutMs: options.pduTimeoutMs ?? DEFAULTS.pduTimeoutMs,
-    storeTimeoutMs: options.storeTimeoutMs ?? DEFAULTS.storeTimeoutMs,
-    maxInstanceBytes: options.maxInstanceBytes ?? DEFAULTS.maxInstanceBytes,
-    artimMs: Math.min(DEFAULTS.artimMs, options.pduTimeoutMs ?? DEFAULTS.artimMs),
-  };
-  const logger = options.logger.child({ component: 'dimse' });
-  // dcmjs-dimse logs every PDU to the console at trace level by default; our logger says what matters.
-  dimseLibraryLog.setLevel('silent');
-  Implementation.setImplementationClassUid(IMPLEMENTATION_CLASS_UID);
-  Implementation.setImplementationVersion(IMPLEMENTATION_VERSION_NAME);
-
-  const connections = new Set<YunyingScp>();
-  const background = new Set<Promise<unknown>>();
-  let closing = false;
-  const env: ScpEnvironment = {
-    settings,
-    pool: options.pool,
-    pipeline: options.pipeline,
-    logger,
-    metrics: dimseMetrics(options.metrics),
-    isClosing: () => closing,
-    track: (work) => {
-      const settled = work.then(
-        () => undefined,
-        () => undefined,
-      );
-      background.add(settled);
-      void settled.then(() => background.delete(settled));
-    },
-  };
-
-  const server = net.createServer({ noDelay: true }, (socket) => {
-    if (closing) {
-      socket.destroy();
-      return;
-    }
-    socket.setNoDelay(true);
-    const scp = new YunyingScp(socket, env);
-    connections.add(scp);
-    socket.once('close', () => connections.delete(scp));
-  });
-  server.on('error', (error) => logger.error({ err: describeError(error) }, 'DIMSE listener error'));
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : options.port;
-  logger.info({ host: options.host, port, aeTitle: settings.aeTitle, checkCalledAe: settings.checkCalledAe }, 'DIMSE SCP listening');
-
-  let closed: Promise<void> | undefined;
-  const close = async (): Promise<void> => {
-    closing = true;
-    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-    const scps = [...connections];
-    await Promise.all(scps.map((scp) => scp.shutdown()));
-    // Audit writes, and ingests that outlived their answer, finish before the caller closes the pool.
-    await boundedAll([...background], settings.storeTimeoutMs);
-    await boundedAll(scps.map((scp) => scp.closed()), settings.artimMs + 1_000);
-    await stopped;
-    logger.info('DIMSE SCP closed');
-  };
-  return {
-    port,
-    close: () => (closed ??= close()),
-  };
+/** Every instance stored on an association belongs to the clinic of its calling AE title. */
+interface ClinicSession {
+  clinicId: string;
 }
 
-async function boundedAll(work: Promise<unknown>[], ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([Promise.allSettled(work), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
+/**
+ * The archive's DICOM port: the shared SCP (@yunying/dimse) with what is particular to the archive:
+ * calling AE title -> clinic (`clinic_ae_titles`), a Security Alert for every rejected association, and
+ * every C-STORE through the same IngestPipeline as STOW-RS.
+ */
+export async function startDimseServer(options: DimseServerOptions): Promise<DimseServer> {
+  const logger = options.logger.child({ component: 'dimse' });
+  const metrics = dimseMetrics(options.metrics);
+  const associationTimeoutMs = options.associationTimeoutMs ?? DEFAULT_ASSOCIATION_TIMEOUT_MS;
+  const { aeTitle, checkCalledAe, pool, pipeline } = options;
+
+  /**
+   * PS3.15 A.5.3.11 Security Alert: a device presented an AE title this archive does not know. Written
+   * before the A-ASSOCIATE-RJ goes out (so the record exists once the peer knows), within the
+   * association bound; a failed write is logged and does not keep the peer waiting.
+   */
+  const auditRejected = async (request: AssociationRequest, reason: string): Promise<void> => {
+    const { callingAe, calledAe, log } = request;
+    const work = inTransaction(pool, (client) =>
+      appendAuditEvent(client, {
+        type: 'Security Alert',
+        outcome: 4,
+        actor: { username: `ae:${callingAe}`, role: 'device', clinicId: null },
+        sourceIp: request.remoteAddress,
+        details: { via: 'DIMSE', event: 'association_rejected', reason, callingAeTitle: callingAe, calledAeTitle: calledAe },
+      }),
+    ).catch((error: unknown) => {
+      log.error({ err: describeError(error) }, 'could not audit the rejected association');
+    });
+    request.track(work);
+    await withTimeout(work, associationTimeoutMs).catch(() => {
+      log.error('auditing the rejected association is slow; rejecting without waiting');
+    });
+  };
+
+  const onAssociation = async (request: AssociationRequest): Promise<AssociationDecision<ClinicSession>> => {
+    const { callingAe, calledAe, log } = request;
+    if (checkCalledAe && calledAe !== aeTitle) {
+      await auditRejected(request, 'called AE title not recognized');
+      return { accept: false, reason: 'called_ae_not_recognized', outcome: 'called_ae_not_recognized' };
+    }
+    if (callingAe === '') {
+      await auditRejected(request, 'empty calling AE title');
+      return { accept: false, reason: 'calling_ae_not_recognized', outcome: 'calling_ae_not_recognized' };
+    }
+    let clinicId: string | null;
+    try {
+      const clinic = await withTimeout(findClinicByAeTitle(pool, callingAe), associationTimeoutMs);
+      clinicId = clinic?.id ?? null;
+    } catch (error) {
+      // The catalog is down or slow: a transient rejection tells the SCU to try again later.
+      log.error({ err: describeError(error) }, 'calling AE lookup failed: rejecting the association (transient)');
+      return { accept: false, reason: 'temporary_congestion', outcome: 'unavailable' };
+    }
+    if (clinicId === null) {
+      await auditRejected(request, 'calling AE title not recognized');
+      return { accept: false, reason: 'calling_ae_not_recognized', outcome: 'calling_ae_not_recognized' };
+    }
+    return { accept: true, session: { clinicId } };
+  };
+
+  const onStore = async (instance: ReceivedInstance, context: StoreContext<ClinicSession>): Promise<StoreAnswer> => {
+    const { sopInstanceUid, sopClassUid } = instance;
+    const { clinicId } = context.session;
+    const sender: Sender = {
+      clinicId,
+      actor: { username: `ae:${context.callingAe}`, role: 'device', clinicId },
+      sourceIp: context.remoteAddress,
+      via: 'DIMSE',
+    };
+    try {
+      const outcome = await pipeline.ingest(instance.toBuffer(), sender);
+      const answer = answerForOutcome(outcome);
+      if (outcome.status === 'rejected') {
+        context.log.warn({ sopInstanceUid, sopClassUid, reason: outcome.reason, status: statusLabel(answer.status) }, 'C-STORE refused');
+      } else {
+        context.log.debug({ sopInstanceUid, outcome: outcome.status }, 'C-STORE stored');
+      }
+      return answer;
+    } catch (error) {
+      // The pipeline returns outcomes for everything it expects; an exception still gets an answer.
+      context.log.error({ sopInstanceUid, err: describeError(error) }, 'ingest failed unexpectedly');
+      return answerForException(error);
+    }
+  };
+
+  const server = await startScpServer<ClinicSession>({
+    host: options.host,
+    port: options.port,
+    implementation: IMPLEMENTATION,
+    logger,
+    onAssociation,
+    onStore,
+    shuttingDownComment: 'The archive is shutting down; retry later',
+    observer: {
+      associationDecided: (outcome) => metrics.associationDecided(outcome),
+      associationEnded: (how) => metrics.associationEnded(how),
+      storeAnswered: (status, seconds) => metrics.storeAnswered(statusLabel(status), seconds),
+    },
+    maxPduLength: options.maxPduLength,
+    associationTimeoutMs,
+    pduTimeoutMs: options.pduTimeoutMs,
+    storeTimeoutMs: options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS,
+    maxInstanceBytes: options.maxInstanceBytes,
+  });
+  logger.info({ host: options.host, port: server.port, aeTitle, checkCalledAe }, 'DIMSE SCP listening');
+  let closed: Promise<void> | undefined;
+  return {
+    port: server.port,
+    close: () => (closed ??= server.close().then(() => logger.info('DIMSE SCP closed'))),
+  };
 }

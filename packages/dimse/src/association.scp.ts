@@ -2,22 +2,20 @@ import type { Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { Dataset, Scp, constants, responses, type association, type requests } from 'dcmjs-dimse';
 import { describeError, type Logger } from '@yunying/core';
-import { findClinicByAeTitle, inTransaction, type Pool } from '@yunying/catalog';
-import { appendAuditEvent } from '@yunying/audit';
-import type { IngestPipeline, Sender } from '../ingest.pipeline';
-import type { DimseMetrics } from './dimse.metrics';
 import { negotiateContext } from './negotiation';
-import { wrapPart10 } from './part10';
+import { part10Header, type ImplementationIdentity } from './part10';
 import { PduGuard } from './pdu-guard';
-import { StoreStatus, answerForException, answerForOutcome, errorComment, statusLabel, type StoreAnswer } from './store-status';
+import type { AssociationDecision, AssociationRejection, AssociationRequest, ReceivedInstance, ScpObserver, StoreHandler } from './scp.types';
+import { TimeoutError, withTimeout } from './timeout';
+import { StoreStatus, answerForException, errorComment, statusLabel, type StoreAnswer } from './store-status';
 
 /**
  * One DICOM association on one TCP connection (PS3.8 upper layer, PS3.7 DIMSE) over dcmjs-dimse's Scp:
- * A-ASSOCIATE (calling AE -> clinic), C-ECHO, C-STORE into the shared IngestPipeline, A-RELEASE,
- * A-ABORT and a bare close. Every C-STORE-RQ gets a C-STORE-RSP, and every wait is bounded:
- *  - association: A-ASSOCIATE-RQ and our answer to it within `associationTimeoutMs` of connecting;
+ * A-ASSOCIATE (the service decides), C-ECHO, C-STORE (the service stores), A-RELEASE, A-ABORT and a bare
+ * close. Every C-STORE-RQ gets a C-STORE-RSP, and every wait is bounded:
+ *  - association: A-ASSOCIATE-RQ within `associationTimeoutMs` of connecting;
  *  - idle: no PDU for `pduTimeoutMs` while nothing of ours is pending -> A-ABORT and close;
- *  - store: one instance through the pipeline within `storeTimeoutMs`, else 0xA700 (retry later);
+ *  - store: one instance through the service's handler within `storeTimeoutMs` (when set), else 0xA700;
  *  - closing: after A-RELEASE-RP / A-ASSOCIATE-RJ / A-ABORT the socket is destroyed if the peer has
  *    not closed it within `artimMs` (PS3.8 9.1.5, ARTIM).
  * dcmjs-dimse's own timers stay inert: they only run for sockets its Server marks connected.
@@ -26,30 +24,38 @@ import { StoreStatus, answerForException, answerForOutcome, errorComment, status
 const { AbortReason, AbortSource, PresentationContextResult, RejectReason, RejectResult, RejectSource, Status } = constants;
 
 export interface ScpSettings {
-  aeTitle: string;
-  checkCalledAe: boolean;
   maxPduLength: number;
   associationTimeoutMs: number;
   pduTimeoutMs: number;
-  storeTimeoutMs: number;
+  /** Undefined: the store handler bounds its own work. */
+  storeTimeoutMs: number | undefined;
   maxInstanceBytes: number;
   artimMs: number;
+  implementation: ImplementationIdentity;
+  /** (0000,0902) of the 0xA700 answered while the server shuts down. */
+  shuttingDownComment: string;
 }
 
 /** What every connection shares with the server that accepted it. */
-export interface ScpEnvironment {
+export interface ScpEnvironment<S> {
   settings: ScpSettings;
-  pool: Pool;
-  pipeline: Pick<IngestPipeline, 'ingest'>;
   logger: Logger;
-  metrics: DimseMetrics;
-  /** True once the server is closing: no new association, no new ingest. */
+  observer: ScpObserver;
+  decide(request: AssociationRequest): Promise<AssociationDecision<S>> | AssociationDecision<S>;
+  store: StoreHandler<S>;
+  /** True once the server is closing: no new association, no new store. */
   isClosing(): boolean;
-  /** Background work (audit writes, an ingest that outlived its answer) the server waits for on close. */
+  /** Background work (audit writes, a store that outlived its answer) the server waits for on close. */
   track(work: Promise<unknown>): void;
 }
 
 type Phase = 'awaiting_request' | 'negotiating' | 'associated' | 'releasing' | 'closed';
+
+const REJECTIONS: Record<AssociationRejection, { result: number; source: number; reason: number }> = {
+  calling_ae_not_recognized: { result: RejectResult.Permanent, source: RejectSource.ServiceUser, reason: RejectReason.CallingAeNotRecognized },
+  called_ae_not_recognized: { result: RejectResult.Permanent, source: RejectSource.ServiceUser, reason: RejectReason.CalledAeNotRecognized },
+  temporary_congestion: { result: RejectResult.Transient, source: RejectSource.ServiceProviderPresentation, reason: RejectReason.TemporaryCongestion },
+};
 
 interface ReceivingContext {
   id: number;
@@ -95,15 +101,9 @@ function acceptedContext(context: association.PresentationContext | undefined): 
   return { id: context.getPresentationContextId(), abstractSyntaxUid: context.getAbstractSyntaxUid(), transferSyntaxUid };
 }
 
-class StoreTimeout extends Error {
-  constructor() {
-    super('store timed out');
-  }
-}
-
-export class YunyingScp extends Scp {
+export class AssociationScp<S> extends Scp {
   private phase: Phase = 'awaiting_request';
-  private clinicId: string | null = null;
+  private session: { value: S } | null = null;
   private callingAe = '';
   private readonly sinks = new WeakMap<requests.Request, DatasetSink>();
   private storesInFlight = 0;
@@ -118,11 +118,11 @@ export class YunyingScp extends Scp {
 
   constructor(
     private readonly sock: Socket,
-    private readonly env: ScpEnvironment,
+    private readonly env: ScpEnvironment<S>,
   ) {
     super(sock, { connectTimeout: env.settings.pduTimeoutMs });
     // dcmjs-dimse arms an inactivity timeout on the socket; our own timers below decide instead, since
-    // a socket is legitimately silent while a C-STORE is in the pipeline.
+    // a socket is legitimately silent while a C-STORE is with the service.
     sock.setTimeout(0);
     sock.setNoDelay(true);
     this.remoteAddress = sock.remoteAddress ?? null;
@@ -143,7 +143,7 @@ export class YunyingScp extends Scp {
       this.abortAndClose('network_error');
     });
     sock.once('close', () => {
-      if (this.phase === 'associated' || this.phase === 'negotiating') this.env.metrics.associationEnded('closed_by_peer');
+      if (this.phase === 'associated' || this.phase === 'negotiating') this.env.observer.associationEnded('closed_by_peer');
       this.phase = 'closed';
       this.clearTimers();
       this.notifyDrained();
@@ -151,7 +151,7 @@ export class YunyingScp extends Scp {
     this.associationTimer = setTimeout(() => {
       if (this.phase !== 'awaiting_request') return;
       this.log.warn({ timeoutMs: env.settings.associationTimeoutMs }, 'no A-ASSOCIATE-RQ in time: closing');
-      this.env.metrics.associationEnded('timeout');
+      this.env.observer.associationEnded('timeout');
       this.phase = 'closed';
       sock.destroy();
     }, env.settings.associationTimeoutMs);
@@ -175,42 +175,26 @@ export class YunyingScp extends Scp {
     this.callingAe = callingAe;
     this.log = this.log.child({ callingAe, calledAe });
 
-    if (this.env.isClosing()) return this.reject('shutting_down', RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.TemporaryCongestion);
-    if (this.env.settings.checkCalledAe && calledAe !== this.env.settings.aeTitle) {
-      await this.auditRejected(callingAe, calledAe, 'called AE title not recognized');
-      this.reject('called_ae_not_recognized', RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CalledAeNotRecognized);
-      return;
-    }
-    if (callingAe === '') {
-      await this.auditRejected(callingAe, calledAe, 'empty calling AE title');
-      this.reject('calling_ae_not_recognized', RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAeNotRecognized);
-      return;
-    }
-
-    let clinicId: string | null;
+    if (this.env.isClosing()) return this.reject('shutting_down', 'temporary_congestion');
+    let decision: AssociationDecision<S>;
     try {
-      const clinic = await this.bounded(findClinicByAeTitle(this.env.pool, callingAe), this.env.settings.associationTimeoutMs);
-      clinicId = clinic?.id ?? null;
+      decision = await this.env.decide({ callingAe, calledAe, remoteAddress: this.remoteAddress, log: this.log, track: (work) => this.env.track(work) });
     } catch (error) {
-      // The catalog is down or slow: a transient rejection tells the SCU to try again later.
-      this.log.error({ err: describeError(error) }, 'calling AE lookup failed: rejecting the association (transient)');
-      return this.reject('unavailable', RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.TemporaryCongestion);
+      // The service could not decide (its registry is down or slow): a transient rejection says "try later".
+      this.log.error({ err: describeError(error) }, 'association decision failed: rejecting the association (transient)');
+      return this.reject('unavailable', 'temporary_congestion');
     }
     if (this.phase !== 'negotiating') return; // the peer went away meanwhile
-    if (this.env.isClosing()) return this.reject('shutting_down', RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.TemporaryCongestion);
-    if (clinicId === null) {
-      await this.auditRejected(callingAe, calledAe, 'calling AE title not recognized');
-      this.reject('calling_ae_not_recognized', RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAeNotRecognized);
-      return;
-    }
-    this.clinicId = clinicId;
+    if (this.env.isClosing()) return this.reject('shutting_down', 'temporary_congestion');
+    if (!decision.accept) return this.reject(decision.outcome, decision.reason);
+    this.session = { value: decision.session };
 
     let accepted = 0;
     for (const { id, context } of assoc.getPresentationContexts()) {
-      const decision = negotiateContext({ id, abstractSyntaxUid: context.getAbstractSyntaxUid(), transferSyntaxUids: context.getTransferSyntaxUids() });
-      switch (decision.result) {
+      const negotiated = negotiateContext({ id, abstractSyntaxUid: context.getAbstractSyntaxUid(), transferSyntaxUids: context.getTransferSyntaxUids() });
+      switch (negotiated.result) {
         case 'accept':
-          context.setResult(PresentationContextResult.Accept, decision.transferSyntaxUid);
+          context.setResult(PresentationContextResult.Accept, negotiated.transferSyntaxUid);
           accepted += 1;
           break;
         case 'abstract_syntax_not_supported':
@@ -221,7 +205,7 @@ export class YunyingScp extends Scp {
           break;
       }
       // SCP/SCU role selection (PS3.7 D.3.3.4): the requestor may be SCU only; this SCP never sends C-STOREs.
-      if (decision.result === 'accept' && context.getUserRole() !== undefined) {
+      if (negotiated.result === 'accept' && context.getUserRole() !== undefined) {
         context.setUserRole(true);
         context.setProviderRole(false);
       }
@@ -234,41 +218,21 @@ export class YunyingScp extends Scp {
     this.clearAssociationTimer();
     this.phase = 'associated';
     this.sendAssociationAccept();
-    this.env.metrics.associationDecided('accepted');
+    this.env.observer.associationDecided('accepted');
     this.log.info({ contexts: assoc.getPresentationContexts().length, accepted }, 'association accepted');
     this.armIdleTimer();
   }
 
-  private reject(outcome: string, result: number, source: number, reason: number): void {
+  private reject(outcome: string, rejection: AssociationRejection): void {
     if (this.phase !== 'negotiating') return;
+    const { result, source, reason } = REJECTIONS[rejection];
     this.clearAssociationTimer();
     this.sendAssociationReject(result, source, reason);
-    this.env.metrics.associationDecided(`rejected_${outcome}`);
+    // Not 'closed_by_peer' when the peer then closes: a rejected association never began.
+    this.phase = 'releasing';
+    this.env.observer.associationDecided(`rejected_${outcome}`);
     this.log.warn({ outcome }, 'association rejected');
     this.closeGracefully();
-  }
-
-  /**
-   * PS3.15 A.5.3.11 Security Alert: a device presented an AE title this archive does not know. Written
-   * before the A-ASSOCIATE-RJ goes out (so the record exists once the peer knows), within the
-   * association bound; a failed write is logged and does not keep the peer waiting.
-   */
-  private async auditRejected(callingAe: string, calledAe: string, reason: string): Promise<void> {
-    const work = inTransaction(this.env.pool, (client) =>
-      appendAuditEvent(client, {
-        type: 'Security Alert',
-        outcome: 4,
-        actor: { username: `ae:${callingAe}`, role: 'device', clinicId: null },
-        sourceIp: this.remoteAddress,
-        details: { via: 'DIMSE', event: 'association_rejected', reason, callingAeTitle: callingAe, calledAeTitle: calledAe },
-      }),
-    ).catch((error: unknown) => {
-      this.log.error({ err: describeError(error) }, 'could not audit the rejected association');
-    });
-    this.env.track(work);
-    await this.bounded(work, this.env.settings.associationTimeoutMs).catch(() => {
-      this.log.error('auditing the rejected association is slow; rejecting without waiting');
-    });
   }
 
   override associationReleaseRequested(): void {
@@ -281,14 +245,14 @@ export class YunyingScp extends Scp {
   private release(): void {
     this.phase = 'releasing';
     this.sendAssociationReleaseResponse();
-    this.env.metrics.associationEnded('released');
+    this.env.observer.associationEnded('released');
     this.log.debug('association released');
     this.closeGracefully();
   }
 
   override abort(source: number, reason: number): void {
     this.log.info({ source, reason }, 'A-ABORT received');
-    if (this.phase !== 'closed') this.env.metrics.associationEnded('aborted_by_peer');
+    if (this.phase !== 'closed') this.env.observer.associationEnded('aborted_by_peer');
     this.phase = 'closed';
     this.clearTimers();
     this.sock.destroy();
@@ -336,6 +300,7 @@ export class YunyingScp extends Scp {
           this.respond(request, answer, callback, Number(process.hrtime.bigint() - started) / 1e9);
         })
         .finally(() => {
+          if (sink !== undefined) sink.chunks.length = 0;
           this.storesInFlight -= 1;
           this.lastActivity = Date.now();
           if (this.storesInFlight === 0) {
@@ -347,6 +312,7 @@ export class YunyingScp extends Scp {
   }
 
   private async store(request: requests.CStoreRequest, sink: DatasetSink | undefined): Promise<StoreAnswer> {
+    const { settings } = this.env;
     const sopClassUid = request.getAffectedSopClassUid();
     const sopInstanceUid = request.getAffectedSopInstanceUid();
     const context = sink?.context;
@@ -354,55 +320,48 @@ export class YunyingScp extends Scp {
       return { status: StoreStatus.CannotUnderstand, errorComment: 'C-STORE without a dataset' };
     }
     if (sink.overLimit) {
-      return { status: StoreStatus.OutOfResources, errorComment: errorComment(`Instance over the ${this.env.settings.maxInstanceBytes} byte limit`) };
+      return { status: StoreStatus.OutOfResources, errorComment: errorComment(`Instance over the ${settings.maxInstanceBytes} byte limit`) };
     }
     if (sopClassUid !== context.abstractSyntaxUid) {
       // PS3.7 9.1.1: the Affected SOP Class must be the context's abstract syntax.
       return { status: StoreStatus.SopClassNotSupported, errorComment: 'Affected SOP Class differs from the presentation context' };
     }
-    if (this.env.isClosing() || this.clinicId === null) {
-      return { status: StoreStatus.OutOfResources, errorComment: 'The archive is shutting down; retry later' };
+    if (this.env.isClosing() || this.session === null) {
+      return { status: StoreStatus.OutOfResources, errorComment: errorComment(settings.shuttingDownComment) };
     }
-    const bytes = wrapPart10(
-      {
-        mediaStorageSopClassUid: sopClassUid,
-        mediaStorageSopInstanceUid: sopInstanceUid,
-        transferSyntaxUid: context.transferSyntaxUid,
-        sourceApplicationEntityTitle: this.callingAe,
-      },
-      sink.chunks,
+    const header = part10Header(
+      { mediaStorageSopClassUid: sopClassUid, mediaStorageSopInstanceUid: sopInstanceUid, transferSyntaxUid: context.transferSyntaxUid, sourceApplicationEntityTitle: this.callingAe },
+      settings.implementation,
     );
+    const chunks = [header, ...sink.chunks];
     sink.chunks.length = 0;
-    const sender: Sender = {
-      clinicId: this.clinicId,
-      actor: { username: `ae:${this.callingAe}`, role: 'device', clinicId: this.clinicId },
-      sourceIp: this.remoteAddress,
-      via: 'DIMSE',
+    const instance: ReceivedInstance = {
+      sopClassUid,
+      sopInstanceUid,
+      transferSyntaxUid: context.transferSyntaxUid,
+      chunks,
+      byteLength: header.length + sink.size,
+      toBuffer: () => {
+        const bytes = Buffer.concat(chunks);
+        chunks.length = 0;
+        return bytes;
+      },
     };
-    const ingest = this.env.pipeline.ingest(bytes, sender);
-    this.env.track(ingest.catch(() => undefined));
+    const work = this.env.store(instance, { session: this.session.value, callingAe: this.callingAe, remoteAddress: this.remoteAddress, log: this.log });
+    if (settings.storeTimeoutMs === undefined) return work;
+    // The handler may still finish after we answered; the SCU's retry then finds the instance stored.
+    this.env.track(work);
     try {
-      const outcome = await this.bounded(ingest, this.env.settings.storeTimeoutMs, () => new StoreTimeout());
-      const answer = answerForOutcome(outcome);
-      if (outcome.status === 'rejected') {
-        this.log.warn({ sopInstanceUid, sopClassUid, reason: outcome.reason, status: statusLabel(answer.status) }, 'C-STORE refused');
-      } else {
-        this.log.debug({ sopInstanceUid, outcome: outcome.status }, 'C-STORE stored');
-      }
-      return answer;
+      return await withTimeout(work, settings.storeTimeoutMs);
     } catch (error) {
-      if (error instanceof StoreTimeout) {
-        // The pipeline may still finish; the SCU's retry then finds the instance already stored.
-        this.log.error({ sopInstanceUid, timeoutMs: this.env.settings.storeTimeoutMs }, 'C-STORE exceeded the store timeout');
-        return { status: StoreStatus.OutOfResources, errorComment: 'Store timed out; retry later' };
-      }
-      this.log.error({ sopInstanceUid, err: describeError(error) }, 'ingest failed unexpectedly');
-      return answerForException(error);
+      if (!(error instanceof TimeoutError)) throw error;
+      this.log.error({ sopInstanceUid, timeoutMs: settings.storeTimeoutMs }, 'C-STORE exceeded the store timeout');
+      return { status: StoreStatus.OutOfResources, errorComment: 'Store timed out; retry later' };
     }
   }
 
   private respond(request: requests.CStoreRequest, answer: StoreAnswer, callback: (response: responses.CStoreResponse) => void, seconds: number): void {
-    this.env.metrics.storeAnswered(statusLabel(answer.status), seconds);
+    this.env.observer.storeAnswered(answer.status, seconds);
     if (this.sock.destroyed || this.phase === 'closed') {
       this.log.warn({ sopInstanceUid: request.getAffectedSopInstanceUid(), status: statusLabel(answer.status) }, 'C-STORE answered after the association ended');
       return;
@@ -485,7 +444,7 @@ export class YunyingScp extends Scp {
       return;
     }
     if (this.phase === 'negotiating') return; // decide() sees isClosing() or its bound and rejects
-    this.env.metrics.associationEnded('aborted_by_server');
+    this.env.observer.associationEnded('aborted_by_server');
     this.abortAndClose('shutdown');
   }
 
@@ -523,23 +482,15 @@ export class YunyingScp extends Scp {
       if (this.phase !== 'associated') return;
       const idle = Date.now() - this.lastActivity;
       if (this.storesInFlight > 0 || idle < timeout) {
-        // Waiting on our own pipeline is not the peer's silence; that wait has its own bound.
+        // Waiting on our own store handler is not the peer's silence; that wait has its own bound.
         this.idleTimer = setTimeout(check, Math.max(timeout - idle, 100));
         return;
       }
       this.log.warn({ timeoutMs: timeout }, 'association idle past the PDU timeout: aborting');
-      this.env.metrics.associationEnded('timeout');
+      this.env.observer.associationEnded('timeout');
       this.abortAndClose('idle');
     };
     this.idleTimer = setTimeout(check, timeout);
-  }
-
-  private bounded<T>(work: Promise<T>, ms: number, timeoutError: () => Error = () => new Error(`timed out after ${ms} ms`)): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(timeoutError()), ms);
-    });
-    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
   }
 
   private notifyDrained(): void {

@@ -1,11 +1,17 @@
 /**
  * PS3.10 7.1: wraps a dataset received over DIMSE, byte for byte as it arrived, in a Part 10 file
- * (128-byte preamble, "DICM", group 0002 in Explicit VR Little Endian), so C-STORE feeds the same
- * `IngestPipeline.ingest(bytes)` as STOW-RS and the stored object is the sender's encoding untouched.
+ * (128-byte preamble, "DICM", group 0002 in Explicit VR Little Endian), so a C-STORE yields the same
+ * bytes a STOW-RS part carries and the stored object is the sender's encoding untouched. The archive's
+ * SCP and the clinic gateway write the same layout (only the implementation identity differs), so an
+ * instance sent through the gateway and one sent straight to the archive are the same dataset.
  */
 
-export const IMPLEMENTATION_CLASS_UID = '1.2.826.0.1.3680043.10.1557.1';
-export const IMPLEMENTATION_VERSION_NAME = 'YUNYING_0_1';
+/** (0002,0012) / (0002,0013), also sent in the A-ASSOCIATE-AC (PS3.7 D.3.3.2). One per product. */
+export interface ImplementationIdentity {
+  classUid: string;
+  /** SH: at most 16 characters. */
+  versionName: string;
+}
 
 export interface Part10Meta {
   /** (0002,0002) from the C-STORE-RQ's Affected SOP Class UID (0000,0002). */
@@ -53,14 +59,14 @@ function versionElement(): Buffer {
 }
 
 /** The preamble, "DICM" and the file meta group, to be followed by the dataset bytes. */
-export function part10Header(meta: Part10Meta): Buffer {
+export function part10Header(meta: Part10Meta, implementation: ImplementationIdentity): Buffer {
   const body = Buffer.concat([
     versionElement(),
     shortElement(0x0002, 'UI', meta.mediaStorageSopClassUid),
     shortElement(0x0003, 'UI', meta.mediaStorageSopInstanceUid),
     shortElement(0x0010, 'UI', meta.transferSyntaxUid),
-    shortElement(0x0012, 'UI', IMPLEMENTATION_CLASS_UID),
-    shortElement(0x0013, 'SH', IMPLEMENTATION_VERSION_NAME),
+    shortElement(0x0012, 'UI', implementation.classUid),
+    shortElement(0x0013, 'SH', implementation.versionName),
     ...(meta.sourceApplicationEntityTitle.trim() === '' ? [] : [shortElement(0x0016, 'AE', meta.sourceApplicationEntityTitle.trim())]),
   ]);
   const preamble = Buffer.alloc(132);
@@ -69,7 +75,7 @@ export function part10Header(meta: Part10Meta): Buffer {
 }
 
 /** The Part 10 file: header + the dataset chunks as received (one copy). */
-export function wrapPart10(meta: Part10Meta, datasetChunks: readonly Buffer[]): Buffer {
-  const header = part10Header(meta);
+export function wrapPart10(meta: Part10Meta, datasetChunks: readonly Buffer[], implementation: ImplementationIdentity): Buffer {
+  const header = part10Header(meta, implementation);
   return Buffer.concat([header, ...datasetChunks]);
 }

@@ -1,0 +1,19 @@
+import { SopClass, TransferSyntax } from '@yunying/dicom';
+import { negotiateContext } from './negotiation';
+
+describe('negotiateContext', () => {
+  const ts = TransferSyntax;
+  it('prefers a compressed syntax, then Explicit VR LE, and never a syntax the parser does not know', () => {
+    expect(negotiateContext({ id: 1, abstractSyntaxUid: SopClass.UltrasoundImage, transferSyntaxUids: [ts.ImplicitVRLittleEndian, ts.ExplicitVRLittleEndian, ts.JPEGBaseline] })).toEqual({ id: 1, result: 'accept', transferSyntaxUid: ts.JPEGBaseline });
+    expect(negotiateContext({ id: 3, abstractSyntaxUid: SopClass.CTImage, transferSyntaxUids: [ts.ImplicitVRLittleEndian, ts.ExplicitVRLittleEndian] })).toEqual({ id: 3, result: 'accept', transferSyntaxUid: ts.ExplicitVRLittleEndian });
+    expect(negotiateContext({ id: 5, abstractSyntaxUid: SopClass.CTImage, transferSyntaxUids: ['1.2.840.10008.1.2.4.999'] })).toEqual({ id: 5, result: 'transfer_syntaxes_not_supported' });
+  });
+  it('accepts Verification, storage and private classes; refuses other services and a DICOMDIR', () => {
+    expect(negotiateContext({ id: 1, abstractSyntaxUid: '1.2.840.10008.1.1', transferSyntaxUids: [ts.ImplicitVRLittleEndian] }).result).toBe('accept');
+    expect(negotiateContext({ id: 1, abstractSyntaxUid: '1.2.840.10008.5.1.4.1.1.130', transferSyntaxUids: [ts.ExplicitVRLittleEndian] }).result).toBe('accept');
+    expect(negotiateContext({ id: 1, abstractSyntaxUid: '1.3.6.1.4.1.99999.1', transferSyntaxUids: [ts.ExplicitVRLittleEndian] }).result).toBe('accept');
+    expect(negotiateContext({ id: 1, abstractSyntaxUid: '1.2.840.10008.5.1.4.1.2.2.1', transferSyntaxUids: [ts.ImplicitVRLittleEndian] }).result).toBe('abstract_syntax_not_supported');
+    expect(negotiateContext({ id: 1, abstractSyntaxUid: '1.2.840.10008.5.1.4.31', transferSyntaxUids: [ts.ImplicitVRLittleEndian] }).result).toBe('abstract_syntax_not_supported');
+    expect(negotiateContext({ id: 1, abstractSyntaxUid: SopClass.MediaStorageDirectory, transferSyntaxUids: [ts.ExplicitVRLittleEndian] }).result).toBe('abstract_syntax_not_supported');
+  });
+});

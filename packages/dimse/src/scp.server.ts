@@ -1,0 +1,153 @@
+import net from 'node:net';
+import { Implementation, log as dimseLibraryLog } from 'dcmjs-dimse';
+import { describeError, type Logger } from '@yunying/core';
+import { AssociationScp, type ScpEnvironment, type ScpSettings } from './association.scp';
+import type { ImplementationIdentity } from './part10';
+import type { AssociationDecision, AssociationRequest, ScpObserver, StoreHandler } from './scp.types';
+
+export interface ScpServerOptions<S> {
+  host: string;
+  /** 0 picks an ephemeral port (tests). */
+  port: number;
+  /** Sent in the A-ASSOCIATE-AC and written into every Part 10 header. */
+  implementation: ImplementationIdentity;
+  logger: Logger;
+  /**
+   * Accept or reject an association (calling AE -> sender). Must bound its own waits (the association
+   * timer only covers the wait for the A-ASSOCIATE-RQ); a throw becomes a transient rejection.
+   */
+  onAssociation(request: AssociationRequest): Promise<AssociationDecision<S>> | AssociationDecision<S>;
+  /**
+   * Store one instance and say how it went. Called only for a dataset that arrived whole on an accepted
+   * context whose abstract syntax is the command's SOP class, within the size limit, while not closing.
+   * A throw is answered by `answerForException` (0xC000 for a non-retryable AppError, else 0xA700).
+   */
+  onStore: StoreHandler<S>;
+  /** (0000,0902) of the 0xA700 answered to a C-STORE that arrives while the server shuts down. */
+  shuttingDownComment: string;
+  observer?: ScpObserver;
+  /** The largest P-DATA PDU we accept (A-ASSOCIATE-AC Maximum Length). Default 256 KiB. */
+  maxPduLength?: number;
+  /** From connecting to the A-ASSOCIATE-RQ. Default 30 s. */
+  associationTimeoutMs?: number;
+  /** Peer silence on an association while nothing of ours is pending. Default 60 s. */
+  pduTimeoutMs?: number;
+  /** One `onStore`; past it the C-STORE is answered 0xA700 (the work may still finish). Default: not bounded here. */
+  storeTimeoutMs?: number;
+  /** Largest dataset accepted; a larger one is drained and answered 0xA700. Default 1 GiB. */
+  maxInstanceBytes?: number;
+}
+
+export interface ScpServer {
+  port: number;
+  /**
+   * Stops accepting, lets C-STOREs in flight finish (bounded when `storeTimeoutMs` is set), aborts the
+   * remaining associations, waits (bounded) for tracked background work and for the sockets to close.
+   */
+  close(): Promise<void>;
+}
+
+const DEFAULTS = {
+  maxPduLength: 256 * 1024,
+  associationTimeoutMs: 30_000,
+  pduTimeoutMs: 60_000,
+  maxInstanceBytes: 1024 * 1024 * 1024,
+  artimMs: 5_000,
+};
+
+const NO_OBSERVER: ScpObserver = {
+  associationDecided: () => undefined,
+  associationEnded: () => undefined,
+  storeAnswered: () => undefined,
+};
+
+/**
+ * The DICOM upper layer listener (PS3.8) on `host:port`. dcmjs-dimse's Server binds every interface and
+ * has no host parameter, so the TCP server is ours and each socket gets an AssociationScp as its Server would.
+ */
+export async function startScpServer<S>(options: ScpServerOptions<S>): Promise<ScpServer> {
+  const pduTimeoutMs = options.pduTimeoutMs ?? DEFAULTS.pduTimeoutMs;
+  const settings: ScpSettings = {
+    maxPduLength: options.maxPduLength ?? DEFAULTS.maxPduLength,
+    associationTimeoutMs: options.associationTimeoutMs ?? DEFAULTS.associationTimeoutMs,
+    pduTimeoutMs,
+    storeTimeoutMs: options.storeTimeoutMs,
+    maxInstanceBytes: options.maxInstanceBytes ?? DEFAULTS.maxInstanceBytes,
+    artimMs: Math.min(DEFAULTS.artimMs, pduTimeoutMs),
+    implementation: options.implementation,
+    shuttingDownComment: options.shuttingDownComment,
+  };
+  const { logger } = options;
+  // dcmjs-dimse logs every PDU to the console at trace level by default; our logger says what matters.
+  dimseLibraryLog.setLevel('silent');
+  // Process-wide in dcmjs-dimse: one implementation identity per process (each service runs one SCP).
+  Implementation.setImplementationClassUid(settings.implementation.classUid);
+  Implementation.setImplementationVersion(settings.implementation.versionName);
+
+  const connections = new Set<AssociationScp<S>>();
+  const background = new Set<Promise<unknown>>();
+  let closing = false;
+  const env: ScpEnvironment<S> = {
+    settings,
+    logger,
+    observer: options.observer ?? NO_OBSERVER,
+    decide: (request) => options.onAssociation(request),
+    store: (instance, context) => options.onStore(instance, context),
+    isClosing: () => closing,
+    track: (work) => {
+      const settled = work.then(
+        () => undefined,
+        () => undefined,
+      );
+      background.add(settled);
+      void settled.then(() => background.delete(settled));
+    },
+  };
+
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    const scp = new AssociationScp(socket, env);
+    connections.add(scp);
+    socket.once('close', () => connections.delete(scp));
+  });
+  server.on('error', (error) => logger.error({ err: describeError(error) }, 'DIMSE listener error'));
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : options.port;
+
+  let closed: Promise<void> | undefined;
+  const close = async (): Promise<void> => {
+    closing = true;
+    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    const scps = [...connections];
+    await Promise.all(scps.map((scp) => scp.shutdown()));
+    // Audit writes, and stores that outlived their answer, finish before the caller closes what they use.
+    await boundedAll([...background], settings.storeTimeoutMs ?? settings.artimMs);
+    await boundedAll(
+      scps.map((scp) => scp.closed()),
+      settings.artimMs + 1_000,
+    );
+    await stopped;
+  };
+  return {
+    port,
+    close: () => (closed ??= close()),
+  };
+}
+
+async function boundedAll(work: Promise<unknown>[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.allSettled(work), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}

@@ -1,0 +1,67 @@
+import type { Logger } from '@yunying/core';
+import type { StoreAnswer } from './store-status';
+
+/** What the SCP knows of an A-ASSOCIATE-RQ when it asks the service whether to accept it. */
+export interface AssociationRequest {
+  /** Trimmed; may be empty. */
+  callingAe: string;
+  /** Trimmed. */
+  calledAe: string;
+  remoteAddress: string | null;
+  /** Carries the remote address and both AE titles. */
+  log: Logger;
+  /** Background work (an audit write that outlives its bound) that `close()` waits for. */
+  track(work: Promise<unknown>): void;
+}
+
+/**
+ * The A-ASSOCIATE-RJ variants (PS3.8 9.3.4) a service may answer with:
+ *  - calling / called AE not recognized: rejected-permanent, service-user;
+ *  - temporary congestion: rejected-transient, service-provider (presentation): "try again later".
+ */
+export type AssociationRejection = 'calling_ae_not_recognized' | 'called_ae_not_recognized' | 'temporary_congestion';
+
+/**
+ * The service's answer. `session` is whatever the service needs for the C-STOREs of this association
+ * (the archive: the sending clinic). `outcome` labels the rejection in metrics and logs (`rejected_<outcome>`).
+ */
+export type AssociationDecision<S> = { accept: true; session: S } | { accept: false; reason: AssociationRejection; outcome: string };
+
+/** An accepted association, as a C-STORE handler sees it. */
+export interface StoreContext<S> {
+  session: S;
+  callingAe: string;
+  remoteAddress: string | null;
+  log: Logger;
+}
+
+/**
+ * One C-STORE dataset as a Part 10 file (PS3.10 7.1): our file meta group, then the dataset bytes exactly
+ * as received. Handed over as chunks so a large instance is never copied unless the service asks.
+ */
+export interface ReceivedInstance {
+  /** (0000,0002) Affected SOP Class UID; equal to the presentation context's abstract syntax. */
+  sopClassUid: string;
+  /** (0000,1000) Affected SOP Instance UID. */
+  sopInstanceUid: string;
+  /** The transfer syntax accepted for the presentation context the dataset came on. */
+  transferSyntaxUid: string;
+  /** The Part 10 file: header first, then the received chunks. */
+  readonly chunks: readonly Buffer[];
+  byteLength: number;
+  /** The Part 10 file in one Buffer. Releases the chunks (so the instance is held once, not twice). */
+  toBuffer(): Buffer;
+}
+
+export type AssociationEnd = 'released' | 'aborted_by_peer' | 'aborted_by_server' | 'closed_by_peer' | 'timeout';
+
+/** Hooks for the service's metrics. Labels passed here are closed sets, never AE titles or UIDs. */
+export interface ScpObserver {
+  /** `accepted`, or `rejected_<outcome>` (`rejected_shutting_down`, `rejected_unavailable` from the SCP itself). */
+  associationDecided(outcome: string): void;
+  associationEnded(how: AssociationEnd): void;
+  /** Every C-STORE answer, including one computed after the association ended (then not sent). */
+  storeAnswered(status: number, seconds: number): void;
+}
+
+export type StoreHandler<S> = (instance: ReceivedInstance, context: StoreContext<S>) => Promise<StoreAnswer>;
