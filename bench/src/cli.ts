@@ -21,6 +21,22 @@ const USAGE = `usage: node bench/dist/cli.js <corpus|physical|ingest|explain|que
   --triage-studies N     studies for triage (default 5); --viewer-runs N (default 10)
 Run inside bench/run-in-netns.sh (a private network namespace: Orthanc binds every interface).`;
 
+/**
+ * Ctrl-C must not leave a PostgreSQL (pg_ctl daemonises it) or an Orthanc running in the namespace:
+ * stop what the lab started, then exit.
+ */
+function stopOnSignal(lab: Lab): void {
+  const stop = (signal: NodeJS.Signals): void => {
+    process.stderr.write(`\n${signal}: stopping the benchmark's processes\n`);
+    lab.close().then(
+      () => process.exit(130),
+      () => process.exit(130),
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
 async function main(): Promise<void> {
   const [name, ...rest] = process.argv.slice(2);
   const args = new Args(rest);
@@ -52,6 +68,7 @@ async function main(): Promise<void> {
     }
     case 'scale': {
       const lab = new Lab();
+      stopOnSignal(lab);
       try {
         await lab.startPostgres();
         await lab.startRedis();
@@ -77,6 +94,7 @@ async function main(): Promise<void> {
   }
   const corpus = corpusOf(args.number(name === 'all' ? 'corpus-studies' : 'studies', 200));
   const lab = new Lab();
+  stopOnSignal(lab);
   const tables: Table[] = [];
   const data: Record<string, unknown> = { corpus: { studies: corpus.studies.length, instances: corpus.instances, bytes: corpus.bytes, seed } };
   try {

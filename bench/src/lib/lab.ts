@@ -190,7 +190,9 @@ export class Lab {
   }
 
   async close(): Promise<void> {
-    for (const child of this.children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const running = this.children.filter((c) => c.exitCode === null && c.signalCode === null);
+    for (const child of running) child.kill('SIGTERM');
+    await Promise.race([Promise.all(running.map((c) => new Promise((r) => c.once('exit', r)))), sleep(10_000)]);
     for (const cleanup of this.cleanups.reverse()) await cleanup();
     await run('chmod', ['-R', 'u+w', this.work]).catch(() => undefined);
     fs.rmSync(this.work, { recursive: true, force: true });
