@@ -2,11 +2,12 @@ import { Args } from './lib/args';
 import { ensureCorpus, type Corpus } from './lib/corpus';
 import { Lab } from './lib/lab';
 import { machineInfo, publish, type Table } from './lib/report';
-import { explainTable, runExplain } from './benches/explain';
+import { explainTable, runExplain, type ExplainResult } from './benches/explain';
 import { ingestTables, runIngest } from './benches/ingest';
 import { measurePhysical, physicalTable, type PhysicalResult } from './benches/physical';
 import { queryTable, runQuery } from './benches/query';
 import { runScale, scaleTable } from './benches/scale';
+import { targetsTable, type RunData } from './benches/targets';
 import { runTriage, triageTable } from './benches/triage';
 import { runViewer, viewerTable } from './benches/viewer';
 
@@ -96,7 +97,7 @@ async function main(): Promise<void> {
   const lab = new Lab();
   stopOnSignal(lab);
   const tables: Table[] = [];
-  const data: Record<string, unknown> = { corpus: { studies: corpus.studies.length, instances: corpus.instances, bytes: corpus.bytes, seed } };
+  const data: RunData & { corpus: { studies: number; instances: number; bytes: number; seed: string }; explain?: ExplainResult } = { corpus: { studies: corpus.studies.length, instances: corpus.instances, bytes: corpus.bytes, seed } };
   try {
     let physical: PhysicalResult | null = null;
     if (name === 'physical' || name === 'ingest' || name === 'all') {
@@ -143,6 +144,7 @@ async function main(): Promise<void> {
   } finally {
     await lab.close();
   }
+  if (name === 'all') tables.push(targetsTable(data));
   publish(name, tables, data, machine);
 }
 
