@@ -146,6 +146,8 @@ export class Lab {
       StorageDirectory: path.join(dir, 'storage'),
       IndexDirectory: path.join(dir, 'storage'),
       StorageCompression: false,
+      // Its default since 1.7.4, stated so the comparison is with a durable Orthanc (fsync per file).
+      SyncStorageArea: true,
       HttpPort: httpPort,
       DicomPort: dicomPort,
       DicomAet: 'ORTHANC',
