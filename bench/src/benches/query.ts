@@ -8,7 +8,7 @@ import { latency, pick, prng, ratio, type Latency } from '../lib/stats';
 /**
  * Query and retrieve: the corpus is loaded into a fresh Yunying and a fresh Orthanc (STOW-RS, 4
  * clients), then the same request list (drawn from a seeded PRNG) is sent to each, one request at a
- * time over a keep-alive connection, after a short warm-up. Latency is client-side, first byte sent to
+ * time over a keep-alive connection, after a short warm-up, each probe to both systems back to back. Latency is client-side, first byte sent to
  * last byte received. Yunying is called with a radiologist's Bearer token granted every bench clinic
  * (so both see the whole corpus); Orthanc without authentication.
  */
@@ -23,6 +23,8 @@ interface Probe {
   path: string;
   accept: string;
   countResults: boolean;
+  /** Paths from the server root instead of the DICOMweb base, per system. */
+  rootPaths?: { yunying: string; orthanc: string };
 }
 
 const FRAME_ACCEPT = 'multipart/related; type="application/octet-stream"; transfer-syntax=*';
@@ -35,6 +37,10 @@ function probes(corpus: Corpus, n: number): Probe[] {
     const t = new Date(Date.UTC(Number(d.slice(0, 4)), Number(d.slice(4, 6)) - 1, Number(d.slice(6, 8)) + days));
     return t.toISOString().slice(0, 10).replace(/-/g, '');
   };
+  for (let i = 0; i < n; i += 1) {
+    // Each server's floor: authenticated, no DICOM, no audit record (Yunying) / no lookup (Orthanc).
+    out.push({ kind: 'floor: /api/auth/me (Y), /system (O)', path: '', accept: 'application/json', countResults: false, rootPaths: { yunying: '/api/auth/me', orthanc: '/system' } });
+  }
   for (let i = 0; i < n; i += 1) {
     const s = pick(random, studies);
     out.push({ kind: 'QIDO studies by PatientID', path: `/studies?PatientID=${encodeURIComponent(s.patientId)}&limit=50`, accept: 'application/dicom+json', countResults: true });
@@ -65,21 +71,52 @@ function probes(corpus: Corpus, n: number): Probe[] {
   return out;
 }
 
-async function measure(client: HttpClient, base: string, headers: Record<string, string>, list: Probe[]): Promise<Map<string, { ms: number[]; errors: number; results: number[] }>> {
-  const by = new Map<string, { ms: number[]; errors: number; results: number[] }>();
-  for (const probe of list.slice(0, 3)) await client.request('GET', base + probe.path, { accept: probe.accept, ...headers });
-  for (const probe of list) {
-    const res = await client.request('GET', base + probe.path, { accept: probe.accept, ...headers });
-    const entry = by.get(probe.kind) ?? { ms: [], errors: 0, results: [] };
-    if (res.status < 200 || res.status >= 300) entry.errors += 1;
-    else entry.ms.push(res.ms);
-    if (probe.countResults && res.status === 200) {
-      const parsed = JSON.parse(res.body.toString()) as unknown[];
-      entry.results.push(Array.isArray(parsed) ? parsed.length : 0);
-    } else if (probe.countResults && res.status === 204) entry.results.push(0);
-    by.set(probe.kind, entry);
+type Samples = Map<string, { ms: number[]; errors: number; results: number[] }>;
+
+interface Target {
+  system: 'yunying' | 'orthanc';
+  root: string;
+  base: string;
+  headers: Record<string, string>;
+  samples: Samples;
+}
+
+function urlOf(target: Target, probe: Probe): string {
+  return probe.rootPaths ? target.root + probe.rootPaths[target.system] : target.base + probe.path;
+}
+
+async function send(client: HttpClient, target: Target, probe: Probe): Promise<void> {
+  const res = await client.request('GET', urlOf(target, probe), { accept: probe.accept, ...target.headers });
+  const entry = target.samples.get(probe.kind) ?? { ms: [], errors: 0, results: [] };
+  if (res.status < 200 || res.status >= 300) entry.errors += 1;
+  else entry.ms.push(res.ms);
+  if (probe.countResults && res.status === 200) {
+    const parsed = JSON.parse(res.body.toString()) as unknown[];
+    entry.results.push(Array.isArray(parsed) ? parsed.length : 0);
+  } else if (probe.countResults && res.status === 204) entry.results.push(0);
+  target.samples.set(probe.kind, entry);
+}
+
+/** One request of each kind, not measured: connections, caches and JIT warm on both sides. */
+function warmUp(list: Probe[]): Probe[] {
+  const seen = new Set<string>();
+  return list.filter((p) => !seen.has(p.kind) && seen.add(p.kind) !== undefined);
+}
+
+/**
+ * Each probe goes to both systems back to back, the order alternating, so a change in the machine's
+ * load during the run (it is shared) falls on both alike. One request in flight at a time.
+ */
+async function measure(client: HttpClient, a: Target, b: Target, list: Probe[]): Promise<void> {
+  for (const probe of warmUp(list)) {
+    await client.request('GET', urlOf(a, probe), { accept: probe.accept, ...a.headers });
+    await client.request('GET', urlOf(b, probe), { accept: probe.accept, ...b.headers });
   }
-  return by;
+  for (const [i, probe] of list.entries()) {
+    const [first, second] = i % 2 === 0 ? [a, b] : [b, a];
+    await send(client, first, probe);
+    await send(client, second, probe);
+  }
 }
 
 /** PostgreSQL WAL syncs and commits per Yunying request (the access audit is written durably per request). */
@@ -108,7 +145,9 @@ export async function runQuery(lab: Lab, corpus: Corpus, args: Args): Promise<{ 
     const list = probes(corpus, n);
     const client = new HttpClient(1);
     lab.log(`query: ${list.length} requests per system`);
-    const oRes = await measure(client, `${o.url}/dicom-web`, {}, list);
+    const orthanc: Target = { system: 'orthanc', root: o.url, base: `${o.url}/dicom-web`, headers: {}, samples: new Map() };
+    const viewer = y.urls.viewer ?? '';
+    const yunying: Target = { system: 'yunying', root: viewer, base: `${viewer}/dicomweb`, headers: { authorization: `Bearer ${token}` }, samples: new Map() };
     const counters = async (): Promise<{ wal: number; commits: number }> => {
       const { rows } = await y.pool.query<{ wal: string; commits: string }>(
         `SELECT (SELECT wal_sync FROM pg_stat_wal)::text AS wal, (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database())::text AS commits`,
@@ -117,11 +156,13 @@ export async function runQuery(lab: Lab, corpus: Corpus, args: Args): Promise<{ 
     };
     await sleep(1100);
     const before = await counters();
-    const yRes = await measure(client, `${y.urls.viewer ?? ''}/dicomweb`, { authorization: `Bearer ${token}` }, list);
+    await measure(client, yunying, orthanc, list);
     // pg_stat counters reach the shared view at transaction end, at most once a second.
     await sleep(1100);
     const after = await counters();
-    const durability: Durability = { walSyncsPerRequest: (after.wal - before.wal) / (list.length + 3), commitsPerRequest: (after.commits - before.commits) / (list.length + 3) };
+    // Per DICOMweb request (warm-up included); the floor requests read no patient data and are not counted.
+    const dicomRequests = [...list, ...warmUp(list)].filter((p) => !p.rootPaths).length;
+    const durability: Durability = { walSyncsPerRequest: (after.wal - before.wal) / dicomRequests, commitsPerRequest: (after.commits - before.commits) / dicomRequests };
     client.close();
     const kinds = [...new Set(list.map((p) => p.kind))];
     const summarise = (e: { ms: number[]; errors: number; results: number[] } | undefined): QueryRow['yunying'] => ({
@@ -129,7 +170,7 @@ export async function runQuery(lab: Lab, corpus: Corpus, args: Args): Promise<{ 
       errors: e?.errors ?? 0,
       meanResults: e && e.results.length > 0 ? e.results.reduce((s, v) => s + v, 0) / e.results.length : null,
     });
-    return { rows: kinds.map((kind) => ({ kind, yunying: summarise(yRes.get(kind)), orthanc: summarise(oRes.get(kind)) })), durability };
+    return { rows: kinds.map((kind) => ({ kind, yunying: summarise(yunying.samples.get(kind)), orthanc: summarise(orthanc.samples.get(kind)) })), durability };
   } finally {
     await y.stop();
     await o.stop();
