@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import type { Args } from '../lib/args';
 import { filesOf, pathsOf, type Corpus, type CorpusStudy } from '../lib/corpus';
 import { HttpClient, runPool, stowBody } from '../lib/http';
-import type { Lab, Orthanc, Yunying } from '../lib/lab';
+import { peakRssMB, type Lab, type Orthanc, type Yunying } from '../lib/lab';
 import type { Table } from '../lib/report';
 import { ratio } from '../lib/stats';
 import type { PhysicalResult } from './physical';
@@ -25,6 +25,8 @@ export interface IngestRun {
   instancesPerSecond: number;
   MBps: number;
   stored: number | null;
+  /** Peak RSS of the server process(es) during the run (Yunying: the ingest launcher; Orthanc). */
+  peakRssMB: number | null;
 }
 
 type Sender = (study: CorpusStudy) => Promise<number>;
@@ -52,7 +54,7 @@ async function yunyingStow(lab: Lab, corpus: Corpus, concurrency: number): Promi
       const res = await client.request('POST', url, { 'content-type': contentType, accept: 'application/dicom+json', authorization: `ApiKey ${y.clinicKeys[study.clinic] ?? ''}` }, body);
       return res.status === 200 ? 0 : study.instances.length;
     });
-    return result(corpus, { system: 'Yunying', channel: 'STOW-RS', concurrency, seconds, failed, stored: await yunyingCount(y) });
+    return result(corpus, { system: 'Yunying', channel: 'STOW-RS', concurrency, seconds, failed, stored: await yunyingCount(y), peakRssMB: peakRssMB(y.pids[0] ?? 0) });
   } finally {
     await y.stop();
   }
@@ -76,7 +78,7 @@ async function orthancHttp(lab: Lab, corpus: Corpus, concurrency: number, channe
       }
       return bad;
     });
-    return result(corpus, { system: 'Orthanc', channel, concurrency, seconds, failed, stored: await orthancCount(o) });
+    return result(corpus, { system: 'Orthanc', channel, concurrency, seconds, failed, stored: await orthancCount(o), peakRssMB: peakRssMB(o.pid) });
   } finally {
     await o.stop();
   }
@@ -116,7 +118,7 @@ async function dimseRun(lab: Lab, corpus: Corpus, system: 'Yunying' | 'Orthanc',
     try {
       const t = await timeDimse(corpus, concurrency, y.dimsePort, 'BENCH00', nodelay);
       const stored = await yunyingCount(y);
-      return result(corpus, { system, channel, concurrency, seconds: t.seconds, failed: corpus.instances - stored, stored });
+      return result(corpus, { system, channel, concurrency, seconds: t.seconds, failed: corpus.instances - stored, stored, peakRssMB: peakRssMB(y.pids[0] ?? 0) });
     } finally {
       await y.stop();
     }
@@ -125,7 +127,7 @@ async function dimseRun(lab: Lab, corpus: Corpus, system: 'Yunying' | 'Orthanc',
   try {
     const t = await timeDimse(corpus, concurrency, o.dicomPort, 'BENCH00', nodelay);
     const stored = await orthancCount(o);
-    return result(corpus, { system, channel, concurrency, seconds: t.seconds, failed: corpus.instances - (stored ?? 0), stored });
+    return result(corpus, { system, channel, concurrency, seconds: t.seconds, failed: corpus.instances - (stored ?? 0), stored, peakRssMB: peakRssMB(o.pid) });
   } finally {
     await o.stop();
   }
@@ -191,12 +193,13 @@ export function ingestTables(corpus: Corpus, runs: IngestRun[], physical: Physic
         y.channel === 'STOW-RS' ? (restBy.get(y.concurrency)?.instancesPerSecond ?? null) : null,
         physical ? ratio(y.instancesPerSecond, physical.limitInstancesPerSecond) : null,
         `${y.failed}/${o?.failed ?? '—'}`,
+        `${y.peakRssMB?.toFixed(0) ?? '—'}/${o?.peakRssMB?.toFixed(0) ?? '—'}`,
       ];
     });
   return [
     {
       title: `Ingest: ${corpus.instances} instances, ${(corpus.bytes / 1e9).toFixed(2)} GB, ${corpus.studies.length} studies (Yunying: 3 fsync'd locked copies + index; Orthanc: 1 copy + index)`,
-      columns: ['channel', 'clients', 'Yunying inst/s', 'Yunying MB/s', 'Orthanc inst/s', 'Orthanc MB/s', 'Y/O', 'Orthanc REST inst/s', 'Y/physical', 'failed Y/O'],
+      columns: ['channel', 'clients', 'Yunying inst/s', 'Yunying MB/s', 'Orthanc inst/s', 'Orthanc MB/s', 'Y/O', 'Orthanc REST inst/s', 'Y/physical', 'failed Y/O', 'peak RSS MB Y/O'],
       rows,
       notes: [
         'clients: concurrent HTTP requests (one STOW-RS request per study; REST: one request per instance) or parallel storescu processes',

@@ -179,6 +179,7 @@ export class Lab {
     return {
       url,
       dicomPort,
+      pid: child.pid ?? 0,
       version: `Orthanc ${system.Version}, DICOMweb plugin ${plugin.Version ?? 'unknown'}`,
       stop: async () => {
         if (child.exitCode === null) {
@@ -219,6 +220,7 @@ export interface Yunying {
 export interface Orthanc {
   url: string;
   dicomPort: number;
+  pid: number;
   version: string;
   stop: () => Promise<void>;
 }
@@ -300,6 +302,16 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
     if (open) return;
     if (Date.now() > deadline) throw new Error(`nothing listening on ${port} after ${timeoutMs} ms`);
     await sleep(100);
+  }
+}
+
+/** Peak resident set size of a process (VmHWM), MB; null when it cannot be read. */
+export function peakRssMB(pid: number): number | null {
+  try {
+    const match = /^VmHWM:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match?.[1] ? Number(match[1]) / 1024 : null;
+  } catch {
+    return null;
   }
 }
 
