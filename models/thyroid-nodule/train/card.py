@@ -63,8 +63,8 @@ def summary(m):
         f"Cross-validated on unseen cases (5 folds by case, outline predicted as at serving time), the model",
         f"ranks TI-RADS ≥ 4 crops above TI-RADS 2–3 crops with **AUC {iv(img['auc'])}**. At the triage",
         f"threshold (p ≥ {tri['threshold']:.4f}) it keeps **sensitivity {iv(tri['sensitivity'])}** but has",
-        f"**specificity {iv(tri['specificity'])}**: it can move few studies down the list without missing",
-        f"suspicious ones. The urgent threshold (p ≥ {urg['threshold']:.4f}) has specificity",
+        f"**specificity {iv(tri['specificity'])}**: holding 95% sensitivity, only that share of TI-RADS 2–3",
+        f"nodules moves down the reading list. The urgent threshold (p ≥ {urg['threshold']:.4f}) has specificity",
         f"{iv(urg['specificity'])} at sensitivity {iv(urg['sensitivity'])}. Calibration: ECE {iv(img['ece'])}.",
         f"**The issue's goal (AUC ≥ 0.90) is not reached.**",
     ])

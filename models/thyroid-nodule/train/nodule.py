@@ -84,9 +84,9 @@ class SegNet(nn.Module):
         self.u2 = block(ch[2] + ch[1], ch[1])
         self.u1 = block(ch[1] + ch[0], ch[0])
         self.seg = nn.Conv2d(ch[0], 1, 1)
-        self.aux = nn.Linear(2 * ch[3], 1)
+        self.aux = nn.Linear(2 * ch[3] + 2 * ch[2], 1)
         self.drop = nn.Dropout(0.3)
-        self.feat_dim = 2 * ch[3]
+        self.feat_dim = 2 * ch[3] + 2 * ch[2]
 
     def forward(self, x):
         e1 = self.e1(x)
@@ -98,12 +98,38 @@ class SegNet(nn.Module):
         d1 = self.u1(torch.cat([F.interpolate(d2, scale_factor=2.0, mode='nearest'), e1], 1))
         seg_logit = self.seg(d1)
         mask = torch.sigmoid(seg_logit)
-        small = F.avg_pool2d(mask, 8)  # input is fixed at 64x64, bottleneck at 8x8
-        inside = (b * small).sum((2, 3)) / (small.sum((2, 3)) + 1e-3)
-        whole = b.mean((2, 3))
-        feats = torch.cat([inside, whole], 1)
+        feats = self.pool(mask, e3, b)
         aux_logit = self.aux(self.drop(feats))
         return seg_logit, mask, feats, aux_logit
+
+    def pool(self, mask, e3, b):
+        """Mask-weighted pooling: bottleneck inside the nodule and over the whole crop, mid-level
+        features inside the nodule and in a ring around it (margin and surrounding tissue).
+        Pool sizes assume the fixed 64x64 input (bottleneck 8x8, e3 16x16)."""
+        m8 = F.avg_pool2d(mask, 8)
+        m4 = F.avg_pool2d(mask, 4)
+        ring4 = torch.clamp(F.max_pool2d(m4, 5, stride=1, padding=2) - m4, 0.0, 1.0)
+        inside_b = (b * m8).sum((2, 3)) / (m8.sum((2, 3)) + 1e-3)
+        whole_b = b.mean((2, 3))
+        inside_e3 = (e3 * m4).sum((2, 3)) / (m4.sum((2, 3)) + 1e-3)
+        ring_e3 = (e3 * ring4).sum((2, 3)) / (ring4.sum((2, 3)) + 1e-3)
+        return torch.cat([inside_b, whole_b, inside_e3, ring_e3], 1)
+
+
+# A constant index (the input size is fixed) for index_select, which exports as an ONNX Gather:
+# torch 1.13 cannot export torch.flip, and a traced arange with a negative step exports wrongly.
+_FLIP = torch.arange(INPUT_SIZE - 1, -1, -1)
+
+
+def hflip(t: torch.Tensor) -> torch.Tensor:
+    return t.index_select(-1, _FLIP)
+
+
+def with_flip(seg: 'SegNet', x: torch.Tensor):
+    """Test-time augmentation: average the outline and features over the image and its mirror."""
+    _, m1, f1, a1 = seg(x)
+    _, m2, f2, a2 = seg(hflip(x))
+    return (m1 + hflip(m2)) / 2, (f1 + f2) / 2, (a1 + a2) / 2
 
 
 # Descriptor names, in output order, with the TI-RADS feature each one stands in for. Shown by the
@@ -199,7 +225,7 @@ class NoduleModel(nn.Module):
         self.cal_b = float(cal_b)
 
     def forward(self, x):
-        _, mask, feats, _ = self.seg(x)
+        mask, feats, _ = with_flip(self.seg, x)
         desc = descriptors(x, mask)
         parts = []
         if self.use_desc:
@@ -207,6 +233,10 @@ class NoduleModel(nn.Module):
         if self.use_cnn:
             parts.append(feats)
         f = torch.cat(parts, 1)
-        z = ((f - self.mean) / self.std * self.weight).sum(1, keepdim=True) + self.bias
-        prob = torch.sigmoid(self.cal_a * z + self.cal_b)
-        return prob, desc, mask
+        contrib = (f - self.mean) / self.std * self.weight * self.cal_a
+        z = contrib.sum(1, keepdim=True) + self.bias * self.cal_a + self.cal_b
+        prob = torch.sigmoid(z)
+        # Each descriptor's share of the calibrated logit, for the viewer; zero when unused.
+        k = desc.shape[1]
+        desc_contrib = contrib[:, :k] if self.use_desc else desc * 0.0
+        return prob, desc, mask, desc_contrib

@@ -145,7 +145,7 @@ def extract(net, x):
     out_d, out_f, out_m = [], [], []
     for i in range(0, len(x), 64):
         xb = torch.from_numpy(x[i:i + 64])
-        _, mask, feats, _ = net(xb)
+        mask, feats, _ = nodule.with_flip(net, xb)
         out_d.append(nodule.descriptors(xb, mask))
         out_f.append(feats)
         out_m.append(mask)
@@ -295,18 +295,20 @@ def main():
         net = train_seg(x[train], m[train], y[train], SEED + k)
         d, f, pm = extract(net, x)
         with torch.no_grad():
-            _, _, _, aux = net(torch.from_numpy(x[test]))
+            _, _, aux = nodule.with_flip(net, torch.from_numpy(x[test]))
         oof_aux[test] = aux[:, 0].numpy()
         oof_desc[test] = d[test]
         dices.extend(dice_score(pm[i, 0], m[i, 0]) for i in np.where(test & lab)[0] if m[i].sum() > 0)
-        # Descriptors from the radiologist's outline instead, to show what segmentation costs.
+        # Oracle condition: descriptors from the radiologist's outline (train and test), to show what
+        # predicting the outline costs. Not available at serving time.
         with torch.no_grad():
             d_true = nodule.descriptors(torch.from_numpy(x), torch.from_numpy(m)).numpy()
         tr_lab = train & lab
         for ci, cand in enumerate(CANDIDATES):
             params = fit_logreg(features_for(cand, d[tr_lab], f[tr_lab]), y[tr_lab].astype(np.float64), cand['l2'])
             oof_z[ci][test] = logit_of(features_for(cand, d[test], f[test]), params)
-            dices_true_mask_z[ci][test] = logit_of(features_for(cand, d_true[test], f[test]), params)
+            params_true = fit_logreg(features_for(cand, d_true[tr_lab], f[tr_lab]), y[tr_lab].astype(np.float64), cand['l2'])
+            dices_true_mask_z[ci][test] = logit_of(features_for(cand, d_true[test], f[test]), params_true)
     t_cv = time.time() - t0
 
     yl = y[lab]
@@ -314,10 +316,15 @@ def main():
     for ci, cand in enumerate(CANDIDATES):
         a = auc(oof_z[ci][lab], yl)
         results.append({**cand, 'oof_auc': a, 'oof_auc_true_outline': auc(dices_true_mask_z[ci][lab], yl)})
-        log(f"candidate {cand['name']} l2={cand['l2']}: OOF AUC {a:.4f} (true outline {results[-1]['oof_auc_true_outline']:.4f})")
+        log(f"candidate {cand['name']} l2={cand['l2']}: OOF AUC {a:.4f} (oracle outline {results[-1]['oof_auc_true_outline']:.4f})")
     aux_auc = auc(oof_aux[lab], yl)
     log(f'auxiliary CNN head alone: OOF AUC {aux_auc:.4f}; mean Dice of predicted outline {np.mean(dices):.3f}')
-    best = int(np.argmax([r['oof_auc'] for r in results]))
+    # Selection rule: the best OOF AUC, except that a candidate whose score uses the descriptors wins
+    # when it is within 0.01 of the best: the viewer can then show what drove a score.
+    top = max(r['oof_auc'] for r in results)
+    explainable = [i for i, c in enumerate(CANDIDATES) if c['desc'] and results[i]['oof_auc'] >= top - 0.01]
+    pool = explainable if explainable else list(range(len(CANDIDATES)))
+    best = max(pool, key=lambda i: results[i]['oof_auc'])
     cand = CANDIDATES[best]
     log(f"selected {cand['name']} l2={cand['l2']}")
 
@@ -362,15 +369,15 @@ def main():
     model = nodule.NoduleModel(net, torch.from_numpy(mean), torch.from_numpy(std), torch.from_numpy(w), b,
                                cand['desc'], cand['cnn'], cal_a, cal_b).eval()
     with torch.no_grad():
-        p_fit, _, _ = model(torch.from_numpy(x))
+        p_fit, _, _, _ = model(torch.from_numpy(x))
     p_fit = p_fit[:, 0].numpy().astype(np.float64)
     fit_auc = auc(p_fit[lab], yl)
     log(f'training-set fit AUC {fit_auc:.4f} (optimistic; the OOF figure above is the honest one)')
 
     onnx_path = os.path.join(MODEL_DIR, 'model.onnx')
     dummy = torch.from_numpy(x[:2])
-    torch.onnx.export(model, dummy, onnx_path, input_names=['image'], output_names=['probability', 'descriptors', 'mask'],
-                      dynamic_axes={'image': {0: 'batch'}, 'probability': {0: 'batch'}, 'descriptors': {0: 'batch'}, 'mask': {0: 'batch'}},
+    torch.onnx.export(model, dummy, onnx_path, input_names=['image'], output_names=['probability', 'descriptors', 'mask', 'contributions'],
+                      dynamic_axes={'image': {0: 'batch'}, 'probability': {0: 'batch'}, 'descriptors': {0: 'batch'}, 'mask': {0: 'batch'}, 'contributions': {0: 'batch'}},
                       opset_version=17, do_constant_folding=True)
     import onnx
     onnx.checker.check_model(onnx.load(onnx_path))
@@ -381,10 +388,11 @@ def main():
     for spec, gray in synthetic_images():
         inp = nodule.preprocess(gray)
         with torch.no_grad():
-            pp, dd, _ = model(torch.from_numpy(inp)[None, None])
+            pp, dd, _, cc = model(torch.from_numpy(inp)[None, None])
         parity['cases'].append({'spec': spec, 'input_checksum': float(inp.astype(np.float64).sum()),
                                 'input_first': [float(v) for v in inp.reshape(-1)[:8]],
-                                'probability': float(pp[0, 0]), 'descriptors': [float(v) for v in dd[0]]})
+                                'probability': float(pp[0, 0]), 'descriptors': [float(v) for v in dd[0]],
+                                'contributions': [float(v) for v in cc[0]]})
     # Real-data parity: names and PyTorch outputs only; the TS test re-reads the PNGs when present.
     parity['ddti'] = [{'image': names[i], 'probability': float(p_fit[i])} for i in range(0, len(names), 70)]
     json.dump(parity, open(os.path.join(MODEL_DIR, 'parity.json'), 'w'), indent=1)
@@ -400,6 +408,8 @@ def main():
         'candidates': [{k2: (fmt(v) if isinstance(v, float) else v) for k2, v in r.items()} for r in results],
         'aux_cnn_head_oof_auc': fmt(aux_auc),
         'selected': f"{cand['name']} (l2={cand['l2']})",
+        'selection_rule': 'highest OOF AUC; a candidate using descriptors wins if within 0.01 of the highest',
+        'oracle_outline_note': 'oof_auc_true_outline: classifier trained and tested on descriptors from the radiologist outline (not available at serving time)',
     }
     manifest = {
         'id': MODEL_ID,
@@ -421,6 +431,8 @@ def main():
             'descriptors': {'shape': [None, len(nodule.DESCRIPTORS)],
                             'names': [{'name': n, 'tirads_feature': t, 'meaning': mm} for n, t, mm in nodule.DESCRIPTORS]},
             'mask': {'shape': [None, 1, nodule.INPUT_SIZE, nodule.INPUT_SIZE], 'range': [0, 1], 'meaning': 'predicted nodule outline (soft), in model input coordinates; threshold 0.5'},
+            'contributions': {'shape': [None, len(nodule.DESCRIPTORS)],
+                              'meaning': "each descriptor's additive share of the calibrated logit (positive = towards TI-RADS >= 4); all zero when the selected classifier does not use descriptors. The rest of the logit comes from CNN features."},
         },
         'thresholds': {
             'triage': {'value': fmt(t_triage), 'rule': 'largest threshold with OOF sensitivity >= 0.95', 'cv': boot['thresholds'][0]},
@@ -438,6 +450,8 @@ def main():
         'failure_cases_oof': failures,
     }
     json.dump(manifest, open(os.path.join(MODEL_DIR, 'manifest.json'), 'w'), indent=2)
+    import card
+    card.main()
     log(f'done in {t_total:.0f}s; model {os.path.getsize(onnx_path)} bytes sha256 {sha}')
 
 
