@@ -24,19 +24,25 @@ type AnyQueue = { [Q in QueueName]: TypedQueue<Q> };
 /** Publishes unpublished outbox rows in id order; returns how many were published. */
 export async function relayOutbox(pool: Pool, queues: Partial<AnyQueue>, batchSize = 100, delayFor?: (queue: QueueName, job: string) => number): Promise<number> {
   const { rows } = await pool.query<{ id: string; queue: QueueName; job_name: string; job_id: string; payload: object }>(
-    'SELECT id, queue, job_name, job_id, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1',
-    [batchSize],
+    // Only the queues this relay publishes: rows for other queues are another relay's, never skipped-and-stuck here.
+    'SELECT id, queue, job_name, job_id, payload FROM outbox WHERE published_at IS NULL AND queue = ANY($2::text[]) ORDER BY id LIMIT $1',
+    [batchSize, Object.keys(queues)],
   );
-  let published = 0;
-  for (const row of rows) {
-    const queue = queues[row.queue];
-    if (!queue) continue;
-    const delay = delayFor?.(row.queue, row.job_name) ?? 0;
-    await queue.bull.add(row.job_name, row.payload, { jobId: row.job_id, delay, attempts: 5, backoff: { type: 'exponential', delay: 2000 } });
-    await pool.query('UPDATE outbox SET published_at = now() WHERE id = $1', [row.id]);
-    published += 1;
+  // Rows are marked published in one statement per pass (one commit, not one per row); a publish that
+  // fails part-way marks what was published and rethrows, and the rest is retried on the next pass.
+  const published: string[] = [];
+  try {
+    for (const row of rows) {
+      const queue = queues[row.queue];
+      if (!queue) continue;
+      const delay = delayFor?.(row.queue, row.job_name) ?? 0;
+      await queue.bull.add(row.job_name, row.payload, { jobId: row.job_id, delay, attempts: 5, backoff: { type: 'exponential', delay: 2000 } });
+      published.push(row.id);
+    }
+  } finally {
+    if (published.length > 0) await pool.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [published]);
   }
-  return published;
+  return published.length;
 }
 
 /**
