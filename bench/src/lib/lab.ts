@@ -50,7 +50,8 @@ export class Lab {
     };
     const port = await freePort();
     asPostgres('initdb', ['-D', path.join(dir, 'data'), '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
-    const options = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c shared_buffers=512MB -c max_connections=200 -c work_mem=16MB -c maintenance_work_mem=256MB -c max_wal_size=4GB`;
+    // BENCH_PG_OPTIONS adds server settings, e.g. "-c jit=off" to see what JIT compilation costs a query.
+    const options = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c shared_buffers=512MB -c max_connections=200 -c work_mem=16MB -c maintenance_work_mem=256MB -c max_wal_size=4GB ${process.env.BENCH_PG_OPTIONS ?? ''}`;
     asPostgres('pg_ctl', ['-D', path.join(dir, 'data'), '-l', path.join(dir, 'log'), '-w', '-o', options, 'start']);
     this.cleanups.push(() => {
       try {
