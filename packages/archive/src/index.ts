@@ -1,1 +1,2 @@
 export * from './ingest.pipeline';
+export * from './archive.factory';

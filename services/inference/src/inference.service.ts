@@ -1,8 +1,6 @@
-import { IngestPipeline } from '@yunying/archive';
+import { createIngestPipeline, createReplicatedStore } from '@yunying/archive';
 import { pingDatabase } from '@yunying/catalog';
-import { storageTargetSettings } from '@yunying/config';
 import { TypedQueue, pingQueueRedis } from '@yunying/jobs';
-import { ReplicatedStore, createTargetsFromConfig } from '@yunying/storage';
 import { createServiceApp, listen, type ServiceContext, type StartedService } from '@yunying/http';
 import { loadActiveModel } from './model.registry';
 import { SrWriter } from './sr/sr.writer';
@@ -30,16 +28,8 @@ export async function startInferenceService(ctx: ServiceContext): Promise<Starte
   ctx.lifecycle.add({ name: 'analysis threads', close: () => analysis.close() });
   await analysis.start();
 
-  const store = new ReplicatedStore({ targets: createTargetsFromConfig(storageTargetSettings(config), logger), writeQuorum: config.writeQuorum, logger });
-  await store.init();
-  const pipeline = new IngestPipeline({
-    pool: ctx.pool,
-    store,
-    logger,
-    metrics: ctx.metrics,
-    parseLimits: { maxBytes: config.stow.maxInstanceBytes },
-    retentionMinYears: config.retentionMinYears,
-  });
+  const store = await createReplicatedStore(config, logger);
+  const pipeline = createIngestPipeline(config, { pool: ctx.pool, store, logger, metrics: ctx.metrics });
 
   const metrics = triageMetrics(ctx.metrics);
   const queueSettings = { redisUrl: config.redis.url, prefix: config.redis.queuePrefix };

@@ -1,12 +1,10 @@
 import path from 'node:path';
 import { pingDatabase } from '@yunying/catalog';
-import { storageTargetSettings } from '@yunying/config';
 import { describeError } from '@yunying/core';
 import { AuthService } from '@yunying/auth';
 import { OutboxRelay, TypedQueue, pingQueueRedis } from '@yunying/jobs';
-import { ReplicatedStore, createTargetsFromConfig } from '@yunying/storage';
 import { createServiceApp, listen, type ServiceContext, type StartedService } from '@yunying/http';
-import { IngestPipeline } from './ingest.pipeline';
+import { createIngestPipeline, createReplicatedStore } from '@yunying/archive';
 import { stowRoutes } from './stow/stow.route';
 import { stowCors } from './stow/cors';
 import { ThumbnailService } from './thumbnail.service';
@@ -18,12 +16,7 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
   const { config } = ctx;
   const logger = ctx.logger.child({ role: 'ingest' });
 
-  const store = new ReplicatedStore({
-    targets: createTargetsFromConfig(storageTargetSettings(config), logger),
-    writeQuorum: config.writeQuorum,
-    logger,
-  });
-  await store.init();
+  const store = await createReplicatedStore(config, logger);
 
   const studyQueue = new TypedQueue('study', { redisUrl: config.redis.url, prefix: config.redis.queuePrefix });
   ctx.lifecycle.add({ name: 'ingest queues', close: () => studyQueue.close() });
@@ -37,26 +30,18 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
   ctx.lifecycle.add({ name: 'outbox relay', close: () => relay.stop() });
 
   const thumbnails = new ThumbnailService(ctx.pool, path.join(config.dataDir, 'derived', 'thumbnails'), logger);
-  const pipeline = new IngestPipeline({
+  const pipeline = createIngestPipeline(config, {
     pool: ctx.pool,
     store,
     logger,
     metrics: ctx.metrics,
-    parseLimits: { maxBytes: config.stow.maxInstanceBytes },
-    retentionMinYears: config.retentionMinYears,
     afterCommit: (parsed, bytes) => {
       relay.kick();
       void thumbnails.schedule(parsed, bytes);
     },
   });
 
-  const auth = new AuthService({
-    pool: ctx.pool,
-    tokenSecret: config.auth.tokenSecret,
-    accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
-    refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
-    retentionMinYears: config.retentionMinYears,
-  });
+  const auth = AuthService.fromConfig(config, ctx.pool);
   const stow = stowRoutes({
     pipeline,
     authenticator: auth,

@@ -1,10 +1,9 @@
 import path from 'node:path';
 import express from 'express';
 import { pingDatabase } from '@yunying/catalog';
-import { storageTargetSettings } from '@yunying/config';
 import { AuditLog, createAuditRouter } from '@yunying/audit';
 import { AuthService, createAuthRouter } from '@yunying/auth';
-import { ReplicatedStore, createTargetsFromConfig } from '@yunying/storage';
+import { createReplicatedStore } from '@yunying/archive';
 import { createServiceApp, listen, type ServiceContext, type StartedService } from '@yunying/http';
 import { createDicomwebRouter } from './dicomweb';
 import { readingRouters } from './reading';
@@ -14,17 +13,9 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
   const { config } = ctx;
   const logger = ctx.logger.child({ role: 'viewer' });
   const auditLog = new AuditLog(ctx.pool);
-  const auth = new AuthService({
-    pool: ctx.pool,
-    tokenSecret: config.auth.tokenSecret,
-    accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
-    refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
-    retentionMinYears: config.retentionMinYears,
-    audit: auditLog,
-  });
-  // Reads only: the viewer never writes objects, so it needs no write quorum of its own.
-  const store = new ReplicatedStore({ targets: createTargetsFromConfig(storageTargetSettings(config), logger), writeQuorum: config.writeQuorum, logger });
-  await store.init();
+  const auth = AuthService.fromConfig(config, ctx.pool, auditLog);
+  // The viewer only reads objects (from the first copy that verifies).
+  const store = await createReplicatedStore(config, logger);
 
   const dicomweb = createDicomwebRouter({
     pool: ctx.pool,
