@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as Minio from 'minio';
 import { makeStudy } from '@yunying/dicom/testing';
-import { s3TestSettings, uniqueBucketName } from '@yunying/storage/testing';
+import { s3SystemEnv, s3TestSettings, uniqueBucketName } from '@yunying/storage/testing';
 import { describeUnless } from '../support/skip';
 import { firstValue, startSystem, stow, stowItems, type RunningSystem } from '../support/system';
 
@@ -21,12 +21,7 @@ describeUnless(settings === null ? 'no S3 endpoint (S3_ENDPOINT unset; Ceph RGW 
     buckets = ['a', 'b', 'c'].map((r) => uniqueBucketName(`yy-sys-${r}`));
     system = await startSystem({
       env: {
-        STORAGE_BACKEND: 's3',
-        S3_ENDPOINTS: s.endpoint,
-        S3_BUCKETS: buckets.join(','),
-        S3_ACCESS_KEY: s.accessKey,
-        S3_SECRET_KEY: s.secretKey,
-        S3_REGION: s.region,
+        ...s3SystemEnv(s, buckets),
       },
     });
     const url = new URL(s.endpoint);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import * as Minio from 'minio';
 import { makeInstance, makeStudy } from '@yunying/dicom/testing';
 import { FsReplicaTarget, ReplicatedStore } from '@yunying/storage';
-import { s3TestSettings, uniqueBucketName } from '@yunying/storage/testing';
+import { s3SystemEnv, s3TestSettings, uniqueBucketName } from '@yunying/storage/testing';
 import { describeUnless } from '../support/skip';
 import { firstValue, startSystem, stow, stowItems, type RunningSystem } from '../support/system';
 import { api, sha256, signIn, type ScrubSummary } from './keep.support';
@@ -173,12 +173,7 @@ describeUnless(s3 === null ? 'no S3 endpoint (S3_ENDPOINT unset; Ceph RGW not ru
     buckets = ['a', 'b', 'c'].map((r) => uniqueBucketName(`yy-keep-${r}`));
     system = await startSystem({
       env: {
-        STORAGE_BACKEND: 's3',
-        S3_ENDPOINTS: s.endpoint,
-        S3_BUCKETS: buckets.join(','),
-        S3_ACCESS_KEY: s.accessKey,
-        S3_SECRET_KEY: s.secretKey,
-        S3_REGION: s.region,
+        ...s3SystemEnv(s, buckets),
         SCRUB_INTERVAL_SECONDS: '0',
         REPAIR_RETRY_SECONDS: '3600',
         ORPHAN_SWEEP_INTERVAL_SECONDS: '0',

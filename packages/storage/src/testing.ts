@@ -66,3 +66,15 @@ export async function closedPortEndpoint(): Promise<string> {
   if (address === null || typeof address === 'string') throw new Error('no port');
   return `http://127.0.0.1:${address.port}`;
 }
+
+/** The environment that points a Yunying process at three fresh Object Lock buckets of the test S3. */
+export function s3SystemEnv(settings: S3TestSettings, buckets: readonly string[]): Record<string, string> {
+  return {
+    STORAGE_BACKEND: 's3',
+    S3_ENDPOINTS: settings.endpoint,
+    S3_BUCKETS: buckets.join(','),
+    S3_ACCESS_KEY: settings.accessKey,
+    S3_SECRET_KEY: settings.secretKey,
+    S3_REGION: settings.region,
+  };
+}
