@@ -61,6 +61,8 @@ export class StackViewport {
   private readonly listeners = new AbortController();
   private readonly resizeObserver: ResizeObserver;
   private destroyed = false;
+  /** The frame the reader last asked for while not playing, until it is the one rendered. */
+  private target: number | undefined;
 
   constructor(
     private readonly element: HTMLElement,
@@ -127,6 +129,9 @@ export class StackViewport {
   scrollTo(index: number): void {
     if (this.imageIds.length === 0) return;
     const wrapped = ((index % this.imageIds.length) + this.imageIds.length) % this.imageIds.length;
+    // The last frame asked for wins: a cine frame still loading when the clip was paused may render
+    // after this request, and must not leave the reader on another frame than the one they chose.
+    if (!this.playing) this.target = wrapped;
     scrollToIndex(this.element, wrapped);
   }
 
@@ -136,6 +141,7 @@ export class StackViewport {
 
   play(fps = this.fps): void {
     if (this.imageIds.length < 2) return;
+    this.target = undefined;
     this.fps = fps;
     cornerstoneTools.playClip(this.element, fps);
     this.playing = true;
@@ -160,6 +166,14 @@ export class StackViewport {
     const imageId = detail.image.imageId;
     const index = this.imageIds.indexOf(imageId);
     if (index >= 0) this.index = index;
+    if (!this.playing && this.target !== undefined) {
+      if (index !== this.target) {
+        // A stale frame (e.g. the cine's last load) landed after the reader's choice: show the choice again.
+        scrollToIndex(this.element, this.target);
+        return;
+      }
+      this.target = undefined;
+    }
     this.hooks.onRendered(this.index);
     window.dispatchEvent(new CustomEvent<RenderedDetail>(RENDERED_EVENT, { detail: { imageId, index: this.index } }));
   }
