@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { AppError, isAppError, type Logger } from '@yunying/core';
 import { assertObjectKey } from './keys';
 import type { ByteRange, CopyMeta, CopyReceipt, CopyStat, ReplicaTarget, VerifyExpectation, VerifyResult } from './target';
+import { unverifiedResult } from './target';
 import { checkRange, hashStream, retentionNow, unavailable } from './util';
 
 /**
@@ -233,18 +234,7 @@ export class FsReplicaTarget implements ReplicaTarget {
 
   async verify(key: string, expected: VerifyExpectation): Promise<VerifyResult> {
     assertObjectKey(key);
-    const result: VerifyResult = {
-      target: this.name,
-      key,
-      ok: false,
-      exists: false,
-      sizeOk: false,
-      sha256Ok: false,
-      lockOk: false,
-      lockMode: null,
-      retainUntil: null,
-      problems: [],
-    };
+    const result: VerifyResult = unverifiedResult(this.name, key);
     await this.assertMounted();
     const file = this.pathOf(key);
     let handle: fs.FileHandle;

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { AppError, describeError, isAppError, type Logger } from '@yunying/core';
 import { assertObjectKey, objectKey, sha256Hex } from './keys';
 import type { ByteRange, CopyMeta, CopyReceipt, ReplicaTarget, VerifyExpectation, VerifyResult } from './target';
+import { unverifiedResult } from './target';
 import { safeReason, withTimeout } from './util';
 
 export interface ReplicatedStoreOptions {
@@ -190,18 +191,7 @@ export class ReplicatedStore {
         try {
           return await this.timed(t, 'verify', t.verify(key, expected));
         } catch (error) {
-          return {
-            target: t.name,
-            key,
-            ok: false,
-            exists: false,
-            sizeOk: false,
-            sha256Ok: false,
-            lockOk: false,
-            lockMode: null,
-            retainUntil: null,
-            problems: [`not verified: ${safeReason(error)}`],
-          } satisfies VerifyResult;
+          return unverifiedResult(t.name, key, [`not verified: ${safeReason(error)}`]);
         }
       }),
     );

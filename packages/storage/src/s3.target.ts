@@ -4,6 +4,7 @@ import { AppError, isAppError, type Logger } from '@yunying/core';
 import { GLOBAL_MINIMUM_RETENTION_YEARS } from './retention';
 import { assertObjectKey } from './keys';
 import type { ByteRange, CopyMeta, CopyReceipt, CopyStat, ReplicaTarget, VerifyExpectation, VerifyResult } from './target';
+import { unverifiedResult } from './target';
 import { checkRange, hashStream, retentionNow, safeReason, streamToBytes, unavailable } from './util';
 
 /**
@@ -229,18 +230,7 @@ export class S3ReplicaTarget implements ReplicaTarget {
 
   async verify(key: string, expected: VerifyExpectation): Promise<VerifyResult> {
     assertObjectKey(key);
-    const result: VerifyResult = {
-      target: this.name,
-      key,
-      ok: false,
-      exists: false,
-      sizeOk: false,
-      sha256Ok: false,
-      lockOk: false,
-      lockMode: null,
-      retainUntil: null,
-      problems: [],
-    };
+    const result: VerifyResult = unverifiedResult(this.name, key);
     try {
       const version = await this.currentVersion(key);
       if (version === null) {

@@ -86,3 +86,8 @@ export interface ReplicaTarget {
   /** Readiness: resolves when the target can take writes, throws AppError('unavailable') otherwise. */
   probe(): Promise<void>;
 }
+
+/** A verification result with nothing confirmed yet; each target fills in what it checks. */
+export function unverifiedResult(target: string, key: string, problems: string[] = []): VerifyResult {
+  return { target, key, ok: false, exists: false, sizeOk: false, sha256Ok: false, lockOk: false, lockMode: null, retainUntil: null, problems };
+}
