@@ -39,27 +39,46 @@ describe('auth routes', () => {
       metrics: createMetricsRegistry(),
       readiness: [],
       routes: [createAuthRouter(auth, { name: 'authroute-test' }).router],
+      // The TLS-terminating proxy of a deployment, on loopback here.
+      security: { trustedProxies: ['loopback'] },
     });
   });
   afterAll(async () => {
     await catalog.drop();
   });
 
-  it('signs a browser in with httpOnly, SameSite=Strict cookies, Secure behind https', async () => {
+  it('signs a browser in with httpOnly, SameSite=Strict, __Host- cookies, Secure behind https', async () => {
     const res = await request(app).post('/api/auth/sign-in').set('X-Forwarded-Proto', 'https').send({ username: 'carol', password: PASSWORD }).expect(200);
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.body).toMatchObject({ tokenType: 'Bearer', expiresIn: 120, principal: { username: 'carol', role: 'clinic' } });
     expect(res.body.refreshToken).toBeUndefined();
-    const access = cookies(res).find((c) => c.startsWith('yy_access='))!;
-    const refresh = cookies(res).find((c) => c.startsWith('yy_refresh='))!;
+    const access = cookies(res).find((c) => c.startsWith('__Host-yy_access='))!;
+    const refresh = cookies(res).find((c) => c.startsWith('__Host-yy_refresh='))!;
     for (const c of [access, refresh]) {
       expect(c).toMatch(/HttpOnly/);
       expect(c).toMatch(/SameSite=Strict/);
       expect(c).toMatch(/Secure/);
+      // What a browser requires of a __Host- cookie: Path=/ and no Domain.
+      expect(c).toMatch(/Path=\/(;|$)/);
+      expect(c).not.toMatch(/Domain=/i);
     }
-    expect(refresh).toMatch(/Path=\/api\/auth/);
+    const refreshed = await request(app)
+      .post('/api/auth/refresh')
+      .set('X-Forwarded-Proto', 'https')
+      .set('Cookie', `__Host-yy_refresh=${cookieValue(res, '__Host-yy_refresh') ?? ''}`)
+      .expect(200);
+    expect(cookieValue(refreshed, '__Host-yy_access')).toEqual(expect.any(String));
     const plain = await request(app).post('/api/auth/sign-in').send({ username: 'carol', password: PASSWORD }).expect(200);
     expect(cookies(plain).join()).not.toMatch(/Secure/);
+    expect(cookies(plain).find((c) => c.startsWith('yy_refresh='))).toMatch(/Path=\/api\/auth/);
+  });
+
+  it('refuses a cookie refresh from Origin: null or a cross-site page', async () => {
+    const signIn = await request(app).post('/api/auth/sign-in').send({ username: 'carol', password: PASSWORD }).expect(200);
+    const refresh = cookieValue(signIn, 'yy_refresh') ?? '';
+    await request(app).post('/api/auth/refresh').set('Cookie', `yy_refresh=${refresh}`).set('Origin', 'null').expect(403);
+    await request(app).post('/api/auth/refresh').set('Cookie', `yy_refresh=${refresh}`).set('Sec-Fetch-Site', 'cross-site').expect(403);
+    await request(app).post('/api/auth/refresh').set('Cookie', `yy_refresh=${refresh}`).set('Sec-Fetch-Site', 'same-origin').expect(200);
   });
 
   it('refreshes and signs out with the cookies; me answers for cookie and Bearer', async () => {

@@ -4,7 +4,7 @@ import { AppError } from '@yunying/core';
 // Brings in req.requestId (set by createServiceApp's request-context middleware).
 import type {} from '@yunying/http';
 import type { AdminContext, AuthService, TokenPair } from './auth.service';
-import { ACCESS_COOKIE, readCookie, readCredential, REFRESH_COOKIE } from './middleware';
+import { ACCESS_COOKIE, assertSameOrigin, cookieName, readCookie, readCredential, REFRESH_COOKIE } from './middleware';
 import { ROLES, type Principal } from './principal';
 import { SecureRouter, type AuthedRequest } from './secure-router';
 import { parseInput } from './validation';
@@ -57,18 +57,25 @@ export function createAuthRouter(auth: AuthService, options: AuthRouterOptions =
     httpOnly: true,
     sameSite: 'strict',
     secure: options.secureCookies === undefined || options.secureCookies === 'auto' ? req.secure : options.secureCookies,
-    path,
+    // __Host- cookies must have Path=/ (see cookieName); over plain HTTP the refresh token stays on /api/auth.
+    path: req.secure ? '/' : path,
     maxAge: maxAgeMs,
   });
   const setCookies = (req: Request, res: Response, pair: TokenPair): void => {
-    res.cookie(ACCESS_COOKIE, pair.accessToken, cookieOptions(req, auth.accessTokenTtlSeconds * 1000, '/'));
-    res.cookie(REFRESH_COOKIE, pair.refreshToken, cookieOptions(req, Math.max(0, pair.refreshTokenExpiresAt.getTime() - Date.now()), '/api/auth'));
+    res.cookie(cookieName(req, ACCESS_COOKIE), pair.accessToken, cookieOptions(req, auth.accessTokenTtlSeconds * 1000, '/'));
+    res.cookie(cookieName(req, REFRESH_COOKIE), pair.refreshToken, cookieOptions(req, Math.max(0, pair.refreshTokenExpiresAt.getTime() - Date.now()), '/api/auth'));
   };
   const clearCookies = (req: Request, res: Response): void => {
     const { maxAge: _a, ...access } = cookieOptions(req, 0, '/');
     const { maxAge: _r, ...refresh } = cookieOptions(req, 0, '/api/auth');
-    res.clearCookie(ACCESS_COOKIE, access);
-    res.clearCookie(REFRESH_COOKIE, refresh);
+    res.clearCookie(cookieName(req, ACCESS_COOKIE), access);
+    res.clearCookie(cookieName(req, REFRESH_COOKIE), refresh);
+  };
+  /** The refresh cookie, read only from a request our own pages made (refresh and sign-out change state). */
+  const refreshCookie = (req: Request): string | undefined => {
+    const token = readCookie(req, cookieName(req, REFRESH_COOKIE));
+    if (token !== undefined) assertSameOrigin(req);
+    return token;
   };
   const tokenBody = (pair: TokenPair, includeRefresh: boolean): Record<string, unknown> => ({
     accessToken: pair.accessToken,
@@ -90,7 +97,7 @@ export function createAuthRouter(auth: AuthService, options: AuthRouterOptions =
   routes.post('/api/auth/refresh', { scope: 'public', description: 'rotate a refresh token (cookie or body)' }, json, async (req, res) => {
     const body = parseInput(refreshBody, req.body);
     const fromCookie = body.refreshToken === undefined;
-    const token = body.refreshToken ?? readCookie(req, REFRESH_COOKIE);
+    const token = body.refreshToken ?? refreshCookie(req);
     if (!token) throw new AppError('unauthenticated', 'No refresh token');
     try {
       const pair = await auth.refresh(token, origin(req));
@@ -105,7 +112,7 @@ export function createAuthRouter(auth: AuthService, options: AuthRouterOptions =
 
   routes.post('/api/auth/sign-out', { scope: 'public', description: 'revoke the session; idempotent' }, json, async (req, res) => {
     const body = parseInput(refreshBody, req.body);
-    const refreshToken = body.refreshToken ?? readCookie(req, REFRESH_COOKIE);
+    const refreshToken = body.refreshToken ?? refreshCookie(req);
     let sessionId: string | undefined;
     try {
       const credential = readCredential(req);

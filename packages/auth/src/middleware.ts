@@ -17,6 +17,16 @@ export interface Authenticator {
 
 export const ACCESS_COOKIE = 'yy_access';
 export const REFRESH_COOKIE = 'yy_refresh';
+/**
+ * Over TLS the cookies carry the `__Host-` prefix: the browser then accepts them only with Secure, Path=/ and no
+ * Domain, so a sibling subdomain cannot plant or shadow them. Over plain HTTP (development on loopback) the prefix
+ * cannot be used; the plain names are read only there.
+ */
+export const HOST_PREFIX = '__Host-';
+
+export function cookieName(req: Request, name: typeof ACCESS_COOKIE | typeof REFRESH_COOKIE): string {
+  return req.secure ? `${HOST_PREFIX}${name}` : name;
+}
 
 export type Credential = { kind: 'bearer' | 'cookie'; token: string } | { kind: 'api-key'; key: string };
 
@@ -45,23 +55,30 @@ export function readCredential(req: Request): Credential | undefined {
   }
   const apiKey = req.headers['x-api-key'];
   if (typeof apiKey === 'string' && apiKey) return { kind: 'api-key', key: apiKey };
-  const cookie = readCookie(req, ACCESS_COOKIE);
+  const cookie = readCookie(req, cookieName(req, ACCESS_COOKIE));
   if (cookie) return { kind: 'cookie', token: cookie };
   return undefined;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** What a browser says in Sec-Fetch-Site for a request our own pages made (or the user typed). */
+const OWN_FETCH_SITES = new Set(['same-origin', 'none']);
+
 /**
  * Cookies are sent by the browser on its own, so a state-changing request authenticated by the cookie must
- * come from our own pages: SameSite=Strict already stops cross-site sends in current browsers; this also
- * refuses a cross-origin Origin or `Sec-Fetch-Site: cross-site` (defence in depth against CSRF).
+ * come from our own pages. SameSite=Strict stops cross-site sends but not same-site ones (a sibling subdomain,
+ * another port), so this also refuses: a `Sec-Fetch-Site` other than same-origin/none, `Origin: null` (what a
+ * browser sends after a cross-origin redirect, e.g. a 307 bouncing a POST to us, or from a sandboxed frame), and
+ * an Origin of another host.
  */
-function assertSameOrigin(req: Request): void {
+export function assertSameOrigin(req: Request): void {
   if (SAFE_METHODS.has(req.method)) return;
-  if (req.headers['sec-fetch-site'] === 'cross-site') throw new AppError('forbidden', 'Cross-site request refused');
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && !OWN_FETCH_SITES.has(site)) throw new AppError('forbidden', 'Cross-site request refused');
   const origin = req.headers.origin;
-  if (origin === undefined || origin === 'null') return;
+  if (origin === undefined) return;
+  if (origin === 'null') throw new AppError('forbidden', 'Cross-site request refused');
   let host: string;
   try {
     host = new URL(origin).host;

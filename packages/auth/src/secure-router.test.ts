@@ -19,7 +19,7 @@ const fake: Authenticator = {
   authenticateApiKey: (key) => (key === 'good-key' ? Promise.resolve(device) : Promise.reject(new AppError('unauthenticated', 'API key invalid'))),
 };
 
-function build() {
+function build(trustedProxies: string[] = []) {
   const routes = new SecureRouter('test.router', fake);
   routes.get('/open', { scope: 'public' }, (_req, res) => {
     res.json({ open: true });
@@ -40,6 +40,7 @@ function build() {
     metrics: createMetricsRegistry(),
     readiness: [],
     routes: [routes.router],
+    security: { trustedProxies },
   });
   return { app, routes };
 }
@@ -76,6 +77,20 @@ describe('SecureRouter and authenticate', () => {
     await request(app).post('/reports').set('Cookie', 'yy_access=clinic-token').set('Sec-Fetch-Site', 'cross-site').expect(403);
     const res = await request(app).post('/reports').set('Cookie', 'yy_access=clinic-token');
     expect(res.status).toBe(201);
+    await request(app).post('/reports').set('Cookie', 'yy_access=clinic-token').set('Sec-Fetch-Site', 'same-origin').expect(201);
+  });
+
+  it('refuses Origin: null (a POST bounced by a cross-origin 307) and a same-site page on another origin', async () => {
+    await request(app).post('/reports').set('Cookie', 'yy_access=clinic-token').set('Origin', 'null').expect(403);
+    await request(app).post('/reports').set('Cookie', 'yy_access=clinic-token').set('Sec-Fetch-Site', 'same-site').expect(403);
+    // A bearer token is not sent by the browser on its own: no CSRF, so no origin check.
+    await request(app).post('/reports').set('Authorization', 'Bearer clinic-token').set('Origin', 'null').expect(201);
+  });
+
+  it('reads only the __Host- cookie over TLS, so a plain-named cookie planted by a sibling site is ignored', async () => {
+    const { app: behindTls } = build(['loopback']);
+    await request(behindTls).get('/studies').set('X-Forwarded-Proto', 'https').set('Cookie', 'yy_access=clinic-token').expect(401);
+    await request(behindTls).get('/studies').set('X-Forwarded-Proto', 'https').set('Cookie', '__Host-yy_access=clinic-token').expect(200, { user: 'alice' });
   });
 
   it('serves public routes without credentials', async () => {

@@ -25,7 +25,16 @@ export interface Config {
   dataDir: string;
   database: { url: string; schema: string; poolSize: number };
   redis: { url: string; queuePrefix: string };
-  http: { host: string; ports: Record<ServiceRole, number>; publicViewerUrl: string; publicIngestUrl: string };
+  http: {
+    host: string;
+    ports: Record<ServiceRole, number>;
+    publicViewerUrl: string;
+    publicIngestUrl: string;
+    /** Proxies whose forwarding headers are believed; empty: none. */
+    trustedProxies: string[];
+    /** Opens /metrics and the /readyz detail; undefined: direct loopback callers only. */
+    metricsToken?: string;
+  };
   dimse: { host: string; port: number; aeTitle: string; checkCalledAe: boolean };
   storage: StorageConfig;
   writeQuorum: number;
@@ -60,7 +69,7 @@ function describeIssue(issue: z.core.$ZodIssue, env: Record<string, string | und
   const variable = String(issue.path[0] ?? '(environment)');
   const raw = env[variable];
   // Secrets are never echoed back, even when wrong.
-  const shown = raw === undefined ? 'not set' : /SECRET|PASSWORD|KEY/.test(variable) ? 'a value (hidden)' : JSON.stringify(raw);
+  const shown = raw === undefined ? 'not set' : /SECRET|PASSWORD|KEY|TOKEN/.test(variable) ? 'a value (hidden)' : JSON.stringify(raw);
   return `${variable}: ${issue.message} (got ${shown})`;
 }
 
@@ -107,6 +116,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ports: { ingest: e.INGEST_PORT, viewer: e.VIEWER_PORT, inference: e.INFERENCE_PORT },
       publicViewerUrl: (e.PUBLIC_VIEWER_URL ?? `http://${e.HTTP_HOST.includes(':') ? `[${e.HTTP_HOST}]` : e.HTTP_HOST}:${e.VIEWER_PORT}`).replace(/\/+$/, ''),
       publicIngestUrl: (e.PUBLIC_INGEST_URL ?? `http://${e.HTTP_HOST.includes(':') ? `[${e.HTTP_HOST}]` : e.HTTP_HOST}:${e.INGEST_PORT}`).replace(/\/+$/, ''),
+      trustedProxies: e.TRUSTED_PROXIES ?? [],
+      ...(e.METRICS_TOKEN !== undefined ? { metricsToken: e.METRICS_TOKEN } : {}),
     },
     dimse: { host: e.DIMSE_HOST, port: e.DIMSE_PORT, aeTitle: e.DIMSE_AE_TITLE, checkCalledAe: e.DIMSE_CHECK_CALLED_AE },
     storage,

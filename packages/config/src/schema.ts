@@ -52,6 +52,14 @@ export const envSchema = z
       .url({ protocol: /^https?$/ })
       .optional()
       .describe('Public base URL of the ingest service, used by the web upload page (default: http://HTTP_HOST:INGEST_PORT).'),
+    TRUSTED_PROXIES: csv(
+      'Comma-separated reverse proxies whose X-Forwarded-For/-Proto are believed (addresses, CIDRs or `loopback`); unset: none, the socket address is the client.',
+    ),
+    METRICS_TOKEN: z
+      .string()
+      .min(16, 'at least 16 characters')
+      .optional()
+      .describe('Bearer token for /metrics and the detail of /readyz; unset: only a direct loopback caller (no forwarding header) sees them.'),
     HTTP_HOST: z.string().min(1).default('127.0.0.1').describe('Interface the HTTP services listen on.'),
     DIMSE_PORT: port.default(11112).describe('DICOM (DIMSE) port of the C-ECHO/C-STORE SCP.'),
     DIMSE_HOST: z.string().min(1).default('127.0.0.1').describe('Interface the DICOM SCP listens on.'),

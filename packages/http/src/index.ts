@@ -7,3 +7,4 @@ export * from './serve';
 export * from './lifecycle';
 export { Router } from 'express';
 export * from './service-context';
+export * from './security';

@@ -6,6 +6,7 @@ import { errorHandler, notFoundHandler, sendProblem } from './problem';
 import { requestContext } from './request-context';
 import { httpMetrics } from './metrics';
 import { runReadinessChecks, type ReadinessCheck } from './readiness';
+import { isInternalCaller, refuseControlCharactersInQuery, securityHeaders, trustProxySetting, type HttpSecurityOptions } from './security';
 
 export interface ServiceAppOptions {
   service: string;
@@ -16,6 +17,8 @@ export interface ServiceAppOptions {
   routes: Router[];
   /** Called before the routes, e.g. cookie parsing or static files. */
   before?: (app: Express) => void;
+  /** Trusted proxies, the metrics token and the pages' connect-src (see `httpSecurityFromConfig`). */
+  security?: HttpSecurityOptions;
 }
 
 /**
@@ -25,7 +28,8 @@ export interface ServiceAppOptions {
 export function createServiceApp(options: ServiceAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  const security = options.security ?? {};
+  app.set('trust proxy', trustProxySetting(security.trustedProxies));
   app.use(requestContext);
   app.use(
     pinoHttp({
@@ -40,29 +44,37 @@ export function createServiceApp(options: ServiceAppOptions): Express {
     }),
   );
   app.use(httpMetrics(options.metrics, options.service));
+  app.use(securityHeaders(security.connectSrc));
+  app.use(refuseControlCharactersInQuery());
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', service: options.service });
   });
-  app.get('/readyz', (_req, res, next) => {
+  // The public sees ready or not; which dependency failed, and why, only an internal caller (it maps the inside).
+  app.get('/readyz', (req, res, next) => {
+    const internal = isInternalCaller(req, security.metricsToken);
     runReadinessChecks(options.readiness)
       .then((report) => {
         if (report.ready) {
-          res.json({ status: 'ready', service: options.service, checks: report.checks });
+          res.json(internal ? { status: 'ready', service: options.service, checks: report.checks } : { status: 'ready' });
           return;
         }
         const failing = report.checks.filter((c) => !c.ok).map((c) => c.name);
+        if (!internal) options.logger.warn({ failing }, 'not ready');
         sendProblem(
           res,
-          new AppError('unavailable', `Not ready: ${failing.join(', ')} unavailable`, {
-            retryAfterSeconds: 5,
-            details: { failing, checks: report.checks },
-          }),
+          internal
+            ? new AppError('unavailable', `Not ready: ${failing.join(', ')} unavailable`, { retryAfterSeconds: 5, details: { failing, checks: report.checks } })
+            : new AppError('unavailable', 'Not ready', { retryAfterSeconds: 5 }),
         );
       })
       .catch(next);
   });
-  app.get('/metrics', (_req, res, next) => {
+  app.get('/metrics', (req, res, next) => {
+    if (!isInternalCaller(req, security.metricsToken)) {
+      next(new AppError('not_found', 'Not found'));
+      return;
+    }
     options.metrics
       .metrics()
       .then((text) => res.type(options.metrics.contentType).send(text))

@@ -1,7 +1,7 @@
 import { createIngestPipeline, createReplicatedStore } from '@yunying/archive';
 import { pingDatabase } from '@yunying/catalog';
 import { TypedQueue, pingQueueRedis } from '@yunying/jobs';
-import { createServiceApp, listen, type ServiceContext, type StartedService } from '@yunying/http';
+import { createServiceApp, listen, type ServiceContext, type StartedService, httpSecurityFromConfig } from '@yunying/http';
 import { loadActiveModel } from './model.registry';
 import { SrWriter } from './sr/sr.writer';
 import { AnalysisPool } from './threads/analysis.pool';
@@ -70,6 +70,7 @@ export async function startInferenceService(ctx: ServiceContext): Promise<Starte
     service: 'inference',
     logger,
     metrics: ctx.metrics,
+    security: httpSecurityFromConfig(config),
     readiness: [
       { name: 'postgres', check: () => pingDatabase(ctx.pool) },
       { name: 'redis', check: () => pingQueueRedis(triageQueue) },

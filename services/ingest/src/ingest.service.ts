@@ -3,7 +3,7 @@ import { pingDatabase } from '@yunying/catalog';
 import { describeError } from '@yunying/core';
 import { AuthService } from '@yunying/auth';
 import { OutboxRelay, TypedQueue, pingQueueRedis } from '@yunying/jobs';
-import { createServiceApp, listen, type ServiceContext, type StartedService } from '@yunying/http';
+import { createServiceApp, listen, type ServiceContext, type StartedService, httpSecurityFromConfig } from '@yunying/http';
 import { createIngestPipeline, createReplicatedStore } from '@yunying/archive';
 import { stowRoutes } from './stow/stow.route';
 import { stowCors } from './stow/cors';
@@ -56,6 +56,7 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
     service: 'ingest',
     logger,
     metrics: ctx.metrics,
+    security: httpSecurityFromConfig(config),
     readiness: [
       { name: 'postgres', check: () => pingDatabase(ctx.pool) },
       { name: 'redis', check: () => pingQueueRedis(studyQueue) },

@@ -4,7 +4,7 @@ import { pingDatabase } from '@yunying/catalog';
 import { AuditLog, createAuditRouter } from '@yunying/audit';
 import { AuthService, createAuthRouter } from '@yunying/auth';
 import { createReplicatedStore } from '@yunying/archive';
-import { createServiceApp, listen, type ServiceContext, type StartedService } from '@yunying/http';
+import { createServiceApp, listen, type ServiceContext, type StartedService, httpSecurityFromConfig } from '@yunying/http';
 import { createDicomwebRouter } from './dicomweb';
 import { readingRouters } from './reading';
 
@@ -30,6 +30,7 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
     service: 'viewer',
     logger,
     metrics: ctx.metrics,
+    security: httpSecurityFromConfig(config),
     readiness: [{ name: 'postgres', check: () => pingDatabase(ctx.pool) }],
     before: (app) => serveWebApp(app, config.http.publicIngestUrl),
     routes: [createAuthRouter(auth).router, createAuditRouter({ pool: ctx.pool, auth, staleVerificationSeconds: config.keeper.scrubStaleDays * 86_400 }).router, dicomweb.router, ...readingRouters({ pool: ctx.pool, authenticator: auth }).map((r) => r.router)],
