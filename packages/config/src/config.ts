@@ -34,6 +34,7 @@ export interface Config {
     trustedProxies: string[];
     /** Opens /metrics and the /readyz detail; undefined: direct loopback callers only. */
     metricsToken?: string;
+    corsOrigins: string[];
   };
   dimse: { host: string; port: number; aeTitle: string; checkCalledAe: boolean };
   storage: StorageConfig;
@@ -118,6 +119,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       publicIngestUrl: (e.PUBLIC_INGEST_URL ?? `http://${e.HTTP_HOST.includes(':') ? `[${e.HTTP_HOST}]` : e.HTTP_HOST}:${e.INGEST_PORT}`).replace(/\/+$/, ''),
       trustedProxies: e.TRUSTED_PROXIES ?? [],
       ...(e.METRICS_TOKEN !== undefined ? { metricsToken: e.METRICS_TOKEN } : {}),
+      corsOrigins: e.CORS_ORIGINS ?? [],
     },
     dimse: { host: e.DIMSE_HOST, port: e.DIMSE_PORT, aeTitle: e.DIMSE_AE_TITLE, checkCalledAe: e.DIMSE_CHECK_CALLED_AE },
     storage,

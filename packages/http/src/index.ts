@@ -8,3 +8,5 @@ export * from './lifecycle';
 export { Router } from 'express';
 export * from './service-context';
 export * from './security';
+export * from './cors';
+export * from './shared-routes';

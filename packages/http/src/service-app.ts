@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import { AppError, type Logger } from '@yunying/core';
 import { errorHandler, notFoundHandler, sendProblem } from './problem';
 import { requestContext } from './request-context';
+import { corsMiddleware } from './cors';
 import { httpMetrics } from './metrics';
 import { runReadinessChecks, type ReadinessCheck } from './readiness';
 import { isInternalCaller, refuseControlCharactersInQuery, securityHeaders, trustProxySetting, type HttpSecurityOptions } from './security';
@@ -19,6 +20,8 @@ export interface ServiceAppOptions {
   before?: (app: Express) => void;
   /** Trusted proxies, the metrics token and the pages' connect-src (see `httpSecurityFromConfig`). */
   security?: HttpSecurityOptions;
+  /** Browser origins allowed to call every route cross-origin (CORS_ORIGINS); none when absent or empty. */
+  corsOrigins?: readonly string[];
 }
 
 /**
@@ -31,6 +34,7 @@ export function createServiceApp(options: ServiceAppOptions): Express {
   const security = options.security ?? {};
   app.set('trust proxy', trustProxySetting(security.trustedProxies));
   app.use(requestContext);
+  if (options.corsOrigins !== undefined && options.corsOrigins.length > 0) app.use(corsMiddleware({ origins: options.corsOrigins }));
   app.use(
     pinoHttp({
       logger: options.logger,

@@ -8,3 +8,5 @@ export { auc, bootstrapMetrics, ece, sensSpec } from './metrics';
 export type { Interval, MetricsReport, SensSpec, ThresholdReport } from './metrics';
 export { evaluateFolder, formatReport } from './eval.service';
 export type { EvaluationReport, ScoredImage } from './eval.service';
+export { ACR_LEXICON, LEXICON_ITEMS, lexiconCategory, recommendation, tiradsOf, trLevel } from './tirads';
+export type { LexiconCategory, LexiconItem, LexiconPrediction, NoduleFinding, Recommendation, TrLevel } from './tirads';
