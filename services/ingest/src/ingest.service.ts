@@ -2,13 +2,8 @@ import { pingDatabase } from '@yunying/catalog';
 import { describeError } from '@yunying/core';
 import { AuthService } from '@yunying/auth';
 import { OutboxRelay, TypedQueue, pingQueueRedis } from '@yunying/jobs';
-<<<<<<< HEAD
 import { createServiceApp, listen, type ServiceContext, type StartedService, httpSecurityFromConfig } from '@yunying/http';
-import { createIngestPipeline, createReplicatedStore } from '@yunying/archive';
-=======
-import { createServiceApp, listen, type ServiceContext, type StartedService } from '@yunying/http';
 import { createDerivedObjectStore, createIngestPipeline, createReplicatedStore } from '@yunying/archive';
->>>>>>> main
 import { stowRoutes } from './stow/stow.route';
 import { stowCors } from './stow/cors';
 import { ThumbnailService } from './thumbnail.service';
