@@ -40,7 +40,7 @@ export interface Config {
     repairRetrySeconds: number;
     orphanSweepIntervalSeconds: number;
   };
-  stow: { maxInstanceBytes: number; maxRequestBytes: number };
+  stow: { maxInstanceBytes: number; maxRequestBytes: number; memoryBudgetBytes: number };
   auth: { tokenSecret: string; accessTokenTtlSeconds: number; refreshTokenTtlSeconds: number };
   models: { dir: string; active: string };
   triage: { quietSeconds: number; concurrency: number };
@@ -122,7 +122,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       repairRetrySeconds: e.REPAIR_RETRY_SECONDS,
       orphanSweepIntervalSeconds: e.ORPHAN_SWEEP_INTERVAL_SECONDS,
     },
-    stow: { maxInstanceBytes: e.STOW_MAX_INSTANCE_BYTES, maxRequestBytes: e.STOW_MAX_REQUEST_BYTES },
+    stow: { maxInstanceBytes: e.STOW_MAX_INSTANCE_BYTES, maxRequestBytes: e.STOW_MAX_REQUEST_BYTES, memoryBudgetBytes: e.STOW_MEMORY_BUDGET_BYTES },
     auth: { tokenSecret: e.AUTH_TOKEN_SECRET, accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS, refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS },
     models: { dir: path.resolve(cwd, e.MODELS_DIR), active: e.ACTIVE_MODEL },
     triage: { quietSeconds: e.TRIAGE_QUIET_SECONDS, concurrency: e.TRIAGE_CONCURRENCY },

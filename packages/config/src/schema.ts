@@ -112,6 +112,12 @@ export const envSchema = z
 
     STOW_MAX_INSTANCE_BYTES: z.coerce.number().int().min(1024).default(512 * 1024 * 1024).describe('Largest single DICOM instance accepted, in bytes.'),
     STOW_MAX_REQUEST_BYTES: z.coerce.number().int().min(1024).default(4 * 1024 * 1024 * 1024).describe('Largest STOW-RS request body accepted, in bytes.'),
+    STOW_MEMORY_BUDGET_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(2 * 1024 * 1024 * 1024)
+      .describe('Memory that STOW-RS uploads in flight may hold together (each is charged min(Content-Length, STOW_MAX_INSTANCE_BYTES)); beyond it uploads get 503 + Retry-After.'),
 
     AUTH_TOKEN_SECRET: z
       .string()

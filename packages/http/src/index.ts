@@ -9,3 +9,5 @@ export { Router } from 'express';
 export * from './service-context';
 export * from './cors';
 export * from './shared-routes';
+export * from './server-guards';
+export * from './upload-budget';

@@ -3,7 +3,7 @@ import { pingDatabase } from '@yunying/catalog';
 import { describeError } from '@yunying/core';
 import { AuthService } from '@yunying/auth';
 import { OutboxRelay, TypedQueue, pingQueueRedis } from '@yunying/jobs';
-import { createServiceApp, listen, type ServiceContext, type StartedService } from '@yunying/http';
+import { createServiceApp, listen, UploadBudget, type ServiceContext, type StartedService } from '@yunying/http';
 import { createIngestPipeline, createReplicatedStore } from '@yunying/archive';
 import { stowRoutes } from './stow/stow.route';
 import { stowCors } from './stow/cors';
@@ -47,6 +47,7 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
     authenticator: auth,
     maxInstanceBytes: config.stow.maxInstanceBytes,
     maxRequestBytes: config.stow.maxRequestBytes,
+    uploadBudget: new UploadBudget(config.stow.memoryBudgetBytes),
     retrieveBase: `${config.http.publicViewerUrl}/dicomweb`,
   });
 
