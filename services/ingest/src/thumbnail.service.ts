@@ -37,10 +37,12 @@ export class ThumbnailService {
     if (parsed.frames.length === 0 || (await seriesHasThumbnail(this.pool, parsed.seriesInstanceUid))) return;
     const image = this.sourceImage(parsed, bytes);
     if (!image) return;
-    await fs.mkdir(this.dir, { recursive: true });
+    // Thumbnails show patient images: service user and group only (#17 finding 8: they were 0644).
+    await fs.mkdir(this.dir, { recursive: true, mode: 0o750 });
     const target = this.pathFor(parsed.seriesInstanceUid);
     const temp = `${target}.${process.pid}.tmp`;
     await image.resize(160, 160, { fit: 'inside' }).jpeg({ quality: 80 }).toFile(temp);
+    await fs.chmod(temp, 0o640);
     await fs.rename(temp, target);
     await setSeriesThumbnail(this.pool, parsed.seriesInstanceUid, path.basename(target));
   }
