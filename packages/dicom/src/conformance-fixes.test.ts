@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { recordSkip, sharedDataDir } from '../../../test/support/skip';
+import { itUnless, recordSkip, sharedDataDir, type TestFn } from '../../../test/support/skip';
 import { parseInstance, readFrame } from './parse';
 import { readBulkValue } from './bulkdata';
 import { bigEndianUnSequenceInstance, deflatedInstance, expectedFrame, makeInstance, type InstanceOptions } from './testing';
@@ -12,10 +12,11 @@ function shared(rel: string): Buffer | null {
   const file = root === null ? null : path.join(root, rel);
   return file !== null && fs.existsSync(file) ? fs.readFileSync(file) : null;
 }
-function itShared(rel: string): jest.It {
+function itShared(rel: string): TestFn {
   if (shared(rel) !== null) return it;
-  recordSkip(`conformance fixes on ${rel}`, 'shared data file absent (../shared/data/dicom)');
-  return it.skip;
+  const reason = 'shared data file absent (../shared/data/dicom)';
+  recordSkip(`conformance fixes on ${rel}`, reason);
+  return itUnless(reason);
 }
 
 describe('Deflated Explicit VR Little Endian (PS3.5 A.5)', () => {
