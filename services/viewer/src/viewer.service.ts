@@ -3,7 +3,7 @@ import express from 'express';
 import { pingDatabase } from '@yunying/catalog';
 import { AuditLog, createAuditRouter } from '@yunying/audit';
 import { AuthService, createAuthRouter, withOidc } from '@yunying/auth';
-import { createReplicatedStore } from '@yunying/archive';
+import { createDerivedObjectStore, createReplicatedStore } from '@yunying/archive';
 import { createServiceApp, listen, type ServiceContext, type StartedService } from '@yunying/http';
 import { createDicomwebRouter } from './dicomweb';
 import { readingRouters } from './reading';
@@ -16,8 +16,10 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
   const auth = AuthService.fromConfig(config, ctx.pool, auditLog);
   // Yunying's own tokens and API keys, and an external OIDC issuer's access tokens when configured.
   const authenticator = withOidc(auth, config);
-  // The viewer only reads objects (from the first copy that verifies).
-  const store = await createReplicatedStore(config, logger);
+  // The viewer only reads objects (from the first copy that verifies): it never creates a bucket or sets
+  // lock configuration, so it can run with read-only object credentials.
+  const store = await createReplicatedStore(config, logger, { prepare: false });
+  const derived = await createDerivedObjectStore(config, { prepare: false });
 
   const dicomweb = createDicomwebRouter({
     pool: ctx.pool,
@@ -25,7 +27,7 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
     authenticator,
     audit: auditLog,
     publicBaseUrl: config.http.publicViewerUrl,
-    thumbnailDir: path.join(config.dataDir, 'derived', 'thumbnails'),
+    derived,
   });
 
   const app = createServiceApp({
