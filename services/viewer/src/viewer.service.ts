@@ -7,6 +7,8 @@ import { createReplicatedStore } from '@yunying/archive';
 import { createServiceApp, listen, type ServiceContext, type StartedService } from '@yunying/http';
 import { createDicomwebRouter } from './dicomweb';
 import { readingRouters } from './reading';
+import { ReaderAiService, readerAiRoutes } from './reader-ai';
+import { TriageModel, loadActiveModel } from '@yunying/nodule-model';
 
 /** The viewer role: DICOMweb retrieval, the reading queue, reports and the web app. */
 export async function startViewerService(ctx: ServiceContext): Promise<StartedService> {
@@ -26,13 +28,19 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
     thumbnailDir: path.join(config.dataDir, 'derived', 'thumbnails'),
   });
 
+  // Reader-guided scoring runs the served model's nodule half in this process (one thread, on demand).
+  const active = loadActiveModel(config.models.dir, config.models.active);
+  const model = await TriageModel.load(active.dir);
+  ctx.lifecycle.add({ name: 'reader-guided model', close: () => model.close() });
+  const readerAi = new ReaderAiService(ctx.pool, store, model);
+
   const app = createServiceApp({
     service: 'viewer',
     logger,
     metrics: ctx.metrics,
     readiness: [{ name: 'postgres', check: () => pingDatabase(ctx.pool) }],
     before: (app) => serveWebApp(app, config.http.publicIngestUrl),
-    routes: [createAuthRouter(auth).router, createAuditRouter({ pool: ctx.pool, auth, staleVerificationSeconds: config.keeper.scrubStaleDays * 86_400 }).router, dicomweb.router, ...readingRouters({ pool: ctx.pool, authenticator: auth }).map((r) => r.router)],
+    routes: [createAuthRouter(auth).router, createAuditRouter({ pool: ctx.pool, auth, staleVerificationSeconds: config.keeper.scrubStaleDays * 86_400 }).router, dicomweb.router, ...readingRouters({ pool: ctx.pool, authenticator: auth }).map((r) => r.router), readerAiRoutes(readerAi, auth).router],
   });
   const server = await listen(app, config.http.host, config.http.ports.viewer, logger);
   ctx.lifecycle.add({ name: 'viewer http', close: () => server.close(config.shutdownGraceSeconds * 1000) });
