@@ -84,6 +84,8 @@ const expectations: ExpectationTable = {
   'GET /api/studies/:studyUid/ai': reader,
   'POST /api/studies/:studyUid/ai/nodules': reader,
   'GET /api/studies/:studyUid/ai/nodules': reader,
+  'GET /api/admin/clinics/:clinicId/triage-scope-rules': admin,
+  'PUT /api/admin/clinics/:clinicId/triage-scope-rules': admin,
   'GET /api/clinic/studies': { allow: ['clinic'], otherClinic: 'deny' },
   // Keep and prove: admins run the keeper, auditors approve disposals; nobody deletes under retention.
   'POST /api/admin/scrub': admin,

@@ -8,6 +8,7 @@ import { createServiceApp, listen, type ServiceContext, type StartedService } fr
 import { createDicomwebRouter } from './dicomweb';
 import { readingRouters } from './reading';
 import { ReaderAiService, readerAiRoutes } from './reader-ai';
+import { triageScopeRoutes } from './triage-scope';
 import { TriageModel, loadActiveModel } from '@yunying/nodule-model';
 
 /** The viewer role: DICOMweb retrieval, the reading queue, reports and the web app. */
@@ -40,7 +41,7 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
     metrics: ctx.metrics,
     readiness: [{ name: 'postgres', check: () => pingDatabase(ctx.pool) }],
     before: (app) => serveWebApp(app, config.http.publicIngestUrl),
-    routes: [createAuthRouter(auth).router, createAuditRouter({ pool: ctx.pool, auth, staleVerificationSeconds: config.keeper.scrubStaleDays * 86_400 }).router, dicomweb.router, ...readingRouters({ pool: ctx.pool, authenticator: auth }).map((r) => r.router), readerAiRoutes(readerAi, auth).router],
+    routes: [createAuthRouter(auth).router, createAuditRouter({ pool: ctx.pool, auth, staleVerificationSeconds: config.keeper.scrubStaleDays * 86_400 }).router, dicomweb.router, ...readingRouters({ pool: ctx.pool, authenticator: auth }).map((r) => r.router), readerAiRoutes(readerAi, auth).router, triageScopeRoutes(ctx.pool, auth).router],
   });
   const server = await listen(app, config.http.host, config.http.ports.viewer, logger);
   ctx.lifecycle.add({ name: 'viewer http', close: () => server.close(config.shutdownGraceSeconds * 1000) });

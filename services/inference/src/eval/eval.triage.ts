@@ -93,6 +93,7 @@ export async function instanceBytes(file: string): Promise<Uint8Array> {
     patientId: '',
     studyDescription: '',
     seriesDescription: '',
+    extra: { BodyPartExamined: null },
     seed: file,
     pixelPattern: (_frame, row, column, sample) => rgb.data[(row * rgb.width + column) * 3 + sample] ?? 0,
   });
