@@ -20,11 +20,11 @@ const ITEM_TEXT: Record<string, string> = {
 };
 
 /** One nodule: its ACR TI-RADS categories with their points, the TR level they add up to, and the score. */
-function noduleView(n: AiNodule): HTMLElement {
+function noduleView(n: AiNodule, title: string): HTMLElement {
   return h(
     'div',
     { class: 'nodule', 'data-testid': 'ai-nodule' },
-    h('h3', {}, `Nodule ${n.index}: `, h('span', { 'data-testid': 'ai-nodule-tr' }, `${n.trLevel} (${n.tiradsPoints} points)`), ` · score ${percent(n.score)}`),
+    h('h3', {}, `${title}: `, h('span', { 'data-testid': 'ai-nodule-tr' }, `${n.trLevel} (${n.tiradsPoints} points)`), ` · score ${percent(n.score)}`),
     n.sizeMm ? h('p', { class: 'muted small' }, `${n.sizeMm.long} × ${n.sizeMm.short} mm (box)`) : null,
     h(
       'table',
@@ -53,11 +53,16 @@ function noduleView(n: AiNodule): HTMLElement {
  * its frame), the top image's nodules in ACR TI-RADS terms (category and points per lexicon item, the
  * TR level they add up to, the score), and a button to jump to it.
  */
-export function aiPanel(onJump: (image: AiImage) => void): { el: HTMLElement; show: (result: AiResult | null) => void } {
+export function aiPanel(onJump: (image: AiImage) => void): { el: HTMLElement; show: (result: AiResult | null) => void; showReader: (nodule: AiNodule | null, note: string | null) => void } {
   const el = h('section', { class: 'panel ai-panel', 'aria-labelledby': 'ai-heading', 'data-testid': 'ai-panel' }, h('h2', { id: 'ai-heading' }, 'AI triage'), h('p', { class: 'muted' }, 'Loading…'));
+  // The reader's own box, scored on demand: kept below the automatic result, replaced by the next box.
+  const reader = h('div', { class: 'reader-ai', 'data-testid': 'ai-reader', 'aria-live': 'polite' });
+  const showReader = (nodule: AiNodule | null, note: string | null): void => {
+    replace(reader, note ? h('p', { class: 'muted small' }, note) : null, nodule ? noduleView(nodule, 'Your box') : null);
+  };
   const show = (result: AiResult | null): void => {
     if (!result) {
-      replace(el, h('h2', { id: 'ai-heading' }, 'AI triage'), h('p', { class: 'muted' }, 'No AI result for this study.'));
+      replace(el, h('h2', { id: 'ai-heading' }, 'AI triage'), h('p', { class: 'muted' }, 'No AI result for this study.'), reader);
       return;
     }
     const best = result.images[0];
@@ -87,11 +92,12 @@ export function aiPanel(onJump: (image: AiImage) => void): { el: HTMLElement; sh
       jump,
       images.length > 0 ? h('h3', {}, 'Per image') : null,
       images.length > 0 ? h('ul', { class: 'plain' }, ...images) : null,
-      ...nodules.map((n) => noduleView(n)),
-      h('p', { class: 'muted small' }, 'A triage aid, not a diagnosis. Nothing here is copied into the report.'),
+      ...nodules.map((n) => noduleView(n, `Nodule ${n.index}`)),
+      reader,
+      h('p', { class: 'muted small' }, 'A triage aid, not a diagnosis. Nothing here is copied into the report. Draw a box (B) to have the model read a nodule you choose.'),
     );
   };
-  return { el, show };
+  return { el, show, showReader };
 }
 
 /** Draws the nodule's outline (or box) over the image the finding belongs to, in image pixel coordinates. */
