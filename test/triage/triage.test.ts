@@ -114,7 +114,9 @@ describe('triage of stable studies (system)', () => {
     expect(['triaged', 'no_nodule_found']).toContain(second.status);
     expect(second.images).toHaveLength(3);
     const all = await results(system.pool, studyUid);
-    expect(all.map((r) => r.instance_count)).toEqual([2, 3]);
+    // On a loaded machine the quiet period can pass between the two instances of one STOW: a result for
+    // the first instance alone is then stored too (and superseded), which is correct, so only the tail is fixed.
+    expect(all.map((r) => r.instance_count).slice(-2)).toEqual([2, 3]);
     expect((await studyRow(system.pool, studyUid)).ai_result_ref).toBe(second.id);
 
     // Reader-guided scoring: the reader boxes the nodule on the first image and gets its categories.
