@@ -43,13 +43,14 @@ module.exports = {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{packages,services}/*/src/**/*.test.ts'],
+      // Wherever the code lives: src/ of every package and service, and the viewer's web app (web/src).
+      testMatch: ['<rootDir>/{packages,services}/**/*.test.ts'],
       testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.int\\.test\\.ts$'],
     },
     {
       ...common,
       displayName: 'integration',
-      testMatch: ['<rootDir>/{packages,services}/*/src/**/*.int.test.ts'],
+      testMatch: ['<rootDir>/{packages,services}/**/*.int.test.ts'],
     },
     {
       ...common,

@@ -101,12 +101,3 @@ export function summaryOf(run: CliRun): Record<string, unknown> & { sent: number
   return summary as ReturnType<typeof summaryOf>;
 }
 
-/** Polls `probe` until it returns true or `timeoutMs` passes (then fails with `what`). */
-export async function eventually(probe: () => Promise<boolean>, what: string, timeoutMs = 60_000, intervalMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await probe()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}

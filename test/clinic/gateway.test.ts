@@ -7,7 +7,8 @@ import { makeStudy } from '@yunying/dicom/testing';
 import { freePort } from '../support/processes';
 import { describeUnless, findExecutable } from '../support/skip';
 import { startSystem, type RunningSystem } from '../support/system';
-import { cliBuilt, eventually, runCli, startCli, type CliProcess } from './clinic.support';
+import { waitFor } from '../support/wait';
+import { cliBuilt, runCli, startCli, type CliProcess } from './clinic.support';
 
 const run = promisify(execFile);
 const dcmtk = findExecutable('storescu') && findExecutable('echoscu') ? null : 'dcmtk not installed (apt-get install dcmtk)';
@@ -100,10 +101,10 @@ describeUnless(cliBuilt() ?? dcmtk, 'yunying gateway (system)', () => {
     const waiting = await spoolStatus(spool);
     expect(waiting.queued.count).toBe(6);
     expect(waiting.sent.count).toBe(0);
-    await eventually(async () => {
+    await waitFor('the gateway reports the archive unreachable', async () => {
       const live = (await (await fetch(`http://127.0.0.1:${gw.httpPort}/status`)).json()) as { archive: { reachable: boolean | null; lastError: string | null } };
       return live.archive.reachable === false && live.archive.lastError !== null;
-    }, 'the gateway reports the archive unreachable');
+    });
     const metrics = await (await fetch(`http://127.0.0.1:${gw.httpPort}/metrics`)).text();
     expect(metrics).toMatch(/yunying_gateway_spool_instances\{state="pending"\} 6/);
     expect(metrics).toMatch(/yunying_gateway_archive_reachable 0/);
@@ -117,14 +118,14 @@ describeUnless(cliBuilt() ?? dcmtk, 'yunying gateway (system)', () => {
     system = await startSystem({ env: { INGEST_PORT: String(archivePort) } });
     const key = system.credentials.apiKey?.key ?? '';
     gw = await startGateway(spool, ['--batch-files', '1', '--concurrency', '1'], key);
-    await eventually(async () => (await archived(early.uids)).rows === 6, 'the archive has the 6 spooled instances');
-    await eventually(async () => (await spoolStatus(spool)).queued.count === 0, 'the spool is empty');
+    await waitFor('the archive has the 6 spooled instances', async () => (await archived(early.uids)).rows === 6);
+    await waitFor('the spool is empty', async () => (await spoolStatus(spool)).queued.count === 0);
     expect((await spoolStatus(spool)).sent.count).toBe(6);
 
     // kill -9 while forwarding: wait until the forwarder has confirmed some, but not all, of a new study.
     const late = writeStudy(40, 'late');
     expect((await dcmtkTool('storescu', ['-aet', 'US_ROOM1', '127.0.0.1', gw.dimsePort, ...late.paths])).code).toBe(0);
-    await eventually(async () => (await spoolStatus(spool)).sent.count > 6, 'the forwarder has confirmed some of the new study', 60_000, 20);
+    await waitFor('the forwarder has confirmed some of the new study', async () => (await spoolStatus(spool)).sent.count > 6, 60_000, 20);
     gw.proc.child.kill('SIGKILL');
     await gw.proc.done;
     const afterKill = await spoolStatus(spool);
@@ -132,7 +133,7 @@ describeUnless(cliBuilt() ?? dcmtk, 'yunying gateway (system)', () => {
     expect(afterKill.queued.count + afterKill.sent.count).toBeGreaterThanOrEqual(46);
 
     gw = await startGateway(spool, ['--batch-files', '4', '--concurrency', '2'], key);
-    await eventually(async () => (await spoolStatus(spool)).queued.count === 0, 'the restarted gateway emptied the spool');
+    await waitFor('the restarted gateway emptied the spool', async () => (await spoolStatus(spool)).queued.count === 0);
     expect(await archived(late.uids)).toEqual({ rows: 40, distinct: 40, maxVersion: 1 });
     expect(await archived(early.uids)).toEqual({ rows: 6, distinct: 6, maxVersion: 1 });
     const final = await spoolStatus(spool);

@@ -6,6 +6,7 @@ import { objectKey } from '@yunying/storage';
 import { Rng } from '../fuzz/mutator';
 import { startLauncher, type LauncherProcess } from '../support/processes';
 import { stowBody, type RunningSystem } from '../support/system';
+import { waitFor } from '../support/wait';
 
 /**
  * #8 crash safety, driven from outside: a STOW-RS client uploads a corpus while the ingest process is
@@ -89,17 +90,6 @@ function text(value: unknown): string {
 }
 
 const REPLICAS = ['replica-a', 'replica-b', 'replica-c'];
-
-/** Bounded polling of observable state (no fixed sleeps). */
-async function waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
-    const value = await probe();
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, delay));
-  }
-}
 
 export class CrashRun {
   readonly corpus: CorpusInstance[];

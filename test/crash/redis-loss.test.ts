@@ -4,6 +4,7 @@ import { makeStudy } from '@yunying/dicom/testing';
 import { freePort } from '../support/processes';
 import { describeUnless, findExecutable } from '../support/skip';
 import { startSystem, stow, stowItems, type RunningSystem } from '../support/system';
+import { waitFor } from '../support/wait';
 
 /**
  * #8 "queues survive Redis loss": the catalog is the source of truth and the outbox relay publishes
@@ -40,16 +41,6 @@ async function stopRedis(redis: PrivateRedis): Promise<void> {
   const exited = new Promise((resolve) => redis.child.once('exit', resolve));
   redis.child.kill('SIGKILL');
   await exited;
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
-    const value = await probe();
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, delay));
-  }
 }
 
 describeUnless(redisServer ? null : 'redis-server not installed', 'Redis loss: the outbox relay re-publishes from the catalog (system)', () => {

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { makeStudy } from '@yunying/dicom/testing';
 import { firstValue, startSystem, stow, stowItems, type RunningSystem } from '../support/system';
-import { sha256, waitFor } from './keep.support';
+import { waitFor } from '../support/wait';
+import { sha256 } from './keep.support';
 
 /**
  * #8: a replica target down during ingest. Quorum 3 (the default): STOW answers 503 with Retry-After and

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { makeStudy } from '@yunying/dicom/testing';
 import { FsReplicaTarget } from '@yunying/storage';
 import { startSystem, stow, type RunningSystem } from '../support/system';
-import { api, sha256, signIn, waitFor } from './keep.support';
+import { waitFor } from '../support/wait';
+import { api, sha256, signIn } from './keep.support';
 
 /**
  * #8 retention expiry: nothing is deleted before retain-until through any path; after expiry a study is

@@ -1,8 +1,23 @@
 // Ends every jest run with one line a CI reader can rely on ("Summary: N passed, N failed, N skipped")
 // and the reasons recorded for skipped groups (test/support/skip.ts).
+// In CI (CI=true or CI=1) a skipped or todo test fails the run, however it was skipped (describeUnless,
+// it.skip, a forgotten .only elsewhere in a file): getLastError() is how a jest reporter fails a run.
 const fs = require('node:fs');
 
+function skipsFail() {
+  const ci = (process.env.CI || '').toLowerCase();
+  return ci === 'true' || ci === '1';
+}
+
 class SummaryReporter {
+  constructor() {
+    this.error = undefined;
+  }
+
+  getLastError() {
+    return this.error;
+  }
+
   onRunComplete(_contexts, results) {
     const file = process.env.YUNYING_SKIP_LOG;
     const reasons = new Map();
@@ -26,6 +41,11 @@ class SummaryReporter {
     if (reasons.size > 0) {
       lines.push('  Skipped, and why:');
       for (const reason of reasons.keys()) lines.push(`    - ${reason}`);
+    }
+    const notRun = results.numPendingTests + results.numTodoTests;
+    if (skipsFail() && notRun > 0) {
+      this.error = new Error(`${notRun} test(s) skipped: CI does not accept skipped tests (the reasons are listed above)`);
+      lines.push(`  FAIL  CI: ${this.error.message}`);
     }
     lines.push(`Summary: ${results.numPassedTests} passed, ${results.numFailedTests} failed, ${results.numPendingTests} skipped`);
     process.stdout.write(lines.join('\n') + '\n');

@@ -5,6 +5,8 @@ import { makeInstance } from '@yunying/dicom/testing';
 import { loadTriageManifest, readRgbImage } from '@yunying/nodule-model';
 import { REPO_ROOT } from '../support/processes';
 
+export { waitFor } from '../support/wait';
+
 export interface ManifestFacts {
   id: string;
   version: string;
@@ -80,17 +82,6 @@ export async function results(pool: Pool, studyInstanceUid: string): Promise<Res
     [studyInstanceUid],
   );
   return rows;
-}
-
-/** Polls `probe` until it returns a value (not undefined) or the deadline passes; never a fixed sleep. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000, intervalMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
 }
 
 export async function studyRow(pool: Pool, studyInstanceUid: string): Promise<{ priority: string; triage_status: string; reading_status: string; ai_result_ref: string | null }> {

@@ -25,7 +25,7 @@ export interface Config {
   dataDir: string;
   database: { url: string; schema: string; poolSize: number };
   redis: { url: string; queuePrefix: string };
-  http: { host: string; ports: Record<ServiceRole, number>; publicViewerUrl: string; publicIngestUrl: string };
+  http: { host: string; ports: Record<ServiceRole, number>; publicViewerUrl: string; publicIngestUrl: string; corsOrigins: string[] };
   dimse: { host: string; port: number; aeTitle: string; checkCalledAe: boolean };
   storage: StorageConfig;
   writeQuorum: number;
@@ -107,6 +107,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ports: { ingest: e.INGEST_PORT, viewer: e.VIEWER_PORT, inference: e.INFERENCE_PORT },
       publicViewerUrl: (e.PUBLIC_VIEWER_URL ?? `http://${e.HTTP_HOST.includes(':') ? `[${e.HTTP_HOST}]` : e.HTTP_HOST}:${e.VIEWER_PORT}`).replace(/\/+$/, ''),
       publicIngestUrl: (e.PUBLIC_INGEST_URL ?? `http://${e.HTTP_HOST.includes(':') ? `[${e.HTTP_HOST}]` : e.HTTP_HOST}:${e.INGEST_PORT}`).replace(/\/+$/, ''),
+      corsOrigins: e.CORS_ORIGINS ?? [],
     },
     dimse: { host: e.DIMSE_HOST, port: e.DIMSE_PORT, aeTitle: e.DIMSE_AE_TITLE, checkCalledAe: e.DIMSE_CHECK_CALLED_AE },
     storage,

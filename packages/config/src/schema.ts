@@ -53,6 +53,12 @@ export const envSchema = z
       .optional()
       .describe('Public base URL of the ingest service, used by the web upload page (default: http://HTTP_HOST:INGEST_PORT).'),
     HTTP_HOST: z.string().min(1).default('127.0.0.1').describe('Interface the HTTP services listen on.'),
+    CORS_ORIGINS: z
+      .string()
+      .transform((s) => s.split(',').map((v) => v.trim().replace(/\/+$/, '')).filter((v) => v.length > 0))
+      .pipe(z.array(z.union([z.literal('*'), z.url({ protocol: /^https?$/ }).refine((u) => new URL(u).origin === u, 'an origin: scheme://host[:port], no path')])))
+      .optional()
+      .describe('Comma-separated origins (scheme://host[:port]) whose browser apps may call the DICOMweb and API routes (CORS), e.g. a separately served OHIF; `*` for any (never with credentials).'),
     DIMSE_PORT: port.default(11112).describe('DICOM (DIMSE) port of the C-ECHO/C-STORE SCP.'),
     DIMSE_HOST: z.string().min(1).default('127.0.0.1').describe('Interface the DICOM SCP listens on.'),
     DIMSE_AE_TITLE: aeTitle.default('YUNYING').describe('AE title of the archive’s SCP.'),

@@ -25,6 +25,8 @@ export {
   storageSopClasses,
 } from './uids';
 export { charsetDecoder } from './charset';
+export { isBulkDataPath, readBulkValue } from './bulkdata';
+export { normaliseDate, normaliseDateTime, normaliseTime } from './temporal';
 export type { CharsetDecoder } from './charset';
 export {
   PixelDecodeError,

@@ -11,6 +11,7 @@
 import type { DataSet, Element } from 'dicom-parser';
 import type { CharsetDecoder } from './charset';
 import { dictionaryVr } from './dictionary';
+import { temporalNormaliser } from './temporal';
 
 export interface DicomJsonPersonName {
   Alphabetic?: string;
@@ -109,12 +110,18 @@ function personName(value: string | null): DicomJsonPersonName | null {
   return Object.keys(name).length === 0 ? null : name;
 }
 
-function numericString(value: string | null, integer: boolean): number | string | null {
+/**
+ * PS3.18 F.2.3.1: IS and DS values are JSON numbers. A value that is no IS/DS at all (seen: DS
+ * "1.9.10.0") has no number to give, and a string there breaks clients that read the attribute as a
+ * number (OHIF); it is dropped (null, so the other values keep their positions) and the instance is
+ * still stored: the Part 10 object keeps the bytes as received.
+ */
+function numericString(value: string | null, integer: boolean): number | null {
   if (value === null) return null;
-  const n = integer ? Number.parseInt(value, 10) : Number.parseFloat(value);
-  // Only convert what is a well-formed IS/DS; anything else is kept as the string it was.
   const wellFormed = integer ? /^[+-]?\d+$/.test(value) : /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(value);
-  return wellFormed && Number.isFinite(n) ? n : value;
+  if (!wellFormed) return null;
+  const n = integer ? Number.parseInt(value, 10) : Number.parseFloat(value);
+  return Number.isFinite(n) ? n : null;
 }
 
 function attribute(dataSet: DataSet, element: Element, path: string, context: Context, depth: number): DicomJsonAttribute {
@@ -181,7 +188,10 @@ function attribute(dataSet: DataSet, element: Element, path: string, context: Co
   if (vr === 'PN') out = values.map(personName);
   else if (vr === 'IS') out = values.map((v) => numericString(v, true));
   else if (vr === 'DS') out = values.map((v) => numericString(v, false));
-  else out = values;
+  else {
+    const normalise = temporalNormaliser(vr);
+    out = normalise === null ? values : values.map((v) => (v === null ? null : normalise(v)));
+  }
   return out.every((v) => v === null) ? { vr } : { vr, Value: out };
 }
 

@@ -14,7 +14,9 @@ import type { DataSet, Element, ParseDicomOptions } from 'dicom-parser';
 import { charsetDecoder } from './charset';
 import type { CharsetDecoder } from './charset';
 import { dictionaryVr } from './dictionary';
+import { InflatedTooLarge, readBigEndian, readDeflated } from './dataset.reader';
 import { buildDicomJson } from './json';
+import { normaliseDate, normaliseTime } from './temporal';
 import type { DicomJsonObject, JsonOptions } from './json';
 import { DicomRejection } from './rejection';
 import type { RejectionContext, RejectionReason } from './rejection';
@@ -274,17 +276,32 @@ function contextOf(dataSet: DataSet | undefined): RejectionContext {
   return context;
 }
 
-function parseDataSet(bytes: Uint8Array, limits: ParseLimits, meta: DataSet): DataSet {
+/** Deflated and big-endian datasets are read by dataset.reader.ts (see there why); the rest by parseDicom. */
+function readDataSet(bytes: Uint8Array, limits: ParseLimits, meta: DataSet, transferSyntaxUid: string): DataSet {
+  const metaEnd = (meta as DataSet & { position?: number }).position ?? 132;
+  if (transferSyntaxUid === TransferSyntax.DeflatedExplicitVRLittleEndian) {
+    try {
+      return readDeflated(bytes, meta, metaEnd, limits.maxBytes, vrLookup).dataSet;
+    } catch (error) {
+      if (error instanceof InflatedTooLarge) return reject('too_large', `The inflated dataset is larger than the limit of ${limits.maxBytes} bytes.`, contextOf(meta));
+      throw error;
+    }
+  }
+  if (transferSyntaxUid === TransferSyntax.ExplicitVRBigEndian) return readBigEndian(bytes, meta, metaEnd, vrLookup);
   const options: ParseDicomOptions = {
     // Implicit VR: dicom-parser asks for each tag's VR to know which elements are sequences.
     vrCallback: vrLookup,
   };
-  // dicom-parser inflates with Buffer.copy on Node, so hand it a Buffer view (no copy).
   const input = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return dicomParser.parseDicom(input, options);
+}
+
+function parseDataSet(bytes: Uint8Array, limits: ParseLimits, meta: DataSet, transferSyntaxUid: string): DataSet {
   let dataSet: DataSet;
   try {
-    dataSet = dicomParser.parseDicom(input, options);
+    dataSet = readDataSet(bytes, limits, meta, transferSyntaxUid);
   } catch (error) {
+    if (error instanceof DicomRejection) throw error;
     const { inner, dataSet: partial } = unwrapParserError(error);
     const context = contextOf(partial ?? meta);
     if (inner instanceof RangeError) {
@@ -535,7 +552,7 @@ export function parseInstance(bytes: Uint8Array, limits: Partial<ParseLimits> = 
   }
   checkVrEncoding(bytes, meta, transferSyntaxUid, metaContext);
 
-  const dataSet = parseDataSet(bytes, effective, meta);
+  const dataSet = parseDataSet(bytes, effective, meta, transferSyntaxUid);
   const context = contextOf(dataSet);
 
   const sopClassUid = requireUid(dataSet, TAG.SopClassUid, 'SOP Class UID', context);
@@ -584,13 +601,21 @@ function extractAttributes(dataSet: DataSet, decoder: CharsetDecoder): QidoAttri
     return value === undefined || value === '' ? null : value;
   };
   const framesText = intString(dataSet, TAG.NumberOfFrames);
+  const date = (tag: string): string | null => {
+    const value = ascii(tag);
+    return value === null ? null : normaliseDate(value);
+  };
+  const time = (tag: string): string | null => {
+    const value = ascii(tag);
+    return value === null ? null : normaliseTime(value);
+  };
   return {
     PatientName: text('x00100010'),
     PatientID: text('x00100020'),
-    PatientBirthDate: ascii('x00100030'),
+    PatientBirthDate: date('x00100030'),
     PatientSex: ascii('x00100040'),
-    StudyDate: ascii('x00080020'),
-    StudyTime: ascii('x00080030'),
+    StudyDate: date('x00080020'),
+    StudyTime: time('x00080030'),
     AccessionNumber: text('x00080050'),
     ReferringPhysicianName: text('x00080090'),
     StudyID: text('x00200010'),
@@ -598,7 +623,7 @@ function extractAttributes(dataSet: DataSet, decoder: CharsetDecoder): QidoAttri
     Modality: ascii('x00080060'),
     SeriesNumber: intString(dataSet, 'x00200011'),
     SeriesDescription: text('x0008103e'),
-    SeriesDate: ascii('x00080021'),
+    SeriesDate: date('x00080021'),
     BodyPartExamined: ascii('x00180015'),
     InstanceNumber: intString(dataSet, 'x00200013'),
     Rows: uint16(dataSet, TAG.Rows),
@@ -610,6 +635,16 @@ function extractAttributes(dataSet: DataSet, decoder: CharsetDecoder): QidoAttri
     InstitutionName: text('x00080080'),
     Manufacturer: text('x00080070'),
   };
+}
+
+/**
+ * The dataset of an instance the archive already accepted, for reading values parseInstance leaves
+ * out (bulk data). Same readers as at ingest, so offsets and sequence items agree with the stored JSON.
+ */
+export function readStoredDataSet(bytes: Uint8Array): DataSet {
+  const meta = readMeta(bytes);
+  const transferSyntaxUid = rawString(meta, TAG.TransferSyntaxUid) ?? '';
+  return parseDataSet(bytes, DEFAULT_PARSE_LIMITS, meta, transferSyntaxUid);
 }
 
 /**

@@ -7,6 +7,7 @@
  * UIDs are random (newUid) unless given or derived from `seed`.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { deflateRawSync } from 'node:zlib';
 import dicomParser from 'dicom-parser';
 import { encodeDcOnlyJpeg } from './jpeg';
 import { SopClass, TransferSyntax } from './uids';
@@ -468,3 +469,82 @@ export const corrupt = {
     return Buffer.from(file.subarray(132 + 12 + metaLength));
   },
 };
+
+/** The same instance in Deflated Explicit VR Little Endian (PS3.5 A.5): the dataset raw-deflated after the file meta. */
+export function deflatedInstance(options: InstanceOptions = {}): Buffer {
+  const built = build({ ...options, transferSyntax: TransferSyntax.ExplicitVRLittleEndian });
+  const dataset = writeDataset(built.elements, built.charset, true);
+  return writePart10(
+    { mediaStorageSopClassUid: built.sopClassUid, mediaStorageSopInstanceUid: built.sopInstanceUid, transferSyntaxUid: TransferSyntax.DeflatedExplicitVRLittleEndian },
+    deflateRawSync(dataset),
+  );
+}
+
+export interface Cp246Fixture {
+  file: Buffer;
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  sopInstanceUid: string;
+}
+
+/**
+ * A valid Explicit VR Big Endian instance (no pixel data) whose private (0009,1001) is a UN element of
+ * undefined length holding, as CP-246 / PS3.5 6.2.2 prescribe, an Implicit VR Little Endian sequence:
+ * one item with CodeValue (0008,0100) "T-CP246". Everything after it (patient, UIDs) must still be read.
+ */
+export function bigEndianUnSequenceInstance(): Cp246Fixture {
+  const studyInstanceUid = newUid();
+  const seriesInstanceUid = newUid();
+  const sopInstanceUid = newUid();
+  const sopClassUid = SopClass.UltrasoundImage;
+  const pad = (text: string, padding: string): Buffer => Buffer.from(text.length % 2 === 0 ? text : `${text}${padding}`, 'latin1');
+  const short = (group: number, element: number, vr: string, text: string): Buffer => {
+    const value = pad(text, vr === 'UI' ? '\0' : ' ');
+    const head = Buffer.alloc(8);
+    head.writeUInt16BE(group, 0);
+    head.writeUInt16BE(element, 2);
+    head.write(vr, 4, 'latin1');
+    head.writeUInt16BE(value.length, 6);
+    return Buffer.concat([head, value]);
+  };
+  const implicitLe = (group: number, element: number, value: Buffer): Buffer => {
+    const head = Buffer.alloc(8);
+    head.writeUInt16LE(group, 0);
+    head.writeUInt16LE(element, 2);
+    head.writeUInt32LE(value.length, 4);
+    return Buffer.concat([head, value]);
+  };
+  const delimiter = (element: number, length = 0): Buffer => {
+    const out = Buffer.alloc(8);
+    out.writeUInt16LE(0xfffe, 0);
+    out.writeUInt16LE(element, 2);
+    out.writeUInt32LE(length >>> 0, 4);
+    return out;
+  };
+  const unHead = Buffer.alloc(12);
+  unHead.writeUInt16BE(0x0009, 0);
+  unHead.writeUInt16BE(0x1001, 2);
+  unHead.write('UN', 4, 'latin1');
+  unHead.writeUInt32BE(0xffffffff, 8);
+  const unSequence = Buffer.concat([
+    unHead,
+    delimiter(0xe000, 0xffffffff),
+    implicitLe(0x0008, 0x0100, pad('T-CP246', ' ')),
+    delimiter(0xe00d),
+    delimiter(0xe0dd),
+  ]);
+  const dataset = Buffer.concat([
+    short(0x0008, 0x0016, 'UI', sopClassUid),
+    short(0x0008, 0x0018, 'UI', sopInstanceUid),
+    short(0x0008, 0x0020, 'DA', '20240101'),
+    short(0x0008, 0x0060, 'CS', 'US'),
+    short(0x0009, 0x0010, 'LO', 'YUNYING CP246'),
+    unSequence,
+    short(0x0010, 0x0010, 'PN', 'TEST^CP246'),
+    short(0x0010, 0x0020, 'LO', 'PID-CP246'),
+    short(0x0020, 0x000d, 'UI', studyInstanceUid),
+    short(0x0020, 0x000e, 'UI', seriesInstanceUid),
+  ]);
+  const file = writePart10({ mediaStorageSopClassUid: sopClassUid, mediaStorageSopInstanceUid: sopInstanceUid, transferSyntaxUid: TransferSyntax.ExplicitVRBigEndian }, dataset);
+  return { file, studyInstanceUid, seriesInstanceUid, sopInstanceUid };
+}

@@ -7,3 +7,5 @@ export * from './serve';
 export * from './lifecycle';
 export { Router } from 'express';
 export * from './service-context';
+export * from './cors';
+export * from './shared-routes';

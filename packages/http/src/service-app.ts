@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import { AppError, type Logger } from '@yunying/core';
 import { errorHandler, notFoundHandler, sendProblem } from './problem';
 import { requestContext } from './request-context';
+import { corsMiddleware } from './cors';
 import { httpMetrics } from './metrics';
 import { runReadinessChecks, type ReadinessCheck } from './readiness';
 
@@ -16,6 +17,8 @@ export interface ServiceAppOptions {
   routes: Router[];
   /** Called before the routes, e.g. cookie parsing or static files. */
   before?: (app: Express) => void;
+  /** Browser origins allowed to call every route cross-origin (CORS_ORIGINS); none when absent or empty. */
+  corsOrigins?: readonly string[];
 }
 
 /**
@@ -27,6 +30,7 @@ export function createServiceApp(options: ServiceAppOptions): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   app.use(requestContext);
+  if (options.corsOrigins !== undefined && options.corsOrigins.length > 0) app.use(corsMiddleware({ origins: options.corsOrigins }));
   app.use(
     pinoHttp({
       logger: options.logger,

@@ -3,6 +3,7 @@ import type { Config } from '@yunying/config';
 import type { Logger } from '@yunying/core';
 import type { Pool } from '@yunying/catalog';
 import type { Lifecycle } from './lifecycle';
+import type { SharedRoutes } from './shared-routes';
 
 /**
  * What a process shares with the service roles it runs (one for scale-out, all three for the embedded
@@ -14,6 +15,8 @@ export interface ServiceContext {
   metrics: Registry;
   pool: Pool;
   lifecycle: Lifecycle;
+  /** Present when several roles share this process: routes one role lends another's server. */
+  sharedRoutes?: SharedRoutes;
 }
 
 /** A started service role, as the launcher reports it. */

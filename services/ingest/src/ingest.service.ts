@@ -69,7 +69,10 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
     ],
     before: (app) => app.use(stowCors(config.http.publicViewerUrl)),
     routes: [stow.router, keeper.router],
+    corsOrigins: config.http.corsOrigins,
   });
+  // One DICOMweb base URL: in the embedded default STOW-RS also answers under the viewer's /dicomweb.
+  ctx.sharedRoutes?.lendDicomweb(stow.router);
   const server = await listen(app, config.http.host, config.http.ports.ingest, logger);
   ctx.lifecycle.add({ name: 'ingest http', close: () => server.close(config.shutdownGraceSeconds * 1000) });
 

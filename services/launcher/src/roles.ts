@@ -1,7 +1,7 @@
 import type { Config, ServiceRole } from '@yunying/config';
 import type { Logger } from '@yunying/core';
 import { createPool, migrate } from '@yunying/catalog';
-import { Lifecycle, createMetricsRegistry, type ServiceContext, type StartedService } from '@yunying/http';
+import { Lifecycle, SharedRoutes, createMetricsRegistry, type ServiceContext, type StartedService } from '@yunying/http';
 import { startIngestService } from '@yunying/ingest';
 import { startInferenceService } from '@yunying/inference';
 import { startViewerService } from '@yunying/viewer';
@@ -28,8 +28,8 @@ export async function startRoles(config: Config, logger: Logger): Promise<Runnin
   try {
     const applied = await migrate(pool, config.database.schema);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
-    const ctx: ServiceContext = { config, logger, metrics: createMetricsRegistry(), pool, lifecycle };
     const roles: ServiceRole[] = config.role === 'all' ? ['ingest', 'inference', 'viewer'] : [config.role];
+    const ctx: ServiceContext = { config, logger, metrics: createMetricsRegistry(), pool, lifecycle, ...(roles.length > 1 ? { sharedRoutes: new SharedRoutes() } : {}) };
     const started: StartedService[] = [];
     for (const role of roles) started.push(await starters[role](ctx));
     return { started, lifecycle };

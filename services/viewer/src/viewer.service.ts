@@ -41,7 +41,17 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
     metrics: ctx.metrics,
     readiness: [{ name: 'postgres', check: () => pingDatabase(ctx.pool) }],
     before: (app) => serveWebApp(app, config.http.publicIngestUrl),
-    routes: [createAuthRouter(auth).router, createAuditRouter({ pool: ctx.pool, auth, staleVerificationSeconds: config.keeper.scrubStaleDays * 86_400 }).router, dicomweb.router, ...readingRouters({ pool: ctx.pool, authenticator: auth }).map((r) => r.router), readerAiRoutes(readerAi, auth).router, triageScopeRoutes(ctx.pool, auth).router],
+    routes: [
+      createAuthRouter(auth).router,
+      createAuditRouter({ pool: ctx.pool, auth, staleVerificationSeconds: config.keeper.scrubStaleDays * 86_400 }).router,
+      dicomweb.router,
+      // STOW-RS lent by the ingest role when it runs in this process: one /dicomweb base URL.
+      ...(ctx.sharedRoutes?.dicomwebRouters() ?? []),
+      ...readingRouters({ pool: ctx.pool, authenticator: auth }).map((r) => r.router),
+      readerAiRoutes(readerAi, auth).router,
+      triageScopeRoutes(ctx.pool, auth).router,
+    ],
+    corsOrigins: config.http.corsOrigins,
   });
   const server = await listen(app, config.http.host, config.http.ports.viewer, logger);
   ctx.lifecycle.add({ name: 'viewer http', close: () => server.close(config.shutdownGraceSeconds * 1000) });

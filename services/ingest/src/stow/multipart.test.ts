@@ -59,6 +59,15 @@ describe('readMultipart', () => {
     await expect(collect(Buffer.from('not multipart at all'), 'XyZ', 64)).rejects.toMatchObject({ code: 'bad_request' });
   });
 
+  it('accepts boundaries longer than the 70 characters RFC 2046 asks of generators', async () => {
+    for (const boundary of ['b'.repeat(73), 'x'.repeat(200), 'y'.repeat(1000)]) {
+      const long = body(boundary, [{ headers: 'Content-Type: application/dicom', content: Buffer.from('one') }]);
+      const parts = await collect(long, boundary, 37);
+      expect(parts.map((p) => p.body?.toString())).toEqual(['one']);
+    }
+    await expect(collect(raw, 'z'.repeat(1001), 64)).rejects.toMatchObject({ code: 'bad_request' });
+  });
+
   it('refuses too many parts', async () => {
     const many = body('M', Array.from({ length: 4 }, () => ({ headers: 'Content-Type: application/dicom', content: Buffer.from('x') })));
     await expect(collect(many, 'M', 64, { ...limits, maxParts: 3 })).rejects.toMatchObject({ code: 'payload_too_large' });

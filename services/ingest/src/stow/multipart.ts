@@ -62,6 +62,8 @@ function splitParams(value: string): string[] {
 }
 
 const CRLF = Buffer.from('\r\n');
+/** Longest boundary accepted: well above the 200 characters some clients send, still bounded. */
+export const MAX_BOUNDARY_LENGTH = 1000;
 const HEADER_END = Buffer.from('\r\n\r\n');
 
 type Phase = 'preamble' | 'after-delimiter' | 'headers' | 'body' | 'done';
@@ -71,7 +73,8 @@ type Phase = 'preamble' | 'after-delimiter' | 'headers' | 'body' | 'done';
  * malformed body and 'payload_too_large' when maxTotalBytes or maxParts is exceeded.
  */
 export async function* readMultipart(source: AsyncIterable<Buffer | string>, boundary: string, limits: MultipartLimits): AsyncGenerator<MultipartPart> {
-  if (!/^[ -~]{1,70}$/.test(boundary) || boundary.endsWith(' ')) throw new AppError('bad_request', 'Invalid multipart boundary');
+  // RFC 2046 caps boundaries at 70 characters for generators; receivers are liberal (Orthanc 1.10 sends 73).
+  if (boundary.length > MAX_BOUNDARY_LENGTH || !/^[ -~]+$/.test(boundary) || boundary.endsWith(' ')) throw new AppError('bad_request', 'Invalid multipart boundary');
   const dashBoundary = Buffer.from(`--${boundary}`);
   const delimiter = Buffer.from(`\r\n--${boundary}`);
   let pending: Buffer = Buffer.alloc(0);

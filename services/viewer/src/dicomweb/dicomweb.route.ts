@@ -178,8 +178,9 @@ export function createDicomwebRouter(options: DicomwebRoutesOptions): SecureRout
   );
   routes.get('/dicomweb/studies/:study/series/:series/instances/:instance/thumbnail', { ...READ, description: 'WADO-RS instance thumbnail' }, thumbnail(instanceScope));
 
-  // ---- WADO-URI (PS3.18 9)
+  // ---- WADO-URI (PS3.18 9): at its historical path and under the one DICOMweb base URL.
   routes.get('/wado', { ...READ, description: 'WADO-URI' }, wadoUriHandler(wado));
+  routes.get('/dicomweb/wado', { ...READ, description: 'WADO-URI under the DICOMweb base' }, wadoUriHandler(wado));
 
   return routes;
 }

@@ -6,6 +6,7 @@ import {
   encodeNativeFrame,
   isPixelDecodeError,
   readFrame,
+  type DecodeOptions,
   type DecodedFrame,
   type FrameLocation,
   type ParsedInstance,
@@ -103,16 +104,22 @@ export async function readStoredFrame(store: ReplicatedStore, instance: FrameIns
   return out;
 }
 
-/** Frame `index` decoded (decompressed, colour as RGB). 406 when the archive cannot decode it. */
-export async function decodeStoredFrame(store: ReplicatedStore, instance: FrameInstance, index: number): Promise<DecodedFrame> {
+/**
+ * Frame `index` decoded (decompressed). With the default options colour comes as RGB (for rendering);
+ * `{ applyPalette: false }` keeps PALETTE COLOR indexes, which need no LUT and so no whole-object read.
+ * 406 when the archive cannot decode it.
+ */
+export async function decodeStoredFrame(store: ReplicatedStore, instance: FrameInstance, index: number, options: DecodeOptions = {}): Promise<DecodedFrame> {
   try {
-    if (instance.photometric === 'PALETTE COLOR' || instance.transferSyntaxUid === TransferSyntax.DeflatedExplicitVRLittleEndian) {
+    const deflated = instance.transferSyntaxUid === TransferSyntax.DeflatedExplicitVRLittleEndian;
+    const needsLut = instance.photometric === 'PALETTE COLOR' && options.applyPalette !== false;
+    if (needsLut || deflated) {
       const whole = await store.read(instance.objectKey, { expectedSize: instance.sizeBytes });
-      return await decodeFrame(whole, parsedFor(instance, instance.frames, instance.transferSyntaxUid === TransferSyntax.DeflatedExplicitVRLittleEndian), index);
+      return await decodeFrame(whole, parsedFor(instance, instance.frames, deflated), index, options);
     }
     const bytes = await readStoredFrame(store, instance, index);
     const only: FrameLocation = { offset: 0, length: bytes.length, fragments: [{ offset: 0, length: bytes.length }] };
-    return await decodeFrame(bytes, parsedFor(instance, [only], false), 0);
+    return await decodeFrame(bytes, parsedFor(instance, [only], false), 0, options);
   } catch (error) {
     if (isPixelDecodeError(error)) throw new AppError('not_acceptable', `The frame cannot be decoded: ${error.message}`, { cause: error });
     throw error;
@@ -121,9 +128,11 @@ export async function decodeStoredFrame(store: ReplicatedStore, instance: FrameI
 
 /**
  * Frame `index` as Explicit VR Little Endian native samples (PS3.5 8.1.1). Native little-endian data
- * is served as stored; anything else is decoded (colour then comes as RGB colour-by-pixel).
+ * is served as stored; anything else is decompressed. Decompression is not rendering (PS3.18 8.7.3):
+ * PALETTE COLOR stays as its stored indexes, so the bytes match the instance's metadata (an RLE
+ * palette cine came back as 16-bit RGB, six times the bytes, and viewers drew it as noise).
  */
 export async function nativeFrame(store: ReplicatedStore, instance: FrameInstance, index: number): Promise<Uint8Array> {
   if (NATIVE_LE.has(instance.transferSyntaxUid)) return readStoredFrame(store, instance, index);
-  return encodeNativeFrame(await decodeStoredFrame(store, instance, index));
+  return encodeNativeFrame(await decodeStoredFrame(store, instance, index, { applyPalette: false }));
 }

@@ -4,7 +4,7 @@ import type { Response } from 'express';
 import { AppError } from '@yunying/core';
 import type { Pool } from '@yunying/catalog';
 import type { ReplicatedStore } from '@yunying/storage';
-import { TransferSyntax, type DicomJsonObject } from '@yunying/dicom';
+import { TransferSyntax, isBulkDataPath, readBulkValue, type DicomJsonAttribute, type DicomJsonObject, type DicomJsonValue } from '@yunying/dicom';
 import type { AccessAudit, AccessOrigin } from './access-audit';
 import { rewriteBulkDataUris } from './dicom-json';
 import { checkFrameNumbers, decodeStoredFrame, nativeFrame, readStoredFrame, withFrames, type FrameInstance } from './frames';
@@ -78,6 +78,30 @@ export function planFrames(ranges: MediaRange[], stored: string, frameCount: num
     }
   }
   notAcceptable('these frames');
+}
+
+/** Bulk data other than Pixel Data: multipart/related octet-stream (the default) or a single octet-stream body. */
+export function planBulkData(ranges: MediaRange[]): boolean {
+  for (const range of ranges) {
+    if (range.mediaType === '*/*') return true;
+    if (range.mediaType === 'multipart/related' && covers(range.params.type ?? OCTET, OCTET)) return true;
+    if (covers(range.mediaType, OCTET)) return false;
+  }
+  notAcceptable('bulk data (application/octet-stream)');
+}
+
+/** Whether the stored JSON has a BulkDataURI at `path` (`<tag>` or `<seq>/<item>/.../<tag>`). */
+export function advertisesBulkData(json: DicomJsonObject, path: string): boolean {
+  const parts = path.split('/');
+  let current: DicomJsonObject | undefined = json;
+  for (let i = 0; i < parts.length; i += 2) {
+    const attribute: DicomJsonAttribute | undefined = current?.[parts[i] ?? ''];
+    if (attribute === undefined) return false;
+    if (i === parts.length - 1) return attribute.BulkDataURI !== undefined;
+    const item: DicomJsonValue | undefined = attribute.Value?.[Number(parts[i + 1])];
+    current = item !== null && typeof item === 'object' && !('Alphabetic' in item || 'Ideographic' in item || 'Phonetic' in item) ? (item as DicomJsonObject) : undefined;
+  }
+  return false;
 }
 
 /** image/jpeg (default) or image/png for rendered resources. */
@@ -185,13 +209,31 @@ export class WadoService {
     await this.sendFrames(origin, instance, numbers, accept, res, 'frames');
   }
 
-  /** Bulk data (PS3.18 10.4.1.1.4): Pixel Data only, as all its frames. */
+  /**
+   * Bulk data (PS3.18 10.4.1.1.4): top-level Pixel Data as all its frames (negotiated like frames);
+   * any other value the metadata advertises by BulkDataURI as application/octet-stream, Little Endian.
+   */
   async bulkdata(origin: AccessOrigin, scope: WadoScope & { sopInstanceUid: string }, tagPath: string, accept: string | undefined, res: Response): Promise<void> {
     const instance = await this.one(origin, scope);
-    if (tagPath.toUpperCase() !== '7FE00010' || instance.frames.length === 0) {
-      throw new AppError('not_found', 'Only Pixel Data (7FE00010) is served as bulk data');
+    const path = tagPath.toUpperCase();
+    if (path === '7FE00010' && instance.frames.length > 0) {
+      await this.sendFrames(origin, instance, instance.frames.map((_, i) => i + 1), accept, res, 'bulkdata');
+      return;
     }
-    await this.sendFrames(origin, instance, instance.frames.map((_, i) => i + 1), accept, res, 'bulkdata');
+    if (!isBulkDataPath(path) || !advertisesBulkData(instance.dicomJson, path)) throw new AppError('not_found', 'The instance has no bulk data at this path');
+    const multipart = planBulkData(parseAccept(accept));
+    const whole = await this.options.store.read(instance.objectKey, { expectedSize: instance.sizeBytes });
+    const value = readBulkValue(whole, path);
+    if (value === null) throw new AppError('not_found', 'The instance has no bulk data at this path');
+    await this.audit(origin, [instance], 'bulkdata', { tagPath: path });
+    if (!multipart) {
+      res.status(200).setHeader('Content-Type', OCTET);
+      res.end(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+      return;
+    }
+    const writer = new MultipartWriter(res, OCTET);
+    await writer.part({ 'Content-Type': OCTET, 'Content-Location': `${this.instanceUrl(instance)}/bulkdata/${path}` }, value);
+    await writer.end();
   }
 
   private async sendFrames(origin: AccessOrigin, instance: FrameInstance, numbers: number[], accept: string | undefined, res: Response, action: string): Promise<void> {

@@ -1,3 +1,4 @@
+import { describe, expect, test } from '@jest/globals';
 import {
   afterRenewalFailure,
   FOCUS_MIN_GAP_MS,
@@ -6,10 +7,10 @@ import {
   RENEW_MARGIN_MS,
   RENEW_MIN_MS,
   renewOnFocus,
-} from '../../services/viewer/web/src/viewer/claim-timing';
+} from './claim-timing';
 
-// The viewer's claim renewal schedule (services/viewer/web/src/viewer/claim-renewal.ts): pure timing,
-// no browser. Here rather than beside the code because the unit project covers {packages,services}/*/src.
+// The viewer's claim renewal schedule (claim-renewal.ts uses it): pure timing, no browser. jest globals
+// are imported because the web app's tsconfig carries no ambient test types.
 const MIN = 60_000;
 const NOW = Date.parse('2026-01-01T10:00:00Z');
 

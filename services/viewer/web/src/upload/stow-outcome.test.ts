@@ -1,4 +1,5 @@
-import { fileResults, parseStowResponse, retryable, retryDelayMs } from '../../services/viewer/web/src/upload/stow-outcome';
+import { describe, expect, test } from '@jest/globals';
+import { fileResults, parseStowResponse, retryable, retryDelayMs } from './stow-outcome';
 
 // How the upload page reads a STOW-RS answer back onto its files (services/viewer/web/src/upload):
 // pure functions, no browser. The body below has the shape services/ingest/src/stow/stow.response.ts writes.
