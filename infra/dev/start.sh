@@ -30,12 +30,19 @@ stop_launcher() {
 }
 cleanup() {
   trap - EXIT
+  # The terminal may be gone (npm exited on SIGTERM and the pseudo-terminal hung up): nothing here may
+  # stop half-way on a failed write or a further hang-up.
+  set +e
+  trap '' HUP
   stop_launcher
   trap '' INT TERM
   yy_stop_started
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# npm exits on SIGTERM without waiting for this script; its terminal then hangs up (SIGHUP), which must
+# stop the launcher like Ctrl-C does instead of killing this script and leaving the launcher running.
+trap 'exit 129' HUP
 
 yy_ensure_postgres "$DATABASE_URL"
 yy_ensure_redis "$REDIS_URL"
