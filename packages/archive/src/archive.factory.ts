@@ -2,14 +2,26 @@ import type { Registry } from 'prom-client';
 import { storageTargetSettings, type Config } from '@yunying/config';
 import type { Logger } from '@yunying/core';
 import type { Pool } from '@yunying/catalog';
-import { ReplicatedStore, createTargetsFromConfig } from '@yunying/storage';
+import { ReplicatedStore, createDerivedStore, createTargetsFromConfig, type DerivedStore } from '@yunying/storage';
 import { IngestPipeline, type IngestPipelineOptions } from './ingest.pipeline';
 
-/** The replica targets and write quorum of the configuration, initialised (roots created, buckets locked). */
-export async function createReplicatedStore(config: Config, logger: Logger): Promise<ReplicatedStore> {
+/**
+ * The replica targets and write quorum of the configuration. With `prepare` (the default: ingest and
+ * keeper) they are initialised: roots created, buckets created and locked. Roles that must run with
+ * read-only or write-only object credentials (viewer, inference) pass `prepare: false` and never create a
+ * bucket or change its lock configuration.
+ */
+export async function createReplicatedStore(config: Config, logger: Logger, options: { prepare?: boolean } = {}): Promise<ReplicatedStore> {
   const store = new ReplicatedStore({ targets: createTargetsFromConfig(storageTargetSettings(config), logger), writeQuorum: config.writeQuorum, logger });
-  await store.init();
+  if (options.prepare ?? true) await store.init();
   return store;
+}
+
+/** The derived-objects store (thumbnails): one copy, rebuildable. Writers prepare it; readers do not. */
+export async function createDerivedObjectStore(config: Config, options: { prepare: boolean }): Promise<DerivedStore> {
+  const derived = createDerivedStore(config.derived);
+  if (options.prepare) await derived.prepare();
+  return derived;
 }
 
 /** The one write path into the archive, configured from the process configuration. */

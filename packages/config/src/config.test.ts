@@ -15,12 +15,28 @@ describe('loadConfig', () => {
       backend: 'fs',
       roots: ['/srv/yunying/.data/replica-a', '/srv/yunying/.data/replica-b', '/srv/yunying/.data/replica-c'],
     });
-    expect(config.http.ports).toEqual({ ingest: 8041, viewer: 8042, inference: 8043 });
+    expect(config.http.ports).toEqual({ ingest: 8041, viewer: 8042, inference: 8043, keeper: 8044 });
+    expect(config.derived).toEqual({ backend: 'fs', dir: '/srv/yunying/.data/derived' });
+    // Redis Cluster safe by default: bull's keys of a queue share the {hash tag}, so one slot.
+    expect(config.redis.queuePrefix).toBe('{yunying}');
+  });
+
+  it('accepts a plain or {hash-tagged} queue prefix and refuses a broken tag', () => {
+    expect(loadConfig({ AUTH_TOKEN_SECRET: secret, QUEUE_PREFIX: 'sys1' }).redis.queuePrefix).toBe('sys1');
+    expect(loadConfig({ AUTH_TOKEN_SECRET: secret, QUEUE_PREFIX: '{centre-7}' }).redis.queuePrefix).toBe('{centre-7}');
+    expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, QUEUE_PREFIX: '{yunying' })).toThrow(/QUEUE_PREFIX: .*hash tag/);
+    expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, QUEUE_PREFIX: 'a{b}' })).toThrow(/QUEUE_PREFIX/);
+  });
+
+  it('puts derived objects in a bucket of their own next to the first copy (S3)', () => {
+    const s3 = { AUTH_TOKEN_SECRET: secret, STORAGE_BACKEND: 's3', S3_ENDPOINTS: 'http://a:7480,http://b:7480,http://c:7480', S3_BUCKETS: 'c1,c2,c3', S3_ACCESS_KEY: 'k', S3_SECRET_KEY: 's' };
+    expect(loadConfig(s3).derived).toEqual({ backend: 's3', endpoint: 'http://a:7480', bucket: 'c1-derived', accessKey: 'k', secretKey: 's', region: 'us-east-1' });
+    expect(loadConfig({ ...s3, S3_DERIVED_BUCKET: 'thumbs' }).derived).toMatchObject({ bucket: 'thumbs' });
   });
 
   it('names the variable and what is expected when a value is wrong', () => {
     expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, WRITE_QUORUM: 'x' })).toThrow(/WRITE_QUORUM: .*got "x"/);
-    expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, ROLE: 'reader' })).toThrow(/ROLE: .*ingest.*got "reader"/);
+    expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, ROLE: 'reader' })).toThrow(/ROLE: .*ingest.*keeper.*got "reader"/);
     expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, RETENTION_MIN_YEARS: '10' })).toThrow(/RETENTION_MIN_YEARS: at least 15/);
     expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL/);
   });

@@ -17,6 +17,10 @@ export type StorageConfig =
       region: string;
     };
 
+export type DerivedStorageConfig =
+  | { backend: 'fs'; dir: string }
+  | { backend: 's3'; endpoint: string; bucket: string; accessKey: string; secretKey: string; region: string };
+
 /** The one typed configuration object, built once at boot from the environment. */
 export interface Config {
   env: Env['NODE_ENV'];
@@ -29,6 +33,8 @@ export interface Config {
   http: { host: string; ports: Record<ServiceRole, number>; publicViewerUrl: string; publicIngestUrl: string; corsOrigins: string[] };
   dimse: { host: string; port: number; aeTitle: string; checkCalledAe: boolean };
   storage: StorageConfig;
+  /** Where derived objects (thumbnails) go: one copy, no retention, rebuildable from the archive. */
+  derived: DerivedStorageConfig;
   writeQuorum: number;
   retentionMinYears: number;
   /** Scrubber, repair worker and orphan sweeper (#8 "keep and prove"). */
@@ -96,6 +102,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           backend: 'fs',
           roots: triple((e.STORAGE_FS_ROOTS ?? ['replica-a', 'replica-b', 'replica-c'].map((r) => path.join(dataDir, r))).map((r) => path.resolve(cwd, r))),
         };
+  const derived: DerivedStorageConfig =
+    storage.backend === 's3'
+      ? {
+          backend: 's3',
+          endpoint: storage.endpoints[0] ?? '',
+          bucket: e.S3_DERIVED_BUCKET ?? `${storage.buckets[0]}-derived`.slice(0, 63),
+          accessKey: storage.accessKey,
+          secretKey: storage.secretKey,
+          region: storage.region,
+        }
+      : { backend: 'fs', dir: path.join(dataDir, 'derived') };
   return {
     env: e.NODE_ENV,
     role: e.ROLE,
@@ -106,13 +123,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
     http: {
       host: e.HTTP_HOST,
-      ports: { ingest: e.INGEST_PORT, viewer: e.VIEWER_PORT, inference: e.INFERENCE_PORT },
+      ports: { ingest: e.INGEST_PORT, viewer: e.VIEWER_PORT, inference: e.INFERENCE_PORT, keeper: e.KEEPER_PORT },
       publicViewerUrl: (e.PUBLIC_VIEWER_URL ?? `http://${e.HTTP_HOST.includes(':') ? `[${e.HTTP_HOST}]` : e.HTTP_HOST}:${e.VIEWER_PORT}`).replace(/\/+$/, ''),
       publicIngestUrl: (e.PUBLIC_INGEST_URL ?? `http://${e.HTTP_HOST.includes(':') ? `[${e.HTTP_HOST}]` : e.HTTP_HOST}:${e.INGEST_PORT}`).replace(/\/+$/, ''),
       corsOrigins: e.CORS_ORIGINS ?? [],
     },
     dimse: { host: e.DIMSE_HOST, port: e.DIMSE_PORT, aeTitle: e.DIMSE_AE_TITLE, checkCalledAe: e.DIMSE_CHECK_CALLED_AE },
     storage,
+    derived,
     writeQuorum: e.WRITE_QUORUM,
     retentionMinYears: e.RETENTION_MIN_YEARS,
     keeper: {

@@ -22,15 +22,15 @@ export const envSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development').describe('Runtime environment.'),
     ROLE: z
-      .enum(['all', 'ingest', 'inference', 'viewer'])
+      .enum(['all', 'ingest', 'inference', 'viewer', 'keeper'])
       .default('all')
-      .describe('Which service role(s) this process runs: all (embedded default) or one role for scale-out.'),
+      .describe('Which service role(s) this process runs: all (embedded default) or one role for scale-out (keeper: scrubber, repair, disposal, orphan sweep).'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (pino).'),
     LOG_FORMAT: z
       .enum(['auto', 'json', 'pretty'])
       .default('auto')
       .describe('Log lines: auto (human-readable on a terminal, JSON otherwise), json, or pretty.'),
-    DATA_DIR: z.string().min(1).default('.data').describe('Directory for local state: replica roots (fs backend), thumbnails, temp files.'),
+    DATA_DIR: z.string().min(1).default('.data').describe('Directory for local state: replica roots and derived objects (fs backend), temp files.'),
 
     DATABASE_URL: z
       .url({ protocol: /^postgres(ql)?$/ })
@@ -43,11 +43,16 @@ export const envSchema = z
       .describe('PostgreSQL schema holding the catalog tables (tests use one schema each).'),
     DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10).describe('Connections in the catalog pool.'),
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379').describe('Redis URL for the job queues (bull).'),
-    QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('yunying').describe('Key prefix of every bull queue in Redis.'),
+    QUEUE_PREFIX: z
+      .string()
+      .regex(/^(?:[A-Za-z0-9_-]{1,32}|\{[A-Za-z0-9_-]{1,32}\})$/, 'letters, digits, _ or -, optionally in one {hash tag}')
+      .default('{yunying}')
+      .describe('Key prefix of every bull queue in Redis; in braces (a hash tag) it keeps each queue in one Redis Cluster slot.'),
 
     INGEST_PORT: port.default(8041).describe('HTTP port of the ingest service (STOW-RS).'),
     VIEWER_PORT: port.default(8042).describe('HTTP port of the viewer service (QIDO/WADO, reading queue, web app).'),
     INFERENCE_PORT: port.default(8043).describe('HTTP port of the inference service (health and metrics only).'),
+    KEEPER_PORT: port.default(8044).describe('HTTP port of the keeper role when it runs on its own (ROLE=keeper; health and metrics only). Under ROLE=all the keeper opens no port.'),
     PUBLIC_VIEWER_URL: z
       .url({ protocol: /^https?$/ })
       .optional()
@@ -72,6 +77,11 @@ export const envSchema = z
     STORAGE_FS_ROOTS: csv('Comma-separated list of the three replica directories (fs backend), ideally on three disks.'),
     S3_ENDPOINTS: csv('Comma-separated S3 endpoint URLs: one shared by all three buckets, or three (one per copy).'),
     S3_BUCKETS: csv('Comma-separated names of the three Object Lock buckets (created when missing).'),
+    S3_DERIVED_BUCKET: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{2,62}$/, 'an S3 bucket name')
+      .optional()
+      .describe('S3 bucket (no Object Lock, on the first endpoint) for derived objects such as thumbnails: one copy, rebuildable (default: the first of S3_BUCKETS + "-derived").'),
     S3_ACCESS_KEY: z.string().min(1).optional().describe('S3 access key.'),
     S3_SECRET_KEY: z.string().min(1).optional().describe('S3 secret key.'),
     S3_REGION: z.string().min(1).default('us-east-1').describe('S3 region name.'),

@@ -1,11 +1,11 @@
 import type { Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { Dataset, Scp, constants, responses, type association, type requests } from 'dcmjs-dimse';
-import { describeError, type Logger } from '@yunying/core';
-import { negotiateContext } from './negotiation';
+import { describeError, isAppError, type Logger } from '@yunying/core';
+import { findModelOf, negotiateContext } from './negotiation';
 import { part10Header, type ImplementationIdentity } from './part10';
 import { PduGuard } from './pdu-guard';
-import type { AssociationDecision, AssociationRejection, AssociationRequest, ReceivedInstance, ScpObserver, StoreHandler } from './scp.types';
+import type { AssociationDecision, AssociationRejection, AssociationRequest, FindFinal, FindHandler, ReceivedInstance, ScpObserver, StoreHandler } from './scp.types';
 import { TimeoutError, withTimeout } from './timeout';
 import { StoreStatus, answerForException, errorComment, statusLabel, type StoreAnswer } from './store-status';
 
@@ -22,6 +22,17 @@ import { StoreStatus, answerForException, errorComment, statusLabel, type StoreA
  */
 
 const { AbortReason, AbortSource, PresentationContextResult, RejectReason, RejectResult, RejectSource, Status } = constants;
+
+/** C-FIND-RSP statuses (PS3.4 C.4.1.1.4). */
+export const FindStatus = {
+  Success: 0x0000,
+  Pending: 0xff00,
+  PendingOptionalKeysUnsupported: 0xff01,
+  Cancel: 0xfe00,
+  SopClassNotSupported: 0x0122,
+  OutOfResources: 0xa700,
+  IdentifierDoesNotMatchSopClass: 0xa900,
+} as const;
 
 export interface ScpSettings {
   maxPduLength: number;
@@ -43,6 +54,8 @@ export interface ScpEnvironment<S> {
   observer: ScpObserver;
   decide(request: AssociationRequest): Promise<AssociationDecision<S>> | AssociationDecision<S>;
   store: StoreHandler<S>;
+  /** Query/Retrieve FIND (PS3.4 C.4.1); undefined: FIND contexts are refused. */
+  find: FindHandler<S> | undefined;
   /** True once the server is closing: no new association, no new store. */
   isClosing(): boolean;
   /** Background work (audit writes, a store that outlived its answer) the server waits for on close. */
@@ -115,6 +128,8 @@ export class AssociationScp<S> extends Scp {
   private log: Logger;
   private readonly remoteAddress: string | null;
   private readonly drained: Array<() => void> = [];
+  /** Operations a C-CANCEL can stop, by Message ID. */
+  private readonly cancellable = new Map<number, AbortController>();
 
   constructor(
     private readonly sock: Socket,
@@ -143,6 +158,7 @@ export class AssociationScp<S> extends Scp {
       this.abortAndClose('network_error');
     });
     sock.once('close', () => {
+      for (const cancel of this.cancellable.values()) cancel.abort();
       if (this.phase === 'associated' || this.phase === 'negotiating') this.env.observer.associationEnded('closed_by_peer');
       this.phase = 'closed';
       this.clearTimers();
@@ -191,7 +207,10 @@ export class AssociationScp<S> extends Scp {
 
     let accepted = 0;
     for (const { id, context } of assoc.getPresentationContexts()) {
-      const negotiated = negotiateContext({ id, abstractSyntaxUid: context.getAbstractSyntaxUid(), transferSyntaxUids: context.getTransferSyntaxUids() });
+      const negotiated = negotiateContext(
+        { id, abstractSyntaxUid: context.getAbstractSyntaxUid(), transferSyntaxUids: context.getTransferSyntaxUids() },
+        { find: this.env.find !== undefined },
+      );
       switch (negotiated.result) {
         case 'accept':
           context.setResult(PresentationContextResult.Accept, negotiated.transferSyntaxUid);
@@ -374,10 +393,70 @@ export class AssociationScp<S> extends Scp {
 
   // Services this SCP does not provide. Their contexts are never accepted (negotiation.ts); an SCU that
   // sends one anyway on a storage context gets "unrecognized operation" (PS3.7 C.4), never silence.
+  /**
+   * PS3.4 C.4.1 Query/Retrieve FIND, SCP role: each match goes out at once as a pending C-FIND-RSP
+   * (0xFF00, or 0xFF01 when optional keys were asked that cannot be returned), then the final status.
+   * C-CANCEL (or the association ending) aborts the handler's signal; the final answer is then 0xFE00.
+   */
   override cFindRequest(request: requests.CFindRequest, callback: (responses: Array<responses.CFindResponse>) => void): void {
-    const response = responses.CFindResponse.fromRequest(request);
-    response.setStatus(Status.UnrecognizedOperation);
-    callback([response]);
+    const find = this.env.find;
+    const model = findModelOf(request.getAffectedSopClassUid());
+    if (find === undefined || model === undefined || this.session === null) {
+      const response = responses.CFindResponse.fromRequest(request);
+      response.setStatus(find === undefined ? Status.UnrecognizedOperation : FindStatus.SopClassNotSupported);
+      callback([response]);
+      return;
+    }
+    const cancel = new AbortController();
+    const messageId = request.getMessageId();
+    this.cancellable.set(messageId, cancel);
+    this.storesInFlight += 1;
+    const identifier = request.getDataset()?.getElements() ?? {};
+    const generator = find({ model, identifier }, { session: this.session.value, callingAe: this.callingAe, remoteAddress: this.remoteAddress, log: this.log, signal: cancel.signal });
+    // dcmjs-dimse's callback may be called once: pending responses go out through sendResponse, the final one through it.
+    const send = (status: number, dataset?: Record<string, unknown>, comment?: string, final = false): void => {
+      if (this.sock.destroyed || this.phase === 'closed') return;
+      const response = responses.CFindResponse.fromRequest(request);
+      response.setStatus(status);
+      if (dataset !== undefined) response.setDataset(new Dataset(dataset));
+      if (comment !== undefined) response.setErrorComment(errorComment(comment));
+      if (final) callback([response]);
+      else this.sendResponse(request, response);
+    };
+    const run = async (): Promise<FindFinal> => {
+      let matches = 0;
+      for (;;) {
+        if (cancel.signal.aborted) {
+          await generator.return(undefined);
+          this.log.info({ matches }, 'C-FIND cancelled');
+          return { status: FindStatus.Cancel };
+        }
+        const next = await generator.next();
+        if (next.done === true) return next.value ?? { status: FindStatus.Success };
+        if (cancel.signal.aborted) continue;
+        matches += 1;
+        this.lastActivity = Date.now();
+        send(next.value.optionalKeysUnsupported === true ? FindStatus.PendingOptionalKeysUnsupported : FindStatus.Pending, next.value.identifier);
+      }
+    };
+    this.env.track(
+      run()
+        .catch((error: unknown): FindFinal => {
+          if (isAppError(error) && !error.retryable) return { status: FindStatus.IdentifierDoesNotMatchSopClass, errorComment: error.message };
+          this.log.error({ err: describeError(error) }, 'C-FIND failed unexpectedly');
+          return { status: FindStatus.OutOfResources, errorComment: 'The archive is temporarily unable to query; retry later' };
+        })
+        .then((final) => send(final.status, undefined, final.errorComment, true))
+        .finally(() => {
+          this.cancellable.delete(messageId);
+          this.storesInFlight -= 1;
+          this.lastActivity = Date.now();
+          if (this.storesInFlight === 0) {
+            this.notifyDrained();
+            if (this.releaseRequested && this.phase === 'associated') this.release();
+          }
+        }),
+    );
   }
 
   override cMoveRequest(request: requests.CMoveRequest, callback: (responses: Array<responses.CMoveResponse>) => void): void {
@@ -428,8 +507,9 @@ export class AssociationScp<S> extends Scp {
     callback(response);
   }
 
-  override cCancelRequest(_request: requests.CCancelRequest): void {
-    // Nothing of ours is cancellable (C-STORE is not, PS3.7 9.3.2.3).
+  /** PS3.7 9.3.2.3: cancels the C-FIND with that Message ID; C-STORE is not cancellable, and an unknown id is ignored. */
+  override cCancelRequest(request: requests.CCancelRequest): void {
+    this.cancellable.get(request.getMessageIdBeingRespondedTo())?.abort();
   }
 
   // --- shutdown --------------------------------------------------------------------------------------

@@ -16,4 +16,13 @@ describe('negotiateContext', () => {
     expect(negotiateContext({ id: 1, abstractSyntaxUid: '1.2.840.10008.5.1.4.31', transferSyntaxUids: [ts.ImplicitVRLittleEndian] }).result).toBe('abstract_syntax_not_supported');
     expect(negotiateContext({ id: 1, abstractSyntaxUid: SopClass.MediaStorageDirectory, transferSyntaxUids: [ts.ExplicitVRLittleEndian] }).result).toBe('abstract_syntax_not_supported');
   });
+  it('accepts Patient and Study Root FIND only when the service offers it, in a native syntax', () => {
+    const studyRoot = { id: 9, abstractSyntaxUid: '1.2.840.10008.5.1.4.1.2.2.1', transferSyntaxUids: [ts.JPEGBaseline, ts.ImplicitVRLittleEndian, ts.ExplicitVRLittleEndian] };
+    expect(negotiateContext(studyRoot, { find: true })).toEqual({ id: 9, result: 'accept', transferSyntaxUid: ts.ExplicitVRLittleEndian });
+    expect(negotiateContext({ ...studyRoot, abstractSyntaxUid: '1.2.840.10008.5.1.4.1.2.1.1', transferSyntaxUids: [ts.ImplicitVRLittleEndian] }, { find: true })).toEqual({ id: 9, result: 'accept', transferSyntaxUid: ts.ImplicitVRLittleEndian });
+    expect(negotiateContext({ ...studyRoot, transferSyntaxUids: [ts.JPEGBaseline] }, { find: true }).result).toBe('transfer_syntaxes_not_supported');
+    expect(negotiateContext(studyRoot).result).toBe('abstract_syntax_not_supported');
+    // MOVE and GET are not served.
+    expect(negotiateContext({ ...studyRoot, abstractSyntaxUid: '1.2.840.10008.5.1.4.1.2.2.2' }, { find: true }).result).toBe('abstract_syntax_not_supported');
+  });
 });

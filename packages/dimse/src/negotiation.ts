@@ -16,6 +16,23 @@ import { TransferSyntax, isNativeTransferSyntax, isStorableSopClass, knownTransf
  */
 
 export const VERIFICATION_SOP_CLASS = '1.2.840.10008.1.1';
+
+/** Query/Retrieve FIND SOP classes (PS3.4 C.6): the information model each one queries. */
+export const FIND_SOP_CLASSES = {
+  '1.2.840.10008.5.1.4.1.2.1.1': 'patient_root',
+  '1.2.840.10008.5.1.4.1.2.2.1': 'study_root',
+} as const satisfies Record<string, QueryModel>;
+
+export type QueryModel = 'patient_root' | 'study_root';
+
+export function findModelOf(sopClassUid: string): QueryModel | undefined {
+  return (FIND_SOP_CLASSES as Record<string, QueryModel>)[sopClassUid];
+}
+
+/** Which services beyond Verification and Storage the SCP offers; their contexts are refused otherwise. */
+export interface OfferedServices {
+  find?: boolean;
+}
 const STANDARD_STORAGE_BRANCH = '1.2.840.10008.5.1.4.1.1.';
 
 export interface ProposedContext {
@@ -44,16 +61,23 @@ export function chooseStorageTransferSyntax(proposed: readonly string[]): string
   return known.find((uid) => !isNativeTransferSyntax(uid)) ?? known.find((uid) => uid === TransferSyntax.ExplicitVRLittleEndian) ?? known[0];
 }
 
+/** Query identifiers are small: a native syntax, Explicit VR LE preferred, Implicit VR LE otherwise. */
+function chooseQueryTransferSyntax(proposed: readonly string[]): string | undefined {
+  const native = proposed.filter((uid) => isKnown(uid) && isNativeTransferSyntax(uid));
+  return native.find((uid) => uid === TransferSyntax.ExplicitVRLittleEndian) ?? native.find((uid) => uid === TransferSyntax.ImplicitVRLittleEndian);
+}
+
 /** C-ECHO carries no dataset: any native syntax will do; Implicit VR LE is the default every SCU offers. */
 function chooseVerificationTransferSyntax(proposed: readonly string[]): string | undefined {
   const native = proposed.filter((uid) => isKnown(uid) && isNativeTransferSyntax(uid));
   return native.find((uid) => uid === TransferSyntax.ImplicitVRLittleEndian) ?? native[0];
 }
 
-export function negotiateContext(context: ProposedContext): ContextDecision {
+export function negotiateContext(context: ProposedContext, offered: OfferedServices = {}): ContextDecision {
   const { id, abstractSyntaxUid } = context;
   let chosen: string | undefined;
   if (abstractSyntaxUid === VERIFICATION_SOP_CLASS) chosen = chooseVerificationTransferSyntax(context.transferSyntaxUids);
+  else if (offered.find === true && findModelOf(abstractSyntaxUid) !== undefined) chosen = chooseQueryTransferSyntax(context.transferSyntaxUids);
   else if (isAcceptedStorageClass(abstractSyntaxUid)) chosen = chooseStorageTransferSyntax(context.transferSyntaxUids);
   else return { id, result: 'abstract_syntax_not_supported' };
   return chosen === undefined ? { id, result: 'transfer_syntaxes_not_supported' } : { id, result: 'accept', transferSyntaxUid: chosen };

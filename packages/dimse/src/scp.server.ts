@@ -3,7 +3,7 @@ import { Implementation, log as dimseLibraryLog } from 'dcmjs-dimse';
 import { describeError, type Logger } from '@yunying/core';
 import { AssociationScp, type ScpEnvironment, type ScpSettings } from './association.scp';
 import type { ImplementationIdentity } from './part10';
-import type { AssociationDecision, AssociationRequest, ScpObserver, StoreHandler } from './scp.types';
+import type { AssociationDecision, AssociationRequest, FindHandler, ScpObserver, StoreHandler } from './scp.types';
 
 export interface ScpServerOptions<S> {
   host: string;
@@ -23,6 +23,8 @@ export interface ScpServerOptions<S> {
    * A throw is answered by `answerForException` (0xC000 for a non-retryable AppError, else 0xA700).
    */
   onStore: StoreHandler<S>;
+  /** Query/Retrieve FIND SCP (Patient Root, Study Root). Without it their contexts are refused. */
+  onFind?: FindHandler<S>;
   /** (0000,0902) of the 0xA700 answered to a C-STORE that arrives while the server shuts down. */
   shuttingDownComment: string;
   observer?: ScpObserver;
@@ -93,6 +95,7 @@ export async function startScpServer<S>(options: ScpServerOptions<S>): Promise<S
     observer: options.observer ?? NO_OBSERVER,
     decide: (request) => options.onAssociation(request),
     store: (instance, context) => options.onStore(instance, context),
+    find: options.onFind,
     isClosing: () => closing,
     track: (work) => {
       const settled = work.then(

@@ -65,3 +65,35 @@ export interface ScpObserver {
 }
 
 export type StoreHandler<S> = (instance: ReceivedInstance, context: StoreContext<S>) => Promise<StoreAnswer>;
+
+/** A C-FIND-RQ on an accepted Query/Retrieve FIND context (PS3.4 C.4.1). */
+export interface FindRequest {
+  /** The information model of the context's abstract syntax. */
+  model: 'patient_root' | 'study_root';
+  /** The Identifier as dcmjs naturalized elements (keywords -> values); the service validates it. */
+  identifier: Record<string, unknown>;
+}
+
+/** An accepted association, as a C-FIND handler sees it. `signal` aborts on C-CANCEL or when the association ends. */
+export interface FindContext<S> extends StoreContext<S> {
+  signal: AbortSignal;
+}
+
+/** One match: its Identifier (naturalized) and whether optional keys were asked that it cannot return (0xFF01). */
+export interface FindMatch {
+  identifier: Record<string, unknown>;
+  optionalKeysUnsupported?: boolean;
+}
+
+/** The final C-FIND-RSP when it is not plain success (e.g. a result cap: 0xA700 with a comment). */
+export interface FindFinal {
+  status: number;
+  errorComment?: string;
+}
+
+/**
+ * Yields the matches (each sent at once as a pending C-FIND-RSP) and returns the final status, or
+ * nothing for success. Throwing gives 0xA900 for a non-retryable AppError (identifier does not match
+ * the SOP class) and 0xA700 otherwise. Stops when `signal` aborts: the SCP then answers 0xFE00.
+ */
+export type FindHandler<S> = (request: FindRequest, context: FindContext<S>) => AsyncGenerator<FindMatch, FindFinal | void, void>;

@@ -37,3 +37,4 @@ export {
   type FsTargetSettings,
   type S3TargetSettings,
 } from './config';
+export { createDerivedStore, assertDerivedKey, seriesThumbnailKey, FsDerivedStore, S3DerivedStore, type DerivedStore, type DerivedStoreSettings } from './derived.store';

@@ -28,7 +28,9 @@ export async function startInferenceService(ctx: ServiceContext): Promise<Starte
   ctx.lifecycle.add({ name: 'analysis threads', close: () => analysis.close() });
   await analysis.start();
 
-  const store = await createReplicatedStore(config, logger);
+  // Inference writes SR instances into buckets the ingest/keeper roles prepared: it never creates a
+  // bucket or sets lock configuration (narrower credentials).
+  const store = await createReplicatedStore(config, logger, { prepare: false });
   const pipeline = createIngestPipeline(config, { pool: ctx.pool, store, logger, metrics: ctx.metrics });
 
   const metrics = triageMetrics(ctx.metrics);

@@ -1,1 +1,2 @@
 export { startIngestService } from './ingest.service';
+export { startKeeperService } from './keeper/keeper.service';

@@ -1,10 +1,9 @@
-import path from 'node:path';
 import { pingDatabase } from '@yunying/catalog';
 import { describeError } from '@yunying/core';
 import { AuthService } from '@yunying/auth';
 import { OutboxRelay, TypedQueue, pingQueueRedis } from '@yunying/jobs';
 import { createServiceApp, listen, type ServiceContext, type StartedService } from '@yunying/http';
-import { createIngestPipeline, createReplicatedStore } from '@yunying/archive';
+import { createDerivedObjectStore, createIngestPipeline, createReplicatedStore } from '@yunying/archive';
 import { stowRoutes } from './stow/stow.route';
 import { stowCors } from './stow/cors';
 import { ThumbnailService } from './thumbnail.service';
@@ -29,7 +28,7 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
   relay.start();
   ctx.lifecycle.add({ name: 'outbox relay', close: () => relay.stop() });
 
-  const thumbnails = new ThumbnailService(ctx.pool, path.join(config.dataDir, 'derived', 'thumbnails'), logger);
+  const thumbnails = new ThumbnailService(ctx.pool, await createDerivedObjectStore(config, { prepare: true }), logger);
   const pipeline = createIngestPipeline(config, {
     pool: ctx.pool,
     store,
@@ -50,7 +49,8 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
     retrieveBase: `${config.http.publicViewerUrl}/dicomweb`,
   });
 
-  const keeper = startKeeper({ config, pool: ctx.pool, store, auth, logger, metrics: ctx.metrics, lifecycle: ctx.lifecycle });
+  // The keeper's scheduled loops run in the keeper role; ingest serves its on-demand admin routes.
+  const keeper = startKeeper({ config, pool: ctx.pool, store, auth, logger, metrics: ctx.metrics, lifecycle: ctx.lifecycle, loops: false });
 
   const app = createServiceApp({
     service: 'ingest',

@@ -1,27 +1,23 @@
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import sharp from 'sharp';
 import { describeError, type Logger } from '@yunying/core';
 import { setSeriesThumbnail, seriesHasThumbnail, type Pool } from '@yunying/catalog';
 import { TransferSyntax, readFrame, type ParsedInstance } from '@yunying/dicom';
+import { seriesThumbnailKey, type DerivedStore } from '@yunying/storage';
 
 /**
  * A small JPEG thumbnail per series (ARCHITECTURE step 5), from the first frame of the first instance
- * that can be rendered. Thumbnails are derived files under DATA_DIR/derived: not retention copies, and
- * can be rebuilt from the archive at any time. Failures never affect ingest.
+ * that can be rendered. Thumbnails are derived objects in object storage (the derived store: one copy,
+ * not a retention copy, rebuildable from the archive at any time), so any viewer process can serve what
+ * any ingest process made. Failures never affect ingest.
  */
 export class ThumbnailService {
   private readonly inFlight = new Set<string>();
 
   constructor(
     private readonly pool: Pool,
-    private readonly dir: string,
+    private readonly derived: DerivedStore,
     private readonly logger: Logger,
   ) {}
-
-  pathFor(seriesInstanceUid: string): string {
-    return path.join(this.dir, `${seriesInstanceUid}.jpg`);
-  }
 
   /** Fire-and-forget from the ingest path; returns the promise for tests. */
   schedule(parsed: ParsedInstance, bytes: Uint8Array): Promise<void> {
@@ -37,12 +33,11 @@ export class ThumbnailService {
     if (parsed.frames.length === 0 || (await seriesHasThumbnail(this.pool, parsed.seriesInstanceUid))) return;
     const image = this.sourceImage(parsed, bytes);
     if (!image) return;
-    await fs.mkdir(this.dir, { recursive: true });
-    const target = this.pathFor(parsed.seriesInstanceUid);
-    const temp = `${target}.${process.pid}.tmp`;
-    await image.resize(160, 160, { fit: 'inside' }).jpeg({ quality: 80 }).toFile(temp);
-    await fs.rename(temp, target);
-    await setSeriesThumbnail(this.pool, parsed.seriesInstanceUid, path.basename(target));
+    const key = seriesThumbnailKey(parsed.seriesInstanceUid);
+    const jpeg = await image.resize(160, 160, { fit: 'inside' }).jpeg({ quality: 80 }).toBuffer();
+    // Object first, catalog second: the catalog never names a thumbnail that is not there.
+    await this.derived.put(key, jpeg, 'image/jpeg');
+    await setSeriesThumbnail(this.pool, parsed.seriesInstanceUid, key);
   }
 
   /** Native 8-bit grey or RGB, and JPEG baseline; other encodings wait for the shared pixel decoder. */

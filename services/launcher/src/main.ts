@@ -14,7 +14,7 @@ function upBanner(started: StartedService[]): string {
 
 /**
  * The process entry point. ROLE=all runs every role in this one process (the embedded default of
- * `npm start`); ROLE=ingest|inference|viewer runs one, for scale-out.
+ * `npm start`); ROLE=ingest|inference|viewer|keeper runs one, for scale-out.
  */
 async function main(): Promise<void> {
   const config = loadConfigOrExit();

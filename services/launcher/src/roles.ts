@@ -2,15 +2,22 @@ import type { Config, ServiceRole } from '@yunying/config';
 import type { Logger } from '@yunying/core';
 import { createPool, migrate } from '@yunying/catalog';
 import { Lifecycle, SharedRoutes, createMetricsRegistry, type ServiceContext, type StartedService } from '@yunying/http';
-import { startIngestService } from '@yunying/ingest';
+import { startIngestService, startKeeperService } from '@yunying/ingest';
 import { startInferenceService } from '@yunying/inference';
 import { startViewerService } from '@yunying/viewer';
 
-const starters: Record<ServiceRole, (ctx: ServiceContext) => Promise<StartedService>> = {
+/** Each role's starter; null when the role shares the process without a port of its own (keeper in ROLE=all). */
+const starters: Record<ServiceRole, (ctx: ServiceContext) => Promise<StartedService | null>> = {
   ingest: startIngestService,
   inference: startInferenceService,
   viewer: startViewerService,
+  keeper: startKeeperService,
 };
+
+/** ROLE=all runs every role, the keeper last (its loops start once the write path is up). */
+export function rolesOf(role: Config['role']): ServiceRole[] {
+  return role === 'all' ? ['ingest', 'inference', 'viewer', 'keeper'] : [role];
+}
 
 export interface RunningRoles {
   started: StartedService[];
@@ -28,10 +35,13 @@ export async function startRoles(config: Config, logger: Logger): Promise<Runnin
   try {
     const applied = await migrate(pool, config.database.schema);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
-    const roles: ServiceRole[] = config.role === 'all' ? ['ingest', 'inference', 'viewer'] : [config.role];
+    const roles = rolesOf(config.role);
     const ctx: ServiceContext = { config, logger, metrics: createMetricsRegistry(), pool, lifecycle, ...(roles.length > 1 ? { sharedRoutes: new SharedRoutes() } : {}) };
     const started: StartedService[] = [];
-    for (const role of roles) started.push(await starters[role](ctx));
+    for (const role of roles) {
+      const service = await starters[role](ctx);
+      if (service !== null) started.push(service);
+    }
     return { started, lifecycle };
   } catch (error) {
     await lifecycle.stop();

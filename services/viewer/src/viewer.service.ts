@@ -3,7 +3,7 @@ import express from 'express';
 import { pingDatabase } from '@yunying/catalog';
 import { AuditLog, createAuditRouter } from '@yunying/audit';
 import { AuthService, createAuthRouter } from '@yunying/auth';
-import { createReplicatedStore } from '@yunying/archive';
+import { createDerivedObjectStore, createReplicatedStore } from '@yunying/archive';
 import { createServiceApp, listen, type ServiceContext, type StartedService } from '@yunying/http';
 import { createDicomwebRouter } from './dicomweb';
 import { readingRouters } from './reading';
@@ -14,8 +14,10 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
   const logger = ctx.logger.child({ role: 'viewer' });
   const auditLog = new AuditLog(ctx.pool);
   const auth = AuthService.fromConfig(config, ctx.pool, auditLog);
-  // The viewer only reads objects (from the first copy that verifies).
-  const store = await createReplicatedStore(config, logger);
+  // The viewer only reads objects (from the first copy that verifies): it never creates a bucket or sets
+  // lock configuration, so it can run with read-only object credentials.
+  const store = await createReplicatedStore(config, logger, { prepare: false });
+  const derived = await createDerivedObjectStore(config, { prepare: false });
 
   const dicomweb = createDicomwebRouter({
     pool: ctx.pool,
@@ -23,7 +25,7 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
     authenticator: auth,
     audit: auditLog,
     publicBaseUrl: config.http.publicViewerUrl,
-    thumbnailDir: path.join(config.dataDir, 'derived', 'thumbnails'),
+    derived,
   });
 
   const app = createServiceApp({

@@ -327,7 +327,7 @@ describeUnless(dcmtkMissing, 'DIMSE SCP with real dcmtk clients', () => {
     it('refuses contexts it does not serve and transfer syntaxes the parser does not know', async () => {
       const scu = await RawScu.connect(server.port);
       const { accepted } = await scu.associate(AE, SCP_AE, [
-        { id: 1, abstractSyntaxUid: '1.2.840.10008.5.1.4.1.2.2.1', transferSyntaxUids: [TransferSyntax.ImplicitVRLittleEndian] }, // Study Root FIND
+        { id: 1, abstractSyntaxUid: '1.2.840.10008.5.1.4.1.2.2.2', transferSyntaxUids: [TransferSyntax.ImplicitVRLittleEndian] }, // Study Root MOVE
         { id: 3, abstractSyntaxUid: SopClass.UltrasoundImage, transferSyntaxUids: ['1.2.840.10008.1.2.4.999'] },
         { id: 5, abstractSyntaxUid: SopClass.UltrasoundMultiFrameImage, transferSyntaxUids: [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.JPEGBaseline] },
         { id: 7, abstractSyntaxUid: '1.2.840.10008.1.1', transferSyntaxUids: [TransferSyntax.ImplicitVRLittleEndian] },

@@ -6,6 +6,7 @@ import { answerForException, startScpServer, statusLabel, withTimeout, type Asso
 import type { IngestPipeline, Sender } from '../ingest.pipeline';
 import { dimseMetrics } from './dimse.metrics';
 import { answerForOutcome } from './store-status';
+import { archiveFindHandler, type ClinicSession } from './find.handler';
 
 export interface DimseServerOptions {
   host: string;
@@ -32,6 +33,8 @@ export interface DimseServerOptions {
   storeTimeoutMs?: number;
   /** Largest dataset accepted; a larger one is drained and answered 0xA700. Default 1 GiB. */
   maxInstanceBytes?: number;
+  /** The most matches one C-FIND returns (then 0xA700). Default 1000. */
+  maxFindResults?: number;
 }
 
 export interface DimseServer {
@@ -44,11 +47,7 @@ export interface DimseServer {
 const IMPLEMENTATION = { classUid: '1.2.826.0.1.3680043.10.1557.1', versionName: 'YUNYING_0_1' };
 const DEFAULT_ASSOCIATION_TIMEOUT_MS = 30_000;
 const DEFAULT_STORE_TIMEOUT_MS = 60_000;
-
-/** Every instance stored on an association belongs to the clinic of its calling AE title. */
-interface ClinicSession {
-  clinicId: string;
-}
+const DEFAULT_MAX_FIND_RESULTS = 1000;
 
 /**
  * The archive's DICOM port: the shared SCP (@yunying/dimse) with what is particular to the archive:
@@ -143,6 +142,7 @@ export async function startDimseServer(options: DimseServerOptions): Promise<Dim
     logger,
     onAssociation,
     onStore,
+    onFind: archiveFindHandler({ pool, maxResults: options.maxFindResults ?? DEFAULT_MAX_FIND_RESULTS }),
     shuttingDownComment: 'The archive is shutting down; retry later',
     observer: {
       associationDecided: (outcome) => metrics.associationDecided(outcome),

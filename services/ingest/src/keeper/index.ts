@@ -20,6 +20,9 @@ export interface KeeperDeps {
   logger: Logger;
   metrics: Registry;
   lifecycle: Lifecycle;
+  /** Run the scheduled loops (scrub, repair, disposal executor, orphan sweep) here. Only the keeper role
+   * does; the ingest role serves the on-demand admin routes without them (issue #18). */
+  loops: boolean;
 }
 
 /** Runs `fn` every `seconds` (0 = never), one run at a time; stop() waits for the run in flight. */
@@ -53,7 +56,8 @@ class Every {
 }
 
 /**
- * Keep and prove (#8), started by the ingest role: the scrubber, the repair worker (which also completes
+ * Keep and prove (#8): the scheduled loops run in the keeper role (ROLE=keeper, or within ROLE=all), the
+ * admin/auditor routes are served by the ingest role (and the keeper's own port). The scrubber, the repair worker (which also completes
  * copies that failed at write time with a write quorum below 3), the orphan sweeper and the disposal
  * executor, plus their admin/auditor routes. See docs/keep-and-prove.md.
  */
@@ -85,6 +89,7 @@ export function startKeeper(deps: KeeperDeps): { router: ReturnType<typeof keepe
     new Every(settings.repairRetrySeconds, () => disposals.kick(), warn('disposal executor')),
     new Every(settings.orphanSweepIntervalSeconds, () => sweeper.sweep(), warn('orphan sweep')),
   ];
+  if (!deps.loops) return { router: keeperRoutes({ auth: deps.auth, scrubber, repair, sweeper, disposals }).router };
   for (const loop of loops) loop.start();
   deps.lifecycle.add({ name: 'keeper', close: () => Promise.all(loops.map((l) => l.stop())).then(() => undefined) });
 

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import { AppError } from '@yunying/core';
 import type { Pool } from '@yunying/catalog';
-import type { ReplicatedStore } from '@yunying/storage';
+import type { DerivedStore, ReplicatedStore } from '@yunying/storage';
 import { SecureRouter, type AuthedRequest, type Authenticator } from '@yunying/auth';
 import { AccessAudit, originOf, type AccessAuditSink } from './access-audit';
 import { covers, parseAccept } from './media-types';
@@ -18,8 +18,8 @@ export interface DicomwebRoutesOptions {
   audit: AccessAuditSink;
   /** The viewer's public base URL (config.http.publicViewerUrl): RetrieveURLs and BulkDataURIs are absolute. */
   publicBaseUrl: string;
-  /** DATA_DIR/derived/thumbnails. */
-  thumbnailDir: string;
+  /** Derived objects (series thumbnails), read only. */
+  derived: DerivedStore;
 }
 
 /**
@@ -83,7 +83,7 @@ export function createDicomwebRouter(options: DicomwebRoutesOptions): SecureRout
   const audit = new AccessAudit(options.audit);
   const baseUrl = `${options.publicBaseUrl.replace(/\/+$/, '')}/dicomweb`;
   const qido = new QidoService(options.pool, audit, baseUrl);
-  const wado = new WadoService({ pool: options.pool, store: options.store, audit, baseUrl, thumbnailDir: options.thumbnailDir });
+  const wado = new WadoService({ pool: options.pool, store: options.store, audit, baseUrl, derived: options.derived });
   const routes = new SecureRouter('viewer.dicomweb', options.authenticator);
 
   routes.router.use(['/dicomweb', '/wado'], (_req, res, next) => {

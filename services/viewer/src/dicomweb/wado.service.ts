@@ -1,9 +1,7 @@
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import type { Response } from 'express';
 import { AppError } from '@yunying/core';
 import type { Pool } from '@yunying/catalog';
-import type { ReplicatedStore } from '@yunying/storage';
+import { seriesThumbnailKey, type DerivedStore, type ReplicatedStore } from '@yunying/storage';
 import { TransferSyntax, isBulkDataPath, readBulkValue, type DicomJsonAttribute, type DicomJsonObject, type DicomJsonValue } from '@yunying/dicom';
 import type { AccessAudit, AccessOrigin } from './access-audit';
 import { rewriteBulkDataUris } from './dicom-json';
@@ -19,8 +17,8 @@ export interface WadoServiceOptions {
   audit: AccessAudit;
   /** `<public viewer URL>/dicomweb`, for BulkDataURIs. */
   baseUrl: string;
-  /** DATA_DIR/derived/thumbnails, where ingest writes `<SeriesInstanceUID>.jpg`. */
-  thumbnailDir: string;
+  /** Derived objects: the series thumbnails ingest made (read only here). */
+  derived: DerivedStore;
 }
 
 /** The media type of each compressed transfer syntax for frames (PS3.18 Table 8.7.3-5). */
@@ -284,7 +282,8 @@ export class WadoService {
     const image = rows.find((r) => (r.rows ?? 0) > 0 && (r.columns ?? 0) > 0);
     if (image === undefined) throw new AppError('not_found', 'No image to make a thumbnail of');
     if (format === 'jpeg' && viewport === undefined) {
-      const file = await fs.readFile(path.join(this.options.thumbnailDir, `${image.seriesInstanceUid}.jpg`)).catch(() => null);
+      // A missing or unreachable derived object is not an error: the thumbnail is rendered instead.
+      const file = await this.options.derived.get(seriesThumbnailKey(image.seriesInstanceUid)).catch(() => null);
       if (file !== null) {
         await this.audit(origin, [image], 'thumbnail');
         return { mediaType: 'image/jpeg', body: file };

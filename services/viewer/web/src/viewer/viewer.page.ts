@@ -7,6 +7,7 @@ import { aiPanel, drawFinding } from './ai-panel';
 import { keepClaim, type ClaimRenewal } from './claim-renewal';
 import { frameImageId, registerFrame, unregisterFrame } from './image-loader';
 import { numberAt, parseInstance, stringAt, type PixelSpacing } from './metadata';
+import { displayId, displayName, parseBanner, patientBanner } from './patient-banner';
 import { reportForm } from './report-form';
 import { bindShortcuts, SHORTCUT_HELP } from './shortcuts';
 import { StackViewport, type Measurement, type ToolName } from './stack-viewport';
@@ -125,12 +126,14 @@ export function viewerPage(ctx: PageContext): Teardown {
     if (justSigned) status.set('Report signed.');
   });
   const back = h('a', { href: '/queue', 'data-link': true, class: 'back' }, '← Queue');
+  const banner = patientBanner();
 
   replace(
     ctx.root,
     h(
       'section',
       { class: 'viewer-page' },
+      banner.el,
       h('div', { class: 'viewer-bar' }, back, status.el),
       h(
         'div',
@@ -251,6 +254,15 @@ export function viewerPage(ctx: PageContext): Teardown {
         })
         .catch(() => ai$.show(null)),
       report.load(signal),
+      getJson(`/api/studies/${encodeURIComponent(studyUid)}/banner`, signal)
+        .then((body) => {
+          const b = parseBanner(body);
+          banner.show(b);
+          report.setPatient(displayName(b), displayId(b));
+        })
+        .catch((error: unknown) => {
+          if (!signal.aborted) banner.failed(errorText(error));
+        }),
     ]);
     if (!signed && !signal.aborted) claim = keepClaim(studyUid, signal, (message) => status.set(message, 'error'));
     seriesInfos = seriesJson

@@ -1,0 +1,62 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describeUnless } from '../../../test/support/skip';
+import { createDerivedStore, seriesThumbnailKey, type DerivedStore } from './derived.store';
+import { s3TestSettings, uniqueBucketName } from './testing';
+
+const settings = s3TestSettings();
+
+/** The same contract on both backends: a writer prepares and puts, a reader that never prepared gets. */
+function contract(makeWriter: () => Promise<DerivedStore>, makeReader: () => DerivedStore): void {
+  it('a reader that never prepared sees nothing before the writer, then exactly what it wrote', async () => {
+    const reader = makeReader();
+    const key = seriesThumbnailKey('1.2.826.0.1.3680043.8.498.1');
+    expect(await reader.get(key)).toBeNull();
+    const writer = await makeWriter();
+    expect(await reader.get(key)).toBeNull();
+    const bytes = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]);
+    await writer.put(key, bytes, 'image/jpeg');
+    expect(await reader.get(key)).toEqual(bytes);
+    // Derived objects are replaceable (no lock): a better rendering overwrites the old one.
+    await writer.put(key, Buffer.from([9, 9]), 'image/jpeg');
+    expect(await reader.get(key)).toEqual(Buffer.from([9, 9]));
+  });
+
+  it('refuses keys that could leave the store', async () => {
+    const writer = await makeWriter();
+    await expect(writer.put('../escape.jpg', Buffer.from([1]), 'image/jpeg')).rejects.toThrow(/plain relative key/);
+    await expect(writer.get('/etc/passwd')).rejects.toThrow(/plain relative key/);
+  });
+}
+
+describe('derived objects on a directory (fs backend)', () => {
+  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'yy-derived-')), 'derived');
+  afterAll(() => fs.rmSync(path.dirname(dir), { recursive: true, force: true }));
+  contract(
+    async () => {
+      const store = createDerivedStore({ backend: 'fs', dir });
+      await store.prepare();
+      return store;
+    },
+    () => createDerivedStore({ backend: 'fs', dir }),
+  );
+});
+
+describeUnless(
+  settings === null ? 'no S3 endpoint: S3_ENDPOINT/S3_ACCESS_KEY/S3_SECRET_KEY unset (start one with infra/ceph/up.sh)' : null,
+  'derived objects in an S3 bucket without Object Lock (Ceph RGW)',
+  () => {
+    const bucket = uniqueBucketName('yy-derived');
+    const s3 = () => ({ backend: 's3' as const, endpoint: settings?.endpoint ?? '', bucket, accessKey: settings?.accessKey ?? '', secretKey: settings?.secretKey ?? '', region: settings?.region ?? 'us-east-1' });
+    contract(
+      async () => {
+        const store = createDerivedStore(s3());
+        await store.prepare();
+        await store.prepare();
+        return store;
+      },
+      () => createDerivedStore(s3()),
+    );
+  },
+);

@@ -1,0 +1,137 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import * as Minio from 'minio';
+import { AppError } from '@yunying/core';
+import { streamToBytes, unavailable } from './util';
+
+/**
+ * Derived objects (series thumbnails today): one copy, no retention lock, rebuildable from the archive at
+ * any time. They live in object storage, not on a process's local disk, so every viewer process of a
+ * scale-out deployment reads what any ingest process wrote (issue #18). Losing one is harmless: the
+ * viewer renders from the archived instance instead.
+ *
+ * Writers (ingest, keeper) call prepare() to create the directory or bucket; readers (viewer) never do,
+ * so they can run with read-only credentials.
+ */
+export interface DerivedStore {
+  readonly kind: 'fs' | 's3';
+  /** Creates the directory / bucket (no Object Lock) when absent. Writers only. Idempotent. */
+  prepare(): Promise<void>;
+  put(key: string, bytes: Uint8Array, contentType: string): Promise<void>;
+  /** The object, or null when it does not exist (or its bucket does not exist yet). */
+  get(key: string): Promise<Buffer | null>;
+}
+
+export type DerivedStoreSettings =
+  | { backend: 'fs'; dir: string }
+  | { backend: 's3'; endpoint: string; bucket: string; accessKey: string; secretKey: string; region: string };
+
+/** The key of a series thumbnail: ingest writes it, the viewer reads it. */
+export function seriesThumbnailKey(seriesInstanceUid: string): string {
+  return `thumbnails/${seriesInstanceUid}.jpg`;
+}
+
+/** `thumbnails/<uid>.jpg` style keys: no absolute paths, no `..`, a small alphabet. */
+export function assertDerivedKey(key: string): string {
+  if (!/^[A-Za-z0-9_-]+(?:\/[A-Za-z0-9_.-]+)*$/.test(key) || key.split('/').some((part) => part === '..' || part === '.') || key.length > 512) {
+    throw new AppError('internal', 'derived object key is not a plain relative key');
+  }
+  return key;
+}
+
+export function createDerivedStore(settings: DerivedStoreSettings): DerivedStore {
+  return settings.backend === 'fs' ? new FsDerivedStore(settings.dir) : new S3DerivedStore(settings);
+}
+
+export class FsDerivedStore implements DerivedStore {
+  readonly kind = 'fs' as const;
+
+  constructor(readonly dir: string) {}
+
+  async prepare(): Promise<void> {
+    await fs.mkdir(this.dir, { recursive: true });
+  }
+
+  async put(key: string, bytes: Uint8Array, _contentType: string): Promise<void> {
+    const file = path.join(this.dir, assertDerivedKey(key));
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    // Write then rename: a reader sees the whole object or none.
+    const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
+    await fs.writeFile(temp, bytes);
+    await fs.rename(temp, file);
+  }
+
+  async get(key: string): Promise<Buffer | null> {
+    try {
+      return await fs.readFile(path.join(this.dir, assertDerivedKey(key)));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw unavailable('derived', 'cannot read a derived object', error);
+    }
+  }
+}
+
+function s3Code(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export class S3DerivedStore implements DerivedStore {
+  readonly kind = 's3' as const;
+  readonly bucket: string;
+  private readonly region: string;
+  private readonly client: Minio.Client;
+
+  constructor(settings: Extract<DerivedStoreSettings, { backend: 's3' }>) {
+    let url: URL;
+    try {
+      url = new URL(settings.endpoint);
+    } catch {
+      throw new AppError('config_invalid', 'derived objects: S3 endpoint is not a URL');
+    }
+    const useSSL = url.protocol === 'https:';
+    this.bucket = settings.bucket;
+    this.region = settings.region;
+    this.client = new Minio.Client({
+      endPoint: url.hostname,
+      port: url.port === '' ? (useSSL ? 443 : 80) : Number(url.port),
+      useSSL,
+      accessKey: settings.accessKey,
+      secretKey: settings.secretKey,
+      region: settings.region,
+      pathStyle: true,
+    });
+  }
+
+  async prepare(): Promise<void> {
+    try {
+      if (await this.client.bucketExists(this.bucket)) return;
+      // No Object Lock on purpose: derived objects are replaced when the renderer improves.
+      await this.client.makeBucket(this.bucket, this.region);
+    } catch (error) {
+      const code = s3Code(error);
+      if (code === 'BucketAlreadyOwnedByYou') return;
+      throw unavailable('derived', 'cannot prepare the derived-objects bucket', error);
+    }
+  }
+
+  async put(key: string, bytes: Uint8Array, contentType: string): Promise<void> {
+    const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    try {
+      await this.client.putObject(this.bucket, assertDerivedKey(key), buffer, buffer.length, { 'Content-Type': contentType });
+    } catch (error) {
+      throw unavailable('derived', 'cannot write a derived object', error);
+    }
+  }
+
+  async get(key: string): Promise<Buffer | null> {
+    try {
+      const stream = await this.client.getObject(this.bucket, assertDerivedKey(key));
+      return Buffer.from(await streamToBytes(stream));
+    } catch (error) {
+      const code = s3Code(error);
+      if (code === 'NoSuchKey' || code === 'NotFound' || code === 'NoSuchBucket') return null;
+      throw unavailable('derived', 'cannot read a derived object', error);
+    }
+  }
+}

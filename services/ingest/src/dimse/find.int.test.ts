@@ -1,0 +1,182 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Registry } from 'prom-client';
+import { createLogger } from '@yunying/core';
+import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
+import { makeStudy } from '@yunying/dicom/testing';
+import { ReplicatedStore } from '@yunying/storage';
+import { tempFsTargets, type TempFsTargets } from '@yunying/storage/testing';
+import { describeUnless, findExecutable } from '../../../../test/support/skip';
+import { IngestPipeline, type Sender } from '../ingest.pipeline';
+import { startDimseServer, type DimseServer } from './index';
+
+const AE = 'FIND_US1';
+const OTHER_AE = 'FIND_US2';
+const MAX_RESULTS = 5;
+
+interface Run {
+  code: number | null;
+  output: string;
+}
+
+function dcmtk(tool: string, args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(tool, args, { env: { ...process.env, TCP_NODELAY: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+/** The responses of findscu -Xs (dcmtk's XML): one map of keyword -> text per pending response. */
+function parseResponses(xml: string): Record<string, string>[] {
+  const sets = xml.split('<data-set').slice(1);
+  return sets.map((set) => {
+    const out: Record<string, string> = {};
+    for (const m of set.matchAll(/<element tag="[0-9a-f,]+" vr="\w\w" vm="\d+" len="\d+" name="(\w+)"[^>]*>([^<]*)<\/element>/g)) {
+      out[m[1] ?? ''] = (m[2] ?? '').replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>');
+    }
+    return out;
+  });
+}
+
+const dcmtkMissing = findExecutable('findscu') === null ? 'dcmtk (findscu) not installed' : null;
+
+describeUnless(dcmtkMissing, 'C-FIND SCP with dcmtk findscu', () => {
+  let catalog: TestCatalog;
+  let storage: TempFsTargets;
+  let server: DimseServer;
+  let dir: string;
+  let clinicId: string;
+  let otherClinicId: string;
+  const wang = makeStudy(2, { patientName: 'Wang^Xiaoming', patientId: 'P-100', studyDate: '20240110', studyTime: '093000', accessionNumber: 'ACC-1', modality: 'US', studyDescription: 'Thyroid' });
+  const wang2 = makeStudy(1, { patientName: 'Wang^Xiaoming', patientId: 'P-100', studyDate: '20250301', studyTime: '150000', accessionNumber: 'ACC-2', modality: 'US', studyDescription: 'Breast' });
+  const li = makeStudy(3, { patientName: '李^娜', patientId: 'P-200', studyDate: '20240620', modality: 'US', charset: 'GB18030', studyDescription: 'Abdomen' });
+  const other = makeStudy(1, { patientName: 'Wang^Other', patientId: 'P-900', studyDate: '20240110', modality: 'US' });
+
+  const find = async (ae: string, model: '-P' | '-S', keys: string[], extra: string[] = []): Promise<{ run: Run; matches: Record<string, string>[] }> => {
+    const xml = path.join(dir, `rsp-${Math.random().toString(36).slice(2)}.xml`);
+    const args = ['-v', model, '-aet', ae, '-aec', 'YUNYING', ...extra, '-Xs', xml, ...keys.flatMap((k) => ['-k', k]), '127.0.0.1', String(server.port)];
+    const run = await dcmtk("findscu", args);
+    if (process.env.FIND_DEBUG) console.log(run.output);
+    const text = await fs.readFile(xml, 'utf8').catch(() => '');
+    return { run, matches: parseResponses(text) };
+  };
+
+  beforeAll(async () => {
+    catalog = await createTestCatalog('dimse_find');
+    storage = await tempFsTargets();
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'yunying-find-'));
+    clinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name) VALUES ('find-1', 'one') RETURNING id")).rows[0]!.id;
+    otherClinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name) VALUES ('find-2', 'two') RETURNING id")).rows[0]!.id;
+    await catalog.pool.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2), ($3, $4)', [AE, clinicId, OTHER_AE, otherClinicId]);
+    const logger = createLogger({ level: process.env.FIND_DEBUG ? 'debug' : 'silent', service: 'find-test' });
+    const pipeline = new IngestPipeline({ pool: catalog.pool, store: new ReplicatedStore({ targets: storage.targets }), logger, metrics: new Registry(), parseLimits: {}, retentionMinYears: 15 });
+    // The studies arrive through the real write path, as a modality's C-STOREs would.
+    const sender = (id: string, ae: string): Sender => ({ clinicId: id, actor: { username: `ae:${ae}`, role: 'device', clinicId: id }, sourceIp: null, via: 'DIMSE' });
+    for (const study of [wang, wang2, li]) for (const file of study.files) expect((await pipeline.ingest(file, sender(clinicId, AE))).status).toBe('stored');
+    for (const file of other.files) expect((await pipeline.ingest(file, sender(otherClinicId, OTHER_AE))).status).toBe('stored');
+    server = await startDimseServer({ host: '127.0.0.1', port: 0, aeTitle: 'YUNYING', checkCalledAe: false, pool: catalog.pool, pipeline, logger, metrics: new Registry(), maxFindResults: MAX_RESULTS });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await storage?.cleanup();
+    await catalog?.drop();
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('Study Root STUDY level: wildcard name, only the calling clinic, return keys filled', async () => {
+    const { run, matches } = await find(AE, '-S', ['QueryRetrieveLevel=STUDY', 'PatientName=wang*', 'StudyInstanceUID', 'StudyDate', 'AccessionNumber', 'ModalitiesInStudy', 'NumberOfStudyRelatedInstances']);
+    expect(run.code).toBe(0);
+    expect(matches.map((m) => m.StudyInstanceUID).sort()).toEqual([wang.studyInstanceUid, wang2.studyInstanceUid].sort());
+    const first = matches.find((m) => m.StudyInstanceUID === wang.studyInstanceUid);
+    expect(first).toMatchObject({ PatientName: 'Wang^Xiaoming', StudyDate: '20240110', AccessionNumber: 'ACC-1', ModalitiesInStudy: 'US', NumberOfStudyRelatedInstances: '2' });
+    // The other clinic's Wang^Other is never seen by this AE, and the other AE sees only its own.
+    const seenByOther = await find(OTHER_AE, '-S', ['QueryRetrieveLevel=STUDY', 'PatientName=Wang*', 'StudyInstanceUID']);
+    expect(seenByOther.matches.map((m) => m.StudyInstanceUID)).toEqual([other.studyInstanceUid]);
+  });
+
+  it('matches date ranges, time ranges, lists of UIDs and single values', async () => {
+    const range = await find(AE, '-S', ['QueryRetrieveLevel=STUDY', 'StudyDate=20240101-20241231', 'StudyInstanceUID']);
+    expect(range.matches.map((m) => m.StudyInstanceUID).sort()).toEqual([wang.studyInstanceUid, li.studyInstanceUid].sort());
+    const openEnded = await find(AE, '-S', ['QueryRetrieveLevel=STUDY', 'StudyDate=20250101-', 'StudyInstanceUID']);
+    expect(openEnded.matches.map((m) => m.StudyInstanceUID)).toEqual([wang2.studyInstanceUid]);
+    // 09:30 and 10:15 (li's default) are in 09-10 (a partial time covers its whole hour); 15:00 is not.
+    const time = await find(AE, '-S', ['QueryRetrieveLevel=STUDY', 'StudyTime=09-10', 'StudyInstanceUID']);
+    expect(time.matches.map((m) => m.StudyInstanceUID).sort()).toEqual([wang.studyInstanceUid, li.studyInstanceUid].sort());
+    const before = await find(AE, '-S', ['QueryRetrieveLevel=STUDY', 'StudyTime=-0959', 'StudyInstanceUID']);
+    expect(before.matches.map((m) => m.StudyInstanceUID)).toEqual([wang.studyInstanceUid]);
+    const list = await find(AE, '-S', ['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${wang2.studyInstanceUid}\\${li.studyInstanceUid}\\${other.studyInstanceUid}`]);
+    expect(list.matches.map((m) => m.StudyInstanceUID).sort()).toEqual([wang2.studyInstanceUid, li.studyInstanceUid].sort());
+    const single = await find(AE, '-S', ['QueryRetrieveLevel=STUDY', 'AccessionNumber=ACC-2', 'StudyInstanceUID']);
+    expect(single.matches.map((m) => m.StudyInstanceUID)).toEqual([wang2.studyInstanceUid]);
+  });
+
+  it('answers names stored in GB18030 in UTF-8 (ISO_IR 192)', async () => {
+    const { matches } = await find(AE, '-S', ['QueryRetrieveLevel=STUDY', 'PatientID=P-200', 'PatientName', 'SpecificCharacterSet']);
+    expect(matches).toHaveLength(1);
+    expect(matches[0]).toMatchObject({ SpecificCharacterSet: 'ISO_IR 192', PatientName: '李^娜' });
+  });
+
+  it('Patient Root: PATIENT, STUDY, SERIES and IMAGE levels', async () => {
+    const patients = await find(AE, '-P', ['QueryRetrieveLevel=PATIENT', 'PatientID=P-100', 'PatientName', 'NumberOfPatientRelatedStudies']);
+    expect(patients.matches).toEqual([expect.objectContaining({ PatientID: 'P-100', PatientName: 'Wang^Xiaoming', NumberOfPatientRelatedStudies: '2' })]);
+    const studies = await find(AE, '-P', ['QueryRetrieveLevel=STUDY', 'PatientID=P-100', 'StudyDescription=Thy*', 'StudyInstanceUID']);
+    expect(studies.matches.map((m) => m.StudyInstanceUID)).toEqual([wang.studyInstanceUid]);
+    const series = await find(AE, '-P', ['QueryRetrieveLevel=SERIES', 'PatientID=P-100', `StudyInstanceUID=${wang.studyInstanceUid}`, 'SeriesInstanceUID', 'Modality', 'NumberOfSeriesRelatedInstances']);
+    expect(series.matches).toEqual([expect.objectContaining({ SeriesInstanceUID: wang.seriesInstanceUid, Modality: 'US', NumberOfSeriesRelatedInstances: '2' })]);
+    const images = await find(AE, '-P', ['QueryRetrieveLevel=IMAGE', `StudyInstanceUID=${li.studyInstanceUid}`, `SeriesInstanceUID=${li.seriesInstanceUid}`, 'SOPInstanceUID', 'InstanceNumber']);
+    expect(images.matches.map((m) => m.SOPInstanceUID)).toEqual(li.sopInstanceUids);
+    expect(images.matches.map((m) => m.InstanceNumber)).toEqual(['1', '2', '3']);
+  });
+
+  it('Study Root IMAGE level of another clinic finds nothing', async () => {
+    const { run, matches } = await find(AE, '-S', ['QueryRetrieveLevel=IMAGE', `StudyInstanceUID=${other.studyInstanceUid}`, 'SOPInstanceUID']);
+    expect(run.code).toBe(0);
+    expect(matches).toEqual([]);
+  });
+
+  it('refuses the PATIENT level in Study Root and a bad range with 0xA900', async () => {
+    const patient = await find(AE, '-S', ['QueryRetrieveLevel=PATIENT', 'PatientID']);
+    expect(patient.matches).toEqual([]);
+    expect(patient.run.output).toMatch(/DataSetDoesNotMatchSOPClass/);
+    const badDate = await find(AE, '-S', ['QueryRetrieveLevel=STUDY', 'StudyDate=2024-01-01', 'StudyInstanceUID']);
+    expect(badDate.run.output).toMatch(/DataSetDoesNotMatchSOPClass/);
+  });
+
+  it('stops at the result cap with 0xA700 and a comment', async () => {
+    const { matches, run } = await find(AE, '-S', ['QueryRetrieveLevel=IMAGE', 'SOPInstanceUID'], ['-d']);
+    expect(matches).toHaveLength(MAX_RESULTS);
+    expect(run.output).toMatch(/Status\s*: 0xa700/);
+    expect(run.output).toMatch(/More than 5 matches/);
+  });
+
+  it('honours C-CANCEL: fewer responses, final status Cancel, audited', async () => {
+    const { matches, run } = await find(AE, '-S', ['QueryRetrieveLevel=IMAGE', 'SOPInstanceUID'], ['--cancel', '1']);
+    expect(matches.length).toBeLessThan(MAX_RESULTS);
+    expect(run.output).toMatch(/Final Find Response \(Cancel/);
+    const audit = await catalog.pool.query<{ details: { status: string } }>("SELECT details FROM audit_events WHERE event_type = 'Query' AND details->>'status' = '0xFE00'");
+    expect(audit.rows.length).toBe(1);
+  });
+
+  it('audits every query with the match keys and the study UIDs returned, never the values', async () => {
+    await find(AE, '-S', ['QueryRetrieveLevel=STUDY', 'PatientName=Wang^Xiaoming', 'StudyInstanceUID']);
+    const audit = await catalog.pool.query<{ actor_username: string; clinic_id: string; details: Record<string, unknown> }>(
+      "SELECT actor_username, clinic_id, details FROM audit_events WHERE event_type = 'Query' ORDER BY seq DESC LIMIT 1",
+    );
+    const record = audit.rows[0]!;
+    expect(record).toMatchObject({ actor_username: `ae:${AE}`, clinic_id: clinicId });
+    expect(record.details).toMatchObject({ via: 'DIMSE', model: 'study_root', level: 'STUDY', matchKeys: ['PatientName'], matches: 2, status: '0x0000' });
+    expect((record.details.studyInstanceUids as string[]).sort()).toEqual([wang.studyInstanceUid, wang2.studyInstanceUid].sort());
+    expect(JSON.stringify(record)).not.toMatch(/Xiaoming/);
+  });
+});
