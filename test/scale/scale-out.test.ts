@@ -91,8 +91,18 @@ describeUnless(skip, 'scale-out: two processes per role behind haproxy on Ceph R
       child.once('exit', (code) => resolve(code));
     });
     // Kill the first ingest process once some instances are in, while the rest are still on their way.
-    await waitFor('a few instances stored', async () => Number((await system.pool.query<{ n: string }>('SELECT count(*) AS n FROM instances')).rows[0]?.n ?? 0) >= 4, 120_000, 50);
+    const storedAtKill = await waitFor(
+      'a few instances stored',
+      async () => {
+        const n = Number((await system.pool.query<{ n: string }>('SELECT count(*) AS n FROM instances')).rows[0]?.n ?? 0);
+        return n >= 4 ? n : null;
+      },
+      120_000,
+      50,
+    );
     system.launcher.child.kill('SIGKILL');
+    // The kill really was mid-upload: files were still to come.
+    expect(storedAtKill).toBeLessThan(study.files.length);
     expect(await upload).toBe(0);
     const { rows } = await system.pool.query<{ sop: string; copies: string }>(
       `SELECT i.sop_instance_uid AS sop, (SELECT count(*) FROM copies c WHERE c.sha256 = i.sha256 AND c.state = 'ok') AS copies FROM instances i`,

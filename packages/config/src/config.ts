@@ -48,7 +48,13 @@ export interface Config {
     orphanSweepIntervalSeconds: number;
   };
   stow: { maxInstanceBytes: number; maxRequestBytes: number };
-  auth: { tokenSecret: string; accessTokenTtlSeconds: number; refreshTokenTtlSeconds: number };
+  auth: {
+    tokenSecret: string;
+    accessTokenTtlSeconds: number;
+    refreshTokenTtlSeconds: number;
+    /** An external OpenID Connect issuer whose access tokens are accepted too; null when none. */
+    oidc: { issuer: string; audience: string; usernameClaim: string } | null;
+  };
   models: { dir: string; active: string };
   triage: { quietSeconds: number; concurrency: number };
   shutdownGraceSeconds: number;
@@ -143,7 +149,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       orphanSweepIntervalSeconds: e.ORPHAN_SWEEP_INTERVAL_SECONDS,
     },
     stow: { maxInstanceBytes: e.STOW_MAX_INSTANCE_BYTES, maxRequestBytes: e.STOW_MAX_REQUEST_BYTES },
-    auth: { tokenSecret: e.AUTH_TOKEN_SECRET, accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS, refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS },
+    auth: {
+      tokenSecret: e.AUTH_TOKEN_SECRET,
+      accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
+      oidc: e.OIDC_ISSUER === undefined ? null : { issuer: e.OIDC_ISSUER, audience: e.OIDC_AUDIENCE, usernameClaim: e.OIDC_USERNAME_CLAIM },
+    },
     models: { dir: path.resolve(cwd, e.MODELS_DIR), active: e.ACTIVE_MODEL },
     triage: { quietSeconds: e.TRIAGE_QUIET_SECONDS, concurrency: e.TRIAGE_CONCURRENCY },
     shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS,

@@ -133,6 +133,16 @@ export const envSchema = z
       .describe('Secret that signs access tokens (HS256). `npm start` generates one under DATA_DIR when unset.'),
     ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(900).describe('Lifetime of an access token.'),
     REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(300).max(2_592_000).default(43_200).describe('Lifetime of a refresh token.'),
+    OIDC_ISSUER: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe('OpenID Connect issuer whose access tokens are accepted beside Yunying’s own (discovery + JWKS); unset: none.'),
+    OIDC_AUDIENCE: z.string().min(1).default('yunying').describe('Audience (`aud`) an OIDC access token must carry to be accepted.'),
+    OIDC_USERNAME_CLAIM: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/)
+      .default('preferred_username')
+      .describe('Claim of an OIDC access token that names the Yunying user (role and clinic grants come from that user; unknown users are refused).'),
 
     MODELS_DIR: z.string().min(1).default('models').describe('Directory of the model registry (models/*/manifest.json).'),
     ACTIVE_MODEL: z.string().min(1).default('thyroid-nodule').describe('Model id used for triage.'),

@@ -1,6 +1,6 @@
 import { pingDatabase } from '@yunying/catalog';
 import { describeError } from '@yunying/core';
-import { AuthService } from '@yunying/auth';
+import { AuthService, withOidc } from '@yunying/auth';
 import { OutboxRelay, TypedQueue, pingQueueRedis } from '@yunying/jobs';
 import { createServiceApp, listen, type ServiceContext, type StartedService } from '@yunying/http';
 import { createDerivedObjectStore, createIngestPipeline, createReplicatedStore } from '@yunying/archive';
@@ -43,7 +43,7 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
   const auth = AuthService.fromConfig(config, ctx.pool);
   const stow = stowRoutes({
     pipeline,
-    authenticator: auth,
+    authenticator: withOidc(auth, config),
     maxInstanceBytes: config.stow.maxInstanceBytes,
     maxRequestBytes: config.stow.maxRequestBytes,
     retrieveBase: `${config.http.publicViewerUrl}/dicomweb`,
