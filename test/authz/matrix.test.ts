@@ -83,6 +83,10 @@ const expectations: ExpectationTable = {
   'POST /api/studies/:studyUid/report/sign': reader,
   'POST /api/studies/:studyUid/report/addendum': reader,
   'GET /api/studies/:studyUid/ai': reader,
+  'POST /api/studies/:studyUid/ai/nodules': reader,
+  'GET /api/studies/:studyUid/ai/nodules': reader,
+  'GET /api/admin/clinics/:clinicId/triage-scope-rules': admin,
+  'PUT /api/admin/clinics/:clinicId/triage-scope-rules': admin,
   'GET /api/clinic/studies': { allow: ['clinic'], otherClinic: 'deny' },
   // Keep and prove: admins run the keeper, auditors approve disposals; nobody deletes under retention.
   'POST /api/admin/scrub': admin,

@@ -180,6 +180,11 @@ describeUnless(chromiumMissing(), 'web app (e2e, chromium)', () => {
     expect(await viewer.jumpToMostSuspicious()).toMatch(/^Frame \d+ \/ 12$/);
     const measurement = await viewer.measureAcross();
     expect(measurement).toMatch(/Length \d+(\.\d)? mm/);
+    // Reader-guided scoring: a box drawn on the frame comes back as ACR categories and a TR level.
+    const read = await viewer.scoreBox();
+    expect(read).toMatch(/Your box: TR[1-5] \(\d+ points\)/);
+    expect(read).toContain('Composition');
+    expect(read).toContain('Echogenic foci');
 
     const signed = await viewer.writeAndSign('Solid hypoechoic nodule in the right lobe, 6 mm.', 'TI-RADS 3; follow-up in one year.');
     expect(signed).toContain('TI-RADS 3; follow-up in one year.');

@@ -26,6 +26,10 @@ export const envSchema = z
       .default('all')
       .describe('Which service role(s) this process runs: all (embedded default) or one role for scale-out (keeper: scrubber, repair, disposal, orphan sweep).'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (pino).'),
+    LOG_FORMAT: z
+      .enum(['auto', 'json', 'pretty'])
+      .default('auto')
+      .describe('Log lines: auto (human-readable on a terminal, JSON otherwise), json, or pretty.'),
     DATA_DIR: z.string().min(1).default('.data').describe('Directory for local state: replica roots and derived objects (fs backend), temp files.'),
 
     DATABASE_URL: z

@@ -7,6 +7,9 @@ import { createDerivedObjectStore, createReplicatedStore } from '@yunying/archiv
 import { createServiceApp, listen, type ServiceContext, type StartedService } from '@yunying/http';
 import { createDicomwebRouter } from './dicomweb';
 import { readingRouters } from './reading';
+import { ReaderAiService, readerAiRoutes } from './reader-ai';
+import { triageScopeRoutes } from './triage-scope';
+import { TriageModel, loadActiveModel } from '@yunying/nodule-model';
 
 /** The viewer role: DICOMweb retrieval, the reading queue, reports and the web app. */
 export async function startViewerService(ctx: ServiceContext): Promise<StartedService> {
@@ -30,6 +33,12 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
     derived,
   });
 
+  // Reader-guided scoring runs the served model's nodule half in this process (one thread, on demand).
+  const active = loadActiveModel(config.models.dir, config.models.active);
+  const model = await TriageModel.load(active.dir);
+  ctx.lifecycle.add({ name: 'reader-guided model', close: () => model.close() });
+  const readerAi = new ReaderAiService(ctx.pool, store, model);
+
   const app = createServiceApp({
     service: 'viewer',
     logger,
@@ -43,6 +52,8 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
       // STOW-RS lent by the ingest role when it runs in this process: one /dicomweb base URL.
       ...(ctx.sharedRoutes?.dicomwebRouters() ?? []),
       ...readingRouters({ pool: ctx.pool, authenticator }).map((r) => r.router),
+      readerAiRoutes(readerAi, authenticator).router,
+      triageScopeRoutes(ctx.pool, authenticator).router,
     ],
     corsOrigins: config.http.corsOrigins,
   });

@@ -144,6 +144,21 @@ export class ViewerPage {
     return (await item.textContent()) ?? '';
   }
 
+  /** Reader-guided scoring: draws a box with the "AI on box" tool and returns what the AI panel shows for it. */
+  async scoreBox(): Promise<string> {
+    await this.page.locator('[data-tool="RectangleRoi"]').click();
+    const box = await this.canvas.boundingBox();
+    if (!box) throw new Error('no canvas');
+    await this.page.mouse.move(box.x + box.width * 0.25, box.y + box.height * 0.3);
+    await this.page.mouse.down();
+    await this.page.mouse.move(box.x + box.width * 0.45, box.y + box.height * 0.5, { steps: 5 });
+    await this.page.mouse.move(box.x + box.width * 0.6, box.y + box.height * 0.7, { steps: 5 });
+    await this.page.mouse.up();
+    const level = this.page.getByTestId('ai-reader').getByTestId('ai-nodule-tr');
+    await level.waitFor();
+    return (await this.page.getByTestId('ai-reader').textContent()) ?? '';
+  }
+
   async aiModel(): Promise<string> {
     const model = this.page.getByTestId('ai-model');
     await model.waitFor();

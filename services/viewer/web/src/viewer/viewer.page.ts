@@ -1,8 +1,8 @@
-import { errorText, getJson, request } from '../app/api';
+import { errorText, getJson, request, sendJson } from '../app/api';
 import { h, replace, statusLine } from '../app/dom';
 import { arr, obj, type JsonObject } from '../app/json';
 import type { PageContext, Teardown } from '../app/router';
-import { currentResult, parseAiResults, type AiImage, type AiResult } from './ai-result';
+import { currentResult, parseAiResults, parseNodule, type AiImage, type AiResult } from './ai-result';
 import { aiPanel, drawFinding } from './ai-panel';
 import { keepClaim, type ClaimRenewal } from './claim-renewal';
 import { frameImageId, registerFrame, unregisterFrame } from './image-loader';
@@ -10,7 +10,7 @@ import { numberAt, parseInstance, stringAt, type PixelSpacing } from './metadata
 import { displayId, displayName, parseBanner, patientBanner } from './patient-banner';
 import { reportForm } from './report-form';
 import { bindShortcuts, SHORTCUT_HELP } from './shortcuts';
-import { StackViewport, type Measurement, type ToolName } from './stack-viewport';
+import { StackViewport, type DrawnBox, type Measurement, type ToolName } from './stack-viewport';
 
 interface FrameRef {
   imageId: string;
@@ -110,6 +110,7 @@ export function viewerPage(ctx: PageContext): Teardown {
     toolButton('Zoom', 'Zoom', 'Z'),
     toolButton('Pan', 'Pan', 'P'),
     toolButton('Length', 'Measure', 'M'),
+    toolButton('RectangleRoi', 'AI on box', 'B'),
     reset,
     prev,
     play,
@@ -169,6 +170,21 @@ export function viewerPage(ctx: PageContext): Teardown {
     if (finding) drawFinding(element, finding);
   }
 
+  /** Reader-guided scoring: the model on the box the reader drew; the answer joins the AI panel. */
+  function onBox(box: DrawnBox): void {
+    const frame = frames[box.index];
+    if (!frame) return;
+    ai$.showReader(null, 'Scoring the box…');
+    sendJson('POST', `/api/studies/${encodeURIComponent(studyUid)}/ai/nodules`, {
+      sopInstanceUid: frame.sopInstanceUid,
+      frameNumber: frame.frameNumber,
+      box: { x: box.x, y: box.y, width: box.width, height: box.height },
+    }).then(
+      (body) => ai$.showReader(parseNodule(obj(body).finding), null),
+      (error: unknown) => ai$.showReader(null, errorText(error)),
+    );
+  }
+
   function onMeasurement(m: Measurement): void {
     const text = m.lengthMm === null ? `${m.lengthPx.toFixed(1)} px (no calibration)` : `${m.lengthMm.toFixed(1)} mm`;
     measurements.append(h('li', { 'data-testid': 'measurement' }, `Length ${text} · frame ${m.index + 1}`));
@@ -192,7 +208,7 @@ export function viewerPage(ctx: PageContext): Teardown {
     calibration.textContent = loaded.spacing
       ? ` · ${loaded.spacing.columnMm.toFixed(3)} × ${loaded.spacing.rowMm.toFixed(3)} mm/pixel (${loaded.spacing.source === 'UltrasoundRegion' ? 'ultrasound region' : 'pixel spacing'})`
       : ' · not calibrated: lengths in pixels';
-    viewport = new StackViewport(element, frames.map((f) => f.imageId), { onRendered, onMeasurement, onError: () => undefined }, Number(speed.value));
+    viewport = new StackViewport(element, frames.map((f) => f.imageId), { onRendered, onMeasurement, onBox, onError: () => undefined }, Number(speed.value));
     await viewport.start(initialIndex);
     play.disabled = frames.length < 2;
     selectTool('Wwwc');

@@ -7,11 +7,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '@yunying/core';
-import { loadModelManifest, type ModelManifest } from '@yunying/nodule-model';
+import { loadTriageManifest, type TriageManifest } from './triage.manifest';
 
 export interface ActiveModel {
   dir: string;
-  manifest: ModelManifest;
+  manifest: TriageManifest;
 }
 
 function manifestId(dir: string): string | null {
@@ -40,7 +40,7 @@ export function loadActiveModel(modelsDir: string, active: string): ActiveModel 
     throw new AppError('config_invalid', `active model "${active}" is not in the model registry ${modelsDir} (models: ${known})`);
   }
   try {
-    return { dir: chosen.dir, manifest: loadModelManifest(chosen.dir) };
+    return { dir: chosen.dir, manifest: loadTriageManifest(chosen.dir) };
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
     throw new AppError('config_invalid', `model "${active}" (${chosen.dir}) refused: ${why}`, { cause: error });
