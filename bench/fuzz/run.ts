@@ -14,7 +14,7 @@ import path from 'node:path';
 import { REPO_ROOT } from '../../test/support/processes';
 import { startSystem } from '../../test/support/system';
 import { generatedSeeds, realSeeds } from '../../test/fuzz/seeds';
-import { prepare, runParserFuzz, type FuzzSummary } from '../../test/fuzz/parser.harness';
+import { DEFAULT_BUDGET, prepare, runParserFuzz, type FuzzSummary } from '../../test/fuzz/parser.harness';
 import { runStowFuzz } from '../../test/fuzz/stow.harness';
 
 function arg(name: string, fallback: string): string {
@@ -23,7 +23,7 @@ function arg(name: string, fallback: string): string {
 }
 
 function table(title: string, summary: FuzzSummary): void {
-  console.log(`\n${title}: ${summary.cases} cases in ${summary.seconds.toFixed(1)} s, slowest ${summary.slowestMs} ms, ${summary.failures.length} failures`);
+  console.log(`\n${title}: ${summary.cases} cases in ${summary.seconds.toFixed(1)} s, slowest ${summary.slowestMs} ms (${summary.slowestMsPerKiB} ms/KiB at most; budget ${DEFAULT_BUDGET.floorMs} ms + ${DEFAULT_BUDGET.msPerKiB} ms/KiB), ${summary.failures.length} failures`);
   console.log(`  outcomes: ${Object.entries(summary.byKind).map(([k, n]) => `${k}=${n}`).join('  ')}`);
   console.log('  mutation                   cases  accepted  rejected  failed');
   for (const [name, m] of Object.entries(summary.byMutation).sort((a, b) => b[1].cases - a[1].cases)) {

@@ -9,9 +9,10 @@ import { queryTable, runQuery } from './benches/query';
 import { runScale, scaleTable } from './benches/scale';
 import { targetsTable, type RunData } from './benches/targets';
 import { runTriage, triageTable } from './benches/triage';
+import { modelTable, runModel } from './benches/model';
 import { runViewer, viewerTable } from './benches/viewer';
 
-const USAGE = `usage: node bench/dist/cli.js <corpus|physical|ingest|explain|query|scale|triage|viewer|all> [options]
+const USAGE = `usage: node bench/dist/cli.js <corpus|physical|ingest|explain|query|scale|triage|model|viewer|all> [options]
   --studies N            corpus size in studies (default 200); for scale: catalog size (default 1000000)
   --corpus-studies N     corpus size when running "all" (default 200)
   --seed S               corpus seed (default yunying)
@@ -65,6 +66,11 @@ async function main(): Promise<void> {
         ]],
       };
       publish('corpus', [table], { studies: corpus.studies.length, instances: corpus.instances, bytes: corpus.bytes, dir: corpus.dir }, machine);
+      return;
+    }
+    case 'model': {
+      const r = await runModel(args);
+      publish('model', [modelTable(r)], r, machine);
       return;
     }
     case 'scale': {

@@ -9,6 +9,10 @@ YY_DATA="$YY_ROOT/.data"
 YY_RUN="$YY_DATA/run"
 mkdir -p "$YY_RUN"
 export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1 NEXT_TELEMETRY_DISABLED=1
+# onnxruntime-node's install script would download the CUDA 12 execution provider (hundreds of MB) on
+# linux/x64; Yunying runs on the CPU. Its documented environment switch, because npm warns about unknown
+# keys in .npmrc (npm 11 also runs no dependency install script it was not told to allow).
+export ONNXRUNTIME_NODE_INSTALL=skip
 
 yy_log() { printf '\033[1;36m[yunying]\033[0m %s\n' "$*" >&2; }
 yy_die() { printf '\033[1;31m[yunying] error:\033[0m %s\n' "$*" >&2; exit 1; }

@@ -13,16 +13,36 @@ export ROLE=${ROLE:-all}
 yy_ensure_token_secret
 
 launcher_pid=""
+# Stops the launcher within its grace period, always: one SIGTERM (it drains and exits by itself within
+# SHUTDOWN_GRACE_SECONDS + 5 s), SIGKILL from a watchdog after SHUTDOWN_GRACE_SECONDS + 10 s, and at once
+# on a second Ctrl-C. `wait` returns early on a trapped signal, hence the loop.
+stop_launcher() {
+  [ -n "$launcher_pid" ] || return 0
+  trap 'kill -KILL "$launcher_pid" 2>/dev/null || true' INT TERM
+  kill -TERM "$launcher_pid" 2>/dev/null || true
+  local pid=$launcher_pid grace=$(( ${SHUTDOWN_GRACE_SECONDS:-20} + 10 ))
+  ( sleep "$grace" & s=$!; trap 'kill "$s" 2>/dev/null; exit 0' TERM; wait "$s"; kill -KILL "$pid" 2>/dev/null ) &
+  local watchdog=$!
+  while kill -0 "$launcher_pid" 2>/dev/null; do wait "$launcher_pid" 2>/dev/null || true; done
+  kill -TERM "$watchdog" 2>/dev/null || true
+  wait "$watchdog" 2>/dev/null || true
+  launcher_pid=""
+}
 cleanup() {
-  trap - EXIT INT TERM
-  if [ -n "$launcher_pid" ] && kill -0 "$launcher_pid" 2>/dev/null; then
-    kill -TERM "$launcher_pid" 2>/dev/null || true
-    wait "$launcher_pid" 2>/dev/null || true
-  fi
+  trap - EXIT
+  # The terminal may be gone (npm exited on SIGTERM and the pseudo-terminal hung up): nothing here may
+  # stop half-way on a failed write or a further hang-up.
+  set +e
+  trap '' HUP
+  stop_launcher
+  trap '' INT TERM
   yy_stop_started
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# npm exits on SIGTERM without waiting for this script; its terminal then hangs up (SIGHUP), which must
+# stop the launcher like Ctrl-C does instead of killing this script and leaving the launcher running.
+trap 'exit 129' HUP
 
 yy_ensure_postgres "$DATABASE_URL"
 yy_ensure_redis "$REDIS_URL"
@@ -32,18 +52,18 @@ node packages/catalog/dist/migrate.cli.js
 node services/launcher/dist/seed.cli.js
 
 yy_log "starting Yunying (ROLE=$ROLE); Ctrl-C stops it and whatever this script started"
-# The launcher's output goes through a small filter that prints the URLs nicely; the filter runs on its
-# own file descriptor so that $! below is the launcher's pid, which cleanup stops.
-exec 3> >(while IFS= read -r line; do
-  if [[ $line == YUNYING_READY* ]]; then
-    node -e '
-      const started = JSON.parse(process.argv[1].slice("YUNYING_READY ".length));
-      const lines = started.map((s) => `  ${s.role.padEnd(10)} ${s.url}   (health: ${s.url}/readyz)` + (s.extra ? "  " + Object.entries(s.extra).map(([k, v]) => `${k}: ${v}`).join("  ") : ""));
-      console.log("\nYunying is up:\n" + lines.join("\n") + "\n");' "$line"
-  else
-    printf '%s\n' "$line"
-  fi
-done)
-node services/launcher/dist/main.js >&3 2>&1 &
+# The launcher writes straight to the terminal (human-readable logs there, JSON when piped or with
+# LOG_FORMAT=json): no filter process whose death could block it. It runs in its own session (setsid), so a
+# Ctrl-C reaches it once, as the SIGTERM from stop_launcher, and not also as the terminal's SIGINT (which
+# would count as a second signal and skip the drain). In a non-interactive shell a background job is not a
+# process-group leader, so setsid does not fork and $! is the launcher's own pid.
+if command -v setsid >/dev/null; then
+  setsid node services/launcher/dist/main.js &
+else
+  node services/launcher/dist/main.js &
+fi
 launcher_pid=$!
-wait "$launcher_pid"
+status=0
+wait "$launcher_pid" || status=$?
+launcher_pid=""
+exit "$status"

@@ -70,6 +70,7 @@ const expectations: ExpectationTable = {
   'GET /dicomweb/studies/:study/series/:series/thumbnail': read,
   'GET /dicomweb/studies/:study/series/:series/instances/:instance/thumbnail': read,
   'GET /wado': read,
+  'GET /dicomweb/wado': read,
   // Ingest: only a clinic (user or device) stores, always into its own clinic.
   'POST /dicomweb/studies': { allow: ['clinic', 'device'], otherClinic: 'deny' },
   'POST /dicomweb/studies/:study': { allow: ['clinic', 'device'], otherClinic: 'deny' },
@@ -82,6 +83,10 @@ const expectations: ExpectationTable = {
   'POST /api/studies/:studyUid/report/sign': reader,
   'POST /api/studies/:studyUid/report/addendum': reader,
   'GET /api/studies/:studyUid/ai': reader,
+  'POST /api/studies/:studyUid/ai/nodules': reader,
+  'GET /api/studies/:studyUid/ai/nodules': reader,
+  'GET /api/admin/clinics/:clinicId/triage-scope-rules': admin,
+  'PUT /api/admin/clinics/:clinicId/triage-scope-rules': admin,
   'GET /api/clinic/studies': { allow: ['clinic'], otherClinic: 'deny' },
   // Keep and prove: admins run the keeper, auditors approve disposals; nobody deletes under retention.
   'POST /api/admin/scrub': admin,
@@ -197,7 +202,7 @@ describe('authorization matrix over every route of every service (real Postgres,
       clinicId: context.clinic === 'own' ? demoClinicId : otherClinicId,
     };
     let url = route.path.replace(/\*path/, '7FE00010').replace(/:([A-Za-z]+)/g, (_m, name: string) => params[name] ?? 'x');
-    if (route.path === '/wado') url += `?requestType=WADO&studyUID=${ref.study}&seriesUID=${ref.series}&objectUID=${ref.instance}&contentType=application/dicom`;
+    if (route.path === '/wado' || route.path === '/dicomweb/wado') url += `?requestType=WADO&studyUID=${ref.study}&seriesUID=${ref.series}&objectUID=${ref.instance}&contentType=application/dicom`;
     const request: MatrixRequest = { url: `${serviceOf(route)}${url}` };
     if (route.method === 'POST' && route.path.startsWith('/dicomweb/studies')) {
       // Storing into another clinic's study is refused per instance (a UID conflict), which is a 409.

@@ -27,6 +27,13 @@ function cineStudy(): { studyUid: string; files: Buffer[] } {
     sequenceOfUltrasoundRegions: true,
     studyDescription: 'Thyroid US',
     pixelPattern: nodulePattern(60, 65, 20, 14, { frameShift: 3 }),
+    charset: 'ISO_IR 192',
+    patientName: 'Wang^Fang=王^芳',
+    patientId: 'HC-000123',
+    birthDate: '19800615',
+    studyDate: '20240614',
+    accessionNumber: 'A-778',
+    extra: { IssuerOfPatientID: 'HC-CHAIN' },
   });
   return { studyUid, files: [file] };
 }
@@ -146,6 +153,19 @@ describeUnless(chromiumMissing(), 'web app (e2e, chromium)', () => {
     await viewer.waitForRenders(1);
     expect(await viewer.distinctCanvasValues()).toBeGreaterThan(8);
     expect(await viewer.aiModel()).toMatch(/\S+ \S+/);
+    // The patient banner: identity as sent, on screen above the image; the report form repeats it.
+    const banner = await viewer.banner();
+    expect(banner.name).toBe('王芳 · Wang, Fang');
+    expect(banner.charset).toBe('ISO_IR 192');
+    expect(banner.id).toContain('HC-000123 (HC-CHAIN)');
+    expect(banner.birth).toContain('1980-06-15 (43 y at study)');
+    expect(banner.sex).toContain('Female');
+    expect(banner.study).toContain('2024-06-14');
+    expect(banner.accession).toContain('A-778');
+    expect(banner.clinic).not.toContain('—');
+    expect(banner.ai).toMatch(/^AI: /);
+    expect(await viewer.reportPatient()).toContain('HC-000123 (HC-CHAIN)');
+    expect(await viewer.bannerOnScreen()).toBe(true);
     await viewer.imageArea.screenshot({ path: screenshotPath('viewer-image-area.png') });
 
     // Cine: frames advance on their own while playing.
@@ -160,6 +180,11 @@ describeUnless(chromiumMissing(), 'web app (e2e, chromium)', () => {
     expect(await viewer.jumpToMostSuspicious()).toMatch(/^Frame \d+ \/ 12$/);
     const measurement = await viewer.measureAcross();
     expect(measurement).toMatch(/Length \d+(\.\d)? mm/);
+    // Reader-guided scoring: a box drawn on the frame comes back as ACR categories and a TR level.
+    const read = await viewer.scoreBox();
+    expect(read).toMatch(/Your box: TR[1-5] \(\d+ points\)/);
+    expect(read).toContain('Composition');
+    expect(read).toContain('Echogenic foci');
 
     const signed = await viewer.writeAndSign('Solid hypoechoic nodule in the right lobe, 6 mm.', 'TI-RADS 3; follow-up in one year.');
     expect(signed).toContain('TI-RADS 3; follow-up in one year.');
@@ -287,6 +312,15 @@ describeUnless(chromiumMissing(), 'web app (e2e, chromium)', () => {
     const viewer = new ViewerPage(page);
     await viewer.waitForRenders(1);
     expect(await viewer.distinctCanvasValues()).toBeGreaterThan(8);
+    // The banner is on screen when the viewer opens and stays there (sticky) when the reader scrolls
+    // down to the report form, which repeats the name and ID.
+    expect(await viewer.bannerOnScreen()).toBe(true);
+    expect((await viewer.banner()).id).toContain('HC-000123');
+    await page.getByTestId('report-patient').scrollIntoViewIfNeeded();
+    expect(await viewer.reportPatient()).toContain('HC-000123');
+    expect(await viewer.bannerOnScreen()).toBe(true);
+    await page.screenshot({ path: screenshotPath('phone-viewer-report.png'), fullPage: false });
+    await page.evaluate(() => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0));
     // Panels stack under the image on a narrow screen.
     const image = await viewer.imageArea.boundingBox();
     const ai = await page.getByTestId('ai-panel').boundingBox();

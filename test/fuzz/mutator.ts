@@ -407,6 +407,26 @@ export const mutations: Record<string, Mutation> = {
     if (kind === 3) return { bytes: Buffer.from('%PDF-1.4\n'.repeat(1 + rng.int(0, 50))), description: 'not DICOM (PDF-ish text)' };
     return { bytes: body, description: `${size} random bytes${kind === 1 && size >= 132 ? ' with DICM' : ''}` };
   },
+  longPadding(rng, input, layout) {
+    // Text whose shape made end-anchored regexes backtrack in O(n²): a long run of padding (spaces, NULs)
+    // or of digits, then one other character (#17 finding 9: 40,000 spaces and a letter took 9 s).
+    if (layout.datasetStart < 0 || layout.transferSyntaxUid === DEFLATED) return null;
+    const target = rng.pick([
+      { tag: 0x0040a160, vr: 'UT' }, // TextValue
+      { tag: 0x00204000, vr: 'LT' }, // ImageComments
+      { tag: 0x00081030, vr: 'LO' }, // StudyDescription
+      { tag: 0x00280030, vr: 'DS' }, // PixelSpacing
+      { tag: 0x00200013, vr: 'IS' }, // InstanceNumber
+    ]);
+    const maxRun = target.vr === 'UT' ? 120_000 : 60_000; // 2-byte lengths stop at 65,534
+    const run = rng.pick([rng.int(1000, 5000), rng.int(20_000, maxRun)]);
+    const fill = rng.pick([' ', '\0', '1', ' \0']);
+    const value = evenText(`${fill.repeat(Math.ceil(run / fill.length)).slice(0, run)}${rng.pick(['A', 'x', '\\', '.'])}`);
+    const existing = find(layout, target.tag);
+    const description = `long ${target.vr}${hexTag(target.tag)}: ${run} x ${JSON.stringify(fill)} + 1`;
+    if (existing !== undefined && existing.depth === 0 && existing.length !== UNDEFINED) return { bytes: replaceValue(input, layout, existing, value), description };
+    return { bytes: insertAtTag(input, layout, target.tag, encodeElement(layout, target.tag, target.vr, value)), description: `${description} (inserted)` };
+  },
   valueSwap(rng, input, layout) {
     // Rewrites an element's value with an odd-length, over-long or binary value (UIDs with letters, 65+ chars).
     const top = dataElements(layout).filter((e) => e.depth === 0 && e.vr !== 'SQ' && e.length !== UNDEFINED && e.length < 256);

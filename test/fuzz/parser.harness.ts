@@ -11,8 +11,10 @@ import type { Seed } from './seeds';
  * can be killed (terminate) and reported instead of taking the test run down with it.
  *
  * Contract checked per case: parseInstance returns or throws DicomRejection; decodeFrame on an
- * accepted mutant returns or throws PixelDecodeError; nothing takes longer than `slowMs`; the DICOM
- * JSON of an accepted mutant can be stored as PostgreSQL jsonb (no NUL characters).
+ * accepted mutant returns or throws PixelDecodeError; no case takes longer than its budget, which grows
+ * linearly with the input (`budgetMs`), so super-linear work on a large input fails as 'slow' even when
+ * it stays under a fixed limit; the DICOM JSON of an accepted mutant can be stored as PostgreSQL jsonb
+ * (no NUL characters).
  */
 
 export type CaseKind = 'accepted' | 'rejected' | 'crash' | 'decode-crash' | 'hang' | 'slow' | 'unstorable';
@@ -34,6 +36,8 @@ export interface FuzzSummary {
   byReason: Record<string, number>;
   failures: CaseResult[];
   slowestMs: number;
+  /** The slowest case relative to its size, in ms per KiB (the figure the budget bounds). */
+  slowestMsPerKiB: number;
   seconds: number;
 }
 
@@ -165,10 +169,10 @@ export function mutantFor(seeds: PreparedSeed[], seed: number, index: number, sa
 }
 
 export function emptySummary(): FuzzSummary {
-  return { cases: 0, byKind: {}, byMutation: {}, byReason: {}, failures: [], slowestMs: 0, seconds: 0 };
+  return { cases: 0, byKind: {}, byMutation: {}, byReason: {}, failures: [], slowestMs: 0, slowestMsPerKiB: 0, seconds: 0 };
 }
 
-export function tally(summary: FuzzSummary, result: CaseResult, reason?: string): void {
+export function tally(summary: FuzzSummary, result: CaseResult, reason?: string, bytes?: number): void {
   summary.cases += 1;
   summary.byKind[result.kind] = (summary.byKind[result.kind] ?? 0) + 1;
   const names = result.mutation.split(' | ').map((m) => m.split(':')[0] ?? m);
@@ -181,6 +185,7 @@ export function tally(summary: FuzzSummary, result: CaseResult, reason?: string)
   }
   if (reason !== undefined) summary.byReason[reason] = (summary.byReason[reason] ?? 0) + 1;
   if (result.ms > summary.slowestMs) summary.slowestMs = result.ms;
+  if (bytes !== undefined && bytes > 0) summary.slowestMsPerKiB = Math.max(summary.slowestMsPerKiB, Math.round((result.ms / (bytes / 1024)) * 1000) / 1000);
   if (isFailure(result.kind)) summary.failures.push(result);
 }
 
@@ -194,13 +199,51 @@ export function saveFailure(target: string, runSeed: number, result: CaseResult,
   return `${base}.dcm`;
 }
 
+/**
+ * The time a case may take: a fixed floor plus a per-byte allowance. Both are generous (normal parsing
+ * runs at hundreds of MiB/s, the allowance is 256 KiB/s) so a slow shared machine does not fail a case;
+ * what fails is work that grows faster than the input (#17 finding 9: 40 KB of padding took 9 s).
+ */
+export interface WorkBudget {
+  floorMs: number;
+  msPerKiB: number;
+}
+
+export const DEFAULT_BUDGET: WorkBudget = { floorMs: 1000, msPerKiB: 4 };
+
+export function budgetMs(bytes: number, budget: WorkBudget = DEFAULT_BUDGET): number {
+  return budget.floorMs + (bytes / 1024) * budget.msPerKiB;
+}
+
+export interface ParserCase {
+  name: string;
+  bytes: Buffer;
+}
+
+/** Runs fixed inputs (not mutants) through the same worker and budget: for known pathological shapes. */
+export async function runParserCases(cases: ParserCase[], budget: WorkBudget = DEFAULT_BUDGET): Promise<CaseResult[]> {
+  const worker = new ParserWorker();
+  const results: CaseResult[] = [];
+  try {
+    for (const [index, c] of cases.entries()) {
+      const limit = budgetMs(c.bytes.length, budget);
+      const reply = await worker.run(index, c.bytes, Math.max(10_000, 4 * limit));
+      const kind: CaseKind = reply.kind === 'accepted' || reply.kind === 'rejected' ? (reply.ms > limit ? 'slow' : reply.kind) : reply.kind;
+      results.push({ index, seed: c.name, mutation: 'none', kind, detail: reply.detail, ms: Math.round(reply.ms * 10) / 10 });
+    }
+  } finally {
+    await worker.close();
+  }
+  return results;
+}
+
 export interface ParserFuzzOptions {
   seeds: PreparedSeed[];
   cases: number;
   seed: number;
-  /** A case answering later than this fails as 'slow' (default 2000 ms). */
-  slowMs?: number;
-  /** A case answering later than this is killed and fails as 'hang' (default 10000 ms). */
+  /** A case answering later than budgetMs(its size) fails as 'slow' (default DEFAULT_BUDGET). */
+  budget?: WorkBudget;
+  /** A case answering later than this (or 4 budgets, whichever is longer) is killed and fails as 'hang' (default 10000 ms). */
   hangMs?: number;
   /** First case index (to run a range, or replay one case). */
   from?: number;
@@ -208,7 +251,7 @@ export interface ParserFuzzOptions {
 }
 
 export async function runParserFuzz(options: ParserFuzzOptions): Promise<FuzzSummary> {
-  const slowMs = options.slowMs ?? 2000;
+  const budget = options.budget ?? DEFAULT_BUDGET;
   const hangMs = options.hangMs ?? 10_000;
   const started = Date.now();
   const summary = emptySummary();
@@ -217,10 +260,11 @@ export async function runParserFuzz(options: ParserFuzzOptions): Promise<FuzzSum
     const from = options.from ?? 0;
     for (let index = from; index < from + options.cases; index += 1) {
       const { seed, mutation, bytes } = mutantFor(options.seeds, options.seed, index);
-      const reply = await worker.run(index, bytes, hangMs);
-      const kind: CaseKind = reply.kind === 'accepted' || reply.kind === 'rejected' ? (reply.ms > slowMs ? 'slow' : reply.kind) : reply.kind;
+      const limit = budgetMs(bytes.length, budget);
+      const reply = await worker.run(index, bytes, Math.max(hangMs, 4 * limit));
+      const kind: CaseKind = reply.kind === 'accepted' || reply.kind === 'rejected' ? (reply.ms > limit ? 'slow' : reply.kind) : reply.kind;
       const result: CaseResult = { index, seed: seed.name, mutation, kind, detail: reply.detail, ms: Math.round(reply.ms * 10) / 10 };
-      tally(summary, result, reply.kind === 'rejected' ? reply.detail : undefined);
+      tally(summary, result, reply.kind === 'rejected' ? reply.detail : undefined, bytes.length);
       if (isFailure(kind)) saveFailure('parser', options.seed, result, bytes);
       if ((index - from + 1) % 500 === 0) options.onProgress?.(index - from + 1, summary);
     }

@@ -1,7 +1,8 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Pool } from '@yunying/catalog';
-import type { PixelPattern } from '@yunying/dicom/testing';
+import type { InstanceOptions, PixelPattern } from '@yunying/dicom/testing';
+import { makeInstance } from '@yunying/dicom/testing';
+import { loadTriageManifest, readRgbImage } from '@yunying/nodule-model';
 import { REPO_ROOT } from '../support/processes';
 
 export { waitFor } from '../support/wait';
@@ -12,17 +13,31 @@ export interface ManifestFacts {
   sha256: string;
   triage: number;
   urgent: number;
+  gate: number;
 }
 
 /** The shipped manifest, read at test time (the model may be retrained; the tests follow it). */
 export function shippedManifest(): ManifestFacts {
-  const raw = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'models/thyroid-nodule/manifest.json'), 'utf8')) as {
-    id: string;
-    version: string;
-    sha256: string;
-    thresholds: { triage: { value: number }; urgent: { value: number } };
-  };
-  return { id: raw.id, version: raw.version, sha256: raw.sha256, triage: raw.thresholds.triage.value, urgent: raw.thresholds.urgent.value };
+  const m = loadTriageManifest(path.join(REPO_ROOT, 'models/thyroid-nodule'));
+  return { id: m.id, version: m.version, sha256: m.sha256, triage: m.thresholds.triage.value, urgent: m.thresholds.urgent.value, gate: m.gate.threshold };
+}
+
+/**
+ * A PNG/JPEG frame (e.g. a whole DDTI frame) as an RGB US instance of a study. Like most machines' output
+ * it names no body part and has no descriptions (the fixture defaults say thyroid), unless `options` add them.
+ */
+export async function frameInstance(file: string, options: InstanceOptions = {}): Promise<Buffer> {
+  const rgb = await readRgbImage(file);
+  return makeInstance({
+    studyDescription: '',
+    seriesDescription: '',
+    ...options,
+    extra: { BodyPartExamined: null, ...options.extra },
+    rows: rgb.height,
+    columns: rgb.width,
+    photometric: 'RGB',
+    pixelPattern: (_frame, row, column, sample) => rgb.data[(row * rgb.width + column) * 3 + sample] ?? 0,
+  });
 }
 
 /**
@@ -54,10 +69,11 @@ export interface ResultRow {
   score: number | null;
   category: string | null;
   priority: string | null;
-  thresholds: { triage: { value: number }; urgent: { value: number } };
+  thresholds: { triage: { value: number }; urgent: { value: number }; gate?: { value: number } };
   images: Record<string, unknown>[];
   timings: Record<string, unknown>;
   sr_sop_instance_uid: string | null;
+  gate: Record<string, unknown> | null;
 }
 
 export async function results(pool: Pool, studyInstanceUid: string): Promise<ResultRow[]> {

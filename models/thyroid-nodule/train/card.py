@@ -1,117 +1,75 @@
-"""Rewrites the generated metrics block of docs/model-card.md from manifest.json, so the card never
-disagrees with the shipped model. Run by train.py at the end; can be run on its own."""
+"""Rewrites the generated blocks of docs/model-card.md from models/thyroid-nodule/cv-served.json.
+
+    /usr/bin/python3 models/thyroid-nodule/train/card.py
+
+Blocks: <!-- cv:begin --> ... <!-- cv:end --> (served-path cross-validation, gate, locator, heads).
+The prose around them is maintained by hand.
+"""
 import json
 import os
+import re
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-MODEL_DIR = os.path.dirname(HERE)
-REPO = os.path.dirname(os.path.dirname(MODEL_DIR))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '../../..'))
 
 
-def iv(v):
+def ci(v):
     return f"{v['value']:.3f} ({v['ci95'][0]:.3f}–{v['ci95'][1]:.3f})"
 
 
-def block(m):
-    met = m['metrics']
-    img, case = met['image_level'], met['case_level_mean_score']
-    t = m['thresholds']
-    lines = [
-        f"Model `{m['id']}` {m['version']}, sha256 `{m['sha256'][:16]}…`. {met['evaluation']}.",
-        '',
-        f"Labelled: {met['n_images']} crops from {met['n_cases']} cases ({met['n_positive_images']} TI-RADS ≥ 4, "
-        f"{met['n_negative_images']} TI-RADS 2–3). Selected classifier: **{met['selected']}** ({met.get('selection_rule', 'highest OOF AUC')}).",
-        '',
-        '| | per crop (n = %d) | per case, mean score (n = %d) |' % (img['n'], case['n']),
-        '|---|---|---|',
-        f"| AUC (95% CI) | {iv(img['auc'])} | {iv(case['auc'])} |",
-    ]
-    for name, k in (('triage', 0), ('urgent', 1)):
-        th = img['thresholds'][k]
-        cth = case['thresholds'][k]
-        lines.append(f"| {name} p ≥ {th['threshold']:.4f}: sensitivity | {iv(th['sensitivity'])} | {iv(cth['sensitivity'])} |")
-        lines.append(f"| {name} p ≥ {th['threshold']:.4f}: specificity | {iv(th['specificity'])} | {iv(cth['specificity'])} |")
-    lines.append(f"| ECE, 10 bins | {iv(img['ece'])} | {iv(case['ece'])} |")
-    lines += [
-        '',
-        f"Thresholds: triage = {t['triage']['rule']}; urgent = {t['urgent']['rule']}.",
-        '',
-        'Model selection (OOF AUC per crop, before calibration; "oracle outline" = descriptors measured on the',
-        "radiologist's outline in training and test, which serving does not have):",
-        '',
-        '| features | L2 | OOF AUC | OOF AUC, oracle outline |',
-        '|---|---|---|---|',
-    ]
-    for c in met['candidates']:
-        lines.append(f"| {c['name']} | {c['l2']} | {c['oof_auc']:.3f} | {c['oof_auc_true_outline']:.3f} |")
-    lines += [
-        '',
-        f"Auxiliary CNN head alone: OOF AUC {met['aux_cnn_head_oof_auc']:.3f}. Outline Dice (predicted vs radiologist, "
-        f"OOF): {met['segmentation_dice_oof']:.3f}. Training-set fit of the shipped model (optimistic, what "
-        f"`npm run eval:model` reproduces on the training folder): AUC {met['training_set_fit_auc']:.3f}.",
-        '',
-        f"Training time: {m['training']['seconds'] / 60:.1f} min wall (CV {m['training']['cv_seconds'] / 60:.1f} min) on the "
-        f"2-core development machine under `nice -n 10`, shared with other builds; {m['training']['epochs']} epochs per network.",
-    ]
+def block(rep, man):
+    s = rep['served']
+    lines = []
+    lines.append(f"Served path, 5-fold cross-validation by case (each frame scored by networks that never saw its case; "
+                 f"combiner cross-fitted; aggregation **{s['aggregation']}**, confidence threshold {s['confidence_threshold']}):")
+    lines.append('')
+    lines.append('| level | n | AUC (95% CI) | triage threshold: sensitivity | specificity | urgent threshold: sensitivity | specificity |')
+    lines.append('|---|---|---|---|---|---|---|')
+    for name in ('case', 'image'):
+        m = s[name]
+        t, u = m['thresholds'][0], m['thresholds'][1]
+        lines.append(f"| {name} | {m['n']} ({m['groups']} cases) | {ci(m['auc'])} | {ci(t['sensitivity'])} | {ci(t['specificity'])} | "
+                     f"{ci(u['sensitivity'])} | {ci(u['specificity'])} |")
+    lines.append('')
+    th = man['thresholds']
+    lines.append(f"Thresholds (case level, at the stated prevalence {man['combiner']['prevalence']}): triage ≥ {th['triage']['value']:.4f}, "
+                 f"urgent ≥ {th['urgent']['value']:.4f}. Case-level ECE {s['case']['ece']['value']:.3f}. "
+                 f"Labelled frames with no confident nodule (scored 0, never flagged): {s['no_nodule_found_labelled_frames']}.")
+    lines.append('')
+    g = rep['gate']
+    lines.append(f"**Scope gate (image half)**, out of fold: AUC {g['auc']:.3f} (thyroid frames vs non-thyroid ultrasound); at the gate "
+                 f"threshold {g['threshold']:.3f}, {g['thyroid_frames_passed'] * 100:.1f} % of DDTI frames pass and "
+                 f"{g['others_passed']} of {g['others_n']} non-thyroid frames pass (colour-Doppler frames are refused before the gate):")
+    lines.append('')
+    lines.append('| source | frames | passed the gate |')
+    lines.append('|---|---|---|')
+    for src, v in sorted(g['by_source'].items()):
+        lines.append(f"| {src} | {v['n']} | {v['passed']} |")
+    lines.append('')
+    loc = rep['locator']
+    lines.append(f"**Locator** (most confident candidate's box, IoU ≥ 0.3 with an outlined nodule), out of fold: hit rate "
+                 f"{loc['hit_rate']:.3f} (95% CI {loc['hit_rate_ci95'][0]:.3f}–{loc['hit_rate_ci95'][1]:.3f}) over {loc['n']} frames "
+                 f"({loc['hit_rate_labelled']:.3f} on labelled frames); the top candidate is confident on {loc['confident_top'] * 100:.1f} % of frames.")
+    lines.append('')
+    lines.append('**Lexicon heads** on the served path (out of fold, frames whose top candidate hit the outline; the radiologist\'s DDTI reading mapped to ACR categories):')
+    lines.append('')
+    lines.append('| item | n | accuracy | majority-class accuracy | one-vs-rest AUC per category (n) |')
+    lines.append('|---|---|---|---|---|')
+    for item, h in rep['heads'].items():
+        cats = ', '.join(f"{c} {v['auc_one_vs_rest'] if v['auc_one_vs_rest'] is not None else '—'} ({v['n']})" for c, v in h['categories'].items())
+        lines.append(f"| {item} | {h['n']} | {h['accuracy']:.3f} | {h['majority_class_accuracy']:.3f} | {cats} |")
+    lines.append('')
+    lines.append(f"Combiner coefficients (standardised features {', '.join(rep['combiner']['features'])}): "
+                 f"{', '.join(str(c) for c in rep['combiner']['coef'])}.")
     return '\n'.join(lines)
 
 
-def summary(m):
-    img = m['metrics']['image_level']
-    tri, urg = img['thresholds']
-    return '\n'.join([
-        f"Cross-validated on unseen cases (5 folds by case, outline predicted as at serving time), the model",
-        f"ranks TI-RADS ≥ 4 crops above TI-RADS 2–3 crops with **AUC {iv(img['auc'])}**. At the triage",
-        f"threshold (p ≥ {tri['threshold']:.4f}) it keeps **sensitivity {iv(tri['sensitivity'])}** but has",
-        f"**specificity {iv(tri['specificity'])}**: holding 95% sensitivity, only that share of TI-RADS 2–3",
-        f"nodules moves down the reading list. The urgent threshold (p ≥ {urg['threshold']:.4f}) has specificity",
-        f"{iv(urg['specificity'])} at sensitivity {iv(urg['sensitivity'])}. Calibration: ECE {iv(img['ece'])}.",
-        f"**The issue's goal (AUC ≥ 0.90) is not reached.**",
-    ])
-
-
-def goal(m):
-    img = m['metrics']['image_level']
-    tri = img['thresholds'][0]
-    ok = img['auc']['value'] >= 0.90
-    return '\n'.join([
-        f"Reached: AUC {iv(img['auc'])} ({'meets' if ok else 'below'} the 0.90 goal; the upper CI bound is "
-        f"{img['auc']['ci95'][1]:.3f}); sensitivity at the triage threshold {iv(tri['sensitivity'])} by construction",
-        f"(the threshold is set on the OOF scores for ≥ 0.95, so on new data expect it near, not at, 0.95),",
-        f"at specificity {iv(tri['specificity'])}. Published DDTI accuracies near 98% come from image-level",
-        "splits that leak crops of one case into both sides; this evaluation does not.",
-    ])
-
-
-def failures(m):
-    rows = ['The most confident out-of-fold errors (file names in the source data; descriptors as the fold model measured them):', '',
-            '| crop | label | OOF p | echogenicity contrast | marked hypoechoic | cystic | taller-than-wide | foci |',
-            '|---|---|---|---|---|---|---|---|']
-    for f in m.get('failure_cases_oof', []):
-        d = f['descriptors']
-        rows.append(f"| {f['image']} | {'TI-RADS ≥ 4' if f['label'] else 'TI-RADS 2–3'} | {f['p_oof']:.3f} | "
-                    f"{d['echogenicity_contrast']:.3f} | {d['marked_hypoechoic_fraction']:.3f} | {d['cystic_fraction']:.3f} | "
-                    f"{d['taller_than_wide']:.3f} | {d['echogenic_foci']:.3f} |")
-    return '\n'.join(rows)
-
-
-def replace(text, name, body):
-    begin = f'<!-- {name}:begin (generated by models/thyroid-nodule/train/card.py from manifest.json) -->'
-    end = f'<!-- {name}:end -->'
-    a, b = text.index(begin), text.index(end)
-    return text[:a] + begin + '\n' + body + '\n' + text[b:]
-
-
 def main():
-    import sys
-    src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(MODEL_DIR, 'manifest.json')
-    m = json.load(open(src))
-    path = os.path.join(REPO, 'docs', 'model-card.md')
+    rep = json.load(open(os.path.join(ROOT, 'models/thyroid-nodule/cv-served.json')))
+    man = json.load(open(os.path.join(ROOT, 'models/thyroid-nodule/manifest.json')))
+    path = os.path.join(ROOT, 'docs/model-card.md')
     text = open(path).read()
-    text = replace(text, 'metrics', block(m))
-    text = replace(text, 'summary', summary(m))
-    text = replace(text, 'goal', goal(m))
-    text = replace(text, 'failures', failures(m))
+    new = '<!-- cv:begin (generated by models/thyroid-nodule/train/card.py from cv-served.json) -->\n' + block(rep, man) + '\n<!-- cv:end -->'
+    text = re.sub(r'<!-- cv:begin.*?<!-- cv:end -->', lambda _: new, text, flags=re.S)
     open(path, 'w').write(text)
 
 

@@ -9,3 +9,5 @@ export * from './auth.route';
 export * from './seed';
 export * from './validation';
 export type { Queryable } from './queryable';
+export * from './oidc/oidc.verifier';
+export * from './oidc/oidc.authenticator';

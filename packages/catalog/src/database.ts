@@ -41,16 +41,25 @@ export function createPool(settings: DatabaseSettings): Pool {
 /** Runs `fn` in one transaction; rolls back on any error and rethrows it. */
 export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // A connection lost while checked out (server restart, terminated backend) fails the running query and
+  // also emits 'error' on the client; without a listener that event would crash the whole process. The
+  // broken client is then released with its error, so the pool discards it instead of handing it out again.
+  let lost: Error | undefined;
+  const onError = (error: Error): void => {
+    lost = error;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    if (lost === undefined) await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
-    client.release();
+    client.off('error', onError);
+    client.release(lost);
   }
 }
 

@@ -26,6 +26,7 @@ export interface Config {
   env: Env['NODE_ENV'];
   role: Role;
   logLevel: Env['LOG_LEVEL'];
+  logFormat: Env['LOG_FORMAT'];
   dataDir: string;
   database: { url: string; schema: string; poolSize: number };
   redis: { url: string; queuePrefix: string };
@@ -56,8 +57,14 @@ export interface Config {
     repairRetrySeconds: number;
     orphanSweepIntervalSeconds: number;
   };
-  stow: { maxInstanceBytes: number; maxRequestBytes: number };
-  auth: { tokenSecret: string; accessTokenTtlSeconds: number; refreshTokenTtlSeconds: number };
+  stow: { maxInstanceBytes: number; maxRequestBytes: number; memoryBudgetBytes: number };
+  auth: {
+    tokenSecret: string;
+    accessTokenTtlSeconds: number;
+    refreshTokenTtlSeconds: number;
+    /** An external OpenID Connect issuer whose access tokens are accepted too; null when none. */
+    oidc: { issuer: string; audience: string; usernameClaim: string } | null;
+  };
   models: { dir: string; active: string };
   triage: { quietSeconds: number; concurrency: number };
   shutdownGraceSeconds: number;
@@ -126,6 +133,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     env: e.NODE_ENV,
     role: e.ROLE,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     dataDir,
     database: { url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA, poolSize: e.DATABASE_POOL_SIZE },
     redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
@@ -152,8 +160,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       repairRetrySeconds: e.REPAIR_RETRY_SECONDS,
       orphanSweepIntervalSeconds: e.ORPHAN_SWEEP_INTERVAL_SECONDS,
     },
-    stow: { maxInstanceBytes: e.STOW_MAX_INSTANCE_BYTES, maxRequestBytes: e.STOW_MAX_REQUEST_BYTES },
-    auth: { tokenSecret: e.AUTH_TOKEN_SECRET, accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS, refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS },
+    stow: { maxInstanceBytes: e.STOW_MAX_INSTANCE_BYTES, maxRequestBytes: e.STOW_MAX_REQUEST_BYTES, memoryBudgetBytes: e.STOW_MEMORY_BUDGET_BYTES },
+    auth: {
+      tokenSecret: e.AUTH_TOKEN_SECRET,
+      accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
+      oidc: e.OIDC_ISSUER === undefined ? null : { issuer: e.OIDC_ISSUER, audience: e.OIDC_AUDIENCE, usernameClaim: e.OIDC_USERNAME_CLAIM },
+    },
     models: { dir: path.resolve(cwd, e.MODELS_DIR), active: e.ACTIVE_MODEL },
     triage: { quietSeconds: e.TRIAGE_QUIET_SECONDS, concurrency: e.TRIAGE_CONCURRENCY },
     shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS,

@@ -26,6 +26,10 @@ export const envSchema = z
       .default('all')
       .describe('Which service role(s) this process runs: all (embedded default) or one role for scale-out (keeper: scrubber, repair, disposal, orphan sweep).'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (pino).'),
+    LOG_FORMAT: z
+      .enum(['auto', 'json', 'pretty'])
+      .default('auto')
+      .describe('Log lines: auto (human-readable on a terminal, JSON otherwise), json, or pretty.'),
     DATA_DIR: z.string().min(1).default('.data').describe('Directory for local state: replica roots and derived objects (fs backend), temp files.'),
 
     DATABASE_URL: z
@@ -130,6 +134,12 @@ export const envSchema = z
 
     STOW_MAX_INSTANCE_BYTES: z.coerce.number().int().min(1024).default(512 * 1024 * 1024).describe('Largest single DICOM instance accepted, in bytes.'),
     STOW_MAX_REQUEST_BYTES: z.coerce.number().int().min(1024).default(4 * 1024 * 1024 * 1024).describe('Largest STOW-RS request body accepted, in bytes.'),
+    STOW_MEMORY_BUDGET_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(2 * 1024 * 1024 * 1024)
+      .describe('Memory that STOW-RS uploads in flight may hold together (each is charged min(Content-Length, STOW_MAX_INSTANCE_BYTES)); beyond it uploads get 503 + Retry-After.'),
 
     AUTH_TOKEN_SECRET: z
       .string()
@@ -137,6 +147,16 @@ export const envSchema = z
       .describe('Secret that signs access tokens (HS256). `npm start` generates one under DATA_DIR when unset.'),
     ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(900).describe('Lifetime of an access token.'),
     REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(300).max(2_592_000).default(43_200).describe('Lifetime of a refresh token.'),
+    OIDC_ISSUER: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe('OpenID Connect issuer whose access tokens are accepted beside Yunying’s own (discovery + JWKS); unset: none.'),
+    OIDC_AUDIENCE: z.string().min(1).default('yunying').describe('Audience (`aud`) an OIDC access token must carry to be accepted.'),
+    OIDC_USERNAME_CLAIM: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/)
+      .default('preferred_username')
+      .describe('Claim of an OIDC access token that names the Yunying user (role and clinic grants come from that user; unknown users are refused).'),
 
     MODELS_DIR: z.string().min(1).default('models').describe('Directory of the model registry (models/*/manifest.json).'),
     ACTIVE_MODEL: z.string().min(1).default('thyroid-nodule').describe('Model id used for triage.'),

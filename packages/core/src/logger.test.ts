@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { createLogger } from './logger';
+import { createLogger, resolveLogFormat } from './logger';
 import { runWithContext } from './context';
 
 function capture(): { stream: Writable; lines: () => Record<string, unknown>[] } {
@@ -55,5 +55,32 @@ describe('logger', () => {
     expect(lines[0]?.requestId).toBe('req-42');
     expect(lines[1]?.requestId).toBe('req-42');
     expect(lines[2]?.requestId).toBeUndefined();
+  });
+});
+
+describe('log format', () => {
+  it('is human-readable on a terminal and JSON otherwise, unless asked', () => {
+    expect(resolveLogFormat('auto', true)).toBe('pretty');
+    expect(resolveLogFormat('auto', false)).toBe('json');
+    expect(resolveLogFormat('json', true)).toBe('json');
+    expect(resolveLogFormat('pretty', false)).toBe('pretty');
+  });
+
+  it('pretty lines are still redacted: pino redacts before pino-pretty renders', () => {
+    const chunks: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        chunks.push(chunk.toString());
+        cb();
+      },
+    });
+    const log = createLogger({ level: 'info', service: 'test', destination: stream, format: 'pretty' });
+    log.info({ PatientName: 'WANG^XIAOMING', dataset: { '00100020': 'P-123' }, studyInstanceUid: '1.2.3' }, 'stored');
+    const text = chunks.join('');
+    expect(text).toMatch(/INFO: stored/);
+    expect(text).toContain('1.2.3');
+    expect(text).not.toContain('WANG');
+    expect(text).not.toContain('P-123');
+    expect(text.startsWith('{')).toBe(false);
   });
 });

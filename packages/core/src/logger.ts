@@ -1,4 +1,5 @@
 import pino, { type Logger, type LoggerOptions } from 'pino';
+import pretty from 'pino-pretty';
 import { currentRequestId } from './context';
 
 export type { Logger } from 'pino';
@@ -59,11 +60,21 @@ export function redactionPaths(): string[] {
   return paths.map((p) => p.replace(/\.\[/g, '['));
 }
 
+/** `auto`: human-readable lines on a terminal, JSON lines otherwise (files, pipes, log collectors). */
+export type LogFormat = 'auto' | 'json' | 'pretty';
+
+export function resolveLogFormat(format: LogFormat, isTerminal: boolean): 'json' | 'pretty' {
+  if (format === 'auto') return isTerminal ? 'pretty' : 'json';
+  return format;
+}
+
 export interface LoggerSettings {
   level: string;
   service: string;
   /** Where lines go; defaults to stdout. Tests pass a stream to assert on what would be logged. */
   destination?: pino.DestinationStream;
+  /** Defaults to `auto` (decided by whether stdout is a terminal). */
+  format?: LogFormat;
 }
 
 export function createLogger(settings: LoggerSettings): Logger {
@@ -78,5 +89,19 @@ export function createLogger(settings: LoggerSettings): Logger {
     },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
+  const format = resolveLogFormat(settings.format ?? 'auto', settings.destination === undefined && process.stdout.isTTY === true);
+  if (format === 'pretty') {
+    // pino redacts and serialises first; pino-pretty only re-renders the finished (already redacted) line.
+    // Synchronous writes, so the last lines before an exit on a signal are not lost.
+    const prettyStream = pretty({
+      destination: settings.destination ?? 1,
+      sync: true,
+      colorize: settings.destination === undefined && process.stdout.isTTY === true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname',
+      singleLine: true,
+    });
+    return pino(options, prettyStream);
+  }
   return settings.destination ? pino(options, settings.destination) : pino(options);
 }

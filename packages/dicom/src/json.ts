@@ -11,6 +11,7 @@
 import type { DataSet, Element } from 'dicom-parser';
 import type { CharsetDecoder } from './charset';
 import { dictionaryVr } from './dictionary';
+import { trimTrailingNul, trimTrailingPadding } from './padding';
 import { temporalNormaliser } from './temporal';
 
 export interface DicomJsonPersonName {
@@ -95,7 +96,7 @@ function stringValues(text: string, vr: string): Array<string | null> {
   return parts.map((part) => {
     // A NUL inside a value (not padding) means nothing in DICOM text (PS3.5 6.1.2) and PostgreSQL jsonb
     // refuses U+0000: kept, it made the catalog write fail and STOW answer 503 "retry later" forever (#8 fuzzing).
-    const trimmed = (TEXT_VRS_SINGLE.has(vr) ? part.replace(/[\0 ]+$/, '') : part.replace(/\0+$/, '').trim()).replace(/\0/g, '');
+    const trimmed = (TEXT_VRS_SINGLE.has(vr) ? trimTrailingPadding(part) : trimTrailingNul(part).trim()).replace(/\0/g, '');
     return trimmed === '' ? null : trimmed;
   });
 }
@@ -116,9 +117,14 @@ function personName(value: string | null): DicomJsonPersonName | null {
  * number (OHIF); it is dropped (null, so the other values keep their positions) and the instance is
  * still stored: the Part 10 object keeps the bytes as received.
  */
+// Unambiguous on purpose: `\d+\.?\d*` splits a run of digits in n ways and backtracked in O(n²) on a
+// long DS such as 20,000 digits and a letter (1.4 s); here the fraction needs its '.', so each digit is
+// read once.
+const DECIMAL_STRING = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+
 function numericString(value: string | null, integer: boolean): number | null {
   if (value === null) return null;
-  const wellFormed = integer ? /^[+-]?\d+$/.test(value) : /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(value);
+  const wellFormed = integer ? /^[+-]?\d+$/.test(value) : DECIMAL_STRING.test(value);
   if (!wellFormed) return null;
   const n = integer ? Number.parseInt(value, 10) : Number.parseFloat(value);
   return Number.isFinite(n) ? n : null;

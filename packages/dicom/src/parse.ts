@@ -14,6 +14,7 @@ import type { DataSet, Element, ParseDicomOptions } from 'dicom-parser';
 import { charsetDecoder } from './charset';
 import type { CharsetDecoder } from './charset';
 import { dictionaryVr } from './dictionary';
+import { trimTrailingPadding } from './padding';
 import { InflatedTooLarge, readBigEndian, readDeflated } from './dataset.reader';
 import { buildDicomJson } from './json';
 import { normaliseDate, normaliseTime } from './temporal';
@@ -147,10 +148,8 @@ function rawString(dataSet: DataSet, tag: string): string | undefined {
   if (element === undefined || element.length === 0) return undefined;
   if (element.dataOffset + element.length > dataSet.byteArray.length) return undefined; // cut off
   const bytes = dataSet.byteArray.subarray(element.dataOffset, element.dataOffset + element.length);
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    .toString('latin1')
-    .replace(/[\0 ]+$/, '')
-    .trim();
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  return trimTrailingPadding(text).trim();
 }
 
 function elementBytes(dataSet: DataSet, element: Element): Uint8Array {
@@ -160,7 +159,7 @@ function elementBytes(dataSet: DataSet, element: Element): Uint8Array {
 function decodedString(dataSet: DataSet, tag: string, decoder: CharsetDecoder): string | null {
   const element = dataSet.elements[tag];
   if (element === undefined || element.length === 0) return null;
-  const value = decoder.decode(elementBytes(dataSet, element)).replace(/[\0 ]+$/, '').trim();
+  const value = trimTrailingPadding(decoder.decode(elementBytes(dataSet, element))).trim();
   return value === '' ? null : value;
 }
 
@@ -221,17 +220,24 @@ interface Overrun {
  * file crashed Orthanc) to measure the nesting depth and to find the first element whose declared
  * length runs past the end of the bytes.
  */
-function inspectStructure(dataSet: DataSet, maxDepth: number): { depth: number; overrun: Overrun | null } {
+function inspectStructure(dataSet: DataSet, maxDepth: number): { depth: number; overrun: Overrun | null; undefinedLength: string | null } {
   const end = dataSet.byteArray.length;
   const stack: Array<{ dataSet: DataSet; depth: number }> = [{ dataSet, depth: 0 }];
   let deepest = 0;
   let overrun: Overrun | null = null;
+  let undefinedLength: string | null = null;
   while (stack.length > 0) {
     const frame = stack.pop();
     if (frame === undefined) break;
     if (frame.depth > deepest) deepest = frame.depth;
-    if (deepest > maxDepth) return { depth: deepest, overrun };
+    if (deepest > maxDepth) return { depth: deepest, overrun, undefinedLength };
     for (const element of Object.values(frame.dataSet.elements)) {
+      // PS3.5 7.1.2-7.1.3: only a sequence (SQ, or UN holding one) and encapsulated Pixel Data may have an
+      // undefined length. dicom-parser reads any other such element up to the next delimiter, which swallowed
+      // the rest of the file (Pixel Data included) into one text value that was then stored (#17 finding 11).
+      if (undefinedLength === null && element.hadUndefinedLength === true && element.items === undefined && !PIXEL_DATA_TAGS.has(element.tag)) {
+        undefinedLength = element.tag;
+      }
       if (overrun === null && element.length !== 0xffffffff && element.dataOffset + element.length > end) {
         overrun = { tag: element.tag, declared: element.length, available: Math.max(0, end - element.dataOffset) };
       }
@@ -248,8 +254,10 @@ function inspectStructure(dataSet: DataSet, maxDepth: number): { depth: number; 
       }
     }
   }
-  return { depth: deepest, overrun };
+  return { depth: deepest, overrun, undefinedLength };
 }
+
+const PIXEL_DATA_TAGS = new Set(['x7fe00010', 'x7fe00008', 'x7fe00009']);
 
 function rejectOverrun(overrun: Overrun, fileLength: number, context: RejectionContext): never {
   if (overrun.declared > fileLength) {
@@ -324,11 +332,14 @@ function parseDataSet(bytes: Uint8Array, limits: ParseLimits, meta: DataSet, tra
     return reject('malformed', 'The dataset is not well-formed DICOM and cannot be read.', { ...context, cause: inner });
   }
   const context = contextOf(dataSet);
-  const { depth, overrun } = inspectStructure(dataSet, limits.maxSequenceDepth);
+  const { depth, overrun, undefinedLength } = inspectStructure(dataSet, limits.maxSequenceDepth);
   if (depth > limits.maxSequenceDepth) {
     return reject('nesting_too_deep', `Sequences are nested deeper than ${limits.maxSequenceDepth} levels.`, context);
   }
   if (overrun !== null) rejectOverrun(overrun, dataSet.byteArray.length, context);
+  if (undefinedLength !== null) {
+    return reject('malformed', `Element ${tagLabel(undefinedLength)} has an undefined length, which only sequences and encapsulated Pixel Data may have (PS3.5 7.1).`, context);
+  }
   if (dataSet.warnings.some((w) => w.startsWith('eof encountered') || w.includes('missing sequence delimiter'))) {
     return reject('truncated', 'The file ends inside a sequence or item.', context);
   }

@@ -10,3 +10,5 @@ export * from './service-context';
 export * from './security';
 export * from './cors';
 export * from './shared-routes';
+export * from './server-guards';
+export * from './upload-budget';

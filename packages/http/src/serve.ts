@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { Express } from 'express';
 import type { Logger } from '@yunying/core';
+import { applyServerLimits, DEFAULT_SERVER_LIMITS, type ServerLimits } from './server-guards';
 
 export interface RunningServer {
   server: http.Server;
@@ -10,12 +11,11 @@ export interface RunningServer {
   close: (graceMs: number) => Promise<void>;
 }
 
-export async function listen(app: Express, host: string, port: number, logger: Logger): Promise<RunningServer> {
-  const server = http.createServer(app);
-  // Long STOW-RS uploads over slow clinic links must not be cut by Node's default request timeout.
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
-  server.keepAliveTimeout = 65_000;
+export async function listen(app: Express, host: string, port: number, logger: Logger, limits: Partial<ServerLimits> = {}): Promise<RunningServer> {
+  // connectionsCheckingInterval: how often Node enforces headersTimeout / requestTimeout (default 30 s).
+  const server = http.createServer({ connectionsCheckingInterval: 1000 }, app);
+  // Long STOW-RS uploads over slow clinic links are allowed (requestMs: 2 h), but not stalled ones.
+  applyServerLimits(server, { ...DEFAULT_SERVER_LIMITS, ...limits });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

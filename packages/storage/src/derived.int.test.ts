@@ -41,6 +41,16 @@ describe('derived objects on a directory (fs backend)', () => {
     },
     () => createDerivedStore({ backend: 'fs', dir }),
   );
+
+  it('keeps thumbnails from other users: files 0640 in 0750 directories (#17 finding 8)', async () => {
+    const store = createDerivedStore({ backend: 'fs', dir });
+    await store.prepare();
+    const key = seriesThumbnailKey('1.2.826.0.1.3680043.8.498.2');
+    await store.put(key, Buffer.from([0xff, 0xd8]), 'image/jpeg');
+    const file = path.join(dir, key);
+    expect(fs.statSync(file).mode & 0o777).toBe(0o640);
+    for (let d = path.dirname(file); d.startsWith(dir); d = path.dirname(d)) expect({ d, mode: fs.statSync(d).mode & 0o777 }).toEqual({ d, mode: 0o750 });
+  });
 });
 
 describeUnless(

@@ -49,15 +49,16 @@ export class FsDerivedStore implements DerivedStore {
   constructor(readonly dir: string) {}
 
   async prepare(): Promise<void> {
-    await fs.mkdir(this.dir, { recursive: true });
+    await fs.mkdir(this.dir, { recursive: true, mode: 0o750 });
   }
 
   async put(key: string, bytes: Uint8Array, _contentType: string): Promise<void> {
     const file = path.join(this.dir, assertDerivedKey(key));
-    await fs.mkdir(path.dirname(file), { recursive: true });
+    // Thumbnails show patient images: service user and group only (#17 finding 8: they were 0644 in 0755).
+    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o750 });
     // Write then rename: a reader sees the whole object or none.
     const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
-    await fs.writeFile(temp, bytes);
+    await fs.writeFile(temp, bytes, { mode: 0o640 });
     await fs.rename(temp, file);
   }
 

@@ -45,13 +45,14 @@ describe('ReplicatedStore over three fs targets', () => {
     for (const target of temp.targets) {
       const file = fileOf(target, result.key);
       const st = await fs.stat(file);
-      expect(st.mode & 0o777).toBe(0o444);
+      expect(st.mode & 0o777).toBe(0o440);
+      expect((await fs.stat(path.dirname(file))).mode & 0o777).toBe(0o750);
       expect(sha256Hex(await fs.readFile(file))).toBe(result.sha256);
       const copy = await target.stat(result.key);
       expect(copy?.retainUntil?.toISOString()).toBe(FUTURE.toISOString());
       expect(copy?.lockMode).toBe('FS_READONLY');
       const sidecar = await fs.stat(`${file}.lock.json`);
-      expect(sidecar.mode & 0o777).toBe(0o444);
+      expect(sidecar.mode & 0o777).toBe(0o440);
       const verified = await target.verify(result.key, { sha256: result.sha256, size: bytes.length, retainUntil: FUTURE });
       expect(verified).toMatchObject({ ok: true, exists: true, sizeOk: true, sha256Ok: true, lockOk: true, problems: [] });
     }
@@ -156,7 +157,7 @@ describe('ReplicatedStore over three fs targets', () => {
     expect(done.repaired.map((r) => r.target)).toEqual(['fs-3']);
     for (const target of temp.targets) {
       expect(await target.verify(key, meta)).toMatchObject({ ok: true, retainUntil: FUTURE });
-      expect((await fs.stat(fileOf(target, key))).mode & 0o777).toBe(0o444);
+      expect((await fs.stat(fileOf(target, key))).mode & 0o777).toBe(0o440);
     }
   });
 

@@ -14,8 +14,8 @@ import { checkRange, hashStream, retentionNow, unavailable } from './util';
  *
  * Layout under `root`:
  *   .yunying-replica.json             marker: this directory is replica `name` (see init)
- *   sha256/ab/cd/<hex>                the object, mode 0444
- *   sha256/ab/cd/<hex>.lock.json      retention sidecar {sha256,size,retainUntil,legalHold}, mode 0444
+ *   sha256/ab/cd/<hex>                the object, mode 0440 (directories 0750)
+ *   sha256/ab/cd/<hex>.lock.json      retention sidecar {sha256,size,retainUntil,legalHold}, mode 0440
  *
  * What fs retention can promise: this code never deletes or overwrites a good copy before retain-until
  * (remove() refuses; put() never replaces a file whose bytes hash to its name). What it cannot promise:
@@ -41,7 +41,11 @@ interface Sidecar {
 
 const MARKER = '.yunying-replica.json';
 const SIDECAR_SUFFIX = '.lock.json';
-const READ_ONLY = 0o444;
+// No write bit for anyone (the lock of this backend: see lockMode 'FS_READONLY') and nothing for
+// others: the objects are identified patient images (#17 finding 8: they were 0444 in 0755 dirs).
+const READ_ONLY = 0o440;
+/** Directories: the service user and its group only. */
+const DIR_MODE = 0o750;
 
 function errnoCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
@@ -60,7 +64,7 @@ async function fsyncDir(dir: string): Promise<void> {
 /** Writes a new read-only file durably under a temporary name in `dir` and returns that name. */
 async function writeTemp(dir: string, base: string, bytes: Uint8Array): Promise<string> {
   const tmp = path.join(dir, `${base}.tmp-${randomBytes(6).toString('hex')}`);
-  // O_EXCL: never write into a file that is already there. The 0444 mode applies to later opens only.
+  // O_EXCL: never write into a file that is already there. The 0440 mode applies to later opens only.
   const handle = await fs.open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, READ_ONLY);
   try {
     let written = 0;
@@ -110,7 +114,7 @@ export class FsReplicaTarget implements ReplicaTarget {
     }
     try {
       if (!this.createRoot) await fs.access(this.root);
-      await fs.mkdir(this.root, { recursive: true });
+      await fs.mkdir(this.root, { recursive: true, mode: DIR_MODE });
       const entries = await fs.readdir(this.root);
       if (entries.some((e) => e !== 'lost+found')) {
         throw new AppError('config_invalid', `replica ${this.name}: root is not empty and has no replica marker`);
@@ -134,7 +138,7 @@ export class FsReplicaTarget implements ReplicaTarget {
     const dir = path.dirname(file);
     try {
       const existing = await this.hashIfPresent(file);
-      const created = await fs.mkdir(dir, { recursive: true });
+      const created = await fs.mkdir(dir, { recursive: true, mode: DIR_MODE });
       if (created !== undefined) await this.fsyncCreatedDirs(created, dir);
       // The sidecar goes first, so a data file never exists without its retention record.
       const sidecar = await this.mergeSidecar(file, meta);

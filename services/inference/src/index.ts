@@ -1,1 +1,3 @@
 export { startInferenceService } from './inference.service';
+export { analyseInstance } from './triage/analyse';
+export type { ImageAnalysis } from './triage/analyse';

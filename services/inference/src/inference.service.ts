@@ -2,7 +2,7 @@ import { createIngestPipeline, createReplicatedStore } from '@yunying/archive';
 import { pingDatabase } from '@yunying/catalog';
 import { TypedQueue, pingQueueRedis } from '@yunying/jobs';
 import { createServiceApp, listen, type ServiceContext, type StartedService, httpSecurityFromConfig } from '@yunying/http';
-import { loadActiveModel } from './model.registry';
+import { loadActiveModel } from '@yunying/nodule-model';
 import { SrWriter } from './sr/sr.writer';
 import { AnalysisPool } from './threads/analysis.pool';
 import { TriageReconciler } from './triage/reconciler';

@@ -1,8 +1,8 @@
 import { pingDatabase } from '@yunying/catalog';
 import { describeError } from '@yunying/core';
-import { AuthService } from '@yunying/auth';
+import { AuthService, withOidc } from '@yunying/auth';
 import { OutboxRelay, TypedQueue, pingQueueRedis } from '@yunying/jobs';
-import { createServiceApp, listen, type ServiceContext, type StartedService, httpSecurityFromConfig } from '@yunying/http';
+import { createServiceApp, listen, UploadBudget, type ServiceContext, type StartedService, httpSecurityFromConfig } from '@yunying/http';
 import { createDerivedObjectStore, createIngestPipeline, createReplicatedStore } from '@yunying/archive';
 import { stowRoutes } from './stow/stow.route';
 import { stowCors } from './stow/cors';
@@ -43,9 +43,10 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
   const auth = AuthService.fromConfig(config, ctx.pool);
   const stow = stowRoutes({
     pipeline,
-    authenticator: auth,
+    authenticator: withOidc(auth, config),
     maxInstanceBytes: config.stow.maxInstanceBytes,
     maxRequestBytes: config.stow.maxRequestBytes,
+    uploadBudget: new UploadBudget(config.stow.memoryBudgetBytes),
     retrieveBase: `${config.http.publicViewerUrl}/dicomweb`,
   });
 

@@ -1,6 +1,16 @@
 import { loadConfigOrExit } from '@yunying/config';
 import { createLogger, describeError } from '@yunying/core';
+import type { StartedService } from '@yunying/http';
 import { startRoles } from './roles';
+
+/** What a person at a terminal reads once everything listens (the READY line is for scripts). */
+function upBanner(started: StartedService[]): string {
+  const lines = started.map((s) => {
+    const extra = s.extra ? '  ' + Object.entries(s.extra).map(([k, v]) => `${k}: ${v}`).join('  ') : '';
+    return `  ${s.role.padEnd(10)} ${s.url}   (health: ${s.url}/readyz)${extra}`;
+  });
+  return `\nYunying is up:\n${lines.join('\n')}\n\n`;
+}
 
 /**
  * The process entry point. ROLE=all runs every role in this one process (the embedded default of
@@ -8,11 +18,14 @@ import { startRoles } from './roles';
  */
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  const logger = createLogger({ level: config.logLevel, service: `yunying-${config.role}` });
+  const logger = createLogger({ level: config.logLevel, service: `yunying-${config.role}`, format: config.logFormat });
   const { started, lifecycle } = await startRoles(config, logger);
   lifecycle.handleSignals(config.shutdownGraceSeconds * 1000);
-  // One machine-readable line for scripts (infra/dev/start.sh, system tests) to wait on.
+  // One machine-readable line for scripts (system tests, process managers) to wait on; the banner too on a
+  // terminal. Written straight to stdout: `npm start` puts no filter between the launcher and the terminal,
+  // so nothing can block the launcher's output or its shutdown.
   process.stdout.write(`YUNYING_READY ${JSON.stringify(started)}\n`);
+  if (process.stdout.isTTY) process.stdout.write(upBanner(started));
 }
 
 main().catch((error: unknown) => {

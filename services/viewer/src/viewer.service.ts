@@ -2,11 +2,14 @@ import path from 'node:path';
 import express from 'express';
 import { pingDatabase } from '@yunying/catalog';
 import { AuditLog, createAuditRouter } from '@yunying/audit';
-import { AuthService, createAuthRouter } from '@yunying/auth';
+import { AuthService, createAuthRouter, withOidc } from '@yunying/auth';
 import { createDerivedObjectStore, createReplicatedStore } from '@yunying/archive';
 import { createServiceApp, listen, type ServiceContext, type StartedService, httpSecurityFromConfig } from '@yunying/http';
 import { createDicomwebRouter } from './dicomweb';
 import { readingRouters } from './reading';
+import { ReaderAiService, readerAiRoutes } from './reader-ai';
+import { triageScopeRoutes } from './triage-scope';
+import { TriageModel, loadActiveModel } from '@yunying/nodule-model';
 
 /** The viewer role: DICOMweb retrieval, the reading queue, reports and the web app. */
 export async function startViewerService(ctx: ServiceContext): Promise<StartedService> {
@@ -14,6 +17,8 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
   const logger = ctx.logger.child({ role: 'viewer' });
   const auditLog = new AuditLog(ctx.pool);
   const auth = AuthService.fromConfig(config, ctx.pool, auditLog);
+  // Yunying's own tokens and API keys, and an external OIDC issuer's access tokens when configured.
+  const authenticator = withOidc(auth, config);
   // The viewer only reads objects (from the first copy that verifies): it never creates a bucket or sets
   // lock configuration, so it can run with read-only object credentials.
   const store = await createReplicatedStore(config, logger, { prepare: false });
@@ -22,11 +27,17 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
   const dicomweb = createDicomwebRouter({
     pool: ctx.pool,
     store,
-    authenticator: auth,
+    authenticator,
     audit: auditLog,
     publicBaseUrl: config.http.publicViewerUrl,
     derived,
   });
+
+  // Reader-guided scoring runs the served model's nodule half in this process (one thread, on demand).
+  const active = loadActiveModel(config.models.dir, config.models.active);
+  const model = await TriageModel.load(active.dir);
+  ctx.lifecycle.add({ name: 'reader-guided model', close: () => model.close() });
+  const readerAi = new ReaderAiService(ctx.pool, store, model);
 
   const app = createServiceApp({
     service: 'viewer',
@@ -37,11 +48,13 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
     before: (app) => serveWebApp(app, config.http.publicIngestUrl),
     routes: [
       createAuthRouter(auth).router,
-      createAuditRouter({ pool: ctx.pool, auth, staleVerificationSeconds: config.keeper.scrubStaleDays * 86_400 }).router,
+      createAuditRouter({ pool: ctx.pool, auth: authenticator, staleVerificationSeconds: config.keeper.scrubStaleDays * 86_400 }).router,
       dicomweb.router,
       // STOW-RS lent by the ingest role when it runs in this process: one /dicomweb base URL.
       ...(ctx.sharedRoutes?.dicomwebRouters() ?? []),
-      ...readingRouters({ pool: ctx.pool, authenticator: auth }).map((r) => r.router),
+      ...readingRouters({ pool: ctx.pool, authenticator }).map((r) => r.router),
+      readerAiRoutes(readerAi, authenticator).router,
+      triageScopeRoutes(ctx.pool, authenticator).router,
     ],
     corsOrigins: config.http.corsOrigins,
   });

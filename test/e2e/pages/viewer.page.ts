@@ -69,6 +69,51 @@ export class ViewerPage {
     });
   }
 
+  /** The banner's fields as shown, once it has loaded. */
+  async banner(): Promise<Record<'name' | 'charset' | 'id' | 'sex' | 'birth' | 'study' | 'accession' | 'clinic' | 'ai', string>> {
+    await this.page.getByTestId('banner-name').waitFor();
+    const text = async (id: string): Promise<string> => (await this.page.getByTestId(id).textContent()) ?? '';
+    return {
+      name: await text('banner-name'),
+      charset: await text('banner-charset'),
+      id: await text('banner-id'),
+      sex: await text('banner-sex'),
+      birth: await text('banner-birth'),
+      study: await text('banner-study-date'),
+      accession: await text('banner-accession'),
+      clinic: await text('banner-clinic'),
+      ai: await text('banner-ai'),
+    };
+  }
+
+  async reportPatient(): Promise<string> {
+    const line = this.page.getByTestId('report-patient').filter({ hasNotText: 'loading' });
+    await line.waitFor();
+    return (await line.textContent()) ?? '';
+  }
+
+  /**
+   * Whether the banner is drawn inside the visible window: its box within the viewport and the name
+   * element the topmost thing at its own centre (nothing scrolled over it).
+   */
+  async bannerOnScreen(): Promise<boolean> {
+    const box = await this.page.getByTestId('patient-banner').boundingBox();
+    const size = this.page.viewportSize();
+    if (!box || !size) return false;
+    const inside = box.y >= 0 && box.y + box.height <= size.height && box.height > 0 && box.width > 0;
+    const name = await this.page.getByTestId('banner-name').boundingBox();
+    if (!inside || !name) return false;
+    const cx = name.x + Math.min(name.width / 2, 20);
+    const cy = name.y + name.height / 2;
+    return this.page.evaluate(
+      ([x, y]) => {
+        const doc = globalThis as unknown as { document: { elementFromPoint(x: number, y: number): { closest(s: string): unknown } | null } };
+        return doc.document.elementFromPoint(x ?? 0, y ?? 0)?.closest('[data-testid="banner-name"]') != null;
+      },
+      [cx, cy],
+    );
+  }
+
   async play(): Promise<void> {
     await this.page.getByTestId('cine-toggle').click();
     await this.page.getByRole('button', { name: 'Pause' }).waitFor();
@@ -97,6 +142,21 @@ export class ViewerPage {
     const item = this.page.getByTestId('measurement').last();
     await item.waitFor();
     return (await item.textContent()) ?? '';
+  }
+
+  /** Reader-guided scoring: draws a box with the "AI on box" tool and returns what the AI panel shows for it. */
+  async scoreBox(): Promise<string> {
+    await this.page.locator('[data-tool="RectangleRoi"]').click();
+    const box = await this.canvas.boundingBox();
+    if (!box) throw new Error('no canvas');
+    await this.page.mouse.move(box.x + box.width * 0.25, box.y + box.height * 0.3);
+    await this.page.mouse.down();
+    await this.page.mouse.move(box.x + box.width * 0.45, box.y + box.height * 0.5, { steps: 5 });
+    await this.page.mouse.move(box.x + box.width * 0.6, box.y + box.height * 0.7, { steps: 5 });
+    await this.page.mouse.up();
+    const level = this.page.getByTestId('ai-reader').getByTestId('ai-nodule-tr');
+    await level.waitFor();
+    return (await this.page.getByTestId('ai-reader').textContent()) ?? '';
   }
 
   async aiModel(): Promise<string> {

@@ -27,19 +27,40 @@ const image: ScoredImage = {
   numberOfFrames: 3,
   rows: 100,
   columns: 120,
-  region: { x: 0, y: 0, width: 120, height: 100, source: 'heuristic' },
-  crop: { x: 10, y: 10, width: 50, height: 50 },
+  thyroid: 0.97,
   box: { x: 20, y: 20, width: 30, height: 25 },
   outline: [
     [20, 20],
     [50, 20],
     [50, 45],
     [20, 45],
-    [20, 20],
   ],
-  located: true,
-  descriptors: [],
-  frameScores: [],
+  nodules: [
+    {
+      index: 1,
+      source: 'auto',
+      confidence: 0.93,
+      box: { x: 20, y: 20, width: 30, height: 25 },
+      outline: [
+        [20, 20],
+        [50, 20],
+        [50, 45],
+        [20, 45],
+      ],
+      score: 0.91,
+      lexicon: [
+        { item: 'composition', code: 'solid', label: 'Solid or almost completely solid', points: 2, confidence: 0.8, probabilities: {}, basis: 'model' },
+        { item: 'echogenicity', code: 'hypo', label: 'Hypoechoic', points: 2, confidence: 0.6, probabilities: {}, basis: 'model' },
+        { item: 'shape', code: 'wider', label: 'Wider-than-tall', points: 0, confidence: 1, probabilities: {}, basis: 'outline' },
+        { item: 'margin', code: 'smooth', label: 'Smooth', points: 0, confidence: 0.7, probabilities: {}, basis: 'model' },
+        { item: 'echogenicFoci', code: 'punctate', label: 'Punctate echogenic foci', points: 3, confidence: 0.55, probabilities: {}, basis: 'model' },
+      ],
+      tiradsPoints: 7,
+      trLevel: 'TR5',
+      sizeMm: null,
+    },
+  ],
+  frames: [],
   inferenceMs: 5,
 };
 
@@ -58,6 +79,7 @@ const result: StoredResult = {
   thresholds: { triage: { value: 0.7, rule: 'r' }, urgent: { value: 0.9, rule: 'r' } },
   images: [image],
   timings: {},
+  gate: null,
   createdAt: new Date('2024-01-02T10:20:30Z'),
   srSopInstanceUid: null,
 };
@@ -84,6 +106,9 @@ describe('triage SR', () => {
     expect(json).toContain('"SELECTED FROM"');
     expect(json).toContain('2.25.2002');
     expect(json).toMatch(/"00081160":\{"vr":"IS","Value":\[2\]\}/);
+    // The nodule's ACR lexicon as the model read it, marked as a suggestion, and its TR level.
+    expect(json).toContain('Punctate echogenic foci (3 points, AI-suggested)');
+    expect(json).toContain('"TR5"');
   });
 
   it('is byte-identical when built again from the same stored result (a re-run is already_stored)', () => {

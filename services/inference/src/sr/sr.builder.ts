@@ -15,6 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import dcmjs from 'dcmjs';
+import type { NoduleFinding } from '@yunying/nodule-model';
 import type { ScoredImage } from '../triage/result';
 import type { StoredResult, StudyHeader } from '../triage/triage.repository';
 
@@ -75,6 +76,7 @@ function imageContainer(image: ScoredImage, index: number): Item {
     { ...imageRef(image, 'CONTAINS'), ConceptNameCodeSequence: [code('121200', 'Illustration of ROI', 'DCM')] },
     num(code('IMAGE_SCORE', 'Image triage score'), image.score),
     text(code('CATEGORY', 'Triage category'), image.category),
+    ...image.nodules.map(noduleContainer),
   ];
   if (image.outline.length >= 4) {
     children.push({
@@ -92,6 +94,23 @@ function imageContainer(image: ScoredImage, index: number): Item {
     ContinuityOfContent: 'SEPARATE',
     ConceptNameCodeSequence: [code('IMAGE_FINDING', `Image finding ${index + 1}`)],
     ContentSequence: children,
+  };
+}
+
+/** One nodule: its score, the ACR TI-RADS lexicon as the model read it, the points and the TR level. */
+function noduleContainer(nodule: NoduleFinding): Item {
+  return {
+    RelationshipType: 'CONTAINS',
+    ValueType: 'CONTAINER',
+    ContinuityOfContent: 'SEPARATE',
+    ConceptNameCodeSequence: [code('NODULE', `Nodule ${nodule.index}`)],
+    ContentSequence: [
+      num(code('NODULE_SCORE', 'Nodule triage score'), nodule.score),
+      num(code('LOCATOR_CONFIDENCE', 'Nodule locator confidence'), nodule.confidence),
+      ...nodule.lexicon.map((l) => text(code(`ACR_${l.item.toUpperCase()}`, `ACR TI-RADS ${l.item}`), `${l.label} (${l.points} point${l.points === 1 ? '' : 's'}, AI-suggested)`)),
+      num(code('ACR_POINTS', 'ACR TI-RADS points'), nodule.tiradsPoints),
+      text(code('ACR_LEVEL', 'ACR TI-RADS level (AI-suggested)'), nodule.trLevel),
+    ],
   };
 }
 
@@ -122,7 +141,7 @@ export function buildTriageSr({ result, header, scored }: SrInput): { bytes: Uin
     text(code('CATEGORY', 'Triage category'), result.category ?? ''),
     text(code('PRIORITY', 'Reading priority'), result.priority ?? 'routine'),
     ...thresholdItems(result.thresholds),
-    text(code('NOTE', 'Note'), 'AI triage score for reading order: P(radiologist TI-RADS >= 4). Not a diagnosis.'),
+    text(code('NOTE', 'Note'), 'AI triage score for reading order: P(radiologist TI-RADS >= 4) of the most suspicious confident nodule. Lexicon categories are AI suggestions for the reader to confirm. Not a diagnosis.'),
     ...scored.map(imageContainer),
   ];
   const dataset: Item = {

@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { isAppError } from '@yunying/core';
-import { NoduleModel } from '@yunying/nodule-model';
+import { TriageModel } from '@yunying/nodule-model';
 import { analyseInstance } from '../triage/analyse';
 import type { AnalyseRequest, ThreadData, ThreadMessage } from './protocol';
 
@@ -13,7 +13,7 @@ if (port === null) throw new Error('analysis.thread must run as a worker thread'
 const data = workerData as ThreadData;
 const send = (message: ThreadMessage): void => port.postMessage(message);
 
-NoduleModel.load(data.modelDir, { intraOpNumThreads: 1 }).then(
+TriageModel.load(data.modelDir, { intraOpNumThreads: 1 }).then(
   (model) => {
     port.on('message', (request: AnalyseRequest) => {
       analyseInstance(model, request.bytes, request.maxFrames).then(

@@ -6,7 +6,7 @@
  */
 import type { Pool } from '@yunying/catalog';
 import { describeError, type Logger } from '@yunying/core';
-import type { ModelManifest } from '@yunying/nodule-model';
+import type { TriageManifest } from '@yunying/nodule-model';
 import type { StableStudyService } from './stable.service';
 import type { TriageMetrics } from './triage.metrics';
 import { untriagedStableStudies } from './triage.repository';
@@ -23,7 +23,7 @@ export class TriageReconciler {
     private readonly deps: {
       pool: Pool;
       stable: StableStudyService;
-      manifest: ModelManifest;
+      manifest: TriageManifest;
       quietSeconds: number;
       intervalMs: number;
       metrics: TriageMetrics;

@@ -7,7 +7,7 @@
  */
 import type { Pool } from '@yunying/catalog';
 import { jobIds, type JobPayload, type TypedQueue } from '@yunying/jobs';
-import type { ModelManifest } from '@yunying/nodule-model';
+import type { TriageManifest } from '@yunying/nodule-model';
 import { studyActivity } from './triage.repository';
 
 export type Announcement = 'queued' | 'not_quiet' | 'no_images' | 'gone';
@@ -20,7 +20,7 @@ export class StableStudyService {
       pool: Pool;
       studyQueue: TypedQueue<'study'>;
       triageQueue: TypedQueue<'triage'>;
-      manifest: ModelManifest;
+      manifest: TriageManifest;
       quietSeconds: number;
       now?: () => number;
     },

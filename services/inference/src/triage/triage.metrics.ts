@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import { counter, histogram } from '@yunying/http';
 
-export type JobOutcome = 'triaged' | 'not_triaged' | 'failed' | 'retry' | 'duplicate' | 'superseded' | 'gone';
+export type JobOutcome = 'triaged' | 'no_nodule_found' | 'not_triaged' | 'failed' | 'retry' | 'duplicate' | 'superseded' | 'gone';
 
 /** yunying_triage_*: jobs by outcome, study-stable -> result latency, model time per image. */
 export function triageMetrics(registry: Registry) {

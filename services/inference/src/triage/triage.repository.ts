@@ -5,13 +5,14 @@
  * "Instances seen" counts the study's current instances that are not Structured Reports: the SR this
  * service writes back (and any SR a device sends) is an arrival, but never a reason to triage again.
  */
+import type { ClinicScopeRule } from '@yunying/nodule-model';
 import type { Pool, PoolClient } from '@yunying/catalog';
 
 /** PS3.4 B.5: every SR storage SOP class (Basic Text, Enhanced, Comprehensive, Key Object, ...) is under this root. */
 export const SR_SOP_CLASS_ROOT = '1.2.840.10008.5.1.4.1.1.88.';
 const NOT_SR = `sop_class_uid NOT LIKE '${SR_SOP_CLASS_ROOT}%'`;
 
-export type ResultStatus = 'triaged' | 'not_triaged' | 'failed';
+export type ResultStatus = 'triaged' | 'no_nodule_found' | 'not_triaged' | 'failed';
 export type Priority = 'urgent' | 'priority' | 'routine';
 
 export interface StudyActivity {
@@ -49,6 +50,8 @@ export interface NewResult extends ResultKey {
   thresholds: object;
   images: object[];
   timings: object;
+  /** How the scope gate decided (attributes or image, the thyroid likelihood and the threshold). */
+  gate: object | null;
 }
 
 export interface StoredResult extends NewResult {
@@ -109,6 +112,7 @@ interface ResultRow {
   thresholds: object | null;
   images: object[];
   timings: object | null;
+  gate: object | null;
   created_at: Date;
   sr_sop_instance_uid: string | null;
 }
@@ -129,6 +133,7 @@ function toResult(r: ResultRow): StoredResult {
     thresholds: r.thresholds ?? {},
     images: r.images,
     timings: r.timings ?? {},
+    gate: r.gate,
     createdAt: r.created_at,
     srSopInstanceUid: r.sr_sop_instance_uid,
   };
@@ -146,8 +151,8 @@ export async function findResult(db: Db, key: ResultKey): Promise<StoredResult |
 /** Stores the result unless one with the same key exists; returns the stored row and whether it is this one. */
 export async function insertResult(db: Db, r: NewResult): Promise<{ result: StoredResult; inserted: boolean }> {
   const { rows } = await db.query<ResultRow>(
-    `INSERT INTO ai_results (study_ref, model_id, model_version, model_sha256, instance_count, status, reason, score, category, priority, thresholds, images, timings)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+    `INSERT INTO ai_results (study_ref, model_id, model_version, model_sha256, instance_count, status, reason, score, category, priority, thresholds, images, timings, gate)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
      ON CONFLICT (study_ref, model_id, model_version, instance_count) DO NOTHING RETURNING *`,
     [
       r.studyRef,
@@ -163,6 +168,7 @@ export async function insertResult(db: Db, r: NewResult): Promise<{ result: Stor
       JSON.stringify(r.thresholds),
       JSON.stringify(r.images),
       JSON.stringify(r.timings),
+      r.gate === null ? null : JSON.stringify(r.gate),
     ],
   );
   const row = rows[0];
@@ -181,7 +187,7 @@ export async function applyToStudy(db: Db, result: StoredResult): Promise<boolea
   const { rowCount } = await db.query(
     `UPDATE studies s SET
         triage_status = $2,
-        priority = CASE WHEN $2 = 'triaged' THEN $3 ELSE s.priority END,
+        priority = CASE WHEN $2 <> 'failed' THEN $3 ELSE s.priority END,
         ai_result_ref = $4,
         reading_status = CASE WHEN s.reading_status = 'new' THEN 'triaged' ELSE s.reading_status END
       WHERE s.id = $1 AND s.reading_status IN ('new', 'triaged')
@@ -256,4 +262,13 @@ export async function untriagedStableStudies(
     [options.quietSeconds, options.lookbackSeconds, options.modelId, options.modelVersion, options.limit],
   );
   return rows.map((r) => ({ studyInstanceUid: r.study_instance_uid, instanceCount: r.n }));
+}
+
+/** A clinic's own protocol-name mapping for the scope gate (triage_scope_rules). */
+export async function clinicScopeRules(db: Db, clinicId: string): Promise<ClinicScopeRule[]> {
+  const { rows } = await db.query<{ pattern: string; scope: 'thyroid' | 'other' }>(
+    'SELECT pattern, scope FROM triage_scope_rules WHERE clinic_id = $1 ORDER BY length(pattern) DESC, pattern',
+    [clinicId],
+  );
+  return rows;
 }

@@ -9,14 +9,15 @@ import type { Pool } from '@yunying/catalog';
 import { PermanentError, isAppError, type Logger } from '@yunying/core';
 import { isUltrasoundSopClass } from '@yunying/dicom';
 import type { JobPayload } from '@yunying/jobs';
-import { triageLevel, type ModelManifest } from '@yunying/nodule-model';
+import { triageLevel, type TriageManifest } from '@yunying/nodule-model';
 import type { ImageAnalysis } from './analyse';
 import { MAX_FRAMES } from './analyse';
 import type { ImageEntry, ScoredImage } from './result';
 import { priorityFor, thresholdsOf } from './result';
 import type { TriageMetrics, JobOutcome } from './triage.metrics';
 import type { NewResult, StoredInstance, StoredResult } from './triage.repository';
-import { applyToStudy, currentInstances, findResult, insertResult, studyActivity } from './triage.repository';
+import { applyToStudy, clinicScopeRules, currentInstances, findResult, insertResult, studyActivity } from './triage.repository';
+import { decideStudy } from './study.decision';
 
 export interface Analyser {
   readonly size: number;
@@ -31,7 +32,7 @@ export interface TriageDeps {
   pool: Pool;
   store: ObjectReader;
   analyser: Analyser;
-  manifest: ModelManifest;
+  manifest: TriageManifest;
   quietSeconds: number;
   /** Writes the SR of a 'triaged' result into the archive (idempotent) and records its UID. */
   writeSr: (result: StoredResult) => Promise<void>;
@@ -64,45 +65,33 @@ export class TriageService {
     }
 
     const instances = await currentInstances(pool, activity.studyRef);
-    const images = await this.analyseAll(instances);
+    const analysed = await this.analyseAll(instances);
+    const rules = await clinicScopeRules(pool, activity.clinicId);
+    const outcome = decideStudy(analysed.flatMap((a) => (a.analysis ? [a.analysis] : [])), manifest, rules);
+    const images = analysed.map((a) => a.entry);
     const scored = images.filter((i): i is ScoredImage => i.status === 'scored').sort((a, b) => b.score - a.score);
-    const others = images.filter((i) => i.status !== 'scored');
-    const best = scored[0];
     const finished = new Date();
     const stableAt = activity.lastArrival ? new Date(activity.lastArrival.getTime() + this.deps.quietSeconds * 1000) : started;
-    const base = { ...key, modelSha256: manifest.sha256, thresholds: thresholdsOf(manifest), images: [...scored, ...others] };
+    const ordered = [...scored, ...images.filter((i) => i.status !== 'scored')];
+    const base = { ...key, modelSha256: manifest.sha256, thresholds: thresholdsOf(manifest), images: ordered, gate: outcome.gate };
     const timings = {
       stableAt: stableAt.toISOString(),
       startedAt: started.toISOString(),
       finishedAt: finished.toISOString(),
       totalMs: finished.getTime() - started.getTime(),
-      inferenceMs: round(scored.reduce((sum, i) => sum + i.inferenceMs, 0)),
+      inferenceMs: round(analysed.reduce((sum, a) => sum + (a.analysis?.inferenceMs ?? 0), 0)),
       stableToResultSeconds: round((finished.getTime() - stableAt.getTime()) / 1000),
     };
+    const failure = images.find((i) => i.status === 'failed');
     let result: NewResult;
-    if (best) {
-      const level = triageLevel(best.score, manifest);
-      const failed = others.filter((i) => i.status === 'failed').length;
-      result = {
-        ...base,
-        status: 'triaged',
-        reason: failed > 0 ? `${failed} image(s) could not be decoded; scored from the other ${scored.length}` : null,
-        score: best.score,
-        category: level,
-        priority: priorityFor(level),
-        timings,
-      };
+    if (outcome.status === 'triaged') {
+      result = { ...base, status: 'triaged', reason: outcome.reason, score: outcome.score, category: outcome.level, priority: priorityFor(outcome.level), timings };
+    } else if (outcome.status === 'no_nodule_found') {
+      result = { ...base, status: 'no_nodule_found', reason: outcome.reason, score: null, category: null, priority: 'routine', timings };
+    } else if (failure && !images.some((i) => i.status === 'scored' || i.status === 'no_nodule')) {
+      result = { ...base, status: 'failed', reason: 'reason' in failure ? failure.reason : 'failed', score: null, category: null, priority: null, timings };
     } else {
-      const failure = others.find((i) => i.status === 'failed');
-      result = {
-        ...base,
-        status: failure ? 'failed' : 'not_triaged',
-        reason: failure && 'reason' in failure ? failure.reason : notTriagedReason(instances, others),
-        score: null,
-        category: null,
-        priority: null,
-        timings,
-      };
+      result = { ...base, status: 'not_triaged', reason: notTriagedReason(instances, outcome.reason), score: null, category: null, priority: 'routine', timings };
     }
 
     const { result: stored, inserted } = await insertResult(pool, result);
@@ -134,6 +123,7 @@ export class TriageService {
       thresholds: thresholdsOf(this.deps.manifest),
       images: [],
       timings: { failedAt: new Date().toISOString() },
+      gate: null,
     });
     await applyToStudy(this.deps.pool, result);
   }
@@ -144,8 +134,8 @@ export class TriageService {
   }
 
   /** Reads and analyses the ultrasound instances, as many at once as there are analysis threads. */
-  private async analyseAll(instances: StoredInstance[]): Promise<ImageEntry[]> {
-    const out: ImageEntry[] = new Array<ImageEntry>(instances.length);
+  private async analyseAll(instances: StoredInstance[]): Promise<Analysed[]> {
+    const out: Analysed[] = new Array<Analysed>(instances.length);
     let next = 0;
     const lane = async (): Promise<void> => {
       for (let i = next++; i < instances.length; i = next++) {
@@ -157,10 +147,10 @@ export class TriageService {
     return out;
   }
 
-  private async analyseOne(instance: StoredInstance): Promise<ImageEntry> {
+  private async analyseOne(instance: StoredInstance): Promise<Analysed> {
     const ids = { sopInstanceUid: instance.sopInstanceUid, seriesInstanceUid: instance.seriesInstanceUid, sopClassUid: instance.sopClassUid };
     if (!isUltrasoundSopClass(instance.sopClassUid)) {
-      return { ...ids, status: 'skipped', reason: `not an ultrasound image (modality ${instance.modality ?? 'unknown'})` };
+      return { entry: { ...ids, status: 'skipped', reason: `not an ultrasound image (modality ${instance.modality ?? 'unknown'})` }, analysis: null };
     }
     // Storage errors propagate: they are transient and the job is retried.
     const bytes = await this.deps.store.read(instance.objectKey, { expectedSize: instance.sizeBytes });
@@ -168,41 +158,44 @@ export class TriageService {
     try {
       analysis = await this.deps.analyser.analyse(bytes, MAX_FRAMES);
     } catch (error) {
-      if (isAppError(error) && !error.retryable) return { ...ids, status: 'failed', reason: error.message };
+      if (isAppError(error) && !error.retryable) return { entry: { ...ids, status: 'failed', reason: error.message }, analysis: null };
       throw error;
     }
-    if (analysis.status === 'not_usable') return { ...ids, status: 'not_usable', reason: analysis.reason };
+    if (analysis.status === 'not_usable') return { entry: { ...ids, status: 'not_usable', reason: analysis.reason }, analysis };
     this.deps.metrics.inference.observe(analysis.inferenceMs / 1000);
-    const { best } = analysis;
+    const common = { ...ids, thyroid: analysis.thyroid, numberOfFrames: analysis.numberOfFrames, frames: analysis.frames, inferenceMs: round(analysis.inferenceMs) };
+    const top = analysis.best?.nodules[0];
+    if (!analysis.best || !top) return { entry: { ...common, status: 'no_nodule' }, analysis };
     return {
-      ...ids,
-      status: 'scored',
-      score: best.score,
-      category: triageLevel(best.score, this.deps.manifest),
-      frameNumber: best.frameNumber,
-      numberOfFrames: analysis.numberOfFrames,
-      rows: analysis.rows,
-      columns: analysis.columns,
-      region: best.region,
-      crop: best.crop,
-      box: best.box,
-      outline: best.outline,
-      located: best.located,
-      descriptors: best.descriptors,
-      frameScores: analysis.frameScores,
-      inferenceMs: round(analysis.inferenceMs),
+      entry: {
+        ...common,
+        status: 'scored',
+        score: top.score,
+        category: triageLevel(top.score, this.deps.manifest),
+        frameNumber: analysis.best.frameNumber,
+        rows: analysis.rows,
+        columns: analysis.columns,
+        nodules: analysis.best.nodules,
+        box: top.box,
+        outline: top.outline,
+      },
+      analysis,
     };
   }
 }
 
-function notTriagedReason(instances: StoredInstance[], others: ImageEntry[]): string {
+interface Analysed {
+  entry: ImageEntry;
+  analysis: ImageAnalysis | null;
+}
+
+function notTriagedReason(instances: StoredInstance[], reason: string): string {
   const us = instances.filter((i) => isUltrasoundSopClass(i.sopClassUid)).length;
   if (us === 0) {
     const modalities = [...new Set(instances.map((i) => i.modality ?? 'unknown'))].sort().join(', ');
     return `no ultrasound image in the study (modalities: ${modalities || 'none'})`;
   }
-  const reasons = [...new Set(others.filter((i) => i.status === 'not_usable').map((i) => ('reason' in i ? i.reason : '')))];
-  return `none of the ${us} ultrasound image(s) could be used: ${reasons.join('; ')}`;
+  return reason;
 }
 
 function round(v: number): number {

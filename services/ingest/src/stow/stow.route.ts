@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
 import { AppError } from '@yunying/core';
+import type { UploadBudget } from '@yunying/http';
 import { SecureRouter, auditActor, type Authenticator, type AuthedRequest } from '@yunying/auth';
 import { FailureReason } from '@yunying/dicom';
 import type { IngestPipeline, InstanceOutcome } from '../ingest.pipeline';
@@ -17,6 +18,8 @@ export interface StowRouteOptions {
   authenticator: Authenticator;
   maxInstanceBytes: number;
   maxRequestBytes: number;
+  /** Bounds the memory held by uploads in flight (503 + Retry-After beyond it). */
+  uploadBudget?: UploadBudget;
   /** Base of RetrieveURLs, e.g. http://127.0.0.1:8042/dicomweb (the viewer service). */
   retrieveBase: string;
 }
@@ -65,6 +68,8 @@ async function handleStow(req: AuthedRequest, res: Response, options: StowRouteO
   if (Number.isFinite(declared) && declared > options.maxRequestBytes) {
     throw new AppError('payload_too_large', `Request body exceeds ${options.maxRequestBytes} bytes`);
   }
+  // At most one part is held in memory at a time (see multipart.ts).
+  options.uploadBudget?.admit(Math.min(Number.isFinite(declared) ? declared : options.maxInstanceBytes, options.maxInstanceBytes), res);
 
   const sender = { clinicId, actor: auditActor(principal), sourceIp: req.ip ?? null, via: 'STOW-RS' as const };
   const results: StowPartResult[] = [];

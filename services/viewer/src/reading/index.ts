@@ -1,5 +1,7 @@
 import type { Authenticator, SecureRouter } from '@yunying/auth';
 import type { Pool } from '@yunying/catalog';
+import { bannerRoutes } from './banner.route';
+import { BannerService } from './banner.service';
 import { queueRoutes } from './queue.route';
 import { QueueService } from './queue.service';
 import { reportRoutes } from './report.route';
@@ -18,5 +20,5 @@ export const DEFAULT_CLAIM_TTL_SECONDS = 30 * 60;
 export function readingRouters(deps: ReadingDeps): SecureRouter[] {
   const queue = new QueueService(deps.pool, deps.claimTtlSeconds ?? DEFAULT_CLAIM_TTL_SECONDS);
   const reports = new ReportService(deps.pool);
-  return [queueRoutes(queue, deps.authenticator), reportRoutes(reports, deps.authenticator)];
+  return [queueRoutes(queue, deps.authenticator), reportRoutes(reports, deps.authenticator), bannerRoutes(new BannerService(deps.pool), deps.authenticator)];
 }

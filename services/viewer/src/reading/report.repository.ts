@@ -37,6 +37,8 @@ export interface AiResultRow {
   thresholds: unknown;
   images: unknown;
   timings: unknown;
+  /** How the scope gate decided (#13); null for results of earlier models. */
+  gate: unknown;
   created_at: Date;
   current: boolean;
 }
@@ -127,7 +129,7 @@ export class ReportRepository {
   async aiResults(db: Db, studyRef: string): Promise<AiResultRow[]> {
     const { rows } = await db.query<AiResultRow>(
       `SELECT a.id::text, a.model_id, a.model_version, a.model_sha256, a.instance_count, a.status, a.reason, a.score, a.category,
-              a.priority, a.thresholds, a.images, a.timings, a.created_at, (a.id = s.ai_result_ref) AS current
+              a.priority, a.thresholds, a.images, a.timings, a.gate, a.created_at, (a.id = s.ai_result_ref) AS current
          FROM ai_results a JOIN studies s ON s.id = a.study_ref
         WHERE a.study_ref = $1 ORDER BY a.created_at DESC, a.id`,
       [studyRef],

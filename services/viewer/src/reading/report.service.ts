@@ -254,6 +254,7 @@ function aiView(r: AiResultRow) {
     priority: r.priority,
     thresholds: r.thresholds,
     images: r.images,
+    gate: r.gate,
     timings: r.timings,
     createdAt: r.created_at.toISOString(),
   };

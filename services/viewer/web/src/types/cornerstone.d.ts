@@ -85,6 +85,7 @@ declare module 'cornerstone-tools' {
   export function importInternal(path: 'util/scrollToIndex'): (element: HTMLElement, index: number) => void;
   export const globalImageIdSpecificToolStateManager: { clearImageIdToolState(imageId: string): void };
   export const LengthTool: ToolClass;
+  export const RectangleRoiTool: ToolClass;
   export const WwwcTool: ToolClass;
   export const ZoomTool: ToolClass;
   export const PanTool: ToolClass;

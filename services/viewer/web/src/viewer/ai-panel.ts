@@ -1,18 +1,68 @@
 import * as cornerstone from 'cornerstone-core';
 import { h, replace } from '../app/dom';
-import type { AiImage, AiResult } from './ai-result';
+import type { AiImage, AiNodule, AiResult } from './ai-result';
 
 const percent = (score: number | null): string => (score === null ? '—' : `${(score * 100).toFixed(0)}%`);
 
+const STATUS_TEXT: Record<string, string> = {
+  triaged: 'Triaged',
+  no_nodule_found: 'Thyroid study, no confident nodule found',
+  not_triaged: 'Not triaged (not a thyroid ultrasound, or nothing to read)',
+  failed: 'Triage failed',
+};
+
+const ITEM_TEXT: Record<string, string> = {
+  composition: 'Composition',
+  echogenicity: 'Echogenicity',
+  shape: 'Shape',
+  margin: 'Margin',
+  echogenicFoci: 'Echogenic foci',
+};
+
+/** One nodule: its ACR TI-RADS categories with their points, the TR level they add up to, and the score. */
+function noduleView(n: AiNodule, title: string): HTMLElement {
+  return h(
+    'div',
+    { class: 'nodule', 'data-testid': 'ai-nodule' },
+    h('h3', {}, `${title}: `, h('span', { 'data-testid': 'ai-nodule-tr' }, `${n.trLevel} (${n.tiradsPoints} points)`), ` · score ${percent(n.score)}`),
+    n.sizeMm ? h('p', { class: 'muted small' }, `${n.sizeMm.long} × ${n.sizeMm.short} mm (box)`) : null,
+    h(
+      'table',
+      { class: 'descriptors' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'ACR TI-RADS'), h('th', {}, 'AI suggests'), h('th', {}, 'Points'))),
+      h(
+        'tbody',
+        {},
+        ...n.lexicon.map((l) =>
+          h(
+            'tr',
+            { 'data-testid': 'ai-lexicon' },
+            h('td', {}, ITEM_TEXT[l.item] ?? l.item),
+            h('td', {}, l.label, h('span', { class: 'muted' }, l.basis === 'outline' ? ' (from the outline)' : ` (${percent(l.confidence)})`)),
+            h('td', {}, String(l.points)),
+          ),
+        ),
+        h('tr', {}, h('th', {}, 'Total'), h('th', {}, n.trLevel), h('th', {}, String(n.tiradsPoints))),
+      ),
+    ),
+  );
+}
+
 /**
  * The AI panel: study score and category, the model and its version, per-image scores (each a link to
- * its frame), the descriptors behind the top image's score, and a button to jump to it.
+ * its frame), the top image's nodules in ACR TI-RADS terms (category and points per lexicon item, the
+ * TR level they add up to, the score), and a button to jump to it.
  */
-export function aiPanel(onJump: (image: AiImage) => void): { el: HTMLElement; show: (result: AiResult | null) => void } {
+export function aiPanel(onJump: (image: AiImage) => void): { el: HTMLElement; show: (result: AiResult | null) => void; showReader: (nodule: AiNodule | null, note: string | null) => void } {
   const el = h('section', { class: 'panel ai-panel', 'aria-labelledby': 'ai-heading', 'data-testid': 'ai-panel' }, h('h2', { id: 'ai-heading' }, 'AI triage'), h('p', { class: 'muted' }, 'Loading…'));
+  // The reader's own box, scored on demand: kept below the automatic result, replaced by the next box.
+  const reader = h('div', { class: 'reader-ai', 'data-testid': 'ai-reader', 'aria-live': 'polite' });
+  const showReader = (nodule: AiNodule | null, note: string | null): void => {
+    replace(reader, note ? h('p', { class: 'muted small' }, note) : null, nodule ? noduleView(nodule, 'Your box') : null);
+  };
   const show = (result: AiResult | null): void => {
     if (!result) {
-      replace(el, h('h2', { id: 'ai-heading' }, 'AI triage'), h('p', { class: 'muted' }, 'No AI result for this study.'));
+      replace(el, h('h2', { id: 'ai-heading' }, 'AI triage'), h('p', { class: 'muted' }, 'No AI result for this study.'), reader);
       return;
     }
     const best = result.images[0];
@@ -23,7 +73,7 @@ export function aiPanel(onJump: (image: AiImage) => void): { el: HTMLElement; sh
       link.addEventListener('click', () => onJump(image));
       return h('li', { 'data-testid': 'ai-image' }, link);
     });
-    const descriptors = best?.descriptors ?? [];
+    const nodules = best?.nodules ?? [];
     replace(
       el,
       h('h2', { id: 'ai-heading' }, 'AI triage'),
@@ -37,30 +87,17 @@ export function aiPanel(onJump: (image: AiImage) => void): { el: HTMLElement; sh
         h('dt', {}, 'Model'),
         h('dd', { 'data-testid': 'ai-model' }, `${result.modelId} ${result.modelVersion}`),
         result.status !== 'triaged' ? h('dt', {}, 'Status') : null,
-        result.status !== 'triaged' ? h('dd', {}, result.status, result.reason ? `: ${result.reason}` : '') : null,
+        result.status !== 'triaged' ? h('dd', { 'data-testid': 'ai-status' }, STATUS_TEXT[result.status] ?? result.status, result.reason ? `: ${result.reason}` : '') : null,
       ),
       jump,
       images.length > 0 ? h('h3', {}, 'Per image') : null,
       images.length > 0 ? h('ul', { class: 'plain' }, ...images) : null,
-      descriptors.length > 0 ? h('h3', {}, 'Behind the top score') : null,
-      descriptors.length > 0
-        ? h(
-            'table',
-            { class: 'descriptors' },
-            h('thead', {}, h('tr', {}, h('th', {}, 'Descriptor'), h('th', {}, 'Value'), h('th', {}, 'Weight'))),
-            h(
-              'tbody',
-              {},
-              ...descriptors.map((d) =>
-                h('tr', {}, h('td', {}, d.name, d.feature ? h('span', { class: 'muted' }, ` (${d.feature})`) : null), h('td', {}, d.value.toFixed(2)), h('td', {}, d.contribution === null ? '—' : d.contribution.toFixed(2))),
-              ),
-            ),
-          )
-        : null,
-      h('p', { class: 'muted small' }, 'A triage aid, not a diagnosis. Nothing here is copied into the report.'),
+      ...nodules.map((n) => noduleView(n, `Nodule ${n.index}`)),
+      reader,
+      h('p', { class: 'muted small' }, 'A triage aid, not a diagnosis. Nothing here is copied into the report. Draw a box (B) to have the model read a nodule you choose.'),
     );
   };
-  return { el, show };
+  return { el, show, showReader };
 }
 
 /** Draws the nodule's outline (or box) over the image the finding belongs to, in image pixel coordinates. */

@@ -27,8 +27,23 @@ export interface AiImage {
   box: Rect | null;
   outline: [number, number][];
   located: boolean;
-  descriptors: { name: string; feature: string | null; value: number; contribution: number | null }[];
+  /** The model's nodules on that frame, most suspicious first (services/inference result shape, #13). */
+  nodules: AiNodule[];
   frameScores: { frameNumber: number; score: number }[];
+}
+
+/** One nodule in ACR TI-RADS terms (packages/nodule-model/src/tirads.ts NoduleFinding). */
+export interface AiNodule {
+  index: number;
+  source: string;
+  confidence: number;
+  score: number;
+  box: Rect | null;
+  outline: [number, number][];
+  lexicon: { item: string; code: string; label: string; points: number; confidence: number; basis: string }[];
+  tiradsPoints: number;
+  trLevel: string;
+  sizeMm: { long: number; short: number } | null;
 }
 
 export interface Rect {
@@ -47,6 +62,41 @@ function rect(value: unknown): Rect | null {
   return x !== null && y !== null && width !== null && height !== null ? { x, y, width, height } : null;
 }
 
+function points(value: unknown): [number, number][] {
+  return arr(value).flatMap((p) => {
+    const [x, y] = arr(p).map(num);
+    return x !== null && x !== undefined && y !== null && y !== undefined ? [[x, y] as [number, number]] : [];
+  });
+}
+
+export function parseNodule(value: unknown): AiNodule | null {
+  const o = obj(value);
+  const score = num(o.score);
+  const trLevel = str(o.trLevel);
+  if (score === null || !trLevel) return null;
+  const size = obj(o.sizeMm);
+  const long = num(size.long);
+  const short = num(size.short);
+  return {
+    index: num(o.index) ?? 1,
+    source: str(o.source) ?? 'auto',
+    confidence: num(o.confidence) ?? 0,
+    score,
+    box: rect(o.box),
+    outline: points(o.outline),
+    lexicon: arr(o.lexicon).flatMap((l) => {
+      const x = obj(l);
+      const item = str(x.item);
+      const code = str(x.code);
+      const p = num(x.points);
+      return item && code && p !== null ? [{ item, code, label: str(x.label) ?? code, points: p, confidence: num(x.confidence) ?? 0, basis: str(x.basis) ?? 'model' }] : [];
+    }),
+    tiradsPoints: num(o.tiradsPoints) ?? 0,
+    trLevel,
+    sizeMm: long !== null && short !== null ? { long, short } : null,
+  };
+}
+
 function image(value: JsonObject): AiImage | null {
   const sopInstanceUid = str(value.sopInstanceUid);
   const score = num(value.score);
@@ -58,16 +108,11 @@ function image(value: JsonObject): AiImage | null {
     category: str(value.category),
     frameNumber: Math.max(1, num(value.frameNumber) ?? 1),
     box: rect(value.box),
-    outline: arr(value.outline).flatMap((p) => {
-      const [x, y] = arr(p).map(num);
-      return x !== null && x !== undefined && y !== null && y !== undefined ? [[x, y] as [number, number]] : [];
-    }),
-    located: bool(value.located) ?? false,
-    descriptors: arr(value.descriptors).flatMap((d) => {
-      const o = obj(d);
-      const name = str(o.name);
-      const v = num(o.value);
-      return name && v !== null ? [{ name, feature: str(o.tiradsFeature), value: v, contribution: num(o.contribution) }] : [];
+    outline: points(value.outline),
+    located: arr(value.nodules).length > 0 || (bool(value.located) ?? false),
+    nodules: arr(value.nodules).flatMap((n) => {
+      const parsed = parseNodule(n);
+      return parsed ? [parsed] : [];
     }),
     frameScores: arr(value.frameScores).flatMap((f) => {
       const o = obj(f);

@@ -1,6 +1,7 @@
 import type { Image, ImageLoadObject } from 'cornerstone-core';
 import { request } from '../app/api';
-import type { PixelModule } from './metadata';
+import type { PaletteLutSource, PaletteLuts, PixelModule } from './metadata';
+import { lutValues, paletteToRgba, type PaletteTable, type PaletteTables } from './palette';
 import { firstPart } from './multipart';
 
 /**
@@ -12,7 +13,9 @@ import { firstPart } from './multipart';
  *
  * What the server sends as "native" (services/viewer/src/dicomweb/frames.ts): an instance stored in a
  * native syntax comes as stored (colour may be planar or YBR_FULL); a compressed one comes decoded, with
- * colour always as interleaved RGB whatever its stored photometric interpretation.
+ * YBR colour as interleaved RGB. PALETTE COLOR always comes as its stored indexes (decompression is not
+ * rendering, PS3.18 8.7.3): the loader looks them up in the palette tables from the metadata (inline or
+ * fetched once from their BulkDataURIs).
  */
 
 export const SCHEME = 'yunying';
@@ -51,13 +54,40 @@ async function fetchImage(imageId: string): Promise<Image> {
   const res = await request('GET', entry.url, { headers: { accept: FRAME_ACCEPT }, signal: entry.signal });
   const bytes = firstPart(res.headers.get('content-type'), new Uint8Array(await res.arrayBuffer()));
   const transcoded = entry.storedTransferSyntax === null || !NATIVE_SYNTAXES.has(entry.storedTransferSyntax);
-  return toImage(imageId, entry.pixel, bytes, transcoded);
+  const palette = entry.pixel.photometric === 'PALETTE COLOR' && entry.pixel.palette ? await paletteTables(entry.pixel.palette, entry.signal) : null;
+  return toImage(imageId, entry.pixel, bytes, transcoded, palette);
+}
+
+const tableCache = new Map<string, Promise<PaletteTable>>();
+
+function paletteTable(source: PaletteLutSource, signal: AbortSignal): Promise<PaletteTable> {
+  const key = source.inline ?? source.bulkDataUri ?? '';
+  let cached = tableCache.get(key);
+  if (!cached) {
+    cached = (async () => {
+      let bytes: Uint8Array;
+      if (source.inline !== null) bytes = Uint8Array.from(atob(source.inline), (c) => c.charCodeAt(0));
+      else {
+        const res = await request('GET', source.bulkDataUri ?? '', { headers: { accept: 'application/octet-stream' }, signal });
+        bytes = new Uint8Array(await res.arrayBuffer());
+      }
+      return { firstMapped: source.firstMapped, values: lutValues(bytes, source) };
+    })();
+    cached.catch(() => tableCache.delete(key));
+    tableCache.set(key, cached);
+  }
+  return cached;
+}
+
+async function paletteTables(luts: PaletteLuts, signal: AbortSignal): Promise<PaletteTables> {
+  const [red, green, blue] = await Promise.all([paletteTable(luts.red, signal), paletteTable(luts.green, signal), paletteTable(luts.blue, signal)]);
+  return { red, green, blue };
 }
 
 /** Native samples to a cornerstone image (exported for tests of the conversion). */
-export function toImage(imageId: string, pixel: PixelModule, bytes: Uint8Array, transcoded: boolean): Image {
+export function toImage(imageId: string, pixel: PixelModule, bytes: Uint8Array, transcoded: boolean, palette: PaletteTables | null = null): Image {
   const count = pixel.rows * pixel.columns;
-  const colour = pixel.samplesPerPixel === 3 || (transcoded && pixel.photometric === 'PALETTE COLOR');
+  const colour = pixel.samplesPerPixel === 3;
   const base = {
     imageId,
     rows: pixel.rows,
@@ -69,6 +99,10 @@ export function toImage(imageId: string, pixel: PixelModule, bytes: Uint8Array, 
     invert: pixel.photometric === 'MONOCHROME1',
     ...(pixel.spacing ? { rowPixelSpacing: pixel.spacing.rowMm, columnPixelSpacing: pixel.spacing.columnMm } : {}),
   };
+  if (palette !== null) {
+    const rgba = paletteToRgba(bytes, count, pixel.bitsAllocated, palette);
+    return { ...base, color: true, rgba: false, getPixelData: () => rgba, minPixelValue: 0, maxPixelValue: 255, windowCenter: 127.5, windowWidth: 256, sizeInBytes: rgba.byteLength };
+  }
   if (colour) {
     if (bytes.length < count * 3) throw new Error('Frame is shorter than its pixel module says');
     const rgba = toRgba(bytes, count, transcoded ? 'RGB' : pixel.photometric, transcoded ? 0 : pixel.planarConfiguration);

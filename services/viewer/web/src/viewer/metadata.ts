@@ -20,6 +20,43 @@ export interface PixelModule {
   window: { center: number; width: number } | null;
   spacing: PixelSpacing | null;
   numberOfFrames: number;
+  /** PALETTE COLOR: the three lookup tables (PS3.3 C.7.6.3.1.5-6); null otherwise or when segmented. */
+  palette: PaletteLuts | null;
+}
+
+/** Where one palette table's data is: inline (base64) or at a BulkDataURI; with its descriptor. */
+export interface PaletteLutSource {
+  /** Entries (0 in the descriptor means 65536), first mapped pixel value, bits per entry (8 or 16). */
+  entries: number;
+  firstMapped: number;
+  bits: number;
+  inline: string | null;
+  bulkDataUri: string | null;
+}
+
+export interface PaletteLuts {
+  red: PaletteLutSource;
+  green: PaletteLutSource;
+  blue: PaletteLutSource;
+}
+
+function paletteLut(json: JsonObject, descriptorTag: string, dataTag: string): PaletteLutSource | null {
+  const entries = numberAt(json, descriptorTag, 0);
+  const firstMapped = numberAt(json, descriptorTag, 1);
+  const bits = numberAt(json, descriptorTag, 2);
+  const data = obj(json[dataTag]);
+  const inline = str(data.InlineBinary);
+  const bulkDataUri = str(data.BulkDataURI);
+  if (entries === null || firstMapped === null || bits === null || (inline === null && bulkDataUri === null)) return null;
+  return { entries: entries === 0 ? 65536 : entries, firstMapped, bits, inline, bulkDataUri };
+}
+
+/** The palette tables of a PALETTE COLOR image; null when absent or only segmented (0028,1221-1223). */
+export function paletteLuts(json: JsonObject): PaletteLuts | null {
+  const red = paletteLut(json, '00281101', '00281201');
+  const green = paletteLut(json, '00281102', '00281202');
+  const blue = paletteLut(json, '00281103', '00281203');
+  return red && green && blue ? { red, green, blue } : null;
 }
 
 export interface PixelSpacing {
@@ -103,6 +140,7 @@ export function parseInstance(json: JsonObject): InstanceMeta | null {
       window: center !== null && width !== null && width > 0 ? { center, width } : null,
       spacing: pixelSpacing(json),
       numberOfFrames: Math.max(1, numberAt(json, '00280008') ?? 1),
+      palette: stringAt(json, '00280004') === 'PALETTE COLOR' ? paletteLuts(json) : null,
     },
   };
 }

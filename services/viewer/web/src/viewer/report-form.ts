@@ -113,7 +113,7 @@ export function reportForm(
   getAi: () => AiResult | null,
   /** Called once the report is signed: `justSigned` when the reader signed it here, false when it loaded signed. */
   onSigned: (justSigned: boolean) => void,
-): { el: HTMLElement; load: (signal: AbortSignal) => Promise<void> } {
+): { el: HTMLElement; load: (signal: AbortSignal) => Promise<void>; setPatient: (name: string, id: string) => void } {
   const base = `/api/studies/${encodeURIComponent(studyUid)}/report`;
   const tirads = tiradsSelect('tirads');
   const findings = h('textarea', { id: 'findings', name: 'findings', rows: 4, maxlength: 20000 });
@@ -128,9 +128,12 @@ export function reportForm(
   const save = h('button', { type: 'button', 'data-testid': 'save-draft' }, 'Save draft');
   const sign = h('button', { type: 'submit', class: 'primary', 'data-testid': 'sign-report' }, 'Sign report');
   const status = statusLine();
+  // Wrong-patient check: the form itself says whose report it is (the banner may be scrolled away).
+  const patient = h('p', { class: 'report-patient', 'data-testid': 'report-patient' }, 'Patient: loading…');
   const form = h(
     'form',
     { class: 'report-form', 'aria-label': 'Report' },
+    patient,
     h('label', { for: 'tirads' }, 'TI-RADS category'),
     tirads,
     h('label', { for: 'findings' }, 'Findings'),
@@ -157,7 +160,7 @@ export function reportForm(
   };
   const showSigned = (versions: ReportVersion[]): void => {
     const reload = async (): Promise<void> => showSigned(parseReportVersions(await getJson(base)));
-    replace(el, h('h2', { id: 'report-heading' }, 'Report'), signedVersionsView(versions), addendumForm(base, reload));
+    replace(el, h('h2', { id: 'report-heading' }, 'Report'), patient, signedVersionsView(versions), addendumForm(base, reload));
   };
   const saveDraft = (): Promise<unknown> => sendJson('PUT', `${base}/draft`, content());
 
@@ -203,5 +206,8 @@ export function reportForm(
       accepted.value = draft.aiSuggestionAccepted === null ? '' : draft.aiSuggestionAccepted ? 'yes' : 'no';
     }
   };
-  return { el, load };
+  const setPatient = (name: string, id: string): void => {
+    replace(patient, h('span', { class: 'muted' }, 'Patient: '), h('strong', { lang: 'zh-CN' }, name), ' · ', id);
+  };
+  return { el, load, setPatient };
 }

@@ -1,6 +1,6 @@
 import type { ToolName } from './stack-viewport';
 
-export const SHORTCUT_HELP = 'Keys: ↑↓←→ or wheel scroll · Space play/pause · W window/level · Z zoom · P pan · M measure · R reset · J most suspicious image · O outline';
+export const SHORTCUT_HELP = 'Keys: ↑↓←→ or wheel scroll · Space play/pause · W window/level · Z zoom · P pan · M measure · B AI on a box · R reset · J most suspicious image · O outline';
 
 export interface ShortcutActions {
   scroll: (delta: number) => void;
@@ -48,6 +48,9 @@ export function bindShortcuts(signal: AbortSignal, actions: ShortcutActions): vo
             return true;
           case 'm':
             actions.tool('Length');
+            return true;
+          case 'b':
+            actions.tool('RectangleRoi');
             return true;
           case 'r':
             actions.reset();

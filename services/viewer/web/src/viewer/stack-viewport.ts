@@ -4,7 +4,7 @@ import cornerstoneMath from 'cornerstone-math';
 import Hammer from 'hammerjs';
 import { loadImage, SCHEME } from './image-loader';
 
-export type ToolName = 'Wwwc' | 'Zoom' | 'Pan' | 'Length';
+export type ToolName = 'Wwwc' | 'Zoom' | 'Pan' | 'Length' | 'RectangleRoi';
 
 /** The DOM event end-to-end tests wait on: one per cornerstone IMAGE_RENDERED. */
 export const RENDERED_EVENT = 'yunying:rendered';
@@ -38,6 +38,7 @@ const TOOLS = [
   cornerstoneTools.ZoomTool,
   cornerstoneTools.PanTool,
   cornerstoneTools.LengthTool,
+  cornerstoneTools.RectangleRoiTool,
   cornerstoneTools.StackScrollMouseWheelTool,
   cornerstoneTools.StackScrollMultiTouchTool,
   cornerstoneTools.ZoomTouchPinchTool,
@@ -47,6 +48,16 @@ const TOOLS = [
 interface LengthData {
   length?: unknown;
   unit?: unknown;
+  handles?: { start?: { x?: unknown; y?: unknown }; end?: { x?: unknown; y?: unknown } };
+}
+
+/** A box the reader drew (image pixels) on frame `index`, for reader-guided scoring. */
+export interface DrawnBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  index: number;
 }
 
 /**
@@ -67,7 +78,7 @@ export class StackViewport {
   constructor(
     private readonly element: HTMLElement,
     private readonly imageIds: string[],
-    private readonly hooks: { onRendered: (index: number) => void; onMeasurement: (m: Measurement) => void; onError: (error: unknown) => void },
+    private readonly hooks: { onRendered: (index: number) => void; onMeasurement: (m: Measurement) => void; onBox?: (box: DrawnBox) => void; onError: (error: unknown) => void },
     defaultFps: number,
   ) {
     initialiseOnce();
@@ -84,6 +95,9 @@ export class StackViewport {
     element.addEventListener(cornerstone.EVENTS.IMAGE_RENDERED, (event) => this.rendered(event), { signal });
     element.addEventListener(cornerstoneTools.EVENTS.MEASUREMENT_COMPLETED, (event) => this.measured(event), { signal });
     element.addEventListener(cornerstoneTools.EVENTS.MEASUREMENT_MODIFIED, (event) => this.measured(event), { signal });
+    // A box is scored when the reader lets go (drawn or adjusted), not on every mouse move.
+    element.addEventListener('mouseup', () => this.boxReleased(), { signal });
+    element.addEventListener('touchend', () => this.boxReleased(), { signal });
     element.addEventListener('contextmenu', (event) => event.preventDefault(), { signal });
     this.resizeObserver = new ResizeObserver(() => {
       if (!this.destroyed) cornerstone.resize(element, true);
@@ -120,7 +134,7 @@ export class StackViewport {
   }
 
   setTool(name: ToolName): void {
-    for (const other of ['Wwwc', 'Zoom', 'Pan', 'Length'] as const) {
+    for (const other of ['Wwwc', 'Zoom', 'Pan', 'Length', 'RectangleRoi'] as const) {
       if (other !== name) cornerstoneTools.setToolPassiveForElement(this.element, other);
     }
     cornerstoneTools.setToolActiveForElement(this.element, name, { mouseButtonMask: 1, isTouchActive: true });
@@ -178,8 +192,26 @@ export class StackViewport {
     window.dispatchEvent(new CustomEvent<RenderedDetail>(RENDERED_EVENT, { detail: { imageId, index: this.index } }));
   }
 
+  private pendingBox: DrawnBox | null = null;
+
+  private boxReleased(): void {
+    const box = this.pendingBox;
+    this.pendingBox = null;
+    if (box && box.width >= 4 && box.height >= 4) this.hooks.onBox?.(box);
+  }
+
   private measured(event: Event): void {
     const detail = (event as CustomEvent<{ toolName?: string; toolType?: string; measurementData?: LengthData }>).detail;
+    if ((detail.toolName ?? detail.toolType) === 'RectangleRoi') {
+      const h = detail.measurementData?.handles;
+      const [x0, y0, x1, y1] = [h?.start?.x, h?.start?.y, h?.end?.x, h?.end?.y].map((v) => (typeof v === 'number' ? v : Number.NaN));
+      if ([x0, y0, x1, y1].every((v) => Number.isFinite(v))) {
+        const [ax, ay, bx, by] = [x0 ?? 0, y0 ?? 0, x1 ?? 0, y1 ?? 0];
+        this.pendingBox = { x: Math.min(ax, bx), y: Math.min(ay, by), width: Math.abs(bx - ax), height: Math.abs(by - ay), index: this.index };
+        if (event.type === cornerstoneTools.EVENTS.MEASUREMENT_COMPLETED) this.boxReleased();
+      }
+      return;
+    }
     if ((detail.toolName ?? detail.toolType) !== 'Length') return;
     const length = typeof detail.measurementData?.length === 'number' ? detail.measurementData.length : null;
     if (length === null) return;

@@ -1,15 +1,16 @@
-import { errorText, getJson, request } from '../app/api';
+import { errorText, getJson, request, sendJson } from '../app/api';
 import { h, replace, statusLine } from '../app/dom';
 import { arr, obj, type JsonObject } from '../app/json';
 import type { PageContext, Teardown } from '../app/router';
-import { currentResult, parseAiResults, type AiImage, type AiResult } from './ai-result';
+import { currentResult, parseAiResults, parseNodule, type AiImage, type AiResult } from './ai-result';
 import { aiPanel, drawFinding } from './ai-panel';
 import { keepClaim, type ClaimRenewal } from './claim-renewal';
 import { frameImageId, registerFrame, unregisterFrame } from './image-loader';
 import { numberAt, parseInstance, stringAt, type PixelSpacing } from './metadata';
+import { displayId, displayName, parseBanner, patientBanner } from './patient-banner';
 import { reportForm } from './report-form';
 import { bindShortcuts, SHORTCUT_HELP } from './shortcuts';
-import { StackViewport, type Measurement, type ToolName } from './stack-viewport';
+import { StackViewport, type DrawnBox, type Measurement, type ToolName } from './stack-viewport';
 
 interface FrameRef {
   imageId: string;
@@ -109,6 +110,7 @@ export function viewerPage(ctx: PageContext): Teardown {
     toolButton('Zoom', 'Zoom', 'Z'),
     toolButton('Pan', 'Pan', 'P'),
     toolButton('Length', 'Measure', 'M'),
+    toolButton('RectangleRoi', 'AI on box', 'B'),
     reset,
     prev,
     play,
@@ -125,12 +127,14 @@ export function viewerPage(ctx: PageContext): Teardown {
     if (justSigned) status.set('Report signed.');
   });
   const back = h('a', { href: '/queue', 'data-link': true, class: 'back' }, '← Queue');
+  const banner = patientBanner();
 
   replace(
     ctx.root,
     h(
       'section',
       { class: 'viewer-page' },
+      banner.el,
       h('div', { class: 'viewer-bar' }, back, status.el),
       h(
         'div',
@@ -166,6 +170,21 @@ export function viewerPage(ctx: PageContext): Teardown {
     if (finding) drawFinding(element, finding);
   }
 
+  /** Reader-guided scoring: the model on the box the reader drew; the answer joins the AI panel. */
+  function onBox(box: DrawnBox): void {
+    const frame = frames[box.index];
+    if (!frame) return;
+    ai$.showReader(null, 'Scoring the box…');
+    sendJson('POST', `/api/studies/${encodeURIComponent(studyUid)}/ai/nodules`, {
+      sopInstanceUid: frame.sopInstanceUid,
+      frameNumber: frame.frameNumber,
+      box: { x: box.x, y: box.y, width: box.width, height: box.height },
+    }).then(
+      (body) => ai$.showReader(parseNodule(obj(body).finding), null),
+      (error: unknown) => ai$.showReader(null, errorText(error)),
+    );
+  }
+
   function onMeasurement(m: Measurement): void {
     const text = m.lengthMm === null ? `${m.lengthPx.toFixed(1)} px (no calibration)` : `${m.lengthMm.toFixed(1)} mm`;
     measurements.append(h('li', { 'data-testid': 'measurement' }, `Length ${text} · frame ${m.index + 1}`));
@@ -189,7 +208,7 @@ export function viewerPage(ctx: PageContext): Teardown {
     calibration.textContent = loaded.spacing
       ? ` · ${loaded.spacing.columnMm.toFixed(3)} × ${loaded.spacing.rowMm.toFixed(3)} mm/pixel (${loaded.spacing.source === 'UltrasoundRegion' ? 'ultrasound region' : 'pixel spacing'})`
       : ' · not calibrated: lengths in pixels';
-    viewport = new StackViewport(element, frames.map((f) => f.imageId), { onRendered, onMeasurement, onError: () => undefined }, Number(speed.value));
+    viewport = new StackViewport(element, frames.map((f) => f.imageId), { onRendered, onMeasurement, onBox, onError: () => undefined }, Number(speed.value));
     await viewport.start(initialIndex);
     play.disabled = frames.length < 2;
     selectTool('Wwwc');
@@ -251,6 +270,15 @@ export function viewerPage(ctx: PageContext): Teardown {
         })
         .catch(() => ai$.show(null)),
       report.load(signal),
+      getJson(`/api/studies/${encodeURIComponent(studyUid)}/banner`, signal)
+        .then((body) => {
+          const b = parseBanner(body);
+          banner.show(b);
+          report.setPatient(displayName(b), displayId(b));
+        })
+        .catch((error: unknown) => {
+          if (!signal.aborted) banner.failed(errorText(error));
+        }),
     ]);
     if (!signed && !signal.aborted) claim = keepClaim(studyUid, signal, (message) => status.set(message, 'error'));
     seriesInfos = seriesJson

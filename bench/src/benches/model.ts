@@ -1,0 +1,70 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { makeInstance } from '@yunying/dicom/testing';
+import { analyseInstance } from '@yunying/inference';
+import { TriageModel, readRgbImage } from '@yunying/nodule-model';
+import type { Args } from '../lib/args';
+import type { Table } from '../lib/report';
+import { latency, ratio, type Latency } from '../lib/stats';
+
+/**
+ * The served triage path per image on one core (onnxruntime intra-op threads 1, one process): decode
+ * the stored instance, colour check, gate + nodule map, candidates, lexicon heads, combiner — exactly
+ * analyseInstance of the inference worker. Images: whole DDTI frames wrapped as US instances (from
+ * YUNYING_SHARED_DATA or ../shared/data), else synthetic frames of the same size. The peer is the
+ * issue's budget (50 ms per image), printed as a ratio; no other triage product runs here.
+ */
+export interface ModelBenchResult {
+  images: number;
+  source: string;
+  perImageMs: Latency;
+  budgetMs: number;
+  candidatesPerImage: number;
+}
+
+function framesDir(): string | null {
+  const root = process.env.YUNYING_SHARED_DATA ?? path.resolve(__dirname, '../../../../shared/data');
+  const dir = path.join(root, 'thyroid/ddti-frames/images');
+  return fs.existsSync(dir) ? dir : null;
+}
+
+export async function runModel(args: Args): Promise<ModelBenchResult> {
+  const limit = args.number('images', 60);
+  const dir = framesDir();
+  const inputs: Uint8Array[] = [];
+  let source = 'synthetic 500x315 frames';
+  if (dir) {
+    source = dir;
+    for (const file of fs.readdirSync(dir).sort().slice(0, limit)) {
+      const rgb = await readRgbImage(path.join(dir, file));
+      inputs.push(makeInstance({ rows: rgb.height, columns: rgb.width, photometric: 'RGB', seed: file, pixelPattern: (_f, r, c, s) => rgb.data[(r * rgb.width + c) * 3 + s] ?? 0 }));
+    }
+  } else {
+    for (let i = 0; i < limit; i++) inputs.push(makeInstance({ rows: 315, columns: 500, seed: `bench-${i}` }));
+  }
+  const model = await TriageModel.load(undefined, { intraOpNumThreads: 1 });
+  try {
+    // One warm-up: onnxruntime allocates its arenas on the first run.
+    if (inputs[0]) await analyseInstance(model, inputs[0], 1);
+    const samples: number[] = [];
+    let candidates = 0;
+    for (const bytes of inputs) {
+      const t = performance.now();
+      const a = await analyseInstance(model, bytes, 1);
+      samples.push(performance.now() - t);
+      if (a.status === 'analysed') candidates += (a.best?.nodules.length ?? 0) + a.unconfidentCandidates;
+    }
+    return { images: inputs.length, source, perImageMs: latency(samples), budgetMs: 50, candidatesPerImage: candidates / Math.max(1, inputs.length) };
+  } finally {
+    await model.close();
+  }
+}
+
+export function modelTable(r: ModelBenchResult): Table {
+  return {
+    title: `Triage served path per image, one core (${r.images} images: ${r.source})`,
+    columns: ['p50 ms', 'p95 ms', 'mean ms', 'budget ms', 'p95 / budget', 'candidates per image'],
+    rows: [[r.perImageMs.p50, r.perImageMs.p95, r.perImageMs.mean, r.budgetMs, ratio(r.perImageMs.p95, r.budgetMs), r.candidatesPerImage]],
+    notes: ['analyseInstance of the inference worker with one frame per image; onnxruntime intra-op threads 1; first image is a warm-up, not counted.'],
+  };
+}

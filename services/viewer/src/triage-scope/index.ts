@@ -1,0 +1,1 @@
+export { triageScopeRoutes } from './triage-scope.route';

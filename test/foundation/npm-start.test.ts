@@ -1,0 +1,160 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { REPO_ROOT, freePort } from '../support/processes';
+import { describeUnless, findExecutable } from '../support/skip';
+import { waitFor } from '../support/wait';
+
+/**
+ * `npm start` as a person runs it: in a terminal (a pseudo-terminal from util-linux `script`), stopped
+ * with Ctrl-C (the ^C byte typed into the terminal, so the line discipline signals the whole foreground
+ * process group, as it does for a person) or with SIGTERM to npm. Afterwards every port is free and no
+ * process of the run is left.
+ */
+const GRACE_SECONDS = 5;
+
+function nodeDepsReason(): string | null {
+  // npm start reinstalls node_modules (npm ci) when they were not installed by it or by npm test.
+  const marker = path.join(REPO_ROOT, 'node_modules/.yunying-lock');
+  const want = createHash('sha256').update(fs.readFileSync(path.join(REPO_ROOT, 'package-lock.json'))).digest('hex');
+  if (!fs.existsSync(marker) || fs.readFileSync(marker, 'utf8').trim() !== want) {
+    return 'node_modules were not installed by npm start / npm test (node_modules/.yunying-lock); npm start would run npm ci';
+  }
+  return null;
+}
+
+function reason(): string | null {
+  if (findExecutable('script') === null) return 'util-linux `script` not installed (it provides the pseudo-terminal)';
+  return nodeDepsReason();
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** Pids of the processes whose environment carries this run's marker (npm, bash, node, the watchdog). */
+function processesOfRun(marker: string): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/environ`, 'latin1').includes(`YY_NPM_START_TEST=${marker}`)) pids.push(Number(entry));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
+}
+
+/** After a failed test: nothing of the run may outlive it (each process by its pid). */
+function killRun(marker: string): void {
+  for (const pid of processesOfRun(marker)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+interface Terminal {
+  type: (text: string) => void;
+  output: () => string;
+  exited: Promise<number | null>;
+  pid: number;
+}
+
+function npmStartInTerminal(marker: string, ports: number[]): Terminal {
+  const [ingest, viewer, inference, dimse] = ports.map(String);
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'yy-npm-start-'));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    YY_NPM_START_TEST: marker,
+    DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    DATABASE_SCHEMA: `npm_start_${marker}`,
+    REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    QUEUE_PREFIX: `npmstart${marker}`,
+    DATA_DIR: dataDir,
+    AUTH_TOKEN_SECRET: 'npm-start-test-secret-'.padEnd(40, 'x'),
+    INGEST_PORT: ingest,
+    VIEWER_PORT: viewer,
+    INFERENCE_PORT: inference,
+    DIMSE_PORT: dimse,
+    SHUTDOWN_GRACE_SECONDS: String(GRACE_SECONDS),
+    STORAGE_BACKEND: 'fs',
+    TERM: 'xterm',
+  };
+  delete env.LOG_FORMAT;
+  delete env.CI;
+  const child = spawn('script', ['-qfec', 'npm start', '/dev/null'], { cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { type: (text) => child.stdin.write(text), output: () => out, exited, pid: child.pid ?? 0 };
+}
+
+async function startAndWaitUntilUp(marker: string, ports: number[]): Promise<Terminal> {
+  const terminal = npmStartInTerminal(marker, ports);
+  let ended = false;
+  void terminal.exited.then(() => (ended = true));
+  await waitFor(
+    'npm start to print "Yunying is up"',
+    () => {
+      if (ended) throw new Error(`npm start ended before it was up:\n${terminal.output()}`);
+      return Promise.resolve(terminal.output().includes('Yunying is up:'));
+    },
+    300_000,
+  ).catch((error: unknown) => {
+    killRun(marker);
+    throw error;
+  });
+  return terminal;
+}
+
+async function expectAllStopped(terminal: Terminal, marker: string, ports: number[]): Promise<void> {
+  // Bounded by the grace period plus the watchdog's margin: past that, the run did not stop by itself.
+  const exited = await Promise.race([terminal.exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), (GRACE_SECONDS + 20) * 1000))]);
+  expect({ exited, output: exited ? '' : terminal.output().slice(-3000) }).toEqual({ exited: true, output: '' });
+  for (const port of ports) expect({ port, free: await portFree(port) }).toEqual({ port, free: true });
+  const left = await waitFor('the processes of the run to be gone', () => Promise.resolve(processesOfRun(marker).length === 0 || undefined), 5_000).catch(() => false);
+  expect({ left: left === true ? [] : processesOfRun(marker) }).toEqual({ left: [] });
+}
+
+describeUnless(reason(), 'npm start in a terminal (system)', () => {
+  jest.setTimeout(400_000);
+
+  it('prints human-readable logs, and Ctrl-C stops everything with the ports freed', async () => {
+    const marker = `${process.pid}i${Date.now()}`;
+    const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const terminal = await startAndWaitUntilUp(marker, ports);
+    // eslint-disable-next-line no-control-regex
+    const output = terminal.output().replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
+    expect(output).toMatch(/ingest\s+http:\/\/127\.0\.0\.1:\d+/);
+    expect(output).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: listening /m); // pino-pretty's line, not a JSON object
+    expect(output.split(/\r?\n/).filter((l) => l.startsWith('{"level"'))).toEqual([]);
+
+    terminal.type('\x03');
+    await expectAllStopped(terminal, marker, ports).finally(() => killRun(marker));
+  });
+
+  it('SIGTERM to npm stops everything with the ports freed', async () => {
+    const marker = `${process.pid}t${Date.now()}`;
+    const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const terminal = await startAndWaitUntilUp(marker, ports);
+    const npm = processesOfRun(marker).find((pid) => {
+      const cmd = spawnSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8' }).stdout;
+      return /^npm start/.test(cmd.trim()) || /npm-cli\.js start/.test(cmd);
+    });
+    expect(npm).toBeDefined();
+    process.kill(npm ?? 0, 'SIGTERM');
+    await expectAllStopped(terminal, marker, ports).finally(() => killRun(marker));
+  });
+});
