@@ -82,6 +82,7 @@ const expectations: ExpectationTable = {
   'PUT /api/studies/:studyUid/report/draft': reader,
   'POST /api/studies/:studyUid/report/sign': reader,
   'POST /api/studies/:studyUid/report/addendum': reader,
+  'GET /api/studies/:studyUid/banner': { allow: ['clinic', 'radiologist'], otherClinic: 'deny' },
   'GET /api/studies/:studyUid/ai': reader,
   'POST /api/studies/:studyUid/ai/nodules': reader,
   'GET /api/studies/:studyUid/ai/nodules': reader,
@@ -229,6 +230,10 @@ describe('authorization matrix over every route of every service (real Postgres,
     // Failed sign-ins are rate limited (429) after a few attempts: both mean "not let in".
     if (route.path === '/api/auth/sign-in') return { ...request, body: { username: 'nobody', password: 'wrong-password' }, allowStatuses: [401, 429] };
     if (route.path === '/api/auth/refresh') return { ...request, body: {}, allowStatuses: [401] };
+    // Reader-guided scoring: a well-formed box, so that what answers is tenancy, not body validation.
+    if (route.method === 'POST' && route.path === '/api/studies/:studyUid/ai/nodules') {
+      return { ...request, body: { sopInstanceUid: ref.instance, box: { x: 0, y: 0, width: 32, height: 32 } } };
+    }
     if (['POST', 'PUT', 'PATCH'].includes(route.method)) return { ...request, body: {} };
     return request;
   }
