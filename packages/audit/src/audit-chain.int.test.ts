@@ -1,7 +1,8 @@
 import { inTransaction, type Pool } from '@yunying/catalog';
 import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
 import { appendAuditEvent, AuditLog, queryAuditEvents, recordFromRow, type AuditEventRow } from './audit.repository';
-import { hashAuditRecord } from './hash';
+import { hashAuditRecord, macAuditRecord } from './hash';
+import { requireAuditKeyring } from './keyring';
 import { verifyAuditChain } from './verify';
 import type { AuditEventInput } from './event-types';
 
@@ -141,16 +142,16 @@ describe('audit chain tampering by a superuser', () => {
     await asSuperuserBypassingTriggers(catalog.pool, async (q) => {
       await q("UPDATE audit_events SET actor_username = 'someone-else' WHERE seq = 5");
     });
-    await expect(verifyAuditChain(catalog.pool)).resolves.toMatchObject({ ok: false, firstBadSeq: 5, problem: 'changed' });
+    await expect(verifyAuditChain(catalog.pool)).resolves.toMatchObject({ ok: false, firstBadSeq: 5, problem: 'mac-mismatch' });
   });
 
-  it('names an edited record whose hash was recomputed', async () => {
+  it('names an edited record whose plain hash was recomputed (the superuser has no MAC key)', async () => {
     await asSuperuserBypassingTriggers(catalog.pool, async (q) => {
       const row = ((await q('SELECT * FROM audit_events WHERE seq = 5')) as { rows: AuditEventRow[] }).rows[0]!;
       const forged = { ...recordFromRow(row), details: { instances: 0 } };
       await q('UPDATE audit_events SET details = $1, hash = $2 WHERE seq = 5', [JSON.stringify(forged.details), hashAuditRecord(forged)]);
     });
-    await expect(verifyAuditChain(catalog.pool)).resolves.toMatchObject({ ok: false, firstBadSeq: 5, problem: 'changed' });
+    await expect(verifyAuditChain(catalog.pool)).resolves.toMatchObject({ ok: false, firstBadSeq: 5, problem: 'mac-mismatch' });
   });
 
   it('names a removed record', async () => {
@@ -211,13 +212,15 @@ describe('audit chain tampering by a superuser', () => {
       await q('UPDATE audit_events SET seq = seq + 1000 WHERE seq >= 5');
       await q('UPDATE audit_events SET seq = seq - 999 WHERE seq > 1000');
       const forged = { ...recordFromRow(row), id: '5d2a4c1e-0000-4000-8000-000000000001', prevHash: row.hash, details: { forged: true } };
+      // Forged by someone who holds the MAC key (the chain's position checks must still catch it).
+      const keyring = requireAuditKeyring();
       await q(
         `INSERT INTO audit_events (seq, id, occurred_at, event_type, event_code, action, outcome, actor_username, details, prev_hash, hash,
-           actor_user_id, actor_role, actor_clinic, source_ip, request_id, study_instance_uid, clinic_id)
-         VALUES (5, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+           actor_user_id, actor_role, actor_clinic, source_ip, request_id, study_instance_uid, clinic_id, mac_key_id, mac_alg)
+         VALUES (5, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
         [forged.id, forged.occurredAt, forged.eventType, forged.eventCode, forged.action, forged.outcome, forged.actorUsername, JSON.stringify(forged.details),
-          forged.prevHash, hashAuditRecord(forged), forged.actorUserId, forged.actorRole, forged.actorClinic, forged.sourceIp, forged.requestId,
-          forged.studyInstanceUid, forged.clinicId],
+          forged.prevHash, macAuditRecord(forged, keyring.current, keyring.algorithm), forged.actorUserId, forged.actorRole, forged.actorClinic, forged.sourceIp, forged.requestId,
+          forged.studyInstanceUid, forged.clinicId, keyring.current.id, keyring.algorithm],
       );
       await q('UPDATE audit_chain_head SET last_seq = 11');
     });

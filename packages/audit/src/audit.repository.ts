@@ -12,7 +12,8 @@ import {
   type AuditRecord,
   type JsonValue,
 } from './event-types';
-import { hashAuditRecord } from './hash';
+import { macAuditRecord, type AuditContent } from './hash';
+import { requireAuditKeyring } from './keyring';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PHI = new Set<string>(PHI_KEYS.map((k) => k.toLowerCase()));
@@ -67,7 +68,8 @@ export async function appendAuditEvent(client: PoolClient, event: AuditEventInpu
   const headRow = head.rows[0];
   if (!headRow) throw new Error('audit chain head is missing (migration 0200 not applied?)');
   const type: AuditEventType = event.type;
-  const unsigned: Omit<AuditRecord, 'seq' | 'hash'> = {
+  const keyring = requireAuditKeyring();
+  const unsigned: AuditContent = {
     id: randomUUID(),
     occurredAt: new Date(),
     eventType: type,
@@ -85,11 +87,17 @@ export async function appendAuditEvent(client: PoolClient, event: AuditEventInpu
     details,
     prevHash: headRow.last_hash,
   };
-  const record: AuditRecord = { ...unsigned, seq: Number(headRow.last_seq) + 1, hash: hashAuditRecord(unsigned) };
+  const record: AuditRecord = {
+    ...unsigned,
+    seq: Number(headRow.last_seq) + 1,
+    hash: macAuditRecord(unsigned, keyring.current, keyring.algorithm),
+    macKeyId: keyring.current.id,
+    macAlg: keyring.algorithm,
+  };
   await client.query(
     `INSERT INTO audit_events (seq, id, occurred_at, event_type, event_code, action, outcome, actor_user_id, actor_username,
-       actor_role, actor_clinic, source_ip, request_id, study_instance_uid, clinic_id, details, prev_hash, hash)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+       actor_role, actor_clinic, source_ip, request_id, study_instance_uid, clinic_id, details, prev_hash, hash, mac_key_id, mac_alg)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
     [
       record.seq,
       record.id,
@@ -109,6 +117,8 @@ export async function appendAuditEvent(client: PoolClient, event: AuditEventInpu
       JSON.stringify(record.details),
       record.prevHash,
       record.hash,
+      record.macKeyId,
+      record.macAlg,
     ],
   );
   await client.query('RELEASE SAVEPOINT yy_audit_append');
@@ -134,10 +144,12 @@ export interface AuditEventRow {
   details: AuditDetails;
   prev_hash: string;
   hash: string;
+  mac_key_id: string | null;
+  mac_alg: string | null;
 }
 
 export const AUDIT_COLUMNS =
-  'seq, id, occurred_at, event_type, event_code, action, outcome, actor_user_id, actor_username, actor_role, actor_clinic, source_ip, request_id, study_instance_uid, clinic_id, details, prev_hash, hash';
+  'seq, id, occurred_at, event_type, event_code, action, outcome, actor_user_id, actor_username, actor_role, actor_clinic, source_ip, request_id, study_instance_uid, clinic_id, details, prev_hash, hash, mac_key_id, mac_alg';
 
 /** Rows are read as stored; the types are only asserted, verification recomputes the hash over them. */
 export function recordFromRow(row: AuditEventRow): AuditRecord {
@@ -160,6 +172,8 @@ export function recordFromRow(row: AuditEventRow): AuditRecord {
     details: row.details,
     prevHash: row.prev_hash,
     hash: row.hash,
+    macKeyId: row.mac_key_id,
+    macAlg: row.mac_alg,
   };
 }
 

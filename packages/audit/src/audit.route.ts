@@ -8,7 +8,7 @@ import { AuditLog, iterateAuditEvents, type AuditEventFilter } from './audit.rep
 import { csvLine, type CsvCell } from './csv';
 import { AUDIT_EVENT_TYPES, type AuditRecord } from './event-types';
 import { clinicRetentionSummary, iterateStudyRetention, listStudyRetention, type RetentionFilter, type StudyRetention } from './retention.repository';
-import { verifyAuditChain } from './verify';
+import { verifyAuditChain, type CheckpointVerification } from './verify';
 
 export interface AuditRouterOptions {
   pool: Pool;
@@ -18,6 +18,8 @@ export interface AuditRouterOptions {
   now?: () => Date;
   /** Router name in the route registry (default 'audit'). */
   name?: string;
+  /** Signed checkpoints to verify the chain against (truncation of the tail); none: the chain alone. */
+  checkpoints?: CheckpointVerification;
 }
 
 const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
@@ -152,7 +154,7 @@ export function createAuditRouter(options: AuditRouterOptions): SecureRouter {
   });
 
   routes.get('/api/audit/verify', { ...policy, description: 'audit chain verification' }, async (_req, res) => {
-    const result = await verifyAuditChain(pool);
+    const result = await verifyAuditChain(pool, options.checkpoints ? { checkpoints: options.checkpoints } : {});
     res.json({ ...result, verifiedAt: now().toISOString() });
   });
 

@@ -86,5 +86,8 @@ export interface AuditRecord {
   clinicId: string | null;
   details: AuditDetails;
   prevHash: string;
+  /** The link: HMAC under key `macKeyId` with `macAlg`; a plain SHA-256 for legacy records (both null). */
   hash: string;
+  macKeyId: string | null;
+  macAlg: string | null;
 }

@@ -1,5 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import type { DigestAlgorithm } from '@yunying/core';
 import type { AuditRecord, JsonValue } from './event-types';
+import type { AuditMacKey } from './keyring';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -12,14 +14,31 @@ export function canonicalJson(value: JsonValue): string {
 }
 
 /**
+ * The legacy (unkeyed) link of records written before migration 0900, still verified as such:
  * SHA-256 over a canonical serialization of every field except seq and hash, including prev_hash.
  * seq is left out on purpose: a record's position is bound by the prev_hash links, which is what lets
  * verification tell a moved record ("reordered") from an edited one ("changed").
  * Version tag "yy-audit-1" allows a later change of the serialization without ambiguity.
  */
-export function hashAuditRecord(record: Omit<AuditRecord, 'seq' | 'hash'>): string {
-  const fields: JsonValue[] = [
-    'yy-audit-1',
+export function hashAuditRecord(record: AuditContent): string {
+  return createHash('sha256').update(canonicalJson(['yy-audit-1', ...contentFields(record)])).digest('hex');
+}
+
+/**
+ * The keyed link (migration 0900): HMAC (SM3 or SHA-256) under a key kept outside the database, over the
+ * same fields plus the key id and algorithm (so a record cannot be re-labelled to another key or algorithm).
+ * Without the key nobody, a database superuser included, can produce a link that verifies.
+ */
+export function macAuditRecord(record: AuditContent, key: AuditMacKey, algorithm: DigestAlgorithm): string {
+  const message = canonicalJson(['yy-audit-2', ...contentFields(record), key.id, algorithm]);
+  return createHmac(algorithm, key.key).update(message).digest('hex');
+}
+
+/** What a link covers: everything but seq, the link itself and the MAC labels. */
+export type AuditContent = Omit<AuditRecord, 'seq' | 'hash' | 'macKeyId' | 'macAlg'>;
+
+function contentFields(record: AuditContent): JsonValue[] {
+  return [
     record.id,
     record.occurredAt.toISOString(),
     record.eventType,
@@ -37,5 +56,4 @@ export function hashAuditRecord(record: Omit<AuditRecord, 'seq' | 'hash'>): stri
     record.details,
     record.prevHash,
   ];
-  return createHash('sha256').update(canonicalJson(fields)).digest('hex');
 }

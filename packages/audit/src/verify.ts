@@ -1,42 +1,116 @@
+import type crypto from 'node:crypto';
 import type { Pool } from '@yunying/catalog';
 import { AUDIT_COLUMNS, recordFromRow, type AuditEventRow } from './audit.repository';
+import { checkpointSignatureValid, type CheckpointStore, type SignedAuditCheckpoint } from './checkpoint';
 import type { AuditRecord } from './event-types';
-import { GENESIS_HASH, hashAuditRecord } from './hash';
+import { GENESIS_HASH, hashAuditRecord, macAuditRecord } from './hash';
+import { installedAuditKeyring, isMacAlgorithm, type AuditKeyring } from './keyring';
 
-export type ChainProblem = 'changed' | 'removed' | 'reordered' | 'inserted';
+/**
+ * - changed: a legacy (unkeyed) record no longer hashes to its link, or a record was rewritten so the next
+ *   one no longer points at it;
+ * - mac-mismatch: a keyed record's MAC does not verify under its key: edited, or re-hashed without the key;
+ * - unknown-key: a record names a MAC key or algorithm this process does not hold;
+ * - unkeyed: a legacy-format record after the first keyed one (written by someone without the key);
+ * - removed: a gap in seq, or the chain head records more than the table holds;
+ * - reordered / inserted: see below;
+ * - truncated: a signed checkpoint records the chain further than it now goes (tail removed, head rewritten);
+ * - checkpoint-mismatch: the record at a checkpoint's seq is not the one that was signed;
+ * - checkpoint-invalid: a checkpoint file that does not parse or whose SM2 signature does not verify.
+ */
+export type ChainProblem =
+  | 'changed'
+  | 'mac-mismatch'
+  | 'unknown-key'
+  | 'unkeyed'
+  | 'removed'
+  | 'reordered'
+  | 'inserted'
+  | 'truncated'
+  | 'checkpoint-mismatch'
+  | 'checkpoint-invalid';
 
-export type ChainVerification =
-  | { ok: true; count: number; headSeq: number; headHash: string }
-  | { ok: false; count: number; firstBadSeq: number; problem: ChainProblem; detail: string };
+export interface ChainVerified {
+  ok: true;
+  count: number;
+  headSeq: number;
+  headHash: string;
+  /** Records verified as legacy SHA-256 links (written before migration 0900). */
+  legacyCount: number;
+  /** seq of the first keyed record (the keyed genesis); null when none yet. */
+  keyedFromSeq: number | null;
+  checkpointsChecked: number;
+  latestCheckpoint: { seq: number; createdAt: string } | null;
+}
+
+export type ChainVerification = ChainVerified | { ok: false; count: number; firstBadSeq: number; problem: ChainProblem; detail: string };
+
+export interface CheckpointVerification {
+  store: CheckpointStore;
+  /** Public keys checkpoints may be signed with (the current signer's and retired ones). */
+  publicKeys: readonly crypto.KeyObject[];
+}
+
+export interface VerifyOptions {
+  pageSize?: number;
+  /** MAC keys to verify keyed records with; default: the keyring installed at start-up. */
+  keyring?: AuditKeyring | null;
+  checkpoints?: CheckpointVerification;
+  /** Start after a record already proven (e.g. the latest checkpoint) instead of from record 1. */
+  startAfter?: { seq: number; hash: string };
+}
 
 interface Link {
   seq: number;
   hash: string;
-  prevHash: string;
+  prevHash: string | null;
+}
+
+type LinkCheck = { ok: true } | { ok: false; problem: ChainProblem; detail: string };
+
+function checkLink(record: AuditRecord, keyring: AuditKeyring | null, keyedFromSeq: number | null): LinkCheck {
+  if (record.macKeyId === null) {
+    if (keyedFromSeq !== null) {
+      return { ok: false, problem: 'unkeyed', detail: `record ${record.seq} is an unkeyed link after the keyed chain began at record ${keyedFromSeq}: it was written or rewritten without the MAC key` };
+    }
+    if (hashAuditRecord(record) !== record.hash) return { ok: false, problem: 'changed', detail: `record ${record.seq} (legacy link) does not match its hash` };
+    return { ok: true };
+  }
+  const key = keyring?.byId.get(record.macKeyId);
+  if (key === undefined || !isMacAlgorithm(record.macAlg)) {
+    return { ok: false, problem: 'unknown-key', detail: `record ${record.seq} names MAC key "${record.macKeyId}" (${String(record.macAlg)}), which this verifier does not hold` };
+  }
+  if (macAuditRecord(record, key, record.macAlg) !== record.hash) {
+    return { ok: false, problem: 'mac-mismatch', detail: `record ${record.seq} does not match its MAC (key ${record.macKeyId}): it was changed after it was written` };
+  }
+  return { ok: true };
 }
 
 /**
- * Walks the audit chain in seq order, a page at a time, and names the first record that was changed,
- * removed, reordered or inserted:
- * - changed: a record's content no longer hashes to its stored hash, or a record was re-hashed after an
- *   edit so the next record's prev_hash no longer points at it;
- * - removed: a gap in seq (seq is gapless by construction, see migration 0200), or the chain head
- *   records more than the table holds (a truncated tail);
+ * Walks the audit chain in seq order, a page at a time, checks each record's link (keyed MAC, or the legacy
+ * SHA-256 before the keyed genesis) and its place in the chain, then checks the chain against every signed
+ * checkpoint, and names the first thing wrong (see ChainProblem).
  * - reordered: a record is intact but links to another existing record than the one before it;
  * - inserted: a record sits between two records that link to each other directly.
- * Only records up to the head read at the start are checked, so appends during verification are fine.
- * An attacker who can rewrite every later record and the head can re-forge the chain; anchoring the head
- * outside the database (`headSeq`/`headHash` of an ok result, e.g. in a daily report) closes that.
+ * Only records up to the head read at the start are checked, so appends during verification are fine;
+ * checkpoints are listed before the head is read, so one written meanwhile is never mistaken for truncation.
  */
-export async function verifyAuditChain(pool: Pool, options: { pageSize?: number } = {}): Promise<ChainVerification> {
+export async function verifyAuditChain(pool: Pool, options: VerifyOptions = {}): Promise<ChainVerification> {
   const pageSize = options.pageSize ?? 2000;
+  const keyring = options.keyring === undefined ? installedAuditKeyring() : options.keyring;
+  const checkpoints = options.checkpoints ? await readCheckpoints(options.checkpoints, options.startAfter?.seq ?? 0) : { ok: true as const, list: [] };
+  if (!checkpoints.ok) return { ok: false, count: 0, ...checkpoints.failure };
   const head = await pool.query<{ last_seq: string; last_hash: string }>('SELECT last_seq, last_hash FROM audit_chain_head');
   const headRow = head.rows[0];
   if (!headRow) return { ok: false, count: 0, firstBadSeq: 1, problem: 'removed', detail: 'the chain head is missing' };
   const headSeq = Number(headRow.last_seq);
+  const checkpointSeqs = new Set(checkpoints.list.map((c) => c.seq));
+  const linkAt = new Map<number, string>();
   let count = 0;
-  let expectedSeq = 1;
-  let previous: Link | undefined;
+  let legacyCount = 0;
+  let keyedFromSeq: number | null = null;
+  let expectedSeq = (options.startAfter?.seq ?? 0) + 1;
+  let previous: Link | undefined = options.startAfter ? { ...options.startAfter, prevHash: null } : undefined;
 
   const fail = (firstBadSeq: number, problem: ChainProblem, detail: string): ChainVerification => ({ ok: false, count, firstBadSeq, problem, detail });
 
@@ -51,9 +125,8 @@ export async function verifyAuditChain(pool: Pool, options: { pageSize?: number 
       if (record.seq !== expectedSeq) {
         return fail(expectedSeq, 'removed', `records ${expectedSeq}..${record.seq - 1} are missing`);
       }
-      if (hashAuditRecord(record) !== record.hash) {
-        return fail(record.seq, 'changed', `record ${record.seq} does not match its hash`);
-      }
+      const link = checkLink(record, keyring, keyedFromSeq);
+      if (!link.ok) return fail(record.seq, link.problem, link.detail);
       if (record.prevHash !== expectedPrev) {
         if (previous && previous.prevHash === record.prevHash) {
           return fail(previous.seq, 'inserted', `record ${previous.seq} was inserted between records ${previous.seq - 1} and ${record.seq}`);
@@ -65,7 +138,7 @@ export async function verifyAuditChain(pool: Pool, options: { pageSize?: number 
         }
         if (previous) {
           // Either record N was rewritten and re-hashed, or records after N were removed and the rest renumbered
-          // (which also needs the head rewritten); the hashes alone cannot tell which, so the detail says both.
+          // (which also needs the head rewritten); the links alone cannot tell which, so the detail says both.
           return fail(
             previous.seq,
             'changed',
@@ -74,15 +147,64 @@ export async function verifyAuditChain(pool: Pool, options: { pageSize?: number 
         }
         return fail(record.seq, 'changed', `record ${record.seq} does not start the chain`);
       }
+      if (record.macKeyId === null) legacyCount += 1;
+      else keyedFromSeq ??= record.seq;
+      if (checkpointSeqs.has(record.seq)) linkAt.set(record.seq, record.hash);
       previous = { seq: record.seq, hash: record.hash, prevHash: record.prevHash };
       count += 1;
       expectedSeq += 1;
     }
     if (rows.length < pageSize) break;
   }
-  if (count < headSeq) return fail(expectedSeq, 'removed', `records ${expectedSeq}..${headSeq} are missing (the chain head is at ${headSeq})`);
+  if (expectedSeq - 1 < headSeq) return fail(expectedSeq, 'removed', `records ${expectedSeq}..${headSeq} are missing (the chain head is at ${headSeq})`);
   if ((previous?.hash ?? GENESIS_HASH) !== headRow.last_hash) {
     return fail(headSeq, 'changed', `record ${headSeq} does not match the chain head`);
   }
-  return { ok: true, count, headSeq, headHash: headRow.last_hash };
+  for (const checkpoint of checkpoints.list) {
+    if (checkpoint.seq > headSeq) {
+      return fail(
+        headSeq + 1,
+        'truncated',
+        `records ${headSeq + 1}..${checkpoint.seq} are missing: the checkpoint signed at ${checkpoint.createdAt} records the chain up to record ${checkpoint.seq}`,
+      );
+    }
+    if (linkAt.get(checkpoint.seq) !== checkpoint.hash) {
+      return fail(checkpoint.seq, 'checkpoint-mismatch', `record ${checkpoint.seq} is not the record the checkpoint signed at ${checkpoint.createdAt} recorded`);
+    }
+  }
+  const latest = checkpoints.list[checkpoints.list.length - 1];
+  return {
+    ok: true,
+    count,
+    headSeq,
+    headHash: headRow.last_hash,
+    legacyCount,
+    keyedFromSeq,
+    checkpointsChecked: checkpoints.list.length,
+    latestCheckpoint: latest ? { seq: latest.seq, createdAt: latest.createdAt } : null,
+  };
+}
+
+type CheckpointRead =
+  | { ok: true; list: SignedAuditCheckpoint[] }
+  | { ok: false; failure: { firstBadSeq: number; problem: ChainProblem; detail: string } };
+
+/** Every checkpoint after `afterSeq`, signatures checked, in seq order. */
+async function readCheckpoints(source: CheckpointVerification, afterSeq: number): Promise<CheckpointRead> {
+  const list: SignedAuditCheckpoint[] = [];
+  for (const parsed of await source.store.list()) {
+    if (parsed.checkpoint === undefined) {
+      return { ok: false, failure: { firstBadSeq: 0, problem: 'checkpoint-invalid', detail: `checkpoint ${parsed.name}: ${parsed.problem}` } };
+    }
+    const checkpoint = parsed.checkpoint;
+    if (!checkpointSignatureValid(checkpoint, source.publicKeys)) {
+      return {
+        ok: false,
+        failure: { firstBadSeq: checkpoint.seq, problem: 'checkpoint-invalid', detail: `checkpoint ${parsed.name}: the signature does not verify under a known signing key` },
+      };
+    }
+    if (checkpoint.seq > afterSeq) list.push(checkpoint);
+  }
+  list.sort((a, b) => a.seq - b.seq);
+  return { ok: true, list };
 }

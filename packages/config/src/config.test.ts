@@ -21,6 +21,22 @@ describe('loadConfig', () => {
     expect(config.redis.queuePrefix).toBe('{yunying}');
   });
 
+  it('keeps the audit keys outside the database: generated dev defaults, required files in production', () => {
+    const dev = loadConfig({ AUTH_TOKEN_SECRET: secret }, '/srv/yunying');
+    expect(dev.audit).toMatchObject({
+      macKeyFile: '/srv/yunying/.data/secrets/audit-mac.keys',
+      macAlgorithm: 'sm3',
+      signingKeyFile: '/srv/yunying/.data/secrets/audit-signing.pem',
+      generateMissing: { macKey: true, signingKey: true },
+      chain: 'yunying/public',
+    });
+    expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, NODE_ENV: 'production' })).toThrow(
+      /AUDIT_MAC_KEY_FILE: required in production[\s\S]*AUDIT_SIGNING_KEY_FILE: required in production/,
+    );
+    const prod = loadConfig({ AUTH_TOKEN_SECRET: secret, NODE_ENV: 'production', AUDIT_MAC_KEY_FILE: '/run/secrets/mac', AUDIT_SIGNING_KEY_FILE: '/run/secrets/sm2.pem' });
+    expect(prod.audit.generateMissing).toEqual({ macKey: false, signingKey: false });
+  });
+
   it('accepts a plain or {hash-tagged} queue prefix and refuses a broken tag', () => {
     expect(loadConfig({ AUTH_TOKEN_SECRET: secret, QUEUE_PREFIX: 'sys1' }).redis.queuePrefix).toBe('sys1');
     expect(loadConfig({ AUTH_TOKEN_SECRET: secret, QUEUE_PREFIX: '{centre-7}' }).redis.queuePrefix).toBe('{centre-7}');

@@ -65,6 +65,18 @@ export interface Config {
     /** An external OpenID Connect issuer whose access tokens are accepted too; null when none. */
     oidc: { issuer: string; audience: string; usernameClaim: string } | null;
   };
+  /** The audit chain's keys (outside the database) and its signed checkpoints (issue #17). */
+  audit: {
+    macKeyFile: string;
+    macAlgorithm: Env['AUDIT_MAC_ALGORITHM'];
+    signingKeyFile: string;
+    /** True for a key file left at its embedded default (never in production): created with a fresh key when missing. */
+    generateMissing: { macKey: boolean; signingKey: boolean };
+    checkpointDir: string;
+    checkpointIntervalSeconds: number;
+    /** Names this chain in its checkpoints: `<database>/<schema>`. */
+    chain: string;
+  };
   models: { dir: string; active: string };
   triage: { quietSeconds: number; concurrency: number };
   shutdownGraceSeconds: number;
@@ -166,6 +178,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
       oidc: e.OIDC_ISSUER === undefined ? null : { issuer: e.OIDC_ISSUER, audience: e.OIDC_AUDIENCE, usernameClaim: e.OIDC_USERNAME_CLAIM },
+    },
+    audit: {
+      macKeyFile: path.resolve(cwd, e.AUDIT_MAC_KEY_FILE ?? path.join(dataDir, 'secrets', 'audit-mac.keys')),
+      macAlgorithm: e.AUDIT_MAC_ALGORITHM,
+      signingKeyFile: path.resolve(cwd, e.AUDIT_SIGNING_KEY_FILE ?? path.join(dataDir, 'secrets', 'audit-signing.pem')),
+      generateMissing: { macKey: e.AUDIT_MAC_KEY_FILE === undefined, signingKey: e.AUDIT_SIGNING_KEY_FILE === undefined },
+      checkpointDir: path.resolve(cwd, e.AUDIT_CHECKPOINT_DIR ?? path.join(dataDir, 'audit-checkpoints')),
+      checkpointIntervalSeconds: e.AUDIT_CHECKPOINT_INTERVAL_SECONDS,
+      chain: `${decodeURIComponent(new URL(e.DATABASE_URL).pathname.slice(1)) || 'postgres'}/${e.DATABASE_SCHEMA}`,
     },
     models: { dir: path.resolve(cwd, e.MODELS_DIR), active: e.ACTIVE_MODEL },
     triage: { quietSeconds: e.TRIAGE_QUIET_SECONDS, concurrency: e.TRIAGE_CONCURRENCY },

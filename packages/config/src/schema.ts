@@ -158,6 +158,34 @@ export const envSchema = z
       .default('preferred_username')
       .describe('Claim of an OIDC access token that names the Yunying user (role and clinic grants come from that user; unknown users are refused).'),
 
+    AUDIT_MAC_KEY_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'File of the audit chain MAC keys (`<id>:<base64 of >= 32 bytes>` per line, the last one current), kept outside the database. Required in production; elsewhere default DATA_DIR/secrets/audit-mac.keys, generated on first start.',
+      ),
+    AUDIT_MAC_ALGORITHM: z.enum(['sm3', 'sha256']).default('sm3').describe('MAC of new audit records: HMAC-SM3 (GB/T 39786) or HMAC-SHA-256.'),
+    AUDIT_SIGNING_KEY_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'SM2 private key (PKCS#8 PEM) that signs audit chain checkpoints, kept outside the database. Required in production; elsewhere default DATA_DIR/secrets/audit-signing.pem, generated on first start.',
+      ),
+    AUDIT_CHECKPOINT_DIR: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Directory (a WORM mount, or one synced to Object-Locked storage) for signed audit chain checkpoints (default: DATA_DIR/audit-checkpoints).'),
+    AUDIT_CHECKPOINT_INTERVAL_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(86_400)
+      .default(3600)
+      .describe('Seconds between signed checkpoints of the audit chain head, written by the keeper (0 turns the schedule off).'),
+
     MODELS_DIR: z.string().min(1).default('models').describe('Directory of the model registry (models/*/manifest.json).'),
     ACTIVE_MODEL: z.string().min(1).default('thyroid-nodule').describe('Model id used for triage.'),
     TRIAGE_QUIET_SECONDS: z.coerce.number().min(0).max(3600).default(5).describe('A study is stable after this many seconds without a new instance.'),
@@ -175,6 +203,12 @@ export const envSchema = z
       }
       if (env.S3_ENDPOINTS !== undefined && env.S3_ENDPOINTS.length !== 1 && env.S3_ENDPOINTS.length !== 3) {
         ctx.addIssue({ code: 'custom', path: ['S3_ENDPOINTS'], message: 'one endpoint, or three (one per copy)' });
+      }
+    }
+    if (env.NODE_ENV === 'production') {
+      // A generated key next to the data would be readable by whoever can rewrite the database's disk.
+      for (const key of ['AUDIT_MAC_KEY_FILE', 'AUDIT_SIGNING_KEY_FILE'] as const) {
+        if (env[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'required in production (a key file outside the database; see packages/audit/README.md)' });
       }
     }
     if (env.STORAGE_FS_ROOTS !== undefined && env.STORAGE_FS_ROOTS.length !== 3) {

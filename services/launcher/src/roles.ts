@@ -1,6 +1,7 @@
 import type { Config, ServiceRole } from '@yunying/config';
 import type { Logger } from '@yunying/core';
 import { createPool, migrate } from '@yunying/catalog';
+import { ensureKeyedGenesis, installAuditKeyring, loadAuditKeyring } from '@yunying/audit';
 import { Lifecycle, SharedRoutes, createMetricsRegistry, type ServiceContext, type StartedService } from '@yunying/http';
 import { startIngestService, startKeeperService } from '@yunying/ingest';
 import { startInferenceService } from '@yunying/inference';
@@ -35,6 +36,12 @@ export async function startRoles(config: Config, logger: Logger): Promise<Runnin
   try {
     const applied = await migrate(pool, config.database.schema);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    // Before any role can append: every audit record is MACed with the key from outside the database.
+    installAuditKeyring(
+      loadAuditKeyring({ macKeyFile: config.audit.macKeyFile, macAlgorithm: config.audit.macAlgorithm, generateMissing: config.audit.generateMissing.macKey }),
+    );
+    const genesis = await ensureKeyedGenesis(pool);
+    if (genesis !== null) logger.warn({ seq: genesis }, 'audit chain: records are now MACed under a new key (keyed genesis written)');
     const roles = rolesOf(config.role);
     const ctx: ServiceContext = { config, logger, metrics: createMetricsRegistry(), pool, lifecycle, ...(roles.length > 1 ? { sharedRoutes: new SharedRoutes() } : {}) };
     const started: StartedService[] = [];

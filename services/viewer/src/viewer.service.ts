@@ -1,7 +1,7 @@
 import path from 'node:path';
 import express from 'express';
 import { pingDatabase } from '@yunying/catalog';
-import { AuditLog, createAuditRouter } from '@yunying/audit';
+import { AuditLog, createAuditRouter, FileCheckpointStore, loadCheckpointSigner } from '@yunying/audit';
 import { AuthService, createAuthRouter, withOidc } from '@yunying/auth';
 import { createDerivedObjectStore, createReplicatedStore } from '@yunying/archive';
 import { createServiceApp, listen, type ServiceContext, type StartedService, httpSecurityFromConfig } from '@yunying/http';
@@ -48,7 +48,15 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
     before: (app) => serveWebApp(app, config.http.publicIngestUrl),
     routes: [
       createAuthRouter(auth).router,
-      createAuditRouter({ pool: ctx.pool, auth: authenticator, staleVerificationSeconds: config.keeper.scrubStaleDays * 86_400 }).router,
+      createAuditRouter({
+        pool: ctx.pool,
+        auth: authenticator,
+        staleVerificationSeconds: config.keeper.scrubStaleDays * 86_400,
+        checkpoints: {
+          store: new FileCheckpointStore(config.audit.checkpointDir, config.audit.chain),
+          publicKeys: [loadCheckpointSigner(config.audit.signingKeyFile, config.audit.generateMissing.signingKey).publicKey],
+        },
+      }).router,
       dicomweb.router,
       // STOW-RS lent by the ingest role when it runs in this process: one /dicomweb base URL.
       ...(ctx.sharedRoutes?.dicomwebRouters() ?? []),

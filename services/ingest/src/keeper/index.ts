@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import { FileCheckpointStore, loadCheckpointSigner, writeCheckpoint } from '@yunying/audit';
 import type { Authenticator } from '@yunying/auth';
 import type { Pool } from '@yunying/catalog';
 import type { Config } from '@yunying/config';
@@ -83,11 +84,19 @@ export function startKeeper(deps: KeeperDeps): { router: ReturnType<typeof keepe
   const disposals = new DisposalService({ pool, store, logger, metrics });
 
   const warn = (what: string) => (error: unknown) => logger.warn({ err: describeError(error) }, `keeper: ${what} failed; will retry`);
+  const checkpointAuditChain = async (): Promise<void> => {
+    const signer = loadCheckpointSigner(config.audit.signingKeyFile, config.audit.generateMissing.signingKey);
+    const outcome = await writeCheckpoint(pool, signer, new FileCheckpointStore(config.audit.checkpointDir, config.audit.chain));
+    if (outcome.written) logger.info({ seq: outcome.checkpoint.seq }, 'audit chain checkpoint signed');
+    // The detail names record numbers and the kind of break only, never record content.
+    else if (outcome.reason === 'chain-broken') logger.error({ verification: outcome.verification }, 'audit chain does not verify: checkpoint NOT signed');
+  };
   const loops = [
     new Every(settings.scrubIntervalSeconds, () => scrubber.tick(), warn('scrub tick')),
     new Every(settings.repairRetrySeconds, () => repair.runDue(), warn('repair pass')),
     new Every(settings.repairRetrySeconds, () => disposals.kick(), warn('disposal executor')),
     new Every(settings.orphanSweepIntervalSeconds, () => sweeper.sweep(), warn('orphan sweep')),
+    new Every(config.audit.checkpointIntervalSeconds, checkpointAuditChain, warn('audit checkpoint')),
   ];
   if (!deps.loops) return { router: keeperRoutes({ auth: deps.auth, scrubber, repair, sweeper, disposals }).router };
   for (const loop of loops) loop.start();

@@ -1,0 +1,64 @@
+import { inTransaction, type Pool } from '@yunying/catalog';
+import { appendAuditEvent } from './audit.repository';
+import { checkpointSignatureValid, signCheckpoint, type CheckpointSigner, type CheckpointStore, type SignedAuditCheckpoint } from './checkpoint';
+import { requireAuditKeyring } from './keyring';
+import { verifyAuditChain, type ChainVerification } from './verify';
+
+const SYSTEM_ACTOR = { username: 'system', role: 'system' };
+
+/**
+ * At start-up, after migrations and once the MAC keyring is installed: when the chain's last record was not
+ * written under the current key (legacy records after migration 0900, or a key rotation), append a Security
+ * Alert saying so. That record is the keyed genesis: it MACs the previous link, so from then on the legacy
+ * part (or the old key's part) cannot be re-hashed without breaking it. Idempotent: nothing when the head is
+ * already under the current key or the chain is empty (its first record will be keyed anyway).
+ */
+export async function ensureKeyedGenesis(pool: Pool): Promise<number | null> {
+  const keyring = requireAuditKeyring();
+  return inTransaction(pool, async (client) => {
+    const head = await client.query<{ seq: string; mac_key_id: string | null; mac_alg: string | null }>(
+      'SELECT e.seq, e.mac_key_id, e.mac_alg FROM audit_chain_head h JOIN audit_events e ON e.seq = h.last_seq',
+    );
+    const row = head.rows[0];
+    if (row === undefined || (row.mac_key_id === keyring.current.id && row.mac_alg === keyring.algorithm)) return null;
+    const record = await appendAuditEvent(client, {
+      type: 'Security Alert',
+      action: 'E',
+      actor: SYSTEM_ACTOR,
+      details: {
+        kind: row.mac_key_id === null ? 'audit-keyed-genesis' : 'audit-mac-key-changed',
+        keyId: keyring.current.id,
+        algorithm: keyring.algorithm,
+        previousKeyId: row.mac_key_id,
+        previousSeq: Number(row.seq),
+      },
+    });
+    return record.seq;
+  });
+}
+
+export type CheckpointOutcome =
+  | { written: true; checkpoint: SignedAuditCheckpoint }
+  | { written: false; reason: 'empty' | 'unchanged' }
+  | { written: false; reason: 'chain-broken'; verification: ChainVerification };
+
+/**
+ * Signs and stores a checkpoint of the current head, unless it is already checkpointed. The records since
+ * the latest checkpoint are verified first: a head is never signed over a chain that does not verify (that
+ * would bless a forgery); the caller raises the alarm instead.
+ */
+export async function writeCheckpoint(pool: Pool, signer: CheckpointSigner, store: CheckpointStore, now = new Date()): Promise<CheckpointOutcome> {
+  const head = await pool.query<{ last_seq: string; last_hash: string }>('SELECT last_seq, last_hash FROM audit_chain_head');
+  const headSeq = Number(head.rows[0]?.last_seq ?? 0);
+  if (headSeq === 0) return { written: false, reason: 'empty' };
+  const trusted = (await store.list())
+    .flatMap((p) => (p.checkpoint !== undefined && checkpointSignatureValid(p.checkpoint, [signer.publicKey]) ? [p.checkpoint] : []))
+    .sort((a, b) => a.seq - b.seq);
+  const latest = trusted[trusted.length - 1];
+  if (latest !== undefined && latest.seq >= headSeq) return { written: false, reason: 'unchanged' };
+  const verification = await verifyAuditChain(pool, latest ? { startAfter: { seq: latest.seq, hash: latest.hash } } : {});
+  if (!verification.ok) return { written: false, reason: 'chain-broken', verification };
+  const checkpoint = signCheckpoint(signer, { chain: store.chain, seq: verification.headSeq, hash: verification.headHash }, now);
+  await store.put(checkpoint);
+  return { written: true, checkpoint };
+}
