@@ -1,2 +1,3 @@
 export * from './ingest.pipeline';
 export * from './archive.factory';
+export * from './instance.repository';

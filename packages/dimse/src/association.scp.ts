@@ -2,10 +2,13 @@ import type { Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { Dataset, Scp, constants, responses, type association, type requests } from 'dcmjs-dimse';
 import { describeError, isAppError, type Logger } from '@yunying/core';
-import { findModelOf, negotiateContext } from './negotiation';
+import { findModelOf, getModelOf, moveModelOf, negotiateContext, negotiateRole, type ProposedRole } from './negotiation';
 import { part10Header, type ImplementationIdentity } from './part10';
 import { PduGuard } from './pdu-guard';
-import type { AssociationDecision, AssociationRejection, AssociationRequest, FindFinal, FindHandler, ReceivedInstance, ScpObserver, StoreHandler } from './scp.types';
+import { serveRetrieve, type RetrieveCounts, type RetrieveResponder } from './retrieve.scp';
+import type { AssociationDecision, AssociationRejection, AssociationRequest, FindFinal, FindHandler, ReceivedInstance, RetrieveHandler, RetrieveRequest, ScpObserver, StoreHandler } from './scp.types';
+import { acceptedSyntaxesOf, sendStore, type StorageChannel } from './store-channel';
+import { openStorageAssociation } from './storage-scu';
 import { TimeoutError, withTimeout } from './timeout';
 import { StoreStatus, answerForException, errorComment, statusLabel, type StoreAnswer } from './store-status';
 
@@ -56,6 +59,8 @@ export interface ScpEnvironment<S> {
   store: StoreHandler<S>;
   /** Query/Retrieve FIND (PS3.4 C.4.1); undefined: FIND contexts are refused. */
   find: FindHandler<S> | undefined;
+  /** Query/Retrieve GET and MOVE (PS3.4 C.4.2, C.4.3); undefined: their contexts are refused. */
+  retrieve: RetrieveHandler<S> | undefined;
   /** True once the server is closing: no new association, no new store. */
   isClosing(): boolean;
   /** Background work (audit writes, a store that outlived its answer) the server waits for on close. */
@@ -118,6 +123,12 @@ export class AssociationScp<S> extends Scp {
   private phase: Phase = 'awaiting_request';
   private session: { value: S } | null = null;
   private callingAe = '';
+  private calledAe = '';
+  private assoc: association.Association | undefined;
+  /** Storage SOP classes for which the requestor took the SCP role: where C-GET sub-operations may go. */
+  private readonly retrieveTargets = new Set<string>();
+  /** Aborted when the socket closes: ends any sub-operation waiting for its C-STORE-RSP. */
+  private readonly ended = new AbortController();
   private readonly sinks = new WeakMap<requests.Request, DatasetSink>();
   private storesInFlight = 0;
   private releaseRequested = false;
@@ -158,6 +169,7 @@ export class AssociationScp<S> extends Scp {
       this.abortAndClose('network_error');
     });
     sock.once('close', () => {
+      this.ended.abort();
       for (const cancel of this.cancellable.values()) cancel.abort();
       if (this.phase === 'associated' || this.phase === 'negotiating') this.env.observer.associationEnded('closed_by_peer');
       this.phase = 'closed';
@@ -189,6 +201,7 @@ export class AssociationScp<S> extends Scp {
     const callingAe = assoc.getCallingAeTitle().trim();
     const calledAe = assoc.getCalledAeTitle().trim();
     this.callingAe = callingAe;
+    this.calledAe = calledAe;
     this.log = this.log.child({ callingAe, calledAe });
 
     if (this.env.isClosing()) return this.reject('shutting_down', 'temporary_congestion');
@@ -204,12 +217,23 @@ export class AssociationScp<S> extends Scp {
     if (this.env.isClosing()) return this.reject('shutting_down', 'temporary_congestion');
     if (!decision.accept) return this.reject(decision.outcome, decision.reason);
     this.session = { value: decision.session };
+    this.assoc = assoc;
 
+    const offered = { find: this.env.find !== undefined, get: this.env.retrieve !== undefined, move: this.env.retrieve !== undefined };
+    // dcmjs-dimse puts a Role Selection item (one per abstract syntax) on the first context of that syntax.
+    const proposedRoles = new Map<string, ProposedRole>();
+    for (const { context } of assoc.getPresentationContexts()) {
+      if (context.getUserRole() === undefined && context.getProviderRole() === undefined) continue;
+      proposedRoles.set(context.getAbstractSyntaxUid(), { scu: context.getUserRole() === true, scp: context.getProviderRole() === true });
+    }
     let accepted = 0;
     for (const { id, context } of assoc.getPresentationContexts()) {
+      const abstractSyntaxUid = context.getAbstractSyntaxUid();
+      const proposedRole = proposedRoles.get(abstractSyntaxUid);
+      const role = proposedRole === undefined ? undefined : negotiateRole(abstractSyntaxUid, proposedRole, offered);
       const negotiated = negotiateContext(
-        { id, abstractSyntaxUid: context.getAbstractSyntaxUid(), transferSyntaxUids: context.getTransferSyntaxUids() },
-        { find: this.env.find !== undefined },
+        { id, abstractSyntaxUid, transferSyntaxUids: context.getTransferSyntaxUids(), receiveOnly: role !== undefined && role.scp && !role.scu },
+        offered,
       );
       switch (negotiated.result) {
         case 'accept':
@@ -223,10 +247,12 @@ export class AssociationScp<S> extends Scp {
           context.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
           break;
       }
-      // SCP/SCU role selection (PS3.7 D.3.3.4): the requestor may be SCU only; this SCP never sends C-STOREs.
-      if (negotiated.result === 'accept' && context.getUserRole() !== undefined) {
-        context.setUserRole(true);
-        context.setProviderRole(false);
+      // SCP/SCU role selection (PS3.7 D.3.3.4): the requestor keeps its SCU role, and gets the SCP role for
+      // a storage class only when C-GET is offered (this SCP then sends it C-STOREs on that class).
+      if (negotiated.result === 'accept' && role !== undefined && (context.getUserRole() !== undefined || context.getProviderRole() !== undefined)) {
+        context.setUserRole(role.scu);
+        context.setProviderRole(role.scp);
+        if (role.scp) this.retrieveTargets.add(abstractSyntaxUid);
       }
     }
     // PS3.7 D.3.3.3: operations are synchronous here (1 invoked, 1 performed); no item in the A-ASSOCIATE-AC.
@@ -459,16 +485,105 @@ export class AssociationScp<S> extends Scp {
     );
   }
 
+  /**
+   * PS3.4 C.4.2 Query/Retrieve MOVE, SCP role: the storage sub-operations go to the Move Destination the
+   * service resolves, over a new association this SCP opens as Storage SCU (retrieve.scp.ts).
+   */
   override cMoveRequest(request: requests.CMoveRequest, callback: (responses: Array<responses.CMoveResponse>) => void): void {
-    const response = responses.CMoveResponse.fromRequest(request);
-    response.setStatus(Status.UnrecognizedOperation);
-    callback([response]);
+    const model = moveModelOf(request.getAffectedSopClassUid());
+    const retrieve = this.env.retrieve;
+    if (retrieve === undefined || model === undefined || this.session === null) {
+      const response = responses.CMoveResponse.fromRequest(request);
+      response.setStatus(retrieve === undefined ? Status.UnrecognizedOperation : FindStatus.SopClassNotSupported);
+      callback([response]);
+      return;
+    }
+    const moveDestination = (request.getCommandDataset().getElement('MoveDestination') ?? '').trim();
+    const { settings } = this.env;
+    this.runRetrieve(request, { operation: 'move', model, identifier: request.getDataset()?.getElements() ?? {}, moveDestination }, this.responder(request, () => responses.CMoveResponse.fromRequest(request), callback), retrieve, {
+      openDestination: (destination, instances) =>
+        openStorageAssociation({ host: destination.host, port: destination.port, callingAe: this.calledAe, calledAe: destination.aeTitle, instances, timeoutMs: settings.pduTimeoutMs, maxPduLength: settings.maxPduLength }),
+      moveOriginator: { aeTitle: this.callingAe, messageId: request.getMessageId() },
+    });
   }
 
+  /**
+   * PS3.4 C.4.3 Query/Retrieve GET, SCP role: the storage sub-operations go back on this association, on
+   * the storage contexts for which the requestor took the SCP role.
+   */
   override cGetRequest(request: requests.CGetRequest, callback: (responses: Array<responses.CGetResponse>) => void): void {
-    const response = responses.CGetResponse.fromRequest(request);
-    response.setStatus(Status.UnrecognizedOperation);
-    callback([response]);
+    const model = getModelOf(request.getAffectedSopClassUid());
+    const retrieve = this.env.retrieve;
+    const assoc = this.assoc;
+    if (retrieve === undefined || model === undefined || this.session === null || assoc === undefined) {
+      const response = responses.CGetResponse.fromRequest(request);
+      response.setStatus(retrieve === undefined ? Status.UnrecognizedOperation : FindStatus.SopClassNotSupported);
+      callback([response]);
+      return;
+    }
+    const ownChannel: StorageChannel = {
+      acceptedSyntaxes: (sopClassUid) => acceptedSyntaxesOf(assoc, sopClassUid, (context) => this.retrieveTargets.has(context.getAbstractSyntaxUid())),
+      store: (store) => sendStore(this, store, this.env.settings.pduTimeoutMs, this.ended.signal),
+    };
+    this.runRetrieve(request, { operation: 'get', model, identifier: request.getDataset()?.getElements() ?? {} }, this.responder(request, () => responses.CGetResponse.fromRequest(request), callback), retrieve, { ownChannel });
+  }
+
+  /** Pending and final C-GET-RSP / C-MOVE-RSP (they carry the same counts). */
+  private responder<R extends responses.CGetResponse | responses.CMoveResponse>(request: requests.CGetRequest | requests.CMoveRequest, create: () => R, callback: (responses: R[]) => void): RetrieveResponder {
+    const withCounts = (status: number, counts: RetrieveCounts | undefined, includeRemaining: boolean): R => {
+      const response = create();
+      response.setStatus(status);
+      if (counts !== undefined) {
+        if (includeRemaining) response.setRemaining(counts.remaining);
+        response.setCompleted(counts.completed);
+        response.setFailures(counts.failed);
+        response.setWarnings(counts.warning);
+      }
+      return response;
+    };
+    const open = (): boolean => !this.sock.destroyed && this.phase !== 'closed';
+    return {
+      pending: (counts) => {
+        this.lastActivity = Date.now();
+        if (open()) this.sendResponse(request, withCounts(0xff00, counts, true));
+      },
+      final: (status, counts, failedSopInstanceUids, comment) => {
+        if (!open()) return;
+        // PS3.4 C.4.3.1.3.2: Remaining only in a pending or a Cancel response.
+        const response = withCounts(status, counts, status === 0xfe00);
+        if (failedSopInstanceUids.length > 0) {
+          const transferSyntax = this.assoc?.getAcceptedPresentationContextFromRequest(request)?.getAcceptedTransferSyntaxUid();
+          response.setDataset(new Dataset({ FailedSOPInstanceUIDList: failedSopInstanceUids }, transferSyntax));
+        }
+        if (comment !== undefined) response.setErrorComment(errorComment(comment));
+        callback([response]);
+      },
+    };
+  }
+
+  private runRetrieve(request: requests.CGetRequest | requests.CMoveRequest, retrieveRequest: RetrieveRequest, responder: RetrieveResponder, handler: RetrieveHandler<S>, extra: { ownChannel?: StorageChannel; openDestination?: Parameters<typeof serveRetrieve>[0]['openDestination']; moveOriginator?: { aeTitle: string; messageId: number } }): void {
+    if (this.session === null) return;
+    const cancel = new AbortController();
+    const messageId = request.getMessageId();
+    this.cancellable.set(messageId, cancel);
+    this.storesInFlight += 1;
+    const context = { session: this.session.value, callingAe: this.callingAe, remoteAddress: this.remoteAddress, log: this.log, signal: cancel.signal };
+    this.env.track(
+      serveRetrieve({ request: retrieveRequest, handler, context, responder, ...extra })
+        .catch((error: unknown) => {
+          this.log.error({ err: describeError(error) }, 'retrieve failed unexpectedly');
+          responder.final(0xa702, undefined, [], 'The archive could not perform the retrieve');
+        })
+        .finally(() => {
+          this.cancellable.delete(messageId);
+          this.storesInFlight -= 1;
+          this.lastActivity = Date.now();
+          if (this.storesInFlight === 0) {
+            this.notifyDrained();
+            if (this.releaseRequested && this.phase === 'associated') this.release();
+          }
+        }),
+    );
   }
 
   override nCreateRequest(request: requests.NCreateRequest, callback: (response: responses.NCreateResponse) => void): void {
@@ -507,7 +622,7 @@ export class AssociationScp<S> extends Scp {
     callback(response);
   }
 
-  /** PS3.7 9.3.2.3: cancels the C-FIND with that Message ID; C-STORE is not cancellable, and an unknown id is ignored. */
+  /** PS3.7 9.3.2.3: cancels the C-FIND, C-GET or C-MOVE with that Message ID; C-STORE is not cancellable, and an unknown id is ignored. */
   override cCancelRequest(request: requests.CCancelRequest): void {
     this.cancellable.get(request.getMessageIdBeingRespondedTo())?.abort();
   }
@@ -516,6 +631,8 @@ export class AssociationScp<S> extends Scp {
 
   /** Server shutdown: let C-STOREs in flight finish (each is bounded by the store timeout), then abort. */
   async shutdown(): Promise<void> {
+    // A retrieve stops between two sub-operations (answered 0xFE00) instead of holding the shutdown.
+    for (const cancel of this.cancellable.values()) cancel.abort();
     if (this.storesInFlight > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
     if (this.phase === 'closed' || this.phase === 'releasing') return;
     if (this.phase === 'awaiting_request') {

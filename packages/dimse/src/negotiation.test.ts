@@ -1,5 +1,5 @@
 import { SopClass, TransferSyntax } from '@yunying/dicom';
-import { negotiateContext } from './negotiation';
+import { negotiateContext, negotiateRole } from './negotiation';
 
 describe('negotiateContext', () => {
   const ts = TransferSyntax;
@@ -24,5 +24,22 @@ describe('negotiateContext', () => {
     expect(negotiateContext(studyRoot).result).toBe('abstract_syntax_not_supported');
     // MOVE and GET are not served.
     expect(negotiateContext({ ...studyRoot, abstractSyntaxUid: '1.2.840.10008.5.1.4.1.2.2.2' }, { find: true }).result).toBe('abstract_syntax_not_supported');
+  });
+  it('accepts GET and MOVE only when the service offers retrieve, in a native syntax', () => {
+    const get = { id: 11, abstractSyntaxUid: '1.2.840.10008.5.1.4.1.2.2.3', transferSyntaxUids: [ts.ExplicitVRLittleEndian] };
+    expect(negotiateContext(get, { get: true })).toEqual({ id: 11, result: 'accept', transferSyntaxUid: ts.ExplicitVRLittleEndian });
+    expect(negotiateContext({ ...get, abstractSyntaxUid: '1.2.840.10008.5.1.4.1.2.1.2' }, { move: true }).result).toBe('accept');
+    expect(negotiateContext(get, { find: true }).result).toBe('abstract_syntax_not_supported');
+  });
+  it('a receive-only storage context (C-GET) follows the requestor order, Big Endian last', () => {
+    const context = { id: 13, abstractSyntaxUid: SopClass.CTImage, transferSyntaxUids: [ts.ExplicitVRBigEndian, ts.ImplicitVRLittleEndian, ts.JPEGBaseline], receiveOnly: true };
+    expect(negotiateContext(context, { get: true })).toEqual({ id: 13, result: 'accept', transferSyntaxUid: ts.ImplicitVRLittleEndian });
+    expect(negotiateContext({ ...context, transferSyntaxUids: [ts.JPEGBaseline, ts.ExplicitVRLittleEndian] }, { get: true })).toEqual({ id: 13, result: 'accept', transferSyntaxUid: ts.JPEGBaseline });
+  });
+  it('grants the SCP role for storage classes only with C-GET offered, and never a role not proposed', () => {
+    expect(negotiateRole(SopClass.CTImage, { scu: false, scp: true }, { get: true })).toEqual({ scu: false, scp: true });
+    expect(negotiateRole(SopClass.CTImage, { scu: false, scp: true }, {})).toEqual({ scu: false, scp: false });
+    expect(negotiateRole('1.2.840.10008.5.1.4.1.2.2.3', { scu: true, scp: true }, { get: true })).toEqual({ scu: true, scp: false });
+    expect(negotiateRole(SopClass.CTImage, { scu: true, scp: false }, { get: true })).toEqual({ scu: true, scp: false });
   });
 });

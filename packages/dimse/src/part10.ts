@@ -79,3 +79,46 @@ export function wrapPart10(meta: Part10Meta, datasetChunks: readonly Buffer[], i
   const header = part10Header(meta, implementation);
   return Buffer.concat([header, ...datasetChunks]);
 }
+
+/** A stored Part 10 file taken apart for a C-STORE sub-operation: what its file meta says, and the dataset bytes behind it. */
+export interface Part10Parts {
+  transferSyntaxUid: string;
+  sopClassUid: string;
+  sopInstanceUid: string;
+  /** The dataset exactly as stored (still deflated for Deflated Explicit VR LE). */
+  dataset: Buffer;
+}
+
+/** Explicit VR long-form VRs (PS3.5 7.1.2): 2 reserved bytes and a 32-bit length. */
+const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
+
+function text(bytes: Buffer): string {
+  return bytes.toString('latin1').replace(/[\0 ]+$/, '');
+}
+
+/**
+ * Reads the file meta group (PS3.10 7.1, always Explicit VR LE) of a stored instance and returns the
+ * dataset that follows it, so a C-STORE sends the stored encoding untouched. Throws on a file that is
+ * not Part 10 (the archive stores only Part 10, so that is corruption, reported as a failed sub-operation).
+ */
+export function splitPart10(file: Uint8Array): Part10Parts {
+  const bytes = Buffer.from(file.buffer, file.byteOffset, file.byteLength);
+  if (bytes.length < 132 || bytes.toString('latin1', 128, 132) !== 'DICM') throw new Error('stored object is not a Part 10 file');
+  const found = new Map<number, string>();
+  let at = 132;
+  while (at + 8 <= bytes.length && bytes.readUInt16LE(at) === 0x0002) {
+    const element = bytes.readUInt16LE(at + 2);
+    const vr = bytes.toString('latin1', at + 4, at + 6);
+    const long = LONG_VRS.has(vr);
+    const length = long ? bytes.readUInt32LE(at + 8) : bytes.readUInt16LE(at + 6);
+    const start = at + (long ? 12 : 8);
+    if (start + length > bytes.length) throw new Error('stored object has a truncated file meta group');
+    if (element === 0x0002 || element === 0x0003 || element === 0x0010) found.set(element, text(bytes.subarray(start, start + length)));
+    at = start + length;
+  }
+  const transferSyntaxUid = found.get(0x0010);
+  const sopClassUid = found.get(0x0002);
+  const sopInstanceUid = found.get(0x0003);
+  if (transferSyntaxUid === undefined || sopClassUid === undefined || sopInstanceUid === undefined) throw new Error('stored object lacks its file meta UIDs');
+  return { transferSyntaxUid, sopClassUid, sopInstanceUid, dataset: bytes.subarray(at) };
+}

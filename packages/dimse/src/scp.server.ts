@@ -3,7 +3,7 @@ import { Implementation, log as dimseLibraryLog } from 'dcmjs-dimse';
 import { describeError, type Logger } from '@yunying/core';
 import { AssociationScp, type ScpEnvironment, type ScpSettings } from './association.scp';
 import type { ImplementationIdentity } from './part10';
-import type { AssociationDecision, AssociationRequest, FindHandler, ScpObserver, StoreHandler } from './scp.types';
+import type { AssociationDecision, AssociationRequest, FindHandler, RetrieveHandler, ScpObserver, StoreHandler } from './scp.types';
 
 export interface ScpServerOptions<S> {
   host: string;
@@ -25,6 +25,11 @@ export interface ScpServerOptions<S> {
   onStore: StoreHandler<S>;
   /** Query/Retrieve FIND SCP (Patient Root, Study Root). Without it their contexts are refused. */
   onFind?: FindHandler<S>;
+  /**
+   * Query/Retrieve GET and MOVE SCP (Patient Root, Study Root): plans each retrieve (which instances,
+   * which destination); the SCP runs the storage sub-operations. Without it their contexts are refused.
+   */
+  onRetrieve?: RetrieveHandler<S>;
   /** (0000,0902) of the 0xA700 answered to a C-STORE that arrives while the server shuts down. */
   shuttingDownComment: string;
   observer?: ScpObserver;
@@ -96,6 +101,7 @@ export async function startScpServer<S>(options: ScpServerOptions<S>): Promise<S
     decide: (request) => options.onAssociation(request),
     store: (instance, context) => options.onStore(instance, context),
     find: options.onFind,
+    retrieve: options.onRetrieve,
     isClosing: () => closing,
     track: (work) => {
       const settled = work.then(

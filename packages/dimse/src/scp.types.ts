@@ -97,3 +97,54 @@ export interface FindFinal {
  * the SOP class) and 0xA700 otherwise. Stops when `signal` aborts: the SCP then answers 0xFE00.
  */
 export type FindHandler<S> = (request: FindRequest, context: FindContext<S>) => AsyncGenerator<FindMatch, FindFinal | void, void>;
+
+/** A C-GET-RQ or C-MOVE-RQ on an accepted Query/Retrieve GET or MOVE context (PS3.4 C.4.2, C.4.3). */
+export interface RetrieveRequest {
+  operation: 'get' | 'move';
+  model: 'patient_root' | 'study_root';
+  /** The Identifier as dcmjs naturalized elements; the service validates it. */
+  identifier: Record<string, unknown>;
+  /** C-MOVE: (0000,0600) Move Destination, trimmed. */
+  moveDestination?: string;
+}
+
+/** One instance to send as a storage sub-operation. */
+export interface RetrieveItem {
+  sopClassUid: string;
+  sopInstanceUid: string;
+  /** As catalogued: what C-MOVE proposes to the destination. The file's own meta decides what is sent. */
+  transferSyntaxUid: string;
+  /** The stored Part 10 file. */
+  load(): Promise<Uint8Array>;
+}
+
+/** Where a C-MOVE sends: the service resolved the Move Destination AE title. */
+export interface MoveDestination {
+  aeTitle: string;
+  host: string;
+  port: number;
+}
+
+/** How a retrieve ended, for the service's audit. UIDs are of instances, never patient data. */
+export interface RetrieveOutcome {
+  status: number;
+  completed: number;
+  failed: number;
+  warning: number;
+  /** Not attempted (cancel, or the association / destination went away). */
+  remaining: number;
+  sent: string[];
+  failedSopInstanceUids: string[];
+}
+
+/**
+ * The service's answer to a retrieve: the instances to send (already limited to what the calling AE may
+ * see) and, for C-MOVE, the destination; or a refusal with its status (e.g. 0xA801 unknown destination).
+ * `finished` is called once, before the final response goes out (the audit record).
+ */
+export type RetrievePlan =
+  | { accept: true; items: RetrieveItem[]; destination?: MoveDestination; finished(outcome: RetrieveOutcome): Promise<void> }
+  | { accept: false; status: number; errorComment: string };
+
+/** Throwing gives 0xA900 for a non-retryable AppError (identifier does not match the SOP class), else 0xA701. */
+export type RetrieveHandler<S> = (request: RetrieveRequest, context: FindContext<S>) => Promise<RetrievePlan>;

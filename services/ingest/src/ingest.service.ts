@@ -85,6 +85,7 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
     checkCalledAe: config.dimse.checkCalledAe,
     pool: ctx.pool,
     pipeline,
+    store,
     logger,
     metrics: ctx.metrics,
     maxInstanceBytes: config.stow.maxInstanceBytes,

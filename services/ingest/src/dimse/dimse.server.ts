@@ -3,10 +3,12 @@ import { describeError, type Logger } from '@yunying/core';
 import { appendAuditEvent } from '@yunying/audit';
 import { findClinicByAeTitle, inTransaction, type Pool } from '@yunying/catalog';
 import { answerForException, startScpServer, statusLabel, withTimeout, type AssociationDecision, type AssociationRequest, type ReceivedInstance, type StoreAnswer, type StoreContext } from '@yunying/dimse';
+import type { ReplicatedStore } from '@yunying/storage';
 import type { IngestPipeline, Sender } from '../ingest.pipeline';
 import { dimseMetrics } from './dimse.metrics';
 import { answerForOutcome } from './store-status';
 import { archiveFindHandler, type ClinicSession } from './find.handler';
+import { archiveRetrieveHandler } from './retrieve.handler';
 
 export interface DimseServerOptions {
   host: string;
@@ -21,6 +23,8 @@ export interface DimseServerOptions {
   checkCalledAe: boolean;
   pool: Pool;
   pipeline: Pick<IngestPipeline, 'ingest'>;
+  /** The archive's object store: C-GET and C-MOVE read instances from it. Without it their contexts are refused. */
+  store?: Pick<ReplicatedStore, 'read'>;
   logger: Logger;
   metrics: Registry;
   /** The largest P-DATA PDU we accept (A-ASSOCIATE-AC Maximum Length). Default 256 KiB. */
@@ -143,6 +147,7 @@ export async function startDimseServer(options: DimseServerOptions): Promise<Dim
     onAssociation,
     onStore,
     onFind: archiveFindHandler({ pool, maxResults: options.maxFindResults ?? DEFAULT_MAX_FIND_RESULTS }),
+    onRetrieve: options.store === undefined ? undefined : archiveRetrieveHandler({ pool, store: options.store }),
     shuttingDownComment: 'The archive is shutting down; retry later',
     observer: {
       associationDecided: (outcome) => metrics.associationDecided(outcome),

@@ -1,0 +1,108 @@
+import type { Pool } from '@yunying/catalog';
+import type { DicomJsonObject, FrameLocation } from '@yunying/dicom';
+import { addClinicFilter, type Principal } from '@yunying/auth';
+
+/**
+ * The current version of each instance (is_current) with where its object is: what WADO-RS (viewer) and
+ * C-GET / C-MOVE (ingest's DICOM port) read, so both retrieve paths see the same instances under the same
+ * tenancy rule.
+ */
+export interface InstanceRow {
+  clinicId: string;
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  sopInstanceUid: string;
+  sopClassUid: string;
+  transferSyntaxUid: string;
+  objectKey: string;
+  sizeBytes: number;
+  numberOfFrames: number | null;
+  rows: number | null;
+  columns: number | null;
+  photometric: string | null;
+  /** Only when asked for (they are large). */
+  dicomJson: DicomJsonObject | null;
+  frames: FrameLocation[] | null;
+}
+
+/** A single UID (WADO-RS paths) or a list of UIDs (a C-GET / C-MOVE Identifier, PS3.4 C.4.2.2.1). */
+export type UidMatch = string | readonly string[];
+
+export interface InstanceScope {
+  studyInstanceUid: UidMatch;
+  seriesInstanceUid?: UidMatch;
+  sopInstanceUid?: UidMatch;
+  /** Patient Root retrieve: the Patient ID the instances' study must carry. */
+  patientId?: string;
+}
+
+/** The WADO-RS name of the scope (one UID per level). */
+export type WadoScope = InstanceScope;
+
+function uidCondition(column: string, match: UidMatch, params: unknown[]): string {
+  params.push(typeof match === 'string' ? match : [...match]);
+  return typeof match === 'string' ? `${column} = $${params.length}` : `${column} = ANY($${params.length}::text[])`;
+}
+
+interface Row {
+  clinic_id: string;
+  study_instance_uid: string;
+  series_instance_uid: string;
+  sop_instance_uid: string;
+  sop_class_uid: string;
+  transfer_syntax_uid: string;
+  object_key: string;
+  size_bytes: string;
+  number_of_frames: number | null;
+  rows: number | null;
+  columns: number | null;
+  photometric: string | null;
+  dicom_json: DicomJsonObject | null;
+  frames: FrameLocation[] | null;
+}
+
+/**
+ * The instances of a study, series or single instance that the caller may see. The clinic check is in
+ * the WHERE clause: a study of a clinic the caller is not granted yields no rows, exactly like a study
+ * that does not exist (both become 404).
+ */
+export async function findInstances(
+  pool: Pool,
+  principal: Principal,
+  scope: InstanceScope,
+  include: { json?: boolean; frames?: boolean } = {},
+): Promise<InstanceRow[]> {
+  const params: unknown[] = [];
+  const where = [uidCondition('s.study_instance_uid', scope.studyInstanceUid, params), 'i.is_current', addClinicFilter(principal, 's.clinic_id', params)];
+  if (scope.seriesInstanceUid !== undefined) where.push(uidCondition('se.series_instance_uid', scope.seriesInstanceUid, params));
+  if (scope.sopInstanceUid !== undefined) where.push(uidCondition('i.sop_instance_uid', scope.sopInstanceUid, params));
+  if (scope.patientId !== undefined) {
+    params.push(scope.patientId);
+    where.push(`s.patient_id = $${params.length}`);
+  }
+  const { rows } = await pool.query<Row>(
+    `SELECT s.clinic_id, s.study_instance_uid, se.series_instance_uid, i.sop_instance_uid, i.sop_class_uid, i.transfer_syntax_uid,
+        o.object_key, i.size_bytes, i.number_of_frames, i.rows, i.columns, i.photometric,
+        ${include.json === true ? 'i.dicom_json' : 'NULL::jsonb AS dicom_json'}, ${include.frames === true ? 'i.frames' : 'NULL::jsonb AS frames'}
+     FROM instances i JOIN series se ON se.id = i.series_ref JOIN studies s ON s.id = i.study_ref JOIN objects o ON o.sha256 = i.sha256
+     WHERE ${where.join(' AND ')}
+     ORDER BY s.id, se.series_number NULLS LAST, se.id, i.instance_number NULLS LAST, i.id`,
+    params,
+  );
+  return rows.map((r) => ({
+    clinicId: r.clinic_id,
+    studyInstanceUid: r.study_instance_uid,
+    seriesInstanceUid: r.series_instance_uid,
+    sopInstanceUid: r.sop_instance_uid,
+    sopClassUid: r.sop_class_uid,
+    transferSyntaxUid: r.transfer_syntax_uid,
+    objectKey: r.object_key,
+    sizeBytes: Number(r.size_bytes),
+    numberOfFrames: r.number_of_frames,
+    rows: r.rows,
+    columns: r.columns,
+    photometric: r.photometric,
+    dicomJson: r.dicom_json,
+    frames: r.frames,
+  }));
+}

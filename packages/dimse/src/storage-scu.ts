@@ -1,0 +1,104 @@
+import net from 'node:net';
+import { Scp, association as dimseAssociation, type requests } from 'dcmjs-dimse';
+import { TransferSyntax, isNativeTransferSyntax } from '@yunying/dicom';
+import { acceptedSyntaxesOf, sendStore, SubOperationError, type StorageChannel } from './store-channel';
+
+export interface OutboundStorageOptions {
+  host: string;
+  port: number;
+  callingAe: string;
+  calledAe: string;
+  /** SOP class -> the transfer syntaxes of the instances to send in it. */
+  instances: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Connect + A-ASSOCIATE-AC, each C-STORE-RSP, and the A-RELEASE-RP. */
+  timeoutMs: number;
+  maxPduLength: number;
+}
+
+/** An association the archive opened as Storage SCU (a C-MOVE destination). */
+export interface OutboundStorage extends StorageChannel {
+  /** A-RELEASE (bounded); the socket is closed either way. */
+  release(): Promise<void>;
+  /** A-ABORT and close. */
+  abort(): void;
+}
+
+/** PS3.8 9.3.2.2: at most 128 presentation contexts (odd ids 1..255). */
+const MAX_CONTEXTS = 128;
+
+/**
+ * The presentation contexts proposed for a set of instances: per SOP class, one context per stored
+ * compressed syntax (a destination may accept one and refuse another), and one with Explicit and
+ * Implicit VR LE for the native ones (either can be sent: see chooseOutgoingSyntax).
+ */
+export function proposedContexts(instances: ReadonlyMap<string, ReadonlySet<string>>): Array<{ sopClassUid: string; transferSyntaxUids: string[] }> {
+  const out: Array<{ sopClassUid: string; transferSyntaxUids: string[] }> = [];
+  for (const [sopClassUid, syntaxes] of instances) {
+    const native = [...syntaxes].some((uid) => isNativeTransferSyntax(uid));
+    if (native) out.push({ sopClassUid, transferSyntaxUids: [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian] });
+    for (const uid of syntaxes) if (!isNativeTransferSyntax(uid)) out.push({ sopClassUid, transferSyntaxUids: [uid] });
+  }
+  return out.slice(0, MAX_CONTEXTS);
+}
+
+/**
+ * Opens a Storage SCU association to `host:port` over dcmjs-dimse's Network (the library's Scp class,
+ * used here as the requestor: its Client would want every request, with its dataset, before connecting).
+ * Resolves once accepted; rejects on refusal, abort, connection error or timeout, leaving nothing open.
+ */
+export function openStorageAssociation(options: OutboundStorageOptions): Promise<OutboundStorage> {
+  const assoc = new dimseAssociation.Association(options.callingAe, options.calledAe);
+  for (const context of proposedContexts(options.instances)) {
+    const id = assoc.addPresentationContext(context.sopClassUid);
+    for (const uid of context.transferSyntaxUids) assoc.addTransferSyntaxToPresentationContext(id, uid);
+  }
+  assoc.setMaxPduLength(options.maxPduLength);
+
+  const socket = net.connect({ host: options.host, port: options.port });
+  socket.setNoDelay(true);
+  const network = new Scp(socket, { connectTimeout: options.timeoutMs, associationTimeout: options.timeoutMs, pduTimeout: options.timeoutMs });
+  const ended = new AbortController();
+  socket.once('close', () => ended.abort());
+
+  return new Promise<OutboundStorage>((resolve, reject) => {
+    const fail = (why: string): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(new SubOperationError(why));
+    };
+    const timer = setTimeout(() => fail('no A-ASSOCIATE-AC in time'), options.timeoutMs);
+    socket.once('connect', () => network.sendAssociationRequest(assoc));
+    socket.once('error', (error) => fail(`cannot connect: ${error.message}`));
+    network.on('associationRejected', () => fail('association rejected by the destination'));
+    network.on('abort', () => fail('association aborted by the destination'));
+    network.on('networkError', () => fail('network error'));
+    network.on('associationAccepted', () => {
+      clearTimeout(timer);
+      resolve({
+        acceptedSyntaxes: (sopClassUid) => acceptedSyntaxesOf(assoc, sopClassUid),
+        store: (request: requests.CStoreRequest) => sendStore(network, request, options.timeoutMs, ended.signal),
+        release: () => release(network, socket, ended.signal, options.timeoutMs),
+        abort: () => {
+          if (!socket.destroyed) network.sendAbort();
+          socket.destroy();
+        },
+      });
+    });
+  });
+}
+
+function release(network: Scp, socket: net.Socket, ended: AbortSignal, timeoutMs: number): Promise<void> {
+  if (ended.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      socket.end();
+      setTimeout(() => socket.destroy(), 1_000).unref();
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    network.on('associationReleaseResponse', done);
+    ended.addEventListener('abort', done, { once: true });
+    network.sendAssociationReleaseRequest();
+  });
+}
