@@ -55,7 +55,7 @@ describe('audit chain: keyed links and signed checkpoints in the running system'
     const chainDir = path.join(system.dataDir, 'audit-checkpoints', `test_${system.env.DATABASE_SCHEMA}`);
     const head = Number(rows[0]?.n);
     await waitFor('a checkpoint of the chain head', async () => {
-      const names = fs.existsSync(chainDir) ? fs.readdirSync(chainDir) : [];
+      const names = await fs.promises.readdir(chainDir).catch(() => [] as string[]);
       return names.some((n) => Number(n.split('-')[0]) >= head);
     });
     const ok = await verify(auditor);
