@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Registry } from 'prom-client';
+import { Client, Dataset, constants, requests, responses } from 'dcmjs-dimse';
 import { createLogger } from '@yunying/core';
 import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
 import { TransferSyntax } from '@yunying/dicom';
@@ -52,6 +53,46 @@ function lastCount(output: string, label: 'Completed' | 'Failed' | 'Warning'): n
   const all = [...output.matchAll(new RegExp(`${label} Suboperations\\s*:\\s*(\\d+)`, 'g'))];
   const last = all[all.length - 1];
   return last === undefined ? null : Number(last[1]);
+}
+
+interface DimseGet {
+  statuses: number[];
+  final: responses.CGetResponse;
+  /** SOP Instance UID -> the transfer syntax it arrived in. */
+  stored: Map<string, string>;
+}
+
+/**
+ * A C-GET from dcmjs-dimse's Client, for what getscu cannot do or show: C-CANCEL after the first pending
+ * response, the final response's dataset (Failed SOP Instance UID List), and storage contexts proposed
+ * Implicit VR LE first (so Explicit VR LE instances are converted).
+ */
+function dimseGet(port: number, ae: string, studyInstanceUids: string[], cancelAfterFirstPending = false): Promise<DimseGet> {
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    const request = new requests.CGetRequest();
+    // A list as an array: dcmjs caps a single UI string at 64 characters.
+    request.setDataset(new Dataset({ QueryRetrieveLevel: 'STUDY', StudyInstanceUID: studyInstanceUids }));
+    const statuses: number[] = [];
+    const stored = new Map<string, string>();
+    let final: responses.CGetResponse | undefined;
+    request.on('response', (response: responses.CGetResponse) => {
+      statuses.push(response.getStatus());
+      if (response.getStatus() === constants.Status.Pending) {
+        if (cancelAfterFirstPending && statuses.length === 1) client.cancel(request);
+      } else final = response;
+    });
+    client.on('cStoreRequest', (store: requests.CStoreRequest, callback: (response: responses.CStoreResponse) => void) => {
+      stored.set(store.getAffectedSopInstanceUid(), store.getDataset()?.getTransferSyntaxUid() ?? '');
+      const response = responses.CStoreResponse.fromRequest(store);
+      response.setStatus(constants.Status.Success);
+      callback(response);
+    });
+    client.on('networkError', (error: Error) => reject(error));
+    client.on('closed', () => (final === undefined ? reject(new Error('no final C-GET-RSP')) : resolve({ statuses, final, stored })));
+    client.addRequest(request);
+    client.send('127.0.0.1', port, ae, 'YUNYING');
+  });
 }
 
 const dcmtkMissing = findExecutable('getscu') === null ? 'dcmtk (getscu) not installed' : null;
@@ -181,5 +222,23 @@ describeUnless(dcmtkMissing, 'C-GET SCP with dcmtk getscu', () => {
     expect(begin.some((r) => r.actor_username === `ae:${AE}` && r.details.matches === 0)).toBe(true);
     const text = JSON.stringify([...begin, ...done]);
     for (const phi of ['Zhang', 'P-300', 'Other^Clinic', 'P-900']) expect(text).not.toContain(phi);
+  });
+
+  it('dcmjs-dimse SCU: Implicit VR LE first converts the stored Explicit VR LE; the final dataset lists the failed JPEG', async () => {
+    const { final, stored: got } = await dimseGet(server.port, AE, [ct.studyInstanceUid, jpeg.studyInstanceUid]);
+    expect(final.getStatus()).toBe(0xb000);
+    expect(final.getCompleted()).toBe(5);
+    expect(final.getFailures()).toBe(1);
+    expect(final.getDataset()?.getElement('FailedSOPInstanceUIDList')).toBe(jpeg.sopInstanceUids[0]);
+    expect([...got.keys()].sort()).toEqual([...ct.sopInstanceUids, ...ctSecond.sopInstanceUids].sort());
+    for (const syntax of got.values()) expect(syntax).toBe(TransferSyntax.ImplicitVRLittleEndian);
+  });
+
+  it('dcmjs-dimse SCU: C-CANCEL stops the sub-operations between two; 0xFE00 with what remained', async () => {
+    const { final, stored: got } = await dimseGet(server.port, AE, [ct.studyInstanceUid], true);
+    expect(final.getStatus()).toBe(0xfe00);
+    expect(final.getRemaining()).toBeGreaterThan(0);
+    expect(final.getCompleted() + final.getRemaining() + final.getFailures()).toBe(5);
+    expect(got.size).toBe(final.getCompleted());
   });
 });

@@ -1,0 +1,208 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Registry } from 'prom-client';
+import { createLogger } from '@yunying/core';
+import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
+import { TransferSyntax } from '@yunying/dicom';
+import { makeStudy, type Study } from '@yunying/dicom/testing';
+import { splitPart10 } from '@yunying/dimse';
+import { ReplicatedStore } from '@yunying/storage';
+import { tempFsTargets, type TempFsTargets } from '@yunying/storage/testing';
+import { describeUnless, findExecutable } from '../../../../test/support/skip';
+import { IngestPipeline, type Sender } from '../ingest.pipeline';
+import { startDimseServer, type DimseServer } from './index';
+
+const AE = 'MOVE_US1';
+const OTHER_AE = 'MOVE_US2';
+
+interface Run {
+  code: number | null;
+  output: string;
+}
+
+function dcmtk(tool: string, args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(tool, args, { env: { ...process.env, TCP_NODELAY: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+/** A port nothing listens on (bound, then released): for storescp, and for a destination that is down. */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (typeof address !== 'object' || address === null) throw new Error('no port');
+  return address.port;
+}
+
+/** dcmtk storescp as a C-MOVE destination, writing into `dir`; resolves once it accepts connections. */
+async function startStorescp(aeTitle: string, dir: string, extra: string[]): Promise<{ port: number; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn('storescp', ['-aet', aeTitle, '-od', dir, ...extra, String(port)], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i += 1) {
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host: '127.0.0.1', port }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (up) return { port, child };
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error('storescp did not start');
+}
+
+async function received(dir: string): Promise<Map<string, ReturnType<typeof splitPart10>>> {
+  const out = new Map<string, ReturnType<typeof splitPart10>>();
+  for (const name of await fs.readdir(dir)) {
+    const parts = splitPart10(await fs.readFile(path.join(dir, name)));
+    out.set(parts.sopInstanceUid, parts);
+  }
+  return out;
+}
+
+function lastCount(output: string, label: 'Completed' | 'Failed' | 'Warning'): number | null {
+  const all = [...output.matchAll(new RegExp(`${label} Suboperations\\s*:\\s*(\\d+)`, 'g'))];
+  const last = all[all.length - 1];
+  return last === undefined ? null : Number(last[1]);
+}
+
+const dcmtkMissing = findExecutable('movescu') === null || findExecutable('storescp') === null ? 'dcmtk (movescu, storescp) not installed' : null;
+
+describeUnless(dcmtkMissing, 'C-MOVE SCP with dcmtk movescu to dcmtk storescp', () => {
+  let catalog: TestCatalog;
+  let storage: TempFsTargets;
+  let server: DimseServer;
+  let dir: string;
+  let clinicId: string;
+  let otherClinicId: string;
+  const destinations: ChildProcess[] = [];
+  const ct = makeStudy(3, { patientName: 'Zhao^Liu', patientId: 'P-400', modality: 'CT', seriesNumber: 1 });
+  const ctSecond = makeStudy(2, { patientName: 'Zhao^Liu', patientId: 'P-400', modality: 'CT', studyInstanceUid: ct.studyInstanceUid, seriesNumber: 2 });
+  const jpeg = makeStudy(1, { patientName: 'Zhao^Liu', patientId: 'P-400', modality: 'US', transferSyntax: TransferSyntax.JPEGBaseline });
+  const other = makeStudy(1, { patientName: 'Other^Clinic', patientId: 'P-901', modality: 'US' });
+  const stored = new Map<string, Buffer>();
+
+  /** A fresh storescp registered for `clinic` as `aeTitle`; returns the directory it writes to. */
+  const destination = async (clinic: string, aeTitle: string, extra: string[] = []): Promise<string> => {
+    const out = await fs.mkdtemp(path.join(dir, `${aeTitle}-`));
+    const { port, child } = await startStorescp(aeTitle, out, extra);
+    destinations.push(child);
+    await catalog.pool.query('INSERT INTO dimse_move_destinations (clinic_id, ae_title, host, port) VALUES ($1, $2, $3, $4)', [clinic, aeTitle, '127.0.0.1', port]);
+    return out;
+  };
+
+  const move = async (ae: string, to: string, model: '-P' | '-S', keys: string[]): Promise<Run> => {
+    // -d: movescu prints the sub-operation counts of each C-MOVE-RSP only in debug mode.
+    const run = await dcmtk('movescu', ['-d', model, '-aet', ae, '-aec', 'YUNYING', '-aem', to, ...keys.flatMap((k) => ['-k', k]), '127.0.0.1', String(server.port)]);
+    if (process.env.MOVE_DEBUG) console.log(run.output);
+    return run;
+  };
+
+  const lastTransferred = async (): Promise<Record<string, unknown>> =>
+    (await catalog.pool.query<{ details: Record<string, unknown> }>("SELECT details FROM audit_events WHERE event_type = 'DICOM Instances Transferred' ORDER BY seq DESC LIMIT 1")).rows[0]!.details;
+
+  beforeAll(async () => {
+    catalog = await createTestCatalog('dimse_move');
+    storage = await tempFsTargets();
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'yunying-move-'));
+    clinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name) VALUES ('move-1', 'one') RETURNING id")).rows[0]!.id;
+    otherClinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name) VALUES ('move-2', 'two') RETURNING id")).rows[0]!.id;
+    await catalog.pool.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2), ($3, $4)', [AE, clinicId, OTHER_AE, otherClinicId]);
+    const logger = createLogger({ level: process.env.MOVE_DEBUG ? 'debug' : 'silent', service: 'move-test' });
+    const store = new ReplicatedStore({ targets: storage.targets });
+    const pipeline = new IngestPipeline({ pool: catalog.pool, store, logger, metrics: new Registry(), parseLimits: {}, retentionMinYears: 15 });
+    const sender = (id: string, ae: string): Sender => ({ clinicId: id, actor: { username: `ae:${ae}`, role: 'device', clinicId: id }, sourceIp: null, via: 'DIMSE' });
+    const ingest = async (study: Study, id: string, ae: string): Promise<void> => {
+      for (const [k, file] of study.files.entries()) {
+        expect((await pipeline.ingest(file, sender(id, ae))).status).toBe('stored');
+        stored.set(study.sopInstanceUids[k]!, file);
+      }
+    };
+    await ingest(ct, clinicId, AE);
+    await ingest(ctSecond, clinicId, AE);
+    await ingest(jpeg, clinicId, AE);
+    await ingest(other, otherClinicId, OTHER_AE);
+    server = await startDimseServer({ host: '127.0.0.1', port: 0, aeTitle: 'YUNYING', checkCalledAe: false, pool: catalog.pool, pipeline, store, logger, metrics: new Registry(), pduTimeoutMs: 10_000 });
+  });
+
+  afterAll(async () => {
+    for (const child of destinations) child.kill('SIGKILL');
+    await server?.close();
+    await storage?.cleanup();
+    await catalog?.drop();
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('Study Root STUDY level: every instance arrives at the registered destination as stored', async () => {
+    const out = await destination(clinicId, 'WS_ONE');
+    const run = await move(AE, 'WS_ONE', '-S', ['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${ct.studyInstanceUid}`]);
+    expect(run.code).toBe(0);
+    expect(lastCount(run.output, 'Completed')).toBe(5);
+    expect(lastCount(run.output, 'Failed')).toBe(0);
+    const files = await received(out);
+    const expected = [...ct.sopInstanceUids, ...ctSecond.sopInstanceUids];
+    expect([...files.keys()].sort()).toEqual([...expected].sort());
+    for (const uid of expected) expect(Buffer.compare(files.get(uid)!.dataset, splitPart10(stored.get(uid)!).dataset)).toBe(0);
+    expect(await lastTransferred()).toMatchObject({ operation: 'C-MOVE', moveDestination: 'WS_ONE', status: '0x0000', completed: 5, studyInstanceUids: [ct.studyInstanceUid] });
+  });
+
+  it('Patient Root IMAGE level with pending counts; a JPEG the destination refuses is a failed sub-operation, the rest still go', async () => {
+    const out = await destination(clinicId, 'WS_PLAIN');
+    const series = await move(AE, 'WS_PLAIN', '-P', ['QueryRetrieveLevel=IMAGE', 'PatientID=P-400', `StudyInstanceUID=${ct.studyInstanceUid}`, `SeriesInstanceUID=${ct.seriesInstanceUid}`, `SOPInstanceUID=${ct.sopInstanceUids[0]}\\${ct.sopInstanceUids[2]}`]);
+    expect(lastCount(series.output, 'Completed')).toBe(2);
+    expect(series.output).toMatch(/Remaining Suboperations\s*:\s*1/);
+    expect([...(await received(out)).keys()].sort()).toEqual([ct.sopInstanceUids[0], ct.sopInstanceUids[2]].sort());
+    // storescp's default accepts uncompressed syntaxes only: the JPEG Baseline instance cannot go.
+    const mixed = await move(AE, 'WS_PLAIN', '-S', ['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${ct.studyInstanceUid}\\${jpeg.studyInstanceUid}`]);
+    expect(mixed.output).toMatch(/0xb000/i);
+    expect(lastCount(mixed.output, 'Completed')).toBe(5);
+    expect(lastCount(mixed.output, 'Failed')).toBe(1);
+    expect((await received(out)).has(jpeg.sopInstanceUids[0]!)).toBe(false);
+    expect(await lastTransferred()).toMatchObject({ status: '0xB000', failed: 1, failedSopInstanceUids: [jpeg.sopInstanceUids[0]] });
+  });
+
+  it('an AE title not registered for the calling clinic is 0xA801, even one registered for another clinic', async () => {
+    const unknown = await move(AE, 'NOBODY', '-S', ['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${ct.studyInstanceUid}`]);
+    expect(unknown.output).toMatch(/MoveDestinationUnknown|a801/i);
+    const foreignOut = await destination(otherClinicId, 'WS_TWO');
+    const foreign = await move(AE, 'WS_TWO', '-S', ['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${ct.studyInstanceUid}`]);
+    expect(foreign.output).toMatch(/MoveDestinationUnknown|a801/i);
+    expect((await fs.readdir(foreignOut)).length).toBe(0);
+  });
+
+  it("another clinic's study moves nothing, even to the caller's own destination", async () => {
+    const out = await destination(clinicId, 'WS_THREE');
+    const run = await move(AE, 'WS_THREE', '-S', ['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${other.studyInstanceUid}`]);
+    expect(lastCount(run.output, 'Completed')).toBe(0);
+    expect((await fs.readdir(out)).length).toBe(0);
+    // Its owner moves it to its own destination.
+    const ownerOut = await destination(otherClinicId, 'WS_FOUR');
+    await move(OTHER_AE, 'WS_FOUR', '-S', ['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${other.studyInstanceUid}`]);
+    expect([...(await received(ownerOut)).keys()]).toEqual(other.sopInstanceUids);
+  });
+
+  it('a destination that is down: every sub-operation failed, 0xA702', async () => {
+    const port = await freePort();
+    await catalog.pool.query('INSERT INTO dimse_move_destinations (clinic_id, ae_title, host, port) VALUES ($1, $2, $3, $4)', [clinicId, 'WS_DOWN', '127.0.0.1', port]);
+    const run = await move(AE, 'WS_DOWN', '-S', ['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${ct.studyInstanceUid}`]);
+    expect(run.output).toMatch(/0xa702/i);
+    expect(lastCount(run.output, 'Failed')).toBe(5);
+    expect(await lastTransferred()).toMatchObject({ status: '0xA702', completed: 0, failed: 5 });
+  });
+});
