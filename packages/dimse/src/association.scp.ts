@@ -1,14 +1,15 @@
 import type { Socket } from 'node:net';
 import { Writable } from 'node:stream';
-import { Dataset, Scp, constants, responses, type association, type requests } from 'dcmjs-dimse';
+import { Dataset, Scp, constants, requests, responses, type association } from 'dcmjs-dimse';
 import { describeError, isAppError, type Logger } from '@yunying/core';
 import { answerUserIdentity, tlsPeerOf, userIdentityOf } from './credentials';
 import { findModelOf, getModelOf, moveModelOf, negotiateContext, negotiateRole, type ProposedRole } from './negotiation';
 import { part10Header, type ImplementationIdentity } from './part10';
 import { PduGuard } from './pdu-guard';
 import { serveRetrieve, type RetrieveCounts, type RetrieveResponder } from './retrieve.scp';
-import type { AssociationDecision, AssociationRejection, AssociationRequest, FindFinal, FindHandler, ReceivedInstance, RetrieveHandler, RetrieveRequest, ScpObserver, StoreHandler } from './scp.types';
-import { acceptedSyntaxesOf, sendStore, type StorageChannel } from './store-channel';
+import { CommitmentStatus, STORAGE_COMMITMENT_SOP_CLASS, STORAGE_COMMITMENT_SOP_INSTANCE, eventReport, parseCommitmentRequest } from './commitment';
+import type { AssociationDecision, AssociationRejection, AssociationRequest, CommitmentHandler, FindFinal, FindHandler, ReceivedInstance, RetrieveHandler, RetrieveRequest, ScpObserver, StoreHandler } from './scp.types';
+import { acceptedSyntaxesOf, sendRequest, sendStore, type StorageChannel } from './store-channel';
 import { openStorageAssociation } from './storage-scu';
 import { TimeoutError, withTimeout } from './timeout';
 import { StoreStatus, answerForException, errorComment, statusLabel, type StoreAnswer } from './store-status';
@@ -62,6 +63,10 @@ export interface ScpEnvironment<S> {
   find: FindHandler<S> | undefined;
   /** Query/Retrieve GET and MOVE (PS3.4 C.4.2, C.4.3); undefined: their contexts are refused. */
   retrieve: RetrieveHandler<S> | undefined;
+  /** Storage Commitment Push Model (PS3.4 J); undefined: its context is refused. */
+  commitment: CommitmentHandler<S> | undefined;
+  /** The most references one Storage Commitment request may name. */
+  maxCommitmentReferences: number;
   /** True once the server is closing: no new association, no new store. */
   isClosing(): boolean;
   /** Background work (audit writes, a store that outlived its answer) the server waits for on close. */
@@ -230,7 +235,7 @@ export class AssociationScp<S> extends Scp {
     this.session = { value: decision.session };
     this.assoc = assoc;
 
-    const offered = { find: this.env.find !== undefined, get: this.env.retrieve !== undefined, move: this.env.retrieve !== undefined };
+    const offered = { find: this.env.find !== undefined, get: this.env.retrieve !== undefined, move: this.env.retrieve !== undefined, commitment: this.env.commitment !== undefined };
     // dcmjs-dimse puts a Role Selection item (one per abstract syntax) on the first context of that syntax.
     const proposedRoles = new Map<string, ProposedRole>();
     for (const { context } of assoc.getPresentationContexts()) {
@@ -604,10 +609,61 @@ export class AssociationScp<S> extends Scp {
     callback(response);
   }
 
+  /**
+   * PS3.4 J.3 Storage Commitment Push Model, SCP role: the N-ACTION-RQ is checked by the service (is each
+   * instance durable?), answered, and the result goes back at once as an N-EVENT-REPORT-RQ on this
+   * association (J.3.3). The service's verdict comes first, so the report follows the N-ACTION-RSP
+   * immediately and an SCU that releases right after the response still receives it before the RP.
+   */
   override nActionRequest(request: requests.NActionRequest, callback: (response: responses.NActionResponse) => void): void {
-    const response = responses.NActionResponse.fromRequest(request);
-    response.setStatus(Status.UnrecognizedOperation);
-    callback(response);
+    const commitment = this.env.commitment;
+    const answer = (status: number, comment?: string): void => {
+      if (this.sock.destroyed || this.phase === 'closed') return;
+      const response = responses.NActionResponse.fromRequest(request);
+      response.setStatus(status);
+      if (comment !== undefined) response.setErrorComment(errorComment(comment));
+      callback(response);
+    };
+    if (commitment === undefined || this.session === null || request.getRequestedSopClassUid() !== STORAGE_COMMITMENT_SOP_CLASS) {
+      answer(Status.UnrecognizedOperation);
+      return;
+    }
+    const parsed = parseCommitmentRequest(request.getActionTypeId(), request.getRequestedSopInstanceUid() ?? '', request.getDataset()?.getElements() ?? {}, this.env.maxCommitmentReferences);
+    if (!parsed.ok) {
+      answer(parsed.status, parsed.comment);
+      return;
+    }
+    const context = { session: this.session.value, callingAe: this.callingAe, remoteAddress: this.remoteAddress, log: this.log };
+    this.storesInFlight += 1;
+    const run = async (): Promise<void> => {
+      let result;
+      try {
+        result = await commitment(parsed.request, context);
+      } catch (error) {
+        this.log.error({ err: describeError(error) }, 'storage commitment check failed');
+        answer(0x0110, 'The archive cannot check the commitment now; retry later');
+        return;
+      }
+      answer(CommitmentStatus.Success);
+      const { eventTypeId, elements } = eventReport(parsed.request.transactionUid, result);
+      const report = new requests.NEventReportRequest(STORAGE_COMMITMENT_SOP_CLASS, STORAGE_COMMITMENT_SOP_INSTANCE, eventTypeId);
+      const transferSyntax = this.assoc?.getAcceptedPresentationContextFromRequest(request)?.getAcceptedTransferSyntaxUid();
+      report.setDataset(new Dataset(elements, transferSyntax));
+      const status = await sendRequest(this, report, this.env.settings.pduTimeoutMs, this.ended.signal);
+      this.log.info({ transactionUid: parsed.request.transactionUid, committed: result.committed.length, failed: result.failed.length, reportStatus: status }, 'storage commitment reported');
+    };
+    this.env.track(
+      run()
+        .catch((error: unknown) => this.log.warn({ err: describeError(error) }, 'storage commitment report not acknowledged'))
+        .finally(() => {
+          this.storesInFlight -= 1;
+          this.lastActivity = Date.now();
+          if (this.storesInFlight === 0) {
+            this.notifyDrained();
+            if (this.releaseRequested && this.phase === 'associated') this.release();
+          }
+        }),
+    );
   }
 
   override nDeleteRequest(request: requests.NDeleteRequest, callback: (response: responses.NDeleteResponse) => void): void {

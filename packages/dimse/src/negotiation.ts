@@ -54,7 +54,11 @@ export interface OfferedServices {
   find?: boolean;
   get?: boolean;
   move?: boolean;
+  /** Storage Commitment Push Model (PS3.4 J). */
+  commitment?: boolean;
 }
+
+export const STORAGE_COMMITMENT_PUSH_MODEL = '1.2.840.10008.1.20.1';
 
 /** SCP/SCU Role Selection (PS3.7 D.3.3.4) as proposed for one abstract syntax; undefined: no item. */
 export interface ProposedRole {
@@ -126,7 +130,7 @@ function chooseRetrieveTransferSyntax(proposed: readonly string[]): string | und
 
 export function negotiateContext(context: ProposedContext, offered: OfferedServices = {}): ContextDecision {
   const { id, abstractSyntaxUid } = context;
-  const isQuery = (offered.find === true && findModelOf(abstractSyntaxUid) !== undefined) || (offered.get === true && getModelOf(abstractSyntaxUid) !== undefined) || (offered.move === true && moveModelOf(abstractSyntaxUid) !== undefined);
+  const isQuery = (offered.find === true && findModelOf(abstractSyntaxUid) !== undefined) || (offered.get === true && getModelOf(abstractSyntaxUid) !== undefined) || (offered.move === true && moveModelOf(abstractSyntaxUid) !== undefined) || (offered.commitment === true && abstractSyntaxUid === STORAGE_COMMITMENT_PUSH_MODEL);
   let chosen: string | undefined;
   if (abstractSyntaxUid === VERIFICATION_SOP_CLASS) chosen = chooseVerificationTransferSyntax(context.transferSyntaxUids);
   else if (isQuery) chosen = chooseQueryTransferSyntax(context.transferSyntaxUids);

@@ -8,7 +8,7 @@ import { TransferSyntax } from '@yunying/dicom';
  */
 class EncodedDataset extends Dataset {
   constructor(
-    private readonly bytes: Buffer,
+    private bytes: Buffer,
     transferSyntaxUid: string,
     sopClassUid: string,
     sopInstanceUid: string,
@@ -19,6 +19,17 @@ class EncodedDataset extends Dataset {
   override getDenaturalizedDataset(): Buffer {
     return this.bytes;
   }
+
+  /** Drops the bytes once sent: dcmjs-dimse keeps every request it sent for the association's lifetime. */
+  release(): void {
+    this.bytes = Buffer.alloc(0);
+  }
+}
+
+/** Frees the dataset of a sub-operation's C-STORE-RQ once it is answered (a long C-GET would hold every instance otherwise). */
+export function releaseStoreDataset(request: requests.CStoreRequest): void {
+  const dataset = request.getDataset();
+  if (dataset instanceof EncodedDataset) dataset.release();
 }
 
 /** The two encodings one converts into the other without touching a value (PS3.5 A.1, A.2). */

@@ -1,5 +1,5 @@
 import { describeError, isAppError, type Logger } from '@yunying/core';
-import { chooseOutgoingSyntax, convertNativeDataset, storeRequest } from './outgoing';
+import { chooseOutgoingSyntax, convertNativeDataset, releaseStoreDataset, storeRequest } from './outgoing';
 import { splitPart10 } from './part10';
 import type { FindContext, MoveDestination, RetrieveHandler, RetrieveItem, RetrieveOutcome, RetrieveRequest } from './scp.types';
 import { SubOperationError, type StorageChannel } from './store-channel';
@@ -70,7 +70,11 @@ async function sendOne(item: RetrieveItem, channel: StorageChannel, originator: 
     }
   }
   const request = storeRequest({ sopClassUid: parts.sopClassUid, sopInstanceUid: parts.sopInstanceUid, transferSyntaxUid: choice.transferSyntaxUid, dataset }, originator);
-  return channel.store(request);
+  try {
+    return await channel.store(request);
+  } finally {
+    releaseStoreDataset(request);
+  }
 }
 
 /**

@@ -4,7 +4,7 @@ import { Implementation, log as dimseLibraryLog } from 'dcmjs-dimse';
 import { describeError, type Logger } from '@yunying/core';
 import { AssociationScp, type ScpEnvironment, type ScpSettings } from './association.scp';
 import type { ImplementationIdentity } from './part10';
-import type { AssociationDecision, AssociationRequest, FindHandler, RetrieveHandler, ScpObserver, StoreHandler } from './scp.types';
+import type { AssociationDecision, AssociationRequest, CommitmentHandler, FindHandler, RetrieveHandler, ScpObserver, StoreHandler } from './scp.types';
 
 export interface ScpServerOptions<S> {
   host: string;
@@ -31,6 +31,10 @@ export interface ScpServerOptions<S> {
    * which destination); the SCP runs the storage sub-operations. Without it their contexts are refused.
    */
   onRetrieve?: RetrieveHandler<S>;
+  /** Storage Commitment Push Model SCP: says which referenced instances are committed. Without it its context is refused. */
+  onCommitment?: CommitmentHandler<S>;
+  /** The most references one Storage Commitment request may name (then 0x0213). Default 10 000. */
+  maxCommitmentReferences?: number;
   /** (0000,0902) of the 0xA700 answered to a C-STORE that arrives while the server shuts down. */
   shuttingDownComment: string;
   observer?: ScpObserver;
@@ -121,6 +125,8 @@ export async function startScpServer<S>(options: ScpServerOptions<S>): Promise<S
     store: (instance, context) => options.onStore(instance, context),
     find: options.onFind,
     retrieve: options.onRetrieve,
+    commitment: options.onCommitment,
+    maxCommitmentReferences: options.maxCommitmentReferences ?? 10_000,
     isClosing: () => closing,
     track: (work) => {
       const settled = work.then(

@@ -156,3 +156,27 @@ export type RetrievePlan =
 
 /** Throwing gives 0xA900 for a non-retryable AppError (identifier does not match the SOP class), else 0xA701. */
 export type RetrieveHandler<S> = (request: RetrieveRequest, context: FindContext<S>) => Promise<RetrievePlan>;
+
+/** One instance named in a Storage Commitment request (PS3.4 J.3.2.1.1). */
+export interface CommitmentReference {
+  sopClassUid: string;
+  sopInstanceUid: string;
+}
+
+/** An N-ACTION-RQ of the Storage Commitment Push Model (PS3.4 J.3.2), parsed. */
+export interface CommitmentRequest {
+  transactionUid: string;
+  references: CommitmentReference[];
+}
+
+/**
+ * The service's verdict: each reference committed, or failed with a Failure Reason (0008,1197)
+ * (PS3.4 J.3.2.1.1.2: 0x0110 processing failure, 0x0112 no such object instance, 0x0119 class-instance
+ * conflict, 0x0122 SOP class not supported).
+ */
+export interface CommitmentResult {
+  committed: CommitmentReference[];
+  failed: Array<CommitmentReference & { failureReason: number }>;
+}
+
+export type CommitmentHandler<S> = (request: CommitmentRequest, context: StoreContext<S>) => Promise<CommitmentResult>;

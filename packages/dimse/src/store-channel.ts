@@ -35,6 +35,11 @@ export function acceptedSyntaxesOf(assoc: association.Association, sopClassUid: 
  * closing). dcmjs-dimse matches the response by Message ID and raises 'response' on the request.
  */
 export function sendStore(sender: RequestSender, request: requests.CStoreRequest, timeoutMs: number, ended: AbortSignal): Promise<number> {
+  return sendRequest(sender, request, timeoutMs, ended);
+}
+
+/** Any request we send as the invoker (a C-STORE sub-operation, a Storage Commitment N-EVENT-REPORT): its response status. */
+export function sendRequest(sender: RequestSender, request: requests.Request, timeoutMs: number, ended: AbortSignal): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     if (ended.aborted) {
       reject(new SubOperationError('association ended'));
@@ -48,12 +53,12 @@ export function sendStore(sender: RequestSender, request: requests.CStoreRequest
       ended.removeEventListener('abort', onEnded);
       outcome();
     };
-    const onEnded = (): void => finish(() => reject(new SubOperationError('association ended during the C-STORE')));
-    const timer = setTimeout(() => finish(() => reject(new SubOperationError(`no C-STORE-RSP within ${timeoutMs} ms`))), timeoutMs);
+    const onEnded = (): void => finish(() => reject(new SubOperationError('association ended before the response')));
+    const timer = setTimeout(() => finish(() => reject(new SubOperationError(`no response within ${timeoutMs} ms`))), timeoutMs);
     ended.addEventListener('abort', onEnded, { once: true });
-    request.on('response', (response: responses.CStoreResponse) => finish(() => resolve(response.getStatus())));
+    request.on('response', (response: responses.Response) => finish(() => resolve(response.getStatus())));
     // 'done' without a response: dcmjs-dimse gave up on sending it (it could not encode the dataset).
-    request.on('done', () => finish(() => reject(new SubOperationError('the C-STORE could not be sent'))));
+    request.on('done', () => finish(() => reject(new SubOperationError('the request could not be sent'))));
     sender.sendRequests(request);
   });
 }

@@ -21,6 +21,7 @@ import { answerForOutcome } from './store-status';
 import { archiveFindHandler, type ClinicSession } from './find.handler';
 import { archiveRetrieveHandler } from './retrieve.handler';
 import { checkAssociationCredentials, type ApiKeyVerifier, type CredentialVerdict } from './association.credentials';
+import { archiveCommitmentHandler } from './commitment.handler';
 
 export interface DimseServerOptions {
   host: string;
@@ -35,8 +36,11 @@ export interface DimseServerOptions {
   checkCalledAe: boolean;
   pool: Pool;
   pipeline: Pick<IngestPipeline, 'ingest'>;
-  /** The archive's object store: C-GET and C-MOVE read instances from it. Without it their contexts are refused. */
-  store?: Pick<ReplicatedStore, 'read'>;
+  /**
+   * The archive's object store: C-GET and C-MOVE read instances from it, and Storage Commitment requires a
+   * verified copy on each of its targets. Without it those contexts are refused.
+   */
+  store?: Pick<ReplicatedStore, 'read' | 'targets'>;
   logger: Logger;
   metrics: Registry;
   /** The largest P-DATA PDU we accept (A-ASSOCIATE-AC Maximum Length). Default 256 KiB. */
@@ -185,6 +189,7 @@ export async function startDimseServer(options: DimseServerOptions): Promise<Dim
     onStore,
     onFind: archiveFindHandler({ pool, maxResults: options.maxFindResults ?? DEFAULT_MAX_FIND_RESULTS }),
     onRetrieve: options.store === undefined ? undefined : archiveRetrieveHandler({ pool, store: options.store }),
+    onCommitment: options.store === undefined ? undefined : archiveCommitmentHandler({ pool, targets: options.store.targets.map((t) => t.name) }),
     shuttingDownComment: 'The archive is shutting down; retry later',
     observer: {
       associationDecided: (outcome) => metrics.associationDecided(outcome),

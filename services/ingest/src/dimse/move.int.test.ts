@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Registry } from 'prom-client';
+import { Scp, constants, responses, type association, type requests } from 'dcmjs-dimse';
 import { createLogger } from '@yunying/core';
 import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
 import { TransferSyntax } from '@yunying/dicom';
@@ -80,6 +81,35 @@ function lastCount(output: string, label: 'Completed' | 'Failed' | 'Warning'): n
   const all = [...output.matchAll(new RegExp(`${label} Suboperations\\s*:\\s*(\\d+)`, 'g'))];
   const last = all[all.length - 1];
   return last === undefined ? null : Number(last[1]);
+}
+
+/** A Storage SCP that accepts everything, stores the first instance, then drops the connection mid-move. */
+class VanishingDestination extends Scp {
+  private stores = 0;
+
+  constructor(private readonly sock: net.Socket) {
+    super(sock);
+  }
+
+  override associationRequested(assoc: association.Association): void {
+    for (const { context } of assoc.getPresentationContexts()) context.setResult(constants.PresentationContextResult.Accept, context.getTransferSyntaxUids()[0]);
+    this.sendAssociationAccept();
+  }
+
+  override cStoreRequest(request: requests.CStoreRequest, callback: (response: responses.CStoreResponse) => void): void {
+    this.stores += 1;
+    if (this.stores > 1) {
+      this.sock.destroy();
+      return;
+    }
+    const response = responses.CStoreResponse.fromRequest(request);
+    response.setStatus(constants.Status.Success);
+    callback(response);
+  }
+
+  override associationReleaseRequested(): void {
+    this.sendAssociationReleaseResponse();
+  }
 }
 
 const dcmtkMissing = findExecutable('movescu') === null || findExecutable('storescp') === null ? 'dcmtk (movescu, storescp) not installed' : null;
@@ -205,4 +235,27 @@ describeUnless(dcmtkMissing, 'C-MOVE SCP with dcmtk movescu to dcmtk storescp', 
     expect(lastCount(run.output, 'Failed')).toBe(5);
     expect(await lastTransferred()).toMatchObject({ status: '0xA702', completed: 0, failed: 5 });
   });
+
+  it('a destination that goes away mid-move: what was stored counts, the rest failed, 0xB000', async () => {
+    const vanishing = net.createServer((socket) => new VanishingDestination(socket));
+    await new Promise<void>((resolve) => vanishing.listen(0, '127.0.0.1', resolve));
+    const address = vanishing.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    try {
+      await catalog.pool.query('INSERT INTO dimse_move_destinations (clinic_id, ae_title, host, port) VALUES ($1, $2, $3, $4)', [clinicId, 'WS_GONE', '127.0.0.1', port]);
+      const run = await move(AE, 'WS_GONE', '-S', ['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${ct.studyInstanceUid}`]);
+      expect(run.output).toMatch(/0xb000/i);
+      expect(lastCount(run.output, 'Completed')).toBe(1);
+      expect(lastCount(run.output, 'Failed')).toBe(4);
+      expect(await lastTransferred()).toMatchObject({ status: '0xB000', completed: 1, failed: 4, remaining: 0 });
+      // The C-MOVE's own association is unharmed: the next move on a new one works.
+      const out = await destination(clinicId, 'WS_AFTER');
+      const again = await move(AE, 'WS_AFTER', '-S', ['QueryRetrieveLevel=SERIES', `StudyInstanceUID=${ct.studyInstanceUid}`, `SeriesInstanceUID=${ctSecond.seriesInstanceUid}`]);
+      expect(lastCount(again.output, 'Completed')).toBe(2);
+      expect((await received(out)).size).toBe(2);
+    } finally {
+      await new Promise<void>((resolve) => vanishing.close(() => resolve()));
+    }
+  });
 });
+

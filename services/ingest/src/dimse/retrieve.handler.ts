@@ -32,7 +32,7 @@ function hex(status: number): string {
  * C-GET / C-MOVE of the archive (PS3.4 C.4.2, C.4.3): the Identifier becomes an instance scope, the
  * instances are found with the same query and tenancy filter as WADO-RS (`findInstances`, the calling
  * AE's clinic only: another clinic's study matches nothing, exactly like a study that does not exist)
- * and read from the replicated store like WADO-RS reads them. Audited twice (PS3.15 A.5.3.3, A.5.3.4):
+ * and read from the replicated store like WADO-RS reads them. Audited twice (PS3.15 A.5.3.3, A.5.3.7):
  * Begin Transferring DICOM Instances before the first sub-operation, DICOM Instances Transferred with
  * the outcome; both with study UIDs and counts, never patient attributes.
  */

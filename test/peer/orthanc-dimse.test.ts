@@ -1,0 +1,115 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { makeStudy } from '@yunying/dicom/testing';
+import { splitPart10 } from '@yunying/dimse';
+import { describeUnless } from '../support/skip';
+import { netnsUnavailable, startInNetns, type NetnsProgram } from '../support/netns';
+import { startSystem, stow, type RunningSystem } from '../support/system';
+
+/**
+ * Issue #16: Orthanc 1.10 as a DIMSE peer of the archive, driven through its REST API as its users do:
+ * `/modalities/yunying/query` (C-FIND), `/queries/{id}/retrieve` and `/modalities/yunying/move`
+ * (C-MOVE to Orthanc itself, registered as a move destination of the clinic). Orthanc runs in a private
+ * network namespace; its DICOM port and ours meet only through the socket relays of test/support/netns.ts.
+ */
+const ORTHANC = '/usr/sbin/Orthanc';
+const ORTHANC_AE = 'PEER';
+const OUR_PORT_INSIDE = 8104;
+
+function unavailable(): string | null {
+  if (!fs.existsSync(ORTHANC)) return 'Orthanc not installed (apt-get install orthanc)';
+  return netnsUnavailable();
+}
+
+describeUnless(unavailable(), 'Orthanc as a DIMSE peer: C-FIND and C-MOVE through its REST API (system)', () => {
+  let system: RunningSystem;
+  let orthanc: NetnsProgram;
+  let orthancUrl: string;
+  let dir: string;
+  let clinicId: string;
+  const study = makeStudy(3, { rows: 16, columns: 16, patientId: 'PID-DIMSE', patientName: 'DIMSE^ORTHANC', modality: 'US' });
+
+  const rest = async <T>(method: string, url: string, body?: unknown): Promise<{ status: number; body: T }> => {
+    const res = await fetch(`${orthancUrl}${url}`, { method, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) });
+    const text = await res.text();
+    return { status: res.status, body: (text === '' ? null : JSON.parse(text)) as T };
+  };
+
+  const query = async (patientId: string): Promise<{ id: string; answers: string[] }> => {
+    const created = await rest<{ ID: string }>('POST', '/modalities/yunying/query', { Level: 'Study', Query: { PatientID: patientId, StudyInstanceUID: '' } });
+    expect(created.status).toBe(200);
+    const answers = await rest<string[]>('GET', `/queries/${created.body.ID}/answers`);
+    return { id: created.body.ID, answers: answers.body };
+  };
+
+  beforeAll(async () => {
+    system = await startSystem();
+    const apiKey = system.credentials.apiKey?.key ?? '';
+    expect((await stow(system.urls.ingest ?? '', apiKey, study.files)).status).toBe(200);
+    clinicId = (await system.pool.query<{ clinic_id: string }>('SELECT clinic_id FROM studies WHERE study_instance_uid = $1', [study.studyInstanceUid])).rows[0]!.clinic_id;
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'yy-orthanc-dimse-'));
+    fs.mkdirSync(path.join(dir, 'storage'));
+    const config = {
+      Name: 'PEER',
+      StorageDirectory: path.join(dir, 'storage'),
+      IndexDirectory: path.join(dir, 'storage'),
+      HttpPort: 8042,
+      DicomPort: 4242,
+      DicomAet: ORTHANC_AE,
+      RemoteAccessAllowed: true,
+      AuthenticationEnabled: false,
+      DicomModalities: { yunying: ['YUNYING', '127.0.0.1', OUR_PORT_INSIDE] },
+    };
+    fs.writeFileSync(path.join(dir, 'orthanc.json'), JSON.stringify(config));
+    orthanc = await startInNetns({ inbound: [8042, 4242], outbound: { [OUR_PORT_INSIDE]: Number(system.env.DIMSE_PORT) }, command: [ORTHANC, path.join(dir, 'orthanc.json')] });
+    orthancUrl = `http://127.0.0.1:${orthanc.hostPort(8042)}`;
+    for (let i = 0; ; i += 1) {
+      const ok = await fetch(`${orthancUrl}/system`).then((r) => r.ok, () => false);
+      if (ok) break;
+      if (i > 300) throw new Error(`Orthanc did not answer:\n${orthanc.output().slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // Orthanc's AE title belongs to the clinic, and Orthanc is one of its move destinations.
+    await system.pool.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2)', [ORTHANC_AE, clinicId]);
+    await system.pool.query('INSERT INTO dimse_move_destinations (clinic_id, ae_title, host, port) VALUES ($1, $2, $3, $4)', [clinicId, ORTHANC_AE, '127.0.0.1', orthanc.hostPort(4242)]);
+  }, 120_000);
+
+  afterAll(async () => {
+    await orthanc?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await system?.stop();
+  });
+
+  it('C-FIND from Orthanc finds the study', async () => {
+    const { id, answers } = await query('PID-DIMSE');
+    expect(answers).toEqual(['0']);
+    const content = await rest<Record<string, string>>('GET', `/queries/${id}/answers/0/content?simplify`);
+    expect(content.body.StudyInstanceUID).toBe(study.studyInstanceUid);
+  });
+
+  it('C-MOVE from Orthanc to itself: Orthanc then holds every instance, datasets byte for byte', async () => {
+    const { id } = await query('PID-DIMSE');
+    const moved = await rest<unknown>('POST', `/queries/${id}/retrieve`, ORTHANC_AE);
+    expect(moved.status).toBe(200);
+    const ids = await rest<string[]>('POST', '/tools/find', { Level: 'Instance', Query: { StudyInstanceUID: study.studyInstanceUid } });
+    expect(ids.body).toHaveLength(3);
+    const held = await Promise.all(ids.body.map(async (instance) => splitPart10(Buffer.from(await (await fetch(`${orthancUrl}/instances/${instance}/file`)).arrayBuffer()))));
+    const sent = new Map(study.files.map((file) => [splitPart10(file).sopInstanceUid, splitPart10(file).dataset]));
+    for (const parts of held) expect(Buffer.compare(parts.dataset, sent.get(parts.sopInstanceUid)!)).toBe(0);
+  });
+
+  it('tenancy: once Orthanc belongs to another clinic it finds nothing and cannot move there', async () => {
+    const other = (await system.pool.query<{ id: string }>("INSERT INTO clinics (code, name, dimse_auth) VALUES ('orthanc-dimse-other', 'other', 'ae_only') RETURNING id")).rows[0]!.id;
+    await system.pool.query('UPDATE clinic_ae_titles SET clinic_id = $1 WHERE ae_title = $2', [other, ORTHANC_AE]);
+    try {
+      expect((await query('PID-DIMSE')).answers).toEqual([]);
+      // Its move destination is registered for the first clinic only: 0xA801, which Orthanc reports as a failure.
+      const moved = await rest<{ Details?: string }>('POST', '/modalities/yunying/move', { Level: 'Study', Resources: [{ StudyInstanceUID: study.studyInstanceUid }], TargetAet: ORTHANC_AE });
+      expect(moved.status).toBe(500);
+      expect(moved.body.Details).toContain('0xA801');
+    } finally {
+      await system.pool.query('UPDATE clinic_ae_titles SET clinic_id = $1 WHERE ae_title = $2', [clinicId, ORTHANC_AE]);
+    }
+  });
+});
