@@ -47,6 +47,8 @@ export interface ScpSettings {
   maxInstanceBytes: number;
   artimMs: number;
   implementation: ImplementationIdentity;
+  /** Our AE title as the calling AE of C-MOVE destination associations; undefined: the called AE title we were reached by. */
+  aeTitle: string | undefined;
   /** (0000,0902) of the 0xA700 answered while the server shuts down. */
   shuttingDownComment: string;
 }
@@ -507,7 +509,7 @@ export class AssociationScp<S> extends Scp {
     const { settings } = this.env;
     this.runRetrieve(request, { operation: 'move', model, identifier: request.getDataset()?.getElements() ?? {}, moveDestination }, this.responder(request, () => responses.CMoveResponse.fromRequest(request), callback), retrieve, {
       openDestination: (destination, instances) =>
-        openStorageAssociation({ host: destination.host, port: destination.port, callingAe: this.calledAe, calledAe: destination.aeTitle, instances, timeoutMs: settings.pduTimeoutMs, maxPduLength: settings.maxPduLength }),
+        openStorageAssociation({ host: destination.host, port: destination.port, callingAe: settings.aeTitle ?? this.calledAe, calledAe: destination.aeTitle, instances, timeoutMs: settings.pduTimeoutMs, maxPduLength: settings.maxPduLength }),
       moveOriginator: { aeTitle: this.callingAe, messageId: request.getMessageId() },
     });
   }

@@ -147,6 +147,7 @@ export async function startDimseServer(options: DimseServerOptions): Promise<Dim
     host: options.host,
     port: options.port,
     implementation: IMPLEMENTATION,
+    aeTitle,
     logger,
     onAssociation,
     onStore,
