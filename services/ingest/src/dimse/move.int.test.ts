@@ -221,7 +221,10 @@ describeUnless(dcmtkMissing, 'C-MOVE SCP with dcmtk movescu to dcmtk storescp', 
   it("another clinic's study moves nothing, even to the caller's own destination", async () => {
     const out = await destination(clinicId, 'WS_THREE');
     const run = await move(AE, 'WS_THREE', '-S', ['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${other.studyInstanceUid}`]);
+    // As for a study that does not exist: success with zero sub-operations.
+    expect(run.output).toMatch(/DIMSE Status\s*:\s*0x0000/);
     expect(lastCount(run.output, 'Completed')).toBe(0);
+    expect(lastCount(run.output, 'Failed')).toBe(0);
     expect((await fs.readdir(out)).length).toBe(0);
     // Its owner moves it to its own destination.
     const ownerOut = await destination(otherClinicId, 'WS_FOUR');

@@ -180,7 +180,9 @@ describeUnless(dcmtkMissing, 'C-GET SCP with dcmtk getscu', () => {
   it("another clinic's study yields no sub-operation and no data, exactly like an unknown study", async () => {
     const { run, files } = await get(AE, '-S', ['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${other.studyInstanceUid}`]);
     expect(files.size).toBe(0);
+    expect(run.output).toMatch(/Received C-GET Response \(Success\)/);
     expect(lastCount(run.output, 'Completed')).toBe(0);
+    expect(lastCount(run.output, 'Failed')).toBe(0);
     // The owner gets it.
     const owner = await get(OTHER_AE, '-S', ['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${other.studyInstanceUid}`]);
     expect([...owner.files.keys()].sort()).toEqual([...other.sopInstanceUids].sort());
