@@ -353,12 +353,7 @@ export class AssociationScp<S> extends Scp {
         })
         .finally(() => {
           if (sink !== undefined) sink.chunks.length = 0;
-          this.storesInFlight -= 1;
-          this.lastActivity = Date.now();
-          if (this.storesInFlight === 0) {
-            this.notifyDrained();
-            if (this.releaseRequested && this.phase === 'associated') this.release();
-          }
+          this.operationEnded();
         }),
     );
   }
@@ -482,12 +477,7 @@ export class AssociationScp<S> extends Scp {
         .then((final) => send(final.status, undefined, final.errorComment, true))
         .finally(() => {
           this.cancellable.delete(messageId);
-          this.storesInFlight -= 1;
-          this.lastActivity = Date.now();
-          if (this.storesInFlight === 0) {
-            this.notifyDrained();
-            if (this.releaseRequested && this.phase === 'associated') this.release();
-          }
+          this.operationEnded();
         }),
     );
   }
@@ -583,12 +573,7 @@ export class AssociationScp<S> extends Scp {
         })
         .finally(() => {
           this.cancellable.delete(messageId);
-          this.storesInFlight -= 1;
-          this.lastActivity = Date.now();
-          if (this.storesInFlight === 0) {
-            this.notifyDrained();
-            if (this.releaseRequested && this.phase === 'associated') this.release();
-          }
+          this.operationEnded();
         }),
     );
   }
@@ -645,14 +630,7 @@ export class AssociationScp<S> extends Scp {
     this.env.track(
       run()
         .catch((error: unknown) => this.log.warn({ err: describeError(error) }, 'storage commitment report not acknowledged'))
-        .finally(() => {
-          this.storesInFlight -= 1;
-          this.lastActivity = Date.now();
-          if (this.storesInFlight === 0) {
-            this.notifyDrained();
-            if (this.releaseRequested && this.phase === 'associated') this.release();
-          }
-        }),
+        .finally(() => this.operationEnded()),
     );
   }
 
@@ -746,6 +724,19 @@ export class AssociationScp<S> extends Scp {
       this.abortAndClose('idle');
     };
     this.idleTimer = setTimeout(check, timeout);
+  }
+
+  /**
+   * An operation of ours (a C-STORE with the service, a C-FIND, a retrieve, a commitment report) is over:
+   * when none is left, a waiting shutdown goes on and a pending A-RELEASE-RQ is answered.
+   */
+  private operationEnded(): void {
+    this.storesInFlight -= 1;
+    this.lastActivity = Date.now();
+    if (this.storesInFlight === 0) {
+      this.notifyDrained();
+      if (this.releaseRequested && this.phase === 'associated') this.release();
+    }
   }
 
   private notifyDrained(): void {
