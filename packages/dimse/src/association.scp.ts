@@ -48,6 +48,8 @@ export interface ScpSettings {
   maxInstanceBytes: number;
   artimMs: number;
   implementation: ImplementationIdentity;
+  /** Our AE title as the calling AE of C-MOVE destination associations; undefined: the called AE title we were reached by. */
+  aeTitle: string | undefined;
   /** (0000,0902) of the 0xA700 answered while the server shuts down. */
   shuttingDownComment: string;
 }
@@ -363,12 +365,7 @@ export class AssociationScp<S> extends Scp {
         })
         .finally(() => {
           if (sink !== undefined) sink.chunks.length = 0;
-          this.storesInFlight -= 1;
-          this.lastActivity = Date.now();
-          if (this.storesInFlight === 0) {
-            this.notifyDrained();
-            if (this.releaseRequested && this.phase === 'associated') this.release();
-          }
+          this.operationEnded();
         }),
     );
   }
@@ -492,12 +489,7 @@ export class AssociationScp<S> extends Scp {
         .then((final) => send(final.status, undefined, final.errorComment, true))
         .finally(() => {
           this.cancellable.delete(messageId);
-          this.storesInFlight -= 1;
-          this.lastActivity = Date.now();
-          if (this.storesInFlight === 0) {
-            this.notifyDrained();
-            if (this.releaseRequested && this.phase === 'associated') this.release();
-          }
+          this.operationEnded();
         }),
     );
   }
@@ -519,7 +511,7 @@ export class AssociationScp<S> extends Scp {
     const { settings } = this.env;
     this.runRetrieve(request, { operation: 'move', model, identifier: request.getDataset()?.getElements() ?? {}, moveDestination }, this.responder(request, () => responses.CMoveResponse.fromRequest(request), callback), retrieve, {
       openDestination: (destination, instances) =>
-        openStorageAssociation({ host: destination.host, port: destination.port, callingAe: this.calledAe, calledAe: destination.aeTitle, instances, timeoutMs: settings.pduTimeoutMs, maxPduLength: settings.maxPduLength }),
+        openStorageAssociation({ host: destination.host, port: destination.port, callingAe: settings.aeTitle ?? this.calledAe, calledAe: destination.aeTitle, instances, timeoutMs: settings.pduTimeoutMs, maxPduLength: settings.maxPduLength }),
       moveOriginator: { aeTitle: this.callingAe, messageId: request.getMessageId() },
     });
   }
@@ -593,12 +585,7 @@ export class AssociationScp<S> extends Scp {
         })
         .finally(() => {
           this.cancellable.delete(messageId);
-          this.storesInFlight -= 1;
-          this.lastActivity = Date.now();
-          if (this.storesInFlight === 0) {
-            this.notifyDrained();
-            if (this.releaseRequested && this.phase === 'associated') this.release();
-          }
+          this.operationEnded();
         }),
     );
   }
@@ -655,14 +642,7 @@ export class AssociationScp<S> extends Scp {
     this.env.track(
       run()
         .catch((error: unknown) => this.log.warn({ err: describeError(error) }, 'storage commitment report not acknowledged'))
-        .finally(() => {
-          this.storesInFlight -= 1;
-          this.lastActivity = Date.now();
-          if (this.storesInFlight === 0) {
-            this.notifyDrained();
-            if (this.releaseRequested && this.phase === 'associated') this.release();
-          }
-        }),
+        .finally(() => this.operationEnded()),
     );
   }
 
@@ -756,6 +736,19 @@ export class AssociationScp<S> extends Scp {
       this.abortAndClose('idle');
     };
     this.idleTimer = setTimeout(check, timeout);
+  }
+
+  /**
+   * An operation of ours (a C-STORE with the service, a C-FIND, a retrieve, a commitment report) is over:
+   * when none is left, a waiting shutdown goes on and a pending A-RELEASE-RQ is answered.
+   */
+  private operationEnded(): void {
+    this.storesInFlight -= 1;
+    this.lastActivity = Date.now();
+    if (this.storesInFlight === 0) {
+      this.notifyDrained();
+      if (this.releaseRequested && this.phase === 'associated') this.release();
+    }
   }
 
   private notifyDrained(): void {

@@ -173,10 +173,13 @@ export async function serveRetrieve<S>(run: RetrieveRun<S>): Promise<void> {
         channel = undefined;
       }
     }
-    if (channel === undefined) {
+    if (items.length === 0) {
+      // Nothing matched (or nothing of this clinic): success with zero sub-operations, no association opened.
+      outcome = { status: RetrieveStatus.Success, remaining: 0, completed: 0, failed: 0, warning: 0, sent: [], failedSopInstanceUids: [] };
+    } else if (channel === undefined) {
       outcome = { status: RetrieveStatus.UnableToPerformSubOperations, remaining: 0, completed: 0, failed: items.length, warning: 0, sent: [], failedSopInstanceUids: items.map((i) => i.sopInstanceUid) };
     } else {
-      if (items.length > 0) responder.pending({ remaining: items.length, completed: 0, failed: 0, warning: 0 });
+      responder.pending({ remaining: items.length, completed: 0, failed: 0, warning: 0 });
       outcome = await runSubOperations(items, channel, run as RetrieveRun<unknown>, log);
     }
   } finally {

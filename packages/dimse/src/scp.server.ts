@@ -12,6 +12,8 @@ export interface ScpServerOptions<S> {
   port: number;
   /** Sent in the A-ASSOCIATE-AC and written into every Part 10 header. */
   implementation: ImplementationIdentity;
+  /** This SCP's AE title: the calling AE of the associations it opens to C-MOVE destinations. Default: the called AE title of the C-MOVE's association. */
+  aeTitle?: string;
   logger: Logger;
   /**
    * Accept or reject an association (calling AE -> sender). Must bound its own waits (the association
@@ -105,6 +107,7 @@ export async function startScpServer<S>(options: ScpServerOptions<S>): Promise<S
     maxInstanceBytes: options.maxInstanceBytes ?? DEFAULTS.maxInstanceBytes,
     artimMs: Math.min(DEFAULTS.artimMs, pduTimeoutMs),
     implementation: options.implementation,
+    aeTitle: options.aeTitle,
     shuttingDownComment: options.shuttingDownComment,
   };
   const { logger } = options;

@@ -6,6 +6,8 @@ export interface CommitmentHandlerOptions {
   pool: Pool;
   /** The replica targets every instance must have a verified copy on (the ReplicatedStore's, by name). */
   targets: readonly string[];
+  /** Told the verdicts of each request (metrics). */
+  onChecked?: (result: CommitmentResult) => void;
 }
 
 /** Failure Reasons (0008,1197) of PS3.4 J.3.2.1.1.2 / C.4. */
@@ -44,6 +46,7 @@ export function archiveCommitmentHandler(options: CommitmentHandlerOptions): Com
       else if (row.durable_copies < targets.length) result.failed.push({ ...reference, failureReason: FailureReason.ProcessingFailure });
       else result.committed.push(reference);
     }
+    options.onChecked?.(result);
     return result;
   };
 }

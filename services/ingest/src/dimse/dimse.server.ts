@@ -184,12 +184,19 @@ export async function startDimseServer(options: DimseServerOptions): Promise<Dim
     host: options.host,
     port: options.port,
     implementation: IMPLEMENTATION,
+    aeTitle,
     logger,
     onAssociation,
     onStore,
     onFind: archiveFindHandler({ pool, maxResults: options.maxFindResults ?? DEFAULT_MAX_FIND_RESULTS }),
-    onRetrieve: options.store === undefined ? undefined : archiveRetrieveHandler({ pool, store: options.store }),
-    onCommitment: options.store === undefined ? undefined : archiveCommitmentHandler({ pool, targets: options.store.targets.map((t) => t.name) }),
+    onRetrieve:
+      options.store === undefined
+        ? undefined
+        : archiveRetrieveHandler({ pool, store: options.store, onFinished: (operation, outcome) => metrics.retrieveFinished(operation, statusLabel(outcome.status), outcome) }),
+    onCommitment:
+      options.store === undefined
+        ? undefined
+        : archiveCommitmentHandler({ pool, targets: options.store.targets.map((t) => t.name), onChecked: (result) => metrics.commitmentChecked(result.committed.length, result.failed.length) }),
     shuttingDownComment: 'The archive is shutting down; retry later',
     observer: {
       associationDecided: (outcome) => metrics.associationDecided(outcome),

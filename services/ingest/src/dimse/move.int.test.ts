@@ -4,7 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Registry } from 'prom-client';
-import { Scp, constants, responses, type association, type requests } from 'dcmjs-dimse';
+import { Client, Dataset, Scp, constants, requests, responses, type association } from 'dcmjs-dimse';
 import { createLogger } from '@yunying/core';
 import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
 import { TransferSyntax } from '@yunying/dicom';
@@ -86,12 +86,14 @@ function lastCount(output: string, label: 'Completed' | 'Failed' | 'Warning'): n
 /** A Storage SCP that accepts everything, stores the first instance, then drops the connection mid-move. */
 class VanishingDestination extends Scp {
   private stores = 0;
+  static callingAeTitles: string[] = [];
 
   constructor(private readonly sock: net.Socket) {
     super(sock);
   }
 
   override associationRequested(assoc: association.Association): void {
+    VanishingDestination.callingAeTitles.push(assoc.getCallingAeTitle());
     for (const { context } of assoc.getPresentationContexts()) context.setResult(constants.PresentationContextResult.Accept, context.getTransferSyntaxUids()[0]);
     this.sendAssociationAccept();
   }
@@ -139,7 +141,7 @@ describeUnless(dcmtkMissing, 'C-MOVE SCP with dcmtk movescu to dcmtk storescp', 
 
   const move = async (ae: string, to: string, model: '-P' | '-S', keys: string[]): Promise<Run> => {
     // -d: movescu prints the sub-operation counts of each C-MOVE-RSP only in debug mode.
-    const run = await dcmtk('movescu', ['-d', model, '-aet', ae, '-aec', 'YUNYING', '-aem', to, ...keys.flatMap((k) => ['-k', k]), '127.0.0.1', String(server.port)]);
+    const run = await dcmtk('movescu', ['-d', model, '-aet', ae, '-aec', 'ANY-SCP', '-aem', to, ...keys.flatMap((k) => ['-k', k]), '127.0.0.1', String(server.port)]);
     if (process.env.MOVE_DEBUG) console.log(run.output);
     return run;
   };
@@ -219,7 +221,10 @@ describeUnless(dcmtkMissing, 'C-MOVE SCP with dcmtk movescu to dcmtk storescp', 
   it("another clinic's study moves nothing, even to the caller's own destination", async () => {
     const out = await destination(clinicId, 'WS_THREE');
     const run = await move(AE, 'WS_THREE', '-S', ['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${other.studyInstanceUid}`]);
+    // As for a study that does not exist: success with zero sub-operations.
+    expect(run.output).toMatch(/DIMSE Status\s*:\s*0x0000/);
     expect(lastCount(run.output, 'Completed')).toBe(0);
+    expect(lastCount(run.output, 'Failed')).toBe(0);
     expect((await fs.readdir(out)).length).toBe(0);
     // Its owner moves it to its own destination.
     const ownerOut = await destination(otherClinicId, 'WS_FOUR');
@@ -248,6 +253,8 @@ describeUnless(dcmtkMissing, 'C-MOVE SCP with dcmtk movescu to dcmtk storescp', 
       expect(lastCount(run.output, 'Completed')).toBe(1);
       expect(lastCount(run.output, 'Failed')).toBe(4);
       expect(await lastTransferred()).toMatchObject({ status: '0xB000', completed: 1, failed: 4, remaining: 0 });
+      // The archive calls the destination as its own AE title, not as whatever the C-MOVE SCU called it.
+      expect(VanishingDestination.callingAeTitles).toEqual(['YUNYING']);
       // The C-MOVE's own association is unharmed: the next move on a new one works.
       const out = await destination(clinicId, 'WS_AFTER');
       const again = await move(AE, 'WS_AFTER', '-S', ['QueryRetrieveLevel=SERIES', `StudyInstanceUID=${ct.studyInstanceUid}`, `SeriesInstanceUID=${ctSecond.seriesInstanceUid}`]);
@@ -256,6 +263,32 @@ describeUnless(dcmtkMissing, 'C-MOVE SCP with dcmtk movescu to dcmtk storescp', 
     } finally {
       await new Promise<void>((resolve) => vanishing.close(() => resolve()));
     }
+  });
+
+  it('C-CANCEL (dcmjs-dimse as SCU) stops the move between two sub-operations: 0xFE00 with what remained', async () => {
+    const out = await destination(clinicId, 'WS_CANCEL');
+    const final = await new Promise<responses.CMoveResponse>((resolve, reject) => {
+      const client = new Client();
+      const request = new requests.CMoveRequest();
+      request.setDataset(new Dataset({ QueryRetrieveLevel: 'STUDY', StudyInstanceUID: ct.studyInstanceUid }));
+      request.getCommandDataset().setElement('MoveDestination', 'WS_CANCEL');
+      let pendings = 0;
+      let last: responses.CMoveResponse | undefined;
+      request.on('response', (response: responses.CMoveResponse) => {
+        if (response.getStatus() === constants.Status.Pending) {
+          pendings += 1;
+          if (pendings === 1) client.cancel(request);
+        } else last = response;
+      });
+      client.on('networkError', (error: Error) => reject(error));
+      client.on('closed', () => (last === undefined ? reject(new Error('no final C-MOVE-RSP')) : resolve(last)));
+      client.addRequest(request);
+      client.send('127.0.0.1', server.port, AE, 'YUNYING');
+    });
+    expect(final.getStatus()).toBe(0xfe00);
+    expect(final.getRemaining()).toBeGreaterThan(0);
+    expect(final.getCompleted() + final.getRemaining() + final.getFailures()).toBe(5);
+    expect((await fs.readdir(out)).length).toBe(final.getCompleted());
   });
 });
 

@@ -15,6 +15,8 @@ export interface RetrieveHandlerOptions {
   store: Pick<ReplicatedStore, 'read'>;
   /** Study UIDs named in one audit record; beyond it only the count. */
   auditStudyUids?: number;
+  /** Told how each retrieve that ran its sub-operations ended (metrics). */
+  onFinished?: (operation: 'get' | 'move', outcome: RetrieveOutcome) => void;
 }
 
 const DEFAULT_AUDIT_STUDY_UIDS = 100;
@@ -88,7 +90,9 @@ export function archiveRetrieveHandler(options: RetrieveHandlerOptions): Retriev
         load: () => store.read(row.objectKey, { expectedSize: row.sizeBytes }),
       })),
       finished: async (outcome: RetrieveOutcome) => {
-        const sentStudies = [...new Set(rows.filter((r) => outcome.sent.includes(r.sopInstanceUid)).map((r) => r.studyInstanceUid))];
+        options.onFinished?.(request.operation, outcome);
+        const sent = new Set(outcome.sent);
+        const sentStudies = [...new Set(rows.filter((r) => sent.has(r.sopInstanceUid)).map((r) => r.studyInstanceUid))];
         await audit('DICOM Instances Transferred', context, sentStudies, outcome.failed === 0 && outcome.status !== RetrieveStatus.Cancel ? 0 : 4, {
           ...base,
           status: hex(outcome.status),

@@ -109,6 +109,7 @@ describeUnless(dcmtkMissing, 'C-GET SCP with dcmtk getscu', () => {
   const jpeg = makeStudy(1, { patientName: 'Zhang^San', patientId: 'P-300', modality: 'US', transferSyntax: TransferSyntax.JPEGBaseline });
   const other = makeStudy(2, { patientName: 'Other^Clinic', patientId: 'P-900', modality: 'US' });
   const stored = new Map<string, Buffer>();
+  const metrics = new Registry();
 
   const get = async (ae: string, model: '-P' | '-S', keys: string[], extra: string[] = []): Promise<{ run: Run; files: Awaited<ReturnType<typeof received>> }> => {
     const out = await fs.mkdtemp(path.join(dir, 'get-'));
@@ -141,7 +142,7 @@ describeUnless(dcmtkMissing, 'C-GET SCP with dcmtk getscu', () => {
     await ingest(ctSecond, clinicId, AE);
     await ingest(jpeg, clinicId, AE);
     await ingest(other, otherClinicId, OTHER_AE);
-    server = await startDimseServer({ host: '127.0.0.1', port: 0, aeTitle: 'YUNYING', checkCalledAe: false, pool: catalog.pool, pipeline, store, logger, metrics: new Registry() });
+    server = await startDimseServer({ host: '127.0.0.1', port: 0, aeTitle: 'YUNYING', checkCalledAe: false, pool: catalog.pool, pipeline, store, logger, metrics });
   });
 
   afterAll(async () => {
@@ -180,7 +181,9 @@ describeUnless(dcmtkMissing, 'C-GET SCP with dcmtk getscu', () => {
   it("another clinic's study yields no sub-operation and no data, exactly like an unknown study", async () => {
     const { run, files } = await get(AE, '-S', ['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${other.studyInstanceUid}`]);
     expect(files.size).toBe(0);
+    expect(run.output).toMatch(/Received C-GET Response \(Success\)/);
     expect(lastCount(run.output, 'Completed')).toBe(0);
+    expect(lastCount(run.output, 'Failed')).toBe(0);
     // The owner gets it.
     const owner = await get(OTHER_AE, '-S', ['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${other.studyInstanceUid}`]);
     expect([...owner.files.keys()].sort()).toEqual([...other.sopInstanceUids].sort());
@@ -220,6 +223,9 @@ describeUnless(dcmtkMissing, 'C-GET SCP with dcmtk getscu', () => {
     expect(begin.some((r) => r.study_instance_uid === ct.studyInstanceUid && r.details.matches === 5)).toBe(true);
     // The cross-clinic attempt is recorded with nothing matched and no study named.
     expect(begin.some((r) => r.actor_username === `ae:${AE}` && r.details.matches === 0)).toBe(true);
+    const counted = await metrics.getSingleMetricAsString('yunying_dimse_suboperations_total');
+    expect(counted).toMatch(/yunying_dimse_suboperations_total\{operation="get",outcome="completed"\} [1-9]/);
+    expect(await metrics.getSingleMetricAsString('yunying_dimse_retrieve_total')).toMatch(/operation="get",status="0xB000"/);
     const text = JSON.stringify([...begin, ...done]);
     for (const phi of ['Zhang', 'P-300', 'Other^Clinic', 'P-900']) expect(text).not.toContain(phi);
   });
