@@ -278,10 +278,14 @@ export class AssociationScp<S> extends Scp {
     assoc.setMaxAsyncOpsInvoked(1);
     assoc.setMaxAsyncOpsPerformed(1);
     // The Maximum Length we can receive (PS3.8 D.1); dcmjs-dimse sends min(this, its own 256 KiB).
+    // dcmjs-dimse keeps one Maximum Length per association and also splits what it sends by it: once
+    // the A-ASSOCIATE-AC is out, it must be the peer's (C-GET sub-operations, large C-FIND responses).
+    const peerMaxPduLength = assoc.getMaxPduLength();
     assoc.setMaxPduLength(this.env.settings.maxPduLength);
     this.clearAssociationTimer();
     this.phase = 'associated';
     this.sendAssociationAccept();
+    assoc.setMaxPduLength(peerMaxPduLength);
     this.env.observer.associationDecided('accepted');
     this.log.info({ contexts: assoc.getPresentationContexts().length, accepted }, 'association accepted');
     this.armIdleTimer();

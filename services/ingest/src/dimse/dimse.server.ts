@@ -22,6 +22,7 @@ import { archiveFindHandler, type ClinicSession } from './find.handler';
 import { archiveRetrieveHandler } from './retrieve.handler';
 import { checkAssociationCredentials, type ApiKeyVerifier, type CredentialVerdict } from './association.credentials';
 import { archiveCommitmentHandler } from './commitment.handler';
+import { checkAssociationCredentials, type ApiKeyVerifier, type CredentialVerdict } from './association.credentials';
 
 export interface DimseServerOptions {
   host: string;

@@ -125,7 +125,8 @@ describeUnless(dcmtkMissing, 'C-MOVE SCP with dcmtk movescu to dcmtk storescp', 
   let otherClinicId: string;
   const destinations: ChildProcess[] = [];
   const ct = makeStudy(3, { patientName: 'Zhao^Liu', patientId: 'P-400', modality: 'CT', seriesNumber: 1 });
-  const ctSecond = makeStudy(2, { patientName: 'Zhao^Liu', patientId: 'P-400', modality: 'CT', studyInstanceUid: ct.studyInstanceUid, seriesNumber: 2 });
+  // 64 KiB of pixels each: more than storescp's 16 KiB maximum PDU, so each C-STORE spans several PDUs.
+  const ctSecond = makeStudy(2, { patientName: 'Zhao^Liu', patientId: 'P-400', modality: 'CT', studyInstanceUid: ct.studyInstanceUid, seriesNumber: 2, rows: 256, columns: 256 });
   const jpeg = makeStudy(1, { patientName: 'Zhao^Liu', patientId: 'P-400', modality: 'US', transferSyntax: TransferSyntax.JPEGBaseline });
   const other = makeStudy(1, { patientName: 'Other^Clinic', patientId: 'P-901', modality: 'US' });
   const stored = new Map<string, Buffer>();

@@ -105,7 +105,8 @@ describeUnless(dcmtkMissing, 'C-GET SCP with dcmtk getscu', () => {
   let clinicId: string;
   let otherClinicId: string;
   const ct = makeStudy(3, { patientName: 'Zhang^San', patientId: 'P-300', modality: 'CT', seriesNumber: 1 });
-  const ctSecond = makeStudy(2, { patientName: 'Zhang^San', patientId: 'P-300', modality: 'CT', studyInstanceUid: ct.studyInstanceUid, seriesNumber: 2 });
+  // 64 KiB of pixels each: more than getscu's 16 KiB maximum PDU, so each C-STORE spans several PDUs.
+  const ctSecond = makeStudy(2, { patientName: 'Zhang^San', patientId: 'P-300', modality: 'CT', studyInstanceUid: ct.studyInstanceUid, seriesNumber: 2, rows: 256, columns: 256 });
   const jpeg = makeStudy(1, { patientName: 'Zhang^San', patientId: 'P-300', modality: 'US', transferSyntax: TransferSyntax.JPEGBaseline });
   const other = makeStudy(2, { patientName: 'Other^Clinic', patientId: 'P-900', modality: 'US' });
   const stored = new Map<string, Buffer>();
