@@ -20,7 +20,6 @@ import { dimseMetrics } from './dimse.metrics';
 import { answerForOutcome } from './store-status';
 import { archiveFindHandler, type ClinicSession } from './find.handler';
 import { archiveRetrieveHandler } from './retrieve.handler';
-import { checkAssociationCredentials, type ApiKeyVerifier, type CredentialVerdict } from './association.credentials';
 import { archiveCommitmentHandler } from './commitment.handler';
 import { checkAssociationCredentials, type ApiKeyVerifier, type CredentialVerdict } from './association.credentials';
 
