@@ -100,7 +100,7 @@ describeUnless(unavailable(), 'Orthanc as a DIMSE peer: C-FIND and C-MOVE throug
   });
 
   it('tenancy: once Orthanc belongs to another clinic it finds nothing and cannot move there', async () => {
-    const other = (await system.pool.query<{ id: string }>("INSERT INTO clinics (code, name) VALUES ('orthanc-dimse-other', 'other') RETURNING id")).rows[0]!.id;
+    const other = (await system.pool.query<{ id: string }>("INSERT INTO clinics (code, name, dimse_auth) VALUES ('orthanc-dimse-other', 'other', 'ae_only') RETURNING id")).rows[0]!.id;
     await system.pool.query('UPDATE clinic_ae_titles SET clinic_id = $1 WHERE ae_title = $2', [other, ORTHANC_AE]);
     try {
       expect((await query('PID-DIMSE')).answers).toEqual([]);

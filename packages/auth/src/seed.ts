@@ -46,7 +46,13 @@ export async function seedDemo(pool: Pool, options: { tokenSecret: string; reten
     const retentionYears = options.retentionMinYears ?? 15;
     const clinics: DemoCredentials['clinics'] = [];
     for (const c of CLINICS) {
-      await client.query('INSERT INTO clinics (code, name, retention_years) VALUES ($1, $2, $3) ON CONFLICT (code) DO NOTHING', [c.code, c.name, retentionYears]);
+      // The demo clinics accept AE-title-only DICOM (the README's storescu example, the gateway on loopback);
+      // clinics created any other way require DIMSE credentials (migration 0901).
+      await client.query("INSERT INTO clinics (code, name, retention_years, dimse_auth) VALUES ($1, $2, $3, 'ae_only') ON CONFLICT (code) DO NOTHING", [
+        c.code,
+        c.name,
+        retentionYears,
+      ]);
       const { rows } = await client.query<{ id: string }>('SELECT id::text FROM clinics WHERE code = $1', [c.code]);
       const id = rows[0]?.id;
       if (!id) throw new Error(`demo clinic ${c.code} missing`);

@@ -21,6 +21,15 @@ describe('loadConfig', () => {
     expect(config.redis.queuePrefix).toBe('{yunying}');
   });
 
+  it('opens the DICOM TLS port only with its certificate, key and CA', () => {
+    expect(loadConfig({ AUTH_TOKEN_SECRET: secret }).dimse.tls).toBeNull();
+    expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, DIMSE_TLS_PORT: '2762' })).toThrow(
+      /DIMSE_TLS_CERT_FILE: required when DIMSE_TLS_PORT is set[\s\S]*DIMSE_TLS_KEY_FILE[\s\S]*DIMSE_TLS_CA_FILE/,
+    );
+    const tls = loadConfig({ AUTH_TOKEN_SECRET: secret, DIMSE_TLS_PORT: '2762', DIMSE_TLS_CERT_FILE: 'tls/a.crt', DIMSE_TLS_KEY_FILE: '/k/a.key', DIMSE_TLS_CA_FILE: 'tls/ca.crt' }, '/srv');
+    expect(tls.dimse.tls).toEqual({ port: 2762, certFile: '/srv/tls/a.crt', keyFile: '/k/a.key', caFile: '/srv/tls/ca.crt' });
+  });
+
   it('accepts a plain or {hash-tagged} queue prefix and refuses a broken tag', () => {
     expect(loadConfig({ AUTH_TOKEN_SECRET: secret, QUEUE_PREFIX: 'sys1' }).redis.queuePrefix).toBe('sys1');
     expect(loadConfig({ AUTH_TOKEN_SECRET: secret, QUEUE_PREFIX: '{centre-7}' }).redis.queuePrefix).toBe('{centre-7}');

@@ -41,7 +41,14 @@ export interface Config {
     metricsToken?: string;
     corsOrigins: string[];
   };
-  dimse: { host: string; port: number; aeTitle: string; checkCalledAe: boolean };
+  dimse: {
+    host: string;
+    port: number;
+    aeTitle: string;
+    checkCalledAe: boolean;
+    /** DICOM TLS listener (PS3.15 B.1); null when DIMSE_TLS_PORT is unset. */
+    tls: { port: number; certFile: string; keyFile: string; caFile: string } | null;
+  };
   storage: StorageConfig;
   /** Where derived objects (thumbnails) go: one copy, no retention, rebuildable from the archive. */
   derived: DerivedStorageConfig;
@@ -146,7 +153,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ...(e.METRICS_TOKEN !== undefined ? { metricsToken: e.METRICS_TOKEN } : {}),
       corsOrigins: e.CORS_ORIGINS ?? [],
     },
-    dimse: { host: e.DIMSE_HOST, port: e.DIMSE_PORT, aeTitle: e.DIMSE_AE_TITLE, checkCalledAe: e.DIMSE_CHECK_CALLED_AE },
+    dimse: {
+      host: e.DIMSE_HOST,
+      port: e.DIMSE_PORT,
+      aeTitle: e.DIMSE_AE_TITLE,
+      checkCalledAe: e.DIMSE_CHECK_CALLED_AE,
+      tls:
+        e.DIMSE_TLS_PORT === undefined
+          ? null
+          : {
+              port: e.DIMSE_TLS_PORT,
+              certFile: path.resolve(cwd, e.DIMSE_TLS_CERT_FILE ?? ''),
+              keyFile: path.resolve(cwd, e.DIMSE_TLS_KEY_FILE ?? ''),
+              caFile: path.resolve(cwd, e.DIMSE_TLS_CA_FILE ?? ''),
+            },
+    },
     storage,
     derived,
     writeQuorum: e.WRITE_QUORUM,

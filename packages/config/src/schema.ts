@@ -80,6 +80,12 @@ export const envSchema = z
     DIMSE_HOST: z.string().min(1).default('127.0.0.1').describe('Interface the DICOM SCP listens on.'),
     DIMSE_AE_TITLE: aeTitle.default('YUNYING').describe('AE title of the archive’s SCP.'),
     DIMSE_CHECK_CALLED_AE: bool.default(false).describe('Reject associations whose called AE title is not DIMSE_AE_TITLE (most archives accept any).'),
+    DIMSE_TLS_PORT: port
+      .optional()
+      .describe('DICOM TLS port (PS3.15 B.1, TLS 1.2+) beside DIMSE_PORT; client certificates are mapped to clinic devices. Unset: no TLS listener.'),
+    DIMSE_TLS_CERT_FILE: z.string().min(1).optional().describe('PEM certificate (chain) of the archive on the DICOM TLS port; required with DIMSE_TLS_PORT.'),
+    DIMSE_TLS_KEY_FILE: z.string().min(1).optional().describe('PEM private key of that certificate; required with DIMSE_TLS_PORT.'),
+    DIMSE_TLS_CA_FILE: z.string().min(1).optional().describe('PEM CA certificate(s) that clinic device certificates must chain to; required with DIMSE_TLS_PORT.'),
 
     STORAGE_BACKEND: z.enum(['fs', 's3']).default('fs').describe('Replica targets: three local directories (fs) or three S3 buckets with Object Lock (s3).'),
     STORAGE_FS_ROOTS: csv('Comma-separated list of the three replica directories (fs backend), ideally on three disks.'),
@@ -175,6 +181,11 @@ export const envSchema = z
       }
       if (env.S3_ENDPOINTS !== undefined && env.S3_ENDPOINTS.length !== 1 && env.S3_ENDPOINTS.length !== 3) {
         ctx.addIssue({ code: 'custom', path: ['S3_ENDPOINTS'], message: 'one endpoint, or three (one per copy)' });
+      }
+    }
+    if (env.DIMSE_TLS_PORT !== undefined) {
+      for (const key of ['DIMSE_TLS_CERT_FILE', 'DIMSE_TLS_KEY_FILE', 'DIMSE_TLS_CA_FILE'] as const) {
+        if (env[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'required when DIMSE_TLS_PORT is set' });
       }
     }
     if (env.STORAGE_FS_ROOTS !== undefined && env.STORAGE_FS_ROOTS.length !== 3) {

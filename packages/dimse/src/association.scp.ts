@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { Dataset, Scp, constants, requests, responses, type association } from 'dcmjs-dimse';
 import { describeError, isAppError, type Logger } from '@yunying/core';
+import { answerUserIdentity, tlsPeerOf, userIdentityOf } from './credentials';
 import { findModelOf, getModelOf, moveModelOf, negotiateContext, negotiateRole, type ProposedRole } from './negotiation';
 import { part10Header, type ImplementationIdentity } from './part10';
 import { PduGuard } from './pdu-guard';
@@ -79,6 +80,7 @@ type Phase = 'awaiting_request' | 'negotiating' | 'associated' | 'releasing' | '
 const REJECTIONS: Record<AssociationRejection, { result: number; source: number; reason: number }> = {
   calling_ae_not_recognized: { result: RejectResult.Permanent, source: RejectSource.ServiceUser, reason: RejectReason.CallingAeNotRecognized },
   called_ae_not_recognized: { result: RejectResult.Permanent, source: RejectSource.ServiceUser, reason: RejectReason.CalledAeNotRecognized },
+  not_authenticated: { result: RejectResult.Permanent, source: RejectSource.ServiceUser, reason: RejectReason.NoReasonGiven },
   temporary_congestion: { result: RejectResult.Transient, source: RejectSource.ServiceProviderPresentation, reason: RejectReason.TemporaryCongestion },
 };
 
@@ -212,9 +214,18 @@ export class AssociationScp<S> extends Scp {
     this.log = this.log.child({ callingAe, calledAe });
 
     if (this.env.isClosing()) return this.reject('shutting_down', 'temporary_congestion');
+    const userIdentity = userIdentityOf(assoc);
     let decision: AssociationDecision<S>;
     try {
-      decision = await this.env.decide({ callingAe, calledAe, remoteAddress: this.remoteAddress, log: this.log, track: (work) => this.env.track(work) });
+      decision = await this.env.decide({
+        callingAe,
+        calledAe,
+        remoteAddress: this.remoteAddress,
+        tls: tlsPeerOf(this.sock),
+        userIdentity,
+        log: this.log,
+        track: (work) => this.env.track(work),
+      });
     } catch (error) {
       // The service could not decide (its registry is down or slow): a transient rejection says "try later".
       this.log.error({ err: describeError(error) }, 'association decision failed: rejecting the association (transient)');
@@ -262,6 +273,7 @@ export class AssociationScp<S> extends Scp {
         if (role.scp) this.retrieveTargets.add(abstractSyntaxUid);
       }
     }
+    answerUserIdentity(assoc, userIdentity);
     // PS3.7 D.3.3.3: operations are synchronous here (1 invoked, 1 performed); no item in the A-ASSOCIATE-AC.
     assoc.setMaxAsyncOpsInvoked(1);
     assoc.setMaxAsyncOpsPerformed(1);

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import { Implementation, log as dimseLibraryLog } from 'dcmjs-dimse';
 import { describeError, type Logger } from '@yunying/core';
 import { AssociationScp, type ScpEnvironment, type ScpSettings } from './association.scp';
@@ -49,10 +50,28 @@ export interface ScpServerOptions<S> {
   storeTimeoutMs?: number;
   /** Largest dataset accepted; a larger one is drained and answered 0xA700. Default 1 GiB. */
   maxInstanceBytes?: number;
+  /** A second listener for DICOM TLS (PS3.15 B.1) on the same host; its associations carry `tls`. */
+  tls?: ScpTlsOptions;
+}
+
+/**
+ * DICOM TLS (PS3.15 B.1, BCP 195): TLS 1.2 or 1.3 only, the server's certificate and key, and the CA that
+ * client certificates must chain to. A client certificate is requested; one that is absent or does not
+ * verify does not end the handshake: the association then arrives with `tls.authorized` false and the
+ * service rejects it with an A-ASSOCIATE-RJ it can audit (a failed handshake would leave no record).
+ */
+export interface ScpTlsOptions {
+  /** 0 picks an ephemeral port (tests). */
+  port: number;
+  key: string | Buffer;
+  cert: string | Buffer;
+  ca: string | Buffer;
 }
 
 export interface ScpServer {
   port: number;
+  /** The DICOM TLS port; null without `tls`. */
+  tlsPort: number | null;
   /**
    * Stops accepting, lets C-STOREs in flight finish (bounded when `storeTimeoutMs` is set), aborts the
    * remaining associations, waits (bounded) for tracked background work and for the sockets to close.
@@ -122,7 +141,7 @@ export async function startScpServer<S>(options: ScpServerOptions<S>): Promise<S
     },
   };
 
-  const server = net.createServer({ noDelay: true }, (socket) => {
+  const onSocket = (socket: net.Socket): void => {
     if (closing) {
       socket.destroy();
       return;
@@ -131,23 +150,37 @@ export async function startScpServer<S>(options: ScpServerOptions<S>): Promise<S
     const scp = new AssociationScp(socket, env);
     connections.add(scp);
     socket.once('close', () => connections.delete(scp));
-  });
+  };
+  const server = net.createServer({ noDelay: true }, onSocket);
   server.on('error', (error) => logger.error({ err: describeError(error) }, 'DIMSE listener error'));
+  const port = await listenOn(server, options.port, options.host);
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : options.port;
+  let tlsServer: tls.Server | null = null;
+  let tlsPort: number | null = null;
+  if (options.tls) {
+    tlsServer = tls.createServer(
+      {
+        key: options.tls.key,
+        cert: options.tls.cert,
+        ca: options.tls.ca,
+        minVersion: 'TLSv1.2',
+        requestCert: true,
+        rejectUnauthorized: false,
+        // The AssociationScp's own timers bound the wait for the A-ASSOCIATE-RQ; this bounds the handshake.
+        handshakeTimeout: settings.associationTimeoutMs,
+      },
+      onSocket,
+    );
+    tlsServer.on('error', (error) => logger.error({ err: describeError(error) }, 'DICOM TLS listener error'));
+    // No certificate details of the peer: only that the handshake failed and why (e.g. no shared protocol).
+    tlsServer.on('tlsClientError', (error, socket) => logger.warn({ err: describeError(error), remote: socket.remoteAddress }, 'DICOM TLS handshake failed'));
+    tlsPort = await listenOn(tlsServer, options.tls.port, options.host);
+  }
 
   let closed: Promise<void> | undefined;
   const close = async (): Promise<void> => {
     closing = true;
-    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    const stopped = Promise.all([server, ...(tlsServer ? [tlsServer] : [])].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     const scps = [...connections];
     await Promise.all(scps.map((scp) => scp.shutdown()));
     // Audit writes, and stores that outlived their answer, finish before the caller closes what they use.
@@ -160,8 +193,21 @@ export async function startScpServer<S>(options: ScpServerOptions<S>): Promise<S
   };
   return {
     port,
+    tlsPort,
     close: () => (closed ??= close()),
   };
+}
+
+async function listenOn(server: net.Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  return typeof address === 'object' && address !== null ? address.port : port;
 }
 
 async function boundedAll(work: Promise<unknown>[], ms: number): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Logger } from '@yunying/core';
+import type { TlsPeer, UserIdentity } from './credentials';
 import type { StoreAnswer } from './store-status';
 
 /** What the SCP knows of an A-ASSOCIATE-RQ when it asks the service whether to accept it. */
@@ -8,6 +9,10 @@ export interface AssociationRequest {
   /** Trimmed. */
   calledAe: string;
   remoteAddress: string | null;
+  /** The TLS peer when the association came on the DICOM TLS port (PS3.15 B.1); null on the plain port. */
+  tls: TlsPeer | null;
+  /** The A-ASSOCIATE-RQ's User Identity (PS3.7 D.3.3.7); null when none was proposed. */
+  userIdentity: UserIdentity | null;
   /** Carries the remote address and both AE titles. */
   log: Logger;
   /** Background work (an audit write that outlives its bound) that `close()` waits for. */
@@ -17,9 +22,12 @@ export interface AssociationRequest {
 /**
  * The A-ASSOCIATE-RJ variants (PS3.8 9.3.4) a service may answer with:
  *  - calling / called AE not recognized: rejected-permanent, service-user;
+ *  - not authenticated (missing, wrong or unsupported credentials: user identity, TLS certificate):
+ *    rejected-permanent, service-user, no-reason-given (PS3.7 D.3.3.7 leaves the reason to the acceptor;
+ *    giving none tells a prober nothing about which part failed);
  *  - temporary congestion: rejected-transient, service-provider (presentation): "try again later".
  */
-export type AssociationRejection = 'calling_ae_not_recognized' | 'called_ae_not_recognized' | 'temporary_congestion';
+export type AssociationRejection = 'calling_ae_not_recognized' | 'called_ae_not_recognized' | 'not_authenticated' | 'temporary_congestion';
 
 /**
  * The service's answer. `session` is whatever the service needs for the C-STOREs of this association

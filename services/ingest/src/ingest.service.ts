@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { pingDatabase } from '@yunying/catalog';
 import { describeError } from '@yunying/core';
 import { AuthService, withOidc } from '@yunying/auth';
@@ -7,7 +8,7 @@ import { createDerivedObjectStore, createIngestPipeline, createReplicatedStore }
 import { stowRoutes } from './stow/stow.route';
 import { stowCors } from './stow/cors';
 import { ThumbnailService } from './thumbnail.service';
-import { startDimseServer } from './dimse';
+import { apiKeyVerifierOf, startDimseServer } from './dimse';
 import { startKeeper } from './keeper';
 
 /** The ingest role: STOW-RS over HTTP and the DICOM C-ECHO/C-STORE SCP, both into one pipeline. */
@@ -89,7 +90,19 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
     logger,
     metrics: ctx.metrics,
     maxInstanceBytes: config.stow.maxInstanceBytes,
+    // PS3.7 D.3.3.7: a User Identity passcode is checked as one of the clinic's API keys.
+    verifyApiKey: apiKeyVerifierOf(auth),
+    ...(config.dimse.tls
+      ? {
+          tls: {
+            port: config.dimse.tls.port,
+            cert: fs.readFileSync(config.dimse.tls.certFile),
+            key: fs.readFileSync(config.dimse.tls.keyFile),
+            ca: fs.readFileSync(config.dimse.tls.caFile),
+          },
+        }
+      : {}),
   });
   ctx.lifecycle.add({ name: 'dimse scp', close: () => dimse.close() });
-  return { role: 'ingest', url: server.url, extra: { dicom: `${config.dimse.aeTitle}@${config.dimse.host}:${dimse.port}` } };
+  return { role: 'ingest', url: server.url, extra: { dicom: `${config.dimse.aeTitle}@${config.dimse.host}:${dimse.port}`, ...(dimse.tlsPort !== null ? { dicomTls: `${config.dimse.host}:${dimse.tlsPort}` } : {}) } };
 }

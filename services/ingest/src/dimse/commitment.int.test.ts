@@ -76,8 +76,8 @@ describe('Storage Commitment Push Model SCP', () => {
   beforeAll(async () => {
     catalog = await createTestCatalog('dimse_commit');
     storage = await tempFsTargets();
-    clinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name) VALUES ('commit-1', 'one') RETURNING id")).rows[0]!.id;
-    otherClinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name) VALUES ('commit-2', 'two') RETURNING id")).rows[0]!.id;
+    clinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name, dimse_auth) VALUES ('commit-1', 'one', 'ae_only') RETURNING id")).rows[0]!.id;
+    otherClinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name, dimse_auth) VALUES ('commit-2', 'two', 'ae_only') RETURNING id")).rows[0]!.id;
     await catalog.pool.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2), ($3, $4)', [AE, clinicId, OTHER_AE, otherClinicId]);
     const logger = createLogger({ level: process.env.COMMIT_DEBUG ? 'debug' : 'silent', service: 'commit-test' });
     const store = new ReplicatedStore({ targets: storage.targets });

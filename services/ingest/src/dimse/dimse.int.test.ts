@@ -79,10 +79,10 @@ describeUnless(dcmtkMissing, 'DIMSE SCP with real dcmtk clients', () => {
     catalog = await createTestCatalog('dimse');
     storage = await tempFsTargets();
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'yunying-dimse-'));
-    const clinic = await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name) VALUES ('us-1', 'US clinic one') RETURNING id");
+    const clinic = await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name, dimse_auth) VALUES ('us-1', 'US clinic one', 'ae_only') RETURNING id");
     clinicId = clinic.rows[0]!.id;
     await catalog.pool.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2)', [AE, clinicId]);
-    const other = await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name) VALUES ('us-2', 'US clinic two') RETURNING id");
+    const other = await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name, dimse_auth) VALUES ('us-2', 'US clinic two', 'ae_only') RETURNING id");
     otherClinicId = other.rows[0]!.id;
     await catalog.pool.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2)', ['CLINIC_US2', otherClinicId]);
 

@@ -2,7 +2,18 @@ import type { Registry } from 'prom-client';
 import { describeError, type Logger } from '@yunying/core';
 import { appendAuditEvent } from '@yunying/audit';
 import { findClinicByAeTitle, inTransaction, type Pool } from '@yunying/catalog';
-import { answerForException, startScpServer, statusLabel, withTimeout, type AssociationDecision, type AssociationRequest, type ReceivedInstance, type StoreAnswer, type StoreContext } from '@yunying/dimse';
+import {
+  answerForException,
+  startScpServer,
+  statusLabel,
+  withTimeout,
+  type AssociationDecision,
+  type AssociationRequest,
+  type ReceivedInstance,
+  type ScpTlsOptions,
+  type StoreAnswer,
+  type StoreContext,
+} from '@yunying/dimse';
 import type { ReplicatedStore } from '@yunying/storage';
 import type { IngestPipeline, Sender } from '../ingest.pipeline';
 import { dimseMetrics } from './dimse.metrics';
@@ -10,6 +21,7 @@ import { answerForOutcome } from './store-status';
 import { archiveFindHandler, type ClinicSession } from './find.handler';
 import { archiveRetrieveHandler } from './retrieve.handler';
 import { archiveCommitmentHandler } from './commitment.handler';
+import { checkAssociationCredentials, type ApiKeyVerifier, type CredentialVerdict } from './association.credentials';
 
 export interface DimseServerOptions {
   host: string;
@@ -43,10 +55,16 @@ export interface DimseServerOptions {
   maxInstanceBytes?: number;
   /** The most matches one C-FIND returns (then 0xA700). Default 1000. */
   maxFindResults?: number;
+  /** Checks a User Identity passcode as an API key (PS3.7 D.3.3.7). Without it no passcode is accepted. */
+  verifyApiKey?: ApiKeyVerifier;
+  /** The DICOM TLS listener (PS3.15 B.1); client certificates are mapped to clinic devices. */
+  tls?: ScpTlsOptions;
 }
 
 export interface DimseServer {
   port: number;
+  /** The DICOM TLS port; null when not configured. */
+  tlsPort: number | null;
   /** Stops accepting, lets C-STOREs in flight finish (bounded), aborts the remaining associations. */
   close(): Promise<void>;
 }
@@ -67,6 +85,7 @@ export async function startDimseServer(options: DimseServerOptions): Promise<Dim
   const metrics = dimseMetrics(options.metrics);
   const associationTimeoutMs = options.associationTimeoutMs ?? DEFAULT_ASSOCIATION_TIMEOUT_MS;
   const { aeTitle, checkCalledAe, pool, pipeline } = options;
+  const verifyApiKey: ApiKeyVerifier = options.verifyApiKey ?? (() => Promise.resolve(null));
 
   /**
    * PS3.15 A.5.3.11 Security Alert: a device presented an AE title this archive does not know. Written
@@ -75,13 +94,19 @@ export async function startDimseServer(options: DimseServerOptions): Promise<Dim
    */
   const auditRejected = async (request: AssociationRequest, reason: string): Promise<void> => {
     const { callingAe, calledAe, log } = request;
+    // What was presented, never a passcode: whether TLS and a client certificate, the user identity's type and name.
+    const presented = {
+      tls: request.tls !== null,
+      ...(request.tls?.fingerprint256 ? { certificate: request.tls.fingerprint256 } : {}),
+      ...(request.userIdentity ? { userIdentity: request.userIdentity.kind, userIdentityName: request.userIdentity.username.slice(0, 64) } : {}),
+    };
     const work = inTransaction(pool, (client) =>
       appendAuditEvent(client, {
         type: 'Security Alert',
         outcome: 4,
         actor: { username: `ae:${callingAe}`, role: 'device', clinicId: null },
         sourceIp: request.remoteAddress,
-        details: { via: 'DIMSE', event: 'association_rejected', reason, callingAeTitle: callingAe, calledAeTitle: calledAe },
+        details: { via: 'DIMSE', event: 'association_rejected', reason, callingAeTitle: callingAe, calledAeTitle: calledAe, ...presented },
       }),
     ).catch((error: unknown) => {
       log.error({ err: describeError(error) }, 'could not audit the rejected association');
@@ -115,6 +140,18 @@ export async function startDimseServer(options: DimseServerOptions): Promise<Dim
       await auditRejected(request, 'calling AE title not recognized');
       return { accept: false, reason: 'calling_ae_not_recognized', outcome: 'calling_ae_not_recognized' };
     }
+    let verdict: CredentialVerdict;
+    try {
+      verdict = await withTimeout(checkAssociationCredentials(request, clinicId, { pool, verifyApiKey }), associationTimeoutMs);
+    } catch (error) {
+      log.error({ err: describeError(error) }, 'credential check failed: rejecting the association (transient)');
+      return { accept: false, reason: 'temporary_congestion', outcome: 'unavailable' };
+    }
+    if (!verdict.ok) {
+      await auditRejected(request, verdict.reason);
+      return { accept: false, reason: 'not_authenticated', outcome: 'not_authenticated' };
+    }
+    log.info({ authenticatedBy: verdict.via, credential: verdict.credential }, 'association authenticated');
     return { accept: true, session: { clinicId } };
   };
 
@@ -171,11 +208,13 @@ export async function startDimseServer(options: DimseServerOptions): Promise<Dim
     pduTimeoutMs: options.pduTimeoutMs,
     storeTimeoutMs: options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS,
     maxInstanceBytes: options.maxInstanceBytes,
+    ...(options.tls ? { tls: options.tls } : {}),
   });
-  logger.info({ host: options.host, port: server.port, aeTitle, checkCalledAe }, 'DIMSE SCP listening');
+  logger.info({ host: options.host, port: server.port, tlsPort: server.tlsPort, aeTitle, checkCalledAe }, 'DIMSE SCP listening');
   let closed: Promise<void> | undefined;
   return {
     port: server.port,
+    tlsPort: server.tlsPort,
     close: () => (closed ??= server.close().then(() => logger.info('DIMSE SCP closed'))),
   };
 }

@@ -75,8 +75,8 @@ describeUnless(dcmtkMissing, 'C-FIND SCP with dcmtk findscu', () => {
     catalog = await createTestCatalog('dimse_find');
     storage = await tempFsTargets();
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'yunying-find-'));
-    clinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name) VALUES ('find-1', 'one') RETURNING id")).rows[0]!.id;
-    otherClinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name) VALUES ('find-2', 'two') RETURNING id")).rows[0]!.id;
+    clinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name, dimse_auth) VALUES ('find-1', 'one', 'ae_only') RETURNING id")).rows[0]!.id;
+    otherClinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name, dimse_auth) VALUES ('find-2', 'two', 'ae_only') RETURNING id")).rows[0]!.id;
     await catalog.pool.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2), ($3, $4)', [AE, clinicId, OTHER_AE, otherClinicId]);
     const logger = createLogger({ level: process.env.FIND_DEBUG ? 'debug' : 'silent', service: 'find-test' });
     const pipeline = new IngestPipeline({ pool: catalog.pool, store: new ReplicatedStore({ targets: storage.targets }), logger, metrics: new Registry(), parseLimits: {}, retentionMinYears: 15 });

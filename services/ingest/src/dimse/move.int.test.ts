@@ -154,8 +154,8 @@ describeUnless(dcmtkMissing, 'C-MOVE SCP with dcmtk movescu to dcmtk storescp', 
     catalog = await createTestCatalog('dimse_move');
     storage = await tempFsTargets();
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'yunying-move-'));
-    clinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name) VALUES ('move-1', 'one') RETURNING id")).rows[0]!.id;
-    otherClinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name) VALUES ('move-2', 'two') RETURNING id")).rows[0]!.id;
+    clinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name, dimse_auth) VALUES ('move-1', 'one', 'ae_only') RETURNING id")).rows[0]!.id;
+    otherClinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name, dimse_auth) VALUES ('move-2', 'two', 'ae_only') RETURNING id")).rows[0]!.id;
     await catalog.pool.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2), ($3, $4)', [AE, clinicId, OTHER_AE, otherClinicId]);
     const logger = createLogger({ level: process.env.MOVE_DEBUG ? 'debug' : 'silent', service: 'move-test' });
     const store = new ReplicatedStore({ targets: storage.targets });

@@ -126,8 +126,8 @@ describeUnless(dcmtkMissing, 'C-GET SCP with dcmtk getscu', () => {
     catalog = await createTestCatalog('dimse_get');
     storage = await tempFsTargets();
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'yunying-get-'));
-    clinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name) VALUES ('get-1', 'one') RETURNING id")).rows[0]!.id;
-    otherClinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name) VALUES ('get-2', 'two') RETURNING id")).rows[0]!.id;
+    clinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name, dimse_auth) VALUES ('get-1', 'one', 'ae_only') RETURNING id")).rows[0]!.id;
+    otherClinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name, dimse_auth) VALUES ('get-2', 'two', 'ae_only') RETURNING id")).rows[0]!.id;
     await catalog.pool.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2), ($3, $4)', [AE, clinicId, OTHER_AE, otherClinicId]);
     const logger = createLogger({ level: process.env.GET_DEBUG ? 'debug' : 'silent', service: 'get-test' });
     const store = new ReplicatedStore({ targets: storage.targets });
