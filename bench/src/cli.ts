@@ -6,13 +6,14 @@ import { explainTable, runExplain, type ExplainResult } from './benches/explain'
 import { ingestTables, runIngest } from './benches/ingest';
 import { measurePhysical, physicalTable, type PhysicalResult } from './benches/physical';
 import { queryTable, runQuery } from './benches/query';
+import { retrieveTable, runRetrieve } from './benches/retrieve';
 import { runScale, scaleTable } from './benches/scale';
 import { targetsTable, type RunData } from './benches/targets';
 import { runTriage, triageTable } from './benches/triage';
 import { modelTable, runModel } from './benches/model';
 import { runViewer, viewerTable } from './benches/viewer';
 
-const USAGE = `usage: node bench/dist/cli.js <corpus|physical|ingest|explain|query|scale|triage|model|viewer|all> [options]
+const USAGE = `usage: node bench/dist/cli.js <corpus|physical|ingest|explain|query|retrieve|scale|triage|model|viewer|all> [options]
   --studies N            corpus size in studies (default 200); for scale: catalog size (default 1000000)
   --corpus-studies N     corpus size when running "all" (default 200)
   --seed S               corpus seed (default yunying)
@@ -21,6 +22,7 @@ const USAGE = `usage: node bench/dist/cli.js <corpus|physical|ingest|explain|que
   --scale-studies N      catalog size for scale inside "all" (default 1000000)
   --write-mib N          MiB written for the fsync probe (default 512); --cpu-mib N (default 512)
   --triage-studies N     studies for triage (default 5); --viewer-runs N (default 10)
+  --instances N          retrieve: instances in the study (default 40); --runs N (default 20)
 Run inside bench/run-in-netns.sh (a private network namespace: Orthanc binds every interface).`;
 
 /**
@@ -71,6 +73,19 @@ async function main(): Promise<void> {
     case 'model': {
       const r = await runModel(args);
       publish('model', [modelTable(r)], r, machine);
+      return;
+    }
+    case 'retrieve': {
+      const lab = new Lab();
+      stopOnSignal(lab);
+      try {
+        await lab.startPostgres();
+        await lab.startRedis();
+        const r = await runRetrieve(lab, args);
+        publish('retrieve', [retrieveTable(r)], r, machine);
+      } finally {
+        await lab.close();
+      }
       return;
     }
     case 'scale': {

@@ -233,7 +233,8 @@ async function createBenchClinics(pool: Pool, tokenSecret: string): Promise<{ ke
   const keys: string[] = [];
   const ids: string[] = [];
   for (let c = 0; c < CLINICS; c += 1) {
-    const clinic = await auth.createClinic({ code: clinicCode(c), name: `Bench clinic ${c}`, aeTitles: [`BENCH${String(c).padStart(2, '0')}`] });
+    // AE-title-only DIMSE, as the peers it is compared with are configured (the credential check is one query).
+    const clinic = await auth.createClinic({ code: clinicCode(c), name: `Bench clinic ${c}`, aeTitles: [`BENCH${String(c).padStart(2, '0')}`], dimseAuth: 'ae_only' });
     const key = await auth.createApiKey({ clinicId: clinic.id, name: 'bench' });
     if (radiologist) await auth.grantClinic(radiologist.id, clinic.id);
     keys.push(key.key);

@@ -143,6 +143,8 @@ export function createAuthRouter(auth: AuthService, options: AuthRouterOptions =
     name: z.string().min(1).max(200),
     retentionYears: z.number().int().optional(),
     aeTitles: z.array(z.string().min(1).max(16)).max(50).optional(),
+    /** DICOM associations: credentials required (default) or the AE title alone (e.g. a gateway on loopback). */
+    dimseAuth: z.enum(['credentials', 'ae_only']).optional(),
   });
   routes.post('/api/admin/clinics', admin, json, async (req, res) => {
     const body = parseInput(clinicBody, req.body);

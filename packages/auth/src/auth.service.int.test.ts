@@ -38,6 +38,15 @@ describe('AuthService', () => {
     events.length = 0;
   });
 
+  it('creates clinics that require DIMSE credentials unless an ae_only policy is asked for (#17)', async () => {
+    const clinics = await auth.listClinics();
+    expect(clinics.find((c) => c.id === clinicA)?.dimseAuth).toBe('credentials');
+    const gateway = await auth.createClinic({ code: 'clinic-gw', name: 'Behind a gateway', aeTitles: ['GW_US'], dimseAuth: 'ae_only' });
+    expect(gateway.dimseAuth).toBe('ae_only');
+    const { rows } = await catalog.pool.query<{ dimse_auth: string }>('SELECT dimse_auth FROM clinics WHERE id = $1', [gateway.id]);
+    expect(rows[0]?.dimse_auth).toBe('ae_only');
+  });
+
   it('stores passwords only as argon2id hashes', async () => {
     const { rows } = await catalog.pool.query<{ password_hash: string }>('SELECT password_hash FROM users');
     expect(rows.length).toBeGreaterThan(0);

@@ -59,8 +59,12 @@ export interface ClinicView {
   name: string;
   retentionYears: number;
   aeTitles: string[];
+  /** DIMSE policy (migration 0901): 'credentials' (TLS certificate or user identity) or 'ae_only'. */
+  dimseAuth: DimseAuthPolicy;
   createdAt: Date;
 }
+
+export type DimseAuthPolicy = 'credentials' | 'ae_only';
 
 export interface ApiKeyView {
   id: string;
@@ -582,16 +586,16 @@ export class AuthService {
   // ---- clinics ---------------------------------------------------------------------------------
 
   async listClinics(): Promise<ClinicView[]> {
-    const { rows } = await this.pool.query<{ id: string; code: string; name: string; retention_years: number; ae_titles: string[]; created_at: Date }>(
-      `SELECT c.id::text, c.code, c.name, c.retention_years, c.created_at,
+    const { rows } = await this.pool.query<{ id: string; code: string; name: string; retention_years: number; ae_titles: string[]; dimse_auth: DimseAuthPolicy; created_at: Date }>(
+      `SELECT c.id::text, c.code, c.name, c.retention_years, c.dimse_auth, c.created_at,
               ARRAY(SELECT a.ae_title FROM clinic_ae_titles a WHERE a.clinic_id = c.id ORDER BY 1) AS ae_titles
          FROM clinics c ORDER BY c.code`,
     );
-    return rows.map((r) => ({ id: r.id, code: r.code, name: r.name, retentionYears: r.retention_years, aeTitles: r.ae_titles, createdAt: r.created_at }));
+    return rows.map((r) => ({ id: r.id, code: r.code, name: r.name, retentionYears: r.retention_years, aeTitles: r.ae_titles, dimseAuth: r.dimse_auth, createdAt: r.created_at }));
   }
 
   async createClinic(
-    input: { code: string; name: string; retentionYears?: number; aeTitles?: string[] },
+    input: { code: string; name: string; retentionYears?: number; aeTitles?: string[]; dimseAuth?: DimseAuthPolicy },
     context?: AdminContext,
     db?: Queryable,
   ): Promise<ClinicView> {
@@ -603,11 +607,16 @@ export class AuthService {
     const aeTitles = (input.aeTitles ?? []).map((a) => a.trim());
     if (aeTitles.some((a) => !AE_TITLE.test(a))) throw new AppError('bad_request', 'AE titles: 1-16 printable ASCII characters, no backslash');
     const write = async (client: Queryable): Promise<string> => {
-      const { rows } = await client.query<{ id: string }>('INSERT INTO clinics (code, name, retention_years) VALUES ($1, $2, $3) RETURNING id::text', [
-        input.code,
-        input.name,
-        retentionYears,
-      ]);
+      // Without an explicit policy the column default applies: credentials required (migration 0901).
+      const { rows } =
+        input.dimseAuth === undefined
+          ? await client.query<{ id: string }>('INSERT INTO clinics (code, name, retention_years) VALUES ($1, $2, $3) RETURNING id::text', [input.code, input.name, retentionYears])
+          : await client.query<{ id: string }>('INSERT INTO clinics (code, name, retention_years, dimse_auth) VALUES ($1, $2, $3, $4) RETURNING id::text', [
+              input.code,
+              input.name,
+              retentionYears,
+              input.dimseAuth,
+            ]);
       const id = rows[0]?.id;
       if (!id) throw new Error('clinic insert returned no row');
       for (const ae of aeTitles) await client.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2)', [ae, id]);
@@ -620,9 +629,9 @@ export class AuthService {
       if (pgCode(error) === '23505') throw new AppError('conflict', 'Clinic code or AE title already in use');
       throw error;
     }
-    if (context) await this.recordAdmin(context, 'clinic-created', { code: input.code, aeTitles }, id);
     const clinic = (await this.listClinics()).find((c) => c.id === id);
-    return clinic ?? { id, code: input.code, name: input.name, retentionYears, aeTitles, createdAt: this.now() };
+    if (context) await this.recordAdmin(context, 'clinic-created', { code: input.code, aeTitles, dimseAuth: clinic?.dimseAuth ?? 'credentials' }, id);
+    return clinic ?? { id, code: input.code, name: input.name, retentionYears, aeTitles, dimseAuth: input.dimseAuth ?? 'credentials', createdAt: this.now() };
   }
 
   // ---- API keys --------------------------------------------------------------------------------

@@ -46,6 +46,8 @@ export interface Config {
     port: number;
     aeTitle: string;
     checkCalledAe: boolean;
+    /** Refused associations tolerated per source address and minute (0: no throttling). */
+    maxFailedAssociationsPerMinute: number;
     /** DICOM TLS listener (PS3.15 B.1); null when DIMSE_TLS_PORT is unset. */
     tls: { port: number; certFile: string; keyFile: string; caFile: string } | null;
   };
@@ -170,6 +172,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       port: e.DIMSE_PORT,
       aeTitle: e.DIMSE_AE_TITLE,
       checkCalledAe: e.DIMSE_CHECK_CALLED_AE,
+      maxFailedAssociationsPerMinute: e.DIMSE_MAX_FAILED_ASSOCIATIONS,
       tls:
         e.DIMSE_TLS_PORT === undefined
           ? null

@@ -80,6 +80,13 @@ export const envSchema = z
     DIMSE_HOST: z.string().min(1).default('127.0.0.1').describe('Interface the DICOM SCP listens on.'),
     DIMSE_AE_TITLE: aeTitle.default('YUNYING').describe('AE title of the archive’s SCP.'),
     DIMSE_CHECK_CALLED_AE: bool.default(false).describe('Reject associations whose called AE title is not DIMSE_AE_TITLE (most archives accept any).'),
+    DIMSE_MAX_FAILED_ASSOCIATIONS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(10_000)
+      .default(20)
+      .describe('Refused DICOM associations tolerated per source address and minute; beyond them the address is refused (transient) until its refusals age out (0 turns this off).'),
     DIMSE_TLS_PORT: port
       .optional()
       .describe('DICOM TLS port (PS3.15 B.1, TLS 1.2+) beside DIMSE_PORT; client certificates are mapped to clinic devices. Unset: no TLS listener.'),

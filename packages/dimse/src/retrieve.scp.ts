@@ -81,7 +81,8 @@ async function sendOne(item: RetrieveItem, channel: StorageChannel, originator: 
  * The storage sub-operations of one retrieve, one after the other, with a pending response after each.
  * A sub-operation that cannot be done (unreadable object, syntax the peer refused) or that the peer
  * answers with a failure is counted failed and the next one goes; a channel that breaks (association
- * gone, no response in time) fails the one in flight and leaves the rest remaining. Cancel stops between two.
+ * gone, no response in time) fails the one in flight and every one after it. Cancel stops between two
+ * and leaves the rest remaining. Success only when every sub-operation succeeded without warning (0xB000 otherwise).
  */
 async function runSubOperations(items: RetrieveItem[], channel: StorageChannel, run: RetrieveRun<unknown>, log: Logger): Promise<RetrieveOutcome> {
   const counts: RetrieveCounts = { remaining: items.length, completed: 0, failed: 0, warning: 0 };
@@ -111,7 +112,7 @@ async function runSubOperations(items: RetrieveItem[], channel: StorageChannel, 
   }
   let status: number;
   if (run.context.signal.aborted && counts.remaining > 0) status = RetrieveStatus.Cancel;
-  else if (counts.failed === 0 && counts.remaining === 0) status = RetrieveStatus.Success;
+  else if (counts.failed === 0 && counts.warning === 0 && counts.remaining === 0) status = RetrieveStatus.Success;
   else if (counts.completed + counts.warning === 0) status = RetrieveStatus.UnableToPerformSubOperations;
   else status = RetrieveStatus.SubOperationsCompleteWithFailures;
   if (status !== RetrieveStatus.Cancel && counts.remaining > 0) {

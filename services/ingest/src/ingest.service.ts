@@ -92,6 +92,7 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
     maxInstanceBytes: config.stow.maxInstanceBytes,
     // PS3.7 D.3.3.7: a User Identity passcode is checked as one of the clinic's API keys.
     verifyApiKey: apiKeyVerifierOf(auth),
+    failedAssociations: { maxFailures: config.dimse.maxFailedAssociationsPerMinute, windowMs: 60_000 },
     ...(config.dimse.tls
       ? {
           tls: {

@@ -22,6 +22,7 @@ import { archiveFindHandler, type ClinicSession } from './find.handler';
 import { archiveRetrieveHandler } from './retrieve.handler';
 import { archiveCommitmentHandler } from './commitment.handler';
 import { checkAssociationCredentials, type ApiKeyVerifier, type CredentialVerdict } from './association.credentials';
+import { AssociationThrottle, type ThrottleSettings } from './association.throttle';
 
 export interface DimseServerOptions {
   host: string;
@@ -59,6 +60,8 @@ export interface DimseServerOptions {
   verifyApiKey?: ApiKeyVerifier;
   /** The DICOM TLS listener (PS3.15 B.1); client certificates are mapped to clinic devices. */
   tls?: ScpTlsOptions;
+  /** Refused associations tolerated per source address and window. Default 20 a minute. */
+  failedAssociations?: ThrottleSettings;
 }
 
 export interface DimseServer {
@@ -86,6 +89,7 @@ export async function startDimseServer(options: DimseServerOptions): Promise<Dim
   const associationTimeoutMs = options.associationTimeoutMs ?? DEFAULT_ASSOCIATION_TIMEOUT_MS;
   const { aeTitle, checkCalledAe, pool, pipeline } = options;
   const verifyApiKey: ApiKeyVerifier = options.verifyApiKey ?? (() => Promise.resolve(null));
+  const throttle = new AssociationThrottle(options.failedAssociations ?? { maxFailures: 20, windowMs: 60_000 });
 
   /**
    * PS3.15 A.5.3.11 Security Alert: a device presented an AE title this archive does not know. Written
@@ -94,6 +98,7 @@ export async function startDimseServer(options: DimseServerOptions): Promise<Dim
    */
   const auditRejected = async (request: AssociationRequest, reason: string): Promise<void> => {
     const { callingAe, calledAe, log } = request;
+    const throttledFromNow = throttle.recordFailure(request.remoteAddress);
     // What was presented, never a passcode: whether TLS and a client certificate, the user identity's type and name.
     const presented = {
       tls: request.tls !== null,
@@ -106,7 +111,16 @@ export async function startDimseServer(options: DimseServerOptions): Promise<Dim
         outcome: 4,
         actor: { username: `ae:${callingAe}`, role: 'device', clinicId: null },
         sourceIp: request.remoteAddress,
-        details: { via: 'DIMSE', event: 'association_rejected', reason, callingAeTitle: callingAe, calledAeTitle: calledAe, ...presented },
+        details: {
+          via: 'DIMSE',
+          event: 'association_rejected',
+          reason,
+          callingAeTitle: callingAe,
+          calledAeTitle: calledAe,
+          ...presented,
+          // Recorded once, on the refusal that starts throttling the address (not one record per throttled try).
+          ...(throttledFromNow ? { sourceThrottled: true } : {}),
+        },
       }),
     ).catch((error: unknown) => {
       log.error({ err: describeError(error) }, 'could not audit the rejected association');
@@ -119,6 +133,10 @@ export async function startDimseServer(options: DimseServerOptions): Promise<Dim
 
   const onAssociation = async (request: AssociationRequest): Promise<AssociationDecision<ClinicSession>> => {
     const { callingAe, calledAe, log } = request;
+    if (throttle.isThrottled(request.remoteAddress)) {
+      log.warn('too many refused associations from this address: rejecting (transient) without looking further');
+      return { accept: false, reason: 'temporary_congestion', outcome: 'throttled' };
+    }
     if (checkCalledAe && calledAe !== aeTitle) {
       await auditRejected(request, 'called AE title not recognized');
       return { accept: false, reason: 'called_ae_not_recognized', outcome: 'called_ae_not_recognized' };

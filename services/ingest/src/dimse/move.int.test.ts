@@ -83,29 +83,36 @@ function lastCount(output: string, label: 'Completed' | 'Failed' | 'Warning'): n
   return last === undefined ? null : Number(last[1]);
 }
 
-/** A Storage SCP that accepts everything, stores the first instance, then drops the connection mid-move. */
-class VanishingDestination extends Scp {
+/**
+ * A Storage SCP that accepts everything and answers the n-th C-STORE (from 1) as `answer(n)` says: a
+ * status, or 'drop' to close the connection mid-move.
+ */
+class ScriptedDestination extends Scp {
   private stores = 0;
   static callingAeTitles: string[] = [];
 
-  constructor(private readonly sock: net.Socket) {
+  constructor(
+    private readonly sock: net.Socket,
+    private readonly answer: (n: number) => number | 'drop',
+  ) {
     super(sock);
   }
 
   override associationRequested(assoc: association.Association): void {
-    VanishingDestination.callingAeTitles.push(assoc.getCallingAeTitle());
+    ScriptedDestination.callingAeTitles.push(assoc.getCallingAeTitle());
     for (const { context } of assoc.getPresentationContexts()) context.setResult(constants.PresentationContextResult.Accept, context.getTransferSyntaxUids()[0]);
     this.sendAssociationAccept();
   }
 
   override cStoreRequest(request: requests.CStoreRequest, callback: (response: responses.CStoreResponse) => void): void {
     this.stores += 1;
-    if (this.stores > 1) {
+    const answer = this.answer(this.stores);
+    if (answer === 'drop') {
       this.sock.destroy();
       return;
     }
     const response = responses.CStoreResponse.fromRequest(request);
-    response.setStatus(constants.Status.Success);
+    response.setStatus(answer);
     callback(response);
   }
 
@@ -243,7 +250,7 @@ describeUnless(dcmtkMissing, 'C-MOVE SCP with dcmtk movescu to dcmtk storescp', 
   });
 
   it('a destination that goes away mid-move: what was stored counts, the rest failed, 0xB000', async () => {
-    const vanishing = net.createServer((socket) => new VanishingDestination(socket));
+    const vanishing = net.createServer((socket) => new ScriptedDestination(socket, (n) => (n > 1 ? 'drop' : 0x0000)));
     await new Promise<void>((resolve) => vanishing.listen(0, '127.0.0.1', resolve));
     const address = vanishing.address();
     const port = typeof address === 'object' && address !== null ? address.port : 0;
@@ -255,7 +262,7 @@ describeUnless(dcmtkMissing, 'C-MOVE SCP with dcmtk movescu to dcmtk storescp', 
       expect(lastCount(run.output, 'Failed')).toBe(4);
       expect(await lastTransferred()).toMatchObject({ status: '0xB000', completed: 1, failed: 4, remaining: 0 });
       // The archive calls the destination as its own AE title, not as whatever the C-MOVE SCU called it.
-      expect(VanishingDestination.callingAeTitles).toEqual(['YUNYING']);
+      expect(ScriptedDestination.callingAeTitles).toEqual(['YUNYING']);
       // The C-MOVE's own association is unharmed: the next move on a new one works.
       const out = await destination(clinicId, 'WS_AFTER');
       const again = await move(AE, 'WS_AFTER', '-S', ['QueryRetrieveLevel=SERIES', `StudyInstanceUID=${ct.studyInstanceUid}`, `SeriesInstanceUID=${ctSecond.seriesInstanceUid}`]);
@@ -290,6 +297,24 @@ describeUnless(dcmtkMissing, 'C-MOVE SCP with dcmtk movescu to dcmtk storescp', 
     expect(final.getRemaining()).toBeGreaterThan(0);
     expect(final.getCompleted() + final.getRemaining() + final.getFailures()).toBe(5);
     expect((await fs.readdir(out)).length).toBe(final.getCompleted());
+  });
+
+  it('a destination that stores with a warning (0xB007): counted as warnings, final 0xB000, nothing listed as failed', async () => {
+    const coercing = net.createServer((socket) => new ScriptedDestination(socket, (n) => (n === 2 ? 0xb007 : 0x0000)));
+    await new Promise<void>((resolve) => coercing.listen(0, '127.0.0.1', resolve));
+    const address = coercing.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    try {
+      await catalog.pool.query('INSERT INTO dimse_move_destinations (clinic_id, ae_title, host, port) VALUES ($1, $2, $3, $4)', [clinicId, 'WS_COERCE', '127.0.0.1', port]);
+      const run = await move(AE, 'WS_COERCE', '-S', ['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${ct.studyInstanceUid}`]);
+      expect(run.output).toMatch(/0xb000/i);
+      expect(lastCount(run.output, 'Completed')).toBe(4);
+      expect(lastCount(run.output, 'Warning')).toBe(1);
+      expect(lastCount(run.output, 'Failed')).toBe(0);
+      expect(await lastTransferred()).toMatchObject({ status: '0xB000', completed: 4, warning: 1, failed: 0, failedSopInstanceUids: [] });
+    } finally {
+      await new Promise<void>((resolve) => coercing.close(() => resolve()));
+    }
   });
 });
 
