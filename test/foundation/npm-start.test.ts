@@ -123,7 +123,14 @@ async function expectAllStopped(terminal: Terminal, marker: string, ports: numbe
   // Bounded by the grace period plus the watchdog's margin: past that, the run did not stop by itself.
   const exited = await Promise.race([terminal.exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), (GRACE_SECONDS + 20) * 1000))]);
   expect({ exited, output: exited ? '' : terminal.output().slice(-3000) }).toEqual({ exited: true, output: '' });
-  for (const port of ports) expect({ port, free: await portFree(port) }).toEqual({ port, free: true });
+  // npm may exit before the launcher it signalled has finished its graceful stop (SIGTERM to npm): the
+  // ports must be freed within the same bound, not necessarily at the instant npm is gone.
+  const freed = await waitFor(
+    'the ports to be freed',
+    async () => ((await Promise.all(ports.map(portFree))).every(Boolean) || undefined),
+    (GRACE_SECONDS + 20) * 1000,
+  ).catch(() => false);
+  if (freed !== true) for (const port of ports) expect({ port, free: await portFree(port) }).toEqual({ port, free: true });
   const left = await waitFor('the processes of the run to be gone', () => Promise.resolve(processesOfRun(marker).length === 0 || undefined), 5_000).catch(() => false);
   expect({ left: left === true ? [] : processesOfRun(marker) }).toEqual({ left: [] });
 }

@@ -80,7 +80,7 @@ describe('infra/deploy Kubernetes manifests (parsed, checked against the config 
         expect(env.find((e) => e.name === 'ROLE')?.value).toBe(role);
         // Secrets come from secretKeyRef: stand-ins of the right shape, so the schema validates the rest.
         const stand: Record<string, string> = { AUTH_TOKEN_SECRET: 'k'.repeat(48), DATABASE_URL: 'postgres://u:p@catalog/yunying', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 's' };
-        const values = Object.fromEntries(env.map((e) => [String(e.name), e.value === undefined ? (stand[String(e.name)] ?? '') : String(e.value)]));
+        const values = Object.fromEntries(env.map((e) => [String(e.name), e.value === undefined ? (stand[String(e.name)] ?? '') : typeof e.value === 'string' ? e.value : JSON.stringify(e.value)]));
         const config = loadConfig({ ...shared, ...values }, '/srv');
         expect(config.role).toBe(role);
         expect(config.storage.backend).toBe('s3');
