@@ -97,9 +97,13 @@ describe('infra/deploy Kubernetes manifests (parsed, checked against the config 
         for (const kind of ['requests', 'limits']) {
           expect(Object.keys(obj(at(container, 'resources', kind), kind)).sort()).toEqual(['cpu', 'memory']);
         }
-        // No local state: the only volume is scratch.
+        // No local state: scratch, and the audit keys (a Secret, read-only).
         const volumes = list(pod.volumes ?? [], 'volumes').map((v) => obj(v, 'volume'));
-        expect(volumes.every((v) => 'emptyDir' in v)).toBe(true);
+        const allowed = (v: Obj): boolean => 'emptyDir' in v || ('secret' in v && at(v, 'secret', 'secretName') === 'yunying-audit-keys');
+        expect(volumes.filter((v) => !allowed(v))).toEqual([]);
+        // Every role appends audit records, so every role mounts the MAC key, read-only.
+        const mounts = list(container?.volumeMounts, 'volumeMounts').map((m) => obj(m, 'volumeMount'));
+        expect(mounts.find((m) => m.name === 'audit-keys')).toMatchObject({ mountPath: '/run/secrets/yunying-audit', readOnly: true });
       });
 
       it('has a Service and a PodDisruptionBudget selecting its pods, and more than one replica', () => {
