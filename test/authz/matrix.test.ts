@@ -99,6 +99,11 @@ const expectations: ExpectationTable = {
   'GET /api/audit/disposals': audit,
   'POST /api/audit/disposals/:id/approve': auditorOnly,
   'POST /api/audit/disposals/:id/reject': auditorOnly,
+  // DICOM credentials of a clinic (#17): admins only.
+  'GET /api/admin/clinics/:id/dimse': admin,
+  'PUT /api/admin/clinics/:id/dimse-auth': admin,
+  'POST /api/admin/clinics/:id/dimse-certificates': admin,
+  'POST /api/admin/dimse-certificates/:fingerprint/revoke': admin,
 };
 
 const QIDO = new Set([

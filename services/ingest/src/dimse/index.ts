@@ -3,3 +3,5 @@
  */
 export { startDimseServer, type DimseServer, type DimseServerOptions } from './dimse.server';
 export { apiKeyVerifierOf, checkAssociationCredentials, type ApiKeyVerifier, type CredentialVerdict } from './association.credentials';
+export { DimseDevicesService, type DeviceCertificateView, type DimseAuthPolicy, type DimseDevicesView } from './dimse-devices.service';
+export { dimseDevicesRoutes } from './dimse-devices.route';

@@ -1,0 +1,127 @@
+import { X509Certificate } from 'node:crypto';
+import { appendAuditEvent, type AuditActor } from '@yunying/audit';
+import { inTransaction, type Pool, type PoolClient } from '@yunying/catalog';
+import { AppError } from '@yunying/core';
+
+/**
+ * A clinic's DICOM credentials policy and its device certificates (issue #17, migration 0901), for admins.
+ * Every change is a Security Alert (subtype Security Configuration) in the same transaction.
+ */
+export type DimseAuthPolicy = 'credentials' | 'ae_only';
+
+export interface DeviceCertificateView {
+  fingerprintSha256: string;
+  clinicId: string;
+  aeTitle: string | null;
+  label: string;
+  createdAt: Date;
+  revokedAt: Date | null;
+}
+
+export interface DimseDevicesView {
+  clinicId: string;
+  dimseAuth: DimseAuthPolicy;
+  certificates: DeviceCertificateView[];
+}
+
+export interface AdminCaller {
+  actor: AuditActor;
+  sourceIp: string | null;
+}
+
+interface CertificateRow {
+  fingerprint_sha256: string;
+  clinic_id: string;
+  ae_title: string | null;
+  label: string;
+  created_at: Date;
+  revoked_at: Date | null;
+}
+
+const view = (r: CertificateRow): DeviceCertificateView => ({
+  fingerprintSha256: r.fingerprint_sha256,
+  clinicId: r.clinic_id,
+  aeTitle: r.ae_title,
+  label: r.label,
+  createdAt: r.created_at,
+  revokedAt: r.revoked_at,
+});
+
+const COLUMNS = 'fingerprint_sha256, clinic_id::text, ae_title, label, created_at, revoked_at';
+
+async function record(client: PoolClient, caller: AdminCaller, clinicId: string, details: Record<string, string | null>): Promise<void> {
+  await appendAuditEvent(client, {
+    type: 'Security Alert',
+    outcome: 0,
+    actor: caller.actor,
+    sourceIp: caller.sourceIp,
+    clinicId,
+    details: { subtype: 'Security Configuration', ...details },
+  });
+}
+
+export class DimseDevicesService {
+  constructor(private readonly pool: Pool) {}
+
+  async get(clinicId: string): Promise<DimseDevicesView> {
+    const clinic = await this.pool.query<{ dimse_auth: DimseAuthPolicy }>('SELECT dimse_auth FROM clinics WHERE id = $1', [clinicId]);
+    const policy = clinic.rows[0]?.dimse_auth;
+    if (policy === undefined) throw new AppError('not_found', 'No such clinic');
+    const { rows } = await this.pool.query<CertificateRow>(`SELECT ${COLUMNS} FROM clinic_dimse_certificates WHERE clinic_id = $1 ORDER BY created_at`, [clinicId]);
+    return { clinicId, dimseAuth: policy, certificates: rows.map(view) };
+  }
+
+  async setPolicy(clinicId: string, dimseAuth: DimseAuthPolicy, caller: AdminCaller): Promise<DimseDevicesView> {
+    await inTransaction(this.pool, async (client) => {
+      const { rows } = await client.query<{ before: DimseAuthPolicy }>(
+        'UPDATE clinics c SET dimse_auth = $2 FROM (SELECT dimse_auth AS before FROM clinics WHERE id = $1 FOR UPDATE) b WHERE c.id = $1 RETURNING b.before',
+        [clinicId, dimseAuth],
+      );
+      const before = rows[0]?.before;
+      if (before === undefined) throw new AppError('not_found', 'No such clinic');
+      await record(client, caller, clinicId, { change: 'dimse-auth-changed', from: before, to: dimseAuth });
+    });
+    return this.get(clinicId);
+  }
+
+  /** Registers a device certificate (PEM) for the clinic, pinned by its SHA-256 fingerprint. */
+  async register(input: { clinicId: string; certificatePem: string; aeTitle?: string | null; label: string }, caller: AdminCaller): Promise<DeviceCertificateView> {
+    let certificate: X509Certificate;
+    try {
+      certificate = new X509Certificate(input.certificatePem);
+    } catch {
+      throw new AppError('bad_request', 'certificate: not a PEM X.509 certificate');
+    }
+    const aeTitle = input.aeTitle?.trim() || null;
+    return inTransaction(this.pool, async (client) => {
+      const clinic = await client.query('SELECT 1 FROM clinics WHERE id = $1', [input.clinicId]);
+      if (clinic.rowCount === 0) throw new AppError('not_found', 'No such clinic');
+      if (aeTitle !== null) {
+        const ae = await client.query('SELECT 1 FROM clinic_ae_titles WHERE ae_title = $1 AND clinic_id = $2', [aeTitle, input.clinicId]);
+        if (ae.rowCount === 0) throw new AppError('bad_request', "aeTitle: not one of this clinic's AE titles");
+      }
+      const { rows } = await client.query<CertificateRow>(
+        `INSERT INTO clinic_dimse_certificates (fingerprint_sha256, clinic_id, ae_title, label) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (fingerprint_sha256) DO NOTHING RETURNING ${COLUMNS}`,
+        [certificate.fingerprint256, input.clinicId, aeTitle, input.label],
+      );
+      const row = rows[0];
+      if (row === undefined) throw new AppError('conflict', 'This certificate is already registered');
+      await record(client, caller, input.clinicId, { change: 'dimse-certificate-registered', fingerprintSha256: row.fingerprint_sha256, aeTitle, validTo: certificate.validTo });
+      return view(row);
+    });
+  }
+
+  async revoke(fingerprintSha256: string, caller: AdminCaller): Promise<DeviceCertificateView> {
+    return inTransaction(this.pool, async (client) => {
+      const { rows } = await client.query<CertificateRow>(
+        `UPDATE clinic_dimse_certificates SET revoked_at = COALESCE(revoked_at, now()) WHERE fingerprint_sha256 = $1 RETURNING ${COLUMNS}`,
+        [fingerprintSha256],
+      );
+      const row = rows[0];
+      if (row === undefined) throw new AppError('not_found', 'No such certificate');
+      await record(client, caller, row.clinic_id, { change: 'dimse-certificate-revoked', fingerprintSha256 });
+      return view(row);
+    });
+  }
+}
