@@ -102,9 +102,9 @@ describe('model registry (system)', () => {
     const dir = path.join(models, 'thyroid-nodule');
     fs.mkdirSync(dir);
     const source = path.join(REPO_ROOT, 'models/thyroid-nodule');
-    for (const f of ['frame.onnx', 'nodule.onnx']) fs.copyFileSync(path.join(source, f), path.join(dir, f));
-    const manifest = JSON.parse(fs.readFileSync(path.join(source, 'manifest.json'), 'utf8')) as { files: { nodule: { sha256: string } } };
-    manifest.files.nodule.sha256 = manifest.files.nodule.sha256.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+    for (const f of ['frame.onnx']) fs.copyFileSync(path.join(source, f), path.join(dir, f));
+    const manifest = JSON.parse(fs.readFileSync(path.join(source, 'manifest.json'), 'utf8')) as { files: { frame: { sha256: string } } };
+    manifest.files.frame.sha256 = manifest.files.frame.sha256.replace(/^./, (c) => (c === '0' ? '1' : '0'));
     fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
     const schema = `sys_${randomBytes(5).toString('hex')}`;
     const env = {
@@ -123,7 +123,7 @@ describe('model registry (system)', () => {
     try {
       const code = await launcher.exited;
       expect(code).not.toBe(0);
-      expect(launcher.output()).toMatch(/model "thyroid-nodule".*refused: model file nodule.onnx has sha256 [0-9a-f]{64}, the manifest says/);
+      expect(launcher.output()).toMatch(/model "thyroid-nodule".*refused: model file frame.onnx has sha256 [0-9a-f]{64}, the manifest says/);
       expect(launcher.output()).not.toContain('YUNYING_READY');
     } finally {
       await launcher.stop();
@@ -132,6 +132,6 @@ describe('model registry (system)', () => {
       await pool.end();
       fs.rmSync(models, { recursive: true, force: true });
     }
-    expect(JSON.parse(fs.readFileSync(path.join(source, 'manifest.json'), 'utf8')).files.nodule.sha256).not.toBe(manifest.files.nodule.sha256);
+    expect(JSON.parse(fs.readFileSync(path.join(source, 'manifest.json'), 'utf8')).files.frame.sha256).not.toBe(manifest.files.frame.sha256);
   }, 60_000);
 });

@@ -19,8 +19,8 @@ def ci(v):
 def block(rep, man):
     s = rep['served']
     lines = []
-    lines.append(f"Served path, 5-fold cross-validation by case (each frame scored by networks that never saw its case; "
-                 f"combiner cross-fitted; aggregation **{s['aggregation']}**, confidence threshold {s['confidence_threshold']}):")
+    lines.append(f"Served path, 5-fold cross-validation by case (each frame's nodule map from a frame network that never saw its case; "
+                 f"lexicon heads and combiner cross-fitted the same way; aggregation **{s['aggregation']}**, confidence threshold {s['confidence_threshold']}):")
     lines.append('')
     lines.append('| level | n | AUC (95% CI) | triage threshold: sensitivity | specificity | urgent threshold: sensitivity | specificity |')
     lines.append('|---|---|---|---|---|---|---|')
@@ -33,7 +33,7 @@ def block(rep, man):
     th = man['thresholds']
     lines.append(f"Thresholds (case level, at the stated prevalence {man['combiner']['prevalence']}): triage ≥ {th['triage']['value']:.4f}, "
                  f"urgent ≥ {th['urgent']['value']:.4f}. Case-level ECE {s['case']['ece']['value']:.3f}. "
-                 f"Labelled frames with no confident nodule (scored 0, never flagged): {s['no_nodule_found_labelled_frames']}.")
+                 f"Labelled frames with no confident nodule (`no_nodule_found`: ranked last, never flagged): {s['no_nodule_found_labelled_frames']}.")
     lines.append('')
     g = rep['gate']
     lines.append(f"**Scope gate (image half)**, out of fold: AUC {g['auc']:.3f} (thyroid frames vs non-thyroid ultrasound); at the gate "
@@ -50,15 +50,24 @@ def block(rep, man):
                  f"{loc['hit_rate']:.3f} (95% CI {loc['hit_rate_ci95'][0]:.3f}–{loc['hit_rate_ci95'][1]:.3f}) over {loc['n']} frames "
                  f"({loc['hit_rate_labelled']:.3f} on labelled frames); the top candidate is confident on {loc['confident_top'] * 100:.1f} % of frames.")
     lines.append('')
-    lines.append('**Lexicon heads** on the served path (out of fold, frames whose top candidate hit the outline; the radiologist\'s DDTI reading mapped to ACR categories):')
+    lines.append('**Lexicon heads** on the served path (cross-fitted, frames whose top candidate hit the outline; the radiologist\'s DDTI reading mapped to ACR categories; '
+                 '"points AUC": the expected ACR points against "more than the item\'s lowest points"):')
     lines.append('')
-    lines.append('| item | n | accuracy | majority-class accuracy | one-vs-rest AUC per category (n) |')
-    lines.append('|---|---|---|---|---|')
+    lines.append('| item | n | accuracy | majority-class accuracy | balanced accuracy | points AUC | one-vs-rest AUC per category (n) |')
+    lines.append('|---|---|---|---|---|---|---|')
     for item, h in rep['heads'].items():
         cats = ', '.join(f"{c} {v['auc_one_vs_rest'] if v['auc_one_vs_rest'] is not None else '—'} ({v['n']})" for c, v in h['categories'].items())
-        lines.append(f"| {item} | {h['n']} | {h['accuracy']:.3f} | {h['majority_class_accuracy']:.3f} | {cats} |")
+        pa = f"{h['points_auc']:.3f}" if h.get('points_auc') is not None else '—'
+        lines.append(f"| {item} | {h['n']} | {h['accuracy']:.3f} | {h['majority_class_accuracy']:.3f} | {h['balanced_accuracy']:.3f} | {pa} | {cats} |")
     lines.append('')
-    lines.append(f"Combiner coefficients (standardised features {', '.join(rep['combiner']['features'])}): "
+    lines.append('**Descriptors alone** (top candidate where it hit the outline; each against the reading it stands for; AUC < 0.5 means lower values go with the reading):')
+    lines.append('')
+    lines.append('| descriptor | against | n | AUC |')
+    lines.append('|---|---|---|---|')
+    for name, d in rep['descriptors'].items():
+        lines.append(f"| {name} | {d['against']} | {d['n']} | {d['auc']:.3f} |")
+    lines.append('')
+    lines.append(f"Combiner coefficients (standardised descriptors {', '.join(rep['combiner']['features'])}): "
                  f"{', '.join(str(c) for c in rep['combiner']['coef'])}.")
     return '\n'.join(lines)
 

@@ -1,5 +1,11 @@
-"""The served path in Python (mirrored by packages/nodule-model/src/triage.model.ts), the combiner fit,
-the served-path metrics and the manifest."""
+"""The served path in Python (mirrored by packages/nodule-model/src/triage.model.ts), the fits of the
+lexicon heads and the suspicion combiner on measured descriptors, the served-path metrics and the manifest.
+
+Served path: FrameNet -> gate and nodule map -> candidates (connected components of the map, most
+confident first) -> each candidate's region on the full-resolution frame -> descriptors.py -> the
+lexicon heads (one multinomial logistic model per ACR item) and the suspicion combiner (a logistic
+model on the same descriptors) -> the study's most suspicious confident nodule.
+"""
 import hashlib
 import json
 import math
@@ -7,6 +13,7 @@ import os
 import numpy as np
 import torch
 
+import descriptors as DS
 import geometry as G
 import nets
 import triage_data as D
@@ -15,9 +22,25 @@ from metrics import auc, bootstrap, ece, reliability_bins
 SEG_THRESHOLD = 0.5      # nodule map cells at or above this form candidates
 MIN_CELLS = 2            # smaller components are speckle
 MAX_CANDIDATES = 3       # per frame, most confident first
+CONFIDENCE_THRESHOLD = 0.5
+AGGREGATION = 'max-score'
 COLOUR_FRACTION_MAX = 0.01
-FEATURES = ['suspicion_logit', 'composition_points', 'echogenicity_points', 'margin_points', 'echogenicFoci_points', 'shape_points']
 STATED_PREVALENCE = 0.30
+L2 = 1.0
+
+# ACR categories of each head (tirads.ts codes) and their points. DDTI readings map to them in triage_data.
+HEADS = {
+    'composition': ['cystic', 'spongiform', 'mixed', 'solid'],
+    'echogenicity': ['hyper-iso', 'hypo', 'very-hypo'],
+    'margin': ['smooth', 'ill-defined', 'lobulated-irregular'],
+    'echogenicFoci': ['none', 'macro', 'punctate'],
+}
+POINTS = {
+    'composition': [0, 0, 1, 2],
+    'echogenicity': [1, 2, 3],
+    'margin': [0, 0, 2],
+    'echogenicFoci': [0, 1, 3],
+}
 
 
 def frame_forward(fnet, gray):
@@ -26,24 +49,9 @@ def frame_forward(fnet, gray):
     return m[0, 0].numpy().astype(np.float64), float(g[0, 0])
 
 
-def nodule_forward(nnet, gray, box):
-    x = torch.from_numpy(G.normalise(G.crop(gray.astype(np.float64), box))[None, None])
-    outs = nets.NoduleExport(nnet)(x)
-    probs = {k: outs[i][0].numpy().astype(np.float64).tolist() for i, k in enumerate(nets.HEADS)}
-    return probs, float(outs[-1][0, 0])
-
-
-def candidate_features(c):
-    f = [c['suspicion_logit']]
-    for k in nets.HEADS:
-        f.append(float(np.dot(c['probs'][k], nets.POINTS[k])))
-    f.append(3.0 if c['taller'] else 0.0)
-    return f
-
-
-def analyse_frame(fnet, nnet, gray):
+def analyse_map(prob, gate, gray):
+    """Candidates of one frame from its nodule map: box, region, descriptors (no fitted parts)."""
     h, w = gray.shape
-    prob, gate = frame_forward(fnet, gray)
     comps = [c for c in G.components(prob, SEG_THRESHOLD) if len(c[0]) >= MIN_CELLS]
     comps.sort(key=lambda c: -c[1])
     cands = []
@@ -51,18 +59,28 @@ def analyse_frame(fnet, nnet, gray):
         box = G.cells_box(cells, w, h)
         if box[2] - box[0] < 1 or box[3] - box[1] < 1:
             continue
-        probs, susp = nodule_forward(nnet, gray, box)
-        c = {'confidence': conf, 'box': box, 'probs': probs, 'suspicion_logit': susp,
-             'taller': (box[3] - box[1]) > (box[2] - box[0])}
-        c['features'] = candidate_features(c)
-        cands.append(c)
+        # Measured on the ellipse inscribed in the candidate's box, as a reader's box is: on out-of-fold
+        # maps the cells themselves (about 10 source pixels each) outline the nodule worse than that.
+        region = DS.ellipse_mask(w, h, box)
+        if not region.any():
+            continue
+        cands.append({'confidence': conf, 'box': box, 'descriptors': DS.describe(gray, region)})
     return {'gate': gate, 'candidates': cands, 'width': w, 'height': h}
 
 
-# ---------------------------------------------------------------- combiner
-def fit_logreg(X, y, l2=1.0, w=None):
+def analyse_frame(fnet, gray):
+    prob, gate = frame_forward(fnet, gray)
+    return analyse_map(prob, gate, gray)
+
+
+# ---------------------------------------------------------------- linear models on descriptors
+def standardise(X):
+    return X.mean(0), X.std(0) + 1e-6
+
+
+def fit_logreg(X, y, l2=L2, w=None):
     """L2 logistic regression (Newton), standardised features; returns (mean, std, coef, bias)."""
-    mu, sd = X.mean(0), X.std(0) + 1e-6
+    mu, sd = standardise(X)
     Z = (X - mu) / sd
     n, d = Z.shape
     w = np.ones(n) if w is None else w
@@ -86,6 +104,36 @@ def apply_logreg(m, X):
     return ((X - mu) / sd) @ coef + bias
 
 
+def fit_softmax(X, t, n_classes, l2=L2, iters=3000, lr=0.5):
+    """Multinomial logistic regression, L2, class weights sqrt-balanced (the rarest categories count
+    more without letting five cystic nodules dominate). Full-batch gradient descent: deterministic."""
+    mu, sd = standardise(X)
+    Z = np.hstack([(X - mu) / sd, np.ones((len(X), 1))])
+    counts = np.bincount(t, minlength=n_classes).astype(np.float64)
+    cw = np.where(counts > 0, np.sqrt(len(t) / (n_classes * np.maximum(counts, 1))), 0.0)
+    w = cw[t]
+    Y = np.eye(n_classes)[t]
+    B = np.zeros((Z.shape[1], n_classes))
+    reg = np.ones_like(B) * l2
+    reg[-1] = 0
+    for _ in range(iters):
+        L = Z @ B
+        L -= L.max(1, keepdims=True)
+        P = np.exp(L)
+        P /= P.sum(1, keepdims=True)
+        grad = Z.T @ ((P - Y) * w[:, None]) / w.sum() + reg * B / w.sum()
+        B -= lr * grad
+    return mu, sd, B[:-1].T, B[-1]
+
+
+def apply_softmax(m, X):
+    mu, sd, W, b = m
+    L = ((X - mu) / sd) @ W.T + b
+    L -= L.max(1, keepdims=True)
+    P = np.exp(L)
+    return P / P.sum(1, keepdims=True)
+
+
 def balanced_weights(y):
     pos = y.mean()
     return np.where(y == 1, 0.5 / pos, 0.5 / (1 - pos))
@@ -93,16 +141,6 @@ def balanced_weights(y):
 
 def prevalence_offset(p):
     return math.log(p / (1 - p))
-
-
-def frame_score(cands, conf_thr, combiner, how):
-    confident = [c for c in cands if c['confidence'] >= conf_thr]
-    if not confident:
-        return None
-    z = apply_logreg(combiner, np.array([c['features'] for c in confident]))
-    if how == 'most-confident':
-        return float(z[0])
-    return float(z.max())
 
 
 def sigmoid(z):
@@ -115,6 +153,47 @@ def case_max(scores, cases):
         best[c] = max(best.get(c, -1.0), s)
     keys = sorted(best)
     return keys, np.array([best[k] for k in keys])
+
+
+def gt_boxes(frame):
+    """The outlined nodules' boxes of a frame (computed once: the flood fill is slow in Python)."""
+    if 'gt_boxes' not in frame:
+        frame['gt_boxes'] = D.components_of(frame['mask'])
+    return frame['gt_boxes']
+
+
+def hit_of(frame, cand):
+    return max((G.box_iou(cand['box'], b) for b in gt_boxes(frame)), default=0.0) >= 0.3
+
+
+def fit_models(frames, oof, idx):
+    """Heads and combiner from the served-path candidates of frames idx (never the frames they score).
+    Heads: every candidate that hit an outlined nodule of a frame with that lexicon reading. Combiner:
+    the most confident candidate of every labelled frame (what the served path sees, hit or miss)."""
+    heads = {}
+    for k, cats in HEADS.items():
+        X, T = [], []
+        for i in idx:
+            t = frames[i]['lexicon'][k]
+            if t is None:
+                continue
+            for c in oof['frames'][i]['candidates']:
+                if hit_of(frames[i], c):
+                    X.append(c['descriptors'])
+                    T.append(t)
+        heads[k] = fit_softmax(np.array(X), np.array(T), len(cats))
+    tr = [i for i in idx if frames[i]['label'] is not None and oof['frames'][i]['candidates']]
+    X = np.array([oof['frames'][i]['candidates'][0]['descriptors'] for i in tr])
+    yy = np.array([frames[i]['label'] for i in tr], dtype=np.float64)
+    return heads, fit_logreg(X, yy, L2, balanced_weights(yy))
+
+
+def frame_logit(cands, combiner):
+    confident = [c for c in cands if c['confidence'] >= CONFIDENCE_THRESHOLD]
+    if not confident:
+        return None
+    z = apply_logreg(combiner, np.array([c['descriptors'] for c in confident]))
+    return float(z[0]) if AGGREGATION == 'most-confident' else float(z.max())
 
 
 def fit_and_report(frames, others, oof, ffold):
@@ -142,43 +221,25 @@ def fit_and_report(frames, others, oof, ffold):
                    'others_passed': int(passed_neg.sum()), 'others_n': len(others), 'by_source': by_source}
 
     # ---- locator hit rate (top candidate, box IoU >= 0.3 with an outlined nodule)
-    hits, confident_top = [], []
-    for f, r in zip(frames, oof['frames']):
-        gt = D.components_of(f['mask'])
-        top = r['candidates'][0] if r['candidates'] else None
-        hits.append(bool(top and gt and max(G.box_iou(top['box'], b) for b in gt) >= 0.3))
-        confident_top.append(top['confidence'] if top else 0.0)
-    hits = np.array(hits)
-    confident_top = np.array(confident_top)
+    hits = np.array([bool(r['candidates']) and hit_of(f, r['candidates'][0]) for f, r in zip(frames, oof['frames'])])
+    confident_top = np.array([r['candidates'][0]['confidence'] if r['candidates'] else 0.0 for r in oof['frames']])
 
-    # ---- combiner, cross-fitted; choose the confidence threshold and the aggregation on OOF
+    # ---- heads and combiner cross-fitted: fold k's frames are scored by models fitted on the others
     lab = np.array([f['label'] is not None for f in frames])
     y = np.array([f['label'] if f['label'] is not None else -1 for f in frames])
     cases = np.array([f['case'] for f in frames])
-    best = None
-    for conf_thr in (0.5, 0.6, 0.7, 0.8):
-        for how in ('most-confident', 'max-score'):
-            logits = np.full(len(frames), np.nan)
-            for k in range(K):
-                tr = [i for i in np.where(lab & (ffold != k))[0] if oof['frames'][i]['candidates']]
-                X = np.array([oof['frames'][i]['candidates'][0]['features'] for i in tr])
-                yy = y[tr].astype(float)
-                m = fit_logreg(X, yy, 1.0, balanced_weights(yy))
-                for i in np.where(lab & (ffold == k))[0]:
-                    s = frame_score(oof['frames'][i]['candidates'], conf_thr, m, how)
-                    logits[i] = s if s is not None else -np.inf
-            idx = np.where(lab)[0]
-            kc, sc = case_max(logits[idx], cases[idx])
-            yc = np.array([y[idx][cases[idx] == c][0] for c in kc])
-            a = auc(np.where(np.isfinite(sc), sc, -1e9), yc)
-            if best is None or a > best[0] + 1e-9:
-                best = (a, conf_thr, how, logits.copy())
-    a_case, conf_thr, how, logits = best
-    # Final combiner on all OOF top candidates, with the stated prevalence.
-    tr = [i for i in np.where(lab)[0] if oof['frames'][i]['candidates']]
-    X = np.array([oof['frames'][i]['candidates'][0]['features'] for i in tr])
-    yy = y[tr].astype(float)
-    combiner = fit_logreg(X, yy, 1.0, balanced_weights(yy))
+    logits = np.full(len(frames), np.nan)
+    head_probs = [None] * len(frames)
+    for k in range(K):
+        heads_k, comb_k = fit_models(frames, oof, np.where(ffold != k)[0])
+        for i in np.where(ffold == k)[0]:
+            cands = oof['frames'][i]['candidates']
+            if lab[i]:
+                s = frame_logit(cands, comb_k)
+                logits[i] = s if s is not None else -np.inf
+            if cands:
+                head_probs[i] = {h: apply_softmax(m, cands[0]['descriptors'][None])[0] for h, m in heads_k.items()}
+    heads, combiner = fit_models(frames, oof, np.arange(len(frames)))
     offset = prevalence_offset(STATED_PREVALENCE)
     idx = np.where(lab)[0]
     p_img = np.where(np.isfinite(logits[idx]), sigmoid(logits[idx] + offset), 0.0)
@@ -190,7 +251,7 @@ def fit_and_report(frames, others, oof, ffold):
     no_nodule = int((~np.isfinite(logits[idx])).sum())
 
     rep['served'] = {
-        'aggregation': how, 'confidence_threshold': conf_thr,
+        'aggregation': AGGREGATION, 'confidence_threshold': CONFIDENCE_THRESHOLD,
         'image': bootstrap(p_img, y_img, cases[idx], [triage_thr, urgent_thr]),
         'case': bootstrap(p_case, y_case, np.array(kc), [triage_thr, urgent_thr]),
         'no_nodule_found_labelled_frames': no_nodule,
@@ -199,19 +260,19 @@ def fit_and_report(frames, others, oof, ffold):
     rep['thresholds'] = {'triage': triage_thr, 'urgent': urgent_thr}
     rep['locator'] = {'hit_rate': round(float(hits.mean()), 4), 'n': int(len(hits)),
                       'hit_rate_labelled': round(float(hits[lab].mean()), 4),
-                      'confident_top': round(float((confident_top >= conf_thr).mean()), 4),
+                      'confident_top': round(float((confident_top >= CONFIDENCE_THRESHOLD).mean()), 4),
                       'hit_rate_ci95': boot_mean(hits, cases)}
-    # learned-only and lexicon-only views of the same OOF (what drives the score)
-    rep['heads'] = head_metrics(frames, oof, hits)
-    rep['combiner'] = {'features': FEATURES, 'coef': [round(float(c), 4) for c in combiner[2]]}
+    rep['heads'] = head_metrics(frames, head_probs, hits)
+    rep['descriptors'] = descriptor_metrics(frames, oof, hits)
+    rep['combiner'] = {'features': DS.NAMES, 'coef': [round(float(c), 4) for c in combiner[2]]}
     rep['summary'] = {
         'case_auc': rep['served']['case']['auc'], 'image_auc': rep['served']['image']['auc'],
         'locator_hit_rate': rep['locator']['hit_rate'], 'gate': {k: rep['gate'][k] for k in ('threshold', 'auc', 'thyroid_frames_passed', 'others_passed', 'others_n')},
-        'thresholds': rep['served']['case']['thresholds'], 'aggregation': how, 'confidence_threshold': conf_thr,
+        'thresholds': rep['served']['case']['thresholds'], 'aggregation': AGGREGATION, 'confidence_threshold': CONFIDENCE_THRESHOLD,
         'no_nodule_found_labelled_frames': no_nodule,
     }
-    return rep, {'model': combiner, 'offset': offset, 'conf_thr': conf_thr, 'how': how,
-                 'gate_thr': gate_thr, 'triage': triage_thr, 'urgent': urgent_thr}
+    return rep, {'heads': heads, 'model': combiner, 'offset': offset, 'gate_thr': gate_thr,
+                 'triage': triage_thr, 'urgent': urgent_thr}
 
 
 def boot_mean(v, groups, n=2000, seed=0):
@@ -226,16 +287,16 @@ def boot_mean(v, groups, n=2000, seed=0):
     return [round(float(np.percentile(means, 2.5)), 4), round(float(np.percentile(means, 97.5)), 4)]
 
 
-def head_metrics(frames, oof, hits):
-    """Per lexicon head on the served path's top candidate where it hit the outlined nodule."""
+def head_metrics(frames, head_probs, hits):
+    """Per lexicon head, cross-fitted, on the served path's top candidate where it hit the outline."""
     out = {}
-    for k, cats in nets.HEADS.items():
+    for k, cats in HEADS.items():
         P, T = [], []
-        for f, r, h in zip(frames, oof['frames'], hits):
+        for f, hp, h in zip(frames, head_probs, hits):
             t = f['lexicon'][k]
-            if t is None or not h:
+            if t is None or not h or hp is None:
                 continue
-            P.append(r['candidates'][0]['probs'][k])
+            P.append(hp[k])
             T.append(t)
         if not T:
             continue
@@ -246,7 +307,35 @@ def head_metrics(frames, oof, hits):
             yb = (T == j).astype(int)
             per[c] = {'n': int(yb.sum()), 'auc_one_vs_rest': round(auc(P[:, j], yb), 4) if 0 < yb.sum() < len(yb) else None}
         majority = float(np.bincount(T, minlength=len(cats)).max() / len(T))
-        out[k] = {'n': int(len(T)), 'accuracy': round(acc, 4), 'majority_class_accuracy': round(majority, 4), 'categories': per}
+        # Ordinal view: expected points against the reading's points (what the TR level adds up).
+        exp_pts = P @ np.array(POINTS[k], dtype=np.float64)
+        pts = np.array(POINTS[k])[T]
+        hi = pts >= np.median(pts) if len(set(pts)) > 1 else None
+        out[k] = {'n': int(len(T)), 'accuracy': round(acc, 4), 'majority_class_accuracy': round(majority, 4), 'categories': per,
+                  'balanced_accuracy': round(float(np.mean([(P.argmax(1)[T == j] == j).mean() for j in range(len(cats)) if (T == j).any()])), 4),
+                  'points_auc': round(auc(exp_pts, (pts > pts.min()).astype(int)), 4) if hi is not None else None}
+    return out
+
+
+def descriptor_metrics(frames, oof, hits):
+    """Each descriptor alone against the lexicon reading it stands for (top candidate, hits only)."""
+    pairs = {'echo': ('echogenicity', lambda t: t >= 1, 'hypo or very hypo'), 'dark': ('composition', lambda t: t <= 2, 'not solid'),
+             'het': ('composition', lambda t: t <= 2, 'not solid'), 'foci': ('echogenicFoci', lambda t: t >= 1, 'any calcification'),
+             'bright': ('echogenicFoci', lambda t: t >= 1, 'any calcification'), 'edge': ('margin', lambda t: t >= 1, 'not smooth'),
+             'taller': (None, None, 'TI-RADS >= 4')}
+    out = {}
+    for j, name in enumerate(DS.NAMES):
+        item, pos, what = pairs[name]
+        v, t = [], []
+        for f, r, h in zip(frames, oof['frames'], hits):
+            if not h:
+                continue
+            lab = f['label'] if item is None else f['lexicon'][item]
+            if lab is None:
+                continue
+            v.append(r['candidates'][0]['descriptors'][j])
+            t.append(int(lab) if item is None else int(pos(lab)))
+        out[name] = {'against': f"{item or 'tirads'}: {what}", 'n': len(t), 'auc': round(auc(np.array(v), np.array(t)), 4)}
     return out
 
 
@@ -266,32 +355,44 @@ def sha256(path):
     return hashlib.sha256(open(path, 'rb').read()).hexdigest()
 
 
+def urgent_threshold(rep, at_spec90):
+    """The specificity-0.90 threshold, unless the case AUC's CI includes 0.5: then an urgent flag would
+    be chance pushing other patients down, so none is set (1.0 is never reached) and the rule says why."""
+    a = rep['served']['case']['auc']
+    if a['ci95'][0] > 0.5:
+        return {'value': round(at_spec90, 6), 'rule': 'smallest case-level threshold with specificity >= 0.90 on served-path cross-validation'}
+    return {'value': 1.0, 'rule': f"not set: the served-path case-level AUC {a['value']:.3f} (95% CI {a['ci95'][0]:.3f}-{a['ci95'][1]:.3f}) "
+                                  f"includes 0.5, so an urgent flag would be chance; the specificity-0.90 threshold would have been {at_spec90:.4f}"}
+
+
 def write_manifest(out, rep, comb, seconds, n_frames, n_others):
     mu, sd, coef, bias = comb['model']
     man = {
         'id': 'thyroid-triage-whole-frame',
-        'version': '2.0.0',
+        'version': '3.0.0',
         'task': 'Triage of thyroid ultrasound studies by P(radiologist TI-RADS >= 4) of the most suspicious confident nodule; reading order, not diagnosis',
-        'files': {'frame': {'file': 'frame.onnx', 'sha256': sha256(os.path.join(out, 'frame.onnx'))},
-                  'nodule': {'file': 'nodule.onnx', 'sha256': sha256(os.path.join(out, 'nodule.onnx'))}},
+        'files': {'frame': {'file': 'frame.onnx', 'sha256': sha256(os.path.join(out, 'frame.onnx'))}},
         'opset': 17,
         'frame': {'input': 'image', 'width': G.FRAME_W, 'height': G.FRAME_H, 'stride': G.FRAME_STRIDE,
                   'normalisation': {'mean': G.MEAN, 'std': G.STD, 'formula': '(gray / 255 - mean) / std'},
                   'geometry': 'letterbox: box-filter resize by min(width/w, height/h), centred, padding 0',
                   'outputs': {'noduleMap': 'nodule_prob', 'thyroid': 'thyroid_prob'}},
-        'nodule': {'input': 'crop', 'size': G.CROP, 'context': G.CROP_CONTEXT,
-                   'heads': {k: {'output': k, 'categories': v, 'points': nets.POINTS[k]} for k, v in nets.HEADS.items()},
-                   'suspicion': 'suspicion_logit'},
         'candidates': {'segThreshold': SEG_THRESHOLD, 'minCells': MIN_CELLS, 'maxCandidates': MAX_CANDIDATES,
-                       'confidenceThreshold': comb['conf_thr'], 'aggregation': comb['how']},
+                       'confidenceThreshold': CONFIDENCE_THRESHOLD, 'aggregation': AGGREGATION},
+        'descriptors': {'names': DS.NAMES,
+                        'region': 'the ellipse inscribed in the candidate\'s (or the reader\'s) box, on the full-resolution frame'},
+        'heads': {k: {'categories': cats, 'points': POINTS[k],
+                      'mean': [float(v) for v in comb['heads'][k][0]], 'std': [float(v) for v in comb['heads'][k][1]],
+                      'weights': [[float(v) for v in row] for row in comb['heads'][k][2]],
+                      'bias': [float(v) for v in comb['heads'][k][3]]} for k, cats in HEADS.items()},
         'gate': {'threshold': round(comb['gate_thr'], 6), 'colourFractionMax': COLOUR_FRACTION_MAX,
                  'studyRule': 'median thyroid probability over the study\'s B-mode images >= threshold'},
-        'combiner': {'features': FEATURES, 'mean': [float(v) for v in mu], 'std': [float(v) for v in sd],
+        'combiner': {'features': DS.NAMES, 'mean': [float(v) for v in mu], 'std': [float(v) for v in sd],
                      'coef': [float(v) for v in coef], 'bias': float(bias),
                      'prevalence': STATED_PREVALENCE, 'prevalenceOffset': comb['offset']},
         'thresholds': {
             'triage': {'value': round(comb['triage'], 6), 'rule': 'largest case-level threshold with sensitivity >= 0.95 on served-path cross-validation'},
-            'urgent': {'value': round(comb['urgent'], 6), 'rule': 'smallest case-level threshold with specificity >= 0.90 on served-path cross-validation'},
+            'urgent': urgent_threshold(rep, comb['urgent']),
         },
         'metrics': rep['summary'],
         'training': {'seconds': round(seconds), 'frames': n_frames, 'non_thyroid_frames': n_others,
@@ -312,16 +413,28 @@ def synthetic_frame(w=320, h=240):
     return np.floor(img).astype(np.uint8)
 
 
-def write_parity(fnet, nnet, frames, out):
+def candidate_outputs(c, comb):
+    d = c['descriptors'][None]
+    probs = {k: [float(v) for v in apply_softmax(m, d)[0]] for k, m in comb['heads'].items()}
+    score = float(sigmoid(apply_logreg(comb['model'], d)[0] + comb['offset']))
+    return {'confidence': c['confidence'], 'box': list(c['box']),
+            'descriptors': {n: float(v) for n, v in zip(DS.NAMES, c['descriptors'])}, 'probs': probs, 'score': score}
+
+
+def write_parity(fnet, comb, frames, out):
+    """The served path's outputs in Python (PyTorch + descriptors + fitted models) for the TypeScript
+    parity test: a synthetic frame, three DDTI frames, and a reader's box on the synthetic frame."""
     cases = [('synthetic', synthetic_frame())] + [(f['image'], f['gray']) for f in frames[:3]]
     rows = []
     with torch.no_grad():
         for name, g in cases:
             prob, gate = frame_forward(fnet, g)
-            r = analyse_frame(fnet, nnet, g)
+            r = analyse_map(prob, gate, g)
             rows.append({'image': name, 'width': int(g.shape[1]), 'height': int(g.shape[0]), 'thyroid': gate,
                          'mapSum': float(prob.sum()), 'mapMax': float(prob.max()),
-                         'candidates': [{'confidence': c['confidence'], 'box': list(c['box']), 'probs': c['probs'],
-                                         'suspicionLogit': c['suspicion_logit']} for c in r['candidates']]})
+                         'candidates': [candidate_outputs(c, comb) for c in r['candidates']]})
+    g = synthetic_frame()
+    box = (100.0, 80.0, 190.0, 160.0)
+    reader = candidate_outputs({'confidence': 1.0, 'box': box, 'descriptors': DS.describe(g, DS.ellipse_mask(g.shape[1], g.shape[0], box))}, comb)
     with open(os.path.join(out, 'parity.json'), 'w') as fh:
-        json.dump({'note': 'PyTorch served-path outputs for the TypeScript parity test', 'cases': rows}, fh, indent=1)
+        json.dump({'note': 'Python served-path outputs for the TypeScript parity test', 'cases': rows, 'readerBox': reader}, fh, indent=1)

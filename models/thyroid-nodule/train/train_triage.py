@@ -3,13 +3,16 @@
     nice /usr/bin/python3 models/thyroid-nodule/train/train_triage.py [--data ../shared/data] [--out models/thyroid-nodule]
 
 1. FrameNet (scope gate + nodule map) on whole DDTI frames (positives, outlines) and non-thyroid
-   ultrasound (negatives), NoduleNet (ACR lexicon heads + suspicion) on full-resolution nodule crops.
-2. K-fold cross-validation split by ddti_case (negatives by source clip): each held-out fold runs the
-   served path (served.py, mirrored by the TypeScript worker): gate, candidates, crops, heads.
-3. The combiner (logistic regression on the heads' expected points + learned logit) and the
-   calibration are cross-fitted on the out-of-fold served-path predictions; thresholds come from them.
-4. Final networks on all data -> frame.onnx, nodule.onnx, triage.json (manifest), parity.json.
-Fixed seeds; CPU only.
+   ultrasound (negatives).
+2. K-fold cross-validation split by ddti_case (negatives by source clip): each held-out frame runs the
+   served path (served.py, mirrored by the TypeScript worker): gate, candidates, each candidate's
+   region on the full-resolution frame, its measured descriptors (descriptors.py).
+3. The lexicon heads and the suspicion combiner (linear models on the descriptors) are cross-fitted on
+   the out-of-fold candidates; calibration and thresholds come from the cross-fitted case scores.
+4. The final FrameNet on all data -> frame.onnx; heads and combiner on all out-of-fold candidates ->
+   manifest.json; parity.json; cv-served.json.
+Fixed seeds; CPU only. `--frame-cache DIR` keeps each fold's held-out maps and the final network, so
+a rerun that changes only the descriptor stage takes minutes instead of the FrameNet trainings.
 """
 import argparse
 import json
@@ -30,7 +33,6 @@ from metrics import auc  # noqa: E402
 SEED = 20261204
 K = int(os.environ.get('TRIAGE_FOLDS', '5'))
 FRAME_EPOCHS = int(os.environ.get('TRIAGE_FRAME_EPOCHS', '14'))
-NODULE_EPOCHS = int(os.environ.get('TRIAGE_NODULE_EPOCHS', '30'))
 T0 = time.time()
 
 
@@ -69,16 +71,6 @@ def frame_sample(rng, gray, mask):
     if rng.rand() < 0.5:
         img, m = img[:, ::-1], m[:, ::-1]
     return G.normalise(img), m.astype(np.float32)
-
-
-def jitter_box(rng, box, w, h):
-    x0, y0, x1, y1 = box
-    bw, bh = x1 - x0, y1 - y0
-    s = rng.uniform(0.85, 1.2)
-    cx = (x0 + x1) / 2 + rng.uniform(-0.12, 0.12) * bw
-    cy = (y0 + y1) / 2 + rng.uniform(-0.12, 0.12) * bh
-    bw, bh = bw * s * rng.uniform(0.9, 1.1), bh * s * rng.uniform(0.9, 1.1)
-    return (max(0, cx - bw / 2), max(0, cy - bh / 2), min(w, cx + bw / 2), min(h, cy + bh / 2))
 
 
 # ---------------------------------------------------------------- training
@@ -125,66 +117,13 @@ def train_frame(frames, others, seed):
     return net
 
 
-def nodule_items(frames):
-    items = []
-    for f in frames:
-        if f['label'] is None:
-            continue
-        for box in D.components_of(f['mask']):
-            items.append((f['gray'], box, f['lexicon'], f['label']))
-    return items
-
-
-def train_nodule(frames, seed):
-    torch.manual_seed(seed)
-    rng = np.random.RandomState(seed)
-    net = nets.NoduleNet()
-    items = nodule_items(frames)
-    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=5e-4)
-    steps = NODULE_EPOCHS * ((len(items) + 15) // 16)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.15)
-    npos = sum(1 for it in items if it[3] == 1)
-    pos_weight = torch.tensor((len(items) - npos) / max(npos, 1))
-    net.train()
-    for ep in range(NODULE_EPOCHS):
-        order = rng.permutation(len(items))
-        tot = 0.0
-        for b in range(0, len(order), 16):
-            xs, lex, ys = [], [], []
-            for i in order[b:b + 16]:
-                g, box, lx, y = items[i]
-                h, w = g.shape
-                c = photometric(rng, G.crop(g.astype(np.float64), jitter_box(rng, box, w, h)))
-                if rng.rand() < 0.5:
-                    c = c[:, ::-1]
-                xs.append(G.normalise(c))
-                lex.append(lx)
-                ys.append(float(y))
-            x = torch.from_numpy(np.stack(xs)[:, None].copy())
-            heads, susp = net.forward_one(x)
-            loss = F.binary_cross_entropy_with_logits(susp, torch.tensor(ys)[:, None], pos_weight=pos_weight)
-            for k in nets.HEADS:
-                t = torch.tensor([l[k] if l[k] is not None else -100 for l in lex])
-                if (t >= 0).any():
-                    loss = loss + F.cross_entropy(heads[k], t, ignore_index=-100, label_smoothing=0.05)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            tot += float(loss)
-        if (ep + 1) % 5 == 0 or ep == 0:
-            log(f'  nodule epoch {ep + 1}/{NODULE_EPOCHS} loss {tot / max(1, len(order) // 16):.3f}')
-    net.eval()
-    return net
-
-
 # ---------------------------------------------------------------- main
 def main():
     ap = argparse.ArgumentParser()
     root = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument('--data', default=os.path.abspath(os.path.join(root, '../../../../shared/data')))
     ap.add_argument('--out', default=os.path.abspath(os.path.join(root, '..')))
-    ap.add_argument('--folds-out', default=None, help='also export each fold\'s networks here (served-path CV in TypeScript)')
+    ap.add_argument('--frame-cache', default=None, help='keep (and reuse) each fold\'s held-out maps and the final FrameNet here')
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get('TRIAGE_THREADS', '2')))
     np.random.seed(SEED)
@@ -210,49 +149,61 @@ def main():
     ofold = D.assign_folds([o['group'] for o in others], K, SEED)
 
     oof = {'frames': [None] * len(frames), 'others': [None] * len(others)}
+    cache = args.frame_cache
+    if cache:
+        os.makedirs(cache, exist_ok=True)
     for k in range(K):
         log(f'fold {k + 1}/{K}')
-        tr_f = [f for f, fk in zip(frames, ffold) if fk != k]
-        tr_o = [o for o, ok in zip(others, ofold) if ok != k]
-        fnet = train_frame(tr_f, tr_o, SEED + k)
-        nnet = train_nodule(tr_f, SEED + 100 + k)
-        if args.folds_out:
-            export(fnet, nnet, os.path.join(args.folds_out, f'fold{k}'))
-            with open(os.path.join(args.folds_out, f'fold{k}', 'heldout.json'), 'w') as fh:
-                json.dump({'frames': [f['image'] for f, fk in zip(frames, ffold) if fk == k],
-                           'others': [o['image'] for o, ok in zip(others, ofold) if ok == k]}, fh)
-        with torch.no_grad():
-            for i in np.where(ffold == k)[0]:
-                oof['frames'][i] = served.analyse_frame(fnet, nnet, frames[i]['gray'])
-            for i in np.where(ofold == k)[0]:
-                oof['others'][i] = served.analyse_frame(fnet, nnet, others[i]['gray'])
+        held_f, held_o = np.where(ffold == k)[0], np.where(ofold == k)[0]
+        names = [frames[i]['image'] for i in held_f] + ['other:' + others[i]['image'] for i in held_o]
+        cached = os.path.join(cache, f'fold{k}.npz') if cache else None
+        if cached and os.path.exists(cached) and list(np.load(cached)['names']) == names:
+            z = np.load(cached)
+            maps, gates = z['maps'], z['gates']
+        else:
+            fnet = train_frame([frames[i] for i in np.where(ffold != k)[0]], [others[i] for i in np.where(ofold != k)[0]], SEED + k)
+            with torch.no_grad():
+                outs = [served.frame_forward(fnet, frames[i]['gray']) for i in held_f] + [served.frame_forward(fnet, others[i]['gray']) for i in held_o]
+            maps, gates = np.stack([m for m, _ in outs]), np.array([g for _, g in outs])
+            if cached:
+                np.savez(cached, maps=maps, gates=gates, names=np.array(names))
+        for j, i in enumerate(held_f):
+            oof['frames'][i] = served.analyse_map(maps[j], float(gates[j]), frames[i]['gray'])
+        for j, i in enumerate(held_o):
+            oof['others'][i] = {'gate': float(gates[len(held_f) + j]), 'candidates': []}
         log(f'fold {k + 1} done')
 
-    report, combiner = served.fit_and_report(frames, others, oof, ffold)
+    report, comb = served.fit_and_report(frames, others, oof, ffold)
     log(json.dumps(report['summary'], indent=1))
 
-    log('final networks on all data')
-    fnet = train_frame(frames, others, SEED + 1000)
-    nnet = train_nodule(frames, SEED + 1100)
-    export(fnet, nnet, args.out)
-    served.write_manifest(args.out, report, combiner, time.time() - T0, len(frames), len(others))
-    served.write_parity(fnet, nnet, frames, args.out)
+    final = os.path.join(cache, 'final.pt') if cache else None
+    fnet = nets.FrameNet()
+    if final and os.path.exists(final):
+        fnet.load_state_dict(torch.load(final))
+        fnet.eval()
+        log('final FrameNet from the cache')
+    else:
+        log('final FrameNet on all data')
+        fnet = train_frame(frames, others, SEED + 1000)
+        if final:
+            torch.save(fnet.state_dict(), final)
+    export(fnet, args.out)
+    served.write_manifest(args.out, report, comb, time.time() - T0, len(frames), len(others))
+    served.write_parity(fnet, comb, frames, args.out)
     with open(os.path.join(args.out, 'cv-served.json'), 'w') as fh:
         json.dump(report, fh, indent=1)
+    stale = os.path.join(args.out, 'nodule.onnx')
+    if os.path.exists(stale):
+        os.remove(stale)  # the crop network of 2.x: replaced by the measured descriptors
     log('done')
 
 
-def export(fnet, nnet, out):
+def export(fnet, out):
     os.makedirs(out, exist_ok=True)
     fx = nets.FrameExport(fnet).eval()
     torch.onnx.export(fx, torch.zeros(1, 1, G.FRAME_H, G.FRAME_W), os.path.join(out, 'frame.onnx'),
                       input_names=['image'], output_names=['nodule_prob', 'thyroid_prob'],
                       dynamic_axes={'image': {0: 'n'}, 'nodule_prob': {0: 'n'}, 'thyroid_prob': {0: 'n'}}, opset_version=17)
-    nx = nets.NoduleExport(nnet).eval()
-    torch.onnx.export(nx, torch.zeros(1, 1, G.CROP, G.CROP), os.path.join(out, 'nodule.onnx'),
-                      input_names=['crop'], output_names=list(nets.HEADS) + ['suspicion_logit'],
-                      dynamic_axes={'crop': {0: 'n'}, **{k: {0: 'n'} for k in list(nets.HEADS) + ['suspicion_logit']}},
-                      opset_version=17)
 
 
 if __name__ == '__main__':

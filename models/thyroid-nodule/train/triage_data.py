@@ -5,7 +5,7 @@ import hashlib
 import numpy as np
 from PIL import Image
 
-# DDTI lexicon readings -> the ACR categories of nets.HEADS (index), None = unknown.
+# DDTI lexicon readings -> the ACR categories of served.HEADS (index), None = unknown.
 COMPOSITION = {'cystic': 0, 'spongiform': 1, 'predominantly-cystic': 2, 'predominantly-solid': 2, 'solid': 3}
 ECHOGENICITY = {'hyperechogenicity': 0, 'isoechogenicity': 0, 'hypoechogenicity': 1, 'marked-hypoechogenicity': 2}
 MARGIN = {'well-defined': 0, 'ill-defined': 1, 'microlobulated': 2, 'macrolobulated': 2, 'spiculated': 2}

@@ -47,7 +47,7 @@ export async function evaluateCrops(model: TriageModel, folder: string): Promise
     } else {
       withoutMask++;
     }
-    const candidate = await model.scoreBox(img, box);
+    const candidate = model.scoreBox(img, box);
     scores.push(candidate.score);
     labels.push(label === '1' ? 1 : 0);
     cases.push(iCase >= 0 ? (r[iCase] ?? '') : (r[iImage] ?? ''));

@@ -17,3 +17,5 @@ export type { LexiconCategory, LexiconItem, LexiconPrediction, NoduleFinding, Re
 export { listModels, loadActiveModel } from './model.registry';
 export type { ActiveModel } from './model.registry';
 export { pixelSizeMm } from './calibration';
+export { DESCRIPTOR_NAMES, describe, ellipseRegion } from './nodule.descriptors';
+export type { DescriptorName, Descriptors, Region } from './nodule.descriptors';

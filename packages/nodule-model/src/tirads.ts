@@ -5,6 +5,8 @@
  * structured report, so what the AI suggests and what the reader confirms are the same codes.
  */
 
+import type { Descriptors } from './nodule.descriptors';
+
 export type LexiconItem = 'composition' | 'echogenicity' | 'shape' | 'margin' | 'echogenicFoci';
 
 export const LEXICON_ITEMS: readonly LexiconItem[] = ['composition', 'echogenicity', 'shape', 'margin', 'echogenicFoci'];
@@ -120,6 +122,11 @@ export interface NoduleFinding {
   trLevel: TrLevel;
   /** Longest and perpendicular diameter in mm when the frame is calibrated, otherwise null. */
   sizeMm: { long: number; short: number } | null;
+  /**
+   * What was measured on the nodule's region, the evidence the lexicon categories and the score come
+   * from (nodule.descriptors.ts). Absent on results of model versions before 3.
+   */
+  measured?: Descriptors;
 }
 
 /** Sums the points of a lexicon reading (AI or reader) into the TR level. */

@@ -1,24 +1,34 @@
 /**
- * The triage manifest (models/thyroid-nodule/manifest.json), written by train_triage.py: the two ONNX
- * graphs with their sha256, their input geometry, the candidate rules, the scope gate, the combiner
- * that turns a nodule's heads into a score, and the thresholds chosen on served-path cross-validation.
- * Loading verifies both files' sha256, so a service never serves a model its card does not describe.
+ * The triage manifest (models/thyroid-nodule/manifest.json), written by train_triage.py: the frame
+ * network's ONNX graph with its sha256 and input geometry, the candidate rules, the measured
+ * descriptors, the lexicon heads and the suspicion combiner (linear models on the descriptors), the
+ * scope gate, and the thresholds chosen on served-path cross-validation. Loading verifies the graph's
+ * sha256, so a service never serves a model its card does not describe.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { PermanentError } from '@yunying/core';
+import { DESCRIPTOR_NAMES } from './nodule.descriptors';
 
 const file = z.object({ file: z.string().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/) });
 const threshold = z.object({ value: z.number().min(0).max(1), rule: z.string() });
-const head = z.object({ output: z.string(), categories: z.array(z.string()).min(2), points: z.array(z.number()) });
+const head = z.object({
+  categories: z.array(z.string()).min(2),
+  points: z.array(z.number()),
+  mean: z.array(z.number()),
+  std: z.array(z.number().positive()),
+  /** One row of weights (over the standardised descriptors) per category. */
+  weights: z.array(z.array(z.number())),
+  bias: z.array(z.number()),
+});
 
 const manifestSchema = z.object({
   id: z.string().min(1),
   version: z.string().min(1),
   task: z.string(),
-  files: z.object({ frame: file, nodule: file }),
+  files: z.object({ frame: file }),
   frame: z.object({
     input: z.string(),
     width: z.number().int().positive(),
@@ -27,13 +37,8 @@ const manifestSchema = z.object({
     normalisation: z.object({ mean: z.number(), std: z.number().positive() }),
     outputs: z.object({ noduleMap: z.string(), thyroid: z.string() }),
   }),
-  nodule: z.object({
-    input: z.string(),
-    size: z.number().int().positive(),
-    context: z.number().positive(),
-    heads: z.object({ composition: head, echogenicity: head, margin: head, echogenicFoci: head }),
-    suspicion: z.string(),
-  }),
+  descriptors: z.object({ names: z.array(z.enum(DESCRIPTOR_NAMES)), region: z.string() }),
+  heads: z.object({ composition: head, echogenicity: head, margin: head, echogenicFoci: head }),
   candidates: z.object({
     segThreshold: z.number(),
     minCells: z.number().int().positive(),
@@ -56,14 +61,13 @@ const manifestSchema = z.object({
 });
 
 export type TriageManifestData = z.infer<typeof manifestSchema>;
-export type HeadName = keyof TriageManifestData['nodule']['heads'];
+export type HeadName = keyof TriageManifestData['heads'];
 export const HEAD_NAMES: readonly HeadName[] = ['composition', 'echogenicity', 'margin', 'echogenicFoci'];
 
 export interface TriageManifest extends TriageManifestData {
   dir: string;
   framePath: string;
-  nodulePath: string;
-  /** One digest naming the pair of graphs (sha256 over both files' sha256), for results and audit. */
+  /** One digest naming the model: the graph's sha256 with the fitted linear models, for results and audit. */
   sha256: string;
   raw: Record<string, unknown>;
 }
@@ -85,30 +89,34 @@ export function parseTriageManifest(raw: unknown, dir: string): TriageManifest {
   }
   const m = parsed.data;
   const n = m.combiner.features.length;
-  if (m.combiner.mean.length !== n || m.combiner.std.length !== n || m.combiner.coef.length !== n) {
-    throw new PermanentError('model manifest is invalid: combiner vectors differ in length from its feature list');
+  const d = m.descriptors.names.length;
+  if (m.combiner.features.join() !== m.descriptors.names.join() || m.combiner.mean.length !== n || m.combiner.std.length !== n || m.combiner.coef.length !== n) {
+    throw new PermanentError('model manifest is invalid: the combiner does not match the descriptor list');
   }
-  const sha256 = createHash('sha256').update(`${m.files.frame.sha256}:${m.files.nodule.sha256}`).digest('hex');
+  for (const h of HEAD_NAMES) {
+    const spec = m.heads[h];
+    const k = spec.categories.length;
+    const shaped = spec.points.length === k && spec.bias.length === k && spec.weights.length === k && spec.weights.every((row) => row.length === d);
+    if (!shaped || spec.mean.length !== d || spec.std.length !== d) throw new PermanentError(`model manifest is invalid: head ${h} does not match its categories and descriptors`);
+  }
+  // The linear models are part of the model as much as the graph: the name covers both.
+  const sha256 = createHash('sha256').update(`${m.files.frame.sha256}:${JSON.stringify({ heads: m.heads, combiner: m.combiner })}`).digest('hex');
   return {
     ...m,
     dir,
     framePath: path.join(dir, m.files.frame.file),
-    nodulePath: path.join(dir, m.files.nodule.file),
     sha256,
     raw: raw as Record<string, unknown>,
   };
 }
 
-/** Reads and checks the manifest and both graphs' sha256; any mismatch refuses the model. */
+/** Reads and checks the manifest and the graph's sha256; any mismatch refuses the model. */
 export function loadTriageManifest(dir: string = defaultModelDir()): TriageManifest {
   const manifestPath = path.join(dir, 'manifest.json');
   if (!fs.existsSync(manifestPath)) throw new PermanentError(`model manifest not found in ${dir}`);
   const raw: unknown = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
   const manifest = parseTriageManifest(raw, dir);
-  for (const [name, spec, filePath] of [
-    ['frame', manifest.files.frame, manifest.framePath],
-    ['nodule', manifest.files.nodule, manifest.nodulePath],
-  ] as const) {
+  for (const [name, spec, filePath] of [['frame', manifest.files.frame, manifest.framePath]] as const) {
     if (!fs.existsSync(filePath)) throw new PermanentError(`model file ${spec.file} (${name}) not found in ${dir}`);
     const actual = sha256File(filePath);
     if (actual !== spec.sha256) throw new PermanentError(`model file ${spec.file} has sha256 ${actual}, the manifest says ${spec.sha256}`);

@@ -14,8 +14,9 @@ import type { GrayImage } from './frame.geometry';
 interface ParityCandidate {
   confidence: number;
   box: [number, number, number, number];
+  descriptors: Record<string, number>;
   probs: Record<string, number[]>;
-  suspicionLogit: number;
+  score: number;
 }
 interface ParityCase {
   image: string;
@@ -27,7 +28,7 @@ interface ParityCase {
   candidates: ParityCandidate[];
 }
 
-const parity = JSON.parse(fs.readFileSync(path.join(defaultModelDir(), 'parity.json'), 'utf8')) as { cases: ParityCase[] };
+const parity = JSON.parse(fs.readFileSync(path.join(defaultModelDir(), 'parity.json'), 'utf8')) as { cases: ParityCase[]; readerBox: ParityCandidate };
 const TOLERANCE = 1e-4;
 
 async function expectParity(model: TriageModel, gray: GrayImage, expected: ParityCase): Promise<void> {
@@ -43,12 +44,20 @@ async function expectParity(model: TriageModel, gray: GrayImage, expected: Parit
     expect(Math.abs(got.confidence - want.confidence)).toBeLessThan(TOLERANCE);
     expect([got.box.x0, got.box.y0, got.box.x1, got.box.y1].map((v, k) => Math.abs(v - (want.box[k] ?? Number.NaN)))).toEqual([0, 0, 0, 0].map(() => expect.any(Number)));
     expect(boxIou(got.box, { x0: want.box[0], y0: want.box[1], x1: want.box[2], y1: want.box[3] })).toBeGreaterThan(0.9999);
-    expect(Math.abs(got.suspicionLogit - want.suspicionLogit)).toBeLessThan(TOLERANCE);
-    for (const [head, probs] of Object.entries(want.probs)) {
-      const mine = got.probabilities[head as keyof NoduleCandidate['probabilities']];
-      probs.forEach((p, k) => expect(Math.abs((mine[k] ?? Number.NaN) - p)).toBeLessThan(TOLERANCE));
-    }
+    expectSameNodule(got, want);
   });
+}
+
+/** Descriptors, heads and score of one nodule agree with Python within 1e-4. */
+function expectSameNodule(got: NoduleCandidate, want: ParityCandidate): void {
+  for (const [name, value] of Object.entries(want.descriptors)) {
+    expect({ name, diff: Math.abs((got.descriptors[name as keyof NoduleCandidate['descriptors']] ?? Number.NaN) - value) < TOLERANCE }).toEqual({ name, diff: true });
+  }
+  for (const [head, probs] of Object.entries(want.probs)) {
+    const mine = got.probabilities[head as keyof NoduleCandidate['probabilities']];
+    probs.forEach((p, k) => expect(Math.abs((mine[k] ?? Number.NaN) - p)).toBeLessThan(TOLERANCE));
+  }
+  expect(Math.abs(got.score - want.score)).toBeLessThan(TOLERANCE);
 }
 
 describe('TriageModel (onnxruntime-node)', () => {
@@ -60,32 +69,39 @@ describe('TriageModel (onnxruntime-node)', () => {
     await model.close();
   });
 
-  it('matches PyTorch within 1e-4 on the synthetic frame (gate, nodule map, candidates, heads)', async () => {
+  it('matches Python within 1e-4 on the synthetic frame (gate, nodule map, candidates, descriptors, heads, score)', async () => {
     const expected = parity.cases.find((c) => c.image === 'synthetic');
     if (!expected) throw new Error('parity.json has no synthetic case');
     await expectParity(model, syntheticFrame(expected.width, expected.height), expected);
   });
 
-  it('turns a candidate into ACR categories whose points add up to the TR level it reports', async () => {
-    const candidate = await model.scoreBox(syntheticFrame(), { x0: 100, y0: 90, x1: 190, y1: 150 });
+  it("scores a reader's box like Python (the inscribed ellipse is the region measured)", () => {
+    const got = model.scoreBox(syntheticFrame(), { x0: 100, y0: 80, x1: 190, y1: 160 });
+    expectSameNodule(got, parity.readerBox);
+    expect(got.outline).toHaveLength(24);
+  });
+
+  it('turns a candidate into ACR categories whose points add up to the TR level it reports', () => {
+    const candidate = model.scoreBox(syntheticFrame(), { x0: 100, y0: 90, x1: 190, y1: 150 });
     const finding = model.finding(candidate, 1, 'reader', { x: 0.1, y: 0.1 });
     expect(finding.lexicon.map((l) => l.item)).toEqual(['composition', 'echogenicity', 'shape', 'margin', 'echogenicFoci']);
     expect(finding.tiradsPoints).toBe(finding.lexicon.reduce((s, l) => s + l.points, 0));
     expect(finding.sizeMm).toEqual({ long: 9, short: 6 });
     expect(finding.score).toBeGreaterThan(0);
     expect(finding.score).toBeLessThan(1);
-    // The score is the combiner over these heads: the same inputs give the same score.
-    expect(model.score(candidate)).toBeCloseTo(candidate.score, 12);
+    // The score is the combiner over the measured descriptors, which the finding carries for the reader.
+    expect(model.score(candidate.descriptors)).toBeCloseTo(candidate.score, 12);
+    expect(Object.keys(finding.measured ?? {})).toEqual(['echo', 'dark', 'het', 'foci', 'bright', 'edge', 'taller']);
   });
 
   it('refuses a model whose graph does not match the manifest sha256', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'triage-model-'));
     try {
-      for (const f of ['manifest.json', 'frame.onnx', 'nodule.onnx']) fs.copyFileSync(path.join(defaultModelDir(), f), path.join(dir, f));
-      const bytes = fs.readFileSync(path.join(dir, 'nodule.onnx'));
+      for (const f of ['manifest.json', 'frame.onnx']) fs.copyFileSync(path.join(defaultModelDir(), f), path.join(dir, f));
+      const bytes = fs.readFileSync(path.join(dir, 'frame.onnx'));
       bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 0xff;
-      fs.writeFileSync(path.join(dir, 'nodule.onnx'), bytes);
-      expect(() => loadTriageManifest(dir)).toThrow(/nodule.onnx has sha256/);
+      fs.writeFileSync(path.join(dir, 'frame.onnx'), bytes);
+      expect(() => loadTriageManifest(dir)).toThrow(/frame.onnx has sha256/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -94,7 +110,7 @@ describe('TriageModel (onnxruntime-node)', () => {
 
 const frames = sharedDataDir('thyroid/ddti-frames');
 describeUnless(frames ? null : 'shared data folder thyroid/ddti-frames is absent', 'TriageModel parity on real DDTI frames', () => {
-  it('matches PyTorch within 1e-4 on the frames listed in parity.json', async () => {
+  it('matches Python within 1e-4 on the frames listed in parity.json', async () => {
     const model = await TriageModel.load();
     try {
       const real = parity.cases.filter((c) => c.image !== 'synthetic');

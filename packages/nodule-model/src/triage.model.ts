@@ -1,14 +1,17 @@
 /**
- * The whole-frame triage model behind onnxruntime-node (the mirror of train/served.py):
- *   frame -> FrameNet -> P(B-mode thyroid frame) and a nodule map -> candidates (connected components,
- *   most confident first) -> for each, a crop around its box -> NoduleNet -> ACR lexicon categories
- *   and a learned suspicion logit -> the combiner -> a calibrated score at the manifest's prevalence.
+ * The whole-frame triage model (the mirror of train/served.py):
+ *   frame -> FrameNet (onnxruntime-node) -> P(B-mode thyroid frame) and a nodule map -> candidates
+ *   (connected components, most confident first) -> for each, the ellipse inscribed in its box on the
+ *   full-resolution frame -> measured descriptors (nodule.descriptors.ts) -> the ACR lexicon heads and the suspicion
+ *   combiner (linear models from the manifest) -> a calibrated score at the manifest's prevalence.
  * `scoreBox` runs the nodule half on a box a reader drew or clicked (reader-guided scoring).
  */
 import * as ort from 'onnxruntime-node';
 import { PermanentError } from '@yunying/core';
 import type { Corners, FrameGeometry, GrayImage } from './frame.geometry';
-import { cellsBox, cellsOutline, components, cropInput, letterboxInput } from './frame.geometry';
+import { cellsBox, cellsOutline, components, letterboxInput } from './frame.geometry';
+import type { Descriptors, Region } from './nodule.descriptors';
+import { describe, ellipseRegion } from './nodule.descriptors';
 import type { HeadName, TriageManifest } from './triage.manifest';
 import { HEAD_NAMES, defaultModelDir, loadTriageManifest } from './triage.manifest';
 import type { LexiconItem, LexiconPrediction, NoduleFinding } from './tirads';
@@ -21,8 +24,9 @@ export interface NoduleCandidate {
   confidence: number;
   box: Corners;
   outline: [number, number][];
+  /** What was measured on the nodule's region (the evidence behind the categories and the score). */
+  descriptors: Descriptors;
   probabilities: Record<HeadName, number[]>;
-  suspicionLogit: number;
   tallerThanWide: boolean;
   /** Calibrated score (combiner + prevalence offset). */
   score: number;
@@ -67,7 +71,6 @@ function tensorData(out: ort.InferenceSession.OnnxValueMapType, name: string): F
 export class TriageModel {
   private constructor(
     private readonly frameSession: ort.InferenceSession,
-    private readonly noduleSession: ort.InferenceSession,
     readonly manifest: TriageManifest,
   ) {}
 
@@ -75,14 +78,11 @@ export class TriageModel {
     const manifest = loadTriageManifest(modelDir);
     const threads = options.intraOpNumThreads ?? 1;
     const frame = await session(manifest.framePath, threads);
-    const nodule = await session(manifest.nodulePath, threads);
-    const expect = (s: ort.InferenceSession, inputs: string[], outputs: string[], what: string): void => {
-      for (const i of inputs) if (!s.inputNames.includes(i)) throw new PermanentError(`${what} model has no input named ${i}`);
-      for (const o of outputs) if (!s.outputNames.includes(o)) throw new PermanentError(`${what} model has no output named ${o}`);
-    };
-    expect(frame, [manifest.frame.input], [manifest.frame.outputs.noduleMap, manifest.frame.outputs.thyroid], 'frame');
-    expect(nodule, [manifest.nodule.input], [...HEAD_NAMES.map((h) => manifest.nodule.heads[h].output), manifest.nodule.suspicion], 'nodule');
-    return new TriageModel(frame, nodule, manifest);
+    if (!frame.inputNames.includes(manifest.frame.input)) throw new PermanentError(`frame model has no input named ${manifest.frame.input}`);
+    for (const o of [manifest.frame.outputs.noduleMap, manifest.frame.outputs.thyroid]) {
+      if (!frame.outputNames.includes(o)) throw new PermanentError(`frame model has no output named ${o}`);
+    }
+    return new TriageModel(frame, manifest);
   }
 
   private get frameGeometry(): FrameGeometry {
@@ -115,47 +115,41 @@ export class TriageModel {
       if (box.x1 - box.x0 < 1 || box.y1 - box.y0 < 1) continue;
       if (inside && inside.length > 0 && !inside.some((r) => within(r, (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2))) continue;
       const outline = cellsOutline(comp.cells, mapWidth, gray.width, gray.height, this.frameGeometry);
-      candidates.push(await this.scoreCandidate(gray, box, comp.confidence, outline));
+      // Measured on the ellipse inscribed in the box, as a reader's box is (served.analyse_map says why).
+      const region = ellipseRegion(gray.width, gray.height, box);
+      const candidate = this.scoreCandidate(gray, region, box, comp.confidence, outline);
+      if (candidate) candidates.push(candidate);
     }
     return { thyroid, candidates, confident: candidates.filter((c) => c.confidence >= rules.confidenceThreshold) };
   }
 
-  /** Reader-guided: the nodule half on a box the reader drew (confidence 1: the reader chose it). */
-  async scoreBox(gray: GrayImage, box: Corners): Promise<NoduleCandidate> {
-    const outline: [number, number][] = [
-      [box.x0, box.y0],
-      [box.x1, box.y0],
-      [box.x1, box.y1],
-      [box.x0, box.y1],
-    ];
-    return this.scoreCandidate(gray, box, 1, outline);
-  }
-
-  private async scoreCandidate(gray: GrayImage, box: Corners, confidence: number, outline: [number, number][]): Promise<NoduleCandidate> {
-    const { nodule } = this.manifest;
-    const input = cropInput(gray, box, nodule.size, nodule.context, this.manifest.frame.normalisation);
-    const out = await this.noduleSession.run({ [nodule.input]: new ort.Tensor('float32', input, [1, 1, nodule.size, nodule.size]) });
-    const probabilities = {} as Record<HeadName, number[]>;
-    for (const h of HEAD_NAMES) probabilities[h] = Array.from(tensorData(out, nodule.heads[h].output));
-    const suspicionLogit = tensorData(out, nodule.suspicion)[0] ?? 0;
-    const tallerThanWide = box.y1 - box.y0 > box.x1 - box.x0;
-    const candidate = { confidence, box, outline, probabilities, suspicionLogit, tallerThanWide, score: 0 };
-    candidate.score = this.score(candidate);
+  /**
+   * Reader-guided: the nodule half on a box the reader drew (confidence 1: the reader chose it); the
+   * region measured is the ellipse inscribed in the box, the outline shown is that ellipse.
+   */
+  scoreBox(gray: GrayImage, box: Corners): NoduleCandidate {
+    const region = ellipseRegion(gray.width, gray.height, box);
+    const candidate = this.scoreCandidate(gray, region, box, 1, ellipseOutline(box));
+    if (!candidate) throw new PermanentError('the box does not cover any of the image');
     return candidate;
   }
 
-  /** The combiner's features, in the manifest's order (see served.candidate_features). */
-  features(c: Pick<NoduleCandidate, 'probabilities' | 'suspicionLogit' | 'tallerThanWide'>): number[] {
-    const expected = (h: HeadName): number => {
-      const points = this.manifest.nodule.heads[h].points;
-      return c.probabilities[h].reduce((sum, p, i) => sum + p * (points[i] ?? 0), 0);
-    };
-    return [c.suspicionLogit, ...HEAD_NAMES.map(expected), c.tallerThanWide ? 3 : 0];
+  private scoreCandidate(gray: GrayImage, region: Region, box: Corners, confidence: number, outline: [number, number][]): NoduleCandidate | null {
+    const descriptors = describe(gray, region);
+    if (!descriptors) return null;
+    const x = this.manifest.descriptors.names.map((n) => descriptors[n]);
+    const probabilities = {} as Record<HeadName, number[]>;
+    for (const h of HEAD_NAMES) probabilities[h] = softmaxHead(this.manifest.heads[h], x);
+    const tallerThanWide = box.y1 - box.y0 > box.x1 - box.x0;
+    const candidate = { confidence, box, outline, descriptors, probabilities, tallerThanWide, score: 0 };
+    candidate.score = this.score(descriptors);
+    return candidate;
   }
 
-  score(c: Pick<NoduleCandidate, 'probabilities' | 'suspicionLogit' | 'tallerThanWide'>): number {
+  /** The calibrated suspicion of one nodule: the combiner on its descriptors, at the stated prevalence. */
+  score(descriptors: Descriptors): number {
     const { mean, std, coef, bias, prevalenceOffset } = this.manifest.combiner;
-    const z = this.features(c).reduce((sum, f, i) => sum + ((f - (mean[i] ?? 0)) / (std[i] ?? 1)) * (coef[i] ?? 0), bias);
+    const z = this.manifest.descriptors.names.reduce((sum, n, i) => sum + ((descriptors[n] - (mean[i] ?? 0)) / (std[i] ?? 1)) * (coef[i] ?? 0), bias);
     return sigmoid(z + prevalenceOffset);
   }
 
@@ -165,7 +159,7 @@ export class TriageModel {
 
   /** A candidate in the reader's vocabulary: ACR categories, points and TR level (packages' tirads.ts). */
   finding(c: NoduleCandidate, index: number, source: NoduleFinding['source'], pixelMm: { x: number; y: number } | null): NoduleFinding {
-    const lexicon: LexiconPrediction[] = HEAD_NAMES.map((h) => headPrediction(h, this.manifest.nodule.heads[h].categories, c.probabilities[h], this.manifest.nodule.heads[h].points));
+    const lexicon: LexiconPrediction[] = HEAD_NAMES.map((h) => headPrediction(h, this.manifest.heads[h].categories, c.probabilities[h], this.manifest.heads[h].points));
     const shape = lexiconCategory('shape', c.tallerThanWide ? 'taller' : 'wider');
     lexicon.splice(2, 0, {
       item: 'shape',
@@ -193,12 +187,12 @@ export class TriageModel {
       tiradsPoints: points,
       trLevel: level,
       sizeMm,
+      measured: roundAll(c.descriptors),
     };
   }
 
   async close(): Promise<void> {
     await this.frameSession.release();
-    await this.noduleSession.release();
   }
 }
 
@@ -210,6 +204,34 @@ function headPrediction(item: LexiconItem, categories: string[], probabilities: 
   const byCode: Record<string, number> = {};
   categories.forEach((c, i) => (byCode[c] = round4(probabilities[i] ?? 0)));
   return { item, code, label: category?.label ?? code, points: category?.points ?? points[best] ?? 0, confidence: round4(probabilities[best] ?? 0), probabilities: byCode, basis: 'model' };
+}
+
+/** Softmax of one head's linear model over the standardised descriptors (served.apply_softmax). */
+function softmaxHead(head: TriageManifest['heads'][HeadName], x: number[]): number[] {
+  const z = x.map((v, i) => (v - (head.mean[i] ?? 0)) / (head.std[i] ?? 1));
+  const logits = head.weights.map((row, k) => row.reduce((sum, w, i) => sum + w * (z[i] ?? 0), head.bias[k] ?? 0));
+  const top = Math.max(...logits);
+  const e = logits.map((l) => Math.exp(l - top));
+  const total = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / total);
+}
+
+/** A 24-point polygon of the ellipse inscribed in a box (the outline of a reader's box). */
+function ellipseOutline(box: Corners): [number, number][] {
+  const cx = (box.x0 + box.x1) / 2;
+  const cy = (box.y0 + box.y1) / 2;
+  const ax = (box.x1 - box.x0) / 2;
+  const ay = (box.y1 - box.y0) / 2;
+  return Array.from({ length: 24 }, (_, i) => {
+    const t = (2 * Math.PI * i) / 24;
+    return [round1(cx + ax * Math.cos(t)), round1(cy + ay * Math.sin(t))] as [number, number];
+  });
+}
+
+function roundAll(d: Descriptors): Descriptors {
+  const out = { ...d };
+  for (const k of Object.keys(out) as (keyof Descriptors)[]) out[k] = round4(out[k]);
+  return out;
 }
 
 function within(r: Corners, x: number, y: number): boolean {

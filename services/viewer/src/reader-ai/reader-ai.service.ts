@@ -50,7 +50,7 @@ export class ReaderAiService {
     const x1 = Math.min(gray.width, request.box.x + request.box.width);
     const y1 = Math.min(gray.height, request.box.y + request.box.height);
     if (x1 - x0 < MIN_BOX || y1 - y0 < MIN_BOX) throw new AppError('unprocessable', `the box must overlap the image by at least ${MIN_BOX} x ${MIN_BOX} pixels`);
-    const candidate = await this.model.scoreBox(gray, { x0, y0, x1, y1 });
+    const candidate = this.model.scoreBox(gray, { x0, y0, x1, y1 });
     const finding = this.model.finding(candidate, 1, 'reader', pixelSizeMm(parsed.dicomJson));
     const { manifest } = this.model;
     const row = await inTransaction(this.pool, async (client) => {

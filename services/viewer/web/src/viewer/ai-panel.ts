@@ -19,6 +19,24 @@ const ITEM_TEXT: Record<string, string> = {
   echogenicFoci: 'Echogenic foci',
 };
 
+/**
+ * The measurements behind the categories, in words a reader can check on the image (the model's
+ * descriptors: packages/nodule-model/src/nodule.descriptors.ts).
+ */
+function measuredView(m: Record<string, number>): HTMLElement | null {
+  const lines: string[] = [];
+  if (m.echo !== undefined) {
+    const ratio = Math.exp(m.echo);
+    lines.push(`Echogenicity: nodule ${ratio < 1 ? `${((1 - ratio) * 100).toFixed(0)}% darker` : `${((ratio - 1) * 100).toFixed(0)}% brighter`} than the tissue around it`);
+  }
+  if (m.dark !== undefined) lines.push(`Composition: ${(m.dark * 100).toFixed(0)}% of the nodule near-anechoic (fluid)`);
+  if (m.foci !== undefined) lines.push(`Echogenic foci: brightest spot ${(m.foci * 255).toFixed(0)} gray levels above its surroundings`);
+  if (m.edge !== undefined) lines.push(`Margin: edge contrast ${m.edge.toFixed(2)} × the surroundings' texture`);
+  if (m.taller !== undefined) lines.push(`Shape: height / width ${Math.exp(m.taller).toFixed(2)}`);
+  if (lines.length === 0) return null;
+  return h('details', { class: 'measured', 'data-testid': 'ai-measured' }, h('summary', {}, 'Measured on the image'), h('ul', { class: 'small' }, ...lines.map((l) => h('li', {}, l))));
+}
+
 /** One nodule: its ACR TI-RADS categories with their points, the TR level they add up to, and the score. */
 function noduleView(n: AiNodule, title: string): HTMLElement {
   return h(
@@ -45,6 +63,7 @@ function noduleView(n: AiNodule, title: string): HTMLElement {
         h('tr', {}, h('th', {}, 'Total'), h('th', {}, n.trLevel), h('th', {}, String(n.tiradsPoints))),
       ),
     ),
+    measuredView(n.measured),
   );
 }
 

@@ -44,6 +44,8 @@ export interface AiNodule {
   tiradsPoints: number;
   trLevel: string;
   sizeMm: { long: number; short: number } | null;
+  /** The measurements behind the categories (model 3+): name -> value. Empty for older results. */
+  measured: Record<string, number>;
 }
 
 export interface Rect {
@@ -94,6 +96,12 @@ export function parseNodule(value: unknown): AiNodule | null {
     tiradsPoints: num(o.tiradsPoints) ?? 0,
     trLevel,
     sizeMm: long !== null && short !== null ? { long, short } : null,
+    measured: Object.fromEntries(
+      Object.entries(obj(o.measured)).flatMap(([k, v]) => {
+        const n = num(v);
+        return n === null ? [] : [[k, n] as [string, number]];
+      }),
+    ),
   };
 }
 
