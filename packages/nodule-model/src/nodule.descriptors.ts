@@ -35,21 +35,32 @@ const rnd = (x: number): number => Math.floor(x + 0.5);
 
 /** Max (or min) over a window of 2r+1 along rows then columns, windows clipped at the borders. */
 function runExtreme(src: Float64Array, w: number, h: number, r: number, max: boolean): Float64Array {
-  const pick = max ? Math.max : Math.min;
+  const sign = max ? 1 : -1;
+  // Comparing sign * value keeps one loop for both (a function-valued Math.max/min is much slower).
   const tmp = new Float64Array(w * h);
   for (let y = 0; y < h; y++) {
+    const row = y * w;
     for (let x = 0; x < w; x++) {
-      let v = src[y * w + x] ?? 0;
-      for (let d = Math.max(0, x - r); d <= Math.min(w - 1, x + r); d++) v = pick(v, src[y * w + d] ?? 0);
-      tmp[y * w + x] = v;
+      let best = sign * (src[row + x] ?? 0);
+      const hi = Math.min(w - 1, x + r);
+      for (let d = Math.max(0, x - r); d <= hi; d++) {
+        const v = sign * (src[row + d] ?? 0);
+        if (v > best) best = v;
+      }
+      tmp[row + x] = best;
     }
   }
   const out = new Float64Array(w * h);
   for (let y = 0; y < h; y++) {
+    const lo = Math.max(0, y - r);
+    const hi = Math.min(h - 1, y + r);
     for (let x = 0; x < w; x++) {
-      let v = tmp[y * w + x] ?? 0;
-      for (let d = Math.max(0, y - r); d <= Math.min(h - 1, y + r); d++) v = pick(v, tmp[d * w + x] ?? 0);
-      out[y * w + x] = v;
+      let best = tmp[y * w + x] ?? 0;
+      for (let d = lo; d <= hi; d++) {
+        const v = tmp[d * w + x] ?? 0;
+        if (v > best) best = v;
+      }
+      out[y * w + x] = sign * best;
     }
   }
   return out;
@@ -64,15 +75,17 @@ function binaryPass(src: Uint8Array, w: number, h: number, r: number, horizontal
   const out = new Uint8Array(w * h);
   const lines = horizontal ? h : w;
   const len = horizontal ? w : h;
+  const step = horizontal ? 1 : w;
+  const full = 2 * r + 1;
   const prefix = new Int32Array(len + 1);
   for (let l = 0; l < lines; l++) {
-    const at = (k: number): number => (horizontal ? l * w + k : k * w + l);
-    for (let k = 0; k < len; k++) prefix[k + 1] = (prefix[k] ?? 0) + (src[at(k)] ?? 0);
-    for (let k = 0; k < len; k++) {
+    const base = horizontal ? l * w : l;
+    for (let k = 0, i = base; k < len; k++, i += step) prefix[k + 1] = (prefix[k] ?? 0) + (src[i] ?? 0);
+    for (let k = 0, i = base; k < len; k++, i += step) {
       const a = k - r;
       const b = k + r + 1;
-      const n = (prefix[Math.min(len, b)] ?? 0) - (prefix[Math.max(0, a)] ?? 0);
-      out[at(k)] = all ? (a >= 0 && b <= len && n === 2 * r + 1 ? 1 : 0) : n > 0 ? 1 : 0;
+      const n = (prefix[b < len ? b : len] ?? 0) - (prefix[a > 0 ? a : 0] ?? 0);
+      out[i] = all ? (a >= 0 && b <= len && n === full ? 1 : 0) : n > 0 ? 1 : 0;
     }
   }
   return out;
@@ -90,7 +103,10 @@ export function erode(m: Uint8Array, w: number, h: number, r: number): Uint8Arra
 
 /** Lower quantile: the sorted value at floor(q (n - 1)). */
 export function quantile(values: Float64Array, q: number): number {
-  const sorted = Float64Array.from(values).sort();
+  return quantileOfSorted(Float64Array.from(values).sort(), q);
+}
+
+function quantileOfSorted(sorted: Float64Array, q: number): number {
   return sorted[Math.floor(q * (sorted.length - 1))] ?? 0;
 }
 
@@ -112,24 +128,39 @@ function select(values: Float64Array, mask: Uint8Array): Float64Array {
   return out;
 }
 
-const count = (m: Uint8Array): number => m.reduce((s, v) => s + v, 0);
+function count(m: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < m.length; i++) n += m[i] ?? 0;
+  return n;
+}
 
 /** |central difference| of a 3x3 box blur, edges replicated (as descriptors.gradient). */
 function gradient(g: Float64Array, w: number, h: number): Float64Array {
-  const at = (a: Float64Array, x: number, y: number): number => a[Math.min(h - 1, Math.max(0, y)) * w + Math.min(w - 1, Math.max(0, x))] ?? 0;
+  // Work on copies padded by one replicated pixel, so the inner loops need no bounds checks.
+  const pad = (a: Float64Array): Float64Array => {
+    const p = new Float64Array((w + 2) * (h + 2));
+    for (let y = -1; y <= h; y++) {
+      const sy = Math.min(h - 1, Math.max(0, y));
+      for (let x = -1; x <= w; x++) p[(y + 1) * (w + 2) + (x + 1)] = a[sy * w + Math.min(w - 1, Math.max(0, x))] ?? 0;
+    }
+    return p;
+  };
+  const pw = w + 2;
+  const pg = pad(g);
+  // Gray levels are integers, so the 3x3 sum is exact in any order: rows of three, then three rows.
+  const rows = new Float64Array(pw * (h + 2));
+  for (let y = 0; y < h + 2; y++) for (let x = 0; x < w; x++) rows[y * pw + x] = (pg[y * pw + x] ?? 0) + (pg[y * pw + x + 1] ?? 0) + (pg[y * pw + x + 2] ?? 0);
   const blur = new Float64Array(w * h);
   for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      let s = 0;
-      for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) s += at(g, x + dx, y + dy);
-      blur[y * w + x] = s / 9;
-    }
+    for (let x = 0; x < w; x++) blur[y * w + x] = ((rows[y * pw + x] ?? 0) + (rows[(y + 1) * pw + x] ?? 0) + (rows[(y + 2) * pw + x] ?? 0)) / 9;
   }
+  const pb = pad(blur);
   const out = new Float64Array(w * h);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      const gx = (at(blur, x + 1, y) - at(blur, x - 1, y)) / 2;
-      const gy = (at(blur, x, y + 1) - at(blur, x, y - 1)) / 2;
+      const c = (y + 1) * pw + (x + 1);
+      const gx = ((pb[c + 1] ?? 0) - (pb[c - 1] ?? 0)) / 2;
+      const gy = ((pb[c + pw] ?? 0) - (pb[c - pw] ?? 0)) / 2;
       out[y * w + x] = Math.sqrt(gx * gx + gy * gy);
     }
   }
@@ -210,7 +241,8 @@ function measure(g: Float64Array, mask: Uint8Array, w: number, h: number, extent
 
   const gi = select(g, inner);
   const gr = select(g, ring);
-  const medInner = quantile(gi, 0.5);
+  const giSorted = Float64Array.from(gi).sort();
+  const medInner = quantileOfSorted(giSorted, 0.5);
   const medRing = quantile(gr, 0.5);
   const inside = meanStd(gi);
   const around = meanStd(gr);
@@ -230,7 +262,7 @@ function measure(g: Float64Array, mask: Uint8Array, w: number, h: number, extent
     dark: dark / gi.length,
     het: inside.std / (inside.mean + 1),
     foci: quantile(select(tophat, inner), 0.999) / 255,
-    bright: (quantile(gi, 0.995) - medInner) / (around.std + 1),
+    bright: (quantileOfSorted(giSorted, 0.995) - medInner) / (around.std + 1),
     edge: meanStd(select(grad, band)).mean / (meanStd(select(grad, ring)).mean + 1),
     taller: Math.log((extent.y1 - extent.y0 + 1) / (extent.x1 - extent.x0 + 1)),
   };
