@@ -6,7 +6,7 @@ import type { Pool } from '@yunying/catalog';
 import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
 import { ensureKeyedGenesis, writeCheckpoint } from './anchor.service';
 import { AuditLog, recordFromRow, type AuditEventRow } from './audit.repository';
-import { FileCheckpointStore, generateCheckpointSigningKeyPem, signerFromPrivateKey, type CheckpointSigner } from './checkpoint';
+import { FileCheckpointStore, generateCheckpointSigningKeyPem, loadCheckpointPublicKeys, signerFromPrivateKey, type CheckpointSigner } from './checkpoint';
 import { canonicalJson, GENESIS_HASH, hashAuditRecord, macAuditRecord, type AuditContent } from './hash';
 import { installAuditKeyring, installedAuditKeyring, parseAuditKeyFile, type AuditKeyring } from './keyring';
 import { testAuditKeyring } from './testing';
@@ -245,6 +245,26 @@ describe('signed checkpoints (SM2) of the audit chain head', () => {
     fs.writeFileSync(file, JSON.stringify(written.checkpoint));
     await expect(verifyAuditChain(catalog.pool, { checkpoints: { store, publicKeys: [other.publicKey] } })).resolves.toMatchObject({ problem: 'checkpoint-invalid' });
     await expect(verifyAuditChain(catalog.pool, { checkpoints })).resolves.toMatchObject({ ok: true });
+  });
+
+  it('verifies checkpoints of the current and a retired signer from a public-keys file, without any signing key', async () => {
+    await writeCheckpoint(catalog.pool, signer, store);
+    const next = signerFromPrivateKey(crypto.createPrivateKey(generateCheckpointSigningKeyPem()));
+    await appendMany(catalog.pool, 11, 2);
+    await expect(writeCheckpoint(catalog.pool, next, store)).resolves.toMatchObject({ written: true, checkpoint: { seq: 12, signerKeyId: next.keyId } });
+    const file = path.join(dir, 'checkpoint-public-keys.pem');
+    const pem = (k: CheckpointSigner): string => k.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    fs.writeFileSync(file, `# retired\n${pem(signer)}# current\n${pem(next)}`);
+    const publicKeys = loadCheckpointPublicKeys(file);
+    expect(publicKeys).toHaveLength(2);
+    await expect(verifyAuditChain(catalog.pool, { checkpoints: { store, publicKeys } })).resolves.toMatchObject({ ok: true, checkpointsChecked: 2 });
+    // Without the retired signer's key its checkpoint cannot be trusted.
+    fs.writeFileSync(file, pem(next));
+    await expect(verifyAuditChain(catalog.pool, { checkpoints: { store, publicKeys: loadCheckpointPublicKeys(file) } })).resolves.toMatchObject({
+      ok: false,
+      firstBadSeq: 10,
+      problem: 'checkpoint-invalid',
+    });
   });
 
   it('does not sign a head over a chain that does not verify', async () => {

@@ -84,6 +84,22 @@ export function loadCheckpointSigner(file: string, generateMissing: boolean): Ch
   return signerFromPrivateKey(key);
 }
 
+/**
+ * The public keys checkpoints are verified with, from a PEM file of one or more SM2 public keys (the current
+ * signer's and retired ones): lets a verifier (the viewer) check checkpoints without holding the signing key.
+ */
+export function loadCheckpointPublicKeys(file: string): crypto.KeyObject[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new AuditKeyError(`AUDIT_CHECKPOINT_PUBLIC_KEYS_FILE (${file}) cannot be read: ${(error as Error).message}`);
+  }
+  const blocks = text.match(/-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g) ?? [];
+  if (blocks.length === 0) throw new AuditKeyError(`AUDIT_CHECKPOINT_PUBLIC_KEYS_FILE (${file}) holds no PEM public key`);
+  return blocks.map((pem) => asSm2PublicKey(crypto.createPublicKey(pem)));
+}
+
 function signedBytes(checkpoint: AuditCheckpoint): Buffer {
   const { format, chain, seq, hash, createdAt, signerKeyId, algorithm } = checkpoint;
   return Buffer.from(canonicalJson({ format, chain, seq, hash, createdAt, signerKeyId, algorithm }));

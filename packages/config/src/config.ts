@@ -81,6 +81,8 @@ export interface Config {
     signingKeyFile: string;
     /** True for a key file left at its embedded default (never in production): created with a fresh key when missing. */
     generateMissing: { macKey: boolean; signingKey: boolean };
+    /** Verification keys of checkpoints (current and retired signers); null: derived from the signing key. */
+    checkpointPublicKeysFile: string | null;
     checkpointDir: string;
     checkpointIntervalSeconds: number;
     /** Names this chain in its checkpoints: `<database>/<schema>`. */
@@ -208,6 +210,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       macAlgorithm: e.AUDIT_MAC_ALGORITHM,
       signingKeyFile: path.resolve(cwd, e.AUDIT_SIGNING_KEY_FILE ?? path.join(dataDir, 'secrets', 'audit-signing.pem')),
       generateMissing: { macKey: e.AUDIT_MAC_KEY_FILE === undefined, signingKey: e.AUDIT_SIGNING_KEY_FILE === undefined },
+      checkpointPublicKeysFile: e.AUDIT_CHECKPOINT_PUBLIC_KEYS_FILE === undefined ? null : path.resolve(cwd, e.AUDIT_CHECKPOINT_PUBLIC_KEYS_FILE),
       checkpointDir: path.resolve(cwd, e.AUDIT_CHECKPOINT_DIR ?? path.join(dataDir, 'audit-checkpoints')),
       checkpointIntervalSeconds: e.AUDIT_CHECKPOINT_INTERVAL_SECONDS,
       chain: `${decodeURIComponent(new URL(e.DATABASE_URL).pathname.slice(1)) || 'postgres'}/${e.DATABASE_SCHEMA}`,

@@ -186,6 +186,13 @@ export const envSchema = z
       .describe(
         'SM2 private key (PKCS#8 PEM) that signs audit chain checkpoints, kept outside the database. Required in production; elsewhere default DATA_DIR/secrets/audit-signing.pem, generated on first start.',
       ),
+    AUDIT_CHECKPOINT_PUBLIC_KEYS_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'PEM file of the SM2 public keys audit checkpoints are verified with (current and retired signers), so a verifier needs no signing key. Unset: derived from AUDIT_SIGNING_KEY_FILE.',
+      ),
     AUDIT_CHECKPOINT_DIR: z
       .string()
       .min(1)

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import express from 'express';
 import { pingDatabase } from '@yunying/catalog';
-import { AuditLog, createAuditRouter, FileCheckpointStore, loadCheckpointSigner } from '@yunying/audit';
+import { AuditLog, createAuditRouter, FileCheckpointStore, loadCheckpointPublicKeys, loadCheckpointSigner } from '@yunying/audit';
 import { AuthService, createAuthRouter, withOidc } from '@yunying/auth';
 import { createDerivedObjectStore, createReplicatedStore } from '@yunying/archive';
 import { createServiceApp, listen, type ServiceContext, type StartedService, httpSecurityFromConfig } from '@yunying/http';
@@ -54,7 +54,11 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
         staleVerificationSeconds: config.keeper.scrubStaleDays * 86_400,
         checkpoints: {
           store: new FileCheckpointStore(config.audit.checkpointDir, config.audit.chain),
-          publicKeys: [loadCheckpointSigner(config.audit.signingKeyFile, config.audit.generateMissing.signingKey).publicKey],
+          // A verifier needs only public keys; without a file of them, the signing key's is derived.
+          publicKeys:
+            config.audit.checkpointPublicKeysFile !== null
+              ? loadCheckpointPublicKeys(config.audit.checkpointPublicKeysFile)
+              : [loadCheckpointSigner(config.audit.signingKeyFile, config.audit.generateMissing.signingKey).publicKey],
         },
       }).router,
       dicomweb.router,
