@@ -62,3 +62,38 @@ export async function writeCheckpoint(pool: Pool, signer: CheckpointSigner, stor
   await store.put(checkpoint);
   return { written: true, checkpoint };
 }
+
+/**
+ * The keeper's scheduled anchoring: signs a checkpoint when the head moved; when the chain does not verify it
+ * signs nothing and appends one Security Alert per distinct break (record number and kind, never content), so
+ * the alarm reaches whoever watches the audit trail without adding a record every interval.
+ */
+export class AuditAnchor {
+  private reported: string | null = null;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly signer: () => CheckpointSigner,
+    private readonly store: CheckpointStore,
+  ) {}
+
+  async tick(now = new Date()): Promise<CheckpointOutcome> {
+    const outcome = await writeCheckpoint(this.pool, this.signer(), this.store, now);
+    if (outcome.written || outcome.reason !== 'chain-broken' || outcome.verification.ok) return outcome;
+    const { firstBadSeq, problem, detail } = outcome.verification;
+    const key = `${firstBadSeq}:${problem}`;
+    if (this.reported !== key) {
+      await inTransaction(this.pool, (client) =>
+        appendAuditEvent(client, {
+          type: 'Security Alert',
+          action: 'E',
+          outcome: 12,
+          actor: SYSTEM_ACTOR,
+          details: { kind: 'audit-chain-broken', firstBadSeq, problem, detail },
+        }),
+      );
+      this.reported = key;
+    }
+    return outcome;
+  }
+}

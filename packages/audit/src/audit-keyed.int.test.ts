@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Pool } from '@yunying/catalog';
 import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
-import { ensureKeyedGenesis, writeCheckpoint } from './anchor.service';
+import { AuditAnchor, ensureKeyedGenesis, writeCheckpoint } from './anchor.service';
 import { AuditLog, recordFromRow, type AuditEventRow } from './audit.repository';
 import { FileCheckpointStore, generateCheckpointSigningKeyPem, loadCheckpointPublicKeys, signerFromPrivateKey, type CheckpointSigner } from './checkpoint';
 import { canonicalJson, GENESIS_HASH, hashAuditRecord, macAuditRecord, type AuditContent } from './hash';
@@ -265,6 +265,16 @@ describe('signed checkpoints (SM2) of the audit chain head', () => {
       firstBadSeq: 10,
       problem: 'checkpoint-invalid',
     });
+  });
+
+  it('raises one Security Alert per distinct break instead of signing', async () => {
+    const anchor = new AuditAnchor(catalog.pool, () => signer, store);
+    await expect(anchor.tick()).resolves.toMatchObject({ written: true });
+    await appendMany(catalog.pool, 11, 2);
+    await asSuperuser(catalog.pool, (q) => q("UPDATE audit_events SET actor_username = 'x' WHERE seq = 11").then(() => undefined));
+    for (let i = 0; i < 3; i += 1) await expect(anchor.tick()).resolves.toMatchObject({ written: false, reason: 'chain-broken' });
+    const { rows } = await catalog.pool.query<{ outcome: number; details: Record<string, unknown> }>("SELECT outcome, details FROM audit_events WHERE details->>'kind' = 'audit-chain-broken'");
+    expect(rows).toEqual([{ outcome: 12, details: expect.objectContaining({ firstBadSeq: 11, problem: 'mac-mismatch' }) as unknown }]);
   });
 
   it('does not sign a head over a chain that does not verify', async () => {

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { FileCheckpointStore, loadCheckpointSigner, writeCheckpoint } from '@yunying/audit';
+import { AuditAnchor, FileCheckpointStore, loadCheckpointSigner } from '@yunying/audit';
 import type { Authenticator } from '@yunying/auth';
 import type { Pool } from '@yunying/catalog';
 import type { Config } from '@yunying/config';
@@ -84,9 +84,13 @@ export function startKeeper(deps: KeeperDeps): { router: ReturnType<typeof keepe
   const disposals = new DisposalService({ pool, store, logger, metrics });
 
   const warn = (what: string) => (error: unknown) => logger.warn({ err: describeError(error) }, `keeper: ${what} failed; will retry`);
+  const anchor = new AuditAnchor(
+    pool,
+    () => loadCheckpointSigner(config.audit.signingKeyFile, config.audit.generateMissing.signingKey),
+    new FileCheckpointStore(config.audit.checkpointDir, config.audit.chain),
+  );
   const checkpointAuditChain = async (): Promise<void> => {
-    const signer = loadCheckpointSigner(config.audit.signingKeyFile, config.audit.generateMissing.signingKey);
-    const outcome = await writeCheckpoint(pool, signer, new FileCheckpointStore(config.audit.checkpointDir, config.audit.chain));
+    const outcome = await anchor.tick();
     if (outcome.written) logger.info({ seq: outcome.checkpoint.seq }, 'audit chain checkpoint signed');
     // The detail names record numbers and the kind of break only, never record content.
     else if (outcome.reason === 'chain-broken') logger.error({ verification: outcome.verification }, 'audit chain does not verify: checkpoint NOT signed');
