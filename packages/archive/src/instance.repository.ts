@@ -28,7 +28,8 @@ export interface InstanceRow {
 /** A single UID (WADO-RS paths) or a list of UIDs (a C-GET / C-MOVE Identifier, PS3.4 C.4.2.2.1). */
 export type UidMatch = string | readonly string[];
 
-export interface InstanceScope {
+/** A study, some of its series or some of its instances. */
+export interface StudyScope {
   studyInstanceUid: UidMatch;
   seriesInstanceUid?: UidMatch;
   sopInstanceUid?: UidMatch;
@@ -36,8 +37,18 @@ export interface InstanceScope {
   patientId?: string;
 }
 
-/** The WADO-RS name of the scope (one UID per level). */
-export type WadoScope = InstanceScope;
+/** Every study of one patient (a Patient Root C-GET / C-MOVE at PATIENT level, PS3.4 C.6.1.1.2). */
+export interface PatientScope {
+  patientId: string;
+  studyInstanceUid?: undefined;
+  seriesInstanceUid?: undefined;
+  sopInstanceUid?: undefined;
+}
+
+export type InstanceScope = StudyScope | PatientScope;
+
+/** The WADO-RS name of the scope (one UID per level; always within one study). */
+export type WadoScope = StudyScope;
 
 function uidCondition(column: string, match: UidMatch, params: unknown[]): string {
   params.push(typeof match === 'string' ? match : [...match]);
@@ -73,7 +84,10 @@ export async function findInstances(
   include: { json?: boolean; frames?: boolean } = {},
 ): Promise<InstanceRow[]> {
   const params: unknown[] = [];
-  const where = [uidCondition('s.study_instance_uid', scope.studyInstanceUid, params), 'i.is_current', addClinicFilter(principal, 's.clinic_id', params)];
+  // Never an unbounded scope: a patient scope without a Patient ID would match every study the caller sees.
+  if (scope.studyInstanceUid === undefined && (typeof scope.patientId !== 'string' || scope.patientId === '')) throw new Error('instance scope names neither a study nor a patient');
+  const where = ['i.is_current', addClinicFilter(principal, 's.clinic_id', params)];
+  if (scope.studyInstanceUid !== undefined) where.push(uidCondition('s.study_instance_uid', scope.studyInstanceUid, params));
   if (scope.seriesInstanceUid !== undefined) where.push(uidCondition('se.series_instance_uid', scope.seriesInstanceUid, params));
   if (scope.sopInstanceUid !== undefined) where.push(uidCondition('i.sop_instance_uid', scope.sopInstanceUid, params));
   if (scope.patientId !== undefined) {

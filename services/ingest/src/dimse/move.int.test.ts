@@ -136,6 +136,8 @@ describeUnless(dcmtkMissing, 'C-MOVE SCP with dcmtk movescu to dcmtk storescp', 
   const ctSecond = makeStudy(2, { patientName: 'Zhao^Liu', patientId: 'P-400', modality: 'CT', studyInstanceUid: ct.studyInstanceUid, seriesNumber: 2, rows: 256, columns: 256 });
   const jpeg = makeStudy(1, { patientName: 'Zhao^Liu', patientId: 'P-400', modality: 'US', transferSyntax: TransferSyntax.JPEGBaseline });
   const other = makeStudy(1, { patientName: 'Other^Clinic', patientId: 'P-901', modality: 'US' });
+  // Another clinic's patient who happens to carry the same Patient ID (IDs are issued per clinic).
+  const namesake = makeStudy(1, { patientName: 'Namesake^Elsewhere', patientId: 'P-400', modality: 'US' });
   const stored = new Map<string, Buffer>();
 
   /** A fresh storescp registered for `clinic` as `aeTitle`; returns the directory it writes to. */
@@ -178,6 +180,7 @@ describeUnless(dcmtkMissing, 'C-MOVE SCP with dcmtk movescu to dcmtk storescp', 
     await ingest(ctSecond, clinicId, AE);
     await ingest(jpeg, clinicId, AE);
     await ingest(other, otherClinicId, OTHER_AE);
+    await ingest(namesake, otherClinicId, OTHER_AE);
     server = await startDimseServer({ host: '127.0.0.1', port: 0, aeTitle: 'YUNYING', checkCalledAe: false, pool: catalog.pool, pipeline, store, logger, metrics: new Registry(), pduTimeoutMs: 10_000 });
   });
 
@@ -215,6 +218,30 @@ describeUnless(dcmtkMissing, 'C-MOVE SCP with dcmtk movescu to dcmtk storescp', 
     expect(lastCount(mixed.output, 'Failed')).toBe(1);
     expect((await received(out)).has(jpeg.sopInstanceUids[0]!)).toBe(false);
     expect(await lastTransferred()).toMatchObject({ status: '0xB000', failed: 1, failedSopInstanceUids: [jpeg.sopInstanceUids[0]] });
+  });
+
+  it("Patient Root PATIENT level: every study of the patient in the caller's clinic, none of another clinic's namesake", async () => {
+    const out = await destination(clinicId, 'WS_PATIENT');
+    const run = await move(AE, 'WS_PATIENT', '-P', ['QueryRetrieveLevel=PATIENT', 'PatientID=P-400']);
+    // Both studies of P-400 here; storescp's default refuses the JPEG one (one failed sub-operation).
+    expect(lastCount(run.output, 'Completed')).toBe(5);
+    expect(lastCount(run.output, 'Failed')).toBe(1);
+    const files = await received(out);
+    expect([...files.keys()].sort()).toEqual([...ct.sopInstanceUids, ...ctSecond.sopInstanceUids].sort());
+    expect(files.has(namesake.sopInstanceUids[0]!)).toBe(false);
+    const transferred = await lastTransferred();
+    expect(transferred).toMatchObject({ operation: 'C-MOVE', model: 'patient_root', level: 'PATIENT', completed: 5, failed: 1 });
+    expect(transferred.studyInstanceUids).toEqual([ct.studyInstanceUid]);
+    expect(JSON.stringify(transferred)).not.toContain('P-400');
+    // The other clinic's device moving the same Patient ID to its own destination gets its own patient only.
+    const ownerOut = await destination(otherClinicId, 'WS_PATIENT2');
+    const elsewhere = await move(OTHER_AE, 'WS_PATIENT2', '-P', ['QueryRetrieveLevel=PATIENT', 'PatientID=P-400']);
+    expect(lastCount(elsewhere.output, 'Completed')).toBe(1);
+    expect([...(await received(ownerOut)).keys()]).toEqual(namesake.sopInstanceUids);
+    // PATIENT is not a level of Study Root: 0xA900, nothing sent.
+    const studyRoot = await move(AE, 'WS_PATIENT', '-S', ['QueryRetrieveLevel=PATIENT', 'PatientID=P-400']);
+    expect(studyRoot.output).toMatch(/0xa900/i);
+    expect((await received(out)).size).toBe(5);
   });
 
   it('an AE title not registered for the calling clinic is 0xA801, even one registered for another clinic', async () => {

@@ -2,8 +2,11 @@ import { AppError } from '@yunying/core';
 import type { InstanceScope } from '@yunying/archive';
 import type { QueryModel } from '@yunying/dimse';
 
-/** Levels a C-GET / C-MOVE may name here; PATIENT (every study of a patient) is not offered. */
-export type RetrieveLevel = 'STUDY' | 'SERIES' | 'IMAGE';
+/** Levels a C-GET / C-MOVE may name here; PATIENT only in the Patient Root model (PS3.4 C.6.1.1.2). */
+export type RetrieveLevel = 'PATIENT' | 'STUDY' | 'SERIES' | 'IMAGE';
+
+/** Patient ID is LO (PS3.5 6.2): at most 64 characters. */
+const MAX_PATIENT_ID = 64;
 
 export interface RetrieveScope {
   level: RetrieveLevel;
@@ -50,9 +53,24 @@ function some(keyword: string, value: unknown): string[] {
 }
 
 /**
+ * The Patient ID of a PATIENT-level retrieve: the unique key, so exactly one value, matched exactly (no
+ * wildcards: `*` or `?` are taken literally, and a list is refused rather than read as several patients).
+ */
+function patientKey(value: unknown): string {
+  if (typeof value !== 'string') bad('PatientID is required at PATIENT level');
+  const id = value.replace(/\0/g, '').trim();
+  if (id === '') bad('PatientID is required at PATIENT level');
+  if (id.includes('\\')) bad('PatientID: exactly one value is required at PATIENT level');
+  if (id.length > MAX_PATIENT_ID) bad(`PatientID is longer than ${MAX_PATIENT_ID} characters`);
+  return id;
+}
+
+/**
  * The Identifier of a C-GET / C-MOVE (PS3.4 C.4.2.2.1, C.4.3.2.1): the unique key of the retrieve level,
  * one UID or a list, and one UID for each level above it. Patient Root's Patient ID is matched when
- * given (lenient: many SCUs leave it out at STUDY level and below). Anything else -> 0xA900.
+ * given (lenient: many SCUs leave it out at STUDY level and below) and is the key at PATIENT level (every
+ * study of that patient in the caller's clinic; the tenancy filter of findInstances keeps another
+ * clinic's patient with the same ID out). Anything else -> 0xA900.
  */
 export function retrieveScopeOf(model: QueryModel, identifier: Record<string, unknown>): RetrieveScope {
   const rawLevel = identifier.QueryRetrieveLevel;
@@ -61,6 +79,9 @@ export function retrieveScopeOf(model: QueryModel, identifier: Record<string, un
   const patientId = model === 'patient_root' && typeof patientIdValue === 'string' && patientIdValue.trim() !== '' ? patientIdValue.trim() : undefined;
   const withPatient = (scope: InstanceScope): InstanceScope => (patientId === undefined ? scope : { ...scope, patientId });
   switch (level) {
+    case 'PATIENT':
+      if (model !== 'patient_root') return bad('QueryRetrieveLevel PATIENT is only in the Patient Root model');
+      return { level, scope: { patientId: patientKey(patientIdValue) } };
     case 'STUDY':
       return { level, scope: withPatient({ studyInstanceUid: some('StudyInstanceUID', identifier.StudyInstanceUID) }) };
     case 'SERIES':
@@ -75,6 +96,6 @@ export function retrieveScopeOf(model: QueryModel, identifier: Record<string, un
         }),
       };
     default:
-      return bad('QueryRetrieveLevel must be STUDY, SERIES or IMAGE');
+      return bad(model === 'patient_root' ? 'QueryRetrieveLevel must be PATIENT, STUDY, SERIES or IMAGE' : 'QueryRetrieveLevel must be STUDY, SERIES or IMAGE');
   }
 }

@@ -109,6 +109,8 @@ describeUnless(dcmtkMissing, 'C-GET SCP with dcmtk getscu', () => {
   const ctSecond = makeStudy(2, { patientName: 'Zhang^San', patientId: 'P-300', modality: 'CT', studyInstanceUid: ct.studyInstanceUid, seriesNumber: 2, rows: 256, columns: 256 });
   const jpeg = makeStudy(1, { patientName: 'Zhang^San', patientId: 'P-300', modality: 'US', transferSyntax: TransferSyntax.JPEGBaseline });
   const other = makeStudy(2, { patientName: 'Other^Clinic', patientId: 'P-900', modality: 'US' });
+  // Another clinic's patient who happens to carry the same Patient ID (IDs are issued per clinic).
+  const namesake = makeStudy(1, { patientName: 'Namesake^Elsewhere', patientId: 'P-300', modality: 'US' });
   const stored = new Map<string, Buffer>();
   const metrics = new Registry();
 
@@ -143,6 +145,7 @@ describeUnless(dcmtkMissing, 'C-GET SCP with dcmtk getscu', () => {
     await ingest(ctSecond, clinicId, AE);
     await ingest(jpeg, clinicId, AE);
     await ingest(other, otherClinicId, OTHER_AE);
+    await ingest(namesake, otherClinicId, OTHER_AE);
     server = await startDimseServer({ host: '127.0.0.1', port: 0, aeTitle: 'YUNYING', checkCalledAe: false, pool: catalog.pool, pipeline, store, logger, metrics });
   });
 
@@ -208,7 +211,36 @@ describeUnless(dcmtkMissing, 'C-GET SCP with dcmtk getscu', () => {
     expect(Buffer.compare(got!.dataset, splitPart10(stored.get(jpeg.sopInstanceUids[0]!)!).dataset)).toBe(0);
   });
 
-  it('a malformed identifier is refused with 0xA900 and no sub-operation', async () => {
+  it("Patient Root PATIENT level: every study of the patient in the caller's clinic, none of another clinic's namesake", async () => {
+    const { run, files } = await get(AE, '-P', ['QueryRetrieveLevel=PATIENT', 'PatientID=P-300']);
+    // Both studies of P-300 here; the stored JPEG is refused by getscu's default contexts (one failure).
+    expect([...files.keys()].sort()).toEqual([...ct.sopInstanceUids, ...ctSecond.sopInstanceUids].sort());
+    expect(lastCount(run.output, 'Completed')).toBe(5);
+    expect(lastCount(run.output, 'Failed')).toBe(1);
+    expect(files.has(namesake.sopInstanceUids[0]!)).toBe(false);
+    const begin = await auditOf('Begin Transferring DICOM Instances');
+    expect(begin[begin.length - 1]!.details).toMatchObject({ operation: 'C-GET', model: 'patient_root', level: 'PATIENT', matches: 6 });
+    expect([...(begin[begin.length - 1]!.details.studyInstanceUids as string[])].sort()).toEqual([ct.studyInstanceUid, jpeg.studyInstanceUid].sort());
+    // The other clinic's device asking for the same Patient ID gets its own patient only.
+    const elsewhere = await get(OTHER_AE, '-P', ['QueryRetrieveLevel=PATIENT', 'PatientID=P-300']);
+    expect([...elsewhere.files.keys()]).toEqual(namesake.sopInstanceUids);
+    expect(lastCount(elsewhere.run.output, 'Completed')).toBe(1);
+    // A Patient ID nobody has: success with zero sub-operations.
+    const nobody = await get(AE, '-P', ['QueryRetrieveLevel=PATIENT', 'PatientID=P-404']);
+    expect(nobody.files.size).toBe(0);
+    expect(nobody.run.output).toMatch(/Received C-GET Response \(Success\)/);
+  });
+
+  it('PATIENT level without a Patient ID, or with a list of them, is refused with 0xA900', async () => {
+    const none = await get(AE, '-P', ['QueryRetrieveLevel=PATIENT', 'PatientID=']);
+    expect(none.files.size).toBe(0);
+    expect(none.run.output).toMatch(/DataSetDoesNotMatchSOPClass/);
+    const list = await get(AE, '-P', ['QueryRetrieveLevel=PATIENT', 'PatientID=P-300\\P-900']);
+    expect(list.files.size).toBe(0);
+    expect(list.run.output).toMatch(/DataSetDoesNotMatchSOPClass/);
+  });
+
+  it('a malformed identifier is refused with 0xA900 and no sub-operation (PATIENT level is not in Study Root)', async () => {
     const { run, files } = await get(AE, '-S', ['QueryRetrieveLevel=PATIENT', 'PatientID=P-300']);
     expect(files.size).toBe(0);
     expect(run.output).toMatch(/DataSetDoesNotMatchSOPClass/);
@@ -228,7 +260,7 @@ describeUnless(dcmtkMissing, 'C-GET SCP with dcmtk getscu', () => {
     expect(counted).toMatch(/yunying_dimse_suboperations_total\{operation="get",outcome="completed"\} [1-9]/);
     expect(await metrics.getSingleMetricAsString('yunying_dimse_retrieve_total')).toMatch(/operation="get",status="0xB000"/);
     const text = JSON.stringify([...begin, ...done]);
-    for (const phi of ['Zhang', 'P-300', 'Other^Clinic', 'P-900']) expect(text).not.toContain(phi);
+    for (const phi of ['Zhang', 'P-300', 'Other^Clinic', 'P-900', 'Namesake']) expect(text).not.toContain(phi);
   });
 
   it('dcmjs-dimse SCU: Implicit VR LE first converts the stored Explicit VR LE; the final dataset lists the failed JPEG', async () => {
