@@ -515,7 +515,7 @@ export class AssociationScp<S> extends Scp {
     const { settings } = this.env;
     this.runRetrieve(request, { operation: 'move', model, identifier: request.getDataset()?.getElements() ?? {}, moveDestination }, this.responder(request, () => responses.CMoveResponse.fromRequest(request), callback), retrieve, {
       openDestination: (destination, instances) =>
-        openStorageAssociation({ host: destination.host, port: destination.port, callingAe: settings.aeTitle ?? this.calledAe, calledAe: destination.aeTitle, instances, timeoutMs: settings.pduTimeoutMs, maxPduLength: settings.maxPduLength }),
+        openStorageAssociation({ host: destination.host, port: destination.port, callingAe: settings.aeTitle ?? this.calledAe, calledAe: destination.aeTitle, instances, timeoutMs: settings.pduTimeoutMs, maxPduLength: settings.maxPduLength, ...(destination.tls !== undefined ? { tls: destination.tls } : {}) }),
       moveOriginator: { aeTitle: this.callingAe, messageId: request.getMessageId() },
     });
   }

@@ -4,7 +4,7 @@
  * wrapping of the raw dataset. See README.md for what is implemented and what is left out.
  */
 export { startScpServer, type ScpServer, type ScpServerOptions, type ScpTlsOptions } from './scp.server';
-export type { CommitmentHandler, CommitmentReference, CommitmentRequest, CommitmentResult, FindContext, FindFinal, FindHandler, FindMatch, FindRequest, MoveDestination, RetrieveHandler, RetrieveItem, RetrieveOutcome, RetrievePlan, RetrieveRequest, AssociationDecision, AssociationEnd, AssociationRejection, AssociationRequest, ReceivedInstance, ScpObserver, StoreContext, StoreHandler } from './scp.types';
+export type { CommitmentHandler, CommitmentReference, CommitmentRequest, CommitmentResult, FindContext, FindFinal, FindHandler, FindMatch, FindRequest, MoveDestination, OutboundTls, RetrieveHandler, RetrieveItem, RetrieveOutcome, RetrievePlan, RetrieveRequest, AssociationDecision, AssociationEnd, AssociationRejection, AssociationRequest, ReceivedInstance, ScpObserver, StoreContext, StoreHandler } from './scp.types';
 export { FIND_SOP_CLASSES, GET_SOP_CLASSES, MOVE_SOP_CLASSES, VERIFICATION_SOP_CLASS, findModelOf, getModelOf, moveModelOf, negotiateRole, type ProposedRole, type OfferedServices, type QueryModel, chooseStorageTransferSyntax, isAcceptedStorageClass, negotiateContext, type ContextDecision, type ProposedContext } from './negotiation';
 export { part10Header, splitPart10, wrapPart10, type ImplementationIdentity, type Part10Meta, type Part10Parts } from './part10';
 export { RetrieveStatus } from './retrieve.scp';

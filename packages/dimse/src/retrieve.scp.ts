@@ -3,7 +3,7 @@ import { chooseOutgoingSyntax, convertNativeDataset, releaseStoreDataset, storeR
 import { splitPart10 } from './part10';
 import type { FindContext, MoveDestination, RetrieveHandler, RetrieveItem, RetrieveOutcome, RetrieveRequest } from './scp.types';
 import { SubOperationError, type StorageChannel } from './store-channel';
-import type { OutboundStorage } from './storage-scu';
+import { DestinationCertificateError, type OutboundStorage } from './storage-scu';
 
 /** C-GET-RSP / C-MOVE-RSP statuses (PS3.4 C.4.2.1.5, C.4.3.1.4). */
 export const RetrieveStatus = {
@@ -170,7 +170,8 @@ export async function serveRetrieve<S>(run: RetrieveRun<S>): Promise<void> {
         channel = destination;
       } catch (error) {
         log.warn({ destination: plan.destination.aeTitle, reason: describeError(error) }, 'cannot open the association to the move destination');
-        comment = 'Cannot open an association to the move destination';
+        // Error Comment is LO: at most 64 characters.
+        comment = error instanceof DestinationCertificateError ? 'Move destination TLS certificate not verified' : 'Cannot open an association to the move destination';
         channel = undefined;
       }
     }
@@ -178,7 +179,7 @@ export async function serveRetrieve<S>(run: RetrieveRun<S>): Promise<void> {
       // Nothing matched (or nothing of this clinic): success with zero sub-operations, no association opened.
       outcome = { status: RetrieveStatus.Success, remaining: 0, completed: 0, failed: 0, warning: 0, sent: [], failedSopInstanceUids: [] };
     } else if (channel === undefined) {
-      outcome = { status: RetrieveStatus.UnableToPerformSubOperations, remaining: 0, completed: 0, failed: items.length, warning: 0, sent: [], failedSopInstanceUids: items.map((i) => i.sopInstanceUid) };
+      outcome = { status: RetrieveStatus.UnableToPerformSubOperations, remaining: 0, completed: 0, failed: items.length, warning: 0, sent: [], failedSopInstanceUids: items.map((i) => i.sopInstanceUid), ...(comment !== undefined ? { reason: comment } : {}) };
     } else {
       responder.pending({ remaining: items.length, completed: 0, failed: 0, warning: 0 });
       outcome = await runSubOperations(items, channel, run as RetrieveRun<unknown>, log);

@@ -131,6 +131,16 @@ export interface MoveDestination {
   aeTitle: string;
   host: string;
   port: number;
+  /** DICOM TLS (PS3.15 B.1) with the destination's certificate verified; absent: plain TCP. */
+  tls?: OutboundTls;
+}
+
+/** How the archive verifies a destination's certificate: always verified, never skipped. */
+export interface OutboundTls {
+  /** PEM CA certificate(s) the destination's certificate must chain to; absent: Node's default CAs. */
+  caPem?: string;
+  /** Name the certificate must carry (and the SNI); absent: the destination's host. */
+  serverName?: string;
 }
 
 /** How a retrieve ended, for the service's audit. UIDs are of instances, never patient data. */
@@ -143,6 +153,8 @@ export interface RetrieveOutcome {
   remaining: number;
   sent: string[];
   failedSopInstanceUids: string[];
+  /** Why no sub-operation could be attempted (the destination unreachable or its certificate not verified); never patient data. */
+  reason?: string;
 }
 
 /**

@@ -1,6 +1,8 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import { Scp, association as dimseAssociation, type requests } from 'dcmjs-dimse';
 import { TransferSyntax, isNativeTransferSyntax } from '@yunying/dicom';
+import type { OutboundTls } from './scp.types';
 import { acceptedSyntaxesOf, sendStore, SubOperationError, type StorageChannel } from './store-channel';
 
 export interface OutboundStorageOptions {
@@ -13,6 +15,38 @@ export interface OutboundStorageOptions {
   /** Connect + A-ASSOCIATE-AC, each C-STORE-RSP, and the A-RELEASE-RP. */
   timeoutMs: number;
   maxPduLength: number;
+  /** DICOM TLS (PS3.15 B.1) with the peer's certificate verified; absent: plain TCP. */
+  tls?: OutboundTls;
+}
+
+/** The destination's TLS certificate did not verify (untrusted issuer, wrong name, expired): no association, nothing sent. */
+export class DestinationCertificateError extends SubOperationError {}
+
+/**
+ * OpenSSL verification failures as Node reports them (`error.code`), and the hostname mismatch of
+ * `tls.checkServerIdentity`: told apart from a refused connection so the failure says which it was.
+ */
+function isCertificateFailure(error: NodeJS.ErrnoException): boolean {
+  const code = error.code ?? '';
+  return code === 'ERR_TLS_CERT_ALTNAME_INVALID' || /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ISSUER/.test(code);
+}
+
+/** TCP, or TLS 1.2+ with the certificate verified against the given CA (or the system's) and name. */
+function connect(options: OutboundStorageOptions): { socket: net.Socket; connectEvent: 'connect' | 'secureConnect' } {
+  if (options.tls === undefined) return { socket: net.connect({ host: options.host, port: options.port }), connectEvent: 'connect' };
+  const servername = options.tls.serverName ?? options.host;
+  const socket = tls.connect({
+    host: options.host,
+    port: options.port,
+    // Never false: a destination that cannot prove who it is gets no patient data.
+    rejectUnauthorized: true,
+    minVersion: 'TLSv1.2',
+    ...(options.tls.caPem !== undefined ? { ca: options.tls.caPem } : {}),
+    // SNI is for DNS names only (RFC 6066 3); the identity check below uses `servername` either way.
+    ...(net.isIP(servername) === 0 ? { servername } : {}),
+    checkServerIdentity: (_host, cert) => tls.checkServerIdentity(servername, cert),
+  });
+  return { socket, connectEvent: 'secureConnect' };
 }
 
 /** An association the archive opened as Storage SCU (a C-MOVE destination). */
@@ -54,21 +88,24 @@ export function openStorageAssociation(options: OutboundStorageOptions): Promise
   }
   assoc.setMaxPduLength(options.maxPduLength);
 
-  const socket = net.connect({ host: options.host, port: options.port });
+  const { socket, connectEvent } = connect(options);
   socket.setNoDelay(true);
   const network = new Scp(socket, { connectTimeout: options.timeoutMs, associationTimeout: options.timeoutMs, pduTimeout: options.timeoutMs });
   const ended = new AbortController();
   socket.once('close', () => ended.abort());
 
   return new Promise<OutboundStorage>((resolve, reject) => {
-    const fail = (why: string): void => {
+    const fail = (why: string | SubOperationError): void => {
       clearTimeout(timer);
       socket.destroy();
-      reject(new SubOperationError(why));
+      reject(typeof why === 'string' ? new SubOperationError(why) : why);
     };
     const timer = setTimeout(() => fail('no A-ASSOCIATE-AC in time'), options.timeoutMs);
-    socket.once('connect', () => network.sendAssociationRequest(assoc));
-    socket.once('error', (error) => fail(`cannot connect: ${error.message}`));
+    socket.once(connectEvent, () => network.sendAssociationRequest(assoc));
+    // Ahead of dcmjs-dimse's own listener (its 'networkError' says only "network error"): the reason comes from here.
+    socket.prependOnceListener('error', (error: NodeJS.ErrnoException) =>
+      fail(options.tls !== undefined && isCertificateFailure(error) ? new DestinationCertificateError(`TLS certificate of the destination not verified: ${error.code ?? error.message}`) : `cannot connect: ${error.message}`),
+    );
     network.on('associationRejected', () => fail('association rejected by the destination'));
     network.on('abort', () => fail('association aborted by the destination'));
     network.on('networkError', () => fail('network error'));

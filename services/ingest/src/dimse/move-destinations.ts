@@ -1,13 +1,35 @@
 import type { Pool } from '@yunying/catalog';
 import type { MoveDestination } from '@yunying/dimse';
 
+interface DestinationRow {
+  ae_title: string;
+  host: string;
+  port: number;
+  tls: boolean;
+  tls_ca_pem: string | null;
+  tls_server_name: string | null;
+}
+
 /**
  * The Move Destination of a C-MOVE, looked up among the calling clinic's registered AE titles only
  * (`dimse_move_destinations`, migration 0800): another clinic's workstation is as unknown as a typo.
+ * With `tls` (migration 0802) the sub-operations go over DICOM TLS, the certificate verified against
+ * `tls_ca_pem` (or the system CAs) for `tls_server_name` (or the host).
  */
 export async function findMoveDestination(pool: Pool, clinicId: string, aeTitle: string): Promise<MoveDestination | null> {
   if (aeTitle === '') return null;
-  const { rows } = await pool.query<{ ae_title: string; host: string; port: number }>('SELECT ae_title, host, port FROM dimse_move_destinations WHERE clinic_id = $1 AND ae_title = $2', [clinicId, aeTitle]);
+  const { rows } = await pool.query<DestinationRow>(
+    'SELECT ae_title, host, port, tls, tls_ca_pem, tls_server_name FROM dimse_move_destinations WHERE clinic_id = $1 AND ae_title = $2',
+    [clinicId, aeTitle],
+  );
   const row = rows[0];
-  return row === undefined ? null : { aeTitle: row.ae_title, host: row.host, port: row.port };
+  if (row === undefined) return null;
+  const destination: MoveDestination = { aeTitle: row.ae_title, host: row.host, port: row.port };
+  if (row.tls) {
+    destination.tls = {
+      ...(row.tls_ca_pem !== null ? { caPem: row.tls_ca_pem } : {}),
+      ...(row.tls_server_name !== null ? { serverName: row.tls_server_name } : {}),
+    };
+  }
+  return destination;
 }

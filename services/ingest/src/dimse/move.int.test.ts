@@ -13,6 +13,7 @@ import { splitPart10 } from '@yunying/dimse';
 import { ReplicatedStore } from '@yunying/storage';
 import { tempFsTargets, type TempFsTargets } from '@yunying/storage/testing';
 import { describeUnless, findExecutable } from '../../../../test/support/skip';
+import { makeTestPki, type TestPki } from '../../../../test/support/test-pki';
 import { IngestPipeline, type Sender } from '../ingest.pipeline';
 import { startDimseServer, type DimseServer } from './index';
 
@@ -121,7 +122,8 @@ class ScriptedDestination extends Scp {
   }
 }
 
-const dcmtkMissing = findExecutable('movescu') === null || findExecutable('storescp') === null ? 'dcmtk (movescu, storescp) not installed' : null;
+const dcmtkMissing =
+  findExecutable('movescu') === null || findExecutable('storescp') === null || findExecutable('openssl') === null ? 'dcmtk (movescu, storescp) or openssl not installed' : null;
 
 describeUnless(dcmtkMissing, 'C-MOVE SCP with dcmtk movescu to dcmtk storescp', () => {
   let catalog: TestCatalog;
@@ -139,6 +141,7 @@ describeUnless(dcmtkMissing, 'C-MOVE SCP with dcmtk movescu to dcmtk storescp', 
   // Another clinic's patient who happens to carry the same Patient ID (IDs are issued per clinic).
   const namesake = makeStudy(1, { patientName: 'Namesake^Elsewhere', patientId: 'P-400', modality: 'US' });
   const stored = new Map<string, Buffer>();
+  let pki: TestPki;
 
   /** A fresh storescp registered for `clinic` as `aeTitle`; returns the directory it writes to. */
   const destination = async (clinic: string, aeTitle: string, extra: string[] = []): Promise<string> => {
@@ -163,6 +166,8 @@ describeUnless(dcmtkMissing, 'C-MOVE SCP with dcmtk movescu to dcmtk storescp', 
     catalog = await createTestCatalog('dimse_move');
     storage = await tempFsTargets();
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'yunying-move-'));
+    await fs.mkdir(path.join(dir, 'pki'));
+    pki = makeTestPki(path.join(dir, 'pki'), 'Clinic workstation CA');
     clinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name, dimse_auth) VALUES ('move-1', 'one', 'ae_only') RETURNING id")).rows[0]!.id;
     otherClinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name, dimse_auth) VALUES ('move-2', 'two', 'ae_only') RETURNING id")).rows[0]!.id;
     await catalog.pool.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2), ($3, $4)', [AE, clinicId, OTHER_AE, otherClinicId]);
@@ -343,5 +348,74 @@ describeUnless(dcmtkMissing, 'C-MOVE SCP with dcmtk movescu to dcmtk storescp', 
       await new Promise<void>((resolve) => coercing.close(() => resolve()));
     }
   });
-});
 
+  describe('DICOM TLS to the destination (PS3.15 B.1)', () => {
+    /** storescp +tls with `pair` as its key and certificate, registered for clinic one with these TLS settings. */
+    const tlsDestination = async (aeTitle: string, pair: { key: string; cert: string }, settings: { caPem: string | null; serverName: string | null }): Promise<string> => {
+      const out = await fs.mkdtemp(path.join(dir, `${aeTitle}-`));
+      // -ic: the archive presents no client certificate to destinations.
+      const { port, child } = await startStorescp(aeTitle, out, ['+tls', pair.key, pair.cert, '-ic']);
+      destinations.push(child);
+      await catalog.pool.query('INSERT INTO dimse_move_destinations (clinic_id, ae_title, host, port, tls, tls_ca_pem, tls_server_name) VALUES ($1, $2, $3, $4, true, $5, $6)', [
+        clinicId,
+        aeTitle,
+        '127.0.0.1',
+        port,
+        settings.caPem,
+        settings.serverName,
+      ]);
+      return out;
+    };
+    const caPem = async (): Promise<string> => fs.readFile(pki.ca.cert, 'utf8');
+
+    it('a destination whose certificate verifies (clinic CA, its DNS name) gets every instance over TLS', async () => {
+      const out = await tlsDestination('WS_TLS', pki.issue('ws-tls', ['ws-tls.clinic.test']), { caPem: await caPem(), serverName: 'ws-tls.clinic.test' });
+      const run = await move(AE, 'WS_TLS', '-S', ['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${ct.studyInstanceUid}`]);
+      expect(run.output).toMatch(/DIMSE Status\s*:\s*0x0000/);
+      expect(lastCount(run.output, 'Completed')).toBe(5);
+      const files = await received(out);
+      expect([...files.keys()].sort()).toEqual([...ct.sopInstanceUids, ...ctSecond.sopInstanceUids].sort());
+      for (const [uid, parts] of files) expect(Buffer.compare(parts.dataset, splitPart10(stored.get(uid)!).dataset)).toBe(0);
+      expect(await lastTransferred()).toMatchObject({ moveDestination: 'WS_TLS', moveDestinationTls: true, status: '0x0000', completed: 5 });
+    });
+
+    it('a certificate not from the configured CA: no association, every sub-operation failed (0xA702) with the reason', async () => {
+      const out = await tlsDestination('WS_ROGUE', pki.selfSigned('ws-rogue', ['ws-rogue.clinic.test']), { caPem: await caPem(), serverName: 'ws-rogue.clinic.test' });
+      const run = await move(AE, 'WS_ROGUE', '-S', ['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${ct.studyInstanceUid}`]);
+      expect(run.output).toMatch(/0xa702/i);
+      expect(run.output).toMatch(/Move destination TLS certificate not verified/);
+      expect(lastCount(run.output, 'Failed')).toBe(5);
+      expect((await fs.readdir(out)).length).toBe(0);
+      expect(await lastTransferred()).toMatchObject({ status: '0xA702', completed: 0, failed: 5, reason: 'Move destination TLS certificate not verified' });
+    });
+
+    it("a certificate from the CA but for another name, and one the system CAs don't know: both refused", async () => {
+      const wrongName = await tlsDestination('WS_MISNAMED', pki.issue('ws-misnamed', ['someone-else.clinic.test']), { caPem: await caPem(), serverName: 'ws-misnamed.clinic.test' });
+      const misnamed = await move(AE, 'WS_MISNAMED', '-S', ['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${ct.studyInstanceUid}`]);
+      expect(misnamed.output).toMatch(/0xa702/i);
+      expect(misnamed.output).toMatch(/Move destination TLS certificate not verified/);
+      expect((await fs.readdir(wrongName)).length).toBe(0);
+      // No CA configured: Node's default CAs, which never issued the clinic's certificates.
+      const noCa = await tlsDestination('WS_NO_CA', pki.issue('ws-no-ca', ['ws-no-ca.clinic.test']), { caPem: null, serverName: 'ws-no-ca.clinic.test' });
+      const systemCas = await move(AE, 'WS_NO_CA', '-S', ['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${ct.studyInstanceUid}`]);
+      expect(systemCas.output).toMatch(/Move destination TLS certificate not verified/);
+      expect((await fs.readdir(noCa)).length).toBe(0);
+    });
+
+    it('a plain-TCP destination registered as TLS fails the sub-operations instead of sending in clear', async () => {
+      const out = await fs.mkdtemp(path.join(dir, 'WS_CLEAR-'));
+      const { port, child } = await startStorescp('WS_CLEAR', out, []);
+      destinations.push(child);
+      await catalog.pool.query("INSERT INTO dimse_move_destinations (clinic_id, ae_title, host, port, tls) VALUES ($1, 'WS_CLEAR', '127.0.0.1', $2, true)", [clinicId, port]);
+      const run = await move(AE, 'WS_CLEAR', '-S', ['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${ct.studyInstanceUid}`]);
+      expect(run.output).toMatch(/0xa702/i);
+      expect((await fs.readdir(out)).length).toBe(0);
+    });
+
+    it('TLS settings on a plain destination are refused by the table, not ignored', async () => {
+      await expect(
+        catalog.pool.query("INSERT INTO dimse_move_destinations (clinic_id, ae_title, host, port, tls_server_name) VALUES ($1, 'WS_HALF', '127.0.0.1', 104, 'ws.clinic.test')", [clinicId]),
+      ).rejects.toThrow(/dimse_move_destinations_tls_settings/);
+    });
+  });
+});

@@ -4,7 +4,7 @@ import { findInstances } from '@yunying/archive';
 import type { Principal } from '@yunying/auth';
 import { inTransaction, type Pool } from '@yunying/catalog';
 import type { ReplicatedStore } from '@yunying/storage';
-import { RetrieveStatus, type FindContext, type RetrieveHandler, type RetrieveOutcome, type RetrievePlan, type RetrieveRequest } from '@yunying/dimse';
+import { RetrieveStatus, type FindContext, type MoveDestination, type RetrieveHandler, type RetrieveOutcome, type RetrievePlan, type RetrieveRequest } from '@yunying/dimse';
 import type { ClinicSession } from './find.handler';
 import { findMoveDestination } from './move-destinations';
 import { retrieveScopeOf } from './retrieve.identifier';
@@ -63,16 +63,18 @@ export function archiveRetrieveHandler(options: RetrieveHandlerOptions): Retriev
     const base: AuditDetails = { operation: request.operation === 'get' ? 'C-GET' : 'C-MOVE', model: request.model, level };
     if (request.moveDestination !== undefined) base.moveDestination = request.moveDestination;
 
-    let destination;
+    let destination: MoveDestination | undefined;
     if (request.operation === 'move') {
-      destination = await findMoveDestination(pool, clinicId, request.moveDestination ?? '');
-      if (destination === null) {
+      const found = await findMoveDestination(pool, clinicId, request.moveDestination ?? '');
+      if (found === null) {
         context.log.warn({ moveDestination: request.moveDestination }, 'C-MOVE to an AE title not registered for this clinic');
         await audit('Begin Transferring DICOM Instances', context, [], 4, { ...base, status: hex(RetrieveStatus.MoveDestinationUnknown) }).catch((error: unknown) =>
           context.log.error({ err: describeError(error) }, 'could not audit the refused C-MOVE'),
         );
         return { accept: false, status: RetrieveStatus.MoveDestinationUnknown, errorComment: 'Move Destination unknown' };
       }
+      destination = found;
+      base.moveDestinationTls = found.tls !== undefined;
     }
 
     const rows = await findInstances(pool, devicePrincipal(context.callingAe, clinicId), scope);
@@ -101,6 +103,7 @@ export function archiveRetrieveHandler(options: RetrieveHandlerOptions): Retriev
           warning: outcome.warning,
           remaining: outcome.remaining,
           failedSopInstanceUids: outcome.failedSopInstanceUids.slice(0, auditLimit),
+          ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
         });
       },
     };
