@@ -185,6 +185,9 @@ describeUnless(chromiumMissing(), 'web app (e2e, chromium)', () => {
     expect(read).toMatch(/Your box: TR[1-5] \(\d+ points\)/);
     expect(read).toContain('Composition');
     expect(read).toContain('Echogenic foci');
+    // The evidence behind the categories: what was measured on the boxed region.
+    expect(read).toContain('Measured on the image');
+    expect(read).toMatch(/Echogenicity: nodule \d+% (darker|brighter) than the tissue around it/);
 
     const signed = await viewer.writeAndSign('Solid hypoechoic nodule in the right lobe, 6 mm.', 'TI-RADS 3; follow-up in one year.');
     expect(signed).toContain('TI-RADS 3; follow-up in one year.');

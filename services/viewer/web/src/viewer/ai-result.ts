@@ -2,7 +2,8 @@ import { arr, bool, num, obj, str, type JsonObject } from '../app/json';
 
 /**
  * An AI triage result as GET /api/studies/{uid}/ai returns it (services/inference/src/triage/result.ts:
- * images most suspicious first). Shown beside the image and never copied into the report.
+ * images most suspicious first). Shown beside the image; copied into the report only when the reader
+ * clicks "Fill from AI" (ai-prefill.ts).
  */
 export interface AiResult {
   id: string;

@@ -1,6 +1,7 @@
 import { errorText, getJson, sendJson } from '../app/api';
 import { formatDateTime, h, replace, statusLine } from '../app/dom';
 import { arr, bool, num, obj, str } from '../app/json';
+import { aiPrefill } from './ai-prefill';
 import type { AiResult } from './ai-result';
 
 interface ReportVersion {
@@ -106,7 +107,9 @@ function addendumForm(base: string, onAdded: () => Promise<void>): HTMLElement {
 
 /**
  * The report form: a draft saved with PUT .../report/draft and signed with POST .../report/sign. The
- * reader writes every field; the AI result only adds the question whether they accept its suggestion.
+ * reader writes every field; "Fill from AI" (only on the reader's click) puts the AI's top nodule in
+ * ACR terms into the category and findings, marked as the AI's suggestion and editable, and the form
+ * asks whether the reader accepts the AI triage.
  */
 export function reportForm(
   studyUid: string,
@@ -126,6 +129,7 @@ export function reportForm(
     h('option', { value: 'no' }, 'Disagree with the AI triage'),
   );
   const save = h('button', { type: 'button', 'data-testid': 'save-draft' }, 'Save draft');
+  const fill = h('button', { type: 'button', 'data-testid': 'prefill-ai', title: "The AI's most suspicious nodule in ACR TI-RADS terms, to confirm or correct" }, 'Fill from AI');
   const sign = h('button', { type: 'submit', class: 'primary', 'data-testid': 'sign-report' }, 'Sign report');
   const status = statusLine();
   // Wrong-patient check: the form itself says whose report it is (the banner may be scrolled away).
@@ -142,7 +146,7 @@ export function reportForm(
     impression,
     h('label', { for: 'ai-accepted' }, 'AI suggestion'),
     accepted,
-    h('div', { class: 'actions' }, save, sign),
+    h('div', { class: 'actions' }, fill, save, sign),
     status.el,
   );
   const el = h('section', { class: 'panel', 'aria-labelledby': 'report-heading' }, h('h2', { id: 'report-heading' }, 'Report'), form);
@@ -163,6 +167,18 @@ export function reportForm(
     replace(el, h('h2', { id: 'report-heading' }, 'Report'), patient, signedVersionsView(versions), addendumForm(base, reload));
   };
   const saveDraft = (): Promise<unknown> => sendJson('PUT', `${base}/draft`, content());
+
+  fill.addEventListener('click', () => {
+    const p = aiPrefill(getAi());
+    if (!p) {
+      status.set('No AI nodule to fill from (not triaged, or no nodule found).', 'error');
+      return;
+    }
+    if (TIRADS.includes(p.trLevel)) tirads.value = p.trLevel;
+    // Added to what the reader wrote, never replacing it; filled twice, it appears once.
+    if (!findings.value.includes(p.findings)) findings.value = findings.value.trim() === '' ? p.findings : `${findings.value.trimEnd()}\n${p.findings}`;
+    status.set('Filled from the AI suggestion: check each item before signing.');
+  });
 
   save.addEventListener('click', () => {
     status.set('Saving…');
