@@ -7,7 +7,16 @@ import path from 'node:path';
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 
 /** A TCP port that was free a moment ago on loopback. */
+/**
+ * A free TCP port on 127.0.0.1, chosen below Linux's ephemeral range (32768-60999). A port from that
+ * range (what listen(0) hands out) can be taken between tests by any outgoing connection's local end,
+ * and tests that restart a service on the same port (kill -9 rounds) then fail with EADDRINUSE.
+ */
 export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await bindable(port)) return port;
+  }
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
@@ -16,6 +25,14 @@ export async function freePort(): Promise<number> {
       const port = typeof address === 'object' && address !== null ? address.port : 0;
       server.close(() => resolve(port));
     });
+  });
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
