@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 
 /**
@@ -191,4 +192,30 @@ export class RawScu {
   destroy(): void {
     this.socket.destroy();
   }
+}
+
+export interface DcmtkRun {
+  code: number | null;
+  output: string;
+  ms: number;
+}
+
+/**
+ * Runs a dcmtk tool (echoscu, storescu, findscu, getscu, movescu …) to completion, or kills it at
+ * `timeoutMs`, with TCP_NODELAY=1 as INTEROP-NOTES asks; stdout and stderr together in `output`.
+ */
+export function runDcmtk(tool: string, args: string[], timeoutMs = 60_000): Promise<DcmtkRun> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(tool, args, { env: { ...process.env, TCP_NODELAY: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output, ms: Date.now() - started });
+    });
+  });
 }

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,6 +15,7 @@ import { describeUnless, findExecutable } from '../../../../test/support/skip';
 import { IngestPipeline } from '../ingest.pipeline';
 import { apiKeyVerifierOf } from './association.credentials';
 import { startDimseServer, type DimseServer } from './index';
+import { runDcmtk, type DcmtkRun } from '@yunying/dimse/testing';
 
 /**
  * Issue #17 finding 1: an AE title alone must not let a device store into a clinic. Real dcmtk clients
@@ -28,25 +29,7 @@ const AE_STRICT_2 = 'STRICT_US1B'; // a second AE title of clinic A
 const AE_OTHER = 'STRICT_US2'; // clinic B, credentials
 const AE_LEGACY = 'LEGACY_US3'; // clinic C, dimse_auth = ae_only
 
-interface Run {
-  code: number | null;
-  output: string;
-}
-
-function dcmtk(tool: string, args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(tool, args, { env: { ...process.env, TCP_NODELAY: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
-}
+const dcmtk = (tool: string, args: string[]): Promise<DcmtkRun> => runDcmtk(tool, args, 30_000);
 
 /** A test PKI with the openssl CLI: a CA, the archive's certificate, device certificates, one not from the CA. */
 function makePki(dir: string): Record<'ca' | 'server' | 'deviceA' | 'deviceA2' | 'deviceB' | 'unregistered' | 'rogue', { key: string; cert: string }> {
@@ -99,7 +82,7 @@ describeUnless(missing, 'DIMSE association credentials (user identity, DICOM TLS
     pki.ca.cert,
     ...withFiles(args, server.tlsPort),
   ];
-  const expectRejected = (run: Run): void => {
+  const expectRejected = (run: DcmtkRun): void => {
     expect(run.code).not.toBe(0);
     // PS3.8 9.3.4: rejected-permanent, service-user, no-reason-given.
     expect(run.output).toMatch(/Association Rejected[\s\S]*Result: Rejected Permanent[\s\S]*Source: Service User[\s\S]*Reason: No Reason/);

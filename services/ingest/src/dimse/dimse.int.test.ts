@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -14,34 +13,14 @@ import { takeFsTargetOffline, tempFsTargets, type TempFsTargets } from '@yunying
 import { describeUnless, findExecutable } from '../../../../test/support/skip';
 import { IngestPipeline, type InstanceOutcome, type Sender } from '../ingest.pipeline';
 import { startDimseServer, type DimseServer } from './index';
-import { RawScu, cStoreCommand, pData, pdu, statusOf } from '@yunying/dimse/testing';
+import { RawScu, cStoreCommand, pData, pdu, statusOf, runDcmtk, type DcmtkRun } from '@yunying/dimse/testing';
 
 const AE = 'CLINIC_US1';
 const SCP_AE = 'YUNYING';
 const CLIENT_TIMEOUT_MS = 30_000;
 
-interface Run {
-  code: number | null;
-  output: string;
-  ms: number;
-}
-
-/** Runs a dcmtk tool to completion (or kills it at `timeoutMs`), with TCP_NODELAY=1 as INTEROP-NOTES asks. */
-function dcmtk(tool: string, args: string[], timeoutMs = CLIENT_TIMEOUT_MS): Promise<Run> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(tool, args, { env: { ...process.env, TCP_NODELAY: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output, ms: Date.now() - started });
-    });
-  });
-}
+/** dcmtk tools with this file's client timeout. */
+const dcmtk = (tool: string, args: string[], timeoutMs = CLIENT_TIMEOUT_MS): Promise<DcmtkRun> => runDcmtk(tool, args, timeoutMs);
 
 const dcmtkMissing = findExecutable('storescu') === null || findExecutable('echoscu') === null || findExecutable('dcmsend') === null ? 'dcmtk (echoscu, storescu, dcmsend) not installed' : null;
 
@@ -56,8 +35,8 @@ describeUnless(dcmtkMissing, 'DIMSE SCP with real dcmtk clients', () => {
   const outcomes: { outcome: InstanceOutcome; sender: Sender }[] = [];
   const logLines: string[] = [];
 
-  const store = (...args: string[]): Promise<Run> => dcmtk('storescu', ['-v', '-aet', AE, '-aec', SCP_AE, '-td', '20', '127.0.0.1', String(server.port), ...args]);
-  const echo = (aet: string, aec = SCP_AE, port = server.port): Promise<Run> => dcmtk('echoscu', ['-aet', aet, '-aec', aec, '-ta', '10', '127.0.0.1', String(port)]);
+  const store = (...args: string[]): Promise<DcmtkRun> => dcmtk('storescu', ['-v', '-aet', AE, '-aec', SCP_AE, '-td', '20', '127.0.0.1', String(server.port), ...args]);
+  const echo = (aet: string, aec = SCP_AE, port = server.port): Promise<DcmtkRun> => dcmtk('echoscu', ['-aet', aet, '-aec', aec, '-ta', '10', '127.0.0.1', String(port)]);
   const write = async (name: string, bytes: Buffer): Promise<string> => {
     const file = path.join(dir, name);
     await fs.writeFile(file, bytes);
@@ -255,7 +234,7 @@ describeUnless(dcmtkMissing, 'DIMSE SCP with real dcmtk clients', () => {
     const instance = makeInstance();
     const file = await write('quorum.dcm', instance);
     const restore = await takeFsTargetOffline(storage.targets[1]!);
-    let run: Run;
+    let run: DcmtkRun;
     try {
       run = await store(file);
     } finally {

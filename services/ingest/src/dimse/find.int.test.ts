@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,30 +10,13 @@ import { tempFsTargets, type TempFsTargets } from '@yunying/storage/testing';
 import { describeUnless, findExecutable } from '../../../../test/support/skip';
 import { IngestPipeline, type Sender } from '../ingest.pipeline';
 import { startDimseServer, type DimseServer } from './index';
+import { runDcmtk, type DcmtkRun } from '@yunying/dimse/testing';
 
 const AE = 'FIND_US1';
 const OTHER_AE = 'FIND_US2';
 const MAX_RESULTS = 5;
 
-interface Run {
-  code: number | null;
-  output: string;
-}
-
-function dcmtk(tool: string, args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(tool, args, { env: { ...process.env, TCP_NODELAY: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
-}
+const dcmtk = (tool: string, args: string[]): Promise<DcmtkRun> => runDcmtk(tool, args, 30_000);
 
 /** The responses of findscu -Xs (dcmtk's XML): one map of keyword -> text per pending response. */
 function parseResponses(xml: string): Record<string, string>[] {
@@ -62,7 +44,7 @@ describeUnless(dcmtkMissing, 'C-FIND SCP with dcmtk findscu', () => {
   const li = makeStudy(3, { patientName: '李^娜', patientId: 'P-200', studyDate: '20240620', modality: 'US', charset: 'GB18030', studyDescription: 'Abdomen' });
   const other = makeStudy(1, { patientName: 'Wang^Other', patientId: 'P-900', studyDate: '20240110', modality: 'US' });
 
-  const find = async (ae: string, model: '-P' | '-S', keys: string[], extra: string[] = []): Promise<{ run: Run; matches: Record<string, string>[] }> => {
+  const find = async (ae: string, model: '-P' | '-S', keys: string[], extra: string[] = []): Promise<{ run: DcmtkRun; matches: Record<string, string>[] }> => {
     const xml = path.join(dir, `rsp-${Math.random().toString(36).slice(2)}.xml`);
     const args = ['-v', model, '-aet', ae, '-aec', 'YUNYING', ...extra, '-Xs', xml, ...keys.flatMap((k) => ['-k', k]), '127.0.0.1', String(server.port)];
     const run = await dcmtk("findscu", args);

@@ -16,29 +16,12 @@ import { describeUnless, findExecutable } from '../../../../test/support/skip';
 import { makeTestPki, type TestPki } from '../../../../test/support/test-pki';
 import { IngestPipeline, type Sender } from '../ingest.pipeline';
 import { startDimseServer, type DimseServer } from './index';
+import { runDcmtk, type DcmtkRun } from '@yunying/dimse/testing';
 
 const AE = 'MOVE_US1';
 const OTHER_AE = 'MOVE_US2';
 
-interface Run {
-  code: number | null;
-  output: string;
-}
-
-function dcmtk(tool: string, args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(tool, args, { env: { ...process.env, TCP_NODELAY: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
-}
+const dcmtk = (tool: string, args: string[]): Promise<DcmtkRun> => runDcmtk(tool, args, 60_000);
 
 /** A port nothing listens on (bound, then released): for storescp, and for a destination that is down. */
 async function freePort(): Promise<number> {
@@ -152,7 +135,7 @@ describeUnless(dcmtkMissing, 'C-MOVE SCP with dcmtk movescu to dcmtk storescp', 
     return out;
   };
 
-  const move = async (ae: string, to: string, model: '-P' | '-S', keys: string[]): Promise<Run> => {
+  const move = async (ae: string, to: string, model: '-P' | '-S', keys: string[]): Promise<DcmtkRun> => {
     // -d: movescu prints the sub-operation counts of each C-MOVE-RSP only in debug mode.
     const run = await dcmtk('movescu', ['-d', model, '-aet', ae, '-aec', 'ANY-SCP', '-aem', to, ...keys.flatMap((k) => ['-k', k]), '127.0.0.1', String(server.port)]);
     if (process.env.MOVE_DEBUG) console.log(run.output);

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,29 +13,12 @@ import { tempFsTargets, type TempFsTargets } from '@yunying/storage/testing';
 import { describeUnless, findExecutable } from '../../../../test/support/skip';
 import { IngestPipeline, type Sender } from '../ingest.pipeline';
 import { startDimseServer, type DimseServer } from './index';
+import { runDcmtk, type DcmtkRun } from '@yunying/dimse/testing';
 
 const AE = 'GET_US1';
 const OTHER_AE = 'GET_US2';
 
-interface Run {
-  code: number | null;
-  output: string;
-}
-
-function dcmtk(tool: string, args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(tool, args, { env: { ...process.env, TCP_NODELAY: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
-}
+const dcmtk = (tool: string, args: string[]): Promise<DcmtkRun> => runDcmtk(tool, args, 60_000);
 
 /** What getscu wrote: SOP Instance UID -> the file taken apart. */
 async function received(dir: string): Promise<Map<string, ReturnType<typeof splitPart10>>> {
@@ -114,7 +96,7 @@ describeUnless(dcmtkMissing, 'C-GET SCP with dcmtk getscu', () => {
   const stored = new Map<string, Buffer>();
   const metrics = new Registry();
 
-  const get = async (ae: string, model: '-P' | '-S', keys: string[], extra: string[] = []): Promise<{ run: Run; files: Awaited<ReturnType<typeof received>> }> => {
+  const get = async (ae: string, model: '-P' | '-S', keys: string[], extra: string[] = []): Promise<{ run: DcmtkRun; files: Awaited<ReturnType<typeof received>> }> => {
     const out = await fs.mkdtemp(path.join(dir, 'get-'));
     const run = await dcmtk('getscu', [process.env.GET_DEBUG ? '-d' : '-v', model, '-aet', ae, '-aec', 'YUNYING', '-od', out, ...extra, ...keys.flatMap((k) => ['-k', k]), '127.0.0.1', String(server.port)]);
     if (process.env.GET_DEBUG) console.log(run.output);
