@@ -5,6 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { createSecretFileOnce, generateCheckpointSigningKeyPem, newAuditKeyLine } from '@yunying/audit';
 import { AuthService } from '@yunying/auth';
 import { createPool, quoteIdent, type Pool } from '@yunying/catalog';
 import { CLINICS, clinicCode } from './corpus';
@@ -76,8 +77,15 @@ export class Lab {
     const id = randomBytes(4).toString('hex');
     const dataDir = path.join(this.work, `yunying-${id}`);
     fs.mkdirSync(dataDir);
+    // Production refuses to generate the audit keys itself (#17): the lab provisions them, as an operator would.
+    const macKeyFile = path.join(dataDir, 'secrets', 'audit-mac.keys');
+    const signingKeyFile = path.join(dataDir, 'secrets', 'audit-signing.pem');
+    createSecretFileOnce(macKeyFile, newAuditKeyLine());
+    createSecretFileOnce(signingKeyFile, generateCheckpointSigningKeyPem());
     const env: Record<string, string> = {
       NODE_ENV: 'production',
+      AUDIT_MAC_KEY_FILE: macKeyFile,
+      AUDIT_SIGNING_KEY_FILE: signingKeyFile,
       LOG_LEVEL: 'warn',
       AUTH_TOKEN_SECRET: `bench-secret-${id}`.padEnd(48, 'x'),
       DATABASE_URL: this.postgresUrl,
