@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import { AppError, describeError, isAppError, type Logger } from '@yunying/core';
 import { inTransaction, recordInstance, findClinicById, findSameInstance, findUidConflict, type Pool, type RecordOutcome } from '@yunying/catalog';
 import { DicomRejection, FailureReason, isDicomRejection, parseInstance, type ParsedInstance, type ParseLimits } from '@yunying/dicom';
-import { computeRetainUntil, type ReplicatedStore, type StoreResult } from '@yunying/storage';
+import { computeRetainUntil, sha256Hex, type ReplicatedStore, type StoreResult } from '@yunying/storage';
 import { appendAuditEvent, type AuditActor } from '@yunying/audit';
 import { enqueueInTransaction, jobIds } from '@yunying/jobs';
 import { counter, histogram } from '@yunying/http';
@@ -100,7 +100,9 @@ export class IngestPipeline {
     }
 
     const now = this.options.now?.() ?? new Date();
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    // Two SHA-256 passes per instance and no more (#14): the content address, handed on to the store,
+    // and the dataset digest (a different prefix, so it cannot share the first pass).
+    const sha256 = sha256Hex(bytes);
     const datasetSha256 = datasetDigest(bytes);
     const same = await findSameInstance(this.options.pool, parsed.sopInstanceUid, sha256, datasetSha256);
     if (same && same.clinicId === sender.clinicId) {
@@ -131,7 +133,7 @@ export class IngestPipeline {
 
     let stored: StoreResult;
     try {
-      stored = await this.options.store.put(bytes, { retainUntil });
+      stored = await this.options.store.put(bytes, { retainUntil, sha256 });
     } catch (error) {
       return unavailable(parsed, error);
     }
