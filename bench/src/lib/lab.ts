@@ -5,6 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { createSecretFileOnce, generateCheckpointSigningKeyPem, newAuditKeyLine } from '@yunying/audit';
 import { AuthService } from '@yunying/auth';
 import { createPool, quoteIdent, type Pool } from '@yunying/catalog';
 import { CLINICS, clinicCode } from './corpus';
@@ -76,6 +77,10 @@ export class Lab {
     const id = randomBytes(4).toString('hex');
     const dataDir = path.join(this.work, `yunying-${id}`);
     fs.mkdirSync(dataDir);
+    // Production mode wants the audit keys outside the database, made by the operator: made here, per run.
+    const secrets = path.join(this.work, `secrets-${id}`);
+    createSecretFileOnce(path.join(secrets, 'audit-mac.keys'), newAuditKeyLine());
+    createSecretFileOnce(path.join(secrets, 'audit-signing.pem'), generateCheckpointSigningKeyPem());
     const env: Record<string, string> = {
       NODE_ENV: 'production',
       LOG_LEVEL: 'warn',
@@ -90,6 +95,8 @@ export class Lab {
       INFERENCE_PORT: String(await freePort()),
       DIMSE_PORT: String(await freePort()),
       SHUTDOWN_GRACE_SECONDS: '5',
+      AUDIT_MAC_KEY_FILE: path.join(secrets, 'audit-mac.keys'),
+      AUDIT_SIGNING_KEY_FILE: path.join(secrets, 'audit-signing.pem'),
       ...extraEnv,
     };
     const childEnv = { PATH: process.env.PATH ?? '', ...env };
@@ -134,9 +141,9 @@ export class Lab {
   /**
    * Fresh Orthanc (Debian package) with the DICOMweb plugin, storage uncompressed, default durability
    * (SyncStorageArea on), authentication off: it listens on every interface, which is why the whole run
-   * sits in a private network namespace.
+   * sits in a private network namespace. `overrides` replace settings of this configuration.
    */
-  async startOrthanc(): Promise<Orthanc> {
+  async startOrthanc(overrides: Record<string, unknown> = {}): Promise<Orthanc> {
     const id = randomBytes(4).toString('hex');
     const dir = path.join(this.work, `orthanc-${id}`);
     fs.mkdirSync(path.join(dir, 'storage'), { recursive: true });
@@ -158,6 +165,7 @@ export class Lab {
       OverwriteInstances: true,
       Plugins: [orthancDicomWebPlugin()],
       DicomWeb: { Enable: true, Root: '/dicom-web/', EnableWado: true, Ssl: false, StudiesMetadata: 'Full', SeriesMetadata: 'Full' },
+      ...overrides,
     };
     fs.writeFileSync(path.join(dir, 'orthanc.json'), JSON.stringify(config, null, 2));
     const logFile = fs.openSync(path.join(dir, 'orthanc.log'), 'a');
@@ -177,12 +185,15 @@ export class Lab {
     const system = await client.json<{ Version: string }>('GET', `${url}/system`, {});
     const plugin = await client.json<{ Version?: string }>('GET', `${url}/plugins/dicom-web`, {}).catch(() => ({ Version: 'unknown' }));
     client.close();
+    let stopped = false;
     return {
       url,
       dicomPort,
       pid: child.pid ?? 0,
       version: `Orthanc ${system.Version}, DICOMweb plugin ${plugin.Version ?? 'unknown'}`,
       stop: async () => {
+        if (stopped) return;
+        stopped = true;
         if (child.exitCode === null) {
           child.kill('SIGTERM');
           await new Promise((r) => child.once('exit', r));

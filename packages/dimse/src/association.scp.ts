@@ -13,6 +13,7 @@ import { acceptedSyntaxesOf, sendRequest, sendStore, type StorageChannel } from 
 import { openStorageAssociation } from './storage-scu';
 import { TimeoutError, withTimeout } from './timeout';
 import { StoreStatus, answerForException, errorComment, statusLabel, type StoreAnswer } from './store-status';
+import { WireDataset } from './wire-dataset';
 
 /**
  * One DICOM association on one TCP connection (PS3.8 upper layer, PS3.7 DIMSE) over dcmjs-dimse's Scp:
@@ -457,12 +458,15 @@ export class AssociationScp<S> extends Scp {
     this.storesInFlight += 1;
     const identifier = request.getDataset()?.getElements() ?? {};
     const generator = find({ model, identifier }, { session: this.session.value, callingAe: this.callingAe, remoteAddress: this.remoteAddress, log: this.log, signal: cancel.signal });
+    // Matches are written in the context's accepted syntax: one in another is transcoded by dcmjs-dimse, a
+    // second encode and parse per match.
+    const transferSyntax = this.assoc?.getAcceptedPresentationContextFromRequest(request)?.getAcceptedTransferSyntaxUid();
     // dcmjs-dimse's callback may be called once: pending responses go out through sendResponse, the final one through it.
     const send = (status: number, dataset?: Record<string, unknown>, comment?: string, final = false): void => {
       if (this.sock.destroyed || this.phase === 'closed') return;
       const response = responses.CFindResponse.fromRequest(request);
       response.setStatus(status);
-      if (dataset !== undefined) response.setDataset(new Dataset(dataset));
+      if (dataset !== undefined) response.setDataset(new WireDataset(dataset, transferSyntax));
       if (comment !== undefined) response.setErrorComment(errorComment(comment));
       if (final) callback([response]);
       else this.sendResponse(request, response);
@@ -566,7 +570,7 @@ export class AssociationScp<S> extends Scp {
         const response = withCounts(status, counts, status === 0xfe00);
         if (failedSopInstanceUids.length > 0) {
           const transferSyntax = this.assoc?.getAcceptedPresentationContextFromRequest(request)?.getAcceptedTransferSyntaxUid();
-          response.setDataset(new Dataset({ FailedSOPInstanceUIDList: failedSopInstanceUids }, transferSyntax));
+          response.setDataset(new WireDataset({ FailedSOPInstanceUIDList: failedSopInstanceUids }, transferSyntax));
         }
         if (comment !== undefined) response.setErrorComment(errorComment(comment));
         callback([response]);
@@ -639,7 +643,7 @@ export class AssociationScp<S> extends Scp {
       const { eventTypeId, elements } = eventReport(parsed.request.transactionUid, result);
       const report = new requests.NEventReportRequest(STORAGE_COMMITMENT_SOP_CLASS, STORAGE_COMMITMENT_SOP_INSTANCE, eventTypeId);
       const transferSyntax = this.assoc?.getAcceptedPresentationContextFromRequest(request)?.getAcceptedTransferSyntaxUid();
-      report.setDataset(new Dataset(elements, transferSyntax));
+      report.setDataset(new WireDataset(elements, transferSyntax));
       const status = await sendRequest(this, report, this.env.settings.pduTimeoutMs, this.ended.signal);
       this.log.info({ transactionUid: parsed.request.transactionUid, committed: result.committed.length, failed: result.failed.length, reportStatus: status }, 'storage commitment reported');
     };
