@@ -77,12 +77,15 @@ export class Lab {
     const id = randomBytes(4).toString('hex');
     const dataDir = path.join(this.work, `yunying-${id}`);
     fs.mkdirSync(dataDir);
-    // Production mode wants the audit keys outside the database, made by the operator: made here, per run.
-    const secrets = path.join(this.work, `secrets-${id}`);
-    createSecretFileOnce(path.join(secrets, 'audit-mac.keys'), newAuditKeyLine());
-    createSecretFileOnce(path.join(secrets, 'audit-signing.pem'), generateCheckpointSigningKeyPem());
+    // Production refuses to generate the audit keys itself (#17): the lab provisions them, as an operator would.
+    const macKeyFile = path.join(dataDir, 'secrets', 'audit-mac.keys');
+    const signingKeyFile = path.join(dataDir, 'secrets', 'audit-signing.pem');
+    createSecretFileOnce(macKeyFile, newAuditKeyLine());
+    createSecretFileOnce(signingKeyFile, generateCheckpointSigningKeyPem());
     const env: Record<string, string> = {
       NODE_ENV: 'production',
+      AUDIT_MAC_KEY_FILE: macKeyFile,
+      AUDIT_SIGNING_KEY_FILE: signingKeyFile,
       LOG_LEVEL: 'warn',
       AUTH_TOKEN_SECRET: `bench-secret-${id}`.padEnd(48, 'x'),
       DATABASE_URL: this.postgresUrl,
@@ -95,8 +98,6 @@ export class Lab {
       INFERENCE_PORT: String(await freePort()),
       DIMSE_PORT: String(await freePort()),
       SHUTDOWN_GRACE_SECONDS: '5',
-      AUDIT_MAC_KEY_FILE: path.join(secrets, 'audit-mac.keys'),
-      AUDIT_SIGNING_KEY_FILE: path.join(secrets, 'audit-signing.pem'),
       ...extraEnv,
     };
     const childEnv = { PATH: process.env.PATH ?? '', ...env };

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { Registry } from 'prom-client';
 import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
 import type { PoolClient } from '@yunying/catalog';
@@ -62,6 +64,27 @@ describe('IngestPipeline failure branches (real PostgreSQL, fs replicas)', () =>
   afterAll(async () => {
     await catalog?.drop();
     await storage?.cleanup();
+  });
+
+  test('content address and dataset digest: SHA-256 of the whole file and of the dataset after the file meta', async () => {
+    const sopInstanceUid = newUid();
+    const bytes = makeInstance({ studyInstanceUid: newUid(), sopInstanceUid });
+    const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+    // PS3.10 7.1: 128-byte preamble, "DICM", then group 0002 whose length (0002,0000) is at byte 140.
+    const dataset = bytes.subarray(144 + bytes.readUInt32LE(140));
+    expect(await pipeline.ingest(bytes, sender(clinicA))).toMatchObject({ status: 'stored' });
+    const { rows } = await catalog.pool.query<{ sha256: string; dataset_sha256: string; object_key: string }>(
+      'SELECT i.sha256, i.dataset_sha256, o.object_key FROM instances i JOIN objects o ON o.sha256 = i.sha256 WHERE i.sop_instance_uid = $1',
+      [sopInstanceUid],
+    );
+    expect(rows).toEqual([{ sha256: sha(bytes), dataset_sha256: sha(dataset), object_key: `sha256/${sha(bytes).slice(0, 2)}/${sha(bytes).slice(2, 4)}/${sha(bytes)}` }]);
+    for (const target of storage.targets) {
+      expect(sha(fs.readFileSync(path.join(target.root, ...(rows[0]?.object_key ?? '').split('/'))))).toBe(sha(bytes));
+    }
+    // The same dataset behind another preamble is a re-send: the dataset digest recognises it.
+    const repacked = Buffer.from(bytes);
+    repacked.write('other preamble', 0, 'latin1');
+    expect(await pipeline.ingest(repacked, sender(clinicA))).toMatchObject({ status: 'already_stored', version: 1 });
   });
 
   test('a missed quorum is a retryable refusal with nothing in the catalog; the retry stores it once', async () => {

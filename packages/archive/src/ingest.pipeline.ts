@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { AppError, describeError, isAppError, type Logger } from '@yunying/core';
-import { inTransaction, recordInstance, findClinicById, findSameInstance, findUidConflict, type Pool, type RecordOutcome } from '@yunying/catalog';
+import { inTransaction, recordInstance, ingestPrecheck, type Pool, type RecordOutcome } from '@yunying/catalog';
 import { DicomRejection, FailureReason, isDicomRejection, parseInstance, type ParsedInstance, type ParseLimits } from '@yunying/dicom';
-import { computeRetainUntil, type ReplicatedStore, type StoreResult } from '@yunying/storage';
+import { computeRetainUntil, sha256Hex, type ReplicatedStore, type StoreResult } from '@yunying/storage';
 import { appendAuditEvent, type AuditActor } from '@yunying/audit';
 import { enqueueInTransaction, jobIds } from '@yunying/jobs';
 import { counter, histogram } from '@yunying/http';
@@ -100,9 +100,11 @@ export class IngestPipeline {
     }
 
     const now = this.options.now?.() ?? new Date();
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    // Two SHA-256 passes per instance and no more (#14): the content address, handed on to the store,
+    // and the dataset digest (a different prefix, so it cannot share the first pass).
+    const sha256 = sha256Hex(bytes);
     const datasetSha256 = datasetDigest(bytes);
-    const same = await findSameInstance(this.options.pool, parsed.sopInstanceUid, sha256, datasetSha256);
+    const { same, conflict, clinic } = await ingestPrecheck(this.options.pool, sender.clinicId, parsed, sha256, datasetSha256);
     if (same && same.clinicId === sender.clinicId) {
       // A re-send: nothing to write. It is still a transfer attempt worth recording.
       await inTransaction(this.options.pool, (client) =>
@@ -118,9 +120,7 @@ export class IngestPipeline {
       );
       return this.storedOutcome(parsed, 'already_stored', same.version);
     }
-    const conflict = await findUidConflict(this.options.pool, sender.clinicId, parsed);
     if (conflict !== null) return uidConflict(parsed, conflict);
-    const clinic = await findClinicById(this.options.pool, sender.clinicId);
     if (!clinic) throw new AppError('forbidden', 'The sender is not bound to a known clinic');
     const retainUntil = computeRetainUntil({
       studyDate: parsed.attributes.StudyDate,
@@ -131,7 +131,7 @@ export class IngestPipeline {
 
     let stored: StoreResult;
     try {
-      stored = await this.options.store.put(bytes, { retainUntil });
+      stored = await this.options.store.put(bytes, { retainUntil, sha256 });
     } catch (error) {
       return unavailable(parsed, error);
     }

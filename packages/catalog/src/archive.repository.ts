@@ -100,21 +100,32 @@ export async function recordInstance(client: PoolClient, rec: InstanceRecord): P
      ON CONFLICT (sha256) DO UPDATE SET retain_until = GREATEST(objects.retain_until, EXCLUDED.retain_until)`,
     [rec.sha256, rec.objectKey, rec.size, rec.retainUntil],
   );
-  for (const copy of rec.copies) {
+  // All copies in one statement each for the good and the failed ones (#14: one statement per copy before).
+  if (rec.copies.length > 0) {
     await client.query(
       `INSERT INTO copies (sha256, target, object_key, version_id, size_bytes, retain_until, lock_mode, state, last_verified_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'ok', now())
+       SELECT $1, c.target, c.object_key, c.version_id, c.size_bytes, c.retain_until, c.lock_mode, 'ok', now()
+       FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::text[])
+         AS c(target, object_key, version_id, size_bytes, retain_until, lock_mode)
        ON CONFLICT (sha256, target) DO UPDATE SET state = 'ok', failure_reason = NULL, version_id = EXCLUDED.version_id,
          retain_until = GREATEST(copies.retain_until, EXCLUDED.retain_until), lock_mode = EXCLUDED.lock_mode, last_verified_at = now()`,
-      [rec.sha256, copy.target, copy.key, copy.versionId, copy.size, copy.retainUntil, copy.lockMode],
+      [
+        rec.sha256,
+        rec.copies.map((c) => c.target),
+        rec.copies.map((c) => c.key),
+        rec.copies.map((c) => c.versionId),
+        rec.copies.map((c) => c.size),
+        rec.copies.map((c) => c.retainUntil),
+        rec.copies.map((c) => c.lockMode),
+      ],
     );
   }
-  for (const failed of rec.failedCopies) {
+  if (rec.failedCopies.length > 0) {
     await client.query(
       `INSERT INTO copies (sha256, target, object_key, size_bytes, retain_until, lock_mode, state, failure_reason)
-       VALUES ($1, $2, $3, $4, $5, 'NONE', 'missing', $6)
+       SELECT $1, f.target, $3, $4, $5, 'NONE', 'missing', f.reason FROM unnest($2::text[], $6::text[]) AS f(target, reason)
        ON CONFLICT (sha256, target) DO NOTHING`,
-      [rec.sha256, failed.target, rec.objectKey, rec.size, rec.retainUntil, failed.reason.slice(0, 500)],
+      [rec.sha256, rec.failedCopies.map((f) => f.target), rec.objectKey, rec.size, rec.retainUntil, rec.failedCopies.map((f) => f.reason.slice(0, 500))],
     );
   }
 
@@ -218,10 +229,10 @@ export async function recordInstance(client: PoolClient, rec: InstanceRecord): P
   if (instanceRef === undefined) throw new Error('instance insert returned no row');
 
   if (!previous) {
-    await client.query('UPDATE series SET number_of_instances = number_of_instances + 1 WHERE id = $1', [seriesRow.id]);
     await client.query(
-      'UPDATE studies SET number_of_instances = number_of_instances + 1, number_of_series = number_of_series + $2 WHERE id = $1',
-      [studyRow.id, seriesRow.inserted ? 1 : 0],
+      `WITH counted AS (UPDATE series SET number_of_instances = number_of_instances + 1 WHERE id = $3)
+       UPDATE studies SET number_of_instances = number_of_instances + 1, number_of_series = number_of_series + $2 WHERE id = $1`,
+      [studyRow.id, seriesRow.inserted ? 1 : 0, seriesRow.id],
     );
   }
   return { kind: previous ? 'new_version' : 'stored', studyRef: studyRow.id, instanceRef, version };
@@ -266,6 +277,55 @@ export async function findUidConflict(
     [clinicId, uids.studyInstanceUid, uids.seriesInstanceUid, uids.sopInstanceUid],
   );
   return rows[0]?.conflict ?? null;
+}
+
+export interface IngestPrecheck {
+  /** The sender's clinic, null when the id names none. */
+  clinic: { retentionYears: number } | null;
+  /** The stored instance with these bytes or this dataset (see findSameInstance), if any. */
+  same: { clinicId: string; studyRef: string; instanceRef: string; version: number } | null;
+  /** Why these UIDs cannot be filed for this clinic (see findUidConflict), or null. */
+  conflict: string | null;
+}
+
+/**
+ * findClinicById, findSameInstance and findUidConflict in one round trip (#14: they were three
+ * statements, three snapshots and three commits per instance, before anything was stored).
+ */
+export async function ingestPrecheck(
+  db: Pool | PoolClient,
+  clinicId: string,
+  uids: { studyInstanceUid: string; seriesInstanceUid: string; sopInstanceUid: string },
+  sha256: string,
+  datasetSha256: string,
+): Promise<IngestPrecheck> {
+  const { rows } = await db.query<{ retention_years: number | null; same_clinic_id: string | null; same_study_ref: string | null; same_id: string | null; same_version: number | null; conflict: string | null }>(
+    `SELECT c.retention_years, s.clinic_id AS same_clinic_id, s.study_ref AS same_study_ref, s.id AS same_id, s.version AS same_version, x.conflict
+     FROM (SELECT 1) AS one
+     LEFT JOIN clinics c ON c.id = $1
+     LEFT JOIN LATERAL (
+       SELECT clinic_id, study_ref, id, version FROM instances WHERE sop_instance_uid = $4 AND (sha256 = $5 OR dataset_sha256 = $6) LIMIT 1
+     ) s ON true
+     LEFT JOIN LATERAL (
+       SELECT 'Study Instance UID already stored for another sender' AS conflict FROM studies WHERE study_instance_uid = $2 AND clinic_id <> $1
+       UNION ALL
+       SELECT 'Series Instance UID already stored under another study' FROM series se JOIN studies st ON st.id = se.study_ref
+        WHERE se.series_instance_uid = $3 AND st.study_instance_uid <> $2
+       UNION ALL
+       SELECT 'SOP Instance UID already stored for another sender' FROM instances WHERE sop_instance_uid = $4 AND clinic_id <> $1
+       LIMIT 1
+     ) x ON true`,
+    [clinicId, uids.studyInstanceUid, uids.seriesInstanceUid, uids.sopInstanceUid, sha256, datasetSha256],
+  );
+  const row = rows[0];
+  return {
+    clinic: row?.retention_years != null ? { retentionYears: row.retention_years } : null,
+    same:
+      row?.same_clinic_id != null && row.same_study_ref !== null && row.same_id !== null && row.same_version !== null
+        ? { clinicId: row.same_clinic_id, studyRef: row.same_study_ref, instanceRef: row.same_id, version: row.same_version }
+        : null,
+    conflict: row?.conflict ?? null,
+  };
 }
 
 /** The study's last arrival time and current instance count, for the stable-study check. */

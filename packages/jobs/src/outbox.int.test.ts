@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { inTransaction } from '@yunying/catalog';
 import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
-import { enqueueInTransaction, relayOutbox } from './outbox';
+import { waitFor } from '../../../test/support/wait';
+import { OutboxRelay, enqueueInTransaction, relayOutbox } from './outbox';
 import { TypedQueue } from './queues';
 
 /**
@@ -69,6 +70,27 @@ describe('outbox relay (real PostgreSQL and Redis)', () => {
     expect(await unpublished()).toEqual(['triage:7.7.7:1.0.0:1']);
     expect(await relayOutbox(catalog.pool, { triage })).toBe(1);
     expect((await triage.bull.getJob('triage:7.7.7:1.0.0:1'))?.data).toMatchObject({ studyInstanceUid: '7.7.7' });
+  });
+
+  test('kicks within the coalescing window share one relay pass, and every row is published', async () => {
+    const relay = new OutboxRelay(catalog.pool, { study }, { intervalMs: 3_600_000, coalesceMs: 300, onError: (error) => { throw error; } });
+    const passes = jest.spyOn(catalog.pool, 'query');
+    const relayPasses = (): number => passes.mock.calls.filter(([sql]) => typeof sql === 'string' && sql.startsWith('SELECT id, queue, job_name')).length;
+    try {
+      for (let i = 0; i < 5; i++) {
+        await inTransaction(catalog.pool, (client) => enqueueInTransaction(client, 'study', 'study.announced', `announced:5.5.${i}:3000`, { studyInstanceUid: `5.5.${i}` }));
+        relay.kick();
+      }
+      await waitFor('the coalesced pass to publish the five rows', async () => ((await unpublished()).length === 0 ? true : null), 10_000);
+      expect(relayPasses()).toBe(1);
+      await inTransaction(catalog.pool, (client) => enqueueInTransaction(client, 'study', 'study.announced', 'announced:5.5.9:3000', { studyInstanceUid: '5.5.9' }));
+      relay.kick();
+      await waitFor('a later kick to publish the next row', async () => ((await unpublished()).length === 0 ? true : null), 10_000);
+      expect(relayPasses()).toBe(2);
+    } finally {
+      passes.mockRestore();
+      await relay.stop();
+    }
   });
 
   test('a payload key that smells of patient data is refused at the producer', async () => {

@@ -51,6 +51,7 @@ export async function relayOutbox(pool: Pool, queues: Partial<AnyQueue>, batchSi
  */
 export class OutboxRelay {
   private timer: NodeJS.Timeout | undefined;
+  private soon: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = false;
@@ -58,16 +59,42 @@ export class OutboxRelay {
   constructor(
     private readonly pool: Pool,
     private readonly queues: Partial<AnyQueue>,
-    private readonly options: { intervalMs: number; delayFor?: (queue: QueueName, job: string) => number; onError: (error: unknown) => void },
+    private readonly options: {
+      intervalMs: number;
+      delayFor?: (queue: QueueName, job: string) => number;
+      onError: (error: unknown) => void;
+      /**
+       * Kicks within this many ms share one pass (#14: a STOW request of n instances ran n passes of a
+       * SELECT, the bull adds and an UPDATE). Only for jobs published with a delay far longer than this
+       * (the stable-study announcement waits for the quiet period); 0, the default, runs at once.
+       */
+      coalesceMs?: number;
+    },
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => this.kick(), this.options.intervalMs);
+    this.timer = setInterval(() => this.pass(), this.options.intervalMs);
     this.timer.unref();
-    this.kick();
+    this.pass();
   }
 
   kick(): void {
+    if (this.stopped) return;
+    const coalesceMs = this.options.coalesceMs ?? 0;
+    if (coalesceMs <= 0) {
+      this.pass();
+      return;
+    }
+    if (this.soon) return;
+    this.soon = setTimeout(() => {
+      this.soon = undefined;
+      this.pass();
+    }, coalesceMs);
+    // The interval relay publishes anything a stopped timer left behind.
+    this.soon.unref();
+  }
+
+  private pass(): void {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
@@ -92,6 +119,7 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.soon) clearTimeout(this.soon);
     await this.running;
   }
 }

@@ -24,6 +24,8 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
     intervalMs: 5000,
     // A study is "stable" after the quiet period: each announcement is looked at only then.
     delayFor: (queue) => (queue === 'study' ? config.triage.quietSeconds * 1000 : 0),
+    // The announcements wait for the quiet period anyway: one pass per burst of commits, not per instance.
+    coalesceMs: 250,
     onError: (error) => logger.warn({ err: describeError(error) }, 'outbox relay failed; will retry'),
   });
   relay.start();

@@ -10,8 +10,12 @@ import { seriesThumbnailKey, type DerivedStore } from '@yunying/storage';
  * not a retention copy, rebuildable from the archive at any time), so any viewer process can serve what
  * any ingest process made. Failures never affect ingest.
  */
+/** Series known to have a thumbnail: remembered so later instances skip the catalog lookup (#14). */
+const REMEMBERED_SERIES = 10_000;
+
 export class ThumbnailService {
   private readonly inFlight = new Set<string>();
+  private readonly done = new Set<string>();
 
   constructor(
     private readonly pool: Pool,
@@ -22,7 +26,7 @@ export class ThumbnailService {
   /** Fire-and-forget from the ingest path; returns the promise for tests. */
   schedule(parsed: ParsedInstance, bytes: Uint8Array): Promise<void> {
     const series = parsed.seriesInstanceUid;
-    if (this.inFlight.has(series)) return Promise.resolve();
+    if (this.inFlight.has(series) || this.done.has(series)) return Promise.resolve();
     this.inFlight.add(series);
     return this.make(parsed, bytes)
       .catch((error: unknown) => this.logger.warn({ err: describeError(error), series }, 'thumbnail not made'))
@@ -30,7 +34,11 @@ export class ThumbnailService {
   }
 
   private async make(parsed: ParsedInstance, bytes: Uint8Array): Promise<void> {
-    if (parsed.frames.length === 0 || (await seriesHasThumbnail(this.pool, parsed.seriesInstanceUid))) return;
+    if (parsed.frames.length === 0) return;
+    if (await seriesHasThumbnail(this.pool, parsed.seriesInstanceUid)) {
+      this.remember(parsed.seriesInstanceUid);
+      return;
+    }
     const image = this.sourceImage(parsed, bytes);
     if (!image) return;
     const key = seriesThumbnailKey(parsed.seriesInstanceUid);
@@ -38,6 +46,17 @@ export class ThumbnailService {
     // Object first, catalog second: the catalog never names a thumbnail that is not there.
     await this.derived.put(key, jpeg, 'image/jpeg');
     await setSeriesThumbnail(this.pool, parsed.seriesInstanceUid, key);
+    this.remember(parsed.seriesInstanceUid);
+  }
+
+  /** A thumbnail, once there, is never removed with its series still stored, so this never goes stale. */
+  private remember(series: string): void {
+    // Bounded: the oldest is forgotten first, and a forgotten series costs one lookup again.
+    if (this.done.size >= REMEMBERED_SERIES) {
+      const oldest = this.done.values().next();
+      if (oldest.done !== true) this.done.delete(oldest.value);
+    }
+    this.done.add(series);
   }
 
   /** Native 8-bit grey or RGB, and JPEG baseline; other encodings wait for the shared pixel decoder. */

@@ -74,6 +74,90 @@ describe('readMultipart', () => {
   });
 });
 
+describe('readMultipart across chunk edges', () => {
+  // Orthanc 1.10 sends 73-character boundaries; contents hold near-misses of the delimiter.
+  const boundary = `${'-'.repeat(8)}${'0123456789abcdef'.repeat(4)}q`;
+  const nearMiss = (n: number): Buffer => Buffer.from(`\r\n--${boundary.slice(0, n)}`);
+  const contents = [
+    Buffer.concat([Buffer.from('DICM'), nearMiss(boundary.length - 1), Buffer.from([0, 1, 2, 13, 10, 45])]),
+    Buffer.alloc(0),
+    Buffer.concat([nearMiss(10), Buffer.from(`\r\n\r\nx--${boundary}x`)]),
+  ];
+  // The last content ends "--<boundary>x": only a CRLF before it would make it a delimiter.
+  const raw = body(boundary, contents.map((content) => ({ headers: 'Content-Type: application/dicom', content })), 'pre\r\n');
+  const lim = { ...limits, maxPartBytes: 4096 };
+
+  async function collectChunks(chunks: Buffer[]): Promise<MultipartPart[]> {
+    async function* source(): AsyncGenerator<Buffer> {
+      for (const c of chunks) {
+        await Promise.resolve();
+        yield c;
+      }
+    }
+    const out: MultipartPart[] = [];
+    for await (const part of readMultipart(source(), boundary, lim)) out.push(part);
+    return out;
+  }
+
+  function expectContents(parts: MultipartPart[]): void {
+    expect(parts.map((p) => p.body?.toString('latin1'))).toEqual(contents.map((c) => c.toString('latin1')));
+  }
+
+  it('yields the same parts for a body cut in two at every offset', async () => {
+    for (let cut = 1; cut < raw.length; cut++) {
+      expectContents(await collectChunks([raw.subarray(0, cut), raw.subarray(cut)]));
+    }
+  });
+
+  it('yields the same parts when any one byte arrives alone (three chunks)', async () => {
+    for (let at = 1; at < raw.length - 1; at++) {
+      expectContents(await collectChunks([raw.subarray(0, at), raw.subarray(at, at + 1), raw.subarray(at + 1)]));
+    }
+  });
+
+  it('yields the same parts under seeded random chunkings', async () => {
+    let seed = 14;
+    const next = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed;
+    };
+    for (let round = 0; round < 200; round++) {
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < raw.length; ) {
+        const n = 1 + (next() % 90);
+        chunks.push(raw.subarray(i, i + n));
+        i += n;
+      }
+      expectContents(await collectChunks(chunks));
+    }
+  });
+
+  it('hands out a part that lies within one chunk without copying it', async () => {
+    const [first] = await collectChunks([raw]);
+    expect(first?.body?.buffer).toBe(raw.buffer);
+  });
+
+  it('reads the next chunk only when the consumer asks for the next part (back-pressure)', async () => {
+    const big = Buffer.alloc(1000, 9);
+    const many = body(boundary, Array.from({ length: 5 }, () => ({ headers: 'Content-Type: application/dicom', content: big })));
+    let pulled = 0;
+    async function* source(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < many.length; i += 100) {
+        pulled += 100;
+        await Promise.resolve();
+        yield many.subarray(i, i + 100);
+      }
+    }
+    const reader = readMultipart(source(), boundary, lim);
+    const first = await reader.next();
+    const part: MultipartPart | undefined = first.done === true ? undefined : first.value;
+    expect(part?.body?.equals(big)).toBe(true);
+    // One part (about 1,120 bytes with its delimiter and headers) and the chunk it ended in: no read-ahead.
+    expect(pulled).toBeLessThanOrEqual(1300);
+    await reader.return(undefined);
+  });
+});
+
 describe('parseContentType', () => {
   it('reads quoted parameters and lower-cases names', () => {
     expect(parseContentType('multipart/related; type="application/dicom"; Boundary="a;b=c"')).toEqual({

@@ -1,4 +1,5 @@
 import { AppError } from '@yunying/core';
+import { ChunkList, joinChunks } from './chunk-list';
 
 /**
  * A streaming reader of multipart/related bodies (RFC 2387 over RFC 2046 5.1), as STOW-RS sends them
@@ -65,61 +66,71 @@ const CRLF = Buffer.from('\r\n');
 /** Longest boundary accepted: well above the 200 characters some clients send, still bounded. */
 export const MAX_BOUNDARY_LENGTH = 1000;
 const HEADER_END = Buffer.from('\r\n\r\n');
+/** How much preamble is searched for the first delimiter before the body is refused. */
+const MAX_PREAMBLE_BYTES = 64 * 1024;
 
 type Phase = 'preamble' | 'after-delimiter' | 'headers' | 'body' | 'done';
 
 /**
  * Yields each part of a multipart body read from `source`. Throws AppError 'bad_request' on a
  * malformed body and 'payload_too_large' when maxTotalBytes or maxParts is exceeded.
+ *
+ * Memory and copies (#14): network chunks are kept as they came (ChunkList) and a part's body is a list
+ * of views of them, so a byte is copied once at most: when its part spans several chunks and is joined
+ * for the consumer. The next chunk is read only when the consumer asks for the next part, so a slow
+ * consumer stops reading the socket (back-pressure) and at most one part plus one chunk is held.
  */
 export async function* readMultipart(source: AsyncIterable<Buffer | string>, boundary: string, limits: MultipartLimits): AsyncGenerator<MultipartPart> {
   // RFC 2046 caps boundaries at 70 characters for generators; receivers are liberal (Orthanc 1.10 sends 73).
   if (boundary.length > MAX_BOUNDARY_LENGTH || !/^[ -~]+$/.test(boundary) || boundary.endsWith(' ')) throw new AppError('bad_request', 'Invalid multipart boundary');
   const dashBoundary = Buffer.from(`--${boundary}`);
   const delimiter = Buffer.from(`\r\n--${boundary}`);
-  let pending: Buffer = Buffer.alloc(0);
+  const pending = new ChunkList();
   let phase: Phase = 'preamble';
+  let atBodyStart = true;
   let total = 0;
   let parts = 0;
   let headers: Record<string, string> = {};
-  let chunks: Buffer[] = [];
+  let body: Buffer[] = [];
   let size = 0;
   let overflow = false;
 
-  const takeBody = (upTo: number): void => {
-    if (upTo <= 0) return;
-    size += upTo;
-    if (size > limits.maxPartBytes) {
-      overflow = true;
-      chunks = [];
-    } else if (!overflow) chunks.push(pending.subarray(0, upTo));
-    pending = pending.subarray(upTo);
+  const takeBody = (n: number): void => {
+    if (n <= 0) return;
+    size += n;
+    if (size > limits.maxPartBytes) overflow = true;
+    if (overflow) {
+      body = [];
+      pending.skip(n);
+    } else body.push(...pending.take(n));
   };
 
   for await (const raw of source) {
     const chunk = typeof raw === 'string' ? Buffer.from(raw) : raw;
     total += chunk.length;
     if (total > limits.maxTotalBytes) throw new AppError('payload_too_large', `Request body exceeds ${limits.maxTotalBytes} bytes`);
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    pending.push(chunk);
 
     for (;;) {
       if (phase === 'preamble') {
         // The first delimiter may be at the very start (no CRLF before it) or after a preamble.
         const at = pending.indexOf(dashBoundary);
         if (at < 0) {
-          if (pending.length > 64 * 1024) throw new AppError('bad_request', 'No multipart boundary found in the body');
+          if (pending.length > MAX_PREAMBLE_BYTES) throw new AppError('bad_request', 'No multipart boundary found in the body');
           break;
         }
-        if (at > 0 && !(at >= 2 && pending[at - 2] === 0x0d && pending[at - 1] === 0x0a)) {
-          pending = pending.subarray(at + 1);
+        const afterCrlf = at >= 2 && pending.byteAt(at - 2) === 0x0d && pending.byteAt(at - 1) === 0x0a;
+        if (!(at === 0 && atBodyStart) && !afterCrlf) {
+          pending.skip(at + 1);
+          atBodyStart = false;
           continue;
         }
-        pending = pending.subarray(at + dashBoundary.length);
+        pending.skip(at + dashBoundary.length);
         phase = 'after-delimiter';
       }
       if (phase === 'after-delimiter') {
         if (pending.length < 2) break;
-        if (pending[0] === 0x2d && pending[1] === 0x2d) {
+        if (pending.byteAt(0) === 0x2d && pending.byteAt(1) === 0x2d) {
           phase = 'done';
           break;
         }
@@ -129,27 +140,27 @@ export async function* readMultipart(source: AsyncIterable<Buffer | string>, bou
           if (pending.length > 256) throw new AppError('bad_request', 'Malformed multipart delimiter line');
           break;
         }
-        if (!/^[ \t]*$/.test(pending.subarray(0, eol).toString('latin1'))) throw new AppError('bad_request', 'Malformed multipart delimiter line');
-        pending = pending.subarray(eol + 2);
+        if (!/^[ \t]*$/.test(pending.takeContiguous(eol).toString('latin1'))) throw new AppError('bad_request', 'Malformed multipart delimiter line');
+        pending.skip(2);
         phase = 'headers';
         parts += 1;
         if (parts > limits.maxParts) throw new AppError('payload_too_large', `More than ${limits.maxParts} parts in one request`);
       }
       if (phase === 'headers') {
         // A part may have no headers at all: then the body starts right after one CRLF.
-        if (pending.length >= 2 && pending[0] === 0x0d && pending[1] === 0x0a) {
+        if (pending.length >= 2 && pending.byteAt(0) === 0x0d && pending.byteAt(1) === 0x0a) {
           headers = {};
-          pending = pending.subarray(2);
+          pending.skip(2);
         } else {
           const end = pending.indexOf(HEADER_END);
           if (end < 0) {
             if (pending.length > limits.maxHeaderBytes) throw new AppError('bad_request', 'Multipart part headers too large');
             break;
           }
-          headers = parseHeaders(pending.subarray(0, end).toString('latin1'));
-          pending = pending.subarray(end + 4);
+          headers = parseHeaders(pending.takeContiguous(end).toString('latin1'));
+          pending.skip(4);
         }
-        chunks = [];
+        body = [];
         size = 0;
         overflow = false;
         phase = 'body';
@@ -162,11 +173,11 @@ export async function* readMultipart(source: AsyncIterable<Buffer | string>, bou
           break;
         }
         takeBody(at);
-        const body = overflow ? null : Buffer.concat(chunks);
-        pending = pending.subarray(delimiter.length);
+        const part: MultipartPart = { headers, body: overflow ? null : joinChunks(body, size), size };
+        body = [];
+        pending.skip(delimiter.length);
         phase = 'after-delimiter';
-        yield { headers, body, size };
-        chunks = [];
+        yield part;
       }
     }
     if (phase === 'done') break;
