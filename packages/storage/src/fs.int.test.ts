@@ -58,6 +58,42 @@ describe('ReplicatedStore over three fs targets', () => {
     }
   });
 
+  it('makes the first fan-out level at init and leaves only the object and its sidecar in the leaf directory', async () => {
+    const [target] = temp.targets;
+    expect((await fs.readdir(path.join(target!.root, 'sha256'))).length).toBe(256);
+    const bytes = randomBytes(5000);
+    const { key } = await store.put(bytes, { retainUntil: FUTURE });
+    const hex = sha256Hex(bytes);
+    expect((await fs.readdir(path.dirname(fileOf(target!, key)))).sort()).toEqual([hex, `${hex}.lock.json`]);
+  });
+
+  it('replaces a sidecar cut short by a crash (no data file beside it) on the next put', async () => {
+    const bytes = randomBytes(3000);
+    const key = objectKey(sha256Hex(bytes));
+    for (const target of temp.targets) {
+      const file = fileOf(target, key);
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      await fs.writeFile(`${file}.lock.json`, '{"v":1,"sha', { mode: 0o440 });
+    }
+    const result = await store.put(bytes, { retainUntil: FUTURE });
+    expect(result.failed).toEqual([]);
+    for (const target of temp.targets) {
+      expect(await target.verify(key, { sha256: result.sha256, size: bytes.length, retainUntil: FUTURE })).toMatchObject({ ok: true });
+    }
+  });
+
+  it('writes again into a leaf directory that disappeared after an earlier put (a replaced disk)', async () => {
+    const first = randomBytes(2000);
+    const { key } = await store.put(first, { retainUntil: FUTURE });
+    const [target] = temp.targets;
+    const leaf = path.dirname(fileOf(target!, key));
+    await fs.chmod(path.join(leaf, sha256Hex(first)), 0o640);
+    await fs.rm(leaf, { recursive: true, force: true });
+    const result = await store.put(first, { retainUntil: FUTURE });
+    expect(result.failed).toEqual([]);
+    expect(await target!.verify(key, { sha256: result.sha256, size: first.length, retainUntil: FUTURE })).toMatchObject({ ok: true });
+  });
+
   it('refuses deletes before retain-until on every target, whatever `now` is passed', async () => {
     const { key } = await store.put(randomBytes(1000), { retainUntil: FUTURE });
     for (const target of temp.targets) {

@@ -64,8 +64,14 @@ async function fsyncDir(dir: string): Promise<void> {
 /** Writes a new read-only file durably under a temporary name in `dir` and returns that name. */
 async function writeTemp(dir: string, base: string, bytes: Uint8Array): Promise<string> {
   const tmp = path.join(dir, `${base}.tmp-${randomBytes(6).toString('hex')}`);
-  // O_EXCL: never write into a file that is already there. The 0440 mode applies to later opens only.
-  const handle = await fs.open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, READ_ONLY);
+  await writeNewFile(tmp, bytes);
+  return tmp;
+}
+
+/** Creates `file` (never one that is already there: O_EXCL), writes `bytes` and fsyncs it. A failed
+ * write removes what it created. The 0440 mode applies to later opens only. */
+async function writeNewFile(file: string, bytes: Uint8Array): Promise<void> {
+  const handle = await fs.open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, READ_ONLY);
   try {
     let written = 0;
     while (written < bytes.length) {
@@ -75,12 +81,16 @@ async function writeTemp(dir: string, base: string, bytes: Uint8Array): Promise<
     await handle.sync();
   } catch (error) {
     await handle.close().catch(() => undefined);
-    await fs.unlink(tmp).catch(() => undefined);
+    await fs.unlink(file).catch(() => undefined);
     throw error;
   }
   await handle.close();
-  return tmp;
 }
+
+/** The first fan-out level (sha256/00 .. sha256/ff), made at init so a put creates one directory at most. */
+const FIRST_LEVEL = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** Leaf directories a put found or made, so later puts skip mkdir (65,536 at most: sha256/ab/cd). */
+const MAX_KNOWN_DIRS = 70_000;
 
 export class FsReplicaTarget implements ReplicaTarget {
   readonly kind = 'fs' as const;
@@ -88,6 +98,7 @@ export class FsReplicaTarget implements ReplicaTarget {
   readonly root: string;
   private readonly createRoot: boolean;
   private readonly logger: Logger | undefined;
+  private readonly knownDirs = new Set<string>();
 
   constructor(options: FsReplicaTargetOptions) {
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(options.name)) {
@@ -107,6 +118,7 @@ export class FsReplicaTarget implements ReplicaTarget {
         // Two targets configured on one directory would make "three copies" one copy.
         throw new AppError('config_invalid', `replica ${this.name}: its root belongs to replica ${String(existing.name)}`);
       }
+      await this.makeFirstLevel();
       return;
     } catch (error) {
       if (isAppError(error)) throw error;
@@ -126,6 +138,28 @@ export class FsReplicaTarget implements ReplicaTarget {
       if (isAppError(error)) throw error;
       throw unavailable(this.name, 'cannot initialise the replica root', error);
     }
+    await this.makeFirstLevel();
+  }
+
+  /** sha256/ and its 256 first-level directories, durably: made once here, not by puts (#14). */
+  private async makeFirstLevel(): Promise<void> {
+    try {
+      const top = path.join(this.root, 'sha256');
+      const createdTop = await fs.mkdir(top, { recursive: true, mode: DIR_MODE });
+      if (createdTop !== undefined) await fsyncDir(this.root);
+      let created = false;
+      for (const name of FIRST_LEVEL) {
+        try {
+          await fs.mkdir(path.join(top, name), { mode: DIR_MODE });
+          created = true;
+        } catch (error) {
+          if (errnoCode(error) !== 'EEXIST') throw error;
+        }
+      }
+      if (created) await fsyncDir(top);
+    } catch (error) {
+      throw unavailable(this.name, 'cannot create the fan-out directories', error);
+    }
   }
 
   async put(key: string, bytes: Uint8Array, meta: CopyMeta): Promise<CopyReceipt> {
@@ -137,31 +171,49 @@ export class FsReplicaTarget implements ReplicaTarget {
     const file = this.pathOf(key);
     const dir = path.dirname(file);
     try {
-      const existing = await this.hashIfPresent(file);
-      const created = await fs.mkdir(dir, { recursive: true, mode: DIR_MODE });
-      if (created !== undefined) await this.fsyncCreatedDirs(created, dir);
-      // The sidecar goes first, so a data file never exists without its retention record.
-      const sidecar = await this.mergeSidecar(file, meta);
-      if (existing === null) {
-        await this.linkNew(file, bytes, hex);
-      } else if (existing !== hex) {
-        await this.replaceCorruptCopy(file, bytes, hex);
-      }
-      await fsyncDir(dir);
-      return {
-        target: this.name,
-        key,
-        sha256: hex,
-        size: bytes.length,
-        retainUntil: new Date(sidecar.retainUntil),
-        legalHold: sidecar.legalHold,
-        lockMode: 'FS_READONLY',
-        versionId: null,
-      };
+      return await this.putInDir(key, file, dir, bytes, meta, hex);
     } catch (error) {
-      if (isAppError(error)) throw error;
-      throw unavailable(this.name, 'write failed', error);
+      // A directory remembered from before may be gone (a replaced disk that init made anew): once more, making it.
+      if (errnoCode(error) === 'ENOENT' && this.knownDirs.delete(dir)) return this.putInDir(key, file, dir, bytes, meta, hex).catch((again: unknown) => this.putError(again));
+      return this.putError(error);
     }
+  }
+
+  private putError(error: unknown): never {
+    if (isAppError(error)) throw error;
+    throw unavailable(this.name, 'write failed', error);
+  }
+
+  private async putInDir(key: string, file: string, dir: string, bytes: Uint8Array, meta: CopyMeta, hex: string): Promise<CopyReceipt> {
+    const existing = await this.hashIfPresent(file);
+    await this.ensureDir(dir);
+    // The sidecar goes first, so a data file never exists without its retention record.
+    const sidecar = await this.mergeSidecar(file, meta);
+    if (existing === null) {
+      await this.linkNew(file, bytes, hex);
+    } else if (existing !== hex) {
+      await this.replaceCorruptCopy(file, bytes, hex);
+    }
+    await fsyncDir(dir);
+    return {
+      target: this.name,
+      key,
+      sha256: hex,
+      size: bytes.length,
+      retainUntil: new Date(sidecar.retainUntil),
+      legalHold: sidecar.legalHold,
+      lockMode: 'FS_READONLY',
+      versionId: null,
+    };
+  }
+
+  /** The object's leaf directory, made (and its new entry fsync'd in the parent) the first time only. */
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.knownDirs.has(dir)) return;
+    const created = await fs.mkdir(dir, { recursive: true, mode: DIR_MODE });
+    if (created !== undefined) await this.fsyncCreatedDirs(created, dir);
+    if (this.knownDirs.size >= MAX_KNOWN_DIRS) this.knownDirs.clear();
+    this.knownDirs.add(dir);
   }
 
   async stat(key: string): Promise<CopyStat | null> {
@@ -418,10 +470,26 @@ export class FsReplicaTarget implements ReplicaTarget {
       retainUntil: old !== null && Date.parse(old.retainUntil) > meta.retainUntil.getTime() ? old.retainUntil : wanted,
       legalHold: (old?.legalHold ?? false) || meta.legalHold,
     };
-    if (old === null || old.retainUntil !== next.retainUntil || old.legalHold !== next.legalHold || old.sha256 !== next.sha256) {
+    if (old === null) {
+      await this.createSidecar(file, next);
+    } else if (old.retainUntil !== next.retainUntil || old.legalHold !== next.legalHold || old.sha256 !== next.sha256) {
       await this.writeSidecar(file, next);
     }
     return next;
+  }
+
+  /**
+   * A first sidecar is written in place, without a temp file and rename (#14): the data file, linked
+   * after it, is the commit point, so a sidecar cut short by a crash has no data file beside it and is
+   * replaced on the next put. One that is already there (unreadable) is replaced via rename.
+   */
+  private async createSidecar(file: string, sidecar: Sidecar): Promise<void> {
+    try {
+      await writeNewFile(file + SIDECAR_SUFFIX, Buffer.from(JSON.stringify(sidecar)));
+    } catch (error) {
+      if (errnoCode(error) !== 'EEXIST') throw error;
+      await this.writeSidecar(file, sidecar);
+    }
   }
 
   private async writeSidecar(file: string, sidecar: Sidecar): Promise<void> {
