@@ -2,6 +2,7 @@ import { Args } from './lib/args';
 import { ensureCorpus, type Corpus } from './lib/corpus';
 import { Lab } from './lib/lab';
 import { machineInfo, publish, type Table } from './lib/report';
+import { findTable, runFind } from './benches/find';
 import { explainTable, runExplain, type ExplainResult } from './benches/explain';
 import { ingestTables, runIngest } from './benches/ingest';
 import { measurePhysical, physicalTable, type PhysicalResult } from './benches/physical';
@@ -13,7 +14,7 @@ import { runTriage, triageTable } from './benches/triage';
 import { modelTable, runModel } from './benches/model';
 import { runViewer, viewerTable } from './benches/viewer';
 
-const USAGE = `usage: node bench/dist/cli.js <corpus|physical|ingest|explain|query|retrieve|scale|triage|model|viewer|all> [options]
+const USAGE = `usage: node bench/dist/cli.js <corpus|physical|ingest|explain|query|retrieve|find|scale|triage|model|viewer|all> [options]
   --studies N            corpus size in studies (default 200); for scale: catalog size (default 1000000)
   --corpus-studies N     corpus size when running "all" (default 200)
   --seed S               corpus seed (default yunying)
@@ -22,6 +23,7 @@ const USAGE = `usage: node bench/dist/cli.js <corpus|physical|ingest|explain|que
   --scale-studies N      catalog size for scale inside "all" (default 1000000)
   --write-mib N          MiB written for the fsync probe (default 512); --cpu-mib N (default 512)
   --triage-studies N     studies for triage (default 5); --viewer-runs N (default 10)
+  --orthanc-studies N    find: studies in both at equal size (default 10000); --studies: Yunying alone (default 1000000)
   --instances N          retrieve: instances in the study (default 40); --runs N (default 20)
 Run inside bench/run-in-netns.sh (a private network namespace: Orthanc binds every interface).`;
 
@@ -83,6 +85,19 @@ async function main(): Promise<void> {
         await lab.startRedis();
         const r = await runRetrieve(lab, args);
         publish('retrieve', [retrieveTable(r)], r, machine);
+      } finally {
+        await lab.close();
+      }
+      return;
+    }
+    case 'find': {
+      const lab = new Lab();
+      stopOnSignal(lab);
+      try {
+        await lab.startPostgres();
+        await lab.startRedis();
+        const r = await runFind(lab, args);
+        publish('find', [findTable(r)], r, machine);
       } finally {
         await lab.close();
       }

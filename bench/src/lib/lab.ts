@@ -144,9 +144,9 @@ export class Lab {
   /**
    * Fresh Orthanc (Debian package) with the DICOMweb plugin, storage uncompressed, default durability
    * (SyncStorageArea on), authentication off: it listens on every interface, which is why the whole run
-   * sits in a private network namespace.
+   * sits in a private network namespace. `overrides` replace settings of this configuration.
    */
-  async startOrthanc(): Promise<Orthanc> {
+  async startOrthanc(overrides: Record<string, unknown> = {}): Promise<Orthanc> {
     const id = randomBytes(4).toString('hex');
     const dir = path.join(this.work, `orthanc-${id}`);
     fs.mkdirSync(path.join(dir, 'storage'), { recursive: true });
@@ -168,6 +168,7 @@ export class Lab {
       OverwriteInstances: true,
       Plugins: [orthancDicomWebPlugin()],
       DicomWeb: { Enable: true, Root: '/dicom-web/', EnableWado: true, Ssl: false, StudiesMetadata: 'Full', SeriesMetadata: 'Full' },
+      ...overrides,
     };
     fs.writeFileSync(path.join(dir, 'orthanc.json'), JSON.stringify(config, null, 2));
     const logFile = fs.openSync(path.join(dir, 'orthanc.log'), 'a');
@@ -187,12 +188,15 @@ export class Lab {
     const system = await client.json<{ Version: string }>('GET', `${url}/system`, {});
     const plugin = await client.json<{ Version?: string }>('GET', `${url}/plugins/dicom-web`, {}).catch(() => ({ Version: 'unknown' }));
     client.close();
+    let stopped = false;
     return {
       url,
       dicomPort,
       pid: child.pid ?? 0,
       version: `Orthanc ${system.Version}, DICOMweb plugin ${plugin.Version ?? 'unknown'}`,
       stop: async () => {
+        if (stopped) return;
+        stopped = true;
         if (child.exitCode === null) {
           child.kill('SIGTERM');
           await new Promise((r) => child.once('exit', r));

@@ -8,11 +8,13 @@ import { part10Header, type ImplementationIdentity } from './part10';
 import { PduGuard } from './pdu-guard';
 import { serveRetrieve, type RetrieveCounts, type RetrieveResponder } from './retrieve.scp';
 import { CommitmentStatus, STORAGE_COMMITMENT_SOP_CLASS, STORAGE_COMMITMENT_SOP_INSTANCE, eventReport, parseCommitmentRequest } from './commitment';
-import type { AssociationDecision, AssociationRejection, AssociationRequest, CommitmentHandler, FindFinal, FindHandler, ReceivedInstance, RetrieveHandler, RetrieveRequest, ScpObserver, StoreHandler } from './scp.types';
+import type { AssociationDecision, AssociationRejection, AssociationRequest, CommitmentDelivery, CommitmentHandler, CommitmentPlan, FindFinal, FindHandler, ReceivedInstance, RetrieveHandler, RetrieveRequest, ScpObserver, StoreHandler } from './scp.types';
 import { acceptedSyntaxesOf, sendRequest, sendStore, type StorageChannel } from './store-channel';
 import { openStorageAssociation } from './storage-scu';
 import { TimeoutError, withTimeout } from './timeout';
 import { StoreStatus, answerForException, errorComment, statusLabel, type StoreAnswer } from './store-status';
+import { WireDataset } from './wire-dataset';
+import { sendCommitmentReportOnNewAssociation } from './commitment-report';
 
 /**
  * One DICOM association on one TCP connection (PS3.8 upper layer, PS3.7 DIMSE) over dcmjs-dimse's Scp:
@@ -457,12 +459,15 @@ export class AssociationScp<S> extends Scp {
     this.storesInFlight += 1;
     const identifier = request.getDataset()?.getElements() ?? {};
     const generator = find({ model, identifier }, { session: this.session.value, callingAe: this.callingAe, remoteAddress: this.remoteAddress, log: this.log, signal: cancel.signal });
+    // Matches are written in the context's accepted syntax: one in another is transcoded by dcmjs-dimse, a
+    // second encode and parse per match.
+    const transferSyntax = this.assoc?.getAcceptedPresentationContextFromRequest(request)?.getAcceptedTransferSyntaxUid();
     // dcmjs-dimse's callback may be called once: pending responses go out through sendResponse, the final one through it.
     const send = (status: number, dataset?: Record<string, unknown>, comment?: string, final = false): void => {
       if (this.sock.destroyed || this.phase === 'closed') return;
       const response = responses.CFindResponse.fromRequest(request);
       response.setStatus(status);
-      if (dataset !== undefined) response.setDataset(new Dataset(dataset));
+      if (dataset !== undefined) response.setDataset(new WireDataset(dataset, transferSyntax));
       if (comment !== undefined) response.setErrorComment(errorComment(comment));
       if (final) callback([response]);
       else this.sendResponse(request, response);
@@ -566,7 +571,7 @@ export class AssociationScp<S> extends Scp {
         const response = withCounts(status, counts, status === 0xfe00);
         if (failedSopInstanceUids.length > 0) {
           const transferSyntax = this.assoc?.getAcceptedPresentationContextFromRequest(request)?.getAcceptedTransferSyntaxUid();
-          response.setDataset(new Dataset({ FailedSOPInstanceUIDList: failedSopInstanceUids }, transferSyntax));
+          response.setDataset(new WireDataset({ FailedSOPInstanceUIDList: failedSopInstanceUids }, transferSyntax));
         }
         if (comment !== undefined) response.setErrorComment(errorComment(comment));
         callback([response]);
@@ -602,9 +607,13 @@ export class AssociationScp<S> extends Scp {
 
   /**
    * PS3.4 J.3 Storage Commitment Push Model, SCP role: the N-ACTION-RQ is checked by the service (is each
-   * instance durable?), answered, and the result goes back at once as an N-EVENT-REPORT-RQ on this
-   * association (J.3.3). The service's verdict comes first, so the report follows the N-ACTION-RSP
-   * immediately and an SCU that releases right after the response still receives it before the RP.
+   * instance durable?), answered, and the result goes back at once as an N-EVENT-REPORT-RQ (J.3.3). The
+   * service's verdict comes first, so the report follows the N-ACTION-RSP immediately and an SCU that
+   * releases right after the response still receives it before the RP. It goes on this association,
+   * unless the service's route says the SCU wants it on a new one; when this association is gone before
+   * the report is acknowledged (aborted, dropped) and the service knows the SCU's address, it goes there
+   * on a new association. The request counts as in flight (delays our A-RELEASE-RP) only for the part on
+   * this association.
    */
   override nActionRequest(request: requests.NActionRequest, callback: (response: responses.NActionResponse) => void): void {
     const commitment = this.env.commitment;
@@ -624,29 +633,60 @@ export class AssociationScp<S> extends Scp {
       answer(parsed.status, parsed.comment);
       return;
     }
+    const { transactionUid } = parsed.request;
     const context = { session: this.session.value, callingAe: this.callingAe, remoteAddress: this.remoteAddress, log: this.log };
     this.storesInFlight += 1;
-    const run = async (): Promise<void> => {
-      let result;
+    /** The plan, and the report's delivery on this association (undefined: not tried or failed, reason given). */
+    const onThisAssociation = async (): Promise<{ plan: CommitmentPlan; delivery: CommitmentDelivery | undefined; reason: string } | undefined> => {
+      let plan: CommitmentPlan;
       try {
-        result = await commitment(parsed.request, context);
+        plan = await commitment(parsed.request, context);
       } catch (error) {
         this.log.error({ err: describeError(error) }, 'storage commitment check failed');
         answer(0x0110, 'The archive cannot check the commitment now; retry later');
-        return;
+        return undefined;
       }
       answer(CommitmentStatus.Success);
-      const { eventTypeId, elements } = eventReport(parsed.request.transactionUid, result);
+      if (plan.route?.always === true) return { plan, delivery: undefined, reason: 'the SCU asks for reports on a new association' };
+      const { eventTypeId, elements } = eventReport(transactionUid, plan.result);
       const report = new requests.NEventReportRequest(STORAGE_COMMITMENT_SOP_CLASS, STORAGE_COMMITMENT_SOP_INSTANCE, eventTypeId);
       const transferSyntax = this.assoc?.getAcceptedPresentationContextFromRequest(request)?.getAcceptedTransferSyntaxUid();
-      report.setDataset(new Dataset(elements, transferSyntax));
-      const status = await sendRequest(this, report, this.env.settings.pduTimeoutMs, this.ended.signal);
-      this.log.info({ transactionUid: parsed.request.transactionUid, committed: result.committed.length, failed: result.failed.length, reportStatus: status }, 'storage commitment reported');
+      report.setDataset(new WireDataset(elements, transferSyntax));
+      try {
+        const status = await sendRequest(this, report, this.env.settings.pduTimeoutMs, this.ended.signal);
+        return { plan, delivery: { via: 'same_association', status }, reason: '' };
+      } catch (error) {
+        return { plan, delivery: undefined, reason: `not acknowledged on the requesting association: ${messageOf(error)}` };
+      }
+    };
+    /** The report on a new association when it did not (or must not) go on this one, then the service is told. */
+    const elsewhere = async (first: { plan: CommitmentPlan; delivery: CommitmentDelivery | undefined; reason: string }): Promise<void> => {
+      const { plan, reason } = first;
+      let delivery = first.delivery;
+      if (delivery === undefined && plan.route === undefined) delivery = { via: 'none', reason: `${reason}; no registered address for ${this.callingAe}` };
+      if (delivery === undefined && plan.route !== undefined) {
+        const settings = this.env.settings;
+        try {
+          const status = await sendCommitmentReportOnNewAssociation(
+            { destination: plan.route.destination, callingAe: settings.aeTitle ?? this.calledAe, timeoutMs: settings.pduTimeoutMs, maxPduLength: settings.maxPduLength },
+            transactionUid,
+            plan.result,
+          );
+          delivery = { via: 'new_association', status };
+        } catch (error) {
+          delivery = { via: 'none', reason: `${reason}; new association to ${plan.route.destination.aeTitle}: ${messageOf(error)}` };
+        }
+      }
+      if (delivery === undefined) return;
+      const level = delivery.via === 'none' ? 'warn' : 'info';
+      this.log[level]({ transactionUid, committed: plan.result.committed.length, failed: plan.result.failed.length, delivery }, 'storage commitment reported');
+      await plan.reported?.(delivery).catch((error: unknown) => this.log.error({ err: describeError(error) }, 'storage commitment: the service could not record the delivery'));
     };
     this.env.track(
-      run()
-        .catch((error: unknown) => this.log.warn({ err: describeError(error) }, 'storage commitment report not acknowledged'))
-        .finally(() => this.operationEnded()),
+      onThisAssociation()
+        .finally(() => this.operationEnded())
+        .then((first) => (first === undefined ? undefined : elsewhere(first)))
+        .catch((error: unknown) => this.log.error({ err: describeError(error) }, 'storage commitment failed unexpectedly')),
     );
   }
 
@@ -775,4 +815,9 @@ export class AssociationScp<S> extends Scp {
     if (this.destroyTimer !== undefined) clearTimeout(this.destroyTimer);
     this.destroyTimer = undefined;
   }
+}
+
+/** An error's message alone, for a reason a person reads (never a stack). */
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -4,11 +4,12 @@
  * wrapping of the raw dataset. See README.md for what is implemented and what is left out.
  */
 export { startScpServer, type ScpServer, type ScpServerOptions, type ScpTlsOptions } from './scp.server';
-export type { CommitmentHandler, CommitmentReference, CommitmentRequest, CommitmentResult, FindContext, FindFinal, FindHandler, FindMatch, FindRequest, MoveDestination, OutboundTls, RetrieveHandler, RetrieveItem, RetrieveOutcome, RetrievePlan, RetrieveRequest, AssociationDecision, AssociationEnd, AssociationRejection, AssociationRequest, ReceivedInstance, ScpObserver, StoreContext, StoreHandler } from './scp.types';
+export type { CommitmentDelivery, CommitmentHandler, CommitmentPlan, CommitmentReference, CommitmentReportRoute, CommitmentRequest, CommitmentResult, FindContext, FindFinal, FindHandler, FindMatch, FindRequest, MoveDestination, OutboundTls, RetrieveHandler, RetrieveItem, RetrieveOutcome, RetrievePlan, RetrieveRequest, AssociationDecision, AssociationEnd, AssociationRejection, AssociationRequest, ReceivedInstance, ScpObserver, StoreContext, StoreHandler } from './scp.types';
 export { FIND_SOP_CLASSES, GET_SOP_CLASSES, MOVE_SOP_CLASSES, VERIFICATION_SOP_CLASS, findModelOf, getModelOf, moveModelOf, negotiateRole, type ProposedRole, type OfferedServices, type QueryModel, chooseStorageTransferSyntax, isAcceptedStorageClass, negotiateContext, type ContextDecision, type ProposedContext } from './negotiation';
 export { part10Header, splitPart10, wrapPart10, type ImplementationIdentity, type Part10Meta, type Part10Parts } from './part10';
 export { RetrieveStatus } from './retrieve.scp';
 export { CommitmentEvent, STORAGE_COMMITMENT_SOP_CLASS, STORAGE_COMMITMENT_SOP_INSTANCE } from './commitment';
+export { sendCommitmentReportOnNewAssociation, type NewAssociationReportOptions } from './commitment-report';
 export { chooseOutgoingSyntax, convertNativeDataset } from './outgoing';
 export { StoreStatus, answerForException, errorComment, statusLabel, type StoreAnswer } from './store-status';
 export { TimeoutError, withTimeout } from './timeout';

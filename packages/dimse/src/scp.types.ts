@@ -191,4 +191,28 @@ export interface CommitmentResult {
   failed: Array<CommitmentReference & { failureReason: number }>;
 }
 
-export type CommitmentHandler<S> = (request: CommitmentRequest, context: StoreContext<S>) => Promise<CommitmentResult>;
+/**
+ * Where the N-EVENT-REPORT goes besides the requesting association (PS3.4 J.3.3): the SCU's registered
+ * address, reached on an association the archive opens.
+ */
+export interface CommitmentReportRoute {
+  destination: MoveDestination;
+  /** Every report goes there (the SCU's registration asks for it); otherwise only when the requesting association is gone. */
+  always: boolean;
+}
+
+/** How the report went out: on the requesting association, on a new one (with the N-EVENT-REPORT-RSP status), or not at all and why. */
+export type CommitmentDelivery =
+  | { via: 'same_association' | 'new_association'; status: number }
+  | { via: 'none'; reason: string };
+
+/** The service's answer to a Storage Commitment request. */
+export interface CommitmentPlan {
+  result: CommitmentResult;
+  /** Absent: the report goes on the requesting association only. */
+  route?: CommitmentReportRoute;
+  /** Called once, when the report went out or could not (the audit record); a rejection is logged. */
+  reported?(delivery: CommitmentDelivery): Promise<void>;
+}
+
+export type CommitmentHandler<S> = (request: CommitmentRequest, context: StoreContext<S>) => Promise<CommitmentPlan>;

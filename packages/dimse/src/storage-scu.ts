@@ -32,7 +32,7 @@ function isCertificateFailure(error: NodeJS.ErrnoException): boolean {
 }
 
 /** TCP, or TLS 1.2+ with the certificate verified against the given CA (or the system's) and name. */
-function connect(options: OutboundStorageOptions): { socket: net.Socket; connectEvent: 'connect' | 'secureConnect' } {
+function connect(options: OutboundAssociationOptions): { socket: net.Socket; connectEvent: 'connect' | 'secureConnect' } {
   if (options.tls === undefined) return { socket: net.connect({ host: options.host, port: options.port }), connectEvent: 'connect' };
   const servername = options.tls.serverName ?? options.host;
   const socket = tls.connect({
@@ -75,16 +75,44 @@ export function proposedContexts(instances: ReadonlyMap<string, ReadonlySet<stri
   return out.slice(0, MAX_CONTEXTS);
 }
 
+/** One presentation context proposed by the archive as requestor, with an SCP/SCU Role Selection item when `role` is set (PS3.7 D.3.3.4). */
+export interface OutboundContext {
+  sopClassUid: string;
+  transferSyntaxUids: string[];
+  role?: { scu: boolean; scp: boolean };
+}
+
+/** An association the archive opened, accepted by the peer. */
+export interface OutboundAssociation {
+  assoc: dimseAssociation.Association;
+  /** Sends requests on it (dcmjs-dimse raises 'response' on each request). */
+  network: Scp;
+  /** Aborted when the connection closes. */
+  ended: AbortSignal;
+  /** A-RELEASE (bounded); the socket is closed either way. */
+  release(): Promise<void>;
+  /** A-ABORT and close. */
+  abort(): void;
+}
+
+export type OutboundAssociationOptions = Omit<OutboundStorageOptions, 'instances'>;
+
 /**
- * Opens a Storage SCU association to `host:port` over dcmjs-dimse's Network (the library's Scp class,
- * used here as the requestor: its Client would want every request, with its dataset, before connecting).
- * Resolves once accepted; rejects on refusal, abort, connection error or timeout, leaving nothing open.
+ * Opens an association to `host:port` with the given contexts over dcmjs-dimse's Network (the library's
+ * Scp class, used here as the requestor: its Client would want every request, with its dataset, before
+ * connecting). Resolves once accepted; rejects on refusal, abort, connection error or timeout, leaving
+ * nothing open.
  */
-export function openStorageAssociation(options: OutboundStorageOptions): Promise<OutboundStorage> {
+export function openAssociation(options: OutboundAssociationOptions, contexts: readonly OutboundContext[]): Promise<OutboundAssociation> {
   const assoc = new dimseAssociation.Association(options.callingAe, options.calledAe);
-  for (const context of proposedContexts(options.instances)) {
+  for (const context of contexts) {
     const id = assoc.addPresentationContext(context.sopClassUid);
     for (const uid of context.transferSyntaxUids) assoc.addTransferSyntaxToPresentationContext(id, uid);
+    if (context.role !== undefined) {
+      const proposed = assoc.getPresentationContext(id);
+      proposed.setUserRole(context.role.scu);
+      proposed.setProviderRole(context.role.scp);
+    }
   }
   assoc.setMaxPduLength(options.maxPduLength);
 
@@ -94,7 +122,7 @@ export function openStorageAssociation(options: OutboundStorageOptions): Promise
   const ended = new AbortController();
   socket.once('close', () => ended.abort());
 
-  return new Promise<OutboundStorage>((resolve, reject) => {
+  return new Promise<OutboundAssociation>((resolve, reject) => {
     const fail = (why: string | SubOperationError): void => {
       clearTimeout(timer);
       socket.destroy();
@@ -112,8 +140,9 @@ export function openStorageAssociation(options: OutboundStorageOptions): Promise
     network.on('associationAccepted', () => {
       clearTimeout(timer);
       resolve({
-        acceptedSyntaxes: (sopClassUid) => acceptedSyntaxesOf(assoc, sopClassUid),
-        store: (request: requests.CStoreRequest) => sendStore(network, request, options.timeoutMs, ended.signal),
+        assoc,
+        network,
+        ended: ended.signal,
         release: () => release(network, socket, ended.signal, options.timeoutMs),
         abort: () => {
           if (!socket.destroyed) network.sendAbort();
@@ -122,6 +151,17 @@ export function openStorageAssociation(options: OutboundStorageOptions): Promise
       });
     });
   });
+}
+
+/** A Storage SCU association for a C-MOVE's sub-operations, proposing what `instances` need. */
+export async function openStorageAssociation(options: OutboundStorageOptions): Promise<OutboundStorage> {
+  const outbound = await openAssociation(options, proposedContexts(options.instances));
+  return {
+    acceptedSyntaxes: (sopClassUid) => acceptedSyntaxesOf(outbound.assoc, sopClassUid),
+    store: (request: requests.CStoreRequest) => sendStore(outbound.network, request, options.timeoutMs, outbound.ended),
+    release: () => outbound.release(),
+    abort: () => outbound.abort(),
+  };
 }
 
 function release(network: Scp, socket: net.Socket, ended: AbortSignal, timeoutMs: number): Promise<void> {

@@ -1,6 +1,8 @@
-import type { Pool } from '@yunying/catalog';
-import type { CommitmentHandler, CommitmentRequest, CommitmentResult, StoreContext } from '@yunying/dimse';
+import { appendAuditEvent } from '@yunying/audit';
+import { inTransaction, type Pool } from '@yunying/catalog';
+import type { CommitmentDelivery, CommitmentHandler, CommitmentPlan, CommitmentRequest, CommitmentResult, StoreContext } from '@yunying/dimse';
 import type { ClinicSession } from './find.handler';
+import { findCommitmentRoute } from './move-destinations';
 
 export interface CommitmentHandlerOptions {
   pool: Pool;
@@ -8,7 +10,11 @@ export interface CommitmentHandlerOptions {
   targets: readonly string[];
   /** Told the verdicts of each request (metrics). */
   onChecked?: (result: CommitmentResult) => void;
+  /** UIDs named in one audit record (per list); beyond it only the count. */
+  auditUids?: number;
 }
+
+const DEFAULT_AUDIT_UIDS = 100;
 
 /** Failure Reasons (0008,1197) of PS3.4 J.3.2.1.1.2 / C.4. */
 const FailureReason = { ProcessingFailure: 0x0110, NoSuchObjectInstance: 0x0112, ClassInstanceConflict: 0x0119 } as const;
@@ -16,8 +22,11 @@ const FailureReason = { ProcessingFailure: 0x0110, NoSuchObjectInstance: 0x0112,
 interface Row {
   sop_instance_uid: string;
   sop_class_uid: string;
+  study_instance_uid: string;
   durable_copies: number;
 }
+
+const hex = (status: number): string => `0x${status.toString(16).toUpperCase().padStart(4, '0')}`;
 
 /**
  * Storage Commitment of the archive (PS3.4 J): an instance is committed only when the catalog has its
@@ -25,17 +34,25 @@ interface Row {
  * received) on every configured replica target. Otherwise it fails: 0x0112 when the catalog does not
  * have it for this clinic (another clinic's instance is indistinguishable from an unknown one), 0x0119
  * when it is stored under another SOP class, 0x0110 while a copy is missing, corrupt or not yet written.
+ *
+ * The report goes where the calling AE's registration says (`dimse_move_destinations`, same tenancy as
+ * C-MOVE): on the requesting association, or on a new one to its address. Once it went out (or could
+ * not), one audit record (PS3.15 A.5.3.2 DICOM Instances Accessed, action R: the archive read its holdings
+ * for the device) names the transaction, the studies of the committed and stored-but-failed instances,
+ * the instance UIDs with their verdicts and how the report was delivered; never a patient attribute.
  */
 export function archiveCommitmentHandler(options: CommitmentHandlerOptions): CommitmentHandler<ClinicSession> {
   const { pool, targets } = options;
-  return async function commit(request: CommitmentRequest, context: StoreContext<ClinicSession>): Promise<CommitmentResult> {
+  const auditLimit = options.auditUids ?? DEFAULT_AUDIT_UIDS;
+  return async function commit(request: CommitmentRequest, context: StoreContext<ClinicSession>): Promise<CommitmentPlan> {
+    const { clinicId } = context.session;
     const uids = [...new Set(request.references.map((r) => r.sopInstanceUid))];
     const { rows } = await pool.query<Row>(
-      `SELECT i.sop_instance_uid, i.sop_class_uid,
+      `SELECT i.sop_instance_uid, i.sop_class_uid, s.study_instance_uid,
           (SELECT count(DISTINCT c.target) FROM copies c WHERE c.sha256 = i.sha256 AND c.state = 'ok' AND c.target = ANY($3::text[]))::int AS durable_copies
        FROM instances i JOIN studies s ON s.id = i.study_ref
        WHERE i.is_current AND s.clinic_id = $1 AND i.sop_instance_uid = ANY($2::text[])`,
-      [context.session.clinicId, uids, [...targets]],
+      [clinicId, uids, [...targets]],
     );
     const found = new Map(rows.map((row) => [row.sop_instance_uid, row]));
     const result: CommitmentResult = { committed: [], failed: [] };
@@ -47,6 +64,41 @@ export function archiveCommitmentHandler(options: CommitmentHandlerOptions): Com
       else result.committed.push(reference);
     }
     options.onChecked?.(result);
-    return result;
+    const route = await findCommitmentRoute(pool, clinicId, context.callingAe);
+    // Studies of this clinic's instances only: an unknown or other clinic's UID reveals no study.
+    const studyUids = [...new Set(rows.map((row) => row.study_instance_uid))];
+
+    const reported = async (delivery: CommitmentDelivery): Promise<void> => {
+      const delivered = delivery.via !== 'none' && delivery.status === 0;
+      await inTransaction(pool, (client) =>
+        appendAuditEvent(client, {
+          type: 'DICOM Instances Accessed',
+          action: 'R',
+          // 0: all committed and the SCU has the report; 4: some failed; 8: the report did not reach the SCU.
+          outcome: !delivered ? 8 : result.failed.length > 0 ? 4 : 0,
+          actor: { username: `ae:${context.callingAe}`, role: 'device', clinicId },
+          sourceIp: context.remoteAddress,
+          clinicId,
+          studyInstanceUid: studyUids.length === 1 ? (studyUids[0] ?? null) : null,
+          details: {
+            via: 'DIMSE',
+            service: 'Storage Commitment',
+            transactionUid: request.transactionUid,
+            references: request.references.length,
+            committed: result.committed.length,
+            failed: result.failed.length,
+            committedSopInstanceUids: result.committed.slice(0, auditLimit).map((r) => r.sopInstanceUid),
+            failedSopInstances: result.failed.slice(0, auditLimit).map((r) => ({ sopInstanceUid: r.sopInstanceUid, failureReason: hex(r.failureReason) })),
+            uidsOmitted: Math.max(0, result.committed.length - auditLimit) + Math.max(0, result.failed.length - auditLimit),
+            studyInstanceUids: studyUids.slice(0, auditLimit),
+            studyInstanceUidsOmitted: Math.max(0, studyUids.length - auditLimit),
+            report: delivery.via,
+            ...(delivery.via === 'none' ? { reportFailure: delivery.reason } : { reportStatus: hex(delivery.status) }),
+            ...(delivery.via === 'new_association' && route !== undefined ? { reportedTo: route.destination.aeTitle } : {}),
+          },
+        }),
+      );
+    };
+    return { result, ...(route !== undefined ? { route } : {}), reported };
   };
 }

@@ -1,5 +1,5 @@
 import type { Pool } from '@yunying/catalog';
-import type { MoveDestination } from '@yunying/dimse';
+import type { CommitmentReportRoute, MoveDestination } from '@yunying/dimse';
 
 interface DestinationRow {
   ae_title: string;
@@ -8,6 +8,7 @@ interface DestinationRow {
   tls: boolean;
   tls_ca_pem: string | null;
   tls_server_name: string | null;
+  commitment_reports: 'same_association' | 'new_association';
 }
 
 /**
@@ -17,9 +18,23 @@ interface DestinationRow {
  * `tls_ca_pem` (or the system CAs) for `tls_server_name` (or the host).
  */
 export async function findMoveDestination(pool: Pool, clinicId: string, aeTitle: string): Promise<MoveDestination | null> {
+  return (await findRegisteredAe(pool, clinicId, aeTitle))?.destination ?? null;
+}
+
+/**
+ * Where a Storage Commitment report may go besides the requesting association (PS3.4 J.3.3): the calling
+ * AE's own registration among its clinic's AEs, the same rows and tenancy as C-MOVE destinations
+ * (migration 0810 adds whether it wants every report there). Unregistered: undefined.
+ */
+export async function findCommitmentRoute(pool: Pool, clinicId: string, callingAe: string): Promise<CommitmentReportRoute | undefined> {
+  const registered = await findRegisteredAe(pool, clinicId, callingAe);
+  return registered === null ? undefined : { destination: registered.destination, always: registered.commitmentReports === 'new_association' };
+}
+
+async function findRegisteredAe(pool: Pool, clinicId: string, aeTitle: string): Promise<{ destination: MoveDestination; commitmentReports: DestinationRow['commitment_reports'] } | null> {
   if (aeTitle === '') return null;
   const { rows } = await pool.query<DestinationRow>(
-    'SELECT ae_title, host, port, tls, tls_ca_pem, tls_server_name FROM dimse_move_destinations WHERE clinic_id = $1 AND ae_title = $2',
+    'SELECT ae_title, host, port, tls, tls_ca_pem, tls_server_name, commitment_reports FROM dimse_move_destinations WHERE clinic_id = $1 AND ae_title = $2',
     [clinicId, aeTitle],
   );
   const row = rows[0];
@@ -31,5 +46,5 @@ export async function findMoveDestination(pool: Pool, clinicId: string, aeTitle:
       ...(row.tls_server_name !== null ? { serverName: row.tls_server_name } : {}),
     };
   }
-  return destination;
+  return { destination, commitmentReports: row.commitment_reports };
 }
