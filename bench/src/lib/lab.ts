@@ -100,7 +100,7 @@ export class Lab {
       SHUTDOWN_GRACE_SECONDS: '5',
       ...extraEnv,
     };
-    // BENCH_NODE_OPTIONS reaches the Yunying processes only (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
+    // BENCH_NODE_OPTIONS reaches the Yunying processes only (e.g. --require of a profiler preload; Node refuses --cpu-prof there).
     const nodeOptions = process.env.BENCH_NODE_OPTIONS;
     const childEnv = { PATH: process.env.PATH ?? '', ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}), ...env };
     const seeded = await run(process.execPath, [path.join(REPO_ROOT, 'services/launcher/dist/seed.cli.js'), '--json'], { cwd: REPO_ROOT, env: childEnv });
