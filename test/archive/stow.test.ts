@@ -6,6 +6,7 @@ import Queue from 'bull';
 import { makeInstance, makeStudy, newUid, corrupt } from '@yunying/dicom/testing';
 import { FsReplicaTarget } from '@yunying/storage';
 import { firstValue, startSystem, stow, stowBody, stowItems, type RunningSystem } from '../support/system';
+import { waitFor } from '../support/wait';
 
 /**
  * #3 done-when, over STOW-RS against the real system (launcher process, Postgres, Redis, fs replicas):
@@ -113,9 +114,11 @@ describe('STOW-RS ingest into three locked copies (system)', () => {
       const published = await system.pool.query('SELECT job_id, published_at FROM outbox');
       expect(published.rows.length).toBeGreaterThanOrEqual(3);
       const jobIds = published.rows.map((r) => r.job_id as string);
-      const jobs = await Promise.all(jobIds.map((id) => queue.getJob(id)));
-      const found = jobs.filter((j) => j !== null);
-      expect(found.length).toBeGreaterThan(0);
+      // The relay publishes after the commit, its passes coalesced (#14): wait for it, do not race it.
+      const found = await waitFor('the announcement in the study queue', async () => {
+        const jobs = (await Promise.all(jobIds.map((id) => queue.getJob(id)))).filter((j) => j !== null && j !== undefined);
+        return jobs.length > 0 ? jobs : null;
+      }, 30_000);
       expect(found[0]?.data).toEqual({ studyInstanceUid: study.studyInstanceUid });
     } finally {
       await queue.close();

@@ -100,7 +100,9 @@ export class Lab {
       SHUTDOWN_GRACE_SECONDS: '5',
       ...extraEnv,
     };
-    const childEnv = { PATH: process.env.PATH ?? '', ...env };
+    // BENCH_NODE_OPTIONS reaches the Yunying processes only (e.g. --require of a profiler preload; Node refuses --cpu-prof there).
+    const nodeOptions = process.env.BENCH_NODE_OPTIONS;
+    const childEnv = { PATH: process.env.PATH ?? '', ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}), ...env };
     const seeded = await run(process.execPath, [path.join(REPO_ROOT, 'services/launcher/dist/seed.cli.js'), '--json'], { cwd: REPO_ROOT, env: childEnv });
     const demo = JSON.parse(seeded.stdout.trim()) as { users: { username: string; password: string }[]; apiKey: { key: string } | null };
     const pool = createPool({ url: this.postgresUrl, schema: env.DATABASE_SCHEMA ?? '', poolSize: 4 });
