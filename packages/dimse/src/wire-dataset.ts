@@ -1,4 +1,5 @@
 import { Dataset } from 'dcmjs-dimse';
+import { encodeFlatDataset } from './flat-dataset';
 
 /**
  * A dataset the SCP sends (C-FIND match, C-GET/C-MOVE failed-instance list, N-EVENT-REPORT information).
@@ -9,10 +10,13 @@ import { Dataset } from 'dcmjs-dimse';
  * 0.5 ms per dataset here, i.e. seconds for a C-FIND with a thousand matches (bench:find found it). The
  * archive uses no private keyword names, so an empty map is dropped. Create it in the accepted transfer
  * syntax of the context it goes out on: dcmjs-dimse transcodes any other into a plain Dataset (encode,
- * parse, encode again), which undoes this.
+ * parse, encode again), which undoes this. Flat datasets (every C-FIND match) are encoded by
+ * `encodeFlatDataset`, without dcmjs.
  */
 export class WireDataset extends Dataset {
   override getDenaturalizedDataset(writeOptions?: Record<string, unknown>, nameMap?: Record<string, unknown>): Buffer {
-    return super.getDenaturalizedDataset(writeOptions, nameMap !== undefined && Object.keys(nameMap).length > 0 ? nameMap : undefined);
+    const customNames = nameMap !== undefined && Object.keys(nameMap).length > 0;
+    const flat = customNames ? null : encodeFlatDataset(this.getElements(), this.getTransferSyntaxUid());
+    return flat ?? super.getDenaturalizedDataset(writeOptions, customNames ? nameMap : undefined);
   }
 }
