@@ -152,7 +152,7 @@ export const envSchema = z
       .int()
       .min(1024)
       .default(2 * 1024 * 1024 * 1024)
-      .describe('Memory that STOW-RS uploads in flight may hold together (each is charged min(Content-Length, STOW_MAX_INSTANCE_BYTES)); beyond it uploads get 503 + Retry-After.'),
+      .describe('Memory that STOW-RS uploads in flight may hold together (each is charged min(Content-Length, 2 x STOW_MAX_INSTANCE_BYTES): two parts of a request are stored at a time); beyond it uploads get 503 + Retry-After.'),
 
     AUTH_TOKEN_SECRET: z
       .string()
