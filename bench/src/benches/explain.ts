@@ -11,22 +11,38 @@ import type { Table } from '../lib/report';
  * client stores the corpus into a fresh Yunying (ingest role) while the benchmark counts, for that
  * window only: fsync/fdatasync calls of the launcher process (strace -f -c, when strace is installed),
  * PostgreSQL WAL syncs (pg_stat_wal) and committed transactions (pg_stat_database), and the launcher's
- * CPU time (/proc/<pid>/stat, all threads). CPU per instance well below wall time per instance means
- * the path waits (on durable writes), rather than computes.
+ * CPU time (/proc/<pid>/stat, all threads; of it the kernel's share and the main thread's, from
+ * /proc/<pid>/task/<pid>/stat). CPU per instance well below wall time per instance means the path waits
+ * (on durable writes), rather than computes.
  */
 export interface ExplainResult {
   instances: number;
   wallSeconds: number;
   launcherCpuSeconds: number;
+  /** Of launcherCpuSeconds: time in the kernel (system time), all threads. */
+  launcherKernelSeconds: number;
+  /** Of launcherCpuSeconds: the main (JavaScript) thread, user + system. */
+  mainThreadCpuSeconds: number;
   fsyncCalls: number | null;
   walSyncs: number;
   commits: number;
 }
 
-function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+interface CpuTimes {
+  user: number;
+  system: number;
+}
+
+/** utime and stime of /proc/<pid>/stat (all threads) or /proc/<pid>/task/<tid>/stat (one thread), in seconds. */
+function cpuTimes(statFile: string): CpuTimes {
+  const stat = fs.readFileSync(statFile, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
+}
+
+/** The process (all threads) and its main thread, whose thread id is the process id. */
+function sampleCpu(pid: number): { all: CpuTimes; main: CpuTimes } {
+  return { all: cpuTimes(`/proc/${pid}/stat`), main: cpuTimes(`/proc/${pid}/task/${pid}/stat`) };
 }
 
 export async function runExplain(lab: Lab, corpus: Corpus, args: Args): Promise<ExplainResult> {
@@ -47,7 +63,7 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args): Promise<
       return { wal: Number(rows[0]?.wal ?? 0), commits: Number(rows[0]?.commits ?? 0) };
     };
     const before = await counters();
-    const cpu0 = cpuSeconds(pid);
+    const cpu0 = sampleCpu(pid);
     const client = new HttpClient(1);
     const started = Date.now();
     for (const study of corpus.studies) {
@@ -55,7 +71,10 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args): Promise<
       await client.request('POST', `${y.urls.ingest ?? ''}/dicomweb/studies`, { 'content-type': contentType, accept: 'application/dicom+json', authorization: `ApiKey ${y.clinicKeys[study.clinic] ?? ''}` }, body);
     }
     const wallSeconds = (Date.now() - started) / 1000;
-    const launcherCpuSeconds = cpuSeconds(pid) - cpu0;
+    const cpu1 = sampleCpu(pid);
+    const launcherCpuSeconds = cpu1.all.user + cpu1.all.system - (cpu0.all.user + cpu0.all.system);
+    const launcherKernelSeconds = cpu1.all.system - cpu0.all.system;
+    const mainThreadCpuSeconds = cpu1.main.user + cpu1.main.system - (cpu0.main.user + cpu0.main.system);
     // pg_stat counters are flushed by backends at transaction end, at most once a second.
     await sleep(1100);
     const after = await counters();
@@ -67,7 +86,7 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args): Promise<
       fsyncCalls = 0;
       for (const m of straceOut.matchAll(/^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(fsync|fdatasync)\s*$/gm)) fsyncCalls += Number(m[1]);
     }
-    return { instances: corpus.instances, wallSeconds, launcherCpuSeconds, fsyncCalls, walSyncs: after.wal - before.wal, commits: after.commits - before.commits };
+    return { instances: corpus.instances, wallSeconds, launcherCpuSeconds, launcherKernelSeconds, mainThreadCpuSeconds, fsyncCalls, walSyncs: after.wal - before.wal, commits: after.commits - before.commits };
   } finally {
     await y.stop();
   }
@@ -81,6 +100,8 @@ export function explainTable(r: ExplainResult): Table {
     rows: [
       ['wall time (ms)', r.wallSeconds * 1000, (r.wallSeconds * 1000) / r.instances],
       ['launcher CPU time, all threads (ms)', r.launcherCpuSeconds * 1000, (r.launcherCpuSeconds * 1000) / r.instances],
+      ['  of it in the kernel (ms)', r.launcherKernelSeconds * 1000, (r.launcherKernelSeconds * 1000) / r.instances],
+      ['  of it on the main thread (ms)', r.mainThreadCpuSeconds * 1000, (r.mainThreadCpuSeconds * 1000) / r.instances],
       ['fsync + fdatasync calls by the launcher', r.fsyncCalls, per(r.fsyncCalls)],
       ['PostgreSQL WAL syncs', r.walSyncs, per(r.walSyncs)],
       ['PostgreSQL committed transactions', r.commits, per(r.commits)],
