@@ -9,6 +9,7 @@ import { createMetricsRegistry, createServiceApp } from '@yunying/http';
 import { ReplicatedStore } from '@yunying/storage';
 import { tempFsTargets, type TempFsTargets } from '@yunying/storage/testing';
 import { priorsRoutes } from './priors.route';
+import type { FollowUpView } from './follow-up.service';
 import type { PriorsView } from './priors.service';
 
 const SECRET = 'priors-secret-priors-secret-priors-secret-0001';
@@ -167,5 +168,54 @@ describe('priors API (real PostgreSQL)', () => {
     expect(last?.details.studies).toEqual([uid.later2025, uid.current, uid.otherClinicChain, uid.chest2021]);
     expect(last?.details.notLinked).toBe(1);
     expect(JSON.stringify(rows)).not.toMatch(/HC-1|HC-CHAIN|Test\^Patient/);
+  });
+
+  /** An AI result as triage stores it (services/inference/src/triage/result.ts), one nodule on a 200 x 100 frame. */
+  async function storeAiResult(study: string, box: { x: number; y: number; width: number; height: number }, sizeMm: { long: number; short: number }): Promise<void> {
+    const image = { status: 'scored', sopInstanceUid: newUid(), seriesInstanceUid: newUid(), frameNumber: 1, rows: 100, columns: 200, score: 0.5, nodules: [{ index: 1, box, sizeMm, trLevel: 'TR4', confidence: 0.9 }] };
+    await catalog.pool.query(
+      `INSERT INTO ai_results (study_ref, model_id, model_version, model_sha256, instance_count, status, score, category, priority, images)
+       SELECT id, 'thyroid-nodule', 'test', $2, 1, 'triaged', 0.5, 'flagged', 'priority', $3 FROM studies WHERE study_instance_uid = $1`,
+      [uid[study], 'a'.repeat(64), JSON.stringify([image])],
+    );
+  }
+
+  it('follows the AI nodules over the thyroid visits the reader may see, flags ACR growth, and audits each study read', async () => {
+    await storeAiResult('prior2023', { x: 90, y: 40, width: 20, height: 20 }, { long: 10, short: 8 });
+    await storeAiResult('otherClinicChain', { x: 92, y: 41, width: 20, height: 20 }, { long: 10.5, short: 8.5 });
+    await storeAiResult('current', { x: 93, y: 42, width: 24, height: 20 }, { long: 12.5, short: 10 });
+    const get = async (as: string): Promise<{ status: number; body: FollowUpView }> => {
+      const res = await request(app).get(`/api/studies/${uid.current}/nodule-follow-up`).set('Authorization', `Bearer ${token[as] ?? ''}`);
+      return { status: res.status, body: res.body as FollowUpView };
+    };
+    const mine = await get('radiologist');
+    expect(mine.status).toBe(200);
+    expect(mine.body.visits.map((v) => [v.studyDate, v.aiResult])).toEqual([
+      ['2023-06-10', true],
+      ['2024-06-14', true],
+    ]);
+    expect(mine.body.nodules).toHaveLength(1);
+    expect(mine.body.nodules[0]).toMatchObject({ label: 'N1', status: 'grown', growth: { sincePrevious: { significant: true, criterion: 'dimensions' }, sinceFirst: null } });
+    expect(mine.body.nodules[0]?.history.map((h) => h?.sizeMm)).toEqual([
+      { long: 10, short: 8 },
+      { long: 12.5, short: 10 },
+    ]);
+    // The reader granted both clinics sees the visit at the other clinic in between (under the chain's issuer).
+    const both = await get('both');
+    expect(both.body.visits.map((v) => v.studyDate)).toEqual(['2023-06-10', '2023-12-01', '2024-06-14']);
+    expect(both.body.nodules[0]?.history.map((h) => h?.sizeMm?.long)).toEqual([10, 10.5, 12.5]);
+    expect(both.body.nodules[0]?.growth.sinceFirst?.significant).toBe(true);
+    // Readers only, as the AI results are; the clinic gets 403.
+    expect((await get('clinic')).status).toBe(403);
+    const { rows } = await catalog.pool.query<{ study_instance_uid: string; actor_username: string }>(
+      `SELECT study_instance_uid, actor_username FROM audit_events WHERE details->>'what' = 'nodule-follow-up' ORDER BY seq`,
+    );
+    expect(rows.map((r) => [r.actor_username, r.study_instance_uid])).toEqual([
+      ['radiologist', uid.prior2023],
+      ['radiologist', uid.current],
+      ['reader-both', uid.prior2023],
+      ['reader-both', uid.otherClinicChain],
+      ['reader-both', uid.current],
+    ]);
   });
 });
