@@ -17,7 +17,7 @@ import { ViewerPage } from './pages/viewer.page';
 const CINE_FRAMES = 12;
 
 /** A multi-frame ultrasound study (a nodule drifting across a cine loop), calibrated by its US region. */
-function cineStudy(): { studyUid: string; files: Buffer[] } {
+function cineStudy(studyDate = '20240614'): { studyUid: string; files: Buffer[] } {
   const studyUid = newUid();
   const file = makeInstance({
     studyInstanceUid: studyUid,
@@ -31,7 +31,7 @@ function cineStudy(): { studyUid: string; files: Buffer[] } {
     patientName: 'Wang^Fang=王^芳',
     patientId: 'HC-000123',
     birthDate: '19800615',
-    studyDate: '20240614',
+    studyDate,
     accessionNumber: 'A-778',
     extra: { IssuerOfPatientID: 'HC-CHAIN' },
   });
@@ -122,9 +122,11 @@ describeUnless(chromiumMissing(), 'web app (e2e, chromium)', () => {
     const apiKey = system.credentials.apiKey?.key ?? '';
     const first = cineStudy();
     const second = cineStudy();
+    // Last year's visit of the same client (same PatientID and issuer): the prior opened beside the others.
+    const lastYear = cineStudy('20230612');
     desktopStudy = first.studyUid;
     phoneStudy = second.studyUid;
-    for (const study of [first, second]) expect((await stow(system.urls.ingest ?? '', apiKey, study.files, study.studyUid)).status).toBe(200);
+    for (const study of [first, second, lastYear]) expect((await stow(system.urls.ingest ?? '', apiKey, study.files, study.studyUid)).status).toBe(200);
     await ensureAiResult(system, desktopStudy);
     await ensureAiResult(system, phoneStudy);
     browser = await launchBrowser();
@@ -167,6 +169,15 @@ describeUnless(chromiumMissing(), 'web app (e2e, chromium)', () => {
     expect(await viewer.reportPatient()).toContain('HC-000123 (HC-CHAIN)');
     expect(await viewer.bannerOnScreen()).toBe(true);
     await viewer.imageArea.screenshot({ path: screenshotPath('viewer-image-area.png') });
+
+    // Last year's study of the same client opens beside the current one and steps with it.
+    await viewer.waitForPriorRenders(1);
+    expect(await viewer.priorLabel()).toMatch(/^Prior · 2023-06-12 · US/);
+    expect(await viewer.priorBeside()).toBe(true);
+    expect(await viewer.priorDistinctCanvasValues()).toBeGreaterThan(8);
+    const [currentFrame, priorFrame] = await viewer.stepBoth();
+    expect(priorFrame).toBe(currentFrame);
+    await page.screenshot({ path: screenshotPath('viewer-with-prior.png'), fullPage: false });
 
     // Cine: frames advance on their own while playing.
     const before = await viewer.renderCount();
@@ -330,6 +341,16 @@ describeUnless(chromiumMissing(), 'web app (e2e, chromium)', () => {
     expect(image && ai && ai.y >= image.y + image.height).toBe(true);
     expect(image && image.width <= PHONE.width).toBe(true);
     await page.screenshot({ path: screenshotPath('phone-viewer.png'), fullPage: false });
+    // On a phone the prior is not beside but instead: loaded when asked for, shown in the image's place.
+    expect(await page.getByTestId('prior-area').isVisible()).toBe(false);
+    await page.getByTestId('prior-toggle').click();
+    await viewer.waitForPriorRenders(1);
+    const prior = await page.getByTestId('prior-area').boundingBox();
+    expect(prior && image && Math.abs(prior.x - image.x) < 2 && Math.abs(prior.y - image.y) < 2 && prior.width <= PHONE.width).toBe(true);
+    expect(await viewer.priorDistinctCanvasValues()).toBeGreaterThan(8);
+    await page.screenshot({ path: screenshotPath('phone-viewer-prior.png'), fullPage: false });
+    await page.getByTestId('prior-toggle').click();
+    expect(await page.getByTestId('prior-area').isVisible()).toBe(false);
     await viewer.backToQueue();
     expect(errors).toEqual([]);
     await context.close();

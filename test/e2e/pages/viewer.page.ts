@@ -4,10 +4,13 @@ import type { Locator, Page } from 'playwright-core';
 interface RenderCounter {
   count: number;
   indices: number[];
+  /** Renders of the prior study opened beside the current one, counted apart. */
+  priorCount: number;
+  priorIndices: number[];
 }
 interface BrowserWindow {
   __yyRendered?: RenderCounter;
-  addEventListener(type: string, listener: (event: { detail?: { index?: number } }) => void): void;
+  addEventListener(type: string, listener: (event: { detail?: { index?: number; viewport?: string } }) => void): void;
 }
 interface CanvasLike {
   width: number;
@@ -26,9 +29,14 @@ export class ViewerPage {
   static async installRenderCounter(page: Page): Promise<void> {
     await page.addInitScript(() => {
       const w = globalThis as unknown as BrowserWindow;
-      const state: RenderCounter = { count: 0, indices: [] };
+      const state: RenderCounter = { count: 0, indices: [], priorCount: 0, priorIndices: [] };
       w.__yyRendered = state;
       w.addEventListener('yunying:rendered', (event) => {
+        if (event.detail?.viewport === 'prior') {
+          state.priorCount += 1;
+          state.priorIndices.push(event.detail.index ?? -1);
+          return;
+        }
         state.count += 1;
         state.indices.push(event.detail?.index ?? -1);
       });
@@ -56,9 +64,56 @@ export class ViewerPage {
     await this.page.waitForFunction((n) => ((globalThis as unknown as BrowserWindow).__yyRendered?.count ?? 0) >= n, count, { timeout });
   }
 
+  /** Until the prior study beside the current one has rendered `count` times. */
+  async waitForPriorRenders(count: number, timeout = 30_000): Promise<void> {
+    await this.page.waitForFunction((n) => ((globalThis as unknown as BrowserWindow).__yyRendered?.priorCount ?? 0) >= n, count, { timeout });
+  }
+
+  async priorIndices(): Promise<number[]> {
+    return this.page.evaluate(() => (globalThis as unknown as BrowserWindow).__yyRendered?.priorIndices ?? []);
+  }
+
+  async priorLabel(): Promise<string> {
+    return (await this.page.getByTestId('prior-label').textContent()) ?? '';
+  }
+
+  /** Whether the prior is drawn to the right of the current image, side by side and of useful size. */
+  async priorBeside(): Promise<boolean> {
+    const current = await this.imageArea.boundingBox();
+    const prior = await this.page.getByTestId('prior-area').boundingBox();
+    if (!current || !prior) return false;
+    return prior.x >= current.x + current.width - 1 && Math.abs(prior.y - current.y) < 2 && prior.width > 150 && prior.height > 150;
+  }
+
+  /** One frame on in the current study (↓); resolves with [current index, prior index] once both show it. */
+  async stepBoth(): Promise<[number, number]> {
+    const before = (await this.renderedIndices()).at(-1) ?? 0;
+    const expected = before + 1;
+    await this.page.getByTestId('viewport').focus();
+    await this.page.keyboard.press('ArrowDown');
+    await this.page.waitForFunction(
+      (n) => {
+        const r = (globalThis as unknown as BrowserWindow).__yyRendered;
+        return r?.indices.at(-1) === n && r.priorIndices.at(-1) === n;
+      },
+      expected,
+      { timeout: 15_000 },
+    );
+    return [(await this.renderedIndices()).at(-1) ?? -1, (await this.priorIndices()).at(-1) ?? -1];
+  }
+
+  /** Distinct values on the prior's canvas. */
+  async priorDistinctCanvasValues(): Promise<number> {
+    return this.distinctValuesOf(this.page.locator('[data-testid="prior-viewport"] canvas'));
+  }
+
   /** Distinct values on the canvas: a blank (uniform) canvas has one. */
   async distinctCanvasValues(): Promise<number> {
-    return this.canvas.evaluate((node: unknown) => {
+    return this.distinctValuesOf(this.canvas);
+  }
+
+  private async distinctValuesOf(canvas: Locator): Promise<number> {
+    return canvas.evaluate((node: unknown) => {
       const el = node as CanvasLike;
       const context = el.getContext('2d');
       if (!context || el.width === 0 || el.height === 0) return 0;

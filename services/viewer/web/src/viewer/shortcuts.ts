@@ -1,6 +1,6 @@
 import type { ToolName } from './stack-viewport';
 
-export const SHORTCUT_HELP = 'Keys: ↑↓←→ or wheel scroll · Space play/pause · W window/level · Z zoom · P pan · M measure · B AI on a box · R reset · J most suspicious image · O outline';
+export const SHORTCUT_HELP = 'Keys: ↑↓←→ or wheel scroll · Space play/pause · W window/level · Z zoom · P pan · M measure · B AI on a box · R reset · J most suspicious image · O outline · C prior';
 
 export interface ShortcutActions {
   scroll: (delta: number) => void;
@@ -9,6 +9,7 @@ export interface ShortcutActions {
   reset: () => void;
   jump: () => void;
   toggleOutline: () => void;
+  togglePrior: () => void;
 }
 
 function typing(target: EventTarget | null): boolean {
@@ -60,6 +61,9 @@ export function bindShortcuts(signal: AbortSignal, actions: ShortcutActions): vo
             return true;
           case 'o':
             actions.toggleOutline();
+            return true;
+          case 'c':
+            actions.togglePrior();
             return true;
           default:
             return false;

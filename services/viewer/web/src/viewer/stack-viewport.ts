@@ -11,6 +11,8 @@ export const RENDERED_EVENT = 'yunying:rendered';
 export interface RenderedDetail {
   imageId: string;
   index: number;
+  /** Which viewport rendered: 'current' (the study being read) or 'prior' (the one opened beside it). */
+  viewport: string;
 }
 
 export interface Measurement {
@@ -80,6 +82,7 @@ export class StackViewport {
     private readonly imageIds: string[],
     private readonly hooks: { onRendered: (index: number) => void; onMeasurement: (m: Measurement) => void; onBox?: (box: DrawnBox) => void; onError: (error: unknown) => void },
     defaultFps: number,
+    private readonly name = 'current',
   ) {
     initialiseOnce();
     this.fps = defaultFps;
@@ -100,7 +103,8 @@ export class StackViewport {
     element.addEventListener('touchend', () => this.boxReleased(), { signal });
     element.addEventListener('contextmenu', (event) => event.preventDefault(), { signal });
     this.resizeObserver = new ResizeObserver(() => {
-      if (!this.destroyed) cornerstone.resize(element, true);
+      // A hidden pane (the prior, closed) has no size: fitting an image into 0 x 0 would leave it at scale 0.
+      if (!this.destroyed && element.clientWidth > 0 && element.clientHeight > 0) cornerstone.resize(element, true);
     });
     this.resizeObserver.observe(element);
   }
@@ -189,7 +193,7 @@ export class StackViewport {
       this.target = undefined;
     }
     this.hooks.onRendered(this.index);
-    window.dispatchEvent(new CustomEvent<RenderedDetail>(RENDERED_EVENT, { detail: { imageId, index: this.index } }));
+    window.dispatchEvent(new CustomEvent<RenderedDetail>(RENDERED_EVENT, { detail: { imageId, index: this.index, viewport: this.name } }));
   }
 
   private pendingBox: DrawnBox | null = null;

@@ -1,69 +1,21 @@
-import { errorText, getJson, request, sendJson } from '../app/api';
+import { errorText, getJson, sendJson } from '../app/api';
 import { h, replace, statusLine } from '../app/dom';
-import { arr, obj, type JsonObject } from '../app/json';
+import { obj } from '../app/json';
 import type { PageContext, Teardown } from '../app/router';
 import { currentResult, parseAiResults, parseNodule, type AiImage, type AiResult } from './ai-result';
 import { aiPanel, drawFinding } from './ai-panel';
 import { keepClaim, type ClaimRenewal } from './claim-renewal';
-import { frameImageId, registerFrame, unregisterFrame } from './image-loader';
-import { numberAt, parseInstance, stringAt, type PixelSpacing } from './metadata';
+import { unregisterFrame } from './image-loader';
 import { displayId, displayName, parseBanner, patientBanner } from './patient-banner';
 import { reportForm } from './report-form';
 import { bindShortcuts, SHORTCUT_HELP } from './shortcuts';
+import { PriorPane } from './prior-pane';
+import { parseFollowUp, parsePriors, type Priors, type PriorStudy } from './priors';
+import { priorsPanel } from './priors-panel';
+import { imageSeries, seriesFrames, type FrameRef, type SeriesInfo } from './series-frames';
 import { StackViewport, type DrawnBox, type Measurement, type ToolName } from './stack-viewport';
 
-interface FrameRef {
-  imageId: string;
-  sopInstanceUid: string;
-  frameNumber: number;
-}
-
-interface SeriesInfo {
-  uid: string;
-  modality: string;
-  description: string;
-  instances: number;
-}
-
-const NO_PIXELS = new Set(['SR', 'KO', 'PR', 'DOC']);
 const SPEEDS = [5, 10, 15, 25, 30];
-const DICOM_JSON = { accept: 'application/dicom+json, application/json' };
-
-async function dicomJson(path: string, signal: AbortSignal): Promise<JsonObject[]> {
-  const res = await request('GET', path, { headers: DICOM_JSON, signal });
-  return arr(await res.json()).map(obj);
-}
-
-function studyPath(studyUid: string, ...rest: string[]): string {
-  return ['/dicomweb/studies', studyUid, ...rest].map((p, i) => (i === 0 ? p : encodeURIComponent(p))).join('/');
-}
-
-/** Frames of a series in instance order, registered with the image loader. */
-async function seriesFrames(studyUid: string, seriesUid: string, signal: AbortSignal): Promise<{ frames: FrameRef[]; spacing: PixelSpacing | null; fps: number | null }> {
-  const [metadata, instances] = await Promise.all([
-    dicomJson(studyPath(studyUid, 'series', seriesUid, 'metadata'), signal),
-    dicomJson(`${studyPath(studyUid, 'series', seriesUid, 'instances')}?includefield=00083002`, signal),
-  ]);
-  const syntaxOf = new Map(instances.map((i) => [stringAt(i, '00080018'), stringAt(i, '00083002')]));
-  const parsed = metadata.flatMap((json) => {
-    const meta = parseInstance(json);
-    return meta ? [{ meta, json }] : [];
-  });
-  parsed.sort((a, b) => a.meta.instanceNumber - b.meta.instanceNumber);
-  const frames: FrameRef[] = [];
-  for (const { meta } of parsed) {
-    for (let n = 1; n <= meta.pixel.numberOfFrames; n++) {
-      const url = studyPath(studyUid, 'series', seriesUid, 'instances', meta.sopInstanceUid, 'frames', String(n));
-      const imageId = frameImageId(url);
-      registerFrame(imageId, { url, pixel: meta.pixel, storedTransferSyntax: syntaxOf.get(meta.sopInstanceUid) ?? null, signal });
-      frames.push({ imageId, sopInstanceUid: meta.sopInstanceUid, frameNumber: n });
-    }
-  }
-  // Cine Rate (0018,0040) or Frame Time (0018,1063, ms) of the first multi-frame instance.
-  const cine = parsed.find((p) => p.meta.pixel.numberOfFrames > 1)?.json;
-  const rate = cine ? (numberAt(cine, '00180040') ?? (numberAt(cine, '00181063') ? 1000 / (numberAt(cine, '00181063') ?? 1000) : null)) : null;
-  return { frames, spacing: parsed[0]?.meta.pixel.spacing ?? null, fps: rate && rate > 0 && rate <= 120 ? Math.round(rate) : null };
-}
 
 /**
  * The reading workflow for one study: the image with its tools, the AI panel and the report. It owns
@@ -103,6 +55,12 @@ export function viewerPage(ctx: PageContext): Teardown {
   const next = h('button', { type: 'button', title: 'Next frame (↓ / →)', 'aria-label': 'Next frame' }, '›');
   const reset = h('button', { type: 'button', title: 'Reset (R)' }, 'Reset');
   const outline = h('button', { type: 'button', 'aria-pressed': 'true', title: 'Show the AI outline (O)' }, 'Outline');
+  // Beside the image on a wide screen; on a phone the prior takes the image's place while pressed.
+  const priorToggle = h('button', { type: 'button', 'data-testid': 'prior-toggle', 'aria-pressed': 'false', title: 'Show the prior study (C)', hidden: true }, 'Prior');
+  const prior = new PriorPane(signal);
+  const priors$ = priorsPanel((study) => openPrior(study, true));
+  const narrow = window.matchMedia('(max-width: 700px)');
+  const imageRow = h('div', { class: 'image-row', 'data-prior': 'closed' }, h('div', { class: 'image-area', 'data-testid': 'image-area' }, element), prior.el);
   const toolbar = h(
     'div',
     { class: 'toolbar', role: 'toolbar', 'aria-label': 'Image tools' },
@@ -117,6 +75,7 @@ export function viewerPage(ctx: PageContext): Teardown {
     next,
     speed,
     outline,
+    priorToggle,
   );
   const ai$ = aiPanel((image) => jumpTo(image));
   const report = reportForm(studyUid, () => ai, (justSigned) => {
@@ -139,8 +98,8 @@ export function viewerPage(ctx: PageContext): Teardown {
       h(
         'div',
         { class: 'viewer-layout' },
-        h('div', { class: 'image-column' }, toolbar, h('div', { class: 'image-area', 'data-testid': 'image-area' }, element), h('div', { class: 'image-info' }, frameLabel, calibration), measurements, h('p', { class: 'muted small shortcuts' }, SHORTCUT_HELP)),
-        h('aside', { class: 'side-column' }, h('section', { class: 'panel' }, h('h2', {}, 'Series'), seriesList), ai$.el, report.el),
+        h('div', { class: 'image-column' }, toolbar, imageRow, h('div', { class: 'image-info' }, frameLabel, calibration), measurements, h('p', { class: 'muted small shortcuts' }, SHORTCUT_HELP)),
+        h('aside', { class: 'side-column' }, h('section', { class: 'panel' }, h('h2', {}, 'Series'), seriesList), ai$.el, priors$.el, report.el),
       ),
     ),
   );
@@ -166,6 +125,7 @@ export function viewerPage(ctx: PageContext): Teardown {
 
   function onRendered(index: number): void {
     frameLabel.textContent = `Frame ${index + 1} / ${frames.length}`;
+    prior.follow(index, frames.length);
     const finding = findingOn(index);
     if (finding) drawFinding(element, finding);
   }
@@ -236,6 +196,51 @@ export function viewerPage(ctx: PageContext): Teardown {
 
   let seriesInfos: SeriesInfo[] = [];
 
+  function showPrior(show: boolean): void {
+    priorToggle.setAttribute('aria-pressed', String(show));
+    imageRow.setAttribute('data-prior', show ? 'open' : 'closed');
+  }
+
+  /** Opens `study` beside the current one (on a phone: in its place, until the reader switches back). */
+  function openPrior(study: PriorStudy, show: boolean): void {
+    priorToggle.hidden = false;
+    priors$.markOpen(study.studyInstanceUid);
+    showPrior(show);
+    const modality = seriesInfos.find((s) => s.uid === currentSeries)?.modality ?? null;
+    prior.open(study, modality).catch((error: unknown) => status.set(`Prior: ${errorText(error)}`, 'error'));
+  }
+
+  function togglePrior(): void {
+    if (priorToggle.hidden) return;
+    showPrior(priorToggle.getAttribute('aria-pressed') !== 'true');
+  }
+  priorToggle.addEventListener('click', togglePrior);
+
+  async function loadPriors(): Promise<void> {
+    let found: Priors;
+    try {
+      found = parsePriors(await getJson(`/api/studies/${encodeURIComponent(studyUid)}/priors`, signal));
+    } catch (error) {
+      if (!signal.aborted) priors$.showPriors(null, errorText(error));
+      return;
+    }
+    priors$.showPriors(found);
+    const relevant = found.studies.find((s) => s.studyInstanceUid === found.relevantPrior);
+    // A phone loads the prior's frames only when the reader asks for it: mobile data, and one image at a time.
+    if (relevant && narrow.matches) {
+      priorToggle.hidden = false;
+      priorToggle.addEventListener('click', () => void (prior.studyUid === null && openPrior(relevant, true)), { once: true });
+    } else if (relevant) openPrior(relevant, true);
+    if (found.studies.some((s) => s.earlier && s.thyroid)) {
+      getJson(`/api/studies/${encodeURIComponent(studyUid)}/nodule-follow-up`, signal).then(
+        (body) => priors$.showFollowUp(parseFollowUp(body)),
+        (error: unknown) => {
+          if (!signal.aborted) priors$.showFollowUp(null, errorText(error));
+        },
+      );
+    }
+  }
+
   play.addEventListener('click', togglePlay);
   speed.addEventListener('change', () => viewport?.setSpeed(Number(speed.value)));
   prev.addEventListener('click', () => viewport?.scrollBy(-1));
@@ -258,11 +263,12 @@ export function viewerPage(ctx: PageContext): Teardown {
       if (best) jumpTo(best);
     },
     toggleOutline,
+    togglePrior,
   });
 
   const start = async (): Promise<void> => {
-    const [seriesJson] = await Promise.all([
-      dicomJson(studyPath(studyUid, 'series'), signal),
+    const [series] = await Promise.all([
+      imageSeries(studyUid, signal),
       getJson(`/api/studies/${encodeURIComponent(studyUid)}/ai`, signal)
         .then((body) => {
           ai = currentResult(parseAiResults(body));
@@ -281,9 +287,7 @@ export function viewerPage(ctx: PageContext): Teardown {
         }),
     ]);
     if (!signed && !signal.aborted) claim = keepClaim(studyUid, signal, (message) => status.set(message, 'error'));
-    seriesInfos = seriesJson
-      .map((s) => ({ uid: stringAt(s, '0020000E') ?? '', modality: stringAt(s, '00080060') ?? '', description: stringAt(s, '0008103E') ?? '', instances: numberAt(s, '00201209') ?? 0 }))
-      .filter((s) => s.uid !== '' && !NO_PIXELS.has(s.modality));
+    seriesInfos = series;
     replace(
       seriesList,
       ...seriesInfos.map((s) => {
@@ -299,6 +303,7 @@ export function viewerPage(ctx: PageContext): Teardown {
       return;
     }
     await showSeries(first);
+    await loadPriors();
   };
   start().catch((error: unknown) => {
     if (!signal.aborted) status.set(errorText(error), 'error');
@@ -310,6 +315,7 @@ export function viewerPage(ctx: PageContext): Teardown {
     claim = null;
     viewport?.destroy();
     viewport = null;
+    prior.destroy();
     for (const f of frames) unregisterFrame(f.imageId);
     frames = [];
     if (!signed) {
