@@ -83,6 +83,8 @@ const expectations: ExpectationTable = {
   'POST /api/studies/:studyUid/report/sign': reader,
   'POST /api/studies/:studyUid/report/addendum': reader,
   'GET /api/studies/:studyUid/banner': { allow: ['clinic', 'radiologist'], otherClinic: 'deny' },
+  'GET /api/studies/:studyUid/priors': { allow: ['clinic', 'radiologist'], otherClinic: 'deny' },
+  'GET /api/studies/:studyUid/nodule-follow-up': reader,
   'GET /api/studies/:studyUid/ai': reader,
   'POST /api/studies/:studyUid/ai/nodules': reader,
   'GET /api/studies/:studyUid/ai/nodules': reader,

@@ -9,6 +9,7 @@ import { createDicomwebRouter } from './dicomweb';
 import { readingRouters } from './reading';
 import { ReaderAiService, readerAiRoutes } from './reader-ai';
 import { triageScopeRoutes } from './triage-scope';
+import { priorsRoutes } from './priors';
 import { TriageModel, loadActiveModel } from '@yunying/nodule-model';
 
 /** The viewer role: DICOMweb retrieval, the reading queue, reports and the web app. */
@@ -72,6 +73,7 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
       ...readingRouters({ pool: ctx.pool, authenticator }).map((r) => r.router),
       readerAiRoutes(readerAi, authenticator).router,
       triageScopeRoutes(ctx.pool, authenticator).router,
+      priorsRoutes(ctx.pool, authenticator).router,
     ],
     corsOrigins: config.http.corsOrigins,
   });

@@ -1,0 +1,84 @@
+import { inTransaction, type Pool, type PoolClient } from '@yunying/catalog';
+import { isoDate } from '../reading/patient-age';
+import { auditReading, type Caller } from '../reading/reading.audit';
+import { findingsOf, type VisitFinding } from './follow-up.findings';
+import { noduleTracks, type NoduleTrack } from './follow-up.tracks';
+import type { PatientStudyRow } from './priors.repository';
+import { compareMostRecentFirst, isEarlier, isThyroidStudy } from './priors.rules';
+import type { PriorsService } from './priors.service';
+
+/** Earlier thyroid visits compared with the current one: a decade of yearly check-ups is more than a reader scans. */
+export const MAX_FOLLOW_UP_PRIORS = 4;
+
+export interface FollowUpView {
+  studyInstanceUid: string;
+  thyroid: boolean;
+  /** Oldest first, the current study last; `aiResult` false when the visit has no AI nodule result to compare. */
+  visits: { studyInstanceUid: string; studyDate: string | null; aiResult: boolean }[];
+  nodules: (Omit<NoduleTrack, 'history'> & { history: (FollowUpEntry | null)[] })[];
+  rule: string;
+}
+
+export interface FollowUpEntry {
+  sizeMm: { long: number; short: number } | null;
+  trLevel: string | null;
+  centre: { x: number; y: number };
+  sopInstanceUid: string;
+  frameNumber: number;
+}
+
+/** The AI result a visit's nodules come from: the one behind the queue order, else the newest usable one. */
+async function aiImages(client: PoolClient, studyRefs: string[]): Promise<Map<string, unknown>> {
+  const { rows } = await client.query<{ study_ref: string; images: unknown }>(
+    `SELECT DISTINCT ON (a.study_ref) a.study_ref::text, a.images
+       FROM ai_results a JOIN studies s ON s.id = a.study_ref
+      WHERE a.study_ref = ANY($1::bigint[]) AND a.status IN ('triaged', 'no_nodule_found')
+      ORDER BY a.study_ref, (a.id = s.ai_result_ref) DESC, a.created_at DESC`,
+    [studyRefs],
+  );
+  return new Map(rows.map((r) => [r.study_ref, r.images]));
+}
+
+function entry(f: VisitFinding | null): FollowUpEntry | null {
+  return f ? { sizeMm: f.sizeMm, trLevel: f.trLevel, centre: f.centre, sopInstanceUid: f.sopInstanceUid, frameNumber: f.frameNumber } : null;
+}
+
+/**
+ * Nodule follow-up (issue #20): the AI's nodules of the current thyroid study matched with those of the
+ * patient's earlier thyroid studies (the priors' linking and tenancy), a size history per nodule and
+ * growth by the ACR rule. Each study whose AI result is read gets its own audit record.
+ */
+export class FollowUpService {
+  constructor(
+    private readonly pool: Pool,
+    private readonly priors: PriorsService,
+  ) {}
+
+  async get(caller: Caller, studyUid: string): Promise<FollowUpView> {
+    return inTransaction(this.pool, async (client) => {
+      const { current, others } = await this.priors.patientStudies(client, caller, studyUid);
+      const thyroid = isThyroidStudy(current);
+      const earlier = thyroid
+        ? others.filter((s) => isEarlier(s, current) && isThyroidStudy(s)).sort(compareMostRecentFirst).slice(0, MAX_FOLLOW_UP_PRIORS).reverse()
+        : [];
+      const visits: PatientStudyRow[] = [...earlier, current];
+      const images = await aiImages(client, visits.map((v) => v.id));
+      const findings = visits.map((v) => findingsOf(images.get(v.id)));
+      for (const v of visits) {
+        await auditReading(client, caller, {
+          type: 'DICOM Instances Accessed',
+          studyInstanceUid: v.studyInstanceUid,
+          clinicId: v.clinicId,
+          details: v === current ? { what: 'nodule-follow-up', priors: earlier.map((e) => e.studyInstanceUid) } : { what: 'nodule-follow-up', forStudy: studyUid },
+        });
+      }
+      return {
+        studyInstanceUid: studyUid,
+        thyroid,
+        visits: visits.map((v) => ({ studyInstanceUid: v.studyInstanceUid, studyDate: isoDate(v.studyDate), aiResult: images.has(v.id) })),
+        nodules: earlier.length === 0 ? [] : noduleTracks(findings).map((t) => ({ ...t, history: t.history.map(entry) })),
+        rule: 'ACR TI-RADS: growth is an increase of at least 20 % and at least 2 mm in two dimensions, or at least 50 % in volume (volume only when three dimensions are measured)',
+      };
+    });
+  }
+}

@@ -1,0 +1,1 @@
+export { priorsRoutes } from './priors.route';
