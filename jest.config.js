@@ -14,6 +14,9 @@ const swc = [
   },
 ];
 
+// oidc-provider (and the jose it brings) ship only ES modules; jest's CommonJS runtime needs them compiled.
+const swcEsm = ['@swc/jest', { jsc: { parser: { syntax: 'ecmascript' }, target: 'es2022' }, module: { type: 'commonjs' } }];
+
 // Workspace packages resolve to their TypeScript sources, so tests never run against a stale dist/.
 const moduleNameMapper = {};
 for (const group of ['packages', 'services']) {
@@ -30,7 +33,8 @@ for (const group of ['packages', 'services']) {
 
 const common = {
   rootDir: __dirname,
-  transform: { '^.+\\.ts$': swc },
+  transform: { '^.+\\.ts$': swc, '/node_modules/oidc-provider/.+\\.js$': swcEsm },
+  transformIgnorePatterns: ['^(?!.*/node_modules/oidc-provider/).*/node_modules/'],
   moduleNameMapper,
   testEnvironment: 'node',
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '/.data/'],

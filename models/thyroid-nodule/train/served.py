@@ -365,11 +365,11 @@ def urgent_threshold(rep, at_spec90):
                                   f"includes 0.5, so an urgent flag would be chance; the specificity-0.90 threshold would have been {at_spec90:.4f}"}
 
 
-def write_manifest(out, rep, comb, seconds, n_frames, n_others):
+def write_manifest(out, rep, comb, seconds, n_frames, n_others, networks='trained in this run'):
     mu, sd, coef, bias = comb['model']
     man = {
         'id': 'thyroid-triage-whole-frame',
-        'version': '3.0.0',
+        'version': '3.1.0',
         'task': 'Triage of thyroid ultrasound studies by P(radiologist TI-RADS >= 4) of the most suspicious confident nodule; reading order, not diagnosis',
         'files': {'frame': {'file': 'frame.onnx', 'sha256': sha256(os.path.join(out, 'frame.onnx'))}},
         'opset': 17,
@@ -395,7 +395,7 @@ def write_manifest(out, rep, comb, seconds, n_frames, n_others):
             'urgent': urgent_threshold(rep, comb['urgent']),
         },
         'metrics': rep['summary'],
-        'training': {'seconds': round(seconds), 'frames': n_frames, 'non_thyroid_frames': n_others,
+        'training': {'seconds': round(seconds), 'frame_networks': networks, 'frames': n_frames, 'non_thyroid_frames': n_others,
                      'data': 'DDTI whole frames (thyroid/ddti-frames), ultrasound-other', 'folds': 'by ddti_case; negatives by source clip'},
     }
     with open(os.path.join(out, 'manifest.json'), 'w') as fh:

@@ -74,16 +74,17 @@ def frame_sample(rng, gray, mask):
 
 
 # ---------------------------------------------------------------- training
-def train_frame(frames, others, seed):
+def train_frame(frames, others, seed, device='cpu', epochs=None):
+    epochs = epochs or FRAME_EPOCHS
     torch.manual_seed(seed)
     rng = np.random.RandomState(seed)
-    net = nets.FrameNet()
+    net = nets.FrameNet().to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     items = [(f['gray'], f['mask'], 1.0) for f in frames] + [(o['gray'], None, 0.0) for o in others]
-    steps = FRAME_EPOCHS * ((len(items) + 15) // 16)
+    steps = epochs * ((len(items) + 15) // 16)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.15)
     net.train()
-    for ep in range(FRAME_EPOCHS):
+    for ep in range(epochs):
         order = rng.permutation(len(items))
         tot = 0.0
         for b in range(0, len(order), 16):
@@ -97,10 +98,11 @@ def train_frame(frames, others, seed):
             x = torch.from_numpy(np.stack(xs)[:, None].copy())
             m = torch.from_numpy(np.stack(ms)[:, None].copy())
             y = torch.tensor(ys)[:, None]
+            x, m, y = x.to(device), m.to(device), y.to(device)
             seg, gate = net.forward_one(x)
             pos = (y[:, 0] > 0.5)
             l_gate = F.binary_cross_entropy_with_logits(gate, y)
-            l_seg = F.binary_cross_entropy_with_logits(seg, m, pos_weight=torch.tensor(4.0))
+            l_seg = F.binary_cross_entropy_with_logits(seg, m, pos_weight=torch.tensor(4.0, device=device))
             if pos.any():
                 p = torch.sigmoid(seg[pos])
                 inter = (p * m[pos]).sum(dim=(1, 2, 3))
@@ -112,9 +114,27 @@ def train_frame(frames, others, seed):
             opt.step()
             sched.step()
             tot += float(loss)
-        log(f'  frame epoch {ep + 1}/{FRAME_EPOCHS} loss {tot / max(1, len(order) // 16):.3f}')
+        log(f'  frame epoch {ep + 1}/{epochs} loss {tot / max(1, len(order) // 16):.3f}')
     net.eval()
-    return net
+    return net.cpu()
+
+
+def make_folds(frames, others):
+    """DDTI by case, stratified by label (labelled negatives are scarce); others by clip."""
+    case_label = {}
+    for f in frames:
+        case_label[f['case']] = f['label'] if f['label'] is not None else -1
+    strata = {}
+    for c, l in case_label.items():
+        strata.setdefault(l, []).append(c)
+    case_fold = {}
+    for l, cs in strata.items():
+        cs = sorted(cs, key=lambda s: (D.stable_hash(f'{SEED}:{s}'), s))
+        for i, c in enumerate(cs):
+            case_fold[c] = i % K
+    ffold = np.array([case_fold[f['case']] for f in frames])
+    ofold = D.assign_folds([o['group'] for o in others], K, SEED)
+    return ffold, ofold
 
 
 # ---------------------------------------------------------------- main
@@ -133,22 +153,10 @@ def main():
     others = D.load_others(os.path.join(args.data, 'ultrasound-other'))
     log(f'{len(frames)} DDTI frames, {len(others)} non-thyroid frames')
 
-    # Folds: DDTI by case, stratified by label (labelled negatives are scarce); others by clip.
-    case_label = {}
-    for f in frames:
-        case_label[f['case']] = f['label'] if f['label'] is not None else -1
-    strata = {}
-    for c, l in case_label.items():
-        strata.setdefault(l, []).append(c)
-    case_fold = {}
-    for l, cs in strata.items():
-        cs = sorted(cs, key=lambda s: (D.stable_hash(f'{SEED}:{s}'), s))
-        for i, c in enumerate(cs):
-            case_fold[c] = i % K
-    ffold = np.array([case_fold[f['case']] for f in frames])
-    ofold = D.assign_folds([o['group'] for o in others], K, SEED)
+    ffold, ofold = make_folds(frames, others)
 
     oof = {'frames': [None] * len(frames), 'others': [None] * len(others)}
+    loaded = 0
     cache = args.frame_cache
     if cache:
         os.makedirs(cache, exist_ok=True)
@@ -160,8 +168,16 @@ def main():
         if cached and os.path.exists(cached) and list(np.load(cached)['names']) == names:
             z = np.load(cached)
             maps, gates = z['maps'], z['gates']
+            loaded += 1
         else:
-            fnet = train_frame([frames[i] for i in np.where(ffold != k)[0]], [others[i] for i in np.where(ofold != k)[0]], SEED + k)
+            trained = os.path.join(cache, f'fold{k}.pt') if cache else None
+            if trained and os.path.exists(trained):  # trained elsewhere (cv_device.py), same seeds and folds
+                fnet = nets.FrameNet()
+                fnet.load_state_dict(torch.load(trained))
+                fnet.eval()
+                loaded += 1
+            else:
+                fnet = train_frame([frames[i] for i in np.where(ffold != k)[0]], [others[i] for i in np.where(ofold != k)[0]], SEED + k)
             with torch.no_grad():
                 outs = [served.frame_forward(fnet, frames[i]['gray']) for i in held_f] + [served.frame_forward(fnet, others[i]['gray']) for i in held_o]
             maps, gates = np.stack([m for m, _ in outs]), np.array([g for _, g in outs])
@@ -181,6 +197,7 @@ def main():
     if final and os.path.exists(final):
         fnet.load_state_dict(torch.load(final))
         fnet.eval()
+        loaded += 1
         log('final FrameNet from the cache')
     else:
         log('final FrameNet on all data')
@@ -188,7 +205,10 @@ def main():
         if final:
             torch.save(fnet.state_dict(), final)
     export(fnet, args.out)
-    served.write_manifest(args.out, report, comb, time.time() - T0, len(frames), len(others))
+    networks = 'trained in this run' if loaded == 0 else (
+        f'{loaded} of {K + 1} FrameNets (or their held-out maps) loaded from --frame-cache (trained by this script or cv_device.py; '
+        'seconds counts only this run)')
+    served.write_manifest(args.out, report, comb, time.time() - T0, len(frames), len(others), networks)
     served.write_parity(fnet, comb, frames, args.out)
     with open(os.path.join(args.out, 'cv-served.json'), 'w') as fh:
         json.dump(report, fh, indent=1)

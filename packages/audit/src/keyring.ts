@@ -1,7 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
-import { isDigestAlgorithm, type DigestAlgorithm } from '@yunying/core';
+import { createSecretFileOnce, isDigestAlgorithm, type DigestAlgorithm } from '@yunying/core';
 
 /**
  * The audit chain's MAC keys (issue #17). They live in a file outside the database (AUDIT_MAC_KEY_FILE),
@@ -56,22 +55,8 @@ export function newAuditKeyLine(now = new Date()): string {
   return `${id}:${crypto.randomBytes(MIN_KEY_BYTES).toString('base64')}\n`;
 }
 
-/**
- * Writes `content` to `file` only if no file is there, atomically (a temp file linked into place), mode
- * 0600 in a 0700 directory: two processes starting at once end up with the same key, never half a file.
- */
-export function createSecretFileOnce(file: string, content: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const temp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-  fs.writeFileSync(temp, content, { mode: 0o600, flag: 'wx' });
-  try {
-    fs.linkSync(temp, file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  } finally {
-    fs.rmSync(temp, { force: true });
-  }
-}
+// Shared with the other generated secrets; re-exported for existing callers.
+export { createSecretFileOnce };
 
 export interface AuditKeySettings {
   macKeyFile: string;

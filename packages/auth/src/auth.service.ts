@@ -449,6 +449,16 @@ export class AuthService {
     return principalOfUser(userView(row), sid);
   }
 
+  /** Whether a session of this user is neither revoked nor past its end (tokens of the embedded OIDC provider hang on one). */
+  async isSessionActive(sessionId: string, userId: string): Promise<boolean> {
+    if (!UUID.test(sessionId) || !UUID.test(userId)) return false;
+    const { rows } = await this.pool.query<{ ok: boolean }>(
+      'SELECT (revoked_at IS NULL AND expires_at > $3) AS ok FROM sessions WHERE id = $1 AND user_id = $2',
+      [sessionId, userId, this.now()],
+    );
+    return rows[0]?.ok === true;
+  }
+
   async authenticateApiKey(key: string): Promise<Principal> {
     const parsed = parseApiKey(key.trim());
     if (!parsed) throw unauthenticated('API key invalid');

@@ -11,3 +11,5 @@ export * from './validation';
 export type { Queryable } from './queryable';
 export * from './oidc/oidc.verifier';
 export * from './oidc/oidc.authenticator';
+export { createOidcRouter, type OidcRouterDeps } from './oidc/provider/oidc.route';
+export { loadOidcKeySet, newOidcKeySet, OidcKeyError } from './oidc/provider/oidc.keys';

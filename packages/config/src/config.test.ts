@@ -37,6 +37,23 @@ describe('loadConfig', () => {
     expect(prod.audit.generateMissing).toEqual({ macKey: false, signingKey: false });
   });
 
+  it('runs the embedded OIDC provider by default outside production, with generated keys and the clients given', () => {
+    const dev = loadConfig({ AUTH_TOKEN_SECRET: secret, PUBLIC_VIEWER_URL: 'https://pacs.example/', OIDC_CLIENTS: '[{"client_id":"ohif","redirect_uris":["https://ohif.example/callback"]}]' }, '/srv/yunying');
+    expect(dev.auth.oidc).toEqual({
+      issuer: 'https://pacs.example/oidc',
+      audience: 'yunying',
+      usernameClaim: 'preferred_username',
+      embedded: { keysFile: '/srv/yunying/.data/secrets/oidc-provider.jwks.json', generateKeys: true, clients: [{ client_id: 'ohif', redirect_uris: ['https://ohif.example/callback'] }] },
+    });
+    expect(loadConfig({ AUTH_TOKEN_SECRET: secret, OIDC_PROVIDER: 'off' }).auth.oidc).toBeNull();
+    expect(loadConfig({ AUTH_TOKEN_SECRET: secret, OIDC_ISSUER: 'https://idp.example/realm' }).auth.oidc?.embedded).toBeNull();
+    expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, OIDC_CLIENTS: '{not json' })).toThrow(/OIDC_CLIENTS: a JSON array/);
+    expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, OIDC_CLIENTS: '[{"client_id":"x","redirect_uris":[]}]' })).toThrow(/OIDC_CLIENTS/);
+    const prod = { AUTH_TOKEN_SECRET: secret, NODE_ENV: 'production', AUDIT_MAC_KEY_FILE: '/k/mac', AUDIT_SIGNING_KEY_FILE: '/k/sm2.pem' };
+    expect(loadConfig(prod).auth.oidc).toBeNull();
+    expect(() => loadConfig({ ...prod, OIDC_PROVIDER: 'embedded' })).toThrow(/OIDC_PROVIDER_KEYS_FILE: required in production/);
+  });
+
   it('opens the DICOM TLS port only with its certificate, key and CA', () => {
     expect(loadConfig({ AUTH_TOKEN_SECRET: secret }).dimse.tls).toBeNull();
     expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, DIMSE_TLS_PORT: '2762' })).toThrow(

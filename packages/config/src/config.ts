@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { z } from 'zod';
 import { AppError } from '@yunying/core';
-import { envSchema, type Env } from './schema';
+import { envSchema, type Env, type OidcClientSetting } from './schema';
 
 export type Role = Env['ROLE'];
 export type ServiceRole = Exclude<Role, 'all'>;
@@ -71,8 +71,21 @@ export interface Config {
     tokenSecret: string;
     accessTokenTtlSeconds: number;
     refreshTokenTtlSeconds: number;
-    /** An external OpenID Connect issuer whose access tokens are accepted too; null when none. */
-    oidc: { issuer: string; audience: string; usernameClaim: string } | null;
+    /**
+     * The OpenID Connect issuer whose access tokens are accepted too: an external one (OIDC_ISSUER), or the
+     * embedded provider at PUBLIC_VIEWER_URL/oidc (`embedded` set); null when neither.
+     */
+    oidc: {
+      issuer: string;
+      audience: string;
+      usernameClaim: string;
+      embedded: {
+        keysFile: string;
+        /** True for a key file left at its default (never in production): created with fresh keys when missing. */
+        generateKeys: boolean;
+        clients: OidcClientSetting[];
+      } | null;
+    } | null;
   };
   /** The audit chain's keys (outside the database) and its signed checkpoints (issue #17). */
   audit: {
@@ -127,6 +140,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!result.success) throw new ConfigError(result.error.issues.map((i) => describeIssue(i, cleaned)));
   const e = result.data;
   const dataDir = path.resolve(cwd, e.DATA_DIR);
+  const publicViewerUrl = (e.PUBLIC_VIEWER_URL ?? `http://${e.HTTP_HOST.includes(':') ? `[${e.HTTP_HOST}]` : e.HTTP_HOST}:${e.VIEWER_PORT}`).replace(/\/+$/, '');
   const storage: StorageConfig =
     e.STORAGE_BACKEND === 's3'
       ? {
@@ -163,7 +177,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     http: {
       host: e.HTTP_HOST,
       ports: { ingest: e.INGEST_PORT, viewer: e.VIEWER_PORT, inference: e.INFERENCE_PORT, keeper: e.KEEPER_PORT },
-      publicViewerUrl: (e.PUBLIC_VIEWER_URL ?? `http://${e.HTTP_HOST.includes(':') ? `[${e.HTTP_HOST}]` : e.HTTP_HOST}:${e.VIEWER_PORT}`).replace(/\/+$/, ''),
+      publicViewerUrl,
       publicIngestUrl: (e.PUBLIC_INGEST_URL ?? `http://${e.HTTP_HOST.includes(':') ? `[${e.HTTP_HOST}]` : e.HTTP_HOST}:${e.INGEST_PORT}`).replace(/\/+$/, ''),
       trustedProxies: e.TRUSTED_PROXIES ?? [],
       ...(e.METRICS_TOKEN !== undefined ? { metricsToken: e.METRICS_TOKEN } : {}),
@@ -203,7 +217,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       tokenSecret: e.AUTH_TOKEN_SECRET,
       accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
-      oidc: e.OIDC_ISSUER === undefined ? null : { issuer: e.OIDC_ISSUER, audience: e.OIDC_AUDIENCE, usernameClaim: e.OIDC_USERNAME_CLAIM },
+      oidc:
+        e.OIDC_ISSUER !== undefined
+          ? { issuer: e.OIDC_ISSUER, audience: e.OIDC_AUDIENCE, usernameClaim: e.OIDC_USERNAME_CLAIM, embedded: null }
+          : (e.OIDC_PROVIDER ?? (e.NODE_ENV === 'production' ? 'off' : 'embedded')) === 'embedded'
+            ? {
+                issuer: `${publicViewerUrl}/oidc`,
+                audience: e.OIDC_AUDIENCE,
+                usernameClaim: e.OIDC_USERNAME_CLAIM,
+                embedded: {
+                  keysFile: path.resolve(cwd, e.OIDC_PROVIDER_KEYS_FILE ?? path.join(dataDir, 'secrets', 'oidc-provider.jwks.json')),
+                  generateKeys: e.OIDC_PROVIDER_KEYS_FILE === undefined,
+                  clients: e.OIDC_CLIENTS ?? [],
+                },
+              }
+            : null,
     },
     audit: {
       macKeyFile: path.resolve(cwd, e.AUDIT_MAC_KEY_FILE ?? path.join(dataDir, 'secrets', 'audit-mac.keys')),

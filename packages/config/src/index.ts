@@ -1,3 +1,3 @@
 export * from './config';
-export { envSchema, type Env } from './schema';
+export { envSchema, type Env, type OidcClientSetting } from './schema';
 export { renderConfigReference, replaceConfigReference } from './docs';

@@ -16,6 +16,14 @@ const csv = (description: string) =>
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const httpUrl = z.url({ protocol: /^https?$/ });
+/** A browser app registered with the embedded OIDC provider: public (no secret), PKCE, refresh tokens. */
+const oidcClient = z.object({
+  client_id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, '1-64 of A-Z a-z 0-9 . _ -'),
+  redirect_uris: z.array(httpUrl).min(1).max(20),
+  post_logout_redirect_uris: z.array(httpUrl).max(20).optional(),
+});
+export type OidcClientSetting = z.output<typeof oidcClient>;
 const aeTitle = z.string().regex(/^[\x20-\x5b\x5d-\x7e]{1,16}$/, 'a DICOM AE title: 1-16 printable ASCII characters, no backslash');
 
 export const envSchema = z
@@ -170,6 +178,32 @@ export const envSchema = z
       .regex(/^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/)
       .default('preferred_username')
       .describe('Claim of an OIDC access token that names the Yunying user (role and clinic grants come from that user; unknown users are refused).'),
+    OIDC_PROVIDER: z
+      .enum(['embedded', 'off'])
+      .optional()
+      .describe(
+        'embedded: the viewer role serves an OpenID Connect provider at PUBLIC_VIEWER_URL/oidc (authorization code + PKCE, refresh tokens) that signs in Yunying’s own users, and its access tokens are accepted; ignored when OIDC_ISSUER names an external issuer. Default: embedded, off in production (a hospital’s own identity provider goes in OIDC_ISSUER).',
+      ),
+    OIDC_PROVIDER_KEYS_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('JSON Web Key Set (private keys) the embedded OIDC provider signs tokens with; the first key signs. Required in production with the embedded provider; elsewhere default DATA_DIR/secrets/oidc-provider.jwks.json, generated on first start.'),
+    OIDC_CLIENTS: z
+      .string()
+      .transform((text, ctx) => {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'a JSON array' });
+          return z.NEVER;
+        }
+      })
+      .pipe(z.array(oidcClient).max(50))
+      .optional()
+      .describe(
+        'Clients of the embedded OIDC provider, a JSON array of {"client_id", "redirect_uris": [...], "post_logout_redirect_uris"?: [...]}: browser apps such as OHIF (public clients, PKCE required, refresh tokens). Unset: none.',
+      ),
 
     AUDIT_MAC_KEY_FILE: z
       .string()
@@ -235,6 +269,9 @@ export const envSchema = z
       for (const key of ['AUDIT_MAC_KEY_FILE', 'AUDIT_SIGNING_KEY_FILE'] as const) {
         if (env[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'required in production (a key file outside the database; see packages/audit/README.md)' });
       }
+    }
+    if (env.NODE_ENV === 'production' && env.OIDC_ISSUER === undefined && env.OIDC_PROVIDER === 'embedded' && env.OIDC_PROVIDER_KEYS_FILE === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['OIDC_PROVIDER_KEYS_FILE'], message: 'required in production with the embedded OIDC provider (or OIDC_PROVIDER=off)' });
     }
     if (env.STORAGE_FS_ROOTS !== undefined && env.STORAGE_FS_ROOTS.length !== 3) {
       ctx.addIssue({ code: 'custom', path: ['STORAGE_FS_ROOTS'], message: 'exactly three directories (one per copy)' });

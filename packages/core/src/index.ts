@@ -2,3 +2,4 @@ export * from './errors';
 export * from './context';
 export * from './logger';
 export * from './digest';
+export * from './secret-file';

@@ -2,7 +2,7 @@ import path from 'node:path';
 import express from 'express';
 import { pingDatabase } from '@yunying/catalog';
 import { AuditLog, createAuditRouter, FileCheckpointStore, loadCheckpointPublicKeys, loadCheckpointSigner } from '@yunying/audit';
-import { AuthService, createAuthRouter, withOidc } from '@yunying/auth';
+import { AuthService, createAuthRouter, createOidcRouter, withOidc } from '@yunying/auth';
 import { createDerivedObjectStore, createReplicatedStore } from '@yunying/archive';
 import { createServiceApp, listen, type ServiceContext, type StartedService, httpSecurityFromConfig } from '@yunying/http';
 import { createDicomwebRouter } from './dicomweb';
@@ -40,6 +40,10 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
   ctx.lifecycle.add({ name: 'reader-guided model', close: () => model.close() });
   const readerAi = new ReaderAiService(ctx.pool, store, model);
 
+  // The embedded OpenID Connect provider (OHIF and other OIDC clients sign in with Yunying's users).
+  const oidc = config.auth.oidc?.embedded ? await createOidcRouter({ config, pool: ctx.pool, auth, logger }) : null;
+  if (oidc !== null) ctx.lifecycle.add({ name: 'oidc provider', close: () => Promise.resolve(oidc.close()) });
+
   const app = createServiceApp({
     service: 'viewer',
     logger,
@@ -48,6 +52,7 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
     readiness: [{ name: 'postgres', check: () => pingDatabase(ctx.pool) }],
     before: (app) => serveWebApp(app, config.http.publicIngestUrl),
     routes: [
+      ...(oidc !== null ? [oidc.router] : []),
       createAuthRouter(auth).router,
       createAuditRouter({
         pool: ctx.pool,

@@ -16,12 +16,21 @@ import { OidcVerifier } from './oidc.verifier';
  */
 export interface OidcUsers {
   findUserByUsername(username: string): Promise<UserView | null>;
+  isSessionActive(sessionId: string, userId: string): Promise<boolean>;
 }
+
+/**
+ * The claim of the embedded provider's access tokens that names the Yunying session its sign-in started.
+ * Checked on every request, so a sign-out or a disabled user ends the token at once, not at its expiry.
+ */
+export const YUNYING_SESSION_CLAIM = 'yunying_sid';
 
 export interface OidcAuthenticatorOptions {
   verifier: OidcVerifier;
   users: OidcUsers;
   usernameClaim: string;
+  /** The embedded provider: tokens must name a live Yunying session of their user (YUNYING_SESSION_CLAIM). */
+  requireSession?: boolean;
 }
 
 export class OidcAuthenticator implements Authenticator {
@@ -37,7 +46,13 @@ export class OidcAuthenticator implements Authenticator {
     if (typeof subject !== 'string' || subject.trim() === '') throw new AppError('unauthenticated', 'Access token names no user');
     const user = await this.options.users.findUserByUsername(subject);
     if (user === null || user.disabled) throw new AppError('unauthenticated', 'No Yunying user for this identity');
-    return principalOfUser(user);
+    if (!this.options.requireSession) return principalOfUser(user);
+    const sessionId = claims[YUNYING_SESSION_CLAIM];
+    if (typeof sessionId !== 'string' || !(await this.options.users.isSessionActive(sessionId, user.id))) {
+      throw new AppError('unauthenticated', 'Access token revoked');
+    }
+    // With the session in the principal, Yunying's own sign-out (Bearer) ends this sign-in too.
+    return principalOfUser(user, sessionId);
   }
 
   authenticateApiKey(key: string): Promise<Principal> {
@@ -45,7 +60,11 @@ export class OidcAuthenticator implements Authenticator {
   }
 }
 
-/** `inner` alone when no issuer is configured, else wrapped to accept the issuer's tokens too. */
+/**
+ * `inner` alone when no issuer is configured, else wrapped to accept the issuer's tokens too. The embedded
+ * provider's tokens go through the same verification as an external issuer's (discovery, JWKS over HTTP,
+ * issuer, audience), so what is tested for one holds for the other.
+ */
 export function withOidc(inner: Authenticator & OidcUsers, config: Config): Authenticator {
   const oidc = config.auth.oidc;
   if (oidc === null) return inner;
@@ -53,5 +72,6 @@ export function withOidc(inner: Authenticator & OidcUsers, config: Config): Auth
     verifier: new OidcVerifier({ issuer: oidc.issuer, audience: oidc.audience }),
     users: inner,
     usernameClaim: oidc.usernameClaim,
+    requireSession: oidc.embedded !== null,
   });
 }

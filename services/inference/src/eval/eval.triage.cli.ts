@@ -33,8 +33,10 @@ async function main(): Promise<void> {
   let evaluation: TriageEvaluation;
   const model = await TriageModel.load(base);
   try {
-    evaluation = await evaluateTriage(model, rows, (done, total) => process.stderr.write(`\r${done}/${total}`));
-    process.stderr.write('\n');
+    // A progress counter only on a terminal: redirected to a file, '\r' updates pile up into one long line.
+    const progress = process.stderr.isTTY ? (done: number, total: number): void => void process.stderr.write(`\r${done}/${total}`) : undefined;
+    evaluation = await evaluateTriage(model, rows, progress);
+    if (progress) process.stderr.write('\n');
   } finally {
     await model.close();
   }

@@ -1,0 +1,219 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { importJWK, SignJWT, type JWK } from 'jose';
+import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
+import { loadConfig, type Config } from '@yunying/config';
+import { createLogger } from '@yunying/core';
+import { createMetricsRegistry, createServiceApp } from '@yunying/http';
+import { AuthService } from '../../auth.service';
+import type { Authenticator } from '../../middleware';
+import { withOidc } from '../oidc.authenticator';
+import { createOidcRouter } from './oidc.route';
+
+/**
+ * The embedded OIDC provider over real HTTP, as a browser app (OHIF) uses it: discovery, the authorization
+ * code flow with PKCE through Yunying's login page, the token endpoint, a refresh, revocation. Its access
+ * tokens are checked by the same authenticator that accepts an external issuer's (withOidc), against the
+ * real catalog. The client here is fetch with a small cookie jar and redirects followed by hand.
+ */
+const CLIENT_ID = 'ohif';
+const REDIRECT_URI = 'http://127.0.0.1:1/callback';
+const PASSWORD = 'correct horse battery staple';
+
+class Browser {
+  private readonly cookies = new Map<string, string>();
+
+  async request(url: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.cookies.size > 0) headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
+    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const eq = pair?.indexOf('=') ?? -1;
+      if (pair === undefined || eq < 0) continue;
+      const value = pair.slice(eq + 1);
+      if (value === '' || /expires=Thu, 01 Jan 1970/i.test(line)) this.cookies.delete(pair.slice(0, eq));
+      else this.cookies.set(pair.slice(0, eq), value);
+    }
+    return res;
+  }
+
+  /** Follows redirects within the issuer; stops at the first one leaving it (the client's redirect URI). */
+  async follow(url: string, issuerOrigin: string, init: RequestInit = {}): Promise<Response> {
+    let res = await this.request(url, init);
+    let location = res.headers.get('location');
+    while (res.status >= 300 && res.status < 400 && location !== null) {
+      const next = new URL(location, url);
+      if (next.origin !== issuerOrigin) return res;
+      url = next.href;
+      res = await this.request(url);
+      location = res.headers.get('location');
+    }
+    return res;
+  }
+}
+
+describe('embedded OIDC provider', () => {
+  let catalog: TestCatalog;
+  let auth: AuthService;
+  let server: http.Server;
+  let base: string;
+  let issuer: string;
+  let config: Config;
+  let dataDir: string;
+  let authenticator: Authenticator;
+  let close: () => void;
+  let clinicB: string;
+
+  beforeAll(async () => {
+    catalog = await createTestCatalog('oidcp');
+    auth = new AuthService({ pool: catalog.pool, tokenSecret: 'oidc-provider-test-secret-0123456789abcdef', accessTokenTtlSeconds: 300, refreshTokenTtlSeconds: 3600 });
+    const clinicA = (await auth.createClinic({ code: 'clinic-a', name: 'A' })).id;
+    clinicB = (await auth.createClinic({ code: 'clinic-b', name: 'B' })).id;
+    await auth.createUser({ username: 'alice', role: 'clinic', clinicId: clinicA, password: PASSWORD });
+    const rita = await auth.createUser({ username: 'rita', role: 'radiologist', password: PASSWORD });
+    await auth.grantClinic(rita.id, clinicB);
+
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'yy-oidc-'));
+    // The issuer must be known before the provider exists: take a port first, then serve on it.
+    server = http.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    config = loadConfig({
+      NODE_ENV: 'test',
+      DATA_DIR: dataDir,
+      AUTH_TOKEN_SECRET: 'oidc-provider-test-secret-0123456789abcdef',
+      ACCESS_TOKEN_TTL_SECONDS: '300',
+      REFRESH_TOKEN_TTL_SECONDS: '3600',
+      PUBLIC_VIEWER_URL: base,
+      OIDC_CLIENTS: JSON.stringify([{ client_id: CLIENT_ID, redirect_uris: [REDIRECT_URI] }]),
+    });
+    issuer = config.auth.oidc?.issuer ?? '';
+    const logger = createLogger({ level: 'silent', service: 'viewer' });
+    const oidc = await createOidcRouter({ config, pool: catalog.pool, auth, logger });
+    close = oidc.close;
+    const app = createServiceApp({ service: 'viewer', logger, metrics: createMetricsRegistry(), readiness: [], routes: [oidc.router] });
+    server.on('request', app);
+    authenticator = withOidc(auth, config);
+  });
+
+  afterAll(async () => {
+    close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await catalog.drop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** The authorization code flow with PKCE (RFC 7636, S256) up to the token response. */
+  async function signIn(username: string, password: string = PASSWORD): Promise<{ access_token: string; refresh_token: string; id_token: string }> {
+    const browser = new Browser();
+    const verifier = crypto.randomBytes(32).toString('base64url');
+    const challenge = crypto.createHash('sha256').update(verifier).digest('base64url');
+    const state = crypto.randomBytes(8).toString('hex');
+    const params = new URLSearchParams({ client_id: CLIENT_ID, redirect_uri: REDIRECT_URI, response_type: 'code', scope: 'openid profile', state, code_challenge: challenge, code_challenge_method: 'S256' });
+    const page = await browser.follow(`${issuer}/auth?${params.toString()}`, base);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    const action = /action="([^"]+)"/.exec(html)?.[1];
+    if (action === undefined) throw new Error('no login form');
+    expect(html).toContain(CLIENT_ID);
+    const back = await browser.follow(new URL(action.replace(/&#47;/g, '/'), base).href, base, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username, password }).toString(),
+    });
+    if (back.status === 401) throw Object.assign(new Error('login refused'), { status: 401 });
+    const location = new URL(back.headers.get('location') ?? '');
+    expect(`${location.origin}${location.pathname}`).toBe(REDIRECT_URI);
+    expect(location.searchParams.get('state')).toBe(state);
+    const code = location.searchParams.get('code') ?? '';
+    const tokens = await fetch(`${issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, client_id: CLIENT_ID, code_verifier: verifier }).toString(),
+    });
+    expect(tokens.status).toBe(200);
+    return (await tokens.json()) as { access_token: string; refresh_token: string; id_token: string };
+  }
+
+  async function refresh(refreshToken: string): Promise<Response> {
+    return fetch(`${issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: CLIENT_ID }).toString(),
+    });
+  }
+
+  it('publishes a discovery document for the code flow with PKCE, and its keys', async () => {
+    const res = await fetch(`${issuer}/.well-known/openid-configuration`);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as Record<string, unknown>;
+    expect(doc).toMatchObject({ issuer, response_types_supported: ['code'], code_challenge_methods_supported: ['S256'] });
+    expect(doc.grant_types_supported).toEqual(expect.arrayContaining(['authorization_code', 'refresh_token']));
+    expect(doc.end_session_endpoint).toBe(`${issuer}/session/end`);
+    const jwks = (await (await fetch(String(doc.jwks_uri))).json()) as { keys: JWK[] };
+    expect(jwks.keys[0]).toMatchObject({ kty: 'RSA', alg: 'RS256' });
+    expect(jwks.keys[0]?.d).toBeUndefined();
+    // Generated at first start, kept with the other local secrets, owner-only.
+    expect(fs.statSync(path.join(dataDir, 'secrets', 'oidc-provider.jwks.json')).mode & 0o777).toBe(0o600);
+  });
+
+  it('signs a user in with code + PKCE; the access token maps to their role and clinic grants; a refresh works', async () => {
+    const tokens = await signIn('rita');
+    expect(tokens.refresh_token).toEqual(expect.any(String));
+    await expect(authenticator.authenticateAccessToken(tokens.access_token)).resolves.toMatchObject({
+      kind: 'user',
+      username: 'rita',
+      role: 'radiologist',
+      clinics: { all: false, clinicIds: [clinicB] },
+    });
+    const res = await refresh(tokens.refresh_token);
+    expect(res.status).toBe(200);
+    const next = (await res.json()) as { access_token: string; refresh_token: string };
+    expect(next.refresh_token).not.toBe(tokens.refresh_token);
+    await expect(authenticator.authenticateAccessToken(next.access_token)).resolves.toMatchObject({ username: 'rita', role: 'radiologist' });
+    // A rotated refresh token presented again is reuse: refused, and the sign-in ends.
+    expect((await refresh(tokens.refresh_token)).status).toBe(400);
+    await expect(authenticator.authenticateAccessToken(next.access_token)).rejects.toMatchObject({ code: 'unauthenticated' });
+  });
+
+  it('refuses a wrong password and an unknown user at the login page, and a token for an unknown subject', async () => {
+    await expect(signIn('rita', 'not the password')).rejects.toMatchObject({ status: 401 });
+    await expect(signIn('mallory')).rejects.toMatchObject({ status: 401 });
+    // Even signed with the provider's own key, a subject Yunying does not know is refused.
+    const file = JSON.parse(fs.readFileSync(path.join(dataDir, 'secrets', 'oidc-provider.jwks.json'), 'utf8')) as { keys: JWK[] };
+    const jwk = file.keys[0] as JWK;
+    const forged = await new SignJWT({ preferred_username: 'mallory', yunying_sid: crypto.randomUUID() })
+      .setProtectedHeader({ alg: 'RS256', kid: jwk.kid ?? '', typ: 'at+jwt' })
+      .setIssuer(issuer)
+      .setAudience('yunying')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(await importJWK(jwk, 'RS256'));
+    await expect(authenticator.authenticateAccessToken(forged)).rejects.toMatchObject({ code: 'unauthenticated', message: 'No Yunying user for this identity' });
+  });
+
+  it('sign-out revokes: Yunying sign-out ends the OIDC tokens, OIDC revocation ends the Yunying session', async () => {
+    const first = await signIn('alice');
+    const principal = await authenticator.authenticateAccessToken(first.access_token);
+    await auth.signOut({ sessionId: principal.sessionId ?? '' });
+    await expect(authenticator.authenticateAccessToken(first.access_token)).rejects.toMatchObject({ code: 'unauthenticated', message: 'Access token revoked' });
+    expect((await refresh(first.refresh_token)).status).toBe(400);
+
+    const second = await signIn('alice');
+    const sessionId = (await authenticator.authenticateAccessToken(second.access_token)).sessionId ?? '';
+    const revoked = await fetch(`${issuer}/token/revocation`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: second.refresh_token, token_type_hint: 'refresh_token', client_id: CLIENT_ID }).toString(),
+    });
+    expect(revoked.status).toBe(200);
+    expect(await auth.isSessionActive(sessionId, principal.userId ?? '')).toBe(false);
+    await expect(authenticator.authenticateAccessToken(second.access_token)).rejects.toMatchObject({ code: 'unauthenticated' });
+  });
+});
