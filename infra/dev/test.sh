@@ -33,6 +33,8 @@ export TEST_DATABASE_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432
 export TEST_REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379}
 yy_ensure_postgres "$TEST_DATABASE_URL"
 yy_ensure_redis "$TEST_REDIS_URL"
+# The OHIF Viewer's built dist for test/e2e/ohif.e2e.test.ts (pinned, checksummed, kept under .data).
+bash test/e2e/ohif/fetch-ohif.sh || yy_log "OHIF dist not fetched; test/e2e/ohif.e2e.test.ts will say so"
 
 export YUNYING_SKIP_LOG="$YY_DATA/test-skips.jsonl"
 export YUNYING_SUMMARY_FILE="$YY_DATA/test-summary.txt"
