@@ -129,6 +129,34 @@ yy_ensure_token_secret() {
   fi
 }
 
+# The services' own database login (issue #17): `yunying_service`, a member of `yunying_app` (ordinary DML,
+# the audit tables append-only: migration 0200), never the owner or a superuser, so a compromised service
+# cannot switch the audit triggers off (session_replication_role) or rewrite the chain. Migrations and the
+# seed run as the owner before. Sets DATABASE_URL to that login and DATABASE_MIGRATE=false. Skipped when the
+# caller chose DATABASE_MIGRATE, or (with a warning) when the owner may not create roles.
+yy_use_service_role() {
+  [ -z "${DATABASE_MIGRATE:-}" ] || return 0
+  local url=$DATABASE_URL host port db user pw
+  read -r host port db user < <(yy_pg_parts "$url")
+  mkdir -p "$YY_DATA/secrets"; chmod 700 "$YY_DATA/secrets"
+  [ -s "$YY_DATA/secrets/db-service-password" ] || (umask 077; head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' > "$YY_DATA/secrets/db-service-password")
+  pw=$(cat "$YY_DATA/secrets/db-service-password")
+  if ! PGPASSWORD=$(node -e 'console.log(decodeURIComponent(new URL(process.argv[1]).password))' "$url") \
+    psql -h "$host" -p "$port" -U "$user" -d "$db" -v ON_ERROR_STOP=1 -v pw="$pw" -q >/dev/null 2>"$YY_DATA/service-role.log" <<'SQL'
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'yunying_service') THEN CREATE ROLE yunying_service LOGIN; END IF;
+END $$;
+ALTER ROLE yunying_service WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD :'pw';
+GRANT yunying_app TO yunying_service;
+SQL
+  then
+    yy_log "warning: could not create the least-privileged login yunying_service (see .data/service-role.log); the services connect as $user"
+    return 0
+  fi
+  DATABASE_URL=$(node -e 'const u=new URL(process.argv[1]); u.username="yunying_service"; u.password=process.argv[2]; console.log(u.href)' "$url" "$pw")
+  export DATABASE_URL DATABASE_MIGRATE=false
+}
+
 # STORAGE_BACKEND=s3 without S3_ENDPOINTS: a local Ceph RGW with Object Lock under .data/ceph
 # (infra/ceph), with three buckets for the three copies. Installs Ceph with apt when root.
 yy_ensure_local_s3() {

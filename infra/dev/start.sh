@@ -50,6 +50,7 @@ if [ "${STORAGE_BACKEND:-fs}" = s3 ] && [ -z "${S3_ENDPOINTS:-}" ]; then yy_ensu
 
 node packages/catalog/dist/migrate.cli.js
 node services/launcher/dist/seed.cli.js
+yy_use_service_role
 
 yy_log "starting Yunying (ROLE=$ROLE); Ctrl-C stops it and whatever this script started"
 # The launcher writes straight to the terminal (human-readable logs there, JSON when piped or with

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { createPool } from '@yunying/catalog';
 import { REPO_ROOT, freePort } from '../support/processes';
 import { describeUnless, findExecutable } from '../support/skip';
 import { waitFor } from '../support/wait';
@@ -135,6 +136,24 @@ async function expectAllStopped(terminal: Terminal, marker: string, ports: numbe
   expect({ left: left === true ? [] : processesOfRun(marker) }).toEqual({ left: [] });
 }
 
+/** Logged in as npm start's service role: the audit chain cannot be switched off, changed or deleted. */
+async function expectServiceRoleCannotRewriteAudit(schema: string): Promise<void> {
+  const url = new URL(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
+  url.username = 'yunying_service';
+  url.password = fs.readFileSync(path.join(REPO_ROOT, '.data/secrets/db-service-password'), 'utf8').trim();
+  const pool = createPool({ url: url.href, schema, poolSize: 1, applicationName: 'npm-start-test' });
+  try {
+    const attempt = async (sql: string): Promise<string> => pool.query(sql).then(() => 'allowed', (e: unknown) => (e instanceof Error ? e.message : String(e)));
+    expect(await attempt('SELECT count(*) FROM audit_events')).toBe('allowed');
+    expect(await attempt('SET session_replication_role = replica')).toMatch(/permission denied/);
+    expect(await attempt('UPDATE audit_events SET action = action')).toMatch(/permission denied/);
+    expect(await attempt('DELETE FROM audit_events')).toMatch(/permission denied/);
+    expect(await attempt('CREATE TABLE not_allowed (x int)')).toMatch(/permission denied/);
+  } finally {
+    await pool.end();
+  }
+}
+
 describeUnless(reason(), 'npm start in a terminal (system)', () => {
   jest.setTimeout(400_000);
 
@@ -147,6 +166,10 @@ describeUnless(reason(), 'npm start in a terminal (system)', () => {
     expect(output).toMatch(/ingest\s+http:\/\/127\.0\.0\.1:\d+/);
     expect(output).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: listening /m); // pino-pretty's line, not a JSON object
     expect(output.split(/\r?\n/).filter((l) => l.startsWith('{"level"'))).toEqual([]);
+    // The services log in as the least-privileged role npm start made, not as the owner who migrated.
+    expect(output).toMatch(/catalog: connected as a role without superuser rights/);
+    expect(output).toMatch(/"?dbRole"?:\s*"yunying_service"/);
+    await expectServiceRoleCannotRewriteAudit(`npm_start_${marker}`);
 
     terminal.type('\x03');
     await expectAllStopped(terminal, marker, ports).finally(() => killRun(marker));

@@ -75,3 +75,15 @@ export async function migrate(pool: Pool, schema: string, migrations = loadMigra
   }
   return applied;
 }
+
+/**
+ * The migrations not yet applied, read with SELECT alone: what a process that connects as the
+ * least-privileged application role (no DDL) checks before it starts (migrations run as the owner).
+ */
+export async function pendingMigrations(pool: Pool, schema: string, migrations = loadMigrations()): Promise<string[]> {
+  const exists = await pool.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [`${quoteIdent(schema)}.schema_migrations`]);
+  if (exists.rows[0]?.t == null) return migrations.map((m) => m.name);
+  const { rows } = await pool.query<{ version: string; checksum: string }>(`SELECT version, checksum FROM ${quoteIdent(schema)}.schema_migrations`);
+  const done = new Map(rows.map((r) => [r.version, r.checksum]));
+  return migrations.filter((m) => done.get(m.version) !== m.checksum).map((m) => m.name);
+}

@@ -28,7 +28,8 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   logFormat: Env['LOG_FORMAT'];
   dataDir: string;
-  database: { url: string; schema: string; poolSize: number };
+  /** migrate: apply pending migrations at start (false: connect as a role that cannot, and refuse to start while one is pending). */
+  database: { url: string; schema: string; poolSize: number; migrate: boolean };
   redis: { url: string; queuePrefix: string };
   http: {
     host: string;
@@ -172,7 +173,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
     dataDir,
-    database: { url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA, poolSize: e.DATABASE_POOL_SIZE },
+    database: { url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA, poolSize: e.DATABASE_POOL_SIZE, migrate: e.DATABASE_MIGRATE },
     redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
     http: {
       host: e.HTTP_HOST,

@@ -50,6 +50,11 @@ export const envSchema = z
       .default('public')
       .describe('PostgreSQL schema holding the catalog tables (tests use one schema each).'),
     DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10).describe('Connections in the catalog pool.'),
+    DATABASE_MIGRATE: bool
+      .default(true)
+      .describe(
+        'Apply pending catalog migrations at start-up. false: the process connects as a least-privileged role that cannot change the schema (npm start does this; migrations run as the owner first) and refuses to start while a migration is pending.',
+      ),
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379').describe('Redis URL for the job queues (bull).'),
     QUEUE_PREFIX: z
       .string()

@@ -1,6 +1,6 @@
 import type { Config, ServiceRole } from '@yunying/config';
 import type { Logger } from '@yunying/core';
-import { createPool, migrate } from '@yunying/catalog';
+import { createPool, migrate, pendingMigrations } from '@yunying/catalog';
 import { ensureKeyedGenesis, installAuditKeyring, loadAuditKeyring } from '@yunying/audit';
 import { Lifecycle, SharedRoutes, createMetricsRegistry, type ServiceContext, type StartedService } from '@yunying/http';
 import { startIngestService, startKeeperService } from '@yunying/ingest';
@@ -27,15 +27,28 @@ export interface RunningRoles {
 
 /**
  * Starts the roles the config asks for in this process, sharing one pool, one metrics registry and one
- * lifecycle. Migrations run first (under an advisory lock, so several processes may start at once).
+ * lifecycle. Migrations run first (under an advisory lock, so several processes may start at once), or,
+ * with DATABASE_MIGRATE=false, are only checked to be complete.
  */
 export async function startRoles(config: Config, logger: Logger): Promise<RunningRoles> {
   const lifecycle = new Lifecycle(logger);
   const pool = createPool({ url: config.database.url, schema: config.database.schema, poolSize: config.database.poolSize, applicationName: `yunying-${config.role}` });
   lifecycle.add({ name: 'postgres pool', close: () => pool.end() });
   try {
-    const applied = await migrate(pool, config.database.schema);
-    if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    const who = await pool.query<{ role: string; superuser: boolean }>('SELECT current_user AS role, rolsuper AS superuser FROM pg_roles WHERE rolname = current_user');
+    const { role: dbRole, superuser } = who.rows[0] ?? { role: 'unknown', superuser: false };
+    if (superuser) logger.warn({ dbRole }, 'catalog: connected as a database superuser, who can switch the audit triggers off; connect as a member of yunying_app (packages/audit/README.md)');
+    else logger.info({ dbRole, migrate: config.database.migrate }, 'catalog: connected as a role without superuser rights');
+    if (config.database.migrate) {
+      const applied = await migrate(pool, config.database.schema);
+      if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    } else {
+      // A least-privileged role cannot change the schema: the owner migrates first (npm run migrate).
+      const pending = await pendingMigrations(pool, config.database.schema);
+      if (pending.length > 0) {
+        throw new Error(`the catalog has ${pending.length} migration(s) pending or changed (${pending.slice(0, 3).join(', ')}${pending.length > 3 ? ', …' : ''}): run \`npm run migrate\` as the database owner first (DATABASE_MIGRATE=false)`);
+      }
+    }
     // Before any role can append: every audit record is MACed with the key from outside the database.
     installAuditKeyring(
       loadAuditKeyring({ macKeyFile: config.audit.macKeyFile, macAlgorithm: config.audit.macAlgorithm, generateMissing: config.audit.generateMissing.macKey }),
