@@ -34,6 +34,17 @@ describe('retention expiry and disposal (system, fs replicas)', () => {
     const study = makeStudy(count, { rows: 8, columns: 8 });
     expect((await stow(system.urls.ingest ?? '', deviceKey, study.files)).status).toBe(200);
     const { rows } = await system.pool.query<{ object_key: string }>('SELECT object_key FROM objects WHERE sha256 = ANY($1) ORDER BY 1', [study.files.map(sha256)]);
+    // The later instances raised the study's retain-until past the first ones' locks; the keeper's lock
+    // extender (#20) brings every copy up to it. Waiting for that also keeps it from re-extending a sidecar
+    // that expire() below has just rewritten.
+    await waitFor('every copy locked until the study retain-until', async () => {
+      const behind = await system.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM copies c JOIN instances i ON i.sha256 = c.sha256 JOIN studies s ON s.id = i.study_ref
+          WHERE s.study_instance_uid = $1 AND c.retain_until < s.retain_until`,
+        [study.studyInstanceUid],
+      );
+      return behind.rows[0]?.n === 0;
+    });
     return { uid: study.studyInstanceUid, keys: rows.map((r) => r.object_key) };
   }
 

@@ -356,6 +356,31 @@ export class FsReplicaTarget implements ReplicaTarget {
     }
   }
 
+  async extendRetention(key: string, _versionId: string | null, retainUntil: Date): Promise<Date> {
+    const hex = assertObjectKey(key);
+    await this.assertMounted();
+    const file = this.pathOf(key);
+    try {
+      const st = await fs.stat(file).catch((error: unknown) => {
+        if (errnoCode(error) === 'ENOENT') throw new AppError('not_found', `replica ${this.name}: no such object`);
+        throw error;
+      });
+      const old = await this.readSidecar(file);
+      // The sidecar keeps what it says about the object; only the date grows (mergeSidecar takes the later).
+      const next = await this.mergeSidecar(file, {
+        sha256: old?.sha256 ?? hex,
+        size: old?.size ?? st.size,
+        retainUntil,
+        legalHold: false,
+      });
+      await fsyncDir(path.dirname(file));
+      return new Date(next.retainUntil);
+    } catch (error) {
+      if (isAppError(error)) throw error;
+      throw unavailable(this.name, 'cannot extend the retention record', error);
+    }
+  }
+
   async setLegalHold(key: string, on: boolean): Promise<void> {
     assertObjectKey(key);
     await this.assertMounted();

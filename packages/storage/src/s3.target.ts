@@ -163,7 +163,7 @@ export class S3ReplicaTarget implements ReplicaTarget {
       if (version.versionId === null) {
         throw new AppError('config_invalid', `replica ${this.name}: bucket is not versioned (no Object Lock)`);
       }
-      const retainUntil = await this.extendRetention(key, version.versionId, meta.retainUntil);
+      const retainUntil = await this.lockAtLeast(key, version.versionId, meta.retainUntil);
       if (meta.legalHold && !existingHold) await this.writeLegalHold(key, version.versionId, true);
       return {
         target: this.name,
@@ -366,9 +366,23 @@ export class S3ReplicaTarget implements ReplicaTarget {
     await (this.client.setObjectLegalHold(this.bucket, key, versionId === null ? { status } : { status, versionId }) as unknown as Promise<void>);
   }
 
+  async extendRetention(key: string, versionId: string | null, retainUntil: Date): Promise<Date> {
+    assertObjectKey(key);
+    try {
+      // The catalog records the version that was locked; without one, the current version is the copy.
+      const version = versionId ?? (await this.currentVersion(key))?.versionId ?? null;
+      if (version === null) throw new AppError('not_found', `replica ${this.name}: no such object`);
+      // RGW/AWS accept a later COMPLIANCE date on a locked version and refuse an earlier one; lockAtLeast
+      // below never asks for an earlier one.
+      return await this.lockAtLeast(key, version, retainUntil);
+    } catch (error) {
+      throw this.mapError(error, 'retention extension failed');
+    }
+  }
+
   /** Sets COMPLIANCE retention to `wanted` unless the version already has COMPLIANCE at least that long
    * (bucket default or an earlier put); returns the retain-until now in force, as read back. */
-  private async extendRetention(key: string, versionId: string, wanted: Date): Promise<Date> {
+  private async lockAtLeast(key: string, versionId: string, wanted: Date): Promise<Date> {
     const current = await this.lockOf(key, versionId);
     if (current.mode === 'COMPLIANCE' && current.retainUntil !== null && current.retainUntil.getTime() >= wanted.getTime()) {
       return current.retainUntil;

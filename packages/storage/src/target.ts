@@ -83,6 +83,10 @@ export interface ReplicaTarget {
    * system clock is not believed (it could only be used to delete early). */
   remove(key: string, now: Date): Promise<void>;
   setLegalHold(key: string, on: boolean): Promise<void>;
+  /** Extends the existing copy's lock to at least `retainUntil`, never shortening it (S3: PutObjectRetention
+   * COMPLIANCE on `versionId`, or the current version when null; fs: the sidecar). Returns the retain-until
+   * now in force, as read back from the store. Throws AppError('not_found') when the copy is absent. */
+  extendRetention(key: string, versionId: string | null, retainUntil: Date): Promise<Date>;
   /** Readiness: resolves when the target can take writes, throws AppError('unavailable') otherwise. */
   probe(): Promise<void>;
 }

@@ -160,3 +160,69 @@ export async function goodSources(pool: Pool, sha256: string, except: string): P
   );
   return rows.map((r) => r.target);
 }
+
+/** A copy locked for less than its object must be kept (the latest retain-until of the studies that use it). */
+export interface ShortLock {
+  id: string;
+  sha256: string;
+  target: string;
+  key: string;
+  versionId: string | null;
+  state: CopyState;
+  /** What the copy's lock must reach: the object's and every referring study's retain-until, the latest. */
+  wanted: Date;
+  studyInstanceUid: string | null;
+}
+
+/**
+ * Copies whose recorded lock is earlier than what their object needs, after `afterId` in id order. A study's
+ * retain-until grows when a later instance (or the triage SR) arrives; the copies written before keep the
+ * earlier lock until the lock extender catches them here. Every version counts, not only the current one:
+ * every version stays retained. A full scan per pass (keyset paged); a per-study "locks behind" flag set
+ * by the ingest transaction would replace it for very large archives.
+ */
+export async function listShortLocks(pool: Pool, afterId: string, limit: number): Promise<ShortLock[]> {
+  const { rows } = await pool.query<{
+    id: string;
+    sha256: string;
+    target: string;
+    object_key: string;
+    version_id: string | null;
+    state: CopyState;
+    wanted: Date;
+    study_instance_uid: string | null;
+  }>(
+    `SELECT c.id, c.sha256, c.target, c.object_key, c.version_id, c.state, w.wanted, w.study_instance_uid
+       FROM copies c
+       JOIN objects o ON o.sha256 = c.sha256
+       CROSS JOIN LATERAL (
+         SELECT GREATEST(o.retain_until, max(s.retain_until)) AS wanted,
+                (array_agg(s.study_instance_uid ORDER BY s.retain_until DESC))[1] AS study_instance_uid
+           FROM instances i JOIN studies s ON s.id = i.study_ref
+          WHERE i.sha256 = c.sha256) w
+      WHERE c.id > $1 AND c.retain_until < w.wanted
+      ORDER BY c.id
+      LIMIT $2`,
+    [afterId, limit],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    sha256: r.sha256,
+    target: r.target,
+    key: r.object_key,
+    versionId: r.version_id,
+    state: r.state,
+    wanted: r.wanted,
+    studyInstanceUid: r.study_instance_uid,
+  }));
+}
+
+/** The object must be kept until `wanted`: a copy repaired later gets at least that (see RETURNING). */
+export async function raiseObjectRetention(client: PoolClient | Pool, sha256: string, wanted: Date): Promise<void> {
+  await client.query('UPDATE objects SET retain_until = GREATEST(retain_until, $2) WHERE sha256 = $1', [sha256, wanted]);
+}
+
+/** Records the lock read back from the store after an extension; only ever later. */
+export async function recordCopyLock(client: PoolClient, id: string, retainUntil: Date): Promise<void> {
+  await client.query('UPDATE copies SET retain_until = GREATEST(retain_until, $2) WHERE id = $1', [id, retainUntil]);
+}

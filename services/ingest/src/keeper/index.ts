@@ -9,6 +9,7 @@ import type { ReplicatedStore } from '@yunying/storage';
 import { DisposalService } from './disposal.service';
 import { keeperMetrics } from './keeper.metrics';
 import { keeperRoutes } from './keeper.route';
+import { LockExtender } from './lock.extender';
 import { OrphanSweeper } from './orphan.sweeper';
 import { RepairService } from './repair.service';
 import { Scrubber } from './scrub.service';
@@ -57,7 +58,7 @@ class Every {
 }
 
 /**
- * Keep and prove (#8): the scheduled loops run in the keeper role (ROLE=keeper, or within ROLE=all), the
+ * Keep and prove (#8): the scheduled loops (and the lock extender, #20) run in the keeper role (ROLE=keeper, or within ROLE=all), the
  * admin/auditor routes are served by the ingest role (and the keeper's own port). The scrubber, the repair worker (which also completes
  * copies that failed at write time with a write quorum below 3), the orphan sweeper and the disposal
  * executor, plus their admin/auditor routes. See docs/keep-and-prove.md.
@@ -82,6 +83,7 @@ export function startKeeper(deps: KeeperDeps): { router: ReturnType<typeof keepe
   const s3 = config.storage.backend === 's3' ? { accessKey: config.storage.accessKey, secretKey: config.storage.secretKey, region: config.storage.region } : null;
   const sweeper = new OrphanSweeper({ pool, store, logger, metrics, s3 });
   const disposals = new DisposalService({ pool, store, logger, metrics });
+  const locks = new LockExtender({ pool, store, logger, metrics });
 
   const warn = (what: string) => (error: unknown) => logger.warn({ err: describeError(error) }, `keeper: ${what} failed; will retry`);
   const anchor = new AuditAnchor(
@@ -99,6 +101,8 @@ export function startKeeper(deps: KeeperDeps): { router: ReturnType<typeof keepe
     new Every(settings.scrubIntervalSeconds, () => scrubber.tick(), warn('scrub tick')),
     new Every(settings.repairRetrySeconds, () => repair.runDue(), warn('repair pass')),
     new Every(settings.repairRetrySeconds, () => disposals.kick(), warn('disposal executor')),
+    // A later instance raises its study's retain-until past the copies already written: extend them soon.
+    new Every(settings.repairRetrySeconds, () => locks.runPass(), warn('lock extension')),
     new Every(settings.orphanSweepIntervalSeconds, () => sweeper.sweep(), warn('orphan sweep')),
     new Every(config.audit.checkpointIntervalSeconds, checkpointAuditChain, warn('audit checkpoint')),
   ];

@@ -12,6 +12,8 @@ export interface KeeperMetrics {
   orphans: Counter<string>;
   /** outcome: requested | approved | rejected | executed | blocked | refused */
   disposals: Counter<string>;
+  /** outcome: extended | missing | failed */
+  locksExtended: Counter<string>;
 }
 
 export function keeperMetrics(registry: Registry): KeeperMetrics {
@@ -21,5 +23,6 @@ export function keeperMetrics(registry: Registry): KeeperMetrics {
     repaired: counter(registry, 'yunying_keeper_copies_repaired_total', 'Copy repairs, by replica target and outcome', ['target', 'outcome']),
     orphans: counter(registry, 'yunying_keeper_orphans_found_total', 'Objects found on a replica target but absent from the catalog (first sighting)', ['target']),
     disposals: counter(registry, 'yunying_keeper_disposals_total', 'Disposal workflow steps, by outcome', ['outcome']),
+    locksExtended: counter(registry, 'yunying_keeper_locks_extended_total', "Copy locks extended to their study's retain-until, by replica target and outcome", ['target', 'outcome']),
   };
 }
