@@ -106,6 +106,10 @@ const expectations: ExpectationTable = {
   'PUT /api/admin/clinics/:id/dimse-auth': admin,
   'POST /api/admin/clinics/:id/dimse-certificates': admin,
   'POST /api/admin/dimse-certificates/:fingerprint/revoke': admin,
+  // Registered remote AEs of a clinic (#16): where its studies may be moved to; admins only.
+  'GET /api/admin/clinics/:id/dimse-destinations': admin,
+  'PUT /api/admin/clinics/:id/dimse-destinations/:ae': admin,
+  'DELETE /api/admin/clinics/:id/dimse-destinations/:ae': admin,
 };
 
 const QIDO = new Set([
@@ -264,7 +268,12 @@ describe('authorization matrix over every route of every service (real Postgres,
     });
     expect(result.failures).toEqual([]);
     expect(result.cases.length).toBeGreaterThan(routes.length * 10);
-    // No route deletes patient data: deletion under retention has no HTTP path at all.
-    expect(routes.filter((r) => r.method === 'DELETE').map(routeKey).sort()).toEqual(['DELETE /api/admin/api-keys/:id', 'DELETE /api/admin/grants/:userId/:clinicId']);
+    // No route deletes patient data: deletion under retention has no HTTP path at all (these remove
+    // configuration: an API key, a grant, a registered remote AE).
+    expect(routes.filter((r) => r.method === 'DELETE').map(routeKey).sort()).toEqual([
+      'DELETE /api/admin/api-keys/:id',
+      'DELETE /api/admin/clinics/:id/dimse-destinations/:ae',
+      'DELETE /api/admin/grants/:userId/:clinicId',
+    ]);
   });
 });

@@ -8,7 +8,7 @@ import { createDerivedObjectStore, createIngestPipeline, createReplicatedStore }
 import { stowRoutes } from './stow/stow.route';
 import { stowCors } from './stow/cors';
 import { ThumbnailService } from './thumbnail.service';
-import { apiKeyVerifierOf, DimseDevicesService, dimseDevicesRoutes, startDimseServer } from './dimse';
+import { apiKeyVerifierOf, DimseDestinationsService, dimseDestinationsRoutes, DimseDevicesService, dimseDevicesRoutes, startDimseServer } from './dimse';
 import { startKeeper } from './keeper';
 
 /** The ingest role: STOW-RS over HTTP and the DICOM C-ECHO/C-STORE SCP, both into one pipeline. */
@@ -73,7 +73,7 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
       },
     ],
     before: (app) => app.use(stowCors(config.http.publicViewerUrl)),
-    routes: [stow.router, keeper.router, dimseDevicesRoutes(new DimseDevicesService(ctx.pool), auth).router],
+    routes: [stow.router, keeper.router, dimseDevicesRoutes(new DimseDevicesService(ctx.pool), auth).router, dimseDestinationsRoutes(new DimseDestinationsService(ctx.pool), auth).router],
     corsOrigins: config.http.corsOrigins,
   });
   // One DICOMweb base URL: in the embedded default STOW-RS also answers under the viewer's /dicomweb.

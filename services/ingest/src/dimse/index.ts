@@ -5,3 +5,5 @@ export { startDimseServer, type DimseServer, type DimseServerOptions } from './d
 export { apiKeyVerifierOf, checkAssociationCredentials, type ApiKeyVerifier, type CredentialVerdict } from './association.credentials';
 export { DimseDevicesService, type DeviceCertificateView, type DimseAuthPolicy, type DimseDevicesView } from './dimse-devices.service';
 export { dimseDevicesRoutes } from './dimse-devices.route';
+export { DimseDestinationsService, validAeTitle, validHost, type CommitmentReports, type DestinationInput, type DestinationView } from './dimse-destinations.service';
+export { dimseDestinationsRoutes } from './dimse-destinations.route';

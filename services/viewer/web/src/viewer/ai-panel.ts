@@ -102,7 +102,8 @@ export function aiPanel(onJump: (image: AiImage) => void): { el: HTMLElement; sh
         h('dt', {}, 'Study score'),
         h('dd', { 'data-testid': 'ai-score' }, percent(result.score)),
         h('dt', {}, 'Category'),
-        h('dd', {}, result.category ?? '—', result.priority ? ` · ${result.priority}` : ''),
+        // The queue priority repeats the category for urgent studies ("urgent · urgent"): shown only when it adds something.
+        h('dd', {}, result.category ?? '—', result.priority && result.priority !== result.category ? ` · ${result.priority}` : ''),
         h('dt', {}, 'Model'),
         h('dd', { 'data-testid': 'ai-model' }, `${result.modelId} ${result.modelVersion}`),
         result.status !== 'triaged' ? h('dt', {}, 'Status') : null,
