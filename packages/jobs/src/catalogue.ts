@@ -13,22 +13,19 @@ export interface JobCatalogue {
     /** The study has been quiet for the configured period: triage it with this model version. */
     'triage.run': { studyInstanceUid: string; modelId: string; modelVersion: string; instanceCount: number; requestId?: string };
   };
-  storage: {
-    /** A copy failed at write time or verification: rebuild it from a verified good copy. */
-    'copy.repair': { sha256: string; target: string; requestId?: string };
-  };
 }
+// Copy repair is not a job: the keeper's repair loop reads the copies to repair from the catalog
+// (services/ingest/src/keeper/repair.service.ts), so a lost Redis loses no repair.
 
 export type QueueName = keyof JobCatalogue;
 export type JobName<Q extends QueueName> = keyof JobCatalogue[Q] & string;
 export type JobPayload<Q extends QueueName, J extends JobName<Q>> = JobCatalogue[Q][J];
 
-export const QUEUE_NAMES: readonly QueueName[] = ['study', 'triage', 'storage'];
+export const QUEUE_NAMES: readonly QueueName[] = ['study', 'triage'];
 
 export const JOB_NAMES: { [Q in QueueName]: readonly JobName<Q>[] } = {
   study: ['study.announced'],
   triage: ['triage.run'],
-  storage: ['copy.repair'],
 };
 
 /** Deterministic job ids make a repeated enqueue harmless (bull ignores a job id it already holds). */
@@ -37,7 +34,6 @@ export const jobIds = {
   /** The stable check fired before the quiet period had passed: look again when it has (one per last arrival). */
   studyRecheck: (studyInstanceUid: string, lastInstanceAtMs: number) => `recheck:${studyInstanceUid}:${lastInstanceAtMs}`,
   triage: (studyInstanceUid: string, modelVersion: string, instanceCount: number) => `triage:${studyInstanceUid}:${modelVersion}:${instanceCount}`,
-  copyRepair: (sha256: string, target: string) => `repair:${sha256}:${target}`,
 };
 
 const PHI_LIKE = /patient|birth|name/i;
