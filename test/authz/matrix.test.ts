@@ -104,6 +104,7 @@ const expectations: ExpectationTable = {
   // DICOM credentials of a clinic (#17): admins only.
   'GET /api/admin/clinics/:id/dimse': admin,
   'PUT /api/admin/clinics/:id/dimse-auth': admin,
+  'PUT /api/admin/clinics/:id/dimse-source-networks': admin,
   'POST /api/admin/clinics/:id/dimse-certificates': admin,
   'POST /api/admin/dimse-certificates/:fingerprint/revoke': admin,
   // Registered remote AEs of a clinic (#16): where its studies may be moved to; admins only.

@@ -11,6 +11,8 @@ import type { AssociationRequest } from '@yunying/dimse';
  *  2. User Identity (PS3.7 D.3.3.7) type 2, username + passcode, the passcode one of the clinic's API keys
  *     (the username is only recorded);
  *  3. nothing, where the clinic's policy `dimse_auth` is 'ae_only'.
+ * Before any of these: where the clinic lists source networks (`dimse_source_networks`), the calling address
+ * must be in one of them.
  * A credential that is presented and wrong is refused even under 'ae_only': a bad key is never ignored.
  * Reasons are for the audit record and the log: AE titles, key ids and fingerprints, never the passcode.
  */
@@ -39,9 +41,24 @@ export interface CredentialDeps {
   verifyApiKey: ApiKeyVerifier;
 }
 
+/** An IPv4 peer on a dual-stack socket reads "::ffff:a.b.c.d": compare it as the IPv4 address it is. */
+export function plainAddress(address: string | null): string | null {
+  if (address === null) return null;
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
+  return mapped?.[1] ?? address;
+}
+
 export async function checkAssociationCredentials(request: AssociationRequest, clinicId: string, deps: CredentialDeps): Promise<CredentialVerdict> {
   const { tls, userIdentity, callingAe } = request;
   let verdict: CredentialVerdict | null = null;
+
+  // Source networks first (migration 0910): from an address the clinic did not list, nothing else counts.
+  const source = await deps.pool.query<{ bound: boolean; inside: boolean | null }>(
+    'SELECT dimse_source_networks IS NOT NULL AS bound, $2::inet <<= ANY (dimse_source_networks) AS inside FROM clinics WHERE id = $1',
+    [clinicId, plainAddress(request.remoteAddress)],
+  );
+  const networks = source.rows[0];
+  if (networks?.bound === true && networks.inside !== true) return { ok: false, reason: "calling address outside the clinic's registered source networks" };
 
   if (tls !== null && tls.fingerprint256 !== null) {
     if (!tls.authorized) return { ok: false, reason: 'TLS client certificate not issued by the trusted CA' };

@@ -211,6 +211,20 @@ describeUnless(missing, 'DIMSE association credentials (user identity, DICOM TLS
     expect(rows.map((r) => r.clinic_id)).toEqual([clinics.c]);
   });
 
+  it('refuses a clinic’s AE from outside its registered source networks, even with a valid key, and audits why', async () => {
+    await catalog.pool.query("UPDATE clinics SET dimse_source_networks = '{10.99.0.0/16}' WHERE id = $1", [clinics.c]);
+    try {
+      expectRejected(await dcmtk('echoscu', plain('-aet', AE_LEGACY)));
+      expect(await lastRejection()).toMatchObject({ reason: "calling address outside the clinic's registered source networks", callingAeTitle: AE_LEGACY });
+      expectRejected(await dcmtk('storescu', plain('-aet', AE_LEGACY, '--user', 'legacy', '--password', keys.c, instanceFile)));
+      // Loopback listed: the same call is let in again.
+      await catalog.pool.query("UPDATE clinics SET dimse_source_networks = '{10.99.0.0/16,127.0.0.0/8}' WHERE id = $1", [clinics.c]);
+      expect((await dcmtk('echoscu', plain('-aet', AE_LEGACY))).code).toBe(0);
+    } finally {
+      await catalog.pool.query('UPDATE clinics SET dimse_source_networks = NULL WHERE id = $1', [clinics.c]);
+    }
+  });
+
   it('accepts echoscu and storescu +tls with a registered device certificate of the clinic (TLS 1.2+)', async () => {
     const echo = await dcmtk('echoscu', overTls(pki.deviceA, '-aet', AE_STRICT));
     expect(echo.output).not.toMatch(/reject|error/i);

@@ -64,4 +64,19 @@ describeUnless(findExecutable('openssl') === null ? 'openssl not installed' : nu
     ]);
     await expect(service.setPolicy('00000000-0000-4000-8000-000000000000', 'credentials', admin)).rejects.toMatchObject({ code: 'not_found' });
   });
+
+  it('binds a clinic to source networks (PostgreSQL decides what a network is), clears the binding, each audited', async () => {
+    const bound = await service.setSourceNetworks(clinicB, ['10.20.0.0/16', '2001:db8::/32'], admin);
+    expect(bound.sourceNetworks).toEqual(['10.20.0.0/16', '2001:db8::/32']);
+    for (const bad of [['10.20.0.1/16'], ['not-a-network'], []]) {
+      await expect(service.setSourceNetworks(clinicB, bad, admin)).rejects.toMatchObject({ code: 'bad_request' });
+    }
+    await expect(service.get(clinicB)).resolves.toMatchObject({ sourceNetworks: ['10.20.0.0/16', '2001:db8::/32'] });
+    await expect(service.setSourceNetworks(clinicB, null, admin)).resolves.toMatchObject({ sourceNetworks: null });
+    expect((await securityConfiguration()).slice(-2)).toMatchObject([
+      { change: 'dimse-source-networks-changed', from: null, to: '10.20.0.0/16,2001:db8::/32' },
+      { change: 'dimse-source-networks-changed', from: '10.20.0.0/16,2001:db8::/32', to: null },
+    ]);
+    await expect(service.setSourceNetworks('00000000-0000-4000-8000-000000000000', null, admin)).rejects.toMatchObject({ code: 'not_found' });
+  });
 });

@@ -6,6 +6,7 @@ import type { AdminCaller, DimseDevicesService } from './dimse-devices.service';
 const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
 const fingerprint = z.string().regex(/^[0-9A-F]{2}(:[0-9A-F]{2}){31}$/, 'a SHA-256 fingerprint: 32 upper-case hex pairs joined by ":"');
 const policyBody = z.object({ dimseAuth: z.enum(['credentials', 'ae_only']) }).strict();
+const networksBody = z.object({ sourceNetworks: z.array(z.string().min(1).max(64)).max(64).nullable() }).strict();
 const certificateBody = z
   .object({
     certificate: z.string().min(1).max(20_000),
@@ -39,6 +40,12 @@ export function dimseDevicesRoutes(service: DimseDevicesService, auth: Authentic
     const clinicId = parseInput(uuid, param(req, 'id'), 'path');
     const body = parseInput(policyBody, req.body);
     res.json(await service.setPolicy(clinicId, body.dimseAuth, caller(req)));
+  });
+
+  routes.put('/api/admin/clinics/:id/dimse-source-networks', { ...admin, description: "bind the clinic's DICOM associations to source networks, or null for any address (audited)" }, json, async (req, res) => {
+    const clinicId = parseInput(uuid, param(req, 'id'), 'path');
+    const body = parseInput(networksBody, req.body);
+    res.json(await service.setSourceNetworks(clinicId, body.sourceNetworks, caller(req)));
   });
 
   routes.post('/api/admin/clinics/:id/dimse-certificates', { ...admin, description: 'register a DICOM TLS device certificate (PEM) for the clinic (audited)' }, json, async (req, res) => {

@@ -21,6 +21,8 @@ export interface DeviceCertificateView {
 export interface DimseDevicesView {
   clinicId: string;
   dimseAuth: DimseAuthPolicy;
+  /** Networks (CIDR) the clinic's associations must come from; null: any address. */
+  sourceNetworks: string[] | null;
   certificates: DeviceCertificateView[];
 }
 
@@ -64,11 +66,14 @@ export class DimseDevicesService {
   constructor(private readonly pool: Pool) {}
 
   async get(clinicId: string): Promise<DimseDevicesView> {
-    const clinic = await this.pool.query<{ dimse_auth: DimseAuthPolicy }>('SELECT dimse_auth FROM clinics WHERE id = $1', [clinicId]);
-    const policy = clinic.rows[0]?.dimse_auth;
-    if (policy === undefined) throw new AppError('not_found', 'No such clinic');
+    const clinic = await this.pool.query<{ dimse_auth: DimseAuthPolicy; networks: string[] | null }>(
+      'SELECT dimse_auth, dimse_source_networks::text[] AS networks FROM clinics WHERE id = $1',
+      [clinicId],
+    );
+    const row = clinic.rows[0];
+    if (row === undefined) throw new AppError('not_found', 'No such clinic');
     const { rows } = await this.pool.query<CertificateRow>(`SELECT ${COLUMNS} FROM clinic_dimse_certificates WHERE clinic_id = $1 ORDER BY created_at`, [clinicId]);
-    return { clinicId, dimseAuth: policy, certificates: rows.map(view) };
+    return { clinicId, dimseAuth: row.dimse_auth, sourceNetworks: row.networks, certificates: rows.map(view) };
   }
 
   async setPolicy(clinicId: string, dimseAuth: DimseAuthPolicy, caller: AdminCaller): Promise<DimseDevicesView> {
@@ -80,6 +85,30 @@ export class DimseDevicesService {
       const before = rows[0]?.before;
       if (before === undefined) throw new AppError('not_found', 'No such clinic');
       await record(client, caller, clinicId, { change: 'dimse-auth-changed', from: before, to: dimseAuth });
+    });
+    return this.get(clinicId);
+  }
+
+  /** Binds the clinic's associations to these networks (CIDR), or to any address with null. */
+  async setSourceNetworks(clinicId: string, networks: string[] | null, caller: AdminCaller): Promise<DimseDevicesView> {
+    if (networks !== null) {
+      if (networks.length === 0 || networks.length > 64) throw new AppError('bad_request', 'sourceNetworks: 1 to 64 networks, or null for any address');
+      // PostgreSQL's cidr input decides what a network is (it refuses host bits right of the mask, "10.0.0.1/8").
+      await this.pool.query('SELECT n::cidr FROM unnest($1::text[]) AS n', [networks]).catch((error: unknown) => {
+        if ((error as { code?: string }).code === '22P02') throw new AppError('bad_request', 'sourceNetworks: each a network in CIDR notation (10.1.0.0/16, 2001:db8::/32) with no host bits set');
+        throw error;
+      });
+    }
+    await inTransaction(this.pool, async (client) => {
+      const { rows } = await client.query<{ before: string[] | null }>(
+        `UPDATE clinics c SET dimse_source_networks = $2::cidr[]
+           FROM (SELECT dimse_source_networks::text[] AS before FROM clinics WHERE id = $1 FOR UPDATE) b
+          WHERE c.id = $1 RETURNING b.before`,
+        [clinicId, networks],
+      );
+      if (rows.length === 0) throw new AppError('not_found', 'No such clinic');
+      const before = rows[0]?.before ?? null;
+      await record(client, caller, clinicId, { change: 'dimse-source-networks-changed', from: before === null ? null : before.join(','), to: networks === null ? null : networks.join(',') });
     });
     return this.get(clinicId);
   }
@@ -125,3 +154,4 @@ export class DimseDevicesService {
     });
   }
 }
+
