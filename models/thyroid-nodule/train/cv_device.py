@@ -89,6 +89,21 @@ def crop_export(cache, k, seeds):
     return C.CropExport(nets_).eval()
 
 
+def candidate_boxes(fnet, gray):
+    """FrameNet's candidates on one frame, as served.analyse_map finds them: (box, confidence), best first."""
+    h, w = gray.shape
+    with torch.no_grad():
+        prob, gate = served.frame_forward(fnet, gray)
+    comps = [c for c in G.components(prob, served.SEG_THRESHOLD) if len(c[0]) >= served.MIN_CELLS]
+    comps.sort(key=lambda c: -c[1])
+    out = []
+    for cells, conf in comps[:served.MAX_CANDIDATES]:
+        box = G.cells_box(cells, w, h)
+        if box[2] - box[0] >= 1 and box[3] - box[1] >= 1:
+            out.append((box, conf))
+    return gate, out
+
+
 def oof_job(args):
     data, cache, k = args
     torch.set_num_threads(1)
@@ -102,18 +117,9 @@ def oof_job(args):
     out = []
     for i in np.where(ffold == k)[0]:
         f = frames[i]
-        h, w = f['gray'].shape
-        with torch.no_grad():
-            prob, gate = served.frame_forward(fnet, f['gray'])
-        comps = [c for c in G.components(prob, served.SEG_THRESHOLD) if len(c[0]) >= served.MIN_CELLS]
-        comps.sort(key=lambda c: -c[1])
-        cands = []
-        for cells, conf in comps[:served.MAX_CANDIDATES]:
-            box = G.cells_box(cells, w, h)
-            if box[2] - box[0] < 1 or box[3] - box[1] < 1:
-                continue
-            le, lo = C.look(ens, f['gray'], box), C.look(one, f['gray'], box)
-            cands.append({'box': box, 'confidence': conf, 'ens': pack(le), 'one': pack(lo)})
+        gate, boxes = candidate_boxes(fnet, f['gray'])
+        cands = [{'box': box, 'confidence': conf, 'ens': pack(C.look(ens, f['gray'], box)), 'one': pack(C.look(one, f['gray'], box))}
+                 for box, conf in boxes]
         gts = D.components_of(f['mask'])
         gt_looks = [{'box': g, 'ens': pack(C.crop_forward(ens, f['gray'], g)), 'one': pack(C.crop_forward(one, f['gray'], g))} for g in gts]
         out.append({'i': int(i), 'image': f['image'], 'case': f['case'], 'label': f['label'], 'lexicon': f['lexicon'],
@@ -121,16 +127,8 @@ def oof_job(args):
     oth = []
     for i in np.where(ofold == k)[0]:
         o = others[i]
-        h, w = o['gray'].shape
-        with torch.no_grad():
-            prob, gate = served.frame_forward(fnet, o['gray'])
-        comps = [c for c in G.components(prob, served.SEG_THRESHOLD) if len(c[0]) >= served.MIN_CELLS]
-        comps.sort(key=lambda c: -c[1])
-        cands = []
-        for cells, conf in comps[:served.MAX_CANDIDATES]:
-            box = G.cells_box(cells, w, h)
-            if box[2] - box[0] >= 1 and box[3] - box[1] >= 1:
-                cands.append({'box': box, 'confidence': conf, 'ens': pack(C.look(ens, o['gray'], box))})
+        gate, boxes = candidate_boxes(fnet, o['gray'])
+        cands = [{'box': box, 'confidence': conf, 'ens': pack(C.look(ens, o['gray'], box))} for box, conf in boxes]
         oth.append({'i': int(i), 'image': o['image'], 'source': o['source'], 'gate': gate, 'candidates': cands})
     log(f'out-of-fold looks of fold {k}: {len(out)} frames, {len(oth)} others')
     return out, oth

@@ -1,9 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
-import { appendAuditEvent } from '@yunying/audit';
-import { inTransaction, type Pool, type PoolClient } from '@yunying/catalog';
+import { inTransaction, type Pool } from '@yunying/catalog';
 import { AppError } from '@yunying/core';
-import type { AdminCaller } from './dimse-devices.service';
+import { recordSecurityConfiguration, type AdminCaller } from './dimse-devices.service';
 
 /**
  * A clinic's registered remote AEs (issue #16, migrations 0800/0802/0810): where C-MOVE sends a clinic's
@@ -80,17 +79,6 @@ function checkInput(input: DestinationInput): void {
   }
 }
 
-async function record(client: PoolClient, caller: AdminCaller, clinicId: string, details: Record<string, string | number | boolean | null>): Promise<void> {
-  await appendAuditEvent(client, {
-    type: 'Security Alert',
-    outcome: 0,
-    actor: caller.actor,
-    sourceIp: caller.sourceIp,
-    clinicId,
-    details: { subtype: 'Security Configuration', ...details },
-  });
-}
-
 export class DimseDestinationsService {
   constructor(private readonly pool: Pool) {}
 
@@ -119,7 +107,7 @@ export class DimseDestinationsService {
       );
       const row = rows[0];
       if (row === undefined) throw new AppError('internal', 'destination not written');
-      await record(client, caller, clinicId, {
+      await recordSecurityConfiguration(client, caller, clinicId, {
         change: row.created ? 'dimse-destination-registered' : 'dimse-destination-changed',
         aeTitle,
         host: input.host,
@@ -137,7 +125,7 @@ export class DimseDestinationsService {
     await inTransaction(this.pool, async (client) => {
       const { rowCount } = await client.query('DELETE FROM dimse_move_destinations WHERE clinic_id = $1 AND ae_title = $2', [clinicId, aeTitle]);
       if (rowCount === 0) throw new AppError('not_found', 'No such destination');
-      await record(client, caller, clinicId, { change: 'dimse-destination-removed', aeTitle });
+      await recordSecurityConfiguration(client, caller, clinicId, { change: 'dimse-destination-removed', aeTitle });
     });
   }
 }

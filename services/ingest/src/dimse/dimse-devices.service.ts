@@ -51,7 +51,13 @@ const view = (r: CertificateRow): DeviceCertificateView => ({
 
 const COLUMNS = 'fingerprint_sha256, clinic_id::text, ae_title, label, created_at, revoked_at';
 
-async function record(client: PoolClient, caller: AdminCaller, clinicId: string, details: Record<string, string | null>): Promise<void> {
+/** A change of a clinic's DICOM security settings: a Security Alert (Security Configuration) in the caller's transaction. */
+export async function recordSecurityConfiguration(
+  client: PoolClient,
+  caller: AdminCaller,
+  clinicId: string,
+  details: Record<string, string | number | boolean | null>,
+): Promise<void> {
   await appendAuditEvent(client, {
     type: 'Security Alert',
     outcome: 0,
@@ -84,7 +90,7 @@ export class DimseDevicesService {
       );
       const before = rows[0]?.before;
       if (before === undefined) throw new AppError('not_found', 'No such clinic');
-      await record(client, caller, clinicId, { change: 'dimse-auth-changed', from: before, to: dimseAuth });
+      await recordSecurityConfiguration(client, caller, clinicId, { change: 'dimse-auth-changed', from: before, to: dimseAuth });
     });
     return this.get(clinicId);
   }
@@ -108,7 +114,7 @@ export class DimseDevicesService {
       );
       if (rows.length === 0) throw new AppError('not_found', 'No such clinic');
       const before = rows[0]?.before ?? null;
-      await record(client, caller, clinicId, { change: 'dimse-source-networks-changed', from: before === null ? null : before.join(','), to: networks === null ? null : networks.join(',') });
+      await recordSecurityConfiguration(client, caller, clinicId, { change: 'dimse-source-networks-changed', from: before === null ? null : before.join(','), to: networks === null ? null : networks.join(',') });
     });
     return this.get(clinicId);
   }
@@ -136,7 +142,7 @@ export class DimseDevicesService {
       );
       const row = rows[0];
       if (row === undefined) throw new AppError('conflict', 'This certificate is already registered');
-      await record(client, caller, input.clinicId, { change: 'dimse-certificate-registered', fingerprintSha256: row.fingerprint_sha256, aeTitle, validTo: certificate.validTo });
+      await recordSecurityConfiguration(client, caller, input.clinicId, { change: 'dimse-certificate-registered', fingerprintSha256: row.fingerprint_sha256, aeTitle, validTo: certificate.validTo });
       return view(row);
     });
   }
@@ -149,7 +155,7 @@ export class DimseDevicesService {
       );
       const row = rows[0];
       if (row === undefined) throw new AppError('not_found', 'No such certificate');
-      await record(client, caller, row.clinic_id, { change: 'dimse-certificate-revoked', fingerprintSha256 });
+      await recordSecurityConfiguration(client, caller, row.clinic_id, { change: 'dimse-certificate-revoked', fingerprintSha256 });
       return view(row);
     });
   }
