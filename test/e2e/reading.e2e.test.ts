@@ -187,6 +187,14 @@ describeUnless(chromiumMissing(), 'web app (e2e, chromium)', () => {
     const shown = new Set((await viewer.renderedIndices()).slice(before));
     expect(shown.size).toBeGreaterThanOrEqual(4);
 
+    // J while the clip plays: a cine frame still loading when it stops must not replace the jump.
+    for (let round = 0; round < 3; round += 1) {
+      const rendered = await viewer.renderCount();
+      await viewer.play();
+      await viewer.waitForRenders(rendered + 3);
+      expect(await viewer.jumpToMostSuspicious()).toMatch(/^Frame \d+ \/ 12$/);
+    }
+
     // Jump to the most suspicious image (J), then measure there.
     expect(await viewer.jumpToMostSuspicious()).toMatch(/^Frame \d+ \/ 12$/);
     const measurement = await viewer.measureAcross();

@@ -96,6 +96,7 @@ declare module 'cornerstone-tools' {
   export const EVENTS: {
     MEASUREMENT_COMPLETED: 'cornerstonetoolsmeasurementcompleted';
     MEASUREMENT_MODIFIED: 'cornerstonetoolsmeasurementmodified';
+    STACK_SCROLL: 'cornerstonetoolsstackscroll';
   };
 }
 

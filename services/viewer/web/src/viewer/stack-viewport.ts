@@ -62,6 +62,10 @@ export interface DrawnBox {
   index: number;
 }
 
+function isStackState(value: unknown): value is { currentImageIdIndex: number } {
+  return typeof value === 'object' && value !== null && typeof (value as { currentImageIdIndex?: unknown }).currentImageIdIndex === 'number';
+}
+
 /**
  * One cornerstone element showing a stack of frames, with the reading tools. Owns everything it creates
  * (the enabled element, tool state, the cine timer, cached images, listeners) and releases it in
@@ -74,7 +78,11 @@ export class StackViewport {
   private readonly listeners = new AbortController();
   private readonly resizeObserver: ResizeObserver;
   private destroyed = false;
-  /** The frame the reader last asked for while not playing, until it is the one rendered. */
+  /**
+   * The frame the reader last chose while not playing (keys, wheel, touch, a jump). It stays chosen
+   * until the next choice or play: a cine frame whose load began before the pause may land at any
+   * time after it, before or after the chosen frame rendered, and must never replace the choice.
+   */
   private target: number | undefined;
 
   constructor(
@@ -96,6 +104,8 @@ export class StackViewport {
     this.setTool('Wwwc');
     const signal = this.listeners.signal;
     element.addEventListener(cornerstone.EVENTS.IMAGE_RENDERED, (event) => this.rendered(event), { signal });
+    // Every scroll the tools make (wheel, touch, scrollToIndex) is a choice of frame; cine ticks are not.
+    element.addEventListener(cornerstoneTools.EVENTS.STACK_SCROLL, (event) => this.scrolled(event), { signal });
     element.addEventListener(cornerstoneTools.EVENTS.MEASUREMENT_COMPLETED, (event) => this.measured(event), { signal });
     element.addEventListener(cornerstoneTools.EVENTS.MEASUREMENT_MODIFIED, (event) => this.measured(event), { signal });
     // A box is scored when the reader lets go (drawn or adjusted), not on every mouse move.
@@ -150,7 +160,7 @@ export class StackViewport {
     // The last frame asked for wins: a cine frame still loading when the clip was paused may render
     // after this request, and must not leave the reader on another frame than the one they chose.
     if (!this.playing) this.target = wrapped;
-    scrollToIndex(this.element, wrapped);
+    this.show(wrapped);
   }
 
   scrollBy(delta: number): void {
@@ -184,16 +194,28 @@ export class StackViewport {
     const imageId = detail.image.imageId;
     const index = this.imageIds.indexOf(imageId);
     if (index >= 0) this.index = index;
-    if (!this.playing && this.target !== undefined) {
-      if (index !== this.target) {
-        // A stale frame (e.g. the cine's last load) landed after the reader's choice: show the choice again.
-        scrollToIndex(this.element, this.target);
-        return;
-      }
-      this.target = undefined;
+    if (!this.playing && this.target !== undefined && index !== this.target) {
+      // A stale frame (the cine's last load) landed after the reader's choice: show the choice again.
+      this.show(this.target);
+      return;
     }
     this.hooks.onRendered(this.index);
     window.dispatchEvent(new CustomEvent<RenderedDetail>(RENDERED_EVENT, { detail: { imageId, index: this.index, viewport: this.name } }));
+  }
+
+  private scrolled(event: Event): void {
+    const { newImageIdIndex } = (event as CustomEvent<{ newImageIdIndex: number }>).detail;
+    if (!this.playing) this.target = newImageIdIndex;
+  }
+
+  /**
+   * scrollToIndex returns without drawing when the stack state already names the index; a stale cine
+   * load can leave the state and the screen apart, so the state is first set to what is on screen.
+   */
+  private show(index: number): void {
+    const state = cornerstoneTools.getToolState(this.element, 'stack')?.data[0];
+    if (isStackState(state) && index !== this.index) state.currentImageIdIndex = this.index;
+    scrollToIndex(this.element, index);
   }
 
   private pendingBox: DrawnBox | null = null;
