@@ -96,9 +96,13 @@ export function startKeeper(deps: KeeperDeps): { router: ReturnType<typeof keepe
     // The detail names record numbers and the kind of break only, never record content.
     else if (outcome.reason === 'chain-broken') logger.error({ verification: outcome.verification }, 'audit chain does not verify: checkpoint NOT signed');
     if (anchorStores.segmentTargets === null) return;
-    const exported = await exportAuditSegment(pool, signer(), anchorStores.segmentTargets, config.audit.chain, { retentionDays: anchorStores.retentionDays });
-    if (exported.exported) logger.info({ firstSeq: exported.firstSeq, lastSeq: exported.lastSeq }, 'audit segment exported');
-    else if (exported.reason === 'last-segment-invalid') logger.error({}, 'the last exported audit segment does not verify: NOT exporting');
+    // A backlog (the first run on a large trail) is caught up a few segments per tick, not in one go.
+    for (let i = 0; i < 10; i += 1) {
+      const exported = await exportAuditSegment(pool, signer(), anchorStores.segmentTargets, config.audit.chain, { retentionDays: anchorStores.retentionDays });
+      if (exported.exported) logger.info({ firstSeq: exported.firstSeq, lastSeq: exported.lastSeq }, 'audit segment exported');
+      else if (exported.reason === 'last-segment-invalid') logger.error({}, 'no recent exported audit segment verifies: NOT exporting');
+      if (!exported.exported) return;
+    }
   };
   const loops = [
     new Every(settings.scrubIntervalSeconds, () => scrubber.tick(), warn('scrub tick')),
