@@ -174,11 +174,18 @@ async function lastExported(targets: readonly WormRecordTarget[], chain: string,
 }
 
 /** Max retain-until of the studies the records name: an audit trail is kept as long as its study. */
-async function studiesRetainUntil(pool: Pool, records: readonly AuditRecord[]): Promise<Date | null> {
-  const uids = [...new Set(records.flatMap((r) => (r.studyInstanceUid === null ? [] : [r.studyInstanceUid])))];
+export async function studiesRetainUntil(pool: Pool, records: readonly Pick<AuditRecord, 'studyInstanceUid'>[]): Promise<Date | null> {
+  const uids = [...new Set(records.flatMap((r) => (typeof r.studyInstanceUid === 'string' ? [r.studyInstanceUid] : [])))];
   if (uids.length === 0) return null;
   const { rows } = await pool.query<{ until: Date | null }>('SELECT max(retain_until) AS until FROM studies WHERE study_instance_uid = ANY($1)', [uids]);
   return rows[0]?.until ?? null;
+}
+
+/** The later of now + `days` and the retain-until of the studies the records name. */
+export async function segmentRetainUntil(pool: Pool, records: readonly Pick<AuditRecord, 'studyInstanceUid'>[], days: number, now = new Date()): Promise<Date> {
+  const floor = retainUntilFrom(now, days);
+  const study = await studiesRetainUntil(pool, records);
+  return study !== null && study.getTime() > floor.getTime() ? new Date(Math.ceil(study.getTime() / 1000) * 1000) : floor;
 }
 
 /**
@@ -208,9 +215,7 @@ export async function exportAuditSegment(
     throw new AppError('unavailable', `audit segment ${from}..${to}: records changed while exporting`, { retryable: true });
   }
   const { bytes } = buildSegment(signer, chain, previous?.hash ?? GENESIS_HASH, records, now);
-  const floor = retainUntilFrom(now, options.retentionDays);
-  const study = await studiesRetainUntil(pool, records);
-  const retainUntil = study !== null && study.getTime() > floor.getTime() ? new Date(Math.ceil(study.getTime() / 1000) * 1000) : floor;
+  const retainUntil = await segmentRetainUntil(pool, records, options.retentionDays, now);
   const key = segmentKey(chain, from, to);
   const results = await Promise.allSettled(targets.map((t) => t.putRecord(key, bytes, retainUntil)));
   const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${targets[i]?.name ?? '?'}: ${describeError(r.reason)}`] : []));

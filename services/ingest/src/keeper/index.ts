@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { AuditAnchor, auditAnchorStores, exportAuditSegment, loadCheckpointSigner } from '@yunying/audit';
+import { AuditAnchor, auditAnchorStores, completeAuditAnchorCopies, exportAuditSegment, loadCheckpointSigner } from '@yunying/audit';
 import type { Authenticator } from '@yunying/auth';
 import type { Pool } from '@yunying/catalog';
 import type { Config } from '@yunying/config';
@@ -101,8 +101,17 @@ export function startKeeper(deps: KeeperDeps): { router: ReturnType<typeof keepe
       const exported = await exportAuditSegment(pool, signer(), anchorStores.segmentTargets, config.audit.chain, { retentionDays: anchorStores.retentionDays });
       if (exported.exported) logger.info({ firstSeq: exported.firstSeq, lastSeq: exported.lastSeq }, 'audit segment exported');
       else if (exported.reason === 'last-segment-invalid') logger.error({}, 'no recent exported audit segment verifies: NOT exporting');
-      if (!exported.exported) return;
+      if (!exported.exported) break;
     }
+    // A copy that failed at write time (target down) is completed from a validly signed one, and recorded.
+    const restored = await completeAuditAnchorCopies({
+      pool,
+      targets: anchorStores.segmentTargets,
+      chain: config.audit.chain,
+      publicKey: signer().publicKey,
+      retentionDays: anchorStores.retentionDays,
+    });
+    if (restored.length > 0) logger.warn({ restored: restored.length }, 'audit anchor copies restored from a valid copy');
   };
   const loops = [
     new Every(settings.scrubIntervalSeconds, () => scrubber.tick(), warn('scrub tick')),
