@@ -49,7 +49,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     INFERENCE_PORT: String(await freePort()),
     DIMSE_PORT: String(await freePort()),
     // Triage would change studies' status and priority under tests that set them by hand, and costs CPU:
-    // it is off (an hour's quiet period) unless a test asks for it (test/triage does).
+    // it is off (an hour's quiet period) unless a test asks for it (test/triage and test/e2e do).
     TRIAGE_QUIET_SECONDS: '3600',
     SHUTDOWN_GRACE_SECONDS: '5',
     ...options.env,

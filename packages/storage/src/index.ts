@@ -20,6 +20,7 @@ export type {
   ByteRange,
 } from './target';
 export { originFromStrings, originToStrings } from './origin';
+export { assertRecordKey, assertRecordPrefix, type WormRecordTarget, type RecordVersion, type RecordReceipt } from './records';
 export { FsReplicaTarget, type FsReplicaTargetOptions } from './fs.target';
 export {
   ReplicatedStore,

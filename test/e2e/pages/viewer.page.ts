@@ -220,6 +220,26 @@ export class ViewerPage {
     return (await model.textContent()) ?? '';
   }
 
+  /** The study score as the AI panel shows it ("24%"). */
+  async aiScore(): Promise<string> {
+    const score = this.page.getByTestId('ai-score');
+    await score.waitFor();
+    return (await score.textContent()) ?? '';
+  }
+
+  /** The panel's first per-image line: the most suspicious image, its frame and score. */
+  async aiTopImage(): Promise<string> {
+    const image = this.page.getByTestId('ai-image').first();
+    await image.waitFor();
+    return (await image.textContent()) ?? '';
+  }
+
+  /** "TR4 (5 points)" per nodule of the top image, in the panel's order; the reader's own box excluded. */
+  async aiNoduleLevels(): Promise<string[]> {
+    await this.page.getByTestId('ai-image').first().waitFor();
+    return this.page.locator('[data-testid="ai-panel"] > [data-testid="ai-nodule"] [data-testid="ai-nodule-tr"]').allTextContents();
+  }
+
   /** Jumps with J and returns the frame label once it shows the AI's top frame. */
   async jumpToMostSuspicious(): Promise<string> {
     const top = (await this.page.getByTestId('ai-image').first().textContent()) ?? '';
