@@ -51,16 +51,21 @@ describe('audit chain: keyed links and signed checkpoints in the running system'
     expect(rows[0]?.keyed).toBe(rows[0]?.n);
     expect(rows[0]?.dump).not.toContain(keyMaterial);
 
-    // The keeper checkpoints the head every second; wait until it has caught up with both sign-ins.
-    const chainDir = path.join(system.dataDir, 'audit-checkpoints', `test_${system.env.DATABASE_SCHEMA}`);
+    // The keeper checkpoints the head every second and exports the new records as a segment, both as
+    // write-once objects in the three replica targets (AUDIT_ANCHOR_STORE=replicas, the default); wait until
+    // it has caught up with both sign-ins.
     const head = Number(rows[0]?.n);
-    await waitFor('a checkpoint of the chain head', async () => {
-      const names = await fs.promises.readdir(chainDir).catch(() => [] as string[]);
-      return names.some((n) => Number(n.split('-')[0]) >= head);
+    let ok: Record<string, unknown> = {};
+    await waitFor('a checkpoint and a segment of the chain head', async () => {
+      ok = await verify(auditor);
+      const latest = ok.latestCheckpoint as { seq: number } | null;
+      const segments = ok.segments as { exportedThrough: number } | undefined;
+      return latest !== null && latest.seq >= head && (segments?.exportedThrough ?? 0) >= head;
     });
-    const ok = await verify(auditor);
-    expect(ok).toMatchObject({ ok: true, legacyCount: 0, keyedFromSeq: 1 });
+    expect(ok).toMatchObject({ ok: true, legacyCount: 0, keyedFromSeq: 1, anchorProblems: [], segments: { ok: true, problems: [] } });
     expect(ok.checkpointsChecked).toBeGreaterThanOrEqual(1);
+    // No checkpoint file outside the replica targets any more.
+    expect(fs.existsSync(path.join(system.dataDir, 'audit-checkpoints'))).toBe(false);
 
     // A superuser removes the last two records and points the head at the record before them.
     const client = await system.pool.connect();
@@ -79,5 +84,17 @@ describe('audit chain: keyed links and signed checkpoints in the running system'
     // Verification itself is not audited, so nothing new is appended between the cut and the check.
     expect(broken).toMatchObject({ ok: false, problem: 'truncated', firstBadSeq: head - 1 });
     expect(String(broken.detail)).toMatch(/are missing: the checkpoint signed at .* records the chain up to record/);
+    // The exported segment still holds the deleted records: named by number.
+    const segments = broken.segments as { ok: boolean; problems: { problem: string; seqs?: string }[] };
+    expect(segments.ok).toBe(false);
+    expect(new Set(segments.problems.map((p) => p.problem))).toEqual(new Set(['removed']));
+    const removed = segments.problems.flatMap((p) =>
+      (p.seqs ?? '').split(',').flatMap((r) => {
+        const [a, b = a] = r.split('-').map(Number);
+        return Array.from({ length: (b ?? 0) - (a ?? 0) + 1 }, (_, i) => (a ?? 0) + i);
+      }),
+    );
+    expect(removed).toEqual(expect.arrayContaining([head - 1, head]));
+    expect(Math.min(...removed)).toBe(head - 1);
   });
 });

@@ -4,10 +4,12 @@ import { z } from 'zod';
 import type { Pool } from '@yunying/catalog';
 import { auditActor, parseInput, SecureRouter, type Authenticator, type AuthedRequest } from '@yunying/auth';
 import type {} from '@yunying/http';
+import type { WormRecordTarget } from '@yunying/storage';
 import { AuditLog, iterateAuditEvents, type AuditEventFilter } from './audit.repository';
 import { csvLine, type CsvCell } from './csv';
 import { AUDIT_EVENT_TYPES, type AuditRecord } from './event-types';
 import { clinicRetentionSummary, iterateStudyRetention, listStudyRetention, type RetentionFilter, type StudyRetention } from './retention.repository';
+import { verifyAuditSegments } from './segment.verify';
 import { verifyAuditChain, type CheckpointVerification } from './verify';
 
 export interface AuditRouterOptions {
@@ -20,6 +22,8 @@ export interface AuditRouterOptions {
   name?: string;
   /** Signed checkpoints to verify the chain against (truncation of the tail); none: the chain alone. */
   checkpoints?: CheckpointVerification;
+  /** Exported audit segments to check the rows against (deleted or edited records); none: not checked. */
+  segments?: { targets: readonly WormRecordTarget[]; chain: string };
 }
 
 const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
@@ -155,7 +159,9 @@ export function createAuditRouter(options: AuditRouterOptions): SecureRouter {
 
   routes.get('/api/audit/verify', { ...policy, description: 'audit chain verification' }, async (_req, res) => {
     const result = await verifyAuditChain(pool, options.checkpoints ? { checkpoints: options.checkpoints } : {});
-    res.json({ ...result, verifiedAt: now().toISOString() });
+    const segments =
+      options.segments && options.checkpoints ? await verifyAuditSegments(pool, options.segments.targets, options.segments.chain, options.checkpoints.publicKeys) : undefined;
+    res.json({ ...result, ...(segments ? { segments } : {}), verifiedAt: now().toISOString() });
   });
 
   routes.get('/api/audit/retention', { ...policy, description: 'retention per clinic and per study, at risk first' }, async (req, res) => {

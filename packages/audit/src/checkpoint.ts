@@ -35,7 +35,7 @@ export interface CheckpointSigner {
   publicKey: crypto.KeyObject;
 }
 
-function publicKeyId(publicKey: crypto.KeyObject): string {
+export function publicKeyId(publicKey: crypto.KeyObject): string {
   return crypto.createHash('sm3').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
 }
 
@@ -129,10 +129,30 @@ export interface CheckpointStore {
   list(): Promise<ParsedCheckpoint[]>;
 }
 
-/** A checkpoint as read back: `problem` set when the file is not a well-formed checkpoint. */
-export type ParsedCheckpoint = { name: string; checkpoint: SignedAuditCheckpoint; problem?: undefined } | { name: string; checkpoint?: undefined; problem: string };
+/**
+ * What is wrong with one copy of a checkpoint held in several places (ReplicaCheckpointStore):
+ * - missing: the copy is not there (never written, or deleted where the store cannot prevent it: fs);
+ * - deleted: an S3 delete marker hides it (the locked version beneath is still read);
+ * - overwritten: a later version was put over it (the first one is read; the later one is checked too);
+ * - unreachable: the copy's target could not be listed or read.
+ */
+export interface CheckpointCopyProblem {
+  problem: 'missing' | 'deleted' | 'overwritten' | 'unreachable';
+  target: string;
+}
 
-function parseCheckpoint(name: string, text: string, chain: string): ParsedCheckpoint {
+/**
+ * A checkpoint as read back: `problem` set when the file is not a well-formed checkpoint. A store of several
+ * copies returns one entry per distinct content of a name, with the targets it was found on and the copy
+ * problems of that name (on its first entry).
+ */
+export type ParsedCheckpoint = ({ checkpoint: SignedAuditCheckpoint; problem?: undefined } | { checkpoint?: undefined; problem: string }) & {
+  name: string;
+  foundOn?: string[];
+  copyProblems?: CheckpointCopyProblem[];
+};
+
+export function parseCheckpoint(name: string, text: string, chain: string): ParsedCheckpoint {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -159,6 +179,11 @@ function parseCheckpoint(name: string, text: string, chain: string): ParsedCheck
   return { name, checkpoint: c as SignedAuditCheckpoint };
 }
 
+/** `<seq, 15 digits>-<createdAt without : and .>.json`: sorts by seq, unique per signing. */
+export function checkpointName(checkpoint: AuditCheckpoint): string {
+  return `${String(checkpoint.seq).padStart(15, '0')}-${checkpoint.createdAt.replace(/[:.]/g, '')}.json`;
+}
+
 /** One file per checkpoint under `<dir>/<chain>/`, created exclusively and made read-only. */
 export class FileCheckpointStore implements CheckpointStore {
   private readonly dir: string;
@@ -171,8 +196,7 @@ export class FileCheckpointStore implements CheckpointStore {
 
   async put(checkpoint: SignedAuditCheckpoint): Promise<void> {
     await fs.promises.mkdir(this.dir, { recursive: true, mode: 0o750 });
-    const name = `${String(checkpoint.seq).padStart(15, '0')}-${checkpoint.createdAt.replace(/[:.]/g, '')}.json`;
-    const file = path.join(this.dir, name);
+    const file = path.join(this.dir, checkpointName(checkpoint));
     await fs.promises.writeFile(file, `${JSON.stringify(checkpoint, null, 2)}\n`, { flag: 'wx', mode: 0o440 });
   }
 

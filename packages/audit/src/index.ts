@@ -9,3 +9,8 @@ export * from './anchor.service';
 export * from './csv';
 export * from './retention.repository';
 export * from './audit.route';
+export * from './worm';
+export * from './replica-checkpoint.store';
+export * from './segment';
+export * from './segment.verify';
+export * from './anchor.config';

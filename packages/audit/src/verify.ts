@@ -2,7 +2,7 @@ import type crypto from 'node:crypto';
 import type { Pool } from '@yunying/catalog';
 import { AUDIT_COLUMNS } from './audit.columns';
 import { recordFromRow, type AuditEventRow } from './audit.repository';
-import { checkpointSignatureValid, type CheckpointStore, type SignedAuditCheckpoint } from './checkpoint';
+import { checkpointSignatureValid, type CheckpointStore, type ParsedCheckpoint, type SignedAuditCheckpoint } from './checkpoint';
 import type { AuditRecord } from './event-types';
 import { GENESIS_HASH, hashAuditRecord, macAuditRecord } from './hash';
 import { installedAuditKeyring, isMacAlgorithm, type AuditKeyring } from './keyring';
@@ -44,7 +44,25 @@ export interface ChainVerified {
   latestCheckpoint: { seq: number; createdAt: string } | null;
 }
 
-export type ChainVerification = ChainVerified | { ok: false; count: number; firstBadSeq: number; problem: ChainProblem; detail: string };
+/**
+ * A checkpoint copy that is not as written, with the chain itself still judged on the valid copies (any one
+ * validly signed copy proves what the chain was). The `differs` and `invalid-copy` kinds are found here; the
+ * others come from the store (CheckpointCopyProblem). Names and targets only: a checkpoint holds no content.
+ */
+export interface AnchorProblem {
+  checkpoint: string;
+  seq: number | null;
+  problem: 'missing' | 'deleted' | 'overwritten' | 'unreachable' | 'differs' | 'invalid-copy';
+  targets: string[];
+}
+
+/** At most this many anchor problems are listed (a lost target would otherwise list every checkpoint). */
+export const MAX_ANCHOR_PROBLEMS = 200;
+
+export type ChainVerification = (ChainVerified | { ok: false; count: number; firstBadSeq: number; problem: ChainProblem; detail: string }) & {
+  /** Copies of checkpoints that are missing, hidden, overwritten or differ; empty when all agree. */
+  anchorProblems?: AnchorProblem[];
+};
 
 export interface CheckpointVerification {
   store: CheckpointStore;
@@ -97,10 +115,16 @@ function checkLink(record: AuditRecord, keyring: AuditKeyring | null, keyedFromS
  * checkpoints are listed before the head is read, so one written meanwhile is never mistaken for truncation.
  */
 export async function verifyAuditChain(pool: Pool, options: VerifyOptions = {}): Promise<ChainVerification> {
-  const pageSize = options.pageSize ?? 2000;
   const keyring = options.keyring === undefined ? installedAuditKeyring() : options.keyring;
-  const checkpoints = options.checkpoints ? await readCheckpoints(options.checkpoints, options.startAfter?.seq ?? 0) : { ok: true as const, list: [] };
-  if (!checkpoints.ok) return { ok: false, count: 0, ...checkpoints.failure };
+  const checkpoints = options.checkpoints ? await readCheckpoints(options.checkpoints, options.startAfter?.seq ?? 0) : { ok: true as const, list: [], anchorProblems: [] };
+  if (!checkpoints.ok) return { ok: false, count: 0, ...checkpoints.failure, anchorProblems: checkpoints.anchorProblems };
+  const result = await verifyAgainst(pool, options, keyring, checkpoints.list);
+  return options.checkpoints ? { ...result, anchorProblems: checkpoints.anchorProblems } : result;
+}
+
+async function verifyAgainst(pool: Pool, options: VerifyOptions, keyring: AuditKeyring | null, checkpointList: SignedAuditCheckpoint[]): Promise<ChainVerification> {
+  const pageSize = options.pageSize ?? 2000;
+  const checkpoints = { list: checkpointList };
   const head = await pool.query<{ last_seq: string; last_hash: string }>('SELECT last_seq, last_hash FROM audit_chain_head');
   const headRow = head.rows[0];
   if (!headRow) return { ok: false, count: 0, firstBadSeq: 1, problem: 'removed', detail: 'the chain head is missing' };
@@ -187,25 +211,39 @@ export async function verifyAuditChain(pool: Pool, options: VerifyOptions = {}):
 }
 
 type CheckpointRead =
-  | { ok: true; list: SignedAuditCheckpoint[] }
-  | { ok: false; failure: { firstBadSeq: number; problem: ChainProblem; detail: string } };
+  | { ok: true; list: SignedAuditCheckpoint[]; anchorProblems: AnchorProblem[] }
+  | { ok: false; failure: { firstBadSeq: number; problem: ChainProblem; detail: string }; anchorProblems: AnchorProblem[] };
 
-/** Every checkpoint after `afterSeq`, signatures checked, in seq order. */
+/**
+ * Every checkpoint after `afterSeq`, signatures checked, in seq order. Entries are grouped by name (a store of
+ * several copies returns each distinct content of a name): a name counts when at least one of its contents is
+ * validly signed, and is `checkpoint-invalid` only when none is; everything else about its copies is reported
+ * as an AnchorProblem.
+ */
 async function readCheckpoints(source: CheckpointVerification, afterSeq: number): Promise<CheckpointRead> {
   const list: SignedAuditCheckpoint[] = [];
-  for (const parsed of await source.store.list()) {
-    if (parsed.checkpoint === undefined) {
-      return { ok: false, failure: { firstBadSeq: 0, problem: 'checkpoint-invalid', detail: `checkpoint ${parsed.name}: ${parsed.problem}` } };
+  const anchorProblems: AnchorProblem[] = [];
+  const report = (p: AnchorProblem): void => {
+    if (anchorProblems.length < MAX_ANCHOR_PROBLEMS) anchorProblems.push(p);
+  };
+  const groups = new Map<string, ParsedCheckpoint[]>();
+  for (const parsed of await source.store.list()) groups.set(parsed.name, [...(groups.get(parsed.name) ?? []), parsed]);
+  for (const [name, entries] of groups) {
+    const valid = entries.flatMap((e) => (e.checkpoint !== undefined && checkpointSignatureValid(e.checkpoint, source.publicKeys) ? [e.checkpoint] : []));
+    const seq = valid[0]?.seq ?? entries.find((e) => e.checkpoint !== undefined)?.checkpoint?.seq ?? null;
+    if (valid.length === 0) {
+      const first = entries[0];
+      const detail = first?.checkpoint === undefined ? first?.problem ?? 'unreadable' : 'the signature does not verify under a known signing key';
+      return { ok: false, failure: { firstBadSeq: seq ?? 0, problem: 'checkpoint-invalid', detail: `checkpoint ${name}: ${detail}` }, anchorProblems };
     }
-    const checkpoint = parsed.checkpoint;
-    if (!checkpointSignatureValid(checkpoint, source.publicKeys)) {
-      return {
-        ok: false,
-        failure: { firstBadSeq: checkpoint.seq, problem: 'checkpoint-invalid', detail: `checkpoint ${parsed.name}: the signature does not verify under a known signing key` },
-      };
+    for (const e of entries) for (const c of e.copyProblems ?? []) report({ checkpoint: name, seq, problem: c.problem, targets: [c.target] });
+    if (entries.length > 1) {
+      const invalid = entries.filter((e) => e.checkpoint === undefined || !valid.includes(e.checkpoint));
+      if (invalid.length > 0) report({ checkpoint: name, seq, problem: 'invalid-copy', targets: invalid.flatMap((e) => e.foundOn ?? []) });
+      else report({ checkpoint: name, seq, problem: 'differs', targets: entries.flatMap((e) => e.foundOn ?? []) });
     }
-    if (checkpoint.seq > afterSeq) list.push(checkpoint);
+    for (const checkpoint of valid) if (checkpoint.seq > afterSeq) list.push(checkpoint);
   }
   list.sort((a, b) => a.seq - b.seq);
-  return { ok: true, list };
+  return { ok: true, list, anchorProblems };
 }

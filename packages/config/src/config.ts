@@ -98,6 +98,9 @@ export interface Config {
     /** Verification keys of checkpoints (current and retired signers); null: derived from the signing key. */
     checkpointPublicKeysFile: string | null;
     checkpointDir: string;
+    /** replicas: checkpoints and segments as write-once objects in every replica target; dir: checkpoint files only. */
+    anchorStore: 'replicas' | 'dir';
+    anchorRetentionDays: number;
     checkpointIntervalSeconds: number;
     /** Names this chain in its checkpoints: `<database>/<schema>`. */
     chain: string;
@@ -242,6 +245,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       checkpointPublicKeysFile: e.AUDIT_CHECKPOINT_PUBLIC_KEYS_FILE === undefined ? null : path.resolve(cwd, e.AUDIT_CHECKPOINT_PUBLIC_KEYS_FILE),
       checkpointDir: path.resolve(cwd, e.AUDIT_CHECKPOINT_DIR ?? path.join(dataDir, 'audit-checkpoints')),
       checkpointIntervalSeconds: e.AUDIT_CHECKPOINT_INTERVAL_SECONDS,
+      anchorStore: e.AUDIT_ANCHOR_STORE,
+      anchorRetentionDays: e.AUDIT_ANCHOR_RETENTION_DAYS,
       chain: `${decodeURIComponent(new URL(e.DATABASE_URL).pathname.slice(1)) || 'postgres'}/${e.DATABASE_SCHEMA}`,
     },
     models: { dir: path.resolve(cwd, e.MODELS_DIR), active: e.ACTIVE_MODEL },

@@ -236,14 +236,29 @@ export const envSchema = z
       .string()
       .min(1)
       .optional()
-      .describe('Directory (a WORM mount, or one synced to Object-Locked storage) for signed audit chain checkpoints (default: DATA_DIR/audit-checkpoints).'),
+      .describe('Directory for signed audit chain checkpoints with AUDIT_ANCHOR_STORE=dir (a WORM mount, or one synced to Object-Locked storage; default: DATA_DIR/audit-checkpoints).'),
+    AUDIT_ANCHOR_STORE: z
+      .enum(['replicas', 'dir'])
+      .default('replicas')
+      .describe(
+        'Where signed audit checkpoints and exported audit segments go: `replicas` writes each as a write-once object under audit/ in every replica target (the three Object Lock buckets with STORAGE_BACKEND=s3, COMPLIANCE retention; the three replica directories with fs); `dir` keeps checkpoints as files in AUDIT_CHECKPOINT_DIR only, with no segment export.',
+      ),
+    AUDIT_ANCHOR_RETENTION_DAYS: z.coerce
+      .number()
+      .int()
+      .min(183)
+      .max(36_500)
+      .default(5479)
+      .describe(
+        'Days each audit checkpoint and exported audit segment stays retention-locked (at least 183: six months, 网络安全法 Art. 21; default 5479: the 15-year minimum retention of the studies the records concern). A segment naming a study kept longer is locked until that study\'s retain-until.',
+      ),
     AUDIT_CHECKPOINT_INTERVAL_SECONDS: z.coerce
       .number()
       .int()
       .min(0)
       .max(86_400)
       .default(3600)
-      .describe('Seconds between signed checkpoints of the audit chain head, written by the keeper (0 turns the schedule off).'),
+      .describe('Seconds between signed checkpoints of the audit chain head, written by the keeper, each followed by the export of the new audit records as a segment (AUDIT_ANCHOR_STORE=replicas); 0 turns the schedule off.'),
 
     MODELS_DIR: z.string().min(1).default('models').describe('Directory of the model registry (models/*/manifest.json).'),
     ACTIVE_MODEL: z.string().min(1).default('thyroid-nodule').describe('Model id used for triage.'),

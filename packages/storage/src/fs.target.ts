@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, type Dirent } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { AppError, isAppError, type Logger } from '@yunying/core';
-import { assertObjectKey } from './keys';
+import { assertObjectKey, sha256Hex } from './keys';
+import { assertRecordKey, assertRecordPrefix, type RecordReceipt, type RecordVersion } from './records';
 import type { ByteRange, CopyMeta, CopyReceipt, CopyStat, ReplicaTarget, VerifyExpectation, VerifyResult } from './target';
 import { unverifiedResult } from './target';
 import { checkRange, hashStream, retentionNow, unavailable } from './util';
@@ -402,6 +403,74 @@ export class FsReplicaTarget implements ReplicaTarget {
       await fs.unlink(tmp);
     } catch (error) {
       throw unavailable(this.name, 'not writable', error);
+    }
+  }
+
+  /** A record is published like a copy (sidecar first, then link(2), which never replaces a name). */
+  async putRecord(key: string, bytes: Uint8Array, retainUntil: Date): Promise<RecordReceipt> {
+    assertRecordKey(key);
+    await this.assertMounted();
+    const file = this.pathOf(key);
+    const hex = sha256Hex(bytes);
+    const meta: CopyMeta = { sha256: hex, size: bytes.length, retainUntil, legalHold: false };
+    try {
+      const there = await this.hashIfPresent(file);
+      if (there !== null && there !== hex) throw new AppError('conflict', `replica ${this.name}: record already holds other content`);
+      await fs.mkdir(path.dirname(file), { recursive: true, mode: DIR_MODE });
+      const sidecar = await this.mergeSidecar(file, meta);
+      if (there === null) {
+        const tmp = await writeTemp(path.dirname(file), path.basename(file), bytes);
+        try {
+          await fs.link(tmp, file);
+        } catch (error) {
+          if (errnoCode(error) !== 'EEXIST') throw error;
+          // Another writer got there first: fine when it wrote the same bytes.
+          if ((await this.hashIfPresent(file)) !== hex) throw new AppError('conflict', `replica ${this.name}: record already holds other content`);
+        } finally {
+          await fs.unlink(tmp).catch(() => undefined);
+        }
+        await fsyncDir(path.dirname(file));
+      }
+      return { target: this.name, key, versionId: null, retainUntil: new Date(sidecar.retainUntil), created: there === null };
+    } catch (error) {
+      if (isAppError(error)) throw error;
+      throw unavailable(this.name, 'record write failed', error);
+    }
+  }
+
+  async listRecords(prefix: string): Promise<RecordVersion[]> {
+    assertRecordPrefix(prefix);
+    await this.assertMounted();
+    const out: RecordVersion[] = [];
+    const walk = async (dir: string, keyPrefix: string): Promise<void> => {
+      let entries: Dirent[];
+      try {
+        entries = await fs.readdir(dir, { withFileTypes: true });
+      } catch (error) {
+        if (errnoCode(error) === 'ENOENT') return;
+        throw unavailable(this.name, 'record listing failed', error);
+      }
+      for (const entry of entries) {
+        const key = `${keyPrefix}${entry.name}`;
+        if (entry.isDirectory()) await walk(path.join(dir, entry.name), `${key}/`);
+        else if (entry.isFile() && !entry.name.endsWith(SIDECAR_SUFFIX) && !entry.name.includes('.tmp-') && key.startsWith(prefix)) {
+          const st = await fs.stat(path.join(dir, entry.name));
+          out.push({ key, versionId: null, latest: true, deleteMarker: false, size: st.size, lastModified: st.mtime });
+        }
+      }
+    };
+    // Walk from the deepest directory the prefix names; a partial last part filters by name.
+    const dirKey = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    await walk(this.pathOf(dirKey.replace(/\/$/, '')), dirKey);
+    return out.sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  async readRecord(key: string, _versionId: string | null): Promise<Uint8Array> {
+    assertRecordKey(key);
+    try {
+      return await fs.readFile(this.pathOf(key));
+    } catch (error) {
+      throw this.readError(error);
     }
   }
 

@@ -17,6 +17,7 @@ export type {
   LockMode,
   ByteRange,
 } from './target';
+export { assertRecordKey, assertRecordPrefix, type WormRecordTarget, type RecordVersion, type RecordReceipt } from './records';
 export { FsReplicaTarget, type FsReplicaTargetOptions } from './fs.target';
 export {
   ReplicatedStore,

@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import * as Minio from 'minio';
 import { AppError, isAppError, type Logger } from '@yunying/core';
 import { GLOBAL_MINIMUM_RETENTION_YEARS } from './retention';
-import { assertObjectKey } from './keys';
+import { assertObjectKey, sha256Hex } from './keys';
+import { assertRecordKey, assertRecordPrefix, type RecordReceipt, type RecordVersion } from './records';
 import type { ByteRange, CopyMeta, CopyReceipt, CopyStat, ReplicaTarget, VerifyExpectation, VerifyResult } from './target';
 import { unverifiedResult } from './target';
 import { checkRange, hashStream, retentionNow, safeReason, streamToBytes, unavailable } from './util';
@@ -324,7 +325,7 @@ export class S3ReplicaTarget implements ReplicaTarget {
       return { size: st.size, versionId: st.versionId ?? null };
     } catch (error) {
       const code = s3Code(error);
-      if (code === 'NotFound' || code === 'NoSuchKey') return null;
+      if (code === 'NotFound' || code === 'NoSuchKey' || code === 'NoSuchVersion') return null;
       throw error;
     }
   }
@@ -377,6 +378,60 @@ export class S3ReplicaTarget implements ReplicaTarget {
       return await this.lockAtLeast(key, version, retainUntil);
     } catch (error) {
       throw this.mapError(error, 'retention extension failed');
+    }
+  }
+
+  async putRecord(key: string, bytes: Uint8Array, retainUntil: Date): Promise<RecordReceipt> {
+    assertRecordKey(key);
+    try {
+      const hex = sha256Hex(bytes);
+      const versions = (await this.listRecords(key)).filter((v) => v.key === key);
+      for (const v of versions) {
+        if (v.deleteMarker || v.versionId === null || v.size !== bytes.length) continue;
+        if (sha256Hex(await this.readRecord(key, v.versionId)) !== hex) continue;
+        return { target: this.name, key, versionId: v.versionId, retainUntil: await this.lockAtLeast(key, v.versionId, retainUntil), created: false };
+      }
+      // A second version under the name would hide the first from plain reads: never write one.
+      if (versions.length > 0) throw new AppError('conflict', `replica ${this.name}: record already holds other content`);
+      const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const uploaded = await this.client.putObject(this.bucket, key, buffer, buffer.length, { 'Content-Type': 'application/octet-stream' });
+      if (!uploaded.versionId) throw new AppError('config_invalid', `replica ${this.name}: bucket is not versioned (no Object Lock)`);
+      return { target: this.name, key, versionId: uploaded.versionId, retainUntil: await this.lockAtLeast(key, uploaded.versionId, retainUntil), created: true };
+    } catch (error) {
+      throw this.mapError(error, 'record write failed');
+    }
+  }
+
+  async listRecords(prefix: string): Promise<RecordVersion[]> {
+    assertRecordPrefix(prefix);
+    type Listed = { name?: string; size?: number; lastModified?: Date; versionId?: string | null; isLatest?: unknown; isDeleteMarker?: boolean };
+    const out: RecordVersion[] = [];
+    try {
+      const stream = this.client.listObjects(this.bucket, prefix, true, { IncludeVersion: true });
+      for await (const item of stream as AsyncIterable<Listed>) {
+        if (item.name === undefined) continue;
+        out.push({
+          key: item.name,
+          versionId: item.versionId ?? null,
+          // The XML parser gives "true"/"false" strings.
+          latest: String(item.isLatest) === 'true',
+          deleteMarker: item.isDeleteMarker === true,
+          size: item.size ?? 0,
+          lastModified: item.lastModified ?? null,
+        });
+      }
+    } catch (error) {
+      throw this.mapError(error, 'record listing failed');
+    }
+    return out;
+  }
+
+  async readRecord(key: string, versionId: string | null): Promise<Uint8Array> {
+    assertRecordKey(key);
+    try {
+      return await streamToBytes(await this.client.getObject(this.bucket, key, versionId === null ? {} : { versionId }));
+    } catch (error) {
+      throw this.mapError(error, 'record read failed');
     }
   }
 

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { WormRecordTarget } from './records';
 
 export type LockMode = 'COMPLIANCE' | 'FS_READONLY';
 
@@ -67,7 +68,7 @@ export interface ByteRange {
  * Every method throws AppError: 'unavailable' (retryable) when the target cannot be reached,
  * 'not_found' for a missing key on read, 'retention_locked' on a refused delete.
  */
-export interface ReplicaTarget {
+export interface ReplicaTarget extends WormRecordTarget {
   readonly name: string;
   readonly kind: 'fs' | 's3';
   /** Prepare the target (fs: root + marker; S3: bucket with Object Lock). Idempotent. */

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import express from 'express';
 import { pingDatabase } from '@yunying/catalog';
-import { AuditLog, createAuditRouter, FileCheckpointStore, loadCheckpointPublicKeys, loadCheckpointSigner } from '@yunying/audit';
+import { AuditLog, auditAnchorStores, createAuditRouter, loadCheckpointPublicKeys, loadCheckpointSigner } from '@yunying/audit';
 import { AuthService, createAuthRouter, createOidcRouter, withOidc } from '@yunying/auth';
 import { createDerivedObjectStore, createReplicatedStore } from '@yunying/archive';
 import { createServiceApp, listen, type ServiceContext, type StartedService, httpSecurityFromConfig } from '@yunying/http';
@@ -24,6 +24,8 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
   // lock configuration, so it can run with read-only object credentials.
   const store = await createReplicatedStore(config, logger, { prepare: false });
   const derived = await createDerivedObjectStore(config, { prepare: false });
+  // Audit checkpoints and segments are read back from the copy targets (AUDIT_ANCHOR_STORE=replicas, #17).
+  const anchorStores = auditAnchorStores(config, store.targets);
 
   const dicomweb = createDicomwebRouter({
     pool: ctx.pool,
@@ -59,13 +61,14 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
         auth: authenticator,
         staleVerificationSeconds: config.keeper.scrubStaleDays * 86_400,
         checkpoints: {
-          store: new FileCheckpointStore(config.audit.checkpointDir, config.audit.chain),
+          store: anchorStores.checkpoints,
           // A verifier needs only public keys; without a file of them, the signing key's is derived.
           publicKeys:
             config.audit.checkpointPublicKeysFile !== null
               ? loadCheckpointPublicKeys(config.audit.checkpointPublicKeysFile)
               : [loadCheckpointSigner(config.audit.signingKeyFile, config.audit.generateMissing.signingKey).publicKey],
         },
+        ...(anchorStores.segmentTargets !== null ? { segments: { targets: anchorStores.segmentTargets, chain: config.audit.chain } } : {}),
       }).router,
       dicomweb.router,
       // STOW-RS lent by the ingest role when it runs in this process: one /dicomweb base URL.

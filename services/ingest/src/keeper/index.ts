@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { AuditAnchor, FileCheckpointStore, loadCheckpointSigner } from '@yunying/audit';
+import { AuditAnchor, auditAnchorStores, exportAuditSegment, loadCheckpointSigner } from '@yunying/audit';
 import type { Authenticator } from '@yunying/auth';
 import type { Pool } from '@yunying/catalog';
 import type { Config } from '@yunying/config';
@@ -86,16 +86,19 @@ export function startKeeper(deps: KeeperDeps): { router: ReturnType<typeof keepe
   const locks = new LockExtender({ pool, store, logger, metrics });
 
   const warn = (what: string) => (error: unknown) => logger.warn({ err: describeError(error) }, `keeper: ${what} failed; will retry`);
-  const anchor = new AuditAnchor(
-    pool,
-    () => loadCheckpointSigner(config.audit.signingKeyFile, config.audit.generateMissing.signingKey),
-    new FileCheckpointStore(config.audit.checkpointDir, config.audit.chain),
-  );
+  const signer = () => loadCheckpointSigner(config.audit.signingKeyFile, config.audit.generateMissing.signingKey);
+  // AUDIT_ANCHOR_STORE=replicas: checkpoints and segments are write-once objects in the three copy targets (#17).
+  const anchorStores = auditAnchorStores(config, store.targets);
+  const anchor = new AuditAnchor(pool, signer, anchorStores.checkpoints);
   const checkpointAuditChain = async (): Promise<void> => {
     const outcome = await anchor.tick();
     if (outcome.written) logger.info({ seq: outcome.checkpoint.seq }, 'audit chain checkpoint signed');
     // The detail names record numbers and the kind of break only, never record content.
     else if (outcome.reason === 'chain-broken') logger.error({ verification: outcome.verification }, 'audit chain does not verify: checkpoint NOT signed');
+    if (anchorStores.segmentTargets === null) return;
+    const exported = await exportAuditSegment(pool, signer(), anchorStores.segmentTargets, config.audit.chain, { retentionDays: anchorStores.retentionDays });
+    if (exported.exported) logger.info({ firstSeq: exported.firstSeq, lastSeq: exported.lastSeq }, 'audit segment exported');
+    else if (exported.reason === 'last-segment-invalid') logger.error({}, 'the last exported audit segment does not verify: NOT exporting');
   };
   const loops = [
     new Every(settings.scrubIntervalSeconds, () => scrubber.tick(), warn('scrub tick')),
