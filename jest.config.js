@@ -48,7 +48,8 @@ module.exports = {
       ...common,
       displayName: 'unit',
       // Wherever the code lives: src/ of every package and service, and the viewer's web app (web/src).
-      testMatch: ['<rootDir>/{packages,services}/**/*.test.ts'],
+      // ...and repository-wide checks that need no outside system (test/**/*.unit.test.ts).
+      testMatch: ['<rootDir>/{packages,services}/**/*.test.ts', '<rootDir>/test/**/*.unit.test.ts'],
       testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.int\\.test\\.ts$'],
     },
     {
@@ -60,6 +61,7 @@ module.exports = {
       ...common,
       displayName: 'system',
       testMatch: ['<rootDir>/test/**/*.test.ts'],
+      testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.unit\\.test\\.ts$'],
     },
   ],
 };

@@ -5,7 +5,7 @@ import { makeInstance, makeStudy, newUid } from '@yunying/dicom/testing';
 import type { Browser } from 'playwright-core';
 import { describeUnless } from '../support/skip';
 import { startSystem, stow, type RunningSystem } from '../support/system';
-import { nodulePattern, results, shippedManifest, waitFor, type ResultRow } from '../triage/triage.support';
+import { nodulePattern, settledResult, shippedManifest, type ResultRow } from '../triage/triage.support';
 import { AuditConsole } from './pages/audit.page';
 import { chromiumMissing, DESKTOP, launchBrowser, newPage, PHONE, screenshotPath } from './pages/browser';
 import { ClinicStudiesPage } from './pages/clinic.page';
@@ -41,17 +41,6 @@ function cineStudy(studyDate = '20240614'): { studyUid: string; files: Buffer[] 
     extra: { IssuerOfPatientID: 'HC-CHAIN', BodyPartExamined: null },
   });
   return { studyUid, files: [file] };
-}
-
-/** The served triage's result for the study (quiet period, scope gate, model), as the inference role wrote it. */
-function triageResult(system: RunningSystem, studyUid: string): Promise<ResultRow> {
-  // Generous: on a loaded 2-core CI machine three studies queue behind one another (concurrency 1).
-  // A triaged study is final once its SR is in the archive too (the SR adds an instance to the study).
-  return waitFor(
-    `triage of ${studyUid}`,
-    async () => (await results(system.pool, studyUid)).find((r) => r.instance_count === 1 && (r.status !== 'triaged' || r.sr_sop_instance_uid !== null)),
-    150_000,
-  );
 }
 
 /** The part of a scored image entry (services/inference/src/triage/result.ts) the AI panel shows. */
@@ -97,7 +86,7 @@ describeUnless(chromiumMissing(), 'web app (e2e, chromium)', () => {
     for (const study of [first, second, lastYear]) expect((await stow(system.urls.ingest ?? '', apiKey, study.files, study.studyUid)).status).toBe(200);
     // All three triaged before the browser starts: the queue order and the AI panel are then final, and
     // the model's CPU time does not overlap the page's cine timing.
-    [desktopResult] = await Promise.all([first, second, lastYear].map((study) => triageResult(system, study.studyUid)));
+    [desktopResult] = await Promise.all([first, second, lastYear].map((study) => settledResult(system.pool, study.studyUid)));
     browser = await launchBrowser();
   }, 420_000);
 

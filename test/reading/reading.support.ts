@@ -1,5 +1,6 @@
 import { makeInstance, newUid } from '@yunying/dicom/testing';
 import { stow, type RunningSystem } from '../support/system';
+import { nodulePattern } from '../triage/triage.support';
 
 /** HTTP helpers for the reading API system tests: sign in as a user, call with a Bearer token. */
 
@@ -62,6 +63,8 @@ export interface UploadSpec {
   modality?: string;
   studyDate?: string;
   patientName?: string;
+  /** A thyroid-like frame with a dark nodule that the served model triages (a confident candidate), instead of 8 x 8 pixels. */
+  nodule?: boolean;
 }
 
 /** One single-instance study per spec, all in one STOW-RS request with the given device key; returns their UIDs. */
@@ -71,8 +74,7 @@ export async function uploadStudies(system: RunningSystem, apiKey: string, specs
     makeInstance({
       studyInstanceUid: uids[i] ?? newUid(),
       seriesInstanceUid: newUid(),
-      rows: 8,
-      columns: 8,
+      ...(spec.nodule ? { rows: 120, columns: 160, pixelPattern: nodulePattern(60, 65, 20, 14) } : { rows: 8, columns: 8 }),
       modality: spec.modality ?? 'US',
       studyDate: spec.studyDate ?? '20240110',
       patientName: spec.patientName ?? `Test^Patient${i}`,

@@ -1,5 +1,6 @@
 import { startSystem, type RunningSystem } from '../support/system';
-import { call, clinicId, createDeviceKey, createRadiologist, demoPassword, setTriage, signIn, uploadStudies } from './reading.support';
+import { settledResult, shippedManifest, type ResultRow } from '../triage/triage.support';
+import { call, clinicId, createDeviceKey, createRadiologist, demoPassword, signIn, uploadStudies } from './reading.support';
 
 interface Version {
   id: string;
@@ -34,25 +35,15 @@ describe('reports (system)', () => {
   let study: string;
   let secondStudy: string;
   let otherStudy: string;
+  let aiResult: ResultRow;
   let aiResultId: string;
   let otherAiResultId: string;
 
   const report = (token: string, uid: string): Promise<{ status: number; body: StudyReport }> => call<StudyReport>(viewer, 'GET', `/api/studies/${uid}/report`, token);
 
-  async function insertAiResult(uid: string, category: string, score: number): Promise<string> {
-    const { rows } = await system.pool.query<{ id: string }>(
-      `INSERT INTO ai_results (study_ref, model_id, model_version, model_sha256, instance_count, status, score, category, priority, thresholds, images)
-       SELECT id, 'thyroid-nodule', '1.0.0', repeat('a', 64), 1, 'triaged', $2, $3, 'urgent', '{"urgent":0.8}', '[{"frame":1,"score":0.9}]'
-         FROM studies WHERE study_instance_uid = $1 RETURNING id::text`,
-      [uid, score, category],
-    );
-    const id = rows[0]?.id;
-    if (!id) throw new Error('ai result not inserted');
-    return id;
-  }
-
   beforeAll(async () => {
-    system = await startSystem();
+    // The real triage (a one-second quiet period) writes the AI results the reports refer to.
+    system = await startSystem({ env: { TRIAGE_QUIET_SECONDS: '1', TRIAGE_CONCURRENCY: '1' } });
     viewer = system.urls.viewer ?? '';
     const demoClinic = clinicId(system, 'demo-clinic');
     const admin = await signIn(viewer, 'admin', demoPassword(system, 'admin'));
@@ -60,13 +51,12 @@ describe('reports (system)', () => {
     readerId = String((await call(viewer, 'GET', '/api/auth/me', reader)).body.userId);
     clinicUser = await signIn(viewer, 'clinic', demoPassword(system, 'clinic'));
     colleague = await createRadiologist(viewer, admin, 'colleague', [demoClinic]);
-    [study = '', secondStudy = ''] = await uploadStudies(system, system.credentials.apiKey?.key ?? '', [{}, {}]);
+    [study = '', secondStudy = ''] = await uploadStudies(system, system.credentials.apiKey?.key ?? '', [{ nodule: true }, { nodule: true }]);
     [otherStudy = ''] = await uploadStudies(system, await createDeviceKey(viewer, admin, clinicId(system, 'other-clinic')), [{}]);
-    // Triage found a suspicious nodule: TR4, urgent.
-    aiResultId = await insertAiResult(study, 'TR4', 0.91);
-    await setTriage(system, study, 'urgent', aiResultId);
-    otherAiResultId = await insertAiResult(secondStudy, 'TR2', 0.1);
-  });
+    // Triage found the nodule in both studies; their results are the model's own.
+    [aiResult, { id: otherAiResultId }] = await Promise.all([settledResult(system.pool, study), settledResult(system.pool, secondStudy)]);
+    aiResultId = aiResult.id;
+  }, 240_000);
   afterAll(async () => {
     await system?.stop();
   });
@@ -75,8 +65,9 @@ describe('reports (system)', () => {
     const res = await call<{ results: { id: string; current: boolean; category: string; score: number; model: { id: string } }[] }>(viewer, 'GET', `/api/studies/${study}/ai`, reader);
     expect(res.status).toBe(200);
     expect(res.body.results).toHaveLength(1);
-    expect(res.body.results[0]).toMatchObject({ id: aiResultId, current: true, category: 'TR4', model: { id: 'thyroid-nodule' } });
-    expect(res.body.results[0]?.score).toBeCloseTo(0.91, 5);
+    expect(aiResult.status).toBe('triaged');
+    expect(res.body.results[0]).toMatchObject({ id: aiResultId, current: true, category: aiResult.category, model: { id: shippedManifest().id } });
+    expect(res.body.results[0]?.score).toBeCloseTo(aiResult.score ?? -1, 5);
     expect((await call(viewer, 'GET', `/api/studies/${study}/ai`, clinicUser)).status).toBe(403);
   });
 

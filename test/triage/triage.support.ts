@@ -4,8 +4,9 @@ import type { InstanceOptions, PixelPattern } from '@yunying/dicom/testing';
 import { makeInstance } from '@yunying/dicom/testing';
 import { loadTriageManifest, readRgbImage } from '@yunying/nodule-model';
 import { REPO_ROOT } from '../support/processes';
+import { waitFor } from '../support/wait';
 
-export { waitFor } from '../support/wait';
+export { waitFor };
 
 export interface ManifestFacts {
   id: string;
@@ -82,6 +83,20 @@ export async function results(pool: Pool, studyInstanceUid: string): Promise<Res
     [studyInstanceUid],
   );
   return rows;
+}
+
+/**
+ * The served triage's result for the study once it has seen `instanceCount` instances, waited for (the
+ * quiet period, then the model). A triaged result counts once its SR is stored too: the SR adds an
+ * instance to the study, and a test that reads the study after this sees it settled. Generous timeout:
+ * on a loaded 2-core CI machine several studies queue behind one another.
+ */
+export function settledResult(pool: Pool, studyInstanceUid: string, instanceCount = 1, timeoutMs = 150_000): Promise<ResultRow> {
+  return waitFor(
+    `triage of ${studyInstanceUid}`,
+    async () => (await results(pool, studyInstanceUid)).find((r) => r.instance_count === instanceCount && (r.status !== 'triaged' || r.sr_sop_instance_uid !== null)),
+    timeoutMs,
+  );
 }
 
 export async function studyRow(pool: Pool, studyInstanceUid: string): Promise<{ priority: string; triage_status: string; reading_status: string; ai_result_ref: string | null }> {

@@ -1,3 +1,4 @@
 export * from './ingest.pipeline';
 export * from './archive.factory';
 export * from './instance.repository';
+export * from './rebuild';

@@ -131,7 +131,9 @@ export class IngestPipeline {
 
     let stored: StoreResult;
     try {
-      stored = await this.options.store.put(bytes, { retainUntil, sha256 });
+      // The clinic and arrival time go with every copy: the DICOM bytes alone do not say who sent them, and
+      // rebuild-catalog (#18) must attribute each instance from the copies when the catalog is lost.
+      stored = await this.options.store.put(bytes, { retainUntil, sha256, origin: { clinicId: sender.clinicId, clinicCode: clinic.code, receivedAt: now } });
     } catch (error) {
       return unavailable(parsed, error);
     }

@@ -12,7 +12,8 @@ import {
   type AuditRecord,
   type JsonValue,
 } from './event-types';
-import { macAuditRecord, type AuditContent } from './hash';
+import { AUDIT_COLUMNS, auditInsert, type AuditContent } from './audit.columns';
+import { macAuditRecord } from './hash';
 import { requireAuditKeyring } from './keyring';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -94,33 +95,8 @@ export async function appendAuditEvent(client: PoolClient, event: AuditEventInpu
     macKeyId: keyring.current.id,
     macAlg: keyring.algorithm,
   };
-  await client.query(
-    `INSERT INTO audit_events (seq, id, occurred_at, event_type, event_code, action, outcome, actor_user_id, actor_username,
-       actor_role, actor_clinic, source_ip, request_id, study_instance_uid, clinic_id, details, prev_hash, hash, mac_key_id, mac_alg)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
-    [
-      record.seq,
-      record.id,
-      record.occurredAt,
-      record.eventType,
-      record.eventCode,
-      record.action,
-      record.outcome,
-      record.actorUserId,
-      record.actorUsername,
-      record.actorRole,
-      record.actorClinic,
-      record.sourceIp,
-      record.requestId,
-      record.studyInstanceUid,
-      record.clinicId,
-      JSON.stringify(record.details),
-      record.prevHash,
-      record.hash,
-      record.macKeyId,
-      record.macAlg,
-    ],
-  );
+  const insert = auditInsert(record);
+  await client.query(insert.text, insert.values);
   await client.query('RELEASE SAVEPOINT yy_audit_append');
   return record;
 }
@@ -147,9 +123,6 @@ export interface AuditEventRow {
   mac_key_id: string | null;
   mac_alg: string | null;
 }
-
-export const AUDIT_COLUMNS =
-  'seq, id, occurred_at, event_type, event_code, action, outcome, actor_user_id, actor_username, actor_role, actor_clinic, source_ip, request_id, study_instance_uid, clinic_id, details, prev_hash, hash, mac_key_id, mac_alg';
 
 /** Rows are read as stored; the types are only asserted, verification recomputes the hash over them. */
 export function recordFromRow(row: AuditEventRow): AuditRecord {

@@ -1,6 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import type { DigestAlgorithm } from '@yunying/core';
-import type { AuditRecord, JsonValue } from './event-types';
+import { hashedValues, type AuditContent } from './audit.columns';
+import type { JsonValue } from './event-types';
 import type { AuditMacKey } from './keyring';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -15,13 +16,12 @@ export function canonicalJson(value: JsonValue): string {
 
 /**
  * The legacy (unkeyed) link of records written before migration 0900, still verified as such:
- * SHA-256 over a canonical serialization of every field except seq and hash, including prev_hash.
- * seq is left out on purpose: a record's position is bound by the prev_hash links, which is what lets
- * verification tell a moved record ("reordered") from an edited one ("changed").
+ * SHA-256 over a canonical serialization of the hashed fields (audit.columns.ts: every column but seq and
+ * the link and its labels), including prev_hash.
  * Version tag "yy-audit-1" allows a later change of the serialization without ambiguity.
  */
 export function hashAuditRecord(record: AuditContent): string {
-  return createHash('sha256').update(canonicalJson(['yy-audit-1', ...contentFields(record)])).digest('hex');
+  return createHash('sha256').update(canonicalJson(['yy-audit-1', ...hashedValues(record)])).digest('hex');
 }
 
 /**
@@ -30,30 +30,8 @@ export function hashAuditRecord(record: AuditContent): string {
  * Without the key nobody, a database superuser included, can produce a link that verifies.
  */
 export function macAuditRecord(record: AuditContent, key: AuditMacKey, algorithm: DigestAlgorithm): string {
-  const message = canonicalJson(['yy-audit-2', ...contentFields(record), key.id, algorithm]);
+  const message = canonicalJson(['yy-audit-2', ...hashedValues(record), key.id, algorithm]);
   return createHmac(algorithm, key.key).update(message).digest('hex');
 }
 
-/** What a link covers: everything but seq, the link itself and the MAC labels. */
-export type AuditContent = Omit<AuditRecord, 'seq' | 'hash' | 'macKeyId' | 'macAlg'>;
-
-function contentFields(record: AuditContent): JsonValue[] {
-  return [
-    record.id,
-    record.occurredAt.toISOString(),
-    record.eventType,
-    record.eventCode,
-    record.action,
-    record.outcome,
-    record.actorUserId,
-    record.actorUsername,
-    record.actorRole,
-    record.actorClinic,
-    record.sourceIp,
-    record.requestId,
-    record.studyInstanceUid,
-    record.clinicId,
-    record.details,
-    record.prevHash,
-  ];
-}
+export type { AuditContent };

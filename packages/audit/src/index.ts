@@ -1,5 +1,6 @@
 export * from './event-types';
 export * from './hash';
+export { AUDIT_COLUMNS, AUDIT_EVENT_COLUMNS, HASHED_AUDIT_COLUMNS } from './audit.columns';
 export * from './audit.repository';
 export * from './verify';
 export * from './keyring';

@@ -1,7 +1,8 @@
 import crypto from 'node:crypto';
 import type { Pool } from '@yunying/catalog';
 import type { WormRecordTarget } from '@yunying/storage';
-import { AUDIT_COLUMNS, recordFromRow, type AuditEventRow } from './audit.repository';
+import { AUDIT_COLUMNS } from './audit.columns';
+import { recordFromRow, type AuditEventRow } from './audit.repository';
 import { copyProblems } from './replica-checkpoint.store';
 import { isSegmentHeader, segmentHeaderSignatureValid, segmentLine, segmentPrefix, splitSegment, type SignedSegmentHeader } from './segment';
 import { readAllVersions } from './worm';

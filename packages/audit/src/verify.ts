@@ -1,6 +1,7 @@
 import type crypto from 'node:crypto';
 import type { Pool } from '@yunying/catalog';
-import { AUDIT_COLUMNS, recordFromRow, type AuditEventRow } from './audit.repository';
+import { AUDIT_COLUMNS } from './audit.columns';
+import { recordFromRow, type AuditEventRow } from './audit.repository';
 import { checkpointSignatureValid, type CheckpointStore, type ParsedCheckpoint, type SignedAuditCheckpoint } from './checkpoint';
 import type { AuditRecord } from './event-types';
 import { GENESIS_HASH, hashAuditRecord, macAuditRecord } from './hash';

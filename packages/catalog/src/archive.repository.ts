@@ -280,8 +280,8 @@ export async function findUidConflict(
 }
 
 export interface IngestPrecheck {
-  /** The sender's clinic, null when the id names none. */
-  clinic: { retentionYears: number } | null;
+  /** The sender's clinic, null when the id names none. Its code travels with the copies (#18). */
+  clinic: { retentionYears: number; code: string } | null;
   /** The stored instance with these bytes or this dataset (see findSameInstance), if any. */
   same: { clinicId: string; studyRef: string; instanceRef: string; version: number } | null;
   /** Why these UIDs cannot be filed for this clinic (see findUidConflict), or null. */
@@ -299,8 +299,8 @@ export async function ingestPrecheck(
   sha256: string,
   datasetSha256: string,
 ): Promise<IngestPrecheck> {
-  const { rows } = await db.query<{ retention_years: number | null; same_clinic_id: string | null; same_study_ref: string | null; same_id: string | null; same_version: number | null; conflict: string | null }>(
-    `SELECT c.retention_years, s.clinic_id AS same_clinic_id, s.study_ref AS same_study_ref, s.id AS same_id, s.version AS same_version, x.conflict
+  const { rows } = await db.query<{ retention_years: number | null; code: string | null; same_clinic_id: string | null; same_study_ref: string | null; same_id: string | null; same_version: number | null; conflict: string | null }>(
+    `SELECT c.retention_years, c.code, s.clinic_id AS same_clinic_id, s.study_ref AS same_study_ref, s.id AS same_id, s.version AS same_version, x.conflict
      FROM (SELECT 1) AS one
      LEFT JOIN clinics c ON c.id = $1
      LEFT JOIN LATERAL (
@@ -319,7 +319,7 @@ export async function ingestPrecheck(
   );
   const row = rows[0];
   return {
-    clinic: row?.retention_years != null ? { retentionYears: row.retention_years } : null,
+    clinic: row?.retention_years != null && row.code !== null ? { retentionYears: row.retention_years, code: row.code } : null,
     same:
       row?.same_clinic_id != null && row.same_study_ref !== null && row.same_id !== null && row.same_version !== null
         ? { clinicId: row.same_clinic_id, studyRef: row.same_study_ref, instanceRef: row.same_id, version: row.same_version }

@@ -3,7 +3,7 @@
  * (services/gateway): PS3.8 upper layer over dcmjs-dimse, PS3.7 DIMSE, PS3.4 A and B (SCP role), PS3.10
  * wrapping of the raw dataset. See README.md for what is implemented and what is left out.
  */
-export { startScpServer, type ScpServer, type ScpServerOptions, type ScpTlsOptions } from './scp.server';
+export { SCP_DEFAULTS, startScpServer, type ScpServer, type ScpServerOptions, type ScpTlsOptions } from './scp.server';
 export type { CommitmentDelivery, CommitmentHandler, CommitmentPlan, CommitmentReference, CommitmentReportRoute, CommitmentRequest, CommitmentResult, FindContext, FindFinal, FindHandler, FindMatch, FindRequest, MoveDestination, OutboundTls, RetrieveHandler, RetrieveItem, RetrieveOutcome, RetrievePlan, RetrieveRequest, AssociationDecision, AssociationEnd, AssociationRejection, AssociationRequest, ReceivedInstance, ScpObserver, StoreContext, StoreHandler } from './scp.types';
 export { FIND_SOP_CLASSES, GET_SOP_CLASSES, MOVE_SOP_CLASSES, VERIFICATION_SOP_CLASS, findModelOf, getModelOf, moveModelOf, negotiateRole, type ProposedRole, type OfferedServices, type QueryModel, chooseStorageTransferSyntax, isAcceptedStorageClass, negotiateContext, type ContextDecision, type ProposedContext } from './negotiation';
 export { part10Header, splitPart10, wrapPart10, type ImplementationIdentity, type Part10Meta, type Part10Parts } from './part10';

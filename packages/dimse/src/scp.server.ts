@@ -79,7 +79,7 @@ export interface ScpServer {
   close(): Promise<void>;
 }
 
-const DEFAULTS = {
+export const SCP_DEFAULTS = {
   maxPduLength: 256 * 1024,
   associationTimeoutMs: 30_000,
   pduTimeoutMs: 60_000,
@@ -98,14 +98,14 @@ const NO_OBSERVER: ScpObserver = {
  * has no host parameter, so the TCP server is ours and each socket gets an AssociationScp as its Server would.
  */
 export async function startScpServer<S>(options: ScpServerOptions<S>): Promise<ScpServer> {
-  const pduTimeoutMs = options.pduTimeoutMs ?? DEFAULTS.pduTimeoutMs;
+  const pduTimeoutMs = options.pduTimeoutMs ?? SCP_DEFAULTS.pduTimeoutMs;
   const settings: ScpSettings = {
-    maxPduLength: options.maxPduLength ?? DEFAULTS.maxPduLength,
-    associationTimeoutMs: options.associationTimeoutMs ?? DEFAULTS.associationTimeoutMs,
+    maxPduLength: options.maxPduLength ?? SCP_DEFAULTS.maxPduLength,
+    associationTimeoutMs: options.associationTimeoutMs ?? SCP_DEFAULTS.associationTimeoutMs,
     pduTimeoutMs,
     storeTimeoutMs: options.storeTimeoutMs,
-    maxInstanceBytes: options.maxInstanceBytes ?? DEFAULTS.maxInstanceBytes,
-    artimMs: Math.min(DEFAULTS.artimMs, pduTimeoutMs),
+    maxInstanceBytes: options.maxInstanceBytes ?? SCP_DEFAULTS.maxInstanceBytes,
+    artimMs: Math.min(SCP_DEFAULTS.artimMs, pduTimeoutMs),
     implementation: options.implementation,
     aeTitle: options.aeTitle,
     shuttingDownComment: options.shuttingDownComment,

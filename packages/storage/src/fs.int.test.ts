@@ -35,6 +35,30 @@ describe('ReplicatedStore over three fs targets', () => {
     await temp.cleanup();
   });
 
+  it('records the origin with every copy, keeps the first one, lists objects only, and a repaired copy carries the origin (#18)', async () => {
+    const origin = { clinicId: '0b8f5b5e-3f1a-4c39-9d7e-2a6f1b0c9d11', clinicCode: 'demo-clinic', receivedAt: new Date('2026-01-02T03:04:05.678Z') };
+    const bytes = randomBytes(5000);
+    const { key } = await store.put(bytes, { retainUntil: FUTURE, origin });
+    const plain = await store.put(randomBytes(3000), { retainUntil: FUTURE });
+    // A later put of the same bytes with another origin changes nothing: the first sender stays recorded.
+    await store.put(bytes, { retainUntil: FUTURE, origin: { ...origin, clinicCode: 'other-clinic', receivedAt: new Date() } });
+    for (const target of temp.targets) {
+      expect((await target.stat(key))?.origin).toEqual(origin);
+      expect((await target.stat(plain.key))?.origin).toBeNull();
+      const listed = [];
+      for await (const object of target.list()) listed.push(object);
+      // Sidecars and the marker are not objects.
+      expect(listed).toEqual([{ key, size: 5000 }, { key: plain.key, size: 3000 }].sort((a, b) => a.key.localeCompare(b.key)));
+    }
+    const [first, second] = temp.targets;
+    if (!first || !second) throw new Error('targets');
+    await fs.chmod(fileOf(second, key), 0o640);
+    await fs.unlink(fileOf(second, key));
+    await fs.unlink(`${fileOf(second, key)}.lock.json`);
+    await store.repairCopy(key, first.name, second.name, { sha256: sha256Hex(bytes), size: bytes.length, retainUntil: FUTURE });
+    expect((await second.stat(key))?.origin).toEqual(origin);
+  });
+
   it('writes three read-only copies with matching SHA-256 and retain-until', async () => {
     const bytes = randomBytes(100_000);
     const result = await store.put(bytes, { retainUntil: FUTURE });

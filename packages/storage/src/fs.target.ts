@@ -5,8 +5,9 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { AppError, isAppError, type Logger } from '@yunying/core';
 import { assertObjectKey, sha256Hex } from './keys';
+import { originFromStrings, originToStrings } from './origin';
 import { assertRecordKey, assertRecordPrefix, type RecordReceipt, type RecordVersion } from './records';
-import type { ByteRange, CopyMeta, CopyReceipt, CopyStat, ReplicaTarget, VerifyExpectation, VerifyResult } from './target';
+import type { ByteRange, CopyMeta, CopyReceipt, CopyStat, ListedObject, ObjectOrigin, ReplicaTarget, VerifyExpectation, VerifyResult } from './target';
 import { unverifiedResult } from './target';
 import { checkRange, hashStream, retentionNow, unavailable } from './util';
 
@@ -16,7 +17,7 @@ import { checkRange, hashStream, retentionNow, unavailable } from './util';
  * Layout under `root`:
  *   .yunying-replica.json             marker: this directory is replica `name` (see init)
  *   sha256/ab/cd/<hex>                the object, mode 0440 (directories 0750)
- *   sha256/ab/cd/<hex>.lock.json      retention sidecar {sha256,size,retainUntil,legalHold}, mode 0440
+ *   sha256/ab/cd/<hex>.lock.json      retention sidecar {sha256,size,retainUntil,legalHold,origin?}, mode 0440
  *
  * What fs retention can promise: this code never deletes or overwrites a good copy before retain-until
  * (remove() refuses; put() never replaces a file whose bytes hash to its name). What it cannot promise:
@@ -38,9 +39,18 @@ interface Sidecar {
   size: number;
   retainUntil: string;
   legalHold: boolean;
+  /** Who sent the object and when (rebuild-catalog); absent on sidecars written before #18. */
+  origin?: ObjectOrigin;
+}
+
+/** The sidecar as stored: the origin as flat strings, as in S3 metadata. */
+function serialiseSidecar(sidecar: Sidecar): Buffer {
+  const { origin, ...rest } = sidecar;
+  return Buffer.from(JSON.stringify(origin === undefined ? rest : { ...rest, origin: originToStrings(origin) }));
 }
 
 const MARKER = '.yunying-replica.json';
+const OBJECT_NAME = /^[0-9a-f]{64}$/;
 const SIDECAR_SUFFIX = '.lock.json';
 // No write bit for anyone (the lock of this backend: see lockMode 'FS_READONLY') and nothing for
 // others: the objects are identified patient images (#17 finding 8: they were 0444 in 0755 dirs).
@@ -231,10 +241,45 @@ export class FsReplicaTarget implements ReplicaTarget {
         retainUntil: sidecar === null ? null : new Date(sidecar.retainUntil),
         legalHold: sidecar?.legalHold ?? false,
         versionId: null,
+        origin: sidecar?.origin ?? null,
       };
     } catch (error) {
       if (errnoCode(error) === 'ENOENT') return null;
       throw unavailable(this.name, 'stat failed', error);
+    }
+  }
+
+  /** Walks root/sha256/ab/cd in name order. Sidecars and temp files are not objects; nothing is changed
+   * (the orphan sweep, not a listing, decides what a stale temp file is). */
+  async *list(): AsyncIterable<ListedObject> {
+    await this.assertMounted();
+    const base = path.join(this.root, 'sha256');
+    const level = async (dir: string): Promise<string[]> => {
+      try {
+        return (await fs.readdir(dir)).filter((n) => /^[0-9a-f]{2}$/.test(n)).sort();
+      } catch (error) {
+        if (errnoCode(error) === 'ENOENT') return [];
+        throw unavailable(this.name, 'list failed', error);
+      }
+    };
+    for (const a of await level(base)) {
+      for (const b of await level(path.join(base, a))) {
+        const dir = path.join(base, a, b);
+        let names: string[];
+        try {
+          names = (await fs.readdir(dir)).filter((n) => OBJECT_NAME.test(n) && n.startsWith(a + b)).sort();
+        } catch (error) {
+          throw unavailable(this.name, 'list failed', error);
+        }
+        for (const name of names) {
+          const st = await fs.stat(path.join(dir, name)).catch((error: unknown) => {
+            // Removed between readdir and stat (disposal): not there any more, so not listed.
+            if (errnoCode(error) === 'ENOENT') return null;
+            throw unavailable(this.name, 'list failed', error);
+          });
+          if (st !== null) yield { key: `sha256/${a}/${b}/${name}`, size: st.size };
+        }
+      }
     }
   }
 
@@ -538,14 +583,16 @@ export class FsReplicaTarget implements ReplicaTarget {
 
   private async readSidecar(file: string): Promise<Sidecar | null> {
     try {
-      const parsed = JSON.parse(await fs.readFile(file + SIDECAR_SUFFIX, 'utf8')) as Partial<Sidecar>;
+      const parsed = JSON.parse(await fs.readFile(file + SIDECAR_SUFFIX, 'utf8')) as Partial<Omit<Sidecar, 'origin'>> & { origin?: unknown };
       if (typeof parsed.retainUntil !== 'string' || Number.isNaN(Date.parse(parsed.retainUntil))) return null;
+      const origin = typeof parsed.origin === 'object' && parsed.origin !== null ? originFromStrings(parsed.origin as Record<string, unknown>) : null;
       return {
         v: 1,
         sha256: String(parsed.sha256),
         size: Number(parsed.size),
         retainUntil: parsed.retainUntil,
         legalHold: parsed.legalHold === true,
+        ...(origin === null ? {} : { origin }),
       };
     } catch (error) {
       if (errnoCode(error) === 'ENOENT' || error instanceof SyntaxError) return null;
@@ -553,20 +600,23 @@ export class FsReplicaTarget implements ReplicaTarget {
     }
   }
 
-  /** Retention only grows: the later retain-until wins, and a put never lifts a legal hold. */
+  /** Retention only grows: the later retain-until wins, and a put never lifts a legal hold. The first
+   * origin recorded stays (a sidecar from before #18 gets one from the next put that brings one). */
   private async mergeSidecar(file: string, meta: CopyMeta): Promise<Sidecar> {
     const old = await this.readSidecar(file);
     const wanted = meta.retainUntil.toISOString();
+    const origin = old?.origin ?? meta.origin;
     const next: Sidecar = {
       v: 1,
       sha256: meta.sha256,
       size: meta.size,
       retainUntil: old !== null && Date.parse(old.retainUntil) > meta.retainUntil.getTime() ? old.retainUntil : wanted,
       legalHold: (old?.legalHold ?? false) || meta.legalHold,
+      ...(origin === undefined ? {} : { origin }),
     };
     if (old === null) {
       await this.createSidecar(file, next);
-    } else if (old.retainUntil !== next.retainUntil || old.legalHold !== next.legalHold || old.sha256 !== next.sha256) {
+    } else if (old.retainUntil !== next.retainUntil || old.legalHold !== next.legalHold || old.sha256 !== next.sha256 || old.origin !== next.origin) {
       await this.writeSidecar(file, next);
     }
     return next;
@@ -579,7 +629,7 @@ export class FsReplicaTarget implements ReplicaTarget {
    */
   private async createSidecar(file: string, sidecar: Sidecar): Promise<void> {
     try {
-      await writeNewFile(file + SIDECAR_SUFFIX, Buffer.from(JSON.stringify(sidecar)));
+      await writeNewFile(file + SIDECAR_SUFFIX, serialiseSidecar(sidecar));
     } catch (error) {
       if (errnoCode(error) !== 'EEXIST') throw error;
       await this.writeSidecar(file, sidecar);
@@ -587,7 +637,7 @@ export class FsReplicaTarget implements ReplicaTarget {
   }
 
   private async writeSidecar(file: string, sidecar: Sidecar): Promise<void> {
-    const tmp = await writeTemp(path.dirname(file), path.basename(file) + SIDECAR_SUFFIX, Buffer.from(JSON.stringify(sidecar)));
+    const tmp = await writeTemp(path.dirname(file), path.basename(file) + SIDECAR_SUFFIX, serialiseSidecar(sidecar));
     await fs.rename(tmp, file + SIDECAR_SUFFIX);
   }
 

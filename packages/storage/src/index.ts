@@ -12,11 +12,14 @@ export type {
   CopyMeta,
   CopyReceipt,
   CopyStat,
+  ListedObject,
+  ObjectOrigin,
   VerifyExpectation,
   VerifyResult,
   LockMode,
   ByteRange,
 } from './target';
+export { originFromStrings, originToStrings } from './origin';
 export { assertRecordKey, assertRecordPrefix, type WormRecordTarget, type RecordVersion, type RecordReceipt } from './records';
 export { FsReplicaTarget, type FsReplicaTargetOptions } from './fs.target';
 export {

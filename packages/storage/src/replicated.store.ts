@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { AppError, describeError, isAppError, type Logger } from '@yunying/core';
 import { assertObjectKey, objectKey, sha256Hex } from './keys';
-import type { ByteRange, CopyMeta, CopyReceipt, ReplicaTarget, VerifyExpectation, VerifyResult } from './target';
+import type { ByteRange, CopyMeta, CopyReceipt, ObjectOrigin, ReplicaTarget, VerifyExpectation, VerifyResult } from './target';
 import { unverifiedResult } from './target';
 import { safeReason, withTimeout } from './util';
 
@@ -27,6 +27,8 @@ export interface PutOptions {
    * was a sixth of ingest's CPU (#14). It becomes the content address, so nothing else may be passed.
    */
   sha256?: string;
+  /** Who sent the object and when, written with each copy so the catalog can be rebuilt from them. */
+  origin?: ObjectOrigin;
 }
 
 export interface FailedCopy {
@@ -119,7 +121,13 @@ export class ReplicatedStore {
     }
     const sha256 = options.sha256 ?? sha256Hex(bytes);
     const key = objectKey(sha256);
-    const meta: CopyMeta = { sha256, size: bytes.length, retainUntil: options.retainUntil, legalHold: options.legalHold ?? false };
+    const meta: CopyMeta = {
+      sha256,
+      size: bytes.length,
+      retainUntil: options.retainUntil,
+      legalHold: options.legalHold ?? false,
+      ...(options.origin === undefined ? {} : { origin: options.origin }),
+    };
 
     const settled = await Promise.allSettled(this.targets.map((t) => this.timed(t, 'put', t.put(key, bytes, meta))));
     const copies: CopyReceipt[] = [];
@@ -218,7 +226,15 @@ export class ReplicatedStore {
     if (bytes.length !== meta.size || sha256Hex(bytes) !== hex) {
       throw new AppError('conflict', `storage repair: the copy on ${fromTarget} is not good; choose another source`);
     }
-    const receipt = await to.put(key, bytes, { sha256: hex, size: meta.size, retainUntil: meta.retainUntil, legalHold: meta.legalHold ?? false });
+    // The repaired copy carries the source's origin, so a rebuild can still attribute it (#18).
+    const origin = (await from.stat(key))?.origin ?? undefined;
+    const receipt = await to.put(key, bytes, {
+      sha256: hex,
+      size: meta.size,
+      retainUntil: meta.retainUntil,
+      legalHold: meta.legalHold ?? false,
+      ...(origin === undefined ? {} : { origin }),
+    });
     const check = await to.verify(key, meta);
     if (!check.ok) {
       throw new AppError('unavailable', `storage repair: the copy on ${toTarget} did not verify (${check.problems.join('; ')})`, { retryable: true });

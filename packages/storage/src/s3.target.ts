@@ -3,8 +3,9 @@ import * as Minio from 'minio';
 import { AppError, isAppError, type Logger } from '@yunying/core';
 import { GLOBAL_MINIMUM_RETENTION_YEARS } from './retention';
 import { assertObjectKey, sha256Hex } from './keys';
+import { originFromStrings, originToStrings } from './origin';
 import { assertRecordKey, assertRecordPrefix, type RecordReceipt, type RecordVersion } from './records';
-import type { ByteRange, CopyMeta, CopyReceipt, CopyStat, ReplicaTarget, VerifyExpectation, VerifyResult } from './target';
+import type { ByteRange, CopyMeta, CopyReceipt, CopyStat, ListedObject, ReplicaTarget, VerifyExpectation, VerifyResult } from './target';
 import { unverifiedResult } from './target';
 import { checkRange, hashStream, retentionNow, safeReason, streamToBytes, unavailable } from './util';
 
@@ -48,7 +49,11 @@ function parseS3Date(value: string): Date {
 interface Version {
   size: number;
   versionId: string | null;
+  /** User metadata of the version (minio: lower-case names without the x-amz-meta- prefix). */
+  metadata: Record<string, unknown>;
 }
+
+const OBJECT_KEY = /^sha256\/[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{64}$/;
 
 interface Lock {
   mode: string | null;
@@ -154,11 +159,13 @@ export class S3ReplicaTarget implements ReplicaTarget {
           this.logger?.warn({ replica: this.name, sha256: hex }, 'storage: current S3 version is corrupt, writing a new one');
         }
         const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        // The origin rides as user metadata: immutable with the version, so it is as durable as the bytes.
         const uploaded = await this.client.putObject(this.bucket, key, buffer, buffer.length, {
           'Content-Type': 'application/octet-stream',
           sha256: hex,
+          ...(meta.origin === undefined ? {} : originToStrings(meta.origin)),
         });
-        version = uploaded.versionId ? { size: buffer.length, versionId: uploaded.versionId } : await this.currentVersion(key);
+        version = uploaded.versionId ? { size: buffer.length, versionId: uploaded.versionId, metadata: {} } : await this.currentVersion(key);
         if (version === null) throw new AppError('unavailable', `replica ${this.name}: object not visible after upload`, { retryable: true });
       }
       if (version.versionId === null) {
@@ -194,9 +201,22 @@ export class S3ReplicaTarget implements ReplicaTarget {
         retainUntil: lock.retainUntil,
         legalHold: await this.legalHoldOf(key, version.versionId),
         versionId: version.versionId,
+        origin: originFromStrings(version.metadata),
       };
     } catch (error) {
       throw this.mapError(error, 'stat failed');
+    }
+  }
+
+  /** ListObjectsV2 under sha256/ (key order, 1000 a page, streamed): current versions only, since a key's
+   * current version is the copy (a delete marker hides a key, as a missing copy). */
+  async *list(): AsyncIterable<ListedObject> {
+    try {
+      for await (const item of this.client.listObjectsV2(this.bucket, 'sha256/', true) as AsyncIterable<{ name?: string; size?: number }>) {
+        if (typeof item.name === 'string' && OBJECT_KEY.test(item.name)) yield { key: item.name, size: item.size ?? 0 };
+      }
+    } catch (error) {
+      throw this.mapError(error, 'list failed');
     }
   }
 
@@ -322,7 +342,7 @@ export class S3ReplicaTarget implements ReplicaTarget {
   private async currentVersion(key: string): Promise<Version | null> {
     try {
       const st = await this.client.statObject(this.bucket, key);
-      return { size: st.size, versionId: st.versionId ?? null };
+      return { size: st.size, versionId: st.versionId ?? null, metadata: st.metaData };
     } catch (error) {
       const code = s3Code(error);
       if (code === 'NotFound' || code === 'NoSuchKey' || code === 'NoSuchVersion') return null;

@@ -3,11 +3,24 @@ import type { WormRecordTarget } from './records';
 
 export type LockMode = 'COMPLIANCE' | 'FS_READONLY';
 
+/**
+ * Who sent an object and when, written with every copy (fs: the retention sidecar; S3: object metadata,
+ * immutable per version) so that the catalog can be rebuilt from the copies alone (`rebuild-catalog`,
+ * #18): the DICOM bytes do not say which clinic sent them. No patient data: a clinic id and code.
+ */
+export interface ObjectOrigin {
+  clinicId: string;
+  clinicCode: string;
+  receivedAt: Date;
+}
+
 export interface CopyMeta {
   sha256: string;
   size: number;
   retainUntil: Date;
   legalHold: boolean;
+  /** Recorded on the first write of a copy only; a later put never changes it. */
+  origin?: ObjectOrigin;
 }
 
 /** Proof that one copy is durable and retention-locked on one target. */
@@ -33,6 +46,14 @@ export interface CopyStat {
   retainUntil: Date | null;
   legalHold: boolean;
   versionId: string | null;
+  /** Null for copies written before origins were recorded, or by a writer that gave none. */
+  origin: ObjectOrigin | null;
+}
+
+/** One object found by listing a target (its name and size as the target reports them). */
+export interface ListedObject {
+  key: string;
+  size: number;
 }
 
 export interface VerifyExpectation {
@@ -76,6 +97,9 @@ export interface ReplicaTarget extends WormRecordTarget {
   /** Durable, locked write. Idempotent for the same content; extends (never shortens) retention. */
   put(key: string, bytes: Uint8Array, meta: CopyMeta): Promise<CopyReceipt>;
   stat(key: string): Promise<CopyStat | null>;
+  /** Every object key on the target (`sha256/ab/cd/<hex>` only: no sidecars, temp files or markers), in
+   * key order, streamed: the orphan sweep and rebuild-catalog walk billions of them. */
+  list(): AsyncIterable<ListedObject>;
   read(key: string): Promise<Uint8Array>;
   readRange(key: string, offset: number, length: number): Promise<Uint8Array>;
   readStream(key: string, range?: ByteRange): Promise<Readable>;

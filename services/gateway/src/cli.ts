@@ -16,6 +16,8 @@ const USAGE = `usage: yunying <command> [options]
   gateway                   DICOM C-STORE gateway with a durable spool, forwarding to the archive
   status --spool DIR        what the gateway's spool holds
 
+Archive-side operations (rebuild-catalog) are in \`yunying-archive\`, which runs where the archive runs.
+
 Run \`yunying <command> --help\` for a command's options.`;
 
 function version(): string {
@@ -81,6 +83,9 @@ async function main(argv: string[]): Promise<number> {
       if (!fs.existsSync(config.spool)) throw new UsageError(`${config.spool}: no such spool folder`);
       return runStatus(config.spool, config.json);
     }
+    case 'rebuild-catalog':
+      // The clinic-side program has neither the archive's storage credentials nor its database: say where it is.
+      return usage(USAGE, ExitCode.Usage, 'rebuild-catalog runs on the archive: `yunying-archive rebuild-catalog` (services/launcher; `npm run rebuild-catalog`)');
     case '--help':
     case '-h':
     case 'help':

@@ -1,4 +1,5 @@
 import type { Locator, Page } from 'playwright-core';
+import { waitFor } from '../../support/wait';
 
 // The test project has no DOM lib: the functions run in the browser are typed structurally.
 interface RenderCounter {
@@ -112,16 +113,27 @@ export class ViewerPage {
     return this.distinctValuesOf(this.canvas);
   }
 
+  /**
+   * Distinct values on the canvas once something is drawn on it. Setting a canvas's size clears it, and
+   * cornerstone draws it again on its next animation frame: a resize (the AI panel filling in beside the
+   * image) can come just after a render, so a blank read waits (bounded) for the redraw. A canvas that
+   * stays blank gives 1, and the caller's assertion fails with it.
+   */
   private async distinctValuesOf(canvas: Locator): Promise<number> {
-    return canvas.evaluate((node: unknown) => {
-      const el = node as CanvasLike;
-      const context = el.getContext('2d');
-      if (!context || el.width === 0 || el.height === 0) return 0;
-      const data = context.getImageData(0, 0, el.width, el.height).data;
-      const seen = new Set<number>();
-      for (let i = 0; i < data.length && seen.size < 64; i += 4) seen.add(((data[i] ?? 0) << 16) | ((data[i + 1] ?? 0) << 8) | (data[i + 2] ?? 0));
-      return seen.size;
-    });
+    const read = (): Promise<number> =>
+      canvas.evaluate((node: unknown) => {
+        const el = node as CanvasLike;
+        const context = el.getContext('2d');
+        if (!context || el.width === 0 || el.height === 0) return 0;
+        const data = context.getImageData(0, 0, el.width, el.height).data;
+        const seen = new Set<number>();
+        for (let i = 0; i < data.length && seen.size < 64; i += 4) seen.add(((data[i] ?? 0) << 16) | ((data[i + 1] ?? 0) << 8) | (data[i + 2] ?? 0));
+        return seen.size;
+      });
+    return waitFor('the canvas drawn', async () => {
+      const n = await read();
+      return n > 1 ? n : null;
+    }, 10_000).catch(read);
   }
 
   /** The banner's fields as shown, once it has loaded. */

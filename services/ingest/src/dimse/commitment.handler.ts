@@ -1,7 +1,8 @@
-import { appendAuditEvent } from '@yunying/audit';
-import { inTransaction, type Pool } from '@yunying/catalog';
+import type { Pool } from '@yunying/catalog';
 import type { CommitmentDelivery, CommitmentHandler, CommitmentPlan, CommitmentRequest, CommitmentResult, StoreContext } from '@yunying/dimse';
 import type { ClinicSession } from './find.handler';
+import { auditCommitmentReport } from './commitment.audit';
+import { recordUndeliveredReport } from './commitment.pending';
 import { findCommitmentRoute } from './move-destinations';
 
 export interface CommitmentHandlerOptions {
@@ -12,6 +13,8 @@ export interface CommitmentHandlerOptions {
   onChecked?: (result: CommitmentResult) => void;
   /** UIDs named in one audit record (per list); beyond it only the count. */
   auditUids?: number;
+  /** When set, a report that reached nobody is kept and retried (CommitmentRetrier) on this schedule. */
+  retry?: { firstRetryMs: number; keepForMs: number };
 }
 
 const DEFAULT_AUDIT_UIDS = 100;
@@ -26,8 +29,6 @@ interface Row {
   durable_copies: number;
 }
 
-const hex = (status: number): string => `0x${status.toString(16).toUpperCase().padStart(4, '0')}`;
-
 /**
  * Storage Commitment of the archive (PS3.4 J): an instance is committed only when the catalog has its
  * current version in the calling AE's clinic and a copy in state `ok` (written and verified, not merely
@@ -39,7 +40,8 @@ const hex = (status: number): string => `0x${status.toString(16).toUpperCase().p
  * C-MOVE): on the requesting association, or on a new one to its address. Once it went out (or could
  * not), one audit record (PS3.15 A.5.3.2 DICOM Instances Accessed, action R: the archive read its holdings
  * for the device) names the transaction, the studies of the committed and stored-but-failed instances,
- * the instance UIDs with their verdicts and how the report was delivered; never a patient attribute.
+ * the instance UIDs with their verdicts and how the report was delivered; never a patient attribute. A
+ * report that reached nobody is kept for the retrier (`retry`), which audits its later delivery.
  */
 export function archiveCommitmentHandler(options: CommitmentHandlerOptions): CommitmentHandler<ClinicSession> {
   const { pool, targets } = options;
@@ -69,35 +71,24 @@ export function archiveCommitmentHandler(options: CommitmentHandlerOptions): Com
     const studyUids = [...new Set(rows.map((row) => row.study_instance_uid))];
 
     const reported = async (delivery: CommitmentDelivery): Promise<void> => {
-      const delivered = delivery.via !== 'none' && delivery.status === 0;
-      await inTransaction(pool, (client) =>
-        appendAuditEvent(client, {
-          type: 'DICOM Instances Accessed',
-          action: 'R',
-          // 0: all committed and the SCU has the report; 4: some failed; 8: the report did not reach the SCU.
-          outcome: !delivered ? 8 : result.failed.length > 0 ? 4 : 0,
-          actor: { username: `ae:${context.callingAe}`, role: 'device', clinicId },
-          sourceIp: context.remoteAddress,
-          clinicId,
-          studyInstanceUid: studyUids.length === 1 ? (studyUids[0] ?? null) : null,
-          details: {
-            via: 'DIMSE',
-            service: 'Storage Commitment',
-            transactionUid: request.transactionUid,
-            references: request.references.length,
-            committed: result.committed.length,
-            failed: result.failed.length,
-            committedSopInstanceUids: result.committed.slice(0, auditLimit).map((r) => r.sopInstanceUid),
-            failedSopInstances: result.failed.slice(0, auditLimit).map((r) => ({ sopInstanceUid: r.sopInstanceUid, failureReason: hex(r.failureReason) })),
-            uidsOmitted: Math.max(0, result.committed.length - auditLimit) + Math.max(0, result.failed.length - auditLimit),
-            studyInstanceUids: studyUids.slice(0, auditLimit),
-            studyInstanceUidsOmitted: Math.max(0, studyUids.length - auditLimit),
-            report: delivery.via,
-            ...(delivery.via === 'none' ? { reportFailure: delivery.reason } : { reportStatus: hex(delivery.status) }),
-            ...(delivery.via === 'new_association' && route !== undefined ? { reportedTo: route.destination.aeTitle } : {}),
-          },
-        }),
-      );
+      const { retry } = options;
+      const undelivered = delivery.via === 'none' && retry !== undefined;
+      if (undelivered) {
+        // Kept before the audit says so: the record of a scheduled retry is never written for a report that is not owed.
+        await recordUndeliveredReport(pool, { clinicId, callingAe: context.callingAe, transactionUid: request.transactionUid, result, studyUids }, retry.firstRetryMs, retry.keepForMs);
+      }
+      await auditCommitmentReport(pool, {
+        clinicId,
+        callingAe: context.callingAe,
+        sourceIp: context.remoteAddress,
+        transactionUid: request.transactionUid,
+        result,
+        studyUids,
+        delivery,
+        ...(route !== undefined ? { reportedTo: route.destination.aeTitle } : {}),
+        ...(undelivered ? { retry: { attempt: 0, outcome: 'scheduled' as const } } : {}),
+        auditUids: auditLimit,
+      });
     };
     return { result, ...(route !== undefined ? { route } : {}), reported };
   };

@@ -18,6 +18,8 @@ const OTHER_AE = 'COMMIT_US2';
 const FALLBACK_AE = 'COMMIT_US3';
 /** Same clinic as AE; registered with an address and `new_association`. */
 const NEW_ASSOC_AE = 'COMMIT_US4';
+/** Same clinic as AE; registered at an address where nothing listens until the test moves it. */
+const UNREACHABLE_AE = 'COMMIT_US5';
 const CT_IMAGE = '1.2.840.10008.5.1.4.1.1.2';
 
 interface Reference {
@@ -135,6 +137,15 @@ async function requestThenAbort(port: number, ae: string, transactionUid: string
   }
 }
 
+/** A loopback port where nothing listens (bound, then released). */
+async function closedPort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const address = probe.address();
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return typeof address === 'object' && address !== null ? address.port : 0;
+}
+
 function uidsOf(sequence: unknown): string[] {
   const items = (Array.isArray(sequence) ? sequence : sequence === undefined ? [] : [sequence]) as Item[];
   return items.map((item) => String(item.ReferencedSOPInstanceUID)).sort();
@@ -188,12 +199,34 @@ describe('Storage Commitment Push Model SCP', () => {
     }
   }
 
+  interface PendingRow {
+    calling_ae: string;
+    attempts: number;
+    last_error: string | null;
+    next_attempt_at: Date;
+  }
+
+  async function pending(transactionUid: string): Promise<PendingRow | undefined> {
+    const { rows } = await catalog.pool.query<PendingRow>('SELECT calling_ae, attempts, last_error, next_attempt_at FROM dimse_commitment_pending WHERE transaction_uid = $1', [transactionUid]);
+    return rows[0];
+  }
+
+  /** Every audit record of one transaction, oldest first. */
+  async function commitmentAudits(transactionUid: string): Promise<AuditRow[]> {
+    const { rows } = await catalog.pool.query<AuditRow>(
+      `SELECT event_type, event_code, action, outcome, actor_username, clinic_id, study_instance_uid, details FROM audit_events
+        WHERE details->>'service' = 'Storage Commitment' AND details->>'transactionUid' = $1 ORDER BY seq`,
+      [transactionUid],
+    );
+    return rows;
+  }
+
   beforeAll(async () => {
     catalog = await createTestCatalog('dimse_commit');
     storage = await tempFsTargets();
     clinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name, dimse_auth) VALUES ('commit-1', 'one', 'ae_only') RETURNING id")).rows[0]!.id;
     otherClinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name, dimse_auth) VALUES ('commit-2', 'two', 'ae_only') RETURNING id")).rows[0]!.id;
-    await catalog.pool.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2), ($3, $4), ($5, $2), ($6, $2)', [AE, clinicId, OTHER_AE, otherClinicId, FALLBACK_AE, NEW_ASSOC_AE]);
+    await catalog.pool.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2), ($3, $4), ($5, $2), ($6, $2), ($7, $2)', [AE, clinicId, OTHER_AE, otherClinicId, FALLBACK_AE, NEW_ASSOC_AE, UNREACHABLE_AE]);
     receiver = net.createServer((socket) => new CommitmentReceiver(socket));
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     const address = receiver.address();
@@ -202,6 +235,7 @@ describe('Storage Commitment Push Model SCP', () => {
       `INSERT INTO dimse_move_destinations (clinic_id, ae_title, host, port, commitment_reports) VALUES ($1, $2, '127.0.0.1', $4, 'same_association'), ($1, $3, '127.0.0.1', $4, 'new_association')`,
       [clinicId, FALLBACK_AE, NEW_ASSOC_AE, receiverPort],
     );
+    await catalog.pool.query(`INSERT INTO dimse_move_destinations (clinic_id, ae_title, host, port) VALUES ($1, $2, '127.0.0.1', $3)`, [clinicId, UNREACHABLE_AE, await closedPort()]);
     const logger = createLogger({ level: process.env.COMMIT_DEBUG ? 'debug' : 'silent', service: 'commit-test' });
     const store = new ReplicatedStore({ targets: storage.targets });
     const pipeline = new IngestPipeline({ pool: catalog.pool, store, logger, metrics: new Registry(), parseLimits: {}, retentionMinYears: 15 });
@@ -209,7 +243,9 @@ describe('Storage Commitment Push Model SCP', () => {
     for (const file of own.files) expect((await pipeline.ingest(file, sender(clinicId, AE))).status).toBe('stored');
     for (const file of other.files) expect((await pipeline.ingest(file, sender(otherClinicId, OTHER_AE))).status).toBe('stored');
     for (const row of (await catalog.pool.query<{ sop_instance_uid: string; sop_class_uid: string }>('SELECT sop_instance_uid, sop_class_uid FROM instances')).rows) sopClassOf.set(row.sop_instance_uid, row.sop_class_uid);
-    server = await startDimseServer({ host: '127.0.0.1', port: 0, aeTitle: 'YUNYING', checkCalledAe: false, pool: catalog.pool, pipeline, store, logger, metrics: new Registry() });
+    // The retrier runs only when the tests ask (retryCommitmentReports); undelivered reports are due at once.
+    const commitmentRetry = { intervalMs: 3_600_000, firstRetryMs: 0, keepForMs: 3_600_000 };
+    server = await startDimseServer({ host: '127.0.0.1', port: 0, aeTitle: 'YUNYING', checkCalledAe: false, pool: catalog.pool, pipeline, store, logger, metrics: new Registry(), commitmentRetry });
   });
 
   afterAll(async () => {
@@ -304,12 +340,59 @@ describe('Storage Commitment Push Model SCP', () => {
     expect(audit.details).toMatchObject({ report: 'new_association', reportedTo: FALLBACK_AE, committed: 2 });
   });
 
-  it('an SCU with no registered address that aborts: the report is lost, and the audit says so', async () => {
+  it('an SCU with no registered address that aborts: the report reaches nobody, the audit says so, and it is kept for a retry', async () => {
     expect(await requestThenAbort(server.port, AE, '2.25.1007', refs(own, [0]))).toBe(0x0000);
     const audit = await commitmentAudit('2.25.1007');
     expect(audit.outcome).toBe(8);
-    expect(audit.details).toMatchObject({ report: 'none', committed: 1 });
+    expect(audit.details).toMatchObject({ report: 'none', committed: 1, retry: 'scheduled' });
     expect(String(audit.details.reportFailure)).toMatch(/no registered address for COMMIT_US1/);
+    expect(await pending('2.25.1007')).toMatchObject({ calling_ae: AE, attempts: 0 });
+  });
+
+  it('a report that reached nobody is delivered later on a new association once the SCU can be reached; each attempt kept, the delivery audited', async () => {
+    expect(await requestThenAbort(server.port, UNREACHABLE_AE, '2.25.1008', refs(own, [0, 1]))).toBe(0x0000);
+    const first = await commitmentAudit('2.25.1008');
+    expect(first.outcome).toBe(8);
+    expect(first.details).toMatchObject({ report: 'none', retry: 'scheduled', committed: 2 });
+    expect(String(first.details.reportFailure)).toMatch(/new association to COMMIT_US5/);
+
+    // Still unreachable: the attempt fails, the report stays owed with the cause and a later attempt.
+    await catalog.pool.query('UPDATE dimse_commitment_pending SET next_attempt_at = now() WHERE transaction_uid = $1', ['2.25.1008']);
+    expect(await server.retryCommitmentReports()).toBe(0);
+    const owed = await pending('2.25.1008');
+    expect(owed).toMatchObject({ attempts: 1 });
+    expect(owed?.last_error).toMatch(/COMMIT_US5/);
+    expect(owed!.next_attempt_at.getTime()).toBeGreaterThanOrEqual(Date.now() - 1000);
+
+    // The clinic's administrator fixes the address; the next pass delivers the verdict decided then.
+    await catalog.pool.query('UPDATE dimse_move_destinations SET port = $1 WHERE ae_title = $2', [receiverPort, UNREACHABLE_AE]);
+    await catalog.pool.query('UPDATE dimse_commitment_pending SET next_attempt_at = now() WHERE transaction_uid = $1', ['2.25.1008']);
+    expect(await server.retryCommitmentReports()).toBe(1);
+    const report = await CommitmentReceiver.next();
+    expect(report.callingAe).toBe('YUNYING');
+    expect(report.elements.TransactionUID).toBe('2.25.1008');
+    expect(report.eventTypeId).toBe(1);
+    expect(uidsOf(report.elements.ReferencedSOPSequence)).toEqual([own.sopInstanceUids[0], own.sopInstanceUids[1]].sort());
+    expect(await pending('2.25.1008')).toBeUndefined();
+    const records = await commitmentAudits('2.25.1008');
+    expect(records).toHaveLength(2);
+    expect(records[1]).toMatchObject({ outcome: 0, actor_username: `ae:${UNREACHABLE_AE}` });
+    expect(records[1]!.details).toMatchObject({ report: 'new_association', reportStatus: '0x0000', reportedTo: UNREACHABLE_AE, retry: 'delivered', retryAttempt: 2 });
+    // Nothing is owed twice: another pass sends nothing.
+    expect(await server.retryCommitmentReports()).toBe(0);
+  });
+
+  it('a report still undelivered when it expires is given up, and the audit says so', async () => {
+    expect(await requestThenAbort(server.port, AE, '2.25.1009', refs(own, [1]))).toBe(0x0000);
+    await commitmentAudit('2.25.1009');
+    await catalog.pool.query(`UPDATE dimse_commitment_pending SET next_attempt_at = now(), expires_at = now() - interval '1 second' WHERE transaction_uid = $1`, ['2.25.1009']);
+    expect(await server.retryCommitmentReports()).toBe(0);
+    expect(await pending('2.25.1009')).toBeUndefined();
+    const records = await commitmentAudits('2.25.1009');
+    expect(records).toHaveLength(2);
+    expect(records[1]).toMatchObject({ outcome: 8 });
+    expect(records[1]!.details).toMatchObject({ report: 'none', retry: 'gave-up', retryAttempt: 1 });
+    expect(String(records[1]!.details.reportFailure)).toMatch(/given up after 1 attempts: no registered address for COMMIT_US1/);
   });
 
   it('a request that is not Request Storage Commitment is refused in the N-ACTION-RSP, with no report', async () => {

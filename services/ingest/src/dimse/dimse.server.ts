@@ -4,6 +4,7 @@ import { appendAuditEvent } from '@yunying/audit';
 import { findClinicByAeTitle, inTransaction, type Pool } from '@yunying/catalog';
 import {
   answerForException,
+  SCP_DEFAULTS,
   startScpServer,
   statusLabel,
   withTimeout,
@@ -21,6 +22,7 @@ import { answerForOutcome } from './store-status';
 import { archiveFindHandler, type ClinicSession } from './find.handler';
 import { archiveRetrieveHandler } from './retrieve.handler';
 import { archiveCommitmentHandler } from './commitment.handler';
+import { CommitmentRetrier, type CommitmentRetrySettings } from './commitment.retry';
 import { checkAssociationCredentials, type ApiKeyVerifier, type CredentialVerdict } from './association.credentials';
 import { AssociationThrottle, type ThrottleSettings } from './association.throttle';
 
@@ -62,12 +64,16 @@ export interface DimseServerOptions {
   tls?: ScpTlsOptions;
   /** Refused associations tolerated per source address and window. Default 20 a minute. */
   failedAssociations?: ThrottleSettings;
+  /** Storage Commitment reports that reached nobody are retried on this schedule (defaults: CommitmentRetrier); false: not kept. */
+  commitmentRetry?: CommitmentRetrySettings | false;
 }
 
 export interface DimseServer {
   port: number;
   /** The DICOM TLS port; null when not configured. */
   tlsPort: number | null;
+  /** One pass of the Storage Commitment report retrier now (it also runs on its own schedule); resolves with the reports delivered. */
+  retryCommitmentReports(): Promise<number>;
   /** Stops accepting, lets C-STOREs in flight finish (bounded), aborts the remaining associations. */
   close(): Promise<void>;
 }
@@ -77,6 +83,7 @@ const IMPLEMENTATION = { classUid: '1.2.826.0.1.3680043.10.1557.1', versionName:
 const DEFAULT_ASSOCIATION_TIMEOUT_MS = 30_000;
 const DEFAULT_STORE_TIMEOUT_MS = 60_000;
 const DEFAULT_MAX_FIND_RESULTS = 1000;
+const DEFAULT_AUDIT_UIDS = 100;
 
 /**
  * The archive's DICOM port: the shared SCP (@yunying/dimse) with what is particular to the archive:
@@ -198,6 +205,19 @@ export async function startDimseServer(options: DimseServerOptions): Promise<Dim
     }
   };
 
+  const retrier =
+    options.store === undefined || options.commitmentRetry === false
+      ? undefined
+      : new CommitmentRetrier({
+          pool,
+          logger,
+          aeTitle,
+          timeoutMs: options.pduTimeoutMs ?? SCP_DEFAULTS.pduTimeoutMs,
+          maxPduLength: options.maxPduLength ?? SCP_DEFAULTS.maxPduLength,
+          auditUids: DEFAULT_AUDIT_UIDS,
+          ...(options.commitmentRetry ?? {}),
+        });
+
   const server = await startScpServer<ClinicSession>({
     host: options.host,
     port: options.port,
@@ -214,7 +234,13 @@ export async function startDimseServer(options: DimseServerOptions): Promise<Dim
     onCommitment:
       options.store === undefined
         ? undefined
-        : archiveCommitmentHandler({ pool, targets: options.store.targets.map((t) => t.name), onChecked: (result) => metrics.commitmentChecked(result.committed.length, result.failed.length) }),
+        : archiveCommitmentHandler({
+            pool,
+            targets: options.store.targets.map((t) => t.name),
+            onChecked: (result) => metrics.commitmentChecked(result.committed.length, result.failed.length),
+            auditUids: DEFAULT_AUDIT_UIDS,
+            ...(retrier !== undefined ? { retry: { firstRetryMs: retrier.firstRetryMs, keepForMs: retrier.keepForMs } } : {}),
+          }),
     shuttingDownComment: 'The archive is shutting down; retry later',
     observer: {
       associationDecided: (outcome) => metrics.associationDecided(outcome),
@@ -228,11 +254,13 @@ export async function startDimseServer(options: DimseServerOptions): Promise<Dim
     maxInstanceBytes: options.maxInstanceBytes,
     ...(options.tls ? { tls: options.tls } : {}),
   });
+  retrier?.start();
   logger.info({ host: options.host, port: server.port, tlsPort: server.tlsPort, aeTitle, checkCalledAe }, 'DIMSE SCP listening');
   let closed: Promise<void> | undefined;
   return {
     port: server.port,
     tlsPort: server.tlsPort,
-    close: () => (closed ??= server.close().then(() => logger.info('DIMSE SCP closed'))),
+    retryCommitmentReports: () => retrier?.tick() ?? Promise.resolve(0),
+    close: () => (closed ??= Promise.all([server.close(), retrier?.stop()]).then(() => logger.info('DIMSE SCP closed'))),
   };
 }

@@ -1,0 +1,194 @@
+import { isAppError, type Logger } from '@yunying/core';
+import { inTransaction, recordInstance, type Pool, type PoolClient, type RecordOutcome, type StoredCopy } from '@yunying/catalog';
+import { isDicomRejection, parseInstance, type ParsedInstance } from '@yunying/dicom';
+import { GLOBAL_MINIMUM_RETENTION_YEARS, computeRetainUntil, sha256Hex, type ReplicaTarget } from '@yunying/storage';
+import { datasetDigest } from '../ingest.pipeline';
+import { ClinicResolver } from './clinics';
+import { streamRows } from './cursor';
+
+/**
+ * Phase 2 of rebuild-catalog: every object found by the scan, oldest arrival first (so versions of one
+ * SOP Instance UID are numbered as they arrived), is read from each of its copies, checked against its
+ * content address, parsed, and written to the catalog by recordInstance, the ingest path's own catalog
+ * write. The decision about each object is recorded with its rows in one transaction: a rerun resumes
+ * after the last decided object, and deciding twice cannot happen.
+ */
+
+export type RebuildOutcome = 'indexed' | 'same_instance' | 'not_dicom' | 'unattributed' | 'clinic_disagrees' | 'no_good_copy' | 'conflict';
+
+interface CopyRow {
+  target: string;
+  object_key: string;
+  size_bytes: string;
+  version_id: string | null;
+  retain_until: Date | null;
+  lock_mode: string | null;
+  legal_hold: boolean;
+  clinic_id: string | null;
+  clinic_code: string | null;
+  received_at: Date | null;
+}
+
+interface CheckedCopy extends CopyRow {
+  good: boolean;
+}
+
+export interface IndexProgress {
+  decided: number;
+  outcomes: Partial<Record<RebuildOutcome, number>>;
+}
+
+export interface IndexOptions {
+  pool: Pool;
+  targets: readonly ReplicaTarget[];
+  logger: Logger;
+  onProgress?: (progress: IndexProgress) => void;
+}
+
+export async function indexObjects(options: IndexOptions): Promise<IndexProgress> {
+  const { pool, targets, logger } = options;
+  const byName = new Map(targets.map((t) => [t.name, t]));
+  const clinics = new ClinicResolver(pool);
+  const progress: IndexProgress = { decided: 0, outcomes: {} };
+  const pending = streamRows<{ sha256: string }>(
+    pool,
+    `SELECT rc.sha256 FROM rebuild_copies rc
+     WHERE NOT EXISTS (SELECT 1 FROM rebuild_objects ro WHERE ro.sha256 = rc.sha256)
+     GROUP BY rc.sha256 ORDER BY min(rc.received_at) NULLS LAST, rc.sha256`,
+  );
+  for await (const { sha256 } of pending) {
+    const outcome = await indexOne(pool, byName, clinics, sha256);
+    progress.decided += 1;
+    progress.outcomes[outcome] = (progress.outcomes[outcome] ?? 0) + 1;
+    if (outcome !== 'indexed' && outcome !== 'same_instance') logger.warn({ sha256, outcome }, 'rebuild-catalog: object not indexed');
+    if (progress.decided % 1000 === 0) {
+      logger.info({ decided: progress.decided }, 'rebuild-catalog: objects decided');
+      options.onProgress?.({ ...progress, outcomes: { ...progress.outcomes } });
+    }
+  }
+  return progress;
+}
+
+async function indexOne(pool: Pool, targets: Map<string, ReplicaTarget>, clinics: ClinicResolver, sha256: string): Promise<RebuildOutcome> {
+  const { rows } = await pool.query<CopyRow>(
+    `SELECT target, object_key, size_bytes, version_id, retain_until, lock_mode, legal_hold, clinic_id, clinic_code, received_at
+     FROM rebuild_copies WHERE sha256 = $1 ORDER BY target`,
+    [sha256],
+  );
+  // Every copy is read in full: the only way to know that the copies agree with their address.
+  const checked: CheckedCopy[] = [];
+  let bytes: Uint8Array | null = null;
+  for (const row of rows) {
+    const target = targets.get(row.target);
+    const read = target === undefined ? null : await readCopy(target, row.object_key);
+    const good = read !== null && read.length === Number(row.size_bytes) && sha256Hex(read) === sha256;
+    if (good && bytes === null) bytes = read;
+    checked.push({ ...row, good });
+  }
+  await pool.query(
+    'UPDATE rebuild_copies SET digest_ok = c.good FROM unnest($2::text[], $3::boolean[]) AS c(target, good) WHERE sha256 = $1 AND rebuild_copies.target = c.target',
+    [sha256, checked.map((c) => c.target), checked.map((c) => c.good)],
+  );
+  const good = checked.filter((c) => c.good);
+  if (bytes === null) return decide(pool, sha256, 'no_good_copy');
+
+  const origins = new Set(good.flatMap((c) => (c.clinic_id === null ? [] : [c.clinic_id])));
+  if (origins.size === 0) return decide(pool, sha256, 'unattributed');
+  if (origins.size > 1) return decide(pool, sha256, 'clinic_disagrees');
+  const origin = good.find((c) => c.clinic_id !== null);
+  if (origin?.clinic_id == null || origin.clinic_code === null) return decide(pool, sha256, 'unattributed');
+
+  let parsed: ParsedInstance;
+  try {
+    parsed = parseInstance(bytes, { maxBytes: bytes.length });
+  } catch (error) {
+    if (isDicomRejection(error)) return decide(pool, sha256, 'not_dicom');
+    throw error;
+  }
+  const clinic = await clinics.resolve(origin.clinic_id, origin.clinic_code);
+  const receivedAt = origin.received_at ?? new Date();
+  const retainUntil = earliest(good.map((c) => c.retain_until)) ?? computeRetainUntil({
+    studyDate: parsed.attributes.StudyDate,
+    receivedAt,
+    policyYears: clinic.retentionYears,
+    minimumYears: GLOBAL_MINIMUM_RETENTION_YEARS,
+  });
+  const locked = good.filter((c) => c.lock_mode !== null && c.retain_until !== null);
+  const present = new Set(checked.map((c) => c.target));
+  const failed = [
+    ...good.filter((c) => !locked.includes(c)).map((c) => ({ target: c.target, reason: 'copy not retention-locked (found at rebuild)' })),
+    ...checked.filter((c) => !c.good).map((c) => ({ target: c.target, reason: 'copy does not hash to its address (found at rebuild)' })),
+    ...[...targets.keys()].filter((t) => !present.has(t)).map((target) => ({ target, reason: 'copy missing (found at rebuild)' })),
+  ];
+  const copies: StoredCopy[] = locked.map((c) => ({
+    target: c.target,
+    key: c.object_key,
+    versionId: c.version_id,
+    size: Number(c.size_bytes),
+    retainUntil: c.retain_until ?? retainUntil,
+    lockMode: c.lock_mode === 'COMPLIANCE' ? 'COMPLIANCE' : 'FS_READONLY',
+  }));
+  const corrupt = checked.filter((c) => !c.good).map((c) => c.target);
+
+  return inTransaction(pool, async (client) => {
+    const recorded: RecordOutcome = await recordInstance(client, {
+      clinicId: clinic.id,
+      studyInstanceUid: parsed.studyInstanceUid,
+      seriesInstanceUid: parsed.seriesInstanceUid,
+      sopInstanceUid: parsed.sopInstanceUid,
+      sopClassUid: parsed.sopClassUid,
+      transferSyntaxUid: parsed.transferSyntaxUid,
+      attributes: parsed.attributes,
+      dicomJson: parsed.dicomJson,
+      frames: parsed.frames,
+      sha256,
+      datasetSha256: datasetDigest(bytes),
+      objectKey: origin.object_key,
+      size: bytes.length,
+      retainUntil,
+      copies,
+      failedCopies: failed,
+      receivedAt,
+    });
+    if (recorded.kind === 'conflict') {
+      // Nothing of a refused instance stays: undo its rows, keep only the decision (in a new transaction).
+      throw new Conflict();
+    }
+    // A copy that exists but is bad is 'corrupt', not 'missing': the repair worker rewrites it either way.
+    if (corrupt.length > 0) await client.query("UPDATE copies SET state = 'corrupt' WHERE sha256 = $1 AND target = ANY($2::text[])", [sha256, corrupt]);
+    if (good.some((c) => c.legal_hold)) await holdStudy(client, sha256, recorded.studyRef);
+    return decide(client, sha256, recorded.kind === 'already_stored' ? 'same_instance' : 'indexed');
+  }).catch((error: unknown) => {
+    if (error instanceof Conflict) return decide(pool, sha256, 'conflict');
+    throw error;
+  });
+}
+
+class Conflict extends Error {}
+
+/** A copy's bytes, or null when the copy is gone (deleted since the listing); other failures stop the
+ * run, which resumes where it stopped. */
+async function readCopy(target: ReplicaTarget, key: string): Promise<Uint8Array | null> {
+  try {
+    return await target.read(key);
+  } catch (error) {
+    if (isAppError(error) && error.code === 'not_found') return null;
+    throw error;
+  }
+}
+
+async function holdStudy(client: PoolClient, sha256: string, studyRef: string): Promise<void> {
+  await client.query('UPDATE objects SET legal_hold = true WHERE sha256 = $1', [sha256]);
+  await client.query('UPDATE studies SET legal_hold = true WHERE id = $1', [studyRef]);
+}
+
+async function decide(db: Pool | PoolClient, sha256: string, outcome: RebuildOutcome): Promise<RebuildOutcome> {
+  await db.query('INSERT INTO rebuild_objects (sha256, outcome) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING', [sha256, outcome]);
+  return outcome;
+}
+
+function earliest(dates: (Date | null)[]): Date | null {
+  let min: Date | null = null;
+  for (const d of dates) if (d !== null && (min === null || d.getTime() < min.getTime())) min = d;
+  return min;
+}

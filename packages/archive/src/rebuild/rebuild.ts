@@ -1,0 +1,46 @@
+import type { Logger } from '@yunying/core';
+import type { Pool } from '@yunying/catalog';
+import type { ReplicaTarget } from '@yunying/storage';
+import { indexObjects } from './index-objects';
+import { rebuildReport, type RebuildReport } from './report';
+import { scanTarget } from './scan';
+
+export interface RebuildOptions {
+  /** The destination catalog, migrated: empty, or holding an unfinished rebuild to resume. */
+  pool: Pool;
+  targets: readonly ReplicaTarget[];
+  logger: Logger;
+}
+
+/**
+ * rebuild-catalog (#18): studies, series, instances, objects and copies from the replica targets alone.
+ * Reads the targets and never writes, locks or deletes anything there. Idempotent and resumable: the
+ * scan and every object's decision are recorded in the destination (rebuild_copies, rebuild_objects).
+ */
+export async function rebuildCatalog(options: RebuildOptions): Promise<RebuildReport> {
+  const { pool, targets, logger } = options;
+  await assertRebuildable(pool);
+  for (const target of targets) {
+    const counts = await scanTarget(pool, target);
+    logger.info({ replica: target.name, listed: counts.listed, recorded: counts.recorded }, 'rebuild-catalog: target listed');
+  }
+  const progress = await indexObjects({ pool, targets, logger });
+  logger.info({ decided: progress.decided, outcomes: progress.outcomes }, 'rebuild-catalog: objects decided');
+  return rebuildReport(pool, targets.map((t) => t.name));
+}
+
+export class NotEmptyError extends Error {
+  constructor() {
+    super('the destination catalog already holds instances that no rebuild wrote; rebuild into an empty database or schema (--schema)');
+  }
+}
+
+/** A rebuild writes only into an empty catalog or one it started itself: merging into a live catalog
+ * would hide exactly the differences a rebuild is there to show. */
+async function assertRebuildable(pool: Pool): Promise<void> {
+  const { rows } = await pool.query<{ instances: boolean; rebuilt: boolean }>(
+    'SELECT EXISTS (SELECT 1 FROM instances) AS instances, EXISTS (SELECT 1 FROM rebuild_objects) OR EXISTS (SELECT 1 FROM rebuild_copies) AS rebuilt',
+  );
+  const row = rows[0];
+  if (row?.instances === true && !row.rebuilt) throw new NotEmptyError();
+}

@@ -1,0 +1,205 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { makeInstance, makeStudy, newUid } from '@yunying/dicom/testing';
+import { quoteIdent } from '@yunying/catalog';
+import { FsReplicaTarget, ReplicatedStore } from '@yunying/storage';
+import { s3SystemEnv, s3TestSettings, uniqueBucketName } from '@yunying/storage/testing';
+import { sha256, signIn } from '../keep/keep.support';
+import { describeUnless } from '../support/skip';
+import { startSystem, stow, stowItems, type RunningSystem } from '../support/system';
+import { archiveCli, catalogSnapshot } from './rebuild.support';
+
+/**
+ * #18 rebuild-catalog on the fs replica targets: studies of two clinics (two series, one instance in a
+ * second version) go through the real ingest path (STOW-RS to the launcher process); the catalog is then
+ * rebuilt from the three copies alone into empty schemas by the real CLI, and the rows must equal the
+ * originals. Damage to copies is reported, never repaired or deleted by the rebuild.
+ */
+
+interface Report {
+  objects: number;
+  outcomes: Record<string, number>;
+  catalog: Record<string, number>;
+  mismatches: {
+    fewerCopies: { count: number; sample: { sha256: string; goodOn: string[] }[] };
+    digestMismatch: { count: number; sample: { sha256: string; target: string }[] };
+    unattributed: { count: number; sample: { sha256: string; outcome: string }[] };
+    notIndexed: { count: number; sample: { sha256: string; outcome: string }[] };
+  };
+}
+
+const TARGETS = ['fs-1', 'fs-2', 'fs-3'];
+
+function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
+      const full = path.join(d, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else out.push(path.relative(dir, full));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+describe('rebuild-catalog from the fs replica targets (system)', () => {
+  let system: RunningSystem;
+  let objectCount: number;
+  const schemas: string[] = [];
+  const root = (target: string): string => path.join(system.dataDir, `replica-${'abc'[TARGETS.indexOf(target)]}`);
+  const rebuiltSchema = (): string => {
+    const name = `${system.env.DATABASE_SCHEMA ?? ''}_rb${schemas.length}`;
+    schemas.push(name);
+    return name;
+  };
+
+  beforeAll(async () => {
+    system = await startSystem({ env: { SCRUB_INTERVAL_SECONDS: '0', REPAIR_RETRY_SECONDS: '3600', ORPHAN_SWEEP_INTERVAL_SECONDS: '0' } });
+    const admin = await signIn(system, 'admin');
+    const other = system.credentials.clinics.find((c) => c.code !== system.credentials.apiKey?.clinicCode);
+    if (!other) throw new Error('the seed has one clinic only');
+    const created = await fetch(`${system.urls.viewer}/api/admin/api-keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ clinicId: other.id, name: 'rebuild-test' }),
+    });
+    expect(created.status).toBe(201);
+    const otherKey = ((await created.json()) as { key: string }).key;
+
+    const a = makeStudy(5, { rows: 16, columns: 16, modality: 'US' });
+    const b = makeStudy(3, { rows: 8, columns: 8, modality: 'US' });
+    const bSecondSeries = makeStudy(2, { rows: 8, columns: 8, modality: 'SR', studyInstanceUid: b.studyInstanceUid, seriesInstanceUid: newUid(), seriesNumber: 2 });
+    const ingest = system.urls.ingest ?? '';
+    expect((await stow(ingest, system.credentials.apiKey?.key ?? '', a.files)).status).toBe(200);
+    expect((await stow(ingest, otherKey, [...b.files, ...bSecondSeries.files])).status).toBe(200);
+    // Different bytes under a known SOP Instance UID: version 2, which becomes current.
+    const second = makeInstance({ rows: 16, columns: 16, studyInstanceUid: a.studyInstanceUid, seriesInstanceUid: a.seriesInstanceUid, sopInstanceUid: a.sopInstanceUids[0], instanceNumber: 1, studyDescription: 'corrected' });
+    const versioned = await stow(ingest, system.credentials.apiKey?.key ?? '', [second]);
+    expect(stowItems(versioned, '00081199')).toHaveLength(1);
+    objectCount = 5 + 3 + 2 + 1;
+    const versions = await system.pool.query<{ n: string }>('SELECT count(*) AS n FROM instances WHERE version = 2');
+    expect(Number(versions.rows[0]?.n)).toBe(1);
+  });
+
+  afterAll(async () => {
+    for (const schema of schemas) await system?.pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+    await system?.stop();
+  });
+
+  it('rebuilds studies, series, instances, objects and copies equal to the originals, and again without change', async () => {
+    const live = await catalogSnapshot(system.pool, system.env.DATABASE_SCHEMA ?? '');
+    expect(live.instances).toHaveLength(objectCount);
+    expect(live.copies).toHaveLength(objectCount * 3);
+    expect(live.clinics).toHaveLength(2);
+    const schema = rebuiltSchema();
+
+    const first = await archiveCli(system, ['rebuild-catalog', '--schema', schema, '--json']);
+    expect({ code: first.code, stderr: first.stderr }).toEqual({ code: 0, stderr: '' });
+    const report = JSON.parse(first.stdout) as Report;
+    expect(report.objects).toBe(objectCount);
+    expect(report.outcomes).toEqual({ indexed: objectCount });
+    expect(report.catalog).toMatchObject({ studies: 2, series: 3, instances: objectCount, objects: objectCount, copies: objectCount * 3 });
+    expect([report.mismatches.fewerCopies.count, report.mismatches.digestMismatch.count, report.mismatches.unattributed.count, report.mismatches.notIndexed.count]).toEqual([0, 0, 0, 0]);
+    expect(await catalogSnapshot(system.pool, schema)).toEqual(live);
+
+    // Idempotent: a second run over the finished rebuild changes nothing and reports the same.
+    const again = await archiveCli(system, ['rebuild-catalog', '--schema', schema, '--json']);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toEqual(report);
+    expect(await catalogSnapshot(system.pool, schema)).toEqual(live);
+
+    const compared = await archiveCli(system, ['rebuild-catalog', '--compare', '--schema', schema]);
+    expect(compared.code).toBe(0);
+    expect(compared.stdout).toMatch(/no differences/);
+    // Into a catalog that already holds instances of its own, a rebuild refuses.
+    const refused = await archiveCli(system, ['rebuild-catalog']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/already holds instances/);
+  });
+
+  it('reports missing and corrupt copies and objects without a clinic, deletes nothing, and --compare names the differences', async () => {
+    const { rows } = await system.pool.query<{ sha256: string; object_key: string }>('SELECT sha256, object_key FROM objects ORDER BY sha256 LIMIT 2');
+    const [missing, corrupt] = rows;
+    if (!missing || !corrupt) throw new Error('objects missing');
+    fs.unlinkSync(path.join(root('fs-2'), missing.object_key));
+    const file = path.join(root('fs-3'), corrupt.object_key);
+    fs.chmodSync(file, 0o644);
+    const handle = fs.openSync(file, 'r+');
+    fs.writeSync(handle, Buffer.from('rotten bytes'), 0, 12, 200);
+    fs.closeSync(handle);
+    // Copies written without an origin (as before #18): listed and reported, not attributed to anyone.
+    const store = new ReplicatedStore({ targets: TARGETS.map((name) => new FsReplicaTarget({ name, root: root(name), createRoot: false })) });
+    const anonymous = makeInstance({ rows: 8, columns: 8 });
+    await store.put(anonymous, { retainUntil: new Date(Date.now() + 15 * 366 * 86_400_000) });
+    const before = TARGETS.map((t) => listFiles(root(t)));
+
+    const schema = rebuiltSchema();
+    const run = await archiveCli(system, ['rebuild-catalog', '--schema', schema, '--json']);
+    expect(run.code).toBe(3);
+    const report = JSON.parse(run.stdout) as Report;
+    expect(report.objects).toBe(objectCount + 1);
+    expect(report.outcomes).toEqual({ indexed: objectCount, unattributed: 1 });
+    expect(report.mismatches.fewerCopies.sample).toEqual(
+      [
+        { sha256: missing.sha256, goodOn: ['fs-1', 'fs-3'] },
+        { sha256: corrupt.sha256, goodOn: ['fs-1', 'fs-2'] },
+      ].sort((x, y) => x.sha256.localeCompare(y.sha256)),
+    );
+    expect(report.mismatches.digestMismatch.sample).toEqual([{ sha256: corrupt.sha256, target: 'fs-3' }]);
+    expect(report.mismatches.unattributed.sample).toEqual([{ sha256: sha256(anonymous), outcome: 'unattributed' }]);
+    // No patient data on either stream: the fixtures' patient name never appears.
+    expect(run.stdout + run.stderr).not.toMatch(/\^/);
+
+    // The rebuild read the targets and changed nothing there.
+    expect(TARGETS.map((t) => listFiles(root(t)))).toEqual(before);
+    const states = await system.pool.query<{ sha256: string; target: string; state: string }>(
+      `SELECT sha256, target, state FROM ${quoteIdent(schema)}.copies WHERE state <> 'ok' ORDER BY sha256, target`,
+    );
+    expect(states.rows).toEqual(
+      [
+        { sha256: missing.sha256, target: 'fs-2', state: 'missing' },
+        { sha256: corrupt.sha256, target: 'fs-3', state: 'corrupt' },
+      ].sort((x, y) => x.sha256.localeCompare(y.sha256)),
+    );
+
+    const compared = await archiveCli(system, ['rebuild-catalog', '--compare', '--schema', schema]);
+    expect({ code: compared.code, stderr: compared.stderr }).toEqual({ code: 3, stderr: '' });
+    const lines = compared.stdout.split('\n').filter((l) => l.startsWith('copy '));
+    expect(lines.sort()).toEqual(
+      [`copy ${missing.sha256} fs-2: differs in lock_mode, state`, `copy ${corrupt.sha256} fs-3: differs in lock_mode, state`].sort(),
+    );
+    expect(compared.stdout).toMatch(/2 differences/);
+  });
+});
+
+const s3 = s3TestSettings();
+
+describeUnless(s3 === null ? 'no S3 endpoint (S3_ENDPOINT unset; Ceph RGW not running)' : null, 'rebuild-catalog from S3 Object Lock buckets (system, Ceph RGW)', () => {
+  let system: RunningSystem;
+  let schema: string;
+
+  beforeAll(async () => {
+    const buckets = ['a', 'b', 'c'].map((r) => uniqueBucketName(`yy-rebuild-${r}`));
+    system = await startSystem({ env: { ...s3SystemEnv(s3!, buckets), SCRUB_INTERVAL_SECONDS: '0', REPAIR_RETRY_SECONDS: '3600', ORPHAN_SWEEP_INTERVAL_SECONDS: '0' } });
+    schema = `${system.env.DATABASE_SCHEMA ?? ''}_rb`;
+    const study = makeStudy(4, { rows: 8, columns: 8 });
+    expect((await stow(system.urls.ingest ?? '', system.credentials.apiKey?.key ?? '', study.files)).status).toBe(200);
+  });
+  afterAll(async () => {
+    await system?.pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+    await system?.stop();
+  });
+
+  it('rebuilds rows equal to the originals, version ids and COMPLIANCE retain-until included', async () => {
+    const live = await catalogSnapshot(system.pool, system.env.DATABASE_SCHEMA ?? '');
+    expect(live.copies).toHaveLength(12);
+    expect((live.copies as { version_id: string | null }[]).every((c) => typeof c.version_id === 'string' && c.version_id !== '')).toBe(true);
+    const run = await archiveCli(system, ['rebuild-catalog', '--schema', schema, '--json']);
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    expect((JSON.parse(run.stdout) as Report).outcomes).toEqual({ indexed: 4 });
+    expect(await catalogSnapshot(system.pool, schema)).toEqual(live);
+    const compared = await archiveCli(system, ['rebuild-catalog', '--compare', '--schema', schema]);
+    expect(compared.code).toBe(0);
+  });
+});
