@@ -18,6 +18,7 @@ import { archiveCli, catalogSnapshot } from './rebuild.support';
 
 interface Report {
   objects: number;
+  pending: number;
   outcomes: Record<string, number>;
   catalog: Record<string, number>;
   mismatches: {
@@ -94,10 +95,17 @@ describe('rebuild-catalog from the fs replica targets (system)', () => {
     expect(live.clinics).toHaveLength(2);
     const schema = rebuiltSchema();
 
+    // A bounded run stops after 4 objects with the rest pending (exit 4); the next run continues from there.
+    const bounded = await archiveCli(system, ['rebuild-catalog', '--schema', schema, '--json', '--max-objects', '4']);
+    expect({ code: bounded.code, stderr: bounded.stderr }).toEqual({ code: 4, stderr: '' });
+    const partial = JSON.parse(bounded.stdout) as Report;
+    expect([partial.objects, partial.pending, partial.outcomes.indexed, partial.catalog.instances]).toEqual([objectCount, objectCount - 4, 4, 4]);
+
     const first = await archiveCli(system, ['rebuild-catalog', '--schema', schema, '--json']);
     expect({ code: first.code, stderr: first.stderr }).toEqual({ code: 0, stderr: '' });
     const report = JSON.parse(first.stdout) as Report;
     expect(report.objects).toBe(objectCount);
+    expect(report.pending).toBe(0);
     expect(report.outcomes).toEqual({ indexed: objectCount });
     expect(report.catalog).toMatchObject({ studies: 2, series: 3, instances: objectCount, objects: objectCount, copies: objectCount * 3 });
     expect([report.mismatches.fewerCopies.count, report.mismatches.digestMismatch.count, report.mismatches.unattributed.count, report.mismatches.notIndexed.count]).toEqual([0, 0, 0, 0]);

@@ -15,15 +15,17 @@ writes to them. Resumable: run it again after an interruption.
                        instances except those of an unfinished rebuild
   --database-url URL   destination database (default DATABASE_URL)
   --json               the report as JSON on stdout
+  --max-objects N      decide at most N objects in this run (a bounded run; run again to continue)
   --compare            do not rebuild: compare the rebuilt catalog (--schema, --database-url) with the
                        live one (--live-schema, --live-url) and print the differences
   --live-schema NAME   live catalog's schema (default DATABASE_SCHEMA)
   --live-url URL       live catalog's database (default DATABASE_URL)
   --limit N            differences printed at most (default 100; all are counted)
 
-Exit status: 0 clean, 3 mismatches found (rebuild) or differences found (--compare), 2 usage, 1 failure.`;
+Exit status: 0 clean, 3 mismatches found (rebuild) or differences found (--compare), 4 objects still
+pending (run again), 2 usage, 1 failure.`;
 
-export const RebuildExit = { Clean: 0, Failure: 1, Usage: 2, Mismatches: 3 } as const;
+export const RebuildExit = { Clean: 0, Failure: 1, Usage: 2, Mismatches: 3, Pending: 4 } as const;
 
 export class RebuildUsageError extends Error {}
 
@@ -35,6 +37,7 @@ interface RebuildArgs {
   liveSchema: string;
   liveUrl: string;
   limit: number;
+  maxObjects: number | undefined;
 }
 
 export function parseRebuildArgs(argv: string[], config: Config): RebuildArgs {
@@ -51,6 +54,7 @@ export function parseRebuildArgs(argv: string[], config: Config): RebuildArgs {
         'live-schema': { type: 'string' },
         'live-url': { type: 'string' },
         limit: { type: 'string', default: '100' },
+        'max-objects': { type: 'string' },
       },
     }));
   } catch (error) {
@@ -58,6 +62,8 @@ export function parseRebuildArgs(argv: string[], config: Config): RebuildArgs {
   }
   const limit = Number(values.limit);
   if (!Number.isInteger(limit) || limit < 0) throw new RebuildUsageError('--limit must be a whole number');
+  const maxObjects = values['max-objects'] === undefined ? undefined : Number(values['max-objects']);
+  if (maxObjects !== undefined && (!Number.isInteger(maxObjects) || maxObjects < 1)) throw new RebuildUsageError('--max-objects must be a positive whole number');
   const args: RebuildArgs = {
     schema: values.schema ?? config.database.schema,
     databaseUrl: values['database-url'] ?? config.database.url,
@@ -66,6 +72,7 @@ export function parseRebuildArgs(argv: string[], config: Config): RebuildArgs {
     liveSchema: values['live-schema'] ?? config.database.schema,
     liveUrl: values['live-url'] ?? config.database.url,
     limit,
+    maxObjects,
   };
   for (const schema of [args.schema, args.liveSchema]) {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new RebuildUsageError(`not a schema name: ${schema}`);
@@ -92,8 +99,9 @@ async function rebuild(pool: Pool, args: RebuildArgs, config: Config, logger: Lo
   await migrate(pool, args.schema);
   // The targets are only read: not initialised (that would create roots or buckets that are missing).
   const targets = createTargetsFromConfig(storageTargetSettings(config), logger);
-  const report = await rebuildCatalog({ pool, targets, logger });
+  const report = await rebuildCatalog({ pool, targets, logger, ...(args.maxObjects === undefined ? {} : { maxObjects: args.maxObjects }) });
   process.stdout.write(args.json ? `${JSON.stringify(report)}\n` : `${formatReport(report)}\n`);
+  if (report.pending > 0) return RebuildExit.Pending;
   return reportIsClean(report) ? RebuildExit.Clean : RebuildExit.Mismatches;
 }
 

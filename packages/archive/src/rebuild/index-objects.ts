@@ -42,6 +42,8 @@ export interface IndexOptions {
   pool: Pool;
   targets: readonly ReplicaTarget[];
   logger: Logger;
+  /** Decide at most this many objects, then stop (a bounded run; the next run continues). */
+  maxObjects?: number;
   onProgress?: (progress: IndexProgress) => void;
 }
 
@@ -57,6 +59,8 @@ export async function indexObjects(options: IndexOptions): Promise<IndexProgress
      GROUP BY rc.sha256 ORDER BY min(rc.received_at) NULLS LAST, rc.sha256`,
   );
   for await (const { sha256 } of pending) {
+    // Leaving the loop ends the cursor's transaction (streamRows' finally).
+    if (options.maxObjects !== undefined && progress.decided >= options.maxObjects) break;
     const outcome = await indexOne(pool, byName, clinics, sha256);
     progress.decided += 1;
     progress.outcomes[outcome] = (progress.outcomes[outcome] ?? 0) + 1;

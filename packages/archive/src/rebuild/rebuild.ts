@@ -10,6 +10,8 @@ export interface RebuildOptions {
   pool: Pool;
   targets: readonly ReplicaTarget[];
   logger: Logger;
+  /** Decide at most this many objects in this run (the report's `pending` says how many remain). */
+  maxObjects?: number;
 }
 
 /**
@@ -24,7 +26,7 @@ export async function rebuildCatalog(options: RebuildOptions): Promise<RebuildRe
     const counts = await scanTarget(pool, target);
     logger.info({ replica: target.name, listed: counts.listed, recorded: counts.recorded }, 'rebuild-catalog: target listed');
   }
-  const progress = await indexObjects({ pool, targets, logger });
+  const progress = await indexObjects({ pool, targets, logger, ...(options.maxObjects === undefined ? {} : { maxObjects: options.maxObjects }) });
   logger.info({ decided: progress.decided, outcomes: progress.outcomes }, 'rebuild-catalog: objects decided');
   return rebuildReport(pool, targets.map((t) => t.name));
 }

@@ -7,6 +7,8 @@ import type { Pool } from '@yunying/catalog';
 export interface RebuildReport {
   targets: { name: string; copies: number }[];
   objects: number;
+  /** Objects listed but not decided yet (a bounded or interrupted run): run again to continue. */
+  pending: number;
   outcomes: Record<string, number>;
   catalog: { clinics: number; studies: number; series: number; instances: number; objects: number; copies: number };
   mismatches: {
@@ -33,10 +35,11 @@ export async function rebuildReport(pool: Pool, targetNames: readonly string[]):
   const perTarget = await pool.query<{ target: string; n: string }>('SELECT target, count(*) AS n FROM rebuild_copies GROUP BY target');
   const counted = new Map(perTarget.rows.map((r) => [r.target, Number(r.n)]));
   const outcomes = await pool.query<{ outcome: string; n: string }>('SELECT outcome, count(*) AS n FROM rebuild_objects GROUP BY outcome ORDER BY outcome');
-  const totals = await pool.query<Record<'clinics' | 'studies' | 'series' | 'instances' | 'objects' | 'copies' | 'listed', string>>(
+  const totals = await pool.query<Record<'clinics' | 'studies' | 'series' | 'instances' | 'objects' | 'copies' | 'listed' | 'pending', string>>(
     `SELECT (SELECT count(*) FROM clinics) AS clinics, (SELECT count(*) FROM studies) AS studies, (SELECT count(*) FROM series) AS series,
             (SELECT count(*) FROM instances) AS instances, (SELECT count(*) FROM objects) AS objects, (SELECT count(*) FROM copies) AS copies,
-            (SELECT count(DISTINCT sha256) FROM rebuild_copies) AS listed`,
+            (SELECT count(DISTINCT sha256) FROM rebuild_copies) AS listed,
+            (SELECT count(DISTINCT sha256) FROM rebuild_copies rc WHERE NOT EXISTS (SELECT 1 FROM rebuild_objects ro WHERE ro.sha256 = rc.sha256)) AS pending`,
   );
   const t = totals.rows[0];
   const fewer = await pool.query<{ sha256: string; good_on: string[] | null; total: string }>(
@@ -58,6 +61,7 @@ export async function rebuildReport(pool: Pool, targetNames: readonly string[]):
   return {
     targets: targetNames.map((name) => ({ name, copies: counted.get(name) ?? 0 })),
     objects: Number(t?.listed ?? 0),
+    pending: Number(t?.pending ?? 0),
     outcomes: Object.fromEntries(outcomes.rows.map((r) => [r.outcome, Number(r.n)])),
     catalog: {
       clinics: Number(t?.clinics ?? 0),
@@ -85,7 +89,7 @@ export function reportIsClean(report: RebuildReport): boolean {
 /** The report for a person at a terminal: counts first, then each kind of mismatch with its sample. */
 export function formatReport(report: RebuildReport): string {
   const lines = [
-    `objects found: ${report.objects}  (${report.targets.map((t) => `${t.name}: ${t.copies} copies`).join(', ')})`,
+    `objects found: ${report.objects}, not decided yet: ${report.pending}  (${report.targets.map((t) => `${t.name}: ${t.copies} copies`).join(', ')})`,
     `decided: ${Object.entries(report.outcomes).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
     `catalog now: ${Object.entries(report.catalog).map(([k, v]) => `${k} ${v}`).join(', ')}`,
   ];
