@@ -9,6 +9,7 @@ import { AppError } from '@yunying/core';
 import { S3ReplicaTarget, type ReplicaTarget } from '@yunying/storage';
 import { s3TestSettings, tempFsTargets, uniqueBucketName, type S3TestSettings } from '@yunying/storage/testing';
 import { describeUnless } from '../../../test/support/skip';
+import { completeAuditAnchorCopies } from './anchor.repair';
 import { writeCheckpoint } from './anchor.service';
 import { AuditLog, recordFromRow, type AuditEventRow } from './audit.repository';
 import { FileCheckpointStore, generateCheckpointSigningKeyPem, signCheckpoint, signerFromPrivateKey, type CheckpointSigner } from './checkpoint';
@@ -202,6 +203,31 @@ function wormScenarios(kind: string, makeBackend: () => Promise<Backend>): void 
       verification: { firstBadSeq: 6, problem: 'mac-mismatch' },
     });
     for (const t of backend.targets) expect(await t.listRecords(`${auditRecordPrefix(chain)}segments/`)).toEqual([]);
+  });
+
+  it('completes a copy that was not written (target down) from a valid one and records it; a hidden copy is left to the verifier', async () => {
+    const two = backend.targets.slice(0, 2);
+    await writeCheckpoint(catalog.pool, signer, new ReplicaCheckpointStore(two, chain, RETENTION_DAYS));
+    await exportAuditSegment(catalog.pool, signer, two, chain, { retentionDays: RETENTION_DAYS });
+    const third = backend.targets[2]!.name;
+    expect((await verify()).anchorProblems).toEqual([expect.objectContaining({ problem: 'missing', targets: [third] })]);
+    expect((await verifyAuditSegments(catalog.pool, backend.targets, chain, [signer.publicKey])).problems).toEqual([expect.objectContaining({ problem: 'missing', targets: [third] })]);
+    const checkpointKey = (await backend.targets[0]!.listRecords(`${auditRecordPrefix(chain)}checkpoints/`))[0]!.key;
+    await backend.removeCopy(0, checkpointKey);
+
+    const repair = { pool: catalog.pool, targets: backend.targets, chain, publicKey: signer.publicKey, retentionDays: RETENTION_DAYS };
+    const restored = await completeAuditAnchorCopies(repair);
+    // fs: the deleted file is missing like a never-written one, so it is restored (and recorded); S3: the
+    // delete marker is not "missing": the verifier keeps reporting it.
+    expect(restored.map((r) => `${r.target}:${r.key.includes('/checkpoints/') ? 'checkpoint' : 'segment'}`).sort()).toEqual(
+      kind === 's3' ? [`${third}:checkpoint`, `${third}:segment`] : ['fs-1:checkpoint', `${third}:checkpoint`, `${third}:segment`],
+    );
+    const after = await verify();
+    expect(after).toMatchObject({ ok: true, anchorProblems: kind === 's3' ? [expect.objectContaining({ problem: 'deleted', targets: ['s3-1'] })] : [] });
+    await expect(verifyAuditSegments(catalog.pool, backend.targets, chain, [signer.publicKey])).resolves.toMatchObject({ ok: true, problems: [] });
+    const alert = await catalog.pool.query<{ details: { kind: string; count: number } }>("SELECT details FROM audit_events WHERE event_type = 'Security Alert' ORDER BY seq DESC LIMIT 1");
+    expect(alert.rows[0]?.details).toMatchObject({ kind: 'audit-anchor-copies-restored', count: restored.length });
+    await expect(completeAuditAnchorCopies(repair)).resolves.toEqual([]);
   });
 
   it('locks segments at least the configured days; a re-put of the same bytes keeps the lock', async () => {

@@ -14,3 +14,4 @@ export * from './replica-checkpoint.store';
 export * from './segment';
 export * from './segment.verify';
 export * from './anchor.config';
+export * from './anchor.repair';

@@ -134,12 +134,17 @@ export type SegmentExportOutcome =
   | { exported: true; key: string; firstSeq: number; lastSeq: number; count: number }
   | { exported: false; reason: 'up-to-date' }
   | { exported: false; reason: 'chain-broken'; verification: ChainVerification }
-  | { exported: false; reason: 'last-segment-invalid'; key: string };
+  | { exported: false; reason: 'last-segment-invalid' };
 
-/** The last exported segment, found by name in any target (names sort by seq) and trusted only when signed. */
-async function lastExported(targets: readonly WormRecordTarget[], chain: string, publicKey: crypto.KeyObject): Promise<{ seq: number; hash: string; key: string } | 'invalid' | null> {
+/**
+ * The last exported segment, found by name in the targets (names sort by seq), never in the database: the
+ * newest name whose header verifies under the signer. A newer name that does not verify (written by someone
+ * holding a target's credentials) is passed over here and reported by verifyAuditSegments; 'invalid' only
+ * when none of the newest few verifies.
+ */
+async function lastExported(targets: readonly WormRecordTarget[], chain: string, publicKey: crypto.KeyObject): Promise<{ seq: number; hash: string } | 'invalid' | null> {
   const prefix = segmentPrefix(chain);
-  let best: { key: string; target: WormRecordTarget; versionId: string | null } | null = null;
+  const candidates: { key: string; target: WormRecordTarget; versionId: string | null }[] = [];
   let reached = 0;
   for (const target of targets) {
     let versions: RecordVersion[];
@@ -149,21 +154,39 @@ async function lastExported(targets: readonly WormRecordTarget[], chain: string,
       continue;
     }
     reached += 1;
-    for (const v of versions) if (!v.deleteMarker && (best === null || v.key > best.key)) best = { key: v.key, target, versionId: v.versionId };
+    for (const v of versions) if (!v.deleteMarker) candidates.push({ key: v.key, target, versionId: v.versionId });
   }
   if (reached === 0) throw new AppError('unavailable', 'audit segments: no replica target could be listed', { retryable: true });
-  if (best === null) return null;
-  const parts = splitSegment(Buffer.from(await best.target.readRecord(best.key, best.versionId)));
-  if (parts === null || !isSegmentHeader(parts.header, chain) || !segmentHeaderSignatureValid(parts.header, [publicKey])) return 'invalid';
-  return { seq: parts.header.lastSeq, hash: parts.header.lastHash, key: best.key };
+  if (candidates.length === 0) return null;
+  candidates.sort((a, b) => (a.key < b.key ? 1 : a.key > b.key ? -1 : 0));
+  for (const c of candidates.slice(0, 3 * targets.length + 3)) {
+    let bytes: Uint8Array;
+    try {
+      bytes = await c.target.readRecord(c.key, c.versionId);
+    } catch {
+      continue;
+    }
+    const parts = splitSegment(Buffer.from(bytes));
+    if (parts !== null && isSegmentHeader(parts.header, chain) && segmentHeaderSignatureValid(parts.header, [publicKey])) {
+      return { seq: parts.header.lastSeq, hash: parts.header.lastHash };
+    }
+  }
+  return 'invalid';
 }
 
 /** Max retain-until of the studies the records name: an audit trail is kept as long as its study. */
-async function studiesRetainUntil(pool: Pool, records: readonly AuditRecord[]): Promise<Date | null> {
-  const uids = [...new Set(records.flatMap((r) => (r.studyInstanceUid === null ? [] : [r.studyInstanceUid])))];
+export async function studiesRetainUntil(pool: Pool, records: readonly Pick<AuditRecord, 'studyInstanceUid'>[]): Promise<Date | null> {
+  const uids = [...new Set(records.flatMap((r) => (typeof r.studyInstanceUid === 'string' ? [r.studyInstanceUid] : [])))];
   if (uids.length === 0) return null;
   const { rows } = await pool.query<{ until: Date | null }>('SELECT max(retain_until) AS until FROM studies WHERE study_instance_uid = ANY($1)', [uids]);
   return rows[0]?.until ?? null;
+}
+
+/** The later of now + `days` and the retain-until of the studies the records name. */
+export async function segmentRetainUntil(pool: Pool, records: readonly Pick<AuditRecord, 'studyInstanceUid'>[], days: number, now = new Date()): Promise<Date> {
+  const floor = retainUntilFrom(now, days);
+  const study = await studiesRetainUntil(pool, records);
+  return study !== null && study.getTime() > floor.getTime() ? new Date(Math.ceil(study.getTime() / 1000) * 1000) : floor;
 }
 
 /**
@@ -180,7 +203,7 @@ export async function exportAuditSegment(
   now = new Date(),
 ): Promise<SegmentExportOutcome> {
   const previous = await lastExported(targets, chain, signer.publicKey);
-  if (previous === 'invalid') return { exported: false, reason: 'last-segment-invalid', key: segmentPrefix(chain) };
+  if (previous === 'invalid') return { exported: false, reason: 'last-segment-invalid' };
   const verification = await verifyAuditChain(pool, previous ? { startAfter: { seq: previous.seq, hash: previous.hash } } : {});
   if (!verification.ok) return { exported: false, reason: 'chain-broken', verification };
   const from = (previous?.seq ?? 0) + 1;
@@ -193,9 +216,7 @@ export async function exportAuditSegment(
     throw new AppError('unavailable', `audit segment ${from}..${to}: records changed while exporting`, { retryable: true });
   }
   const { bytes } = buildSegment(signer, chain, previous?.hash ?? GENESIS_HASH, records, now);
-  const floor = retainUntilFrom(now, options.retentionDays);
-  const study = await studiesRetainUntil(pool, records);
-  const retainUntil = study !== null && study.getTime() > floor.getTime() ? new Date(Math.ceil(study.getTime() / 1000) * 1000) : floor;
+  const retainUntil = await segmentRetainUntil(pool, records, options.retentionDays, now);
   const key = segmentKey(chain, from, to);
   const results = await Promise.allSettled(targets.map((t) => t.putRecord(key, bytes, retainUntil)));
   const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${targets[i]?.name ?? '?'}: ${describeError(r.reason)}`] : []));

@@ -45,13 +45,13 @@ export function seqRanges(seqs: readonly number[], max = 50): string {
   return i < seqs.length ? `${out.join(',')},...` : out.join(',');
 }
 
-interface ParsedSegment {
+export interface ParsedSegment {
   header: SignedSegmentHeader;
   lines: string[];
 }
 
 /** A segment that holds together on its own: signed header, body hash, and records linking one to the next. */
-function parseSegment(bytes: Buffer, chain: string, publicKeys: readonly crypto.KeyObject[]): ParsedSegment | string {
+export function parseSegment(bytes: Buffer, chain: string, publicKeys: readonly crypto.KeyObject[]): ParsedSegment | string {
   const parts = splitSegment(bytes);
   if (parts === null || !isSegmentHeader(parts.header, chain)) return 'not a segment of this chain';
   const header = parts.header;

@@ -250,7 +250,7 @@ export const envSchema = z
       .max(36_500)
       .default(5479)
       .describe(
-        'Days each audit checkpoint and exported audit segment stays retention-locked (at least 183: six months, 网络安全法 Art. 21; default 5479: the 15-year minimum retention of the studies the records concern). A segment naming a study kept longer is locked until that study\'s retain-until.',
+        'Days each audit checkpoint and exported audit segment stays retention-locked (at least 183: six months, 网络安全法 Art. 21; default 5479: the 15-year minimum retention of the studies the records concern). A segment naming a study kept longer is locked until that study\'s retain-until. On S3 the buckets\' default retention (15 years) is the floor.',
       ),
     AUDIT_CHECKPOINT_INTERVAL_SECONDS: z.coerce
       .number()

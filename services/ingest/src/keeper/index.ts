@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { AuditAnchor, auditAnchorStores, exportAuditSegment, loadCheckpointSigner } from '@yunying/audit';
+import { AuditAnchor, auditAnchorStores, completeAuditAnchorCopies, exportAuditSegment, loadCheckpointSigner } from '@yunying/audit';
 import type { Authenticator } from '@yunying/auth';
 import type { Pool } from '@yunying/catalog';
 import type { Config } from '@yunying/config';
@@ -96,9 +96,22 @@ export function startKeeper(deps: KeeperDeps): { router: ReturnType<typeof keepe
     // The detail names record numbers and the kind of break only, never record content.
     else if (outcome.reason === 'chain-broken') logger.error({ verification: outcome.verification }, 'audit chain does not verify: checkpoint NOT signed');
     if (anchorStores.segmentTargets === null) return;
-    const exported = await exportAuditSegment(pool, signer(), anchorStores.segmentTargets, config.audit.chain, { retentionDays: anchorStores.retentionDays });
-    if (exported.exported) logger.info({ firstSeq: exported.firstSeq, lastSeq: exported.lastSeq }, 'audit segment exported');
-    else if (exported.reason === 'last-segment-invalid') logger.error({}, 'the last exported audit segment does not verify: NOT exporting');
+    // A backlog (the first run on a large trail) is caught up a few segments per tick, not in one go.
+    for (let i = 0; i < 10; i += 1) {
+      const exported = await exportAuditSegment(pool, signer(), anchorStores.segmentTargets, config.audit.chain, { retentionDays: anchorStores.retentionDays });
+      if (exported.exported) logger.info({ firstSeq: exported.firstSeq, lastSeq: exported.lastSeq }, 'audit segment exported');
+      else if (exported.reason === 'last-segment-invalid') logger.error({}, 'no recent exported audit segment verifies: NOT exporting');
+      if (!exported.exported) break;
+    }
+    // A copy that failed at write time (target down) is completed from a validly signed one, and recorded.
+    const restored = await completeAuditAnchorCopies({
+      pool,
+      targets: anchorStores.segmentTargets,
+      chain: config.audit.chain,
+      publicKey: signer().publicKey,
+      retentionDays: anchorStores.retentionDays,
+    });
+    if (restored.length > 0) logger.warn({ restored: restored.length }, 'audit anchor copies restored from a valid copy');
   };
   const loops = [
     new Every(settings.scrubIntervalSeconds, () => scrubber.tick(), warn('scrub tick')),
