@@ -179,6 +179,31 @@ describe('rebuild-catalog from the fs replica targets (system)', () => {
     );
     expect(compared.stdout).toMatch(/2 differences/);
   });
+
+  it('goes on without a target it cannot reach: names it, records its copies missing, indexes every object from the others', async () => {
+    const away = `${root('fs-2')}.unmounted`;
+    fs.renameSync(root('fs-2'), away);
+    try {
+      const schema = rebuiltSchema();
+      const run = await archiveCli(system, ['rebuild-catalog', '--schema', schema, '--json']);
+      expect(run.code).toBe(3);
+      const report = JSON.parse(run.stdout) as Report & { unreachable: string[] };
+      expect(report.unreachable).toEqual(['fs-2']);
+      expect(report.outcomes).toEqual({ indexed: objectCount, unattributed: 1 });
+      const states = await system.pool.query<{ target: string; state: string; n: string }>(
+        `SELECT target, state, count(*) AS n FROM ${quoteIdent(schema)}.copies GROUP BY 1, 2 ORDER BY 1, 2`,
+      );
+      // fs-3 still holds the copy corrupted by the previous test.
+      expect(states.rows.map((r) => `${r.target} ${r.state} ${r.n}`)).toEqual([
+        `fs-1 ok ${objectCount}`,
+        `fs-2 missing ${objectCount}`,
+        'fs-3 corrupt 1',
+        `fs-3 ok ${objectCount - 1}`,
+      ]);
+    } finally {
+      fs.renameSync(away, root('fs-2'));
+    }
+  });
 });
 
 const s3 = s3TestSettings();

@@ -30,7 +30,8 @@ interface CopyRow {
 }
 
 interface CheckedCopy extends CopyRow {
-  good: boolean;
+  /** Null when the copy could not be read (its target unreachable): neither good nor corrupt. */
+  good: boolean | null;
 }
 
 export interface IndexProgress {
@@ -42,6 +43,8 @@ export interface IndexOptions {
   pool: Pool;
   targets: readonly ReplicaTarget[];
   logger: Logger;
+  /** Targets not to read (they could not be listed); a target that fails a read joins them. */
+  unreachable: Set<string>;
   /** Decide at most this many objects, then stop (a bounded run; the next run continues). */
   maxObjects?: number;
   onProgress?: (progress: IndexProgress) => void;
@@ -61,7 +64,7 @@ export async function indexObjects(options: IndexOptions): Promise<IndexProgress
   for await (const { sha256 } of pending) {
     // Leaving the loop ends the cursor's transaction (streamRows' finally).
     if (options.maxObjects !== undefined && progress.decided >= options.maxObjects) break;
-    const outcome = await indexOne(pool, byName, clinics, sha256);
+    const outcome = await indexOne(pool, byName, options.unreachable, clinics, sha256);
     progress.decided += 1;
     progress.outcomes[outcome] = (progress.outcomes[outcome] ?? 0) + 1;
     if (outcome !== 'indexed' && outcome !== 'same_instance') logger.warn({ sha256, outcome }, 'rebuild-catalog: object not indexed');
@@ -73,7 +76,7 @@ export async function indexObjects(options: IndexOptions): Promise<IndexProgress
   return progress;
 }
 
-async function indexOne(pool: Pool, targets: Map<string, ReplicaTarget>, clinics: ClinicResolver, sha256: string): Promise<RebuildOutcome> {
+async function indexOne(pool: Pool, targets: Map<string, ReplicaTarget>, unreachable: Set<string>, clinics: ClinicResolver, sha256: string): Promise<RebuildOutcome> {
   const { rows } = await pool.query<CopyRow>(
     `SELECT target, object_key, size_bytes, version_id, retain_until, lock_mode, legal_hold, clinic_id, clinic_code, received_at
      FROM rebuild_copies WHERE sha256 = $1 ORDER BY target`,
@@ -84,16 +87,22 @@ async function indexOne(pool: Pool, targets: Map<string, ReplicaTarget>, clinics
   let bytes: Uint8Array | null = null;
   for (const row of rows) {
     const target = targets.get(row.target);
-    const read = target === undefined ? null : await readCopy(target, row.object_key);
+    const read = target === undefined || unreachable.has(row.target) ? 'unreachable' : await readCopy(target, row.object_key);
+    if (read === 'unreachable') {
+      unreachable.add(row.target);
+      checked.push({ ...row, good: null });
+      continue;
+    }
     const good = read !== null && read.length === Number(row.size_bytes) && sha256Hex(read) === sha256;
     if (good && bytes === null) bytes = read;
     checked.push({ ...row, good });
   }
+  const read = checked.filter((c) => c.good !== null);
   await pool.query(
     'UPDATE rebuild_copies SET digest_ok = c.good FROM unnest($2::text[], $3::boolean[]) AS c(target, good) WHERE sha256 = $1 AND rebuild_copies.target = c.target',
-    [sha256, checked.map((c) => c.target), checked.map((c) => c.good)],
+    [sha256, read.map((c) => c.target), read.map((c) => c.good)],
   );
-  const good = checked.filter((c) => c.good);
+  const good = checked.filter((c) => c.good === true);
   if (bytes === null) return decide(pool, sha256, 'no_good_copy');
 
   const origins = new Set(good.flatMap((c) => (c.clinic_id === null ? [] : [c.clinic_id])));
@@ -118,11 +127,12 @@ async function indexOne(pool: Pool, targets: Map<string, ReplicaTarget>, clinics
     minimumYears: GLOBAL_MINIMUM_RETENTION_YEARS,
   });
   const locked = good.filter((c) => c.lock_mode !== null && c.retain_until !== null);
-  const present = new Set(checked.map((c) => c.target));
+  const present = new Set(checked.filter((c) => c.good !== null).map((c) => c.target));
   const failed = [
     ...good.filter((c) => !locked.includes(c)).map((c) => ({ target: c.target, reason: 'copy not retention-locked (found at rebuild)' })),
-    ...checked.filter((c) => !c.good).map((c) => ({ target: c.target, reason: 'copy does not hash to its address (found at rebuild)' })),
-    ...[...targets.keys()].filter((t) => !present.has(t)).map((target) => ({ target, reason: 'copy missing (found at rebuild)' })),
+    ...checked.filter((c) => c.good === false).map((c) => ({ target: c.target, reason: 'copy does not hash to its address (found at rebuild)' })),
+    // Not verified is not good: recorded missing, so the scrubber or repair worker looks at it once the target is back.
+    ...[...targets.keys()].filter((t) => !present.has(t)).map((target) => ({ target, reason: unreachable.has(target) ? 'target unreachable at rebuild' : 'copy missing (found at rebuild)' })),
   ];
   const copies: StoredCopy[] = locked.map((c) => ({
     target: c.target,
@@ -132,7 +142,7 @@ async function indexOne(pool: Pool, targets: Map<string, ReplicaTarget>, clinics
     retainUntil: c.retain_until ?? retainUntil,
     lockMode: c.lock_mode === 'COMPLIANCE' ? 'COMPLIANCE' : 'FS_READONLY',
   }));
-  const corrupt = checked.filter((c) => !c.good).map((c) => c.target);
+  const corrupt = checked.filter((c) => c.good === false).map((c) => c.target);
 
   return inTransaction(pool, async (client) => {
     const recorded: RecordOutcome = await recordInstance(client, {
@@ -170,13 +180,14 @@ async function indexOne(pool: Pool, targets: Map<string, ReplicaTarget>, clinics
 
 class Conflict extends Error {}
 
-/** A copy's bytes, or null when the copy is gone (deleted since the listing); other failures stop the
- * run, which resumes where it stopped. */
-async function readCopy(target: ReplicaTarget, key: string): Promise<Uint8Array | null> {
+/** A copy's bytes; null when the copy is gone (deleted since the listing); 'unreachable' when its target
+ * does not answer. Anything else stops the run, which resumes where it stopped. */
+async function readCopy(target: ReplicaTarget, key: string): Promise<Uint8Array | null | 'unreachable'> {
   try {
     return await target.read(key);
   } catch (error) {
     if (isAppError(error) && error.code === 'not_found') return null;
+    if (isAppError(error) && error.code === 'unavailable') return 'unreachable';
     throw error;
   }
 }

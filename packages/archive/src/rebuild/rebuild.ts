@@ -1,4 +1,4 @@
-import type { Logger } from '@yunying/core';
+import { describeError, type Logger } from '@yunying/core';
 import type { Pool } from '@yunying/catalog';
 import type { ReplicaTarget } from '@yunying/storage';
 import { indexObjects } from './index-objects';
@@ -22,13 +22,22 @@ export interface RebuildOptions {
 export async function rebuildCatalog(options: RebuildOptions): Promise<RebuildReport> {
   const { pool, targets, logger } = options;
   await assertRebuildable(pool);
+  // A target that cannot be listed (a site lost with the catalog) does not stop the rebuild: the others
+  // are the archive too. Its copies are recorded as missing and the report names it; a later run, once it
+  // is back, lists it again and indexes what only it holds.
+  const unreachable = new Set<string>();
   for (const target of targets) {
-    const counts = await scanTarget(pool, target);
-    logger.info({ replica: target.name, listed: counts.listed, recorded: counts.recorded }, 'rebuild-catalog: target listed');
+    try {
+      const counts = await scanTarget(pool, target);
+      logger.info({ replica: target.name, listed: counts.listed, recorded: counts.recorded }, 'rebuild-catalog: target listed');
+    } catch (error) {
+      unreachable.add(target.name);
+      logger.warn({ replica: target.name, err: describeError(error) }, 'rebuild-catalog: target could not be listed');
+    }
   }
-  const progress = await indexObjects({ pool, targets, logger, ...(options.maxObjects === undefined ? {} : { maxObjects: options.maxObjects }) });
+  const progress = await indexObjects({ pool, targets, logger, unreachable, ...(options.maxObjects === undefined ? {} : { maxObjects: options.maxObjects }) });
   logger.info({ decided: progress.decided, outcomes: progress.outcomes }, 'rebuild-catalog: objects decided');
-  return rebuildReport(pool, targets.map((t) => t.name));
+  return rebuildReport(pool, targets.map((t) => t.name), [...unreachable].sort());
 }
 
 export class NotEmptyError extends Error {

@@ -6,6 +6,8 @@ import type { Pool } from '@yunying/catalog';
  */
 export interface RebuildReport {
   targets: { name: string; copies: number }[];
+  /** Targets this run could not list or read: their copies are recorded missing until verified. */
+  unreachable: string[];
   objects: number;
   /** Objects listed but not decided yet (a bounded or interrupted run): run again to continue. */
   pending: number;
@@ -31,7 +33,7 @@ export interface Mismatch<T> {
 
 const SAMPLE = 20;
 
-export async function rebuildReport(pool: Pool, targetNames: readonly string[]): Promise<RebuildReport> {
+export async function rebuildReport(pool: Pool, targetNames: readonly string[], unreachable: string[] = []): Promise<RebuildReport> {
   const perTarget = await pool.query<{ target: string; n: string }>('SELECT target, count(*) AS n FROM rebuild_copies GROUP BY target');
   const counted = new Map(perTarget.rows.map((r) => [r.target, Number(r.n)]));
   const outcomes = await pool.query<{ outcome: string; n: string }>('SELECT outcome, count(*) AS n FROM rebuild_objects GROUP BY outcome ORDER BY outcome');
@@ -60,6 +62,7 @@ export async function rebuildReport(pool: Pool, targetNames: readonly string[]):
   };
   return {
     targets: targetNames.map((name) => ({ name, copies: counted.get(name) ?? 0 })),
+    unreachable,
     objects: Number(t?.listed ?? 0),
     pending: Number(t?.pending ?? 0),
     outcomes: Object.fromEntries(outcomes.rows.map((r) => [r.outcome, Number(r.n)])),
@@ -83,13 +86,14 @@ export async function rebuildReport(pool: Pool, targetNames: readonly string[]):
 /** True when the rebuild found nothing to worry about. */
 export function reportIsClean(report: RebuildReport): boolean {
   const m = report.mismatches;
-  return m.fewerCopies.count + m.digestMismatch.count + m.unattributed.count + m.notIndexed.count === 0;
+  return report.unreachable.length === 0 && m.fewerCopies.count + m.digestMismatch.count + m.unattributed.count + m.notIndexed.count === 0;
 }
 
 /** The report for a person at a terminal: counts first, then each kind of mismatch with its sample. */
 export function formatReport(report: RebuildReport): string {
   const lines = [
     `objects found: ${report.objects}, not decided yet: ${report.pending}  (${report.targets.map((t) => `${t.name}: ${t.copies} copies`).join(', ')})`,
+    ...(report.unreachable.length > 0 ? [`UNREACHABLE targets (copies there recorded missing; run again once they are back): ${report.unreachable.join(', ')}`] : []),
     `decided: ${Object.entries(report.outcomes).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
     `catalog now: ${Object.entries(report.catalog).map(([k, v]) => `${k} ${v}`).join(', ')}`,
   ];
