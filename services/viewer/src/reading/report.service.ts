@@ -81,7 +81,8 @@ export class ReportService {
         action: existing ? 'U' : 'C',
         studyInstanceUid: studyUid,
         clinicId: study.clinic_id,
-        details: { what: 'report', version: 1, status: 'draft', nodules: content.nodules.length },
+        // `tirads`: how many structured nodule entries, never their content.
+        details: { what: 'report', version: 1, status: 'draft', tirads: content.nodules.length },
       });
       return toView(await this.mustRead(client, study.id, 1));
     });
@@ -106,7 +107,7 @@ export class ReportService {
         action: 'U',
         studyInstanceUid: studyUid,
         clinicId: study.clinic_id,
-        details: { what: 'report', version: 1, status: 'signed', nodules: nodules.length },
+        details: { what: 'report', version: 1, status: 'signed', tirads: nodules.length },
       });
       return toView(await this.mustRead(client, study.id, 1));
     });
@@ -134,7 +135,7 @@ export class ReportService {
         action: 'C',
         studyInstanceUid: studyUid,
         clinicId: study.clinic_id,
-        details: { what: 'report', version, kind: 'addendum', status: 'signed', nodules: content.nodules.length },
+        details: { what: 'report', version, kind: 'addendum', status: 'signed', tirads: content.nodules.length },
       });
       return toView(await this.mustRead(client, study.id, version));
     });

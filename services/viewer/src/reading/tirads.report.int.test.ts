@@ -191,17 +191,17 @@ describe('structured TI-RADS report API (real PostgreSQL)', () => {
   });
 
   it('audits the report writes with the nodule count, never the findings or the location', async () => {
-    const { rows } = await catalog.pool.query<{ details: { status: string; nodules?: number } }>(
+    const { rows } = await catalog.pool.query<{ details: { status: string; tirads?: number } }>(
       `SELECT details FROM audit_events WHERE details->>'what' = 'report' AND study_instance_uid = $1 AND action <> 'R' ORDER BY seq`,
       [study],
     );
-    expect(rows.map((r) => [r.details.status, r.details.nodules])).toEqual([
+    expect(rows.map((r) => [r.details.status, r.details.tirads])).toEqual([
       ['draft', 1],
       ['draft', 1],
       ['draft', 1],
       ['signed', 1],
       ['signed', 1],
     ]);
-    expect(JSON.stringify(rows)).not.toMatch(/lobe|punctate|Test\^Patient/);
+    expect(JSON.stringify(rows)).not.toMatch(/lobe|punctate|solid|Test\^Patient/);
   });
 });
