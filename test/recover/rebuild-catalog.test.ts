@@ -204,6 +204,29 @@ describe('rebuild-catalog from the fs replica targets (system)', () => {
       fs.renameSync(away, root('fs-2'));
     }
   });
+
+  it('--adopt after a point-in-time restore: indexes only what the restored catalog lacks and leaves the rest as it is', async () => {
+    const later = makeStudy(2, { rows: 8, columns: 8 });
+    expect((await stow(system.urls.ingest ?? '', system.credentials.apiKey?.key ?? '', later.files)).status).toBe(200);
+    const schemaName = system.env.DATABASE_SCHEMA ?? '';
+    const before = await catalogSnapshot(system.pool, schemaName);
+    // The restored catalog predates the last study: its rows are gone, its copies are on the targets.
+    const digests = later.files.map(sha256);
+    await system.pool.query('DELETE FROM copies WHERE sha256 = ANY($1)', [digests]);
+    await system.pool.query('DELETE FROM instances WHERE sha256 = ANY($1)', [digests]);
+    await system.pool.query('DELETE FROM series WHERE series_instance_uid = $1', [later.seriesInstanceUid]);
+    await system.pool.query('DELETE FROM studies WHERE study_instance_uid = $1', [later.studyInstanceUid]);
+    await system.pool.query('DELETE FROM objects WHERE sha256 = ANY($1)', [digests]);
+
+    const run = await archiveCli(system, ['rebuild-catalog', '--adopt', '--json']);
+    // Exit 3: the copies damaged by the earlier tests are still reported.
+    expect(run.code).toBe(3);
+    const report = JSON.parse(run.stdout) as Report;
+    expect(report.outcomes).toEqual({ catalogued: objectCount, indexed: 2, unattributed: 1 });
+    // The restored rows (including their copy states: the damage above is the scrubber's to find) are
+    // untouched, the later study is back as it was.
+    expect(await catalogSnapshot(system.pool, schemaName)).toEqual(before);
+  });
 });
 
 const s3 = s3TestSettings();
