@@ -51,7 +51,7 @@ export async function writeCheckpoint(pool: Pool, signer: CheckpointSigner, stor
   const head = await pool.query<{ last_seq: string; last_hash: string }>('SELECT last_seq, last_hash FROM audit_chain_head');
   const headSeq = Number(head.rows[0]?.last_seq ?? 0);
   if (headSeq === 0) return { written: false, reason: 'empty' };
-  const trusted = (await store.list())
+  const trusted = (await (store.newest ? store.newest(5) : store.list()))
     .flatMap((p) => (p.checkpoint !== undefined && checkpointSignatureValid(p.checkpoint, [signer.publicKey]) ? [p.checkpoint] : []))
     .sort((a, b) => a.seq - b.seq);
   const latest = trusted[trusted.length - 1];

@@ -118,6 +118,7 @@ function wormScenarios(kind: string, makeBackend: () => Promise<Backend>): void 
     const written = await writeCheckpoint(catalog.pool, signer, store);
     expect(written).toMatchObject({ written: true, checkpoint: { seq: 10 } });
     if (!written.written) throw new Error('not written');
+    await expect(writeCheckpoint(catalog.pool, signer, store)).resolves.toEqual({ written: false, reason: 'unchanged' });
     await local.put(written.checkpoint);
     for (const t of backend.targets) expect((await t.listRecords(`${auditRecordPrefix(chain)}checkpoints/`)).filter((v) => !v.deleteMarker)).toHaveLength(1);
     await expect(verify()).resolves.toMatchObject({ ok: true, checkpointsChecked: 1, anchorProblems: [] });
@@ -158,6 +159,17 @@ function wormScenarios(kind: string, makeBackend: () => Promise<Backend>): void 
     expect(result).toMatchObject({ ok: true, checkpointsChecked: 1 });
     const problems = (result.anchorProblems ?? []).map((p) => `${p.problem}:${p.targets.join('+')}`).sort();
     expect(problems).toEqual(kind === 's3' ? ['deleted:s3-1', 'invalid-copy:s3-2', 'overwritten:s3-2'] : ['invalid-copy:fs-2', 'missing:fs-1']);
+  });
+
+  it('passes over a forged newer checkpoint name when signing, and verification names it', async () => {
+    await writeCheckpoint(catalog.pool, signer, store);
+    const forged = signCheckpoint(signerFromPrivateKey(crypto.createPrivateKey(generateCheckpointSigningKeyPem())), { chain, seq: 99, hash: 'f'.repeat(64) });
+    const newer = `${auditRecordPrefix(chain)}checkpoints/${'9'.repeat(15)}-forged.json`;
+    await backend.targets[0]!.putRecord(newer, Buffer.from(JSON.stringify(forged)), new Date(Date.now() + 86_400_000));
+    await expect(writeCheckpoint(catalog.pool, signer, store)).resolves.toEqual({ written: false, reason: 'unchanged' });
+    const result = await verify();
+    expect(result).toMatchObject({ ok: false, problem: 'checkpoint-invalid' });
+    expect(result.ok ? '' : result.detail).toMatch(/999999999999999-forged\.json: the signature does not verify/);
   });
 
   it('exports segments that continue each other, and reports exported rows deleted or edited by number only', async () => {

@@ -127,6 +127,9 @@ export interface CheckpointStore {
   readonly chain: string;
   put(checkpoint: SignedAuditCheckpoint): Promise<void>;
   list(): Promise<ParsedCheckpoint[]>;
+  /** The newest `count` names only (the keeper's tick needs the latest trusted checkpoint, not all of them);
+   * absent: list() is used. */
+  newest?(count: number): Promise<ParsedCheckpoint[]>;
 }
 
 /**

@@ -59,6 +59,29 @@ export class ReplicaCheckpointStore implements CheckpointStore {
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
+
+  /** Lists names only (cheap), then reads the newest `count` names from the first target that holds each;
+   * the caller keeps those whose signature verifies, so a forged newer name on one target is passed over. */
+  async newest(count: number): Promise<ParsedCheckpoint[]> {
+    const holders = new Map<string, WormRecordTarget>();
+    let reached = 0;
+    for (const target of this.targets) {
+      try {
+        for (const v of await target.listRecords(this.prefix)) if (!v.deleteMarker && !holders.has(v.key)) holders.set(v.key, target);
+        reached += 1;
+      } catch {
+        // Another target may answer; the verifier reports this one.
+      }
+    }
+    if (reached === 0) throw new AppError('unavailable', 'audit checkpoints: no replica target could be listed', { retryable: true });
+    const keys = [...holders.keys()].sort().reverse().slice(0, count);
+    const out: ParsedCheckpoint[] = [];
+    for (const key of keys) {
+      const bytes = await holders.get(key)?.readRecord(key, null).catch(() => null);
+      if (bytes) out.push(parseCheckpoint(key.slice(this.prefix.length), Buffer.from(bytes).toString('utf8'), this.chain));
+    }
+    return out;
+  }
 }
 
 /** Per target: missing, hidden by a delete marker, several versions, or not listable. */
