@@ -28,6 +28,12 @@ for (const group of ['packages', 'services']) {
     const pkgName = JSON.parse(fs.readFileSync(pkgFile, 'utf8')).name;
     moduleNameMapper[`^${pkgName}$`] = `<rootDir>/${group}/${name}/src/index.ts`;
     moduleNameMapper[`^${pkgName}/testing$`] = `<rootDir>/${group}/${name}/src/testing.ts`;
+    // Other subpath exports (e.g. @yunying/nodule-model/tirads-report, bundled by the web app) likewise.
+    const exportsMap = JSON.parse(fs.readFileSync(pkgFile, 'utf8')).exports ?? {};
+    for (const [key, target] of Object.entries(exportsMap)) {
+      if (key === '.' || key === './testing' || typeof target?.types !== 'string') continue;
+      moduleNameMapper[`^${pkgName}/${key.slice(2)}$`] = `<rootDir>/${group}/${name}/${target.types.replace('./dist/', 'src/').replace(/\.d\.ts$/, '.ts')}`;
+    }
   }
 }
 

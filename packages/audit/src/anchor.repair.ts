@@ -2,10 +2,12 @@ import type crypto from 'node:crypto';
 import { inTransaction, type Pool } from '@yunying/catalog';
 import type { WormRecordTarget } from '@yunying/storage';
 import { appendAuditEvent } from './audit.repository';
-import { checkpointSignatureValid, parseCheckpoint } from './checkpoint';
-import { segmentPrefix, segmentRetainUntil } from './segment';
+import { checkpointSignatureValid, parseCheckpoint, type CheckpointSigner } from './checkpoint';
+import { exportAuditSegment, segmentPrefix, segmentRetainUntil, type SegmentExportOutcome } from './segment';
 import { parseSegment } from './segment.verify';
 import { auditRecordPrefix, retainUntilFrom } from './worm';
+
+const SYSTEM_ACTOR = { username: 'system', role: 'system' };
 
 /**
  * Completes the copies of the audit's write-once records (checkpoints, segments) under `prefix`: a name that
@@ -110,7 +112,7 @@ export async function completeAuditAnchorCopies(options: AnchorCopyRepair, now =
         type: 'Security Alert',
         action: 'E',
         outcome: 4,
-        actor: { username: 'system', role: 'system' },
+        actor: SYSTEM_ACTOR,
         details: {
           kind: 'audit-anchor-copies-restored',
           count: restored.length,
@@ -120,4 +122,42 @@ export async function completeAuditAnchorCopies(options: AnchorCopyRepair, now =
     );
   }
   return restored;
+}
+
+/**
+ * The keeper's segment step, after each checkpoint: exports the backlog (a few segments per tick, so a first
+ * run on a large trail catches up without one huge read), then completes copies a target lacks. When no recent
+ * segment verifies it exports nothing and appends one Security Alert (`audit-segment-invalid`) per episode: a
+ * broken chain is already alarmed by AuditAnchor.
+ */
+export class AuditSegmentKeeper {
+  private alarmed = false;
+
+  constructor(
+    private readonly options: Omit<AnchorCopyRepair, 'publicKey'> & { signer: () => CheckpointSigner; maxSegmentsPerTick?: number },
+  ) {}
+
+  async tick(now = new Date()): Promise<{ exported: SegmentExportOutcome[]; restored: RestoredCopy[] }> {
+    const { pool, targets, chain, retentionDays } = this.options;
+    const signer = this.options.signer();
+    const exported: SegmentExportOutcome[] = [];
+    for (let i = 0; i < (this.options.maxSegmentsPerTick ?? 10); i += 1) {
+      const outcome = await exportAuditSegment(pool, signer, targets, chain, { retentionDays }, now);
+      exported.push(outcome);
+      if (!outcome.exported) break;
+    }
+    const last = exported[exported.length - 1];
+    if (last !== undefined && !last.exported && last.reason === 'last-segment-invalid') {
+      if (!this.alarmed) {
+        await inTransaction(pool, (client) =>
+          appendAuditEvent(client, { type: 'Security Alert', action: 'E', outcome: 12, actor: SYSTEM_ACTOR, details: { kind: 'audit-segment-invalid' } }),
+        );
+        this.alarmed = true;
+      }
+    } else {
+      this.alarmed = false;
+    }
+    const restored = await completeAuditAnchorCopies({ pool, targets, chain, publicKey: signer.publicKey, retentionDays }, now);
+    return { exported, restored };
+  }
 }

@@ -9,14 +9,14 @@ import { AppError } from '@yunying/core';
 import { S3ReplicaTarget, type ReplicaTarget } from '@yunying/storage';
 import { s3TestSettings, tempFsTargets, uniqueBucketName, type S3TestSettings } from '@yunying/storage/testing';
 import { describeUnless } from '../../../test/support/skip';
-import { completeAuditAnchorCopies } from './anchor.repair';
+import { AuditSegmentKeeper, completeAuditAnchorCopies } from './anchor.repair';
 import { writeCheckpoint } from './anchor.service';
 import { AuditLog, recordFromRow, type AuditEventRow } from './audit.repository';
 import { FileCheckpointStore, generateCheckpointSigningKeyPem, signCheckpoint, signerFromPrivateKey, type CheckpointSigner } from './checkpoint';
 import type { AuditEventInput } from './event-types';
 import { GENESIS_HASH, hashAuditRecord, type AuditContent } from './hash';
 import { ReplicaCheckpointStore } from './replica-checkpoint.store';
-import { exportAuditSegment, segmentKey } from './segment';
+import { buildSegment, exportAuditSegment, segmentKey } from './segment';
 import { verifyAuditSegments } from './segment.verify';
 import { verifyAuditChain, type ChainVerification } from './verify';
 import { auditRecordPrefix } from './worm';
@@ -240,6 +240,24 @@ function wormScenarios(kind: string, makeBackend: () => Promise<Backend>): void 
     const alert = await catalog.pool.query<{ details: { kind: string; count: number } }>("SELECT details FROM audit_events WHERE event_type = 'Security Alert' ORDER BY seq DESC LIMIT 1");
     expect(alert.rows[0]?.details).toMatchObject({ kind: 'audit-anchor-copies-restored', count: restored.length });
     await expect(completeAuditAnchorCopies(repair)).resolves.toEqual([]);
+  });
+
+  it('keeper step: exports the backlog, and raises one Security Alert when no recent segment verifies (forged names are never copied)', async () => {
+    const keeper = new AuditSegmentKeeper({ pool: catalog.pool, targets: backend.targets, chain, retentionDays: RETENTION_DAYS, signer: () => signer, maxSegmentsPerTick: 10 });
+    await expect(keeper.tick()).resolves.toMatchObject({ exported: [{ exported: true, firstSeq: 1, lastSeq: 10 }, { exported: false, reason: 'up-to-date' }], restored: [] });
+    // Someone with one target's credentials piles forged newer names on it (more than the exporter tries).
+    const other = signerFromPrivateKey(crypto.createPrivateKey(generateCheckpointSigningKeyPem()));
+    const records = (await catalog.pool.query<AuditEventRow>('SELECT * FROM audit_events ORDER BY seq')).rows.map(recordFromRow);
+    for (let i = 0; i < 12; i += 1) {
+      const { bytes } = buildSegment(other, chain, GENESIS_HASH, records, new Date());
+      await backend.targets[0]!.putRecord(segmentKey(chain, 900 + i, 900 + i), bytes, new Date(Date.now() + 86_400_000));
+    }
+    const alerts = async (): Promise<number> =>
+      Number((await catalog.pool.query<{ n: string }>("SELECT count(*) AS n FROM audit_events WHERE details->>'kind' = 'audit-segment-invalid'")).rows[0]?.n);
+    await expect(keeper.tick()).resolves.toMatchObject({ exported: [{ exported: false, reason: 'last-segment-invalid' }], restored: [] });
+    await expect(keeper.tick()).resolves.toMatchObject({ exported: [{ exported: false, reason: 'last-segment-invalid' }], restored: [] });
+    expect(await alerts()).toBe(1);
+    for (const t of backend.targets.slice(1)) expect((await t.listRecords(`${auditRecordPrefix(chain)}segments/`)).map((v) => v.key)).toEqual([segmentKey(chain, 1, 10)]);
   });
 
   it('locks segments at least the configured days; a re-put of the same bytes keeps the lock', async () => {

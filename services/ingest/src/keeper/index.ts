@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { AuditAnchor, auditAnchorStores, completeAuditAnchorCopies, exportAuditSegment, loadCheckpointSigner } from '@yunying/audit';
+import { AuditAnchor, auditAnchorStores, AuditSegmentKeeper, loadCheckpointSigner } from '@yunying/audit';
 import type { Authenticator } from '@yunying/auth';
 import type { Pool } from '@yunying/catalog';
 import type { Config } from '@yunying/config';
@@ -90,27 +90,19 @@ export function startKeeper(deps: KeeperDeps): { router: ReturnType<typeof keepe
   // AUDIT_ANCHOR_STORE=replicas: checkpoints and segments are write-once objects in the three copy targets (#17).
   const anchorStores = auditAnchorStores(config, store.targets);
   const anchor = new AuditAnchor(pool, signer, anchorStores.checkpoints);
+  const segments =
+    anchorStores.segmentTargets === null
+      ? null
+      : new AuditSegmentKeeper({ pool, targets: anchorStores.segmentTargets, chain: config.audit.chain, retentionDays: anchorStores.retentionDays, signer });
   const checkpointAuditChain = async (): Promise<void> => {
     const outcome = await anchor.tick();
     if (outcome.written) logger.info({ seq: outcome.checkpoint.seq }, 'audit chain checkpoint signed');
     // The detail names record numbers and the kind of break only, never record content.
     else if (outcome.reason === 'chain-broken') logger.error({ verification: outcome.verification }, 'audit chain does not verify: checkpoint NOT signed');
-    if (anchorStores.segmentTargets === null) return;
-    // A backlog (the first run on a large trail) is caught up a few segments per tick, not in one go.
-    for (let i = 0; i < 10; i += 1) {
-      const exported = await exportAuditSegment(pool, signer(), anchorStores.segmentTargets, config.audit.chain, { retentionDays: anchorStores.retentionDays });
-      if (exported.exported) logger.info({ firstSeq: exported.firstSeq, lastSeq: exported.lastSeq }, 'audit segment exported');
-      else if (exported.reason === 'last-segment-invalid') logger.error({}, 'no recent exported audit segment verifies: NOT exporting');
-      if (!exported.exported) break;
-    }
-    // A copy that failed at write time (target down) is completed from a validly signed one, and recorded.
-    const restored = await completeAuditAnchorCopies({
-      pool,
-      targets: anchorStores.segmentTargets,
-      chain: config.audit.chain,
-      publicKey: signer().publicKey,
-      retentionDays: anchorStores.retentionDays,
-    });
+    if (segments === null) return;
+    const { exported, restored } = await segments.tick();
+    for (const e of exported) if (e.exported) logger.info({ firstSeq: e.firstSeq, lastSeq: e.lastSeq }, 'audit segment exported');
+    if (exported.some((e) => !e.exported && e.reason === 'last-segment-invalid')) logger.error({}, 'no recent exported audit segment verifies: NOT exporting');
     if (restored.length > 0) logger.warn({ restored: restored.length }, 'audit anchor copies restored from a valid copy');
   };
   const loops = [

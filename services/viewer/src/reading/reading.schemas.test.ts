@@ -32,6 +32,7 @@ describe('report content', () => {
       impression: 'Benign-appearing nodule.',
       aiResultRef: null,
       aiSuggestionAccepted: null,
+      nodules: [],
     });
   });
 

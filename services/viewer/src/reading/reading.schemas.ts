@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nodulesInput, usesAi } from './tirads.findings';
 
 /**
  * Request shapes of the reading API, validated once at the route (parseInput from @yunying/auth turns a
@@ -62,8 +63,9 @@ export const clinicStudiesQuery = z.object({
 export type ClinicStudiesQuery = z.output<typeof clinicStudiesQuery>;
 
 /**
- * The reader's report content. Every field is what the reader typed or chose: absent means empty / not
- * stated, and nothing is ever taken from the AI result. `aiSuggestionAccepted` is the reader's explicit
+ * The reader's report content. Every field is what the reader typed or chose, or (nodules only) the AI's
+ * prefill marked `source: 'ai'` until the reader confirms it: absent means empty / not stated, and the
+ * server never copies anything from the AI result itself. `aiSuggestionAccepted` is the reader's explicit
  * answer about the suggestion of `aiResultRef`, so it needs one.
  */
 export const reportContent = z
@@ -73,9 +75,13 @@ export const reportContent = z
     impression: z.string().max(10_000).default(''),
     aiResultRef: z.string().regex(UUID).transform((s) => s.toLowerCase()).nullable().default(null),
     aiSuggestionAccepted: z.boolean().nullable().default(null),
+    /** Structured TI-RADS findings per nodule (#20); the TR levels in it are the server's (tirads.findings.ts). */
+    nodules: nodulesInput,
   })
   .strict()
-  .refine((r) => r.aiSuggestionAccepted === null || r.aiResultRef !== null, { path: ['aiSuggestionAccepted'] });
+  .refine((r) => r.aiSuggestionAccepted === null || r.aiResultRef !== null, { path: ['aiSuggestionAccepted'] })
+  // A field marked as the AI's must say which AI result it came from.
+  .refine((r) => !usesAi(r.nodules) || r.aiResultRef !== null, { path: ['aiResultRef'] });
 export type ReportContent = z.output<typeof reportContent>;
 
 export function isUuid(value: string): boolean {

@@ -1,9 +1,20 @@
 import type { Pool, PoolClient } from '@yunying/catalog';
 import type { ClinicStudiesCursor } from './cursor';
 import { EFFECTIVE_STATUS_SQL, RECEIVED_KEY_SQL } from './queue.repository';
-import type { ReadingStatus, ReportContent, TiradsCategory } from './reading.schemas';
+import type { ReadingStatus, TiradsCategory } from './reading.schemas';
+import type { StoredNodule } from './tirads.findings';
 
 type Db = Pool | PoolClient;
+
+/** A version's content as stored: the request's fields with the server-scored nodules and overall category. */
+export interface StoredContent {
+  tiradsCategory: TiradsCategory | null;
+  findings: string;
+  impression: string;
+  aiResultRef: string | null;
+  aiSuggestionAccepted: boolean | null;
+  nodules: StoredNodule[];
+}
 
 export interface ReportRow {
   id: string;
@@ -15,6 +26,9 @@ export interface ReportRow {
   impression: string;
   ai_result_ref: string | null;
   ai_suggestion_accepted: boolean | null;
+  /** Structured findings as written (tirads.findings.ts StoredNodule[]). */
+  nodules: unknown;
+  tirads_system: string;
   author_user_id: string;
   author_username: string | null;
   author_display_name: string | null;
@@ -60,7 +74,7 @@ export interface ClinicStudyRow {
 }
 
 const REPORT_COLUMNS = `r.id::text, r.version, r.kind, r.status, r.tirads_category, r.findings, r.impression, r.ai_result_ref::text,
-  r.ai_suggestion_accepted, r.author_user_id::text, u.username AS author_username, u.display_name AS author_display_name,
+  r.ai_suggestion_accepted, r.nodules, r.tirads_system, r.author_user_id::text, u.username AS author_username, u.display_name AS author_display_name,
   r.signed_at, r.created_at, r.updated_at`;
 
 /** Reports and AI results of a study. The signed-row immutability is the database's (migration 0300). */
@@ -87,23 +101,23 @@ export class ReportRepository {
     return rows[0]?.v ?? 0;
   }
 
-  async insert(db: Db, row: { studyRef: string; version: number; kind: 'report' | 'addendum'; authorUserId: string; content: ReportContent; signed: boolean }): Promise<void> {
+  async insert(db: Db, row: { studyRef: string; version: number; kind: 'report' | 'addendum'; authorUserId: string; content: StoredContent; signed: boolean }): Promise<void> {
     const c = row.content;
     await db.query(
       `INSERT INTO reports (study_ref, version, kind, author_user_id, tirads_category, findings, impression, ai_result_ref,
-                            ai_suggestion_accepted, status, signed_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11::boolean THEN now() END)`,
-      [row.studyRef, row.version, row.kind, row.authorUserId, c.tiradsCategory, c.findings, c.impression, c.aiResultRef, c.aiSuggestionAccepted, row.signed ? 'signed' : 'draft', row.signed],
+                            ai_suggestion_accepted, status, signed_at, nodules)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11::boolean THEN now() END, $12::jsonb)`,
+      [row.studyRef, row.version, row.kind, row.authorUserId, c.tiradsCategory, c.findings, c.impression, c.aiResultRef, c.aiSuggestionAccepted, row.signed ? 'signed' : 'draft', row.signed, JSON.stringify(c.nodules)],
     );
   }
 
   /** Replaces the content of the study's draft (never a signed row: the WHERE and the trigger both refuse). */
-  async updateDraft(db: Db, studyRef: string, version: number, authorUserId: string, c: ReportContent): Promise<boolean> {
+  async updateDraft(db: Db, studyRef: string, version: number, authorUserId: string, c: StoredContent): Promise<boolean> {
     const { rowCount } = await db.query(
       `UPDATE reports SET author_user_id = $3, tirads_category = $4, findings = $5, impression = $6, ai_result_ref = $7,
-              ai_suggestion_accepted = $8, updated_at = now()
+              ai_suggestion_accepted = $8, nodules = $9::jsonb, updated_at = now()
         WHERE study_ref = $1 AND version = $2 AND status = 'draft'`,
-      [studyRef, version, authorUserId, c.tiradsCategory, c.findings, c.impression, c.aiResultRef, c.aiSuggestionAccepted],
+      [studyRef, version, authorUserId, c.tiradsCategory, c.findings, c.impression, c.aiResultRef, c.aiSuggestionAccepted, JSON.stringify(c.nodules)],
     );
     return rowCount === 1;
   }

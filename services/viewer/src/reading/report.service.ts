@@ -5,7 +5,8 @@ import { decodeClinicStudiesCursor, encodeClinicStudiesCursor } from './cursor';
 import { QueueRepository, type StudyState } from './queue.repository';
 import { auditReading, userIdOf, type Caller } from './reading.audit';
 import type { ClinicStudiesQuery, ReadingStatus, ReportContent } from './reading.schemas';
-import { ReportRepository, type AiResultRow, type ReportRow } from './report.repository';
+import { ReportRepository, type AiResultRow, type ReportRow, type StoredContent } from './report.repository';
+import { overallLevel, scoreNodules, storedNodules, unconfirmedFields, type StoredNodule } from './tirads.findings';
 
 export interface ReportVersionView {
   id: string;
@@ -17,6 +18,9 @@ export interface ReportVersionView {
   impression: string;
   aiResultRef: string | null;
   aiSuggestionAccepted: boolean | null;
+  /** Structured TI-RADS findings, scored by the server when the version was written. */
+  nodules: StoredNodule[];
+  tiradsSystem: string;
   author: { userId: string; username: string | null; displayName: string | null };
   signedAt: string | null;
   createdAt: string;
@@ -33,8 +37,10 @@ export interface StudyReportView {
  * corrections are addenda (versions 2..n), signed on creation. A signed version is never changed: the code
  * only ever updates drafts, and the reports_signed_immutable trigger refuses anything else.
  *
- * The AI result is shown beside the report (GET .../ai) and never copied into it: every field of a version
- * is what the request carried, `aiResultRef` only records which result the reader saw.
+ * The AI result is shown beside the report (GET .../ai) and never copied into it by the server: every
+ * field of a version is what the request carried (nodule fields the web app prefilled from the AI say so,
+ * `source: 'ai'`), `aiResultRef` records which result the reader saw. The nodules' points, TR levels and
+ * recommendations, and the overall category when a nodule is scored, are computed here (#20).
  */
 export class ReportService {
   private readonly reports = new ReportRepository();
@@ -67,14 +73,15 @@ export class ReportService {
       await this.assertAiResult(client, content, study.id);
       const existing = await this.reports.byVersion(client, study.id, 1);
       if (existing?.status === 'signed') throw new AppError('conflict', 'The report is signed and cannot be changed; add an addendum');
-      if (existing) await this.reports.updateDraft(client, study.id, 1, me, content);
-      else await this.reports.insert(client, { studyRef: study.id, version: 1, kind: 'report', authorUserId: me, content, signed: false });
+      const stored = storedContent(content);
+      if (existing) await this.reports.updateDraft(client, study.id, 1, me, stored);
+      else await this.reports.insert(client, { studyRef: study.id, version: 1, kind: 'report', authorUserId: me, content: stored, signed: false });
       await auditReading(client, caller, {
         type: 'DICOM Instances Accessed',
         action: existing ? 'U' : 'C',
         studyInstanceUid: studyUid,
         clinicId: study.clinic_id,
-        details: { what: 'report', version: 1, status: 'draft' },
+        details: { what: 'report', version: 1, status: 'draft', nodules: content.nodules.length },
       });
       return toView(await this.mustRead(client, study.id, 1));
     });
@@ -89,7 +96,9 @@ export class ReportService {
       if (draft?.status === 'signed') throw new AppError('conflict', 'The report is already signed');
       assertHoldsClaim(study, me);
       if (!draft) throw new AppError('conflict', 'There is no draft to sign; save one first');
-      if (draft.impression.trim() === '' && draft.findings.trim() === '') throw new AppError('unprocessable', 'A report needs findings or an impression before it is signed');
+      const nodules = storedNodules(draft.nodules);
+      if (isEmpty(draft.findings, draft.impression, nodules)) throw new AppError('unprocessable', 'A report needs findings, an impression or a nodule before it is signed');
+      assertConfirmed(nodules);
       await this.reports.sign(client, study.id, 1, me);
       await this.reports.markReported(client, study.id);
       await auditReading(client, caller, {
@@ -97,7 +106,7 @@ export class ReportService {
         action: 'U',
         studyInstanceUid: studyUid,
         clinicId: study.clinic_id,
-        details: { what: 'report', version: 1, status: 'signed' },
+        details: { what: 'report', version: 1, status: 'signed', nodules: nodules.length },
       });
       return toView(await this.mustRead(client, study.id, 1));
     });
@@ -114,16 +123,18 @@ export class ReportService {
       const study = await this.visibleStudy(client, caller, studyUid, true);
       const first = await this.reports.byVersion(client, study.id, 1);
       if (first?.status !== 'signed') throw new AppError('conflict', 'An addendum needs a signed report; sign the report first');
-      if (content.impression.trim() === '' && content.findings.trim() === '') throw new AppError('unprocessable', 'An addendum needs findings or an impression');
+      if (isEmpty(content.findings, content.impression, content.nodules)) throw new AppError('unprocessable', 'An addendum needs findings, an impression or a nodule');
+      // Signed as it is created, so held to the same rule as signing a report.
+      assertConfirmed(content.nodules);
       await this.assertAiResult(client, content, study.id);
       const version = (await this.reports.latestVersion(client, study.id)) + 1;
-      await this.reports.insert(client, { studyRef: study.id, version, kind: 'addendum', authorUserId: me, content, signed: true });
+      await this.reports.insert(client, { studyRef: study.id, version, kind: 'addendum', authorUserId: me, content: storedContent(content), signed: true });
       await auditReading(client, caller, {
         type: 'DICOM Instances Accessed',
         action: 'C',
         studyInstanceUid: studyUid,
         clinicId: study.clinic_id,
-        details: { what: 'report', version, kind: 'addendum', status: 'signed' },
+        details: { what: 'report', version, kind: 'addendum', status: 'signed', nodules: content.nodules.length },
       });
       return toView(await this.mustRead(client, study.id, version));
     });
@@ -223,6 +234,25 @@ function assertHoldsClaim(study: StudyState, me: string): void {
   if (!(study.claim_active && study.claimed_by === me)) throw new AppError('conflict', 'Claim the study before writing its report');
 }
 
+/** The request's content with the server's scores: a client's TR level never reaches the record. */
+function storedContent(content: ReportContent): StoredContent {
+  const nodules = scoreNodules(content.nodules);
+  return { ...content, nodules, tiradsCategory: overallLevel(nodules) ?? content.tiradsCategory };
+}
+
+function isEmpty(findings: string, impression: string, nodules: readonly unknown[]): boolean {
+  return findings.trim() === '' && impression.trim() === '' && nodules.length === 0;
+}
+
+/**
+ * Signing needs every nodule field assessed and confirmed: an AI suggestion the reader neither confirmed
+ * nor changed is not their finding. "Accept AI findings" in the web app confirms them all in one action.
+ */
+function assertConfirmed(nodules: Parameters<typeof unconfirmedFields>[0]): void {
+  const fields = unconfirmedFields(nodules);
+  if (fields.length > 0) throw new AppError('unprocessable', `${fields.length} nodule field(s) are not confirmed; confirm or change each before signing`, { details: { fields } });
+}
+
 function toView(r: ReportRow): ReportVersionView {
   return {
     id: r.id,
@@ -234,6 +264,8 @@ function toView(r: ReportRow): ReportVersionView {
     impression: r.impression,
     aiResultRef: r.ai_result_ref,
     aiSuggestionAccepted: r.ai_suggestion_accepted,
+    nodules: storedNodules(r.nodules),
+    tiradsSystem: r.tirads_system,
     author: { userId: r.author_user_id, username: r.author_username, displayName: r.author_display_name },
     signedAt: r.signed_at?.toISOString() ?? null,
     createdAt: r.created_at.toISOString(),

@@ -1,0 +1,207 @@
+import request from 'supertest';
+import { IngestPipeline } from '@yunying/archive';
+import { AuditLog } from '@yunying/audit';
+import { AuthService, seedDemo, type DemoCredentials } from '@yunying/auth';
+import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
+import { createLogger } from '@yunying/core';
+import { makeInstance, newUid } from '@yunying/dicom/testing';
+import { createMetricsRegistry, createServiceApp } from '@yunying/http';
+import { ReplicatedStore } from '@yunying/storage';
+import { tempFsTargets, type TempFsTargets } from '@yunying/storage/testing';
+import { readingRouters } from './index';
+import type { ReportVersionView } from './report.service';
+
+const SECRET = 'tirads-secret-tirads-secret-tirads-secret-0001';
+const LOCATION = 'Right lobe, lower pole';
+
+type Source = 'ai' | 'reader';
+const field = (code: string | null, source: Source = 'ai', confirmed = false) => ({ code, source, confirmed });
+
+/** A TR5 nodule by its categories (solid 2, very hypoechoic 3, taller 3, smooth 0, punctate 3 = 11), as the AI prefills it. */
+function aiNodule(confirmed = false) {
+  return {
+    location: LOCATION,
+    composition: field('solid', 'ai', confirmed),
+    echogenicity: field('very-hypo', 'ai', confirmed),
+    shape: field('taller', 'ai', confirmed),
+    margin: field('smooth', 'ai', confirmed),
+    echogenicFoci: { codes: ['punctate'], source: 'ai' as Source, confirmed },
+    size: { longMm: 12, shortMm: 9, source: 'ai' as Source, confirmed },
+  };
+}
+
+/**
+ * Structured TI-RADS findings (#20) through the reading API on the real PostgreSQL: validation as
+ * problem+json, the server's own TR level and recommendation whatever the client claims, signing refused
+ * while a field is unconfirmed, findings kept per version (report and addendum) and audited by count only.
+ */
+describe('structured TI-RADS report API (real PostgreSQL)', () => {
+  let catalog: TestCatalog;
+  let storage: TempFsTargets;
+  let demo: DemoCredentials;
+  let app: ReturnType<typeof createServiceApp>;
+  let token = '';
+  let study = '';
+  let aiResultId = '';
+
+  const base = (): string => `/api/studies/${study}/report`;
+  const put = (body: unknown) => request(app).put(`${base()}/draft`).set('Authorization', `Bearer ${token}`).send(body as object);
+  const post = (path: string, body: unknown = {}) => request(app).post(`${base()}/${path}`).set('Authorization', `Bearer ${token}`).send(body as object);
+
+  beforeAll(async () => {
+    catalog = await createTestCatalog('tirads');
+    storage = await tempFsTargets();
+    const seeded = await seedDemo(catalog.pool, { tokenSecret: SECRET });
+    if (!seeded) throw new Error('seed created nothing');
+    demo = seeded;
+    const auth = new AuthService({
+      pool: catalog.pool,
+      tokenSecret: SECRET,
+      accessTokenTtlSeconds: 300,
+      refreshTokenTtlSeconds: 3600,
+      audit: new AuditLog(catalog.pool),
+      signInLimits: { maxFailures: 1000, maxFailuresPerIp: 1000 },
+    });
+    const pipeline = new IngestPipeline({
+      pool: catalog.pool,
+      store: new ReplicatedStore({ targets: storage.targets, writeQuorum: 3 }),
+      logger: createLogger({ level: 'silent', service: 'tirads-test' }),
+      metrics: createMetricsRegistry(),
+      parseLimits: {},
+      retentionMinYears: 15,
+    });
+    const clinic = demo.clinics.find((c) => c.code === 'demo-clinic');
+    if (!clinic) throw new Error('no demo clinic');
+    study = newUid();
+    const bytes = makeInstance({ studyInstanceUid: study, rows: 8, columns: 8, modality: 'US', patientName: 'Test^Patient', patientId: 'TR-1' });
+    expect((await pipeline.ingest(bytes, { clinicId: clinic.id, actor: { username: 'test-device' }, sourceIp: '127.0.0.1', via: 'STOW-RS' })).status).toBe('stored');
+    // The AI result the prefill cites, as the triage stores it (its content is the web app's to show).
+    const { rows } = await catalog.pool.query<{ id: string }>(
+      `INSERT INTO ai_results (study_ref, model_id, model_version, model_sha256, instance_count, status, score, category, priority, images)
+       SELECT id, 'thyroid-nodule', 'test', $2, 1, 'triaged', 0.7, 'flagged', 'priority', '[]' FROM studies WHERE study_instance_uid = $1 RETURNING id::text`,
+      [study, 'b'.repeat(64)],
+    );
+    aiResultId = rows[0]?.id ?? '';
+    const password = demo.users.find((u) => u.username === 'radiologist')?.password ?? '';
+    token = (await auth.signIn('radiologist', password)).accessToken;
+    app = createServiceApp({
+      service: 'viewer',
+      logger: createLogger({ level: 'silent', service: 'viewer' }),
+      metrics: createMetricsRegistry(),
+      readiness: [],
+      routes: readingRouters({ pool: catalog.pool, authenticator: auth }).map((r) => r.router),
+    });
+    expect((await request(app).post(`/api/queue/${study}/claim`).set('Authorization', `Bearer ${token}`)).status).toBe(200);
+  }, 120_000);
+
+  afterAll(async () => {
+    await catalog?.drop();
+    await storage?.cleanup();
+  });
+
+  it.each([
+    ['an unknown category code', { nodules: [{ ...aiNodule(), margin: field('jagged') }] }, 'nodules'],
+    ['"none" with another focus', { nodules: [{ ...aiNodule(), echogenicFoci: { codes: ['none', 'macro'], source: 'reader', confirmed: true } }] }, 'nodules'],
+    ['a confirmed field without a value', { nodules: [{ ...aiNodule(), shape: field(null, 'reader', true) }] }, 'nodules'],
+    ['AI-marked fields without the AI result they came from', { nodules: [aiNodule()] }, 'aiResultRef'],
+    ['a negative size', { aiResultRef: null, nodules: [{ ...aiNodule(), composition: field('solid', 'reader'), size: { longMm: -3, shortMm: null, source: 'reader', confirmed: true } }] }, 'nodules'],
+    ['a missing item', { nodules: [{ ...aiNodule(), margin: undefined }] }, 'nodules'],
+    ['eleven nodules', { nodules: Array.from({ length: 11 }, () => aiNodule()) }, 'nodules'],
+  ])('refuses %s with problem+json naming the field, never its value', async (_what, body, path) => {
+    const res = await put(body);
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(JSON.stringify(res.body)).toContain(path);
+    expect(JSON.stringify(res.body)).not.toContain(LOCATION);
+  });
+
+  it('computes the TR level, points and recommendation itself, ignoring a forged client TR level', async () => {
+    const forged = { ...aiNodule(), trLevel: 'TR1', points: 0, score: { trLevel: 'TR1', totalPoints: 0, recommendation: { action: 'none' } } };
+    const res = await put({ aiResultRef: aiResultId, tiradsCategory: 'TR2', impression: '', nodules: [forged] });
+    expect(res.status).toBe(200);
+    const view = res.body as ReportVersionView;
+    expect(view.nodules).toHaveLength(1);
+    expect(view.nodules[0]?.score).toMatchObject({ totalPoints: 11, trLevel: 'TR5', maxDiameterMm: 12, recommendation: { action: 'fna' } });
+    expect(view.nodules[0]).not.toHaveProperty('trLevel');
+    // The overall category is the most suspicious nodule's, not the TR2 the client sent.
+    expect(view.tiradsCategory).toBe('TR5');
+    expect(view.tiradsSystem).toBe('acr-2017');
+    const row = await catalog.pool.query<{ tirads_category: string; nodules: { score: { trLevel: string } }[] }>(
+      'SELECT r.tirads_category, r.nodules FROM reports r JOIN studies s ON s.id = r.study_ref WHERE s.study_instance_uid = $1',
+      [study],
+    );
+    expect(row.rows[0]?.tirads_category).toBe('TR5');
+    expect(row.rows[0]?.nodules.map((n) => n.score.trLevel)).toEqual(['TR5']);
+    expect(JSON.stringify(row.rows[0]?.nodules)).not.toContain('"TR1"');
+  });
+
+  it('keeps AI fields unconfirmed until the reader confirms them, and refuses to sign before', async () => {
+    const view = (await request(app).get(base()).set('Authorization', `Bearer ${token}`)).body as { versions: ReportVersionView[] };
+    const stored = view.versions[0]?.nodules[0];
+    expect(stored?.composition).toEqual({ code: 'solid', source: 'ai', confirmed: false });
+    expect(stored?.echogenicFoci).toEqual({ codes: ['punctate'], source: 'ai', confirmed: false });
+
+    const refused = await post('sign');
+    expect(refused.status).toBe(422);
+    expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(JSON.stringify(refused.body)).toContain('nodules[0].composition');
+    expect(JSON.stringify(refused.body)).toContain('nodules[0].size');
+
+    // The reader changes the margin (their own value: confirmed by choosing it) and leaves the rest unconfirmed.
+    const changed = await put({ aiResultRef: aiResultId, nodules: [{ ...aiNodule(), margin: field('lobulated-irregular', 'reader') }] });
+    expect((changed.body as ReportVersionView).nodules[0]?.margin).toEqual({ code: 'lobulated-irregular', source: 'reader', confirmed: true });
+    const still = await post('sign');
+    expect(still.status).toBe(422);
+    expect(JSON.stringify(still.body)).not.toContain('nodules[0].margin');
+  });
+
+  it('signs once every field is confirmed; the signed version keeps its findings, immutable', async () => {
+    expect((await put({ aiResultRef: aiResultId, aiSuggestionAccepted: true, nodules: [aiNodule(true)] })).status).toBe(200);
+    const signed = await post('sign');
+    expect(signed.status).toBe(200);
+    const v1 = signed.body as ReportVersionView;
+    expect(v1).toMatchObject({ version: 1, status: 'signed', tiradsCategory: 'TR5' });
+    expect(v1.nodules[0]).toMatchObject({ location: LOCATION, composition: { code: 'solid', source: 'ai', confirmed: true }, score: { trLevel: 'TR5' } });
+    await expect(
+      catalog.pool.query(`UPDATE reports SET nodules = '[]' WHERE study_ref = (SELECT id FROM studies WHERE study_instance_uid = $1)`, [study]),
+    ).rejects.toMatchObject({ code: 'YY601' });
+  });
+
+  it('keeps each addendum’s own findings beside the report’s, and holds an addendum to the same confirmation rule', async () => {
+    const unconfirmed = await post('addendum', { aiResultRef: aiResultId, nodules: [aiNodule()] });
+    expect(unconfirmed.status).toBe(422);
+    // A second nodule found on review, entered by the reader: mixed (1), iso (1), wider (0), smooth (0), macro (1) = 3 points, TR3.
+    const second = {
+      location: 'Left lobe',
+      composition: field('mixed', 'reader'),
+      echogenicity: field('hyper-iso', 'reader'),
+      shape: field('wider', 'reader'),
+      margin: field('smooth', 'reader'),
+      echogenicFoci: { codes: ['macro'], source: 'reader', confirmed: false },
+      size: { longMm: 16, shortMm: 11, source: 'reader', confirmed: false },
+    };
+    const added = await post('addendum', { impression: 'Second nodule on review.', nodules: [second] });
+    expect(added.status).toBe(201);
+    expect((added.body as ReportVersionView).nodules[0]?.score).toMatchObject({ trLevel: 'TR3', recommendation: { action: 'follow-up' } });
+    const all = (await request(app).get(base()).set('Authorization', `Bearer ${token}`)).body as { versions: ReportVersionView[] };
+    expect(all.versions.map((v) => [v.version, v.kind, v.tiradsCategory, v.nodules.map((n) => n.score.trLevel)])).toEqual([
+      [1, 'report', 'TR5', ['TR5']],
+      [2, 'addendum', 'TR3', ['TR3']],
+    ]);
+  });
+
+  it('audits the report writes with the nodule count, never the findings or the location', async () => {
+    const { rows } = await catalog.pool.query<{ details: { status: string; nodules?: number } }>(
+      `SELECT details FROM audit_events WHERE details->>'what' = 'report' AND study_instance_uid = $1 AND action <> 'R' ORDER BY seq`,
+      [study],
+    );
+    expect(rows.map((r) => [r.details.status, r.details.nodules])).toEqual([
+      ['draft', 1],
+      ['draft', 1],
+      ['draft', 1],
+      ['signed', 1],
+      ['signed', 1],
+    ]);
+    expect(JSON.stringify(rows)).not.toMatch(/lobe|punctate|Test\^Patient/);
+  });
+});
