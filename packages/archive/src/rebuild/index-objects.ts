@@ -89,9 +89,15 @@ async function indexOne(pool: Pool, targets: Map<string, ReplicaTarget>, unreach
   // Every copy is read in full: the only way to know that the copies agree with their address.
   const checked: CheckedCopy[] = [];
   let bytes: Uint8Array | null = null;
-  for (const row of rows) {
-    const target = targets.get(row.target);
-    const read = target === undefined || unreachable.has(row.target) ? 'unreachable' : await readCopy(target, row.object_key);
+  // The copies are read in parallel (one per target): on S3 a read is mostly latency.
+  const reads = await Promise.all(
+    rows.map((row) => {
+      const target = targets.get(row.target);
+      return target === undefined || unreachable.has(row.target) ? Promise.resolve('unreachable' as const) : readCopy(target, row.object_key);
+    }),
+  );
+  for (const [i, row] of rows.entries()) {
+    const read = reads[i] ?? null;
     if (read === 'unreachable') {
       unreachable.add(row.target);
       checked.push({ ...row, good: null });
