@@ -4,7 +4,7 @@ import { makeInstance, makeStudy, newUid } from '@yunying/dicom/testing';
 import { quoteIdent } from '@yunying/catalog';
 import { FsReplicaTarget, ReplicatedStore } from '@yunying/storage';
 import { s3SystemEnv, s3TestSettings, uniqueBucketName } from '@yunying/storage/testing';
-import { sha256, signIn } from '../keep/keep.support';
+import { api, sha256, signIn } from '../keep/keep.support';
 import { describeUnless } from '../support/skip';
 import { startSystem, stow, stowItems, type RunningSystem } from '../support/system';
 import { archiveCli, catalogSnapshot } from './rebuild.support';
@@ -78,6 +78,8 @@ describe('rebuild-catalog from the fs replica targets (system)', () => {
     const second = makeInstance({ rows: 16, columns: 16, studyInstanceUid: a.studyInstanceUid, seriesInstanceUid: a.seriesInstanceUid, sopInstanceUid: a.sopInstanceUids[0], instanceNumber: 1, studyDescription: 'corrected' });
     const versioned = await stow(ingest, system.credentials.apiKey?.key ?? '', [second]);
     expect(stowItems(versioned, '00081199')).toHaveLength(1);
+    // A legal hold lives on the copies too (fs sidecar, S3 object legal hold): the rebuild must bring it back.
+    expect((await api(system, 'PUT', `/api/admin/studies/${b.studyInstanceUid}/legal-hold`, admin, { on: true })).status).toBe(200);
     objectCount = 5 + 3 + 2 + 1;
     const versions = await system.pool.query<{ n: string }>('SELECT count(*) AS n FROM instances WHERE version = 2');
     expect(Number(versions.rows[0]?.n)).toBe(1);
@@ -93,6 +95,8 @@ describe('rebuild-catalog from the fs replica targets (system)', () => {
     expect(live.instances).toHaveLength(objectCount);
     expect(live.copies).toHaveLength(objectCount * 3);
     expect(live.clinics).toHaveLength(2);
+    expect((live.studies as { legal_hold: boolean }[]).map((st) => st.legal_hold).sort()).toEqual([false, true]);
+    expect((live.objects as { legal_hold: boolean }[]).filter((o) => o.legal_hold)).toHaveLength(5);
     const schema = rebuiltSchema();
 
     // A bounded run stops after 4 objects with the rest pending (exit 4); the next run continues from there.
@@ -204,6 +208,29 @@ describe('rebuild-catalog from the fs replica targets (system)', () => {
       fs.renameSync(away, root('fs-2'));
     }
   });
+
+  it('--adopt after a point-in-time restore: indexes only what the restored catalog lacks and leaves the rest as it is', async () => {
+    const later = makeStudy(2, { rows: 8, columns: 8 });
+    expect((await stow(system.urls.ingest ?? '', system.credentials.apiKey?.key ?? '', later.files)).status).toBe(200);
+    const schemaName = system.env.DATABASE_SCHEMA ?? '';
+    const before = await catalogSnapshot(system.pool, schemaName);
+    // The restored catalog predates the last study: its rows are gone, its copies are on the targets.
+    const digests = later.files.map(sha256);
+    await system.pool.query('DELETE FROM copies WHERE sha256 = ANY($1)', [digests]);
+    await system.pool.query('DELETE FROM instances WHERE sha256 = ANY($1)', [digests]);
+    await system.pool.query('DELETE FROM series WHERE series_instance_uid = $1', [later.seriesInstanceUid]);
+    await system.pool.query('DELETE FROM studies WHERE study_instance_uid = $1', [later.studyInstanceUid]);
+    await system.pool.query('DELETE FROM objects WHERE sha256 = ANY($1)', [digests]);
+
+    const run = await archiveCli(system, ['rebuild-catalog', '--adopt', '--json']);
+    // Exit 3: the copies damaged by the earlier tests are still reported.
+    expect(run.code).toBe(3);
+    const report = JSON.parse(run.stdout) as Report;
+    expect(report.outcomes).toEqual({ catalogued: objectCount, indexed: 2, unattributed: 1 });
+    // The restored rows (including their copy states: the damage above is the scrubber's to find) are
+    // untouched, the later study is back as it was.
+    expect(await catalogSnapshot(system.pool, schemaName)).toEqual(before);
+  });
 });
 
 const s3 = s3TestSettings();
@@ -218,6 +245,8 @@ describeUnless(s3 === null ? 'no S3 endpoint (S3_ENDPOINT unset; Ceph RGW not ru
     schema = `${system.env.DATABASE_SCHEMA ?? ''}_rb`;
     const study = makeStudy(4, { rows: 8, columns: 8 });
     expect((await stow(system.urls.ingest ?? '', system.credentials.apiKey?.key ?? '', study.files)).status).toBe(200);
+    // An S3 object legal hold on every copy of the study: brought back by the rebuild as the study's hold.
+    expect((await api(system, 'PUT', `/api/admin/studies/${study.studyInstanceUid}/legal-hold`, await signIn(system, 'admin'), { on: true })).status).toBe(200);
   });
   afterAll(async () => {
     await system?.pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
@@ -227,6 +256,7 @@ describeUnless(s3 === null ? 'no S3 endpoint (S3_ENDPOINT unset; Ceph RGW not ru
   it('rebuilds rows equal to the originals, version ids and COMPLIANCE retain-until included', async () => {
     const live = await catalogSnapshot(system.pool, system.env.DATABASE_SCHEMA ?? '');
     expect(live.copies).toHaveLength(12);
+    expect((live.studies as { legal_hold: boolean }[]).map((st) => st.legal_hold)).toEqual([true]);
     expect((live.copies as { version_id: string | null }[]).every((c) => typeof c.version_id === 'string' && c.version_id !== '')).toBe(true);
     const run = await archiveCli(system, ['rebuild-catalog', '--schema', schema, '--json']);
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });

@@ -16,6 +16,8 @@ writes to them. Resumable: run it again after an interruption.
   --database-url URL   destination database (default DATABASE_URL)
   --json               the report as JSON on stdout
   --max-objects N      decide at most N objects in this run (a bounded run; run again to continue)
+  --adopt              into a catalog that holds instances (after a point-in-time restore): index only
+                       the objects it does not hold (ingested after the restore point); stop ingest first
   --compare            do not rebuild: compare the rebuilt catalog (--schema, --database-url) with the
                        live one (--live-schema, --live-url) and print the differences
   --live-schema NAME   live catalog's schema (default DATABASE_SCHEMA)
@@ -38,6 +40,7 @@ interface RebuildArgs {
   liveUrl: string;
   limit: number;
   maxObjects: number | undefined;
+  adopt: boolean;
 }
 
 export function parseRebuildArgs(argv: string[], config: Config): RebuildArgs {
@@ -55,6 +58,7 @@ export function parseRebuildArgs(argv: string[], config: Config): RebuildArgs {
         'live-url': { type: 'string' },
         limit: { type: 'string', default: '100' },
         'max-objects': { type: 'string' },
+        adopt: { type: 'boolean', default: false },
       },
     }));
   } catch (error) {
@@ -73,10 +77,12 @@ export function parseRebuildArgs(argv: string[], config: Config): RebuildArgs {
     liveUrl: values['live-url'] ?? config.database.url,
     limit,
     maxObjects,
+    adopt: values.adopt,
   };
   for (const schema of [args.schema, args.liveSchema]) {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new RebuildUsageError(`not a schema name: ${schema}`);
   }
+  if (args.compare && args.adopt) throw new RebuildUsageError('--adopt and --compare do not go together');
   if (args.compare && args.schema === args.liveSchema && args.databaseUrl === args.liveUrl) {
     throw new RebuildUsageError('--compare needs two catalogs: give --schema or --database-url of the rebuilt one');
   }
@@ -99,7 +105,7 @@ async function rebuild(pool: Pool, args: RebuildArgs, config: Config, logger: Lo
   await migrate(pool, args.schema);
   // The targets are only read: not initialised (that would create roots or buckets that are missing).
   const targets = createTargetsFromConfig(storageTargetSettings(config), logger);
-  const report = await rebuildCatalog({ pool, targets, logger, ...(args.maxObjects === undefined ? {} : { maxObjects: args.maxObjects }) });
+  const report = await rebuildCatalog({ pool, targets, logger, adopt: args.adopt, ...(args.maxObjects === undefined ? {} : { maxObjects: args.maxObjects }) });
   process.stdout.write(args.json ? `${JSON.stringify(report)}\n` : `${formatReport(report)}\n`);
   if (report.pending > 0) return RebuildExit.Pending;
   return reportIsClean(report) ? RebuildExit.Clean : RebuildExit.Mismatches;

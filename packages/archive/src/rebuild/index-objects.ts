@@ -14,7 +14,7 @@ import { streamRows } from './cursor';
  * after the last decided object, and deciding twice cannot happen.
  */
 
-export type RebuildOutcome = 'indexed' | 'same_instance' | 'not_dicom' | 'unattributed' | 'clinic_disagrees' | 'no_good_copy' | 'conflict';
+export type RebuildOutcome = 'indexed' | 'same_instance' | 'catalogued' | 'not_dicom' | 'unattributed' | 'clinic_disagrees' | 'no_good_copy' | 'conflict';
 
 interface CopyRow {
   target: string;
@@ -67,7 +67,7 @@ export async function indexObjects(options: IndexOptions): Promise<IndexProgress
     const outcome = await indexOne(pool, byName, options.unreachable, clinics, sha256);
     progress.decided += 1;
     progress.outcomes[outcome] = (progress.outcomes[outcome] ?? 0) + 1;
-    if (outcome !== 'indexed' && outcome !== 'same_instance') logger.warn({ sha256, outcome }, 'rebuild-catalog: object not indexed');
+    if (outcome !== 'indexed' && outcome !== 'same_instance' && outcome !== 'catalogued') logger.warn({ sha256, outcome }, 'rebuild-catalog: object not indexed');
     if (progress.decided % 1000 === 0) {
       logger.info({ decided: progress.decided }, 'rebuild-catalog: objects decided');
       options.onProgress?.({ ...progress, outcomes: { ...progress.outcomes } });
@@ -77,6 +77,10 @@ export async function indexObjects(options: IndexOptions): Promise<IndexProgress
 }
 
 async function indexOne(pool: Pool, targets: Map<string, ReplicaTarget>, unreachable: Set<string>, clinics: ClinicResolver, sha256: string): Promise<RebuildOutcome> {
+  // Already in the catalog (--adopt after a restore): its rows and copy states are the catalog's; not read.
+  // In an empty catalog an object row exists only with its decision, so this never hides work there.
+  const known = await pool.query('SELECT 1 FROM objects WHERE sha256 = $1', [sha256]);
+  if ((known.rowCount ?? 0) > 0) return decide(pool, sha256, 'catalogued');
   const { rows } = await pool.query<CopyRow>(
     `SELECT target, object_key, size_bytes, version_id, retain_until, lock_mode, legal_hold, clinic_id, clinic_code, received_at
      FROM rebuild_copies WHERE sha256 = $1 ORDER BY target`,
@@ -85,9 +89,15 @@ async function indexOne(pool: Pool, targets: Map<string, ReplicaTarget>, unreach
   // Every copy is read in full: the only way to know that the copies agree with their address.
   const checked: CheckedCopy[] = [];
   let bytes: Uint8Array | null = null;
-  for (const row of rows) {
-    const target = targets.get(row.target);
-    const read = target === undefined || unreachable.has(row.target) ? 'unreachable' : await readCopy(target, row.object_key);
+  // The copies are read in parallel (one per target): on S3 a read is mostly latency.
+  const reads = await Promise.all(
+    rows.map((row) => {
+      const target = targets.get(row.target);
+      return target === undefined || unreachable.has(row.target) ? Promise.resolve('unreachable' as const) : readCopy(target, row.object_key);
+    }),
+  );
+  for (const [i, row] of rows.entries()) {
+    const read = reads[i] ?? null;
     if (read === 'unreachable') {
       unreachable.add(row.target);
       checked.push({ ...row, good: null });

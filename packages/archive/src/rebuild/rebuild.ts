@@ -12,6 +12,9 @@ export interface RebuildOptions {
   logger: Logger;
   /** Decide at most this many objects in this run (the report's `pending` says how many remain). */
   maxObjects?: number;
+  /** Into a catalog that holds instances (after a point-in-time restore): objects it already holds are
+   * left as they are, only the others (ingested after the restore point) are indexed. */
+  adopt?: boolean;
 }
 
 /**
@@ -21,7 +24,7 @@ export interface RebuildOptions {
  */
 export async function rebuildCatalog(options: RebuildOptions): Promise<RebuildReport> {
   const { pool, targets, logger } = options;
-  await assertRebuildable(pool);
+  if (options.adopt !== true) await assertRebuildable(pool);
   // A target that cannot be listed (a site lost with the catalog) does not stop the rebuild: the others
   // are the archive too. Its copies are recorded as missing and the report names it; a later run, once it
   // is back, lists it again and indexes what only it holds.
