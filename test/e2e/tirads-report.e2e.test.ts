@@ -120,6 +120,8 @@ describeUnless(chromiumMissing(), 'structured TI-RADS report (e2e, chromium)', (
     expect(signed.levels[0]).toBe(level);
     expect(signed.levels).toHaveLength(aiNodules.length);
     expect(signed.text).toContain(shownScore);
+    expect(signed.text).toContain('(AI, confirmed)');
+    expect(signed.text).not.toContain('not confirmed');
     expect(await report.actions()).toBeLessThanOrEqual(6);
     expect(await report.actions()).toBe(3);
 

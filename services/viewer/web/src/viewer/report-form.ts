@@ -172,6 +172,8 @@ export function reportForm(
 
   let blocks: NoduleBlock[] = [];
   let loaded = false;
+  /** A saved draft is the reader's: the AI never refills it (they may have removed its nodules on purpose). */
+  let hasDraft = false;
   let signedHere = false;
   const states = (): NoduleState[] => blocks.map((b) => b.get());
 
@@ -286,12 +288,13 @@ export function reportForm(
       impression.value = draft.impression;
       accepted.value = draft.aiSuggestionAccepted === null ? '' : draft.aiSuggestionAccepted ? 'yes' : 'no';
       setBlocks(draft.nodules);
+      hasDraft = true;
     } else refresh();
     loaded = true;
   };
-  /** The AI's nodules as the starting point, once: only into a loaded, unsigned form that has none yet. */
+  /** The AI's nodules as the starting point, once: only into a loaded, unsigned form with no saved draft. */
   const prefill = (ai: AiResult | null): void => {
-    if (!loaded || signedHere || blocks.length > 0) return;
+    if (!loaded || signedHere || hasDraft || blocks.length > 0) return;
     const nodules = aiNodules(ai);
     if (nodules.length === 0) return;
     setBlocks(nodules);

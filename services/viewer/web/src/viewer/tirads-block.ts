@@ -179,8 +179,10 @@ export function noduleBlock(initial: NoduleState, onChange: () => void, onRemove
 
 /** A signed nodule, read-only: each item with its points, then the stored score in words. */
 export function signedNoduleView(n: NoduleState & { score: Parameters<typeof scoreText>[0] }, number: number): HTMLElement {
-  const items = SINGLE_ITEMS.map((i) => (n[i].code ? `${ITEM_LABEL[i]}: ${codeLabel(i, n[i].code)}` : `${ITEM_LABEL[i]}: not assessed`));
-  const foci = `${ITEM_LABEL.echogenicFoci}: ${n.echogenicFoci.codes.map((c) => codeLabel('echogenicFoci', c)).join(', ') || 'not assessed'}`;
+  // Whose value each is stays on the record: the AI's (confirmed by the reader) or the reader's own.
+  const whose = (f: { source: string; confirmed: boolean }): string => (f.source === 'ai' ? (f.confirmed ? ' (AI, confirmed)' : ' (AI, not confirmed)') : '');
+  const items = SINGLE_ITEMS.map((i) => (n[i].code ? `${ITEM_LABEL[i]}: ${codeLabel(i, n[i].code)}${whose(n[i])}` : `${ITEM_LABEL[i]}: not assessed`));
+  const foci = `${ITEM_LABEL.echogenicFoci}: ${n.echogenicFoci.codes.map((c) => codeLabel('echogenicFoci', c)).join(', ') || 'not assessed'}${n.echogenicFoci.codes.length > 0 ? whose(n.echogenicFoci) : ''}`;
   const size = n.size ? ` · ${n.size.longMm}${n.size.shortMm ? ` × ${n.size.shortMm}` : ''} mm` : '';
   return h(
     'li',
