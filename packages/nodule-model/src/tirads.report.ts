@@ -7,6 +7,10 @@
 
 import { ACR_LEXICON, lexiconCategory, recommendation, trLevel, type LexiconItem, type Recommendation, type TrLevel } from './tirads';
 
+// The chart itself, for the web app's selects (it cannot import the package root: onnxruntime).
+export { ACR_LEXICON };
+export type { LexiconItem, Recommendation, TrLevel };
+
 /** The four items where the ACR chart says "choose one"; echogenic foci is "choose all that apply". */
 export type SingleItem = Exclude<LexiconItem, 'echogenicFoci'>;
 export const SINGLE_ITEMS: readonly SingleItem[] = ['composition', 'echogenicity', 'shape', 'margin'];

@@ -263,7 +263,14 @@ export class ViewerPage {
     return (await label.textContent()) ?? '';
   }
 
+  /**
+   * The free-text path: the reader removes the nodule blocks the AI prefilled (#20; they would need
+   * confirming before signing) and writes the report in words with an overall category.
+   */
   async writeAndSign(findings: string, impression: string): Promise<string> {
+    const blocks = this.page.getByTestId('nodule-block');
+    await blocks.first().waitFor();
+    while ((await blocks.count()) > 0) await blocks.first().getByTestId('remove-nodule').click();
     await this.page.getByLabel('TI-RADS category').selectOption('TR3');
     await this.page.getByLabel('Findings').fill(findings);
     await this.page.getByLabel('Impression').fill(impression);

@@ -140,6 +140,12 @@ export class ReportRepository {
     return rows.length === 1;
   }
 
+  /** The per-image JSON of one AI result of the study (what an AI-marked report field is checked against). */
+  async aiResultImages(db: Db, aiResultId: string, studyRef: string): Promise<unknown> {
+    const { rows } = await db.query<{ images: unknown }>('SELECT images FROM ai_results WHERE id = $1 AND study_ref = $2', [aiResultId, studyRef]);
+    return rows[0]?.images ?? null;
+  }
+
   async aiResults(db: Db, studyRef: string): Promise<AiResultRow[]> {
     const { rows } = await db.query<AiResultRow>(
       `SELECT a.id::text, a.model_id, a.model_version, a.model_sha256, a.instance_count, a.status, a.reason, a.score, a.category,

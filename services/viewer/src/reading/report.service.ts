@@ -6,6 +6,7 @@ import { QueueRepository, type StudyState } from './queue.repository';
 import { auditReading, userIdOf, type Caller } from './reading.audit';
 import type { ClinicStudiesQuery, ReadingStatus, ReportContent } from './reading.schemas';
 import { ReportRepository, type AiResultRow, type ReportRow, type StoredContent } from './report.repository';
+import { aiFieldMismatches } from './tirads.ai-check';
 import { overallLevel, scoreNodules, storedNodules, unconfirmedFields, type StoredNodule } from './tirads.findings';
 
 export interface ReportVersionView {
@@ -81,7 +82,8 @@ export class ReportService {
         action: existing ? 'U' : 'C',
         studyInstanceUid: studyUid,
         clinicId: study.clinic_id,
-        details: { what: 'report', version: 1, status: 'draft', nodules: content.nodules.length },
+        // `tirads`: how many structured nodule entries, never their content.
+        details: { what: 'report', version: 1, status: 'draft', tirads: content.nodules.length },
       });
       return toView(await this.mustRead(client, study.id, 1));
     });
@@ -106,7 +108,7 @@ export class ReportService {
         action: 'U',
         studyInstanceUid: studyUid,
         clinicId: study.clinic_id,
-        details: { what: 'report', version: 1, status: 'signed', nodules: nodules.length },
+        details: { what: 'report', version: 1, status: 'signed', tirads: nodules.length },
       });
       return toView(await this.mustRead(client, study.id, 1));
     });
@@ -134,7 +136,7 @@ export class ReportService {
         action: 'C',
         studyInstanceUid: studyUid,
         clinicId: study.clinic_id,
-        details: { what: 'report', version, kind: 'addendum', status: 'signed', nodules: content.nodules.length },
+        details: { what: 'report', version, kind: 'addendum', status: 'signed', tirads: content.nodules.length },
       });
       return toView(await this.mustRead(client, study.id, version));
     });
@@ -205,6 +207,9 @@ export class ReportService {
     if (content.aiResultRef !== null && !(await this.reports.aiResultBelongsTo(client, content.aiResultRef, studyRef))) {
       throw new AppError('bad_request', 'aiResultRef is not an AI result of this study', { details: { fields: ['aiResultRef'] } });
     }
+    if (content.aiResultRef === null || content.nodules.length === 0) return;
+    const fields = aiFieldMismatches(content.nodules, await this.reports.aiResultImages(client, content.aiResultRef, studyRef));
+    if (fields.length > 0) throw new AppError('bad_request', 'Fields marked as the AI’s differ from the AI result they cite', { details: { fields } });
   }
 
   private async mustRead(client: PoolClient, studyRef: string, version: number): Promise<ReportRow> {

@@ -13,6 +13,8 @@ import type { ReportVersionView } from './report.service';
 
 const SECRET = 'tirads-secret-tirads-secret-tirads-secret-0001';
 const LOCATION = 'Right lobe, lower pole';
+/** The instance the AI result's nodule is on. */
+const AI_SOP = newUid();
 
 type Source = 'ai' | 'reader';
 const field = (code: string | null, source: Source = 'ai', confirmed = false) => ({ code, source, confirmed });
@@ -27,8 +29,33 @@ function aiNodule(confirmed = false) {
     margin: field('smooth', 'ai', confirmed),
     echogenicFoci: { codes: ['punctate'], source: 'ai' as Source, confirmed },
     size: { longMm: 12, shortMm: 9, source: 'ai' as Source, confirmed },
+    aiNodule: { sopInstanceUid: AI_SOP, frameNumber: 1, index: 1 },
   };
 }
+
+/** The AI result's nodule those fields came from, as the triage stores it. */
+const AI_IMAGES = [
+  {
+    status: 'scored',
+    sopInstanceUid: AI_SOP,
+    frameNumber: 1,
+    score: 0.7,
+    nodules: [
+      {
+        index: 1,
+        trLevel: 'TR5',
+        sizeMm: { long: 12, short: 9 },
+        lexicon: [
+          { item: 'composition', code: 'solid', points: 2 },
+          { item: 'echogenicity', code: 'very-hypo', points: 3 },
+          { item: 'shape', code: 'taller', points: 3 },
+          { item: 'margin', code: 'smooth', points: 0 },
+          { item: 'echogenicFoci', code: 'punctate', points: 3 },
+        ],
+      },
+    ],
+  },
+];
 
 /**
  * Structured TI-RADS findings (#20) through the reading API on the real PostgreSQL: validation as
@@ -78,8 +105,8 @@ describe('structured TI-RADS report API (real PostgreSQL)', () => {
     // The AI result the prefill cites, as the triage stores it (its content is the web app's to show).
     const { rows } = await catalog.pool.query<{ id: string }>(
       `INSERT INTO ai_results (study_ref, model_id, model_version, model_sha256, instance_count, status, score, category, priority, images)
-       SELECT id, 'thyroid-nodule', 'test', $2, 1, 'triaged', 0.7, 'flagged', 'priority', '[]' FROM studies WHERE study_instance_uid = $1 RETURNING id::text`,
-      [study, 'b'.repeat(64)],
+       SELECT id, 'thyroid-nodule', 'test', $2, 1, 'triaged', 0.7, 'flagged', 'priority', $3 FROM studies WHERE study_instance_uid = $1 RETURNING id::text`,
+      [study, 'b'.repeat(64), JSON.stringify(AI_IMAGES)],
     );
     aiResultId = rows[0]?.id ?? '';
     const password = demo.users.find((u) => u.username === 'radiologist')?.password ?? '';
@@ -113,6 +140,19 @@ describe('structured TI-RADS report API (real PostgreSQL)', () => {
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(JSON.stringify(res.body)).toContain(path);
     expect(JSON.stringify(res.body)).not.toContain(LOCATION);
+  });
+
+  it('refuses a field marked as the AI’s that is not what the AI result says, or a nodule the result does not have', async () => {
+    const relabelled = await put({ aiResultRef: aiResultId, nodules: [{ ...aiNodule(), margin: field('extrathyroidal', 'ai') }] });
+    expect(relabelled.status).toBe(400);
+    expect(JSON.stringify(relabelled.body)).toContain('nodules[0].margin');
+    const resized = await put({ aiResultRef: aiResultId, nodules: [{ ...aiNodule(), size: { longMm: 20, shortMm: 9, source: 'ai', confirmed: false } }] });
+    expect(JSON.stringify(resized.body)).toContain('nodules[0].size');
+    const elsewhere = await put({ aiResultRef: aiResultId, nodules: [{ ...aiNodule(), aiNodule: { sopInstanceUid: AI_SOP, frameNumber: 1, index: 2 } }] });
+    expect(elsewhere.status).toBe(400);
+    expect(JSON.stringify(elsewhere.body)).toContain('nodules[0].aiNodule');
+    const unnamed = await put({ aiResultRef: aiResultId, nodules: [{ ...aiNodule(), aiNodule: null }] });
+    expect(JSON.stringify(unnamed.body)).toContain('nodules[0].aiNodule');
   });
 
   it('computes the TR level, points and recommendation itself, ignoring a forged client TR level', async () => {
@@ -191,17 +231,17 @@ describe('structured TI-RADS report API (real PostgreSQL)', () => {
   });
 
   it('audits the report writes with the nodule count, never the findings or the location', async () => {
-    const { rows } = await catalog.pool.query<{ details: { status: string; nodules?: number } }>(
+    const { rows } = await catalog.pool.query<{ details: { status: string; tirads?: number } }>(
       `SELECT details FROM audit_events WHERE details->>'what' = 'report' AND study_instance_uid = $1 AND action <> 'R' ORDER BY seq`,
       [study],
     );
-    expect(rows.map((r) => [r.details.status, r.details.nodules])).toEqual([
+    expect(rows.map((r) => [r.details.status, r.details.tirads])).toEqual([
       ['draft', 1],
       ['draft', 1],
       ['draft', 1],
       ['signed', 1],
       ['signed', 1],
     ]);
-    expect(JSON.stringify(rows)).not.toMatch(/lobe|punctate|Test\^Patient/);
+    expect(JSON.stringify(rows)).not.toMatch(/lobe|punctate|solid|Test\^Patient/);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { aiPrefill } from './ai-prefill';
+import { aiNodules } from './ai-prefill';
+import { confirmAi, emptyNodule, scoreOf, scoreText, unconfirmedCount } from './tirads-state';
 import type { AiNodule, AiResult } from './ai-result';
 
 const nodule: AiNodule = {
@@ -37,19 +38,44 @@ function result(status: string, nodules: AiNodule[]): AiResult {
   };
 }
 
-describe('AI prefill of the report', () => {
-  it('turns the top nodule into a findings sentence that says it is the AI suggestion, and its TR level', () => {
-    const p = aiPrefill(result('triaged', [nodule]));
-    expect(p?.trLevel).toBe('TR4');
-    expect(p?.findings).toBe(
-      'AI suggestion (model, to be confirmed): nodule on image 1, frame 3: composition solid or almost completely solid (2), echogenicity hypoechoic (2), shape wider-than-tall (0), margin smooth (0), echogenic foci none or large comet-tail artifacts (0); 4 points, ACR TR4; 12.3 × 8.1 mm.',
-    );
+describe('AI prefill of the structured report', () => {
+  it('turns each nodule of the top image into a block of AI-suggested, unconfirmed fields', () => {
+    const [block, ...rest] = aiNodules(result('triaged', [nodule, { ...nodule, index: 2 }]));
+    expect(rest).toHaveLength(1);
+    expect(block).toEqual({
+      location: '',
+      composition: { code: 'solid', source: 'ai', confirmed: false },
+      echogenicity: { code: 'hypo', source: 'ai', confirmed: false },
+      shape: { code: 'wider', source: 'ai', confirmed: false },
+      margin: { code: 'smooth', source: 'ai', confirmed: false },
+      echogenicFoci: { codes: ['none'], source: 'ai', confirmed: false },
+      size: { longMm: 12.3, shortMm: 8.1, source: 'ai', confirmed: false },
+      aiNodule: { sopInstanceUid: '1.2.3', frameNumber: 3, index: 1 },
+    });
+    expect(block && scoreOf(block)).toMatchObject({ totalPoints: 4, trLevel: 'TR4', recommendation: { action: 'follow-up' } });
+    expect(unconfirmedCount(block ? [block] : [])).toBe(6);
+    expect(unconfirmedCount(block ? [confirmAi(block)] : [])).toBe(0);
   });
 
-  it('offers nothing without a triaged result with a nodule', () => {
-    expect(aiPrefill(null)).toBeNull();
-    expect(aiPrefill(result('triaged', []))).toBeNull();
-    expect(aiPrefill(result('not_triaged', [nodule]))).toBeNull();
-    expect(aiPrefill(result('no_nodule_found', [nodule]))).toBeNull();
+  it('leaves an item the chart does not know unassessed, and confirming does not invent it', () => {
+    const odd = { ...nodule, lexicon: nodule.lexicon.map((l) => (l.item === 'margin' ? { ...l, code: 'fuzzy' } : l)) };
+    const [block] = aiNodules(result('triaged', [odd]));
+    expect(block?.margin).toEqual({ code: null, source: 'reader', confirmed: false });
+    expect(block && unconfirmedCount([confirmAi(block)])).toBe(1);
+    expect(block && scoreOf(block).trLevel).toBeNull();
+  });
+
+  it('offers at most four nodules, and nothing without a triaged result', () => {
+    expect(aiNodules(result('triaged', Array.from({ length: 6 }, (_, i) => ({ ...nodule, index: i + 1 }))))).toHaveLength(4);
+    expect(aiNodules(null)).toEqual([]);
+    expect(aiNodules(result('triaged', []))).toEqual([]);
+    expect(aiNodules(result('not_triaged', [nodule]))).toEqual([]);
+    expect(aiNodules(result('no_nodule_found', [nodule]))).toEqual([]);
+  });
+
+  it('words the score for people, with the rule behind the recommendation', () => {
+    const [block] = aiNodules(result('triaged', [nodule]));
+    expect(scoreText(block ? scoreOf(block) : null)).toBe('4 points · TR4, moderately suspicious · Ultrasound follow-up (TR4: follow-up if ≥ 1 cm)');
+    expect(scoreText(scoreOf(emptyNodule()))).toBe('Not scored yet: choose every item');
   });
 });

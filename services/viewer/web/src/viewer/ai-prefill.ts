@@ -1,33 +1,31 @@
+import { isCode } from '@yunying/nodule-model/tirads-report';
 import type { AiNodule, AiResult } from './ai-result';
+import { emptyNodule, SINGLE_ITEMS, type NoduleState } from './tirads-state';
 
 /**
- * What the report form takes from the AI when the reader asks for it ("Fill from AI"): the most
- * suspicious nodule's ACR TI-RADS reading as a findings sentence, and its TR level for the category
- * field. Nothing is filled without that click, and everything stays editable: the reader signs what
- * the report says, and the sentence names itself as the AI's suggestion.
+ * The AI's descriptors as the report's starting point (#20): one nodule block per nodule the model found
+ * on its most suspicious image (ACR: report at most the four most suspicious), each category set to the
+ * AI's code and marked `source: 'ai'`, unconfirmed. Nothing is signed from it until the reader confirms
+ * or changes each field ("Accept AI findings" confirms them all). A code the chart does not know (an
+ * older model) leaves the item unassessed rather than guessing.
  */
-export interface AiPrefill {
-  trLevel: string;
-  findings: string;
+export const MAX_PREFILLED_NODULES = 4;
+
+function fromAi(n: AiNodule, sopInstanceUid: string, frameNumber: number): NoduleState {
+  const state = emptyNodule();
+  for (const item of SINGLE_ITEMS) {
+    const code = n.lexicon.find((l) => l.item === item)?.code;
+    if (code !== undefined && isCode(item, code)) state[item] = { code, source: 'ai', confirmed: false };
+  }
+  const foci = n.lexicon.find((l) => l.item === 'echogenicFoci')?.code;
+  if (foci !== undefined && isCode('echogenicFoci', foci)) state.echogenicFoci = { codes: [foci], source: 'ai', confirmed: false };
+  if (n.sizeMm) state.size = { longMm: n.sizeMm.long, shortMm: n.sizeMm.short, source: 'ai', confirmed: false };
+  state.aiNodule = { sopInstanceUid, frameNumber, index: n.index };
+  return state;
 }
 
-const ITEM: Record<string, string> = {
-  composition: 'composition',
-  echogenicity: 'echogenicity',
-  shape: 'shape',
-  margin: 'margin',
-  echogenicFoci: 'echogenic foci',
-};
-
-function noduleSentence(n: AiNodule, imageIndex: number, frameNumber: number): string {
-  const items = n.lexicon.map((l) => `${ITEM[l.item] ?? l.item} ${l.label.toLowerCase()} (${l.points})`).join(', ');
-  const size = n.sizeMm ? `; ${n.sizeMm.long} × ${n.sizeMm.short} mm` : '';
-  return `AI suggestion (model, to be confirmed): nodule on image ${imageIndex}, frame ${frameNumber}: ${items}; ${n.tiradsPoints} points, ACR ${n.trLevel}${size}.`;
-}
-
-export function aiPrefill(result: AiResult | null): AiPrefill | null {
+export function aiNodules(result: AiResult | null): NoduleState[] {
   const image = result?.images[0];
-  const nodule = image?.nodules[0];
-  if (!result || !image || !nodule || result.status !== 'triaged') return null;
-  return { trLevel: nodule.trLevel, findings: noduleSentence(nodule, 1, image.frameNumber) };
+  if (!result || !image || result.status !== 'triaged') return [];
+  return image.nodules.slice(0, MAX_PREFILLED_NODULES).map((n) => fromAi(n, image.sopInstanceUid, image.frameNumber));
 }

@@ -5,6 +5,8 @@ import { afterRenewalFailure, nextRenewalDelay, renewOnFocus, RETRY_AFTER_FAILUR
 export interface ClaimRenewal {
   /** Stops renewing (report signed, or the reader leaves); idempotent. */
   stop: () => void;
+  /** Settles with the first claim: true once it is held, false when refused or stopped before. */
+  claimed: Promise<boolean>;
 }
 
 /**
@@ -21,6 +23,10 @@ export function keepClaim(studyUid: string, signal: AbortSignal, onLost: (messag
   let inFlight = false;
   let lastRenewedAt: number | null = null;
   let expiresAt: number | null = null;
+  let settle: (held: boolean) => void = () => undefined;
+  const claimed = new Promise<boolean>((resolve) => {
+    settle = resolve;
+  });
 
   const schedule = (delay: number): void => {
     if (timer !== null) window.clearTimeout(timer);
@@ -36,6 +42,7 @@ export function keepClaim(studyUid: string, signal: AbortSignal, onLost: (messag
         const now = Date.now();
         const until = Date.parse(str(obj(body).claimExpiresAt) ?? '');
         lastRenewedAt = now;
+        settle(true);
         expiresAt = Number.isNaN(until) ? null : until;
         schedule(nextRenewalDelay(now, expiresAt));
       })
@@ -61,6 +68,7 @@ export function keepClaim(studyUid: string, signal: AbortSignal, onLost: (messag
 
   function stop(): void {
     stopped = true;
+    settle(false);
     if (timer !== null) window.clearTimeout(timer);
     timer = null;
     window.removeEventListener('focus', onFocus);
@@ -68,5 +76,5 @@ export function keepClaim(studyUid: string, signal: AbortSignal, onLost: (messag
 
   signal.addEventListener('abort', stop, { once: true });
   renew();
-  return { stop };
+  return { stop, claimed };
 }

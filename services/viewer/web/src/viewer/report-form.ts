@@ -1,8 +1,11 @@
 import { errorText, getJson, sendJson } from '../app/api';
 import { formatDateTime, h, replace, statusLine } from '../app/dom';
 import { arr, bool, num, obj, str } from '../app/json';
-import { aiPrefill } from './ai-prefill';
+import { aiNodules } from './ai-prefill';
 import type { AiResult } from './ai-result';
+import { noduleBlock, signedNoduleView, type NoduleBlock } from './tirads-block';
+import { highestLevel } from '@yunying/nodule-model/tirads-report';
+import { confirmAi, emptyNodule, parseStoredNodule, scoreOf, unconfirmedCount, type NoduleState } from './tirads-state';
 
 interface ReportVersion {
   version: number;
@@ -12,6 +15,7 @@ interface ReportVersion {
   findings: string;
   impression: string;
   aiSuggestionAccepted: boolean | null;
+  nodules: NonNullable<ReturnType<typeof parseStoredNodule>>[];
   author: string;
   signedAt: string | null;
 }
@@ -31,6 +35,10 @@ export function parseReportVersions(body: unknown): ReportVersion[] {
         findings: str(o.findings) ?? '',
         impression: str(o.impression) ?? '',
         aiSuggestionAccepted: bool(o.aiSuggestionAccepted),
+        nodules: arr(o.nodules).flatMap((n) => {
+          const parsed = parseStoredNodule(n);
+          return parsed ? [parsed] : [];
+        }),
         author: str(author.displayName) ?? str(author.username) ?? '',
         signedAt: str(o.signedAt),
       },
@@ -44,6 +52,7 @@ export function signedReportView(v: ReportVersion): HTMLElement {
     'article',
     { class: 'signed-report', 'data-testid': 'signed-report', 'data-version': v.version, 'data-kind': v.kind },
     h('h3', {}, v.kind === 'addendum' ? `Addendum ${v.version - 1}` : 'Report', h('span', { class: 'muted' }, ` · version ${v.version}`), v.tiradsCategory ? ` · ${v.tiradsCategory}` : ''),
+    v.nodules.length > 0 ? h('ol', { class: 'signed-nodules' }, ...v.nodules.map((n, i) => signedNoduleView(n, i + 1))) : null,
     v.findings ? h('p', {}, h('strong', {}, 'Findings: '), v.findings) : null,
     v.impression ? h('p', {}, h('strong', {}, 'Impression: '), v.impression) : null,
     h('p', { class: 'muted' }, `Signed by ${v.author || 'unknown'} · ${formatDateTime(v.signedAt)}`),
@@ -107,16 +116,17 @@ function addendumForm(base: string, onAdded: () => Promise<void>): HTMLElement {
 
 /**
  * The report form: a draft saved with PUT .../report/draft and signed with POST .../report/sign. The
- * reader writes every field; "Fill from AI" (only on the reader's click) puts the AI's top nodule in
- * ACR terms into the category and findings, marked as the AI's suggestion and editable, and the form
- * asks whether the reader accepts the AI triage.
+ * structured part (#20) is one block per nodule, prefilled from the AI result once the study is claimed
+ * and the draft has none: every AI value is marked "AI · not confirmed" until the reader confirms it
+ * (per field, or all at once with "Accept AI findings") or changes it, and signing waits until none is
+ * left. The free-text findings and impression stay as they were.
  */
 export function reportForm(
   studyUid: string,
   getAi: () => AiResult | null,
   /** Called once the report is signed: `justSigned` when the reader signed it here, false when it loaded signed. */
   onSigned: (justSigned: boolean) => void,
-): { el: HTMLElement; load: (signal: AbortSignal) => Promise<void>; setPatient: (name: string, id: string) => void } {
+): { el: HTMLElement; load: (signal: AbortSignal) => Promise<void>; setPatient: (name: string, id: string) => void; prefill: (ai: AiResult | null) => void } {
   const base = `/api/studies/${encodeURIComponent(studyUid)}/report`;
   const tirads = tiradsSelect('tirads');
   const findings = h('textarea', { id: 'findings', name: 'findings', rows: 4, maxlength: 20000 });
@@ -129,8 +139,12 @@ export function reportForm(
     h('option', { value: 'no' }, 'Disagree with the AI triage'),
   );
   const save = h('button', { type: 'button', 'data-testid': 'save-draft' }, 'Save draft');
-  const fill = h('button', { type: 'button', 'data-testid': 'prefill-ai', title: "The AI's most suspicious nodule in ACR TI-RADS terms, to confirm or correct" }, 'Fill from AI');
   const sign = h('button', { type: 'submit', class: 'primary', 'data-testid': 'sign-report' }, 'Sign report');
+  const acceptAi = h('button', { type: 'button', 'data-testid': 'accept-ai', title: 'Confirm every value the AI suggested, in every nodule' }, 'Accept AI findings');
+  const addNodule = h('button', { type: 'button', 'data-testid': 'add-nodule' }, 'Add nodule');
+  const nodulesList = h('div', { class: 'nodule-list', 'data-testid': 'nodule-list' });
+  const pending = h('p', { class: 'muted small', 'data-testid': 'unconfirmed-count', 'aria-live': 'polite' });
+  const overall = h('p', { class: 'muted small', 'data-testid': 'overall-level' });
   const status = statusLine();
   // Wrong-patient check: the form itself says whose report it is (the banner may be scrolled away).
   const patient = h('p', { class: 'report-patient', 'data-testid': 'report-patient' }, 'Patient: loading…');
@@ -138,28 +152,70 @@ export function reportForm(
     'form',
     { class: 'report-form', 'aria-label': 'Report' },
     patient,
+    h('h3', {}, 'Nodules · ACR TI-RADS 2017'),
+    nodulesList,
+    pending,
+    h('div', { class: 'actions' }, addNodule, acceptAi),
     h('label', { for: 'tirads' }, 'TI-RADS category'),
     tirads,
+    overall,
     h('label', { for: 'findings' }, 'Findings'),
     findings,
     h('label', { for: 'impression' }, 'Impression'),
     impression,
     h('label', { for: 'ai-accepted' }, 'AI suggestion'),
     accepted,
-    h('div', { class: 'actions' }, fill, save, sign),
+    h('div', { class: 'actions' }, save, sign),
     status.el,
   );
   const el = h('section', { class: 'panel', 'aria-labelledby': 'report-heading' }, h('h2', { id: 'report-heading' }, 'Report'), form);
 
+  let blocks: NoduleBlock[] = [];
+  let loaded = false;
+  let signedHere = false;
+  const states = (): NoduleState[] => blocks.map((b) => b.get());
+
+  /** Numbering, the count of fields still waiting, and the overall category (the most suspicious nodule). */
+  const refresh = (): void => {
+    blocks.forEach((b, i) => b.setNumber(i + 1));
+    const waiting = unconfirmedCount(states());
+    pending.textContent = blocks.length === 0 ? 'No nodule in this report.' : waiting === 0 ? 'Every field confirmed.' : `${waiting} ${waiting === 1 ? 'field' : 'fields'} still to confirm or change.`;
+    pending.dataset.count = String(waiting);
+    // Enabled while some AI value waits for the reader; "Accept" never touches the reader's own fields.
+    acceptAi.disabled = !states().some((n) => unconfirmedCount([n]) > unconfirmedCount([confirmAi(n)]));
+    const top = highestLevel(states().map((n) => scoreOf(n).trLevel));
+    tirads.disabled = top !== null;
+    if (top) tirads.value = top;
+    overall.textContent = top ? `From the nodules: ${top} (the most suspicious one).` : '';
+  };
+  const setBlocks = (nodules: NoduleState[]): void => {
+    blocks = [];
+    for (const n of nodules) addBlock(n);
+    replace(nodulesList, ...blocks.map((b) => b.el));
+    refresh();
+  };
+  function addBlock(n: NoduleState): NoduleBlock {
+    const block: NoduleBlock = noduleBlock(n, refresh, () => {
+      blocks = blocks.filter((b) => b !== block);
+      block.el.remove();
+      refresh();
+    });
+    blocks.push(block);
+    return block;
+  }
+
   const content = (): Record<string, unknown> => {
     const ai = getAi();
     const answer = accepted.value === '' ? null : accepted.value === 'yes';
+    const nodules = states();
+    const fromAi = nodules.some((n) => n.aiNodule !== null);
     return {
       tiradsCategory: tirads.value === '' ? null : tirads.value,
       findings: findings.value,
       impression: impression.value,
-      aiResultRef: ai && answer !== null ? ai.id : null,
+      aiResultRef: ai && (answer !== null || fromAi) ? ai.id : null,
       aiSuggestionAccepted: ai ? answer : null,
+      nodules,
     };
   };
   const showSigned = (versions: ReportVersion[]): void => {
@@ -168,16 +224,18 @@ export function reportForm(
   };
   const saveDraft = (): Promise<unknown> => sendJson('PUT', `${base}/draft`, content());
 
-  fill.addEventListener('click', () => {
-    const p = aiPrefill(getAi());
-    if (!p) {
-      status.set('No AI nodule to fill from (not triaged, or no nodule found).', 'error');
-      return;
-    }
-    if (TIRADS.includes(p.trLevel)) tirads.value = p.trLevel;
-    // Added to what the reader wrote, never replacing it; filled twice, it appears once.
-    if (!findings.value.includes(p.findings)) findings.value = findings.value.trim() === '' ? p.findings : `${findings.value.trimEnd()}\n${p.findings}`;
-    status.set('Filled from the AI suggestion: check each item before signing.');
+  acceptAi.addEventListener('click', () => {
+    for (const b of blocks) b.acceptAi();
+    // Accepting the AI's findings is agreeing with it, unless the reader already said otherwise.
+    if (accepted.value === '') accepted.value = 'yes';
+    refresh();
+    status.set('AI findings accepted: every AI value is now confirmed.');
+  });
+  addNodule.addEventListener('click', () => {
+    const block = addBlock(emptyNodule());
+    nodulesList.append(block.el);
+    refresh();
+    block.el.querySelector('select')?.focus();
   });
 
   save.addEventListener('click', () => {
@@ -188,8 +246,13 @@ export function reportForm(
   });
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    if (findings.value.trim() === '' && impression.value.trim() === '') {
-      status.set('Write findings or an impression before signing.', 'error');
+    if (findings.value.trim() === '' && impression.value.trim() === '' && blocks.length === 0) {
+      status.set('Write findings or an impression, or add a nodule, before signing.', 'error');
+      return;
+    }
+    const waiting = unconfirmedCount(states());
+    if (waiting > 0) {
+      status.set(`${waiting} nodule ${waiting === 1 ? 'field is' : 'fields are'} not confirmed: confirm or change each (or Accept AI findings) before signing.`, 'error');
       return;
     }
     sign.disabled = true;
@@ -198,6 +261,7 @@ export function reportForm(
       .then(() => sendJson('POST', `${base}/sign`))
       .then(() => getJson(base))
       .then((body) => {
+        signedHere = true;
         showSigned(parseReportVersions(body));
         onSigned(true);
       })
@@ -210,6 +274,7 @@ export function reportForm(
   const load = async (signal: AbortSignal): Promise<void> => {
     const versions = parseReportVersions(await getJson(base, signal));
     if (versions.some((v) => v.status === 'signed')) {
+      signedHere = true;
       showSigned(versions);
       onSigned(false);
       return;
@@ -220,10 +285,20 @@ export function reportForm(
       findings.value = draft.findings;
       impression.value = draft.impression;
       accepted.value = draft.aiSuggestionAccepted === null ? '' : draft.aiSuggestionAccepted ? 'yes' : 'no';
-    }
+      setBlocks(draft.nodules);
+    } else refresh();
+    loaded = true;
+  };
+  /** The AI's nodules as the starting point, once: only into a loaded, unsigned form that has none yet. */
+  const prefill = (ai: AiResult | null): void => {
+    if (!loaded || signedHere || blocks.length > 0) return;
+    const nodules = aiNodules(ai);
+    if (nodules.length === 0) return;
+    setBlocks(nodules);
+    status.set(`The AI's findings are filled in, marked "AI · not confirmed": confirm or change each before signing.`);
   };
   const setPatient = (name: string, id: string): void => {
     replace(patient, h('span', { class: 'muted' }, 'Patient: '), h('strong', { lang: 'zh-CN' }, name), ' · ', id);
   };
-  return { el, load, setPatient };
+  return { el, load, setPatient, prefill };
 }

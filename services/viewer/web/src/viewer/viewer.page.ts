@@ -286,7 +286,13 @@ export function viewerPage(ctx: PageContext): Teardown {
           if (!signal.aborted) banner.failed(errorText(error));
         }),
     ]);
-    if (!signed && !signal.aborted) claim = keepClaim(studyUid, signal, (message) => status.set(message, 'error'));
+    if (!signed && !signal.aborted) {
+      claim = keepClaim(studyUid, signal, (message) => status.set(message, 'error'));
+      // The AI's findings go into the form once the study is the reader's: a draft cannot be saved before.
+      void claim.claimed.then((ok) => {
+        if (ok && !signal.aborted) report.prefill(ai);
+      });
+    }
     seriesInfos = series;
     replace(
       seriesList,
