@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as Minio from 'minio';
 import { makeInstance, makeStudy } from '@yunying/dicom/testing';
-import { FsReplicaTarget, ReplicatedStore } from '@yunying/storage';
+import { FsReplicaTarget, ReplicatedStore, S3ReplicaTarget } from '@yunying/storage';
 import { s3SystemEnv, s3TestSettings, uniqueBucketName } from '@yunying/storage/testing';
 import { describeUnless } from '../support/skip';
 import { firstValue, startSystem, stow, stowItems, type RunningSystem } from '../support/system';
@@ -239,5 +239,19 @@ describeUnless(s3 === null ? 'no S3 endpoint (S3_ENDPOINT unset; Ceph RGW not ru
     const again = await api<ScrubSummary>(system, 'POST', '/api/admin/scrub', admin, {});
     expect(again.body.verified).toBe(COUNT * 3);
     expect(again.body.findings).toEqual([]);
+  });
+
+  it('reports objects written to the buckets but never committed as orphans (listed through the targets), never deletes them', async () => {
+    const s = s3!;
+    const targets = buckets.map((bucket, i) => new S3ReplicaTarget({ name: `s3-${i + 1}`, endpoint: s.endpoint, accessKey: s.accessKey, secretKey: s.secretKey, region: s.region, bucket }));
+    const direct = new ReplicatedStore({ targets });
+    const bytes = makeInstance({ rows: 8, columns: 8 });
+    const { key } = await direct.put(bytes, { retainUntil: new Date(Date.now() + 15 * 366 * 86_400_000) });
+    const sweep = await api<{ listed: number; newOrphans: number; openOrphans: number; unreachable: string[] }>(system, 'POST', '/api/admin/orphan-sweep', admin);
+    expect(sweep.status).toBe(200);
+    expect(sweep.body).toMatchObject({ listed: (COUNT + 1) * 3, newOrphans: 3, openOrphans: 3, unreachable: [] });
+    const orphans = await system.pool.query<{ target: string; object_key: string }>('SELECT target, object_key FROM orphan_copies ORDER BY target');
+    expect(orphans.rows).toEqual(['s3-1', 's3-2', 's3-3'].map((target) => ({ target, object_key: key })));
+    for (const target of targets) expect((await target.stat(key))?.size).toBe(bytes.length);
   });
 });

@@ -80,8 +80,7 @@ export function startKeeper(deps: KeeperDeps): { router: ReturnType<typeof keepe
     cycleSeconds: settings.scrubCycleDays * 86_400,
     unreachableRetrySeconds: Math.max(settings.repairRetrySeconds, settings.scrubIntervalSeconds),
   });
-  const s3 = config.storage.backend === 's3' ? { accessKey: config.storage.accessKey, secretKey: config.storage.secretKey, region: config.storage.region } : null;
-  const sweeper = new OrphanSweeper({ pool, store, logger, metrics, s3 });
+  const sweeper = new OrphanSweeper({ pool, store, logger, metrics });
   const disposals = new DisposalService({ pool, store, logger, metrics });
   const locks = new LockExtender({ pool, store, logger, metrics });
 

@@ -1,26 +1,17 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import * as Minio from 'minio';
 import { appendAuditEvent } from '@yunying/audit';
 import { inTransaction, type Pool } from '@yunying/catalog';
 import { describeError, type Logger } from '@yunying/core';
-import { FsReplicaTarget, S3ReplicaTarget, type ReplicaTarget, type ReplicatedStore } from '@yunying/storage';
+import { FsReplicaTarget, type ListedObject, type ReplicaTarget, type ReplicatedStore } from '@yunying/storage';
 import { KEEPER_ACTOR } from './keeper.audit';
 import type { KeeperMetrics } from './keeper.metrics';
-
-/** What the sweeper needs to list an S3 bucket (the application's own credentials, read-only use). */
-export interface S3Credentials {
-  accessKey: string;
-  secretKey: string;
-  region: string;
-}
 
 export interface OrphanSweeperOptions {
   pool: Pool;
   store: ReplicatedStore;
   logger: Logger;
   metrics: KeeperMetrics;
-  s3: S3Credentials | null;
 }
 
 export interface OrphanReport {
@@ -38,11 +29,6 @@ export interface SweepSummary {
   openOrphans: number;
   resolved: number;
   unreachable: string[];
-}
-
-interface ListedObject {
-  key: string;
-  size: number;
 }
 
 const KEY = /^sha256\/[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{64}$/;
@@ -143,13 +129,12 @@ export class OrphanSweeper {
   }
 
   private list(target: ReplicaTarget): AsyncIterable<ListedObject> {
+    // fs: the sweeper's own walk, which also removes stale temp files (a crash's leftovers); anything
+    // else: the target's listing (S3: ListObjectsV2 with the target's own client), as rebuild-catalog uses.
     if (target instanceof FsReplicaTarget) return walkFs(target.root);
-    if (target instanceof S3ReplicaTarget) {
-      if (this.options.s3 === null) throw new Error(`no S3 credentials to list ${target.name}`);
-      return listS3(target, this.options.s3);
-    }
-    throw new Error(`cannot list replica target ${target.name}`);
+    return target.list();
   }
+
 }
 
 const TEMP = /\.tmp-[0-9a-f]{12}$/;
@@ -186,22 +171,5 @@ async function* walkFs(root: string): AsyncIterable<ListedObject> {
         yield { key, size: st.size };
       }
     }
-  }
-}
-
-async function* listS3(target: S3ReplicaTarget, creds: S3Credentials): AsyncIterable<ListedObject> {
-  const url = new URL(target.endpoint);
-  const useSSL = url.protocol === 'https:';
-  const client = new Minio.Client({
-    endPoint: url.hostname,
-    port: url.port === '' ? (useSSL ? 443 : 80) : Number(url.port),
-    useSSL,
-    accessKey: creds.accessKey,
-    secretKey: creds.secretKey,
-    region: creds.region,
-    pathStyle: true,
-  });
-  for await (const item of client.listObjectsV2(target.bucket, 'sha256/', true) as AsyncIterable<{ name?: string; size?: number }>) {
-    if (typeof item.name === 'string' && KEY.test(item.name)) yield { key: item.name, size: item.size ?? 0 };
   }
 }
