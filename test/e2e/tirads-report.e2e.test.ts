@@ -173,4 +173,42 @@ describeUnless(chromiumMissing(), 'structured TI-RADS report (e2e, chromium)', (
     expect(errors).toEqual([]);
     await context.close();
   }, 180_000);
+
+  test('a reader who disagrees replaces the AI nodule with their own: live score, signed with the server’s level', async () => {
+    const [, { uid } = { uid: '' }] = studies;
+    const { context, page, errors } = await newPage(browser, DESKTOP);
+    const signIn = new SignInPage(page);
+    const reader = password(system, 'radiologist');
+    await signIn.open(viewerUrl);
+    await signIn.signIn(reader.username, reader.password);
+    const queue = new QueuePage(page);
+    await queue.waitForLoaded();
+    await queue.open(uid);
+    const report = new TiradsReportPage(page);
+    await report.waitForPrefill();
+
+    // Solid 2 + very hypoechoic 3 + taller-than-wide 3 + smooth 0 + punctate 3 = 11 points, TR5; 12 mm: FNA.
+    await report.replaceWithOwnNodule({ composition: 'solid', echogenicity: 'very-hypo', shape: 'taller', margin: 'smooth' }, 'punctate', 12);
+    await page.getByTestId('nodule-score').filter({ hasText: 'TR5' }).waitFor();
+    expect(await report.score(0)).toBe('11 points · TR5, highly suspicious · FNA recommended (TR5: FNA if ≥ 1 cm)');
+    const own = await report.fields(0);
+    expect(own.map((f) => [f.field, f.source, f.confirmed, f.mark])).toEqual(
+      ['composition', 'echogenicity', 'shape', 'margin', 'echogenicFoci', 'size'].map((f) => [f, 'reader', 'true', 'Reader']),
+    );
+    expect(await report.pending()).toBe('Every field confirmed.');
+    // The overall category follows the most suspicious nodule and is locked.
+    expect(await page.getByLabel('TI-RADS category').inputValue()).toBe('TR5');
+    expect(await page.getByLabel('TI-RADS category').isDisabled()).toBe(true);
+
+    const signed = await report.sign();
+    expect(signed.levels).toEqual(['TR5']);
+    expect(signed.text).not.toContain('(AI');
+    const { rows } = await system.pool.query<{ status: string; tirads_category: string; nodules: { score: { totalPoints: number; recommendation: { action: string } } }[] }>(
+      'SELECT r.status, r.tirads_category, r.nodules FROM reports r JOIN studies s ON s.id = r.study_ref WHERE s.study_instance_uid = $1',
+      [uid],
+    );
+    expect(rows.map((r) => [r.status, r.tirads_category, r.nodules.map((n) => [n.score.totalPoints, n.score.recommendation.action])])).toEqual([['signed', 'TR5', [[11, 'fna']]]]);
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 180_000);
 });

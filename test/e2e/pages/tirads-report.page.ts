@@ -111,6 +111,17 @@ export class TiradsReportPage {
     await this.page.locator(`[data-testid="nodule-block"] >> nth=${n} >> [data-field="${field}"][data-confirmed="true"]`).waitFor();
   }
 
+  /** Removes every nodule block, then adds one empty block and fills it in as the reader (selects, a focus, the size). */
+  async replaceWithOwnNodule(codes: Record<'composition' | 'echogenicity' | 'shape' | 'margin', string>, focus: string, longMm: number): Promise<void> {
+    while ((await this.blocks.count()) > 0) await this.blocks.first().getByTestId('remove-nodule').click();
+    await this.page.getByTestId('add-nodule').click();
+    const block = this.blocks.first();
+    for (const [item, code] of Object.entries(codes)) await block.locator(`select[data-item="${item}"]`).selectOption(code);
+    await block.locator(`input[type=checkbox][value="${focus}"]`).check();
+    await block.getByLabel('Long axis (mm)').fill(String(longMm));
+    await block.getByLabel('Long axis (mm)').press('Tab');
+  }
+
   async saveDraft(): Promise<void> {
     await this.page.getByTestId('save-draft').click();
     await this.page.getByRole('status').filter({ hasText: 'Draft saved' }).first().waitFor();

@@ -3,9 +3,9 @@ import { formatDateTime, h, replace, statusLine } from '../app/dom';
 import { arr, bool, num, obj, str } from '../app/json';
 import { aiNodules } from './ai-prefill';
 import type { AiResult } from './ai-result';
-import { noduleBlock, signedNoduleView, type NoduleBlock } from './tirads-block';
-import { highestLevel } from '@yunying/nodule-model/tirads-report';
-import { confirmAi, emptyNodule, parseStoredNodule, scoreOf, unconfirmedCount, type NoduleState } from './tirads-state';
+import { signedNoduleView } from './tirads-block';
+import { noduleList } from './nodule-list';
+import { parseStoredNodule, unconfirmedCount } from './tirads-state';
 
 interface ReportVersion {
   version: number;
@@ -140,22 +140,28 @@ export function reportForm(
   );
   const save = h('button', { type: 'button', 'data-testid': 'save-draft' }, 'Save draft');
   const sign = h('button', { type: 'submit', class: 'primary', 'data-testid': 'sign-report' }, 'Sign report');
-  const acceptAi = h('button', { type: 'button', 'data-testid': 'accept-ai', title: 'Confirm every value the AI suggested, in every nodule' }, 'Accept AI findings');
-  const addNodule = h('button', { type: 'button', 'data-testid': 'add-nodule' }, 'Add nodule');
-  const nodulesList = h('div', { class: 'nodule-list', 'data-testid': 'nodule-list' });
-  const pending = h('p', { class: 'muted small', 'data-testid': 'unconfirmed-count', 'aria-live': 'polite' });
-  const overall = h('p', { class: 'muted small', 'data-testid': 'overall-level' });
   const status = statusLine();
+  const overall = h('p', { class: 'muted small', 'data-testid': 'overall-level' });
+  // With a scored nodule the overall category is the most suspicious nodule's (the server derives it too).
+  const nodules = noduleList(
+    (top) => {
+      tirads.disabled = top !== null;
+      if (top) tirads.value = top;
+      overall.textContent = top ? `From the nodules: ${top} (the most suspicious one).` : '';
+    },
+    () => {
+      // Accepting the AI's findings is agreeing with it, unless the reader already said otherwise.
+      if (accepted.value === '') accepted.value = 'yes';
+      status.set('AI findings accepted: every AI value is now confirmed.');
+    },
+  );
   // Wrong-patient check: the form itself says whose report it is (the banner may be scrolled away).
   const patient = h('p', { class: 'report-patient', 'data-testid': 'report-patient' }, 'Patient: loading…');
   const form = h(
     'form',
     { class: 'report-form', 'aria-label': 'Report' },
     patient,
-    h('h3', {}, 'Nodules · ACR TI-RADS 2017'),
-    nodulesList,
-    pending,
-    h('div', { class: 'actions' }, addNodule, acceptAi),
+    nodules.el,
     h('label', { for: 'tirads' }, 'TI-RADS category'),
     tirads,
     overall,
@@ -170,54 +176,23 @@ export function reportForm(
   );
   const el = h('section', { class: 'panel', 'aria-labelledby': 'report-heading' }, h('h2', { id: 'report-heading' }, 'Report'), form);
 
-  let blocks: NoduleBlock[] = [];
   let loaded = false;
   /** A saved draft is the reader's: the AI never refills it (they may have removed its nodules on purpose). */
   let hasDraft = false;
   let signedHere = false;
-  const states = (): NoduleState[] => blocks.map((b) => b.get());
-
-  /** Numbering, the count of fields still waiting, and the overall category (the most suspicious nodule). */
-  const refresh = (): void => {
-    blocks.forEach((b, i) => b.setNumber(i + 1));
-    const waiting = unconfirmedCount(states());
-    pending.textContent = blocks.length === 0 ? 'No nodule in this report.' : waiting === 0 ? 'Every field confirmed.' : `${waiting} ${waiting === 1 ? 'field' : 'fields'} still to confirm or change.`;
-    pending.dataset.count = String(waiting);
-    // Enabled while some AI value waits for the reader; "Accept" never touches the reader's own fields.
-    acceptAi.disabled = !states().some((n) => unconfirmedCount([n]) > unconfirmedCount([confirmAi(n)]));
-    const top = highestLevel(states().map((n) => scoreOf(n).trLevel));
-    tirads.disabled = top !== null;
-    if (top) tirads.value = top;
-    overall.textContent = top ? `From the nodules: ${top} (the most suspicious one).` : '';
-  };
-  const setBlocks = (nodules: NoduleState[]): void => {
-    blocks = [];
-    for (const n of nodules) addBlock(n);
-    replace(nodulesList, ...blocks.map((b) => b.el));
-    refresh();
-  };
-  function addBlock(n: NoduleState): NoduleBlock {
-    const block: NoduleBlock = noduleBlock(n, refresh, () => {
-      blocks = blocks.filter((b) => b !== block);
-      block.el.remove();
-      refresh();
-    });
-    blocks.push(block);
-    return block;
-  }
 
   const content = (): Record<string, unknown> => {
     const ai = getAi();
     const answer = accepted.value === '' ? null : accepted.value === 'yes';
-    const nodules = states();
-    const fromAi = nodules.some((n) => n.aiNodule !== null);
+    const states = nodules.states();
+    const fromAi = states.some((n) => n.aiNodule !== null);
     return {
       tiradsCategory: tirads.value === '' ? null : tirads.value,
       findings: findings.value,
       impression: impression.value,
       aiResultRef: ai && (answer !== null || fromAi) ? ai.id : null,
       aiSuggestionAccepted: ai ? answer : null,
-      nodules,
+      nodules: states,
     };
   };
   const showSigned = (versions: ReportVersion[]): void => {
@@ -225,20 +200,6 @@ export function reportForm(
     replace(el, h('h2', { id: 'report-heading' }, 'Report'), patient, signedVersionsView(versions), addendumForm(base, reload));
   };
   const saveDraft = (): Promise<unknown> => sendJson('PUT', `${base}/draft`, content());
-
-  acceptAi.addEventListener('click', () => {
-    for (const b of blocks) b.acceptAi();
-    // Accepting the AI's findings is agreeing with it, unless the reader already said otherwise.
-    if (accepted.value === '') accepted.value = 'yes';
-    refresh();
-    status.set('AI findings accepted: every AI value is now confirmed.');
-  });
-  addNodule.addEventListener('click', () => {
-    const block = addBlock(emptyNodule());
-    nodulesList.append(block.el);
-    refresh();
-    block.el.querySelector('select')?.focus();
-  });
 
   save.addEventListener('click', () => {
     status.set('Saving…');
@@ -248,11 +209,11 @@ export function reportForm(
   });
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    if (findings.value.trim() === '' && impression.value.trim() === '' && blocks.length === 0) {
+    if (findings.value.trim() === '' && impression.value.trim() === '' && nodules.states().length === 0) {
       status.set('Write findings or an impression, or add a nodule, before signing.', 'error');
       return;
     }
-    const waiting = unconfirmedCount(states());
+    const waiting = unconfirmedCount(nodules.states());
     if (waiting > 0) {
       status.set(`${waiting} nodule ${waiting === 1 ? 'field is' : 'fields are'} not confirmed: confirm or change each (or Accept AI findings) before signing.`, 'error');
       return;
@@ -287,17 +248,17 @@ export function reportForm(
       findings.value = draft.findings;
       impression.value = draft.impression;
       accepted.value = draft.aiSuggestionAccepted === null ? '' : draft.aiSuggestionAccepted ? 'yes' : 'no';
-      setBlocks(draft.nodules);
+      nodules.set(draft.nodules);
       hasDraft = true;
-    } else refresh();
+    }
     loaded = true;
   };
   /** The AI's nodules as the starting point, once: only into a loaded, unsigned form with no saved draft. */
   const prefill = (ai: AiResult | null): void => {
-    if (!loaded || signedHere || hasDraft || blocks.length > 0) return;
-    const nodules = aiNodules(ai);
-    if (nodules.length === 0) return;
-    setBlocks(nodules);
+    if (!loaded || signedHere || hasDraft || nodules.states().length > 0) return;
+    const suggested = aiNodules(ai);
+    if (suggested.length === 0) return;
+    nodules.set(suggested);
     status.set(`The AI's findings are filled in, marked "AI · not confirmed": confirm or change each before signing.`);
   };
   const setPatient = (name: string, id: string): void => {

@@ -1,0 +1,72 @@
+import { highestLevel, type TrLevel } from '@yunying/nodule-model/tirads-report';
+import { h, replace } from '../app/dom';
+import { noduleBlock, type NoduleBlock } from './tirads-block';
+import { confirmAi, emptyNodule, scoreOf, unconfirmedCount, type NoduleState } from './tirads-state';
+
+export interface NoduleList {
+  el: HTMLElement;
+  states: () => NoduleState[];
+  set: (nodules: NoduleState[]) => void;
+}
+
+/**
+ * The structured part of the report form (#20): the nodule blocks, "Add nodule", "Accept AI findings"
+ * (every AI value of every nodule confirmed in one action) and the count of fields still waiting.
+ * `onChange` gets the most suspicious nodule's level after every change, for the overall category;
+ * `onAccept` lets the form record that the reader agreed with the AI.
+ */
+export function noduleList(onChange: (top: TrLevel | null) => void, onAccept: () => void): NoduleList {
+  const acceptAi = h('button', { type: 'button', 'data-testid': 'accept-ai', title: 'Confirm every value the AI suggested, in every nodule' }, 'Accept AI findings');
+  const addNodule = h('button', { type: 'button', 'data-testid': 'add-nodule' }, 'Add nodule');
+  const list = h('div', { class: 'nodule-list', 'data-testid': 'nodule-list' });
+  const pending = h('p', { class: 'muted small', 'data-testid': 'unconfirmed-count', 'aria-live': 'polite' });
+  const el = h('div', { class: 'nodules' }, h('h3', {}, 'Nodules · ACR TI-RADS 2017'), list, pending, h('div', { class: 'actions' }, addNodule, acceptAi));
+
+  let blocks: NoduleBlock[] = [];
+  const states = (): NoduleState[] => blocks.map((b) => b.get());
+
+  /** Numbering, the count of fields still waiting, and the overall level. */
+  const refresh = (): void => {
+    blocks.forEach((b, i) => b.setNumber(i + 1));
+    const all = states();
+    const waiting = unconfirmedCount(all);
+    pending.textContent = blocks.length === 0 ? 'No nodule in this report.' : waiting === 0 ? 'Every field confirmed.' : `${waiting} ${waiting === 1 ? 'field' : 'fields'} still to confirm or change.`;
+    pending.dataset.count = String(waiting);
+    // Enabled while some AI value waits for the reader; "Accept" never touches the reader's own fields.
+    acceptAi.disabled = !all.some((n) => unconfirmedCount([n]) > unconfirmedCount([confirmAi(n)]));
+    onChange(highestLevel(all.map((n) => scoreOf(n).trLevel)));
+  };
+  const add = (n: NoduleState): NoduleBlock => {
+    const block: NoduleBlock = noduleBlock(n, refresh, () => {
+      blocks = blocks.filter((b) => b !== block);
+      block.el.remove();
+      refresh();
+    });
+    blocks.push(block);
+    return block;
+  };
+
+  acceptAi.addEventListener('click', () => {
+    for (const b of blocks) b.acceptAi();
+    refresh();
+    onAccept();
+  });
+  addNodule.addEventListener('click', () => {
+    const block = add(emptyNodule());
+    list.append(block.el);
+    refresh();
+    block.el.querySelector('select')?.focus();
+  });
+  refresh();
+
+  return {
+    el,
+    states,
+    set: (nodules) => {
+      blocks = [];
+      for (const n of nodules) add(n);
+      replace(list, ...blocks.map((b) => b.el));
+      refresh();
+    },
+  };
+}
