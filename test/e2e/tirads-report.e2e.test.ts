@@ -174,7 +174,7 @@ describeUnless(chromiumMissing(), 'structured TI-RADS report (e2e, chromium)', (
     await context.close();
   }, 180_000);
 
-  test('a reader who disagrees replaces the AI nodule with their own: live score, signed with the server’s level', async () => {
+  test('a reader who disagrees replaces the AI nodule with their own: live score, signed with the server’s level; an addendum adds a nodule', async () => {
     const [, { uid } = { uid: '' }] = studies;
     const { context, page, errors } = await newPage(browser, DESKTOP);
     const signIn = new SignInPage(page);
@@ -208,6 +208,20 @@ describeUnless(chromiumMissing(), 'structured TI-RADS report (e2e, chromium)', (
       [uid],
     );
     expect(rows.map((r) => [r.status, r.tirads_category, r.nodules.map((n) => [n.score.totalPoints, n.score.recommendation.action])])).toEqual([['signed', 'TR5', [[11, 'fna']]]]);
+
+    // A second nodule found on review goes into an addendum, with its own findings: mixed 1 + iso 1 +
+    // wider 0 + smooth 0 + macrocalcifications 1 = 3 points, TR3; 16 mm: follow-up.
+    await report.replaceWithOwnNodule({ composition: 'mixed', echogenicity: 'hyper-iso', shape: 'wider', margin: 'smooth' }, 'macro', 16);
+    expect(await report.score(0)).toBe('3 points · TR3, mildly suspicious · Ultrasound follow-up (TR3: follow-up if ≥ 1.5 cm)');
+    expect(await report.signAddendum('Addendum: second nodule, left lobe.')).toEqual([['TR5'], ['TR3']]);
+    const kept = await system.pool.query<{ version: number; tirads_category: string }>(
+      'SELECT r.version, r.tirads_category FROM reports r JOIN studies s ON s.id = r.study_ref WHERE s.study_instance_uid = $1 ORDER BY r.version',
+      [uid],
+    );
+    expect(kept.rows).toEqual([
+      { version: 1, tirads_category: 'TR5' },
+      { version: 2, tirads_category: 'TR3' },
+    ]);
     expect(errors).toEqual([]);
     await context.close();
   }, 180_000);

@@ -122,6 +122,19 @@ export class TiradsReportPage {
     await block.getByLabel('Long axis (mm)').press('Tab');
   }
 
+  /** Signs an addendum with the block(s) filled in and an impression; returns each signed version's nodule levels. */
+  async signAddendum(impression: string): Promise<string[][]> {
+    await this.page.getByLabel('Addendum impression').fill(impression);
+    await this.page.getByTestId('sign-addendum').click();
+    await this.page.locator('[data-testid="signed-report"][data-version="2"]').waitFor();
+    const versions = this.page.getByTestId('signed-report');
+    const out: string[][] = [];
+    for (let i = 0; i < (await versions.count()); i += 1) {
+      out.push(await versions.nth(i).getByTestId('signed-nodule').evaluateAll((els: unknown[]) => els.map((e) => (e as { getAttribute(n: string): string | null }).getAttribute('data-level') ?? '')));
+    }
+    return out;
+  }
+
   async saveDraft(): Promise<void> {
     await this.page.getByTestId('save-draft').click();
     await this.page.getByRole('status').filter({ hasText: 'Draft saved' }).first().waitFor();

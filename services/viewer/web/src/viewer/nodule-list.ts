@@ -13,14 +13,15 @@ export interface NoduleList {
  * The structured part of the report form (#20): the nodule blocks, "Add nodule", "Accept AI findings"
  * (every AI value of every nodule confirmed in one action) and the count of fields still waiting.
  * `onChange` gets the most suspicious nodule's level after every change, for the overall category;
- * `onAccept` lets the form record that the reader agreed with the AI.
+ * `onAccept` lets the form record that the reader agreed with the AI; null where no AI values come in
+ * (an addendum's nodules are the reader's own), and then there is no "Accept AI findings".
  */
-export function noduleList(onChange: (top: TrLevel | null) => void, onAccept: () => void): NoduleList {
+export function noduleList(onChange: (top: TrLevel | null) => void, onAccept: (() => void) | null): NoduleList {
   const acceptAi = h('button', { type: 'button', 'data-testid': 'accept-ai', title: 'Confirm every value the AI suggested, in every nodule' }, 'Accept AI findings');
   const addNodule = h('button', { type: 'button', 'data-testid': 'add-nodule' }, 'Add nodule');
   const list = h('div', { class: 'nodule-list', 'data-testid': 'nodule-list' });
   const pending = h('p', { class: 'muted small', 'data-testid': 'unconfirmed-count', 'aria-live': 'polite' });
-  const el = h('div', { class: 'nodules' }, h('h3', {}, 'Nodules · ACR TI-RADS 2017'), list, pending, h('div', { class: 'actions' }, addNodule, acceptAi));
+  const el = h('div', { class: 'nodules' }, h('h3', {}, 'Nodules · ACR TI-RADS 2017'), list, pending, h('div', { class: 'actions' }, addNodule, onAccept ? acceptAi : null));
 
   let blocks: NoduleBlock[] = [];
   const states = (): NoduleState[] => blocks.map((b) => b.get());
@@ -49,7 +50,7 @@ export function noduleList(onChange: (top: TrLevel | null) => void, onAccept: ()
   acceptAi.addEventListener('click', () => {
     for (const b of blocks) b.acceptAi();
     refresh();
-    onAccept();
+    onAccept?.();
   });
   addNodule.addEventListener('click', () => {
     const block = add(emptyNodule());

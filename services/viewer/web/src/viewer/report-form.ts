@@ -81,10 +81,16 @@ function addendumForm(base: string, onAdded: () => Promise<void>): HTMLElement {
   const impression = h('textarea', { id: 'addendum-impression', name: 'addendum-impression', rows: 2, maxlength: 10000 });
   const add = h('button', { type: 'submit', class: 'primary', 'data-testid': 'sign-addendum' }, 'Sign addendum');
   const status = statusLine();
+  // A nodule found or re-scored on review; the reader's own values, signed with the addendum.
+  const nodules = noduleList((top) => {
+    tirads.disabled = top !== null;
+    if (top) tirads.value = top;
+  }, null);
   const form = h(
     'form',
     { class: 'report-form', 'aria-label': 'Addendum', 'data-testid': 'addendum-form' },
     h('h3', {}, 'Add an addendum'),
+    nodules.el,
     h('label', { for: 'addendum-tirads' }, 'Addendum TI-RADS category'),
     tirads,
     h('label', { for: 'addendum-findings' }, 'Addendum findings'),
@@ -97,14 +103,21 @@ function addendumForm(base: string, onAdded: () => Promise<void>): HTMLElement {
   );
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    if (findings.value.trim() === '' && impression.value.trim() === '') {
-      status.set('Write findings or an impression for the addendum.', 'error');
+    const states = nodules.states();
+    if (findings.value.trim() === '' && impression.value.trim() === '' && states.length === 0) {
+      status.set('Write findings or an impression, or add a nodule, for the addendum.', 'error');
+      return;
+    }
+    const waiting = unconfirmedCount(states);
+    if (waiting > 0) {
+      status.set(`${waiting} nodule ${waiting === 1 ? 'field is' : 'fields are'} not assessed: choose each before signing.`, 'error');
       return;
     }
     add.disabled = true;
     status.set('Signing the addendum…');
     // The reader's answer about the AI suggestion belongs to the report, not to an addendum.
-    sendJson('POST', `${base}/addendum`, { tiradsCategory: tirads.value === '' ? null : tirads.value, findings: findings.value, impression: impression.value })
+    const body = { tiradsCategory: tirads.value === '' ? null : tirads.value, findings: findings.value, impression: impression.value, nodules: states };
+    sendJson('POST', `${base}/addendum`, body)
       .then(onAdded)
       .catch((error: unknown) => {
         add.disabled = false;
