@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeStudy } from '@yunying/dicom/testing';
@@ -196,5 +197,68 @@ describe('retention expiry and disposal (system, fs replicas)', () => {
 
     // Disposed of once: a new request is refused.
     expect((await api(system, 'POST', '/api/admin/disposals', admin, { studyInstanceUid: uid, reason: 'again' })).status).toBe(409);
+  });
+
+  /** An admin call to the viewer, which serves the account API. */
+  async function viewerApi<T = Record<string, unknown>>(method: string, route: string, token: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const res = await fetch(`${system.urls.viewer}${route}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
+  }
+
+  async function createAndSignIn(creator: string, username: string, role: 'auditor' | 'admin'): Promise<{ id: string; token: string }> {
+    const password = `pw-${randomUUID()}`;
+    const created = await viewerApi<{ id: string }>('POST', '/api/admin/users', creator, { username, role, password });
+    expect(created.status).toBe(201);
+    const res = await fetch(`${system.urls.viewer}/api/auth/sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password, client: 'api' }),
+    });
+    expect(res.status).toBe(200);
+    return { id: created.body.id, token: ((await res.json()) as { accessToken: string }).accessToken };
+  }
+
+  it('four eyes for real (#17 finding 4): an auditor account the requester created or changed cannot approve', async () => {
+    const { uid, keys } = await storeStudy(1);
+    await expire(uid, keys);
+
+    // The penetration test's path: the admin creates an auditor, signs in as it and approves their own request.
+    const puppet = await createAndSignIn(admin, 'puppet-auditor', 'auditor');
+    const first = await api<Disposal>(system, 'POST', '/api/admin/disposals', admin, { studyInstanceUid: uid, reason: 'retention expired' });
+    expect(first.status).toBe(201);
+    const refused = await api<{ detail: string }>(system, 'POST', `/api/audit/disposals/${first.body.id}/approve`, puppet.token, {});
+    expect(refused.status).toBe(403);
+    expect(refused.body.detail).toMatch(/created the approver's account/);
+    expect((await disposal(first.body.id))?.status).toBe('requested');
+
+    // A second admin (created by the first) changes the seeded auditor's account: that auditor can no longer
+    // approve the second admin's requests, while the puppet (created by the first admin) is independent of them.
+    const admin2 = await createAndSignIn(admin, 'second-admin', 'admin');
+    const auditorId = (await system.pool.query<{ id: string }>("SELECT id::text FROM users WHERE username = 'auditor'")).rows[0]?.id ?? '';
+    expect((await viewerApi('PATCH', `/api/admin/users/${auditorId}`, admin2.token, { displayName: 'Auditor (renamed)' })).status).toBe(200);
+    expect((await api(system, 'POST', `/api/audit/disposals/${first.body.id}/reject`, auditor, { note: 'requested again by another admin' })).status).toBe(200);
+    const second = await api<Disposal>(system, 'POST', '/api/admin/disposals', admin2.token, { studyInstanceUid: uid, reason: 'retention expired' });
+    expect(second.status).toBe(201);
+    const changed = await api<{ detail: string }>(system, 'POST', `/api/audit/disposals/${second.body.id}/approve`, auditor, {});
+    expect(changed.status).toBe(403);
+    expect(changed.body.detail).toMatch(/changed the approver's account/);
+    expect((await api(system, 'POST', `/api/audit/disposals/${second.body.id}/approve`, puppet.token, {})).status).toBe(200);
+
+    // The audit shows who asked and who approved, and that they were checked independent.
+    const approved = await system.pool.query<{ actor_user_id: string; details: Record<string, string> }>(
+      "SELECT actor_user_id::text, details FROM audit_events WHERE study_instance_uid = $1 AND details->>'event' = 'disposal.approved'",
+      [uid],
+    );
+    expect(approved.rows).toHaveLength(1);
+    expect(approved.rows[0]?.actor_user_id).toBe(puppet.id);
+    expect(approved.rows[0]?.details).toMatchObject({ requestedBy: admin2.id, approvedBy: puppet.id, fourEyes: 'independent' });
+    // The change that made the seeded auditor dependent is on record (migration 1710).
+    const changes = await system.pool.query<{ change: string }>('SELECT change FROM user_account_changes WHERE user_id = $1 ORDER BY change', [auditorId]);
+    expect(changes.rows.map((r) => r.change)).toEqual(['updated']);
   });
 });

@@ -1,4 +1,5 @@
 import { appendAuditEvent, type AuditActor } from '@yunying/audit';
+import { assertIndependentApprover } from '@yunying/auth';
 import { inTransaction, type Pool } from '@yunying/catalog';
 import { AppError, describeError, isAppError, type Logger } from '@yunying/core';
 import type { ReplicatedStore } from '@yunying/storage';
@@ -84,8 +85,11 @@ export class DisposalService {
       const request = await findDisposal(client, id, true);
       if (request === null) throw new AppError('not_found', 'No such disposal request');
       if (request.status !== 'requested') throw new AppError('conflict', `The request is ${request.status}, not awaiting a decision`);
-      // Four eyes: whoever asked cannot approve (also a CHECK constraint of disposal_requests).
+      // Four eyes: whoever asked cannot decide (also a CHECK constraint of disposal_requests), and an approver
+      // whose account the requester created or changed is not a second person (finding 4 of #17). A rejection
+      // only keeps the study, so it needs no independence beyond not being the requester.
       if (caller.userId === null || caller.userId === request.requestedBy) throw new AppError('forbidden', 'The requester cannot decide on their own disposal request');
+      const fourEyes = decision === 'approve' ? await assertIndependentApprover(client, caller.userId, request.requestedBy) : { requestedBy: request.requestedBy };
       const status = decision === 'approve' ? 'approved' : 'rejected';
       await client.query('UPDATE disposal_requests SET status = $2, approved_by = $3, approved_at = now(), decided_note = $4 WHERE id = $1', [
         id,
@@ -99,7 +103,7 @@ export class DisposalService {
         sourceIp: caller.sourceIp,
         studyInstanceUid: request.studyInstanceUid,
         clinicId: request.clinicId,
-        details: { event: `disposal.${status}`, disposalRequest: id },
+        details: { event: `disposal.${status}`, disposalRequest: id, ...fourEyes },
       });
     });
     metrics.disposals.inc({ outcome: decision === 'approve' ? 'approved' : 'rejected' });
