@@ -147,7 +147,15 @@ describe('retention expiry and disposal (system, fs replicas)', () => {
     expect(JSON.stringify(refused.body)).toContain('legal hold');
 
     // Hold lifted: a new request, rejected once, then requested and approved: the job disposes of the study.
-    expect((await api(system, 'PUT', `/api/admin/studies/${uid}/legal-hold`, admin, { on: false })).status).toBe(200);
+    // Lifting the hold is a request (#17 four eyes): the hold stays until an auditor approves.
+    const release = await api<{ release: { id: string; status: string } }>(system, 'PUT', `/api/admin/studies/${uid}/legal-hold`, admin, { on: false, reason: 'case closed' });
+    expect(release.status).toBe(202);
+    expect(release.body.release.status).toBe('requested');
+    expect((await system.pool.query('SELECT legal_hold FROM studies WHERE study_instance_uid = $1', [uid])).rows[0].legal_hold).toBe(true);
+    expect((await api(system, 'POST', '/api/admin/disposals', admin, { studyInstanceUid: uid, reason: 'retention expired' })).status).toBe(409);
+    expect((await api(system, 'POST', `/api/audit/legal-hold-releases/${release.body.release.id}/approve`, admin, {})).status).toBe(403);
+    expect((await api(system, 'POST', `/api/audit/legal-hold-releases/${release.body.release.id}/approve`, auditor)).status).toBe(200);
+    expect((await system.pool.query('SELECT legal_hold FROM studies WHERE study_instance_uid = $1', [uid])).rows[0].legal_hold).toBe(false);
     const second = await api<Disposal>(system, 'POST', '/api/admin/disposals', admin, { studyInstanceUid: uid, reason: 'retention expired' });
     expect(second.status).toBe(201);
     expect((await api<Disposal>(system, 'POST', `/api/audit/disposals/${second.body.id}/reject`, auditor, { note: 'check first' })).body.status).toBe('rejected');
@@ -177,8 +185,9 @@ describe('retention expiry and disposal (system, fs replicas)', () => {
     expect(left.rows[0]).toEqual({ o: 0, c: 0 });
 
     // The audit trail: requested, decided, blocked, executed; and the study's deletion as 'DICOM Study Deleted'.
+    // (The keeper's copy.lock-extended alerts for the study may come in between, depending on its schedule.)
     const events = await system.pool.query<{ event_type: string; outcome: number; event: string; actor_username: string }>(
-      "SELECT event_type, outcome, details->>'event' AS event, actor_username FROM audit_events WHERE study_instance_uid = $1 AND event_type IN ('Security Alert', 'DICOM Study Deleted') ORDER BY seq",
+      "SELECT event_type, outcome, details->>'event' AS event, actor_username FROM audit_events WHERE study_instance_uid = $1 AND event_type IN ('Security Alert', 'DICOM Study Deleted') AND details->>'event' NOT LIKE 'copy.%' ORDER BY seq",
       [uid],
     );
     expect(events.rows.map((e) => `${e.event_type}/${e.event}/${e.outcome}`)).toEqual([
@@ -186,6 +195,7 @@ describe('retention expiry and disposal (system, fs replicas)', () => {
       'Security Alert/legal-hold.set/0',
       'Security Alert/disposal.approved/0',
       'DICOM Study Deleted/disposal.blocked/8',
+      'Security Alert/legal-hold.release-requested/0',
       'Security Alert/legal-hold.lifted/0',
       'Security Alert/disposal.requested/0',
       'Security Alert/disposal.rejected/0',
@@ -223,7 +233,7 @@ describe('retention expiry and disposal (system, fs replicas)', () => {
     return { id: created.body.id, token: ((await res.json()) as { accessToken: string }).accessToken };
   }
 
-  it('four eyes for real (#17 finding 4): an auditor account the requester created or changed cannot approve', async () => {
+  it('four eyes for real (#17 finding 4): an auditor account the requester created or changed cannot approve a disposal or a hold release', async () => {
     const { uid, keys } = await storeStudy(1);
     await expire(uid, keys);
 
@@ -235,6 +245,19 @@ describe('retention expiry and disposal (system, fs replicas)', () => {
     expect(refused.status).toBe(403);
     expect(refused.body.detail).toMatch(/created the approver's account/);
     expect((await disposal(first.body.id))?.status).toBe('requested');
+    // Same for lifting a legal hold: the puppet cannot approve the admin's release; the hold stays.
+    expect((await api(system, 'PUT', `/api/admin/studies/${uid}/legal-hold`, admin, { on: true })).status).toBe(200);
+    const release = await api<{ release: { id: string } }>(system, 'PUT', `/api/admin/studies/${uid}/legal-hold`, admin, { on: false, reason: 'case closed' });
+    expect(release.status).toBe(202);
+    const holdRefused = await api<{ detail: string }>(system, 'POST', `/api/audit/legal-hold-releases/${release.body.release.id}/approve`, puppet.token);
+    expect(holdRefused.status).toBe(403);
+    expect(holdRefused.body.detail).toMatch(/created the approver's account/);
+    expect((await system.pool.query('SELECT legal_hold FROM studies WHERE study_instance_uid = $1', [uid])).rows[0].legal_hold).toBe(true);
+    const rejected = await api<{ status: string }>(system, 'POST', `/api/audit/legal-hold-releases/${release.body.release.id}/reject`, puppet.token);
+    expect(rejected.body.status).toBe('rejected');
+    expect((await system.pool.query('SELECT legal_hold FROM studies WHERE study_instance_uid = $1', [uid])).rows[0].legal_hold).toBe(true);
+    const release2 = await api<{ release: { id: string } }>(system, 'PUT', `/api/admin/studies/${uid}/legal-hold`, admin, { on: false, reason: 'case closed' });
+    expect((await api(system, 'POST', `/api/audit/legal-hold-releases/${release2.body.release.id}/approve`, auditor)).status).toBe(200);
 
     // A second admin (created by the first) changes the seeded auditor's account: that auditor can no longer
     // approve the second admin's requests, while the puppet (created by the first admin) is independent of them.
