@@ -93,12 +93,22 @@ const expectations: ExpectationTable = {
   'GET /api/admin/clinics/:clinicId/triage-scope-rules': admin,
   'PUT /api/admin/clinics/:clinicId/triage-scope-rules': admin,
   'GET /api/clinic/studies': { allow: ['clinic'], otherClinic: 'deny' },
+  // Share links (#20): the study's clinic users and its granted radiologists manage them; a link itself is
+  // opened without an account (the token, checked by the handler, is its only credential).
+  'POST /api/studies/:studyUid/shares': { allow: ['clinic', 'radiologist'], otherClinic: 'deny' },
+  'GET /api/studies/:studyUid/shares': { allow: ['clinic', 'radiologist'], otherClinic: 'deny' },
+  'POST /api/studies/:studyUid/shares/:shareId/revoke': { allow: ['clinic', 'radiologist'], otherClinic: 'deny' },
+  'GET /api/share/view': { allow: 'public', otherClinic: 'allow' },
+  'GET /api/share/images/:number': { allow: 'public', otherClinic: 'allow' },
   // Keep and prove: admins run the keeper, auditors approve disposals; nobody deletes under retention.
   'POST /api/admin/scrub': admin,
   'POST /api/admin/repairs': admin,
   'POST /api/admin/orphan-sweep': admin,
   'GET /api/audit/orphans': audit,
   'PUT /api/admin/studies/:uid/legal-hold': admin,
+  'GET /api/audit/legal-hold-releases': audit,
+  'POST /api/audit/legal-hold-releases/:id/approve': auditorOnly,
+  'POST /api/audit/legal-hold-releases/:id/reject': auditorOnly,
   'POST /api/admin/disposals': admin,
   'GET /api/audit/disposals': audit,
   'POST /api/audit/disposals/:id/approve': auditorOnly,
@@ -138,6 +148,7 @@ describe('authorization matrix over every route of every service (real Postgres,
   let urls: Record<string, string>;
   const credentials = {} as Record<MatrixActor, Record<string, string>>;
   const studies = {} as Record<'own' | 'other', StudyRef>;
+  const shares = {} as Record<'own' | 'other', string>;
   let demoClinicId = '';
   let otherClinicId = '';
 
@@ -189,6 +200,17 @@ describe('authorization matrix over every route of every service (real Postgres,
     expect((await stow(urls.ingest ?? '', otherKey, other.files)).status).toBe(200);
     studies.own = { study: own.studyInstanceUid, series: own.seriesInstanceUid, instance: own.sopInstanceUids[0] ?? '' };
     studies.other = { study: other.studyInstanceUid, series: other.seriesInstanceUid, instance: other.sopInstanceUids[0] ?? '' };
+    // A share link on each study, so that revoking one is a real share of the clinic's own study (allowed)
+    // or of another clinic's (refused as not found).
+    for (const which of ['own', 'other'] as const) {
+      const { rows } = await pool.query<{ id: string }>(
+        `INSERT INTO study_shares (study_ref, clinic_id, token_sha256, created_by, expires_at)
+         SELECT s.id, s.clinic_id, decode(md5($2) || md5($2 || 'x'), 'hex'), (SELECT id FROM users WHERE username = 'admin'), now() + interval '1 day'
+           FROM studies s WHERE s.study_instance_uid = $1 RETURNING id::text`,
+        [studies[which].study, `${schema}-${which}`],
+      );
+      shares[which] = rows[0]?.id ?? '';
+    }
   });
 
   afterAll(async () => {
@@ -213,6 +235,8 @@ describe('authorization matrix over every route of every service (real Postgres,
       frames: '1',
       frame: '1',
       version: '1',
+      number: '1',
+      shareId: shares[context.clinic],
       id: '00000000-0000-4000-8000-000000000000',
       userId: '00000000-0000-4000-8000-000000000000',
       clinicId: context.clinic === 'own' ? demoClinicId : otherClinicId,

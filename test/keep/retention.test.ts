@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeStudy } from '@yunying/dicom/testing';
@@ -146,7 +147,15 @@ describe('retention expiry and disposal (system, fs replicas)', () => {
     expect(JSON.stringify(refused.body)).toContain('legal hold');
 
     // Hold lifted: a new request, rejected once, then requested and approved: the job disposes of the study.
-    expect((await api(system, 'PUT', `/api/admin/studies/${uid}/legal-hold`, admin, { on: false })).status).toBe(200);
+    // Lifting the hold is a request (#17 four eyes): the hold stays until an auditor approves.
+    const release = await api<{ release: { id: string; status: string } }>(system, 'PUT', `/api/admin/studies/${uid}/legal-hold`, admin, { on: false, reason: 'case closed' });
+    expect(release.status).toBe(202);
+    expect(release.body.release.status).toBe('requested');
+    expect((await system.pool.query('SELECT legal_hold FROM studies WHERE study_instance_uid = $1', [uid])).rows[0].legal_hold).toBe(true);
+    expect((await api(system, 'POST', '/api/admin/disposals', admin, { studyInstanceUid: uid, reason: 'retention expired' })).status).toBe(409);
+    expect((await api(system, 'POST', `/api/audit/legal-hold-releases/${release.body.release.id}/approve`, admin, {})).status).toBe(403);
+    expect((await api(system, 'POST', `/api/audit/legal-hold-releases/${release.body.release.id}/approve`, auditor)).status).toBe(200);
+    expect((await system.pool.query('SELECT legal_hold FROM studies WHERE study_instance_uid = $1', [uid])).rows[0].legal_hold).toBe(false);
     const second = await api<Disposal>(system, 'POST', '/api/admin/disposals', admin, { studyInstanceUid: uid, reason: 'retention expired' });
     expect(second.status).toBe(201);
     expect((await api<Disposal>(system, 'POST', `/api/audit/disposals/${second.body.id}/reject`, auditor, { note: 'check first' })).body.status).toBe('rejected');
@@ -176,8 +185,9 @@ describe('retention expiry and disposal (system, fs replicas)', () => {
     expect(left.rows[0]).toEqual({ o: 0, c: 0 });
 
     // The audit trail: requested, decided, blocked, executed; and the study's deletion as 'DICOM Study Deleted'.
+    // (The keeper's copy.lock-extended alerts for the study may come in between, depending on its schedule.)
     const events = await system.pool.query<{ event_type: string; outcome: number; event: string; actor_username: string }>(
-      "SELECT event_type, outcome, details->>'event' AS event, actor_username FROM audit_events WHERE study_instance_uid = $1 AND event_type IN ('Security Alert', 'DICOM Study Deleted') ORDER BY seq",
+      "SELECT event_type, outcome, details->>'event' AS event, actor_username FROM audit_events WHERE study_instance_uid = $1 AND event_type IN ('Security Alert', 'DICOM Study Deleted') AND details->>'event' NOT LIKE 'copy.%' ORDER BY seq",
       [uid],
     );
     expect(events.rows.map((e) => `${e.event_type}/${e.event}/${e.outcome}`)).toEqual([
@@ -185,6 +195,7 @@ describe('retention expiry and disposal (system, fs replicas)', () => {
       'Security Alert/legal-hold.set/0',
       'Security Alert/disposal.approved/0',
       'DICOM Study Deleted/disposal.blocked/8',
+      'Security Alert/legal-hold.release-requested/0',
       'Security Alert/legal-hold.lifted/0',
       'Security Alert/disposal.requested/0',
       'Security Alert/disposal.rejected/0',
@@ -196,5 +207,81 @@ describe('retention expiry and disposal (system, fs replicas)', () => {
 
     // Disposed of once: a new request is refused.
     expect((await api(system, 'POST', '/api/admin/disposals', admin, { studyInstanceUid: uid, reason: 'again' })).status).toBe(409);
+  });
+
+  /** An admin call to the viewer, which serves the account API. */
+  async function viewerApi<T = Record<string, unknown>>(method: string, route: string, token: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const res = await fetch(`${system.urls.viewer}${route}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
+  }
+
+  async function createAndSignIn(creator: string, username: string, role: 'auditor' | 'admin'): Promise<{ id: string; token: string }> {
+    const password = `pw-${randomUUID()}`;
+    const created = await viewerApi<{ id: string }>('POST', '/api/admin/users', creator, { username, role, password });
+    expect(created.status).toBe(201);
+    const res = await fetch(`${system.urls.viewer}/api/auth/sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password, client: 'api' }),
+    });
+    expect(res.status).toBe(200);
+    return { id: created.body.id, token: ((await res.json()) as { accessToken: string }).accessToken };
+  }
+
+  it('four eyes for real (#17 finding 4): an auditor account the requester created or changed cannot approve a disposal or a hold release', async () => {
+    const { uid, keys } = await storeStudy(1);
+    await expire(uid, keys);
+
+    // The penetration test's path: the admin creates an auditor, signs in as it and approves their own request.
+    const puppet = await createAndSignIn(admin, 'puppet-auditor', 'auditor');
+    const first = await api<Disposal>(system, 'POST', '/api/admin/disposals', admin, { studyInstanceUid: uid, reason: 'retention expired' });
+    expect(first.status).toBe(201);
+    const refused = await api<{ detail: string }>(system, 'POST', `/api/audit/disposals/${first.body.id}/approve`, puppet.token, {});
+    expect(refused.status).toBe(403);
+    expect(refused.body.detail).toMatch(/created the approver's account/);
+    expect((await disposal(first.body.id))?.status).toBe('requested');
+    // Same for lifting a legal hold: the puppet cannot approve the admin's release; the hold stays.
+    expect((await api(system, 'PUT', `/api/admin/studies/${uid}/legal-hold`, admin, { on: true })).status).toBe(200);
+    const release = await api<{ release: { id: string } }>(system, 'PUT', `/api/admin/studies/${uid}/legal-hold`, admin, { on: false, reason: 'case closed' });
+    expect(release.status).toBe(202);
+    const holdRefused = await api<{ detail: string }>(system, 'POST', `/api/audit/legal-hold-releases/${release.body.release.id}/approve`, puppet.token);
+    expect(holdRefused.status).toBe(403);
+    expect(holdRefused.body.detail).toMatch(/created the approver's account/);
+    expect((await system.pool.query('SELECT legal_hold FROM studies WHERE study_instance_uid = $1', [uid])).rows[0].legal_hold).toBe(true);
+    const rejected = await api<{ status: string }>(system, 'POST', `/api/audit/legal-hold-releases/${release.body.release.id}/reject`, puppet.token);
+    expect(rejected.body.status).toBe('rejected');
+    expect((await system.pool.query('SELECT legal_hold FROM studies WHERE study_instance_uid = $1', [uid])).rows[0].legal_hold).toBe(true);
+    const release2 = await api<{ release: { id: string } }>(system, 'PUT', `/api/admin/studies/${uid}/legal-hold`, admin, { on: false, reason: 'case closed' });
+    expect((await api(system, 'POST', `/api/audit/legal-hold-releases/${release2.body.release.id}/approve`, auditor)).status).toBe(200);
+
+    // A second admin (created by the first) changes the seeded auditor's account: that auditor can no longer
+    // approve the second admin's requests, while the puppet (created by the first admin) is independent of them.
+    const admin2 = await createAndSignIn(admin, 'second-admin', 'admin');
+    const auditorId = (await system.pool.query<{ id: string }>("SELECT id::text FROM users WHERE username = 'auditor'")).rows[0]?.id ?? '';
+    expect((await viewerApi('PATCH', `/api/admin/users/${auditorId}`, admin2.token, { displayName: 'Auditor (renamed)' })).status).toBe(200);
+    expect((await api(system, 'POST', `/api/audit/disposals/${first.body.id}/reject`, auditor, { note: 'requested again by another admin' })).status).toBe(200);
+    const second = await api<Disposal>(system, 'POST', '/api/admin/disposals', admin2.token, { studyInstanceUid: uid, reason: 'retention expired' });
+    expect(second.status).toBe(201);
+    const changed = await api<{ detail: string }>(system, 'POST', `/api/audit/disposals/${second.body.id}/approve`, auditor, {});
+    expect(changed.status).toBe(403);
+    expect(changed.body.detail).toMatch(/changed the approver's account/);
+    expect((await api(system, 'POST', `/api/audit/disposals/${second.body.id}/approve`, puppet.token, {})).status).toBe(200);
+
+    // The audit shows who asked and who approved, and that they were checked independent.
+    const approved = await system.pool.query<{ actor_user_id: string; details: Record<string, string> }>(
+      "SELECT actor_user_id::text, details FROM audit_events WHERE study_instance_uid = $1 AND details->>'event' = 'disposal.approved'",
+      [uid],
+    );
+    expect(approved.rows).toHaveLength(1);
+    expect(approved.rows[0]?.actor_user_id).toBe(puppet.id);
+    expect(approved.rows[0]?.details).toMatchObject({ requestedBy: admin2.id, approvedBy: puppet.id, fourEyes: 'independent' });
+    // The change that made the seeded auditor dependent is on record (migration 1710).
+    const changes = await system.pool.query<{ change: string }>('SELECT change FROM user_account_changes WHERE user_id = $1 ORDER BY change', [auditorId]);
+    expect(changes.rows.map((r) => r.change)).toEqual(['updated']);
   });
 });

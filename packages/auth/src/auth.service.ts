@@ -6,6 +6,7 @@ import { isRole, type Principal, type Role } from './principal';
 import { burnPasswordCheck, hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './password';
 import { derivePepper, formatApiKey, hashesEqual, keyedHash, parseApiKey, randomPrefix, randomSecret } from './secrets';
 import { DEFAULT_SIGN_IN_LIMITS, SignInLimiter, type SignInLimits } from './sign-in-limiter';
+import { recordAccountChange } from './stewardship';
 import type { Queryable } from './queryable';
 
 /** What the auth service writes to the audit log; structurally a subset of @yunying/audit's AuditEventInput. */
@@ -535,6 +536,7 @@ export class AuthService {
     }
     const user = id ? await this.getUser(id, db) : null;
     if (!user) throw new Error('user insert returned no row');
+    await recordAccountChange(db, user.id, context?.actor.userId, 'created');
     if (context) await this.recordAdmin(context, 'user-created', { targetUserId: user.id, targetUsername: user.username, role: user.role }, clinicId);
     return user;
   }
@@ -555,6 +557,7 @@ export class AuthService {
         [id, change.displayName ?? null, passwordHash, change.disabled ?? null, bump ? 1 : 0],
       );
       if (bump) await client.query("UPDATE sessions SET revoked_at = now(), revoked_reason = 'credentials-changed' WHERE user_id = $1 AND revoked_at IS NULL", [id]);
+      await recordAccountChange(client, id, context?.actor.userId, 'updated');
     });
     const updated = await this.getUser(id);
     if (!updated) throw new AppError('not_found', 'No such user');
@@ -583,12 +586,14 @@ export class AuthService {
       if (pgCode(error) === '23503') throw new AppError('bad_request', 'Unknown clinic');
       throw error;
     }
+    await recordAccountChange(this.pool, userId, context?.actor.userId, 'grant-added');
     if (context) await this.recordAdmin(context, 'grant-added', { targetUserId: userId }, clinicId);
   }
 
   async revokeGrant(userId: string, clinicId: string, context?: AdminContext): Promise<boolean> {
     if (!UUID.test(userId) || !UUID.test(clinicId)) return false;
     const { rowCount } = await this.pool.query('DELETE FROM radiologist_grants WHERE user_id = $1 AND clinic_id = $2', [userId, clinicId]);
+    if (rowCount) await recordAccountChange(this.pool, userId, context?.actor.userId, 'grant-revoked');
     if (rowCount && context) await this.recordAdmin(context, 'grant-revoked', { targetUserId: userId }, clinicId);
     return (rowCount ?? 0) > 0;
   }

@@ -7,6 +7,7 @@ export * from './middleware';
 export * from './secure-router';
 export * from './auth.route';
 export * from './seed';
+export * from './stewardship';
 export * from './validation';
 export type { Queryable } from './queryable';
 export * from './oidc/oidc.verifier';

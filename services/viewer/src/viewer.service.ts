@@ -10,6 +10,7 @@ import { readingRouters } from './reading';
 import { ReaderAiService, readerAiRoutes } from './reader-ai';
 import { triageScopeRoutes } from './triage-scope';
 import { priorsRoutes } from './priors';
+import { ShareService, shareRoutes } from './share';
 import { TriageModel, loadActiveModel } from '@yunying/nodule-model';
 
 /** The viewer role: DICOMweb retrieval, the reading queue, reports and the web app. */
@@ -87,6 +88,7 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
       readerAiRoutes(readerAi, authenticator).router,
       triageScopeRoutes(ctx.pool, authenticator).router,
       priorsRoutes(ctx.pool, authenticator).router,
+      shareRoutes(new ShareService(ctx.pool, store, auditLog), authenticator).router,
     ],
     corsOrigins: config.http.corsOrigins,
   });
@@ -104,4 +106,11 @@ function serveWebApp(app: express.Express, ingestUrl: string): void {
   app.get('/app-config.json', (_req, res) => void res.json({ ingest: { url: ingestUrl } }));
   app.use('/assets', express.static(path.join(WEB_DIR, 'assets'), { index: false }));
   app.get(PAGE_ROUTES, (_req, res) => res.sendFile(path.join(WEB_DIR, 'index.html')));
+  // The share page (#20) is its own small page and bundle: a phone on a slow network loads no viewer code,
+  // and the page never sees the app's session (it runs on the link's token alone).
+  app.get('/share', (_req, res) => {
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader('X-Robots-Tag', 'noindex, nofollow');
+    res.sendFile(path.join(WEB_DIR, 'share.html'));
+  });
 }

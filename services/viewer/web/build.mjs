@@ -12,7 +12,8 @@ const watch = process.argv.includes('--dev');
 await rm(out, { recursive: true, force: true });
 await mkdir(path.join(out, 'assets'), { recursive: true });
 await build({
-  entryPoints: { app: path.join(here, 'src/main.ts') },
+  // The share page (#20) is a second entry: phones load none of the viewer's code for it.
+  entryPoints: { app: path.join(here, 'src/main.ts'), share: path.join(here, 'src/share/main.ts') },
   outdir: path.join(out, 'assets'),
   entryNames: '[name]',
   bundle: true,
@@ -27,3 +28,5 @@ await build({
 });
 await copyFile(path.join(here, 'src/styles.css'), path.join(out, 'assets/app.css'));
 await copyFile(path.join(here, 'src/index.html'), path.join(out, 'index.html'));
+await copyFile(path.join(here, 'src/share/share.css'), path.join(out, 'assets/share.css'));
+await copyFile(path.join(here, 'src/share.html'), path.join(out, 'share.html'));

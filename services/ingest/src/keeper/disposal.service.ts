@@ -1,5 +1,6 @@
 import { appendAuditEvent, type AuditActor } from '@yunying/audit';
-import { inTransaction, type Pool } from '@yunying/catalog';
+import { assertIndependentApprover } from '@yunying/auth';
+import { inTransaction, type Pool, type PoolClient } from '@yunying/catalog';
 import { AppError, describeError, isAppError, type Logger } from '@yunying/core';
 import type { ReplicatedStore } from '@yunying/storage';
 import {
@@ -12,6 +13,7 @@ import {
   type DisposalRequest,
   type StudyRetentionState,
 } from './disposal.repository';
+import { closeHoldRelease, findHoldRelease, insertHoldRelease, listHoldReleases, type HoldRelease } from './hold-release.repository';
 import { KEEPER_ACTOR } from './keeper.audit';
 import type { KeeperMetrics } from './keeper.metrics';
 
@@ -84,8 +86,11 @@ export class DisposalService {
       const request = await findDisposal(client, id, true);
       if (request === null) throw new AppError('not_found', 'No such disposal request');
       if (request.status !== 'requested') throw new AppError('conflict', `The request is ${request.status}, not awaiting a decision`);
-      // Four eyes: whoever asked cannot approve (also a CHECK constraint of disposal_requests).
+      // Four eyes: whoever asked cannot decide (also a CHECK constraint of disposal_requests), and an approver
+      // whose account the requester created or changed is not a second person (finding 4 of #17). A rejection
+      // only keeps the study, so it needs no independence beyond not being the requester.
       if (caller.userId === null || caller.userId === request.requestedBy) throw new AppError('forbidden', 'The requester cannot decide on their own disposal request');
+      const fourEyes = decision === 'approve' ? await assertIndependentApprover(client, caller.userId, request.requestedBy) : { requestedBy: request.requestedBy };
       const status = decision === 'approve' ? 'approved' : 'rejected';
       await client.query('UPDATE disposal_requests SET status = $2, approved_by = $3, approved_at = now(), decided_note = $4 WHERE id = $1', [
         id,
@@ -99,7 +104,7 @@ export class DisposalService {
         sourceIp: caller.sourceIp,
         studyInstanceUid: request.studyInstanceUid,
         clinicId: request.clinicId,
-        details: { event: `disposal.${status}`, disposalRequest: id },
+        details: { event: `disposal.${status}`, disposalRequest: id, ...fourEyes },
       });
     });
     metrics.disposals.inc({ outcome: decision === 'approve' ? 'approved' : 'rejected' });
@@ -107,18 +112,18 @@ export class DisposalService {
     return this.get(id);
   }
 
-  /** Legal hold on or off for a study: catalog rows and every copy on every target. */
-  async setLegalHold(caller: Caller, studyInstanceUid: string, on: boolean): Promise<{ objects: number }> {
+  /**
+   * Places a legal hold on a study: every copy on every target first (the catalog never claims more protection
+   * than the store has), then the catalog. One step: a hold only protects more.
+   */
+  async placeLegalHold(caller: Caller, studyInstanceUid: string): Promise<{ objects: number }> {
     const { pool } = this.options;
     const state = await studyRetentionState(pool, studyInstanceUid);
     if (state === null || state.disposedAt !== null) throw new AppError('not_found', 'No such study');
     const keys = await studyObjectKeys(pool, state.studyRef);
-    // The targets first when setting a hold (the catalog never claims more protection than the store has);
-    // the catalog first when lifting it.
-    if (on) await this.holdOnTargets(keys, true);
+    await this.holdOnTargets(keys, true);
     await inTransaction(pool, async (client) => {
-      await client.query('UPDATE studies SET legal_hold = $2 WHERE id = $1', [state.studyRef, on]);
-      await client.query('UPDATE objects SET legal_hold = $2 WHERE sha256 = ANY($1)', [keys.map((k) => k.sha256), on]);
+      await writeHold(client, state.studyRef, keys, true);
       await appendAuditEvent(client, {
         type: 'Security Alert',
         action: 'U',
@@ -126,11 +131,77 @@ export class DisposalService {
         sourceIp: caller.sourceIp,
         studyInstanceUid,
         clinicId: state.clinicId,
-        details: { event: on ? 'legal-hold.set' : 'legal-hold.lifted', objects: keys.length },
+        details: { event: 'legal-hold.set', objects: keys.length },
       });
     });
-    if (!on) await this.holdOnTargets(keys, false);
     return { objects: keys.length };
+  }
+
+  listHoldReleases(limit = 200): Promise<HoldRelease[]> {
+    return listHoldReleases(this.options.pool, limit);
+  }
+
+  /**
+   * Asks to lift a study's legal hold. Nothing changes until another, independent person approves (#17 finding
+   * 4): otherwise one admin could lift a hold and then have the study disposed of.
+   */
+  async requestHoldRelease(caller: Caller, studyInstanceUid: string, reason: string): Promise<HoldRelease> {
+    const { pool } = this.options;
+    const id = await inTransaction(pool, async (client) => {
+      const state = await studyRetentionState(client, studyInstanceUid, true);
+      if (state === null || state.disposedAt !== null) throw new AppError('not_found', 'No such study');
+      if (!state.legalHold) throw new AppError('conflict', 'The study is not under legal hold');
+      const requestId = await insertHoldRelease(client, state.studyRef, caller.userId, reason);
+      if (requestId === null) throw new AppError('conflict', 'A release of this legal hold is already awaiting a decision');
+      await appendAuditEvent(client, {
+        type: 'Security Alert',
+        action: 'U',
+        actor: caller.actor,
+        sourceIp: caller.sourceIp,
+        studyInstanceUid,
+        clinicId: state.clinicId,
+        details: { event: 'legal-hold.release-requested', holdRelease: requestId },
+      });
+      return requestId;
+    });
+    return this.holdRelease(id);
+  }
+
+  /**
+   * Approves (the hold is lifted: catalog first, in the same transaction as the decision, then every copy) or
+   * rejects a release. The approver must be independent of the requester (`assertIndependentApprover`).
+   */
+  async decideHoldRelease(caller: Caller, id: string, decision: 'approve' | 'reject'): Promise<HoldRelease> {
+    const { pool } = this.options;
+    const lifted = await inTransaction(pool, async (client) => {
+      const release = await findHoldRelease(client, id, true);
+      if (release === null) throw new AppError('not_found', 'No such legal-hold release request');
+      if (release.status !== 'requested') throw new AppError('conflict', `The request is ${release.status}, not awaiting a decision`);
+      if (caller.userId === null || caller.userId === release.requestedBy) throw new AppError('forbidden', 'The requester cannot decide on their own request');
+      const fourEyes = decision === 'approve' ? await assertIndependentApprover(client, caller.userId, release.requestedBy) : { requestedBy: release.requestedBy };
+      await closeHoldRelease(client, id, decision === 'approve' ? 'approved' : 'rejected', caller.userId);
+      const state = await studyRetentionState(client, release.studyInstanceUid, true);
+      const keys = decision === 'approve' && state !== null ? await studyObjectKeys(client, state.studyRef) : [];
+      if (decision === 'approve' && state !== null) await writeHold(client, state.studyRef, keys, false);
+      await appendAuditEvent(client, {
+        type: 'Security Alert',
+        action: 'U',
+        actor: caller.actor,
+        sourceIp: caller.sourceIp,
+        studyInstanceUid: release.studyInstanceUid,
+        clinicId: release.clinicId,
+        details: { event: decision === 'approve' ? 'legal-hold.lifted' : 'legal-hold.release-rejected', holdRelease: id, objects: keys.length, ...fourEyes },
+      });
+      return keys;
+    });
+    if (lifted.length > 0) await this.holdOnTargets(lifted, false);
+    return this.holdRelease(id);
+  }
+
+  private async holdRelease(id: string): Promise<HoldRelease> {
+    const release = await findHoldRelease(this.options.pool, id);
+    if (release === null) throw new Error(`legal-hold release ${id} vanished`);
+    return release;
   }
 
   /** Runs the executor soon (after an approval) and on the keeper's schedule. One run at a time. */
@@ -262,4 +333,10 @@ export class DisposalService {
     const now = this.options.now?.() ?? new Date();
     return new Date(Math.min(now.getTime(), Date.now()));
   }
+}
+
+/** The hold flag of a study and its objects in the catalog. */
+async function writeHold(client: PoolClient, studyRef: string, keys: readonly { sha256: string }[], on: boolean): Promise<void> {
+  await client.query('UPDATE studies SET legal_hold = $2 WHERE id = $1', [studyRef, on]);
+  await client.query('UPDATE objects SET legal_hold = $2 WHERE sha256 = ANY($1)', [keys.map((k) => k.sha256), on]);
 }

@@ -19,7 +19,7 @@ const id = z.string().regex(/^[1-9][0-9]{0,17}$/);
 const scrubBody = z.object({ repair: z.boolean().optional() }).strict();
 const disposalBody = z.object({ studyInstanceUid: uid, reason: z.string().trim().min(1).max(500) }).strict();
 const decisionBody = z.object({ note: z.string().trim().max(500).optional() }).strict();
-const holdBody = z.object({ on: z.boolean() }).strict();
+const holdBody = z.object({ on: z.boolean(), reason: z.string().trim().min(1).max(500).optional() }).strict();
 const listQuery = z.object({ open: z.enum(['true', 'false']).optional(), limit: z.coerce.number().int().min(1).max(1000).optional() });
 
 function caller(req: AuthedRequest): Caller {
@@ -60,10 +60,29 @@ export function keeperRoutes(deps: KeeperRouteDeps): SecureRouter {
     res.json({ orphans: await deps.sweeper.reports(query.open !== 'false', query.limit ?? 200) });
   });
 
-  routes.put('/api/admin/studies/:uid/legal-hold', { ...admin, description: 'set or lift a legal hold on a study and every copy' }, json, async (req, res) => {
+  routes.put('/api/admin/studies/:uid/legal-hold', { ...admin, description: 'place a legal hold on a study and every copy, or request its release (another person approves)' }, json, async (req, res) => {
     const studyUid = parseInput(uid, param(req, 'uid'), 'study UID');
     const body = parseInput(holdBody, req.body);
-    res.json({ studyInstanceUid: studyUid, legalHold: body.on, ...(await deps.disposals.setLegalHold(caller(req), studyUid, body.on)) });
+    if (body.on) {
+      res.json({ studyInstanceUid: studyUid, legalHold: true, ...(await deps.disposals.placeLegalHold(caller(req), studyUid)) });
+      return;
+    }
+    // Four eyes (#17): lifting is a request; the hold stays until an independent auditor approves.
+    const release = await deps.disposals.requestHoldRelease(caller(req), studyUid, body.reason ?? 'release requested');
+    res.status(202).json({ studyInstanceUid: studyUid, legalHold: true, release });
+  });
+
+  routes.get('/api/audit/legal-hold-releases', { ...reader, description: 'legal-hold release requests and their decision' }, async (req, res) => {
+    const query = parseInput(listQuery, req.query, 'query');
+    res.json({ releases: await deps.disposals.listHoldReleases(query.limit ?? 200) });
+  });
+
+  routes.post('/api/audit/legal-hold-releases/:id/approve', { ...auditor, description: 'approve a legal-hold release (an auditor independent of the requester); the hold is lifted' }, async (req, res) => {
+    res.json(await deps.disposals.decideHoldRelease(caller(req), parseInput(id, param(req, 'id'), 'request id'), 'approve'));
+  });
+
+  routes.post('/api/audit/legal-hold-releases/:id/reject', { ...auditor, description: 'reject a legal-hold release; the hold stays' }, async (req, res) => {
+    res.json(await deps.disposals.decideHoldRelease(caller(req), parseInput(id, param(req, 'id'), 'request id'), 'reject'));
   });
 
   routes.post('/api/admin/disposals', { ...admin, description: 'request disposal of a study whose retention has expired' }, json, async (req, res) => {

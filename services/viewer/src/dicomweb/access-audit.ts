@@ -1,5 +1,5 @@
 import type { AuditDetails, AuditLog } from '@yunying/audit';
-import { auditActor, type AuthedRequest, type Principal } from '@yunying/auth';
+import { auditActor, canAccessClinic, type AuthedRequest, type Principal } from '@yunying/auth';
 
 /**
  * One audit record per DICOMweb request (not per instance), appended before any patient data is sent:
@@ -16,8 +16,60 @@ export interface AccessOrigin {
   sourceIp: string | null;
 }
 
+/** How many study UIDs a Query record names; beyond it only the count (a record stays small). */
+export const AUDITED_STUDY_UIDS = 100;
+
+/** Just what AccessAudit needs of the catalog to tell a foreign study from a plain miss. */
+export interface StudyOwnerLookup {
+  query<R extends object>(text: string, values: unknown[]): Promise<{ rows: R[] }>;
+}
+
 export class AccessAudit {
-  constructor(private readonly log: AccessAuditSink) {}
+  constructor(
+    private readonly log: AccessAuditSink,
+    private readonly studies?: StudyOwnerLookup,
+  ) {}
+
+  /**
+   * The study UIDs a query returned, so a read of names, IDs and birth dates is attributable to the studies it
+   * disclosed (#17 finding 5): the first AUDITED_STUDY_UIDS distinct ones, and the count of all.
+   */
+  static returnedStudies(uids: readonly unknown[]): AuditDetails {
+    const distinct = [...new Set(uids.filter((u): u is string => typeof u === 'string'))];
+    return {
+      studies: distinct.slice(0, AUDITED_STUDY_UIDS),
+      studiesReturned: distinct.length,
+      ...(distinct.length > AUDITED_STUDY_UIDS ? { studiesNotListed: distinct.length - AUDITED_STUDY_UIDS } : {}),
+    };
+  }
+
+  /**
+   * A caller asked for a study it may not see that exists in another clinic (answered 404, or an empty
+   * result, exactly as a UID that exists nowhere, so nothing is confirmed to the caller): a Security Alert,
+   * recorded under the owning clinic so its auditors see the probe. A UID that exists nowhere is a plain miss
+   * and is not recorded (that would let anyone fill the audit trail with nothing).
+   */
+  async refusedIfForeign(origin: AccessOrigin, studyInstanceUids: string | readonly string[], resource: string): Promise<void> {
+    if (this.studies === undefined) return;
+    // A multi-valued match (WADO-URI / QIDO lists) is bounded like the query itself; 20 alerts at most.
+    const asked = (typeof studyInstanceUids === 'string' ? [studyInstanceUids] : [...studyInstanceUids]).slice(0, 20);
+    const { rows } = await this.studies.query<{ study_instance_uid: string; clinic_id: string }>(
+      'SELECT study_instance_uid, clinic_id::text FROM studies WHERE study_instance_uid = ANY($1) AND disposed_at IS NULL ORDER BY study_instance_uid',
+      [asked],
+    );
+    for (const row of rows) {
+      if (canAccessClinic(origin.principal, row.clinic_id)) continue;
+      await this.log.append({
+        type: 'Security Alert',
+        outcome: 4,
+        actor: auditActor(origin.principal),
+        sourceIp: origin.sourceIp,
+        studyInstanceUid: row.study_instance_uid,
+        clinicId: row.clinic_id,
+        details: { kind: 'access-refused', reason: 'other-clinic', resource },
+      });
+    }
+  }
 
   async query(origin: AccessOrigin, studyInstanceUid: string | null, details: AuditDetails): Promise<void> {
     await this.log.append({

@@ -80,7 +80,7 @@ function renderOptions(req: Request): Omit<RenderOptions, 'format'> {
 
 /** QIDO-RS, WADO-RS and WADO-URI on one SecureRouter ('viewer.dicomweb'). */
 export function createDicomwebRouter(options: DicomwebRoutesOptions): SecureRouter {
-  const audit = new AccessAudit(options.audit);
+  const audit = new AccessAudit(options.audit, options.pool);
   const baseUrl = `${options.publicBaseUrl.replace(/\/+$/, '')}/dicomweb`;
   const qido = new QidoService(options.pool, audit, baseUrl);
   const wado = new WadoService({ pool: options.pool, store: options.store, audit, baseUrl, derived: options.derived });

@@ -4,7 +4,9 @@ import { COLUMN_BY_TAG, DEFAULT_TAGS, INSTANCE_AVAILABILITY, RETRIEVE_URL, SPECI
 import { allColumns, parseQidoQuery, type QidoScope } from './qido.query';
 import { runQidoQuery, type QidoRow } from './qido.repository';
 import { attributeFromColumn, sortedByTag, withoutBulkData } from './dicom-json';
-import type { AccessAudit, AccessOrigin } from './access-audit';
+import { AccessAudit, type AccessOrigin } from './access-audit';
+
+const STUDY_INSTANCE_UID = '0020000D';
 
 export interface QidoResult {
   body: DicomJsonObject[];
@@ -39,11 +41,13 @@ export class QidoService {
     const rows = await runQidoQuery(this.pool, origin.principal, request, extraTags);
     const truncated = rows.length > request.limit && request.capped;
     const page = rows.slice(0, request.limit);
+    if (page.length === 0 && scope.studyInstanceUid !== undefined) await this.audit.refusedIfForeign(origin, scope.studyInstanceUid, `qido-${level}`);
     await this.audit.query(origin, scope.studyInstanceUid ?? null, {
       level,
       keys: request.matchKeys,
       results: page.length,
       offset: request.offset,
+      ...AccessAudit.returnedStudies(page.map((row) => row[STUDY_INSTANCE_UID])),
     });
     return { body: page.map((row) => this.toJson(level, row, returned, request.include === 'all')), truncated };
   }

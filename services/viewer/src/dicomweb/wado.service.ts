@@ -122,7 +122,10 @@ export class WadoService {
 
   private async instances(origin: AccessOrigin, scope: WadoScope, include: { json?: boolean; frames?: boolean } = {}): Promise<InstanceRow[]> {
     const rows = await findInstances(this.options.pool, origin.principal, scope, include);
-    if (rows.length === 0) throw new AppError('not_found', 'Not found');
+    if (rows.length === 0) {
+      await this.options.audit.refusedIfForeign(origin, scope.studyInstanceUid, 'wado');
+      throw new AppError('not_found', 'Not found');
+    }
     return rows;
   }
 
