@@ -1,0 +1,136 @@
+import { makeInstance, newUid } from '@yunying/dicom/testing';
+import type { Browser } from 'playwright-core';
+import { describeUnless } from '../support/skip';
+import { startSystem, stow, type RunningSystem } from '../support/system';
+import { nodulePattern } from '../triage/triage.support';
+import { chromiumMissing, launchBrowser, newPage, PHONE, screenshotPath } from './pages/browser';
+import { SharePage } from './pages/share.page';
+
+const IMPRESSION = 'Solid nodule in the right lobe, TR5: fine-needle aspiration recommended. 甲状腺右叶结节';
+
+interface CreatedShare {
+  id: string;
+  token: string;
+  path: string;
+  code: string | null;
+}
+
+/**
+ * Issue #20, share links end to end: the real system (launcher, PostgreSQL, fs replicas) and Chromium on
+ * a phone viewport. A clinic user shares a study; the page draws the key image (measured in the page: it
+ * holds an image, not a blank) and the signed report; an access-coded link asks for its code; a revoked
+ * link shows the refusal, and the token opens no DICOMweb.
+ */
+describeUnless(chromiumMissing(), 'share links on a phone (e2e, chromium)', () => {
+  let system: RunningSystem;
+  let browser: Browser;
+  let viewerUrl = '';
+  let clinicToken = '';
+  let studyUid = '';
+
+  const share = async (body: object): Promise<CreatedShare> => {
+    const res = await fetch(`${viewerUrl}/api/studies/${studyUid}/shares`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${clinicToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(res.status).toBe(201);
+    return (await res.json()) as CreatedShare;
+  };
+
+  beforeAll(async () => {
+    system = await startSystem();
+    viewerUrl = system.urls.viewer ?? '';
+    studyUid = newUid();
+    const file = makeInstance({
+      studyInstanceUid: studyUid,
+      rows: 120,
+      columns: 160,
+      modality: 'US',
+      pixelPattern: nodulePattern(80, 65, 24, 16),
+      patientName: 'Zhao^Lei',
+      patientId: 'HC-SHARE-1',
+    });
+    expect((await stow(system.urls.ingest ?? '', system.credentials.apiKey?.key ?? '', [file], studyUid)).status).toBe(200);
+    // The signed report the share shows (the reading flow that signs it has its own e2e).
+    await system.pool.query(
+      `INSERT INTO reports (study_ref, version, kind, author_user_id, findings, impression, tirads_category, status, signed_at)
+       SELECT s.id, 1, 'report', u.id, 'Right lobe 16 mm solid nodule.', $2, 'TR5', 'signed', now()
+         FROM studies s, users u WHERE s.study_instance_uid = $1 AND u.username = 'radiologist'`,
+      [studyUid, IMPRESSION],
+    );
+    const clinic = system.credentials.users.find((u) => u.role === 'clinic');
+    const signIn = await fetch(`${viewerUrl}/api/auth/sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: clinic?.username, password: clinic?.password, client: 'api' }),
+    });
+    clinicToken = ((await signIn.json()) as { accessToken: string }).accessToken;
+    browser = await launchBrowser();
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await system?.stop();
+  });
+
+  test('a client opens the link on a phone: the key image is drawn, the report is readable; after revocation the page refuses', async () => {
+    const link = await share({ expiresInDays: 7 });
+    const { context, page, errors } = await newPage(browser, PHONE, true);
+    const sharePage = new SharePage(page);
+    await sharePage.open(viewerUrl, link.path);
+    const [stats] = await sharePage.imageStats(1);
+    // The 160x120 frame, not enlarged, with the speckle and the dark nodule: many grey levels, real contrast.
+    expect([stats?.width, stats?.height]).toEqual([160, 120]);
+    expect(stats?.stddev).toBeGreaterThan(10);
+    expect(stats?.levels).toBeGreaterThan(20);
+    const report = await sharePage.reportText();
+    expect(report).toContain(IMPRESSION);
+    expect(report).toContain('TR5');
+    // Nothing of the patient's identity or of other studies is on the page.
+    expect(await page.locator('body').innerText()).not.toMatch(/Zhao|HC-SHARE-1/);
+    await page.screenshot({ path: screenshotPath('share-phone.png'), fullPage: true });
+
+    // The token is no credential anywhere else: not for DICOMweb, not for the study's report.
+    for (const header of [`Share ${link.token}`, `Bearer ${link.token}`]) {
+      for (const path of [`/dicomweb/studies?StudyInstanceUID=${studyUid}`, `/dicomweb/studies/${studyUid}/metadata`, `/api/studies/${studyUid}/report`]) {
+        expect([path, (await fetch(`${viewerUrl}${path}`, { headers: { authorization: header } })).status]).toEqual([path, 401]);
+      }
+    }
+
+    const revoked = await fetch(`${viewerUrl}/api/studies/${studyUid}/shares/${link.id}/revoke`, { method: 'POST', headers: { authorization: `Bearer ${clinicToken}` } });
+    expect(revoked.status).toBe(200);
+    await page.reload();
+    const refusal = await sharePage.refusalText();
+    expect(refusal).toContain('This link is no longer valid');
+    expect(refusal).toContain('此链接已失效');
+    expect(await page.locator('.images img').count()).toBe(0);
+    expect(await page.getByTestId('share-report').count()).toBe(0);
+    await page.screenshot({ path: screenshotPath('share-revoked.png') });
+
+    // Each view was audited under the share's id.
+    const { rows } = await system.pool.query<{ action: string }>(
+      `SELECT details->>'action' AS action FROM audit_events WHERE details->>'shareId' = $1 ORDER BY seq`,
+      [link.id],
+    );
+    expect(rows.map((r) => r.action)).toEqual(['share-create', 'share-view', 'share-image', 'share-revoke', 'share-refused']);
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 120_000);
+
+  test('a link with an access code asks for it, says when it is wrong, and shows the study with the right one', async () => {
+    const link = await share({ accessCode: true });
+    const code = link.code ?? '';
+    const { context, page, errors } = await newPage(browser, PHONE, true);
+    const sharePage = new SharePage(page);
+    await sharePage.open(viewerUrl, link.path);
+    await sharePage.enterCode(String((Number(code) + 1) % 1_000_000).padStart(6, '0'));
+    expect(await sharePage.codeError()).toContain('The access code is not right');
+    await sharePage.enterCode(code);
+    const [stats] = await sharePage.imageStats(1);
+    expect(stats?.stddev).toBeGreaterThan(10);
+    expect(await sharePage.reportText()).toContain(IMPRESSION);
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 120_000);
+});
