@@ -33,6 +33,10 @@ const expectations: ExpectationTable = {
   'POST /api/auth/refresh': { allow: 'public', otherClinic: 'allow' },
   'POST /api/auth/sign-out': { allow: 'public', otherClinic: 'allow' },
   'GET /api/auth/me': { allow: everyone, otherClinic: 'allow' },
+  // Self-service (#17): people only; a device has no password or session.
+  'POST /api/auth/password': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
+  'GET /api/auth/sessions': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
+  'DELETE /api/auth/sessions/:id': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
   'GET /api/admin/clinics': admin,
   'POST /api/admin/clinics': admin,
   'GET /api/admin/users': admin,
@@ -297,11 +301,12 @@ describe('authorization matrix over every route of every service (real Postgres,
     expect(result.failures).toEqual([]);
     expect(result.cases.length).toBeGreaterThan(routes.length * 10);
     // No route deletes patient data: deletion under retention has no HTTP path at all (these remove
-    // configuration: an API key, a grant, a registered remote AE).
+    // configuration: an API key, a grant, a registered remote AE, one's own session).
     expect(routes.filter((r) => r.method === 'DELETE').map(routeKey).sort()).toEqual([
       'DELETE /api/admin/api-keys/:id',
       'DELETE /api/admin/clinics/:id/dimse-destinations/:ae',
       'DELETE /api/admin/grants/:userId/:clinicId',
+      'DELETE /api/auth/sessions/:id',
     ]);
   });
 });
