@@ -112,7 +112,13 @@ describe('share links (real PostgreSQL)', () => {
       readiness: [],
       routes: [
         createAuthRouter(auth).router,
-        ...readingRouters({ pool: catalog.pool, authenticator: auth }).map((r) => r.router),
+        ...readingRouters({
+          pool: catalog.pool,
+          authenticator: auth,
+          reportPipeline: pipeline,
+          reports: { signingAlgorithm: 'ecdsa-p256', signingSecretFile: `${storage.dir}/secrets/report-signing.key`, generateMissingSecret: true },
+          logger: createLogger({ level: 'silent', service: 'viewer' }),
+        }).map((r) => r.router),
         shareRoutes(new ShareService(catalog.pool, store, audit, { defaultDays: 30, maxDays: 60, maxImages: 12 }), auth, { publicRequestsPerMinute: 1000 }).router,
       ],
     });
