@@ -6,6 +6,7 @@ import { queueRoutes } from './queue.route';
 import { QueueService } from './queue.service';
 import { reportRoutes } from './report.route';
 import { ReportService } from './report.service';
+import { readingTimeRoutes } from './reading-time.route';
 
 export interface ReadingDeps {
   pool: Pool;
@@ -20,5 +21,8 @@ export const DEFAULT_CLAIM_TTL_SECONDS = 30 * 60;
 export function readingRouters(deps: ReadingDeps): SecureRouter[] {
   const queue = new QueueService(deps.pool, deps.claimTtlSeconds ?? DEFAULT_CLAIM_TTL_SECONDS);
   const reports = new ReportService(deps.pool);
-  return [queueRoutes(queue, deps.authenticator), reportRoutes(reports, deps.authenticator), bannerRoutes(new BannerService(deps.pool), deps.authenticator)];
+  return [
+    queueRoutes(queue, deps.authenticator), reportRoutes(reports, deps.authenticator), bannerRoutes(new BannerService(deps.pool), deps.authenticator),
+    readingTimeRoutes(deps.pool, deps.authenticator),
+  ];
 }
