@@ -29,10 +29,11 @@ describe('auth routes', () => {
       tokenSecret: SECRET,
       accessTokenTtlSeconds: 120,
       refreshTokenTtlSeconds: 3600,
-      signInLimits: { maxFailures: 3 },
+      signInLimits: { maxFailures: 3, maxAccountFailures: 4 },
     });
     const clinic = await auth.createClinic({ code: 'route-clinic', name: 'R' });
     await auth.createUser({ username: 'carol', role: 'clinic', clinicId: clinic.id, password: PASSWORD });
+    await auth.createUser({ username: 'dave', role: 'clinic', clinicId: clinic.id, password: PASSWORD });
     app = createServiceApp({
       service: 'viewer',
       logger: createLogger({ level: 'silent', service: 'viewer' }),
@@ -103,6 +104,20 @@ describe('auth routes', () => {
     const refreshed = await request(app).post('/api/auth/refresh').send({ refreshToken: signIn.body.refreshToken as string }).expect(200);
     expect(refreshed.body.refreshToken).toEqual(expect.any(String));
     await request(app).post('/api/auth/refresh').send({ refreshToken: signIn.body.refreshToken as string }).expect(401);
+  });
+
+  it('backs an account off after guesses from ever new addresses, but not from where its user signed in before (#17)', async () => {
+    const from = (ip: string, password: string): request.Test =>
+      request(app).post('/api/auth/sign-in').set('X-Forwarded-For', ip).send({ username: 'dave', password, client: 'api' });
+    await from('198.51.100.7', PASSWORD).expect(200);
+    // The penetration test's guessing: a new forwarded address for every guess (through the trusted proxy).
+    for (let i = 1; i <= 4; i += 1) await from(`203.0.113.${i}`, `wrong password ${i}`).expect(401);
+    // Now even the right password from a new address is not checked.
+    const limited = await from('203.0.113.5', PASSWORD).expect(429);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    expect(limited.body.detail).toBe('Too many failed sign-in attempts; try again later');
+    // dave, from where he signed in before, is not locked out.
+    await from('198.51.100.7', PASSWORD).expect(200);
   });
 
   it('answers 429 with Retry-After after repeated failures, and 400 for a malformed body', async () => {

@@ -5,7 +5,7 @@ import type { Config } from '@yunying/config';
 import { isRole, type Principal, type Role } from './principal';
 import { burnPasswordCheck, hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './password';
 import { derivePepper, formatApiKey, hashesEqual, keyedHash, parseApiKey, randomPrefix, randomSecret } from './secrets';
-import { DEFAULT_SIGN_IN_LIMITS, SignInLimiter, type SignInLimits } from './sign-in-limiter';
+import { DEFAULT_SIGN_IN_LIMITS, SignInLimiter, tooManyAttempts, type SignInLimits } from './sign-in-limiter';
 import { recordAccountChange } from './stewardship';
 import type { Queryable } from './queryable';
 
@@ -266,11 +266,10 @@ export class AuthService {
       requestId: origin.requestId ?? null,
       details: { subtype: 'Login', method: 'password', ...(reason ? { reason } : {}) },
     });
-    try {
-      await this.limiter.check(name, ip);
-    } catch (error) {
-      await this.record(authEvent(8, 'rate-limited'));
-      throw error;
+    const limited = await this.limiter.refusal(name, ip);
+    if (limited !== null) {
+      await this.record({ ...authEvent(8, 'rate-limited'), details: { subtype: 'Login', method: 'password', reason: 'rate-limited', limit: limited.limit } });
+      throw tooManyAttempts(limited.retryAfterSeconds);
     }
     const found = USERNAME.test(name)
       ? await this.pool.query<UserRow & { password_hash: string }>(`SELECT ${USER_COLUMNS}, u.password_hash FROM users u WHERE u.username = $1`, [name])

@@ -6,18 +6,46 @@ export interface SignInLimits {
   maxFailures: number;
   /** Failed sign-ins allowed per source IP, any username, within the window (default 50): slows credential stuffing. */
   maxFailuresPerIp: number;
+  /**
+   * Failed sign-ins of one account, from any address, before it backs off (default 10): then each further
+   * attempt waits 2^(failures - limit) seconds after the last failure, at most `maxBackoffSeconds`.
+   */
+  maxAccountFailures: number;
+  /** The longest account backoff in seconds (default 900). */
+  maxBackoffSeconds: number;
+  /** How long an address stays known for an account after a successful sign-in, in days (default 30). */
+  knownSourceDays: number;
   /** Sliding window in seconds (default 900 = 15 minutes). */
   windowSeconds: number;
 }
 
-export const DEFAULT_SIGN_IN_LIMITS: SignInLimits = { maxFailures: 5, maxFailuresPerIp: 50, windowSeconds: 900 };
+export const DEFAULT_SIGN_IN_LIMITS: SignInLimits = {
+  maxFailures: 5,
+  maxFailuresPerIp: 50,
+  maxAccountFailures: 10,
+  maxBackoffSeconds: 900,
+  knownSourceDays: 30,
+  windowSeconds: 900,
+};
+
+/** Which limit refused a sign-in (recorded in the audit record). */
+export type SignInLimit = 'user-address' | 'address' | 'account-backoff';
 
 /**
  * Sign-in rate limiting over a sliding window of failures kept in Postgres (so the limit holds across
  * every replica). While limited, the password is not even checked, and the caller gets 429 with
- * Retry-After: the time until the oldest failure in the window expires. A success clears the failures of
- * that username+IP. Counting is not atomic with the check: a burst of parallel guesses can exceed the limit
- * by the burst's width, which does not change the order of magnitude of an online attack.
+ * Retry-After. Three limits:
+ *
+ * - per username + source address (`maxFailures`): always applies;
+ * - per source address, any username (`maxFailuresPerIp`): slows credential stuffing;
+ * - per account, any address (`maxAccountFailures`, then exponential backoff): guesses spread over many
+ *   addresses (a botnet) are throttled too.
+ *
+ * The last two do not apply to an address from which the account signed in successfully within
+ * `knownSourceDays`: an attacker can then slow only the addresses they guess from, never lock the real user
+ * out from their usual network, nor everyone behind one shared address. Refused attempts are not counted as
+ * failures (hammering does not extend the backoff; guessing does). Counting is not atomic with the check: a
+ * burst of parallel guesses can exceed a limit by the burst's width.
  */
 export class SignInLimiter {
   constructor(
@@ -27,34 +55,72 @@ export class SignInLimiter {
   ) {}
 
   async check(username: string, sourceIp: string): Promise<void> {
+    const refusal = await this.refusal(username, sourceIp);
+    if (refusal === null) return;
+    throw tooManyAttempts(refusal.retryAfterSeconds);
+  }
+
+  /** Which limit applies now and for how long, or null. */
+  async refusal(username: string, sourceIp: string): Promise<{ limit: SignInLimit; retryAfterSeconds: number } | null> {
     const now = this.now();
-    const since = new Date(now.getTime() - this.limits.windowSeconds * 1000);
-    const { rows } = await this.db.query<{ user_failures: number; user_oldest: Date | null; ip_failures: number; ip_oldest: Date | null }>(
-      `SELECT count(*) FILTER (WHERE username = $1)::int AS user_failures, min(attempted_at) FILTER (WHERE username = $1) AS user_oldest,
-              count(*)::int AS ip_failures, min(attempted_at) AS ip_oldest
-         FROM sign_in_failures WHERE source_ip = $2 AND attempted_at > $3`,
-      [username, sourceIp, since],
+    const windowMs = this.limits.windowSeconds * 1000;
+    const since = new Date(now.getTime() - windowMs);
+    const { rows } = await this.db.query<{
+      pair_failures: number;
+      pair_oldest: Date | null;
+      ip_failures: number;
+      ip_oldest: Date | null;
+      account_failures: number;
+      account_last: Date | null;
+      known: boolean;
+    }>(
+      `SELECT count(*) FILTER (WHERE source_ip = $2 AND username = $1)::int AS pair_failures,
+              min(attempted_at) FILTER (WHERE source_ip = $2 AND username = $1) AS pair_oldest,
+              count(*) FILTER (WHERE source_ip = $2)::int AS ip_failures,
+              min(attempted_at) FILTER (WHERE source_ip = $2) AS ip_oldest,
+              count(*) FILTER (WHERE username = $1)::int AS account_failures,
+              max(attempted_at) FILTER (WHERE username = $1) AS account_last,
+              EXISTS (SELECT 1 FROM sign_in_known_sources k WHERE k.username = $1 AND k.source_ip = $2 AND k.last_success_at > $4) AS known
+         FROM sign_in_failures WHERE (source_ip = $2 OR username = $1) AND attempted_at > $3`,
+      [username, sourceIp, since, new Date(now.getTime() - this.limits.knownSourceDays * 86_400_000)],
     );
     const row = rows[0];
-    if (!row) return;
-    const limitedSince =
-      row.user_failures >= this.limits.maxFailures ? row.user_oldest : row.ip_failures >= this.limits.maxFailuresPerIp ? row.ip_oldest : null;
-    if (limitedSince === null) return;
-    const retryAfter = Math.max(1, Math.ceil((limitedSince.getTime() + this.limits.windowSeconds * 1000 - now.getTime()) / 1000));
-    throw new AppError('too_many_requests', 'Too many failed sign-in attempts; try again later', { retryAfterSeconds: retryAfter });
+    if (!row) return null;
+    const until = (at: Date | null, plusMs: number): number => Math.max(1, Math.ceil(((at?.getTime() ?? 0) + plusMs - now.getTime()) / 1000));
+    if (row.pair_failures >= this.limits.maxFailures) return { limit: 'user-address', retryAfterSeconds: until(row.pair_oldest, windowMs) };
+    if (row.known) return null;
+    if (row.ip_failures >= this.limits.maxFailuresPerIp) return { limit: 'address', retryAfterSeconds: until(row.ip_oldest, windowMs) };
+    const over = row.account_failures - this.limits.maxAccountFailures;
+    if (over >= 0 && row.account_last !== null) {
+      const backoffMs = Math.min(this.limits.maxBackoffSeconds, 2 ** Math.min(over, 30)) * 1000;
+      if (row.account_last.getTime() + backoffMs > now.getTime()) return { limit: 'account-backoff', retryAfterSeconds: until(row.account_last, backoffMs) };
+    }
+    return null;
   }
 
   async recordFailure(username: string, sourceIp: string): Promise<void> {
     const now = this.now();
     await this.db.query('INSERT INTO sign_in_failures (username, source_ip, attempted_at) VALUES ($1, $2, $3)', [username, sourceIp, now]);
-    // Keep the table small: failures older than the window no longer count for this pair.
-    await this.db.query('DELETE FROM sign_in_failures WHERE source_ip = $1 AND attempted_at <= $2', [
+    // Keep the table small: failures older than the window no longer count for anything.
+    await this.db.query('DELETE FROM sign_in_failures WHERE (source_ip = $1 OR username = $2) AND attempted_at <= $3', [
       sourceIp,
+      username,
       new Date(now.getTime() - this.limits.windowSeconds * 1000),
     ]);
   }
 
+  /** A successful sign-in: the pair's failures are cleared and the address becomes known for the account. */
   async reset(username: string, sourceIp: string): Promise<void> {
     await this.db.query('DELETE FROM sign_in_failures WHERE username = $1 AND source_ip = $2', [username, sourceIp]);
+    await this.db.query(
+      `INSERT INTO sign_in_known_sources (username, source_ip, last_success_at) VALUES ($1, $2, $3)
+       ON CONFLICT (username, source_ip) DO UPDATE SET last_success_at = excluded.last_success_at`,
+      [username, sourceIp, this.now()],
+    );
   }
+}
+
+/** The same answer whichever limit applies (which one is in the audit record, not told to the caller). */
+export function tooManyAttempts(retryAfterSeconds: number): AppError {
+  return new AppError('too_many_requests', 'Too many failed sign-in attempts; try again later', { retryAfterSeconds });
 }
