@@ -33,6 +33,10 @@ const expectations: ExpectationTable = {
   'POST /api/auth/refresh': { allow: 'public', otherClinic: 'allow' },
   'POST /api/auth/sign-out': { allow: 'public', otherClinic: 'allow' },
   'GET /api/auth/me': { allow: everyone, otherClinic: 'allow' },
+  // Self-service (#17): people only; a device has no password or session.
+  'POST /api/auth/password': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
+  'GET /api/auth/sessions': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
+  'DELETE /api/auth/sessions/:id': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
   'GET /api/admin/clinics': admin,
   'POST /api/admin/clinics': admin,
   'GET /api/admin/users': admin,
@@ -82,6 +86,8 @@ const expectations: ExpectationTable = {
   'PUT /api/studies/:studyUid/report/draft': reader,
   'POST /api/studies/:studyUid/report/sign': reader,
   'POST /api/studies/:studyUid/report/addendum': reader,
+  // Verifying a signed report (#20): the reader, the clinic that sent the study, and the auditor (every clinic).
+  'GET /api/studies/:studyUid/report/versions/:version/signature': { allow: ['clinic', 'radiologist', 'auditor'], otherClinic: 'deny' },
   'GET /api/studies/:studyUid/banner': { allow: ['clinic', 'radiologist'], otherClinic: 'deny' },
   'GET /api/studies/:studyUid/priors': { allow: ['clinic', 'radiologist'], otherClinic: 'deny' },
   'GET /api/studies/:studyUid/nodule-follow-up': reader,
@@ -234,6 +240,7 @@ describe('authorization matrix over every route of every service (real Postgres,
       instance: ref.instance,
       frames: '1',
       frame: '1',
+      version: '1',
       number: '1',
       shareId: shares[context.clinic],
       id: '00000000-0000-4000-8000-000000000000',
@@ -296,11 +303,12 @@ describe('authorization matrix over every route of every service (real Postgres,
     expect(result.failures).toEqual([]);
     expect(result.cases.length).toBeGreaterThan(routes.length * 10);
     // No route deletes patient data: deletion under retention has no HTTP path at all (these remove
-    // configuration: an API key, a grant, a registered remote AE).
+    // configuration: an API key, a grant, a registered remote AE, one's own session).
     expect(routes.filter((r) => r.method === 'DELETE').map(routeKey).sort()).toEqual([
       'DELETE /api/admin/api-keys/:id',
       'DELETE /api/admin/clinics/:id/dimse-destinations/:ae',
       'DELETE /api/admin/grants/:userId/:clinicId',
+      'DELETE /api/auth/sessions/:id',
     ]);
   });
 });

@@ -179,10 +179,10 @@ describeUnless(chromiumMissing(), 'web app (e2e, chromium)', () => {
     expect(read).toContain('Measured on the image');
     expect(read).toMatch(/Echogenicity: nodule \d+% (darker|brighter) than the tissue around it/);
 
-    const signed = await viewer.writeAndSign('Solid hypoechoic nodule in the right lobe, 6 mm.', 'TI-RADS 3; follow-up in one year.');
+    const signed = await viewer.writeAndSign('Solid hypoechoic nodule in the right lobe, 6 mm.', 'TI-RADS 3; follow-up in one year.', reader.password);
     expect(signed).toContain('TI-RADS 3; follow-up in one year.');
     // A correction after signing is an addendum: signed as it is added, listed under the report.
-    const versions = await viewer.addAddendum('Second nodule in the left lobe, 4 mm, not in the first report.', 'Addendum: follow-up unchanged.');
+    const versions = await viewer.addAddendum('Second nodule in the left lobe, 4 mm, not in the first report.', 'Addendum: follow-up unchanged.', reader.password);
     expect(versions).toHaveLength(2);
     expect(versions[0]).toContain('TI-RADS 3; follow-up in one year.');
     expect(versions[1]).toContain('Addendum 1');

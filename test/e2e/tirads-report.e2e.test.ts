@@ -115,7 +115,8 @@ describeUnless(chromiumMissing(), 'structured TI-RADS report (e2e, chromium)', (
     for (const f of await report.fields(0)) expect([f.field, f.source, f.confirmed, f.mark, f.markColour, f.confirmShown]).toEqual([f.field, 'ai', 'true', 'AI · confirmed', GREEN, false]);
     await page.getByTestId('nodule-list').screenshot({ path: screenshotPath('tirads-confirmed.png') });
 
-    const signed = await report.sign(); // action 3
+    // Actions 3 and 4: the password (re-authentication, #20; one click, filled by a password manager), Sign.
+    const signed = await report.sign(reader.password);
     const level = /TR[1-5]/.exec(shownScore)?.[0] ?? '';
     expect(signed.levels[0]).toBe(level);
     expect(signed.levels).toHaveLength(aiNodules.length);
@@ -123,7 +124,7 @@ describeUnless(chromiumMissing(), 'structured TI-RADS report (e2e, chromium)', (
     expect(signed.text).toContain('(AI, confirmed)');
     expect(signed.text).not.toContain('not confirmed');
     expect(await report.actions()).toBeLessThanOrEqual(6);
-    expect(await report.actions()).toBe(3);
+    expect(await report.actions()).toBe(4);
 
     // What was stored is the server's own score of the confirmed AI values, signed.
     const { rows } = await system.pool.query<{ status: string; tirads_category: string; nodules: { composition: { source: string; confirmed: boolean }; score: { trLevel: string } }[] }>(
@@ -132,6 +133,14 @@ describeUnless(chromiumMissing(), 'structured TI-RADS report (e2e, chromium)', (
     );
     expect(rows[0]?.status).toBe('signed');
     expect(rows[0]?.nodules[0]?.score.trLevel).toBe(level);
+    // Reports are records (#20): the signed version is an SR in the archive, three locked copies, signed.
+    const record = await system.pool.query<{ stored: boolean; copies: number }>(
+      `SELECT rr.sr_stored_at IS NOT NULL AS stored,
+              (SELECT count(*) FROM copies c JOIN instances i ON i.sha256 = c.sha256 WHERE i.sop_instance_uid = rr.sr_sop_instance_uid AND c.state = 'ok')::int AS copies
+         FROM report_records rr JOIN reports r ON r.id = rr.report_id JOIN studies s ON s.id = r.study_ref WHERE s.study_instance_uid = $1`,
+      [uid],
+    );
+    expect(record.rows).toEqual([{ stored: true, copies: 3 }]);
     expect(rows[0]?.nodules[0]?.composition).toEqual({ code: first.lexicon.find((l) => l.item === 'composition')?.code, source: 'ai', confirmed: true });
     expect(errors).toEqual([]);
     await context.close();
@@ -200,7 +209,7 @@ describeUnless(chromiumMissing(), 'structured TI-RADS report (e2e, chromium)', (
     expect(await page.getByLabel('TI-RADS category').inputValue()).toBe('TR5');
     expect(await page.getByLabel('TI-RADS category').isDisabled()).toBe(true);
 
-    const signed = await report.sign();
+    const signed = await report.sign(reader.password);
     expect(signed.levels).toEqual(['TR5']);
     expect(signed.text).not.toContain('(AI');
     const { rows } = await system.pool.query<{ status: string; tirads_category: string; nodules: { score: { totalPoints: number; recommendation: { action: string } } }[] }>(
@@ -213,7 +222,7 @@ describeUnless(chromiumMissing(), 'structured TI-RADS report (e2e, chromium)', (
     // wider 0 + smooth 0 + macrocalcifications 1 = 3 points, TR3; 16 mm: follow-up.
     await report.replaceWithOwnNodule({ composition: 'mixed', echogenicity: 'hyper-iso', shape: 'wider', margin: 'smooth' }, 'macro', 16);
     expect(await report.score(0)).toBe('3 points · TR3, mildly suspicious · Ultrasound follow-up (TR3: follow-up if ≥ 1.5 cm)');
-    expect(await report.signAddendum('Addendum: second nodule, left lobe.')).toEqual([['TR5'], ['TR3']]);
+    expect(await report.signAddendum('Addendum: second nodule, left lobe.', reader.password)).toEqual([['TR5'], ['TR3']]);
     const kept = await system.pool.query<{ version: number; tirads_category: string }>(
       'SELECT r.version, r.tirads_category FROM reports r JOIN studies s ON s.id = r.study_ref WHERE s.study_instance_uid = $1 ORDER BY r.version',
       [uid],

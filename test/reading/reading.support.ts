@@ -48,7 +48,7 @@ export async function createDeviceKey(viewerUrl: string, adminToken: string, cli
 }
 
 /** A radiologist created by the admin over the API and granted `clinics`; returns their id and token. */
-export async function createRadiologist(viewerUrl: string, adminToken: string, username: string, clinics: string[]): Promise<{ id: string; token: string }> {
+export async function createRadiologist(viewerUrl: string, adminToken: string, username: string, clinics: string[]): Promise<{ id: string; token: string; password: string }> {
   const password = `pw-${newUid()}`;
   const created = await call<{ id?: string }>(viewerUrl, 'POST', '/api/admin/users', adminToken, { username, role: 'radiologist', password });
   if (created.status !== 201 || typeof created.body.id !== 'string') throw new Error(`user creation failed with ${created.status}`);
@@ -56,7 +56,8 @@ export async function createRadiologist(viewerUrl: string, adminToken: string, u
     const grant = await call(viewerUrl, 'POST', '/api/admin/grants', adminToken, { userId: created.body.id, clinicId: clinic });
     if (grant.status !== 201) throw new Error(`grant failed with ${grant.status}`);
   }
-  return { id: created.body.id, token: await signIn(viewerUrl, username, password) };
+  // The password too: signing re-authenticates with it (#20).
+  return { id: created.body.id, token: await signIn(viewerUrl, username, password), password };
 }
 
 export interface UploadSpec {

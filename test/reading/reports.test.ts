@@ -31,7 +31,7 @@ describe('reports (system)', () => {
   let reader: string;
   let readerId: string;
   let clinicUser: string;
-  let colleague: { id: string; token: string };
+  let colleague: { id: string; token: string; password: string };
   let study: string;
   let secondStudy: string;
   let otherStudy: string;
@@ -104,7 +104,9 @@ describe('reports (system)', () => {
 
   it('signs: the report becomes immutable, the study reported and unclaimed', async () => {
     expect((await call(viewer, 'POST', `/api/studies/${study}/report/sign`, colleague.token)).status).toBe(409);
-    const signed = await call<Version>(viewer, 'POST', `/api/studies/${study}/report/sign`, reader);
+    // Re-authentication before signing (#20): without the password the report stays a draft.
+    expect((await call(viewer, 'POST', `/api/studies/${study}/report/sign`, reader)).status).toBe(403);
+    const signed = await call<Version>(viewer, 'POST', `/api/studies/${study}/report/sign`, reader, { password: demoPassword(system, 'radiologist') });
     expect(signed.status).toBe(200);
     expect(signed.body).toMatchObject({ version: 1, status: 'signed', tiradsCategory: null, author: { userId: readerId } });
     expect(signed.body.signedAt).not.toBeNull();
@@ -132,6 +134,7 @@ describe('reports (system)', () => {
       impression: 'Addendum: TI-RADS TR4 after review.',
       aiResultRef: aiResultId,
       aiSuggestionAccepted: true,
+      password: colleague.password,
     });
     expect(addendum.status).toBe(201);
     expect(addendum.body).toMatchObject({ version: 2, kind: 'addendum', status: 'signed', tiradsCategory: 'TR4', aiSuggestionAccepted: true, author: { userId: colleague.id } });

@@ -21,10 +21,12 @@ function cookieValue(res: request.Response, name: string): string | undefined {
 describe('auth routes', () => {
   let catalog: TestCatalog;
   let app: ReturnType<typeof createServiceApp>;
+  let auth: AuthService;
+  let clinicId: string;
 
   beforeAll(async () => {
     catalog = await createTestCatalog('authroute');
-    const auth = new AuthService({
+    auth = new AuthService({
       pool: catalog.pool,
       tokenSecret: SECRET,
       accessTokenTtlSeconds: 120,
@@ -34,6 +36,8 @@ describe('auth routes', () => {
     const clinic = await auth.createClinic({ code: 'route-clinic', name: 'R' });
     await auth.createUser({ username: 'carol', role: 'clinic', clinicId: clinic.id, password: PASSWORD });
     await auth.createUser({ username: 'dave', role: 'clinic', clinicId: clinic.id, password: PASSWORD });
+    await auth.createUser({ username: 'erin', role: 'clinic', clinicId: clinic.id, password: PASSWORD });
+    clinicId = clinic.id;
     app = createServiceApp({
       service: 'viewer',
       logger: createLogger({ level: 'silent', service: 'viewer' }),
@@ -118,6 +122,54 @@ describe('auth routes', () => {
     expect(limited.body.detail).toBe('Too many failed sign-in attempts; try again later');
     // dave, from where he signed in before, is not locked out.
     await from('198.51.100.7', PASSWORD).expect(200);
+  });
+
+  it('refuses weak and common passwords (#17): aaaaaaaaaaaa, Password2024!, the user name', async () => {
+    for (const [password, why] of [
+      ['aaaaaaaaaaaa', 'too few different characters'],
+      ['Password2024!', 'a commonly used password'],
+      ['frank-is-my-name', 'contains the user name'],
+    ]) {
+      await expect(auth.createUser({ username: 'frank', role: 'clinic', clinicId, password })).rejects.toMatchObject({ code: 'bad_request', message: `Password refused: ${why}` });
+    }
+  });
+
+  it('lets a user change their own password and see and revoke their sessions (#17)', async () => {
+    const signIn = async (ip: string, password = PASSWORD): Promise<string> =>
+      (await request(app).post('/api/auth/sign-in').set('X-Forwarded-For', ip).send({ username: 'erin', password, client: 'api' }).expect(200)).body.accessToken as string;
+    const here = await signIn('198.51.100.20');
+    const laptop = await signIn('198.51.100.21');
+    const phone = await signIn('198.51.100.22');
+    const listed = await request(app).get('/api/auth/sessions').set('Authorization', `Bearer ${here}`).expect(200);
+    const sessions = listed.body.sessions as { id: string; sourceIp: string; current: boolean }[];
+    expect(sessions.map((x) => x.sourceIp).sort()).toEqual(['198.51.100.20', '198.51.100.21', '198.51.100.22']);
+    expect(sessions.filter((x) => x.current).map((x) => x.sourceIp)).toEqual(['198.51.100.20']);
+
+    // Revoke the phone's session: its token stops working at once; another user's session id is not found.
+    const phoneSession = sessions.find((x) => x.sourceIp === '198.51.100.22')?.id ?? '';
+    await request(app).delete(`/api/auth/sessions/${phoneSession}`).set('Authorization', `Bearer ${here}`).expect(204);
+    await request(app).get('/api/auth/me').set('Authorization', `Bearer ${phone}`).expect(401);
+    const carol = (await request(app).post('/api/auth/sign-in').set('X-Forwarded-For', '198.51.100.30').send({ username: 'carol', password: PASSWORD, client: 'api' }).expect(200)).body.accessToken as string;
+    const carolSession = ((await request(app).get('/api/auth/sessions').set('Authorization', `Bearer ${carol}`).expect(200)).body.sessions as { id: string }[])[0]?.id ?? '';
+    await request(app).delete(`/api/auth/sessions/${carolSession}`).set('Authorization', `Bearer ${here}`).expect(404);
+    await request(app).get('/api/auth/me').set('Authorization', `Bearer ${carol}`).expect(200);
+
+    // Password change: the current password is required, the policy applies, the same password is refused.
+    const change = (token: string, currentPassword: string, newPassword: string): request.Test =>
+      request(app).post('/api/auth/password').set('Authorization', `Bearer ${token}`).set('X-Forwarded-For', '198.51.100.20').send({ currentPassword, newPassword });
+    await change(here, 'not my password', 'a new and long passphrase').expect(403);
+    expect((await change(here, PASSWORD, 'aaaaaaaaaaaa').expect(400)).body.detail).toBe('Password refused: too few different characters');
+    await change(here, PASSWORD, PASSWORD).expect(400);
+    const changed = await change(here, PASSWORD, 'a new and long passphrase').expect(200);
+    expect(changed.body.otherSessionsRevoked).toBe(1);
+    // The laptop session is revoked, the old token of this one too (token version); the new one works.
+    await request(app).get('/api/auth/me').set('Authorization', `Bearer ${laptop}`).expect(401);
+    await request(app).get('/api/auth/me').set('Authorization', `Bearer ${here}`).expect(401);
+    await request(app).get('/api/auth/me').set('Authorization', `Bearer ${changed.body.accessToken as string}`).expect(200);
+    await request(app).post('/api/auth/sign-in').set('X-Forwarded-For', '198.51.100.20').send({ username: 'erin', password: PASSWORD, client: 'api' }).expect(401);
+    await signIn('198.51.100.20', 'a new and long passphrase');
+    // Nothing of the password comes back.
+    expect(JSON.stringify(changed.body)).not.toContain('passphrase');
   });
 
   it('answers 429 with Retry-After after repeated failures, and 400 for a malformed body', async () => {

@@ -130,6 +130,33 @@ export function createAuthRouter(auth: AuthService, options: AuthRouterOptions =
     res.json({ ...principalView(req.principal), displayName: user?.displayName ?? null });
   });
 
+  // ---- self-service (#17): own password and sessions ------------------------------------------------
+
+  const self = { scope: 'self', roles: [...ROLES] } as const;
+  const passwordBody = z.object({ currentPassword: z.string().min(1).max(1024), newPassword: z.string().min(1).max(1024) }).strict();
+  routes.post('/api/auth/password', { ...self, description: 'change the own password (current one required); other sessions are revoked' }, json, async (req, res) => {
+    const body = parseInput(passwordBody, req.body);
+    const changed = await auth.changeOwnPassword(req.principal, body.currentPassword, body.newPassword, origin(req));
+    res.setHeader('Cache-Control', 'no-store');
+    // The old access token no longer matches the account's token version: hand over a new one the way it came.
+    if (readCredential(req)?.kind === 'cookie') {
+      res.cookie(cookieName(req, ACCESS_COOKIE), changed.accessToken, cookieOptions(req, auth.accessTokenTtlSeconds * 1000, '/'));
+      res.json({ otherSessionsRevoked: changed.otherSessionsRevoked });
+      return;
+    }
+    res.json({ accessToken: changed.accessToken, expiresAt: changed.accessTokenExpiresAt.toISOString(), otherSessionsRevoked: changed.otherSessionsRevoked });
+  });
+
+  routes.get('/api/auth/sessions', { ...self, description: 'the own active sessions (current one marked)' }, async (req, res) => {
+    const sessions = await auth.listOwnSessions(req.principal);
+    res.json({ sessions: sessions.map((s) => ({ ...s, createdAt: s.createdAt.toISOString(), expiresAt: s.expiresAt.toISOString() })) });
+  });
+
+  routes.delete('/api/auth/sessions/:id', { ...self, description: 'revoke one of the own sessions' }, async (req, res) => {
+    if (!(await auth.revokeOwnSession(req.principal, String(req.params.id), origin(req)))) throw new AppError('not_found', 'No such session');
+    res.status(204).end();
+  });
+
   // ---- administration ----------------------------------------------------------------------------
 
   const admin = { scope: 'admin', roles: ['admin'] } as const;

@@ -3,9 +3,11 @@ import { AppError } from '@yunying/core';
 import { inTransaction, type Pool } from '@yunying/catalog';
 import type { Config } from '@yunying/config';
 import { isRole, type Principal, type Role } from './principal';
-import { burnPasswordCheck, hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './password';
+import { burnPasswordCheck, hashPassword, verifyPassword } from './password';
+import { assertPasswordAcceptable } from './password-policy';
 import { derivePepper, formatApiKey, hashesEqual, keyedHash, parseApiKey, randomPrefix, randomSecret } from './secrets';
 import { DEFAULT_SIGN_IN_LIMITS, SignInLimiter, tooManyAttempts, type SignInLimits } from './sign-in-limiter';
+import { auditActor as auditActorOf } from './principal';
 import { recordAccountChange } from './stewardship';
 import type { Queryable } from './queryable';
 
@@ -493,6 +495,74 @@ export class AuthService {
 
   // ---- users and grants ------------------------------------------------------------------------
 
+  // ---- self-service: own password and sessions (#17 finding 6) -----------------------------------
+
+  /**
+   * A signed-in user changes their own password: the current one must be given (a stolen session alone is not
+   * enough), and a wrong one counts as a failed sign-in (so this is no guessing oracle). Every other session of
+   * the user is revoked and token_version bumped; the calling session stays signed in with a new access token.
+   */
+  async changeOwnPassword(
+    principal: Principal,
+    currentPassword: string,
+    newPassword: string,
+    origin: RequestOrigin = {},
+  ): Promise<{ accessToken: string; accessTokenExpiresAt: Date; otherSessionsRevoked: number }> {
+    if (principal.kind !== 'user' || principal.userId === undefined || principal.sessionId === undefined) {
+      throw new AppError('forbidden', 'Only a signed-in user can change their password');
+    }
+    const ip = origin.sourceIp ?? 'unknown';
+    const limited = await this.limiter.refusal(principal.username, ip);
+    if (limited !== null) throw tooManyAttempts(limited.retryAfterSeconds);
+    const { rows } = await this.pool.query<UserRow & { password_hash: string }>(`SELECT ${USER_COLUMNS}, u.password_hash FROM users u WHERE u.id = $1`, [principal.userId]);
+    const row = rows[0];
+    if (!row || row.disabled) throw unauthenticated('Access token revoked');
+    if (!(await verifyPassword(row.password_hash, currentPassword))) {
+      await this.limiter.recordFailure(principal.username, ip);
+      await this.record({ type: 'User Authentication', outcome: 4, actor: auditActorOf(principal), sourceIp: ip, requestId: origin.requestId ?? null, details: { subtype: 'Password Change', reason: 'bad-password' } });
+      throw new AppError('forbidden', 'The current password is not correct');
+    }
+    assertPasswordAcceptable(newPassword, row.username);
+    if (await verifyPassword(row.password_hash, newPassword)) throw new AppError('bad_request', 'Password refused: the same as the current one');
+    const hash = await hashPassword(newPassword);
+    const { version, revokedCount } = await inTransaction(this.pool, async (client) => {
+      const updated = await client.query<{ token_version: number }>(
+        'UPDATE users SET password_hash = $2, token_version = token_version + 1, updated_at = now() WHERE id = $1 RETURNING token_version',
+        [row.id, hash],
+      );
+      const revoked = await client.query(
+        "UPDATE sessions SET revoked_at = now(), revoked_reason = 'password-changed' WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL",
+        [row.id, principal.sessionId],
+      );
+      await this.recordAdmin({ actor: principal, sourceIp: ip, ...(origin.requestId ? { requestId: origin.requestId } : {}) }, 'own-password-changed', { targetUserId: row.id, otherSessionsRevoked: revoked.rowCount ?? 0 });
+      return { version: updated.rows[0]?.token_version ?? row.token_version + 1, revokedCount: revoked.rowCount ?? 0 };
+    });
+    const access = await this.issueAccessToken(principalOfUser(userView(row), principal.sessionId), version);
+    return { ...access, otherSessionsRevoked: revokedCount };
+  }
+
+  /** The caller's own sessions that are neither revoked nor ended, newest first; `current` marks this one. */
+  async listOwnSessions(principal: Principal): Promise<{ id: string; createdAt: Date; expiresAt: Date; sourceIp: string | null; current: boolean }[]> {
+    if (principal.userId === undefined) return [];
+    const { rows } = await this.pool.query<{ id: string; created_at: Date; expires_at: Date; source_ip: string | null }>(
+      'SELECT id::text, created_at, expires_at, source_ip FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at DESC LIMIT 100',
+      [principal.userId, this.now()],
+    );
+    return rows.map((r) => ({ id: r.id, createdAt: r.created_at, expiresAt: r.expires_at, sourceIp: r.source_ip, current: r.id === principal.sessionId }));
+  }
+
+  /** Revokes one of the caller's own sessions (its access and refresh tokens stop working at once). */
+  async revokeOwnSession(principal: Principal, sessionId: string, origin: RequestOrigin = {}): Promise<boolean> {
+    if (principal.userId === undefined || !UUID.test(sessionId)) return false;
+    const { rowCount } = await this.pool.query(
+      "UPDATE sessions SET revoked_at = now(), revoked_reason = 'revoked-by-user' WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+      [sessionId, principal.userId],
+    );
+    if (!rowCount) return false;
+    await this.record({ type: 'User Authentication', outcome: 0, actor: auditActorOf(principal), sourceIp: origin.sourceIp ?? null, requestId: origin.requestId ?? null, details: { subtype: 'Logout', reason: 'session-revoked-by-user', sessionId } });
+    return true;
+  }
+
   async getUser(id: string, db: Queryable = this.pool): Promise<UserView | null> {
     if (!UUID.test(id)) return null;
     const { rows } = await db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE u.id = $1`, [id]);
@@ -516,7 +586,7 @@ export class AuthService {
   ): Promise<UserView> {
     const username = normalizeUsername(input.username);
     if (!USERNAME.test(username)) throw new AppError('bad_request', 'Username: 2-63 characters of a-z, 0-9, ".", "_", "-"');
-    if (input.password.length < MIN_PASSWORD_LENGTH) throw new AppError('bad_request', `Password: at least ${MIN_PASSWORD_LENGTH} characters`);
+    assertPasswordAcceptable(input.password, username);
     const clinicId = input.clinicId ?? null;
     if ((input.role === 'clinic') !== (clinicId !== null)) throw new AppError('bad_request', 'A clinic user needs a clinicId; other roles must not have one');
     if (clinicId !== null && !UUID.test(clinicId)) throw new AppError('bad_request', 'clinicId must be a uuid');
@@ -544,9 +614,7 @@ export class AuthService {
   async updateUser(id: string, change: { displayName?: string; password?: string; disabled?: boolean }, context?: AdminContext): Promise<UserView> {
     const current = await this.getUser(id);
     if (!current) throw new AppError('not_found', 'No such user');
-    if (change.password !== undefined && change.password.length < MIN_PASSWORD_LENGTH) {
-      throw new AppError('bad_request', `Password: at least ${MIN_PASSWORD_LENGTH} characters`);
-    }
+    if (change.password !== undefined) assertPasswordAcceptable(change.password, current.username);
     const passwordHash = change.password !== undefined ? await hashPassword(change.password) : null;
     const bump = passwordHash !== null || change.disabled !== undefined;
     await inTransaction(this.pool, async (client) => {

@@ -57,6 +57,8 @@ export interface Config {
   derived: DerivedStorageConfig;
   writeQuorum: number;
   retentionMinYears: number;
+  /** Signed reports as records (#20): SR retention, the readers' key algorithm, the key-encryption secret. */
+  reports: { retentionYears: number; signingAlgorithm: Env['REPORT_SIGNING_ALGORITHM']; signingSecretFile: string; generateMissingSecret: boolean };
   /** Scrubber, repair worker and orphan sweeper (#8 "keep and prove"). */
   keeper: {
     scrubIntervalSeconds: number;
@@ -207,6 +209,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     derived,
     writeQuorum: e.WRITE_QUORUM,
     retentionMinYears: e.RETENTION_MIN_YEARS,
+    reports: {
+      retentionYears: e.REPORT_RETENTION_YEARS,
+      signingAlgorithm: e.REPORT_SIGNING_ALGORITHM,
+      signingSecretFile: path.resolve(cwd, e.REPORT_SIGNING_SECRET_FILE ?? path.join(dataDir, 'secrets', 'report-signing.key')),
+      generateMissingSecret: e.REPORT_SIGNING_SECRET_FILE === undefined,
+    },
     keeper: {
       scrubIntervalSeconds: e.SCRUB_INTERVAL_SECONDS,
       scrubBatch: e.SCRUB_BATCH,

@@ -127,6 +127,21 @@ export const envSchema = z
       .max(100)
       .default(15)
       .describe('Global minimum retention in years; a clinic policy can only lengthen it.'),
+    REPORT_RETENTION_YEARS: z.coerce
+      .number()
+      .int()
+      .min(15, 'at least 15 (outpatient medical records)')
+      .max(100)
+      .default(15)
+      .describe('Retention in years of signed report SRs (medical records); the longer of this and the study retention applies.'),
+    REPORT_SIGNING_ALGORITHM: z.enum(['ecdsa-p256', 'sm2']).default('ecdsa-p256').describe('Algorithm of new readers\' report-signing keys: ECDSA P-256 with SHA-256, or SM2 with SM3 (GB/T 32918).'),
+    REPORT_SIGNING_SECRET_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'File of the 32-byte secret (base64) that encrypts readers\' report-signing private keys at rest, kept outside the database (set it in production: a secret next to the data is readable by whoever can copy the database disk). Default DATA_DIR/secrets/report-signing.key, generated on first start.',
+      ),
 
     SCRUB_INTERVAL_SECONDS: z.coerce
       .number()

@@ -3,7 +3,7 @@ import express from 'express';
 import { pingDatabase } from '@yunying/catalog';
 import { AuditLog, auditAnchorStores, createAuditRouter, loadCheckpointPublicKeys, loadCheckpointSigner } from '@yunying/audit';
 import { AuthService, createAuthRouter, createOidcRouter, withOidc } from '@yunying/auth';
-import { createDerivedObjectStore, createReplicatedStore } from '@yunying/archive';
+import { createDerivedObjectStore, createReplicatedStore, IngestPipeline } from '@yunying/archive';
 import { createServiceApp, listen, type ServiceContext, type StartedService, httpSecurityFromConfig } from '@yunying/http';
 import { createDicomwebRouter } from './dicomweb';
 import { readingRouters } from './reading';
@@ -21,10 +21,20 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
   const auth = AuthService.fromConfig(config, ctx.pool, auditLog);
   // Yunying's own tokens and API keys, and an external OIDC issuer's access tokens when configured.
   const authenticator = withOidc(auth, config);
-  // The viewer only reads objects (from the first copy that verifies): it never creates a bucket or sets
-  // lock configuration, so it can run with read-only object credentials.
+  // The viewer never creates a bucket or sets lock configuration. It reads objects (from the first copy
+  // that verifies) and, since #20, writes signed report SRs: its object credentials need write access.
   const store = await createReplicatedStore(config, logger, { prepare: false });
   const derived = await createDerivedObjectStore(config, { prepare: false });
+  // Signed reports are written as SRs through the one write path (#20), so the viewer writes objects too:
+  // three locked copies, retention at least the medical-record retention (REPORT_RETENTION_YEARS).
+  const reportPipeline = new IngestPipeline({
+    pool: ctx.pool,
+    store,
+    logger,
+    metrics: ctx.metrics,
+    parseLimits: { maxBytes: config.stow.maxInstanceBytes },
+    retentionMinYears: Math.max(config.retentionMinYears, config.reports.retentionYears),
+  });
   // Audit checkpoints and segments are read back from the copy targets (AUDIT_ANCHOR_STORE=replicas, #17).
   const anchorStores = auditAnchorStores(config, store.targets);
 
@@ -74,7 +84,7 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
       dicomweb.router,
       // STOW-RS lent by the ingest role when it runs in this process: one /dicomweb base URL.
       ...(ctx.sharedRoutes?.dicomwebRouters() ?? []),
-      ...readingRouters({ pool: ctx.pool, authenticator }).map((r) => r.router),
+      ...readingRouters({ pool: ctx.pool, authenticator, reportPipeline, reports: config.reports, logger }).map((r) => r.router),
       readerAiRoutes(readerAi, authenticator).router,
       triageScopeRoutes(ctx.pool, authenticator).router,
       priorsRoutes(ctx.pool, authenticator).router,

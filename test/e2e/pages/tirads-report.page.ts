@@ -123,8 +123,9 @@ export class TiradsReportPage {
   }
 
   /** Signs an addendum with the block(s) filled in and an impression; returns each signed version's nodule levels. */
-  async signAddendum(impression: string): Promise<string[][]> {
+  async signAddendum(impression: string, password: string): Promise<string[][]> {
     await this.page.getByLabel('Addendum impression').fill(impression);
+    await this.page.getByTestId('addendum-password').fill(password);
     await this.page.getByTestId('sign-addendum').click();
     await this.page.locator('[data-testid="signed-report"][data-version="2"]').waitFor();
     const versions = this.page.getByTestId('signed-report');
@@ -148,8 +149,14 @@ export class TiradsReportPage {
     return (await line.textContent()) ?? '';
   }
 
-  /** Signs; returns the signed version's text and its nodules' levels as drawn. */
-  async sign(): Promise<{ text: string; levels: string[] }> {
+  /**
+   * Signs, re-authenticating with the password (#20); returns the signed version's text and its nodules'
+   * levels as drawn. The password counts as one action: a click into the field, then filled as a password
+   * manager fills it (input events, no key presses). Typed by hand it would be one key press per character.
+   */
+  async sign(password: string): Promise<{ text: string; levels: string[] }> {
+    await this.page.getByTestId('sign-password').click();
+    await this.page.getByTestId('sign-password').fill(password);
     await this.page.getByTestId('sign-report').click();
     const signed = this.page.locator('[data-testid="signed-report"][data-version="1"]');
     await signed.waitFor();

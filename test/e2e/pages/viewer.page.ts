@@ -267,13 +267,15 @@ export class ViewerPage {
    * The free-text path: the reader removes the nodule blocks the AI prefilled (#20; they would need
    * confirming before signing) and writes the report in words with an overall category.
    */
-  async writeAndSign(findings: string, impression: string): Promise<string> {
+  async writeAndSign(findings: string, impression: string, password: string): Promise<string> {
     const blocks = this.page.getByTestId('nodule-block');
     await blocks.first().waitFor();
     while ((await blocks.count()) > 0) await blocks.first().getByTestId('remove-nodule').click();
     await this.page.getByLabel('TI-RADS category').selectOption('TR3');
     await this.page.getByLabel('Findings').fill(findings);
     await this.page.getByLabel('Impression').fill(impression);
+    // Re-authentication before signing (#20).
+    await this.page.getByTestId('sign-password').fill(password);
     await this.page.getByTestId('sign-report').click();
     const signed = this.page.locator('[data-testid="signed-report"][data-version="1"]');
     await signed.waitFor();
@@ -281,10 +283,11 @@ export class ViewerPage {
   }
 
   /** Signs an addendum under the signed report; returns the texts of all signed versions, in order. */
-  async addAddendum(findings: string, impression: string): Promise<string[]> {
+  async addAddendum(findings: string, impression: string, password: string): Promise<string[]> {
     const shown = await this.page.getByTestId('signed-report').count();
     await this.page.getByLabel('Addendum findings').fill(findings);
     await this.page.getByLabel('Addendum impression').fill(impression);
+    await this.page.getByTestId('addendum-password').fill(password);
     await this.page.getByTestId('sign-addendum').click();
     await this.page.getByTestId('signed-report').nth(shown).waitFor();
     return this.page.getByTestId('signed-report').allTextContents();

@@ -1,5 +1,9 @@
 import type { Authenticator, SecureRouter } from '@yunying/auth';
+import type { IngestPipeline } from '@yunying/archive';
 import type { Pool } from '@yunying/catalog';
+import type { Logger } from '@yunying/core';
+import { ReportRecords } from './record/report.record';
+import { algorithmFromConfig, loadSigningSecret, ReaderKeys } from './record/signing-keys';
 import { bannerRoutes } from './banner.route';
 import { BannerService } from './banner.service';
 import { queueRoutes } from './queue.route';
@@ -11,6 +15,10 @@ import { readingTimeRoutes } from './reading-time.route';
 export interface ReadingDeps {
   pool: Pool;
   authenticator: Authenticator;
+  /** The one write path for report SRs, its retention minimum raised to the medical-record retention. */
+  reportPipeline: IngestPipeline;
+  reports: { signingAlgorithm: 'ecdsa-p256' | 'sm2'; signingSecretFile: string; generateMissingSecret: boolean };
+  logger: Logger;
   /** Claim lifetime; 30 minutes unless configured. */
   claimTtlSeconds?: number;
 }
@@ -20,9 +28,13 @@ export const DEFAULT_CLAIM_TTL_SECONDS = 30 * 60;
 /** The reading API of issue #6: the queue with claims, reports, and the clinic's study list. */
 export function readingRouters(deps: ReadingDeps): SecureRouter[] {
   const queue = new QueueService(deps.pool, deps.claimTtlSeconds ?? DEFAULT_CLAIM_TTL_SECONDS);
-  const reports = new ReportService(deps.pool);
+  const keys = new ReaderKeys(loadSigningSecret(deps.reports.signingSecretFile, deps.reports.generateMissingSecret), algorithmFromConfig(deps.reports.signingAlgorithm));
+  const records = new ReportRecords({ pool: deps.pool, pipeline: deps.reportPipeline, keys, logger: deps.logger });
+  const reports = new ReportService(deps.pool, records);
   return [
-    queueRoutes(queue, deps.authenticator), reportRoutes(reports, deps.authenticator), bannerRoutes(new BannerService(deps.pool), deps.authenticator),
+    queueRoutes(queue, deps.authenticator),
+    reportRoutes(reports, deps.authenticator),
+    bannerRoutes(new BannerService(deps.pool), deps.authenticator),
     readingTimeRoutes(deps.pool, deps.authenticator),
   ];
 }

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import request from 'supertest';
 import { IngestPipeline } from '@yunying/archive';
 import { AuditLog } from '@yunying/audit';
@@ -57,7 +58,7 @@ describe('reading time (real PostgreSQL)', () => {
       expect((await pipeline.ingest(bytes, { clinicId: clinic.id, actor: { username: 'test-device' }, sourceIp: '127.0.0.1', via: 'STOW-RS' })).status).toBe('stored');
       studies.push(uid);
     }
-    await auth.createUser({ username: 'radiologist2', displayName: 'Second reader', role: 'radiologist', password: 'radiologist2-password' });
+    await auth.createUser({ username: 'radiologist2', displayName: 'Second reader', role: 'radiologist', password: 'Hj4$nTq8@cVb3sEw' });
     const { rows } = await catalog.pool.query<{ id: string; username: string }>(`SELECT id, username FROM users`);
     for (const r of rows) userIds[r.username] = r.id;
     const password = (name: string): string => demo.users.find((u) => u.username === name)?.password ?? '';
@@ -67,7 +68,13 @@ describe('reading time (real PostgreSQL)', () => {
       logger: createLogger({ level: 'silent', service: 'viewer' }),
       metrics: createMetricsRegistry(),
       readiness: [],
-      routes: readingRouters({ pool: catalog.pool, authenticator: auth }).map((r) => r.router),
+      routes: readingRouters({
+          pool: catalog.pool,
+          authenticator: auth,
+          reportPipeline: pipeline,
+          reports: { signingAlgorithm: 'ecdsa-p256', signingSecretFile: path.join(storage.dir, 'secrets', 'report-signing.key'), generateMissingSecret: true },
+          logger: createLogger({ level: 'silent', service: 'viewer' }),
+        }).map((r) => r.router),
     });
   }, 120_000);
 
@@ -93,7 +100,7 @@ describe('reading time (real PostgreSQL)', () => {
     expect((await request(app).post(`/api/queue/${uid}/claim`).set(as('radiologist'))).status).toBe(200);
     expect((await row(uid))[0]?.opened_at).toEqual(opened?.opened_at);
     expect((await request(app).put(`/api/studies/${uid}/report/draft`).set(as('radiologist')).send({ findings: 'Normal thyroid.', impression: 'No nodule.' })).status).toBe(200);
-    expect((await request(app).post(`/api/studies/${uid}/report/sign`).set(as('radiologist'))).status).toBe(200);
+    expect((await request(app).post(`/api/studies/${uid}/report/sign`).set(as('radiologist')).send({ password: demo.users.find((u) => u.username === 'radiologist')?.password })).status).toBe(200);
     const [signed] = await row(uid);
     expect(signed?.signed_at).not.toBeNull();
     expect((signed?.signed_at?.getTime() ?? 0) >= (opened?.opened_at.getTime() ?? Infinity)).toBe(true);

@@ -84,6 +84,18 @@ export const reportContent = z
   .refine((r) => !usesAi(r.nodules) || r.aiResultRef !== null, { path: ['aiResultRef'] });
 export type ReportContent = z.output<typeof reportContent>;
 
+/**
+ * Re-authentication carried by a signing request (#20): the reader's password. Optional in the schema so
+ * a request without it gets the service's "needs your password" answer rather than a generic 400.
+ */
+export const signRequest = z.object({ password: z.string().max(1024).optional() }).strict();
+
+/** An addendum is content plus the signer's re-authentication. */
+export const addendumRequest = z
+  .object({ password: z.string().max(1024).optional() })
+  .passthrough()
+  .transform(({ password, ...content }) => ({ password, content }));
+
 export function isUuid(value: string): boolean {
   return UUID.test(value);
 }

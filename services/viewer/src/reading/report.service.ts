@@ -7,6 +7,9 @@ import { auditReading, userIdOf, type Caller } from './reading.audit';
 import { recordSigned } from './reading-time.repository';
 import type { ClinicStudiesQuery, ReadingStatus, ReportContent } from './reading.schemas';
 import { ReportRepository, type AiResultRow, type ReportRow, type StoredContent } from './report.repository';
+import { reauthenticate } from './record/reauth';
+import type { BuiltSr } from './record/report.sr';
+import type { ReportRecords, SignatureCheck } from './record/report.record';
 import { aiFieldMismatches } from './tirads.ai-check';
 import { overallLevel, scoreNodules, storedNodules, unconfirmedFields, type StoredNodule } from './tirads.findings';
 
@@ -48,7 +51,10 @@ export class ReportService {
   private readonly reports = new ReportRepository();
   private readonly studies = new QueueRepository();
 
-  constructor(private readonly pool: Pool) {}
+  constructor(
+    private readonly pool: Pool,
+    private readonly records: ReportRecords,
+  ) {}
 
   /** All versions for readers; signed versions only for the clinic that sent the study. */
   async get(caller: Caller, studyUid: string): Promise<StudyReportView> {
@@ -90,18 +96,35 @@ export class ReportService {
     });
   }
 
-  /** Signs the draft: it becomes immutable, the study 'reported', and the claim is released. */
-  async sign(caller: Caller, studyUid: string): Promise<ReportVersionView> {
+  /**
+   * Signs the draft after re-authenticating the reader: it becomes immutable, the study 'reported', the
+   * claim is released, and the version is rendered as an SR, signed with the reader's key and stored
+   * through the one write path (record/report.record.ts). A retried sign whose SR store did not finish
+   * finishes it (same bytes, one SR); a sign of a fully recorded report is a conflict.
+   */
+  async sign(caller: Caller, studyUid: string, password: string | undefined): Promise<ReportVersionView> {
     const me = userIdOf(caller);
-    return inTransaction(this.pool, async (client) => {
+    const { view, sr, clinicId } = await inTransaction(this.pool, async (client) => {
       const study = await this.visibleStudy(client, caller, studyUid, true);
       const draft = await this.reports.byVersion(client, study.id, 1);
-      if (draft?.status === 'signed') throw new AppError('conflict', 'The report is already signed');
+      if (draft?.status === 'signed') {
+        // A retry after a store that did not finish (of the report or an addendum): finish it, one SR.
+        for (const row of await this.reports.versions(client, study.id, true)) {
+          const pending = row.author_user_id === me ? await this.records.pending(client, row, study.id) : null;
+          if (pending === null) continue;
+          await reauthenticate(this.pool, caller, password);
+          return { view: toView(row), sr: pending, clinicId: study.clinic_id };
+        }
+        throw new AppError('conflict', 'The report is already signed');
+      }
       assertHoldsClaim(study, me);
       if (!draft) throw new AppError('conflict', 'There is no draft to sign; save one first');
       const nodules = storedNodules(draft.nodules);
       if (isEmpty(draft.findings, draft.impression, nodules)) throw new AppError('unprocessable', 'A report needs findings, an impression or a nodule before it is signed');
       assertConfirmed(nodules);
+      // Last, once the report could be signed: tenancy and the form's problems answer first (and no
+      // password is checked for a request that would fail anyway). The study row stays locked meanwhile.
+      await reauthenticate(this.pool, caller, password);
       await this.reports.sign(client, study.id, 1, me);
       await this.reports.markReported(client, study.id);
       await recordSigned(client, study.id, me);
@@ -112,8 +135,32 @@ export class ReportService {
         clinicId: study.clinic_id,
         details: { what: 'report', version: 1, status: 'signed', tirads: nodules.length },
       });
-      return toView(await this.mustRead(client, study.id, 1));
+      const signed = await this.mustRead(client, study.id, 1);
+      return { view: toView(signed), sr: await this.records.prepare(client, signed, study.id, me), clinicId: study.clinic_id };
     });
+    await this.storeSr(sr, view.id, clinicId, caller);
+    return view;
+  }
+
+  /** Verifies a signed version's signature and SR (auditor, the clinic, readers). */
+  async verify(caller: Caller, studyUid: string, version: number): Promise<SignatureCheck & { studyInstanceUid: string; version: number }> {
+    return inTransaction(this.pool, async (client) => {
+      const study = await this.visibleStudy(client, caller, studyUid, false);
+      const row = await this.reports.byVersion(client, study.id, version);
+      // Not an error: "is version n signed, and by whom?" has the answer "no" (a draft is not shown here).
+      if (row?.status !== 'signed') return { studyInstanceUid: studyUid, version, signed: false, valid: false, reasons: ['no signed report version'] };
+      await auditReading(client, caller, {
+        type: 'DICOM Instances Accessed',
+        studyInstanceUid: studyUid,
+        clinicId: study.clinic_id,
+        details: { what: 'report-signature', version },
+      });
+      return { studyInstanceUid: studyUid, version, ...(await this.records.verify(client, row, studyUid)) };
+    });
+  }
+
+  private async storeSr(sr: BuiltSr, reportId: string, clinicId: string, caller: Caller): Promise<void> {
+    await this.records.store(sr, reportId, clinicId, caller);
   }
 
   /**
@@ -121,9 +168,9 @@ export class ReportService {
    * is short and written in one go; a draft stage would add a second open-draft path for little gain).
    * No claim needed: the study is already reported; the study row lock orders concurrent addenda.
    */
-  async addAddendum(caller: Caller, studyUid: string, content: ReportContent): Promise<ReportVersionView> {
+  async addAddendum(caller: Caller, studyUid: string, content: ReportContent, password: string | undefined): Promise<ReportVersionView> {
     const me = userIdOf(caller);
-    return inTransaction(this.pool, async (client) => {
+    const { view, sr, clinicId } = await inTransaction(this.pool, async (client) => {
       const study = await this.visibleStudy(client, caller, studyUid, true);
       const first = await this.reports.byVersion(client, study.id, 1);
       if (first?.status !== 'signed') throw new AppError('conflict', 'An addendum needs a signed report; sign the report first');
@@ -131,6 +178,7 @@ export class ReportService {
       // Signed as it is created, so held to the same rule as signing a report.
       assertConfirmed(content.nodules);
       await this.assertAiResult(client, content, study.id);
+      await reauthenticate(this.pool, caller, password);
       const version = (await this.reports.latestVersion(client, study.id)) + 1;
       await this.reports.insert(client, { studyRef: study.id, version, kind: 'addendum', authorUserId: me, content: storedContent(content), signed: true });
       await auditReading(client, caller, {
@@ -140,8 +188,11 @@ export class ReportService {
         clinicId: study.clinic_id,
         details: { what: 'report', version, kind: 'addendum', status: 'signed', tirads: content.nodules.length },
       });
-      return toView(await this.mustRead(client, study.id, version));
+      const signed = await this.mustRead(client, study.id, version);
+      return { view: toView(signed), sr: await this.records.prepare(client, signed, study.id, me), clinicId: study.clinic_id };
     });
+    await this.storeSr(sr, view.id, clinicId, caller);
+    return view;
   }
 
   async aiResults(caller: Caller, studyUid: string): Promise<{ studyInstanceUid: string; results: ReturnType<typeof aiView>[] }> {

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import request from 'supertest';
 import { IngestPipeline } from '@yunying/archive';
 import { AuditLog } from '@yunying/audit';
@@ -70,10 +71,12 @@ describe('structured TI-RADS report API (real PostgreSQL)', () => {
   let token = '';
   let study = '';
   let aiResultId = '';
+  let password = '';
 
   const base = (): string => `/api/studies/${study}/report`;
   const put = (body: unknown) => request(app).put(`${base()}/draft`).set('Authorization', `Bearer ${token}`).send(body as object);
-  const post = (path: string, body: unknown = {}) => request(app).post(`${base()}/${path}`).set('Authorization', `Bearer ${token}`).send(body as object);
+  // Signing re-authenticates the reader (#20): every sign and addendum carries the password.
+  const post = (path: string, body: object = {}) => request(app).post(`${base()}/${path}`).set('Authorization', `Bearer ${token}`).send({ ...body, password });
 
   beforeAll(async () => {
     catalog = await createTestCatalog('tirads');
@@ -89,6 +92,7 @@ describe('structured TI-RADS report API (real PostgreSQL)', () => {
       audit: new AuditLog(catalog.pool),
       signInLimits: { maxFailures: 1000, maxFailuresPerIp: 1000 },
     });
+    const logger = createLogger({ level: 'silent', service: 'tirads-test' });
     const pipeline = new IngestPipeline({
       pool: catalog.pool,
       store: new ReplicatedStore({ targets: storage.targets, writeQuorum: 3 }),
@@ -109,14 +113,20 @@ describe('structured TI-RADS report API (real PostgreSQL)', () => {
       [study, 'b'.repeat(64), JSON.stringify(AI_IMAGES)],
     );
     aiResultId = rows[0]?.id ?? '';
-    const password = demo.users.find((u) => u.username === 'radiologist')?.password ?? '';
+    password = demo.users.find((u) => u.username === 'radiologist')?.password ?? '';
     token = (await auth.signIn('radiologist', password)).accessToken;
     app = createServiceApp({
       service: 'viewer',
       logger: createLogger({ level: 'silent', service: 'viewer' }),
       metrics: createMetricsRegistry(),
       readiness: [],
-      routes: readingRouters({ pool: catalog.pool, authenticator: auth }).map((r) => r.router),
+      routes: readingRouters({
+        pool: catalog.pool,
+        authenticator: auth,
+        reportPipeline: pipeline,
+        reports: { signingAlgorithm: 'ecdsa-p256', signingSecretFile: path.join(storage.dir, 'secrets', 'report-signing.key'), generateMissingSecret: true },
+        logger,
+      }).map((r) => r.router),
     });
     expect((await request(app).post(`/api/queue/${study}/claim`).set('Authorization', `Bearer ${token}`)).status).toBe(200);
   }, 120_000);

@@ -72,6 +72,14 @@ function tiradsSelect(id: string): HTMLSelectElement {
 }
 
 /**
+ * Re-authentication before a signature (#20): the reader's password goes with the sign request (never
+ * stored by the app; the field is cleared after each attempt). A password manager fills it in one action.
+ */
+function signingPassword(id: string): HTMLInputElement {
+  return h('input', { type: 'password', id, name: id, autocomplete: 'current-password', 'data-testid': id, maxlength: 1024 });
+}
+
+/**
  * The addendum form under a signed report (POST .../report/addendum, body as the report's content). An
  * addendum is signed as it is created, so once sent it joins the read-only versions above the form.
  */
@@ -80,6 +88,7 @@ function addendumForm(base: string, onAdded: () => Promise<void>): HTMLElement {
   const findings = h('textarea', { id: 'addendum-findings', name: 'addendum-findings', rows: 3, maxlength: 20000 });
   const impression = h('textarea', { id: 'addendum-impression', name: 'addendum-impression', rows: 2, maxlength: 10000 });
   const add = h('button', { type: 'submit', class: 'primary', 'data-testid': 'sign-addendum' }, 'Sign addendum');
+  const addPassword = signingPassword('addendum-password');
   const status = statusLine();
   // A nodule found or re-scored on review; the reader's own values, signed with the addendum.
   const nodules = noduleList((top) => {
@@ -97,7 +106,9 @@ function addendumForm(base: string, onAdded: () => Promise<void>): HTMLElement {
     findings,
     h('label', { for: 'addendum-impression' }, 'Addendum impression'),
     impression,
-    h('p', { class: 'muted small' }, 'Signed when added; it cannot be changed afterwards.'),
+    h('p', { class: 'muted small' }, 'Signed when added with your key; it cannot be changed afterwards.'),
+    h('label', { for: 'addendum-password' }, 'Your password (to sign)'),
+    addPassword,
     h('div', { class: 'actions' }, add),
     status.el,
   );
@@ -113,10 +124,16 @@ function addendumForm(base: string, onAdded: () => Promise<void>): HTMLElement {
       status.set(`${waiting} nodule ${waiting === 1 ? 'field is' : 'fields are'} not assessed: choose each before signing.`, 'error');
       return;
     }
+    if (addPassword.value === '') {
+      status.set('Enter your password to sign the addendum.', 'error');
+      addPassword.focus();
+      return;
+    }
     add.disabled = true;
     status.set('Signing the addendum…');
     // The reader's answer about the AI suggestion belongs to the report, not to an addendum.
-    const body = { tiradsCategory: tirads.value === '' ? null : tirads.value, findings: findings.value, impression: impression.value, nodules: states };
+    const body = { tiradsCategory: tirads.value === '' ? null : tirads.value, findings: findings.value, impression: impression.value, nodules: states, password: addPassword.value };
+    addPassword.value = '';
     sendJson('POST', `${base}/addendum`, body)
       .then(onAdded)
       .catch((error: unknown) => {
@@ -153,6 +170,7 @@ export function reportForm(
   );
   const save = h('button', { type: 'button', 'data-testid': 'save-draft' }, 'Save draft');
   const sign = h('button', { type: 'submit', class: 'primary', 'data-testid': 'sign-report' }, 'Sign report');
+  const signPassword = signingPassword('sign-password');
   const status = statusLine();
   const overall = h('p', { class: 'muted small', 'data-testid': 'overall-level' });
   // With a scored nodule the overall category is the most suspicious nodule's (the server derives it too).
@@ -184,6 +202,8 @@ export function reportForm(
     impression,
     h('label', { for: 'ai-accepted' }, 'AI suggestion'),
     accepted,
+    h('label', { for: 'sign-password' }, 'Your password (to sign)'),
+    signPassword,
     h('div', { class: 'actions' }, save, sign),
     status.el,
   );
@@ -231,10 +251,17 @@ export function reportForm(
       status.set(`${waiting} nodule ${waiting === 1 ? 'field is' : 'fields are'} not confirmed: confirm or change each (or Accept AI findings) before signing.`, 'error');
       return;
     }
+    if (signPassword.value === '') {
+      status.set('Enter your password to sign (re-authentication).', 'error');
+      signPassword.focus();
+      return;
+    }
+    const password = signPassword.value;
+    signPassword.value = '';
     sign.disabled = true;
     status.set('Signing…');
     saveDraft()
-      .then(() => sendJson('POST', `${base}/sign`))
+      .then(() => sendJson('POST', `${base}/sign`, { password }))
       .then(() => getJson(base))
       .then((body) => {
         signedHere = true;

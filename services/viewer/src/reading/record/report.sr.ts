@@ -1,0 +1,219 @@
+/**
+ * A signed report version as a DICOM Enhanced SR (SOP Class 1.2.840.10008.5.1.4.1.1.88.22) following
+ * TID 2000 "Basic Diagnostic Imaging Report" (PS3.16), so the report is kept and exchanged as the images are.
+ *
+ * Root CONTAINER (18748-4, LN, "Diagnostic Imaging Report") with:
+ *  - observation context (TID 1001/1002): observer type person, the reader's name;
+ *  - Findings section (121070, DCM): the free text as (121071, DCM, "Finding"), and per nodule a
+ *    CONTAINER (237495005, SCT, "Thyroid nodule") with finding site thyroid (363698007 / 69748006, SCT),
+ *    long and short axis in mm (103339001 / 103340004, SCT), each ACR TI-RADS lexicon item as a CODE, the
+ *    points as NUM, the TR level as a CODE and the ACR recommendation as (121075, DCM, "Recommendation").
+ *    No standard code set covers the ACR TI-RADS lexicon, points or levels, so those are under the private
+ *    scheme 99YUNYING (docs/conformance-dicom.md lists them). Nested nodule containers are an extension
+ *    of the (extensible) TID 2000;
+ *  - Impression section (121072, DCM): the impression as (121073, DCM, "Impression").
+ * The reader is the Verifying Observer; an addendum names the previous version's SR as its predecessor.
+ *
+ * Deterministic: UIDs derive from the report row's id and every value (dates included) from the signed
+ * row, so rebuilding it for a retried sign gives the same bytes and the write path answers `already_stored`.
+ */
+import { createHash } from 'node:crypto';
+import dcmjs from 'dcmjs';
+import { ACR_LEXICON, type LexiconItem } from '@yunying/nodule-model';
+import type { StoredNodule } from '../tirads.findings';
+
+export const ENHANCED_SR = '1.2.840.10008.5.1.4.1.1.88.22';
+const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
+/** After the triage SR's 9901, so viewers list the reports last. */
+export const REPORT_SERIES_NUMBER = 9902;
+export const PRIVATE_SCHEME = '99YUNYING';
+
+/** A 2.25 UID (PS3.5 B.2) derived from a seed; the same seed always gives the same UID. */
+export function derivedUid(seed: string): string {
+  const hex = createHash('sha256').update(seed).digest('hex').slice(0, 32);
+  return `2.25.${(BigInt(`0x${hex}`) >> 2n).toString()}`;
+}
+
+/** One series per study for every report version; one instance per version (its report row). */
+export function reportSrUids(studyInstanceUid: string, reportId: string): { series: string; instance: string } {
+  return { series: derivedUid(`yunying-report-sr-series/${studyInstanceUid}`), instance: derivedUid(`yunying-report-sr/${reportId}`) };
+}
+
+export interface SrStudy {
+  studyInstanceUid: string;
+  patientName: string | null;
+  patientId: string | null;
+  patientBirthDate: string | null;
+  patientSex: string | null;
+  studyDate: string | null;
+  studyTime: string | null;
+  accessionNumber: string | null;
+  referringPhysicianName: string | null;
+  studyId: string | null;
+}
+
+export interface SrVersion {
+  reportId: string;
+  version: number;
+  kind: 'report' | 'addendum';
+  findings: string;
+  impression: string;
+  nodules: readonly StoredNodule[];
+  signedAt: Date;
+  /** The reader as DICOM PN (display name, or the username when there is none). */
+  readerName: string;
+  institutionName: string;
+  /** The SR of the version this addendum follows. */
+  predecessor: { sopInstanceUid: string } | null;
+}
+
+type Item = Record<string, unknown>;
+
+const code = (value: string, meaning: string, scheme: string): Item => ({ CodeValue: value, CodingSchemeDesignator: scheme, CodeMeaning: meaning.slice(0, 64) });
+const own = (value: string, meaning: string): Item => code(value, meaning, PRIVATE_SCHEME);
+
+const MM = code('mm', 'millimeter', 'UCUM');
+const POINTS = code('{points}', 'points', 'UCUM');
+
+function text(relationship: string, concept: Item, value: string): Item {
+  return { RelationshipType: relationship, ValueType: 'TEXT', ConceptNameCodeSequence: [concept], TextValue: value };
+}
+
+function coded(concept: Item, value: Item, relationship = 'CONTAINS'): Item {
+  return { RelationshipType: relationship, ValueType: 'CODE', ConceptNameCodeSequence: [concept], ConceptCodeSequence: [value] };
+}
+
+function num(concept: Item, value: number, units: Item): Item {
+  // DS is at most 16 characters (PS3.5 6.2); sizes are given to 0.1 mm.
+  return { RelationshipType: 'CONTAINS', ValueType: 'NUM', ConceptNameCodeSequence: [concept], MeasuredValueSequence: [{ NumericValue: String(Math.round(value * 10) / 10), MeasurementUnitsCodeSequence: [units] }] };
+}
+
+function container(relationship: string, concept: Item, children: Item[]): Item {
+  return { RelationshipType: relationship, ValueType: 'CONTAINER', ConceptNameCodeSequence: [concept], ContinuityOfContent: 'SEPARATE', ContentSequence: children };
+}
+
+const ITEM_CONCEPTS: Record<LexiconItem, Item> = {
+  composition: own('ACR_TIRADS_COMPOSITION', 'ACR TI-RADS composition'),
+  echogenicity: own('ACR_TIRADS_ECHOGENICITY', 'ACR TI-RADS echogenicity'),
+  shape: own('ACR_TIRADS_SHAPE', 'ACR TI-RADS shape'),
+  margin: own('ACR_TIRADS_MARGIN', 'ACR TI-RADS margin'),
+  echogenicFoci: own('ACR_TIRADS_ECHOGENIC_FOCI', 'ACR TI-RADS echogenic foci'),
+};
+
+/** The lexicon value as a code of the private scheme: ACR_<ITEM>_<CATEGORY>, meaning the ACR label. */
+function lexiconCode(item: LexiconItem, value: string): Item {
+  const category = ACR_LEXICON[item].find((c) => c.code === value);
+  return own(`ACR_${item.toUpperCase()}_${value.toUpperCase().replace(/-/g, '_')}`.slice(0, 64), category?.label ?? value);
+}
+
+function noduleContainer(n: StoredNodule, index: number): Item {
+  const children: Item[] = [
+    coded(code('363698007', 'Finding Site', 'SCT'), code('69748006', 'Thyroid structure', 'SCT'), 'HAS CONCEPT MOD'),
+  ];
+  if (n.location.trim() !== '') children.push(text('CONTAINS', own('NODULE_LOCATION', 'Nodule location'), n.location));
+  if (n.size) {
+    children.push(num(code('103339001', 'Long Axis', 'SCT'), n.size.longMm, MM));
+    if (n.size.shortMm !== null) children.push(num(code('103340004', 'Short Axis', 'SCT'), n.size.shortMm, MM));
+  }
+  for (const item of ['composition', 'echogenicity', 'shape', 'margin'] as const) {
+    const value = n[item].code;
+    if (value !== null) children.push(coded(ITEM_CONCEPTS[item], lexiconCode(item, value)));
+  }
+  for (const value of n.echogenicFoci.codes) children.push(coded(ITEM_CONCEPTS.echogenicFoci, lexiconCode('echogenicFoci', value)));
+  if (n.score.totalPoints !== null) children.push(num(own('ACR_TIRADS_POINTS', 'ACR TI-RADS points'), n.score.totalPoints, POINTS));
+  if (n.score.trLevel !== null) children.push(coded(own('ACR_TIRADS_LEVEL', 'ACR TI-RADS level'), own(n.score.trLevel, `ACR TI-RADS ${n.score.trLevel}`)));
+  if (n.score.recommendation !== null) children.push(text('CONTAINS', code('121075', 'Recommendation', 'DCM'), `${n.score.recommendation.action}: ${n.score.recommendation.rule}`));
+  return container('CONTAINS', code('237495005', `Thyroid nodule`, 'SCT'), [
+    text('CONTAINS', own('NODULE_NUMBER', 'Nodule number'), String(index + 1)),
+    ...children,
+  ]);
+}
+
+function da(d: Date): string {
+  return d.toISOString().slice(0, 10).replace(/-/g, '');
+}
+
+function tm(d: Date): string {
+  return d.toISOString().slice(11, 19).replace(/:/g, '');
+}
+
+export interface BuiltSr {
+  bytes: Uint8Array;
+  sopInstanceUid: string;
+  seriesInstanceUid: string;
+  sha256: string;
+}
+
+export function buildReportSr(study: SrStudy, v: SrVersion): BuiltSr {
+  const uids = reportSrUids(study.studyInstanceUid, v.reportId);
+  const at = v.signedAt;
+  const findings: Item[] = [];
+  if (v.findings.trim() !== '') findings.push(text('CONTAINS', code('121071', 'Finding', 'DCM'), v.findings));
+  findings.push(...v.nodules.map(noduleContainer));
+  const content: Item[] = [
+    coded(code('121005', 'Observer Type', 'DCM'), code('121006', 'Person', 'DCM'), 'HAS OBS CONTEXT'),
+    { RelationshipType: 'HAS OBS CONTEXT', ValueType: 'PNAME', ConceptNameCodeSequence: [code('121008', 'Person Observer Name', 'DCM')], PersonName: v.readerName },
+  ];
+  if (findings.length > 0) content.push(container('CONTAINS', code('121070', 'Findings', 'DCM'), findings));
+  if (v.impression.trim() !== '') content.push(container('CONTAINS', code('121072', 'Impressions', 'DCM'), [text('CONTAINS', code('121073', 'Impression', 'DCM'), v.impression)]));
+  const dataset: Item = {
+    SpecificCharacterSet: 'ISO_IR 192',
+    InstanceCreationDate: da(at),
+    InstanceCreationTime: tm(at),
+    SOPClassUID: ENHANCED_SR,
+    SOPInstanceUID: uids.instance,
+    StudyDate: study.studyDate ?? '',
+    StudyTime: study.studyTime ?? '',
+    ContentDate: da(at),
+    ContentTime: tm(at),
+    AccessionNumber: study.accessionNumber ?? '',
+    Modality: 'SR',
+    Manufacturer: 'Yunying',
+    InstitutionName: v.institutionName.slice(0, 64),
+    ReferringPhysicianName: study.referringPhysicianName ?? '',
+    SeriesDescription: 'Signed reports',
+    PatientName: study.patientName ?? '',
+    PatientID: study.patientId ?? '',
+    PatientBirthDate: study.patientBirthDate ?? '',
+    PatientSex: study.patientSex ?? '',
+    StudyInstanceUID: study.studyInstanceUid,
+    SeriesInstanceUID: uids.series,
+    StudyID: study.studyId ?? '',
+    SeriesNumber: REPORT_SERIES_NUMBER,
+    InstanceNumber: v.version,
+    ReferencedPerformedProcedureStepSequence: [],
+    PerformedProcedureCodeSequence: [],
+    ValueType: 'CONTAINER',
+    ConceptNameCodeSequence: [code('18748-4', 'Diagnostic Imaging Report', 'LN')],
+    ContentTemplateSequence: [{ MappingResource: 'DCMR', TemplateIdentifier: '2000' }],
+    ContinuityOfContent: 'SEPARATE',
+    CompletionFlag: 'COMPLETE',
+    VerificationFlag: 'VERIFIED',
+    VerifyingObserverSequence: [
+      { VerifyingObserverName: v.readerName, VerifyingObserverIdentificationCodeSequence: [], VerifyingOrganization: v.institutionName.slice(0, 64), VerificationDateTime: `${da(at)}${tm(at)}` },
+    ],
+    ...(v.predecessor
+      ? {
+          PredecessorDocumentsSequence: [
+            {
+              StudyInstanceUID: study.studyInstanceUid,
+              ReferencedSeriesSequence: [{ SeriesInstanceUID: uids.series, ReferencedSOPSequence: [{ ReferencedSOPClassUID: ENHANCED_SR, ReferencedSOPInstanceUID: v.predecessor.sopInstanceUid }] }],
+            },
+          ],
+        }
+      : {}),
+    ContentSequence: content,
+  };
+  const meta: Item = {
+    MediaStorageSOPClassUID: ENHANCED_SR,
+    MediaStorageSOPInstanceUID: uids.instance,
+    TransferSyntaxUID: EXPLICIT_VR_LITTLE_ENDIAN,
+    ImplementationClassUID: derivedUid('yunying-implementation'),
+    ImplementationVersionName: 'YUNYING_0_1',
+  };
+  const { DicomDict, DicomMetaDictionary } = dcmjs.data;
+  const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));
+  dict.dict = DicomMetaDictionary.denaturalizeDataset(dataset);
+  const bytes = new Uint8Array(dict.write());
+  return { bytes, sopInstanceUid: uids.instance, seriesInstanceUid: uids.series, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
