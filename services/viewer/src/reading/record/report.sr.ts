@@ -123,10 +123,9 @@ function noduleContainer(n: StoredNodule, index: number): Item {
   if (n.score.totalPoints !== null) children.push(num(own('ACR_TIRADS_POINTS', 'ACR TI-RADS points'), n.score.totalPoints, POINTS));
   if (n.score.trLevel !== null) children.push(coded(own('ACR_TIRADS_LEVEL', 'ACR TI-RADS level'), own(n.score.trLevel, `ACR TI-RADS ${n.score.trLevel}`)));
   if (n.score.recommendation !== null) children.push(text('CONTAINS', code('121075', 'Recommendation', 'DCM'), `${n.score.recommendation.action}: ${n.score.recommendation.rule}`));
-  return container('CONTAINS', code('237495005', `Thyroid nodule`, 'SCT'), [
-    text('CONTAINS', own('NODULE_NUMBER', 'Nodule number'), String(index + 1)),
-    ...children,
-  ]);
+  // The finding site modifies the nodule concept: first, before what the nodule contains.
+  const [site, ...rest] = children;
+  return container('CONTAINS', code('237495005', 'Thyroid nodule', 'SCT'), [...(site ? [site] : []), text('CONTAINS', own('NODULE_NUMBER', 'Nodule number'), String(index + 1)), ...rest]);
 }
 
 function da(d: Date): string {
