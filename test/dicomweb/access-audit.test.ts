@@ -105,4 +105,22 @@ describe('DICOMweb access audit (system)', () => {
     expect(own.result.status).toBe(200);
     expect(own.events.filter((e) => e.event_type === 'Security Alert')).toHaveLength(0);
   });
+  it('audits a forged or revoked credential as a Security Alert, one per address and kind per minute', async () => {
+    const forgedKey = { kind: 'device', key: 'yy_0123456789abcdef_notarealkeynotarealkeynotareal' } as const;
+    const { result, events } = await newEvents(async () => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i += 1) statuses.push((await get(viewer, '/dicomweb/studies', forgedKey, 'application/dicom+json')).status);
+      statuses.push((await get(viewer, '/dicomweb/studies', { kind: 'user', token: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.forged' }, 'application/dicom+json')).status);
+      return statuses;
+    });
+    expect(result).toEqual([401, 401, 401, 401]);
+    const alerts = events.filter((e) => e.event_type === 'Security Alert');
+    expect(alerts.map((e) => e.details)).toEqual([
+      { kind: 'bad-credential', credential: 'api-key', reason: 'API key invalid', refusedSinceLastAlert: 0 },
+      { kind: 'bad-credential', credential: 'access-token', reason: 'Access token invalid', refusedSinceLastAlert: 0 },
+    ]);
+    expect(alerts.every((e) => e.outcome === 4 && e.actor_username === 'unknown')).toBe(true);
+    // The presented secret is never recorded.
+    expect(JSON.stringify(alerts)).not.toContain('notarealkey');
+  });
 });

@@ -32,7 +32,7 @@ describe('IngestPipeline failure branches (real PostgreSQL, fs replicas)', () =>
       `SELECT (SELECT count(*)::int FROM instances WHERE sop_instance_uid = $1) AS instances,
               (SELECT count(*)::int FROM studies WHERE study_instance_uid = $2) AS studies,
               (SELECT count(*)::int FROM outbox WHERE payload->>'studyInstanceUid' = $2) AS outbox,
-              (SELECT count(*)::int FROM audit_events WHERE details->>'sopInstanceUid' = $1) AS audit`,
+              (SELECT count(*)::int FROM audit_events WHERE details->>'sopInstanceUid' = $1 AND event_type <> 'Security Alert') AS audit`,
       [sopInstanceUid, studyInstanceUid],
     );
     return rows[0] ?? {};
@@ -158,6 +158,20 @@ describe('IngestPipeline failure branches (real PostgreSQL, fs replicas)', () =>
     expect(outcome).toMatchObject({ status: 'rejected', reason: 'uid_conflict', retryable: false, failureReason: 0x0110, sopInstanceUid });
     expect(filesUnder(storage.dir)).toBe(filesBefore);
     expect(await catalogRows(sopInstanceUid, otherStudy)).toEqual({ instances: 1, studies: 0, outbox: 0, audit: 1 });
+    // The refusal is a Security Alert (#17 finding 5) under the clinic that holds the UID, naming the sender.
+    const alerts = await catalog.pool.query<{ outcome: number; clinic_id: string; actor_username: string; details: Record<string, unknown> }>(
+      "SELECT outcome, clinic_id::text, actor_username, details FROM audit_events WHERE event_type = 'Security Alert' AND details->>'sopInstanceUid' = $1",
+      [sopInstanceUid],
+    );
+    expect(alerts.rows).toEqual([
+      {
+        outcome: 4,
+        clinic_id: clinicA,
+        actor_username: 'test-device',
+        details: { kind: 'uid-conflict', via: 'STOW-RS', sopInstanceUid, reason: 'SOP Instance UID already stored for another sender', senderClinicId: clinicB, otherClinic: true },
+      },
+    ]);
+    expect(JSON.stringify(alerts.rows)).not.toMatch(/Other\^Person|PID0002/);
   });
 
   test('two clinics racing with one SOP Instance UID: one is stored, the other refused, nothing of it kept', async () => {

@@ -120,7 +120,7 @@ export class IngestPipeline {
       );
       return this.storedOutcome(parsed, 'already_stored', same.version);
     }
-    if (conflict !== null) return uidConflict(parsed, conflict);
+    if (conflict !== null) return this.refusedConflict(parsed, sender, conflict);
     if (!clinic) throw new AppError('forbidden', 'The sender is not bound to a known clinic');
     const retainUntil = computeRetainUntil({
       studyDate: parsed.attributes.StudyDate,
@@ -160,7 +160,7 @@ export class IngestPipeline {
       this.options.logger.error({ err: describeError(error) }, 'catalog write failed');
       return unavailable(parsed, error);
     }
-    if (recorded.kind === 'conflict') return uidConflict(parsed, recorded.reason);
+    if (recorded.kind === 'conflict') return this.refusedConflict(parsed, sender, recorded.reason);
     if (recorded.kind !== 'already_stored') {
       try {
         this.options.afterCommit?.(parsed, bytes);
@@ -169,6 +169,41 @@ export class IngestPipeline {
       }
     }
     return this.storedOutcome(parsed, recorded.kind, recorded.version);
+  }
+
+  /**
+   * A UID conflict is refused and audited as a Security Alert (#17 finding 5: refused uploads left no trace):
+   * an instance or study UID of another clinic sent again is what a device impersonating that clinic, or a
+   * misconfigured one overwriting its data, looks like. Recorded under the clinic that holds the UID (its
+   * auditors see the attempt; the actor names the sender), with UIDs and the reason only. If the record cannot
+   * be written the refusal still stands.
+   */
+  private async refusedConflict(parsed: ParsedInstance, sender: Sender, reason: string): Promise<InstanceOutcome> {
+    try {
+      await inTransaction(this.options.pool, async (client) => {
+        // The other clinic holding the instance or study UID, if any (a conflict inside one clinic has none).
+        const owner = await client.query<{ clinic_id: string }>(
+          `SELECT clinic_id::text FROM (
+             SELECT s.clinic_id, 1 AS o FROM instances i JOIN studies s ON s.id = i.study_ref WHERE i.sop_instance_uid = $1
+             UNION ALL SELECT clinic_id, 2 FROM studies WHERE study_instance_uid = $2) x
+            WHERE clinic_id <> $3 ORDER BY o LIMIT 1`,
+          [parsed.sopInstanceUid, parsed.studyInstanceUid, sender.clinicId],
+        );
+        const holder = owner.rows[0]?.clinic_id ?? sender.clinicId;
+        await appendAuditEvent(client, {
+          type: 'Security Alert',
+          outcome: 4,
+          actor: sender.actor,
+          sourceIp: sender.sourceIp,
+          studyInstanceUid: parsed.studyInstanceUid,
+          clinicId: holder,
+          details: { kind: 'uid-conflict', via: sender.via, sopInstanceUid: parsed.sopInstanceUid, reason, senderClinicId: sender.clinicId, otherClinic: holder !== sender.clinicId },
+        });
+      });
+    } catch (error) {
+      this.options.logger.error({ err: describeError(error) }, 'could not audit a refused UID conflict');
+    }
+    return uidConflict(parsed, reason);
   }
 
   private storedOutcome(parsed: ParsedInstance, status: 'stored' | 'already_stored' | 'new_version', version: number): InstanceOutcome {

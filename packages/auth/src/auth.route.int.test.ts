@@ -129,7 +129,7 @@ describe('auth routes', () => {
       ['aaaaaaaaaaaa', 'too few different characters'],
       ['Password2024!', 'a commonly used password'],
       ['frank-is-my-name', 'contains the user name'],
-    ]) {
+    ] as const) {
       await expect(auth.createUser({ username: 'frank', role: 'clinic', clinicId, password })).rejects.toMatchObject({ code: 'bad_request', message: `Password refused: ${why}` });
     }
   });

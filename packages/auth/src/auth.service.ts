@@ -9,6 +9,7 @@ import { derivePepper, formatApiKey, hashesEqual, keyedHash, parseApiKey, random
 import { DEFAULT_SIGN_IN_LIMITS, SignInLimiter, tooManyAttempts, type SignInLimits } from './sign-in-limiter';
 import { auditActor as auditActorOf } from './principal';
 import { recordAccountChange } from './stewardship';
+import { CredentialAlerts } from './credential-alerts';
 import type { Queryable } from './queryable';
 
 /** What the auth service writes to the audit log; structurally a subset of @yunying/audit's AuditEventInput. */
@@ -206,6 +207,7 @@ export class AuthService {
   private readonly apiKeyPepper: Buffer;
   private readonly refreshPepper: Buffer;
   private readonly limiter: SignInLimiter;
+  private readonly credentialAlerts: CredentialAlerts;
   private readonly now: () => Date;
   readonly accessTokenTtlSeconds: number;
   readonly refreshTokenTtlSeconds: number;
@@ -221,6 +223,7 @@ export class AuthService {
     this.refreshPepper = derivePepper(options.tokenSecret, 'refresh-token');
     this.now = options.now ?? (() => new Date());
     this.limiter = new SignInLimiter(this.pool, { ...DEFAULT_SIGN_IN_LIMITS, ...options.signInLimits }, this.now);
+    this.credentialAlerts = new CredentialAlerts((event) => this.record(event), this.now);
     this.accessTokenTtlSeconds = options.accessTokenTtlSeconds;
     this.refreshTokenTtlSeconds = options.refreshTokenTtlSeconds;
     this.sessionMaxSeconds = options.sessionMaxSeconds ?? options.refreshTokenTtlSeconds;
@@ -237,6 +240,10 @@ export class AuthService {
       retentionMinYears: config.retentionMinYears,
       ...(audit ? { audit } : {}),
     });
+  }
+
+  async credentialRefused(credential: 'api-key' | 'access-token', reason: string, sourceIp: string | null): Promise<void> {
+    await this.credentialAlerts.refused(credential, reason, sourceIp);
   }
 
   private async record(event: AuthAuditEvent): Promise<void> {

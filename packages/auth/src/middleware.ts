@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { AppError } from '@yunying/core';
+import { AppError, isAppError } from '@yunying/core';
 import type { Principal } from './principal';
 
 declare module 'express-serve-static-core' {
@@ -13,6 +13,8 @@ declare module 'express-serve-static-core' {
 export interface Authenticator {
   authenticateAccessToken(token: string): Promise<Principal>;
   authenticateApiKey(key: string): Promise<Principal>;
+  /** Told when a presented credential was refused (audited as a Security Alert by AuthService). */
+  credentialRefused?(credential: 'api-key' | 'access-token', reason: string, sourceIp: string | null): Promise<void>;
 }
 
 export const ACCESS_COOKIE = 'yy_access';
@@ -116,7 +118,17 @@ export function authenticate(authenticator: Authenticator): RequestHandler {
         req.principal = principal;
         next();
       },
-      (error: unknown) => next(error),
+      (error: unknown) => {
+        if (!isAppError(error) || error.code !== 'unauthenticated' || authenticator.credentialRefused === undefined) {
+          next(error);
+          return;
+        }
+        // The refusal stands whether or not the alert could be written.
+        authenticator
+          .credentialRefused(credential.kind === 'api-key' ? 'api-key' : 'access-token', error.message, req.ip ?? null)
+          .catch(() => undefined)
+          .finally(() => next(error));
+      },
     );
   };
 }

@@ -58,6 +58,10 @@ export class OidcAuthenticator implements Authenticator {
   authenticateApiKey(key: string): Promise<Principal> {
     return this.inner.authenticateApiKey(key);
   }
+
+  async credentialRefused(credential: 'api-key' | 'access-token', reason: string, sourceIp: string | null): Promise<void> {
+    await this.inner.credentialRefused?.(credential, reason, sourceIp);
+  }
 }
 
 /**
