@@ -97,6 +97,8 @@ const expectations: ExpectationTable = {
   'GET /api/admin/clinics/:clinicId/triage-scope-rules': admin,
   'PUT /api/admin/clinics/:clinicId/triage-scope-rules': admin,
   'GET /api/clinic/studies': { allow: ['clinic'], otherClinic: 'deny' },
+  // Reading time per radiologist and day (#20): ids and durations only, for admins.
+  'GET /api/reading-times': admin,
   // Share links (#20): the study's clinic users and its granted radiologists manage them; a link itself is
   // opened without an account (the token, checked by the handler, is its only credential).
   'POST /api/studies/:studyUid/shares': { allow: ['clinic', 'radiologist'], otherClinic: 'deny' },

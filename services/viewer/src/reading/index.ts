@@ -10,6 +10,7 @@ import { queueRoutes } from './queue.route';
 import { QueueService } from './queue.service';
 import { reportRoutes } from './report.route';
 import { ReportService } from './report.service';
+import { readingTimeRoutes } from './reading-time.route';
 
 export interface ReadingDeps {
   pool: Pool;
@@ -30,5 +31,10 @@ export function readingRouters(deps: ReadingDeps): SecureRouter[] {
   const keys = new ReaderKeys(loadSigningSecret(deps.reports.signingSecretFile, deps.reports.generateMissingSecret), algorithmFromConfig(deps.reports.signingAlgorithm));
   const records = new ReportRecords({ pool: deps.pool, pipeline: deps.reportPipeline, keys, logger: deps.logger });
   const reports = new ReportService(deps.pool, records);
-  return [queueRoutes(queue, deps.authenticator), reportRoutes(reports, deps.authenticator), bannerRoutes(new BannerService(deps.pool), deps.authenticator)];
+  return [
+    queueRoutes(queue, deps.authenticator),
+    reportRoutes(reports, deps.authenticator),
+    bannerRoutes(new BannerService(deps.pool), deps.authenticator),
+    readingTimeRoutes(deps.pool, deps.authenticator),
+  ];
 }

@@ -5,6 +5,7 @@ import { decodeQueueCursor, encodeQueueCursor } from './cursor';
 import { auditReading, userIdOf, type Caller } from './reading.audit';
 import { OPEN_STATUSES, type QueueQuery, type ReadingStatus } from './reading.schemas';
 import { QueueRepository, type QueueRow } from './queue.repository';
+import { recordOpened } from './reading-time.repository';
 
 export interface QueueItem {
   studyInstanceUid: string;
@@ -91,6 +92,8 @@ export class QueueService {
           details: { claimedBy: state.claimed_by_username, claimExpiresAt: state.claim_expires_at?.toISOString() ?? null },
         });
       }
+      // Opening a study for reading starts its reading time (the dashboard's open -> sign).
+      await recordOpened(client, claimed.id, me, claimed.clinic_id);
       await auditReading(client, caller, {
         type: 'DICOM Instances Accessed',
         action: 'U',

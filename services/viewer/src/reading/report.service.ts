@@ -4,6 +4,7 @@ import { AppError } from '@yunying/core';
 import { decodeClinicStudiesCursor, encodeClinicStudiesCursor } from './cursor';
 import { QueueRepository, type StudyState } from './queue.repository';
 import { auditReading, userIdOf, type Caller } from './reading.audit';
+import { recordSigned } from './reading-time.repository';
 import type { ClinicStudiesQuery, ReadingStatus, ReportContent } from './reading.schemas';
 import { ReportRepository, type AiResultRow, type ReportRow, type StoredContent } from './report.repository';
 import { reauthenticate } from './record/reauth';
@@ -126,6 +127,7 @@ export class ReportService {
       await reauthenticate(this.pool, caller, password);
       await this.reports.sign(client, study.id, 1, me);
       await this.reports.markReported(client, study.id);
+      await recordSigned(client, study.id, me);
       await auditReading(client, caller, {
         type: 'DICOM Instances Accessed',
         action: 'U',

@@ -99,12 +99,12 @@ describe('share links (real PostgreSQL)', () => {
        SELECT id, 2, 'addendum', $2, 'DRAFT-NOT-SHOWN', '', 'draft' FROM studies WHERE study_instance_uid = $1`,
       [study, rows[0]?.id],
     );
-    await auth.createUser({ username: 'other-clinic-user', role: 'clinic', clinicId: other.id, password: 'other-password-123456' });
+    await auth.createUser({ username: 'other-clinic-user', role: 'clinic', clinicId: other.id, password: 'Qv7#mRk2!pWz9xLt' });
     const password = (name: string): string => demo.users.find((u) => u.username === name)?.password ?? '';
     tokens.clinic = (await auth.signIn('clinic', password('clinic'))).accessToken;
     tokens.radiologist = (await auth.signIn('radiologist', radiologist?.password ?? '')).accessToken;
     tokens.auditor = (await auth.signIn('auditor', password('auditor'))).accessToken;
-    tokens.other = (await auth.signIn('other-clinic-user', 'other-password-123456')).accessToken;
+    tokens.other = (await auth.signIn('other-clinic-user', 'Qv7#mRk2!pWz9xLt')).accessToken;
     app = createServiceApp({
       service: 'viewer',
       logger: createLogger({ level: 'silent', service: 'viewer' }),

@@ -5,6 +5,7 @@ import { currentUser, homeOf, signOut, type Me } from './app/session';
 import { accessPage, retentionPage } from './pages/audit.page';
 import { clinicStudiesPage } from './pages/clinic.page';
 import { queuePage } from './pages/queue.page';
+import { readingTimesPage } from './pages/reading-times.page';
 import { signInPage } from './pages/sign-in.page';
 import { uploadPage } from './pages/upload.page';
 import { viewerPage } from './viewer/viewer.page';
@@ -16,6 +17,7 @@ const routes: Route[] = [
   route('/upload', ['clinic'], 'Upload', uploadPage),
   route('/audit', ['auditor', 'admin'], 'Retention', retentionPage),
   route('/audit/access', ['auditor', 'admin'], 'Access history', accessPage),
+  route('/reading-times', ['admin'], 'Reading time', readingTimesPage),
 ];
 
 const NAV: Record<Me['role'], { path: string; label: string }[]> = {
@@ -31,6 +33,7 @@ const NAV: Record<Me['role'], { path: string; label: string }[]> = {
   admin: [
     { path: '/audit', label: 'Retention' },
     { path: '/audit/access', label: 'Access history' },
+    { path: '/reading-times', label: 'Reading time' },
   ],
 };
 
