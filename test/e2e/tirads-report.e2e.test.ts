@@ -141,6 +141,8 @@ describeUnless(chromiumMissing(), 'structured TI-RADS report (e2e, chromium)', (
       [uid],
     );
     expect(record.rows).toEqual([{ stored: true, copies: 3 }]);
+    // The form shows the server's verification of the signature and the SR's copies.
+    expect(await report.signature(1)).toMatch(/^Signature verified \(ECDSA P-256, key [0-9a-f]{8}\) · DICOM SR stored, 3 locked copies$/);
     expect(rows[0]?.nodules[0]?.composition).toEqual({ code: first.lexicon.find((l) => l.item === 'composition')?.code, source: 'ai', confirmed: true });
     expect(errors).toEqual([]);
     await context.close();

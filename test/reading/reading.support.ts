@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { makeInstance, newUid } from '@yunying/dicom/testing';
 import { stow, type RunningSystem } from '../support/system';
 import { nodulePattern } from '../triage/triage.support';
@@ -49,7 +50,8 @@ export async function createDeviceKey(viewerUrl: string, adminToken: string, cli
 
 /** A radiologist created by the admin over the API and granted `clinics`; returns their id and token. */
 export async function createRadiologist(viewerUrl: string, adminToken: string, username: string, clinics: string[]): Promise<{ id: string; token: string; password: string }> {
-  const password = `pw-${newUid()}`;
+  // Random base64url: a UID's digit runs can read as a common password to the policy (#17) and be refused.
+  const password = `Rd-${randomBytes(12).toString('base64url')}`;
   const created = await call<{ id?: string }>(viewerUrl, 'POST', '/api/admin/users', adminToken, { username, role: 'radiologist', password });
   if (created.status !== 201 || typeof created.body.id !== 'string') throw new Error(`user creation failed with ${created.status}`);
   for (const clinic of clinics) {

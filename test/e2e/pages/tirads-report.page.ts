@@ -136,6 +136,13 @@ export class TiradsReportPage {
     return out;
   }
 
+  /** The signature line of a signed version once the server's check has answered (#20). */
+  async signature(version: number): Promise<string> {
+    const line = this.page.locator(`[data-testid="signed-report"][data-version="${version}"] [data-testid="signature"]`).filter({ hasText: /^Signature (verified|check failed|not checked)/ });
+    await line.waitFor();
+    return (await line.textContent()) ?? '';
+  }
+
   async saveDraft(): Promise<void> {
     await this.page.getByTestId('save-draft').click();
     await this.page.getByRole('status').filter({ hasText: 'Draft saved' }).first().waitFor();

@@ -21,8 +21,9 @@ export function clinicStudiesPage(ctx: PageContext): Teardown {
     const reportBox = h('div', { class: 'report-box' });
     if (bool(item.signedReport) === true) {
       reportBox.textContent = 'Loading report…';
-      getJson(`/api/studies/${encodeURIComponent(uid)}/report`, controller.signal)
-        .then((r) => replace(reportBox, signedVersionsView(parseReportVersions(r))))
+      const base = `/api/studies/${encodeURIComponent(uid)}/report`;
+      getJson(base, controller.signal)
+        .then((r) => replace(reportBox, signedVersionsView(parseReportVersions(r), base)))
         .catch((error: unknown) => {
           reportBox.textContent = errorText(error);
         });

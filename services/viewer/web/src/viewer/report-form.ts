@@ -46,8 +46,37 @@ export function parseReportVersions(body: unknown): ReportVersion[] {
   });
 }
 
-/** A signed version, read-only (used by the viewer and the clinic's study list). */
-export function signedReportView(v: ReportVersion): HTMLElement {
+const ALGORITHMS: Record<string, string> = { 'ecdsa-p256-sha256': 'ECDSA P-256', 'sm2-sm3': 'SM2/SM3' };
+
+/**
+ * The version's signature as the server verifies it (#20): valid or not (with the reasons), the
+ * algorithm and key, and the DICOM SR kept with its locked copies. Checked on display, so a report
+ * altered after signing says so wherever it is shown.
+ */
+function signatureLine(base: string, version: number): HTMLElement {
+  const line = h('p', { class: 'muted small signature', 'data-testid': 'signature' }, 'Checking the signature…');
+  getJson(`${base}/versions/${version}/signature`)
+    .then((body) => {
+      const o = obj(body);
+      const sr = obj(o.sr);
+      const reasons = arr(o.reasons).flatMap((r) => (typeof r === 'string' ? [r] : []));
+      line.dataset.valid = String(o.valid === true);
+      if (o.valid === true) {
+        const algorithm = ALGORITHMS[str(o.algorithm) ?? ''] ?? str(o.algorithm) ?? '';
+        line.textContent = `Signature verified (${algorithm}, key ${(str(o.keyId) ?? '').slice(0, 8)}) · DICOM SR stored, ${num(sr.copies) ?? 0} locked copies`;
+      } else {
+        line.className = 'small signature';
+        line.textContent = `Signature check failed: ${reasons.join('; ') || 'unknown reason'}`;
+      }
+    })
+    .catch((error: unknown) => {
+      line.textContent = `Signature not checked: ${errorText(error)}`;
+    });
+  return line;
+}
+
+/** A signed version, read-only (used by the viewer and the clinic's study list); `base` adds its signature check. */
+export function signedReportView(v: ReportVersion, base?: string): HTMLElement {
   return h(
     'article',
     { class: 'signed-report', 'data-testid': 'signed-report', 'data-version': v.version, 'data-kind': v.kind },
@@ -56,13 +85,14 @@ export function signedReportView(v: ReportVersion): HTMLElement {
     v.findings ? h('p', {}, h('strong', {}, 'Findings: '), v.findings) : null,
     v.impression ? h('p', {}, h('strong', {}, 'Impression: '), v.impression) : null,
     h('p', { class: 'muted' }, `Signed by ${v.author || 'unknown'} · ${formatDateTime(v.signedAt)}`),
+    base !== undefined ? signatureLine(base, v.version) : null,
   );
 }
 
 /** Every signed version in order: the report, then its addenda. */
-export function signedVersionsView(versions: ReportVersion[]): HTMLElement {
+export function signedVersionsView(versions: ReportVersion[], base?: string): HTMLElement {
   const signed = versions.filter((v) => v.status === 'signed').sort((a, b) => a.version - b.version);
-  return h('div', { class: 'report-versions', 'data-testid': 'report-versions' }, ...signed.map(signedReportView));
+  return h('div', { class: 'report-versions', 'data-testid': 'report-versions' }, ...signed.map((v) => signedReportView(v, base)));
 }
 
 const TIRADS = ['TR1', 'TR2', 'TR3', 'TR4', 'TR5'];
@@ -230,7 +260,7 @@ export function reportForm(
   };
   const showSigned = (versions: ReportVersion[]): void => {
     const reload = async (): Promise<void> => showSigned(parseReportVersions(await getJson(base)));
-    replace(el, h('h2', { id: 'report-heading' }, 'Report'), patient, signedVersionsView(versions), addendumForm(base, reload));
+    replace(el, h('h2', { id: 'report-heading' }, 'Report'), patient, signedVersionsView(versions, base), addendumForm(base, reload));
   };
   const saveDraft = (): Promise<unknown> => sendJson('PUT', `${base}/draft`, content());
 
