@@ -36,6 +36,8 @@ const expectations: ExpectationTable = {
   // Self-service (#17): people only; a device has no password or session.
   'POST /api/auth/password': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
   'GET /api/auth/sessions': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
+  'POST /api/auth/totp': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
+  'POST /api/auth/totp/confirm': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
   'DELETE /api/auth/sessions/:id': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
   'GET /api/admin/clinics': admin,
   'POST /api/admin/clinics': admin,

@@ -22,6 +22,8 @@ const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-
 const signInBody = z.object({
   username: z.string().min(1).max(200),
   password: z.string().min(1).max(1024),
+  /** The current TOTP code, for a user who set up a second factor. */
+  totp: z.string().max(12).optional(),
   /** browser (default): tokens in httpOnly cookies, the access token also in the body; api: both tokens in the body, no cookies. */
   client: z.enum(['browser', 'api']).default('browser'),
 });
@@ -88,7 +90,7 @@ export function createAuthRouter(auth: AuthService, options: AuthRouterOptions =
 
   routes.post('/api/auth/sign-in', { scope: 'public', description: 'password sign-in' }, json, async (req, res) => {
     const body = parseInput(signInBody, req.body);
-    const pair = await auth.signIn(body.username, body.password, origin(req));
+    const pair = await auth.signIn(body.username, body.password, origin(req), body.totp);
     res.setHeader('Cache-Control', 'no-store');
     if (body.client === 'browser') setCookies(req, res, pair);
     res.json(tokenBody(pair, body.client === 'api'));
@@ -145,6 +147,20 @@ export function createAuthRouter(auth: AuthService, options: AuthRouterOptions =
       return;
     }
     res.json({ accessToken: changed.accessToken, expiresAt: changed.accessTokenExpiresAt.toISOString(), otherSessionsRevoked: changed.otherSessionsRevoked });
+  });
+
+  const totpEnrolBody = z.object({ currentPassword: z.string().min(1).max(1024) }).strict();
+  routes.post('/api/auth/totp', { ...self, description: 'start setting up a TOTP second factor (current password required)' }, json, async (req, res) => {
+    const body = parseInput(totpEnrolBody, req.body);
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(await auth.enrollTotp(req.principal, body.currentPassword, origin(req)));
+  });
+
+  const totpConfirmBody = z.object({ code: z.string().min(1).max(12) }).strict();
+  routes.post('/api/auth/totp/confirm', { ...self, description: 'confirm the TOTP second factor with a current code' }, json, async (req, res) => {
+    const body = parseInput(totpConfirmBody, req.body);
+    await auth.confirmTotp(req.principal, body.code, origin(req));
+    res.status(204).end();
   });
 
   routes.get('/api/auth/sessions', { ...self, description: 'the own active sessions (current one marked)' }, async (req, res) => {

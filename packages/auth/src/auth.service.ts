@@ -10,6 +10,7 @@ import { DEFAULT_SIGN_IN_LIMITS, SignInLimiter, tooManyAttempts, type SignInLimi
 import { auditActor as auditActorOf } from './principal';
 import { recordAccountChange } from './stewardship';
 import { CredentialAlerts } from './credential-alerts';
+import { TotpSecrets } from './totp';
 import type { Queryable } from './queryable';
 
 /** What the auth service writes to the audit log; structurally a subset of @yunying/audit's AuditEventInput. */
@@ -208,6 +209,7 @@ export class AuthService {
   private readonly refreshPepper: Buffer;
   private readonly limiter: SignInLimiter;
   private readonly credentialAlerts: CredentialAlerts;
+  private readonly totp: TotpSecrets;
   private readonly now: () => Date;
   readonly accessTokenTtlSeconds: number;
   readonly refreshTokenTtlSeconds: number;
@@ -224,6 +226,7 @@ export class AuthService {
     this.now = options.now ?? (() => new Date());
     this.limiter = new SignInLimiter(this.pool, { ...DEFAULT_SIGN_IN_LIMITS, ...options.signInLimits }, this.now);
     this.credentialAlerts = new CredentialAlerts((event) => this.record(event), this.now);
+    this.totp = new TotpSecrets(derivePepper(options.tokenSecret, 'totp-secrets'));
     this.accessTokenTtlSeconds = options.accessTokenTtlSeconds;
     this.refreshTokenTtlSeconds = options.refreshTokenTtlSeconds;
     this.sessionMaxSeconds = options.sessionMaxSeconds ?? options.refreshTokenTtlSeconds;
@@ -264,7 +267,7 @@ export class AuthService {
 
   // ---- sign-in, refresh, sign-out -------------------------------------------------------------
 
-  async signIn(username: string, password: string, origin: RequestOrigin = {}): Promise<TokenPair> {
+  async signIn(username: string, password: string, origin: RequestOrigin = {}, totpCode?: string): Promise<TokenPair> {
     const name = normalizeUsername(username).slice(0, 64);
     const ip = origin.sourceIp ?? 'unknown';
     const authEvent = (outcome: 0 | 4 | 8, reason: string | null, user?: UserView): AuthAuditEvent => ({
@@ -297,6 +300,17 @@ export class AuthService {
       await this.limiter.recordFailure(name, ip);
       await this.record(authEvent(4, reason ?? 'unknown-user', row ? userView(row) : undefined));
       throw unauthenticated('Invalid username or password');
+    }
+    // Second factor (#17): a user with a confirmed TOTP must also give the current code, accepted once.
+    const factor = await this.secondFactor(row.id, totpCode);
+    if (factor === 'missing') {
+      await this.record(authEvent(4, 'totp-required', userView(row)));
+      throw new AppError('unauthenticated', 'A one-time code is required', { details: { totpRequired: true } });
+    }
+    if (factor === 'wrong') {
+      await this.limiter.recordFailure(name, ip);
+      await this.record(authEvent(4, 'bad-totp', userView(row)));
+      throw unauthenticated('Invalid one-time code');
     }
     const user = userView(row);
     await this.limiter.reset(name, ip);
@@ -546,6 +560,62 @@ export class AuthService {
     });
     const access = await this.issueAccessToken(principalOfUser(userView(row), principal.sessionId), version);
     return { ...access, otherSessionsRevoked: revokedCount };
+  }
+
+  private async secondFactor(userId: string, code: string | undefined): Promise<'none' | 'missing' | 'wrong' | 'ok'> {
+    const { rows } = await this.pool.query<{ secret_sealed: string; last_step: string }>(
+      'SELECT secret_sealed, last_step::text FROM user_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL',
+      [userId],
+    );
+    const row = rows[0];
+    if (!row) return 'none';
+    if (code === undefined || code === '') return 'missing';
+    const step = this.totp.check(this.totp.open(userId, row.secret_sealed), code.trim(), Number(row.last_step), this.now());
+    if (step === null) return 'wrong';
+    // Conditional on the step, so two requests with the same code cannot both pass.
+    const used = await this.pool.query('UPDATE user_totp SET last_step = $2 WHERE user_id = $1 AND last_step < $2', [userId, step]);
+    return used.rowCount ? 'ok' : 'wrong';
+  }
+
+  /** Starts (or restarts, while unconfirmed) TOTP enrolment: the current password is required. */
+  async enrollTotp(principal: Principal, currentPassword: string, origin: RequestOrigin = {}): Promise<{ secret: string; uri: string }> {
+    const row = await this.verifyOwnPassword(principal, currentPassword, origin);
+    const existing = await this.pool.query<{ confirmed: boolean }>('SELECT confirmed_at IS NOT NULL AS confirmed FROM user_totp WHERE user_id = $1', [row.id]);
+    if (existing.rows[0]?.confirmed) throw new AppError('conflict', 'A one-time code generator is already set up');
+    const secret = this.totp.newSecret();
+    await this.pool.query(
+      `INSERT INTO user_totp (user_id, secret_sealed) VALUES ($1, $2)
+       ON CONFLICT (user_id) DO UPDATE SET secret_sealed = excluded.secret_sealed, last_step = 0, created_at = now() WHERE user_totp.confirmed_at IS NULL`,
+      [row.id, this.totp.seal(row.id, secret)],
+    );
+    return { secret, uri: this.totp.uri(secret, row.username) };
+  }
+
+  /** Confirms enrolment with a current code; from then on sign-in needs a code. */
+  async confirmTotp(principal: Principal, code: string, origin: RequestOrigin = {}): Promise<void> {
+    if (principal.kind !== 'user' || principal.userId === undefined) throw new AppError('forbidden', 'Only a signed-in user can set up a second factor');
+    const { rows } = await this.pool.query<{ secret_sealed: string }>('SELECT secret_sealed FROM user_totp WHERE user_id = $1 AND confirmed_at IS NULL', [principal.userId]);
+    const row = rows[0];
+    if (!row) throw new AppError('conflict', 'No enrolment awaiting confirmation');
+    const step = this.totp.check(this.totp.open(principal.userId, row.secret_sealed), code.trim(), 0, this.now());
+    if (step === null) throw new AppError('bad_request', 'The one-time code is not valid');
+    await this.pool.query('UPDATE user_totp SET confirmed_at = now(), last_step = $2 WHERE user_id = $1', [principal.userId, step]);
+    await this.recordAdmin({ actor: principal, sourceIp: origin.sourceIp ?? null, requestId: origin.requestId ?? null }, 'totp-enabled', { targetUserId: principal.userId });
+  }
+
+  private async verifyOwnPassword(principal: Principal, password: string, origin: RequestOrigin): Promise<UserRow & { password_hash: string }> {
+    if (principal.kind !== 'user' || principal.userId === undefined) throw new AppError('forbidden', 'Only a signed-in user can do this');
+    const ip = origin.sourceIp ?? 'unknown';
+    const limited = await this.limiter.refusal(principal.username, ip);
+    if (limited !== null) throw tooManyAttempts(limited.retryAfterSeconds);
+    const { rows } = await this.pool.query<UserRow & { password_hash: string }>(`SELECT ${USER_COLUMNS}, u.password_hash FROM users u WHERE u.id = $1`, [principal.userId]);
+    const row = rows[0];
+    if (!row || row.disabled) throw unauthenticated('Access token revoked');
+    if (!(await verifyPassword(row.password_hash, password))) {
+      await this.limiter.recordFailure(principal.username, ip);
+      throw new AppError('forbidden', 'The current password is not correct');
+    }
+    return row;
   }
 
   /** The caller's own sessions that are neither revoked nor ended, newest first; `current` marks this one. */
