@@ -153,8 +153,8 @@ describe('signed reports as DICOM SR records (real PostgreSQL, fs write path)', 
       ['fs-2', 'FS_READONLY', 'ok'],
       ['fs-3', 'FS_READONLY', 'ok'],
     ]);
-    // 30 years (the report pipeline's minimum here) from the 2024 study date, not the archive's 15.
-    for (const r of rows) expect(r.retain_until.getUTCFullYear()).toBeGreaterThanOrEqual(2024 + 29);
+    // 30 years (the report pipeline's minimum here) from the signing, not the archive's 15.
+    for (const r of rows) expect(r.retain_until.getUTCFullYear()).toBeGreaterThanOrEqual(new Date().getUTCFullYear() + 29);
 
     const bytes = await store.read(rows[0]?.object_key ?? '');
     const file = path.join(storage.dir, 'report.dcm');
