@@ -1,5 +1,6 @@
 import { makeStudy } from '@yunying/dicom/testing';
 import { startSystem, stow, type RunningSystem } from '../support/system';
+import { waitFor } from '../support/wait';
 import { get, signIn, type Credential } from './client';
 
 /**
@@ -122,5 +123,21 @@ describe('DICOMweb access audit (system)', () => {
     expect(alerts.every((e) => e.outcome === 4 && e.actor_username === 'unknown')).toBe(true);
     // The presented secret is never recorded.
     expect(JSON.stringify(alerts)).not.toContain('notarealkey');
+  });
+  it("audits a JSON API request for another clinic's study the same way (after the 404 is sent)", async () => {
+    const token = radiologist.kind === 'user' ? radiologist.token : '';
+    const before = (await system.pool.query<{ seq: string }>('SELECT coalesce(max(seq), 0)::text AS seq FROM audit_events')).rows[0]?.seq ?? '0';
+    const res = await fetch(`${viewer}/api/studies/${foreign.studyInstanceUid}/ai`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(404);
+    const own = await fetch(`${viewer}/api/studies/${mine.studyInstanceUid}/ai`, { headers: { authorization: `Bearer ${token}` } });
+    expect([200, 404]).toContain(own.status);
+    const alerts = await waitFor('the refused API access to be audited', async () => {
+      const { rows } = await system.pool.query<{ clinic_id: string; study_instance_uid: string; details: Record<string, unknown> }>(
+        "SELECT clinic_id::text, study_instance_uid, details FROM audit_events WHERE seq > $1 AND event_type = 'Security Alert' AND details->>'resource' = 'api'",
+        [before],
+      );
+      return rows.length > 0 ? rows : undefined;
+    });
+    expect(alerts).toEqual([{ clinic_id: otherClinicId, study_instance_uid: foreign.studyInstanceUid, details: { kind: 'access-refused', reason: 'other-clinic', resource: 'api' } }]);
   });
 });

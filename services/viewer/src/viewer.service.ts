@@ -6,6 +6,7 @@ import { AuthService, createAuthRouter, createOidcRouter, withOidc } from '@yuny
 import { createDerivedObjectStore, createReplicatedStore, IngestPipeline } from '@yunying/archive';
 import { createServiceApp, listen, type ServiceContext, type StartedService, httpSecurityFromConfig } from '@yunying/http';
 import { createDicomwebRouter } from './dicomweb';
+import { foreignStudyAlerts } from './dicomweb/foreign-study-alerts';
 import { readingRouters } from './reading';
 import { ReaderAiService, readerAiRoutes } from './reader-ai';
 import { triageScopeRoutes } from './triage-scope';
@@ -63,7 +64,10 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
     metrics: ctx.metrics,
     security: httpSecurityFromConfig(config),
     readiness: [{ name: 'postgres', check: () => pingDatabase(ctx.pool) }],
-    before: (app) => serveWebApp(app, config.http.publicIngestUrl),
+    before: (app) => {
+      serveWebApp(app, config.http.publicIngestUrl);
+      foreignStudyAlerts(app, { audit: auditLog, studies: ctx.pool, logger });
+    },
     routes: [
       ...(oidc !== null ? [oidc.router] : []),
       createAuthRouter(auth).router,
