@@ -3,8 +3,10 @@ import type { Browser } from 'playwright-core';
 import { describeUnless } from '../support/skip';
 import { startSystem, stow, type RunningSystem } from '../support/system';
 import { nodulePattern } from '../triage/triage.support';
-import { chromiumMissing, launchBrowser, newPage, PHONE, screenshotPath } from './pages/browser';
+import { chromiumMissing, DESKTOP, launchBrowser, newPage, PHONE, screenshotPath } from './pages/browser';
+import { ClinicStudiesPage } from './pages/clinic.page';
 import { SharePage } from './pages/share.page';
+import { SignInPage } from './pages/sign-in.page';
 
 const IMPRESSION = 'Solid nodule in the right lobe, TR5: fine-needle aspiration recommended. 甲状腺右叶结节';
 
@@ -132,5 +134,36 @@ describeUnless(chromiumMissing(), 'share links on a phone (e2e, chromium)', () =
     expect(await sharePage.reportText()).toContain(IMPRESSION);
     expect(errors).toEqual([]);
     await context.close();
+  }, 120_000);
+
+  test('the clinic shares a reported study from its study list, the client opens it with the code, the clinic revokes it', async () => {
+    const clinic = system.credentials.users.find((u) => u.role === 'clinic');
+    const desk = await newPage(browser, DESKTOP);
+    const signIn = new SignInPage(desk.page);
+    await signIn.open(viewerUrl);
+    await signIn.signIn(clinic?.username ?? '', clinic?.password ?? '');
+    const study = new ClinicStudiesPage(desk.page).study(studyUid);
+    await study.getByTestId('share-create').click();
+    const link = (await study.getByTestId('share-link').getAttribute('href')) ?? '';
+    const code = (await study.getByTestId('share-code').innerText()).trim();
+    expect(link).toMatch(new RegExp(`^${viewerUrl}/share#[A-Za-z0-9_-]{43}$`));
+    expect(code).toMatch(/^[0-9]{6}$/);
+
+    const phone = await newPage(browser, PHONE, true);
+    const sharePage = new SharePage(phone.page);
+    await phone.page.goto(link);
+    await sharePage.enterCode(code);
+    const [stats] = await sharePage.imageStats(1);
+    expect(stats?.stddev).toBeGreaterThan(10);
+    expect(await sharePage.reportText()).toContain(IMPRESSION);
+
+    await study.getByTestId('share-revoke').click();
+    await study.getByTestId('share-revoked').waitFor();
+    // A revoked link is refused before any code is asked for.
+    await phone.page.reload();
+    expect(await sharePage.refusalText()).toContain('This link is no longer valid');
+    expect([...desk.errors, ...phone.errors]).toEqual([]);
+    await desk.context.close();
+    await phone.context.close();
   }, 120_000);
 });

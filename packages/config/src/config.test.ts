@@ -70,6 +70,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, QUEUE_PREFIX: 'a{b}' })).toThrow(/QUEUE_PREFIX/);
   });
 
+  it('sets share link expiry: 30 of at most 90 days unless configured, and refuses a default past the maximum', () => {
+    expect(loadConfig({ AUTH_TOKEN_SECRET: secret }).shares).toEqual({ defaultDays: 30, maxDays: 90 });
+    expect(loadConfig({ AUTH_TOKEN_SECRET: secret, SHARE_DEFAULT_DAYS: '7', SHARE_MAX_DAYS: '14' }).shares).toEqual({ defaultDays: 7, maxDays: 14 });
+    expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, SHARE_DEFAULT_DAYS: '30', SHARE_MAX_DAYS: '14' })).toThrow(/SHARE_DEFAULT_DAYS: at most SHARE_MAX_DAYS/);
+    expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, SHARE_MAX_DAYS: '0' })).toThrow(/SHARE_MAX_DAYS/);
+  });
+
   it('puts derived objects in a bucket of their own next to the first copy (S3)', () => {
     const s3 = { AUTH_TOKEN_SECRET: secret, STORAGE_BACKEND: 's3', S3_ENDPOINTS: 'http://a:7480,http://b:7480,http://c:7480', S3_BUCKETS: 'c1,c2,c3', S3_ACCESS_KEY: 'k', S3_SECRET_KEY: 's' };
     expect(loadConfig(s3).derived).toEqual({ backend: 's3', endpoint: 'http://a:7480', bucket: 'c1-derived', accessKey: 'k', secretKey: 's', region: 'us-east-1' });

@@ -58,6 +58,8 @@ export interface Config {
   writeQuorum: number;
   retentionMinYears: number;
   /** Signed reports as records (#20): SR retention, the readers' key algorithm, the key-encryption secret. */
+  /** Study share links (#20): default and longest expiry in days. */
+  shares: { defaultDays: number; maxDays: number };
   reports: { retentionYears: number; signingAlgorithm: Env['REPORT_SIGNING_ALGORITHM']; signingSecretFile: string; generateMissingSecret: boolean };
   /** Scrubber, repair worker and orphan sweeper (#8 "keep and prove"). */
   keeper: {
@@ -209,6 +211,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     derived,
     writeQuorum: e.WRITE_QUORUM,
     retentionMinYears: e.RETENTION_MIN_YEARS,
+    shares: { defaultDays: e.SHARE_DEFAULT_DAYS, maxDays: e.SHARE_MAX_DAYS },
     reports: {
       retentionYears: e.REPORT_RETENTION_YEARS,
       signingAlgorithm: e.REPORT_SIGNING_ALGORITHM,

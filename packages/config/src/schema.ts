@@ -134,6 +134,8 @@ export const envSchema = z
       .max(100)
       .default(15)
       .describe('Retention in years of signed report SRs (medical records); the longer of this and the study retention applies.'),
+    SHARE_DEFAULT_DAYS: z.coerce.number().int().min(1).max(365).default(30).describe('Expiry of a study share link (云胶片) when its creator names none, in days.'),
+    SHARE_MAX_DAYS: z.coerce.number().int().min(1).max(365).default(90).describe('The longest expiry a creator may give a study share link, in days (at least SHARE_DEFAULT_DAYS).'),
     REPORT_SIGNING_ALGORITHM: z.enum(['ecdsa-p256', 'sm2']).default('ecdsa-p256').describe('Algorithm of new readers\' report-signing keys: ECDSA P-256 with SHA-256, or SM2 with SM3 (GB/T 32918).'),
     REPORT_SIGNING_SECRET_FILE: z
       .string()
@@ -283,6 +285,7 @@ export const envSchema = z
     SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(300).default(20).describe('Time allowed to drain in-flight work on SIGTERM.'),
   })
   .superRefine((env, ctx) => {
+    if (env.SHARE_DEFAULT_DAYS > env.SHARE_MAX_DAYS) ctx.addIssue({ code: 'custom', path: ['SHARE_DEFAULT_DAYS'], message: 'at most SHARE_MAX_DAYS' });
     if (env.STORAGE_BACKEND === 's3') {
       for (const key of ['S3_ENDPOINTS', 'S3_BUCKETS', 'S3_ACCESS_KEY', 'S3_SECRET_KEY'] as const) {
         if (env[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'required when STORAGE_BACKEND=s3' });

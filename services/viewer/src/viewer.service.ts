@@ -11,7 +11,7 @@ import { readingRouters } from './reading';
 import { ReaderAiService, readerAiRoutes } from './reader-ai';
 import { triageScopeRoutes } from './triage-scope';
 import { priorsRoutes } from './priors';
-import { ShareService, shareRoutes } from './share';
+import { DEFAULT_SHARE_LIMITS, ShareService, shareRoutes } from './share';
 import { TriageModel, loadActiveModel } from '@yunying/nodule-model';
 
 /** The viewer role: DICOMweb retrieval, the reading queue, reports and the web app. */
@@ -92,7 +92,7 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
       readerAiRoutes(readerAi, authenticator).router,
       triageScopeRoutes(ctx.pool, authenticator).router,
       priorsRoutes(ctx.pool, authenticator).router,
-      shareRoutes(new ShareService(ctx.pool, store, auditLog), authenticator).router,
+      shareRoutes(new ShareService(ctx.pool, store, auditLog, { ...DEFAULT_SHARE_LIMITS, ...config.shares }), authenticator).router,
     ],
     corsOrigins: config.http.corsOrigins,
   });

@@ -138,7 +138,7 @@ export class TiradsReportPage {
 
   /** The signature line of a signed version once the server's check has answered (#20). */
   async signature(version: number): Promise<string> {
-    const line = this.page.locator(`[data-testid="signed-report"][data-version="${version}"] [data-testid="signature"]`).filter({ hasText: /^Signature (verified|check failed|not checked)/ });
+    const line = this.page.locator(`[data-testid="signed-report"][data-version="${version}"] [data-testid="signature"]`).filter({ hasText: /^(Signature (verified|check failed|not checked)|No digital signature)/ });
     await line.waitFor();
     return (await line.textContent()) ?? '';
   }

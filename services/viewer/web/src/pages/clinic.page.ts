@@ -3,6 +3,7 @@ import { formatDateTime, formatDicomDate, formatPersonName, h, replace, statusLi
 import { arr, bool, num, obj, str, strings, type JsonObject } from '../app/json';
 import type { PageContext, Teardown } from '../app/router';
 import { parseReportVersions, signedVersionsView } from '../viewer/report-form';
+import { sharePanel } from './share-panel';
 
 const STATUS_LABEL: Record<string, string> = { new: 'Received', triaged: 'Waiting for reading', in_reading: 'Being read', reported: 'Reported' };
 const PAGE_SIZE = 50;
@@ -40,6 +41,8 @@ export function clinicStudiesPage(ctx: PageContext): Teardown {
       ),
       h('div', { class: 'line muted' }, [strings(item.modalities).join('/'), str(item.studyDescription), `${num(item.numberOfInstances) ?? 0} images`, `received ${formatDateTime(str(item.receivedAt))}`].filter(Boolean).join(' · ')),
       reportBox,
+      // Only a reported study is worth sharing: the link shows the signed report with the images.
+      bool(item.signedReport) === true ? sharePanel(uid) : '',
     );
   };
 

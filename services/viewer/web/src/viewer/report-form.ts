@@ -60,6 +60,11 @@ function signatureLine(base: string, version: number): HTMLElement {
       const o = obj(body);
       const sr = obj(o.sr);
       const reasons = arr(o.reasons).flatMap((r) => (typeof r === 'string' ? [r] : []));
+      // Versions signed before reports were records (#20) have no signature: said plainly, not as a failure.
+      if (o.signed === false) {
+        line.textContent = 'No digital signature recorded for this version';
+        return;
+      }
       line.dataset.valid = String(o.valid === true);
       if (o.valid === true) {
         const algorithm = ALGORITHMS[str(o.algorithm) ?? ''] ?? str(o.algorithm) ?? '';
