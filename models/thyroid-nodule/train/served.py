@@ -19,7 +19,7 @@ import nets
 import triage_data as D
 from metrics import auc, bootstrap, ece, reliability_bins
 
-SEG_THRESHOLD = 0.5      # nodule map cells at or above this form candidates
+SEG_THRESHOLD = 0.2      # nodule map cells at or above this form candidates (3.2.0: 0.5 -> 0.2, chosen by nested CV; see the card)
 MIN_CELLS = 2            # smaller components are speckle
 MAX_CANDIDATES = 3       # per frame, most confident first
 CONFIDENCE_THRESHOLD = 0.5
@@ -369,7 +369,7 @@ def write_manifest(out, rep, comb, seconds, n_frames, n_others, networks='traine
     mu, sd, coef, bias = comb['model']
     man = {
         'id': 'thyroid-triage-whole-frame',
-        'version': '3.1.0',
+        'version': '3.2.0',
         'task': 'Triage of thyroid ultrasound studies by P(radiologist TI-RADS >= 4) of the most suspicious confident nodule; reading order, not diagnosis',
         'files': {'frame': {'file': 'frame.onnx', 'sha256': sha256(os.path.join(out, 'frame.onnx'))}},
         'opset': 17,
