@@ -19,7 +19,9 @@ import nets
 import triage_data as D
 from metrics import auc, bootstrap, ece, reliability_bins
 
-SEG_THRESHOLD = 0.2      # nodule map cells at or above this form candidates (3.2.0: 0.5 -> 0.2, chosen by nested CV; see the card)
+SEG_THRESHOLD = 0.5      # nodule map cells at or above this form candidates: the box a reader is shown, the lexicon heads
+# The score reads a larger region: the component at this level that contains the candidate (3.3.0; see the card).
+SCORE_THRESHOLD = 0.1
 MIN_CELLS = 2            # smaller components are speckle
 MAX_CANDIDATES = 3       # per frame, most confident first
 CONFIDENCE_THRESHOLD = 0.5
@@ -54,6 +56,12 @@ def analyse_map(prob, gate, gray):
     h, w = gray.shape
     comps = [c for c in G.components(prob, SEG_THRESHOLD) if len(c[0]) >= MIN_CELLS]
     comps.sort(key=lambda c: -c[1])
+    # Every cell of a candidate lies in one component at the lower level (connected, and above it).
+    owner = {}
+    context = G.components(prob, SCORE_THRESHOLD)
+    for j, (cells, _) in enumerate(context):
+        for rc in cells:
+            owner[rc] = j
     cands = []
     for cells, conf in comps[:MAX_CANDIDATES]:
         box = G.cells_box(cells, w, h)
@@ -64,8 +72,18 @@ def analyse_map(prob, gate, gray):
         region = DS.ellipse_mask(w, h, box)
         if not region.any():
             continue
-        cands.append({'confidence': conf, 'box': box, 'descriptors': DS.describe(gray, region)})
+        score_box = G.cells_box(context[owner[cells[0]]][0], w, h)
+        cands.append({'confidence': conf, 'box': box, 'descriptors': DS.describe(gray, region),
+                      'score_box': score_box, 'score_descriptors': DS.describe(gray, DS.ellipse_mask(w, h, score_box))})
     return {'gate': gate, 'candidates': cands, 'width': w, 'height': h}
+
+
+def reader_score_box(box, w, h, scale):
+    """A reader's box has no map component around it: the score reads the box grown by `scale` per side
+    (the median ratio of score region to candidate box on the training hits), clipped to the frame."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    hw, hh = (box[2] - box[0]) / 2 * scale, (box[3] - box[1]) / 2 * scale
+    return (max(0.0, cx - hw), max(0.0, cy - hh), min(float(w), cx + hw), min(float(h), cy + hh))
 
 
 def analyse_frame(fnet, gray):
@@ -183,7 +201,7 @@ def fit_models(frames, oof, idx):
                     T.append(t)
         heads[k] = fit_softmax(np.array(X), np.array(T), len(cats))
     tr = [i for i in idx if frames[i]['label'] is not None and oof['frames'][i]['candidates']]
-    X = np.array([oof['frames'][i]['candidates'][0]['descriptors'] for i in tr])
+    X = np.array([oof['frames'][i]['candidates'][0]['score_descriptors'] for i in tr])
     yy = np.array([frames[i]['label'] for i in tr], dtype=np.float64)
     return heads, fit_logreg(X, yy, L2, balanced_weights(yy))
 
@@ -192,7 +210,7 @@ def frame_logit(cands, combiner):
     confident = [c for c in cands if c['confidence'] >= CONFIDENCE_THRESHOLD]
     if not confident:
         return None
-    z = apply_logreg(combiner, np.array([c['descriptors'] for c in confident]))
+    z = apply_logreg(combiner, np.array([c['score_descriptors'] for c in confident]))
     return float(z[0]) if AGGREGATION == 'most-confident' else float(z.max())
 
 
@@ -271,8 +289,12 @@ def fit_and_report(frames, others, oof, ffold):
         'thresholds': rep['served']['case']['thresholds'], 'aggregation': AGGREGATION, 'confidence_threshold': CONFIDENCE_THRESHOLD,
         'no_nodule_found_labelled_frames': no_nodule,
     }
+    area = lambda b: max(b[2] - b[0], 1e-9) * max(b[3] - b[1], 1e-9)  # noqa: E731
+    ratios = [math.sqrt(area(r['candidates'][0]['score_box']) / area(r['candidates'][0]['box'])) for r in oof['frames'] if r['candidates']]
+    reader_scale = round(float(np.median(ratios)), 4) if ratios else 1.0
+    rep['score_region'] = {'threshold': SCORE_THRESHOLD, 'median_side_ratio_to_candidate_box': reader_scale}
     return rep, {'heads': heads, 'model': combiner, 'offset': offset, 'gate_thr': gate_thr,
-                 'triage': triage_thr, 'urgent': urgent_thr}
+                 'triage': triage_thr, 'urgent': urgent_thr, 'reader_scale': reader_scale}
 
 
 def boot_mean(v, groups, n=2000, seed=0):
@@ -369,7 +391,7 @@ def write_manifest(out, rep, comb, seconds, n_frames, n_others, networks='traine
     mu, sd, coef, bias = comb['model']
     man = {
         'id': 'thyroid-triage-whole-frame',
-        'version': '3.2.0',
+        'version': '3.3.0',
         'task': 'Triage of thyroid ultrasound studies by P(radiologist TI-RADS >= 4) of the most suspicious confident nodule; reading order, not diagnosis',
         'files': {'frame': {'file': 'frame.onnx', 'sha256': sha256(os.path.join(out, 'frame.onnx'))}},
         'opset': 17,
@@ -378,7 +400,10 @@ def write_manifest(out, rep, comb, seconds, n_frames, n_others, networks='traine
                   'geometry': 'letterbox: box-filter resize by min(width/w, height/h), centred, padding 0',
                   'outputs': {'noduleMap': 'nodule_prob', 'thyroid': 'thyroid_prob'}},
         'candidates': {'segThreshold': SEG_THRESHOLD, 'minCells': MIN_CELLS, 'maxCandidates': MAX_CANDIDATES,
-                       'confidenceThreshold': CONFIDENCE_THRESHOLD, 'aggregation': AGGREGATION},
+                       'confidenceThreshold': CONFIDENCE_THRESHOLD, 'aggregation': AGGREGATION,
+                       'scoreThreshold': SCORE_THRESHOLD, 'readerBoxScoreScale': comb['reader_scale'],
+                       'scoreRegion': 'the ellipse inscribed in the box of the map component at scoreThreshold that contains the candidate; '
+                                      'for a reader\'s box, the box grown by readerBoxScoreScale per side'},
         'descriptors': {'names': DS.NAMES,
                         'region': 'the ellipse inscribed in the candidate\'s (or the reader\'s) box, on the full-resolution frame'},
         'heads': {k: {'categories': cats, 'points': POINTS[k],
@@ -416,9 +441,10 @@ def synthetic_frame(w=320, h=240):
 def candidate_outputs(c, comb):
     d = c['descriptors'][None]
     probs = {k: [float(v) for v in apply_softmax(m, d)[0]] for k, m in comb['heads'].items()}
-    score = float(sigmoid(apply_logreg(comb['model'], d)[0] + comb['offset']))
-    return {'confidence': c['confidence'], 'box': list(c['box']),
-            'descriptors': {n: float(v) for n, v in zip(DS.NAMES, c['descriptors'])}, 'probs': probs, 'score': score}
+    score = float(sigmoid(apply_logreg(comb['model'], c['score_descriptors'][None])[0] + comb['offset']))
+    return {'confidence': c['confidence'], 'box': list(c['box']), 'scoreBox': list(c['score_box']),
+            'descriptors': {n: float(v) for n, v in zip(DS.NAMES, c['descriptors'])},
+            'scoreDescriptors': {n: float(v) for n, v in zip(DS.NAMES, c['score_descriptors'])}, 'probs': probs, 'score': score}
 
 
 def write_parity(fnet, comb, frames, out):
@@ -435,6 +461,8 @@ def write_parity(fnet, comb, frames, out):
                          'candidates': [candidate_outputs(c, comb) for c in r['candidates']]})
     g = synthetic_frame()
     box = (100.0, 80.0, 190.0, 160.0)
-    reader = candidate_outputs({'confidence': 1.0, 'box': box, 'descriptors': DS.describe(g, DS.ellipse_mask(g.shape[1], g.shape[0], box))}, comb)
+    sbox = reader_score_box(box, g.shape[1], g.shape[0], comb['reader_scale'])
+    reader = candidate_outputs({'confidence': 1.0, 'box': box, 'descriptors': DS.describe(g, DS.ellipse_mask(g.shape[1], g.shape[0], box)),
+                                'score_box': sbox, 'score_descriptors': DS.describe(g, DS.ellipse_mask(g.shape[1], g.shape[0], sbox))}, comb)
     with open(os.path.join(out, 'parity.json'), 'w') as fh:
         json.dump({'note': 'Python served-path outputs for the TypeScript parity test', 'cases': rows, 'readerBox': reader}, fh, indent=1)

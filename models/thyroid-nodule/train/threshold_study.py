@@ -6,7 +6,7 @@ picked by inner cross-validation on the other four folds) so the chosen figure i
 
     /usr/bin/python3 models/thyroid-nodule/train/threshold_study.py --frame-cache DIR [--data DIR]
 
-3.2.0's choice (0.2) and the figures in the model card come from this script.
+The single-threshold figures in the model card come from this script (3.3.0 then keeps 0.5 for the candidates and reads the score at 0.1).
 """
 import argparse
 import os

@@ -12,22 +12,9 @@ import { recordAccountChange } from './stewardship';
 import { CredentialAlerts } from './credential-alerts';
 import { TotpSecrets } from './totp';
 import type { Queryable } from './queryable';
+import type { AuthAuditEvent, AuthAuditSink } from './auth.audit';
 
-/** What the auth service writes to the audit log; structurally a subset of @yunying/audit's AuditEventInput. */
-export interface AuthAuditEvent {
-  type: 'User Authentication' | 'Security Alert';
-  outcome: 0 | 4 | 8 | 12;
-  actor: { userId?: string | null; username: string; role?: string | null; clinicId?: string | null };
-  sourceIp?: string | null;
-  requestId?: string | null;
-  clinicId?: string | null;
-  details?: Record<string, string | number | boolean | null | string[]>;
-}
-
-/** Where auth events go: an `AuditLog` of @yunying/audit (kept as an interface so auth does not depend on audit). */
-export interface AuthAuditSink {
-  append(event: AuthAuditEvent): Promise<unknown>;
-}
+export type { AuthAuditEvent, AuthAuditSink } from './auth.audit';
 
 export interface RequestOrigin {
   sourceIp?: string | null;

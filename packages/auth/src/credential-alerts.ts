@@ -1,4 +1,4 @@
-import type { AuthAuditEvent } from './auth.service';
+import type { AuthAuditEvent } from './auth.audit';
 
 /** How long one alert covers the refusals that follow it from the same address and credential kind. */
 const COALESCE_MS = 60_000;

@@ -486,6 +486,9 @@ export class AssociationScp<S> extends Scp {
         matches += 1;
         this.lastActivity = Date.now();
         send(next.value.optionalKeysUnsupported === true ? FindStatus.PendingOptionalKeysUnsupported : FindStatus.Pending, next.value.identifier);
+        // Matches come from memory as fast as they encode: without a turn of the event loop between them the
+        // socket is never read, and a C-CANCEL could only arrive after the last one.
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
     };
     this.env.track(

@@ -45,6 +45,10 @@ const manifestSchema = z.object({
     maxCandidates: z.number().int().positive(),
     confidenceThreshold: z.number(),
     aggregation: z.enum(['most-confident', 'max-score']),
+    /** The score's region: the map component at this level that contains the candidate (3.3.0). */
+    scoreThreshold: z.number().gt(0).lte(1),
+    /** A reader's box has no component around it: the score reads the box grown by this much per side. */
+    readerBoxScoreScale: z.number().gte(1),
   }),
   gate: z.object({ threshold: z.number(), colourFractionMax: z.number() }),
   combiner: z.object({
@@ -99,8 +103,9 @@ export function parseTriageManifest(raw: unknown, dir: string): TriageManifest {
     const shaped = spec.points.length === k && spec.bias.length === k && spec.weights.length === k && spec.weights.every((row) => row.length === d);
     if (!shaped || spec.mean.length !== d || spec.std.length !== d) throw new PermanentError(`model manifest is invalid: head ${h} does not match its categories and descriptors`);
   }
-  // The linear models are part of the model as much as the graph: the name covers both.
-  const sha256 = createHash('sha256').update(`${m.files.frame.sha256}:${JSON.stringify({ heads: m.heads, combiner: m.combiner })}`).digest('hex');
+  if (m.candidates.scoreThreshold > m.candidates.segThreshold) throw new PermanentError('model manifest is invalid: the score region must contain the candidate (scoreThreshold <= segThreshold)');
+  // The linear models and the candidate rules are part of the model as much as the graph: the name covers them.
+  const sha256 = createHash('sha256').update(`${m.files.frame.sha256}:${JSON.stringify({ heads: m.heads, combiner: m.combiner, candidates: m.candidates })}`).digest('hex');
   return {
     ...m,
     dir,

@@ -14,7 +14,9 @@ import type { GrayImage } from './frame.geometry';
 interface ParityCandidate {
   confidence: number;
   box: [number, number, number, number];
+  scoreBox: [number, number, number, number];
   descriptors: Record<string, number>;
+  scoreDescriptors: Record<string, number>;
   probs: Record<string, number[]>;
   score: number;
 }
@@ -53,6 +55,11 @@ function expectSameNodule(got: NoduleCandidate, want: ParityCandidate): void {
   for (const [name, value] of Object.entries(want.descriptors)) {
     expect({ name, diff: Math.abs((got.descriptors[name as keyof NoduleCandidate['descriptors']] ?? Number.NaN) - value) < TOLERANCE }).toEqual({ name, diff: true });
   }
+  // The score's own region (the lower-level map component around the candidate, or the reader's box grown).
+  expect(boxIou(got.scoreBox, { x0: want.scoreBox[0], y0: want.scoreBox[1], x1: want.scoreBox[2], y1: want.scoreBox[3] })).toBeGreaterThan(0.9999);
+  for (const [name, value] of Object.entries(want.scoreDescriptors)) {
+    expect({ name, score: true, diff: Math.abs((got.scoreDescriptors[name as keyof NoduleCandidate['descriptors']] ?? Number.NaN) - value) < TOLERANCE }).toEqual({ name, score: true, diff: true });
+  }
   for (const [head, probs] of Object.entries(want.probs)) {
     const mine = got.probabilities[head as keyof NoduleCandidate['probabilities']];
     probs.forEach((p, k) => expect(Math.abs((mine[k] ?? Number.NaN) - p)).toBeLessThan(TOLERANCE));
@@ -89,8 +96,9 @@ describe('TriageModel (onnxruntime-node)', () => {
     expect(finding.sizeMm).toEqual({ long: 9, short: 6 });
     expect(finding.score).toBeGreaterThan(0);
     expect(finding.score).toBeLessThan(1);
-    // The score is the combiner over the measured descriptors, which the finding carries for the reader.
-    expect(model.score(candidate.descriptors)).toBeCloseTo(candidate.score, 12);
+    // The score is the combiner over what was measured on its region (the box grown for a reader's box).
+    expect(model.score(candidate.scoreDescriptors)).toBeCloseTo(candidate.score, 12);
+    expect(candidate.scoreBox.x1 - candidate.scoreBox.x0).toBeGreaterThan(candidate.box.x1 - candidate.box.x0);
     expect(Object.keys(finding.measured ?? {})).toEqual(['echo', 'dark', 'het', 'foci', 'bright', 'edge', 'taller']);
   });
 

@@ -2,8 +2,10 @@
  * The whole-frame triage model (the mirror of train/served.py):
  *   frame -> FrameNet (onnxruntime-node) -> P(B-mode thyroid frame) and a nodule map -> candidates
  *   (connected components, most confident first) -> for each, the ellipse inscribed in its box on the
- *   full-resolution frame -> measured descriptors (nodule.descriptors.ts) -> the ACR lexicon heads and the suspicion
- *   combiner (linear models from the manifest) -> a calibrated score at the manifest's prevalence.
+ *   full-resolution frame -> measured descriptors (nodule.descriptors.ts) -> the ACR lexicon heads; the
+ *   suspicion combiner reads the same descriptors on a larger region, the ellipse of the map component at
+ *   the lower `scoreThreshold` that contains the candidate (the tissue around the nodule carries what the
+ *   tight box misses: served.py, the model card) -> a calibrated score at the manifest's prevalence.
  * `scoreBox` runs the nodule half on a box a reader drew or clicked (reader-guided scoring).
  */
 import * as ort from 'onnxruntime-node';
@@ -24,8 +26,11 @@ export interface NoduleCandidate {
   confidence: number;
   box: Corners;
   outline: [number, number][];
-  /** What was measured on the nodule's region (the evidence behind the categories and the score). */
+  /** What was measured on the nodule's region (the evidence behind the categories). */
   descriptors: Descriptors;
+  /** The region the score read (contains `box`) and what was measured there. */
+  scoreBox: Corners;
+  scoreDescriptors: Descriptors;
   probabilities: Record<HeadName, number[]>;
   tallerThanWide: boolean;
   /** Calibrated score (combiner + prevalence offset). */
@@ -108,6 +113,12 @@ export class TriageModel {
     const comps = components(map, mapWidth, mapHeight, rules.segThreshold)
       .filter((c) => c.cells.length >= rules.minCells)
       .sort((a, b) => b.confidence - a.confidence);
+    // Each candidate lies inside one component at the lower level: connected, and above that level.
+    const context = components(map, mapWidth, mapHeight, rules.scoreThreshold);
+    const owner = new Int32Array(mapWidth * mapHeight).fill(-1);
+    context.forEach((c, j) => {
+      for (const cell of c.cells) owner[cell] = j;
+    });
     const candidates: NoduleCandidate[] = [];
     for (const comp of comps) {
       if (candidates.length >= rules.maxCandidates) break;
@@ -117,7 +128,9 @@ export class TriageModel {
       const outline = cellsOutline(comp.cells, mapWidth, gray.width, gray.height, this.frameGeometry);
       // Measured on the ellipse inscribed in the box, as a reader's box is (served.analyse_map says why).
       const region = ellipseRegion(gray.width, gray.height, box);
-      const candidate = this.scoreCandidate(gray, region, box, comp.confidence, outline);
+      const around = context[owner[comp.cells[0] ?? 0] ?? -1];
+      const scoreBox = around ? cellsBox(around.cells, mapWidth, gray.width, gray.height, this.frameGeometry) : box;
+      const candidate = this.scoreCandidate(gray, region, box, comp.confidence, outline, scoreBox);
       if (candidate) candidates.push(candidate);
     }
     return { thyroid, candidates, confident: candidates.filter((c) => c.confidence >= rules.confidenceThreshold) };
@@ -129,20 +142,22 @@ export class TriageModel {
    */
   scoreBox(gray: GrayImage, box: Corners): NoduleCandidate {
     const region = ellipseRegion(gray.width, gray.height, box);
-    const candidate = this.scoreCandidate(gray, region, box, 1, ellipseOutline(box));
+    const candidate = this.scoreCandidate(gray, region, box, 1, ellipseOutline(box), grownBox(box, this.manifest.candidates.readerBoxScoreScale, gray.width, gray.height));
     if (!candidate) throw new PermanentError('the box does not cover any of the image');
     return candidate;
   }
 
-  private scoreCandidate(gray: GrayImage, region: Region, box: Corners, confidence: number, outline: [number, number][]): NoduleCandidate | null {
+  private scoreCandidate(gray: GrayImage, region: Region, box: Corners, confidence: number, outline: [number, number][], scoreBox: Corners): NoduleCandidate | null {
     const descriptors = describe(gray, region);
     if (!descriptors) return null;
+    const scoreDescriptors = describe(gray, ellipseRegion(gray.width, gray.height, scoreBox));
+    if (!scoreDescriptors) return null;
     const x = this.manifest.descriptors.names.map((n) => descriptors[n]);
     const probabilities = {} as Record<HeadName, number[]>;
     for (const h of HEAD_NAMES) probabilities[h] = softmaxHead(this.manifest.heads[h], x);
     const tallerThanWide = box.y1 - box.y0 > box.x1 - box.x0;
-    const candidate = { confidence, box, outline, descriptors, probabilities, tallerThanWide, score: 0 };
-    candidate.score = this.score(descriptors);
+    const candidate = { confidence, box, outline, descriptors, scoreBox, scoreDescriptors, probabilities, tallerThanWide, score: 0 };
+    candidate.score = this.score(scoreDescriptors);
     return candidate;
   }
 
@@ -232,6 +247,15 @@ function roundAll(d: Descriptors): Descriptors {
   const out = { ...d };
   for (const k of Object.keys(out) as (keyof Descriptors)[]) out[k] = round4(out[k]);
   return out;
+}
+
+/** The reader's box grown by `scale` per side about its centre, clipped to the frame (served.reader_score_box). */
+function grownBox(box: Corners, scale: number, width: number, height: number): Corners {
+  const cx = (box.x0 + box.x1) / 2;
+  const cy = (box.y0 + box.y1) / 2;
+  const hw = ((box.x1 - box.x0) / 2) * scale;
+  const hh = ((box.y1 - box.y0) / 2) * scale;
+  return { x0: Math.max(0, cx - hw), y0: Math.max(0, cy - hh), x1: Math.min(width, cx + hw), y1: Math.min(height, cy + hh) };
 }
 
 function within(r: Corners, x: number, y: number): boolean {

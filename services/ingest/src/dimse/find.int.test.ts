@@ -14,6 +14,9 @@ import { runDcmtk, type DcmtkRun } from '@yunying/dimse/testing';
 
 const AE = 'FIND_US1';
 const OTHER_AE = 'FIND_US2';
+/** A clinic with one long study, for C-CANCEL: enough matches that the cancel lands mid-stream. */
+const MANY_AE = 'FIND_US3';
+const MANY = 60;
 const MAX_RESULTS = 5;
 
 const dcmtk = (tool: string, args: string[]): Promise<DcmtkRun> => runDcmtk(tool, args, 30_000);
@@ -36,6 +39,7 @@ describeUnless(dcmtkMissing, 'C-FIND SCP with dcmtk findscu', () => {
   let catalog: TestCatalog;
   let storage: TempFsTargets;
   let server: DimseServer;
+  let uncapped: DimseServer;
   let dir: string;
   let clinicId: string;
   let otherClinicId: string;
@@ -43,10 +47,11 @@ describeUnless(dcmtkMissing, 'C-FIND SCP with dcmtk findscu', () => {
   const wang2 = makeStudy(1, { patientName: 'Wang^Xiaoming', patientId: 'P-100', studyDate: '20250301', studyTime: '150000', accessionNumber: 'ACC-2', modality: 'US', studyDescription: 'Breast' });
   const li = makeStudy(3, { patientName: '李^娜', patientId: 'P-200', studyDate: '20240620', modality: 'US', charset: 'GB18030', studyDescription: 'Abdomen' });
   const other = makeStudy(1, { patientName: 'Wang^Other', patientId: 'P-900', studyDate: '20240110', modality: 'US' });
+  const many = makeStudy(MANY, { patientName: 'Zhao^Lei', patientId: 'P-300', studyDate: '20240505', modality: 'US' });
 
-  const find = async (ae: string, model: '-P' | '-S', keys: string[], extra: string[] = []): Promise<{ run: DcmtkRun; matches: Record<string, string>[] }> => {
+  const find = async (ae: string, model: '-P' | '-S', keys: string[], extra: string[] = [], port = server.port): Promise<{ run: DcmtkRun; matches: Record<string, string>[] }> => {
     const xml = path.join(dir, `rsp-${Math.random().toString(36).slice(2)}.xml`);
-    const args = ['-v', model, '-aet', ae, '-aec', 'YUNYING', ...extra, '-Xs', xml, ...keys.flatMap((k) => ['-k', k]), '127.0.0.1', String(server.port)];
+    const args = ['-v', model, '-aet', ae, '-aec', 'YUNYING', ...extra, '-Xs', xml, ...keys.flatMap((k) => ['-k', k]), '127.0.0.1', String(port)];
     const run = await dcmtk("findscu", args);
     if (process.env.FIND_DEBUG) console.log(run.output);
     const text = await fs.readFile(xml, 'utf8').catch(() => '');
@@ -60,17 +65,22 @@ describeUnless(dcmtkMissing, 'C-FIND SCP with dcmtk findscu', () => {
     clinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name, dimse_auth) VALUES ('find-1', 'one', 'ae_only') RETURNING id")).rows[0]!.id;
     otherClinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name, dimse_auth) VALUES ('find-2', 'two', 'ae_only') RETURNING id")).rows[0]!.id;
     await catalog.pool.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2), ($3, $4)', [AE, clinicId, OTHER_AE, otherClinicId]);
+    const manyClinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name, dimse_auth) VALUES ('find-3', 'three', 'ae_only') RETURNING id")).rows[0]!.id;
+    await catalog.pool.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2)', [MANY_AE, manyClinicId]);
     const logger = createLogger({ level: process.env.FIND_DEBUG ? 'debug' : 'silent', service: 'find-test' });
     const pipeline = new IngestPipeline({ pool: catalog.pool, store: new ReplicatedStore({ targets: storage.targets }), logger, metrics: new Registry(), parseLimits: {}, retentionMinYears: 15 });
     // The studies arrive through the real write path, as a modality's C-STOREs would.
     const sender = (id: string, ae: string): Sender => ({ clinicId: id, actor: { username: `ae:${ae}`, role: 'device', clinicId: id }, sourceIp: null, via: 'DIMSE' });
     for (const study of [wang, wang2, li]) for (const file of study.files) expect((await pipeline.ingest(file, sender(clinicId, AE))).status).toBe('stored');
     for (const file of other.files) expect((await pipeline.ingest(file, sender(otherClinicId, OTHER_AE))).status).toBe('stored');
+    for (const file of many.files) expect((await pipeline.ingest(file, sender(manyClinicId, MANY_AE))).status).toBe('stored');
     server = await startDimseServer({ host: '127.0.0.1', port: 0, aeTitle: 'YUNYING', checkCalledAe: false, pool: catalog.pool, pipeline, logger, metrics: new Registry(), maxFindResults: MAX_RESULTS });
+    uncapped = await startDimseServer({ host: '127.0.0.1', port: 0, aeTitle: 'YUNYING', checkCalledAe: false, pool: catalog.pool, pipeline, logger, metrics: new Registry() });
   });
 
   afterAll(async () => {
     await server?.close();
+    await uncapped?.close();
     await storage?.cleanup();
     await catalog?.drop();
     if (dir) await fs.rm(dir, { recursive: true, force: true });
@@ -143,8 +153,10 @@ describeUnless(dcmtkMissing, 'C-FIND SCP with dcmtk findscu', () => {
   });
 
   it('honours C-CANCEL: fewer responses, final status Cancel, audited', async () => {
-    const { matches, run } = await find(AE, '-S', ['QueryRetrieveLevel=IMAGE', 'SOPInstanceUID'], ['--cancel', '1']);
-    expect(matches.length).toBeLessThan(MAX_RESULTS);
+    // 60 matches and no cap: findscu cancels after the first response, the SCP stops mid-stream.
+    const { matches, run } = await find(MANY_AE, '-S', ['QueryRetrieveLevel=IMAGE', 'SOPInstanceUID'], ['--cancel', '1'], uncapped.port);
+    expect(matches.length).toBeGreaterThanOrEqual(1);
+    expect(matches.length).toBeLessThan(MANY);
     expect(run.output).toMatch(/Final Find Response \(Cancel/);
     const audit = await catalog.pool.query<{ details: { status: string } }>("SELECT details FROM audit_events WHERE event_type = 'Query' AND details->>'status' = '0xFE00'");
     expect(audit.rows.length).toBe(1);
