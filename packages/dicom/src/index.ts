@@ -25,6 +25,7 @@ export {
   storageSopClasses,
 } from './uids';
 export { charsetDecoder } from './charset';
+export { derivedUid, dicomDate, dicomTime, part10Bytes } from './generated-object';
 export { isBulkDataPath, readBulkValue } from './bulkdata';
 export { normaliseDate, normaliseDateTime, normaliseTime } from './temporal';
 export type { CharsetDecoder } from './charset';

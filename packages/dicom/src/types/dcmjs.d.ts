@@ -1,4 +1,4 @@
-// The small part of dcmjs this package uses; dcmjs ships no types.
+// The small part of dcmjs this package uses (the dictionary, reading, and writing the archive's own objects); dcmjs ships no types.
 declare module 'dcmjs' {
   interface DictionaryEntry {
     tag: string;
@@ -9,10 +9,13 @@ declare module 'dcmjs' {
   interface DicomDict {
     meta: Record<string, unknown>;
     dict: Record<string, unknown>;
+    write(options?: Record<string, unknown>): ArrayBuffer;
   }
   const dcmjs: {
     data: {
+      DicomDict: new (meta: Record<string, unknown>) => DicomDict;
       DicomMetaDictionary: {
+        denaturalizeDataset(dataset: Record<string, unknown>): Record<string, unknown>;
         dictionary: Record<string, DictionaryEntry | undefined>;
         nameMap: Record<string, DictionaryEntry | undefined>;
         naturalizeDataset(dataset: Record<string, unknown>): Record<string, unknown>;

@@ -13,23 +13,16 @@
  * included, comes from the stored result, so a re-run writes the same bytes and ingest answers
  * `already_stored`.
  */
-import { createHash } from 'node:crypto';
-import dcmjs from 'dcmjs';
+import { derivedUid, dicomDate, dicomTime, part10Bytes } from '@yunying/dicom';
 import type { NoduleFinding } from '@yunying/nodule-model';
 import type { ScoredImage } from '../triage/result';
 import type { StoredResult, StudyHeader } from '../triage/triage.repository';
 
 export const COMPREHENSIVE_SR = '1.2.840.10008.5.1.4.1.1.88.33';
-const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
 /** The SR series number: high, so viewers list it after the acquired series. */
 export const SR_SERIES_NUMBER = 9901;
 const SCHEME = '99YUNYING';
 
-/** A 2.25 UID (PS3.5 B.2) derived from a seed; the same seed always gives the same UID. */
-export function derivedUid(seed: string): string {
-  const hex = createHash('sha256').update(seed).digest('hex').slice(0, 32);
-  return `2.25.${(BigInt(`0x${hex}`) >> 2n).toString()}`;
-}
 
 export function srUids(studyInstanceUid: string, modelId: string, modelVersion: string, instanceCount: number): { series: string; instance: string } {
   return {
@@ -114,13 +107,7 @@ function noduleContainer(nodule: NoduleFinding): Item {
   };
 }
 
-function da(d: Date): string {
-  return d.toISOString().slice(0, 10).replace(/-/g, '');
-}
 
-function tm(d: Date): string {
-  return d.toISOString().slice(11, 19).replace(/:/g, '');
-}
 
 export interface SrInput {
   result: StoredResult;
@@ -146,14 +133,14 @@ export function buildTriageSr({ result, header, scored }: SrInput): { bytes: Uin
   ];
   const dataset: Item = {
     SpecificCharacterSet: 'ISO_IR 192',
-    InstanceCreationDate: da(created),
-    InstanceCreationTime: tm(created),
+    InstanceCreationDate: dicomDate(created),
+    InstanceCreationTime: dicomTime(created),
     SOPClassUID: COMPREHENSIVE_SR,
     SOPInstanceUID: uids.instance,
     StudyDate: header.studyDate ?? '',
     StudyTime: header.studyTime ?? '',
-    ContentDate: da(created),
-    ContentTime: tm(created),
+    ContentDate: dicomDate(created),
+    ContentTime: dicomTime(created),
     AccessionNumber: header.accessionNumber ?? '',
     Modality: 'SR',
     Manufacturer: 'Yunying',
@@ -187,17 +174,7 @@ export function buildTriageSr({ result, header, scored }: SrInput): { bytes: Uin
     ],
     ContentSequence: content,
   };
-  const meta: Item = {
-    MediaStorageSOPClassUID: COMPREHENSIVE_SR,
-    MediaStorageSOPInstanceUID: uids.instance,
-    TransferSyntaxUID: EXPLICIT_VR_LITTLE_ENDIAN,
-    ImplementationClassUID: derivedUid('yunying-implementation'),
-    ImplementationVersionName: 'YUNYING_0_1',
-  };
-  const { DicomDict, DicomMetaDictionary } = dcmjs.data;
-  const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));
-  dict.dict = DicomMetaDictionary.denaturalizeDataset(dataset);
-  return { bytes: new Uint8Array(dict.write()), sopInstanceUid: uids.instance, seriesInstanceUid: uids.series };
+  return { bytes: part10Bytes(dataset), sopInstanceUid: uids.instance, seriesInstanceUid: uids.series };
 }
 
 function thresholdItems(thresholds: object): Item[] {

@@ -1,5 +1,5 @@
 // The part of dcmjs (which ships no types) the viewer uses: the PS3.6 keyword dictionary (DICOMweb routes)
-// and the dataset writer (report SRs, reading/record/report.sr.ts).
+// and the reader its tests use on report SRs (written by @yunying/dicom's part10Bytes).
 declare module 'dcmjs' {
   interface DictionaryEntry {
     tag: string;
@@ -7,19 +7,12 @@ declare module 'dcmjs' {
     name: string;
   }
   type Naturalized = Record<string, unknown>;
-  interface DicomDictInstance {
-    meta: Naturalized;
-    dict: Naturalized;
-    write(options?: Record<string, unknown>): ArrayBuffer;
-  }
   const dcmjs: {
     data: {
-      DicomDict: new (meta: Naturalized) => DicomDictInstance;
       DicomMessage: { readFile(buffer: ArrayBuffer): { meta: Naturalized; dict: Naturalized } };
       DicomMetaDictionary: {
         dictionary: Record<string, DictionaryEntry | undefined>;
         nameMap: Record<string, DictionaryEntry | undefined>;
-        denaturalizeDataset(dataset: Naturalized): Naturalized;
         naturalizeDataset(dataset: Naturalized): Naturalized;
       };
     };

@@ -18,21 +18,15 @@
  * row, so rebuilding it for a retried sign gives the same bytes and the write path answers `already_stored`.
  */
 import { createHash } from 'node:crypto';
-import dcmjs from 'dcmjs';
+import { derivedUid, dicomDate, dicomTime, part10Bytes } from '@yunying/dicom';
 import { ACR_LEXICON, type LexiconItem } from '@yunying/nodule-model';
 import type { StoredNodule } from '../tirads.findings';
 
 export const ENHANCED_SR = '1.2.840.10008.5.1.4.1.1.88.22';
-const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
 /** After the triage SR's 9901, so viewers list the reports last. */
 export const REPORT_SERIES_NUMBER = 9902;
 export const PRIVATE_SCHEME = '99YUNYING';
 
-/** A 2.25 UID (PS3.5 B.2) derived from a seed; the same seed always gives the same UID. */
-export function derivedUid(seed: string): string {
-  const hex = createHash('sha256').update(seed).digest('hex').slice(0, 32);
-  return `2.25.${(BigInt(`0x${hex}`) >> 2n).toString()}`;
-}
 
 /** One series per study for every report version; one instance per version (its report row). */
 export function reportSrUids(studyInstanceUid: string, reportId: string): { series: string; instance: string } {
@@ -128,13 +122,7 @@ function noduleContainer(n: StoredNodule, index: number): Item {
   return container('CONTAINS', code('237495005', 'Thyroid nodule', 'SCT'), [...(site ? [site] : []), text('CONTAINS', own('NODULE_NUMBER', 'Nodule number'), String(index + 1)), ...rest]);
 }
 
-function da(d: Date): string {
-  return d.toISOString().slice(0, 10).replace(/-/g, '');
-}
 
-function tm(d: Date): string {
-  return d.toISOString().slice(11, 19).replace(/:/g, '');
-}
 
 export interface BuiltSr {
   bytes: Uint8Array;
@@ -157,14 +145,14 @@ export function buildReportSr(study: SrStudy, v: SrVersion): BuiltSr {
   if (v.impression.trim() !== '') content.push(container('CONTAINS', code('121072', 'Impressions', 'DCM'), [text('CONTAINS', code('121073', 'Impression', 'DCM'), v.impression)]));
   const dataset: Item = {
     SpecificCharacterSet: 'ISO_IR 192',
-    InstanceCreationDate: da(at),
-    InstanceCreationTime: tm(at),
+    InstanceCreationDate: dicomDate(at),
+    InstanceCreationTime: dicomTime(at),
     SOPClassUID: ENHANCED_SR,
     SOPInstanceUID: uids.instance,
     StudyDate: study.studyDate ?? '',
     StudyTime: study.studyTime ?? '',
-    ContentDate: da(at),
-    ContentTime: tm(at),
+    ContentDate: dicomDate(at),
+    ContentTime: dicomTime(at),
     AccessionNumber: study.accessionNumber ?? '',
     Modality: 'SR',
     Manufacturer: 'Yunying',
@@ -189,7 +177,7 @@ export function buildReportSr(study: SrStudy, v: SrVersion): BuiltSr {
     CompletionFlag: 'COMPLETE',
     VerificationFlag: 'VERIFIED',
     VerifyingObserverSequence: [
-      { VerifyingObserverName: v.readerName, VerifyingObserverIdentificationCodeSequence: [], VerifyingOrganization: v.institutionName.slice(0, 64), VerificationDateTime: `${da(at)}${tm(at)}` },
+      { VerifyingObserverName: v.readerName, VerifyingObserverIdentificationCodeSequence: [], VerifyingOrganization: v.institutionName.slice(0, 64), VerificationDateTime: `${dicomDate(at)}${dicomTime(at)}` },
     ],
     ...(v.predecessor
       ? {
@@ -203,16 +191,6 @@ export function buildReportSr(study: SrStudy, v: SrVersion): BuiltSr {
       : {}),
     ContentSequence: content,
   };
-  const meta: Item = {
-    MediaStorageSOPClassUID: ENHANCED_SR,
-    MediaStorageSOPInstanceUID: uids.instance,
-    TransferSyntaxUID: EXPLICIT_VR_LITTLE_ENDIAN,
-    ImplementationClassUID: derivedUid('yunying-implementation'),
-    ImplementationVersionName: 'YUNYING_0_1',
-  };
-  const { DicomDict, DicomMetaDictionary } = dcmjs.data;
-  const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));
-  dict.dict = DicomMetaDictionary.denaturalizeDataset(dataset);
-  const bytes = new Uint8Array(dict.write());
+  const bytes = part10Bytes(dataset);
   return { bytes, sopInstanceUid: uids.instance, seriesInstanceUid: uids.series, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
