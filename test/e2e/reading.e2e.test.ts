@@ -295,13 +295,8 @@ describeUnless(chromiumMissing(), 'web app (e2e, chromium)', () => {
   test('phone-sized screen: sign in, queue, the viewer renders', async () => {
     const { context, page, errors } = await newPage(browser, PHONE, true);
     await ViewerPage.installRenderCounter(page);
-    const signIn = new SignInPage(page);
     const reader = password(system, 'radiologist');
-    await signIn.open(viewerUrl);
-    await signIn.signIn(reader.username, reader.password);
-    const queue = new QueuePage(page);
-    await queue.waitForLoaded();
-    await queue.open(phoneStudy);
+    await QueuePage.openStudyAs(page, viewerUrl, reader, phoneStudy);
     const viewer = new ViewerPage(page);
     await viewer.waitForRenders(1);
     expect(await viewer.distinctCanvasValues()).toBeGreaterThan(8);

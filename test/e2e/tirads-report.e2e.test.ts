@@ -154,13 +154,8 @@ describeUnless(chromiumMissing(), 'structured TI-RADS report (e2e, chromium)', (
     if (!first) throw new Error('no AI nodule');
     const { context, page, errors } = await newPage(browser, DESKTOP);
     await ViewerPage.installRenderCounter(page);
-    const signIn = new SignInPage(page);
     const reader = password(system, 'radiologist');
-    await signIn.open(viewerUrl);
-    await signIn.signIn(reader.username, reader.password);
-    const queue = new QueuePage(page);
-    await queue.waitForLoaded();
-    await queue.open(uid);
+    await QueuePage.openStudyAs(page, viewerUrl, reader, uid);
     const report = new TiradsReportPage(page);
     await report.waitForPrefill();
 
@@ -188,13 +183,8 @@ describeUnless(chromiumMissing(), 'structured TI-RADS report (e2e, chromium)', (
   test('a reader who disagrees replaces the AI nodule with their own: live score, signed with the server’s level; an addendum adds a nodule', async () => {
     const [, { uid } = { uid: '' }] = studies;
     const { context, page, errors } = await newPage(browser, DESKTOP);
-    const signIn = new SignInPage(page);
     const reader = password(system, 'radiologist');
-    await signIn.open(viewerUrl);
-    await signIn.signIn(reader.username, reader.password);
-    const queue = new QueuePage(page);
-    await queue.waitForLoaded();
-    await queue.open(uid);
+    await QueuePage.openStudyAs(page, viewerUrl, reader, uid);
     const report = new TiradsReportPage(page);
     await report.waitForPrefill();
 

@@ -1,7 +1,19 @@
 import type { Locator, Page } from 'playwright-core';
+import { SignInPage } from './sign-in.page';
 
 export class QueuePage {
   constructor(private readonly page: Page) {}
+
+  /** A reader's way in: sign in at `baseUrl`, wait for the queue, open a study from it. */
+  static async openStudyAs(page: Page, baseUrl: string, user: { username: string; password: string }, studyUid: string): Promise<QueuePage> {
+    const signIn = new SignInPage(page);
+    await signIn.open(baseUrl);
+    await signIn.signIn(user.username, user.password);
+    const queue = new QueuePage(page);
+    await queue.waitForLoaded();
+    await queue.open(studyUid);
+    return queue;
+  }
 
   async waitForLoaded(): Promise<void> {
     await this.page.waitForURL(/\/queue$/);
