@@ -1,15 +1,13 @@
 import path from 'node:path';
 import request from 'supertest';
-import { IngestPipeline } from '@yunying/archive';
-import { AuditLog } from '@yunying/audit';
-import { AuthService, seedDemo, type DemoCredentials } from '@yunying/auth';
-import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
+import type { DemoCredentials } from '@yunying/auth';
+import type { TestCatalog } from '@yunying/catalog/testing';
 import { createLogger } from '@yunying/core';
-import { makeInstance, newUid } from '@yunying/dicom/testing';
+import { newUid } from '@yunying/dicom/testing';
 import { createMetricsRegistry, createServiceApp } from '@yunying/http';
-import { ReplicatedStore } from '@yunying/storage';
-import { tempFsTargets, type TempFsTargets } from '@yunying/storage/testing';
+import type { TempFsTargets } from '@yunying/storage/testing';
 import { readingRouters } from './index';
+import { readingWorld, type ReadingWorld } from './reading.test-support';
 
 const SECRET = 'reading-time-secret-reading-time-secret-0001';
 
@@ -25,6 +23,7 @@ interface Stats {
  * Standard Time day, to admins only.
  */
 describe('reading time (real PostgreSQL)', () => {
+  let world: ReadingWorld;
   let catalog: TestCatalog;
   let storage: TempFsTargets;
   let demo: DemoCredentials;
@@ -36,26 +35,12 @@ describe('reading time (real PostgreSQL)', () => {
   const as = (who: keyof typeof tokens) => ({ Authorization: `Bearer ${tokens[who]}` });
 
   beforeAll(async () => {
-    catalog = await createTestCatalog('readtime');
-    storage = await tempFsTargets();
-    const seeded = await seedDemo(catalog.pool, { tokenSecret: SECRET });
-    if (!seeded) throw new Error('seed created nothing');
-    demo = seeded;
-    const auth = new AuthService({ pool: catalog.pool, tokenSecret: SECRET, accessTokenTtlSeconds: 300, refreshTokenTtlSeconds: 3600, audit: new AuditLog(catalog.pool), signInLimits: { maxFailures: 1000, maxFailuresPerIp: 1000 } });
-    const pipeline = new IngestPipeline({
-      pool: catalog.pool,
-      store: new ReplicatedStore({ targets: storage.targets, writeQuorum: 3 }),
-      logger: createLogger({ level: 'silent', service: 'readtime-test' }),
-      metrics: createMetricsRegistry(),
-      parseLimits: {},
-      retentionMinYears: 15,
-    });
-    const clinic = demo.clinics.find((c) => c.code === 'demo-clinic');
-    if (!clinic) throw new Error('no demo clinic');
+    world = await readingWorld('readtime', SECRET);
+    ({ catalog, storage, demo } = world);
+    const { auth, pipeline } = world;
     for (let i = 0; i < 6; i += 1) {
       const uid = newUid();
-      const bytes = makeInstance({ studyInstanceUid: uid, rows: 8, columns: 8, modality: 'US', patientName: 'Time^Patient', patientId: `RT-${i}` });
-      expect((await pipeline.ingest(bytes, { clinicId: clinic.id, actor: { username: 'test-device' }, sourceIp: '127.0.0.1', via: 'STOW-RS' })).status).toBe('stored');
+      await world.ingestStudy(uid, { name: 'Time^Patient', id: `RT-${i}` });
       studies.push(uid);
     }
     await auth.createUser({ username: 'radiologist2', displayName: 'Second reader', role: 'radiologist', password: 'Hj4$nTq8@cVb3sEw' });
@@ -79,8 +64,7 @@ describe('reading time (real PostgreSQL)', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await catalog?.drop();
-    await storage?.cleanup();
+    await world?.close();
   });
 
   const row = async (uid: string) =>

@@ -1,15 +1,13 @@
 import path from 'node:path';
 import request from 'supertest';
-import { IngestPipeline } from '@yunying/archive';
-import { AuditLog } from '@yunying/audit';
-import { AuthService, seedDemo, type DemoCredentials } from '@yunying/auth';
-import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
+import type { DemoCredentials } from '@yunying/auth';
+import type { TestCatalog } from '@yunying/catalog/testing';
 import { createLogger } from '@yunying/core';
-import { makeInstance, newUid } from '@yunying/dicom/testing';
+import { newUid } from '@yunying/dicom/testing';
 import { createMetricsRegistry, createServiceApp } from '@yunying/http';
-import { ReplicatedStore } from '@yunying/storage';
-import { tempFsTargets, type TempFsTargets } from '@yunying/storage/testing';
+import type { TempFsTargets } from '@yunying/storage/testing';
 import { readingRouters } from './index';
+import { readingWorld, type ReadingWorld } from './reading.test-support';
 import type { ReportVersionView } from './report.service';
 
 const SECRET = 'tirads-secret-tirads-secret-tirads-secret-0001';
@@ -64,6 +62,7 @@ const AI_IMAGES = [
  * while a field is unconfirmed, findings kept per version (report and addendum) and audited by count only.
  */
 describe('structured TI-RADS report API (real PostgreSQL)', () => {
+  let world: ReadingWorld;
   let catalog: TestCatalog;
   let storage: TempFsTargets;
   let demo: DemoCredentials;
@@ -79,33 +78,12 @@ describe('structured TI-RADS report API (real PostgreSQL)', () => {
   const post = (path: string, body: object = {}) => request(app).post(`${base()}/${path}`).set('Authorization', `Bearer ${token}`).send({ ...body, password });
 
   beforeAll(async () => {
-    catalog = await createTestCatalog('tirads');
-    storage = await tempFsTargets();
-    const seeded = await seedDemo(catalog.pool, { tokenSecret: SECRET });
-    if (!seeded) throw new Error('seed created nothing');
-    demo = seeded;
-    const auth = new AuthService({
-      pool: catalog.pool,
-      tokenSecret: SECRET,
-      accessTokenTtlSeconds: 300,
-      refreshTokenTtlSeconds: 3600,
-      audit: new AuditLog(catalog.pool),
-      signInLimits: { maxFailures: 1000, maxFailuresPerIp: 1000 },
-    });
+    world = await readingWorld('tirads', SECRET);
+    ({ catalog, storage, demo } = world);
+    const { auth, pipeline } = world;
     const logger = createLogger({ level: 'silent', service: 'tirads-test' });
-    const pipeline = new IngestPipeline({
-      pool: catalog.pool,
-      store: new ReplicatedStore({ targets: storage.targets, writeQuorum: 3 }),
-      logger: createLogger({ level: 'silent', service: 'tirads-test' }),
-      metrics: createMetricsRegistry(),
-      parseLimits: {},
-      retentionMinYears: 15,
-    });
-    const clinic = demo.clinics.find((c) => c.code === 'demo-clinic');
-    if (!clinic) throw new Error('no demo clinic');
     study = newUid();
-    const bytes = makeInstance({ studyInstanceUid: study, rows: 8, columns: 8, modality: 'US', patientName: 'Test^Patient', patientId: 'TR-1' });
-    expect((await pipeline.ingest(bytes, { clinicId: clinic.id, actor: { username: 'test-device' }, sourceIp: '127.0.0.1', via: 'STOW-RS' })).status).toBe('stored');
+    await world.ingestStudy(study, { name: 'Test^Patient', id: 'TR-1' });
     // The AI result the prefill cites, as the triage stores it (its content is the web app's to show).
     const { rows } = await catalog.pool.query<{ id: string }>(
       `INSERT INTO ai_results (study_ref, model_id, model_version, model_sha256, instance_count, status, score, category, priority, images)
@@ -132,8 +110,7 @@ describe('structured TI-RADS report API (real PostgreSQL)', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await catalog?.drop();
-    await storage?.cleanup();
+    await world?.close();
   });
 
   it.each([

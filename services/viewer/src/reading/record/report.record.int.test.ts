@@ -4,16 +4,15 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import dcmjs from 'dcmjs';
 import request from 'supertest';
-import { IngestPipeline } from '@yunying/archive';
-import { AuditLog } from '@yunying/audit';
-import { AuthService, seedDemo, type DemoCredentials } from '@yunying/auth';
-import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
+import type { DemoCredentials } from '@yunying/auth';
+import type { TestCatalog } from '@yunying/catalog/testing';
 import { createLogger } from '@yunying/core';
-import { makeInstance, newUid } from '@yunying/dicom/testing';
+import { newUid } from '@yunying/dicom/testing';
 import { createMetricsRegistry, createServiceApp } from '@yunying/http';
-import { ReplicatedStore } from '@yunying/storage';
-import { tempFsTargets, type TempFsTargets } from '@yunying/storage/testing';
+import type { ReplicatedStore } from '@yunying/storage';
+import type { TempFsTargets } from '@yunying/storage/testing';
 import { readingRouters } from '../index';
+import { readingWorld, type ReadingWorld } from '../reading.test-support';
 import { ReaderKeys, signPayload, verifyPayload } from './signing-keys';
 
 const run = promisify(execFile);
@@ -47,6 +46,7 @@ interface Check {
  * reader's key, verifies for the clinic and the auditor, detects tampering, and a retried sign stores one SR.
  */
 describe('signed reports as DICOM SR records (real PostgreSQL, fs write path)', () => {
+  let world: ReadingWorld;
   let catalog: TestCatalog;
   let storage: TempFsTargets;
   let store: ReplicatedStore;
@@ -75,30 +75,15 @@ describe('signed reports as DICOM SR records (real PostgreSQL, fs write path)', 
   };
 
   beforeAll(async () => {
-    catalog = await createTestCatalog('records');
-    storage = await tempFsTargets();
-    const seeded = await seedDemo(catalog.pool, { tokenSecret: SECRET });
-    if (!seeded) throw new Error('seed created nothing');
-    demo = seeded;
-    const auth = new AuthService({
-      pool: catalog.pool,
-      tokenSecret: SECRET,
-      accessTokenTtlSeconds: 300,
-      refreshTokenTtlSeconds: 3600,
-      audit: new AuditLog(catalog.pool),
-      signInLimits: { maxFailures: 1000, maxFailuresPerIp: 1000 },
-    });
-    const logger = createLogger({ level: 'silent', service: 'records-test' });
-    store = new ReplicatedStore({ targets: storage.targets, writeQuorum: 3 });
     // The viewer's report pipeline: minimum retention raised to the (configured) medical-record retention.
-    const pipeline = new IngestPipeline({ pool: catalog.pool, store, logger, metrics: createMetricsRegistry(), parseLimits: {}, retentionMinYears: 30 });
-    const clinic = demo.clinics.find((c) => c.code === 'demo-clinic');
-    if (!clinic) throw new Error('no demo clinic');
+    world = await readingWorld('records', SECRET, { retentionMinYears: 30 });
+    ({ catalog, storage, store, demo } = world);
+    const { auth, pipeline } = world;
+    const logger = createLogger({ level: 'silent', service: 'records-test' });
     study = newUid();
-    const bytes = makeInstance({ studyInstanceUid: study, rows: 8, columns: 8, modality: 'US', patientName: 'Record^Patient', patientId: 'REC-1' });
-    expect((await pipeline.ingest(bytes, { clinicId: clinic.id, actor: { username: 'test-device' }, sourceIp: '127.0.0.1', via: 'STOW-RS' })).status).toBe('stored');
-    for (const user of ['radiologist', 'clinic', 'auditor']) tokens[user] = (await auth.signIn(user, demo.users.find((u) => u.username === user)?.password ?? '')).accessToken;
-    password = demo.users.find((u) => u.username === 'radiologist')?.password ?? '';
+    await world.ingestStudy(study, { name: 'Record^Patient', id: 'REC-1' });
+    for (const user of ['radiologist', 'clinic', 'auditor']) tokens[user] = (await auth.signIn(user, world.password(user))).accessToken;
+    password = world.password('radiologist');
     app = createServiceApp({
       service: 'viewer',
       logger,
@@ -121,8 +106,7 @@ describe('signed reports as DICOM SR records (real PostgreSQL, fs write path)', 
   }, 120_000);
 
   afterAll(async () => {
-    await catalog?.drop();
-    await storage?.cleanup();
+    await world?.close();
   });
 
   it('refuses to sign without the password, or with a wrong one, and audits the failed re-authentication', async () => {
