@@ -828,6 +828,27 @@ export class AuthService {
     return updated;
   }
 
+  /**
+   * Removes a user's TOTP generator (a lost or replaced phone), by an admin for another user: the next sign-in
+   * of a role that requires a second factor enrols again. The user's sessions end (whoever holds the lost
+   * device may be signed in) and the change counts for four eyes like any other change of the account.
+   * Idempotent: without a generator nothing changes.
+   */
+  async resetTotp(userId: string, context: AdminContext): Promise<void> {
+    if (context.actor.userId === userId) throw new AppError('forbidden', 'Another admin resets your own second factor');
+    const user = await this.getUser(userId);
+    if (!user) throw new AppError('not_found', 'No such user');
+    const removed = await inTransaction(this.pool, async (client) => {
+      const deleted = await client.query('DELETE FROM user_totp WHERE user_id = $1', [userId]);
+      if (!deleted.rowCount) return false;
+      await client.query('UPDATE users SET token_version = token_version + 1, updated_at = now() WHERE id = $1', [userId]);
+      await client.query("UPDATE sessions SET revoked_at = now(), revoked_reason = 'second-factor-reset' WHERE user_id = $1 AND revoked_at IS NULL", [userId]);
+      await recordAccountChange(client, userId, context.actor.userId, 'updated');
+      return true;
+    });
+    if (removed) await this.recordAdmin(context, 'totp-reset', { targetUserId: userId, targetUsername: user.username });
+  }
+
   async grantClinic(userId: string, clinicId: string, context?: AdminContext): Promise<void> {
     const user = await this.getUser(userId);
     if (!user) throw new AppError('not_found', 'No such user');
