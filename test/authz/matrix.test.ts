@@ -109,6 +109,14 @@ const expectations: ExpectationTable = {
   'POST /api/studies/:studyUid/shares/:shareId/revoke': { allow: ['clinic', 'radiologist'], otherClinic: 'deny' },
   'GET /api/share/view': { allow: 'public', otherClinic: 'allow' },
   'GET /api/share/images/:number': { allow: 'public', otherClinic: 'allow' },
+  // Patient index (#20): the queue of possible duplicates, merge/unmerge and identifier issuers; admins only.
+  'GET /api/admin/patient-index/reviews': admin,
+  'POST /api/admin/patient-index/reviews/:id/merge': admin,
+  'POST /api/admin/patient-index/reviews/:id/keep-apart': admin,
+  'GET /api/admin/patient-index/merges': admin,
+  'POST /api/admin/patient-index/merges/:id/unmerge': admin,
+  'GET /api/admin/patient-index/identifier-issuers': admin,
+  'PUT /api/admin/patient-index/identifier-issuers': admin,
   // Keep and prove: admins run the keeper, auditors approve disposals; nobody deletes under retention.
   'POST /api/admin/scrub': admin,
   'POST /api/admin/repairs': admin,
