@@ -56,6 +56,8 @@ const expectations: ExpectationTable = {
   'GET /api/audit/verify': audit,
   'GET /api/audit/retention': audit,
   'GET /api/audit/retention.csv': audit,
+  // A study as a record (#20): versions, copies, locks, verification history, signed reports.
+  'GET /api/audit/studies/:studyUid/record': audit,
   // DICOMweb: clinics, their devices and granted radiologists; never another clinic's study.
   'GET /dicomweb/studies': read,
   'GET /dicomweb/series': read,
