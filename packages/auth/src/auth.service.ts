@@ -312,11 +312,12 @@ export class AuthService {
     } catch {
       throw unauthenticated('The sign-in has expired; please sign in again');
     }
-    const user = typeof claims.sub === 'string' ? await this.getUser(claims.sub) : null;
-    const version = user ? await this.pool.query<{ token_version: number }>('SELECT token_version FROM users WHERE id = $1', [user.id]) : undefined;
-    const tokenVersion = version?.rows[0]?.token_version;
-    // A password change, disabling or role change since the password step voids the challenge.
-    if (!user || user.disabled || tokenVersion === undefined || tokenVersion !== claims.ver) throw unauthenticated('The sign-in has expired; please sign in again');
+    const found = typeof claims.sub === 'string' && UUID.test(claims.sub) ? await this.pool.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE u.id = $1`, [claims.sub]) : undefined;
+    const row = found?.rows[0];
+    // A password change, disabling or a reset of the second factor since the password step voids the challenge.
+    if (!row || row.disabled || row.token_version !== claims.ver) throw unauthenticated('The sign-in has expired; please sign in again');
+    const user = userView(row);
+    const tokenVersion = row.token_version;
     const limited = await this.limiter.refusal(user.username, ip);
     if (limited !== null) {
       await this.record({ ...this.loginEvent(user.username, 8, 'rate-limited', { ...origin, sourceIp: ip }, 'totp', user), details: { subtype: 'Login', method: 'totp', reason: 'rate-limited', limit: limited.limit } });
