@@ -2,7 +2,7 @@ import type { Browser } from 'playwright-core';
 import { describeUnless } from '../support/skip';
 import { startSystem, type RunningSystem } from '../support/system';
 import { TestAuthenticator } from '../support/totp';
-import { chromiumMissing, DESKTOP, launchBrowser, newPage } from './pages/browser';
+import { chromiumMissing, DESKTOP, launchBrowser, newPage, screenshotPath } from './pages/browser';
 import { SignInPage } from './pages/sign-in.page';
 
 /**
@@ -44,6 +44,7 @@ describeUnless(chromiumMissing(), 'second factor at the web sign-in page (e2e, c
     const key = await signIn.enrolmentKey();
     expect(key.secret).toMatch(/^[A-Z2-7]{32}$/);
     expect(key.uri).toContain(`otpauth://totp/Yunying:${radiologist.username}?secret=${key.secret}`);
+    await page.screenshot({ path: screenshotPath('second-factor-enrolment.png') });
     const app = new TestAuthenticator(key.secret);
     await signIn.submitCode(app.staleCode());
     expect(await signIn.errorMessage()).toContain('Invalid one-time code');
