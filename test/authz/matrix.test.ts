@@ -101,6 +101,9 @@ const expectations: ExpectationTable = {
   'GET /api/studies/:studyUid/ai/nodules': reader,
   'GET /api/admin/clinics/:clinicId/triage-scope-rules': admin,
   'PUT /api/admin/clinics/:clinicId/triage-scope-rules': admin,
+  // C-TIRADS 2020 or ACR TI-RADS 2017 for a clinic's new reports (#20).
+  'GET /api/admin/clinics/:clinicId/tirads-system': admin,
+  'PUT /api/admin/clinics/:clinicId/tirads-system': admin,
   'GET /api/clinic/studies': { allow: ['clinic'], otherClinic: 'deny' },
   // Reading time per radiologist and day (#20): ids and durations only, for admins.
   'GET /api/reading-times': admin,
