@@ -237,6 +237,12 @@ export function createAuthRouter(auth: AuthService, options: AuthRouterOptions =
     );
   });
 
+  // A lost authenticator: the user enrols again at the next sign-in; their sessions end.
+  routes.delete('/api/admin/users/:id/totp', { ...admin, description: "remove another user's TOTP generator (they enrol again); idempotent" }, async (req, res) => {
+    await auth.resetTotp(String(req.params.id), adminContext(req));
+    res.status(204).end();
+  });
+
   const grantBody = z.object({ userId: uuid, clinicId: uuid });
   routes.post('/api/admin/grants', admin, json, async (req, res) => {
     const body = parseInput(grantBody, req.body);

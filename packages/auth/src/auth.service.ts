@@ -312,11 +312,12 @@ export class AuthService {
     } catch {
       throw unauthenticated('The sign-in has expired; please sign in again');
     }
-    const user = typeof claims.sub === 'string' ? await this.getUser(claims.sub) : null;
-    const version = user ? await this.pool.query<{ token_version: number }>('SELECT token_version FROM users WHERE id = $1', [user.id]) : undefined;
-    const tokenVersion = version?.rows[0]?.token_version;
-    // A password change, disabling or role change since the password step voids the challenge.
-    if (!user || user.disabled || tokenVersion === undefined || tokenVersion !== claims.ver) throw unauthenticated('The sign-in has expired; please sign in again');
+    const found = typeof claims.sub === 'string' && UUID.test(claims.sub) ? await this.pool.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE u.id = $1`, [claims.sub]) : undefined;
+    const row = found?.rows[0];
+    // A password change, disabling or a reset of the second factor since the password step voids the challenge.
+    if (!row || row.disabled || row.token_version !== claims.ver) throw unauthenticated('The sign-in has expired; please sign in again');
+    const user = userView(row);
+    const tokenVersion = row.token_version;
     const limited = await this.limiter.refusal(user.username, ip);
     if (limited !== null) {
       await this.record({ ...this.loginEvent(user.username, 8, 'rate-limited', { ...origin, sourceIp: ip }, 'totp', user), details: { subtype: 'Login', method: 'totp', reason: 'rate-limited', limit: limited.limit } });
@@ -826,6 +827,27 @@ export class AuthService {
       });
     }
     return updated;
+  }
+
+  /**
+   * Removes a user's TOTP generator (a lost or replaced phone), by an admin for another user: the next sign-in
+   * of a role that requires a second factor enrols again. The user's sessions end (whoever holds the lost
+   * device may be signed in) and the change counts for four eyes like any other change of the account.
+   * Idempotent: without a generator nothing changes.
+   */
+  async resetTotp(userId: string, context: AdminContext): Promise<void> {
+    if (context.actor.userId === userId) throw new AppError('forbidden', 'Another admin resets your own second factor');
+    const user = await this.getUser(userId);
+    if (!user) throw new AppError('not_found', 'No such user');
+    const removed = await inTransaction(this.pool, async (client) => {
+      const deleted = await client.query('DELETE FROM user_totp WHERE user_id = $1', [userId]);
+      if (!deleted.rowCount) return false;
+      await client.query('UPDATE users SET token_version = token_version + 1, updated_at = now() WHERE id = $1', [userId]);
+      await client.query("UPDATE sessions SET revoked_at = now(), revoked_reason = 'second-factor-reset' WHERE user_id = $1 AND revoked_at IS NULL", [userId]);
+      await recordAccountChange(client, userId, context.actor.userId, 'updated');
+      return true;
+    });
+    if (removed) await this.recordAdmin(context, 'totp-reset', { targetUserId: userId, targetUsername: user.username });
   }
 
   async grantClinic(userId: string, clinicId: string, context?: AdminContext): Promise<void> {

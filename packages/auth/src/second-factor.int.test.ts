@@ -159,6 +159,28 @@ describe('second factor required for privileged roles', () => {
     expect(events.some((e) => e.details?.reason === 'rate-limited' && e.details.method === 'totp')).toBe(true);
   });
 
+  it("lets an admin remove another user's lost authenticator: their sessions end and they enrol again; not their own", async () => {
+    const admin = await auth.createUser({ username: 'abel', role: 'admin', password: PASSWORD });
+    const { bearer } = await enrol(admin.username, '198.51.100.74');
+    const reader = await auth.createUser({ username: 'rhea', role: 'radiologist', password: PASSWORD });
+    const first = await enrol(reader.username, '198.51.100.75');
+    await request(app).get('/api/auth/me').set('Authorization', first.bearer).expect(200);
+    await request(app).delete(`/api/admin/users/${reader.id}/totp`).set('Authorization', first.bearer).expect(403);
+    await request(app).delete(`/api/admin/users/${admin.id}/totp`).set('Authorization', bearer).expect(403);
+    await request(app).delete(`/api/admin/users/${reader.id}/totp`).set('Authorization', bearer).expect(204);
+    // The session signed in with the lost device is over; the next sign-in shows a new key.
+    await request(app).get('/api/auth/me').set('Authorization', first.bearer).expect(401);
+    const again = await signIn({ username: reader.username, password: PASSWORD }, '198.51.100.75').expect(401);
+    expect(again.body.totpEnrolmentRequired).toBe(true);
+    expect(again.body.secret).not.toBe(first.secret);
+    expect(events.some((e) => e.type === 'Security Alert' && e.details?.change === 'totp-reset' && e.details.targetUserId === reader.id)).toBe(true);
+    // Counts as a change of the account by this admin (four eyes: abel cannot approve rhea's requests or be approved by her).
+    const changes = await catalog.pool.query<{ change: string }>('SELECT change FROM user_account_changes WHERE user_id = $1 AND changed_by = $2', [reader.id, admin.id]);
+    expect(changes.rows.map((r) => r.change)).toEqual(['updated']);
+    // Idempotent.
+    await request(app).delete(`/api/admin/users/${reader.id}/totp`).set('Authorization', bearer).expect(204);
+  });
+
   it('refuses common, breached and context passwords with a problem+json that says why', async () => {
     const admin = await auth.createUser({ username: 'adele', role: 'admin', password: PASSWORD });
     const { bearer } = await enrol(admin.username, '198.51.100.73');

@@ -513,7 +513,7 @@ export class AssociationScp<S> extends Scp {
           const room = send(next.value.optionalKeysUnsupported === true ? FindStatus.PendingOptionalKeysUnsupported : FindStatus.Pending, next.value.identifier);
           if (!room) {
             batch = 0;
-            await this.socketDrained(cancel.signal);
+            await this.socketDrained(cancel);
           } else if (batch >= FIND_RESPONSES_PER_TURN) {
             // Matches come from memory as fast as they encode: without a turn of the event loop the socket
             // is never read, and a C-CANCEL could only arrive after the last one.
@@ -563,10 +563,12 @@ export class AssociationScp<S> extends Scp {
 
   /**
    * Resolves once the socket's write buffer has drained (or the socket closed, or the operation was
-   * cancelled); a peer that reads nothing for the PDU timeout gets an A-ABORT (every wait is bounded).
+   * cancelled). A peer that reads nothing for the PDU timeout (every wait is bounded): the operation is
+   * cancelled (its handler ends, audited as cancelled) and the association aborted.
    */
-  private socketDrained(signal: AbortSignal): Promise<void> {
+  private socketDrained(operation: AbortController): Promise<void> {
     if (!this.sock.writableNeedDrain) return Promise.resolve();
+    const { signal } = operation;
     return new Promise<void>((resolve, reject) => {
       const stopWaiting = (): void => {
         clearTimeout(timer);
@@ -580,7 +582,8 @@ export class AssociationScp<S> extends Scp {
       };
       const timer = setTimeout(() => {
         stopWaiting();
-        this.log.warn({ timeoutMs: this.env.settings.pduTimeoutMs }, 'the peer read none of our responses within the PDU timeout: aborting');
+        this.log.warn({ timeoutMs: this.env.settings.pduTimeoutMs, buffered: this.sock.writableLength }, 'the peer read none of our responses within the PDU timeout: aborting');
+        operation.abort();
         this.abortAndClose('peer_not_reading');
         reject(new PeerNotReadingError());
       }, this.env.settings.pduTimeoutMs);

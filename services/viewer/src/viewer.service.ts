@@ -11,6 +11,7 @@ import { readingRouters } from './reading';
 import { ReaderAiService, readerAiRoutes } from './reader-ai';
 import { triageScopeRoutes } from './triage-scope';
 import { priorsRoutes } from './priors';
+import { studyRecordRoutes } from './study-record';
 import { PatientIndexAdmin, PatientIndexer, patientIndexRoutes, startPatientIndexSweep } from './patient-index';
 import { DEFAULT_SHARE_LIMITS, ShareService, shareRoutes } from './share';
 import { TriageModel, loadActiveModel } from '@yunying/nodule-model';
@@ -99,6 +100,7 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
       triageScopeRoutes(ctx.pool, authenticator).router,
       priorsRoutes(ctx.pool, authenticator).router,
       patientIndexRoutes(new PatientIndexAdmin(ctx.pool, patientIndexer), authenticator).router,
+      studyRecordRoutes(ctx.pool, authenticator, config.keeper.scrubStaleDays * 86_400).router,
       shareRoutes(new ShareService(ctx.pool, store, auditLog, { ...DEFAULT_SHARE_LIMITS, ...config.shares }), authenticator).router,
     ],
     corsOrigins: config.http.corsOrigins,
@@ -111,7 +113,7 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
 // The web app (services/viewer/web, built into dist/web): assets, where uploads go, and index.html for
 // the app's page routes (history routing). Everything else falls through to the API routers.
 const WEB_DIR = path.resolve(__dirname, '../dist/web');
-const PAGE_ROUTES = /^\/(?:sign-in|queue|read\/[0-9.]+|clinic|upload|audit(?:\/access)?|reading-times)?\/?$/;
+const PAGE_ROUTES = /^\/(?:sign-in|queue|read\/[0-9.]+|clinic|upload|audit(?:\/access|\/studies\/[0-9.]+)?|reading-times)?\/?$/;
 
 function serveWebApp(app: express.Express, ingestUrl: string): void {
   app.get('/app-config.json', (_req, res) => void res.json({ ingest: { url: ingestUrl } }));

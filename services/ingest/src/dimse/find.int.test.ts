@@ -8,9 +8,10 @@ import { makeStudy } from '@yunying/dicom/testing';
 import { ReplicatedStore } from '@yunying/storage';
 import { tempFsTargets, type TempFsTargets } from '@yunying/storage/testing';
 import { describeUnless, findExecutable } from '../../../../test/support/skip';
+import { waitFor } from '../../../../test/support/wait';
 import { IngestPipeline, type Sender } from '../ingest.pipeline';
 import { startDimseServer, type DimseServer } from './index';
-import { runDcmtk, type DcmtkRun } from '@yunying/dimse/testing';
+import { RawScu, cFindCommand, implicitIdentifier, pData, runDcmtk, statusOf, type DcmtkRun } from '@yunying/dimse/testing';
 
 const AE = 'FIND_US1';
 const OTHER_AE = 'FIND_US2';
@@ -23,6 +24,14 @@ const MANY_AE = 'FIND_US3';
 const MANY = 20_000;
 const DEFAULT_CAP = 1000;
 const MAX_RESULTS = 5;
+/**
+ * A clinic whose answer (~200 bytes a match) is far larger than what the kernel buffers of a connection
+ * whose reader has paused (the sender's buffer grows to 4 MiB at most): the SCP must block on it.
+ */
+const BIG_AE = 'FIND_US4';
+const BIG = 60_000;
+const STUDY_ROOT_FIND = '1.2.840.10008.5.1.4.1.2.2.1';
+const IMPLICIT_LE = '1.2.840.10008.1.2';
 
 /** Study g of the many-studies clinic, as the SQL below writes it. */
 function bulkStudy(g: number): Record<string, string> {
@@ -59,6 +68,8 @@ describeUnless(dcmtkMissing, 'C-FIND SCP with dcmtk findscu', () => {
   let server: DimseServer;
   let defaultCap: DimseServer;
   let uncapped: DimseServer;
+  let impatient: DimseServer;
+  let bigClinicId: string;
   let dir: string;
   let clinicId: string;
   let otherClinicId: string;
@@ -99,17 +110,28 @@ describeUnless(dcmtkMissing, 'C-FIND SCP with dcmtk findscu', () => {
          FROM p, generate_series(0, $2::int - 1) g`,
       [manyClinicId, MANY],
     );
-    const start = (maxFindResults?: number): Promise<DimseServer> =>
-      startDimseServer({ host: '127.0.0.1', port: 0, aeTitle: 'YUNYING', checkCalledAe: false, pool: catalog.pool, pipeline, logger, metrics: new Registry(), ...(maxFindResults !== undefined ? { maxFindResults } : {}) });
-    server = await start(MAX_RESULTS);
+    bigClinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name, dimse_auth) VALUES ('find-4', 'four', 'ae_only') RETURNING id")).rows[0]!.id;
+    await catalog.pool.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2)', [BIG_AE, bigClinicId]);
+    await catalog.pool.query(
+      `WITH p AS (INSERT INTO patients (clinic_id, patient_key, patient_id, patient_name) VALUES ($1, 'id:BIG', 'BIG', 'BIG') RETURNING id)
+       INSERT INTO studies (clinic_id, patient_ref, study_instance_uid, patient_name, patient_id, study_date, accession_number, study_description, modalities, retain_until)
+       SELECT $1, p.id, '2.25.7800' || g, 'Big^Patient' || g, 'BIG', '20240101', 'BIG' || g, 'US Thyroid and neck', '{US}', now() + interval '15 years'
+         FROM p, generate_series(0, $2::int - 1) g`,
+      [bigClinicId, BIG],
+    );
+    const start = (settings: { maxFindResults?: number; pduTimeoutMs?: number } = {}): Promise<DimseServer> =>
+      startDimseServer({ host: '127.0.0.1', port: 0, aeTitle: 'YUNYING', checkCalledAe: false, pool: catalog.pool, pipeline, logger, metrics: new Registry(), ...settings });
+    server = await start({ maxFindResults: MAX_RESULTS });
     defaultCap = await start();
-    uncapped = await start(MANY + 1);
+    uncapped = await start({ maxFindResults: MANY + 1 });
+    impatient = await start({ maxFindResults: BIG + 1, pduTimeoutMs: 1500 });
   });
 
   afterAll(async () => {
     await server?.close();
     await defaultCap?.close();
     await uncapped?.close();
+    await impatient?.close();
     await storage?.cleanup();
     await catalog?.drop();
     if (dir) await fs.rm(dir, { recursive: true, force: true });
@@ -210,6 +232,35 @@ describeUnless(dcmtkMissing, 'C-FIND SCP with dcmtk findscu', () => {
     const audit = await catalog.pool.query<{ details: { status: string; matches: number } }>("SELECT details FROM audit_events WHERE event_type = 'Query' AND details->>'status' = '0xFE00'");
     expect(audit.rows.length).toBe(1);
     expect(audit.rows[0]?.details.matches).toBeLessThan(MANY);
+  });
+
+  it('a peer that stops reading: the SCP stops at the full socket, then cancels and aborts after the PDU timeout', async () => {
+    const scu = await RawScu.connect(impatient.port);
+    const { accepted } = await scu.associate(BIG_AE, 'YUNYING', [{ id: 1, abstractSyntaxUid: STUDY_ROOT_FIND, transferSyntaxUids: [IMPLICIT_LE] }]);
+    expect(accepted.get(1)).toBe(IMPLICIT_LE);
+    scu.socket.pause();
+    scu.send(pData(1, cFindCommand({ messageId: 1, sopClassUid: STUDY_ROOT_FIND }), true, true));
+    // QueryRetrieveLevel, AccessionNumber, StudyDescription, PatientName, PatientID, StudyInstanceUID.
+    const identifier = implicitIdentifier([[0x00080052, 'STUDY'], [0x00080050, ''], [0x00081030, ''], [0x00100010, ''], [0x00100020, ''], [0x0020000d, '']]);
+    scu.send(pData(1, identifier, false, true));
+    const audited = await waitFor('the C-FIND of the paused peer to end', async () => {
+      const { rows } = await catalog.pool.query<{ details: { status: string; matches: number } }>("SELECT details FROM audit_events WHERE event_type = 'Query' AND clinic_id = $1", [bigClinicId]);
+      return rows[0];
+    }, 60_000);
+    // The handler was cancelled with a bounded part of the answer written, not run to the end into memory.
+    expect(audited.details.status).toBe('0xFE00');
+    expect(audited.details.matches).toBeLessThan(BIG);
+    scu.socket.resume();
+    let pending = 0;
+    let final = false;
+    for (let next = await scu.next(); next !== null; next = await scu.next()) {
+      if (next.type !== 0x04 || (next.body.readUInt8(5) & 0x01) === 0) continue;
+      if (statusOf(next) === 0xff00) pending += 1;
+      else final = true;
+    }
+    expect(pending).toBeGreaterThan(0);
+    expect(pending).toBeLessThanOrEqual(audited.details.matches);
+    expect(final).toBe(false);
   });
 
   it('audits every query with the match keys and the study UIDs returned, never the values', async () => {
