@@ -1,5 +1,5 @@
 import { contentSecurityPolicy } from '@yunying/http';
-import { escapeHtml } from './oidc.provider';
+import { escapeHtml } from './html';
 
 /**
  * The sign-in page of the OIDC login interaction: plain HTML, no script or inline style (the CSP allows
