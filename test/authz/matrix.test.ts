@@ -44,6 +44,7 @@ const expectations: ExpectationTable = {
   'GET /api/admin/users': admin,
   'POST /api/admin/users': admin,
   'PATCH /api/admin/users/:id': admin,
+  'DELETE /api/admin/users/:id/totp': admin,
   'POST /api/admin/grants': admin,
   'DELETE /api/admin/grants/:userId/:clinicId': admin,
   'GET /api/admin/api-keys': admin,
@@ -55,6 +56,8 @@ const expectations: ExpectationTable = {
   'GET /api/audit/verify': audit,
   'GET /api/audit/retention': audit,
   'GET /api/audit/retention.csv': audit,
+  // A study as a record (#20): versions, copies, locks, verification history, signed reports.
+  'GET /api/audit/studies/:studyUid/record': audit,
   // DICOMweb: clinics, their devices and granted radiologists; never another clinic's study.
   'GET /dicomweb/studies': read,
   'GET /dicomweb/series': read,
@@ -98,6 +101,9 @@ const expectations: ExpectationTable = {
   'GET /api/studies/:studyUid/ai/nodules': reader,
   'GET /api/admin/clinics/:clinicId/triage-scope-rules': admin,
   'PUT /api/admin/clinics/:clinicId/triage-scope-rules': admin,
+  // C-TIRADS 2020 or ACR TI-RADS 2017 for a clinic's new reports (#20).
+  'GET /api/admin/clinics/:clinicId/tirads-system': admin,
+  'PUT /api/admin/clinics/:clinicId/tirads-system': admin,
   'GET /api/clinic/studies': { allow: ['clinic'], otherClinic: 'deny' },
   // Reading time per radiologist and day (#20): ids and durations only, for admins.
   'GET /api/reading-times': admin,
@@ -108,6 +114,14 @@ const expectations: ExpectationTable = {
   'POST /api/studies/:studyUid/shares/:shareId/revoke': { allow: ['clinic', 'radiologist'], otherClinic: 'deny' },
   'GET /api/share/view': { allow: 'public', otherClinic: 'allow' },
   'GET /api/share/images/:number': { allow: 'public', otherClinic: 'allow' },
+  // Patient index (#20): the queue of possible duplicates, merge/unmerge and identifier issuers; admins only.
+  'GET /api/admin/patient-index/reviews': admin,
+  'POST /api/admin/patient-index/reviews/:id/merge': admin,
+  'POST /api/admin/patient-index/reviews/:id/keep-apart': admin,
+  'GET /api/admin/patient-index/merges': admin,
+  'POST /api/admin/patient-index/merges/:id/unmerge': admin,
+  'GET /api/admin/patient-index/identifier-issuers': admin,
+  'PUT /api/admin/patient-index/identifier-issuers': admin,
   // Keep and prove: admins run the keeper, auditors approve disposals; nobody deletes under retention.
   'POST /api/admin/scrub': admin,
   'POST /api/admin/repairs': admin,
@@ -305,11 +319,12 @@ describe('authorization matrix over every route of every service (real Postgres,
     expect(result.failures).toEqual([]);
     expect(result.cases.length).toBeGreaterThan(routes.length * 10);
     // No route deletes patient data: deletion under retention has no HTTP path at all (these remove
-    // configuration: an API key, a grant, a registered remote AE, one's own session).
+    // configuration: an API key, a grant, a registered remote AE, another user's TOTP generator, one's own session).
     expect(routes.filter((r) => r.method === 'DELETE').map(routeKey).sort()).toEqual([
       'DELETE /api/admin/api-keys/:id',
       'DELETE /api/admin/clinics/:id/dimse-destinations/:ae',
       'DELETE /api/admin/grants/:userId/:clinicId',
+      'DELETE /api/admin/users/:id/totp',
       'DELETE /api/auth/sessions/:id',
     ]);
   });

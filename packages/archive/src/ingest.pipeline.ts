@@ -19,7 +19,7 @@ export interface Sender {
   clinicId: string;
   actor: AuditActor;
   sourceIp: string | null;
-  /** 'STOW-RS' | 'DIMSE', or 'SERVICE' for objects the archive derives itself (the triage SR) — recorded in the audit event. */
+  /** 'STOW-RS' | 'DIMSE', or 'SERVICE' for objects the archive derives itself (AI SEG and SR, signed reports) — recorded in the audit event. */
   via: 'STOW-RS' | 'DIMSE' | 'SERVICE';
 }
 

@@ -20,10 +20,14 @@ const json = express.json({ limit: '64kb' });
 const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
 
 const signInBody = z.object({
-  username: z.string().min(1).max(200),
-  password: z.string().min(1).max(1024),
-  /** The current TOTP code, for a user who set up a second factor. */
+  username: z.string().min(1).max(200).optional(),
+  password: z.string().min(1).max(1024).optional(),
+  /**
+   * The current TOTP code: with the password, or with `challenge` (the second step of a sign-in whose 401
+   * said totpRequired, so the password is not sent twice).
+   */
   totp: z.string().max(12).optional(),
+  challenge: z.string().min(1).max(2000).optional(),
   /** browser (default): tokens in httpOnly cookies, the access token also in the body; api: both tokens in the body, no cookies. */
   client: z.enum(['browser', 'api']).default('browser'),
 });
@@ -90,7 +94,13 @@ export function createAuthRouter(auth: AuthService, options: AuthRouterOptions =
 
   routes.post('/api/auth/sign-in', { scope: 'public', description: 'password sign-in' }, json, async (req, res) => {
     const body = parseInput(signInBody, req.body);
-    const pair = await auth.signIn(body.username, body.password, origin(req), body.totp);
+    let pair: TokenPair;
+    if (body.challenge !== undefined) {
+      pair = await auth.completeSignIn(body.challenge, body.totp ?? '', origin(req));
+    } else {
+      if (body.username === undefined || body.password === undefined) throw new AppError('bad_request', 'username and password (or challenge and totp) are required');
+      pair = await auth.signIn(body.username, body.password, origin(req), body.totp);
+    }
     res.setHeader('Cache-Control', 'no-store');
     if (body.client === 'browser') setCookies(req, res, pair);
     res.json(tokenBody(pair, body.client === 'api'));
@@ -225,6 +235,12 @@ export function createAuthRouter(auth: AuthService, options: AuthRouterOptions =
         adminContext(req),
       ),
     );
+  });
+
+  // A lost authenticator: the user enrols again at the next sign-in; their sessions end.
+  routes.delete('/api/admin/users/:id/totp', { ...admin, description: "remove another user's TOTP generator (they enrol again); idempotent" }, async (req, res) => {
+    await auth.resetTotp(String(req.params.id), adminContext(req));
+    res.status(204).end();
   });
 
   const grantBody = z.object({ userId: uuid, clinicId: uuid });

@@ -4,7 +4,7 @@ import { inTransaction, type Pool } from '@yunying/catalog';
 import type { Config } from '@yunying/config';
 import { isRole, type Principal, type Role } from './principal';
 import { burnPasswordCheck, hashPassword, verifyPassword } from './password';
-import { assertPasswordAcceptable } from './password-policy';
+import { assertPasswordAcceptable, type PasswordContext } from './password-policy';
 import { derivePepper, formatApiKey, hashesEqual, keyedHash, parseApiKey, randomPrefix, randomSecret } from './secrets';
 import { DEFAULT_SIGN_IN_LIMITS, SignInLimiter, tooManyAttempts, type SignInLimits } from './sign-in-limiter';
 import { auditActor as auditActorOf } from './principal';
@@ -87,12 +87,23 @@ export interface AuthServiceOptions {
   retentionMinYears?: number;
   audit?: AuthAuditSink;
   signInLimits?: Partial<SignInLimits>;
+  /**
+   * Roles that must give a TOTP code at every sign-in (AUTH_SECOND_FACTOR=privileged); a user of one of them
+   * without a confirmed generator enrols during sign-in, before getting a session. Default: none.
+   */
+  secondFactorRoles?: readonly Role[];
   /** Clock, for tests of expiry. */
   now?: () => Date;
 }
 
 const ISSUER = 'yunying';
 const AUDIENCE = 'yunying';
+/** The audience of a second-factor challenge: never accepted as an access token (that needs AUDIENCE). */
+const CHALLENGE_AUDIENCE = 'yunying-second-factor';
+/** How long the password step stays good for giving the code (and, when enrolling, for setting up the app). */
+const CHALLENGE_TTL_SECONDS = 600;
+/** The message of a wrong or replayed code (sign-in pages tell it from a wrong password by it). */
+export const INVALID_CODE = 'Invalid one-time code';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const USERNAME = /^[a-z0-9][a-z0-9._-]{1,62}$/;
 const CLINIC_CODE = /^[a-z0-9][a-z0-9-]{1,62}$/;
@@ -203,6 +214,7 @@ export class AuthService {
   private readonly sessionMaxSeconds: number;
   private readonly retentionMinYears: number;
   private readonly audit: AuthAuditSink | undefined;
+  private readonly secondFactorRoles: ReadonlySet<Role>;
 
   constructor(options: AuthServiceOptions) {
     if (options.tokenSecret.length < 32) throw new Error('tokenSecret must be at least 32 characters');
@@ -219,6 +231,7 @@ export class AuthService {
     this.sessionMaxSeconds = options.sessionMaxSeconds ?? options.refreshTokenTtlSeconds;
     this.retentionMinYears = options.retentionMinYears ?? 15;
     this.audit = options.audit;
+    this.secondFactorRoles = new Set(options.secondFactorRoles ?? []);
   }
 
   static fromConfig(config: Config, pool: Pool, audit?: AuthAuditSink): AuthService {
@@ -228,6 +241,7 @@ export class AuthService {
       accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
       refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
       retentionMinYears: config.retentionMinYears,
+      secondFactorRoles: config.auth.secondFactorRoles,
       ...(audit ? { audit } : {}),
     });
   }
@@ -257,14 +271,8 @@ export class AuthService {
   async signIn(username: string, password: string, origin: RequestOrigin = {}, totpCode?: string): Promise<TokenPair> {
     const name = normalizeUsername(username).slice(0, 64);
     const ip = origin.sourceIp ?? 'unknown';
-    const authEvent = (outcome: 0 | 4 | 8, reason: string | null, user?: UserView): AuthAuditEvent => ({
-      type: 'User Authentication',
-      outcome,
-      actor: { userId: user?.id ?? null, username: name || 'unknown', role: user?.role ?? null, clinicId: user?.clinicId ?? null },
-      sourceIp: ip,
-      requestId: origin.requestId ?? null,
-      details: { subtype: 'Login', method: 'password', ...(reason ? { reason } : {}) },
-    });
+    const authEvent = (outcome: 0 | 4 | 8, reason: string | null, user?: UserView): AuthAuditEvent =>
+      this.loginEvent(name, outcome, reason, { ...origin, sourceIp: ip }, 'password', user);
     const limited = await this.limiter.refusal(name, ip);
     if (limited !== null) {
       await this.record({ ...authEvent(8, 'rate-limited'), details: { subtype: 'Login', method: 'password', reason: 'rate-limited', limit: limited.limit } });
@@ -288,22 +296,147 @@ export class AuthService {
       await this.record(authEvent(4, reason ?? 'unknown-user', row ? userView(row) : undefined));
       throw unauthenticated('Invalid username or password');
     }
-    // Second factor (#17): a user with a confirmed TOTP must also give the current code, accepted once.
-    const factor = await this.secondFactor(row.id, totpCode);
-    if (factor === 'missing') {
-      await this.record(authEvent(4, 'totp-required', userView(row)));
-      throw new AppError('unauthenticated', 'A one-time code is required', { details: { totpRequired: true } });
-    }
-    if (factor === 'wrong') {
-      await this.limiter.recordFailure(name, ip);
-      await this.record(authEvent(4, 'bad-totp', userView(row)));
-      throw unauthenticated('Invalid one-time code');
-    }
     const user = userView(row);
-    await this.limiter.reset(name, ip);
-    const pair = await this.startSession(user, row.token_version, ip);
-    await this.record(authEvent(0, null, user));
+    return this.passSecondFactor(user, row.token_version, totpCode, { ...origin, sourceIp: ip }, 'password');
+  }
+
+  /**
+   * The second step of a sign-in that needed a code: the challenge from the first step (so the password is
+   * not sent again) and the current code. Throttled, audited and replay-checked like the one-step form.
+   */
+  async completeSignIn(challenge: string, totpCode: string, origin: RequestOrigin = {}): Promise<TokenPair> {
+    const ip = origin.sourceIp ?? 'unknown';
+    let claims: { sub?: string; ver?: unknown };
+    try {
+      claims = (await jwtVerify(challenge, this.signingKey, { algorithms: ['HS256'], issuer: ISSUER, audience: CHALLENGE_AUDIENCE, currentDate: this.now() })).payload;
+    } catch {
+      throw unauthenticated('The sign-in has expired; please sign in again');
+    }
+    const found = typeof claims.sub === 'string' && UUID.test(claims.sub) ? await this.pool.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE u.id = $1`, [claims.sub]) : undefined;
+    const row = found?.rows[0];
+    // A password change, disabling or a reset of the second factor since the password step voids the challenge.
+    if (!row || row.disabled || row.token_version !== claims.ver) throw unauthenticated('The sign-in has expired; please sign in again');
+    const user = userView(row);
+    const tokenVersion = row.token_version;
+    const limited = await this.limiter.refusal(user.username, ip);
+    if (limited !== null) {
+      await this.record({ ...this.loginEvent(user.username, 8, 'rate-limited', { ...origin, sourceIp: ip }, 'totp', user), details: { subtype: 'Login', method: 'totp', reason: 'rate-limited', limit: limited.limit } });
+      throw tooManyAttempts(limited.retryAfterSeconds);
+    }
+    return this.passSecondFactor(user, tokenVersion, totpCode, { ...origin, sourceIp: ip }, 'totp');
+  }
+
+  private loginEvent(username: string, outcome: 0 | 4 | 8, reason: string | null, origin: RequestOrigin, method: 'password' | 'totp', user?: UserView): AuthAuditEvent {
+    return {
+      type: 'User Authentication',
+      outcome,
+      actor: { userId: user?.id ?? null, username: username || 'unknown', role: user?.role ?? null, clinicId: user?.clinicId ?? null },
+      sourceIp: origin.sourceIp ?? 'unknown',
+      requestId: origin.requestId ?? null,
+      details: { subtype: 'Login', method, ...(reason ? { reason } : {}) },
+    };
+  }
+
+  /**
+   * After the password (or a challenge): a user with a confirmed TOTP gives the current code, accepted once; a
+   * user of a role that requires one and has none enrols first (the secret and otpauth URI in the 401, the
+   * first code confirms it). Wrong codes count as failed sign-ins. The audit records say which step and why,
+   * never a code or secret.
+   */
+  private async passSecondFactor(user: UserView, tokenVersion: number, code: string | undefined, origin: RequestOrigin, method: 'password' | 'totp'): Promise<TokenPair> {
+    const ip = origin.sourceIp ?? 'unknown';
+    const event = (outcome: 0 | 4, reason: string | null): AuthAuditEvent => this.loginEvent(user.username, outcome, reason, origin, method, user);
+    const state = await this.totpState(user.id);
+    const required = this.secondFactorRoles.has(user.role);
+    // Optional for this role: only a confirmed generator asks for a code (one being set up does not yet).
+    if (!required && state?.confirmed !== true) {
+      await this.limiter.reset(user.username, ip);
+      const pair = await this.startSession(user, tokenVersion, ip);
+      await this.record(event(0, null));
+      return pair;
+    }
+    const challenge = await this.issueChallenge(user.id, tokenVersion);
+    const enrolling = state === null || !state.confirmed;
+    if (code === undefined || code.trim() === '') {
+      if (!enrolling) {
+        await this.record(event(4, 'totp-required'));
+        throw new AppError('unauthenticated', 'A one-time code is required', { details: { totpRequired: true, challenge } });
+      }
+      const enrolment = await this.pendingEnrolment(user, state);
+      await this.record(event(4, 'totp-enrolment-required'));
+      throw new AppError('unauthenticated', 'Set up a one-time code generator to sign in: add the key to an authenticator app, then enter its current code', {
+        details: { totpRequired: true, totpEnrolmentRequired: true, challenge, ...enrolment },
+      });
+    }
+    const accepted = state !== null && (await this.acceptCode(user.id, state, code.trim()));
+    if (!accepted) {
+      await this.limiter.recordFailure(user.username, ip);
+      await this.record(event(4, enrolling ? 'bad-totp-enrolment' : 'bad-totp'));
+      // While enrolling, the key again (the caller passed the password step), so a page can keep showing it.
+      const enrolment = enrolling ? { totpEnrolmentRequired: true, ...(await this.pendingEnrolment(user, state)) } : {};
+      throw new AppError('unauthenticated', INVALID_CODE, { details: { totpRequired: true, ...enrolment, challenge } });
+    }
+    if (enrolling) {
+      await this.recordAdmin({ actor: principalOfUser(user), sourceIp: ip, requestId: origin.requestId ?? null }, 'totp-enabled', { targetUserId: user.id, atSignIn: true });
+    }
+    await this.limiter.reset(user.username, ip);
+    const pair = await this.startSession(user, tokenVersion, ip);
+    await this.record({ ...event(0, null), details: { subtype: 'Login', method, secondFactor: 'totp' } });
     return pair;
+  }
+
+  private async issueChallenge(userId: string, tokenVersion: number): Promise<string> {
+    const nowSeconds = Math.floor(this.now().getTime() / 1000);
+    return new SignJWT({ ver: tokenVersion })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(userId)
+      .setIssuer(ISSUER)
+      .setAudience(CHALLENGE_AUDIENCE)
+      .setIssuedAt(nowSeconds)
+      .setExpirationTime(nowSeconds + CHALLENGE_TTL_SECONDS)
+      .sign(this.signingKey);
+  }
+
+  private async totpState(userId: string): Promise<{ sealed: string; confirmed: boolean; lastStep: number } | null> {
+    const { rows } = await this.pool.query<{ secret_sealed: string; confirmed: boolean; last_step: string }>(
+      'SELECT secret_sealed, confirmed_at IS NOT NULL AS confirmed, last_step::text FROM user_totp WHERE user_id = $1',
+      [userId],
+    );
+    const row = rows[0];
+    return row ? { sealed: row.secret_sealed, confirmed: row.confirmed, lastStep: Number(row.last_step) } : null;
+  }
+
+  /**
+   * The secret a sign-in enrolment shows: the one awaiting confirmation when there is one (a reload of the page
+   * shows the key already added to the app), else a new one.
+   */
+  private async pendingEnrolment(user: UserView, state: { sealed: string; confirmed: boolean } | null): Promise<{ secret: string; uri: string }> {
+    let secret = state !== null && !state.confirmed ? this.totp.open(user.id, state.sealed) : null;
+    if (secret === null) {
+      secret = this.totp.newSecret();
+      const stored = await this.pool.query(
+        `INSERT INTO user_totp (user_id, secret_sealed) VALUES ($1, $2)
+         ON CONFLICT (user_id) DO UPDATE SET secret_sealed = excluded.secret_sealed, last_step = 0, created_at = now() WHERE user_totp.confirmed_at IS NULL`,
+        [user.id, this.totp.seal(user.id, secret)],
+      );
+      if (!stored.rowCount) throw unauthenticated('The sign-in has expired; please sign in again');
+    }
+    return { secret, uri: this.totp.uri(secret, user.username) };
+  }
+
+  /**
+   * Whether `code` is current for the user's secret and later than the last accepted one; the step is recorded
+   * with a conditional update, so two requests with the same code cannot both pass. A code for a pending
+   * secret also confirms it.
+   */
+  private async acceptCode(userId: string, state: { sealed: string; lastStep: number }, code: string): Promise<boolean> {
+    const step = this.totp.check(this.totp.open(userId, state.sealed), code, state.lastStep, this.now());
+    if (step === null) return false;
+    const used = await this.pool.query(
+      'UPDATE user_totp SET last_step = $2, confirmed_at = coalesce(confirmed_at, now()) WHERE user_id = $1 AND last_step < $2 AND secret_sealed = $3',
+      [userId, step, state.sealed],
+    );
+    return (used.rowCount ?? 0) > 0;
   }
 
   private async startSession(user: UserView, tokenVersion: number, sourceIp: string): Promise<TokenPair> {
@@ -530,7 +663,7 @@ export class AuthService {
       await this.record({ type: 'User Authentication', outcome: 4, actor: auditActorOf(principal), sourceIp: ip, requestId: origin.requestId ?? null, details: { subtype: 'Password Change', reason: 'bad-password' } });
       throw new AppError('forbidden', 'The current password is not correct');
     }
-    assertPasswordAcceptable(newPassword, row.username);
+    assertPasswordAcceptable(newPassword, await this.passwordContext(row.username, row.clinic_id));
     if (await verifyPassword(row.password_hash, newPassword)) throw new AppError('bad_request', 'Password refused: the same as the current one');
     const hash = await hashPassword(newPassword);
     const { version, revokedCount } = await inTransaction(this.pool, async (client) => {
@@ -547,21 +680,6 @@ export class AuthService {
     });
     const access = await this.issueAccessToken(principalOfUser(userView(row), principal.sessionId), version);
     return { ...access, otherSessionsRevoked: revokedCount };
-  }
-
-  private async secondFactor(userId: string, code: string | undefined): Promise<'none' | 'missing' | 'wrong' | 'ok'> {
-    const { rows } = await this.pool.query<{ secret_sealed: string; last_step: string }>(
-      'SELECT secret_sealed, last_step::text FROM user_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL',
-      [userId],
-    );
-    const row = rows[0];
-    if (!row) return 'none';
-    if (code === undefined || code === '') return 'missing';
-    const step = this.totp.check(this.totp.open(userId, row.secret_sealed), code.trim(), Number(row.last_step), this.now());
-    if (step === null) return 'wrong';
-    // Conditional on the step, so two requests with the same code cannot both pass.
-    const used = await this.pool.query('UPDATE user_totp SET last_step = $2 WHERE user_id = $1 AND last_step < $2', [userId, step]);
-    return used.rowCount ? 'ok' : 'wrong';
   }
 
   /** Starts (or restarts, while unconfirmed) TOTP enrolment: the current password is required. */
@@ -627,6 +745,14 @@ export class AuthService {
     return true;
   }
 
+  /** What a password must not be built on: the user name and the user's clinic (its code and name). */
+  private async passwordContext(username: string, clinicId: string | null, db: Queryable = this.pool): Promise<PasswordContext> {
+    if (clinicId === null) return { username };
+    const { rows } = await db.query<{ code: string; name: string }>('SELECT code, name FROM clinics WHERE id = $1', [clinicId]);
+    const clinic = rows[0];
+    return { username, words: clinic ? [clinic.code, clinic.name] : [] };
+  }
+
   async getUser(id: string, db: Queryable = this.pool): Promise<UserView | null> {
     if (!UUID.test(id)) return null;
     const { rows } = await db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE u.id = $1`, [id]);
@@ -650,8 +776,9 @@ export class AuthService {
   ): Promise<UserView> {
     const username = normalizeUsername(input.username);
     if (!USERNAME.test(username)) throw new AppError('bad_request', 'Username: 2-63 characters of a-z, 0-9, ".", "_", "-"');
-    assertPasswordAcceptable(input.password, username);
     const clinicId = input.clinicId ?? null;
+    if (clinicId !== null && UUID.test(clinicId)) assertPasswordAcceptable(input.password, await this.passwordContext(username, clinicId, db));
+    else assertPasswordAcceptable(input.password, { username });
     if ((input.role === 'clinic') !== (clinicId !== null)) throw new AppError('bad_request', 'A clinic user needs a clinicId; other roles must not have one');
     if (clinicId !== null && !UUID.test(clinicId)) throw new AppError('bad_request', 'clinicId must be a uuid');
     const passwordHash = await hashPassword(input.password);
@@ -678,7 +805,7 @@ export class AuthService {
   async updateUser(id: string, change: { displayName?: string; password?: string; disabled?: boolean }, context?: AdminContext): Promise<UserView> {
     const current = await this.getUser(id);
     if (!current) throw new AppError('not_found', 'No such user');
-    if (change.password !== undefined) assertPasswordAcceptable(change.password, current.username);
+    if (change.password !== undefined) assertPasswordAcceptable(change.password, await this.passwordContext(current.username, current.clinicId));
     const passwordHash = change.password !== undefined ? await hashPassword(change.password) : null;
     const bump = passwordHash !== null || change.disabled !== undefined;
     await inTransaction(this.pool, async (client) => {
@@ -700,6 +827,27 @@ export class AuthService {
       });
     }
     return updated;
+  }
+
+  /**
+   * Removes a user's TOTP generator (a lost or replaced phone), by an admin for another user: the next sign-in
+   * of a role that requires a second factor enrols again. The user's sessions end (whoever holds the lost
+   * device may be signed in) and the change counts for four eyes like any other change of the account.
+   * Idempotent: without a generator nothing changes.
+   */
+  async resetTotp(userId: string, context: AdminContext): Promise<void> {
+    if (context.actor.userId === userId) throw new AppError('forbidden', 'Another admin resets your own second factor');
+    const user = await this.getUser(userId);
+    if (!user) throw new AppError('not_found', 'No such user');
+    const removed = await inTransaction(this.pool, async (client) => {
+      const deleted = await client.query('DELETE FROM user_totp WHERE user_id = $1', [userId]);
+      if (!deleted.rowCount) return false;
+      await client.query('UPDATE users SET token_version = token_version + 1, updated_at = now() WHERE id = $1', [userId]);
+      await client.query("UPDATE sessions SET revoked_at = now(), revoked_reason = 'second-factor-reset' WHERE user_id = $1 AND revoked_at IS NULL", [userId]);
+      await recordAccountChange(client, userId, context.actor.userId, 'updated');
+      return true;
+    });
+    if (removed) await this.recordAdmin(context, 'totp-reset', { targetUserId: userId, targetUsername: user.username });
   }
 
   async grantClinic(userId: string, clinicId: string, context?: AdminContext): Promise<void> {

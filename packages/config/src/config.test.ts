@@ -54,6 +54,15 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...prod, OIDC_PROVIDER: 'embedded' })).toThrow(/OIDC_PROVIDER_KEYS_FILE: required in production/);
   });
 
+  it('requires a second factor of radiologists, auditors and admins in production, optional elsewhere unless configured', () => {
+    const prod = { AUTH_TOKEN_SECRET: secret, NODE_ENV: 'production', AUDIT_MAC_KEY_FILE: '/k/mac', AUDIT_SIGNING_KEY_FILE: '/k/sm2.pem' };
+    expect(loadConfig(prod).auth.secondFactorRoles).toEqual(['radiologist', 'auditor', 'admin']);
+    expect(loadConfig({ ...prod, AUTH_SECOND_FACTOR: 'optional' }).auth.secondFactorRoles).toEqual([]);
+    expect(loadConfig({ AUTH_TOKEN_SECRET: secret }).auth.secondFactorRoles).toEqual([]);
+    expect(loadConfig({ AUTH_TOKEN_SECRET: secret, AUTH_SECOND_FACTOR: 'privileged' }).auth.secondFactorRoles).toEqual(['radiologist', 'auditor', 'admin']);
+    expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, AUTH_SECOND_FACTOR: 'always' })).toThrow(/AUTH_SECOND_FACTOR/);
+  });
+
   it('opens the DICOM TLS port only with its certificate, key and CA', () => {
     expect(loadConfig({ AUTH_TOKEN_SECRET: secret }).dimse.tls).toBeNull();
     expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, DIMSE_TLS_PORT: '2762' })).toThrow(

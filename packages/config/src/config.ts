@@ -76,6 +76,8 @@ export interface Config {
     tokenSecret: string;
     accessTokenTtlSeconds: number;
     refreshTokenTtlSeconds: number;
+    /** Roles that must give a TOTP code at sign-in (AUTH_SECOND_FACTOR=privileged: radiologist, auditor, admin); empty: optional for everyone. */
+    secondFactorRoles: ('radiologist' | 'auditor' | 'admin')[];
     /**
      * The OpenID Connect issuer whose access tokens are accepted too: an external one (OIDC_ISSUER), or the
      * embedded provider at PUBLIC_VIEWER_URL/oidc (`embedded` set); null when neither.
@@ -232,6 +234,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       tokenSecret: e.AUTH_TOKEN_SECRET,
       accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
+      secondFactorRoles: (e.AUTH_SECOND_FACTOR ?? (e.NODE_ENV === 'production' ? 'privileged' : 'optional')) === 'privileged' ? ['radiologist', 'auditor', 'admin'] : [],
       oidc:
         e.OIDC_ISSUER !== undefined
           ? { issuer: e.OIDC_ISSUER, audience: e.OIDC_AUDIENCE, usernameClaim: e.OIDC_USERNAME_CLAIM, embedded: null }

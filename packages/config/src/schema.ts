@@ -190,6 +190,12 @@ export const envSchema = z
       .describe('Secret that signs access tokens (HS256). `npm start` generates one under DATA_DIR when unset.'),
     ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(900).describe('Lifetime of an access token.'),
     REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(300).max(2_592_000).default(43_200).describe('Lifetime of a refresh token.'),
+    AUTH_SECOND_FACTOR: z
+      .enum(['privileged', 'optional'])
+      .optional()
+      .describe(
+        'privileged: radiologist, auditor and admin users need a TOTP second factor at every sign-in (web app, embedded OIDC provider, API); one without a set-up generator enrols at its first sign-in before getting a session. optional: a second factor only for users who set one up. Default: privileged in production, optional elsewhere (like the other production-only controls: the embedded development default keeps the demo sign-in one step).',
+      ),
     OIDC_ISSUER: z
       .url({ protocol: /^https?$/ })
       .optional()

@@ -25,7 +25,7 @@ export {
   storageSopClasses,
 } from './uids';
 export { charsetDecoder } from './charset';
-export { derivedUid, dicomDate, dicomTime, part10Bytes } from './generated-object';
+export { derivedUid, dicomDate, dicomLabOf, dicomTime, naturalizedDataset, packBinaryFrames, part10Bytes, unpackBinaryPixels } from './generated-object';
 export { isBulkDataPath, readBulkValue } from './bulkdata';
 export { normaliseDate, normaliseDateTime, normaliseTime } from './temporal';
 export type { CharsetDecoder } from './charset';

@@ -14,6 +14,7 @@ import { openStorageAssociation } from './storage-scu';
 import { TimeoutError, withTimeout } from './timeout';
 import { StoreStatus, answerForException, errorComment, statusLabel, type StoreAnswer } from './store-status';
 import { WireDataset } from './wire-dataset';
+import { CommandField, encodeResponseCommand, pDataTfMessage } from './dimse-message';
 import { sendCommitmentReportOnNewAssociation } from './commitment-report';
 
 /**
@@ -76,6 +77,14 @@ export interface ScpEnvironment<S> {
   /** Background work (audit writes, a store that outlived its answer) the server waits for on close. */
   track(work: Promise<unknown>): void;
 }
+
+/**
+ * Pending C-FIND responses written between two turns of the event loop: one corked write of ~10 KiB for
+ * STUDY-level matches, and a C-CANCEL waits for at most this many responses to be encoded (~1 ms).
+ */
+const FIND_RESPONSES_PER_TURN = 32;
+
+class PeerNotReadingError extends Error {}
 
 type Phase = 'awaiting_request' | 'negotiating' | 'associated' | 'releasing' | 'closed';
 
@@ -150,6 +159,8 @@ export class AssociationScp<S> extends Scp {
   private log: Logger;
   private readonly remoteAddress: string | null;
   private readonly drained: Array<() => void> = [];
+  /** A corked batch of writes is open until the next tick (writeBatched). */
+  private corked = false;
   /** Operations a C-CANCEL can stop, by Message ID. */
   private readonly cancellable = new Map<number, AbortController>();
 
@@ -440,70 +451,146 @@ export class AssociationScp<S> extends Scp {
   // Services this SCP does not provide. Their contexts are never accepted (negotiation.ts); an SCU that
   // sends one anyway on a storage context gets "unrecognized operation" (PS3.7 C.4), never silence.
   /**
-   * PS3.4 C.4.1 Query/Retrieve FIND, SCP role: each match goes out at once as a pending C-FIND-RSP
-   * (0xFF00, or 0xFF01 when optional keys were asked that cannot be returned), then the final status.
-   * C-CANCEL (or the association ending) aborts the handler's signal; the final answer is then 0xFE00.
+   * PS3.4 C.4.1 Query/Retrieve FIND, SCP role: each match goes out as a pending C-FIND-RSP (0xFF00, or
+   * 0xFF01 when optional keys were asked that cannot be returned), then the final status. C-CANCEL (or the
+   * association ending) aborts the handler's signal; the final answer is then 0xFE00.
+   *
+   * The responses are written by dimse-message.ts, not dcmjs-dimse (byte for byte the same, checked by its
+   * test; the Affected SOP Class is the request's, where dcmjs-dimse always wrote Study Root): one buffer
+   * per response, those of one turn of the event loop corked into one write. Every
+   * FIND_RESPONSES_PER_TURN responses the event loop turns, so a C-CANCEL (and other associations) is read
+   * mid-stream; when the peer reads slower than we write, we wait for the socket to drain (bounded by the
+   * PDU timeout) instead of queueing every match in memory.
    */
   override cFindRequest(request: requests.CFindRequest, callback: (responses: Array<responses.CFindResponse>) => void): void {
     const find = this.env.find;
-    const model = findModelOf(request.getAffectedSopClassUid());
-    if (find === undefined || model === undefined || this.session === null) {
+    const sopClassUid = request.getAffectedSopClassUid();
+    const model = findModelOf(sopClassUid);
+    const context = this.assoc?.getAcceptedPresentationContextFromRequest(request);
+    const messageId = request.getMessageId();
+    // Matches are written in the context's accepted syntax (encodeFlatDataset; dcmjs for what is not flat).
+    const transferSyntax = context?.getAcceptedTransferSyntaxUid();
+    const send = (status: number, identifier?: Record<string, unknown>, comment?: string): boolean => {
+      if (this.sock.destroyed || this.phase === 'closed' || context === undefined || this.assoc === undefined) return true;
+      const dataSet = identifier === undefined ? null : new WireDataset(identifier, transferSyntax).getDenaturalizedDataset();
+      const command = encodeResponseCommand({
+        commandField: CommandField.CFindResponse,
+        affectedSopClassUid: sopClassUid,
+        messageIdBeingRespondedTo: messageId,
+        status,
+        hasDataSet: dataSet !== null,
+        ...(comment !== undefined ? { errorComment: errorComment(comment) } : {}),
+      });
+      return this.writeBatched(pDataTfMessage(context.getPresentationContextId(), command, dataSet, this.assoc.getMaxPduLength()));
+    };
+    if (find === undefined || model === undefined || this.session === null || context === undefined) {
+      // Answered on the context the request came on (no FIND context may have been accepted at all).
       const response = responses.CFindResponse.fromRequest(request);
       response.setStatus(find === undefined ? Status.UnrecognizedOperation : FindStatus.SopClassNotSupported);
       callback([response]);
       return;
     }
     const cancel = new AbortController();
-    const messageId = request.getMessageId();
     this.cancellable.set(messageId, cancel);
     this.storesInFlight += 1;
     const identifier = request.getDataset()?.getElements() ?? {};
     const generator = find({ model, identifier }, { session: this.session.value, callingAe: this.callingAe, remoteAddress: this.remoteAddress, log: this.log, signal: cancel.signal });
-    // Matches are written in the context's accepted syntax: one in another is transcoded by dcmjs-dimse, a
-    // second encode and parse per match.
-    const transferSyntax = this.assoc?.getAcceptedPresentationContextFromRequest(request)?.getAcceptedTransferSyntaxUid();
-    // dcmjs-dimse's callback may be called once: pending responses go out through sendResponse, the final one through it.
-    const send = (status: number, dataset?: Record<string, unknown>, comment?: string, final = false): void => {
-      if (this.sock.destroyed || this.phase === 'closed') return;
-      const response = responses.CFindResponse.fromRequest(request);
-      response.setStatus(status);
-      if (dataset !== undefined) response.setDataset(new WireDataset(dataset, transferSyntax));
-      if (comment !== undefined) response.setErrorComment(errorComment(comment));
-      if (final) callback([response]);
-      else this.sendResponse(request, response);
-    };
     const run = async (): Promise<FindFinal> => {
       let matches = 0;
-      for (;;) {
-        if (cancel.signal.aborted) {
-          await generator.return(undefined);
-          this.log.info({ matches }, 'C-FIND cancelled');
-          return { status: FindStatus.Cancel };
+      let batch = 0;
+      try {
+        for (;;) {
+          if (cancel.signal.aborted) {
+            this.log.info({ matches }, 'C-FIND cancelled');
+            return { status: FindStatus.Cancel };
+          }
+          const next = await generator.next();
+          if (next.done === true) return next.value ?? { status: FindStatus.Success };
+          if (cancel.signal.aborted) continue;
+          matches += 1;
+          batch += 1;
+          this.lastActivity = Date.now();
+          const room = send(next.value.optionalKeysUnsupported === true ? FindStatus.PendingOptionalKeysUnsupported : FindStatus.Pending, next.value.identifier);
+          if (!room) {
+            batch = 0;
+            await this.socketDrained(cancel);
+          } else if (batch >= FIND_RESPONSES_PER_TURN) {
+            // Matches come from memory as fast as they encode: without a turn of the event loop the socket
+            // is never read, and a C-CANCEL could only arrive after the last one.
+            batch = 0;
+            await new Promise<void>((resolve) => setImmediate(resolve));
+          }
         }
-        const next = await generator.next();
-        if (next.done === true) return next.value ?? { status: FindStatus.Success };
-        if (cancel.signal.aborted) continue;
-        matches += 1;
-        this.lastActivity = Date.now();
-        send(next.value.optionalKeysUnsupported === true ? FindStatus.PendingOptionalKeysUnsupported : FindStatus.Pending, next.value.identifier);
-        // Matches come from memory as fast as they encode: without a turn of the event loop between them the
-        // socket is never read, and a C-CANCEL could only arrive after the last one.
-        await new Promise<void>((resolve) => setImmediate(resolve));
+      } finally {
+        // A handler stopped early (cancel, a peer that stopped reading) still runs its own finally (the audit).
+        await generator.return(undefined);
       }
     };
     this.env.track(
       run()
         .catch((error: unknown): FindFinal => {
+          if (error instanceof PeerNotReadingError) return { status: FindStatus.OutOfResources };
           if (isAppError(error) && !error.retryable) return { status: FindStatus.IdentifierDoesNotMatchSopClass, errorComment: error.message };
           this.log.error({ err: describeError(error) }, 'C-FIND failed unexpectedly');
           return { status: FindStatus.OutOfResources, errorComment: 'The archive is temporarily unable to query; retry later' };
         })
-        .then((final) => send(final.status, undefined, final.errorComment, true))
+        .then((final) => {
+          send(final.status, undefined, final.errorComment);
+        })
         .finally(() => {
           this.cancellable.delete(messageId);
           this.operationEnded();
         }),
     );
+  }
+
+  /**
+   * One socket write, corked until the microtasks of this turn are done: what is produced without waiting
+   * on I/O (pending responses from memory) leaves in one segment, and nothing stays held while the
+   * producer waits (the uncork runs first).
+   */
+  private writeBatched(bytes: Buffer): boolean {
+    if (!this.corked) {
+      this.corked = true;
+      this.sock.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.sock.uncork();
+      });
+    }
+    return this.sock.write(bytes);
+  }
+
+  /**
+   * Resolves once the socket's write buffer has drained (or the socket closed, or the operation was
+   * cancelled). A peer that reads nothing for the PDU timeout (every wait is bounded): the operation is
+   * cancelled (its handler ends, audited as cancelled) and the association aborted.
+   */
+  private socketDrained(operation: AbortController): Promise<void> {
+    if (!this.sock.writableNeedDrain) return Promise.resolve();
+    const { signal } = operation;
+    return new Promise<void>((resolve, reject) => {
+      const stopWaiting = (): void => {
+        clearTimeout(timer);
+        this.sock.off('drain', done);
+        this.sock.off('close', done);
+        signal.removeEventListener('abort', done);
+      };
+      const done = (): void => {
+        stopWaiting();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        stopWaiting();
+        this.log.warn({ timeoutMs: this.env.settings.pduTimeoutMs, buffered: this.sock.writableLength }, 'the peer read none of our responses within the PDU timeout: aborting');
+        operation.abort();
+        this.abortAndClose('peer_not_reading');
+        reject(new PeerNotReadingError());
+      }, this.env.settings.pduTimeoutMs);
+      this.sock.once('drain', done);
+      this.sock.once('close', done);
+      signal.addEventListener('abort', done, { once: true });
+    });
   }
 
   /**

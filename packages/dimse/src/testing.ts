@@ -68,6 +68,25 @@ export function cStoreCommand(options: { messageId: number; sopClassUid: string;
   return Buffer.concat([implicitElement(0x00000000, length), rest]);
 }
 
+/** A C-FIND-RQ command set (PS3.7 9.1.2.1), an Identifier follows. */
+export function cFindCommand(options: { messageId: number; sopClassUid: string }): Buffer {
+  const rest = Buffer.concat([
+    implicitElement(0x00000002, uid(options.sopClassUid)),
+    implicitElement(0x00000100, us(0x0020)),
+    implicitElement(0x00000110, us(options.messageId)),
+    implicitElement(0x00000700, us(0x0000)),
+    implicitElement(0x00000800, us(0x0000)),
+  ]);
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(rest.length, 0);
+  return Buffer.concat([implicitElement(0x00000000, length), rest]);
+}
+
+/** A C-FIND Identifier in Implicit VR Little Endian: (tag, value) pairs of the default repertoire, an odd one padded with a space (so no UID values). */
+export function implicitIdentifier(elements: [tag: number, value: string][]): Buffer {
+  return Buffer.concat(elements.sort((a, b) => a[0] - b[0]).map(([tag, value]) => implicitElement(tag, Buffer.from(value.length % 2 === 0 ? value : `${value} `, 'latin1'))));
+}
+
 /** One P-DATA-TF with one PDV. */
 export function pData(contextId: number, value: Buffer, command: boolean, last: boolean): Buffer {
   const header = Buffer.alloc(6);

@@ -19,3 +19,14 @@ export type { ActiveModel } from './model.registry';
 export { pixelSizeMm } from './calibration';
 export { DESCRIPTOR_NAMES, describe, ellipseRegion } from './nodule.descriptors';
 export type { DescriptorName, Descriptors, Region } from './nodule.descriptors';
+export {
+  PRIVATE_SCHEME,
+  TIRADS_LEVEL_CONCEPT,
+  TIRADS_POINTS_CONCEPT,
+  codedConcept,
+  privateCode,
+  tiradsItemConcept,
+  tiradsLevelCode,
+  tiradsValueCode,
+} from './tirads.codes';
+export type { CodedConcept } from './tirads.codes';

@@ -80,3 +80,11 @@ const ORDER: readonly TrLevel[] = ['TR1', 'TR2', 'TR3', 'TR4', 'TR5'];
 export function highestLevel(levels: readonly (TrLevel | null)[]): TrLevel | null {
   return levels.reduce<TrLevel | null>((top, l) => (l !== null && (top === null || ORDER.indexOf(l) > ORDER.indexOf(top)) ? l : top), null);
 }
+
+// C-TIRADS 2020 (#20), chosen per clinic: the same codes read as the Chinese guideline's features.
+export { C_TIRADS_ORDER, categoryOfCount, cTiradsRecommendation, featuresFromAcr, highestCategory, scoreCTirads } from './ctirads';
+export type { CTiradsCategory, CTiradsFeatures, CTiradsScore } from './ctirads';
+
+/** The scoring systems a clinic can choose (clinics.tirads_system, reports.tirads_system). */
+export const TIRADS_SYSTEMS = ['acr-2017', 'c-tirads-2020'] as const;
+export type TiradsSystem = (typeof TIRADS_SYSTEMS)[number];

@@ -3,7 +3,7 @@ import { pingDatabase } from '@yunying/catalog';
 import { TypedQueue, pingQueueRedis } from '@yunying/jobs';
 import { createServiceApp, listen, type ServiceContext, type StartedService, httpSecurityFromConfig } from '@yunying/http';
 import { loadActiveModel } from '@yunying/nodule-model';
-import { SrWriter } from './sr/sr.writer';
+import { AiObjectsWriter } from './objects/ai-objects.writer';
 import { AnalysisPool } from './threads/analysis.pool';
 import { TriageReconciler } from './triage/reconciler';
 import { StableStudyService } from './triage/stable.service';
@@ -13,8 +13,8 @@ import { processQueue, studyHandlers, triageHandlers } from './triage/triage.wor
 
 /**
  * The inference role (ARCHITECTURE "The data path", step 6): the stable-study check on the 'study'
- * queue, triage workers on the 'triage' queue with analysis threads, the reconciler, and the SR
- * write-back. Its HTTP port serves health and metrics. Refuses to start when the active model's file
+ * queue, triage workers on the 'triage' queue with analysis threads, the reconciler, and the AI
+ * objects' write-back (SEG + TID 1500 SR). Its HTTP port serves health and metrics. Refuses to start when the active model's file
  * does not match its manifest.
  */
 export async function startInferenceService(ctx: ServiceContext): Promise<StartedService> {
@@ -28,7 +28,7 @@ export async function startInferenceService(ctx: ServiceContext): Promise<Starte
   ctx.lifecycle.add({ name: 'analysis threads', close: () => analysis.close() });
   await analysis.start();
 
-  // Inference writes SR instances into buckets the ingest/keeper roles prepared: it never creates a
+  // Inference writes SR and SEG instances into buckets the ingest/keeper roles prepared: it never creates a
   // bucket or sets lock configuration (narrower credentials).
   const store = await createReplicatedStore(config, logger, { prepare: false });
   const pipeline = createIngestPipeline(config, { pool: ctx.pool, store, logger, metrics: ctx.metrics });
@@ -42,14 +42,14 @@ export async function startInferenceService(ctx: ServiceContext): Promise<Starte
 
   const quietSeconds = config.triage.quietSeconds;
   const stable = new StableStudyService({ pool: ctx.pool, studyQueue, triageQueue, manifest, quietSeconds });
-  const srWriter = new SrWriter({ pool: ctx.pool, pipeline, logger });
+  const aiObjects = new AiObjectsWriter({ pool: ctx.pool, pipeline, logger });
   const triage = new TriageService({
     pool: ctx.pool,
     store,
     analyser: { size: config.triage.concurrency, analyse: (bytes, maxFrames) => analysis.analyse(bytes, maxFrames) },
     manifest,
     quietSeconds,
-    writeSr: (result) => srWriter.write(result),
+    writeSr: (result) => aiObjects.write(result),
     metrics,
     logger,
   });

@@ -11,6 +11,8 @@ import { readingRouters } from './reading';
 import { ReaderAiService, readerAiRoutes } from './reader-ai';
 import { triageScopeRoutes } from './triage-scope';
 import { priorsRoutes } from './priors';
+import { studyRecordRoutes } from './study-record';
+import { PatientIndexAdmin, PatientIndexer, patientIndexRoutes, startPatientIndexSweep } from './patient-index';
 import { DEFAULT_SHARE_LIMITS, ShareService, shareRoutes } from './share';
 import { TriageModel, loadActiveModel } from '@yunying/nodule-model';
 
@@ -54,6 +56,11 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
   ctx.lifecycle.add({ name: 'reader-guided model', close: () => model.close() });
   const readerAi = new ReaderAiService(ctx.pool, store, model);
 
+  // The patient index (#20) files each new study under a person; priors and the admin queue read it.
+  const patientIndexer = new PatientIndexer(ctx.pool);
+  const stopIndexSweep = startPatientIndexSweep(patientIndexer, logger);
+  ctx.lifecycle.add({ name: 'patient index sweep', close: stopIndexSweep });
+
   // The embedded OpenID Connect provider (OHIF and other OIDC clients sign in with Yunying's users).
   const oidc = config.auth.oidc?.embedded ? await createOidcRouter({ config, pool: ctx.pool, auth, logger }) : null;
   if (oidc !== null) ctx.lifecycle.add({ name: 'oidc provider', close: () => Promise.resolve(oidc.close()) });
@@ -92,6 +99,8 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
       readerAiRoutes(readerAi, authenticator).router,
       triageScopeRoutes(ctx.pool, authenticator).router,
       priorsRoutes(ctx.pool, authenticator).router,
+      patientIndexRoutes(new PatientIndexAdmin(ctx.pool, patientIndexer), authenticator).router,
+      studyRecordRoutes(ctx.pool, authenticator, config.keeper.scrubStaleDays * 86_400).router,
       shareRoutes(new ShareService(ctx.pool, store, auditLog, { ...DEFAULT_SHARE_LIMITS, ...config.shares }), authenticator).router,
     ],
     corsOrigins: config.http.corsOrigins,
@@ -104,7 +113,7 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
 // The web app (services/viewer/web, built into dist/web): assets, where uploads go, and index.html for
 // the app's page routes (history routing). Everything else falls through to the API routers.
 const WEB_DIR = path.resolve(__dirname, '../dist/web');
-const PAGE_ROUTES = /^\/(?:sign-in|queue|read\/[0-9.]+|clinic|upload|audit(?:\/access)?|reading-times)?\/?$/;
+const PAGE_ROUTES = /^\/(?:sign-in|queue|read\/[0-9.]+|clinic|upload|audit(?:\/access|\/studies\/[0-9.]+)?|reading-times)?\/?$/;
 
 function serveWebApp(app: express.Express, ingestUrl: string): void {
   app.get('/app-config.json', (_req, res) => void res.json({ ingest: { url: ingestUrl } }));

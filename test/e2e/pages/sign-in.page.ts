@@ -8,9 +8,43 @@ export class SignInPage {
   }
 
   async signIn(username: string, password: string): Promise<void> {
+    await this.submitPassword(username, password);
+    await this.waitSignedIn();
+  }
+
+  /** The password step alone (a role with a second factor goes on to the code step). */
+  async submitPassword(username: string, password: string): Promise<void> {
     await this.page.getByLabel('User name').fill(username);
     await this.page.getByLabel('Password').fill(password);
     await this.page.getByRole('button', { name: 'Sign in' }).click();
+  }
+
+  /** At a first sign-in that must set up a second factor: the key shown for the authenticator app, without spaces. */
+  async enrolmentKey(): Promise<{ secret: string; uri: string }> {
+    const key = this.page.getByTestId('totp-secret');
+    await key.waitFor();
+    return { secret: (await key.innerText()).replace(/\s+/g, ''), uri: (await this.page.getByTestId('totp-uri').getAttribute('href')) ?? '' };
+  }
+
+  /** Whether the code step shows a key to set up (false: an enrolled user's plain code step). */
+  async showsEnrolmentKey(): Promise<boolean> {
+    await this.page.getByRole('textbox', { name: 'One-time code' }).waitFor();
+    return (await this.page.getByTestId('totp-secret').count()) > 0;
+  }
+
+  async submitCode(code: string): Promise<void> {
+    await this.page.getByRole('textbox', { name: 'One-time code' }).fill(code);
+    await this.page.getByRole('button', { name: /sign in/i }).click();
+  }
+
+  /** The message of the form's status line once it shows an error. */
+  async errorMessage(): Promise<string> {
+    const alert = this.page.locator('form p.status[data-kind="error"]');
+    await alert.waitFor();
+    return alert.innerText();
+  }
+
+  async waitSignedIn(): Promise<void> {
     await this.page.getByTestId('sign-out').waitFor();
   }
 

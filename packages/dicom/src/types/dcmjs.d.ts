@@ -20,6 +20,14 @@ declare module 'dcmjs' {
         nameMap: Record<string, DictionaryEntry | undefined>;
         naturalizeDataset(dataset: Record<string, unknown>): Record<string, unknown>;
       };
+      /** 1-bit pixels (BINARY segmentations): one bit per pixel, frames contiguous, LSB first. */
+      BitArray: {
+        pack(pixels: ArrayLike<number>): Uint8Array;
+        unpack(bits: ArrayBuffer | Uint8Array): Uint8Array;
+      };
+      Colors: {
+        rgb82DICOMLAB(rgb: readonly number[]): number[];
+      };
       DicomMessage: {
         readFile(buffer: ArrayBuffer, options?: Record<string, unknown>): DicomDict;
       };

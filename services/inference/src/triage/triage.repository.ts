@@ -10,7 +10,12 @@ import type { Pool, PoolClient } from '@yunying/catalog';
 
 /** PS3.4 B.5: every SR storage SOP class (Basic Text, Enhanced, Comprehensive, Key Object, ...) is under this root. */
 export const SR_SOP_CLASS_ROOT = '1.2.840.10008.5.1.4.1.1.88.';
-const NOT_SR = `sop_class_uid NOT LIKE '${SR_SOP_CLASS_ROOT}%'`;
+export const SEGMENTATION_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.66.4';
+/**
+ * Instances that count as the study's images: not an SR and not a SEG, so the objects triage writes
+ * back (the TID 1500 report, the nodule SEGs) and signed report SRs never re-trigger triage.
+ */
+const NOT_DERIVED = `i.sop_class_uid NOT LIKE '${SR_SOP_CLASS_ROOT}%' AND i.sop_class_uid <> '${SEGMENTATION_SOP_CLASS}'`;
 
 export type ResultStatus = 'triaged' | 'no_nodule_found' | 'not_triaged' | 'failed';
 export type Priority = 'urgent' | 'priority' | 'routine';
@@ -78,7 +83,7 @@ type Db = Pool | PoolClient;
 export async function studyActivity(db: Db, studyInstanceUid: string): Promise<StudyActivity | null> {
   const { rows } = await db.query<{ id: string; clinic_id: string; n: number; last: Date | null }>(
     `SELECT s.id, s.clinic_id, count(i.id)::int AS n, max(i.received_at) AS last
-       FROM studies s LEFT JOIN instances i ON i.study_ref = s.id AND i.is_current AND i.${NOT_SR}
+       FROM studies s LEFT JOIN instances i ON i.study_ref = s.id AND i.is_current AND ${NOT_DERIVED}
       WHERE s.study_instance_uid = $1 GROUP BY s.id`,
     [studyInstanceUid],
   );
@@ -90,7 +95,7 @@ export async function currentInstances(db: Db, studyRef: string): Promise<Stored
   const { rows } = await db.query<{ sop_instance_uid: string; series_instance_uid: string; sop_class_uid: string; modality: string | null; object_key: string; size_bytes: string }>(
     `SELECT i.sop_instance_uid, se.series_instance_uid, i.sop_class_uid, se.modality, o.object_key, i.size_bytes
        FROM instances i JOIN series se ON se.id = i.series_ref JOIN objects o ON o.sha256 = i.sha256
-      WHERE i.study_ref = $1 AND i.is_current AND i.${NOT_SR}
+      WHERE i.study_ref = $1 AND i.is_current AND ${NOT_DERIVED}
       ORDER BY se.series_number NULLS LAST, i.instance_number NULLS LAST, i.sop_instance_uid`,
     [studyRef],
   );
@@ -253,7 +258,7 @@ export async function untriagedStableStudies(
     `SELECT s.study_instance_uid, c.n
        FROM studies s
        CROSS JOIN LATERAL (SELECT count(*)::int AS n, max(i.received_at) AS last FROM instances i
-                            WHERE i.study_ref = s.id AND i.is_current AND i.${NOT_SR}) c
+                            WHERE i.study_ref = s.id AND i.is_current AND ${NOT_DERIVED}) c
       WHERE s.last_instance_at > now() - make_interval(secs => $2)
         AND c.n > 0 AND c.last < now() - make_interval(secs => $1)
         AND NOT EXISTS (SELECT 1 FROM ai_results r WHERE r.study_ref = s.id AND r.model_id = $3 AND r.model_version = $4 AND r.instance_count = c.n)

@@ -1,9 +1,10 @@
 /**
  * One triage job: the study's ultrasound images -> per-image findings -> the study result (its most
- * suspicious image) -> ai_results row, the study's reading priority, and the result as a DICOM SR.
+ * suspicious image) -> ai_results row, the study's reading priority, and the result as standard AI
+ * objects (nodule SEGs, a TID 1500 SR).
  *
  * Every step is safe to repeat: the result is keyed by (study, model, version, instances seen), the
- * study update is conditional, and the SR has deterministic UIDs and bytes.
+ * study update is conditional, and the AI objects have deterministic UIDs and bytes.
  */
 import type { Pool } from '@yunying/catalog';
 import { PermanentError, isAppError, type Logger } from '@yunying/core';
@@ -34,7 +35,7 @@ export interface TriageDeps {
   analyser: Analyser;
   manifest: TriageManifest;
   quietSeconds: number;
-  /** Writes the SR of a 'triaged' result into the archive (idempotent) and records its UID. */
+  /** Writes the AI objects of a 'triaged' result (SEGs, TID 1500 SR) into the archive (idempotent) and records the SR UID. */
   writeSr: (result: StoredResult) => Promise<void>;
   metrics: TriageMetrics;
   logger: Logger;

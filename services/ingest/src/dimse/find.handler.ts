@@ -1,4 +1,3 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describeError, isAppError } from '@yunying/core';
 import { appendAuditEvent } from '@yunying/audit';
 import { inTransaction, type Pool } from '@yunying/catalog';
@@ -47,9 +46,8 @@ export function archiveFindHandler(options: FindHandlerOptions): FindHandler<Cli
         const identifier = identifierOf(query, row);
         if (typeof identifier.StudyInstanceUID === 'string') studyUids.add(identifier.StudyInstanceUID);
         matches += 1;
+        // The SCP turns the event loop between batches of responses, so a C-CANCEL is read mid-stream.
         yield { identifier, optionalKeysUnsupported: query.optionalKeysUnsupported };
-        // Lets a C-CANCEL (and other associations) in between two responses.
-        await nextTurn();
       }
       if (final.status === FindStatus.Success && rows.length > maxResults) {
         context.log.info({ maxResults }, 'C-FIND hit the result cap');

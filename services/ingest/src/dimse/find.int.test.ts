@@ -8,16 +8,43 @@ import { makeStudy } from '@yunying/dicom/testing';
 import { ReplicatedStore } from '@yunying/storage';
 import { tempFsTargets, type TempFsTargets } from '@yunying/storage/testing';
 import { describeUnless, findExecutable } from '../../../../test/support/skip';
+import { waitFor } from '../../../../test/support/wait';
 import { IngestPipeline, type Sender } from '../ingest.pipeline';
 import { startDimseServer, type DimseServer } from './index';
-import { runDcmtk, type DcmtkRun } from '@yunying/dimse/testing';
+import { RawScu, cFindCommand, implicitIdentifier, pData, runDcmtk, statusOf, type DcmtkRun } from '@yunying/dimse/testing';
 
 const AE = 'FIND_US1';
 const OTHER_AE = 'FIND_US2';
-/** A clinic with one long study, for C-CANCEL: enough matches that the cancel lands mid-stream. */
+/**
+ * A clinic with many studies (catalog rows by SQL, as a volume needs): the full 1000-match response at the
+ * default cap, and a C-CANCEL that must land mid-stream. Pending responses go out at ~30 µs each, so the
+ * stream must be long for findscu (another process on a loaded machine) to cancel before its end.
+ */
 const MANY_AE = 'FIND_US3';
-const MANY = 60;
+const MANY = 20_000;
+const DEFAULT_CAP = 1000;
 const MAX_RESULTS = 5;
+/**
+ * A clinic whose answer (~200 bytes a match) is far larger than what the kernel buffers of a connection
+ * whose reader has paused (the sender's buffer grows to 4 MiB at most): the SCP must block on it.
+ */
+const BIG_AE = 'FIND_US4';
+const BIG = 60_000;
+const STUDY_ROOT_FIND = '1.2.840.10008.5.1.4.1.2.2.1';
+const IMPLICIT_LE = '1.2.840.10008.1.2';
+
+/** Study g of the many-studies clinic, as the SQL below writes it. */
+function bulkStudy(g: number): Record<string, string> {
+  return {
+    StudyInstanceUID: `2.25.7700${g}`,
+    PatientName: `赵^磊${g}`,
+    PatientID: `BULK-${g % 97}`,
+    StudyDate: new Date(Date.UTC(2020, 0, 1 + (g % 1000))).toISOString().slice(0, 10).replace(/-/g, ''),
+    AccessionNumber: `BA${g}`,
+    StudyDescription: g % 2 === 0 ? 'US Thyroid' : 'US Breast',
+    ModalitiesInStudy: 'US',
+  };
+}
 
 const dcmtk = (tool: string, args: string[]): Promise<DcmtkRun> => runDcmtk(tool, args, 30_000);
 
@@ -39,7 +66,10 @@ describeUnless(dcmtkMissing, 'C-FIND SCP with dcmtk findscu', () => {
   let catalog: TestCatalog;
   let storage: TempFsTargets;
   let server: DimseServer;
+  let defaultCap: DimseServer;
   let uncapped: DimseServer;
+  let impatient: DimseServer;
+  let bigClinicId: string;
   let dir: string;
   let clinicId: string;
   let otherClinicId: string;
@@ -47,7 +77,6 @@ describeUnless(dcmtkMissing, 'C-FIND SCP with dcmtk findscu', () => {
   const wang2 = makeStudy(1, { patientName: 'Wang^Xiaoming', patientId: 'P-100', studyDate: '20250301', studyTime: '150000', accessionNumber: 'ACC-2', modality: 'US', studyDescription: 'Breast' });
   const li = makeStudy(3, { patientName: '李^娜', patientId: 'P-200', studyDate: '20240620', modality: 'US', charset: 'GB18030', studyDescription: 'Abdomen' });
   const other = makeStudy(1, { patientName: 'Wang^Other', patientId: 'P-900', studyDate: '20240110', modality: 'US' });
-  const many = makeStudy(MANY, { patientName: 'Zhao^Lei', patientId: 'P-300', studyDate: '20240505', modality: 'US' });
 
   const find = async (ae: string, model: '-P' | '-S', keys: string[], extra: string[] = [], port = server.port): Promise<{ run: DcmtkRun; matches: Record<string, string>[] }> => {
     const xml = path.join(dir, `rsp-${Math.random().toString(36).slice(2)}.xml`);
@@ -73,14 +102,36 @@ describeUnless(dcmtkMissing, 'C-FIND SCP with dcmtk findscu', () => {
     const sender = (id: string, ae: string): Sender => ({ clinicId: id, actor: { username: `ae:${ae}`, role: 'device', clinicId: id }, sourceIp: null, via: 'DIMSE' });
     for (const study of [wang, wang2, li]) for (const file of study.files) expect((await pipeline.ingest(file, sender(clinicId, AE))).status).toBe('stored');
     for (const file of other.files) expect((await pipeline.ingest(file, sender(otherClinicId, OTHER_AE))).status).toBe('stored');
-    for (const file of many.files) expect((await pipeline.ingest(file, sender(manyClinicId, MANY_AE))).status).toBe('stored');
-    server = await startDimseServer({ host: '127.0.0.1', port: 0, aeTitle: 'YUNYING', checkCalledAe: false, pool: catalog.pool, pipeline, logger, metrics: new Registry(), maxFindResults: MAX_RESULTS });
-    uncapped = await startDimseServer({ host: '127.0.0.1', port: 0, aeTitle: 'YUNYING', checkCalledAe: false, pool: catalog.pool, pipeline, logger, metrics: new Registry() });
+    await catalog.pool.query(
+      `WITH p AS (INSERT INTO patients (clinic_id, patient_key, patient_id, patient_name) VALUES ($1, 'id:BULK', 'BULK', 'BULK') RETURNING id)
+       INSERT INTO studies (clinic_id, patient_ref, study_instance_uid, patient_name, patient_id, study_date, accession_number, study_description, modalities, retain_until)
+       SELECT $1, p.id, '2.25.7700' || g, '赵^磊' || g, 'BULK-' || (g % 97), to_char(date '2020-01-01' + (g % 1000), 'YYYYMMDD'), 'BA' || g,
+              CASE WHEN g % 2 = 0 THEN 'US Thyroid' ELSE 'US Breast' END, '{US}', now() + interval '15 years'
+         FROM p, generate_series(0, $2::int - 1) g`,
+      [manyClinicId, MANY],
+    );
+    bigClinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name, dimse_auth) VALUES ('find-4', 'four', 'ae_only') RETURNING id")).rows[0]!.id;
+    await catalog.pool.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2)', [BIG_AE, bigClinicId]);
+    await catalog.pool.query(
+      `WITH p AS (INSERT INTO patients (clinic_id, patient_key, patient_id, patient_name) VALUES ($1, 'id:BIG', 'BIG', 'BIG') RETURNING id)
+       INSERT INTO studies (clinic_id, patient_ref, study_instance_uid, patient_name, patient_id, study_date, accession_number, study_description, modalities, retain_until)
+       SELECT $1, p.id, '2.25.7800' || g, 'Big^Patient' || g, 'BIG', '20240101', 'BIG' || g, 'US Thyroid and neck', '{US}', now() + interval '15 years'
+         FROM p, generate_series(0, $2::int - 1) g`,
+      [bigClinicId, BIG],
+    );
+    const start = (settings: { maxFindResults?: number; pduTimeoutMs?: number } = {}): Promise<DimseServer> =>
+      startDimseServer({ host: '127.0.0.1', port: 0, aeTitle: 'YUNYING', checkCalledAe: false, pool: catalog.pool, pipeline, logger, metrics: new Registry(), ...settings });
+    server = await start({ maxFindResults: MAX_RESULTS });
+    defaultCap = await start();
+    uncapped = await start({ maxFindResults: MANY + 1 });
+    impatient = await start({ maxFindResults: BIG + 1, pduTimeoutMs: 1500 });
   });
 
   afterAll(async () => {
     await server?.close();
+    await defaultCap?.close();
     await uncapped?.close();
+    await impatient?.close();
     await storage?.cleanup();
     await catalog?.drop();
     if (dir) await fs.rm(dir, { recursive: true, force: true });
@@ -120,7 +171,11 @@ describeUnless(dcmtkMissing, 'C-FIND SCP with dcmtk findscu', () => {
   });
 
   it('Patient Root: PATIENT, STUDY, SERIES and IMAGE levels', async () => {
-    const patients = await find(AE, '-P', ['QueryRetrieveLevel=PATIENT', 'PatientID=P-100', 'PatientName', 'NumberOfPatientRelatedStudies']);
+    const patients = await find(AE, '-P', ['QueryRetrieveLevel=PATIENT', 'PatientID=P-100', 'PatientName', 'NumberOfPatientRelatedStudies'], ['-d']);
+    // PS3.7 9.1.2.1: the responses name the request's SOP class (dcmjs-dimse wrote Study Root in every one).
+    const named = [...patients.run.output.matchAll(/Affected SOP Class UID\s*:\s*(\S+)/g)].map((m) => m[1]);
+    expect(named.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(named)).toEqual(new Set(['FINDPatientRootQueryRetrieveInformationModel']));
     expect(patients.matches).toEqual([expect.objectContaining({ PatientID: 'P-100', PatientName: 'Wang^Xiaoming', NumberOfPatientRelatedStudies: '2' })]);
     const studies = await find(AE, '-P', ['QueryRetrieveLevel=STUDY', 'PatientID=P-100', 'StudyDescription=Thy*', 'StudyInstanceUID']);
     expect(studies.matches.map((m) => m.StudyInstanceUID)).toEqual([wang.studyInstanceUid]);
@@ -152,14 +207,60 @@ describeUnless(dcmtkMissing, 'C-FIND SCP with dcmtk findscu', () => {
     expect(run.output).toMatch(/More than 5 matches/);
   });
 
-  it('honours C-CANCEL: fewer responses, final status Cancel, audited', async () => {
-    // 60 matches and no cap: findscu cancels after the first response, the SCP stops mid-stream.
-    const { matches, run } = await find(MANY_AE, '-S', ['QueryRetrieveLevel=IMAGE', 'SOPInstanceUID'], ['--cancel', '1'], uncapped.port);
+  it('sends all 1000 matches at the default cap, each with its own attributes in UTF-8, then 0xA700', async () => {
+    const keys = ['QueryRetrieveLevel=STUDY', 'SpecificCharacterSet', ...Object.keys(bulkStudy(0))];
+    const { run, matches } = await find(MANY_AE, '-S', keys, [], defaultCap.port);
+    expect(run.code).toBe(0);
+    expect(run.output).toMatch(/Final Find Response \(Refused: OutOfResources/);
+    expect(matches).toHaveLength(DEFAULT_CAP);
+    const uids = new Set(matches.map((m) => m.StudyInstanceUID));
+    expect(uids.size).toBe(DEFAULT_CAP);
+    for (const { QueryRetrieveLevel, ...attributes } of matches) {
+      expect(QueryRetrieveLevel).toBe('STUDY');
+      const g = Number((attributes.StudyInstanceUID ?? '').slice('2.25.7700'.length));
+      expect(attributes).toEqual({ ...bulkStudy(g), SpecificCharacterSet: 'ISO_IR 192' });
+    }
+  });
+
+  it('honours C-CANCEL mid-stream: fewer responses, final status Cancel, audited', async () => {
+    // 20,000 matches and no cap in reach: findscu cancels after the first response, the SCP stops mid-stream.
+    const { matches, run } = await find(MANY_AE, '-S', ['QueryRetrieveLevel=STUDY', 'StudyInstanceUID'], ['--cancel', '1'], uncapped.port);
     expect(matches.length).toBeGreaterThanOrEqual(1);
     expect(matches.length).toBeLessThan(MANY);
+    if (process.env.FIND_DEBUG) console.log(`cancelled after ${matches.length} of ${MANY}`);
     expect(run.output).toMatch(/Final Find Response \(Cancel/);
-    const audit = await catalog.pool.query<{ details: { status: string } }>("SELECT details FROM audit_events WHERE event_type = 'Query' AND details->>'status' = '0xFE00'");
+    const audit = await catalog.pool.query<{ details: { status: string; matches: number } }>("SELECT details FROM audit_events WHERE event_type = 'Query' AND details->>'status' = '0xFE00'");
     expect(audit.rows.length).toBe(1);
+    expect(audit.rows[0]?.details.matches).toBeLessThan(MANY);
+  });
+
+  it('a peer that stops reading: the SCP stops at the full socket, then cancels and aborts after the PDU timeout', async () => {
+    const scu = await RawScu.connect(impatient.port);
+    const { accepted } = await scu.associate(BIG_AE, 'YUNYING', [{ id: 1, abstractSyntaxUid: STUDY_ROOT_FIND, transferSyntaxUids: [IMPLICIT_LE] }]);
+    expect(accepted.get(1)).toBe(IMPLICIT_LE);
+    scu.socket.pause();
+    scu.send(pData(1, cFindCommand({ messageId: 1, sopClassUid: STUDY_ROOT_FIND }), true, true));
+    // QueryRetrieveLevel, AccessionNumber, StudyDescription, PatientName, PatientID, StudyInstanceUID.
+    const identifier = implicitIdentifier([[0x00080052, 'STUDY'], [0x00080050, ''], [0x00081030, ''], [0x00100010, ''], [0x00100020, ''], [0x0020000d, '']]);
+    scu.send(pData(1, identifier, false, true));
+    const audited = await waitFor('the C-FIND of the paused peer to end', async () => {
+      const { rows } = await catalog.pool.query<{ details: { status: string; matches: number } }>("SELECT details FROM audit_events WHERE event_type = 'Query' AND clinic_id = $1", [bigClinicId]);
+      return rows[0];
+    }, 60_000);
+    // The handler was cancelled with a bounded part of the answer written, not run to the end into memory.
+    expect(audited.details.status).toBe('0xFE00');
+    expect(audited.details.matches).toBeLessThan(BIG);
+    scu.socket.resume();
+    let pending = 0;
+    let final = false;
+    for (let next = await scu.next(); next !== null; next = await scu.next()) {
+      if (next.type !== 0x04 || (next.body.readUInt8(5) & 0x01) === 0) continue;
+      if (statusOf(next) === 0xff00) pending += 1;
+      else final = true;
+    }
+    expect(pending).toBeGreaterThan(0);
+    expect(pending).toBeLessThanOrEqual(audited.details.matches);
+    expect(final).toBe(false);
   });
 
   it('audits every query with the match keys and the study UIDs returned, never the values', async () => {

@@ -66,6 +66,24 @@ function toSummary(r: Row): PatientStudyRow {
 }
 
 export class PriorsRepository {
+  /**
+   * The caller's other studies of the same person in the patient index (#20): every study filed under a
+   * person whose root is `root`, within the caller's clinics, most recent first.
+   */
+  async samePerson(client: PoolClient, of: PatientStudyRow, root: string, tenancySql: string, params: readonly unknown[]): Promise<PatientStudyRow[]> {
+    const p = [...params, root, of.id, MAX_PATIENT_STUDIES];
+    const n = params.length;
+    const { rows } = await client.query<Row>(
+      `${SELECT_SQL}
+         JOIN patient_index_studies x ON x.study_ref = s.id JOIN patient_index_persons pp ON pp.id = x.person_ref
+        WHERE coalesce(pp.merged_into, pp.id) = $${n + 1}::bigint AND s.id <> $${n + 2}::bigint AND s.disposed_at IS NULL AND ${tenancySql}
+        ORDER BY s.study_date DESC NULLS LAST, s.id DESC
+        LIMIT $${n + 3}`,
+      p,
+    );
+    return rows.map(toSummary);
+  }
+
   /** The study, if the caller may see it (`tenancySql` over s.clinic_id, its parameters in `params`). */
   async study(client: PoolClient, studyUid: string, tenancySql: string, params: readonly unknown[]): Promise<PatientStudyRow | null> {
     const p = [...params, studyUid];

@@ -4,6 +4,8 @@ import { AppError } from '@yunying/core';
 import { isoDate } from '../reading/patient-age';
 import { auditReading, type Caller } from '../reading/reading.audit';
 import { studyTime } from '../reading/banner.service';
+import { PatientIndexRepository } from '../patient-index/patient-index.repository';
+import { PatientIndexer } from '../patient-index/patient-indexer';
 import { PriorsRepository, type PatientStudyRow } from './priors.repository';
 import { compareMostRecentFirst, imagingModalities, isEarlier, isRelevantPrior, isThyroidStudy } from './priors.rules';
 
@@ -33,10 +35,12 @@ export interface PriorsView {
   /** The most recent earlier relevant study: the one the viewer opens beside the current one. */
   relevantPrior: string | null;
   /**
-   * Studies of the same clinic with this PatientID under another issuer (or none where this one has one):
-   * possibly the same person, deliberately not linked; a patient index decides that, not a guess here.
+   * Studies with this PatientID (same clinic, or another clinic under the same issuer) that the patient
+   * index did not link: another issuer, or a contradiction waiting in the admin queue. Never a guess here.
    */
   notLinked: number;
+  /** The patient index has an open review about this person (an admin decides whether studies belong together). */
+  identityUnderReview: boolean;
 }
 
 /** The study and the patient's other studies in scope, for the priors list and the nodule follow-up. */
@@ -44,22 +48,31 @@ export interface PatientStudies {
   current: PatientStudyRow;
   others: PatientStudyRow[];
   notLinked: number;
+  identityUnderReview: boolean;
 }
 
+/** Pending studies indexed before priors are read: those received since the viewer's last sweep. */
+const INDEX_BEFORE_READ = 200;
+
 /**
- * Priors (issue #20): the same patient's other studies, linked on PatientID + Issuer of Patient ID and
- * never across issuers; a study of another clinic only under a shared issuer; only in the caller's
- * clinics (grants for a reader, their own clinic for a clinic user), in SQL. Audited as a Query on the
- * current study listing the studies shown.
+ * Priors (issue #20): the same person's other studies as the patient index links them (PatientID +
+ * Issuer of Patient ID, a clinic's own number within the clinic, configured identifiers such as a national
+ * ID, checked against name, birth date and sex, and an admin's merges); only in the caller's clinics (grants
+ * for a reader, their own clinic for a clinic user), in SQL. Audited as a Query on the current study
+ * listing the studies shown.
  */
 export class PriorsService {
   private readonly repo = new PriorsRepository();
+  private readonly index = new PatientIndexRepository();
+  private readonly indexer: PatientIndexer;
 
-  constructor(private readonly pool: Pool) {}
+  constructor(private readonly pool: Pool) {
+    this.indexer = new PatientIndexer(pool);
+  }
 
   async list(caller: Caller, studyUid: string): Promise<PriorsView> {
     return inTransaction(this.pool, async (client) => {
-      const { current, others, notLinked } = await this.patientStudies(client, caller, studyUid);
+      const { current, others, notLinked, identityUnderReview } = await this.patientStudies(client, caller, studyUid);
       const sorted = [...others].sort(compareMostRecentFirst);
       const studies = sorted.map((s) => view(s, current));
       await auditReading(client, caller, {
@@ -75,6 +88,7 @@ export class PriorsService {
         studies,
         relevantPrior: studies.find((s) => s.earlier && s.relevant)?.studyInstanceUid ?? null,
         notLinked,
+        identityUnderReview,
       };
     });
   }
@@ -85,10 +99,15 @@ export class PriorsService {
     const tenancySql = addClinicFilter(caller.principal, 's.clinic_id', params);
     const current = await this.repo.study(client, studyUid, tenancySql, params);
     if (!current) throw new AppError('not_found', 'Study not found');
-    if (current.patientId === null) return { current, others: [], notLinked: 0 };
-    const candidates = await this.repo.samePatientId(client, current, tenancySql, params);
-    const linked = candidates.filter((s) => s.issuer === current.issuer);
-    return { current, others: linked, notLinked: candidates.length - linked.length };
+    // The index lock is then held to the end of this read: a merge cannot change the person mid-request.
+    await this.indexer.indexPendingIn(client, INDEX_BEFORE_READ);
+    const root = await this.index.rootOfStudy(client, current.id);
+    if (root === null) return { current, others: [], notLinked: 0, identityUnderReview: false };
+    const others = await this.repo.samePerson(client, current, root, tenancySql, params);
+    const linked = new Set(others.map((s) => s.id));
+    const samePatientId = current.patientId === null ? [] : await this.repo.samePatientId(client, current, tenancySql, params);
+    const notLinked = samePatientId.filter((s) => !linked.has(s.id)).length;
+    return { current, others, notLinked, identityUnderReview: (await this.index.openReviewsOf(client, root)) > 0 };
   }
 }
 

@@ -11,6 +11,7 @@ import { QueueService } from './queue.service';
 import { reportRoutes } from './report.route';
 import { ReportService } from './report.service';
 import { readingTimeRoutes } from './reading-time.route';
+import { tiradsSystemRoutes } from './tirads-system.route';
 
 export interface ReadingDeps {
   pool: Pool;
@@ -36,5 +37,6 @@ export function readingRouters(deps: ReadingDeps): SecureRouter[] {
     reportRoutes(reports, deps.authenticator),
     bannerRoutes(new BannerService(deps.pool), deps.authenticator),
     readingTimeRoutes(deps.pool, deps.authenticator),
+    tiradsSystemRoutes(deps.pool, deps.authenticator),
   ];
 }

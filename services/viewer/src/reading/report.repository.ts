@@ -2,6 +2,7 @@ import type { Pool, PoolClient } from '@yunying/catalog';
 import type { ClinicStudiesCursor } from './cursor';
 import { EFFECTIVE_STATUS_SQL, RECEIVED_KEY_SQL } from './queue.repository';
 import type { ReadingStatus, TiradsCategory } from './reading.schemas';
+import type { TiradsSystem } from '@yunying/nodule-model/tirads-report';
 import type { StoredNodule } from './tirads.findings';
 
 type Db = Pool | PoolClient;
@@ -14,6 +15,8 @@ export interface StoredContent {
   aiResultRef: string | null;
   aiSuggestionAccepted: boolean | null;
   nodules: StoredNodule[];
+  /** The scoring system of the version (the clinic's when the version was created). */
+  tiradsSystem: string;
 }
 
 export interface ReportRow {
@@ -96,6 +99,12 @@ export class ReportRepository {
     return rows[0] ?? null;
   }
 
+  /** The scoring system a clinic has chosen for new reports. */
+  async clinicSystem(db: Db, clinicId: string): Promise<TiradsSystem> {
+    const { rows } = await db.query<{ tirads_system: TiradsSystem }>('SELECT tirads_system FROM clinics WHERE id = $1', [clinicId]);
+    return rows[0]?.tirads_system ?? 'acr-2017';
+  }
+
   async latestVersion(db: Db, studyRef: string): Promise<number> {
     const { rows } = await db.query<{ v: number | null }>('SELECT max(version) AS v FROM reports WHERE study_ref = $1', [studyRef]);
     return rows[0]?.v ?? 0;
@@ -105,9 +114,9 @@ export class ReportRepository {
     const c = row.content;
     await db.query(
       `INSERT INTO reports (study_ref, version, kind, author_user_id, tirads_category, findings, impression, ai_result_ref,
-                            ai_suggestion_accepted, status, signed_at, nodules)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11::boolean THEN now() END, $12::jsonb)`,
-      [row.studyRef, row.version, row.kind, row.authorUserId, c.tiradsCategory, c.findings, c.impression, c.aiResultRef, c.aiSuggestionAccepted, row.signed ? 'signed' : 'draft', row.signed, JSON.stringify(c.nodules)],
+                            ai_suggestion_accepted, status, signed_at, nodules, tirads_system)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11::boolean THEN now() END, $12::jsonb, $13)`,
+      [row.studyRef, row.version, row.kind, row.authorUserId, c.tiradsCategory, c.findings, c.impression, c.aiResultRef, c.aiSuggestionAccepted, row.signed ? 'signed' : 'draft', row.signed, JSON.stringify(c.nodules), c.tiradsSystem],
     );
   }
 

@@ -11,7 +11,8 @@ import { reauthenticate } from './record/reauth';
 import type { BuiltSr } from './record/report.sr';
 import type { ReportRecords, SignatureCheck } from './record/report.record';
 import { aiFieldMismatches } from './tirads.ai-check';
-import { overallLevel, scoreNodules, storedNodules, unconfirmedFields, type StoredNodule } from './tirads.findings';
+import type { TiradsSystem } from '@yunying/nodule-model/tirads-report';
+import { overallCTirads, overallLevel, scoreNodules, storedNodules, unconfirmedFields, type StoredNodule } from './tirads.findings';
 
 export interface ReportVersionView {
   id: string;
@@ -26,6 +27,8 @@ export interface ReportVersionView {
   /** Structured TI-RADS findings, scored by the server when the version was written. */
   nodules: StoredNodule[];
   tiradsSystem: string;
+  /** C-TIRADS versions: the report's overall C-TIRADS category (the highest nodule; C-TR1 without one). */
+  cTiradsCategory: string | null;
   author: { userId: string; username: string | null; displayName: string | null };
   signedAt: string | null;
   createdAt: string;
@@ -81,7 +84,9 @@ export class ReportService {
       await this.assertAiResult(client, content, study.id);
       const existing = await this.reports.byVersion(client, study.id, 1);
       if (existing?.status === 'signed') throw new AppError('conflict', 'The report is signed and cannot be changed; add an addendum');
-      const stored = storedContent(content);
+      // A version keeps the system it was begun in; a new one takes the clinic's current choice.
+      const system = (existing?.tirads_system as TiradsSystem | undefined) ?? (await this.reports.clinicSystem(client, study.clinic_id));
+      const stored = storedContent(content, system);
       if (existing) await this.reports.updateDraft(client, study.id, 1, me, stored);
       else await this.reports.insert(client, { studyRef: study.id, version: 1, kind: 'report', authorUserId: me, content: stored, signed: false });
       await auditReading(client, caller, {
@@ -121,7 +126,7 @@ export class ReportService {
       if (!draft) throw new AppError('conflict', 'There is no draft to sign; save one first');
       const nodules = storedNodules(draft.nodules);
       if (isEmpty(draft.findings, draft.impression, nodules)) throw new AppError('unprocessable', 'A report needs findings, an impression or a nodule before it is signed');
-      assertConfirmed(nodules);
+      assertConfirmed(nodules, draft.tirads_system);
       // Last, once the report could be signed: tenancy and the form's problems answer first (and no
       // password is checked for a request that would fail anyway). The study row stays locked meanwhile.
       await reauthenticate(this.pool, caller, password);
@@ -175,12 +180,12 @@ export class ReportService {
       const first = await this.reports.byVersion(client, study.id, 1);
       if (first?.status !== 'signed') throw new AppError('conflict', 'An addendum needs a signed report; sign the report first');
       if (isEmpty(content.findings, content.impression, content.nodules)) throw new AppError('unprocessable', 'An addendum needs findings, an impression or a nodule');
-      // Signed as it is created, so held to the same rule as signing a report.
-      assertConfirmed(content.nodules);
+      // Signed as it is created, so held to the same rule as signing a report, in the report's system.
+      assertConfirmed(content.nodules, first.tirads_system);
       await this.assertAiResult(client, content, study.id);
       await reauthenticate(this.pool, caller, password);
       const version = (await this.reports.latestVersion(client, study.id)) + 1;
-      await this.reports.insert(client, { studyRef: study.id, version, kind: 'addendum', authorUserId: me, content: storedContent(content), signed: true });
+      await this.reports.insert(client, { studyRef: study.id, version, kind: 'addendum', authorUserId: me, content: storedContent(content, first.tirads_system as TiradsSystem), signed: true });
       await auditReading(client, caller, {
         type: 'DICOM Instances Accessed',
         action: 'C',
@@ -293,9 +298,9 @@ function assertHoldsClaim(study: StudyState, me: string): void {
 }
 
 /** The request's content with the server's scores: a client's TR level never reaches the record. */
-function storedContent(content: ReportContent): StoredContent {
-  const nodules = scoreNodules(content.nodules);
-  return { ...content, nodules, tiradsCategory: overallLevel(nodules) ?? content.tiradsCategory };
+function storedContent(content: ReportContent, system: TiradsSystem): StoredContent {
+  const nodules = scoreNodules(content.nodules, system);
+  return { ...content, nodules, tiradsCategory: overallLevel(nodules) ?? content.tiradsCategory, tiradsSystem: system };
 }
 
 function isEmpty(findings: string, impression: string, nodules: readonly unknown[]): boolean {
@@ -306,8 +311,8 @@ function isEmpty(findings: string, impression: string, nodules: readonly unknown
  * Signing needs every nodule field assessed and confirmed: an AI suggestion the reader neither confirmed
  * nor changed is not their finding. "Accept AI findings" in the web app confirms them all in one action.
  */
-function assertConfirmed(nodules: Parameters<typeof unconfirmedFields>[0]): void {
-  const fields = unconfirmedFields(nodules);
+function assertConfirmed(nodules: Parameters<typeof unconfirmedFields>[0], system: string): void {
+  const fields = unconfirmedFields(nodules, system);
   if (fields.length > 0) throw new AppError('unprocessable', `${fields.length} nodule field(s) are not confirmed; confirm or change each before signing`, { details: { fields } });
 }
 
@@ -324,6 +329,7 @@ function toView(r: ReportRow): ReportVersionView {
     aiSuggestionAccepted: r.ai_suggestion_accepted,
     nodules: storedNodules(r.nodules),
     tiradsSystem: r.tirads_system,
+    cTiradsCategory: overallCTirads(storedNodules(r.nodules), r.tirads_system),
     author: { userId: r.author_user_id, username: r.author_username, displayName: r.author_display_name },
     signedAt: r.signed_at?.toISOString() ?? null,
     createdAt: r.created_at.toISOString(),

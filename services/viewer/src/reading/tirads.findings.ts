@@ -1,6 +1,18 @@
 import { z } from 'zod';
 import { ACR_LEXICON, type LexiconItem } from '@yunying/nodule-model';
-import { highestLevel, scoreNodule, SINGLE_ITEMS, validFoci, type NoduleScore, type SingleItem } from '@yunying/nodule-model/tirads-report';
+import {
+  highestCategory,
+  highestLevel,
+  scoreCTirads,
+  scoreNodule,
+  SINGLE_ITEMS,
+  validFoci,
+  type CTiradsCategory,
+  type CTiradsScore,
+  type NoduleScore,
+  type SingleItem,
+  type TiradsSystem,
+} from '@yunying/nodule-model/tirads-report';
 
 /**
  * Structured TI-RADS findings of a report version (#20): per nodule the five ACR lexicon items, size and
@@ -37,6 +49,15 @@ const sizeField = z
   .strict()
   .transform((f) => ({ ...f, confirmed: f.confirmed || f.source === 'reader' }));
 
+/**
+ * C-TIRADS 2020 only: comet-tail artefacts seen or not. The reader's own observation (the AI's foci code
+ * "none" does not tell them apart), so it is never AI-sourced; null until assessed.
+ */
+const cometTailField = z
+  .object({ present: z.boolean(), source: z.literal('reader'), confirmed: z.boolean().default(true) })
+  .strict()
+  .transform((f) => ({ ...f, confirmed: true }));
+
 /** Which AI nodule a block was prefilled from, so the record says what the reader had on screen. */
 const aiNoduleRef = z.object({ sopInstanceUid: z.string().regex(/^[0-9]+(\.[0-9]+)*$/).max(64), frameNumber: z.number().int().min(1), index: z.number().int().min(1) }).strict();
 
@@ -52,29 +73,44 @@ export const noduleInput = z
     margin: singleField('margin'),
     echogenicFoci: fociField,
     size: sizeField.nullable().default(null),
+    cometTail: cometTailField.nullable().default(null),
+    // A nodule proven malignant by cytology or histology: C-TIRADS 6 (the reader states it).
+    provenMalignant: z.boolean().default(false),
     aiNodule: aiNoduleRef.nullable().default(null),
     score: displayOnly,
     trLevel: displayOnly,
     points: displayOnly,
     recommendation: displayOnly,
+    cTirads: displayOnly,
   })
   .strict()
-  .transform(({ score: _s, trLevel: _t, points: _p, recommendation: _r, ...nodule }) => nodule);
+  .transform(({ score: _s, trLevel: _t, points: _p, recommendation: _r, cTirads: _c, ...nodule }) => nodule);
 export type NoduleInput = z.output<typeof noduleInput>;
 
 export const nodulesInput = z.array(noduleInput).max(MAX_NODULES).default([]);
 
-/** A nodule as stored and shown: the reader's fields plus the server's score. */
-export type StoredNodule = NoduleInput & { score: NoduleScore };
+/**
+ * A nodule as stored and shown: the reader's fields plus the server's ACR score, and in a C-TIRADS version
+ * the C-TIRADS count, category and recommendation from the same codes.
+ */
+export type StoredNodule = NoduleInput & { score: NoduleScore; cTirads?: CTiradsScore };
 
-export function scoreNodules(nodules: readonly NoduleInput[]): StoredNodule[] {
-  return nodules.map((n) => ({
-    ...n,
-    score: scoreNodule(
-      { composition: n.composition.code, echogenicity: n.echogenicity.code, shape: n.shape.code, margin: n.margin.code, echogenicFoci: n.echogenicFoci.codes },
-      n.size ? { longMm: n.size.longMm, shortMm: n.size.shortMm } : null,
-    ),
-  }));
+export function scoreNodules(nodules: readonly NoduleInput[], system: TiradsSystem = 'acr-2017'): StoredNodule[] {
+  return nodules.map((n) => {
+    const codes = { composition: n.composition.code, echogenicity: n.echogenicity.code, shape: n.shape.code, margin: n.margin.code, echogenicFoci: n.echogenicFoci.codes };
+    const size = n.size ? { longMm: n.size.longMm, shortMm: n.size.shortMm } : null;
+    return {
+      ...n,
+      score: scoreNodule(codes, size),
+      ...(system === 'c-tirads-2020' ? { cTirads: scoreCTirads(codes, { cometTail: n.cometTail?.present ?? null, provenMalignant: n.provenMalignant }, size) } : {}),
+    };
+  });
+}
+
+/** A C-TIRADS version's overall category (C-TR1 without a nodule); null for an ACR version. */
+export function overallCTirads(nodules: readonly StoredNodule[], system: string): CTiradsCategory | null {
+  if (system !== 'c-tirads-2020') return null;
+  return highestCategory(nodules.map((n) => n.cTirads?.category ?? null), nodules.length === 0);
 }
 
 /** The report's overall category from its nodules (the most suspicious one), null without a scored nodule. */
@@ -91,11 +127,13 @@ export function usesAi(nodules: readonly NoduleInput[]): boolean {
  * (an AI value the reader neither confirmed nor changed), and a size, when given, confirmed. Named by
  * path only (`nodules[0].margin`), never by value.
  */
-export function unconfirmedFields(nodules: readonly NoduleInput[]): string[] {
+export function unconfirmedFields(nodules: readonly NoduleInput[], system: string = 'acr-2017'): string[] {
   return nodules.flatMap((n, i) => [
     ...SINGLE_ITEMS.filter((item) => !n[item].confirmed).map((item) => `nodules[${i}].${item}`),
     ...(n.echogenicFoci.confirmed ? [] : [`nodules[${i}].echogenicFoci`]),
     ...(n.size && !n.size.confirmed ? [`nodules[${i}].size`] : []),
+    // C-TIRADS counts comet-tail artefacts: unassessed, the category cannot be computed.
+    ...(system === 'c-tirads-2020' && !(n.cometTail?.confirmed ?? false) ? [`nodules[${i}].cometTail`] : []),
   ]);
 }
 

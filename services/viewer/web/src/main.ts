@@ -3,6 +3,7 @@ import { h, replace } from './app/dom';
 import { match, route, type Route, type Teardown } from './app/router';
 import { currentUser, homeOf, signOut, type Me } from './app/session';
 import { accessPage, retentionPage } from './pages/audit.page';
+import { studyRecordPage } from './pages/study-record.page';
 import { clinicStudiesPage } from './pages/clinic.page';
 import { queuePage } from './pages/queue.page';
 import { readingTimesPage } from './pages/reading-times.page';
@@ -17,6 +18,7 @@ const routes: Route[] = [
   route('/upload', ['clinic'], 'Upload', uploadPage),
   route('/audit', ['auditor', 'admin'], 'Retention', retentionPage),
   route('/audit/access', ['auditor', 'admin'], 'Access history', accessPage),
+  route('/audit/studies/:studyUid', ['auditor', 'admin'], 'Study record', studyRecordPage),
   route('/reading-times', ['admin'], 'Reading time', readingTimesPage),
 ];
 

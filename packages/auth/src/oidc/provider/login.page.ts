@@ -1,23 +1,56 @@
 import { contentSecurityPolicy } from '@yunying/http';
 import { escapeHtml } from './html';
 
-/**
- * The sign-in page of the OIDC login interaction: plain HTML, no script or inline style (the CSP allows
- * neither), posting to the interaction's login action. Shows the client id so users see who asks.
- */
-export function loginPage(view: { action: string; clientId: string; error?: string }): string {
-  return `<!doctype html>
+/** The second step of a sign-in that needs a one-time code (#17): the challenge, and for enrolment the key. */
+export interface SecondFactorView {
+  challenge: string;
+  enrolment?: { secret: string; uri: string };
+}
+
+const head = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Sign in - Yunying</title></head>
 <body>
 <main>
-<h1>Yunying</h1>
-<p>Sign in to continue to <strong>${escapeHtml(view.clientId)}</strong>.</p>
-${view.error ? `<p role="alert">${escapeHtml(view.error)}</p>` : ''}
-<form method="post" action="${escapeHtml(view.action)}">
+<h1>Yunying</h1>`;
+
+/** The key in groups of four, as authenticator apps show it, so it can be typed in by hand. */
+function groupedKey(secret: string): string {
+  return (secret.match(/.{1,4}/g) ?? []).join(' ');
+}
+
+function secondFactorForm(action: string, view: SecondFactorView): string {
+  const enrolment = view.enrolment
+    ? `<section aria-label="Set up a one-time code generator">
+<p>Your role needs a one-time code at every sign-in. Add this account to an authenticator app (open the link on the phone, or type the key), then enter the code it shows.</p>
+<p>Key: <code data-testid="totp-secret">${escapeHtml(groupedKey(view.enrolment.secret))}</code></p>
+<p><a href="${escapeHtml(view.enrolment.uri)}" data-testid="totp-uri">Add to an authenticator app</a></p>
+</section>`
+    : '';
+  return `${enrolment}
+<form method="post" action="${escapeHtml(action)}">
+<input type="hidden" name="challenge" value="${escapeHtml(view.challenge)}">
+<label>One-time code <input name="totp" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required autofocus></label>
+<button type="submit">${view.enrolment ? 'Confirm and sign in' : 'Sign in'}</button>
+</form>`;
+}
+
+/**
+ * The sign-in page of the OIDC login interaction: plain HTML, no script or inline style (the CSP allows
+ * neither), posting to the interaction's login action. Shows the client id so users see who asks. With
+ * `secondFactor`, the code step instead of user name and password.
+ */
+export function loginPage(view: { action: string; clientId: string; error?: string; secondFactor?: SecondFactorView }): string {
+  const form = view.secondFactor
+    ? secondFactorForm(view.action, view.secondFactor)
+    : `<form method="post" action="${escapeHtml(view.action)}">
 <label>Username <input name="username" autocomplete="username" required autofocus></label>
 <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
 <button type="submit">Sign in</button>
-</form>
+</form>`;
+  return `${head}
+<p>Sign in to continue to <strong>${escapeHtml(view.clientId)}</strong>.</p>
+${view.error ? `<p role="alert">${escapeHtml(view.error)}</p>` : ''}
+${form}
 </main>
 </body></html>
 `;

@@ -24,6 +24,19 @@ const CLIENT_ID = 'ohif';
 const REDIRECT_URI = 'http://127.0.0.1:1/callback';
 const PASSWORD = 'correct horse battery staple';
 
+/** RFC 6238 (SHA-1, 6 digits, 30 s) written out here, independent of the library the server uses. */
+function totpAt(base32: string, at: Date): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of base32.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from((bits.match(/.{8}/g) ?? []).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at.getTime() / 30_000)));
+  const mac = crypto.createHmac('sha1', key).update(counter).digest();
+  const offset = (mac[mac.length - 1] ?? 0) & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
 class Browser {
   private readonly cookies = new Map<string, string>();
 
@@ -68,15 +81,26 @@ describe('embedded OIDC provider', () => {
   let authenticator: Authenticator;
   let close: () => void;
   let clinicB: string;
+  // The sign-in clock, 10 s into a TOTP step, so codes of the steps around it are known to be in the window.
+  const clock = new Date(Math.floor(Date.now() / 30_000) * 30_000 + 10_000);
 
   beforeAll(async () => {
     catalog = await createTestCatalog('oidcp');
-    auth = new AuthService({ pool: catalog.pool, tokenSecret: 'oidc-provider-test-secret-0123456789abcdef', accessTokenTtlSeconds: 300, refreshTokenTtlSeconds: 3600 });
+    // Auditors and admins need a second factor here (#17); radiologists not, so the other cases stay one step.
+    auth = new AuthService({
+      pool: catalog.pool,
+      tokenSecret: 'oidc-provider-test-secret-0123456789abcdef',
+      accessTokenTtlSeconds: 300,
+      refreshTokenTtlSeconds: 3600,
+      secondFactorRoles: ['auditor', 'admin'],
+      now: () => clock,
+    });
     const clinicA = (await auth.createClinic({ code: 'clinic-a', name: 'A' })).id;
     clinicB = (await auth.createClinic({ code: 'clinic-b', name: 'B' })).id;
     await auth.createUser({ username: 'alice', role: 'clinic', clinicId: clinicA, password: PASSWORD });
     const rita = await auth.createUser({ username: 'rita', role: 'radiologist', password: PASSWORD });
     await auth.grantClinic(rita.id, clinicB);
+    await auth.createUser({ username: 'otto', role: 'auditor', password: PASSWORD });
 
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'yy-oidc-'));
     // The issuer must be known before the provider exists: take a port first, then serve on it.
@@ -110,7 +134,12 @@ describe('embedded OIDC provider', () => {
   });
 
   /** The authorization code flow with PKCE (RFC 7636, S256) up to the token response. */
-  async function signIn(username: string, password: string = PASSWORD): Promise<{ access_token: string; refresh_token: string; id_token: string }> {
+  async function signIn(
+    username: string,
+    password: string = PASSWORD,
+    /** Answers a one-time code page (its HTML and status) with the code to post. */
+    codeStep?: (html: string, status: number) => string,
+  ): Promise<{ access_token: string; refresh_token: string; id_token: string }> {
     const browser = new Browser();
     const verifier = crypto.randomBytes(32).toString('base64url');
     const challenge = crypto.createHash('sha256').update(verifier).digest('base64url');
@@ -122,11 +151,20 @@ describe('embedded OIDC provider', () => {
     const action = /action="([^"]+)"/.exec(html)?.[1];
     if (action === undefined) throw new Error('no login form');
     expect(html).toContain(CLIENT_ID);
-    const back = await browser.follow(new URL(action.replace(/&#47;/g, '/'), base).href, base, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ username, password }).toString(),
-    });
+    const post = (fields: Record<string, string>): Promise<Response> =>
+      browser.follow(new URL(action.replace(/&#47;/g, '/'), base).href, base, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(fields).toString(),
+      });
+    let back = await post({ username, password });
+    // The code step: the same form action, the challenge from the page, the code (no password again).
+    while (back.status !== 303 && back.status !== 302 && codeStep !== undefined) {
+      const page = await back.text();
+      const challengeField = /name="challenge" value="([^"]+)"/.exec(page)?.[1];
+      if (challengeField === undefined) break;
+      back = await post({ challenge: challengeField, totp: codeStep(page, back.status) });
+    }
     if (back.status === 401) throw Object.assign(new Error('login refused'), { status: 401 });
     const location = new URL(back.headers.get('location') ?? '');
     expect(`${location.origin}${location.pathname}`).toBe(REDIRECT_URI);
@@ -196,6 +234,35 @@ describe('embedded OIDC provider', () => {
       .setExpirationTime('5m')
       .sign(await importJWK(jwk, 'RS256'));
     await expect(authenticator.authenticateAccessToken(forged)).rejects.toMatchObject({ code: 'unauthenticated', message: 'No Yunying user for this identity' });
+  });
+
+  it('asks an auditor to set up a one-time code generator at the login page, then for a code each time (#17)', async () => {
+    const pages: { html: string; status: number }[] = [];
+    let secret = '';
+    const enrolled = await signIn('otto', PASSWORD, (html, status) => {
+      pages.push({ html, status });
+      secret = /data-testid="totp-secret">([A-Z2-7 ]+)</.exec(html)?.[1]?.replace(/ /g, '') ?? secret;
+      // First a wrong code (the page says so and keeps the key), then the current one.
+      return totpAt(secret, new Date(clock.getTime() - (pages.length === 1 ? 300_000 : 30_000)));
+    });
+    expect(pages.map((p) => p.status)).toEqual([200, 401]);
+    expect(pages[0]?.html).toContain('Set up a one-time code generator');
+    expect(pages[0]?.html).toContain('href="otpauth://totp/Yunying:otto?secret=');
+    expect(pages[0]?.html).not.toContain('name="password"');
+    expect(pages[1]?.html).toContain('Invalid one-time code.');
+    expect(pages[1]?.html).toContain('data-testid="totp-secret"');
+    await expect(authenticator.authenticateAccessToken(enrolled.access_token)).resolves.toMatchObject({ username: 'otto', role: 'auditor' });
+
+    // Enrolled: the password page leads to a code page without a key; the confirming code is not accepted again.
+    const later: string[] = [];
+    const codes = [totpAt(secret, new Date(clock.getTime() - 30_000)), totpAt(secret, clock)];
+    await signIn('otto', PASSWORD, (html) => {
+      later.push(html);
+      return codes[later.length - 1] ?? '';
+    });
+    expect(later).toHaveLength(2);
+    expect(later[0]).not.toContain('totp-secret');
+    expect(later[1]).toContain('Invalid one-time code.');
   });
 
   it('sign-out revokes: Yunying sign-out ends the OIDC tokens, OIDC revocation ends the Yunying session', async () => {

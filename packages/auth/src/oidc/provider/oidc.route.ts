@@ -4,9 +4,9 @@ import type { Config } from '@yunying/config';
 import type { Pool } from '@yunying/catalog';
 // Brings in req.requestId (set by createServiceApp's request-context middleware).
 import type {} from '@yunying/http';
-import type { AuthService } from '../../auth.service';
+import { INVALID_CODE, type AuthService } from '../../auth.service';
 import { derivePepper } from '../../secrets';
-import { contentSecurityPolicyFor, loginPage } from './login.page';
+import { contentSecurityPolicyFor, loginPage, type SecondFactorView } from './login.page';
 import { createEmbeddedOidc, OIDC_SCOPES, type EmbeddedOidc } from './oidc.provider';
 import { loadOidcKeySet } from './oidc.keys';
 import { sweepExpiredOidcPayloads } from './oidc.adapter';
@@ -22,6 +22,14 @@ export interface OidcRouterDeps {
   pool: Pool;
   auth: AuthService;
   logger: Logger;
+}
+
+/** The code step a sign-in error asks for (its challenge, and the key when enrolling), if any. */
+function secondFactorOf(error: AppError): SecondFactorView | undefined {
+  const challenge = error.details?.challenge;
+  if (typeof challenge !== 'string') return undefined;
+  const { secret, uri } = error.details ?? {};
+  return { challenge, ...(typeof secret === 'string' && typeof uri === 'string' ? { enrolment: { secret, uri } } : {}) };
 }
 
 const form = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 10 });
@@ -55,11 +63,11 @@ export async function createOidcRouter(deps: OidcRouterDeps): Promise<{ router: 
     next();
   });
 
-  const showLogin = async (req: Request, res: Response, status: number, error?: string): Promise<void> => {
+  const showLogin = async (req: Request, res: Response, status: number, error?: string, secondFactor?: SecondFactorView): Promise<void> => {
     const details = await provider.interactionDetails(req, res);
     const clientId = typeof details.params.client_id === 'string' ? details.params.client_id : '';
     res.status(status).setHeader('Cache-Control', 'no-store');
-    res.type('html').send(loginPage({ action: `${mount}/interaction/${details.uid}/login`, clientId, ...(error ? { error } : {}) }));
+    res.type('html').send(loginPage({ action: `${mount}/interaction/${details.uid}/login`, clientId, ...(error ? { error } : {}), ...(secondFactor ? { secondFactor } : {}) }));
   };
 
   router.get(`${mount}/interaction/:uid`, async (req, res) => {
@@ -69,15 +77,23 @@ export async function createOidcRouter(deps: OidcRouterDeps): Promise<{ router: 
   router.post(`${mount}/interaction/:uid/login`, form, async (req, res) => {
     const details = await provider.interactionDetails(req, res);
     const body = req.body as Record<string, unknown> | undefined;
-    const username = typeof body?.username === 'string' ? body.username : '';
-    const password = typeof body?.password === 'string' ? body.password : '';
+    const field = (name: string): string => (typeof body?.[name] === 'string' ? body[name] : '');
+    const origin = { sourceIp: req.ip ?? null, requestId: req.requestId ?? null };
     let pair;
     try {
-      // The one password check (rate limits, audit, disabled users): the same as the web app's sign-in.
-      pair = await deps.auth.signIn(username, password, { sourceIp: req.ip ?? null, requestId: req.requestId ?? null });
+      // The one password and code check (rate limits, audit, disabled users, second factor): the same as the web app's sign-in.
+      pair = field('challenge') !== '' ? await deps.auth.completeSignIn(field('challenge'), field('totp'), origin) : await deps.auth.signIn(field('username'), field('password'), origin);
     } catch (error) {
       if (error instanceof AppError && (error.code === 'unauthenticated' || error.code === 'too_many_requests')) {
-        await showLogin(req, res, error.status, error.code === 'too_many_requests' ? 'Too many attempts; try again later.' : 'Invalid username or password.');
+        const secondFactor = secondFactorOf(error);
+        // The first code step is no error: the password was right and a code is asked for (or the generator set up).
+        const message =
+          error.code === 'too_many_requests'
+            ? 'Too many attempts; try again later.'
+            : secondFactor === undefined
+              ? field('challenge') !== '' ? error.message : 'Invalid username or password.'
+              : error.message === INVALID_CODE ? 'Invalid one-time code.' : undefined;
+        await showLogin(req, res, secondFactor !== undefined && message === undefined ? 200 : error.status, message, secondFactor);
         return;
       }
       throw error;

@@ -19,13 +19,13 @@
  */
 import { createHash } from 'node:crypto';
 import { derivedUid, dicomDate, dicomTime, part10Bytes } from '@yunying/dicom';
-import { ACR_LEXICON, type LexiconItem } from '@yunying/nodule-model';
+import { PRIVATE_SCHEME, TIRADS_LEVEL_CONCEPT, TIRADS_POINTS_CONCEPT, tiradsItemConcept, tiradsLevelCode, tiradsValueCode } from '@yunying/nodule-model';
 import type { StoredNodule } from '../tirads.findings';
 
 export const ENHANCED_SR = '1.2.840.10008.5.1.4.1.1.88.22';
 /** After the triage SR's 9901, so viewers list the reports last. */
 export const REPORT_SERIES_NUMBER = 9902;
-export const PRIVATE_SCHEME = '99YUNYING';
+export { PRIVATE_SCHEME };
 
 
 /** One series per study for every report version; one instance per version (its report row). */
@@ -86,20 +86,6 @@ function container(relationship: string, concept: Item, children: Item[]): Item 
   return { RelationshipType: relationship, ValueType: 'CONTAINER', ConceptNameCodeSequence: [concept], ContinuityOfContent: 'SEPARATE', ContentSequence: children };
 }
 
-const ITEM_CONCEPTS: Record<LexiconItem, Item> = {
-  composition: own('ACR_TIRADS_COMPOSITION', 'ACR TI-RADS composition'),
-  echogenicity: own('ACR_TIRADS_ECHOGENICITY', 'ACR TI-RADS echogenicity'),
-  shape: own('ACR_TIRADS_SHAPE', 'ACR TI-RADS shape'),
-  margin: own('ACR_TIRADS_MARGIN', 'ACR TI-RADS margin'),
-  echogenicFoci: own('ACR_TIRADS_ECHOGENIC_FOCI', 'ACR TI-RADS echogenic foci'),
-};
-
-/** The lexicon value as a code of the private scheme: ACR_<ITEM>_<CATEGORY>, meaning the ACR label. */
-function lexiconCode(item: LexiconItem, value: string): Item {
-  const category = ACR_LEXICON[item].find((c) => c.code === value);
-  return own(`ACR_${item.toUpperCase()}_${value.toUpperCase().replace(/-/g, '_')}`.slice(0, 64), category?.label ?? value);
-}
-
 function noduleContainer(n: StoredNodule, index: number): Item {
   const children: Item[] = [
     coded(code('363698007', 'Finding Site', 'SCT'), code('69748006', 'Thyroid structure', 'SCT'), 'HAS CONCEPT MOD'),
@@ -111,11 +97,11 @@ function noduleContainer(n: StoredNodule, index: number): Item {
   }
   for (const item of ['composition', 'echogenicity', 'shape', 'margin'] as const) {
     const value = n[item].code;
-    if (value !== null) children.push(coded(ITEM_CONCEPTS[item], lexiconCode(item, value)));
+    if (value !== null) children.push(coded(tiradsItemConcept(item), tiradsValueCode(item, value)));
   }
-  for (const value of n.echogenicFoci.codes) children.push(coded(ITEM_CONCEPTS.echogenicFoci, lexiconCode('echogenicFoci', value)));
-  if (n.score.totalPoints !== null) children.push(num(own('ACR_TIRADS_POINTS', 'ACR TI-RADS points'), n.score.totalPoints, POINTS));
-  if (n.score.trLevel !== null) children.push(coded(own('ACR_TIRADS_LEVEL', 'ACR TI-RADS level'), own(n.score.trLevel, `ACR TI-RADS ${n.score.trLevel}`)));
+  for (const value of n.echogenicFoci.codes) children.push(coded(tiradsItemConcept('echogenicFoci'), tiradsValueCode('echogenicFoci', value)));
+  if (n.score.totalPoints !== null) children.push(num(TIRADS_POINTS_CONCEPT, n.score.totalPoints, POINTS));
+  if (n.score.trLevel !== null) children.push(coded(TIRADS_LEVEL_CONCEPT, tiradsLevelCode(n.score.trLevel)));
   if (n.score.recommendation !== null) children.push(text('CONTAINS', code('121075', 'Recommendation', 'DCM'), `${n.score.recommendation.action}: ${n.score.recommendation.rule}`));
   // The finding site modifies the nodule concept: first, before what the nodule contains.
   const [site, ...rest] = children;

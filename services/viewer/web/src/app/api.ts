@@ -5,6 +5,8 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** The problem+json body's other members (e.g. a sign-in's `totpRequired` and `challenge`). */
+    readonly problem: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = 'ApiError';
@@ -83,7 +85,10 @@ export async function request(method: string, path: string, options: RequestOpti
       throw new ApiError(401, 'Your session has ended; please sign in again.');
     }
   }
-  if (!res.ok) throw new ApiError(res.status, await problemMessage(res));
+  if (!res.ok) {
+    const problem = await problemOf(res);
+    throw new ApiError(res.status, str(problem.detail) ?? str(problem.title) ?? `Request failed (${res.status})`, problem);
+  }
   return res;
 }
 
@@ -98,12 +103,11 @@ export async function sendJson(method: 'POST' | 'PUT', path: string, json: unkno
   return text ? (JSON.parse(text) as unknown) : null;
 }
 
-async function problemMessage(res: Response): Promise<string> {
+async function problemOf(res: Response): Promise<Record<string, unknown>> {
   try {
-    const body = obj(await res.json());
-    return str(body.detail) ?? str(body.title) ?? `Request failed (${res.status})`;
+    return obj(await res.json());
   } catch {
-    return `Request failed (${res.status})`;
+    return {};
   }
 }
 

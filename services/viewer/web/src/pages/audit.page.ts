@@ -37,7 +37,7 @@ function retentionRow(s: JsonObject): HTMLTableRowElement {
   return h(
     'tr',
     { class: risks.length > 0 ? 'at-risk' : '', 'data-study-uid': str(s.studyInstanceUid) ?? '', 'data-testid': 'retention-study' },
-    td(str(s.studyInstanceUid), { class: 'uid' }),
+    h('td', { class: 'uid' }, h('a', { href: `/audit/studies/${encodeURIComponent(str(s.studyInstanceUid) ?? '')}`, 'data-link': true, 'data-testid': 'study-record-link' }, str(s.studyInstanceUid) ?? '—')),
     td(str(s.clinicCode)),
     td(`${num(s.copiesPresent) ?? 0}/${num(s.copiesRequired) ?? 3}`, { 'data-testid': 'copies' }),
     td(date(s.lastVerifiedAt)),

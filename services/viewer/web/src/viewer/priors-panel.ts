@@ -31,12 +31,12 @@ export function priorsPanel(onOpen: (study: PriorStudy) => void): {
         replace(list);
         return;
       }
-      const notLinked = priors.notLinked > 0 ? ` ${priors.notLinked} more with this patient ID under another issuer, not linked.` : '';
-      note.textContent = !priors.linked
-        ? 'No patient ID: no other study can be linked.'
-        : priors.studies.length === 0
-          ? `No other study of this patient that you may see.${notLinked}`
-          : `Same patient ID and issuer, most recent first.${notLinked}`;
+      const notLinked = priors.notLinked > 0 ? ` ${priors.notLinked} more with this patient ID not linked (another issuer, or details that differ).` : '';
+      const review = priors.underReview ? ' Identity under review by an administrator: some studies may belong to this patient.' : '';
+      note.textContent =
+        priors.studies.length === 0
+          ? `${priors.linked ? 'No other study of this patient that you may see.' : 'No patient ID: no other study is linked.'}${notLinked}${review}`
+          : `Same person in the patient index, most recent first.${notLinked}${review}`;
       replace(
         list,
         ...priors.studies.map((s) => {

@@ -14,9 +14,10 @@ describe('priors in the viewer', () => {
       linkedOn: { patientId: true, issuer: 'X' },
       relevantPrior: '1.2',
       notLinked: 1,
+      identityUnderReview: true,
       studies: [{ studyInstanceUid: '1.2', studyDate: '2023-06-10', modalities: ['US'], bodyParts: ['THYROID'], thyroid: true, clinic: { code: 'c', name: 'Clinic' }, earlier: true, relevant: true }, { bad: true }],
     });
-    expect(priors).toMatchObject({ relevantPrior: '1.2', notLinked: 1, linked: true, studies: [{ studyInstanceUid: '1.2', clinic: 'Clinic', thyroid: true }] });
+    expect(priors).toMatchObject({ relevantPrior: '1.2', notLinked: 1, linked: true, underReview: true, studies: [{ studyInstanceUid: '1.2', clinic: 'Clinic', thyroid: true }] });
     const followUp = parseFollowUp({
       visits: [{ studyInstanceUid: 'a', studyDate: '2023-06-10', aiResult: true }],
       nodules: [{ label: 'N1', status: 'grown', history: [{ sizeMm: { long: 10, short: 8 } }, null], growth: { sincePrevious: { significant: true }, sinceFirst: null } }],

@@ -18,6 +18,8 @@ export interface Priors {
   relevantPrior: string | null;
   notLinked: number;
   linked: boolean;
+  /** The patient index has an open question about this person (an admin decides). */
+  underReview: boolean;
 }
 
 export function parsePriors(body: unknown): Priors {
@@ -44,6 +46,7 @@ export function parsePriors(body: unknown): Priors {
     relevantPrior: str(o.relevantPrior),
     notLinked: num(o.notLinked) ?? 0,
     linked: o.linkedOn !== null && o.linkedOn !== undefined,
+    underReview: bool(o.identityUnderReview) ?? false,
   };
 }
 

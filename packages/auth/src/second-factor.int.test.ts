@@ -1,0 +1,199 @@
+import { createHmac } from 'node:crypto';
+import request from 'supertest';
+import { createLogger } from '@yunying/core';
+import { createMetricsRegistry, createServiceApp } from '@yunying/http';
+import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
+import { AuthService, type AuthAuditEvent } from './auth.service';
+import { createAuthRouter } from './auth.route';
+
+const SECRET = 'second-factor-secret-second-factor-secret-01';
+const PASSWORD = 'a long enough password';
+
+/** RFC 6238 (SHA-1, 6 digits, 30 s) written out here, independent of the library the server uses. */
+function totpAt(base32: string, at: Date): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of base32.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from((bits.match(/.{8}/g) ?? []).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at.getTime() / 30_000)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = (mac[mac.length - 1] ?? 0) & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+/**
+ * #17: a second factor required of radiologists, auditors and admins (AUTH_SECOND_FACTOR=privileged), through
+ * the API sign-in on real PostgreSQL: enrolment at the first sign-in before any session, the code at every
+ * later one, replay refused, wrong codes throttled like passwords, audited without secrets. The service's
+ * clock is set by the test, so codes are computed for known time steps.
+ */
+describe('second factor required for privileged roles', () => {
+  let catalog: TestCatalog;
+  let auth: AuthService;
+  let app: ReturnType<typeof createServiceApp>;
+  const events: AuthAuditEvent[] = [];
+  // 10 s into a 30 s step: the codes of the steps before and after are in the accepted window too.
+  const clock = new Date(Math.floor(Date.now() / 30_000) * 30_000 + 10_000);
+  const at = (stepOffset: number): Date => new Date(clock.getTime() + stepOffset * 30_000);
+  let clinicId: string;
+
+  const signIn = (body: Record<string, unknown>, ip = '198.51.100.70'): request.Test =>
+    request(app).post('/api/auth/sign-in').set('X-Forwarded-For', ip).send({ client: 'api', ...body });
+  const sessionsOf = async (username: string): Promise<number> =>
+    Number((await catalog.pool.query<{ n: string }>('SELECT count(*)::text AS n FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.username = $1', [username])).rows[0]?.n);
+
+  /** The whole enrolment as a client does it: password -> key -> first code; returns the key and a bearer. */
+  async function enrol(username: string, ip: string): Promise<{ secret: string; bearer: string }> {
+    const first = await signIn({ username, password: PASSWORD }, ip).expect(401);
+    const secret = first.body.secret as string;
+    const done = await signIn({ challenge: first.body.challenge, totp: totpAt(secret, at(-1)) }, ip).expect(200);
+    return { secret, bearer: `Bearer ${done.body.accessToken as string}` };
+  }
+
+  beforeAll(async () => {
+    catalog = await createTestCatalog('secondfactor');
+    auth = new AuthService({
+      pool: catalog.pool,
+      tokenSecret: SECRET,
+      accessTokenTtlSeconds: 120,
+      refreshTokenTtlSeconds: 3600,
+      signInLimits: { maxFailures: 3, maxAccountFailures: 6 },
+      secondFactorRoles: ['radiologist', 'auditor', 'admin'],
+      audit: { append: (e) => Promise.resolve(events.push(e)) },
+      now: () => clock,
+    });
+    clinicId = (await auth.createClinic({ code: 'lakeside-hz', name: 'Lakeside Imaging Centre' })).id;
+    await auth.createUser({ username: 'rosa', role: 'radiologist', password: PASSWORD });
+    await auth.createUser({ username: 'otto', role: 'auditor', password: PASSWORD });
+    await auth.createUser({ username: 'ada', role: 'admin', password: PASSWORD });
+    await auth.createUser({ username: 'cleo', role: 'clinic', clinicId, password: PASSWORD });
+    app = createServiceApp({
+      service: 'viewer',
+      logger: createLogger({ level: 'silent', service: 'viewer' }),
+      metrics: createMetricsRegistry(),
+      readiness: [],
+      routes: [createAuthRouter(auth, { name: 'second-factor-test' }).router],
+      security: { trustedProxies: ['loopback'] },
+    });
+  });
+  afterAll(async () => {
+    await catalog.drop();
+  });
+  beforeEach(() => {
+    events.length = 0;
+  });
+
+  it('enrols a radiologist at the first sign-in before any session, then asks for a code every time, each accepted once', async () => {
+    const first = await signIn({ username: 'rosa', password: PASSWORD }).expect(401);
+    expect(first.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(first.body).toMatchObject({ totpRequired: true, totpEnrolmentRequired: true });
+    const secret = first.body.secret as string;
+    expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+    expect(first.body.uri).toBe(`otpauth://totp/Yunying:rosa?secret=${secret}&period=30&digits=6&algorithm=SHA1&issuer=Yunying`);
+    expect(first.body.accessToken).toBeUndefined();
+    expect(await sessionsOf('rosa')).toBe(0);
+    // Signing in again (a reload) shows the same key, so one already added to the app still works.
+    const again = await signIn({ username: 'rosa', password: PASSWORD }).expect(401);
+    expect(again.body.secret).toBe(secret);
+    // The challenge is no access token.
+    await request(app).get('/api/auth/me').set('Authorization', `Bearer ${again.body.challenge as string}`).expect(401);
+    // A wrong code: still no session, the key comes again; then the current code confirms and signs in.
+    const wrong = await signIn({ challenge: again.body.challenge, totp: totpAt(secret, at(-5)) }).expect(401);
+    expect(wrong.body).toMatchObject({ detail: 'Invalid one-time code', totpEnrolmentRequired: true, secret });
+    expect(await sessionsOf('rosa')).toBe(0);
+    const confirmCode = totpAt(secret, at(-1));
+    const done = await signIn({ challenge: again.body.challenge, totp: confirmCode }).expect(200);
+    expect(done.body.principal).toMatchObject({ username: 'rosa', role: 'radiologist' });
+    expect(await sessionsOf('rosa')).toBe(1);
+    // Replay of the confirming code, through either form, is refused.
+    await signIn({ challenge: again.body.challenge, totp: confirmCode }).expect(401);
+    await signIn({ username: 'rosa', password: PASSWORD, totp: confirmCode }).expect(401);
+    // From now on the password alone gets a challenge, no key.
+    const later = await signIn({ username: 'rosa', password: PASSWORD }).expect(401);
+    expect(later.body).toMatchObject({ totpRequired: true, detail: 'A one-time code is required' });
+    expect(later.body.secret).toBeUndefined();
+    expect(later.body.totpEnrolmentRequired).toBeUndefined();
+    const now = totpAt(secret, at(0));
+    await signIn({ challenge: later.body.challenge, totp: now }).expect(200);
+    await signIn({ challenge: later.body.challenge, totp: now }).expect(401);
+    // The one-step form (user name, password and code together) works too.
+    await signIn({ username: 'rosa', password: PASSWORD, totp: totpAt(secret, at(1)) }).expect(200);
+
+    const reasons = events.map((e) => `${e.type}:${e.outcome}:${String(e.details?.reason ?? e.details?.change ?? e.details?.secondFactor ?? '')}`);
+    expect(reasons).toEqual(
+      expect.arrayContaining([
+        'User Authentication:4:totp-enrolment-required',
+        'User Authentication:4:bad-totp-enrolment',
+        'Security Alert:0:totp-enabled',
+        'User Authentication:0:totp',
+        'User Authentication:4:bad-totp',
+        'User Authentication:4:totp-required',
+      ]),
+    );
+    // No key, code or challenge in any audit record.
+    const audited = JSON.stringify(events);
+    for (const secretThing of [secret, confirmCode, now, String(again.body.challenge)]) expect(audited).not.toContain(secretThing);
+  });
+
+  it('does not ask a clinic user for a code, and voids a challenge when the password changes', async () => {
+    const clinic = await signIn({ username: 'cleo', password: PASSWORD }).expect(200);
+    expect(clinic.body.principal.role).toBe('clinic');
+    const pending = await signIn({ username: 'otto', password: PASSWORD }, '198.51.100.71').expect(401);
+    const user = await auth.findUserByUsername('otto');
+    await auth.updateUser(user?.id ?? '', { password: 'another long passphrase here' });
+    const code = totpAt(pending.body.secret as string, at(0));
+    const refused = await signIn({ challenge: pending.body.challenge, totp: code }, '198.51.100.71').expect(401);
+    expect(refused.body.detail).toMatch(/expired/);
+    await signIn({ challenge: `${String(pending.body.challenge).slice(0, -2)}xx`, totp: code }, '198.51.100.71').expect(401);
+    await signIn({ challenge: pending.body.challenge }, '198.51.100.71').expect(401);
+  });
+
+  it('throttles wrong codes like wrong passwords (429 with Retry-After, even for the right code)', async () => {
+    const ip = '198.51.100.72';
+    const first = await signIn({ username: 'ada', password: PASSWORD }, ip).expect(401);
+    const secret = first.body.secret as string;
+    for (const offset of [-7, -6, -5]) await signIn({ challenge: first.body.challenge, totp: totpAt(secret, at(offset)) }, ip).expect(401);
+    const limited = await signIn({ challenge: first.body.challenge, totp: totpAt(secret, at(0)) }, ip).expect(429);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    expect(events.some((e) => e.details?.reason === 'rate-limited' && e.details.method === 'totp')).toBe(true);
+  });
+
+  it("lets an admin remove another user's lost authenticator: their sessions end and they enrol again; not their own", async () => {
+    const admin = await auth.createUser({ username: 'abel', role: 'admin', password: PASSWORD });
+    const { bearer } = await enrol(admin.username, '198.51.100.74');
+    const reader = await auth.createUser({ username: 'rhea', role: 'radiologist', password: PASSWORD });
+    const first = await enrol(reader.username, '198.51.100.75');
+    await request(app).get('/api/auth/me').set('Authorization', first.bearer).expect(200);
+    await request(app).delete(`/api/admin/users/${reader.id}/totp`).set('Authorization', first.bearer).expect(403);
+    await request(app).delete(`/api/admin/users/${admin.id}/totp`).set('Authorization', bearer).expect(403);
+    await request(app).delete(`/api/admin/users/${reader.id}/totp`).set('Authorization', bearer).expect(204);
+    // The session signed in with the lost device is over; the next sign-in shows a new key.
+    await request(app).get('/api/auth/me').set('Authorization', first.bearer).expect(401);
+    const again = await signIn({ username: reader.username, password: PASSWORD }, '198.51.100.75').expect(401);
+    expect(again.body.totpEnrolmentRequired).toBe(true);
+    expect(again.body.secret).not.toBe(first.secret);
+    expect(events.some((e) => e.type === 'Security Alert' && e.details?.change === 'totp-reset' && e.details.targetUserId === reader.id)).toBe(true);
+    // Counts as a change of the account by this admin (four eyes: abel cannot approve rhea's requests or be approved by her).
+    const changes = await catalog.pool.query<{ change: string }>('SELECT change FROM user_account_changes WHERE user_id = $1 AND changed_by = $2', [reader.id, admin.id]);
+    expect(changes.rows.map((r) => r.change)).toEqual(['updated']);
+    // Idempotent.
+    await request(app).delete(`/api/admin/users/${reader.id}/totp`).set('Authorization', bearer).expect(204);
+  });
+
+  it('refuses common, breached and context passwords with a problem+json that says why', async () => {
+    const admin = await auth.createUser({ username: 'adele', role: 'admin', password: PASSWORD });
+    const { bearer } = await enrol(admin.username, '198.51.100.73');
+    const create = (username: string, password: string): request.Test =>
+      request(app).post('/api/admin/users').set('Authorization', bearer).send({ username, role: 'clinic', clinicId, password });
+    const common = await create('dana', 'Sunshine!!2024').expect(400);
+    expect(common.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(common.body).toMatchObject({ passwordProblem: 'common-password', detail: expect.stringMatching(/^Password refused: a commonly used or breached password/) });
+    expect((await create('dana', 'QAZWSXEDCRFV').expect(400)).body.passwordProblem).toBe('common-password');
+    expect((await create('dana', 'lakeside imaging 4 me').expect(400)).body.passwordProblem).toBe('contains-context-word');
+    expect((await create('dana', 'my yunying login 99').expect(400)).body.passwordProblem).toBe('contains-context-word');
+    expect((await create('dana', 'dana likes long walks').expect(400)).body.passwordProblem).toBe('contains-user-name');
+    for (const res of [common]) expect(JSON.stringify(res.body)).not.toContain('Sunshine');
+    await create('dana', 'violet kettle under moonlight').expect(201);
+  });
+});

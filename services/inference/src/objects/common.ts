@@ -1,0 +1,47 @@
+/** What the AI objects share: the study's Patient/General Study attributes, codes, the result's UID seeds. */
+import { derivedUid } from '@yunying/dicom';
+import type { StoredResult, StudyHeader } from '../triage/triage.repository';
+
+export type Item = Record<string, unknown>;
+
+export const code = (value: string, meaning: string, scheme: string): Item => ({ CodeValue: value, CodingSchemeDesignator: scheme, CodeMeaning: meaning.slice(0, 64) });
+
+export const THYROID = code('69748006', 'Thyroid structure', 'SCT');
+export const NODULE = code('27925004', 'Nodule', 'SCT');
+
+/** Patient and General Study modules (PS3.3 C.7.1.1, C.7.2.1) as the catalog holds them. */
+export function studyAttributes(header: StudyHeader): Item {
+  return {
+    PatientName: header.patientName ?? '',
+    PatientID: header.patientId ?? '',
+    PatientBirthDate: header.patientBirthDate ?? '',
+    PatientSex: header.patientSex ?? '',
+    StudyInstanceUID: header.studyInstanceUid,
+    StudyDate: header.studyDate ?? '',
+    StudyTime: header.studyTime ?? '',
+    AccessionNumber: header.accessionNumber ?? '',
+    ReferringPhysicianName: header.referringPhysicianName ?? '',
+    StudyID: header.studyId ?? '',
+  };
+}
+
+/** The model as equipment (General / Enhanced General Equipment: all four are Type 1 in a SEG). */
+export function equipmentAttributes(result: StoredResult): Item {
+  return {
+    Manufacturer: 'Yunying',
+    ManufacturerModelName: result.modelId.slice(0, 64),
+    // The model's digest names the exact weights and rules; it is the closest thing to a serial number.
+    DeviceSerialNumber: result.modelSha256.slice(0, 64),
+    SoftwareVersions: result.modelVersion.slice(0, 64),
+  };
+}
+
+/** The device observer UID of a model version (TID 1004): the same model version is the same observer. */
+export function modelDeviceUid(result: StoredResult): string {
+  return derivedUid(`yunying-model-device/${result.modelId}/${result.modelVersion}/${result.modelSha256}`);
+}
+
+/** Seeds of the AI objects' UIDs: the result's key, so a re-run writes the same objects. */
+export function resultSeed(header: StudyHeader, result: StoredResult): string {
+  return `${header.studyInstanceUid}/${result.modelId}/${result.modelVersion}`;
+}

@@ -1,0 +1,136 @@
+/**
+ * The nodule outlines of one scored image as a DICOM Segmentation (PS3.3 A.51; SOP Class
+ * 1.2.840.10008.5.1.4.1.1.66.4), BINARY, one segment per confident nodule on the scored frame and one
+ * frame per segment, each derived from that source frame (Derivation Image Sequence with the Source
+ * Image Sequence; Referenced Series Sequence of the Common Instance Reference module). The frame of
+ * reference and Pixel Spacing are the source's when it has them; ultrasound images usually carry no
+ * patient geometry, so there is no Plane Position/Orientation to copy.
+ *
+ * Written with dcmjs (naturalized dataset -> Explicit VR Little Endian Part 10; 1-bit packing).
+ * Deterministic: UIDs derive from the result key and the source image, values from the stored result.
+ */
+import { derivedUid, dicomDate, dicomLabOf, dicomTime, packBinaryFrames, part10Bytes } from '@yunying/dicom';
+import type { ScoredImage } from '../triage/result';
+import type { StoredResult, StudyHeader } from '../triage/triage.repository';
+import { NODULE, THYROID, code, equipmentAttributes, resultSeed, studyAttributes, type Item } from './common';
+import { outlineMask } from './outline-mask';
+import type { SourceFacts } from './source-facts';
+
+export const SEGMENTATION_STORAGE = '1.2.840.10008.5.1.4.1.1.66.4';
+/** Listed after the acquired series and before the measurement report (9901) and signed reports (9902). */
+export const SEG_SERIES_NUMBER = 9900;
+/** The colour viewers are asked to draw the outline in (sRGB); saturated green stands out on gray ultrasound. */
+export const SEG_COLOUR: readonly [number, number, number] = [0, 255, 0];
+
+// AT values are written by dcmjs from numbers (group << 16 | element).
+const SEGMENT_ID = 0x0062000b;
+const SEGMENT_IDENTIFICATION = 0x0062000a;
+
+export function segUids(header: StudyHeader, result: StoredResult, image: ScoredImage): { series: string; instance: string } {
+  const seed = resultSeed(header, result);
+  return {
+    series: derivedUid(`yunying-ai-seg-series/${seed}`),
+    instance: derivedUid(`yunying-ai-seg/${seed}/${result.instanceCount}/${image.sopInstanceUid}/${image.frameNumber}`),
+  };
+}
+
+export interface BuiltObject {
+  bytes: Uint8Array;
+  sopInstanceUid: string;
+  seriesInstanceUid: string;
+}
+
+export interface SegInput {
+  result: StoredResult;
+  header: StudyHeader;
+  image: ScoredImage;
+  source: SourceFacts;
+}
+
+export function buildNoduleSeg({ result, header, image, source }: SegInput): BuiltObject {
+  const uids = segUids(header, result, image);
+  const created = result.createdAt;
+  const dimensionOrganization = derivedUid(`yunying-ai-seg-dimensions/${uids.instance}`);
+  const sourceRef: Item = {
+    ReferencedSOPClassUID: image.sopClassUid,
+    ReferencedSOPInstanceUID: image.sopInstanceUid,
+    // Only a multi-frame source needs the frame named (PS3.3 C.7.6.16.2.6.1).
+    ...(image.numberOfFrames > 1 ? { ReferencedFrameNumber: image.frameNumber } : {}),
+  };
+  const masks = image.nodules.map((n) => outlineMask(n.outline, image.columns, image.rows));
+  const segments = image.nodules.map((n, i) => ({
+    SegmentNumber: i + 1,
+    SegmentLabel: `Nodule ${n.index}`,
+    SegmentDescription: `AI-found nodule ${n.index} (${n.trLevel}, ${n.tiradsPoints} ACR TI-RADS points, suggested)`.slice(0, 64),
+    SegmentAlgorithmType: 'AUTOMATIC',
+    SegmentAlgorithmName: `${result.modelId} ${result.modelVersion}`.slice(0, 64),
+    SegmentedPropertyCategoryCodeSequence: [code('49755003', 'Morphologically Abnormal Structure', 'SCT')],
+    SegmentedPropertyTypeCodeSequence: [NODULE],
+    AnatomicRegionSequence: [THYROID],
+    RecommendedDisplayCIELabValue: dicomLabOf(SEG_COLOUR),
+    TrackingID: `Nodule ${n.index}`,
+    TrackingUID: derivedUid(`yunying-ai-nodule/${uids.instance}/${n.index}`),
+  }));
+  const perFrame = image.nodules.map((_, i) => ({
+    DerivationImageSequence: [
+      {
+        SourceImageSequence: [{ ...sourceRef, PurposeOfReferenceCodeSequence: [code('121322', 'Source image for image processing operation', 'DCM')] }],
+        DerivationCodeSequence: [code('113076', 'Segmentation', 'DCM')],
+      },
+    ],
+    FrameContentSequence: [{ DimensionIndexValues: [i + 1] }],
+    SegmentIdentificationSequence: [{ ReferencedSegmentNumber: i + 1 }],
+  }));
+  const pixels = packBinaryFrames(masks);
+  const dataset: Item = {
+    SpecificCharacterSet: 'ISO_IR 192',
+    ImageType: ['DERIVED', 'PRIMARY'],
+    InstanceCreationDate: dicomDate(created),
+    InstanceCreationTime: dicomTime(created),
+    SOPClassUID: SEGMENTATION_STORAGE,
+    SOPInstanceUID: uids.instance,
+    ...studyAttributes(header),
+    ContentDate: dicomDate(created),
+    ContentTime: dicomTime(created),
+    Modality: 'SEG',
+    ...equipmentAttributes(result),
+    SeriesDescription: `AI nodule outlines ${result.modelId} ${result.modelVersion}`.slice(0, 64),
+    SeriesInstanceUID: uids.series,
+    SeriesNumber: SEG_SERIES_NUMBER,
+    InstanceNumber: result.instanceCount,
+    ReferencedPerformedProcedureStepSequence: [],
+    ...(source.frameOfReferenceUid ? { FrameOfReferenceUID: source.frameOfReferenceUid, PositionReferenceIndicator: '' } : {}),
+    ContentLabel: 'NODULE',
+    ContentDescription: 'AI nodule outlines (model map components); not a diagnosis',
+    ContentCreatorName: '',
+    SamplesPerPixel: 1,
+    PhotometricInterpretation: 'MONOCHROME2',
+    Rows: image.rows,
+    Columns: image.columns,
+    BitsAllocated: 1,
+    BitsStored: 1,
+    HighBit: 0,
+    PixelRepresentation: 0,
+    LossyImageCompression: '00',
+    SegmentationType: 'BINARY',
+    SegmentSequence: segments,
+    NumberOfFrames: masks.length,
+    SharedFunctionalGroupsSequence: [
+      source.pixelSpacing ? { PixelMeasuresSequence: [{ PixelSpacing: source.pixelSpacing }] } : {},
+    ],
+    PerFrameFunctionalGroupsSequence: perFrame,
+    DimensionOrganizationSequence: [{ DimensionOrganizationUID: dimensionOrganization }],
+    DimensionIndexSequence: [
+      {
+        DimensionOrganizationUID: dimensionOrganization,
+        DimensionIndexPointer: SEGMENT_ID,
+        FunctionalGroupPointer: SEGMENT_IDENTIFICATION,
+        DimensionDescriptionLabel: 'ReferencedSegmentNumber',
+      },
+    ],
+    ReferencedSeriesSequence: [{ SeriesInstanceUID: image.seriesInstanceUid, ReferencedInstanceSequence: [{ ReferencedSOPClassUID: image.sopClassUid, ReferencedSOPInstanceUID: image.sopInstanceUid }] }],
+    PixelData: [pixels.buffer.slice(pixels.byteOffset, pixels.byteOffset + pixels.byteLength)],
+    _vrMap: { PixelData: 'OB' },
+  };
+  return { bytes: part10Bytes(dataset), sopInstanceUid: uids.instance, seriesInstanceUid: uids.series };
+}

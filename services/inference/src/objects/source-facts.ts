@@ -1,0 +1,42 @@
+/**
+ * What the AI objects need from each source image besides the triage result: its frame of reference
+ * (a SEG shares it), its Pixel Spacing (copied to the SEG's Pixel Measures) and its calibration (the
+ * report gives sizes in mm when the frame is calibrated). Read from the catalog's DICOM JSON, so no
+ * object is fetched from storage.
+ */
+import type { Pool } from '@yunying/catalog';
+import type { DicomJsonObject } from '@yunying/dicom';
+import { pixelSizeMm } from '@yunying/nodule-model';
+
+export interface SourceFacts {
+  frameOfReferenceUid: string | null;
+  /** Pixel Spacing (0028,0030) as stored: [row spacing, column spacing] in mm. */
+  pixelSpacing: [number, number] | null;
+  /** mm per pixel along x and y (ultrasound region calibration or Pixel Spacing); null when uncalibrated. */
+  pixelMm: { x: number; y: number } | null;
+}
+
+const FRAME_OF_REFERENCE_UID = '00200052';
+const PIXEL_SPACING = '00280030';
+
+export function sourceFactsOf(json: DicomJsonObject): SourceFacts {
+  const forUid = json[FRAME_OF_REFERENCE_UID]?.Value?.[0];
+  const spacing = json[PIXEL_SPACING]?.Value;
+  const row = spacing?.[0];
+  const column = spacing?.[1];
+  return {
+    frameOfReferenceUid: typeof forUid === 'string' && forUid !== '' ? forUid : null,
+    pixelSpacing: typeof row === 'number' && typeof column === 'number' && row > 0 && column > 0 ? [row, column] : null,
+    pixelMm: pixelSizeMm(json),
+  };
+}
+
+export async function sourceFacts(pool: Pool, studyRef: string, sopInstanceUids: readonly string[]): Promise<Map<string, SourceFacts>> {
+  const { rows } = await pool.query<{ sop_instance_uid: string; dicom_json: DicomJsonObject }>(
+    'SELECT sop_instance_uid, dicom_json FROM instances WHERE study_ref = $1 AND is_current AND sop_instance_uid = ANY($2)',
+    [studyRef, sopInstanceUids],
+  );
+  return new Map(rows.map((r) => [r.sop_instance_uid, sourceFactsOf(r.dicom_json)]));
+}
+
+export const UNKNOWN_SOURCE: SourceFacts = { frameOfReferenceUid: null, pixelSpacing: null, pixelMm: null };

@@ -1,0 +1,160 @@
+import type { PoolClient } from '@yunying/catalog';
+import type { Demographics, Identifier } from './identity.rules';
+
+/** A study waiting to be indexed, with what the rules need. */
+export interface PendingStudy {
+  id: string;
+  clinicId: string;
+  patientId: string | null;
+  issuer: string | null;
+  otherIds: Record<string, { Value?: unknown[] } | undefined>[];
+  demographics: Demographics;
+}
+
+export interface PersonVariant extends Demographics {
+  id: string;
+  root: string;
+}
+
+/** The root of a person: merges are flattened, so merged_into is always a root. */
+export const ROOT_SQL = (alias: string): string => `coalesce(${alias}.merged_into, ${alias}.id)`;
+
+// The first current instance carries the issuer and Other Patient IDs (the catalog has no columns for them).
+const FIRST_INSTANCE_SQL = `(SELECT i.dicom_json FROM instances i WHERE i.study_ref = s.id AND i.is_current ORDER BY i.id LIMIT 1)`;
+
+/** SQL of the patient index (migration 2030). Every write runs under the index lock (PatientIndexService). */
+export class PatientIndexRepository {
+  /** Serializes index writes per schema: linking, merging and unmerging each see a settled index. */
+  async lock(client: PoolClient): Promise<void> {
+    await client.query('SELECT pg_advisory_xact_lock(7030, hashtext(current_schema()))');
+  }
+
+  async pending(client: PoolClient, limit: number): Promise<PendingStudy[]> {
+    const { rows } = await client.query<{
+      id: string;
+      clinic_id: string;
+      patient_id: string | null;
+      patient_name: string | null;
+      patient_birth_date: string | null;
+      patient_sex: string | null;
+      issuer: string | null;
+      other_ids: unknown;
+    }>(
+      `SELECT s.id::text, s.clinic_id::text, nullif(trim(s.patient_id), '') AS patient_id, s.patient_name, s.patient_birth_date, s.patient_sex,
+              nullif(trim(f.json #>> '{00100021,Value,0}'), '') AS issuer, f.json #> '{00101002,Value}' AS other_ids
+         FROM studies s CROSS JOIN LATERAL (SELECT ${FIRST_INSTANCE_SQL} AS json) f
+        WHERE s.disposed_at IS NULL AND NOT EXISTS (SELECT 1 FROM patient_index_studies x WHERE x.study_ref = s.id)
+        ORDER BY s.id LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      clinicId: r.clinic_id,
+      patientId: r.patient_id,
+      issuer: r.issuer,
+      otherIds: Array.isArray(r.other_ids) ? (r.other_ids.filter((x) => typeof x === 'object' && x !== null) as PendingStudy['otherIds']) : [],
+      demographics: { name: r.patient_name, birthDate: r.patient_birth_date, sex: r.patient_sex },
+    }));
+  }
+
+  async configuredIssuers(client: PoolClient): Promise<Set<string>> {
+    const { rows } = await client.query<{ issuer: string }>('SELECT issuer FROM patient_identifier_issuers');
+    return new Set(rows.map((r) => r.issuer));
+  }
+
+  /** The persons holding any of these identifiers, with their roots. */
+  async holders(client: PoolClient, identifiers: readonly Identifier[]): Promise<{ person: string; root: string }[]> {
+    if (identifiers.length === 0) return [];
+    const { rows } = await client.query<{ person: string; root: string }>(
+      `SELECT DISTINCT p.id::text AS person, ${ROOT_SQL('p')}::text AS root
+         FROM patient_index_identifiers i JOIN patient_index_persons p ON p.id = i.person_ref
+        WHERE (i.namespace, i.value) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+        ORDER BY 1`,
+      [identifiers.map((i) => i.namespace), identifiers.map((i) => i.value)],
+    );
+    return rows;
+  }
+
+  /** Every person under these roots, with its demographics. */
+  async variants(client: PoolClient, roots: readonly string[]): Promise<PersonVariant[]> {
+    if (roots.length === 0) return [];
+    const { rows } = await client.query<{ id: string; root: string; patient_name: string | null; birth_date: string | null; sex: string | null }>(
+      `SELECT p.id::text, ${ROOT_SQL('p')}::text AS root, p.patient_name, p.birth_date, p.sex
+         FROM patient_index_persons p WHERE ${ROOT_SQL('p')} = ANY($1::bigint[]) ORDER BY p.id`,
+      [roots],
+    );
+    return rows.map((r) => ({ id: r.id, root: r.root, name: r.patient_name, birthDate: r.birth_date, sex: r.sex }));
+  }
+
+  /** Persons (any root) born that day with that sex: the candidates of the duplicate check. */
+  async sameBirth(client: PoolClient, birthDate: string, sex: string): Promise<PersonVariant[]> {
+    const { rows } = await client.query<{ id: string; root: string; patient_name: string | null; birth_date: string | null; sex: string | null }>(
+      `SELECT p.id::text, ${ROOT_SQL('p')}::text AS root, p.patient_name, p.birth_date, p.sex
+         FROM patient_index_persons p WHERE p.birth_date = $1 AND upper(trim(p.sex)) = $2 ORDER BY p.id LIMIT 500`,
+      [birthDate.trim(), sex.trim().toUpperCase()],
+    );
+    return rows.map((r) => ({ id: r.id, root: r.root, name: r.patient_name, birthDate: r.birth_date, sex: r.sex }));
+  }
+
+  async createPerson(client: PoolClient, d: Demographics): Promise<string> {
+    const { rows } = await client.query<{ id: string }>(
+      'INSERT INTO patient_index_persons (patient_name, birth_date, sex) VALUES ($1, $2, $3) RETURNING id::text',
+      [d.name, d.birthDate, d.sex],
+    );
+    const id = rows[0]?.id;
+    if (id === undefined) throw new Error('patient index: person insert returned no row');
+    return id;
+  }
+
+  async addIdentifiers(client: PoolClient, person: string, identifiers: readonly Identifier[]): Promise<void> {
+    if (identifiers.length === 0) return;
+    await client.query(
+      `INSERT INTO patient_index_identifiers (namespace, value, person_ref)
+       SELECT n, v, $3::bigint FROM unnest($1::text[], $2::text[]) AS t(n, v) ON CONFLICT DO NOTHING`,
+      [identifiers.map((i) => i.namespace), identifiers.map((i) => i.value), person],
+    );
+  }
+
+  async linkStudy(client: PoolClient, study: string, person: string, linkedBy: 'identifier' | 'new' | 'review'): Promise<void> {
+    await client.query('INSERT INTO patient_index_studies (study_ref, person_ref, linked_by) VALUES ($1, $2, $3)', [study, person, linkedBy]);
+  }
+
+  /** Whether any review, open or decided, already concerns these two person groups. */
+  async reviewedBetween(client: PoolClient, rootA: string, rootB: string): Promise<boolean> {
+    const { rows } = await client.query(
+      `SELECT 1 FROM patient_index_reviews r
+         JOIN patient_index_persons a ON a.id = r.person_ref JOIN patient_index_persons b ON b.id = r.candidate_ref
+        WHERE (${ROOT_SQL('a')} = $1 AND ${ROOT_SQL('b')} = $2) OR (${ROOT_SQL('a')} = $2 AND ${ROOT_SQL('b')} = $1) LIMIT 1`,
+      [rootA, rootB],
+    );
+    return rows.length > 0;
+  }
+
+  async addReview(client: PoolClient, review: { study: string; person: string; candidate: string; reason: string; differs: readonly string[] }): Promise<void> {
+    await client.query(
+      `INSERT INTO patient_index_reviews (study_ref, person_ref, candidate_ref, reason, differs) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (person_ref, candidate_ref) DO NOTHING`,
+      [review.study, review.person, review.candidate, review.reason, [...review.differs]],
+    );
+  }
+
+  /** The root person of an indexed study; null when it is not indexed. */
+  async rootOfStudy(client: PoolClient, studyId: string): Promise<string | null> {
+    const { rows } = await client.query<{ root: string }>(
+      `SELECT ${ROOT_SQL('p')}::text AS root FROM patient_index_studies x JOIN patient_index_persons p ON p.id = x.person_ref WHERE x.study_ref = $1`,
+      [studyId],
+    );
+    return rows[0]?.root ?? null;
+  }
+
+  /** Open reviews that concern this person group. */
+  async openReviewsOf(client: PoolClient, root: string): Promise<number> {
+    const { rows } = await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM patient_index_reviews r
+         JOIN patient_index_persons a ON a.id = r.person_ref JOIN patient_index_persons b ON b.id = r.candidate_ref
+        WHERE r.status = 'open' AND (${ROOT_SQL('a')} = $1 OR ${ROOT_SQL('b')} = $1)`,
+      [root],
+    );
+    return rows[0]?.n ?? 0;
+  }
+}

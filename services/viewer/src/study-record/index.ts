@@ -1,0 +1,2 @@
+export { studyRecordRoutes } from './study-record.route';
+export type { StudyRecordView } from './study-record.service';

@@ -1,0 +1,77 @@
+import type { Browser } from 'playwright-core';
+import { describeUnless } from '../support/skip';
+import { startSystem, type RunningSystem } from '../support/system';
+import { TestAuthenticator } from '../support/totp';
+import { chromiumMissing, DESKTOP, launchBrowser, newPage, screenshotPath } from './pages/browser';
+import { SignInPage } from './pages/sign-in.page';
+
+/**
+ * #17, a second factor for privileged roles through the web app's sign-in page: the whole system with
+ * AUTH_SECOND_FACTOR=privileged (the production default; the other e2e tests run in the development default,
+ * where it is optional) and Chromium. The demo radiologist's first sign-in sets up the authenticator (the key
+ * shown on the page, a wrong code refused, the right one signs in); the next sign-in asks for a code without
+ * a key. The clinic user still signs in with the password alone.
+ */
+describeUnless(chromiumMissing(), 'second factor at the web sign-in page (e2e, chromium)', () => {
+  let system: RunningSystem;
+  let browser: Browser;
+  let viewerUrl = '';
+
+  const demoUser = (role: string): { username: string; password: string } => {
+    const user = system.credentials.users.find((u) => u.role === role);
+    if (!user) throw new Error(`no demo ${role}`);
+    return user;
+  };
+
+  beforeAll(async () => {
+    system = await startSystem({ env: { AUTH_SECOND_FACTOR: 'privileged' } });
+    viewerUrl = system.urls.viewer ?? '';
+    browser = await launchBrowser();
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await system?.stop();
+  });
+
+  test('a radiologist sets up the one-time code at the first sign-in, then gives a code each time; a clinic user does not', async () => {
+    const { context, page, errors } = await newPage(browser, DESKTOP);
+    const signIn = new SignInPage(page);
+    const radiologist = demoUser('radiologist');
+
+    await signIn.open(viewerUrl);
+    await signIn.submitPassword(radiologist.username, radiologist.password);
+    const key = await signIn.enrolmentKey();
+    expect(key.secret).toMatch(/^[A-Z2-7]{32}$/);
+    expect(key.uri).toContain(`otpauth://totp/Yunying:${radiologist.username}?secret=${key.secret}`);
+    await page.screenshot({ path: screenshotPath('second-factor-enrolment.png') });
+    const app = new TestAuthenticator(key.secret);
+    await signIn.submitCode(app.staleCode());
+    expect(await signIn.errorMessage()).toContain('Invalid one-time code');
+    // No session yet: the page still asks for the code, the key still there.
+    expect(await signIn.showsEnrolmentKey()).toBe(true);
+    await signIn.submitCode(app.nextCode());
+    await signIn.waitSignedIn();
+    await page.waitForURL(/\/queue$/);
+
+    await signIn.signOut();
+    await signIn.submitPassword(radiologist.username, radiologist.password);
+    expect(await signIn.showsEnrolmentKey()).toBe(false);
+    await signIn.submitCode(app.nextCode());
+    await signIn.waitSignedIn();
+    await signIn.signOut();
+
+    const clinic = demoUser('clinic');
+    await signIn.signIn(clinic.username, clinic.password);
+    await page.waitForURL(/\/clinic$/);
+
+    const audited = await system.pool.query<{ reason: string | null; n: string }>(
+      `SELECT details->>'reason' AS reason, count(*)::text AS n FROM audit_events
+        WHERE event_type = 'User Authentication' AND details->>'subtype' = 'Login' AND actor_username = $1 GROUP BY 1 ORDER BY 1`,
+      [radiologist.username],
+    );
+    expect(Object.fromEntries(audited.rows.map((r) => [r.reason ?? 'success', Number(r.n)]))).toMatchObject({ 'totp-enrolment-required': 1, 'bad-totp-enrolment': 1, 'totp-required': 1, success: 2 });
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+});
