@@ -1,8 +1,11 @@
+import crypto from 'node:crypto';
 import type { Browser } from 'playwright-core';
+import { freePort } from '../support/processes';
 import { describeUnless } from '../support/skip';
 import { startSystem, type RunningSystem } from '../support/system';
 import { TestAuthenticator } from '../support/totp';
 import { chromiumMissing, DESKTOP, launchBrowser, newPage, screenshotPath } from './pages/browser';
+import { OidcLoginPage } from './pages/oidc-login.page';
 import { SignInPage } from './pages/sign-in.page';
 
 /**
@@ -10,12 +13,15 @@ import { SignInPage } from './pages/sign-in.page';
  * AUTH_SECOND_FACTOR=privileged (the production default; the other e2e tests run in the development default,
  * where it is optional) and Chromium. The demo radiologist's first sign-in sets up the authenticator (the key
  * shown on the page, a wrong code refused, the right one signs in); the next sign-in asks for a code without
- * a key. The clinic user still signs in with the password alone.
+ * a key. The clinic user still signs in with the password alone. The embedded OIDC provider's login page does
+ * the same for the demo auditor (a browser app's authorization code flow, its CSP and redirect included).
  */
 describeUnless(chromiumMissing(), 'second factor at the web sign-in page (e2e, chromium)', () => {
   let system: RunningSystem;
   let browser: Browser;
   let viewerUrl = '';
+  // A registered browser app (like OHIF) whose callback the test answers itself.
+  let clientUrl = '';
 
   const demoUser = (role: string): { username: string; password: string } => {
     const user = system.credentials.users.find((u) => u.role === role);
@@ -24,7 +30,10 @@ describeUnless(chromiumMissing(), 'second factor at the web sign-in page (e2e, c
   };
 
   beforeAll(async () => {
-    system = await startSystem({ env: { AUTH_SECOND_FACTOR: 'privileged' } });
+    clientUrl = `http://127.0.0.1:${await freePort()}`;
+    system = await startSystem({
+      env: { AUTH_SECOND_FACTOR: 'privileged', OIDC_CLIENTS: JSON.stringify([{ client_id: 'portal', redirect_uris: [`${clientUrl}/callback`] }]) },
+    });
     viewerUrl = system.urls.viewer ?? '';
     browser = await launchBrowser();
   }, 180_000);
@@ -72,6 +81,35 @@ describeUnless(chromiumMissing(), 'second factor at the web sign-in page (e2e, c
     );
     expect(Object.fromEntries(audited.rows.map((r) => [r.reason ?? 'success', Number(r.n)]))).toMatchObject({ 'totp-enrolment-required': 1, 'bad-totp-enrolment': 1, 'totp-required': 1, success: 2 });
     expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  test("an auditor signing in to a browser app through the OIDC provider's login page sets up the code there and is sent back with an authorization code", async () => {
+    const { context, page } = await newPage(browser, DESKTOP);
+    await page.route(`${clientUrl}/**`, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>portal</title><p>back at the app</p>' }));
+    const state = crypto.randomBytes(8).toString('hex');
+    const verifier = crypto.randomBytes(32).toString('base64url');
+    const params = new URLSearchParams({
+      client_id: 'portal',
+      redirect_uri: `${clientUrl}/callback`,
+      response_type: 'code',
+      scope: 'openid profile',
+      state,
+      code_challenge: crypto.createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge_method: 'S256',
+    });
+    await page.goto(`${viewerUrl}/oidc/auth?${params.toString()}`);
+    const login = new OidcLoginPage(page);
+    const auditor = demoUser('auditor');
+    await login.submitPassword(auditor.username, auditor.password);
+    const app = new TestAuthenticator(await login.enrolmentKey());
+    await login.submitCode(app.staleCode());
+    expect(await login.alert()).toBe('Invalid one-time code.');
+    await login.submitCode(app.nextCode());
+    await page.waitForURL(`${clientUrl}/callback?**`);
+    const back = new URL(page.url());
+    expect(back.searchParams.get('state')).toBe(state);
+    expect(back.searchParams.get('code')).toEqual(expect.any(String));
     await context.close();
   });
 });

@@ -49,7 +49,8 @@ export function chooseOutgoingSyntax(stored: string, accepted: readonly string[]
     const other = accepted.find((uid) => TRIVIAL.has(uid));
     if (other !== undefined) return { ok: true, transferSyntaxUid: other, convert: true };
   }
-  return { ok: false, reason: `stored transfer syntax ${stored} not accepted by the peer and not convertible` };
+  // Short enough for an Error Comment (LO, 64 characters) with any transfer syntax UID.
+  return { ok: false, reason: `Stored ${stored} not accepted; no transcoding` };
 }
 
 /** Re-encodes a native Little Endian dataset in the other VR encoding (dcmjs reads and writes it). */

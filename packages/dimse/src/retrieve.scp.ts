@@ -88,6 +88,8 @@ async function runSubOperations(items: RetrieveItem[], channel: StorageChannel, 
   const counts: RetrieveCounts = { remaining: items.length, completed: 0, failed: 0, warning: 0 };
   const sent: string[] = [];
   const failedUids: string[] = [];
+  /** Why the first failed sub-operation failed: the final response's Error Comment and the audit's reason. */
+  let firstFailure: string | undefined;
   let broken = false;
   for (const item of items) {
     if (run.context.signal.aborted || broken) break;
@@ -100,6 +102,7 @@ async function runSubOperations(items: RetrieveItem[], channel: StorageChannel, 
         counts.failed += 1;
         failedUids.push(item.sopInstanceUid);
         log.warn({ sopInstanceUid: item.sopInstanceUid, status: `0x${status.toString(16)}` }, 'storage sub-operation refused by the peer');
+        firstFailure ??= `C-STORE refused by the peer: 0x${status.toString(16).toUpperCase().padStart(4, '0')}`;
       }
       if (status === 0x0000 || isStoreWarning(status)) sent.push(item.sopInstanceUid);
     } catch (error) {
@@ -107,6 +110,7 @@ async function runSubOperations(items: RetrieveItem[], channel: StorageChannel, 
       failedUids.push(item.sopInstanceUid);
       if (error instanceof SubOperationError) broken = true;
       log.warn({ sopInstanceUid: item.sopInstanceUid, reason: describeError(error) }, 'storage sub-operation failed');
+      firstFailure ??= error instanceof Error ? error.message : 'storage sub-operation failed';
     }
     if (!broken && !run.context.signal.aborted && counts.remaining > 0) run.responder.pending({ ...counts });
   }
@@ -121,7 +125,7 @@ async function runSubOperations(items: RetrieveItem[], channel: StorageChannel, 
     counts.failed += counts.remaining;
     counts.remaining = 0;
   }
-  return { status, ...counts, sent, failedSopInstanceUids: failedUids };
+  return { status, ...counts, sent, failedSopInstanceUids: failedUids, ...(firstFailure !== undefined && counts.failed > 0 ? { reason: firstFailure } : {}) };
 }
 
 function sopClassesAndSyntaxes(items: readonly RetrieveItem[]): Map<string, Set<string>> {
@@ -189,5 +193,6 @@ export async function serveRetrieve<S>(run: RetrieveRun<S>): Promise<void> {
   }
   await plan.finished(outcome).catch((error: unknown) => log.error({ err: describeError(error) }, 'could not record the retrieve'));
   log.info({ status: `0x${outcome.status.toString(16)}`, completed: outcome.completed, failed: outcome.failed, warning: outcome.warning, remaining: outcome.remaining }, 'retrieve finished');
-  responder.final(outcome.status, outcome, outcome.status === RetrieveStatus.Success ? [] : outcome.failedSopInstanceUids, comment);
+  // A failed sub-operation says why (e.g. a stored syntax the peer did not accept: no transcoding).
+  responder.final(outcome.status, outcome, outcome.status === RetrieveStatus.Success ? [] : outcome.failedSopInstanceUids, comment ?? outcome.reason);
 }

@@ -153,7 +153,7 @@ export interface RetrieveOutcome {
   remaining: number;
   sent: string[];
   failedSopInstanceUids: string[];
-  /** Why no sub-operation could be attempted (the destination unreachable or its certificate not verified); never patient data. */
+  /** Why no sub-operation could be attempted (the destination unreachable or its certificate not verified), else why the first failed one failed; never patient data. */
   reason?: string;
 }
 

@@ -205,7 +205,7 @@ describeUnless(dcmtkMissing, 'C-MOVE SCP with dcmtk movescu to dcmtk storescp', 
     expect(lastCount(mixed.output, 'Completed')).toBe(5);
     expect(lastCount(mixed.output, 'Failed')).toBe(1);
     expect((await received(out)).has(jpeg.sopInstanceUids[0]!)).toBe(false);
-    expect(await lastTransferred()).toMatchObject({ status: '0xB000', failed: 1, failedSopInstanceUids: [jpeg.sopInstanceUids[0]] });
+    expect(await lastTransferred()).toMatchObject({ status: '0xB000', failed: 1, failedSopInstanceUids: [jpeg.sopInstanceUids[0]], reason: `Stored ${TransferSyntax.JPEGBaseline} not accepted; no transcoding` });
   });
 
   it("Patient Root PATIENT level: every study of the patient in the caller's clinic, none of another clinic's namesake", async () => {

@@ -185,7 +185,7 @@ describeUnless(dcmtkMissing, 'C-GET SCP with dcmtk getscu', () => {
     // getscu 3.6.7 does not read (it then complains at release), so the list is checked in the audit record.
     expect(run.output).toMatch(/SubOperationsCompleteOneOrMoreFailures/);
     const transferred = await auditOf('DICOM Instances Transferred');
-    expect(transferred[transferred.length - 1]!.details).toMatchObject({ status: '0xB000', completed: 5, failed: 1, failedSopInstanceUids: [jpeg.sopInstanceUids[0]] });
+    expect(transferred[transferred.length - 1]!.details).toMatchObject({ status: '0xB000', completed: 5, failed: 1, failedSopInstanceUids: [jpeg.sopInstanceUids[0]], reason: `Stored ${TransferSyntax.JPEGBaseline} not accepted; no transcoding` });
     // When the SCU proposes JPEG Baseline, the same instance goes out as stored.
     const withJpeg = await get(AE, '-S', ['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${jpeg.studyInstanceUid}`], ['+xy']);
     const got = withJpeg.files.get(jpeg.sopInstanceUids[0]!);
@@ -251,6 +251,8 @@ describeUnless(dcmtkMissing, 'C-GET SCP with dcmtk getscu', () => {
     expect(final.getCompleted()).toBe(5);
     expect(final.getFailures()).toBe(1);
     expect(final.getDataset()?.getElement('FailedSOPInstanceUIDList')).toBe(jpeg.sopInstanceUids[0]);
+    // The failure says why: a syntax the SCU did not accept, and the archive does not transcode pixel data.
+    expect(final.getErrorComment()).toBe(`Stored ${TransferSyntax.JPEGBaseline} not accepted; no transcoding`);
     expect([...got.keys()].sort()).toEqual([...ct.sopInstanceUids, ...ctSecond.sopInstanceUids].sort());
     for (const syntax of got.values()) expect(syntax).toBe(TransferSyntax.ImplicitVRLittleEndian);
   });
