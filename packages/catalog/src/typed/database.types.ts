@@ -118,6 +118,7 @@ export interface Copies {
   repairAttempts: Generated<number>;
   nextRepairAt: Timestamp | null;
   lastRepairedAt: Timestamp | null;
+  tampering: string | null;
 }
 
 export interface DimseCommitmentPending {
@@ -377,6 +378,12 @@ export interface RefreshTokens {
   replacedBy: string | null;
 }
 
+export interface ReplicaProtection {
+  target: string;
+  problems: string;
+  checkedAt: Generated<Timestamp>;
+}
+
 export interface ReportRecords {
   reportId: string;
   keyId: string;
@@ -570,6 +577,7 @@ export interface DB {
   rebuildCopies: RebuildCopies;
   rebuildObjects: RebuildObjects;
   refreshTokens: RefreshTokens;
+  replicaProtection: ReplicaProtection;
   reportRecords: ReportRecords;
   reports: Reports;
   schemaMigrations: SchemaMigrations;

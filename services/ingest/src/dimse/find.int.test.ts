@@ -322,6 +322,17 @@ describeUnless(dcmtkMissing, 'C-FIND SCP with dcmtk findscu', () => {
       expect(parseResponses(crossed.xml)).toEqual([]);
     });
 
+    it('a match with a sequence (written by dcmjs, not the flat encoder) keeps names and UTF-8 intact', async () => {
+      const { xml } = await findXml(['QueryRetrieveLevel=STUDY', 'PatientName', 'PatientID=P-500', 'StudyDate', 'ProcedureCodeSequence[0].CodeValue=US-THY']);
+      expect(parseResponses(xml)).toEqual([expect.objectContaining({ PatientName: 'Zhou^Coded', PatientID: 'P-500', StudyDate: '20240102', SpecificCharacterSet: 'ISO_IR 192' })]);
+      // A name received in GB18030 comes back in UTF-8 beside an (empty) sequence.
+      const xmlPath = path.join(dir, `seq-utf8-${Math.random().toString(36).slice(2)}.xml`);
+      await dcmtk('findscu', ['-S', '-aet', AE, '-aec', 'YUNYING', '-Xs', xmlPath, '-k', 'QueryRetrieveLevel=STUDY', '-k', 'PatientID=P-200', '-k', 'PatientName', '-k', 'ProcedureCodeSequence', '127.0.0.1', String(defaultCap.port)]);
+      const utf8 = await fs.readFile(xmlPath, 'utf8');
+      expect(parseResponses(utf8)).toEqual([expect.objectContaining({ PatientName: '李^娜' })]);
+      expect(sequenceItems(utf8, 'ProcedureCodeSequence')).toEqual([[]]);
+    });
+
     it('SERIES and IMAGE levels read the sequence of the series / the instance itself', async () => {
       const series = await findXml(['QueryRetrieveLevel=SERIES', `StudyInstanceUID=${coded.studyInstanceUid}`, 'SeriesInstanceUID', 'ProcedureCodeSequence[0].CodeValue=US-THY']);
       expect(parseResponses(series.xml).map((m) => m.SeriesInstanceUID)).toEqual([coded.seriesInstanceUid]);
