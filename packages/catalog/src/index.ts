@@ -1,3 +1,4 @@
 export * from './database';
 export * from './migrate';
 export * from './archive.repository';
+export * from './archive.batch';
