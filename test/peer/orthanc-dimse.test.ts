@@ -9,8 +9,11 @@ import { startSystem, stow, type RunningSystem } from '../support/system';
 
 /**
  * Issue #16: Orthanc 1.10 as a DIMSE peer of the archive, driven through its REST API as its users do:
- * `/modalities/yunying/query` (C-FIND), `/queries/{id}/retrieve` and `/modalities/yunying/move`
- * (C-MOVE to Orthanc itself, registered as a move destination of the clinic). Orthanc runs in a private
+ * `/modalities/yunying/query` (C-FIND at STUDY and SERIES level, wildcard, date range) and its drill-down
+ * `/queries/{id}/answers/{n}/query-series` / `query-instances`, `/queries/{id}/retrieve` (C-MOVE of a study
+ * or of one series) and `/modalities/yunying/move` (C-MOVE to Orthanc itself, registered as a move
+ * destination of the clinic). Orthanc 1.10 has no C-GET SCU: the Orthanc Book says C-GET as SCU is supported
+ * only since Orthanc 1.12.6 (`/modalities/{id}/get`); C-GET is tested with getscu and dcmjs-dimse instead. Orthanc runs in a private
  * network namespace; its DICOM port and ours meet only through the socket relays of test/support/netns.ts.
  */
 const ORTHANC = '/usr/sbin/Orthanc';
@@ -28,7 +31,9 @@ describeUnless(unavailable(), 'Orthanc as a DIMSE peer: C-FIND and C-MOVE throug
   let orthancUrl: string;
   let dir: string;
   let clinicId: string;
-  const study = makeStudy(3, { rows: 16, columns: 16, patientId: 'PID-DIMSE', patientName: 'DIMSE^ORTHANC', modality: 'US' });
+  const study = makeStudy(3, { rows: 16, columns: 16, patientId: 'PID-DIMSE', patientName: 'DIMSE^ORTHANC', modality: 'US', studyDate: '20240102' });
+  // A second series of the same study, for the SERIES / IMAGE levels and the series-level move.
+  const second = makeStudy(2, { rows: 16, columns: 16, patientId: 'PID-DIMSE', patientName: 'DIMSE^ORTHANC', modality: 'US', studyDate: '20240102', studyInstanceUid: study.studyInstanceUid, seriesNumber: 2, seriesDescription: 'Neck' });
 
   const rest = async <T>(method: string, url: string, body?: unknown): Promise<{ status: number; body: T }> => {
     const res = await fetch(`${orthancUrl}${url}`, { method, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) });
@@ -36,17 +41,39 @@ describeUnless(unavailable(), 'Orthanc as a DIMSE peer: C-FIND and C-MOVE throug
     return { status: res.status, body: (text === '' ? null : JSON.parse(text)) as T };
   };
 
-  const query = async (patientId: string): Promise<{ id: string; answers: string[] }> => {
-    const created = await rest<{ ID: string }>('POST', '/modalities/yunying/query', { Level: 'Study', Query: { PatientID: patientId, StudyInstanceUID: '' } });
+  const query = async (patientId: string): Promise<{ id: string; answers: string[] }> => queryWith('Study', { PatientID: patientId, StudyInstanceUID: '' });
+
+  const queryWith = async (level: string, keys: Record<string, string>): Promise<{ id: string; answers: string[] }> => {
+    const created = await rest<{ ID: string }>('POST', '/modalities/yunying/query', { Level: level, Query: keys });
     expect(created.status).toBe(200);
     const answers = await rest<string[]>('GET', `/queries/${created.body.ID}/answers`);
     return { id: created.body.ID, answers: answers.body };
+  };
+
+  /** Orthanc's drill-down: a child query (C-FIND one level down) of one answer, and what each of its answers says. */
+  const drillDown = async (queryId: string, answer: string, child: 'query-series' | 'query-instances'): Promise<{ id: string; contents: Record<string, string>[] }> => {
+    const created = await rest<{ ID: string }>('POST', `/queries/${queryId}/answers/${answer}/${child}`, {});
+    expect(created.status).toBe(200);
+    const answers = await rest<string[]>('GET', `/queries/${created.body.ID}/answers`);
+    const contents = await Promise.all(answers.body.map(async (n) => (await rest<Record<string, string>>('GET', `/queries/${created.body.ID}/answers/${n}/content?simplify`)).body));
+    return { id: created.body.ID, contents };
+  };
+
+  const contentsOf = async (queryId: string, answers: string[]): Promise<Record<string, string>[]> =>
+    Promise.all(answers.map(async (n) => (await rest<Record<string, string>>('GET', `/queries/${queryId}/answers/${n}/content?simplify`)).body));
+
+  /** SOP Instance UIDs Orthanc holds of one series. */
+  const heldInSeries = async (seriesInstanceUid: string): Promise<string[]> => {
+    const ids = await rest<string[]>('POST', '/tools/find', { Level: 'Instance', Query: { SeriesInstanceUID: seriesInstanceUid } });
+    const tags = await Promise.all(ids.body.map(async (id) => (await rest<Record<string, string>>('GET', `/instances/${id}/simplified-tags`)).body));
+    return tags.map((t) => t.SOPInstanceUID ?? '').sort();
   };
 
   beforeAll(async () => {
     system = await startSystem();
     const apiKey = system.credentials.apiKey?.key ?? '';
     expect((await stow(system.urls.ingest ?? '', apiKey, study.files)).status).toBe(200);
+    expect((await stow(system.urls.ingest ?? '', apiKey, second.files)).status).toBe(200);
     clinicId = (await system.pool.query<{ clinic_id: string }>('SELECT clinic_id FROM studies WHERE study_instance_uid = $1', [study.studyInstanceUid])).rows[0]!.clinic_id;
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'yy-orthanc-dimse-'));
     fs.mkdirSync(path.join(dir, 'storage'));
@@ -88,14 +115,51 @@ describeUnless(unavailable(), 'Orthanc as a DIMSE peer: C-FIND and C-MOVE throug
     expect(content.body.StudyInstanceUID).toBe(study.studyInstanceUid);
   });
 
+  it('wildcard and date-range queries (STUDY level)', async () => {
+    const wildcard = await queryWith('Study', { PatientName: 'DIMSE^ORTH*', StudyInstanceUID: '' });
+    expect(await contentsOf(wildcard.id, wildcard.answers)).toEqual([expect.objectContaining({ StudyInstanceUID: study.studyInstanceUid })]);
+    expect((await queryWith('Study', { PatientName: 'NOBODY*', StudyInstanceUID: '' })).answers).toEqual([]);
+    const inRange = await queryWith('Study', { StudyDate: '20240101-20240131', StudyInstanceUID: '' });
+    expect(await contentsOf(inRange.id, inRange.answers)).toEqual([expect.objectContaining({ StudyInstanceUID: study.studyInstanceUid })]);
+    expect((await queryWith('Study', { StudyDate: '20240103-', StudyInstanceUID: '' })).answers).toEqual([]);
+    expect((await queryWith('Study', { StudyDate: '-20240102', StudyInstanceUID: '' })).answers).toHaveLength(1);
+  });
+
+  it("SERIES and INSTANCE levels through Orthanc's drill-down (query-series, query-instances)", async () => {
+    const { id } = await query('PID-DIMSE');
+    const series = await drillDown(id, '0', 'query-series');
+    expect(series.contents.map((c) => c.SeriesInstanceUID).sort()).toEqual([study.seriesInstanceUid, second.seriesInstanceUid].sort());
+    const neck = series.contents.findIndex((c) => c.SeriesInstanceUID === second.seriesInstanceUid);
+    const instances = await drillDown(series.id, String(neck), 'query-instances');
+    expect(instances.contents.map((c) => c.SOPInstanceUID).sort()).toEqual([...second.sopInstanceUids].sort());
+    // Directly at SERIES level, with a key of that level.
+    const direct = await queryWith('Series', { StudyInstanceUID: study.studyInstanceUid, SeriesDescription: 'Neck', SeriesInstanceUID: '' });
+    expect((await contentsOf(direct.id, direct.answers)).map((c) => c.SeriesInstanceUID)).toEqual([second.seriesInstanceUid]);
+  });
+
+  it('a SERIES-level C-MOVE (retrieve of a series answer): Orthanc then holds that series only', async () => {
+    const { id } = await query('PID-DIMSE');
+    const series = await drillDown(id, '0', 'query-series');
+    const neck = series.contents.findIndex((c) => c.SeriesInstanceUID === second.seriesInstanceUid);
+    const moved = await rest<unknown>('POST', `/queries/${series.id}/answers/${neck}/retrieve`, ORTHANC_AE);
+    expect(moved.status).toBe(200);
+    expect(await heldInSeries(second.seriesInstanceUid)).toEqual([...second.sopInstanceUids].sort());
+    expect(await heldInSeries(study.seriesInstanceUid)).toEqual([]);
+  });
+
+  it('Orthanc 1.10 has no C-GET SCU in its REST API (new in 1.12.6): /modalities/{id}/get is 404; fails once Orthanc is upgraded, to add the C-GET test then', async () => {
+    const get = await rest<unknown>('POST', '/modalities/yunying/get', { Level: 'Study', Resources: [{ StudyInstanceUID: study.studyInstanceUid }] });
+    expect(get.status).toBe(404);
+  });
+
   it('C-MOVE from Orthanc to itself: Orthanc then holds every instance, datasets byte for byte', async () => {
     const { id } = await query('PID-DIMSE');
     const moved = await rest<unknown>('POST', `/queries/${id}/retrieve`, ORTHANC_AE);
     expect(moved.status).toBe(200);
     const ids = await rest<string[]>('POST', '/tools/find', { Level: 'Instance', Query: { StudyInstanceUID: study.studyInstanceUid } });
-    expect(ids.body).toHaveLength(3);
+    expect(ids.body).toHaveLength(5);
     const held = await Promise.all(ids.body.map(async (instance) => splitPart10(Buffer.from(await (await fetch(`${orthancUrl}/instances/${instance}/file`)).arrayBuffer()))));
-    const sent = new Map(study.files.map((file) => [splitPart10(file).sopInstanceUid, splitPart10(file).dataset]));
+    const sent = new Map([...study.files, ...second.files].map((file) => [splitPart10(file).sopInstanceUid, splitPart10(file).dataset]));
     for (const parts of held) expect(Buffer.compare(parts.dataset, sent.get(parts.sopInstanceUid)!)).toBe(0);
   });
 

@@ -95,7 +95,7 @@ describe('reports (system)', () => {
 
   it('hides drafts from the clinic and shows them to readers', async () => {
     const forClinic = await report(clinicUser, study);
-    expect(forClinic).toEqual({ status: 200, body: { studyInstanceUid: study, versions: [] } });
+    expect(forClinic).toEqual({ status: 200, body: { studyInstanceUid: study, tiradsSystem: 'acr-2017', versions: [] } });
     const forReader = await report(colleague.token, study);
     expect(forReader.body.versions.map((v) => v.status)).toEqual(['draft']);
     const list = await call<{ items: { studyInstanceUid: string; status: string; signedReport: boolean }[] }>(viewer, 'GET', '/api/clinic/studies', clinicUser);

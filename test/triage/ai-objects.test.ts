@@ -114,8 +114,11 @@ describe('AI results as DICOM objects (system)', () => {
     const firstGroup = seq(groups[0], 'ContentSequence');
     const level = firstGroup.find((c) => seq(c, 'ConceptNameCodeSequence')[0]?.CodeValue === 'ACR_TIRADS_LEVEL');
     expect(seq(level, 'ConceptCodeSequence')[0]?.CodeValue).toBe(scored[0]?.nodules[0]?.trLevel);
-    const image = firstGroup.find((c) => c.ValueType === 'SCOORD');
-    expect(seq(seq(image, 'ContentSequence')[0], 'ReferencedSOPSequence')[0]?.ReferencedSOPInstanceUID).toBe(scored[0]?.sopInstanceUid);
+    // The outline: a SCOORD the area is inferred from, selected from the scored image.
+    const area = firstGroup.find((c) => seq(c, 'ConceptNameCodeSequence')[0]?.CodeValue === '42798000');
+    const outline = seq(area, 'ContentSequence').find((c) => c.ValueType === 'SCOORD');
+    expect(outline?.GraphicType).toBe('POLYLINE');
+    expect(seq(seq(outline, 'ContentSequence')[0], 'ReferencedSOPSequence')[0]?.ReferencedSOPInstanceUID).toBe(scored[0]?.sopInstanceUid);
 
     // One SEG per scored image, in the same study, derived from that image, with the outline as its frames.
     const segs = await system.pool.query<{ sop_instance_uid: string }>(

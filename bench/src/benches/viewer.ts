@@ -4,6 +4,7 @@ import { filesOf, type Corpus } from '../lib/corpus';
 import { HttpClient, stowBody } from '../lib/http';
 import type { Lab } from '../lib/lab';
 import type { Table } from '../lib/report';
+import { signInWithSecondFactor } from '../lib/second-factor';
 import { latency, type Latency } from '../lib/stats';
 
 /**
@@ -72,8 +73,19 @@ export async function runViewer(lab: Lab, corpus: Corpus, args: Args): Promise<V
     try {
       // The app's CSP forbids eval; the probe's own expressions are evaluated by the test driver, not the app.
       const context = await browser.newContext({ bypassCSP: true });
-      const signIn = await context.request.post(`${viewer}/api/auth/sign-in`, { data: { username: y.radiologist.username, password: y.radiologist.password } });
-      if (!signIn.ok()) return empty(`browser sign-in answered ${signIn.status()}`);
+      // Cookies of the browser context: the password, then (production mode) the one-time code step.
+      try {
+        await signInWithSecondFactor(
+          async (data) => {
+            const res = await context.request.post(`${viewer}/api/auth/sign-in`, { data });
+            return { status: res.status(), body: (await res.json()) as unknown };
+          },
+          y.radiologist,
+          'browser',
+        );
+      } catch (error) {
+        return empty(`browser ${error instanceof Error ? error.message : 'sign-in failed'}`);
+      }
       await context.addInitScript({
         content: `window.addEventListener('yunying:rendered', () => { if (window.__yyFirstPaint === undefined) window.__yyFirstPaint = performance.now(); });`,
       });

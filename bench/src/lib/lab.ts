@@ -10,6 +10,7 @@ import { AuthService } from '@yunying/auth';
 import { createPool, quoteIdent, type Pool } from '@yunying/catalog';
 import { CLINICS, clinicCode } from './corpus';
 import { HttpClient } from './http';
+import { signInWithSecondFactor, type SignInPost } from './second-factor';
 
 const run = promisify(execFile);
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
@@ -335,11 +336,15 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Radiologist Bearer token for the viewer (POST /api/auth/sign-in, client 'api'). */
+/** Radiologist Bearer token for the viewer (POST /api/auth/sign-in, client 'api'; with the second factor production requires). */
 export async function signIn(viewerUrl: string, user: { username: string; password: string }): Promise<string> {
   const client = new HttpClient(1);
   try {
-    const body = await client.json<{ accessToken: string }>('POST', `${viewerUrl}/api/auth/sign-in`, {}, { ...user, client: 'api' });
+    const post: SignInPost = async (body) => {
+      const res = await client.request('POST', `${viewerUrl}/api/auth/sign-in`, { accept: 'application/json', 'content-type': 'application/json' }, Buffer.from(JSON.stringify(body)));
+      return { status: res.status, body: JSON.parse(res.body.toString() || '{}') as unknown };
+    };
+    const body = (await signInWithSecondFactor(post, user, 'api')) as { accessToken: string };
     return body.accessToken;
   } finally {
     client.close();

@@ -28,3 +28,23 @@ export function dictionaryVr(tag: string): string {
   cache.set(tag, vr);
   return vr;
 }
+
+/** An attribute of the PS3.6 dictionary by keyword: its tag as DICOM JSON writes it (8 uppercase hex digits) and its VR. */
+export interface KeywordAttribute {
+  tag: string;
+  vr: string;
+}
+
+/** The dictionary entry of a keyword (e.g. 'ProcedureCodeSequence' -> 00081032, SQ); null for unknown or repeating-group keywords. */
+export function attributeOfKeyword(keyword: string): KeywordAttribute | null {
+  const entry = dcmjs.data.DicomMetaDictionary.nameMap[keyword];
+  if (entry === undefined) return null;
+  const tag = entry.tag.replace(/[(),]/g, '').toUpperCase();
+  return /^[0-9A-F]{8}$/.test(tag) ? { tag, vr: entry.vr } : null;
+}
+
+/** The keyword of a tag written as DICOM JSON writes it; null for tags the dictionary does not name (private ones). */
+export function keywordOfTag(tag: string): string | null {
+  const entry = dcmjs.data.DicomMetaDictionary.dictionary[`(${tag.slice(0, 4)},${tag.slice(4)})`];
+  return entry?.name ?? null;
+}

@@ -25,6 +25,8 @@ export {
   storageSopClasses,
 } from './uids';
 export { charsetDecoder } from './charset';
+export { attributeOfKeyword, keywordOfTag } from './dictionary';
+export type { KeywordAttribute } from './dictionary';
 export { derivedUid, dicomDate, dicomLabOf, dicomTime, naturalizedDataset, packBinaryFrames, part10Bytes, unpackBinaryPixels } from './generated-object';
 export { isBulkDataPath, readBulkValue } from './bulkdata';
 export { normaliseDate, normaliseDateTime, normaliseTime } from './temporal';

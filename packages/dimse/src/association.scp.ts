@@ -79,6 +79,16 @@ export interface ScpEnvironment<S> {
 }
 
 /**
+ * A C-GET-RSP / C-MOVE-RSP naming the request's Affected SOP Class UID (PS3.7 9.1.3.1, 9.1.4.1: "equal to
+ * the value in the request"). dcmjs-dimse creates every one with the Study Root SOP class, which a Patient
+ * Root SCU (getscu/movescu -P, PACS that check) would read as an answer to another request.
+ */
+function answering<R extends responses.CGetResponse | responses.CMoveResponse>(request: requests.CGetRequest | requests.CMoveRequest, response: R): R {
+  response.setAffectedSopClassUid(request.getAffectedSopClassUid());
+  return response;
+}
+
+/**
  * Pending C-FIND responses written between two turns of the event loop: one corked write of ~10 KiB for
  * STUDY-level matches, and a C-CANCEL waits for at most this many responses to be encoded (~1 ms).
  */
@@ -601,14 +611,14 @@ export class AssociationScp<S> extends Scp {
     const model = moveModelOf(request.getAffectedSopClassUid());
     const retrieve = this.env.retrieve;
     if (retrieve === undefined || model === undefined || this.session === null) {
-      const response = responses.CMoveResponse.fromRequest(request);
+      const response = answering(request, responses.CMoveResponse.fromRequest(request));
       response.setStatus(retrieve === undefined ? Status.UnrecognizedOperation : FindStatus.SopClassNotSupported);
       callback([response]);
       return;
     }
     const moveDestination = (request.getCommandDataset().getElement('MoveDestination') ?? '').trim();
     const { settings } = this.env;
-    this.runRetrieve(request, { operation: 'move', model, identifier: request.getDataset()?.getElements() ?? {}, moveDestination }, this.responder(request, () => responses.CMoveResponse.fromRequest(request), callback), retrieve, {
+    this.runRetrieve(request, { operation: 'move', model, identifier: request.getDataset()?.getElements() ?? {}, moveDestination }, this.responder(request, () => answering(request, responses.CMoveResponse.fromRequest(request)), callback), retrieve, {
       openDestination: (destination, instances) =>
         openStorageAssociation({ host: destination.host, port: destination.port, callingAe: settings.aeTitle ?? this.calledAe, calledAe: destination.aeTitle, instances, timeoutMs: settings.pduTimeoutMs, maxPduLength: settings.maxPduLength, ...(destination.tls !== undefined ? { tls: destination.tls } : {}) }),
       moveOriginator: { aeTitle: this.callingAe, messageId: request.getMessageId() },
@@ -624,7 +634,7 @@ export class AssociationScp<S> extends Scp {
     const retrieve = this.env.retrieve;
     const assoc = this.assoc;
     if (retrieve === undefined || model === undefined || this.session === null || assoc === undefined) {
-      const response = responses.CGetResponse.fromRequest(request);
+      const response = answering(request, responses.CGetResponse.fromRequest(request));
       response.setStatus(retrieve === undefined ? Status.UnrecognizedOperation : FindStatus.SopClassNotSupported);
       callback([response]);
       return;
@@ -633,7 +643,7 @@ export class AssociationScp<S> extends Scp {
       acceptedSyntaxes: (sopClassUid) => acceptedSyntaxesOf(assoc, sopClassUid, (context) => this.retrieveTargets.has(context.getAbstractSyntaxUid())),
       store: (store) => sendStore(this, store, this.env.settings.pduTimeoutMs, this.ended.signal),
     };
-    this.runRetrieve(request, { operation: 'get', model, identifier: request.getDataset()?.getElements() ?? {} }, this.responder(request, () => responses.CGetResponse.fromRequest(request), callback), retrieve, { ownChannel });
+    this.runRetrieve(request, { operation: 'get', model, identifier: request.getDataset()?.getElements() ?? {} }, this.responder(request, () => answering(request, responses.CGetResponse.fromRequest(request)), callback), retrieve, { ownChannel });
   }
 
   /** Pending and final C-GET-RSP / C-MOVE-RSP (they carry the same counts). */

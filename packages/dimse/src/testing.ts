@@ -238,3 +238,15 @@ export function runDcmtk(tool: string, args: string[], timeoutMs = 60_000): Prom
     });
   });
 }
+
+/**
+ * The Affected SOP Class UID of every incoming DIMSE message of one type in a dcmtk `-d` log, as dcmtk names
+ * it (e.g. 'MOVEPatientRootQueryRetrieveInformationModel'); `messageType` as dcmtk prints it ('C-GET RSP').
+ * Only incoming messages: the request dcmtk sent is dumped too, and must not be counted as an answer.
+ */
+export function incomingAffectedSopClasses(output: string, messageType: string): string[] {
+  const messages = output.split(/=+ INCOMING DIMSE MESSAGE =+/).slice(1).map((part) => part.split(/=+ END DIMSE MESSAGE =+/)[0] ?? '');
+  return messages
+    .filter((message) => new RegExp(`Message Type\\s*:\\s*${messageType}\\b`).test(message))
+    .map((message) => /Affected SOP Class UID\s*:\s*(\S+)/.exec(message)?.[1] ?? '(none)');
+}

@@ -40,7 +40,7 @@ describe('C-TIRADS 2020 scoring', () => {
     expect(cTiradsRecommendation('C-TR4A', 16).action).toBe('fna');
     expect(cTiradsRecommendation('C-TR4A', 15).action).toBe('follow-up');
     expect(cTiradsRecommendation('C-TR4B', 11).action).toBe('fna');
-    expect(cTiradsRecommendation('C-TR5', 8)).toEqual({ action: 'follow-up', rule: 'C-TR5: up to 1 cm, follow-up (FNA only for suspected extension or nodes)' });
+    expect(cTiradsRecommendation('C-TR5', 8)).toEqual({ action: 'follow-up', rule: 'C-TR5: up to 1 cm, follow-up; FNA only for suspected extension or nodes' });
     expect(cTiradsRecommendation('C-TR2', 40).action).toBe('none');
     expect(cTiradsRecommendation('C-TR6', 40).action).toBe('none');
     expect(cTiradsRecommendation('C-TR4C', null).rule).toBe('C-TR4C: size unknown (FNA if > 1 cm)');

@@ -90,7 +90,7 @@ export function cTiradsRecommendation(category: CTiradsCategory, maxDiameterMm: 
   if (maxDiameterMm === null) return { action: 'none', rule: `${category}: size unknown (FNA if > ${fnaAboveMm / 10} cm)` };
   if (maxDiameterMm > fnaAboveMm) return { action: 'fna', rule: `${category}: FNA if > ${fnaAboveMm / 10} cm` };
   if (category === 'C-TR3') return { action: 'none', rule: 'C-TR3: up to 2 cm, no FNA' };
-  return { action: 'follow-up', rule: `${category}: up to ${fnaAboveMm / 10} cm, follow-up (FNA only for suspected extension or nodes)` };
+  return { action: 'follow-up', rule: `${category}: up to ${fnaAboveMm / 10} cm, follow-up; FNA only for suspected extension or nodes` };
 }
 
 /**

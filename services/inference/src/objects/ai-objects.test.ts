@@ -103,7 +103,7 @@ const result: StoredResult = {
   srSopInstanceUid: null,
 };
 
-const calibrated: SourceFacts = { frameOfReferenceUid: '2.25.4004', pixelSpacing: [0.3, 0.3], pixelMm: { x: 0.3, y: 0.3 } };
+const calibrated: SourceFacts = { frameOfReferenceUid: '2.25.4004', pixelSpacing: [0.3, 0.3], pixelMm: { x: 0.3, y: 0.3 }, imageOrientation: null };
 
 type Dataset = Record<string, unknown>;
 const seq = (d: unknown, key: string): Dataset[] => ((d as Dataset)[key] as Dataset[] | undefined) ?? [];
@@ -148,7 +148,10 @@ describe('nodule SEG', () => {
     expect(segments[0]?.SegmentAlgorithmType).toBe('AUTOMATIC');
     expect(seq(segments[0], 'SegmentedPropertyTypeCodeSequence')[0]?.CodeValue).toBe('27925004');
     expect(seq(ds, 'ReferencedSeriesSequence')[0]?.SeriesInstanceUID).toBe(image.seriesInstanceUid);
-    expect(seq(seq(ds, 'SharedFunctionalGroupsSequence')[0], 'PixelMeasuresSequence')[0]?.PixelSpacing).toEqual([0.3, 0.3]);
+    const shared = seq(ds, 'SharedFunctionalGroupsSequence')[0];
+    expect(seq(shared, 'PixelMeasuresSequence')[0]?.PixelSpacing).toEqual([0.3, 0.3]);
+    // No orientation in the source: the frame's own axes (what OHIF assumes for such a source).
+    expect(seq(shared, 'PlaneOrientationSequence')[0]?.ImageOrientationPatient).toEqual([1, 0, 0, 0, 1, 0]);
     expect(segUids(header, { ...result, instanceCount: 4 }, image).instance).not.toBe(seg.sopInstanceUid);
   });
 
@@ -201,10 +204,13 @@ describe('TID 1500 measurement report', () => {
     expect(groups).toHaveLength(2);
     const items = seq(groups[0], 'ContentSequence');
     const byCode = (v: string): Dataset | undefined => items.find((c) => seq(c, 'ConceptNameCodeSequence')[0]?.CodeValue === v);
-    expect(byCode('112039')?.TextValue).toBe('Nodule 1');
+    expect(byCode('112039')?.TextValue).toBe('Cornerstone3DTools@^0.1.0:PlanarFreehandROI:Nodule 1');
     expect(byCode('112040')?.UID).toBe(seq(naturalizedDataset(buildNoduleSeg({ result, header, image, source: calibrated }).bytes), 'SegmentSequence')[0]?.TrackingUID);
     expect(seq(byCode('121071'), 'ConceptCodeSequence')[0]?.CodeValue).toBe('27925004');
-    const scoord = byCode('111030');
+    // TID 1501: the area is the group's first NUM and is inferred from the outline (TID 320).
+    expect(items.find((c) => c.ValueType === 'NUM')).toBe(byCode('42798000'));
+    const scoord = seq(byCode('42798000'), 'ContentSequence')[0];
+    expect(scoord?.RelationshipType).toBe('INFERRED FROM');
     expect(scoord?.GraphicType).toBe('POLYLINE');
     // Closed: the first point repeated.
     expect((scoord?.GraphicData as number[]).slice(-2)).toEqual([30, 20]);
@@ -238,6 +244,7 @@ describe('TID 1500 measurement report', () => {
       frameOfReferenceUid: '2.25.9',
       pixelSpacing: [0.2, 0.25],
       pixelMm: { x: 0.25, y: 0.2 },
+      imageOrientation: null,
     });
   });
 

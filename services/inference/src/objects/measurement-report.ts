@@ -6,14 +6,13 @@
  *  - language (TID 1204), the model as the device observer (TID 1002/1004: observer type device, UID,
  *    name, manufacturer, model name), procedure reported (16310003, SCT, "Diagnostic ultrasonography");
  *  - Image Library (111028, DCM): the scored images (frames);
- *  - Imaging Measurements (126010, DCM): per nodule a Measurement Group (TID 1410 "Planar ROI
- *    Measurements and Qualitative Evaluations"): tracking identifier and UID (the SEG segment's), finding
- *    (27925004, SCT, "Nodule") at finding site thyroid, the algorithm (TID 4019), the outline as a closed
- *    SCOORD POLYLINE selected from the source frame, long and short axis (the box sides along the image
- *    axes, as the triage measures them) and area (the outline's pixels) in mm / mm2 when the frame is
- *    calibrated, else in pixels, the suspicion score and locator confidence, and the ACR TI-RADS lexicon
- *    from the model's heads, points and level as coded qualitative evaluations (private scheme
- *    99YUNYING, shared with the signed report: tirads.codes.ts);
+ *  - Imaging Measurements (126010, DCM): per nodule a Measurement Group (TID 1501): tracking identifier
+ *    and UID (the SEG segment's), finding (27925004, SCT, "Nodule") at finding site thyroid, the
+ *    algorithm (TID 4019), the area (the outline's pixels) INFERRED FROM the outline (a closed SCOORD
+ *    POLYLINE selected from the source frame), long and short axis (the box sides along the image axes,
+ *    as the triage measures them), in mm / mm2 when the frame is calibrated, else in pixels, the
+ *    suspicion score and locator confidence, and the ACR TI-RADS lexicon from the model's heads, points
+ *    and level as codes (private scheme 99YUNYING, shared with the signed report: tirads.codes.ts);
  *  - Qualitative Evaluations (C0034375, UMLS): the study's triage category and reading priority.
  *
  * Deterministic: UIDs derive from the result key, every value (dates included) from the stored result.
@@ -32,6 +31,13 @@ export const COMPREHENSIVE_SR = '1.2.840.10008.5.1.4.1.1.88.33';
 /** The report's series number: high, so viewers list it after the acquired series. */
 export const SR_SERIES_NUMBER = 9901;
 
+/**
+ * The Tracking Identifier is free text (PS3.16 TID 1410); this prefix is the convention of cornerstone's
+ * SR adapters (used by OHIF) for a closed polyline ROI, so OHIF can load the outline into its measurement
+ * panel instead of only drawing it. Other readers see it as part of the identifier.
+ */
+export const FREEHAND_ROI_TRACKING_PREFIX = 'Cornerstone3DTools@^0.1.0:PlanarFreehandROI';
+
 const MM = code('mm', 'millimeter', 'UCUM');
 const MM2 = code('mm2', 'square millimeter', 'UCUM');
 const PIXELS = code('{pixels}', 'pixels', 'UCUM');
@@ -49,9 +55,10 @@ function item(relationship: string, valueType: string, concept: Item, value: Ite
 const text = (relationship: string, concept: Item, value: string): Item => item(relationship, 'TEXT', concept, { TextValue: value.slice(0, 1024) });
 const coded = (relationship: string, concept: Item, value: Item): Item => item(relationship, 'CODE', concept, { ConceptCodeSequence: [value] });
 const uidref = (relationship: string, concept: Item, uid: string): Item => item(relationship, 'UIDREF', concept, { UID: uid });
-function num(concept: Item, value: number, units: Item, digits: number): Item {
+function num(concept: Item, value: number, units: Item, digits: number, inferredFrom: Item[] = []): Item {
   // DS is at most 16 characters (PS3.5 6.2).
-  return item('CONTAINS', 'NUM', concept, { MeasuredValueSequence: [{ NumericValue: String(Number(value.toFixed(digits))), MeasurementUnitsCodeSequence: [units] }] });
+  const measured = { MeasuredValueSequence: [{ NumericValue: String(Number(value.toFixed(digits))), MeasurementUnitsCodeSequence: [units] }] };
+  return item('CONTAINS', 'NUM', concept, inferredFrom.length > 0 ? { ...measured, ContentSequence: inferredFrom } : measured);
 }
 function container(relationship: string, concept: Item, children: Item[], template?: string): Item {
   return {
@@ -89,40 +96,44 @@ export function noduleMeasurements(nodule: NoduleFinding, image: ScoredImage, so
 
 function measurementGroup(result: StoredResult, image: ScoredImage, nodule: NoduleFinding, source: SourceFacts, segInstanceUid: string): Item {
   const m = noduleMeasurements(nodule, image, source);
+  // The outline (TID 320 spatial coordinates): a closed POLYLINE (first point repeated) on the scored frame.
   const closed = nodule.outline.length > 0 ? [...nodule.outline, nodule.outline[0] ?? [0, 0]] : [];
+  const outline: Item[] =
+    closed.length >= 4
+      ? [
+          {
+            RelationshipType: 'INFERRED FROM',
+            ValueType: 'SCOORD',
+            ConceptNameCodeSequence: [code('111030', 'Image Region', 'DCM')],
+            GraphicType: 'POLYLINE',
+            GraphicData: closed.flat(),
+            ContentSequence: [imageRef(image, 'SELECTED FROM')],
+          },
+        ]
+      : [];
   return container(
     'CONTAINS',
     code('125007', 'Measurement Group', 'DCM'),
     [
-      text('HAS OBS CONTEXT', code('112039', 'Tracking Identifier', 'DCM'), `Nodule ${nodule.index}`),
+      text('HAS OBS CONTEXT', code('112039', 'Tracking Identifier', 'DCM'), `${FREEHAND_ROI_TRACKING_PREFIX}:Nodule ${nodule.index}`),
       // The SEG segment of this nodule has the same tracking UID: the outline and the measurements are one finding.
       uidref('HAS OBS CONTEXT', code('112040', 'Tracking Unique Identifier', 'DCM'), derivedUid(`yunying-ai-nodule/${segInstanceUid}/${nodule.index}`)),
       coded('CONTAINS', code('121071', 'Finding', 'DCM'), NODULE),
       coded('HAS CONCEPT MOD', code('363698007', 'Finding Site', 'SCT'), THYROID),
       text('HAS CONCEPT MOD', code('111001', 'Algorithm Name', 'DCM'), result.modelId),
       text('HAS CONCEPT MOD', code('111003', 'Algorithm Version', 'DCM'), result.modelVersion),
-      ...(closed.length >= 4
-        ? [
-            {
-              RelationshipType: 'CONTAINS',
-              ValueType: 'SCOORD',
-              ConceptNameCodeSequence: [code('111030', 'Image Region', 'DCM')],
-              GraphicType: 'POLYLINE',
-              GraphicData: closed.flat(),
-              ContentSequence: [imageRef(image, 'SELECTED FROM')],
-            },
-          ]
-        : []),
+      // The area first, inferred from the outline: readers that take a group's first NUM as its ROI
+      // measurement (cornerstone's SR adapters in OHIF) find the outline there.
+      num(code('42798000', 'Area', 'SCT'), m.area, m.calibrated ? MM2 : PIXELS, 1, outline),
       num(code('103339001', 'Long Axis', 'SCT'), m.long, m.calibrated ? MM : PIXELS, 1),
       num(code('103340004', 'Short Axis', 'SCT'), m.short, m.calibrated ? MM : PIXELS, 1),
-      num(code('42798000', 'Area', 'SCT'), m.area, m.calibrated ? MM2 : PIXELS, 1),
       num(privateCode('NODULE_SCORE', 'AI suspicion score P(TI-RADS >= 4)'), nodule.score, NO_UNITS, 4),
       num(privateCode('LOCATOR_CONFIDENCE', 'AI nodule locator confidence'), nodule.confidence, NO_UNITS, 4),
       ...nodule.lexicon.map((l) => coded('CONTAINS', tiradsItemConcept(l.item), tiradsValueCode(l.item, l.code))),
       num(TIRADS_POINTS_CONCEPT, nodule.tiradsPoints, POINTS, 0),
       coded('CONTAINS', TIRADS_LEVEL_CONCEPT, tiradsLevelCode(nodule.trLevel)),
     ],
-    '1410',
+    '1501',
   );
 }
 

@@ -3,8 +3,9 @@
  * 1.2.840.10008.5.1.4.1.1.66.4), BINARY, one segment per confident nodule on the scored frame and one
  * frame per segment, each derived from that source frame (Derivation Image Sequence with the Source
  * Image Sequence; Referenced Series Sequence of the Common Instance Reference module). The frame of
- * reference and Pixel Spacing are the source's when it has them; ultrasound images usually carry no
- * patient geometry, so there is no Plane Position/Orientation to copy.
+ * reference, Pixel Spacing and Image Orientation are the source's when it has them; ultrasound images
+ * usually carry no patient geometry, so there is no Plane Position, and the orientation is the frame's
+ * own axes (see SharedFunctionalGroupsSequence for why it is written at all).
  *
  * Written with dcmjs (naturalized dataset -> Explicit VR Little Endian Part 10; 1-bit packing).
  * Deterministic: UIDs derive from the result key and the source image, values from the stored result.
@@ -22,6 +23,8 @@ export const SEG_SERIES_NUMBER = 9900;
 /** The colour viewers are asked to draw the outline in (sRGB); saturated green stands out on gray ultrasound. */
 export const SEG_COLOUR: readonly [number, number, number] = [0, 255, 0];
 
+/** Row direction x, column direction y: the orientation of a frame that states none. */
+const FRAME_AXES = [1, 0, 0, 0, 1, 0];
 // AT values are written by dcmjs from numbers (group << 16 | element).
 const SEGMENT_ID = 0x0062000b;
 const SEGMENT_IDENTIFICATION = 0x0062000a;
@@ -116,7 +119,16 @@ export function buildNoduleSeg({ result, header, image, source }: SegInput): Bui
     SegmentSequence: segments,
     NumberOfFrames: masks.length,
     SharedFunctionalGroupsSequence: [
-      source.pixelSpacing ? { PixelMeasuresSequence: [{ PixelSpacing: source.pixelSpacing }] } : {},
+      {
+        // Pixel Measures is always there (OHIF 3.13 reads the item unconditionally); its Pixel Spacing only
+        // when the source has one: an uncalibrated ultrasound frame has no spacing to copy.
+        PixelMeasuresSequence: [source.pixelSpacing ? { PixelSpacing: source.pixelSpacing } : {}],
+        // The source's orientation; a source without one (ultrasound) gets the frame's own axes, rows along
+        // x and columns along y, with no Frame of Reference to place them in the patient. OHIF 3.13's SEG
+        // loader (cornerstone adapters, labelmapImagesFromBuffer) refuses a SEG without this group, and it
+        // gives such a source image the same default orientation, so the frames match it.
+        PlaneOrientationSequence: [{ ImageOrientationPatient: source.imageOrientation ?? FRAME_AXES }],
+      },
     ],
     PerFrameFunctionalGroupsSequence: perFrame,
     DimensionOrganizationSequence: [{ DimensionOrganizationUID: dimensionOrganization }],

@@ -30,6 +30,8 @@ const MAX_RESULTS = 5;
  */
 const BIG_AE = 'FIND_US4';
 const BIG = 60_000;
+/** A clinic whose studies carry a Procedure Code Sequence (or not), for sequence matching (PS3.4 C.2.2.2.6). */
+const SEQ_AE = 'FIND_US5';
 const STUDY_ROOT_FIND = '1.2.840.10008.5.1.4.1.2.2.1';
 const IMPLICIT_LE = '1.2.840.10008.1.2';
 
@@ -60,6 +62,19 @@ function parseResponses(xml: string): Record<string, string>[] {
   });
 }
 
+/** The items of one sequence in each findscu -Xs data set (null: the data set has no such sequence). */
+function sequenceItems(xml: string, name: string): (Record<string, string>[] | null)[] {
+  return xml.split('<data-set').slice(1).map((set) => {
+    const sequence = new RegExp(`<sequence [^>]*name="${name}"[^>]*>([\\s\\S]*?)</sequence>`).exec(set);
+    if (sequence === null) return null;
+    return [...(sequence[1] ?? '').matchAll(/<item[^>]*>([\s\S]*?)<\/item>/g)].map((item) => {
+      const out: Record<string, string> = {};
+      for (const m of (item[1] ?? '').matchAll(/<element [^>]*name="(\w+)"[^>]*>([^<]*)<\/element>/g)) out[m[1] ?? ''] = m[2] ?? '';
+      return out;
+    });
+  });
+}
+
 const dcmtkMissing = findExecutable('findscu') === null ? 'dcmtk (findscu) not installed' : null;
 
 describeUnless(dcmtkMissing, 'C-FIND SCP with dcmtk findscu', () => {
@@ -77,6 +92,10 @@ describeUnless(dcmtkMissing, 'C-FIND SCP with dcmtk findscu', () => {
   const wang2 = makeStudy(1, { patientName: 'Wang^Xiaoming', patientId: 'P-100', studyDate: '20250301', studyTime: '150000', accessionNumber: 'ACC-2', modality: 'US', studyDescription: 'Breast' });
   const li = makeStudy(3, { patientName: '李^娜', patientId: 'P-200', studyDate: '20240620', modality: 'US', charset: 'GB18030', studyDescription: 'Abdomen' });
   const other = makeStudy(1, { patientName: 'Wang^Other', patientId: 'P-900', studyDate: '20240110', modality: 'US' });
+  const thyroidCode = { CodeValue: 'US-THY', CodingSchemeDesignator: '99YY', CodeMeaning: 'US Thyroid' };
+  const neckCode = { CodeValue: 'US-NECK', CodingSchemeDesignator: '99YY', CodeMeaning: 'US Neck lymph nodes' };
+  const coded = makeStudy(2, { patientName: 'Zhou^Coded', patientId: 'P-500', modality: 'US', extra: { ProcedureCodeSequence: [thyroidCode, neckCode] } });
+  const uncoded = makeStudy(1, { patientName: 'Zhou^Uncoded', patientId: 'P-501', modality: 'US' });
 
   const find = async (ae: string, model: '-P' | '-S', keys: string[], extra: string[] = [], port = server.port): Promise<{ run: DcmtkRun; matches: Record<string, string>[] }> => {
     const xml = path.join(dir, `rsp-${Math.random().toString(36).slice(2)}.xml`);
@@ -102,6 +121,9 @@ describeUnless(dcmtkMissing, 'C-FIND SCP with dcmtk findscu', () => {
     const sender = (id: string, ae: string): Sender => ({ clinicId: id, actor: { username: `ae:${ae}`, role: 'device', clinicId: id }, sourceIp: null, via: 'DIMSE' });
     for (const study of [wang, wang2, li]) for (const file of study.files) expect((await pipeline.ingest(file, sender(clinicId, AE))).status).toBe('stored');
     for (const file of other.files) expect((await pipeline.ingest(file, sender(otherClinicId, OTHER_AE))).status).toBe('stored');
+    const seqClinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name, dimse_auth) VALUES ('find-5', 'five', 'ae_only') RETURNING id")).rows[0]!.id;
+    await catalog.pool.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2)', [SEQ_AE, seqClinicId]);
+    for (const study of [coded, uncoded]) for (const file of study.files) expect((await pipeline.ingest(file, sender(seqClinicId, SEQ_AE))).status).toBe('stored');
     await catalog.pool.query(
       `WITH p AS (INSERT INTO patients (clinic_id, patient_key, patient_id, patient_name) VALUES ($1, 'id:BULK', 'BULK', 'BULK') RETURNING id)
        INSERT INTO studies (clinic_id, patient_ref, study_instance_uid, patient_name, patient_id, study_date, accession_number, study_description, modalities, retain_until)
@@ -261,6 +283,65 @@ describeUnless(dcmtkMissing, 'C-FIND SCP with dcmtk findscu', () => {
     expect(pending).toBeGreaterThan(0);
     expect(pending).toBeLessThanOrEqual(audited.details.matches);
     expect(final).toBe(false);
+  });
+
+  describe('sequence matching (PS3.4 C.2.2.2.6), from the DICOM JSON of the catalog', () => {
+    const findXml = async (keys: string[]): Promise<{ run: DcmtkRun; xml: string }> => {
+      const xml = path.join(dir, `seq-${Math.random().toString(36).slice(2)}.xml`);
+      const run = await dcmtk('findscu', ['-v', '-S', '-aet', SEQ_AE, '-aec', 'YUNYING', '-Xs', xml, ...keys.flatMap((k) => ['-k', k]), '127.0.0.1', String(defaultCap.port)]);
+      if (process.env.FIND_DEBUG) console.log(run.output);
+      return { run, xml: await fs.readFile(xml, 'utf8').catch(() => '') };
+    };
+
+    it('an empty sequence key (no item, or an empty item) matches every study and returns the whole sequence; a study without it gets it empty', async () => {
+      for (const key of ['ProcedureCodeSequence', 'ProcedureCodeSequence[0]']) {
+        const { run, xml } = await findXml(['QueryRetrieveLevel=STUDY', 'StudyInstanceUID', key]);
+        expect(parseResponses(xml).map((m) => m.StudyInstanceUID)).toEqual([coded.studyInstanceUid, uncoded.studyInstanceUid]);
+        expect(sequenceItems(xml, 'ProcedureCodeSequence')).toEqual([[thyroidCode, neckCode], []]);
+        // Answered, not "optional keys not supported" (0xFF01).
+        expect(run.output).not.toMatch(/0xff01|Optional Keys Not Supported/i);
+      }
+    });
+
+    it('universal item keys match every study and return only those item attributes', async () => {
+      const { xml } = await findXml(['QueryRetrieveLevel=STUDY', 'StudyInstanceUID', 'ProcedureCodeSequence[0].CodeValue', 'ProcedureCodeSequence[0].CodeMeaning']);
+      expect(sequenceItems(xml, 'ProcedureCodeSequence')).toEqual([
+        [{ CodeValue: 'US-THY', CodeMeaning: 'US Thyroid' }, { CodeValue: 'US-NECK', CodeMeaning: 'US Neck lymph nodes' }],
+        [],
+      ]);
+    });
+
+    it('item keys with values: a study matches when one item matches them all, and only the matching items come back', async () => {
+      const single = await findXml(['QueryRetrieveLevel=STUDY', 'StudyInstanceUID', 'ProcedureCodeSequence[0].CodeValue=US-NECK', 'ProcedureCodeSequence[0].CodingSchemeDesignator=99YY', 'ProcedureCodeSequence[0].CodeMeaning']);
+      expect(parseResponses(single.xml).map((m) => m.StudyInstanceUID)).toEqual([coded.studyInstanceUid]);
+      expect(sequenceItems(single.xml, 'ProcedureCodeSequence')).toEqual([[{ CodeValue: 'US-NECK', CodingSchemeDesignator: '99YY', CodeMeaning: 'US Neck lymph nodes' }]]);
+      const wildcard = await findXml(['QueryRetrieveLevel=STUDY', 'StudyInstanceUID', 'ProcedureCodeSequence[0].CodeMeaning=*Thyroid*']);
+      expect(sequenceItems(wildcard.xml, 'ProcedureCodeSequence')).toEqual([[{ CodeMeaning: 'US Thyroid' }]]);
+      // Items are matched one by one: no item has both this value and that meaning.
+      const crossed = await findXml(['QueryRetrieveLevel=STUDY', 'StudyInstanceUID', 'ProcedureCodeSequence[0].CodeValue=US-THY', 'ProcedureCodeSequence[0].CodeMeaning=*Neck*']);
+      expect(parseResponses(crossed.xml)).toEqual([]);
+    });
+
+    it('a match with a sequence (written by dcmjs, not the flat encoder) keeps names and UTF-8 intact', async () => {
+      const { xml } = await findXml(['QueryRetrieveLevel=STUDY', 'PatientName', 'PatientID=P-500', 'StudyDate', 'ProcedureCodeSequence[0].CodeValue=US-THY']);
+      expect(parseResponses(xml)).toEqual([expect.objectContaining({ PatientName: 'Zhou^Coded', PatientID: 'P-500', StudyDate: '20240102', SpecificCharacterSet: 'ISO_IR 192' })]);
+      // A name received in GB18030 comes back in UTF-8 beside an (empty) sequence.
+      const xmlPath = path.join(dir, `seq-utf8-${Math.random().toString(36).slice(2)}.xml`);
+      await dcmtk('findscu', ['-S', '-aet', AE, '-aec', 'YUNYING', '-Xs', xmlPath, '-k', 'QueryRetrieveLevel=STUDY', '-k', 'PatientID=P-200', '-k', 'PatientName', '-k', 'ProcedureCodeSequence', '127.0.0.1', String(defaultCap.port)]);
+      const utf8 = await fs.readFile(xmlPath, 'utf8');
+      expect(parseResponses(utf8)).toEqual([expect.objectContaining({ PatientName: '李^娜' })]);
+      expect(sequenceItems(utf8, 'ProcedureCodeSequence')).toEqual([[]]);
+    });
+
+    it('SERIES and IMAGE levels read the sequence of the series / the instance itself', async () => {
+      const series = await findXml(['QueryRetrieveLevel=SERIES', `StudyInstanceUID=${coded.studyInstanceUid}`, 'SeriesInstanceUID', 'ProcedureCodeSequence[0].CodeValue=US-THY']);
+      expect(parseResponses(series.xml).map((m) => m.SeriesInstanceUID)).toEqual([coded.seriesInstanceUid]);
+      const images = await findXml(['QueryRetrieveLevel=IMAGE', `StudyInstanceUID=${coded.studyInstanceUid}`, `SeriesInstanceUID=${coded.seriesInstanceUid}`, 'SOPInstanceUID', 'ProcedureCodeSequence[0].CodeValue']);
+      expect(parseResponses(images.xml).map((m) => m.SOPInstanceUID)).toEqual(coded.sopInstanceUids);
+      expect(sequenceItems(images.xml, 'ProcedureCodeSequence')).toEqual([[{ CodeValue: 'US-THY' }, { CodeValue: 'US-NECK' }], [{ CodeValue: 'US-THY' }, { CodeValue: 'US-NECK' }]]);
+      const none = await findXml(['QueryRetrieveLevel=IMAGE', `StudyInstanceUID=${uncoded.studyInstanceUid}`, `SeriesInstanceUID=${uncoded.seriesInstanceUid}`, 'SOPInstanceUID', 'ProcedureCodeSequence[0].CodeValue=US-THY']);
+      expect(parseResponses(none.xml)).toEqual([]);
+    });
   });
 
   it('audits every query with the match keys and the study UIDs returned, never the values', async () => {

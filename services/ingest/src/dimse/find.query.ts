@@ -1,4 +1,5 @@
 import { AppError } from '@yunying/core';
+import { attributeOfKeyword, keywordOfTag, type DicomJsonObject } from '@yunying/dicom';
 import type { QueryModel } from '@yunying/dimse';
 
 /**
@@ -6,13 +7,13 @@ import type { QueryModel } from '@yunying/dimse';
  * of PS3.4 C.2.2.2: single value, universal (empty value: return only), wildcard (`*`, `?`), range for
  * dates and times (`A-B`, `-B`, `A-`), list of UIDs (`a\b`). Every value reaches SQL as a bind parameter.
  * Person names match case-insensitively. Higher-level unique keys are matched when given, not required
- * (lenient hierarchical search). Sequence matching is not supported: a sequence key makes the matches
- * pending 0xFF01 (optional keys not supported) and is not returned.
+ * (lenient hierarchical search). Sequence keys (C.2.2.2.6) are answered from the DICOM JSON the catalog
+ * keeps of each instance (`instances.dicom_json`): see `sequenceKey`.
  */
 
 export type QueryLevel = 'PATIENT' | 'STUDY' | 'SERIES' | 'IMAGE';
 
-type Kind = 'uid' | 'pn' | 'string' | 'date' | 'time' | 'int' | 'modalities' | 'count';
+type Kind = 'uid' | 'pn' | 'string' | 'date' | 'time' | 'int' | 'modalities' | 'count' | 'sequence';
 
 interface Attribute {
   keyword: string;
@@ -101,8 +102,11 @@ export interface FindQuery {
   level: QueryLevel;
   sql: string;
   params: unknown[];
-  /** Keywords returned, in order, with the SQL column alias each comes in as (`k0`, `k1`…). */
-  returned: { keyword: string; kind: Kind }[];
+  /**
+   * Keywords returned, in order, with the SQL column alias each comes in as (`k0`, `k1`…). A sequence
+   * comes as its matching items (DICOM JSON); `itemKeys` are the item attributes asked for (null: all).
+   */
+  returned: { keyword: string; kind: Kind; itemKeys?: string[] | null }[];
   /** Keywords of the matching keys (non-universal), for the audit record: never their values. */
   matchKeys: string[];
   /** A key was asked that is returned by no match (sequence, unknown attribute): pending 0xFF01. */
@@ -207,7 +211,109 @@ function condition(attr: Attribute, value: string, b: Binder): string | null {
     }
     case 'string':
       return /[*?]/.test(value) ? `${attr.sql} LIKE ${b.bind(likePattern(value))}` : `${attr.sql} = ${b.bind(value)}`;
+    case 'sequence':
+      // Sequence keys are matched item by item (sequenceKey), never as a whole value.
+      return bad(`${attr.keyword}: a sequence is matched by its item keys`);
   }
+}
+
+/**
+ * The DICOM JSON a sequence key is read from: the instance itself at the IMAGE level; at the SERIES and
+ * STUDY levels a representative instance (the first current one stored), as QIDO-RS does: study- and
+ * series-level sequences (Procedure Code, Referenced Study, Request Attributes…) are the same in each of
+ * their instances.
+ */
+const REPRESENTATIVE: Record<QueryLevel, string | null> = {
+  PATIENT: null,
+  STUDY: 'LEFT JOIN LATERAL (SELECT ri.dicom_json FROM instances ri WHERE ri.study_ref = s.id AND ri.is_current ORDER BY ri.id LIMIT 1) rep ON true',
+  SERIES: 'LEFT JOIN LATERAL (SELECT ri.dicom_json FROM instances ri WHERE ri.series_ref = se.id AND ri.is_current ORDER BY ri.id LIMIT 1) rep ON true',
+  IMAGE: null,
+};
+
+/** Item key VRs matched like top-level keys: text (single value, wildcard), UI (single value, list), PN, DA (range). */
+const TEXT_ITEM_VRS = new Set(['AE', 'AS', 'CS', 'LO', 'LT', 'SH', 'ST', 'UC', 'UR', 'UT']);
+
+interface SequenceKey {
+  /** SQL over the representative JSON: the matching items as a jsonb array, NULL when none matched. */
+  items: string;
+  /** Some item key was not universal: an entity whose sequence has no matching item does not match. */
+  matching: boolean;
+  itemKeys: string[] | null;
+  /** An item key that cannot be matched (numbers, nested sequences, unknown): ignored for matching, returned. */
+  unsupported: boolean;
+}
+
+/** `item->'TAG'->'Value'->>0`, the first value of an item attribute as text (tags come from the dictionary). */
+function itemValue(tag: string, vr: string): string {
+  return vr === 'PN' ? `(it.item->'${tag}'->'Value'->0->>'Alphabetic')` : `(it.item->'${tag}'->'Value'->>0)`;
+}
+
+/**
+ * PS3.4 C.2.2.2.6: the key is a sequence of one item holding item keys. No item, an empty item or only
+ * universal item keys match every entity and return the whole sequence (the items restricted to the item
+ * keys asked, if any); item keys with values match an entity when one of its items matches them all, and
+ * only the matching items are returned. An entity without the sequence matches only universally, and
+ * then gets it empty.
+ */
+function sequenceKey(keyword: string, tag: string, value: unknown, json: string, b: Binder): SequenceKey {
+  if (value !== undefined && value !== null && value !== '' && !Array.isArray(value)) bad(`${keyword}: expected a sequence`);
+  const requested = Array.isArray(value) ? (value as unknown[]) : [];
+  if (requested.length > 1) bad(`${keyword}: a sequence key has a single item (PS3.4 C.2.2.2.6)`);
+  const item = requested[0];
+  if (item !== undefined && (typeof item !== 'object' || item === null || Array.isArray(item))) bad(`${keyword}: expected a sequence item`);
+  const itemKeys = item === undefined ? [] : Object.keys(item).filter((k) => !k.startsWith('_'));
+  const conditions: string[] = [];
+  let unsupported = false;
+  for (const itemKeyword of itemKeys) {
+    const attr = attributeOfKeyword(itemKeyword);
+    const raw = (item as Record<string, unknown>)[itemKeyword];
+    if (attr === null || attr.vr === 'SQ') {
+      unsupported = true;
+      continue;
+    }
+    if (isSequence(raw)) bad(`${keyword}.${itemKeyword}: a value this archive cannot match`);
+    const text = valueText(`${keyword}.${itemKeyword}`, raw);
+    if (text === '' || text === '*') continue;
+    const itemAttr: Attribute = { keyword: `${keyword}.${itemKeyword}`, kind: 'string', sql: itemValue(attr.tag, attr.vr) };
+    const kind: Kind | null = attr.vr === 'UI' ? 'uid' : attr.vr === 'PN' ? 'pn' : attr.vr === 'DA' ? 'date' : TEXT_ITEM_VRS.has(attr.vr) ? 'string' : null;
+    const matched = kind === null ? null : condition({ ...itemAttr, kind }, text, b);
+    if (matched !== null) conditions.push(matched);
+    else unsupported = true;
+  }
+  const source = `${json}->'${tag}'->'Value'`;
+  const items = `(SELECT jsonb_agg(it.item) FROM jsonb_array_elements(CASE WHEN jsonb_typeof(${source}) = 'array' THEN ${source} ELSE '[]'::jsonb END) AS it(item)${conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : ''})`;
+  return { items, matching: conditions.length > 0, itemKeys: itemKeys.length > 0 ? itemKeys : null, unsupported };
+}
+
+/** A DICOM JSON value as dcmjs naturalizes it: one value bare, several as a list, PN by its Alphabetic group. */
+function naturalValue(attribute: { vr: string; Value?: unknown[] }): unknown {
+  const values = (attribute.Value ?? []).map((v) => {
+    if (attribute.vr === 'PN') return typeof v === 'object' && v !== null ? ((v as { Alphabetic?: string }).Alphabetic ?? '') : '';
+    if (attribute.vr === 'SQ') return naturalItem(v as DicomJsonObject, null);
+    return v;
+  });
+  if (attribute.vr === 'SQ') return values;
+  if (values.length === 0) return '';
+  return values.length === 1 ? values[0] : values;
+}
+
+/** A sequence item from DICOM JSON, restricted to `keys` (absent ones returned empty); binary and private attributes left out. */
+function naturalItem(json: DicomJsonObject, keys: string[] | null): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (keys !== null) {
+    for (const key of keys) {
+      const attr = attributeOfKeyword(key);
+      const found = attr === null ? undefined : json[attr.tag];
+      out[key] = found === undefined || found.Value === undefined ? (attr?.vr === 'SQ' ? [] : '') : naturalValue(found);
+    }
+    return out;
+  }
+  for (const [tag, attribute] of Object.entries(json)) {
+    const keyword = keywordOfTag(tag);
+    if (keyword === null || attribute.InlineBinary !== undefined || attribute.BulkDataURI !== undefined) continue;
+    out[keyword] = naturalValue(attribute);
+  }
+  return out;
 }
 
 const LEVELS = new Set<string>(['PATIENT', 'STUDY', 'SERIES', 'IMAGE']);
@@ -227,10 +333,23 @@ export function buildFindQuery(model: QueryModel, identifier: Record<string, unk
   let optionalKeysUnsupported = false;
 
   const uniqueKey = byKeyword.get(UNIQUE_KEY[queryLevel]);
+  const sequences: { keyword: string; sql: string; itemKeys: string[] | null }[] = [];
+  const json = queryLevel === 'IMAGE' ? 'i.dicom_json' : 'rep.dicom_json';
   for (const [keyword, value] of Object.entries(identifier)) {
     // dcmjs adds `_vrMap` (and other `_` bookkeeping) to naturalized datasets.
     if (CONTROL_KEYS.has(keyword) || keyword.startsWith('_')) continue;
     const attr = byKeyword.get(keyword);
+    const dictionary = attr === undefined ? attributeOfKeyword(keyword) : null;
+    if (dictionary?.vr === 'SQ' && queryLevel !== 'PATIENT') {
+      const key = sequenceKey(keyword, dictionary.tag, value, json, b);
+      sequences.push({ keyword, sql: key.items, itemKeys: key.itemKeys });
+      if (key.matching) {
+        where.push(`${key.items} IS NOT NULL`);
+        matchKeys.push(keyword);
+      }
+      if (key.unsupported) optionalKeysUnsupported = true;
+      continue;
+    }
     if (attr === undefined || isSequence(value)) {
       optionalKeysUnsupported = true;
       continue;
@@ -248,17 +367,27 @@ export function buildFindQuery(model: QueryModel, identifier: Record<string, unk
     const attr = byKeyword.get(keyword);
     if (attr !== undefined && !returned.includes(attr)) returned.push(attr);
   }
-  const columns = returned.map((a, n) => `${a.sql} AS k${n}`).join(', ');
-  const sql = `SELECT ${columns} FROM ${FROM[queryLevel]} WHERE ${where.join(' AND ')} ORDER BY ${ORDER[queryLevel]} LIMIT ${b.bind(limit)}`;
-  return { level: queryLevel, sql, params: b.params, returned: returned.map(({ keyword, kind }) => ({ keyword, kind })), matchKeys, optionalKeysUnsupported };
+  const columns = [...returned.map((a) => a.sql), ...sequences.map((q) => q.sql)].map((sql, n) => `${sql} AS k${n}`).join(', ');
+  // The representative instance is joined only when a sequence key needs it.
+  const from = sequences.length > 0 && REPRESENTATIVE[queryLevel] !== null ? `${FROM[queryLevel]} ${REPRESENTATIVE[queryLevel]}` : FROM[queryLevel];
+  const sql = `SELECT ${columns} FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${ORDER[queryLevel]} LIMIT ${b.bind(limit)}`;
+  return {
+    level: queryLevel,
+    sql,
+    params: b.params,
+    returned: [...returned.map(({ keyword, kind }) => ({ keyword, kind })), ...sequences.map(({ keyword, itemKeys }) => ({ keyword, kind: 'sequence' as const, itemKeys }))],
+    matchKeys,
+    optionalKeysUnsupported,
+  };
 }
 
 /** One catalog row as a naturalized Identifier (UTF-8: SpecificCharacterSet ISO_IR 192). */
 export function identifierOf(query: FindQuery, row: Record<string, unknown>): Record<string, unknown> {
   const identifier: Record<string, unknown> = { SpecificCharacterSet: 'ISO_IR 192', QueryRetrieveLevel: query.level };
-  query.returned.forEach(({ keyword, kind }, n) => {
+  query.returned.forEach(({ keyword, kind, itemKeys }, n) => {
     const value = row[`k${n}`];
-    if (value === null || value === undefined) identifier[keyword] = '';
+    if (kind === 'sequence') identifier[keyword] = Array.isArray(value) ? value.map((item) => naturalItem(item as DicomJsonObject, itemKeys ?? null)) : [];
+    else if (value === null || value === undefined) identifier[keyword] = '';
     else if (kind === 'modalities' && Array.isArray(value)) identifier[keyword] = value.map(String);
     else if (typeof value === 'number' || typeof value === 'string') identifier[keyword] = value;
     else identifier[keyword] = '';

@@ -16,7 +16,7 @@ import { describeUnless, findExecutable } from '../../../../test/support/skip';
 import { makeTestPki, type TestPki } from '../../../../test/support/test-pki';
 import { IngestPipeline, type Sender } from '../ingest.pipeline';
 import { startDimseServer, type DimseServer } from './index';
-import { runDcmtk, type DcmtkRun } from '@yunying/dimse/testing';
+import { incomingAffectedSopClasses, runDcmtk, type DcmtkRun } from '@yunying/dimse/testing';
 
 const AE = 'MOVE_US1';
 const OTHER_AE = 'MOVE_US2';
@@ -230,6 +230,20 @@ describeUnless(dcmtkMissing, 'C-MOVE SCP with dcmtk movescu to dcmtk storescp', 
     const studyRoot = await move(AE, 'WS_PATIENT', '-S', ['QueryRetrieveLevel=PATIENT', 'PatientID=P-400']);
     expect(studyRoot.output).toMatch(/0xa900/i);
     expect((await received(out)).size).toBe(5);
+  });
+
+  it("every C-MOVE-RSP, pending and final, names the request's SOP class (Patient Root here, not dcmjs-dimse's Study Root)", async () => {
+    await destination(clinicId, 'WS_SOPCLASS');
+    const patientRoot = await move(AE, 'WS_SOPCLASS', '-P', ['QueryRetrieveLevel=SERIES', 'PatientID=P-400', `StudyInstanceUID=${ct.studyInstanceUid}`, `SeriesInstanceUID=${ct.seriesInstanceUid}`]);
+    expect(lastCount(patientRoot.output, 'Completed')).toBe(3);
+    // 3 sub-operations: a pending response before the first and after each but the last, then the final one.
+    expect(incomingAffectedSopClasses(patientRoot.output, 'C-MOVE RSP')).toEqual(Array(4).fill('MOVEPatientRootQueryRetrieveInformationModel'));
+    const studyRoot = await move(AE, 'WS_SOPCLASS', '-S', ['QueryRetrieveLevel=SERIES', `StudyInstanceUID=${ct.studyInstanceUid}`, `SeriesInstanceUID=${ct.seriesInstanceUid}`]);
+    expect(incomingAffectedSopClasses(studyRoot.output, 'C-MOVE RSP')).toEqual(Array(4).fill('MOVEStudyRootQueryRetrieveInformationModel'));
+    // A refusal before any sub-operation (0xA801) names it too.
+    const unknown = await move(AE, 'NOBODY', '-P', ['QueryRetrieveLevel=STUDY', 'PatientID=P-400', `StudyInstanceUID=${ct.studyInstanceUid}`]);
+    expect(unknown.output).toMatch(/0xa801/i);
+    expect(incomingAffectedSopClasses(unknown.output, 'C-MOVE RSP')).toEqual(['MOVEPatientRootQueryRetrieveInformationModel']);
   });
 
   it('an AE title not registered for the calling clinic is 0xA801, even one registered for another clinic', async () => {

@@ -13,7 +13,7 @@ import { tempFsTargets, type TempFsTargets } from '@yunying/storage/testing';
 import { describeUnless, findExecutable } from '../../../../test/support/skip';
 import { IngestPipeline, type Sender } from '../ingest.pipeline';
 import { startDimseServer, type DimseServer } from './index';
-import { runDcmtk, type DcmtkRun } from '@yunying/dimse/testing';
+import { incomingAffectedSopClasses, runDcmtk, type DcmtkRun } from '@yunying/dimse/testing';
 
 const AE = 'GET_US1';
 const OTHER_AE = 'GET_US2';
@@ -211,6 +211,18 @@ describeUnless(dcmtkMissing, 'C-GET SCP with dcmtk getscu', () => {
     const nobody = await get(AE, '-P', ['QueryRetrieveLevel=PATIENT', 'PatientID=P-404']);
     expect(nobody.files.size).toBe(0);
     expect(nobody.run.output).toMatch(/Received C-GET Response \(Success\)/);
+  });
+
+  it("every C-GET-RSP, pending and final, names the request's SOP class (Patient Root here, not dcmjs-dimse's Study Root)", async () => {
+    // -d: getscu prints the responses' command sets (Affected SOP Class UID) only in debug mode.
+    const patientRoot = await get(AE, '-P', ['QueryRetrieveLevel=SERIES', 'PatientID=P-300', `StudyInstanceUID=${ct.studyInstanceUid}`, `SeriesInstanceUID=${ct.seriesInstanceUid}`], ['-d']);
+    // ct has 3 instances: 3 pending responses and the final one.
+    expect(incomingAffectedSopClasses(patientRoot.run.output, 'C-GET RSP')).toEqual(Array(4).fill('GETPatientRootQueryRetrieveInformationModel'));
+    const studyRoot = await get(AE, '-S', ['QueryRetrieveLevel=SERIES', `StudyInstanceUID=${ct.studyInstanceUid}`, `SeriesInstanceUID=${ct.seriesInstanceUid}`], ['-d']);
+    expect(incomingAffectedSopClasses(studyRoot.run.output, 'C-GET RSP')).toEqual(Array(4).fill('GETStudyRootQueryRetrieveInformationModel'));
+    // A refusal (0xA900, no sub-operation) names it too.
+    const refused = await get(AE, '-P', ['QueryRetrieveLevel=PATIENT', 'PatientID='], ['-d']);
+    expect(incomingAffectedSopClasses(refused.run.output, 'C-GET RSP')).toEqual(['GETPatientRootQueryRetrieveInformationModel']);
   });
 
   it('PATIENT level without a Patient ID, or with a list of them, is refused with 0xA900', async () => {

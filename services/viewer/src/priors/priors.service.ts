@@ -99,9 +99,13 @@ export class PriorsService {
     const tenancySql = addClinicFilter(caller.principal, 's.clinic_id', params);
     const current = await this.repo.study(client, studyUid, tenancySql, params);
     if (!current) throw new AppError('not_found', 'Study not found');
-    // The index lock is then held to the end of this read: a merge cannot change the person mid-request.
-    await this.indexer.indexPendingIn(client, INDEX_BEFORE_READ);
-    const root = await this.index.rootOfStudy(client, current.id);
+    // Studies are indexed in the order received, so once this one is indexed its earlier visits are too.
+    // Only a study received since the last sweep waits for the index lock (held then to the end of this read).
+    let root = await this.index.rootOfStudy(client, current.id);
+    if (root === null) {
+      await this.indexer.indexPendingIn(client, INDEX_BEFORE_READ);
+      root = await this.index.rootOfStudy(client, current.id);
+    }
     if (root === null) return { current, others: [], notLinked: 0, identityUnderReview: false };
     const others = await this.repo.samePerson(client, current, root, tenancySql, params);
     const linked = new Set(others.map((s) => s.id));

@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import request from 'supertest';
 import { createLogger } from '@yunying/core';
 import { newUid } from '@yunying/dicom/testing';
@@ -7,6 +10,7 @@ import { readingRouters } from './index';
 import { readingWorld, type ReadingWorld } from './reading.test-support';
 import type { ReportVersionView } from './report.service';
 
+const run = promisify(execFile);
 const SECRET = 'ctirads-secret-ctirads-secret-ctirads-secret-01';
 const AI_SOP = newUid();
 
@@ -152,5 +156,20 @@ describe('C-TIRADS 2020 report (real PostgreSQL)', () => {
     expect(v1).toMatchObject({ status: 'signed', tiradsSystem: 'c-tirads-2020', cTiradsCategory: 'C-TR4C' });
     const { rows } = await world.catalog.pool.query<{ tirads_system: string }>('SELECT tirads_system FROM reports r JOIN studies s ON s.id = r.study_ref WHERE s.study_instance_uid = $1', [study]);
     expect(rows).toEqual([{ tirads_system: 'c-tirads-2020' }]);
+  });
+
+  it('stores an SR that dcmtk reads, with the C-TIRADS findings coded', async () => {
+    const { rows } = await world.catalog.pool.query<{ object_key: string }>(
+      `SELECT o.object_key FROM report_records rr JOIN instances i ON i.sop_instance_uid = rr.sr_sop_instance_uid AND i.is_current JOIN objects o ON o.sha256 = i.sha256`,
+    );
+    expect(rows).toHaveLength(1);
+    const file = path.join(world.storage.dir, 'ctirads-report.dcm');
+    fs.writeFileSync(file, await world.store.read(rows[0]?.object_key ?? ''));
+    const dump = await run('dsrdump', ['-v', '+Pt', '+Pn', file]);
+    const notes = dump.stderr.split('\n').filter((l) => l.trim() !== '' && !l.includes('VR checker does not support this Specific Character Set'));
+    expect(notes).toEqual([]);
+    expect(dump.stdout).toContain('C-TIRADS comet-tail artifacts');
+    expect(dump.stdout).toContain('C-TIRADS 2020 TR4C');
+    expect(dump.stdout).toContain('ACR TI-RADS TR5');
   });
 });

@@ -37,6 +37,8 @@ export interface ReportVersionView {
 
 export interface StudyReportView {
   studyInstanceUid: string;
+  /** The system the form scores in: the report's (version 1) when begun, else the clinic's current choice. */
+  tiradsSystem: string;
   versions: ReportVersionView[];
 }
 
@@ -71,7 +73,8 @@ export class ReportService {
         clinicId: study.clinic_id,
         details: { what: 'report', versions: rows.map((r) => r.version) },
       });
-      return { studyInstanceUid: studyUid, versions: rows.map(toView) };
+      const tiradsSystem = rows.find((r) => r.version === 1)?.tirads_system ?? (await this.reports.clinicSystem(client, study.clinic_id));
+      return { studyInstanceUid: studyUid, tiradsSystem, versions: rows.map(toView) };
     });
   }
 

@@ -4,6 +4,7 @@ import { match, route, type Route, type Teardown } from './app/router';
 import { currentUser, homeOf, signOut, type Me } from './app/session';
 import { accessPage, retentionPage } from './pages/audit.page';
 import { studyRecordPage } from './pages/study-record.page';
+import { patientIndexPage } from './pages/patient-index.page';
 import { clinicStudiesPage } from './pages/clinic.page';
 import { queuePage } from './pages/queue.page';
 import { readingTimesPage } from './pages/reading-times.page';
@@ -20,6 +21,7 @@ const routes: Route[] = [
   route('/audit/access', ['auditor', 'admin'], 'Access history', accessPage),
   route('/audit/studies/:studyUid', ['auditor', 'admin'], 'Study record', studyRecordPage),
   route('/reading-times', ['admin'], 'Reading time', readingTimesPage),
+  route('/admin/patients', ['admin'], 'Patient index', patientIndexPage),
 ];
 
 const NAV: Record<Me['role'], { path: string; label: string }[]> = {
@@ -36,6 +38,7 @@ const NAV: Record<Me['role'], { path: string; label: string }[]> = {
     { path: '/audit', label: 'Retention' },
     { path: '/audit/access', label: 'Access history' },
     { path: '/reading-times', label: 'Reading time' },
+    { path: '/admin/patients', label: 'Patient index' },
   ],
 };
 

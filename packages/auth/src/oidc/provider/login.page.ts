@@ -1,5 +1,5 @@
 import { contentSecurityPolicy } from '@yunying/http';
-import { escapeHtml } from './oidc.provider';
+import { escapeHtml } from './html';
 
 /** The second step of a sign-in that needs a one-time code (#17): the challenge, and for enrolment the key. */
 export interface SecondFactorView {

@@ -114,7 +114,7 @@ describe('embedded OIDC provider', () => {
       ACCESS_TOKEN_TTL_SECONDS: '300',
       REFRESH_TOKEN_TTL_SECONDS: '3600',
       PUBLIC_VIEWER_URL: base,
-      OIDC_CLIENTS: JSON.stringify([{ client_id: CLIENT_ID, redirect_uris: [REDIRECT_URI] }]),
+      OIDC_CLIENTS: JSON.stringify([{ client_id: CLIENT_ID, redirect_uris: [REDIRECT_URI], post_logout_redirect_uris: ['http://127.0.0.1:1/'] }]),
     });
     issuer = config.auth.oidc?.issuer ?? '';
     const logger = createLogger({ level: 'silent', service: 'viewer' });
@@ -280,7 +280,40 @@ describe('embedded OIDC provider', () => {
       body: new URLSearchParams({ token: second.refresh_token, token_type_hint: 'refresh_token', client_id: CLIENT_ID }).toString(),
     });
     expect(revoked.status).toBe(200);
+    expect(revoked.headers.get('content-type')).toBeNull();
     expect(await auth.isSessionActive(sessionId, principal.userId ?? '')).toBe(false);
     await expect(authenticator.authenticateAccessToken(second.access_token)).rejects.toMatchObject({ code: 'unauthenticated' });
+  });
+
+  it('revokes its own JWT access token as OHIF does on sign-out (RFC 7009): 200, and the sign-in ends', async () => {
+    const revoke = (token: string): Promise<Response> =>
+      fetch(`${issuer}/token/revocation`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token, token_type_hint: 'access_token', client_id: CLIENT_ID }).toString(),
+      });
+    const tokens = await signIn('rita');
+    // A JWT signed by another key: "invalid", answered 200 (RFC 7009 2.2), and nothing ends.
+    const { privateKey } = await import('jose').then((jose) => jose.generateKeyPair('RS256'));
+    const forged = await new SignJWT({ client_id: CLIENT_ID, yunying_sid: 'x' }).setProtectedHeader({ alg: 'RS256', typ: 'at+jwt' }).setIssuer(issuer).setAudience('yunying').sign(privateKey);
+    expect((await revoke(forged)).status).toBe(200);
+    await expect(authenticator.authenticateAccessToken(tokens.access_token)).resolves.toMatchObject({ username: 'rita' });
+
+    const res = await revoke(tokens.access_token);
+    expect(res.status).toBe(200);
+    // oidc-client-ts refuses an answer typed other than JSON; an empty one has no type at all.
+    expect(res.headers.get('content-type')).toBeNull();
+    await expect(authenticator.authenticateAccessToken(tokens.access_token)).rejects.toMatchObject({ code: 'unauthenticated', message: 'Access token revoked' });
+    expect((await refresh(tokens.refresh_token)).status).toBe(400);
+  });
+
+  it('accepts a post-logout redirect anywhere within a registered origin (OHIF sends the page it was on), no other origin', async () => {
+    const { id_token } = await signIn('rita');
+    const endSession = (uri: string): Promise<Response> =>
+      fetch(`${issuer}/session/end?${new URLSearchParams({ id_token_hint: id_token, post_logout_redirect_uri: uri }).toString()}`, { redirect: 'manual' });
+    expect((await endSession('http://127.0.0.1:1/viewer?StudyInstanceUIDs=1.2.3')).status).toBe(200);
+    const foreign = await endSession('http://127.0.0.1:2/');
+    expect(foreign.status).toBe(400);
+    expect(await foreign.text()).toContain('post_logout_redirect_uri not registered');
   });
 });

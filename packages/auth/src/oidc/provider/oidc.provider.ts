@@ -8,6 +8,8 @@ import type { AuthService } from '../../auth.service';
 import { YUNYING_SESSION_CLAIM } from '../oidc.authenticator';
 import { PostgresOidcAdapter } from './oidc.adapter';
 import { GrantSessions } from './grant-sessions.repository';
+import { escapeHtml } from './html';
+import { allowPostLogoutRedirectsWithinRegisteredOrigins, logoutPage, revocationForBrowserClients } from './oidc.sign-out';
 
 /**
  * Yunying's embedded OpenID Connect provider (OpenID Connect Core 1.0, OAuth 2.0 RFC 6749 with PKCE RFC
@@ -117,7 +119,13 @@ export async function createEmbeddedOidc(options: EmbeddedOidcOptions): Promise<
       devInteractions: { enabled: false },
       // A client revokes only its own tokens (RFC 7009 2.1).
       revocation: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },
-      rpInitiatedLogout: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: (ctx, form) => {
+          ctx.type = 'html';
+          ctx.body = logoutPage(ctx.host, form);
+        },
+      },
       resourceIndicators: {
         enabled: true,
         // Clients configured for DICOMweb (OHIF) do not send `resource`: Yunying's API is the default.
@@ -159,6 +167,9 @@ export async function createEmbeddedOidc(options: EmbeddedOidcOptions): Promise<
 
   const provider = new ProviderClass(options.issuer, configuration);
   provider.proxy = options.trustProxy;
+  // Sign-out as OHIF does it (oidc.sign-out.ts): its revocations and its post-logout redirect.
+  revocationForBrowserClients(provider, { issuer: options.issuer, audience: options.audience, keys: options.keys.keys, endSession: (sessionId) => auth.signOut({ sessionId }).then(() => undefined) });
+  allowPostLogoutRedirectsWithinRegisteredOrigins(provider);
   provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) => options.logger.error({ err: error }, 'OIDC provider error'));
 
   const clientOrigins = [...new Set(options.clients.flatMap((c) => [...c.redirect_uris, ...(c.post_logout_redirect_uris ?? [])].map((u) => new URL(u).origin)))];
@@ -181,6 +192,3 @@ class GrantAdapter extends PostgresOidcAdapter {
   }
 }
 
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}

@@ -1,6 +1,7 @@
 import dcmjs from 'dcmjs';
 import { canonicalJson } from './canonical';
 import { buildReportSr, ENHANCED_SR, type SrStudy, type SrVersion } from './report.sr';
+import { nodulesInput, scoreNodules } from '../tirads.findings';
 
 const study: SrStudy = {
   studyInstanceUid: '1.2.826.0.1.3680043.8.498.1',
@@ -55,6 +56,34 @@ describe('report SR builder', () => {
     expect(addendum.SeriesInstanceUID).toBe(ds.SeriesInstanceUID);
     expect(addendum.SOPInstanceUID).not.toBe(ds.SOPInstanceUID);
     expect(JSON.stringify(addendum.PredecessorDocumentsSequence)).toContain(first.sopInstanceUid);
+  });
+});
+
+describe('report SR in C-TIRADS 2020', () => {
+  it('codes comet-tail artefacts, the feature count, the C-TIRADS category and its recommendation beside the ACR items', () => {
+    const reader = (code: string) => ({ code, source: 'reader', confirmed: true });
+    const nodules = scoreNodules(
+      nodulesInput.parse([
+        {
+          composition: reader('solid'),
+          echogenicity: reader('very-hypo'),
+          shape: reader('wider'),
+          margin: reader('lobulated-irregular'),
+          echogenicFoci: { codes: ['punctate'], source: 'reader', confirmed: true },
+          size: { longMm: 12, shortMm: 9, source: 'reader', confirmed: true },
+          cometTail: { present: false, source: 'reader' },
+        },
+      ]),
+      'c-tirads-2020',
+    );
+    const json = JSON.stringify(parse(buildReportSr(study, { ...version, nodules }).bytes).ContentSequence);
+    expect(json).toContain('"CodeValue":"CTIRADS_COMET_TAIL"');
+    expect(json).toContain('"CodeValue":"373067005"');
+    expect(json).toMatch(/"CodeValue":"CTIRADS_COUNT".*?"NumericValue":4/);
+    expect(json).toContain('"CodeValue":"C-TR4C"');
+    expect(json).toContain('C-TIRADS fna: C-TR4C: FNA if > 1 cm');
+    // The ACR reading is still coded.
+    expect(json).toContain('"CodeValue":"TR5"');
   });
 });
 

@@ -86,6 +86,22 @@ function container(relationship: string, concept: Item, children: Item[]): Item 
   return { RelationshipType: relationship, ValueType: 'CONTAINER', ConceptNameCodeSequence: [concept], ContinuityOfContent: 'SEPARATE', ContentSequence: children };
 }
 
+/**
+ * A C-TIRADS 2020 version (#20): comet-tail artefacts (SCT yes/no), the feature count, the category and its
+ * FNA recommendation, after the ACR items they are read from. Private concepts, like the ACR ones.
+ */
+function cTiradsItems(n: StoredNodule): Item[] {
+  const c = n.cTirads;
+  if (!c) return [];
+  const items: Item[] = [];
+  if (n.cometTail) items.push(coded(own('CTIRADS_COMET_TAIL', 'C-TIRADS comet-tail artifacts'), n.cometTail.present ? code('373066001', 'Yes', 'SCT') : code('373067005', 'No', 'SCT')));
+  if (n.provenMalignant) items.push(coded(own('CTIRADS_PROVEN_MALIGNANT', 'C-TIRADS proven malignant'), code('373066001', 'Yes', 'SCT')));
+  if (c.count !== null) items.push(num(own('CTIRADS_COUNT', 'C-TIRADS feature count'), c.count, POINTS));
+  if (c.category !== null) items.push(coded(own('CTIRADS_CATEGORY', 'C-TIRADS 2020 category'), own(c.category, `C-TIRADS 2020 ${c.category.slice(2)}`)));
+  if (c.recommendation !== null) items.push(text('CONTAINS', code('121075', 'Recommendation', 'DCM'), `C-TIRADS ${c.recommendation.action}: ${c.recommendation.rule}`));
+  return items;
+}
+
 function noduleContainer(n: StoredNodule, index: number): Item {
   const children: Item[] = [
     coded(code('363698007', 'Finding Site', 'SCT'), code('69748006', 'Thyroid structure', 'SCT'), 'HAS CONCEPT MOD'),
@@ -103,6 +119,7 @@ function noduleContainer(n: StoredNodule, index: number): Item {
   if (n.score.totalPoints !== null) children.push(num(TIRADS_POINTS_CONCEPT, n.score.totalPoints, POINTS));
   if (n.score.trLevel !== null) children.push(coded(TIRADS_LEVEL_CONCEPT, tiradsLevelCode(n.score.trLevel)));
   if (n.score.recommendation !== null) children.push(text('CONTAINS', code('121075', 'Recommendation', 'DCM'), `${n.score.recommendation.action}: ${n.score.recommendation.rule}`));
+  if (n.cTirads) children.push(...cTiradsItems(n));
   // The finding site modifies the nodule concept: first, before what the nodule contains.
   const [site, ...rest] = children;
   return container('CONTAINS', code('237495005', 'Thyroid nodule', 'SCT'), [...(site ? [site] : []), text('CONTAINS', own('NODULE_NUMBER', 'Nodule number'), String(index + 1)), ...rest]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { aiNodules } from './ai-prefill';
-import { confirmAi, emptyNodule, scoreOf, scoreText, unconfirmedCount } from './tirads-state';
+import { confirmAi, cTiradsOf, cTiradsText, emptyNodule, scoreOf, scoreText, unconfirmedCount } from './tirads-state';
 import type { AiNodule, AiResult } from './ai-result';
 
 const nodule: AiNodule = {
@@ -50,11 +50,26 @@ describe('AI prefill of the structured report', () => {
       margin: { code: 'smooth', source: 'ai', confirmed: false },
       echogenicFoci: { codes: ['none'], source: 'ai', confirmed: false },
       size: { longMm: 12.3, shortMm: 8.1, source: 'ai', confirmed: false },
+      // The AI's foci "none" includes comet-tail artefacts: C-TIRADS waits for the reader to say.
+      cometTail: null,
+      provenMalignant: false,
       aiNodule: { sopInstanceUid: '1.2.3', frameNumber: 3, index: 1 },
     });
     expect(block && scoreOf(block)).toMatchObject({ totalPoints: 4, trLevel: 'TR4', recommendation: { action: 'follow-up' } });
     expect(unconfirmedCount(block ? [block] : [])).toBe(6);
     expect(unconfirmedCount(block ? [confirmAi(block)] : [])).toBe(0);
+  });
+
+  it('maps the AI prefill to C-TIRADS through the same codes, comet-tail left to the reader', () => {
+    const [block] = aiNodules(result('triaged', [nodule]));
+    if (!block) throw new Error('no block');
+    // Solid +1; hypoechoic (not markedly), wider, smooth, no foci: 1 feature once comet-tail is stated.
+    expect(cTiradsOf(block)).toMatchObject({ features: { solid: true, markedlyHypoechoic: false, suspiciousMargin: false, microcalcifications: false, tallerThanWide: false, cometTail: null }, category: null });
+    expect(unconfirmedCount([confirmAi(block)], 'c-tirads-2020')).toBe(1);
+    const stated = { ...confirmAi(block), cometTail: { present: false, source: 'reader' as const, confirmed: true } };
+    expect(unconfirmedCount([stated], 'c-tirads-2020')).toBe(0);
+    expect(cTiradsOf({ ...stated, provenMalignant: true }).category).toBe('C-TR6');
+    expect(cTiradsText(cTiradsOf(stated))).toBe('1 feature · C-TR4A, low suspicion · Ultrasound follow-up (C-TR4A: up to 1.5 cm, follow-up; FNA only for suspected extension or nodes)');
   });
 
   it('leaves an item the chart does not know unassessed, and confirming does not invent it', () => {

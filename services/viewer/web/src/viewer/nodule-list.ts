@@ -1,12 +1,17 @@
-import { highestLevel, type TrLevel } from '@yunying/nodule-model/tirads-report';
+import { highestCategory, highestLevel, type TrLevel } from '@yunying/nodule-model/tirads-report';
 import { h, replace } from '../app/dom';
 import { noduleBlock, type NoduleBlock } from './tirads-block';
-import { confirmAi, emptyNodule, scoreOf, unconfirmedCount, type NoduleState } from './tirads-state';
+import { confirmAi, cTiradsOf, emptyNodule, scoreOf, SYSTEM_NAME, unconfirmedCount, type NoduleState, type System } from './tirads-state';
 
 export interface NoduleList {
   el: HTMLElement;
   states: () => NoduleState[];
   set: (nodules: NoduleState[]) => void;
+  /** The report's scoring system (from the server); the blocks are redrawn in it. */
+  setSystem: (system: System) => void;
+  system: () => System;
+  /** C-TIRADS: the most suspicious nodule's category (null in ACR or while none is scored). */
+  cTiradsTop: () => string | null;
 }
 
 /**
@@ -16,33 +21,41 @@ export interface NoduleList {
  * `onAccept` lets the form record that the reader agreed with the AI; null where no AI values come in
  * (an addendum's nodules are the reader's own), and then there is no "Accept AI findings".
  */
-export function noduleList(onChange: (top: TrLevel | null) => void, onAccept: (() => void) | null): NoduleList {
+export function noduleList(onChange: (top: TrLevel | null, cTiradsTop: string | null) => void, onAccept: (() => void) | null): NoduleList {
   const acceptAi = h('button', { type: 'button', 'data-testid': 'accept-ai', title: 'Confirm every value the AI suggested, in every nodule' }, 'Accept AI findings');
   const addNodule = h('button', { type: 'button', 'data-testid': 'add-nodule' }, 'Add nodule');
   const list = h('div', { class: 'nodule-list', 'data-testid': 'nodule-list' });
   const pending = h('p', { class: 'muted small', 'data-testid': 'unconfirmed-count', 'aria-live': 'polite' });
-  const el = h('div', { class: 'nodules' }, h('h3', {}, 'Nodules · ACR TI-RADS 2017'), list, pending, h('div', { class: 'actions' }, addNodule, onAccept ? acceptAi : null));
+  const title = h('h3', { 'data-testid': 'nodules-title' }, `Nodules · ${SYSTEM_NAME['acr-2017']}`);
+  const el = h('div', { class: 'nodules' }, title, list, pending, h('div', { class: 'actions' }, addNodule, onAccept ? acceptAi : null));
 
   let blocks: NoduleBlock[] = [];
+  let system: System = 'acr-2017';
+  const cTiradsTop = (): string | null => (system === 'c-tirads-2020' && blocks.length > 0 ? highestCategory(states().map((n) => cTiradsOf(n).category), false) : null);
   const states = (): NoduleState[] => blocks.map((b) => b.get());
 
   /** Numbering, the count of fields still waiting, and the overall level. */
   const refresh = (): void => {
     blocks.forEach((b, i) => b.setNumber(i + 1));
     const all = states();
-    const waiting = unconfirmedCount(all);
+    const waiting = unconfirmedCount(all, system);
     pending.textContent = blocks.length === 0 ? 'No nodule in this report.' : waiting === 0 ? 'Every field confirmed.' : `${waiting} ${waiting === 1 ? 'field' : 'fields'} still to confirm or change.`;
     pending.dataset.count = String(waiting);
     // Enabled while some AI value waits for the reader; "Accept" never touches the reader's own fields.
     acceptAi.disabled = !all.some((n) => unconfirmedCount([n]) > unconfirmedCount([confirmAi(n)]));
-    onChange(highestLevel(all.map((n) => scoreOf(n).trLevel)));
+    onChange(highestLevel(all.map((n) => scoreOf(n).trLevel)), cTiradsTop());
   };
   const add = (n: NoduleState): NoduleBlock => {
-    const block: NoduleBlock = noduleBlock(n, refresh, () => {
-      blocks = blocks.filter((b) => b !== block);
-      block.el.remove();
-      refresh();
-    });
+    const block: NoduleBlock = noduleBlock(
+      n,
+      refresh,
+      () => {
+        blocks = blocks.filter((b) => b !== block);
+        block.el.remove();
+        refresh();
+      },
+      system,
+    );
     blocks.push(block);
     return block;
   };
@@ -60,14 +73,22 @@ export function noduleList(onChange: (top: TrLevel | null) => void, onAccept: ((
   });
   refresh();
 
+  const set = (nodules: NoduleState[]): void => {
+    blocks = [];
+    for (const n of nodules) add(n);
+    replace(list, ...blocks.map((b) => b.el));
+    refresh();
+  };
   return {
     el,
     states,
-    set: (nodules) => {
-      blocks = [];
-      for (const n of nodules) add(n);
-      replace(list, ...blocks.map((b) => b.el));
-      refresh();
+    set,
+    setSystem: (next) => {
+      system = next;
+      replace(title, `Nodules · ${SYSTEM_NAME[next]}`);
+      set(states());
     },
+    system: () => system,
+    cTiradsTop,
   };
 }

@@ -5,13 +5,14 @@ import { aiNodules } from './ai-prefill';
 import type { AiResult } from './ai-result';
 import { signedNoduleView } from './tirads-block';
 import { noduleList } from './nodule-list';
-import { parseStoredNodule, unconfirmedCount } from './tirads-state';
+import { parseStoredNodule, systemOf, unconfirmedCount, type System } from './tirads-state';
 
 interface ReportVersion {
   version: number;
   kind: string;
   status: 'draft' | 'signed';
   tiradsCategory: string | null;
+  cTiradsCategory: string | null;
   findings: string;
   impression: string;
   aiSuggestionAccepted: boolean | null;
@@ -32,6 +33,7 @@ export function parseReportVersions(body: unknown): ReportVersion[] {
         kind: str(o.kind) ?? 'report',
         status: o.status === 'signed' ? 'signed' : 'draft',
         tiradsCategory: str(o.tiradsCategory),
+        cTiradsCategory: str(o.cTiradsCategory),
         findings: str(o.findings) ?? '',
         impression: str(o.impression) ?? '',
         aiSuggestionAccepted: bool(o.aiSuggestionAccepted),
@@ -85,7 +87,7 @@ export function signedReportView(v: ReportVersion, base?: string): HTMLElement {
   return h(
     'article',
     { class: 'signed-report', 'data-testid': 'signed-report', 'data-version': v.version, 'data-kind': v.kind },
-    h('h3', {}, v.kind === 'addendum' ? `Addendum ${v.version - 1}` : 'Report', h('span', { class: 'muted' }, ` · version ${v.version}`), v.tiradsCategory ? ` · ${v.tiradsCategory}` : ''),
+    h('h3', {}, v.kind === 'addendum' ? `Addendum ${v.version - 1}` : 'Report', h('span', { class: 'muted' }, ` · version ${v.version}`), v.cTiradsCategory ? ` · ${v.cTiradsCategory}` : '', v.tiradsCategory ? ` · ${v.cTiradsCategory ? 'ACR ' : ''}${v.tiradsCategory}` : ''),
     v.nodules.length > 0 ? h('ol', { class: 'signed-nodules' }, ...v.nodules.map((n, i) => signedNoduleView(n, i + 1))) : null,
     v.findings ? h('p', {}, h('strong', {}, 'Findings: '), v.findings) : null,
     v.impression ? h('p', {}, h('strong', {}, 'Impression: '), v.impression) : null,
@@ -118,7 +120,7 @@ function signingPassword(id: string): HTMLInputElement {
  * The addendum form under a signed report (POST .../report/addendum, body as the report's content). An
  * addendum is signed as it is created, so once sent it joins the read-only versions above the form.
  */
-function addendumForm(base: string, onAdded: () => Promise<void>): HTMLElement {
+function addendumForm(base: string, onAdded: () => Promise<void>, system: System): HTMLElement {
   const tirads = tiradsSelect('addendum-tirads');
   const findings = h('textarea', { id: 'addendum-findings', name: 'addendum-findings', rows: 3, maxlength: 20000 });
   const impression = h('textarea', { id: 'addendum-impression', name: 'addendum-impression', rows: 2, maxlength: 10000 });
@@ -130,6 +132,7 @@ function addendumForm(base: string, onAdded: () => Promise<void>): HTMLElement {
     tirads.disabled = top !== null;
     if (top) tirads.value = top;
   }, null);
+  nodules.setSystem(system);
   const form = h(
     'form',
     { class: 'report-form', 'aria-label': 'Addendum', 'data-testid': 'addendum-form' },
@@ -154,7 +157,7 @@ function addendumForm(base: string, onAdded: () => Promise<void>): HTMLElement {
       status.set('Write findings or an impression, or add a nodule, for the addendum.', 'error');
       return;
     }
-    const waiting = unconfirmedCount(states);
+    const waiting = unconfirmedCount(states, system);
     if (waiting > 0) {
       status.set(`${waiting} nodule ${waiting === 1 ? 'field is' : 'fields are'} not assessed: choose each before signing.`, 'error');
       return;
@@ -210,10 +213,10 @@ export function reportForm(
   const overall = h('p', { class: 'muted small', 'data-testid': 'overall-level' });
   // With a scored nodule the overall category is the most suspicious nodule's (the server derives it too).
   const nodules = noduleList(
-    (top) => {
+    (top, c) => {
       tirads.disabled = top !== null;
       if (top) tirads.value = top;
-      overall.textContent = top ? `From the nodules: ${top} (the most suspicious one).` : '';
+      overall.textContent = c ? `From the nodules: ${c} (C-TIRADS), ACR ${top ?? '—'} (the most suspicious one).` : top ? `From the nodules: ${top} (the most suspicious one).` : '';
     },
     () => {
       // Accepting the AI's findings is agreeing with it, unless the reader already said otherwise.
@@ -265,7 +268,7 @@ export function reportForm(
   };
   const showSigned = (versions: ReportVersion[]): void => {
     const reload = async (): Promise<void> => showSigned(parseReportVersions(await getJson(base)));
-    replace(el, h('h2', { id: 'report-heading' }, 'Report'), patient, signedVersionsView(versions, base), addendumForm(base, reload));
+    replace(el, h('h2', { id: 'report-heading' }, 'Report'), patient, signedVersionsView(versions, base), addendumForm(base, reload, nodules.system()));
   };
   const saveDraft = (): Promise<unknown> => sendJson('PUT', `${base}/draft`, content());
 
@@ -281,7 +284,7 @@ export function reportForm(
       status.set('Write findings or an impression, or add a nodule, before signing.', 'error');
       return;
     }
-    const waiting = unconfirmedCount(nodules.states());
+    const waiting = unconfirmedCount(nodules.states(), nodules.system());
     if (waiting > 0) {
       status.set(`${waiting} nodule ${waiting === 1 ? 'field is' : 'fields are'} not confirmed: confirm or change each (or Accept AI findings) before signing.`, 'error');
       return;
@@ -310,7 +313,10 @@ export function reportForm(
   });
 
   const load = async (signal: AbortSignal): Promise<void> => {
-    const versions = parseReportVersions(await getJson(base, signal));
+    const body = await getJson(base, signal);
+    const versions = parseReportVersions(body);
+    // The clinic's system (or the report's, once begun) before any block is drawn.
+    nodules.setSystem(systemOf(obj(body).tiradsSystem));
     if (versions.some((v) => v.status === 'signed')) {
       signedHere = true;
       showSigned(versions);

@@ -1,5 +1,19 @@
 import { h, replace } from '../app/dom';
-import { codeLabel, confirmAi, ITEM_LABEL, LEXICON, scoreOf, scoreText, SINGLE_ITEMS, type NoduleState, type SingleItem, type Source } from './tirads-state';
+import {
+  codeLabel,
+  confirmAi,
+  cTiradsOf,
+  cTiradsText,
+  ITEM_LABEL,
+  LEXICON,
+  scoreOf,
+  scoreText,
+  SINGLE_ITEMS,
+  type NoduleState,
+  type SingleItem,
+  type Source,
+  type System,
+} from './tirads-state';
 
 /**
  * One nodule of the structured report: a select per ACR item (echogenic foci: checkboxes, all that
@@ -23,12 +37,14 @@ function mark(source: Source, confirmed: boolean, assessed: boolean): { text: st
   return { text: 'Reader', kind: 'confirmed' };
 }
 
-export function noduleBlock(initial: NoduleState, onChange: () => void, onRemove: () => void): NoduleBlock {
+export function noduleBlock(initial: NoduleState, onChange: () => void, onRemove: () => void, system: System = 'acr-2017'): NoduleBlock {
   const id = `nodule-${(blockSeq += 1)}`;
   let state = initial;
   const heading = h('span', { class: 'nodule-number' }, 'Nodule');
   const note = h('p', { class: 'muted small', 'data-testid': 'nodule-note' });
   const score = h('p', { class: 'nodule-score', 'data-testid': 'nodule-score', 'aria-live': 'polite' });
+  // In a C-TIRADS report the ACR score stays visible, smaller: the same codes, the other system's reading.
+  const secondary = h('p', { class: 'muted small', 'data-testid': 'nodule-score-acr' });
   const refreshers: (() => void)[] = [];
 
   /** The mark and Confirm button of one field, kept in step with the state by `refresh`. */
@@ -131,6 +147,40 @@ export function noduleBlock(initial: NoduleState, onChange: () => void, onRemove
     );
   };
 
+  /** C-TIRADS: comet-tail artefacts (-1), the reader's own statement; the AI's foci "none" cannot tell. */
+  const cometTail = (): HTMLElement => {
+    const select = h(
+      'select',
+      { id: `${id}-comet-tail`, 'data-item': 'cometTail' },
+      h('option', { value: '' }, 'Not assessed'),
+      h('option', { value: 'absent' }, 'Absent'),
+      h('option', { value: 'present' }, 'Present (−1)'),
+    );
+    select.value = state.cometTail === null ? '' : state.cometTail.present ? 'present' : 'absent';
+    select.addEventListener('change', () => {
+      state = { ...state, cometTail: select.value === '' ? null : { present: select.value === 'present', source: 'reader', confirmed: true } };
+      changed();
+    });
+    return fieldRow(
+      'cometTail',
+      h('label', { for: select.id }, 'Comet-tail artefacts'),
+      select,
+      () => ({ source: 'reader', confirmed: state.cometTail !== null, assessed: state.cometTail !== null }),
+      () => undefined,
+    );
+  };
+
+  /** C-TIRADS 6: a nodule already proven malignant (cytology or histology); off unless the reader says. */
+  const proven = (): HTMLElement => {
+    const box = h('input', { type: 'checkbox', id: `${id}-proven`, 'data-item': 'provenMalignant' });
+    box.checked = state.provenMalignant;
+    box.addEventListener('change', () => {
+      state = { ...state, provenMalignant: box.checked };
+      changed();
+    });
+    return h('div', { class: 'tirads-field', 'data-field': 'provenMalignant' }, h('label', { class: 'check', for: box.id }, box, ' Proven malignant (cytology or histology): C-TIRADS 6'));
+  };
+
   const location = h('input', { type: 'text', id: `${id}-location`, maxlength: 200, placeholder: 'e.g. right lobe, lower pole', value: state.location });
   location.addEventListener('input', () => {
     state = { ...state, location: location.value };
@@ -146,17 +196,27 @@ export function noduleBlock(initial: NoduleState, onChange: () => void, onRemove
     h('legend', {}, heading, origin),
     ...SINGLE_ITEMS.map(single),
     foci(),
+    system === 'c-tirads-2020' ? cometTail() : null,
+    system === 'c-tirads-2020' ? proven() : null,
     size(),
     h('div', { class: 'tirads-field' }, h('label', { for: location.id }, 'Location'), location),
     score,
+    secondary,
     note,
     h('div', { class: 'actions' }, remove),
   );
 
   function refresh(): void {
     for (const r of refreshers) r();
-    score.textContent = scoreText(scoreOf(state));
-    score.dataset.level = scoreOf(state).trLevel ?? '';
+    if (system === 'c-tirads-2020') {
+      const c = cTiradsOf(state);
+      score.textContent = cTiradsText(c);
+      score.dataset.level = c.category ?? '';
+      secondary.textContent = `ACR TI-RADS: ${scoreText(scoreOf(state))}`;
+    } else {
+      score.textContent = scoreText(scoreOf(state));
+      score.dataset.level = scoreOf(state).trLevel ?? '';
+    }
     // Why the level may be lower than the AI panel's sum: the chart's spongiform footnote.
     note.textContent = state.composition.code === 'spongiform' ? 'Spongiform: the other items add no points (ACR chart), so the nodule is TR1.' : '';
   }
@@ -178,7 +238,7 @@ export function noduleBlock(initial: NoduleState, onChange: () => void, onRemove
 }
 
 /** A signed nodule, read-only: each item with its points, then the stored score in words. */
-export function signedNoduleView(n: NoduleState & { score: Parameters<typeof scoreText>[0] }, number: number): HTMLElement {
+export function signedNoduleView(n: NoduleState & { score: Parameters<typeof scoreText>[0]; cTirads?: Parameters<typeof cTiradsText>[0] }, number: number): HTMLElement {
   // Whose value each is stays on the record: the AI's (confirmed by the reader) or the reader's own.
   const whose = (f: { source: string; confirmed: boolean }): string => (f.source === 'ai' ? (f.confirmed ? ' (AI, confirmed)' : ' (AI, not confirmed)') : '');
   const items = SINGLE_ITEMS.map((i) => (n[i].code ? `${ITEM_LABEL[i]}: ${codeLabel(i, n[i].code)}${whose(n[i])}` : `${ITEM_LABEL[i]}: not assessed`));
@@ -186,13 +246,15 @@ export function signedNoduleView(n: NoduleState & { score: Parameters<typeof sco
   const size = n.size ? ` · ${n.size.longMm}${n.size.shortMm ? ` × ${n.size.shortMm}` : ''} mm` : '';
   return h(
     'li',
-    { 'data-testid': 'signed-nodule', 'data-level': n.score?.trLevel ?? '' },
+    { 'data-testid': 'signed-nodule', 'data-level': n.score?.trLevel ?? '', 'data-ctirads': n.cTirads?.category ?? '' },
     h('strong', {}, `Nodule ${number}`),
     n.location ? ` · ${n.location}` : '',
     size,
     h('br'),
-    [...items, foci].join('; '),
+    [...items, foci, ...(n.cometTail ? [`Comet-tail artefacts: ${n.cometTail.present ? 'present' : 'absent'}`] : []), ...(n.provenMalignant ? ['Proven malignant'] : [])].join('; '),
     h('br'),
-    h('em', {}, scoreText(n.score)),
+    n.cTirads ? h('em', { 'data-testid': 'signed-ctirads' }, cTiradsText(n.cTirads)) : null,
+    n.cTirads ? h('br') : null,
+    h('em', {}, n.cTirads ? `ACR TI-RADS: ${scoreText(n.score)}` : scoreText(n.score)),
   );
 }

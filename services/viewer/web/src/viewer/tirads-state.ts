@@ -1,4 +1,4 @@
-import { ACR_LEXICON, scoreNodule, SINGLE_ITEMS, type NoduleScore, type SingleItem } from '@yunying/nodule-model/tirads-report';
+import { ACR_LEXICON, scoreCTirads, scoreNodule, SINGLE_ITEMS, type CTiradsScore, type NoduleScore, type SingleItem } from '@yunying/nodule-model/tirads-report';
 import { arr, bool, num, obj, str } from '../app/json';
 
 /**
@@ -31,8 +31,17 @@ export interface NoduleState {
   margin: Field;
   echogenicFoci: FociField;
   size: SizeField | null;
+  /** C-TIRADS only: comet-tail artefacts seen or not; always the reader's own statement. */
+  cometTail: { present: boolean; source: 'reader'; confirmed: boolean } | null;
+  /** C-TIRADS 6: proven malignant by cytology or histology (the reader states it). */
+  provenMalignant: boolean;
   aiNodule: { sopInstanceUid: string; frameNumber: number; index: number } | null;
 }
+
+/** The scoring system of the report being written (the server says which: the clinic's choice). */
+export type System = 'acr-2017' | 'c-tirads-2020';
+export const SYSTEM_NAME: Record<System, string> = { 'acr-2017': 'ACR TI-RADS 2017', 'c-tirads-2020': 'C-TIRADS 2020' };
+export const systemOf = (value: unknown): System => (value === 'c-tirads-2020' ? 'c-tirads-2020' : 'acr-2017');
 
 export { SINGLE_ITEMS, type SingleItem };
 export const ITEM_LABEL: Record<SingleItem | 'echogenicFoci', string> = {
@@ -46,7 +55,18 @@ export const LEXICON = ACR_LEXICON;
 
 export function emptyNodule(): NoduleState {
   const blank = (): Field => ({ code: null, source: 'reader', confirmed: false });
-  return { location: '', composition: blank(), echogenicity: blank(), shape: blank(), margin: blank(), echogenicFoci: { codes: [], source: 'reader', confirmed: false }, size: null, aiNodule: null };
+  return {
+    location: '',
+    composition: blank(),
+    echogenicity: blank(),
+    shape: blank(),
+    margin: blank(),
+    echogenicFoci: { codes: [], source: 'reader', confirmed: false },
+    size: null,
+    cometTail: null,
+    provenMalignant: false,
+    aiNodule: null,
+  };
 }
 
 /** The live score, the same function the server stores its own from (the server's value is the record). */
@@ -57,10 +77,27 @@ export function scoreOf(n: NoduleState): NoduleScore {
   );
 }
 
-/** Fields still waiting for the reader: an AI suggestion neither confirmed nor changed, or an item not assessed. */
-export function unconfirmedCount(nodules: readonly NoduleState[]): number {
+/** The live C-TIRADS score from the same codes (the server stores its own). */
+export function cTiradsOf(n: NoduleState): CTiradsScore {
+  return scoreCTirads(
+    { composition: n.composition.code, echogenicity: n.echogenicity.code, shape: n.shape.code, margin: n.margin.code, echogenicFoci: n.echogenicFoci.codes },
+    { cometTail: n.cometTail?.present ?? null, provenMalignant: n.provenMalignant },
+    n.size ? { longMm: n.size.longMm, shortMm: n.size.shortMm } : null,
+  );
+}
+
+/**
+ * Fields still waiting for the reader: an AI suggestion neither confirmed nor changed, or an item not
+ * assessed; in C-TIRADS also comet-tail artefacts not yet stated.
+ */
+export function unconfirmedCount(nodules: readonly NoduleState[], system: System = 'acr-2017'): number {
   return nodules.reduce(
-    (sum, n) => sum + SINGLE_ITEMS.filter((i) => !n[i].confirmed).length + (n.echogenicFoci.confirmed ? 0 : 1) + (n.size && !n.size.confirmed ? 1 : 0),
+    (sum, n) =>
+      sum +
+      SINGLE_ITEMS.filter((i) => !n[i].confirmed).length +
+      (n.echogenicFoci.confirmed ? 0 : 1) +
+      (n.size && !n.size.confirmed ? 1 : 0) +
+      (system === 'c-tirads-2020' && n.cometTail === null ? 1 : 0),
     0,
   );
 }
@@ -82,7 +119,7 @@ export function confirmAi(n: NoduleState): NoduleState {
 const source = (v: unknown): Source => (v === 'ai' ? 'ai' : 'reader');
 
 /** A nodule of a report version as the server returned it (fields as stored, plus its `score`). */
-export function parseStoredNodule(value: unknown): (NoduleState & { score: NoduleScore | null }) | null {
+export function parseStoredNodule(value: unknown): (NoduleState & { score: NoduleScore | null; cTirads: CTiradsScore | null }) | null {
   const o = obj(value);
   const field = (v: unknown): Field => {
     const f = obj(v);
@@ -101,11 +138,33 @@ export function parseStoredNodule(value: unknown): (NoduleState & { score: Nodul
     margin: field(o.margin),
     echogenicFoci: { codes: arr(foci.codes).flatMap((c) => (typeof c === 'string' ? [c] : [])), source: source(foci.source), confirmed: bool(foci.confirmed) ?? false },
     size: longMm === null ? null : { longMm, shortMm: num(size.shortMm), source: source(size.source), confirmed: bool(size.confirmed) ?? false },
+    cometTail: bool(obj(o.cometTail).present) === null ? null : { present: bool(obj(o.cometTail).present) ?? false, source: 'reader', confirmed: true },
+    provenMalignant: bool(o.provenMalignant) ?? false,
     aiNodule: sop ? { sopInstanceUid: sop, frameNumber: num(ai.frameNumber) ?? 1, index: num(ai.index) ?? 1 } : null,
   };
   const score = obj(o.score);
   const stored = str(score.trLevel) === null && num(score.totalPoints) === null ? null : (score as unknown as NoduleScore);
-  return { ...state, score: stored };
+  const c = obj(o.cTirads);
+  return { ...state, score: stored, cTirads: str(c.category) === null && num(c.count) === null ? null : (c as unknown as CTiradsScore) };
+}
+
+const C_NAME: Record<string, string> = {
+  'C-TR1': 'no nodule',
+  'C-TR2': 'benign',
+  'C-TR3': 'probably benign',
+  'C-TR4A': 'low suspicion',
+  'C-TR4B': 'intermediate suspicion',
+  'C-TR4C': 'moderately high suspicion',
+  'C-TR5': 'highly suggestive of malignancy',
+  'C-TR6': 'proven malignant',
+};
+
+/** The C-TIRADS score in words: "4 features · C-TR4C, moderately high suspicion · FNA recommended (C-TR4C: FNA if > 1 cm)". */
+export function cTiradsText(score: CTiradsScore | null): string {
+  if (!score || score.category === null) return 'C-TIRADS not scored yet: choose every item and state comet-tail artefacts';
+  const rec = score.recommendation;
+  const count = score.count === null ? '' : `${score.count} ${Math.abs(score.count) === 1 ? 'feature' : 'features'} · `;
+  return `${count}${score.category}, ${C_NAME[score.category] ?? ''} · ${rec ? `${ACTION[rec.action] ?? rec.action} (${rec.rule})` : ''}`;
 }
 
 const LEVEL_NAME: Record<string, string> = {

@@ -1,0 +1,68 @@
+import type { Principal, Role } from './principal';
+
+export interface RequestOrigin {
+  sourceIp?: string | null;
+  requestId?: string | null;
+}
+
+/** An administrative change: who made it (audited as a Security Alert, PS3.15 A.5.3.11). */
+export interface AdminContext extends RequestOrigin {
+  actor: Principal;
+}
+
+export interface TokenPair {
+  accessToken: string;
+  accessTokenExpiresAt: Date;
+  refreshToken: string;
+  refreshTokenExpiresAt: Date;
+  principal: Principal;
+}
+
+export interface UserView {
+  id: string;
+  username: string;
+  displayName: string;
+  role: Role;
+  clinicId: string | null;
+  disabled: boolean;
+  grants: string[];
+  createdAt: Date;
+}
+
+export type DimseAuthPolicy = 'credentials' | 'ae_only';
+
+export interface ClinicView {
+  id: string;
+  code: string;
+  name: string;
+  retentionYears: number;
+  aeTitles: string[];
+  /** DIMSE policy (migration 0901): 'credentials' (TLS certificate or user identity) or 'ae_only'. */
+  dimseAuth: DimseAuthPolicy;
+  createdAt: Date;
+}
+
+export interface ApiKeyView {
+  id: string;
+  clinicId: string;
+  name: string;
+  keyPrefix: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  replacedBy: string | null;
+}
+
+/** Returned once, at creation or rotation: the plaintext key is never stored and cannot be shown again. */
+export interface CreatedApiKey extends ApiKeyView {
+  key: string;
+}
+
+export interface OwnSessionView {
+  id: string;
+  createdAt: Date;
+  expiresAt: Date;
+  sourceIp: string | null;
+  current: boolean;
+}
