@@ -189,7 +189,9 @@ describeUnless(ohifMissing(), 'OHIF against Yunying (own origin, OIDC)', () => {
     // Back in OHIF with nobody signed in: it sends the browser to Yunying's login page.
     await ohif.expectSignInPage();
     const revocations = traffic.since(mark).filter((e) => e.url.pathname === '/oidc/token/revocation');
-    expect(revocations.map((e) => e.status)).toEqual([200, 200]);
+    // Its access token, then its refresh token (OHIF may start its sign-out twice: each answered 200).
+    expect(revocations.length).toBeGreaterThanOrEqual(2);
+    expect(revocations.filter((e) => e.status !== 200)).toEqual([]);
 
     expect((await fetch(`${viewerUrl}/dicomweb/studies?limit=1`, bearer(tokens.accessToken))).status).toBe(401);
     expect((await fetch(`${viewerUrl}/api/auth/me`, bearer(tokens.accessToken))).status).toBe(401);
