@@ -54,6 +54,11 @@ describeUnless(chromiumMissing(), 'C-TIRADS report (e2e, chromium)', () => {
     expect(await cometRow.getByTestId('field-mark').textContent()).toBe('Reader');
     expect(await report.pending()).toBe('Every field confirmed.');
     expect(await page.getByTestId('overall-level').textContent()).toBe('From the nodules: C-TR4C (C-TIRADS), ACR TR5 (the most suspicious one).');
+    // A proven malignancy is C-TIRADS 6 whatever the features; unticked again, the count decides.
+    await block.locator('input[data-item="provenMalignant"]').check();
+    expect(await report.score(0)).toMatch(/^4 features · C-TR6, proven malignant/);
+    await block.locator('input[data-item="provenMalignant"]').uncheck();
+    expect(await report.score(0)).toMatch(/^4 features · C-TR4C/);
     await block.screenshot({ path: screenshotPath('ctirads-nodule.png') });
 
     const signed = await report.sign(reader.password);

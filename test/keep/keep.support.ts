@@ -40,5 +40,5 @@ export interface ScrubSummary {
   ok: number;
   unreachable: number;
   repaired: number;
-  findings: { sha256: string; target: string; state: 'missing' | 'corrupt'; problem: string; repaired: boolean | null }[];
+  findings: { sha256: string | null; target: string; state: 'missing' | 'corrupt' | 'tampered' | 'unprotected'; problem: string; repaired: boolean | null }[];
 }

@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import { storageTargetSettings, type Config } from '@yunying/config';
-import type { Logger } from '@yunying/core';
-import type { Pool } from '@yunying/catalog';
+import { describeError, isAppError, type Logger } from '@yunying/core';
+import { copyVersionLookup, type Pool } from '@yunying/catalog';
 import { ReplicatedStore, createDerivedStore, createTargetsFromConfig, type DerivedStore } from '@yunying/storage';
 import { IngestPipeline, type IngestPipelineOptions } from './ingest.pipeline';
 
@@ -9,11 +9,33 @@ import { IngestPipeline, type IngestPipelineOptions } from './ingest.pipeline';
  * The replica targets and write quorum of the configuration. With `prepare` (the default: ingest and
  * keeper) they are initialised: roots created, buckets created and locked. Roles that must run with
  * read-only or write-only object credentials (viewer, inference) pass `prepare: false` and never create a
- * bucket or change its lock configuration.
+ * bucket or change its lock configuration: they only check that each bucket exists and stop with a clear
+ * error when one is missing (an unreachable target is only logged: it may come back). With `pool`, reads
+ * ask each S3 copy for the version the catalog recorded (#17).
  */
-export async function createReplicatedStore(config: Config, logger: Logger, options: { prepare?: boolean } = {}): Promise<ReplicatedStore> {
-  const store = new ReplicatedStore({ targets: createTargetsFromConfig(storageTargetSettings(config), logger), writeQuorum: config.writeQuorum, logger });
-  if (options.prepare ?? true) await store.init();
+export async function createReplicatedStore(
+  config: Config,
+  logger: Logger,
+  options: { prepare?: boolean; pool?: Pool } = {},
+): Promise<ReplicatedStore> {
+  const store = new ReplicatedStore({
+    targets: createTargetsFromConfig(storageTargetSettings(config), logger),
+    writeQuorum: config.writeQuorum,
+    logger,
+    ...(options.pool === undefined ? {} : { copyVersions: copyVersionLookup(options.pool) }),
+  });
+  if (options.prepare ?? true) {
+    await store.init();
+  } else {
+    for (const target of store.targets) {
+      try {
+        await target.assertExists();
+      } catch (error) {
+        if (isAppError(error) && error.code === 'config_invalid') throw error;
+        logger.warn({ replica: target.name, err: describeError(error) }, 'storage: replica target not reachable at start');
+      }
+    }
+  }
   return store;
 }
 

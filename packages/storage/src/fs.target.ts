@@ -441,6 +441,11 @@ export class FsReplicaTarget implements ReplicaTarget {
     }
   }
 
+  /** The root with its marker; a missing marker reads as an unmounted disk (unavailable), as elsewhere. */
+  async assertExists(): Promise<void> {
+    await this.assertMounted();
+  }
+
   async probe(): Promise<void> {
     await this.assertMounted();
     try {
@@ -448,6 +453,20 @@ export class FsReplicaTarget implements ReplicaTarget {
       await fs.unlink(tmp);
     } catch (error) {
       throw unavailable(this.name, 'not writable', error);
+    }
+  }
+
+  /** fs has no bucket lock configuration; what stands for it is the root's marker, which must still name
+   * this replica (a swapped or re-initialised disk would not). A missing marker is an unmounted disk:
+   * unavailable, not a finding. Per-file modes and sidecars are checked by verify. */
+  async checkProtection(): Promise<string[]> {
+    await this.assertMounted();
+    try {
+      const marker = JSON.parse(await fs.readFile(path.join(this.root, MARKER), 'utf8')) as { name?: unknown };
+      return marker.name === this.name ? [] : ['replica marker names another replica'];
+    } catch (error) {
+      if (error instanceof SyntaxError) return ['replica marker is not valid JSON'];
+      throw unavailable(this.name, 'cannot read the replica marker', error);
     }
   }
 

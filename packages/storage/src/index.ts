@@ -32,6 +32,8 @@ export {
   type ProbeResult,
   type RepairMeta,
   type CompleteResult,
+  type CopyVersions,
+  type CopyVersionLookup,
 } from './replicated.store';
 export { S3ReplicaTarget, type S3ReplicaTargetOptions } from './s3.target';
 export {

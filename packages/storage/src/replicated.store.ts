@@ -5,6 +5,12 @@ import type { ByteRange, CopyMeta, CopyReceipt, ObjectOrigin, ReplicaTarget, Ver
 import { unverifiedResult } from './target';
 import { safeReason, withTimeout } from './util';
 
+/** The S3 version the catalog recorded for each copy of one object, by target name (#17). A target that
+ * is absent (or null: no version recorded) holds no copy the catalog vouches for. */
+export type CopyVersions = ReadonlyMap<string, string | null>;
+/** Where reads learn the recorded versions: the catalog's copies table (see @yunying/catalog). */
+export type CopyVersionLookup = (sha256: string) => Promise<CopyVersions>;
+
 export interface ReplicatedStoreOptions {
   targets: ReplicaTarget[];
   /** Copies that must be durable before a put is accepted; 1..targets.length, default 3 (all). */
@@ -15,6 +21,12 @@ export interface ReplicatedStoreOptions {
   copyTimeoutMs?: number;
   /** Seconds a caller should wait before retrying after a missed quorum. */
   retryAfterSeconds?: number;
+  /**
+   * With it, every read asks each S3 target for the version the catalog recorded, so that a later version
+   * or a delete marker written with a leaked key is never served (#17), and an S3 target with no recorded
+   * version is not read. Without it (tests, rebuild-catalog), reads take the current version.
+   */
+  copyVersions?: CopyVersionLookup;
   logger?: Logger;
 }
 
@@ -50,6 +62,8 @@ export interface StoreResult {
 export interface ReadOptions {
   /** Size the catalog recorded; a copy of another size is skipped. */
   expectedSize?: number;
+  /** The recorded versions, when the caller has them already; otherwise the store's lookup is asked. */
+  versions?: CopyVersions;
 }
 
 export interface ProbeResult {
@@ -62,6 +76,8 @@ export interface RepairMeta {
   size: number;
   retainUntil: Date;
   legalHold?: boolean;
+  /** The recorded versions of the object's copies; otherwise the store's lookup is asked. */
+  versions?: CopyVersions;
 }
 
 export interface CompleteResult {
@@ -84,6 +100,7 @@ export class ReplicatedStore {
   private readonly copyTimeoutMs: number;
   private readonly retryAfterSeconds: number;
   private readonly logger: Logger | undefined;
+  private readonly copyVersions: CopyVersionLookup | undefined;
 
   constructor(options: ReplicatedStoreOptions) {
     const replicas = options.replicas ?? 3;
@@ -102,6 +119,7 @@ export class ReplicatedStore {
     this.copyTimeoutMs = options.copyTimeoutMs ?? 120_000;
     this.retryAfterSeconds = options.retryAfterSeconds ?? 30;
     this.logger = options.logger;
+    this.copyVersions = options.copyVersions;
   }
 
   /** Prepares every target (fs roots, S3 buckets with Object Lock). Throws on the first that fails. */
@@ -168,8 +186,8 @@ export class ReplicatedStore {
    * target is tried when a copy is missing, unreachable or corrupt. */
   async read(key: string, options: ReadOptions = {}): Promise<Uint8Array> {
     const hex = assertObjectKey(key);
-    return this.firstGood(key, async (target) => {
-      const bytes = await target.read(key);
+    return this.firstGood(key, options, async (target, version) => {
+      const bytes = await target.read(key, version);
       if (options.expectedSize !== undefined && bytes.length !== options.expectedSize) throw new Error('size mismatch');
       if (sha256Hex(bytes) !== hex) throw new Error('SHA-256 mismatch');
       return bytes;
@@ -180,17 +198,17 @@ export class ReplicatedStore {
    * cannot be hashed; the scrubber catches corruption inside). */
   async readRange(key: string, offset: number, length: number, options: ReadOptions = {}): Promise<Uint8Array> {
     assertObjectKey(key);
-    return this.firstGood(key, async (target) => {
-      await this.checkSize(target, key, options.expectedSize);
-      return target.readRange(key, offset, length);
+    return this.firstGood(key, options, async (target, version) => {
+      await this.checkSize(target, key, options.expectedSize, version);
+      return target.readRange(key, offset, length, version);
     });
   }
 
   async readStream(key: string, range?: ByteRange, options: ReadOptions = {}): Promise<{ stream: Readable; target: string }> {
     assertObjectKey(key);
-    return this.firstGood(key, async (target) => {
-      await this.checkSize(target, key, options.expectedSize);
-      return { stream: await target.readStream(key, range), target: target.name };
+    return this.firstGood(key, options, async (target, version) => {
+      await this.checkSize(target, key, options.expectedSize, version);
+      return { stream: await target.readStream(key, range, version), target: target.name };
     });
   }
 
@@ -199,11 +217,11 @@ export class ReplicatedStore {
   }
 
   /** Verifies every copy; an unreachable target gives a not-ok result rather than an exception. */
-  async verifyAll(key: string, expected: VerifyExpectation): Promise<VerifyResult[]> {
+  async verifyAll(key: string, expected: VerifyExpectation, versions?: CopyVersions): Promise<VerifyResult[]> {
     return Promise.all(
       this.targets.map(async (t) => {
         try {
-          return await this.timed(t, 'verify', t.verify(key, expected));
+          return await this.timed(t, 'verify', t.verify(key, { ...expected, versionId: versions?.get(t.name) ?? null }));
         } catch (error) {
           return unverifiedResult(t.name, key, [`not verified: ${safeReason(error)}`]);
         }
@@ -222,12 +240,17 @@ export class ReplicatedStore {
     if (fromTarget === toTarget) throw new AppError('bad_request', 'storage repair: source and destination are the same');
     const from = this.target(fromTarget);
     const to = this.target(toTarget);
-    const bytes = await from.read(key);
+    const versions = meta.versions ?? (await this.copyVersions?.(hex));
+    const sourceVersion = this.pinnedVersion(from, versions);
+    if (sourceVersion === undefined) {
+      throw new AppError('conflict', `storage repair: no recorded version on ${fromTarget}; choose another source`);
+    }
+    const bytes = await from.read(key, sourceVersion);
     if (bytes.length !== meta.size || sha256Hex(bytes) !== hex) {
       throw new AppError('conflict', `storage repair: the copy on ${fromTarget} is not good; choose another source`);
     }
     // The repaired copy carries the source's origin, so a rebuild can still attribute it (#18).
-    const origin = (await from.stat(key))?.origin ?? undefined;
+    const origin = (await from.stat(key, sourceVersion))?.origin ?? undefined;
     const receipt = await to.put(key, bytes, {
       sha256: hex,
       size: meta.size,
@@ -235,7 +258,7 @@ export class ReplicatedStore {
       legalHold: meta.legalHold ?? false,
       ...(origin === undefined ? {} : { origin }),
     });
-    const check = await to.verify(key, meta);
+    const check = await to.verify(key, { sha256: hex, size: meta.size, retainUntil: meta.retainUntil, versionId: receipt.versionId });
     if (!check.ok) {
       throw new AppError('unavailable', `storage repair: the copy on ${toTarget} did not verify (${check.problems.join('; ')})`, { retryable: true });
     }
@@ -248,7 +271,8 @@ export class ReplicatedStore {
    * good one. Targets still down are reported in `failed`, for the next attempt.
    */
   async completeCopies(key: string, meta: RepairMeta): Promise<CompleteResult> {
-    const results = await this.verifyAll(key, meta);
+    const versions = meta.versions ?? (await this.copyVersions?.(assertObjectKey(key)));
+    const results = await this.verifyAll(key, meta, versions);
     const good = results.filter((r) => r.ok).map((r) => r.target);
     const result: CompleteResult = { key, verified: [...good], repaired: [], failed: [] };
     const source = good[0];
@@ -258,7 +282,7 @@ export class ReplicatedStore {
         continue;
       }
       try {
-        result.repaired.push(await this.repairCopy(key, source, bad.target, meta));
+        result.repaired.push(await this.repairCopy(key, source, bad.target, { ...meta, ...(versions === undefined ? {} : { versions }) }));
         result.verified.push(bad.target);
       } catch (error) {
         result.failed.push({ target: bad.target, reason: safeReason(error) });
@@ -288,18 +312,30 @@ export class ReplicatedStore {
     );
   }
 
-  private async checkSize(target: ReplicaTarget, key: string, expectedSize: number | undefined): Promise<void> {
-    const stat = await target.stat(key);
+  private async checkSize(target: ReplicaTarget, key: string, expectedSize: number | undefined, version: string | null): Promise<void> {
+    const stat = await target.stat(key, version);
     if (stat === null) throw new AppError('not_found', `replica ${target.name}: no such object`);
     if (expectedSize !== undefined && stat.size !== expectedSize) throw new Error('size mismatch');
   }
 
-  private async firstGood<T>(key: string, attempt: (target: ReplicaTarget) => Promise<T>): Promise<T> {
+  /**
+   * The version to read on `target`: null (the current one) when nothing is pinned or on fs; undefined when
+   * versions are pinned and the S3 target has none recorded, so it must not be read at all.
+   */
+  private pinnedVersion(target: ReplicaTarget, versions: CopyVersions | undefined): string | null | undefined {
+    if (versions === undefined || target.kind !== 's3') return null;
+    return versions.get(target.name) ?? undefined;
+  }
+
+  private async firstGood<T>(key: string, options: ReadOptions, attempt: (target: ReplicaTarget, version: string | null) => Promise<T>): Promise<T> {
+    const versions = options.versions ?? (await this.copyVersions?.(assertObjectKey(key)));
     let allMissing = true;
     let last: unknown;
     for (const target of this.targets) {
       try {
-        return await attempt(target);
+        const version = this.pinnedVersion(target, versions);
+        if (version === undefined) throw new AppError('not_found', `replica ${target.name}: no recorded version`);
+        return await attempt(target, version);
       } catch (error) {
         last = error;
         if (isAppError(error) && error.code === 'bad_request') throw error;

@@ -53,6 +53,11 @@ interface Version {
   metadata: Record<string, unknown>;
 }
 
+/** minio's get/stat options for one version, or the current one. */
+function versionOpts(versionId: string | null): { versionId?: string } {
+  return versionId === null ? {} : { versionId };
+}
+
 const OBJECT_KEY = /^sha256\/[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{64}$/;
 
 interface Lock {
@@ -188,10 +193,10 @@ export class S3ReplicaTarget implements ReplicaTarget {
     }
   }
 
-  async stat(key: string): Promise<CopyStat | null> {
+  async stat(key: string, versionId: string | null = null): Promise<CopyStat | null> {
     assertObjectKey(key);
     try {
-      const version = await this.currentVersion(key);
+      const version = await this.currentVersion(key, versionId);
       if (version === null) return null;
       const lock = await this.lockOf(key, version.versionId);
       return {
@@ -220,28 +225,28 @@ export class S3ReplicaTarget implements ReplicaTarget {
     }
   }
 
-  async read(key: string): Promise<Uint8Array> {
+  async read(key: string, versionId: string | null = null): Promise<Uint8Array> {
     assertObjectKey(key);
     try {
-      return await streamToBytes(await this.client.getObject(this.bucket, key));
+      return await streamToBytes(await this.client.getObject(this.bucket, key, versionOpts(versionId)));
     } catch (error) {
       throw this.mapError(error, 'read failed');
     }
   }
 
-  async readRange(key: string, offset: number, length: number): Promise<Uint8Array> {
-    return streamToBytes(await this.readStream(key, { offset, length }));
+  async readRange(key: string, offset: number, length: number, versionId: string | null = null): Promise<Uint8Array> {
+    return streamToBytes(await this.readStream(key, { offset, length }, versionId));
   }
 
-  async readStream(key: string, range?: ByteRange): Promise<Readable> {
+  async readStream(key: string, range?: ByteRange, versionId: string | null = null): Promise<Readable> {
     assertObjectKey(key);
     if (range) checkRange(range.offset, range.length);
     // minio treats length 0 as "to the end"; an empty range is empty.
     if (range && range.length === 0) return Readable.from([]);
     try {
       return range
-        ? await this.client.getPartialObject(this.bucket, key, range.offset, range.length)
-        : await this.client.getObject(this.bucket, key);
+        ? await this.client.getPartialObject(this.bucket, key, range.offset, range.length, versionOpts(versionId))
+        : await this.client.getObject(this.bucket, key, versionOpts(versionId));
     } catch (error) {
       // A range that starts at or after the end is empty, as on fs.
       if (s3Code(error) === 'InvalidRange') return Readable.from([]);
@@ -252,10 +257,12 @@ export class S3ReplicaTarget implements ReplicaTarget {
   async verify(key: string, expected: VerifyExpectation): Promise<VerifyResult> {
     assertObjectKey(key);
     const result: VerifyResult = unverifiedResult(this.name, key);
+    const recorded = expected.versionId ?? null;
     try {
-      const version = await this.currentVersion(key);
+      result.tampering = await this.historyProblems(key, recorded);
+      const version = await this.currentVersion(key, recorded);
       if (version === null) {
-        result.problems.push('copy missing');
+        result.problems.push(recorded === null ? 'copy missing' : 'recorded version missing');
         return result;
       }
       result.exists = true;
@@ -317,6 +324,18 @@ export class S3ReplicaTarget implements ReplicaTarget {
     }
   }
 
+  async assertExists(): Promise<void> {
+    let exists: boolean;
+    try {
+      exists = await this.client.bucketExists(this.bucket);
+    } catch (error) {
+      throw unavailable(this.name, 'S3 endpoint not reachable', error);
+    }
+    if (!exists) {
+      throw new AppError('config_invalid', `replica ${this.name}: bucket ${this.bucket} is missing; this role does not create buckets (start ingest or keeper first)`);
+    }
+  }
+
   async probe(): Promise<void> {
     let exists: boolean;
     try {
@@ -325,6 +344,53 @@ export class S3ReplicaTarget implements ReplicaTarget {
       throw unavailable(this.name, 'S3 endpoint not reachable', error);
     }
     if (!exists) throw new AppError('unavailable', `replica ${this.name}: bucket missing`, { retryable: true });
+  }
+
+  /**
+   * The bucket's Object Lock configuration as `ensureBucket` left it (#17): enabled, default COMPLIANCE of
+   * at least the global minimum. Someone holding a key with PutBucketObjectLockConfiguration can lower the
+   * default, so that new versions would no longer be locked; that is a finding, never silently put back
+   * here (only an init, by a role allowed to, writes the configuration).
+   */
+  async checkProtection(): Promise<string[]> {
+    let config: Minio.ObjectLockInfo | undefined;
+    try {
+      config = await (this.client.getObjectLockConfig(this.bucket) as unknown as Promise<Minio.ObjectLockInfo>);
+    } catch (error) {
+      const code = s3Code(error);
+      if (code === 'ObjectLockConfigurationNotFoundError' || code === 'NoSuchObjectLockConfiguration') return ['bucket Object Lock is disabled'];
+      throw this.mapError(error, 'lock configuration read failed');
+    }
+    if (config === undefined || !('objectLockEnabled' in config) || config.objectLockEnabled !== 'Enabled') return ['bucket Object Lock is disabled'];
+    const problems: string[] = [];
+    if (config.mode !== 'COMPLIANCE') problems.push(`bucket default retention mode ${config.mode ?? 'none'}, expected COMPLIANCE`);
+    const days = config.unit === 'Years' ? config.validity * 365 : config.unit === 'Days' ? config.validity : 0;
+    if (days < MIN_DEFAULT_DAYS) problems.push(`bucket default retention ${days} days, expected at least ${MIN_DEFAULT_DAYS}`);
+    return problems;
+  }
+
+  /**
+   * What was written at the key after the recorded version (#17): later versions and delete markers. The
+   * archive writes at most one version of a key, and a second only on top of a corrupt one (put), which the
+   * catalog then records; versions older than the recorded one are therefore history, not findings.
+   * Without a recorded version, only delete markers are counted (they hide the copy).
+   */
+  private async historyProblems(key: string, recorded: string | null): Promise<string[]> {
+    type Listed = { name?: string; lastModified?: Date; versionId?: string | null; isDeleteMarker?: boolean };
+    const versions: Listed[] = [];
+    for await (const item of this.client.listObjects(this.bucket, key, true, { IncludeVersion: true }) as AsyncIterable<Listed>) {
+      if (item.name === key) versions.push(item);
+    }
+    const recordedAt = versions.find((v) => v.versionId === recorded && v.isDeleteMarker !== true)?.lastModified?.getTime();
+    const markers = versions.filter((v) => v.isDeleteMarker === true).length;
+    const later =
+      recorded === null || recordedAt === undefined
+        ? 0
+        : versions.filter((v) => v.isDeleteMarker !== true && v.versionId !== recorded && (v.lastModified?.getTime() ?? Infinity) >= recordedAt).length;
+    const problems: string[] = [];
+    if (later > 0) problems.push(`${later} version(s) written after the recorded one`);
+    if (markers > 0) problems.push(`${markers} delete marker(s)`);
+    return problems;
   }
 
   /** The legal hold status of the current version (S3 API), for tests and auditors. */
@@ -339,9 +405,10 @@ export class S3ReplicaTarget implements ReplicaTarget {
     }
   }
 
-  private async currentVersion(key: string): Promise<Version | null> {
+  /** The recorded version when one is given, else the current one; null when absent. */
+  private async currentVersion(key: string, versionId: string | null = null): Promise<Version | null> {
     try {
-      const st = await this.client.statObject(this.bucket, key);
+      const st = await this.client.statObject(this.bucket, key, versionOpts(versionId));
       return { size: st.size, versionId: st.versionId ?? null, metadata: st.metaData };
     } catch (error) {
       const code = s3Code(error);
@@ -477,7 +544,7 @@ export class S3ReplicaTarget implements ReplicaTarget {
   private mapError(error: unknown, what: string): AppError {
     if (isAppError(error)) return error;
     const code = s3Code(error);
-    if (code === 'NotFound' || code === 'NoSuchKey') return new AppError('not_found', `replica ${this.name}: no such object`);
+    if (code === 'NotFound' || code === 'NoSuchKey' || code === 'NoSuchVersion') return new AppError('not_found', `replica ${this.name}: no such object`);
     this.logger?.warn({ replica: this.name, code, reason: safeReason(error) }, `storage: S3 ${what}`);
     return unavailable(this.name, what, error);
   }

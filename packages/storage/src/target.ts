@@ -60,6 +60,9 @@ export interface VerifyExpectation {
   sha256: string;
   size: number;
   retainUntil: Date;
+  /** The S3 version the catalog recorded for this copy (#17): that version is the copy, whatever is
+   * current. Null or absent: the current version (copies recorded before versions were, and fs). */
+  versionId?: string | null;
 }
 
 export interface VerifyResult {
@@ -75,6 +78,12 @@ export interface VerifyResult {
   retainUntil: Date | null;
   /** Human-readable, safe (no paths, no patient data). Empty when ok. */
   problems: string[];
+  /**
+   * Signs that someone with the object store's credentials changed the key's history (#17, S3): versions
+   * written after the recorded one, delete markers. The recorded version may still be good (then `ok`
+   * stays true: reads ask for it), but each is a Security Alert. Always empty on fs (no versions).
+   */
+  tampering: string[];
 }
 
 export interface ByteRange {
@@ -96,13 +105,16 @@ export interface ReplicaTarget extends WormRecordTarget {
   init(): Promise<void>;
   /** Durable, locked write. Idempotent for the same content; extends (never shortens) retention. */
   put(key: string, bytes: Uint8Array, meta: CopyMeta): Promise<CopyReceipt>;
-  stat(key: string): Promise<CopyStat | null>;
+  /** `versionId` (S3): that version, not the current one; ignored on fs. */
+  stat(key: string, versionId?: string | null): Promise<CopyStat | null>;
   /** Every object key on the target (`sha256/ab/cd/<hex>` only: no sidecars, temp files or markers), in
    * key order, streamed: the orphan sweep and rebuild-catalog walk billions of them. */
   list(): AsyncIterable<ListedObject>;
-  read(key: string): Promise<Uint8Array>;
-  readRange(key: string, offset: number, length: number): Promise<Uint8Array>;
-  readStream(key: string, range?: ByteRange): Promise<Readable>;
+  /** Reads take the version the catalog recorded (S3; ignored on fs), so that a later version or a
+   * delete marker written with a leaked key is never what is served (#17). Null: the current version. */
+  read(key: string, versionId?: string | null): Promise<Uint8Array>;
+  readRange(key: string, offset: number, length: number, versionId?: string | null): Promise<Uint8Array>;
+  readStream(key: string, range?: ByteRange, versionId?: string | null): Promise<Readable>;
   verify(key: string, expected: VerifyExpectation): Promise<VerifyResult>;
   /** Throws AppError('retention_locked') before retain-until or under legal hold. `now` later than the
    * system clock is not believed (it could only be used to delete early). */
@@ -112,11 +124,21 @@ export interface ReplicaTarget extends WormRecordTarget {
    * COMPLIANCE on `versionId`, or the current version when null; fs: the sidecar). Returns the retain-until
    * now in force, as read back from the store. Throws AppError('not_found') when the copy is absent. */
   extendRetention(key: string, versionId: string | null, retainUntil: Date): Promise<Date>;
+  /** For roles that must not prepare targets (read-only credentials): resolves when the bucket / root
+   * exists, throws AppError('config_invalid') when it does not (someone must run init with a role allowed
+   * to), AppError('unavailable') when it cannot be reached. Changes nothing. */
+  assertExists(): Promise<void>;
   /** Readiness: resolves when the target can take writes, throws AppError('unavailable') otherwise. */
   probe(): Promise<void>;
+  /**
+   * What is wrong with the target's own protection, for the scrubber (#17): S3, Object Lock disabled or
+   * the bucket's default retention no longer COMPLIANCE for at least the global minimum; fs, the root's
+   * retention marker gone. Empty when all is as `init` left it. Reads only: never changes the target.
+   */
+  checkProtection(): Promise<string[]>;
 }
 
 /** A verification result with nothing confirmed yet; each target fills in what it checks. */
 export function unverifiedResult(target: string, key: string, problems: string[] = []): VerifyResult {
-  return { target, key, ok: false, exists: false, sizeOk: false, sha256Ok: false, lockOk: false, lockMode: null, retainUntil: null, problems };
+  return { target, key, ok: false, exists: false, sizeOk: false, sha256Ok: false, lockOk: false, lockMode: null, retainUntil: null, problems, tampering: [] };
 }

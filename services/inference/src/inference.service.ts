@@ -30,7 +30,7 @@ export async function startInferenceService(ctx: ServiceContext): Promise<Starte
 
   // Inference writes SR and SEG instances into buckets the ingest/keeper roles prepared: it never creates a
   // bucket or sets lock configuration (narrower credentials).
-  const store = await createReplicatedStore(config, logger, { prepare: false });
+  const store = await createReplicatedStore(config, logger, { prepare: false, pool: ctx.pool });
   const pipeline = createIngestPipeline(config, { pool: ctx.pool, store, logger, metrics: ctx.metrics });
 
   const metrics = triageMetrics(ctx.metrics);

@@ -16,7 +16,7 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
   const { config } = ctx;
   const logger = ctx.logger.child({ role: 'ingest' });
 
-  const store = await createReplicatedStore(config, logger);
+  const store = await createReplicatedStore(config, logger, { pool: ctx.pool });
 
   const studyQueue = new TypedQueue('study', { redisUrl: config.redis.url, prefix: config.redis.queuePrefix });
   ctx.lifecycle.add({ name: 'ingest queues', close: () => studyQueue.close() });

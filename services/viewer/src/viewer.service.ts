@@ -26,7 +26,7 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
   const authenticator = withOidc(auth, config);
   // The viewer never creates a bucket or sets lock configuration. It reads objects (from the first copy
   // that verifies) and, since #20, writes signed report SRs: its object credentials need write access.
-  const store = await createReplicatedStore(config, logger, { prepare: false });
+  const store = await createReplicatedStore(config, logger, { prepare: false, pool: ctx.pool });
   const derived = await createDerivedObjectStore(config, { prepare: false });
   // Signed reports are written as SRs through the one write path (#20), so the viewer writes objects too:
   // three locked copies, retention at least the medical-record retention (REPORT_RETENTION_YEARS).

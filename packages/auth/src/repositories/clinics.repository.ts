@@ -1,49 +1,61 @@
+import { sql } from 'kysely';
+import { kyselyOn } from '@yunying/catalog';
 import type { Queryable } from '../queryable';
 import type { ClinicView, DimseAuthPolicy } from '../auth.types';
 
+/** clinics.dimse_auth is text with a check constraint (migration 0901); this narrows it. */
+function dimseAuthPolicy(value: string): DimseAuthPolicy {
+  if (value !== 'credentials' && value !== 'ae_only') throw new Error('clinics.dimse_auth outside the schema check');
+  return value;
+}
+
 export async function listClinics(db: Queryable): Promise<ClinicView[]> {
-  const { rows } = await db.query<{ id: string; code: string; name: string; retention_years: number; ae_titles: string[]; dimse_auth: DimseAuthPolicy; created_at: Date }>(
-    `SELECT c.id::text, c.code, c.name, c.retention_years, c.dimse_auth, c.created_at,
-            ARRAY(SELECT a.ae_title FROM clinic_ae_titles a WHERE a.clinic_id = c.id ORDER BY 1) AS ae_titles
-       FROM clinics c ORDER BY c.code`,
-  );
-  return rows.map((r) => ({ id: r.id, code: r.code, name: r.name, retentionYears: r.retention_years, aeTitles: r.ae_titles, dimseAuth: r.dimse_auth, createdAt: r.created_at }));
+  const rows = await kyselyOn(db)
+    .selectFrom('clinics')
+    .select((eb) => [
+      'clinics.id',
+      'clinics.code',
+      'clinics.name',
+      'clinics.retentionYears',
+      'clinics.dimseAuth',
+      'clinics.createdAt',
+      sql<string[]>`ARRAY(${eb.selectFrom('clinicAeTitles').select('clinicAeTitles.aeTitle').whereRef('clinicAeTitles.clinicId', '=', 'clinics.id').orderBy('clinicAeTitles.aeTitle')})`.as('aeTitles'),
+    ])
+    .orderBy('clinics.code')
+    .execute();
+  return rows.map((row) => ({ ...row, dimseAuth: dimseAuthPolicy(row.dimseAuth) }));
 }
 
 /** Without an explicit DIMSE policy the column default applies: credentials required (migration 0901). */
 export async function insertClinic(db: Queryable, clinic: { code: string; name: string; retentionYears: number; dimseAuth?: DimseAuthPolicy }): Promise<string | undefined> {
-  const { rows } =
-    clinic.dimseAuth === undefined
-      ? await db.query<{ id: string }>('INSERT INTO clinics (code, name, retention_years) VALUES ($1, $2, $3) RETURNING id::text', [clinic.code, clinic.name, clinic.retentionYears])
-      : await db.query<{ id: string }>('INSERT INTO clinics (code, name, retention_years, dimse_auth) VALUES ($1, $2, $3, $4) RETURNING id::text', [
-          clinic.code,
-          clinic.name,
-          clinic.retentionYears,
-          clinic.dimseAuth,
-        ]);
-  return rows[0]?.id;
+  const row = await kyselyOn(db).insertInto('clinics').values(clinic).returning('id').executeTakeFirst();
+  return row?.id;
 }
 
 export async function insertAeTitle(db: Queryable, aeTitle: string, clinicId: string): Promise<void> {
-  await db.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2)', [aeTitle, clinicId]);
+  await kyselyOn(db).insertInto('clinicAeTitles').values({ aeTitle, clinicId }).execute();
 }
 
 /** The words of a clinic a password must not be built on. */
 export async function findClinicNames(db: Queryable, clinicId: string): Promise<{ code: string; name: string } | null> {
-  const { rows } = await db.query<{ code: string; name: string }>('SELECT code, name FROM clinics WHERE id = $1', [clinicId]);
-  return rows[0] ?? null;
+  const row = await kyselyOn(db).selectFrom('clinics').select(['code', 'name']).where('id', '=', clinicId).executeTakeFirst();
+  return row ?? null;
 }
 
 export async function findClinicOfAeTitle(db: Queryable, aeTitle: string): Promise<string | null> {
-  const { rows } = await db.query<{ clinic_id: string }>('SELECT clinic_id::text FROM clinic_ae_titles WHERE ae_title = $1', [aeTitle]);
-  return rows[0]?.clinic_id ?? null;
+  const row = await kyselyOn(db).selectFrom('clinicAeTitles').select('clinicId').where('aeTitle', '=', aeTitle).executeTakeFirst();
+  return row?.clinicId ?? null;
 }
 
 export async function insertGrant(db: Queryable, userId: string, clinicId: string, grantedBy: string | null): Promise<void> {
-  await db.query('INSERT INTO radiologist_grants (user_id, clinic_id, granted_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [userId, clinicId, grantedBy]);
+  await kyselyOn(db)
+    .insertInto('radiologistGrants')
+    .values({ userId, clinicId, grantedBy })
+    .onConflict((conflict) => conflict.doNothing())
+    .execute();
 }
 
 export async function deleteGrant(db: Queryable, userId: string, clinicId: string): Promise<boolean> {
-  const { rowCount } = await db.query('DELETE FROM radiologist_grants WHERE user_id = $1 AND clinic_id = $2', [userId, clinicId]);
-  return (rowCount ?? 0) > 0;
+  const result = await kyselyOn(db).deleteFrom('radiologistGrants').where('userId', '=', userId).where('clinicId', '=', clinicId).executeTakeFirst();
+  return result.numDeletedRows > 0n;
 }

@@ -1,118 +1,125 @@
-import { isRole } from '../principal';
+import { sql, type ExpressionBuilder, type Selectable } from 'kysely';
+import { kyselyOn, type Tables } from '@yunying/catalog';
+import { isRole, type Role } from '../principal';
 import type { Queryable } from '../queryable';
 import type { UserView } from '../auth.types';
 
-/** A user as the services see it, with the version that access tokens must carry. */
-export interface UserRecord extends UserView {
-  tokenVersion: number;
-}
+const USER_COLUMNS = ['users.id', 'users.username', 'users.displayName', 'users.role', 'users.clinicId', 'users.disabled', 'users.tokenVersion', 'users.createdAt'] as const;
 
-export interface UserWithPassword extends UserRecord {
-  passwordHash: string;
-}
-
-interface UserRow {
-  id: string;
-  username: string;
-  display_name: string;
-  role: string;
-  clinic_id: string | null;
-  disabled: boolean;
-  token_version: number;
+/** A user as the services see it (the columns above and the clinics granted), with the version access tokens must carry. */
+export type UserRecord = Pick<Selectable<Tables.Users>, 'id' | 'username' | 'displayName' | 'clinicId' | 'disabled' | 'tokenVersion' | 'createdAt'> & {
+  role: Role;
   grants: string[];
-  created_at: Date;
+};
+
+export type UserWithPassword = UserRecord & Pick<Selectable<Tables.Users>, 'passwordHash'>;
+
+/** The clinics a radiologist is granted, in one array column beside the user. */
+function grants(eb: ExpressionBuilder<Tables.DB, 'users'>) {
+  const granted = eb.selectFrom('radiologistGrants').select('radiologistGrants.clinicId').whereRef('radiologistGrants.userId', '=', 'users.id').orderBy('radiologistGrants.clinicId');
+  return sql<string[]>`ARRAY(${granted})`.as('grants');
 }
 
-const USER_COLUMNS = `u.id::text, u.username, u.display_name, u.role, u.clinic_id::text, u.disabled, u.token_version, u.created_at,
-  ARRAY(SELECT g.clinic_id::text FROM radiologist_grants g WHERE g.user_id = u.id ORDER BY 1) AS grants`;
-
-function userRecord(row: UserRow): UserRecord {
+/** users.role is text with a check constraint; this narrows it to the Role union. */
+function withRole<T extends { role: string }>(row: T): Omit<T, 'role'> & { role: Role } {
   if (!isRole(row.role)) throw new Error('users.role outside the schema check');
-  return {
-    id: row.id,
-    username: row.username,
-    displayName: row.display_name,
-    role: row.role,
-    clinicId: row.clinic_id,
-    disabled: row.disabled,
-    grants: row.grants,
-    createdAt: row.created_at,
-    tokenVersion: row.token_version,
-  };
+  return { ...row, role: row.role };
 }
 
 export function userView(record: UserRecord): UserView {
-  const { tokenVersion: _version, ...view } = record;
-  void _version;
-  return view;
+  return {
+    id: record.id,
+    username: record.username,
+    displayName: record.displayName,
+    role: record.role,
+    clinicId: record.clinicId,
+    disabled: record.disabled,
+    grants: record.grants,
+    createdAt: record.createdAt,
+  };
+}
+
+function selectUsers(db: Queryable) {
+  return kyselyOn(db)
+    .selectFrom('users')
+    .select((eb) => [...USER_COLUMNS, grants(eb)]);
 }
 
 export async function findUserById(db: Queryable, id: string): Promise<UserRecord | null> {
-  const { rows } = await db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE u.id = $1`, [id]);
-  return rows[0] ? userRecord(rows[0]) : null;
+  const row = await selectUsers(db).where('users.id', '=', id).executeTakeFirst();
+  return row ? withRole(row) : null;
 }
 
 export async function findUserByUsername(db: Queryable, username: string): Promise<UserRecord | null> {
-  const { rows } = await db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE u.username = $1`, [username]);
-  return rows[0] ? userRecord(rows[0]) : null;
+  const row = await selectUsers(db).where('users.username', '=', username).executeTakeFirst();
+  return row ? withRole(row) : null;
 }
 
 export async function findUserWithPassword(db: Queryable, by: { id: string } | { username: string }): Promise<UserWithPassword | null> {
-  const [column, value] = 'id' in by ? ['u.id', by.id] : ['u.username', by.username];
-  const { rows } = await db.query<UserRow & { password_hash: string }>(`SELECT ${USER_COLUMNS}, u.password_hash FROM users u WHERE ${column} = $1`, [value]);
-  const row = rows[0];
-  return row ? { ...userRecord(row), passwordHash: row.password_hash } : null;
+  const query = selectUsers(db).select('users.passwordHash');
+  const row = await ('id' in by ? query.where('users.id', '=', by.id) : query.where('users.username', '=', by.username)).executeTakeFirst();
+  return row ? withRole(row) : null;
 }
 
 export async function listUsers(db: Queryable): Promise<UserRecord[]> {
-  const { rows } = await db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users u ORDER BY u.username`);
-  return rows.map(userRecord);
+  const rows = await selectUsers(db).orderBy('users.username').execute();
+  return rows.map(withRole);
 }
 
 export async function insertUser(
   db: Queryable,
-  user: { username: string; displayName: string; role: string; clinicId: string | null; passwordHash: string },
+  user: { username: string; displayName: string; role: Role; clinicId: string | null; passwordHash: string },
 ): Promise<string | undefined> {
-  const { rows } = await db.query<{ id: string }>(
-    'INSERT INTO users (username, display_name, role, clinic_id, password_hash) VALUES ($1, $2, $3, $4, $5) RETURNING id::text',
-    [user.username, user.displayName, user.role, user.clinicId, user.passwordHash],
-  );
-  return rows[0]?.id;
+  const row = await kyselyOn(db).insertInto('users').values(user).returning('id').executeTakeFirst();
+  return row?.id;
 }
 
-/** Fields left undefined keep their value; `bumpTokenVersion` ends every access token of the user. */
+/** Fields left undefined (or a null password) keep their value; `bumpTokenVersion` ends every access token of the user. */
 export async function updateUser(
   db: Queryable,
   id: string,
   change: { displayName?: string; passwordHash?: string | null; disabled?: boolean; bumpTokenVersion: boolean },
 ): Promise<void> {
-  await db.query(
-    `UPDATE users SET display_name = coalesce($2, display_name), password_hash = coalesce($3, password_hash),
-        disabled = coalesce($4, disabled), token_version = token_version + $5, updated_at = now() WHERE id = $1`,
-    [id, change.displayName ?? null, change.passwordHash ?? null, change.disabled ?? null, change.bumpTokenVersion ? 1 : 0],
-  );
+  await kyselyOn(db)
+    .updateTable('users')
+    .set((eb) => ({
+      ...(change.displayName !== undefined ? { displayName: change.displayName } : {}),
+      ...(change.passwordHash !== undefined && change.passwordHash !== null ? { passwordHash: change.passwordHash } : {}),
+      ...(change.disabled !== undefined ? { disabled: change.disabled } : {}),
+      tokenVersion: eb('tokenVersion', '+', change.bumpTokenVersion ? 1 : 0),
+      updatedAt: sql<Date>`now()`,
+    }))
+    .where('id', '=', id)
+    .execute();
 }
 
 /** Sets a new password and bumps the token version; returns the new version. */
 export async function replacePassword(db: Queryable, id: string, passwordHash: string): Promise<number | undefined> {
-  const { rows } = await db.query<{ token_version: number }>(
-    'UPDATE users SET password_hash = $2, token_version = token_version + 1, updated_at = now() WHERE id = $1 RETURNING token_version',
-    [id, passwordHash],
-  );
-  return rows[0]?.token_version;
+  const row = await kyselyOn(db)
+    .updateTable('users')
+    .set((eb) => ({ passwordHash, tokenVersion: eb('tokenVersion', '+', 1), updatedAt: sql<Date>`now()` }))
+    .where('id', '=', id)
+    .returning('tokenVersion')
+    .executeTakeFirst();
+  return row?.tokenVersion;
 }
 
 export async function bumpTokenVersion(db: Queryable, id: string): Promise<void> {
-  await db.query('UPDATE users SET token_version = token_version + 1, updated_at = now() WHERE id = $1', [id]);
+  await kyselyOn(db)
+    .updateTable('users')
+    .set((eb) => ({ tokenVersion: eb('tokenVersion', '+', 1), updatedAt: sql<Date>`now()` }))
+    .where('id', '=', id)
+    .execute();
 }
 
 /** The user of a session with the session's state, in one indexed query (every request with an access token runs it). */
 export async function findUserOfSession(db: Queryable, sessionId: string, userId: string): Promise<(UserRecord & { sessionRevokedAt: Date | null; sessionExpiresAt: Date }) | null> {
-  const { rows } = await db.query<UserRow & { s_revoked: Date | null; s_expires: Date }>(
-    `SELECT ${USER_COLUMNS}, s.revoked_at AS s_revoked, s.expires_at AS s_expires
-       FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND u.id = $2`,
-    [sessionId, userId],
-  );
-  const row = rows[0];
-  return row ? { ...userRecord(row), sessionRevokedAt: row.s_revoked, sessionExpiresAt: row.s_expires } : null;
+  const row = await kyselyOn(db)
+    .selectFrom('sessions')
+    .innerJoin('users', 'users.id', 'sessions.userId')
+    .select((eb) => [...USER_COLUMNS, grants(eb), 'sessions.revokedAt as sessionRevokedAt', 'sessions.expiresAt as sessionExpiresAt'])
+    .where('sessions.id', '=', sessionId)
+    .where('users.id', '=', userId)
+    .executeTakeFirst();
+  return row ? withRole(row) : null;
 }

@@ -21,6 +21,10 @@ export interface ClaimedCopy {
   repairAttempts: number;
   /** For the audit event; null when no instance refers to the object (yet). */
   studyInstanceUid: string | null;
+  /** The S3 version recorded at write (null on fs): what verify and reads ask for (#17). */
+  versionId: string | null;
+  /** What tampering the scrubber last reported for this copy (migration 1730), null when none. */
+  tampering: string | null;
 }
 
 interface ClaimRow {
@@ -34,11 +38,13 @@ interface ClaimRow {
   legal_hold: boolean;
   repair_attempts: number;
   study_instance_uid: string | null;
+  version_id: string | null;
+  tampering: string | null;
 }
 
 const RETURNING = `
   RETURNING c.id, c.sha256, c.target, c.object_key, c.size_bytes, c.state, GREATEST(c.retain_until, o.retain_until) AS retain_until,
-            o.legal_hold, c.repair_attempts,
+            o.legal_hold, c.repair_attempts, c.version_id, c.tampering,
             (SELECT s.study_instance_uid FROM instances i JOIN studies s ON s.id = i.study_ref WHERE i.sha256 = c.sha256 LIMIT 1) AS study_instance_uid`;
 
 function toClaimed(row: ClaimRow): ClaimedCopy {
@@ -53,7 +59,28 @@ function toClaimed(row: ClaimRow): ClaimedCopy {
     legalHold: row.legal_hold,
     repairAttempts: row.repair_attempts,
     studyInstanceUid: row.study_instance_uid,
+    versionId: row.version_id,
+    tampering: row.tampering,
   };
+}
+
+/** Remembers what tampering was last reported for a copy (null: none now), so it is alerted once. */
+export async function recordTampering(client: PoolClient, id: string, tampering: string | null): Promise<void> {
+  await client.query('UPDATE copies SET tampering = $2 WHERE id = $1', [id, tampering === null ? null : tampering.slice(0, 500)]);
+}
+
+/**
+ * Records the problems now found with a target's own protection; returns what was recorded before (null:
+ * never checked), so the caller alerts only on a change.
+ */
+export async function swapProtectionProblems(client: PoolClient, target: string, problems: string): Promise<string | null> {
+  const before = await client.query<{ problems: string }>('SELECT problems FROM replica_protection WHERE target = $1 FOR UPDATE', [target]);
+  await client.query(
+    `INSERT INTO replica_protection (target, problems, checked_at) VALUES ($1, $2, now())
+     ON CONFLICT (target) DO UPDATE SET problems = EXCLUDED.problems, checked_at = now()`,
+    [target, problems.slice(0, 1000)],
+  );
+  return before.rows[0]?.problems ?? null;
 }
 
 /** Scheduled scrub: the ok copies verified longest ago (never-verified first) and not since `verifiedBefore`. */

@@ -17,7 +17,7 @@ export async function startKeeperService(ctx: ServiceContext): Promise<StartedSe
   const { config } = ctx;
   const logger = ctx.logger.child({ role: 'keeper' });
   // The keeper repairs copies, so it prepares the targets (creates missing roots/buckets) like ingest.
-  const store = await createReplicatedStore(config, logger);
+  const store = await createReplicatedStore(config, logger, { pool: ctx.pool });
   const auth = AuthService.fromConfig(config, ctx.pool, new AuditLog(ctx.pool));
   const keeper = startKeeper({ config, pool: ctx.pool, store, auth, logger, metrics: ctx.metrics, lifecycle: ctx.lifecycle, loops: true });
   if (config.role !== 'keeper') return null;

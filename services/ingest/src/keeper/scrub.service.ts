@@ -2,7 +2,16 @@ import { appendAuditEvent } from '@yunying/audit';
 import { inTransaction, type Pool } from '@yunying/catalog';
 import { describeError, type Logger } from '@yunying/core';
 import type { ReplicatedStore, VerifyResult } from '@yunying/storage';
-import { claimDueForScrub, claimNextForPass, markBad, markVerifiedOk, postponeUnreachable, type ClaimedCopy } from './copies.repository';
+import {
+  claimDueForScrub,
+  claimNextForPass,
+  markBad,
+  markVerifiedOk,
+  postponeUnreachable,
+  recordTampering,
+  swapProtectionProblems,
+  type ClaimedCopy,
+} from './copies.repository';
 import { KEEPER_ACTOR } from './keeper.audit';
 import type { KeeperMetrics } from './keeper.metrics';
 import type { RepairService } from './repair.service';
@@ -23,10 +32,16 @@ export interface ScrubOptions {
   unreachableRetrySeconds: number;
 }
 
+/**
+ * missing / corrupt: the copy itself is bad (repaired). tampered: something was written at the copy's key
+ * after the recorded version (a later version, a delete marker: #17); the recorded version is what reads
+ * take, so nothing is repaired, but someone holds a key that can write. unprotected: the target's own
+ * protection changed (S3 bucket Object Lock configuration; fs root marker); sha256 is null.
+ */
 export interface ScrubFinding {
-  sha256: string;
+  sha256: string | null;
   target: string;
-  state: 'missing' | 'corrupt';
+  state: 'missing' | 'corrupt' | 'tampered' | 'unprotected';
   problem: string;
   repaired: boolean | null;
 }
@@ -75,6 +90,7 @@ export class Scrubber {
     const summary = emptySummary();
     const throttle = new ReadThrottle(this.options.maxBytesPerSecond);
     const before = new Date(Date.now() - this.options.cycleSeconds * 1000);
+    await this.checkProtection(summary);
     const claimed = await claimDueForScrub(this.options.pool, before, this.options.batch, this.leaseSeconds());
     for (const copy of claimed) await this.scrubOne(copy, summary, throttle, true);
     return summary;
@@ -84,6 +100,7 @@ export class Scrubber {
   async fullPass(options: { repair: boolean }): Promise<ScrubSummary> {
     const summary = emptySummary();
     const throttle = new ReadThrottle(this.options.maxBytesPerSecond);
+    await this.checkProtection(summary);
     let cursor = '0';
     for (;;) {
       const claimed = await claimNextForPass(this.options.pool, cursor, this.options.batch, this.leaseSeconds());
@@ -99,7 +116,7 @@ export class Scrubber {
     const { pool, store, logger, metrics } = this.options;
     let result: VerifyResult | undefined;
     try {
-      result = await store.verifyCopy(copy.key, copy.target, { sha256: copy.sha256, size: copy.size, retainUntil: copy.retainUntil });
+      result = await store.verifyCopy(copy.key, copy.target, { sha256: copy.sha256, size: copy.size, retainUntil: copy.retainUntil, versionId: copy.versionId });
     } catch (error) {
       logger.warn({ replica: copy.target, err: describeError(error) }, 'keeper: verify failed');
     }
@@ -115,6 +132,7 @@ export class Scrubber {
       await postponeUnreachable(pool, copy.id, this.options.unreachableRetrySeconds);
       return;
     }
+    await this.noteTampering(copy, result, summary);
     if (result.ok) {
       summary.ok += 1;
       metrics.verified.inc({ target: copy.target, outcome: 'ok' });
@@ -149,6 +167,66 @@ export class Scrubber {
     const outcome = await this.options.repair.repairClaimed({ ...copy, state, repairAttempts: 0 });
     finding.repaired = outcome.repaired;
     if (outcome.repaired) summary.repaired += 1;
+  }
+
+  /**
+   * A later version or a delete marker at the copy's key (#17): alerted when it first appears or changes,
+   * not on every pass (the extra version is locked by the bucket default and stays). Metadata only in the
+   * alert: digest, target, counts.
+   */
+  private async noteTampering(copy: ClaimedCopy, result: VerifyResult, summary: ScrubSummary): Promise<void> {
+    const now = result.tampering.length === 0 ? null : result.tampering.join('; ');
+    if (now === copy.tampering) return;
+    await inTransaction(this.options.pool, async (client) => {
+      await recordTampering(client, copy.id, now);
+      if (now === null) return;
+      await appendAuditEvent(client, {
+        type: 'Security Alert',
+        outcome: 8,
+        actor: KEEPER_ACTOR,
+        studyInstanceUid: copy.studyInstanceUid,
+        details: { event: 'copy.tampered', sha256: copy.sha256, target: copy.target, problem: now, versionId: copy.versionId },
+      });
+    });
+    if (now === null) return;
+    this.options.metrics.verified.inc({ target: copy.target, outcome: 'tampered' });
+    this.options.logger.warn({ replica: copy.target, sha256: copy.sha256, problem: now }, 'keeper: object store written behind the archive');
+    summary.findings.push({ sha256: copy.sha256, target: copy.target, state: 'tampered', problem: now, repaired: null });
+  }
+
+  /**
+   * Each target's own protection (#17): a bucket whose Object Lock was disabled or whose default retention
+   * was lowered takes new versions unlocked. Alerted when the problems change (found, changed, gone: the
+   * last as an informational event), never put back from here (the keeper's key must not be able to).
+   */
+  private async checkProtection(summary: ScrubSummary): Promise<void> {
+    const { pool, store, logger, metrics } = this.options;
+    for (const target of store.targets) {
+      let problems: string[];
+      try {
+        problems = await target.checkProtection();
+      } catch (error) {
+        logger.warn({ replica: target.name, err: describeError(error) }, 'keeper: protection check failed');
+        continue;
+      }
+      const now = problems.join('; ');
+      const before = await inTransaction(pool, async (client) => {
+        const previous = await swapProtectionProblems(client, target.name, now);
+        if ((previous ?? '') === now) return previous;
+        await appendAuditEvent(client, {
+          type: 'Security Alert',
+          outcome: now === '' ? 0 : 8,
+          actor: KEEPER_ACTOR,
+          studyInstanceUid: null,
+          details: { event: now === '' ? 'replica.protection-restored' : 'replica.protection-changed', target: target.name, problem: now === '' ? 'as configured' : now },
+        });
+        return previous;
+      });
+      if ((before ?? '') === now || now === '') continue;
+      metrics.verified.inc({ target: target.name, outcome: 'unprotected' });
+      logger.warn({ replica: target.name, problem: now }, 'keeper: replica target protection changed');
+      summary.findings.push({ sha256: null, target: target.name, state: 'unprotected', problem: now, repaired: null });
+    }
   }
 
   private leaseSeconds(): number {

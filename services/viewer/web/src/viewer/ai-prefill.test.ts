@@ -52,6 +52,7 @@ describe('AI prefill of the structured report', () => {
       size: { longMm: 12.3, shortMm: 8.1, source: 'ai', confirmed: false },
       // The AI's foci "none" includes comet-tail artefacts: C-TIRADS waits for the reader to say.
       cometTail: null,
+      provenMalignant: false,
       aiNodule: { sopInstanceUid: '1.2.3', frameNumber: 3, index: 1 },
     });
     expect(block && scoreOf(block)).toMatchObject({ totalPoints: 4, trLevel: 'TR4', recommendation: { action: 'follow-up' } });
@@ -67,6 +68,7 @@ describe('AI prefill of the structured report', () => {
     expect(unconfirmedCount([confirmAi(block)], 'c-tirads-2020')).toBe(1);
     const stated = { ...confirmAi(block), cometTail: { present: false, source: 'reader' as const, confirmed: true } };
     expect(unconfirmedCount([stated], 'c-tirads-2020')).toBe(0);
+    expect(cTiradsOf({ ...stated, provenMalignant: true }).category).toBe('C-TR6');
     expect(cTiradsText(cTiradsOf(stated))).toBe('1 feature · C-TR4A, low suspicion · Ultrasound follow-up (C-TR4A: up to 1.5 cm, follow-up; FNA only for suspected extension or nodes)');
   });
 

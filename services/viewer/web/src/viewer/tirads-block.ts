@@ -170,6 +170,17 @@ export function noduleBlock(initial: NoduleState, onChange: () => void, onRemove
     );
   };
 
+  /** C-TIRADS 6: a nodule already proven malignant (cytology or histology); off unless the reader says. */
+  const proven = (): HTMLElement => {
+    const box = h('input', { type: 'checkbox', id: `${id}-proven`, 'data-item': 'provenMalignant' });
+    box.checked = state.provenMalignant;
+    box.addEventListener('change', () => {
+      state = { ...state, provenMalignant: box.checked };
+      changed();
+    });
+    return h('div', { class: 'tirads-field', 'data-field': 'provenMalignant' }, h('label', { class: 'check', for: box.id }, box, ' Proven malignant (cytology or histology): C-TIRADS 6'));
+  };
+
   const location = h('input', { type: 'text', id: `${id}-location`, maxlength: 200, placeholder: 'e.g. right lobe, lower pole', value: state.location });
   location.addEventListener('input', () => {
     state = { ...state, location: location.value };
@@ -186,6 +197,7 @@ export function noduleBlock(initial: NoduleState, onChange: () => void, onRemove
     ...SINGLE_ITEMS.map(single),
     foci(),
     system === 'c-tirads-2020' ? cometTail() : null,
+    system === 'c-tirads-2020' ? proven() : null,
     size(),
     h('div', { class: 'tirads-field' }, h('label', { for: location.id }, 'Location'), location),
     score,
@@ -239,7 +251,7 @@ export function signedNoduleView(n: NoduleState & { score: Parameters<typeof sco
     n.location ? ` · ${n.location}` : '',
     size,
     h('br'),
-    [...items, foci, ...(n.cometTail ? [`Comet-tail artefacts: ${n.cometTail.present ? 'present' : 'absent'}`] : [])].join('; '),
+    [...items, foci, ...(n.cometTail ? [`Comet-tail artefacts: ${n.cometTail.present ? 'present' : 'absent'}`] : []), ...(n.provenMalignant ? ['Proven malignant'] : [])].join('; '),
     h('br'),
     n.cTirads ? h('em', { 'data-testid': 'signed-ctirads' }, cTiradsText(n.cTirads)) : null,
     n.cTirads ? h('br') : null,

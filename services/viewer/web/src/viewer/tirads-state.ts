@@ -33,6 +33,8 @@ export interface NoduleState {
   size: SizeField | null;
   /** C-TIRADS only: comet-tail artefacts seen or not; always the reader's own statement. */
   cometTail: { present: boolean; source: 'reader'; confirmed: boolean } | null;
+  /** C-TIRADS 6: proven malignant by cytology or histology (the reader states it). */
+  provenMalignant: boolean;
   aiNodule: { sopInstanceUid: string; frameNumber: number; index: number } | null;
 }
 
@@ -62,6 +64,7 @@ export function emptyNodule(): NoduleState {
     echogenicFoci: { codes: [], source: 'reader', confirmed: false },
     size: null,
     cometTail: null,
+    provenMalignant: false,
     aiNodule: null,
   };
 }
@@ -78,7 +81,7 @@ export function scoreOf(n: NoduleState): NoduleScore {
 export function cTiradsOf(n: NoduleState): CTiradsScore {
   return scoreCTirads(
     { composition: n.composition.code, echogenicity: n.echogenicity.code, shape: n.shape.code, margin: n.margin.code, echogenicFoci: n.echogenicFoci.codes },
-    { cometTail: n.cometTail?.present ?? null, provenMalignant: false },
+    { cometTail: n.cometTail?.present ?? null, provenMalignant: n.provenMalignant },
     n.size ? { longMm: n.size.longMm, shortMm: n.size.shortMm } : null,
   );
 }
@@ -136,6 +139,7 @@ export function parseStoredNodule(value: unknown): (NoduleState & { score: Nodul
     echogenicFoci: { codes: arr(foci.codes).flatMap((c) => (typeof c === 'string' ? [c] : [])), source: source(foci.source), confirmed: bool(foci.confirmed) ?? false },
     size: longMm === null ? null : { longMm, shortMm: num(size.shortMm), source: source(size.source), confirmed: bool(size.confirmed) ?? false },
     cometTail: bool(obj(o.cometTail).present) === null ? null : { present: bool(obj(o.cometTail).present) ?? false, source: 'reader', confirmed: true },
+    provenMalignant: bool(o.provenMalignant) ?? false,
     aiNodule: sop ? { sopInstanceUid: sop, frameNumber: num(ai.frameNumber) ?? 1, index: num(ai.index) ?? 1 } : null,
   };
   const score = obj(o.score);
