@@ -11,6 +11,8 @@
    the out-of-fold candidates; calibration and thresholds come from the cross-fitted case scores.
 4. The final FrameNet on all data -> frame.onnx; heads and combiner on all out-of-fold candidates ->
    manifest.json; parity.json; cv-served.json.
+5. box_stage.py: the box combiner for named boxes (a reader's box, a crop), fitted on the radiologists'
+   outlined nodules, cross-fitted by case for its figures and thresholds.
 Fixed seeds; CPU only. `--frame-cache DIR` keeps each fold's held-out maps and the final network, so
 a rerun that changes only the descriptor stage takes minutes instead of the FrameNet trainings.
 """
@@ -212,6 +214,9 @@ def main():
     served.write_parity(fnet, comb, frames, args.out)
     with open(os.path.join(args.out, 'cv-served.json'), 'w') as fh:
         json.dump(report, fh, indent=1)
+    # Named boxes (a reader's, a crop's) get their own combiner and thresholds: box_stage.py says why.
+    import box_stage
+    box_stage.update_outputs(args.out, frames, ffold)
     stale = os.path.join(args.out, 'nodule.onnx')
     if os.path.exists(stale):
         os.remove(stale)  # the crop network of 2.x: replaced by the measured descriptors

@@ -52,7 +52,8 @@ export async function evaluateCrops(model: TriageModel, folder: string): Promise
     labels.push(label === '1' ? 1 : 0);
     cases.push(iCase >= 0 ? (r[iCase] ?? '') : (r[iImage] ?? ''));
   }
-  const { triage, urgent } = model.manifest.thresholds;
+  // Crops are named boxes: the box combiner's thresholds apply.
+  const { triage, urgent } = model.manifest.boxCombiner.thresholds;
   return {
     model: { id: model.manifest.id, version: model.manifest.version, sha256: model.manifest.sha256 },
     folder,

@@ -1,7 +1,8 @@
 /**
  * The triage manifest (models/thyroid-nodule/manifest.json), written by train_triage.py: the frame
  * network's ONNX graph with its sha256 and input geometry, the candidate rules, the measured
- * descriptors, the lexicon heads and the suspicion combiner (linear models on the descriptors), the
+ * descriptors, the lexicon heads and the two suspicion combiners (automatic candidates, named boxes:
+ * linear models on the descriptors), the
  * scope gate, and the thresholds chosen on served-path cross-validation. Loading verifies the graph's
  * sha256, so a service never serves a model its card does not describe.
  */
@@ -22,6 +23,16 @@ const head = z.object({
   /** One row of weights (over the standardised descriptors) per category. */
   weights: z.array(z.array(z.number())),
   bias: z.array(z.number()),
+});
+
+const logistic = z.object({
+  features: z.array(z.string()),
+  mean: z.array(z.number()),
+  std: z.array(z.number()),
+  coef: z.array(z.number()),
+  bias: z.number(),
+  prevalence: z.number().gt(0).lt(1),
+  prevalenceOffset: z.number(),
 });
 
 const manifestSchema = z.object({
@@ -47,19 +58,15 @@ const manifestSchema = z.object({
     aggregation: z.enum(['most-confident', 'max-score']),
     /** The score's region: the map component at this level that contains the candidate (3.3.0). */
     scoreThreshold: z.number().gt(0).lte(1),
-    /** A reader's box has no component around it: the score reads the box grown by this much per side. */
-    readerBoxScoreScale: z.number().gte(1),
   }),
   gate: z.object({ threshold: z.number(), colourFractionMax: z.number() }),
-  combiner: z.object({
-    features: z.array(z.string()),
-    mean: z.array(z.number()),
-    std: z.array(z.number()),
-    coef: z.array(z.number()),
-    bias: z.number(),
-    prevalence: z.number().gt(0).lt(1),
-    prevalenceOffset: z.number(),
-  }),
+  /** The suspicion of an automatic candidate, read on its score region (fitted on the frame network's candidates). */
+  combiner: logistic,
+  /**
+   * The suspicion of a named box (a reader's box, a crop's mask box), read on the box's own ellipse
+   * (3.4.0, train/box_stage.py): fitted on the radiologists' outlined nodules, with its own thresholds.
+   */
+  boxCombiner: logistic.extend({ thresholds: z.object({ triage: threshold, urgent: threshold }) }),
   thresholds: z.object({ triage: threshold, urgent: threshold }),
   metrics: z.record(z.string(), z.unknown()),
 });
@@ -94,8 +101,10 @@ export function parseTriageManifest(raw: unknown, dir: string): TriageManifest {
   const m = parsed.data;
   const n = m.combiner.features.length;
   const d = m.descriptors.names.length;
-  if (m.combiner.features.join() !== m.descriptors.names.join() || m.combiner.mean.length !== n || m.combiner.std.length !== n || m.combiner.coef.length !== n) {
-    throw new PermanentError('model manifest is invalid: the combiner does not match the descriptor list');
+  for (const [name, c] of [['combiner', m.combiner], ['boxCombiner', m.boxCombiner]] as const) {
+    if (c.features.join() !== m.descriptors.names.join() || c.mean.length !== n || c.std.length !== n || c.coef.length !== n) {
+      throw new PermanentError(`model manifest is invalid: the ${name} does not match the descriptor list`);
+    }
   }
   for (const h of HEAD_NAMES) {
     const spec = m.heads[h];
@@ -105,7 +114,7 @@ export function parseTriageManifest(raw: unknown, dir: string): TriageManifest {
   }
   if (m.candidates.scoreThreshold > m.candidates.segThreshold) throw new PermanentError('model manifest is invalid: the score region must contain the candidate (scoreThreshold <= segThreshold)');
   // The linear models and the candidate rules are part of the model as much as the graph: the name covers them.
-  const sha256 = createHash('sha256').update(`${m.files.frame.sha256}:${JSON.stringify({ heads: m.heads, combiner: m.combiner, candidates: m.candidates })}`).digest('hex');
+  const sha256 = createHash('sha256').update(`${m.files.frame.sha256}:${JSON.stringify({ heads: m.heads, combiner: m.combiner, boxCombiner: m.boxCombiner, candidates: m.candidates })}`).digest('hex');
   return {
     ...m,
     dir,

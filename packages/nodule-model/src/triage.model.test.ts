@@ -55,7 +55,7 @@ function expectSameNodule(got: NoduleCandidate, want: ParityCandidate): void {
   for (const [name, value] of Object.entries(want.descriptors)) {
     expect({ name, diff: Math.abs((got.descriptors[name as keyof NoduleCandidate['descriptors']] ?? Number.NaN) - value) < TOLERANCE }).toEqual({ name, diff: true });
   }
-  // The score's own region (the lower-level map component around the candidate, or the reader's box grown).
+  // The score's own region (the lower-level map component around the candidate; a reader's box itself).
   expect(boxIou(got.scoreBox, { x0: want.scoreBox[0], y0: want.scoreBox[1], x1: want.scoreBox[2], y1: want.scoreBox[3] })).toBeGreaterThan(0.9999);
   for (const [name, value] of Object.entries(want.scoreDescriptors)) {
     expect({ name, score: true, diff: Math.abs((got.scoreDescriptors[name as keyof NoduleCandidate['descriptors']] ?? Number.NaN) - value) < TOLERANCE }).toEqual({ name, score: true, diff: true });
@@ -96,9 +96,12 @@ describe('TriageModel (onnxruntime-node)', () => {
     expect(finding.sizeMm).toEqual({ long: 9, short: 6 });
     expect(finding.score).toBeGreaterThan(0);
     expect(finding.score).toBeLessThan(1);
-    // The score is the combiner over what was measured on its region (the box grown for a reader's box).
-    expect(model.score(candidate.scoreDescriptors)).toBeCloseTo(candidate.score, 12);
-    expect(candidate.scoreBox.x1 - candidate.scoreBox.x0).toBeGreaterThan(candidate.box.x1 - candidate.box.x0);
+    // A named box is scored on its own ellipse by the box combiner, not by the frame candidates' combiner.
+    expect(candidate.scorePath).toBe('box');
+    expect(candidate.scoreBox).toEqual(candidate.box);
+    expect(candidate.scoreDescriptors).toEqual(candidate.descriptors);
+    expect(model.score(candidate.descriptors, 'box')).toBeCloseTo(candidate.score, 12);
+    expect(Math.abs(model.score(candidate.descriptors, 'auto') - candidate.score)).toBeGreaterThan(1e-6);
     expect(Object.keys(finding.measured ?? {})).toEqual(['echo', 'dark', 'het', 'foci', 'bright', 'edge', 'taller']);
   });
 

@@ -6,7 +6,9 @@
  *   suspicion combiner reads the same descriptors on a larger region, the ellipse of the map component at
  *   the lower `scoreThreshold` that contains the candidate (the tissue around the nodule carries what the
  *   tight box misses: served.py, the model card) -> a calibrated score at the manifest's prevalence.
- * `scoreBox` runs the nodule half on a box a reader drew or clicked (reader-guided scoring).
+ * `scoreBox` runs the nodule half on a box a reader drew or clicked (reader-guided scoring): the box's
+ * own ellipse, scored by the box combiner (3.4.0; the frame combiner on a grown box scored the
+ * radiologists' boxes at chance: train/box_stage.py).
  */
 import * as ort from 'onnxruntime-node';
 import { PermanentError } from '@yunying/core';
@@ -20,6 +22,8 @@ import type { LexiconItem, LexiconPrediction, NoduleFinding } from './tirads';
 import { lexiconCategory, tiradsOf } from './tirads';
 
 export type TriageLevel = 'urgent' | 'flagged' | 'routine';
+/** Which combiner scored a nodule: an automatic candidate's, or a named box's. */
+export type ScorePath = 'auto' | 'box';
 
 /** One nodule candidate in image pixels, with what the heads said about it. */
 export interface NoduleCandidate {
@@ -28,9 +32,11 @@ export interface NoduleCandidate {
   outline: [number, number][];
   /** What was measured on the nodule's region (the evidence behind the categories). */
   descriptors: Descriptors;
-  /** The region the score read (contains `box`) and what was measured there. */
+  /** The region the score read (contains `box`; a named box's is the box) and what was measured there. */
   scoreBox: Corners;
   scoreDescriptors: Descriptors;
+  /** Which combiner (and thresholds) scored it. */
+  scorePath: ScorePath;
   probabilities: Record<HeadName, number[]>;
   tallerThanWide: boolean;
   /** Calibrated score (combiner + prevalence offset). */
@@ -52,9 +58,10 @@ export interface TriageModelOptions {
 
 const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
 
-export function triageLevel(score: number, manifest: TriageManifest): TriageLevel {
-  if (score >= manifest.thresholds.urgent.value) return 'urgent';
-  if (score >= manifest.thresholds.triage.value) return 'flagged';
+export function triageLevel(score: number, manifest: TriageManifest, path: ScorePath = 'auto'): TriageLevel {
+  const thresholds = path === 'box' ? manifest.boxCombiner.thresholds : manifest.thresholds;
+  if (score >= thresholds.urgent.value) return 'urgent';
+  if (score >= thresholds.triage.value) return 'flagged';
   return 'routine';
 }
 
@@ -142,34 +149,36 @@ export class TriageModel {
    */
   scoreBox(gray: GrayImage, box: Corners): NoduleCandidate {
     const region = ellipseRegion(gray.width, gray.height, box);
-    const candidate = this.scoreCandidate(gray, region, box, 1, ellipseOutline(box), grownBox(box, this.manifest.candidates.readerBoxScoreScale, gray.width, gray.height));
+    const candidate = this.scoreCandidate(gray, region, box, 1, ellipseOutline(box), null);
     if (!candidate) throw new PermanentError('the box does not cover any of the image');
     return candidate;
   }
 
-  private scoreCandidate(gray: GrayImage, region: Region, box: Corners, confidence: number, outline: [number, number][], scoreBox: Corners): NoduleCandidate | null {
+  /** `scoreBox` null: a named box, scored on its own region by the box combiner. */
+  private scoreCandidate(gray: GrayImage, region: Region, box: Corners, confidence: number, outline: [number, number][], scoreBox: Corners | null): NoduleCandidate | null {
     const descriptors = describe(gray, region);
     if (!descriptors) return null;
-    const scoreDescriptors = describe(gray, ellipseRegion(gray.width, gray.height, scoreBox));
+    const scoreDescriptors = scoreBox ? describe(gray, ellipseRegion(gray.width, gray.height, scoreBox)) : descriptors;
     if (!scoreDescriptors) return null;
     const x = this.manifest.descriptors.names.map((n) => descriptors[n]);
     const probabilities = {} as Record<HeadName, number[]>;
     for (const h of HEAD_NAMES) probabilities[h] = softmaxHead(this.manifest.heads[h], x);
     const tallerThanWide = box.y1 - box.y0 > box.x1 - box.x0;
-    const candidate = { confidence, box, outline, descriptors, scoreBox, scoreDescriptors, probabilities, tallerThanWide, score: 0 };
-    candidate.score = this.score(scoreDescriptors);
+    const path: ScorePath = scoreBox ? 'auto' : 'box';
+    const candidate = { confidence, box, outline, descriptors, scoreBox: scoreBox ?? box, scoreDescriptors, scorePath: path, probabilities, tallerThanWide, score: 0 };
+    candidate.score = this.score(scoreDescriptors, path);
     return candidate;
   }
 
-  /** The calibrated suspicion of one nodule: the combiner on its descriptors, at the stated prevalence. */
-  score(descriptors: Descriptors): number {
-    const { mean, std, coef, bias, prevalenceOffset } = this.manifest.combiner;
+  /** The calibrated suspicion of one nodule: the path's combiner on its descriptors, at the stated prevalence. */
+  score(descriptors: Descriptors, path: ScorePath = 'auto'): number {
+    const { mean, std, coef, bias, prevalenceOffset } = path === 'box' ? this.manifest.boxCombiner : this.manifest.combiner;
     const z = this.manifest.descriptors.names.reduce((sum, n, i) => sum + ((descriptors[n] - (mean[i] ?? 0)) / (std[i] ?? 1)) * (coef[i] ?? 0), bias);
     return sigmoid(z + prevalenceOffset);
   }
 
-  level(score: number): TriageLevel {
-    return triageLevel(score, this.manifest);
+  level(score: number, path: ScorePath = 'auto'): TriageLevel {
+    return triageLevel(score, this.manifest, path);
   }
 
   /** A candidate in the reader's vocabulary: ACR categories, points and TR level (packages' tirads.ts). */
@@ -247,15 +256,6 @@ function roundAll(d: Descriptors): Descriptors {
   const out = { ...d };
   for (const k of Object.keys(out) as (keyof Descriptors)[]) out[k] = round4(out[k]);
   return out;
-}
-
-/** The reader's box grown by `scale` per side about its centre, clipped to the frame (served.reader_score_box). */
-function grownBox(box: Corners, scale: number, width: number, height: number): Corners {
-  const cx = (box.x0 + box.x1) / 2;
-  const cy = (box.y0 + box.y1) / 2;
-  const hw = ((box.x1 - box.x0) / 2) * scale;
-  const hh = ((box.y1 - box.y0) / 2) * scale;
-  return { x0: Math.max(0, cx - hw), y0: Math.max(0, cy - hh), x1: Math.min(width, cx + hw), y1: Math.min(height, cy + hh) };
 }
 
 function within(r: Corners, x: number, y: number): boolean {

@@ -72,7 +72,7 @@ export class ReaderAiService {
       });
       return stored;
     });
-    return { ...row, level: this.model.level(finding.score) };
+    return { ...row, level: this.model.level(finding.score, 'box') };
   }
 
   async list(caller: Caller, studyUid: string): Promise<{ studyInstanceUid: string; results: ReaderAiRow[] }> {
