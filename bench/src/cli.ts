@@ -143,6 +143,8 @@ async function main(): Promise<void> {
       data.physical = physical;
     }
     if (name !== 'physical') {
+      // explain counts SQL statements (pg_stat_statements, utility statements included: BEGIN, COMMIT, SAVEPOINT).
+      if (name === 'explain') process.env.BENCH_PG_OPTIONS = `${process.env.BENCH_PG_OPTIONS ?? ''} -c shared_preload_libraries=pg_stat_statements`;
       await lab.startPostgres();
       await lab.startRedis();
     }

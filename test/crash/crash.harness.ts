@@ -235,7 +235,8 @@ export class CrashRun {
   /**
    * What must hold at any crash point: every acknowledged instance is in the catalog with three ok
    * copies; no instance without its three copies; no object row without an instance; the study and
-   * series counters equal their current instances; one outbox row per instance row.
+   * series counters equal their current instances; every transaction that wrote instance rows wrote its
+   * study announcement (#14: one per study and catalog transaction, no longer one per instance).
    */
   async checkInvariants(when: string): Promise<void> {
     const { pool } = this.options.system;
@@ -264,10 +265,19 @@ export class CrashRun {
       'SELECT count(*) AS n FROM series s WHERE s.number_of_instances <> (SELECT count(*) FROM instances i WHERE i.series_ref = s.id AND i.is_current)',
     );
     if (Number(series.rows[0]?.n) > 0) fail(`${series.rows[0]?.n} series whose number_of_instances is out of step`);
-    const outbox = await pool.query<{ outbox: string; instances: string }>(
-      "SELECT (SELECT count(*) FROM outbox WHERE queue = 'study' AND job_name = 'study.announced') AS outbox, (SELECT count(*) FROM instances) AS instances",
+    // An announcement is keyed by its study and the latest arrival among the instances its transaction wrote
+    // (#14: one per study and catalog transaction). Half a transaction would show as an instance without an
+    // announcement at or after its arrival, or an announcement without the instance whose arrival names it.
+    const announcedAt = "split_part(o.job_id, ':', 3)::bigint";
+    const arrival = 'round(extract(epoch FROM i.received_at) * 1000)::bigint';
+    const halves = await pool.query<{ unannounced: string; unbacked: string }>(
+      `SELECT (SELECT count(*) FROM instances i JOIN studies s ON s.id = i.study_ref WHERE NOT EXISTS (
+                 SELECT 1 FROM outbox o WHERE o.job_name = 'study.announced' AND o.payload->>'studyInstanceUid' = s.study_instance_uid AND ${announcedAt} >= ${arrival})) AS unannounced,
+              (SELECT count(*) FROM outbox o WHERE o.queue = 'study' AND o.job_name = 'study.announced' AND NOT EXISTS (
+                 SELECT 1 FROM instances i JOIN studies s ON s.id = i.study_ref WHERE s.study_instance_uid = o.payload->>'studyInstanceUid' AND ${arrival} = ${announcedAt})) AS unbacked`,
     );
-    if (outbox.rows[0]?.outbox !== outbox.rows[0]?.instances) fail(`outbox rows (${outbox.rows[0]?.outbox}) differ from instance rows (${outbox.rows[0]?.instances})`);
+    if (Number(halves.rows[0]?.unannounced) > 0) fail(`${halves.rows[0]?.unannounced} instance rows without a study announcement of their transaction`);
+    if (Number(halves.rows[0]?.unbacked) > 0) fail(`${halves.rows[0]?.unbacked} study announcements without the instance rows of their transaction`);
   }
 
   /** Uploads until every instance is acknowledged (no kills), then checks everything. */

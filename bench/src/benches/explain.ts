@@ -26,6 +26,8 @@ export interface ExplainResult {
   fsyncCalls: number | null;
   walSyncs: number;
   commits: number;
+  /** SQL statements by every client of the private PostgreSQL during the run; null without pg_stat_statements. */
+  statements: number | null;
 }
 
 interface CpuTimes {
@@ -56,11 +58,15 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args): Promise<
       straceOut += c.toString();
     });
     if (strace) await sleep(1500);
-    const counters = async (): Promise<{ wal: number; commits: number }> => {
-      const { rows } = await y.pool.query<{ wal: string; commits: string }>(
-        `SELECT (SELECT wal_sync FROM pg_stat_wal)::text AS wal, (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database())::text AS commits`,
+    const statementsTracked = await y.pool
+      .query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
+      .then(() => true, () => false);
+    const counters = async (): Promise<{ wal: number; commits: number; statements: number }> => {
+      const { rows } = await y.pool.query<{ wal: string; commits: string; statements: string | null }>(
+        `SELECT (SELECT wal_sync FROM pg_stat_wal)::text AS wal, (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database())::text AS commits,
+                ${statementsTracked ? '(SELECT sum(calls) FROM pg_stat_statements)::text' : 'NULL::text'} AS statements`,
       );
-      return { wal: Number(rows[0]?.wal ?? 0), commits: Number(rows[0]?.commits ?? 0) };
+      return { wal: Number(rows[0]?.wal ?? 0), commits: Number(rows[0]?.commits ?? 0), statements: Number(rows[0]?.statements ?? 0) };
     };
     const before = await counters();
     const cpu0 = sampleCpu(pid);
@@ -86,7 +92,7 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args): Promise<
       fsyncCalls = 0;
       for (const m of straceOut.matchAll(/^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(fsync|fdatasync)\s*$/gm)) fsyncCalls += Number(m[1]);
     }
-    return { instances: corpus.instances, wallSeconds, launcherCpuSeconds, launcherKernelSeconds, mainThreadCpuSeconds, fsyncCalls, walSyncs: after.wal - before.wal, commits: after.commits - before.commits };
+    return { instances: corpus.instances, wallSeconds, launcherCpuSeconds, launcherKernelSeconds, mainThreadCpuSeconds, fsyncCalls, walSyncs: after.wal - before.wal, commits: after.commits - before.commits, statements: statementsTracked ? after.statements - before.statements : null };
   } finally {
     await y.stop();
   }
@@ -105,6 +111,7 @@ export function explainTable(r: ExplainResult): Table {
       ['fsync + fdatasync calls by the launcher', r.fsyncCalls, per(r.fsyncCalls)],
       ['PostgreSQL WAL syncs', r.walSyncs, per(r.walSyncs)],
       ['PostgreSQL committed transactions', r.commits, per(r.commits)],
+      ['PostgreSQL statements (pg_stat_statements, all clients)', r.statements ?? null, per(r.statements ?? null)],
     ],
   };
 }

@@ -1,18 +1,23 @@
 import { createHash } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { AppError, describeError, isAppError, type Logger } from '@yunying/core';
-import { inTransaction, recordInstance, ingestPrecheck, type Pool, type RecordOutcome } from '@yunying/catalog';
+import { inTransaction, recordInstances, ingestPrecheck, type InstanceRecord, type Pool } from '@yunying/catalog';
 import { DicomRejection, FailureReason, isDicomRejection, parseInstance, type ParsedInstance, type ParseLimits } from '@yunying/dicom';
 import { computeRetainUntil, sha256Hex, type ReplicatedStore, type StoreResult } from '@yunying/storage';
-import { appendAuditEvent, type AuditActor } from '@yunying/audit';
+import { appendAuditEvent, appendAuditEvents, type AuditActor, type AuditEventInput } from '@yunying/audit';
 import { enqueueInTransaction, jobIds } from '@yunying/jobs';
 import { counter, histogram } from '@yunying/http';
+import { IngestBatch, type BatchLimits } from './ingest.batch';
 
 /**
  * The ingest pipeline (ARCHITECTURE "The data path", steps 2-4), shared by STOW-RS and C-STORE:
  * parse + validate -> three copies under retention lock (quorum) -> one catalog transaction with the
- * audit event and the study announcement (outbox). An instance is acknowledged only when this returns
+ * audit events and the study announcements (outbox). An instance is acknowledged only when this returns
  * a stored outcome; nothing of a rejected instance is written to the catalog.
+ *
+ * `ingest` stores one instance (C-STORE, derived objects). `openBatch` serves a request of many (STOW-RS,
+ * #14): each instance is parsed and copied as it arrives, and the catalog rows of up to a batch's worth
+ * are written in one transaction; each instance's outcome is known only once that transaction ended.
  */
 
 export interface Sender {
@@ -53,12 +58,25 @@ export interface IngestPipelineOptions {
   metrics: Registry;
   parseLimits: Partial<ParseLimits>;
   retentionMinYears: number;
-  /** Called after commit for each newly stored instance (thumbnails, outbox relay); never throws into ingest. */
-  afterCommit?: (instance: ParsedInstance, bytes: Uint8Array) => void;
+  /** Called once after each catalog commit with its newly stored instances (thumbnails, outbox relay); never throws into ingest. */
+  afterCommit?: (committed: readonly CommittedInstance[]) => void;
   now?: () => Date;
 }
 
-type StoredObject = StoreResult & { datasetSha256: string };
+/** A newly stored instance, handed to `afterCommit`. */
+export interface CommittedInstance {
+  parsed: ParsedInstance;
+  bytes: Uint8Array;
+  /** From the transaction's own series row: the thumbnail maker needs no lookup of its own. */
+  seriesHasThumbnail: boolean;
+}
+
+/** An instance whose copies are durable (or a re-send that needs none), waiting for its catalog transaction. */
+type Staged =
+  | { kind: 'resend'; parsed: ParsedInstance; version: number; now: Date }
+  | { kind: 'copied'; parsed: ParsedInstance; bytes: Uint8Array | null; record: InstanceRecord; stored: StoreResult; now: Date };
+
+type Prepared = { kind: 'done'; outcome: InstanceOutcome } | Staged;
 
 export class IngestPipeline {
   private readonly outcomes;
@@ -71,31 +89,59 @@ export class IngestPipeline {
 
   async ingest(bytes: Uint8Array, sender: Sender, expectedStudyUid?: string): Promise<InstanceOutcome> {
     const end = this.duration.startTimer({ via: sender.via });
-    const outcome = await this.ingestOnce(bytes, sender, expectedStudyUid);
+    const prepared = await this.prepare(bytes, sender, expectedStudyUid);
+    const [outcome] = prepared.kind === 'done' ? [prepared.outcome] : await this.commit([prepared], sender);
+    if (!outcome) throw new Error('commit returned no outcome');
     end();
-    this.outcomes.inc({ outcome: outcome.status === 'rejected' ? `rejected_${outcome.reason}` : outcome.status, via: sender.via });
+    this.count(outcome, sender);
     return outcome;
   }
 
-  private async ingestOnce(bytes: Uint8Array, sender: Sender, expectedStudyUid?: string): Promise<InstanceOutcome> {
+  /** A batch for the instances of one request (see IngestBatch). */
+  openBatch(sender: Sender, expectedStudyUid: string | undefined, limits: BatchLimits): IngestBatch {
+    return new IngestBatch(this, sender, expectedStudyUid, limits);
+  }
+
+  /** @internal (IngestBatch) */
+  count(outcome: InstanceOutcome, sender: Sender): void {
+    this.outcomes.inc({ outcome: outcome.status === 'rejected' ? `rejected_${outcome.reason}` : outcome.status, via: sender.via });
+  }
+
+  /** @internal (IngestBatch) */
+  startTimer(sender: Sender): () => void {
+    const end = this.duration.startTimer({ via: sender.via });
+    return () => {
+      end();
+    };
+  }
+
+  /**
+   * Parse, check and copy one instance: everything before its catalog transaction. A refusal here is
+   * final (`done`); otherwise the copies are durable (quorum) and the instance waits for `commit`.
+   * @internal (IngestBatch)
+   */
+  async prepare(bytes: Uint8Array, sender: Sender, expectedStudyUid?: string): Promise<Prepared> {
     let parsed: ParsedInstance;
     try {
       parsed = parseInstance(bytes, this.options.parseLimits);
     } catch (error) {
-      if (isDicomRejection(error)) return rejected(error);
+      if (isDicomRejection(error)) return { kind: 'done', outcome: rejected(error) };
       this.options.logger.error({ err: describeError(error) }, 'parser failed unexpectedly');
-      return rejected(new DicomRejection('malformed', 'The dataset could not be parsed'));
+      return { kind: 'done', outcome: rejected(new DicomRejection('malformed', 'The dataset could not be parsed')) };
     }
     if (expectedStudyUid !== undefined && parsed.studyInstanceUid !== expectedStudyUid) {
       // PS3.18 10.5: an instance whose Study Instance UID differs from the one in the request URL fails.
       return {
-        status: 'rejected',
-        failureReason: FailureReason.DatasetDoesNotMatchSopClass,
-        reason: 'study_uid_mismatch',
-        message: 'Study Instance UID of the instance differs from the one in the request URL',
-        retryable: false,
-        sopInstanceUid: parsed.sopInstanceUid,
-        sopClassUid: parsed.sopClassUid,
+        kind: 'done',
+        outcome: {
+          status: 'rejected',
+          failureReason: FailureReason.DatasetDoesNotMatchSopClass,
+          reason: 'study_uid_mismatch',
+          message: 'Study Instance UID of the instance differs from the one in the request URL',
+          retryable: false,
+          sopInstanceUid: parsed.sopInstanceUid,
+          sopClassUid: parsed.sopClassUid,
+        },
       };
     }
 
@@ -105,22 +151,9 @@ export class IngestPipeline {
     const sha256 = sha256Hex(bytes);
     const datasetSha256 = datasetDigest(bytes);
     const { same, conflict, clinic } = await ingestPrecheck(this.options.pool, sender.clinicId, parsed, sha256, datasetSha256);
-    if (same && same.clinicId === sender.clinicId) {
-      // A re-send: nothing to write. It is still a transfer attempt worth recording.
-      await inTransaction(this.options.pool, (client) =>
-        appendAuditEvent(client, {
-          type: 'DICOM Instances Transferred',
-          action: 'R',
-          actor: sender.actor,
-          sourceIp: sender.sourceIp,
-          studyInstanceUid: parsed.studyInstanceUid,
-          clinicId: sender.clinicId,
-          details: { via: sender.via, sopInstanceUid: parsed.sopInstanceUid, outcome: 'already_stored', version: same.version },
-        }),
-      );
-      return this.storedOutcome(parsed, 'already_stored', same.version);
-    }
-    if (conflict !== null) return this.refusedConflict(parsed, sender, conflict);
+    // A re-send: nothing to write but its audit record (a transfer attempt worth recording), in the batch's transaction.
+    if (same && same.clinicId === sender.clinicId) return { kind: 'resend', parsed, version: same.version, now };
+    if (conflict !== null) return { kind: 'done', outcome: await this.refusedConflict(parsed, sender, conflict) };
     if (!clinic) throw new AppError('forbidden', 'The sender is not bound to a known clinic');
     const retainUntil = computeRetainUntil({
       studyDate: parsed.attributes.StudyDate,
@@ -135,40 +168,108 @@ export class IngestPipeline {
       // rebuild-catalog (#18) must attribute each instance from the copies when the catalog is lost.
       stored = await this.options.store.put(bytes, { retainUntil, sha256, origin: { clinicId: sender.clinicId, clinicCode: clinic.code, receivedAt: now } });
     } catch (error) {
-      return unavailable(parsed, error);
+      return { kind: 'done', outcome: unavailable(parsed, error) };
     }
+    const record: InstanceRecord = {
+      clinicId: sender.clinicId,
+      studyInstanceUid: parsed.studyInstanceUid,
+      seriesInstanceUid: parsed.seriesInstanceUid,
+      sopInstanceUid: parsed.sopInstanceUid,
+      sopClassUid: parsed.sopClassUid,
+      transferSyntaxUid: parsed.transferSyntaxUid,
+      attributes: parsed.attributes,
+      dicomJson: parsed.dicomJson,
+      frames: parsed.frames,
+      sha256: stored.sha256,
+      datasetSha256,
+      objectKey: stored.key,
+      size: stored.size,
+      retainUntil,
+      copies: stored.copies.map((c) => ({ target: c.target, key: c.key, versionId: c.versionId, size: c.size, retainUntil: c.retainUntil, lockMode: c.lockMode })),
+      failedCopies: stored.failed,
+      receivedAt: now,
+    };
+    // The bytes are kept until the commit only for the after-commit hook (thumbnails).
+    return { kind: 'copied', parsed, bytes: this.options.afterCommit ? bytes : null, record, stored, now };
+  }
 
-    let recorded: RecordOutcome;
-    try {
-      recorded = await this.recordWithRetry(parsed, { ...stored, datasetSha256 }, retainUntil, sender, now);
-    } catch (error) {
-      // PostgreSQL class 22 (data exception): a value the catalog can never hold. Retrying cannot help, so
-      // this is a permanent refusal; the copies already written are locked and reported as orphans (#8).
-      if (isDataException(error)) {
-        this.options.logger.warn({ err: describeError(error) }, 'catalog refused a value of the instance');
-        return {
-          status: 'rejected',
-          failureReason: FailureReason.CannotUnderstand,
-          reason: 'catalog_refused',
-          message: 'A value of the instance cannot be indexed',
-          retryable: false,
-          sopInstanceUid: parsed.sopInstanceUid,
-          sopClassUid: parsed.sopClassUid,
-        };
-      }
-      // Otherwise transient: the copies are locked in storage; the retry re-uses them by content address.
-      this.options.logger.error({ err: describeError(error) }, 'catalog write failed');
-      return unavailable(parsed, error);
-    }
-    if (recorded.kind === 'conflict') return this.refusedConflict(parsed, sender, recorded.reason);
-    if (recorded.kind !== 'already_stored') {
+  /**
+   * The catalog transaction of staged instances (distinct SOP Instance UIDs), with their audit records and
+   * study announcements; the outcome of each, in order. Never throws: an instance whose transaction did not
+   * commit is a retryable refusal (its copies stay locked in storage; the retry re-uses them), never stored.
+   * A UID conflict found under lock refuses that instance and commits the others again without it.
+   * @internal (IngestBatch)
+   */
+  async commit(items: readonly Staged[], sender: Sender): Promise<InstanceOutcome[]> {
+    const results: Array<InstanceOutcome | undefined> = items.map(() => undefined);
+    let remaining = items.map((item, index) => ({ item, index }));
+    for (let attempt = 1; remaining.length > 0; ) {
       try {
-        this.options.afterCommit?.(parsed, bytes);
+        const outcomes = await this.transaction(remaining.map((r) => r.item), sender);
+        const committed: CommittedInstance[] = [];
+        remaining.forEach((r, i) => {
+          const o = outcomes[i] as RecordedOutcome;
+          results[r.index] = this.storedOutcome(r.item.parsed, o.kind, o.version);
+          if (r.item.kind === 'copied' && o.kind !== 'already_stored' && r.item.bytes !== null) {
+            committed.push({ parsed: r.item.parsed, bytes: r.item.bytes, seriesHasThumbnail: o.seriesHasThumbnail });
+          }
+        });
+        if (committed.length > 0) {
+          try {
+            this.options.afterCommit?.(committed);
+          } catch (error) {
+            this.options.logger.warn({ err: describeError(error) }, 'after-commit hook failed');
+          }
+        }
+        remaining = [];
       } catch (error) {
-        this.options.logger.warn({ err: describeError(error) }, 'after-commit hook failed');
+        if (error instanceof BatchConflict) {
+          // Refused and audited one by one (rare: a race lost after the pre-check); the others go again.
+          for (const [i, reason] of error.conflicts) {
+            const r = remaining[i];
+            if (r) results[r.index] = await this.refusedConflict(r.item.parsed, sender, reason);
+          }
+          remaining = remaining.filter((_, i) => !error.conflicts.has(i));
+          continue;
+        }
+        const code = (error as { code?: unknown }).code;
+        // Two first arrivals of the same UID can race on a unique index: the loser retries and sees the winner.
+        if (attempt < 3 && (code === '23505' || code === '40001' || code === '40P01')) {
+          attempt++;
+          continue;
+        }
+        if (isDataException(error) && remaining.length > 1) {
+          // PostgreSQL class 22 names no row: each instance on its own finds the one the catalog cannot hold.
+          const alone = await Promise.all(remaining.map((r) => this.commit([r.item], sender)));
+          remaining.forEach((r, i) => (results[r.index] = alone[i]?.[0]));
+          remaining = [];
+          continue;
+        }
+        for (const r of remaining) results[r.index] = this.commitFailed(r.item.parsed, error);
+        remaining = [];
       }
     }
-    return this.storedOutcome(parsed, recorded.kind, recorded.version);
+    return results.map((o, i) => o ?? this.commitFailed((items[i] as Staged).parsed, new Error('no outcome')));
+  }
+
+  private commitFailed(parsed: ParsedInstance, error: unknown): InstanceOutcome {
+    // PostgreSQL class 22 (data exception): a value the catalog can never hold. Retrying cannot help, so
+    // this is a permanent refusal; the copies already written are locked and reported as orphans (#8).
+    if (isDataException(error)) {
+      this.options.logger.warn({ err: describeError(error) }, 'catalog refused a value of the instance');
+      return {
+        status: 'rejected',
+        failureReason: FailureReason.CannotUnderstand,
+        reason: 'catalog_refused',
+        message: 'A value of the instance cannot be indexed',
+        retryable: false,
+        sopInstanceUid: parsed.sopInstanceUid,
+        sopClassUid: parsed.sopClassUid,
+      };
+    }
+    // Otherwise transient: the copies are locked in storage; the retry re-uses them by content address.
+    this.options.logger.error({ err: describeError(error) }, 'catalog write failed');
+    return unavailable(parsed, error);
   }
 
   /**
@@ -218,75 +319,60 @@ export class IngestPipeline {
     };
   }
 
-  /** Two first arrivals of the same UID can race on a unique index: the loser retries once and sees the winner. */
-  private async recordWithRetry(parsed: ParsedInstance, stored: StoredObject, retainUntil: Date, sender: Sender, now: Date): Promise<RecordOutcome> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.record(parsed, stored, retainUntil, sender, now);
-      } catch (error) {
-        const code = (error as { code?: unknown }).code;
-        if (attempt < 3 && (code === '23505' || code === '40001' || code === '40P01')) continue;
-        throw error;
-      }
-    }
-  }
-
-  private record(parsed: ParsedInstance, stored: StoredObject, retainUntil: Date, sender: Sender, now: Date): Promise<RecordOutcome> {
+  /** One transaction: the catalog rows, one announcement per study, the audit records (last: the chain lock is held briefly). */
+  private transaction(items: readonly Staged[], sender: Sender): Promise<RecordedOutcome[]> {
     return inTransaction(this.options.pool, async (client) => {
-      const outcome = await recordInstance(client, {
-        clinicId: sender.clinicId,
-        studyInstanceUid: parsed.studyInstanceUid,
-        seriesInstanceUid: parsed.seriesInstanceUid,
-        sopInstanceUid: parsed.sopInstanceUid,
-        sopClassUid: parsed.sopClassUid,
-        transferSyntaxUid: parsed.transferSyntaxUid,
-        attributes: parsed.attributes,
-        dicomJson: parsed.dicomJson,
-        frames: parsed.frames,
-        sha256: stored.sha256,
-        datasetSha256: stored.datasetSha256,
-        objectKey: stored.key,
-        size: stored.size,
-        retainUntil,
-        copies: stored.copies.map((c) => ({ target: c.target, key: c.key, versionId: c.versionId, size: c.size, retainUntil: c.retainUntil, lockMode: c.lockMode })),
-        failedCopies: stored.failed,
-        receivedAt: now,
-      });
-      if (outcome.kind === 'conflict') {
-        // Nothing of a refused instance may remain in the catalog: undo the object/copy rows too.
-        throw new ConflictRollback(outcome);
+      const copied = items.flatMap((item, i) => (item.kind === 'copied' ? [{ item, i }] : []));
+      const outcomes: Array<RecordedOutcome | undefined> = items.map((item) =>
+        item.kind === 'resend' ? { kind: 'already_stored' as const, version: item.version, seriesHasThumbnail: true } : undefined,
+      );
+      if (copied.length > 0) {
+        const recorded = await recordInstances(client, copied.map((c) => c.item.record));
+        // Nothing of a refused instance may remain in the catalog: the whole transaction is undone.
+        if (recorded.kind === 'conflicts') throw new BatchConflict(new Map([...recorded.conflicts].map(([j, reason]) => [(copied[j] as { i: number }).i, reason])));
+        recorded.outcomes.forEach((o, j) => (outcomes[(copied[j] as { i: number }).i] = o));
       }
-      if (outcome.kind !== 'already_stored') {
-        await enqueueInTransaction(client, 'study', 'study.announced', jobIds.studyAnnounced(parsed.studyInstanceUid, now.getTime()), {
-          studyInstanceUid: parsed.studyInstanceUid,
-        });
-      }
-      // Last statement before COMMIT: the audit chain lock is held as briefly as possible.
-      await appendAuditEvent(client, {
-        type: 'DICOM Instances Transferred',
-        action: outcome.kind === 'already_stored' ? 'R' : 'C',
-        actor: sender.actor,
-        sourceIp: sender.sourceIp,
-        studyInstanceUid: parsed.studyInstanceUid,
-        clinicId: sender.clinicId,
-        details: {
-          via: sender.via,
-          sopInstanceUid: parsed.sopInstanceUid,
-          sopClassUid: parsed.sopClassUid,
-          outcome: outcome.kind,
-          version: outcome.version,
-          sha256: stored.sha256,
-          copies: stored.copies.length,
-          failedCopies: stored.failed.map((f) => f.target),
-        },
+      // One announcement per study and transaction, keyed by its latest arrival in it (the study's quiet period starts there).
+      const announced = new Map<string, number>();
+      items.forEach((item, i) => {
+        if (outcomes[i]?.kind === 'already_stored') return;
+        const at = item.now.getTime();
+        announced.set(item.parsed.studyInstanceUid, Math.max(at, announced.get(item.parsed.studyInstanceUid) ?? at));
       });
-      return outcome;
-    }).catch((error: unknown) => {
-      if (error instanceof ConflictRollback) return error.outcome;
-      throw error;
+      for (const [studyInstanceUid, at] of announced) {
+        await enqueueInTransaction(client, 'study', 'study.announced', jobIds.studyAnnounced(studyInstanceUid, at), { studyInstanceUid });
+      }
+      const events = items.map((item, i): AuditEventInput => {
+        const outcome = outcomes[i] as RecordedOutcome;
+        const base = { type: 'DICOM Instances Transferred' as const, actor: sender.actor, sourceIp: sender.sourceIp, studyInstanceUid: item.parsed.studyInstanceUid, clinicId: sender.clinicId };
+        if (item.kind === 'resend') {
+          return { ...base, action: 'R' as const, details: { via: sender.via, sopInstanceUid: item.parsed.sopInstanceUid, outcome: 'already_stored', version: item.version } };
+        }
+        return {
+          ...base,
+          action: outcome.kind === 'already_stored' ? ('R' as const) : ('C' as const),
+          details: {
+            via: sender.via,
+            sopInstanceUid: item.parsed.sopInstanceUid,
+            sopClassUid: item.parsed.sopClassUid,
+            outcome: outcome.kind,
+            version: outcome.version,
+            sha256: item.stored.sha256,
+            copies: item.stored.copies.length,
+            failedCopies: item.stored.failed.map((f) => f.target),
+          },
+        };
+      });
+      await appendAuditEvents(client, events);
+      return outcomes.map((o) => {
+        if (!o) throw new Error('an instance of the batch has no catalog outcome');
+        return o;
+      });
     });
   }
 }
+
+type RecordedOutcome = { kind: 'stored' | 'already_stored' | 'new_version'; version: number; seriesHasThumbnail: boolean };
 
 /**
  * SHA-256 of the dataset without its Part 10 file meta group (PS3.10 7.1: preamble, "DICM", then group
@@ -299,9 +385,10 @@ export function datasetDigest(bytes: Uint8Array): string {
   return createHash('sha256').update(view.subarray(start)).digest('hex');
 }
 
-class ConflictRollback extends Error {
-  constructor(readonly outcome: RecordOutcome) {
-    super('conflict');
+/** Thrown inside the transaction to roll it back: these items (index -> reason) conflict under lock. */
+class BatchConflict extends Error {
+  constructor(readonly conflicts: Map<number, string>) {
+    super('uid conflict');
   }
 }
 

@@ -67,3 +67,16 @@ export function auditInsert(record: AuditRecord): { text: string; values: unknow
   });
   return { text: `INSERT INTO audit_events (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`, values };
 }
+
+/** The INSERT of several whole records, in order (the link trigger runs row by row, so each extends the one before). */
+export function auditInsertMany(records: readonly AuditRecord[]): { text: string; values: unknown[] } {
+  const columns = AUDIT_EVENT_COLUMNS.map((c) => c.column);
+  const values: unknown[] = [];
+  const rows = records.map((record) => {
+    const one = auditInsert(record);
+    const placeholders = one.values.map((_, i) => `$${values.length + i + 1}`);
+    values.push(...one.values);
+    return `(${placeholders.join(', ')})`;
+  });
+  return { text: `INSERT INTO audit_events (${columns.join(', ')}) VALUES ${rows.join(', ')}`, values };
+}

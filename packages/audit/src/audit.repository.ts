@@ -12,7 +12,7 @@ import {
   type AuditRecord,
   type JsonValue,
 } from './event-types';
-import { AUDIT_COLUMNS, auditInsert, type AuditContent } from './audit.columns';
+import { AUDIT_COLUMNS, auditInsertMany, type AuditContent } from './audit.columns';
 import { macAuditRecord } from './hash';
 import { requireAuditKeyring } from './keyring';
 
@@ -56,9 +56,24 @@ const LOCK_SQL = "SELECT pg_advisory_xact_lock(7007, hashtext(current_schema()))
  * Throws if `client` is not inside a transaction (the lock would not hold).
  */
 export async function appendAuditEvent(client: PoolClient, event: AuditEventInput): Promise<AuditRecord> {
+  const [record] = await appendAuditEvents(client, [event]);
+  if (!record) throw new Error('audit append returned no record');
+  return record;
+}
+
+/**
+ * Appends several records to the chain in order, in one multi-row INSERT under one lock (#14: a STOW
+ * request's instances are audited in its one catalog transaction, not five statements per instance).
+ * Each record links to the one before it exactly as single appends would; the link trigger checks each row.
+ */
+export async function appendAuditEvents(client: PoolClient, events: readonly AuditEventInput[]): Promise<AuditRecord[]> {
+  if (events.length === 0) return [];
   // Round-trip through JSON so the hash covers exactly what jsonb will give back (undefined members dropped).
-  const details = JSON.parse(JSON.stringify(event.details ?? {})) as AuditDetails;
-  assertNoPhi(details, '');
+  const details = events.map((event) => {
+    const d = JSON.parse(JSON.stringify(event.details ?? {})) as AuditDetails;
+    assertNoPhi(d, '');
+    return d;
+  });
   try {
     await client.query('SAVEPOINT yy_audit_append');
   } catch (error) {
@@ -68,37 +83,39 @@ export async function appendAuditEvent(client: PoolClient, event: AuditEventInpu
   const head = await client.query<{ last_seq: string; last_hash: string }>('SELECT last_seq, last_hash FROM audit_chain_head');
   const headRow = head.rows[0];
   if (!headRow) throw new Error('audit chain head is missing (migration 0200 not applied?)');
-  const type: AuditEventType = event.type;
   const keyring = requireAuditKeyring();
-  const unsigned: AuditContent = {
-    id: randomUUID(),
-    occurredAt: new Date(),
-    eventType: type,
-    eventCode: AUDIT_EVENT_CODES[type],
-    action: event.action ?? DEFAULT_ACTION[type],
-    outcome: event.outcome ?? 0,
-    actorUserId: uuidOrNull(event.actor.userId, 'actor.userId'),
-    actorUsername: textOrNull(event.actor.username, 128) ?? 'unknown',
-    actorRole: textOrNull(event.actor.role, 32),
-    actorClinic: uuidOrNull(event.actor.clinicId, 'actor.clinicId'),
-    sourceIp: textOrNull(event.sourceIp, 64),
-    requestId: textOrNull(event.requestId ?? currentRequestId(), 128),
-    studyInstanceUid: textOrNull(event.studyInstanceUid, 64),
-    clinicId: uuidOrNull(event.clinicId, 'clinicId'),
-    details,
-    prevHash: headRow.last_hash,
-  };
-  const record: AuditRecord = {
-    ...unsigned,
-    seq: Number(headRow.last_seq) + 1,
-    hash: macAuditRecord(unsigned, keyring.current, keyring.algorithm),
-    macKeyId: keyring.current.id,
-    macAlg: keyring.algorithm,
-  };
-  const insert = auditInsert(record);
+  const records: AuditRecord[] = [];
+  let prevHash = headRow.last_hash;
+  let seq = Number(headRow.last_seq);
+  events.forEach((event, i) => {
+    const type: AuditEventType = event.type;
+    const unsigned: AuditContent = {
+      id: randomUUID(),
+      occurredAt: new Date(),
+      eventType: type,
+      eventCode: AUDIT_EVENT_CODES[type],
+      action: event.action ?? DEFAULT_ACTION[type],
+      outcome: event.outcome ?? 0,
+      actorUserId: uuidOrNull(event.actor.userId, 'actor.userId'),
+      actorUsername: textOrNull(event.actor.username, 128) ?? 'unknown',
+      actorRole: textOrNull(event.actor.role, 32),
+      actorClinic: uuidOrNull(event.actor.clinicId, 'actor.clinicId'),
+      sourceIp: textOrNull(event.sourceIp, 64),
+      requestId: textOrNull(event.requestId ?? currentRequestId(), 128),
+      studyInstanceUid: textOrNull(event.studyInstanceUid, 64),
+      clinicId: uuidOrNull(event.clinicId, 'clinicId'),
+      details: details[i] as AuditDetails,
+      prevHash,
+    };
+    seq += 1;
+    const record: AuditRecord = { ...unsigned, seq, hash: macAuditRecord(unsigned, keyring.current, keyring.algorithm), macKeyId: keyring.current.id, macAlg: keyring.algorithm };
+    records.push(record);
+    prevHash = record.hash;
+  });
+  const insert = auditInsertMany(records);
   await client.query(insert.text, insert.values);
   await client.query('RELEASE SAVEPOINT yy_audit_append');
-  return record;
+  return records;
 }
 
 export interface AuditEventRow {

@@ -1,6 +1,7 @@
 export * from './database';
 export * from './migrate';
 export * from './archive.repository';
+export * from './archive.batch';
 export * from './copy-versions';
 export * from './typed/kysely';
 /** The generated table types: `Tables.DB`, `Tables.Users`, ... (a namespace, so table names do not crowd the package's own). */

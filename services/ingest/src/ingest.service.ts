@@ -37,9 +37,10 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
     store,
     logger,
     metrics: ctx.metrics,
-    afterCommit: (parsed, bytes) => {
+    // Once per catalog transaction (a STOW request's batch): one relay kick, thumbnails without a lookup.
+    afterCommit: (committed) => {
       relay.kick();
-      void thumbnails.schedule(parsed, bytes);
+      for (const { parsed, bytes, seriesHasThumbnail } of committed) void thumbnails.schedule(parsed, bytes, { seriesHasThumbnail });
     },
   });
 

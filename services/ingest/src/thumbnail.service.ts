@@ -24,18 +24,23 @@ export class ThumbnailService {
   ) {}
 
   /** Fire-and-forget from the ingest path; returns the promise for tests. */
-  schedule(parsed: ParsedInstance, bytes: Uint8Array): Promise<void> {
+  schedule(parsed: ParsedInstance, bytes: Uint8Array, known: { seriesHasThumbnail?: boolean } = {}): Promise<void> {
     const series = parsed.seriesInstanceUid;
     if (this.inFlight.has(series) || this.done.has(series)) return Promise.resolve();
+    // The ingest transaction read the series row: a thumbnail it saw needs no lookup here (#14).
+    if (known.seriesHasThumbnail === true) {
+      this.remember(series);
+      return Promise.resolve();
+    }
     this.inFlight.add(series);
-    return this.make(parsed, bytes)
+    return this.make(parsed, bytes, known.seriesHasThumbnail === false)
       .catch((error: unknown) => this.logger.warn({ err: describeError(error), series }, 'thumbnail not made'))
       .finally(() => this.inFlight.delete(series));
   }
 
-  private async make(parsed: ParsedInstance, bytes: Uint8Array): Promise<void> {
+  private async make(parsed: ParsedInstance, bytes: Uint8Array, knownWithout: boolean): Promise<void> {
     if (parsed.frames.length === 0) return;
-    if (await seriesHasThumbnail(this.pool, parsed.seriesInstanceUid)) {
+    if (!knownWithout && (await seriesHasThumbnail(this.pool, parsed.seriesInstanceUid))) {
       this.remember(parsed.seriesInstanceUid);
       return;
     }

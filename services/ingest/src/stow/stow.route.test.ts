@@ -3,7 +3,9 @@ import { AppError, createLogger } from '@yunying/core';
 import { createMetricsRegistry, createServiceApp } from '@yunying/http';
 import type { Authenticator, Principal } from '@yunying/auth';
 import type { InstanceOutcome } from '../ingest.pipeline';
-import { stowRoutes } from './stow.route';
+import { stowRoutes, type StowBatch } from './stow.route';
+
+const failed: InstanceOutcome = { status: 'rejected', failureReason: 0x0110, reason: 'request_failed', message: 'failed', retryable: true };
 
 /**
  * The STOW-RS route's part window (#14), with a stand-in for the pipeline that lets the test decide when
@@ -36,6 +38,17 @@ class GatedPipeline {
   maxInFlight = 0;
   private readonly gates = new Map<string, () => void>();
   constructor(private readonly failing: string | null = null) {}
+
+  /** The route's batch: each part finishes (is staged) at its gate; the stand-in has no catalog step. */
+  openBatch(): StowBatch {
+    return {
+      add: (bytes) => {
+        const outcome = this.ingest(bytes);
+        return { staged: outcome.then(() => undefined), outcome: outcome.catch(() => failed) };
+      },
+      close: () => Promise.resolve(),
+    };
+  }
 
   ingest(bytes: Uint8Array): Promise<InstanceOutcome> {
     const uid = Buffer.from(bytes).toString();

@@ -3,20 +3,21 @@ import { AppError } from '@yunying/core';
 import type { UploadBudget } from '@yunying/http';
 import { SecureRouter, auditActor, type Authenticator, type AuthedRequest } from '@yunying/auth';
 import { FailureReason } from '@yunying/dicom';
-import type { IngestPipeline, InstanceOutcome, Sender } from '../ingest.pipeline';
+import type { IngestBatch, IngestPipeline, InstanceOutcome } from '../ingest.pipeline';
 import { parseContentType, readMultipart, type MultipartPart } from './multipart';
 import { buildStowResponse, stowStatus, type StowPartResult } from './stow.response';
 
 /**
  * STOW-RS (PS3.18 10.5): POST /dicomweb/studies[/{StudyInstanceUID}] with a multipart/related body of
  * application/dicom parts. Streamed part by part, at most PARTS_IN_FLIGHT parts at a time: the next part
- * is read, parsed and hashed while the one before waits for its copies and its commit (#14). The response
- * is sent when every part has its outcome, so an instance is reported stored only once its quorum is
- * durable and its catalog transaction committed. Only the Part 10 binary form is accepted; the metadata + bulk data form
+ * is read, parsed and hashed while the one before waits for its copies (#14). The catalog rows of the
+ * parts are written in one transaction per BATCH_INSTANCES parts (or BATCH_BYTES held), not one per part.
+ * The response is sent when every part has its outcome, so an instance is reported stored only once its
+ * quorum is durable and the catalog transaction holding its rows committed. Only the Part 10 binary form is accepted; the metadata + bulk data form
  * (application/dicom+json / +xml parts) is refused with 415. The sender's clinic is the caller's.
  */
 export interface StowRouteOptions {
-  pipeline: Pick<IngestPipeline, 'ingest'>;
+  pipeline: { openBatch(...args: Parameters<IngestPipeline['openBatch']>): StowBatch };
   authenticator: Authenticator;
   maxInstanceBytes: number;
   maxRequestBytes: number;
@@ -26,9 +27,16 @@ export interface StowRouteOptions {
   retrieveBase: string;
 }
 
+/** What the route uses of a request's batch (see IngestBatch). */
+export type StowBatch = Pick<IngestBatch, 'add' | 'close'>;
+
 const MAX_PARTS = 10_000;
 /** Parts stored concurrently within one request; also how many parts' bytes a request may hold. */
 const PARTS_IN_FLIGHT = 2;
+/** Parts per catalog transaction: bounds a transaction's length and how long the audit chain lock is held. */
+const BATCH_INSTANCES = 64;
+/** Bytes of copied parts a request holds until its batch commits (the thumbnail hook reads them after it). */
+const BATCH_BYTES = 32 * 1024 * 1024;
 const UID = /^[0-9]+(\.[0-9]+)*$/;
 
 export function stowRoutes(options: StowRouteOptions): SecureRouter {
@@ -72,63 +80,63 @@ async function handleStow(req: AuthedRequest, res: Response, options: StowRouteO
   if (Number.isFinite(declared) && declared > options.maxRequestBytes) {
     throw new AppError('payload_too_large', `Request body exceeds ${options.maxRequestBytes} bytes`);
   }
-  // At most PARTS_IN_FLIGHT parts (and one network chunk) are held in memory at a time (see multipart.ts).
-  const heldAtMost = PARTS_IN_FLIGHT * options.maxInstanceBytes;
+  // At most PARTS_IN_FLIGHT parts (and one network chunk) are read at a time (see multipart.ts); copied
+  // parts waiting for their batch's commit hold up to BATCH_BYTES more (plus the part that crossed it), twice
+  // when one batch commits while the next fills.
+  const heldAtMost = (PARTS_IN_FLIGHT + 2) * options.maxInstanceBytes + 2 * BATCH_BYTES;
   options.uploadBudget?.admit(Math.min(Number.isFinite(declared) ? declared : heldAtMost, heldAtMost), res);
 
   const sender = { clinicId, actor: auditActor(principal), sourceIp: req.ip ?? null, via: 'STOW-RS' as const };
-  const results: StowPartResult[] = [];
+  const batch = options.pipeline.openBatch(sender, studyUid, { maxInstances: BATCH_INSTANCES, maxBytes: BATCH_BYTES });
+  const outcomes: Promise<InstanceOutcome>[] = [];
   const parts = readMultipart(req, boundary, {
     maxPartBytes: options.maxInstanceBytes,
     maxTotalBytes: options.maxRequestBytes,
     maxParts: MAX_PARTS,
     maxHeaderBytes: 16 * 1024,
   });
-  // Tasks never reject: the first error of a part is kept and thrown once nothing is in flight.
+  // Staging never rejects here: the first error of a part is kept and thrown once nothing is in flight.
   const inFlight: Promise<void>[] = [];
   const failure: { failed: boolean; error?: unknown } = { failed: false };
   try {
     for await (const part of parts) {
-      const index = results.length;
-      results.push({ part: index + 1, outcome: pendingOutcome });
+      const started = startPart(part, batch, options);
+      outcomes.push(started.outcome);
       inFlight.push(
-        storePart(part, sender, studyUid, options).then(
-          (outcome) => {
-            results[index] = { part: index + 1, outcome };
-          },
-          (error: unknown) => {
-            if (failure.failed) return;
-            failure.failed = true;
-            failure.error = error;
-          },
-        ),
+        started.staged.catch((error: unknown) => {
+          if (failure.failed) return;
+          failure.failed = true;
+          failure.error = error;
+        }),
       );
-      // Bounded: the oldest part must finish before another is read (back-pressure to the socket).
+      // Bounded: the oldest part must be copied before another is read (back-pressure to the socket).
       if (inFlight.length >= PARTS_IN_FLIGHT) await inFlight.shift();
       if (failure.failed) break;
     }
   } finally {
-    // Nothing of this request keeps running after its response, whatever ended the loop.
+    // Nothing of this request keeps running after its response, whatever ended the loop: every part
+    // staged is committed (or refused) before the response, including on a request-level error.
     await Promise.all(inFlight);
+    await batch.close();
   }
   if (failure.failed) throw failure.error;
-  if (results.length === 0) throw new AppError('bad_request', 'The request contains no instances');
+  if (outcomes.length === 0) throw new AppError('bad_request', 'The request contains no instances');
+  const results: StowPartResult[] = (await Promise.all(outcomes)).map((outcome, index) => ({ part: index + 1, outcome }));
 
   const { status, retryAfterSeconds } = stowStatus(results);
   if (retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(retryAfterSeconds));
   res.status(status).type('application/dicom+json').send(JSON.stringify(buildStowResponse(results, options.retrieveBase, studyUid)));
 }
 
-async function storePart(part: MultipartPart, sender: Sender, studyUid: string | undefined, options: StowRouteOptions): Promise<InstanceOutcome> {
+/** A part's own refusals (type, size) are answered at once; a DICOM part goes into the request's batch. */
+function startPart(part: MultipartPart, batch: StowBatch, options: StowRouteOptions): { staged: Promise<void>; outcome: Promise<InstanceOutcome> } {
   const type = parseContentType(part.headers['content-type'])?.mediaType;
-  if (type !== undefined && type !== 'application/dicom') return refused(FailureReason.CannotUnderstand, 'unsupported_part_type', 'Part is not application/dicom');
-  if (part.body === null) return refused(FailureReason.OutOfResources, 'too_large', `Instance exceeds ${options.maxInstanceBytes} bytes`);
-  if (part.body.length === 0) return refused(FailureReason.CannotUnderstand, 'empty', 'Empty part');
-  return options.pipeline.ingest(part.body, sender, studyUid);
+  const now = (outcome: InstanceOutcome): { staged: Promise<void>; outcome: Promise<InstanceOutcome> } => ({ staged: Promise.resolve(), outcome: Promise.resolve(outcome) });
+  if (type !== undefined && type !== 'application/dicom') return now(refused(FailureReason.CannotUnderstand, 'unsupported_part_type', 'Part is not application/dicom'));
+  if (part.body === null) return now(refused(FailureReason.OutOfResources, 'too_large', `Instance exceeds ${options.maxInstanceBytes} bytes`));
+  if (part.body.length === 0) return now(refused(FailureReason.CannotUnderstand, 'empty', 'Empty part'));
+  return batch.add(part.body);
 }
-
-/** Placeholder of a part still in flight; every one is replaced before the response is built. */
-const pendingOutcome: InstanceOutcome = { status: 'rejected', failureReason: FailureReason.ProcessingFailure, reason: 'pending', message: 'not finished', retryable: true };
 
 function refused(failureReason: number, reason: string, message: string): InstanceOutcome {
   return { status: 'rejected', failureReason, reason, message, retryable: false };
