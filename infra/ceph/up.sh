@@ -19,7 +19,8 @@
 #   CEPH_MON_PORT  mon msgr2 port (default 3300); msgr1 port = CEPH_MON_PORT+1
 #   RGW_PORT       S3 endpoint port on 127.0.0.1 (default 7480)
 #   CEPH_PORT_MIN  first port of the range OSDs/mgr bind to (default 6800, 200 ports)
-#   S3_ACCESS_KEY / S3_SECRET_KEY  fixed S3 credentials (default: fixed test values)
+#   S3_ACCESS_KEY / S3_SECRET_KEY  S3 credentials of the admin-like user `test` (default: generated per
+#                  cluster; one credential per copy: infra/ceph/copy-credentials.sh)
 #   CEPH_WITH_MGR  1 (default) | 0
 #
 # On success prints `export S3_ENDPOINT=...` lines on stdout (logs go to stderr)
@@ -37,8 +38,9 @@ OSD_STORE=${CEPH_OSD_STORE:-bluestore}
 MON_PORT=${CEPH_MON_PORT:-3300}
 MON_PORT1=$((MON_PORT + 1))
 RGW_PORT=${RGW_PORT:-7480}
-ACCESS_KEY=${S3_ACCESS_KEY:-TESTACCESSKEY0000001}
-SECRET_KEY=${S3_SECRET_KEY:-testsecretkey000000000000000000000000001}
+# Generated per cluster unless given (#17: no fixed credentials). 20 and 40 characters, as RGW's own.
+ACCESS_KEY=${S3_ACCESS_KEY:-$(LC_ALL=C tr -dc 'A-Z0-9' </dev/urandom | head -c 20)}
+SECRET_KEY=${S3_SECRET_KEY:-$(LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 40)}
 WITH_MGR=${CEPH_WITH_MGR:-1}
 PORT_MIN=${CEPH_PORT_MIN:-6800}
 
@@ -312,6 +314,7 @@ log "radosgw answering on http://127.0.0.1:$RGW_PORT"
 radosgw-admin user create --uid=test --display-name="test user" \
   --access-key="$ACCESS_KEY" --secret-key="$SECRET_KEY" >"$DATA/user.json"
 
+umask 077   # s3.env holds the secret key
 cat >"$DATA/s3.env" <<EOF
 export S3_ENDPOINT=http://127.0.0.1:$RGW_PORT
 export S3_HOST=127.0.0.1

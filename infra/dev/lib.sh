@@ -169,6 +169,18 @@ yy_ensure_local_s3() {
   set -a; source "$YY_DATA/ceph-up.out"; set +a
   export S3_ENDPOINTS="$S3_ENDPOINT"
   export S3_BUCKETS=${S3_BUCKETS:-yunying-copy-1,yunying-copy-2,yunying-copy-3}
+  # One generated credential per copy (#17): RGW users yunying-copy-N own bucket N, yunying-read-N may only
+  # read it. ROLE=all runs every role in one process, so it gets the writers' keys; a viewer started on its
+  # own (ROLE=viewer) gets the readers'. The cluster's own user (S3_ACCESS_KEY) is not handed to the archive.
+  local creds
+  creds=$(IFS=,; set -- $S3_BUCKETS; bash "$YY_ROOT/infra/ceph/copy-credentials.sh" yunying "$@" 2>> "$YY_DATA/ceph-up.log") \
+    || yy_die "could not create the per-copy S3 users; see .data/ceph-up.log"
+  eval "$creds"
+  if [ "${ROLE:-all}" = viewer ]; then
+    S3_ACCESS_KEYS=$S3_READ_ACCESS_KEYS S3_SECRET_KEYS=$S3_READ_SECRET_KEYS
+  fi
+  export S3_ACCESS_KEYS S3_SECRET_KEYS
+  unset S3_ACCESS_KEY S3_SECRET_KEY S3_READ_ACCESS_KEYS S3_READ_SECRET_KEYS
 }
 
 yy_stop_local_s3() {

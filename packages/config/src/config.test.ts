@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig, storageTargetSettings } from './config';
 import { replaceConfigReference } from './docs';
 
 const secret = 'x'.repeat(40);
@@ -124,6 +124,39 @@ describe('loadConfig', () => {
         S3_SECRET_KEY: 's',
       }),
     ).toThrow(/S3_BUCKETS: exactly three/);
+  });
+});
+
+describe('one S3 credential per copy (#17)', () => {
+  const base = { AUTH_TOKEN_SECRET: secret, STORAGE_BACKEND: 's3', S3_ENDPOINTS: 'http://127.0.0.1:7480', S3_BUCKETS: 'c1,c2,c3' };
+
+  it('gives each copy its own key, in bucket order; the derived bucket uses the first copy\'s', () => {
+    const config = loadConfig({ ...base, S3_ACCESS_KEYS: 'k1,k2,k3', S3_SECRET_KEYS: 's1,s2,s3' });
+    expect(storageTargetSettings(config)).toMatchObject({
+      kind: 's3',
+      replicas: [
+        { name: 's3-1', bucket: 'c1', accessKey: 'k1', secretKey: 's1' },
+        { name: 's3-2', bucket: 'c2', accessKey: 'k2', secretKey: 's2' },
+        { name: 's3-3', bucket: 'c3', accessKey: 'k3', secretKey: 's3' },
+      ],
+    });
+    expect(config.derived).toMatchObject({ accessKey: 'k1', secretKey: 's1' });
+  });
+
+  it('still takes one shared key, and refuses keys that are not three or not paired, without echoing them', () => {
+    expect(storageTargetSettings(loadConfig({ ...base, S3_ACCESS_KEY: 'k', S3_SECRET_KEY: 's' }))).toMatchObject({
+      replicas: [{ accessKey: 'k', secretKey: 's' }, { accessKey: 'k', secretKey: 's' }, { accessKey: 'k', secretKey: 's' }],
+    });
+    expect(() => loadConfig({ ...base, S3_ACCESS_KEYS: 'k1,k2', S3_SECRET_KEYS: 'secret-one,secret-two' })).toThrow(/S3_ACCESS_KEYS: exactly three/);
+    expect(() => loadConfig({ ...base, S3_ACCESS_KEYS: 'k1,k2,k3' })).toThrow(/S3_SECRET_KEYS: required when STORAGE_BACKEND=s3/);
+    expect(() => loadConfig(base)).toThrow(/S3_ACCESS_KEY: required when STORAGE_BACKEND=s3/);
+    let message = '';
+    try {
+      loadConfig({ ...base, S3_ACCESS_KEYS: 'k1,k2', S3_SECRET_KEYS: 'secret-one,secret-two' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).not.toContain('secret-one');
   });
 });
 

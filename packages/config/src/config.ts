@@ -12,10 +12,15 @@ export type StorageConfig =
       backend: 's3';
       endpoints: string[];
       buckets: [string, string, string];
-      accessKey: string;
-      secretKey: string;
+      /** One per copy, in bucket order (#17); the same three when one shared key is configured. */
+      credentials: [S3Credential, S3Credential, S3Credential];
       region: string;
     };
+
+export interface S3Credential {
+  accessKey: string;
+  secretKey: string;
+}
 
 export type DerivedStorageConfig =
   | { backend: 'fs'; dir: string }
@@ -133,7 +138,7 @@ function describeIssue(issue: z.core.$ZodIssue, env: Record<string, string | und
   return `${variable}: ${issue.message} (got ${shown})`;
 }
 
-function triple(values: string[]): [string, string, string] {
+function triple<T>(values: T[]): [T, T, T] {
   const [a, b, c] = values;
   if (a === undefined || b === undefined || c === undefined || values.length !== 3) throw new ConfigError(['expected exactly three values']);
   return [a, b, c];
@@ -157,8 +162,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           backend: 's3',
           endpoints: e.S3_ENDPOINTS ?? [],
           buckets: triple(e.S3_BUCKETS ?? []),
-          accessKey: e.S3_ACCESS_KEY ?? '',
-          secretKey: e.S3_SECRET_KEY ?? '',
+          credentials: triple(
+            [0, 1, 2].map((i) => ({ accessKey: e.S3_ACCESS_KEYS?.[i] ?? e.S3_ACCESS_KEY ?? '', secretKey: e.S3_SECRET_KEYS?.[i] ?? e.S3_SECRET_KEY ?? '' })),
+          ),
           region: e.S3_REGION,
         }
       : {
@@ -171,8 +177,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           backend: 's3',
           endpoint: storage.endpoints[0] ?? '',
           bucket: e.S3_DERIVED_BUCKET ?? `${storage.buckets[0]}-derived`.slice(0, 63),
-          accessKey: storage.accessKey,
-          secretKey: storage.secretKey,
+          // The derived bucket is on the first endpoint, with the first copy's credential.
+          accessKey: storage.credentials[0].accessKey,
+          secretKey: storage.credentials[0].secretKey,
           region: storage.region,
         }
       : { backend: 'fs', dir: path.join(dataDir, 'derived') };
@@ -298,8 +305,8 @@ export function storageTargetSettings(
     replicas: storage.buckets.map((bucket, i) => ({
       name: `s3-${i + 1}`,
       endpoint: storage.endpoints[storage.endpoints.length === 3 ? i : 0] ?? '',
-      accessKey: storage.accessKey,
-      secretKey: storage.secretKey,
+      accessKey: storage.credentials[i]?.accessKey ?? '',
+      secretKey: storage.credentials[i]?.secretKey ?? '',
       region: storage.region,
       bucket,
     })),

@@ -116,8 +116,12 @@ export const envSchema = z
       .regex(/^[a-z0-9][a-z0-9.-]{2,62}$/, 'an S3 bucket name')
       .optional()
       .describe('S3 bucket (no Object Lock, on the first endpoint) for derived objects such as thumbnails: one copy, rebuildable (default: the first of S3_BUCKETS + "-derived").'),
-    S3_ACCESS_KEY: z.string().min(1).optional().describe('S3 access key.'),
-    S3_SECRET_KEY: z.string().min(1).optional().describe('S3 secret key.'),
+    S3_ACCESS_KEY: z.string().min(1).optional().describe('S3 access key for all three buckets (prefer S3_ACCESS_KEYS: one per copy).'),
+    S3_SECRET_KEY: z.string().min(1).optional().describe('S3 secret key for all three buckets (prefer S3_SECRET_KEYS).'),
+    S3_ACCESS_KEYS: csv(
+      'Comma-separated S3 access keys, one per copy in S3_BUCKETS order, so that one leaked key touches one copy; read-only keys for the viewer (infra/ceph/copy-credentials.sh makes both kinds on Ceph RGW). Used instead of S3_ACCESS_KEY.',
+    ),
+    S3_SECRET_KEYS: csv('Comma-separated S3 secret keys, one per copy, in the order of S3_ACCESS_KEYS.'),
     S3_REGION: z.string().min(1).default('us-east-1').describe('S3 region name.'),
     WRITE_QUORUM: z.coerce.number().int().min(1).max(3).default(3).describe('Copies that must be durable before an instance is acknowledged (1-3).'),
     RETENTION_MIN_YEARS: z.coerce
@@ -293,8 +297,17 @@ export const envSchema = z
   .superRefine((env, ctx) => {
     if (env.SHARE_DEFAULT_DAYS > env.SHARE_MAX_DAYS) ctx.addIssue({ code: 'custom', path: ['SHARE_DEFAULT_DAYS'], message: 'at most SHARE_MAX_DAYS' });
     if (env.STORAGE_BACKEND === 's3') {
-      for (const key of ['S3_ENDPOINTS', 'S3_BUCKETS', 'S3_ACCESS_KEY', 'S3_SECRET_KEY'] as const) {
+      for (const key of ['S3_ENDPOINTS', 'S3_BUCKETS'] as const) {
         if (env[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'required when STORAGE_BACKEND=s3' });
+      }
+      // One credential per copy (#17), or one shared by all three (older deployments).
+      const perCopy = env.S3_ACCESS_KEYS !== undefined || env.S3_SECRET_KEYS !== undefined;
+      const pairs = perCopy ? (['S3_ACCESS_KEYS', 'S3_SECRET_KEYS'] as const) : (['S3_ACCESS_KEY', 'S3_SECRET_KEY'] as const);
+      for (const key of pairs) {
+        if (env[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'required when STORAGE_BACKEND=s3' });
+      }
+      for (const key of ['S3_ACCESS_KEYS', 'S3_SECRET_KEYS'] as const) {
+        if (env[key] !== undefined && env[key].length !== 3) ctx.addIssue({ code: 'custom', path: [key], message: 'exactly three (one per copy)' });
       }
       if (env.S3_BUCKETS !== undefined && env.S3_BUCKETS.length !== 3) {
         ctx.addIssue({ code: 'custom', path: ['S3_BUCKETS'], message: 'exactly three bucket names (one per copy)' });

@@ -5,7 +5,9 @@
  *   label  1 suspicious/malignant, 0 benign, empty for a non-thyroid image that must not be triaged
  *          (a folder with no label column, such as ultrasound-other, is all non-thyroid);
  *   case   groups images for case-level figures and CIs;
- *   mask   optional nodule mask (locator hit rate: top nodule box IoU >= 0.3 with an outlined nodule).
+ *   mask   optional nodule mask (locator hit rate: top nodule box IoU >= 0.3 with an outlined nodule;
+ *          and the named-box figure: each outlined nodule's box scored as a reader's box would be, which
+ *          separates what the score does once the nodule is found from what the finder misses).
  * The DDTI layout (`tirads_binary_4plus`, `ddti_case`) is read too. PNG/JPEG frames are wrapped as US
  * instances with no body-part or description attributes, so the image half of the gate is measured.
  * Each image is a one-image study (image level); each case is one study of its images (case level).
@@ -13,8 +15,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PermanentError } from '@yunying/core';
+import { decodeFrame, parseInstance, toGray8 } from '@yunying/dicom';
 import { makeInstance } from '@yunying/dicom/testing';
-import type { Corners, MetricsReport, TriageModel } from '@yunying/nodule-model';
+import type { Corners, GrayImage, MetricsReport, TriageModel } from '@yunying/nodule-model';
 import { bootstrapMetrics, boxIou, parseCsv, readGrayImage, readRgbImage } from '@yunying/nodule-model';
 import type { ImageAnalysis } from '../triage/analyse';
 import { analyseInstance } from '../triage/analyse';
@@ -38,6 +41,8 @@ export interface ImageResult {
   reason: string | null;
   thyroid: number | null;
   hit: boolean | null;
+  /** The most suspicious outlined nodule of the image scored as a named box (the reader-guided path); null without a mask. */
+  namedBoxScore: number | null;
 }
 
 export interface TriageEvaluation {
@@ -50,6 +55,8 @@ export interface TriageEvaluation {
   noNoduleFound: { total: number; labelled: number };
   locator: { hits: number; of: number } | null;
   thresholds: { triage: number; urgent: number };
+  /** Outlined nodules scored as named boxes (box combiner, its own thresholds); null when no labelled image has a mask. */
+  namedBoxes: { imageLevel: MetricsReport; caseLevel: MetricsReport; thresholds: { triage: number; urgent: number } } | null;
 }
 
 export function readRows(folder: string): EvalRow[] {
@@ -151,6 +158,19 @@ export interface ScoredRows {
   locator: { hits: number; of: number };
 }
 
+/** The first frame's 8-bit gray exactly as the served path sees it (decoded from the instance it is wrapped in). */
+async function grayOf(file: string): Promise<GrayImage> {
+  const bytes = await instanceBytes(file);
+  return toGray8(await decodeFrame(bytes, parseInstance(bytes), 0));
+}
+
+/** The most suspicious of an image's outlined nodules, each scored as a named box. */
+async function namedBoxScore(model: TriageModel, row: EvalRow, truth: Corners[]): Promise<number | null> {
+  if (truth.length === 0) return null;
+  const gray = await grayOf(path.join(row.folder, row.image));
+  return Math.max(...truth.map((box) => model.scoreBox(gray, box).score));
+}
+
 /** Runs the served path on each row (a one-image study) and on each case (one study of its images). */
 export async function scoreRows(model: TriageModel, rows: EvalRow[], onProgress?: (done: number, total: number) => void): Promise<ScoredRows> {
   const manifest = model.manifest;
@@ -163,8 +183,10 @@ export async function scoreRows(model: TriageModel, rows: EvalRow[], onProgress?
     const outcome = decideStudy([analysis], manifest);
     analyses.set(row.caseId, [...(analyses.get(row.caseId) ?? []), analysis]);
     let hit: boolean | null = null;
+    let named: number | null = null;
     if (row.mask !== null) {
       const truth = await maskBoxes(path.join(row.folder, row.mask));
+      if (row.label !== null) named = await namedBoxScore(model, row, truth);
       const top = analysis.status === 'analysed' ? analysis.best?.nodules[0] : undefined;
       const box = top ? { x0: top.box.x, y0: top.box.y, x1: top.box.x + top.box.width, y1: top.box.y + top.box.height } : null;
       hit = box !== null && truth.some((t) => boxIou(box, t) >= 0.3);
@@ -178,6 +200,7 @@ export async function scoreRows(model: TriageModel, rows: EvalRow[], onProgress?
       reason: outcome.status === 'triaged' ? null : outcome.reason,
       thyroid: analysis.status === 'analysed' ? analysis.thyroid : null,
       hit,
+      namedBoxScore: named,
     });
     onProgress?.(n + 1, rows.length);
   }
@@ -192,8 +215,31 @@ export async function scoreRows(model: TriageModel, rows: EvalRow[], onProgress?
   return { images, cases, locator: { hits, of: withMask } };
 }
 
+/** Image- and case-level figures of the named-box scores (a case: its most suspicious outlined nodule). */
+function namedBoxFigures(images: ImageResult[], thresholdsOf: { triage: number; urgent: number }): TriageEvaluation['namedBoxes'] {
+  const boxed = images.filter((i): i is ImageResult & { namedBoxScore: number; row: EvalRow & { label: 0 | 1 } } => i.namedBoxScore !== null && i.row.label !== null);
+  if (boxed.length === 0) return null;
+  const thresholds = [thresholdsOf.triage, thresholdsOf.urgent];
+  const byCase = new Map<string, { label: 0 | 1; score: number }>();
+  for (const i of boxed) {
+    const prev = byCase.get(i.row.caseId);
+    byCase.set(i.row.caseId, { label: Math.max(prev?.label ?? 0, i.row.label) as 0 | 1, score: Math.max(prev?.score ?? 0, i.namedBoxScore) });
+  }
+  const keys = [...byCase.keys()].sort();
+  return {
+    imageLevel: bootstrapMetrics(boxed.map((i) => i.namedBoxScore), boxed.map((i) => i.row.label), boxed.map((i) => i.row.caseId), thresholds),
+    caseLevel: bootstrapMetrics(keys.map((k) => byCase.get(k)?.score ?? 0), keys.map((k) => byCase.get(k)?.label ?? 0), keys, thresholds),
+    thresholds: thresholdsOf,
+  };
+}
+
 /** Figures over scored rows (one model, or the pooled out-of-fold rows of cross-validation). */
-export function summarise(model: TriageEvaluation['model'], thresholdsOf: { triage: number; urgent: number }, scored: ScoredRows): TriageEvaluation {
+export function summarise(
+  model: TriageEvaluation['model'],
+  thresholdsOf: { triage: number; urgent: number },
+  scored: ScoredRows,
+  boxThresholdsOf: { triage: number; urgent: number } = thresholdsOf,
+): TriageEvaluation {
   const { images, cases } = scored;
   const thresholds = [thresholdsOf.triage, thresholdsOf.urgent];
   const labelled = images.filter((i) => i.row.label !== null);
@@ -234,13 +280,20 @@ export function summarise(model: TriageEvaluation['model'], thresholdsOf: { tria
     noNoduleFound: { total: images.filter((i) => i.outcome === 'no_nodule_found').length, labelled: labelled.filter((i) => i.outcome === 'no_nodule_found').length },
     locator: scored.locator.of > 0 ? scored.locator : null,
     thresholds: thresholdsOf,
+    namedBoxes: namedBoxFigures(images, boxThresholdsOf),
   };
 }
 
 export async function evaluateTriage(model: TriageModel, rows: EvalRow[], onProgress?: (done: number, total: number) => void): Promise<TriageEvaluation> {
   const { manifest } = model;
   const scored = await scoreRows(model, rows, onProgress);
-  return summarise({ id: manifest.id, version: manifest.version, sha256: manifest.sha256 }, { triage: manifest.thresholds.triage.value, urgent: manifest.thresholds.urgent.value }, scored);
+  const box = manifest.boxCombiner.thresholds;
+  return summarise(
+    { id: manifest.id, version: manifest.version, sha256: manifest.sha256 },
+    { triage: manifest.thresholds.triage.value, urgent: manifest.thresholds.urgent.value },
+    scored,
+    { triage: box.triage.value, urgent: box.urgent.value },
+  );
 }
 
 const interval = (v: { value: number; ci95: [number, number] }): string => `${v.value.toFixed(3)} (95% CI ${v.ci95[0].toFixed(3)}-${v.ci95[1].toFixed(3)})`;
@@ -266,6 +319,12 @@ export function formatTriageReport(e: TriageEvaluation): string {
     `no_nodule_found ${e.noNoduleFound.total} (${e.noNoduleFound.labelled} labelled)`,
   ];
   if (e.locator) lines.push(`locator hit rate ${(e.locator.hits / e.locator.of).toFixed(3)} (${e.locator.hits} of ${e.locator.of} images with a mask: top nodule box IoU >= 0.3 with an outlined nodule)`);
+  if (e.namedBoxes) {
+    lines.push(
+      ...metricLines('named boxes, image level', e.namedBoxes.imageLevel, 'labelled images with a mask (their outlined nodules scored as a reader\'s box: the score once the nodule is found)'),
+      ...metricLines('named boxes, case level', e.namedBoxes.caseLevel, 'labelled cases with a mask'),
+    );
+  }
   lines.push('Unscored images (not_triaged, no_nodule_found) rank lowest. CIs: 2000 bootstrap resamples of cases.');
   return lines.join('\n');
 }
