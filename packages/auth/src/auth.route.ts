@@ -14,6 +14,11 @@ export interface AuthRouterOptions {
   secureCookies?: boolean | 'auto';
   /** Router name in the route registry (default 'auth'). */
   name?: string;
+  /**
+   * Also run by the web app's sign-out, for the browser's other sign-ins on this origin: the embedded OIDC
+   * provider's session (OHIF), so that one sign-out signs the browser out of both (#15).
+   */
+  alsoSignOutBrowser?: (exchange: { req: Request; res: Response }) => Promise<unknown>;
 }
 
 const json = express.json({ limit: '64kb' });
@@ -133,6 +138,7 @@ export function createAuthRouter(auth: AuthService, options: AuthRouterOptions =
       // An expired access token does not prevent signing out with the refresh token.
     }
     await auth.signOut({ ...(refreshToken ? { refreshToken } : {}), ...(sessionId ? { sessionId } : {}) }, origin(req));
+    if (options.alsoSignOutBrowser !== undefined) await options.alsoSignOutBrowser({ req, res });
     clearCookies(req, res);
     res.status(204).end();
   });

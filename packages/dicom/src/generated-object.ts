@@ -26,6 +26,8 @@ export function dicomTime(d: Date): string {
 /** Part 10 bytes of a naturalized dataset whose SOPClassUID and SOPInstanceUID name it. */
 export function part10Bytes(dataset: Record<string, unknown>): Uint8Array {
   const meta = {
+    // (0002,0001) is Type 1 (PS3.10 7.1): version 00 01.
+    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
     MediaStorageSOPClassUID: dataset.SOPClassUID,
     MediaStorageSOPInstanceUID: dataset.SOPInstanceUID,
     TransferSyntaxUID: TransferSyntax.ExplicitVRLittleEndian,

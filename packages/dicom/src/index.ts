@@ -43,3 +43,5 @@ export {
   toRgba8,
 } from './pixels';
 export type { DecodeOptions, DecodedFrame, Gray8, NativeAttributes, PixelData, PixelDecodeReason, Rgb8, Window } from './pixels';
+export { STOW_PRIVATE_CREATOR, STOW_RETRY_LATER_REASON, STORED_STATUSES, StowTag, failureNote, failureReasonValue, isStoredStatus, parseFailureNote } from './stow-wire';
+export type { StoredStatus } from './stow-wire';

@@ -9,15 +9,18 @@ import { ACR_LEXICON } from './tirads';
 
 export const PRIVATE_SCHEME = '99YUNYING';
 
-export type CodedConcept = {
-  CodeValue: string;
-  CodingSchemeDesignator: string;
-  CodeMeaning: string;
-};
+/** A code of a sequence item; Code Value when it fits SH (16 characters), else Long Code Value (UC). */
+export type CodedConcept =
+  | { CodeValue: string; CodingSchemeDesignator: string; CodeMeaning: string }
+  | { LongCodeValue: string; CodingSchemeDesignator: string; CodeMeaning: string };
+
+/** Longest Code Value (SH, PS3.5 6.2); longer values go in Long Code Value (PS3.3 8.8, CP-1031). */
+const CODE_VALUE_MAX = 16;
 
 export function codedConcept(value: string, meaning: string, scheme: string): CodedConcept {
-  // SH is at most 16 characters for the scheme; LO (64) for the meaning.
-  return { CodeValue: value, CodingSchemeDesignator: scheme, CodeMeaning: meaning.slice(0, 64) };
+  // The meaning is LO (64 characters).
+  const tail = { CodingSchemeDesignator: scheme, CodeMeaning: meaning.slice(0, 64) };
+  return value.length <= CODE_VALUE_MAX ? { CodeValue: value, ...tail } : { LongCodeValue: value, ...tail };
 }
 
 export const privateCode = (value: string, meaning: string): CodedConcept => codedConcept(value, meaning, PRIVATE_SCHEME);

@@ -77,7 +77,8 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
     },
     routes: [
       ...(oidc !== null ? [oidc.router] : []),
-      createAuthRouter(auth).router,
+      // With the embedded provider, the web app's sign-out also ends the browser's OIDC sign-in (OHIF, #15).
+      createAuthRouter(auth, oidc !== null ? { alsoSignOutBrowser: (exchange) => oidc.oidc.endBrowserSession(exchange) } : {}).router,
       createAuditRouter({
         pool: ctx.pool,
         auth: authenticator,

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
+import { STOW_RETRY_LATER_REASON, StowTag, isStoredStatus, parseFailureNote, type StoredStatus } from '@yunying/dicom';
 import { AuthRefusedError, RequestRefusedError, RequestTooLargeError, TransientError, asTransient } from './archive.errors';
 
 /**
@@ -11,7 +12,7 @@ import { AuthRefusedError, RequestRefusedError, RequestTooLargeError, TransientE
  * (so the archive can refuse an oversized request before reading it), authenticated by a device API key.
  *
  * The answer is mapped back to the files of the batch: each FailedSOPSequence item names its part
- * ("part N: ..." in the private text 0099,1012), and ReferencedSOPSequence items follow the remaining
+ * ("part N: ..." in the private text 0099,1012; the wire contract is @yunying/dicom stow-wire.ts), and ReferencedSOPSequence items follow the remaining
  * parts in order (stow.response.ts on the ingest side builds them so); SOP Instance UIDs are checked
  * where the caller knows them.
  */
@@ -23,7 +24,7 @@ export interface StowFile {
   sopInstanceUid?: string;
 }
 
-export type StoredStatus = 'STORED' | 'ALREADY_STORED' | 'NEW_VERSION';
+export type { StoredStatus } from '@yunying/dicom';
 
 export type FileOutcome =
   | { kind: 'stored'; status: StoredStatus; sopInstanceUid: string | null }
@@ -172,8 +173,6 @@ function shortMessage(text: string): string {
   return text.slice(0, 200);
 }
 
-const STORED: readonly string[] = ['STORED', 'ALREADY_STORED', 'NEW_VERSION'];
-
 /** The archive's answer as one outcome per file (exported for unit tests). */
 export function interpret(status: number, headers: http.IncomingHttpHeaders, text: string, files: readonly StowFile[]): FileOutcome[] {
   if (status === 401 || status === 403) throw new AuthRefusedError(`the archive refused the API key (${status}): ${shortMessage(text)}`);
@@ -191,16 +190,16 @@ export function interpret(status: number, headers: http.IncomingHttpHeaders, tex
   }
   const outcomes: Array<FileOutcome | undefined> = files.map(() => undefined);
   for (const item of items(body, '00081198')) {
-    const text = str(first(item, '00991012')) ?? '';
-    const part = /^part (\d+):\s*(.*)$/s.exec(text);
-    const index = part ? Number(part[1]) - 1 : -1;
+    const text = str(first(item, StowTag.failureNote)) ?? '';
+    const note = parseFailureNote(text);
+    const index = note ? note.part - 1 : -1;
     if (index < 0 || index >= files.length || outcomes[index] !== undefined) throw new TransientError('archive answer does not name the failed part');
-    const reason = str(first(item, '00991011')) ?? 'rejected';
+    const reason = str(first(item, StowTag.failureReason)) ?? 'rejected';
     const failureReason = first(item, '00081197');
-    const message = part?.[2] ?? text;
+    const message = note?.message ?? text;
     // Only a storage outage is worth sending again (see the ingest pipeline's `unavailable`).
     outcomes[index] =
-      reason === 'storage_unavailable'
+      reason === STOW_RETRY_LATER_REASON
         ? { kind: 'retry', message }
         : { kind: 'rejected', reason, failureReason: typeof failureReason === 'number' ? failureReason : null, message, sopInstanceUid: str(first(item, '00081155')) };
   }
@@ -214,8 +213,8 @@ export function interpret(status: number, headers: http.IncomingHttpHeaders, tex
     const sopInstanceUid = str(first(item, '00081155'));
     const expected = files[i]?.sopInstanceUid;
     if (expected !== undefined && sopInstanceUid !== null && sopInstanceUid !== expected) throw new TransientError('archive answer items do not match the parts sent');
-    const state = str(first(item, '00991010'));
-    outcomes[i] = { kind: 'stored', status: state !== null && STORED.includes(state) ? (state as StoredStatus) : 'STORED', sopInstanceUid };
+    const state = str(first(item, StowTag.storedStatus));
+    outcomes[i] = { kind: 'stored', status: isStoredStatus(state) ? state : 'STORED', sopInstanceUid };
   }
   return outcomes.map((o) => o ?? { kind: 'retry', message: 'no answer for this part' });
 }

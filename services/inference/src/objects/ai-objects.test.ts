@@ -103,10 +103,19 @@ const result: StoredResult = {
   srSopInstanceUid: null,
 };
 
-const calibrated: SourceFacts = { frameOfReferenceUid: '2.25.4004', pixelSpacing: [0.3, 0.3], pixelMm: { x: 0.3, y: 0.3 }, imageOrientation: null };
+const calibrated: SourceFacts = { frameOfReferenceUid: '2.25.4004', pixelSpacing: [0.3, 0.3], pixelMm: { x: 0.3, y: 0.3 }, imageOrientation: null, sliceThickness: 1 };
 
 type Dataset = Record<string, unknown>;
 const seq = (d: unknown, key: string): Dataset[] => ((d as Dataset)[key] as Dataset[] | undefined) ?? [];
+/** Code Value, or Long Code Value for codes longer than SH allows. */
+const codeOf = (item: Dataset | undefined): unknown => item?.CodeValue ?? item?.LongCodeValue;
+
+/** Every Code Value in a dataset (nested sequences included). */
+function codeValues(d: unknown): string[] {
+  if (Array.isArray(d)) return d.flatMap(codeValues);
+  if (typeof d !== 'object' || d === null) return [];
+  return Object.entries(d).flatMap(([k, v]) => (k === 'CodeValue' && typeof v === 'string' ? [v] : codeValues(v)));
+}
 
 describe('outline mask', () => {
   it('is the pixels whose centres lie inside the polygon: not its box', () => {
@@ -149,7 +158,10 @@ describe('nodule SEG', () => {
     expect(seq(segments[0], 'SegmentedPropertyTypeCodeSequence')[0]?.CodeValue).toBe('27925004');
     expect(seq(ds, 'ReferencedSeriesSequence')[0]?.SeriesInstanceUID).toBe(image.seriesInstanceUid);
     const shared = seq(ds, 'SharedFunctionalGroupsSequence')[0];
-    expect(seq(shared, 'PixelMeasuresSequence')[0]?.PixelSpacing).toEqual([0.3, 0.3]);
+    expect(seq(shared, 'PixelMeasuresSequence')[0]).toMatchObject({ PixelSpacing: [0.3, 0.3], SliceThickness: 1 });
+    // A frame of reference without the thickness to state: the SEG is not placed in it.
+    const flat = naturalizedDataset(buildNoduleSeg({ result, header, image, source: { ...calibrated, sliceThickness: null } }).bytes);
+    expect(flat.FrameOfReferenceUID).toBeUndefined();
     // No orientation in the source: the frame's own axes (what OHIF assumes for such a source).
     expect(seq(shared, 'PlaneOrientationSequence')[0]?.ImageOrientationPatient).toEqual([1, 0, 0, 0, 1, 0]);
     expect(segUids(header, { ...result, instanceCount: 4 }, image).instance).not.toBe(seg.sopInstanceUid);
@@ -203,7 +215,7 @@ describe('TID 1500 measurement report', () => {
     const groups = seq(measurements, 'ContentSequence');
     expect(groups).toHaveLength(2);
     const items = seq(groups[0], 'ContentSequence');
-    const byCode = (v: string): Dataset | undefined => items.find((c) => seq(c, 'ConceptNameCodeSequence')[0]?.CodeValue === v);
+    const byCode = (v: string): Dataset | undefined => items.find((c) => codeOf(seq(c, 'ConceptNameCodeSequence')[0]) === v);
     expect(byCode('112039')?.TextValue).toBe('Cornerstone3DTools@^0.1.0:PlanarFreehandROI:Nodule 1');
     expect(byCode('112040')?.UID).toBe(seq(naturalizedDataset(buildNoduleSeg({ result, header, image, source: calibrated }).bytes), 'SegmentSequence')[0]?.TrackingUID);
     expect(seq(byCode('121071'), 'ConceptCodeSequence')[0]?.CodeValue).toBe('27925004');
@@ -228,7 +240,9 @@ describe('TID 1500 measurement report', () => {
     expect(value('42798000').n).toBeCloseTo(area, 1);
     expect(value('ACR_TIRADS_POINTS')).toEqual({ n: 7, unit: '{points}' });
     expect(seq(byCode('ACR_TIRADS_LEVEL'), 'ConceptCodeSequence')[0]?.CodeValue).toBe('TR5');
-    expect(seq(byCode('ACR_TIRADS_COMPOSITION'), 'ConceptCodeSequence')[0]?.CodeValue).toBe('ACR_COMPOSITION_SOLID');
+    // Private codes longer than SH's 16 characters are Long Code Values (PS3.3 8.8).
+    expect(seq(byCode('ACR_TIRADS_COMPOSITION'), 'ConceptCodeSequence')[0]?.LongCodeValue).toBe('ACR_COMPOSITION_SOLID');
+    expect(codeValues(ds).filter((v) => v.length > 16)).toEqual([]);
   });
 
   it('measures in pixels when the frame is not calibrated', () => {
@@ -245,6 +259,7 @@ describe('TID 1500 measurement report', () => {
       pixelSpacing: [0.2, 0.25],
       pixelMm: { x: 0.25, y: 0.2 },
       imageOrientation: null,
+      sliceThickness: null,
     });
   });
 

@@ -2,10 +2,11 @@
  * The nodule outlines of one scored image as a DICOM Segmentation (PS3.3 A.51; SOP Class
  * 1.2.840.10008.5.1.4.1.1.66.4), BINARY, one segment per confident nodule on the scored frame and one
  * frame per segment, each derived from that source frame (Derivation Image Sequence with the Source
- * Image Sequence; Referenced Series Sequence of the Common Instance Reference module). The frame of
- * reference, Pixel Spacing and Image Orientation are the source's when it has them; ultrasound images
- * usually carry no patient geometry, so there is no Plane Position, and the orientation is the frame's
- * own axes (see SharedFunctionalGroupsSequence for why it is written at all).
+ * Image Sequence; Referenced Series Sequence of the Common Instance Reference module). Pixel Spacing and
+ * Image Orientation are copied from the source when it has them, its frame of reference when it also
+ * states Pixel Spacing and Slice Thickness (a SEG in a frame of reference needs both). Ultrasound images
+ * usually carry no patient geometry: no Plane Position, and the orientation is the frame's own axes (see
+ * SharedFunctionalGroupsSequence for why it is written at all).
  *
  * Written with dcmjs (naturalized dataset -> Explicit VR Little Endian Part 10; 1-bit packing).
  * Deterministic: UIDs derive from the result key and the source image, values from the stored result.
@@ -61,6 +62,12 @@ export function buildNoduleSeg({ result, header, image, source }: SegInput): Bui
     ...(image.numberOfFrames > 1 ? { ReferencedFrameNumber: image.frameNumber } : {}),
   };
   const masks = image.nodules.map((n) => outlineMask(n.outline, image.columns, image.rows));
+  // A SEG in a frame of reference must state Pixel Spacing and Slice Thickness (PS3.3 C.7.6.16.2.1, as
+  // dciodvfy checks): it shares the source's frame of reference only when the source has both.
+  const geometry =
+    source.frameOfReferenceUid && source.pixelSpacing && source.sliceThickness
+      ? { frameOfReferenceUid: source.frameOfReferenceUid, pixelSpacing: source.pixelSpacing, sliceThickness: source.sliceThickness }
+      : null;
   const segments = image.nodules.map((n, i) => ({
     SegmentNumber: i + 1,
     SegmentLabel: `Nodule ${n.index}`,
@@ -101,8 +108,7 @@ export function buildNoduleSeg({ result, header, image, source }: SegInput): Bui
     SeriesInstanceUID: uids.series,
     SeriesNumber: SEG_SERIES_NUMBER,
     InstanceNumber: result.instanceCount,
-    ReferencedPerformedProcedureStepSequence: [],
-    ...(source.frameOfReferenceUid ? { FrameOfReferenceUID: source.frameOfReferenceUid, PositionReferenceIndicator: '' } : {}),
+    ...(geometry ? { FrameOfReferenceUID: geometry.frameOfReferenceUid, PositionReferenceIndicator: '' } : {}),
     ContentLabel: 'NODULE',
     ContentDescription: 'AI nodule outlines (model map components); not a diagnosis',
     ContentCreatorName: '',
@@ -122,7 +128,9 @@ export function buildNoduleSeg({ result, header, image, source }: SegInput): Bui
       {
         // Pixel Measures is always there (OHIF 3.13 reads the item unconditionally); its Pixel Spacing only
         // when the source has one: an uncalibrated ultrasound frame has no spacing to copy.
-        PixelMeasuresSequence: [source.pixelSpacing ? { PixelSpacing: source.pixelSpacing } : {}],
+        PixelMeasuresSequence: [
+          geometry ? { PixelSpacing: geometry.pixelSpacing, SliceThickness: geometry.sliceThickness } : source.pixelSpacing ? { PixelSpacing: source.pixelSpacing } : {},
+        ],
         // The source's orientation; a source without one (ultrasound) gets the frame's own axes, rows along
         // x and columns along y, with no Frame of Reference to place them in the patient. OHIF 3.13's SEG
         // loader (cornerstone adapters, labelmapImagesFromBuffer) refuses a SEG without this group, and it

@@ -16,16 +16,20 @@ export interface SourceFacts {
   pixelMm: { x: number; y: number } | null;
   /** Image Orientation (Patient) (0020,0037) when the source has one (ultrasound usually has none). */
   imageOrientation: number[] | null;
+  /** Slice Thickness (0018,0050) in mm when the source has one. */
+  sliceThickness: number | null;
 }
 
 const FRAME_OF_REFERENCE_UID = '00200052';
 const PIXEL_SPACING = '00280030';
 const IMAGE_ORIENTATION_PATIENT = '00200037';
+const SLICE_THICKNESS = '00180050';
 
 export function sourceFactsOf(json: DicomJsonObject): SourceFacts {
   const forUid = json[FRAME_OF_REFERENCE_UID]?.Value?.[0];
   const spacing = json[PIXEL_SPACING]?.Value;
   const iop = json[IMAGE_ORIENTATION_PATIENT]?.Value;
+  const thickness = json[SLICE_THICKNESS]?.Value?.[0];
   const row = spacing?.[0];
   const column = spacing?.[1];
   return {
@@ -33,6 +37,7 @@ export function sourceFactsOf(json: DicomJsonObject): SourceFacts {
     pixelSpacing: typeof row === 'number' && typeof column === 'number' && row > 0 && column > 0 ? [row, column] : null,
     pixelMm: pixelSizeMm(json),
     imageOrientation: Array.isArray(iop) && iop.length === 6 && iop.every((v) => typeof v === 'number') ? iop : null,
+    sliceThickness: typeof thickness === 'number' && thickness > 0 ? thickness : null,
   };
 }
 
@@ -44,4 +49,4 @@ export async function sourceFacts(pool: Pool, studyRef: string, sopInstanceUids:
   return new Map(rows.map((r) => [r.sop_instance_uid, sourceFactsOf(r.dicom_json)]));
 }
 
-export const UNKNOWN_SOURCE: SourceFacts = { frameOfReferenceUid: null, pixelSpacing: null, pixelMm: null, imageOrientation: null };
+export const UNKNOWN_SOURCE: SourceFacts = { frameOfReferenceUid: null, pixelSpacing: null, pixelMm: null, imageOrientation: null, sliceThickness: null };

@@ -1,16 +1,15 @@
+import { STOW_PRIVATE_CREATOR, StowTag, failureNote, failureReasonValue, type StoredStatus } from '@yunying/dicom';
 import type { InstanceOutcome } from '../ingest.pipeline';
 
 /**
  * The STOW-RS response body (PS3.18 10.5.3, Table 10.5.3-1) in the DICOM JSON model: RetrieveURL of
  * the study, ReferencedSOPSequence for stored instances, FailedSOPSequence with a FailureReason per
  * failed instance. Whether an instance was newly stored, already there or a new version is told in a
- * private attribute of each referenced item (group 0099, private creator "YUNYING 1.0"), since the
- * standard has no attribute for it.
+ * private attribute of each referenced item, and each failure names its part of the request, since the
+ * standard has no attribute for either (the wire contract: @yunying/dicom stow-wire.ts).
  */
 
 type Json = Record<string, { vr: string; Value?: unknown[] }>;
-
-const PRIVATE_CREATOR = 'YUNYING 1.0';
 
 function uidItem(sopClassUid: string | undefined, sopInstanceUid: string | undefined): Json {
   const item: Json = {};
@@ -19,6 +18,17 @@ function uidItem(sopClassUid: string | undefined, sopInstanceUid: string | undef
   if (sopInstanceUid) item['00081155'] = { vr: 'UI', Value: [sopInstanceUid] };
   else item['00081155'] = { vr: 'UI' };
   return item;
+}
+
+function storedStatus(status: 'stored' | 'already_stored' | 'new_version'): StoredStatus {
+  switch (status) {
+    case 'stored':
+      return 'STORED';
+    case 'already_stored':
+      return 'ALREADY_STORED';
+    case 'new_version':
+      return 'NEW_VERSION';
+  }
 }
 
 export interface StowPartResult {
@@ -35,9 +45,9 @@ export function buildStowResponse(results: StowPartResult[], retrieveBase: strin
       failed.push({
         ...uidItem(outcome.sopClassUid, outcome.sopInstanceUid),
         '00081197': { vr: 'US', Value: [outcome.failureReason] },
-        '00990010': { vr: 'LO', Value: [PRIVATE_CREATOR] },
-        '00991011': { vr: 'LO', Value: [outcome.reason.slice(0, 64)] },
-        '00991012': { vr: 'LT', Value: [`part ${part}: ${outcome.message}`] },
+        [StowTag.privateCreator]: { vr: 'LO', Value: [STOW_PRIVATE_CREATOR] },
+        [StowTag.failureReason]: { vr: 'LO', Value: [failureReasonValue(outcome.reason)] },
+        [StowTag.failureNote]: { vr: 'LT', Value: [failureNote(part, outcome.message)] },
       });
     } else {
       referenced.push({
@@ -46,8 +56,8 @@ export function buildStowResponse(results: StowPartResult[], retrieveBase: strin
           vr: 'UR',
           Value: [`${retrieveBase}/studies/${outcome.studyInstanceUid}/series/${outcome.seriesInstanceUid}/instances/${outcome.sopInstanceUid}`],
         },
-        '00990010': { vr: 'LO', Value: [PRIVATE_CREATOR] },
-        '00991010': { vr: 'CS', Value: [outcome.status.toUpperCase()] },
+        [StowTag.privateCreator]: { vr: 'LO', Value: [STOW_PRIVATE_CREATOR] },
+        [StowTag.storedStatus]: { vr: 'CS', Value: [storedStatus(outcome.status)] },
       });
     }
   }

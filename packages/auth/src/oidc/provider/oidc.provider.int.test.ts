@@ -9,6 +9,7 @@ import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
 import { loadConfig, type Config } from '@yunying/config';
 import { createLogger } from '@yunying/core';
 import { createMetricsRegistry, createServiceApp } from '@yunying/http';
+import { createAuthRouter } from '../../auth.route';
 import { AuthService } from '../../auth.service';
 import type { Authenticator } from '../../middleware';
 import { withOidc } from '../oidc.authenticator';
@@ -120,7 +121,9 @@ describe('embedded OIDC provider', () => {
     const logger = createLogger({ level: 'silent', service: 'viewer' });
     const oidc = await createOidcRouter({ config, pool: catalog.pool, auth, logger });
     close = oidc.close;
-    const app = createServiceApp({ service: 'viewer', logger, metrics: createMetricsRegistry(), readiness: [], routes: [oidc.router] });
+    // The web app's auth routes as the viewer service mounts them next to the provider (one origin).
+    const webApp = createAuthRouter(auth, { alsoSignOutBrowser: (exchange) => oidc.oidc.endBrowserSession(exchange) });
+    const app = createServiceApp({ service: 'viewer', logger, metrics: createMetricsRegistry(), readiness: [], routes: [oidc.router, webApp.router] });
     server.on('request', app);
     authenticator = withOidc(auth, config);
   });
@@ -139,8 +142,9 @@ describe('embedded OIDC provider', () => {
     password: string = PASSWORD,
     /** Answers a one-time code page (its HTML and status) with the code to post. */
     codeStep?: (html: string, status: number) => string,
+    /** The browser (its cookies) signing in; a fresh one by default. */
+    browser: Browser = new Browser(),
   ): Promise<{ access_token: string; refresh_token: string; id_token: string }> {
-    const browser = new Browser();
     const verifier = crypto.randomBytes(32).toString('base64url');
     const challenge = crypto.createHash('sha256').update(verifier).digest('base64url');
     const state = crypto.randomBytes(8).toString('hex');
@@ -315,5 +319,42 @@ describe('embedded OIDC provider', () => {
     const foreign = await endSession('http://127.0.0.1:2/');
     expect(foreign.status).toBe(400);
     expect(await foreign.text()).toContain('post_logout_redirect_uri not registered');
+  });
+
+  it("signs the browser out of OHIF too when it signs out of the web app; the user's other devices stay signed in (#15)", async () => {
+    const browser = new Browser();
+    const webSignIn = await browser.request(`${base}/api/auth/sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'rita', password: PASSWORD, client: 'browser' }),
+    });
+    expect(webSignIn.status).toBe(200);
+    // OHIF in the same browser, and on another device.
+    const ohif = await signIn('rita', PASSWORD, undefined, browser);
+    const otherDevice = await signIn('rita');
+    const ohifSession = (await authenticator.authenticateAccessToken(ohif.access_token)).sessionId ?? '';
+
+    // A page of another origin cannot end the browser's sign-in with its cookies.
+    const crossSite = await browser.request(`${base}/api/auth/sign-out`, { method: 'POST', headers: { origin: 'http://127.0.0.1:1' } });
+    expect(crossSite.status).toBe(403);
+    await expect(authenticator.authenticateAccessToken(ohif.access_token)).resolves.toMatchObject({ username: 'rita' });
+
+    const signOut = await browser.request(`${base}/api/auth/sign-out`, { method: 'POST', headers: { origin: base } });
+    expect(signOut.status).toBe(204);
+    // OHIF's access token is refused, its refresh token is gone, its Yunying session ended.
+    await expect(authenticator.authenticateAccessToken(ohif.access_token)).rejects.toMatchObject({ code: 'unauthenticated' });
+    const refused = await refresh(ohif.refresh_token);
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: string }).error).toBe('invalid_grant');
+    const { rowCount } = await catalog.pool.query("SELECT 1 FROM oidc_payloads WHERE model IN ('RefreshToken', 'Grant', 'Session') AND grant_id IN (SELECT grant_id FROM oidc_grant_sessions WHERE session_id = $1)", [ohifSession]);
+    expect(rowCount).toBe(0);
+    // Reopening OHIF in that browser asks for a sign-in again instead of handing out a code.
+    const params = new URLSearchParams({ client_id: CLIENT_ID, redirect_uri: REDIRECT_URI, response_type: 'code', scope: 'openid', state: 's', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' });
+    const reopened = await browser.follow(`${issuer}/auth?${params.toString()}`, base);
+    expect(reopened.status).toBe(200);
+    expect(await reopened.text()).toContain('name="password"');
+    // The same user's sign-in on another device is not this browser's: it still refreshes.
+    await expect(authenticator.authenticateAccessToken(otherDevice.access_token)).resolves.toMatchObject({ username: 'rita' });
+    expect((await refresh(otherDevice.refresh_token)).status).toBe(200);
   });
 });

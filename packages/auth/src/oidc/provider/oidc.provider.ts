@@ -9,7 +9,7 @@ import { YUNYING_SESSION_CLAIM } from '../oidc.authenticator';
 import { PostgresOidcAdapter } from './oidc.adapter';
 import { GrantSessions } from './grant-sessions.repository';
 import { escapeHtml } from './html';
-import { allowPostLogoutRedirectsWithinRegisteredOrigins, logoutPage, revocationForBrowserClients } from './oidc.sign-out';
+import { allowPostLogoutRedirectsWithinRegisteredOrigins, endProviderSessionOfBrowser, logoutPage, revocationForBrowserClients, type BrowserExchange } from './oidc.sign-out';
 
 /**
  * Yunying's embedded OpenID Connect provider (OpenID Connect Core 1.0, OAuth 2.0 RFC 6749 with PKCE RFC
@@ -58,6 +58,8 @@ export interface EmbeddedOidc {
   grantSessions: GrantSessions;
   /** Client origins, which the login page must be allowed to redirect to (CSP form-action). */
   clientOrigins: string[];
+  /** Ends the provider session of the browser making the request (its cookie), with its grants and their Yunying sessions; how many grants. */
+  endBrowserSession: (exchange: BrowserExchange) => Promise<number>;
 }
 
 function clientMetadata(client: OidcClientSetting): ClientMetadata {
@@ -173,7 +175,7 @@ export async function createEmbeddedOidc(options: EmbeddedOidcOptions): Promise<
   provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) => options.logger.error({ err: error }, 'OIDC provider error'));
 
   const clientOrigins = [...new Set(options.clients.flatMap((c) => [...c.redirect_uris, ...(c.post_logout_redirect_uris ?? [])].map((u) => new URL(u).origin)))];
-  return { provider, resource, grantSessions, clientOrigins };
+  return { provider, resource, grantSessions, clientOrigins, endBrowserSession: (exchange) => endProviderSessionOfBrowser(provider, exchange) };
 }
 
 class GrantAdapter extends PostgresOidcAdapter {

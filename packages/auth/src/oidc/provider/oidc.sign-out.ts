@@ -1,6 +1,8 @@
+import type { Request, Response } from 'express';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
 import type Provider from 'oidc-provider' with { 'resolution-mode': 'import' };
 import type { KoaContextWithOIDC } from 'oidc-provider' with { 'resolution-mode': 'import' };
+import { assertSameOrigin, readCookie } from '../../middleware';
 import { YUNYING_SESSION_CLAIM } from '../oidc.authenticator';
 import { escapeHtml } from './html';
 
@@ -106,4 +108,40 @@ ${form}
 </main>
 </body></html>
 `;
+}
+
+export type BrowserExchange = { req: Request; res: Response };
+
+/**
+ * The web app's sign-out as a single logout of the browser (#15): the web app and the provider's login
+ * each start their own Yunying session, so signing out of the web app alone left OHIF signed in, in the
+ * same browser. The provider's session cookie (`_session`, Path=/, signed with the provider's cookie keys)
+ * is sent to the web app's sign-out because the embedded issuer is on the web app's origin (<viewer>/oidc).
+ *
+ * Read here rather than linking the two sign-ins into one Yunying session, which would change sign-in,
+ * refresh and the session list: the provider's own Session model reads and verifies the cookie, and what is
+ * ended is exactly what end_session ends (helpers/revoke.js): each grant of that browser session with its
+ * tokens, and the session. Destroying a grant ends the Yunying session it was issued under (GrantAdapter),
+ * so OHIF's refresh is invalid_grant and its access token is refused at once. Sign-ins of the same user on
+ * other devices have other provider sessions and are left alone (the session list revokes them).
+ */
+export async function endProviderSessionOfBrowser(provider: Provider, { req, res }: BrowserExchange): Promise<number> {
+  const cookie = provider.cookieName('session');
+  if (readCookie(req, cookie) === undefined) return 0;
+  // A cookie the browser sends on its own ends a sign-in: only from our own pages, like the refresh cookie.
+  assertSameOrigin(req);
+  const ctx = provider.createContext(req, res);
+  const session = await provider.Session.get(ctx);
+  // No cookie, a forged one, or a session already ended: nothing of this browser's to end.
+  if (session.accountId === undefined) return 0;
+  const grantIds = Object.values(session.authorizations ?? {}).flatMap((authorization) => (authorization.grantId === undefined ? [] : [authorization.grantId]));
+  for (const grantId of grantIds) {
+    await Promise.all([provider.AccessToken, provider.RefreshToken, provider.AuthorizationCode].map((model) => model.revokeByGrantId(grantId)));
+    await provider.Grant.adapter.destroy(grantId);
+  }
+  await session.destroy();
+  // The cookie now names nothing; cleared so the browser stops sending it.
+  const cookieOptions = { path: '/', httpOnly: true, sameSite: 'lax' as const };
+  ctx.cookies.set(cookie, null, { ...cookieOptions, signed: true });
+  return grantIds.length;
 }

@@ -3,9 +3,11 @@
  * FailedSOPSequence (0008,1198) names failures by SOP UIDs, which a file that is not DICOM does not have;
  * Yunying's ingest adds, in each failed item, a private reason (0099,1011) and "part N: message"
  * (0099,1012, private creator "YUNYING 1.0"), N being the 1-based part of the request. Files are matched
- * by that part number; without it (another archive), a failure is told for the batch as a whole.
- * No DOM types here: unit-tested without a browser (test/e2e/stow-outcome.test.ts).
+ * by that part number; without it (another archive), a failure is told for the batch as a whole. The
+ * private tags are the wire contract in @yunying/dicom stow-wire.ts. No DOM types here: unit-tested
+ * without a browser (test/e2e/stow-outcome.test.ts).
  */
+import { StowTag, parseFailureNote } from '@yunying/dicom/stow-wire';
 
 export type FileState = 'stored' | 'rejected' | 'failed';
 
@@ -43,12 +45,12 @@ export function parseStowResponse(status: number, text: string): BatchOutcome {
     json = {};
   }
   const failures = items(json, '00081198').map((item) => {
-    const note = first(item, '00991012');
-    const match = typeof note === 'string' ? /^part (\d+): ([\s\S]*)$/.exec(note) : null;
+    const note = first(item, StowTag.failureNote);
+    const parsed = parseFailureNote(note);
     const code = first(item, '00081197');
-    const message = match?.[2] ?? (typeof note === 'string' ? note : null);
+    const message = parsed?.message ?? (typeof note === 'string' ? note : null);
     return {
-      part: match ? Number(match[1]) : null,
+      part: parsed ? parsed.part : null,
       reason: message ?? `failure reason ${typeof code === 'number' || typeof code === 'string' ? String(code) : 'unknown'}`,
     };
   });
