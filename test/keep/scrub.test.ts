@@ -167,6 +167,7 @@ describeUnless(s3 === null ? 'no S3 endpoint (S3_ENDPOINT unset; Ceph RGW not ru
   let buckets: string[];
   let admin: string;
   let digests: string[];
+  let study: ReturnType<typeof makeStudy>;
 
   beforeAll(async () => {
     const s = s3!;
@@ -182,7 +183,7 @@ describeUnless(s3 === null ? 'no S3 endpoint (S3_ENDPOINT unset; Ceph RGW not ru
     const url = new URL(s.endpoint);
     client = new Minio.Client({ endPoint: url.hostname, port: Number(url.port), useSSL: false, accessKey: s.accessKey, secretKey: s.secretKey, region: s.region, pathStyle: true });
     admin = await signIn(system, 'admin');
-    const study = makeStudy(COUNT, { rows: 16, columns: 16 });
+    study = makeStudy(COUNT, { rows: 16, columns: 16 });
     digests = study.files.map(sha256);
     expect((await stow(system.urls.ingest ?? '', system.credentials.apiKey?.key ?? '', study.files)).status).toBe(200);
   });
@@ -205,7 +206,8 @@ describeUnless(s3 === null ? 'no S3 endpoint (S3_ENDPOINT unset; Ceph RGW not ru
         await client.removeObject(bucket, copy.object_key);
         tampered.set(`${digest}:${copy.target}`, '1 delete marker(s)');
       } else {
-        await client.putObject(bucket, copy.object_key, Buffer.from('not the archived bytes'));
+        // Same size as the instance: a size check alone would let it through.
+        await client.putObject(bucket, copy.object_key, Buffer.alloc(study.files[i]?.length ?? 0, 0x41));
         tampered.set(`${digest}:${copy.target}`, '1 version(s) written after the recorded one');
       }
       // The application's own credentials cannot delete the locked version.
@@ -224,6 +226,15 @@ describeUnless(s3 === null ? 'no S3 endpoint (S3_ENDPOINT unset; Ceph RGW not ru
     // Nothing rewritten: every copy recorded ok with the version written at ingest, which is what is served.
     const after = await copiesOf(system, digests);
     expect(after.map((c) => `${c.sha256}:${c.target}:${c.state}:${c.version_id}`)).toEqual(before.map((c) => `${c.sha256}:${c.target}:ok:${c.version_id}`));
+
+    // WADO serves the archived bytes of instances whose first copy (s3-1, read first) got a delete marker
+    // (0) or a garbage version (3).
+    for (const i of [0, 3]) {
+      const q = `requestType=WADO&studyUID=${study.studyInstanceUid}&seriesUID=${study.seriesInstanceUid}&objectUID=${study.sopInstanceUids[i] ?? ''}&contentType=application%2Fdicom`;
+      const res = await fetch(`${system.urls.viewer ?? ''}/dicomweb/wado?${q}`, { headers: { authorization: `ApiKey ${system.credentials.apiKey?.key ?? ''}` } });
+      expect(res.status).toBe(200);
+      expect(sha256(Buffer.from(await res.arrayBuffer()))).toBe(digests[i]);
+    }
 
     const again = await api<ScrubSummary>(system, 'POST', '/api/admin/scrub', admin, {});
     expect(again.body.verified).toBe(COUNT * 3);
