@@ -173,7 +173,8 @@ yy_ensure_local_s3() {
   # read it. ROLE=all runs every role in one process, so it gets the writers' keys; a viewer started on its
   # own (ROLE=viewer) gets the readers'. The cluster's own user (S3_ACCESS_KEY) is not handed to the archive.
   local creds
-  creds=$(IFS=,; set -- $S3_BUCKETS; bash "$YY_ROOT/infra/ceph/copy-credentials.sh" yunying "$@" 2>> "$YY_DATA/ceph-up.log") \
+  # The thumbnails bucket (config default: the first bucket + "-derived") is readable by yunying-read-1.
+  creds=$(IFS=,; set -- $S3_BUCKETS; bash "$YY_ROOT/infra/ceph/copy-credentials.sh" yunying "$@" "${S3_DERIVED_BUCKET:-$(d="$1-derived"; echo "${d:0:63}")}" 2>> "$YY_DATA/ceph-up.log") \
     || yy_die "could not create the per-copy S3 users; see .data/ceph-up.log"
   eval "$creds"
   if [ "${ROLE:-all}" = viewer ]; then

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import * as Minio from 'minio';
 import { describeUnless } from '../../../test/support/skip';
+import { createDerivedStore, seriesThumbnailKey } from './derived.store';
 import { ReplicatedStore } from './replicated.store';
 import { computeRetainUntil } from './retention';
 import { S3ReplicaTarget } from './s3.target';
@@ -65,7 +66,7 @@ describeUnless(skip, 'one S3 credential per copy, read-only credentials for read
     s = settings!;
     const run = uniqueBucketName('yy-cred');
     buckets = [1, 2, 3].map((n) => `${run}-${n}`);
-    ({ writers, readers } = provision(run.replace(/[^a-z0-9-]/g, '').slice(-20), buckets));
+    ({ writers, readers } = provision(run.replace(/[^a-z0-9-]/g, '').slice(-20), [...buckets, `${buckets[0]}-derived`]));
     expect(writers).toHaveLength(3);
     expect(new Set([...writers, ...readers].map((k) => k.accessKey)).size).toBe(6);
     // The archive with the writers' keys prepares (default COMPLIANCE retention) and writes.
@@ -114,6 +115,12 @@ describeUnless(skip, 'one S3 credential per copy, read-only credentials for read
     expect(Buffer.from(await viewer.readRange(stored.key, 0, 3))).toEqual(Buffer.from('per'));
     const [verified] = await viewer.verifyAll(stored.key, { sha256: stored.key.slice(-64), size: stored.bytes.length, retainUntil: new Date() }, stored.versions);
     expect(verified).toMatchObject({ ok: true, tampering: [] });
+    // Thumbnails (derived bucket, copy 1's keys as the config gives them): ingest writes, the viewer reads.
+    const derived = (keys: Keys) => createDerivedStore({ backend: 's3', endpoint: s.endpoint, region: s.region, bucket: `${buckets[0]}-derived`, ...keys });
+    const thumb = seriesThumbnailKey('1.2.3.4.5');
+    await derived(writers[0]!).put(thumb, new Uint8Array(Buffer.from('jpeg')), 'image/jpeg');
+    expect((await derived(readers[0]!).get(thumb))?.toString()).toBe('jpeg');
+    await expect(derived(readers[0]!).put(thumb, new Uint8Array(Buffer.from('x')), 'image/jpeg')).rejects.toBeDefined();
     // A write through the archive code is refused by the store, not done.
     await expect(viewer.put(new Uint8Array(Buffer.from('new')), { retainUntil: new Date(Date.now() + 86_400_000) })).rejects.toMatchObject({ code: 'unavailable' });
   });

@@ -93,7 +93,7 @@ async function indexOne(pool: Pool, targets: Map<string, ReplicaTarget>, unreach
   const reads = await Promise.all(
     rows.map((row) => {
       const target = targets.get(row.target);
-      return target === undefined || unreachable.has(row.target) ? Promise.resolve('unreachable' as const) : readCopy(target, row.object_key);
+      return target === undefined || unreachable.has(row.target) ? Promise.resolve('unreachable' as const) : readCopy(target, row.object_key, row.version_id);
     }),
   );
   for (const [i, row] of rows.entries()) {
@@ -191,10 +191,12 @@ async function indexOne(pool: Pool, targets: Map<string, ReplicaTarget>, unreach
 class Conflict extends Error {}
 
 /** A copy's bytes; null when the copy is gone (deleted since the listing); 'unreachable' when its target
- * does not answer. Anything else stops the run, which resumes where it stopped. */
-async function readCopy(target: ReplicaTarget, key: string): Promise<Uint8Array | null | 'unreachable'> {
+ * does not answer. Anything else stops the run, which resumes where it stopped. The version read is the
+ * one the scan's stat saw and recorded (#17): a version written at the key in between is not what the
+ * rebuilt catalog describes. */
+async function readCopy(target: ReplicaTarget, key: string, versionId: string | null): Promise<Uint8Array | null | 'unreachable'> {
   try {
-    return await target.read(key);
+    return await target.read(key, versionId);
   } catch (error) {
     if (isAppError(error) && error.code === 'not_found') return null;
     if (isAppError(error) && error.code === 'unavailable') return 'unreachable';

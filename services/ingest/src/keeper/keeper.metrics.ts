@@ -4,7 +4,7 @@ import { counter } from '@yunying/http';
 
 /** The keeper's metrics. Labels are replica names and fixed outcome words, never keys or UIDs. */
 export interface KeeperMetrics {
-  /** outcome: ok | missing | corrupt | unreachable */
+  /** outcome: ok | missing | corrupt | unreachable | tampered (written behind the archive, #17) | unprotected (target lock configuration) */
   verified: Counter<string>;
   verifiedBytes: Counter<string>;
   /** outcome: repaired | failed */
