@@ -8,6 +8,7 @@ import { stow } from '../support/system';
 import { nodulePattern } from '../triage/triage.support';
 import { DESKTOP, newPage, screenshotPath } from './pages/browser';
 import { OhifPage } from './pages/ohif.page';
+import { SignInPage } from './pages/sign-in.page';
 import { ctSeries, CT_PHANTOM, cineIndex, PALETTE_BANDS, paletteCine, windowed } from './ohif/ohif-studies';
 import { jwtClaims, OhifTraffic } from './ohif/ohif-traffic';
 import { OHIF_CLIENT_ID, ohifMissing, startOhifWorld, type OhifWorld } from './ohif/ohif-world';
@@ -19,7 +20,8 @@ import { OHIF_CLIENT_ID, ohifMissing, startOhifWorld, type OhifWorld } from './o
  * filters (QIDO-RS through CORS); opens a US frame, an RLE PALETTE COLOR cine and a CT series and reads
  * the drawn canvas back (palette colours, frame changes, the CT window), not only the absence of errors;
  * stays signed in past access-token expiry by refreshing; and signing out (of OHIF, or revoking the sign-in
- * in Yunying) ends the tokens, the Yunying session and the provider's session.
+ * in Yunying, or signing out of Yunying's web app in the same browser) ends the tokens, the Yunying
+ * session and the provider's session.
  *
  * Access tokens live 30 s here (the shortest ACCESS_TOKEN_TTL_SECONDS allows) so expiry happens within
  * the test; OHIF renews 10 s before expiry (oidc-client-ts accessTokenExpiringNotificationTimeInSeconds;
@@ -248,6 +250,34 @@ describeUnless(ohifMissing(), 'OHIF against Yunying (own origin, OIDC)', () => {
     const signedOut = await web.evaluate<number>(`fetch('/api/auth/sign-out', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }).then((r) => r.status)`);
     expect(signedOut).toBe(204);
     expect((await fetch(`${viewerUrl}/api/auth/me`, { headers: { cookie: cookieHeader } })).status).toBe(401);
+  }, 120_000);
+
+  it("signing out of Yunying's web app signs OHIF out in the same browser (one sign-out for both)", async () => {
+    const { context, page, ohif, traffic } = await signedIn();
+    const tokens = await ohif.tokens(world.issuer, OHIF_CLIENT_ID);
+
+    // The same user in Yunying's web app, in another tab of the same browser: sign in, then sign out there.
+    const radiologist = world.user('radiologist');
+    const web = await context.newPage();
+    const webApp = new SignInPage(web);
+    await webApp.open(viewerUrl);
+    await webApp.signIn(radiologist.username, radiologist.password);
+    await webApp.signOut();
+
+    // OHIF's next query goes with its old token and is refused; its refresh token is dead too.
+    const mark = traffic.mark();
+    await ohif.filterPatientName('Palette');
+    await waitForValue(() => Promise.resolve(traffic.studySearches(mark).some((e) => e.url.searchParams.get('PatientName') === '*Palette*' && e.status === 401)), true);
+    const refreshed = await fetch(`${world.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refreshToken, client_id: OHIF_CLIENT_ID }).toString(),
+    });
+    expect(refreshed.status).toBe(400);
+    expect(((await refreshed.json()) as { error?: string }).error).toBe('invalid_grant');
+    // Opened again, OHIF finds the provider's session of this browser gone and asks for a sign-in.
+    await page.reload();
+    await ohif.expectSignInPage();
   }, 120_000);
 
   // Last: it adds a fourth study to the list the tests above expect to hold three.

@@ -109,6 +109,11 @@ export interface NoduleFinding {
   index: number;
   /** 'auto' from the triage run; 'reader' from a reader-initiated request in the viewer. */
   source: 'auto' | 'reader';
+  /**
+   * 'calipers' when the triage took the box from the sonographer's caliper marks on the frame (scored as
+   * a named box: the box combiner and its thresholds); absent when the nodule finder located it.
+   */
+  locatedBy?: 'calipers';
   /** Locator confidence (0..1) that this is a nodule. */
   confidence: number;
   /** Box in image pixels ((0,0) = top-left corner of the top-left pixel). */

@@ -5,7 +5,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { TriageModel } from '@yunying/nodule-model';
 import { syntheticFrame } from '@yunying/nodule-model/testing';
-import { evaluateTriage, formatTriageReport, readRows } from './eval.triage';
+import { analyseInstance } from '../triage/analyse';
+import { evaluateTriage, formatTriageReport, instanceBytes, readRows } from './eval.triage';
 
 /**
  * `eval:triage` on a folder written here: the synthetic parity frame (a dark oval "nodule") in four
@@ -52,5 +53,26 @@ describe('eval:triage over a labels.csv folder', () => {
     const report = formatTriageReport(evaluation);
     expect(report).toMatch(/named boxes, case level: n 3 labelled cases with a mask/);
     expect(report).toMatch(/locator hit rate [0-9.]+ \(\d of 3 images with a mask/);
+  });
+
+  it("takes a frame's nodule from the sonographer's calipers when they are on it, and from the finder otherwise", async () => {
+    // Yellow '+' marks at the ends of the oval's width and height, as a scanner burns them in.
+    const frame = syntheticFrame(W, H);
+    const rgb = Buffer.alloc(W * H * 3);
+    for (let p = 0; p < W * H; p++) rgb.fill(frame.data[p] ?? 0, 3 * p, 3 * p + 3);
+    const cy = Math.round((oval.y0 + oval.y1) / 2);
+    const cx = Math.round((oval.x0 + oval.x1) / 2);
+    for (const [x, y] of [[oval.x0, cy], [oval.x1 - 1, cy], [cx, oval.y0], [cx, oval.y1 - 1]] as [number, number][]) {
+      for (let d = -4; d <= 4; d++) for (const p of [y * W + x + d, (y + d) * W + x]) rgb.set([255, 230, 0], 3 * p);
+    }
+    await sharp(rgb, { raw: { width: W, height: H, channels: 3 } }).png().toFile(path.join(dir, 'measured.png'));
+    const measured = await analyseInstance(model, await instanceBytes(path.join(dir, 'measured.png')));
+    const plain = await analyseInstance(model, await instanceBytes(path.join(dir, 'frame.png')));
+    if (measured.status !== 'analysed' || plain.status !== 'analysed') throw new Error('both frames should be analysed');
+    const top = measured.best?.nodules[0];
+    expect(top?.locatedBy).toBe('calipers');
+    expect(top?.box).toEqual({ x: oval.x0, y: oval.y0, width: oval.x1 - oval.x0, height: oval.y1 - oval.y0 });
+    expect(measured.best?.nodules).toHaveLength(1);
+    for (const n of plain.best?.nodules ?? []) expect(n.locatedBy).toBeUndefined();
   });
 });

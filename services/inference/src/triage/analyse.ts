@@ -2,8 +2,10 @@
  * One stored instance -> what the triage model sees in it: parse, decode the sampled frames (a cine
  * loop: at most MAX_FRAMES, evenly spaced, middle included), skip colour-Doppler frames, then per
  * frame the scope-gate probability and the nodule candidates (restricted to the B-mode region named by
- * SequenceOfUltrasoundRegions when the device sent one). Runs inside a worker thread; pure apart from
- * the model. The same function serves the worker and `npm run eval:triage`.
+ * SequenceOfUltrasoundRegions when the device sent one). When the sonographer's calipers are on a frame
+ * (calipers.ts), their marks are painted out and the nodules they measure are that frame's candidates,
+ * scored as named boxes; the finder's candidates stand for frames without calipers. Runs inside a
+ * worker thread; pure apart from the model. The same function serves the worker and `npm run eval:triage`.
  *
  * Errors: a PixelDecodeError (corrupt or undecodable pixel data) or PermanentError (model input or
  * output mismatch) propagates and fails the image permanently; an image without pixel data or with
@@ -12,6 +14,7 @@
 import { decodeFrame, parseInstance, sampleFrameIndices, toGray8, toRgb8 } from '@yunying/dicom';
 import type { Corners, NoduleFinding, ScopeAttributes, TriageModel } from '@yunying/nodule-model';
 import { pixelSizeMm, scopeAttributes } from '@yunying/nodule-model';
+import { findCalipers, paintOutMarks } from './calipers';
 import { regionFromSequence } from './region';
 
 export const MAX_FRAMES = 8;
@@ -82,22 +85,29 @@ export async function analyseInstance(model: TriageModel, bytes: Uint8Array, max
     const frame = await decodeFrame(bytes, parsed, index);
     width = frame.width;
     height = frame.height;
-    if (frame.samplesPerPixel === 3 && colourFraction(toRgb8(frame).data, frame.width * frame.height) > gate.colourFractionMax) {
+    const rgb = frame.samplesPerPixel === 3 ? toRgb8(frame).data : null;
+    if (rgb && colourFraction(rgb, frame.width * frame.height) > gate.colourFractionMax) {
       colourFrames++;
       continue;
     }
-    const gray = toGray8(frame);
-    const region = regionFromSequence(json, gray.width, gray.height);
+    const region = regionFromSequence(json, frame.width, frame.height);
     const inside: Corners[] | undefined = region ? [{ x0: region.x, y0: region.y, x1: region.x + region.width, y1: region.y + region.height }] : undefined;
+    const scanned = toGray8(frame);
+    const calipers = findCalipers(scanned, rgb);
+    const measured = calipers.boxes.filter((b) => !inside || inside.some((r) => centreWithin(r, b)));
+    const gray = calipers.marks.length > 0 ? paintOutMarks(scanned, rgb, calipers.marks) : scanned;
     const analysis = await model.analyseFrame(gray, inside);
     thyroid.push(analysis.thyroid);
     unconfident += analysis.candidates.length - analysis.confident.length;
-    // The frame's nodule: the most confident one, or the most suspicious confident one (manifest).
-    const ranked = rules.aggregation === 'max-score' ? [...analysis.confident].sort((a, b) => b.score - a.score) : analysis.confident;
+    // The frame's nodules: those the calipers measure, else the finder's confident ones; most suspicious
+    // first (or most confident first, as the manifest says, for the finder's).
+    const named = measured.map((b) => model.scoreBox(gray, b)).sort((a, b) => b.score - a.score);
+    const ranked = named.length > 0 ? named : rules.aggregation === 'max-score' ? [...analysis.confident].sort((a, b) => b.score - a.score) : analysis.confident;
     const chosen = ranked[0];
     frames.push({ frameNumber: index + 1, thyroid: round4(analysis.thyroid), score: chosen ? round4(chosen.score) : null });
     if (chosen && (best === null || chosen.score > best.score)) {
-      best = { frameNumber: index + 1, score: chosen.score, nodules: ranked.map((c, i) => model.finding(c, i + 1, 'auto', mm)) };
+      const located = named.length > 0 ? { locatedBy: 'calipers' as const } : {};
+      best = { frameNumber: index + 1, score: chosen.score, nodules: ranked.map((c, i) => ({ ...model.finding(c, i + 1, 'auto', mm), ...located })) };
     }
   }
   const inferenceMs = performance.now() - started;
@@ -118,6 +128,12 @@ export async function analyseInstance(model: TriageModel, bytes: Uint8Array, max
     unconfidentCandidates: unconfident,
     inferenceMs,
   };
+}
+
+function centreWithin(r: Corners, b: Corners): boolean {
+  const x = (b.x0 + b.x1) / 2;
+  const y = (b.y0 + b.y1) / 2;
+  return x >= r.x0 && x <= r.x1 && y >= r.y0 && y <= r.y1;
 }
 
 const round4 = (v: number): number => Math.round(v * 10000) / 10000;

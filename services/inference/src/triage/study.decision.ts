@@ -86,7 +86,8 @@ export function decideStudy(images: readonly ImageAnalysis[], manifest: TriageMa
     status: 'triaged',
     reason: skipped > 0 ? `${skipped} image(s) not read (colour Doppler, no pixel data or failed); scored from the other ${analysed.length}` : null,
     score: best.nodule.score,
-    level: triageLevel(best.nodule.score, manifest),
+    // A nodule boxed by the calipers was scored as a named box: its thresholds apply.
+    level: triageLevel(best.nodule.score, manifest, best.nodule.locatedBy === 'calipers' ? 'box' : 'auto'),
     best,
     gate,
   };

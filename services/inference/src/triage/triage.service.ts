@@ -172,7 +172,7 @@ export class TriageService {
         ...common,
         status: 'scored',
         score: top.score,
-        category: triageLevel(top.score, this.deps.manifest),
+        category: triageLevel(top.score, this.deps.manifest, top.locatedBy === 'calipers' ? 'box' : 'auto'),
         frameNumber: analysis.best.frameNumber,
         rows: analysis.rows,
         columns: analysis.columns,

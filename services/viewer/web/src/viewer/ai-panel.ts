@@ -44,6 +44,7 @@ function noduleView(n: AiNodule, title: string): HTMLElement {
     { class: 'nodule', 'data-testid': 'ai-nodule' },
     h('h3', {}, `${title}: `, h('span', { 'data-testid': 'ai-nodule-tr' }, `${n.trLevel} (${n.tiradsPoints} points)`), ` · score ${percent(n.score)}`),
     n.sizeMm ? h('p', { class: 'muted small' }, `${n.sizeMm.long} × ${n.sizeMm.short} mm (box)`) : null,
+    n.locatedBy === 'calipers' ? h('p', { class: 'muted small', 'data-testid': 'ai-located-by' }, 'Box from the calipers on the image') : null,
     h(
       'table',
       { class: 'descriptors' },

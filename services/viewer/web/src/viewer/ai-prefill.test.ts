@@ -6,6 +6,7 @@ import type { AiNodule, AiResult } from './ai-result';
 const nodule: AiNodule = {
   index: 1,
   source: 'auto',
+  locatedBy: null,
   confidence: 0.9,
   score: 0.4,
   box: { x: 10, y: 20, width: 50, height: 40 },

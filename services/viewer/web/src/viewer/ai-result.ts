@@ -37,6 +37,8 @@ export interface AiImage {
 export interface AiNodule {
   index: number;
   source: string;
+  /** 'calipers' when the box came from the sonographer's caliper marks, null when the finder located it. */
+  locatedBy: string | null;
   confidence: number;
   score: number;
   box: Rect | null;
@@ -83,6 +85,7 @@ export function parseNodule(value: unknown): AiNodule | null {
   return {
     index: num(o.index) ?? 1,
     source: str(o.source) ?? 'auto',
+    locatedBy: str(o.locatedBy) ?? null,
     confidence: num(o.confidence) ?? 0,
     score,
     box: rect(o.box),
