@@ -39,8 +39,10 @@ MON_PORT=${CEPH_MON_PORT:-3300}
 MON_PORT1=$((MON_PORT + 1))
 RGW_PORT=${RGW_PORT:-7480}
 # Generated per cluster unless given (#17: no fixed credentials). 20 and 40 characters, as RGW's own.
-ACCESS_KEY=${S3_ACCESS_KEY:-$(LC_ALL=C tr -dc 'A-Z0-9' </dev/urandom | head -c 20)}
-SECRET_KEY=${S3_SECRET_KEY:-$(LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 40)}
+# A finite read of /dev/urandom first: `tr </dev/urandom | head` dies of SIGPIPE, which pipefail + set -e
+# turn into a silent exit 141 of this script.
+ACCESS_KEY=${S3_ACCESS_KEY:-$(head -c 600 /dev/urandom | LC_ALL=C tr -dc 'A-Z0-9' | cut -c1-20)}
+SECRET_KEY=${S3_SECRET_KEY:-$(head -c 600 /dev/urandom | LC_ALL=C tr -dc 'A-Za-z0-9' | cut -c1-40)}
 WITH_MGR=${CEPH_WITH_MGR:-1}
 PORT_MIN=${CEPH_PORT_MIN:-6800}
 
