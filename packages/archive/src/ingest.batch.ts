@@ -1,5 +1,5 @@
 import { FailureReason } from '@yunying/dicom';
-import type { IngestPipeline, InstanceOutcome, Sender } from './ingest.pipeline';
+import type { InstanceOutcome, Sender, StagingPipeline, Staged } from './ingest.types';
 
 /** When a batch's catalog transaction is written: whichever limit is reached first, and at `close`. */
 export interface BatchLimits {
@@ -9,8 +9,6 @@ export interface BatchLimits {
   maxBytes: number;
 }
 
-type Prepared = Awaited<ReturnType<IngestPipeline['prepare']>>;
-type Staged = Exclude<Prepared, { kind: 'done' }>;
 
 interface Waiting {
   item: Staged;
@@ -34,7 +32,7 @@ export class IngestBatch {
   private committing: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly pipeline: IngestPipeline,
+    private readonly pipeline: StagingPipeline,
     private readonly sender: Sender,
     private readonly expectedStudyUid: string | undefined,
     private readonly limits: BatchLimits,

@@ -4,10 +4,11 @@ import { AppError, describeError, isAppError, type Logger } from '@yunying/core'
 import { inTransaction, recordInstances, ingestPrecheck, type InstanceRecord, type Pool } from '@yunying/catalog';
 import { DicomRejection, FailureReason, isDicomRejection, parseInstance, type ParsedInstance, type ParseLimits } from '@yunying/dicom';
 import { computeRetainUntil, sha256Hex, type ReplicatedStore, type StoreResult } from '@yunying/storage';
-import { appendAuditEvent, appendAuditEvents, type AuditActor, type AuditEventInput } from '@yunying/audit';
+import { appendAuditEvent, appendAuditEvents, type AuditEventInput } from '@yunying/audit';
 import { enqueueInTransaction, jobIds } from '@yunying/jobs';
 import { counter, histogram } from '@yunying/http';
 import { IngestBatch, type BatchLimits } from './ingest.batch';
+import type { InstanceOutcome, Prepared, Sender, StagingPipeline, Staged } from './ingest.types';
 
 /**
  * The ingest pipeline (ARCHITECTURE "The data path", steps 2-4), shared by STOW-RS and C-STORE:
@@ -20,36 +21,7 @@ import { IngestBatch, type BatchLimits } from './ingest.batch';
  * are written in one transaction; each instance's outcome is known only once that transaction ended.
  */
 
-export interface Sender {
-  clinicId: string;
-  actor: AuditActor;
-  sourceIp: string | null;
-  /** 'STOW-RS' | 'DIMSE', or 'SERVICE' for objects the archive derives itself (AI SEG and SR, signed reports) — recorded in the audit event. */
-  via: 'STOW-RS' | 'DIMSE' | 'SERVICE';
-}
-
-export type InstanceOutcome =
-  | {
-      status: 'stored' | 'already_stored' | 'new_version';
-      studyInstanceUid: string;
-      seriesInstanceUid: string;
-      sopInstanceUid: string;
-      sopClassUid: string;
-      transferSyntaxUid: string;
-      version: number;
-    }
-  | {
-      status: 'rejected';
-      /** PS3.18 FailureReason / PS3.7 C-STORE status. */
-      failureReason: number;
-      reason: string;
-      message: string;
-      /** True when the same bytes may succeed later (storage quorum missed, database down). */
-      retryable: boolean;
-      retryAfterSeconds?: number;
-      sopInstanceUid?: string;
-      sopClassUid?: string;
-    };
+export type { InstanceOutcome, Sender } from './ingest.types';
 
 export interface IngestPipelineOptions {
   pool: Pool;
@@ -71,14 +43,7 @@ export interface CommittedInstance {
   seriesHasThumbnail: boolean;
 }
 
-/** An instance whose copies are durable (or a re-send that needs none), waiting for its catalog transaction. */
-type Staged =
-  | { kind: 'resend'; parsed: ParsedInstance; version: number; now: Date }
-  | { kind: 'copied'; parsed: ParsedInstance; bytes: Uint8Array | null; record: InstanceRecord; stored: StoreResult; now: Date };
-
-type Prepared = { kind: 'done'; outcome: InstanceOutcome } | Staged;
-
-export class IngestPipeline {
+export class IngestPipeline implements StagingPipeline {
   private readonly outcomes;
   private readonly duration;
 
