@@ -9,6 +9,7 @@ import { enqueueInTransaction, jobIds } from '@yunying/jobs';
 import { counter, histogram } from '@yunying/http';
 import { IngestBatch, type BatchLimits } from './ingest.batch';
 import type { InstanceOutcome, Prepared, Sender, StagingPipeline, Staged } from './ingest.types';
+import { recordedOfParsed } from './instance-record';
 
 /**
  * The ingest pipeline (ARCHITECTURE "The data path", steps 2-4), shared by STOW-RS and C-STORE:
@@ -137,14 +138,7 @@ export class IngestPipeline implements StagingPipeline {
     }
     const record: InstanceRecord = {
       clinicId: sender.clinicId,
-      studyInstanceUid: parsed.studyInstanceUid,
-      seriesInstanceUid: parsed.seriesInstanceUid,
-      sopInstanceUid: parsed.sopInstanceUid,
-      sopClassUid: parsed.sopClassUid,
-      transferSyntaxUid: parsed.transferSyntaxUid,
-      attributes: parsed.attributes,
-      dicomJson: parsed.dicomJson,
-      frames: parsed.frames,
+      ...recordedOfParsed(parsed),
       sha256: stored.sha256,
       datasetSha256,
       objectKey: stored.key,

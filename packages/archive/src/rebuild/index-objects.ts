@@ -3,6 +3,7 @@ import { inTransaction, recordInstance, type Pool, type PoolClient, type RecordO
 import { isDicomRejection, parseInstance, type ParsedInstance } from '@yunying/dicom';
 import { GLOBAL_MINIMUM_RETENTION_YEARS, computeRetainUntil, sha256Hex, type ReplicaTarget } from '@yunying/storage';
 import { datasetDigest } from '../ingest.pipeline';
+import { recordedOfParsed } from '../instance-record';
 import { ClinicResolver } from './clinics';
 import { streamRows } from './cursor';
 
@@ -157,14 +158,7 @@ async function indexOne(pool: Pool, targets: Map<string, ReplicaTarget>, unreach
   return inTransaction(pool, async (client) => {
     const recorded: RecordOutcome = await recordInstance(client, {
       clinicId: clinic.id,
-      studyInstanceUid: parsed.studyInstanceUid,
-      seriesInstanceUid: parsed.seriesInstanceUid,
-      sopInstanceUid: parsed.sopInstanceUid,
-      sopClassUid: parsed.sopClassUid,
-      transferSyntaxUid: parsed.transferSyntaxUid,
-      attributes: parsed.attributes,
-      dicomJson: parsed.dicomJson,
-      frames: parsed.frames,
+      ...recordedOfParsed(parsed),
       sha256,
       datasetSha256: datasetDigest(bytes),
       objectKey: origin.object_key,
