@@ -15,7 +15,7 @@ import { decodeFrame, parseInstance, sampleFrameIndices, toGray8, toRgb8 } from 
 import type { Corners, NoduleFinding, ScopeAttributes, TriageModel } from '@yunying/nodule-model';
 import { pixelSizeMm, scopeAttributes } from '@yunying/nodule-model';
 import { findCalipers, paintOutMarks } from './calipers';
-import { regionFromSequence } from './region';
+import { regionFromSequence, ultrasoundRegion } from './region';
 
 export const MAX_FRAMES = 8;
 
@@ -93,7 +93,9 @@ export async function analyseInstance(model: TriageModel, bytes: Uint8Array, max
     const region = regionFromSequence(json, frame.width, frame.height);
     const inside: Corners[] | undefined = region ? [{ x0: region.x, y0: region.y, x1: region.x + region.width, y1: region.y + region.height }] : undefined;
     const scanned = toGray8(frame);
-    const calipers = findCalipers(scanned, rgb);
+    // Calipers only count inside the image area (the device's region, else the pixel heuristic).
+    const area = ultrasoundRegion(json, scanned.data, scanned.width, scanned.height);
+    const calipers = findCalipers(scanned, rgb, area ? { x0: area.x, y0: area.y, x1: area.x + area.width, y1: area.y + area.height } : undefined);
     const measured = calipers.boxes.filter((b) => !inside || inside.some((r) => centreWithin(r, b)));
     const gray = calipers.marks.length > 0 ? paintOutMarks(scanned, rgb, calipers.marks) : scanned;
     const analysis = await model.analyseFrame(gray, inside);

@@ -6,6 +6,7 @@ import { syntheticFrame } from '@yunying/nodule-model/testing';
 import { describeUnless, sharedDataDir } from '../../../../test/support/skip';
 import { maskBoxes } from '../eval/eval.triage';
 import { annotationMask, findCalipers, paintOutMarks } from './calipers';
+import { regionFromPixels } from './region';
 
 const YELLOW = [255, 230, 0] as const;
 
@@ -134,5 +135,25 @@ describeUnless(frames ? null : 'shared data folder thyroid/ddti-frames is absent
     }
     expect(tried).toBeGreaterThan(80);
     expect(hits / tried).toBeGreaterThanOrEqual(0.9);
+  }, 300_000);
+});
+
+const others = sharedDataDir('ultrasound-other');
+describeUnless(others ? null : 'shared data folder ultrasound-other is absent', 'calipers on other scanners\' frames (ultrasound-other)', () => {
+  it('finds boxes only where a sonographer measured: the two frames of 476 with real calipers, none on side-panel graphics', async () => {
+    const lines = fs.readFileSync(path.join(others ?? '', 'labels.csv'), 'utf8').trim().split('\n').slice(1);
+    const measured: string[] = [];
+    for (const line of lines) {
+      const image = line.split(',')[0] ?? '';
+      if (!fs.existsSync(path.join(others ?? '', image))) continue;
+      const rgb = await readRgbImage(path.join(others ?? '', image));
+      const gray = grayOf(rgb);
+      const area = regionFromPixels(gray.data, gray.width, gray.height);
+      const found = findCalipers(gray, rgb.data, area ? { x0: area.x, y0: area.y, x1: area.x + area.width, y1: area.y + area.height } : undefined);
+      if (found.boxes.length > 0) measured.push(image);
+    }
+    expect(lines.length).toBeGreaterThan(400);
+    // Both looked at by eye: a yellow '+' pair with a dotted line across a breast lesion, and a white pair on a palette US.
+    expect(measured.sort()).toEqual(['images/busi/benign_234.png', 'images/dicom-samples/orthanc-tests_Implicit-vr-us-palette.png']);
   }, 300_000);
 });

@@ -112,10 +112,13 @@ function boxOf(marks: CaliperMark[], w: number, h: number): Corners {
   return { x0: Math.max(0, x0), y0: Math.max(0, y0), x1: Math.min(w, x1 + 1), y1: Math.min(h, y1 + 1) };
 }
 
-/** The frame's calipers and the nodules they measure; none when the marks do not look like calipers. */
-export function findCalipers(gray: GrayImage, rgb: Uint8Array | null): Calipers {
+/**
+ * The frame's calipers and the nodules they measure; none when the marks do not look like calipers.
+ * `within`: the ultrasound image's area; crosses outside it (side-panel graphics, text) are not calipers.
+ */
+export function findCalipers(gray: GrayImage, rgb: Uint8Array | null, within?: Corners): Calipers {
   const { width: w, height: h } = gray;
-  const marks = findMarks(annotationMask(gray, rgb), w, h);
+  const marks = findMarks(annotationMask(gray, rgb), w, h).filter((m) => !within || (m.x >= within.x0 && m.x < within.x1 && m.y >= within.y0 && m.y < within.y1));
   if (marks.length < 2) return { marks: [], boxes: [] };
   const boxes = groups(marks, GROUP_FRACTION * Math.min(w, h))
     .filter((g) => g.length >= 2 && g.length <= 4)
