@@ -77,7 +77,9 @@ describe('report SR in C-TIRADS 2020', () => {
       'c-tirads-2020',
     );
     const json = JSON.stringify(parse(buildReportSr(study, { ...version, nodules }).bytes).ContentSequence);
-    expect(json).toContain('"CodeValue":"CTIRADS_COMET_TAIL"');
+    // Longer than SH's 16 characters: Long Code Value, never an over-long Code Value.
+    expect(json).toContain('"LongCodeValue":"CTIRADS_COMET_TAIL"');
+    expect(json).not.toMatch(/"CodeValue":"[^"]{17,}"/);
     expect(json).toContain('"CodeValue":"373067005"');
     expect(json).toMatch(/"CodeValue":"CTIRADS_COUNT".*?"NumericValue":4/);
     expect(json).toContain('"CodeValue":"C-TR4C"');

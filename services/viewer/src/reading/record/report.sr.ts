@@ -19,7 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import { derivedUid, dicomDate, dicomTime, part10Bytes } from '@yunying/dicom';
-import { PRIVATE_SCHEME, TIRADS_LEVEL_CONCEPT, TIRADS_POINTS_CONCEPT, tiradsItemConcept, tiradsLevelCode, tiradsValueCode } from '@yunying/nodule-model';
+import { PRIVATE_SCHEME, TIRADS_LEVEL_CONCEPT, codedConcept, TIRADS_POINTS_CONCEPT, tiradsItemConcept, tiradsLevelCode, tiradsValueCode } from '@yunying/nodule-model';
 import type { StoredNodule } from '../tirads.findings';
 
 export const ENHANCED_SR = '1.2.840.10008.5.1.4.1.1.88.22';
@@ -63,7 +63,8 @@ export interface SrVersion {
 
 type Item = Record<string, unknown>;
 
-const code = (value: string, meaning: string, scheme: string): Item => ({ CodeValue: value, CodingSchemeDesignator: scheme, CodeMeaning: meaning.slice(0, 64) });
+// Code Value is SH (16 characters): longer values (our private C-TIRADS codes) go in Long Code Value.
+const code = (value: string, meaning: string, scheme: string): Item => ({ ...codedConcept(value, meaning, scheme) });
 const own = (value: string, meaning: string): Item => code(value, meaning, PRIVATE_SCHEME);
 
 const MM = code('mm', 'millimeter', 'UCUM');
