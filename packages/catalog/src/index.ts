@@ -3,6 +3,7 @@ export * from './migrate';
 export * from './archive.repository';
 export * from './archive.batch';
 export * from './copy-versions';
+export * from './study-header';
 export * from './typed/kysely';
 /** The generated table types: `Tables.DB`, `Tables.Users`, ... (a namespace, so table names do not crowd the package's own). */
 export type * as Tables from './typed/database.types';

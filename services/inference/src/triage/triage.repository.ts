@@ -6,7 +6,7 @@
  * service writes back (and any SR a device sends) is an arrival, but never a reason to triage again.
  */
 import type { ClinicScopeRule } from '@yunying/nodule-model';
-import type { Pool, PoolClient } from '@yunying/catalog';
+import { readStudyHeader, type Pool, type PoolClient, type StudyHeader } from '@yunying/catalog';
 
 /** PS3.4 B.5: every SR storage SOP class (Basic Text, Enhanced, Comprehensive, Key Object, ...) is under this root. */
 export const SR_SOP_CLASS_ROOT = '1.2.840.10008.5.1.4.1.1.88.';
@@ -65,18 +65,7 @@ export interface StoredResult extends NewResult {
   srSopInstanceUid: string | null;
 }
 
-export interface StudyHeader {
-  studyInstanceUid: string;
-  patientName: string | null;
-  patientId: string | null;
-  patientBirthDate: string | null;
-  patientSex: string | null;
-  studyDate: string | null;
-  studyTime: string | null;
-  accessionNumber: string | null;
-  referringPhysicianName: string | null;
-  studyId: string | null;
-}
+export type { StudyHeader } from '@yunying/catalog';
 
 type Db = Pool | PoolClient;
 
@@ -208,36 +197,7 @@ export async function setResultSr(db: Db, resultId: string, sopInstanceUid: stri
 }
 
 export async function studyHeader(db: Db, studyRef: string): Promise<StudyHeader | null> {
-  const { rows } = await db.query<{
-    study_instance_uid: string;
-    patient_name: string | null;
-    patient_id: string | null;
-    patient_birth_date: string | null;
-    patient_sex: string | null;
-    study_date: string | null;
-    study_time: string | null;
-    accession_number: string | null;
-    referring_physician_name: string | null;
-    study_id: string | null;
-  }>(
-    `SELECT study_instance_uid, patient_name, patient_id, patient_birth_date, patient_sex, study_date, study_time,
-            accession_number, referring_physician_name, study_id FROM studies WHERE id = $1`,
-    [studyRef],
-  );
-  const r = rows[0];
-  if (!r) return null;
-  return {
-    studyInstanceUid: r.study_instance_uid,
-    patientName: r.patient_name,
-    patientId: r.patient_id,
-    patientBirthDate: r.patient_birth_date,
-    patientSex: r.patient_sex,
-    studyDate: r.study_date,
-    studyTime: r.study_time,
-    accessionNumber: r.accession_number,
-    referringPhysicianName: r.referring_physician_name,
-    studyId: r.study_id,
-  };
+  return (await readStudyHeader(db, studyRef))?.header ?? null;
 }
 
 export interface UntriagedStudy {

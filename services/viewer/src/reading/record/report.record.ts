@@ -1,6 +1,6 @@
 import { createPublicKey } from 'node:crypto';
 import type { IngestPipeline } from '@yunying/archive';
-import type { Pool, PoolClient } from '@yunying/catalog';
+import { readStudyHeader, type Pool, type PoolClient } from '@yunying/catalog';
 import { AppError, type Logger } from '@yunying/core';
 import type { Caller } from '../reading.audit';
 import type { ReportRow } from '../report.repository';
@@ -173,39 +173,7 @@ function signedContent(row: ReportRow, sr: { built: BuiltSr } | null, signer: st
 }
 
 async function srStudy(client: PoolClient, studyRef: string): Promise<{ header: SrStudy; clinicName: string }> {
-  const { rows } = await client.query<{
-    study_instance_uid: string;
-    patient_name: string | null;
-    patient_id: string | null;
-    patient_birth_date: string | null;
-    patient_sex: string | null;
-    study_date: string | null;
-    study_time: string | null;
-    accession_number: string | null;
-    referring_physician_name: string | null;
-    study_id: string | null;
-    clinic_name: string;
-  }>(
-    `SELECT s.study_instance_uid, s.patient_name, s.patient_id, s.patient_birth_date, s.patient_sex, s.study_date, s.study_time,
-            s.accession_number, s.referring_physician_name, s.study_id, c.name AS clinic_name
-       FROM studies s JOIN clinics c ON c.id = s.clinic_id WHERE s.id = $1`,
-    [studyRef],
-  );
-  const r = rows[0];
-  if (!r) throw new Error('study vanished inside the signing transaction');
-  return {
-    clinicName: r.clinic_name,
-    header: {
-      studyInstanceUid: r.study_instance_uid,
-      patientName: r.patient_name,
-      patientId: r.patient_id,
-      patientBirthDate: r.patient_birth_date,
-      patientSex: r.patient_sex,
-      studyDate: r.study_date,
-      studyTime: r.study_time,
-      accessionNumber: r.accession_number,
-      referringPhysicianName: r.referring_physician_name,
-      studyId: r.study_id,
-    },
-  };
+  const study = await readStudyHeader(client, studyRef);
+  if (!study) throw new Error('study vanished inside the signing transaction');
+  return study;
 }

@@ -18,6 +18,7 @@
  * row, so rebuilding it for a retried sign gives the same bytes and the write path answers `already_stored`.
  */
 import { createHash } from 'node:crypto';
+import type { StudyHeader } from '@yunying/catalog';
 import { derivedUid, dicomDate, dicomTime, part10Bytes } from '@yunying/dicom';
 import { PRIVATE_SCHEME, TIRADS_LEVEL_CONCEPT, codedConcept, TIRADS_POINTS_CONCEPT, tiradsItemConcept, tiradsLevelCode, tiradsValueCode } from '@yunying/nodule-model';
 import type { StoredNodule } from '../tirads.findings';
@@ -33,18 +34,8 @@ export function reportSrUids(studyInstanceUid: string, reportId: string): { seri
   return { series: derivedUid(`yunying-report-sr-series/${studyInstanceUid}`), instance: derivedUid(`yunying-report-sr/${reportId}`) };
 }
 
-export interface SrStudy {
-  studyInstanceUid: string;
-  patientName: string | null;
-  patientId: string | null;
-  patientBirthDate: string | null;
-  patientSex: string | null;
-  studyDate: string | null;
-  studyTime: string | null;
-  accessionNumber: string | null;
-  referringPhysicianName: string | null;
-  studyId: string | null;
-}
+/** The study the report is about, as the catalog holds it. */
+export type SrStudy = StudyHeader;
 
 export interface SrVersion {
   reportId: string;
