@@ -1,4 +1,5 @@
 export * from './database';
+export * from './read-replica';
 export * from './migrate';
 export * from './archive.repository';
 export * from './archive.batch';

@@ -43,6 +43,7 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
 
   const dicomweb = createDicomwebRouter({
     pool: ctx.pool,
+    reads: ctx.reads,
     store,
     authenticator,
     audit: auditLog,
