@@ -9,12 +9,13 @@ import { measurePhysical, physicalTable, type PhysicalResult } from './benches/p
 import { queryTable, runQuery } from './benches/query';
 import { retrieveTable, runRetrieve } from './benches/retrieve';
 import { runScale, scaleTable } from './benches/scale';
+import { catalogScaleTables, runCatalogScale } from './benches/catalog-scale';
 import { targetsTable, type RunData } from './benches/targets';
 import { runTriage, triageTable } from './benches/triage';
 import { modelTable, runModel } from './benches/model';
 import { runViewer, viewerTable } from './benches/viewer';
 
-const USAGE = `usage: node bench/dist/cli.js <corpus|physical|ingest|explain|query|retrieve|find|scale|triage|model|viewer|all> [options]
+const USAGE = `usage: node bench/dist/cli.js <corpus|physical|ingest|explain|query|retrieve|find|scale|catalog-scale|triage|model|viewer|all> [options]
   --studies N            corpus size in studies (default 200); for scale: catalog size (default 1000000)
   --corpus-studies N     corpus size when running "all" (default 200)
   --seed S               corpus seed (default yunying)
@@ -25,6 +26,8 @@ const USAGE = `usage: node bench/dist/cli.js <corpus|physical|ingest|explain|que
   --triage-studies N     studies for triage (default 5); --viewer-runs N (default 10)
   --orthanc-studies N    find: studies in both at equal size (default 10000); --studies: Yunying alone (default 1000000)
   --instances N          retrieve: instances in the study (default 40); --runs N (default 20)
+  --sizes 1000000,...    catalog-scale: instance rows to grow through (default 1000000,5000000,20000000);
+                         --requests N per QIDO/queue kind (default 200); --writes N studies per size (default 40)
 Run inside bench/run-in-netns.sh (a private network namespace: Orthanc binds every interface).`;
 
 /**
@@ -98,6 +101,19 @@ async function main(): Promise<void> {
         await lab.startRedis();
         const r = await runFind(lab, args);
         publish('find', [findTable(r)], r, machine);
+      } finally {
+        await lab.close();
+      }
+      return;
+    }
+    case 'catalog-scale': {
+      const lab = new Lab();
+      stopOnSignal(lab);
+      try {
+        await lab.startPostgres();
+        await lab.startRedis();
+        const r = await runCatalogScale(lab, args);
+        publish('catalog-scale', catalogScaleTables(r, args.number('requests', 200)), r, machine);
       } finally {
         await lab.close();
       }

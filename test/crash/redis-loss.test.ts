@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import Queue from 'bull';
 import { makeStudy } from '@yunying/dicom/testing';
 import { freePort } from '../support/processes';
@@ -14,6 +17,13 @@ import { waitFor } from '../support/wait';
  * is back the relay publishes them (published_at set after the loss, each job present in the new
  * Redis). Re-queuing jobs that Redis lost after they were published is the triage reconciler's work
  * (test/triage/recovery.test.ts), not repeated here.
+ *
+ * #18 "Redis with AOF": the second block runs Redis as production does (appendonly yes, appendfsync
+ * everysec) and kills it with -9 while a published job waits: restarted on the same directory, the job is
+ * there again with its data, and the outbox did not publish it a second time (the AOF kept it, not the
+ * relay). What AOF guarantees: a killed Redis process loses nothing it acknowledged (the AOF is written
+ * before replies are sent); a lost host loses up to the last second (everysec), and a lost disk all of it.
+ * Neither loses an announcement: the first block shows the outbox covers what Redis never got.
  */
 const redisServer = findExecutable('redis-server');
 
@@ -23,8 +33,10 @@ interface PrivateRedis {
   child: ChildProcess;
 }
 
-async function startRedis(port: number): Promise<PrivateRedis> {
-  const child = spawn(redisServer ?? 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** No persistence, or (`aofDir`) an append-only file there with fsync every second, as in production. */
+async function startRedis(port: number, aofDir?: string): Promise<PrivateRedis> {
+  const persistence = aofDir === undefined ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', aofDir];
+  const child = spawn(redisServer ?? 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let out = '';
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -100,6 +112,56 @@ describeUnless(redisServer ? null : 'redis-server not installed', 'Redis loss: t
       expect(Number(instances.rows[0]?.n)).toBe(11);
     } finally {
       await queue.close().catch(() => undefined);
+    }
+  }, 120_000);
+});
+
+describeUnless(redisServer ? null : 'redis-server not installed', 'Redis with AOF: queued jobs survive kill -9 (system)', () => {
+  let system: RunningSystem;
+  let redis: PrivateRedis;
+  const aofDir = fs.mkdtempSync(path.join(os.tmpdir(), 'yy-redis-aof-'));
+
+  beforeAll(async () => {
+    redis = await startRedis(await freePort(), aofDir);
+    // ROLE=ingest: nothing consumes the study queue, so the job waits in Redis.
+    system = await startSystem({ env: { ROLE: 'ingest', REDIS_URL: redis.url } });
+  });
+  afterAll(async () => {
+    await system?.stop();
+    if (redis) await stopRedis(redis);
+    fs.rmSync(aofDir, { recursive: true, force: true });
+  });
+
+  it('finds the waiting job again after Redis is killed -9 and restarted on its append-only file', async () => {
+    const apiKey = system.credentials.apiKey?.key ?? '';
+    const study = makeStudy(4, { seed: 'redis-aof', rows: 8, columns: 8 });
+    expect((await stow(system.urls.ingest ?? '', apiKey, study.files)).status).toBe(200);
+    const published = await waitFor('the announcement published', async () => {
+      const r = await system.pool.query<{ job_id: string; published_at: Date | null }>("SELECT job_id, published_at FROM outbox WHERE payload->>'studyInstanceUid' = $1", [study.studyInstanceUid]);
+      return r.rows.length === 1 && r.rows[0]?.published_at !== null ? r.rows[0] : null;
+    });
+    const before = new Queue('study', redis.url, { prefix: system.env.QUEUE_PREFIX });
+    before.on('error', () => undefined);
+    const job = await before.getJob(published.job_id);
+    const data: unknown = job?.data;
+    expect(await job?.getState()).toMatch(/^(waiting|delayed)$/);
+    await before.close();
+
+    await stopRedis(redis); // SIGKILL: no shutdown save
+    redis = await startRedis(redis.port, aofDir);
+    const after = new Queue('study', redis.url, { prefix: system.env.QUEUE_PREFIX });
+    after.on('error', () => undefined);
+    try {
+      const again = await after.getJob(published.job_id);
+      expect(again?.data).toEqual(data);
+      expect(await again?.getState()).toMatch(/^(waiting|delayed)$/);
+      // Kept by the AOF, not re-sent by the relay: still one announcement, published once, before the kill.
+      const rows = await system.pool.query<{ published_at: Date }>("SELECT published_at FROM outbox WHERE payload->>'studyInstanceUid' = $1", [study.studyInstanceUid]);
+      expect(rows.rows.map((r) => r.published_at.getTime())).toEqual([published.published_at?.getTime()]);
+      const counts = await after.getJobCounts();
+      expect(counts.waiting + counts.delayed).toBe(1);
+    } finally {
+      await after.close().catch(() => undefined);
     }
   }, 120_000);
 });

@@ -7,6 +7,11 @@ import { chromiumMissing, DESKTOP, launchBrowser, newPage, PHONE, screenshotPath
 import { ClinicStudiesPage } from './pages/clinic.page';
 import { SharePage } from './pages/share.page';
 import { SignInPage } from './pages/sign-in.page';
+import { ViewerPage } from './pages/viewer.page';
+
+/** A three-frame cine whose frames differ in brightness (dark, bright, mid grey): which frame is drawn shows in the mean. */
+const FRAME_LEVELS = [30, 210, 120];
+const LEVELLED = (frame: number, row: number, column: number): number => (FRAME_LEVELS[frame] ?? 0) + ((row * 7 + column * 3) % 24);
 
 const IMPRESSION = 'Solid nodule in the right lobe, TR5: fine-needle aspiration recommended. 甲状腺右叶结节';
 
@@ -166,4 +171,65 @@ describeUnless(chromiumMissing(), 'share links on a phone (e2e, chromium)', () =
     await desk.context.close();
     await phone.context.close();
   }, 120_000);
+  test('the radiologist marks frame 2 of a cine as the key image; the phone share draws that frame (from the stored KOS), and before any mark the first image', async () => {
+    const cineUid = newUid();
+    const cine = makeInstance({ studyInstanceUid: cineUid, frames: 3, rows: 120, columns: 160, modality: 'US', pixelPattern: LEVELLED, patientName: 'Qian^Yu', patientId: 'HC-KEY-1' });
+    expect((await stow(system.urls.ingest ?? '', system.credentials.apiKey?.key ?? '', [cine], cineUid)).status).toBe(200);
+    const shareOf = async (): Promise<CreatedShare> => {
+      const res = await fetch(`${viewerUrl}/api/studies/${cineUid}/shares`, { method: 'POST', headers: { authorization: `Bearer ${clinicToken}`, 'content-type': 'application/json' }, body: '{}' });
+      expect(res.status).toBe(201);
+      return (await res.json()) as CreatedShare;
+    };
+
+    // Nothing marked yet: the phone shows the first frame and says that no key images were chosen.
+    const before = await newPage(browser, PHONE, true);
+    const unmarked = new SharePage(before.page);
+    await unmarked.open(viewerUrl, (await shareOf()).path);
+    expect(await unmarked.imagesSource()).toContain('No key images were marked');
+    const [first] = await unmarked.imageStats(1);
+    expect(first?.mean).toBeLessThan(70);
+    await before.context.close();
+
+    // The radiologist steps to frame 2, marks it (K) and saves: a Key Object Selection document is stored.
+    const reader = system.credentials.users.find((u) => u.role === 'radiologist');
+    const desk = await newPage(browser, DESKTOP);
+    await ViewerPage.installRenderCounter(desk.page);
+    const signIn = new SignInPage(desk.page);
+    await signIn.open(viewerUrl);
+    await signIn.signIn(reader?.username ?? '', reader?.password ?? '');
+    await desk.page.goto(`${viewerUrl}/read/${cineUid}`);
+    const viewer = new ViewerPage(desk.page);
+    await viewer.waitForRenders(1);
+    await desk.page.getByTestId('viewport').focus();
+    await desk.page.keyboard.press('ArrowDown');
+    await desk.page.getByTestId('frame-index').filter({ hasText: 'Frame 2 / 3' }).waitFor();
+    await desk.page.keyboard.press('k');
+    await desk.page.getByTestId('frame-index').filter({ hasText: 'key image' }).waitFor();
+    expect(await desk.page.getByTestId('key-image-toggle').getAttribute('aria-pressed')).toBe('true');
+    expect(await desk.page.getByTestId('key-image').allInnerTexts()).toEqual(['Frame 2 / 3']);
+    await desk.page.getByTestId('key-images-save').click();
+    await desk.page.getByText('Key images saved.').waitFor();
+    await desk.page.screenshot({ path: screenshotPath('key-images-marked.png') });
+    const { rows } = await system.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM instances i JOIN studies s ON s.id = i.study_ref
+        WHERE s.study_instance_uid = $1 AND i.sop_class_uid = '1.2.840.10008.5.1.4.1.1.88.59' AND i.is_current`,
+      [cineUid],
+    );
+    expect(rows[0]?.n).toBe(1);
+
+    // The client's phone: one key image, and it is the bright frame 2, not frame 1.
+    const phone = await newPage(browser, PHONE, true);
+    const sharePage = new SharePage(phone.page);
+    await sharePage.open(viewerUrl, (await shareOf()).path);
+    expect(await sharePage.imagesSource()).toContain('Key images chosen by the radiologist');
+    const [marked] = await sharePage.imageStats(1);
+    expect([marked?.width, marked?.height]).toEqual([160, 120]);
+    expect(marked?.mean).toBeGreaterThan(190);
+    expect(marked?.levels).toBeGreaterThan(10);
+    expect(await phone.page.locator('.images img').count()).toBe(1);
+    await phone.page.screenshot({ path: screenshotPath('share-key-image-phone.png'), fullPage: true });
+    expect([...desk.errors, ...phone.errors, ...before.errors]).toEqual([]);
+    await desk.context.close();
+    await phone.context.close();
+  }, 180_000);
 });

@@ -1,3 +1,4 @@
+import type { AiResultsView } from '@yunying/nodule-model';
 import { startSystem, type RunningSystem } from '../support/system';
 import { settledResult, shippedManifest, type ResultRow } from '../triage/triage.support';
 import { call, clinicId, createDeviceKey, createRadiologist, demoPassword, signIn, uploadStudies } from './reading.support';
@@ -62,12 +63,26 @@ describe('reports (system)', () => {
   });
 
   it('shows the AI result to the reader, marked current', async () => {
-    const res = await call<{ results: { id: string; current: boolean; category: string; score: number; model: { id: string } }[] }>(viewer, 'GET', `/api/studies/${study}/ai`, reader);
+    const res = await call<AiResultsView>(viewer, 'GET', `/api/studies/${study}/ai`, reader);
     expect(res.status).toBe(200);
+    expect(res.body.studyInstanceUid).toBe(study);
     expect(res.body.results).toHaveLength(1);
     expect(aiResult.status).toBe('triaged');
     expect(res.body.results[0]).toMatchObject({ id: aiResultId, current: true, category: aiResult.category, model: { id: shippedManifest().id } });
     expect(res.body.results[0]?.score).toBeCloseTo(aiResult.score ?? -1, 5);
+    // Every member of the wire view is the stored row's (the documents as triage wrote them).
+    expect(res.body.results[0]).toMatchObject({
+      model: { id: aiResult.model_id, version: aiResult.model_version, sha256: aiResult.model_sha256 },
+      instanceCount: aiResult.instance_count,
+      status: aiResult.status,
+      reason: aiResult.reason,
+      priority: aiResult.priority,
+      thresholds: aiResult.thresholds,
+      images: aiResult.images,
+      gate: aiResult.gate,
+      timings: aiResult.timings,
+    });
+    expect(Number.isNaN(Date.parse(res.body.results[0]?.createdAt ?? ''))).toBe(false);
     expect((await call(viewer, 'GET', `/api/studies/${study}/ai`, clinicUser)).status).toBe(403);
   });
 

@@ -23,6 +23,12 @@ export interface DrillCluster {
   lose: (dataDir: string) => void;
   /** A copy of `backup` replaying archived WAL up to `time`, then promoted; returns its data dir. */
   restoreToTime: (backup: string, time: string, port: number, options?: { tcp?: boolean }) => string;
+  /** A hot streaming standby of the primary on `primaryPort` (pg_basebackup -R), on `port`; returns its data dir. */
+  startStandby: (primaryPort: number, port: number, options?: { tcp?: boolean }) => string;
+  /** Stops a server without a clean shutdown (pg_ctl -m immediate), keeping its data dir. */
+  crash: (dataDir: string) => void;
+  /** Starts a stopped server again on `port`. */
+  restart: (dataDir: string, port: number, options?: { tcp?: boolean }) => void;
   cleanup: () => void;
 }
 
@@ -109,6 +115,15 @@ export function drillCluster(bin: string): DrillCluster {
       for (let i = 0; i < 600 && sql(port, 'SELECT pg_is_in_recovery()') === 't'; i++) pause(50);
       return data;
     },
+    startStandby: (primaryPort, port, { tcp = false } = {}) => {
+      const data = path.join(dir, `standby-${port}`);
+      // -R writes primary_conninfo (over the primary's socket) and standby.signal: it streams from the primary.
+      run('pg_basebackup', ['-h', dir, '-p', String(primaryPort), '-U', 'postgres', '-D', data, '-R', '-X', 'stream', '-c', 'fast']);
+      start(data, port, tcp);
+      return data;
+    },
+    crash: (data) => stop(data),
+    restart: (data, port, { tcp = false } = {}) => start(data, port, tcp),
     cleanup: () => {
       for (const data of [...running]) stop(data);
       fs.rmSync(dir, { recursive: true, force: true });

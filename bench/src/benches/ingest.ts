@@ -89,7 +89,7 @@ async function storescu(files: string[], port: number, callingAe: string, nodela
     const env = { ...process.env };
     if (nodelay) env.TCP_NODELAY = '1';
     else delete env.TCP_NODELAY;
-    // -xy: propose JPEG Baseline next to the uncompressed syntaxes (docs/INTEROP-NOTES.md).
+    // -xy: propose JPEG Baseline next to the uncompressed syntaxes (../shared/docs/INTEROP-NOTES.md).
     const child = spawn('storescu', ['-aet', callingAe, '-aec', 'ARCHIVE', '-xy', '--no-halt', '127.0.0.1', String(port), ...files], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (c: Buffer) => {

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 /**
  * The one HTTP client both systems get: node:http with a keep-alive agent sized to the concurrency,
  * Nagle off (TCP_NODELAY), a Content-Length on every body and never `Expect: 100-continue`
- * (docs/INTEROP-NOTES.md: curl's 1 s stall). Bodies are read fully so timings include the transfer.
+ * (../shared/docs/INTEROP-NOTES.md: curl's 1 s stall). Bodies are read fully so timings include the transfer.
  */
 export class HttpClient {
   readonly agent: http.Agent;

@@ -216,4 +216,48 @@ describe('IngestBatch: one catalog transaction per request (real PostgreSQL, Red
     const rows = await catalog.pool.query<{ n: number; current: number }>('SELECT count(*)::int AS n, count(*) FILTER (WHERE is_current)::int AS current FROM instances WHERE sop_instance_uid = $1', [sopInstanceUid]);
     expect(rows.rows[0]).toEqual({ n: 2, current: 1 });
   });
+
+  test('group commit (a DIMSE association): an instance alone is committed without close; those staged while a transaction runs share the next one', async () => {
+    const batch = pipeline.openBatch(sender(clinicA), undefined, { ...wide, commitWhenIdle: true });
+    const study = newUid();
+    // Alone: its outcome arrives with no close and no limit reached (a batch of one, at once).
+    const alone = batch.add(makeInstance({ studyInstanceUid: study, sopInstanceUid: newUid() }));
+    const first = await alone.outcome;
+    expect(first.status).toBe('stored');
+    const firstUid = first.status === 'stored' ? first.sopInstanceUid : '';
+    expect((await catalog.pool.query('SELECT 1 FROM instances WHERE sop_instance_uid = $1', [firstUid])).rowCount).toBe(1);
+
+    // Eight more while a transaction runs (an SCU using the asynchronous operations window): the first of
+    // them is held inside its transaction at the audit chain's advisory lock; the seven staged meanwhile
+    // go together into the next one. Every outcome still comes without close.
+    const files = Array.from({ length: 8 }, (_, i) => makeInstance({ studyInstanceUid: study, sopInstanceUid: newUid(), instanceNumber: i + 2 }));
+    const holder: PoolClient = await catalog.pool.connect();
+    let outcomes: InstanceOutcome[];
+    try {
+      await holder.query('SELECT pg_advisory_lock(7007, hashtext(current_schema()))');
+      const head = batch.add(files[0]!);
+      await waitFor(
+        'the first transaction to wait for the audit lock',
+        async () =>
+          (await holder.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND pid <> pg_backend_pid() AND datname = current_database() AND query LIKE '%pg_advisory_xact_lock%'")).rowCount === 1 ? true : null,
+        30_000,
+      );
+      const tail = files.slice(1).map((file) => batch.add(file));
+      await Promise.all(tail.map((s) => s.staged));
+      await holder.query('SELECT pg_advisory_unlock_all()');
+      outcomes = await Promise.all([head, ...tail].map((s) => s.outcome));
+    } finally {
+      await holder.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+      holder.release();
+    }
+    expect(outcomes.map((o) => o.status)).toEqual(Array.from({ length: 8 }, () => 'stored'));
+    const sopUids = outcomes.map((o) => (o.status === 'stored' ? o.sopInstanceUid : ''));
+    const headWriters = await writers(sopUids.slice(0, 1), [study]);
+    const tailWriters = await writers(sopUids.slice(1), [study]);
+    expect(tailWriters.instances).toHaveLength(1);
+    expect(tailWriters.instances).not.toEqual(headWriters.instances);
+    const counts = await catalog.pool.query<{ number_of_instances: number }>('SELECT number_of_instances FROM studies WHERE study_instance_uid = $1', [study]);
+    expect(counts.rows[0]?.number_of_instances).toBe(9);
+    await batch.close();
+  });
 });

@@ -7,6 +7,12 @@ export interface BatchLimits {
   maxInstances: number;
   /** Bytes of staged instances held for the after-commit hook before the batch is written. */
   maxBytes: number;
+  /**
+   * Group commit, for a batch with no end in sight (a DIMSE association): an instance is written as soon
+   * as no transaction of this batch is running, and those staged while one runs go together in the next
+   * one. One instance at a time costs no wait (a batch of one, at once); several in flight share commits.
+   */
+  commitWhenIdle?: boolean;
 }
 
 
@@ -30,6 +36,8 @@ export class IngestBatch {
   private pending: Waiting[] = [];
   private pendingBytes = 0;
   private committing: Promise<void> = Promise.resolve();
+  /** Transactions queued or running (commitWhenIdle writes only when none is). */
+  private transactions = 0;
 
   constructor(
     private readonly pipeline: StagingPipeline,
@@ -64,7 +72,8 @@ export class IngestBatch {
         this.pending.push({ item: prepared, settle, endTimer });
         this.pendingBytes += bytes.byteLength;
         const full = this.pending.length >= this.limits.maxInstances || this.pendingBytes >= this.limits.maxBytes;
-        const ahead = full ? this.flush() : undefined;
+        const idle = this.limits.commitWhenIdle === true && this.transactions === 0;
+        const ahead = full || idle ? this.flush() : undefined;
         // Back-pressure: no more than one written batch waits behind the one committing.
         await before;
         await ahead;
@@ -91,6 +100,7 @@ export class IngestBatch {
     this.pendingBytes = 0;
     const previous = this.committing;
     if (batch.length === 0) return previous;
+    this.transactions += 1;
     this.committing = previous.then(async () => {
       // commit never throws by contract; should it, no instance of the batch may be left unanswered or stored.
       const outcomes = await this.pipeline.commit(batch.map((w) => w.item), this.sender).catch(() => []);
@@ -98,6 +108,9 @@ export class IngestBatch {
         w.endTimer();
         w.settle(outcomes[i] ?? requestFailed);
       });
+      this.transactions -= 1;
+      // Group commit: what was staged while this transaction ran goes next.
+      if (this.limits.commitWhenIdle === true && this.transactions === 0 && this.pending.length > 0) void this.flush();
     });
     return previous;
   }

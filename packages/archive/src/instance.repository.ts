@@ -1,4 +1,4 @@
-import type { Pool } from '@yunying/catalog';
+import type { CatalogReader } from '@yunying/catalog';
 import type { DicomJsonObject, FrameLocation } from '@yunying/dicom';
 import { addClinicFilter, type Principal } from '@yunying/auth';
 
@@ -78,7 +78,7 @@ interface Row {
  * that does not exist (both become 404).
  */
 export async function findInstances(
-  pool: Pool,
+  pool: CatalogReader,
   principal: Principal,
   scope: InstanceScope,
   include: { json?: boolean; frames?: boolean } = {},

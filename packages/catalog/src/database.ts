@@ -9,6 +9,8 @@ export interface DatabaseSettings {
   schema: string;
   poolSize?: number;
   applicationName?: string;
+  /** How long to wait for a connection (default 5 s). */
+  connectionTimeoutMillis?: number;
 }
 
 /** A quoted SQL identifier; schema names come from config (validated) or tests, never from requests. */
@@ -30,7 +32,7 @@ export function createPool(settings: DatabaseSettings): Pool {
     // analytical queries; the catalog's queries are short (measured: reading queue at 1 M studies,
     // 1 ms of execution behind 333 ms of JIT — docs/benchmarks.md).
     options: `-c search_path=${quoteIdent(settings.schema)} -c jit=off`,
-    connectionTimeoutMillis: 5000,
+    connectionTimeoutMillis: settings.connectionTimeoutMillis ?? 5000,
     idleTimeoutMillis: 30_000,
   });
   // An idle client's error (e.g. Postgres restarted) must not crash the process; the next query reconnects.

@@ -34,7 +34,14 @@ export interface Config {
   logFormat: Env['LOG_FORMAT'];
   dataDir: string;
   /** migrate: apply pending migrations at start (false: connect as a role that cannot, and refuse to start while one is pending). */
-  database: { url: string; schema: string; poolSize: number; migrate: boolean };
+  database: {
+    url: string;
+    schema: string;
+    poolSize: number;
+    migrate: boolean;
+    /** A streaming replica for reads where staleness is harmless (CATALOG_READ_URL); null: the primary only. */
+    readReplica: { url: string; maxLagSeconds: number } | null;
+  };
   redis: { url: string; queuePrefix: string };
   http: {
     host: string;
@@ -191,7 +198,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
     dataDir,
-    database: { url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA, poolSize: e.DATABASE_POOL_SIZE, migrate: e.DATABASE_MIGRATE },
+    database: {
+      url: e.DATABASE_URL,
+      schema: e.DATABASE_SCHEMA,
+      poolSize: e.DATABASE_POOL_SIZE,
+      migrate: e.DATABASE_MIGRATE,
+      readReplica: e.CATALOG_READ_URL === undefined ? null : { url: e.CATALOG_READ_URL, maxLagSeconds: e.CATALOG_READ_MAX_LAG_SECONDS },
+    },
     redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
     http: {
       host: e.HTTP_HOST,

@@ -50,6 +50,18 @@ export const envSchema = z
       .default('public')
       .describe('PostgreSQL schema holding the catalog tables (tests use one schema each).'),
     DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10).describe('Connections in the catalog pool.'),
+    CATALOG_READ_URL: z
+      .url({ protocol: /^postgres(ql)?$/ })
+      .optional()
+      .describe(
+        'PostgreSQL URL of a streaming replica of the catalog for reads where staleness is harmless (QIDO-RS and WADO-RS lookups in the viewer); never the write path, claims or jobs. Reads fall back to DATABASE_URL while the replica is unreachable or lagging. Unset: every query goes to DATABASE_URL.',
+      ),
+    CATALOG_READ_MAX_LAG_SECONDS: z.coerce
+      .number()
+      .min(0)
+      .max(3600)
+      .default(30)
+      .describe('Replay lag of the CATALOG_READ_URL replica beyond which reads go to the primary until it catches up.'),
     DATABASE_MIGRATE: bool
       .default(true)
       .describe(

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { Dataset, Scp, constants, requests, responses, type association } from 'dcmjs-dimse';
 import { describeError, isAppError, type Logger } from '@yunying/core';
 import { answerUserIdentity, tlsPeerOf, userIdentityOf } from './credentials';
-import { findModelOf, getModelOf, moveModelOf, negotiateContext, negotiateRole, type ProposedRole } from './negotiation';
+import { asyncWindow, findModelOf, getModelOf, moveModelOf, negotiateContext, negotiateRole, type ProposedRole } from './negotiation';
 import { part10Header, type ImplementationIdentity } from './part10';
 import { PduGuard } from './pdu-guard';
 import { serveRetrieve, type RetrieveCounts, type RetrieveResponder } from './retrieve.scp';
@@ -55,6 +55,11 @@ export interface ScpSettings {
   aeTitle: string | undefined;
   /** (0000,0902) of the 0xA700 answered while the server shuts down. */
   shuttingDownComment: string;
+  /**
+   * Asynchronous operations window (PS3.7 D.3.3.3): the most C-STOREs a requestor may have outstanding on
+   * one association when it proposes a window; 1: synchronous, no sub-item in the A-ASSOCIATE-AC.
+   */
+  maxOperationsInvoked: number;
 }
 
 /** What every connection shares with the server that accepted it. */
@@ -161,6 +166,9 @@ export class AssociationScp<S> extends Scp {
   private readonly ended = new AbortController();
   private readonly sinks = new WeakMap<requests.Request, DatasetSink>();
   private storesInFlight = 0;
+  /** C-STOREs received and not yet answered, and how many the negotiated window allows (PS3.7 D.3.3.3). */
+  private storesOutstanding = 0;
+  private storeWindow = 1;
   private releaseRequested = false;
   private lastActivity = Date.now();
   private idleTimer: NodeJS.Timeout | undefined;
@@ -297,9 +305,13 @@ export class AssociationScp<S> extends Scp {
       }
     }
     answerUserIdentity(assoc, userIdentity);
-    // PS3.7 D.3.3.3: operations are synchronous here (1 invoked, 1 performed); no item in the A-ASSOCIATE-AC.
-    assoc.setMaxAsyncOpsInvoked(1);
-    assoc.setMaxAsyncOpsPerformed(1);
+    // PS3.7 D.3.3.3: the window the requestor proposed (0: unlimited), capped by ours; we perform its
+    // C-STOREs side by side, and invoke our own operations (C-GET sub-operations) one at a time.
+    const window = asyncWindow(assoc, this.env.settings.maxOperationsInvoked);
+    this.storeWindow = window.invoked;
+    assoc.setMaxAsyncOpsInvoked(window.invoked);
+    assoc.setMaxAsyncOpsPerformed(window.performed);
+    assoc.setNegotiateAsyncOps(window.invoked !== 1 || window.performed !== 1);
     // The Maximum Length we can receive (PS3.8 D.1); dcmjs-dimse sends min(this, its own 256 KiB).
     // dcmjs-dimse keeps one Maximum Length per association and also splits what it sends by it: once
     // the A-ASSOCIATE-AC is out, it must be the peer's (C-GET sub-operations, large C-FIND responses).
@@ -379,6 +391,14 @@ export class AssociationScp<S> extends Scp {
       this.abortAndClose('unaccepted_context', AbortReason.UnexpectedPduParameter);
       return;
     }
+    if (this.storesOutstanding >= this.storeWindow) {
+      // PS3.7 D.3.3.3: the requestor shall not exceed the negotiated window (1 when none was negotiated).
+      // Held datasets would be memory without bound; a protocol error ends the association instead.
+      this.log.warn({ messageId: request.getMessageId(), outstanding: this.storesOutstanding, window: this.storeWindow }, 'C-STORE beyond the asynchronous operations window: aborting');
+      this.abortAndClose('window_exceeded', AbortReason.UnexpectedPdu);
+      return;
+    }
+    this.storesOutstanding += 1;
     this.storesInFlight += 1;
     const started = process.hrtime.bigint();
     this.env.track(
@@ -388,6 +408,9 @@ export class AssociationScp<S> extends Scp {
           return answerForException(error);
         })
         .then((answer) => {
+          // Each C-STORE-RSP goes out when its own instance is done, so with a window they may leave in
+          // another order than the requests came (PS3.7 8.3.3.2: matched by Message ID Being Responded To).
+          this.storesOutstanding -= 1;
           this.respond(request, answer, callback, Number(process.hrtime.bigint() - started) / 1e9);
         })
         .finally(() => {

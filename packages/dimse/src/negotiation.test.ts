@@ -1,5 +1,5 @@
 import { SopClass, TransferSyntax } from '@yunying/dicom';
-import { negotiateContext, negotiateRole } from './negotiation';
+import { asyncWindow, negotiateContext, negotiateRole } from './negotiation';
 
 describe('negotiateContext', () => {
   const ts = TransferSyntax;
@@ -41,5 +41,16 @@ describe('negotiateContext', () => {
     expect(negotiateRole(SopClass.CTImage, { scu: false, scp: true }, {})).toEqual({ scu: false, scp: false });
     expect(negotiateRole('1.2.840.10008.5.1.4.1.2.2.3', { scu: true, scp: true }, { get: true })).toEqual({ scu: true, scp: false });
     expect(negotiateRole(SopClass.CTImage, { scu: true, scp: false }, { get: true })).toEqual({ scu: true, scp: false });
+  });
+});
+
+describe('asyncWindow (PS3.7 D.3.3.3)', () => {
+  const proposal = (invoked: number | null) => ({ getNegotiateAsyncOps: () => invoked !== null, getMaxAsyncOpsInvoked: () => invoked ?? 1 });
+  it('stays synchronous without a proposal, caps a proposal at ours, reads 0 as unlimited, and performs one at a time', () => {
+    expect(asyncWindow(proposal(null), 16)).toEqual({ invoked: 1, performed: 1 });
+    expect(asyncWindow(proposal(8), 16)).toEqual({ invoked: 8, performed: 1 });
+    expect(asyncWindow(proposal(100), 16)).toEqual({ invoked: 16, performed: 1 });
+    expect(asyncWindow(proposal(0), 16)).toEqual({ invoked: 16, performed: 1 });
+    expect(asyncWindow(proposal(8), 1)).toEqual({ invoked: 1, performed: 1 });
   });
 });

@@ -138,3 +138,15 @@ export function negotiateContext(context: ProposedContext, offered: OfferedServi
   else return { id, result: 'abstract_syntax_not_supported' };
   return chosen === undefined ? { id, result: 'transfer_syntaxes_not_supported' } : { id, result: 'accept', transferSyntaxUid: chosen };
 }
+
+/**
+ * The asynchronous operations window of the A-ASSOCIATE-AC (PS3.7 D.3.3.3, sub-item 0x53), from the
+ * requestor's side: `invoked` is how many operations it may have outstanding with us (at most ours; its 0
+ * means unlimited), `performed` how many of ours it must take at once (always 1: we invoke one at a time).
+ * Without a proposal both stay 1 (the default, no sub-item).
+ */
+export function asyncWindow(assoc: { getNegotiateAsyncOps(): boolean; getMaxAsyncOpsInvoked(): number }, ours: number): { invoked: number; performed: number } {
+  if (!assoc.getNegotiateAsyncOps()) return { invoked: 1, performed: 1 };
+  const proposed = assoc.getMaxAsyncOpsInvoked();
+  return { invoked: Math.max(1, proposed === 0 ? ours : Math.min(proposed, ours)), performed: 1 };
+}

@@ -52,6 +52,11 @@ export interface ScpServerOptions<S> {
   maxInstanceBytes?: number;
   /** A second listener for DICOM TLS (PS3.15 B.1) on the same host; its associations carry `tls`. */
   tls?: ScpTlsOptions;
+  /**
+   * Asynchronous operations window (PS3.7 D.3.3.3): how many C-STOREs a requestor that proposes a window
+   * may have outstanding on one association (each answered when its own `onStore` is). Default 1 (synchronous).
+   */
+  maxOperationsInvoked?: number;
 }
 
 /**
@@ -109,6 +114,7 @@ export async function startScpServer<S>(options: ScpServerOptions<S>): Promise<S
     implementation: options.implementation,
     aeTitle: options.aeTitle,
     shuttingDownComment: options.shuttingDownComment,
+    maxOperationsInvoked: Math.max(1, Math.floor(options.maxOperationsInvoked ?? 1)),
   };
   const { logger } = options;
   // dcmjs-dimse logs every PDU to the console at trace level by default; our logger says what matters.

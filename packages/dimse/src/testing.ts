@@ -96,16 +96,42 @@ export function pData(contextId: number, value: Buffer, command: boolean, last: 
   return pdu(0x04, Buffer.concat([header, value]));
 }
 
-/** (0000,0900) Status of a command set received in one P-DATA-TF. */
-export function statusOf(pData: Pdu): number {
+/** A US element of a command set received in one P-DATA-TF (one PDV, Implicit VR LE). */
+function commandUs(pData: Pdu, wanted: number, name: string): number {
   const value = pData.body.subarray(6);
   for (let at = 0; at + 8 <= value.length; ) {
     const tag = ((value.readUInt16LE(at) << 16) | value.readUInt16LE(at + 2)) >>> 0;
     const length = value.readUInt32LE(at + 4);
-    if (tag === 0x00000900) return value.readUInt16LE(at + 8);
+    if (tag === wanted) return value.readUInt16LE(at + 8);
     at += 8 + length;
   }
-  throw new Error('no Status (0000,0900) in the command');
+  throw new Error(`no ${name} in the command`);
+}
+
+/** (0000,0900) Status of a command set received in one P-DATA-TF. */
+export function statusOf(pData: Pdu): number {
+  return commandUs(pData, 0x00000900, 'Status (0000,0900)');
+}
+
+/** (0000,0120) Message ID Being Responded To of a response received in one P-DATA-TF. */
+export function respondedToOf(pData: Pdu): number {
+  return commandUs(pData, 0x00000120, 'Message ID Being Responded To (0000,0120)');
+}
+
+/** PS3.7 D.3.3.3 Asynchronous Operations Window: outstanding operations the requestor may invoke / perform (0: unlimited). */
+export interface AsyncWindow {
+  invoked: number;
+  performed: number;
+}
+
+/** The P-DATA-TF PDUs of one C-STORE-RQ: the command, then the dataset in PDVs of `chunk` bytes. */
+export function storePdus(contextId: number, command: Buffer, dataset: Buffer, chunk = 16_000): Buffer {
+  const pdus = [pData(contextId, command, true, true)];
+  for (let at = 0; at < dataset.length; at += chunk) {
+    const part = dataset.subarray(at, Math.min(dataset.length, at + chunk));
+    pdus.push(pData(contextId, part, false, at + chunk >= dataset.length));
+  }
+  return Buffer.concat(pdus);
 }
 
 export class RawScu {
@@ -167,7 +193,7 @@ export class RawScu {
   }
 
   /** A-ASSOCIATE-RQ; returns the answer PDU and, for an AC, the accepted transfer syntax per context id. */
-  async associate(callingAe: string, calledAe: string, contexts: RawContext[]): Promise<{ pdu: Pdu | null; accepted: Map<number, string> }> {
+  async associate(callingAe: string, calledAe: string, contexts: RawContext[], options: { asyncOps?: AsyncWindow } = {}): Promise<{ pdu: Pdu | null; accepted: Map<number, string>; asyncOps: AsyncWindow | null }> {
     const items = [item(0x10, Buffer.from('1.2.840.10008.3.1.1.1', 'latin1'))];
     for (const c of contexts) {
       const subItems = [item(0x30, Buffer.from(c.abstractSyntaxUid, 'latin1')), ...c.transferSyntaxUids.map((ts) => item(0x40, Buffer.from(ts, 'latin1')))];
@@ -175,11 +201,19 @@ export class RawScu {
     }
     const maxLength = Buffer.alloc(4);
     maxLength.writeUInt32BE(16384, 0);
-    items.push(item(0x50, Buffer.concat([item(0x51, maxLength), item(0x52, Buffer.from('1.2.3.4', 'latin1'))])));
+    const userItems = [item(0x51, maxLength), item(0x52, Buffer.from('1.2.3.4', 'latin1'))];
+    if (options.asyncOps !== undefined) {
+      const window = Buffer.alloc(4);
+      window.writeUInt16BE(options.asyncOps.invoked, 0);
+      window.writeUInt16BE(options.asyncOps.performed, 2);
+      userItems.push(item(0x53, window));
+    }
+    items.push(item(0x50, Buffer.concat(userItems)));
     const version = Buffer.from([0x00, 0x01, 0x00, 0x00]);
     this.send(pdu(0x01, Buffer.concat([version, padded(calledAe, 16), padded(callingAe, 16), Buffer.alloc(32), ...items])));
     const answer = await this.next();
     const accepted = new Map<number, string>();
+    let asyncOps: AsyncWindow | null = null;
     if (answer?.type === 0x02) {
       for (let at = 68; at + 4 <= answer.body.length; ) {
         const type = answer.body.readUInt8(at);
@@ -188,19 +222,20 @@ export class RawScu {
           const tsLength = answer.body.readUInt16BE(at + 10);
           accepted.set(answer.body.readUInt8(at + 4), answer.body.subarray(at + 12, at + 12 + tsLength).toString('latin1').replace(/\0+$/, ''));
         }
+        if (type === 0x50) {
+          for (let sub = at + 4; sub + 4 <= at + 4 + length; sub += 4 + answer.body.readUInt16BE(sub + 2)) {
+            if (answer.body.readUInt8(sub) === 0x53) asyncOps = { invoked: answer.body.readUInt16BE(sub + 4), performed: answer.body.readUInt16BE(sub + 6) };
+          }
+        }
         at += 4 + length;
       }
     }
-    return { pdu: answer, accepted };
+    return { pdu: answer, accepted, asyncOps };
   }
 
   /** A C-STORE-RQ command then the dataset in PDVs of `chunk` bytes. */
   sendStore(contextId: number, command: Buffer, dataset: Buffer, chunk = 16_000): void {
-    this.send(pData(contextId, command, true, true));
-    for (let at = 0; at < dataset.length; at += chunk) {
-      const part = dataset.subarray(at, Math.min(dataset.length, at + chunk));
-      this.send(pData(contextId, part, false, at + chunk >= dataset.length));
-    }
+    this.send(storePdus(contextId, command, dataset, chunk));
   }
 
   async release(): Promise<Pdu | null> {

@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import type { Config } from '@yunying/config';
 import type { Logger } from '@yunying/core';
-import type { Pool } from '@yunying/catalog';
+import type { CatalogReader, Pool } from '@yunying/catalog';
 import type { Lifecycle } from './lifecycle';
 import type { SharedRoutes } from './shared-routes';
 
@@ -14,6 +14,11 @@ export interface ServiceContext {
   logger: Logger;
   metrics: Registry;
   pool: Pool;
+  /**
+   * For read-only queries where a few seconds of staleness is harmless (QIDO/WADO lookups): a streaming
+   * replica with the primary as fallback when CATALOG_READ_URL is set, else `pool` itself.
+   */
+  reads: CatalogReader;
   lifecycle: Lifecycle;
   /** Present when several roles share this process: routes one role lends another's server. */
   sharedRoutes?: SharedRoutes;

@@ -1,6 +1,7 @@
 /**
  * The one list of Yunying's queues, job names and payloads. Producers and workers are typed from it;
- * a worker refuses to start if a job of its queue has no handler (see worker.ts).
+ * a worker refuses to start if a job of its queue has no handler (services/inference triage.worker.ts
+ * processQueue). Every job is retried by DEFAULT_JOB_OPTIONS (queues.ts).
  *
  * Payloads carry ids and a request id only — never patient data (names, IDs, dates of birth).
  */

@@ -3,7 +3,7 @@ import { inTransaction } from '@yunying/catalog';
 import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
 import { waitFor } from '../../../test/support/wait';
 import { OutboxRelay, enqueueInTransaction, relayOutbox } from './outbox';
-import { TypedQueue } from './queues';
+import { DEFAULT_JOB_OPTIONS, TypedQueue } from './queues';
 
 /**
  * The transactional outbox against the real PostgreSQL and Redis: a committed row is published once under
@@ -45,7 +45,8 @@ describe('outbox relay (real PostgreSQL and Redis)', () => {
     const job = await study.bull.getJob('announced:1.2.3:1000');
     expect(job?.name).toBe('study.announced');
     expect(job?.data).toEqual({ studyInstanceUid: '1.2.3' });
-    expect(job?.opts.attempts).toBe(5);
+    expect(job?.opts).toMatchObject({ attempts: 5, backoff: { type: 'exponential', delay: 2000 } });
+    expect(job?.opts).toMatchObject(DEFAULT_JOB_OPTIONS);
     expect(await study.bull.getJob('announced:9.9.9:1000')).toBeNull();
     expect(await unpublished()).toEqual([]);
     expect(await relayOutbox(catalog.pool, { study })).toBe(0);

@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from '@yunying/catalog';
 import { assertNoPatientData, type JobName, type JobPayload, type QueueName } from './catalogue';
-import type { TypedQueue } from './queues';
+import { DEFAULT_JOB_OPTIONS, type TypedQueue } from './queues';
 
 /**
  * Transactional outbox. A job that must not be lost is first written to the catalog in the same
@@ -36,7 +36,7 @@ export async function relayOutbox(pool: Pool, queues: Partial<AnyQueue>, batchSi
       const queue = queues[row.queue];
       if (!queue) continue;
       const delay = delayFor?.(row.queue, row.job_name) ?? 0;
-      await queue.bull.add(row.job_name, row.payload, { jobId: row.job_id, delay, attempts: 5, backoff: { type: 'exponential', delay: 2000 } });
+      await queue.bull.add(row.job_name, row.payload, { ...DEFAULT_JOB_OPTIONS, jobId: row.job_id, delay });
       published.push(row.id);
     }
   } finally {

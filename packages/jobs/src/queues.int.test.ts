@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
-import { TypedQueue } from './queues';
+import { DEFAULT_JOB_OPTIONS, TypedQueue } from './queues';
 
 const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -28,6 +28,25 @@ describe('queue prefix is Redis-Cluster safe (real Redis, bull)', () => {
       await queue.bull.obliterate({ force: true });
       await queue.close();
       redis.disconnect();
+    }
+  });
+});
+
+describe('job options (real Redis, bull)', () => {
+  it('a job added without retry options carries the default policy; its own options go on top', async () => {
+    const tag = `t${randomBytes(5).toString('hex')}`;
+    const queue = new TypedQueue('triage', { redisUrl, prefix: `{${tag}}` });
+    try {
+      await queue.add('triage.run', { studyInstanceUid: '1.2.3', modelId: 'm', modelVersion: '1', instanceCount: 1 }, { jobId: `a-${tag}`, delay: 60_000 });
+      await queue.add('triage.run', { studyInstanceUid: '1.2.4', modelId: 'm', modelVersion: '1', instanceCount: 1 }, { jobId: `b-${tag}`, attempts: 1 });
+      // Read back from Redis, not from the object add() returned.
+      const plain = await queue.bull.getJob(`a-${tag}`);
+      expect(plain?.opts).toMatchObject({ attempts: 5, backoff: { type: 'exponential', delay: 2000 }, delay: 60_000 });
+      expect(plain?.opts).toMatchObject(DEFAULT_JOB_OPTIONS);
+      expect((await queue.bull.getJob(`b-${tag}`))?.opts.attempts).toBe(1);
+    } finally {
+      await queue.bull.obliterate({ force: true });
+      await queue.close();
     }
   });
 });

@@ -2,6 +2,13 @@ import Queue from 'bull';
 import type { Job, JobOptions, Queue as BullQueue } from 'bull';
 import { assertNoPatientData, type JobName, type JobPayload, type QueueName } from './catalogue';
 
+/**
+ * The retry policy of every job (STYLE 5: transient failures are retried with backoff): five attempts,
+ * 2 s doubling. Producers add through TypedQueue.add and the outbox relay; both take it from here, and a
+ * job's own options (jobId, delay) go on top.
+ */
+export const DEFAULT_JOB_OPTIONS = { attempts: 5, backoff: { type: 'exponential', delay: 2000 } } as const satisfies JobOptions;
+
 export interface QueueSettings {
   redisUrl: string;
   prefix: string;
@@ -25,7 +32,7 @@ export class TypedQueue<Q extends QueueName> {
 
   async add<J extends JobName<Q>>(job: J, payload: JobPayload<Q, J>, options: JobOptions & { jobId: string }): Promise<Job<JobPayload<Q, J>>> {
     assertNoPatientData(payload as object);
-    const added = await this.bull.add(job, payload as object, { attempts: 5, backoff: { type: 'exponential', delay: 2000 }, ...options });
+    const added = await this.bull.add(job, payload as object, { ...DEFAULT_JOB_OPTIONS, ...options });
     return added as Job<JobPayload<Q, J>>;
   }
 

@@ -30,3 +30,5 @@ export {
   tiradsValueCode,
 } from './tirads.codes';
 export type { CodedConcept } from './tirads.codes';
+export { AI_PRIORITIES, AI_RESULT_STATUSES, isAiPriority, isAiResultStatus } from './ai-result.view';
+export type { AiPriority, AiResultStatus, AiResultView, AiResultsView } from './ai-result.view';

@@ -1,8 +1,8 @@
 import type { Config, ServiceRole } from '@yunying/config';
 import type { Logger } from '@yunying/core';
-import { createPool, migrate, pendingMigrations } from '@yunying/catalog';
+import { ReplicaReads, createPool, migrate, pendingMigrations, type CatalogReader, type Pool } from '@yunying/catalog';
 import { ensureKeyedGenesis, installAuditKeyring, loadAuditKeyring } from '@yunying/audit';
-import { Lifecycle, SharedRoutes, createMetricsRegistry, type ServiceContext, type StartedService } from '@yunying/http';
+import { Lifecycle, SharedRoutes, counter, createMetricsRegistry, type ServiceContext, type StartedService } from '@yunying/http';
 import { startIngestService, startKeeperService } from '@yunying/ingest';
 import { startInferenceService } from '@yunying/inference';
 import { startViewerService } from '@yunying/viewer';
@@ -56,7 +56,9 @@ export async function startRoles(config: Config, logger: Logger): Promise<Runnin
     const genesis = await ensureKeyedGenesis(pool);
     if (genesis !== null) logger.warn({ seq: genesis }, 'audit chain: records are now MACed under a new key (keyed genesis written)');
     const roles = rolesOf(config.role);
-    const ctx: ServiceContext = { config, logger, metrics: createMetricsRegistry(), pool, lifecycle, ...(roles.length > 1 ? { sharedRoutes: new SharedRoutes() } : {}) };
+    const metrics = createMetricsRegistry();
+    const reads = readsFor(config, pool, metrics, logger, lifecycle);
+    const ctx: ServiceContext = { config, logger, metrics, pool, reads, lifecycle, ...(roles.length > 1 ? { sharedRoutes: new SharedRoutes() } : {}) };
     const started: StartedService[] = [];
     for (const role of roles) {
       const service = await starters[role](ctx);
@@ -67,4 +69,27 @@ export async function startRoles(config: Config, logger: Logger): Promise<Runnin
     await lifecycle.stop();
     throw error;
   }
+}
+
+/**
+ * Where read-only queries go: the CATALOG_READ_URL replica with the primary as fallback, or the primary
+ * pool itself. The replica pool is checked at once, so reads start on it when it is there.
+ */
+function readsFor(config: Config, pool: Pool, metrics: ServiceContext['metrics'], logger: Logger, lifecycle: Lifecycle): CatalogReader {
+  const replica = config.database.readReplica;
+  if (replica === null) return pool;
+  const served = counter(metrics, 'yunying_catalog_reads_total', 'Read-only catalog queries, by the server that answered (replica or primary)', ['server']);
+  const reads = ReplicaReads.open(
+    pool,
+    { url: replica.url, schema: config.database.schema, poolSize: config.database.poolSize, applicationName: `yunying-${config.role}-reads` },
+    {
+      maxLagSeconds: replica.maxLagSeconds,
+      onServed: (server) => served.inc({ server }),
+      onStateChange: (state, reason) =>
+        state === 'replica' ? logger.info({ reason }, 'catalog reads: on the replica') : logger.warn({ reason }, 'catalog reads: on the primary (replica set aside)'),
+    },
+  );
+  void reads.probe();
+  lifecycle.add({ name: 'catalog read replica', close: () => reads.close() });
+  return reads;
 }

@@ -14,6 +14,7 @@ import { priorsRoutes } from './priors';
 import { studyRecordRoutes } from './study-record';
 import { PatientIndexAdmin, PatientIndexer, patientIndexRoutes, startPatientIndexSweep } from './patient-index';
 import { DEFAULT_SHARE_LIMITS, ShareService, shareRoutes } from './share';
+import { KeyImageService, keyImageRoutes } from './key-images';
 import { TriageModel, loadActiveModel } from '@yunying/nodule-model';
 
 /** The viewer role: DICOMweb retrieval, the reading queue, reports and the web app. */
@@ -43,6 +44,7 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
 
   const dicomweb = createDicomwebRouter({
     pool: ctx.pool,
+    reads: ctx.reads,
     store,
     authenticator,
     audit: auditLog,
@@ -102,6 +104,8 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
       priorsRoutes(ctx.pool, authenticator).router,
       patientIndexRoutes(new PatientIndexAdmin(ctx.pool, patientIndexer), authenticator).router,
       studyRecordRoutes(ctx.pool, authenticator, config.keeper.scrubStaleDays * 86_400).router,
+      // Key images are records too (#20): a KOS through the same write path as the report SR.
+      keyImageRoutes(new KeyImageService({ pool: ctx.pool, pipeline: reportPipeline, logger }), authenticator).router,
       shareRoutes(new ShareService(ctx.pool, store, auditLog, { ...DEFAULT_SHARE_LIMITS, ...config.shares }), authenticator).router,
     ],
     corsOrigins: config.http.corsOrigins,

@@ -15,6 +15,8 @@ export interface ImageStats {
   stddev: number;
   /** Distinct luminance values among the sampled pixels. */
   levels: number;
+  /** Mean luminance (0-255): tells a dark frame from a bright one. */
+  mean: number;
 }
 
 /** The public share page (/share#<token>) as a phone shows it. */
@@ -53,9 +55,16 @@ export class SharePage {
       }
       const pixels = info.width * info.height;
       const mean = sum / pixels;
-      stats.push({ ...size, stddev: Math.sqrt(Math.max(0, squares / pixels - mean * mean)), levels: levels.size });
+      stats.push({ ...size, stddev: Math.sqrt(Math.max(0, squares / pixels - mean * mean)), levels: levels.size, mean });
     }
     return stats;
+  }
+
+  /** The line that says whether the images are the radiologist's key images or, none marked, the first of each series. */
+  async imagesSource(): Promise<string> {
+    const note = this.page.getByTestId('share-images-source');
+    await note.waitFor({ state: 'visible' });
+    return note.innerText();
   }
 
   async reportText(): Promise<string> {

@@ -186,6 +186,19 @@ export interface Instances {
   datasetSha256: string | null;
 }
 
+export interface KeyImageSelections {
+  id: string;
+  studyRef: Int8;
+  revision: number;
+  titleCode: string;
+  images: Json;
+  createdBy: string;
+  createdAt: Generated<Timestamp>;
+  kosSopInstanceUid: string | null;
+  kosSha256: string | null;
+  kosStoredAt: Timestamp | null;
+}
+
 export interface LegalHoldReleases {
   id: Generated<Int8>;
   studyRef: Int8;
@@ -557,6 +570,7 @@ export interface DB {
   dimseMoveDestinations: DimseMoveDestinations;
   disposalRequests: DisposalRequests;
   instances: Instances;
+  keyImageSelections: KeyImageSelections;
   legalHoldReleases: LegalHoldReleases;
   objects: Objects;
   oidcGrantSessions: OidcGrantSessions;

@@ -76,6 +76,9 @@ export async function generateDatabaseTypes(db: QueryRunner, schema: string): Pr
     `SELECT c.table_name, c.column_name, c.udt_name, c.is_nullable, (c.column_default IS NOT NULL OR c.is_identity = 'YES') AS has_default
        FROM information_schema.columns c JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
       WHERE c.table_schema = $1 AND t.table_type = 'BASE TABLE'
+        -- A partition (instances_h00, ...) is written through its parent only: no type of its own.
+        AND NOT EXISTS (SELECT 1 FROM pg_class pc JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+                         WHERE pn.nspname = c.table_schema AND pc.relname = c.table_name AND pc.relispartition)
       ORDER BY c.table_name COLLATE "C", c.ordinal_position`,
     [schema],
   );

@@ -12,8 +12,6 @@ import { studyActivity } from './triage.repository';
 
 export type Announcement = 'queued' | 'not_quiet' | 'no_images' | 'gone';
 
-export const TRIAGE_JOB_OPTIONS = { attempts: 5, backoff: { type: 'exponential', delay: 2000 } } as const;
-
 export class StableStudyService {
   constructor(
     private readonly deps: {
@@ -50,7 +48,8 @@ export class StableStudyService {
     await this.deps.triageQueue.add(
       'triage.run',
       { studyInstanceUid, modelId: manifest.id, modelVersion: manifest.version, instanceCount },
-      { jobId: jobIds.triage(studyInstanceUid, manifest.version, instanceCount), ...TRIAGE_JOB_OPTIONS },
+      // Retries: the queue's DEFAULT_JOB_OPTIONS (triage.worker.ts stores the failure on the last attempt).
+      { jobId: jobIds.triage(studyInstanceUid, manifest.version, instanceCount) },
     );
   }
 }

@@ -5,8 +5,8 @@
  * "Instances seen" counts the study's current instances that are not Structured Reports: the SR this
  * service writes back (and any SR a device sends) is an arrival, but never a reason to triage again.
  */
-import type { ClinicScopeRule } from '@yunying/nodule-model';
-import { readStudyHeader, type Pool, type PoolClient, type StudyHeader } from '@yunying/catalog';
+import { isAiPriority, isAiResultStatus, type AiPriority, type AiResultStatus, type ClinicScopeRule } from '@yunying/nodule-model';
+import { kyselyOn, readStudyHeader, type AiResultRow, type Pool, type PoolClient, type StudyHeader } from '@yunying/catalog';
 
 /** PS3.4 B.5: every SR storage SOP class (Basic Text, Enhanced, Comprehensive, Key Object, ...) is under this root. */
 export const SR_SOP_CLASS_ROOT = '1.2.840.10008.5.1.4.1.1.88.';
@@ -17,8 +17,9 @@ export const SEGMENTATION_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.66.4';
  */
 const NOT_DERIVED = `i.sop_class_uid NOT LIKE '${SR_SOP_CLASS_ROOT}%' AND i.sop_class_uid <> '${SEGMENTATION_SOP_CLASS}'`;
 
-export type ResultStatus = 'triaged' | 'no_nodule_found' | 'not_triaged' | 'failed';
-export type Priority = 'urgent' | 'priority' | 'routine';
+/** The wire contract's (@yunying/nodule-model ai-result.view.ts), shared with the viewer and the web app. */
+export type ResultStatus = AiResultStatus;
+export type Priority = AiPriority;
 
 export interface StudyActivity {
   studyRef: string;
@@ -91,81 +92,74 @@ export async function currentInstances(db: Db, studyRef: string): Promise<Stored
   return rows.map((r) => ({ sopInstanceUid: r.sop_instance_uid, seriesInstanceUid: r.series_instance_uid, sopClassUid: r.sop_class_uid, modality: r.modality, objectKey: r.object_key, sizeBytes: Number(r.size_bytes) }));
 }
 
-interface ResultRow {
-  id: string;
-  study_ref: string;
-  model_id: string;
-  model_version: string;
-  model_sha256: string;
-  instance_count: number;
-  status: ResultStatus;
-  reason: string | null;
-  score: number | null;
-  category: string | null;
-  priority: Priority | null;
-  thresholds: object | null;
-  images: object[];
-  timings: object | null;
-  gate: object | null;
-  created_at: Date;
-  sr_sop_instance_uid: string | null;
-}
-
-function toResult(r: ResultRow): StoredResult {
+/**
+ * Narrows a stored row to the result's own shape: the enums the check constraints hold, and the JSON documents
+ * this service writes as objects (thresholds/timings were nullable before #13's results; read as empty).
+ */
+function toResult(r: AiResultRow): StoredResult {
+  if (!isAiResultStatus(r.status)) throw new Error(`ai_results ${r.id}: unknown status`);
+  if (r.priority !== null && !isAiPriority(r.priority)) throw new Error(`ai_results ${r.id}: unknown priority`);
   return {
     id: r.id,
-    studyRef: r.study_ref,
-    modelId: r.model_id,
-    modelVersion: r.model_version,
-    modelSha256: r.model_sha256,
-    instanceCount: r.instance_count,
+    studyRef: r.studyRef,
+    modelId: r.modelId,
+    modelVersion: r.modelVersion,
+    modelSha256: r.modelSha256,
+    instanceCount: r.instanceCount,
     status: r.status,
     reason: r.reason,
     score: r.score,
     category: r.category,
     priority: r.priority,
-    thresholds: r.thresholds ?? {},
-    images: r.images,
-    timings: r.timings ?? {},
-    gate: r.gate,
-    createdAt: r.created_at,
-    srSopInstanceUid: r.sr_sop_instance_uid,
+    thresholds: isJsonObject(r.thresholds) ? r.thresholds : {},
+    images: Array.isArray(r.images) ? r.images.flatMap((i) => (isJsonObject(i) ? [i] : [])) : [],
+    timings: isJsonObject(r.timings) ? r.timings : {},
+    gate: isJsonObject(r.gate) ? r.gate : null,
+    createdAt: r.createdAt,
+    srSopInstanceUid: r.srSopInstanceUid,
   };
 }
 
+function isJsonObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 export async function findResult(db: Db, key: ResultKey): Promise<StoredResult | null> {
-  const { rows } = await db.query<ResultRow>(
-    'SELECT * FROM ai_results WHERE study_ref = $1 AND model_id = $2 AND model_version = $3 AND instance_count = $4',
-    [key.studyRef, key.modelId, key.modelVersion, key.instanceCount],
-  );
-  const row = rows[0];
+  const row = await kyselyOn(db)
+    .selectFrom('aiResults')
+    .selectAll()
+    .where('studyRef', '=', key.studyRef)
+    .where('modelId', '=', key.modelId)
+    .where('modelVersion', '=', key.modelVersion)
+    .where('instanceCount', '=', key.instanceCount)
+    .executeTakeFirst();
   return row ? toResult(row) : null;
 }
 
 /** Stores the result unless one with the same key exists; returns the stored row and whether it is this one. */
 export async function insertResult(db: Db, r: NewResult): Promise<{ result: StoredResult; inserted: boolean }> {
-  const { rows } = await db.query<ResultRow>(
-    `INSERT INTO ai_results (study_ref, model_id, model_version, model_sha256, instance_count, status, reason, score, category, priority, thresholds, images, timings, gate)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-     ON CONFLICT (study_ref, model_id, model_version, instance_count) DO NOTHING RETURNING *`,
-    [
-      r.studyRef,
-      r.modelId,
-      r.modelVersion,
-      r.modelSha256,
-      r.instanceCount,
-      r.status,
-      r.reason,
-      r.score,
-      r.category,
-      r.priority,
-      JSON.stringify(r.thresholds),
-      JSON.stringify(r.images),
-      JSON.stringify(r.timings),
-      r.gate === null ? null : JSON.stringify(r.gate),
-    ],
-  );
-  const row = rows[0];
+  const row = await kyselyOn(db)
+    .insertInto('aiResults')
+    .values({
+      studyRef: r.studyRef,
+      modelId: r.modelId,
+      modelVersion: r.modelVersion,
+      modelSha256: r.modelSha256,
+      instanceCount: r.instanceCount,
+      status: r.status,
+      reason: r.reason,
+      score: r.score,
+      category: r.category,
+      priority: r.priority,
+      // As JSON text: node-postgres would send a JavaScript array as a PostgreSQL array, not as jsonb.
+      thresholds: JSON.stringify(r.thresholds),
+      images: JSON.stringify(r.images),
+      timings: JSON.stringify(r.timings),
+      gate: r.gate === null ? null : JSON.stringify(r.gate),
+    })
+    .onConflict((oc) => oc.columns(['studyRef', 'modelId', 'modelVersion', 'instanceCount']).doNothing())
+    .returningAll()
+    .executeTakeFirst();
   if (row) return { result: toResult(row), inserted: true };
   const existing = await findResult(db, r);
   if (!existing) throw new Error('ai_results row vanished after a conflicting insert');
@@ -193,7 +187,7 @@ export async function applyToStudy(db: Db, result: StoredResult): Promise<boolea
 }
 
 export async function setResultSr(db: Db, resultId: string, sopInstanceUid: string): Promise<void> {
-  await db.query('UPDATE ai_results SET sr_sop_instance_uid = $2 WHERE id = $1', [resultId, sopInstanceUid]);
+  await kyselyOn(db).updateTable('aiResults').set({ srSopInstanceUid: sopInstanceUid }).where('id', '=', resultId).execute();
 }
 
 export async function studyHeader(db: Db, studyRef: string): Promise<StudyHeader | null> {

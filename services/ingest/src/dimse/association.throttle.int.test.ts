@@ -34,7 +34,11 @@ describeUnless(findExecutable('echoscu') === null ? 'dcmtk echoscu not installed
       checkCalledAe: false,
       pool: catalog.pool,
       // C-ECHO only: no instance is ever stored here.
-      pipeline: { ingest: () => Promise.reject(new AppError('internal', 'not used')) },
+      pipeline: {
+        openBatch: () => {
+          throw new AppError('internal', 'not used');
+        },
+      },
       logger: createLogger({ level: 'silent', service: 'throttle-test', destination: new Writable({ write: (_c, _e, cb) => cb() }) }),
       metrics: new Registry(),
       failedAssociations: { maxFailures: 3, windowMs: 60_000, now: () => now },

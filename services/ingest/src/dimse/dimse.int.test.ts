@@ -13,7 +13,7 @@ import { takeFsTargetOffline, tempFsTargets, type TempFsTargets } from '@yunying
 import { describeUnless, findExecutable } from '../../../../test/support/skip';
 import { IngestPipeline, type InstanceOutcome, type Sender } from '../ingest.pipeline';
 import { startDimseServer, type DimseServer } from './index';
-import { RawScu, cStoreCommand, pData, pdu, statusOf, runDcmtk, type DcmtkRun } from '@yunying/dimse/testing';
+import { RawScu, cStoreCommand, pData, pdu, respondedToOf, statusOf, storePdus, runDcmtk, type DcmtkRun } from '@yunying/dimse/testing';
 
 const AE = 'CLINIC_US1';
 const SCP_AE = 'YUNYING';
@@ -91,10 +91,15 @@ describeUnless(dcmtkMissing, 'DIMSE SCP with real dcmtk clients', () => {
       checkCalledAe: false,
       pool: catalog.pool,
       pipeline: {
-        ingest: async (bytes, sender) => {
-          const outcome = await pipeline.ingest(bytes, sender);
-          outcomes.push({ outcome, sender });
-          return outcome;
+        openBatch: (sender, expectedStudyUid, limits) => {
+          const batch = pipeline.openBatch(sender, expectedStudyUid, limits);
+          return {
+            add: (bytes) => {
+              const started = batch.add(bytes);
+              void started.outcome.then((outcome) => outcomes.push({ outcome, sender }));
+              return started;
+            },
+          };
         },
       },
       logger,
@@ -275,6 +280,62 @@ describeUnless(dcmtkMissing, 'DIMSE SCP with real dcmtk clients', () => {
   describe('over a raw upper-layer connection', () => {
     const usContext = { id: 1, abstractSyntaxUid: SopClass.UltrasoundImage, transferSyntaxUids: [TransferSyntax.ExplicitVRLittleEndian] };
 
+    it('negotiates an asynchronous operations window: six C-STOREs sent before any response are each answered 0x0000 once durable, three copies each, while a parallel storescu association stores too', async () => {
+      const study = newUid();
+      const sopInstanceUids = Array.from({ length: 6 }, () => newUid());
+      const datasets = sopInstanceUids.map((sopInstanceUid, i) => corrupt.withoutPart10Header({ studyInstanceUid: study, sopInstanceUid, instanceNumber: i + 1 }));
+      const parallelStudy = makeStudy(3);
+      const parallelFiles = await Promise.all(parallelStudy.files.map((bytes, i) => write(`parallel-${i}.dcm`, bytes)));
+
+      const scu = await RawScu.connect(server.port);
+      const { pdu: answer, accepted, asyncOps } = await scu.associate(AE, SCP_AE, [usContext], { asyncOps: { invoked: 8, performed: 8 } });
+      expect(answer?.type).toBe(0x02);
+      expect(accepted.get(1)).toBe(TransferSyntax.ExplicitVRLittleEndian);
+      // PS3.7 D.3.3.3: up to 8 of the requestor's operations outstanding; ours (sub-operations) one at a time.
+      expect(asyncOps).toEqual({ invoked: 8, performed: 1 });
+      const parallel = store(...parallelFiles);
+      // All six requests in one write: nothing is answered before the last one is sent.
+      scu.send(Buffer.concat(datasets.map((dataset, i) => storePdus(1, cStoreCommand({ messageId: i + 1, sopClassUid: SopClass.UltrasoundImage, sopInstanceUid: sopInstanceUids[i]! }), dataset))));
+      const answered: { messageId: number; status: number }[] = [];
+      for (let i = 0; i < datasets.length; i += 1) {
+        const response = await scu.next();
+        expect(response?.type).toBe(0x04);
+        answered.push({ messageId: respondedToOf(response!), status: statusOf(response!) });
+      }
+      // Responses may come in any order (PS3.7 8.3.3.2); each request gets exactly one.
+      expect(answered.map((a) => a.messageId).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(answered.every((a) => a.status === 0x0000)).toBe(true);
+      expect((await scu.release())?.type).toBe(0x06);
+      await scu.closed;
+
+      const rows = await instancesOf(sopInstanceUids);
+      expect(rows.map((r) => r.sop_instance_uid).sort()).toEqual([...sopInstanceUids].sort());
+      for (const row of rows) {
+        const copies = await catalog.pool.query<{ target: string; state: string }>('SELECT target, state FROM copies WHERE sha256 = $1 ORDER BY target', [row.sha256]);
+        expect(copies.rows.map((c) => [c.target, c.state])).toEqual([
+          ['fs-1', 'ok'],
+          ['fs-2', 'ok'],
+          ['fs-3', 'ok'],
+        ]);
+      }
+      const counted = await catalog.pool.query<{ number_of_instances: number }>('SELECT number_of_instances FROM studies WHERE study_instance_uid = $1', [study]);
+      expect(counted.rows[0]?.number_of_instances).toBe(6);
+      expect((await parallel).code).toBe(0);
+      expect(await instancesOf(parallelStudy.sopInstanceUids)).toHaveLength(3);
+    });
+
+    it('without a proposed window stays synchronous (no sub-item in the A-ASSOCIATE-AC) and aborts a C-STORE sent before the one before it is answered', async () => {
+      const scu = await RawScu.connect(server.port);
+      const { pdu: answer, asyncOps } = await scu.associate(AE, SCP_AE, [usContext]);
+      expect(answer?.type).toBe(0x02);
+      expect(asyncOps).toBeNull();
+      const datasets = [newUid(), newUid()].map((sopInstanceUid) => ({ sopInstanceUid, dataset: corrupt.withoutPart10Header({ sopInstanceUid }) }));
+      scu.send(Buffer.concat(datasets.map(({ sopInstanceUid, dataset }, i) => storePdus(1, cStoreCommand({ messageId: i + 1, sopClassUid: SopClass.UltrasoundImage, sopInstanceUid }), dataset))));
+      expect((await scu.next())?.type).toBe(0x07); // A-ABORT
+      await scu.closed;
+      expect(await instancesOf([datasets[1]!.sopInstanceUid])).toHaveLength(0);
+    });
+
     it('answers a truncated dataset with 0xC000 instead of hanging, and stores nothing', async () => {
       const full = makeInstance();
       const sopInstanceUid = parseInstance(full).sopInstanceUid;
@@ -353,7 +414,11 @@ describeUnless(dcmtkMissing, 'DIMSE SCP with real dcmtk clients', () => {
         aeTitle: SCP_AE,
         checkCalledAe: true,
         pool: catalog.pool,
-        pipeline: { ingest: () => Promise.reject(new Error('must not be called')) },
+        pipeline: {
+          openBatch: () => {
+            throw new Error('must not be called');
+          },
+        },
         logger: createLogger({ level: 'silent', service: 'ingest-test' }),
         metrics: new Registry(),
         associationTimeoutMs: 300,

@@ -16,7 +16,7 @@ import {
   type StoreContext,
 } from '@yunying/dimse';
 import type { ReplicatedStore } from '@yunying/storage';
-import type { IngestPipeline, Sender } from '../ingest.pipeline';
+import type { BatchLimits, IngestBatch, Sender } from '../ingest.pipeline';
 import { dimseMetrics } from './dimse.metrics';
 import { answerForOutcome } from './store-status';
 import { archiveFindHandler, type ClinicSession } from './find.handler';
@@ -38,7 +38,8 @@ export interface DimseServerOptions {
    */
   checkCalledAe: boolean;
   pool: Pool;
-  pipeline: Pick<IngestPipeline, 'ingest'>;
+  /** The ingest pipeline (IngestPipeline): each association stores through one group-committing batch. */
+  pipeline: DimseIngest;
   /**
    * The archive's object store: C-GET and C-MOVE read instances from it, and Storage Commitment requires a
    * verified copy on each of its targets. Without it those contexts are refused.
@@ -66,6 +67,16 @@ export interface DimseServerOptions {
   failedAssociations?: ThrottleSettings;
   /** Storage Commitment reports that reached nobody are retried on this schedule (defaults: CommitmentRetrier); false: not kept. */
   commitmentRetry?: CommitmentRetrySettings | false;
+  /**
+   * Asynchronous operations window (PS3.7 D.3.3.3): the most C-STOREs an SCU that proposes a window may
+   * have outstanding on one association. Default 16; 1 answers every proposal with the synchronous default.
+   */
+  maxOperationsInvoked?: number;
+}
+
+/** What the DICOM port needs of IngestPipeline. */
+export interface DimseIngest {
+  openBatch(sender: Sender, expectedStudyUid: undefined, limits: BatchLimits): Pick<IngestBatch, 'add'>;
 }
 
 export interface DimseServer {
@@ -84,6 +95,13 @@ const DEFAULT_ASSOCIATION_TIMEOUT_MS = 30_000;
 const DEFAULT_STORE_TIMEOUT_MS = 60_000;
 const DEFAULT_MAX_FIND_RESULTS = 1000;
 const DEFAULT_AUDIT_UIDS = 100;
+/**
+ * C-STOREs one association may have outstanding. Each holds its dataset in memory until committed, so the
+ * window bounds an association's memory (16 x the instance size) as STOW-RS's batch bounds a request's.
+ */
+const DEFAULT_MAX_OPERATIONS_INVOKED = 16;
+/** A transaction of one association's C-STOREs: all those staged while the one before it ran (group commit). */
+const ASSOCIATION_BATCH: BatchLimits = { maxInstances: 64, maxBytes: 32 * 1024 * 1024, commitWhenIdle: true };
 
 /**
  * The archive's DICOM port: the shared SCP (@yunying/dimse) with what is particular to the archive:
@@ -180,8 +198,15 @@ export async function startDimseServer(options: DimseServerOptions): Promise<Dim
     return { accept: true, session: { clinicId } };
   };
 
-  const onStore = async (instance: ReceivedInstance, context: StoreContext<ClinicSession>): Promise<StoreAnswer> => {
-    const { sopInstanceUid, sopClassUid } = instance;
+  /**
+   * One batch per association (the session object is the association's): a C-STORE alone is committed at
+   * once, as before; those an SCU has in flight together (asynchronous operations window) share catalog
+   * transactions. Each C-STORE-RSP still waits for its own instance's commit.
+   */
+  const batches = new WeakMap<ClinicSession, Pick<IngestBatch, 'add'>>();
+  const batchOf = (context: StoreContext<ClinicSession>): Pick<IngestBatch, 'add'> => {
+    const existing = batches.get(context.session);
+    if (existing !== undefined) return existing;
     const { clinicId } = context.session;
     const sender: Sender = {
       clinicId,
@@ -189,8 +214,18 @@ export async function startDimseServer(options: DimseServerOptions): Promise<Dim
       sourceIp: context.remoteAddress,
       via: 'DIMSE',
     };
+    const batch = pipeline.openBatch(sender, undefined, ASSOCIATION_BATCH);
+    batches.set(context.session, batch);
+    return batch;
+  };
+
+  const onStore = async (instance: ReceivedInstance, context: StoreContext<ClinicSession>): Promise<StoreAnswer> => {
+    const { sopInstanceUid, sopClassUid } = instance;
     try {
-      const outcome = await pipeline.ingest(instance.toBuffer(), sender);
+      const { staged, outcome: outcomeOf } = batchOf(context).add(instance.toBuffer());
+      // A request-level error (the clinic is gone) rejects `staged`: answered from the exception, as before.
+      await staged;
+      const outcome = await outcomeOf;
       const answer = answerForOutcome(outcome);
       if (outcome.status === 'rejected') {
         context.log.warn({ sopInstanceUid, sopClassUid, reason: outcome.reason, status: statusLabel(answer.status) }, 'C-STORE refused');
@@ -252,6 +287,7 @@ export async function startDimseServer(options: DimseServerOptions): Promise<Dim
     pduTimeoutMs: options.pduTimeoutMs,
     storeTimeoutMs: options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS,
     maxInstanceBytes: options.maxInstanceBytes,
+    maxOperationsInvoked: options.maxOperationsInvoked ?? DEFAULT_MAX_OPERATIONS_INVOKED,
     ...(options.tls ? { tls: options.tls } : {}),
   });
   retrier?.start();

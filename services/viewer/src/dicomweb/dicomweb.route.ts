@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { AppError } from '@yunying/core';
-import type { Pool } from '@yunying/catalog';
+import type { CatalogReader, Pool } from '@yunying/catalog';
 import type { DerivedStore, ReplicatedStore } from '@yunying/storage';
 import { SecureRouter, type AuthedRequest, type Authenticator } from '@yunying/auth';
 import { AccessAudit, originOf, type AccessAuditSink } from './access-audit';
@@ -13,6 +13,8 @@ import { wadoUriHandler } from './wado-uri.route';
 
 export interface DicomwebRoutesOptions {
   pool: Pool;
+  /** QIDO and WADO lookups: a streaming replica with the primary as fallback, or the primary (ServiceContext.reads). */
+  reads: CatalogReader;
   store: ReplicatedStore;
   authenticator: Authenticator;
   audit: AccessAuditSink;
@@ -82,8 +84,8 @@ function renderOptions(req: Request): Omit<RenderOptions, 'format'> {
 export function createDicomwebRouter(options: DicomwebRoutesOptions): SecureRouter {
   const audit = new AccessAudit(options.audit, options.pool);
   const baseUrl = `${options.publicBaseUrl.replace(/\/+$/, '')}/dicomweb`;
-  const qido = new QidoService(options.pool, audit, baseUrl);
-  const wado = new WadoService({ pool: options.pool, store: options.store, audit, baseUrl, derived: options.derived });
+  const qido = new QidoService(options.reads, audit, baseUrl);
+  const wado = new WadoService({ reads: options.reads, store: options.store, audit, baseUrl, derived: options.derived });
   const routes = new SecureRouter('viewer.dicomweb', options.authenticator);
 
   routes.router.use(['/dicomweb', '/wado'], (_req, res, next) => {

@@ -1,4 +1,4 @@
-import type { Pool } from '@yunying/catalog';
+import type { CatalogReader } from '@yunying/catalog';
 import type { DicomJsonObject } from '@yunying/dicom';
 import { addClinicFilter, type Principal } from '@yunying/auth';
 import type { QidoLevel } from './qido.attributes';
@@ -36,7 +36,7 @@ const JSON_SOURCE: Record<QidoLevel, string> = {
  * is not granted never leave the database (#7), and `limit + 1` rows are fetched to know whether more
  * exist. `extraTags`: tags to take from dicom_json, or 'all' for the whole of it (instance level).
  */
-export async function runQidoQuery(pool: Pool, principal: Principal, request: QidoRequest, extraTags: string[] | 'all'): Promise<QidoRow[]> {
+export async function runQidoQuery(reads: CatalogReader, principal: Principal, request: QidoRequest, extraTags: string[] | 'all'): Promise<QidoRow[]> {
   const params = [...request.params];
   // A disposed study is a tombstone kept for the audit trail (#8), not something to show.
   const where = [...request.where, addClinicFilter(principal, 's.clinic_id', params), 's.disposed_at IS NULL'];
@@ -53,6 +53,6 @@ export async function runQidoQuery(pool: Pool, principal: Principal, request: Qi
   const sql = `SELECT ${columns.join(', ')}, ${extra} AS extra FROM ${FROM[request.level]}
     WHERE ${where.join(' AND ')}
     ORDER BY ${ORDER[request.level]} LIMIT $${params.length - 1} OFFSET $${params.length}`;
-  const { rows } = await pool.query<QidoRow>(sql, params);
+  const { rows } = await reads.query<QidoRow>(sql, params);
   return rows;
 }

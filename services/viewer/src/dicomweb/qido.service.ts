@@ -1,4 +1,4 @@
-import type { Pool } from '@yunying/catalog';
+import type { CatalogReader } from '@yunying/catalog';
 import type { DicomJsonObject } from '@yunying/dicom';
 import { COLUMN_BY_TAG, DEFAULT_TAGS, INSTANCE_AVAILABILITY, RETRIEVE_URL, SPECIFIC_CHARACTER_SET, levelsUpTo, type QidoLevel } from './qido.attributes';
 import { allColumns, parseQidoQuery, type QidoScope } from './qido.query';
@@ -23,7 +23,8 @@ const COMPUTED = new Set([SPECIFIC_CHARACTER_SET, INSTANCE_AVAILABILITY, RETRIEV
  */
 export class QidoService {
   constructor(
-    private readonly pool: Pool,
+    /** Read-only: may be a streaming replica (a study stored a moment ago may not be listed yet). */
+    private readonly reads: CatalogReader,
     private readonly audit: AccessAudit,
     /** `<public viewer URL>/dicomweb`, for RetrieveURL. */
     private readonly baseUrl: string,
@@ -38,7 +39,7 @@ export class QidoService {
       return column !== undefined && levels.has(column.level);
     };
     const extraTags = level === 'instance' && request.include === 'all' ? 'all' : returned.filter((t) => !fromColumn(t) && !COMPUTED.has(t));
-    const rows = await runQidoQuery(this.pool, origin.principal, request, extraTags);
+    const rows = await runQidoQuery(this.reads, origin.principal, request, extraTags);
     const truncated = rows.length > request.limit && request.capped;
     const page = rows.slice(0, request.limit);
     if (page.length === 0 && scope.studyInstanceUid !== undefined) await this.audit.refusedIfForeign(origin, scope.studyInstanceUid, `qido-${level}`);

@@ -1,6 +1,6 @@
 import type { Response } from 'express';
 import { AppError } from '@yunying/core';
-import type { Pool } from '@yunying/catalog';
+import type { CatalogReader } from '@yunying/catalog';
 import { seriesThumbnailKey, type DerivedStore, type ReplicatedStore } from '@yunying/storage';
 import { TransferSyntax, isBulkDataPath, readBulkValue, type DicomJsonAttribute, type DicomJsonObject, type DicomJsonValue } from '@yunying/dicom';
 import type { AccessAudit, AccessOrigin } from './access-audit';
@@ -12,7 +12,8 @@ import { MultipartWriter, sendStream } from './multipart';
 import { RENDER_MEDIA_TYPE, renderFrame, type RenderFormat, type RenderOptions } from './render';
 
 export interface WadoServiceOptions {
-  pool: Pool;
+  /** Read-only instance lookups: may be a streaming replica. */
+  reads: CatalogReader;
   store: ReplicatedStore;
   audit: AccessAudit;
   /** `<public viewer URL>/dicomweb`, for BulkDataURIs. */
@@ -121,7 +122,7 @@ export class WadoService {
   constructor(private readonly options: WadoServiceOptions) {}
 
   private async instances(origin: AccessOrigin, scope: WadoScope, include: { json?: boolean; frames?: boolean } = {}): Promise<InstanceRow[]> {
-    const rows = await findInstances(this.options.pool, origin.principal, scope, include);
+    const rows = await findInstances(this.options.reads, origin.principal, scope, include);
     if (rows.length === 0) {
       await this.options.audit.refusedIfForeign(origin, scope.studyInstanceUid, 'wado');
       throw new AppError('not_found', 'Not found');

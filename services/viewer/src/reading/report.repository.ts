@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from '@yunying/catalog';
+import { kyselyOn, type AiResultRow, type Pool, type PoolClient } from '@yunying/catalog';
 import type { ClinicStudiesCursor } from './cursor';
 import { EFFECTIVE_STATUS_SQL, RECEIVED_KEY_SQL } from './queue.repository';
 import type { ReadingStatus, TiradsCategory } from './reading.schemas';
@@ -40,25 +40,8 @@ export interface ReportRow {
   updated_at: Date;
 }
 
-export interface AiResultRow {
-  id: string;
-  model_id: string;
-  model_version: string;
-  model_sha256: string;
-  instance_count: number;
-  status: string;
-  reason: string | null;
-  score: number | null;
-  category: string | null;
-  priority: string | null;
-  thresholds: unknown;
-  images: unknown;
-  timings: unknown;
-  /** How the scope gate decided (#13); null for results of earlier models. */
-  gate: unknown;
-  created_at: Date;
-  current: boolean;
-}
+/** A stored triage result of the study and whether the study's queue order comes from it (studies.ai_result_ref). */
+export type StudyAiResultRow = AiResultRow & { current: boolean };
 
 export interface ClinicStudyRow {
   id: string;
@@ -155,14 +138,17 @@ export class ReportRepository {
     return rows[0]?.images ?? null;
   }
 
-  async aiResults(db: Db, studyRef: string): Promise<AiResultRow[]> {
-    const { rows } = await db.query<AiResultRow>(
-      `SELECT a.id::text, a.model_id, a.model_version, a.model_sha256, a.instance_count, a.status, a.reason, a.score, a.category,
-              a.priority, a.thresholds, a.images, a.timings, a.gate, a.created_at, (a.id = s.ai_result_ref) AS current
-         FROM ai_results a JOIN studies s ON s.id = a.study_ref
-        WHERE a.study_ref = $1 ORDER BY a.created_at DESC, a.id`,
-      [studyRef],
-    );
+  async aiResults(db: Db, studyRef: string): Promise<StudyAiResultRow[]> {
+    const rows = await kyselyOn(db)
+      .selectFrom('aiResults as a')
+      .innerJoin('studies as s', 's.id', 'a.studyRef')
+      .selectAll('a')
+      .select((eb) => eb('a.id', '=', eb.ref('s.aiResultRef')).as('current'))
+      .where('a.studyRef', '=', studyRef)
+      .orderBy('a.createdAt', 'desc')
+      .orderBy('a.id')
+      .execute();
+    // NULL (a study without a current result) is not current.
     return rows.map((r) => ({ ...r, current: r.current === true }));
   }
 

@@ -6,12 +6,14 @@ import { QueueRepository, type StudyState } from './queue.repository';
 import { auditReading, userIdOf, type Caller } from './reading.audit';
 import { recordSigned } from './reading-time.repository';
 import type { ClinicStudiesQuery, ReadingStatus, ReportContent } from './reading.schemas';
-import { ReportRepository, type AiResultRow, type ReportRow, type StoredContent } from './report.repository';
+import { ReportRepository, type ReportRow, type StoredContent } from './report.repository';
+import { aiResultView } from './ai-result.view';
 import { reauthenticate } from './record/reauth';
 import type { BuiltSr } from './record/report.sr';
 import type { ReportRecords, SignatureCheck } from './record/report.record';
 import { aiFieldMismatches } from './tirads.ai-check';
 import type { TiradsSystem } from '@yunying/nodule-model/tirads-report';
+import type { AiResultsView } from '@yunying/nodule-model/ai-result-view';
 import { overallCTirads, overallLevel, scoreNodules, storedNodules, unconfirmedFields, type StoredNodule } from './tirads.findings';
 
 export interface ReportVersionView {
@@ -203,7 +205,7 @@ export class ReportService {
     return view;
   }
 
-  async aiResults(caller: Caller, studyUid: string): Promise<{ studyInstanceUid: string; results: ReturnType<typeof aiView>[] }> {
+  async aiResults(caller: Caller, studyUid: string): Promise<AiResultsView> {
     return inTransaction(this.pool, async (client) => {
       const study = await this.visibleStudy(client, caller, studyUid, false);
       const rows = await this.reports.aiResults(client, study.id);
@@ -213,7 +215,7 @@ export class ReportService {
         clinicId: study.clinic_id,
         details: { what: 'ai-results', count: rows.length },
       });
-      return { studyInstanceUid: studyUid, results: rows.map(aiView) };
+      return { studyInstanceUid: studyUid, results: rows.map(aiResultView) };
     });
   }
 
@@ -337,24 +339,5 @@ function toView(r: ReportRow): ReportVersionView {
     signedAt: r.signed_at?.toISOString() ?? null,
     createdAt: r.created_at.toISOString(),
     updatedAt: r.updated_at.toISOString(),
-  };
-}
-
-function aiView(r: AiResultRow) {
-  return {
-    id: r.id,
-    current: r.current,
-    model: { id: r.model_id, version: r.model_version, sha256: r.model_sha256 },
-    instanceCount: r.instance_count,
-    status: r.status,
-    reason: r.reason,
-    score: r.score,
-    category: r.category,
-    priority: r.priority,
-    thresholds: r.thresholds,
-    images: r.images,
-    gate: r.gate,
-    timings: r.timings,
-    createdAt: r.created_at.toISOString(),
   };
 }

@@ -144,6 +144,8 @@ describe('share links (real PostgreSQL)', () => {
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.body).toEqual({
       expiresAt: share.expiresAt,
+      // No key images marked in this study: the first image of each series.
+      keyImages: 'first-of-series',
       images: [{ number: 1 }, { number: 2 }],
       report: { kind: 'report', version: 1, signedAt: expect.any(String), tiradsCategory: 'TR5', findings: FINDINGS, impression: IMPRESSION },
     });

@@ -56,12 +56,6 @@ function toShare(r: Row): ShareRow {
   };
 }
 
-/** An image the share shows: frame 1 of the first image instance of each series (SR/SEG have no rows). */
-export interface KeyImageRow {
-  seriesInstanceUid: string;
-  sopInstanceUid: string;
-}
-
 export class ShareRepository {
   constructor(private readonly pool: Pool) {}
 
@@ -129,19 +123,6 @@ export class ShareRepository {
       `UPDATE study_shares SET view_count = view_count + 1, last_viewed_at = now(), code_failures = 0, code_locked_until = NULL WHERE id = $1`,
       [id],
     );
-  }
-
-  async keyImages(studyRef: string, limit: number): Promise<KeyImageRow[]> {
-    const { rows } = await this.pool.query<{ series_instance_uid: string; sop_instance_uid: string }>(
-      `SELECT series_instance_uid, sop_instance_uid FROM (
-         SELECT DISTINCT ON (se.id) se.series_instance_uid, i.sop_instance_uid, se.series_number, se.id AS series_id
-           FROM instances i JOIN series se ON se.id = i.series_ref
-          WHERE i.study_ref = $1 AND i.is_current AND i.rows > 0 AND i.columns > 0
-          ORDER BY se.id, i.instance_number NULLS LAST, i.id) k
-        ORDER BY series_number NULLS LAST, series_id LIMIT $2`,
-      [studyRef, limit],
-    );
-    return rows.map((r) => ({ seriesInstanceUid: r.series_instance_uid, sopInstanceUid: r.sop_instance_uid }));
   }
 
   /** The latest signed version (report or addendum): what the share shows. */

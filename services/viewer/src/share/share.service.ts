@@ -7,6 +7,7 @@ import type { ReplicatedStore } from '@yunying/storage';
 import { findInstances } from '@yunying/archive';
 import { decodeStoredFrame, withFrames } from '../dicomweb/frames';
 import { renderFrame } from '../dicomweb/render';
+import { shownImages } from '../key-images';
 import { ShareRepository, type ShareRow } from './share.repository';
 import { codeHash, codeMatches, newAccessCode, newShareToken, tokenHash } from './share.token';
 
@@ -15,7 +16,7 @@ export interface ShareLimits {
   defaultDays: number;
   /** The longest expiry a creator may choose (days). */
   maxDays: number;
-  /** Key images a share shows at most (one per series). */
+  /** Images a share shows at most (the reader's key images, else one per series). */
   maxImages: number;
 }
 
@@ -45,9 +46,14 @@ export interface CreatedShare extends ShareView {
   code: string | null;
 }
 
-/** What the public page gets: the key images by number and the latest signed report, nothing else. */
+/**
+ * What the public page gets: the images by number and the latest signed report, nothing else. `keyImages`
+ * says whether they are the reader's key images (from the study's KOS) or, none being marked, the first
+ * image of each series.
+ */
 export interface PublicShare {
   expiresAt: string;
+  keyImages: 'marked' | 'first-of-series';
   images: { number: number }[];
   report: { kind: string; version: number; signedAt: string; tiradsCategory: string | null; findings: string; impression: string } | null;
 }
@@ -199,31 +205,33 @@ export class ShareService {
 
   async view(token: string, code: string | undefined, sourceIp: string | null): Promise<PublicShare> {
     const row = await this.open(token, code, sourceIp);
-    const images = await this.repo.keyImages(row.studyRef, this.limits.maxImages);
+    const shown = await shownImages(this.pool, this.store, row.studyRef, this.limits.maxImages);
     const report = await this.repo.latestSignedReport(row.studyRef);
-    await this.accessed(row, sourceIp, { action: 'share-view', images: images.length, reportVersion: report?.version ?? 0 });
+    await this.accessed(row, sourceIp, { action: 'share-view', images: shown.images.length, keyImages: shown.source, reportVersion: report?.version ?? 0 });
     await this.repo.recordView(row.id);
     return {
       expiresAt: row.expiresAt.toISOString(),
-      images: images.map((_, i) => ({ number: i + 1 })),
+      keyImages: shown.source,
+      images: shown.images.map((_, i) => ({ number: i + 1 })),
       report: report === null ? null : { ...report, signedAt: report.signedAt.toISOString() },
     };
   }
 
-  /** Key image `number` (1-based) as a JPEG: frame 1 of that series' first image, rendered here. */
+  /** Image `number` (1-based) as a JPEG: the marked frame of a key image (else frame 1 of a series' first image), rendered here. */
   async image(token: string, code: string | undefined, sourceIp: string | null, number: number): Promise<Buffer> {
     const row = await this.open(token, code, sourceIp);
-    const key = (await this.repo.keyImages(row.studyRef, this.limits.maxImages))[number - 1];
+    const key = (await shownImages(this.pool, this.store, row.studyRef, this.limits.maxImages)).images[number - 1];
     if (key === undefined) throw new AppError('not_found', 'No such image in this share');
     // The catalog query of WADO-RS, scoped to the share's own clinic and study: the same rows a clinic user sees.
     const principal: Principal = { kind: 'device', username: `share:${row.id}`, role: 'clinic', clinicId: row.clinicId, clinics: { all: false, clinicIds: [row.clinicId] } };
     const [instance] = await findInstances(this.pool, principal, { studyInstanceUid: row.studyInstanceUid, seriesInstanceUid: key.seriesInstanceUid, sopInstanceUid: key.sopInstanceUid }, { json: true, frames: true });
     if (instance === undefined || instance.frames === null || instance.frames.length === 0) throw new AppError('not_found', 'No such image in this share');
-    const frame = await decodeStoredFrame(this.store, withFrames(instance), 0);
+    if (key.frameNumber > instance.frames.length) throw new AppError('not_found', 'No such image in this share');
+    const frame = await decodeStoredFrame(this.store, withFrames(instance), key.frameNumber - 1);
     // Never enlarged: a small ultrasound frame upscaled would only cost bandwidth on a phone network.
     const viewport = { width: Math.min(IMAGE_VIEWPORT.width, frame.width), height: Math.min(IMAGE_VIEWPORT.height, frame.height) };
     const body = await renderFrame(frame, { format: 'jpeg', viewport, quality: 85 });
-    await this.accessed(row, sourceIp, { action: 'share-image', image: number, sopInstanceUid: key.sopInstanceUid });
+    await this.accessed(row, sourceIp, { action: 'share-image', image: number, sopInstanceUid: key.sopInstanceUid, frame: key.frameNumber });
     return body;
   }
 }

@@ -73,10 +73,18 @@ function reportSection(share: PublicShare): HTMLElement {
 async function render(token: string, code: string, share: PublicShare): Promise<void> {
   const gallery = el('div', { className: 'images' });
   const expiry = el('p', { className: 'note', text: `链接有效期至 Valid until ${new Date(share.expiresAt).toLocaleString()}` });
-  show(expiry, el('h2', { text: '影像 Images' }), gallery, el('h2', { text: '报告 Report' }), reportSection(share));
+  gallery.dataset.source = share.keyImages;
+  // Say what the images are: the reader's choice, or (none marked) simply the first image of each series.
+  const source =
+    share.keyImages === 'marked'
+      ? el('p', { className: 'note', text: '医生标注的关键影像 Key images chosen by the radiologist' })
+      : el('p', { className: 'note', text: '医生未标注关键影像，显示各序列首幅影像 No key images were marked; the first image of each series is shown' });
+  source.dataset.testid = 'share-images-source';
+  const heading = share.keyImages === 'marked' ? '关键影像 Key images' : '影像 Images';
+  show(expiry, el('h2', { text: heading }), source, gallery, el('h2', { text: '报告 Report' }), reportSection(share));
   for (const image of share.images) {
     const img = el('img');
-    img.alt = `影像 Image ${image.number}`;
+    img.alt = `${share.keyImages === 'marked' ? '关键影像 Key image' : '影像 Image'} ${image.number}`;
     const figure = el('figure', {}, img, el('figcaption', { text: `${image.number} / ${share.images.length}` }));
     gallery.append(figure);
     const loaded = await loadImage(token, code, image.number);

@@ -1,6 +1,8 @@
 /** The share page's two calls. The token and code go in headers, never in a URL (access logs, caches). */
 export interface PublicShare {
   expiresAt: string;
+  /** 'marked': the reader's key images; 'first-of-series': none marked, the first image of each series. */
+  keyImages: 'marked' | 'first-of-series';
   images: { number: number }[];
   report: { kind: string; version: number; signedAt: string; tiradsCategory: string | null; findings: string; impression: string } | null;
 }

@@ -1,10 +1,12 @@
 import * as cornerstone from 'cornerstone-core';
 import { h, replace } from '../app/dom';
 import type { AiImage, AiNodule, AiResult } from './ai-result';
+import type { AiResultStatus } from '@yunying/nodule-model/ai-result-view';
 
 const percent = (score: number | null): string => (score === null ? '—' : `${(score * 100).toFixed(0)}%`);
 
-const STATUS_TEXT: Record<string, string> = {
+/** Every status of the wire contract has its text (a new one is a compile error here). */
+const STATUS_TEXT: Record<AiResultStatus, string> = {
   triaged: 'Triaged',
   no_nodule_found: 'Thyroid study, no confident nodule found',
   not_triaged: 'Not triaged (not a thyroid ultrasound, or nothing to read)',
@@ -108,7 +110,7 @@ export function aiPanel(onJump: (image: AiImage) => void): { el: HTMLElement; sh
         h('dt', {}, 'Model'),
         h('dd', { 'data-testid': 'ai-model' }, `${result.modelId} ${result.modelVersion}`),
         result.status !== 'triaged' ? h('dt', {}, 'Status') : null,
-        result.status !== 'triaged' ? h('dd', { 'data-testid': 'ai-status' }, STATUS_TEXT[result.status] ?? result.status, result.reason ? `: ${result.reason}` : '') : null,
+        result.status !== 'triaged' ? h('dd', { 'data-testid': 'ai-status' }, result.status === 'unknown' ? 'Unknown status' : STATUS_TEXT[result.status], result.reason ? `: ${result.reason}` : '') : null,
       ),
       jump,
       images.length > 0 ? h('h3', {}, 'Per image') : null,

@@ -24,7 +24,7 @@ const nodule: AiNodule = {
   measured: {},
 };
 
-function result(status: string, nodules: AiNodule[]): AiResult {
+function result(status: AiResult['status'], nodules: AiNodule[]): AiResult {
   return {
     id: 'r1',
     current: true,

@@ -1,22 +1,31 @@
+import { isAiPriority, isAiResultStatus, type AiPriority, type AiResultStatus, type AiResultView, type AiResultsView } from '@yunying/nodule-model/ai-result-view';
 import { arr, bool, num, obj, str, type JsonObject } from '../app/json';
 
 /**
- * An AI triage result as GET /api/studies/{uid}/ai returns it (services/inference/src/triage/result.ts:
- * images most suspicious first). Shown beside the image; copied into the report only when the reader
- * clicks "Fill from AI" (ai-prefill.ts).
+ * An AI triage result as GET /api/studies/{uid}/ai returns it (the wire contract AiResultView,
+ * @yunying/nodule-model/ai-result-view; images as services/inference/src/triage/result.ts writes them, most
+ * suspicious first). Shown beside the image; copied into the report only when the reader clicks "Fill from AI"
+ * (ai-prefill.ts).
  */
 export interface AiResult {
   id: string;
   current: boolean;
   modelId: string;
   modelVersion: string;
-  status: string;
+  /** 'unknown' only if the server sent a status this page was built without. */
+  status: AiResultStatus | 'unknown';
   reason: string | null;
   score: number | null;
   category: string | null;
-  priority: string | null;
+  priority: AiPriority | null;
   images: AiImage[];
 }
+
+/**
+ * The members of a wire type, each still to be checked: reading `o.member` through it is a compile error when the
+ * contract has no such member, while the value itself is narrowed as usual (the response is still unknown JSON).
+ */
+type Unchecked<T> = { [K in keyof T]?: unknown };
 
 export interface AiImage {
   sopInstanceUid: string;
@@ -136,10 +145,11 @@ function image(value: JsonObject): AiImage | null {
 }
 
 export function parseAiResults(body: unknown): AiResult[] {
-  return arr(obj(body).results).flatMap((value) => {
-    const o = obj(value);
+  const response: Unchecked<AiResultsView> = obj(body);
+  return arr(response.results).flatMap((value) => {
+    const o: Unchecked<AiResultView> = obj(value);
     const id = str(o.id);
-    const model = obj(o.model);
+    const model: Unchecked<AiResultView['model']> = obj(o.model);
     if (!id) return [];
     return [
       {
@@ -147,11 +157,11 @@ export function parseAiResults(body: unknown): AiResult[] {
         current: bool(o.current) ?? false,
         modelId: str(model.id) ?? 'unknown',
         modelVersion: str(model.version) ?? 'unknown',
-        status: str(o.status) ?? 'unknown',
+        status: isAiResultStatus(o.status) ? o.status : 'unknown',
         reason: str(o.reason),
         score: num(o.score),
         category: str(o.category),
-        priority: str(o.priority),
+        priority: isAiPriority(o.priority) ? o.priority : null,
         images: arr(o.images)
           .map((i) => image(obj(i)))
           .filter((i): i is AiImage => i !== null)

@@ -1,6 +1,6 @@
 import type { ToolName } from './stack-viewport';
 
-export const SHORTCUT_HELP = 'Keys: ↑↓←→ or wheel scroll · Space play/pause · W window/level · Z zoom · P pan · M measure · B AI on a box · R reset · J most suspicious image · O outline · C prior';
+export const SHORTCUT_HELP = 'Keys: ↑↓←→ or wheel scroll · Space play/pause · W window/level · Z zoom · P pan · M measure · B AI on a box · R reset · J most suspicious image · O outline · K key image · C prior';
 
 export interface ShortcutActions {
   scroll: (delta: number) => void;
@@ -10,6 +10,7 @@ export interface ShortcutActions {
   jump: () => void;
   toggleOutline: () => void;
   togglePrior: () => void;
+  toggleKeyImage: () => void;
 }
 
 function typing(target: EventTarget | null): boolean {
@@ -64,6 +65,9 @@ export function bindShortcuts(signal: AbortSignal, actions: ShortcutActions): vo
             return true;
           case 'c':
             actions.togglePrior();
+            return true;
+          case 'k':
+            actions.toggleKeyImage();
             return true;
           default:
             return false;

@@ -12,6 +12,7 @@ import { bindShortcuts, SHORTCUT_HELP } from './shortcuts';
 import { PriorPane } from './prior-pane';
 import { parseFollowUp, parsePriors, type Priors, type PriorStudy } from './priors';
 import { priorsPanel } from './priors-panel';
+import { keyImagesPanel } from './key-images-panel';
 import { imageSeries, seriesFrames, type FrameRef, type SeriesInfo } from './series-frames';
 import { StackViewport, type DrawnBox, type Measurement, type ToolName } from './stack-viewport';
 
@@ -55,6 +56,15 @@ export function viewerPage(ctx: PageContext): Teardown {
   const next = h('button', { type: 'button', title: 'Next frame (↓ / →)', 'aria-label': 'Next frame' }, '›');
   const reset = h('button', { type: 'button', title: 'Reset (R)' }, 'Reset');
   const outline = h('button', { type: 'button', 'aria-pressed': 'true', title: 'Show the AI outline (O)' }, 'Outline');
+  const keyToggle = h('button', { type: 'button', 'data-testid': 'key-image-toggle', 'aria-pressed': 'false', title: 'Mark this frame as a key image (K)' }, '★ Key');
+  const keyImages = keyImagesPanel(
+    studyUid,
+    (m) => {
+      const index = frames.findIndex((f) => f.sopInstanceUid === m.sopInstanceUid && f.frameNumber === m.frameNumber);
+      return index >= 0 ? `Frame ${index + 1} / ${frames.length}` : 'A frame of another series';
+    },
+    () => showKeyState(),
+  );
   // Beside the image on a wide screen; on a phone the prior takes the image's place while pressed.
   const priorToggle = h('button', { type: 'button', 'data-testid': 'prior-toggle', 'aria-pressed': 'false', title: 'Show the prior study (C)', hidden: true }, 'Prior');
   const prior = new PriorPane(signal);
@@ -75,6 +85,7 @@ export function viewerPage(ctx: PageContext): Teardown {
     next,
     speed,
     outline,
+    keyToggle,
     priorToggle,
   );
   const ai$ = aiPanel((image) => jumpTo(image));
@@ -99,7 +110,7 @@ export function viewerPage(ctx: PageContext): Teardown {
         'div',
         { class: 'viewer-layout' },
         h('div', { class: 'image-column' }, toolbar, imageRow, h('div', { class: 'image-info' }, frameLabel, calibration), measurements, h('p', { class: 'muted small shortcuts' }, SHORTCUT_HELP)),
-        h('aside', { class: 'side-column' }, h('section', { class: 'panel' }, h('h2', {}, 'Series'), seriesList), ai$.el, priors$.el, report.el),
+        h('aside', { class: 'side-column' }, h('section', { class: 'panel' }, h('h2', {}, 'Series'), seriesList), keyImages.el, ai$.el, priors$.el, report.el),
       ),
     ),
   );
@@ -123,8 +134,22 @@ export function viewerPage(ctx: PageContext): Teardown {
     return ai.images.find((i) => i.sopInstanceUid === frame.sopInstanceUid && i.frameNumber === frame.frameNumber) ?? null;
   }
 
+  /** Whether the frame on screen is a key image: the toolbar button and the frame label say so. */
+  function showKeyState(): void {
+    const frame = viewport ? frames[viewport.currentIndex] : undefined;
+    const marked = frame !== undefined && keyImages.isMarked(frame);
+    keyToggle.setAttribute('aria-pressed', String(marked));
+    if (viewport) frameLabel.textContent = `Frame ${viewport.currentIndex + 1} / ${frames.length}${marked ? ' · ★ key image' : ''}`;
+  }
+
+  function toggleKeyImage(): void {
+    const frame = viewport ? frames[viewport.currentIndex] : undefined;
+    if (frame) keyImages.toggle(frame);
+  }
+
   function onRendered(index: number): void {
     frameLabel.textContent = `Frame ${index + 1} / ${frames.length}`;
+    showKeyState();
     prior.follow(index, frames.length);
     const finding = findingOn(index);
     if (finding) drawFinding(element, finding);
@@ -252,6 +277,7 @@ export function viewerPage(ctx: PageContext): Teardown {
     viewport?.scrollBy(0);
   };
   outline.addEventListener('click', toggleOutline);
+  keyToggle.addEventListener('click', toggleKeyImage);
 
   bindShortcuts(signal, {
     scroll: (d) => viewport?.scrollBy(d),
@@ -264,6 +290,7 @@ export function viewerPage(ctx: PageContext): Teardown {
     },
     toggleOutline,
     togglePrior,
+    toggleKeyImage,
   });
 
   const start = async (): Promise<void> => {
@@ -276,6 +303,7 @@ export function viewerPage(ctx: PageContext): Teardown {
         })
         .catch(() => ai$.show(null)),
       report.load(signal),
+      keyImages.load(signal).catch(() => undefined),
       getJson(`/api/studies/${encodeURIComponent(studyUid)}/banner`, signal)
         .then((body) => {
           const b = parseBanner(body);
