@@ -7,7 +7,7 @@ import Queue from 'bull';
 import * as Minio from 'minio';
 import sharp from 'sharp';
 import { makeStudy, newUid } from '@yunying/dicom/testing';
-import { s3SystemEnv, s3TestSettings, uniqueBucketName } from '@yunying/storage/testing';
+import { readStoredFile, s3SystemEnv, s3TestSettings, systemStorageKeyFile, uniqueBucketName } from '@yunying/storage/testing';
 import { describeUnless, findExecutable, recordSkip, sharedDataDir } from '../support/skip';
 import { REPO_ROOT, freePort, startLauncher, type LauncherProcess } from '../support/processes';
 import { startSystem, stow, stowItems, type RunningSystem } from '../support/system';
@@ -59,6 +59,8 @@ describeUnless(skip, 'scale-out: two processes per role behind haproxy on Ceph R
     ...system.env,
     ROLE: role,
     DATA_DIR: fs.mkdtempSync(path.join(work, `${role}-`)),
+    // One key-encryption key file for all processes (#17 at rest): a viewer opens what any ingest sealed.
+    STORAGE_KEY_FILE: systemStorageKeyFile(system.dataDir),
     INGEST_PORT: String(await freePort()),
     INFERENCE_PORT: String(await freePort()),
     VIEWER_PORT: String(await freePort()),
@@ -271,7 +273,10 @@ describeUnless(skip, 'scale-out: two processes per role behind haproxy on Ceph R
       const stream = await client.getObject(buckets[2] ?? '', row.object_key);
       const chunks: Buffer[] = [];
       for await (const chunk of stream) chunks.push(chunk as Buffer);
-      expect(sha256(Buffer.concat(chunks))).toBe(row.sha256);
+      // Sealed at rest (#17): opened with the deployment's key file before hashing.
+      const file = path.join(work, `repaired-${row.sha256}`);
+      fs.writeFileSync(file, Buffer.concat(chunks));
+      expect(sha256(await readStoredFile(file, systemStorageKeyFile(system.dataDir)))).toBe(row.sha256);
     }
   }, 240_000);
 });
