@@ -3,7 +3,7 @@ import { ensureCorpus, type Corpus } from './lib/corpus';
 import { Lab } from './lib/lab';
 import { machineInfo, publish, type Table } from './lib/report';
 import { findTable, runFind } from './benches/find';
-import { explainTable, runExplain, type ExplainResult } from './benches/explain';
+import { EXPLAIN_CHANNEL_NAMES, explainTable, runExplain, type ExplainChannel, type ExplainResult } from './benches/explain';
 import { ingestTables, runIngest } from './benches/ingest';
 import { measurePhysical, physicalTable, type PhysicalResult } from './benches/physical';
 import { queryTable, runQuery } from './benches/query';
@@ -149,7 +149,7 @@ async function main(): Promise<void> {
   const lab = new Lab();
   stopOnSignal(lab);
   const tables: Table[] = [];
-  const data: RunData & { corpus: { studies: number; instances: number; bytes: number; seed: string }; explain?: ExplainResult } = { corpus: { studies: corpus.studies.length, instances: corpus.instances, bytes: corpus.bytes, seed } };
+  const data: RunData & { corpus: { studies: number; instances: number; bytes: number; seed: string }; explain?: ExplainResult[] } = { corpus: { studies: corpus.studies.length, instances: corpus.instances, bytes: corpus.bytes, seed } };
   try {
     let physical: PhysicalResult | null = null;
     if (name === 'physical' || name === 'ingest' || name === 'all') {
@@ -170,9 +170,12 @@ async function main(): Promise<void> {
       data.ingest = runs;
     }
     if (name === 'explain' || name === 'all') {
-      const r = await runExplain(lab, corpus, args);
-      tables.push(explainTable(r));
-      data.explain = r;
+      data.explain = [];
+      for (const channel of explainChannels(args)) {
+        const r = await runExplain(lab, corpus, args, channel);
+        tables.push(explainTable(r));
+        data.explain.push(r);
+      }
     }
     if (name === 'query' || name === 'all') {
       const r = await runQuery(lab, corpus, args);
@@ -209,3 +212,12 @@ main().then(
     process.exit(1);
   },
 );
+
+/** `--channels stow,dimse,dimse-window` (explain): default STOW-RS only. */
+function explainChannels(args: Args): ExplainChannel[] {
+  const isChannel = (name: string): name is ExplainChannel => Object.hasOwn(EXPLAIN_CHANNEL_NAMES, name);
+  const names = args.string('channels', 'stow').split(',').map((c) => c.trim());
+  const unknown = names.filter((n) => !isChannel(n));
+  if (unknown.length > 0) throw new Error(`--channels: unknown ${unknown.join(', ')} (known: ${Object.keys(EXPLAIN_CHANNEL_NAMES).join(', ')})`);
+  return names.filter(isChannel);
+}

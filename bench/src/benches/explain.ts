@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import type { Args } from '../lib/args';
-import { filesOf, type Corpus } from '../lib/corpus';
+import { filesOf, pathsOf, type Corpus } from '../lib/corpus';
+import { storeWithWindow } from '../lib/dimse-window';
 import { HttpClient, stowBody } from '../lib/http';
-import { sleep, type Lab } from '../lib/lab';
+import { sleep, type Lab, type Yunying } from '../lib/lab';
 import type { Table } from '../lib/report';
 
 /**
@@ -15,8 +16,24 @@ import type { Table } from '../lib/report';
  * /proc/<pid>/task/<pid>/stat). CPU per instance well below wall time per instance means the path waits
  * (on durable writes), rather than computes.
  */
+/**
+ * How the corpus is sent: STOW-RS (one request per study), DIMSE with dcmtk storescu (one association,
+ * synchronous: one C-STORE outstanding), or DIMSE over one association with an asynchronous operations
+ * window of 16 (lib/dimse-window.ts).
+ */
+export type ExplainChannel = 'stow' | 'dimse' | 'dimse-window';
+
+export const EXPLAIN_CHANNEL_NAMES: Record<ExplainChannel, string> = {
+  stow: 'STOW-RS, 1 client',
+  dimse: 'DIMSE storescu, 1 association',
+  'dimse-window': 'DIMSE, 1 association, window 16',
+};
+
 export interface ExplainResult {
+  channel: ExplainChannel;
   instances: number;
+  /** Instances not stored (answered otherwise or unanswered). */
+  failed: number;
   wallSeconds: number;
   launcherCpuSeconds: number;
   /** Of launcherCpuSeconds: time in the kernel (system time), all threads. */
@@ -47,7 +64,36 @@ function sampleCpu(pid: number): { all: CpuTimes; main: CpuTimes } {
   return { all: cpuTimes(`/proc/${pid}/stat`), main: cpuTimes(`/proc/${pid}/task/${pid}/stat`) };
 }
 
-export async function runExplain(lab: Lab, corpus: Corpus, args: Args): Promise<ExplainResult> {
+/** Sends the corpus over one channel; resolves with how many instances were not stored. */
+async function sendCorpus(channel: ExplainChannel, corpus: Corpus, y: Pick<Yunying, 'urls' | 'clinicKeys' | 'dimsePort'>): Promise<number> {
+  const files = corpus.studies.flatMap((study) => pathsOf(corpus, study));
+  switch (channel) {
+    case 'stow': {
+      const client = new HttpClient(1);
+      try {
+        for (const study of corpus.studies) {
+          const { body, contentType } = stowBody(filesOf(corpus, study));
+          await client.request('POST', `${y.urls.ingest ?? ''}/dicomweb/studies`, { 'content-type': contentType, accept: 'application/dicom+json', authorization: `ApiKey ${y.clinicKeys[study.clinic] ?? ''}` }, body);
+        }
+      } finally {
+        client.close();
+      }
+      return 0;
+    }
+    case 'dimse': {
+      const code = await new Promise<number>((resolve, reject) => {
+        const child = spawn('storescu', ['-aet', 'BENCH00', '-aec', 'ARCHIVE', '-xy', '--no-halt', '127.0.0.1', String(y.dimsePort), ...files], { env: { ...process.env, TCP_NODELAY: '1' }, stdio: 'ignore' });
+        child.once('error', reject);
+        child.once('exit', (c) => resolve(c ?? -1));
+      });
+      return code === 0 ? 0 : corpus.instances;
+    }
+    case 'dimse-window':
+      return (await storeWithWindow({ port: y.dimsePort, callingAe: 'BENCH00', calledAe: 'ARCHIVE', files, window: 16 })).failed;
+  }
+}
+
+export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: ExplainChannel = 'stow'): Promise<ExplainResult> {
   const y = await lab.startYunying(['ingest']);
   try {
     const pid = y.pids[0] ?? 0;
@@ -70,12 +116,8 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args): Promise<
     };
     const before = await counters();
     const cpu0 = sampleCpu(pid);
-    const client = new HttpClient(1);
     const started = Date.now();
-    for (const study of corpus.studies) {
-      const { body, contentType } = stowBody(filesOf(corpus, study));
-      await client.request('POST', `${y.urls.ingest ?? ''}/dicomweb/studies`, { 'content-type': contentType, accept: 'application/dicom+json', authorization: `ApiKey ${y.clinicKeys[study.clinic] ?? ''}` }, body);
-    }
+    const failed = await sendCorpus(channel, corpus, y);
     const wallSeconds = (Date.now() - started) / 1000;
     const cpu1 = sampleCpu(pid);
     const launcherCpuSeconds = cpu1.all.user + cpu1.all.system - (cpu0.all.user + cpu0.all.system);
@@ -84,7 +126,6 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args): Promise<
     // pg_stat counters are flushed by backends at transaction end, at most once a second.
     await sleep(1100);
     const after = await counters();
-    client.close();
     let fsyncCalls: number | null = null;
     if (strace) {
       strace.kill('SIGINT');
@@ -92,7 +133,7 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args): Promise<
       fsyncCalls = 0;
       for (const m of straceOut.matchAll(/^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(fsync|fdatasync)\s*$/gm)) fsyncCalls += Number(m[1]);
     }
-    return { instances: corpus.instances, wallSeconds, launcherCpuSeconds, launcherKernelSeconds, mainThreadCpuSeconds, fsyncCalls, walSyncs: after.wal - before.wal, commits: after.commits - before.commits, statements: statementsTracked ? after.statements - before.statements : null };
+    return { channel, instances: corpus.instances, failed, wallSeconds, launcherCpuSeconds, launcherKernelSeconds, mainThreadCpuSeconds, fsyncCalls, walSyncs: after.wal - before.wal, commits: after.commits - before.commits, statements: statementsTracked ? after.statements - before.statements : null };
   } finally {
     await y.stop();
   }
@@ -101,7 +142,7 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args): Promise<
 export function explainTable(r: ExplainResult): Table {
   const per = (v: number | null): number | null => (v === null ? null : v / r.instances);
   return {
-    title: `Explain ingest: Yunying STOW-RS, 1 client, ${r.instances} instances`,
+    title: `Explain ingest: Yunying ${EXPLAIN_CHANNEL_NAMES[r.channel]}, ${r.instances} instances${r.failed > 0 ? ` (${r.failed} not stored)` : ''}`,
     columns: ['measure', 'total', 'per instance'],
     rows: [
       ['wall time (ms)', r.wallSeconds * 1000, (r.wallSeconds * 1000) / r.instances],

@@ -1,4 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { parseCookie } from 'cookie';
 import { AppError, isAppError } from '@yunying/core';
 import type { Principal } from './principal';
 
@@ -32,19 +33,19 @@ export function cookieName(req: Request, name: typeof ACCESS_COOKIE | typeof REF
 
 export type Credential = { kind: 'bearer' | 'cookie'; token: string } | { kind: 'api-key'; key: string };
 
-export function readCookie(req: Request, name: string): string | undefined {
+/** The named cookie of the request's Cookie header (RFC 6265, by the `cookie` package); a value that is not valid percent-encoding is absent. */
+export function readCookie(req: Pick<Request, 'headers'>, name: string): string | undefined {
   const header = req.headers.cookie;
   if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
-    try {
-      return decodeURIComponent(part.slice(eq + 1).trim());
-    } catch {
-      return undefined;
-    }
+  return parseCookie(header, { decode: decodeOrAbsent })[name];
+}
+
+function decodeOrAbsent(value: string): string | undefined {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return undefined;
   }
-  return undefined;
 }
 
 /** Authorization: Bearer <jwt> | ApiKey <key>; X-Api-Key: <key>; else the httpOnly `yy_access` cookie. */

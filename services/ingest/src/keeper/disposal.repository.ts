@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from '@yunying/catalog';
+import { kyselyOn, type Pool, type PoolClient } from '@yunying/catalog';
 
 export type DisposalStatus = 'requested' | 'approved' | 'rejected' | 'executed' | 'blocked';
 
@@ -17,51 +17,74 @@ export interface DisposalRequest {
   result: unknown;
 }
 
-interface Row {
-  id: string;
-  study_instance_uid: string;
-  clinic_id: string;
-  requested_by: string | null;
-  requested_at: Date;
-  reason: string;
-  status: DisposalStatus;
-  approved_by: string | null;
-  approved_at: Date | null;
-  decided_note: string | null;
-  executed_at: Date | null;
-  result: unknown;
-}
-
-const SELECT = `SELECT d.id, s.study_instance_uid, s.clinic_id, d.requested_by, d.requested_at, d.reason, d.status, d.approved_by,
-                       d.approved_at, d.decided_note, d.executed_at, d.result
-                  FROM disposal_requests d JOIN studies s ON s.id = d.study_ref`;
-
-function toRequest(row: Row): DisposalRequest {
-  return {
-    id: row.id,
-    studyInstanceUid: row.study_instance_uid,
-    clinicId: row.clinic_id,
-    requestedBy: row.requested_by,
-    requestedAt: row.requested_at,
-    reason: row.reason,
-    status: row.status,
-    approvedBy: row.approved_by,
-    approvedAt: row.approved_at,
-    decidedNote: row.decided_note,
-    executedAt: row.executed_at,
-    result: row.result,
-  };
+/** A request with its study's UID and clinic (the study row outlives disposal as a tombstone). */
+function requests(db: Pool | PoolClient) {
+  return kyselyOn(db)
+    .selectFrom('disposalRequests as d')
+    .innerJoin('studies as s', 's.id', 'd.studyRef')
+    .select(['d.id', 's.studyInstanceUid', 's.clinicId', 'd.requestedBy', 'd.requestedAt', 'd.reason', 'd.status', 'd.approvedBy', 'd.approvedAt', 'd.decidedNote', 'd.executedAt', 'd.result'])
+    // disposal_requests_status_check holds status to DisposalStatus.
+    .$narrowType<{ status: DisposalStatus }>();
 }
 
 export async function listDisposals(pool: Pool, limit: number): Promise<DisposalRequest[]> {
-  const { rows } = await pool.query<Row>(`${SELECT} ORDER BY d.id DESC LIMIT $1`, [limit]);
-  return rows.map(toRequest);
+  return requests(pool).orderBy('d.id', 'desc').limit(limit).execute();
 }
 
 export async function findDisposal(db: Pool | PoolClient, id: string, lock = false): Promise<DisposalRequest | null> {
-  const { rows } = await db.query<Row>(`${SELECT} WHERE d.id = $1 ${lock ? 'FOR UPDATE OF d' : ''}`, [id]);
-  const row = rows[0];
-  return row ? toRequest(row) : null;
+  const query = requests(db).where('d.id', '=', id);
+  return (await (lock ? query.forUpdate('d') : query).executeTakeFirst()) ?? null;
+}
+
+/** A new request for the study, unless one is already open (requested or approved): then null. */
+export async function insertDisposal(client: PoolClient, studyRef: string, requestedBy: string | null, reason: string): Promise<string | null> {
+  const db = kyselyOn(client);
+  const open = await db.selectFrom('disposalRequests').select('id').where('studyRef', '=', studyRef).where('status', 'in', ['requested', 'approved']).executeTakeFirst();
+  if (open !== undefined) return null;
+  const inserted = await db.insertInto('disposalRequests').values({ studyRef, requestedBy, reason }).returning('id').executeTakeFirstOrThrow();
+  return inserted.id;
+}
+
+export async function decideDisposal(client: PoolClient, id: string, status: 'approved' | 'rejected', decidedBy: string, note: string | null): Promise<void> {
+  await kyselyOn(client)
+    .updateTable('disposalRequests')
+    .set((eb) => ({ status, approvedBy: decidedBy, approvedAt: eb.fn<Date>('now'), decidedNote: note }))
+    .where('id', '=', id)
+    .execute();
+}
+
+/**
+ * Claims the oldest approved request nobody holds, with a 10-minute lease (SKIP LOCKED: two keepers never
+ * claim the same one); undefined when there is none.
+ */
+export async function claimApprovedDisposal(pool: Pool): Promise<string | undefined> {
+  const { rows } = await pool.query<{ id: string }>(
+    `WITH next AS (SELECT id FROM disposal_requests WHERE status = 'approved' AND (claimed_until IS NULL OR claimed_until < now())
+                    ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+     UPDATE disposal_requests d SET claimed_until = now() + interval '10 minutes', attempts = attempts + 1 FROM next WHERE d.id = next.id RETURNING d.id`,
+  );
+  return rows[0]?.id;
+}
+
+/** A target was down: the request stays approved and is claimed again in a minute. */
+export async function postponeDisposal(pool: Pool, id: string): Promise<void> {
+  await pool.query("UPDATE disposal_requests SET claimed_until = now() + interval '1 minute' WHERE id = $1", [id]);
+}
+
+/** The request's last state: executed (with what was removed) or blocked (with why); the lease released. */
+export async function closeDisposal(client: PoolClient, id: string, status: 'executed' | 'blocked', result: Record<string, unknown>): Promise<void> {
+  await kyselyOn(client)
+    .updateTable('disposalRequests')
+    .set((eb) => ({ status, claimedUntil: null, result: JSON.stringify(result), ...(status === 'executed' ? { executedAt: eb.fn<Date>('now') } : {}) }))
+    .where('id', '=', id)
+    .execute();
+}
+
+/** The hold flag of a study and its objects in the catalog. */
+export async function writeHold(client: PoolClient, studyRef: string, keys: readonly { sha256: string }[], on: boolean): Promise<void> {
+  const db = kyselyOn(client);
+  await db.updateTable('studies').set({ legalHold: on }).where('id', '=', studyRef).execute();
+  if (keys.length > 0) await db.updateTable('objects').set({ legalHold: on }).where('sha256', 'in', keys.map((k) => k.sha256)).execute();
 }
 
 export interface StudyRetentionState {

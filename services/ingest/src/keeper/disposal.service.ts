@@ -1,14 +1,20 @@
 import { appendAuditEvent, type AuditActor } from '@yunying/audit';
 import { assertIndependentApprover } from '@yunying/auth';
-import { inTransaction, type Pool, type PoolClient } from '@yunying/catalog';
+import { inTransaction, type Pool } from '@yunying/catalog';
 import { AppError, describeError, isAppError, type Logger } from '@yunying/core';
 import type { ReplicatedStore } from '@yunying/storage';
 import {
+  claimApprovedDisposal,
+  closeDisposal,
+  decideDisposal,
   findDisposal,
+  insertDisposal,
   listDisposals,
+  postponeDisposal,
   studyCopies,
   studyObjectKeys,
   studyRetentionState,
+  writeHold,
   writeTombstone,
   type DisposalRequest,
   type StudyRetentionState,
@@ -58,14 +64,8 @@ export class DisposalService {
         metrics.disposals.inc({ outcome: 'refused' });
         throw new AppError('conflict', refusal);
       }
-      const open = await client.query('SELECT id FROM disposal_requests WHERE study_ref = $1 AND status IN ($2, $3)', [state.studyRef, 'requested', 'approved']);
-      if (open.rows.length > 0) throw new AppError('conflict', 'A disposal request for this study is already open');
-      const inserted = await client.query<{ id: string }>(
-        'INSERT INTO disposal_requests (study_ref, requested_by, reason) VALUES ($1, $2, $3) RETURNING id',
-        [state.studyRef, caller.userId, reason],
-      );
-      const requestId = inserted.rows[0]?.id;
-      if (requestId === undefined) throw new Error('disposal request insert returned no row');
+      const requestId = await insertDisposal(client, state.studyRef, caller.userId, reason);
+      if (requestId === null) throw new AppError('conflict', 'A disposal request for this study is already open');
       await appendAuditEvent(client, {
         type: 'Security Alert',
         actor: caller.actor,
@@ -92,12 +92,7 @@ export class DisposalService {
       if (caller.userId === null || caller.userId === request.requestedBy) throw new AppError('forbidden', 'The requester cannot decide on their own disposal request');
       const fourEyes = decision === 'approve' ? await assertIndependentApprover(client, caller.userId, request.requestedBy) : { requestedBy: request.requestedBy };
       const status = decision === 'approve' ? 'approved' : 'rejected';
-      await client.query('UPDATE disposal_requests SET status = $2, approved_by = $3, approved_at = now(), decided_note = $4 WHERE id = $1', [
-        id,
-        status,
-        caller.userId,
-        note,
-      ]);
+      await decideDisposal(client, id, status, caller.userId, note);
       await appendAuditEvent(client, {
         type: 'Security Alert',
         actor: caller.actor,
@@ -228,12 +223,7 @@ export class DisposalService {
   /** Carries out every approved request (claimed with a lease so two processes never run the same one). */
   async executeApproved(): Promise<void> {
     for (;;) {
-      const { rows } = await this.options.pool.query<{ id: string }>(
-        `WITH next AS (SELECT id FROM disposal_requests WHERE status = 'approved' AND (claimed_until IS NULL OR claimed_until < now())
-                        ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-         UPDATE disposal_requests d SET claimed_until = now() + interval '10 minutes', attempts = attempts + 1 FROM next WHERE d.id = next.id RETURNING d.id`,
-      );
-      const id = rows[0]?.id;
+      const id = await claimApprovedDisposal(this.options.pool);
       if (id === undefined) return;
       await this.execute(id);
     }
@@ -264,16 +254,13 @@ export class DisposalService {
         }
         // A target is down: the request stays approved and is retried when its lease lapses.
         logger.warn({ replica: copy.target, err: describeError(error) }, 'keeper: disposal could not remove a copy; will retry');
-        await pool.query('UPDATE disposal_requests SET claimed_until = now() + interval \'1 minute\' WHERE id = $1', [id]);
+        await postponeDisposal(pool, id);
         return;
       }
     }
     await inTransaction(pool, async (client) => {
       const tomb = await writeTombstone(client, state.studyRef, id);
-      await client.query("UPDATE disposal_requests SET status = 'executed', executed_at = now(), claimed_until = NULL, result = $2 WHERE id = $1", [
-        id,
-        JSON.stringify({ copiesRemoved: removed.length, instances: tomb.instances, objects: tomb.objects }),
-      ]);
+      await closeDisposal(client, id, 'executed', { copiesRemoved: removed.length, instances: tomb.instances, objects: tomb.objects });
       await appendAuditEvent(client, {
         type: 'DICOM Study Deleted',
         actor: KEEPER_ACTOR,
@@ -288,7 +275,7 @@ export class DisposalService {
 
   private async finish(id: string, request: DisposalRequest, status: 'blocked', result: Record<string, string | string[]>, outcome: 8): Promise<void> {
     await inTransaction(this.options.pool, async (client) => {
-      await client.query('UPDATE disposal_requests SET status = $2, claimed_until = NULL, result = $3 WHERE id = $1', [id, status, JSON.stringify(result)]);
+      await closeDisposal(client, id, status, result);
       await appendAuditEvent(client, {
         type: 'DICOM Study Deleted',
         outcome,
@@ -333,10 +320,4 @@ export class DisposalService {
     const now = this.options.now?.() ?? new Date();
     return new Date(Math.min(now.getTime(), Date.now()));
   }
-}
-
-/** The hold flag of a study and its objects in the catalog. */
-async function writeHold(client: PoolClient, studyRef: string, keys: readonly { sha256: string }[], on: boolean): Promise<void> {
-  await client.query('UPDATE studies SET legal_hold = $2 WHERE id = $1', [studyRef, on]);
-  await client.query('UPDATE objects SET legal_hold = $2 WHERE sha256 = ANY($1)', [keys.map((k) => k.sha256), on]);
 }

@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from '@yunying/catalog';
+import { kyselyOn, type Pool, type PoolClient } from '@yunying/catalog';
 
 /** A request to lift a study's legal hold, decided by another, independent person (migration 1711). */
 export interface HoldRelease {
@@ -13,45 +13,23 @@ export interface HoldRelease {
   decidedAt: Date | null;
 }
 
-interface Row {
-  id: string;
-  study_instance_uid: string;
-  clinic_id: string;
-  requested_by: string | null;
-  requested_at: Date;
-  reason: string;
-  status: HoldRelease['status'];
-  decided_by: string | null;
-  decided_at: Date | null;
-}
-
-const SELECT = `SELECT r.id::text, s.study_instance_uid, s.clinic_id::text, r.requested_by::text, r.requested_at, r.reason, r.status,
-                       r.decided_by::text, r.decided_at
-                  FROM legal_hold_releases r JOIN studies s ON s.id = r.study_ref`;
-
-function toRelease(row: Row): HoldRelease {
-  return {
-    id: row.id,
-    studyInstanceUid: row.study_instance_uid,
-    clinicId: row.clinic_id,
-    requestedBy: row.requested_by,
-    requestedAt: row.requested_at,
-    reason: row.reason,
-    status: row.status,
-    decidedBy: row.decided_by,
-    decidedAt: row.decided_at,
-  };
+/** A release with its study's UID and clinic. */
+function releases(db: Pool | PoolClient) {
+  return kyselyOn(db)
+    .selectFrom('legalHoldReleases as r')
+    .innerJoin('studies as s', 's.id', 'r.studyRef')
+    .select(['r.id', 's.studyInstanceUid', 's.clinicId', 'r.requestedBy', 'r.requestedAt', 'r.reason', 'r.status', 'r.decidedBy', 'r.decidedAt'])
+    // Its check constraint (migration 1711) holds status to these three.
+    .$narrowType<{ status: HoldRelease['status'] }>();
 }
 
 export async function findHoldRelease(db: Pool | PoolClient, id: string, lock = false): Promise<HoldRelease | null> {
-  const { rows } = await db.query<Row>(`${SELECT} WHERE r.id = $1 ${lock ? 'FOR UPDATE OF r' : ''}`, [id]);
-  const row = rows[0];
-  return row ? toRelease(row) : null;
+  const query = releases(db).where('r.id', '=', id);
+  return (await (lock ? query.forUpdate('r') : query).executeTakeFirst()) ?? null;
 }
 
 export async function listHoldReleases(db: Pool | PoolClient, limit: number): Promise<HoldRelease[]> {
-  const { rows } = await db.query<Row>(`${SELECT} ORDER BY r.id DESC LIMIT $1`, [limit]);
-  return rows.map(toRelease);
+  return releases(db).orderBy('r.id', 'desc').limit(limit).execute();
 }
 
 /** Inserts an open request; null when one is already open for the study. */
@@ -65,5 +43,9 @@ export async function insertHoldRelease(db: PoolClient, studyRef: string, reques
 }
 
 export async function closeHoldRelease(db: PoolClient, id: string, status: 'approved' | 'rejected', decidedBy: string): Promise<void> {
-  await db.query('UPDATE legal_hold_releases SET status = $2, decided_by = $3, decided_at = now() WHERE id = $1', [id, status, decidedBy]);
+  await kyselyOn(db)
+    .updateTable('legalHoldReleases')
+    .set((eb) => ({ status, decidedBy, decidedAt: eb.fn<Date>('now') }))
+    .where('id', '=', id)
+    .execute();
 }

@@ -44,8 +44,20 @@ const fociField = z
   .transform((f) => ({ ...f, confirmed: f.codes.length > 0 && (f.confirmed || f.source === 'reader') }));
 
 const mm = z.number().positive().max(200);
+const sopUid = z.string().regex(/^[0-9]+(\.[0-9]+)*$/).max(64);
+const pixel = z.number().min(0).max(65_535);
+
+/**
+ * Where a size was measured: the image (and frame) and the caliper's two ends in image pixels (column,
+ * row), as the reader drew it in the viewer. The signed SR writes it as a SCOORD the length is inferred from.
+ */
+const measuredLine = z
+  .object({ sopInstanceUid: sopUid, frameNumber: z.number().int().min(1), points: z.tuple([pixel, pixel, pixel, pixel]) })
+  .strict();
+export type MeasuredLine = z.output<typeof measuredLine>;
+
 const sizeField = z
-  .object({ longMm: mm, shortMm: mm.nullable().default(null), source, confirmed: z.boolean() })
+  .object({ longMm: mm, shortMm: mm.nullable().default(null), longAxisLine: measuredLine.nullable().default(null), source, confirmed: z.boolean() })
   .strict()
   .transform((f) => ({ ...f, confirmed: f.confirmed || f.source === 'reader' }));
 
@@ -59,7 +71,7 @@ const cometTailField = z
   .transform((f) => ({ ...f, confirmed: true }));
 
 /** Which AI nodule a block was prefilled from, so the record says what the reader had on screen. */
-const aiNoduleRef = z.object({ sopInstanceUid: z.string().regex(/^[0-9]+(\.[0-9]+)*$/).max(64), frameNumber: z.number().int().min(1), index: z.number().int().min(1) }).strict();
+const aiNoduleRef = z.object({ sopInstanceUid: sopUid, frameNumber: z.number().int().min(1), index: z.number().int().min(1) }).strict();
 
 /** What the client may send back from its own display; accepted so an echoed view saves, then dropped. */
 const displayOnly = z.unknown().optional();

@@ -6,7 +6,7 @@ import type { Caller } from '../reading.audit';
 import type { ReportRow } from '../report.repository';
 import { storedNodules } from '../tirads.findings';
 import { canonicalJson } from './canonical';
-import { buildReportSr, type BuiltSr, type SrStudy } from './report.sr';
+import { buildReportSr, referencedSopInstances, type BuiltSr, type ReferencedImage, type SrStudy } from './report.sr';
 import { signPayload, verifyPayload, type ReaderKeys } from './signing-keys';
 
 /**
@@ -110,20 +110,33 @@ export class ReportRecords {
           )
         : null;
     const previous = predecessor?.rows[0];
+    const nodules = storedNodules(row.nodules);
     const built = buildReportSr(study.header, {
       reportId: row.id,
       version: row.version,
       kind: row.kind,
       findings: row.findings,
       impression: row.impression,
-      nodules: storedNodules(row.nodules),
+      nodules,
       signedAt: row.signed_at,
       readerName: row.author_display_name || row.author_username || 'unknown',
       institutionName: study.clinicName,
       predecessor: previous ? { sopInstanceUid: previous.sr_sop_instance_uid } : null,
+      images: await referencedImages(client, studyRef, referencedSopInstances(nodules)),
     });
     return { built, study: study.header };
   }
+}
+
+/** The study's current image instances among `sops`: only these are referenced from the SR. */
+async function referencedImages(client: PoolClient, studyRef: string, sops: string[]): Promise<Map<string, ReferencedImage>> {
+  if (sops.length === 0) return new Map();
+  const { rows } = await client.query<{ sop_instance_uid: string; series_instance_uid: string; sop_class_uid: string; number_of_frames: number | null }>(
+    `SELECT i.sop_instance_uid, se.series_instance_uid, i.sop_class_uid, i.number_of_frames FROM instances i JOIN series se ON se.id = i.series_ref
+      WHERE i.study_ref = $1 AND i.is_current AND i.rows > 0 AND i.columns > 0 AND i.sop_instance_uid = ANY($2::text[])`,
+    [studyRef, sops],
+  );
+  return new Map(rows.map((r) => [r.sop_instance_uid, { seriesInstanceUid: r.series_instance_uid, sopClassUid: r.sop_class_uid, numberOfFrames: r.number_of_frames ?? 1 }]));
 }
 
 export interface SignatureCheck {

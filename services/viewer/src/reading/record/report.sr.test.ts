@@ -27,6 +27,7 @@ const version: SrVersion = {
   readerName: 'Reader^One',
   institutionName: 'Demo Clinic',
   predecessor: null,
+  images: new Map(),
 };
 
 function parse(bytes: Uint8Array): Record<string, unknown> {

@@ -12,6 +12,12 @@
  *    scheme 99YUNYING (docs/conformance-dicom.md lists them). Nested nodule containers are an extension
  *    of the (extensible) TID 2000;
  *  - Impression section (121072, DCM): the impression as (121073, DCM, "Impression").
+ * Image references (the TID 320 "Image or Spatial Coordinates" pattern): a nodule the AI found on an image
+ * names that image (and frame) as (121080, DCM, "Best illustration of finding"); a long axis the reader
+ * measured with the caliper is INFERRED FROM a SCOORD POLYLINE (the caliper's two ends, image pixels)
+ * SELECTED FROM the image and frame, and an AI-measured size is INFERRED FROM the AI's image, both as
+ * (121112, DCM, "Source of Measurement"). Only instances the study holds are referenced, and every one is
+ * listed in the Current Requested Procedure Evidence Sequence.
  * The reader is the Verifying Observer; an addendum names the previous version's SR as its predecessor.
  *
  * Deterministic: UIDs derive from the report row's id and every value (dates included) from the signed
@@ -21,7 +27,7 @@ import { createHash } from 'node:crypto';
 import type { StudyHeader } from '@yunying/catalog';
 import { derivedUid, dicomDate, dicomTime, part10Bytes } from '@yunying/dicom';
 import { PRIVATE_SCHEME, TIRADS_LEVEL_CONCEPT, codedConcept, TIRADS_POINTS_CONCEPT, tiradsItemConcept, tiradsLevelCode, tiradsValueCode } from '@yunying/nodule-model';
-import type { StoredNodule } from '../tirads.findings';
+import type { MeasuredLine, StoredNodule } from '../tirads.findings';
 
 export const ENHANCED_SR = '1.2.840.10008.5.1.4.1.1.88.22';
 /** After the triage SR's 9901, so viewers list the reports last. */
@@ -50,6 +56,19 @@ export interface SrVersion {
   institutionName: string;
   /** The SR of the version this addendum follows. */
   predecessor: { sopInstanceUid: string } | null;
+  /** The study's instances the nodules name (AI image, measured image), as the catalog holds them; others are not referenced. */
+  images: ReadonlyMap<string, ReferencedImage>;
+}
+
+export interface ReferencedImage {
+  seriesInstanceUid: string;
+  sopClassUid: string;
+  numberOfFrames: number;
+}
+
+/** The instances a version's nodules point at (to be resolved against the catalog before building). */
+export function referencedSopInstances(nodules: readonly StoredNodule[]): string[] {
+  return [...new Set(nodules.flatMap((n) => [n.aiNodule?.sopInstanceUid, n.size?.longAxisLine?.sopInstanceUid].filter((u): u is string => u !== undefined)))];
 }
 
 type Item = Record<string, unknown>;
@@ -74,6 +93,30 @@ function num(concept: Item, value: number, units: Item): Item {
   return { RelationshipType: 'CONTAINS', ValueType: 'NUM', ConceptNameCodeSequence: [concept], MeasuredValueSequence: [{ NumericValue: String(Math.round(value * 10) / 10), MeasurementUnitsCodeSequence: [units] }] };
 }
 
+const SOURCE_OF_MEASUREMENT = code('121112', 'Source of Measurement', 'DCM');
+const BEST_ILLUSTRATION = code('121080', 'Best illustration of finding', 'DCM');
+
+/** A Referenced SOP Sequence item; the frame only for a multi-frame image (PS3.3 C.18.3.1). */
+function sopReference(sop: string, frameNumber: number, image: ReferencedImage): Item {
+  return { ReferencedSOPClassUID: image.sopClassUid, ReferencedSOPInstanceUID: sop, ...(image.numberOfFrames > 1 ? { ReferencedFrameNumber: String(frameNumber) } : {}) };
+}
+
+function imageItem(relationship: string, concept: Item, sop: string, frameNumber: number, image: ReferencedImage): Item {
+  return { RelationshipType: relationship, ValueType: 'IMAGE', ConceptNameCodeSequence: [concept], ReferencedSOPSequence: [sopReference(sop, frameNumber, image)] };
+}
+
+/** The caliper line a length was measured with: SCOORD POLYLINE (column, row pairs) selected from its image. */
+function caliperItem(line: MeasuredLine, image: ReferencedImage): Item {
+  return {
+    RelationshipType: 'INFERRED FROM',
+    ValueType: 'SCOORD',
+    ConceptNameCodeSequence: [SOURCE_OF_MEASUREMENT],
+    GraphicType: 'POLYLINE',
+    GraphicData: line.points.map((p) => Math.round(p * 100) / 100),
+    ContentSequence: [{ RelationshipType: 'SELECTED FROM', ValueType: 'IMAGE', ReferencedSOPSequence: [sopReference(line.sopInstanceUid, line.frameNumber, image)] }],
+  };
+}
+
 function container(relationship: string, concept: Item, children: Item[]): Item {
   return { RelationshipType: relationship, ValueType: 'CONTAINER', ConceptNameCodeSequence: [concept], ContinuityOfContent: 'SEPARATE', ContentSequence: children };
 }
@@ -94,13 +137,27 @@ function cTiradsItems(n: StoredNodule): Item[] {
   return items;
 }
 
-function noduleContainer(n: StoredNodule, index: number): Item {
+/** Where the long axis came from: the reader's caliper on an image, else the AI's image for an AI size. */
+function longAxisSource(n: StoredNodule, images: ReadonlyMap<string, ReferencedImage>): Item[] {
+  const line = n.size?.longAxisLine ?? null;
+  const measured = line ? images.get(line.sopInstanceUid) : undefined;
+  if (line && measured) return [caliperItem(line, measured)];
+  const ai = n.aiNodule;
+  const aiImage = ai ? images.get(ai.sopInstanceUid) : undefined;
+  if (n.size?.source === 'ai' && ai && aiImage) return [imageItem('INFERRED FROM', SOURCE_OF_MEASUREMENT, ai.sopInstanceUid, ai.frameNumber, aiImage)];
+  return [];
+}
+
+function noduleContainer(n: StoredNodule, index: number, images: ReadonlyMap<string, ReferencedImage>): Item {
   const children: Item[] = [
     coded(code('363698007', 'Finding Site', 'SCT'), code('69748006', 'Thyroid structure', 'SCT'), 'HAS CONCEPT MOD'),
   ];
   if (n.location.trim() !== '') children.push(text('CONTAINS', own('NODULE_LOCATION', 'Nodule location'), n.location));
+  const aiImage = n.aiNodule ? images.get(n.aiNodule.sopInstanceUid) : undefined;
+  if (n.aiNodule && aiImage) children.push(imageItem('CONTAINS', BEST_ILLUSTRATION, n.aiNodule.sopInstanceUid, n.aiNodule.frameNumber, aiImage));
   if (n.size) {
-    children.push(num(code('103339001', 'Long Axis', 'SCT'), n.size.longMm, MM));
+    const source = longAxisSource(n, images);
+    children.push({ ...num(code('103339001', 'Long Axis', 'SCT'), n.size.longMm, MM), ...(source.length > 0 ? { ContentSequence: source } : {}) });
     if (n.size.shortMm !== null) children.push(num(code('103340004', 'Short Axis', 'SCT'), n.size.shortMm, MM));
   }
   for (const item of ['composition', 'echogenicity', 'shape', 'margin'] as const) {
@@ -126,12 +183,28 @@ export interface BuiltSr {
   sha256: string;
 }
 
+/** Current Requested Procedure Evidence (PS3.3 C.17.2): every instance the content references, by series. */
+function evidenceOf(studyUid: string, v: SrVersion): Item {
+  const referenced = referencedSopInstances(v.nodules).flatMap((sop) => {
+    const image = v.images.get(sop);
+    return image ? [{ sop, image }] : [];
+  });
+  if (referenced.length === 0) return {};
+  const bySeries = new Map<string, Item[]>();
+  for (const { sop, image } of referenced) bySeries.set(image.seriesInstanceUid, [...(bySeries.get(image.seriesInstanceUid) ?? []), { ReferencedSOPClassUID: image.sopClassUid, ReferencedSOPInstanceUID: sop }]);
+  return {
+    CurrentRequestedProcedureEvidenceSequence: [
+      { StudyInstanceUID: studyUid, ReferencedSeriesSequence: [...bySeries].map(([series, sops]) => ({ SeriesInstanceUID: series, ReferencedSOPSequence: sops })) },
+    ],
+  };
+}
+
 export function buildReportSr(study: SrStudy, v: SrVersion): BuiltSr {
   const uids = reportSrUids(study.studyInstanceUid, v.reportId);
   const at = v.signedAt;
   const findings: Item[] = [];
   if (v.findings.trim() !== '') findings.push(text('CONTAINS', code('121071', 'Finding', 'DCM'), v.findings));
-  findings.push(...v.nodules.map(noduleContainer));
+  findings.push(...v.nodules.map((n, i) => noduleContainer(n, i, v.images)));
   const content: Item[] = [
     coded(code('121005', 'Observer Type', 'DCM'), code('121006', 'Person', 'DCM'), 'HAS OBS CONTEXT'),
     { RelationshipType: 'HAS OBS CONTEXT', ValueType: 'PNAME', ConceptNameCodeSequence: [code('121008', 'Person Observer Name', 'DCM')], PersonName: v.readerName },
@@ -184,6 +257,7 @@ export function buildReportSr(study: SrStudy, v: SrVersion): BuiltSr {
           ],
         }
       : {}),
+    ...evidenceOf(study.studyInstanceUid, v),
     ContentSequence: content,
   };
   const bytes = part10Bytes(dataset);
