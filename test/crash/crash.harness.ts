@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { makeStudy } from '@yunying/dicom/testing';
 import { objectKey } from '@yunying/storage';
+import { readStoredFile, systemStorageKeyFile } from '@yunying/storage/testing';
 import { Rng } from '../fuzz/mutator';
 import { startLauncher, type LauncherProcess } from '../support/processes';
 import { stowBody, type RunningSystem } from '../support/system';
@@ -306,7 +307,8 @@ export class CrashRun {
       for (const replica of REPLICAS) {
         const file = path.join(dataDir, replica, objectKey(instance.sha256));
         if (!fs.existsSync(file) || !fs.existsSync(`${file}.lock.json`)) continue;
-        if (createHash('sha256').update(fs.readFileSync(file)).digest('hex') === instance.sha256) good += 1;
+        const content = await readStoredFile(file, systemStorageKeyFile(dataDir)).catch(() => null);
+        if (content !== null && createHash('sha256').update(content).digest('hex') === instance.sha256) good += 1;
       }
       if (good === 3) verified += 1;
       else this.problems.push(`acknowledged instance ${index}: ${good}/3 replica files verify`);

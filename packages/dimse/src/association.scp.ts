@@ -5,7 +5,7 @@ import { describeError, isAppError, type Logger } from '@yunying/core';
 import { answerUserIdentity, tlsPeerOf, userIdentityOf } from './credentials';
 import { asyncWindow, findModelOf, getModelOf, moveModelOf, negotiateContext, negotiateRole, type ProposedRole } from './negotiation';
 import { part10Header, type ImplementationIdentity } from './part10';
-import { PduGuard } from './pdu-guard';
+import { PduFramer } from './pdu-framer';
 import { serveRetrieve, type RetrieveCounts, type RetrieveResponder } from './retrieve.scp';
 import { CommitmentStatus, STORAGE_COMMITMENT_SOP_CLASS, STORAGE_COMMITMENT_SOP_INSTANCE, eventReport, parseCommitmentRequest } from './commitment';
 import type { AssociationDecision, AssociationRejection, AssociationRequest, CommitmentDelivery, CommitmentHandler, CommitmentPlan, FindFinal, FindHandler, ReceivedInstance, RetrieveHandler, RetrieveRequest, ScpObserver, StoreHandler } from './scp.types';
@@ -195,13 +195,19 @@ export class AssociationScp<S> extends Scp {
     this.log = env.logger.child({ dimse: { remote: `${sock.remoteAddress ?? '?'}:${sock.remotePort ?? '?'}` } });
 
     const maxPdu = Math.max(4 * env.settings.maxPduLength, 1024 * 1024);
-    const guard = new PduGuard(maxPdu, (type, length) => {
+    const framer = new PduFramer(maxPdu, (type, length) => {
       this.log.warn({ pduType: type, length, limit: maxPdu }, 'PDU over the size limit: aborting');
       this.abortAndClose('pdu_too_large');
     });
+    // dcmjs-dimse's reader (its one 'data' listener, added by super()) gets whole PDUs from the framer
+    // instead of raw chunks, which it would join by copying (pdu-framer.ts).
+    const readers = sock.listeners('data');
+    sock.removeAllListeners('data');
     sock.on('data', (chunk: Buffer) => {
       this.lastActivity = Date.now();
-      guard.accept(chunk);
+      for (const whole of framer.accept(chunk)) {
+        for (const reader of readers) reader.call(sock, whole);
+      }
     });
     this.on('networkError', (error: unknown) => {
       if (this.phase === 'closed') return;
