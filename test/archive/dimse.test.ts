@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { makeInstance, makeStudy, newUid } from '@yunying/dicom/testing';
+import { readStoredFile, systemStorageKeyFile } from '@yunying/storage/testing';
 import { describeUnless, findExecutable } from '../support/skip';
 import { firstValue, startSystem, stow, stowItems, type RunningSystem } from '../support/system';
 
@@ -81,7 +82,7 @@ describeUnless(dcmtk, 'DICOM C-STORE ingest with dcmtk (system)', () => {
       expect(copies.rows).toHaveLength(3);
       const key = (await system.pool.query('SELECT object_key FROM objects WHERE sha256 = $1', [row.sha256])).rows[0].object_key as string;
       for (const root of ['replica-a', 'replica-b', 'replica-c']) {
-        const bytes = fs.readFileSync(path.join(system.dataDir, root, key));
+        const bytes = await readStoredFile(path.join(system.dataDir, root, key), systemStorageKeyFile(system.dataDir));
         expect(createHash('sha256').update(bytes).digest('hex')).toBe(row.sha256);
       }
     }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import Queue from 'bull';
 import { makeInstance, makeStudy, newUid, corrupt } from '@yunying/dicom/testing';
 import { FsReplicaTarget } from '@yunying/storage';
+import { readStoredFile, systemStorageKeyFile } from '@yunying/storage/testing';
 import { firstValue, startSystem, stow, stowBody, stowItems, type RunningSystem } from '../support/system';
 import { waitFor } from '../support/wait';
 
@@ -91,7 +92,9 @@ describe('STOW-RS ingest into three locked copies (system)', () => {
       // The bytes on each of the three disks are the bytes sent, read-only.
       for (const root of roots()) {
         const file3 = path.join(root, String(copies.rows[0]?.object_key));
-        expect(sha256(fs.readFileSync(file3))).toBe(digest);
+        // Sealed at rest (#17): the file is not the bytes sent, its content is.
+        expect(sha256(fs.readFileSync(file3))).not.toBe(digest);
+        expect(sha256(await readStoredFile(file3, systemStorageKeyFile(system.dataDir)))).toBe(digest);
         expect(fs.statSync(file3).mode & 0o222).toBe(0);
       }
     }

@@ -120,6 +120,7 @@ const expectations: ExpectationTable = {
   // Patient index (#20): the queue of possible duplicates, merge/unmerge and identifier issuers; admins only.
   'GET /api/admin/patient-index/reviews': admin,
   'POST /api/admin/patient-index/reviews/:id/merge': admin,
+  'POST /api/admin/patient-index/studies/:studyUid/correction': admin,
   'POST /api/admin/patient-index/reviews/:id/keep-apart': admin,
   'GET /api/admin/patient-index/merges': admin,
   'POST /api/admin/patient-index/merges/:id/unmerge': admin,

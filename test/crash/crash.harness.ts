@@ -5,6 +5,7 @@ import { makeStudy } from '@yunying/dicom/testing';
 import { part10Header, splitPart10 } from '@yunying/dimse';
 import { storeWindowed, type WindowedInstance } from '@yunying/dimse/testing';
 import { objectKey } from '@yunying/storage';
+import { readStoredFile, systemStorageKeyFile } from '@yunying/storage/testing';
 import { ARCHIVE_IMPLEMENTATION } from '../../services/ingest/src/dimse/dimse.server';
 import { Rng } from '../fuzz/mutator';
 import { startLauncher, type LauncherProcess } from '../support/processes';
@@ -360,7 +361,8 @@ export class CrashRun {
       for (const replica of REPLICAS) {
         const file = path.join(dataDir, replica, objectKey(instance.sha256));
         if (!fs.existsSync(file) || !fs.existsSync(`${file}.lock.json`)) continue;
-        if (createHash('sha256').update(fs.readFileSync(file)).digest('hex') === instance.sha256) good += 1;
+        const content = await readStoredFile(file, systemStorageKeyFile(dataDir)).catch(() => null);
+        if (content !== null && createHash('sha256').update(content).digest('hex') === instance.sha256) good += 1;
       }
       if (good === 3) verified += 1;
       else this.problems.push(`acknowledged instance ${index}: ${good}/3 replica files verify`);

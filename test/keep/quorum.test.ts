@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeStudy } from '@yunying/dicom/testing';
+import { readStoredFile, systemStorageKeyFile } from '@yunying/storage/testing';
 import { firstValue, startSystem, stow, stowItems, type RunningSystem } from '../support/system';
 import { waitFor } from '../support/wait';
 import { sha256 } from './keep.support';
@@ -92,7 +93,7 @@ describe('a replica target down during ingest, quorum 2 (system)', () => {
       for (const row of keys.rows) {
         expect(row.lock_mode).toBe('FS_READONLY');
         const file = path.join(root, row.object_key);
-        expect(sha256(fs.readFileSync(file))).toBe(row.sha256);
+        expect(sha256(await readStoredFile(file, systemStorageKeyFile(system.dataDir)))).toBe(row.sha256);
         expect(fs.statSync(file).mode & 0o222).toBe(0);
       }
       const audit = await system.pool.query("SELECT count(*)::int AS n FROM audit_events WHERE event_type = 'Security Alert' AND details->>'event' = 'copy.repaired' AND details->>'target' = 'fs-3'");

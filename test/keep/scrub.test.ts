@@ -3,7 +3,7 @@ import path from 'node:path';
 import * as Minio from 'minio';
 import { makeInstance, makeStudy } from '@yunying/dicom/testing';
 import { FsReplicaTarget, ReplicatedStore, S3ReplicaTarget } from '@yunying/storage';
-import { s3SystemEnv, s3TestSettings, uniqueBucketName } from '@yunying/storage/testing';
+import { readStoredFile, s3SystemEnv, s3TestSettings, systemStorageKeyFile, uniqueBucketName } from '@yunying/storage/testing';
 import { describeUnless } from '../support/skip';
 import { firstValue, startSystem, stow, stowItems, type RunningSystem } from '../support/system';
 import { api, sha256, signIn, type ScrubSummary } from './keep.support';
@@ -119,7 +119,7 @@ describe('scrubber and repair on fs replicas (system)', () => {
       const [digest] = id.split(':');
       const key = after.find((c) => c.sha256 === digest)?.object_key ?? '';
       const file = path.join(root(target), key);
-      expect(sha256(fs.readFileSync(file))).toBe(digest);
+      expect(sha256(await readStoredFile(file, systemStorageKeyFile(system.dataDir)))).toBe(digest);
       expect(fs.statSync(file).mode & 0o222).toBe(0);
       const sidecar = JSON.parse(fs.readFileSync(`${file}.lock.json`, 'utf8')) as { retainUntil: string };
       expect(new Date(sidecar.retainUntil).getTime()).toBe(retainBefore.get(id));

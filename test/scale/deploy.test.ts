@@ -97,13 +97,16 @@ describe('infra/deploy Kubernetes manifests (parsed, checked against the config 
         for (const kind of ['requests', 'limits']) {
           expect(Object.keys(obj(at(container, 'resources', kind), kind)).sort()).toEqual(['cpu', 'memory']);
         }
-        // No local state: scratch, and the audit keys (a Secret, read-only).
+        // No local state: scratch, and the audit and storage keys (Secrets, read-only).
         const volumes = list(pod.volumes ?? [], 'volumes').map((v) => obj(v, 'volume'));
-        const allowed = (v: Obj): boolean => 'emptyDir' in v || ('secret' in v && at(v, 'secret', 'secretName') === 'yunying-audit-keys');
+        const allowed = (v: Obj): boolean => 'emptyDir' in v || ('secret' in v && ['yunying-audit-keys', 'yunying-storage-keys'].includes(String(at(v, 'secret', 'secretName'))));
         expect(volumes.filter((v) => !allowed(v))).toEqual([]);
         // Every role appends audit records, so every role mounts the MAC key, read-only.
         const mounts = list(container?.volumeMounts, 'volumeMounts').map((m) => obj(m, 'volumeMount'));
         expect(mounts.find((m) => m.name === 'audit-keys')).toMatchObject({ mountPath: '/run/secrets/yunying-audit', readOnly: true });
+        // Every role reads sealed copies (#17 at rest): the key file where STORAGE_KEY_FILE points, read-only.
+        expect(mounts.find((m) => m.name === 'storage-keys')).toMatchObject({ mountPath: '/run/secrets/yunying-storage', readOnly: true });
+        expect(shared.STORAGE_KEY_FILE?.startsWith('/run/secrets/yunying-storage/')).toBe(true);
       });
 
       it('has a Service and a PodDisruptionBudget selecting its pods, and more than one replica', () => {

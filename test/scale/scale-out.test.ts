@@ -5,7 +5,7 @@ import path from 'node:path';
 import * as Minio from 'minio';
 import sharp from 'sharp';
 import { makeStudy } from '@yunying/dicom/testing';
-import { s3SystemEnv, s3TestSettings, uniqueBucketName } from '@yunying/storage/testing';
+import { s3SystemEnv, s3TestSettings, systemStorageKeyFile, uniqueBucketName } from '@yunying/storage/testing';
 import { describeUnless, findExecutable } from '../support/skip';
 import { REPO_ROOT, freePort, startLauncher, type LauncherProcess } from '../support/processes';
 import { startSystem, type RunningSystem } from '../support/system';
@@ -36,6 +36,8 @@ describeUnless(skip, 'scale-out: two processes per role behind haproxy on Ceph R
     ...system.env,
     ROLE: role,
     DATA_DIR: fs.mkdtempSync(path.join(work, `${role}-`)),
+    // One key-encryption key file for all processes (#17 at rest): a viewer opens what any ingest sealed.
+    STORAGE_KEY_FILE: systemStorageKeyFile(system.dataDir),
     INGEST_PORT: String(await freePort()),
     VIEWER_PORT: String(await freePort()),
     KEEPER_PORT: String(await freePort()),

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { naturalizedDataset, unpackBinaryPixels } from '@yunying/dicom';
 import { newUid } from '@yunying/dicom/testing';
+import { readStoredFile, systemStorageKeyFile } from '@yunying/storage/testing';
 import { findExecutable, recordSkip, sharedDataDir } from '../support/skip';
 import { startSystem, stow, type RunningSystem } from '../support/system';
 import { frameInstance, results, settledResult } from './triage.support';
@@ -75,7 +76,7 @@ describe('AI results as DICOM objects (system)', () => {
       [row.sha256],
     );
     // Every replica holds the same bytes; read the first.
-    const bytes = fs.readFileSync(path.join(system.dataDir, 'replica-a', ...row.object_key.split('/')));
+    const bytes = await readStoredFile(path.join(system.dataDir, 'replica-a', ...row.object_key.split('/')), systemStorageKeyFile(system.dataDir));
     return { bytes, copies: copies.rows, modality: row.modality, sopClassUid: row.sop_class_uid };
   }
 

@@ -2,7 +2,7 @@ import type { Registry } from 'prom-client';
 import { storageTargetSettings, type Config } from '@yunying/config';
 import { describeError, isAppError, type Logger } from '@yunying/core';
 import { copyVersionLookup, type Pool } from '@yunying/catalog';
-import { ReplicatedStore, createDerivedStore, createTargetsFromConfig, type DerivedStore } from '@yunying/storage';
+import { ReplicatedStore, createDerivedStore, createObjectEnvelope, createTargetsFromConfig, type DerivedStore, type ObjectEnvelope } from '@yunying/storage';
 import { IngestPipeline, type IngestPipelineOptions } from './ingest.pipeline';
 
 /**
@@ -19,7 +19,7 @@ export async function createReplicatedStore(
   options: { prepare?: boolean; pool?: Pool } = {},
 ): Promise<ReplicatedStore> {
   const store = new ReplicatedStore({
-    targets: createTargetsFromConfig(storageTargetSettings(config), logger),
+    targets: createTargetsFromConfig(storageTargetSettings(config), logger, objectEnvelopeOf(config)),
     writeQuorum: config.writeQuorum,
     logger,
     ...(options.pool === undefined ? {} : { copyVersions: copyVersionLookup(options.pool) }),
@@ -41,9 +41,24 @@ export async function createReplicatedStore(
 
 /** The derived-objects store (thumbnails): one copy, rebuildable. Writers prepare it; readers do not. */
 export async function createDerivedObjectStore(config: Config, options: { prepare: boolean }): Promise<DerivedStore> {
-  const derived = createDerivedStore(config.derived);
+  const derived = createDerivedStore(config.derived, objectEnvelopeOf(config));
   if (options.prepare) await derived.prepare();
   return derived;
+}
+
+const envelopes = new WeakMap<Config, ObjectEnvelope>();
+
+/**
+ * The envelope (encryption at rest, #17) of the configuration: one per process, shared by the replica
+ * targets and the derived store, so the key file is read (or, in development, generated) once.
+ */
+export function objectEnvelopeOf(config: Config): ObjectEnvelope {
+  let envelope = envelopes.get(config);
+  if (envelope === undefined) {
+    envelope = createObjectEnvelope(config.storageEncryption);
+    envelopes.set(config, envelope);
+  }
+  return envelope;
 }
 
 /** The one write path into the archive, configured from the process configuration. */

@@ -33,8 +33,21 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, NODE_ENV: 'production' })).toThrow(
       /AUDIT_MAC_KEY_FILE: required in production[\s\S]*AUDIT_SIGNING_KEY_FILE: required in production/,
     );
-    const prod = loadConfig({ AUTH_TOKEN_SECRET: secret, NODE_ENV: 'production', AUDIT_MAC_KEY_FILE: '/run/secrets/mac', AUDIT_SIGNING_KEY_FILE: '/run/secrets/sm2.pem' });
+    const prod = loadConfig({ AUTH_TOKEN_SECRET: secret, NODE_ENV: 'production', AUDIT_MAC_KEY_FILE: '/run/secrets/mac', AUDIT_SIGNING_KEY_FILE: '/run/secrets/sm2.pem', STORAGE_KEY_FILE: '/run/secrets/storage.keys' });
     expect(prod.audit.generateMissing).toEqual({ macKey: false, signingKey: false });
+  });
+
+  it('encrypts at rest by default (#17): a generated key file outside production, a required one and no "off" in production', () => {
+    expect(loadConfig({ AUTH_TOKEN_SECRET: secret }, '/srv/yunying').storageEncryption).toEqual({
+      algorithm: 'aes-256-gcm',
+      keyFile: '/srv/yunying/.data/secrets/storage.keys',
+      generateMissing: true,
+    });
+    expect(loadConfig({ AUTH_TOKEN_SECRET: secret, STORAGE_ENCRYPTION: 'off' }).storageEncryption.algorithm).toBe('off');
+    const prod = { AUTH_TOKEN_SECRET: secret, NODE_ENV: 'production', AUDIT_MAC_KEY_FILE: '/k/mac', AUDIT_SIGNING_KEY_FILE: '/k/sm2.pem' };
+    expect(() => loadConfig(prod)).toThrow(/STORAGE_KEY_FILE: required in production/);
+    expect(() => loadConfig({ ...prod, STORAGE_KEY_FILE: '/k/s.keys', STORAGE_ENCRYPTION: 'off' })).toThrow(/STORAGE_ENCRYPTION: production stores patient images encrypted/);
+    expect(loadConfig({ ...prod, STORAGE_KEY_FILE: '/k/s.keys', STORAGE_ENCRYPTION: 'sm4' }, '/srv').storageEncryption).toEqual({ algorithm: 'sm4', keyFile: '/k/s.keys', generateMissing: false });
   });
 
   it('runs the embedded OIDC provider by default outside production, with generated keys and the clients given', () => {
@@ -49,13 +62,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ AUTH_TOKEN_SECRET: secret, OIDC_ISSUER: 'https://idp.example/realm' }).auth.oidc?.embedded).toBeNull();
     expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, OIDC_CLIENTS: '{not json' })).toThrow(/OIDC_CLIENTS: a JSON array/);
     expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, OIDC_CLIENTS: '[{"client_id":"x","redirect_uris":[]}]' })).toThrow(/OIDC_CLIENTS/);
-    const prod = { AUTH_TOKEN_SECRET: secret, NODE_ENV: 'production', AUDIT_MAC_KEY_FILE: '/k/mac', AUDIT_SIGNING_KEY_FILE: '/k/sm2.pem' };
+    const prod = { AUTH_TOKEN_SECRET: secret, NODE_ENV: 'production', AUDIT_MAC_KEY_FILE: '/k/mac', AUDIT_SIGNING_KEY_FILE: '/k/sm2.pem', STORAGE_KEY_FILE: '/k/storage.keys' };
     expect(loadConfig(prod).auth.oidc).toBeNull();
     expect(() => loadConfig({ ...prod, OIDC_PROVIDER: 'embedded' })).toThrow(/OIDC_PROVIDER_KEYS_FILE: required in production/);
   });
 
   it('requires a second factor of radiologists, auditors and admins in production, optional elsewhere unless configured', () => {
-    const prod = { AUTH_TOKEN_SECRET: secret, NODE_ENV: 'production', AUDIT_MAC_KEY_FILE: '/k/mac', AUDIT_SIGNING_KEY_FILE: '/k/sm2.pem' };
+    const prod = { AUTH_TOKEN_SECRET: secret, NODE_ENV: 'production', AUDIT_MAC_KEY_FILE: '/k/mac', AUDIT_SIGNING_KEY_FILE: '/k/sm2.pem', STORAGE_KEY_FILE: '/k/storage.keys' };
     expect(loadConfig(prod).auth.secondFactorRoles).toEqual(['radiologist', 'auditor', 'admin']);
     expect(loadConfig({ ...prod, AUTH_SECOND_FACTOR: 'optional' }).auth.secondFactorRoles).toEqual([]);
     expect(loadConfig({ AUTH_TOKEN_SECRET: secret }).auth.secondFactorRoles).toEqual([]);

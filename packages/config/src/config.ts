@@ -65,6 +65,8 @@ export interface Config {
     tls: { port: number; certFile: string; keyFile: string; caFile: string } | null;
   };
   storage: StorageConfig;
+  /** Envelope encryption at rest of copies and derived objects (#17); the shape createObjectEnvelope takes. */
+  storageEncryption: { algorithm: Env['STORAGE_ENCRYPTION']; keyFile: string; generateMissing: boolean };
   /** Where derived objects (thumbnails) go: one copy, no retention, rebuildable from the archive. */
   derived: DerivedStorageConfig;
   writeQuorum: number;
@@ -230,6 +232,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
             },
     },
     storage,
+    storageEncryption: {
+      algorithm: e.STORAGE_ENCRYPTION,
+      keyFile: path.resolve(cwd, e.STORAGE_KEY_FILE ?? path.join(dataDir, 'secrets', 'storage.keys')),
+      generateMissing: e.STORAGE_KEY_FILE === undefined,
+    },
     derived,
     writeQuorum: e.WRITE_QUORUM,
     retentionMinYears: e.RETENTION_MIN_YEARS,

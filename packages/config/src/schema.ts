@@ -135,6 +135,19 @@ export const envSchema = z
     ),
     S3_SECRET_KEYS: csv('Comma-separated S3 secret keys, one per copy, in the order of S3_ACCESS_KEYS.'),
     S3_REGION: z.string().min(1).default('us-east-1').describe('S3 region name.'),
+    STORAGE_ENCRYPTION: z
+      .enum(['aes-256-gcm', 'sm4', 'off'])
+      .default('aes-256-gcm')
+      .describe(
+        'Envelope encryption at rest of new archive copies and thumbnails: AES-256-GCM, or SM4 (SM4-CTR + HMAC-SM3, GB/T 39786) for a 密评; each object gets its own data key, wrapped by the last key of STORAGE_KEY_FILE. off: new objects are stored as they are (refused in production); sealed objects stay readable while the key file is there. See docs/security-storage.md.',
+      ),
+    STORAGE_KEY_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'File of the storage key-encryption keys (`<id>:<base64 of 32 bytes>` per line; the last seals new objects, earlier ones stay to open older objects), kept away from the replicas and the database. Required in production; elsewhere default DATA_DIR/secrets/storage.keys, generated on first start.',
+      ),
     WRITE_QUORUM: z.coerce.number().int().min(1).max(3).default(3).describe('Copies that must be durable before an instance is acknowledged (1-3).'),
     RETENTION_MIN_YEARS: z.coerce
       .number()
@@ -338,6 +351,9 @@ export const envSchema = z
       for (const key of ['AUDIT_MAC_KEY_FILE', 'AUDIT_SIGNING_KEY_FILE'] as const) {
         if (env[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'required in production (a key file outside the database; see packages/audit/README.md)' });
       }
+      // A generated key beside the replicas would sit with the ciphertext it protects.
+      if (env.STORAGE_KEY_FILE === undefined) ctx.addIssue({ code: 'custom', path: ['STORAGE_KEY_FILE'], message: 'required in production (key-encryption keys for data at rest; see docs/security-storage.md)' });
+      if (env.STORAGE_ENCRYPTION === 'off') ctx.addIssue({ code: 'custom', path: ['STORAGE_ENCRYPTION'], message: 'production stores patient images encrypted (aes-256-gcm or sm4)' });
     }
     if (env.NODE_ENV === 'production' && env.OIDC_ISSUER === undefined && env.OIDC_PROVIDER === 'embedded' && env.OIDC_PROVIDER_KEYS_FILE === undefined) {
       ctx.addIssue({ code: 'custom', path: ['OIDC_PROVIDER_KEYS_FILE'], message: 'required in production with the embedded OIDC provider (or OIDC_PROVIDER=off)' });

@@ -1,4 +1,7 @@
 import { AppError, type Logger } from '@yunying/core';
+import type { DataAlgorithm } from './envelope/envelope.aead';
+import { loadStorageKeyring } from './envelope/envelope.keys';
+import { ObjectEnvelope } from './envelope/object.envelope';
 import { FsReplicaTarget } from './fs.target';
 import { S3ReplicaTarget } from './s3.target';
 import type { ReplicaTarget } from './target';
@@ -34,7 +37,7 @@ export type StorageTargetsSettings =
  * Builds the replica targets. Refuses two targets on the same root or the same bucket of the same
  * endpoint: that would make "three copies" fewer. Call ReplicatedStore.init() before use.
  */
-export function createTargetsFromConfig(settings: StorageTargetsSettings, logger?: Logger): ReplicaTarget[] {
+export function createTargetsFromConfig(settings: StorageTargetsSettings, logger?: Logger, envelope?: ObjectEnvelope): ReplicaTarget[] {
   let specs: TargetSettings[];
   switch (settings.kind) {
     case 'fs':
@@ -51,12 +54,12 @@ export function createTargetsFromConfig(settings: StorageTargetsSettings, logger
   const targets = specs.map((spec, i): ReplicaTarget => {
     switch (spec.kind) {
       case 'fs': {
-        const target = new FsReplicaTarget({ name: spec.name ?? `fs-${i + 1}`, root: spec.root, createRoot: spec.createRoot, logger });
+        const target = new FsReplicaTarget({ name: spec.name ?? `fs-${i + 1}`, root: spec.root, createRoot: spec.createRoot, logger, ...(envelope === undefined ? {} : { envelope }) });
         claim(places, `fs:${target.root}`);
         return target;
       }
       case 's3': {
-        const target = new S3ReplicaTarget({ ...spec, name: spec.name ?? `s3-${i + 1}`, logger });
+        const target = new S3ReplicaTarget({ ...spec, name: spec.name ?? `s3-${i + 1}`, logger, ...(envelope === undefined ? {} : { envelope }) });
         claim(places, `s3:${target.endpoint}/${target.bucket}`);
         return target;
       }
@@ -68,4 +71,27 @@ export function createTargetsFromConfig(settings: StorageTargetsSettings, logger
 function claim(places: Set<string>, place: string): void {
   if (places.has(place)) throw new AppError('config_invalid', 'storage: two replica targets share one root or bucket');
   places.add(place);
+}
+
+/** Encryption at rest as the config package parses it (STORAGE_ENCRYPTION, STORAGE_KEY_FILE). */
+export interface StorageEncryptionSettings {
+  /** The cipher of new objects; 'off': new objects are stored as they are (sealed ones still open). */
+  algorithm: DataAlgorithm | 'off';
+  keyFile: string;
+  /** Embedded and development defaults only: create the key file with a fresh key when missing. */
+  generateMissing: boolean;
+}
+
+/**
+ * The envelope every target and the derived store use. With encryption off the key file is still read
+ * when it exists, so that objects sealed before stay readable; with it on, a missing key file is an error
+ * (unless it may be generated).
+ */
+export function createObjectEnvelope(settings: StorageEncryptionSettings): ObjectEnvelope {
+  const seal = settings.algorithm === 'off' ? null : settings.algorithm;
+  const keys = loadStorageKeyring({ keyFile: settings.keyFile, generateMissing: seal !== null && settings.generateMissing });
+  if (seal !== null && keys === null) {
+    throw new AppError('config_invalid', `storage encryption: the key file ${settings.keyFile} does not exist (STORAGE_KEY_FILE)`);
+  }
+  return new ObjectEnvelope({ seal, keys });
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import * as Minio from 'minio';
 import { AppError } from '@yunying/core';
+import { ObjectEnvelope } from './envelope/object.envelope';
 import { streamToBytes, unavailable } from './util';
 
 /**
@@ -12,6 +13,9 @@ import { streamToBytes, unavailable } from './util';
  *
  * Writers (ingest, keeper) call prepare() to create the directory or bucket; readers (viewer) never do,
  * so they can run with read-only credentials.
+ *
+ * With an envelope that seals (#17), each object is stored sealed like the archive's copies (thumbnails
+ * show patient images); objects written before are served as they are.
  */
 export interface DerivedStore {
   readonly kind: 'fs' | 's3';
@@ -39,14 +43,17 @@ export function assertDerivedKey(key: string): string {
   return key;
 }
 
-export function createDerivedStore(settings: DerivedStoreSettings): DerivedStore {
-  return settings.backend === 'fs' ? new FsDerivedStore(settings.dir) : new S3DerivedStore(settings);
+export function createDerivedStore(settings: DerivedStoreSettings, envelope: ObjectEnvelope = ObjectEnvelope.plain()): DerivedStore {
+  return settings.backend === 'fs' ? new FsDerivedStore(settings.dir, envelope) : new S3DerivedStore(settings, envelope);
 }
 
 export class FsDerivedStore implements DerivedStore {
   readonly kind = 'fs' as const;
 
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    private readonly envelope: ObjectEnvelope = ObjectEnvelope.plain(),
+  ) {}
 
   async prepare(): Promise<void> {
     await fs.mkdir(this.dir, { recursive: true, mode: 0o750 });
@@ -58,17 +65,19 @@ export class FsDerivedStore implements DerivedStore {
     await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o750 });
     // Write then rename: a reader sees the whole object or none.
     const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
-    await fs.writeFile(temp, bytes, { mode: 0o640 });
+    await fs.writeFile(temp, await this.envelope.seal(bytes), { mode: 0o640 });
     await fs.rename(temp, file);
   }
 
   async get(key: string): Promise<Buffer | null> {
+    let stored: Buffer;
     try {
-      return await fs.readFile(path.join(this.dir, assertDerivedKey(key)));
+      stored = await fs.readFile(path.join(this.dir, assertDerivedKey(key)));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw unavailable('derived', 'cannot read a derived object', error);
     }
+    return asBuffer(await this.envelope.open(stored));
   }
 }
 
@@ -83,7 +92,10 @@ export class S3DerivedStore implements DerivedStore {
   private readonly region: string;
   private readonly client: Minio.Client;
 
-  constructor(settings: Extract<DerivedStoreSettings, { backend: 's3' }>) {
+  private readonly envelope: ObjectEnvelope;
+
+  constructor(settings: Extract<DerivedStoreSettings, { backend: 's3' }>, envelope: ObjectEnvelope = ObjectEnvelope.plain()) {
+    this.envelope = envelope;
     let url: URL;
     try {
       url = new URL(settings.endpoint);
@@ -117,22 +129,27 @@ export class S3DerivedStore implements DerivedStore {
   }
 
   async put(key: string, bytes: Uint8Array, contentType: string): Promise<void> {
-    const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const buffer = asBuffer(await this.envelope.seal(bytes));
     try {
-      await this.client.putObject(this.bucket, assertDerivedKey(key), buffer, buffer.length, { 'Content-Type': contentType });
+      await this.client.putObject(this.bucket, assertDerivedKey(key), buffer, buffer.length, { 'Content-Type': this.envelope.sealing === null ? contentType : 'application/octet-stream' });
     } catch (error) {
       throw unavailable('derived', 'cannot write a derived object', error);
     }
   }
 
   async get(key: string): Promise<Buffer | null> {
+    let stored: Uint8Array;
     try {
-      const stream = await this.client.getObject(this.bucket, assertDerivedKey(key));
-      return Buffer.from(await streamToBytes(stream));
+      stored = await streamToBytes(await this.client.getObject(this.bucket, assertDerivedKey(key)));
     } catch (error) {
       const code = s3Code(error);
       if (code === 'NoSuchKey' || code === 'NotFound' || code === 'NoSuchBucket') return null;
       throw unavailable('derived', 'cannot read a derived object', error);
     }
+    return asBuffer(await this.envelope.open(stored));
   }
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

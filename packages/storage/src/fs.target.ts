@@ -6,17 +6,20 @@ import { Readable } from 'node:stream';
 import { AppError, isAppError, type Logger } from '@yunying/core';
 import { assertObjectKey, sha256Hex } from './keys';
 import { originFromStrings, originToStrings } from './origin';
+import { ENVELOPE_SIZE_PROBE_BYTES, isSealed, ObjectEnvelope } from './envelope/object.envelope';
+import { isStorageKeyError } from './envelope/envelope.keys';
 import { assertRecordKey, assertRecordPrefix, type RecordReceipt, type RecordVersion } from './records';
 import type { ByteRange, CopyMeta, CopyReceipt, CopyStat, ListedObject, ObjectOrigin, ReplicaTarget, VerifyExpectation, VerifyResult } from './target';
 import { unverifiedResult } from './target';
-import { checkRange, hashStream, retentionNow, unavailable } from './util';
+import { checkRange, retentionNow, unavailable } from './util';
 
 /**
  * A replica on a local filesystem: the embedded default, three of them on three disks.
  *
  * Layout under `root`:
  *   .yunying-replica.json             marker: this directory is replica `name` (see init)
- *   sha256/ab/cd/<hex>                the object, mode 0440 (directories 0750)
+ *   sha256/ab/cd/<hex>                the object, mode 0440 (directories 0750); sealed (object.envelope.ts)
+ *                                     when encryption is on, so the file holds ciphertext
  *   sha256/ab/cd/<hex>.lock.json      retention sidecar {sha256,size,retainUntil,legalHold,origin?}, mode 0440
  *
  * What fs retention can promise: this code never deletes or overwrites a good copy before retain-until
@@ -30,6 +33,8 @@ export interface FsReplicaTargetOptions {
   /** Create the root on init when it is absent (embedded default). Set false in production: a mount
    * point without its marker then reads as "disk not mounted" instead of silently filling the root disk. */
   createRoot?: boolean;
+  /** Seals new copies and opens sealed ones (#17); default: none (plain copies, sealed ones do not open). */
+  envelope?: ObjectEnvelope;
   logger?: Logger;
 }
 
@@ -109,6 +114,7 @@ export class FsReplicaTarget implements ReplicaTarget {
   readonly root: string;
   private readonly createRoot: boolean;
   private readonly logger: Logger | undefined;
+  private readonly envelope: ObjectEnvelope;
   private readonly knownDirs = new Set<string>();
 
   constructor(options: FsReplicaTargetOptions) {
@@ -119,6 +125,7 @@ export class FsReplicaTarget implements ReplicaTarget {
     this.root = path.resolve(options.root);
     this.createRoot = options.createRoot ?? true;
     this.logger = options.logger;
+    this.envelope = options.envelope ?? ObjectEnvelope.plain();
   }
 
   async init(): Promise<void> {
@@ -181,11 +188,13 @@ export class FsReplicaTarget implements ReplicaTarget {
     await this.assertMounted();
     const file = this.pathOf(key);
     const dir = path.dirname(file);
+    // What goes on disk: the sealed object when encryption is on (one seal shared by the three copies).
+    const stored = await this.envelope.seal(bytes);
     try {
-      return await this.putInDir(key, file, dir, bytes, meta, hex);
+      return await this.putInDir(key, file, dir, stored, meta, hex);
     } catch (error) {
       // A directory remembered from before may be gone (a replaced disk that init made anew): once more, making it.
-      if (errnoCode(error) === 'ENOENT' && this.knownDirs.delete(dir)) return this.putInDir(key, file, dir, bytes, meta, hex).catch((again: unknown) => this.putError(again));
+      if (errnoCode(error) === 'ENOENT' && this.knownDirs.delete(dir)) return this.putInDir(key, file, dir, stored, meta, hex).catch((again: unknown) => this.putError(again));
       return this.putError(error);
     }
   }
@@ -195,22 +204,23 @@ export class FsReplicaTarget implements ReplicaTarget {
     throw unavailable(this.name, 'write failed', error);
   }
 
-  private async putInDir(key: string, file: string, dir: string, bytes: Uint8Array, meta: CopyMeta, hex: string): Promise<CopyReceipt> {
+  /** `stored`: the bytes to write (sealed or plain); the receipt describes the content (`meta`). */
+  private async putInDir(key: string, file: string, dir: string, stored: Uint8Array, meta: CopyMeta, hex: string): Promise<CopyReceipt> {
     const existing = await this.hashIfPresent(file);
     await this.ensureDir(dir);
     // The sidecar goes first, so a data file never exists without its retention record.
     const sidecar = await this.mergeSidecar(file, meta);
     if (existing === null) {
-      await this.linkNew(file, bytes, hex);
+      await this.linkNew(file, stored, hex);
     } else if (existing !== hex) {
-      await this.replaceCorruptCopy(file, bytes, hex);
+      await this.replaceCorruptCopy(file, stored, hex);
     }
     await fsyncDir(dir);
     return {
       target: this.name,
       key,
       sha256: hex,
-      size: bytes.length,
+      size: meta.size,
       retainUntil: new Date(sidecar.retainUntil),
       legalHold: sidecar.legalHold,
       lockMode: 'FS_READONLY',
@@ -236,7 +246,7 @@ export class FsReplicaTarget implements ReplicaTarget {
       const sidecar = await this.readSidecar(file);
       return {
         key,
-        size: st.size,
+        size: await this.contentSizeOf(file, st.size),
         lockMode: sidecar !== null && (st.mode & 0o222) === 0 ? 'FS_READONLY' : null,
         retainUntil: sidecar === null ? null : new Date(sidecar.retainUntil),
         legalHold: sidecar?.legalHold ?? false,
@@ -285,16 +295,25 @@ export class FsReplicaTarget implements ReplicaTarget {
 
   async read(key: string): Promise<Uint8Array> {
     assertObjectKey(key);
+    let stored: Uint8Array;
     try {
-      return await fs.readFile(this.pathOf(key));
+      stored = await fs.readFile(this.pathOf(key));
     } catch (error) {
       throw this.readError(error);
     }
+    return this.envelope.open(stored);
   }
 
   async readRange(key: string, offset: number, length: number): Promise<Uint8Array> {
     assertObjectKey(key);
     checkRange(offset, length);
+    // A sealed copy: only the segments covering the range are read and opened.
+    const opened = await this.envelope.openRange((o, l) => this.readStoredRange(key, o, l), offset, length);
+    return opened ?? this.readStoredRange(key, offset, length);
+  }
+
+  /** Stored bytes [offset, offset+length), clipped at the end of the file. */
+  private async readStoredRange(key: string, offset: number, length: number): Promise<Uint8Array> {
     let handle: fs.FileHandle;
     try {
       handle = await fs.open(this.pathOf(key), 'r');
@@ -322,13 +341,19 @@ export class FsReplicaTarget implements ReplicaTarget {
   async readStream(key: string, range?: ByteRange): Promise<Readable> {
     assertObjectKey(key);
     if (range) checkRange(range.offset, range.length);
+    if (range !== undefined && range.length > 0) {
+      const opened = await this.envelope.openRange((o, l) => this.readStoredRange(key, o, l), range.offset, range.length);
+      if (opened !== null) return Readable.from([opened]);
+    }
     try {
       const handle = await fs.open(this.pathOf(key), 'r');
       if (range && range.length === 0) {
         await handle.close();
         return Readable.from([]);
       }
-      return handle.createReadStream(range ? { start: range.offset, end: range.offset + range.length - 1 } : {});
+      if (range) return handle.createReadStream({ start: range.offset, end: range.offset + range.length - 1 });
+      // Whole object: opened segment by segment as it streams (unsealed copies pass through).
+      return await this.envelope.openStream(handle.createReadStream());
     } catch (error) {
       throw this.readError(error);
     }
@@ -350,11 +375,20 @@ export class FsReplicaTarget implements ReplicaTarget {
     try {
       result.exists = true;
       const st = await handle.stat();
-      result.sizeOk = st.size === expected.size;
-      if (!result.sizeOk) result.problems.push(`size ${st.size}, expected ${expected.size}`);
-      const { sha256 } = await hashStream(handle.createReadStream({ autoClose: false }));
-      result.sha256Ok = sha256 === expected.sha256;
-      if (!result.sha256Ok) result.problems.push('SHA-256 mismatch');
+      // Sealed copies are opened and the content hashed: that proves the key still opens the copy and
+      // that it is the object, with the one digest the catalog records (docs/security-storage.md).
+      const content = await this.envelope.digest(handle.createReadStream({ autoClose: false })).catch((error: unknown) => {
+        if (isStorageKeyError(error) && error.problem !== 'key_unavailable') return null;
+        throw error;
+      });
+      if (content === null) {
+        result.problems.push('sealed copy does not authenticate (tampered or corrupt)');
+      } else {
+        result.sizeOk = content.size === expected.size;
+        if (!result.sizeOk) result.problems.push(`size ${content.size}, expected ${expected.size}`);
+        result.sha256Ok = content.sha256 === expected.sha256;
+        if (!result.sha256Ok) result.problems.push('SHA-256 mismatch');
+      }
       const sidecar = await this.readSidecar(file);
       const readOnly = (st.mode & 0o222) === 0;
       if (readOnly) result.lockMode = 'FS_READONLY';
@@ -369,6 +403,7 @@ export class FsReplicaTarget implements ReplicaTarget {
       result.ok = result.sizeOk && result.sha256Ok && result.lockOk;
       return result;
     } catch (error) {
+      if (isStorageKeyError(error)) throw error;
       throw unavailable(this.name, 'verify failed', error);
     } finally {
       await handle.close();
@@ -552,11 +587,16 @@ export class FsReplicaTarget implements ReplicaTarget {
   }
 
   private readError(error: unknown): AppError {
+    if (isStorageKeyError(error)) return error;
     if (errnoCode(error) === 'ENOENT') return new AppError('not_found', `replica ${this.name}: no such object`);
     return unavailable(this.name, 'read failed', error);
   }
 
-  /** SHA-256 of the file at `file`, or null when there is none. */
+  /**
+   * SHA-256 of the content of the file at `file` (a sealed copy opened), or null when there is none. A
+   * sealed copy that does not authenticate hashes to nothing (`''`): it is corrupt. One whose key is not
+   * in the key file throws: a copy that cannot be judged is never replaced.
+   */
   private async hashIfPresent(file: string): Promise<string | null> {
     let handle: fs.FileHandle;
     try {
@@ -566,7 +606,24 @@ export class FsReplicaTarget implements ReplicaTarget {
       throw error;
     }
     try {
-      return (await hashStream(handle.createReadStream({ autoClose: false }))).sha256;
+      return (await this.envelope.digest(handle.createReadStream({ autoClose: false }))).sha256;
+    } catch (error) {
+      if (isStorageKeyError(error) && error.problem !== 'key_unavailable') return '';
+      throw error;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** The content size of a copy: its file size, or the size its envelope header records. */
+  private async contentSizeOf(file: string, storedSize: number): Promise<number> {
+    if (storedSize < ENVELOPE_SIZE_PROBE_BYTES) return storedSize;
+    const handle = await fs.open(file, 'r');
+    try {
+      const head = Buffer.alloc(ENVELOPE_SIZE_PROBE_BYTES);
+      const { bytesRead } = await handle.read(head, 0, head.length, 0);
+      const probe = head.subarray(0, bytesRead);
+      return isSealed(probe) ? this.envelope.contentSize(probe, storedSize) : storedSize;
     } finally {
       await handle.close();
     }

@@ -42,5 +42,20 @@ export {
   type TargetSettings,
   type FsTargetSettings,
   type S3TargetSettings,
+  type StorageEncryptionSettings,
+  createObjectEnvelope,
 } from './config';
+export { ObjectEnvelope, isSealed, type ObjectEnvelopeOptions, type ContentDigest } from './envelope/object.envelope';
+export {
+  FileKeyring,
+  StorageKeyError,
+  isStorageKeyError,
+  loadStorageKeyring,
+  newStorageKeyLine,
+  parseStorageKeyFile,
+  type KeyEncryptionService,
+  type StorageKeyProblem,
+  type StorageKeySettings,
+} from './envelope/envelope.keys';
+export { DATA_ALGORITHMS, isDataAlgorithm, type DataAlgorithm } from './envelope/envelope.aead';
 export { createDerivedStore, assertDerivedKey, seriesThumbnailKey, FsDerivedStore, S3DerivedStore, type DerivedStore, type DerivedStoreSettings } from './derived.store';

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { AppError, describeError, isAppError, type Logger } from '@yunying/core';
+import { isStorageKeyError, type StorageKeyError } from './envelope/envelope.keys';
 import { assertObjectKey, objectKey, sha256Hex } from './keys';
 import type { ByteRange, CopyMeta, CopyReceipt, ObjectOrigin, ReplicaTarget, VerifyExpectation, VerifyResult } from './target';
 import { unverifiedResult } from './target';
@@ -331,6 +332,7 @@ export class ReplicatedStore {
     const versions = options.versions ?? (await this.copyVersions?.(assertObjectKey(key)));
     let allMissing = true;
     let last: unknown;
+    let keyMissing: StorageKeyError | undefined;
     for (const target of this.targets) {
       try {
         const version = this.pinnedVersion(target, versions);
@@ -339,11 +341,14 @@ export class ReplicatedStore {
       } catch (error) {
         last = error;
         if (isAppError(error) && error.code === 'bad_request') throw error;
+        if (isStorageKeyError(error) && error.problem === 'key_unavailable') keyMissing = error;
         if (!(isAppError(error) && error.code === 'not_found')) allMissing = false;
         this.logger?.warn({ replica: target.name, key, err: describeError(error) }, 'storage: copy not readable, trying the next');
       }
     }
     if (allMissing) throw new AppError('not_found', 'storage: object not found on any replica');
+    // A sealed object whose key is not in the key file: say so (a configuration fault, not an outage).
+    if (keyMissing !== undefined) throw keyMissing;
     throw new AppError('unavailable', 'storage: no replica could serve the object', { retryable: true, cause: last });
   }
 }

@@ -4,10 +4,12 @@ import { AppError, isAppError, type Logger } from '@yunying/core';
 import { GLOBAL_MINIMUM_RETENTION_YEARS } from './retention';
 import { assertObjectKey, sha256Hex } from './keys';
 import { originFromStrings, originToStrings } from './origin';
+import { ObjectEnvelope } from './envelope/object.envelope';
+import { isStorageKeyError } from './envelope/envelope.keys';
 import { assertRecordKey, assertRecordPrefix, type RecordReceipt, type RecordVersion } from './records';
 import type { ByteRange, CopyMeta, CopyReceipt, CopyStat, ListedObject, ReplicaTarget, VerifyExpectation, VerifyResult } from './target';
 import { unverifiedResult } from './target';
-import { checkRange, hashStream, retentionNow, safeReason, streamToBytes, unavailable } from './util';
+import { checkRange, retentionNow, safeReason, streamToBytes, unavailable } from './util';
 
 /**
  * A replica in one S3 bucket with Object Lock (MinIO, Ceph RGW, AWS S3). Each of the three copies has
@@ -31,8 +33,14 @@ export interface S3ReplicaTargetOptions {
   secretKey: string;
   region?: string;
   bucket: string;
+  /** Seals new copies and opens sealed ones (#17); default: none (plain copies, sealed ones do not open). */
+  envelope?: ObjectEnvelope;
   logger?: Logger;
 }
+
+/** User metadata of a sealed version: the content size (the object's own size is the ciphertext's), so
+ * that stat needs no read. Immutable with the version, like the origin. */
+const CONTENT_SIZE_META = 'yunying-content-size';
 
 const MIN_DEFAULT_DAYS = GLOBAL_MINIMUM_RETENTION_YEARS * 365;
 
@@ -51,6 +59,13 @@ interface Version {
   versionId: string | null;
   /** User metadata of the version (minio: lower-case names without the x-amz-meta- prefix). */
   metadata: Record<string, unknown>;
+}
+
+/** A version's content size: its own, or the one a sealed version records in its metadata. */
+function contentSizeOf(version: Version): number {
+  const recorded = version.metadata[CONTENT_SIZE_META];
+  const size = typeof recorded === 'string' && /^\d{1,15}$/.test(recorded) ? Number(recorded) : null;
+  return size ?? version.size;
 }
 
 /** minio's get/stat options for one version, or the current one. */
@@ -73,6 +88,7 @@ export class S3ReplicaTarget implements ReplicaTarget {
   private readonly region: string;
   private readonly client: Minio.Client;
   private readonly logger: Logger | undefined;
+  private readonly envelope: ObjectEnvelope;
 
   constructor(options: S3ReplicaTargetOptions) {
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(options.name)) {
@@ -92,6 +108,7 @@ export class S3ReplicaTarget implements ReplicaTarget {
     this.endpoint = url.origin;
     this.region = options.region ?? 'us-east-1';
     this.logger = options.logger;
+    this.envelope = options.envelope ?? ObjectEnvelope.plain();
     const useSSL = url.protocol === 'https:';
     this.client = new Minio.Client({
       endPoint: url.hostname,
@@ -154,7 +171,7 @@ export class S3ReplicaTarget implements ReplicaTarget {
     try {
       let version = await this.currentVersion(key);
       let existingHold = false;
-      if (version !== null && version.size === bytes.length && (await this.hashVersion(key, version.versionId)) === hex) {
+      if (version !== null && (await this.hashVersion(key, version.versionId)) === hex) {
         // Idempotent re-put: the good version stays; only its retention may grow.
         existingHold = await this.legalHoldOf(key, version.versionId);
       } else {
@@ -163,11 +180,14 @@ export class S3ReplicaTarget implements ReplicaTarget {
           // top and the bad one expires with its own retention.
           this.logger?.warn({ replica: this.name, sha256: hex }, 'storage: current S3 version is corrupt, writing a new one');
         }
-        const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        // The sealed object when encryption is on (one seal shared by the three copies).
+        const stored = await this.envelope.seal(bytes);
+        const buffer = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);
         // The origin rides as user metadata: immutable with the version, so it is as durable as the bytes.
         const uploaded = await this.client.putObject(this.bucket, key, buffer, buffer.length, {
           'Content-Type': 'application/octet-stream',
           sha256: hex,
+          ...(stored === bytes ? {} : { [CONTENT_SIZE_META]: String(bytes.length) }),
           ...(meta.origin === undefined ? {} : originToStrings(meta.origin)),
         });
         version = uploaded.versionId ? { size: buffer.length, versionId: uploaded.versionId, metadata: {} } : await this.currentVersion(key);
@@ -201,7 +221,7 @@ export class S3ReplicaTarget implements ReplicaTarget {
       const lock = await this.lockOf(key, version.versionId);
       return {
         key,
-        size: version.size,
+        size: contentSizeOf(version),
         lockMode: lock.mode === 'COMPLIANCE' ? 'COMPLIANCE' : null,
         retainUntil: lock.retainUntil,
         legalHold: await this.legalHoldOf(key, version.versionId),
@@ -227,11 +247,13 @@ export class S3ReplicaTarget implements ReplicaTarget {
 
   async read(key: string, versionId: string | null = null): Promise<Uint8Array> {
     assertObjectKey(key);
+    let stored: Uint8Array;
     try {
-      return await streamToBytes(await this.client.getObject(this.bucket, key, versionOpts(versionId)));
+      stored = await streamToBytes(await this.client.getObject(this.bucket, key, versionOpts(versionId)));
     } catch (error) {
       throw this.mapError(error, 'read failed');
     }
+    return this.envelope.open(stored);
   }
 
   async readRange(key: string, offset: number, length: number, versionId: string | null = null): Promise<Uint8Array> {
@@ -243,10 +265,27 @@ export class S3ReplicaTarget implements ReplicaTarget {
     if (range) checkRange(range.offset, range.length);
     // minio treats length 0 as "to the end"; an empty range is empty.
     if (range && range.length === 0) return Readable.from([]);
+    if (range) {
+      // A sealed copy: the header, then only the segments covering the range (two ranged GETs).
+      const opened = await this.envelope.openRange(async (o, l) => streamToBytes(await this.storedStream(key, { offset: o, length: l }, versionId)), range.offset, range.length);
+      if (opened !== null) return Readable.from([opened]);
+      return this.storedStream(key, range, versionId);
+    }
+    let stored: Readable;
     try {
-      return range
-        ? await this.client.getPartialObject(this.bucket, key, range.offset, range.length, versionOpts(versionId))
-        : await this.client.getObject(this.bucket, key, versionOpts(versionId));
+      stored = await this.client.getObject(this.bucket, key, versionOpts(versionId));
+    } catch (error) {
+      throw this.mapError(error, 'read failed');
+    }
+    // Whole object: opened segment by segment as it streams (unsealed copies pass through).
+    return this.envelope.openStream(stored);
+  }
+
+  /** The stored bytes of a range, as they are in the bucket. */
+  private async storedStream(key: string, range: ByteRange, versionId: string | null): Promise<Readable> {
+    if (range.length === 0) return Readable.from([]);
+    try {
+      return await this.client.getPartialObject(this.bucket, key, range.offset, range.length, versionOpts(versionId));
     } catch (error) {
       // A range that starts at or after the end is empty, as on fs.
       if (s3Code(error) === 'InvalidRange') return Readable.from([]);
@@ -266,10 +305,16 @@ export class S3ReplicaTarget implements ReplicaTarget {
         return result;
       }
       result.exists = true;
-      result.sizeOk = version.size === expected.size;
-      if (!result.sizeOk) result.problems.push(`size ${version.size}, expected ${expected.size}`);
-      result.sha256Ok = (await this.hashVersion(key, version.versionId)) === expected.sha256;
-      if (!result.sha256Ok) result.problems.push('SHA-256 mismatch');
+      // Sealed copies are opened and the content hashed (see the fs target and docs/security-storage.md).
+      const content = await this.contentOf(key, version.versionId);
+      if (content === null) {
+        result.problems.push('sealed copy does not authenticate (tampered or corrupt)');
+      } else {
+        result.sizeOk = content.size === expected.size;
+        if (!result.sizeOk) result.problems.push(`size ${content.size}, expected ${expected.size}`);
+        result.sha256Ok = content.sha256 === expected.sha256;
+        if (!result.sha256Ok) result.problems.push('SHA-256 mismatch');
+      }
       const lock = await this.lockOf(key, version.versionId);
       result.lockMode = lock.mode === 'COMPLIANCE' ? 'COMPLIANCE' : null;
       result.retainUntil = lock.retainUntil;
@@ -417,9 +462,21 @@ export class S3ReplicaTarget implements ReplicaTarget {
     }
   }
 
+  /** SHA-256 of a version's content (a sealed one opened); `''` when a sealed version does not
+   * authenticate (corrupt). A version whose key is not in the key file throws: it cannot be judged. */
   private async hashVersion(key: string, versionId: string | null): Promise<string> {
+    return (await this.contentOf(key, versionId))?.sha256 ?? '';
+  }
+
+  /** The content digest of a version; null when it is sealed and does not authenticate. */
+  private async contentOf(key: string, versionId: string | null): Promise<{ sha256: string; size: number } | null> {
     const stream = await this.client.getObject(this.bucket, key, versionId === null ? {} : { versionId });
-    return (await hashStream(stream)).sha256;
+    try {
+      return await this.envelope.digest(stream);
+    } catch (error) {
+      if (isStorageKeyError(error) && error.problem !== 'key_unavailable') return null;
+      throw error;
+    }
   }
 
   private async lockOf(key: string, versionId: string | null): Promise<Lock> {

@@ -3,6 +3,8 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { loadStorageKeyring } from './envelope/envelope.keys';
+import { ObjectEnvelope } from './envelope/object.envelope';
 import { FsReplicaTarget } from './fs.target';
 
 /**
@@ -77,4 +79,21 @@ export function s3SystemEnv(settings: S3TestSettings, buckets: readonly string[]
     S3_SECRET_KEY: settings.secretKey,
     S3_REGION: settings.region,
   };
+}
+
+/**
+ * The content of a replica file as a test finds it on disk: opened with the key file when it is sealed
+ * (#17: a system started by the tests encrypts at rest with its generated DATA_DIR/secrets/storage.keys).
+ * Throws when a sealed file does not open, so a test never hashes ciphertext by mistake.
+ */
+export async function readStoredFile(file: string, keyFile: string): Promise<Buffer> {
+  const stored = await fs.readFile(file);
+  const envelope = new ObjectEnvelope({ seal: null, keys: loadStorageKeyring({ keyFile, generateMissing: false }) });
+  const content = await envelope.open(stored);
+  return Buffer.from(content.buffer, content.byteOffset, content.byteLength);
+}
+
+/** Where a test system (DATA_DIR, STORAGE_KEY_FILE unset) keeps its generated storage key file. */
+export function systemStorageKeyFile(dataDir: string): string {
+  return path.join(dataDir, 'secrets', 'storage.keys');
 }

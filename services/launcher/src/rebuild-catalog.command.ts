@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { storageTargetSettings, type Config } from '@yunying/config';
 import { createLogger, type Logger } from '@yunying/core';
 import { createPool, migrate, type Pool } from '@yunying/catalog';
-import { compareCatalogs, formatDifference, formatReport, rebuildCatalog, reportIsClean } from '@yunying/archive';
+import { compareCatalogs, formatDifference, formatReport, objectEnvelopeOf, rebuildCatalog, reportIsClean } from '@yunying/archive';
 import { createTargetsFromConfig } from '@yunying/storage';
 
 export const REBUILD_USAGE = `usage: yunying-archive rebuild-catalog [options]
@@ -104,7 +104,8 @@ export async function runRebuildCatalog(argv: string[], config: Config): Promise
 async function rebuild(pool: Pool, args: RebuildArgs, config: Config, logger: Logger): Promise<number> {
   await migrate(pool, args.schema);
   // The targets are only read: not initialised (that would create roots or buckets that are missing).
-  const targets = createTargetsFromConfig(storageTargetSettings(config), logger);
+  // Sealed copies open with the key file (STORAGE_KEY_FILE): the wrapped data key travels with each copy.
+  const targets = createTargetsFromConfig(storageTargetSettings(config), logger, objectEnvelopeOf(config));
   const report = await rebuildCatalog({ pool, targets, logger, adopt: args.adopt, ...(args.maxObjects === undefined ? {} : { maxObjects: args.maxObjects }) });
   process.stdout.write(args.json ? `${JSON.stringify(report)}\n` : `${formatReport(report)}\n`);
   if (report.pending > 0) return RebuildExit.Pending;

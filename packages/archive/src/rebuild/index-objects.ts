@@ -1,7 +1,7 @@
 import { isAppError, type Logger } from '@yunying/core';
 import { inTransaction, recordInstance, type Pool, type PoolClient, type RecordOutcome, type StoredCopy } from '@yunying/catalog';
 import { isDicomRejection, parseInstance, type ParsedInstance } from '@yunying/dicom';
-import { GLOBAL_MINIMUM_RETENTION_YEARS, computeRetainUntil, sha256Hex, type ReplicaTarget } from '@yunying/storage';
+import { GLOBAL_MINIMUM_RETENTION_YEARS, computeRetainUntil, isStorageKeyError, sha256Hex, type ReplicaTarget } from '@yunying/storage';
 import { datasetDigest } from '../ingest.pipeline';
 import { recordedOfParsed } from '../instance-record';
 import { ClinicResolver } from './clinics';
@@ -104,6 +104,10 @@ async function indexOne(pool: Pool, targets: Map<string, ReplicaTarget>, unreach
       checked.push({ ...row, good: null });
       continue;
     }
+    if (read === 'corrupt') {
+      checked.push({ ...row, good: false });
+      continue;
+    }
     const good = read !== null && read.length === Number(row.size_bytes) && sha256Hex(read) === sha256;
     if (good && bytes === null) bytes = read;
     checked.push({ ...row, good });
@@ -188,11 +192,13 @@ class Conflict extends Error {}
  * does not answer. Anything else stops the run, which resumes where it stopped. The version read is the
  * one the scan's stat saw and recorded (#17): a version written at the key in between is not what the
  * rebuilt catalog describes. */
-async function readCopy(target: ReplicaTarget, key: string, versionId: string | null): Promise<Uint8Array | null | 'unreachable'> {
+async function readCopy(target: ReplicaTarget, key: string, versionId: string | null): Promise<Uint8Array | null | 'unreachable' | 'corrupt'> {
   try {
     return await target.read(key, versionId);
   } catch (error) {
     if (isAppError(error) && error.code === 'not_found') return null;
+    // A sealed copy that does not authenticate is a bad copy; a key missing from the key file stops the run.
+    if (isStorageKeyError(error) && error.problem !== 'key_unavailable') return 'corrupt';
     if (isAppError(error) && error.code === 'unavailable') return 'unreachable';
     throw error;
   }

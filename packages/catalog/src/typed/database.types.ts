@@ -263,6 +263,21 @@ export interface PatientIdentifierIssuers {
   addedAt: Generated<Timestamp>;
 }
 
+export interface PatientIndexCorrections {
+  id: Generated<Int8>;
+  studyRef: Int8;
+  patientId: string | null;
+  issuer: string | null;
+  patientName: string | null;
+  birthDate: string | null;
+  sex: string | null;
+  reason: string;
+  correctedBy: string;
+  correctedAt: Generated<Timestamp>;
+  previousPersonRef: Int8 | null;
+  personRef: Int8 | null;
+}
+
 export interface PatientIndexIdentifiers {
   namespace: string;
   value: string;
@@ -578,6 +593,7 @@ export interface DB {
   orphanCopies: OrphanCopies;
   outbox: Outbox;
   patientIdentifierIssuers: PatientIdentifierIssuers;
+  patientIndexCorrections: PatientIndexCorrections;
   patientIndexIdentifiers: PatientIndexIdentifiers;
   patientIndexMerges: PatientIndexMerges;
   patientIndexPersons: PatientIndexPersons;

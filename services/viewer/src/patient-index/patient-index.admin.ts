@@ -46,6 +46,28 @@ export interface MergeView {
   studiesMoved: number;
 }
 
+/** A corrected identity for one study: what the admin states its patient really is (null: not known). */
+export interface DemographicsCorrection {
+  patientId: string | null;
+  issuer: string | null;
+  name: string | null;
+  birthDate: string | null;
+  sex: 'M' | 'F' | 'O' | null;
+  /** Why (for the record; never copied into the audit trail, it may name the patient). */
+  reason: string;
+}
+
+export interface CorrectionView {
+  correctionId: string;
+  studyInstanceUid: string;
+  /** The person root the study was filed under before, and now (null before when it was not indexed yet). */
+  previousPersonId: string | null;
+  personId: string;
+  linkedBy: string;
+  /** Undecided reviews the study had raised under its old identity, withdrawn. */
+  withdrawnReviews: number;
+}
+
 export interface IdentifierIssuer {
   issuer: string;
   label: string;
@@ -189,6 +211,40 @@ export class PatientIndexAdmin {
       for (const r of rows) views.push(await this.mergeView(client, r.id));
       await this.audit(client, caller, 'Query', 'E', { what: 'patient-index-merges', count: views.length });
       return views;
+    });
+  }
+
+  /**
+   * Corrects a study's patient identity for the index and files the study again at once: its priors (and
+   * the priors of the studies it leaves or joins) follow. The stored DICOM objects are not changed; the
+   * correction is kept (every one, with who and why) and audited as a Patient Record update naming only
+   * the study UID and index ids.
+   */
+  async correct(caller: Caller, studyUid: string, correction: DemographicsCorrection): Promise<CorrectionView> {
+    return inTransaction(this.pool, async (client) => {
+      await this.repo.lock(client);
+      const { rows: studies } = await client.query<{ id: string }>('SELECT id::text FROM studies WHERE study_instance_uid = $1 AND disposed_at IS NULL', [studyUid]);
+      const studyId = studies[0]?.id;
+      if (studyId === undefined) throw new AppError('not_found', 'Study not found');
+      const previous = await this.repo.rootOfStudy(client, studyId);
+      const { rows } = await client.query<{ id: string }>(
+        `INSERT INTO patient_index_corrections (study_ref, patient_id, issuer, patient_name, birth_date, sex, reason, corrected_by, previous_person_ref)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id::text`,
+        [studyId, correction.patientId, correction.issuer, correction.name, correction.birthDate, correction.sex, correction.reason, byOf(caller), previous],
+      );
+      const correctionId = rows[0]?.id ?? '';
+      const filed = await this.indexer.reindexStudyIn(client, studyId);
+      await client.query('UPDATE patient_index_corrections SET person_ref = $2 WHERE id = $1', [correctionId, filed.root]);
+      await this.audit(client, caller, 'Patient Record', 'U', {
+        what: 'patient-index-correction',
+        correctionId,
+        studies: [studyUid],
+        previousPerson: previous ?? '',
+        person: filed.root,
+        linkedBy: filed.linkedBy,
+        withdrawnReviews: filed.withdrawnReviews,
+      });
+      return { correctionId, studyInstanceUid: studyUid, previousPersonId: previous, personId: filed.root, linkedBy: filed.linkedBy, withdrawnReviews: filed.withdrawnReviews };
     });
   }
 

@@ -30,6 +30,19 @@ export class PatientIndexRepository {
   }
 
   async pending(client: PoolClient, limit: number): Promise<PendingStudy[]> {
+    return this.indexable(client, 'NOT EXISTS (SELECT 1 FROM patient_index_studies x WHERE x.study_ref = s.id) ORDER BY s.id LIMIT $1', [limit]);
+  }
+
+  /** One study as the rules see it (its latest correction applied), indexed or not; null when gone. */
+  async study(client: PoolClient, studyId: string): Promise<PendingStudy | null> {
+    return (await this.indexable(client, 's.id = $1', [studyId]))[0] ?? null;
+  }
+
+  /**
+   * Studies with what the rules need. A corrected study is filed by its latest correction: its identity
+   * replaces the header's, Other Patient IDs included (those came with the header the correction overrules).
+   */
+  private async indexable(client: PoolClient, where: string, params: unknown[]): Promise<PendingStudy[]> {
     const { rows } = await client.query<{
       id: string;
       clinic_id: string;
@@ -40,12 +53,17 @@ export class PatientIndexRepository {
       issuer: string | null;
       other_ids: unknown;
     }>(
-      `SELECT s.id::text, s.clinic_id::text, nullif(trim(s.patient_id), '') AS patient_id, s.patient_name, s.patient_birth_date, s.patient_sex,
-              nullif(trim(f.json #>> '{00100021,Value,0}'), '') AS issuer, f.json #> '{00101002,Value}' AS other_ids
+      `SELECT s.id::text, s.clinic_id::text,
+              CASE WHEN c.id IS NULL THEN nullif(trim(s.patient_id), '') ELSE c.patient_id END AS patient_id,
+              CASE WHEN c.id IS NULL THEN s.patient_name ELSE c.patient_name END AS patient_name,
+              CASE WHEN c.id IS NULL THEN s.patient_birth_date ELSE c.birth_date END AS patient_birth_date,
+              CASE WHEN c.id IS NULL THEN s.patient_sex ELSE c.sex END AS patient_sex,
+              CASE WHEN c.id IS NULL THEN nullif(trim(f.json #>> '{00100021,Value,0}'), '') ELSE c.issuer END AS issuer,
+              CASE WHEN c.id IS NULL THEN f.json #> '{00101002,Value}' END AS other_ids
          FROM studies s CROSS JOIN LATERAL (SELECT ${FIRST_INSTANCE_SQL} AS json) f
-        WHERE s.disposed_at IS NULL AND NOT EXISTS (SELECT 1 FROM patient_index_studies x WHERE x.study_ref = s.id)
-        ORDER BY s.id LIMIT $1`,
-      [limit],
+         LEFT JOIN LATERAL (SELECT * FROM patient_index_corrections pc WHERE pc.study_ref = s.id ORDER BY pc.id DESC LIMIT 1) c ON true
+        WHERE s.disposed_at IS NULL AND ${where}`,
+      params,
     );
     return rows.map((r) => ({
       id: r.id,
@@ -55,6 +73,23 @@ export class PatientIndexRepository {
       otherIds: Array.isArray(r.other_ids) ? (r.other_ids.filter((x) => typeof x === 'object' && x !== null) as PendingStudy['otherIds']) : [],
       demographics: { name: r.patient_name, birthDate: r.patient_birth_date, sex: r.patient_sex },
     }));
+  }
+
+  /** Takes a study out of the index (before it is filed again): its link, and the reviews it raised that nobody decided. */
+  async unlinkStudy(client: PoolClient, studyId: string): Promise<{ withdrawnReviews: number }> {
+    await client.query('DELETE FROM patient_index_studies WHERE study_ref = $1', [studyId]);
+    const { rowCount } = await client.query(`DELETE FROM patient_index_reviews WHERE study_ref = $1 AND status = 'open'`, [studyId]);
+    return { withdrawnReviews: rowCount ?? 0 };
+  }
+
+  /** How a study is filed now: its person's root and how it was linked; null when it is not indexed. */
+  async filing(client: PoolClient, studyId: string): Promise<{ root: string; linkedBy: string } | null> {
+    const { rows } = await client.query<{ root: string; linked_by: string }>(
+      `SELECT ${ROOT_SQL('p')}::text AS root, x.linked_by FROM patient_index_studies x JOIN patient_index_persons p ON p.id = x.person_ref WHERE x.study_ref = $1`,
+      [studyId],
+    );
+    const r = rows[0];
+    return r === undefined ? null : { root: r.root, linkedBy: r.linked_by };
   }
 
   async configuredIssuers(client: PoolClient): Promise<Set<string>> {

@@ -2,7 +2,7 @@ import express from 'express';
 import { z } from 'zod';
 import { parseInput, SecureRouter, type AuthedRequest, type Authenticator } from '@yunying/auth';
 import { AppError } from '@yunying/core';
-import { callerOf } from '../reading/queue.route';
+import { callerOf, studyUidParam } from '../reading/queue.route';
 import type { PatientIndexAdmin } from './patient-index.admin';
 
 const json = express.json({ limit: '16kb' });
@@ -25,6 +25,20 @@ const issuersBody = z
       .refine((list) => new Set(list.map((i) => i.issuer)).size === list.length, 'issuers must be unique'),
   })
   .strict();
+
+const blankToNull = (v: unknown): unknown => (typeof v === 'string' && v.trim() === '' ? null : v);
+const correctionBody = z
+  .object({
+    patientId: z.preprocess(blankToNull, z.string().trim().min(1).max(64).nullable()).default(null),
+    issuer: z.preprocess(blankToNull, z.string().trim().min(1).max(64).nullable()).default(null),
+    // DICOM PN (Family^Given, ideographic after '='), as it would be sent.
+    name: z.preprocess(blankToNull, z.string().trim().min(1).max(324).nullable()).default(null),
+    birthDate: z.preprocess(blankToNull, z.string().regex(/^[0-9]{8}$/).nullable()).default(null),
+    sex: z.preprocess(blankToNull, z.enum(['M', 'F', 'O']).nullable()).default(null),
+    reason: z.string().trim().min(1).max(500),
+  })
+  .strict()
+  .refine((c) => c.patientId !== null || c.name !== null, { message: 'a correction names the patient: an ID or a name', path: ['patientId'] });
 
 /** A numeric index id from the path; anything else is a 404 (there is no such review or merge). */
 function idParam(req: AuthedRequest, what: string): string {
@@ -63,6 +77,11 @@ export function patientIndexRoutes(admin: PatientIndexAdmin, authenticator: Auth
 
   routes.post('/api/admin/patient-index/merges/:id/unmerge', { ...ADMIN, description: 'undo a merge (audited)' }, json, async (req, res) => {
     res.json(await admin.unmerge(callerOf(req), idParam(req, 'Merge')));
+  });
+
+  routes.post('/api/admin/patient-index/studies/:studyUid/correction', { ...ADMIN, description: 'correct a study’s patient identity; the index files it again (audited)' }, json, async (req, res) => {
+    const body = parseInput(correctionBody, req.body);
+    res.json(await admin.correct(callerOf(req), studyUidParam(req), body));
   });
 
   routes.get('/api/admin/patient-index/identifier-issuers', { ...ADMIN, description: 'issuers whose identifiers count across clinics' }, async (_req, res) => {

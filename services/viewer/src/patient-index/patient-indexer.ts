@@ -56,6 +56,22 @@ export class PatientIndexer {
     return pending.length;
   }
 
+  /**
+   * Files one study again (after a demographics correction) inside the caller's transaction, under the
+   * index lock: its old link and the undecided reviews it raised are withdrawn, and it is filed by the
+   * same rules as a new study, so an ambiguous correction goes to the admin queue like any other study.
+   */
+  async reindexStudyIn(client: PoolClient, studyId: string): Promise<{ root: string; linkedBy: string; withdrawnReviews: number }> {
+    await this.repo.lock(client);
+    const { withdrawnReviews } = await this.repo.unlinkStudy(client, studyId);
+    const study = await this.repo.study(client, studyId);
+    if (study === null) throw new Error('patient index: the corrected study is gone');
+    await this.indexOne(client, study, await this.repo.configuredIssuers(client));
+    const filed = await this.repo.filing(client, studyId);
+    if (filed === null) throw new Error('patient index: the study was not filed again');
+    return { ...filed, withdrawnReviews };
+  }
+
   private async indexOne(client: PoolClient, study: PendingStudy, issuers: ReadonlySet<string>): Promise<void> {
     const identifiers = studyIdentifiers(study, issuers);
     const holders = await this.repo.holders(client, identifiers);
