@@ -79,11 +79,14 @@ describe('infra/deploy Kubernetes manifests (parsed, checked against the config 
         expect(names.filter((n) => !schemaKeys.has(n))).toEqual([]);
         expect(env.find((e) => e.name === 'ROLE')?.value).toBe(role);
         // Secrets come from secretKeyRef: stand-ins of the right shape, so the schema validates the rest.
-        const stand: Record<string, string> = { AUTH_TOKEN_SECRET: 'k'.repeat(48), DATABASE_URL: 'postgres://u:p@catalog/yunying', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 's' };
+        const stand: Record<string, string> = { AUTH_TOKEN_SECRET: 'k'.repeat(48), DATABASE_URL: 'postgres://u:p@catalog/yunying', S3_ACCESS_KEYS: 'a1,a2,a3', S3_SECRET_KEYS: 's1,s2,s3' };
         const values = Object.fromEntries(env.map((e) => [String(e.name), e.value === undefined ? (stand[String(e.name)] ?? '') : typeof e.value === 'string' ? e.value : JSON.stringify(e.value)]));
         const config = loadConfig({ ...shared, ...values }, '/srv');
         expect(config.role).toBe(role);
         expect(config.storage.backend).toBe('s3');
+        // One key per copy (#17 finding 7), from this role's own Secret.
+        if (config.storage.backend === 's3') expect(config.storage.credentials.map((c) => c.accessKey)).toEqual(['a1', 'a2', 'a3']);
+        expect(env.find((e) => e.name === 'S3_ACCESS_KEY' || e.name === 'S3_SECRET_KEY')).toBeUndefined();
         expect(config.redis.queuePrefix).toMatch(/^\{.+\}$/);
         const port = list(container?.ports, 'ports').map((p) => obj(p, 'port')).find((p) => p.name === 'http');
         expect(port?.containerPort).toBe(config.http.ports[role]);
@@ -120,14 +123,18 @@ describe('infra/deploy Kubernetes manifests (parsed, checked against the config 
     });
   }
 
-  it('gives the read-only viewer other object-storage keys than the writers', () => {
-    const secretOf = (role: string): unknown => {
+  it('gives every role object-storage keys of its own (one Secret per role, one key per copy inside)', () => {
+    const secretOf = (role: string, variable: string): unknown => {
       const d = manifests.find((m) => m.kind === 'Deployment' && m.name === `yunying-${role}`);
       const [c] = list(at(d?.doc, 'spec', 'template', 'spec', 'containers'), 'containers');
-      const key = list(obj(c, 'c').env, 'env').map((e) => obj(e, 'e')).find((e) => e.name === 'S3_ACCESS_KEY');
+      const key = list(obj(c, 'c').env, 'env').map((e) => obj(e, 'e')).find((e) => e.name === variable);
       return at(key, 'valueFrom', 'secretKeyRef', 'name');
     };
-    expect(secretOf('viewer')).not.toBe(secretOf('ingest'));
+    for (const role of ROLES) {
+      expect(secretOf(role, 'S3_ACCESS_KEYS')).toBe(`yunying-s3-${role}`);
+      expect(secretOf(role, 'S3_SECRET_KEYS')).toBe(`yunying-s3-${role}`);
+    }
+    expect(new Set(ROLES.map((role) => secretOf(role, 'S3_ACCESS_KEYS'))).size).toBe(ROLES.length);
   });
 
   it('describes the engines: PostgreSQL HA with WAL archiving, Redis with AOF, three Object Lock RGW stores', () => {

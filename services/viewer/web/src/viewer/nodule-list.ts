@@ -1,7 +1,7 @@
 import { highestCategory, highestLevel, type TrLevel } from '@yunying/nodule-model/tirads-report';
 import { h, replace } from '../app/dom';
 import { noduleBlock, type NoduleBlock } from './tirads-block';
-import { confirmAi, cTiradsOf, emptyNodule, scoreOf, SYSTEM_NAME, unconfirmedCount, type NoduleState, type System } from './tirads-state';
+import { confirmAi, cTiradsOf, emptyNodule, scoreOf, SYSTEM_NAME, unconfirmedCount, type MeasuredLine, type NoduleState, type System } from './tirads-state';
 
 export interface NoduleList {
   el: HTMLElement;
@@ -12,6 +12,8 @@ export interface NoduleList {
   system: () => System;
   /** C-TIRADS: the most suspicious nodule's category (null in ACR or while none is scored). */
   cTiradsTop: () => string | null;
+  /** A caliper measurement as the long axis of the last nodule (a new one when there is none); returns its number. */
+  useLongAxis: (longMm: number, line: MeasuredLine) => number;
 }
 
 /**
@@ -90,5 +92,13 @@ export function noduleList(onChange: (top: TrLevel | null, cTiradsTop: string | 
     },
     system: () => system,
     cTiradsTop,
+    useLongAxis: (longMm, line) => {
+      const all = states();
+      const last = all.at(-1) ?? emptyNodule();
+      const rounded = Math.round(longMm * 10) / 10;
+      const sized: NoduleState = { ...last, size: { longMm: rounded, shortMm: last.size?.shortMm ?? null, longAxisLine: line, source: 'reader', confirmed: true } };
+      set(all.length === 0 ? [sized] : [...all.slice(0, -1), sized]);
+      return Math.max(1, all.length);
+    },
   };
 }

@@ -5,7 +5,7 @@ import { aiNodules } from './ai-prefill';
 import type { AiResult } from './ai-result';
 import { signedNoduleView } from './tirads-block';
 import { noduleList } from './nodule-list';
-import { parseStoredNodule, systemOf, unconfirmedCount, type System } from './tirads-state';
+import { parseStoredNodule, systemOf, unconfirmedCount, type MeasuredLine, type System } from './tirads-state';
 
 interface ReportVersion {
   version: number;
@@ -194,7 +194,14 @@ export function reportForm(
   getAi: () => AiResult | null,
   /** Called once the report is signed: `justSigned` when the reader signed it here, false when it loaded signed. */
   onSigned: (justSigned: boolean) => void,
-): { el: HTMLElement; load: (signal: AbortSignal) => Promise<void>; setPatient: (name: string, id: string) => void; prefill: (ai: AiResult | null) => void } {
+): {
+  el: HTMLElement;
+  load: (signal: AbortSignal) => Promise<void>;
+  setPatient: (name: string, id: string) => void;
+  prefill: (ai: AiResult | null) => void;
+  /** A caliper length as a nodule's long axis (the SR then references where it was measured); false once signed. */
+  useLongAxis: (longMm: number, line: MeasuredLine) => boolean;
+} {
   const base = `/api/studies/${encodeURIComponent(studyUid)}/report`;
   const tirads = tiradsSelect('tirads');
   const findings = h('textarea', { id: 'findings', name: 'findings', rows: 4, maxlength: 20000 });
@@ -345,5 +352,11 @@ export function reportForm(
   const setPatient = (name: string, id: string): void => {
     replace(patient, h('span', { class: 'muted' }, 'Patient: '), h('strong', { lang: 'zh-CN' }, name), ' · ', id);
   };
-  return { el, load, setPatient, prefill };
+  const useLongAxis = (longMm: number, line: MeasuredLine): boolean => {
+    if (!loaded || signedHere) return false;
+    const n = nodules.useLongAxis(longMm, line);
+    status.set(`Nodule ${n}: long axis ${longMm.toFixed(1)} mm from the caliper (save the draft to keep it).`);
+    return true;
+  };
+  return { el, load, setPatient, prefill, useLongAxis };
 }

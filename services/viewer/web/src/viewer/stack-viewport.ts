@@ -19,6 +19,8 @@ export interface Measurement {
   lengthMm: number | null;
   lengthPx: number;
   index: number;
+  /** The caliper's two ends in image pixels (column, row): where it was measured, for the report SR. */
+  points: [number, number, number, number] | null;
 }
 
 let initialised = false;
@@ -108,9 +110,9 @@ export class StackViewport {
     element.addEventListener(cornerstoneTools.EVENTS.STACK_SCROLL, (event) => this.scrolled(event), { signal });
     element.addEventListener(cornerstoneTools.EVENTS.MEASUREMENT_COMPLETED, (event) => this.measured(event), { signal });
     element.addEventListener(cornerstoneTools.EVENTS.MEASUREMENT_MODIFIED, (event) => this.measured(event), { signal });
-    // A box is scored when the reader lets go (drawn or adjusted), not on every mouse move.
-    element.addEventListener('mouseup', () => this.boxReleased(), { signal });
-    element.addEventListener('touchend', () => this.boxReleased(), { signal });
+    // A box is scored, and a caliper listed, when the reader lets go (drawn or adjusted), not on every mouse move.
+    element.addEventListener('mouseup', () => this.released(), { signal });
+    element.addEventListener('touchend', () => this.released(), { signal });
     element.addEventListener('contextmenu', (event) => event.preventDefault(), { signal });
     this.resizeObserver = new ResizeObserver(() => {
       // A hidden pane (the prior, closed) has no size: fitting an image into 0 x 0 would leave it at scale 0.
@@ -220,6 +222,33 @@ export class StackViewport {
 
   private pendingBox: DrawnBox | null = null;
 
+  /** The caliper being drawn or adjusted: its ends (image pixels) and frame, listed once when let go. */
+  private pendingLength: { points: [number, number, number, number]; index: number } | null = null;
+  /** The caliper last listed: the tool's "completed" event can follow the release that listed it already. */
+  private listedLength = '';
+
+  private released(): void {
+    this.boxReleased();
+    this.lengthReleased();
+  }
+
+  private lengthReleased(): void {
+    const pending = this.pendingLength;
+    this.pendingLength = null;
+    if (pending === null) return;
+    const key = `${pending.index}:${pending.points.join(',')}`;
+    if (key === this.listedLength) return;
+    this.listedLength = key;
+    const [x1, y1, x2, y2] = pending.points;
+    const image = cornerstone.getEnabledElement(this.element).image;
+    const column = image?.columnPixelSpacing;
+    const row = image?.rowPixelSpacing;
+    const lengthPx = Math.hypot(x2 - x1, y2 - y1);
+    // From the ends, with the spacing cornerstone labels the line with: the list says what the image says.
+    const lengthMm = column !== undefined && row !== undefined ? Math.hypot((x2 - x1) * column, (y2 - y1) * row) : null;
+    if (lengthPx > 0) this.hooks.onMeasurement({ lengthMm, lengthPx, index: pending.index, points: pending.points });
+  }
+
   private boxReleased(): void {
     const box = this.pendingBox;
     this.pendingBox = null;
@@ -239,11 +268,11 @@ export class StackViewport {
       return;
     }
     if ((detail.toolName ?? detail.toolType) !== 'Length') return;
-    const length = typeof detail.measurementData?.length === 'number' ? detail.measurementData.length : null;
-    if (length === null) return;
-    const image = cornerstone.getEnabledElement(this.element).image;
-    const calibrated = image?.rowPixelSpacing !== undefined && image.columnPixelSpacing !== undefined;
-    this.hooks.onMeasurement({ lengthMm: calibrated ? length : null, lengthPx: length, index: this.index });
+    const ends = detail.measurementData?.handles;
+    const points = [ends?.start?.x, ends?.start?.y, ends?.end?.x, ends?.end?.y];
+    if (!points.every((v): v is number => typeof v === 'number' && Number.isFinite(v))) return;
+    this.pendingLength = { points: points as [number, number, number, number], index: this.index };
+    if (event.type === cornerstoneTools.EVENTS.MEASUREMENT_COMPLETED) this.lengthReleased();
   }
 
   /** Everything this viewport created, released: timer, tool state, listeners, element, cached images. */

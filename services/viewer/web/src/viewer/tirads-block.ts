@@ -131,7 +131,9 @@ export function noduleBlock(initial: NoduleState, onChange: () => void, onRemove
     const onInput = (): void => {
       const l = Number.parseFloat(long.value);
       const s = Number.parseFloat(short.value);
-      state = { ...state, size: Number.isFinite(l) && l > 0 ? { longMm: l, shortMm: Number.isFinite(s) && s > 0 ? s : null, source: 'reader', confirmed: true } : null };
+      // The caliper line stays only while the long axis is still the length it measured.
+      const line = state.size?.longAxisLine && state.size.longMm === l ? state.size.longAxisLine : null;
+      state = { ...state, size: Number.isFinite(l) && l > 0 ? { longMm: l, shortMm: Number.isFinite(s) && s > 0 ? s : null, longAxisLine: line, source: 'reader', confirmed: true } : null };
       changed();
     };
     long.addEventListener('change', onInput);

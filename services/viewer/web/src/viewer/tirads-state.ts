@@ -17,9 +17,18 @@ export interface FociField {
   source: Source;
   confirmed: boolean;
 }
+/** Where the long axis was measured: the image, frame and caliper ends (image pixels), for the signed SR. */
+export interface MeasuredLine {
+  sopInstanceUid: string;
+  frameNumber: number;
+  points: [number, number, number, number];
+}
+
 export interface SizeField {
   longMm: number;
   shortMm: number | null;
+  /** Set when the long axis came from the caliper on an image; dropped when the reader types another value. */
+  longAxisLine?: MeasuredLine | null;
   source: Source;
   confirmed: boolean;
 }
@@ -118,6 +127,16 @@ export function confirmAi(n: NoduleState): NoduleState {
 
 const source = (v: unknown): Source => (v === 'ai' ? 'ai' : 'reader');
 
+function parseLine(value: unknown): MeasuredLine | null {
+  const o = obj(value);
+  const sop = str(o.sopInstanceUid);
+  const frame = num(o.frameNumber);
+  const points = arr(o.points).map(num);
+  if (sop === null || frame === null || points.length !== 4 || points.some((p) => p === null)) return null;
+  const [x1, y1, x2, y2] = points as number[];
+  return { sopInstanceUid: sop, frameNumber: frame, points: [x1 ?? 0, y1 ?? 0, x2 ?? 0, y2 ?? 0] };
+}
+
 /** A nodule of a report version as the server returned it (fields as stored, plus its `score`). */
 export function parseStoredNodule(value: unknown): (NoduleState & { score: NoduleScore | null; cTirads: CTiradsScore | null }) | null {
   const o = obj(value);
@@ -137,7 +156,7 @@ export function parseStoredNodule(value: unknown): (NoduleState & { score: Nodul
     shape: field(o.shape),
     margin: field(o.margin),
     echogenicFoci: { codes: arr(foci.codes).flatMap((c) => (typeof c === 'string' ? [c] : [])), source: source(foci.source), confirmed: bool(foci.confirmed) ?? false },
-    size: longMm === null ? null : { longMm, shortMm: num(size.shortMm), source: source(size.source), confirmed: bool(size.confirmed) ?? false },
+    size: longMm === null ? null : { longMm, shortMm: num(size.shortMm), longAxisLine: parseLine(size.longAxisLine), source: source(size.source), confirmed: bool(size.confirmed) ?? false },
     cometTail: bool(obj(o.cometTail).present) === null ? null : { present: bool(obj(o.cometTail).present) ?? false, source: 'reader', confirmed: true },
     provenMalignant: bool(o.provenMalignant) ?? false,
     aiNodule: sop ? { sopInstanceUid: sop, frameNumber: num(ai.frameNumber) ?? 1, index: num(ai.index) ?? 1 } : null,

@@ -172,7 +172,19 @@ export function viewerPage(ctx: PageContext): Teardown {
 
   function onMeasurement(m: Measurement): void {
     const text = m.lengthMm === null ? `${m.lengthPx.toFixed(1)} px (no calibration)` : `${m.lengthMm.toFixed(1)} mm`;
-    measurements.append(h('li', { 'data-testid': 'measurement' }, `Length ${text} · frame ${m.index + 1}`));
+    const item = h('li', { 'data-testid': 'measurement' }, `Length ${text} · frame ${m.index + 1}`);
+    const frame = frames[m.index];
+    // A calibrated caliper can be a nodule's long axis; the signed SR then says on which image and frame.
+    if (m.lengthMm !== null && m.points !== null && frame) {
+      const lengthMm = m.lengthMm;
+      const line = { sopInstanceUid: frame.sopInstanceUid, frameNumber: frame.frameNumber, points: m.points };
+      const use = h('button', { type: 'button', class: 'link', 'data-testid': 'measurement-to-nodule' }, 'Use as nodule long axis');
+      use.addEventListener('click', () => {
+        if (!report.useLongAxis(lengthMm, line)) status.set('The report is signed: add an addendum instead.', 'error');
+      });
+      item.append(' · ', use);
+    }
+    measurements.append(item);
   }
 
   async function showSeries(series: SeriesInfo, initialIndex = 0): Promise<void> {
