@@ -18,6 +18,7 @@
 #   CEPH_OSD_STORE bluestore (default) | memstore
 #   CEPH_MON_PORT  mon msgr2 port (default 3300); msgr1 port = CEPH_MON_PORT+1
 #   RGW_PORT       S3 endpoint port on 127.0.0.1 (default 7480)
+#   RGW_LC_DEBUG_INTERVAL  seconds per lifecycle "day" (default 10, for the tiering tests; 0 = real days)
 #   CEPH_PORT_MIN  first port of the range OSDs/mgr bind to (default 6800, 200 ports)
 #   S3_ACCESS_KEY / S3_SECRET_KEY  S3 credentials of the admin-like user `test` (default: generated per
 #                  cluster; one credential per copy: infra/ceph/copy-credentials.sh)
@@ -38,6 +39,9 @@ OSD_STORE=${CEPH_OSD_STORE:-bluestore}
 MON_PORT=${CEPH_MON_PORT:-3300}
 MON_PORT1=$((MON_PORT + 1))
 RGW_PORT=${RGW_PORT:-7480}
+# rgw_lc_debug_interval: a lifecycle day lasts this many seconds (RGW_LC_DEBUG_INTERVAL=0: real days).
+LC_DEBUG_INTERVAL=${RGW_LC_DEBUG_INTERVAL:-10}
+[ "$LC_DEBUG_INTERVAL" = 0 ] && LC_DEBUG_INTERVAL=-1
 # Generated per cluster unless given (#17: no fixed credentials). 20 and 40 characters, as RGW's own.
 # A finite read of /dev/urandom first: `tr </dev/urandom | head` dies of SIGPIPE, which pipefail + set -e
 # turn into a silent exit 141 of this script.
@@ -228,6 +232,8 @@ rgw_thread_pool_size = 64
 rgw_enable_apis = s3, admin
 rgw_dns_name = localhost
 log_file = $DATA/log/rgw.a.log
+# Lifecycle "days" last this many seconds (storage tiering tests, #18); -1 = real days.
+rgw_lc_debug_interval = $LC_DEBUG_INTERVAL
 EOF
 
 # ---------------------------------------------------------------- keys + mon
@@ -263,7 +269,7 @@ log "mon.a in quorum"
 # One ceph CLI session for all mon commands (each CLI start costs ~0.3 s):
 # register the OSD ids, pre-create the RGW pools (size $POOL_SIZE, 8 PGs each, so
 # radosgw does not create them lazily while the first client waits), mgr knobs.
-RGW_POOLS=".rgw.root default.rgw.log default.rgw.control default.rgw.meta default.rgw.buckets.index default.rgw.buckets.data default.rgw.buckets.non-ec"
+RGW_POOLS=".rgw.root default.rgw.log default.rgw.control default.rgw.meta default.rgw.buckets.index default.rgw.buckets.data default.rgw.buckets.non-ec default.rgw.cold.data"
 OSD_UUIDS=()
 {
   echo "config set mgr mgr/devicehealth/enable_monitoring false --force"
@@ -313,6 +319,25 @@ for i in $(seq 1 240); do
 done
 log "radosgw answering on http://127.0.0.1:$RGW_PORT"
 
+# Storage tiering (#18): a COLD storage class in the default placement, on a pool of its own (here
+# replicated like the rest; in production an erasure-coded pool on dense disks). radosgw reads the
+# zone's placement at start, so it is restarted once.
+radosgw-admin zonegroup placement add --rgw-zonegroup default --placement-id default-placement --storage-class COLD >/dev/null
+radosgw-admin zone placement add --rgw-zone default --placement-id default-placement --storage-class COLD \
+  --data-pool default.rgw.cold.data >/dev/null
+rgw_pid=$(cat "$DATA/run/client.rgw.a.pid")
+kill "$rgw_pid"
+for i in $(seq 1 100); do kill -0 "$rgw_pid" 2>/dev/null || break; sleep 0.1; done
+rm -f "$DATA/run/client.rgw.a.pid"
+radosgw -n client.rgw.a
+for i in $(seq 1 100); do [ -s "$DATA/run/client.rgw.a.pid" ] && break; sleep 0.1; done
+for i in $(seq 1 240); do
+  [ "$(http_code "$RGW_PORT")" = 200 ] && break
+  sleep 0.25
+  [ "$i" = 240 ] && die "radosgw not answering after the storage class was added; see $DATA/log/rgw.a.log"
+done
+log "storage class COLD added (pool default.rgw.cold.data), lifecycle day = ${LC_DEBUG_INTERVAL} s"
+
 radosgw-admin user create --uid=test --display-name="test user" \
   --access-key="$ACCESS_KEY" --secret-key="$SECRET_KEY" >"$DATA/user.json"
 
@@ -326,6 +351,7 @@ export S3_SECRET_KEY=$SECRET_KEY
 export S3_REGION=default
 export CEPH_CONF=$CONF
 export CEPH_DATA=$DATA
+export S3_LC_DEBUG_INTERVAL=$([ "$LC_DEBUG_INTERVAL" -gt 0 ] && echo "$LC_DEBUG_INTERVAL" || echo 0)
 EOF
 log "S3 ready"
 cat "$DATA/s3.env"

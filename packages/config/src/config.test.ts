@@ -173,6 +173,25 @@ describe('one S3 credential per copy (#17)', () => {
   });
 });
 
+describe('storage tiering (#18)', () => {
+  const base = { AUTH_TOKEN_SECRET: secret, STORAGE_BACKEND: 's3', S3_ENDPOINTS: 'http://127.0.0.1:7480', S3_BUCKETS: 'c1,c2,c3', S3_ACCESS_KEY: 'k', S3_SECRET_KEY: 's' };
+
+  it('gives each copy its own transition age, in bucket order, to the configured class; none by default', () => {
+    const tiered = storageTargetSettings(loadConfig({ ...base, STORAGE_COLD_AFTER_DAYS: '730, never ,90' }));
+    expect(tiered.kind === 's3' && tiered.replicas.map((r) => r.tiering)).toEqual([{ afterDays: 730, storageClass: 'COLD' }, null, { afterDays: 90, storageClass: 'COLD' }]);
+    const glacier = storageTargetSettings(loadConfig({ ...base, STORAGE_COLD_AFTER_DAYS: '90,90,90', STORAGE_COLD_CLASS: 'GLACIER_IR' }));
+    expect(glacier.kind === 's3' && glacier.replicas[0]?.tiering).toEqual({ afterDays: 90, storageClass: 'GLACIER_IR' });
+    const plain = storageTargetSettings(loadConfig(base));
+    expect(plain.kind === 's3' && plain.replicas.map((r) => r.tiering)).toEqual([null, null, null]);
+  });
+
+  it('refuses it on fs (no storage classes) and values that are not three ages', () => {
+    expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, STORAGE_COLD_AFTER_DAYS: '90,90,90' })).toThrow(/STORAGE_COLD_AFTER_DAYS: only with STORAGE_BACKEND=s3/);
+    expect(() => loadConfig({ ...base, STORAGE_COLD_AFTER_DAYS: '90,90' })).toThrow(/STORAGE_COLD_AFTER_DAYS/);
+    expect(() => loadConfig({ ...base, STORAGE_COLD_CLASS: 'cold' })).toThrow(/STORAGE_COLD_CLASS/);
+  });
+});
+
 describe('configuration reference', () => {
   it('README.md is in sync with the schema (run `npm run docs:config` after changing it)', () => {
     const readme = fs.readFileSync(path.resolve(__dirname, '../../../README.md'), 'utf8');

@@ -15,6 +15,9 @@ export type StorageConfig =
       /** One per copy, in bucket order (#17); the same three when one shared key is configured. */
       credentials: [S3Credential, S3Credential, S3Credential];
       region: string;
+      /** Per copy: days until its lifecycle rule moves it to coldStorageClass; null = never (#18 tiering). */
+      coldAfterDays: [number | null, number | null, number | null];
+      coldStorageClass: string;
     };
 
 export interface S3Credential {
@@ -175,6 +178,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
             [0, 1, 2].map((i) => ({ accessKey: e.S3_ACCESS_KEYS?.[i] ?? e.S3_ACCESS_KEY ?? '', secretKey: e.S3_SECRET_KEYS?.[i] ?? e.S3_SECRET_KEY ?? '' })),
           ),
           region: e.S3_REGION,
+          coldAfterDays: triple(
+            (e.STORAGE_COLD_AFTER_DAYS ?? 'never,never,never').split(',').map((v) => (v.trim() === 'never' ? null : Number(v.trim()))),
+          ),
+          coldStorageClass: e.STORAGE_COLD_CLASS,
         }
       : {
           backend: 'fs',
@@ -317,7 +324,18 @@ export function storageTargetSettings(
   config: Config,
 ):
   | { kind: 'fs'; roots: string[] }
-  | { kind: 's3'; replicas: { name: string; endpoint: string; accessKey: string; secretKey: string; region: string; bucket: string }[] } {
+  | {
+      kind: 's3';
+      replicas: {
+        name: string;
+        endpoint: string;
+        accessKey: string;
+        secretKey: string;
+        region: string;
+        bucket: string;
+        tiering: { afterDays: number; storageClass: string } | null;
+      }[];
+    } {
   const storage = config.storage;
   if (storage.backend === 'fs') return { kind: 'fs', roots: [...storage.roots] };
   return {
@@ -329,6 +347,11 @@ export function storageTargetSettings(
       secretKey: storage.credentials[i]?.secretKey ?? '',
       region: storage.region,
       bucket,
+      tiering: tieringOf(storage.coldAfterDays[i] ?? null, storage.coldStorageClass),
     })),
   };
+}
+
+function tieringOf(afterDays: number | null, storageClass: string): { afterDays: number; storageClass: string } | null {
+  return afterDays === null ? null : { afterDays, storageClass };
 }

@@ -135,6 +135,18 @@ export const envSchema = z
     ),
     S3_SECRET_KEYS: csv('Comma-separated S3 secret keys, one per copy, in the order of S3_ACCESS_KEYS.'),
     S3_REGION: z.string().min(1).default('us-east-1').describe('S3 region name.'),
+    STORAGE_COLD_AFTER_DAYS: z
+      .string()
+      .regex(/^\s*(\d{1,5}|never)\s*,\s*(\d{1,5}|never)\s*,\s*(\d{1,5}|never)\s*$/, 'three values, each a number of days or "never", e.g. 730,90,90')
+      .optional()
+      .describe(
+        'Storage tiering (S3 only, #18): per copy in S3_BUCKETS order, the age in days after which an S3 lifecycle rule moves the copy to STORAGE_COLD_CLASS, or "never"; e.g. 730,90,90 keeps the first copy hot two years and the other two 90 days. Set on the buckets at start by the roles that prepare them; unset removes the rule. A transition keeps the version and its Object Lock retention. Not applicable to STORAGE_BACKEND=fs (no storage classes; put the replica directories on the storage you want).',
+      ),
+    STORAGE_COLD_CLASS: z
+      .string()
+      .regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'an S3 storage class name, e.g. COLD or GLACIER')
+      .default('COLD')
+      .describe('The storage class STORAGE_COLD_AFTER_DAYS moves copies to: on Ceph RGW a storage class of the placement target (infra/ceph/up.sh adds COLD); on AWS e.g. GLACIER_IR (reads need no restore).'),
     STORAGE_ENCRYPTION: z
       .enum(['aes-256-gcm', 'sm4', 'off'])
       .default('aes-256-gcm')
@@ -357,6 +369,9 @@ export const envSchema = z
     }
     if (env.NODE_ENV === 'production' && env.OIDC_ISSUER === undefined && env.OIDC_PROVIDER === 'embedded' && env.OIDC_PROVIDER_KEYS_FILE === undefined) {
       ctx.addIssue({ code: 'custom', path: ['OIDC_PROVIDER_KEYS_FILE'], message: 'required in production with the embedded OIDC provider (or OIDC_PROVIDER=off)' });
+    }
+    if (env.STORAGE_COLD_AFTER_DAYS !== undefined && env.STORAGE_BACKEND !== 's3') {
+      ctx.addIssue({ code: 'custom', path: ['STORAGE_COLD_AFTER_DAYS'], message: 'only with STORAGE_BACKEND=s3: fs targets have no storage classes' });
     }
     if (env.STORAGE_FS_ROOTS !== undefined && env.STORAGE_FS_ROOTS.length !== 3) {
       ctx.addIssue({ code: 'custom', path: ['STORAGE_FS_ROOTS'], message: 'exactly three directories (one per copy)' });

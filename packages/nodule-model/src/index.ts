@@ -31,4 +31,4 @@ export {
 } from './tirads.codes';
 export type { CodedConcept } from './tirads.codes';
 export { AI_PRIORITIES, AI_RESULT_STATUSES, isAiPriority, isAiResultStatus } from './ai-result.view';
-export type { AiPriority, AiResultStatus, AiResultView, AiResultsView } from './ai-result.view';
+export type { AiFrameView, AiImageIds, AiImageView, AiPriority, AiResultStatus, AiResultView, AiResultsView, AiScoredImageView } from './ai-result.view';

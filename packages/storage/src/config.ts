@@ -23,6 +23,8 @@ export interface S3TargetSettings {
   secretKey: string;
   region?: string;
   bucket: string;
+  /** Lifecycle transition of this copy to a cold storage class after `afterDays` (#18); null or absent: none. */
+  tiering?: { afterDays: number; storageClass: string } | null;
 }
 
 export type TargetSettings = FsTargetSettings | S3TargetSettings;

@@ -252,6 +252,8 @@ export class FsReplicaTarget implements ReplicaTarget {
         legalHold: sidecar?.legalHold ?? false,
         versionId: null,
         origin: sidecar?.origin ?? null,
+        // Not applicable: a directory has no storage classes (docs/operations.md, storage tiering).
+        storageClass: null,
       };
     } catch (error) {
       if (errnoCode(error) === 'ENOENT') return null;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import * as Minio from 'minio';
 import { AppError, isAppError, type Logger } from '@yunying/core';
@@ -35,12 +36,22 @@ export interface S3ReplicaTargetOptions {
   bucket: string;
   /** Seals new copies and opens sealed ones (#17); default: none (plain copies, sealed ones do not open). */
   envelope?: ObjectEnvelope;
+  /** Lifecycle transition of the copies to a cold storage class after `afterDays` (#18); null or absent: none. */
+  tiering?: { afterDays: number; storageClass: string } | null;
   logger?: Logger;
 }
 
 /** User metadata of a sealed version: the content size (the object's own size is the ciphertext's), so
  * that stat needs no read. Immutable with the version, like the origin. */
 const CONTENT_SIZE_META = 'yunying-content-size';
+
+/** The ID of the one lifecycle rule Yunying owns on a copy bucket; other rules are left as they are. */
+export const TIERING_RULE_ID = 'yunying-cold-tier';
+
+interface LifecycleRule {
+  ID?: string;
+  [field: string]: unknown;
+}
 
 const MIN_DEFAULT_DAYS = GLOBAL_MINIMUM_RETENTION_YEARS * 365;
 
@@ -59,6 +70,12 @@ interface Version {
   versionId: string | null;
   /** User metadata of the version (minio: lower-case names without the x-amz-meta- prefix). */
   metadata: Record<string, unknown>;
+}
+
+/** HEAD answers x-amz-storage-class only for a class other than STANDARD (AWS and RGW alike). */
+function storageClassOf(metadata: Record<string, unknown>): string {
+  const value = metadata['x-amz-storage-class'];
+  return typeof value === 'string' && value !== '' ? value : 'STANDARD';
 }
 
 /** A version's content size: its own, or the one a sealed version records in its metadata. */
@@ -88,6 +105,9 @@ export class S3ReplicaTarget implements ReplicaTarget {
   private readonly region: string;
   private readonly client: Minio.Client;
   private readonly logger: Logger | undefined;
+  private readonly tiering: { afterDays: number; storageClass: string } | null;
+  /** The bucket's default retention in days, as ensureBucket found or set it (the global minimum before). */
+  private defaultRetentionDays = MIN_DEFAULT_DAYS;
   private readonly envelope: ObjectEnvelope;
 
   constructor(options: S3ReplicaTargetOptions) {
@@ -108,6 +128,10 @@ export class S3ReplicaTarget implements ReplicaTarget {
     this.endpoint = url.origin;
     this.region = options.region ?? 'us-east-1';
     this.logger = options.logger;
+    this.tiering = options.tiering ?? null;
+    if (this.tiering !== null && (!Number.isInteger(this.tiering.afterDays) || this.tiering.afterDays < 1)) {
+      throw new AppError('config_invalid', `replica ${options.name}: tiering needs a whole number of days ≥ 1`);
+    }
     this.envelope = options.envelope ?? ObjectEnvelope.plain();
     const useSSL = url.protocol === 'https:';
     this.client = new Minio.Client({
@@ -151,6 +175,7 @@ export class S3ReplicaTarget implements ReplicaTarget {
         throw new AppError('config_invalid', `replica ${this.name}: bucket has no Object Lock; create a new bucket`);
       }
       const days = config.unit === 'Years' ? config.validity * 365 : config.unit === 'Days' ? config.validity : 0;
+      this.defaultRetentionDays = config.mode === 'COMPLIANCE' && days >= MIN_DEFAULT_DAYS ? days : MIN_DEFAULT_DAYS;
       if (config.mode !== 'COMPLIANCE' || days < MIN_DEFAULT_DAYS) {
         await (this.client.setObjectLockConfig(this.bucket, {
           mode: Minio.RETENTION_MODES.COMPLIANCE,
@@ -158,9 +183,68 @@ export class S3ReplicaTarget implements ReplicaTarget {
           validity: GLOBAL_MINIMUM_RETENTION_YEARS,
         }) as unknown as Promise<void>);
       }
+      await this.applyTiering();
     } catch (error) {
       throw this.mapError(error, 'cannot prepare the bucket');
     }
+  }
+
+  /**
+   * PutObject with its COMPLIANCE retention (and legal hold) in the same request, as x-amz-object-lock-*
+   * headers (minio's putObject would turn them into user metadata). One request rather than PutObject then
+   * PutObjectRetention matters for tiering (#18): RGW 16.2's lifecycle does not transition a version whose
+   * lock was set after the upload (ECANCELED in its log; observed). The retain-until is the later of the
+   * one asked (rounded up to the second: S3 dates have seconds) and the bucket's default retention, which
+   * an explicit date would otherwise replace. Returns the new version id.
+   */
+  private async putLocked(key: string, body: Buffer, userMeta: Record<string, string>, meta: CopyMeta): Promise<string | null> {
+    const floor = Date.now() + this.defaultRetentionDays * 86_400_000;
+    const until = new Date(Math.ceil(Math.max(meta.retainUntil.getTime(), floor) / 1000) * 1000);
+    const headers: Record<string, string | number> = {
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': body.length,
+      'Content-MD5': createHash('md5').update(body).digest('base64'),
+      'x-amz-object-lock-mode': 'COMPLIANCE',
+      'x-amz-object-lock-retain-until-date': until.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      ...(meta.legalHold ? { 'x-amz-object-lock-legal-hold': 'ON' } : {}),
+    };
+    for (const [name, value] of Object.entries(userMeta)) headers[`x-amz-meta-${name}`] = value;
+    const response = await this.client.makeRequestAsync({ method: 'PUT', bucketName: this.bucket, objectName: key, headers }, body, [200]);
+    response.resume();
+    const versionId = response.headers['x-amz-version-id'];
+    return typeof versionId === 'string' && versionId !== '' ? versionId : null;
+  }
+
+  /**
+   * Storage tiering (#18): one lifecycle rule on the copies (sha256/ only; audit records stay hot) moves
+   * each version `afterDays` after it was written to the cold storage class, current and noncurrent alike
+   * (a noncurrent version is still a recorded copy). A transition changes where the bytes lie, not the
+   * version, its metadata or its Object Lock retention; reads need no restore on Ceph RGW classes (pools
+   * of the same cluster). Without a policy the rule is removed; rules of others are kept.
+   */
+  private async applyTiering(): Promise<void> {
+    let rules: LifecycleRule[] = [];
+    try {
+      const current = (await this.client.getBucketLifecycle(this.bucket)) as unknown as { Rule?: LifecycleRule | LifecycleRule[] } | null;
+      rules = current?.Rule === undefined ? [] : Array.isArray(current.Rule) ? current.Rule : [current.Rule];
+    } catch (error) {
+      if (s3Code(error) !== 'NoSuchLifecycleConfiguration') throw error;
+    }
+    const others = rules.filter((r) => r.ID !== TIERING_RULE_ID);
+    if (this.tiering === null) {
+      if (others.length === rules.length) return;
+      if (others.length === 0) await this.client.removeBucketLifecycle(this.bucket);
+      else await this.client.setBucketLifecycle(this.bucket, { Rule: others } as unknown as Minio.LifecycleConfig);
+      return;
+    }
+    const ours: LifecycleRule = {
+      ID: TIERING_RULE_ID,
+      Status: 'Enabled',
+      Filter: { Prefix: 'sha256/' },
+      Transition: { Days: this.tiering.afterDays, StorageClass: this.tiering.storageClass },
+      NoncurrentVersionTransition: { NoncurrentDays: this.tiering.afterDays, StorageClass: this.tiering.storageClass },
+    };
+    await this.client.setBucketLifecycle(this.bucket, { Rule: [...others, ours] } as unknown as Minio.LifecycleConfig);
   }
 
   async put(key: string, bytes: Uint8Array, meta: CopyMeta): Promise<CopyReceipt> {
@@ -184,20 +268,16 @@ export class S3ReplicaTarget implements ReplicaTarget {
         const stored = await this.envelope.seal(bytes);
         const buffer = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);
         // The origin rides as user metadata: immutable with the version, so it is as durable as the bytes.
-        const uploaded = await this.client.putObject(this.bucket, key, buffer, buffer.length, {
-          'Content-Type': 'application/octet-stream',
-          sha256: hex,
-          ...(stored === bytes ? {} : { [CONTENT_SIZE_META]: String(bytes.length) }),
-          ...(meta.origin === undefined ? {} : originToStrings(meta.origin)),
-        });
-        version = uploaded.versionId ? { size: buffer.length, versionId: uploaded.versionId, metadata: {} } : await this.currentVersion(key);
+        const userMeta = { sha256: hex, ...(stored === bytes ? {} : { [CONTENT_SIZE_META]: String(bytes.length) }), ...(meta.origin === undefined ? {} : originToStrings(meta.origin)) };
+        const uploadedVersion = await this.putLocked(key, buffer, userMeta, meta);
+        version = uploadedVersion !== null ? { size: buffer.length, versionId: uploadedVersion, metadata: {} } : await this.currentVersion(key);
         if (version === null) throw new AppError('unavailable', `replica ${this.name}: object not visible after upload`, { retryable: true });
       }
       if (version.versionId === null) {
         throw new AppError('config_invalid', `replica ${this.name}: bucket is not versioned (no Object Lock)`);
       }
       const retainUntil = await this.lockAtLeast(key, version.versionId, meta.retainUntil);
-      if (meta.legalHold && !existingHold) await this.writeLegalHold(key, version.versionId, true);
+      if (meta.legalHold && !existingHold && !(await this.legalHoldOf(key, version.versionId))) await this.writeLegalHold(key, version.versionId, true);
       return {
         target: this.name,
         key,
@@ -227,6 +307,7 @@ export class S3ReplicaTarget implements ReplicaTarget {
         legalHold: await this.legalHoldOf(key, version.versionId),
         versionId: version.versionId,
         origin: originFromStrings(version.metadata),
+        storageClass: storageClassOf(version.metadata),
       };
     } catch (error) {
       throw this.mapError(error, 'stat failed');
@@ -305,6 +386,7 @@ export class S3ReplicaTarget implements ReplicaTarget {
         return result;
       }
       result.exists = true;
+      result.storageClass = storageClassOf(version.metadata);
       // Sealed copies are opened and the content hashed (see the fs target and docs/security-storage.md).
       const content = await this.contentOf(key, version.versionId);
       if (content === null) {

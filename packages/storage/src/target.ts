@@ -48,6 +48,8 @@ export interface CopyStat {
   versionId: string | null;
   /** Null for copies written before origins were recorded, or by a writer that gave none. */
   origin: ObjectOrigin | null;
+  /** S3: the version's storage class (STANDARD, or the cold class after a lifecycle transition, #18); fs: null. */
+  storageClass: string | null;
 }
 
 /** One object found by listing a target (its name and size as the target reports them). */
@@ -84,6 +86,8 @@ export interface VerifyResult {
    * stays true: reads ask for it), but each is a Security Alert. Always empty on fs (no versions).
    */
   tampering: string[];
+  /** S3: the storage class the copy was found in (a transitioned copy is read and verified like any other); fs or not reached: null. */
+  storageClass: string | null;
 }
 
 export interface ByteRange {
@@ -140,5 +144,5 @@ export interface ReplicaTarget extends WormRecordTarget {
 
 /** A verification result with nothing confirmed yet; each target fills in what it checks. */
 export function unverifiedResult(target: string, key: string, problems: string[] = []): VerifyResult {
-  return { target, key, ok: false, exists: false, sizeOk: false, sha256Ok: false, lockOk: false, lockMode: null, retainUntil: null, problems, tampering: [] };
+  return { target, key, ok: false, exists: false, sizeOk: false, sha256Ok: false, lockOk: false, lockMode: null, retainUntil: null, problems, tampering: [], storageClass: null };
 }

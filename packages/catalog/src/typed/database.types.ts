@@ -119,6 +119,7 @@ export interface Copies {
   nextRepairAt: Timestamp | null;
   lastRepairedAt: Timestamp | null;
   tampering: string | null;
+  storageClass: string | null;
 }
 
 export interface DimseCommitmentPending {

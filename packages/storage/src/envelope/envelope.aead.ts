@@ -21,8 +21,8 @@ export interface SegmentCipher {
   readonly id: number;
   readonly dataKeyBytes: number;
   readonly tagBytes: number;
-  /** `plain` sealed as segment `index`: ciphertext then tag. */
-  seal(dataKey: Buffer, index: number, aad: Buffer, plain: Buffer): Buffer;
+  /** `plain` sealed as segment `index`: ciphertext then tag, as pieces (the caller concatenates once). */
+  seal(dataKey: Buffer, index: number, aad: Buffer, plain: Buffer): Buffer[];
   /** The plaintext, or null when the segment does not authenticate (tampered, truncated, wrong key). */
   open(dataKey: Buffer, index: number, aad: Buffer, sealed: Buffer): Buffer | null;
 }
@@ -43,7 +43,9 @@ const aesGcm: SegmentCipher = {
     const nonce = Buffer.concat([Buffer.alloc(4), indexBytes(index, 8)]);
     const cipher = crypto.createCipheriv('aes-256-gcm', dataKey, nonce, { authTagLength: 16 });
     cipher.setAAD(aad);
-    return Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
+    const ciphertext = cipher.update(plain);
+    const rest = cipher.final();
+    return rest.length === 0 ? [ciphertext, cipher.getAuthTag()] : [ciphertext, rest, cipher.getAuthTag()];
   },
   open(dataKey, index, aad, sealed) {
     if (sealed.length < 16) return null;
@@ -54,7 +56,8 @@ const aesGcm: SegmentCipher = {
     const plain = decipher.update(sealed.subarray(0, sealed.length - 16));
     try {
       // GCM releases nothing as authentic until final() has checked the tag; the caller gets null otherwise.
-      return Buffer.concat([plain, decipher.final()]);
+      const rest = decipher.final();
+      return rest.length === 0 ? plain : Buffer.concat([plain, rest]);
     } catch {
       return null;
     }
@@ -68,11 +71,13 @@ function sm4Tag(macKey: Buffer, aad: Buffer, counterBlock: Buffer, ciphertext: B
   return crypto.createHmac('sm3', macKey).update(lengths).update(aad).update(counterBlock).update(ciphertext).digest();
 }
 
-/** SM4-CTR + HMAC-SM3 with an explicit 16-byte initial counter block. */
-function sm4Seal(encKey: Buffer, macKey: Buffer, counterBlock: Buffer, aad: Buffer, plain: Buffer): Buffer {
+/** SM4-CTR + HMAC-SM3 with an explicit 16-byte initial counter block: [ciphertext, tag]. */
+function sm4Seal(encKey: Buffer, macKey: Buffer, counterBlock: Buffer, aad: Buffer, plain: Buffer): Buffer[] {
   const cipher = crypto.createCipheriv('sm4-ctr', encKey, counterBlock);
-  const ciphertext = Buffer.concat([cipher.update(plain), cipher.final()]);
-  return Buffer.concat([ciphertext, sm4Tag(macKey, aad, counterBlock, ciphertext)]);
+  const head = cipher.update(plain);
+  const rest = cipher.final();
+  const ciphertext = rest.length === 0 ? head : Buffer.concat([head, rest]);
+  return [ciphertext, sm4Tag(macKey, aad, counterBlock, ciphertext)];
 }
 
 function sm4Open(encKey: Buffer, macKey: Buffer, counterBlock: Buffer, aad: Buffer, sealed: Buffer): Buffer | null {
@@ -81,7 +86,9 @@ function sm4Open(encKey: Buffer, macKey: Buffer, counterBlock: Buffer, aad: Buff
   const expected = sm4Tag(macKey, aad, counterBlock, ciphertext);
   if (!crypto.timingSafeEqual(expected, sealed.subarray(sealed.length - 32))) return null;
   const decipher = crypto.createDecipheriv('sm4-ctr', encKey, counterBlock);
-  return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+  const plain = decipher.update(ciphertext);
+  const rest = decipher.final();
+  return rest.length === 0 ? plain : Buffer.concat([plain, rest]);
 }
 
 const sm4CtrHmacSm3: SegmentCipher = {
@@ -124,7 +131,7 @@ export function wrapKey(algorithm: DataAlgorithm, kek: Buffer, dataKey: Buffer, 
   }
   const { encKey, macKey } = sm4KekParts(kek);
   const counterBlock = crypto.randomBytes(16);
-  return Buffer.concat([Buffer.from([2]), counterBlock, sm4Seal(encKey, macKey, counterBlock, context, dataKey)]);
+  return Buffer.concat([Buffer.from([2]), counterBlock, ...sm4Seal(encKey, macKey, counterBlock, context, dataKey)]);
 }
 
 /** The data key, or null when the wrapped key does not authenticate under `kek` (wrong key, tampered). */

@@ -179,7 +179,7 @@ export class ObjectEnvelope {
     const segmentBytes = 2 ** this.segmentLog2;
     const parts: Buffer[] = [header.bytes];
     const count = segmentCount(content.length, segmentBytes);
-    for (let i = 0; i < count; i++) parts.push(cipher.seal(dataKey, i, header.bytes, plain.subarray(i * segmentBytes, (i + 1) * segmentBytes)));
+    for (let i = 0; i < count; i++) parts.push(...cipher.seal(dataKey, i, header.bytes, plain.subarray(i * segmentBytes, (i + 1) * segmentBytes)));
     return Buffer.concat(parts);
   }
 
@@ -188,7 +188,7 @@ export class ObjectEnvelope {
     if (!isSealed(stored)) return stored;
     const parts: Buffer[] = [];
     for await (const part of this.openChunks([stored])) parts.push(part);
-    return Buffer.concat(parts);
+    return parts.length === 1 && parts[0] !== undefined ? parts[0] : Buffer.concat(parts);
   }
 
   /**

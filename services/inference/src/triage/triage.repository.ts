@@ -5,7 +5,7 @@
  * "Instances seen" counts the study's current instances that are not Structured Reports: the SR this
  * service writes back (and any SR a device sends) is an arrival, but never a reason to triage again.
  */
-import { isAiPriority, isAiResultStatus, type AiPriority, type AiResultStatus, type ClinicScopeRule } from '@yunying/nodule-model';
+import { isAiPriority, isAiResultStatus, type AiImageView, type AiPriority, type AiResultStatus, type ClinicScopeRule } from '@yunying/nodule-model';
 import { kyselyOn, readStudyHeader, type AiResultRow, type Pool, type PoolClient, type StudyHeader } from '@yunying/catalog';
 
 /** PS3.4 B.5: every SR storage SOP class (Basic Text, Enhanced, Comprehensive, Key Object, ...) is under this root. */
@@ -54,13 +54,16 @@ export interface NewResult extends ResultKey {
   category: string | null;
   priority: Priority | null;
   thresholds: object;
-  images: object[];
+  /** The wire contract's per-image entries: what the viewer serves and the web app draws. */
+  images: AiImageView[];
   timings: object;
   /** How the scope gate decided (attributes or image, the thyroid likelihood and the threshold). */
   gate: object | null;
 }
 
-export interface StoredResult extends NewResult {
+export interface StoredResult extends Omit<NewResult, 'images'> {
+  /** As read back (results of earlier models may differ from AiImageView). */
+  images: object[];
   id: string;
   createdAt: Date;
   srSopInstanceUid: string | null;

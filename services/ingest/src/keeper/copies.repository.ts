@@ -141,6 +141,11 @@ export async function markVerifiedOk(pool: Pool, id: string): Promise<void> {
   );
 }
 
+/** The storage class the scrubber found the copy in (#18 tiering); written only when it changed. */
+export async function recordStorageClass(pool: Pool, id: string, storageClass: string): Promise<void> {
+  await pool.query('UPDATE copies SET storage_class = $2 WHERE id = $1 AND storage_class IS DISTINCT FROM $2', [id, storageClass]);
+}
+
 /** The target could not be reached: nothing is known about the copy; look again after `retrySeconds`. */
 export async function postponeUnreachable(pool: Pool, id: string, retrySeconds: number): Promise<void> {
   await pool.query('UPDATE copies SET claimed_until = now() + make_interval(secs => $2) WHERE id = $1', [id, retrySeconds]);

@@ -7,6 +7,7 @@ import {
   claimNextForPass,
   markBad,
   markVerifiedOk,
+  recordStorageClass,
   postponeUnreachable,
   recordTampering,
   swapProtectionProblems,
@@ -53,6 +54,8 @@ export interface ScrubSummary {
   findings: ScrubFinding[];
   repaired: number;
   bytes: number;
+  /** Copies verified per storage class (S3; #18 tiering): a transitioned copy is verified like a hot one. */
+  storageClasses: Record<string, number>;
 }
 
 /** Spaces reads so the scrubber stays under its byte rate; a deliberate throttle, not a wait for an event. */
@@ -133,6 +136,10 @@ export class Scrubber {
       return;
     }
     await this.noteTampering(copy, result, summary);
+    if (result.storageClass !== null && result.exists) {
+      summary.storageClasses[result.storageClass] = (summary.storageClasses[result.storageClass] ?? 0) + 1;
+      await recordStorageClass(pool, copy.id, result.storageClass);
+    }
     if (result.ok) {
       summary.ok += 1;
       metrics.verified.inc({ target: copy.target, outcome: 'ok' });
@@ -235,5 +242,5 @@ export class Scrubber {
 }
 
 function emptySummary(): ScrubSummary {
-  return { verified: 0, ok: 0, unreachable: 0, findings: [], repaired: 0, bytes: 0 };
+  return { verified: 0, ok: 0, unreachable: 0, findings: [], repaired: 0, bytes: 0, storageClasses: {} };
 }

@@ -35,7 +35,7 @@ function result(status: AiResult['status'], nodules: AiNodule[]): AiResult {
     score: 0.4,
     category: 'priority',
     priority: 'priority',
-    images: [{ sopInstanceUid: '1.2.3', seriesInstanceUid: null, score: 0.4, category: null, frameNumber: 3, box: null, outline: [], located: true, nodules, frameScores: [] }],
+    images: [{ sopInstanceUid: '1.2.3', seriesInstanceUid: null, score: 0.4, category: null, frameNumber: 3, box: null, outline: [], located: true, nodules }],
   };
 }
 

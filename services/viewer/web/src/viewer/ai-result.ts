@@ -1,5 +1,14 @@
-import { isAiPriority, isAiResultStatus, type AiPriority, type AiResultStatus, type AiResultView, type AiResultsView } from '@yunying/nodule-model/ai-result-view';
-import { arr, bool, num, obj, str, type JsonObject } from '../app/json';
+import {
+  isAiPriority,
+  isAiResultStatus,
+  type AiPriority,
+  type AiResultStatus,
+  type AiResultView,
+  type AiResultsView,
+  type AiScoredImageView,
+  type NoduleFinding,
+} from '@yunying/nodule-model/ai-result-view';
+import { arr, bool, num, obj, str } from '../app/json';
 
 /**
  * An AI triage result as GET /api/studies/{uid}/ai returns it (the wire contract AiResultView,
@@ -39,7 +48,6 @@ export interface AiImage {
   located: boolean;
   /** The model's nodules on that frame, most suspicious first (services/inference result shape, #13). */
   nodules: AiNodule[];
-  frameScores: { frameNumber: number; score: number }[];
 }
 
 /** One nodule in ACR TI-RADS terms (packages/nodule-model/src/tirads.ts NoduleFinding). */
@@ -84,7 +92,7 @@ function points(value: unknown): [number, number][] {
 }
 
 export function parseNodule(value: unknown): AiNodule | null {
-  const o = obj(value);
+  const o: Unchecked<NoduleFinding> = obj(value);
   const score = num(o.score);
   const trLevel = str(o.trLevel);
   if (score === null || !trLevel) return null;
@@ -118,7 +126,8 @@ export function parseNodule(value: unknown): AiNodule | null {
   };
 }
 
-function image(value: JsonObject): AiImage | null {
+/** `located` was written by models before triage v2 (#13); current ones locate whenever they list nodules. */
+function image(value: Unchecked<AiScoredImageView & { located: boolean }>): AiImage | null {
   const sopInstanceUid = str(value.sopInstanceUid);
   const score = num(value.score);
   if (str(value.status) !== 'scored' || !sopInstanceUid || score === null) return null;
@@ -134,12 +143,6 @@ function image(value: JsonObject): AiImage | null {
     nodules: arr(value.nodules).flatMap((n) => {
       const parsed = parseNodule(n);
       return parsed ? [parsed] : [];
-    }),
-    frameScores: arr(value.frameScores).flatMap((f) => {
-      const o = obj(f);
-      const frameNumber = num(o.frameNumber);
-      const s = num(o.score);
-      return frameNumber !== null && s !== null ? [{ frameNumber, score: s }] : [];
     }),
   };
 }
