@@ -170,16 +170,14 @@ yy_ensure_local_s3() {
   export S3_ENDPOINTS="$S3_ENDPOINT"
   export S3_BUCKETS=${S3_BUCKETS:-yunying-copy-1,yunying-copy-2,yunying-copy-3}
   # One generated credential per copy (#17): RGW users yunying-copy-N own bucket N, yunying-read-N may only
-  # read it. ROLE=all runs every role in one process, so it gets the writers' keys; a viewer started on its
-  # own (ROLE=viewer) gets the readers'. The cluster's own user (S3_ACCESS_KEY) is not handed to the archive.
+  # read it. Every role gets the writers' keys: the viewer stores signed report SRs and key-image KOS through
+  # the one write path, so with the readers' keys signing would fail (docs/security-storage.md). The readers'
+  # keys are for read-only tools. The cluster's own user (S3_ACCESS_KEY) is not handed to the archive.
   local creds
   # The thumbnails bucket (config default: the first bucket + "-derived") is readable by yunying-read-1.
   creds=$(IFS=,; set -- $S3_BUCKETS; bash "$YY_ROOT/infra/ceph/copy-credentials.sh" yunying "$@" "${S3_DERIVED_BUCKET:-$(d="$1-derived"; echo "${d:0:63}")}" 2>> "$YY_DATA/ceph-up.log") \
     || yy_die "could not create the per-copy S3 users; see .data/ceph-up.log"
   eval "$creds"
-  if [ "${ROLE:-all}" = viewer ]; then
-    S3_ACCESS_KEYS=$S3_READ_ACCESS_KEYS S3_SECRET_KEYS=$S3_READ_SECRET_KEYS
-  fi
   export S3_ACCESS_KEYS S3_SECRET_KEYS
   unset S3_ACCESS_KEY S3_SECRET_KEY S3_READ_ACCESS_KEYS S3_READ_SECRET_KEYS
 }

@@ -303,6 +303,7 @@ describe('authorization matrix over every route of every service (real Postgres,
     return request;
   }
 
+  // Every route x every caller x two clinics, a request each: about a minute on a loaded 2-core machine.
   it('has an expectation for every route, and every caller gets exactly what the table says', async () => {
     // Sign-out revokes the caller's session: run it last so the other routes see live credentials.
     const routes = collectRouteTables()
@@ -331,5 +332,5 @@ describe('authorization matrix over every route of every service (real Postgres,
       'DELETE /api/admin/users/:id/totp',
       'DELETE /api/auth/sessions/:id',
     ]);
-  });
+  }, 240_000);
 });

@@ -2,8 +2,11 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeStudy } from '@yunying/dicom/testing';
+import { part10Header, splitPart10 } from '@yunying/dimse';
+import { storeWindowed, type WindowedInstance } from '@yunying/dimse/testing';
 import { objectKey } from '@yunying/storage';
 import { readStoredFile, systemStorageKeyFile } from '@yunying/storage/testing';
+import { ARCHIVE_IMPLEMENTATION } from '../../services/ingest/src/dimse/dimse.server';
 import { Rng } from '../fuzz/mutator';
 import { startLauncher, type LauncherProcess } from '../support/processes';
 import { stowBody, type RunningSystem } from '../support/system';
@@ -82,6 +85,11 @@ export interface CrashRunOptions {
   batchSize?: number;
   concurrency?: number;
   log?: (line: string) => void;
+  /**
+   * Upload over DIMSE instead of STOW-RS: each batch is one association that keeps up to `window`
+   * C-STOREs outstanding (asynchronous operations window); a 0x0000 C-STORE-RSP is the acknowledgement.
+   */
+  dimse?: { port: number; callingAe: string; window: number };
 }
 
 type Json = Record<string, { vr: string; Value?: Record<string, { vr: string; Value?: unknown[] }>[] }>;
@@ -101,8 +109,22 @@ export class CrashRun {
   private readonly leftoverIds = new Set<string>();
   private readonly problems: string[] = [];
 
+  /** Over DIMSE: what each instance is sent as (its dataset), by corpus index. */
+  private readonly overDimse = new Map<number, WindowedInstance>();
+
   constructor(private readonly options: CrashRunOptions) {
     this.corpus = makeCorpus(options.instances, options.seed);
+    if (options.dimse !== undefined) {
+      // The archive stores a C-STORE's dataset wrapped in its own Part 10 header (PS3.10 7.1, byte for byte
+      // as received): the file every check below expects is that header + the dataset sent.
+      const callingAe = options.dimse.callingAe;
+      this.corpus = this.corpus.map((c) => {
+        const { sopClassUid, transferSyntaxUid, sopInstanceUid, dataset } = splitPart10(c.bytes);
+        this.overDimse.set(c.index, { sopClassUid, transferSyntaxUid, sopInstanceUid, dataset: Buffer.from(dataset) });
+        const header = part10Header({ mediaStorageSopClassUid: sopClassUid, mediaStorageSopInstanceUid: sopInstanceUid, transferSyntaxUid, sourceApplicationEntityTitle: callingAe }, ARCHIVE_IMPLEMENTATION);
+        return { ...c, sha256: createHash('sha256').update(header).update(dataset).digest('hex') };
+      });
+    }
     for (const c of this.corpus) this.bySop.set(c.sopInstanceUid, c);
     this.launcher = options.system.launcher;
     this.rng = new Rng(options.seed);
@@ -130,6 +152,33 @@ export class CrashRun {
       return { status: res.status, body: raw ? (JSON.parse(raw) as Json) : {} };
     } catch {
       return null; // connection refused or reset: the process died under the request
+    }
+  }
+
+  /** One association for the batch; the C-STORE status of each answered instance (none when the process died first). */
+  private storeOverDimse(dimse: NonNullable<CrashRunOptions['dimse']>, batch: CorpusInstance[]): Promise<Map<string, number>> {
+    const instances = batch.map((c) => this.overDimse.get(c.index)).filter((i): i is WindowedInstance => i !== undefined);
+    return storeWindowed({ port: dimse.port, callingAe: dimse.callingAe, calledAe: 'YUNYING', window: dimse.window, instances });
+  }
+
+  /** A 0x0000 C-STORE-RSP acknowledges its instance (DIMSE answers a re-send of a stored one 0x0000 too). */
+  private acknowledgeStores(round: number, report: RoundReport, batch: CorpusInstance[], resendSet: Set<number>, statuses: Map<string, number>): void {
+    if (statuses.size < batch.length) report.interrupted += 1;
+    for (const instance of batch) {
+      const status = statuses.get(instance.sopInstanceUid);
+      if (status === undefined) continue;
+      if (status !== 0x0000) {
+        // 0xA700: out of resources (replica quorum missed, shutting down): retryable, never acknowledged.
+        if (status !== 0xa700) this.problems.push(`round ${round}: C-STORE status 0x${status.toString(16)} for a valid instance`);
+        continue;
+      }
+      if (resendSet.has(instance.index)) {
+        report.resent += 1;
+        report.resentAlreadyStored += 1;
+      } else if (!this.acknowledged.has(instance.index)) {
+        this.acknowledged.add(instance.index);
+        report.acknowledged += 1;
+      }
     }
   }
 
@@ -174,6 +223,11 @@ export class CrashRun {
       while (!killed) {
         const batch = batches[next++];
         if (batch === undefined) return;
+        if (this.options.dimse !== undefined) {
+          this.acknowledgeStores(round, report, batch, resendSet, await this.storeOverDimse(this.options.dimse, batch));
+          maybeKill();
+          continue;
+        }
         const answer = await this.post(batch);
         if (answer === null || answer.status >= 500) {
           report.interrupted += 1;

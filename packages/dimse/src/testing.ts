@@ -285,3 +285,67 @@ export function incomingAffectedSopClasses(output: string, messageType: string):
     .filter((message) => new RegExp(`Message Type\\s*:\\s*${messageType}\\b`).test(message))
     .map((message) => /Affected SOP Class UID\s*:\s*(\S+)/.exec(message)?.[1] ?? '(none)');
 }
+
+/** One instance for storeWindowed: its dataset in the encoding of its transfer syntax (no Part 10 header). */
+export interface WindowedInstance {
+  sopClassUid: string;
+  transferSyntaxUid: string;
+  sopInstanceUid: string;
+  dataset: Buffer;
+}
+
+/**
+ * A C-STORE SCU that uses the asynchronous operations window (PS3.7 D.3.3.3), which dcmtk's storescu
+ * (3.6.7) cannot: one association proposing `window`, as many C-STOREs outstanding as the acceptor
+ * grants, the next sent as soon as a response comes back. One presentation context per (SOP class,
+ * transfer syntax). Resolves with the status of every answered instance by SOP Instance UID; those
+ * unanswered when the association ended (refused, aborted, the server killed) are absent.
+ */
+export async function storeWindowed(options: { port: number; callingAe: string; calledAe: string; window: number; instances: WindowedInstance[]; pdvBytes?: number }): Promise<Map<string, number>> {
+  const statuses = new Map<string, number>();
+  const contexts: RawContext[] = [];
+  const contextOf = new Map<string, number>();
+  for (const instance of options.instances) {
+    const key = `${instance.sopClassUid}|${instance.transferSyntaxUid}`;
+    if (contextOf.has(key)) continue;
+    const id = 1 + 2 * contexts.length;
+    contextOf.set(key, id);
+    contexts.push({ id, abstractSyntaxUid: instance.sopClassUid, transferSyntaxUids: [instance.transferSyntaxUid] });
+  }
+  let scu: RawScu;
+  try {
+    scu = await RawScu.connect(options.port);
+  } catch {
+    return statuses;
+  }
+  try {
+    const { pdu: answer, asyncOps } = await scu.associate(options.callingAe, options.calledAe, contexts, { asyncOps: { invoked: options.window, performed: 1 } });
+    if (answer?.type !== 0x02) return statuses;
+    // The acceptor's answer bounds us; none means synchronous, 0 unlimited.
+    const window = asyncOps === null ? 1 : asyncOps.invoked === 0 ? options.window : asyncOps.invoked;
+    const byMessageId = new Map<number, string>();
+    let outstanding = 0;
+    let next = 0;
+    while (next < options.instances.length || outstanding > 0) {
+      while (next < options.instances.length && outstanding < window) {
+        const instance = options.instances[next];
+        if (instance === undefined) break;
+        const messageId = (next % 0xffff) + 1;
+        byMessageId.set(messageId, instance.sopInstanceUid);
+        const contextId = contextOf.get(`${instance.sopClassUid}|${instance.transferSyntaxUid}`) ?? 1;
+        scu.send(storePdus(contextId, cStoreCommand({ messageId, sopClassUid: instance.sopClassUid, sopInstanceUid: instance.sopInstanceUid }), instance.dataset, options.pdvBytes));
+        next += 1;
+        outstanding += 1;
+      }
+      const response = await scu.next();
+      if (response?.type !== 0x04) return statuses;
+      const sopInstanceUid = byMessageId.get(respondedToOf(response));
+      if (sopInstanceUid !== undefined) statuses.set(sopInstanceUid, statusOf(response));
+      outstanding -= 1;
+    }
+    await scu.release();
+    return statuses;
+  } finally {
+    scu.destroy();
+  }
+}

@@ -89,8 +89,8 @@ export interface DimseServer {
   close(): Promise<void>;
 }
 
-/** (0002,0012) / (0002,0013) of the archive's SCP; the gateway has its own. */
-const IMPLEMENTATION = { classUid: '1.2.826.0.1.3680043.10.1557.1', versionName: 'YUNYING_0_1' };
+/** (0002,0012) / (0002,0013) of the archive's SCP; the gateway has its own. Exported for tests that predict the Part 10 file. */
+export const ARCHIVE_IMPLEMENTATION = { classUid: '1.2.826.0.1.3680043.10.1557.1', versionName: 'YUNYING_0_1' };
 const DEFAULT_ASSOCIATION_TIMEOUT_MS = 30_000;
 const DEFAULT_STORE_TIMEOUT_MS = 60_000;
 const DEFAULT_MAX_FIND_RESULTS = 1000;
@@ -256,7 +256,7 @@ export async function startDimseServer(options: DimseServerOptions): Promise<Dim
   const server = await startScpServer<ClinicSession>({
     host: options.host,
     port: options.port,
-    implementation: IMPLEMENTATION,
+    implementation: ARCHIVE_IMPLEMENTATION,
     aeTitle,
     logger,
     onAssociation,
