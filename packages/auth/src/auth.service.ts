@@ -59,11 +59,13 @@ export class AuthService {
   private readonly users: UsersService;
   private readonly clinics: ClinicsService;
   private readonly apiKeys: ApiKeysService;
+  private readonly audit: AuditRecorder;
 
   constructor(options: AuthServiceOptions) {
     if (options.tokenSecret.length < 32) throw new Error('tokenSecret must be at least 32 characters');
     const now = options.now ?? ((): Date => new Date());
     const context: AuthContext = { now, audit: new AuditRecorder(options.audit) };
+    this.audit = context.audit;
     const pool = options.pool;
     this.pool = pool;
     this.accessTokenTtlSeconds = options.accessTokenTtlSeconds;
@@ -128,6 +130,11 @@ export class AuthService {
 
   isSessionActive(sessionId: string, userId: string): Promise<boolean> {
     return this.sessions.isActive(sessionId, userId);
+  }
+
+  /** An external identity provider's token for a role that needs a second factor showed none (refused). */
+  async externalSecondFactorMissing(user: UserView, origin: RequestOrigin): Promise<void> {
+    await this.audit.record(this.audit.loginEvent(user.username, 4, 'oidc-second-factor-missing', origin, 'oidc', user));
   }
 
   listOwnSessions(principal: Principal): Promise<OwnSessionView[]> {

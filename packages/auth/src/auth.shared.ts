@@ -60,7 +60,7 @@ export class AuditRecorder {
     });
   }
 
-  loginEvent(username: string, outcome: 0 | 4 | 8, reason: string | null, origin: RequestOrigin, method: 'password' | 'totp', user?: UserView): AuthAuditEvent {
+  loginEvent(username: string, outcome: 0 | 4 | 8, reason: string | null, origin: RequestOrigin, method: 'password' | 'totp' | 'oidc', user?: UserView): AuthAuditEvent {
     return {
       type: 'User Authentication',
       outcome,

@@ -1,6 +1,9 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { parseCookie } from 'cookie';
 import { AppError, isAppError } from '@yunying/core';
+// Brings in req.requestId (set by createServiceApp's request-context middleware).
+import type {} from '@yunying/http';
+import type { RequestOrigin } from './auth.types';
 import type { Principal } from './principal';
 
 declare module 'express-serve-static-core' {
@@ -12,7 +15,8 @@ declare module 'express-serve-static-core' {
 
 /** What the middleware needs from AuthService (a seam for tests of services that use fake principals). */
 export interface Authenticator {
-  authenticateAccessToken(token: string): Promise<Principal>;
+  /** `origin` (address, request id) is for the audit records of refusals that are not a bad credential. */
+  authenticateAccessToken(token: string, origin?: RequestOrigin): Promise<Principal>;
   authenticateApiKey(key: string): Promise<Principal>;
   /** Told when a presented credential was refused (audited as a Security Alert by AuthService). */
   credentialRefused?(credential: 'api-key' | 'access-token', reason: string, sourceIp: string | null): Promise<void>;
@@ -113,14 +117,19 @@ export function authenticate(authenticator: Authenticator): RequestHandler {
       next();
       return;
     }
-    const result = credential.kind === 'api-key' ? authenticator.authenticateApiKey(credential.key) : authenticator.authenticateAccessToken(credential.token);
+    const result =
+      credential.kind === 'api-key'
+        ? authenticator.authenticateApiKey(credential.key)
+        : authenticator.authenticateAccessToken(credential.token, { sourceIp: req.ip ?? null, requestId: req.requestId ?? null });
     result.then(
       (principal) => {
         req.principal = principal;
         next();
       },
       (error: unknown) => {
-        if (!isAppError(error) || error.code !== 'unauthenticated' || authenticator.credentialRefused === undefined) {
+        // A genuine token refused for a missing second factor is audited as User Authentication where it is refused.
+        const audited = isAppError(error) && error.details?.secondFactorRequired === true;
+        if (!isAppError(error) || error.code !== 'unauthenticated' || audited || authenticator.credentialRefused === undefined) {
           next(error);
           return;
         }

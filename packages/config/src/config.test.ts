@@ -56,10 +56,16 @@ describe('loadConfig', () => {
       issuer: 'https://pacs.example/oidc',
       audience: 'yunying',
       usernameClaim: 'preferred_username',
+      secondFactor: { amr: ['otp', 'mfa', 'hwk', 'swk'], acr: [] },
       embedded: { keysFile: '/srv/yunying/.data/secrets/oidc-provider.jwks.json', generateKeys: true, clients: [{ client_id: 'ohif', redirect_uris: ['https://ohif.example/callback'] }] },
     });
     expect(loadConfig({ AUTH_TOKEN_SECRET: secret, OIDC_PROVIDER: 'off' }).auth.oidc).toBeNull();
     expect(loadConfig({ AUTH_TOKEN_SECRET: secret, OIDC_ISSUER: 'https://idp.example/realm' }).auth.oidc?.embedded).toBeNull();
+    expect(loadConfig({ AUTH_TOKEN_SECRET: secret, OIDC_ISSUER: 'https://idp.example/realm' }).auth.oidc?.secondFactor).toEqual({ amr: ['otp', 'mfa', 'hwk', 'swk'], acr: [] });
+    expect(loadConfig({ AUTH_TOKEN_SECRET: secret, OIDC_ISSUER: 'https://idp.example/realm', OIDC_SECOND_FACTOR_AMR: 'otp, hwk', OIDC_SECOND_FACTOR_ACR: 'gold,urn:mace:incommon:iap:silver' }).auth.oidc?.secondFactor).toEqual({
+      amr: ['otp', 'hwk'],
+      acr: ['gold', 'urn:mace:incommon:iap:silver'],
+    });
     expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, OIDC_CLIENTS: '{not json' })).toThrow(/OIDC_CLIENTS: a JSON array/);
     expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, OIDC_CLIENTS: '[{"client_id":"x","redirect_uris":[]}]' })).toThrow(/OIDC_CLIENTS/);
     const prod = { AUTH_TOKEN_SECRET: secret, NODE_ENV: 'production', AUDIT_MAC_KEY_FILE: '/k/mac', AUDIT_SIGNING_KEY_FILE: '/k/sm2.pem', STORAGE_KEY_FILE: '/k/storage.keys' };

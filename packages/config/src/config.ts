@@ -103,6 +103,12 @@ export interface Config {
       issuer: string;
       audience: string;
       usernameClaim: string;
+      /**
+       * What an external issuer's token must show for a role in secondFactorRoles: one of `amr` (RFC 8176
+       * method references) or `acr` equal to one of `acr`. Not applied to the embedded provider, whose
+       * sign-in is Yunying's own (with its TOTP step).
+       */
+      secondFactor: { amr: string[]; acr: string[] };
       embedded: {
         keysFile: string;
         /** True for a key file left at its default (never in production): created with fresh keys when missing. */
@@ -168,6 +174,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = result.data;
   const dataDir = path.resolve(cwd, e.DATA_DIR);
   const publicViewerUrl = (e.PUBLIC_VIEWER_URL ?? `http://${e.HTTP_HOST.includes(':') ? `[${e.HTTP_HOST}]` : e.HTTP_HOST}:${e.VIEWER_PORT}`).replace(/\/+$/, '');
+  // RFC 8176 method references that mean more than a password: one-time password, multiple factors, a hardware or software key.
+  const oidcSecondFactor = { amr: e.OIDC_SECOND_FACTOR_AMR ?? ['otp', 'mfa', 'hwk', 'swk'], acr: e.OIDC_SECOND_FACTOR_ACR ?? [] };
   const storage: StorageConfig =
     e.STORAGE_BACKEND === 's3'
       ? {
@@ -271,12 +279,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       secondFactorRoles: (e.AUTH_SECOND_FACTOR ?? (e.NODE_ENV === 'production' ? 'privileged' : 'optional')) === 'privileged' ? ['radiologist', 'auditor', 'admin'] : [],
       oidc:
         e.OIDC_ISSUER !== undefined
-          ? { issuer: e.OIDC_ISSUER, audience: e.OIDC_AUDIENCE, usernameClaim: e.OIDC_USERNAME_CLAIM, embedded: null }
+          ? { issuer: e.OIDC_ISSUER, audience: e.OIDC_AUDIENCE, usernameClaim: e.OIDC_USERNAME_CLAIM, secondFactor: oidcSecondFactor, embedded: null }
           : (e.OIDC_PROVIDER ?? (e.NODE_ENV === 'production' ? 'off' : 'embedded')) === 'embedded'
             ? {
                 issuer: `${publicViewerUrl}/oidc`,
                 audience: e.OIDC_AUDIENCE,
                 usernameClaim: e.OIDC_USERNAME_CLAIM,
+                secondFactor: oidcSecondFactor,
                 embedded: {
                   keysFile: path.resolve(cwd, e.OIDC_PROVIDER_KEYS_FILE ?? path.join(dataDir, 'secrets', 'oidc-provider.jwks.json')),
                   generateKeys: e.OIDC_PROVIDER_KEYS_FILE === undefined,

@@ -247,6 +247,12 @@ export const envSchema = z
       .regex(/^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/)
       .default('preferred_username')
       .describe('Claim of an OIDC access token that names the Yunying user (role and clinic grants come from that user; unknown users are refused).'),
+    OIDC_SECOND_FACTOR_AMR: csv(
+      'When a second factor is required (AUTH_SECOND_FACTOR=privileged), the `amr` values (RFC 8176) of an external issuer’s (OIDC_ISSUER) access token, any one of which shows that the provider used a second factor for a radiologist, auditor or admin; a token with none of them (and no accepted `acr`) is refused 401 and audited. Comma-separated. Default: otp,mfa,hwk,swk.',
+    ),
+    OIDC_SECOND_FACTOR_ACR: csv(
+      'When a second factor is required, `acr` values of an external issuer’s access token that show a second factor too (the IdP’s own level names, e.g. a Keycloak level of assurance or `http://schemas.openid.net/pape/policies/2007/06/multi-factor`). Comma-separated. Default: none (only `amr` counts).',
+    ),
     OIDC_PROVIDER: z
       .enum(['embedded', 'off'])
       .optional()

@@ -1,9 +1,15 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair, type JWK, type KeyLike } from 'jose';
+import request from 'supertest';
+import { loadConfig } from '@yunying/config';
+import { createLogger } from '@yunying/core';
+import { createMetricsRegistry, createServiceApp } from '@yunying/http';
 import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
+import type { AuthAuditEvent } from '../auth.audit';
 import { AuthService } from '../auth.service';
-import { OidcAuthenticator } from './oidc.authenticator';
+import { SecureRouter } from '../secure-router';
+import { OidcAuthenticator, withOidc } from './oidc.authenticator';
 import { OidcVerifier } from './oidc.verifier';
 
 /**
@@ -129,6 +135,44 @@ describe('OidcAuthenticator', () => {
     const pair = await auth.signIn('alice', 'correct horse battery staple');
     await expect(a.authenticateAccessToken(pair.accessToken)).resolves.toMatchObject({ username: 'alice', sessionId: pair.principal.sessionId });
     await expect(a.authenticateAccessToken(await token({ preferred_username: 'rita' }, { iss: 'https://other.example' }))).rejects.toMatchObject({ code: 'unauthenticated' });
+  });
+
+  it('with a second factor required, accepts a privileged user only when the provider shows one (amr/acr), and audits the refusal', async () => {
+    const events: AuthAuditEvent[] = [];
+    const secret = 'oidc-test-secret-oidc-test-secret-0123456789';
+    const config = loadConfig({ AUTH_TOKEN_SECRET: secret, OIDC_ISSUER: issuer, AUTH_SECOND_FACTOR: 'privileged', OIDC_SECOND_FACTOR_ACR: 'urn:idp:loa:mfa' });
+    const audited = new AuthService({ pool: catalog.pool, tokenSecret: secret, accessTokenTtlSeconds: 60, refreshTokenTtlSeconds: 3600, audit: { append: (e) => Promise.resolve(events.push(e)) } });
+    // The wiring the services use (withOidc from the configuration), behind the real middleware and problem+json.
+    const routes = new SecureRouter('oidc-test.router', withOidc(audited, config));
+    routes.get('/api/whoami', { scope: 'clinic-data', roles: ['clinic', 'radiologist'] }, (req, res) => {
+      res.json({ user: req.principal.username });
+    });
+    const app = createServiceApp({ service: 'test', logger: createLogger({ level: 'silent', service: 'test' }), metrics: createMetricsRegistry(), readiness: [], routes: [routes.router] });
+    const get = async (claims: Record<string, unknown>): Promise<request.Response> => request(app).get('/api/whoami').set('Authorization', `Bearer ${await token(claims)}`);
+
+    const bare = await get({ preferred_username: 'rita', amr: ['pwd'] });
+    expect(bare.status).toBe(401);
+    expect(bare.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(bare.body).toMatchObject({ error: 'insufficient_user_authentication', secondFactorRequired: true, detail: expect.stringMatching(/radiologist must sign in with a second factor/) });
+    expect((await get({ preferred_username: 'rita' })).status).toBe(401);
+    expect((await get({ preferred_username: 'rita', acr: 'urn:idp:loa:low' })).status).toBe(401);
+    expect((await get({ preferred_username: 'rita', amr: ['pwd', 'otp'] })).body).toEqual({ user: 'rita' });
+    expect((await get({ preferred_username: 'rita', amr: ['hwk'] })).body).toEqual({ user: 'rita' });
+    expect((await get({ preferred_username: 'rita', acr: 'urn:idp:loa:mfa' })).body).toEqual({ user: 'rita' });
+    // Roles outside the requirement are not asked for one.
+    expect((await get({ preferred_username: 'alice', amr: ['pwd'] })).body).toEqual({ user: 'alice' });
+
+    const refusals = events.filter((e) => e.details?.reason === 'oidc-second-factor-missing');
+    expect(refusals).toHaveLength(3);
+    expect(refusals[0]).toMatchObject({ type: 'User Authentication', outcome: 4, actor: { username: 'rita', role: 'radiologist' }, details: { subtype: 'Login', method: 'oidc' } });
+    expect(refusals[0]?.sourceIp).toMatch(/127\.0\.0\.1/);
+    // Audited once, as the sign-in it is, not again as a bad credential.
+    expect(events.filter((e) => e.type === 'Security Alert')).toHaveLength(0);
+    expect(JSON.stringify(events)).not.toContain('eyJ');
+
+    // Without the requirement (the development default) the same token passes, as before.
+    const optional = withOidc(audited, loadConfig({ AUTH_TOKEN_SECRET: secret, OIDC_ISSUER: issuer }));
+    await expect(optional.authenticateAccessToken(await token({ preferred_username: 'rita' }))).resolves.toMatchObject({ username: 'rita' });
   });
 
   it('answers 503-class unavailable when the issuer cannot be discovered', async () => {
