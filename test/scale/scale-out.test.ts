@@ -1,14 +1,18 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Queue from 'bull';
 import * as Minio from 'minio';
 import sharp from 'sharp';
-import { makeStudy } from '@yunying/dicom/testing';
-import { s3SystemEnv, s3TestSettings, systemStorageKeyFile, uniqueBucketName } from '@yunying/storage/testing';
-import { describeUnless, findExecutable } from '../support/skip';
+import { makeStudy, newUid } from '@yunying/dicom/testing';
+import { readStoredFile, s3SystemEnv, s3TestSettings, systemStorageKeyFile, uniqueBucketName } from '@yunying/storage/testing';
+import { describeUnless, findExecutable, recordSkip, sharedDataDir } from '../support/skip';
 import { REPO_ROOT, freePort, startLauncher, type LauncherProcess } from '../support/processes';
-import { startSystem, type RunningSystem } from '../support/system';
+import { startSystem, stow, stowItems, type RunningSystem } from '../support/system';
+import { extraRgwUnavailable, startExtraRgw, type ExtraRgw } from '../support/rgw';
+import { frameInstance, results } from '../triage/triage.support';
 import { waitFor } from '../support/wait';
 
 /**
@@ -16,10 +20,26 @@ import { waitFor } from '../support/wait';
  * (nothing shared on local disk), and a keeper process of its own, behind Debian's haproxy with /readyz
  * health checks, on Ceph RGW. kill -9 of one ingest process mid-upload: `yunying upload` retries through
  * the proxy to the other; every file is in the catalog once with three copies. Thumbnails are read by
- * both viewers from object storage.
+ * both viewers from object storage. Two inference processes share the triage queue: the one running a
+ * study's triage is killed -9 and the other completes it, once (one result, one SR). Each copy has its own
+ * RGW endpoint (three radosgw on one Ceph; test/support/rgw.ts) and WRITE_QUORUM=2: with the third
+ * endpoint killed -9 ingest still acknowledges, and the keeper's repair writes the missing copy once it is
+ * back. The keeper's scheduled scrub is not observed here (test/keep/scrub.test.ts).
  */
 const haproxy = findExecutable('haproxy') ?? (fs.existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : null);
 const s3 = s3TestSettings();
+const rgwSkip = extraRgwUnavailable();
+const ddti = sharedDataDir('thyroid/ddti-frames');
+if (rgwSkip !== null) recordSkip('scale-out: one RGW endpoint per copy, one down', rgwSkip);
+if (ddti === null) recordSkip('scale-out: inference process killed mid-job', 'shared data folder thyroid/ddti-frames is absent');
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+async function metricValue(url: string, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
 const skip = haproxy === null ? 'haproxy not installed (apt-get install haproxy)' : s3 === null ? 'no S3 endpoint (S3_ENDPOINT unset; infra/ceph/up.sh)' : null;
 
 describeUnless(skip, 'scale-out: two processes per role behind haproxy on Ceph RGW (system)', () => {
@@ -29,6 +49,9 @@ describeUnless(skip, 'scale-out: two processes per role behind haproxy on Ceph R
   let proxy: ChildProcess;
   let base = '';
   let derivedBucket = '';
+  let buckets: string[] = [];
+  const rgws: ExtraRgw[] = [];
+  const inference: { process: LauncherProcess; url: string }[] = [];
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'yy-scale-'));
   const study = makeStudy(24, { rows: 256, columns: 256, patientId: 'PID-SCALE' });
 
@@ -39,6 +62,7 @@ describeUnless(skip, 'scale-out: two processes per role behind haproxy on Ceph R
     // One key-encryption key file for all processes (#17 at rest): a viewer opens what any ingest sealed.
     STORAGE_KEY_FILE: systemStorageKeyFile(system.dataDir),
     INGEST_PORT: String(await freePort()),
+    INFERENCE_PORT: String(await freePort()),
     VIEWER_PORT: String(await freePort()),
     KEEPER_PORT: String(await freePort()),
     DIMSE_PORT: String(await freePort()),
@@ -47,11 +71,32 @@ describeUnless(skip, 'scale-out: two processes per role behind haproxy on Ceph R
   beforeAll(async () => {
     const settings = s3TestSettings();
     if (settings === null) throw new Error('unreachable: skipped without S3');
-    const buckets = ['a', 'b', 'c'].map((r) => uniqueBucketName(`yy-scale-${r}`));
+    buckets = ['a', 'b', 'c'].map((r) => uniqueBucketName(`yy-scale-${r}`));
     derivedBucket = uniqueBucketName('yy-scale-derived');
-    system = await startSystem({ env: { ...s3SystemEnv(settings, buckets), S3_DERIVED_BUCKET: derivedBucket, ROLE: 'ingest', SCRUB_INTERVAL_SECONDS: '1' } });
+    // One RGW endpoint per copy when the Ceph cluster can be reached (CEPH_CONF), else the one S3_ENDPOINT.
+    if (rgwSkip === null) for (const label of ['b', 'c']) rgws.push(await startExtraRgw(label));
+    const endpoints = [settings.endpoint, ...rgws.map((r) => r.endpoint)].join(',');
+    system = await startSystem({
+      env: {
+        ...s3SystemEnv(settings, buckets),
+        S3_ENDPOINTS: endpoints,
+        S3_DERIVED_BUCKET: derivedBucket,
+        ROLE: 'ingest',
+        SCRUB_INTERVAL_SECONDS: '1',
+        // Two copies acknowledge (the quorum rule); the keeper's repair writes the third.
+        WRITE_QUORUM: '2',
+        REPAIR_RETRY_SECONDS: '1',
+      },
+    });
     for (const role of ['ingest', 'viewer', 'viewer', 'keeper']) others.push(startLauncher(await roleEnv(role)));
+    // Inference: a short quiet period, one job at a time per process.
+    for (let i = 0; i < 2; i++) {
+      const process = startLauncher({ ...(await roleEnv('inference')), TRIAGE_QUIET_SECONDS: '1', TRIAGE_CONCURRENCY: '1' });
+      others.push(process);
+      inference.push({ process, url: '' });
+    }
     const started = (await Promise.all(others.map((o) => o.ready))).flat();
+    for (const entry of inference) entry.url = (await entry.process.ready).find((s) => s.role === 'inference')?.url ?? '';
     const urlsOf = (role: string): string[] => [...(role === 'ingest' ? [system.urls.ingest ?? ''] : []), ...started.filter((s) => s.role === role).map((s) => s.url)];
     keeperUrl = urlsOf('keeper')[0] ?? '';
     const proxyPort = await freePort();
@@ -80,6 +125,7 @@ describeUnless(skip, 'scale-out: two processes per role behind haproxy on Ceph R
     }
     for (const o of others) await o.stop();
     await system?.stop();
+    for (const r of rgws) await r.remove();
     fs.rmSync(work, { recursive: true, force: true });
   }, 120_000);
 
@@ -111,6 +157,7 @@ describeUnless(skip, 'scale-out: two processes per role behind haproxy on Ceph R
     );
     expect(rows.map((r) => r.sop).sort()).toEqual([...study.sopInstanceUids].sort());
     expect(rows.every((r) => Number(r.copies) === 3)).toBe(true);
+    // With WRITE_QUORUM=2 an acknowledgement needs two copies; all three endpoints were up, so each has three.
   }, 240_000);
 
   it('serves the thumbnail from object storage through either viewer (no local disk)', async () => {
@@ -137,4 +184,99 @@ describeUnless(skip, 'scale-out: two processes per role behind haproxy on Ceph R
     expect((await fetch(`${keeperUrl}/readyz`)).status).toBe(200);
     expect(await (await fetch(`${keeperUrl}/metrics`)).text()).toContain('yunying_keeper_copies_verified_total');
   });
+
+  const withFrames = ddti !== null ? it : it.skip;
+  withFrames('completes a triage job once, on the other process, when the inference process running it is killed -9', async () => {
+    const apiKey = system.credentials.apiKey?.key ?? '';
+    const triageQueue = new Queue('triage', system.env.REDIS_URL ?? '', { prefix: system.env.QUEUE_PREFIX });
+    triageQueue.on('error', () => undefined);
+    try {
+      const completed = async (url: string): Promise<number> =>
+        (await Promise.all(['triaged', 'no_nodule_found', 'not_triaged'].map((o) => metricValue(url, 'yunying_triage_jobs_total', `{outcome="${o}"}`)))).reduce((a, b) => a + b, 0);
+      // Whole DDTI frames of a thyroid case with a suspicious nodule (as test/triage/triage.test.ts): a job of seconds.
+      const studyUid = newUid();
+      const frames = ['images/296_1.jpg', 'images/296_2.jpg', 'images/296_3.jpg'];
+      const files = await Promise.all([...frames, ...frames, ...frames].map((f) => frameInstance(path.join(ddti ?? '', f), { studyInstanceUid: studyUid })));
+      const before = await Promise.all(inference.map((p) => completed(p.url)));
+      expect((await stow(base, apiKey, files, studyUid)).status).toBe(200);
+      // The process running this study's job: the only active triage job is this study's, and (one job at a
+      // time per process) the process whose running gauge shows 1 holds it.
+      const holder = await waitFor(
+        'one inference process running the job',
+        async () => {
+          const active = await triageQueue.getActive();
+          if (active.length !== 1 || (active[0]?.data as { studyInstanceUid?: string }).studyInstanceUid !== studyUid) return null;
+          const running = await Promise.all(inference.map((p) => metricValue(p.url, 'yunying_triage_jobs_running')));
+          return running.filter((n) => n === 1).length === 1 ? { index: running.indexOf(1) } : null;
+        },
+        120_000,
+        50,
+      );
+      const killed = inference[holder.index];
+      const survivor = inference[1 - holder.index];
+      if (killed === undefined || survivor === undefined) throw new Error('unreachable');
+      killed.process.child.kill('SIGKILL');
+      // Mid-job: nothing was stored for the study when it died.
+      expect(await results(system.pool, studyUid)).toHaveLength(0);
+      // bull notices the dead worker's job once its lock expires (30 s) and the other process takes it.
+      const result = await waitFor('the result', async () => (await results(system.pool, studyUid))[0], 180_000, 500);
+      expect(result.status).toBe('triaged');
+      expect(result.instance_count).toBe(files.length);
+      const srUid = await waitFor('the triage SR', async () => (await results(system.pool, studyUid))[0]?.sr_sop_instance_uid ?? null, 60_000, 300);
+      // Nothing of the study left in the queue (no second run pending), then count.
+      await waitFor('the triage queue idle', async () => {
+        const jobs = await triageQueue.getJobs(['active', 'waiting', 'delayed']);
+        return jobs.every((j) => (j.data as { studyInstanceUid?: string }).studyInstanceUid !== studyUid);
+      }, 60_000, 300);
+      expect(await results(system.pool, studyUid)).toHaveLength(1);
+      const { rows } = await system.pool.query<{ sop: string; sop_class: string }>(
+        'SELECT i.sop_instance_uid AS sop, i.sop_class_uid AS sop_class FROM instances i JOIN series se ON se.id = i.series_ref JOIN studies s ON s.id = se.study_ref WHERE s.study_instance_uid = $1 AND i.is_current',
+        [studyUid],
+      );
+      const sr = rows.filter((r) => r.sop === srUid);
+      expect(sr).toHaveLength(1);
+      // One triage SR in the study (a second run would have written another of its class).
+      expect(rows.filter((r) => r.sop_class === sr[0]?.sop_class)).toHaveLength(1);
+      // Completed by the other process: the killed one is gone (no row was stored when it died), the survivor
+      // counted a completion since (at least this one; it may also have finished earlier studies' jobs).
+      expect(killed.process.child.signalCode).toBe('SIGKILL');
+      expect((await completed(survivor.url)) - (before[1 - holder.index] ?? 0)).toBeGreaterThanOrEqual(1);
+    } finally {
+      await triageQueue.close().catch(() => undefined);
+    }
+  }, 360_000);
+
+  const withRgws = rgwSkip === null ? it : it.skip;
+  withRgws('acknowledges with one RGW endpoint down (2 of 3) and repairs the missing copy once it is back', async () => {
+    const third = rgws[1];
+    if (third === undefined) throw new Error('unreachable');
+    await third.kill();
+    const study = makeStudy(3, { rows: 64, columns: 64, patientId: 'PID-SCALE-RGW' });
+    const digests = study.files.map(sha256);
+    const result = await stow(base, system.credentials.apiKey?.key ?? '', study.files);
+    expect(result.status).toBe(200);
+    expect(stowItems(result, '00081199')).toHaveLength(3);
+    const states = async (): Promise<string[]> =>
+      (await system.pool.query<{ s: string }>('SELECT target || \':\' || state AS s FROM copies WHERE sha256 = ANY($1) ORDER BY sha256, target', [digests])).rows.map((r) => r.s);
+    expect((await states()).filter((s) => s === 's3-3:missing')).toHaveLength(3);
+    expect((await states()).filter((s) => s.endsWith(':ok'))).toHaveLength(6);
+    await third.start();
+    await waitFor('the third copies repaired', async () => (await states()).every((s) => s.endsWith(':ok')), 120_000, 500);
+    // The repaired objects are in the third bucket, read through the third endpoint.
+    const settings = s3TestSettings();
+    if (settings === null) throw new Error('unreachable');
+    const url = new URL(third.endpoint);
+    const client = new Minio.Client({ endPoint: url.hostname, port: Number(url.port), useSSL: false, accessKey: settings.accessKey, secretKey: settings.secretKey, region: settings.region, pathStyle: true });
+    const keys = await system.pool.query<{ sha256: string; object_key: string }>("SELECT sha256, object_key FROM copies WHERE target = 's3-3' AND sha256 = ANY($1)", [digests]);
+    expect(keys.rows).toHaveLength(3);
+    for (const row of keys.rows) {
+      const stream = await client.getObject(buckets[2] ?? '', row.object_key);
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      // Sealed at rest (#17): opened with the deployment's key file before hashing.
+      const file = path.join(work, `repaired-${row.sha256}`);
+      fs.writeFileSync(file, Buffer.concat(chunks));
+      expect(sha256(await readStoredFile(file, systemStorageKeyFile(system.dataDir)))).toBe(row.sha256);
+    }
+  }, 240_000);
 });

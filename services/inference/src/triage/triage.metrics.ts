@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { counter, histogram } from '@yunying/http';
+import { counter, gauge, histogram } from '@yunying/http';
 
 export type JobOutcome = 'triaged' | 'no_nodule_found' | 'not_triaged' | 'failed' | 'retry' | 'duplicate' | 'superseded' | 'gone';
 
@@ -7,6 +7,8 @@ export type JobOutcome = 'triaged' | 'no_nodule_found' | 'not_triaged' | 'failed
 export function triageMetrics(registry: Registry) {
   return {
     jobs: counter(registry, 'yunying_triage_jobs_total', 'Triage jobs by outcome', ['outcome']),
+    // Which process holds a job now (several inference processes share one queue).
+    running: gauge(registry, 'yunying_triage_jobs_running', 'Triage jobs being processed by this process now'),
     stableToResult: histogram(registry, 'yunying_triage_stable_to_result_seconds', 'From study stable (last arrival + quiet period) to stored result', [], [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900]),
     inference: histogram(registry, 'yunying_triage_inference_seconds', 'Decode + locate + score time per image (all sampled frames)', [], [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30]),
     announcements: counter(registry, 'yunying_triage_announcements_total', 'study.announced jobs by decision', ['decision']),

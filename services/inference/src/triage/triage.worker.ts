@@ -41,6 +41,7 @@ export function studyHandlers(stable: StableStudyService, metrics: TriageMetrics
 export function triageHandlers(triage: TriageService, metrics: TriageMetrics, logger: Logger): Handlers<'triage'> {
   return {
     'triage.run': async (job) => {
+      metrics.running.inc();
       try {
         const outcome = await triage.run(job.data);
         metrics.jobs.inc({ outcome });
@@ -62,6 +63,8 @@ export function triageHandlers(triage: TriageService, metrics: TriageMetrics, lo
           logger.warn(log, 'triage failed; will retry');
         }
         throw error;
+      } finally {
+        metrics.running.dec();
       }
     },
   };
