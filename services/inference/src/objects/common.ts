@@ -9,22 +9,6 @@ export const code = (value: string, meaning: string, scheme: string): Item => ({
 export const THYROID = code('69748006', 'Thyroid structure', 'SCT');
 export const NODULE = code('27925004', 'Nodule', 'SCT');
 
-/** Patient and General Study modules (PS3.3 C.7.1.1, C.7.2.1) as the catalog holds them. */
-export function studyAttributes(header: StudyHeader): Item {
-  return {
-    PatientName: header.patientName ?? '',
-    PatientID: header.patientId ?? '',
-    PatientBirthDate: header.patientBirthDate ?? '',
-    PatientSex: header.patientSex ?? '',
-    StudyInstanceUID: header.studyInstanceUid,
-    StudyDate: header.studyDate ?? '',
-    StudyTime: header.studyTime ?? '',
-    AccessionNumber: header.accessionNumber ?? '',
-    ReferringPhysicianName: header.referringPhysicianName ?? '',
-    StudyID: header.studyId ?? '',
-  };
-}
-
 /** The model as equipment (General / Enhanced General Equipment: all four are Type 1 in a SEG). */
 export function equipmentAttributes(result: StoredResult): Item {
   return {

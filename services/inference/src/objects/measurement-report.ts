@@ -17,12 +17,13 @@
  *
  * Deterministic: UIDs derive from the result key, every value (dates included) from the stored result.
  */
+import { studyHeaderAttributes } from '@yunying/catalog';
 import { derivedUid, dicomDate, dicomTime, part10Bytes } from '@yunying/dicom';
 import type { NoduleFinding } from '@yunying/nodule-model';
 import { TIRADS_LEVEL_CONCEPT, TIRADS_POINTS_CONCEPT, privateCode, tiradsItemConcept, tiradsLevelCode, tiradsValueCode } from '@yunying/nodule-model';
 import type { ScoredImage } from '../triage/result';
 import type { StoredResult, StudyHeader } from '../triage/triage.repository';
-import { NODULE, THYROID, code, equipmentAttributes, modelDeviceUid, resultSeed, studyAttributes, type Item } from './common';
+import { NODULE, THYROID, code, equipmentAttributes, modelDeviceUid, resultSeed, type Item } from './common';
 import { maskPixelCount, outlineMask } from './outline-mask';
 import type { BuiltObject } from './nodule-seg';
 import { UNKNOWN_SOURCE, type SourceFacts } from './source-facts';
@@ -180,7 +181,7 @@ export function buildMeasurementReport({ result, header, scored, sources, segs }
     InstanceCreationTime: dicomTime(created),
     SOPClassUID: COMPREHENSIVE_SR,
     SOPInstanceUID: uids.instance,
-    ...studyAttributes(header),
+    ...studyHeaderAttributes(header),
     ContentDate: dicomDate(created),
     ContentTime: dicomTime(created),
     Modality: 'SR',

@@ -11,10 +11,11 @@
  * Written with dcmjs (naturalized dataset -> Explicit VR Little Endian Part 10; 1-bit packing).
  * Deterministic: UIDs derive from the result key and the source image, values from the stored result.
  */
+import { studyHeaderAttributes } from '@yunying/catalog';
 import { derivedUid, dicomDate, dicomLabOf, dicomTime, packBinaryFrames, part10Bytes } from '@yunying/dicom';
 import type { ScoredImage } from '../triage/result';
 import type { StoredResult, StudyHeader } from '../triage/triage.repository';
-import { NODULE, THYROID, code, equipmentAttributes, resultSeed, studyAttributes, type Item } from './common';
+import { NODULE, THYROID, code, equipmentAttributes, resultSeed, type Item } from './common';
 import { outlineMask } from './outline-mask';
 import type { SourceFacts } from './source-facts';
 
@@ -99,7 +100,7 @@ export function buildNoduleSeg({ result, header, image, source }: SegInput): Bui
     InstanceCreationTime: dicomTime(created),
     SOPClassUID: SEGMENTATION_STORAGE,
     SOPInstanceUID: uids.instance,
-    ...studyAttributes(header),
+    ...studyHeaderAttributes(header),
     ContentDate: dicomDate(created),
     ContentTime: dicomTime(created),
     Modality: 'SEG',

@@ -13,7 +13,7 @@
  * rebuilds the same bytes and the write path answers `already_stored`.
  */
 import { createHash } from 'node:crypto';
-import type { StudyHeader } from '@yunying/catalog';
+import { studyHeaderAttributes, type StudyHeader } from '@yunying/catalog';
 import { derivedUid, dicomDate, dicomTime, part10Bytes } from '@yunying/dicom';
 
 export const KEY_OBJECT_SELECTION = '1.2.840.10008.5.1.4.1.1.88.59';
@@ -112,23 +112,14 @@ export function buildKeyObjectSelection(study: StudyHeader, s: KosSelection): Bu
     InstanceCreationTime: dicomTime(at),
     SOPClassUID: KEY_OBJECT_SELECTION,
     SOPInstanceUID: uids.instance,
-    StudyDate: study.studyDate ?? '',
-    StudyTime: study.studyTime ?? '',
+    ...studyHeaderAttributes(study),
     ContentDate: dicomDate(at),
     ContentTime: dicomTime(at),
-    AccessionNumber: study.accessionNumber ?? '',
     Modality: 'KO',
     Manufacturer: 'Yunying',
     InstitutionName: s.institutionName.slice(0, 64),
-    ReferringPhysicianName: study.referringPhysicianName ?? '',
     SeriesDescription: 'Key images',
-    PatientName: study.patientName ?? '',
-    PatientID: study.patientId ?? '',
-    PatientBirthDate: study.patientBirthDate ?? '',
-    PatientSex: study.patientSex ?? '',
-    StudyInstanceUID: study.studyInstanceUid,
     SeriesInstanceUID: uids.series,
-    StudyID: study.studyId ?? '',
     SeriesNumber: KOS_SERIES_NUMBER,
     InstanceNumber: s.revision,
     ReferencedPerformedProcedureStepSequence: [],

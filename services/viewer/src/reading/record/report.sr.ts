@@ -24,7 +24,7 @@
  * row, so rebuilding it for a retried sign gives the same bytes and the write path answers `already_stored`.
  */
 import { createHash } from 'node:crypto';
-import type { StudyHeader } from '@yunying/catalog';
+import { studyHeaderAttributes, type StudyHeader } from '@yunying/catalog';
 import { derivedUid, dicomDate, dicomTime, part10Bytes } from '@yunying/dicom';
 import { PRIVATE_SCHEME, TIRADS_LEVEL_CONCEPT, codedConcept, TIRADS_POINTS_CONCEPT, tiradsItemConcept, tiradsLevelCode, tiradsValueCode } from '@yunying/nodule-model';
 import type { MeasuredLine, StoredNodule } from '../tirads.findings';
@@ -217,23 +217,14 @@ export function buildReportSr(study: SrStudy, v: SrVersion): BuiltSr {
     InstanceCreationTime: dicomTime(at),
     SOPClassUID: ENHANCED_SR,
     SOPInstanceUID: uids.instance,
-    StudyDate: study.studyDate ?? '',
-    StudyTime: study.studyTime ?? '',
+    ...studyHeaderAttributes(study),
     ContentDate: dicomDate(at),
     ContentTime: dicomTime(at),
-    AccessionNumber: study.accessionNumber ?? '',
     Modality: 'SR',
     Manufacturer: 'Yunying',
     InstitutionName: v.institutionName.slice(0, 64),
-    ReferringPhysicianName: study.referringPhysicianName ?? '',
     SeriesDescription: 'Signed reports',
-    PatientName: study.patientName ?? '',
-    PatientID: study.patientId ?? '',
-    PatientBirthDate: study.patientBirthDate ?? '',
-    PatientSex: study.patientSex ?? '',
-    StudyInstanceUID: study.studyInstanceUid,
     SeriesInstanceUID: uids.series,
-    StudyID: study.studyId ?? '',
     SeriesNumber: REPORT_SERIES_NUMBER,
     InstanceNumber: v.version,
     ReferencedPerformedProcedureStepSequence: [],
