@@ -9,6 +9,9 @@ export interface QueryRunner {
 
 export type Database = Kysely<DB>;
 
+/** Raw SQL parts and row selection for services that build typed queries (they depend on the catalog, not on kysely). */
+export { sql, type Selectable } from 'kysely';
+
 /**
  * Hands Kysely the runner as its only connection. Kysely then neither opens nor ends connections itself:
  * the pool and transactions stay where they are (createPool, inTransaction), and a typed query inside a

@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from '@yunying/catalog';
+import { kyselyOn, sql, type Pool, type PoolClient, type Tables } from '@yunying/catalog';
 import type { KeyImageRef } from './key-images.kos';
 
 /** A saved revision of a study's key images (key_image_selections). */
@@ -16,37 +16,32 @@ export interface SelectionRow {
   kosStoredAt: Date | null;
 }
 
-interface Row {
-  id: string;
-  study_ref: string;
-  revision: number;
-  title_code: string;
-  images: KeyImageRef[];
-  created_by: string;
-  reader_name: string;
-  created_at: Date;
-  kos_sop_instance_uid: string | null;
-  kos_sha256: string | null;
-  kos_stored_at: Date | null;
+type Db = Pool | PoolClient;
+
+/** The revision columns and the reader's name (display name, else username), as every selection read returns them. */
+function selections(db: Db) {
+  return kyselyOn(db)
+    .selectFrom('keyImageSelections as k')
+    .innerJoin('users as u', 'u.id', 'k.createdBy')
+    .select(['k.id', 'k.studyRef', 'k.revision', 'k.titleCode', 'k.images', 'k.createdBy', 'k.createdAt', 'k.kosSopInstanceUid', 'k.kosSha256', 'k.kosStoredAt'])
+    .select(sql<string>`coalesce(nullif(u.display_name, ''), u.username)`.as('readerName'));
 }
 
-const COLUMNS = `k.id, k.study_ref::text, k.revision, k.title_code, k.images, k.created_by::text,
-  coalesce(nullif(u.display_name, ''), u.username) AS reader_name, k.created_at, k.kos_sop_instance_uid, k.kos_sha256, k.kos_stored_at`;
+/** The images column as the service wrote it (insert below); anything else is a row this code did not write, and fails here. */
+function keyImageRefs(id: string, images: Tables.JsonValue): KeyImageRef[] {
+  if (!Array.isArray(images)) throw new Error(`key_image_selections ${id}: images is not a list`);
+  return images.map((i) => {
+    if (typeof i !== 'object' || i === null || Array.isArray(i)) throw new Error(`key_image_selections ${id}: an image is not an object`);
+    const { seriesInstanceUid, sopInstanceUid, sopClassUid, frameNumber } = i;
+    if (typeof seriesInstanceUid !== 'string' || typeof sopInstanceUid !== 'string' || typeof sopClassUid !== 'string' || (frameNumber !== null && typeof frameNumber !== 'number')) {
+      throw new Error(`key_image_selections ${id}: an image lacks its uids or frame number`);
+    }
+    return { seriesInstanceUid, sopInstanceUid, sopClassUid, frameNumber };
+  });
+}
 
-function toSelection(r: Row): SelectionRow {
-  return {
-    id: r.id,
-    studyRef: r.study_ref,
-    revision: r.revision,
-    titleCode: r.title_code,
-    images: r.images,
-    createdBy: r.created_by,
-    readerName: r.reader_name,
-    createdAt: r.created_at,
-    kosSopInstanceUid: r.kos_sop_instance_uid,
-    kosSha256: r.kos_sha256,
-    kosStoredAt: r.kos_stored_at,
-  };
+function toSelection(r: Omit<SelectionRow, 'images'> & { images: Tables.JsonValue }): SelectionRow {
+  return { ...r, images: keyImageRefs(r.id, r.images) };
 }
 
 /** The instance a reader marks, as the catalog holds it: only current image instances of the study. */
@@ -71,45 +66,59 @@ export class KeyImageRepository {
 
   /** The study's current image instances among `sopInstanceUids` (SR, SEG and KOS have no rows). */
   async markable(db: PoolClient, studyRef: string, sopInstanceUids: readonly string[]): Promise<Map<string, MarkableInstance>> {
-    const { rows } = await db.query<{ series_instance_uid: string; sop_instance_uid: string; sop_class_uid: string; number_of_frames: number | null }>(
-      `SELECT se.series_instance_uid, i.sop_instance_uid, i.sop_class_uid, i.number_of_frames
-         FROM instances i JOIN series se ON se.id = i.series_ref
-        WHERE i.study_ref = $1 AND i.is_current AND i.rows > 0 AND i.columns > 0 AND i.sop_instance_uid = ANY($2::text[])`,
-      [studyRef, sopInstanceUids],
-    );
-    return new Map(rows.map((r) => [r.sop_instance_uid, { seriesInstanceUid: r.series_instance_uid, sopInstanceUid: r.sop_instance_uid, sopClassUid: r.sop_class_uid, numberOfFrames: r.number_of_frames }]));
+    const rows = await kyselyOn(db)
+      .selectFrom('instances as i')
+      .innerJoin('series as se', 'se.id', 'i.seriesRef')
+      .select(['se.seriesInstanceUid', 'i.sopInstanceUid', 'i.sopClassUid', 'i.numberOfFrames'])
+      .where('i.studyRef', '=', studyRef)
+      .where('i.isCurrent', '=', true)
+      .where('i.rows', '>', 0)
+      .where('i.columns', '>', 0)
+      .where('i.sopInstanceUid', '=', sql<string>`ANY(${[...sopInstanceUids]}::text[])`)
+      .execute();
+    return new Map(rows.map((r) => [r.sopInstanceUid, r]));
   }
 
-  async latest(db: Pool | PoolClient, studyRef: string): Promise<SelectionRow | null> {
-    const { rows } = await db.query<Row>(
-      `SELECT ${COLUMNS} FROM key_image_selections k JOIN users u ON u.id = k.created_by WHERE k.study_ref = $1 ORDER BY k.revision DESC LIMIT 1`,
-      [studyRef],
-    );
-    return rows[0] === undefined ? null : toSelection(rows[0]);
+  async latest(db: Db, studyRef: string): Promise<SelectionRow | null> {
+    const row = await selections(db).where('k.studyRef', '=', studyRef).orderBy('k.revision', 'desc').limit(1).executeTakeFirst();
+    return row === undefined ? null : toSelection(row);
   }
 
-  async byId(db: Pool | PoolClient, id: string): Promise<SelectionRow | null> {
-    const { rows } = await db.query<Row>(`SELECT ${COLUMNS} FROM key_image_selections k JOIN users u ON u.id = k.created_by WHERE k.id = $1`, [id]);
-    return rows[0] === undefined ? null : toSelection(rows[0]);
+  async byId(db: Db, id: string): Promise<SelectionRow | null> {
+    const row = await selections(db).where('k.id', '=', id).executeTakeFirst();
+    return row === undefined ? null : toSelection(row);
   }
 
   async insert(
     db: PoolClient,
     s: { id: string; studyRef: string; revision: number; titleCode: string; images: KeyImageRef[]; createdBy: string; createdAt: Date; kos: { sopInstanceUid: string; sha256: string } | null },
   ): Promise<void> {
-    await db.query(
-      `INSERT INTO key_image_selections (id, study_ref, revision, title_code, images, created_by, created_at, kos_sop_instance_uid, kos_sha256)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [s.id, s.studyRef, s.revision, s.titleCode, JSON.stringify(s.images), s.createdBy, s.createdAt, s.kos?.sopInstanceUid ?? null, s.kos?.sha256 ?? null],
-    );
+    await kyselyOn(db)
+      .insertInto('keyImageSelections')
+      .values({
+        id: s.id,
+        studyRef: s.studyRef,
+        revision: s.revision,
+        titleCode: s.titleCode,
+        images: JSON.stringify(s.images),
+        createdBy: s.createdBy,
+        createdAt: s.createdAt,
+        kosSopInstanceUid: s.kos?.sopInstanceUid ?? null,
+        kosSha256: s.kos?.sha256 ?? null,
+      })
+      .execute();
   }
 
   async readerName(db: PoolClient, userId: string): Promise<string> {
-    const { rows } = await db.query<{ name: string }>(`SELECT coalesce(nullif(display_name, ''), username) AS name FROM users WHERE id = $1`, [userId]);
-    return rows[0]?.name ?? 'unknown';
+    const row = await kyselyOn(db)
+      .selectFrom('users')
+      .select(sql<string>`coalesce(nullif(display_name, ''), username)`.as('name'))
+      .where('id', '=', userId)
+      .executeTakeFirst();
+    return row?.name ?? 'unknown';
   }
 
   async markStored(id: string): Promise<void> {
-    await this.pool.query('UPDATE key_image_selections SET kos_stored_at = now() WHERE id = $1 AND kos_stored_at IS NULL', [id]);
+    await kyselyOn(this.pool).updateTable('keyImageSelections').set({ kosStoredAt: sql<Date>`now()` }).where('id', '=', id).where('kosStoredAt', 'is', null).execute();
   }
 }

@@ -1,4 +1,4 @@
-import type { Pool } from '@yunying/catalog';
+import { kyselyOn, sql, type Pool } from '@yunying/catalog';
 
 /** Wrong access codes allowed before the share locks, and for how long it then stays locked. */
 export const CODE_FAILURE_LIMIT = 5;
@@ -20,40 +20,29 @@ export interface ShareRow {
   lastViewedAt: Date | null;
 }
 
-interface Row {
-  id: string;
-  study_ref: string;
-  study_instance_uid: string;
-  clinic_id: string;
-  code_sha256: Buffer | null;
-  created_by: string;
-  created_at: Date;
-  expires_at: Date;
-  revoked_at: Date | null;
-  code_locked_until: Date | null;
-  view_count: number;
-  last_viewed_at: Date | null;
+/** A share with its study's uid; hasCode says whether an access code guards it. */
+function shares(pool: Pool) {
+  return kyselyOn(pool)
+    .selectFrom('studyShares as sh')
+    .innerJoin('studies as s', 's.id', 'sh.studyRef')
+    .select([
+      'sh.id',
+      'sh.studyRef',
+      's.studyInstanceUid',
+      'sh.clinicId',
+      'sh.codeSha256',
+      'sh.createdBy',
+      'sh.createdAt',
+      'sh.expiresAt',
+      'sh.revokedAt',
+      'sh.codeLockedUntil',
+      'sh.viewCount',
+      'sh.lastViewedAt',
+    ]);
 }
 
-const COLUMNS = `sh.id, sh.study_ref::text, s.study_instance_uid, sh.clinic_id, sh.code_sha256, sh.created_by, sh.created_at,
-  sh.expires_at, sh.revoked_at, sh.code_locked_until, sh.view_count, sh.last_viewed_at`;
-
-function toShare(r: Row): ShareRow {
-  return {
-    id: r.id,
-    studyRef: r.study_ref,
-    studyInstanceUid: r.study_instance_uid,
-    clinicId: r.clinic_id,
-    hasCode: r.code_sha256 !== null,
-    codeSha256: r.code_sha256,
-    createdBy: r.created_by,
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
-    revokedAt: r.revoked_at,
-    codeLockedUntil: r.code_locked_until,
-    viewCount: r.view_count,
-    lastViewedAt: r.last_viewed_at,
-  };
+function toShare(r: Omit<ShareRow, 'hasCode'>): ShareRow {
+  return { ...r, hasCode: r.codeSha256 !== null };
 }
 
 export class ShareRepository {
@@ -70,69 +59,78 @@ export class ShareRepository {
   }
 
   async insert(share: { id: string; studyRef: string; clinicId: string; tokenSha256: Buffer; codeSha256: Buffer | null; createdBy: string; expiresAt: Date }): Promise<ShareRow> {
-    await this.pool.query(
-      `INSERT INTO study_shares (id, study_ref, clinic_id, token_sha256, code_sha256, created_by, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [share.id, share.studyRef, share.clinicId, share.tokenSha256, share.codeSha256, share.createdBy, share.expiresAt],
-    );
+    await kyselyOn(this.pool).insertInto('studyShares').values(share).execute();
     const found = await this.byId(share.id);
     if (found === null) throw new Error('share vanished after insert');
     return found;
   }
 
   async byId(id: string): Promise<ShareRow | null> {
-    const { rows } = await this.pool.query<Row>(`SELECT ${COLUMNS} FROM study_shares sh JOIN studies s ON s.id = sh.study_ref WHERE sh.id = $1`, [id]);
-    return rows[0] === undefined ? null : toShare(rows[0]);
+    const row = await shares(this.pool).where('sh.id', '=', id).executeTakeFirst();
+    return row === undefined ? null : toShare(row);
   }
 
   async byTokenHash(hash: Buffer): Promise<ShareRow | null> {
-    const { rows } = await this.pool.query<Row>(`SELECT ${COLUMNS} FROM study_shares sh JOIN studies s ON s.id = sh.study_ref WHERE sh.token_sha256 = $1`, [hash]);
-    return rows[0] === undefined ? null : toShare(rows[0]);
+    const row = await shares(this.pool).where('sh.tokenSha256', '=', hash).executeTakeFirst();
+    return row === undefined ? null : toShare(row);
   }
 
   async forStudy(studyRef: string): Promise<ShareRow[]> {
-    const { rows } = await this.pool.query<Row>(
-      `SELECT ${COLUMNS} FROM study_shares sh JOIN studies s ON s.id = sh.study_ref WHERE sh.study_ref = $1 ORDER BY sh.created_at DESC, sh.id`,
-      [studyRef],
-    );
+    const rows = await shares(this.pool).where('sh.studyRef', '=', studyRef).orderBy('sh.createdAt', 'desc').orderBy('sh.id').execute();
     return rows.map(toShare);
   }
 
   /** Idempotent: a revoked share keeps its first revocation. False when the share is not of this study. */
   async revoke(id: string, studyRef: string, userId: string): Promise<boolean> {
-    const { rowCount } = await this.pool.query(
-      `UPDATE study_shares SET revoked_at = COALESCE(revoked_at, now()), revoked_by = COALESCE(revoked_by, $3) WHERE id = $1 AND study_ref = $2`,
-      [id, studyRef, userId],
-    );
-    return (rowCount ?? 0) > 0;
+    const { numUpdatedRows } = await kyselyOn(this.pool)
+      .updateTable('studyShares')
+      .set((eb) => ({ revokedAt: eb.fn.coalesce('revokedAt', sql<Date>`now()`), revokedBy: eb.fn.coalesce('revokedBy', eb.val(userId)) }))
+      .where('id', '=', id)
+      .where('studyRef', '=', studyRef)
+      .executeTakeFirst();
+    return numUpdatedRows > 0n;
   }
 
   /** One wrong code, in one statement so parallel guesses all count; the limit-th failure locks the share. */
   async recordCodeFailure(id: string): Promise<void> {
-    await this.pool.query(
-      `UPDATE study_shares SET
-         code_failures = code_failures + 1,
-         code_locked_until = CASE WHEN code_failures + 1 >= $2 THEN now() + make_interval(secs => $3) ELSE code_locked_until END
-       WHERE id = $1`,
-      [id, CODE_FAILURE_LIMIT, CODE_LOCK_SECONDS],
-    );
+    await kyselyOn(this.pool)
+      .updateTable('studyShares')
+      .set((eb) => ({
+        codeFailures: eb('codeFailures', '+', 1),
+        codeLockedUntil: eb
+          .case()
+          .when(eb('codeFailures', '+', 1), '>=', CODE_FAILURE_LIMIT)
+          .then(sql<Date>`now() + make_interval(secs => ${CODE_LOCK_SECONDS})`)
+          .else(eb.ref('codeLockedUntil'))
+          .end(),
+      }))
+      .where('id', '=', id)
+      .execute();
   }
 
   /** A successful view: the failure count starts over (a lock that has run out is cleared with it). */
   async recordView(id: string): Promise<void> {
-    await this.pool.query(
-      `UPDATE study_shares SET view_count = view_count + 1, last_viewed_at = now(), code_failures = 0, code_locked_until = NULL WHERE id = $1`,
-      [id],
-    );
+    await kyselyOn(this.pool)
+      .updateTable('studyShares')
+      .set((eb) => ({ viewCount: eb('viewCount', '+', 1), lastViewedAt: sql<Date>`now()`, codeFailures: 0, codeLockedUntil: null }))
+      .where('id', '=', id)
+      .execute();
   }
 
   /** The latest signed version (report or addendum): what the share shows. */
   async latestSignedReport(studyRef: string): Promise<{ kind: string; version: number; signedAt: Date; tiradsCategory: string | null; findings: string; impression: string } | null> {
-    const { rows } = await this.pool.query<{ kind: string; version: number; signed_at: Date; tirads_category: string | null; findings: string; impression: string }>(
-      `SELECT kind, version, signed_at, tirads_category, findings, impression FROM reports
-        WHERE study_ref = $1 AND status = 'signed' ORDER BY version DESC LIMIT 1`,
-      [studyRef],
-    );
-    const r = rows[0];
-    return r === undefined ? null : { kind: r.kind, version: r.version, signedAt: r.signed_at, tiradsCategory: r.tirads_category, findings: r.findings, impression: r.impression };
+    const row = await kyselyOn(this.pool)
+      .selectFrom('reports')
+      .select(['kind', 'version', 'signedAt', 'tiradsCategory', 'findings', 'impression'])
+      .where('studyRef', '=', studyRef)
+      .where('status', '=', 'signed')
+      .orderBy('version', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    if (row === undefined) return null;
+    // A signed version always has its signing time (the reports check (status = 'signed') = (signed_at IS NOT NULL)).
+    const { signedAt, ...rest } = row;
+    if (signedAt === null) throw new Error('signed report without signed_at');
+    return { ...rest, signedAt };
   }
 }
