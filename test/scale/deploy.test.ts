@@ -79,7 +79,7 @@ describe('infra/deploy Kubernetes manifests (parsed, checked against the config 
         expect(names.filter((n) => !schemaKeys.has(n))).toEqual([]);
         expect(env.find((e) => e.name === 'ROLE')?.value).toBe(role);
         // Secrets come from secretKeyRef: stand-ins of the right shape, so the schema validates the rest.
-        const stand: Record<string, string> = { AUTH_TOKEN_SECRET: 'k'.repeat(48), DATABASE_URL: 'postgres://u:p@catalog/yunying', S3_ACCESS_KEYS: 'a1,a2,a3', S3_SECRET_KEYS: 's1,s2,s3' };
+        const stand: Record<string, string> = { AUTH_TOKEN_SECRET: 'k'.repeat(48), DATABASE_URL: 'postgres://u:p@catalog/yunying', CATALOG_READ_URL: 'postgres://u:p@catalog-ro/yunying', S3_ACCESS_KEYS: 'a1,a2,a3', S3_SECRET_KEYS: 's1,s2,s3' };
         const values = Object.fromEntries(env.map((e) => [String(e.name), e.value === undefined ? (stand[String(e.name)] ?? '') : typeof e.value === 'string' ? e.value : JSON.stringify(e.value)]));
         const config = loadConfig({ ...shared, ...values }, '/srv');
         expect(config.role).toBe(role);
@@ -88,6 +88,9 @@ describe('infra/deploy Kubernetes manifests (parsed, checked against the config 
         if (config.storage.backend === 's3') expect(config.storage.credentials.map((c) => c.accessKey)).toEqual(['a1', 'a2', 'a3']);
         expect(env.find((e) => e.name === 'S3_ACCESS_KEY' || e.name === 'S3_SECRET_KEY')).toBeUndefined();
         expect(config.redis.queuePrefix).toMatch(/^\{.+\}$/);
+        // Only the viewer reads from the replicas (#18); every other role keeps the primary for everything.
+        expect(names.includes('CATALOG_READ_URL')).toBe(role === 'viewer');
+        if (role === 'viewer') expect(config.database.readReplica?.url).toBe('postgres://u:p@catalog-ro/yunying');
         const port = list(container?.ports, 'ports').map((p) => obj(p, 'port')).find((p) => p.name === 'http');
         expect(port?.containerPort).toBe(config.http.ports[role]);
       });
