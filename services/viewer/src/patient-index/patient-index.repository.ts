@@ -1,4 +1,4 @@
-import type { PoolClient } from '@yunying/catalog';
+import { kyselyOn, sql, type PoolClient } from '@yunying/catalog';
 import type { Demographics, Identifier } from './identity.rules';
 
 /** A study waiting to be indexed, with what the rules need. */
@@ -20,6 +20,17 @@ export interface PersonVariant extends Demographics {
 export const ROOT_SQL = (alias: string): string => `coalesce(${alias}.merged_into, ${alias}.id)`;
 
 // The first current instance carries the issuer and Other Patient IDs (the catalog has no columns for them).
+/** A person's root as text, for typed queries over patient_index_persons aliased `alias`. */
+const rootOf = (alias: string) => sql<string>`${sql.raw(ROOT_SQL(alias))}::text`;
+
+/** A person with its root and demographics, under the names the rules use. */
+function personVariants(client: PoolClient) {
+  return kyselyOn(client)
+    .selectFrom('patientIndexPersons as p')
+    .select(['p.id', rootOf('p').as('root'), 'p.patientName as name', 'p.birthDate', 'p.sex'])
+    .orderBy('p.id');
+}
+
 const FIRST_INSTANCE_SQL = `(SELECT i.dicom_json FROM instances i WHERE i.study_ref = s.id AND i.is_current ORDER BY i.id LIMIT 1)`;
 
 /** SQL of the patient index (migration 2030). Every write runs under the index lock (PatientIndexService). */
@@ -84,16 +95,17 @@ export class PatientIndexRepository {
 
   /** How a study is filed now: its person's root and how it was linked; null when it is not indexed. */
   async filing(client: PoolClient, studyId: string): Promise<{ root: string; linkedBy: string } | null> {
-    const { rows } = await client.query<{ root: string; linked_by: string }>(
-      `SELECT ${ROOT_SQL('p')}::text AS root, x.linked_by FROM patient_index_studies x JOIN patient_index_persons p ON p.id = x.person_ref WHERE x.study_ref = $1`,
-      [studyId],
-    );
-    const r = rows[0];
-    return r === undefined ? null : { root: r.root, linkedBy: r.linked_by };
+    const row = await kyselyOn(client)
+      .selectFrom('patientIndexStudies as x')
+      .innerJoin('patientIndexPersons as p', 'p.id', 'x.personRef')
+      .select([rootOf('p').as('root'), 'x.linkedBy'])
+      .where('x.studyRef', '=', studyId)
+      .executeTakeFirst();
+    return row ?? null;
   }
 
   async configuredIssuers(client: PoolClient): Promise<Set<string>> {
-    const { rows } = await client.query<{ issuer: string }>('SELECT issuer FROM patient_identifier_issuers');
+    const rows = await kyselyOn(client).selectFrom('patientIdentifierIssuers').select('issuer').execute();
     return new Set(rows.map((r) => r.issuer));
   }
 
@@ -113,31 +125,24 @@ export class PatientIndexRepository {
   /** Every person under these roots, with its demographics. */
   async variants(client: PoolClient, roots: readonly string[]): Promise<PersonVariant[]> {
     if (roots.length === 0) return [];
-    const { rows } = await client.query<{ id: string; root: string; patient_name: string | null; birth_date: string | null; sex: string | null }>(
-      `SELECT p.id::text, ${ROOT_SQL('p')}::text AS root, p.patient_name, p.birth_date, p.sex
-         FROM patient_index_persons p WHERE ${ROOT_SQL('p')} = ANY($1::bigint[]) ORDER BY p.id`,
-      [roots],
-    );
-    return rows.map((r) => ({ id: r.id, root: r.root, name: r.patient_name, birthDate: r.birth_date, sex: r.sex }));
+    return personVariants(client).where(sql.raw(ROOT_SQL('p')), '=', sql`ANY(${[...roots]}::bigint[])`).execute();
   }
 
   /** Persons (any root) born that day with that sex: the candidates of the duplicate check. */
   async sameBirth(client: PoolClient, birthDate: string, sex: string): Promise<PersonVariant[]> {
-    const { rows } = await client.query<{ id: string; root: string; patient_name: string | null; birth_date: string | null; sex: string | null }>(
-      `SELECT p.id::text, ${ROOT_SQL('p')}::text AS root, p.patient_name, p.birth_date, p.sex
-         FROM patient_index_persons p WHERE p.birth_date = $1 AND upper(trim(p.sex)) = $2 ORDER BY p.id LIMIT 500`,
-      [birthDate.trim(), sex.trim().toUpperCase()],
-    );
-    return rows.map((r) => ({ id: r.id, root: r.root, name: r.patient_name, birthDate: r.birth_date, sex: r.sex }));
+    return personVariants(client)
+      .where('p.birthDate', '=', birthDate.trim())
+      .where(sql`upper(trim(p.sex))`, '=', sex.trim().toUpperCase())
+      .limit(500)
+      .execute();
   }
 
   async createPerson(client: PoolClient, d: Demographics): Promise<string> {
-    const { rows } = await client.query<{ id: string }>(
-      'INSERT INTO patient_index_persons (patient_name, birth_date, sex) VALUES ($1, $2, $3) RETURNING id::text',
-      [d.name, d.birthDate, d.sex],
-    );
-    const id = rows[0]?.id;
-    if (id === undefined) throw new Error('patient index: person insert returned no row');
+    const { id } = await kyselyOn(client)
+      .insertInto('patientIndexPersons')
+      .values({ patientName: d.name, birthDate: d.birthDate, sex: d.sex })
+      .returning('id')
+      .executeTakeFirstOrThrow(() => new Error('patient index: person insert returned no row'));
     return id;
   }
 
