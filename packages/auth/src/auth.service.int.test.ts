@@ -1,7 +1,8 @@
 import { SignJWT } from 'jose';
+import { kyselyOn } from '@yunying/catalog';
 import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
 import { AuthService, type AuthAuditEvent } from './auth.service';
-import { clinicFilter } from './principal';
+import { clinicCondition, clinicFilter } from './principal';
 
 const SECRET = 'test-secret-test-secret-test-secret-0123456789';
 const PASSWORD = 'correct horse battery staple';
@@ -185,5 +186,20 @@ describe('AuthService', () => {
     expect(await query(rita)).toEqual(['1.2.3.pb']);
     expect(await query({ ...alice, clinics: { all: true } })).toEqual(['1.2.3.pa', '1.2.3.pb']);
     expect(await query({ ...alice, clinics: { all: false, clinicIds: [] } })).toEqual([]);
+    // The typed form (clinicCondition in a kyselyOn query) keeps exactly the same rows.
+    const typed = async (p: typeof alice): Promise<string[]> => {
+      const rows = await kyselyOn(catalog.pool)
+        .selectFrom('studies as s')
+        .select('s.studyInstanceUid as uid')
+        .where('s.studyInstanceUid', 'like', '1.2.3.%')
+        .where(clinicCondition(p, 's.clinic_id'))
+        .orderBy('uid')
+        .execute();
+      return rows.map((r) => r.uid);
+    };
+    expect(await typed(alice)).toEqual(['1.2.3.pa']);
+    expect(await typed(rita)).toEqual(['1.2.3.pb']);
+    expect(await typed({ ...alice, clinics: { all: true } })).toEqual(['1.2.3.pa', '1.2.3.pb']);
+    expect(await typed({ ...alice, clinics: { all: false, clinicIds: [] } })).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 import { AppError } from '@yunying/core';
+import { sql, type RawBuilder } from 'kysely';
 
 export const ROLES = ['clinic', 'radiologist', 'auditor', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -65,6 +66,16 @@ export function clinicFilter(principal: Principal, column: string, paramIndex: n
   if (!Number.isInteger(paramIndex) || paramIndex < 1) throw new Error('clinicFilter: paramIndex must be a positive integer');
   if (principal.clinics.all) return { sql: 'TRUE', params: [] };
   return { sql: `${column} = ANY($${paramIndex}::uuid[])`, params: [[...principal.clinics.clinicIds]] };
+}
+
+/**
+ * clinicFilter for a typed query (kyselyOn): the same condition, its clinic ids a bound parameter of the query,
+ * e.g. `.where(clinicCondition(principal, 's.clinic_id'))`. `column` is the snake_case column, from code.
+ */
+export function clinicCondition(principal: Principal, column: string): RawBuilder<boolean> {
+  if (!COLUMN.test(column)) throw new Error(`clinicCondition: invalid column ${column}`);
+  if (principal.clinics.all) return sql<boolean>`TRUE`;
+  return sql<boolean>`${sql.raw(column)} = ANY(${[...principal.clinics.clinicIds]}::uuid[])`;
 }
 
 /** Same as clinicFilter, pushing its parameter onto `params` and returning the SQL condition. */

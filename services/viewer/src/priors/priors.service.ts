@@ -1,4 +1,3 @@
-import { addClinicFilter } from '@yunying/auth';
 import { inTransaction, type Pool, type PoolClient } from '@yunying/catalog';
 import { AppError } from '@yunying/core';
 import { isoDate } from '../reading/patient-age';
@@ -95,9 +94,7 @@ export class PriorsService {
 
   /** Within the caller's transaction (the caller audits what it reads). 404 when the study is not visible. */
   async patientStudies(client: PoolClient, caller: Caller, studyUid: string): Promise<PatientStudies> {
-    const params: unknown[] = [];
-    const tenancySql = addClinicFilter(caller.principal, 's.clinic_id', params);
-    const current = await this.repo.study(client, studyUid, tenancySql, params);
+    const current = await this.repo.study(client, studyUid, caller.principal);
     if (!current) throw new AppError('not_found', 'Study not found');
     // Studies are indexed in the order received, so once this one is indexed its earlier visits are too.
     // Only a study received since the last sweep waits for the index lock (held then to the end of this read).
@@ -107,9 +104,9 @@ export class PriorsService {
       root = await this.index.rootOfStudy(client, current.id);
     }
     if (root === null) return { current, others: [], notLinked: 0, identityUnderReview: false };
-    const others = await this.repo.samePerson(client, current, root, tenancySql, params);
+    const others = await this.repo.samePerson(client, current, root, caller.principal);
     const linked = new Set(others.map((s) => s.id));
-    const samePatientId = current.patientId === null ? [] : await this.repo.samePatientId(client, current, tenancySql, params);
+    const samePatientId = current.patientId === null ? [] : await this.repo.samePatientId(client, current, caller.principal);
     const notLinked = samePatientId.filter((s) => !linked.has(s.id)).length;
     return { current, others, notLinked, identityUnderReview: (await this.index.openReviewsOf(client, root)) > 0 };
   }
