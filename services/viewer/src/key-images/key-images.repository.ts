@@ -1,3 +1,4 @@
+import { clinicCondition, type Principal } from '@yunying/auth';
 import { kyselyOn, sql, type Pool, type PoolClient, type Tables } from '@yunying/catalog';
 import type { KeyImageRef } from './key-images.kos';
 
@@ -55,13 +56,14 @@ export interface MarkableInstance {
 export class KeyImageRepository {
   constructor(private readonly pool: Pool) {}
 
-  async studyInScope(db: PoolClient, studyUid: string, tenancySql: string, params: unknown[], forUpdate: boolean): Promise<{ studyRef: string; clinicId: string } | null> {
-    const { rows } = await db.query<{ id: string; clinic_id: string }>(
-      `SELECT s.id::text, s.clinic_id FROM studies s WHERE s.study_instance_uid = $${params.length + 1} AND ${tenancySql}${forUpdate ? ' FOR UPDATE OF s' : ''}`,
-      [...params, studyUid],
-    );
-    const row = rows[0];
-    return row === undefined ? null : { studyRef: row.id, clinicId: row.clinic_id };
+  /** The study's row id and clinic, within the caller's clinics; `forUpdate` locks the study row (FOR UPDATE OF s). */
+  async studyInScope(db: PoolClient, studyUid: string, principal: Principal, forUpdate: boolean): Promise<{ studyRef: string; clinicId: string } | null> {
+    const query = kyselyOn(db)
+      .selectFrom('studies as s')
+      .select(['s.id as studyRef', 's.clinicId'])
+      .where('s.studyInstanceUid', '=', studyUid)
+      .where(clinicCondition(principal, 's.clinic_id'));
+    return (await (forUpdate ? query.forUpdate('s') : query).executeTakeFirst()) ?? null;
   }
 
   /** The study's current image instances among `sopInstanceUids` (SR, SEG and KOS have no rows). */

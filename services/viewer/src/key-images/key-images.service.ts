@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { IngestPipeline } from '@yunying/archive';
-import { addClinicFilter } from '@yunying/auth';
 import { inTransaction, readStudyHeader, type Pool, type PoolClient } from '@yunying/catalog';
 import { AppError, type Logger } from '@yunying/core';
 import { auditReading, userIdOf, type Caller } from '../reading/reading.audit';
@@ -50,9 +49,7 @@ export class KeyImageService {
   }
 
   private async study(client: PoolClient, caller: Caller, studyUid: string, forUpdate: boolean): Promise<{ studyRef: string; clinicId: string }> {
-    const params: unknown[] = [];
-    const tenancy = addClinicFilter(caller.principal, 's.clinic_id', params);
-    const found = await this.repo.studyInScope(client, studyUid, tenancy, params, forUpdate);
+    const found = await this.repo.studyInScope(client, studyUid, caller.principal, forUpdate);
     if (found === null) throw new AppError('not_found', 'Study not found');
     return found;
   }

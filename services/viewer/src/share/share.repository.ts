@@ -1,3 +1,4 @@
+import { clinicCondition, type Principal } from '@yunying/auth';
 import { kyselyOn, sql, type Pool } from '@yunying/catalog';
 
 /** Wrong access codes allowed before the share locks, and for how long it then stays locked. */
@@ -48,14 +49,15 @@ function toShare(r: Omit<ShareRow, 'hasCode'>): ShareRow {
 export class ShareRepository {
   constructor(private readonly pool: Pool) {}
 
-  /** The study's row id and clinic, within the caller's tenancy (the filter is built by the caller). */
-  async studyInScope(studyUid: string, tenancySql: string, params: unknown[]): Promise<{ studyRef: string; clinicId: string } | null> {
-    const { rows } = await this.pool.query<{ id: string; clinic_id: string }>(
-      `SELECT s.id::text, s.clinic_id FROM studies s WHERE s.study_instance_uid = $${params.length + 1} AND ${tenancySql}`,
-      [...params, studyUid],
-    );
-    const row = rows[0];
-    return row === undefined ? null : { studyRef: row.id, clinicId: row.clinic_id };
+  /** The study's row id and clinic, within the caller's clinics. */
+  async studyInScope(studyUid: string, principal: Principal): Promise<{ studyRef: string; clinicId: string } | null> {
+    const row = await kyselyOn(this.pool)
+      .selectFrom('studies as s')
+      .select(['s.id as studyRef', 's.clinicId'])
+      .where('s.studyInstanceUid', '=', studyUid)
+      .where(clinicCondition(principal, 's.clinic_id'))
+      .executeTakeFirst();
+    return row ?? null;
   }
 
   async insert(share: { id: string; studyRef: string; clinicId: string; tokenSha256: Buffer; codeSha256: Buffer | null; createdBy: string; expiresAt: Date }): Promise<ShareRow> {

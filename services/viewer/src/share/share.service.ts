@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditLog } from '@yunying/audit';
-import { addClinicFilter, auditActor, type Principal } from '@yunying/auth';
+import { auditActor, type Principal } from '@yunying/auth';
 import type { Pool } from '@yunying/catalog';
 import { AppError } from '@yunying/core';
 import type { ReplicatedStore } from '@yunying/storage';
@@ -92,9 +92,7 @@ export class ShareService {
 
   /** The study within the caller's clinics; 404 otherwise, exactly as for a study that does not exist. */
   private async study(principal: Principal, studyUid: string): Promise<{ studyRef: string; clinicId: string }> {
-    const params: unknown[] = [];
-    const tenancy = addClinicFilter(principal, 's.clinic_id', params);
-    const found = await this.repo.studyInScope(studyUid, tenancy, params);
+    const found = await this.repo.studyInScope(studyUid, principal);
     if (found === null) throw new AppError('not_found', 'Not found');
     return found;
   }
