@@ -19,7 +19,6 @@ export interface PersonVariant extends Demographics {
 /** The root of a person: merges are flattened, so merged_into is always a root. */
 export const ROOT_SQL = (alias: string): string => `coalesce(${alias}.merged_into, ${alias}.id)`;
 
-// The first current instance carries the issuer and Other Patient IDs (the catalog has no columns for them).
 /** A person's root as text, for typed queries over patient_index_persons aliased `alias`. */
 const rootOf = (alias: string) => sql<string>`${sql.raw(ROOT_SQL(alias))}::text`;
 
@@ -31,7 +30,17 @@ function personVariants(client: PoolClient) {
     .orderBy('p.id');
 }
 
-const FIRST_INSTANCE_SQL = `(SELECT i.dicom_json FROM instances i WHERE i.study_ref = s.id AND i.is_current ORDER BY i.id LIMIT 1)`;
+/** A study's identity as the rules read it: the demographics grouped, Other Patient IDs kept only as items (objects). */
+function toPending(r: { id: string; clinicId: string; patientId: string | null; patientName: string | null; patientBirthDate: string | null; patientSex: string | null; issuer: string | null; otherIds: unknown }): PendingStudy {
+  return {
+    id: r.id,
+    clinicId: r.clinicId,
+    patientId: r.patientId,
+    issuer: r.issuer,
+    otherIds: Array.isArray(r.otherIds) ? (r.otherIds.filter((x) => typeof x === 'object' && x !== null) as PendingStudy['otherIds']) : [],
+    demographics: { name: r.patientName, birthDate: r.patientBirthDate, sex: r.patientSex },
+  };
+}
 
 /** SQL of the patient index (migration 2030). Every write runs under the index lock (PatientIndexService). */
 export class PatientIndexRepository {
@@ -41,49 +50,48 @@ export class PatientIndexRepository {
   }
 
   async pending(client: PoolClient, limit: number): Promise<PendingStudy[]> {
-    return this.indexable(client, 'NOT EXISTS (SELECT 1 FROM patient_index_studies x WHERE x.study_ref = s.id) ORDER BY s.id LIMIT $1', [limit]);
+    const rows = await this.indexable(client)
+      .where(sql<boolean>`NOT EXISTS (SELECT 1 FROM patient_index_studies x WHERE x.study_ref = s.id)`)
+      .orderBy('s.id')
+      .limit(limit)
+      .execute();
+    return rows.map(toPending);
   }
 
   /** One study as the rules see it (its latest correction applied), indexed or not; null when gone. */
   async study(client: PoolClient, studyId: string): Promise<PendingStudy | null> {
-    return (await this.indexable(client, 's.id = $1', [studyId]))[0] ?? null;
+    const row = await this.indexable(client).where('s.id', '=', studyId).executeTakeFirst();
+    return row === undefined ? null : toPending(row);
   }
 
   /**
    * Studies with what the rules need. A corrected study is filed by its latest correction: its identity
    * replaces the header's, Other Patient IDs included (those came with the header the correction overrules).
    */
-  private async indexable(client: PoolClient, where: string, params: unknown[]): Promise<PendingStudy[]> {
-    const { rows } = await client.query<{
-      id: string;
-      clinic_id: string;
-      patient_id: string | null;
-      patient_name: string | null;
-      patient_birth_date: string | null;
-      patient_sex: string | null;
-      issuer: string | null;
-      other_ids: unknown;
-    }>(
-      `SELECT s.id::text, s.clinic_id::text,
-              CASE WHEN c.id IS NULL THEN nullif(trim(s.patient_id), '') ELSE c.patient_id END AS patient_id,
-              CASE WHEN c.id IS NULL THEN s.patient_name ELSE c.patient_name END AS patient_name,
-              CASE WHEN c.id IS NULL THEN s.patient_birth_date ELSE c.birth_date END AS patient_birth_date,
-              CASE WHEN c.id IS NULL THEN s.patient_sex ELSE c.sex END AS patient_sex,
-              CASE WHEN c.id IS NULL THEN nullif(trim(f.json #>> '{00100021,Value,0}'), '') ELSE c.issuer END AS issuer,
-              CASE WHEN c.id IS NULL THEN f.json #> '{00101002,Value}' END AS other_ids
-         FROM studies s CROSS JOIN LATERAL (SELECT ${FIRST_INSTANCE_SQL} AS json) f
-         LEFT JOIN LATERAL (SELECT * FROM patient_index_corrections pc WHERE pc.study_ref = s.id ORDER BY pc.id DESC LIMIT 1) c ON true
-        WHERE s.disposed_at IS NULL AND ${where}`,
-      params,
-    );
-    return rows.map((r) => ({
-      id: r.id,
-      clinicId: r.clinic_id,
-      patientId: r.patient_id,
-      issuer: r.issuer,
-      otherIds: Array.isArray(r.other_ids) ? (r.other_ids.filter((x) => typeof x === 'object' && x !== null) as PendingStudy['otherIds']) : [],
-      demographics: { name: r.patient_name, birthDate: r.patient_birth_date, sex: r.patient_sex },
-    }));
+  private indexable(client: PoolClient) {
+    return kyselyOn(client)
+      .selectFrom('studies as s')
+      // The first current instance carries the issuer and Other Patient IDs (the catalog has no columns for them).
+      // At most one row each, and a study without instances or corrections keeps its row (ON true).
+      .leftJoinLateral(
+        (eb) => eb.selectFrom('instances as i').select('i.dicomJson as json').whereRef('i.studyRef', '=', 's.id').where('i.isCurrent', '=', true).orderBy('i.id').limit(1).as('f'),
+        (join) => join.onTrue(),
+      )
+      .leftJoinLateral(
+        (eb) => eb.selectFrom('patientIndexCorrections as pc').selectAll('pc').whereRef('pc.studyRef', '=', 's.id').orderBy('pc.id', 'desc').limit(1).as('c'),
+        (join) => join.onTrue(),
+      )
+      .select([
+        's.id',
+        's.clinicId',
+        sql<string | null>`CASE WHEN c.id IS NULL THEN nullif(trim(s.patient_id), '') ELSE c.patient_id END`.as('patientId'),
+        sql<string | null>`CASE WHEN c.id IS NULL THEN s.patient_name ELSE c.patient_name END`.as('patientName'),
+        sql<string | null>`CASE WHEN c.id IS NULL THEN s.patient_birth_date ELSE c.birth_date END`.as('patientBirthDate'),
+        sql<string | null>`CASE WHEN c.id IS NULL THEN s.patient_sex ELSE c.sex END`.as('patientSex'),
+        sql<string | null>`CASE WHEN c.id IS NULL THEN nullif(trim(f.json #>> '{00100021,Value,0}'), '') ELSE c.issuer END`.as('issuer'),
+        sql<unknown>`CASE WHEN c.id IS NULL THEN f.json #> '{00101002,Value}' END`.as('otherIds'),
+      ])
+      .where('s.disposedAt', 'is', null);
   }
 
   /** Takes a study out of the index (before it is filed again): its link, and the reviews it raised that nobody decided. */
