@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as Minio from 'minio';
 import { makeStudy } from '@yunying/dicom/testing';
-import { s3SystemEnv, s3TestSettings, uniqueBucketName } from '@yunying/storage/testing';
+import { openStoredBytes, s3SystemEnv, s3TestSettings, systemStorageKeyFile, uniqueBucketName } from '@yunying/storage/testing';
 import { describeUnless } from '../support/skip';
 import { firstValue, startSystem, stow, stowItems, type RunningSystem } from '../support/system';
 
@@ -64,7 +64,10 @@ describeUnless(settings === null ? 'no S3 endpoint (S3_ENDPOINT unset; Ceph RGW 
         const stored = await client.getObject(bucket, copy.object_key, { versionId: copy.version_id });
         const chunks: Buffer[] = [];
         for await (const chunk of stored) chunks.push(chunk as Buffer);
-        expect(createHash('sha256').update(Buffer.concat(chunks)).digest('hex')).toBe(digest);
+        // Sealed at rest (#17): the bucket holds ciphertext; opened with the system's key file it is the instance.
+        const bytes = Buffer.concat(chunks);
+        expect(bytes.includes(file.subarray(132, 1132))).toBe(false);
+        expect(createHash('sha256').update(await openStoredBytes(bytes, systemStorageKeyFile(system.dataDir))).digest('hex')).toBe(digest);
         // The object store itself refuses to delete the locked version, whatever the caller's credentials.
         await expect(client.removeObject(bucket, copy.object_key, { versionId: copy.version_id, governanceBypass: true })).rejects.toMatchObject({ code: 'AccessDenied' });
       }

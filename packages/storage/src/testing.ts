@@ -87,7 +87,11 @@ export function s3SystemEnv(settings: S3TestSettings, buckets: readonly string[]
  * Throws when a sealed file does not open, so a test never hashes ciphertext by mistake.
  */
 export async function readStoredFile(file: string, keyFile: string): Promise<Buffer> {
-  const stored = await fs.readFile(file);
+  return openStoredBytes(await fs.readFile(file), keyFile);
+}
+
+/** The content of a copy's bytes as a test fetched them (from a file or straight from a bucket), opened with the key file when sealed. */
+export async function openStoredBytes(stored: Uint8Array, keyFile: string): Promise<Buffer> {
   const envelope = new ObjectEnvelope({ seal: null, keys: loadStorageKeyring({ keyFile, generateMissing: false }) });
   const content = await envelope.open(stored);
   return Buffer.from(content.buffer, content.byteOffset, content.byteLength);
