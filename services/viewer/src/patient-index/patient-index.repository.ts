@@ -96,9 +96,10 @@ export class PatientIndexRepository {
 
   /** Takes a study out of the index (before it is filed again): its link, and the reviews it raised that nobody decided. */
   async unlinkStudy(client: PoolClient, studyId: string): Promise<{ withdrawnReviews: number }> {
-    await client.query('DELETE FROM patient_index_studies WHERE study_ref = $1', [studyId]);
-    const { rowCount } = await client.query(`DELETE FROM patient_index_reviews WHERE study_ref = $1 AND status = 'open'`, [studyId]);
-    return { withdrawnReviews: rowCount ?? 0 };
+    const db = kyselyOn(client);
+    await db.deleteFrom('patientIndexStudies').where('studyRef', '=', studyId).execute();
+    const { numDeletedRows } = await db.deleteFrom('patientIndexReviews').where('studyRef', '=', studyId).where('status', '=', 'open').executeTakeFirst();
+    return { withdrawnReviews: Number(numDeletedRows) };
   }
 
   /** How a study is filed now: its person's root and how it was linked; null when it is not indexed. */
@@ -164,7 +165,7 @@ export class PatientIndexRepository {
   }
 
   async linkStudy(client: PoolClient, study: string, person: string, linkedBy: 'identifier' | 'new' | 'review'): Promise<void> {
-    await client.query('INSERT INTO patient_index_studies (study_ref, person_ref, linked_by) VALUES ($1, $2, $3)', [study, person, linkedBy]);
+    await kyselyOn(client).insertInto('patientIndexStudies').values({ studyRef: study, personRef: person, linkedBy }).execute();
   }
 
   /** Whether any review, open or decided, already concerns these two person groups. */
@@ -179,20 +180,22 @@ export class PatientIndexRepository {
   }
 
   async addReview(client: PoolClient, review: { study: string; person: string; candidate: string; reason: string; differs: readonly string[] }): Promise<void> {
-    await client.query(
-      `INSERT INTO patient_index_reviews (study_ref, person_ref, candidate_ref, reason, differs) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (person_ref, candidate_ref) DO NOTHING`,
-      [review.study, review.person, review.candidate, review.reason, [...review.differs]],
-    );
+    await kyselyOn(client)
+      .insertInto('patientIndexReviews')
+      .values({ studyRef: review.study, personRef: review.person, candidateRef: review.candidate, reason: review.reason, differs: [...review.differs] })
+      .onConflict((oc) => oc.columns(['personRef', 'candidateRef']).doNothing())
+      .execute();
   }
 
   /** The root person of an indexed study; null when it is not indexed. */
   async rootOfStudy(client: PoolClient, studyId: string): Promise<string | null> {
-    const { rows } = await client.query<{ root: string }>(
-      `SELECT ${ROOT_SQL('p')}::text AS root FROM patient_index_studies x JOIN patient_index_persons p ON p.id = x.person_ref WHERE x.study_ref = $1`,
-      [studyId],
-    );
-    return rows[0]?.root ?? null;
+    const row = await kyselyOn(client)
+      .selectFrom('patientIndexStudies as x')
+      .innerJoin('patientIndexPersons as p', 'p.id', 'x.personRef')
+      .select(rootOf('p').as('root'))
+      .where('x.studyRef', '=', studyId)
+      .executeTakeFirst();
+    return row?.root ?? null;
   }
 
   /** Open reviews that concern this person group. */
