@@ -101,13 +101,43 @@ export function erode(m: Uint8Array, w: number, h: number, r: number): Uint8Arra
   return binaryPass(binaryPass(m, w, h, r, true, true), w, h, r, false, true);
 }
 
-/** Lower quantile: the sorted value at floor(q (n - 1)). */
+/** Lower quantile: the sorted value at floor(q (n - 1)), found by selection (linear on average) on a copy. */
 export function quantile(values: Float64Array, q: number): number {
-  return quantileOfSorted(Float64Array.from(values).sort(), q);
+  if (values.length === 0) return 0;
+  return kthSmallest(Float64Array.from(values), Math.floor(q * (values.length - 1)));
 }
 
-function quantileOfSorted(sorted: Float64Array, q: number): number {
-  return sorted[Math.floor(q * (sorted.length - 1))] ?? 0;
+/**
+ * The k-th smallest value (0-based) of a, which it reorders: Hoare's selection with a middle-of-three pivot.
+ * The same element a full sort would put at k, so the result is exactly the sorted quantile's.
+ */
+function kthSmallest(a: Float64Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (hi > lo) {
+    const mid = (lo + hi) >>> 1;
+    const x = a[lo] ?? 0;
+    const y = a[mid] ?? 0;
+    const z = a[hi] ?? 0;
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while ((a[i] ?? 0) < pivot) i++;
+      while ((a[j] ?? 0) > pivot) j--;
+      if (i <= j) {
+        const t = a[i] ?? 0;
+        a[i] = a[j] ?? 0;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k] ?? 0;
+  }
+  return a[k] ?? 0;
 }
 
 function meanStd(values: Float64Array): { mean: number; std: number } {
@@ -241,17 +271,13 @@ function measure(g: Float64Array, mask: Uint8Array, w: number, h: number, extent
 
   const gi = select(g, inner);
   const gr = select(g, ring);
-  const giSorted = Float64Array.from(gi).sort();
-  const medInner = quantileOfSorted(giSorted, 0.5);
+  const medInner = quantile(gi, 0.5);
   const medRing = quantile(gr, 0.5);
   const inside = meanStd(gi);
   const around = meanStd(gr);
   let dark = 0;
   for (const v of gi) if (v < 0.35 * medRing) dark++;
 
-  const opened = runExtreme(runExtreme(g, w, h, 4, false), w, h, 4, true);
-  const tophat = new Float64Array(w * h);
-  for (let i = 0; i < tophat.length; i++) tophat[i] = (g[i] ?? 0) - (opened[i] ?? 0);
   const grad = gradient(g, w, h);
   const eroded = erode(mask, w, h, 2);
   const band = new Uint8Array(w * h);
@@ -261,11 +287,41 @@ function measure(g: Float64Array, mask: Uint8Array, w: number, h: number, extent
     echo: Math.log((medInner + 1) / (medRing + 1)),
     dark: dark / gi.length,
     het: inside.std / (inside.mean + 1),
-    foci: quantile(select(tophat, inner), 0.999) / 255,
-    bright: (quantileOfSorted(giSorted, 0.995) - medInner) / (around.std + 1),
+    foci: quantile(tophatInside(g, inner, w, h), 0.999) / 255,
+    bright: (quantile(gi, 0.995) - medInner) / (around.std + 1),
     edge: meanStd(select(grad, band)).mean / (meanStd(select(grad, ring)).mean + 1),
     taller: Math.log((extent.y1 - extent.y0 + 1) / (extent.x1 - extent.x0 + 1)),
   };
+}
+
+/** Reach of the 9x9 opening: a top-hat value depends on gray levels up to 2 x 4 pixels away. */
+const OPENING_RADIUS = 4;
+
+/**
+ * The 9x9 white top-hat (gray minus its opening) at the region's pixels, in row-major order. The opening
+ * runs only on the region's bounding box grown by twice its radius: a pixel's opening reads the minimum
+ * of points within 4 pixels, each the minimum of points within 4 more, so nothing outside that box
+ * matters, and where the box meets the image border the windows are clipped there as before.
+ */
+function tophatInside(g: Float64Array, region: Uint8Array, w: number, h: number): Float64Array {
+  const box = extentOf(region, w);
+  if (!box) return new Float64Array(0);
+  const reach = 2 * OPENING_RADIUS;
+  const win = { x0: Math.max(0, box.x0 - reach), y0: Math.max(0, box.y0 - reach), x1: Math.min(w, box.x1 + 1 + reach), y1: Math.min(h, box.y1 + 1 + reach), area: 0 };
+  const ww = win.x1 - win.x0;
+  const wh = win.y1 - win.y0;
+  const local = cut(g, w, win, (n) => new Float64Array(n));
+  const opened = runExtreme(runExtreme(local, ww, wh, OPENING_RADIUS, false), ww, wh, OPENING_RADIUS, true);
+  const out = new Float64Array(box.area);
+  let k = 0;
+  for (let y = box.y0; y <= box.y1; y++) {
+    for (let x = box.x0; x <= box.x1; x++) {
+      if (!region[y * w + x]) continue;
+      const i = (y - win.y0) * ww + (x - win.x0);
+      out[k++] = (local[i] ?? 0) - (opened[i] ?? 0);
+    }
+  }
+  return out;
 }
 
 /** The ellipse inscribed in a box: the region of a nodule a reader boxed (descriptors.ellipse_mask). */
