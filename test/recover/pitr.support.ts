@@ -82,7 +82,7 @@ export function drillCluster(bin: string): DrillCluster {
       run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
       // Each finished WAL segment is copied to the archive, never over an existing file (a second cluster
       // archiving into the same place must fail loudly, not overwrite).
-      fs.appendFileSync(path.join(data, 'postgresql.conf'), `wal_level = replica\narchive_mode = on\narchive_command = 'test ! -f ${archive}/%f && cp %p ${archive}/%f'\n`);
+      fs.appendFileSync(path.join(data, 'postgresql.conf'), `wal_level = replica\narchive_mode = on\narchive_command = 'test ! -f ${archive}/%f && cp %p ${archive}/%f.part && mv ${archive}/%f.part ${archive}/%f'\n`);
       start(data, port, tcp);
       return data;
     },
@@ -91,6 +91,8 @@ export function drillCluster(bin: string): DrillCluster {
       run('pg_basebackup', ['-h', dir, '-p', String(port), '-U', 'postgres', '-D', backup, '-X', 'stream', '-c', 'fast']);
       return backup;
     },
+    // A segment appears under its name only once whole: archive_command copies to .part and renames (a plain
+    // cp made the name visible while 11 of 16 MiB were written, and a restore begun then failed on its size).
     archiveWal: (port) => {
       const segment = sql(port, 'SELECT pg_walfile_name(pg_switch_wal())');
       for (let i = 0; i < 600 && !fs.existsSync(path.join(archive, segment)); i++) pause(50);
