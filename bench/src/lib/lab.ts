@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { createSecretFileOnce, generateCheckpointSigningKeyPem, newAuditKeyLine } from '@yunying/audit';
 import { AuthService } from '@yunying/auth';
 import { createPool, quoteIdent, type Pool } from '@yunying/catalog';
+import { newStorageKeyLine } from '@yunying/storage';
 import { CLINICS, clinicCode } from './corpus';
 import { HttpClient } from './http';
 import { signInWithSecondFactor, type SignInPost } from './second-factor';
@@ -78,15 +79,18 @@ export class Lab {
     const id = randomBytes(4).toString('hex');
     const dataDir = path.join(this.work, `yunying-${id}`);
     fs.mkdirSync(dataDir);
-    // Production refuses to generate the audit keys itself (#17): the lab provisions them, as an operator would.
+    // Production refuses to generate the audit and storage keys itself (#17): the lab provisions them, as an operator would.
     const macKeyFile = path.join(dataDir, 'secrets', 'audit-mac.keys');
     const signingKeyFile = path.join(dataDir, 'secrets', 'audit-signing.pem');
+    const storageKeyFile = path.join(dataDir, 'secrets', 'storage.keys');
     createSecretFileOnce(macKeyFile, newAuditKeyLine());
     createSecretFileOnce(signingKeyFile, generateCheckpointSigningKeyPem());
+    createSecretFileOnce(storageKeyFile, newStorageKeyLine());
     const env: Record<string, string> = {
       NODE_ENV: 'production',
       AUDIT_MAC_KEY_FILE: macKeyFile,
       AUDIT_SIGNING_KEY_FILE: signingKeyFile,
+      STORAGE_KEY_FILE: storageKeyFile,
       LOG_LEVEL: 'warn',
       AUTH_TOKEN_SECRET: `bench-secret-${id}`.padEnd(48, 'x'),
       DATABASE_URL: this.postgresUrl,

@@ -2,6 +2,7 @@ import type { AuthService } from '@yunying/auth';
 import type { Pool } from '@yunying/catalog';
 import { isAppError } from '@yunying/core';
 import type { AssociationRequest } from '@yunying/dimse';
+import { findCertificate, findClinicDimse, sourceNetworkCheck } from './dimse-devices.repository';
 
 /**
  * Who may open an association for a clinic (issue #17). The calling AE title names the clinic; this decides
@@ -53,24 +54,16 @@ export async function checkAssociationCredentials(request: AssociationRequest, c
   let verdict: CredentialVerdict | null = null;
 
   // Source networks first (migration 0910): from an address the clinic did not list, nothing else counts.
-  const source = await deps.pool.query<{ bound: boolean; inside: boolean | null }>(
-    'SELECT dimse_source_networks IS NOT NULL AS bound, $2::inet <<= ANY (dimse_source_networks) AS inside FROM clinics WHERE id = $1',
-    [clinicId, plainAddress(request.remoteAddress)],
-  );
-  const networks = source.rows[0];
+  const networks = await sourceNetworkCheck(deps.pool, clinicId, plainAddress(request.remoteAddress));
   if (networks?.bound === true && networks.inside !== true) return { ok: false, reason: "calling address outside the clinic's registered source networks" };
 
   if (tls !== null && tls.fingerprint256 !== null) {
     if (!tls.authorized) return { ok: false, reason: 'TLS client certificate not issued by the trusted CA' };
-    const { rows } = await deps.pool.query<{ clinic_id: string; ae_title: string | null; revoked: boolean }>(
-      'SELECT clinic_id::text, ae_title, revoked_at IS NOT NULL AS revoked FROM clinic_dimse_certificates WHERE fingerprint_sha256 = $1',
-      [tls.fingerprint256],
-    );
-    const row = rows[0];
+    const row = await findCertificate(deps.pool, tls.fingerprint256);
     if (row === undefined) return { ok: false, reason: 'TLS client certificate not registered' };
-    if (row.revoked) return { ok: false, reason: 'TLS client certificate revoked' };
-    if (row.clinic_id !== clinicId) return { ok: false, reason: "TLS client certificate of another clinic than the calling AE title's" };
-    if (row.ae_title !== null && row.ae_title !== callingAe) return { ok: false, reason: 'TLS client certificate bound to another AE title' };
+    if (row.revokedAt !== null) return { ok: false, reason: 'TLS client certificate revoked' };
+    if (row.clinicId !== clinicId) return { ok: false, reason: "TLS client certificate of another clinic than the calling AE title's" };
+    if (row.aeTitle !== null && row.aeTitle !== callingAe) return { ok: false, reason: 'TLS client certificate bound to another AE title' };
     verdict = { ok: true, via: 'tls_certificate', credential: tls.fingerprint256 };
   }
 
@@ -83,7 +76,6 @@ export async function checkAssociationCredentials(request: AssociationRequest, c
   }
 
   if (verdict !== null) return verdict;
-  const { rows } = await deps.pool.query<{ dimse_auth: string }>('SELECT dimse_auth FROM clinics WHERE id = $1', [clinicId]);
-  if (rows[0]?.dimse_auth === 'ae_only') return { ok: true, via: 'ae_only', credential: null };
+  if ((await findClinicDimse(deps.pool, clinicId))?.dimseAuth === 'ae_only') return { ok: true, via: 'ae_only', credential: null };
   return { ok: false, reason: tls === null ? 'credentials required (TLS client certificate or user identity)' : 'credentials required (no TLS client certificate, no user identity)' };
 }

@@ -2,7 +2,7 @@ import type { Pool } from '@yunying/catalog';
 import type { CommitmentDelivery, CommitmentHandler, CommitmentPlan, CommitmentRequest, CommitmentResult, StoreContext } from '@yunying/dimse';
 import type { ClinicSession } from './find.handler';
 import { auditCommitmentReport } from './commitment.audit';
-import { recordUndeliveredReport } from './commitment.pending';
+import { findCommittableInstances, recordUndeliveredReport } from './commitment.repository';
 import { findCommitmentRoute } from './move-destinations';
 
 export interface CommitmentHandlerOptions {
@@ -21,13 +21,6 @@ const DEFAULT_AUDIT_UIDS = 100;
 
 /** Failure Reasons (0008,1197) of PS3.4 J.3.2.1.1.2 / C.4. */
 const FailureReason = { ProcessingFailure: 0x0110, NoSuchObjectInstance: 0x0112, ClassInstanceConflict: 0x0119 } as const;
-
-interface Row {
-  sop_instance_uid: string;
-  sop_class_uid: string;
-  study_instance_uid: string;
-  durable_copies: number;
-}
 
 /**
  * Storage Commitment of the archive (PS3.4 J): an instance is committed only when the catalog has its
@@ -49,26 +42,20 @@ export function archiveCommitmentHandler(options: CommitmentHandlerOptions): Com
   return async function commit(request: CommitmentRequest, context: StoreContext<ClinicSession>): Promise<CommitmentPlan> {
     const { clinicId } = context.session;
     const uids = [...new Set(request.references.map((r) => r.sopInstanceUid))];
-    const { rows } = await pool.query<Row>(
-      `SELECT i.sop_instance_uid, i.sop_class_uid, s.study_instance_uid,
-          (SELECT count(DISTINCT c.target) FROM copies c WHERE c.sha256 = i.sha256 AND c.state = 'ok' AND c.target = ANY($3::text[]))::int AS durable_copies
-       FROM instances i JOIN studies s ON s.id = i.study_ref
-       WHERE i.is_current AND s.clinic_id = $1 AND i.sop_instance_uid = ANY($2::text[])`,
-      [clinicId, uids, [...targets]],
-    );
-    const found = new Map(rows.map((row) => [row.sop_instance_uid, row]));
+    const rows = await findCommittableInstances(pool, clinicId, uids, targets);
+    const found = new Map(rows.map((row) => [row.sopInstanceUid, row]));
     const result: CommitmentResult = { committed: [], failed: [] };
     for (const reference of request.references) {
       const row = found.get(reference.sopInstanceUid);
       if (row === undefined) result.failed.push({ ...reference, failureReason: FailureReason.NoSuchObjectInstance });
-      else if (row.sop_class_uid !== reference.sopClassUid) result.failed.push({ ...reference, failureReason: FailureReason.ClassInstanceConflict });
-      else if (row.durable_copies < targets.length) result.failed.push({ ...reference, failureReason: FailureReason.ProcessingFailure });
+      else if (row.sopClassUid !== reference.sopClassUid) result.failed.push({ ...reference, failureReason: FailureReason.ClassInstanceConflict });
+      else if (row.durableCopies < targets.length) result.failed.push({ ...reference, failureReason: FailureReason.ProcessingFailure });
       else result.committed.push(reference);
     }
     options.onChecked?.(result);
     const route = await findCommitmentRoute(pool, clinicId, context.callingAe);
     // Studies of this clinic's instances only: an unknown or other clinic's UID reveals no study.
-    const studyUids = [...new Set(rows.map((row) => row.study_instance_uid))];
+    const studyUids = [...new Set(rows.map((row) => row.studyInstanceUid))];
 
     const reported = async (delivery: CommitmentDelivery): Promise<void> => {
       const { retry } = options;

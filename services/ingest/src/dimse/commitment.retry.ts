@@ -2,7 +2,7 @@ import type { Pool } from '@yunying/catalog';
 import { describeError, type Logger } from '@yunying/core';
 import { sendCommitmentReportOnNewAssociation } from '@yunying/dimse';
 import { auditCommitmentReport } from './commitment.audit';
-import { claimDueReports, forgetReport, rescheduleReport, type PendingReport } from './commitment.pending';
+import { claimDueReports, forgetReport, rescheduleReport, type PendingReport } from './commitment.repository';
 import { findCommitmentRoute } from './move-destinations';
 
 export interface CommitmentRetrySettings {

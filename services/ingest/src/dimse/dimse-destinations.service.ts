@@ -2,7 +2,9 @@ import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import { inTransaction, type Pool } from '@yunying/catalog';
 import { AppError } from '@yunying/core';
+import { clinicExists } from './dimse-devices.repository';
 import { recordSecurityConfiguration, type AdminCaller } from './dimse-devices.service';
+import { deleteDestination, listDestinations, upsertDestination, type CommitmentReports, type Destination, type DestinationSettings } from './dimse-destinations.repository';
 
 /**
  * A clinic's registered remote AEs (issue #16, migrations 0800/0802/0810): where C-MOVE sends a clinic's
@@ -10,48 +12,12 @@ import { recordSecurityConfiguration, type AdminCaller } from './dimse-devices.s
  * this is the admin's way, each change a Security Alert (subtype Security Configuration) in the same
  * transaction, since a destination decides where patients' images may leave the archive to.
  */
-export type CommitmentReports = 'same_association' | 'new_association';
+export type { CommitmentReports };
 
-export interface DestinationInput {
-  host: string;
-  port: number;
-  tls: boolean;
-  tlsCaPem: string | null;
-  tlsServerName: string | null;
-  commitmentReports: CommitmentReports;
-}
+/** Where and how to reach the AE (its key, clinic and AE title, comes from the path). */
+export type DestinationInput = DestinationSettings;
 
-export interface DestinationView extends DestinationInput {
-  clinicId: string;
-  aeTitle: string;
-  createdAt: Date;
-}
-
-interface DestinationRow {
-  clinic_id: string;
-  ae_title: string;
-  host: string;
-  port: number;
-  tls: boolean;
-  tls_ca_pem: string | null;
-  tls_server_name: string | null;
-  commitment_reports: CommitmentReports;
-  created_at: Date;
-}
-
-const COLUMNS = 'clinic_id::text, ae_title, host, port, tls, tls_ca_pem, tls_server_name, commitment_reports, created_at';
-
-const view = (r: DestinationRow): DestinationView => ({
-  clinicId: r.clinic_id,
-  aeTitle: r.ae_title,
-  host: r.host,
-  port: r.port,
-  tls: r.tls,
-  tlsCaPem: r.tls_ca_pem,
-  tlsServerName: r.tls_server_name,
-  commitmentReports: r.commitment_reports,
-  createdAt: r.created_at,
-});
+export type DestinationView = Destination;
 
 /** AE titles (PS3.5 AE VR): up to 16 characters of the default repertoire, no backslash or control characters, not all spaces. */
 export function validAeTitle(ae: string): boolean {
@@ -83,10 +49,8 @@ export class DimseDestinationsService {
   constructor(private readonly pool: Pool) {}
 
   async list(clinicId: string): Promise<DestinationView[]> {
-    const clinic = await this.pool.query('SELECT 1 FROM clinics WHERE id = $1', [clinicId]);
-    if (clinic.rowCount === 0) throw new AppError('not_found', 'No such clinic');
-    const { rows } = await this.pool.query<DestinationRow>(`SELECT ${COLUMNS} FROM dimse_move_destinations WHERE clinic_id = $1 ORDER BY ae_title`, [clinicId]);
-    return rows.map(view);
+    if (!(await clinicExists(this.pool, clinicId))) throw new AppError('not_found', 'No such clinic');
+    return listDestinations(this.pool, clinicId);
   }
 
   /** Registers or changes the clinic's destination with this AE title. */
@@ -95,27 +59,17 @@ export class DimseDestinationsService {
     if (!validAeTitle(aeTitle)) throw new AppError('bad_request', 'aeTitle: 1-16 characters of the DICOM default repertoire, no backslash');
     checkInput(input);
     return inTransaction(this.pool, async (client) => {
-      const clinic = await client.query('SELECT 1 FROM clinics WHERE id = $1', [clinicId]);
-      if (clinic.rowCount === 0) throw new AppError('not_found', 'No such clinic');
-      const { rows } = await client.query<DestinationRow & { created: boolean }>(
-        `INSERT INTO dimse_move_destinations (clinic_id, ae_title, host, port, tls, tls_ca_pem, tls_server_name, commitment_reports)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (clinic_id, ae_title) DO UPDATE SET host = EXCLUDED.host, port = EXCLUDED.port, tls = EXCLUDED.tls,
-           tls_ca_pem = EXCLUDED.tls_ca_pem, tls_server_name = EXCLUDED.tls_server_name, commitment_reports = EXCLUDED.commitment_reports
-         RETURNING ${COLUMNS}, (xmax = 0) AS created`,
-        [clinicId, aeTitle, input.host, input.port, input.tls, input.tlsCaPem, input.tlsServerName, input.commitmentReports],
-      );
-      const row = rows[0];
-      if (row === undefined) throw new AppError('internal', 'destination not written');
+      if (!(await clinicExists(client, clinicId))) throw new AppError('not_found', 'No such clinic');
+      const { created, ...destination } = await upsertDestination(client, clinicId, aeTitle, input);
       await recordSecurityConfiguration(client, caller, clinicId, {
-        change: row.created ? 'dimse-destination-registered' : 'dimse-destination-changed',
+        change: created ? 'dimse-destination-registered' : 'dimse-destination-changed',
         aeTitle,
         host: input.host,
         port: input.port,
         tls: input.tls,
         commitmentReports: input.commitmentReports,
       });
-      return { destination: view(row), created: row.created };
+      return { destination, created };
     });
   }
 
@@ -123,8 +77,7 @@ export class DimseDestinationsService {
   async remove(clinicId: string, ae: string, caller: AdminCaller): Promise<void> {
     const aeTitle = ae.trim();
     await inTransaction(this.pool, async (client) => {
-      const { rowCount } = await client.query('DELETE FROM dimse_move_destinations WHERE clinic_id = $1 AND ae_title = $2', [clinicId, aeTitle]);
-      if (rowCount === 0) throw new AppError('not_found', 'No such destination');
+      if (!(await deleteDestination(client, clinicId, aeTitle))) throw new AppError('not_found', 'No such destination');
       await recordSecurityConfiguration(client, caller, clinicId, { change: 'dimse-destination-removed', aeTitle });
     });
   }

@@ -1,15 +1,6 @@
 import type { Pool } from '@yunying/catalog';
 import type { CommitmentReportRoute, MoveDestination } from '@yunying/dimse';
-
-interface DestinationRow {
-  ae_title: string;
-  host: string;
-  port: number;
-  tls: boolean;
-  tls_ca_pem: string | null;
-  tls_server_name: string | null;
-  commitment_reports: 'same_association' | 'new_association';
-}
+import { findDestination, type CommitmentReports } from './dimse-destinations.repository';
 
 /**
  * The Move Destination of a C-MOVE, looked up among the calling clinic's registered AE titles only
@@ -31,20 +22,16 @@ export async function findCommitmentRoute(pool: Pool, clinicId: string, callingA
   return registered === null ? undefined : { destination: registered.destination, always: registered.commitmentReports === 'new_association' };
 }
 
-async function findRegisteredAe(pool: Pool, clinicId: string, aeTitle: string): Promise<{ destination: MoveDestination; commitmentReports: DestinationRow['commitment_reports'] } | null> {
+async function findRegisteredAe(pool: Pool, clinicId: string, aeTitle: string): Promise<{ destination: MoveDestination; commitmentReports: CommitmentReports } | null> {
   if (aeTitle === '') return null;
-  const { rows } = await pool.query<DestinationRow>(
-    'SELECT ae_title, host, port, tls, tls_ca_pem, tls_server_name, commitment_reports FROM dimse_move_destinations WHERE clinic_id = $1 AND ae_title = $2',
-    [clinicId, aeTitle],
-  );
-  const row = rows[0];
+  const row = await findDestination(pool, clinicId, aeTitle);
   if (row === undefined) return null;
-  const destination: MoveDestination = { aeTitle: row.ae_title, host: row.host, port: row.port };
+  const destination: MoveDestination = { aeTitle: row.aeTitle, host: row.host, port: row.port };
   if (row.tls) {
     destination.tls = {
-      ...(row.tls_ca_pem !== null ? { caPem: row.tls_ca_pem } : {}),
-      ...(row.tls_server_name !== null ? { serverName: row.tls_server_name } : {}),
+      ...(row.tlsCaPem !== null ? { caPem: row.tlsCaPem } : {}),
+      ...(row.tlsServerName !== null ? { serverName: row.tlsServerName } : {}),
     };
   }
-  return { destination, commitmentReports: row.commitment_reports };
+  return { destination, commitmentReports: row.commitmentReports };
 }

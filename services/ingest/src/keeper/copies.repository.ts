@@ -141,6 +141,11 @@ export async function markVerifiedOk(pool: Pool, id: string): Promise<void> {
   );
 }
 
+/** A scrub that only reports is done with the copy: the claim is released, the state left as recorded. */
+export async function releaseClaim(pool: Pool, id: string): Promise<void> {
+  await pool.query('UPDATE copies SET claimed_until = NULL WHERE id = $1', [id]);
+}
+
 /** The storage class the scrubber found the copy in (#18 tiering); written only when it changed. */
 export async function recordStorageClass(pool: Pool, id: string, storageClass: string): Promise<void> {
   await pool.query('UPDATE copies SET storage_class = $2 WHERE id = $1 AND storage_class IS DISTINCT FROM $2', [id, storageClass]);

@@ -6,21 +6,13 @@ import { describeError, type Logger } from '@yunying/core';
 import { FsReplicaTarget, type ListedObject, type ReplicaTarget, type ReplicatedStore } from '@yunying/storage';
 import { KEEPER_ACTOR } from './keeper.audit';
 import type { KeeperMetrics } from './keeper.metrics';
+import { cataloguedKeys, countOpenOrphans, listOrphans, recordOrphan, resolveAdoptedOrphans, type OrphanReport } from './orphans.repository';
 
 export interface OrphanSweeperOptions {
   pool: Pool;
   store: ReplicatedStore;
   logger: Logger;
   metrics: KeeperMetrics;
-}
-
-export interface OrphanReport {
-  target: string;
-  key: string;
-  size: number | null;
-  firstSeenAt: Date;
-  lastSeenAt: Date;
-  resolvedAt: Date | null;
 }
 
 export interface SweepSummary {
@@ -64,53 +56,23 @@ export class OrphanSweeper {
       }
     }
     // Reports whose object is now in the catalog (a retried upload adopted it) are resolved.
-    const resolved = await pool.query(
-      'UPDATE orphan_copies SET resolved_at = now() WHERE resolved_at IS NULL AND object_key IN (SELECT object_key FROM objects)',
-    );
-    summary.resolved = resolved.rowCount ?? 0;
-    const open = await pool.query<{ n: string }>('SELECT count(*) AS n FROM orphan_copies WHERE resolved_at IS NULL AND last_seen_at >= $1', [started]);
-    summary.openOrphans = Number(open.rows[0]?.n ?? 0);
+    summary.resolved = await resolveAdoptedOrphans(pool);
+    summary.openOrphans = await countOpenOrphans(pool, started);
     return summary;
   }
 
   async reports(openOnly: boolean, limit: number): Promise<OrphanReport[]> {
-    const { rows } = await this.options.pool.query<{
-      target: string;
-      object_key: string;
-      size_bytes: string | null;
-      first_seen_at: Date;
-      last_seen_at: Date;
-      resolved_at: Date | null;
-    }>(
-      `SELECT target, object_key, size_bytes, first_seen_at, last_seen_at, resolved_at FROM orphan_copies
-        ${openOnly ? 'WHERE resolved_at IS NULL' : ''} ORDER BY first_seen_at, id LIMIT $1`,
-      [limit],
-    );
-    return rows.map((r) => ({
-      target: r.target,
-      key: r.object_key,
-      size: r.size_bytes === null ? null : Number(r.size_bytes),
-      firstSeenAt: r.first_seen_at,
-      lastSeenAt: r.last_seen_at,
-      resolvedAt: r.resolved_at,
-    }));
+    return listOrphans(this.options.pool, openOnly, limit);
   }
 
   private async check(target: string, batch: ListedObject[], summary: SweepSummary): Promise<void> {
     const { pool, metrics } = this.options;
     summary.listed += batch.length;
-    const known = await pool.query<{ object_key: string }>('SELECT object_key FROM objects WHERE object_key = ANY($1)', [batch.map((b) => b.key)]);
-    const catalogued = new Set(known.rows.map((r) => r.object_key));
+    const catalogued = await cataloguedKeys(pool, batch.map((b) => b.key));
     for (const orphan of batch.filter((b) => !catalogued.has(b.key))) {
       const sha256 = orphan.key.slice(orphan.key.lastIndexOf('/') + 1);
       const isNew = await inTransaction(pool, async (client) => {
-        const upsert = await client.query<{ inserted: boolean }>(
-          `INSERT INTO orphan_copies (target, object_key, size_bytes) VALUES ($1, $2, $3)
-           ON CONFLICT (target, object_key) DO UPDATE SET last_seen_at = now(), resolved_at = NULL, size_bytes = EXCLUDED.size_bytes
-           RETURNING (xmax = 0) AS inserted`,
-          [target, orphan.key, orphan.size],
-        );
-        const inserted = upsert.rows[0]?.inserted === true;
+        const inserted = await recordOrphan(client, target, orphan.key, orphan.size);
         if (inserted) {
           await appendAuditEvent(client, {
             type: 'Security Alert',

@@ -9,6 +9,7 @@ import {
   markVerifiedOk,
   recordStorageClass,
   postponeUnreachable,
+  releaseClaim,
   recordTampering,
   swapProtectionProblems,
   type ClaimedCopy,
@@ -168,7 +169,7 @@ export class Scrubber {
     const finding: ScrubFinding = { sha256: copy.sha256, target: copy.target, state, problem, repaired: null };
     if (!result.ok) summary.findings.push(finding);
     if (!repair) {
-      await pool.query('UPDATE copies SET claimed_until = NULL WHERE id = $1', [copy.id]);
+      await releaseClaim(pool, copy.id);
       return;
     }
     const outcome = await this.options.repair.repairClaimed({ ...copy, state, repairAttempts: 0 });
