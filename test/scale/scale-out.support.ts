@@ -188,7 +188,9 @@ export async function startScaleOut(options: ScaleOutOptions = {}): Promise<Scal
     fs.writeFileSync(
       cfg,
       [
-        'defaults\n  mode http\n  timeout connect 2s\n  timeout client 120s\n  timeout server 120s\n  balance roundrobin',
+        // A health check may take up to 5 s on a loaded machine (without `timeout check` it is `inter`, 300 ms, and
+        // one slow /readyz took the only ingest left out of the backend); a killed process still fails at once.
+        'defaults\n  mode http\n  timeout connect 2s\n  timeout check 5s\n  timeout client 120s\n  timeout server 120s\n  balance roundrobin',
         `frontend dicomweb\n  bind 127.0.0.1:${proxyPort}\n  acl is_stow method POST\n  acl stow_path path_reg ^/dicomweb/studies(/[0-9.]+)?/?$\n  use_backend ingest if is_stow stow_path\n  default_backend viewer`,
         `backend ingest\n  option httpchk GET /readyz\n${servers('ingest')}`,
         `backend viewer\n  option httpchk GET /readyz\n${servers('viewer')}`,
