@@ -26,8 +26,10 @@ import { catalogReads, metricValue, replicaUnavailable, scaleOutUnavailable, sta
  * endpoint killed -9 ingest still acknowledges, and the keeper's repair writes the missing copy once it is
  * back. The catalog is a private PostgreSQL primary with a streaming hot standby that every role has as
  * CATALOG_READ_URL: QIDO/WADO through haproxy are answered by the standby, and by the primary, with no
- * error, while it is down; only the read pools ever connect to it. The keeper's scheduled scrub is not
- * observed here (test/keep/scrub.test.ts).
+ * error, while it is down; only the read pools ever connect to it. The keeper process's scheduled scrub
+ * (a tick a second) finds a delete marker put over one locked copy in RGW once that copy is due, and
+ * alerts in the audit trail, while WADO keeps serving the archived bytes (the scrubber's every finding,
+ * and repair, on its admin trigger: test/keep/scrub.test.ts).
  */
 const rgwSkip = extraRgwUnavailable();
 const replicaSkip = replicaUnavailable();
@@ -279,4 +281,38 @@ describeUnless(scaleOutUnavailable(), 'scale-out: two processes per role behind 
       expect(sha256(await readStoredFile(file, systemStorageKeyFile(system.dataDir)))).toBe(row.sha256);
     }
   }, 240_000);
+
+  it("finds a copy tampered with in RGW in the keeper process's scheduled scrub, alerts in the audit trail and still serves the archived bytes", async () => {
+    const settings = s3TestSettings();
+    if (settings === null) throw new Error('unreachable');
+    const url = new URL(settings.endpoint);
+    const client = new Minio.Client({ endPoint: url.hostname, port: Number(url.port), useSSL: false, accessKey: settings.accessKey, secretKey: settings.secretKey, region: settings.region, pathStyle: true });
+    const file = study.files[0];
+    if (file === undefined) throw new Error('unreachable');
+    const digest = sha256(file);
+    const copy = await system.pool.query<{ object_key: string }>("SELECT object_key FROM copies WHERE sha256 = $1 AND target = 's3-1'", [digest]);
+    const key = copy.rows[0]?.object_key ?? '';
+    // Without a version id: a delete marker over the locked version (the application's credentials cannot
+    // remove the version itself, test/keep/scrub.test.ts).
+    await client.removeObject(scale.buckets[0] ?? '', key);
+    // The copy was verified when written, minutes ago; as if a cycle (SCRUB_CYCLE_DAYS, 7) had passed since.
+    await system.pool.query("UPDATE copies SET last_verified_at = now() - interval '8 days' WHERE sha256 = $1 AND target = 's3-1'", [digest]);
+    const keeperUrl = scale.nodesOf('keeper')[0]?.url ?? '';
+    const alerts = async (): Promise<{ target: string; problem: string }[]> =>
+      (
+        await system.pool.query<{ details: { target: string; problem: string } }>(
+          "SELECT details FROM audit_events WHERE event_type = 'Security Alert' AND details->>'event' = 'copy.tampered' AND details->>'sha256' = $1",
+          [digest],
+        )
+      ).rows.map((r) => ({ target: r.details.target, problem: r.details.problem }));
+    // Found by the schedule alone (nobody calls the scrub API), and recorded as verified now.
+    expect(await waitFor('the scheduled scrub to alert', async () => ((await alerts()).length > 0 ? alerts() : null), 60_000, 300)).toEqual([{ target: 's3-1', problem: '1 delete marker(s)' }]);
+    const verified = await system.pool.query<{ recent: boolean }>("SELECT last_verified_at > now() - interval '1 hour' AS recent FROM copies WHERE sha256 = $1 AND target = 's3-1'", [digest]);
+    expect(verified.rows[0]?.recent).toBe(true);
+    expect(await metricValue(keeperUrl, 'yunying_keeper_copies_verified_total', '{target="s3-1",outcome="tampered"}')).toBeGreaterThanOrEqual(1);
+    const q = `requestType=WADO&studyUID=${study.studyInstanceUid}&seriesUID=${study.seriesInstanceUid}&objectUID=${study.sopInstanceUids[0] ?? ''}&contentType=application%2Fdicom`;
+    const res = await fetch(`${base}/dicomweb/wado?${q}`, { headers: { authorization: `ApiKey ${system.credentials.apiKey?.key ?? ''}` } });
+    expect(res.status).toBe(200);
+    expect(sha256(Buffer.from(await res.arrayBuffer()))).toBe(digest);
+  }, 90_000);
 });
