@@ -1,6 +1,7 @@
 import type { Pool } from '@yunying/catalog';
 import { AuthService } from './auth.service';
 import type { Role } from './principal';
+import { ensureAeTitle, ensureClinic, lockDemoSeed, unlockDemoSeed } from './repositories/demo-seed.repository';
 import { randomSecret } from './secrets';
 
 export interface DemoCredentials {
@@ -42,21 +43,14 @@ export async function seedDemo(pool: Pool, options: { tokenSecret: string; reten
   });
   const client = await pool.connect();
   try {
-    await client.query('SELECT pg_advisory_lock(7008, hashtext(current_schema()))');
+    await lockDemoSeed(client);
     const retentionYears = options.retentionMinYears ?? 15;
     const clinics: DemoCredentials['clinics'] = [];
     for (const c of CLINICS) {
       // The demo clinics accept AE-title-only DICOM (the README's storescu example, the gateway on loopback);
       // clinics created any other way require DIMSE credentials (migration 0901).
-      await client.query("INSERT INTO clinics (code, name, retention_years, dimse_auth) VALUES ($1, $2, $3, 'ae_only') ON CONFLICT (code) DO NOTHING", [
-        c.code,
-        c.name,
-        retentionYears,
-      ]);
-      const { rows } = await client.query<{ id: string }>('SELECT id::text FROM clinics WHERE code = $1', [c.code]);
-      const id = rows[0]?.id;
-      if (!id) throw new Error(`demo clinic ${c.code} missing`);
-      await client.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2) ON CONFLICT (ae_title) DO NOTHING', [c.aeTitle, id]);
+      const id = await ensureClinic(client, { code: c.code, name: c.name, retentionYears, dimseAuth: 'ae_only' });
+      await ensureAeTitle(client, c.aeTitle, id);
       clinics.push({ code: c.code, id, aeTitle: c.aeTitle });
     }
     const demoClinicId = clinics[0]?.id;
@@ -80,7 +74,7 @@ export async function seedDemo(pool: Pool, options: { tokenSecret: string; reten
     }
     return users.length > 0 || apiKey ? { clinics, users, apiKey } : null;
   } finally {
-    await client.query('SELECT pg_advisory_unlock(7008, hashtext(current_schema()))').catch(() => undefined);
+    await unlockDemoSeed(client).catch(() => undefined);
     client.release();
   }
 }

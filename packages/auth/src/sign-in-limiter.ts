@@ -1,5 +1,6 @@
 import { AppError } from '@yunying/core';
 import type { Queryable } from './queryable';
+import { countFailures, deleteFailuresUntil, deletePairFailures, insertFailure, recordKnownSource } from './repositories/sign-in-failures.repository';
 
 export interface SignInLimits {
   /** Failed sign-ins allowed per username and source IP within the window (default 5). */
@@ -65,58 +66,31 @@ export class SignInLimiter {
     const now = this.now();
     const windowMs = this.limits.windowSeconds * 1000;
     const since = new Date(now.getTime() - windowMs);
-    const { rows } = await this.db.query<{
-      pair_failures: number;
-      pair_oldest: Date | null;
-      ip_failures: number;
-      ip_oldest: Date | null;
-      account_failures: number;
-      account_last: Date | null;
-      known: boolean;
-    }>(
-      `SELECT count(*) FILTER (WHERE source_ip = $2 AND username = $1)::int AS pair_failures,
-              min(attempted_at) FILTER (WHERE source_ip = $2 AND username = $1) AS pair_oldest,
-              count(*) FILTER (WHERE source_ip = $2)::int AS ip_failures,
-              min(attempted_at) FILTER (WHERE source_ip = $2) AS ip_oldest,
-              count(*) FILTER (WHERE username = $1)::int AS account_failures,
-              max(attempted_at) FILTER (WHERE username = $1) AS account_last,
-              EXISTS (SELECT 1 FROM sign_in_known_sources k WHERE k.username = $1 AND k.source_ip = $2 AND k.last_success_at > $4) AS known
-         FROM sign_in_failures WHERE (source_ip = $2 OR username = $1) AND attempted_at > $3`,
-      [username, sourceIp, since, new Date(now.getTime() - this.limits.knownSourceDays * 86_400_000)],
-    );
-    const row = rows[0];
+    const row = await countFailures(this.db, username, sourceIp, since, new Date(now.getTime() - this.limits.knownSourceDays * 86_400_000));
     if (!row) return null;
     const until = (at: Date | null, plusMs: number): number => Math.max(1, Math.ceil(((at?.getTime() ?? 0) + plusMs - now.getTime()) / 1000));
-    if (row.pair_failures >= this.limits.maxFailures) return { limit: 'user-address', retryAfterSeconds: until(row.pair_oldest, windowMs) };
+    if (row.pairFailures >= this.limits.maxFailures) return { limit: 'user-address', retryAfterSeconds: until(row.pairOldest, windowMs) };
     if (row.known) return null;
-    if (row.ip_failures >= this.limits.maxFailuresPerIp) return { limit: 'address', retryAfterSeconds: until(row.ip_oldest, windowMs) };
-    const over = row.account_failures - this.limits.maxAccountFailures;
-    if (over >= 0 && row.account_last !== null) {
+    if (row.ipFailures >= this.limits.maxFailuresPerIp) return { limit: 'address', retryAfterSeconds: until(row.ipOldest, windowMs) };
+    const over = row.accountFailures - this.limits.maxAccountFailures;
+    if (over >= 0 && row.accountLast !== null) {
       const backoffMs = Math.min(this.limits.maxBackoffSeconds, 2 ** Math.min(over, 30)) * 1000;
-      if (row.account_last.getTime() + backoffMs > now.getTime()) return { limit: 'account-backoff', retryAfterSeconds: until(row.account_last, backoffMs) };
+      if (row.accountLast.getTime() + backoffMs > now.getTime()) return { limit: 'account-backoff', retryAfterSeconds: until(row.accountLast, backoffMs) };
     }
     return null;
   }
 
   async recordFailure(username: string, sourceIp: string): Promise<void> {
     const now = this.now();
-    await this.db.query('INSERT INTO sign_in_failures (username, source_ip, attempted_at) VALUES ($1, $2, $3)', [username, sourceIp, now]);
+    await insertFailure(this.db, username, sourceIp, now);
     // Keep the table small: failures older than the window no longer count for anything.
-    await this.db.query('DELETE FROM sign_in_failures WHERE (source_ip = $1 OR username = $2) AND attempted_at <= $3', [
-      sourceIp,
-      username,
-      new Date(now.getTime() - this.limits.windowSeconds * 1000),
-    ]);
+    await deleteFailuresUntil(this.db, username, sourceIp, new Date(now.getTime() - this.limits.windowSeconds * 1000));
   }
 
   /** A successful sign-in: the pair's failures are cleared and the address becomes known for the account. */
   async reset(username: string, sourceIp: string): Promise<void> {
-    await this.db.query('DELETE FROM sign_in_failures WHERE username = $1 AND source_ip = $2', [username, sourceIp]);
-    await this.db.query(
-      `INSERT INTO sign_in_known_sources (username, source_ip, last_success_at) VALUES ($1, $2, $3)
-       ON CONFLICT (username, source_ip) DO UPDATE SET last_success_at = excluded.last_success_at`,
-      [username, sourceIp, this.now()],
-    );
+    await deletePairFailures(this.db, username, sourceIp);
+    await recordKnownSource(this.db, username, sourceIp, this.now());
   }
 }
 

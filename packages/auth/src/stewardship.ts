@@ -1,8 +1,8 @@
 import { AppError } from '@yunying/core';
 import type { Queryable } from './queryable';
+import { findAccountChanges, insertAccountChange, type AccountChange } from './repositories/account-changes.repository';
 
-/** How one user shaped another's account (recorded in user_account_changes, migration 1710). */
-export type AccountChange = 'created' | 'updated' | 'grant-added' | 'grant-revoked';
+export type { AccountChange };
 
 /**
  * Records that `changedBy` created or changed the account `userId`. A change of one's own account is not
@@ -10,21 +10,12 @@ export type AccountChange = 'created' | 'updated' | 'grant-added' | 'grant-revok
  */
 export async function recordAccountChange(db: Queryable, userId: string, changedBy: string | null | undefined, change: AccountChange): Promise<void> {
   if (!changedBy || changedBy === userId) return;
-  // Only a local account can be the one who changed (an external identity has no row to refer to).
-  await db.query(
-    `INSERT INTO user_account_changes (user_id, changed_by, change)
-     SELECT $1::uuid, u.id, $3 FROM users u WHERE u.id::text = $2 ON CONFLICT DO NOTHING`,
-    [userId, changedBy, change],
-  );
+  await insertAccountChange(db, userId, changedBy, change);
 }
 
 /** The ways in which `requesterId` created or changed the account of `approverId` (empty: none). */
 export async function accountChangesBy(db: Queryable, approverId: string, requesterId: string): Promise<AccountChange[]> {
-  const { rows } = await db.query<{ change: AccountChange }>(
-    'SELECT change FROM user_account_changes WHERE user_id = $1 AND changed_by = $2 ORDER BY change',
-    [approverId, requesterId],
-  );
-  return rows.map((r) => r.change);
+  return findAccountChanges(db, approverId, requesterId);
 }
 
 /**

@@ -76,7 +76,8 @@ describe('outbox relay (real PostgreSQL and Redis)', () => {
   test('kicks within the coalescing window share one relay pass, and every row is published', async () => {
     const relay = new OutboxRelay(catalog.pool, { study }, { intervalMs: 3_600_000, coalesceMs: 300, onError: (error) => { throw error; } });
     const passes = jest.spyOn(catalog.pool, 'query');
-    const relayPasses = (): number => passes.mock.calls.filter(([sql]) => typeof sql === 'string' && sql.startsWith('SELECT id, queue, job_name')).length;
+    // A pass starts with the one read of unpublished rows (outbox.repository unpublishedRows).
+    const relayPasses = (): number => passes.mock.calls.filter(([sql]) => typeof sql === 'string' && /^select .* from "outbox" where "published_at" is null/is.test(sql)).length;
     try {
       for (let i = 0; i < 5; i++) {
         await inTransaction(catalog.pool, (client) => enqueueInTransaction(client, 'study', 'study.announced', `announced:5.5.${i}:3000`, { studyInstanceUid: `5.5.${i}` }));

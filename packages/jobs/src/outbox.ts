@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from '@yunying/catalog';
 import { assertNoPatientData, type JobName, type JobPayload, type QueueName } from './catalogue';
+import { insertOutboxRow, markPublished, unpublishedRows } from './outbox.repository';
 import { DEFAULT_JOB_OPTIONS, type TypedQueue } from './queues';
 
 /**
@@ -16,18 +17,15 @@ export async function enqueueInTransaction<Q extends QueueName, J extends JobNam
   payload: JobPayload<Q, J>,
 ): Promise<void> {
   assertNoPatientData(payload as object);
-  await client.query('INSERT INTO outbox (queue, job_name, job_id, payload) VALUES ($1, $2, $3, $4)', [queue, job, jobId, JSON.stringify(payload)]);
+  await insertOutboxRow(client, queue, job, jobId, payload as object);
 }
 
 type AnyQueue = { [Q in QueueName]: TypedQueue<Q> };
 
 /** Publishes unpublished outbox rows in id order; returns how many were published. */
 export async function relayOutbox(pool: Pool, queues: Partial<AnyQueue>, batchSize = 100, delayFor?: (queue: QueueName, job: string) => number): Promise<number> {
-  const { rows } = await pool.query<{ id: string; queue: QueueName; job_name: string; job_id: string; payload: object }>(
-    // Only the queues this relay publishes: rows for other queues are another relay's, never skipped-and-stuck here.
-    'SELECT id, queue, job_name, job_id, payload FROM outbox WHERE published_at IS NULL AND queue = ANY($2::text[]) ORDER BY id LIMIT $1',
-    [batchSize, Object.keys(queues)],
-  );
+  // Only the queues this relay publishes: rows for other queues are another relay's, never skipped-and-stuck here.
+  const rows = await unpublishedRows(pool, Object.keys(queues), batchSize);
   // Rows are marked published in one statement per pass (one commit, not one per row); a publish that
   // fails part-way marks what was published and rethrows, and the rest is retried on the next pass.
   const published: string[] = [];
@@ -35,12 +33,12 @@ export async function relayOutbox(pool: Pool, queues: Partial<AnyQueue>, batchSi
     for (const row of rows) {
       const queue = queues[row.queue];
       if (!queue) continue;
-      const delay = delayFor?.(row.queue, row.job_name) ?? 0;
-      await queue.bull.add(row.job_name, row.payload, { ...DEFAULT_JOB_OPTIONS, jobId: row.job_id, delay });
+      const delay = delayFor?.(row.queue, row.jobName) ?? 0;
+      await queue.bull.add(row.jobName, row.payload, { ...DEFAULT_JOB_OPTIONS, jobId: row.jobId, delay });
       published.push(row.id);
     }
   } finally {
-    if (published.length > 0) await pool.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [published]);
+    if (published.length > 0) await markPublished(pool, published);
   }
   return published.length;
 }

@@ -1,4 +1,4 @@
-import type { Pool } from '@yunying/catalog';
+import { kyselyOn, type Pool } from '@yunying/catalog';
 import type { Adapter, AdapterPayload } from 'oidc-provider' with { 'resolution-mode': 'import' };
 
 /**
@@ -16,24 +16,34 @@ export class PostgresOidcAdapter implements Adapter {
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     const expiresAt = expiresIn === undefined ? null : new Date(this.now().getTime() + expiresIn * 1000);
-    await this.pool.query(
-      `INSERT INTO oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id,
-         user_code = EXCLUDED.user_code, uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`,
-      [this.model, id, JSON.stringify(payload), payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null, expiresAt],
-    );
+    await kyselyOn(this.pool)
+      .insertInto('oidcPayloads')
+      .values({ model: this.model, id, payload: JSON.stringify(payload), grantId: payload.grantId ?? null, userCode: payload.userCode ?? null, uid: payload.uid ?? null, expiresAt })
+      .onConflict((conflict) =>
+        conflict.columns(['model', 'id']).doUpdateSet((eb) => ({
+          payload: eb.ref('excluded.payload'),
+          grantId: eb.ref('excluded.grantId'),
+          userCode: eb.ref('excluded.userCode'),
+          uid: eb.ref('excluded.uid'),
+          expiresAt: eb.ref('excluded.expiresAt'),
+        })),
+      )
+      .execute();
   }
 
-  private async findWhere(column: 'id' | 'user_code' | 'uid', value: string): Promise<AdapterPayload | undefined> {
-    const { rows } = await this.pool.query<{ payload: AdapterPayload; consumed_at: Date | null }>(
-      `SELECT payload, consumed_at FROM oidc_payloads WHERE model = $1 AND ${column} = $2 AND (expires_at IS NULL OR expires_at > $3) LIMIT 1`,
-      [this.model, value, this.now()],
-    );
-    const row = rows[0];
+  private async findWhere(column: 'id' | 'userCode' | 'uid', value: string): Promise<AdapterPayload | undefined> {
+    const row = await kyselyOn(this.pool)
+      .selectFrom('oidcPayloads')
+      .select(['payload', 'consumedAt'])
+      .where('model', '=', this.model)
+      .where(column, '=', value)
+      .where((eb) => eb.or([eb('expiresAt', 'is', null), eb('expiresAt', '>', this.now())]))
+      .limit(1)
+      .executeTakeFirst();
     if (row === undefined) return undefined;
+    const payload = adapterPayload(row.payload);
     // `consumed` is how the provider sees a spent code or a rotated refresh token (reuse detection).
-    return row.consumed_at === null ? row.payload : { ...row.payload, consumed: Math.floor(row.consumed_at.getTime() / 1000) };
+    return row.consumedAt === null ? payload : { ...payload, consumed: Math.floor(row.consumedAt.getTime() / 1000) };
   }
 
   find(id: string): Promise<AdapterPayload | undefined> {
@@ -41,7 +51,7 @@ export class PostgresOidcAdapter implements Adapter {
   }
 
   findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-    return this.findWhere('user_code', userCode);
+    return this.findWhere('userCode', userCode);
   }
 
   findByUid(uid: string): Promise<AdapterPayload | undefined> {
@@ -49,20 +59,26 @@ export class PostgresOidcAdapter implements Adapter {
   }
 
   async consume(id: string): Promise<void> {
-    await this.pool.query('UPDATE oidc_payloads SET consumed_at = $3 WHERE model = $1 AND id = $2', [this.model, id, this.now()]);
+    await kyselyOn(this.pool).updateTable('oidcPayloads').set({ consumedAt: this.now() }).where('model', '=', this.model).where('id', '=', id).execute();
   }
 
   async destroy(id: string): Promise<void> {
-    await this.pool.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.model, id]);
+    await kyselyOn(this.pool).deleteFrom('oidcPayloads').where('model', '=', this.model).where('id', '=', id).execute();
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
-    await this.pool.query('DELETE FROM oidc_payloads WHERE model = $1 AND grant_id = $2', [this.model, grantId]);
+    await kyselyOn(this.pool).deleteFrom('oidcPayloads').where('model', '=', this.model).where('grantId', '=', grantId).execute();
   }
+}
+
+/** Only upsert writes payload, from the provider's AdapterPayload (an object); anything else is not this adapter's row. */
+function adapterPayload(value: unknown): AdapterPayload {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('oidc_payloads.payload is not an object');
+  return value as AdapterPayload;
 }
 
 /** Removes expired rows of every model; returns how many. Run now and then (the provider never needs them again). */
 export async function sweepExpiredOidcPayloads(pool: Pool, now: Date = new Date()): Promise<number> {
-  const { rowCount } = await pool.query('DELETE FROM oidc_payloads WHERE expires_at <= $1', [now]);
-  return rowCount ?? 0;
+  const result = await kyselyOn(pool).deleteFrom('oidcPayloads').where('expiresAt', '<=', now).executeTakeFirst();
+  return Number(result.numDeletedRows);
 }
