@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from '@yunying/catalog';
+import type { CatalogReader, Pool, PoolClient } from '@yunying/catalog';
 import type { QueueCursor } from './cursor';
 import type { ReadingStatus } from './reading.schemas';
 
@@ -83,7 +83,7 @@ export class QueueRepository {
    * ordered range scan of studies_reading_queue yields at most `limit` rows after the cursor; the merge of
    * those is the page. Cost grows with clinics x statuses x limit, not with the size of the archive.
    */
-  async page(db: Db, f: QueueFilter): Promise<QueueRow[]> {
+  async page(db: CatalogReader, f: QueueFilter): Promise<QueueRow[]> {
     const params = [...f.params];
     const p = (value: unknown): string => {
       params.push(value);

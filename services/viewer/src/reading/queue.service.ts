@@ -1,5 +1,5 @@
 import { addClinicFilter } from '@yunying/auth';
-import { inTransaction, type Pool } from '@yunying/catalog';
+import { inTransaction, type CatalogReader, type Pool } from '@yunying/catalog';
 import { AppError } from '@yunying/core';
 import { decodeQueueCursor, encodeQueueCursor } from './cursor';
 import { auditReading, userIdOf, type Caller } from './reading.audit';
@@ -45,6 +45,12 @@ export class QueueService {
     private readonly pool: Pool,
     /** How long a claim lasts unless renewed (by claiming again); abandoned studies come back after it. */
     readonly claimTtlSeconds: number,
+    /**
+     * Where the list is read: a streaming replica where there is one (ServiceContext.reads). A claim or a
+     * release made a moment ago may show a second late there, which is harmless: claims and releases are
+     * decided on the primary, in one UPDATE each, and refuse what the list showed stale.
+     */
+    private readonly reads: CatalogReader = pool,
   ) {}
 
   async list(caller: Caller, query: QueueQuery): Promise<QueuePage> {
@@ -52,30 +58,31 @@ export class QueueService {
     const params: unknown[] = [];
     const tenancySql = addClinicFilter(caller.principal, 'c.id', params);
     const statuses = query.status ?? [...OPEN_STATUSES];
-    return inTransaction(this.pool, async (client) => {
-      // One extra row tells whether there is a next page.
-      const rows = await this.repo.page(client, {
-        tenancySql,
-        params,
-        statuses,
-        limit: query.limit + 1,
-        ...(query.clinic !== undefined ? { clinic: query.clinic } : {}),
-        ...(query.modality !== undefined ? { modality: query.modality } : {}),
-        ...(query.from !== undefined ? { from: query.from } : {}),
-        ...(query.to !== undefined ? { to: query.to } : {}),
-        ...(query.cursor !== undefined ? { after: decodeQueueCursor(query.cursor) } : {}),
-      });
-      const pageRows = rows.slice(0, query.limit);
-      const last = pageRows.at(-1);
-      await auditReading(client, caller, {
+    // One extra row tells whether there is a next page.
+    const rows = await this.repo.page(this.reads, {
+      tenancySql,
+      params,
+      statuses,
+      limit: query.limit + 1,
+      ...(query.clinic !== undefined ? { clinic: query.clinic } : {}),
+      ...(query.modality !== undefined ? { modality: query.modality } : {}),
+      ...(query.from !== undefined ? { from: query.from } : {}),
+      ...(query.to !== undefined ? { to: query.to } : {}),
+      ...(query.cursor !== undefined ? { after: decodeQueueCursor(query.cursor) } : {}),
+    });
+    const pageRows = rows.slice(0, query.limit);
+    const last = pageRows.at(-1);
+    // On the primary (a replica is read-only), committed before the response is sent.
+    await inTransaction(this.pool, (client) =>
+      auditReading(client, caller, {
         type: 'Query',
         details: { what: 'reading-queue', count: pageRows.length, studies: pageRows.map((r) => r.study_instance_uid) },
-      });
-      return {
-        items: pageRows.map((r) => toItem(r, me)),
-        nextCursor: rows.length > query.limit && last ? encodeQueueCursor({ rank: last.priority_rank, receivedAt: last.received_key, id: last.id }) : null,
-      };
-    });
+      }),
+    );
+    return {
+      items: pageRows.map((r) => toItem(r, me)),
+      nextCursor: rows.length > query.limit && last ? encodeQueueCursor({ rank: last.priority_rank, receivedAt: last.received_key, id: last.id }) : null,
+    };
   }
 
   async claim(caller: Caller, studyUid: string): Promise<ClaimResult> {
