@@ -21,6 +21,7 @@ const USAGE = `usage: node bench/dist/cli.js <corpus|physical|ingest|explain|que
   --seed S               corpus seed (default yunying)
   --concurrency 1,4      HTTP clients for ingest; --dimse-concurrency 1,4; --no-dimse; --no-rest
   --requests N           requests per kind (query 100, scale 200)
+  --channels stow,dimse,dimse-window   explain: how the corpus is sent; --clients 1,4: clients at once, one run each
   --scale-studies N      catalog size for scale inside "all" (default 1000000)
   --write-mib N          MiB written for the fsync probe (default 512); --cpu-mib N (default 512)
   --triage-studies N     studies for triage (default 5); --viewer-runs N (default 10)
@@ -172,9 +173,11 @@ async function main(): Promise<void> {
     if (name === 'explain' || name === 'all') {
       data.explain = [];
       for (const channel of explainChannels(args)) {
-        const r = await runExplain(lab, corpus, args, channel);
-        tables.push(explainTable(r));
-        data.explain.push(r);
+        for (const clients of explainClients(args)) {
+          const r = await runExplain(lab, corpus, args, channel, clients);
+          tables.push(explainTable(r));
+          data.explain.push(r);
+        }
       }
     }
     if (name === 'query' || name === 'all') {
@@ -212,6 +215,14 @@ main().then(
     process.exit(1);
   },
 );
+
+/** `--clients 1,4` (explain): clients sending at once, one run each; default 1. */
+function explainClients(args: Args): number[] {
+  const counts = args.string('clients', '1').split(',').map((c) => Number(c.trim()));
+  const bad = counts.filter((n) => !Number.isInteger(n) || n < 1);
+  if (bad.length > 0) throw new Error(`--clients: ${bad.join(', ')} is not a positive whole number`);
+  return counts;
+}
 
 /** `--channels stow,dimse,dimse-window` (explain): default STOW-RS only. */
 function explainChannels(args: Args): ExplainChannel[] {

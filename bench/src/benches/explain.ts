@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import type { Args } from '../lib/args';
 import { filesOf, pathsOf, type Corpus } from '../lib/corpus';
 import { storeWithWindow } from '../lib/dimse-window';
-import { HttpClient, stowBody } from '../lib/http';
+import { HttpClient, runPool, stowBody } from '../lib/http';
 import { sleep, type Lab, type Yunying } from '../lib/lab';
 import type { Table } from '../lib/report';
 
@@ -17,20 +17,29 @@ import type { Table } from '../lib/report';
  * (on durable writes), rather than computes.
  */
 /**
- * How the corpus is sent: STOW-RS (one request per study), DIMSE with dcmtk storescu (one association,
- * synchronous: one C-STORE outstanding), or DIMSE over one association with an asynchronous operations
- * window of 16 (lib/dimse-window.ts).
+ * How the corpus is sent: STOW-RS (one request per study), DIMSE with dcmtk storescu (one association per
+ * client, synchronous: one C-STORE outstanding), or DIMSE over one association per client with an
+ * asynchronous operations window of 16 (lib/dimse-window.ts). With `--clients N` the studies are dealt
+ * round-robin to N clients (STOW-RS requests, storescu processes or associations) that run at once.
  */
 export type ExplainChannel = 'stow' | 'dimse' | 'dimse-window';
 
 export const EXPLAIN_CHANNEL_NAMES: Record<ExplainChannel, string> = {
-  stow: 'STOW-RS, 1 client',
-  dimse: 'DIMSE storescu, 1 association',
-  'dimse-window': 'DIMSE, 1 association, window 16',
+  stow: 'STOW-RS',
+  dimse: 'DIMSE storescu',
+  'dimse-window': 'DIMSE window 16',
 };
+
+/** "STOW-RS, 4 clients", "DIMSE storescu, 1 association". */
+export function explainRunName(channel: ExplainChannel, clients: number): string {
+  const unit = channel === 'stow' ? 'client' : 'association';
+  return `${EXPLAIN_CHANNEL_NAMES[channel]}, ${clients} ${unit}${clients === 1 ? '' : 's'}`;
+}
 
 export interface ExplainResult {
   channel: ExplainChannel;
+  /** Clients (STOW-RS requests, associations) sending at once. */
+  clients: number;
   instances: number;
   /** Instances not stored (answered otherwise or unanswered). */
   failed: number;
@@ -64,36 +73,47 @@ function sampleCpu(pid: number): { all: CpuTimes; main: CpuTimes } {
   return { all: cpuTimes(`/proc/${pid}/stat`), main: cpuTimes(`/proc/${pid}/task/${pid}/stat`) };
 }
 
-/** Sends the corpus over one channel; resolves with how many instances were not stored. */
-async function sendCorpus(channel: ExplainChannel, corpus: Corpus, y: Pick<Yunying, 'urls' | 'clinicKeys' | 'dimsePort'>): Promise<number> {
-  const files = corpus.studies.flatMap((study) => pathsOf(corpus, study));
+/** Sends the corpus over one channel with `clients` clients at once; resolves with how many instances were not stored. */
+async function sendCorpus(channel: ExplainChannel, corpus: Corpus, y: Pick<Yunying, 'urls' | 'clinicKeys' | 'dimsePort'>, clients: number): Promise<number> {
+  // Studies dealt round-robin, so each client sends whole studies (as a modality would).
+  const shares = Array.from({ length: clients }, (_, c) => corpus.studies.filter((_, i) => i % clients === c)).filter((share) => share.length > 0);
   switch (channel) {
     case 'stow': {
-      const client = new HttpClient(1);
+      const client = new HttpClient(clients);
       try {
-        for (const study of corpus.studies) {
+        await runPool(corpus.studies, clients, async (study) => {
           const { body, contentType } = stowBody(filesOf(corpus, study));
           await client.request('POST', `${y.urls.ingest ?? ''}/dicomweb/studies`, { 'content-type': contentType, accept: 'application/dicom+json', authorization: `ApiKey ${y.clinicKeys[study.clinic] ?? ''}` }, body);
-        }
+        });
       } finally {
         client.close();
       }
       return 0;
     }
     case 'dimse': {
-      const code = await new Promise<number>((resolve, reject) => {
-        const child = spawn('storescu', ['-aet', 'BENCH00', '-aec', 'ARCHIVE', '-xy', '--no-halt', '127.0.0.1', String(y.dimsePort), ...files], { env: { ...process.env, TCP_NODELAY: '1' }, stdio: 'ignore' });
-        child.once('error', reject);
-        child.once('exit', (c) => resolve(c ?? -1));
-      });
-      return code === 0 ? 0 : corpus.instances;
+      const failed = await Promise.all(
+        shares.map(async (share) => {
+          const files = share.flatMap((study) => pathsOf(corpus, study));
+          const code = await new Promise<number>((resolve, reject) => {
+            const child = spawn('storescu', ['-aet', 'BENCH00', '-aec', 'ARCHIVE', '-xy', '--no-halt', '127.0.0.1', String(y.dimsePort), ...files], { env: { ...process.env, TCP_NODELAY: '1' }, stdio: 'ignore' });
+            child.once('error', reject);
+            child.once('exit', (c) => resolve(c ?? -1));
+          });
+          return code === 0 ? 0 : files.length;
+        }),
+      );
+      return failed.reduce((a, b) => a + b, 0);
     }
-    case 'dimse-window':
-      return (await storeWithWindow({ port: y.dimsePort, callingAe: 'BENCH00', calledAe: 'ARCHIVE', files, window: 16 })).failed;
+    case 'dimse-window': {
+      const failed = await Promise.all(
+        shares.map(async (share) => (await storeWithWindow({ port: y.dimsePort, callingAe: 'BENCH00', calledAe: 'ARCHIVE', files: share.flatMap((study) => pathsOf(corpus, study)), window: 16 })).failed),
+      );
+      return failed.reduce((a, b) => a + b, 0);
+    }
   }
 }
 
-export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: ExplainChannel = 'stow'): Promise<ExplainResult> {
+export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: ExplainChannel = 'stow', clients = 1): Promise<ExplainResult> {
   const y = await lab.startYunying(['ingest']);
   try {
     const pid = y.pids[0] ?? 0;
@@ -117,7 +137,7 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: 
     const before = await counters();
     const cpu0 = sampleCpu(pid);
     const started = Date.now();
-    const failed = await sendCorpus(channel, corpus, y);
+    const failed = await sendCorpus(channel, corpus, y, clients);
     const wallSeconds = (Date.now() - started) / 1000;
     const cpu1 = sampleCpu(pid);
     const launcherCpuSeconds = cpu1.all.user + cpu1.all.system - (cpu0.all.user + cpu0.all.system);
@@ -133,7 +153,7 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: 
       fsyncCalls = 0;
       for (const m of straceOut.matchAll(/^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(fsync|fdatasync)\s*$/gm)) fsyncCalls += Number(m[1]);
     }
-    return { channel, instances: corpus.instances, failed, wallSeconds, launcherCpuSeconds, launcherKernelSeconds, mainThreadCpuSeconds, fsyncCalls, walSyncs: after.wal - before.wal, commits: after.commits - before.commits, statements: statementsTracked ? after.statements - before.statements : null };
+    return { channel, clients, instances: corpus.instances, failed, wallSeconds, launcherCpuSeconds, launcherKernelSeconds, mainThreadCpuSeconds, fsyncCalls, walSyncs: after.wal - before.wal, commits: after.commits - before.commits, statements: statementsTracked ? after.statements - before.statements : null };
   } finally {
     await y.stop();
   }
@@ -142,7 +162,7 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: 
 export function explainTable(r: ExplainResult): Table {
   const per = (v: number | null): number | null => (v === null ? null : v / r.instances);
   return {
-    title: `Explain ingest: Yunying ${EXPLAIN_CHANNEL_NAMES[r.channel]}, ${r.instances} instances${r.failed > 0 ? ` (${r.failed} not stored)` : ''}`,
+    title: `Explain ingest: Yunying ${explainRunName(r.channel, r.clients)}, ${r.instances} instances${r.failed > 0 ? ` (${r.failed} not stored)` : ''}`,
     columns: ['measure', 'total', 'per instance'],
     rows: [
       ['wall time (ms)', r.wallSeconds * 1000, (r.wallSeconds * 1000) / r.instances],

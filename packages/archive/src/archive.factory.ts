@@ -70,5 +70,6 @@ export function createIngestPipeline(
     ...deps,
     parseLimits: { maxBytes: config.stow.maxInstanceBytes },
     retentionMinYears: config.retentionMinYears,
+    groupCommit: { maxInstances: config.ingest.groupCommitMaxInstances },
   });
 }

@@ -8,6 +8,7 @@ import { appendAuditEvent, appendAuditEvents, type AuditEventInput } from '@yuny
 import { enqueueInTransaction, jobIds } from '@yunying/jobs';
 import { counter, histogram } from '@yunying/http';
 import { IngestBatch, type BatchLimits } from './ingest.batch';
+import { GroupCommitter, type GroupCommitLimits } from './group-commit';
 import type { InstanceOutcome, Prepared, Sender, StagingPipeline, Staged } from './ingest.types';
 import { recordedOfParsed } from './instance-record';
 
@@ -20,6 +21,8 @@ import { recordedOfParsed } from './instance-record';
  * `ingest` stores one instance (C-STORE, derived objects). `openBatch` serves a request of many (STOW-RS,
  * #14): each instance is parsed and copied as it arrives, and the catalog rows of up to a batch's worth
  * are written in one transaction; each instance's outcome is known only once that transaction ended.
+ * Both go through one group committer per pipeline (one per process): transactions of concurrent requests
+ * and associations that wait for one another are merged into one (#14).
  */
 
 export type { InstanceOutcome, Sender } from './ingest.types';
@@ -34,7 +37,12 @@ export interface IngestPipelineOptions {
   /** Called once after each catalog commit with its newly stored instances (thumbnails, outbox relay); never throws into ingest. */
   afterCommit?: (committed: readonly CommittedInstance[]) => void;
   now?: () => Date;
+  /** Group commit across requests and associations (see GroupCommitter); default 256 instances a transaction. */
+  groupCommit?: GroupCommitLimits;
 }
+
+/** Instances in one shared catalog transaction at most, unless configured (INGEST_GROUP_COMMIT_MAX_INSTANCES). */
+export const DEFAULT_GROUP_COMMIT_INSTANCES = 256;
 
 /** A newly stored instance, handed to `afterCommit`. */
 export interface CommittedInstance {
@@ -47,10 +55,16 @@ export interface CommittedInstance {
 export class IngestPipeline implements StagingPipeline {
   private readonly outcomes;
   private readonly duration;
+  private readonly committer: GroupCommitter<Entry, InstanceOutcome>;
 
   constructor(private readonly options: IngestPipelineOptions) {
     this.outcomes = counter(options.metrics, 'yunying_ingest_instances_total', 'Instances received, by outcome and channel', ['outcome', 'via']);
     this.duration = histogram(options.metrics, 'yunying_ingest_instance_seconds', 'Time to store and index one instance', ['via'], [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5]);
+    this.committer = new GroupCommitter<Entry, InstanceOutcome>(
+      options.groupCommit ?? { maxInstances: DEFAULT_GROUP_COMMIT_INSTANCES },
+      (entry) => entry.item.parsed.sopInstanceUid,
+      (group) => this.commitGroup(group),
+    );
   }
 
   async ingest(bytes: Uint8Array, sender: Sender, expectedStudyUid?: string): Promise<InstanceOutcome> {
@@ -154,23 +168,49 @@ export class IngestPipeline implements StagingPipeline {
 
   /**
    * The catalog transaction of staged instances (distinct SOP Instance UIDs), with their audit records and
-   * study announcements; the outcome of each, in order. Never throws: an instance whose transaction did not
-   * commit is a retryable refusal (its copies stay locked in storage; the retry re-uses them), never stored.
-   * A UID conflict found under lock refuses that instance and commits the others again without it.
+   * study announcements; the outcome of each, in order. Goes through the process's group committer: it may
+   * share its transaction with other requests' and associations' instances (see GroupCommitter). Never
+   * throws: an instance whose transaction did not commit is a retryable refusal (its copies stay locked in
+   * storage; the retry re-uses them), never stored.
    * @internal (IngestBatch)
    */
-  async commit(items: readonly Staged[], sender: Sender): Promise<InstanceOutcome[]> {
-    const results: Array<InstanceOutcome | undefined> = items.map(() => undefined);
-    let remaining = items.map((item, index) => ({ item, index }));
+  commit(items: readonly Staged[], sender: Sender): Promise<InstanceOutcome[]> {
+    return this.committer.submit(items.map((item) => ({ item, sender }))).catch((error: unknown) => items.map((item) => this.commitFailed(item.parsed, error)));
+  }
+
+  /** One group of submissions (the committer calls this once at a time): the outcomes of each submission. */
+  private async commitGroup(group: ReadonlyArray<readonly Entry[]>): Promise<InstanceOutcome[][]> {
+    const flat = group.flatMap((entries, submission) => entries.map((entry) => ({ ...entry, submission })));
+    const outcomes = await this.commitEntries(flat);
+    let at = 0;
+    return group.map((entries) => {
+      const own = outcomes.slice(at, at + entries.length);
+      at += entries.length;
+      return own;
+    });
+  }
+
+  /**
+   * Writes entries in one transaction and answers each. A UID conflict found under lock refuses that
+   * instance and commits the others again without it; a race on a unique index is retried; a value the
+   * catalog cannot hold (class 22) sends each instance on its own; any other failure of a transaction
+   * shared by several submissions sends each submission on its own, so only the instances whose rows fail
+   * are refused (retryable), never one of another request.
+   */
+  private async commitEntries(entries: ReadonlyArray<Entry & { submission: number }>): Promise<InstanceOutcome[]> {
+    const results: Array<InstanceOutcome | undefined> = entries.map(() => undefined);
+    let remaining = entries.map((entry, index) => ({ entry, index }));
+    const refused: Array<{ entry: Entry; index: number; reason: string }> = [];
     for (let attempt = 1; remaining.length > 0; ) {
       try {
-        const outcomes = await this.transaction(remaining.map((r) => r.item), sender);
+        const outcomes = await this.transaction(remaining.map((r) => r.entry));
         const committed: CommittedInstance[] = [];
         remaining.forEach((r, i) => {
           const o = outcomes[i] as RecordedOutcome;
-          results[r.index] = this.storedOutcome(r.item.parsed, o.kind, o.version);
-          if (r.item.kind === 'copied' && o.kind !== 'already_stored' && r.item.bytes !== null) {
-            committed.push({ parsed: r.item.parsed, bytes: r.item.bytes, seriesHasThumbnail: o.seriesHasThumbnail });
+          const item = r.entry.item;
+          results[r.index] = this.storedOutcome(item.parsed, o.kind, o.version);
+          if (item.kind === 'copied' && o.kind !== 'already_stored' && item.bytes !== null) {
+            committed.push({ parsed: item.parsed, bytes: item.bytes, seriesHasThumbnail: o.seriesHasThumbnail });
           }
         });
         if (committed.length > 0) {
@@ -183,10 +223,11 @@ export class IngestPipeline implements StagingPipeline {
         remaining = [];
       } catch (error) {
         if (error instanceof BatchConflict) {
-          // Refused and audited one by one (rare: a race lost after the pre-check); the others go again.
+          // Refused (rare: a race lost after the pre-check, or two requests of one shared transaction); the
+          // others go again. Audited once they committed, so the record names the clinic that holds the UID.
           for (const [i, reason] of error.conflicts) {
             const r = remaining[i];
-            if (r) results[r.index] = await this.refusedConflict(r.item.parsed, sender, reason);
+            if (r) refused.push({ ...r, reason });
           }
           remaining = remaining.filter((_, i) => !error.conflicts.has(i));
           continue;
@@ -199,16 +240,28 @@ export class IngestPipeline implements StagingPipeline {
         }
         if (isDataException(error) && remaining.length > 1) {
           // PostgreSQL class 22 names no row: each instance on its own finds the one the catalog cannot hold.
-          const alone = await Promise.all(remaining.map((r) => this.commit([r.item], sender)));
-          remaining.forEach((r, i) => (results[r.index] = alone[i]?.[0]));
+          for (const r of remaining) results[r.index] = (await this.commitEntries([r.entry]))[0];
           remaining = [];
           continue;
         }
-        for (const r of remaining) results[r.index] = this.commitFailed(r.item.parsed, error);
+        const submissions = [...new Set(remaining.map((r) => r.entry.submission))];
+        if (submissions.length > 1) {
+          // A shared transaction failed: each request's instances again on their own, so that the failure
+          // stays with the instances that caused it (or all fail alike when the database is gone).
+          for (const s of submissions) {
+            const own = remaining.filter((r) => r.entry.submission === s);
+            const alone = await this.commitEntries(own.map((r) => r.entry));
+            own.forEach((r, i) => (results[r.index] = alone[i]));
+          }
+          remaining = [];
+          continue;
+        }
+        for (const r of remaining) results[r.index] = this.commitFailed(r.entry.item.parsed, error);
         remaining = [];
       }
     }
-    return results.map((o, i) => o ?? this.commitFailed((items[i] as Staged).parsed, new Error('no outcome')));
+    for (const r of refused) results[r.index] = await this.refusedConflict(r.entry.item.parsed, r.entry.sender, r.reason);
+    return results.map((o, i) => o ?? this.commitFailed((entries[i] as Entry).item.parsed, new Error('no outcome')));
   }
 
   private commitFailed(parsed: ParsedInstance, error: unknown): InstanceOutcome {
@@ -279,7 +332,8 @@ export class IngestPipeline implements StagingPipeline {
   }
 
   /** One transaction: the catalog rows, one announcement per study, the audit records (last: the chain lock is held briefly). */
-  private transaction(items: readonly Staged[], sender: Sender): Promise<RecordedOutcome[]> {
+  private transaction(entries: readonly Entry[]): Promise<RecordedOutcome[]> {
+    const items = entries.map((e) => e.item);
     return inTransaction(this.options.pool, async (client) => {
       const copied = items.flatMap((item, i) => (item.kind === 'copied' ? [{ item, i }] : []));
       const outcomes: Array<RecordedOutcome | undefined> = items.map((item) =>
@@ -301,7 +355,7 @@ export class IngestPipeline implements StagingPipeline {
       for (const [studyInstanceUid, at] of announced) {
         await enqueueInTransaction(client, 'study', 'study.announced', jobIds.studyAnnounced(studyInstanceUid, at), { studyInstanceUid });
       }
-      const events = items.map((item, i): AuditEventInput => {
+      const events = entries.map(({ item, sender }, i): AuditEventInput => {
         const outcome = outcomes[i] as RecordedOutcome;
         const base = { type: 'DICOM Instances Transferred' as const, actor: sender.actor, sourceIp: sender.sourceIp, studyInstanceUid: item.parsed.studyInstanceUid, clinicId: sender.clinicId };
         if (item.kind === 'resend') {
@@ -329,6 +383,12 @@ export class IngestPipeline implements StagingPipeline {
       });
     });
   }
+}
+
+/** A staged instance and who sent it: a shared transaction holds the instances of several senders. */
+interface Entry {
+  item: Staged;
+  sender: Sender;
 }
 
 type RecordedOutcome = { kind: 'stored' | 'already_stored' | 'new_version'; version: number; seriesHasThumbnail: boolean };

@@ -6,6 +6,19 @@ import { replaceConfigReference } from './docs';
 const secret = 'x'.repeat(40);
 
 describe('loadConfig', () => {
+  test('ingest batches, group commit and the DIMSE window: defaults and from the environment (#14)', () => {
+    const defaults = loadConfig({ AUTH_TOKEN_SECRET: secret }, '/srv/yunying');
+    expect(defaults.ingest).toEqual({ batchMaxInstances: 64, batchMaxBytes: 32 * 1024 * 1024, groupCommitMaxInstances: 256 });
+    expect(defaults.dimse.maxOperationsInvoked).toBe(16);
+    const set = loadConfig(
+      { AUTH_TOKEN_SECRET: secret, INGEST_BATCH_MAX_INSTANCES: '8', INGEST_BATCH_MAX_BYTES: '1048576', INGEST_GROUP_COMMIT_MAX_INSTANCES: '32', DIMSE_MAX_OPERATIONS_INVOKED: '1' },
+      '/srv/yunying',
+    );
+    expect(set.ingest).toEqual({ batchMaxInstances: 8, batchMaxBytes: 1048576, groupCommitMaxInstances: 32 });
+    expect(set.dimse.maxOperationsInvoked).toBe(1);
+    expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, INGEST_GROUP_COMMIT_MAX_INSTANCES: '0' })).toThrow();
+  });
+
   it('builds the typed config from defaults', () => {
     const config = loadConfig({ AUTH_TOKEN_SECRET: secret }, '/srv/yunying');
     expect(config.role).toBe('all');

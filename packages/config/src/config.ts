@@ -64,6 +64,8 @@ export interface Config {
     checkCalledAe: boolean;
     /** Refused associations tolerated per source address and minute (0: no throttling). */
     maxFailedAssociationsPerMinute: number;
+    /** Asynchronous operations window granted to an SCU that proposes one (PS3.7 D.3.3.3). */
+    maxOperationsInvoked: number;
     /** DICOM TLS listener (PS3.15 B.1); null when DIMSE_TLS_PORT is unset. */
     tls: { port: number; certFile: string; keyFile: string; caFile: string } | null;
   };
@@ -89,6 +91,8 @@ export interface Config {
     orphanSweepIntervalSeconds: number;
   };
   stow: { maxInstanceBytes: number; maxRequestBytes: number; memoryBudgetBytes: number };
+  /** Catalog transactions of ingest (#14): per request / association batch, and shared across them (group commit). */
+  ingest: { batchMaxInstances: number; batchMaxBytes: number; groupCommitMaxInstances: number };
   auth: {
     tokenSecret: string;
     accessTokenTtlSeconds: number;
@@ -236,6 +240,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       aeTitle: e.DIMSE_AE_TITLE,
       checkCalledAe: e.DIMSE_CHECK_CALLED_AE,
       maxFailedAssociationsPerMinute: e.DIMSE_MAX_FAILED_ASSOCIATIONS,
+      maxOperationsInvoked: e.DIMSE_MAX_OPERATIONS_INVOKED,
       tls:
         e.DIMSE_TLS_PORT === undefined
           ? null
@@ -272,6 +277,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       orphanSweepIntervalSeconds: e.ORPHAN_SWEEP_INTERVAL_SECONDS,
     },
     stow: { maxInstanceBytes: e.STOW_MAX_INSTANCE_BYTES, maxRequestBytes: e.STOW_MAX_REQUEST_BYTES, memoryBudgetBytes: e.STOW_MEMORY_BUDGET_BYTES },
+    ingest: { batchMaxInstances: e.INGEST_BATCH_MAX_INSTANCES, batchMaxBytes: e.INGEST_BATCH_MAX_BYTES, groupCommitMaxInstances: e.INGEST_GROUP_COMMIT_MAX_INSTANCES },
     auth: {
       tokenSecret: e.AUTH_TOKEN_SECRET,
       accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,

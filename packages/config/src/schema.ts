@@ -112,6 +112,13 @@ export const envSchema = z
       .max(10_000)
       .default(20)
       .describe('Refused DICOM associations tolerated per source address and minute; beyond them the address is refused (transient) until its refusals age out (0 turns this off).'),
+    DIMSE_MAX_OPERATIONS_INVOKED: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(256)
+      .default(16)
+      .describe('Asynchronous operations window (PS3.7 D.3.3.3): the most C-STOREs an SCU that proposes a window may have outstanding on one association (each holds its dataset in memory until committed); 1 answers every proposal with the synchronous default.'),
     DIMSE_TLS_PORT: port
       .optional()
       .describe('DICOM TLS port (PS3.15 B.1, TLS 1.2+) beside DIMSE_PORT; client certificates are mapped to clinic devices. Unset: no TLS listener.'),
@@ -224,6 +231,27 @@ export const envSchema = z
       .min(1024)
       .default(2 * 1024 * 1024 * 1024)
       .describe('Memory that STOW-RS uploads in flight may hold together (each is charged min(Content-Length, 2 x STOW_MAX_INSTANCE_BYTES): two parts of a request are stored at a time); beyond it uploads get 503 + Retry-After.'),
+
+    INGEST_BATCH_MAX_INSTANCES: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(64)
+      .describe('Instances of one STOW-RS request or one DICOM association written in one catalog transaction at most.'),
+    INGEST_BATCH_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(32 * 1024 * 1024)
+      .describe('Bytes of copied instances a STOW-RS request or DICOM association holds until their catalog transaction commits; reaching it writes the batch.'),
+    INGEST_GROUP_COMMIT_MAX_INSTANCES: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(256)
+      .describe('Instances in one catalog transaction shared by concurrent requests and associations (group commit: those that arrive while a transaction runs are written together in the next one; a lone client waits for nothing).'),
 
     AUTH_TOKEN_SECRET: z
       .string()

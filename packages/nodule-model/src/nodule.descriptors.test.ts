@@ -1,5 +1,6 @@
 import type { Corners, GrayImage } from './frame.geometry';
-import { describe as describeNodule, dilate, ellipseRegion, erode, quantile } from './nodule.descriptors';
+import { dilate, erode, quantile } from './descriptor.reference';
+import { describe as describeNodule, ellipseRegion } from './nodule.descriptors';
 
 /** A textured background with one elliptical nodule painted in by `inside(x, y, base)`. */
 function frameWith(box: Corners, inside: (x: number, y: number, base: number) => number, width = 200, height = 160): GrayImage {

@@ -158,7 +158,8 @@ export class TriageModel {
   private scoreCandidate(gray: GrayImage, region: Region, box: Corners, confidence: number, outline: [number, number][], scoreBox: Corners | null): NoduleCandidate | null {
     const descriptors = describe(gray, region);
     if (!descriptors) return null;
-    const scoreDescriptors = scoreBox ? describe(gray, ellipseRegion(gray.width, gray.height, scoreBox)) : descriptors;
+    // The context box is often the candidate's own box: the same ellipse, so the same descriptors.
+    const scoreDescriptors = scoreBox && !sameBox(scoreBox, box) ? describe(gray, ellipseRegion(gray.width, gray.height, scoreBox)) : descriptors;
     if (!scoreDescriptors) return null;
     const x = this.manifest.descriptors.names.map((n) => descriptors[n]);
     const probabilities = {} as Record<HeadName, number[]>;
@@ -264,3 +265,7 @@ function within(r: Corners, x: number, y: number): boolean {
 
 const round1 = (v: number): number => Math.round(v * 10) / 10;
 const round4 = (v: number): number => Math.round(v * 10000) / 10000;
+
+function sameBox(a: Corners, b: Corners): boolean {
+  return a.x0 === b.x0 && a.y0 === b.y0 && a.x1 === b.x1 && a.y1 === b.y1;
+}

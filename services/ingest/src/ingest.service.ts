@@ -52,6 +52,7 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
     maxRequestBytes: config.stow.maxRequestBytes,
     uploadBudget: new UploadBudget(config.stow.memoryBudgetBytes),
     retrieveBase: `${config.http.publicViewerUrl}/dicomweb`,
+    batch: { maxInstances: config.ingest.batchMaxInstances, maxBytes: config.ingest.batchMaxBytes },
   });
 
   // The keeper's scheduled loops run in the keeper role; ingest serves its on-demand admin routes.
@@ -96,6 +97,8 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
     // PS3.7 D.3.3.7: a User Identity passcode is checked as one of the clinic's API keys.
     verifyApiKey: apiKeyVerifierOf(auth),
     failedAssociations: { maxFailures: config.dimse.maxFailedAssociationsPerMinute, windowMs: 60_000 },
+    maxOperationsInvoked: config.dimse.maxOperationsInvoked,
+    batch: { maxInstances: config.ingest.batchMaxInstances, maxBytes: config.ingest.batchMaxBytes },
     ...(config.dimse.tls
       ? {
           tls: {

@@ -38,6 +38,14 @@ function colour8(frame: DecodedFrame): (value: number) => number {
 export function toGray8(frame: DecodedFrame, window?: Window): Gray8 {
   const pixels = frame.width * frame.height;
   const out = new Uint8Array(pixels);
+  if (frame.samplesPerPixel === 3 && frame.bitsStored <= 8) {
+    // 8-bit samples need no scaling (colour8 would shift by 0): the luma straight from the bytes.
+    const data = frame.data;
+    for (let p = 0, q = 0; p < pixels; p += 1, q += 3) {
+      out[p] = Math.round(0.299 * (data[q] ?? 0) + 0.587 * (data[q + 1] ?? 0) + 0.114 * (data[q + 2] ?? 0));
+    }
+    return { width: frame.width, height: frame.height, data: out };
+  }
   if (frame.samplesPerPixel === 3) {
     const to8 = colour8(frame);
     for (let p = 0; p < pixels; p += 1) {
@@ -90,7 +98,10 @@ export function toGray8(frame: DecodedFrame, window?: Window): Gray8 {
 function toColour8(frame: DecodedFrame, channels: 3 | 4, window?: Window): Rgb8 {
   const pixels = frame.width * frame.height;
   const out = new Uint8Array(pixels * channels);
-  if (frame.samplesPerPixel === 3) {
+  if (frame.samplesPerPixel === 3 && channels === 3 && frame.bitsStored <= 8 && frame.data instanceof Uint8Array) {
+    // 8-bit RGB is already what is asked for: one copy instead of a conversion per sample.
+    out.set(frame.data.subarray(0, pixels * 3));
+  } else if (frame.samplesPerPixel === 3) {
     const to8 = colour8(frame);
     for (let p = 0; p < pixels; p += 1) {
       out[channels * p] = to8(frame.data[3 * p] ?? 0);

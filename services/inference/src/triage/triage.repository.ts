@@ -6,7 +6,8 @@
  * service writes back (and any SR a device sends) is an arrival, but never a reason to triage again.
  */
 import { isAiPriority, isAiResultStatus, type AiImageView, type AiPriority, type AiResultStatus, type ClinicScopeRule } from '@yunying/nodule-model';
-import { kyselyOn, readStudyHeader, type AiResultRow, type Pool, type PoolClient, type StudyHeader } from '@yunying/catalog';
+import { kyselyOn, readStudyHeader, sql, type AiResultRow, type Pool, type PoolClient, type StudyHeader } from '@yunying/catalog';
+import type { DicomJsonObject } from '@yunying/dicom';
 
 /** PS3.4 B.5: every SR storage SOP class (Basic Text, Enhanced, Comprehensive, Key Object, ...) is under this root. */
 export const SR_SOP_CLASS_ROOT = '1.2.840.10008.5.1.4.1.1.88.';
@@ -195,6 +196,25 @@ export async function setResultSr(db: Db, resultId: string, sopInstanceUid: stri
 
 export async function studyHeader(db: Db, studyRef: string): Promise<StudyHeader | null> {
   return (await readStudyHeader(db, studyRef))?.header ?? null;
+}
+
+/** The clinic the study belongs to (the AI objects are stored as it); null when the study is gone. */
+export async function studyClinic(db: Db, studyRef: string): Promise<string | null> {
+  const row = await kyselyOn(db).selectFrom('studies').select('clinicId').where('id', '=', studyRef).executeTakeFirst();
+  return row?.clinicId ?? null;
+}
+
+/** The stored DICOM JSON of the study's current instances among `sopInstanceUids`, by SOP Instance UID. */
+export async function currentDicomJson(db: Db, studyRef: string, sopInstanceUids: readonly string[]): Promise<Map<string, DicomJsonObject>> {
+  const rows = await kyselyOn(db)
+    .selectFrom('instances')
+    .select(['sopInstanceUid', 'dicomJson'])
+    .where('studyRef', '=', studyRef)
+    .where('isCurrent', '=', true)
+    .where('sopInstanceUid', '=', sql<string>`ANY(${[...sopInstanceUids]}::text[])`)
+    .execute();
+  // The write path stores each instance's DICOM JSON model (PS3.18 F.2) as an object of attributes.
+  return new Map(rows.map((r) => [r.sopInstanceUid, r.dicomJson as unknown as DicomJsonObject]));
 }
 
 export interface UntriagedStudy {

@@ -72,6 +72,8 @@ export interface DimseServerOptions {
    * have outstanding on one association. Default 16; 1 answers every proposal with the synchronous default.
    */
   maxOperationsInvoked?: number;
+  /** Instances of one association per catalog transaction and bytes held for it (INGEST_BATCH_MAX_*); defaults 64 and 32 MiB. */
+  batch?: { maxInstances: number; maxBytes: number };
 }
 
 /** What the DICOM port needs of IngestPipeline. */
@@ -101,7 +103,7 @@ const DEFAULT_AUDIT_UIDS = 100;
  */
 const DEFAULT_MAX_OPERATIONS_INVOKED = 16;
 /** A transaction of one association's C-STOREs: all those staged while the one before it ran (group commit). */
-const ASSOCIATION_BATCH: BatchLimits = { maxInstances: 64, maxBytes: 32 * 1024 * 1024, commitWhenIdle: true };
+const DEFAULT_ASSOCIATION_BATCH = { maxInstances: 64, maxBytes: 32 * 1024 * 1024 };
 
 /**
  * The archive's DICOM port: the shared SCP (@yunying/dimse) with what is particular to the archive:
@@ -203,6 +205,7 @@ export async function startDimseServer(options: DimseServerOptions): Promise<Dim
    * once, as before; those an SCU has in flight together (asynchronous operations window) share catalog
    * transactions. Each C-STORE-RSP still waits for its own instance's commit.
    */
+  const associationBatch: BatchLimits = { ...(options.batch ?? DEFAULT_ASSOCIATION_BATCH), commitWhenIdle: true };
   const batches = new WeakMap<ClinicSession, Pick<IngestBatch, 'add'>>();
   const batchOf = (context: StoreContext<ClinicSession>): Pick<IngestBatch, 'add'> => {
     const existing = batches.get(context.session);
@@ -214,7 +217,7 @@ export async function startDimseServer(options: DimseServerOptions): Promise<Dim
       sourceIp: context.remoteAddress,
       via: 'DIMSE',
     };
-    const batch = pipeline.openBatch(sender, undefined, ASSOCIATION_BATCH);
+    const batch = pipeline.openBatch(sender, undefined, associationBatch);
     batches.set(context.session, batch);
     return batch;
   };

@@ -167,4 +167,11 @@ describe('parseContentType', () => {
     expect(parseContentType('garbage')).toBeNull();
     expect(parseContentType(undefined)).toBeNull();
   });
+
+  it('reads what STOW-RS clients send that strict RFC parsers reject: an unquoted type and a trailing semicolon', () => {
+    expect(parseContentType('multipart/related; type=application/dicom; boundary=XyZ;')).toEqual({
+      mediaType: 'multipart/related',
+      params: { type: 'application/dicom', boundary: 'XyZ' },
+    });
+  });
 });

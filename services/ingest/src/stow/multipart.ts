@@ -28,7 +28,12 @@ export interface ContentTypeInfo {
   params: Record<string, string>;
 }
 
-/** Parses a Content-Type header value (RFC 9110 8.3), with quoted parameter values. */
+/**
+ * Parses a Content-Type header value (RFC 9110 8.3), with quoted parameter values. Not the `content-type`
+ * package (#19 asked for maintained parsers): 1.0.5 throws on `type=application/dicom` unquoted (a '/'
+ * is not a token character) and on a trailing ';', both of which STOW-RS clients send; the tests in
+ * multipart.test.ts pin these forms.
+ */
 export function parseContentType(value: string | undefined): ContentTypeInfo | null {
   if (!value) return null;
   const [head, ...rest] = splitParams(value);

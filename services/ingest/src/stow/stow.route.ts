@@ -11,7 +11,7 @@ import { buildStowResponse, stowStatus, type StowPartResult } from './stow.respo
  * STOW-RS (PS3.18 10.5): POST /dicomweb/studies[/{StudyInstanceUID}] with a multipart/related body of
  * application/dicom parts. Streamed part by part, at most PARTS_IN_FLIGHT parts at a time: the next part
  * is read, parsed and hashed while the one before waits for its copies (#14). The catalog rows of the
- * parts are written in one transaction per BATCH_INSTANCES parts (or BATCH_BYTES held), not one per part.
+ * parts are written in one transaction per batch of parts (INGEST_BATCH_MAX_INSTANCES, or INGEST_BATCH_MAX_BYTES held), not one per part.
  * The response is sent when every part has its outcome, so an instance is reported stored only once its
  * quorum is durable and the catalog transaction holding its rows committed. Only the Part 10 binary form is accepted; the metadata + bulk data form
  * (application/dicom+json / +xml parts) is refused with 415. The sender's clinic is the caller's.
@@ -25,6 +25,8 @@ export interface StowRouteOptions {
   uploadBudget?: UploadBudget;
   /** Base of RetrieveURLs, e.g. http://127.0.0.1:8042/dicomweb (the viewer service). */
   retrieveBase: string;
+  /** Parts per catalog transaction and bytes held for it (INGEST_BATCH_MAX_*); defaults 64 and 32 MiB. */
+  batch?: { maxInstances: number; maxBytes: number };
 }
 
 /** What the route uses of a request's batch (see IngestBatch). */
@@ -34,9 +36,9 @@ const MAX_PARTS = 10_000;
 /** Parts stored concurrently within one request; also how many parts' bytes a request may hold. */
 const PARTS_IN_FLIGHT = 2;
 /** Parts per catalog transaction: bounds a transaction's length and how long the audit chain lock is held. */
-const BATCH_INSTANCES = 64;
+const DEFAULT_BATCH_INSTANCES = 64;
 /** Bytes of copied parts a request holds until its batch commits (the thumbnail hook reads them after it). */
-const BATCH_BYTES = 32 * 1024 * 1024;
+const DEFAULT_BATCH_BYTES = 32 * 1024 * 1024;
 const UID = /^[0-9]+(\.[0-9]+)*$/;
 
 export function stowRoutes(options: StowRouteOptions): SecureRouter {
@@ -81,13 +83,14 @@ async function handleStow(req: AuthedRequest, res: Response, options: StowRouteO
     throw new AppError('payload_too_large', `Request body exceeds ${options.maxRequestBytes} bytes`);
   }
   // At most PARTS_IN_FLIGHT parts (and one network chunk) are read at a time (see multipart.ts); copied
-  // parts waiting for their batch's commit hold up to BATCH_BYTES more (plus the part that crossed it), twice
+  // parts waiting for their batch's commit hold up to the batch's bytes more (plus the part that crossed it), twice
   // when one batch commits while the next fills.
-  const heldAtMost = (PARTS_IN_FLIGHT + 2) * options.maxInstanceBytes + 2 * BATCH_BYTES;
+  const limits = options.batch ?? { maxInstances: DEFAULT_BATCH_INSTANCES, maxBytes: DEFAULT_BATCH_BYTES };
+  const heldAtMost = (PARTS_IN_FLIGHT + 2) * options.maxInstanceBytes + 2 * limits.maxBytes;
   options.uploadBudget?.admit(Math.min(Number.isFinite(declared) ? declared : heldAtMost, heldAtMost), res);
 
   const sender = { clinicId, actor: auditActor(principal), sourceIp: req.ip ?? null, via: 'STOW-RS' as const };
-  const batch = options.pipeline.openBatch(sender, studyUid, { maxInstances: BATCH_INSTANCES, maxBytes: BATCH_BYTES });
+  const batch = options.pipeline.openBatch(sender, studyUid, { maxInstances: limits.maxInstances, maxBytes: limits.maxBytes });
   const outcomes: Promise<InstanceOutcome>[] = [];
   const parts = readMultipart(req, boundary, {
     maxPartBytes: options.maxInstanceBytes,

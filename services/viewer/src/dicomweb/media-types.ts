@@ -1,6 +1,9 @@
 /**
  * Accept header parsing for WADO-RS content negotiation (PS3.18 8.7). A media range keeps its
- * parameters (`type`, `transfer-syntax`) because DICOMweb negotiates on them.
+ * parameters (`type`, `transfer-syntax`) because DICOMweb negotiates on them. Not the `negotiator`
+ * package (#19 asked for maintained parsers): its mediaTypes() returns the chosen types without their
+ * parameters, so `multipart/related; type="application/dicom"; transfer-syntax=...` could not be told
+ * from `multipart/related; type="image/jpeg"`.
  */
 export interface MediaRange {
   /** Lower case, e.g. `multipart/related`, `image/jpeg`, `*\/*`. */
