@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from '@yunying/catalog';
+import { kyselyOn, sql, type Database, type Pool, type PoolClient } from '@yunying/catalog';
 
 /**
  * Catalog access of the scrubber and the repair worker (table `copies`, migration 0001 + 0500). Work is
@@ -27,41 +27,42 @@ export interface ClaimedCopy {
   tampering: string | null;
 }
 
-interface ClaimRow {
-  id: string;
-  sha256: string;
-  target: string;
-  object_key: string;
-  size_bytes: string;
-  state: CopyState;
-  retain_until: Date;
-  legal_hold: boolean;
-  repair_attempts: number;
-  study_instance_uid: string | null;
-  version_id: string | null;
-  tampering: string | null;
-}
+/** The copies a claim takes: its CTE, locked FOR UPDATE SKIP LOCKED by `claim`. */
+const dueCopies = (db: Database) => db.selectFrom('copies').select('id');
+type DueCopies = ReturnType<typeof dueCopies>;
 
-const RETURNING = `
-  RETURNING c.id, c.sha256, c.target, c.object_key, c.size_bytes, c.state, GREATEST(c.retain_until, o.retain_until) AS retain_until,
-            o.legal_hold, c.repair_attempts, c.version_id, c.tampering,
-            (SELECT s.study_instance_uid FROM instances i JOIN studies s ON s.id = i.study_ref WHERE i.sha256 = c.sha256 LIMIT 1) AS study_instance_uid`;
-
-function toClaimed(row: ClaimRow): ClaimedCopy {
-  return {
-    id: row.id,
-    sha256: row.sha256,
-    target: row.target,
-    key: row.object_key,
-    size: Number(row.size_bytes),
-    state: row.state,
-    retainUntil: row.retain_until,
-    legalHold: row.legal_hold,
-    repairAttempts: row.repair_attempts,
-    studyInstanceUid: row.study_instance_uid,
-    versionId: row.version_id,
-    tampering: row.tampering,
-  };
+/**
+ * Takes the `due` copies with a lease of `leaseSeconds` in one statement (a copy another worker holds is
+ * skipped, not waited for) and returns them with what verify and repair need.
+ */
+async function claim(pool: Pool, due: (query: DueCopies) => DueCopies, leaseSeconds: number): Promise<ClaimedCopy[]> {
+  const db = kyselyOn(pool);
+  const rows = await db
+    .with('due', () => due(dueCopies(db)).forUpdate().skipLocked())
+    .updateTable('copies as c')
+    .from(['due', 'objects as o'])
+    .set({ claimedUntil: sql<Date>`now() + make_interval(secs => ${leaseSeconds})` })
+    .whereRef('c.id', '=', 'due.id')
+    .whereRef('o.sha256', '=', 'c.sha256')
+    .returning((eb) => [
+      'c.id',
+      'c.sha256',
+      'c.target',
+      'c.objectKey as key',
+      'c.sizeBytes',
+      'c.state',
+      sql<Date>`GREATEST(c.retain_until, o.retain_until)`.as('retainUntil'),
+      'o.legalHold',
+      'c.repairAttempts',
+      'c.versionId',
+      'c.tampering',
+      eb.selectFrom('instances as i').innerJoin('studies as s', 's.id', 'i.studyRef').select('s.studyInstanceUid').whereRef('i.sha256', '=', 'c.sha256').limit(1).as('studyInstanceUid'),
+    ])
+    // copies_state_check holds state to CopyState.
+    .$narrowType<{ state: CopyState }>()
+    .execute();
+  // size_bytes is bigint (a string from pg); object sizes fit a double exactly.
+  return rows.map(({ sizeBytes, ...row }) => ({ ...row, size: Number(sizeBytes) }));
 }
 
 /** Remembers what tampering was last reported for a copy (null: none now), so it is alerted once. */
@@ -85,52 +86,49 @@ export async function swapProtectionProblems(client: PoolClient, target: string,
 
 /** Scheduled scrub: the ok copies verified longest ago (never-verified first) and not since `verifiedBefore`. */
 export async function claimDueForScrub(pool: Pool, verifiedBefore: Date, limit: number, leaseSeconds: number): Promise<ClaimedCopy[]> {
-  const { rows } = await pool.query<ClaimRow>(
-    `WITH due AS (
-       SELECT id FROM copies
-        WHERE state = 'ok' AND (last_verified_at IS NULL OR last_verified_at < $1)
-          AND (claimed_until IS NULL OR claimed_until < now())
-        ORDER BY last_verified_at NULLS FIRST, id
-        LIMIT $2
-        FOR UPDATE SKIP LOCKED)
-     UPDATE copies c SET claimed_until = now() + make_interval(secs => $3)
-       FROM due, objects o WHERE c.id = due.id AND o.sha256 = c.sha256 ${RETURNING}`,
-    [verifiedBefore, limit, leaseSeconds],
+  return claim(
+    pool,
+    (due) =>
+      due
+        .where('state', '=', 'ok')
+        .where((eb) => eb.or([eb('lastVerifiedAt', 'is', null), eb('lastVerifiedAt', '<', verifiedBefore)]))
+        .where((eb) => eb.or([eb('claimedUntil', 'is', null), eb('claimedUntil', '<', sql<Date>`now()`)]))
+        .orderBy('lastVerifiedAt', (ob) => ob.nullsFirst())
+        .orderBy('id')
+        .limit(limit),
+    leaseSeconds,
   );
-  return rows.map(toClaimed);
 }
 
 /** Full pass: every copy (any state) after `afterId` in id order, skipping copies another worker holds. */
 export async function claimNextForPass(pool: Pool, afterId: string, limit: number, leaseSeconds: number): Promise<ClaimedCopy[]> {
-  const { rows } = await pool.query<ClaimRow>(
-    `WITH due AS (
-       SELECT id FROM copies
-        WHERE id > $1 AND (claimed_until IS NULL OR claimed_until < now())
-        ORDER BY id
-        LIMIT $2
-        FOR UPDATE SKIP LOCKED)
-     UPDATE copies c SET claimed_until = now() + make_interval(secs => $3)
-       FROM due, objects o WHERE c.id = due.id AND o.sha256 = c.sha256 ${RETURNING}`,
-    [afterId, limit, leaseSeconds],
+  const claimed = await claim(
+    pool,
+    (due) =>
+      due
+        .where('id', '>', afterId)
+        .where((eb) => eb.or([eb('claimedUntil', 'is', null), eb('claimedUntil', '<', sql<Date>`now()`)]))
+        .orderBy('id')
+        .limit(limit),
+    leaseSeconds,
   );
-  return rows.map(toClaimed).sort((a, b) => Number(a.id) - Number(b.id));
+  return claimed.sort((a, b) => Number(a.id) - Number(b.id));
 }
 
 /** Repair worker: bad copies whose next attempt is due. */
 export async function claimDueForRepair(pool: Pool, limit: number, leaseSeconds: number): Promise<ClaimedCopy[]> {
-  const { rows } = await pool.query<ClaimRow>(
-    `WITH due AS (
-       SELECT id FROM copies
-        WHERE state <> 'ok' AND (next_repair_at IS NULL OR next_repair_at <= now())
-          AND (claimed_until IS NULL OR claimed_until < now())
-        ORDER BY next_repair_at NULLS FIRST, id
-        LIMIT $1
-        FOR UPDATE SKIP LOCKED)
-     UPDATE copies c SET claimed_until = now() + make_interval(secs => $2)
-       FROM due, objects o WHERE c.id = due.id AND o.sha256 = c.sha256 ${RETURNING}`,
-    [limit, leaseSeconds],
+  return claim(
+    pool,
+    (due) =>
+      due
+        .where('state', '<>', 'ok')
+        .where((eb) => eb.or([eb('nextRepairAt', 'is', null), eb('nextRepairAt', '<=', sql<Date>`now()`)]))
+        .where((eb) => eb.or([eb('claimedUntil', 'is', null), eb('claimedUntil', '<', sql<Date>`now()`)]))
+        .orderBy('nextRepairAt', (ob) => ob.nullsFirst())
+        .orderBy('id')
+        .limit(limit),
+    leaseSeconds,
   );
-  return rows.map(toClaimed);
 }
 
 export async function markVerifiedOk(pool: Pool, id: string): Promise<void> {
@@ -219,42 +217,31 @@ export interface ShortLock {
  * by the ingest transaction would replace it for very large archives.
  */
 export async function listShortLocks(pool: Pool, afterId: string, limit: number): Promise<ShortLock[]> {
-  const { rows } = await pool.query<{
-    id: string;
-    sha256: string;
-    target: string;
-    object_key: string;
-    version_id: string | null;
-    state: CopyState;
-    wanted: Date;
-    study_instance_uid: string | null;
-  }>(
-    `SELECT c.id, c.sha256, c.target, c.object_key, c.version_id, c.state, w.wanted, w.study_instance_uid
-       FROM copies c
-       JOIN objects o ON o.sha256 = c.sha256
-       CROSS JOIN LATERAL (
-         SELECT GREATEST(o.retain_until, max(s.retain_until)) AS wanted,
-                (array_agg(s.study_instance_uid ORDER BY s.retain_until DESC))[1] AS study_instance_uid
-           FROM instances i JOIN studies s ON s.id = i.study_ref
-          WHERE i.sha256 = c.sha256) w
-      WHERE c.id > $1 AND c.retain_until < w.wanted
-      ORDER BY c.id
-      LIMIT $2`,
-    [afterId, limit],
-  );
-  return rows.map((r) => ({
-    id: r.id,
-    sha256: r.sha256,
-    target: r.target,
-    key: r.object_key,
-    versionId: r.version_id,
-    state: r.state,
-    wanted: r.wanted,
-    studyInstanceUid: r.study_instance_uid,
-  }));
+  return kyselyOn(pool)
+    .selectFrom('copies as c')
+    .innerJoin('objects as o', 'o.sha256', 'c.sha256')
+    .crossJoinLateral((eb) =>
+      eb
+        .selectFrom('instances as i')
+        .innerJoin('studies as s', 's.id', 'i.studyRef')
+        .select([
+          sql<Date>`GREATEST(o.retain_until, max(s.retain_until))`.as('wanted'),
+          sql<string | null>`(array_agg(s.study_instance_uid ORDER BY s.retain_until DESC))[1]`.as('studyInstanceUid'),
+        ])
+        .whereRef('i.sha256', '=', 'c.sha256')
+        .as('w'),
+    )
+    .select(['c.id', 'c.sha256', 'c.target', 'c.objectKey as key', 'c.versionId', 'c.state', 'w.wanted', 'w.studyInstanceUid'])
+    .where('c.id', '>', afterId)
+    .whereRef('c.retainUntil', '<', 'w.wanted')
+    .orderBy('c.id')
+    .limit(limit)
+    // copies_state_check holds state to CopyState.
+    .$narrowType<{ state: CopyState }>()
+    .execute();
 }
 
-/** The object must be kept until `wanted`: a copy repaired later gets at least that (see RETURNING). */
+/** The object must be kept until `wanted`: a copy repaired later gets at least that (see the retainUntil a claim returns). */
 export async function raiseObjectRetention(client: PoolClient | Pool, sha256: string, wanted: Date): Promise<void> {
   await client.query('UPDATE objects SET retain_until = GREATEST(retain_until, $2) WHERE sha256 = $1', [sha256, wanted]);
 }

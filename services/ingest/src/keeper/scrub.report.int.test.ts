@@ -12,15 +12,18 @@ import { RepairService } from './repair.service';
 import { Scrubber } from './scrub.service';
 
 /**
- * A scrub that only reports (repair: false), on the real PostgreSQL and three fs targets: a copy deleted
- * from one target is found missing and recorded so, left unrepaired, and its claim is released, so the
- * next report-only pass finds it again instead of skipping a copy it still holds.
+ * The scrubber's and the repair worker's claims, on the real PostgreSQL and three fs targets: a scheduled
+ * tick takes the copies not verified within the cycle; a scrub that only reports (repair: false) finds a
+ * copy deleted from one target missing, leaves it unrepaired and releases its claim, so the next
+ * report-only pass finds it again instead of skipping a copy it still holds; the repair worker then takes
+ * it as due and rebuilds it from a good copy.
  */
 describe('scrubber without repair (real PostgreSQL, fs targets)', () => {
   const logger = createLogger({ level: 'silent', service: 'scrub-report-test' });
   let catalog: TestCatalog;
   let fsTargets: TempFsTargets;
   let scrubber: Scrubber;
+  let repair: RepairService;
   let sender: Sender;
   let store: ReplicatedStore;
 
@@ -30,8 +33,9 @@ describe('scrubber without repair (real PostgreSQL, fs targets)', () => {
     store = new ReplicatedStore({ targets: fsTargets.targets, writeQuorum: 3 });
     await store.init();
     const metrics = keeperMetrics(new Registry());
-    const repair = new RepairService({ pool: catalog.pool, store, logger, metrics, retrySeconds: 3600 });
-    scrubber = new Scrubber({ pool: catalog.pool, store, repair, logger, metrics, batch: 50, maxBytesPerSecond: 0, cycleSeconds: 86_400, unreachableRetrySeconds: 3600 });
+    repair = new RepairService({ pool: catalog.pool, store, logger, metrics, retrySeconds: 3600 });
+    // A cycle of 0 s: every copy verified before now is due at a tick.
+    scrubber = new Scrubber({ pool: catalog.pool, store, repair, logger, metrics, batch: 50, maxBytesPerSecond: 0, cycleSeconds: 0, unreachableRetrySeconds: 3600 });
     const clinic = await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name) VALUES ('scrub-r', 'Clinic R') RETURNING id");
     sender = { clinicId: clinic.rows[0]?.id ?? '', actor: { username: 'test-device' }, sourceIp: '127.0.0.1', via: 'STOW-RS' };
   });
@@ -41,9 +45,13 @@ describe('scrubber without repair (real PostgreSQL, fs targets)', () => {
     await fsTargets?.cleanup();
   });
 
-  it('records a deleted copy missing, repairs nothing, and releases the claim so the next pass sees it again', async () => {
+  it('ticks over due copies; records a deleted copy missing without repair, releasing the claim; the repair worker rebuilds it', async () => {
     const pipeline = new IngestPipeline({ pool: catalog.pool, store, logger, metrics: new Registry(), parseLimits: {}, retentionMinYears: 15 });
     expect(await pipeline.ingest(makeInstance({ studyInstanceUid: newUid(), sopInstanceUid: newUid(), rows: 8, columns: 8 }), sender)).toMatchObject({ status: 'stored' });
+    const tick = await scrubber.tick();
+    expect(tick).toMatchObject({ verified: 3, ok: 3, findings: [] });
+    const verified = await catalog.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM copies WHERE last_verified_at IS NOT NULL AND claimed_until IS NULL');
+    expect(verified.rows[0]?.n).toBe(3);
     const { rows: copies } = await catalog.pool.query<{ sha256: string; object_key: string }>("SELECT sha256, object_key FROM copies WHERE target = 'fs-2'");
     const copy = copies[0]!;
     const file = path.join(fsTargets.targets[1]!.root, copy.object_key);
@@ -57,5 +65,13 @@ describe('scrubber without repair (real PostgreSQL, fs targets)', () => {
       expect(rows).toEqual([{ state: 'missing', claimed_until: null }]);
     }
     await expect(fs.access(file)).rejects.toMatchObject({ code: 'ENOENT' });
+
+    expect(await repair.runDue()).toEqual({ attempted: 1, repaired: 1, failed: 0 });
+    await fs.access(file);
+    const { rows } = await catalog.pool.query<{ state: string; claimed_until: Date | null; last_repaired_at: Date | null }>(
+      "SELECT state, claimed_until, last_repaired_at FROM copies WHERE target = 'fs-2'",
+    );
+    expect(rows).toEqual([{ state: 'ok', claimed_until: null, last_repaired_at: expect.any(Date) }]);
+    expect(await repair.runDue()).toEqual({ attempted: 0, repaired: 0, failed: 0 });
   });
 });
