@@ -28,7 +28,8 @@ const USAGE = `usage: node bench/dist/cli.js <corpus|physical|ingest|explain|que
   --orthanc-studies N    find: studies in both at equal size (default 10000); --studies: Yunying alone (default 1000000)
   --instances N          retrieve: instances in the study (default 40); --runs N (default 20)
   --sizes 1000000,...    catalog-scale: instance rows to grow through (default 1000000,5000000,20000000);
-                         --requests N per QIDO/queue kind (default 200); --writes N studies per size (default 40)
+                         --requests N per QIDO/queue kind (default 200); --writes N studies per size (default 40);
+                         --min-free-gb N: stop before a size that would leave less disk free (default 10)
 Run inside bench/run-in-netns.sh (a private network namespace: Orthanc binds every interface).`;
 
 /**

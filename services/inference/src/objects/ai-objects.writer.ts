@@ -3,7 +3,7 @@ import type { Pool } from '@yunying/catalog';
 import { AppError, type Logger } from '@yunying/core';
 import type { ScoredImage } from '../triage/result';
 import type { StoredResult } from '../triage/triage.repository';
-import { setResultSr, studyHeader } from '../triage/triage.repository';
+import { setResultSr, studyClinic, studyHeader } from '../triage/triage.repository';
 import { buildMeasurementReport } from './measurement-report';
 import { buildNoduleSeg, type BuiltObject } from './nodule-seg';
 import { UNKNOWN_SOURCE, sourceFacts } from './source-facts';
@@ -21,9 +21,8 @@ export class AiObjectsWriter {
   async write(result: StoredResult): Promise<void> {
     const header = await studyHeader(this.deps.pool, result.studyRef);
     if (header === null) return;
-    const { rows } = await this.deps.pool.query<{ clinic_id: string }>('SELECT clinic_id FROM studies WHERE id = $1', [result.studyRef]);
-    const clinicId = rows[0]?.clinic_id;
-    if (clinicId === undefined) return;
+    const clinicId = await studyClinic(this.deps.pool, result.studyRef);
+    if (clinicId === null) return;
     const scored = (result.images as ScoredImage[]).filter((i) => i.status === 'scored');
     const sources = await sourceFacts(this.deps.pool, result.studyRef, scored.map((i) => i.sopInstanceUid));
     const segs = new Map<string, string>();

@@ -7,6 +7,7 @@
 import type { Pool } from '@yunying/catalog';
 import type { DicomJsonObject } from '@yunying/dicom';
 import { pixelSizeMm } from '@yunying/nodule-model';
+import { currentDicomJson } from '../triage/triage.repository';
 
 export interface SourceFacts {
   frameOfReferenceUid: string | null;
@@ -42,11 +43,8 @@ export function sourceFactsOf(json: DicomJsonObject): SourceFacts {
 }
 
 export async function sourceFacts(pool: Pool, studyRef: string, sopInstanceUids: readonly string[]): Promise<Map<string, SourceFacts>> {
-  const { rows } = await pool.query<{ sop_instance_uid: string; dicom_json: DicomJsonObject }>(
-    'SELECT sop_instance_uid, dicom_json FROM instances WHERE study_ref = $1 AND is_current AND sop_instance_uid = ANY($2)',
-    [studyRef, sopInstanceUids],
-  );
-  return new Map(rows.map((r) => [r.sop_instance_uid, sourceFactsOf(r.dicom_json)]));
+  const stored = await currentDicomJson(pool, studyRef, sopInstanceUids);
+  return new Map([...stored].map(([sop, json]) => [sop, sourceFactsOf(json)]));
 }
 
 export const UNKNOWN_SOURCE: SourceFacts = { frameOfReferenceUid: null, pixelSpacing: null, pixelMm: null, imageOrientation: null, sliceThickness: null };

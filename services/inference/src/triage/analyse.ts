@@ -12,20 +12,15 @@
  * colour frames only is `not_usable` with a reason.
  */
 import { decodeFrame, parseInstance, sampleFrameIndices, toGray8, toRgb8 } from '@yunying/dicom';
-import type { Corners, NoduleFinding, ScopeAttributes, TriageModel } from '@yunying/nodule-model';
+import type { AiFrameView, Corners, NoduleFinding, ScopeAttributes, TriageModel } from '@yunying/nodule-model';
 import { pixelSizeMm, scopeAttributes } from '@yunying/nodule-model';
 import { findCalipers, paintOutMarks } from './calipers';
 import { regionFromSequence, ultrasoundRegion } from './region';
 
 export const MAX_FRAMES = 8;
 
-export interface FrameSummary {
-  /** 1-based, as in WADO-RS frame URLs and ReferencedFrameNumber. */
-  frameNumber: number;
-  thyroid: number;
-  /** Score of the frame's chosen confident nodule; null when it has none. */
-  score: number | null;
-}
+/** One sampled frame as the AI result stores it (the wire contract's AiFrameView). */
+export type FrameSummary = AiFrameView;
 
 export type ImageAnalysis =
   | {

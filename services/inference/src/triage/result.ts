@@ -2,49 +2,18 @@
  * The shape of a triage result as stored in ai_results (and read by the viewer). `images` is ordered
  * most suspicious first: images[0] is the image the study score comes from when status is 'triaged'.
  */
-import type { NoduleFinding, TriageLevel, TriageManifest } from '@yunying/nodule-model';
-import type { FrameSummary } from './analyse';
+import type { AiImageView, AiScoredImageView, TriageLevel, TriageManifest } from '@yunying/nodule-model';
 import type { GateFacts } from './study.decision';
 import type { Priority } from './triage.repository';
 
-interface ImageIds {
-  sopInstanceUid: string;
-  seriesInstanceUid: string;
-  sopClassUid: string;
-}
+/**
+ * A scored image as triage writes it: the wire contract's AiScoredImageView (what the viewer and the web app
+ * read), its category one of the model's triage levels.
+ */
+export type ScoredImage = AiScoredImageView & { category: TriageLevel };
 
-export type ImageEntry =
-  | (ImageIds & {
-      status: 'scored';
-      /** Calibrated score of the image's most suspicious confident nodule. */
-      score: number;
-      category: TriageLevel;
-      /** 1-based frame the nodules were found on. */
-      frameNumber: number;
-      numberOfFrames: number;
-      rows: number;
-      columns: number;
-      /** P(B-mode thyroid frame), median over the sampled frames. */
-      thyroid: number;
-      /** The confident nodules on that frame, most suspicious first (ACR lexicon, points, TR level, outline). */
-      nodules: NoduleFinding[];
-      /** Box and outline of nodules[0] (kept flat for the SR and older readers). */
-      box: { x: number; y: number; width: number; height: number };
-      outline: [number, number][];
-      frames: FrameSummary[];
-      inferenceMs: number;
-    })
-  | (ImageIds & {
-      /** Read, but no confident nodule on any sampled frame. */
-      status: 'no_nodule';
-      thyroid: number;
-      numberOfFrames: number;
-      frames: FrameSummary[];
-      inferenceMs: number;
-    })
-  | (ImageIds & { status: 'not_usable' | 'failed' | 'skipped'; reason: string });
-
-export type ScoredImage = Extract<ImageEntry, { status: 'scored' }>;
+/** One element of ai_results.images as triage writes it: the wire contract's AiImageView, defined there once. */
+export type ImageEntry = ScoredImage | Exclude<AiImageView, { status: 'scored' }>;
 
 export interface ResultDetails {
   gate: GateFacts | null;

@@ -1,5 +1,7 @@
 import type { AuditDetails, AuditLog } from '@yunying/audit';
 import { auditActor, canAccessClinic, type AuthedRequest, type Principal } from '@yunying/auth';
+import type { QueryRunner } from '@yunying/catalog';
+import { studyOwners } from './study-owner.repository';
 
 /**
  * One audit record per DICOMweb request (not per instance), appended before any patient data is sent:
@@ -20,9 +22,7 @@ export interface AccessOrigin {
 export const AUDITED_STUDY_UIDS = 100;
 
 /** Just what AccessAudit needs of the catalog to tell a foreign study from a plain miss. */
-export interface StudyOwnerLookup {
-  query<R extends object>(text: string, values: unknown[]): Promise<{ rows: R[] }>;
-}
+export type StudyOwnerLookup = QueryRunner;
 
 export class AccessAudit {
   constructor(
@@ -53,19 +53,15 @@ export class AccessAudit {
     if (this.studies === undefined) return;
     // A multi-valued match (WADO-URI / QIDO lists) is bounded like the query itself; 20 alerts at most.
     const asked = (typeof studyInstanceUids === 'string' ? [studyInstanceUids] : [...studyInstanceUids]).slice(0, 20);
-    const { rows } = await this.studies.query<{ study_instance_uid: string; clinic_id: string }>(
-      'SELECT study_instance_uid, clinic_id::text FROM studies WHERE study_instance_uid = ANY($1) AND disposed_at IS NULL ORDER BY study_instance_uid',
-      [asked],
-    );
-    for (const row of rows) {
-      if (canAccessClinic(origin.principal, row.clinic_id)) continue;
+    for (const row of await studyOwners(this.studies, asked)) {
+      if (canAccessClinic(origin.principal, row.clinicId)) continue;
       await this.log.append({
         type: 'Security Alert',
         outcome: 4,
         actor: auditActor(origin.principal),
         sourceIp: origin.sourceIp,
-        studyInstanceUid: row.study_instance_uid,
-        clinicId: row.clinic_id,
+        studyInstanceUid: row.studyInstanceUid,
+        clinicId: row.clinicId,
         details: { kind: 'access-refused', reason: 'other-clinic', resource },
       });
     }

@@ -67,7 +67,7 @@ export class KeyImageRepository {
   }
 
   /** The study's current image instances among `sopInstanceUids` (SR, SEG and KOS have no rows). */
-  async markable(db: PoolClient, studyRef: string, sopInstanceUids: readonly string[]): Promise<Map<string, MarkableInstance>> {
+  async markable(db: Db, studyRef: string, sopInstanceUids: readonly string[]): Promise<Map<string, MarkableInstance>> {
     const rows = await kyselyOn(db)
       .selectFrom('instances as i')
       .innerJoin('series as se', 'se.id', 'i.seriesRef')
@@ -122,5 +122,46 @@ export class KeyImageRepository {
 
   async markStored(id: string): Promise<void> {
     await kyselyOn(this.pool).updateTable('keyImageSelections').set({ kosStoredAt: sql<Date>`now()` }).where('id', '=', id).where('kosStoredAt', 'is', null).execute();
+  }
+
+  /**
+   * The object key of the stored KOS of the study's latest complete revision: stored, or empty (the reader
+   * removed every mark, key null). Null also when nothing was ever saved.
+   */
+  async latestCompleteKosKey(db: Db, studyRef: string): Promise<string | null> {
+    const row = await kyselyOn(db)
+      .selectFrom('keyImageSelections as k')
+      .leftJoin('instances as i', (join) => join.onRef('i.sopInstanceUid', '=', 'k.kosSopInstanceUid').on('i.isCurrent', '=', true))
+      .leftJoin('objects as o', 'o.sha256', 'i.sha256')
+      .select('o.objectKey')
+      .where('k.studyRef', '=', studyRef)
+      .where((eb) => eb.or([eb('k.kosStoredAt', 'is not', null), eb('k.kosSopInstanceUid', 'is', null)]))
+      .orderBy('k.revision', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row?.objectKey ?? null;
+  }
+
+  /** The first image instance of each series (SR, SEG and KOS have no rows), in series order, at most `limit`. */
+  async firstImageOfEachSeries(db: Db, studyRef: string, limit: number): Promise<{ seriesInstanceUid: string; sopInstanceUid: string }[]> {
+    const firsts = kyselyOn(db)
+      .selectFrom('instances as i')
+      .innerJoin('series as se', 'se.id', 'i.seriesRef')
+      .distinctOn('se.id')
+      .select(['se.seriesInstanceUid', 'i.sopInstanceUid', 'se.seriesNumber', 'se.id as seriesId'])
+      .where('i.studyRef', '=', studyRef)
+      .where('i.isCurrent', '=', true)
+      .where('i.rows', '>', 0)
+      .where('i.columns', '>', 0)
+      .orderBy('se.id')
+      .orderBy(sql`i.instance_number NULLS LAST`)
+      .orderBy('i.id');
+    return kyselyOn(db)
+      .selectFrom(firsts.as('k'))
+      .select(['k.seriesInstanceUid', 'k.sopInstanceUid'])
+      .orderBy(sql`k.series_number NULLS LAST`)
+      .orderBy('k.seriesId')
+      .limit(limit)
+      .execute();
   }
 }

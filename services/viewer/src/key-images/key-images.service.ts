@@ -3,6 +3,7 @@ import type { IngestPipeline } from '@yunying/archive';
 import { inTransaction, readStudyHeader, type Pool, type PoolClient } from '@yunying/catalog';
 import { AppError, type Logger } from '@yunying/core';
 import { auditReading, userIdOf, type Caller } from '../reading/reading.audit';
+import { storeBuiltObject } from '../reading/record/write-path';
 import { buildKeyObjectSelection, KOS_TITLES, kosTitleOfCode, type BuiltKos, type KeyImageRef, type KosTitle } from './key-images.kos';
 import { KeyImageRepository, type SelectionRow } from './key-images.repository';
 
@@ -139,16 +140,12 @@ export class KeyImageService {
   }
 
   private async store(kos: BuiltKos, selectionId: string, clinicId: string, caller: Caller): Promise<void> {
-    const outcome = await this.deps.pipeline.ingest(kos.bytes, {
+    await storeBuiltObject(
+      this.deps,
+      { bytes: kos.bytes, what: 'key image KOS', context: { selectionId }, notStored: 'The key images are saved but their DICOM document is not stored yet; save again to retry' },
       clinicId,
-      actor: { userId: caller.principal.userId, username: caller.principal.username, role: caller.principal.role },
-      sourceIp: caller.sourceIp,
-      via: 'SERVICE',
-    });
-    if (outcome.status === 'rejected') {
-      this.deps.logger.error({ reason: outcome.reason, selectionId }, 'key image KOS refused by the ingest pipeline');
-      throw new AppError(outcome.retryable ? 'unavailable' : 'internal', 'The key images are saved but their DICOM document is not stored yet; save again to retry', { retryable: outcome.retryable });
-    }
+      caller,
+    );
     await this.repo.markStored(selectionId);
   }
 }

@@ -20,7 +20,7 @@ export interface PersonVariant extends Demographics {
 export const ROOT_SQL = (alias: string): string => `coalesce(${alias}.merged_into, ${alias}.id)`;
 
 /** A person's root as text, for typed queries over patient_index_persons aliased `alias`. */
-const rootOf = (alias: string) => sql<string>`${sql.raw(ROOT_SQL(alias))}::text`;
+export const rootOf = (alias: string) => sql<string>`${sql.raw(ROOT_SQL(alias))}::text`;
 
 /** A person with its root and demographics, under the names the rules use. */
 function personVariants(client: PoolClient) {

@@ -1,9 +1,9 @@
-import { inTransaction, type Pool, type PoolClient } from '@yunying/catalog';
+import { inTransaction, type Pool } from '@yunying/catalog';
 import { isoDate } from '../reading/patient-age';
 import { auditReading, type Caller } from '../reading/reading.audit';
 import { findingsOf, type VisitFinding } from './follow-up.findings';
 import { noduleTracks, type NoduleTrack } from './follow-up.tracks';
-import type { PatientStudyRow } from './priors.repository';
+import { PriorsRepository, type PatientStudyRow } from './priors.repository';
 import { compareMostRecentFirst, isEarlier, isThyroidStudy } from './priors.rules';
 import type { PriorsService } from './priors.service';
 
@@ -27,18 +27,6 @@ export interface FollowUpEntry {
   frameNumber: number;
 }
 
-/** The AI result a visit's nodules come from: the one behind the queue order, else the newest usable one. */
-async function aiImages(client: PoolClient, studyRefs: string[]): Promise<Map<string, unknown>> {
-  const { rows } = await client.query<{ study_ref: string; images: unknown }>(
-    `SELECT DISTINCT ON (a.study_ref) a.study_ref::text, a.images
-       FROM ai_results a JOIN studies s ON s.id = a.study_ref
-      WHERE a.study_ref = ANY($1::bigint[]) AND a.status IN ('triaged', 'no_nodule_found')
-      ORDER BY a.study_ref, (a.id = s.ai_result_ref) DESC, a.created_at DESC`,
-    [studyRefs],
-  );
-  return new Map(rows.map((r) => [r.study_ref, r.images]));
-}
-
 function entry(f: VisitFinding | null): FollowUpEntry | null {
   return f ? { sizeMm: f.sizeMm, trLevel: f.trLevel, centre: f.centre, sopInstanceUid: f.sopInstanceUid, frameNumber: f.frameNumber } : null;
 }
@@ -49,6 +37,8 @@ function entry(f: VisitFinding | null): FollowUpEntry | null {
  * growth by the ACR rule. Each study whose AI result is read gets its own audit record.
  */
 export class FollowUpService {
+  private readonly repo = new PriorsRepository();
+
   constructor(
     private readonly pool: Pool,
     private readonly priors: PriorsService,
@@ -62,7 +52,7 @@ export class FollowUpService {
         ? others.filter((s) => isEarlier(s, current) && isThyroidStudy(s)).sort(compareMostRecentFirst).slice(0, MAX_FOLLOW_UP_PRIORS).reverse()
         : [];
       const visits: PatientStudyRow[] = [...earlier, current];
-      const images = await aiImages(client, visits.map((v) => v.id));
+      const images = await this.repo.usableAiImages(client, visits.map((v) => v.id));
       const findings = visits.map((v) => findingsOf(images.get(v.id)));
       for (const v of visits) {
         await auditReading(client, caller, {

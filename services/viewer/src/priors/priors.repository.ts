@@ -1,5 +1,5 @@
 import { clinicCondition, type Principal } from '@yunying/auth';
-import { kyselyOn, sql, type PoolClient } from '@yunying/catalog';
+import { kyselyOn, sql, type PoolClient, type Tables } from '@yunying/catalog';
 import type { StudySummary } from './priors.rules';
 
 /** A study as the priors API needs it: the summary, its clinic, and the patient identifiers it was matched on. */
@@ -84,5 +84,24 @@ export class PriorsRepository {
       .orderBy('s.id', 'desc')
       .limit(MAX_PATIENT_STUDIES)
       .execute();
+  }
+
+  /**
+   * The per-image JSON of each study's AI result that nodules are compared from: the one behind the queue
+   * order (studies.ai_result_ref), else the newest usable one (triaged or no nodule found).
+   */
+  async usableAiImages(client: PoolClient, studyRefs: readonly string[]): Promise<Map<string, Tables.JsonValue>> {
+    const rows = await kyselyOn(client)
+      .selectFrom('aiResults as a')
+      .innerJoin('studies as s', 's.id', 'a.studyRef')
+      .distinctOn('a.studyRef')
+      .select(['a.studyRef', 'a.images'])
+      .where('a.studyRef', '=', sql<string>`ANY(${[...studyRefs]}::bigint[])`)
+      .where('a.status', 'in', ['triaged', 'no_nodule_found'])
+      .orderBy('a.studyRef')
+      .orderBy(sql`(a.id = s.ai_result_ref) DESC`)
+      .orderBy('a.createdAt', 'desc')
+      .execute();
+    return new Map(rows.map((r) => [r.studyRef, r.images]));
   }
 }

@@ -1,5 +1,6 @@
 /** SQL of reader-guided scoring: the study and instance the reader points at (within their grants), and the result row. */
-import type { PoolClient } from '@yunying/catalog';
+import { clinicCondition, type Principal } from '@yunying/auth';
+import { kyselyOn, type PoolClient, type Tables } from '@yunying/catalog';
 import type { NoduleFinding } from '@yunying/nodule-model';
 
 export interface PointedInstance {
@@ -20,61 +21,73 @@ export interface ReaderAiRow {
   createdAt: string;
 }
 
+/**
+ * The box and finding documents as insert below wrote them (a box of four numbers, the model's finding); the
+ * box is checked, the finding is the model's own type and is passed on as stored.
+ */
+function stored(id: string, box: Tables.JsonValue, finding: Tables.JsonValue): Pick<ReaderAiRow, 'box' | 'finding'> {
+  if (typeof box !== 'object' || box === null || Array.isArray(box)) throw new Error(`reader_ai_results ${id}: box is not an object`);
+  const { x, y, width, height } = box;
+  if (typeof x !== 'number' || typeof y !== 'number' || typeof width !== 'number' || typeof height !== 'number') throw new Error(`reader_ai_results ${id}: box lacks a coordinate`);
+  if (typeof finding !== 'object' || finding === null || Array.isArray(finding)) throw new Error(`reader_ai_results ${id}: finding is not an object`);
+  return { box: { x, y, width, height }, finding: finding as unknown as NoduleFinding };
+}
+
 export class ReaderAiRepository {
-  /** The current instance of a study visible to the caller (tenancySql filters s.clinic_id), or null. */
-  async instance(db: PoolClient, studyUid: string, sopInstanceUid: string, tenancySql: string, params: unknown[]): Promise<PointedInstance | null> {
-    const { rows } = await db.query<{ study_ref: string; clinic_id: string; object_key: string; size_bytes: string }>(
-      `SELECT s.id AS study_ref, s.clinic_id, o.object_key, i.size_bytes
-         FROM studies s JOIN instances i ON i.study_ref = s.id AND i.is_current JOIN objects o ON o.sha256 = i.sha256
-        WHERE s.study_instance_uid = $${params.length + 1} AND i.sop_instance_uid = $${params.length + 2} AND ${tenancySql}`,
-      [...params, studyUid, sopInstanceUid],
-    );
-    const r = rows[0];
-    return r ? { studyRef: r.study_ref, clinicId: r.clinic_id, objectKey: r.object_key, sizeBytes: Number(r.size_bytes) } : null;
+  /** The current instance of a study visible to the caller, or null. */
+  async instance(db: PoolClient, studyUid: string, sopInstanceUid: string, principal: Principal): Promise<PointedInstance | null> {
+    const row = await kyselyOn(db)
+      .selectFrom('studies as s')
+      .innerJoin('instances as i', (join) => join.onRef('i.studyRef', '=', 's.id').on('i.isCurrent', '=', true))
+      .innerJoin('objects as o', 'o.sha256', 'i.sha256')
+      .select(['s.id as studyRef', 's.clinicId', 'o.objectKey', 'i.sizeBytes'])
+      .where('s.studyInstanceUid', '=', studyUid)
+      .where('i.sopInstanceUid', '=', sopInstanceUid)
+      .where(clinicCondition(principal, 's.clinic_id'))
+      .executeTakeFirst();
+    return row ? { studyRef: row.studyRef, clinicId: row.clinicId, objectKey: row.objectKey, sizeBytes: Number(row.sizeBytes) } : null;
   }
 
-  async studyRef(db: PoolClient, studyUid: string, tenancySql: string, params: unknown[]): Promise<{ id: string; clinicId: string } | null> {
-    const { rows } = await db.query<{ id: string; clinic_id: string }>(
-      `SELECT s.id, s.clinic_id FROM studies s WHERE s.study_instance_uid = $${params.length + 1} AND ${tenancySql}`,
-      [...params, studyUid],
-    );
-    const r = rows[0];
-    return r ? { id: r.id, clinicId: r.clinic_id } : null;
+  /** The study's row id and clinic, when the caller may see it. */
+  async studyRef(db: PoolClient, studyUid: string, principal: Principal): Promise<{ id: string; clinicId: string } | null> {
+    const row = await kyselyOn(db)
+      .selectFrom('studies as s')
+      .select(['s.id', 's.clinicId'])
+      .where('s.studyInstanceUid', '=', studyUid)
+      .where(clinicCondition(principal, 's.clinic_id'))
+      .executeTakeFirst();
+    return row ?? null;
   }
 
   async insert(db: PoolClient, row: Omit<ReaderAiRow, 'id' | 'createdAt'> & { studyRef: string }): Promise<ReaderAiRow> {
-    const { rows } = await db.query<{ id: string; created_at: Date }>(
-      `INSERT INTO reader_ai_results (study_ref, sop_instance_uid, frame_number, requested_by, model_id, model_version, model_sha256, box, finding)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id, created_at`,
-      [row.studyRef, row.sopInstanceUid, row.frameNumber, row.requestedBy, row.model.id, row.model.version, row.model.sha256, JSON.stringify(row.box), JSON.stringify(row.finding)],
-    );
-    const r = rows[0];
-    if (!r) throw new Error('reader_ai_results insert returned nothing');
-    return { ...row, id: r.id, createdAt: r.created_at.toISOString() };
+    const r = await kyselyOn(db)
+      .insertInto('readerAiResults')
+      .values({
+        studyRef: row.studyRef,
+        sopInstanceUid: row.sopInstanceUid,
+        frameNumber: row.frameNumber,
+        requestedBy: row.requestedBy,
+        modelId: row.model.id,
+        modelVersion: row.model.version,
+        modelSha256: row.model.sha256,
+        box: JSON.stringify(row.box),
+        finding: JSON.stringify(row.finding),
+      })
+      .returning(['id', 'createdAt'])
+      .executeTakeFirstOrThrow(() => new Error('reader_ai_results insert returned nothing'));
+    return { ...row, id: r.id, createdAt: r.createdAt.toISOString() };
   }
 
   async list(db: PoolClient, studyRef: string): Promise<ReaderAiRow[]> {
-    const { rows } = await db.query<{
-      id: string;
-      sop_instance_uid: string;
-      frame_number: number;
-      requested_by: string;
-      model_id: string;
-      model_version: string;
-      model_sha256: string;
-      box: ReaderAiRow['box'];
-      finding: NoduleFinding;
-      created_at: Date;
-    }>('SELECT * FROM reader_ai_results WHERE study_ref = $1 ORDER BY created_at, id', [studyRef]);
+    const rows = await kyselyOn(db).selectFrom('readerAiResults').selectAll().where('studyRef', '=', studyRef).orderBy('createdAt').orderBy('id').execute();
     return rows.map((r) => ({
       id: r.id,
-      sopInstanceUid: r.sop_instance_uid,
-      frameNumber: r.frame_number,
-      requestedBy: r.requested_by,
-      model: { id: r.model_id, version: r.model_version, sha256: r.model_sha256 },
-      box: r.box,
-      finding: r.finding,
-      createdAt: r.created_at.toISOString(),
+      sopInstanceUid: r.sopInstanceUid,
+      frameNumber: r.frameNumber,
+      requestedBy: r.requestedBy,
+      model: { id: r.modelId, version: r.modelVersion, sha256: r.modelSha256 },
+      ...stored(r.id, r.box, r.finding),
+      createdAt: r.createdAt.toISOString(),
     }));
   }
 }

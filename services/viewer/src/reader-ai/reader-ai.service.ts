@@ -4,7 +4,6 @@
  * nodule. The result is kept as a reader-initiated AI result, attributed and audited in the same
  * transaction, and never changes the study's automatic triage or its place in the queue.
  */
-import { addClinicFilter } from '@yunying/auth';
 import { inTransaction, type Pool } from '@yunying/catalog';
 import { AppError } from '@yunying/core';
 import { decodeFrame, parseInstance, toGray8 } from '@yunying/dicom';
@@ -37,9 +36,7 @@ export class ReaderAiService {
 
   async score(caller: Caller, studyUid: string, request: NoduleRequest): Promise<ReaderAiRow & { level: string }> {
     const requestedBy = userIdOf(caller);
-    const params: unknown[] = [];
-    const tenancySql = addClinicFilter(caller.principal, 's.clinic_id', params);
-    const found = await inTransaction(this.pool, (client) => this.repo.instance(client, studyUid, request.sopInstanceUid, tenancySql, params));
+    const found = await inTransaction(this.pool, (client) => this.repo.instance(client, studyUid, request.sopInstanceUid, caller.principal));
     if (!found) throw new AppError('not_found', 'Instance not found in this study');
     const bytes = await this.store.read(found.objectKey, { expectedSize: found.sizeBytes });
     const parsed = parseInstance(bytes);
@@ -76,10 +73,8 @@ export class ReaderAiService {
   }
 
   async list(caller: Caller, studyUid: string): Promise<{ studyInstanceUid: string; results: ReaderAiRow[] }> {
-    const params: unknown[] = [];
-    const tenancySql = addClinicFilter(caller.principal, 's.clinic_id', params);
     return inTransaction(this.pool, async (client) => {
-      const study = await this.repo.studyRef(client, studyUid, tenancySql, params);
+      const study = await this.repo.studyRef(client, studyUid, caller.principal);
       if (!study) throw new AppError('not_found', 'Study not found');
       const results = await this.repo.list(client, study.id);
       await auditReading(client, caller, { type: 'DICOM Instances Accessed', studyInstanceUid: studyUid, clinicId: study.clinicId, details: { what: 'reader-ai-results', count: results.length } });

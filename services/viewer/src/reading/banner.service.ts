@@ -1,7 +1,7 @@
-import { addClinicFilter } from '@yunying/auth';
 import { inTransaction, type Pool } from '@yunying/catalog';
 import { AppError } from '@yunying/core';
 import { ageAtStudy, isoDate } from './patient-age';
+import { BannerRepository } from './banner.repository';
 import { auditReading, type Caller } from './reading.audit';
 
 /** The three component groups of a DICOM PN (PS3.5 6.2.1.2): what was sent, each shown as is. */
@@ -33,29 +33,6 @@ export interface StudyBanner {
     clinic: { code: string; name: string };
   };
   ai: { triageStatus: string; priority: string; category: string | null; score: number | null };
-}
-
-interface BannerRow {
-  clinic_id: string;
-  clinic_code: string;
-  clinic_name: string;
-  patient_name: string | null;
-  patient_id: string | null;
-  patient_birth_date: string | null;
-  patient_sex: string | null;
-  study_date: string | null;
-  study_time: string | null;
-  study_description: string | null;
-  accession_number: string | null;
-  modalities: string[];
-  triage_status: string;
-  priority: string;
-  ai_category: string | null;
-  ai_score: number | null;
-  charset: unknown;
-  issuer: unknown;
-  pn: unknown;
-  patient_age: unknown;
 }
 
 /** First value of a DICOM JSON attribute (PS3.18 F.2), as the catalog stores it. */
@@ -96,57 +73,40 @@ function charsetOf(attribute: unknown): string | null {
  * audited like every read of patient data.
  */
 export class BannerService {
+  private readonly repo = new BannerRepository();
+
   constructor(private readonly pool: Pool) {}
 
   async get(caller: Caller, studyUid: string): Promise<StudyBanner> {
     return inTransaction(this.pool, async (client) => {
-      const params: unknown[] = [];
-      const tenancySql = addClinicFilter(caller.principal, 's.clinic_id', params);
-      params.push(studyUid);
-      const { rows } = await client.query<BannerRow>(
-        `SELECT s.clinic_id::text, c.code AS clinic_code, c.name AS clinic_name, s.patient_name, s.patient_id,
-                s.patient_birth_date, s.patient_sex, s.study_date, s.study_time, s.study_description,
-                s.accession_number, s.modalities, s.triage_status, s.priority,
-                a.category AS ai_category, a.score AS ai_score,
-                i.dicom_json -> '00080005' AS charset, i.dicom_json -> '00100021' AS issuer,
-                i.dicom_json -> '00100010' AS pn, i.dicom_json -> '00101010' AS patient_age
-           FROM studies s
-           JOIN clinics c ON c.id = s.clinic_id
-           LEFT JOIN ai_results a ON a.id = s.ai_result_ref
-           LEFT JOIN LATERAL (
-             SELECT dicom_json FROM instances WHERE study_ref = s.id AND is_current ORDER BY id LIMIT 1
-           ) i ON true
-          WHERE s.study_instance_uid = $${params.length} AND s.disposed_at IS NULL AND ${tenancySql}`,
-        params,
-      );
-      const r = rows[0];
+      const r = await this.repo.banner(client, studyUid, caller.principal);
       if (!r) throw new AppError('not_found', 'Study not found');
       await auditReading(client, caller, {
         type: 'DICOM Instances Accessed',
         studyInstanceUid: studyUid,
-        clinicId: r.clinic_id,
+        clinicId: r.clinicId,
         details: { what: 'patient-banner' },
       });
       return {
         studyInstanceUid: studyUid,
         patient: {
-          name: nameGroups(r.pn, r.patient_name),
+          name: nameGroups(r.pn, r.patientName),
           characterSet: charsetOf(r.charset),
-          id: text(r.patient_id),
+          id: text(r.patientId),
           issuer: text(firstValue(r.issuer)),
-          sex: text(r.patient_sex),
-          birthDate: isoDate(r.patient_birth_date),
-          ageAtStudy: ageAtStudy(r.patient_birth_date, r.study_date, text(firstValue(r.patient_age))),
+          sex: text(r.patientSex),
+          birthDate: isoDate(r.patientBirthDate),
+          ageAtStudy: ageAtStudy(r.patientBirthDate, r.studyDate, text(firstValue(r.patientAge))),
         },
         study: {
-          date: isoDate(r.study_date),
-          time: studyTime(r.study_time),
-          description: text(r.study_description),
-          accessionNumber: text(r.accession_number),
+          date: isoDate(r.studyDate),
+          time: studyTime(r.studyTime),
+          description: text(r.studyDescription),
+          accessionNumber: text(r.accessionNumber),
           modalities: r.modalities,
-          clinic: { code: r.clinic_code, name: r.clinic_name },
+          clinic: { code: r.clinicCode, name: r.clinicName },
         },
-        ai: { triageStatus: r.triage_status, priority: r.priority, category: r.ai_category, score: r.ai_score === null ? null : Number(r.ai_score) },
+        ai: { triageStatus: r.triageStatus, priority: r.priority, category: r.aiCategory, score: r.aiScore === null ? null : Number(r.aiScore) },
       };
     });
   }

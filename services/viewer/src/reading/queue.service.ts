@@ -81,38 +81,34 @@ export class QueueService {
   async claim(caller: Caller, studyUid: string): Promise<ClaimResult> {
     const me = userIdOf(caller);
     return inTransaction(this.pool, async (client) => {
-      const params: unknown[] = [];
-      const tenancySql = addClinicFilter(caller.principal, 's.clinic_id', params);
-      const claimed = await this.repo.claim(client, studyUid, me, this.claimTtlSeconds, tenancySql, params);
+      const claimed = await this.repo.claim(client, studyUid, me, this.claimTtlSeconds, caller.principal);
       if (!claimed) {
-        const state = await this.repo.state(client, studyUid, tenancySql, params);
+        const state = await this.repo.state(client, studyUid, caller.principal);
         if (!state) throw new AppError('not_found', 'Study not found');
-        if (state.reading_status === 'reported') throw new AppError('conflict', 'The study is already reported; add an addendum to the report instead');
+        if (state.readingStatus === 'reported') throw new AppError('conflict', 'The study is already reported; add an addendum to the report instead');
         throw new AppError('conflict', 'The study is being read by someone else', {
-          details: { claimedBy: state.claimed_by_username, claimExpiresAt: state.claim_expires_at?.toISOString() ?? null },
+          details: { claimedBy: state.claimedByUsername, claimExpiresAt: state.claimExpiresAt?.toISOString() ?? null },
         });
       }
       // Opening a study for reading starts its reading time (the dashboard's open -> sign).
-      await recordOpened(client, claimed.id, me, claimed.clinic_id);
+      await recordOpened(client, claimed.id, me, claimed.clinicId);
       await auditReading(client, caller, {
         type: 'DICOM Instances Accessed',
         action: 'U',
-        studyInstanceUid: claimed.study_instance_uid,
-        clinicId: claimed.clinic_id,
+        studyInstanceUid: claimed.studyInstanceUid,
+        clinicId: claimed.clinicId,
         details: { what: 'claim', ttlSeconds: this.claimTtlSeconds },
       });
-      return { studyInstanceUid: claimed.study_instance_uid, status: 'in_reading', claimExpiresAt: claimed.claim_expires_at.toISOString() };
+      return { studyInstanceUid: claimed.studyInstanceUid, status: 'in_reading', claimExpiresAt: claimed.claimExpiresAt.toISOString() };
     });
   }
 
   async release(caller: Caller, studyUid: string): Promise<{ studyInstanceUid: string; status: ReadingStatus }> {
     const me = userIdOf(caller);
     return inTransaction(this.pool, async (client) => {
-      const params: unknown[] = [];
-      const tenancySql = addClinicFilter(caller.principal, 's.clinic_id', params);
-      const released = await this.repo.release(client, studyUid, me, tenancySql, params);
+      const released = await this.repo.release(client, studyUid, me, caller.principal);
       if (!released) {
-        const state = await this.repo.state(client, studyUid, tenancySql, params);
+        const state = await this.repo.state(client, studyUid, caller.principal);
         if (!state) throw new AppError('not_found', 'Study not found');
         throw new AppError('conflict', 'Only the reader holding the claim can release it');
       }
@@ -120,10 +116,10 @@ export class QueueService {
         type: 'DICOM Instances Accessed',
         action: 'U',
         studyInstanceUid: studyUid,
-        clinicId: released.clinic_id,
+        clinicId: released.clinicId,
         details: { what: 'release' },
       });
-      return { studyInstanceUid: studyUid, status: released.reading_status };
+      return { studyInstanceUid: studyUid, status: released.readingStatus };
     });
   }
 }

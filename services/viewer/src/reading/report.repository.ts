@@ -1,8 +1,9 @@
-import { kyselyOn, type AiResultRow, type Pool, type PoolClient } from '@yunying/catalog';
+import { clinicCondition, type Principal } from '@yunying/auth';
+import { kyselyOn, sql, type AiResultRow, type Pool, type PoolClient, type Tables } from '@yunying/catalog';
 import type { ClinicStudiesCursor } from './cursor';
 import { EFFECTIVE_STATUS_SQL, RECEIVED_KEY_SQL } from './queue.repository';
-import type { ReadingStatus, TiradsCategory } from './reading.schemas';
-import type { TiradsSystem } from '@yunying/nodule-model/tirads-report';
+import { TIRADS_CATEGORIES, type ReadingStatus, type TiradsCategory } from './reading.schemas';
+import { TIRADS_SYSTEMS, type TiradsSystem } from '@yunying/nodule-model/tirads-report';
 import type { StoredNodule } from './tirads.findings';
 
 type Db = Pool | PoolClient;
@@ -24,20 +25,55 @@ export interface ReportRow {
   version: number;
   kind: 'report' | 'addendum';
   status: 'draft' | 'signed';
-  tirads_category: TiradsCategory | null;
+  tiradsCategory: TiradsCategory | null;
   findings: string;
   impression: string;
-  ai_result_ref: string | null;
-  ai_suggestion_accepted: boolean | null;
+  aiResultRef: string | null;
+  aiSuggestionAccepted: boolean | null;
   /** Structured findings as written (tirads.findings.ts StoredNodule[]). */
-  nodules: unknown;
-  tirads_system: string;
-  author_user_id: string;
-  author_username: string | null;
-  author_display_name: string | null;
-  signed_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
+  nodules: Tables.JsonValue;
+  tiradsSystem: string;
+  authorUserId: string;
+  authorUsername: string;
+  authorDisplayName: string;
+  signedAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A version with the author's names, as every report read returns it. */
+function reportRows(db: Db) {
+  return kyselyOn(db)
+    .selectFrom('reports as r')
+    .innerJoin('users as u', 'u.id', 'r.authorUserId')
+    .select([
+      'r.id',
+      'r.version',
+      'r.kind',
+      'r.status',
+      'r.tiradsCategory',
+      'r.findings',
+      'r.impression',
+      'r.aiResultRef',
+      'r.aiSuggestionAccepted',
+      'r.nodules',
+      'r.tiradsSystem',
+      'r.authorUserId',
+      'u.username as authorUsername',
+      'u.displayName as authorDisplayName',
+      'r.signedAt',
+      'r.createdAt',
+      'r.updatedAt',
+    ]);
+}
+
+/** The enums as the reports table's CHECK constraints hold them (migrations 0300, 2000); anything else fails here. */
+function toReportRow(r: Omit<ReportRow, 'kind' | 'status' | 'tiradsCategory'> & { kind: string; status: string; tiradsCategory: string | null }): ReportRow {
+  const { kind, status, tiradsCategory } = r;
+  if (kind !== 'report' && kind !== 'addendum') throw new Error(`report ${r.id}: unknown kind ${kind}`);
+  if (status !== 'draft' && status !== 'signed') throw new Error(`report ${r.id}: unknown status ${status}`);
+  if (tiradsCategory !== null && !(TIRADS_CATEGORIES as readonly string[]).includes(tiradsCategory)) throw new Error(`report ${r.id}: unknown TI-RADS category ${tiradsCategory}`);
+  return { ...r, kind, status, tiradsCategory: tiradsCategory as TiradsCategory | null };
 }
 
 /** A stored triage result of the study and whether the study's queue order comes from it (studies.ai_result_ref). */
@@ -45,47 +81,52 @@ export type StudyAiResultRow = AiResultRow & { current: boolean };
 
 export interface ClinicStudyRow {
   id: string;
-  study_instance_uid: string;
-  patient_name: string | null;
-  patient_id: string | null;
-  study_date: string | null;
-  study_description: string | null;
+  studyInstanceUid: string;
+  patientName: string | null;
+  patientId: string | null;
+  studyDate: string | null;
+  studyDescription: string | null;
   modalities: string[];
-  number_of_instances: number;
-  received_at: Date;
-  received_key: string;
+  numberOfInstances: number;
+  receivedAt: Date;
+  /** received_at as the exact text a cursor carries (RECEIVED_KEY_SQL). */
+  receivedKey: string;
   status: ReadingStatus;
-  signed_versions: number;
-  last_signed_at: Date | null;
+  signedVersions: number;
+  lastSignedAt: Date | null;
 }
-
-const REPORT_COLUMNS = `r.id::text, r.version, r.kind, r.status, r.tirads_category, r.findings, r.impression, r.ai_result_ref::text,
-  r.ai_suggestion_accepted, r.nodules, r.tirads_system, r.author_user_id::text, u.username AS author_username, u.display_name AS author_display_name,
-  r.signed_at, r.created_at, r.updated_at`;
 
 /** Reports and AI results of a study. The signed-row immutability is the database's (migration 0300). */
 export class ReportRepository {
   async versions(db: Db, studyRef: string, signedOnly: boolean): Promise<ReportRow[]> {
-    const { rows } = await db.query<ReportRow>(
-      `SELECT ${REPORT_COLUMNS} FROM reports r JOIN users u ON u.id = r.author_user_id
-        WHERE r.study_ref = $1 ${signedOnly ? "AND r.status = 'signed'" : ''} ORDER BY r.version`,
-      [studyRef],
-    );
-    return rows;
+    let query = reportRows(db).where('r.studyRef', '=', studyRef);
+    if (signedOnly) query = query.where('r.status', '=', 'signed');
+    return (await query.orderBy('r.version').execute()).map(toReportRow);
   }
 
   async byVersion(db: Db, studyRef: string, version: number): Promise<ReportRow | null> {
-    const { rows } = await db.query<ReportRow>(
-      `SELECT ${REPORT_COLUMNS} FROM reports r JOIN users u ON u.id = r.author_user_id WHERE r.study_ref = $1 AND r.version = $2`,
-      [studyRef, version],
-    );
-    return rows[0] ?? null;
+    const row = await reportRows(db).where('r.studyRef', '=', studyRef).where('r.version', '=', version).executeTakeFirst();
+    return row === undefined ? null : toReportRow(row);
   }
 
   /** The scoring system a clinic has chosen for new reports. */
   async clinicSystem(db: Db, clinicId: string): Promise<TiradsSystem> {
-    const { rows } = await db.query<{ tirads_system: TiradsSystem }>('SELECT tirads_system FROM clinics WHERE id = $1', [clinicId]);
-    return rows[0]?.tirads_system ?? 'acr-2017';
+    return (await this.chosenSystem(db, clinicId)) ?? 'acr-2017';
+  }
+
+  /** The clinic's chosen system; null when there is no such clinic. */
+  async chosenSystem(db: Db, clinicId: string): Promise<TiradsSystem | null> {
+    const row = await kyselyOn(db).selectFrom('clinics').select('tiradsSystem').where('id', '=', clinicId).executeTakeFirst();
+    if (row === undefined) return null;
+    // The column's CHECK allows exactly TIRADS_SYSTEMS (migration 2031).
+    if (!(TIRADS_SYSTEMS as readonly string[]).includes(row.tiradsSystem)) throw new Error(`clinic ${clinicId}: unknown TI-RADS system ${row.tiradsSystem}`);
+    return row.tiradsSystem as TiradsSystem;
+  }
+
+  /** Sets the clinic's system for new reports; false when there is no such clinic. */
+  async chooseSystem(db: Db, clinicId: string, system: TiradsSystem): Promise<boolean> {
+    const result = await kyselyOn(db).updateTable('clinics').set({ tiradsSystem: system }).where('id', '=', clinicId).executeTakeFirst();
+    return result.numUpdatedRows === 1n;
   }
 
   async latestVersion(db: Db, studyRef: string): Promise<number> {
@@ -152,29 +193,38 @@ export class ReportRepository {
     return rows.map((r) => ({ ...r, current: r.current === true }));
   }
 
-  /** A clinic's studies, newest first, with their reading status and signed report versions. */
-  async clinicStudies(db: Db, f: { tenancySql: string; params: unknown[]; statuses?: readonly ReadingStatus[]; after?: ClinicStudiesCursor; limit: number }): Promise<ClinicStudyRow[]> {
-    const params = [...f.params];
-    const p = (value: unknown): string => {
-      params.push(value);
-      return `$${params.length}`;
-    };
-    const conditions = [f.tenancySql];
-    if (f.statuses) conditions.push(`${EFFECTIVE_STATUS_SQL} = ANY(${p([...f.statuses])}::text[])`);
-    if (f.after) conditions.push(`(s.received_at, s.id) < (${p(f.after.receivedAt)}::timestamptz, ${p(f.after.id)}::bigint)`);
-    const { rows } = await db.query<ClinicStudyRow>(
-      `SELECT s.id::text, s.study_instance_uid, s.patient_name, s.patient_id, s.study_date, s.study_description, s.modalities,
-              s.number_of_instances, s.received_at, ${RECEIVED_KEY_SQL} AS received_key, ${EFFECTIVE_STATUS_SQL} AS status,
-              coalesce(r.signed_versions, 0)::int AS signed_versions, r.last_signed_at
-         FROM studies s
-         LEFT JOIN LATERAL (
-           SELECT count(*) AS signed_versions, max(signed_at) AS last_signed_at FROM reports WHERE study_ref = s.id AND status = 'signed'
-         ) r ON true
-        WHERE ${conditions.join(' AND ')}
-        ORDER BY s.received_at DESC, s.id DESC
-        LIMIT ${p(f.limit)}`,
-      params,
-    );
-    return rows;
+  /** The caller's clinics' studies, newest first, with their reading status and signed report versions. */
+  async clinicStudies(db: Db, f: { principal: Principal; statuses?: readonly ReadingStatus[]; after?: ClinicStudiesCursor; limit: number }): Promise<ClinicStudyRow[]> {
+    let query = kyselyOn(db)
+      .selectFrom('studies as s')
+      .leftJoinLateral(
+        (eb) =>
+          eb
+            .selectFrom('reports')
+            .select([sql<string>`count(*)`.as('signedVersions'), sql<Date | null>`max(signed_at)`.as('lastSignedAt')])
+            .where('studyRef', '=', sql<string>`s.id`)
+            .where('status', '=', 'signed')
+            .as('r'),
+        (join) => join.onTrue(),
+      )
+      .select([
+        's.id',
+        's.studyInstanceUid',
+        's.patientName',
+        's.patientId',
+        's.studyDate',
+        's.studyDescription',
+        's.modalities',
+        's.numberOfInstances',
+        's.receivedAt',
+        sql<string>`${sql.raw(RECEIVED_KEY_SQL)}`.as('receivedKey'),
+        sql<ReadingStatus>`${sql.raw(EFFECTIVE_STATUS_SQL)}`.as('status'),
+        sql<number>`coalesce(r.signed_versions, 0)::int`.as('signedVersions'),
+        'r.lastSignedAt',
+      ])
+      .where(clinicCondition(f.principal, 's.clinic_id'));
+    if (f.statuses) query = query.where(sql<boolean>`${sql.raw(EFFECTIVE_STATUS_SQL)} = ANY(${[...f.statuses]}::text[])`);
+    if (f.after) query = query.where(sql<boolean>`(s.received_at, s.id) < (${f.after.receivedAt}::timestamptz, ${f.after.id}::bigint)`);
+    return query.orderBy('s.receivedAt', 'desc').orderBy('s.id', 'desc').limit(f.limit).execute();
   }
 }

@@ -1,4 +1,3 @@
-import { addClinicFilter } from '@yunying/auth';
 import { inTransaction, type Pool, type PoolClient } from '@yunying/catalog';
 import { AppError } from '@yunying/core';
 import { decodeClinicStudiesCursor, encodeClinicStudiesCursor } from './cursor';
@@ -72,10 +71,10 @@ export class ReportService {
       await auditReading(client, caller, {
         type: 'DICOM Instances Accessed',
         studyInstanceUid: studyUid,
-        clinicId: study.clinic_id,
+        clinicId: study.clinicId,
         details: { what: 'report', versions: rows.map((r) => r.version) },
       });
-      const tiradsSystem = rows.find((r) => r.version === 1)?.tirads_system ?? (await this.reports.clinicSystem(client, study.clinic_id));
+      const tiradsSystem = rows.find((r) => r.version === 1)?.tiradsSystem ?? (await this.reports.clinicSystem(client, study.clinicId));
       return { studyInstanceUid: studyUid, tiradsSystem, versions: rows.map(toView) };
     });
   }
@@ -90,7 +89,7 @@ export class ReportService {
       const existing = await this.reports.byVersion(client, study.id, 1);
       if (existing?.status === 'signed') throw new AppError('conflict', 'The report is signed and cannot be changed; add an addendum');
       // A version keeps the system it was begun in; a new one takes the clinic's current choice.
-      const system = (existing?.tirads_system as TiradsSystem | undefined) ?? (await this.reports.clinicSystem(client, study.clinic_id));
+      const system = (existing?.tiradsSystem as TiradsSystem | undefined) ?? (await this.reports.clinicSystem(client, study.clinicId));
       const stored = storedContent(content, system);
       if (existing) await this.reports.updateDraft(client, study.id, 1, me, stored);
       else await this.reports.insert(client, { studyRef: study.id, version: 1, kind: 'report', authorUserId: me, content: stored, signed: false });
@@ -98,7 +97,7 @@ export class ReportService {
         type: 'DICOM Instances Accessed',
         action: existing ? 'U' : 'C',
         studyInstanceUid: studyUid,
-        clinicId: study.clinic_id,
+        clinicId: study.clinicId,
         // `tirads`: how many structured nodule entries, never their content.
         details: { what: 'report', version: 1, status: 'draft', tirads: content.nodules.length },
       });
@@ -120,10 +119,10 @@ export class ReportService {
       if (draft?.status === 'signed') {
         // A retry after a store that did not finish (of the report or an addendum): finish it, one SR.
         for (const row of await this.reports.versions(client, study.id, true)) {
-          const pending = row.author_user_id === me ? await this.records.pending(client, row, study.id) : null;
+          const pending = row.authorUserId === me ? await this.records.pending(client, row, study.id) : null;
           if (pending === null) continue;
           await reauthenticate(this.pool, caller, password);
-          return { view: toView(row), sr: pending, clinicId: study.clinic_id };
+          return { view: toView(row), sr: pending, clinicId: study.clinicId };
         }
         throw new AppError('conflict', 'The report is already signed');
       }
@@ -131,7 +130,7 @@ export class ReportService {
       if (!draft) throw new AppError('conflict', 'There is no draft to sign; save one first');
       const nodules = storedNodules(draft.nodules);
       if (isEmpty(draft.findings, draft.impression, nodules)) throw new AppError('unprocessable', 'A report needs findings, an impression or a nodule before it is signed');
-      assertConfirmed(nodules, draft.tirads_system);
+      assertConfirmed(nodules, draft.tiradsSystem);
       // Last, once the report could be signed: tenancy and the form's problems answer first (and no
       // password is checked for a request that would fail anyway). The study row stays locked meanwhile.
       await reauthenticate(this.pool, caller, password);
@@ -142,11 +141,11 @@ export class ReportService {
         type: 'DICOM Instances Accessed',
         action: 'U',
         studyInstanceUid: studyUid,
-        clinicId: study.clinic_id,
+        clinicId: study.clinicId,
         details: { what: 'report', version: 1, status: 'signed', tirads: nodules.length },
       });
       const signed = await this.mustRead(client, study.id, 1);
-      return { view: toView(signed), sr: await this.records.prepare(client, signed, study.id, me), clinicId: study.clinic_id };
+      return { view: toView(signed), sr: await this.records.prepare(client, signed, study.id, me), clinicId: study.clinicId };
     });
     await this.storeSr(sr, view.id, clinicId, caller);
     return view;
@@ -162,7 +161,7 @@ export class ReportService {
       await auditReading(client, caller, {
         type: 'DICOM Instances Accessed',
         studyInstanceUid: studyUid,
-        clinicId: study.clinic_id,
+        clinicId: study.clinicId,
         details: { what: 'report-signature', version },
       });
       return { studyInstanceUid: studyUid, version, ...(await this.records.verify(client, row, studyUid)) };
@@ -186,20 +185,20 @@ export class ReportService {
       if (first?.status !== 'signed') throw new AppError('conflict', 'An addendum needs a signed report; sign the report first');
       if (isEmpty(content.findings, content.impression, content.nodules)) throw new AppError('unprocessable', 'An addendum needs findings, an impression or a nodule');
       // Signed as it is created, so held to the same rule as signing a report, in the report's system.
-      assertConfirmed(content.nodules, first.tirads_system);
+      assertConfirmed(content.nodules, first.tiradsSystem);
       await this.assertAiResult(client, content, study.id);
       await reauthenticate(this.pool, caller, password);
       const version = (await this.reports.latestVersion(client, study.id)) + 1;
-      await this.reports.insert(client, { studyRef: study.id, version, kind: 'addendum', authorUserId: me, content: storedContent(content, first.tirads_system as TiradsSystem), signed: true });
+      await this.reports.insert(client, { studyRef: study.id, version, kind: 'addendum', authorUserId: me, content: storedContent(content, first.tiradsSystem as TiradsSystem), signed: true });
       await auditReading(client, caller, {
         type: 'DICOM Instances Accessed',
         action: 'C',
         studyInstanceUid: studyUid,
-        clinicId: study.clinic_id,
+        clinicId: study.clinicId,
         details: { what: 'report', version, kind: 'addendum', status: 'signed', tirads: content.nodules.length },
       });
       const signed = await this.mustRead(client, study.id, version);
-      return { view: toView(signed), sr: await this.records.prepare(client, signed, study.id, me), clinicId: study.clinic_id };
+      return { view: toView(signed), sr: await this.records.prepare(client, signed, study.id, me), clinicId: study.clinicId };
     });
     await this.storeSr(sr, view.id, clinicId, caller);
     return view;
@@ -212,7 +211,7 @@ export class ReportService {
       await auditReading(client, caller, {
         type: 'DICOM Instances Accessed',
         studyInstanceUid: studyUid,
-        clinicId: study.clinic_id,
+        clinicId: study.clinicId,
         details: { what: 'ai-results', count: rows.length },
       });
       return { studyInstanceUid: studyUid, results: rows.map(aiResultView) };
@@ -220,12 +219,9 @@ export class ReportService {
   }
 
   async clinicStudies(caller: Caller, query: ClinicStudiesQuery): Promise<{ items: ClinicStudyView[]; nextCursor: string | null }> {
-    const params: unknown[] = [];
-    const tenancySql = addClinicFilter(caller.principal, 's.clinic_id', params);
     return inTransaction(this.pool, async (client) => {
       const rows = await this.reports.clinicStudies(client, {
-        tenancySql,
-        params,
+        principal: caller.principal,
         limit: query.limit + 1,
         ...(query.status ? { statuses: query.status } : {}),
         ...(query.cursor ? { after: decodeClinicStudiesCursor(query.cursor) } : {}),
@@ -235,33 +231,31 @@ export class ReportService {
       await auditReading(client, caller, {
         type: 'Query',
         clinicId: caller.principal.clinicId,
-        details: { what: 'clinic-studies', count: page.length, studies: page.map((r) => r.study_instance_uid) },
+        details: { what: 'clinic-studies', count: page.length, studies: page.map((r) => r.studyInstanceUid) },
       });
       return {
         items: page.map((r) => ({
-          studyInstanceUid: r.study_instance_uid,
-          patientName: r.patient_name,
-          patientId: r.patient_id,
-          studyDate: r.study_date,
-          studyDescription: r.study_description,
+          studyInstanceUid: r.studyInstanceUid,
+          patientName: r.patientName,
+          patientId: r.patientId,
+          studyDate: r.studyDate,
+          studyDescription: r.studyDescription,
           modalities: r.modalities,
-          numberOfInstances: r.number_of_instances,
-          receivedAt: r.received_at.toISOString(),
+          numberOfInstances: r.numberOfInstances,
+          receivedAt: r.receivedAt.toISOString(),
           status: r.status,
-          signedReport: r.signed_versions > 0,
-          signedVersions: r.signed_versions,
-          lastSignedAt: r.last_signed_at?.toISOString() ?? null,
+          signedReport: r.signedVersions > 0,
+          signedVersions: r.signedVersions,
+          lastSignedAt: r.lastSignedAt?.toISOString() ?? null,
         })),
-        nextCursor: rows.length > query.limit && last ? encodeClinicStudiesCursor({ receivedAt: last.received_key, id: last.id }) : null,
+        nextCursor: rows.length > query.limit && last ? encodeClinicStudiesCursor({ receivedAt: last.receivedKey, id: last.id }) : null,
       };
     });
   }
 
   /** The study if the caller's clinics include it (tenancy in SQL), else 404: another clinic's study looks absent. */
   private async visibleStudy(client: PoolClient, caller: Caller, studyUid: string, forUpdate: boolean): Promise<StudyState> {
-    const params: unknown[] = [];
-    const tenancySql = addClinicFilter(caller.principal, 's.clinic_id', params);
-    const study = await this.studies.state(client, studyUid, tenancySql, params, forUpdate);
+    const study = await this.studies.state(client, studyUid, caller.principal, forUpdate);
     if (!study) throw new AppError('not_found', 'Study not found');
     return study;
   }
@@ -298,8 +292,8 @@ export interface ClinicStudyView {
 }
 
 function assertHoldsClaim(study: StudyState, me: string): void {
-  if (study.reading_status === 'reported') throw new AppError('conflict', 'The study is reported; add an addendum instead');
-  if (!(study.claim_active && study.claimed_by === me)) throw new AppError('conflict', 'Claim the study before writing its report');
+  if (study.readingStatus === 'reported') throw new AppError('conflict', 'The study is reported; add an addendum instead');
+  if (!(study.claimActive && study.claimedBy === me)) throw new AppError('conflict', 'Claim the study before writing its report');
 }
 
 /** The request's content with the server's scores: a client's TR level never reaches the record. */
@@ -327,17 +321,17 @@ function toView(r: ReportRow): ReportVersionView {
     version: r.version,
     kind: r.kind,
     status: r.status,
-    tiradsCategory: r.tirads_category,
+    tiradsCategory: r.tiradsCategory,
     findings: r.findings,
     impression: r.impression,
-    aiResultRef: r.ai_result_ref,
-    aiSuggestionAccepted: r.ai_suggestion_accepted,
+    aiResultRef: r.aiResultRef,
+    aiSuggestionAccepted: r.aiSuggestionAccepted,
     nodules: storedNodules(r.nodules),
-    tiradsSystem: r.tirads_system,
-    cTiradsCategory: overallCTirads(storedNodules(r.nodules), r.tirads_system),
-    author: { userId: r.author_user_id, username: r.author_username, displayName: r.author_display_name },
-    signedAt: r.signed_at?.toISOString() ?? null,
-    createdAt: r.created_at.toISOString(),
-    updatedAt: r.updated_at.toISOString(),
+    tiradsSystem: r.tiradsSystem,
+    cTiradsCategory: overallCTirads(storedNodules(r.nodules), r.tiradsSystem),
+    author: { userId: r.authorUserId, username: r.authorUsername, displayName: r.authorDisplayName },
+    signedAt: r.signedAt?.toISOString() ?? null,
+    createdAt: r.createdAt.toISOString(),
+    updatedAt: r.updatedAt.toISOString(),
   };
 }

@@ -6,6 +6,7 @@ import { inTransaction, type Pool } from '@yunying/catalog';
 import { AppError } from '@yunying/core';
 import { TIRADS_SYSTEMS } from '@yunying/nodule-model/tirads-report';
 import { callerOf } from './queue.route';
+import { ReportRepository } from './report.repository';
 
 const json = express.json({ limit: '4kb' });
 const ADMIN = { scope: 'admin', roles: ['admin'] } as const;
@@ -23,19 +24,19 @@ function clinicIdParam(raw: unknown): string {
  */
 export function tiradsSystemRoutes(pool: Pool, authenticator: Authenticator): SecureRouter {
   const routes = new SecureRouter('viewer.tirads-system', authenticator);
+  const reports = new ReportRepository();
   routes.get('/api/admin/clinics/:clinicId/tirads-system', { ...ADMIN, description: 'the clinic’s TI-RADS system for new reports' }, async (req, res) => {
     const clinicId = clinicIdParam(req.params.clinicId);
-    const { rows } = await pool.query<{ tirads_system: string }>('SELECT tirads_system FROM clinics WHERE id = $1', [clinicId]);
-    if (!rows[0]) throw new AppError('not_found', 'Clinic not found');
-    res.json({ clinicId, system: rows[0].tirads_system });
+    const system = await reports.chosenSystem(pool, clinicId);
+    if (system === null) throw new AppError('not_found', 'Clinic not found');
+    res.json({ clinicId, system });
   });
   routes.put('/api/admin/clinics/:clinicId/tirads-system', { ...ADMIN, description: 'choose the clinic’s TI-RADS system for new reports (audited)' }, json, async (req, res) => {
     const clinicId = clinicIdParam(req.params.clinicId);
     const { system } = parseInput(body, req.body);
     const caller = callerOf(req);
     await inTransaction(pool, async (client) => {
-      const { rowCount } = await client.query('UPDATE clinics SET tirads_system = $2 WHERE id = $1', [clinicId, system]);
-      if (rowCount !== 1) throw new AppError('not_found', 'Clinic not found');
+      if (!(await reports.chooseSystem(client, clinicId, system))) throw new AppError('not_found', 'Clinic not found');
       await appendAuditEvent(client, { type: 'Security Alert', action: 'U', actor: auditActor(caller.principal), sourceIp: caller.sourceIp, clinicId, details: { what: 'tirads-system', system } });
     });
     res.json({ clinicId, system });

@@ -3,6 +3,7 @@ import { auditActor, DEFAULT_SIGN_IN_LIMITS, SignInLimiter, verifyPassword } fro
 import { inTransaction, type Pool } from '@yunying/catalog';
 import { AppError } from '@yunying/core';
 import type { Caller } from '../reading.audit';
+import { ReportRecordsRepository } from './report-records.repository';
 
 /**
  * Re-authentication before a signature (#20): the sign request carries the reader's password, checked
@@ -18,9 +19,8 @@ export async function reauthenticate(pool: Pool, caller: Caller, password: strin
   await limiter.check(caller.principal.username, ip);
   if (password === undefined || password === '') throw new AppError('forbidden', 'Signing needs your password (re-authentication)', { details: { fields: ['password'] } });
   const userId = caller.principal.userId;
-  const { rows } = await pool.query<{ password_hash: string; disabled: boolean }>('SELECT password_hash, disabled FROM users WHERE id = $1', [userId]);
-  const row = rows[0];
-  const ok = row !== undefined && !row.disabled && (await verifyPassword(row.password_hash, password));
+  const row = userId === undefined ? null : await new ReportRecordsRepository().credentials(pool, userId);
+  const ok = row !== null && !row.disabled && (await verifyPassword(row.passwordHash, password));
   await inTransaction(pool, (client) =>
     appendAuditEvent(client, {
       type: 'User Authentication',

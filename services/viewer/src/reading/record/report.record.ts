@@ -1,13 +1,15 @@
 import { createPublicKey } from 'node:crypto';
 import type { IngestPipeline } from '@yunying/archive';
 import { readStudyHeader, type Pool, type PoolClient } from '@yunying/catalog';
-import { AppError, type Logger } from '@yunying/core';
+import type { Logger } from '@yunying/core';
 import type { Caller } from '../reading.audit';
 import type { ReportRow } from '../report.repository';
 import { storedNodules } from '../tirads.findings';
 import { canonicalJson } from './canonical';
 import { buildReportSr, referencedSopInstances, type BuiltSr, type ReferencedImage, type SrStudy } from './report.sr';
+import { ReportRecordsRepository } from './report-records.repository';
 import { signPayload, verifyPayload, type ReaderKeys } from './signing-keys';
+import { storeBuiltObject } from './write-path';
 
 /**
  * Reports as records (#20): in the signing transaction a signed version is rendered as a TID 2000 SR and
@@ -18,6 +20,8 @@ import { signPayload, verifyPayload, type ReaderKeys } from './signing-keys';
  * retried sign rebuilds the same bytes and finishes it.
  */
 export class ReportRecords {
+  private readonly repo = new ReportRecordsRepository();
+
   constructor(private readonly deps: { pool: Pool; pipeline: IngestPipeline; keys: ReaderKeys; logger: Logger }) {}
 
   /** Renders, signs and records one just-signed version; returns the SR to store after commit. */
@@ -25,91 +29,71 @@ export class ReportRecords {
     const sr = await this.render(client, row, studyRef);
     const key = await this.deps.keys.forReader(client, signerUserId);
     const payload = canonicalJson(signedContent(row, sr, signerUserId, key.id, key.algorithm, sr.study.studyInstanceUid));
-    await client.query(
-      `INSERT INTO report_records (report_id, key_id, algorithm, payload, signature, sr_sop_instance_uid, sr_sha256)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [row.id, key.id, key.algorithm, payload, signPayload(key, payload), sr.built.sopInstanceUid, sr.built.sha256],
-    );
+    await this.repo.insertRecord(client, {
+      reportId: row.id,
+      keyId: key.id,
+      algorithm: key.algorithm,
+      payload,
+      signature: signPayload(key, payload),
+      srSopInstanceUid: sr.built.sopInstanceUid,
+      srSha256: sr.built.sha256,
+    });
     return sr.built;
   }
 
   /** The SR of a signed version whose store did not finish (a retried sign), rebuilt from the row; null when stored. */
   async pending(client: PoolClient, row: ReportRow, studyRef: string): Promise<BuiltSr | null> {
-    const { rows } = await client.query<{ sr_stored_at: Date | null; sr_sha256: string }>('SELECT sr_stored_at, sr_sha256 FROM report_records WHERE report_id = $1', [row.id]);
-    const record = rows[0];
-    if (!record || record.sr_stored_at !== null) return null;
+    const record = await this.repo.srState(client, row.id);
+    if (!record || record.srStoredAt !== null) return null;
     const sr = (await this.render(client, row, studyRef)).built;
     // Same row, same bytes: anything else would store an SR the signature does not cover.
-    if (sr.sha256 !== record.sr_sha256) throw new Error('report SR is not reproducible from its signed row');
+    if (sr.sha256 !== record.srSha256) throw new Error('report SR is not reproducible from its signed row');
     return sr;
   }
 
   /** Stores the SR through the one write path, as the study's clinic, attributed to the signing reader. */
   async store(sr: BuiltSr, reportId: string, clinicId: string, caller: Caller): Promise<void> {
-    const outcome = await this.deps.pipeline.ingest(sr.bytes, {
+    await storeBuiltObject(
+      this.deps,
+      { bytes: sr.bytes, what: 'report SR', context: { reportId }, notStored: 'The report is signed but its DICOM SR is not stored yet; sign again to retry' },
       clinicId,
-      actor: { userId: caller.principal.userId, username: caller.principal.username, role: caller.principal.role },
-      sourceIp: caller.sourceIp,
-      via: 'SERVICE',
-    });
-    if (outcome.status === 'rejected') {
-      this.deps.logger.error({ reason: outcome.reason, reportId }, 'report SR refused by the ingest pipeline');
-      throw new AppError(outcome.retryable ? 'unavailable' : 'internal', 'The report is signed but its DICOM SR is not stored yet; sign again to retry', { retryable: outcome.retryable });
-    }
-    await this.deps.pool.query('UPDATE report_records SET sr_stored_at = now() WHERE report_id = $1 AND sr_stored_at IS NULL', [reportId]);
+      caller,
+    );
+    await this.repo.markSrStored(this.deps.pool, reportId);
   }
 
   /** Verifies a signed version against its record: signature, signer, key, and the SR with its copies. */
   async verify(db: Pool | PoolClient, row: ReportRow, studyUid: string): Promise<SignatureCheck> {
-    const { rows } = await db.query<RecordRow>(
-      `SELECT r.key_id::text, r.algorithm, r.payload, r.signature, r.sr_sop_instance_uid, r.sr_sha256, r.sr_stored_at,
-              k.public_key_pem, k.user_id::text AS key_user_id
-         FROM report_records r JOIN reader_signing_keys k ON k.id = r.key_id WHERE r.report_id = $1`,
-      [row.id],
-    );
-    const record = rows[0];
+    const record = await this.repo.signatureRecord(db, row.id);
     if (!record) return { signed: false, valid: false, reasons: ['no signature recorded for this version'] };
     const reasons: string[] = [];
-    if (!verifyPayload(record.algorithm, record.public_key_pem, record.payload, record.signature)) reasons.push('signature does not verify');
+    if (!verifyPayload(record.algorithm, record.publicKeyPem, record.payload, record.signature)) reasons.push('signature does not verify');
     const claimed = JSON.parse(record.payload) as Record<string, unknown>;
     // The signed payload must be this row's content now: a changed report no longer matches what was signed.
-    const current = canonicalJson({ ...signedContent(row, null, String(claimed.signer), record.key_id, record.algorithm, studyUid), sr: claimed.sr });
+    const current = canonicalJson({ ...signedContent(row, null, String(claimed.signer), record.keyId, record.algorithm, studyUid), sr: claimed.sr });
     if (current !== record.payload) reasons.push('report content differs from the signed content');
-    if (claimed.signer !== record.key_user_id) reasons.push('signer is not the key owner');
-    const copies = await db.query<{ sha256: string; copies: number; retain_until: Date }>(
-      `SELECT i.sha256, o.retain_until,
-              (SELECT count(*) FROM copies c WHERE c.sha256 = i.sha256 AND c.state = 'ok' AND c.lock_mode <> 'NONE')::int AS copies
-         FROM instances i JOIN objects o ON o.sha256 = i.sha256 WHERE i.sop_instance_uid = $1 AND i.is_current`,
-      [record.sr_sop_instance_uid],
-    );
-    const instance = copies.rows[0];
+    if (claimed.signer !== record.keyUserId) reasons.push('signer is not the key owner');
+    const instance = await this.repo.storedSr(db, record.srSopInstanceUid);
     if (!instance) reasons.push('SR not stored');
-    else if (instance.sha256 !== record.sr_sha256) reasons.push('stored SR differs from the signed SR');
+    else if (instance.sha256 !== record.srSha256) reasons.push('stored SR differs from the signed SR');
     return {
       signed: true,
       valid: reasons.length === 0,
       reasons,
       algorithm: record.algorithm,
-      keyId: record.key_id,
-      signerUserId: record.key_user_id,
-      publicKeyPem: createPublicKey(record.public_key_pem).export({ type: 'spki', format: 'pem' }).toString(),
+      keyId: record.keyId,
+      signerUserId: record.keyUserId,
+      publicKeyPem: createPublicKey(record.publicKeyPem).export({ type: 'spki', format: 'pem' }).toString(),
       payload: record.payload,
       signature: record.signature.toString('base64'),
-      sr: { sopInstanceUid: record.sr_sop_instance_uid, sha256: record.sr_sha256, stored: instance !== undefined, copies: instance?.copies ?? 0, retainUntil: instance?.retain_until.toISOString() ?? null },
+      sr: { sopInstanceUid: record.srSopInstanceUid, sha256: record.srSha256, stored: instance !== undefined, copies: instance?.copies ?? 0, retainUntil: instance?.retainUntil.toISOString() ?? null },
     };
   }
 
   private async render(client: PoolClient, row: ReportRow, studyRef: string): Promise<{ built: BuiltSr; study: SrStudy }> {
     const study = await srStudy(client, studyRef);
-    if (row.signed_at === null) throw new Error('only a signed version is rendered');
-    const predecessor =
-      row.version > 1
-        ? await client.query<{ sr_sop_instance_uid: string }>(
-            `SELECT rr.sr_sop_instance_uid FROM report_records rr JOIN reports r ON r.id = rr.report_id WHERE r.study_ref = $1 AND r.version = $2`,
-            [studyRef, row.version - 1],
-          )
-        : null;
-    const previous = predecessor?.rows[0];
+    if (row.signedAt === null) throw new Error('only a signed version is rendered');
+    const previous = row.version > 1 ? await this.repo.srOfVersion(client, studyRef, row.version - 1) : null;
     const nodules = storedNodules(row.nodules);
     const built = buildReportSr(study.header, {
       reportId: row.id,
@@ -118,25 +102,21 @@ export class ReportRecords {
       findings: row.findings,
       impression: row.impression,
       nodules,
-      signedAt: row.signed_at,
-      readerName: row.author_display_name || row.author_username || 'unknown',
+      signedAt: row.signedAt,
+      readerName: row.authorDisplayName || row.authorUsername || 'unknown',
       institutionName: study.clinicName,
-      predecessor: previous ? { sopInstanceUid: previous.sr_sop_instance_uid } : null,
-      images: await referencedImages(client, studyRef, referencedSopInstances(nodules)),
+      predecessor: previous !== null ? { sopInstanceUid: previous } : null,
+      images: await this.referencedImages(client, studyRef, referencedSopInstances(nodules)),
     });
     return { built, study: study.header };
   }
-}
 
-/** The study's current image instances among `sops`: only these are referenced from the SR. */
-async function referencedImages(client: PoolClient, studyRef: string, sops: string[]): Promise<Map<string, ReferencedImage>> {
-  if (sops.length === 0) return new Map();
-  const { rows } = await client.query<{ sop_instance_uid: string; series_instance_uid: string; sop_class_uid: string; number_of_frames: number | null }>(
-    `SELECT i.sop_instance_uid, se.series_instance_uid, i.sop_class_uid, i.number_of_frames FROM instances i JOIN series se ON se.id = i.series_ref
-      WHERE i.study_ref = $1 AND i.is_current AND i.rows > 0 AND i.columns > 0 AND i.sop_instance_uid = ANY($2::text[])`,
-    [studyRef, sops],
-  );
-  return new Map(rows.map((r) => [r.sop_instance_uid, { seriesInstanceUid: r.series_instance_uid, sopClassUid: r.sop_class_uid, numberOfFrames: r.number_of_frames ?? 1 }]));
+  /** The study's current image instances among `sops`: only these are referenced from the SR. */
+  private async referencedImages(client: PoolClient, studyRef: string, sops: string[]): Promise<Map<string, ReferencedImage>> {
+    if (sops.length === 0) return new Map();
+    const rows = await this.repo.currentImages(client, studyRef, sops);
+    return new Map(rows.map((r) => [r.sopInstanceUid, { seriesInstanceUid: r.seriesInstanceUid, sopClassUid: r.sopClassUid, numberOfFrames: r.numberOfFrames ?? 1 }]));
+  }
 }
 
 export interface SignatureCheck {
@@ -152,18 +132,6 @@ export interface SignatureCheck {
   sr?: { sopInstanceUid: string; sha256: string; stored: boolean; copies: number; retainUntil: string | null };
 }
 
-interface RecordRow {
-  key_id: string;
-  algorithm: string;
-  payload: string;
-  signature: Buffer;
-  sr_sop_instance_uid: string;
-  sr_sha256: string;
-  sr_stored_at: Date | null;
-  public_key_pem: string;
-  key_user_id: string;
-}
-
 /** What the signature covers: the version's clinical content, who signed when, with which key, and the SR. */
 function signedContent(row: ReportRow, sr: { built: BuiltSr } | null, signer: string, keyId: string, algorithm: string, studyUid: string): Record<string, unknown> {
   return {
@@ -172,12 +140,12 @@ function signedContent(row: ReportRow, sr: { built: BuiltSr } | null, signer: st
     reportId: row.id,
     version: row.version,
     kind: row.kind,
-    tiradsSystem: row.tirads_system,
-    tiradsCategory: row.tirads_category,
+    tiradsSystem: row.tiradsSystem,
+    tiradsCategory: row.tiradsCategory,
     findings: row.findings,
     impression: row.impression,
     nodules: storedNodules(row.nodules),
-    signedAt: row.signed_at?.toISOString() ?? null,
+    signedAt: row.signedAt?.toISOString() ?? null,
     signer,
     keyId,
     algorithm,

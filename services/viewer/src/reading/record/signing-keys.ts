@@ -6,10 +6,11 @@
  * server signed this content after the reader re-authenticated", not possession of a key only the reader
  * holds (that would need a smart card or a client-side key; see docs/security.md).
  */
-import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import { createSecretFileOnce } from '@yunying/core';
 import type { PoolClient } from '@yunying/catalog';
+import { ReportRecordsRepository } from './report-records.repository';
 
 export type SigningAlgorithm = 'ecdsa-p256-sha256' | 'sm2-sm3';
 
@@ -54,6 +55,8 @@ function decrypt(secret: Buffer, keyId: string, sealed: Buffer): string {
 }
 
 export class ReaderKeys {
+  private readonly repo = new ReportRecordsRepository();
+
   constructor(
     private readonly secret: Buffer,
     private readonly algorithm: SigningAlgorithm,
@@ -61,21 +64,22 @@ export class ReaderKeys {
 
   /** The reader's key for the configured algorithm, created on first use (in the signing transaction). */
   async forReader(client: PoolClient, userId: string): Promise<ReaderKey> {
-    const found = await client.query<{ id: string; private_key_enc: Buffer }>('SELECT id::text, private_key_enc FROM reader_signing_keys WHERE user_id = $1 AND algorithm = $2', [userId, this.algorithm]);
-    const row = found.rows[0];
-    if (row) return { id: row.id, algorithm: this.algorithm, privateKey: createPrivateKey(decrypt(this.secret, row.id, row.private_key_enc)) };
+    const row = await this.repo.signingKey(client, userId, this.algorithm);
+    if (row) return { id: row.id, algorithm: this.algorithm, privateKey: createPrivateKey(decrypt(this.secret, row.id, row.privateKeyEnc)) };
     const pair = generateKeyPairSync('ec', { namedCurve: CURVE[this.algorithm] });
-    const id = (await client.query<{ id: string }>('SELECT gen_random_uuid()::text AS id')).rows[0]?.id ?? '';
+    const id = randomUUID();
     const pem = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    // ON CONFLICT: two first signatures of one reader at once keep one key; the loser reads it back.
-    const inserted = await client.query(
-      `INSERT INTO reader_signing_keys (id, user_id, algorithm, public_key_pem, private_key_enc) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (user_id, algorithm) DO NOTHING`,
-      [id, userId, this.algorithm, pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(), encrypt(this.secret, id, pem)],
-    );
+    // Two first signatures of one reader at once keep one key; the loser reads it back.
+    const inserted = await this.repo.insertSigningKey(client, {
+      id,
+      userId,
+      algorithm: this.algorithm,
+      publicKeyPem: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      privateKeyEnc: encrypt(this.secret, id, pem),
+    });
     // Re-imported from PEM: OpenSSL types a decoded SM2 key as SM2 (real SM2 signatures with the default
     // ID), while the freshly generated object is a plain EC key that would sign ECDSA-over-SM3 instead.
-    if (inserted.rowCount === 1) return { id, algorithm: this.algorithm, privateKey: createPrivateKey(pem) };
+    if (inserted) return { id, algorithm: this.algorithm, privateKey: createPrivateKey(pem) };
     return this.forReader(client, userId);
   }
 }
