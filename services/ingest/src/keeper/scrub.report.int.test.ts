@@ -6,7 +6,7 @@ import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
 import { createLogger } from '@yunying/core';
 import { makeInstance, newUid } from '@yunying/dicom/testing';
 import { ReplicatedStore } from '@yunying/storage';
-import { tempFsTargets, type TempFsTargets } from '@yunying/storage/testing';
+import { takeFsTargetOffline, tempFsTargets, type TempFsTargets } from '@yunying/storage/testing';
 import { keeperMetrics } from './keeper.metrics';
 import { RepairService } from './repair.service';
 import { Scrubber } from './scrub.service';
@@ -16,7 +16,8 @@ import { Scrubber } from './scrub.service';
  * tick takes the copies not verified within the cycle; a scrub that only reports (repair: false) finds a
  * copy deleted from one target missing, leaves it unrepaired and releases its claim, so the next
  * report-only pass finds it again instead of skipping a copy it still holds; the repair worker then takes
- * it as due and rebuilds it from a good copy.
+ * it as due and rebuilds it from a good copy. With the other targets offline, their copies are left alone
+ * for the retry period and the repair fails with a backoff.
  */
 describe('scrubber without repair (real PostgreSQL, fs targets)', () => {
   const logger = createLogger({ level: 'silent', service: 'scrub-report-test' });
@@ -73,5 +74,35 @@ describe('scrubber without repair (real PostgreSQL, fs targets)', () => {
     );
     expect(rows).toEqual([{ state: 'ok', claimed_until: null, last_repaired_at: expect.any(Date) }]);
     expect(await repair.runDue()).toEqual({ attempted: 0, repaired: 0, failed: 0 });
+  });
+
+  it('leaves unreachable copies alone for the retry period, and backs off a repair with no reachable source', async () => {
+    const { rows: copies } = await catalog.pool.query<{ object_key: string }>("SELECT object_key FROM copies WHERE target = 'fs-2'");
+    await fs.unlink(path.join(fsTargets.targets[1]!.root, copies[0]!.object_key));
+    const restore = [await takeFsTargetOffline(fsTargets.targets[0]!), await takeFsTargetOffline(fsTargets.targets[2]!)];
+    try {
+      const pass = await scrubber.fullPass({ repair: false });
+      expect(pass).toMatchObject({ verified: 3, unreachable: 2, findings: [{ target: 'fs-2', state: 'missing' }] });
+      const held = await catalog.pool.query<{ target: string; state: string; held_s: number }>(
+        "SELECT target, state, extract(epoch FROM claimed_until - now())::int AS held_s FROM copies WHERE target <> 'fs-2' ORDER BY target",
+      );
+      // unreachableRetrySeconds 3600: not looked at again within the hour, and nothing recorded about them.
+      expect(held.rows.map((r) => [r.target, r.state, r.held_s > 3000 && r.held_s <= 3600])).toEqual([
+        ['fs-1', 'ok', true],
+        ['fs-3', 'ok', true],
+      ]);
+
+      expect(await repair.runDue()).toEqual({ attempted: 1, repaired: 0, failed: 1 });
+      const failed = await catalog.pool.query<{ state: string; repair_attempts: number; retry_s: number; claimed_until: Date | null; failure_reason: string | null }>(
+        "SELECT state, repair_attempts, extract(epoch FROM next_repair_at - now())::int AS retry_s, claimed_until, failure_reason FROM copies WHERE target = 'fs-2'",
+      );
+      const row = failed.rows[0]!;
+      // retrySeconds 3600 on the first failure; the claim is released for the next due attempt.
+      expect(row).toMatchObject({ state: 'missing', repair_attempts: 1, claimed_until: null, failure_reason: expect.any(String) });
+      expect(row.retry_s > 3000 && row.retry_s <= 3600).toBe(true);
+      expect(await repair.runDue()).toEqual({ attempted: 0, repaired: 0, failed: 0 });
+    } finally {
+      for (const back of restore) await back();
+    }
   });
 });
