@@ -6,7 +6,7 @@ import { makeInstance, newUid } from '@yunying/dicom/testing';
 import { createMetricsRegistry } from '@yunying/http';
 import { ReplicatedStore } from '@yunying/storage';
 import { tempFsTargets, type TempFsTargets } from '@yunying/storage/testing';
-import { currentInstances, studyActivity } from './triage.repository';
+import { clinicScopeRules, currentInstances, studyActivity } from './triage.repository';
 
 const SR = '1.2.840.10008.5.1.4.1.1.88.33';
 
@@ -66,5 +66,15 @@ describe('triage repository: study activity and images (real PostgreSQL)', () =>
       [first],
     );
     expect(images[0]).toEqual({ sopInstanceUid: first, seriesInstanceUid: seriesEarly, sopClassUid: expect.any(String) as string, modality: 'US', objectKey: rows[0]?.object_key, sizeBytes: Number(rows[0]?.size_bytes) });
+  });
+
+  it('reads the clinic’s scope rules longest pattern first (the most specific wins)', async () => {
+    await catalog.pool.query(`INSERT INTO triage_scope_rules (clinic_id, pattern, scope) VALUES ($1, 'us', 'other'), ($1, 'neck us', 'thyroid'), ($1, 'carotid', 'other')`, [clinic]);
+    expect(await clinicScopeRules(catalog.pool, clinic)).toEqual([
+      { pattern: 'carotid', scope: 'other' },
+      { pattern: 'neck us', scope: 'thyroid' },
+      { pattern: 'us', scope: 'other' },
+    ]);
+    expect(await clinicScopeRules(catalog.pool, randomUUID())).toEqual([]);
   });
 });

@@ -253,9 +253,16 @@ export async function untriagedStableStudies(
 
 /** A clinic's own protocol-name mapping for the scope gate (triage_scope_rules). */
 export async function clinicScopeRules(db: Db, clinicId: string): Promise<ClinicScopeRule[]> {
-  const { rows } = await db.query<{ pattern: string; scope: 'thyroid' | 'other' }>(
-    'SELECT pattern, scope FROM triage_scope_rules WHERE clinic_id = $1 ORDER BY length(pattern) DESC, pattern',
-    [clinicId],
-  );
-  return rows;
+  const rows = await kyselyOn(db)
+    .selectFrom('triageScopeRules')
+    .select(['pattern', 'scope'])
+    .where('clinicId', '=', clinicId)
+    .orderBy(sql`length(pattern) DESC`)
+    .orderBy('pattern')
+    .execute();
+  // The scope as the table's CHECK holds it (migration 1400).
+  return rows.map((r) => {
+    if (r.scope !== 'thyroid' && r.scope !== 'other') throw new Error(`triage_scope_rules ${r.pattern}: unknown scope ${r.scope}`);
+    return { pattern: r.pattern, scope: r.scope };
+  });
 }
