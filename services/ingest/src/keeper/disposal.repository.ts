@@ -164,20 +164,40 @@ export async function studyObjectKeys(db: Pool | PoolClient, studyRef: string): 
  * The audit trail (audit_events, disposal_requests) is untouched.
  */
 export async function writeTombstone(client: PoolClient, studyRef: string, requestId: string): Promise<{ instances: number; objects: number }> {
-  const objects = await client.query<{ sha256: string }>('SELECT DISTINCT sha256 FROM instances WHERE study_ref = $1', [studyRef]);
-  const shas = objects.rows.map((r) => r.sha256);
-  const instances = await client.query('DELETE FROM instances WHERE study_ref = $1', [studyRef]);
+  const db = kyselyOn(client);
+  const objects = await db.selectFrom('instances').select('sha256').distinct().where('studyRef', '=', studyRef).execute();
+  // One array parameter (ANY), which also holds no digest at all.
+  const ofStudy = sql<boolean>`sha256 = ANY(${objects.map((r) => r.sha256)})`;
+  const instances = await db.deleteFrom('instances').where('studyRef', '=', studyRef).executeTakeFirst();
   // An object is kept while anything outside this study still refers to it (identical bytes cannot belong
   // to two studies, but the check costs nothing).
-  await client.query('DELETE FROM copies WHERE sha256 = ANY($1) AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.sha256 = copies.sha256)', [shas]);
-  const deleted = await client.query('DELETE FROM objects WHERE sha256 = ANY($1) AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.sha256 = objects.sha256)', [shas]);
-  await client.query('DELETE FROM series WHERE study_ref = $1', [studyRef]);
-  await client.query(
-    `UPDATE studies SET disposed_at = now(), disposal_request_ref = $2, patient_name = NULL, patient_id = NULL, patient_birth_date = NULL,
-            patient_sex = NULL, accession_number = NULL, referring_physician_name = NULL, study_description = NULL,
-            number_of_series = 0, number_of_instances = 0
-      WHERE id = $1`,
-    [studyRef, requestId],
-  );
-  return { instances: instances.rowCount ?? 0, objects: deleted.rowCount ?? 0 };
+  await db
+    .deleteFrom('copies')
+    .where(ofStudy)
+    .where((eb) => eb.not(eb.exists(eb.selectFrom('instances as i').select(sql`1`.as('one')).whereRef('i.sha256', '=', 'copies.sha256'))))
+    .execute();
+  const deleted = await db
+    .deleteFrom('objects')
+    .where(ofStudy)
+    .where((eb) => eb.not(eb.exists(eb.selectFrom('instances as i').select(sql`1`.as('one')).whereRef('i.sha256', '=', 'objects.sha256'))))
+    .executeTakeFirst();
+  await db.deleteFrom('series').where('studyRef', '=', studyRef).execute();
+  await db
+    .updateTable('studies')
+    .set({
+      disposedAt: sql<Date>`now()`,
+      disposalRequestRef: requestId,
+      patientName: null,
+      patientId: null,
+      patientBirthDate: null,
+      patientSex: null,
+      accessionNumber: null,
+      referringPhysicianName: null,
+      studyDescription: null,
+      numberOfSeries: 0,
+      numberOfInstances: 0,
+    })
+    .where('id', '=', studyRef)
+    .execute();
+  return { instances: Number(instances.numDeletedRows), objects: Number(deleted.numDeletedRows) };
 }
