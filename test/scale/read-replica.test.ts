@@ -5,6 +5,7 @@ import { describeUnless } from '../support/skip';
 import { startSystem, stow, type RunningSystem } from '../support/system';
 import { waitFor } from '../support/wait';
 import { drillCluster, postgresBin, type DrillCluster } from '../recover/pitr.support';
+import { call, clinicId, createRadiologist, demoPassword, signIn } from '../reading/reading.support';
 
 /**
  * #18: a PostgreSQL streaming replica (a throwaway primary and a `pg_basebackup -R` hot standby) serving
@@ -12,7 +13,9 @@ import { drillCluster, postgresBin, type DrillCluster } from '../recover/pitr.su
  * by the replica (its connections, and a study the paused replica has not replayed is not listed until
  * replay resumes); with the replica stopped every read is answered by the primary with no error to the
  * client, and reads go back to the replica once it is up again; a replica lagging more than the limit is
- * set aside until it catches up.
+ * set aside until it catches up. The reading queue and priors are read there too (a claim shows a moment
+ * late, harmless), while claims are decided on the primary: with replay paused, the queue still shows a
+ * study unclaimed that the primary refuses to a second reader.
  */
 const bin = postgresBin();
 
@@ -25,6 +28,9 @@ describeUnless(bin === null ? 'PostgreSQL server binaries not installed (apt-get
   let apiKey = '';
   const studyA = makeStudy(2, { rows: 32, columns: 32, patientId: 'PID-REPLICA-A' });
   const studyB = makeStudy(2, { rows: 32, columns: 32, patientId: 'PID-REPLICA-B' });
+  // Two more visits of patient A: C before replay is paused, D while it is.
+  const studyC = makeStudy(1, { rows: 32, columns: 32, patientId: 'PID-REPLICA-A' });
+  const studyD = makeStudy(1, { rows: 32, columns: 32, patientId: 'PID-REPLICA-A' });
 
   beforeAll(async () => {
     cluster = drillCluster(bin ?? '');
@@ -104,6 +110,60 @@ describeUnless(bin === null ? 'PostgreSQL server binaries not installed (apt-get
       return (await served()).replica > during.replica;
     });
     expect(readConnections(replicaPort)).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('reads the reading queue and priors on the replica and decides claims on the primary', async () => {
+    const viewer = system.urls.viewer ?? '';
+    const admin = await signIn(viewer, 'admin', demoPassword(system, 'admin'));
+    const reader = await signIn(viewer, 'radiologist', demoPassword(system, 'radiologist'));
+    const second = await createRadiologist(viewer, admin, 'replica-second-reader', [clinicId(system, 'demo-clinic')]);
+    type QueueItem = { studyInstanceUid: string; claim: { mine: boolean } | null };
+    const queueItem = async (token: string, studyUid: string): Promise<QueueItem | undefined> => {
+      const res = await call<{ items: QueueItem[] }>(viewer, 'GET', '/api/queue?limit=100', token);
+      expect(res.status).toBe(200);
+      return res.body.items.find((i) => i.studyInstanceUid === studyUid);
+    };
+    const priorsOf = async (studyUid: string): Promise<string[]> => {
+      const res = await call<{ studies: { studyInstanceUid: string }[] }>(viewer, 'GET', `/api/studies/${studyUid}/priors`, reader);
+      expect(res.status).toBe(200);
+      return res.body.studies.map((s) => s.studyInstanceUid).sort();
+    };
+
+    expect((await stow(system.urls.ingest ?? '', apiKey, studyC.files)).status).toBe(200);
+    // A and C linked in the patient index (the first priors read indexes them, on the primary) and replayed.
+    await waitFor('C among the priors of A', async () => (await priorsOf(studyA.studyInstanceUid)).includes(studyC.studyInstanceUid));
+    await waitFor('A in the queue from the replica', async () => (await queueItem(reader, studyA.studyInstanceUid)) !== undefined);
+    await waitFor('reads on the replica', async () => {
+      const before = await served();
+      await priorsOf(studyA.studyInstanceUid);
+      const after = await served();
+      return after.replica > before.replica && after.primary === before.primary;
+    });
+
+    cluster.sql(replicaPort, 'SELECT pg_wal_replay_pause()');
+    try {
+      // The claim is decided on the primary; the queue, read on the replica that has not replayed it, still
+      // shows A unclaimed; the second reader's claim is refused by the primary.
+      expect((await call(viewer, 'POST', `/api/queue/${studyA.studyInstanceUid}/claim`, reader)).status).toBe(200);
+      const before = await served();
+      expect((await queueItem(reader, studyA.studyInstanceUid))?.claim).toBeNull();
+      expect((await served()).replica).toBeGreaterThan(before.replica);
+      expect(cluster.sql(replicaPort, `SELECT claimed_by IS NULL FROM ${system.env.DATABASE_SCHEMA ?? ''}.studies WHERE study_instance_uid = '${studyA.studyInstanceUid}'`)).toBe('t');
+      const refused = await call(viewer, 'POST', `/api/queue/${studyA.studyInstanceUid}/claim`, second.token);
+      expect(refused.status).toBe(409);
+      const claimed = await system.pool.query<{ claimed: boolean }>('SELECT claimed_by IS NOT NULL AS claimed FROM studies WHERE study_instance_uid = $1', [studyA.studyInstanceUid]);
+      expect(claimed.rows[0]?.claimed).toBe(true);
+
+      // Priors: D, stored while replay is paused, is not on the replica: its own priors are read on the
+      // primary (where it is indexed first) and list A and C; A's priors, read on the replica, do not list D yet.
+      expect((await stow(system.urls.ingest ?? '', apiKey, studyD.files)).status).toBe(200);
+      expect(await priorsOf(studyD.studyInstanceUid)).toEqual([studyA.studyInstanceUid, studyC.studyInstanceUid].sort());
+      expect(await priorsOf(studyA.studyInstanceUid)).toEqual([studyC.studyInstanceUid]);
+    } finally {
+      cluster.sql(replicaPort, 'SELECT pg_wal_replay_resume()');
+    }
+    await waitFor('the claim shown once replayed', async () => (await queueItem(reader, studyA.studyInstanceUid))?.claim?.mine === true);
+    await waitFor('D among the priors of A once replayed', async () => (await priorsOf(studyA.studyInstanceUid)).includes(studyD.studyInstanceUid));
   }, 120_000);
 
   it('sets a lagging replica aside until it has caught up (CATALOG_READ_MAX_LAG_SECONDS)', async () => {

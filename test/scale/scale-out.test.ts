@@ -1,19 +1,19 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import Queue from 'bull';
 import * as Minio from 'minio';
 import sharp from 'sharp';
 import { makeStudy, newUid } from '@yunying/dicom/testing';
-import { readStoredFile, s3SystemEnv, s3TestSettings, systemStorageKeyFile, uniqueBucketName } from '@yunying/storage/testing';
-import { describeUnless, findExecutable, recordSkip, sharedDataDir } from '../support/skip';
-import { REPO_ROOT, freePort, startLauncher, type LauncherProcess } from '../support/processes';
-import { startSystem, stow, stowItems, type RunningSystem } from '../support/system';
-import { extraRgwUnavailable, startExtraRgw, type ExtraRgw } from '../support/rgw';
+import { readStoredFile, s3TestSettings, systemStorageKeyFile } from '@yunying/storage/testing';
+import { describeUnless, recordSkip, sharedDataDir } from '../support/skip';
+import { REPO_ROOT } from '../support/processes';
+import { stow, stowItems, type RunningSystem } from '../support/system';
+import { extraRgwUnavailable } from '../support/rgw';
 import { frameInstance, results } from '../triage/triage.support';
 import { waitFor } from '../support/wait';
+import { catalogReads, metricValue, replicaUnavailable, scaleOutUnavailable, startScaleOut, type ScaleOut } from './scale-out.support';
 
 /**
  * Scale-out (issue #18, short version): two ingest and two viewer processes, each with its own DATA_DIR
@@ -24,109 +24,36 @@ import { waitFor } from '../support/wait';
  * study's triage is killed -9 and the other completes it, once (one result, one SR). Each copy has its own
  * RGW endpoint (three radosgw on one Ceph; test/support/rgw.ts) and WRITE_QUORUM=2: with the third
  * endpoint killed -9 ingest still acknowledges, and the keeper's repair writes the missing copy once it is
- * back. The keeper's scheduled scrub is not observed here (test/keep/scrub.test.ts).
+ * back. The catalog is a private PostgreSQL primary with a streaming hot standby that every role has as
+ * CATALOG_READ_URL: QIDO/WADO through haproxy are answered by the standby, and by the primary, with no
+ * error, while it is down; only the read pools ever connect to it. The keeper process's scheduled scrub
+ * (a tick a second) finds a delete marker put over one locked copy in RGW once that copy is due, and
+ * alerts in the audit trail, while WADO keeps serving the archived bytes (the scrubber's every finding,
+ * and repair, on its admin trigger: test/keep/scrub.test.ts).
  */
-const haproxy = findExecutable('haproxy') ?? (fs.existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : null);
-const s3 = s3TestSettings();
 const rgwSkip = extraRgwUnavailable();
+const replicaSkip = replicaUnavailable();
 const ddti = sharedDataDir('thyroid/ddti-frames');
 if (rgwSkip !== null) recordSkip('scale-out: one RGW endpoint per copy, one down', rgwSkip);
+if (replicaSkip !== null) recordSkip('scale-out: catalog reads on a streaming replica, replica down', replicaSkip);
 if (ddti === null) recordSkip('scale-out: inference process killed mid-job', 'shared data folder thyroid/ddti-frames is absent');
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-async function metricValue(url: string, name: string, labels = ''): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
-  return line ? Number(line.split(' ').pop()) : 0;
-}
-
-const skip = haproxy === null ? 'haproxy not installed (apt-get install haproxy)' : s3 === null ? 'no S3 endpoint (S3_ENDPOINT unset; infra/ceph/up.sh)' : null;
-
-describeUnless(skip, 'scale-out: two processes per role behind haproxy on Ceph RGW (system)', () => {
+describeUnless(scaleOutUnavailable(), 'scale-out: two processes per role behind haproxy on Ceph RGW (system)', () => {
+  let scale: ScaleOut;
   let system: RunningSystem;
-  const others: LauncherProcess[] = [];
-  let keeperUrl = '';
-  let proxy: ChildProcess;
   let base = '';
-  let derivedBucket = '';
-  let buckets: string[] = [];
-  const rgws: ExtraRgw[] = [];
-  const inference: { process: LauncherProcess; url: string }[] = [];
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'yy-scale-'));
+  let work = '';
   const study = makeStudy(24, { rows: 256, columns: 256, patientId: 'PID-SCALE' });
 
-  const roleEnv = async (role: string): Promise<Record<string, string>> => ({
-    ...system.env,
-    ROLE: role,
-    DATA_DIR: fs.mkdtempSync(path.join(work, `${role}-`)),
-    // One key-encryption key file for all processes (#17 at rest): a viewer opens what any ingest sealed.
-    STORAGE_KEY_FILE: systemStorageKeyFile(system.dataDir),
-    INGEST_PORT: String(await freePort()),
-    INFERENCE_PORT: String(await freePort()),
-    VIEWER_PORT: String(await freePort()),
-    KEEPER_PORT: String(await freePort()),
-    DIMSE_PORT: String(await freePort()),
-  });
-
   beforeAll(async () => {
-    const settings = s3TestSettings();
-    if (settings === null) throw new Error('unreachable: skipped without S3');
-    buckets = ['a', 'b', 'c'].map((r) => uniqueBucketName(`yy-scale-${r}`));
-    derivedBucket = uniqueBucketName('yy-scale-derived');
-    // One RGW endpoint per copy when the Ceph cluster can be reached (CEPH_CONF), else the one S3_ENDPOINT.
-    if (rgwSkip === null) for (const label of ['b', 'c']) rgws.push(await startExtraRgw(label));
-    const endpoints = [settings.endpoint, ...rgws.map((r) => r.endpoint)].join(',');
-    system = await startSystem({
-      env: {
-        ...s3SystemEnv(settings, buckets),
-        S3_ENDPOINTS: endpoints,
-        S3_DERIVED_BUCKET: derivedBucket,
-        ROLE: 'ingest',
-        SCRUB_INTERVAL_SECONDS: '1',
-        // Two copies acknowledge (the quorum rule); the keeper's repair writes the third.
-        WRITE_QUORUM: '2',
-        REPAIR_RETRY_SECONDS: '1',
-      },
-    });
-    for (const role of ['ingest', 'viewer', 'viewer', 'keeper']) others.push(startLauncher(await roleEnv(role)));
-    // Inference: a short quiet period, one job at a time per process.
-    for (let i = 0; i < 2; i++) {
-      const process = startLauncher({ ...(await roleEnv('inference')), TRIAGE_QUIET_SECONDS: '1', TRIAGE_CONCURRENCY: '1' });
-      others.push(process);
-      inference.push({ process, url: '' });
-    }
-    const started = (await Promise.all(others.map((o) => o.ready))).flat();
-    for (const entry of inference) entry.url = (await entry.process.ready).find((s) => s.role === 'inference')?.url ?? '';
-    const urlsOf = (role: string): string[] => [...(role === 'ingest' ? [system.urls.ingest ?? ''] : []), ...started.filter((s) => s.role === role).map((s) => s.url)];
-    keeperUrl = urlsOf('keeper')[0] ?? '';
-    const proxyPort = await freePort();
-    const servers = (role: string): string => urlsOf(role).map((u, i) => `  server ${role}${i + 1} ${new URL(u).host} check inter 300 fall 1 rise 2`).join('\n');
-    const cfg = path.join(work, 'haproxy.cfg');
-    fs.writeFileSync(
-      cfg,
-      [
-        'defaults\n  mode http\n  timeout connect 2s\n  timeout client 120s\n  timeout server 120s\n  balance roundrobin',
-        `frontend dicomweb\n  bind 127.0.0.1:${proxyPort}\n  acl is_stow method POST\n  acl stow_path path_reg ^/dicomweb/studies(/[0-9.]+)?/?$\n  use_backend ingest if is_stow stow_path\n  default_backend viewer`,
-        `backend ingest\n  option httpchk GET /readyz\n${servers('ingest')}`,
-        `backend viewer\n  option httpchk GET /readyz\n${servers('viewer')}`,
-        '',
-      ].join('\n'),
-    );
-    proxy = spawn(haproxy ?? 'haproxy', ['-db', '-f', cfg], { stdio: 'ignore' });
-    base = `http://127.0.0.1:${proxyPort}`;
-    await waitFor('haproxy to see both viewers ready', async () => (await fetch(`${base}/healthz`).catch(() => null))?.status === 200);
+    // The lag guard is read-replica.test.ts's subject; here the standby is either up or down.
+    scale = await startScaleOut({ env: { CATALOG_READ_MAX_LAG_SECONDS: '600' } });
+    ({ system, base, work } = scale);
   }, 240_000);
 
   afterAll(async () => {
-    if (proxy !== undefined && proxy.exitCode === null) {
-      const exited = new Promise((resolve) => proxy.once('exit', resolve));
-      proxy.kill('SIGTERM');
-      await exited;
-    }
-    for (const o of others) await o.stop();
-    await system?.stop();
-    for (const r of rgws) await r.remove();
-    fs.rmSync(work, { recursive: true, force: true });
+    await scale?.stop();
   }, 120_000);
 
   it('loses nothing and stores nothing twice when one ingest process is killed -9 mid-upload', async () => {
@@ -166,10 +93,10 @@ describeUnless(skip, 'scale-out: two processes per role behind haproxy on Ceph R
     const url = new URL(settings.endpoint);
     const client = new Minio.Client({ endPoint: url.hostname, port: Number(url.port), useSSL: false, accessKey: settings.accessKey, secretKey: settings.secretKey, region: settings.region, pathStyle: true });
     const key = `thumbnails/${study.seriesInstanceUid}.jpg`;
-    await waitFor('the thumbnail object', async () => client.statObject(derivedBucket, key).catch(() => null));
+    await waitFor('the thumbnail object', async () => client.statObject(scale.derivedBucket, key).catch(() => null));
     // A marker image in its place: only a viewer that reads object storage can serve it.
     const marker = await sharp({ create: { width: 7, height: 3, channels: 3, background: { r: 255, g: 0, b: 0 } } }).jpeg().toBuffer();
-    await client.putObject(derivedBucket, key, marker, marker.length, { 'Content-Type': 'image/jpeg' });
+    await client.putObject(scale.derivedBucket, key, marker, marker.length, { 'Content-Type': 'image/jpeg' });
     const thumbnail = `${base}/dicomweb/studies/${study.studyInstanceUid}/series/${study.seriesInstanceUid}/thumbnail`;
     for (let i = 0; i < 4; i += 1) {
       const res = await fetch(thumbnail, { headers: { authorization: `ApiKey ${system.credentials.apiKey?.key ?? ''}`, accept: 'image/jpeg' } });
@@ -181,13 +108,88 @@ describeUnless(skip, 'scale-out: two processes per role behind haproxy on Ceph R
   it('runs the keeper as a process of its own, ready on its own port with its metrics', async () => {
     // Its scrub schedule is not observed here: copies verified at write time are not due for
     // SCRUB_CYCLE_DAYS (test/keep/scrub.test.ts covers the scrubber itself).
+    const keeperUrl = scale.nodesOf('keeper')[0]?.url ?? '';
     expect((await fetch(`${keeperUrl}/readyz`)).status).toBe(200);
     expect(await (await fetch(`${keeperUrl}/metrics`)).text()).toContain('yunying_keeper_copies_verified_total');
   });
 
+  const withReplica = replicaSkip === null ? it : it.skip;
+  withReplica('answers QIDO/WADO through haproxy from the streaming replica, from the primary while it is down, and keeps writes off it', async () => {
+    const replica = scale.replica;
+    if (replica === null) throw new Error('unreachable: skipped without the replica');
+    const apiKey = system.credentials.apiKey?.key ?? '';
+    const viewers = scale.nodesOf('viewer').map((n) => n.url);
+    const headers = { authorization: `ApiKey ${apiKey}`, accept: 'application/dicom+json' };
+    const studiesOf = async (patientId: string): Promise<string[]> => {
+      const res = await fetch(`${base}/dicomweb/studies?PatientID=${patientId}`, { headers });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as Record<string, { Value?: string[] }>[]).map((s) => s['0020000D']?.Value?.[0] ?? '');
+    };
+    const metadataCount = async (studyUid: string): Promise<number> => {
+      const res = await fetch(`${base}/dicomweb/studies/${studyUid}/metadata`, { headers });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as unknown[]).length;
+    };
+    // Four QIDO and four WADO-RS metadata requests; haproxy alternates them between the two viewers.
+    const readRound = async (): Promise<void> => {
+      for (let i = 0; i < 4; i++) {
+        expect(await studiesOf('PID-SCALE')).toEqual([study.studyInstanceUid]);
+        expect(await metadataCount(study.studyInstanceUid)).toBeGreaterThanOrEqual(study.files.length);
+      }
+    };
+    expect(replica.onReplica('SELECT pg_is_in_recovery()')).toBe('t');
+    // The upload's rows are replayed on the standby before QIDO can list them there.
+    await waitFor('the study listed', async () => (await studiesOf('PID-SCALE')).length === 1);
+    const before = await catalogReads(viewers);
+    await readRound();
+    const healthy = await catalogReads(viewers);
+    expect(healthy.replica - before.replica).toBeGreaterThanOrEqual(8);
+    expect(healthy.primary).toBe(before.primary);
+
+    // Only read pools hold connections on the standby; the write path, claims, jobs and the keeper are on
+    // the primary (every role has CATALOG_READ_URL, and the ingest and keeper processes are connected there).
+    const clients = (port: number): string[] =>
+      replica.cluster
+        .sql(port, "SELECT DISTINCT application_name FROM pg_stat_activity WHERE backend_type = 'client backend' AND application_name LIKE 'yunying-%' ORDER BY 1")
+        .split('\n')
+        .filter((n) => n !== '');
+    const onReplica = clients(replica.replicaPort);
+    expect(onReplica).toContain('yunying-viewer-reads');
+    expect(onReplica.every((n) => n.endsWith('-reads'))).toBe(true);
+    expect(clients(replica.primaryPort)).toEqual(expect.arrayContaining(['yunying-ingest', 'yunying-keeper', 'yunying-viewer']));
+
+    // The standby down: every read still answers, from the primary; a STOW through the proxy is
+    // acknowledged and at once listed (the primary has it).
+    replica.crash();
+    const down = await catalogReads(viewers);
+    await readRound();
+    const other = makeStudy(2, { rows: 32, columns: 32, patientId: 'PID-SCALE-REPLICA' });
+    expect((await stow(base, apiKey, other.files)).status).toBe(200);
+    expect(await studiesOf('PID-SCALE-REPLICA')).toEqual([other.studyInstanceUid]);
+    const during = await catalogReads(viewers);
+    expect(during.replica).toBe(down.replica);
+    expect(during.primary - down.primary).toBeGreaterThanOrEqual(9);
+
+    // Back up: it catches up from the primary and each viewer takes it back at its next probe (2 s); what
+    // was stored meanwhile is then listed from the standby too.
+    const duringEach = await Promise.all(viewers.map((url) => catalogReads([url])));
+    replica.restart();
+    await waitFor('both viewers reading from the replica again', async () => {
+      // One request per viewer; a standby still catching up may not list it yet (then: not yet).
+      let listed = true;
+      for (let i = 0; i < viewers.length; i++) listed = (await studiesOf('PID-SCALE-REPLICA')).includes(other.studyInstanceUid) && listed;
+      const now = await Promise.all(viewers.map((url) => catalogReads([url])));
+      return listed && now.every((n, i) => n.replica > (duringEach[i]?.replica ?? 0));
+    });
+    const back = await catalogReads(viewers);
+    await readRound();
+    expect((await catalogReads(viewers)).primary).toBe(back.primary);
+  }, 120_000);
+
   const withFrames = ddti !== null ? it : it.skip;
   withFrames('completes a triage job once, on the other process, when the inference process running it is killed -9', async () => {
     const apiKey = system.credentials.apiKey?.key ?? '';
+    const inference = scale.nodesOf('inference');
     const triageQueue = new Queue('triage', system.env.REDIS_URL ?? '', { prefix: system.env.QUEUE_PREFIX });
     triageQueue.on('error', () => undefined);
     try {
@@ -248,7 +250,7 @@ describeUnless(skip, 'scale-out: two processes per role behind haproxy on Ceph R
 
   const withRgws = rgwSkip === null ? it : it.skip;
   withRgws('acknowledges with one RGW endpoint down (2 of 3) and repairs the missing copy once it is back', async () => {
-    const third = rgws[1];
+    const third = scale.rgws[1];
     if (third === undefined) throw new Error('unreachable');
     await third.kill();
     const study = makeStudy(3, { rows: 64, columns: 64, patientId: 'PID-SCALE-RGW' });
@@ -270,7 +272,7 @@ describeUnless(skip, 'scale-out: two processes per role behind haproxy on Ceph R
     const keys = await system.pool.query<{ sha256: string; object_key: string }>("SELECT sha256, object_key FROM copies WHERE target = 's3-3' AND sha256 = ANY($1)", [digests]);
     expect(keys.rows).toHaveLength(3);
     for (const row of keys.rows) {
-      const stream = await client.getObject(buckets[2] ?? '', row.object_key);
+      const stream = await client.getObject(scale.buckets[2] ?? '', row.object_key);
       const chunks: Buffer[] = [];
       for await (const chunk of stream) chunks.push(chunk as Buffer);
       // Sealed at rest (#17): opened with the deployment's key file before hashing.
@@ -279,4 +281,38 @@ describeUnless(skip, 'scale-out: two processes per role behind haproxy on Ceph R
       expect(sha256(await readStoredFile(file, systemStorageKeyFile(system.dataDir)))).toBe(row.sha256);
     }
   }, 240_000);
+
+  it("finds a copy tampered with in RGW in the keeper process's scheduled scrub, alerts in the audit trail and still serves the archived bytes", async () => {
+    const settings = s3TestSettings();
+    if (settings === null) throw new Error('unreachable');
+    const url = new URL(settings.endpoint);
+    const client = new Minio.Client({ endPoint: url.hostname, port: Number(url.port), useSSL: false, accessKey: settings.accessKey, secretKey: settings.secretKey, region: settings.region, pathStyle: true });
+    const file = study.files[0];
+    if (file === undefined) throw new Error('unreachable');
+    const digest = sha256(file);
+    const copy = await system.pool.query<{ object_key: string }>("SELECT object_key FROM copies WHERE sha256 = $1 AND target = 's3-1'", [digest]);
+    const key = copy.rows[0]?.object_key ?? '';
+    // Without a version id: a delete marker over the locked version (the application's credentials cannot
+    // remove the version itself, test/keep/scrub.test.ts).
+    await client.removeObject(scale.buckets[0] ?? '', key);
+    // The copy was verified when written, minutes ago; as if a cycle (SCRUB_CYCLE_DAYS, 7) had passed since.
+    await system.pool.query("UPDATE copies SET last_verified_at = now() - interval '8 days' WHERE sha256 = $1 AND target = 's3-1'", [digest]);
+    const keeperUrl = scale.nodesOf('keeper')[0]?.url ?? '';
+    const alerts = async (): Promise<{ target: string; problem: string }[]> =>
+      (
+        await system.pool.query<{ details: { target: string; problem: string } }>(
+          "SELECT details FROM audit_events WHERE event_type = 'Security Alert' AND details->>'event' = 'copy.tampered' AND details->>'sha256' = $1",
+          [digest],
+        )
+      ).rows.map((r) => ({ target: r.details.target, problem: r.details.problem }));
+    // Found by the schedule alone (nobody calls the scrub API), and recorded as verified now.
+    expect(await waitFor('the scheduled scrub to alert', async () => ((await alerts()).length > 0 ? alerts() : null), 60_000, 300)).toEqual([{ target: 's3-1', problem: '1 delete marker(s)' }]);
+    const verified = await system.pool.query<{ recent: boolean }>("SELECT last_verified_at > now() - interval '1 hour' AS recent FROM copies WHERE sha256 = $1 AND target = 's3-1'", [digest]);
+    expect(verified.rows[0]?.recent).toBe(true);
+    expect(await metricValue(keeperUrl, 'yunying_keeper_copies_verified_total', '{target="s3-1",outcome="tampered"}')).toBeGreaterThanOrEqual(1);
+    const q = `requestType=WADO&studyUID=${study.studyInstanceUid}&seriesUID=${study.seriesInstanceUid}&objectUID=${study.sopInstanceUids[0] ?? ''}&contentType=application%2Fdicom`;
+    const res = await fetch(`${base}/dicomweb/wado?${q}`, { headers: { authorization: `ApiKey ${system.credentials.apiKey?.key ?? ''}` } });
+    expect(res.status).toBe(200);
+    expect(sha256(Buffer.from(await res.arrayBuffer()))).toBe(digest);
+  }, 90_000);
 });

@@ -54,6 +54,11 @@ export interface ExplainResult {
   commits: number;
   /** SQL statements by every client of the private PostgreSQL during the run; null without pg_stat_statements. */
   statements: number | null;
+  /**
+   * Transactions that wrote the run's instance rows (distinct xmin of `instances`: the Yunying under test is
+   * fresh and nothing updates those rows here). Unlike `commits` it counts no read-only or background transaction.
+   */
+  instanceTransactions: number;
 }
 
 interface CpuTimes {
@@ -146,6 +151,7 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: 
     // pg_stat counters are flushed by backends at transaction end, at most once a second.
     await sleep(1100);
     const after = await counters();
+    const written = await y.pool.query<{ n: number }>('SELECT count(DISTINCT xmin::text)::int AS n FROM instances');
     let fsyncCalls: number | null = null;
     if (strace) {
       strace.kill('SIGINT');
@@ -153,7 +159,7 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: 
       fsyncCalls = 0;
       for (const m of straceOut.matchAll(/^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(fsync|fdatasync)\s*$/gm)) fsyncCalls += Number(m[1]);
     }
-    return { channel, clients, instances: corpus.instances, failed, wallSeconds, launcherCpuSeconds, launcherKernelSeconds, mainThreadCpuSeconds, fsyncCalls, walSyncs: after.wal - before.wal, commits: after.commits - before.commits, statements: statementsTracked ? after.statements - before.statements : null };
+    return { channel, clients, instances: corpus.instances, failed, wallSeconds, launcherCpuSeconds, launcherKernelSeconds, mainThreadCpuSeconds, fsyncCalls, walSyncs: after.wal - before.wal, commits: after.commits - before.commits, statements: statementsTracked ? after.statements - before.statements : null, instanceTransactions: written.rows[0]?.n ?? 0 };
   } finally {
     await y.stop();
   }
@@ -172,6 +178,7 @@ export function explainTable(r: ExplainResult): Table {
       ['fsync + fdatasync calls by the launcher', r.fsyncCalls, per(r.fsyncCalls)],
       ['PostgreSQL WAL syncs', r.walSyncs, per(r.walSyncs)],
       ['PostgreSQL committed transactions', r.commits, per(r.commits)],
+      ['  of them writing instance rows (distinct xmin)', r.instanceTransactions, per(r.instanceTransactions)],
       ['PostgreSQL statements (pg_stat_statements, all clients)', r.statements ?? null, per(r.statements ?? null)],
     ],
   };

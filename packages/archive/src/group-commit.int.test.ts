@@ -14,7 +14,9 @@ import type { BatchLimits } from './ingest.batch';
  * C-STOREs of two synchronous associations (one in flight each) that wait for the same running transaction
  * are written together in the next one (one xmin on their rows, announcements and audit records; one
  * after-commit call), each audited under its own sender; and a UID conflict between two requests found
- * under lock in a shared transaction refuses only the instance that lost, as two separate transactions did.
+ * under lock in a shared transaction refuses only the instance that lost, as two separate transactions did;
+ * a shared transaction lost to the database sends each association's instances again alone, so only the
+ * one whose own transaction is lost too is refused.
  */
 describe('IngestPipeline: group commit across associations (real PostgreSQL, fs replicas)', () => {
   let catalog: TestCatalog;
@@ -157,6 +159,56 @@ describe('IngestPipeline: group commit across associations (real PostgreSQL, fs 
     expect(audit.rows).toEqual([{ event_type: 'Security Alert', clinic_id: clinicA }]);
     const counts = await catalog.pool.query<{ number_of_instances: number; clinic_id: string }>('SELECT number_of_instances, clinic_id::text FROM studies WHERE study_instance_uid = $1', [study]);
     expect(counts.rows).toEqual([{ number_of_instances: 1, clinic_id: clinicA }]);
+  });
+
+  test('a shared transaction lost to the database: each association is retried alone, and only the one lost again is refused (retryable), the other stored', async () => {
+    // Association A adds to a study that exists; a second session holds that study's row, so every
+    // transaction holding A's instance waits there and can be terminated (a crashed backend).
+    const study = newUid();
+    expect(await pipeline.ingest(makeInstance({ studyInstanceUid: study, sopInstanceUid: newUid() }), association(clinicA, 'CT1'))).toMatchObject({ status: 'stored' });
+    const one = pipeline.openBatch(association(clinicA, 'CT1'), undefined, associationBatch);
+    const two = pipeline.openBatch(association(clinicA, 'US2'), undefined, associationBatch);
+    const sopUids = [newUid(), newUid()];
+    const rowHolder: PoolClient = await catalog.pool.connect();
+    const waitingAtStudyRow = async (not: number): Promise<number> =>
+      waitFor(
+        'a transaction to wait for the study row',
+        async () =>
+          (
+            await catalog.pool.query<{ pid: number }>(
+              "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database() AND query LIKE '%INSERT INTO studies%' AND pid <> $1",
+              [not],
+            )
+          ).rows[0]?.pid ?? null,
+        30_000,
+      );
+    let outcomes: InstanceOutcome[];
+    try {
+      const { result } = await whileCommitterBusy(async () => {
+        const a = one.add(makeInstance({ studyInstanceUid: study, sopInstanceUid: sopUids[0]! }));
+        await a.staged;
+        const b = two.add(makeInstance({ studyInstanceUid: newUid(), sopInstanceUid: sopUids[1]! }));
+        await b.staged;
+        await rowHolder.query('BEGIN');
+        await rowHolder.query('SELECT 1 FROM studies WHERE study_instance_uid = $1 FOR UPDATE', [study]);
+        return [a.outcome, b.outcome];
+      });
+      // The shared transaction (A and B) waits at the row: lost. Then A alone waits there again: lost again.
+      const shared = await waitingAtStudyRow(0);
+      await catalog.pool.query('SELECT pg_terminate_backend($1)', [shared]);
+      const alone = await waitingAtStudyRow(shared);
+      await catalog.pool.query('SELECT pg_terminate_backend($1)', [alone]);
+      outcomes = await Promise.all(result);
+    } finally {
+      await rowHolder.query('ROLLBACK').catch(() => undefined);
+      rowHolder.release();
+    }
+    expect(outcomes[0]).toMatchObject({ status: 'rejected', reason: 'storage_unavailable', retryable: true, sopInstanceUid: sopUids[0] });
+    expect(outcomes[1]).toMatchObject({ status: 'stored', sopInstanceUid: sopUids[1] });
+    const rows = await catalog.pool.query<{ sop_instance_uid: string }>('SELECT sop_instance_uid FROM instances WHERE sop_instance_uid = ANY($1::text[])', [sopUids]);
+    expect(rows.rows.map((r) => r.sop_instance_uid)).toEqual([sopUids[1]]);
+    const audit = await catalog.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM audit_events WHERE details->>'sopInstanceUid' = $1", [sopUids[0]]);
+    expect(audit.rows[0]?.n).toBe(0);
   });
 
   test('the same SOP Instance UID from two associations at once goes into two transactions: stored, then a new version', async () => {

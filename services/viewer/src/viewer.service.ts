@@ -98,10 +98,10 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
       dicomweb.router,
       // STOW-RS lent by the ingest role when it runs in this process: one /dicomweb base URL.
       ...(ctx.sharedRoutes?.dicomwebRouters() ?? []),
-      ...readingRouters({ pool: ctx.pool, authenticator, reportPipeline, reports: config.reports, logger }).map((r) => r.router),
+      ...readingRouters({ pool: ctx.pool, reads: ctx.reads, authenticator, reportPipeline, reports: config.reports, logger }).map((r) => r.router),
       readerAiRoutes(readerAi, authenticator).router,
       triageScopeRoutes(ctx.pool, authenticator).router,
-      priorsRoutes(ctx.pool, authenticator).router,
+      priorsRoutes(ctx.pool, authenticator, ctx.reads).router,
       patientIndexRoutes(new PatientIndexAdmin(ctx.pool, patientIndexer), authenticator).router,
       studyRecordRoutes(ctx.pool, authenticator, config.keeper.scrubStaleDays * 86_400).router,
       // Key images are records too (#20): a KOS through the same write path as the report SR.

@@ -75,25 +75,30 @@ export type { StudyHeader } from '@yunying/catalog';
 type Db = Pool | PoolClient;
 
 export async function studyActivity(db: Db, studyInstanceUid: string): Promise<StudyActivity | null> {
-  const { rows } = await db.query<{ id: string; clinic_id: string; n: number; last: Date | null }>(
-    `SELECT s.id, s.clinic_id, count(i.id)::int AS n, max(i.received_at) AS last
-       FROM studies s LEFT JOIN instances i ON i.study_ref = s.id AND i.is_current AND ${NOT_DERIVED}
-      WHERE s.study_instance_uid = $1 GROUP BY s.id`,
-    [studyInstanceUid],
-  );
-  const row = rows[0];
-  return row ? { studyRef: row.id, clinicId: row.clinic_id, instanceCount: row.n, lastArrival: row.last } : null;
+  const row = await kyselyOn(db)
+    .selectFrom('studies as s')
+    .leftJoin('instances as i', (join) => join.onRef('i.studyRef', '=', 's.id').on('i.isCurrent', '=', true).on(sql.raw<boolean>(NOT_DERIVED)))
+    .select(['s.id as studyRef', 's.clinicId', sql<number>`count(i.id)::int`.as('instanceCount'), sql<Date | null>`max(i.received_at)`.as('lastArrival')])
+    .where('s.studyInstanceUid', '=', studyInstanceUid)
+    .groupBy('s.id')
+    .executeTakeFirst();
+  return row ?? null;
 }
 
 export async function currentInstances(db: Db, studyRef: string): Promise<StoredInstance[]> {
-  const { rows } = await db.query<{ sop_instance_uid: string; series_instance_uid: string; sop_class_uid: string; modality: string | null; object_key: string; size_bytes: string }>(
-    `SELECT i.sop_instance_uid, se.series_instance_uid, i.sop_class_uid, se.modality, o.object_key, i.size_bytes
-       FROM instances i JOIN series se ON se.id = i.series_ref JOIN objects o ON o.sha256 = i.sha256
-      WHERE i.study_ref = $1 AND i.is_current AND ${NOT_DERIVED}
-      ORDER BY se.series_number NULLS LAST, i.instance_number NULLS LAST, i.sop_instance_uid`,
-    [studyRef],
-  );
-  return rows.map((r) => ({ sopInstanceUid: r.sop_instance_uid, seriesInstanceUid: r.series_instance_uid, sopClassUid: r.sop_class_uid, modality: r.modality, objectKey: r.object_key, sizeBytes: Number(r.size_bytes) }));
+  const rows = await kyselyOn(db)
+    .selectFrom('instances as i')
+    .innerJoin('series as se', 'se.id', 'i.seriesRef')
+    .innerJoin('objects as o', 'o.sha256', 'i.sha256')
+    .select(['i.sopInstanceUid', 'se.seriesInstanceUid', 'i.sopClassUid', 'se.modality', 'o.objectKey', 'i.sizeBytes'])
+    .where('i.studyRef', '=', studyRef)
+    .where('i.isCurrent', '=', true)
+    .where(sql.raw<boolean>(NOT_DERIVED))
+    .orderBy(sql`se.series_number NULLS LAST`)
+    .orderBy(sql`i.instance_number NULLS LAST`)
+    .orderBy('i.sopInstanceUid')
+    .execute();
+  return rows.map((r) => ({ ...r, sizeBytes: Number(r.sizeBytes) }));
 }
 
 /**
@@ -248,9 +253,16 @@ export async function untriagedStableStudies(
 
 /** A clinic's own protocol-name mapping for the scope gate (triage_scope_rules). */
 export async function clinicScopeRules(db: Db, clinicId: string): Promise<ClinicScopeRule[]> {
-  const { rows } = await db.query<{ pattern: string; scope: 'thyroid' | 'other' }>(
-    'SELECT pattern, scope FROM triage_scope_rules WHERE clinic_id = $1 ORDER BY length(pattern) DESC, pattern',
-    [clinicId],
-  );
-  return rows;
+  const rows = await kyselyOn(db)
+    .selectFrom('triageScopeRules')
+    .select(['pattern', 'scope'])
+    .where('clinicId', '=', clinicId)
+    .orderBy(sql`length(pattern) DESC`)
+    .orderBy('pattern')
+    .execute();
+  // The scope as the table's CHECK holds it (migration 1400).
+  return rows.map((r) => {
+    if (r.scope !== 'thyroid' && r.scope !== 'other') throw new Error(`triage_scope_rules ${r.pattern}: unknown scope ${r.scope}`);
+    return { pattern: r.pattern, scope: r.scope };
+  });
 }

@@ -6,12 +6,6 @@ import { clinicExists } from './dimse-devices.repository';
 import { recordSecurityConfiguration, type AdminCaller } from './dimse-devices.service';
 import { deleteDestination, listDestinations, upsertDestination, type CommitmentReports, type Destination, type DestinationSettings } from './dimse-destinations.repository';
 
-/**
- * A clinic's registered remote AEs (issue #16, migrations 0800/0802/0810): where C-MOVE sends a clinic's
- * studies and where Storage Commitment reports go on a new association. Until now they were set by SQL;
- * this is the admin's way, each change a Security Alert (subtype Security Configuration) in the same
- * transaction, since a destination decides where patients' images may leave the archive to.
- */
 export type { CommitmentReports };
 
 /** Where and how to reach the AE (its key, clinic and AE title, comes from the path). */
@@ -45,6 +39,12 @@ function checkInput(input: DestinationInput): void {
   }
 }
 
+/**
+ * A clinic's registered remote AEs (issue #16, migrations 0800/0802/0810): where C-MOVE sends a clinic's
+ * studies and where Storage Commitment reports go on a new association. Until now they were set by SQL;
+ * this is the admin's way, each change a Security Alert (subtype Security Configuration) in the same
+ * transaction, since a destination decides where patients' images may leave the archive to.
+ */
 export class DimseDestinationsService {
   constructor(private readonly pool: Pool) {}
 

@@ -16,12 +16,9 @@ import {
   type DimseAuthPolicy,
 } from './dimse-devices.repository';
 
-/**
- * A clinic's DICOM credentials policy and its device certificates (issue #17, migration 0901), for admins.
- * Every change is a Security Alert (subtype Security Configuration) in the same transaction.
- */
 export type { DimseAuthPolicy };
 
+/** A registered device certificate as the admin API shows it: the catalog row. */
 export type DeviceCertificateView = DeviceCertificate;
 
 export interface DimseDevicesView {
@@ -54,6 +51,10 @@ export async function recordSecurityConfiguration(
   });
 }
 
+/**
+ * A clinic's DICOM credentials policy and its device certificates (issue #17, migration 0901), for admins.
+ * Every change is a Security Alert (subtype Security Configuration) in the same transaction.
+ */
 export class DimseDevicesService {
   constructor(private readonly pool: Pool) {}
 

@@ -2,7 +2,7 @@ import { describeError, isAppError } from '@yunying/core';
 import { appendAuditEvent } from '@yunying/audit';
 import { inTransaction, type Pool } from '@yunying/catalog';
 import { FindStatus, type FindContext, type FindFinal, type FindHandler, type FindMatch, type FindRequest } from '@yunying/dimse';
-import { buildFindQuery, identifierOf, type FindQuery } from './find.query';
+import { buildFindQuery, findMatches, identifierOf, type FindQuery } from './find.query';
 
 /** The calling AE's clinic: the only studies a C-FIND on this association can see. */
 export interface ClinicSession {
@@ -37,7 +37,7 @@ export function archiveFindHandler(options: FindHandlerOptions): FindHandler<Cli
     let final: FindFinal = { status: FindStatus.Success };
     try {
       query = buildFindQuery(request.model, request.identifier, clinicId, maxResults + 1);
-      const rows = (await pool.query<Record<string, unknown>>(query.sql, query.params)).rows;
+      const rows = await findMatches(pool, query);
       for (const row of rows.slice(0, maxResults)) {
         if (context.signal.aborted) {
           final = { status: FindStatus.Cancel };

@@ -1,3 +1,4 @@
+import type { Pool } from '@yunying/catalog';
 import { AppError } from '@yunying/core';
 import { attributeOfKeyword, keywordOfTag, type DicomJsonObject } from '@yunying/dicom';
 import type { QueryModel } from '@yunying/dimse';
@@ -319,6 +320,11 @@ function naturalItem(json: DicomJsonObject, keys: string[] | null): Record<strin
 const LEVELS = new Set<string>(['PATIENT', 'STUDY', 'SERIES', 'IMAGE']);
 
 /** Builds the catalog query of one C-FIND for one clinic; at most `limit` rows. */
+/** Runs a built C-FIND query: one row per match, the returned keys in their `k0`, `k1`… columns (see identifierOf). */
+export async function findMatches(pool: Pool, query: FindQuery): Promise<Record<string, unknown>[]> {
+  return (await pool.query<Record<string, unknown>>(query.sql, query.params)).rows;
+}
+
 export function buildFindQuery(model: QueryModel, identifier: Record<string, unknown>, clinicId: string, limit: number): FindQuery {
   const rawLevel = valueText('QueryRetrieveLevel', identifier.QueryRetrieveLevel);
   if (!LEVELS.has(rawLevel)) bad('QueryRetrieveLevel must be PATIENT, STUDY, SERIES or IMAGE');

@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from '@yunying/catalog';
+import { kyselyOn, sql, type Database, type Pool, type PoolClient } from '@yunying/catalog';
 
 /**
  * Catalog access of the scrubber and the repair worker (table `copies`, migration 0001 + 0500). Work is
@@ -27,46 +27,55 @@ export interface ClaimedCopy {
   tampering: string | null;
 }
 
-interface ClaimRow {
-  id: string;
-  sha256: string;
-  target: string;
-  object_key: string;
-  size_bytes: string;
-  state: CopyState;
-  retain_until: Date;
-  legal_hold: boolean;
-  repair_attempts: number;
-  study_instance_uid: string | null;
-  version_id: string | null;
-  tampering: string | null;
-}
+/** The database's clock, as every statement here reads it (one clock for all keeper processes). */
+const now = sql<Date>`now()`;
+const nowPlusSeconds = (seconds: number) => sql<Date>`now() + make_interval(secs => ${seconds})`;
 
-const RETURNING = `
-  RETURNING c.id, c.sha256, c.target, c.object_key, c.size_bytes, c.state, GREATEST(c.retain_until, o.retain_until) AS retain_until,
-            o.legal_hold, c.repair_attempts, c.version_id, c.tampering,
-            (SELECT s.study_instance_uid FROM instances i JOIN studies s ON s.id = i.study_ref WHERE i.sha256 = c.sha256 LIMIT 1) AS study_instance_uid`;
+/** The copies a claim takes: its CTE, locked FOR UPDATE SKIP LOCKED by `claim`. */
+const dueCopies = (db: Database) => db.selectFrom('copies').select('id');
+type DueCopies = ReturnType<typeof dueCopies>;
 
-function toClaimed(row: ClaimRow): ClaimedCopy {
-  return {
-    id: row.id,
-    sha256: row.sha256,
-    target: row.target,
-    key: row.object_key,
-    size: Number(row.size_bytes),
-    state: row.state,
-    retainUntil: row.retain_until,
-    legalHold: row.legal_hold,
-    repairAttempts: row.repair_attempts,
-    studyInstanceUid: row.study_instance_uid,
-    versionId: row.version_id,
-    tampering: row.tampering,
-  };
+/**
+ * Takes the `due` copies with a lease of `leaseSeconds` in one statement (a copy another worker holds is
+ * skipped, not waited for) and returns them with what verify and repair need.
+ */
+async function claim(pool: Pool, due: (query: DueCopies) => DueCopies, leaseSeconds: number): Promise<ClaimedCopy[]> {
+  const db = kyselyOn(pool);
+  const rows = await db
+    .with('due', () => due(dueCopies(db)).forUpdate().skipLocked())
+    .updateTable('copies as c')
+    .from(['due', 'objects as o'])
+    .set({ claimedUntil: nowPlusSeconds(leaseSeconds) })
+    .whereRef('c.id', '=', 'due.id')
+    .whereRef('o.sha256', '=', 'c.sha256')
+    .returning((eb) => [
+      'c.id',
+      'c.sha256',
+      'c.target',
+      'c.objectKey as key',
+      'c.sizeBytes',
+      'c.state',
+      sql<Date>`GREATEST(c.retain_until, o.retain_until)`.as('retainUntil'),
+      'o.legalHold',
+      'c.repairAttempts',
+      'c.versionId',
+      'c.tampering',
+      eb.selectFrom('instances as i').innerJoin('studies as s', 's.id', 'i.studyRef').select('s.studyInstanceUid').whereRef('i.sha256', '=', 'c.sha256').limit(1).as('studyInstanceUid'),
+    ])
+    // copies_state_check holds state to CopyState.
+    .$narrowType<{ state: CopyState }>()
+    .execute();
+  // size_bytes is bigint (a string from pg); object sizes fit a double exactly.
+  return rows.map(({ sizeBytes, ...row }) => ({ ...row, size: Number(sizeBytes) }));
 }
 
 /** Remembers what tampering was last reported for a copy (null: none now), so it is alerted once. */
 export async function recordTampering(client: PoolClient, id: string, tampering: string | null): Promise<void> {
-  await client.query('UPDATE copies SET tampering = $2 WHERE id = $1', [id, tampering === null ? null : tampering.slice(0, 500)]);
+  await kyselyOn(client)
+    .updateTable('copies')
+    .set({ tampering: tampering === null ? null : tampering.slice(0, 500) })
+    .where('id', '=', id)
+    .execute();
 }
 
 /**
@@ -74,94 +83,93 @@ export async function recordTampering(client: PoolClient, id: string, tampering:
  * never checked), so the caller alerts only on a change.
  */
 export async function swapProtectionProblems(client: PoolClient, target: string, problems: string): Promise<string | null> {
-  const before = await client.query<{ problems: string }>('SELECT problems FROM replica_protection WHERE target = $1 FOR UPDATE', [target]);
-  await client.query(
-    `INSERT INTO replica_protection (target, problems, checked_at) VALUES ($1, $2, now())
-     ON CONFLICT (target) DO UPDATE SET problems = EXCLUDED.problems, checked_at = now()`,
-    [target, problems.slice(0, 1000)],
-  );
-  return before.rows[0]?.problems ?? null;
+  const db = kyselyOn(client);
+  const before = await db.selectFrom('replicaProtection').select('problems').where('target', '=', target).forUpdate().executeTakeFirst();
+  await db
+    .insertInto('replicaProtection')
+    .values({ target, problems: problems.slice(0, 1000), checkedAt: now })
+    .onConflict((conflict) => conflict.column('target').doUpdateSet((eb) => ({ problems: eb.ref('excluded.problems'), checkedAt: now })))
+    .execute();
+  return before?.problems ?? null;
 }
 
 /** Scheduled scrub: the ok copies verified longest ago (never-verified first) and not since `verifiedBefore`. */
 export async function claimDueForScrub(pool: Pool, verifiedBefore: Date, limit: number, leaseSeconds: number): Promise<ClaimedCopy[]> {
-  const { rows } = await pool.query<ClaimRow>(
-    `WITH due AS (
-       SELECT id FROM copies
-        WHERE state = 'ok' AND (last_verified_at IS NULL OR last_verified_at < $1)
-          AND (claimed_until IS NULL OR claimed_until < now())
-        ORDER BY last_verified_at NULLS FIRST, id
-        LIMIT $2
-        FOR UPDATE SKIP LOCKED)
-     UPDATE copies c SET claimed_until = now() + make_interval(secs => $3)
-       FROM due, objects o WHERE c.id = due.id AND o.sha256 = c.sha256 ${RETURNING}`,
-    [verifiedBefore, limit, leaseSeconds],
+  return claim(
+    pool,
+    (due) =>
+      due
+        .where('state', '=', 'ok')
+        .where((eb) => eb.or([eb('lastVerifiedAt', 'is', null), eb('lastVerifiedAt', '<', verifiedBefore)]))
+        .where((eb) => eb.or([eb('claimedUntil', 'is', null), eb('claimedUntil', '<', now)]))
+        .orderBy('lastVerifiedAt', (ob) => ob.nullsFirst())
+        .orderBy('id')
+        .limit(limit),
+    leaseSeconds,
   );
-  return rows.map(toClaimed);
 }
 
 /** Full pass: every copy (any state) after `afterId` in id order, skipping copies another worker holds. */
 export async function claimNextForPass(pool: Pool, afterId: string, limit: number, leaseSeconds: number): Promise<ClaimedCopy[]> {
-  const { rows } = await pool.query<ClaimRow>(
-    `WITH due AS (
-       SELECT id FROM copies
-        WHERE id > $1 AND (claimed_until IS NULL OR claimed_until < now())
-        ORDER BY id
-        LIMIT $2
-        FOR UPDATE SKIP LOCKED)
-     UPDATE copies c SET claimed_until = now() + make_interval(secs => $3)
-       FROM due, objects o WHERE c.id = due.id AND o.sha256 = c.sha256 ${RETURNING}`,
-    [afterId, limit, leaseSeconds],
+  const claimed = await claim(
+    pool,
+    (due) =>
+      due
+        .where('id', '>', afterId)
+        .where((eb) => eb.or([eb('claimedUntil', 'is', null), eb('claimedUntil', '<', now)]))
+        .orderBy('id')
+        .limit(limit),
+    leaseSeconds,
   );
-  return rows.map(toClaimed).sort((a, b) => Number(a.id) - Number(b.id));
+  return claimed.sort((a, b) => Number(a.id) - Number(b.id));
 }
 
 /** Repair worker: bad copies whose next attempt is due. */
 export async function claimDueForRepair(pool: Pool, limit: number, leaseSeconds: number): Promise<ClaimedCopy[]> {
-  const { rows } = await pool.query<ClaimRow>(
-    `WITH due AS (
-       SELECT id FROM copies
-        WHERE state <> 'ok' AND (next_repair_at IS NULL OR next_repair_at <= now())
-          AND (claimed_until IS NULL OR claimed_until < now())
-        ORDER BY next_repair_at NULLS FIRST, id
-        LIMIT $1
-        FOR UPDATE SKIP LOCKED)
-     UPDATE copies c SET claimed_until = now() + make_interval(secs => $2)
-       FROM due, objects o WHERE c.id = due.id AND o.sha256 = c.sha256 ${RETURNING}`,
-    [limit, leaseSeconds],
+  return claim(
+    pool,
+    (due) =>
+      due
+        .where('state', '<>', 'ok')
+        .where((eb) => eb.or([eb('nextRepairAt', 'is', null), eb('nextRepairAt', '<=', now)]))
+        .where((eb) => eb.or([eb('claimedUntil', 'is', null), eb('claimedUntil', '<', now)]))
+        .orderBy('nextRepairAt', (ob) => ob.nullsFirst())
+        .orderBy('id')
+        .limit(limit),
+    leaseSeconds,
   );
-  return rows.map(toClaimed);
 }
 
 export async function markVerifiedOk(pool: Pool, id: string): Promise<void> {
-  await pool.query(
-    `UPDATE copies SET state = 'ok', failure_reason = NULL, last_verified_at = now(), claimed_until = NULL, repair_attempts = 0, next_repair_at = NULL
-      WHERE id = $1`,
-    [id],
-  );
+  await kyselyOn(pool)
+    .updateTable('copies')
+    .set({ state: 'ok', failureReason: null, lastVerifiedAt: now, claimedUntil: null, repairAttempts: 0, nextRepairAt: null })
+    .where('id', '=', id)
+    .execute();
 }
 
 /** A scrub that only reports is done with the copy: the claim is released, the state left as recorded. */
 export async function releaseClaim(pool: Pool, id: string): Promise<void> {
-  await pool.query('UPDATE copies SET claimed_until = NULL WHERE id = $1', [id]);
+  await kyselyOn(pool).updateTable('copies').set({ claimedUntil: null }).where('id', '=', id).execute();
 }
 
 /** The storage class the scrubber found the copy in (#18 tiering); written only when it changed. */
 export async function recordStorageClass(pool: Pool, id: string, storageClass: string): Promise<void> {
-  await pool.query('UPDATE copies SET storage_class = $2 WHERE id = $1 AND storage_class IS DISTINCT FROM $2', [id, storageClass]);
+  await kyselyOn(pool).updateTable('copies').set({ storageClass }).where('id', '=', id).where('storageClass', 'is distinct from', storageClass).execute();
 }
 
 /** The target could not be reached: nothing is known about the copy; look again after `retrySeconds`. */
 export async function postponeUnreachable(pool: Pool, id: string, retrySeconds: number): Promise<void> {
-  await pool.query('UPDATE copies SET claimed_until = now() + make_interval(secs => $2) WHERE id = $1', [id, retrySeconds]);
+  await kyselyOn(pool).updateTable('copies').set({ claimedUntil: nowPlusSeconds(retrySeconds) }).where('id', '=', id).execute();
 }
 
 /** A verified-bad copy: recorded, due for repair now. The claim is kept (the caller repairs next). */
 export async function markBad(client: PoolClient, id: string, state: 'missing' | 'corrupt', reason: string): Promise<void> {
-  await client.query(
-    `UPDATE copies SET state = $2, failure_reason = $3, last_verified_at = now(), repair_attempts = 0, next_repair_at = now() WHERE id = $1`,
-    [id, state, reason.slice(0, 500)],
-  );
+  await kyselyOn(client)
+    .updateTable('copies')
+    .set({ state, failureReason: reason.slice(0, 500), lastVerifiedAt: now, repairAttempts: 0, nextRepairAt: now })
+    .where('id', '=', id)
+    .execute();
 }
 
 export interface RepairedCopy {
@@ -171,30 +179,43 @@ export interface RepairedCopy {
 }
 
 export async function markRepaired(client: PoolClient, id: string, repaired: RepairedCopy): Promise<void> {
-  await client.query(
-    `UPDATE copies SET state = 'ok', failure_reason = NULL, version_id = $2, lock_mode = $3, retain_until = GREATEST(retain_until, $4),
-            last_verified_at = now(), last_repaired_at = now(), repair_attempts = 0, next_repair_at = NULL, claimed_until = NULL
-      WHERE id = $1`,
-    [id, repaired.versionId, repaired.lockMode, repaired.retainUntil],
-  );
+  await kyselyOn(client)
+    .updateTable('copies')
+    .set({
+      state: 'ok',
+      failureReason: null,
+      versionId: repaired.versionId,
+      lockMode: repaired.lockMode,
+      retainUntil: sql<Date>`GREATEST(retain_until, ${repaired.retainUntil})`,
+      lastVerifiedAt: now,
+      lastRepairedAt: now,
+      repairAttempts: 0,
+      nextRepairAt: null,
+      claimedUntil: null,
+    })
+    .where('id', '=', id)
+    .execute();
 }
 
 /** A failed repair attempt: retried after `delaySeconds` (the caller's backoff). */
 export async function markRepairFailed(pool: Pool, id: string, reason: string, delaySeconds: number): Promise<void> {
-  await pool.query(
-    `UPDATE copies SET failure_reason = $2, repair_attempts = repair_attempts + 1,
-            next_repair_at = now() + make_interval(secs => $3), claimed_until = NULL
-      WHERE id = $1`,
-    [id, reason.slice(0, 500), delaySeconds],
-  );
+  await kyselyOn(pool)
+    .updateTable('copies')
+    .set((eb) => ({ failureReason: reason.slice(0, 500), repairAttempts: eb('repairAttempts', '+', 1), nextRepairAt: nowPlusSeconds(delaySeconds), claimedUntil: null }))
+    .where('id', '=', id)
+    .execute();
 }
 
 /** The other targets that hold a copy of the object in state ok, best first (most recently verified). */
 export async function goodSources(pool: Pool, sha256: string, except: string): Promise<string[]> {
-  const { rows } = await pool.query<{ target: string }>(
-    `SELECT target FROM copies WHERE sha256 = $1 AND target <> $2 ORDER BY (state = 'ok') DESC, last_verified_at DESC NULLS LAST`,
-    [sha256, except],
-  );
+  const rows = await kyselyOn(pool)
+    .selectFrom('copies')
+    .select('target')
+    .where('sha256', '=', sha256)
+    .where('target', '<>', except)
+    .orderBy(sql`state = 'ok'`, (ob) => ob.desc())
+    .orderBy('lastVerifiedAt', (ob) => ob.desc().nullsLast())
+    .execute();
   return rows.map((r) => r.target);
 }
 
@@ -219,47 +240,44 @@ export interface ShortLock {
  * by the ingest transaction would replace it for very large archives.
  */
 export async function listShortLocks(pool: Pool, afterId: string, limit: number): Promise<ShortLock[]> {
-  const { rows } = await pool.query<{
-    id: string;
-    sha256: string;
-    target: string;
-    object_key: string;
-    version_id: string | null;
-    state: CopyState;
-    wanted: Date;
-    study_instance_uid: string | null;
-  }>(
-    `SELECT c.id, c.sha256, c.target, c.object_key, c.version_id, c.state, w.wanted, w.study_instance_uid
-       FROM copies c
-       JOIN objects o ON o.sha256 = c.sha256
-       CROSS JOIN LATERAL (
-         SELECT GREATEST(o.retain_until, max(s.retain_until)) AS wanted,
-                (array_agg(s.study_instance_uid ORDER BY s.retain_until DESC))[1] AS study_instance_uid
-           FROM instances i JOIN studies s ON s.id = i.study_ref
-          WHERE i.sha256 = c.sha256) w
-      WHERE c.id > $1 AND c.retain_until < w.wanted
-      ORDER BY c.id
-      LIMIT $2`,
-    [afterId, limit],
-  );
-  return rows.map((r) => ({
-    id: r.id,
-    sha256: r.sha256,
-    target: r.target,
-    key: r.object_key,
-    versionId: r.version_id,
-    state: r.state,
-    wanted: r.wanted,
-    studyInstanceUid: r.study_instance_uid,
-  }));
+  return kyselyOn(pool)
+    .selectFrom('copies as c')
+    .innerJoin('objects as o', 'o.sha256', 'c.sha256')
+    .crossJoinLateral((eb) =>
+      eb
+        .selectFrom('instances as i')
+        .innerJoin('studies as s', 's.id', 'i.studyRef')
+        .select([
+          sql<Date>`GREATEST(o.retain_until, max(s.retain_until))`.as('wanted'),
+          sql<string | null>`(array_agg(s.study_instance_uid ORDER BY s.retain_until DESC))[1]`.as('studyInstanceUid'),
+        ])
+        .whereRef('i.sha256', '=', 'c.sha256')
+        .as('w'),
+    )
+    .select(['c.id', 'c.sha256', 'c.target', 'c.objectKey as key', 'c.versionId', 'c.state', 'w.wanted', 'w.studyInstanceUid'])
+    .where('c.id', '>', afterId)
+    .whereRef('c.retainUntil', '<', 'w.wanted')
+    .orderBy('c.id')
+    .limit(limit)
+    // copies_state_check holds state to CopyState.
+    .$narrowType<{ state: CopyState }>()
+    .execute();
 }
 
-/** The object must be kept until `wanted`: a copy repaired later gets at least that (see RETURNING). */
+/** The object must be kept until `wanted`: a copy repaired later gets at least that (see the retainUntil a claim returns). */
 export async function raiseObjectRetention(client: PoolClient | Pool, sha256: string, wanted: Date): Promise<void> {
-  await client.query('UPDATE objects SET retain_until = GREATEST(retain_until, $2) WHERE sha256 = $1', [sha256, wanted]);
+  await kyselyOn(client)
+    .updateTable('objects')
+    .set({ retainUntil: sql<Date>`GREATEST(retain_until, ${wanted})` })
+    .where('sha256', '=', sha256)
+    .execute();
 }
 
 /** Records the lock read back from the store after an extension; only ever later. */
 export async function recordCopyLock(client: PoolClient, id: string, retainUntil: Date): Promise<void> {
-  await client.query('UPDATE copies SET retain_until = GREATEST(retain_until, $2) WHERE id = $1', [id, retainUntil]);
+  await kyselyOn(client)
+    .updateTable('copies')
+    .set({ retainUntil: sql<Date>`GREATEST(retain_until, ${retainUntil})` })
+    .where('id', '=', id)
+    .execute();
 }

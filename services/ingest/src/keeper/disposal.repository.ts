@@ -1,4 +1,4 @@
-import { kyselyOn, type Pool, type PoolClient } from '@yunying/catalog';
+import { kyselyOn, sql, type Pool, type PoolClient } from '@yunying/catalog';
 
 export type DisposalStatus = 'requested' | 'approved' | 'rejected' | 'executed' | 'blocked';
 
@@ -100,28 +100,31 @@ export interface StudyRetentionState {
 
 /** Whether a study may be disposed of: the latest retain-until over the study, its objects and copies, and any hold. */
 export async function studyRetentionState(db: Pool | PoolClient, studyInstanceUid: string, lock = false): Promise<StudyRetentionState | null> {
-  const study = await db.query<{ id: string; clinic_id: string; disposed_at: Date | null; legal_hold: boolean; retain_until: Date }>(
-    `SELECT id, clinic_id, disposed_at, legal_hold, retain_until FROM studies WHERE study_instance_uid = $1 ${lock ? 'FOR UPDATE' : ''}`,
-    [studyInstanceUid],
-  );
-  const s = study.rows[0];
-  if (!s) return null;
-  const agg = await db.query<{ objects: string; hold: boolean | null; object_until: Date | null; copy_until: Date | null }>(
-    `SELECT count(DISTINCT o.sha256) AS objects, bool_or(o.legal_hold) AS hold, max(o.retain_until) AS object_until, max(c.retain_until) AS copy_until
-       FROM instances i JOIN objects o ON o.sha256 = i.sha256 LEFT JOIN copies c ON c.sha256 = o.sha256
-      WHERE i.study_ref = $1`,
-    [s.id],
-  );
-  const a = agg.rows[0];
-  const dates = [s.retain_until, a?.object_until ?? null, a?.copy_until ?? null].filter((d): d is Date => d !== null);
+  const k = kyselyOn(db);
+  const query = k.selectFrom('studies').select(['id', 'clinicId', 'disposedAt', 'legalHold', 'retainUntil']).where('studyInstanceUid', '=', studyInstanceUid);
+  const study = await (lock ? query.forUpdate() : query).executeTakeFirst();
+  if (study === undefined) return null;
+  const held = await k
+    .selectFrom('instances as i')
+    .innerJoin('objects as o', 'o.sha256', 'i.sha256')
+    .leftJoin('copies as c', 'c.sha256', 'o.sha256')
+    .select((eb) => [
+      eb.fn.count<string>('o.sha256').distinct().as('objects'),
+      sql<boolean | null>`bool_or(o.legal_hold)`.as('hold'),
+      eb.fn.max('o.retainUntil').as('objectUntil'),
+      eb.fn.max('c.retainUntil').as('copyUntil'),
+    ])
+    .where('i.studyRef', '=', study.id)
+    .executeTakeFirst();
+  const dates = [study.retainUntil, held?.objectUntil ?? null, held?.copyUntil ?? null].filter((d): d is Date => d !== null);
   return {
-    studyRef: s.id,
+    studyRef: study.id,
     studyInstanceUid,
-    clinicId: s.clinic_id,
-    disposedAt: s.disposed_at,
-    legalHold: s.legal_hold || a?.hold === true,
+    clinicId: study.clinicId,
+    disposedAt: study.disposedAt,
+    legalHold: study.legalHold || held?.hold === true,
     retainUntil: new Date(Math.max(...dates.map((d) => d.getTime()))),
-    objects: Number(a?.objects ?? 0),
+    objects: Number(held?.objects ?? 0),
   };
 }
 
@@ -133,19 +136,26 @@ export interface StudyCopy {
 
 /** Every copy of every object of the study (all versions of all instances). */
 export async function studyCopies(db: Pool | PoolClient, studyRef: string): Promise<StudyCopy[]> {
-  const { rows } = await db.query<{ sha256: string; object_key: string; target: string }>(
-    `SELECT DISTINCT c.sha256, c.object_key, c.target FROM instances i JOIN copies c ON c.sha256 = i.sha256 WHERE i.study_ref = $1 ORDER BY 1, 3`,
-    [studyRef],
-  );
-  return rows.map((r) => ({ sha256: r.sha256, key: r.object_key, target: r.target }));
+  return kyselyOn(db)
+    .selectFrom('instances as i')
+    .innerJoin('copies as c', 'c.sha256', 'i.sha256')
+    .select(['c.sha256', 'c.objectKey as key', 'c.target'])
+    .distinct()
+    .where('i.studyRef', '=', studyRef)
+    .orderBy('c.sha256')
+    .orderBy('c.target')
+    .execute();
 }
 
 export async function studyObjectKeys(db: Pool | PoolClient, studyRef: string): Promise<{ sha256: string; key: string }[]> {
-  const { rows } = await db.query<{ sha256: string; object_key: string }>(
-    'SELECT DISTINCT o.sha256, o.object_key FROM instances i JOIN objects o ON o.sha256 = i.sha256 WHERE i.study_ref = $1 ORDER BY 1',
-    [studyRef],
-  );
-  return rows.map((r) => ({ sha256: r.sha256, key: r.object_key }));
+  return kyselyOn(db)
+    .selectFrom('instances as i')
+    .innerJoin('objects as o', 'o.sha256', 'i.sha256')
+    .select(['o.sha256', 'o.objectKey as key'])
+    .distinct()
+    .where('i.studyRef', '=', studyRef)
+    .orderBy('o.sha256')
+    .execute();
 }
 
 /**
@@ -154,20 +164,40 @@ export async function studyObjectKeys(db: Pool | PoolClient, studyRef: string): 
  * The audit trail (audit_events, disposal_requests) is untouched.
  */
 export async function writeTombstone(client: PoolClient, studyRef: string, requestId: string): Promise<{ instances: number; objects: number }> {
-  const objects = await client.query<{ sha256: string }>('SELECT DISTINCT sha256 FROM instances WHERE study_ref = $1', [studyRef]);
-  const shas = objects.rows.map((r) => r.sha256);
-  const instances = await client.query('DELETE FROM instances WHERE study_ref = $1', [studyRef]);
+  const db = kyselyOn(client);
+  const objects = await db.selectFrom('instances').select('sha256').distinct().where('studyRef', '=', studyRef).execute();
+  // One array parameter (ANY), which also holds no digest at all.
+  const ofStudy = sql<boolean>`sha256 = ANY(${objects.map((r) => r.sha256)})`;
+  const instances = await db.deleteFrom('instances').where('studyRef', '=', studyRef).executeTakeFirst();
   // An object is kept while anything outside this study still refers to it (identical bytes cannot belong
   // to two studies, but the check costs nothing).
-  await client.query('DELETE FROM copies WHERE sha256 = ANY($1) AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.sha256 = copies.sha256)', [shas]);
-  const deleted = await client.query('DELETE FROM objects WHERE sha256 = ANY($1) AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.sha256 = objects.sha256)', [shas]);
-  await client.query('DELETE FROM series WHERE study_ref = $1', [studyRef]);
-  await client.query(
-    `UPDATE studies SET disposed_at = now(), disposal_request_ref = $2, patient_name = NULL, patient_id = NULL, patient_birth_date = NULL,
-            patient_sex = NULL, accession_number = NULL, referring_physician_name = NULL, study_description = NULL,
-            number_of_series = 0, number_of_instances = 0
-      WHERE id = $1`,
-    [studyRef, requestId],
-  );
-  return { instances: instances.rowCount ?? 0, objects: deleted.rowCount ?? 0 };
+  await db
+    .deleteFrom('copies')
+    .where(ofStudy)
+    .where((eb) => eb.not(eb.exists(eb.selectFrom('instances as i').select(sql`1`.as('one')).whereRef('i.sha256', '=', 'copies.sha256'))))
+    .execute();
+  const deleted = await db
+    .deleteFrom('objects')
+    .where(ofStudy)
+    .where((eb) => eb.not(eb.exists(eb.selectFrom('instances as i').select(sql`1`.as('one')).whereRef('i.sha256', '=', 'objects.sha256'))))
+    .executeTakeFirst();
+  await db.deleteFrom('series').where('studyRef', '=', studyRef).execute();
+  await db
+    .updateTable('studies')
+    .set({
+      disposedAt: sql<Date>`now()`,
+      disposalRequestRef: requestId,
+      patientName: null,
+      patientId: null,
+      patientBirthDate: null,
+      patientSex: null,
+      accessionNumber: null,
+      referringPhysicianName: null,
+      studyDescription: null,
+      numberOfSeries: 0,
+      numberOfInstances: 0,
+    })
+    .where('id', '=', studyRef)
+    .execute();
+  return { instances: Number(instances.numDeletedRows), objects: Number(deleted.numDeletedRows) };
 }

@@ -1,4 +1,4 @@
-import { kyselyOn, sql, type PoolClient } from '@yunying/catalog';
+import { kyselyOn, sql, type CatalogReader, type PoolClient } from '@yunying/catalog';
 import type { Demographics, Identifier } from './identity.rules';
 
 /** A study waiting to be indexed, with what the rules need. */
@@ -20,7 +20,7 @@ export interface PersonVariant extends Demographics {
 export const ROOT_SQL = (alias: string): string => `coalesce(${alias}.merged_into, ${alias}.id)`;
 
 /** A person's root as text, for typed queries over patient_index_persons aliased `alias`. */
-const rootOf = (alias: string) => sql<string>`${sql.raw(ROOT_SQL(alias))}::text`;
+export const rootOf = (alias: string) => sql<string>`${sql.raw(ROOT_SQL(alias))}::text`;
 
 /** A person with its root and demographics, under the names the rules use. */
 function personVariants(client: PoolClient) {
@@ -188,7 +188,7 @@ export class PatientIndexRepository {
   }
 
   /** The root person of an indexed study; null when it is not indexed. */
-  async rootOfStudy(client: PoolClient, studyId: string): Promise<string | null> {
+  async rootOfStudy(client: CatalogReader, studyId: string): Promise<string | null> {
     const row = await kyselyOn(client)
       .selectFrom('patientIndexStudies as x')
       .innerJoin('patientIndexPersons as p', 'p.id', 'x.personRef')
@@ -199,7 +199,7 @@ export class PatientIndexRepository {
   }
 
   /** Open reviews that concern this person group. */
-  async openReviewsOf(client: PoolClient, root: string): Promise<number> {
+  async openReviewsOf(client: CatalogReader, root: string): Promise<number> {
     const { rows } = await client.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM patient_index_reviews r
          JOIN patient_index_persons a ON a.id = r.person_ref JOIN patient_index_persons b ON b.id = r.candidate_ref

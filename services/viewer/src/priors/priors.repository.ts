@@ -1,5 +1,5 @@
 import { clinicCondition, type Principal } from '@yunying/auth';
-import { kyselyOn, sql, type PoolClient, type Tables } from '@yunying/catalog';
+import { kyselyOn, sql, type CatalogReader, type PoolClient, type Tables } from '@yunying/catalog';
 import type { StudySummary } from './priors.rules';
 
 /** A study as the priors API needs it: the summary, its clinic, and the patient identifiers it was matched on. */
@@ -19,7 +19,7 @@ const ISSUER_SQL = `(SELECT nullif(trim(i.dicom_json #>> '{00100021,Value,0}'), 
                       WHERE i.study_ref = s.id AND i.is_current ORDER BY i.id LIMIT 1)`;
 
 /** Visible studies (not disposed, within the caller's clinics) as PatientStudyRow, with their clinic. */
-function visibleStudies(client: PoolClient, principal: Principal) {
+function visibleStudies(client: CatalogReader, principal: Principal) {
   return kyselyOn(client)
     .selectFrom('studies as s')
     .innerJoin('clinics as c', 'c.id', 's.clinicId')
@@ -53,7 +53,7 @@ export class PriorsRepository {
    * The caller's other studies of the same person in the patient index (#20): every study filed under a
    * person whose root is `root`, within the caller's clinics, most recent first.
    */
-  async samePerson(client: PoolClient, of: PatientStudyRow, root: string, principal: Principal): Promise<PatientStudyRow[]> {
+  async samePerson(client: CatalogReader, of: PatientStudyRow, root: string, principal: Principal): Promise<PatientStudyRow[]> {
     return visibleStudies(client, principal)
       .innerJoin('patientIndexStudies as x', 'x.studyRef', 's.id')
       .innerJoin('patientIndexPersons as pp', 'pp.id', 'x.personRef')
@@ -66,7 +66,7 @@ export class PriorsRepository {
   }
 
   /** The study, if the caller may see it. */
-  async study(client: PoolClient, studyUid: string, principal: Principal): Promise<PatientStudyRow | null> {
+  async study(client: CatalogReader, studyUid: string, principal: Principal): Promise<PatientStudyRow | null> {
     return (await visibleStudies(client, principal).where('s.studyInstanceUid', '=', studyUid).executeTakeFirst()) ?? null;
   }
 
@@ -75,7 +75,7 @@ export class PriorsRepository {
    * on the issuer), and of another clinic only under the same non-empty issuer, since a PatientID without
    * an issuer is a clinic's local number and says nothing about another clinic's patient.
    */
-  async samePatientId(client: PoolClient, of: PatientStudyRow, principal: Principal): Promise<PatientStudyRow[]> {
+  async samePatientId(client: CatalogReader, of: PatientStudyRow, principal: Principal): Promise<PatientStudyRow[]> {
     return visibleStudies(client, principal)
       .where('s.patientId', '=', of.patientId)
       .where('s.id', '<>', sql<string>`${of.id}::bigint`)

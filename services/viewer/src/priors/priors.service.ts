@@ -1,4 +1,4 @@
-import { inTransaction, type Pool, type PoolClient } from '@yunying/catalog';
+import { inTransaction, type CatalogReader, type Pool, type PoolClient } from '@yunying/catalog';
 import { AppError } from '@yunying/core';
 import { isoDate } from '../reading/patient-age';
 import { auditReading, type Caller } from '../reading/reading.audit';
@@ -58,38 +58,57 @@ const INDEX_BEFORE_READ = 200;
  * Issuer of Patient ID, a clinic's own number within the clinic, configured identifiers such as a national
  * ID, checked against name, birth date and sex, and an admin's merges); only in the caller's clinics (grants
  * for a reader, their own clinic for a clinic user), in SQL. Audited as a Query on the current study
- * listing the studies shown.
+ * listing the studies shown. Read where staleness is harmless (a streaming replica, ServiceContext.reads):
+ * a prior stored a moment ago may be listed a moment later; a study the replica has not indexed yet is
+ * read on the primary, where it is indexed first.
  */
 export class PriorsService {
   private readonly repo = new PriorsRepository();
   private readonly index = new PatientIndexRepository();
   private readonly indexer: PatientIndexer;
 
-  constructor(private readonly pool: Pool) {
+  constructor(
+    private readonly pool: Pool,
+    /** Read-only lookups: a streaming replica with the primary as fallback, or the pool itself. */
+    private readonly reads: CatalogReader = pool,
+  ) {
     this.indexer = new PatientIndexer(pool);
   }
 
   async list(caller: Caller, studyUid: string): Promise<PriorsView> {
+    const indexed = await this.indexedPatientStudies(this.reads, caller, studyUid);
+    if (indexed !== null) {
+      const result = priorsView(studyUid, indexed);
+      // On the primary (a replica is read-only), committed before the response is sent.
+      await inTransaction(this.pool, (client) => this.audit(client, caller, result, indexed.current.clinicId));
+      return result;
+    }
     return inTransaction(this.pool, async (client) => {
-      const { current, others, notLinked, identityUnderReview } = await this.patientStudies(client, caller, studyUid);
-      const sorted = [...others].sort(compareMostRecentFirst);
-      const studies = sorted.map((s) => view(s, current));
-      await auditReading(client, caller, {
-        type: 'Query',
-        studyInstanceUid: studyUid,
-        clinicId: current.clinicId,
-        details: { what: 'priors', count: studies.length, studies: studies.map((s) => s.studyInstanceUid), notLinked },
-      });
-      return {
-        studyInstanceUid: studyUid,
-        linkedOn: current.patientId === null ? null : { patientId: true, issuer: current.issuer },
-        current: { modalities: imagingModalities(current.modalities), bodyParts: current.bodyParts, thyroid: isThyroidStudy(current) },
-        studies,
-        relevantPrior: studies.find((s) => s.earlier && s.relevant)?.studyInstanceUid ?? null,
-        notLinked,
-        identityUnderReview,
-      };
+      const found = await this.patientStudies(client, caller, studyUid);
+      const result = priorsView(studyUid, found);
+      await this.audit(client, caller, result, found.current.clinicId);
+      return result;
     });
+  }
+
+  private async audit(client: PoolClient, caller: Caller, result: PriorsView, clinicId: string): Promise<void> {
+    await auditReading(client, caller, {
+      type: 'Query',
+      studyInstanceUid: result.studyInstanceUid,
+      clinicId,
+      details: { what: 'priors', count: result.studies.length, studies: result.studies.map((s) => s.studyInstanceUid), notLinked: result.notLinked },
+    });
+  }
+
+  /**
+   * Read-only: the patient's studies when `reads` sees the study and has it in the patient index; null
+   * otherwise (not visible there or not indexed yet: the caller asks the primary, which may index it).
+   */
+  private async indexedPatientStudies(reads: CatalogReader, caller: Caller, studyUid: string): Promise<PatientStudies | null> {
+    const current = await this.repo.study(reads, studyUid, caller.principal);
+    if (!current) return null;
+    const root = await this.index.rootOfStudy(reads, current.id);
+    return root === null ? null : this.linkedStudies(reads, caller, current, root);
   }
 
   /** Within the caller's transaction (the caller audits what it reads). 404 when the study is not visible. */
@@ -104,12 +123,30 @@ export class PriorsService {
       root = await this.index.rootOfStudy(client, current.id);
     }
     if (root === null) return { current, others: [], notLinked: 0, identityUnderReview: false };
-    const others = await this.repo.samePerson(client, current, root, caller.principal);
-    const linked = new Set(others.map((s) => s.id));
-    const samePatientId = current.patientId === null ? [] : await this.repo.samePatientId(client, current, caller.principal);
-    const notLinked = samePatientId.filter((s) => !linked.has(s.id)).length;
-    return { current, others, notLinked, identityUnderReview: (await this.index.openReviewsOf(client, root)) > 0 };
+    return this.linkedStudies(client, caller, current, root);
   }
+
+  /** The studies filed under the person `root`, those with the same PatientID not linked, and open reviews. */
+  private async linkedStudies(db: CatalogReader, caller: Caller, current: PatientStudyRow, root: string): Promise<PatientStudies> {
+    const others = await this.repo.samePerson(db, current, root, caller.principal);
+    const linked = new Set(others.map((s) => s.id));
+    const samePatientId = current.patientId === null ? [] : await this.repo.samePatientId(db, current, caller.principal);
+    const notLinked = samePatientId.filter((s) => !linked.has(s.id)).length;
+    return { current, others, notLinked, identityUnderReview: (await this.index.openReviewsOf(db, root)) > 0 };
+  }
+}
+
+function priorsView(studyUid: string, { current, others, notLinked, identityUnderReview }: PatientStudies): PriorsView {
+  const studies = [...others].sort(compareMostRecentFirst).map((s) => view(s, current));
+  return {
+    studyInstanceUid: studyUid,
+    linkedOn: current.patientId === null ? null : { patientId: true, issuer: current.issuer },
+    current: { modalities: imagingModalities(current.modalities), bodyParts: current.bodyParts, thyroid: isThyroidStudy(current) },
+    studies,
+    relevantPrior: studies.find((s) => s.earlier && s.relevant)?.studyInstanceUid ?? null,
+    notLinked,
+    identityUnderReview,
+  };
 }
 
 function view(s: PatientStudyRow, current: PatientStudyRow): PriorStudyView {

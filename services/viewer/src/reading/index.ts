@@ -1,6 +1,6 @@
 import type { Authenticator, SecureRouter } from '@yunying/auth';
 import type { IngestPipeline } from '@yunying/archive';
-import type { Pool } from '@yunying/catalog';
+import type { CatalogReader, Pool } from '@yunying/catalog';
 import type { Logger } from '@yunying/core';
 import { ReportRecords } from './record/report.record';
 import { algorithmFromConfig, loadSigningSecret, ReaderKeys } from './record/signing-keys';
@@ -15,6 +15,8 @@ import { tiradsSystemRoutes } from './tirads-system.route';
 
 export interface ReadingDeps {
   pool: Pool;
+  /** Read-only lookups where staleness is harmless (the queue list): a streaming replica, or the pool. */
+  reads?: CatalogReader;
   authenticator: Authenticator;
   /** The one write path for report SRs, its retention minimum raised to the medical-record retention. */
   reportPipeline: IngestPipeline;
@@ -28,7 +30,7 @@ export const DEFAULT_CLAIM_TTL_SECONDS = 30 * 60;
 
 /** The reading API of issue #6: the queue with claims, reports, and the clinic's study list. */
 export function readingRouters(deps: ReadingDeps): SecureRouter[] {
-  const queue = new QueueService(deps.pool, deps.claimTtlSeconds ?? DEFAULT_CLAIM_TTL_SECONDS);
+  const queue = new QueueService(deps.pool, deps.claimTtlSeconds ?? DEFAULT_CLAIM_TTL_SECONDS, deps.reads ?? deps.pool);
   const keys = new ReaderKeys(loadSigningSecret(deps.reports.signingSecretFile, deps.reports.generateMissingSecret), algorithmFromConfig(deps.reports.signingAlgorithm));
   const records = new ReportRecords({ pool: deps.pool, pipeline: deps.reportPipeline, keys, logger: deps.logger });
   const reports = new ReportService(deps.pool, records);

@@ -1,6 +1,7 @@
-import type { Pool, PoolClient } from '@yunying/catalog';
+import { clinicCondition, type Principal } from '@yunying/auth';
+import { kyselyOn, sql, type CatalogReader, type Pool, type PoolClient } from '@yunying/catalog';
 import type { QueueCursor } from './cursor';
-import type { ReadingStatus } from './reading.schemas';
+import { READING_STATUSES, type ReadingStatus } from './reading.schemas';
 
 type Db = Pool | PoolClient;
 
@@ -60,19 +61,25 @@ export interface QueueRow {
 
 export interface ClaimedStudy {
   id: string;
-  study_instance_uid: string;
-  clinic_id: string;
-  claim_expires_at: Date;
+  studyInstanceUid: string;
+  clinicId: string;
+  claimExpiresAt: Date;
 }
 
 export interface StudyState {
   id: string;
-  clinic_id: string;
-  reading_status: ReadingStatus;
-  claimed_by: string | null;
-  claimed_by_username: string | null;
-  claim_expires_at: Date | null;
-  claim_active: boolean;
+  clinicId: string;
+  readingStatus: ReadingStatus;
+  claimedBy: string | null;
+  claimedByUsername: string | null;
+  claimExpiresAt: Date | null;
+  claimActive: boolean;
+}
+
+/** studies.reading_status as its CHECK holds it (migration 0300); anything else fails here. */
+function readingStatus(studyRef: string, status: string): ReadingStatus {
+  if (!(READING_STATUSES as readonly string[]).includes(status)) throw new Error(`study ${studyRef}: unknown reading status ${status}`);
+  return status as ReadingStatus;
 }
 
 export class QueueRepository {
@@ -83,7 +90,7 @@ export class QueueRepository {
    * ordered range scan of studies_reading_queue yields at most `limit` rows after the cursor; the merge of
    * those is the page. Cost grows with clinics x statuses x limit, not with the size of the archive.
    */
-  async page(db: Db, f: QueueFilter): Promise<QueueRow[]> {
+  async page(db: CatalogReader, f: QueueFilter): Promise<QueueRow[]> {
     const params = [...f.params];
     const p = (value: unknown): string => {
       params.push(value);
@@ -144,47 +151,45 @@ export class QueueRepository {
    * unclaimed, expired, or already the caller's (renewal). Two concurrent claims serialize on the row lock;
    * the second re-checks the WHERE against the first one's row and matches nothing.
    */
-  async claim(db: Db, studyUid: string, userId: string, ttlSeconds: number, tenancySql: string, params: unknown[]): Promise<ClaimedStudy | null> {
-    const all = [...params, studyUid, userId, ttlSeconds];
-    const n = params.length;
-    const { rows } = await db.query<ClaimedStudy>(
-      `UPDATE studies s
-          SET claimed_by = $${n + 2}::uuid, claim_expires_at = now() + make_interval(secs => $${n + 3}), reading_status = 'in_reading'
-        WHERE s.study_instance_uid = $${n + 1} AND ${tenancySql}
-          AND s.reading_status <> 'reported'
-          AND (s.claimed_by IS NULL OR s.claim_expires_at <= now() OR s.claimed_by = $${n + 2}::uuid)
-       RETURNING s.id::text, s.study_instance_uid, s.clinic_id::text, s.claim_expires_at`,
-      all,
-    );
-    return rows[0] ?? null;
+  async claim(db: Db, studyUid: string, userId: string, ttlSeconds: number, principal: Principal): Promise<ClaimedStudy | null> {
+    const row = await kyselyOn(db)
+      .updateTable('studies as s')
+      .set({ claimedBy: userId, claimExpiresAt: sql<Date>`now() + make_interval(secs => ${ttlSeconds})`, readingStatus: 'in_reading' })
+      .where('s.studyInstanceUid', '=', studyUid)
+      .where(clinicCondition(principal, 's.clinic_id'))
+      .where('s.readingStatus', '<>', 'reported')
+      .where((eb) => eb.or([eb('s.claimedBy', 'is', null), eb('s.claimExpiresAt', '<=', sql<Date>`now()`), eb('s.claimedBy', '=', userId)]))
+      .returning(['s.id', 's.studyInstanceUid', 's.clinicId', 's.claimExpiresAt'])
+      .executeTakeFirst();
+    if (row === undefined) return null;
+    if (row.claimExpiresAt === null) throw new Error(`study ${row.id}: claimed without an expiry`);
+    return { ...row, claimExpiresAt: row.claimExpiresAt };
   }
 
   /** Gives the study back: only its holder can (an expired claim of theirs too, if nobody took it since). */
-  async release(db: Db, studyUid: string, userId: string, tenancySql: string, params: unknown[]): Promise<{ id: string; clinic_id: string; reading_status: ReadingStatus } | null> {
-    const n = params.length;
-    const { rows } = await db.query<{ id: string; clinic_id: string; reading_status: ReadingStatus }>(
-      `UPDATE studies s
-          SET claimed_by = NULL, claim_expires_at = NULL,
-              reading_status = CASE WHEN s.triage_status = 'triaged' THEN 'triaged' ELSE 'new' END
-        WHERE s.study_instance_uid = $${n + 1} AND ${tenancySql}
-          AND s.reading_status = 'in_reading' AND s.claimed_by = $${n + 2}::uuid
-       RETURNING s.id::text, s.clinic_id::text, s.reading_status`,
-      [...params, studyUid, userId],
-    );
-    return rows[0] ?? null;
+  async release(db: Db, studyUid: string, userId: string, principal: Principal): Promise<{ id: string; clinicId: string; readingStatus: ReadingStatus } | null> {
+    const row = await kyselyOn(db)
+      .updateTable('studies as s')
+      .set({ claimedBy: null, claimExpiresAt: null, readingStatus: sql<string>`CASE WHEN s.triage_status = 'triaged' THEN 'triaged' ELSE 'new' END` })
+      .where('s.studyInstanceUid', '=', studyUid)
+      .where(clinicCondition(principal, 's.clinic_id'))
+      .where('s.readingStatus', '=', 'in_reading')
+      .where('s.claimedBy', '=', userId)
+      .returning(['s.id', 's.clinicId', 's.readingStatus'])
+      .executeTakeFirst();
+    return row === undefined ? null : { ...row, readingStatus: readingStatus(row.id, row.readingStatus) };
   }
 
   /** The study's reading state if the caller may see it (tenancy in SQL); null otherwise. */
-  async state(db: Db, studyUid: string, tenancySql: string, params: unknown[], forUpdate = false): Promise<StudyState | null> {
-    const n = params.length;
-    const { rows } = await db.query<StudyState>(
-      `SELECT s.id::text, s.clinic_id::text, s.reading_status, s.claimed_by::text, u.username AS claimed_by_username,
-              s.claim_expires_at, coalesce(s.claim_expires_at > now(), false) AS claim_active
-         FROM studies s LEFT JOIN users u ON u.id = s.claimed_by
-        WHERE s.study_instance_uid = $${n + 1} AND ${tenancySql}
-        ${forUpdate ? 'FOR UPDATE OF s' : ''}`,
-      [...params, studyUid],
-    );
-    return rows[0] ?? null;
+  async state(db: Db, studyUid: string, principal: Principal, forUpdate = false): Promise<StudyState | null> {
+    const query = kyselyOn(db)
+      .selectFrom('studies as s')
+      .leftJoin('users as u', 'u.id', 's.claimedBy')
+      .select(['s.id', 's.clinicId', 's.readingStatus', 's.claimedBy', 'u.username as claimedByUsername', 's.claimExpiresAt'])
+      .select(sql<boolean>`coalesce(s.claim_expires_at > now(), false)`.as('claimActive'))
+      .where('s.studyInstanceUid', '=', studyUid)
+      .where(clinicCondition(principal, 's.clinic_id'));
+    const row = await (forUpdate ? query.forUpdate('s') : query).executeTakeFirst();
+    return row === undefined ? null : { ...row, readingStatus: readingStatus(row.id, row.readingStatus) };
   }
 }

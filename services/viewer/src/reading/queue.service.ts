@@ -1,5 +1,5 @@
 import { addClinicFilter } from '@yunying/auth';
-import { inTransaction, type Pool } from '@yunying/catalog';
+import { inTransaction, type CatalogReader, type Pool } from '@yunying/catalog';
 import { AppError } from '@yunying/core';
 import { decodeQueueCursor, encodeQueueCursor } from './cursor';
 import { auditReading, userIdOf, type Caller } from './reading.audit';
@@ -45,6 +45,12 @@ export class QueueService {
     private readonly pool: Pool,
     /** How long a claim lasts unless renewed (by claiming again); abandoned studies come back after it. */
     readonly claimTtlSeconds: number,
+    /**
+     * Where the list is read: a streaming replica where there is one (ServiceContext.reads). A claim or a
+     * release made a moment ago may show a second late there, which is harmless: claims and releases are
+     * decided on the primary, in one UPDATE each, and refuse what the list showed stale.
+     */
+    private readonly reads: CatalogReader = pool,
   ) {}
 
   async list(caller: Caller, query: QueueQuery): Promise<QueuePage> {
@@ -52,67 +58,64 @@ export class QueueService {
     const params: unknown[] = [];
     const tenancySql = addClinicFilter(caller.principal, 'c.id', params);
     const statuses = query.status ?? [...OPEN_STATUSES];
-    return inTransaction(this.pool, async (client) => {
-      // One extra row tells whether there is a next page.
-      const rows = await this.repo.page(client, {
-        tenancySql,
-        params,
-        statuses,
-        limit: query.limit + 1,
-        ...(query.clinic !== undefined ? { clinic: query.clinic } : {}),
-        ...(query.modality !== undefined ? { modality: query.modality } : {}),
-        ...(query.from !== undefined ? { from: query.from } : {}),
-        ...(query.to !== undefined ? { to: query.to } : {}),
-        ...(query.cursor !== undefined ? { after: decodeQueueCursor(query.cursor) } : {}),
-      });
-      const pageRows = rows.slice(0, query.limit);
-      const last = pageRows.at(-1);
-      await auditReading(client, caller, {
+    // One extra row tells whether there is a next page.
+    const rows = await this.repo.page(this.reads, {
+      tenancySql,
+      params,
+      statuses,
+      limit: query.limit + 1,
+      ...(query.clinic !== undefined ? { clinic: query.clinic } : {}),
+      ...(query.modality !== undefined ? { modality: query.modality } : {}),
+      ...(query.from !== undefined ? { from: query.from } : {}),
+      ...(query.to !== undefined ? { to: query.to } : {}),
+      ...(query.cursor !== undefined ? { after: decodeQueueCursor(query.cursor) } : {}),
+    });
+    const pageRows = rows.slice(0, query.limit);
+    const last = pageRows.at(-1);
+    // On the primary (a replica is read-only), committed before the response is sent.
+    await inTransaction(this.pool, (client) =>
+      auditReading(client, caller, {
         type: 'Query',
         details: { what: 'reading-queue', count: pageRows.length, studies: pageRows.map((r) => r.study_instance_uid) },
-      });
-      return {
-        items: pageRows.map((r) => toItem(r, me)),
-        nextCursor: rows.length > query.limit && last ? encodeQueueCursor({ rank: last.priority_rank, receivedAt: last.received_key, id: last.id }) : null,
-      };
-    });
+      }),
+    );
+    return {
+      items: pageRows.map((r) => toItem(r, me)),
+      nextCursor: rows.length > query.limit && last ? encodeQueueCursor({ rank: last.priority_rank, receivedAt: last.received_key, id: last.id }) : null,
+    };
   }
 
   async claim(caller: Caller, studyUid: string): Promise<ClaimResult> {
     const me = userIdOf(caller);
     return inTransaction(this.pool, async (client) => {
-      const params: unknown[] = [];
-      const tenancySql = addClinicFilter(caller.principal, 's.clinic_id', params);
-      const claimed = await this.repo.claim(client, studyUid, me, this.claimTtlSeconds, tenancySql, params);
+      const claimed = await this.repo.claim(client, studyUid, me, this.claimTtlSeconds, caller.principal);
       if (!claimed) {
-        const state = await this.repo.state(client, studyUid, tenancySql, params);
+        const state = await this.repo.state(client, studyUid, caller.principal);
         if (!state) throw new AppError('not_found', 'Study not found');
-        if (state.reading_status === 'reported') throw new AppError('conflict', 'The study is already reported; add an addendum to the report instead');
+        if (state.readingStatus === 'reported') throw new AppError('conflict', 'The study is already reported; add an addendum to the report instead');
         throw new AppError('conflict', 'The study is being read by someone else', {
-          details: { claimedBy: state.claimed_by_username, claimExpiresAt: state.claim_expires_at?.toISOString() ?? null },
+          details: { claimedBy: state.claimedByUsername, claimExpiresAt: state.claimExpiresAt?.toISOString() ?? null },
         });
       }
       // Opening a study for reading starts its reading time (the dashboard's open -> sign).
-      await recordOpened(client, claimed.id, me, claimed.clinic_id);
+      await recordOpened(client, claimed.id, me, claimed.clinicId);
       await auditReading(client, caller, {
         type: 'DICOM Instances Accessed',
         action: 'U',
-        studyInstanceUid: claimed.study_instance_uid,
-        clinicId: claimed.clinic_id,
+        studyInstanceUid: claimed.studyInstanceUid,
+        clinicId: claimed.clinicId,
         details: { what: 'claim', ttlSeconds: this.claimTtlSeconds },
       });
-      return { studyInstanceUid: claimed.study_instance_uid, status: 'in_reading', claimExpiresAt: claimed.claim_expires_at.toISOString() };
+      return { studyInstanceUid: claimed.studyInstanceUid, status: 'in_reading', claimExpiresAt: claimed.claimExpiresAt.toISOString() };
     });
   }
 
   async release(caller: Caller, studyUid: string): Promise<{ studyInstanceUid: string; status: ReadingStatus }> {
     const me = userIdOf(caller);
     return inTransaction(this.pool, async (client) => {
-      const params: unknown[] = [];
-      const tenancySql = addClinicFilter(caller.principal, 's.clinic_id', params);
-      const released = await this.repo.release(client, studyUid, me, tenancySql, params);
+      const released = await this.repo.release(client, studyUid, me, caller.principal);
       if (!released) {
-        const state = await this.repo.state(client, studyUid, tenancySql, params);
+        const state = await this.repo.state(client, studyUid, caller.principal);
         if (!state) throw new AppError('not_found', 'Study not found');
         throw new AppError('conflict', 'Only the reader holding the claim can release it');
       }
@@ -120,10 +123,10 @@ export class QueueService {
         type: 'DICOM Instances Accessed',
         action: 'U',
         studyInstanceUid: studyUid,
-        clinicId: released.clinic_id,
+        clinicId: released.clinicId,
         details: { what: 'release' },
       });
-      return { studyInstanceUid: studyUid, status: released.reading_status };
+      return { studyInstanceUid: studyUid, status: released.readingStatus };
     });
   }
 }

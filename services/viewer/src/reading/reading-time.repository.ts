@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from '@yunying/catalog';
+import { kyselyOn, sql, type Pool, type PoolClient } from '@yunying/catalog';
 
 type Db = Pool | PoolClient;
 
@@ -8,14 +8,21 @@ type Db = Pool | PoolClient;
  */
 export async function recordOpened(db: Db, studyRef: string, readerUserId: string, clinicId: string): Promise<void> {
   // The first claim counts; renewals and re-claims by the same reader keep it.
-  await db.query(
-    `INSERT INTO reading_times (study_ref, reader_user_id, clinic_id) VALUES ($1, $2, $3) ON CONFLICT (study_ref, reader_user_id) DO NOTHING`,
-    [studyRef, readerUserId, clinicId],
-  );
+  await kyselyOn(db)
+    .insertInto('readingTimes')
+    .values({ studyRef, readerUserId, clinicId })
+    .onConflict((oc) => oc.columns(['studyRef', 'readerUserId']).doNothing())
+    .execute();
 }
 
 export async function recordSigned(db: Db, studyRef: string, readerUserId: string): Promise<void> {
-  await db.query(`UPDATE reading_times SET signed_at = now() WHERE study_ref = $1 AND reader_user_id = $2 AND signed_at IS NULL`, [studyRef, readerUserId]);
+  await kyselyOn(db)
+    .updateTable('readingTimes')
+    .set({ signedAt: sql<Date>`now()` })
+    .where('studyRef', '=', studyRef)
+    .where('readerUserId', '=', readerUserId)
+    .where('signedAt', 'is', null)
+    .execute();
 }
 
 export interface ReadingTimeStats {

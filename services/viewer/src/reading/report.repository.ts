@@ -130,53 +130,83 @@ export class ReportRepository {
   }
 
   async latestVersion(db: Db, studyRef: string): Promise<number> {
-    const { rows } = await db.query<{ v: number | null }>('SELECT max(version) AS v FROM reports WHERE study_ref = $1', [studyRef]);
-    return rows[0]?.v ?? 0;
+    const row = await kyselyOn(db)
+      .selectFrom('reports')
+      .select((eb) => eb.fn.max('version').as('v'))
+      .where('studyRef', '=', studyRef)
+      .executeTakeFirst();
+    return row?.v ?? 0;
   }
 
   async insert(db: Db, row: { studyRef: string; version: number; kind: 'report' | 'addendum'; authorUserId: string; content: StoredContent; signed: boolean }): Promise<void> {
     const c = row.content;
-    await db.query(
-      `INSERT INTO reports (study_ref, version, kind, author_user_id, tirads_category, findings, impression, ai_result_ref,
-                            ai_suggestion_accepted, status, signed_at, nodules, tirads_system)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11::boolean THEN now() END, $12::jsonb, $13)`,
-      [row.studyRef, row.version, row.kind, row.authorUserId, c.tiradsCategory, c.findings, c.impression, c.aiResultRef, c.aiSuggestionAccepted, row.signed ? 'signed' : 'draft', row.signed, JSON.stringify(c.nodules), c.tiradsSystem],
-    );
+    await kyselyOn(db)
+      .insertInto('reports')
+      .values({
+        studyRef: row.studyRef,
+        version: row.version,
+        kind: row.kind,
+        authorUserId: row.authorUserId,
+        tiradsCategory: c.tiradsCategory,
+        findings: c.findings,
+        impression: c.impression,
+        aiResultRef: c.aiResultRef,
+        aiSuggestionAccepted: c.aiSuggestionAccepted,
+        status: row.signed ? 'signed' : 'draft',
+        signedAt: row.signed ? sql<Date>`now()` : null,
+        nodules: JSON.stringify(c.nodules),
+        tiradsSystem: c.tiradsSystem,
+      })
+      .execute();
   }
 
   /** Replaces the content of the study's draft (never a signed row: the WHERE and the trigger both refuse). */
   async updateDraft(db: Db, studyRef: string, version: number, authorUserId: string, c: StoredContent): Promise<boolean> {
-    const { rowCount } = await db.query(
-      `UPDATE reports SET author_user_id = $3, tirads_category = $4, findings = $5, impression = $6, ai_result_ref = $7,
-              ai_suggestion_accepted = $8, nodules = $9::jsonb, updated_at = now()
-        WHERE study_ref = $1 AND version = $2 AND status = 'draft'`,
-      [studyRef, version, authorUserId, c.tiradsCategory, c.findings, c.impression, c.aiResultRef, c.aiSuggestionAccepted, JSON.stringify(c.nodules)],
-    );
-    return rowCount === 1;
+    const result = await kyselyOn(db)
+      .updateTable('reports')
+      .set({
+        authorUserId,
+        tiradsCategory: c.tiradsCategory,
+        findings: c.findings,
+        impression: c.impression,
+        aiResultRef: c.aiResultRef,
+        aiSuggestionAccepted: c.aiSuggestionAccepted,
+        nodules: JSON.stringify(c.nodules),
+        updatedAt: sql<Date>`now()`,
+      })
+      .where('studyRef', '=', studyRef)
+      .where('version', '=', version)
+      .where('status', '=', 'draft')
+      .executeTakeFirst();
+    return result.numUpdatedRows === 1n;
   }
 
   async sign(db: Db, studyRef: string, version: number, signerUserId: string): Promise<boolean> {
-    const { rowCount } = await db.query(
-      `UPDATE reports SET status = 'signed', signed_at = now(), updated_at = now(), author_user_id = $3
-        WHERE study_ref = $1 AND version = $2 AND status = 'draft'`,
-      [studyRef, version, signerUserId],
-    );
-    return rowCount === 1;
+    const result = await kyselyOn(db)
+      .updateTable('reports')
+      .set({ status: 'signed', signedAt: sql<Date>`now()`, updatedAt: sql<Date>`now()`, authorUserId: signerUserId })
+      .where('studyRef', '=', studyRef)
+      .where('version', '=', version)
+      .where('status', '=', 'draft')
+      .executeTakeFirst();
+    return result.numUpdatedRows === 1n;
   }
 
   async markReported(db: Db, studyRef: string): Promise<void> {
-    await db.query("UPDATE studies SET reading_status = 'reported', claimed_by = NULL, claim_expires_at = NULL WHERE id = $1", [studyRef]);
+    await kyselyOn(db).updateTable('studies').set({ readingStatus: 'reported', claimedBy: null, claimExpiresAt: null }).where('id', '=', studyRef).execute();
   }
 
   async aiResultBelongsTo(db: Db, aiResultId: string, studyRef: string): Promise<boolean> {
-    const { rows } = await db.query('SELECT 1 FROM ai_results WHERE id = $1 AND study_ref = $2', [aiResultId, studyRef]);
-    return rows.length === 1;
+    return (await this.aiResultOfStudy(db, aiResultId, studyRef)) !== undefined;
   }
 
   /** The per-image JSON of one AI result of the study (what an AI-marked report field is checked against). */
   async aiResultImages(db: Db, aiResultId: string, studyRef: string): Promise<unknown> {
-    const { rows } = await db.query<{ images: unknown }>('SELECT images FROM ai_results WHERE id = $1 AND study_ref = $2', [aiResultId, studyRef]);
-    return rows[0]?.images ?? null;
+    return (await this.aiResultOfStudy(db, aiResultId, studyRef))?.images ?? null;
+  }
+
+  private async aiResultOfStudy(db: Db, aiResultId: string, studyRef: string) {
+    return kyselyOn(db).selectFrom('aiResults').select('images').where('id', '=', aiResultId).where('studyRef', '=', studyRef).executeTakeFirst();
   }
 
   async aiResults(db: Db, studyRef: string): Promise<StudyAiResultRow[]> {

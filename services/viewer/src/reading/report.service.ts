@@ -1,4 +1,3 @@
-import { addClinicFilter } from '@yunying/auth';
 import { inTransaction, type Pool, type PoolClient } from '@yunying/catalog';
 import { AppError } from '@yunying/core';
 import { decodeClinicStudiesCursor, encodeClinicStudiesCursor } from './cursor';
@@ -72,10 +71,10 @@ export class ReportService {
       await auditReading(client, caller, {
         type: 'DICOM Instances Accessed',
         studyInstanceUid: studyUid,
-        clinicId: study.clinic_id,
+        clinicId: study.clinicId,
         details: { what: 'report', versions: rows.map((r) => r.version) },
       });
-      const tiradsSystem = rows.find((r) => r.version === 1)?.tiradsSystem ?? (await this.reports.clinicSystem(client, study.clinic_id));
+      const tiradsSystem = rows.find((r) => r.version === 1)?.tiradsSystem ?? (await this.reports.clinicSystem(client, study.clinicId));
       return { studyInstanceUid: studyUid, tiradsSystem, versions: rows.map(toView) };
     });
   }
@@ -90,7 +89,7 @@ export class ReportService {
       const existing = await this.reports.byVersion(client, study.id, 1);
       if (existing?.status === 'signed') throw new AppError('conflict', 'The report is signed and cannot be changed; add an addendum');
       // A version keeps the system it was begun in; a new one takes the clinic's current choice.
-      const system = (existing?.tiradsSystem as TiradsSystem | undefined) ?? (await this.reports.clinicSystem(client, study.clinic_id));
+      const system = (existing?.tiradsSystem as TiradsSystem | undefined) ?? (await this.reports.clinicSystem(client, study.clinicId));
       const stored = storedContent(content, system);
       if (existing) await this.reports.updateDraft(client, study.id, 1, me, stored);
       else await this.reports.insert(client, { studyRef: study.id, version: 1, kind: 'report', authorUserId: me, content: stored, signed: false });
@@ -98,7 +97,7 @@ export class ReportService {
         type: 'DICOM Instances Accessed',
         action: existing ? 'U' : 'C',
         studyInstanceUid: studyUid,
-        clinicId: study.clinic_id,
+        clinicId: study.clinicId,
         // `tirads`: how many structured nodule entries, never their content.
         details: { what: 'report', version: 1, status: 'draft', tirads: content.nodules.length },
       });
@@ -123,7 +122,7 @@ export class ReportService {
           const pending = row.authorUserId === me ? await this.records.pending(client, row, study.id) : null;
           if (pending === null) continue;
           await reauthenticate(this.pool, caller, password);
-          return { view: toView(row), sr: pending, clinicId: study.clinic_id };
+          return { view: toView(row), sr: pending, clinicId: study.clinicId };
         }
         throw new AppError('conflict', 'The report is already signed');
       }
@@ -142,11 +141,11 @@ export class ReportService {
         type: 'DICOM Instances Accessed',
         action: 'U',
         studyInstanceUid: studyUid,
-        clinicId: study.clinic_id,
+        clinicId: study.clinicId,
         details: { what: 'report', version: 1, status: 'signed', tirads: nodules.length },
       });
       const signed = await this.mustRead(client, study.id, 1);
-      return { view: toView(signed), sr: await this.records.prepare(client, signed, study.id, me), clinicId: study.clinic_id };
+      return { view: toView(signed), sr: await this.records.prepare(client, signed, study.id, me), clinicId: study.clinicId };
     });
     await this.storeSr(sr, view.id, clinicId, caller);
     return view;
@@ -162,7 +161,7 @@ export class ReportService {
       await auditReading(client, caller, {
         type: 'DICOM Instances Accessed',
         studyInstanceUid: studyUid,
-        clinicId: study.clinic_id,
+        clinicId: study.clinicId,
         details: { what: 'report-signature', version },
       });
       return { studyInstanceUid: studyUid, version, ...(await this.records.verify(client, row, studyUid)) };
@@ -195,11 +194,11 @@ export class ReportService {
         type: 'DICOM Instances Accessed',
         action: 'C',
         studyInstanceUid: studyUid,
-        clinicId: study.clinic_id,
+        clinicId: study.clinicId,
         details: { what: 'report', version, kind: 'addendum', status: 'signed', tirads: content.nodules.length },
       });
       const signed = await this.mustRead(client, study.id, version);
-      return { view: toView(signed), sr: await this.records.prepare(client, signed, study.id, me), clinicId: study.clinic_id };
+      return { view: toView(signed), sr: await this.records.prepare(client, signed, study.id, me), clinicId: study.clinicId };
     });
     await this.storeSr(sr, view.id, clinicId, caller);
     return view;
@@ -212,7 +211,7 @@ export class ReportService {
       await auditReading(client, caller, {
         type: 'DICOM Instances Accessed',
         studyInstanceUid: studyUid,
-        clinicId: study.clinic_id,
+        clinicId: study.clinicId,
         details: { what: 'ai-results', count: rows.length },
       });
       return { studyInstanceUid: studyUid, results: rows.map(aiResultView) };
@@ -256,9 +255,7 @@ export class ReportService {
 
   /** The study if the caller's clinics include it (tenancy in SQL), else 404: another clinic's study looks absent. */
   private async visibleStudy(client: PoolClient, caller: Caller, studyUid: string, forUpdate: boolean): Promise<StudyState> {
-    const params: unknown[] = [];
-    const tenancySql = addClinicFilter(caller.principal, 's.clinic_id', params);
-    const study = await this.studies.state(client, studyUid, tenancySql, params, forUpdate);
+    const study = await this.studies.state(client, studyUid, caller.principal, forUpdate);
     if (!study) throw new AppError('not_found', 'Study not found');
     return study;
   }
@@ -295,8 +292,8 @@ export interface ClinicStudyView {
 }
 
 function assertHoldsClaim(study: StudyState, me: string): void {
-  if (study.reading_status === 'reported') throw new AppError('conflict', 'The study is reported; add an addendum instead');
-  if (!(study.claim_active && study.claimed_by === me)) throw new AppError('conflict', 'Claim the study before writing its report');
+  if (study.readingStatus === 'reported') throw new AppError('conflict', 'The study is reported; add an addendum instead');
+  if (!(study.claimActive && study.claimedBy === me)) throw new AppError('conflict', 'Claim the study before writing its report');
 }
 
 /** The request's content with the server's scores: a client's TR level never reaches the record. */
