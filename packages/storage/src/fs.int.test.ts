@@ -5,6 +5,7 @@ import { AppError } from '@yunying/core';
 import { objectKey, sha256Hex } from './keys';
 import { ReplicatedStore } from './replicated.store';
 import { FsReplicaTarget } from './fs.target';
+import { waitFor } from '../../../test/support/wait';
 import { takeFsTargetOffline, tempFsTargets, type TempFsTargets } from './testing';
 
 const FUTURE = new Date('2045-01-01T00:00:00.000Z');
@@ -158,6 +159,39 @@ describe('ReplicatedStore over three fs targets', () => {
     expect((await fs.stat(fileOf(temp.targets[1]!, first.key))).mtimeMs).toBe(mtime);
     const longer = await store.put(bytes, { retainUntil: new Date('2050-01-01T00:00:00Z') });
     expect(longer.copies.every((c) => c.retainUntil.toISOString() === '2050-01-01T00:00:00.000Z')).toBe(true);
+  });
+
+  it('starts with the write quorum prepared while one target is unreachable, and prepares it once it is back (#18)', async () => {
+    // The third disk's mount point is a file: preparing it fails as an unmounted or unreachable target does.
+    const mountPoint = path.join(temp.dir, 'unmounted');
+    await fs.writeFile(mountPoint, 'not a directory');
+    const late = new FsReplicaTarget({ name: 'fs-late', root: path.join(mountPoint, 'disk') });
+    const targets = [temp.targets[0] as FsReplicaTarget, temp.targets[1] as FsReplicaTarget, late];
+    await expectAppError(new ReplicatedStore({ targets }).init(20), 'unavailable');
+
+    const degraded = new ReplicatedStore({ targets, writeQuorum: 2 });
+    await degraded.init(20);
+    try {
+      expect(degraded.unpreparedTargets()).toEqual(['fs-late']);
+      const during = await degraded.put(randomBytes(300), { retainUntil: FUTURE });
+      expect(during.copies.map((c) => c.target).sort()).toEqual(['fs-1', 'fs-2']);
+      expect(during.failed.map((f) => f.target)).toEqual(['fs-late']);
+
+      await fs.rm(mountPoint);
+      await fs.mkdir(mountPoint);
+      await waitFor('the late target prepared in the background', () => Promise.resolve(degraded.unpreparedTargets().length === 0), 10_000);
+      const after = await degraded.put(randomBytes(300), { retainUntil: FUTURE });
+      expect(after.copies.map((c) => c.target).sort()).toEqual(['fs-1', 'fs-2', 'fs-late']);
+    } finally {
+      degraded.stopPreparing();
+    }
+  });
+
+  it('refuses to start when a target is misconfigured, whatever the quorum', async () => {
+    // A second target configured on the first one's root would make three copies two.
+    const twin = new FsReplicaTarget({ name: 'fs-twin', root: (temp.targets[0] as FsReplicaTarget).root });
+    const targets = [temp.targets[1] as FsReplicaTarget, temp.targets[2] as FsReplicaTarget, twin];
+    await expectAppError(new ReplicatedStore({ targets, writeQuorum: 2 }).init(20), 'config_invalid');
   });
 
   it('with quorum 3 and one target down, refuses with a retryable unavailable naming the failed target', async () => {

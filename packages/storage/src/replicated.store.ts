@@ -102,6 +102,8 @@ export class ReplicatedStore {
   private readonly retryAfterSeconds: number;
   private readonly logger: Logger | undefined;
   private readonly copyVersions: CopyVersionLookup | undefined;
+  /** Targets unreachable at start, with the timer of their next preparation attempt. */
+  private readonly unprepared = new Map<string, ReturnType<typeof setTimeout>>();
 
   constructor(options: ReplicatedStoreOptions) {
     const replicas = options.replicas ?? 3;
@@ -123,9 +125,63 @@ export class ReplicatedStore {
     this.copyVersions = options.copyVersions;
   }
 
-  /** Prepares every target (fs roots, S3 buckets with Object Lock). Throws on the first that fails. */
-  async init(): Promise<void> {
-    for (const target of this.targets) await target.init();
+  /**
+   * Prepares every target (fs roots, S3 buckets with Object Lock), all at once. A misconfigured target
+   * (config_invalid: a bucket without Object Lock, a root that belongs to another replica) stops the start.
+   * One that cannot be reached does not, as long as the write quorum is prepared: an ingest process must be
+   * able to come back during one endpoint's outage (bench:scale-out found that it could not). It is prepared
+   * again in the background every `retryPrepareMs` until it answers; until then copies to it fail like any
+   * copy to a down endpoint (the quorum rule decides, the keeper repairs), and no copy can land unlocked:
+   * each PutObject carries its own retention, which a bucket without Object Lock refuses.
+   */
+  async init(retryPrepareMs = 10_000): Promise<void> {
+    const settled = await Promise.allSettled(this.targets.map((t) => t.init()));
+    const unreachable: { target: ReplicaTarget; reason: unknown }[] = [];
+    settled.forEach((outcome, i) => {
+      const target = this.targets[i];
+      if (outcome.status === 'rejected' && target !== undefined) unreachable.push({ target, reason: outcome.reason });
+    });
+    const misconfigured = unreachable.find(({ reason }) => isAppError(reason) && reason.code === 'config_invalid');
+    if (misconfigured) throw misconfigured.reason;
+    if (this.targets.length - unreachable.length < this.writeQuorum) throw unreachable[0]?.reason;
+    for (const { target, reason } of unreachable) {
+      this.logger?.warn({ replica: target.name, err: describeError(reason) }, 'storage: replica target unreachable at start; preparing it in the background');
+      this.prepareLater(target, retryPrepareMs);
+    }
+  }
+
+  /** Names of the targets not prepared yet (unreachable at start, being retried). */
+  unpreparedTargets(): string[] {
+    return [...this.unprepared.keys()];
+  }
+
+  /** Stops the background preparation of unreachable targets (on shutdown). */
+  stopPreparing(): void {
+    for (const timer of this.unprepared.values()) clearTimeout(timer);
+    this.unprepared.clear();
+  }
+
+  private prepareLater(target: ReplicaTarget, delayMs: number): void {
+    const timer = setTimeout(() => {
+      if (!this.unprepared.has(target.name)) return;
+      target.init().then(
+        () => {
+          this.unprepared.delete(target.name);
+          this.logger?.info({ replica: target.name }, 'storage: replica target prepared');
+        },
+        (error: unknown) => {
+          if (!this.unprepared.has(target.name)) return;
+          if (isAppError(error) && error.code === 'config_invalid') {
+            // An operator has to act: copies to it keep failing and the scrubber keeps reporting them.
+            this.logger?.error({ replica: target.name, err: describeError(error) }, 'storage: replica target is misconfigured');
+            return;
+          }
+          this.prepareLater(target, delayMs);
+        },
+      );
+    }, delayMs);
+    timer.unref();
+    this.unprepared.set(target.name, timer);
   }
 
   target(name: string): ReplicaTarget {
