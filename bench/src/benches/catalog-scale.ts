@@ -734,7 +734,8 @@ export function catalogScaleTables(r: CatalogScaleResult, requests: number): Tab
     title: `Catalog at scale: p50 / p95 (ms) per size in instance rows; ${requests} sequential requests per QIDO/queue kind, writes as listed`,
     columns: ['request', ...r.sizes.flatMap((s) => [`p50 ${label(s)}`, `p95 ${label(s)}`]), 'p95 largest / smallest', '≤ 1.5'],
     rows: kinds.map((kind) => {
-      const q = ratio(p95Of(last, kind), p95Of(first, kind));
+      // One size alone has nothing to compare with (a kept database measured on its own: --compare).
+      const q = r.sizes.length > 1 ? ratio(p95Of(last, kind), p95Of(first, kind)) : null;
       return [kind, ...r.sizes.flatMap((s) => [p50Of(s, kind), p95Of(s, kind)]), q, q === null ? '—' : q <= 1.5 ? 'yes' : 'NO'];
     }),
     notes: [...(r.stopped ? [`stopped: ${r.stopped}`] : []), ...r.sizes.map(
