@@ -10,6 +10,7 @@ import { queryTable, runQuery } from './benches/query';
 import { retrieveTable, runRetrieve } from './benches/retrieve';
 import { runScale, scaleTable } from './benches/scale';
 import { catalogScaleTables, runCatalogScale } from './benches/catalog-scale';
+import { catalogScaleMode, compareKeptCatalogs, keptLoadTable, loadKeptCatalog, measureKeptCatalog } from './benches/catalog-kept';
 import { targetsTable, type RunData } from './benches/targets';
 import { runTriage, triageTable } from './benches/triage';
 import { modelTable, runModel } from './benches/model';
@@ -30,6 +31,13 @@ const USAGE = `usage: node bench/dist/cli.js <corpus|physical|ingest|explain|que
   --sizes 1000000,...    catalog-scale: instance rows to grow through (default 1000000,5000000,20000000);
                          --requests N per QIDO/queue kind (default 200); --writes N studies per size (default 40);
                          --min-free-gb N: stop before a size that would leave less disk free (default 10)
+  catalog-scale, loading split from measuring (kept databases on the machine's PostgreSQL, --postgres-url or
+  BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres; run WITHOUT run-in-netns.sh):
+                         --database NAME --load-only --sizes N[,M]: create NAME if needed, grow its catalog to
+                         each size (default 1000000) and keep it; a loader under nice/ionice -c3 lowers its
+                         PostgreSQL backend likewise;
+                         --database NAME --measure-only: measure the loaded catalog, keep the result in NAME;
+                         --compare NAME1,NAME2,...: per-size table of their latest measurements, p95 largest/smallest
 Run inside bench/run-in-netns.sh (a private network namespace: Orthanc binds every interface).`;
 
 /**
@@ -109,13 +117,28 @@ async function main(): Promise<void> {
       return;
     }
     case 'catalog-scale': {
+      const mode = catalogScaleMode(args);
+      if (mode.kind === 'compare') {
+        const r = await compareKeptCatalogs(args, mode.databases);
+        publish('catalog-scale-compare', catalogScaleTables(r, r.requests), r, machine);
+        return;
+      }
       const lab = new Lab();
       stopOnSignal(lab);
       try {
-        await lab.startPostgres();
-        await lab.startRedis();
-        const r = await runCatalogScale(lab, args);
-        publish('catalog-scale', catalogScaleTables(r, args.number('requests', 200)), r, machine);
+        if (mode.kind === 'load') {
+          const r = await loadKeptCatalog(lab, args, mode.database);
+          // The kept Yunying's secrets stay in the database, not in the published JSON.
+          publish(`catalog-scale-load-${mode.database}`, [keptLoadTable(mode.database, r.state, r.stopped)], { database: mode.database, studies: r.state.studies, steps: r.state.steps, stopped: r.stopped }, machine);
+        } else if (mode.kind === 'measure') {
+          const r = await measureKeptCatalog(lab, args, mode.database);
+          publish(`catalog-scale-${mode.database}`, catalogScaleTables(r, args.number('requests', 200)), r, machine);
+        } else {
+          await lab.startPostgres();
+          await lab.startRedis();
+          const r = await runCatalogScale(lab, args);
+          publish('catalog-scale', catalogScaleTables(r, args.number('requests', 200)), r, machine);
+        }
       } finally {
         await lab.close();
       }

@@ -66,6 +66,14 @@ export class Lab {
     this.postgresUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
   }
 
+  /**
+   * A PostgreSQL the lab did not start and does not stop (catalog-scale --database: a catalog loaded once
+   * and measured later, in a database of the machine's own server).
+   */
+  useExternalPostgres(url: string): void {
+    this.postgresUrl = url;
+  }
+
   async startRedis(): Promise<void> {
     const port = await freePort();
     const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.work], { stdio: 'ignore' });
@@ -74,8 +82,12 @@ export class Lab {
     this.redisUrl = `redis://127.0.0.1:${port}`;
   }
 
-  /** Fresh Yunying: its own schema, replica roots and queue prefix; one launcher process per role. */
-  async startYunying(roles: ('ingest' | 'viewer' | 'inference' | 'all')[], extraEnv: Record<string, string> = {}): Promise<Yunying> {
+  /**
+   * Fresh Yunying: its own schema, replica roots and queue prefix; one launcher process per role.
+   * With `kept`, a Yunying whose catalog outlives the run: the schema is kept at stop, and a catalog seeded
+   * by an earlier run (kept.state) is started again with that run's secrets and users instead of a new seed.
+   */
+  async startYunying(roles: ('ingest' | 'viewer' | 'inference' | 'all')[], extraEnv: Record<string, string> = {}, kept?: { schema: string; state: KeptYunyingState | null }): Promise<Yunying> {
     const id = randomBytes(4).toString('hex');
     const dataDir = path.join(this.work, `yunying-${id}`);
     fs.mkdirSync(dataDir);
@@ -83,18 +95,22 @@ export class Lab {
     const macKeyFile = path.join(dataDir, 'secrets', 'audit-mac.keys');
     const signingKeyFile = path.join(dataDir, 'secrets', 'audit-signing.pem');
     const storageKeyFile = path.join(dataDir, 'secrets', 'storage.keys');
-    createSecretFileOnce(macKeyFile, newAuditKeyLine());
-    createSecretFileOnce(signingKeyFile, generateCheckpointSigningKeyPem());
-    createSecretFileOnce(storageKeyFile, newStorageKeyLine());
+    const previous = kept?.state ?? null;
+    const secrets = previous?.secrets ?? { auditMac: newAuditKeyLine(), auditSigning: generateCheckpointSigningKeyPem(), storage: newStorageKeyLine() };
+    createSecretFileOnce(macKeyFile, secrets.auditMac);
+    createSecretFileOnce(signingKeyFile, secrets.auditSigning);
+    createSecretFileOnce(storageKeyFile, secrets.storage);
+    const schema = kept?.schema ?? `bench_${id}`;
+    const tokenSecret = previous?.tokenSecret ?? `bench-secret-${id}`.padEnd(48, 'x');
     const env: Record<string, string> = {
       NODE_ENV: 'production',
       AUDIT_MAC_KEY_FILE: macKeyFile,
       AUDIT_SIGNING_KEY_FILE: signingKeyFile,
       STORAGE_KEY_FILE: storageKeyFile,
       LOG_LEVEL: 'warn',
-      AUTH_TOKEN_SECRET: `bench-secret-${id}`.padEnd(48, 'x'),
+      AUTH_TOKEN_SECRET: tokenSecret,
       DATABASE_URL: this.postgresUrl,
-      DATABASE_SCHEMA: `bench_${id}`,
+      DATABASE_SCHEMA: schema,
       REDIS_URL: this.redisUrl,
       QUEUE_PREFIX: `bench${id}`,
       DATA_DIR: dataDir,
@@ -108,10 +124,22 @@ export class Lab {
     // BENCH_NODE_OPTIONS reaches the Yunying processes only (e.g. --require of a profiler preload; Node refuses --cpu-prof there).
     const nodeOptions = process.env.BENCH_NODE_OPTIONS;
     const childEnv = { PATH: process.env.PATH ?? '', ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}), ...env };
-    const seeded = await run(process.execPath, [path.join(REPO_ROOT, 'services/launcher/dist/seed.cli.js'), '--json'], { cwd: REPO_ROOT, env: childEnv });
-    const demo = JSON.parse(seeded.stdout.trim()) as { users: { username: string; password: string }[]; apiKey: { key: string } | null };
-    const pool = createPool({ url: this.postgresUrl, schema: env.DATABASE_SCHEMA ?? '', poolSize: 4 });
-    const clinics = await createBenchClinics(pool, env.AUTH_TOKEN_SECRET ?? '');
+    const pool = createPool({ url: this.postgresUrl, schema, poolSize: 4 });
+    let radiologist: { username: string; password: string } | null;
+    let clinicKeys: string[];
+    if (previous) {
+      radiologist = previous.radiologist;
+      clinicKeys = previous.clinicKeys;
+      // The TOTP key of each user was kept by the earlier run's process only (as an authenticator app keeps
+      // it) and is sealed under its token secret: enrolment starts over at the next sign-in.
+      await pool.query(`DELETE FROM user_totp`);
+    } else {
+      const seeded = await run(process.execPath, [path.join(REPO_ROOT, 'services/launcher/dist/seed.cli.js'), '--json'], { cwd: REPO_ROOT, env: childEnv });
+      const demo = JSON.parse(seeded.stdout.trim()) as { users: { username: string; password: string }[]; apiKey: { key: string } | null };
+      clinicKeys = (await createBenchClinics(pool, tokenSecret)).keys;
+      const seededRadiologist = demo.users.find((u) => u.username === 'radiologist');
+      radiologist = seededRadiologist ? { username: seededRadiologist.username, password: seededRadiologist.password } : null;
+    }
     const processes: ChildProcess[] = [];
     const urls: Record<string, string> = {};
     for (const role of roles) {
@@ -120,23 +148,23 @@ export class Lab {
       this.children.push(child);
       for (const s of started) urls[s.role] = s.url;
     }
-    const radiologist = demo.users.find((u) => u.username === 'radiologist');
     const yunying: Yunying = {
       env,
       urls,
       pool,
-      clinicKeys: clinics.keys,
+      clinicKeys,
       aeTitle: 'DEMO_US',
       dimsePort: Number(env.DIMSE_PORT),
-      radiologist: radiologist ? { username: radiologist.username, password: radiologist.password } : null,
+      radiologist,
       dataDir,
+      kept: kept ? { secrets, tokenSecret, radiologist, clinicKeys } : null,
       pids: processes.map((c) => c.pid ?? 0),
       stop: async () => {
         for (const child of processes) {
           if (child.exitCode === null) child.kill('SIGTERM');
         }
         await Promise.all(processes.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : Promise.resolve())));
-        await pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(env.DATABASE_SCHEMA ?? '')} CASCADE`).catch(() => undefined);
+        if (!kept) await pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`).catch(() => undefined);
         await pool.end();
         // Replica files are read-only by design; this tree is the benchmark's own.
         await run('chmod', ['-R', 'u+w', dataDir]).catch(() => undefined);
@@ -234,7 +262,20 @@ export interface Yunying {
   dataDir: string;
   /** Launcher process ids, one per role. */
   pids: number[];
+  /** What starting this Yunying again on its kept schema needs (startYunying's `kept`), or null. */
+  kept: KeptYunyingState | null;
   stop: () => Promise<void>;
+}
+
+/**
+ * A kept Yunying's secrets and users, stored with its catalog by the caller. Bench-only values of a
+ * generated catalog (no patient data): they are what a kept deployment's volume would hold.
+ */
+export interface KeptYunyingState {
+  secrets: { auditMac: string; auditSigning: string; storage: string };
+  tokenSecret: string;
+  radiologist: { username: string; password: string } | null;
+  clinicKeys: string[];
 }
 
 export interface Orthanc {

@@ -174,6 +174,19 @@ describe('IngestPipeline failure branches (real PostgreSQL, fs replicas)', () =>
     expect(JSON.stringify(alerts.rows)).not.toMatch(/Other\^Person|PID0002/);
   });
 
+  test("a new instance in another clinic's study is refused and alerted under the study's clinic", async () => {
+    const studyInstanceUid = newUid();
+    expect(await pipeline.ingest(makeInstance({ studyInstanceUid }), sender(clinicA))).toMatchObject({ status: 'stored' });
+    const sopInstanceUid = newUid();
+    const outcome = await pipeline.ingest(makeInstance({ studyInstanceUid, sopInstanceUid }), sender(clinicB));
+    expect(outcome).toMatchObject({ status: 'rejected', reason: 'uid_conflict', retryable: false, sopInstanceUid });
+    const alerts = await catalog.pool.query<{ clinic_id: string; details: Record<string, unknown> }>(
+      "SELECT clinic_id::text, details FROM audit_events WHERE event_type = 'Security Alert' AND details->>'sopInstanceUid' = $1",
+      [sopInstanceUid],
+    );
+    expect(alerts.rows).toEqual([{ clinic_id: clinicA, details: expect.objectContaining({ senderClinicId: clinicB, otherClinic: true }) }]);
+  });
+
   test('two clinics racing with one SOP Instance UID: one is stored, the other refused, nothing of it kept', async () => {
     const sopInstanceUid = newUid();
     const studyA = newUid();

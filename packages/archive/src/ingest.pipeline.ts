@@ -11,6 +11,7 @@ import { IngestBatch, type BatchLimits } from './ingest.batch';
 import { GroupCommitter, type GroupCommitLimits } from './group-commit';
 import type { InstanceOutcome, Prepared, Sender, StagingPipeline, Staged } from './ingest.types';
 import { recordedOfParsed } from './instance-record';
+import { otherClinicHoldingUids } from './uid-holder.repository';
 
 /**
  * The ingest pipeline (ARCHITECTURE "The data path", steps 2-4), shared by STOW-RS and C-STORE:
@@ -295,14 +296,7 @@ export class IngestPipeline implements StagingPipeline {
     try {
       await inTransaction(this.options.pool, async (client) => {
         // The other clinic holding the instance or study UID, if any (a conflict inside one clinic has none).
-        const owner = await client.query<{ clinic_id: string }>(
-          `SELECT clinic_id::text FROM (
-             SELECT s.clinic_id, 1 AS o FROM instances i JOIN studies s ON s.id = i.study_ref WHERE i.sop_instance_uid = $1
-             UNION ALL SELECT clinic_id, 2 FROM studies WHERE study_instance_uid = $2) x
-            WHERE clinic_id <> $3 ORDER BY o LIMIT 1`,
-          [parsed.sopInstanceUid, parsed.studyInstanceUid, sender.clinicId],
-        );
-        const holder = owner.rows[0]?.clinic_id ?? sender.clinicId;
+        const holder = (await otherClinicHoldingUids(client, parsed, sender.clinicId)) ?? sender.clinicId;
         await appendAuditEvent(client, {
           type: 'Security Alert',
           outcome: 4,

@@ -1,4 +1,5 @@
 import type { Pool } from '@yunying/catalog';
+import { createClinic, findClinicByIdOrCode } from './rebuild.repository';
 
 export interface ResolvedClinic {
   id: string;
@@ -34,24 +35,15 @@ export class ClinicResolver {
   }
 
   private async lookup(clinicId: string, clinicCode: string): Promise<ResolvedClinic> {
-    const { rows } = await this.pool.query<{ id: string; code: string; retention_years: number }>(
-      'SELECT id, code, retention_years FROM clinics WHERE id = $1 OR code = $2 ORDER BY (id = $1) DESC LIMIT 1',
-      [clinicId, clinicCode],
-    );
-    const row = rows[0];
-    if (row) {
-      if (row.id === clinicId) this.counts.byId += 1;
+    const found = await findClinicByIdOrCode(this.pool, clinicId, clinicCode);
+    if (found) {
+      if (found.id === clinicId) this.counts.byId += 1;
       else this.counts.byCode += 1;
-      return { id: row.id, retentionYears: row.retention_years };
+      return { id: found.id, retentionYears: found.retentionYears };
     }
-    const created = await this.pool.query<{ id: string; retention_years: number }>(
-      `INSERT INTO clinics (id, code, name) VALUES ($1, $2, $2)
-       ON CONFLICT DO NOTHING RETURNING id, retention_years`,
-      [clinicId, clinicCode],
-    );
-    const inserted = created.rows[0];
+    const inserted = await createClinic(this.pool, clinicId, clinicCode);
     if (!inserted) return this.lookup(clinicId, clinicCode);
     this.counts.created += 1;
-    return { id: inserted.id, retentionYears: inserted.retention_years };
+    return { id: inserted.id, retentionYears: inserted.retentionYears };
   }
 }

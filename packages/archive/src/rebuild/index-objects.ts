@@ -5,7 +5,17 @@ import { GLOBAL_MINIMUM_RETENTION_YEARS, computeRetainUntil, isStorageKeyError, 
 import { datasetDigest } from '../ingest.pipeline';
 import { recordedOfParsed } from '../instance-record';
 import { ClinicResolver } from './clinics';
-import { streamRows } from './cursor';
+import {
+  holdObjectAndStudy,
+  isCatalogued,
+  markCopiesCorrupt,
+  recordDecision,
+  recordDigests,
+  recordedCopiesOf,
+  undecidedObjects,
+  type RebuildOutcome,
+  type RecordedCopy,
+} from './rebuild.repository';
 
 /**
  * Phase 2 of rebuild-catalog: every object found by the scan, oldest arrival first (so versions of one
@@ -15,22 +25,7 @@ import { streamRows } from './cursor';
  * after the last decided object, and deciding twice cannot happen.
  */
 
-export type RebuildOutcome = 'indexed' | 'same_instance' | 'catalogued' | 'not_dicom' | 'unattributed' | 'clinic_disagrees' | 'no_good_copy' | 'conflict';
-
-interface CopyRow {
-  target: string;
-  object_key: string;
-  size_bytes: string;
-  version_id: string | null;
-  retain_until: Date | null;
-  lock_mode: string | null;
-  legal_hold: boolean;
-  clinic_id: string | null;
-  clinic_code: string | null;
-  received_at: Date | null;
-}
-
-interface CheckedCopy extends CopyRow {
+interface CheckedCopy extends RecordedCopy {
   /** Null when the copy could not be read (its target unreachable): neither good nor corrupt. */
   good: boolean | null;
 }
@@ -56,13 +51,7 @@ export async function indexObjects(options: IndexOptions): Promise<IndexProgress
   const byName = new Map(targets.map((t) => [t.name, t]));
   const clinics = new ClinicResolver(pool);
   const progress: IndexProgress = { decided: 0, outcomes: {} };
-  const pending = streamRows<{ sha256: string }>(
-    pool,
-    `SELECT rc.sha256 FROM rebuild_copies rc
-     WHERE NOT EXISTS (SELECT 1 FROM rebuild_objects ro WHERE ro.sha256 = rc.sha256)
-     GROUP BY rc.sha256 ORDER BY min(rc.received_at) NULLS LAST, rc.sha256`,
-  );
-  for await (const { sha256 } of pending) {
+  for await (const { sha256 } of undecidedObjects(pool)) {
     // Leaving the loop ends the cursor's transaction (streamRows' finally).
     if (options.maxObjects !== undefined && progress.decided >= options.maxObjects) break;
     const outcome = await indexOne(pool, byName, options.unreachable, clinics, sha256);
@@ -80,13 +69,8 @@ export async function indexObjects(options: IndexOptions): Promise<IndexProgress
 async function indexOne(pool: Pool, targets: Map<string, ReplicaTarget>, unreachable: Set<string>, clinics: ClinicResolver, sha256: string): Promise<RebuildOutcome> {
   // Already in the catalog (--adopt after a restore): its rows and copy states are the catalog's; not read.
   // In an empty catalog an object row exists only with its decision, so this never hides work there.
-  const known = await pool.query('SELECT 1 FROM objects WHERE sha256 = $1', [sha256]);
-  if ((known.rowCount ?? 0) > 0) return decide(pool, sha256, 'catalogued');
-  const { rows } = await pool.query<CopyRow>(
-    `SELECT target, object_key, size_bytes, version_id, retain_until, lock_mode, legal_hold, clinic_id, clinic_code, received_at
-     FROM rebuild_copies WHERE sha256 = $1 ORDER BY target`,
-    [sha256],
-  );
+  if (await isCatalogued(pool, sha256)) return decide(pool, sha256, 'catalogued');
+  const rows = await recordedCopiesOf(pool, sha256);
   // Every copy is read in full: the only way to know that the copies agree with their address.
   const checked: CheckedCopy[] = [];
   let bytes: Uint8Array | null = null;
@@ -94,7 +78,7 @@ async function indexOne(pool: Pool, targets: Map<string, ReplicaTarget>, unreach
   const reads = await Promise.all(
     rows.map((row) => {
       const target = targets.get(row.target);
-      return target === undefined || unreachable.has(row.target) ? Promise.resolve('unreachable' as const) : readCopy(target, row.object_key, row.version_id);
+      return target === undefined || unreachable.has(row.target) ? Promise.resolve('unreachable' as const) : readCopy(target, row.objectKey, row.versionId);
     }),
   );
   for (const [i, row] of rows.entries()) {
@@ -108,23 +92,20 @@ async function indexOne(pool: Pool, targets: Map<string, ReplicaTarget>, unreach
       checked.push({ ...row, good: false });
       continue;
     }
-    const good = read !== null && read.length === Number(row.size_bytes) && sha256Hex(read) === sha256;
+    const good = read !== null && read.length === Number(row.sizeBytes) && sha256Hex(read) === sha256;
     if (good && bytes === null) bytes = read;
     checked.push({ ...row, good });
   }
   const read = checked.filter((c) => c.good !== null);
-  await pool.query(
-    'UPDATE rebuild_copies SET digest_ok = c.good FROM unnest($2::text[], $3::boolean[]) AS c(target, good) WHERE sha256 = $1 AND rebuild_copies.target = c.target',
-    [sha256, read.map((c) => c.target), read.map((c) => c.good)],
-  );
+  await recordDigests(pool, sha256, read.flatMap((c) => (c.good === null ? [] : [{ target: c.target, good: c.good }])));
   const good = checked.filter((c) => c.good === true);
   if (bytes === null) return decide(pool, sha256, 'no_good_copy');
 
-  const origins = new Set(good.flatMap((c) => (c.clinic_id === null ? [] : [c.clinic_id])));
+  const origins = new Set(good.flatMap((c) => (c.clinicId === null ? [] : [c.clinicId])));
   if (origins.size === 0) return decide(pool, sha256, 'unattributed');
   if (origins.size > 1) return decide(pool, sha256, 'clinic_disagrees');
-  const origin = good.find((c) => c.clinic_id !== null);
-  if (origin?.clinic_id == null || origin.clinic_code === null) return decide(pool, sha256, 'unattributed');
+  const origin = good.find((c) => c.clinicId !== null);
+  if (origin?.clinicId == null || origin.clinicCode === null) return decide(pool, sha256, 'unattributed');
 
   let parsed: ParsedInstance;
   try {
@@ -133,15 +114,15 @@ async function indexOne(pool: Pool, targets: Map<string, ReplicaTarget>, unreach
     if (isDicomRejection(error)) return decide(pool, sha256, 'not_dicom');
     throw error;
   }
-  const clinic = await clinics.resolve(origin.clinic_id, origin.clinic_code);
-  const receivedAt = origin.received_at ?? new Date();
-  const retainUntil = earliest(good.map((c) => c.retain_until)) ?? computeRetainUntil({
+  const clinic = await clinics.resolve(origin.clinicId, origin.clinicCode);
+  const receivedAt = origin.receivedAt ?? new Date();
+  const retainUntil = earliest(good.map((c) => c.retainUntil)) ?? computeRetainUntil({
     studyDate: parsed.attributes.StudyDate,
     receivedAt,
     policyYears: clinic.retentionYears,
     minimumYears: GLOBAL_MINIMUM_RETENTION_YEARS,
   });
-  const locked = good.filter((c) => c.lock_mode !== null && c.retain_until !== null);
+  const locked = good.filter((c) => c.lockMode !== null && c.retainUntil !== null);
   const present = new Set(checked.filter((c) => c.good !== null).map((c) => c.target));
   const failed = [
     ...good.filter((c) => !locked.includes(c)).map((c) => ({ target: c.target, reason: 'copy not retention-locked (found at rebuild)' })),
@@ -151,11 +132,11 @@ async function indexOne(pool: Pool, targets: Map<string, ReplicaTarget>, unreach
   ];
   const copies: StoredCopy[] = locked.map((c) => ({
     target: c.target,
-    key: c.object_key,
-    versionId: c.version_id,
-    size: Number(c.size_bytes),
-    retainUntil: c.retain_until ?? retainUntil,
-    lockMode: c.lock_mode === 'COMPLIANCE' ? 'COMPLIANCE' : 'FS_READONLY',
+    key: c.objectKey,
+    versionId: c.versionId,
+    size: Number(c.sizeBytes),
+    retainUntil: c.retainUntil ?? retainUntil,
+    lockMode: c.lockMode === 'COMPLIANCE' ? 'COMPLIANCE' : 'FS_READONLY',
   }));
   const corrupt = checked.filter((c) => c.good === false).map((c) => c.target);
 
@@ -165,7 +146,7 @@ async function indexOne(pool: Pool, targets: Map<string, ReplicaTarget>, unreach
       ...recordedOfParsed(parsed),
       sha256,
       datasetSha256: datasetDigest(bytes),
-      objectKey: origin.object_key,
+      objectKey: origin.objectKey,
       size: bytes.length,
       retainUntil,
       copies,
@@ -177,8 +158,8 @@ async function indexOne(pool: Pool, targets: Map<string, ReplicaTarget>, unreach
       throw new Conflict();
     }
     // A copy that exists but is bad is 'corrupt', not 'missing': the repair worker rewrites it either way.
-    if (corrupt.length > 0) await client.query("UPDATE copies SET state = 'corrupt' WHERE sha256 = $1 AND target = ANY($2::text[])", [sha256, corrupt]);
-    if (good.some((c) => c.legal_hold)) await holdStudy(client, sha256, recorded.studyRef);
+    if (corrupt.length > 0) await markCopiesCorrupt(client, sha256, corrupt);
+    if (good.some((c) => c.legalHold)) await holdObjectAndStudy(client, sha256, recorded.studyRef);
     return decide(client, sha256, recorded.kind === 'already_stored' ? 'same_instance' : 'indexed');
   }).catch((error: unknown) => {
     if (error instanceof Conflict) return decide(pool, sha256, 'conflict');
@@ -204,13 +185,8 @@ async function readCopy(target: ReplicaTarget, key: string, versionId: string | 
   }
 }
 
-async function holdStudy(client: PoolClient, sha256: string, studyRef: string): Promise<void> {
-  await client.query('UPDATE objects SET legal_hold = true WHERE sha256 = $1', [sha256]);
-  await client.query('UPDATE studies SET legal_hold = true WHERE id = $1', [studyRef]);
-}
-
 async function decide(db: Pool | PoolClient, sha256: string, outcome: RebuildOutcome): Promise<RebuildOutcome> {
-  await db.query('INSERT INTO rebuild_objects (sha256, outcome) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING', [sha256, outcome]);
+  await recordDecision(db, sha256, outcome);
   return outcome;
 }
 

@@ -2,6 +2,7 @@ import { describeError, type Logger } from '@yunying/core';
 import type { Pool } from '@yunying/catalog';
 import type { ReplicaTarget } from '@yunying/storage';
 import { indexObjects } from './index-objects';
+import { rebuildState } from './rebuild.repository';
 import { rebuildReport, type RebuildReport } from './report';
 import { scanTarget } from './scan';
 
@@ -52,9 +53,6 @@ export class NotEmptyError extends Error {
 /** A rebuild writes only into an empty catalog or one it started itself: merging into a live catalog
  * would hide exactly the differences a rebuild is there to show. */
 async function assertRebuildable(pool: Pool): Promise<void> {
-  const { rows } = await pool.query<{ instances: boolean; rebuilt: boolean }>(
-    'SELECT EXISTS (SELECT 1 FROM instances) AS instances, EXISTS (SELECT 1 FROM rebuild_objects) OR EXISTS (SELECT 1 FROM rebuild_copies) AS rebuilt',
-  );
-  const row = rows[0];
-  if (row?.instances === true && !row.rebuilt) throw new NotEmptyError();
+  const state = await rebuildState(pool);
+  if (state.instances && !state.rebuilt) throw new NotEmptyError();
 }

@@ -1,4 +1,5 @@
 import type { Pool } from '@yunying/catalog';
+import { catalogTotals, copiesFailingDigest, copiesPerTarget, objectsDecided, objectsWithFewerGoodCopies, outcomeCounts, type Sampled } from './report.repository';
 
 /**
  * What a rebuild found, from its own tables (so a resumed run reports the whole rebuild, not only its
@@ -25,60 +26,26 @@ export interface RebuildReport {
   };
 }
 
-export interface Mismatch<T> {
-  count: number;
-  /** The first few, in SHA-256 order. */
-  sample: T[];
-}
+export type Mismatch<T> = Sampled<T>;
 
 const SAMPLE = 20;
 
 export async function rebuildReport(pool: Pool, targetNames: readonly string[], unreachable: string[] = []): Promise<RebuildReport> {
-  const perTarget = await pool.query<{ target: string; n: string }>('SELECT target, count(*) AS n FROM rebuild_copies GROUP BY target');
-  const counted = new Map(perTarget.rows.map((r) => [r.target, Number(r.n)]));
-  const outcomes = await pool.query<{ outcome: string; n: string }>('SELECT outcome, count(*) AS n FROM rebuild_objects GROUP BY outcome ORDER BY outcome');
-  const totals = await pool.query<Record<'clinics' | 'studies' | 'series' | 'instances' | 'objects' | 'copies' | 'listed' | 'pending', string>>(
-    `SELECT (SELECT count(*) FROM clinics) AS clinics, (SELECT count(*) FROM studies) AS studies, (SELECT count(*) FROM series) AS series,
-            (SELECT count(*) FROM instances) AS instances, (SELECT count(*) FROM objects) AS objects, (SELECT count(*) FROM copies) AS copies,
-            (SELECT count(DISTINCT sha256) FROM rebuild_copies) AS listed,
-            (SELECT count(DISTINCT sha256) FROM rebuild_copies rc WHERE NOT EXISTS (SELECT 1 FROM rebuild_objects ro WHERE ro.sha256 = rc.sha256)) AS pending`,
-  );
-  const t = totals.rows[0];
-  const fewer = await pool.query<{ sha256: string; good_on: string[] | null; total: string }>(
-    `SELECT sha256, array_agg(target ORDER BY target) FILTER (WHERE digest_ok IS NOT FALSE) AS good_on, count(*) OVER () AS total
-     FROM rebuild_copies GROUP BY sha256 HAVING count(*) FILTER (WHERE digest_ok IS NOT FALSE) < $1 ORDER BY sha256 LIMIT $2`,
-    [targetNames.length, SAMPLE],
-  );
-  const digest = await pool.query<{ sha256: string; target: string; total: string }>(
-    'SELECT sha256, target, count(*) OVER () AS total FROM rebuild_copies WHERE digest_ok = false ORDER BY sha256, target LIMIT $1',
-    [SAMPLE],
-  );
-  const decided = async (which: string[]): Promise<Mismatch<{ sha256: string; outcome: string }>> => {
-    const { rows } = await pool.query<{ sha256: string; outcome: string; total: string }>(
-      'SELECT sha256, outcome, count(*) OVER () AS total FROM rebuild_objects WHERE outcome = ANY($1::text[]) ORDER BY sha256 LIMIT $2',
-      [which, SAMPLE],
-    );
-    return { count: Number(rows[0]?.total ?? 0), sample: rows.map((r) => ({ sha256: r.sha256, outcome: r.outcome })) };
-  };
+  const counted = await copiesPerTarget(pool);
+  const outcomes = await outcomeCounts(pool);
+  const { listed, pending, ...catalog } = await catalogTotals(pool);
   return {
     targets: targetNames.map((name) => ({ name, copies: counted.get(name) ?? 0 })),
     unreachable,
-    objects: Number(t?.listed ?? 0),
-    pending: Number(t?.pending ?? 0),
-    outcomes: Object.fromEntries(outcomes.rows.map((r) => [r.outcome, Number(r.n)])),
-    catalog: {
-      clinics: Number(t?.clinics ?? 0),
-      studies: Number(t?.studies ?? 0),
-      series: Number(t?.series ?? 0),
-      instances: Number(t?.instances ?? 0),
-      objects: Number(t?.objects ?? 0),
-      copies: Number(t?.copies ?? 0),
-    },
+    objects: listed,
+    pending,
+    outcomes,
+    catalog,
     mismatches: {
-      fewerCopies: { count: Number(fewer.rows[0]?.total ?? 0), sample: fewer.rows.map((r) => ({ sha256: r.sha256, goodOn: r.good_on ?? [] })) },
-      digestMismatch: { count: Number(digest.rows[0]?.total ?? 0), sample: digest.rows.map((r) => ({ sha256: r.sha256, target: r.target })) },
-      unattributed: await decided(['unattributed', 'clinic_disagrees']),
-      notIndexed: await decided(['not_dicom', 'no_good_copy', 'conflict']),
+      fewerCopies: await objectsWithFewerGoodCopies(pool, targetNames.length, SAMPLE),
+      digestMismatch: await copiesFailingDigest(pool, SAMPLE),
+      unattributed: await objectsDecided(pool, ['unattributed', 'clinic_disagrees'], SAMPLE),
+      notIndexed: await objectsDecided(pool, ['not_dicom', 'no_good_copy', 'conflict'], SAMPLE),
     },
   };
 }

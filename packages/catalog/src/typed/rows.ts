@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import type { AiResults } from './database.types';
+import type { AiResults, RebuildCopies } from './database.types';
 
 /**
  * Row types that more than one service reads, defined once from the generated tables (camelCase, as kyselyOn
@@ -9,3 +9,6 @@ import type { AiResults } from './database.types';
 
 /** One triage result (written by services/inference, served by services/viewer). */
 export type AiResultRow = Selectable<AiResults>;
+
+/** One replica copy as rebuild-catalog's scan recorded it (read again by its indexing and its report). */
+export type RebuildCopyRow = Selectable<RebuildCopies>;
