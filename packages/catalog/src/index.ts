@@ -6,6 +6,7 @@ export * from './archive-batch.repository';
 export * from './copy-versions.repository';
 export * from './study-header';
 export * from './current-images.repository';
+export * from './ai-results.repository';
 export * from './server.repository';
 export * from './typed/kysely';
 export type * from './typed/rows';
