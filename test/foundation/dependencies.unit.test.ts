@@ -98,4 +98,17 @@ describe('dependencies', () => {
     const unused = workspaceDirs().flatMap((dir) => unusedDependencies(dir).map((dep) => `${path.relative(REPO_ROOT, dir) || '.'}: ${dep}`));
     expect(unused).toEqual([]);
   });
+
+  it('every export of a package or service has its source (jest and tsc resolve dist/ X.d.ts to src/ X.ts)', () => {
+    const missing = workspaceDirs()
+      .filter((dir) => /\/(packages|services)\//.test(`${dir}/`))
+      .flatMap((dir) => {
+        const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { exports?: Record<string, { types?: string }> };
+        return Object.entries(manifest.exports ?? {})
+          .map(([subpath, target]) => [subpath, (target.types ?? '').replace('./dist/', 'src/').replace(/\.d\.ts$/, '.ts')] as const)
+          .filter(([, source]) => !fs.existsSync(path.join(dir, source)))
+          .map(([subpath, source]) => `${path.relative(REPO_ROOT, dir)}: ${subpath} -> ${source}`);
+      });
+    expect(missing).toEqual([]);
+  });
 });
