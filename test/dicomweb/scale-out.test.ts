@@ -6,6 +6,7 @@ import { makeStudy } from '@yunying/dicom/testing';
 import { describeUnless, findExecutable } from '../support/skip';
 import { REPO_ROOT, freePort, startLauncher, type LauncherProcess } from '../support/processes';
 import { startSystem, stowBody, type RunningSystem } from '../support/system';
+import { waitFor } from '../support/wait';
 import { get, value, type DicomJson } from './client';
 
 /**
@@ -25,20 +26,20 @@ describeUnless(haproxy === null ? 'haproxy not installed (apt-get install haprox
   let auth: string;
   const study = makeStudy(1, { rows: 8, columns: 8, patientId: 'PID-PROXY' });
 
-  const listening = async (port: number): Promise<void> => {
-    for (let i = 0; i < 200; i += 1) {
-      const ok = await new Promise<boolean>((resolve) => {
-        const socket = net.connect(port, '127.0.0.1', () => {
-          socket.end();
-          resolve(true);
-        });
-        socket.once('error', () => resolve(false));
-      });
-      if (ok) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error('haproxy did not start listening');
-  };
+  const listening = (port: number): Promise<true> =>
+    waitFor(
+      'haproxy to listen',
+      () =>
+        new Promise<boolean>((resolve) => {
+          const socket = net.connect(port, '127.0.0.1', () => {
+            socket.end();
+            resolve(true);
+          });
+          socket.once('error', () => resolve(false));
+        }),
+      10_000,
+      50,
+    );
 
   beforeAll(async () => {
     const proxyPort = await freePort();

@@ -5,6 +5,7 @@ import { makeStudy, newUid } from '@yunying/dicom/testing';
 import type { BrowserContext, Page } from 'playwright-core';
 import { describeUnless, itUnless, sharedDataDir } from '../support/skip';
 import { stow } from '../support/system';
+import { waitFor } from '../support/wait';
 import { nodulePattern } from '../triage/triage.support';
 import { DESKTOP, newPage, screenshotPath } from './pages/browser';
 import { OhifPage } from './pages/ohif.page';
@@ -126,7 +127,8 @@ describeUnless(ohifMissing(), 'OHIF against Yunying (own origin, OIDC)', () => {
     // The next frame of the multi-frame instance: its bands are shifted by one.
     expect(await ohif.nextImage()).toBe(1);
     const next = PALETTE_BANDS[cineIndex(1, 0)];
-    await expect(waitForValue(() => ohif.leftEdgeColour(), next)).resolves.toEqual(next);
+    await waitFor('the left edge in the next frame\'s colour', async () => JSON.stringify(await ohif.leftEdgeColour()) === JSON.stringify(next), 30_000, 500);
+    expect(await ohif.leftEdgeColour()).toEqual(next);
     await ohif.expectNoErrorScreen();
   });
 
@@ -151,7 +153,12 @@ describeUnless(ohifMissing(), 'OHIF against Yunying (own origin, OIDC)', () => {
     const first = traffic.studySearches().find((e) => e.status === 200)?.token ?? '';
     expect(first).not.toBe('');
     // Wait until Yunying itself refuses the first access token: it has expired.
-    await waitForValue(async () => (await fetch(`${viewerUrl}/dicomweb/studies?limit=1`, bearer(first))).status, 401, (ACCESS_TOKEN_TTL_SECONDS + 60) * 1000);
+    await waitFor(
+      'the first access token to be refused',
+      async () => (await fetch(`${viewerUrl}/dicomweb/studies?limit=1`, bearer(first))).status === 401,
+      (ACCESS_TOKEN_TTL_SECONDS + 60) * 1000,
+      500,
+    );
 
     const mark = traffic.mark();
     const searched = page.waitForResponse((r) => new URL(r.url()).searchParams.get('StudyDescription') === '*Neck*');
@@ -233,7 +240,7 @@ describeUnless(ohifMissing(), 'OHIF against Yunying (own origin, OIDC)', () => {
     // OHIF's next query goes with the revoked token and is refused; its refresh token is dead too.
     const mark = traffic.mark();
     await ohif.filterPatientName('Palette');
-    await waitForValue(() => Promise.resolve(traffic.studySearches(mark).some((e) => e.url.searchParams.get('PatientName') === '*Palette*' && e.status === 401)), true);
+    await waitFor('OHIF\'s next study search to be refused', () => Promise.resolve(traffic.studySearches(mark).some((e) => e.url.searchParams.get('PatientName') === '*Palette*' && e.status === 401)), 30_000, 500);
     const refreshed = await fetch(`${world.issuer}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -267,7 +274,7 @@ describeUnless(ohifMissing(), 'OHIF against Yunying (own origin, OIDC)', () => {
     // OHIF's next query goes with its old token and is refused; its refresh token is dead too.
     const mark = traffic.mark();
     await ohif.filterPatientName('Palette');
-    await waitForValue(() => Promise.resolve(traffic.studySearches(mark).some((e) => e.url.searchParams.get('PatientName') === '*Palette*' && e.status === 401)), true);
+    await waitFor('OHIF\'s next study search to be refused', () => Promise.resolve(traffic.studySearches(mark).some((e) => e.url.searchParams.get('PatientName') === '*Palette*' && e.status === 401)), 30_000, 500);
     const refreshed = await fetch(`${world.issuer}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -312,15 +319,3 @@ describeUnless(ohifMissing(), 'OHIF against Yunying (own origin, OIDC)', () => {
     await ohif.expectNoErrorScreen();
   }, 120_000);
 });
-
-/** Polls `read` until it yields `want` (deep-equal as JSON); fails with the last value after `timeoutMs`. */
-async function waitForValue<T>(read: () => Promise<T>, want: T, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T = await read();
-  while (JSON.stringify(last) !== JSON.stringify(want)) {
-    if (Date.now() > deadline) throw new Error(`still ${JSON.stringify(last)}, waiting for ${JSON.stringify(want)}`);
-    await new Promise((r) => setTimeout(r, 500));
-    last = await read();
-  }
-  return last;
-}

@@ -1,13 +1,14 @@
 import { makeInstance, newUid } from '@yunying/dicom/testing';
 import type { Browser } from 'playwright-core';
+import { call, demoPassword, signIn as signInApi } from '../reading/reading.support';
 import { describeUnless } from '../support/skip';
 import { startSystem, stow, type RunningSystem } from '../support/system';
 import { chromiumMissing, DESKTOP, launchBrowser, newPage, screenshotPath } from './pages/browser';
 import { SignInPage } from './pages/sign-in.page';
 
 /**
- * Issue #20: the reading-time dashboard in Chromium. Reading times are written as a claim and a signature
- * write them (known durations, so the figures are known); an admin opens "Reading time" from the menu and
+ * Issue #20: the reading-time dashboard in Chromium. The radiologist reads three studies through the reading
+ * API (claim, draft, sign), which writes their reading times; an admin opens "Reading time" from the menu and
  * sees median and 90th percentile per radiologist and per day.
  */
 describeUnless(chromiumMissing(), 'reading-time dashboard (e2e, chromium)', () => {
@@ -21,15 +22,23 @@ describeUnless(chromiumMissing(), 'reading-time dashboard (e2e, chromium)', () =
       const file = makeInstance({ studyInstanceUid: uid, rows: 8, columns: 8, modality: 'US' });
       expect((await stow(system.urls.ingest ?? '', system.credentials.apiKey?.key ?? '', [file], uid)).status).toBe(200);
     }
-    // 2, 3 and 10 minutes, signed on 1 March 2026 (China Standard Time).
-    for (const [i, seconds] of [120, 180, 600].entries()) {
-      await system.pool.query(
-        `INSERT INTO reading_times (study_ref, reader_user_id, clinic_id, opened_at, signed_at)
-         SELECT s.id, u.id, s.clinic_id, $2::timestamptz - make_interval(secs => $3), $2::timestamptz
-           FROM studies s, users u WHERE s.study_instance_uid = $1 AND u.username = 'radiologist'`,
-        [uids[i], '2026-03-01T10:00:00+08:00', seconds],
-      );
+    // The claim writes when reading began and the signature when it ended (reading_times, one row each).
+    const password = demoPassword(system, 'radiologist');
+    const reader = await signInApi(system.urls.viewer ?? '', 'radiologist', password);
+    for (const uid of uids) {
+      expect((await call(system.urls.viewer ?? '', 'POST', `/api/queue/${uid}/claim`, reader)).status).toBe(200);
+      expect((await call(system.urls.viewer ?? '', 'PUT', `/api/studies/${uid}/report/draft`, reader, { findings: 'No nodule.', impression: 'Normal thyroid.' })).status).toBe(200);
+      expect((await call(system.urls.viewer ?? '', 'POST', `/api/studies/${uid}/report/sign`, reader, { password })).status).toBe(200);
     }
+    // Readings of seconds would all show as "0 s": the rows the system wrote are moved in time (no clock to
+    // set) to 2, 3 and 10 minutes long, signed on 1 March 2026 (China Standard Time), so the figures are known.
+    const moved = await system.pool.query(
+      `UPDATE reading_times rt SET opened_at = $2::timestamptz - make_interval(secs => m.seconds), signed_at = $2::timestamptz
+         FROM studies s, unnest($1::text[], $3::int[]) AS m(uid, seconds)
+        WHERE rt.study_ref = s.id AND s.study_instance_uid = m.uid AND rt.signed_at IS NOT NULL`,
+      [uids, '2026-03-01T10:00:00+08:00', [120, 180, 600]],
+    );
+    expect(moved.rowCount).toBe(3);
     browser = await launchBrowser();
   }, 180_000);
 

@@ -1,5 +1,6 @@
 import { makeInstance, newUid } from '@yunying/dicom/testing';
 import type { Browser } from 'playwright-core';
+import { call, demoPassword, signIn as signInApi } from '../reading/reading.support';
 import { describeUnless } from '../support/skip';
 import { startSystem, stow, type RunningSystem } from '../support/system';
 import { nodulePattern } from '../triage/triage.support';
@@ -59,13 +60,13 @@ describeUnless(chromiumMissing(), 'share links on a phone (e2e, chromium)', () =
       patientId: 'HC-SHARE-1',
     });
     expect((await stow(system.urls.ingest ?? '', system.credentials.apiKey?.key ?? '', [file], studyUid)).status).toBe(200);
-    // The signed report the share shows (the reading flow that signs it has its own e2e).
-    await system.pool.query(
-      `INSERT INTO reports (study_ref, version, kind, author_user_id, findings, impression, tirads_category, status, signed_at)
-       SELECT s.id, 1, 'report', u.id, 'Right lobe 16 mm solid nodule.', $2, 'TR5', 'signed', now()
-         FROM studies s, users u WHERE s.study_instance_uid = $1 AND u.username = 'radiologist'`,
-      [studyUid, IMPRESSION],
-    );
+    // The signed report the share shows, written as a radiologist writes it: claim, draft, sign with the
+    // password (the reading room's pages have their own e2e; here only the result matters).
+    const reader = await signInApi(viewerUrl, 'radiologist', demoPassword(system, 'radiologist'));
+    expect((await call(viewerUrl, 'POST', `/api/queue/${studyUid}/claim`, reader)).status).toBe(200);
+    const draft = { findings: 'Right lobe 16 mm solid nodule.', impression: IMPRESSION, tiradsCategory: 'TR5' };
+    expect((await call(viewerUrl, 'PUT', `/api/studies/${studyUid}/report/draft`, reader, draft)).status).toBe(200);
+    expect((await call(viewerUrl, 'POST', `/api/studies/${studyUid}/report/sign`, reader, { password: demoPassword(system, 'radiologist') })).status).toBe(200);
     const clinic = system.credentials.users.find((u) => u.role === 'clinic');
     const signIn = await fetch(`${viewerUrl}/api/auth/sign-in`, {
       method: 'POST',

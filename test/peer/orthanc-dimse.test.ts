@@ -6,6 +6,7 @@ import { splitPart10 } from '@yunying/dimse';
 import { describeUnless } from '../support/skip';
 import { netnsUnavailable, startInNetns, type NetnsProgram } from '../support/netns';
 import { startSystem, stow, type RunningSystem } from '../support/system';
+import { waitFor } from '../support/wait';
 
 /**
  * Issue #16: Orthanc 1.10 as a DIMSE peer of the archive, driven through its REST API as its users do:
@@ -91,12 +92,9 @@ describeUnless(unavailable(), 'Orthanc as a DIMSE peer: C-FIND and C-MOVE throug
     fs.writeFileSync(path.join(dir, 'orthanc.json'), JSON.stringify(config));
     orthanc = await startInNetns({ inbound: [8042, 4242], outbound: { [OUR_PORT_INSIDE]: Number(system.env.DIMSE_PORT) }, command: [ORTHANC, path.join(dir, 'orthanc.json')] });
     orthancUrl = `http://127.0.0.1:${orthanc.hostPort(8042)}`;
-    for (let i = 0; ; i += 1) {
-      const ok = await fetch(`${orthancUrl}/system`).then((r) => r.ok, () => false);
-      if (ok) break;
-      if (i > 300) throw new Error(`Orthanc did not answer:\n${orthanc.output().slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor('Orthanc to answer', () => fetch(`${orthancUrl}/system`).then((r) => r.ok, () => false), 30_000, 100).catch((error: unknown) => {
+      throw new Error(`${error instanceof Error ? error.message : String(error)}:\n${orthanc.output().slice(-2000)}`);
+    });
     // Orthanc's AE title belongs to the clinic, and Orthanc is one of its move destinations.
     await system.pool.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2)', [ORTHANC_AE, clinicId]);
     await system.pool.query('INSERT INTO dimse_move_destinations (clinic_id, ae_title, host, port) VALUES ($1, $2, $3, $4)', [clinicId, ORTHANC_AE, '127.0.0.1', orthanc.hostPort(4242)]);

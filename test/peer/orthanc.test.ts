@@ -6,6 +6,7 @@ import { makeInstance, makeStudy } from '@yunying/dicom/testing';
 import { describeUnless } from '../support/skip';
 import { netnsUnavailable, startInNetns, type NetnsProgram } from '../support/netns';
 import { startSystem, stow, type RunningSystem } from '../support/system';
+import { waitFor } from '../support/wait';
 
 /**
  * Issue #15: Orthanc (Debian's 1.10 with its DICOMweb plugin) as a peer of Yunying. Orthanc's own
@@ -71,12 +72,9 @@ describeUnless(unavailable(), 'Orthanc as a DICOMweb peer (system)', () => {
     fs.writeFileSync(path.join(dir, 'orthanc.json'), JSON.stringify(config));
     orthanc = await startInNetns({ inbound: [8042], outbound: { 8099: viewerPort }, command: [ORTHANC, path.join(dir, 'orthanc.json')] });
     orthancUrl = `http://127.0.0.1:${orthanc.hostPort(8042)}`;
-    for (let i = 0; ; i += 1) {
-      const ok = await fetch(`${orthancUrl}/system`).then((r) => r.ok, () => false);
-      if (ok) break;
-      if (i > 300) throw new Error(`Orthanc did not answer:\n${orthanc.output().slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor('Orthanc to answer', () => fetch(`${orthancUrl}/system`).then((r) => r.ok, () => false), 30_000, 100).catch((error: unknown) => {
+      throw new Error(`${error instanceof Error ? error.message : String(error)}:\n${orthanc.output().slice(-2000)}`);
+    });
   }, 120_000);
 
   afterAll(async () => {

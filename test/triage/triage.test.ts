@@ -39,8 +39,13 @@ describe('triage of stable studies (system)', () => {
 
   const ingest = (): string => system.urls.ingest ?? '';
   const viewer = (): string => system.urls.viewer ?? '';
+  // The result and the study's queue fields are written one after the other (insertResult, then applyToStudy):
+  // wait for both, so the study row read next is the one this result made.
   const resultFor = (studyUid: string, count: number): Promise<ResultRow> =>
-    waitFor(`result of ${count} instance(s)`, async () => (await results(system.pool, studyUid)).find((r) => r.instance_count === count));
+    waitFor(`result of ${count} instance(s) on the study`, async () => {
+      const result = (await results(system.pool, studyUid)).find((r) => r.instance_count === count);
+      return result && (await studyRow(system.pool, studyUid)).ai_result_ref === result.id ? result : undefined;
+    });
 
   // Whole DDTI frames (a thyroid case with a suspicious nodule) and non-thyroid ultrasound from the shared data.
   const THYROID_FRAMES = ['images/296_1.jpg', 'images/296_2.jpg', 'images/296_3.jpg'];

@@ -1,4 +1,5 @@
 import { inTransaction, type Pool } from '@yunying/catalog';
+import { headRecordKey, readChainHead } from './audit-chain.repository';
 import { appendAuditEvent } from './audit.repository';
 import { checkpointSignatureValid, signCheckpoint, type CheckpointSigner, type CheckpointStore, type SignedAuditCheckpoint } from './checkpoint';
 import { requireAuditKeyring } from './keyring';
@@ -16,21 +17,18 @@ const SYSTEM_ACTOR = { username: 'system', role: 'system' };
 export async function ensureKeyedGenesis(pool: Pool): Promise<number | null> {
   const keyring = requireAuditKeyring();
   return inTransaction(pool, async (client) => {
-    const head = await client.query<{ seq: string; mac_key_id: string | null; mac_alg: string | null }>(
-      'SELECT e.seq, e.mac_key_id, e.mac_alg FROM audit_chain_head h JOIN audit_events e ON e.seq = h.last_seq',
-    );
-    const row = head.rows[0];
-    if (row === undefined || (row.mac_key_id === keyring.current.id && row.mac_alg === keyring.algorithm)) return null;
+    const head = await headRecordKey(client);
+    if (head === null || (head.macKeyId === keyring.current.id && head.macAlg === keyring.algorithm)) return null;
     const record = await appendAuditEvent(client, {
       type: 'Security Alert',
       action: 'E',
       actor: SYSTEM_ACTOR,
       details: {
-        kind: row.mac_key_id === null ? 'audit-keyed-genesis' : 'audit-mac-key-changed',
+        kind: head.macKeyId === null ? 'audit-keyed-genesis' : 'audit-mac-key-changed',
         keyId: keyring.current.id,
         algorithm: keyring.algorithm,
-        previousKeyId: row.mac_key_id,
-        previousSeq: Number(row.seq),
+        previousKeyId: head.macKeyId,
+        previousSeq: head.seq,
       },
     });
     return record.seq;
@@ -48,8 +46,7 @@ export type CheckpointOutcome =
  * would bless a forgery); the caller raises the alarm instead.
  */
 export async function writeCheckpoint(pool: Pool, signer: CheckpointSigner, store: CheckpointStore, now = new Date()): Promise<CheckpointOutcome> {
-  const head = await pool.query<{ last_seq: string; last_hash: string }>('SELECT last_seq, last_hash FROM audit_chain_head');
-  const headSeq = Number(head.rows[0]?.last_seq ?? 0);
+  const headSeq = (await readChainHead(pool))?.seq ?? 0;
   if (headSeq === 0) return { written: false, reason: 'empty' };
   const trusted = (await (store.newest ? store.newest(5) : store.list()))
     .flatMap((p) => (p.checkpoint !== undefined && checkpointSignatureValid(p.checkpoint, [signer.publicKey]) ? [p.checkpoint] : []))

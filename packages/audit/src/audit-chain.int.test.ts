@@ -1,6 +1,7 @@
 import { inTransaction, type Pool } from '@yunying/catalog';
 import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
-import { appendAuditEvent, AuditLog, queryAuditEvents, recordFromRow, type AuditEventRow } from './audit.repository';
+import { readAuditRecords, readChainHead } from './audit-chain.repository';
+import { appendAuditEvent, AuditLog, queryAuditEvents } from './audit.repository';
 import { hashAuditRecord, macAuditRecord } from './hash';
 import { requireAuditKeyring } from './keyring';
 import { verifyAuditChain } from './verify';
@@ -117,12 +118,12 @@ describe('audit chain', () => {
   });
 
   it('refuses a record that does not extend the chain head', async () => {
-    const row = (await catalog.pool.query<AuditEventRow>('SELECT * FROM audit_events ORDER BY seq DESC LIMIT 1')).rows[0]!;
+    const head = (await readChainHead(catalog.pool))!;
     await expect(
       catalog.pool.query(
         `INSERT INTO audit_events (seq, id, occurred_at, event_type, event_code, action, outcome, actor_username, prev_hash, hash)
          VALUES ($1, gen_random_uuid(), now(), 'Query', '110112', 'E', 0, 'mallory', $2, $3)`,
-        [Number(row.seq) + 5, row.hash, 'a'.repeat(64)],
+        [head.seq + 5, head.hash, 'a'.repeat(64)],
       ),
     ).rejects.toThrow(/does not extend the chain head/);
   });
@@ -147,8 +148,8 @@ describe('audit chain tampering by a superuser', () => {
 
   it('names an edited record whose plain hash was recomputed (the superuser has no MAC key)', async () => {
     await asSuperuserBypassingTriggers(catalog.pool, async (q) => {
-      const row = ((await q('SELECT * FROM audit_events WHERE seq = 5')) as { rows: AuditEventRow[] }).rows[0]!;
-      const forged = { ...recordFromRow(row), details: { instances: 0 } };
+      const [record] = await readAuditRecords(catalog.pool, 5, 5);
+      const forged = { ...record!, details: { instances: 0 } };
       await q('UPDATE audit_events SET details = $1, hash = $2 WHERE seq = 5', [JSON.stringify(forged.details), hashAuditRecord(forged)]);
     });
     await expect(verifyAuditChain(catalog.pool)).resolves.toMatchObject({ ok: false, firstBadSeq: 5, problem: 'mac-mismatch' });
@@ -208,10 +209,10 @@ describe('audit chain tampering by a superuser', () => {
 
   it('names a record inserted into the middle of the chain', async () => {
     await asSuperuserBypassingTriggers(catalog.pool, async (q) => {
-      const row = ((await q('SELECT * FROM audit_events WHERE seq = 4')) as { rows: AuditEventRow[] }).rows[0]!;
+      const [row] = await readAuditRecords(catalog.pool, 4, 4);
       await q('UPDATE audit_events SET seq = seq + 1000 WHERE seq >= 5');
       await q('UPDATE audit_events SET seq = seq - 999 WHERE seq > 1000');
-      const forged = { ...recordFromRow(row), id: '5d2a4c1e-0000-4000-8000-000000000001', prevHash: row.hash, details: { forged: true } };
+      const forged = { ...row!, id: '5d2a4c1e-0000-4000-8000-000000000001', prevHash: row!.hash, details: { forged: true } };
       // Forged by someone who holds the MAC key (the chain's position checks must still catch it).
       const keyring = requireAuditKeyring();
       await q(

@@ -2,10 +2,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Pool } from '@yunying/catalog';
+import type { Pool, PoolClient } from '@yunying/catalog';
 import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
 import { AuditAnchor, ensureKeyedGenesis, writeCheckpoint } from './anchor.service';
-import { AuditLog, recordFromRow, type AuditEventRow } from './audit.repository';
+import { readAuditRecords } from './audit-chain.repository';
+import { AuditLog } from './audit.repository';
 import { FileCheckpointStore, generateCheckpointSigningKeyPem, loadCheckpointPublicKeys, signerFromPrivateKey, type CheckpointSigner } from './checkpoint';
 import { canonicalJson, GENESIS_HASH, hashAuditRecord, macAuditRecord, type AuditContent } from './hash';
 import { installAuditKeyring, installedAuditKeyring, parseAuditKeyFile, type AuditKeyring } from './keyring';
@@ -24,14 +25,15 @@ async function appendMany(pool: Pool, from: number, n: number): Promise<void> {
   for (let i = from; i < from + n; i += 1) await log.append(event(i));
 }
 
-type Query = (sql: string, params?: unknown[]) => Promise<{ rows: AuditEventRow[] }>;
+/** Raw statements in the superuser's session; a row read back is only looked at for its place and link. */
+type Query = (sql: string, params?: unknown[]) => Promise<{ rows: { seq: string; hash: string }[] }>;
 
 /** As an attacker with superuser rights would: bypass the append-only triggers for one session. */
-async function asSuperuser(pool: Pool, statements: (q: Query) => Promise<void>): Promise<void> {
+async function asSuperuser(pool: Pool, statements: (q: Query, client: PoolClient) => Promise<void>): Promise<void> {
   const client = await pool.connect();
   try {
     await client.query('SET session_replication_role = replica');
-    await statements((sql, params) => client.query<AuditEventRow>(sql, params));
+    await statements((sql, params) => client.query<{ seq: string; hash: string }>(sql, params), client);
   } finally {
     await client.query('RESET session_replication_role');
     client.release();
@@ -67,11 +69,10 @@ async function appendLegacy(pool: Pool, i: number): Promise<void> {
 }
 
 /** Re-forges every record from `fromSeq` on as plain SHA-256 links and moves the head, as a superuser could. */
-async function reforgePlain(q: Query, fromSeq: number, edit: (r: AuditContent & { seq: number }) => AuditContent): Promise<void> {
-  const rows = (await q('SELECT * FROM audit_events WHERE seq >= $1 ORDER BY seq', [fromSeq])).rows;
+async function reforgePlain(q: Query, client: PoolClient, fromSeq: number, edit: (r: AuditContent & { seq: number }) => AuditContent): Promise<void> {
+  const records = await readAuditRecords(client, fromSeq, Number.MAX_SAFE_INTEGER);
   let prev = fromSeq === 1 ? GENESIS_HASH : (await q('SELECT * FROM audit_events WHERE seq = $1', [fromSeq - 1])).rows[0]!.hash;
-  for (const row of rows) {
-    const record = recordFromRow(row);
+  for (const record of records) {
     const content = { ...edit(record), prevHash: prev };
     const hash = hashAuditRecord(content);
     await q('UPDATE audit_events SET actor_username = $1, details = $2, prev_hash = $3, hash = $4, mac_key_id = NULL, mac_alg = NULL WHERE seq = $5', [
@@ -79,7 +80,7 @@ async function reforgePlain(q: Query, fromSeq: number, edit: (r: AuditContent & 
       JSON.stringify(content.details),
       prev,
       hash,
-      row.seq,
+      record.seq,
     ]);
     prev = hash;
   }
@@ -113,7 +114,7 @@ describe('keyed audit chain (HMAC-SM3, key outside the database)', () => {
 
   it('detects a superuser UPDATE whose links were all recomputed as plain hashes', async () => {
     await appendMany(catalog.pool, 1, 8);
-    await asSuperuser(catalog.pool, (q) => reforgePlain(q, 4, (r) => ({ ...r, actorUsername: 'someone-else' })));
+    await asSuperuser(catalog.pool, (q, client) => reforgePlain(q, client, 4, (r) => ({ ...r, actorUsername: 'someone-else' })));
     // Records 1-3 are keyed; record 4 now claims to be an unkeyed (legacy) link.
     await expect(verifyAuditChain(catalog.pool)).resolves.toMatchObject({ ok: false, firstBadSeq: 4, problem: 'unkeyed' });
   });
@@ -121,9 +122,9 @@ describe('keyed audit chain (HMAC-SM3, key outside the database)', () => {
   it('detects a MAC recomputed under a key that is not the chain key', async () => {
     await appendMany(catalog.pool, 1, 5);
     const attacker = testAuditKeyring('test-key'); // same id, other bytes: what a guess at the key gives
-    await asSuperuser(catalog.pool, async (q) => {
-      const row = (await q('SELECT * FROM audit_events WHERE seq = 3')).rows[0]!;
-      const forged = { ...recordFromRow(row), details: { instances: 0 } };
+    await asSuperuser(catalog.pool, async (q, client) => {
+      const [record] = await readAuditRecords(client, 3, 3);
+      const forged = { ...record!, details: { instances: 0 } };
       await q('UPDATE audit_events SET details = $1, hash = $2 WHERE seq = 3', [JSON.stringify(forged.details), macAuditRecord(forged, attacker.current, 'sm3')]);
     });
     const result = await verifyAuditChain(catalog.pool);
@@ -144,11 +145,11 @@ describe('keyed audit chain (HMAC-SM3, key outside the database)', () => {
     for (let i = 1; i <= 6; i += 1) await appendLegacy(catalog.pool, i);
     await ensureKeyedGenesis(catalog.pool);
     await appendMany(catalog.pool, 100, 2);
-    await asSuperuser(catalog.pool, async (q) => {
+    await asSuperuser(catalog.pool, async (q, client) => {
       let prev = (await q('SELECT * FROM audit_events WHERE seq = 1')).rows[0]!.hash;
       for (let seq = 2; seq <= 6; seq += 1) {
-        const record = recordFromRow((await q('SELECT * FROM audit_events WHERE seq = $1', [seq])).rows[0]!);
-        const content = { ...record, prevHash: prev, ...(seq === 2 ? { actorUsername: 'someone-else' } : {}) };
+        const [record] = await readAuditRecords(client, seq, seq);
+        const content = { ...record!, prevHash: prev, ...(seq === 2 ? { actorUsername: 'someone-else' } : {}) };
         prev = hashAuditRecord(content);
         await q('UPDATE audit_events SET actor_username = $1, prev_hash = $2, hash = $3 WHERE seq = $4', [content.actorUsername, content.prevHash, prev, seq]);
       }
@@ -221,7 +222,7 @@ describe('signed checkpoints (SM2) of the audit chain head', () => {
 
   it('detects the whole chain re-forged as plain (legacy-looking) links, against the checkpoint', async () => {
     await writeCheckpoint(catalog.pool, signer, store);
-    await asSuperuser(catalog.pool, (q) => reforgePlain(q, 1, (r) => (r.seq === 3 ? { ...r, actorUsername: 'someone-else' } : r)));
+    await asSuperuser(catalog.pool, (q, client) => reforgePlain(q, client, 1, (r) => (r.seq === 3 ? { ...r, actorUsername: 'someone-else' } : r)));
     // Every link is now a valid SHA-256 link, as if never keyed: only a record kept outside the database
     // (the signed head) can tell.
     await expect(verifyAuditChain(catalog.pool)).resolves.toMatchObject({ ok: true, legacyCount: 10 });

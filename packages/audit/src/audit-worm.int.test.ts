@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as Minio from 'minio';
-import type { Pool } from '@yunying/catalog';
+import type { Pool, PoolClient } from '@yunying/catalog';
 import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
 import { AppError } from '@yunying/core';
 import { S3ReplicaTarget, type ReplicaTarget } from '@yunying/storage';
@@ -11,7 +11,8 @@ import { s3TestSettings, tempFsTargets, uniqueBucketName, type S3TestSettings } 
 import { describeUnless } from '../../../test/support/skip';
 import { AuditSegmentKeeper, completeAuditAnchorCopies } from './anchor.repair';
 import { writeCheckpoint } from './anchor.service';
-import { AuditLog, recordFromRow, type AuditEventRow } from './audit.repository';
+import { readAuditRecords } from './audit-chain.repository';
+import { AuditLog } from './audit.repository';
 import { FileCheckpointStore, generateCheckpointSigningKeyPem, signCheckpoint, signerFromPrivateKey, type CheckpointSigner } from './checkpoint';
 import type { AuditEventInput } from './event-types';
 import { GENESIS_HASH, hashAuditRecord, type AuditContent } from './hash';
@@ -39,14 +40,15 @@ async function appendMany(pool: Pool, from: number, n: number): Promise<void> {
   for (let i = from; i < from + n; i += 1) await log.append(event(i));
 }
 
-type Query = (sql: string, params?: unknown[]) => Promise<{ rows: AuditEventRow[] }>;
+/** Raw statements in the superuser's session; a row read back is only looked at for its place and link. */
+type Query = (sql: string, params?: unknown[]) => Promise<{ rows: { seq: string; hash: string }[] }>;
 
 /** As an attacker with superuser rights would: bypass the append-only triggers for one session. */
-async function asSuperuser(pool: Pool, statements: (q: Query) => Promise<void>): Promise<void> {
+async function asSuperuser(pool: Pool, statements: (q: Query, client: PoolClient) => Promise<void>): Promise<void> {
   const client = await pool.connect();
   try {
     await client.query('SET session_replication_role = replica');
-    await statements((sql, params) => client.query<AuditEventRow>(sql, params));
+    await statements((sql, params) => client.query<{ seq: string; hash: string }>(sql, params), client);
   } finally {
     await client.query('RESET session_replication_role');
     client.release();
@@ -54,17 +56,17 @@ async function asSuperuser(pool: Pool, statements: (q: Query) => Promise<void>):
 }
 
 /** The whole chain re-forged as plain SHA-256 links (no MAC key needed), record `seq` edited. */
-async function reforgePlain(q: Query, edit: (r: AuditContent & { seq: number }) => AuditContent): Promise<void> {
+async function reforgePlain(q: Query, client: PoolClient, edit: (r: AuditContent & { seq: number }) => AuditContent): Promise<void> {
   let prev = GENESIS_HASH;
-  for (const row of (await q('SELECT * FROM audit_events ORDER BY seq')).rows) {
-    const content = { ...edit(recordFromRow(row)), prevHash: prev };
+  for (const record of await readAuditRecords(client, 1, Number.MAX_SAFE_INTEGER)) {
+    const content = { ...edit(record), prevHash: prev };
     const hash = hashAuditRecord(content);
     await q('UPDATE audit_events SET actor_username = $1, details = $2, prev_hash = $3, hash = $4, mac_key_id = NULL, mac_alg = NULL WHERE seq = $5', [
       content.actorUsername,
       JSON.stringify(content.details),
       prev,
       hash,
-      row.seq,
+      record.seq,
     ]);
     prev = hash;
   }
@@ -137,7 +139,7 @@ function wormScenarios(kind: string, makeBackend: () => Promise<Backend>): void 
 
   it('reports checkpoint-mismatch when the superuser re-forges the chain with plain links', async () => {
     await writeCheckpoint(catalog.pool, signer, store);
-    await asSuperuser(catalog.pool, (q) => reforgePlain(q, (r) => (r.seq === 3 ? { ...r, actorUsername: 'someone-else' } : r)));
+    await asSuperuser(catalog.pool, (q, client) => reforgePlain(q, client, (r) => (r.seq === 3 ? { ...r, actorUsername: 'someone-else' } : r)));
     await expect(verifyAuditChain(catalog.pool)).resolves.toMatchObject({ ok: true, legacyCount: 10 });
     await expect(verify()).resolves.toMatchObject({ ok: false, firstBadSeq: 10, problem: 'checkpoint-mismatch' });
   });
@@ -247,7 +249,7 @@ function wormScenarios(kind: string, makeBackend: () => Promise<Backend>): void 
     await expect(keeper.tick()).resolves.toMatchObject({ exported: [{ exported: true, firstSeq: 1, lastSeq: 10 }, { exported: false, reason: 'up-to-date' }], restored: [] });
     // Someone with one target's credentials piles forged newer names on it (more than the exporter tries).
     const other = signerFromPrivateKey(crypto.createPrivateKey(generateCheckpointSigningKeyPem()));
-    const records = (await catalog.pool.query<AuditEventRow>('SELECT * FROM audit_events ORDER BY seq')).rows.map(recordFromRow);
+    const records = await readAuditRecords(catalog.pool, 1, Number.MAX_SAFE_INTEGER);
     for (let i = 0; i < 12; i += 1) {
       const { bytes } = buildSegment(other, chain, GENESIS_HASH, records, new Date());
       await backend.targets[0]!.putRecord(segmentKey(chain, 900 + i, 900 + i), bytes, new Date(Date.now() + 86_400_000));

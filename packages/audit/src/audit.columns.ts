@@ -1,9 +1,10 @@
 /**
- * The columns of audit_events, in one ordered list. The INSERT, the SELECT and the link (hash.ts: the
- * hashed fields, in this order) are all built from it, so a column cannot be stored without being covered
- * by the link unless it is marked unhashed here, with its reason. The order of the hashed entries is the
- * serialization of the link: changing it would break the verification of every stored record.
+ * The columns of audit_events, in one ordered list. The INSERT and the SELECT (audit.repository.ts) and the
+ * link (hash.ts: the hashed fields, in this order) are all built from it, so a column cannot be stored without
+ * being covered by the link unless it is marked unhashed here, with its reason. The order of the hashed entries
+ * is the serialization of the link: changing it would break the verification of every stored record.
  */
+import type { Tables } from '@yunying/catalog';
 import type { AuditRecord, JsonValue } from './event-types';
 
 interface AuditColumn {
@@ -42,13 +43,20 @@ export const AUDIT_EVENT_COLUMNS = [
 type Column = (typeof AUDIT_EVENT_COLUMNS)[number];
 type HashedColumn = Extract<Column, { hashed: true }>;
 
+/**
+ * The list is the generated table (database.types.ts), no more and no less: a migration that adds a column
+ * fails the type check here until the column is listed, hashed or with its reason (audit-columns.int.test.ts
+ * checks the migrated database itself).
+ */
+type Missing = Exclude<keyof Tables.AuditEvents, Column['field']>;
+type Unknown = Exclude<Column['field'], keyof Tables.AuditEvents>;
+const listIsTheTable: [Missing, Unknown] extends [never, never] ? true : { missing: Missing; unknown: Unknown } = true;
+void listIsTheTable;
+
 /** What a link covers: the record's hashed fields. */
 export type AuditContent = Pick<AuditRecord, HashedColumn['field']>;
 
 export const HASHED_AUDIT_COLUMNS: readonly HashedColumn[] = AUDIT_EVENT_COLUMNS.filter((c): c is HashedColumn => c.hashed);
-
-/** The SELECT list of a whole record (recordFromRow reads it). */
-export const AUDIT_COLUMNS = AUDIT_EVENT_COLUMNS.map((c) => c.column).join(', ');
 
 /** The hashed fields' values, in list order, as the link serializes them (a time as ISO 8601 text). */
 export function hashedValues(record: AuditContent): JsonValue[] {
@@ -56,27 +64,4 @@ export function hashedValues(record: AuditContent): JsonValue[] {
     const value = record[c.field];
     return value instanceof Date ? value.toISOString() : value;
   });
-}
-
-/** The INSERT of one whole record, columns and parameters from the list (details as JSON text for jsonb). */
-export function auditInsert(record: AuditRecord): { text: string; values: unknown[] } {
-  const columns = AUDIT_EVENT_COLUMNS.map((c) => c.column);
-  const values = AUDIT_EVENT_COLUMNS.map((c) => {
-    const value = record[c.field];
-    return typeof value === 'object' && value !== null && !(value instanceof Date) ? JSON.stringify(value) : value;
-  });
-  return { text: `INSERT INTO audit_events (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`, values };
-}
-
-/** The INSERT of several whole records, in order (the link trigger runs row by row, so each extends the one before). */
-export function auditInsertMany(records: readonly AuditRecord[]): { text: string; values: unknown[] } {
-  const columns = AUDIT_EVENT_COLUMNS.map((c) => c.column);
-  const values: unknown[] = [];
-  const rows = records.map((record) => {
-    const one = auditInsert(record);
-    const placeholders = one.values.map((_, i) => `$${values.length + i + 1}`);
-    values.push(...one.values);
-    return `(${placeholders.join(', ')})`;
-  });
-  return { text: `INSERT INTO audit_events (${columns.join(', ')}) VALUES ${rows.join(', ')}`, values };
 }

@@ -1,18 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { currentRequestId, PHI_KEYS } from '@yunying/core';
 import { inTransaction, type Pool, type PoolClient } from '@yunying/catalog';
-import {
-  AUDIT_EVENT_CODES,
-  DEFAULT_ACTION,
-  type AuditAction,
-  type AuditDetails,
-  type AuditEventInput,
-  type AuditEventType,
-  type AuditOutcome,
-  type AuditRecord,
-  type JsonValue,
-} from './event-types';
-import { AUDIT_COLUMNS, auditInsertMany, type AuditContent } from './audit.columns';
+import { AUDIT_EVENT_CODES, DEFAULT_ACTION, type AuditDetails, type AuditEventInput, type AuditEventType, type AuditRecord, type JsonValue } from './event-types';
+import { AUDIT_EVENT_COLUMNS, type AuditContent } from './audit.columns';
+import { readChainHead, recordFromRow, selectAuditEvents } from './audit-chain.repository';
 import { macAuditRecord } from './hash';
 import { requireAuditKeyring } from './keyring';
 
@@ -43,6 +34,25 @@ function assertNoPhi(value: JsonValue, path: string): void {
     if (PHI.has(key.toLowerCase())) throw new Error(`audit event: details.${path}${key} would store a patient identifier`);
     assertNoPhi(v, `${path}${key}.`);
   }
+}
+
+/**
+ * The INSERT of whole records in order, columns and parameters from the one list (audit.columns.ts), so no
+ * column is written that the list, and with it the link, does not know of; details as JSON text for jsonb.
+ * One multi-row statement: the link trigger runs row by row, so each record extends the one before.
+ */
+function auditInsert(records: readonly AuditRecord[]): { text: string; values: unknown[] } {
+  const columns = AUDIT_EVENT_COLUMNS.map((c) => c.column);
+  const values: unknown[] = [];
+  const rows = records.map((record) => {
+    const placeholders = AUDIT_EVENT_COLUMNS.map((c) => {
+      const value = record[c.field];
+      values.push(typeof value === 'object' && value !== null && !(value instanceof Date) ? JSON.stringify(value) : value);
+      return `$${values.length}`;
+    });
+    return `(${placeholders.join(', ')})`;
+  });
+  return { text: `INSERT INTO audit_events (${columns.join(', ')}) VALUES ${rows.join(', ')}`, values };
 }
 
 /** Two-key advisory lock space of the audit chain, per schema (tests run many schemas in one database). */
@@ -80,13 +90,12 @@ export async function appendAuditEvents(client: PoolClient, events: readonly Aud
     throw new Error('appendAuditEvent must run inside a transaction (use AuditLog.append or inTransaction)', { cause: error });
   }
   await client.query(LOCK_SQL);
-  const head = await client.query<{ last_seq: string; last_hash: string }>('SELECT last_seq, last_hash FROM audit_chain_head');
-  const headRow = head.rows[0];
-  if (!headRow) throw new Error('audit chain head is missing (migration 0200 not applied?)');
+  const head = await readChainHead(client);
+  if (!head) throw new Error('audit chain head is missing (migration 0200 not applied?)');
   const keyring = requireAuditKeyring();
   const records: AuditRecord[] = [];
-  let prevHash = headRow.last_hash;
-  let seq = Number(headRow.last_seq);
+  let prevHash = head.hash;
+  let seq = head.seq;
   events.forEach((event, i) => {
     const type: AuditEventType = event.type;
     const unsigned: AuditContent = {
@@ -112,59 +121,10 @@ export async function appendAuditEvents(client: PoolClient, events: readonly Aud
     records.push(record);
     prevHash = record.hash;
   });
-  const insert = auditInsertMany(records);
+  const insert = auditInsert(records);
   await client.query(insert.text, insert.values);
   await client.query('RELEASE SAVEPOINT yy_audit_append');
   return records;
-}
-
-export interface AuditEventRow {
-  seq: string;
-  id: string;
-  occurred_at: Date;
-  event_type: string;
-  event_code: string;
-  action: string;
-  outcome: number;
-  actor_user_id: string | null;
-  actor_username: string;
-  actor_role: string | null;
-  actor_clinic: string | null;
-  source_ip: string | null;
-  request_id: string | null;
-  study_instance_uid: string | null;
-  clinic_id: string | null;
-  details: AuditDetails;
-  prev_hash: string;
-  hash: string;
-  mac_key_id: string | null;
-  mac_alg: string | null;
-}
-
-/** Rows are read as stored; the types are only asserted, verification recomputes the hash over them. */
-export function recordFromRow(row: AuditEventRow): AuditRecord {
-  return {
-    seq: Number(row.seq),
-    id: row.id,
-    occurredAt: row.occurred_at,
-    eventType: row.event_type as AuditEventType,
-    eventCode: row.event_code,
-    action: row.action as AuditAction,
-    outcome: row.outcome as AuditOutcome,
-    actorUserId: row.actor_user_id,
-    actorUsername: row.actor_username,
-    actorRole: row.actor_role,
-    actorClinic: row.actor_clinic,
-    sourceIp: row.source_ip,
-    requestId: row.request_id,
-    studyInstanceUid: row.study_instance_uid,
-    clinicId: row.clinic_id,
-    details: row.details,
-    prevHash: row.prev_hash,
-    hash: row.hash,
-    macKeyId: row.mac_key_id,
-    macAlg: row.mac_alg,
-  };
 }
 
 export interface AuditEventFilter {
@@ -187,28 +147,21 @@ export interface AuditEventPage {
 }
 
 export async function queryAuditEvents(db: Pool | PoolClient, filter: AuditEventFilter): Promise<AuditEventPage> {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const add = (sql: (p: string) => string, value: unknown): void => {
-    params.push(value);
-    where.push(sql(`$${params.length}`));
-  };
-  if (filter.studyInstanceUid !== undefined) add((p) => `study_instance_uid = ${p}`, filter.studyInstanceUid);
+  let query = selectAuditEvents(db);
+  if (filter.studyInstanceUid !== undefined) query = query.where('studyInstanceUid', '=', filter.studyInstanceUid);
   if (filter.user !== undefined) {
-    if (UUID.test(filter.user.toLowerCase())) add((p) => `(actor_user_id = ${p}::uuid OR actor_username = ${p})`, filter.user.toLowerCase());
-    else add((p) => `actor_username = ${p}`, filter.user);
+    // A user id matches the record's user, or a username spelled like it; anything else is a username.
+    const user = filter.user.toLowerCase();
+    query = UUID.test(user) ? query.where((eb) => eb.or([eb('actorUserId', '=', user), eb('actorUsername', '=', user)])) : query.where('actorUsername', '=', filter.user);
   }
-  if (filter.type !== undefined) add((p) => `event_type = ${p}`, filter.type);
-  if (filter.clinicId !== undefined) add((p) => `(clinic_id = ${p}::uuid OR actor_clinic = ${p}::uuid)`, filter.clinicId);
-  if (filter.from !== undefined) add((p) => `occurred_at >= ${p}`, filter.from);
-  if (filter.to !== undefined) add((p) => `occurred_at < ${p}`, filter.to);
-  if (filter.cursor !== undefined) add((p) => `seq < ${p}`, filter.cursor);
+  if (filter.type !== undefined) query = query.where('eventType', '=', filter.type);
+  const clinicId = filter.clinicId;
+  if (clinicId !== undefined) query = query.where((eb) => eb.or([eb('clinicId', '=', clinicId), eb('actorClinic', '=', clinicId)]));
+  if (filter.from !== undefined) query = query.where('occurredAt', '>=', filter.from);
+  if (filter.to !== undefined) query = query.where('occurredAt', '<', filter.to);
+  if (filter.cursor !== undefined) query = query.where('seq', '<', String(filter.cursor));
   const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
-  params.push(limit + 1);
-  const { rows } = await db.query<AuditEventRow>(
-    `SELECT ${AUDIT_COLUMNS} FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT $${params.length}`,
-    params,
-  );
+  const rows = await query.orderBy('seq', 'desc').limit(limit + 1).execute();
   const events = rows.slice(0, limit).map(recordFromRow);
   const last = events[events.length - 1];
   return { events, nextCursor: rows.length > limit && last ? last.seq : null };

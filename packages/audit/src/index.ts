@@ -1,7 +1,8 @@
 export * from './event-types';
 export * from './hash';
-export { AUDIT_COLUMNS, AUDIT_EVENT_COLUMNS, HASHED_AUDIT_COLUMNS } from './audit.columns';
+export { AUDIT_EVENT_COLUMNS, HASHED_AUDIT_COLUMNS } from './audit.columns';
 export * from './audit.repository';
+export * from './audit-chain.repository';
 export * from './verify';
 export * from './keyring';
 export * from './checkpoint';

@@ -2,8 +2,7 @@ import crypto from 'node:crypto';
 import type { Pool } from '@yunying/catalog';
 import { AppError, describeError } from '@yunying/core';
 import type { RecordVersion, WormRecordTarget } from '@yunying/storage';
-import { AUDIT_COLUMNS } from './audit.columns';
-import { recordFromRow, type AuditEventRow } from './audit.repository';
+import { latestStudyRetainUntil, readAuditRecords } from './audit-chain.repository';
 import { asSm2PublicKey, publicKeyId, type CheckpointSigner } from './checkpoint';
 import type { AuditRecord } from './event-types';
 import { canonicalJson, GENESIS_HASH } from './hash';
@@ -178,8 +177,7 @@ async function lastExported(targets: readonly WormRecordTarget[], chain: string,
 export async function studiesRetainUntil(pool: Pool, records: readonly Pick<AuditRecord, 'studyInstanceUid'>[]): Promise<Date | null> {
   const uids = [...new Set(records.flatMap((r) => (typeof r.studyInstanceUid === 'string' ? [r.studyInstanceUid] : [])))];
   if (uids.length === 0) return null;
-  const { rows } = await pool.query<{ until: Date | null }>('SELECT max(retain_until) AS until FROM studies WHERE study_instance_uid = ANY($1)', [uids]);
-  return rows[0]?.until ?? null;
+  return latestStudyRetainUntil(pool, uids);
 }
 
 /** The later of now + `days` and the retain-until of the studies the records name. */
@@ -209,8 +207,7 @@ export async function exportAuditSegment(
   const from = (previous?.seq ?? 0) + 1;
   const to = Math.min(verification.headSeq, from + (options.maxRecords ?? 20_000) - 1);
   if (to < from) return { exported: false, reason: 'up-to-date' };
-  const { rows } = await pool.query<AuditEventRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE seq >= $1 AND seq <= $2 ORDER BY seq`, [from, to]);
-  const records = rows.map(recordFromRow);
+  const records = await readAuditRecords(pool, from, to);
   // Verified a moment ago; a row changed in between would break the chain of the segment itself.
   if (records.length !== to - from + 1 || records.some((r, i) => r.seq !== from + i)) {
     throw new AppError('unavailable', `audit segment ${from}..${to}: records changed while exporting`, { retryable: true });

@@ -1,8 +1,7 @@
 import crypto from 'node:crypto';
 import type { Pool } from '@yunying/catalog';
 import type { WormRecordTarget } from '@yunying/storage';
-import { AUDIT_COLUMNS } from './audit.columns';
-import { recordFromRow, type AuditEventRow } from './audit.repository';
+import { readAuditRecords } from './audit-chain.repository';
 import { copyProblems } from './replica-checkpoint.store';
 import { isSegmentHeader, segmentHeaderSignatureValid, segmentLine, segmentPrefix, splitSegment, type SignedSegmentHeader } from './segment';
 import { readAllVersions } from './worm';
@@ -129,13 +128,13 @@ export async function verifyAuditSegments(
     }
     const removed: number[] = [];
     const changed: number[] = [];
-    const { rows } = await pool.query<AuditEventRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE seq >= $1 AND seq <= $2 ORDER BY seq`, [header.firstSeq, header.lastSeq]);
-    const bySeq = new Map(rows.map((row) => [Number(row.seq), row]));
+    const records = await readAuditRecords(pool, header.firstSeq, header.lastSeq);
+    const bySeq = new Map(records.map((record) => [record.seq, record]));
     for (const [i, line] of lines.entries()) {
       const seq = header.firstSeq + i;
-      const row = bySeq.get(seq);
-      if (row === undefined) removed.push(seq);
-      else if (segmentLine(recordFromRow(row)) !== line) changed.push(seq);
+      const record = bySeq.get(seq);
+      if (record === undefined) removed.push(seq);
+      else if (segmentLine(record) !== line) changed.push(seq);
     }
     if (removed.length > 0) problems.push({ segment: name, problem: 'removed', seqs: seqRanges(removed) });
     if (changed.length > 0) problems.push({ segment: name, problem: 'changed', seqs: seqRanges(changed) });

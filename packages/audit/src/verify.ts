@@ -1,7 +1,6 @@
 import type crypto from 'node:crypto';
 import type { Pool } from '@yunying/catalog';
-import { AUDIT_COLUMNS } from './audit.columns';
-import { recordFromRow, type AuditEventRow } from './audit.repository';
+import { readAuditRecords, readChainHead, seqOfLink } from './audit-chain.repository';
 import { checkpointSignatureValid, type CheckpointStore, type ParsedCheckpoint, type SignedAuditCheckpoint } from './checkpoint';
 import type { AuditRecord } from './event-types';
 import { GENESIS_HASH, hashAuditRecord, macAuditRecord } from './hash';
@@ -125,10 +124,9 @@ export async function verifyAuditChain(pool: Pool, options: VerifyOptions = {}):
 async function verifyAgainst(pool: Pool, options: VerifyOptions, keyring: AuditKeyring | null, checkpointList: SignedAuditCheckpoint[]): Promise<ChainVerification> {
   const pageSize = options.pageSize ?? 2000;
   const checkpoints = { list: checkpointList };
-  const head = await pool.query<{ last_seq: string; last_hash: string }>('SELECT last_seq, last_hash FROM audit_chain_head');
-  const headRow = head.rows[0];
-  if (!headRow) return { ok: false, count: 0, firstBadSeq: 1, problem: 'removed', detail: 'the chain head is missing' };
-  const headSeq = Number(headRow.last_seq);
+  const head = await readChainHead(pool);
+  if (!head) return { ok: false, count: 0, firstBadSeq: 1, problem: 'removed', detail: 'the chain head is missing' };
+  const headSeq = head.seq;
   const checkpointSeqs = new Set(checkpoints.list.map((c) => c.seq));
   const linkAt = new Map<number, string>();
   let count = 0;
@@ -140,12 +138,8 @@ async function verifyAgainst(pool: Pool, options: VerifyOptions, keyring: AuditK
   const fail = (firstBadSeq: number, problem: ChainProblem, detail: string): ChainVerification => ({ ok: false, count, firstBadSeq, problem, detail });
 
   for (;;) {
-    const { rows } = await pool.query<AuditEventRow>(
-      `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3`,
-      [expectedSeq, headSeq, pageSize],
-    );
-    for (const row of rows) {
-      const record: AuditRecord = recordFromRow(row);
+    const records = await readAuditRecords(pool, expectedSeq, headSeq, pageSize);
+    for (const record of records) {
       const expectedPrev = previous?.hash ?? GENESIS_HASH;
       if (record.seq !== expectedSeq) {
         return fail(expectedSeq, 'removed', `records ${expectedSeq}..${record.seq - 1} are missing`);
@@ -156,9 +150,8 @@ async function verifyAgainst(pool: Pool, options: VerifyOptions, keyring: AuditK
         if (previous && previous.prevHash === record.prevHash) {
           return fail(previous.seq, 'inserted', `record ${previous.seq} was inserted between records ${previous.seq - 1} and ${record.seq}`);
         }
-        const target = await pool.query<{ seq: string }>('SELECT seq FROM audit_events WHERE hash = $1', [record.prevHash]);
-        const linkedSeq = target.rows[0]?.seq;
-        if (linkedSeq !== undefined) {
+        const linkedSeq = await seqOfLink(pool, record.prevHash);
+        if (linkedSeq !== null) {
           return fail(record.seq, 'reordered', `record ${record.seq} follows record ${linkedSeq} in the chain, not record ${record.seq - 1}`);
         }
         if (previous) {
@@ -179,10 +172,10 @@ async function verifyAgainst(pool: Pool, options: VerifyOptions, keyring: AuditK
       count += 1;
       expectedSeq += 1;
     }
-    if (rows.length < pageSize) break;
+    if (records.length < pageSize) break;
   }
   if (expectedSeq - 1 < headSeq) return fail(expectedSeq, 'removed', `records ${expectedSeq}..${headSeq} are missing (the chain head is at ${headSeq})`);
-  if ((previous?.hash ?? GENESIS_HASH) !== headRow.last_hash) {
+  if ((previous?.hash ?? GENESIS_HASH) !== head.hash) {
     return fail(headSeq, 'changed', `record ${headSeq} does not match the chain head`);
   }
   for (const checkpoint of checkpoints.list) {
@@ -202,7 +195,7 @@ async function verifyAgainst(pool: Pool, options: VerifyOptions, keyring: AuditK
     ok: true,
     count,
     headSeq,
-    headHash: headRow.last_hash,
+    headHash: head.hash,
     legacyCount,
     keyedFromSeq,
     checkpointsChecked: checkpoints.list.length,

@@ -64,7 +64,3 @@ export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => P
     client.release(lost);
   }
 }
-
-export async function pingDatabase(pool: Pool): Promise<void> {
-  await pool.query('SELECT 1');
-}

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createPool, inTransaction, quoteIdent, type Pool } from './database';
 import { loadMigrations, migrate } from './migrate';
-import { recordInstances } from './archive.batch';
+import { recordInstances } from './archive-batch.repository';
 import type { InstanceRecord } from './archive.repository';
 import { testDatabaseUrl } from './testing';
 

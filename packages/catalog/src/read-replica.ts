@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { createPool, type DatabaseSettings, type Pool, type QueryResultRow } from './database';
+import { standbyLag } from './server.repository';
 
 /**
  * What a read-only query needs of the catalog: a plain pg Pool satisfies it, and so does ReplicaReads.
@@ -33,15 +34,6 @@ export function isReplicaUnavailable(error: unknown): boolean {
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
   return code.startsWith('08') || ['57P01', '57P02', '57P03', '53300', '40001'].includes(code);
 }
-
-/**
- * The lag of a standby: zero when it has replayed all the WAL it has received (an idle primary sends
- * nothing, so the time since the last replayed transaction alone would read as lag), else the age of the
- * last transaction it replayed. Not in recovery (the URL points at a primary): zero.
- */
-const PROBE_SQL = `SELECT pg_is_in_recovery() AS standby,
-  CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-       ELSE COALESCE(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END::float8 AS lag`;
 
 /**
  * Read-only catalog queries on a streaming replica (CATALOG_READ_URL), where a few seconds of staleness
@@ -103,10 +95,10 @@ export class ReplicaReads implements CatalogReader {
   private async check(): Promise<void> {
     if (this.closed) return;
     try {
-      const { rows } = await this.replica.query<{ standby: boolean; lag: number }>(PROBE_SQL);
-      const lag = rows[0]?.lag ?? Number.POSITIVE_INFINITY;
+      const probe = await standbyLag(this.replica);
+      const lag = probe?.lag ?? Number.POSITIVE_INFINITY;
       if (lag > this.options.maxLagSeconds) this.setState('primary', `replica lags ${lag.toFixed(1)} s (over ${this.options.maxLagSeconds} s)`);
-      else this.setState('replica', rows[0]?.standby === true ? 'replica healthy' : 'read URL is not a standby (no lag)');
+      else this.setState('replica', probe?.standby === true ? 'replica healthy' : 'read URL is not a standby (no lag)');
     } catch (error) {
       this.setState('primary', `replica unreachable (${describe(error)})`);
     }

@@ -1,5 +1,6 @@
 import { AppError, createLogger } from '@yunying/core';
 import { SopClass, TransferSyntax } from '@yunying/dicom';
+import { waitFor } from '../../../test/support/wait';
 import { wrapPart10 } from './part10';
 import { startScpServer, type ScpServer, type ScpServerOptions } from './scp.server';
 import type { AssociationDecision, ReceivedInstance, StoreContext } from './scp.types';
@@ -144,9 +145,9 @@ describe('startScpServer (loopback, raw upper-layer client)', () => {
     const scu = await RawScu.connect(server.port);
     await scu.associate('KNOWN', 'ANY', [usContext]);
     scu.sendStore(1, cStoreCommand({ messageId: 1, sopClassUid: SopClass.UltrasoundImage, sopInstanceUid: '1.2.3.5' }), dataset);
-    while (finish === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
+    const answer = await waitFor('the C-STORE to reach onStore', () => Promise.resolve(finish), 10_000, 10);
     const closing = server.close();
-    finish();
+    answer();
     const response = await scu.next();
     expect(statusOf(response!)).toBe(0x0000);
     expect((await scu.next())?.type).toBe(0x07);

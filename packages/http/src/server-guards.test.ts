@@ -1,6 +1,7 @@
 import net from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createLogger, isAppError } from '@yunying/core';
+import { waitFor } from '../../../test/support/wait';
 import { listen, type RunningServer } from './serve';
 import { UploadBudget } from './upload-budget';
 
@@ -131,8 +132,7 @@ describe('UploadBudget', () => {
     const holder = net.connect(port, '127.0.0.1');
     holder.on('error', () => undefined);
     holder.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 800\r\n\r\n0123456789');
-    const until = Date.now() + 5000;
-    while (budget.heldBytes < 800 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await waitFor('the upload to hold its declared bytes', () => Promise.resolve(budget.heldBytes >= 800), 5000, 20);
     expect(budget.heldBytes).toBe(800);
 
     const refused = await fetch(`${server.url}/upload`, { method: 'POST', body: Buffer.alloc(800) });
@@ -142,8 +142,7 @@ describe('UploadBudget', () => {
     const closed = new Promise((r) => holder.once('close', r));
     holder.destroy();
     await closed;
-    while (budget.heldBytes > 0 && Date.now() < until + 5000) await new Promise((r) => setTimeout(r, 20));
-    expect(budget.heldBytes).toBe(0);
+    await waitFor('the closed upload to give its bytes back', () => Promise.resolve(budget.heldBytes === 0), 5000, 20);
     const admitted = await fetch(`${server.url}/upload`, { method: 'POST', body: Buffer.alloc(800) });
     expect(admitted.status).toBe(204);
   }, 20_000);

@@ -1,7 +1,7 @@
 /**
  * The one list of Yunying's queues, job names and payloads. Producers and workers are typed from it;
- * a worker refuses to start if a job of its queue has no handler (services/inference triage.worker.ts
- * processQueue). Every job is retried by DEFAULT_JOB_OPTIONS (queues.ts).
+ * the workers start only if every queue and job of it has a handler (workers.ts startCatalogueWorkers).
+ * Every job is retried by DEFAULT_JOB_OPTIONS (queues.ts).
  *
  * Payloads carry ids and a request id only — never patient data (names, IDs, dates of birth).
  */

@@ -1,3 +1,4 @@
 export * from './catalogue';
 export * from './queues';
 export * from './outbox';
+export * from './workers';

@@ -3,6 +3,7 @@
  * writes them: square windows clipped at the borders, lower quantiles without interpolation. The served
  * path uses the faster kernels of descriptor.kernels.ts; the tests hold those to these, value for value.
  */
+import type { Descriptors } from './nodule.descriptors';
 
 /** Max (or min) over a window of 2r+1 along rows then columns, windows clipped at the borders. */
 export function runExtreme(src: Float64Array, w: number, h: number, r: number, max: boolean): Float64Array {
@@ -161,4 +162,63 @@ export function gradient(g: Float64Array, w: number, h: number): Float64Array {
     }
   }
   return out;
+}
+
+/**
+ * The descriptors of a region by their plain definitions on the whole frame (descriptors.describe in
+ * Python: masks by dilation and erosion, values selected in row-major order, sorted-value quantiles, the
+ * opening and gradient of the whole frame). The served `describe` (windows, histograms, distance
+ * transforms, shared openings) is held to this value for value.
+ */
+export function describePlain(gray: { width: number; height: number; data: ArrayLike<number> }, mask: Uint8Array): Descriptors | null {
+  const { width: w, height: h } = gray;
+  const n = w * h;
+  const g = Float64Array.from({ length: n }, (_, i) => gray.data[i] ?? 0);
+  let area = 0;
+  let x0 = Infinity;
+  let x1 = -1;
+  let y0 = Infinity;
+  let y1 = -1;
+  for (let i = 0; i < n; i++) {
+    if (!mask[i]) continue;
+    const x = i % w;
+    const y = (i - x) / w;
+    x0 = Math.min(x0, x);
+    x1 = Math.max(x1, x);
+    y0 = Math.min(y0, y);
+    y1 = Math.max(y1, y);
+    area++;
+  }
+  if (area === 0) return null;
+  const r = Math.max(3, Math.floor(0.25 * Math.sqrt(area) + 0.5));
+  const near = dilate(mask, w, h, r);
+  const touching = dilate(mask, w, h, 2);
+  let ring = Uint8Array.from({ length: n }, (_, i) => (near[i] && !touching[i] && (g[i] ?? 0) >= 4 ? 1 : 0));
+  if (ring.reduce((s, v) => s + v, 0) < 20) {
+    ring = Uint8Array.from({ length: n }, (_, i) => (!mask[i] && (g[i] ?? 0) >= 4 ? 1 : 0));
+    if (ring.reduce((s, v) => s + v, 0) < 20) ring = new Uint8Array(n).fill(1);
+  }
+  let inner = erode(mask, w, h, Math.max(2, Math.floor(r / 3)));
+  if (inner.reduce((s, v) => s + v, 0) < 20) inner = mask;
+  const core = erode(mask, w, h, 2);
+  const band = Uint8Array.from({ length: n }, (_, i) => (touching[i] && !core[i] ? 1 : 0));
+  const inside = select(g, inner);
+  const around = select(g, ring);
+  const medInner = quantile(inside, 0.5);
+  const medRing = quantile(around, 0.5);
+  const { mean, std } = meanStd(inside);
+  const ringStd = meanStd(around).std;
+  const opened = runExtreme(runExtreme(g, w, h, 4, false), w, h, 4, true);
+  const tophat = g.map((v, i) => v - (opened[i] ?? 0));
+  const grad = gradient(g, w, h);
+  const meanOf = (v: Float64Array): number => v.reduce((s, x) => s + x, 0) / Math.max(1, v.length);
+  return {
+    echo: Math.log((medInner + 1) / (medRing + 1)),
+    dark: inside.filter((v) => v < 0.35 * medRing).length / inside.length,
+    het: std / (mean + 1),
+    foci: quantile(select(tophat, inner), 0.999) / 255,
+    bright: (quantile(inside, 0.995) - medInner) / (ringStd + 1),
+    edge: meanOf(select(grad, band)) / (meanOf(select(grad, ring)) + 1),
+    taller: Math.log((y1 - y0 + 1) / (x1 - x0 + 1)),
+  };
 }

@@ -1,5 +1,10 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describeUnless, sharedDataDir } from '../../../test/support/skip';
 import type { Corners, GrayImage } from './frame.geometry';
-import { dilate, erode, quantile } from './descriptor.reference';
+import { describePlain, dilate, erode, quantile } from './descriptor.reference';
+import { SharedOpenings } from './frame.openings';
+import { readGrayImage } from './image.repository';
 import { describe as describeNodule, ellipseRegion } from './nodule.descriptors';
 
 /** A textured background with one elliptical nodule painted in by `inside(x, y, base)`. */
@@ -95,4 +100,62 @@ describe('nodule descriptors', () => {
     expect(d?.echo).toBeLessThan(-0.4);
     expect(Object.values(d ?? {}).every(Number.isFinite)).toBe(true);
   });
+});
+
+describe('the served descriptors are the plain definitions on the whole frame, value for value', () => {
+  const W = 200;
+  const H = 160;
+  const textured = (x: number, y: number): number => 100 + ((x * 7 + y * 13) % 21) - 10 + ((x * y) % 7);
+  const frame = (pixel: (x: number, y: number) => number): GrayImage => {
+    const data = new Uint8Array(W * H);
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) data[y * W + x] = pixel(x, y);
+    return { width: W, height: H, data };
+  };
+  const same = (gray: GrayImage, box: Corners, shared?: SharedOpenings): void => {
+    const region = ellipseRegion(gray.width, gray.height, box);
+    expect(describeNodule(gray, region, shared)).toEqual(describePlain(gray, region.mask));
+  };
+
+  it('inside the frame, at its border, tiny, and filling it (its window is then the whole frame)', () => {
+    const g = frame((x, y) => (((x - 100) / 40) ** 2 + ((y - 80) / 30) ** 2 <= 1 ? Math.round(textured(x, y) * 0.5) : textured(x, y)));
+    for (const box of [BOX, { x0: 0, y0: 30, x1: 50, y1: 90 }, { x0: 150.5, y0: 100.2, x1: 200, y1: 160 }, { x0: 90, y0: 70, x1: 96, y1: 75 }, { x0: 2, y0: 1, x1: 198, y1: 159 }]) same(g, box);
+  });
+
+  it('a region with no tissue around it: the ring falls back to the tissue of the whole frame, then to every pixel', () => {
+    // Tissue only inside the region and in a strip at the left edge: nothing within r of the region.
+    const box = { x0: 58, y0: 38, x1: 142, y1: 122 };
+    const inside = ellipseRegion(W, H, box).mask;
+    same(frame((x, y) => (inside[y * W + x] || x < 10 ? textured(x, y) : 0)), box);
+    // Nothing but the region has tissue at all.
+    same(frame((x, y) => (inside[y * W + x] ? textured(x, y) : 0)), box);
+  });
+
+  it('with the top-hat opening shared over a larger box (a candidate and its score region)', () => {
+    const g = frame((x, y) => (x % 17 === 0 && y % 11 === 0 ? 250 : textured(x, y)));
+    const shared = new SharedOpenings(g.data as Uint8Array, W, H);
+    const scoreBox = { x0: 30.4, y0: 20.7, x1: 170.2, y1: 150.9 };
+    shared.share(scoreBox);
+    for (const box of [scoreBox, { x0: 40, y0: 30, x1: 100, y1: 90 }, { x0: 120.3, y0: 100.1, x1: 170.2, y1: 150.9 }, BOX]) same(g, box, shared);
+  });
+});
+
+const ddti = sharedDataDir('thyroid/ddti-frames');
+describeUnless(ddti ? null : 'shared data folder thyroid/ddti-frames is absent', 'the served descriptors on real DDTI frames', () => {
+  it('equal the plain definitions on boxes of every size, alone and sharing an opening', async () => {
+    const names = fs.readdirSync(path.join(ddti ?? '', 'images')).sort().filter((_, i) => i % 100 === 0);
+    for (const name of names) {
+      const g = await readGrayImage(path.join(ddti ?? '', 'images', name));
+      const w = g.width;
+      const h = g.height;
+      const big = { x0: w * 0.05, y0: h * 0.1, x1: w * 0.97, y1: h * 0.9 };
+      const shared = new SharedOpenings(Uint8Array.from(g.data), w, h);
+      shared.share(big);
+      for (const box of [big, { x0: w * 0.3, y0: h * 0.3, x1: w * 0.55, y1: h * 0.7 }, { x0: 0, y0: h * 0.5, x1: w * 0.2, y1: h }]) {
+        const region = ellipseRegion(w, h, box);
+        const plain = describePlain(g, region.mask);
+        expect(describeNodule(g, region)).toEqual(plain);
+        expect(describeNodule(g, region, shared)).toEqual(plain);
+      }
+    }
+  }, 120_000);
 });

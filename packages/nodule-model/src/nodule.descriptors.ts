@@ -14,8 +14,11 @@
  * Every operation is spelled out (square windows clipped at the borders, lower quantiles without
  * interpolation) so Python and TypeScript agree to rounding; the parity test checks it.
  */
-import { chessboardDistancePadded, gradientSums, histogramBelow, histogramQuantile, newHistogram, windowExtreme } from './descriptor.kernels';
+import type { Histogram } from './descriptor.kernels';
+import { chessboardDistancePadded, gradientSums, histogramBelow, histogramQuantile, newHistogram } from './descriptor.kernels';
 import type { Corners, GrayImage } from './frame.geometry';
+import type { SharedOpenings } from './frame.openings';
+import { openWindow, openingWindow } from './frame.openings';
 
 export const DESCRIPTOR_NAMES = ['echo', 'dark', 'het', 'foci', 'bright', 'edge', 'taller'] as const;
 export type DescriptorName = (typeof DESCRIPTOR_NAMES)[number];
@@ -30,6 +33,11 @@ export interface Region {
   width: number;
   height: number;
   mask: Uint8Array;
+  /**
+   * Inclusive pixel rectangle outside which the mask is 0 (need not be tight): the extent is then found
+   * without scanning the whole frame. Absent: the whole mask is scanned.
+   */
+  bounds?: Corners;
 }
 
 const rnd = (x: number): number => Math.floor(x + 0.5);
@@ -42,63 +50,131 @@ interface Extent {
   area: number;
 }
 
-function extentOf(mask: Uint8Array, w: number): Extent | null {
+function extentOf(mask: Uint8Array, w: number, h: number, bounds?: Corners): Extent | null {
+  const bx0 = bounds ? Math.max(0, bounds.x0) : 0;
+  const by0 = bounds ? Math.max(0, bounds.y0) : 0;
+  const bx1 = bounds ? Math.min(w - 1, bounds.x1) : w - 1;
+  const by1 = bounds ? Math.min(h - 1, bounds.y1) : h - 1;
   let x0 = Infinity;
   let x1 = -1;
   let y0 = Infinity;
   let y1 = -1;
   let area = 0;
-  for (let i = 0; i < mask.length; i++) {
-    if (!mask[i]) continue;
-    const x = i % w;
-    const y = (i - x) / w;
-    if (x < x0) x0 = x;
-    if (x > x1) x1 = x;
-    if (y < y0) y0 = y;
-    if (y > y1) y1 = y;
-    area++;
+  for (let y = by0; y <= by1; y++) {
+    for (let x = bx0, i = y * w + bx0; x <= bx1; x++, i++) {
+      if (!mask[i]) continue;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+      area++;
+    }
   }
   return area === 0 ? null : { x0, y0, x1, y1, area };
 }
 
-function cut<T extends Uint8Array | Float64Array>(src: ArrayLike<number>, w: number, win: Extent, make: (n: number) => T): T {
+/** The window's rows of an 8-bit image, copied row by row. */
+function cut(src: Uint8Array, w: number, win: Extent): Uint8Array {
   const ww = win.x1 - win.x0;
-  const out = make(ww * (win.y1 - win.y0));
-  for (let y = win.y0; y < win.y1; y++) for (let x = win.x0; x < win.x1; x++) out[(y - win.y0) * ww + (x - win.x0)] = src[y * w + x] ?? 0;
+  const out = new Uint8Array(ww * (win.y1 - win.y0));
+  for (let y = win.y0; y < win.y1; y++) out.set(src.subarray(y * w + win.x0, y * w + win.x1), (y - win.y0) * ww);
   return out;
+}
+
+export function bytesOf(data: ArrayLike<number>): Uint8Array {
+  return data instanceof Uint8Array ? data : Uint8Array.from(data);
 }
 
 /**
  * The descriptors of one nodule region (descriptors.describe). Null when the region is empty.
- * Every operation is local (at most r + 10 pixels from the region), so they run on a window around
- * the region with a margin past that reach, which gives the same values as the whole frame at a
- * fraction of the cost; the one non-local case (no surrounding tissue: the fallback to the whole
- * frame) runs on the whole frame.
+ * Every operation but one is local (at most r + 10 pixels from the region), so they run on a window
+ * around the region with a margin past that reach, which gives the same values as the whole frame at a
+ * fraction of the cost. The one non-local case is a region with no surrounding tissue: its "ring"
+ * falls back to all tissue outside the region on the whole frame (or all pixels), and only those ring
+ * statistics are then taken over the whole frame.
  */
-export function describe(gray: GrayImage, region: Region): Descriptors | null {
+export function describe(gray: GrayImage, region: Region, shared?: SharedOpenings): Descriptors | null {
   const { width: w, height: h } = gray;
-  const extent = extentOf(region.mask, w);
+  const extent = extentOf(region.mask, w, h, region.bounds);
   if (!extent) return null;
   const r = Math.max(3, rnd(0.25 * Math.sqrt(extent.area)));
   const margin = r + 12;
   const win = { x0: Math.max(0, extent.x0 - margin), y0: Math.max(0, extent.y0 - margin), x1: Math.min(w, extent.x1 + 1 + margin), y1: Math.min(h, extent.y1 + 1 + margin), area: 0 };
+  const frame = bytesOf(gray.data);
   const whole = win.x0 === 0 && win.y0 === 0 && win.x1 === w && win.y1 === h;
-  if (!whole) {
-    const ww = win.x1 - win.x0;
-    const wh = win.y1 - win.y0;
-    const local = measure(cut(gray.data, w, win, (n) => new Uint8Array(n)), cut(region.mask, w, win, (n) => new Uint8Array(n)), ww, wh, extent, r, false);
-    if (local) return local;
-  }
-  return measure(Uint8Array.from(gray.data), region.mask, w, h, extent, r, true);
+  const fallback = (): RingStats => frameRing(frame, region.mask, w, h);
+  if (whole) return measure(frame, region.mask, w, h, extent, r, fallback, { x: 0, y: 0, shared });
+  return measure(cut(frame, w, win), cut(region.mask, w, win), win.x1 - win.x0, win.y1 - win.y0, extent, r, fallback, { x: win.x0, y: win.y0, shared });
+}
+
+/** Where a window lies in its frame (its top-left corner), and the openings shared on that frame. */
+interface Place {
+  x: number;
+  y: number;
+  shared: SharedOpenings | undefined;
+}
+
+/** What the descriptors read from the surrounding tissue (the "ring"). */
+interface RingStats {
+  count: number;
+  hist: Histogram;
+  mean: number;
+  std: number;
+  /** Sum of the gradient magnitude over the ring, in row-major order. */
+  gradient: number;
 }
 
 /**
- * The measurements on an 8-bit image (or a window of it); null when the ring needs the whole frame and
- * this is not it. Masks are thresholds of two distance transforms, order statistics come from histograms
- * and sums of integers, and every floating-point value is formed by the same operations in the same
- * order as the plain definitions (descriptor.reference.ts), so the result is theirs exactly.
+ * Count, histogram, mean and standard deviation of the values of `g` on `ring`: sums of integers (exact
+ * in any order), squared deviations summed in row-major order (as the plain mean of selected values).
  */
-function measure(g: Uint8Array, mask: Uint8Array, w: number, h: number, extent: Extent, r: number, whole: boolean): Descriptors | null {
+function ringStats(g: Uint8Array, ring: Uint8Array, count: number, gradient: number): RingStats {
+  const hist = newHistogram();
+  let sum = 0;
+  for (let i = 0; i < g.length; i++) {
+    if (!ring[i]) continue;
+    const v = g[i] ?? 0;
+    hist[v] = (hist[v] ?? 0) + 1;
+    sum += v;
+  }
+  const mean = sum / Math.max(1, count);
+  let ss = 0;
+  for (let i = 0; i < g.length; i++) {
+    if (!ring[i]) continue;
+    const v = g[i] ?? 0;
+    ss += (v - mean) * (v - mean);
+  }
+  return { count, hist, mean, std: Math.sqrt(ss / Math.max(1, count)), gradient };
+}
+
+/**
+ * The ring of a region with fewer than MIN_PIXELS tissue pixels near it (descriptors.describe): every
+ * tissue pixel of the whole frame outside the region, or, with fewer than that too, every pixel.
+ */
+function frameRing(g: Uint8Array, mask: Uint8Array, w: number, h: number): RingStats {
+  const n = w * h;
+  let ring = new Uint8Array(n);
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    const on = !mask[i] && (g[i] ?? 0) >= CONTENT_MIN ? 1 : 0;
+    ring[i] = on;
+    count += on;
+  }
+  if (count < MIN_PIXELS) {
+    ring = new Uint8Array(n).fill(1);
+    count = n;
+  }
+  return ringStats(g, ring, count, gradientSums(g, w, h, ring, ring).a);
+}
+
+/**
+ * The measurements on an 8-bit image (or a window of it around the region). Masks are thresholds of two
+ * distance transforms, order statistics come from histograms and sums of integers, and every
+ * floating-point value is formed by the same operations in the same order as the plain definitions
+ * (descriptor.reference.ts), so the result is theirs exactly. `fallback`: the ring statistics on the
+ * whole frame, for a region with too little tissue near it.
+ */
+function measure(g: Uint8Array, mask: Uint8Array, w: number, h: number, extent: Extent, r: number, fallback: () => RingStats, at: Place): Descriptors {
   const n = w * h;
   const pw = w + 2;
   const toMask = chessboardDistancePadded(mask, w, h, 1, false);
@@ -106,35 +182,25 @@ function measure(g: Uint8Array, mask: Uint8Array, w: number, h: number, extent: 
   const innerRadius = Math.max(2, Math.floor(r / 3));
   // ring: within r of the region but not within 2, on tissue; inner: the region eroded by innerRadius;
   // band: within 2 of the region's boundary on either side.
-  let ring = new Uint8Array(n);
+  const ring = new Uint8Array(n);
   let inner: Uint8Array = new Uint8Array(n);
   const band = new Uint8Array(n);
   let ringCount = 0;
   let innerCount = 0;
+  let bandCount = 0;
   for (let y = 0; y < h; y++) {
     for (let x = 0, i = y * w, p = (y + 1) * pw + 1; x < w; x++, i++, p++) {
       const out = toMask[p] ?? 0;
       const depth = toOutside[p] ?? 0;
       const onRing = out <= r && out > 2 && (g[i] ?? 0) >= CONTENT_MIN ? 1 : 0;
       const onInner = depth > innerRadius ? 1 : 0;
+      const onBand = out <= 2 && depth <= 2 ? 1 : 0;
       ring[i] = onRing;
       inner[i] = onInner;
-      band[i] = out <= 2 && depth <= 2 ? 1 : 0;
+      band[i] = onBand;
       ringCount += onRing;
       innerCount += onInner;
-    }
-  }
-  if (ringCount < MIN_PIXELS) {
-    if (!whole) return null;
-    ringCount = 0;
-    for (let i = 0; i < n; i++) {
-      const on = !mask[i] && (g[i] ?? 0) >= CONTENT_MIN ? 1 : 0;
-      ring[i] = on;
-      ringCount += on;
-    }
-    if (ringCount < MIN_PIXELS) {
-      ring = new Uint8Array(n).fill(1);
-      ringCount = n;
+      bandCount += onBand;
     }
   }
   if (innerCount < MIN_PIXELS) {
@@ -142,77 +208,67 @@ function measure(g: Uint8Array, mask: Uint8Array, w: number, h: number, extent: 
     innerCount = 0;
     for (let i = 0; i < n; i++) innerCount += mask[i] ?? 0;
   }
+  const local = ringCount >= MIN_PIXELS;
+  const gradient = gradientSums(g, w, h, band, local ? ring : band);
+  const around = local ? ringStats(g, ring, ringCount, gradient.b) : fallback();
 
   const innerHist = newHistogram();
-  const ringHist = newHistogram();
   let innerSum = 0;
-  let ringSum = 0;
-  let bandCount = 0;
   for (let i = 0; i < n; i++) {
+    if (!inner[i]) continue;
     const v = g[i] ?? 0;
-    if (inner[i]) {
-      innerHist[v] = (innerHist[v] ?? 0) + 1;
-      innerSum += v;
-    }
-    if (ring[i]) {
-      ringHist[v] = (ringHist[v] ?? 0) + 1;
-      ringSum += v;
-    }
-    bandCount += band[i] ?? 0;
+    innerHist[v] = (innerHist[v] ?? 0) + 1;
+    innerSum += v;
   }
   // Means of integers are exact in any order; the squared deviations are summed in row-major order.
   const innerMean = innerSum / Math.max(1, innerCount);
-  const ringMean = ringSum / Math.max(1, ringCount);
   let innerSs = 0;
-  let ringSs = 0;
   for (let i = 0; i < n; i++) {
+    if (!inner[i]) continue;
     const v = g[i] ?? 0;
-    if (inner[i]) innerSs += (v - innerMean) * (v - innerMean);
-    if (ring[i]) ringSs += (v - ringMean) * (v - ringMean);
+    innerSs += (v - innerMean) * (v - innerMean);
   }
   const innerStd = Math.sqrt(innerSs / Math.max(1, innerCount));
-  const ringStd = Math.sqrt(ringSs / Math.max(1, ringCount));
   const medInner = histogramQuantile(innerHist, innerCount, 0.5);
-  const medRing = histogramQuantile(ringHist, ringCount, 0.5);
+  const medRing = histogramQuantile(around.hist, around.count, 0.5);
   const dark = histogramBelow(innerHist, 0.35 * medRing);
-  const gradient = gradientSums(g, w, h, band, ring);
 
   return {
     echo: Math.log((medInner + 1) / (medRing + 1)),
     dark: dark / innerCount,
     het: innerStd / (innerMean + 1),
-    foci: tophatQuantile(g, inner, w, h, 0.999) / 255,
-    bright: (histogramQuantile(innerHist, innerCount, 0.995) - medInner) / (ringStd + 1),
-    edge: gradient.a / Math.max(1, bandCount) / (gradient.b / Math.max(1, ringCount) + 1),
+    foci: tophatQuantile(g, inner, w, h, 0.999, at) / 255,
+    bright: (histogramQuantile(innerHist, innerCount, 0.995) - medInner) / (around.std + 1),
+    edge: gradient.a / Math.max(1, bandCount) / (around.gradient / Math.max(1, around.count) + 1),
     taller: Math.log((extent.y1 - extent.y0 + 1) / (extent.x1 - extent.x0 + 1)),
   };
 }
 
-/** Reach of the 9x9 opening: a top-hat value depends on gray levels up to 2 x 4 pixels away. */
-const OPENING_RADIUS = 4;
-
 /**
- * A quantile of the 9x9 white top-hat (gray minus its opening) over the region's pixels. The opening runs
- * only on the region's bounding box grown by twice its radius: a pixel's opening reads the minimum of
- * points within 4 pixels, each the minimum of points within 4 more, so nothing outside that box matters,
- * and where the box meets the image border the windows are clipped there as before. Top-hat values are
- * integers 0..255, so the quantile comes from their histogram.
+ * A quantile of the 9x9 white top-hat (gray minus its opening) over the region's pixels (`region` and
+ * `g` are a window of the frame whose top-left corner is `at`). The opening is a shared one when it
+ * covers the region (frame.openings.ts), else it is computed on the region's bounding box grown by
+ * twice its radius: a pixel's opening reads the minimum of points within 4 pixels, each the minimum of
+ * points within 4 more, so nothing outside that box matters, and where the box meets the image border
+ * the windows are clipped there as on the whole frame. Top-hat values are integers 0..255, so the
+ * quantile comes from their histogram.
  */
-function tophatQuantile(g: Uint8Array, region: Uint8Array, w: number, h: number, q: number): number {
-  const box = extentOf(region, w);
+function tophatQuantile(g: Uint8Array, region: Uint8Array, w: number, h: number, q: number, at: Place): number {
+  const box = extentOf(region, w, h);
   if (!box) return 0;
-  const reach = 2 * OPENING_RADIUS;
-  const win = { x0: Math.max(0, box.x0 - reach), y0: Math.max(0, box.y0 - reach), x1: Math.min(w, box.x1 + 1 + reach), y1: Math.min(h, box.y1 + 1 + reach), area: 0 };
-  const ww = win.x1 - win.x0;
-  const wh = win.y1 - win.y0;
-  const local = cut(g, w, win, (size) => new Uint8Array(size));
-  const opened = windowExtreme(windowExtreme(local, ww, wh, OPENING_RADIUS, false), ww, wh, OPENING_RADIUS, true);
+  const inFrame = { x0: box.x0 + at.x, y0: box.y0 + at.y, x1: box.x1 + 1 + at.x, y1: box.y1 + 1 + at.y };
+  const shared = at.shared?.covering(inFrame);
+  const opening = shared ?? openWindow(g, w, openingWindow({ x0: box.x0, y0: box.y0, x1: box.x1 + 1, y1: box.y1 + 1 }, w, h));
+  // The opening's corner in this window's coordinates (a shared one is in frame coordinates).
+  const ox = opening.window.x0 - (shared ? at.x : 0);
+  const oy = opening.window.y0 - (shared ? at.y : 0);
+  const ow = opening.window.x1 - opening.window.x0;
   const hist = newHistogram();
   for (let y = box.y0; y <= box.y1; y++) {
     for (let x = box.x0; x <= box.x1; x++) {
       if (!region[y * w + x]) continue;
-      const i = (y - win.y0) * ww + (x - win.x0);
-      const v = (local[i] ?? 0) - (opened[i] ?? 0);
+      const i = (y - oy) * ow + (x - ox);
+      const v = (opening.gray[i] ?? 0) - (opening.opened[i] ?? 0);
       hist[v] = (hist[v] ?? 0) + 1;
     }
   }
@@ -238,5 +294,5 @@ export function ellipseRegion(width: number, height: number, box: Corners): Regi
       mask[y * width + x] = dx * dx + dy * dy <= 1 ? 1 : 0;
     }
   }
-  return { width, height, mask };
+  return { width, height, mask, bounds: { x0: xFrom, y0: yFrom, x1: xTo, y1: yTo } };
 }

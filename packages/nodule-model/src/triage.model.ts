@@ -14,8 +14,9 @@ import * as ort from 'onnxruntime-node';
 import { PermanentError } from '@yunying/core';
 import type { Corners, FrameGeometry, GrayImage } from './frame.geometry';
 import { cellsBox, cellsOutline, components, letterboxInput } from './frame.geometry';
-import type { Descriptors, Region } from './nodule.descriptors';
-import { describe, ellipseRegion } from './nodule.descriptors';
+import type { Descriptors } from './nodule.descriptors';
+import { bytesOf, describe, ellipseRegion } from './nodule.descriptors';
+import { SharedOpenings } from './frame.openings';
 import type { HeadName, TriageManifest } from './triage.manifest';
 import { HEAD_NAMES, defaultModelDir, loadTriageManifest } from './triage.manifest';
 import type { LexiconItem, LexiconPrediction, NoduleFinding } from './tirads';
@@ -127,6 +128,21 @@ export class TriageModel {
       for (const cell of c.cells) owner[cell] = j;
     });
     const candidates: NoduleCandidate[] = [];
+    // Candidates of one context component share its score region, and a context box is often a
+    // candidate's own box: each box's ellipse is measured once per frame (the same region, so the same values).
+    // Both regions of a candidate lie in its score box, so a score box larger than the candidate's own
+    // box gets one top-hat opening that all regions inside it read (frame.openings.ts).
+    const measured = new Map<string, Descriptors | null>();
+    const openings = new SharedOpenings(bytesOf(gray.data), gray.width, gray.height);
+    const describeBox = (box: Corners): Descriptors | null => {
+      const key = `${box.x0},${box.y0},${box.x1},${box.y1}`;
+      let d = measured.get(key);
+      if (d === undefined) {
+        d = describe(gray, ellipseRegion(gray.width, gray.height, box), openings);
+        measured.set(key, d);
+      }
+      return d;
+    };
     for (const comp of comps) {
       if (candidates.length >= rules.maxCandidates) break;
       const box = cellsBox(comp.cells, mapWidth, gray.width, gray.height, this.frameGeometry);
@@ -134,10 +150,10 @@ export class TriageModel {
       if (inside && inside.length > 0 && !inside.some((r) => within(r, (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2))) continue;
       const outline = cellsOutline(comp.cells, mapWidth, gray.width, gray.height, this.frameGeometry);
       // Measured on the ellipse inscribed in the box, as a reader's box is (served.analyse_map says why).
-      const region = ellipseRegion(gray.width, gray.height, box);
       const around = context[owner[comp.cells[0] ?? 0] ?? -1];
       const scoreBox = around ? cellsBox(around.cells, mapWidth, gray.width, gray.height, this.frameGeometry) : box;
-      const candidate = this.scoreCandidate(gray, region, box, comp.confidence, outline, scoreBox);
+      if (!sameBox(scoreBox, box)) openings.share(scoreBox);
+      const candidate = this.scoreCandidate(describeBox, box, comp.confidence, outline, scoreBox);
       if (candidate) candidates.push(candidate);
     }
     return { thyroid, candidates, confident: candidates.filter((c) => c.confidence >= rules.confidenceThreshold) };
@@ -148,18 +164,19 @@ export class TriageModel {
    * region measured is the ellipse inscribed in the box, the outline shown is that ellipse.
    */
   scoreBox(gray: GrayImage, box: Corners): NoduleCandidate {
-    const region = ellipseRegion(gray.width, gray.height, box);
-    const candidate = this.scoreCandidate(gray, region, box, 1, ellipseOutline(box), null);
+    const candidate = this.scoreCandidate((b) => describe(gray, ellipseRegion(gray.width, gray.height, b)), box, 1, ellipseOutline(box), null);
     if (!candidate) throw new PermanentError('the box does not cover any of the image');
     return candidate;
   }
 
-  /** `scoreBox` null: a named box, scored on its own region by the box combiner. */
-  private scoreCandidate(gray: GrayImage, region: Region, box: Corners, confidence: number, outline: [number, number][], scoreBox: Corners | null): NoduleCandidate | null {
-    const descriptors = describe(gray, region);
+  /**
+   * `describeBox`: the descriptors of the ellipse inscribed in a box of the frame. `scoreBox` null: a
+   * named box, scored on its own region by the box combiner.
+   */
+  private scoreCandidate(describeBox: (box: Corners) => Descriptors | null, box: Corners, confidence: number, outline: [number, number][], scoreBox: Corners | null): NoduleCandidate | null {
+    const descriptors = describeBox(box);
     if (!descriptors) return null;
-    // The context box is often the candidate's own box: the same ellipse, so the same descriptors.
-    const scoreDescriptors = scoreBox && !sameBox(scoreBox, box) ? describe(gray, ellipseRegion(gray.width, gray.height, scoreBox)) : descriptors;
+    const scoreDescriptors = scoreBox ? describeBox(scoreBox) : descriptors;
     if (!scoreDescriptors) return null;
     const x = this.manifest.descriptors.names.map((n) => descriptors[n]);
     const probabilities = {} as Record<HeadName, number[]>;

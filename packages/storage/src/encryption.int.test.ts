@@ -67,6 +67,10 @@ describe('encryption at rest on fs replica targets', () => {
     }
     // Encrypted once: the three copies are the same ciphertext (one data key).
     expect(onDisk[1]?.equals(onDisk[0] ?? Buffer.alloc(0))).toBe(true);
+    // Written as the cipher's pieces (writev, #14), none lost or repeated: as long as a sealed object of
+    // the content (the put released its seal, so this one has another data key) and it opens to the content.
+    expect(onDisk[2]?.length).toBe((await sealing.seal(bytes)).length);
+    expect(Buffer.from(await sealing.open(onDisk[2] ?? Buffer.alloc(0))).equals(bytes)).toBe(true);
     expect(Buffer.from(await store.read(put.key, { expectedSize: bytes.length })).equals(bytes)).toBe(true);
     expect(Buffer.from(await store.readRange(put.key, 70_000, 5_000, { expectedSize: bytes.length })).equals(bytes.subarray(70_000, 75_000))).toBe(true);
     const { stream } = await store.readStream(put.key, undefined, { expectedSize: bytes.length });

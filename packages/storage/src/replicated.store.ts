@@ -205,6 +205,7 @@ export class ReplicatedStore {
     };
 
     const settled = await Promise.allSettled(this.targets.map((t) => this.timed(t, 'put', t.put(key, bytes, meta))));
+    for (const t of this.targets) t.released?.(bytes);
     const copies: CopyReceipt[] = [];
     const failed: FailedCopy[] = [];
     settled.forEach((outcome, i) => {

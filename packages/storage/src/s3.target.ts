@@ -247,6 +247,10 @@ export class S3ReplicaTarget implements ReplicaTarget {
     await this.client.setBucketLifecycle(this.bucket, { Rule: [...others, ours] } as unknown as Minio.LifecycleConfig);
   }
 
+  released(bytes: Uint8Array): void {
+    this.envelope.release(bytes);
+  }
+
   async put(key: string, bytes: Uint8Array, meta: CopyMeta): Promise<CopyReceipt> {
     const hex = assertObjectKey(key);
     if (hex !== meta.sha256 || bytes.length !== meta.size) {

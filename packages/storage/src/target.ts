@@ -109,6 +109,9 @@ export interface ReplicaTarget extends WormRecordTarget {
   init(): Promise<void>;
   /** Durable, locked write. Idempotent for the same content; extends (never shortens) retention. */
   put(key: string, bytes: Uint8Array, meta: CopyMeta): Promise<CopyReceipt>;
+  /** Every copy's put of `bytes` has ended (ReplicatedStore.put): drop what was kept for them, the sealed
+   * form the copies shared. Optional; a put after it seals again. */
+  released?(bytes: Uint8Array): void;
   /** `versionId` (S3): that version, not the current one; ignored on fs. */
   stat(key: string, versionId?: string | null): Promise<CopyStat | null>;
   /** Every object key on the target (`sha256/ab/cd/<hex>` only: no sidecars, temp files or markers), in

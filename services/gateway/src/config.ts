@@ -126,6 +126,9 @@ export function uploadConfig(argv: string[], env: Env): UploadConfig {
 
 const aeTitle = z.string().regex(/^[\x20-\x5b\x5d-\x7e]{1,16}$/, 'an AE title is 1-16 printable characters without backslash').transform((s) => s.trim());
 
+/** PS3.7 D.3.3.3 carries the window in 16 bits; 0 there means unlimited, which the gateway never grants. */
+const MAX_OPERATIONS_LIMIT = 0xffff;
+
 const GatewaySchema = z.object({
   spool: z.string().min(1),
   archive: httpUrl,
@@ -143,6 +146,7 @@ const GatewaySchema = z.object({
   maxBackoff: z.coerce.number().positive().max(3600),
   timeout: z.coerce.number().positive().max(3600),
   sentLogKeep: positiveInt(10_000_000),
+  maxOperations: positiveInt(MAX_OPERATIONS_LIMIT),
 });
 export type GatewayConfig = z.infer<typeof GatewaySchema>;
 
@@ -158,6 +162,9 @@ success, then forwards it to the archive over STOW-RS until the archive confirms
   --ae-title AE        this gateway's AE title (default YUNYING_GW; the called AE is not checked)
   --allowed-ae A,B     calling AE titles accepted (env YUNYING_ALLOWED_AE; default any)
   --http-port N        status page and metrics port (env YUNYING_HTTP_PORT, default 8090)
+  --max-operations N   C-STOREs a modality that proposes an asynchronous operations window may have
+                       outstanding on one association (env YUNYING_DIMSE_MAX_OPERATIONS, default 16;
+                       1 = synchronous); each holds its instance in memory until it is spooled
   --http-host H        status listen address (default 127.0.0.1)
   --spool-limit-mb N   refuse C-STOREs (0xA700) past this many MB spooled (default 10240)
   --batch-files N      instances per STOW request (default 20)
@@ -185,6 +192,7 @@ export function gatewayConfig(argv: string[], env: Env): GatewayConfig {
       concurrency: { type: 'string' },
       'max-backoff': { type: 'string' },
       timeout: { type: 'string' },
+      'max-operations': { type: 'string' },
     },
     false,
   );
@@ -206,6 +214,7 @@ export function gatewayConfig(argv: string[], env: Env): GatewayConfig {
     maxBackoff: str(values['max-backoff']) ?? '300',
     timeout: str(values.timeout) ?? '120',
     sentLogKeep: '100000',
+    maxOperations: str(values['max-operations']) ?? env.YUNYING_DIMSE_MAX_OPERATIONS ?? '16',
   });
 }
 

@@ -1,6 +1,6 @@
 import { createIngestPipeline, createReplicatedStore } from '@yunying/archive';
 import { pingDatabase } from '@yunying/catalog';
-import { TypedQueue, pingQueueRedis } from '@yunying/jobs';
+import { TypedQueue, pingQueueRedis, startCatalogueWorkers } from '@yunying/jobs';
 import { createServiceApp, listen, type ServiceContext, type StartedService, httpSecurityFromConfig } from '@yunying/http';
 import { loadActiveModel } from '@yunying/nodule-model';
 import { AiObjectsWriter } from './objects/ai-objects.writer';
@@ -9,7 +9,7 @@ import { TriageReconciler } from './triage/reconciler';
 import { StableStudyService } from './triage/stable.service';
 import { triageMetrics } from './triage/triage.metrics';
 import { TriageService } from './triage/triage.service';
-import { processQueue, studyHandlers, triageHandlers } from './triage/triage.worker';
+import { studyHandlers, triageHandlers } from './triage/triage.worker';
 
 /**
  * The inference role (ARCHITECTURE "The data path", step 6): the stable-study check on the 'study'
@@ -53,8 +53,13 @@ export async function startInferenceService(ctx: ServiceContext): Promise<Starte
     metrics,
     logger,
   });
-  processQueue(studyQueue, 1, studyHandlers(stable, metrics), logger);
-  processQueue(triageQueue, config.triage.concurrency, triageHandlers(triage, metrics, logger), logger);
+  startCatalogueWorkers(
+    {
+      study: { queue: studyQueue, concurrency: 1, handlers: studyHandlers(stable, metrics) },
+      triage: { queue: triageQueue, concurrency: config.triage.concurrency, handlers: triageHandlers(triage, metrics, logger) },
+    },
+    logger,
+  );
 
   const reconciler = new TriageReconciler({
     pool: ctx.pool,

@@ -1,6 +1,6 @@
 import type { Config, ServiceRole } from '@yunying/config';
 import type { Logger } from '@yunying/core';
-import { ReplicaReads, createPool, migrate, pendingMigrations, type CatalogReader, type Pool } from '@yunying/catalog';
+import { ReplicaReads, connectedRole, createPool, migrate, pendingMigrations, type CatalogReader, type Pool } from '@yunying/catalog';
 import { ensureKeyedGenesis, installAuditKeyring, loadAuditKeyring } from '@yunying/audit';
 import { Lifecycle, SharedRoutes, counter, createMetricsRegistry, type ServiceContext, type StartedService } from '@yunying/http';
 import { startIngestService, startKeeperService } from '@yunying/ingest';
@@ -35,8 +35,7 @@ export async function startRoles(config: Config, logger: Logger): Promise<Runnin
   const pool = createPool({ url: config.database.url, schema: config.database.schema, poolSize: config.database.poolSize, applicationName: `yunying-${config.role}` });
   lifecycle.add({ name: 'postgres pool', close: () => pool.end() });
   try {
-    const who = await pool.query<{ role: string; superuser: boolean }>('SELECT current_user AS role, rolsuper AS superuser FROM pg_roles WHERE rolname = current_user');
-    const { role: dbRole, superuser } = who.rows[0] ?? { role: 'unknown', superuser: false };
+    const { role: dbRole, superuser } = await connectedRole(pool);
     if (superuser) logger.warn({ dbRole }, 'catalog: connected as a database superuser, who can switch the audit triggers off; connect as a member of yunying_app (packages/audit/README.md)');
     else logger.info({ dbRole, migrate: config.database.migrate }, 'catalog: connected as a role without superuser rights');
     if (config.database.migrate) {

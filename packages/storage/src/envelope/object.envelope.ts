@@ -128,7 +128,9 @@ export class ObjectEnvelope {
   private readonly keys: KeyEncryptionService | null;
   private readonly segmentLog2: number;
   /** One seal per content buffer: the three copies of a put share one ciphertext (encrypt once). */
-  private readonly sealedOf = new WeakMap<Uint8Array, Promise<Uint8Array>>();
+  private readonly sealedOf = new WeakMap<Uint8Array, Promise<readonly Buffer[]>>();
+  /** The same ciphertext joined into one buffer, for targets that need one (S3 bodies, derived objects). */
+  private readonly joinedOf = new WeakMap<Uint8Array, Promise<Uint8Array>>();
 
   constructor(options: ObjectEnvelopeOptions) {
     if (options.seal !== null && options.keys === null) {
@@ -156,10 +158,26 @@ export class ObjectEnvelope {
    * off. Called once per target with the same buffer, it seals once (the copies carry one ciphertext).
    */
   seal(content: Uint8Array): Promise<Uint8Array> {
+    if (this.sealing === null) return this.sealParts(content).then(() => content);
+    let joined = this.joinedOf.get(content);
+    if (joined === undefined) {
+      joined = this.sealParts(content).then((parts) => Buffer.concat(parts));
+      this.joinedOf.set(content, joined);
+    }
+    return joined;
+  }
+
+  /**
+   * What `seal` returns, as the pieces the cipher made (header, then ciphertext and tag of each segment),
+   * for a writer that takes several buffers at once (writev): joining them would copy every byte of the
+   * object once more and allocate as much again, which the collector then has to reclaim (#14). Sealed
+   * once per content buffer, like `seal`.
+   */
+  sealParts(content: Uint8Array): Promise<readonly Uint8Array[]> {
     if (this.sealing === null) {
       // A plaintext copy that began with the marker would later be taken for a sealed one.
       if (isSealed(content)) return Promise.reject(new AppError('unprocessable', 'object begins with the storage envelope marker; it can only be stored with encryption on'));
-      return Promise.resolve(content);
+      return Promise.resolve([content]);
     }
     let sealed = this.sealedOf.get(content);
     if (sealed === undefined) {
@@ -169,7 +187,17 @@ export class ObjectEnvelope {
     return sealed;
   }
 
-  private async sealNow(content: Uint8Array, algorithm: DataAlgorithm): Promise<Uint8Array> {
+  /**
+   * Forgets the sealed form of `content` (the copies of it are written): the cache would otherwise keep
+   * the ciphertext alive as long as the content, which a batch holds until its commit (#14: that much
+   * more memory old enough for a full collection to reclaim). A later seal of it seals anew.
+   */
+  release(content: Uint8Array): void {
+    this.sealedOf.delete(content);
+    this.joinedOf.delete(content);
+  }
+
+  private async sealNow(content: Uint8Array, algorithm: DataAlgorithm): Promise<readonly Buffer[]> {
     const keys = this.requireKeys();
     const cipher = SEGMENT_CIPHERS[algorithm];
     const dataKey = crypto.randomBytes(cipher.dataKeyBytes);
@@ -180,7 +208,7 @@ export class ObjectEnvelope {
     const parts: Buffer[] = [header.bytes];
     const count = segmentCount(content.length, segmentBytes);
     for (let i = 0; i < count; i++) parts.push(...cipher.seal(dataKey, i, header.bytes, plain.subarray(i * segmentBytes, (i + 1) * segmentBytes)));
-    return Buffer.concat(parts);
+    return parts;
   }
 
   /** The content of a whole stored object (sealed or not). Throws StorageKeyError when it does not open. */

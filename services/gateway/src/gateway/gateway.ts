@@ -126,6 +126,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, userAg
     host: config.dimseHost,
     port: config.dimsePort,
     allowedCallingAe: config.allowedAe,
+    maxOperationsInvoked: config.maxOperations,
     spool,
     metrics,
     logger: logger.child({ component: 'scp' }),

@@ -12,6 +12,9 @@ import type { Spool } from './spool';
  *  - C-STORE success (0x0000) is sent only after the instance is durable in the spool (Spool.put: fsync +
  *    rename + fsync of the folder). When the spool is over its limit, or the write fails, the answer is
  *    0xA700 (Refused: Out of Resources), which modalities treat as "retry later".
+ *  - a modality that proposes an asynchronous operations window gets up to `maxOperationsInvoked`
+ *    C-STOREs outstanding: their spool writes (fsync each) overlap instead of one waiting for the other,
+ *    and each C-STORE-RSP still waits for its own instance's Spool.put.
  * The dataset is not validated here: the archive does that, and a refusal lands in failed/ with its reason.
  */
 
@@ -28,6 +31,12 @@ export interface SpoolScpOptions {
   logger: Logger;
   /** Called when a C-STORE is refused because the spool is full (raises the alarm). */
   onSpoolFull(): void;
+  /**
+   * Asynchronous operations window (PS3.7 D.3.3.3): the most C-STOREs a modality that proposes a window
+   * may have outstanding on one association, each answered once its own instance is spooled; 1 answers
+   * every proposal with the synchronous default. Default 1.
+   */
+  maxOperationsInvoked?: number;
 }
 
 export function startSpoolScp(options: SpoolScpOptions): Promise<ScpServer> {
@@ -73,5 +82,6 @@ export function startSpoolScp(options: SpoolScpOptions): Promise<ScpServer> {
     },
     // The gateway's bounds (the package defaults): 256 KiB PDUs, 30 s to associate, 60 s of peer silence,
     // 1 GiB per instance. A spool write is not bounded here: it is a local fsync, not a remote wait.
+    maxOperationsInvoked: options.maxOperationsInvoked ?? 1,
   });
 }

@@ -4,7 +4,8 @@
  * frame the scope-gate probability and the nodule candidates (restricted to the B-mode region named by
  * SequenceOfUltrasoundRegions when the device sent one). When the sonographer's calipers are on a frame
  * (calipers.ts), their marks are painted out and the nodules they measure are that frame's candidates,
- * scored as named boxes; the finder's candidates stand for frames without calipers. Runs inside a
+ * scored as named boxes; the finder's candidates stand for frames without calipers. Colour overlays on a
+ * frame under the Doppler limit are painted out before the finder (overlay.ts). Runs inside a
  * worker thread; pure apart from the model. The same function serves the worker and `npm run eval:triage`.
  *
  * Errors: a PixelDecodeError (corrupt or undecodable pixel data) or PermanentError (model input or
@@ -15,6 +16,7 @@ import { decodeFrame, parseInstance, sampleFrameIndices, toGray8, toRgb8 } from 
 import type { AiFrameView, Corners, NoduleFinding, ScopeAttributes, TriageModel } from '@yunying/nodule-model';
 import { pixelSizeMm, scopeAttributes } from '@yunying/nodule-model';
 import { findCalipers, paintOutMarks } from './calipers';
+import { colourFraction, removeColourOverlays } from './overlay';
 import { regionFromSequence, ultrasoundRegion } from './region';
 
 export const MAX_FRAMES = 8;
@@ -41,18 +43,6 @@ export type ImageAnalysis =
       inferenceMs: number;
     }
   | { status: 'not_usable'; sopInstanceUid: string; reason: string; scope: ScopeAttributes | null; inferenceMs: number };
-
-/** Share of pixels whose RGB channels differ by more than 40: colour flow, colour overlays. */
-export function colourFraction(rgb: Uint8Array, pixels: number): number {
-  let n = 0;
-  for (let p = 0; p < pixels; p++) {
-    const r = rgb[3 * p] ?? 0;
-    const g = rgb[3 * p + 1] ?? 0;
-    const b = rgb[3 * p + 2] ?? 0;
-    if (Math.max(r, g, b) - Math.min(r, g, b) > 40) n++;
-  }
-  return pixels > 0 ? n / pixels : 0;
-}
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -81,7 +71,8 @@ export async function analyseInstance(model: TriageModel, bytes: Uint8Array, max
     width = frame.width;
     height = frame.height;
     const rgb = frame.samplesPerPixel === 3 ? toRgb8(frame).data : null;
-    if (rgb && colourFraction(rgb, frame.width * frame.height) > gate.colourFractionMax) {
+    const colour = rgb ? colourFraction(rgb, frame.width * frame.height) : 0;
+    if (colour > gate.colourFractionMax) {
       colourFrames++;
       continue;
     }
@@ -90,9 +81,13 @@ export async function analyseInstance(model: TriageModel, bytes: Uint8Array, max
     const scanned = toGray8(frame);
     // Calipers only count inside the image area (the device's region, else the pixel heuristic).
     const area = ultrasoundRegion(json, scanned.data, scanned.width, scanned.height);
-    const calipers = findCalipers(scanned, rgb, area ? { x0: area.x, y0: area.y, x1: area.x + area.width, y1: area.y + area.height } : undefined);
+    const imageArea = area ? { x0: area.x, y0: area.y, x1: area.x + area.width, y1: area.y + area.height } : undefined;
+    const calipers = findCalipers(scanned, rgb, imageArea);
     const measured = calipers.boxes.filter((b) => !inside || inside.some((r) => centreWithin(r, b)));
-    const gray = calipers.marks.length > 0 ? paintOutMarks(scanned, rgb, calipers.marks) : scanned;
+    // Colour overlays under the Doppler limit (text, body markers, coloured lines) are painted out with
+    // the tissue around them, then the caliper marks (white or colour) as before (overlay.ts, calipers.ts).
+    const cleaned = colour > 0 ? removeColourOverlays(scanned, rgb, imageArea) : scanned;
+    const gray = calipers.marks.length > 0 ? paintOutMarks(cleaned, rgb, calipers.marks) : cleaned;
     const analysis = await model.analyseFrame(gray, inside);
     thyroid.push(analysis.thyroid);
     unconfident += analysis.candidates.length - analysis.confident.length;

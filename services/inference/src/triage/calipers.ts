@@ -57,21 +57,26 @@ export function annotationMask(gray: GrayImage, rgb: Uint8Array | null): Uint8Ar
   return out;
 }
 
-function isCross(mask: Uint8Array, w: number, h: number, x: number, y: number, diagonal: boolean): boolean {
-  if (x < ARM + 1 || y < ARM + 1 || x >= w - ARM - 1 || y >= h - ARM - 1 || !mask[y * w + x]) return false;
-  const arms = diagonal ? [[1, 1], [1, -1], [-1, 1], [-1, -1]] : [[1, 0], [-1, 0], [0, 1], [0, -1]];
-  const gaps = diagonal ? [[2, 0], [-2, 0], [0, 2], [0, -2]] : [[2, 2], [2, -2], [-2, 2], [-2, -2]];
-  for (const [dx, dy] of arms) for (let d = 1; d <= ARM; d++) if (!mask[(y + (dy ?? 0) * d) * w + x + (dx ?? 0) * d]) return false;
-  for (const [dx, dy] of gaps) if (mask[(y + (dy ?? 0)) * w + x + (dx ?? 0)]) return false;
+/** Arm and gap offsets of a '+' (diagonal false) and an 'x' (diagonal true): arms ARM long, gaps at distance 2. */
+const PLUS = { arms: [[1, 0], [-1, 0], [0, 1], [0, -1]], gaps: [[2, 2], [2, -2], [-2, 2], [-2, -2]] } as const;
+const CROSS = { arms: [[1, 1], [1, -1], [-1, 1], [-1, -1]], gaps: [[2, 0], [-2, 0], [0, 2], [0, -2]] } as const;
+
+/** Whether an annotation pixel (x, y), at least ARM + 1 pixels inside the border, is the centre of a cross. */
+function isCross(mask: Uint8Array, w: number, x: number, y: number, diagonal: boolean): boolean {
+  const { arms, gaps } = diagonal ? CROSS : PLUS;
+  for (const [dx, dy] of arms) for (let d = 1; d <= ARM; d++) if (!mask[(y + dy * d) * w + x + dx * d]) return false;
+  for (const [dx, dy] of gaps) if (mask[(y + dy) * w + x + dx]) return false;
   return true;
 }
 
 /** Cross centres, nearby hits merged into one mark (their mean). */
 export function findMarks(mask: Uint8Array, w: number, h: number): CaliperMark[] {
   const hits: { x: number; y: number; n: number }[] = [];
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      if (!isCross(mask, w, h, x, y, false) && !isCross(mask, w, h, x, y, true)) continue;
+  // A cross needs its arms and gaps inside the frame; most pixels are not annotation and are skipped at once.
+  for (let y = ARM + 1; y < h - ARM - 1; y++) {
+    for (let x = ARM + 1, i = y * w + x; x < w - ARM - 1; x++, i++) {
+      if (!mask[i]) continue;
+      if (!isCross(mask, w, x, y, false) && !isCross(mask, w, x, y, true)) continue;
       const near = hits.find((m) => Math.abs(m.x / m.n - x) <= MERGE && Math.abs(m.y / m.n - y) <= MERGE);
       if (near) {
         near.x += x;

@@ -1,7 +1,6 @@
-import type { Job } from 'bull';
 import { Registry } from 'prom-client';
 import { AppError, PermanentError, type Logger } from '@yunying/core';
-import type { JobPayload } from '@yunying/jobs';
+import type { Job, JobPayload } from '@yunying/jobs';
 import { triageMetrics } from './triage.metrics';
 import type { TriageService } from './triage.service';
 import { triageHandlers } from './triage.worker';

@@ -1,32 +1,17 @@
 /**
- * Bull workers for the 'study' and 'triage' queues, typed from the job catalogue. A queue's worker
- * refuses to start if any job of the catalogue has no handler.
+ * The handlers of the 'study' and 'triage' queues, typed from the job catalogue; @yunying/jobs
+ * (startCatalogueWorkers) runs them and refuses to start if any queue or job of the catalogue has none.
  *
  * Failures: a PermanentError (corrupt pixel data, model mismatch; AppError with retryable false) stores
  * a 'failed' result with its reason and discards the job, so bull fails it at once instead of retrying.
  * Anything else is rethrown and retried with backoff; on the last attempt the failure is stored too. A
  * job error is never swallowed: the handler always rethrows.
  */
-import type { Job } from 'bull';
 import { describeError, isAppError, type Logger } from '@yunying/core';
-import { JOB_NAMES, type JobName, type JobPayload, type QueueName, type TypedQueue } from '@yunying/jobs';
+import type { Handlers } from '@yunying/jobs';
 import type { StableStudyService } from './stable.service';
 import type { TriageMetrics } from './triage.metrics';
 import type { TriageService } from './triage.service';
-
-export type Handlers<Q extends QueueName> = { [J in JobName<Q>]: (job: Job<JobPayload<Q, J>>) => Promise<unknown> };
-
-export function processQueue<Q extends QueueName>(queue: TypedQueue<Q>, concurrency: number, handlers: Handlers<Q>, logger: Logger): void {
-  for (const name of JOB_NAMES[queue.name]) {
-    const handler = handlers[name] as ((job: Job<object>) => Promise<unknown>) | undefined;
-    if (typeof handler !== 'function') throw new Error(`queue ${queue.name}: no handler for job ${name}`);
-    // bull's process() promise settles only when the worker loop stops; a rejection (Redis gone at
-    // start) is logged, and readiness reports Redis.
-    queue.bull.process(name, concurrency, (job: Job<object>) => handler(job)).catch((error: unknown) => {
-      logger.error({ queue: queue.name, job: name, err: describeError(error) }, 'queue worker stopped');
-    });
-  }
-}
 
 export function studyHandlers(stable: StableStudyService, metrics: TriageMetrics): Handlers<'study'> {
   return {

@@ -11,6 +11,7 @@ import { ReplicatedStore } from '@yunying/storage';
 import { tempFsTargets, type TempFsTargets } from '@yunying/storage/testing';
 import { IngestPipeline, type Sender } from '../ingest.pipeline';
 import { startDimseServer, type DimseServer } from './index';
+import { waitFor } from '../../../../test/support/wait';
 
 const AE = 'COMMIT_US1';
 const OTHER_AE = 'COMMIT_US2';
@@ -185,18 +186,20 @@ describe('Storage Commitment Push Model SCP', () => {
    * the SCU has it: waited for by polling the catalog, bounded.
    */
   async function commitmentAudit(transactionUid: string): Promise<AuditRow> {
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      const { rows } = await catalog.pool.query<AuditRow>(
-        `SELECT event_type, event_code, action, outcome, actor_username, clinic_id, study_instance_uid, details FROM audit_events
-          WHERE details->>'service' = 'Storage Commitment' AND details->>'transactionUid' = $1`,
-        [transactionUid],
-      );
-      if (rows.length > 1) throw new Error(`${rows.length} audit records for ${transactionUid}`);
-      if (rows[0] !== undefined) return rows[0];
-      if (Date.now() > deadline) throw new Error(`no audit record for ${transactionUid}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    return waitFor(
+      `the audit record of ${transactionUid}`,
+      async () => {
+        const { rows } = await catalog.pool.query<AuditRow>(
+          `SELECT event_type, event_code, action, outcome, actor_username, clinic_id, study_instance_uid, details FROM audit_events
+            WHERE details->>'service' = 'Storage Commitment' AND details->>'transactionUid' = $1`,
+          [transactionUid],
+        );
+        if (rows.length > 1) throw new Error(`${rows.length} audit records for ${transactionUid}`);
+        return rows[0];
+      },
+      15_000,
+      50,
+    );
   }
 
   interface PendingRow {

@@ -2,7 +2,7 @@ import { describeError, isAppError } from '@yunying/core';
 import { appendAuditEvent } from '@yunying/audit';
 import { inTransaction, type Pool } from '@yunying/catalog';
 import { FindStatus, type FindContext, type FindFinal, type FindHandler, type FindMatch, type FindRequest } from '@yunying/dimse';
-import { buildFindQuery, findMatches, identifierOf, type FindQuery } from './find.query';
+import { buildFindQuery, findMatches, identifierOf, type FindQuery } from './find.repository';
 
 /** The calling AE's clinic: the only studies a C-FIND on this association can see. */
 export interface ClinicSession {

@@ -14,6 +14,7 @@ import { ReplicatedStore } from '@yunying/storage';
 import { tempFsTargets, type TempFsTargets } from '@yunying/storage/testing';
 import { describeUnless, findExecutable } from '../../../../test/support/skip';
 import { makeTestPki, type TestPki } from '../../../../test/support/test-pki';
+import { waitFor } from '../../../../test/support/wait';
 import { IngestPipeline, type Sender } from '../ingest.pipeline';
 import { startDimseServer, type DimseServer } from './index';
 import { incomingAffectedSopClasses, runDcmtk, type DcmtkRun } from '@yunying/dimse/testing';
@@ -37,19 +38,19 @@ async function freePort(): Promise<number> {
 async function startStorescp(aeTitle: string, dir: string, extra: string[]): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
   const child = spawn('storescp', ['-aet', aeTitle, '-od', dir, ...extra, String(port)], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i += 1) {
-    const up = await new Promise<boolean>((resolve) => {
+  const accepts = (): Promise<boolean> =>
+    new Promise<boolean>((resolve) => {
       const socket = net.connect({ host: '127.0.0.1', port }, () => {
         socket.destroy();
         resolve(true);
       });
       socket.once('error', () => resolve(false));
     });
-    if (up) return { port, child };
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error('storescp did not start');
+  await waitFor('storescp to accept connections', accepts, 10_000, 50).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw error;
+  });
+  return { port, child };
 }
 
 async function received(dir: string): Promise<Map<string, ReturnType<typeof splitPart10>>> {

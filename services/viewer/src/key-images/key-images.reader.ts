@@ -1,4 +1,4 @@
-import type { Pool } from '@yunying/catalog';
+import { currentImagesOf, type Pool } from '@yunying/catalog';
 import { naturalizedDataset } from '@yunying/dicom';
 import type { ReplicatedStore } from '@yunying/storage';
 import { keyImagesOfKos } from './key-images.kos';
@@ -35,7 +35,7 @@ async function markedImages(pool: Pool, store: ReplicatedStore, studyRef: string
   const refs = keyImagesOfKos(naturalizedDataset(await store.read(key))).slice(0, limit);
   if (refs.length === 0) return [];
   // Only what the study still holds as current images: a KOS names UIDs, the catalog says what they are now.
-  const bySop = await repo.markable(pool, studyRef, refs.map((r) => r.sopInstanceUid));
+  const bySop = await currentImagesOf(pool, studyRef, refs.map((r) => r.sopInstanceUid));
   return refs.flatMap((ref) => {
     const instance = bySop.get(ref.sopInstanceUid);
     const frame = ref.frameNumber ?? 1;

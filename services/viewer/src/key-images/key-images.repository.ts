@@ -45,14 +45,6 @@ function toSelection(r: Omit<SelectionRow, 'images'> & { images: Tables.JsonValu
   return { ...r, images: keyImageRefs(r.id, r.images) };
 }
 
-/** The instance a reader marks, as the catalog holds it: only current image instances of the study. */
-export interface MarkableInstance {
-  seriesInstanceUid: string;
-  sopInstanceUid: string;
-  sopClassUid: string;
-  numberOfFrames: number | null;
-}
-
 export class KeyImageRepository {
   constructor(private readonly pool: Pool) {}
 
@@ -64,21 +56,6 @@ export class KeyImageRepository {
       .where('s.studyInstanceUid', '=', studyUid)
       .where(clinicCondition(principal, 's.clinic_id'));
     return (await (forUpdate ? query.forUpdate('s') : query).executeTakeFirst()) ?? null;
-  }
-
-  /** The study's current image instances among `sopInstanceUids` (SR, SEG and KOS have no rows). */
-  async markable(db: Db, studyRef: string, sopInstanceUids: readonly string[]): Promise<Map<string, MarkableInstance>> {
-    const rows = await kyselyOn(db)
-      .selectFrom('instances as i')
-      .innerJoin('series as se', 'se.id', 'i.seriesRef')
-      .select(['se.seriesInstanceUid', 'i.sopInstanceUid', 'i.sopClassUid', 'i.numberOfFrames'])
-      .where('i.studyRef', '=', studyRef)
-      .where('i.isCurrent', '=', true)
-      .where('i.rows', '>', 0)
-      .where('i.columns', '>', 0)
-      .where('i.sopInstanceUid', '=', sql<string>`ANY(${[...sopInstanceUids]}::text[])`)
-      .execute();
-    return new Map(rows.map((r) => [r.sopInstanceUid, r]));
   }
 
   async latest(db: Db, studyRef: string): Promise<SelectionRow | null> {

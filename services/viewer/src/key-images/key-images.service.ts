@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IngestPipeline } from '@yunying/archive';
-import { inTransaction, readStudyHeader, type Pool, type PoolClient } from '@yunying/catalog';
+import { currentImagesOf, inTransaction, readStudyHeader, type Pool, type PoolClient } from '@yunying/catalog';
 import { AppError, type Logger } from '@yunying/core';
 import { auditReading, userIdOf, type Caller } from '../reading/reading.audit';
 import { storeBuiltObject } from '../reading/record/write-path';
@@ -99,7 +99,7 @@ export class KeyImageService {
 
   /** The marked images as the catalog holds them: unknown, non-image or out-of-range frames are refused by path. */
   private async resolve(client: PoolClient, studyRef: string, marks: KeyImagesInput['images']): Promise<KeyImageRef[]> {
-    const found = await this.repo.markable(client, studyRef, [...new Set(marks.map((m) => m.sopInstanceUid))]);
+    const found = await currentImagesOf(client, studyRef, [...new Set(marks.map((m) => m.sopInstanceUid))]);
     const bad: string[] = [];
     const seen = new Set<string>();
     const images: KeyImageRef[] = [];

@@ -85,20 +85,6 @@ export class ReportRecordsRepository {
     return row?.srSopInstanceUid ?? null;
   }
 
-  /** The study's current image instances among `sopInstanceUids` (the ones an SR may reference). */
-  async currentImages(db: Db, studyRef: string, sopInstanceUids: readonly string[]) {
-    return kyselyOn(db)
-      .selectFrom('instances as i')
-      .innerJoin('series as se', 'se.id', 'i.seriesRef')
-      .select(['i.sopInstanceUid', 'se.seriesInstanceUid', 'i.sopClassUid', 'i.numberOfFrames'])
-      .where('i.studyRef', '=', studyRef)
-      .where('i.isCurrent', '=', true)
-      .where('i.rows', '>', 0)
-      .where('i.columns', '>', 0)
-      .where('i.sopInstanceUid', '=', sql<string>`ANY(${[...sopInstanceUids]}::text[])`)
-      .execute();
-  }
-
   /** The reader's password hash and whether the account is disabled, for re-authentication; null when unknown. */
   async credentials(db: Db, userId: string): Promise<{ passwordHash: string; disabled: boolean } | null> {
     const row = await kyselyOn(db).selectFrom('users').select(['passwordHash', 'disabled']).where('id', '=', userId).executeTakeFirst();

@@ -1,6 +1,6 @@
 import { createPublicKey } from 'node:crypto';
 import type { IngestPipeline } from '@yunying/archive';
-import { readStudyHeader, type Pool, type PoolClient } from '@yunying/catalog';
+import { currentImagesOf, readStudyHeader, type Pool, type PoolClient } from '@yunying/catalog';
 import type { Logger } from '@yunying/core';
 import type { Caller } from '../reading.audit';
 import type { ReportRow } from '../report.repository';
@@ -113,9 +113,8 @@ export class ReportRecords {
 
   /** The study's current image instances among `sops`: only these are referenced from the SR. */
   private async referencedImages(client: PoolClient, studyRef: string, sops: string[]): Promise<Map<string, ReferencedImage>> {
-    if (sops.length === 0) return new Map();
-    const rows = await this.repo.currentImages(client, studyRef, sops);
-    return new Map(rows.map((r) => [r.sopInstanceUid, { seriesInstanceUid: r.seriesInstanceUid, sopClassUid: r.sopClassUid, numberOfFrames: r.numberOfFrames ?? 1 }]));
+    const found = await currentImagesOf(client, studyRef, sops);
+    return new Map([...found].map(([sop, r]) => [sop, { seriesInstanceUid: r.seriesInstanceUid, sopClassUid: r.sopClassUid, numberOfFrames: r.numberOfFrames ?? 1 }]));
   }
 }
 
