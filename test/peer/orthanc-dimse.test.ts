@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { makeStudy } from '@yunying/dicom/testing';
 import { splitPart10 } from '@yunying/dimse';
+import { call, demoPassword, signIn } from '../reading/reading.support';
 import { describeUnless } from '../support/skip';
 import { netnsUnavailable, startInNetns, type NetnsProgram } from '../support/netns';
 import { startSystem, stow, type RunningSystem } from '../support/system';
@@ -32,6 +33,7 @@ describeUnless(unavailable(), 'Orthanc as a DIMSE peer: C-FIND and C-MOVE throug
   let orthancUrl: string;
   let dir: string;
   let clinicId: string;
+  let admin = '';
   const study = makeStudy(3, { rows: 16, columns: 16, patientId: 'PID-DIMSE', patientName: 'DIMSE^ORTHANC', modality: 'US', studyDate: '20240102' });
   // A second series of the same study, for the SERIES / IMAGE levels and the series-level move.
   const second = makeStudy(2, { rows: 16, columns: 16, patientId: 'PID-DIMSE', patientName: 'DIMSE^ORTHANC', modality: 'US', studyDate: '20240102', studyInstanceUid: study.studyInstanceUid, seriesNumber: 2, seriesDescription: 'Neck' });
@@ -95,9 +97,13 @@ describeUnless(unavailable(), 'Orthanc as a DIMSE peer: C-FIND and C-MOVE throug
     await waitFor('Orthanc to answer', () => fetch(`${orthancUrl}/system`).then((r) => r.ok, () => false), 30_000, 100).catch((error: unknown) => {
       throw new Error(`${error instanceof Error ? error.message : String(error)}:\n${orthanc.output().slice(-2000)}`);
     });
-    // Orthanc's AE title belongs to the clinic, and Orthanc is one of its move destinations.
+    // Orthanc's AE title belongs to the clinic, and Orthanc is one of its move destinations. The AE title by SQL:
+    // no API gives an existing clinic another AE title (they are named when a clinic is created), and the studies
+    // are the demo clinic's. The destination as an admin registers it.
     await system.pool.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2)', [ORTHANC_AE, clinicId]);
-    await system.pool.query('INSERT INTO dimse_move_destinations (clinic_id, ae_title, host, port) VALUES ($1, $2, $3, $4)', [clinicId, ORTHANC_AE, '127.0.0.1', orthanc.hostPort(4242)]);
+    admin = await signIn(system.urls.viewer ?? '', 'admin', demoPassword(system, 'admin'));
+    const registered = await call(system.urls.ingest ?? '', 'PUT', `/api/admin/clinics/${clinicId}/dimse-destinations/${ORTHANC_AE}`, admin, { host: '127.0.0.1', port: orthanc.hostPort(4242) });
+    expect(registered.status).toBe(201);
   }, 120_000);
 
   afterAll(async () => {
@@ -162,7 +168,10 @@ describeUnless(unavailable(), 'Orthanc as a DIMSE peer: C-FIND and C-MOVE throug
   });
 
   it('tenancy: once Orthanc belongs to another clinic it finds nothing and cannot move there', async () => {
-    const other = (await system.pool.query<{ id: string }>("INSERT INTO clinics (code, name, dimse_auth) VALUES ('orthanc-dimse-other', 'other', 'ae_only') RETURNING id")).rows[0]!.id;
+    const created = await call<{ id: string }>(system.urls.viewer ?? '', 'POST', '/api/admin/clinics', admin, { code: 'orthanc-dimse-other', name: 'other', dimseAuth: 'ae_only' });
+    expect(created.status).toBe(201);
+    const other = created.body.id;
+    // Moving the AE title by SQL: no API moves an AE title between clinics (they are named when a clinic is created).
     await system.pool.query('UPDATE clinic_ae_titles SET clinic_id = $1 WHERE ae_title = $2', [other, ORTHANC_AE]);
     try {
       expect((await query('PID-DIMSE')).answers).toEqual([]);
