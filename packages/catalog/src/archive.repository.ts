@@ -288,44 +288,63 @@ export interface IngestPrecheck {
   conflict: string | null;
 }
 
+/** One instance's pre-check: who sends it, its UIDs and its two digests. */
+export interface IngestPrecheckInput {
+  clinicId: string;
+  uids: { studyInstanceUid: string; seriesInstanceUid: string; sopInstanceUid: string };
+  sha256: string;
+  datasetSha256: string;
+}
+
 /**
- * findClinicById, findSameInstance and findUidConflict in one round trip (#14: they were three
- * statements, three snapshots and three commits per instance, before anything was stored).
+ * findClinicById, findSameInstance and findUidConflict for many instances in one statement, answered in
+ * their order (#14: they were three statements per instance, then one per instance; now one per group of
+ * instances waiting for a pre-check at once, see the archive's PrecheckCoalescer). Each instance is
+ * checked on its own, exactly as one alone would be: instances of one group do not see each other (none
+ * of them is written yet; recordInstances checks again under lock).
  */
-export async function ingestPrecheck(
-  db: Pool | PoolClient,
-  clinicId: string,
-  uids: { studyInstanceUid: string; seriesInstanceUid: string; sopInstanceUid: string },
-  sha256: string,
-  datasetSha256: string,
-): Promise<IngestPrecheck> {
-  const { rows } = await db.query<{ retention_years: number | null; code: string | null; same_clinic_id: string | null; same_study_ref: string | null; same_id: string | null; same_version: number | null; conflict: string | null }>(
-    `SELECT c.retention_years, c.code, s.clinic_id AS same_clinic_id, s.study_ref AS same_study_ref, s.id AS same_id, s.version AS same_version, x.conflict
-     FROM (SELECT 1) AS one
-     LEFT JOIN clinics c ON c.id = $1
+export async function ingestPrechecks(db: Pool | PoolClient, inputs: readonly IngestPrecheckInput[]): Promise<IngestPrecheck[]> {
+  if (inputs.length === 0) return [];
+  const { rows } = await db.query<{ n: string; retention_years: number | null; code: string | null; same_clinic_id: string | null; same_study_ref: string | null; same_id: string | null; same_version: number | null; conflict: string | null }>(
+    `SELECT q.n::text AS n, c.retention_years, c.code, s.clinic_id AS same_clinic_id, s.study_ref AS same_study_ref, s.id AS same_id, s.version AS same_version, x.conflict
+     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS q(sender, study_uid, series_uid, sop_uid, content_sha, dataset_sha, n)
+     LEFT JOIN clinics c ON c.id = q.sender
      LEFT JOIN LATERAL (
-       SELECT clinic_id, study_ref, id, version FROM instances WHERE sop_instance_uid = $4 AND (sha256 = $5 OR dataset_sha256 = $6) LIMIT 1
+       SELECT i.clinic_id, i.study_ref, i.id, i.version FROM instances i
+        WHERE i.sop_instance_uid = q.sop_uid AND (i.sha256 = q.content_sha OR i.dataset_sha256 = q.dataset_sha) LIMIT 1
      ) s ON true
      LEFT JOIN LATERAL (
-       SELECT 'Study Instance UID already stored for another sender' AS conflict FROM studies WHERE study_instance_uid = $2 AND clinic_id <> $1
+       SELECT 'Study Instance UID already stored for another sender' AS conflict FROM studies st WHERE st.study_instance_uid = q.study_uid AND st.clinic_id <> q.sender
        UNION ALL
        SELECT 'Series Instance UID already stored under another study' FROM series se JOIN studies st ON st.id = se.study_ref
-        WHERE se.series_instance_uid = $3 AND st.study_instance_uid <> $2
+        WHERE se.series_instance_uid = q.series_uid AND st.study_instance_uid <> q.study_uid
        UNION ALL
-       SELECT 'SOP Instance UID already stored for another sender' FROM instances WHERE sop_instance_uid = $4 AND clinic_id <> $1
+       SELECT 'SOP Instance UID already stored for another sender' FROM instances i WHERE i.sop_instance_uid = q.sop_uid AND i.clinic_id <> q.sender
        LIMIT 1
-     ) x ON true`,
-    [clinicId, uids.studyInstanceUid, uids.seriesInstanceUid, uids.sopInstanceUid, sha256, datasetSha256],
+     ) x ON true
+     ORDER BY q.n`,
+    [
+      inputs.map((i) => i.clinicId),
+      inputs.map((i) => i.uids.studyInstanceUid),
+      inputs.map((i) => i.uids.seriesInstanceUid),
+      inputs.map((i) => i.uids.sopInstanceUid),
+      inputs.map((i) => i.sha256),
+      inputs.map((i) => i.datasetSha256),
+    ],
   );
-  const row = rows[0];
-  return {
-    clinic: row?.retention_years != null && row.code !== null ? { retentionYears: row.retention_years, code: row.code } : null,
-    same:
-      row?.same_clinic_id != null && row.same_study_ref !== null && row.same_id !== null && row.same_version !== null
-        ? { clinicId: row.same_clinic_id, studyRef: row.same_study_ref, instanceRef: row.same_id, version: row.same_version }
-        : null,
-    conflict: row?.conflict ?? null,
-  };
+  const byOrdinal = new Map(rows.map((row) => [Number(row.n), row]));
+  return inputs.map((_, index) => {
+    const row = byOrdinal.get(index + 1);
+    if (!row) throw new Error('pre-check returned no row for an instance');
+    return {
+      clinic: row.retention_years != null && row.code !== null ? { retentionYears: row.retention_years, code: row.code } : null,
+      same:
+        row.same_clinic_id != null && row.same_study_ref !== null && row.same_id !== null && row.same_version !== null
+          ? { clinicId: row.same_clinic_id, studyRef: row.same_study_ref, instanceRef: row.same_id, version: row.same_version }
+          : null,
+      conflict: row.conflict ?? null,
+    };
+  });
 }
 
 /** The study's last arrival time and current instance count, for the stable-study check. */
