@@ -7,6 +7,8 @@ import { mayHoldSql, sourceFiles, sqlInSource, sqlOutsideRepositories } from '..
 /**
  * Issue #19, "SQL only in repositories": SQL is written in `*.repository.ts` modules (typed through the
  * generated catalog types where the tables are ours), so a query is found, reviewed and reused in one place.
+ * "SQL" is a statement in a string or template literal, a Kysely query started (`.selectFrom(`, `.insertInto(`,
+ * `.updateTable(`, `.deleteFrom(`, `.mergeInto(`, `.with(`) or a `sql` tagged template.
  * Test code and migrations (packages/catalog/migrations/*.sql, outside src/) write SQL of their own.
  */
 
@@ -21,6 +23,10 @@ const EXCEPTIONS: ReadonlyMap<string, string> = new Map([
     'reads information_schema to write database.types.ts: the generated types the repositories are typed with come from here',
   ],
   ['packages/catalog/src/typed/database.types.ts', 'generated (npm run generate-types); holds no SQL, listed so that it never has to'],
+  [
+    'packages/auth/src/clinic-scope.sql.ts',
+    "a principal's clinic scope as a WHERE condition (sql`` for typed queries, text for the others); runs no query itself, and the repositories of every package compose this one tenancy condition rather than each writing its own",
+  ],
 ]);
 
 describe('SQL only in repositories (#19)', () => {
@@ -61,7 +67,41 @@ describe('SQL only in repositories (#19)', () => {
       { line: 5, statement: 'UPDATE … SET' },
       { line: 6, statement: 'DELETE FROM' },
       { line: 7, statement: 'SELECT' },
+      { line: 8, statement: 'sql`…`' },
       { line: 8, statement: 'WITH … AS (' },
+    ]);
+  });
+
+  it('finds Kysely queries started and sql tagged templates by the syntax, each on its own line', () => {
+    const source = [
+      'const a = await kyselyOn(db)',
+      "  .selectFrom('studies')",
+      "  .where('id', '=', id)",
+      '  .execute();',
+      "await db.insertInto('t').values(v).execute();",
+      "await trx.updateTable('t').set(v).execute(); await trx.deleteFrom('t').execute();",
+      "await db.mergeInto('t').using('u', 'u.id', 't.id').execute();",
+      "await db.with('due', (q) => q.selectFrom('copies')).updateTable('copies').execute();",
+      'const c = sql<boolean>`TRUE`;',
+      'const d = sql`now()`;',
+      '// db.selectFrom(\'studies\') in a comment',
+      "const names = ['selectFrom', 'deleteFrom'];",
+      'const e = items.with(0, first);',
+      'const f = other`TRUE`;',
+      'const g = selectFrom(table);',
+      'const h = sql.raw(column);',
+    ].join('\n');
+    expect(sqlInSource('x.ts', source)).toEqual([
+      { line: 2, statement: '.selectFrom(' },
+      { line: 5, statement: '.insertInto(' },
+      { line: 6, statement: '.updateTable(' },
+      { line: 6, statement: '.deleteFrom(' },
+      { line: 7, statement: '.mergeInto(' },
+      { line: 8, statement: '.with(' },
+      { line: 8, statement: '.selectFrom(' },
+      { line: 8, statement: '.updateTable(' },
+      { line: 9, statement: 'sql`…`' },
+      { line: 10, statement: 'sql`…`' },
     ]);
   });
 
@@ -73,15 +113,18 @@ describe('SQL only in repositories (#19)', () => {
       fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
       fs.writeFileSync(path.join(root, file), text);
     };
-    write('packages/a/src/studies.repository.ts', "export const q = 'SELECT id FROM studies';\n");
     write('packages/a/src/studies.service.ts', "import { q } from './studies.repository';\nexport const r = `SELECT ${q}`;\n");
-    write('packages/a/src/studies.int.test.ts', "const q = 'DELETE FROM studies';\n");
+    write('packages/a/src/studies.int.test.ts', "const q = 'DELETE FROM studies';\nawait db.deleteFrom('studies').execute();\n");
     write('services/b/src/deep/find.ts', "\n\nexport const f = 'x';\nconst g = 'SELECT 1';\n");
     write('services/b/src/deep/skip.ts', "const g = 'SELECT 1';\n");
     write('services/b/web/src/page.ts', "const g = 'SELECT 1';\n");
+    write('packages/a/src/studies.repository.ts', "export const q = 'SELECT id FROM studies';\nexport const k = (db: Db) => db.selectFrom('studies');\n");
+    write('packages/c/src/header.ts', "import { kyselyOn } from 'x';\n\nexport const h = (db: Db) =>\n  kyselyOn(db)\n    .selectFrom('studies')\n    .where(sql<boolean>`TRUE`);\n");
     try {
       expect(sqlOutsideRepositories(root, new Set(['services/b/src/deep/skip.ts']))).toEqual([
         { file: 'packages/a/src/studies.service.ts', line: 2, statement: 'SELECT' },
+        { file: 'packages/c/src/header.ts', line: 5, statement: '.selectFrom(' },
+        { file: 'packages/c/src/header.ts', line: 6, statement: 'sql`…`' },
         { file: 'services/b/src/deep/find.ts', line: 4, statement: 'SELECT' },
       ]);
     } finally {

@@ -1,7 +1,9 @@
 /**
  * Where SQL is written outside a repository module (issue #19: "SQL only in repositories"). TypeScript's own
  * parser finds the string and template literals, so SQL in a comment or a name is not counted, and a
- * statement split over a template's `${...}` parts is read as one text.
+ * statement split over a template's `${...}` parts is read as one text. A query built with Kysely holds no SQL
+ * text, so the parser also finds the query builder's entry points (`.selectFrom(` and the like) and Kysely's
+ * `sql` tagged templates.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,6 +17,13 @@ const STATEMENTS: readonly { name: string; pattern: RegExp }[] = [
   { name: 'DELETE FROM', pattern: /\bDELETE\s+FROM\b/ },
   { name: 'WITH … AS (', pattern: /\bWITH\s+(RECURSIVE\s+)?[\w"]+(\s*\([\w\s,"]*\))?\s+AS\s+((NOT\s+)?MATERIALIZED\s+)?\(/ },
 ];
+
+/**
+ * Kysely's methods that start a query (on a Kysely instance, a transaction or a `.with(...)` chain). Read from
+ * the syntax alone, without the type checker, so any object's method of that name counts: none of these names
+ * means anything else in this code base.
+ */
+const QUERY_BUILDER_METHODS: ReadonlySet<string> = new Set(['selectFrom', 'insertInto', 'updateTable', 'deleteFrom', 'mergeInto', 'with', 'withRecursive']);
 
 export interface SqlFinding {
   /** Repository-relative path. */
@@ -31,15 +40,48 @@ function literalText(node: ts.Node): string | null {
   return null;
 }
 
-/** The SQL statements written in `text`'s string and template literals (comments are not looked at). */
+/**
+ * A query builder's method that starts a query, as `.selectFrom(`; null for any other call. `.with(` counts
+ * only as Kysely writes it, a CTE's name (string) or a callback first, so that `array.with(index, value)`
+ * (ES2023) is not taken for a query.
+ */
+function queryBuilderCall(node: ts.Node): { method: ts.Identifier | ts.PrivateIdentifier; statement: string } | null {
+  if (!ts.isCallExpression(node) || !ts.isPropertyAccessExpression(node.expression)) return null;
+  const method = node.expression.name.text;
+  if (!QUERY_BUILDER_METHODS.has(method)) return null;
+  if (method === 'with' || method === 'withRecursive') {
+    const first = node.arguments[0];
+    const cteLike = first !== undefined && (ts.isStringLiteralLike(first) || ts.isArrowFunction(first) || ts.isFunctionExpression(first));
+    if (!cteLike) return null;
+  }
+  return { method: node.expression.name, statement: `.${method}(` };
+}
+
+/** Kysely's `sql` tag, as `` sql`...` `` or `` sql<boolean>`...` `` (the type argument is not part of the tag). */
+function isSqlTag(node: ts.Node): boolean {
+  return ts.isTaggedTemplateExpression(node) && ts.isIdentifier(node.tag) && node.tag.text === 'sql';
+}
+
+/**
+ * The SQL written in `text`: statements in its string and template literals (comments are not looked at),
+ * Kysely query builders started (`.selectFrom(` ...) and `sql` tagged templates.
+ */
 export function sqlInSource(fileName: string, text: string): Omit<SqlFinding, 'file'>[] {
   const source = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
-  const found: Omit<SqlFinding, 'file'>[] = [];
+  const found: (Omit<SqlFinding, 'file'> & { at: number })[] = [];
+  const note = (node: ts.Node, statement: string): void => {
+    const at = node.getStart(source);
+    found.push({ at, line: source.getLineAndCharacterOfPosition(at).line + 1, statement });
+  };
   const visit = (node: ts.Node): void => {
+    const builder = queryBuilderCall(node);
+    // At the method's own line (`.selectFrom(` of a chain that starts lines above on `kyselyOn(db)`).
+    if (builder !== null) note(builder.method, builder.statement);
+    if (isSqlTag(node)) note(node, 'sql`…`');
     const literal = literalText(node);
     if (literal !== null) {
       const statement = STATEMENTS.find((s) => s.pattern.test(literal));
-      if (statement) found.push({ line: source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1, statement: statement.name });
+      if (statement) note(node, statement.name);
       // A template's `${...}` parts may hold literals of their own; they are visited below, not here.
       if (!ts.isTemplateExpression(node)) return;
       node.templateSpans.forEach((span) => visit(span.expression));
@@ -48,7 +90,8 @@ export function sqlInSource(fileName: string, text: string): Omit<SqlFinding, 'f
     ts.forEachChild(node, visit);
   };
   visit(source);
-  return found;
+  // In the order of the text: the walk meets a chain's outer call before the query it starts.
+  return found.sort((a, b) => a.at - b.at).map(({ line, statement }) => ({ line, statement }));
 }
 
 function tsFiles(dir: string): string[] {

@@ -55,23 +55,6 @@ function uidCondition(column: string, match: UidMatch, params: unknown[]): strin
   return typeof match === 'string' ? `${column} = $${params.length}` : `${column} = ANY($${params.length}::text[])`;
 }
 
-interface Row {
-  clinic_id: string;
-  study_instance_uid: string;
-  series_instance_uid: string;
-  sop_instance_uid: string;
-  sop_class_uid: string;
-  transfer_syntax_uid: string;
-  object_key: string;
-  size_bytes: string;
-  number_of_frames: number | null;
-  rows: number | null;
-  columns: number | null;
-  photometric: string | null;
-  dicom_json: DicomJsonObject | null;
-  frames: FrameLocation[] | null;
-}
-
 /**
  * The instances of a study, series or single instance that the caller may see. The clinic check is in
  * the WHERE clause: a study of a clinic the caller is not granted yields no rows, exactly like a study
@@ -94,29 +77,16 @@ export async function findInstances(
     params.push(scope.patientId);
     where.push(`s.patient_id = $${params.length}`);
   }
-  const { rows } = await pool.query<Row>(
-    `SELECT s.clinic_id, s.study_instance_uid, se.series_instance_uid, i.sop_instance_uid, i.sop_class_uid, i.transfer_syntax_uid,
-        o.object_key, i.size_bytes, i.number_of_frames, i.rows, i.columns, i.photometric,
-        ${include.json === true ? 'i.dicom_json' : 'NULL::jsonb AS dicom_json'}, ${include.frames === true ? 'i.frames' : 'NULL::jsonb AS frames'}
+  const { rows } = await pool.query<InstanceRow>(
+    `SELECT s.clinic_id AS "clinicId", s.study_instance_uid AS "studyInstanceUid", se.series_instance_uid AS "seriesInstanceUid",
+        i.sop_instance_uid AS "sopInstanceUid", i.sop_class_uid AS "sopClassUid", i.transfer_syntax_uid AS "transferSyntaxUid",
+        o.object_key AS "objectKey", i.size_bytes::float8 AS "sizeBytes", i.number_of_frames AS "numberOfFrames", i.rows AS "rows",
+        i.columns AS "columns", i.photometric AS "photometric",
+        ${include.json === true ? 'i.dicom_json' : 'NULL::jsonb'} AS "dicomJson", ${include.frames === true ? 'i.frames' : 'NULL::jsonb'} AS "frames"
      FROM instances i JOIN series se ON se.id = i.series_ref JOIN studies s ON s.id = i.study_ref JOIN objects o ON o.sha256 = i.sha256
      WHERE ${where.join(' AND ')}
      ORDER BY s.id, se.series_number NULLS LAST, se.id, i.instance_number NULLS LAST, i.id`,
     params,
   );
-  return rows.map((r) => ({
-    clinicId: r.clinic_id,
-    studyInstanceUid: r.study_instance_uid,
-    seriesInstanceUid: r.series_instance_uid,
-    sopInstanceUid: r.sop_instance_uid,
-    sopClassUid: r.sop_class_uid,
-    transferSyntaxUid: r.transfer_syntax_uid,
-    objectKey: r.object_key,
-    sizeBytes: Number(r.size_bytes),
-    numberOfFrames: r.number_of_frames,
-    rows: r.rows,
-    columns: r.columns,
-    photometric: r.photometric,
-    dicomJson: r.dicom_json,
-    frames: r.frames,
-  }));
+  return rows;
 }

@@ -2,7 +2,7 @@ import { SignJWT } from 'jose';
 import { kyselyOn } from '@yunying/catalog';
 import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
 import { AuthService, type AuthAuditEvent } from './auth.service';
-import { clinicCondition, clinicFilter } from './principal';
+import { clinicCondition, clinicFilter } from './clinic-scope.sql';
 
 const SECRET = 'test-secret-test-secret-test-secret-0123456789';
 const PASSWORD = 'correct horse battery staple';

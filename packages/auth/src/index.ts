@@ -1,4 +1,5 @@
 export * from './principal';
+export * from './clinic-scope.sql';
 export * from './password';
 export { parseApiKey } from './secrets';
 export * from './sign-in-limiter';

@@ -1,4 +1,6 @@
+import type { Selectable } from 'kysely';
 import type { PoolClient } from './database';
+import type { Instances, Patients, Series, Studies } from './typed/database.types';
 import type { InstanceRecord, RecordOutcome } from './archive.repository';
 
 /**
@@ -32,15 +34,8 @@ function patientKeyOf(rec: InstanceRecord): string {
   return patientId !== '' ? `id:${patientId}` : `study:${rec.studyInstanceUid}`;
 }
 
-interface ExistingRow {
-  id: string;
-  version: number;
-  sha256: string;
-  dataset_sha256: string | null;
-  clinic_id: string;
-  study_ref: string;
-  sop_instance_uid: string;
-}
+/** A stored version of a SOP Instance UID of the batch (the generated columns, camelCase in SQL: no mapper). */
+type ExistingRow = Pick<Selectable<Instances>, 'id' | 'version' | 'sha256' | 'datasetSha256' | 'clinicId' | 'studyRef' | 'sopInstanceUid'>;
 
 /**
  * Writes the catalog rows of the instances in `recs` (distinct SOP Instance UIDs). Idempotent per
@@ -52,25 +47,25 @@ export async function recordInstances(client: PoolClient, recs: readonly Instanc
   await writeObjectsAndCopies(client, recs);
 
   const existing = await client.query<ExistingRow>(
-    `SELECT id, version, sha256, dataset_sha256, clinic_id, study_ref, sop_instance_uid FROM instances
+    `SELECT id, version, sha256, dataset_sha256 AS "datasetSha256", clinic_id AS "clinicId", study_ref AS "studyRef", sop_instance_uid AS "sopInstanceUid" FROM instances
      WHERE sop_instance_uid = ANY($1::text[]) ORDER BY sop_instance_uid, version DESC FOR UPDATE`,
     [recs.map((r) => r.sopInstanceUid)],
   );
   const versions = new Map<string, ExistingRow[]>();
-  for (const row of existing.rows) versions.set(row.sop_instance_uid, [...(versions.get(row.sop_instance_uid) ?? []), row]);
+  for (const row of existing.rows) versions.set(row.sopInstanceUid, [...(versions.get(row.sopInstanceUid) ?? []), row]);
 
   const conflicts = new Map<number, string>();
   const outcomes: Array<(Exclude<RecordOutcome, { kind: 'conflict' }> & { seriesHasThumbnail: boolean }) | undefined> = recs.map(() => undefined);
   const toWrite: number[] = [];
   recs.forEach((rec, i) => {
     const rows = versions.get(rec.sopInstanceUid) ?? [];
-    if (rows.some((r) => !sameUuid(r.clinic_id, rec.clinicId))) {
+    if (rows.some((r) => !sameUuid(r.clinicId, rec.clinicId))) {
       conflicts.set(i, 'SOP Instance UID already stored for another sender');
       return;
     }
     // The same file, or the same dataset under another file meta header (another channel), is the same instance.
-    const same = rows.find((r) => r.sha256 === rec.sha256 || r.dataset_sha256 === rec.datasetSha256);
-    if (same) outcomes[i] = { kind: 'already_stored', studyRef: same.study_ref, instanceRef: same.id, version: same.version, seriesHasThumbnail: true };
+    const same = rows.find((r) => r.sha256 === rec.sha256 || r.datasetSha256 === rec.datasetSha256);
+    if (same) outcomes[i] = { kind: 'already_stored', studyRef: same.studyRef, instanceRef: same.id, version: same.version, seriesHasThumbnail: true };
     else toWrite.push(i);
   });
   if (conflicts.size > 0) return { kind: 'conflicts', conflicts };
@@ -95,7 +90,7 @@ export async function recordInstances(client: PoolClient, recs: readonly Instanc
 
   const seriesOf = (rec: InstanceRecord): SeriesRow => series.get(rec.seriesInstanceUid) as SeriesRow;
   const studyOf = (rec: InstanceRecord): StudyRow => studies.get(rec.studyInstanceUid) as StudyRow;
-  const inserted = await client.query<{ id: string; sop_instance_uid: string }>(
+  const inserted = await client.query<Pick<ExistingRow, 'id' | 'sopInstanceUid'>>(
     `INSERT INTO instances (series_ref, study_ref, clinic_id, sop_instance_uid, version, is_current, sop_class_uid, transfer_syntax_uid,
         instance_number, rows, columns, number_of_frames, photometric, sha256, size_bytes, dicom_json, frames, received_at, dataset_sha256)
      SELECT v.series_ref, v.study_ref, v.clinic_id, v.sop_instance_uid, v.version, true, v.sop_class_uid, v.transfer_syntax_uid,
@@ -104,7 +99,7 @@ export async function recordInstances(client: PoolClient, recs: readonly Instanc
                  $12::text[], $13::text[], $14::bigint[], $15::text[], $16::text[], $17::timestamptz[], $18::text[])
        AS v(series_ref, study_ref, clinic_id, sop_instance_uid, version, sop_class_uid, transfer_syntax_uid, instance_number, rows, columns,
             number_of_frames, photometric, sha256, size_bytes, dicom_json, frames, received_at, dataset_sha256)
-     RETURNING id, sop_instance_uid`,
+     RETURNING id, sop_instance_uid AS "sopInstanceUid"`,
     [
       writes.map((r) => seriesOf(r).id),
       writes.map((r) => studyOf(r).id),
@@ -126,7 +121,7 @@ export async function recordInstances(client: PoolClient, recs: readonly Instanc
       writes.map((r) => r.datasetSha256),
     ],
   );
-  const instanceRefs = new Map(inserted.rows.map((r) => [r.sop_instance_uid, r.id]));
+  const instanceRefs = new Map(inserted.rows.map((r) => [r.sopInstanceUid, r.id]));
   await countNewInstances(client, writes.filter((rec) => previousVersion(rec) === undefined), studyOf, seriesOf);
 
   writes.forEach((rec, w) => {
@@ -210,11 +205,11 @@ async function upsertPatients(client: PoolClient, writes: readonly InstanceRecor
     byKey.set(key, { rec: seen?.rec ?? rec, name: clean(rec.attributes.PatientName) ?? seen?.name ?? null });
   }
   const rows = [...byKey.values()];
-  const { rows: upserted } = await client.query<{ id: string; clinic_id: string; patient_key: string }>(
+  const { rows: upserted } = await client.query<Pick<Selectable<Patients>, 'id' | 'clinicId' | 'patientKey'>>(
     `INSERT INTO patients (clinic_id, patient_key, patient_id, patient_name, birth_date, sex)
      SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
      ON CONFLICT (clinic_id, patient_key) DO UPDATE SET patient_name = COALESCE(EXCLUDED.patient_name, patients.patient_name)
-     RETURNING id, clinic_id::text, patient_key`,
+     RETURNING id, clinic_id::text AS "clinicId", patient_key AS "patientKey"`,
     [
       rows.map((p) => p.rec.clinicId),
       rows.map((p) => patientKeyOf(p.rec)),
@@ -225,13 +220,10 @@ async function upsertPatients(client: PoolClient, writes: readonly InstanceRecor
     ],
   );
   // uuid columns come back lower-case; the map is keyed the same way.
-  return new Map(upserted.map((r) => [`${r.clinic_id.toLowerCase()} ${r.patient_key}`, r.id]));
+  return new Map(upserted.map((r) => [`${r.clinicId.toLowerCase()} ${r.patientKey}`, r.id]));
 }
 
-interface StudyRow {
-  id: string;
-  clinicId: string;
-}
+type StudyRow = Pick<Selectable<Studies>, 'id' | 'clinicId'>;
 
 async function upsertStudies(client: PoolClient, writes: readonly InstanceRecord[], patientRefs: Map<string, string>): Promise<Map<string, StudyRow>> {
   const byUid = new Map<string, { rec: InstanceRecord; modalities: Set<string>; first: Date; last: Date; retainUntil: Date }>();
@@ -254,7 +246,7 @@ async function upsertStudies(client: PoolClient, writes: readonly InstanceRecord
     return ref;
   };
   const a = (row: (typeof rows)[number]): InstanceRecord['attributes'] => row.rec.attributes;
-  const { rows: upserted } = await client.query<{ id: string; clinic_id: string; study_instance_uid: string }>(
+  const { rows: upserted } = await client.query<StudyRow & Pick<Selectable<Studies>, 'studyInstanceUid'>>(
     `INSERT INTO studies (clinic_id, patient_ref, study_instance_uid, patient_name, patient_id, patient_birth_date, patient_sex,
         study_date, study_time, accession_number, referring_physician_name, study_id, study_description, modalities,
         received_at, last_instance_at, retain_until)
@@ -271,7 +263,7 @@ async function upsertStudies(client: PoolClient, writes: readonly InstanceRecord
         last_instance_at = GREATEST(studies.last_instance_at, EXCLUDED.last_instance_at),
         modalities = (SELECT ARRAY(SELECT DISTINCT unnest(studies.modalities || EXCLUDED.modalities) ORDER BY 1)),
         retain_until = GREATEST(studies.retain_until, EXCLUDED.retain_until)
-     RETURNING id, clinic_id::text, study_instance_uid`,
+     RETURNING id, clinic_id::text AS "clinicId", study_instance_uid AS "studyInstanceUid"`,
     [
       rows.map((s) => s.rec.clinicId),
       rows.map((s) => patientRef(s.rec)),
@@ -292,25 +284,20 @@ async function upsertStudies(client: PoolClient, writes: readonly InstanceRecord
       rows.map((s) => s.retainUntil),
     ],
   );
-  return new Map(upserted.map((r) => [r.study_instance_uid, { id: r.id, clinicId: r.clinic_id }]));
+  return new Map(upserted.map(({ studyInstanceUid, ...study }) => [studyInstanceUid, study]));
 }
 
-interface SeriesRow {
-  id: string;
-  studyRef: string;
-  inserted: boolean;
-  hasThumbnail: boolean;
-}
+type SeriesRow = Pick<Selectable<Series>, 'id' | 'studyRef'> & { inserted: boolean; hasThumbnail: boolean };
 
 async function upsertSeries(client: PoolClient, writes: readonly InstanceRecord[], studies: Map<string, StudyRow>): Promise<Map<string, SeriesRow>> {
   const bySeries = new Map<string, InstanceRecord>();
   for (const rec of writes) if (!bySeries.has(rec.seriesInstanceUid)) bySeries.set(rec.seriesInstanceUid, rec);
   const rows = [...bySeries.values()];
-  const { rows: upserted } = await client.query<{ id: string; study_ref: string; series_instance_uid: string; inserted: boolean; has_thumbnail: boolean }>(
+  const { rows: upserted } = await client.query<SeriesRow & Pick<Selectable<Series>, 'seriesInstanceUid'>>(
     `INSERT INTO series (study_ref, series_instance_uid, modality, series_number, series_description, series_date, body_part_examined)
      SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[])
      ON CONFLICT (series_instance_uid) DO UPDATE SET modality = COALESCE(series.modality, EXCLUDED.modality)
-     RETURNING id, study_ref, series_instance_uid, (xmax = 0) AS inserted, thumbnail_key IS NOT NULL AS has_thumbnail`,
+     RETURNING id, study_ref AS "studyRef", series_instance_uid AS "seriesInstanceUid", (xmax = 0) AS inserted, thumbnail_key IS NOT NULL AS "hasThumbnail"`,
     [
       rows.map((r) => (studies.get(r.studyInstanceUid) as StudyRow).id),
       rows.map((r) => r.seriesInstanceUid),
@@ -321,7 +308,7 @@ async function upsertSeries(client: PoolClient, writes: readonly InstanceRecord[
       rows.map((r) => clean(r.attributes.BodyPartExamined)),
     ],
   );
-  return new Map(upserted.map((r) => [r.series_instance_uid, { id: r.id, studyRef: r.study_ref, inserted: r.inserted, hasThumbnail: r.has_thumbnail }]));
+  return new Map(upserted.map(({ seriesInstanceUid, ...series }) => [seriesInstanceUid, series]));
 }
 
 /** The series and study counters, one statement for the batch (a new version adds no instance). */

@@ -1,5 +1,7 @@
 import type { QidoAttributes } from '@yunying/dicom';
 import type { PoolClient, Pool } from './database';
+import type { Selectable } from 'kysely';
+import type { Clinics, Instances, Studies } from './typed/database.types';
 
 /**
  * Catalog writes of the ingest path (ARCHITECTURE "The data path", step 4): one transaction per
@@ -7,28 +9,30 @@ import type { PoolClient, Pool } from './database';
  * transaction (so the audit event and the outbox job join it) and passes the client.
  */
 
-export interface ClinicPolicy {
-  id: string;
-  code: string;
-  retentionYears: number;
+export type ClinicPolicy = Pick<Selectable<Clinics>, 'id' | 'code' | 'retentionYears'>;
+
+/** An instance version as the ingest path reads it back (the generated columns, camelCase in SQL: no mapper). */
+type InstanceVersion = Pick<Selectable<Instances>, 'id' | 'version' | 'sha256' | 'datasetSha256' | 'clinicId' | 'studyRef' | 'isCurrent'>;
+
+/** The stored instance a re-send is answered with. */
+export interface SameInstance {
+  clinicId: string;
+  studyRef: string;
+  instanceRef: string;
+  version: number;
 }
 
 export async function findClinicById(db: Pool | PoolClient, clinicId: string): Promise<ClinicPolicy | null> {
-  const { rows } = await db.query<{ id: string; code: string; retention_years: number }>(
-    'SELECT id, code, retention_years FROM clinics WHERE id = $1',
-    [clinicId],
-  );
-  const row = rows[0];
-  return row ? { id: row.id, code: row.code, retentionYears: row.retention_years } : null;
+  const { rows } = await db.query<ClinicPolicy>('SELECT id, code, retention_years AS "retentionYears" FROM clinics WHERE id = $1', [clinicId]);
+  return rows[0] ?? null;
 }
 
 export async function findClinicByAeTitle(db: Pool | PoolClient, aeTitle: string): Promise<ClinicPolicy | null> {
-  const { rows } = await db.query<{ id: string; code: string; retention_years: number }>(
-    `SELECT c.id, c.code, c.retention_years FROM clinic_ae_titles a JOIN clinics c ON c.id = a.clinic_id WHERE a.ae_title = $1`,
+  const { rows } = await db.query<ClinicPolicy>(
+    `SELECT c.id, c.code, c.retention_years AS "retentionYears" FROM clinic_ae_titles a JOIN clinics c ON c.id = a.clinic_id WHERE a.ae_title = $1`,
     [aeTitle.trim()],
   );
-  const row = rows[0];
-  return row ? { id: row.id, code: row.code, retentionYears: row.retention_years } : null;
+  return rows[0] ?? null;
 }
 
 export interface StoredCopy {
@@ -130,14 +134,15 @@ export async function recordInstance(client: PoolClient, rec: InstanceRecord): P
   }
 
   // Existing versions of this SOP Instance UID.
-  const existing = await client.query<{ id: string; version: number; sha256: string; dataset_sha256: string | null; clinic_id: string; study_ref: string; is_current: boolean }>(
-    'SELECT id, version, sha256, dataset_sha256, clinic_id, study_ref, is_current FROM instances WHERE sop_instance_uid = $1 ORDER BY version DESC FOR UPDATE',
+  const existing = await client.query<InstanceVersion>(
+    `SELECT id, version, sha256, dataset_sha256 AS "datasetSha256", clinic_id AS "clinicId", study_ref AS "studyRef", is_current AS "isCurrent"
+       FROM instances WHERE sop_instance_uid = $1 ORDER BY version DESC FOR UPDATE`,
     [rec.sopInstanceUid],
   );
-  if (existing.rows.some((r) => r.clinic_id !== rec.clinicId)) return { kind: 'conflict', reason: 'SOP Instance UID already stored for another sender' };
+  if (existing.rows.some((r) => r.clinicId !== rec.clinicId)) return { kind: 'conflict', reason: 'SOP Instance UID already stored for another sender' };
   // The same file, or the same dataset under another file meta header (another channel), is the same instance.
-  const same = existing.rows.find((r) => r.sha256 === rec.sha256 || r.dataset_sha256 === rec.datasetSha256);
-  if (same) return { kind: 'already_stored', studyRef: same.study_ref, instanceRef: same.id, version: same.version };
+  const same = existing.rows.find((r) => r.sha256 === rec.sha256 || r.datasetSha256 === rec.datasetSha256);
+  if (same) return { kind: 'already_stored', studyRef: same.studyRef, instanceRef: same.id, version: same.version };
 
   // Patient: keyed by PatientID within the clinic; without one, per study, so strangers never merge.
   const patientId = clean(a.PatientID) ?? '';
@@ -152,7 +157,7 @@ export async function recordInstance(client: PoolClient, rec: InstanceRecord): P
   if (patientRef === undefined) throw new Error('patient upsert returned no row');
 
   const modality = clean(a.Modality);
-  const study = await client.query<{ id: string; clinic_id: string }>(
+  const study = await client.query<Pick<Selectable<Studies>, 'id' | 'clinicId'>>(
     `INSERT INTO studies (clinic_id, patient_ref, study_instance_uid, patient_name, patient_id, patient_birth_date, patient_sex,
         study_date, study_time, accession_number, referring_physician_name, study_id, study_description, modalities,
         received_at, last_instance_at, retain_until)
@@ -161,7 +166,7 @@ export async function recordInstance(client: PoolClient, rec: InstanceRecord): P
         last_instance_at = GREATEST(studies.last_instance_at, EXCLUDED.last_instance_at),
         modalities = (SELECT ARRAY(SELECT DISTINCT unnest(studies.modalities || EXCLUDED.modalities) ORDER BY 1)),
         retain_until = GREATEST(studies.retain_until, EXCLUDED.retain_until)
-     RETURNING id, clinic_id`,
+     RETURNING id, clinic_id AS "clinicId"`,
     [
       rec.clinicId,
       patientRef,
@@ -184,18 +189,18 @@ export async function recordInstance(client: PoolClient, rec: InstanceRecord): P
   const studyRow = study.rows[0];
   if (!studyRow) throw new Error('study upsert returned no row');
   // Checked after the upsert so the row is locked; the caller rolls the transaction back on conflict.
-  if (studyRow.clinic_id !== rec.clinicId) return { kind: 'conflict', reason: 'Study Instance UID already stored for another sender' };
+  if (studyRow.clinicId !== rec.clinicId) return { kind: 'conflict', reason: 'Study Instance UID already stored for another sender' };
 
-  const series = await client.query<{ id: string; study_ref: string; inserted: boolean }>(
+  const series = await client.query<{ id: string; studyRef: string; inserted: boolean }>(
     `INSERT INTO series (study_ref, series_instance_uid, modality, series_number, series_description, series_date, body_part_examined)
      VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (series_instance_uid) DO UPDATE SET modality = COALESCE(series.modality, EXCLUDED.modality)
-     RETURNING id, study_ref, (xmax = 0) AS inserted`,
+     RETURNING id, study_ref AS "studyRef", (xmax = 0) AS inserted`,
     [studyRow.id, rec.seriesInstanceUid, modality, a.SeriesNumber, clean(a.SeriesDescription), clean(a.SeriesDate), clean(a.BodyPartExamined)],
   );
   const seriesRow = series.rows[0];
   if (!seriesRow) throw new Error('series upsert returned no row');
-  if (seriesRow.study_ref !== studyRow.id) return { kind: 'conflict', reason: 'Series Instance UID already stored under another study' };
+  if (seriesRow.studyRef !== studyRow.id) return { kind: 'conflict', reason: 'Series Instance UID already stored under another study' };
 
   const previous = existing.rows[0];
   const version = previous ? previous.version + 1 : 1;
@@ -247,13 +252,13 @@ export async function findSameInstance(
   sopInstanceUid: string,
   sha256: string,
   datasetSha256: string,
-): Promise<{ clinicId: string; studyRef: string; instanceRef: string; version: number } | null> {
-  const { rows } = await db.query<{ clinic_id: string; study_ref: string; id: string; version: number }>(
-    'SELECT clinic_id, study_ref, id, version FROM instances WHERE sop_instance_uid = $1 AND (sha256 = $2 OR dataset_sha256 = $3) LIMIT 1',
+): Promise<SameInstance | null> {
+  const { rows } = await db.query<SameInstance>(
+    `SELECT clinic_id AS "clinicId", study_ref AS "studyRef", id AS "instanceRef", version
+       FROM instances WHERE sop_instance_uid = $1 AND (sha256 = $2 OR dataset_sha256 = $3) LIMIT 1`,
     [sopInstanceUid, sha256, datasetSha256],
   );
-  const row = rows[0];
-  return row ? { clinicId: row.clinic_id, studyRef: row.study_ref, instanceRef: row.id, version: row.version } : null;
+  return rows[0] ?? null;
 }
 
 /**
@@ -283,7 +288,7 @@ export interface IngestPrecheck {
   /** The sender's clinic, null when the id names none. Its code travels with the copies (#18). */
   clinic: { retentionYears: number; code: string } | null;
   /** The stored instance with these bytes or this dataset (see findSameInstance), if any. */
-  same: { clinicId: string; studyRef: string; instanceRef: string; version: number } | null;
+  same: SameInstance | null;
   /** Why these UIDs cannot be filed for this clinic (see findUidConflict), or null. */
   conflict: string | null;
 }
@@ -296,6 +301,18 @@ export interface IngestPrecheckInput {
   datasetSha256: string;
 }
 
+/** A pre-check row, camelCase in SQL; `n` is the instance's place (1-based), the rest null when its part found nothing (LEFT JOINs). */
+interface PrecheckRow {
+  n: string;
+  retentionYears: number | null;
+  code: string | null;
+  sameClinicId: string | null;
+  sameStudyRef: string | null;
+  sameInstanceRef: string | null;
+  sameVersion: number | null;
+  conflict: string | null;
+}
+
 /**
  * findClinicById, findSameInstance and findUidConflict for many instances in one statement, answered in
  * their order (#14: they were three statements per instance, then one per instance; now one per group of
@@ -305,8 +322,9 @@ export interface IngestPrecheckInput {
  */
 export async function ingestPrechecks(db: Pool | PoolClient, inputs: readonly IngestPrecheckInput[]): Promise<IngestPrecheck[]> {
   if (inputs.length === 0) return [];
-  const { rows } = await db.query<{ n: string; retention_years: number | null; code: string | null; same_clinic_id: string | null; same_study_ref: string | null; same_id: string | null; same_version: number | null; conflict: string | null }>(
-    `SELECT q.n::text AS n, c.retention_years, c.code, s.clinic_id AS same_clinic_id, s.study_ref AS same_study_ref, s.id AS same_id, s.version AS same_version, x.conflict
+  const { rows } = await db.query<PrecheckRow>(
+    `SELECT q.n::text AS n, c.retention_years AS "retentionYears", c.code, s.clinic_id AS "sameClinicId", s.study_ref AS "sameStudyRef",
+            s.id AS "sameInstanceRef", s.version AS "sameVersion", x.conflict
      FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS q(sender, study_uid, series_uid, sop_uid, content_sha, dataset_sha, n)
      LEFT JOIN clinics c ON c.id = q.sender
      LEFT JOIN LATERAL (
@@ -332,15 +350,15 @@ export async function ingestPrechecks(db: Pool | PoolClient, inputs: readonly In
       inputs.map((i) => i.datasetSha256),
     ],
   );
-  const byOrdinal = new Map(rows.map((row) => [Number(row.n), row]));
+  const byPlace = new Map(rows.map((row) => [Number(row.n), row]));
   return inputs.map((_, index) => {
-    const row = byOrdinal.get(index + 1);
+    const row = byPlace.get(index + 1);
     if (!row) throw new Error('pre-check returned no row for an instance');
     return {
-      clinic: row.retention_years != null && row.code !== null ? { retentionYears: row.retention_years, code: row.code } : null,
+      clinic: row.retentionYears != null && row.code !== null ? { retentionYears: row.retentionYears, code: row.code } : null,
       same:
-        row.same_clinic_id != null && row.same_study_ref !== null && row.same_id !== null && row.same_version !== null
-          ? { clinicId: row.same_clinic_id, studyRef: row.same_study_ref, instanceRef: row.same_id, version: row.same_version }
+        row.sameClinicId != null && row.sameStudyRef !== null && row.sameInstanceRef !== null && row.sameVersion !== null
+          ? { clinicId: row.sameClinicId, studyRef: row.sameStudyRef, instanceRef: row.sameInstanceRef, version: row.sameVersion }
           : null,
       conflict: row.conflict ?? null,
     };
@@ -349,12 +367,11 @@ export async function ingestPrechecks(db: Pool | PoolClient, inputs: readonly In
 
 /** The study's last arrival time and current instance count, for the stable-study check. */
 export async function studyActivity(db: Pool | PoolClient, studyInstanceUid: string): Promise<{ lastInstanceAt: Date; instanceCount: number; clinicId: string } | null> {
-  const { rows } = await db.query<{ last_instance_at: Date; number_of_instances: number; clinic_id: string }>(
-    'SELECT last_instance_at, number_of_instances, clinic_id FROM studies WHERE study_instance_uid = $1',
+  const { rows } = await db.query<{ lastInstanceAt: Date; instanceCount: number; clinicId: string }>(
+    'SELECT last_instance_at AS "lastInstanceAt", number_of_instances AS "instanceCount", clinic_id AS "clinicId" FROM studies WHERE study_instance_uid = $1',
     [studyInstanceUid],
   );
-  const row = rows[0];
-  return row ? { lastInstanceAt: row.last_instance_at, instanceCount: row.number_of_instances, clinicId: row.clinic_id } : null;
+  return rows[0] ?? null;
 }
 
 export async function setSeriesThumbnail(db: Pool | PoolClient, seriesInstanceUid: string, thumbnailKey: string): Promise<void> {

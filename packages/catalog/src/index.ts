@@ -5,6 +5,7 @@ export * from './archive.repository';
 export * from './archive-batch.repository';
 export * from './copy-versions.repository';
 export * from './study-header';
+export * from './study-header.repository';
 export * from './current-images.repository';
 export * from './server.repository';
 export * from './typed/kysely';

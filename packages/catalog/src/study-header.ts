@@ -1,10 +1,8 @@
 import type { Selectable } from 'kysely';
-import type { Pool, PoolClient } from './database';
 import type { Studies } from './typed/database.types';
-import { kyselyOn } from './typed/kysely';
 
 /** The columns of the patient and study modules that an object the archive writes about a study repeats. */
-const HEADER_COLUMNS = [
+export const STUDY_HEADER_COLUMNS = [
   'studyInstanceUid',
   'patientName',
   'patientId',
@@ -18,21 +16,7 @@ const HEADER_COLUMNS = [
 ] as const;
 
 /** The patient and study modules of a study as the catalog holds them (picked from the generated studies row). */
-export type StudyHeader = Pick<Selectable<Studies>, (typeof HEADER_COLUMNS)[number]>;
-
-/** One study's header and its clinic's name (the AI objects and the signed report SR both need them); null when the study is gone. */
-export async function readStudyHeader(db: Pool | PoolClient, studyRef: string): Promise<{ header: StudyHeader; clinicName: string } | null> {
-  const row = await kyselyOn(db)
-    .selectFrom('studies as s')
-    .innerJoin('clinics as c', 'c.id', 's.clinicId')
-    .select(HEADER_COLUMNS.map((column) => `s.${column}` as const))
-    .select('c.name as clinicName')
-    .where('s.id', '=', studyRef)
-    .executeTakeFirst();
-  if (!row) return null;
-  const { clinicName, ...header } = row;
-  return { clinicName, header };
-}
+export type StudyHeader = Pick<Selectable<Studies>, (typeof STUDY_HEADER_COLUMNS)[number]>;
 
 /**
  * The Patient and General Study modules (PS3.3 C.7.1.1, C.7.2.1) of a header as naturalized DICOM attributes,

@@ -129,6 +129,8 @@ class DatasetSink extends Writable {
   constructor(
     private readonly limit: number,
     readonly context: ReceivingContext | null,
+    /** The dataset's fragments as the framer took them out of the PDUs (pdu-framer.ts), in order. */
+    private readonly fragments: Buffer[][],
   ) {
     // write() must always return true: dcmjs-dimse awaits 'drain' otherwise and then processes the
     // next PDU concurrently with the one that waits.
@@ -136,13 +138,20 @@ class DatasetSink extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    // Every PDV of a C-STORE dataset reaches dcmjs-dimse emptied by the framer: its value is the next
+    // fragment, views of the socket's chunks (no copy until the instance is joined for the store).
+    if (chunk.length > 0) this.take(chunk);
+    else for (const value of this.fragments.shift() ?? []) this.take(value);
+    callback();
+  }
+
+  private take(chunk: Buffer): void {
     this.size += chunk.length;
     if (!this.overLimit && this.size > this.limit) {
       this.overLimit = true;
       this.chunks.length = 0;
     }
     if (!this.overLimit) this.chunks.push(chunk);
-    callback();
   }
 }
 
@@ -165,6 +174,8 @@ export class AssociationScp<S> extends Scp {
   /** Aborted when the socket closes: ends any sub-operation waiting for its C-STORE-RSP. */
   private readonly ended = new AbortController();
   private readonly sinks = new WeakMap<requests.Request, DatasetSink>();
+  /** C-STORE dataset fragments taken out of the PDUs by the framer, each claimed by the empty value dcmjs-dimse writes in its place. */
+  private readonly storeData: Buffer[][] = [];
   private storesInFlight = 0;
   /** C-STOREs received and not yet answered, and how many the negotiated window allows (PS3.7 D.3.3.3). */
   private storesOutstanding = 0;
@@ -195,9 +206,16 @@ export class AssociationScp<S> extends Scp {
     this.log = env.logger.child({ dimse: { remote: `${sock.remoteAddress ?? '?'}:${sock.remotePort ?? '?'}` } });
 
     const maxPdu = Math.max(4 * env.settings.maxPduLength, 1024 * 1024);
-    const framer = new PduFramer(maxPdu, (type, length) => {
-      this.log.warn({ pduType: type, length, limit: maxPdu }, 'PDU over the size limit: aborting');
-      this.abortAndClose('pdu_too_large');
+    const framer = new PduFramer(maxPdu, {
+      onTooLarge: (type, length) => {
+        this.log.warn({ pduType: type, length, limit: maxPdu }, 'PDU over the size limit: aborting');
+        this.abortAndClose('pdu_too_large');
+      },
+      onMalformed: (reason) => {
+        this.log.warn({ reason }, 'malformed P-DATA-TF PDU: aborting');
+        this.abortAndClose('malformed_pdu', AbortReason.InvalidPduParameter);
+      },
+      onStoreData: (values) => this.storeData.push(values),
     });
     // dcmjs-dimse's reader (its one 'data' listener, added by super()) gets whole PDUs from the framer
     // instead of raw chunks, which it would join by copying (pdu-framer.ts).
@@ -377,7 +395,7 @@ export class AssociationScp<S> extends Scp {
   }
 
   override createStoreWritableStream(context: association.PresentationContext, request: requests.CStoreRequest): Writable {
-    const sink = new DatasetSink(this.env.settings.maxInstanceBytes, acceptedContext(context));
+    const sink = new DatasetSink(this.env.settings.maxInstanceBytes, acceptedContext(context), this.storeData);
     this.sinks.set(request, sink);
     return sink;
   }
@@ -417,7 +435,7 @@ export class AssociationScp<S> extends Scp {
           // Each C-STORE-RSP goes out when its own instance is done, so with a window they may leave in
           // another order than the requests came (PS3.7 8.3.3.2: matched by Message ID Being Responded To).
           this.storesOutstanding -= 1;
-          this.respond(request, answer, callback, Number(process.hrtime.bigint() - started) / 1e9);
+          this.respond(request, sink?.context?.id, answer, callback, Number(process.hrtime.bigint() - started) / 1e9);
         })
         .finally(() => {
           if (sink !== undefined) sink.chunks.length = 0;
@@ -475,10 +493,30 @@ export class AssociationScp<S> extends Scp {
     }
   }
 
-  private respond(request: requests.CStoreRequest, answer: StoreAnswer, callback: (response: responses.CStoreResponse) => void, seconds: number): void {
+  /**
+   * The C-STORE-RSP, on the presentation context the request came on. Written by dimse-message.ts (the
+   * bytes dcmjs-dimse writes, checked by its unit test) rather than through dcmjs's command-set encoder,
+   * and corked with the other responses of this turn: the instances of one group commit are answered
+   * together, in one segment. Without a context (a C-STORE without a dataset) dcmjs-dimse answers.
+   */
+  private respond(request: requests.CStoreRequest, contextId: number | undefined, answer: StoreAnswer, callback: (response: responses.CStoreResponse) => void, seconds: number): void {
     this.env.observer.storeAnswered(answer.status, seconds);
     if (this.sock.destroyed || this.phase === 'closed') {
       this.log.warn({ sopInstanceUid: request.getAffectedSopInstanceUid(), status: statusLabel(answer.status) }, 'C-STORE answered after the association ended');
+      return;
+    }
+    const comment = answer.status === StoreStatus.Success ? undefined : answer.errorComment;
+    if (contextId !== undefined && this.assoc !== undefined) {
+      const command = encodeResponseCommand({
+        commandField: CommandField.CStoreResponse,
+        affectedSopClassUid: request.getAffectedSopClassUid(),
+        affectedSopInstanceUid: request.getAffectedSopInstanceUid(),
+        messageIdBeingRespondedTo: request.getMessageId(),
+        status: answer.status,
+        hasDataSet: false,
+        ...(comment !== undefined ? { errorComment: errorComment(comment) } : {}),
+      });
+      this.writeBatched(pDataTfMessage(contextId, command, null, this.assoc.getMaxPduLength()));
       return;
     }
     const response = responses.CStoreResponse.fromRequest(request);

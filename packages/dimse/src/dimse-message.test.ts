@@ -6,7 +6,7 @@ const STUDY_ROOT_FIND = '1.2.840.10008.5.1.4.1.2.2.1';
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 
 /** What dcmjs-dimse's Network writes to the socket for one DIMSE message (its private _sendPDataTF, on a stand-in). */
-function writtenByDcmjsDimse(command: responses.CFindResponse, pcId: number, maxPduLength: number): Buffer {
+function writtenByDcmjsDimse(command: responses.CFindResponse | responses.CStoreResponse, pcId: number, maxPduLength: number): Buffer {
   const writes: Buffer[] = [];
   const standIn = { socket: { write: (b: Buffer) => writes.push(Buffer.from(b)) }, statistics: { addBytesSent: () => undefined }, logId: 'test', logCommandDatasets: false, logDatasets: false, datasetWriteOptions: undefined, datasetNameMap: undefined };
   const send = (Scp.prototype as unknown as { _sendPDataTF: (this: typeof standIn, c: unknown, id: number, max: number) => void })._sendPDataTF;
@@ -43,6 +43,28 @@ describe('DIMSE messages written without dcmjs', () => {
     for (const maxPduLength of [16384, 0]) {
       expect(pDataTfMessage(3, command, dataSet, maxPduLength).toString('hex')).toBe(writtenByDcmjsDimse(theirs, 3, maxPduLength).toString('hex'));
     }
+  });
+
+  it.each([
+    ['success', 1, 0x0000, undefined],
+    ['refused with an odd-length comment', 65535, 0xa700, 'Store timed out; retry later'],
+    ['error with an even-length comment', 12, 0xc000, 'Cannot understand'],
+  ] as const)('C-STORE-RSP %s: the same bytes as dcmjs-dimse', (_name, messageId, status, comment) => {
+    const request = new requests.CStoreRequest(new Dataset({ SOPClassUID: '1.2.840.10008.5.1.4.1.1.6.1', SOPInstanceUID: '2.25.3311.7' }, EXPLICIT_LE));
+    request.setMessageId(messageId);
+    const theirs = responses.CStoreResponse.fromRequest(request);
+    theirs.setStatus(status);
+    if (comment !== undefined) theirs.setErrorComment(comment);
+    const command = encodeResponseCommand({
+      commandField: CommandField.CStoreResponse,
+      affectedSopClassUid: '1.2.840.10008.5.1.4.1.1.6.1',
+      affectedSopInstanceUid: '2.25.3311.7',
+      messageIdBeingRespondedTo: messageId,
+      status,
+      hasDataSet: false,
+      ...(comment !== undefined ? { errorComment: comment } : {}),
+    });
+    expect(pDataTfMessage(5, command, null, 16384).toString('hex')).toBe(writtenByDcmjsDimse(theirs, 5, 16384).toString('hex'));
   });
 
   it('splits a data set over several PDUs within the peer\'s Maximum Length, as dcmjs-dimse does', () => {

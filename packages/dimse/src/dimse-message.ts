@@ -63,6 +63,8 @@ export interface ResponseCommand {
   affectedSopClassUid: string;
   /** (0000,0120) */
   messageIdBeingRespondedTo: number;
+  /** (0000,1000), which a C-STORE-RSP carries (PS3.7 9.3.1.2). */
+  affectedSopInstanceUid?: string;
   /** (0000,0900) */
   status: number;
   /** (0000,0902), at most 64 characters of the default repertoire. */
@@ -70,7 +72,7 @@ export interface ResponseCommand {
   hasDataSet: boolean;
 }
 
-export const CommandField = { CFindResponse: 0x8020 } as const;
+export const CommandField = { CStoreResponse: 0x8001, CFindResponse: 0x8020 } as const;
 
 export function encodeResponseCommand(response: ResponseCommand): Buffer {
   const elements: CommandElement[] = [
@@ -81,6 +83,7 @@ export function encodeResponseCommand(response: ResponseCommand): Buffer {
     { tag: 0x00000900, vr: 'US', value: response.status },
   ];
   if (response.errorComment !== undefined) elements.push({ tag: 0x00000902, vr: 'LO', value: response.errorComment });
+  if (response.affectedSopInstanceUid !== undefined) elements.push({ tag: 0x00001000, vr: 'UI', value: response.affectedSopInstanceUid });
   return encodeCommandSet(elements);
 }
 

@@ -283,7 +283,6 @@ function within(r: Corners, x: number, y: number): boolean {
 const round1 = (v: number): number => Math.round(v * 10) / 10;
 const round4 = (v: number): number => Math.round(v * 10000) / 10000;
 
-
 function sameBox(a: Corners, b: Corners): boolean {
   return a.x0 === b.x0 && a.y0 === b.y0 && a.x1 === b.x1 && a.y1 === b.y1;
 }

@@ -1,5 +1,5 @@
 import { clinicCondition, type Principal } from '@yunying/auth';
-import { kyselyOn, sql, type CatalogReader, type Pool, type PoolClient } from '@yunying/catalog';
+import { kyselyOn, sql, type AiResultRow, type CatalogReader, type Pool, type PoolClient, type Selectable, type Tables } from '@yunying/catalog';
 import type { QueueCursor } from './cursor';
 import { READING_STATUSES, type ReadingStatus } from './reading.schemas';
 
@@ -29,35 +29,37 @@ export interface QueueFilter {
   limit: number;
 }
 
-export interface QueueRow {
-  id: string;
-  study_instance_uid: string;
-  clinic_id: string;
-  clinic_code: string;
-  patient_name: string | null;
-  patient_id: string | null;
-  study_date: string | null;
-  study_description: string | null;
-  modalities: string[];
-  number_of_instances: number;
+type StudyRow = Selectable<Tables.Studies>;
+
+/**
+ * One row of a queue page, as the page query names its columns (camelCase aliases, so no mapper): the study's
+ * own columns from the generated table, the rest computed or joined.
+ */
+export type QueueRow = Pick<
+  StudyRow,
+  'id' | 'studyInstanceUid' | 'clinicId' | 'patientName' | 'patientId' | 'studyDate' | 'studyDescription' | 'modalities' | 'numberOfInstances' | 'triageStatus' | 'receivedAt'
+> & {
+  clinicCode: string;
   priority: 'urgent' | 'priority' | 'routine';
-  priority_rank: number;
-  triage_status: string;
+  /** Never null for a study in the queue (set with the priority). */
+  priorityRank: number;
+  /** The effective status (EFFECTIVE_STATUS_SQL). */
   status: ReadingStatus;
-  received_at: Date;
-  received_key: string;
-  waiting_seconds: number;
-  claimed_by: string | null;
-  claimed_by_username: string | null;
-  claim_expires_at: Date | null;
-  ai_result_id: string | null;
-  ai_model_id: string | null;
-  ai_model_version: string | null;
-  ai_status: string | null;
-  ai_score: number | null;
-  ai_category: string | null;
-  thumbnail_series_uid: string | null;
-}
+  /** received_at as the cursor carries it (RECEIVED_KEY_SQL). */
+  receivedKey: string;
+  waitingSeconds: number;
+  /** The claim's holder, username and expiry: null once the claim has expired. */
+  claimedBy: StudyRow['claimedBy'];
+  claimedByUsername: string | null;
+  claimExpiresAt: StudyRow['claimExpiresAt'];
+  aiResultId: AiResultRow['id'] | null;
+  aiModelId: AiResultRow['modelId'] | null;
+  aiModelVersion: AiResultRow['modelVersion'] | null;
+  aiStatus: AiResultRow['status'] | null;
+  aiScore: AiResultRow['score'];
+  aiCategory: AiResultRow['category'];
+  thumbnailSeriesUid: string | null;
+};
 
 export interface ClaimedStudy {
   id: string;
@@ -122,15 +124,16 @@ export class QueueRepository {
          ORDER BY q.priority_rank, q.received_at, q.id
          LIMIT ${limit}
       )
-      SELECT s.id::text, s.study_instance_uid, s.clinic_id::text, c.code AS clinic_code, s.patient_name, s.patient_id,
-             s.study_date, s.study_description, s.modalities, s.number_of_instances, s.priority, s.priority_rank,
-             s.triage_status, ${EFFECTIVE_STATUS_SQL} AS status, s.received_at, ${RECEIVED_KEY_SQL} AS received_key,
-             floor(extract(epoch FROM now() - s.received_at))::int AS waiting_seconds,
-             CASE WHEN s.claim_expires_at > now() THEN s.claimed_by::text END AS claimed_by,
-             CASE WHEN s.claim_expires_at > now() THEN u.username END AS claimed_by_username,
-             CASE WHEN s.claim_expires_at > now() THEN s.claim_expires_at END AS claim_expires_at,
-             a.id::text AS ai_result_id, a.model_id AS ai_model_id, a.model_version AS ai_model_version, a.status AS ai_status,
-             a.score AS ai_score, a.category AS ai_category, th.series_instance_uid AS thumbnail_series_uid
+      SELECT s.id::text AS "id", s.study_instance_uid AS "studyInstanceUid", s.clinic_id::text AS "clinicId", c.code AS "clinicCode",
+             s.patient_name AS "patientName", s.patient_id AS "patientId", s.study_date AS "studyDate", s.study_description AS "studyDescription",
+             s.modalities AS "modalities", s.number_of_instances AS "numberOfInstances", s.priority AS "priority", s.priority_rank AS "priorityRank",
+             s.triage_status AS "triageStatus", ${EFFECTIVE_STATUS_SQL} AS "status", s.received_at AS "receivedAt", ${RECEIVED_KEY_SQL} AS "receivedKey",
+             floor(extract(epoch FROM now() - s.received_at))::int AS "waitingSeconds",
+             CASE WHEN s.claim_expires_at > now() THEN s.claimed_by::text END AS "claimedBy",
+             CASE WHEN s.claim_expires_at > now() THEN u.username END AS "claimedByUsername",
+             CASE WHEN s.claim_expires_at > now() THEN s.claim_expires_at END AS "claimExpiresAt",
+             a.id::text AS "aiResultId", a.model_id AS "aiModelId", a.model_version AS "aiModelVersion", a.status AS "aiStatus",
+             a.score AS "aiScore", a.category AS "aiCategory", th.series_instance_uid AS "thumbnailSeriesUid"
         FROM page
         JOIN studies s ON s.id = page.id
         JOIN clinics c ON c.id = s.clinic_id

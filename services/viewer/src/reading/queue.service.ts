@@ -76,12 +76,12 @@ export class QueueService {
     await inTransaction(this.pool, (client) =>
       auditReading(client, caller, {
         type: 'Query',
-        details: { what: 'reading-queue', count: pageRows.length, studies: pageRows.map((r) => r.study_instance_uid) },
+        details: { what: 'reading-queue', count: pageRows.length, studies: pageRows.map((r) => r.studyInstanceUid) },
       }),
     );
     return {
       items: pageRows.map((r) => toItem(r, me)),
-      nextCursor: rows.length > query.limit && last ? encodeQueueCursor({ rank: last.priority_rank, receivedAt: last.received_key, id: last.id }) : null,
+      nextCursor: rows.length > query.limit && last ? encodeQueueCursor({ rank: last.priorityRank, receivedAt: last.receivedKey, id: last.id }) : null,
     };
   }
 
@@ -131,29 +131,30 @@ export class QueueService {
   }
 }
 
+/** The API's shape of a queue row: the claim and the AI result nested, times as ISO text, the thumbnail as a URL. */
 function toItem(r: QueueRow, me: string): QueueItem {
   return {
-    studyInstanceUid: r.study_instance_uid,
-    clinic: { id: r.clinic_id, code: r.clinic_code },
-    patientName: r.patient_name,
-    patientId: r.patient_id,
-    studyDate: r.study_date,
-    studyDescription: r.study_description,
+    studyInstanceUid: r.studyInstanceUid,
+    clinic: { id: r.clinicId, code: r.clinicCode },
+    patientName: r.patientName,
+    patientId: r.patientId,
+    studyDate: r.studyDate,
+    studyDescription: r.studyDescription,
     modalities: r.modalities,
-    numberOfInstances: r.number_of_instances,
+    numberOfInstances: r.numberOfInstances,
     priority: r.priority,
     status: r.status,
-    triageStatus: r.triage_status,
-    receivedAt: r.received_at.toISOString(),
-    waitingSeconds: r.waiting_seconds,
+    triageStatus: r.triageStatus,
+    receivedAt: r.receivedAt.toISOString(),
+    waitingSeconds: r.waitingSeconds,
     claim:
-      r.claimed_by && r.claim_expires_at
-        ? { mine: r.claimed_by === me, userId: r.claimed_by, username: r.claimed_by_username, expiresAt: r.claim_expires_at.toISOString() }
+      r.claimedBy && r.claimExpiresAt
+        ? { mine: r.claimedBy === me, userId: r.claimedBy, username: r.claimedByUsername, expiresAt: r.claimExpiresAt.toISOString() }
         : null,
-    ai: r.ai_result_id
-      ? { resultId: r.ai_result_id, modelId: r.ai_model_id, modelVersion: r.ai_model_version, status: r.ai_status, score: r.ai_score, category: r.ai_category }
+    ai: r.aiResultId
+      ? { resultId: r.aiResultId, modelId: r.aiModelId, modelVersion: r.aiModelVersion, status: r.aiStatus, score: r.aiScore, category: r.aiCategory }
       : null,
     // Served by the DICOMweb router (rendered thumbnail of the series, PS3.18 10.4.1.1.5 style).
-    thumbnailUrl: r.thumbnail_series_uid ? `/dicomweb/studies/${r.study_instance_uid}/series/${r.thumbnail_series_uid}/thumbnail` : null,
+    thumbnailUrl: r.thumbnailSeriesUid ? `/dicomweb/studies/${r.studyInstanceUid}/series/${r.thumbnailSeriesUid}/thumbnail` : null,
   };
 }

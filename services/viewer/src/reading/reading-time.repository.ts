@@ -1,4 +1,4 @@
-import { kyselyOn, sql, type Pool, type PoolClient } from '@yunying/catalog';
+import { kyselyOn, sql, type Pool, type PoolClient, type Selectable, type Tables } from '@yunying/catalog';
 
 type Db = Pool | PoolClient;
 
@@ -31,11 +31,7 @@ export interface ReadingTimeStats {
   p90Seconds: number;
 }
 
-export interface ReaderReadingTimes extends ReadingTimeStats {
-  readerUserId: string;
-  username: string;
-  displayName: string;
-}
+export interface ReaderReadingTimes extends ReadingTimeStats, Pick<Selectable<Tables.ReadingTimes>, 'readerUserId'>, Pick<Selectable<Tables.Users>, 'username' | 'displayName'> {}
 
 export interface DayReadingTimes extends ReadingTimeStats {
   /** YYYY-MM-DD in the dashboard's time zone. */
@@ -57,8 +53,8 @@ const AGGREGATES = `count(*)::int AS count, percentile_cont(0.5) WITHIN GROUP (O
 /** Signed readings with sign time in [from, to), by reader and by calendar day in `timeZone`. */
 export async function readingTimeStats(db: Db, range: { from: Date; to: Date; timeZone: string }): Promise<{ byReader: ReaderReadingTimes[]; byDay: DayReadingTimes[] }> {
   const where = `rt.signed_at IS NOT NULL AND rt.signed_at >= $1 AND rt.signed_at < $2`;
-  const readers = await db.query<StatsRow & { reader_user_id: string; username: string; display_name: string }>(
-    `SELECT rt.reader_user_id, u.username, u.display_name, ${AGGREGATES}
+  const readers = await db.query<StatsRow & Pick<ReaderReadingTimes, 'readerUserId' | 'username' | 'displayName'>>(
+    `SELECT rt.reader_user_id AS "readerUserId", u.username AS "username", u.display_name AS "displayName", ${AGGREGATES}
        FROM reading_times rt JOIN users u ON u.id = rt.reader_user_id
       WHERE ${where} GROUP BY rt.reader_user_id, u.username, u.display_name ORDER BY u.username`,
     [range.from, range.to],
@@ -69,7 +65,7 @@ export async function readingTimeStats(db: Db, range: { from: Date; to: Date; ti
     [range.from, range.to, range.timeZone],
   );
   return {
-    byReader: readers.rows.map((r) => ({ readerUserId: r.reader_user_id, username: r.username, displayName: r.display_name, ...stats(r) })),
+    byReader: readers.rows.map((r) => ({ readerUserId: r.readerUserId, username: r.username, displayName: r.displayName, ...stats(r) })),
     byDay: days.rows.map((r) => ({ day: r.day, ...stats(r) })),
   };
 }

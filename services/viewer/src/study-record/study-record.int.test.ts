@@ -74,6 +74,13 @@ describe('study record API (real PostgreSQL)', () => {
     for (const v of versions) {
       expect(v.copies.map((c) => [c.target, c.state, c.lockShort])).toEqual(storage.targets.map((t) => [t.name, 'ok', false]));
       for (const c of v.copies) expect(new Date(c.retainUntil).getTime()).toBeGreaterThanOrEqual(new Date(record.retainUntil).getTime());
+      // Every field of a copy, in the view's order (the copies come from json_build_object keyed as the view names them).
+      for (const c of v.copies) {
+        expect(Object.keys(c)).toEqual(['target', 'state', 'lockMode', 'retainUntil', 'versionId', 'writtenAt', 'lastVerifiedAt', 'failureReason', 'repairAttempts', 'lastRepairedAt', 'lockShort']);
+        expect(c).toMatchObject({ failureReason: null, repairAttempts: 0, lastRepairedAt: null });
+        expect(typeof c.lockMode).toBe('string');
+        expect(Number.isNaN(new Date(c.writtenAt).getTime())).toBe(false);
+      }
     }
     expect(record.history.map((e) => [e.type, e.event]).reverse()).toEqual([
       ['DICOM Instances Transferred', 'stored'],

@@ -1,5 +1,5 @@
 import { clinicCondition, type Principal } from '@yunying/auth';
-import { kyselyOn, sql, type PoolClient } from '@yunying/catalog';
+import { kyselyOn, sql, type PoolClient, type Selectable, type Tables } from '@yunying/catalog';
 
 /** The study as a record: its clinic, retention and state. */
 export interface RecordStudyRow {
@@ -14,19 +14,18 @@ export interface RecordStudyRow {
   disposedAt: Date | null;
 }
 
-/** One copy of an instance version, as json_build_object writes it (timestamps as JSON text). */
-export interface CopyJson {
-  target: string;
-  state: string;
-  lock_mode: string;
-  retain_until: string;
-  version_id: string | null;
-  created_at: string;
-  last_verified_at: string | null;
-  failure_reason: string | null;
-  repair_attempts: number;
-  last_repaired_at: string | null;
-}
+type CopyRow = Selectable<Tables.Copies>;
+
+/** A row's columns as JSON carries them: timestamps become text. */
+type AsJson<T> = { [K in keyof T]: T[K] extends Date ? string : T[K] extends Date | null ? string | null : T[K] };
+
+/**
+ * One copy of an instance version, as json_build_object writes it: the generated copies columns under their
+ * camelCase names (created_at as writtenAt, what the record calls it), timestamps as JSON text.
+ */
+export type CopyJson = AsJson<
+  Pick<CopyRow, 'target' | 'state' | 'lockMode' | 'retainUntil' | 'versionId' | 'lastVerifiedAt' | 'failureReason' | 'repairAttempts' | 'lastRepairedAt'> & { writtenAt: CopyRow['createdAt'] }
+>;
 
 /** SQL of the auditor's study record (#20): the study, its instance versions with their copies, the keeper's history and the signed reports. */
 export class StudyRecordRepository {
@@ -49,9 +48,9 @@ export class StudyRecordRepository {
       .innerJoin('series as se', 'se.id', 'i.seriesRef')
       .select(['i.sopInstanceUid', 'se.seriesInstanceUid', 'se.modality', 'i.sopClassUid', 'i.version', 'i.isCurrent', 'i.sha256', 'i.sizeBytes', 'i.receivedAt'])
       .select(
-        sql<CopyJson[]>`coalesce((SELECT json_agg(json_build_object('target', c.target, 'state', c.state, 'lock_mode', c.lock_mode, 'retain_until', c.retain_until,
-          'version_id', c.version_id, 'created_at', c.created_at, 'last_verified_at', c.last_verified_at, 'failure_reason', c.failure_reason,
-          'repair_attempts', c.repair_attempts, 'last_repaired_at', c.last_repaired_at) ORDER BY c.target)
+        sql<CopyJson[]>`coalesce((SELECT json_agg(json_build_object('target', c.target, 'state', c.state, 'lockMode', c.lock_mode, 'retainUntil', c.retain_until,
+          'versionId', c.version_id, 'writtenAt', c.created_at, 'lastVerifiedAt', c.last_verified_at, 'failureReason', c.failure_reason,
+          'repairAttempts', c.repair_attempts, 'lastRepairedAt', c.last_repaired_at) ORDER BY c.target)
           FROM copies c WHERE c.sha256 = i.sha256), '[]')`.as('copies'),
       )
       .where('i.studyRef', '=', studyId)

@@ -149,18 +149,15 @@ export class StudyRecordService {
   }
 }
 
+/** The copy's JSON timestamps as dates, and whether its lock ends before the study's retain-until. */
 function copyView(c: CopyJson, studyRetainUntil: Date): CopyView {
+  const retainUntil = new Date(c.retainUntil);
   return {
-    target: c.target,
-    state: c.state,
-    lockMode: c.lock_mode,
-    retainUntil: new Date(c.retain_until),
-    versionId: c.version_id,
-    writtenAt: new Date(c.created_at),
-    lastVerifiedAt: c.last_verified_at === null ? null : new Date(c.last_verified_at),
-    failureReason: c.failure_reason,
-    repairAttempts: c.repair_attempts,
-    lastRepairedAt: c.last_repaired_at === null ? null : new Date(c.last_repaired_at),
-    lockShort: new Date(c.retain_until).getTime() < studyRetainUntil.getTime(),
+    ...c,
+    retainUntil,
+    writtenAt: new Date(c.writtenAt),
+    lastVerifiedAt: c.lastVerifiedAt === null ? null : new Date(c.lastVerifiedAt),
+    lastRepairedAt: c.lastRepairedAt === null ? null : new Date(c.lastRepairedAt),
+    lockShort: retainUntil.getTime() < studyRetainUntil.getTime(),
   };
 }

@@ -9,7 +9,7 @@ import { derivePepper } from '../../secrets';
 import { contentSecurityPolicyFor, loginPage, type SecondFactorView } from './login.page';
 import { createEmbeddedOidc, OIDC_SCOPES, type EmbeddedOidc } from './oidc.provider';
 import { loadOidcKeySet } from './oidc.keys';
-import { sweepExpiredOidcPayloads } from './oidc.adapter';
+import { sweepExpiredOidcPayloads } from './oidc-payloads.repository';
 
 /**
  * The embedded OIDC provider under <issuer path> (/oidc): the login interaction (Yunying's own page) and
