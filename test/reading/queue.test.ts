@@ -72,6 +72,8 @@ describe('reading queue (system)', () => {
     const plan = uids.map((uid, i) => ({ uid, priority: priorities[i % 3] ?? 'routine', minutesAgo: 10 + i }));
     for (const p of plan) {
       await setTriage(system, p.uid, p.priority);
+      // Arrival times minutes and days apart: no API sets received_at (the write path stamps now()), and waiting
+      // that long is not a test; shifting the stamp back is the clock, not a result the test then checks.
       await system.pool.query(`UPDATE studies SET received_at = now() - make_interval(mins => $2) WHERE study_instance_uid = $1`, [p.uid, p.minutesAgo]);
     }
     for (const [i, uid] of otherStudies.entries()) {

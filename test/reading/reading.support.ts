@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { storeTriagedResult } from '@yunying/catalog/testing';
 import { makeInstance, newUid } from '@yunying/dicom/testing';
+import { scoredImage } from '@yunying/nodule-model/testing';
 import { stow, type RunningSystem } from '../support/system';
 import { nodulePattern } from '../triage/triage.support';
 
@@ -89,12 +91,20 @@ export async function uploadStudies(system: RunningSystem, apiKey: string, specs
   return uids;
 }
 
-/** What triage (#5) does when it has scored a study: the study's priority and status, as SQL. */
-export async function setTriage(system: RunningSystem, studyUid: string, priority: 'urgent' | 'priority' | 'routine', aiResultId?: string): Promise<void> {
-  await system.pool.query(
-    `UPDATE studies SET priority = $2, triage_status = 'triaged', ai_result_ref = $3,
-            reading_status = CASE WHEN reading_status = 'new' THEN 'triaged' ELSE reading_status END
-      WHERE study_instance_uid = $1`,
-    [studyUid, priority, aiResultId ?? null],
-  );
+/** The triage level whose score gives a study each queue priority (services/inference/src/triage/result.ts priorityFor). */
+const LEVEL_OF_PRIORITY = { urgent: 'urgent', priority: 'flagged', routine: 'routine' } as const;
+
+/**
+ * What triage (#5) does when it has scored a study of one image: stores its result through the ai_results writer
+ * and puts it on the study (priority, triage and reading status), with a nodule scored at the level that gives
+ * `priority`. The model itself is not run (triage is off in these systems: it would be CPU and minutes per study).
+ */
+export async function setTriage(system: RunningSystem, studyUid: string, priority: 'urgent' | 'priority' | 'routine'): Promise<void> {
+  const image = scoredImage({
+    sopInstanceUid: newUid(),
+    seriesInstanceUid: newUid(),
+    category: LEVEL_OF_PRIORITY[priority],
+    nodules: [{ codes: { composition: 'solid', echogenicity: 'hypo', shape: 'wider', margin: 'smooth', echogenicFoci: 'none' }, box: { x: 2, y: 2, width: 4, height: 3 }, sizeMm: null, score: { urgent: 0.95, priority: 0.7, routine: 0.2 }[priority] }],
+  });
+  await storeTriagedResult(system.pool, studyUid, { instanceCount: 1, images: [image] });
 }

@@ -39,7 +39,7 @@ describe('triage of stable studies (system)', () => {
 
   const ingest = (): string => system.urls.ingest ?? '';
   const viewer = (): string => system.urls.viewer ?? '';
-  // The result and the study's queue fields are written one after the other (insertResult, then applyToStudy):
+  // The result and the study's queue fields are written one after the other (insertAiResult, then applyAiResultToStudy):
   // wait for both, so the study row read next is the one this result made.
   const resultFor = (studyUid: string, count: number): Promise<ResultRow> =>
     waitFor(`result of ${count} instance(s) on the study`, async () => {

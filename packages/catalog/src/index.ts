@@ -7,6 +7,7 @@ export * from './copy-versions.repository';
 export * from './study-header';
 export * from './study-header.repository';
 export * from './current-images.repository';
+export * from './ai-results.repository';
 export * from './server.repository';
 export * from './typed/kysely';
 export type * from './typed/rows';

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import type { AiPriority, AiScoredImageView } from '@yunying/nodule-model/ai-result-view';
+import { applyAiResultToStudy, insertAiResult } from './ai-results.repository';
 import { createPool, quoteIdent, type Pool } from './database';
 import { migrate } from './migrate';
 
@@ -33,4 +35,41 @@ export async function createTestCatalog(prefix = 't'): Promise<TestCatalog> {
       await pool.end();
     },
   };
+}
+
+/** The queue priority triage gives a triage level (services/inference/src/triage/result.ts priorityFor). */
+const PRIORITY_OF_LEVEL: Readonly<Record<string, AiPriority>> = { urgent: 'urgent', flagged: 'priority', routine: 'routine' };
+
+/**
+ * Stores a 'triaged' AI result of the study as the triage worker does: through the ai_results writer, then put on
+ * the study (priority, triage and reading status, ai_result_ref). The result's score, category and priority are
+ * those of images[0] (scoredImage from @yunying/nodule-model/testing builds one). Returns the result's id. Tests
+ * use this rather than insert the AI result they check by hand (#19).
+ */
+export async function storeTriagedResult(pool: Pool, studyInstanceUid: string, result: { instanceCount: number; images: AiScoredImageView[] }): Promise<string> {
+  const top = result.images[0];
+  if (!top) throw new Error('a triaged result has a scored image');
+  const priority = PRIORITY_OF_LEVEL[top.category];
+  if (!priority) throw new Error(`no triage level ${top.category}`);
+  const { rows } = await pool.query<{ id: string }>('SELECT id::text FROM studies WHERE study_instance_uid = $1', [studyInstanceUid]);
+  const studyRef = rows[0]?.id;
+  if (studyRef === undefined) throw new Error('no such study');
+  const { result: stored } = await insertAiResult(pool, {
+    studyRef,
+    modelId: 'thyroid-nodule',
+    modelVersion: 'test',
+    modelSha256: 'a'.repeat(64),
+    instanceCount: result.instanceCount,
+    status: 'triaged',
+    reason: null,
+    score: top.score,
+    category: top.category,
+    priority,
+    thresholds: { triage: { value: 0.5, rule: 'test' }, urgent: { value: 0.9, rule: 'test' }, gate: { value: 0.5, rule: 'test' } },
+    images: result.images,
+    timings: { totalMs: 5, inferenceMs: 5 },
+    gate: { decidedBy: 'attributes', evidence: 'BodyPartExamined THYROID', thyroid: 0.95, threshold: 0.5 },
+  });
+  await applyAiResultToStudy(pool, stored);
+  return stored.id;
 }

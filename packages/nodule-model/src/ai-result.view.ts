@@ -96,8 +96,8 @@ export interface AiScoredImageView extends AiImageIds {
 }
 
 /**
- * One element of ai_results.images. services/inference writes its ImageEntry[] through this type (triage.repository
- * NewResult), so what it stores cannot drift from what the viewer and the web app read.
+ * One element of ai_results.images. services/inference writes its ImageEntry[] through this type (NewAiResult of
+ * @yunying/catalog's ai-results.repository), so what it stores cannot drift from what the viewer and the web app read.
  */
 export type AiImageView =
   | AiScoredImageView

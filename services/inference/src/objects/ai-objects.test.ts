@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import type { StoredAiResult, StudyHeader } from '@yunying/catalog';
 import { naturalizedDataset, parseInstance, unpackBinaryPixels } from '@yunying/dicom';
 import { describeUnless, findExecutable } from '../../../../test/support/skip';
 import type { ScoredImage } from '../triage/result';
-import type { StoredResult, StudyHeader } from '../triage/triage.repository';
 import { COMPREHENSIVE_SR, buildMeasurementReport, noduleMeasurements, reportUids } from './measurement-report';
 import { SEGMENTATION_STORAGE, buildNoduleSeg, segUids } from './nodule-seg';
 import { maskPixelCount, outlineMask } from './outline-mask';
@@ -83,7 +83,7 @@ const image: ScoredImage = {
   inferenceMs: 5,
 };
 
-const result: StoredResult = {
+const result: StoredAiResult = {
   id: 'r1',
   studyRef: '1',
   modelId: 'thyroid-nodule-tirads4plus',

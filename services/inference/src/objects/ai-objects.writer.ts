@@ -1,9 +1,8 @@
 import type { IngestPipeline } from '@yunying/archive';
-import type { Pool } from '@yunying/catalog';
+import { setAiResultSr, type Pool, type StoredAiResult } from '@yunying/catalog';
 import { AppError, type Logger } from '@yunying/core';
 import type { ScoredImage } from '../triage/result';
-import type { StoredResult } from '../triage/triage.repository';
-import { setResultSr, studyClinic, studyHeader } from '../triage/triage.repository';
+import { studyClinic, studyHeader } from '../triage/triage.repository';
 import { buildMeasurementReport } from './measurement-report';
 import { buildNoduleSeg, type BuiltObject } from './nodule-seg';
 import { UNKNOWN_SOURCE, sourceFacts } from './source-facts';
@@ -18,7 +17,7 @@ import { UNKNOWN_SOURCE, sourceFacts } from './source-facts';
 export class AiObjectsWriter {
   constructor(private readonly deps: { pool: Pool; pipeline: IngestPipeline; logger: Logger }) {}
 
-  async write(result: StoredResult): Promise<void> {
+  async write(result: StoredAiResult): Promise<void> {
     const header = await studyHeader(this.deps.pool, result.studyRef);
     if (header === null) return;
     const clinicId = await studyClinic(this.deps.pool, result.studyRef);
@@ -34,7 +33,7 @@ export class AiObjectsWriter {
     }
     const report = buildMeasurementReport({ result, header, scored, sources, segs });
     await this.store(report, clinicId, 'measurement report');
-    await setResultSr(this.deps.pool, result.id, report.sopInstanceUid);
+    await setAiResultSr(this.deps.pool, result.id, report.sopInstanceUid);
   }
 
   private async store(object: BuiltObject, clinicId: string, what: string): Promise<void> {

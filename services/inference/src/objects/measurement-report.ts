@@ -17,12 +17,11 @@
  *
  * Deterministic: UIDs derive from the result key, every value (dates included) from the stored result.
  */
-import { studyHeaderAttributes } from '@yunying/catalog';
+import { studyHeaderAttributes, type StoredAiResult, type StudyHeader } from '@yunying/catalog';
 import { derivedUid, dicomDate, dicomTime, part10Bytes } from '@yunying/dicom';
 import type { NoduleFinding } from '@yunying/nodule-model';
 import { TIRADS_LEVEL_CONCEPT, TIRADS_POINTS_CONCEPT, privateCode, tiradsItemConcept, tiradsLevelCode, tiradsValueCode } from '@yunying/nodule-model';
 import type { ScoredImage } from '../triage/result';
-import type { StoredResult, StudyHeader } from '../triage/triage.repository';
 import { NODULE, THYROID, code, equipmentAttributes, modelDeviceUid, resultSeed, type Item } from './common';
 import { maskPixelCount, outlineMask } from './outline-mask';
 import type { BuiltObject } from './nodule-seg';
@@ -45,7 +44,7 @@ const PIXELS = code('{pixels}', 'pixels', 'UCUM');
 const NO_UNITS = code('1', 'no units', 'UCUM');
 const POINTS = code('{points}', 'points', 'UCUM');
 
-export function reportUids(header: StudyHeader, result: StoredResult): { series: string; instance: string } {
+export function reportUids(header: StudyHeader, result: StoredAiResult): { series: string; instance: string } {
   const seed = resultSeed(header, result);
   return { series: derivedUid(`yunying-ai-tid1500-series/${seed}`), instance: derivedUid(`yunying-ai-tid1500/${seed}/${result.instanceCount}`) };
 }
@@ -95,7 +94,7 @@ export function noduleMeasurements(nodule: NoduleFinding, image: ScoredImage, so
   return { long: Math.max(width, height), short: Math.min(width, height), area: pixels, calibrated: false };
 }
 
-function measurementGroup(result: StoredResult, image: ScoredImage, nodule: NoduleFinding, source: SourceFacts, segInstanceUid: string): Item {
+function measurementGroup(result: StoredAiResult, image: ScoredImage, nodule: NoduleFinding, source: SourceFacts, segInstanceUid: string): Item {
   const m = noduleMeasurements(nodule, image, source);
   // The outline (TID 320 spatial coordinates): a closed POLYLINE (first point repeated) on the scored frame.
   const closed = nodule.outline.length > 0 ? [...nodule.outline, nodule.outline[0] ?? [0, 0]] : [];
@@ -139,7 +138,7 @@ function measurementGroup(result: StoredResult, image: ScoredImage, nodule: Nodu
 }
 
 export interface ReportInput {
-  result: StoredResult;
+  result: StoredAiResult;
   header: StudyHeader;
   scored: ScoredImage[];
   sources: ReadonlyMap<string, SourceFacts>;

@@ -11,10 +11,9 @@
  * Written with dcmjs (naturalized dataset -> Explicit VR Little Endian Part 10; 1-bit packing).
  * Deterministic: UIDs derive from the result key and the source image, values from the stored result.
  */
-import { studyHeaderAttributes } from '@yunying/catalog';
+import { studyHeaderAttributes, type StoredAiResult, type StudyHeader } from '@yunying/catalog';
 import { derivedUid, dicomDate, dicomLabOf, dicomTime, packBinaryFrames, part10Bytes } from '@yunying/dicom';
 import type { ScoredImage } from '../triage/result';
-import type { StoredResult, StudyHeader } from '../triage/triage.repository';
 import { NODULE, THYROID, code, equipmentAttributes, resultSeed, type Item } from './common';
 import { outlineMask } from './outline-mask';
 import type { SourceFacts } from './source-facts';
@@ -31,7 +30,7 @@ const FRAME_AXES = [1, 0, 0, 0, 1, 0];
 const SEGMENT_ID = 0x0062000b;
 const SEGMENT_IDENTIFICATION = 0x0062000a;
 
-export function segUids(header: StudyHeader, result: StoredResult, image: ScoredImage): { series: string; instance: string } {
+export function segUids(header: StudyHeader, result: StoredAiResult, image: ScoredImage): { series: string; instance: string } {
   const seed = resultSeed(header, result);
   return {
     series: derivedUid(`yunying-ai-seg-series/${seed}`),
@@ -46,7 +45,7 @@ export interface BuiltObject {
 }
 
 export interface SegInput {
-  result: StoredResult;
+  result: StoredAiResult;
   header: StudyHeader;
   image: ScoredImage;
   source: SourceFacts;

@@ -1,12 +1,12 @@
 /**
- * The triage service's catalog reads and writes. A result is keyed by (study, model id, model version,
- * instances seen): inserted with ON CONFLICT DO NOTHING, so two runs of one job store one row.
+ * The triage service's catalog reads. Its results are written through @yunying/catalog's ai-results.repository
+ * (the one ai_results writer, which tests use too), keyed by (study, model id, model version, instances seen).
  *
  * "Instances seen" counts the study's current instances that are not Structured Reports: the SR this
  * service writes back (and any SR a device sends) is an arrival, but never a reason to triage again.
  */
-import { isAiPriority, isAiResultStatus, type AiImageView, type AiPriority, type AiResultStatus, type ClinicScopeRule } from '@yunying/nodule-model';
-import { kyselyOn, readStudyHeader, sql, type AiResultRow, type Pool, type PoolClient, type StudyHeader } from '@yunying/catalog';
+import type { AiPriority, ClinicScopeRule } from '@yunying/nodule-model';
+import { kyselyOn, readStudyHeader, sql, type Pool, type PoolClient, type StudyHeader } from '@yunying/catalog';
 import type { DicomJsonObject } from '@yunying/dicom';
 
 /** PS3.4 B.5: every SR storage SOP class (Basic Text, Enhanced, Comprehensive, Key Object, ...) is under this root. */
@@ -18,8 +18,7 @@ export const SEGMENTATION_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.66.4';
  */
 const NOT_DERIVED = `i.sop_class_uid NOT LIKE '${SR_SOP_CLASS_ROOT}%' AND i.sop_class_uid <> '${SEGMENTATION_SOP_CLASS}'`;
 
-/** The wire contract's (@yunying/nodule-model ai-result.view.ts), shared with the viewer and the web app. */
-export type ResultStatus = AiResultStatus;
+/** The wire contract's priority (@yunying/nodule-model ai-result.view.ts), shared with the viewer and the web app. */
 export type Priority = AiPriority;
 
 export interface StudyActivity {
@@ -40,37 +39,6 @@ export interface StoredInstance {
   sizeBytes: number;
 }
 
-export interface ResultKey {
-  studyRef: string;
-  modelId: string;
-  modelVersion: string;
-  instanceCount: number;
-}
-
-export interface NewResult extends ResultKey {
-  modelSha256: string;
-  status: ResultStatus;
-  reason: string | null;
-  score: number | null;
-  category: string | null;
-  priority: Priority | null;
-  thresholds: object;
-  /** The wire contract's per-image entries: what the viewer serves and the web app draws. */
-  images: AiImageView[];
-  timings: object;
-  /** How the scope gate decided (attributes or image, the thyroid likelihood and the threshold). */
-  gate: object | null;
-}
-
-export interface StoredResult extends Omit<NewResult, 'images'> {
-  /** As read back (results of earlier models may differ from AiImageView). */
-  images: object[];
-  id: string;
-  createdAt: Date;
-  srSopInstanceUid: string | null;
-}
-
-export type { StudyHeader } from '@yunying/catalog';
 
 type Db = Pool | PoolClient;
 
@@ -99,104 +67,6 @@ export async function currentInstances(db: Db, studyRef: string): Promise<Stored
     .orderBy('i.sopInstanceUid')
     .execute();
   return rows.map((r) => ({ ...r, sizeBytes: Number(r.sizeBytes) }));
-}
-
-/**
- * Narrows a stored row to the result's own shape: the enums the check constraints hold, and the JSON documents
- * this service writes as objects (thresholds/timings were nullable before #13's results; read as empty).
- */
-function toResult(r: AiResultRow): StoredResult {
-  if (!isAiResultStatus(r.status)) throw new Error(`ai_results ${r.id}: unknown status`);
-  if (r.priority !== null && !isAiPriority(r.priority)) throw new Error(`ai_results ${r.id}: unknown priority`);
-  return {
-    id: r.id,
-    studyRef: r.studyRef,
-    modelId: r.modelId,
-    modelVersion: r.modelVersion,
-    modelSha256: r.modelSha256,
-    instanceCount: r.instanceCount,
-    status: r.status,
-    reason: r.reason,
-    score: r.score,
-    category: r.category,
-    priority: r.priority,
-    thresholds: isJsonObject(r.thresholds) ? r.thresholds : {},
-    images: Array.isArray(r.images) ? r.images.flatMap((i) => (isJsonObject(i) ? [i] : [])) : [],
-    timings: isJsonObject(r.timings) ? r.timings : {},
-    gate: isJsonObject(r.gate) ? r.gate : null,
-    createdAt: r.createdAt,
-    srSopInstanceUid: r.srSopInstanceUid,
-  };
-}
-
-function isJsonObject(value: unknown): value is object {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-export async function findResult(db: Db, key: ResultKey): Promise<StoredResult | null> {
-  const row = await kyselyOn(db)
-    .selectFrom('aiResults')
-    .selectAll()
-    .where('studyRef', '=', key.studyRef)
-    .where('modelId', '=', key.modelId)
-    .where('modelVersion', '=', key.modelVersion)
-    .where('instanceCount', '=', key.instanceCount)
-    .executeTakeFirst();
-  return row ? toResult(row) : null;
-}
-
-/** Stores the result unless one with the same key exists; returns the stored row and whether it is this one. */
-export async function insertResult(db: Db, r: NewResult): Promise<{ result: StoredResult; inserted: boolean }> {
-  const row = await kyselyOn(db)
-    .insertInto('aiResults')
-    .values({
-      studyRef: r.studyRef,
-      modelId: r.modelId,
-      modelVersion: r.modelVersion,
-      modelSha256: r.modelSha256,
-      instanceCount: r.instanceCount,
-      status: r.status,
-      reason: r.reason,
-      score: r.score,
-      category: r.category,
-      priority: r.priority,
-      // As JSON text: node-postgres would send a JavaScript array as a PostgreSQL array, not as jsonb.
-      thresholds: JSON.stringify(r.thresholds),
-      images: JSON.stringify(r.images),
-      timings: JSON.stringify(r.timings),
-      gate: r.gate === null ? null : JSON.stringify(r.gate),
-    })
-    .onConflict((oc) => oc.columns(['studyRef', 'modelId', 'modelVersion', 'instanceCount']).doNothing())
-    .returningAll()
-    .executeTakeFirst();
-  if (row) return { result: toResult(row), inserted: true };
-  const existing = await findResult(db, r);
-  if (!existing) throw new Error('ai_results row vanished after a conflicting insert');
-  return { result: existing, inserted: false };
-}
-
-/**
- * Puts the result on the study for the reading queue. Only a study still waiting to be read changes
- * (reading_status 'new' or 'triaged'), and never back to an older result (fewer instances seen). The
- * priority moves only with a 'triaged' result: a study that could not be triaged keeps its priority.
- */
-export async function applyToStudy(db: Db, result: StoredResult): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE studies s SET
-        triage_status = $2,
-        priority = CASE WHEN $2 <> 'failed' THEN $3 ELSE s.priority END,
-        ai_result_ref = $4,
-        reading_status = CASE WHEN s.reading_status = 'new' THEN 'triaged' ELSE s.reading_status END
-      WHERE s.id = $1 AND s.reading_status IN ('new', 'triaged')
-        AND (s.ai_result_ref IS NULL OR s.ai_result_ref = $4
-             OR (SELECT r.instance_count FROM ai_results r WHERE r.id = s.ai_result_ref) <= $5)`,
-    [result.studyRef, result.status, result.priority ?? 'routine', result.id, result.instanceCount],
-  );
-  return (rowCount ?? 0) > 0;
-}
-
-export async function setResultSr(db: Db, resultId: string, sopInstanceUid: string): Promise<void> {
-  await kyselyOn(db).updateTable('aiResults').set({ srSopInstanceUid: sopInstanceUid }).where('id', '=', resultId).execute();
 }
 
 export async function studyHeader(db: Db, studyRef: string): Promise<StudyHeader | null> {

@@ -6,7 +6,7 @@
  * Every step is safe to repeat: the result is keyed by (study, model, version, instances seen), the
  * study update is conditional, and the AI objects have deterministic UIDs and bytes.
  */
-import type { Pool } from '@yunying/catalog';
+import { applyAiResultToStudy, findAiResult, insertAiResult, type NewAiResult, type Pool, type StoredAiResult } from '@yunying/catalog';
 import { PermanentError, isAppError, type Logger } from '@yunying/core';
 import { isUltrasoundSopClass } from '@yunying/dicom';
 import type { JobPayload } from '@yunying/jobs';
@@ -16,8 +16,8 @@ import { MAX_FRAMES } from './analyse';
 import type { ImageEntry, ScoredImage } from './result';
 import { priorityFor, thresholdsOf } from './result';
 import type { TriageMetrics, JobOutcome } from './triage.metrics';
-import type { NewResult, StoredInstance, StoredResult } from './triage.repository';
-import { applyToStudy, clinicScopeRules, currentInstances, findResult, insertResult, studyActivity } from './triage.repository';
+import type { StoredInstance } from './triage.repository';
+import { clinicScopeRules, currentInstances, studyActivity } from './triage.repository';
 import { decideStudy } from './study.decision';
 
 export interface Analyser {
@@ -36,7 +36,7 @@ export interface TriageDeps {
   manifest: TriageManifest;
   quietSeconds: number;
   /** Writes the AI objects of a 'triaged' result (SEGs, TID 1500 SR) into the archive (idempotent) and records the SR UID. */
-  writeSr: (result: StoredResult) => Promise<void>;
+  writeSr: (result: StoredAiResult) => Promise<void>;
   metrics: TriageMetrics;
   logger: Logger;
 }
@@ -58,7 +58,7 @@ export class TriageService {
       throw new PermanentError(`job asks for model ${payload.modelId} ${payload.modelVersion}; this worker serves ${manifest.id} ${manifest.version}`);
     }
 
-    const existing = await findResult(pool, key);
+    const existing = await findAiResult(pool, key);
     if (existing) {
       // A repeat (or a run that stopped after storing): finish what may be missing, change nothing else.
       await this.publish(existing);
@@ -84,7 +84,7 @@ export class TriageService {
       stableToResultSeconds: round((finished.getTime() - stableAt.getTime()) / 1000),
     };
     const failure = images.find((i) => i.status === 'failed');
-    let result: NewResult;
+    let result: NewAiResult;
     if (outcome.status === 'triaged') {
       result = { ...base, status: 'triaged', reason: outcome.reason, score: outcome.score, category: outcome.level, priority: priorityFor(outcome.level), timings };
     } else if (outcome.status === 'no_nodule_found') {
@@ -95,7 +95,7 @@ export class TriageService {
       result = { ...base, status: 'not_triaged', reason: notTriagedReason(instances, outcome.reason), score: null, category: null, priority: 'routine', timings };
     }
 
-    const { result: stored, inserted } = await insertResult(pool, result);
+    const { result: stored, inserted } = await insertAiResult(pool, result);
     if (inserted) this.deps.metrics.stableToResult.observe(Math.max(0, timings.stableToResultSeconds));
     await this.publish(stored);
     logger.info(
@@ -110,7 +110,7 @@ export class TriageService {
   async recordFailure(payload: Payload, reason: string): Promise<void> {
     const activity = await studyActivity(this.deps.pool, payload.studyInstanceUid);
     if (activity === null || activity.instanceCount !== payload.instanceCount) return;
-    const { result } = await insertResult(this.deps.pool, {
+    const { result } = await insertAiResult(this.deps.pool, {
       studyRef: activity.studyRef,
       modelId: payload.modelId,
       modelVersion: payload.modelVersion,
@@ -126,11 +126,11 @@ export class TriageService {
       timings: { failedAt: new Date().toISOString() },
       gate: null,
     });
-    await applyToStudy(this.deps.pool, result);
+    await applyAiResultToStudy(this.deps.pool, result);
   }
 
-  private async publish(result: StoredResult): Promise<void> {
-    await applyToStudy(this.deps.pool, result);
+  private async publish(result: StoredAiResult): Promise<void> {
+    await applyAiResultToStudy(this.deps.pool, result);
     if (result.status === 'triaged' && result.srSopInstanceUid === null) await this.deps.writeSr(result);
   }
 

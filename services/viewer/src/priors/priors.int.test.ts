@@ -2,10 +2,11 @@ import request from 'supertest';
 import { IngestPipeline } from '@yunying/archive';
 import { AuditLog } from '@yunying/audit';
 import { AuthService, seedDemo, type DemoCredentials } from '@yunying/auth';
-import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
+import { createTestCatalog, storeTriagedResult, type TestCatalog } from '@yunying/catalog/testing';
 import { createLogger } from '@yunying/core';
 import { makeInstance, newUid } from '@yunying/dicom/testing';
 import { createMetricsRegistry, createServiceApp } from '@yunying/http';
+import { scoredImage } from '@yunying/nodule-model/testing';
 import { ReplicatedStore } from '@yunying/storage';
 import { tempFsTargets, type TempFsTargets } from '@yunying/storage/testing';
 import { priorsRoutes } from './priors.route';
@@ -170,14 +171,16 @@ describe('priors API (real PostgreSQL)', () => {
     expect(JSON.stringify(rows)).not.toMatch(/HC-1|HC-CHAIN|Test\^Patient/);
   });
 
-  /** An AI result as triage stores it (services/inference/src/triage/result.ts), one nodule on a 200 x 100 frame. */
+  /** An AI result stored through the triage's writer: one TR4 nodule on a 200 x 100 frame. */
   async function storeAiResult(study: string, box: { x: number; y: number; width: number; height: number }, sizeMm: { long: number; short: number }): Promise<void> {
-    const image = { status: 'scored', sopInstanceUid: newUid(), seriesInstanceUid: newUid(), frameNumber: 1, rows: 100, columns: 200, score: 0.5, nodules: [{ index: 1, box, sizeMm, trLevel: 'TR4', confidence: 0.9 }] };
-    await catalog.pool.query(
-      `INSERT INTO ai_results (study_ref, model_id, model_version, model_sha256, instance_count, status, score, category, priority, images)
-       SELECT id, 'thyroid-nodule', 'test', $2, 1, 'triaged', 0.5, 'flagged', 'priority', $3 FROM studies WHERE study_instance_uid = $1`,
-      [uid[study], 'a'.repeat(64), JSON.stringify([image])],
-    );
+    const image = scoredImage({
+      sopInstanceUid: newUid(),
+      seriesInstanceUid: newUid(),
+      rows: 100,
+      columns: 200,
+      nodules: [{ codes: { composition: 'solid', echogenicity: 'hypo', shape: 'wider', margin: 'smooth', echogenicFoci: 'none' }, box, sizeMm, score: 0.5 }],
+    });
+    await storeTriagedResult(catalog.pool, uid[study] ?? '', { instanceCount: 1, images: [image] });
   }
 
   it('follows the AI nodules over the thyroid visits the reader may see, flags ACR growth, and audits each study read', async () => {

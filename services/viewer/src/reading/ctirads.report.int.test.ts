@@ -3,9 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import request from 'supertest';
+import { storeTriagedResult } from '@yunying/catalog/testing';
 import { createLogger } from '@yunying/core';
 import { newUid } from '@yunying/dicom/testing';
 import { createMetricsRegistry, createServiceApp } from '@yunying/http';
+import { scoredImage } from '@yunying/nodule-model/testing';
 import { readingRouters } from './index';
 import { readingWorld, type ReadingWorld } from './reading.test-support';
 import type { ReportVersionView } from './report.service';
@@ -19,26 +21,11 @@ const field = (code: string, source: Source, confirmed: boolean) => ({ code, sou
 
 /** The AI's nodule as the triage stores it: solid, very hypoechoic, taller-than-wide, smooth, punctate foci. */
 const AI_IMAGES = [
-  {
-    status: 'scored',
+  scoredImage({
     sopInstanceUid: AI_SOP,
-    frameNumber: 1,
-    score: 0.7,
-    nodules: [
-      {
-        index: 1,
-        trLevel: 'TR5',
-        sizeMm: { long: 12, short: 9 },
-        lexicon: [
-          { item: 'composition', code: 'solid', points: 2 },
-          { item: 'echogenicity', code: 'very-hypo', points: 3 },
-          { item: 'shape', code: 'taller', points: 3 },
-          { item: 'margin', code: 'smooth', points: 0 },
-          { item: 'echogenicFoci', code: 'punctate', points: 3 },
-        ],
-      },
-    ],
-  },
+    seriesInstanceUid: newUid(),
+    nodules: [{ codes: { composition: 'solid', echogenicity: 'very-hypo', shape: 'taller', margin: 'smooth', echogenicFoci: 'punctate' }, box: { x: 60, y: 30, width: 40, height: 30 }, sizeMm: { long: 12, short: 9 } }],
+  }),
 ];
 
 function aiNodule(confirmed: boolean) {
@@ -75,12 +62,7 @@ describe('C-TIRADS 2020 report (real PostgreSQL)', () => {
   beforeAll(async () => {
     world = await readingWorld('ctirads', SECRET);
     await world.ingestStudy(study, { name: 'Test^Patient', id: 'CT-1' });
-    const { rows } = await world.catalog.pool.query<{ id: string }>(
-      `INSERT INTO ai_results (study_ref, model_id, model_version, model_sha256, instance_count, status, score, category, priority, images)
-       SELECT id, 'thyroid-nodule', 'test', $2, 1, 'triaged', 0.7, 'flagged', 'priority', $3 FROM studies WHERE study_instance_uid = $1 RETURNING id::text`,
-      [study, 'c'.repeat(64), JSON.stringify(AI_IMAGES)],
-    );
-    aiResultId = rows[0]?.id ?? '';
+    aiResultId = await storeTriagedResult(world.catalog.pool, study, { instanceCount: 1, images: AI_IMAGES });
     password = world.password('radiologist');
     reader = (await world.auth.signIn('radiologist', password)).accessToken;
     admin = (await world.auth.signIn('admin', world.password('admin'))).accessToken;

@@ -1,10 +1,11 @@
 import path from 'node:path';
 import request from 'supertest';
 import type { DemoCredentials } from '@yunying/auth';
-import type { TestCatalog } from '@yunying/catalog/testing';
+import { storeTriagedResult, type TestCatalog } from '@yunying/catalog/testing';
 import { createLogger } from '@yunying/core';
 import { newUid } from '@yunying/dicom/testing';
 import { createMetricsRegistry, createServiceApp } from '@yunying/http';
+import { scoredImage } from '@yunying/nodule-model/testing';
 import type { TempFsTargets } from '@yunying/storage/testing';
 import { readingRouters } from './index';
 import { readingWorld, type ReadingWorld } from './reading.test-support';
@@ -34,26 +35,11 @@ function aiNodule(confirmed = false) {
 
 /** The AI result's nodule those fields came from, as the triage stores it. */
 const AI_IMAGES = [
-  {
-    status: 'scored',
+  scoredImage({
     sopInstanceUid: AI_SOP,
-    frameNumber: 1,
-    score: 0.7,
-    nodules: [
-      {
-        index: 1,
-        trLevel: 'TR5',
-        sizeMm: { long: 12, short: 9 },
-        lexicon: [
-          { item: 'composition', code: 'solid', points: 2 },
-          { item: 'echogenicity', code: 'very-hypo', points: 3 },
-          { item: 'shape', code: 'taller', points: 3 },
-          { item: 'margin', code: 'smooth', points: 0 },
-          { item: 'echogenicFoci', code: 'punctate', points: 3 },
-        ],
-      },
-    ],
-  },
+    seriesInstanceUid: newUid(),
+    nodules: [{ codes: { composition: 'solid', echogenicity: 'very-hypo', shape: 'taller', margin: 'smooth', echogenicFoci: 'punctate' }, box: { x: 60, y: 30, width: 40, height: 30 }, sizeMm: { long: 12, short: 9 } }],
+  }),
 ];
 
 /**
@@ -84,13 +70,8 @@ describe('structured TI-RADS report API (real PostgreSQL)', () => {
     const logger = createLogger({ level: 'silent', service: 'tirads-test' });
     study = newUid();
     await world.ingestStudy(study, { name: 'Test^Patient', id: 'TR-1' });
-    // The AI result the prefill cites, as the triage stores it (its content is the web app's to show).
-    const { rows } = await catalog.pool.query<{ id: string }>(
-      `INSERT INTO ai_results (study_ref, model_id, model_version, model_sha256, instance_count, status, score, category, priority, images)
-       SELECT id, 'thyroid-nodule', 'test', $2, 1, 'triaged', 0.7, 'flagged', 'priority', $3 FROM studies WHERE study_instance_uid = $1 RETURNING id::text`,
-      [study, 'b'.repeat(64), JSON.stringify(AI_IMAGES)],
-    );
-    aiResultId = rows[0]?.id ?? '';
+    // The AI result the prefill cites, stored through the triage's writer (its content is the web app's to show).
+    aiResultId = await storeTriagedResult(catalog.pool, study, { instanceCount: 1, images: AI_IMAGES });
     password = demo.users.find((u) => u.username === 'radiologist')?.password ?? '';
     token = (await auth.signIn('radiologist', password)).accessToken;
     app = createServiceApp({

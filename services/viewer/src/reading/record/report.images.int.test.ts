@@ -3,11 +3,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import request from 'supertest';
-import type { TestCatalog } from '@yunying/catalog/testing';
+import { storeTriagedResult, type TestCatalog } from '@yunying/catalog/testing';
 import { createLogger } from '@yunying/core';
 import { naturalizedDataset } from '@yunying/dicom';
 import { makeInstance, newUid } from '@yunying/dicom/testing';
 import { createMetricsRegistry, createServiceApp } from '@yunying/http';
+import { scoredImage } from '@yunying/nodule-model/testing';
 import { readingRouters } from '../index';
 import { readingWorld, type ReadingWorld } from '../reading.test-support';
 
@@ -50,33 +51,14 @@ describe('signed report SR image references (real PostgreSQL, fs write path, dsr
       expect((await world.pipeline.ingest(bytes, { clinicId: clinic.id, actor: { username: 'test-device' }, sourceIp: '127.0.0.1', via: 'STOW-RS' })).status).toBe('stored');
     }
     // The AI result the first nodule was prefilled from, as the triage stores it: a nodule on the still image.
-    const aiImages = [
-      {
-        status: 'scored',
-        sopInstanceUid: stillSop,
-        frameNumber: 1,
-        score: 0.7,
-        nodules: [
-          {
-            index: 1,
-            trLevel: 'TR4',
-            sizeMm: { long: 12, short: 9 },
-            lexicon: [
-              { item: 'composition', code: 'solid', points: 2 },
-              { item: 'echogenicity', code: 'hypo', points: 2 },
-              { item: 'shape', code: 'wider', points: 0 },
-              { item: 'margin', code: 'smooth', points: 0 },
-              { item: 'echogenicFoci', code: 'none', points: 0 },
-            ],
-          },
-        ],
-      },
-    ];
-    const { rows } = await catalog.pool.query<{ id: string }>(
-      `INSERT INTO ai_results (study_ref, model_id, model_version, model_sha256, instance_count, status, score, category, priority, images)
-       SELECT id, 'thyroid-nodule', 'test', $2, 2, 'triaged', 0.7, 'flagged', 'priority', $3 FROM studies WHERE study_instance_uid = $1 RETURNING id::text`,
-      [study, 'c'.repeat(64), JSON.stringify(aiImages)],
-    );
+    const aiImage = scoredImage({
+      sopInstanceUid: stillSop,
+      seriesInstanceUid: stillSeries,
+      rows: 48,
+      columns: 64,
+      nodules: [{ codes: { composition: 'solid', echogenicity: 'hypo', shape: 'wider', margin: 'smooth', echogenicFoci: 'none' }, box: { x: 20, y: 10, width: 24, height: 18 }, sizeMm: { long: 12, short: 9 } }],
+    });
+    const aiResultId = await storeTriagedResult(catalog.pool, study, { instanceCount: 2, images: [aiImage] });
     password = world.password('radiologist');
     token = (await world.auth.signIn('radiologist', password)).accessToken;
     const logger = createLogger({ level: 'silent', service: 'srimages-test' });
@@ -108,7 +90,7 @@ describe('signed report SR image references (real PostgreSQL, fs write path, dsr
       .put(`/api/studies/${study}/report/draft`)
       .set(as)
       .send({
-        aiResultRef: rows[0]?.id,
+        aiResultRef: aiResultId,
         findings: 'Two nodules.',
         impression: 'TR4 nodule right, TR4 nodule left.',
         nodules: [
