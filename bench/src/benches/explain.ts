@@ -6,6 +6,7 @@ import { storeWithWindow } from '../lib/dimse-window';
 import { HttpClient, runPool, stowBody } from '../lib/http';
 import { sleep, type Lab, type Yunying } from '../lib/lab';
 import type { Table } from '../lib/report';
+import { stowFailures } from '../lib/stow-result';
 
 /**
  * Explain ingest: what one Yunying STOW-RS instance costs, to say what bounds the ingest figure. One
@@ -85,15 +86,18 @@ async function sendCorpus(channel: ExplainChannel, corpus: Corpus, y: Pick<Yunyi
   switch (channel) {
     case 'stow': {
       const client = new HttpClient(clients);
+      let failed = 0;
       try {
         await runPool(corpus.studies, clients, async (study) => {
-          const { body, contentType } = stowBody(filesOf(corpus, study));
-          await client.request('POST', `${y.urls.ingest ?? ''}/dicomweb/studies`, { 'content-type': contentType, accept: 'application/dicom+json', authorization: `ApiKey ${y.clinicKeys[study.clinic] ?? ''}` }, body);
+          const files = filesOf(corpus, study);
+          const { body, contentType } = stowBody(files);
+          const res = await client.request('POST', `${y.urls.ingest ?? ''}/dicomweb/studies`, { 'content-type': contentType, accept: 'application/dicom+json', authorization: `ApiKey ${y.clinicKeys[study.clinic] ?? ''}` }, body);
+          failed += stowFailures(res.status, res.body, files.length);
         });
       } finally {
         client.close();
       }
-      return 0;
+      return failed;
     }
     case 'dimse': {
       const failed = await Promise.all(

@@ -5,6 +5,7 @@ import { HttpClient, runPool, stowBody } from '../lib/http';
 import { peakRssMB, type Lab, type Orthanc, type Yunying } from '../lib/lab';
 import type { Table } from '../lib/report';
 import { ratio } from '../lib/stats';
+import { stowFailures } from '../lib/stow-result';
 import type { PhysicalResult } from './physical';
 
 /**
@@ -50,9 +51,10 @@ async function yunyingStow(lab: Lab, corpus: Corpus, concurrency: number): Promi
     const client = new HttpClient(concurrency);
     const url = `${y.urls.ingest ?? ''}/dicomweb/studies`;
     const { seconds, failed } = await timeHttp(corpus, concurrency, client, async (study) => {
-      const { body, contentType } = stowBody(filesOf(corpus, study));
+      const files = filesOf(corpus, study);
+      const { body, contentType } = stowBody(files);
       const res = await client.request('POST', url, { 'content-type': contentType, accept: 'application/dicom+json', authorization: `ApiKey ${y.clinicKeys[study.clinic] ?? ''}` }, body);
-      return res.status === 200 ? 0 : study.instances.length;
+      return stowFailures(res.status, res.body, files.length);
     });
     return result(corpus, { system: 'Yunying', channel: 'STOW-RS', concurrency, seconds, failed, stored: await yunyingCount(y), peakRssMB: peakRssMB(y.pids[0] ?? 0) });
   } finally {

@@ -208,4 +208,54 @@ describe('IngestPipeline failure branches (real PostgreSQL, fs replicas)', () =>
     );
     expect(objects.rows[0]?.n).toBe(0);
   });
+
+  test('pre-checks waiting at once are one statement, each answered as it would be alone (#14)', async () => {
+    // The same pipeline over a pool that counts the pre-check statements (a real pool; only counted).
+    let prechecks = 0;
+    const counted = new Proxy(catalog.pool, {
+      get(target, prop) {
+        const value: unknown = Reflect.get(target, prop, target);
+        if (prop !== 'query' || typeof value !== 'function') return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        return (...args: unknown[]): unknown => {
+          if (typeof args[0] === 'string' && args[0].includes('WITH ORDINALITY AS q(sender')) prechecks += 1;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const merged = new IngestPipeline({
+      pool: counted,
+      store: new ReplicatedStore({ targets: storage.targets, writeQuorum: 3 }),
+      logger: createLogger({ level: 'silent', service: 'archive-test' }),
+      metrics: new Registry(),
+      parseLimits: {},
+      retentionMinYears: 15,
+    });
+    const studyInstanceUid = newUid();
+    const kept = makeInstance({ studyInstanceUid });
+    const keptUid = newUid();
+    const versioned = newUid();
+    expect(await merged.ingest(kept, sender(clinicA))).toMatchObject({ status: 'stored' });
+    expect(await merged.ingest(makeInstance({ studyInstanceUid, sopInstanceUid: keptUid }), sender(clinicA))).toMatchObject({ status: 'stored' });
+    expect(await merged.ingest(makeInstance({ studyInstanceUid, sopInstanceUid: versioned }), sender(clinicA))).toMatchObject({ status: 'stored' });
+    prechecks = 0;
+    const fresh = newUid();
+    // Started in one turn of the event loop: their pre-checks wait together.
+    const [resend, newVersion, otherClinic, stored] = await Promise.all([
+      merged.ingest(kept, sender(clinicA)),
+      merged.ingest(makeInstance({ studyInstanceUid, sopInstanceUid: versioned, patientName: 'Corrected^Name' }), sender(clinicA)),
+      merged.ingest(makeInstance({ studyInstanceUid: newUid(), sopInstanceUid: keptUid, patientName: 'Other^Person', patientId: 'PID0002' }), sender(clinicB)),
+      merged.ingest(makeInstance({ studyInstanceUid: newUid(), sopInstanceUid: fresh }), sender(clinicB)),
+    ]);
+    expect(prechecks).toBe(1);
+    expect(resend).toMatchObject({ status: 'already_stored', version: 1 });
+    expect(newVersion).toMatchObject({ status: 'new_version', sopInstanceUid: versioned, version: 2 });
+    expect(otherClinic).toMatchObject({ status: 'rejected', reason: 'uid_conflict', retryable: false, failureReason: 0x0110, sopInstanceUid: keptUid });
+    expect(stored).toMatchObject({ status: 'stored', sopInstanceUid: fresh, version: 1 });
+    const alerts = await catalog.pool.query<{ clinic_id: string; details: Record<string, unknown> }>(
+      "SELECT clinic_id::text, details FROM audit_events WHERE event_type = 'Security Alert' AND details->>'sopInstanceUid' = $1",
+      [keptUid],
+    );
+    expect(alerts.rows).toEqual([{ clinic_id: clinicA, details: expect.objectContaining({ senderClinicId: clinicB, otherClinic: true }) }]);
+    expect((await catalog.pool.query('SELECT 1 FROM instances WHERE sop_instance_uid = $1', [keptUid])).rowCount).toBe(1);
+  });
 });

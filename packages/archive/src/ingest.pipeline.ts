@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { AppError, describeError, isAppError, type Logger } from '@yunying/core';
-import { inTransaction, recordInstances, ingestPrecheck, type InstanceRecord, type Pool } from '@yunying/catalog';
+import { inTransaction, recordInstances, ingestPrechecks, type InstanceRecord, type Pool } from '@yunying/catalog';
 import { DicomRejection, FailureReason, isDicomRejection, parseInstance, type ParsedInstance, type ParseLimits } from '@yunying/dicom';
 import { computeRetainUntil, sha256Hex, type ReplicatedStore, type StoreResult } from '@yunying/storage';
 import { appendAuditEvent, appendAuditEvents, type AuditEventInput } from '@yunying/audit';
@@ -9,6 +9,7 @@ import { enqueueInTransaction, jobIds } from '@yunying/jobs';
 import { counter, histogram } from '@yunying/http';
 import { IngestBatch, type BatchLimits } from './ingest.batch';
 import { GroupCommitter, type GroupCommitLimits } from './group-commit';
+import { PrecheckCoalescer } from './precheck-coalescer';
 import type { InstanceOutcome, Prepared, Sender, StagingPipeline, Staged } from './ingest.types';
 import { recordedOfParsed } from './instance-record';
 import { otherClinicHoldingUids } from './uid-holder.repository';
@@ -57,6 +58,7 @@ export class IngestPipeline implements StagingPipeline {
   private readonly outcomes;
   private readonly duration;
   private readonly committer: GroupCommitter<Entry, InstanceOutcome>;
+  private readonly prechecks: PrecheckCoalescer;
 
   constructor(private readonly options: IngestPipelineOptions) {
     this.outcomes = counter(options.metrics, 'yunying_ingest_instances_total', 'Instances received, by outcome and channel', ['outcome', 'via']);
@@ -66,6 +68,7 @@ export class IngestPipeline implements StagingPipeline {
       (entry) => entry.item.parsed.sopInstanceUid,
       (group) => this.commitGroup(group),
     );
+    this.prechecks = new PrecheckCoalescer((inputs) => ingestPrechecks(options.pool, inputs), options.groupCommit?.maxInstances ?? DEFAULT_GROUP_COMMIT_INSTANCES);
   }
 
   async ingest(bytes: Uint8Array, sender: Sender, expectedStudyUid?: string): Promise<InstanceOutcome> {
@@ -131,7 +134,9 @@ export class IngestPipeline implements StagingPipeline {
     // and the dataset digest (a different prefix, so it cannot share the first pass).
     const sha256 = sha256Hex(bytes);
     const datasetSha256 = datasetDigest(bytes);
-    const { same, conflict, clinic } = await ingestPrecheck(this.options.pool, sender.clinicId, parsed, sha256, datasetSha256);
+    // Per instance, merged with the pre-checks waiting at the same time (see PrecheckCoalescer: a streamed
+    // part's UIDs are known only once it is parsed, and its copies may be written only after the check).
+    const { same, conflict, clinic } = await this.prechecks.check({ clinicId: sender.clinicId, uids: parsed, sha256, datasetSha256 });
     // A re-send: nothing to write but its audit record (a transfer attempt worth recording), in the batch's transaction.
     if (same && same.clinicId === sender.clinicId) return { kind: 'resend', parsed, version: same.version, now };
     if (conflict !== null) return { kind: 'done', outcome: await this.refusedConflict(parsed, sender, conflict) };

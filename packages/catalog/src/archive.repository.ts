@@ -293,8 +293,17 @@ export interface IngestPrecheck {
   conflict: string | null;
 }
 
-/** The precheck's one row, camelCase in SQL; every column null when its part found nothing (LEFT JOINs). */
+/** One instance's pre-check: who sends it, its UIDs and its two digests. */
+export interface IngestPrecheckInput {
+  clinicId: string;
+  uids: { studyInstanceUid: string; seriesInstanceUid: string; sopInstanceUid: string };
+  sha256: string;
+  datasetSha256: string;
+}
+
+/** A pre-check row, camelCase in SQL; `n` is the instance's place (1-based), the rest null when its part found nothing (LEFT JOINs). */
 interface PrecheckRow {
+  n: string;
   retentionYears: number | null;
   code: string | null;
   sameClinicId: string | null;
@@ -305,44 +314,55 @@ interface PrecheckRow {
 }
 
 /**
- * findClinicById, findSameInstance and findUidConflict in one round trip (#14: they were three
- * statements, three snapshots and three commits per instance, before anything was stored).
+ * findClinicById, findSameInstance and findUidConflict for many instances in one statement, answered in
+ * their order (#14: they were three statements per instance, then one per instance; now one per group of
+ * instances waiting for a pre-check at once, see the archive's PrecheckCoalescer). Each instance is
+ * checked on its own, exactly as one alone would be: instances of one group do not see each other (none
+ * of them is written yet; recordInstances checks again under lock).
  */
-export async function ingestPrecheck(
-  db: Pool | PoolClient,
-  clinicId: string,
-  uids: { studyInstanceUid: string; seriesInstanceUid: string; sopInstanceUid: string },
-  sha256: string,
-  datasetSha256: string,
-): Promise<IngestPrecheck> {
+export async function ingestPrechecks(db: Pool | PoolClient, inputs: readonly IngestPrecheckInput[]): Promise<IngestPrecheck[]> {
+  if (inputs.length === 0) return [];
   const { rows } = await db.query<PrecheckRow>(
-    `SELECT c.retention_years AS "retentionYears", c.code, s.clinic_id AS "sameClinicId", s.study_ref AS "sameStudyRef", s.id AS "sameInstanceRef",
-            s.version AS "sameVersion", x.conflict
-     FROM (SELECT 1) AS one
-     LEFT JOIN clinics c ON c.id = $1
+    `SELECT q.n::text AS n, c.retention_years AS "retentionYears", c.code, s.clinic_id AS "sameClinicId", s.study_ref AS "sameStudyRef",
+            s.id AS "sameInstanceRef", s.version AS "sameVersion", x.conflict
+     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS q(sender, study_uid, series_uid, sop_uid, content_sha, dataset_sha, n)
+     LEFT JOIN clinics c ON c.id = q.sender
      LEFT JOIN LATERAL (
-       SELECT clinic_id, study_ref, id, version FROM instances WHERE sop_instance_uid = $4 AND (sha256 = $5 OR dataset_sha256 = $6) LIMIT 1
+       SELECT i.clinic_id, i.study_ref, i.id, i.version FROM instances i
+        WHERE i.sop_instance_uid = q.sop_uid AND (i.sha256 = q.content_sha OR i.dataset_sha256 = q.dataset_sha) LIMIT 1
      ) s ON true
      LEFT JOIN LATERAL (
-       SELECT 'Study Instance UID already stored for another sender' AS conflict FROM studies WHERE study_instance_uid = $2 AND clinic_id <> $1
+       SELECT 'Study Instance UID already stored for another sender' AS conflict FROM studies st WHERE st.study_instance_uid = q.study_uid AND st.clinic_id <> q.sender
        UNION ALL
        SELECT 'Series Instance UID already stored under another study' FROM series se JOIN studies st ON st.id = se.study_ref
-        WHERE se.series_instance_uid = $3 AND st.study_instance_uid <> $2
+        WHERE se.series_instance_uid = q.series_uid AND st.study_instance_uid <> q.study_uid
        UNION ALL
-       SELECT 'SOP Instance UID already stored for another sender' FROM instances WHERE sop_instance_uid = $4 AND clinic_id <> $1
+       SELECT 'SOP Instance UID already stored for another sender' FROM instances i WHERE i.sop_instance_uid = q.sop_uid AND i.clinic_id <> q.sender
        LIMIT 1
-     ) x ON true`,
-    [clinicId, uids.studyInstanceUid, uids.seriesInstanceUid, uids.sopInstanceUid, sha256, datasetSha256],
+     ) x ON true
+     ORDER BY q.n`,
+    [
+      inputs.map((i) => i.clinicId),
+      inputs.map((i) => i.uids.studyInstanceUid),
+      inputs.map((i) => i.uids.seriesInstanceUid),
+      inputs.map((i) => i.uids.sopInstanceUid),
+      inputs.map((i) => i.sha256),
+      inputs.map((i) => i.datasetSha256),
+    ],
   );
-  const row = rows[0];
-  return {
-    clinic: row?.retentionYears != null && row.code !== null ? { retentionYears: row.retentionYears, code: row.code } : null,
-    same:
-      row?.sameClinicId != null && row.sameStudyRef !== null && row.sameInstanceRef !== null && row.sameVersion !== null
-        ? { clinicId: row.sameClinicId, studyRef: row.sameStudyRef, instanceRef: row.sameInstanceRef, version: row.sameVersion }
-        : null,
-    conflict: row?.conflict ?? null,
-  };
+  const byPlace = new Map(rows.map((row) => [Number(row.n), row]));
+  return inputs.map((_, index) => {
+    const row = byPlace.get(index + 1);
+    if (!row) throw new Error('pre-check returned no row for an instance');
+    return {
+      clinic: row.retentionYears != null && row.code !== null ? { retentionYears: row.retentionYears, code: row.code } : null,
+      same:
+        row.sameClinicId != null && row.sameStudyRef !== null && row.sameInstanceRef !== null && row.sameVersion !== null
+          ? { clinicId: row.sameClinicId, studyRef: row.sameStudyRef, instanceRef: row.sameInstanceRef, version: row.sameVersion }
+          : null,
+      conflict: row.conflict ?? null,
+    };
+  });
 }
 
 /** The study's last arrival time and current instance count, for the stable-study check. */
