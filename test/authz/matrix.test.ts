@@ -41,6 +41,8 @@ const expectations: ExpectationTable = {
   'DELETE /api/auth/sessions/:id': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
   'GET /api/admin/clinics': admin,
   'POST /api/admin/clinics': admin,
+  'PUT /api/admin/clinics/:id/ae-titles/:ae': admin,
+  'DELETE /api/admin/clinics/:id/ae-titles/:ae': admin,
   'GET /api/admin/users': admin,
   'POST /api/admin/users': admin,
   'PATCH /api/admin/users/:id': admin,
@@ -227,15 +229,23 @@ describe('authorization matrix over every route of every service (real Postgres,
     studies.own = { study: own.studyInstanceUid, series: own.seriesInstanceUid, instance: own.sopInstanceUids[0] ?? '' };
     studies.other = { study: other.studyInstanceUid, series: other.seriesInstanceUid, instance: other.sopInstanceUids[0] ?? '' };
     // A share link on each study, so that revoking one is a real share of the clinic's own study (allowed)
-    // or of another clinic's (refused as not found).
+    // or of another clinic's (refused as not found): each made by a user of the study's clinic, as they make one.
+    const otherSharer = { username: 'other-sharer', password: 'Kettle-Lantern-93#Quartz' };
+    await auth.createUser({ ...otherSharer, role: 'clinic', clinicId: otherClinicId });
+    const signedIn = await fetch(`${urls.viewer}/api/auth/sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...otherSharer, client: 'api' }),
+    });
+    const sharers = { own: credentials.clinic?.authorization ?? '', other: `Bearer ${((await signedIn.json()) as { accessToken?: string }).accessToken ?? ''}` };
     for (const which of ['own', 'other'] as const) {
-      const { rows } = await pool.query<{ id: string }>(
-        `INSERT INTO study_shares (study_ref, clinic_id, token_sha256, created_by, expires_at)
-         SELECT s.id, s.clinic_id, decode(md5($2) || md5($2 || 'x'), 'hex'), (SELECT id FROM users WHERE username = 'admin'), now() + interval '1 day'
-           FROM studies s WHERE s.study_instance_uid = $1 RETURNING id::text`,
-        [studies[which].study, `${schema}-${which}`],
-      );
-      shares[which] = rows[0]?.id ?? '';
+      const res = await fetch(`${urls.viewer}/api/studies/${studies[which].study}/shares`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: sharers[which] },
+        body: '{}',
+      });
+      expect(res.status).toBe(201);
+      shares[which] = ((await res.json()) as { id: string }).id;
     }
   });
 
@@ -324,9 +334,10 @@ describe('authorization matrix over every route of every service (real Postgres,
     expect(result.failures).toEqual([]);
     expect(result.cases.length).toBeGreaterThan(routes.length * 10);
     // No route deletes patient data: deletion under retention has no HTTP path at all (these remove
-    // configuration: an API key, a grant, a registered remote AE, another user's TOTP generator, one's own session).
+    // configuration: an API key, a grant, a modality's AE title, a registered remote AE, another user's TOTP generator, one's own session).
     expect(routes.filter((r) => r.method === 'DELETE').map(routeKey).sort()).toEqual([
       'DELETE /api/admin/api-keys/:id',
+      'DELETE /api/admin/clinics/:id/ae-titles/:ae',
       'DELETE /api/admin/clinics/:id/dimse-destinations/:ae',
       'DELETE /api/admin/grants/:userId/:clinicId',
       'DELETE /api/admin/users/:id/totp',

@@ -97,11 +97,10 @@ describeUnless(unavailable(), 'Orthanc as a DIMSE peer: C-FIND and C-MOVE throug
     await waitFor('Orthanc to answer', () => fetch(`${orthancUrl}/system`).then((r) => r.ok, () => false), 30_000, 100).catch((error: unknown) => {
       throw new Error(`${error instanceof Error ? error.message : String(error)}:\n${orthanc.output().slice(-2000)}`);
     });
-    // Orthanc's AE title belongs to the clinic, and Orthanc is one of its move destinations. The AE title by SQL:
-    // no API gives an existing clinic another AE title (they are named when a clinic is created), and the studies
-    // are the demo clinic's. The destination as an admin registers it.
-    await system.pool.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2)', [ORTHANC_AE, clinicId]);
+    // Orthanc's AE title belongs to the clinic whose studies these are, and Orthanc is one of its move
+    // destinations: both as an admin registers them.
     admin = await signIn(system.urls.viewer ?? '', 'admin', demoPassword(system, 'admin'));
+    expect((await call(system.urls.viewer ?? '', 'PUT', `/api/admin/clinics/${clinicId}/ae-titles/${ORTHANC_AE}`, admin)).status).toBe(201);
     const registered = await call(system.urls.ingest ?? '', 'PUT', `/api/admin/clinics/${clinicId}/dimse-destinations/${ORTHANC_AE}`, admin, { host: '127.0.0.1', port: orthanc.hostPort(4242) });
     expect(registered.status).toBe(201);
   }, 120_000);
@@ -171,8 +170,12 @@ describeUnless(unavailable(), 'Orthanc as a DIMSE peer: C-FIND and C-MOVE throug
     const created = await call<{ id: string }>(system.urls.viewer ?? '', 'POST', '/api/admin/clinics', admin, { code: 'orthanc-dimse-other', name: 'other', dimseAuth: 'ae_only' });
     expect(created.status).toBe(201);
     const other = created.body.id;
-    // Moving the AE title by SQL: no API moves an AE title between clinics (they are named when a clinic is created).
-    await system.pool.query('UPDATE clinic_ae_titles SET clinic_id = $1 WHERE ae_title = $2', [other, ORTHANC_AE]);
+    // An admin moves the AE title: removed from the first clinic, registered to the other.
+    const moveAeTitle = async (from: string, to: string): Promise<void> => {
+      expect((await call(system.urls.viewer ?? '', 'DELETE', `/api/admin/clinics/${from}/ae-titles/${ORTHANC_AE}`, admin)).status).toBe(204);
+      expect((await call(system.urls.viewer ?? '', 'PUT', `/api/admin/clinics/${to}/ae-titles/${ORTHANC_AE}`, admin)).status).toBe(201);
+    };
+    await moveAeTitle(clinicId, other);
     try {
       expect((await query('PID-DIMSE')).answers).toEqual([]);
       // Its move destination is registered for the first clinic only: 0xA801, which Orthanc reports as a failure.
@@ -180,7 +183,7 @@ describeUnless(unavailable(), 'Orthanc as a DIMSE peer: C-FIND and C-MOVE throug
       expect(moved.status).toBe(500);
       expect(moved.body.Details).toContain('0xA801');
     } finally {
-      await system.pool.query('UPDATE clinic_ae_titles SET clinic_id = $1 WHERE ae_title = $2', [clinicId, ORTHANC_AE]);
+      await moveAeTitle(other, clinicId);
     }
   });
 });

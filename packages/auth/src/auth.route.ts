@@ -210,6 +210,19 @@ export function createAuthRouter(auth: AuthService, options: AuthRouterOptions =
     res.status(201).json(await auth.createClinic(body, adminContext(req)));
   });
 
+  // A modality's AE title, registered to or removed from an existing clinic (a new machine at the centre).
+  routes.put('/api/admin/clinics/:id/ae-titles/:ae', { ...admin, description: "register a modality's AE title for the clinic (audited)" }, async (req, res) => {
+    const clinicId = parseInput(uuid, req.params.id, 'path');
+    const aeTitle = String(req.params.ae);
+    const { created } = await auth.addAeTitle(clinicId, aeTitle, adminContext(req));
+    res.status(created ? 201 : 200).json({ clinicId, aeTitle: aeTitle.trim() });
+  });
+  routes.delete('/api/admin/clinics/:id/ae-titles/:ae', { ...admin, description: "remove a modality's AE title from the clinic (audited)" }, async (req, res) => {
+    const removed = await auth.removeAeTitle(String(req.params.id), String(req.params.ae), adminContext(req));
+    if (!removed) throw new AppError('not_found', 'The clinic holds no such AE title');
+    res.status(204).end();
+  });
+
   routes.get('/api/admin/users', admin, async (_req, res) => {
     res.json({ users: await auth.listUsers() });
   });

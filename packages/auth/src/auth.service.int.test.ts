@@ -166,6 +166,25 @@ describe('AuthService', () => {
     await expect(auth.principalForAeTitle('UNKNOWN')).resolves.toBeNull();
   });
 
+  it('registers a modality AE title for an existing clinic and removes it, each change audited (#19)', async () => {
+    const context = { actor: { kind: 'user' as const, username: 'root-admin', role: 'admin' as const, clinicId: null, clinics: { all: true as const } }, sourceIp: '10.9.9.9' };
+    await expect(auth.addAeTitle(clinicB, ' B_NEW_US ', context)).resolves.toEqual({ created: true });
+    await expect(auth.principalForAeTitle('B_NEW_US')).resolves.toMatchObject({ kind: 'device', clinicId: clinicB });
+    await expect(auth.addAeTitle(clinicB, 'B_NEW_US', context)).resolves.toEqual({ created: false });
+    // An AE title names one clinic: another clinic's is a conflict, and nothing changes.
+    await expect(auth.addAeTitle(clinicA, 'B_NEW_US', context)).rejects.toMatchObject({ status: 409 });
+    await expect(auth.principalForAeTitle('B_NEW_US')).resolves.toMatchObject({ clinicId: clinicB });
+    await expect(auth.addAeTitle(clinicB, 'BAD\\AE', context)).rejects.toMatchObject({ status: 400 });
+    await expect(auth.addAeTitle('00000000-0000-4000-8000-000000000000', 'NOWHERE', context)).rejects.toMatchObject({ status: 404 });
+    await expect(auth.removeAeTitle(clinicA, 'B_NEW_US', context)).resolves.toBe(false);
+    await expect(auth.removeAeTitle(clinicB, 'B_NEW_US', context)).resolves.toBe(true);
+    await expect(auth.principalForAeTitle('B_NEW_US')).resolves.toBeNull();
+    expect(events.map((e) => [e.type, e.details?.subtype, e.details?.change, e.details?.aeTitle, e.clinicId, e.sourceIp])).toEqual([
+      ['Security Alert', 'Security Configuration', 'ae-title-added', 'B_NEW_US', clinicB, '10.9.9.9'],
+      ['Security Alert', 'Security Configuration', 'ae-title-removed', 'B_NEW_US', clinicB, '10.9.9.9'],
+    ]);
+  });
+
   it('filters rows by the caller clinics in SQL', async () => {
     await catalog.pool.query("INSERT INTO patients (clinic_id, patient_key) VALUES ($1, 'pa'), ($2, 'pb')", [clinicA, clinicB]);
     await catalog.pool.query(

@@ -230,6 +230,14 @@ export class AuthService {
     return this.clinics.createClinic(input, context, db);
   }
 
+  addAeTitle(clinicId: string, aeTitle: string, context?: AdminContext): Promise<{ created: boolean }> {
+    return this.clinics.addAeTitle(clinicId, aeTitle, context);
+  }
+
+  removeAeTitle(clinicId: string, aeTitle: string, context?: AdminContext): Promise<boolean> {
+    return this.clinics.removeAeTitle(clinicId, aeTitle, context);
+  }
+
   grantClinic(userId: string, clinicId: string, context?: AdminContext): Promise<void> {
     return this.clinics.grantClinic(userId, clinicId, context);
   }

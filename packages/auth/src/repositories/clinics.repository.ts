@@ -36,6 +36,12 @@ export async function insertAeTitle(db: Queryable, aeTitle: string, clinicId: st
   await kyselyOn(db).insertInto('clinicAeTitles').values({ aeTitle, clinicId }).execute();
 }
 
+/** Unregisters an AE title from the clinic; false when the clinic does not hold it. */
+export async function deleteAeTitle(db: Queryable, aeTitle: string, clinicId: string): Promise<boolean> {
+  const result = await kyselyOn(db).deleteFrom('clinicAeTitles').where('aeTitle', '=', aeTitle).where('clinicId', '=', clinicId).executeTakeFirst();
+  return result.numDeletedRows > 0n;
+}
+
 /** The words of a clinic a password must not be built on. */
 export async function findClinicNames(db: Queryable, clinicId: string): Promise<{ code: string; name: string } | null> {
   const row = await kyselyOn(db).selectFrom('clinics').select(['code', 'name']).where('id', '=', clinicId).executeTakeFirst();

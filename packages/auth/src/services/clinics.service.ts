@@ -51,6 +51,42 @@ export class ClinicsService {
     return clinic ?? { id, code: input.code, name: input.name, retentionYears, aeTitles, dimseAuth: input.dimseAuth ?? 'credentials', createdAt: this.context.now() };
   }
 
+  /**
+   * Registers a modality's AE title for the clinic (a new ultrasound machine at the centre): its associations
+   * are then the clinic's. Idempotent for the clinic that holds it; a title another clinic holds is a conflict
+   * (an AE title names one clinic: moving it is a removal there and a registration here, both audited).
+   */
+  async addAeTitle(clinicId: string, aeTitle: string, context?: AdminContext): Promise<{ created: boolean }> {
+    if (!UUID.test(clinicId)) throw new AppError('bad_request', 'clinicId must be a uuid');
+    const ae = aeTitle.trim();
+    if (!AE_TITLE.test(ae)) throw new AppError('bad_request', 'AE title: 1-16 printable ASCII characters, no backslash');
+    let created: boolean;
+    try {
+      created = await inTransaction(this.pool, async (client) => {
+        const holder = await clinics.findClinicOfAeTitle(client, ae);
+        if (holder === clinicId) return false;
+        if (holder !== null) throw new AppError('conflict', 'AE title registered to another clinic: remove it there first');
+        await clinics.insertAeTitle(client, ae, clinicId);
+        return true;
+      });
+    } catch (error) {
+      if (pgCode(error) === '23503') throw new AppError('not_found', 'No such clinic');
+      if (pgCode(error) === '23505') throw new AppError('conflict', 'AE title registered to another clinic: remove it there first');
+      throw error;
+    }
+    if (created && context) await this.context.audit.admin(context, 'ae-title-added', { aeTitle: ae }, clinicId);
+    return { created };
+  }
+
+  /** Unregisters an AE title from the clinic: its associations are refused from then on. False when the clinic does not hold it. */
+  async removeAeTitle(clinicId: string, aeTitle: string, context?: AdminContext): Promise<boolean> {
+    if (!UUID.test(clinicId)) return false;
+    const ae = aeTitle.trim();
+    const removed = await clinics.deleteAeTitle(this.pool, ae, clinicId);
+    if (removed && context) await this.context.audit.admin(context, 'ae-title-removed', { aeTitle: ae }, clinicId);
+    return removed;
+  }
+
   async grantClinic(userId: string, clinicId: string, context?: AdminContext): Promise<void> {
     const user = await this.users.getUser(userId);
     if (!user) throw new AppError('not_found', 'No such user');
