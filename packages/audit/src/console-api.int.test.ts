@@ -24,6 +24,8 @@ const EXPECTATIONS: ExpectationTable = {
   'DELETE /api/auth/sessions/:id': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
   'GET /api/admin/clinics': { allow: ['admin'], otherClinic: 'allow' },
   'POST /api/admin/clinics': { allow: ['admin'], otherClinic: 'allow' },
+  'PUT /api/admin/clinics/:id/ae-titles/:ae': { allow: ['admin'], otherClinic: 'allow' },
+  'DELETE /api/admin/clinics/:id/ae-titles/:ae': { allow: ['admin'], otherClinic: 'allow' },
   'GET /api/admin/users': { allow: ['admin'], otherClinic: 'allow' },
   'POST /api/admin/users': { allow: ['admin'], otherClinic: 'allow' },
   'PATCH /api/admin/users/:id': { allow: ['admin'], otherClinic: 'allow' },
@@ -127,6 +129,12 @@ describe('auth + auditor API over HTTP', () => {
           return { url: route.path.replace(':id', '00000000-0000-4000-8000-000000000000'), allowStatuses: [204, 404] };
         case 'POST /api/admin/clinics':
           return { url: route.path, body: { code: `matrix-${n}`, name: 'Matrix clinic' } };
+        case 'PUT /api/admin/clinics/:id/ae-titles/:ae':
+          return { url: `/api/admin/clinics/${clinic}/ae-titles/MX_${n}` };
+        case 'DELETE /api/admin/clinics/:id/ae-titles/:ae': {
+          await auth.addAeTitle(clinic, `MXD_${n}`);
+          return { url: `/api/admin/clinics/${clinic}/ae-titles/MXD_${n}` };
+        }
         case 'POST /api/admin/users':
           return { url: route.path, body: { username: `matrix-user-${n}`, role: 'clinic', clinicId: clinic, password: STRONG } };
         case 'PATCH /api/admin/users/:id':
