@@ -16,7 +16,8 @@ export interface ImportGraph {
 
 const SOURCE_DIRS = ['src', 'web/src'];
 
-function tsFiles(dir: string): string[] {
+/** Every TypeScript source under `dir` (declarations, node_modules and build output left out). */
+export function tsFiles(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const full = path.join(dir, entry.name);

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
+import { tsFiles } from './import-graph';
 
 /** The statement openings that make a literal SQL; keywords in capitals, as every query here is written. */
 const STATEMENTS: readonly { name: string; pattern: RegExp }[] = [
@@ -92,15 +93,6 @@ export function sqlInSource(fileName: string, text: string): Omit<SqlFinding, 'f
   visit(source);
   // In the order of the text: the walk meets a chain's outer call before the query it starts.
   return found.sort((a, b) => a.at - b.at).map(({ line, statement }) => ({ line, statement }));
-}
-
-function tsFiles(dir: string): string[] {
-  if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return entry.name === 'node_modules' || entry.name === 'dist' ? [] : tsFiles(full);
-    return entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts') ? [full] : [];
-  });
 }
 
 /** Whose SQL is theirs to write: repository modules, and test code (which sets up and inspects the database). */
