@@ -1,16 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeInstance } from '@yunying/dicom/testing';
-import { analyseInstance } from '@yunying/inference';
-import { TriageModel, readRgbImage } from '@yunying/nodule-model';
+import { createLogger } from '@yunying/core';
+import { AnalysisPool } from '@yunying/inference';
+import { defaultModelDir, readRgbImage } from '@yunying/nodule-model';
 import type { Args } from '../lib/args';
 import type { Table } from '../lib/report';
 import { latency, ratio, type Latency } from '../lib/stats';
 
 /**
- * The served triage path per image on one core (onnxruntime intra-op threads 1, one process): decode
- * the stored instance, colour check, gate + nodule map, candidates, lexicon heads, combiner — exactly
- * analyseInstance of the inference worker. Images: whole DDTI frames wrapped as US instances (from
+ * The served triage path per image on one core (onnxruntime intra-op threads 1): decode the stored
+ * instance, colour check, gate + nodule map, candidates, lexicon heads, combiner — the inference
+ * worker's own analysis pool with one thread (its heap settings included), fed one image at a time. Images: whole DDTI frames wrapped as US instances (from
  * YUNYING_SHARED_DATA or ../shared/data), else synthetic frames of the same size. The peer is the
  * issue's budget (50 ms per image), printed as a ratio; no other triage product runs here.
  */
@@ -44,10 +45,11 @@ export async function runModel(args: Args): Promise<ModelBenchResult> {
     const rgb = await readRgbImage(path.join(dir, file));
     return makeInstance({ rows: rgb.height, columns: rgb.width, photometric: 'RGB', seed: file, pixelPattern: (_f, r, c, s) => rgb.data[(r * rgb.width + c) * 3 + s] ?? 0 });
   };
-  const model = await TriageModel.load(undefined, { intraOpNumThreads: 1 });
+  const pool = new AnalysisPool({ size: 1, modelDir: defaultModelDir(), logger: createLogger({ level: 'warn', service: 'bench-model' }) });
+  await pool.start();
   try {
     // One warm-up: onnxruntime allocates its arenas on the first run.
-    if (count > 0) await analyseInstance(model, await instance(0), 1);
+    if (count > 0) await pool.analyse(await instance(0), 1);
     const samples: number[] = [];
     const cpu: number[] = [];
     let candidates = 0;
@@ -55,7 +57,7 @@ export async function runModel(args: Args): Promise<ModelBenchResult> {
       const bytes = await instance(i);
       const c = process.cpuUsage();
       const t = performance.now();
-      const a = await analyseInstance(model, bytes, 1);
+      const a = await pool.analyse(bytes, 1);
       samples.push(performance.now() - t);
       const used = process.cpuUsage(c);
       cpu.push((used.user + used.system) / 1000);
@@ -63,7 +65,7 @@ export async function runModel(args: Args): Promise<ModelBenchResult> {
     }
     return { images: count, source, perImageMs: latency(samples), cpuPerImageMs: latency(cpu), budgetMs: 50, candidatesPerImage: candidates / Math.max(1, count) };
   } finally {
-    await model.close();
+    await pool.close();
   }
 }
 
@@ -73,7 +75,7 @@ export function modelTable(r: ModelBenchResult): Table {
     columns: ['p50 ms', 'p95 ms', 'mean ms', 'budget ms', 'p95 / budget', 'CPU p50 ms', 'CPU p95 ms', 'CPU mean ms', 'candidates per image'],
     rows: [[r.perImageMs.p50, r.perImageMs.p95, r.perImageMs.mean, r.budgetMs, ratio(r.perImageMs.p95, r.budgetMs), r.cpuPerImageMs.p50, r.cpuPerImageMs.p95, r.cpuPerImageMs.mean, r.candidatesPerImage]],
     notes: [
-      'analyseInstance of the inference worker with one frame per image; onnxruntime intra-op threads 1; first image is a warm-up, not counted.',
+      'The inference worker\'s analysis pool with one thread, one frame per image (the instance handed over as the worker does); onnxruntime intra-op threads 1; first image is a warm-up, not counted.',
       'CPU: user + system time of the process (all threads) per image; on a loaded machine the wall times include waiting for the core, the CPU times mostly do not.',
     ],
   };
