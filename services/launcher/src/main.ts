@@ -1,6 +1,7 @@
 import { loadConfigOrExit } from '@yunying/config';
 import { createLogger, describeError } from '@yunying/core';
 import type { StartedService } from '@yunying/http';
+import { tuneHeapForRole } from './heap';
 import { startRoles } from './roles';
 
 /** What a person at a terminal reads once everything listens (the READY line is for scripts). */
@@ -19,6 +20,8 @@ function upBanner(started: StartedService[]): string {
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ level: config.logLevel, service: `yunying-${config.role}`, format: config.logFormat });
+  const heapFlag = tuneHeapForRole(config.role);
+  if (heapFlag !== null) logger.info({ v8Flag: heapFlag }, 'heap tuned for the ingest role');
   const { started, lifecycle } = await startRoles(config, logger);
   lifecycle.handleSignals(config.shutdownGraceSeconds * 1000);
   // One machine-readable line for scripts (system tests, process managers) to wait on; the banner too on a
