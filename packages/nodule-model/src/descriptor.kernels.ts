@@ -6,6 +6,8 @@
  * its time (#13 runtime). The tests compare each kernel with its definition.
  */
 
+import { workFloat64, workInt32 } from './work.arrays';
+
 /**
  * Chessboard (L-infinity) distance of every pixel to the nearest pixel whose mask value is `target`: 0
  * on such a pixel, else the smallest max(|dx|, |dy|) to one. Two chamfer passes with unit weights on the
@@ -13,12 +15,20 @@
  * border count as targets (the distance then includes the distance to the border), otherwise as absent.
  * Thresholds of it are the square-window morphology: dilate(m, r) = {distance to 1 <= r} (outside
  * empty), erode(m, r) = {distance to 0 > r} (outside counting as 0); one transform serves every radius.
- * Returned padded by one pixel on each side: pixel (x, y) is at (y + 1) * (w + 2) + x + 1.
+ * Returned padded by one pixel on each side: pixel (x, y) is at (y + 1) * (w + 2) + x + 1. `into`: where
+ * to write them ((w + 2) x (h + 2) elements, every one overwritten), a fresh array by default.
  */
-export function chessboardDistancePadded(mask: Uint8Array, w: number, h: number, target: 0 | 1, outsideIsTarget: boolean): Int32Array {
+export function chessboardDistancePadded(
+  mask: Uint8Array,
+  w: number,
+  h: number,
+  target: 0 | 1,
+  outsideIsTarget: boolean,
+  into: Int32Array = new Int32Array((w + 2) * (h + 2)),
+): Int32Array {
   const pw = w + 2;
   const far = w + h + 2;
-  const d = new Int32Array(pw * (h + 2)).fill(outsideIsTarget ? 0 : far);
+  const d = into.fill(outsideIsTarget ? 0 : far);
   for (let y = 0; y < h; y++) {
     let p = (y + 1) * pw + 1;
     for (let x = 0, i = y * w; x < w; x++, i++, p++) {
@@ -157,7 +167,7 @@ export function gradientSums(g: Uint8Array, w: number, h: number, a: Uint8Array,
   const pw = w + 2;
   const ph = h + 2;
   // Sums of three along rows on a copy padded by one replicated pixel: integers, exact in any order.
-  const rows = new Int32Array(pw * ph);
+  const rows = workInt32('gradientRows', pw * ph);
   for (let y = 0; y < ph; y++) {
     const src = Math.min(h - 1, Math.max(0, y - 1)) * w;
     const dst = y * pw;
@@ -171,7 +181,7 @@ export function gradientSums(g: Uint8Array, w: number, h: number, a: Uint8Array,
     }
   }
   // The blur (sum of nine / 9, as the float definition gives for integer sums), padded by one replicated pixel.
-  const blur = new Float64Array(pw * ph);
+  const blur = workFloat64('gradientBlur', pw * ph);
   for (let y = 0; y < h; y++) {
     const dst = (y + 1) * pw;
     for (let x = 0; x < w; x++) blur[dst + x + 1] = ((rows[y * pw + x] ?? 0) + (rows[(y + 1) * pw + x] ?? 0) + (rows[(y + 2) * pw + x] ?? 0)) / 9;

@@ -4,6 +4,7 @@
  * letterbox of a whole frame into the frame network's input, the square crop around a nodule box,
  * connected components of the nodule map and their boxes. Rounding is floor(x + 0.5) on both sides.
  */
+import { workFloat64 } from './work.arrays';
 
 export interface GrayImage {
   width: number;
@@ -63,7 +64,7 @@ function areaWeights(nSrc: number, nDst: number): Weights {
 /** Resizes a float image (row-major, w x h) to dstW x dstH: horizontal pass first, then vertical. */
 export function areaResize(src: ArrayLike<number>, w: number, h: number, dstW: number, dstH: number): Float64Array {
   const wx = areaWeights(w, dstW);
-  const tmp = new Float64Array(h * dstW);
+  const tmp = workFloat64('resizeRows', h * dstW);
   for (let y = 0; y < h; y++) {
     const row = y * w;
     for (let j = 0; j < dstW; j++) {

@@ -16,6 +16,7 @@
  */
 import type { Histogram } from './descriptor.kernels';
 import { chessboardDistancePadded, gradientSums, histogramBelow, histogramQuantile, newHistogram } from './descriptor.kernels';
+import { workInt32 } from './work.arrays';
 import type { Corners, GrayImage } from './frame.geometry';
 import type { SharedOpenings } from './frame.openings';
 import { openWindow, openingWindow } from './frame.openings';
@@ -177,8 +178,9 @@ function frameRing(g: Uint8Array, mask: Uint8Array, w: number, h: number): RingS
 function measure(g: Uint8Array, mask: Uint8Array, w: number, h: number, extent: Extent, r: number, fallback: () => RingStats, at: Place): Descriptors {
   const n = w * h;
   const pw = w + 2;
-  const toMask = chessboardDistancePadded(mask, w, h, 1, false);
-  const toOutside = chessboardDistancePadded(mask, w, h, 0, true);
+  const padded = (w + 2) * (h + 2);
+  const toMask = chessboardDistancePadded(mask, w, h, 1, false, workInt32('distanceToMask', padded));
+  const toOutside = chessboardDistancePadded(mask, w, h, 0, true, workInt32('distanceToOutside', padded));
   const innerRadius = Math.max(2, Math.floor(r / 3));
   // ring: within r of the region but not within 2, on tissue; inner: the region eroded by innerRadius;
   // band: within 2 of the region's boundary on either side.

@@ -125,8 +125,11 @@ function native(frame: Uint8Array, module: PixelModule, bigEndian: boolean): Raw
   }
   const length = rows * columns * samples * bytesPerSample;
   if (frame.length < length) throw new PixelDecodeError('inconsistent', `The frame holds ${frame.length} bytes; Rows x Columns x samples needs ${length}.`);
-  let bytes: Uint8Array = new Uint8Array(frame.subarray(0, length));
+  // A view of the stored frame: samplesOf always writes the samples into an array of their own, so the
+  // only step that changes bytes in place (the big-endian swap) works on a copy.
+  let bytes: Uint8Array = frame.subarray(0, length);
   if (bigEndian && bytesPerSample === 2) {
+    bytes = new Uint8Array(bytes);
     for (let i = 0; i + 1 < bytes.length; i += 2) {
       const a = bytes[i] ?? 0;
       bytes[i] = bytes[i + 1] ?? 0;
