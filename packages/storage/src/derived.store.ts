@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import * as Minio from 'minio';
+import type * as Minio from 'minio';
+import { minio } from './minio.lazy';
 import { AppError } from '@yunying/core';
 import { ObjectEnvelope } from './envelope/object.envelope';
 import { streamToBytes, unavailable } from './util';
@@ -105,7 +106,7 @@ export class S3DerivedStore implements DerivedStore {
     const useSSL = url.protocol === 'https:';
     this.bucket = settings.bucket;
     this.region = settings.region;
-    this.client = new Minio.Client({
+    this.client = new (minio().Client)({
       endPoint: url.hostname,
       port: url.port === '' ? (useSSL ? 443 : 80) : Number(url.port),
       useSSL,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import * as Minio from 'minio';
+import type * as Minio from 'minio';
+import { minio } from './minio.lazy';
 import { AppError, isAppError, type Logger } from '@yunying/core';
 import { GLOBAL_MINIMUM_RETENTION_YEARS } from './retention';
 import { assertObjectKey, sha256Hex } from './keys';
@@ -134,7 +135,7 @@ export class S3ReplicaTarget implements ReplicaTarget {
     }
     this.envelope = options.envelope ?? ObjectEnvelope.plain();
     const useSSL = url.protocol === 'https:';
-    this.client = new Minio.Client({
+    this.client = new (minio().Client)({
       endPoint: url.hostname,
       port: url.port === '' ? (useSSL ? 443 : 80) : Number(url.port),
       useSSL,
@@ -178,8 +179,8 @@ export class S3ReplicaTarget implements ReplicaTarget {
       this.defaultRetentionDays = config.mode === 'COMPLIANCE' && days >= MIN_DEFAULT_DAYS ? days : MIN_DEFAULT_DAYS;
       if (config.mode !== 'COMPLIANCE' || days < MIN_DEFAULT_DAYS) {
         await (this.client.setObjectLockConfig(this.bucket, {
-          mode: Minio.RETENTION_MODES.COMPLIANCE,
-          unit: Minio.RETENTION_VALIDITY_UNITS.YEARS,
+          mode: minio().RETENTION_MODES.COMPLIANCE,
+          unit: minio().RETENTION_VALIDITY_UNITS.YEARS,
           validity: GLOBAL_MINIMUM_RETENTION_YEARS,
         }) as unknown as Promise<void>);
       }
@@ -592,7 +593,7 @@ export class S3ReplicaTarget implements ReplicaTarget {
   }
 
   private async writeLegalHold(key: string, versionId: string | null, on: boolean): Promise<void> {
-    const status = on ? Minio.LEGAL_HOLD_STATUS.ENABLED : Minio.LEGAL_HOLD_STATUS.DISABLED;
+    const status = on ? minio().LEGAL_HOLD_STATUS.ENABLED : minio().LEGAL_HOLD_STATUS.DISABLED;
     // Typed void in minio 8, but it is async: wait for it, or a failure would go unnoticed.
     await (this.client.setObjectLegalHold(this.bucket, key, versionId === null ? { status } : { status, versionId }) as unknown as Promise<void>);
   }
@@ -673,7 +674,7 @@ export class S3ReplicaTarget implements ReplicaTarget {
       return current.retainUntil;
     }
     await this.client.putObjectRetention(this.bucket, key, {
-      mode: Minio.RETENTION_MODES.COMPLIANCE,
+      mode: minio().RETENTION_MODES.COMPLIANCE,
       retainUntilDate: wanted.toISOString(),
       versionId,
     });
