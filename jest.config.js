@@ -6,7 +6,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const swc = [
-  '@swc/jest',
+  '<rootDir>/test/support/swc-local-math.js',
   {
     jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
     module: { type: 'commonjs' },
