@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { checkPassword, passwordProblem } from './password-policy';
 
 describe('password policy', () => {
@@ -42,5 +44,24 @@ describe('password policy', () => {
     expect(passwordProblem('correct horse battery staple')).toBeNull();
     expect(passwordProblem('Vq7!rT2p#Lm9xZ')).toBeNull();
     expect(passwordProblem('甲状腺结节随访很重要吧')).toBe('at least 12 characters');
+  });
+});
+
+describe('the breached-password list, loaded on first use', () => {
+  it('is not in a process that only imports @yunying/auth, and is once a password is checked', () => {
+    // A fresh process: jest's module registry would hide what Node itself loads.
+    const script = `
+      const loaded = () => Object.keys(require.cache).some((k) => k.includes('/node_modules/@zxcvbn-ts/language-common/'));
+      require('./packages/auth/src/index.ts');
+      const seen = [loaded()];
+      const policy = require('./packages/auth/src/password-policy.ts');
+      seen.push(policy.passwordProblem('Sunshine2024!'), loaded());
+      console.log(JSON.stringify(seen));
+    `;
+    const out = execFileSync(process.execPath, ['-r', './bench/fuzz/register.cjs', '-e', script], { cwd: path.resolve(__dirname, '../../..'), encoding: 'utf8' });
+    const [before, problem, after] = JSON.parse(out.trim()) as [boolean, string | null, boolean];
+    expect(before).toBe(false);
+    expect(problem).not.toBeNull();
+    expect(after).toBe(true);
   });
 });

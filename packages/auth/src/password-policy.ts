@@ -1,4 +1,5 @@
-import { dictionary } from '@zxcvbn-ts/language-common';
+import { createRequire } from 'node:module';
+import type * as LanguageCommon from '@zxcvbn-ts/language-common';
 import { AppError } from '@yunying/core';
 import { MIN_PASSWORD_LENGTH } from './password';
 
@@ -29,9 +30,14 @@ const NOT_LETTERS = /[\d\s\p{P}\p{S}]/gu;
 
 let commonSet: Set<string> | undefined;
 
-/** The list as a set of lower-case entries and their letter cores (4+ letters), built on first use (about 50 ms). */
+/**
+ * The list as a set of lower-case entries and their letter cores (4+ letters), built on first use (about
+ * 50 ms). The package itself is loaded then too (#14): its dictionaries are ~2.4 MB of heap that every
+ * process importing @yunying/auth carried, the ingest role included, which never sets a password.
+ */
 function common(): Set<string> {
   if (commonSet === undefined) {
+    const { dictionary } = createRequire(__filename)('@zxcvbn-ts/language-common') as typeof LanguageCommon;
     commonSet = new Set();
     for (const entry of [...dictionary['passwords-common'], ...EXTRA_COMMON]) {
       const lower = entry.toLowerCase();
