@@ -93,10 +93,31 @@ export function unusedDependencies(dir: string): string[] {
   });
 }
 
+/**
+ * The workspace packages (@yunying/*) the workspace at `dir` imports without declaring them. npm hoists every
+ * workspace into the root node_modules, so an undeclared one still resolves here, but turbo builds in the
+ * order the manifests declare, and the manifest stops saying which room depends on which.
+ */
+export function undeclaredWorkspaceImports(dir: string): string[] {
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as Manifest;
+  const declared = new Set([manifest.name, ...[manifest.dependencies, manifest.devDependencies, manifest.optionalDependencies].flatMap((d) => Object.keys(d ?? {}))]);
+  const own = files(dir, (full) => full !== dir && fs.existsSync(path.join(full, 'package.json')) && fs.statSync(full).isDirectory());
+  const imported = own.filter((f) => SOURCE.test(f) && !f.endsWith('.d.ts')).flatMap((f) => read(f).specifiers);
+  const packages = new Set(imported.filter((s) => s.startsWith('@yunying/')).map((s) => s.split('/').slice(0, 2).join('/')));
+  return [...packages].filter((name) => !declared.has(name)).sort();
+}
+
 describe('dependencies', () => {
   it('every dependency of every workspace package.json is used by that workspace', () => {
     const unused = workspaceDirs().flatMap((dir) => unusedDependencies(dir).map((dep) => `${path.relative(REPO_ROOT, dir) || '.'}: ${dep}`));
     expect(unused).toEqual([]);
+  });
+
+  it('every workspace package a workspace imports is declared in its package.json', () => {
+    const undeclared = workspaceDirs()
+      .filter((dir) => dir !== REPO_ROOT)
+      .flatMap((dir) => undeclaredWorkspaceImports(dir).map((name) => `${path.relative(REPO_ROOT, dir)}: ${name}`));
+    expect(undeclared).toEqual([]);
   });
 
   it('every export of a package or service has its source (jest and tsc resolve dist/ X.d.ts to src/ X.ts)', () => {
