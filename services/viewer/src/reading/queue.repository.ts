@@ -1,4 +1,4 @@
-import { clinicCondition, type Principal } from '@yunying/auth';
+import { addClinicFilter, clinicCondition, type Principal } from '@yunying/auth';
 import { kyselyOn, sql, type AiResultRow, type CatalogReader, type Pool, type PoolClient, type Selectable, type Tables } from '@yunying/catalog';
 import type { QueueCursor } from './cursor';
 import { READING_STATUSES, type ReadingStatus } from './reading.schemas';
@@ -17,9 +17,8 @@ export const EFFECTIVE_STATUS_SQL = `(CASE WHEN s.reading_status = 'in_reading' 
 export const RECEIVED_KEY_SQL = `to_char(s.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 export interface QueueFilter {
-  /** A SQL condition on `c.id` (the clinics table) that limits the clinics to the caller's: from addClinicFilter. */
-  tenancySql: string;
-  params: unknown[];
+  /** Whose queue: the clinics are limited to the principal's (addClinicFilter on the clinics table). */
+  principal: Principal;
   clinic?: string;
   statuses: readonly ReadingStatus[];
   modality?: string;
@@ -93,7 +92,8 @@ export class QueueRepository {
    * those is the page. Cost grows with clinics x statuses x limit, not with the size of the archive.
    */
   async page(db: CatalogReader, f: QueueFilter): Promise<QueueRow[]> {
-    const params = [...f.params];
+    const params: unknown[] = [];
+    const tenancySql = addClinicFilter(f.principal, 'c.id', params);
     const p = (value: unknown): string => {
       params.push(value);
       return `$${params.length}`;
@@ -111,7 +111,7 @@ export class QueueRepository {
       WITH pairs AS (
         SELECT c.id AS clinic_id, st.status
           FROM clinics c CROSS JOIN unnest(${p([...stored])}::text[]) AS st(status)
-         WHERE ${f.tenancySql} ${clinicNarrow}
+         WHERE ${tenancySql} ${clinicNarrow}
       ), page AS (
         SELECT q.id, q.priority_rank, q.received_at
           FROM pairs CROSS JOIN LATERAL (

@@ -1,4 +1,3 @@
-import { addClinicFilter } from '@yunying/auth';
 import { inTransaction, type CatalogReader, type Pool } from '@yunying/catalog';
 import { AppError } from '@yunying/core';
 import { decodeQueueCursor, encodeQueueCursor } from './cursor';
@@ -55,13 +54,10 @@ export class QueueService {
 
   async list(caller: Caller, query: QueueQuery): Promise<QueuePage> {
     const me = userIdOf(caller);
-    const params: unknown[] = [];
-    const tenancySql = addClinicFilter(caller.principal, 'c.id', params);
     const statuses = query.status ?? [...OPEN_STATUSES];
     // One extra row tells whether there is a next page.
     const rows = await this.repo.page(this.reads, {
-      tenancySql,
-      params,
+      principal: caller.principal,
       statuses,
       limit: query.limit + 1,
       ...(query.clinic !== undefined ? { clinic: query.clinic } : {}),
