@@ -4,16 +4,6 @@ import { AppError, PermanentError, type Logger } from '@yunying/core';
 import type { ImageAnalysis } from '../triage/analyse';
 import type { AnalyseRequest, ThreadData, ThreadMessage } from './protocol';
 
-/**
- * Young generation of each analysis thread, in MB (V8 makes it two semi-spaces and a large-object space
- * of a third each: 64 MB semi-spaces). A frame's analysis allocates a few MB of short-lived arrays, and
- * with the default (48 MB, 16 MB semi-spaces) enough of them were alive at each scavenge to be promoted
- * that the old space, sized just above the thread's ~15 MB live heap, was mark-compacted every nine
- * frames: 44 full collections over the 401 DDTI frames in bench:model, 1 with this young generation
- * (docs/model-card.md, Runtime). The space is reserved, and committed only as the thread fills it.
- */
-export const ANALYSIS_YOUNG_GENERATION_MB = 192;
-
 interface Task {
   request: AnalyseRequest;
   resolve: (analysis: ImageAnalysis) => void;
@@ -60,10 +50,7 @@ export class AnalysisPool {
 
   private spawn(): Promise<void> {
     const data: ThreadData = { modelDir: this.options.modelDir };
-    const worker = new Worker(this.options.threadFile ?? path.join(__dirname, 'analysis.thread.js'), {
-      workerData: data,
-      resourceLimits: { maxYoungGenerationSizeMb: ANALYSIS_YOUNG_GENERATION_MB },
-    });
+    const worker = new Worker(this.options.threadFile ?? path.join(__dirname, 'analysis.thread.js'), { workerData: data });
     const slot: Slot = { worker, busy: null };
     return new Promise((resolve, reject) => {
       let ready = false;
