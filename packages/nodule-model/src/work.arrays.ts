@@ -14,6 +14,8 @@
 export type Int32Slot = 'distanceToMask' | 'distanceToOutside' | 'gradientRows';
 export type Float64Slot = 'gradientBlur' | 'resizeRows';
 
+type WorkArray = Int32Array | Float64Array;
+
 const int32 = new Map<Int32Slot, Int32Array>();
 const float64 = new Map<Float64Slot, Float64Array>();
 
@@ -22,20 +24,19 @@ function capacity(length: number): number {
   return Math.max(1024, 2 ** Math.ceil(Math.log2(Math.max(1, length))));
 }
 
-export function workInt32(slot: Int32Slot, length: number): Int32Array {
-  let array = int32.get(slot);
+function take<S, A extends WorkArray>(slots: Map<S, A>, slot: S, length: number, allocate: (capacity: number) => A): A {
+  let array = slots.get(slot);
   if (array === undefined || array.length < length) {
-    array = new Int32Array(capacity(length));
-    int32.set(slot, array);
+    array = allocate(capacity(length));
+    slots.set(slot, array);
   }
-  return array.subarray(0, length);
+  return array.subarray(0, length) as A;
+}
+
+export function workInt32(slot: Int32Slot, length: number): Int32Array {
+  return take(int32, slot, length, (n) => new Int32Array(n));
 }
 
 export function workFloat64(slot: Float64Slot, length: number): Float64Array {
-  let array = float64.get(slot);
-  if (array === undefined || array.length < length) {
-    array = new Float64Array(capacity(length));
-    float64.set(slot, array);
-  }
-  return array.subarray(0, length);
+  return take(float64, slot, length, (n) => new Float64Array(n));
 }
