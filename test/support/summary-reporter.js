@@ -9,6 +9,12 @@ function skipsFail() {
   return ci === 'true' || ci === '1';
 }
 
+/** A test file's wall time in whole seconds (0 when jest did not time it, e.g. it failed to load). */
+function seconds(result) {
+  const stats = result.perfStats;
+  return stats && stats.end > stats.start ? Math.round((stats.end - stats.start) / 1000) : 0;
+}
+
 class SummaryReporter {
   constructor() {
     this.error = undefined;
@@ -36,7 +42,14 @@ class SummaryReporter {
     for (const r of results.testResults) {
       const name = r.testFilePath.replace(process.cwd() + '/', '');
       const status = r.failureMessage ? 'FAIL' : r.numPassingTests === 0 && r.numPendingTests > 0 ? 'SKIP' : 'ok  ';
-      lines.push(`  ${status} ${name} (${r.numPassingTests} passed, ${r.numFailingTests} failed, ${r.numPendingTests} skipped)`);
+      lines.push(`  ${status} ${name} (${r.numPassingTests} passed, ${r.numFailingTests} failed, ${r.numPendingTests} skipped, ${seconds(r)} s)`);
+    }
+    // Where the suite's time goes: npm test must stay well under CI's budget, and the slowest files are
+    // where to look first (wall time of each file in its worker, so they overlap across workers).
+    const slowest = [...results.testResults].sort((a, b) => seconds(b) - seconds(a)).slice(0, 10);
+    if (slowest.length > 0) {
+      lines.push(`  Slowest files (jest wall time ${Math.round((Date.now() - results.startTime) / 1000)} s in all):`);
+      for (const r of slowest) lines.push(`    ${seconds(r)} s  ${r.testFilePath.replace(process.cwd() + '/', '')}`);
     }
     if (reasons.size > 0) {
       lines.push('  Skipped, and why:');

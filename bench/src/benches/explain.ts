@@ -50,6 +50,11 @@ export interface ExplainResult {
   launcherKernelSeconds: number;
   /** Of launcherCpuSeconds: the main (JavaScript) thread, user + system. */
   mainThreadCpuSeconds: number;
+  /**
+   * Minor page faults of the launcher, all threads: each first touch of a fresh page (a large Buffer is
+   * mapped afresh by the allocator and zeroed by the kernel page by page), part of the kernel time above.
+   */
+  launcherMinorFaults: number;
   fsyncCalls: number | null;
   walSyncs: number;
   commits: number;
@@ -65,13 +70,15 @@ export interface ExplainResult {
 interface CpuTimes {
   user: number;
   system: number;
+  minorFaults: number;
 }
 
-/** utime and stime of /proc/<pid>/stat (all threads) or /proc/<pid>/task/<tid>/stat (one thread), in seconds. */
+/** utime, stime and minflt of /proc/<pid>/stat (all threads) or /proc/<pid>/task/<tid>/stat (one thread); times in seconds. */
 function cpuTimes(statFile: string): CpuTimes {
   const stat = fs.readFileSync(statFile, 'utf8');
+  // proc(5): fields counted from 1; after "pid (comm) " the first is field 3 (state).
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100, minorFaults: Number(fields[7]) };
 }
 
 /** The process (all threads) and its main thread, whose thread id is the process id. */
@@ -152,6 +159,7 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: 
     const launcherCpuSeconds = cpu1.all.user + cpu1.all.system - (cpu0.all.user + cpu0.all.system);
     const launcherKernelSeconds = cpu1.all.system - cpu0.all.system;
     const mainThreadCpuSeconds = cpu1.main.user + cpu1.main.system - (cpu0.main.user + cpu0.main.system);
+    const launcherMinorFaults = cpu1.all.minorFaults - cpu0.all.minorFaults;
     // pg_stat counters are flushed by backends at transaction end, at most once a second.
     await sleep(1100);
     const after = await counters();
@@ -163,7 +171,7 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: 
       fsyncCalls = 0;
       for (const m of straceOut.matchAll(/^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(fsync|fdatasync)\s*$/gm)) fsyncCalls += Number(m[1]);
     }
-    return { channel, clients, instances: corpus.instances, failed, wallSeconds, launcherCpuSeconds, launcherKernelSeconds, mainThreadCpuSeconds, fsyncCalls, walSyncs: after.wal - before.wal, commits: after.commits - before.commits, statements: statementsTracked ? after.statements - before.statements : null, instanceTransactions: written.rows[0]?.n ?? 0 };
+    return { channel, clients, instances: corpus.instances, failed, wallSeconds, launcherCpuSeconds, launcherKernelSeconds, mainThreadCpuSeconds, launcherMinorFaults, fsyncCalls, walSyncs: after.wal - before.wal, commits: after.commits - before.commits, statements: statementsTracked ? after.statements - before.statements : null, instanceTransactions: written.rows[0]?.n ?? 0 };
   } finally {
     await y.stop();
   }
@@ -179,6 +187,7 @@ export function explainTable(r: ExplainResult): Table {
       ['launcher CPU time, all threads (ms)', r.launcherCpuSeconds * 1000, (r.launcherCpuSeconds * 1000) / r.instances],
       ['  of it in the kernel (ms)', r.launcherKernelSeconds * 1000, (r.launcherKernelSeconds * 1000) / r.instances],
       ['  of it on the main thread (ms)', r.mainThreadCpuSeconds * 1000, (r.mainThreadCpuSeconds * 1000) / r.instances],
+      ['minor page faults of the launcher, all threads', r.launcherMinorFaults, per(r.launcherMinorFaults)],
       ['fsync + fdatasync calls by the launcher', r.fsyncCalls, per(r.fsyncCalls)],
       ['PostgreSQL WAL syncs', r.walSyncs, per(r.walSyncs)],
       ['PostgreSQL committed transactions', r.commits, per(r.commits)],

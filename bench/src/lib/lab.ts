@@ -123,7 +123,10 @@ export class Lab {
     };
     // BENCH_NODE_OPTIONS reaches the Yunying processes only (e.g. --require of a profiler preload; Node refuses --cpu-prof there).
     const nodeOptions = process.env.BENCH_NODE_OPTIONS;
-    const childEnv = { PATH: process.env.PATH ?? '', ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}), ...env };
+    // BENCH_LAUNCHER_ENV: space-separated NAME=value pairs for the Yunying processes only (e.g. GLIBC_TUNABLES,
+    // which the C library reads once at process start, so no setting inside the process can stand in for it).
+    const launcherEnv = Object.fromEntries((process.env.BENCH_LAUNCHER_ENV ?? '').split(' ').filter((pair) => pair.includes('=')).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+    const childEnv = { PATH: process.env.PATH ?? '', ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}), ...launcherEnv, ...env };
     const pool = createPool({ url: this.postgresUrl, schema, poolSize: 4 });
     let radiologist: { username: string; password: string } | null;
     let clinicKeys: string[];
