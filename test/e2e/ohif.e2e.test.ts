@@ -48,7 +48,9 @@ describeUnless(ohifMissing(), 'OHIF against Yunying (own origin, OIDC)', () => {
 
   beforeAll(async () => {
     world = await startOhifWorld({
-      env: { ACCESS_TOKEN_TTL_SECONDS: String(ACCESS_TOKEN_TTL_SECONDS) },
+      // The shortest token life, and little clock skew allowed on it (one machine's clock): the expiry test
+      // waits for a token to be refused, ACCESS_TOKEN_TTL_SECONDS + OIDC_CLOCK_TOLERANCE_SECONDS after sign-in.
+      env: { ACCESS_TOKEN_TTL_SECONDS: String(ACCESS_TOKEN_TTL_SECONDS), OIDC_CLOCK_TOLERANCE_SECONDS: '2' },
       oidc: { accessTokenExpiringNotificationTimeInSeconds: 10 },
     });
     viewerUrl = world.viewerUrl;

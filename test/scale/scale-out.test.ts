@@ -47,8 +47,9 @@ describeUnless(scaleOutUnavailable(), 'scale-out: two processes per role behind 
   const study = makeStudy(24, { rows: 256, columns: 256, patientId: 'PID-SCALE' });
 
   beforeAll(async () => {
-    // The lag guard is read-replica.test.ts's subject; here the standby is either up or down.
-    scale = await startScaleOut({ env: { CATALOG_READ_MAX_LAG_SECONDS: '600' } });
+    // The lag guard is read-replica.test.ts's subject; here the standby is either up or down. A 10 s job lock
+    // (QUEUE_LOCK_SECONDS; bull's default is 30 s): the inference kill below is taken over within ~20 s.
+    scale = await startScaleOut({ env: { CATALOG_READ_MAX_LAG_SECONDS: '600', QUEUE_LOCK_SECONDS: '10' } });
     ({ system, base, work } = scale);
   }, 240_000);
 
@@ -220,7 +221,8 @@ describeUnless(scaleOutUnavailable(), 'scale-out: two processes per role behind 
       killed.process.child.kill('SIGKILL');
       // Mid-job: nothing was stored for the study when it died.
       expect(await results(system.pool, studyUid)).toHaveLength(0);
-      // bull notices the dead worker's job once its lock expires (30 s) and the other process takes it.
+      // bull notices the dead worker's job once its lock lapses (QUEUE_LOCK_SECONDS, 10 s here) and the other
+      // process's stalled-job check (as often) takes it up.
       const result = await waitFor('the result', async () => (await results(system.pool, studyUid))[0], 180_000, 500);
       expect(result.status).toBe('triaged');
       expect(result.instance_count).toBe(files.length);

@@ -69,6 +69,7 @@ describe('loadConfig', () => {
       issuer: 'https://pacs.example/oidc',
       audience: 'yunying',
       usernameClaim: 'preferred_username',
+      clockToleranceSeconds: 30,
       secondFactor: { amr: ['otp', 'mfa', 'hwk', 'swk'], acr: [] },
       embedded: { keysFile: '/srv/yunying/.data/secrets/oidc-provider.jwks.json', generateKeys: true, clients: [{ client_id: 'ohif', redirect_uris: ['https://ohif.example/callback'] }] },
     });
@@ -102,6 +103,13 @@ describe('loadConfig', () => {
     );
     const tls = loadConfig({ AUTH_TOKEN_SECRET: secret, DIMSE_TLS_PORT: '2762', DIMSE_TLS_CERT_FILE: 'tls/a.crt', DIMSE_TLS_KEY_FILE: '/k/a.key', DIMSE_TLS_CA_FILE: 'tls/ca.crt' }, '/srv');
     expect(tls.dimse.tls).toEqual({ port: 2762, certFile: '/srv/tls/a.crt', keyFile: '/k/a.key', caFile: '/srv/tls/ca.crt' });
+  });
+
+  it('takes the job lock in seconds (QUEUE_LOCK_SECONDS: bull\'s 30 by default, 5 to 600)', () => {
+    expect(loadConfig({ AUTH_TOKEN_SECRET: secret }).redis.lockSeconds).toBe(30);
+    expect(loadConfig({ AUTH_TOKEN_SECRET: secret, QUEUE_LOCK_SECONDS: '5' }).redis.lockSeconds).toBe(5);
+    expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, QUEUE_LOCK_SECONDS: '2' })).toThrow(/QUEUE_LOCK_SECONDS/);
+    expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, QUEUE_LOCK_SECONDS: '5.5' })).toThrow(/QUEUE_LOCK_SECONDS/);
   });
 
   it('accepts a plain or {hash-tagged} queue prefix and refuses a broken tag', () => {

@@ -45,7 +45,8 @@ export interface Config {
     /** A streaming replica for reads where staleness is harmless (CATALOG_READ_URL); null: the primary only. */
     readReplica: { url: string; maxLagSeconds: number } | null;
   };
-  redis: { url: string; queuePrefix: string };
+  /** lockSeconds: a job's lock and the stalled-job check interval (QUEUE_LOCK_SECONDS). */
+  redis: { url: string; queuePrefix: string; lockSeconds: number };
   http: {
     host: string;
     ports: Record<ServiceRole, number>;
@@ -107,6 +108,8 @@ export interface Config {
       issuer: string;
       audience: string;
       usernameClaim: string;
+      /** Seconds of clock skew allowed on `exp` / `nbf` (OIDC_CLOCK_TOLERANCE_SECONDS). */
+      clockToleranceSeconds: number;
       /**
        * What an external issuer's token must show for a role in secondFactorRoles: one of `amr` (RFC 8176
        * method references) or `acr` equal to one of `acr`. Not applied to the embedded provider, whose
@@ -224,7 +227,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       migrate: e.DATABASE_MIGRATE,
       readReplica: e.CATALOG_READ_URL === undefined ? null : { url: e.CATALOG_READ_URL, maxLagSeconds: e.CATALOG_READ_MAX_LAG_SECONDS },
     },
-    redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
+    redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX, lockSeconds: e.QUEUE_LOCK_SECONDS },
     http: {
       host: e.HTTP_HOST,
       ports: { ingest: e.INGEST_PORT, viewer: e.VIEWER_PORT, inference: e.INFERENCE_PORT, keeper: e.KEEPER_PORT },
@@ -285,12 +288,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       secondFactorRoles: (e.AUTH_SECOND_FACTOR ?? (e.NODE_ENV === 'production' ? 'privileged' : 'optional')) === 'privileged' ? ['radiologist', 'auditor', 'admin'] : [],
       oidc:
         e.OIDC_ISSUER !== undefined
-          ? { issuer: e.OIDC_ISSUER, audience: e.OIDC_AUDIENCE, usernameClaim: e.OIDC_USERNAME_CLAIM, secondFactor: oidcSecondFactor, embedded: null }
+          ? { issuer: e.OIDC_ISSUER, audience: e.OIDC_AUDIENCE, usernameClaim: e.OIDC_USERNAME_CLAIM, clockToleranceSeconds: e.OIDC_CLOCK_TOLERANCE_SECONDS, secondFactor: oidcSecondFactor, embedded: null }
           : (e.OIDC_PROVIDER ?? (e.NODE_ENV === 'production' ? 'off' : 'embedded')) === 'embedded'
             ? {
                 issuer: `${publicViewerUrl}/oidc`,
                 audience: e.OIDC_AUDIENCE,
                 usernameClaim: e.OIDC_USERNAME_CLAIM,
+                clockToleranceSeconds: e.OIDC_CLOCK_TOLERANCE_SECONDS,
                 secondFactor: oidcSecondFactor,
                 embedded: {
                   keysFile: path.resolve(cwd, e.OIDC_PROVIDER_KEYS_FILE ?? path.join(dataDir, 'secrets', 'oidc-provider.jwks.json')),

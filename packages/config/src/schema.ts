@@ -73,6 +73,15 @@ export const envSchema = z
       .regex(/^(?:[A-Za-z0-9_-]{1,32}|\{[A-Za-z0-9_-]{1,32}\})$/, 'letters, digits, _ or -, optionally in one {hash tag}')
       .default('{yunying}')
       .describe('Key prefix of every bull queue in Redis; in braces (a hash tag) it keeps each queue in one Redis Cluster slot.'),
+    QUEUE_LOCK_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(5)
+      .max(600)
+      .default(30)
+      .describe(
+        'How long a worker holds a job’s lock without renewing it (renewed every half of it while the job runs), and how often workers look for jobs whose lock lapsed. A job whose process died is taken up by another process within about twice this. Lower: faster failover; a worker whose event loop stalls longer than this may see its job taken up again (each result is stored once).',
+      ),
 
     INGEST_PORT: port.default(8041).describe('HTTP port of the ingest service (STOW-RS).'),
     VIEWER_PORT: port.default(8042).describe('HTTP port of the viewer service (QIDO/WADO, reading queue, web app).'),
@@ -270,6 +279,15 @@ export const envSchema = z
       .optional()
       .describe('OpenID Connect issuer whose access tokens are accepted beside Yunying’s own (discovery + JWKS); unset: none.'),
     OIDC_AUDIENCE: z.string().min(1).default('yunying').describe('Audience (`aud`) an OIDC access token must carry to be accepted.'),
+    OIDC_CLOCK_TOLERANCE_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(300)
+      .default(30)
+      .describe(
+        'Clock skew allowed between the OIDC issuer and Yunying when checking an access token’s `exp` and `nbf`: a token is refused this long after it expired. Lower it where the clocks are synchronised (NTP) to end an expired token sooner.',
+      ),
     OIDC_USERNAME_CLAIM: z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/)

@@ -12,6 +12,12 @@ export const DEFAULT_JOB_OPTIONS = { attempts: 5, backoff: { type: 'exponential'
 export interface QueueSettings {
   redisUrl: string;
   prefix: string;
+  /**
+   * A job's lock (bull's lockDuration, renewed at half of it while the job runs) and how often workers look
+   * for jobs whose lock lapsed (stalledInterval): a job whose process died is taken up again within about
+   * twice this. Default 30 s, bull's own.
+   */
+  lockSeconds?: number;
 }
 
 /** Typed producer for one queue of the catalogue. */
@@ -22,8 +28,10 @@ export class TypedQueue<Q extends QueueName> {
     readonly name: Q,
     settings: QueueSettings,
   ) {
+    const lockMs = (settings.lockSeconds ?? 30) * 1000;
     this.bull = new Queue<object>(name, settings.redisUrl, {
       prefix: settings.prefix,
+      settings: { lockDuration: lockMs, stalledInterval: lockMs },
       defaultJobOptions: { removeOnComplete: 1000, removeOnFail: 5000 },
     });
     // Connection errors surface through readiness and job failures; an unhandled 'error' event would crash.

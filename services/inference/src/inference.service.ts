@@ -34,7 +34,7 @@ export async function startInferenceService(ctx: ServiceContext): Promise<Starte
   const pipeline = createIngestPipeline(config, { pool: ctx.pool, store, logger, metrics: ctx.metrics });
 
   const metrics = triageMetrics(ctx.metrics);
-  const queueSettings = { redisUrl: config.redis.url, prefix: config.redis.queuePrefix };
+  const queueSettings = { redisUrl: config.redis.url, prefix: config.redis.queuePrefix, lockSeconds: config.redis.lockSeconds };
   const studyQueue = new TypedQueue('study', queueSettings);
   const triageQueue = new TypedQueue('triage', queueSettings);
   // Closing a queue waits for its active jobs, so workers finish the study they hold on SIGTERM.

@@ -18,7 +18,7 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
 
   const store = await createReplicatedStore(config, logger, { pool: ctx.pool });
 
-  const studyQueue = new TypedQueue('study', { redisUrl: config.redis.url, prefix: config.redis.queuePrefix });
+  const studyQueue = new TypedQueue('study', { redisUrl: config.redis.url, prefix: config.redis.queuePrefix, lockSeconds: config.redis.lockSeconds });
   ctx.lifecycle.add({ name: 'ingest queues', close: () => studyQueue.close() });
   const relay = new OutboxRelay(ctx.pool, { study: studyQueue }, {
     intervalMs: 5000,

@@ -110,7 +110,7 @@ export function withOidc(inner: Authenticator & OidcUsers, config: Config): Auth
   if (oidc === null) return inner;
   const external = oidc.embedded === null && config.auth.secondFactorRoles.length > 0;
   return new OidcAuthenticator(inner, {
-    verifier: new OidcVerifier({ issuer: oidc.issuer, audience: oidc.audience }),
+    verifier: new OidcVerifier({ issuer: oidc.issuer, audience: oidc.audience, clockToleranceSeconds: oidc.clockToleranceSeconds }),
     users: inner,
     usernameClaim: oidc.usernameClaim,
     requireSession: oidc.embedded !== null,

@@ -110,6 +110,17 @@ describe('OidcAuthenticator', () => {
     await expect(a.authenticateAccessToken(await token({ preferred_username: 'rita' }, { key: stranger.privateKey }))).rejects.toMatchObject({ code: 'unauthenticated' });
   });
 
+  it('allows the configured clock skew past expiry and no more (OIDC_CLOCK_TOLERANCE_SECONDS, default 30 s)', async () => {
+    const secret = 'oidc-test-secret-oidc-test-secret-0123456789';
+    const expiredAgo = async (seconds: number): Promise<string> => token({ preferred_username: 'rita' }, { exp: Math.floor(Date.now() / 1000) - seconds });
+    const lenient = withOidc(auth, loadConfig({ AUTH_TOKEN_SECRET: secret, OIDC_ISSUER: issuer }));
+    const strict = withOidc(auth, loadConfig({ AUTH_TOKEN_SECRET: secret, OIDC_ISSUER: issuer, OIDC_CLOCK_TOLERANCE_SECONDS: '5' }));
+    await expect(lenient.authenticateAccessToken(await expiredAgo(15))).resolves.toMatchObject({ username: 'rita' });
+    await expect(lenient.authenticateAccessToken(await expiredAgo(45))).rejects.toMatchObject({ code: 'unauthenticated', message: 'Access token expired' });
+    await expect(strict.authenticateAccessToken(await expiredAgo(15))).rejects.toMatchObject({ code: 'unauthenticated', message: 'Access token expired' });
+    await expect(strict.authenticateAccessToken(await expiredAgo(1))).resolves.toMatchObject({ username: 'rita' });
+  });
+
   it('refuses an HS256 token that claims the issuer (no symmetric algorithms)', async () => {
     const forged = await new SignJWT({ preferred_username: 'rita' })
       .setProtectedHeader({ alg: 'HS256', kid })

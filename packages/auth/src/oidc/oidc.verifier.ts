@@ -16,6 +16,8 @@ export interface OidcVerifierOptions {
   audience: string;
   /** Least time between two JWKS fetches triggered by unknown key ids (default 30 s, jose's). */
   keyRefetchCooldownMs?: number;
+  /** Clock skew allowed on `exp` and `nbf`, in seconds (OIDC_CLOCK_TOLERANCE_SECONDS); default 30. */
+  clockToleranceSeconds?: number;
   /** For tests: the clock. */
   now?: () => Date;
 }
@@ -84,7 +86,7 @@ export class OidcVerifier {
         issuer: this.options.issuer,
         audience: this.options.audience,
         algorithms: ASYMMETRIC,
-        clockTolerance: 30,
+        clockTolerance: this.options.clockToleranceSeconds ?? 30,
         ...(this.options.now ? { currentDate: this.options.now() } : {}),
       });
       return payload;
