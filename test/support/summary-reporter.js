@@ -15,6 +15,11 @@ function seconds(result) {
   return stats && stats.end > stats.start ? Math.round((stats.end - stats.start) / 1000) : 0;
 }
 
+/** A test file's path from the repository root. */
+function fileName(result) {
+  return result.testFilePath.replace(process.cwd() + '/', '');
+}
+
 class SummaryReporter {
   constructor() {
     this.error = undefined;
@@ -40,7 +45,7 @@ class SummaryReporter {
     }
     const lines = ['', '── Yunying test summary ──'];
     for (const r of results.testResults) {
-      const name = r.testFilePath.replace(process.cwd() + '/', '');
+      const name = fileName(r);
       const status = r.failureMessage ? 'FAIL' : r.numPassingTests === 0 && r.numPendingTests > 0 ? 'SKIP' : 'ok  ';
       lines.push(`  ${status} ${name} (${r.numPassingTests} passed, ${r.numFailingTests} failed, ${r.numPendingTests} skipped, ${seconds(r)} s)`);
     }
@@ -49,7 +54,7 @@ class SummaryReporter {
     const slowest = [...results.testResults].sort((a, b) => seconds(b) - seconds(a)).slice(0, 10);
     if (slowest.length > 0) {
       lines.push(`  Slowest files (jest wall time ${Math.round((Date.now() - results.startTime) / 1000)} s in all):`);
-      for (const r of slowest) lines.push(`    ${seconds(r)} s  ${r.testFilePath.replace(process.cwd() + '/', '')}`);
+      for (const r of slowest) lines.push(`    ${seconds(r)} s  ${fileName(r)}`);
     }
     if (reasons.size > 0) {
       lines.push('  Skipped, and why:');

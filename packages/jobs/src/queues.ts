@@ -20,6 +20,11 @@ export interface QueueSettings {
   lockSeconds?: number;
 }
 
+/** The queue settings of a process, from its configuration's `redis` section (every role builds its queues from it). */
+export function queueSettingsOf(redis: { url: string; queuePrefix: string; lockSeconds: number }): QueueSettings {
+  return { redisUrl: redis.url, prefix: redis.queuePrefix, lockSeconds: redis.lockSeconds };
+}
+
 /** Typed producer for one queue of the catalogue. */
 export class TypedQueue<Q extends QueueName> {
   readonly bull: BullQueue<object>;

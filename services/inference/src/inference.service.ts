@@ -1,6 +1,6 @@
 import { createIngestPipeline, createReplicatedStore } from '@yunying/archive';
 import { pingDatabase } from '@yunying/catalog';
-import { TypedQueue, pingQueueRedis, startCatalogueWorkers } from '@yunying/jobs';
+import { TypedQueue, pingQueueRedis, queueSettingsOf, startCatalogueWorkers } from '@yunying/jobs';
 import { createServiceApp, listen, type ServiceContext, type StartedService, httpSecurityFromConfig } from '@yunying/http';
 import { loadActiveModel } from '@yunying/nodule-model';
 import { AiObjectsWriter } from './objects/ai-objects.writer';
@@ -34,7 +34,7 @@ export async function startInferenceService(ctx: ServiceContext): Promise<Starte
   const pipeline = createIngestPipeline(config, { pool: ctx.pool, store, logger, metrics: ctx.metrics });
 
   const metrics = triageMetrics(ctx.metrics);
-  const queueSettings = { redisUrl: config.redis.url, prefix: config.redis.queuePrefix, lockSeconds: config.redis.lockSeconds };
+  const queueSettings = queueSettingsOf(config.redis);
   const studyQueue = new TypedQueue('study', queueSettings);
   const triageQueue = new TypedQueue('triage', queueSettings);
   // Closing a queue waits for its active jobs, so workers finish the study they hold on SIGTERM.

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { pingDatabase } from '@yunying/catalog';
 import { describeError } from '@yunying/core';
 import { AuthService, withOidc } from '@yunying/auth';
-import { OutboxRelay, TypedQueue, pingQueueRedis } from '@yunying/jobs';
+import { OutboxRelay, TypedQueue, pingQueueRedis, queueSettingsOf } from '@yunying/jobs';
 import { createServiceApp, listen, UploadBudget, type ServiceContext, type StartedService, httpSecurityFromConfig } from '@yunying/http';
 import { createDerivedObjectStore, createIngestPipeline, createReplicatedStore } from '@yunying/archive';
 import { stowRoutes } from './stow/stow.route';
@@ -18,7 +18,7 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
 
   const store = await createReplicatedStore(config, logger, { pool: ctx.pool });
 
-  const studyQueue = new TypedQueue('study', { redisUrl: config.redis.url, prefix: config.redis.queuePrefix, lockSeconds: config.redis.lockSeconds });
+  const studyQueue = new TypedQueue('study', queueSettingsOf(config.redis));
   ctx.lifecycle.add({ name: 'ingest queues', close: () => studyQueue.close() });
   const relay = new OutboxRelay(ctx.pool, { study: studyQueue }, {
     intervalMs: 5000,
