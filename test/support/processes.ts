@@ -6,26 +6,33 @@ import path from 'node:path';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 
-/** A TCP port that was free a moment ago on loopback. */
+/** Ports below Linux's ephemeral range (32768-60999), split between jest workers. */
+const PORT_BASE = 20_000;
+const PORT_SPAN = 12_000;
+const PORT_SLICES = 8;
+/** Ports this process has handed out: never twice, even after the service on one stopped (tests restart services on their port). */
+const handedOut = new Set<number>();
+
 /**
- * A free TCP port on 127.0.0.1, chosen below Linux's ephemeral range (32768-60999). A port from that
- * range (what listen(0) hands out) can be taken between tests by any outgoing connection's local end,
- * and tests that restart a service on the same port (kill -9 rounds) then fail with EADDRINUSE.
+ * A free TCP port on 127.0.0.1, chosen below Linux's ephemeral range. A port from that range (what
+ * listen(0) hands out) can be taken between tests by any outgoing connection's local end, and tests that
+ * restart a service on the same port (kill -9 rounds) then fail with EADDRINUSE. The port is only checked,
+ * not held, until the service binds it, so two picks must never meet: each jest worker picks from its own
+ * slice of the range, and a process never hands out one port twice (a scale-out test picks twenty before
+ * its launchers bind any, and with one random range for all two picks met: EADDRINUSE at a launcher's start).
  */
 export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
+  const worker = Math.max(1, Number(process.env.JEST_WORKER_ID ?? '1') || 1);
+  const size = Math.floor(PORT_SPAN / PORT_SLICES);
+  const start = PORT_BASE + ((worker - 1) % PORT_SLICES) * size;
+  const offset = Math.floor(Math.random() * size);
+  for (let i = 0; i < size; i++) {
+    const port = start + ((offset + i) % size);
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
     if (await bindable(port)) return port;
   }
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+  throw new Error(`no free port left in ${String(start)}-${String(start + size - 1)} for jest worker ${String(worker)}`);
 }
 
 function bindable(port: number): Promise<boolean> {
