@@ -71,7 +71,8 @@ async function orthancHttp(lab: Lab, corpus: Corpus, concurrency: number, channe
       if (channel === 'STOW-RS') {
         const { body, contentType } = stowBody(files);
         const res = await client.request('POST', `${o.url}/dicom-web/studies`, { 'content-type': contentType, accept: 'application/dicom+json' }, body);
-        return res.status === 200 ? 0 : files.length;
+        // Counted as for Yunying: from the status and the body's Failed / Referenced SOP sequences, not the status alone.
+        return stowFailures(res.status, res.body, files.length);
       }
       let bad = 0;
       for (const file of files) {
