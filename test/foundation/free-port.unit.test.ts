@@ -1,12 +1,10 @@
 import net from 'node:net';
-import { freePort } from '../support/processes';
+import { freePort, portSlice } from '../support/processes';
 
 // Tests pick a port, then start a service that binds it seconds later; nothing holds the port in between.
 // Two picks that meet (within one test, or across jest workers) fail a launcher with EADDRINUSE.
 describe('freePort', () => {
-  const worker = Number(process.env.JEST_WORKER_ID ?? '1');
-  const sliceSize = Math.floor(12_000 / 8);
-  const sliceStart = 20_000 + ((worker - 1) % 8) * sliceSize;
+  const { start: sliceStart, size: sliceSize } = portSlice();
 
   function listenOn(port: number): Promise<net.Server> {
     const server = net.createServer();

@@ -13,6 +13,13 @@ const PORT_SLICES = 8;
 /** Ports this process has handed out: never twice, even after the service on one stopped (tests restart services on their port). */
 const handedOut = new Set<number>();
 
+/** The ports this jest worker picks from (outside jest: the first slice). */
+export function portSlice(): { worker: number; start: number; size: number } {
+  const worker = Math.max(1, Number(process.env.JEST_WORKER_ID ?? '1') || 1);
+  const size = Math.floor(PORT_SPAN / PORT_SLICES);
+  return { worker, start: PORT_BASE + ((worker - 1) % PORT_SLICES) * size, size };
+}
+
 /**
  * A free TCP port on 127.0.0.1, chosen below Linux's ephemeral range. A port from that range (what
  * listen(0) hands out) can be taken between tests by any outgoing connection's local end, and tests that
@@ -22,9 +29,7 @@ const handedOut = new Set<number>();
  * its launchers bind any, and with one random range for all two picks met: EADDRINUSE at a launcher's start).
  */
 export async function freePort(): Promise<number> {
-  const worker = Math.max(1, Number(process.env.JEST_WORKER_ID ?? '1') || 1);
-  const size = Math.floor(PORT_SPAN / PORT_SLICES);
-  const start = PORT_BASE + ((worker - 1) % PORT_SLICES) * size;
+  const { worker, start, size } = portSlice();
   const offset = Math.floor(Math.random() * size);
   for (let i = 0; i < size; i++) {
     const port = start + ((offset + i) % size);
