@@ -5,6 +5,7 @@ import { createLogger } from '@yunying/core';
 import { makeInstance, newUid } from '@yunying/dicom/testing';
 import { ReplicatedStore } from '@yunying/storage';
 import { tempFsTargets, type TempFsTargets } from '@yunying/storage/testing';
+import { backendPid, backendsBlockedBy } from '../../../test/support/pg-locks';
 import { waitFor } from '../../../test/support/wait';
 import { IngestPipeline, type CommittedInstance, type InstanceOutcome, type Sender } from './ingest.pipeline';
 import type { BatchLimits } from './ingest.batch';
@@ -42,13 +43,9 @@ describe('IngestPipeline: group commit across associations (real PostgreSQL, fs 
     const holder: PoolClient = await catalog.pool.connect();
     try {
       await holder.query('SELECT pg_advisory_lock(7007, hashtext(current_schema()))');
+      const holderPid = await backendPid(holder);
       const held = pipeline.ingest(makeInstance({ studyInstanceUid: newUid(), sopInstanceUid: newUid() }), association(clinicA, 'BUSY'));
-      await waitFor(
-        'a transaction to wait for the audit lock',
-        async () =>
-          (await holder.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND pid <> pg_backend_pid() AND datname = current_database() AND query LIKE '%pg_advisory_xact_lock%'")).rowCount === 1 ? true : null,
-        30_000,
-      );
+      await waitFor('a transaction to wait for the audit lock', async () => (await backendsBlockedBy(holder, holderPid)).length === 1, 30_000);
       const result = await during();
       await holder.query('SELECT pg_advisory_unlock_all()');
       return { held: await held, result };
@@ -170,16 +167,11 @@ describe('IngestPipeline: group commit across associations (real PostgreSQL, fs 
     const two = pipeline.openBatch(association(clinicA, 'US2'), undefined, associationBatch);
     const sopUids = [newUid(), newUid()];
     const rowHolder: PoolClient = await catalog.pool.connect();
+    const rowHolderPid = await backendPid(rowHolder);
     const waitingAtStudyRow = async (not: number): Promise<number> =>
       waitFor(
         'a transaction to wait for the study row',
-        async () =>
-          (
-            await catalog.pool.query<{ pid: number }>(
-              "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database() AND query LIKE '%INSERT INTO studies%' AND pid <> $1",
-              [not],
-            )
-          ).rows[0]?.pid ?? null,
+        async () => (await backendsBlockedBy(catalog.pool, rowHolderPid, '%INSERT INTO studies%')).find((pid) => pid !== not) ?? null,
         30_000,
       );
     let outcomes: InstanceOutcome[];

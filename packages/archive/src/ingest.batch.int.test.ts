@@ -7,6 +7,7 @@ import { makeInstance, newUid } from '@yunying/dicom/testing';
 import { relayOutbox, TypedQueue } from '@yunying/jobs';
 import { ReplicatedStore } from '@yunying/storage';
 import { tempFsTargets, type TempFsTargets } from '@yunying/storage/testing';
+import { backendPid, backendsBlockedBy } from '../../../test/support/pg-locks';
 import { waitFor } from '../../../test/support/wait';
 import { IngestPipeline, type CommittedInstance, type InstanceOutcome, type Sender } from './ingest.pipeline';
 import type { BatchLimits } from './ingest.batch';
@@ -175,15 +176,11 @@ describe('IngestBatch: one catalog transaction per request (real PostgreSQL, Red
     let second: InstanceOutcome[];
     try {
       await holder.query('SELECT pg_advisory_lock(7007, hashtext(current_schema()))');
+      const holderPid = await backendPid(holder);
       const rest = [batch.add(files[2]!), batch.add(files[3]!)];
       const pid = await waitFor(
         'the second batch to wait for the audit lock inside its transaction',
-        async () =>
-          (
-            await holder.query<{ pid: number }>(
-              "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND pid <> pg_backend_pid() AND datname = current_database() AND query LIKE '%pg_advisory_xact_lock%'",
-            )
-          ).rows[0]?.pid ?? null,
+        async () => (await backendsBlockedBy(holder, holderPid))[0] ?? null,
         30_000,
       );
       await holder.query('SELECT pg_terminate_backend($1)', [pid]);
@@ -235,13 +232,9 @@ describe('IngestBatch: one catalog transaction per request (real PostgreSQL, Red
     let outcomes: InstanceOutcome[];
     try {
       await holder.query('SELECT pg_advisory_lock(7007, hashtext(current_schema()))');
+      const holderPid = await backendPid(holder);
       const head = batch.add(files[0]!);
-      await waitFor(
-        'the first transaction to wait for the audit lock',
-        async () =>
-          (await holder.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND pid <> pg_backend_pid() AND datname = current_database() AND query LIKE '%pg_advisory_xact_lock%'")).rowCount === 1 ? true : null,
-        30_000,
-      );
+      await waitFor('the first transaction to wait for the audit lock', async () => (await backendsBlockedBy(holder, holderPid)).length === 1, 30_000);
       const tail = files.slice(1).map((file) => batch.add(file));
       await Promise.all(tail.map((s) => s.staged));
       await holder.query('SELECT pg_advisory_unlock_all()');

@@ -8,6 +8,7 @@ import { createLogger } from '@yunying/core';
 import { makeInstance, newUid } from '@yunying/dicom/testing';
 import { ReplicatedStore } from '@yunying/storage';
 import { takeFsTargetOffline, tempFsTargets, type TempFsTargets } from '@yunying/storage/testing';
+import { backendPid, backendsBlockedBy } from '../../../test/support/pg-locks';
 import { waitFor } from '../../../test/support/wait';
 import { IngestPipeline, type InstanceOutcome, type Sender } from './ingest.pipeline';
 
@@ -121,13 +122,9 @@ describe('IngestPipeline failure branches (real PostgreSQL, fs replicas)', () =>
     const holder: PoolClient = await catalog.pool.connect();
     try {
       await holder.query('SELECT pg_advisory_lock(7007, hashtext(current_schema()))');
+      const holderPid = await backendPid(holder);
       const pending = pipeline.ingest(bytes, sender(clinicA));
-      const waiting = async (): Promise<number | null> => {
-        const { rows } = await holder.query<{ pid: number }>(
-          "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND pid <> pg_backend_pid() AND datname = current_database() AND query LIKE '%pg_advisory_xact_lock%'",
-        );
-        return rows[0]?.pid ?? null;
-      };
+      const waiting = async (): Promise<number | null> => (await backendsBlockedBy(holder, holderPid))[0] ?? null;
       const pid = await waitFor('the pipeline to wait for the audit lock inside its transaction', waiting, 30_000);
       const inside = await holder.query<{ state: string }>('SELECT state FROM pg_stat_activity WHERE pid = $1', [pid]);
       expect(inside.rows[0]?.state).toBe('active');
