@@ -31,8 +31,8 @@ describe('retention expiry and disposal (system, fs replicas)', () => {
   let deviceKey: string;
   const root = (i: number): string => path.join(system.dataDir, `replica-${'abc'[i]}`);
 
-  async function storeStudy(count: number): Promise<{ uid: string; keys: string[] }> {
-    const study = makeStudy(count, { rows: 8, columns: 8 });
+  async function storeStudy(count: number, patient: { patientName?: string; patientId?: string } = {}): Promise<{ uid: string; keys: string[] }> {
+    const study = makeStudy(count, { rows: 8, columns: 8, ...patient });
     expect((await stow(system.urls.ingest ?? '', deviceKey, study.files)).status).toBe(200);
     const { rows } = await system.pool.query<{ object_key: string }>('SELECT object_key FROM objects WHERE sha256 = ANY($1) ORDER BY 1', [study.files.map(sha256)]);
     // The later instances raised the study's retain-until past the first ones' locks; the keeper's lock
@@ -114,7 +114,22 @@ describe('retention expiry and disposal (system, fs replicas)', () => {
   });
 
   it('after expiry: only an auditor other than the requester approves; a legal hold blocks; the job disposes and leaves a tombstone', async () => {
-    const { uid, keys } = await storeStudy(3);
+    // A patient of their own, whose only study this is: the disposal forgets them too.
+    const { uid, keys } = await storeStudy(3, { patientName: 'Disposed^Only', patientId: 'PID-DISPOSED' });
+    // An admin corrected its birth date: the patient index files it at once under a person with that identity.
+    const corrected = await viewerApi('POST', `/api/admin/patient-index/studies/${uid}/correction`, admin, { patientId: 'PID-DISPOSED', name: 'Disposed^Only', birthDate: '19700101', sex: 'F', reason: 'birth date typed wrong at the scanner' });
+    expect(corrected.status).toBe(200);
+    const personOf = async (): Promise<{ id: string; patient_name: string | null; birth_date: string | null; sex: string | null; identifiers: number }[]> =>
+      (
+        await system.pool.query(
+          `SELECT p.id::text, p.patient_name, p.birth_date, p.sex, (SELECT count(*)::int FROM patient_index_identifiers i WHERE i.person_ref = p.id) AS identifiers
+             FROM patient_index_studies x JOIN studies s ON s.id = x.study_ref JOIN patient_index_persons p ON p.id = x.person_ref WHERE s.study_instance_uid = $1`,
+          [uid],
+        )
+      ).rows;
+    const filed = await personOf();
+    expect(filed).toEqual([expect.objectContaining({ patient_name: 'Disposed^Only', birth_date: '19700101', sex: 'F' })]);
+    expect(filed[0]?.identifiers).toBeGreaterThan(0);
     await expire(uid, keys);
 
     // Requested by the admin; only an auditor may decide.
@@ -183,6 +198,20 @@ describe('retention expiry and disposal (system, fs replicas)', () => {
     expect(tomb.rows[0].number_of_instances).toBe(0);
     const left = await system.pool.query('SELECT (SELECT count(*) FROM objects WHERE object_key = ANY($1))::int AS o, (SELECT count(*) FROM copies WHERE object_key = ANY($1))::int AS c', [keys]);
     expect(left.rows[0]).toEqual({ o: 0, c: 0 });
+    // Its patient had no other study: the patient row is forgotten (the tombstone still points at it), and
+    // the patient of the first test's study, still live, is not.
+    const patient = await system.pool.query('SELECT p.patient_key, p.patient_id, p.patient_name FROM patients p JOIN studies s ON s.patient_ref = p.id WHERE s.study_instance_uid = $1', [uid]);
+    expect(patient.rows).toEqual([{ patient_key: expect.stringMatching(/^disposed:\d+$/), patient_id: '', patient_name: null }]);
+    const identities = await system.pool.query<{ patient_id: string; patient_name: string | null }>('SELECT patient_id, patient_name FROM patients');
+    expect(identities.rows.map((r) => r.patient_id)).not.toContain('PID-DISPOSED');
+    expect(JSON.stringify(identities.rows)).not.toContain('Disposed^Only');
+    expect(identities.rows).toContainEqual({ patient_id: 'PID0001', patient_name: 'Test^Patient' });
+    expect(executed.result).toMatchObject({ patientForgotten: true });
+    // The patient index forgets the person too (the id stays: merges and corrections refer to it), and the
+    // correction keeps who made it and why, not the identity it named.
+    expect(await personOf()).toEqual([{ id: filed[0]?.id, patient_name: null, birth_date: null, sex: null, identifiers: 0 }]);
+    const corrections = await system.pool.query('SELECT c.patient_id, c.issuer, c.patient_name, c.birth_date, c.sex, c.reason FROM patient_index_corrections c JOIN studies s ON s.id = c.study_ref WHERE s.study_instance_uid = $1', [uid]);
+    expect(corrections.rows).toEqual([{ patient_id: null, issuer: null, patient_name: null, birth_date: null, sex: null, reason: 'birth date typed wrong at the scanner' }]);
 
     // The audit trail: requested, decided, blocked, executed; and the study's deletion as 'DICOM Study Deleted'.
     // (The keeper's copy.lock-extended alerts for the study may come in between, depending on its schedule.)

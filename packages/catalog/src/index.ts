@@ -9,6 +9,7 @@ export * from './study-header.repository';
 export * from './current-images.repository';
 export * from './ai-results.repository';
 export * from './server.repository';
+export * from './patient-index-lock.repository';
 export * from './typed/kysely';
 export type * from './typed/rows';
 /** The generated table types: `Tables.DB`, `Tables.Users`, ... (a namespace, so table names do not crowd the package's own). */

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Registry } from 'prom-client';
 import { createLogger } from '@yunying/core';
+import { inTransaction } from '@yunying/catalog';
 import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
 import { makeStudy } from '@yunying/dicom/testing';
 import { ReplicatedStore } from '@yunying/storage';
@@ -10,6 +11,7 @@ import { tempFsTargets, type TempFsTargets } from '@yunying/storage/testing';
 import { describeUnless, findExecutable } from '../../../../test/support/skip';
 import { waitFor } from '../../../../test/support/wait';
 import { IngestPipeline, type Sender } from '../ingest.pipeline';
+import { writeTombstone } from '../keeper/disposal.repository';
 import { startDimseServer, type DimseServer } from './index';
 import { RawScu, cFindCommand, implicitIdentifier, pData, runDcmtk, statusOf, type DcmtkRun } from '@yunying/dimse/testing';
 
@@ -47,6 +49,8 @@ function bulkStudy(g: number): Record<string, string> {
     ModalitiesInStudy: 'US',
   };
 }
+
+const sender = (id: string, ae: string): Sender => ({ clinicId: id, actor: { username: `ae:${ae}`, role: 'device', clinicId: id }, sourceIp: null, via: 'DIMSE' });
 
 const dcmtk = (tool: string, args: string[]): Promise<DcmtkRun> => runDcmtk(tool, args, 30_000);
 
@@ -88,6 +92,7 @@ describeUnless(dcmtkMissing, 'C-FIND SCP with dcmtk findscu', () => {
   let dir: string;
   let clinicId: string;
   let otherClinicId: string;
+  let pipeline: IngestPipeline;
   const wang = makeStudy(2, { patientName: 'Wang^Xiaoming', patientId: 'P-100', studyDate: '20240110', studyTime: '093000', accessionNumber: 'ACC-1', modality: 'US', studyDescription: 'Thyroid' });
   const wang2 = makeStudy(1, { patientName: 'Wang^Xiaoming', patientId: 'P-100', studyDate: '20250301', studyTime: '150000', accessionNumber: 'ACC-2', modality: 'US', studyDescription: 'Breast' });
   const li = makeStudy(3, { patientName: '李^娜', patientId: 'P-200', studyDate: '20240620', modality: 'US', charset: 'GB18030', studyDescription: 'Abdomen' });
@@ -116,9 +121,8 @@ describeUnless(dcmtkMissing, 'C-FIND SCP with dcmtk findscu', () => {
     const manyClinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name, dimse_auth) VALUES ('find-3', 'three', 'ae_only') RETURNING id")).rows[0]!.id;
     await catalog.pool.query('INSERT INTO clinic_ae_titles (ae_title, clinic_id) VALUES ($1, $2)', [MANY_AE, manyClinicId]);
     const logger = createLogger({ level: process.env.FIND_DEBUG ? 'debug' : 'silent', service: 'find-test' });
-    const pipeline = new IngestPipeline({ pool: catalog.pool, store: new ReplicatedStore({ targets: storage.targets }), logger, metrics: new Registry(), parseLimits: {}, retentionMinYears: 15 });
+    pipeline = new IngestPipeline({ pool: catalog.pool, store: new ReplicatedStore({ targets: storage.targets }), logger, metrics: new Registry(), parseLimits: {}, retentionMinYears: 15 });
     // The studies arrive through the real write path, as a modality's C-STOREs would.
-    const sender = (id: string, ae: string): Sender => ({ clinicId: id, actor: { username: `ae:${ae}`, role: 'device', clinicId: id }, sourceIp: null, via: 'DIMSE' });
     for (const study of [wang, wang2, li]) for (const file of study.files) expect((await pipeline.ingest(file, sender(clinicId, AE))).status).toBe('stored');
     for (const file of other.files) expect((await pipeline.ingest(file, sender(otherClinicId, OTHER_AE))).status).toBe('stored');
     const seqClinicId = (await catalog.pool.query<{ id: string }>("INSERT INTO clinics (code, name, dimse_auth) VALUES ('find-5', 'five', 'ae_only') RETURNING id")).rows[0]!.id;
@@ -206,6 +210,47 @@ describeUnless(dcmtkMissing, 'C-FIND SCP with dcmtk findscu', () => {
     const images = await find(AE, '-P', ['QueryRetrieveLevel=IMAGE', `StudyInstanceUID=${li.studyInstanceUid}`, `SeriesInstanceUID=${li.seriesInstanceUid}`, 'SOPInstanceUID', 'InstanceNumber']);
     expect(images.matches.map((m) => m.SOPInstanceUID)).toEqual(li.sopInstanceUids);
     expect(images.matches.map((m) => m.InstanceNumber)).toEqual(['1', '2', '3']);
+  });
+
+  it('a disposed study (its tombstone) is found at no level; its patient while a live study remains, then forgotten', async () => {
+    const older = makeStudy(2, { patientName: 'Sun^Returning', patientId: 'P-300', studyDate: '20100105', modality: 'US', studyDescription: 'Thyroid' });
+    const newer = makeStudy(1, { patientName: 'Sun^Returning', patientId: 'P-300', studyDate: '20250105', modality: 'US', studyDescription: 'Thyroid' });
+    for (const study of [older, newer]) for (const file of study.files) expect((await pipeline.ingest(file, sender(clinicId, AE))).status).toBe('stored');
+    /** The keeper's tombstone for a study, as an executed disposal request writes it. */
+    const dispose = async (studyInstanceUid: string): Promise<boolean> =>
+      inTransaction(catalog.pool, async (client) => {
+        const study = await client.query<{ id: string }>('SELECT id FROM studies WHERE study_instance_uid = $1', [studyInstanceUid]);
+        const studyRef = study.rows[0]!.id;
+        const request = await client.query<{ id: string }>("INSERT INTO disposal_requests (study_ref, reason, status) VALUES ($1, 'retention expired', 'approved') RETURNING id", [studyRef]);
+        return (await writeTombstone(client, studyRef, request.rows[0]!.id)).patientForgotten;
+      });
+    const studiesOfP300 = async (level: 'STUDY' | 'SERIES' | 'IMAGE'): Promise<string[]> =>
+      (await find(AE, '-P', [`QueryRetrieveLevel=${level}`, 'PatientID=P-300', 'StudyInstanceUID'])).matches.map((m) => m.StudyInstanceUID ?? '').sort();
+    const patientP300 = async (): Promise<Record<string, string>[]> => (await find(AE, '-P', ['QueryRetrieveLevel=PATIENT', 'PatientID=P-3*', 'PatientName', 'NumberOfPatientRelatedStudies'])).matches;
+
+    expect(await patientP300()).toEqual([expect.objectContaining({ PatientID: 'P-300', PatientName: 'Sun^Returning', NumberOfPatientRelatedStudies: '2' })]);
+    // The older study's retention ended: its tombstone is no match at any level, by attributes or by UID.
+    expect(await dispose(older.studyInstanceUid)).toBe(false);
+    expect(await studiesOfP300('STUDY')).toEqual([newer.studyInstanceUid]);
+    expect(await studiesOfP300('IMAGE')).toEqual([newer.studyInstanceUid]);
+    const byUid = await find(AE, '-S', ['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${older.studyInstanceUid}`, 'StudyDate']);
+    expect(byUid.run.code).toBe(0);
+    expect(byUid.matches).toEqual([]);
+    expect((await find(AE, '-S', ['QueryRetrieveLevel=STUDY', 'StudyDate=20100101-20101231', 'StudyInstanceUID'])).matches).toEqual([]);
+    // The returning client is still a patient, with one study now.
+    expect(await patientP300()).toEqual([expect.objectContaining({ PatientID: 'P-300', PatientName: 'Sun^Returning', NumberOfPatientRelatedStudies: '1' })]);
+
+    // The last study goes too: the patient is forgotten (no row names them), and listed nowhere.
+    expect(await dispose(newer.studyInstanceUid)).toBe(true);
+    expect(await patientP300()).toEqual([]);
+    expect(await studiesOfP300('STUDY')).toEqual([]);
+    const named = await catalog.pool.query("SELECT 1 FROM patients WHERE patient_id = 'P-300' OR patient_name LIKE 'Sun%' OR patient_key LIKE '%P-300%'");
+    expect(named.rowCount).toBe(0);
+    // The same PatientID arriving later is a new patient row with its own study.
+    const later = makeStudy(1, { patientName: 'Sun^Returning', patientId: 'P-300', studyDate: '20260105', modality: 'US' });
+    expect((await pipeline.ingest(later.files[0]!, sender(clinicId, AE))).status).toBe('stored');
+    expect(await patientP300()).toEqual([expect.objectContaining({ PatientID: 'P-300', NumberOfPatientRelatedStudies: '1' })]);
+    expect(await studiesOfP300('STUDY')).toEqual([later.studyInstanceUid]);
   });
 
   it('Study Root IMAGE level of another clinic finds nothing', async () => {

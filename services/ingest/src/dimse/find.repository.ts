@@ -31,7 +31,7 @@ const PATIENT_ATTRIBUTES: Attribute[] = [
   level('PatientID', 'string', 'p.patient_id'),
   level('PatientBirthDate', 'date', 'p.birth_date'),
   level('PatientSex', 'string', 'p.sex'),
-  level('NumberOfPatientRelatedStudies', 'count', '(SELECT count(*) FROM studies ps WHERE ps.patient_ref = p.id)::int'),
+  level('NumberOfPatientRelatedStudies', 'count', '(SELECT count(*) FROM studies ps WHERE ps.patient_ref = p.id AND ps.disposed_at IS NULL)::int'),
 ];
 
 const STUDY_ATTRIBUTES: Attribute[] = [
@@ -333,6 +333,9 @@ export function buildFindQuery(model: QueryModel, identifier: Record<string, unk
   const byKeyword = new Map(attributes.map((a) => [a.keyword, a]));
   const b = new Binder();
   const where = [queryLevel === 'PATIENT' ? `p.clinic_id = ${b.bind(clinicId)}` : `s.clinic_id = ${b.bind(clinicId)}`];
+  // A disposed study is a tombstone (docs/keep-and-prove.md): nothing to retrieve, never a match; a
+  // patient is listed while a live study of theirs remains.
+  where.push(queryLevel === 'PATIENT' ? `EXISTS (SELECT 1 FROM studies ps WHERE ps.patient_ref = p.id AND ps.disposed_at IS NULL)` : 's.disposed_at IS NULL');
   if (queryLevel === 'IMAGE') where.push('i.is_current');
   const returned: Attribute[] = [];
   const matchKeys: string[] = [];

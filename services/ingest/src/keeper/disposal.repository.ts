@@ -1,4 +1,4 @@
-import { kyselyOn, sql, type Pool, type PoolClient } from '@yunying/catalog';
+import { kyselyOn, lockPatientIndex, sql, type Pool, type PoolClient } from '@yunying/catalog';
 
 export type DisposalStatus = 'requested' | 'approved' | 'rejected' | 'executed' | 'blocked';
 
@@ -160,10 +160,11 @@ export async function studyObjectKeys(db: Pool | PoolClient, studyRef: string): 
 
 /**
  * The tombstone (see docs/keep-and-prove.md): the study row stays, marked disposed with the date and the
- * request, its patient attributes cleared; its instances, series, copies and objects rows are deleted.
- * The audit trail (audit_events, disposal_requests) is untouched.
+ * request, its patient attributes cleared; its instances, series, copies and objects rows are deleted; the
+ * identities of corrections filed for it are cleared, and its patient's row is forgotten when no live
+ * study of that patient remains. The audit trail (audit_events, disposal_requests) is untouched.
  */
-export async function writeTombstone(client: PoolClient, studyRef: string, requestId: string): Promise<{ instances: number; objects: number }> {
+export async function writeTombstone(client: PoolClient, studyRef: string, requestId: string): Promise<{ instances: number; objects: number; patientForgotten: boolean }> {
   const db = kyselyOn(client);
   const objects = await db.selectFrom('instances').select('sha256').distinct().where('studyRef', '=', studyRef).execute();
   // One array parameter (ANY), which also holds no digest at all.
@@ -199,5 +200,61 @@ export async function writeTombstone(client: PoolClient, studyRef: string, reque
     })
     .where('id', '=', studyRef)
     .execute();
-  return { instances: Number(instances.numDeletedRows), objects: Number(deleted.numDeletedRows) };
+  // Corrections an admin filed for this study carry an identity of their own; who corrected and why stay.
+  await db.updateTable('patientIndexCorrections').set({ patientId: null, issuer: null, patientName: null, birthDate: null, sex: null }).where('studyRef', '=', studyRef).execute();
+  const forgotten = await forgetPatientWithoutLiveStudies(client, studyRef);
+  await forgetIndexedPersonWithoutLiveStudies(client, studyRef);
+  return { instances: Number(instances.numDeletedRows), objects: Number(deleted.numDeletedRows), patientForgotten: forgotten };
+}
+
+/**
+ * The patient index (the viewer's, migration 2030) files studies under persons that carry a name, birth
+ * date, sex and identifiers. When the disposed study's person (its root and the persons merged into it)
+ * has no live study left, those are forgotten: demographics cleared, identifiers deleted, the undecided
+ * reviews the study raised withdrawn. The persons stay as ids, since merges and corrections refer to them.
+ * Under the index lock, as every index write.
+ */
+async function forgetIndexedPersonWithoutLiveStudies(client: PoolClient, studyRef: string): Promise<void> {
+  await lockPatientIndex(client);
+  await client.query("DELETE FROM patient_index_reviews WHERE study_ref = $1 AND status = 'open'", [studyRef]);
+  // Merges are flattened: merged_into always names a root (migration 2030).
+  await client.query(
+    `WITH root AS (
+       SELECT coalesce(p.merged_into, p.id) AS id FROM patient_index_studies x JOIN patient_index_persons p ON p.id = x.person_ref WHERE x.study_ref = $1
+     ), tree AS (
+       SELECT p.id FROM patient_index_persons p, root WHERE p.id = root.id OR p.merged_into = root.id
+     ), forgettable AS (
+       SELECT id FROM tree
+        WHERE NOT EXISTS (SELECT 1 FROM patient_index_studies x JOIN studies s ON s.id = x.study_ref WHERE x.person_ref IN (SELECT id FROM tree) AND s.disposed_at IS NULL)
+     ), identifiers AS (
+       DELETE FROM patient_index_identifiers WHERE person_ref IN (SELECT id FROM forgettable)
+     )
+     UPDATE patient_index_persons SET patient_name = NULL, birth_date = NULL, sex = NULL WHERE id IN (SELECT id FROM forgettable)`,
+    [studyRef],
+  );
+}
+
+/**
+ * The study's patient row (name, PatientID, birth date, sex) goes with the patient's last live study: a
+ * returning client's newer studies keep it. Its key is replaced, so a later study with the same PatientID
+ * files a new patient row. The row is locked first: an ingest adding a study for this patient holds it
+ * (its upsert) until it commits, and the check below, a statement of its own, then sees that study.
+ */
+async function forgetPatientWithoutLiveStudies(client: PoolClient, studyRef: string): Promise<boolean> {
+  const db = kyselyOn(client);
+  const patient = await db
+    .selectFrom('patients as p')
+    .innerJoin('studies as s', 's.patientRef', 'p.id')
+    .select('p.id')
+    .where('s.id', '=', studyRef)
+    .forUpdate('p')
+    .executeTakeFirst();
+  if (patient === undefined) return false;
+  const forgotten = await db
+    .updateTable('patients')
+    .set({ patientKey: sql<string>`'disposed:' || id::text`, patientId: '', patientName: null, birthDate: null, sex: null })
+    .where('id', '=', patient.id)
+    .where((eb) => eb.not(eb.exists(eb.selectFrom('studies as s').select(sql`1`.as('one')).whereRef('s.patientRef', '=', 'patients.id').where('s.disposedAt', 'is', null))))
+    .executeTakeFirst();
+  return Number(forgotten.numUpdatedRows) === 1;
 }

@@ -260,13 +260,13 @@ export class DisposalService {
     }
     await inTransaction(pool, async (client) => {
       const tomb = await writeTombstone(client, state.studyRef, id);
-      await closeDisposal(client, id, 'executed', { copiesRemoved: removed.length, instances: tomb.instances, objects: tomb.objects });
+      await closeDisposal(client, id, 'executed', { copiesRemoved: removed.length, instances: tomb.instances, objects: tomb.objects, patientForgotten: tomb.patientForgotten });
       await appendAuditEvent(client, {
         type: 'DICOM Study Deleted',
         actor: KEEPER_ACTOR,
         studyInstanceUid: request.studyInstanceUid,
         clinicId: request.clinicId,
-        details: { event: 'disposal.executed', disposalRequest: id, copiesRemoved: removed.length, instances: tomb.instances, objects: tomb.objects },
+        details: { event: 'disposal.executed', disposalRequest: id, copiesRemoved: removed.length, instances: tomb.instances, objects: tomb.objects, patientForgotten: tomb.patientForgotten },
       });
     });
     metrics.disposals.inc({ outcome: 'executed' });

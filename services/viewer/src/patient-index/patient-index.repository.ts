@@ -1,4 +1,4 @@
-import { kyselyOn, sql, type CatalogReader, type PoolClient } from '@yunying/catalog';
+import { kyselyOn, lockPatientIndex, sql, type CatalogReader, type PoolClient } from '@yunying/catalog';
 import type { Demographics, Identifier } from './identity.rules';
 
 /** A study waiting to be indexed, with what the rules need. */
@@ -46,7 +46,7 @@ function toPending(r: { id: string; clinicId: string; patientId: string | null; 
 export class PatientIndexRepository {
   /** Serializes index writes per schema: linking, merging and unmerging each see a settled index. */
   async lock(client: PoolClient): Promise<void> {
-    await client.query('SELECT pg_advisory_xact_lock(7030, hashtext(current_schema()))');
+    await lockPatientIndex(client);
   }
 
   async pending(client: PoolClient, limit: number): Promise<PendingStudy[]> {
