@@ -27,12 +27,18 @@ export interface ClaimedCopy {
   tampering: string | null;
 }
 
+/**
+ * A copy row by its key. `copies` is hash-partitioned by sha256 (migration 1810) with the key (id, sha256):
+ * a statement that names both touches one partition, where the id alone probes every one of them.
+ */
+export type CopyRef = Pick<ClaimedCopy, 'id' | 'sha256'>;
+
 /** The database's clock, as every statement here reads it (one clock for all keeper processes). */
 const now = sql<Date>`now()`;
 const nowPlusSeconds = (seconds: number) => sql<Date>`now() + make_interval(secs => ${seconds})`;
 
 /** The copies a claim takes: its CTE, locked FOR UPDATE SKIP LOCKED by `claim`. */
-const dueCopies = (db: Database) => db.selectFrom('copies').select('id');
+const dueCopies = (db: Database) => db.selectFrom('copies').select(['id', 'sha256']);
 type DueCopies = ReturnType<typeof dueCopies>;
 
 /**
@@ -47,6 +53,7 @@ async function claim(pool: Pool, due: (query: DueCopies) => DueCopies, leaseSeco
     .from(['due', 'objects as o'])
     .set({ claimedUntil: nowPlusSeconds(leaseSeconds) })
     .whereRef('c.id', '=', 'due.id')
+    .whereRef('c.sha256', '=', 'due.sha256')
     .whereRef('o.sha256', '=', 'c.sha256')
     .returning((eb) => [
       'c.id',
@@ -70,11 +77,11 @@ async function claim(pool: Pool, due: (query: DueCopies) => DueCopies, leaseSeco
 }
 
 /** Remembers what tampering was last reported for a copy (null: none now), so it is alerted once. */
-export async function recordTampering(client: PoolClient, id: string, tampering: string | null): Promise<void> {
+export async function recordTampering(client: PoolClient, copy: CopyRef, tampering: string | null): Promise<void> {
   await kyselyOn(client)
     .updateTable('copies')
     .set({ tampering: tampering === null ? null : tampering.slice(0, 500) })
-    .where('id', '=', id)
+    .where('id', '=', copy.id).where('sha256', '=', copy.sha256)
     .execute();
 }
 
@@ -140,35 +147,35 @@ export async function claimDueForRepair(pool: Pool, limit: number, leaseSeconds:
   );
 }
 
-export async function markVerifiedOk(pool: Pool, id: string): Promise<void> {
+export async function markVerifiedOk(pool: Pool, copy: CopyRef): Promise<void> {
   await kyselyOn(pool)
     .updateTable('copies')
     .set({ state: 'ok', failureReason: null, lastVerifiedAt: now, claimedUntil: null, repairAttempts: 0, nextRepairAt: null })
-    .where('id', '=', id)
+    .where('id', '=', copy.id).where('sha256', '=', copy.sha256)
     .execute();
 }
 
 /** A scrub that only reports is done with the copy: the claim is released, the state left as recorded. */
-export async function releaseClaim(pool: Pool, id: string): Promise<void> {
-  await kyselyOn(pool).updateTable('copies').set({ claimedUntil: null }).where('id', '=', id).execute();
+export async function releaseClaim(pool: Pool, copy: CopyRef): Promise<void> {
+  await kyselyOn(pool).updateTable('copies').set({ claimedUntil: null }).where('id', '=', copy.id).where('sha256', '=', copy.sha256).execute();
 }
 
 /** The storage class the scrubber found the copy in (#18 tiering); written only when it changed. */
-export async function recordStorageClass(pool: Pool, id: string, storageClass: string): Promise<void> {
-  await kyselyOn(pool).updateTable('copies').set({ storageClass }).where('id', '=', id).where('storageClass', 'is distinct from', storageClass).execute();
+export async function recordStorageClass(pool: Pool, copy: CopyRef, storageClass: string): Promise<void> {
+  await kyselyOn(pool).updateTable('copies').set({ storageClass }).where('id', '=', copy.id).where('sha256', '=', copy.sha256).where('storageClass', 'is distinct from', storageClass).execute();
 }
 
 /** The target could not be reached: nothing is known about the copy; look again after `retrySeconds`. */
-export async function postponeUnreachable(pool: Pool, id: string, retrySeconds: number): Promise<void> {
-  await kyselyOn(pool).updateTable('copies').set({ claimedUntil: nowPlusSeconds(retrySeconds) }).where('id', '=', id).execute();
+export async function postponeUnreachable(pool: Pool, copy: CopyRef, retrySeconds: number): Promise<void> {
+  await kyselyOn(pool).updateTable('copies').set({ claimedUntil: nowPlusSeconds(retrySeconds) }).where('id', '=', copy.id).where('sha256', '=', copy.sha256).execute();
 }
 
 /** A verified-bad copy: recorded, due for repair now. The claim is kept (the caller repairs next). */
-export async function markBad(client: PoolClient, id: string, state: 'missing' | 'corrupt', reason: string): Promise<void> {
+export async function markBad(client: PoolClient, copy: CopyRef, state: 'missing' | 'corrupt', reason: string): Promise<void> {
   await kyselyOn(client)
     .updateTable('copies')
     .set({ state, failureReason: reason.slice(0, 500), lastVerifiedAt: now, repairAttempts: 0, nextRepairAt: now })
-    .where('id', '=', id)
+    .where('id', '=', copy.id).where('sha256', '=', copy.sha256)
     .execute();
 }
 
@@ -178,7 +185,7 @@ export interface RepairedCopy {
   retainUntil: Date;
 }
 
-export async function markRepaired(client: PoolClient, id: string, repaired: RepairedCopy): Promise<void> {
+export async function markRepaired(client: PoolClient, copy: CopyRef, repaired: RepairedCopy): Promise<void> {
   await kyselyOn(client)
     .updateTable('copies')
     .set({
@@ -193,16 +200,16 @@ export async function markRepaired(client: PoolClient, id: string, repaired: Rep
       nextRepairAt: null,
       claimedUntil: null,
     })
-    .where('id', '=', id)
+    .where('id', '=', copy.id).where('sha256', '=', copy.sha256)
     .execute();
 }
 
 /** A failed repair attempt: retried after `delaySeconds` (the caller's backoff). */
-export async function markRepairFailed(pool: Pool, id: string, reason: string, delaySeconds: number): Promise<void> {
+export async function markRepairFailed(pool: Pool, copy: CopyRef, reason: string, delaySeconds: number): Promise<void> {
   await kyselyOn(pool)
     .updateTable('copies')
     .set((eb) => ({ failureReason: reason.slice(0, 500), repairAttempts: eb('repairAttempts', '+', 1), nextRepairAt: nowPlusSeconds(delaySeconds), claimedUntil: null }))
-    .where('id', '=', id)
+    .where('id', '=', copy.id).where('sha256', '=', copy.sha256)
     .execute();
 }
 
@@ -274,10 +281,10 @@ export async function raiseObjectRetention(client: PoolClient | Pool, sha256: st
 }
 
 /** Records the lock read back from the store after an extension; only ever later. */
-export async function recordCopyLock(client: PoolClient, id: string, retainUntil: Date): Promise<void> {
+export async function recordCopyLock(client: PoolClient, copy: CopyRef, retainUntil: Date): Promise<void> {
   await kyselyOn(client)
     .updateTable('copies')
     .set({ retainUntil: sql<Date>`GREATEST(retain_until, ${retainUntil})` })
-    .where('id', '=', id)
+    .where('id', '=', copy.id).where('sha256', '=', copy.sha256)
     .execute();
 }

@@ -74,7 +74,7 @@ export class LockExtender {
     }
     await inTransaction(pool, async (client) => {
       await raiseObjectRetention(client, copy.sha256, copy.wanted);
-      await recordCopyLock(client, copy.id, lockedUntil);
+      await recordCopyLock(client, copy, lockedUntil);
       await appendAuditEvent(client, {
         type: 'Security Alert',
         action: 'U',

@@ -81,7 +81,7 @@ export class RepairService {
 
     if (receipt === null || source === null) {
       const delay = Math.min(this.options.retrySeconds * 2 ** copy.repairAttempts, this.options.retrySeconds * 64);
-      await markRepairFailed(pool, copy.id, lastReason, delay);
+      await markRepairFailed(pool, copy, lastReason, delay);
       metrics.repaired.inc({ target: copy.target, outcome: 'failed' });
       // Audited once per episode, not on every retry of a target that stays down.
       if (copy.repairAttempts === 0) {
@@ -100,7 +100,7 @@ export class RepairService {
 
     const done = receipt;
     await inTransaction(pool, async (client) => {
-      await markRepaired(client, copy.id, { versionId: done.versionId, lockMode: done.lockMode, retainUntil: done.retainUntil });
+      await markRepaired(client, copy, { versionId: done.versionId, lockMode: done.lockMode, retainUntil: done.retainUntil });
       await appendAuditEvent(client, {
         type: 'Security Alert',
         action: 'U',

@@ -133,19 +133,19 @@ export class Scrubber {
       // The target is down or timed out: nothing is known about the copy, so nothing is recorded as bad.
       summary.unreachable += 1;
       metrics.verified.inc({ target: copy.target, outcome: 'unreachable' });
-      await postponeUnreachable(pool, copy.id, this.options.unreachableRetrySeconds);
+      await postponeUnreachable(pool, copy, this.options.unreachableRetrySeconds);
       return;
     }
     await this.noteTampering(copy, result, summary);
     if (result.storageClass !== null && result.exists) {
       summary.storageClasses[result.storageClass] = (summary.storageClasses[result.storageClass] ?? 0) + 1;
-      await recordStorageClass(pool, copy.id, result.storageClass);
+      await recordStorageClass(pool, copy, result.storageClass);
     }
     if (result.ok) {
       summary.ok += 1;
       metrics.verified.inc({ target: copy.target, outcome: 'ok' });
       if (copy.state === 'ok') {
-        await markVerifiedOk(pool, copy.id);
+        await markVerifiedOk(pool, copy);
         return;
       }
       // Recorded bad but good now (a late write landed): the repair path records it with its lock.
@@ -155,7 +155,7 @@ export class Scrubber {
     if (!result.ok) {
       metrics.verified.inc({ target: copy.target, outcome: state });
       await inTransaction(pool, async (client) => {
-        await markBad(client, copy.id, state, problem);
+        await markBad(client, copy, state, problem);
         await appendAuditEvent(client, {
           type: 'Security Alert',
           outcome: 4,
@@ -169,7 +169,7 @@ export class Scrubber {
     const finding: ScrubFinding = { sha256: copy.sha256, target: copy.target, state, problem, repaired: null };
     if (!result.ok) summary.findings.push(finding);
     if (!repair) {
-      await releaseClaim(pool, copy.id);
+      await releaseClaim(pool, copy);
       return;
     }
     const outcome = await this.options.repair.repairClaimed({ ...copy, state, repairAttempts: 0 });
@@ -186,7 +186,7 @@ export class Scrubber {
     const now = result.tampering.length === 0 ? null : result.tampering.join('; ');
     if (now === copy.tampering) return;
     await inTransaction(this.options.pool, async (client) => {
-      await recordTampering(client, copy.id, now);
+      await recordTampering(client, copy, now);
       if (now === null) return;
       await appendAuditEvent(client, {
         type: 'Security Alert',
