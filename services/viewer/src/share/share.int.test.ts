@@ -40,6 +40,8 @@ describe('share links (real PostgreSQL)', () => {
   let app: ReturnType<typeof createServiceApp>;
   const tokens: Record<'clinic' | 'radiologist' | 'other' | 'auditor', string> = { clinic: '', radiologist: '', other: '', auditor: '' };
   let study = '';
+  /** Stores a study of one US instance for the demo clinic, through the real write path. */
+  let storeStudy: () => Promise<string>;
 
   const as = (who: keyof typeof tokens) => ({ Authorization: `Bearer ${tokens[who]}` });
   const create = async (body: object = {}, who: keyof typeof tokens = 'clinic'): Promise<Created> => {
@@ -86,6 +88,12 @@ describe('share links (real PostgreSQL)', () => {
       const bytes = makeInstance({ studyInstanceUid: study, seriesInstanceUid: series, rows: 64, columns: 80, modality: 'US', patientName: 'Share^Patient', patientId: 'SH-1' });
       expect((await pipeline.ingest(bytes, { clinicId: clinic.id, actor: { username: 'test-device' }, sourceIp: '127.0.0.1', via: 'STOW-RS' })).status).toBe('stored');
     }
+    storeStudy = async () => {
+      const uid = newUid();
+      const bytes = makeInstance({ studyInstanceUid: uid, rows: 64, columns: 80, modality: 'US', patientName: 'Kept^Past', patientId: 'SH-2' });
+      expect((await pipeline.ingest(bytes, { clinicId: clinic.id, actor: { username: 'test-device' }, sourceIp: '127.0.0.1', via: 'STOW-RS' })).status).toBe('stored');
+      return uid;
+    };
     const radiologist = demo.users.find((u) => u.username === 'radiologist');
     const { rows } = await catalog.pool.query<{ id: string }>(`SELECT id FROM users WHERE username = 'radiologist'`);
     // The signed report the share shows, and an older draft it must not.
@@ -247,6 +255,29 @@ describe('share links (real PostgreSQL)', () => {
     expect([tooLong.status, bad.status]).toEqual([400, 400]);
     expect(bad.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect((await request(app).post(`/api/studies/${study}/shares/not-a-uuid/revoke`).set(as('clinic'))).status).toBe(400);
+  });
+
+  it('a share of a study disposed of after its retention opens nothing, and none can be made or listed for it', async () => {
+    const disposed = await storeStudy();
+    const created = await request(app).post(`/api/studies/${disposed}/shares`).set(as('clinic')).send({});
+    expect(created.status).toBe(201);
+    const share = created.body as Created;
+    expect((await view(share.token)).status).toBe(200);
+    // The keeper's tombstone marks the study disposed (services/ingest keeper; its rows and copies are gone).
+    await catalog.pool.query('UPDATE studies SET disposed_at = now() WHERE study_instance_uid = $1', [disposed]);
+    const answers = await Promise.all([view(share.token), image(share.token), view('A'.repeat(43))]);
+    expect(answers.map((r) => r.status)).toEqual([404, 404, 404]);
+    // Refused like an unknown link, and audited as disposed.
+    expect({ ...(answers[0]?.body as Record<string, unknown>), instance: undefined, requestId: undefined }).toEqual({ ...(answers[2]?.body as Record<string, unknown>), instance: undefined, requestId: undefined });
+    expect((await audits(share.id)).map((r) => [r.details.action, r.details.reason ?? null])).toEqual([
+      ['share-create', null],
+      ['share-view', null],
+      ['share-refused', 'disposed'],
+      ['share-refused', 'disposed'],
+    ]);
+    for (const res of [await request(app).post(`/api/studies/${disposed}/shares`).set(as('clinic')).send({}), await request(app).get(`/api/studies/${disposed}/shares`).set(as('clinic'))]) {
+      expect(res.status).toBe(404);
+    }
   });
 
   it('opens nothing else: the share token is no credential for the study’s report, the queue or the account', async () => {

@@ -19,6 +19,8 @@ export interface ShareRow {
   codeLockedUntil: Date | null;
   viewCount: number;
   lastViewedAt: Date | null;
+  /** When the study was disposed of after its retention (its tombstone): a share of it opens nothing. */
+  disposedAt: Date | null;
 }
 
 /** A share with its study's uid; hasCode says whether an access code guards it. */
@@ -39,6 +41,7 @@ function shares(pool: Pool) {
       'sh.codeLockedUntil',
       'sh.viewCount',
       'sh.lastViewedAt',
+      's.disposedAt',
     ]);
 }
 
@@ -49,12 +52,13 @@ function toShare(r: Omit<ShareRow, 'hasCode'>): ShareRow {
 export class ShareRepository {
   constructor(private readonly pool: Pool) {}
 
-  /** The study's row id and clinic, within the caller's clinics. */
+  /** The study's row id and clinic, within the caller's clinics; a disposed study is not there to share. */
   async studyInScope(studyUid: string, principal: Principal): Promise<{ studyRef: string; clinicId: string } | null> {
     const row = await kyselyOn(this.pool)
       .selectFrom('studies as s')
       .select(['s.id as studyRef', 's.clinicId'])
       .where('s.studyInstanceUid', '=', studyUid)
+      .where('s.disposedAt', 'is', null)
       .where(clinicCondition(principal, 's.clinic_id'))
       .executeTakeFirst();
     return row ?? null;

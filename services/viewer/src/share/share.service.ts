@@ -153,7 +153,7 @@ export class ShareService {
 
   /**
    * The share behind a token, checked on every request (so a revocation applies to the next image
-   * already): unknown, expired, revoked, locked, missing or wrong code. Refusals of a known share are
+   * already): unknown, its study disposed of, expired, revoked, locked, missing or wrong code. Refusals of a known share are
    * audited with its id; the token itself is never written anywhere.
    */
   private async open(token: string, code: string | undefined, sourceIp: string | null): Promise<ShareRow> {
@@ -172,6 +172,9 @@ export class ShareService {
       });
       throw error;
     };
+    // The study's retention ended and it was disposed of: its signed report stays in the catalog, but a
+    // link made while it was kept no longer shows it.
+    if (row.disposedAt !== null) return refuse('disposed', unavailable());
     if (row.revokedAt !== null) return refuse('revoked', unavailable());
     if (row.expiresAt <= now) return refuse('expired', unavailable());
     if (row.codeSha256 !== null) {
