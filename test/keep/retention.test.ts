@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeStudy } from '@yunying/dicom/testing';
-import { FsReplicaTarget } from '@yunying/storage';
+import { FsReplicaTarget, seriesThumbnailKey } from '@yunying/storage';
 import { startSystem, stow, type RunningSystem } from '../support/system';
 import { waitFor } from '../support/wait';
 import { api, sha256, signIn } from './keep.support';
@@ -116,6 +116,12 @@ describe('retention expiry and disposal (system, fs replicas)', () => {
   it('after expiry: only an auditor other than the requester approves; a legal hold blocks; the job disposes and leaves a tombstone', async () => {
     // A patient of their own, whose only study this is: the disposal forgets them too.
     const { uid, keys } = await storeStudy(3, { patientName: 'Disposed^Only', patientId: 'PID-DISPOSED' });
+    // Its series thumbnails (rendered after the commit) show the patient's images.
+    const thumbnailFiles = (
+      await system.pool.query<{ uid: string }>('SELECT se.series_instance_uid AS uid FROM series se JOIN studies s ON s.id = se.study_ref WHERE s.study_instance_uid = $1', [uid])
+    ).rows.map((r) => path.join(system.dataDir, 'derived', seriesThumbnailKey(r.uid)));
+    expect(thumbnailFiles.length).toBeGreaterThan(0);
+    await waitFor('the series thumbnails', () => Promise.resolve(thumbnailFiles.every((f) => fs.existsSync(f))));
     // An admin corrected its birth date: the patient index files it at once under a person with that identity.
     const corrected = await viewerApi('POST', `/api/admin/patient-index/studies/${uid}/correction`, admin, { patientId: 'PID-DISPOSED', name: 'Disposed^Only', birthDate: '19700101', sex: 'F', reason: 'birth date typed wrong at the scanner' });
     expect(corrected.status).toBe(200);
@@ -206,7 +212,9 @@ describe('retention expiry and disposal (system, fs replicas)', () => {
     expect(identities.rows.map((r) => r.patient_id)).not.toContain('PID-DISPOSED');
     expect(JSON.stringify(identities.rows)).not.toContain('Disposed^Only');
     expect(identities.rows).toContainEqual({ patient_id: 'PID0001', patient_name: 'Test^Patient' });
-    expect(executed.result).toMatchObject({ patientForgotten: true });
+    expect(executed.result).toMatchObject({ patientForgotten: true, thumbnailsRemoved: thumbnailFiles.length });
+    // The thumbnails went with the copies.
+    expect(thumbnailFiles.filter((f) => fs.existsSync(f))).toEqual([]);
     // The patient index forgets the person too (the id stays: merges and corrections refer to it), and the
     // correction keeps who made it and why, not the identity it named.
     expect(await personOf()).toEqual([{ id: filed[0]?.id, patient_name: null, birth_date: null, sex: null, identifiers: 0 }]);

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import * as Minio from 'minio';
 import { describeUnless } from '../../../test/support/skip';
 import { createDerivedStore, seriesThumbnailKey, type DerivedStore } from './derived.store';
 import { s3TestSettings, uniqueBucketName } from './testing';
@@ -21,6 +22,19 @@ function contract(makeWriter: () => Promise<DerivedStore>, makeReader: () => Der
     // Derived objects are replaceable (no lock): a better rendering overwrites the old one.
     await writer.put(key, Buffer.from([9, 9]), 'image/jpeg');
     expect(await reader.get(key)).toEqual(Buffer.from([9, 9]));
+  });
+
+  it('removes an object for good; removing what is not there is no error', async () => {
+    const writer = await makeWriter();
+    const key = seriesThumbnailKey('1.2.826.0.1.3680043.8.498.3');
+    await writer.put(key, Buffer.from([0xff, 0xd8, 7]), 'image/jpeg');
+    await writer.put(key, Buffer.from([0xff, 0xd8, 8]), 'image/jpeg');
+    expect(await makeReader().get(key)).toEqual(Buffer.from([0xff, 0xd8, 8]));
+    await writer.remove(key);
+    expect(await makeReader().get(key)).toBeNull();
+    await writer.remove(key);
+    await writer.remove(seriesThumbnailKey('1.2.826.0.1.3680043.8.498.404'));
+    await expect(writer.remove('../escape.jpg')).rejects.toThrow(/plain relative key/);
   });
 
   it('refuses keys that could leave the store', async () => {
@@ -68,5 +82,26 @@ describeUnless(
       },
       () => createDerivedStore(s3()),
     );
+
+    it('removes every version when an operator turned versioning on (no image left behind a delete marker)', async () => {
+      const versioned = { ...s3(), bucket: uniqueBucketName('yy-derived-v') };
+      const store = createDerivedStore(versioned);
+      await store.prepare();
+      const client = new Minio.Client({ endPoint: new URL(versioned.endpoint).hostname, port: Number(new URL(versioned.endpoint).port), useSSL: false, accessKey: versioned.accessKey, secretKey: versioned.secretKey, region: versioned.region, pathStyle: true });
+      await client.setBucketVersioning(versioned.bucket, { Status: 'Enabled' });
+      const key = seriesThumbnailKey('1.2.826.0.1.3680043.8.498.5');
+      await store.put(key, Buffer.from([0xff, 0xd8, 1]), 'image/jpeg');
+      await store.put(key, Buffer.from([0xff, 0xd8, 2]), 'image/jpeg');
+      const versionsOf = async (): Promise<number> => {
+        let n = 0;
+        for await (const item of client.listObjects(versioned.bucket, key, true, { IncludeVersion: true }) as AsyncIterable<{ name?: string }>) if (item.name === key) n++;
+        return n;
+      };
+      expect(await versionsOf()).toBe(2);
+      await store.remove(key);
+      expect(await store.get(key)).toBeNull();
+      expect(await versionsOf()).toBe(0);
+      await client.removeBucket(versioned.bucket);
+    });
   },
 );

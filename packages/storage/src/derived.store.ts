@@ -25,6 +25,11 @@ export interface DerivedStore {
   put(key: string, bytes: Uint8Array, contentType: string): Promise<void>;
   /** The object, or null when it does not exist (or its bucket does not exist yet). */
   get(key: string): Promise<Buffer | null>;
+  /**
+   * Removes the object for good (every stored version): a study disposed of after its retention takes its
+   * thumbnails with it, since they show the patient's images. Nothing there is not an error. Writers only.
+   */
+  remove(key: string): Promise<void>;
 }
 
 export type DerivedStoreSettings =
@@ -79,6 +84,15 @@ export class FsDerivedStore implements DerivedStore {
       throw unavailable('derived', 'cannot read a derived object', error);
     }
     return asBuffer(await this.envelope.open(stored));
+  }
+
+  async remove(key: string): Promise<void> {
+    try {
+      await fs.unlink(path.join(this.dir, assertDerivedKey(key)));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw unavailable('derived', 'cannot remove a derived object', error);
+    }
   }
 }
 
@@ -148,6 +162,26 @@ export class S3DerivedStore implements DerivedStore {
       throw unavailable('derived', 'cannot read a derived object', error);
     }
     return asBuffer(await this.envelope.open(stored));
+  }
+
+  /**
+   * The bucket is created without versioning; if an operator turned it on, a plain delete would only hide
+   * the image behind a delete marker, so every version of the key (and marker) is removed by its id.
+   */
+  async remove(key: string): Promise<void> {
+    type Listed = { name?: string; versionId?: string | null };
+    const name = assertDerivedKey(key);
+    try {
+      await this.client.removeObject(this.bucket, name);
+      const versions: string[] = [];
+      for await (const item of this.client.listObjects(this.bucket, name, true, { IncludeVersion: true }) as AsyncIterable<Listed>) {
+        if (item.name === name && typeof item.versionId === 'string' && item.versionId !== 'null') versions.push(item.versionId);
+      }
+      for (const versionId of versions) await this.client.removeObject(this.bucket, name, { versionId });
+    } catch (error) {
+      if (s3Code(error) === 'NoSuchBucket') return;
+      throw unavailable('derived', 'cannot remove a derived object', error);
+    }
   }
 }
 

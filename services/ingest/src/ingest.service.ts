@@ -31,7 +31,8 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
   relay.start();
   ctx.lifecycle.add({ name: 'outbox relay', close: () => relay.stop() });
 
-  const thumbnails = new ThumbnailService(ctx.pool, await createDerivedObjectStore(config, { prepare: true }), logger);
+  const derived = await createDerivedObjectStore(config, { prepare: true });
+  const thumbnails = new ThumbnailService(ctx.pool, derived, logger);
   const pipeline = createIngestPipeline(config, {
     pool: ctx.pool,
     store,
@@ -56,7 +57,7 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
   });
 
   // The keeper's scheduled loops run in the keeper role; ingest serves its on-demand admin routes.
-  const keeper = startKeeper({ config, pool: ctx.pool, store, auth, logger, metrics: ctx.metrics, lifecycle: ctx.lifecycle, loops: false });
+  const keeper = startKeeper({ config, pool: ctx.pool, store, derived, auth, logger, metrics: ctx.metrics, lifecycle: ctx.lifecycle, loops: false });
 
   const app = createServiceApp({
     service: 'ingest',

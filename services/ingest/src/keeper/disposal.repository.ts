@@ -158,6 +158,12 @@ export async function studyObjectKeys(db: Pool | PoolClient, studyRef: string): 
     .execute();
 }
 
+/** The Series Instance UIDs of a study (their thumbnails go with it). */
+export async function studySeriesUids(db: Pool | PoolClient, studyRef: string): Promise<string[]> {
+  const rows = await kyselyOn(db).selectFrom('series').select('seriesInstanceUid').where('studyRef', '=', studyRef).orderBy('id').execute();
+  return rows.map((r) => r.seriesInstanceUid);
+}
+
 /**
  * The tombstone (see docs/keep-and-prove.md): the study row stays, marked disposed with the date and the
  * request, its patient attributes cleared; its instances, series, copies and objects rows are deleted; the

@@ -2,7 +2,7 @@ import { appendAuditEvent, type AuditActor } from '@yunying/audit';
 import { assertIndependentApprover } from '@yunying/auth';
 import { inTransaction, type Pool } from '@yunying/catalog';
 import { AppError, describeError, isAppError, type Logger } from '@yunying/core';
-import type { ReplicatedStore } from '@yunying/storage';
+import { seriesThumbnailKey, type DerivedStore, type ReplicatedStore } from '@yunying/storage';
 import {
   claimApprovedDisposal,
   closeDisposal,
@@ -14,6 +14,7 @@ import {
   studyCopies,
   studyObjectKeys,
   studyRetentionState,
+  studySeriesUids,
   writeHold,
   writeTombstone,
   type DisposalRequest,
@@ -32,6 +33,8 @@ export interface Caller {
 export interface DisposalOptions {
   pool: Pool;
   store: ReplicatedStore;
+  /** Where the study's series thumbnails are (one copy, no retention): removed before the tombstone. */
+  derived: DerivedStore;
   logger: Logger;
   metrics: KeeperMetrics;
   now?: () => Date;
@@ -258,15 +261,28 @@ export class DisposalService {
         return;
       }
     }
+    // The thumbnails show the patient's images (burned-in names included): they go before the tombstone
+    // deletes the series rows that name them. Each series' key, written or not yet: removing is idempotent.
+    let thumbnails = 0;
+    for (const seriesInstanceUid of await studySeriesUids(pool, state.studyRef)) {
+      try {
+        await this.options.derived.remove(seriesThumbnailKey(seriesInstanceUid));
+        thumbnails++;
+      } catch (error) {
+        logger.warn({ err: describeError(error) }, 'keeper: disposal could not remove a thumbnail; will retry');
+        await postponeDisposal(pool, id);
+        return;
+      }
+    }
     await inTransaction(pool, async (client) => {
       const tomb = await writeTombstone(client, state.studyRef, id);
-      await closeDisposal(client, id, 'executed', { copiesRemoved: removed.length, instances: tomb.instances, objects: tomb.objects, patientForgotten: tomb.patientForgotten });
+      await closeDisposal(client, id, 'executed', { copiesRemoved: removed.length, thumbnailsRemoved: thumbnails, instances: tomb.instances, objects: tomb.objects, patientForgotten: tomb.patientForgotten });
       await appendAuditEvent(client, {
         type: 'DICOM Study Deleted',
         actor: KEEPER_ACTOR,
         studyInstanceUid: request.studyInstanceUid,
         clinicId: request.clinicId,
-        details: { event: 'disposal.executed', disposalRequest: id, copiesRemoved: removed.length, instances: tomb.instances, objects: tomb.objects, patientForgotten: tomb.patientForgotten },
+        details: { event: 'disposal.executed', disposalRequest: id, copiesRemoved: removed.length, thumbnailsRemoved: thumbnails, instances: tomb.instances, objects: tomb.objects, patientForgotten: tomb.patientForgotten },
       });
     });
     metrics.disposals.inc({ outcome: 'executed' });

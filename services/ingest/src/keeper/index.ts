@@ -5,7 +5,7 @@ import type { Pool } from '@yunying/catalog';
 import type { Config } from '@yunying/config';
 import { describeError, type Logger } from '@yunying/core';
 import type { Lifecycle } from '@yunying/http';
-import type { ReplicatedStore } from '@yunying/storage';
+import type { DerivedStore, ReplicatedStore } from '@yunying/storage';
 import { DisposalService } from './disposal.service';
 import { keeperMetrics } from './keeper.metrics';
 import { keeperRoutes } from './keeper.route';
@@ -18,6 +18,8 @@ export interface KeeperDeps {
   config: Config;
   pool: Pool;
   store: ReplicatedStore;
+  /** Derived objects (thumbnails): a disposal removes the study's with its copies. */
+  derived: DerivedStore;
   auth: Authenticator;
   logger: Logger;
   metrics: Registry;
@@ -81,7 +83,7 @@ export function startKeeper(deps: KeeperDeps): { router: ReturnType<typeof keepe
     unreachableRetrySeconds: Math.max(settings.repairRetrySeconds, settings.scrubIntervalSeconds),
   });
   const sweeper = new OrphanSweeper({ pool, store, logger, metrics });
-  const disposals = new DisposalService({ pool, store, logger, metrics });
+  const disposals = new DisposalService({ pool, store, derived: deps.derived, logger, metrics });
   const locks = new LockExtender({ pool, store, logger, metrics });
 
   const warn = (what: string) => (error: unknown) => logger.warn({ err: describeError(error) }, `keeper: ${what} failed; will retry`);

@@ -1,6 +1,6 @@
 import { AuditLog } from '@yunying/audit';
 import { AuthService } from '@yunying/auth';
-import { createReplicatedStore } from '@yunying/archive';
+import { createDerivedObjectStore, createReplicatedStore } from '@yunying/archive';
 import { pingDatabase } from '@yunying/catalog';
 import { createServiceApp, listen, type ServiceContext, type StartedService } from '@yunying/http';
 import { startKeeper } from './index';
@@ -18,8 +18,10 @@ export async function startKeeperService(ctx: ServiceContext): Promise<StartedSe
   const logger = ctx.logger.child({ role: 'keeper' });
   // The keeper repairs copies, so it prepares the targets (creates missing roots/buckets) like ingest.
   const store = await createReplicatedStore(config, logger, { pool: ctx.pool });
+  // A disposal removes the study's thumbnails too: the keeper writes (removes) derived objects.
+  const derived = await createDerivedObjectStore(config, { prepare: true });
   const auth = AuthService.fromConfig(config, ctx.pool, new AuditLog(ctx.pool));
-  const keeper = startKeeper({ config, pool: ctx.pool, store, auth, logger, metrics: ctx.metrics, lifecycle: ctx.lifecycle, loops: true });
+  const keeper = startKeeper({ config, pool: ctx.pool, store, derived, auth, logger, metrics: ctx.metrics, lifecycle: ctx.lifecycle, loops: true });
   if (config.role !== 'keeper') return null;
 
   const app = createServiceApp({
