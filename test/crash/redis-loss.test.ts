@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Queue from 'bull';
 import { makeStudy } from '@yunying/dicom/testing';
 import { freePort } from '../support/processes';
-import { describeUnless, findExecutable } from '../support/skip';
+import { redisServerBinary, startRedis, stopRedis, type PrivateRedis } from '../support/redis';
+import { describeUnless } from '../support/skip';
 import { startSystem, stow, stowItems, type RunningSystem } from '../support/system';
 import { waitFor } from '../support/wait';
 
@@ -25,35 +25,7 @@ import { waitFor } from '../support/wait';
  * before replies are sent); a lost host loses up to the last second (everysec), and a lost disk all of it.
  * Neither loses an announcement: the first block shows the outbox covers what Redis never got.
  */
-const redisServer = findExecutable('redis-server');
-
-interface PrivateRedis {
-  url: string;
-  port: number;
-  child: ChildProcess;
-}
-
-/** No persistence, or (`aofDir`) an append-only file there with fsync every second, as in production. */
-async function startRedis(port: number, aofDir?: string): Promise<PrivateRedis> {
-  const persistence = aofDir === undefined ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', aofDir];
-  const child = spawn(redisServer ?? 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: ['ignore', 'pipe', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('Ready to accept connections')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`redis-server exited (${String(code)}): ${out}`)));
-  });
-  return { url: `redis://127.0.0.1:${port}`, port, child };
-}
-
-async function stopRedis(redis: PrivateRedis): Promise<void> {
-  if (redis.child.exitCode !== null || redis.child.signalCode !== null) return;
-  const exited = new Promise((resolve) => redis.child.once('exit', resolve));
-  redis.child.kill('SIGKILL');
-  await exited;
-}
+const redisServer = redisServerBinary();
 
 describeUnless(redisServer ? null : 'redis-server not installed', 'Redis loss: the outbox relay re-publishes from the catalog (system)', () => {
   let system: RunningSystem;

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { s3SystemEnv, s3TestSettings, systemStorageKeyFile, uniqueBucketName } from '@yunying/storage/testing';
 import { findExecutable } from '../support/skip';
 import { freePort, startLauncher, type LauncherProcess } from '../support/processes';
+import { redisServerBinary, startRedis, stopRedis, type PrivateRedis } from '../support/redis';
 import { startSystem, type RunningSystem } from '../support/system';
 import { extraRgwUnavailable, startExtraRgw, type ExtraRgw } from '../support/rgw';
 import { waitFor } from '../support/wait';
@@ -15,7 +16,8 @@ import { drillCluster, postgresBin, type DrillCluster } from '../recover/pitr.su
  * run (bench/scale-out/run.ts): two ingest and two viewer processes, each with its own DATA_DIR, a keeper
  * and inference processes of their own, behind Debian's haproxy with /readyz health checks, on Ceph RGW
  * (one endpoint per copy when CEPH_CONF reaches the cluster), and, when the PostgreSQL server binaries are
- * there, a private primary with a streaming hot standby that every role gets as CATALOG_READ_URL.
+ * there, a private primary with a streaming hot standby that every role gets as CATALOG_READ_URL; the
+ * queues on a private Redis with an append-only file when redis-server is installed.
  */
 
 export const haproxyBinary = (): string | null => findExecutable('haproxy') ?? (fs.existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : null);
@@ -63,6 +65,8 @@ export interface ScaleOut {
   /** The second and third copies' RGW endpoints (empty when CEPH_CONF is not set: one endpoint for all). */
   rgws: ExtraRgw[];
   replica: CatalogReplica | null;
+  /** The queues' Redis: a private one with an append-only file (fsync every second), as production runs it. */
+  redis: PrivateRedis | null;
   work: string;
   stop: () => Promise<void>;
 }
@@ -98,6 +102,7 @@ export async function startScaleOut(options: ScaleOutOptions = {}): Promise<Scal
   const derivedBucket = uniqueBucketName('yy-scale-derived');
   const rgws: ExtraRgw[] = [];
   let replica: CatalogReplica | null = null;
+  let redis: PrivateRedis | null = null;
   let system: RunningSystem | undefined;
   const nodes: ScaleNode[] = [];
   let proxy: ChildProcess | undefined;
@@ -111,6 +116,7 @@ export async function startScaleOut(options: ScaleOutOptions = {}): Promise<Scal
     for (const node of nodes) await node.process.stop();
     await system?.stop();
     for (const r of rgws) await r.remove();
+    if (redis !== null) await stopRedis(redis);
     replica?.cluster.cleanup();
     fs.rmSync(work, { recursive: true, force: true });
   };
@@ -120,6 +126,11 @@ export async function startScaleOut(options: ScaleOutOptions = {}): Promise<Scal
     if (extraRgwUnavailable() === null) for (const label of ['b', 'c']) rgws.push(await startExtraRgw(label));
     const bin = postgresBin();
     if (bin !== null) replica = await startCatalogReplica(bin);
+    if (redisServerBinary() !== null) {
+      const aofDir = path.join(work, 'redis');
+      fs.mkdirSync(aofDir);
+      redis = await startRedis(await freePort(), aofDir);
+    }
     const endpoints = [settings.endpoint, ...rgws.map((r) => r.endpoint)].join(',');
     const database: Record<string, string> =
       replica === null
@@ -140,6 +151,7 @@ export async function startScaleOut(options: ScaleOutOptions = {}): Promise<Scal
         // Two copies acknowledge (the quorum rule); the keeper's repair writes the third.
         WRITE_QUORUM: '2',
         REPAIR_RETRY_SECONDS: '1',
+        ...(redis === null ? {} : { REDIS_URL: redis.url }),
         ...options.env,
       },
     });
@@ -200,7 +212,7 @@ export async function startScaleOut(options: ScaleOutOptions = {}): Promise<Scal
     proxy = spawn(haproxy, ['-db', '-f', cfg], { stdio: 'ignore' });
     const base = `http://127.0.0.1:${proxyPort}`;
     await waitFor('haproxy to see both viewers ready', async () => (await fetch(`${base}/healthz`).catch(() => null))?.status === 200);
-    return { system: running, base, nodes, nodesOf, buckets, derivedBucket, rgws, replica, work, stop };
+    return { system: running, base, nodes, nodesOf, buckets, derivedBucket, rgws, replica, redis, work, stop };
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;

@@ -9,6 +9,7 @@ import { makeStudy, newUid } from '@yunying/dicom/testing';
 import { readStoredFile, s3TestSettings, systemStorageKeyFile } from '@yunying/storage/testing';
 import { describeUnless, recordSkip, sharedDataDir } from '../support/skip';
 import { REPO_ROOT } from '../support/processes';
+import { redisServerBinary } from '../support/redis';
 import { stow, stowItems, type RunningSystem } from '../support/system';
 import { extraRgwUnavailable } from '../support/rgw';
 import { frameInstance, results } from '../triage/triage.support';
@@ -29,13 +30,16 @@ import { catalogReads, metricValue, replicaUnavailable, scaleOutUnavailable, sta
  * error, while it is down; only the read pools ever connect to it. The keeper process's scheduled scrub
  * (a tick a second) finds a delete marker put over one locked copy in RGW once that copy is due, and
  * alerts in the audit trail, while WADO keeps serving the archived bytes (the scrubber's every finding,
- * and repair, on its admin trigger: test/keep/scrub.test.ts).
+ * and repair, on its admin trigger: test/keep/scrub.test.ts). The queues are on a Redis of their own with an
+ * append-only file (fsync every second), as deployed; its kill -9 is test/crash/redis-loss.test.ts's.
  */
 const rgwSkip = extraRgwUnavailable();
 const replicaSkip = replicaUnavailable();
 const ddti = sharedDataDir('thyroid/ddti-frames');
 if (rgwSkip !== null) recordSkip('scale-out: one RGW endpoint per copy, one down', rgwSkip);
 if (replicaSkip !== null) recordSkip('scale-out: catalog reads on a streaming replica, replica down', replicaSkip);
+const redisSkip = redisServerBinary() === null ? 'redis-server not installed (apt-get install redis-server)' : null;
+if (redisSkip !== null) recordSkip('scale-out: queues on a Redis with an append-only file', redisSkip);
 if (ddti === null) recordSkip('scale-out: inference process killed mid-job', 'shared data folder thyroid/ddti-frames is absent');
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -104,6 +108,30 @@ describeUnless(scaleOutUnavailable(), 'scale-out: two processes per role behind 
       expect(res.status).toBe(200);
       expect(Buffer.from(await res.arrayBuffer()).equals(marker)).toBe(true);
     }
+  });
+
+  const withAof = redisSkip === null ? it : it.skip;
+  withAof('keeps its queues on a Redis with an append-only file, fsync every second, which holds the published jobs', async () => {
+    const redis = scale.redis;
+    if (redis === null) throw new Error('unreachable: skipped without redis-server');
+    expect(system.env.REDIS_URL).toBe(redis.url);
+    const queue = new Queue('study', redis.url, { prefix: system.env.QUEUE_PREFIX });
+    queue.on('error', () => undefined);
+    try {
+      expect(await queue.client.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
+      expect(await queue.client.config('GET', 'appendfsync')).toEqual(['appendfsync', 'everysec']);
+    } finally {
+      await queue.close();
+    }
+    // The upload's announcement, published by the outbox relay, is in the append-only file on disk.
+    const published = await waitFor('the upload announced', async () => {
+      const r = await system.pool.query<{ job_id: string }>("SELECT job_id FROM outbox WHERE payload->>'studyInstanceUid' = $1 AND published_at IS NOT NULL", [study.studyInstanceUid]);
+      return r.rows[0]?.job_id ?? null;
+    });
+    const aofDir = path.join(work, 'redis');
+    const onDisk = (): boolean =>
+      fs.readdirSync(aofDir, { recursive: true, withFileTypes: true }).some((e) => e.isFile() && fs.readFileSync(path.join(e.parentPath, e.name)).includes(published));
+    await waitFor('the job in the append-only file', () => Promise.resolve(onDisk()), 10_000);
   });
 
   it('runs the keeper as a process of its own, ready on its own port with its metrics', async () => {
