@@ -123,6 +123,11 @@ describe('catalog partitioning (real PostgreSQL)', () => {
     const copy = await planOf(pool, 'SELECT id FROM copies WHERE sha256 = $1 AND target = $2', [instances[3]?.sha256, 'b']);
     expect(partitionsRead(copy, 'copies')).toHaveLength(1);
     expect(copy).toMatch(/copies_h\d\d_sha256_target_(key|idx)/);
+    // The keeper's per-copy lookup of an object's instances (claims, lock extension, disposal): an index
+    // probe on sha256 in each partition (migration 2051), not a whole (sop_instance_uid, sha256) index.
+    const byObject = await planOf(pool, 'SELECT max(s.retain_until) FROM instances i JOIN studies s ON s.id = i.study_ref WHERE i.sha256 = $1', [instances[3]?.sha256]);
+    expect(byObject).toMatch(/instances_h\d\d_sha256_idx/);
+    expect(byObject).not.toMatch(/sop_instance_uid_sha256_key/);
     // QIDO's first current instance of a study: one index entry per partition, no sort of the study's rows.
     const first = await planOf(pool, 'SELECT dicom_json FROM instances WHERE study_ref = $1 AND is_current ORDER BY id LIMIT 1', ['1']);
     expect(first).toMatch(/Merge Append/);

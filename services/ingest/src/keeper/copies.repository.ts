@@ -239,15 +239,9 @@ export interface ShortLock {
   studyInstanceUid: string | null;
 }
 
-/**
- * Copies whose recorded lock is earlier than what their object needs, after `afterId` in id order. A study's
- * retain-until grows when a later instance (or the triage SR) arrives; the copies written before keep the
- * earlier lock until the lock extender catches them here. Every version counts, not only the current one:
- * every version stays retained. A full scan per pass (keyset paged); a per-study "locks behind" flag set
- * by the ingest transaction would replace it for very large archives.
- */
-export async function listShortLocks(pool: Pool, afterId: string, limit: number): Promise<ShortLock[]> {
-  return kyselyOn(pool)
+/** The copies behind their object's need, with what they need: the base of both lock-extension lists. */
+function shortLocks(db: Database) {
+  return db
     .selectFrom('copies as c')
     .innerJoin('objects as o', 'o.sha256', 'c.sha256')
     .crossJoinLateral((eb) =>
@@ -262,13 +256,52 @@ export async function listShortLocks(pool: Pool, afterId: string, limit: number)
         .as('w'),
     )
     .select(['c.id', 'c.sha256', 'c.target', 'c.objectKey as key', 'c.versionId', 'c.state', 'w.wanted', 'w.studyInstanceUid'])
-    .where('c.id', '>', afterId)
     .whereRef('c.retainUntil', '<', 'w.wanted')
-    .orderBy('c.id')
-    .limit(limit)
     // copies_state_check holds state to CopyState.
-    .$narrowType<{ state: CopyState }>()
+    .$narrowType<{ state: CopyState }>();
+}
+
+/**
+ * Copies whose recorded lock is earlier than what their object needs, after `afterId` in id order. A study's
+ * retain-until grows when a later instance (or the triage SR) arrives; the copies written before keep the
+ * earlier lock until the lock extender catches them here. Every version counts, not only the current one:
+ * every version stays retained. A scan of every copy (keyset paged): the lock extender's backstop, run at
+ * its start and daily; in between it looks only at recent studies (`listShortLocksOfRecentStudies`).
+ */
+export async function listShortLocks(pool: Pool, afterId: string, limit: number): Promise<ShortLock[]> {
+  return shortLocks(kyselyOn(pool)).where('c.id', '>', afterId).orderBy('c.id').limit(limit).execute();
+}
+
+/**
+ * The same for the copies of the studies that received an instance since `since` (by `last_instance_at`,
+ * indexed), up to `studyLimit` studies after `afterStudyRef` in id order: a study's retain-until rises only
+ * with an instance's arrival, which also moves its last_instance_at (both count from the receipt). Cost in
+ * proportion to what arrived, not to the archive.
+ */
+export async function listShortLocksOfRecentStudies(
+  pool: Pool,
+  since: Date,
+  afterStudyRef: string,
+  studyLimit: number,
+): Promise<{ locks: ShortLock[]; lastStudyRef: string | null }> {
+  const db = kyselyOn(pool);
+  const studies = await db.selectFrom('studies').select('id').where('lastInstanceAt', '>=', since).where('id', '>', afterStudyRef).orderBy('id').limit(studyLimit).execute();
+  const last = studies[studies.length - 1];
+  if (last === undefined) return { locks: [], lastStudyRef: null };
+  const locks = await shortLocks(db)
+    .where('c.sha256', 'in', (eb) =>
+      eb
+        .selectFrom('instances as ri')
+        .select('ri.sha256')
+        .where(
+          'ri.studyRef',
+          'in',
+          studies.map((s) => s.id),
+        ),
+    )
+    .orderBy('c.id')
     .execute();
+  return { locks, lastStudyRef: studies.length < studyLimit ? null : last.id };
 }
 
 /** The object must be kept until `wanted`: a copy repaired later gets at least that (see the retainUntil a claim returns). */

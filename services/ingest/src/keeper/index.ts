@@ -111,7 +111,7 @@ export function startKeeper(deps: KeeperDeps): { router: ReturnType<typeof keepe
     new Every(settings.repairRetrySeconds, () => repair.runDue(), warn('repair pass')),
     new Every(settings.repairRetrySeconds, () => disposals.kick(), warn('disposal executor')),
     // A later instance raises its study's retain-until past the copies already written: extend them soon.
-    new Every(settings.repairRetrySeconds, () => locks.runPass(), warn('lock extension')),
+    new Every(settings.repairRetrySeconds, () => locks.tick(), warn('lock extension')),
     new Every(settings.orphanSweepIntervalSeconds, () => sweeper.sweep(), warn('orphan sweep')),
     new Every(config.audit.checkpointIntervalSeconds, checkpointAuditChain, warn('audit checkpoint')),
   ];

@@ -113,6 +113,36 @@ function lockExtensionSuite(makeTargets: () => Promise<Backend>): void {
     expect(await extender.runPass()).toEqual({ behind: 0, extended: 0, failed: 0 });
   });
 
+  test('the scheduled tick: a full pass first, then only the studies that received an instance lately, and the full pass again a day later', async () => {
+    let clock = Date.now();
+    const ticking = new LockExtender({ pool: catalog.pool, store, logger, metrics: keeperMetrics(new Registry()), batch: 2, now: () => new Date(clock) });
+    /** A study whose first instance's copies fall behind when its second arrives, `ago` ms before now. */
+    const studyFallingBehind = async (ago: number): Promise<string> => {
+      const studyUid = newUid();
+      expect(await pipelineAt(new Date(Date.now() - ago - DAY)).ingest(makeInstance({ studyInstanceUid: studyUid, sopInstanceUid: newUid() }), sender)).toMatchObject({ status: 'stored' });
+      expect(await pipelineAt(new Date(Date.now() - ago)).ingest(makeInstance({ studyInstanceUid: studyUid, sopInstanceUid: newUid() }), sender)).toMatchObject({ status: 'stored' });
+      return studyUid;
+    };
+    const first = await studyFallingBehind(2 * DAY);
+    expect(await ticking.tick()).toEqual({ pass: 'full', behind: 3, extended: 3, failed: 0 });
+    expect(await risksOf(first)).toEqual([]);
+
+    // Two more fall behind: one whose last instance came two days ago (a state only a full pass finds),
+    // one whose last instance came just now.
+    const old = await studyFallingBehind(2 * DAY);
+    const fresh = await studyFallingBehind(0);
+    clock += 30_000;
+    expect(await ticking.tick()).toEqual({ pass: 'recent', behind: 3, extended: 3, failed: 0 });
+    expect(await risksOf(fresh)).toEqual([]);
+    expect(await risksOf(old)).toContain('copy-retention-short');
+    clock += 30_000;
+    expect(await ticking.tick()).toEqual({ pass: 'recent', behind: 0, extended: 0, failed: 0 });
+
+    clock += 24 * 3_600_000;
+    expect(await ticking.tick()).toEqual({ pass: 'full', behind: 3, extended: 3, failed: 0 });
+    expect(await risksOf(old)).toEqual([]);
+  });
+
   test('never shortens, and a crash after the store was extended is finished by the next pass', async () => {
     const studyUid = newUid();
     const first = new Date(Date.now() - 2 * DAY);
