@@ -288,17 +288,11 @@ export async function listShortLocksOfRecentStudies(
   const studies = await db.selectFrom('studies').select('id').where('lastInstanceAt', '>=', since).where('id', '>', afterStudyRef).orderBy('id').limit(studyLimit).execute();
   const last = studies[studies.length - 1];
   if (last === undefined) return { locks: [], lastStudyRef: null };
+  const studyRefs = studies.map((s) => s.id);
   const locks = await shortLocks(db)
-    .where('c.sha256', 'in', (eb) =>
-      eb
-        .selectFrom('instances as ri')
-        .select('ri.sha256')
-        .where(
-          'ri.studyRef',
-          'in',
-          studies.map((s) => s.id),
-        ),
-    )
+    // Current versions only, through the (study_ref, id) index that holds only those; the copies of a
+    // superseded version that fell behind are the daily full pass's.
+    .where('c.sha256', 'in', (eb) => eb.selectFrom('instances as ri').select('ri.sha256').where('ri.studyRef', 'in', studyRefs).where('ri.isCurrent', '=', true))
     .orderBy('c.id')
     .execute();
   return { locks, lastStudyRef: studies.length < studyLimit ? null : last.id };
