@@ -128,6 +128,10 @@ describe('catalog partitioning (real PostgreSQL)', () => {
     const byObject = await planOf(pool, 'SELECT max(s.retain_until) FROM instances i JOIN studies s ON s.id = i.study_ref WHERE i.sha256 = $1', [instances[3]?.sha256]);
     expect(byObject).toMatch(/instances_h\d\d_sha256_idx/);
     expect(byObject).not.toMatch(/sop_instance_uid_sha256_key/);
+    // A disposal's instances of a study, every version (the (study_ref, id) index holds current ones only).
+    const byStudy = await planOf(pool, 'SELECT DISTINCT sha256 FROM instances WHERE study_ref = $1', ['1']);
+    expect(byStudy).toMatch(/instances_h\d\d_study_ref_idx/);
+    expect(byStudy).not.toMatch(/Seq Scan/);
     // QIDO's first current instance of a study: one index entry per partition, no sort of the study's rows.
     const first = await planOf(pool, 'SELECT dicom_json FROM instances WHERE study_ref = $1 AND is_current ORDER BY id LIMIT 1', ['1']);
     expect(first).toMatch(/Merge Append/);
