@@ -8,3 +8,9 @@ import type { PoolClient } from './database';
 export async function lockPatientIndex(client: PoolClient): Promise<void> {
   await client.query('SELECT pg_advisory_xact_lock(7030, hashtext(current_schema()))');
 }
+
+/**
+ * A patient index person's root as SQL over `patient_index_persons` aliased `alias`: merges are flattened,
+ * so merged_into always names a root (migration 2030).
+ */
+export const personRootSql = (alias: string): string => `coalesce(${alias}.merged_into, ${alias}.id)`;

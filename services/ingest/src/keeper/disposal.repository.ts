@@ -1,4 +1,4 @@
-import { kyselyOn, lockPatientIndex, sql, type Pool, type PoolClient } from '@yunying/catalog';
+import { kyselyOn, lockPatientIndex, personRootSql, sql, type Pool, type PoolClient } from '@yunying/catalog';
 
 export type DisposalStatus = 'requested' | 'approved' | 'rejected' | 'executed' | 'blocked';
 
@@ -223,10 +223,9 @@ export async function writeTombstone(client: PoolClient, studyRef: string, reque
 async function forgetIndexedPersonWithoutLiveStudies(client: PoolClient, studyRef: string): Promise<void> {
   await lockPatientIndex(client);
   await client.query("DELETE FROM patient_index_reviews WHERE study_ref = $1 AND status = 'open'", [studyRef]);
-  // Merges are flattened: merged_into always names a root (migration 2030).
   await client.query(
     `WITH root AS (
-       SELECT coalesce(p.merged_into, p.id) AS id FROM patient_index_studies x JOIN patient_index_persons p ON p.id = x.person_ref WHERE x.study_ref = $1
+       SELECT ${personRootSql('p')} AS id FROM patient_index_studies x JOIN patient_index_persons p ON p.id = x.person_ref WHERE x.study_ref = $1
      ), tree AS (
        SELECT p.id FROM patient_index_persons p, root WHERE p.id = root.id OR p.merged_into = root.id
      ), forgettable AS (

@@ -276,13 +276,14 @@ export class DisposalService {
     }
     await inTransaction(pool, async (client) => {
       const tomb = await writeTombstone(client, state.studyRef, id);
-      await closeDisposal(client, id, 'executed', { copiesRemoved: removed.length, thumbnailsRemoved: thumbnails, instances: tomb.instances, objects: tomb.objects, patientForgotten: tomb.patientForgotten });
+      const outcome = { copiesRemoved: removed.length, thumbnailsRemoved: thumbnails, ...tomb };
+      await closeDisposal(client, id, 'executed', outcome);
       await appendAuditEvent(client, {
         type: 'DICOM Study Deleted',
         actor: KEEPER_ACTOR,
         studyInstanceUid: request.studyInstanceUid,
         clinicId: request.clinicId,
-        details: { event: 'disposal.executed', disposalRequest: id, copiesRemoved: removed.length, thumbnailsRemoved: thumbnails, instances: tomb.instances, objects: tomb.objects, patientForgotten: tomb.patientForgotten },
+        details: { event: 'disposal.executed', disposalRequest: id, ...outcome },
       });
     });
     metrics.disposals.inc({ outcome: 'executed' });

@@ -1,4 +1,4 @@
-import { kyselyOn, lockPatientIndex, sql, type CatalogReader, type PoolClient } from '@yunying/catalog';
+import { kyselyOn, lockPatientIndex, personRootSql, sql, type CatalogReader, type PoolClient } from '@yunying/catalog';
 import type { Demographics, Identifier } from './identity.rules';
 
 /** A study waiting to be indexed, with what the rules need. */
@@ -17,7 +17,7 @@ export interface PersonVariant extends Demographics {
 }
 
 /** The root of a person: merges are flattened, so merged_into is always a root. */
-export const ROOT_SQL = (alias: string): string => `coalesce(${alias}.merged_into, ${alias}.id)`;
+export const ROOT_SQL = personRootSql;
 
 /** A person's root as text, for typed queries over patient_index_persons aliased `alias`. */
 export const rootOf = (alias: string) => sql<string>`${sql.raw(ROOT_SQL(alias))}::text`;
