@@ -13,7 +13,8 @@ import { SignInPage } from './pages/sign-in.page';
  * AUTH_SECOND_FACTOR=privileged (the production default; the other e2e tests run in the development default,
  * where it is optional) and Chromium. The demo radiologist's first sign-in sets up the authenticator (the key
  * shown on the page, a wrong code refused, the right one signs in); the next sign-in asks for a code without
- * a key. The clinic user still signs in with the password alone. The embedded OIDC provider's login page does
+ * a key, and a recovery code (shown once at enrolment) stands in for a lost phone, after which the page offers a
+ * new set. The clinic user still signs in with the password alone. The embedded OIDC provider's login page does
  * the same for the demo auditor (a browser app's authorization code flow, its CSP and redirect included).
  */
 describeUnless(chromiumMissing(), 'second factor at the web sign-in page (e2e, chromium)', () => {
@@ -60,6 +61,12 @@ describeUnless(chromiumMissing(), 'second factor at the web sign-in page (e2e, c
     // No session yet: the page still asks for the code, the key still there.
     expect(await signIn.showsEnrolmentKey()).toBe(true);
     await signIn.submitCode(app.nextCode());
+    // The recovery codes made with it, shown once before the app.
+    const codes = await signIn.recoveryCodes();
+    expect(codes).toHaveLength(10);
+    for (const code of codes) expect(code).toMatch(/^[0-9a-z]{5}-[0-9a-z]{5}$/);
+    await page.screenshot({ path: screenshotPath('second-factor-recovery-codes.png') });
+    await signIn.continueAfterRecoveryCodes();
     await signIn.waitSignedIn();
     await page.waitForURL(/\/queue$/);
 
@@ -67,6 +74,18 @@ describeUnless(chromiumMissing(), 'second factor at the web sign-in page (e2e, c
     await signIn.submitPassword(radiologist.username, radiologist.password);
     expect(await signIn.showsEnrolmentKey()).toBe(false);
     await signIn.submitCode(app.nextCode());
+    await signIn.waitSignedIn();
+    await signIn.signOut();
+
+    // The phone is lost: a recovery code in its place, then a new set from the page that says how many are left.
+    await signIn.submitPassword(radiologist.username, radiologist.password);
+    await signIn.submitRecoveryCode(codes[0] ?? '');
+    expect(await signIn.recoveryCodesLeft()).toContain('9 codes are left');
+    await signIn.makeNewRecoveryCodes(radiologist.password);
+    const renewed = await signIn.recoveryCodes();
+    expect(renewed).toHaveLength(10);
+    expect(renewed).not.toContain(codes[1]);
+    await signIn.continueAfterRecoveryCodes();
     await signIn.waitSignedIn();
     await signIn.signOut();
 
@@ -79,7 +98,7 @@ describeUnless(chromiumMissing(), 'second factor at the web sign-in page (e2e, c
         WHERE event_type = 'User Authentication' AND details->>'subtype' = 'Login' AND actor_username = $1 GROUP BY 1 ORDER BY 1`,
       [radiologist.username],
     );
-    expect(Object.fromEntries(audited.rows.map((r) => [r.reason ?? 'success', Number(r.n)]))).toMatchObject({ 'totp-enrolment-required': 1, 'bad-totp-enrolment': 1, 'totp-required': 1, success: 2 });
+    expect(Object.fromEntries(audited.rows.map((r) => [r.reason ?? 'success', Number(r.n)]))).toMatchObject({ 'totp-enrolment-required': 1, 'bad-totp-enrolment': 1, 'totp-required': 2, success: 3 });
     expect(errors).toEqual([]);
     await context.close();
   });
@@ -106,6 +125,7 @@ describeUnless(chromiumMissing(), 'second factor at the web sign-in page (e2e, c
     await login.submitCode(app.staleCode());
     expect(await login.alert()).toBe('Invalid one-time code.');
     await login.submitCode(app.nextCode());
+    expect(await login.recoveryCodesThenContinue()).toHaveLength(10);
     await page.waitForURL(`${clientUrl}/callback?**`);
     const back = new URL(page.url());
     expect(back.searchParams.get('state')).toBe(state);

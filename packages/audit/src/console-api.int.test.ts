@@ -21,6 +21,8 @@ const EXPECTATIONS: ExpectationTable = {
   'GET /api/auth/sessions': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
   'POST /api/auth/totp': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
   'POST /api/auth/totp/confirm': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
+  'GET /api/auth/recovery-codes': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
+  'POST /api/auth/recovery-codes': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
   'DELETE /api/auth/sessions/:id': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
   'GET /api/admin/clinics': { allow: ['admin'], otherClinic: 'allow' },
   'POST /api/admin/clinics': { allow: ['admin'], otherClinic: 'allow' },
@@ -124,6 +126,7 @@ describe('auth + auditor API over HTTP', () => {
         case 'POST /api/auth/password':
         case 'POST /api/auth/totp':
         case 'POST /api/auth/totp/confirm':
+        case 'POST /api/auth/recovery-codes':
           return { url: route.path, body: {}, allowStatuses: [400] };
         case 'DELETE /api/auth/sessions/:id':
           return { url: route.path.replace(':id', '00000000-0000-4000-8000-000000000000'), allowStatuses: [204, 404] };

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { AppError } from '@yunying/core';
 // Brings in req.requestId (set by createServiceApp's request-context middleware).
 import type {} from '@yunying/http';
-import type { AdminContext, AuthService, TokenPair } from './auth.service';
+import type { AdminContext, AuthService, SignInResult, TokenPair } from './auth.service';
 import { ACCESS_COOKIE, assertSameOrigin, cookieName, readCookie, readCredential, REFRESH_COOKIE } from './middleware';
 import { ROLES, type Principal } from './principal';
 import { SecureRouter, type AuthedRequest } from './secure-router';
@@ -28,10 +28,10 @@ const signInBody = z.object({
   username: z.string().min(1).max(200).optional(),
   password: z.string().min(1).max(1024).optional(),
   /**
-   * The current TOTP code: with the password, or with `challenge` (the second step of a sign-in whose 401
-   * said totpRequired, so the password is not sent twice).
+   * The current TOTP code (or one of the user's recovery codes, `xxxxx-xxxxx`): with the password, or with
+   * `challenge` (the second step of a sign-in whose 401 said totpRequired, so the password is not sent twice).
    */
-  totp: z.string().max(12).optional(),
+  totp: z.string().max(20).optional(),
   challenge: z.string().min(1).max(2000).optional(),
   /** browser (default): tokens in httpOnly cookies, the access token also in the body; api: both tokens in the body, no cookies. */
   client: z.enum(['browser', 'api']).default('browser'),
@@ -99,7 +99,7 @@ export function createAuthRouter(auth: AuthService, options: AuthRouterOptions =
 
   routes.post('/api/auth/sign-in', { scope: 'public', description: 'password sign-in' }, json, async (req, res) => {
     const body = parseInput(signInBody, req.body);
-    let pair: TokenPair;
+    let pair: SignInResult;
     if (body.challenge !== undefined) {
       pair = await auth.completeSignIn(body.challenge, body.totp ?? '', origin(req));
     } else {
@@ -108,7 +108,9 @@ export function createAuthRouter(auth: AuthService, options: AuthRouterOptions =
     }
     res.setHeader('Cache-Control', 'no-store');
     if (body.client === 'browser') setCookies(req, res, pair);
-    res.json(tokenBody(pair, body.client === 'api'));
+    // Told once: the recovery codes of a generator set up at this sign-in, or how many are left after one was used.
+    const recovery = { ...(pair.recoveryCodes !== undefined ? { recoveryCodes: pair.recoveryCodes } : {}), ...(pair.recoveryCodesLeft !== undefined ? { recoveryCodesLeft: pair.recoveryCodesLeft } : {}) };
+    res.json({ ...tokenBody(pair, body.client === 'api'), ...recovery });
   });
 
   routes.post('/api/auth/refresh', { scope: 'public', description: 'rotate a refresh token (cookie or body)' }, json, async (req, res) => {
@@ -173,10 +175,23 @@ export function createAuthRouter(auth: AuthService, options: AuthRouterOptions =
   });
 
   const totpConfirmBody = z.object({ code: z.string().min(1).max(12) }).strict();
-  routes.post('/api/auth/totp/confirm', { ...self, description: 'confirm the TOTP second factor with a current code' }, json, async (req, res) => {
+  routes.post('/api/auth/totp/confirm', { ...self, description: 'confirm the TOTP second factor with a current code; answers its recovery codes, once' }, json, async (req, res) => {
     const body = parseInput(totpConfirmBody, req.body);
-    await auth.confirmTotp(req.principal, body.code, origin(req));
-    res.status(204).end();
+    const confirmed = await auth.confirmTotp(req.principal, body.code, origin(req));
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(confirmed);
+  });
+
+  routes.get('/api/auth/recovery-codes', { ...self, description: 'how many of the own recovery codes are left' }, async (req, res) => {
+    const state = await auth.recoveryCodesState(req.principal);
+    res.json({ remaining: state.remaining, issuedAt: state.issuedAt?.toISOString() ?? null });
+  });
+
+  routes.post('/api/auth/recovery-codes', { ...self, description: 'replace the own recovery codes (current password required); answers the new ones, once' }, json, async (req, res) => {
+    const body = parseInput(totpEnrolBody, req.body);
+    const issued = await auth.regenerateRecoveryCodes(req.principal, body.currentPassword, origin(req));
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(issued);
   });
 
   routes.get('/api/auth/sessions', { ...self, description: 'the own active sessions (current one marked)' }, async (req, res) => {

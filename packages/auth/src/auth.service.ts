@@ -8,11 +8,12 @@ import { TotpSecrets } from './totp';
 import type { Queryable } from './queryable';
 import type { AuthAuditSink } from './auth.audit';
 import { AuditRecorder, type AuthContext } from './auth.shared';
-import type { AdminContext, ApiKeyView, ClinicView, CreatedApiKey, DimseAuthPolicy, OwnSessionView, RequestOrigin, TokenPair, UserView } from './auth.types';
+import type { AdminContext, ApiKeyView, ClinicView, CreatedApiKey, DimseAuthPolicy, OwnSessionView, RecoveryCodesState, RequestOrigin, SignInResult, TokenPair, UserView } from './auth.types';
 import { TokenIssuer } from './services/token-issuer';
 import { SessionService } from './services/session.service';
 import { SignInService } from './services/sign-in.service';
 import { SecondFactorService } from './services/second-factor.service';
+import { RecoveryCodes } from './recovery-codes';
 import { UsersService } from './services/users.service';
 import { ClinicsService } from './services/clinics.service';
 import { ApiKeysService } from './services/api-keys.service';
@@ -84,7 +85,13 @@ export class AuthService {
       context,
     );
     this.users = new UsersService(pool, limiter, tokens, context);
-    this.secondFactor = new SecondFactorService(pool, new TotpSecrets(derivePepper(options.tokenSecret, 'totp-secrets')), this.users, context);
+    this.secondFactor = new SecondFactorService(
+      pool,
+      new TotpSecrets(derivePepper(options.tokenSecret, 'totp-secrets')),
+      new RecoveryCodes(derivePepper(options.tokenSecret, 'recovery-codes')),
+      this.users,
+      context,
+    );
     this.signIns = new SignInService(pool, limiter, tokens, this.sessions, this.secondFactor, new Set(options.secondFactorRoles ?? []), context);
     this.clinics = new ClinicsService(pool, this.users, options.retentionMinYears ?? 15, context);
     this.apiKeys = new ApiKeysService(pool, derivePepper(options.tokenSecret, 'api-key'), context);
@@ -108,11 +115,11 @@ export class AuthService {
 
   // ---- sign-in, sessions, tokens (services/sign-in, services/session) ----------------------------
 
-  signIn(username: string, password: string, origin: RequestOrigin = {}, totpCode?: string): Promise<TokenPair> {
+  signIn(username: string, password: string, origin: RequestOrigin = {}, totpCode?: string): Promise<SignInResult> {
     return this.signIns.signIn(username, password, origin, totpCode);
   }
 
-  completeSignIn(challenge: string, totpCode: string, origin: RequestOrigin = {}): Promise<TokenPair> {
+  completeSignIn(challenge: string, totpCode: string, origin: RequestOrigin = {}): Promise<SignInResult> {
     return this.signIns.completeSignIn(challenge, totpCode, origin);
   }
 
@@ -208,8 +215,16 @@ export class AuthService {
     return this.secondFactor.enroll(principal, currentPassword, origin);
   }
 
-  confirmTotp(principal: Principal, code: string, origin: RequestOrigin = {}): Promise<void> {
+  confirmTotp(principal: Principal, code: string, origin: RequestOrigin = {}): Promise<{ recoveryCodes: string[] }> {
     return this.secondFactor.confirm(principal, code, origin);
+  }
+
+  regenerateRecoveryCodes(principal: Principal, currentPassword: string, origin: RequestOrigin = {}): Promise<{ recoveryCodes: string[] }> {
+    return this.secondFactor.regenerateRecoveryCodes(principal, currentPassword, origin);
+  }
+
+  recoveryCodesState(principal: Principal): Promise<RecoveryCodesState> {
+    return this.secondFactor.recoveryCodesState(principal);
   }
 
   resetTotp(userId: string, context: AdminContext): Promise<void> {

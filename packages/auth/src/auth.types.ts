@@ -18,6 +18,20 @@ export interface TokenPair {
   principal: Principal;
 }
 
+/**
+ * A sign-in's tokens and what the user must be told once: the recovery codes made when a generator was set up
+ * at this sign-in, or how many are left after one was spent.
+ */
+export interface SignInResult extends TokenPair {
+  recoveryCodes?: string[];
+  recoveryCodesLeft?: number;
+}
+
+export interface RecoveryCodesState {
+  remaining: number;
+  issuedAt: Date | null;
+}
+
 export interface UserView {
   id: string;
   username: string;

@@ -44,11 +44,11 @@ describe('second factor required for privileged roles', () => {
     Number((await catalog.pool.query<{ n: string }>('SELECT count(*)::text AS n FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.username = $1', [username])).rows[0]?.n);
 
   /** The whole enrolment as a client does it: password -> key -> first code; returns the key and a bearer. */
-  async function enrol(username: string, ip: string): Promise<{ secret: string; bearer: string }> {
+  async function enrol(username: string, ip: string): Promise<{ secret: string; bearer: string; recoveryCodes: string[] }> {
     const first = await signIn({ username, password: PASSWORD }, ip).expect(401);
     const secret = first.body.secret as string;
     const done = await signIn({ challenge: first.body.challenge, totp: totpAt(secret, at(-1)) }, ip).expect(200);
-    return { secret, bearer: `Bearer ${done.body.accessToken as string}` };
+    return { secret, bearer: `Bearer ${done.body.accessToken as string}`, recoveryCodes: done.body.recoveryCodes as string[] };
   }
 
   beforeAll(async () => {
@@ -179,6 +179,63 @@ describe('second factor required for privileged roles', () => {
     expect(changes.rows.map((r) => r.change)).toEqual(['updated']);
     // Idempotent.
     await request(app).delete(`/api/admin/users/${reader.id}/totp`).set('Authorization', bearer).expect(204);
+  });
+
+  it('lets a user who lost the phone sign in once per recovery code; a new set voids the old; an admin reset removes them', async () => {
+    const nina = await auth.createUser({ username: 'nina', role: 'radiologist', password: PASSWORD });
+    await auth.createUser({ username: 'noel', role: 'radiologist', password: PASSWORD });
+    const { bearer, recoveryCodes } = await enrol('nina', '198.51.100.80');
+    const others = (await enrol('noel', '198.51.100.81')).recoveryCodes;
+    // Ten codes, shown with the enrolment that made them; only keyed hashes are stored.
+    expect(recoveryCodes).toHaveLength(10);
+    expect(new Set(recoveryCodes).size).toBe(10);
+    const stored = await catalog.pool.query<{ code_hash: string; used_at: Date | null }>('SELECT code_hash, used_at FROM user_recovery_codes WHERE user_id = $1', [nina.id]);
+    expect(stored.rows).toHaveLength(10);
+    for (const code of recoveryCodes) for (const row of stored.rows) expect(row.code_hash).not.toContain(code.replace('-', ''));
+    const [first = '', second = '', third = ''] = recoveryCodes;
+
+    // In place of the app's code, typed as from paper (upper case, no dash): signs in, and says how many are left.
+    const recovered = await signIn({ username: 'nina', password: PASSWORD, totp: first.replace('-', '').toUpperCase() }, '198.51.100.82').expect(200);
+    expect(recovered.body).toMatchObject({ recoveryCodesLeft: 9, principal: { username: 'nina' } });
+    expect(recovered.body.recoveryCodes).toBeUndefined();
+    // Once only; another user's code is no code for nina; the challenge form takes one too.
+    expect((await signIn({ username: 'nina', password: PASSWORD, totp: first }, '198.51.100.83').expect(401)).body.detail).toBe('Invalid one-time code');
+    const step = await signIn({ username: 'nina', password: PASSWORD }, '198.51.100.84').expect(401);
+    await signIn({ challenge: step.body.challenge, totp: others[0] ?? '' }, '198.51.100.84').expect(401);
+    expect((await signIn({ challenge: step.body.challenge, totp: second }, '198.51.100.84').expect(200)).body.recoveryCodesLeft).toBe(8);
+    expect((await request(app).get('/api/auth/recovery-codes').set('Authorization', bearer).expect(200)).body).toMatchObject({ remaining: 8 });
+
+    // A new set needs the password; the old codes stop working, the new ones work.
+    await request(app).post('/api/auth/recovery-codes').set('Authorization', bearer).send({ currentPassword: 'not the password' }).expect(403);
+    const renewed = await request(app).post('/api/auth/recovery-codes').set('Authorization', bearer).send({ currentPassword: PASSWORD }).expect(200);
+    expect(renewed.headers['cache-control']).toBe('no-store');
+    const fresh = renewed.body.recoveryCodes as string[];
+    expect(fresh).toHaveLength(10);
+    expect(fresh).not.toContain(third);
+    await signIn({ username: 'nina', password: PASSWORD, totp: third }, '198.51.100.85').expect(401);
+    expect((await signIn({ username: 'nina', password: PASSWORD, totp: fresh[0] }, '198.51.100.86').expect(200)).body.recoveryCodesLeft).toBe(9);
+
+    // A user without a generator has no codes to renew.
+    const cleo = await signIn({ username: 'cleo', password: PASSWORD }, '198.51.100.87').expect(200);
+    await request(app).post('/api/auth/recovery-codes').set('Authorization', `Bearer ${cleo.body.accessToken as string}`).send({ currentPassword: PASSWORD }).expect(409);
+
+    // An admin reset removes the codes with the generator: the next sign-in enrols, and no code is taken for it.
+    const admin = await auth.createUser({ username: 'arne', role: 'admin', password: PASSWORD });
+    const adminBearer = (await enrol(admin.username, '198.51.100.88')).bearer;
+    await request(app).delete(`/api/admin/users/${nina.id}/totp`).set('Authorization', adminBearer).expect(204);
+    expect((await catalog.pool.query('SELECT 1 FROM user_recovery_codes WHERE user_id = $1', [nina.id])).rowCount).toBe(0);
+    const enrolAgain = await signIn({ username: 'nina', password: PASSWORD, totp: fresh[1] }, '198.51.100.89').expect(401);
+    expect(enrolAgain.body.totpEnrolmentRequired).toBe(true);
+
+    // Audited as a sign-in by recovery code and a new set, never with a code in it.
+    const details = events.filter((e) => e.details?.secondFactor === 'recovery-code').map((e) => e.details?.recoveryCodesLeft);
+    expect(details).toEqual([9, 8, 9]);
+    expect(events.some((e) => e.type === 'Security Alert' && e.details?.change === 'recovery-codes-issued' && e.details.targetUserId === nina.id)).toBe(true);
+    const audited = JSON.stringify(events);
+    for (const code of [...recoveryCodes, ...fresh]) {
+      expect(audited).not.toContain(code);
+      expect(audited).not.toContain(code.replace('-', ''));
+    }
   });
 
   it('refuses common, breached and context passwords with a problem+json that says why', async () => {

@@ -6,7 +6,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
  * API key on every upload request then costs microseconds instead of argon2's ~50 ms and memory, and a
  * stolen database dump alone cannot test a guessed key. Passwords (low entropy) always use argon2id.
  */
-export function derivePepper(tokenSecret: string, purpose: 'api-key' | 'refresh-token' | 'oidc-cookies' | 'totp-secrets'): Buffer {
+export function derivePepper(tokenSecret: string, purpose: 'api-key' | 'refresh-token' | 'oidc-cookies' | 'totp-secrets' | 'recovery-codes'): Buffer {
   return createHmac('sha256', tokenSecret).update(`yunying/${purpose}/v1`).digest();
 }
 

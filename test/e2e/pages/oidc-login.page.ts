@@ -22,6 +22,15 @@ export class OidcLoginPage {
     await this.page.getByRole('button', { name: /sign in/i }).click();
   }
 
+  /** The recovery codes page after an enrolment: the codes, then on to the app. */
+  async recoveryCodesThenContinue(): Promise<string[]> {
+    const list = this.page.getByTestId('recovery-codes');
+    await list.waitFor();
+    const codes = (await list.locator('li').allInnerTexts()).map((text) => text.trim());
+    await this.page.getByTestId('continue').click();
+    return codes;
+  }
+
   async alert(): Promise<string> {
     const alert = this.page.getByRole('alert');
     await alert.waitFor();

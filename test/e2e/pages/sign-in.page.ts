@@ -37,6 +37,37 @@ export class SignInPage {
     await this.page.getByRole('button', { name: /sign in/i }).click();
   }
 
+  /** The recovery codes shown once after the enrolment that made them (or a new set). */
+  async recoveryCodes(): Promise<string[]> {
+    const list = this.page.getByTestId('recovery-codes');
+    await list.waitFor();
+    return (await list.locator('li').allInnerTexts()).map((text) => text.trim());
+  }
+
+  async continueAfterRecoveryCodes(): Promise<void> {
+    await this.page.getByRole('button', { name: 'I have saved them, continue' }).click();
+  }
+
+  /** At the code step: switch the field to a recovery code and send it. */
+  async submitRecoveryCode(code: string): Promise<void> {
+    await this.page.getByRole('button', { name: 'Use a recovery code instead' }).click();
+    await this.page.getByRole('textbox', { name: 'Recovery code' }).fill(code);
+    await this.page.getByRole('button', { name: /sign in/i }).click();
+  }
+
+  /** After a sign-in with a recovery code: the line that says how many are left. */
+  async recoveryCodesLeft(): Promise<string> {
+    const line = this.page.getByTestId('recovery-codes-left');
+    await line.waitFor();
+    return line.innerText();
+  }
+
+  /** From that page: a new set for the password (shown as after an enrolment). */
+  async makeNewRecoveryCodes(password: string): Promise<void> {
+    await this.page.getByLabel('Password').fill(password);
+    await this.page.getByRole('button', { name: 'Make a new set' }).click();
+  }
+
   /** The message of the form's status line once it shows an error. */
   async errorMessage(): Promise<string> {
     const alert = this.page.locator('form p.status[data-kind="error"]');

@@ -5,7 +5,7 @@ import { burnPasswordCheck, verifyPassword } from '../password';
 import { tooManyAttempts, type SignInLimiter } from '../sign-in-limiter';
 import type { AuthAuditEvent } from '../auth.audit';
 import { normalizeUsername, principalOfUser, unauthenticated, USERNAME, UUID, type AuthContext } from '../auth.shared';
-import type { RequestOrigin, TokenPair, UserView } from '../auth.types';
+import type { RequestOrigin, SignInResult, UserView } from '../auth.types';
 import * as users from '../repositories/users.repository';
 import type { SecondFactorService } from './second-factor.service';
 import type { SessionService } from './session.service';
@@ -27,7 +27,7 @@ export class SignInService {
     private readonly context: AuthContext,
   ) {}
 
-  async signIn(username: string, password: string, origin: RequestOrigin = {}, totpCode?: string): Promise<TokenPair> {
+  async signIn(username: string, password: string, origin: RequestOrigin = {}, totpCode?: string): Promise<SignInResult> {
     const name = normalizeUsername(username).slice(0, 64);
     const ip = origin.sourceIp ?? 'unknown';
     const authEvent = (outcome: 0 | 4 | 8, reason: string | null, user?: UserView): AuthAuditEvent =>
@@ -59,7 +59,7 @@ export class SignInService {
    * The second step of a sign-in that needed a code: the challenge from the first step (so the password is
    * not sent again) and the current code. Throttled, audited and replay-checked like the one-step form.
    */
-  async completeSignIn(challenge: string, totpCode: string, origin: RequestOrigin = {}): Promise<TokenPair> {
+  async completeSignIn(challenge: string, totpCode: string, origin: RequestOrigin = {}): Promise<SignInResult> {
     const ip = origin.sourceIp ?? 'unknown';
     const claims = await this.tokens.verifyChallenge(challenge);
     if (claims === null) throw unauthenticated('The sign-in has expired; please sign in again');
@@ -81,10 +81,11 @@ export class SignInService {
   /**
    * After the password (or a challenge): a user with a confirmed TOTP gives the current code, accepted once; a
    * user of a role that requires one and has none enrols first (the secret and otpauth URI in the 401, the
-   * first code confirms it). Wrong codes count as failed sign-ins. The audit records say which step and why,
-   * never a code or secret.
+   * first code confirms it and makes the recovery codes, returned once). A user with a confirmed generator may
+   * give one of their recovery codes instead (spent with it). Wrong codes count as failed sign-ins. The audit
+   * records say which step and why, never a code or secret.
    */
-  private async passSecondFactor(user: UserView, tokenVersion: number, code: string | undefined, origin: RequestOrigin, method: 'password' | 'totp'): Promise<TokenPair> {
+  private async passSecondFactor(user: UserView, tokenVersion: number, code: string | undefined, origin: RequestOrigin, method: 'password' | 'totp'): Promise<SignInResult> {
     const ip = origin.sourceIp ?? 'unknown';
     const audit = this.context.audit;
     const event = (outcome: 0 | 4, reason: string | null): AuthAuditEvent => audit.loginEvent(user.username, outcome, reason, origin, method, user);
@@ -111,19 +112,31 @@ export class SignInService {
       });
     }
     const accepted = state !== null && (await this.secondFactor.acceptCode(user.id, state, code.trim()));
-    if (!accepted) {
+    // Only a confirmed generator has recovery codes; while enrolling, the first code must come from the app.
+    const recovered = !accepted && !enrolling && (await this.secondFactor.acceptRecoveryCode(user.id, code));
+    if (!accepted && !recovered) {
       await this.limiter.recordFailure(user.username, ip);
       await audit.record(event(4, enrolling ? 'bad-totp-enrolment' : 'bad-totp'));
       // While enrolling, the key again (the caller passed the password step), so a page can keep showing it.
       const enrolment = enrolling ? { totpEnrolmentRequired: true, ...(await this.secondFactor.pendingEnrolment(user, state)) } : {};
       throw new AppError('unauthenticated', INVALID_CODE, { details: { totpRequired: true, ...enrolment, challenge } });
     }
+    let recoveryCodes: string[] | undefined;
     if (enrolling) {
-      await audit.admin({ actor: principalOfUser(user), sourceIp: ip, requestId: origin.requestId ?? null }, 'totp-enabled', { targetUserId: user.id, atSignIn: true });
+      recoveryCodes = await this.secondFactor.issueRecoveryCodes(this.pool, user.id);
+      await audit.admin({ actor: principalOfUser(user), sourceIp: ip, requestId: origin.requestId ?? null }, 'totp-enabled', {
+        targetUserId: user.id,
+        atSignIn: true,
+        recoveryCodes: recoveryCodes.length,
+      });
     }
+    const recoveryCodesLeft = recovered ? await this.secondFactor.remainingRecoveryCodes(user.id) : undefined;
     await this.limiter.reset(user.username, ip);
     const pair = await this.sessions.start(user, tokenVersion, ip);
-    await audit.record({ ...event(0, null), details: { subtype: 'Login', method, secondFactor: 'totp' } });
-    return pair;
+    await audit.record({
+      ...event(0, null),
+      details: { subtype: 'Login', method, secondFactor: recovered ? 'recovery-code' : 'totp', ...(recovered ? { recoveryCodesLeft } : {}) },
+    });
+    return { ...pair, ...(recoveryCodes !== undefined ? { recoveryCodes } : {}), ...(recoveryCodesLeft !== undefined ? { recoveryCodesLeft } : {}) };
   }
 }

@@ -552,6 +552,13 @@ export interface UserAccountChanges {
   changedAt: Generated<Timestamp>;
 }
 
+export interface UserRecoveryCodes {
+  userId: string;
+  codeHash: string;
+  usedAt: Timestamp | null;
+  createdAt: Generated<Timestamp>;
+}
+
 export interface UserTotp {
   userId: string;
   secretSealed: string;
@@ -620,6 +627,7 @@ export interface DB {
   studyShares: StudyShares;
   triageScopeRules: TriageScopeRules;
   userAccountChanges: UserAccountChanges;
+  userRecoveryCodes: UserRecoveryCodes;
   userTotp: UserTotp;
   users: Users;
 }

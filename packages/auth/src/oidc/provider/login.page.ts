@@ -29,7 +29,11 @@ function secondFactorForm(action: string, view: SecondFactorView): string {
   return `${enrolment}
 <form method="post" action="${escapeHtml(action)}">
 <input type="hidden" name="challenge" value="${escapeHtml(view.challenge)}">
-<label>One-time code <input name="totp" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required autofocus></label>
+${
+  view.enrolment
+    ? '<label>One-time code <input name="totp" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required autofocus></label>'
+    : '<label>One-time code or a recovery code <input name="totp" autocomplete="one-time-code" pattern="[0-9]{6}|[0-9A-Za-z -]{10,13}" maxlength="13" required autofocus></label>'
+}
 <button type="submit">${view.enrolment ? 'Confirm and sign in' : 'Sign in'}</button>
 </form>`;
 }
@@ -51,6 +55,32 @@ export function loginPage(view: { action: string; clientId: string; error?: stri
 <p>Sign in to continue to <strong>${escapeHtml(view.clientId)}</strong>.</p>
 ${view.error ? `<p role="alert">${escapeHtml(view.error)}</p>` : ''}
 ${form}
+</main>
+</body></html>
+`;
+}
+
+/**
+ * After a sign-in that must tell the user something once: the recovery codes of a generator set up just now (shown
+ * here and nowhere else), or how many are left after one was used. A plain link continues to the client.
+ */
+export function secondFactorNoticePage(view: { clientId: string; continueUrl: string; recoveryCodes?: readonly string[]; recoveryCodesLeft?: number }): string {
+  const codes = view.recoveryCodes
+    ? `<section aria-label="Recovery codes">
+<h2>Save your recovery codes</h2>
+<p>Each code signs you in once in place of the one-time code, if you lose the phone. Keep them somewhere safe (printed, or in a password manager): they are shown only now.</p>
+<ul data-testid="recovery-codes">${view.recoveryCodes.map((code) => `<li><code>${escapeHtml(code)}</code></li>`).join('')}</ul>
+</section>`
+    : '';
+  const left =
+    view.recoveryCodesLeft !== undefined
+      ? `<p role="status" data-testid="recovery-codes-left">You signed in with a recovery code. ${view.recoveryCodesLeft} left${
+          view.recoveryCodesLeft <= 3 ? ': make a new set in the Yunying web app (it offers one after such a sign-in) or ask an administrator to reset your second factor.' : '.'
+        }</p>`
+      : '';
+  return `${head}
+${codes}${left}
+<p><a href="${escapeHtml(view.continueUrl)}" data-testid="continue">Continue to ${escapeHtml(view.clientId)}</a></p>
 </main>
 </body></html>
 `;

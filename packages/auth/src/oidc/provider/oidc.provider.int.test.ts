@@ -84,6 +84,8 @@ describe('embedded OIDC provider', () => {
   let clinicB: string;
   // The sign-in clock, 10 s into a TOTP step, so codes of the steps around it are known to be in the window.
   const clock = new Date(Math.floor(Date.now() / 30_000) * 30_000 + 10_000);
+  // The pages a sign-in showed after the code and before the client (see signIn).
+  const notices: string[] = [];
 
   beforeAll(async () => {
     catalog = await createTestCatalog('oidcp');
@@ -163,13 +165,23 @@ describe('embedded OIDC provider', () => {
       });
     let back = await post({ username, password });
     // The code step: the same form action, the challenge from the page, the code (no password again).
+    let shownPage: string | null = null;
     while (back.status !== 303 && back.status !== 302 && codeStep !== undefined) {
-      const page = await back.text();
-      const challengeField = /name="challenge" value="([^"]+)"/.exec(page)?.[1];
+      shownPage = await back.text();
+      const challengeField = /name="challenge" value="([^"]+)"/.exec(shownPage)?.[1];
       if (challengeField === undefined) break;
-      back = await post({ challenge: challengeField, totp: codeStep(page, back.status) });
+      back = await post({ challenge: challengeField, totp: codeStep(shownPage, back.status) });
+      shownPage = null;
     }
     if (back.status === 401) throw Object.assign(new Error('login refused'), { status: 401 });
+    // A page to read once (new recovery codes, or how many are left): a plain link goes on to the client.
+    if (back.status === 200) {
+      const notice = shownPage ?? (await back.text());
+      notices.push(notice);
+      const onward = /href="([^"]+)" data-testid="continue"/.exec(notice)?.[1];
+      if (onward === undefined) throw new Error('a page with neither a code form nor a way on');
+      back = await browser.follow(new URL(onward.replace(/&amp;/g, '&').replace(/&#47;/g, '/'), base).href, base);
+    }
     const location = new URL(back.headers.get('location') ?? '');
     expect(`${location.origin}${location.pathname}`).toBe(REDIRECT_URI);
     expect(location.searchParams.get('state')).toBe(state);
@@ -256,6 +268,9 @@ describe('embedded OIDC provider', () => {
     expect(pages[1]?.html).toContain('Invalid one-time code.');
     expect(pages[1]?.html).toContain('data-testid="totp-secret"');
     await expect(authenticator.authenticateAccessToken(enrolled.access_token)).resolves.toMatchObject({ username: 'otto', role: 'auditor' });
+    // The recovery codes made with the generator were shown once, on their own page, before the client got its code.
+    const shown = [...(notices.at(-1) ?? '').matchAll(/<li><code>([0-9a-z]{5}-[0-9a-z]{5})<\/code><\/li>/g)].map((m) => m[1] ?? '');
+    expect(shown).toHaveLength(10);
 
     // Enrolled: the password page leads to a code page without a key; the confirming code is not accepted again.
     const later: string[] = [];
@@ -267,6 +282,13 @@ describe('embedded OIDC provider', () => {
     expect(later).toHaveLength(2);
     expect(later[0]).not.toContain('totp-secret');
     expect(later[1]).toContain('Invalid one-time code.');
+
+    // A lost phone: a recovery code at the same page signs in, and the page before the client says how many are left.
+    const noticesBefore = notices.length;
+    const recovered = await signIn('otto', PASSWORD, () => shown[0] ?? '');
+    await expect(authenticator.authenticateAccessToken(recovered.access_token)).resolves.toMatchObject({ username: 'otto' });
+    expect(notices.length).toBe(noticesBefore + 1);
+    expect(notices.at(-1)).toMatch(/data-testid="recovery-codes-left">You signed in with a recovery code\. 9 left\./);
   });
 
   it('sign-out revokes: Yunying sign-out ends the OIDC tokens, OIDC revocation ends the Yunying session', async () => {

@@ -6,7 +6,7 @@ import type { Pool } from '@yunying/catalog';
 import type {} from '@yunying/http';
 import { INVALID_CODE, type AuthService } from '../../auth.service';
 import { derivePepper } from '../../secrets';
-import { contentSecurityPolicyFor, loginPage, type SecondFactorView } from './login.page';
+import { contentSecurityPolicyFor, loginPage, secondFactorNoticePage, type SecondFactorView } from './login.page';
 import { createEmbeddedOidc, OIDC_SCOPES, type EmbeddedOidc } from './oidc.provider';
 import { loadOidcKeySet } from './oidc.keys';
 import { sweepExpiredOidcPayloads } from './oidc-payloads.repository';
@@ -108,7 +108,22 @@ export async function createOidcRouter(deps: OidcRouterDeps): Promise<{ router: 
     grant.addResourceScope(oidc.resource, 'yunying');
     const grantId = await grant.save();
     await oidc.grantSessions.link(grantId, principal.sessionId);
-    await provider.interactionFinished(req, res, { login: { accountId: principal.userId }, consent: { grantId } }, { mergeWithLastSubmission: false });
+    const result = { login: { accountId: principal.userId }, consent: { grantId } };
+    if (pair.recoveryCodes === undefined && pair.recoveryCodesLeft === undefined) {
+      await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
+      return;
+    }
+    // Something to tell once (the new recovery codes, or how many are left) before the client takes over.
+    const continueUrl = await provider.interactionResult(req, res, result, { mergeWithLastSubmission: false });
+    res.setHeader('Cache-Control', 'no-store');
+    res.type('html').send(
+      secondFactorNoticePage({
+        clientId,
+        continueUrl,
+        ...(pair.recoveryCodes !== undefined ? { recoveryCodes: pair.recoveryCodes } : {}),
+        ...(pair.recoveryCodesLeft !== undefined ? { recoveryCodesLeft: pair.recoveryCodesLeft } : {}),
+      }),
+    );
   });
 
   router.use(mount, provider.callback());

@@ -1,5 +1,5 @@
-import { ApiError, getJson, rememberAccessToken, request } from './api';
-import { obj, str } from './json';
+import { ApiError, getJson, rememberAccessToken, request, sendJson } from './api';
+import { num, obj, str, strings } from './json';
 
 export type Role = 'clinic' | 'radiologist' | 'auditor' | 'admin';
 
@@ -33,8 +33,11 @@ export interface CodeStep {
   enrolment: { secret: string; uri: string } | null;
 }
 
-/** What a sign-in answered: signed in, or a one-time code is needed first. */
-export type SignInOutcome = { kind: 'signed-in' } | ({ kind: 'code' } & CodeStep);
+/**
+ * What a sign-in answered: signed in (with what the user must be told once: the recovery codes of a generator set
+ * up just now, or how many are left after one was used), or a one-time code is needed first.
+ */
+export type SignInOutcome = { kind: 'signed-in'; recoveryCodes: string[] | null; recoveryCodesLeft: number | null } | ({ kind: 'code' } & CodeStep);
 
 /** A 401 that asks for a code (its challenge and, when enrolling, the key), else null. */
 export function codeStepOf(error: unknown): CodeStep | null {
@@ -49,8 +52,9 @@ export function codeStepOf(error: unknown): CodeStep | null {
 async function signInWith(json: Record<string, unknown>): Promise<SignInOutcome> {
   try {
     const res = await request('POST', '/api/auth/sign-in', { json: { ...json, client: 'browser' }, noRefresh: true });
-    rememberAccessToken(str(obj(await res.json()).accessToken));
-    return { kind: 'signed-in' };
+    const body = obj(await res.json());
+    rememberAccessToken(str(body.accessToken));
+    return { kind: 'signed-in', recoveryCodes: Array.isArray(body.recoveryCodes) ? strings(body.recoveryCodes) : null, recoveryCodesLeft: num(body.recoveryCodesLeft) };
   } catch (error) {
     // The password was right and a code is asked for: the next step, not a failure (a wrong code still throws).
     const step = codeStepOf(error);
@@ -66,6 +70,11 @@ export function signIn(username: string, password: string): Promise<SignInOutcom
 /** The second step: the challenge of the first and the current code (the password is not sent again). */
 export function signInWithCode(challenge: string, code: string): Promise<SignInOutcome> {
   return signInWith({ challenge, totp: code });
+}
+
+/** A new set of recovery codes for the signed-in user (the current password required); the old set stops working. */
+export async function newRecoveryCodes(currentPassword: string): Promise<string[]> {
+  return strings(obj(await sendJson('POST', '/api/auth/recovery-codes', { currentPassword })).recoveryCodes);
 }
 
 export async function signOut(): Promise<void> {

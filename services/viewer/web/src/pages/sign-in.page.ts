@@ -1,17 +1,68 @@
 import { errorText } from '../app/api';
-import { h, replace, statusLine } from '../app/dom';
-import { codeStepOf, signIn, signInWithCode, type CodeStep, type SignInOutcome } from '../app/session';
+import { append, h, replace, statusLine } from '../app/dom';
+import { codeStepOf, newRecoveryCodes, signIn, signInWithCode, type CodeStep, type SignInOutcome } from '../app/session';
 
 /** The key in groups of four, as authenticator apps show it, for typing it in by hand. */
 function groupedKey(secret: string): string {
   return (secret.match(/.{1,4}/g) ?? []).join(' ');
 }
 
+/** The recovery codes, shown once (at the enrolment that made them, or when the user makes a new set). */
+function recoveryCodesCard(codes: readonly string[], done: () => void): HTMLElement {
+  const next = h('button', { type: 'button', autofocus: true }, 'I have saved them, continue');
+  next.addEventListener('click', done, { once: true });
+  return h(
+    'section',
+    { class: 'card sign-in', 'aria-label': 'Recovery codes' },
+    h('h1', {}, 'Save your recovery codes'),
+    h('p', {}, 'If you lose your phone, each of these codes signs you in once in place of the one-time code. Keep them somewhere safe (printed, or in a password manager): they are not shown again.'),
+    h('ul', { class: 'recovery-codes', 'data-testid': 'recovery-codes' }, ...codes.map((code) => h('li', {}, h('code', {}, code)))),
+    next,
+  );
+}
+
+/** After a sign-in with a recovery code: how many are left, and a new set for the password (the old set stops working). */
+function recoveryUsedCard(left: number, done: () => void, signal: AbortSignal): HTMLElement {
+  const card = h('section', { class: 'card sign-in', 'aria-label': 'Recovery code used' });
+  const password = h('input', { id: 'current-password', name: 'current-password', type: 'password', autocomplete: 'current-password', required: true });
+  const make = h('button', { type: 'submit' }, 'Make a new set');
+  const later = h('button', { type: 'button', class: 'link' }, left > 0 ? 'Not now, continue' : 'Continue');
+  later.addEventListener('click', done, { signal, once: true });
+  const status = statusLine();
+  const form = h('form', { 'aria-label': 'New recovery codes' }, h('label', { for: 'current-password' }, 'Password'), password, make, status.el);
+  form.addEventListener(
+    'submit',
+    (event) => {
+      event.preventDefault();
+      make.disabled = true;
+      status.set('Making new codes…');
+      newRecoveryCodes(password.value)
+        .then((codes) => card.replaceWith(recoveryCodesCard(codes, done)))
+        .catch((error: unknown) => {
+          status.set(errorText(error), 'error');
+          make.disabled = false;
+          password.select();
+        });
+    },
+    { signal },
+  );
+  append(
+    card,
+    h('h1', {}, 'Recovery code used'),
+    h('p', { 'data-testid': 'recovery-codes-left' }, `You signed in with a recovery code; ${left} ${left === 1 ? 'code is' : 'codes are'} left. Each works once.`),
+    h('p', {}, left <= 3 ? 'Make a new set now (your password is asked again), or ask an administrator to reset your second factor if the phone is lost for good.' : 'You can make a new set at any time.'),
+    form,
+    later,
+  );
+  return card;
+}
+
 /**
  * Sign-in: user name and password, then, for a role that needs a second factor (#17), the one-time code;
  * at a first sign-in of such a user, the key to add to an authenticator app (and an otpauth: link for a
  * phone) comes first, and the first code confirms it. The password is not kept for the code step: the
- * server's challenge stands in for it.
+ * server's challenge stands in for it. The first code of an enrolment makes the recovery codes, shown once;
+ * a recovery code is accepted in place of the app's code, and the page then says how many are left.
  */
 export function signInPage(root: HTMLElement, done: () => void): () => void {
   const controller = new AbortController();
@@ -20,6 +71,25 @@ export function signInPage(root: HTMLElement, done: () => void): () => void {
   const codeForm = (step: CodeStep): HTMLFormElement => {
     let challenge = step.challenge;
     const code = h('input', { id: 'totp', name: 'totp', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6}', maxlength: 6, required: true, autofocus: true });
+    const codeLabel = h('label', { for: 'totp' }, 'One-time code');
+    // A lost phone: one of the recovery codes (letters and digits, xxxxx-xxxxx) in place of the app's code.
+    const useRecovery = step.enrolment
+      ? null
+      : h('button', { type: 'button', class: 'link', 'data-testid': 'use-recovery-code' }, 'Use a recovery code instead');
+    useRecovery?.addEventListener(
+      'click',
+      () => {
+        codeLabel.textContent = 'Recovery code';
+        code.removeAttribute('inputmode');
+        code.setAttribute('autocomplete', 'off');
+        code.setAttribute('pattern', '[0-9A-Za-z -]{10,13}');
+        code.setAttribute('maxlength', '13');
+        code.value = '';
+        code.focus();
+        useRecovery.remove();
+      },
+      { signal },
+    );
     const submit = h('button', { type: 'submit' }, step.enrolment ? 'Confirm and sign in' : 'Sign in');
     const status = statusLine();
     const enrolment = step.enrolment
@@ -36,9 +106,10 @@ export function signInPage(root: HTMLElement, done: () => void): () => void {
       { class: 'card sign-in', 'aria-label': 'Second factor' },
       h('h1', {}, step.enrolment ? 'Set up a second factor' : 'One-time code'),
       enrolment,
-      h('label', { for: 'totp' }, 'One-time code'),
+      codeLabel,
       code,
       submit,
+      useRecovery,
       status.el,
     );
     form.addEventListener(
@@ -68,8 +139,10 @@ export function signInPage(root: HTMLElement, done: () => void): () => void {
   };
 
   const finish = (outcome: SignInOutcome): void => {
-    if (outcome.kind === 'signed-in') done();
-    else replace(root, h('section', { class: 'page narrow' }, codeForm(outcome)));
+    if (outcome.kind === 'code') replace(root, h('section', { class: 'page narrow' }, codeForm(outcome)));
+    else if (outcome.recoveryCodes !== null) replace(root, h('section', { class: 'page narrow' }, recoveryCodesCard(outcome.recoveryCodes, done)));
+    else if (outcome.recoveryCodesLeft !== null) replace(root, h('section', { class: 'page narrow' }, recoveryUsedCard(outcome.recoveryCodesLeft, done, signal)));
+    else done();
   };
 
   const showPasswordForm = (message?: string): void => {
