@@ -6,7 +6,7 @@ import * as Minio from 'minio';
 import type { Pool, PoolClient } from '@yunying/catalog';
 import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
 import { AppError } from '@yunying/core';
-import { S3ReplicaTarget, type ReplicaTarget } from '@yunying/storage';
+import { isSealed, newStorageKeyLine, ObjectEnvelope, parseStorageKeyFile, S3ReplicaTarget, type ReplicaTarget } from '@yunying/storage';
 import { s3TestSettings, tempFsTargets, uniqueBucketName, type S3TestSettings } from '@yunying/storage/testing';
 import { describeUnless } from '../../../test/support/skip';
 import { AuditSegmentKeeper, completeAuditAnchorCopies } from './anchor.repair';
@@ -26,8 +26,10 @@ import { auditRecordPrefix } from './worm';
  * Issue #17, "an audit that cannot be forged quietly": signed checkpoints and exported audit segments as
  * write-once objects in the replica targets, verified against a database a superuser has rewritten. Runs on the
  * fs replica targets (the embedded default) and on three real Object Lock buckets (Ceph RGW, infra/ceph/up.sh),
- * where the store itself refuses to delete or overwrite a locked version.
+ * where the store itself refuses to delete or overwrite a locked version. The targets seal what they store, as in
+ * production (storage encryption on): records name users and studies, so they are ciphertext at rest too.
  */
+const sealing = (): ObjectEnvelope => new ObjectEnvelope({ seal: 'aes-256-gcm', keys: parseStorageKeyFile(newStorageKeyLine()) });
 const actor = { userId: '7f0c5f5e-1a51-4a8f-9a54-6a3d1c1e2b10', username: 'radiologist', role: 'radiologist' };
 const STUDY = '1.2.826.0.1.3680043.8.498.';
 
@@ -86,6 +88,8 @@ interface Backend {
   removeCopy(target: number, key: string): Promise<void>;
   /** Replaces a copy's content as such an attacker would try to (S3: a newer version; fs: chmod + rewrite). */
   replaceCopy(target: number, key: string, bytes: Buffer): Promise<void>;
+  /** The bytes as stored (not opened), as whoever reads the disk or the bucket directly gets them. */
+  storedBytes(target: number, key: string): Promise<Buffer>;
   cleanup(): Promise<void>;
 }
 
@@ -177,6 +181,12 @@ function wormScenarios(kind: string, makeBackend: () => Promise<Backend>): void 
   it('exports segments that continue each other, and reports exported rows deleted or edited by number only', async () => {
     const first = await exportAuditSegment(catalog.pool, signer, backend.targets, chain, { retentionDays: RETENTION_DAYS });
     expect(first).toMatchObject({ exported: true, firstSeq: 1, lastSeq: 10, count: 10 });
+    // Sealed at rest in every copy: no user, study or detail readable without the storage key.
+    for (const t of [0, 1, 2]) {
+      const stored = await backend.storedBytes(t, segmentKey(chain, 1, 10));
+      expect(isSealed(stored)).toBe(true);
+      expect(stored.toString('latin1')).not.toMatch(/PATIENT|radiologist|1\.2\.826/);
+    }
     await expect(exportAuditSegment(catalog.pool, signer, backend.targets, chain, { retentionDays: RETENTION_DAYS })).resolves.toEqual({ exported: false, reason: 'up-to-date' });
     await appendMany(catalog.pool, 11, 5);
     await expect(exportAuditSegment(catalog.pool, signer, backend.targets, chain, { retentionDays: RETENTION_DAYS, maxRecords: 3 })).resolves.toMatchObject({
@@ -274,10 +284,11 @@ function wormScenarios(kind: string, makeBackend: () => Promise<Backend>): void 
 
 describe('audit anchors in the fs replica targets (embedded default)', () => {
   wormScenarios('fs', async () => {
-    const temp = await tempFsTargets(3);
+    const temp = await tempFsTargets(3, sealing());
     const fileOf = (t: number, key: string): string => path.join(temp.targets[t]!.root, ...key.split('/'));
     return {
       targets: temp.targets,
+      storedBytes: (t, key) => fs.promises.readFile(fileOf(t, key)),
       removeCopy: async (t, key) => fs.promises.unlink(fileOf(t, key)),
       replaceCopy: async (t, key, bytes) => {
         await fs.promises.chmod(fileOf(t, key), 0o640);
@@ -303,13 +314,19 @@ describeUnless(
     const run = uniqueBucketName('yy-audit');
     wormScenarios('s3', async () => {
       const s = s3!;
+      const envelope = sealing();
       const targets = [1, 2, 3].map(
-        (i) => new S3ReplicaTarget({ name: `s3-${i}`, endpoint: s.endpoint, accessKey: s.accessKey, secretKey: s.secretKey, region: s.region, bucket: `${run}-${++n}` }),
+        (i) => new S3ReplicaTarget({ name: `s3-${i}`, endpoint: s.endpoint, accessKey: s.accessKey, secretKey: s.secretKey, region: s.region, bucket: `${run}-${++n}`, envelope }),
       );
       await Promise.all(targets.map((t) => t.init()));
       const raw = rawClient(s);
       return {
         targets,
+        storedBytes: async (t, key) => {
+          const chunks: Buffer[] = [];
+          for await (const chunk of await raw.getObject(targets[t]!.bucket, key)) chunks.push(chunk as Buffer);
+          return Buffer.concat(chunks);
+        },
         removeCopy: async (t, key) => {
           const bucket = targets[t]!.bucket;
           const version = (await targets[t]!.listRecords(key)).find((v) => !v.deleteMarker)!;

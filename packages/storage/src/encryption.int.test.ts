@@ -168,6 +168,29 @@ describe('encryption at rest on fs replica targets', () => {
     expect((await sealed.get('thumbnails/old.jpg'))?.equals(jpeg)).toBe(true);
   });
 
+  it('seals audit records (checkpoints, segments) too: ciphertext on disk, read opened, a re-put is no conflict, a plain one from before reads', async () => {
+    const key = 'audit/test-chain/segments/00000000000000000001-00000000000000000002.ndjson';
+    const record = Buffer.concat([Buffer.from('{"header":1}\n'), MARKER, Buffer.from('\n')]);
+    const until = new Date(Date.now() + 200 * 86_400_000);
+    const receipts = await Promise.all(targets.map((t) => t.putRecord(key, record, until)));
+    expect(receipts.map((r) => r.created)).toEqual([true, true, true]);
+    for (const t of targets) {
+      const stored = await fs.readFile(path.join(t.root, ...key.split('/')));
+      expect(isSealed(stored)).toBe(true);
+      expect(stored.includes(MARKER)).toBe(false);
+      expect(Buffer.from(await t.readRecord(key, null)).equals(record)).toBe(true);
+    }
+    // The keeper's retry after a crash seals anew: the same content is still the same record, other content is not.
+    expect((await targets[0]!.putRecord(key, Buffer.from(record), until)).created).toBe(false);
+    await expect(targets[0]!.putRecord(key, Buffer.from('other content'), until)).rejects.toMatchObject({ code: 'conflict' });
+    // Written by a plain target (before this change, or with encryption off), read by a sealing one.
+    const plainKey = 'audit/test-chain/checkpoints/0000000001.json';
+    await new FsReplicaTarget({ name: 'fs-1', root: targets[0]!.root, envelope: ObjectEnvelope.plain() }).putRecord(plainKey, record, until);
+    expect((await fs.readFile(path.join(targets[0]!.root, ...plainKey.split('/')))).includes(MARKER)).toBe(true);
+    expect(Buffer.from(await targets[0]!.readRecord(plainKey, null)).equals(record)).toBe(true);
+    expect((await targets[0]!.putRecord(plainKey, record, until)).created).toBe(false);
+  });
+
   it('createObjectEnvelope: generates a 0600 key file in development, refuses a missing one otherwise, reads it with encryption off', async () => {
     const keyFile = path.join(dir, 'secrets', 'storage.keys');
     const made = createObjectEnvelope({ algorithm: 'aes-256-gcm', keyFile, generateMissing: true });
@@ -261,6 +284,24 @@ describeUnless(
       expect(Buffer.from(await sealed.read(put.key)).equals(bytes)).toBe(true);
       expect(Buffer.from(await sealed.readRange(put.key, 10, 20)).equals(bytes.subarray(10, 30))).toBe(true);
       expect((await sealed.verifyAll(put.key, { sha256: put.sha256, size: bytes.length, retainUntil })).every((r) => r.ok)).toBe(true);
+    });
+
+    it('seals audit records in the buckets: ciphertext, read opened, a re-put keeps the one locked version', async () => {
+      const targets = targetsWith(new ObjectEnvelope({ seal: 'aes-256-gcm', keys }));
+      const key = 'audit/test-chain/segments/00000000000000000001-00000000000000000002.ndjson';
+      const record = Buffer.concat([Buffer.from('{"header":1}\n'), MARKER, Buffer.from('\n')]);
+      const until = new Date(Date.now() + 200 * 86_400_000);
+      const receipts = await Promise.all(targets.map((t) => t.putRecord(key, record, until)));
+      for (const [i, bucket] of buckets.entries()) {
+        const stored = Buffer.from(await streamToBytes(await raw.getObject(bucket, key)));
+        expect(isSealed(stored)).toBe(true);
+        expect(stored.includes(MARKER)).toBe(false);
+        expect(Buffer.from(await targets[i]!.readRecord(key, null)).equals(record)).toBe(true);
+      }
+      const again = await targets[1]!.putRecord(key, Buffer.from(record), until);
+      expect(again).toMatchObject({ created: false, versionId: receipts[1]?.versionId });
+      expect((await targets[1]!.listRecords(key)).filter((v) => !v.deleteMarker)).toHaveLength(1);
+      await expect(targets[1]!.putRecord(key, Buffer.from('other content'), until)).rejects.toMatchObject({ code: 'conflict' });
     });
 
     it('seals thumbnails in the derived-objects bucket', async () => {

@@ -547,7 +547,8 @@ export class FsReplicaTarget implements ReplicaTarget {
       await fs.mkdir(path.dirname(file), { recursive: true, mode: DIR_MODE });
       const sidecar = await this.mergeSidecar(file, meta);
       if (there === null) {
-        const tmp = await writeTemp(path.dirname(file), path.basename(file), bytes);
+        // Sealed like the objects (audit records name users and studies); `there` above compares plaintext.
+        const tmp = await writeTemp(path.dirname(file), path.basename(file), await this.envelope.seal(bytes));
         try {
           await fs.link(tmp, file);
         } catch (error) {
@@ -595,11 +596,14 @@ export class FsReplicaTarget implements ReplicaTarget {
 
   async readRecord(key: string, _versionId: string | null): Promise<Uint8Array> {
     assertRecordKey(key);
+    let stored: Uint8Array;
     try {
-      return await fs.readFile(this.pathOf(key));
+      stored = await fs.readFile(this.pathOf(key));
     } catch (error) {
       throw this.readError(error);
     }
+    // Records written before they were sealed (or with encryption off) are returned as they are.
+    return this.envelope.open(stored);
   }
 
   private pathOf(key: string): string {

@@ -35,12 +35,14 @@ export interface RecordReceipt {
 
 export interface WormRecordTarget {
   readonly name: string;
-  /** Writes `bytes` under `key` once, locked until at least `retainUntil`. Idempotent for the same bytes;
+  /** Writes `bytes` under `key` once, locked until at least `retainUntil`, sealed by the target's envelope as
+   * its objects are (records name users and studies). Idempotent for the same bytes (compared opened);
    * throws AppError('conflict') when the name holds other bytes (in any version). */
   putRecord(key: string, bytes: Uint8Array, retainUntil: Date): Promise<RecordReceipt>;
   /** Every version of every record whose key starts with `prefix` (delete markers and hidden versions too). */
   listRecords(prefix: string): Promise<RecordVersion[]>;
-  /** The bytes of one version (`versionId` null: the only or current one). AppError('not_found') when absent. */
+  /** The bytes of one version (`versionId` null: the only or current one), opened; a record stored unsealed
+   * comes back as stored. AppError('not_found') when absent. */
   readRecord(key: string, versionId: string | null): Promise<Uint8Array>;
 }
 

@@ -618,13 +618,16 @@ export class S3ReplicaTarget implements ReplicaTarget {
       const hex = sha256Hex(bytes);
       const versions = (await this.listRecords(key)).filter((v) => v.key === key);
       for (const v of versions) {
-        if (v.deleteMarker || v.versionId === null || v.size !== bytes.length) continue;
+        // Compared opened (a sealed version's size is not the content's): a retry of the same record is no conflict.
+        if (v.deleteMarker || v.versionId === null) continue;
         if (sha256Hex(await this.readRecord(key, v.versionId)) !== hex) continue;
         return { target: this.name, key, versionId: v.versionId, retainUntil: await this.lockAtLeast(key, v.versionId, retainUntil), created: false };
       }
       // A second version under the name would hide the first from plain reads: never write one.
       if (versions.length > 0) throw new AppError('conflict', `replica ${this.name}: record already holds other content`);
-      const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      // Sealed like the objects: audit records name users and studies.
+      const stored = await this.envelope.seal(bytes);
+      const buffer = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);
       const uploaded = await this.client.putObject(this.bucket, key, buffer, buffer.length, { 'Content-Type': 'application/octet-stream' });
       if (!uploaded.versionId) throw new AppError('config_invalid', `replica ${this.name}: bucket is not versioned (no Object Lock)`);
       return { target: this.name, key, versionId: uploaded.versionId, retainUntil: await this.lockAtLeast(key, uploaded.versionId, retainUntil), created: true };
@@ -659,11 +662,14 @@ export class S3ReplicaTarget implements ReplicaTarget {
 
   async readRecord(key: string, versionId: string | null): Promise<Uint8Array> {
     assertRecordKey(key);
+    let stored: Uint8Array;
     try {
-      return await streamToBytes(await this.client.getObject(this.bucket, key, versionId === null ? {} : { versionId }));
+      stored = await streamToBytes(await this.client.getObject(this.bucket, key, versionId === null ? {} : { versionId }));
     } catch (error) {
       throw this.mapError(error, 'record read failed');
     }
+    // Records written before they were sealed (or with encryption off) are returned as they are.
+    return this.envelope.open(stored);
   }
 
   /** Sets COMPLIANCE retention to `wanted` unless the version already has COMPLIANCE at least that long

@@ -20,11 +20,11 @@ export interface TempFsTargets {
 }
 
 /** Three initialised fs targets (`fs-1`..`fs-3`) in fresh temp dirs. */
-export async function tempFsTargets(count = 3): Promise<TempFsTargets> {
+export async function tempFsTargets(count = 3, envelope?: ObjectEnvelope): Promise<TempFsTargets> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'yunying-storage-'));
   const targets: FsReplicaTarget[] = [];
   for (let i = 1; i <= count; i++) {
-    const target = new FsReplicaTarget({ name: `fs-${i}`, root: path.join(dir, `disk${i}`) });
+    const target = new FsReplicaTarget({ name: `fs-${i}`, root: path.join(dir, `disk${i}`), ...(envelope ? { envelope } : {}) });
     await target.init();
     targets.push(target);
   }
