@@ -4,6 +4,7 @@ import { freePort } from '../support/processes';
 import { describeUnless } from '../support/skip';
 import { startSystem, type RunningSystem } from '../support/system';
 import { TestAuthenticator } from '../support/totp';
+import { AccountPage, scanQrCode } from './pages/account.page';
 import { chromiumMissing, DESKTOP, launchBrowser, newPage, screenshotPath } from './pages/browser';
 import { OidcLoginPage } from './pages/oidc-login.page';
 import { SignInPage } from './pages/sign-in.page';
@@ -54,6 +55,8 @@ describeUnless(chromiumMissing(), 'second factor at the web sign-in page (e2e, c
     const key = await signIn.enrolmentKey();
     expect(key.secret).toMatch(/^[A-Z2-7]{32}$/);
     expect(key.uri).toContain(`otpauth://totp/Yunying:${radiologist.username}?secret=${key.secret}`);
+    // The QR code beside the key is what a phone scans: read by an independent decoder, it is the same URI.
+    expect(await scanQrCode(page)).toBe(key.uri);
     await page.screenshot({ path: screenshotPath('second-factor-enrolment.png') });
     const app = new TestAuthenticator(key.secret);
     await signIn.submitCode(app.staleCode());
@@ -121,7 +124,9 @@ describeUnless(chromiumMissing(), 'second factor at the web sign-in page (e2e, c
     const login = new OidcLoginPage(page);
     const auditor = demoUser('auditor');
     await login.submitPassword(auditor.username, auditor.password);
-    const app = new TestAuthenticator(await login.enrolmentKey());
+    const oidcKey = await login.enrolmentKey();
+    expect(await scanQrCode(page)).toContain(`secret=${oidcKey}`);
+    const app = new TestAuthenticator(oidcKey);
     await login.submitCode(app.staleCode());
     expect(await login.alert()).toBe('Invalid one-time code.');
     await login.submitCode(app.nextCode());
@@ -130,6 +135,55 @@ describeUnless(chromiumMissing(), 'second factor at the web sign-in page (e2e, c
     const back = new URL(page.url());
     expect(back.searchParams.get('state')).toBe(state);
     expect(back.searchParams.get('code')).toEqual(expect.any(String));
+    await context.close();
+  });
+  test("a clinic user's account page: ends another sign-in, changes the password, turns on one-time codes by scanning the QR code", async () => {
+    const { context, page, errors } = await newPage(browser, DESKTOP);
+    const signIn = new SignInPage(page);
+    const clinic = demoUser('clinic');
+    const apiSignIn = async (password: string): Promise<Response> =>
+      fetch(`${viewerUrl}/api/auth/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: clinic.username, password, client: 'api' }) });
+    // A second sign-in elsewhere (a tablet at the front desk), to end from the page.
+    const elsewhere = ((await (await apiSignIn(clinic.password)).json()) as { accessToken: string }).accessToken;
+    const me = (token: string): Promise<number> => fetch(`${viewerUrl}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+    expect(await me(elsewhere)).toBe(200);
+
+    await signIn.open(viewerUrl);
+    await signIn.signIn(clinic.username, clinic.password);
+    const account = new AccountPage(page);
+    await account.open();
+    expect(await account.sessions()).toMatchObject({ current: 1 });
+    expect((await account.sessions()).others).toBeGreaterThanOrEqual(1);
+    await account.endOtherSession();
+    expect(await me(elsewhere)).toBe(401);
+
+    expect(await account.changePassword('not the password', 'a brand new front desk passphrase')).toContain('not correct');
+    const newPassword = 'a brand new front desk passphrase';
+    expect(await account.changePassword(clinic.password, newPassword)).toContain('Password changed');
+    expect((await apiSignIn(clinic.password)).status).toBe(401);
+
+    expect(await account.secondFactorState()).toMatch(/^Off/);
+    await account.startOneTimeCodes(newPassword);
+    const uri = await scanQrCode(page);
+    expect(uri).toMatch(new RegExp(`^otpauth://totp/Yunying:${clinic.username}\\?secret=[A-Z2-7]{32}&`));
+    const app = new TestAuthenticator(new URL(uri).searchParams.get('secret') ?? '');
+    await account.turnOn(app.staleCode());
+    await page.getByText('The one-time code is not valid').waitFor();
+    await account.turnOn(app.nextCode());
+    expect(await signIn.recoveryCodes()).toHaveLength(10);
+    await page.screenshot({ path: screenshotPath('account-recovery-codes.png') });
+    await signIn.continueAfterRecoveryCodes();
+    expect(await account.secondFactorState()).toContain('10 recovery codes left');
+    await page.screenshot({ path: screenshotPath('account.png'), fullPage: true });
+
+    // From now on this clinic user's sign-in asks for the code as well.
+    await signIn.signOut();
+    await signIn.submitPassword(clinic.username, newPassword);
+    expect(await signIn.showsEnrolmentKey()).toBe(false);
+    await signIn.submitCode(app.nextCode());
+    await signIn.waitSignedIn();
+    await page.waitForURL(/\/clinic$/);
+    expect(errors).toEqual([]);
     await context.close();
   });
 });

@@ -21,7 +21,7 @@ const EXPECTATIONS: ExpectationTable = {
   'GET /api/auth/sessions': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
   'POST /api/auth/totp': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
   'POST /api/auth/totp/confirm': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
-  'GET /api/auth/recovery-codes': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
+  'GET /api/auth/second-factor': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
   'POST /api/auth/recovery-codes': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
   'DELETE /api/auth/sessions/:id': { allow: ['clinic', 'radiologist', 'auditor', 'admin'], otherClinic: 'allow' },
   'GET /api/admin/clinics': { allow: ['admin'], otherClinic: 'allow' },

@@ -196,6 +196,7 @@ describe('auth routes', () => {
     const enrol = await request(app).post('/api/auth/totp').set('Authorization', bearer).send({ currentPassword: PASSWORD }).expect(200);
     const secret = enrol.body.secret as string;
     expect(enrol.body.uri).toMatch(/^otpauth:\/\/totp\/Yunying:gwen\?/);
+    expect((await request(app).get('/api/auth/second-factor').set('Authorization', bearer).expect(200)).body.totp).toBe('pending');
     // Not on until confirmed with a current code (a code of an hour ago is refused).
     await signIn().expect(200);
     await request(app).post('/api/auth/totp/confirm').set('Authorization', bearer).send({ code: totpAt(secret, new Date(Date.now() - 3_600_000)) }).expect(400);
@@ -203,8 +204,8 @@ describe('auth routes', () => {
     // The recovery codes come with the confirmation, once, and are not cached.
     expect(confirmed.headers['cache-control']).toBe('no-store');
     expect(confirmed.body.recoveryCodes).toHaveLength(10);
-    const left = await request(app).get('/api/auth/recovery-codes').set('Authorization', bearer).expect(200);
-    expect(left.body).toEqual({ remaining: 10, issuedAt: expect.any(String) });
+    const status = await request(app).get('/api/auth/second-factor').set('Authorization', bearer).expect(200);
+    expect(status.body).toEqual({ totp: 'confirmed', required: false, recoveryCodes: { remaining: 10, issuedAt: expect.any(String) } });
     // Now the password alone is not enough, a wrong code neither; the next step's code works, once.
     expect((await signIn().expect(401)).body.totpRequired).toBe(true);
     await signIn(totpAt(secret, new Date(Date.now() - 3_600_000))).expect(401);

@@ -182,9 +182,9 @@ export function createAuthRouter(auth: AuthService, options: AuthRouterOptions =
     res.json(confirmed);
   });
 
-  routes.get('/api/auth/recovery-codes', { ...self, description: 'how many of the own recovery codes are left' }, async (req, res) => {
-    const state = await auth.recoveryCodesState(req.principal);
-    res.json({ remaining: state.remaining, issuedAt: state.issuedAt?.toISOString() ?? null });
+  routes.get('/api/auth/second-factor', { ...self, description: 'the own second factor: generator state, whether required, recovery codes left' }, async (req, res) => {
+    const status = await auth.secondFactorStatus(req.principal);
+    res.json({ ...status, recoveryCodes: { remaining: status.recoveryCodes.remaining, issuedAt: status.recoveryCodes.issuedAt?.toISOString() ?? null } });
   });
 
   routes.post('/api/auth/recovery-codes', { ...self, description: 'replace the own recovery codes (current password required); answers the new ones, once' }, json, async (req, res) => {

@@ -8,7 +8,7 @@ import { TotpSecrets } from './totp';
 import type { Queryable } from './queryable';
 import type { AuthAuditSink } from './auth.audit';
 import { AuditRecorder, type AuthContext } from './auth.shared';
-import type { AdminContext, ApiKeyView, ClinicView, CreatedApiKey, DimseAuthPolicy, OwnSessionView, RecoveryCodesState, RequestOrigin, SignInResult, TokenPair, UserView } from './auth.types';
+import type { AdminContext, ApiKeyView, ClinicView, CreatedApiKey, DimseAuthPolicy, OwnSessionView, RequestOrigin, SecondFactorStatus, SignInResult, TokenPair, UserView } from './auth.types';
 import { TokenIssuer } from './services/token-issuer';
 import { SessionService } from './services/session.service';
 import { SignInService } from './services/sign-in.service';
@@ -57,6 +57,7 @@ export class AuthService {
   private readonly sessions: SessionService;
   private readonly signIns: SignInService;
   private readonly secondFactor: SecondFactorService;
+  private readonly secondFactorRoles: ReadonlySet<Role>;
   private readonly users: UsersService;
   private readonly clinics: ClinicsService;
   private readonly apiKeys: ApiKeysService;
@@ -92,7 +93,8 @@ export class AuthService {
       this.users,
       context,
     );
-    this.signIns = new SignInService(pool, limiter, tokens, this.sessions, this.secondFactor, new Set(options.secondFactorRoles ?? []), context);
+    this.secondFactorRoles = new Set(options.secondFactorRoles ?? []);
+    this.signIns = new SignInService(pool, limiter, tokens, this.sessions, this.secondFactor, this.secondFactorRoles, context);
     this.clinics = new ClinicsService(pool, this.users, options.retentionMinYears ?? 15, context);
     this.apiKeys = new ApiKeysService(pool, derivePepper(options.tokenSecret, 'api-key'), context);
   }
@@ -223,8 +225,8 @@ export class AuthService {
     return this.secondFactor.regenerateRecoveryCodes(principal, currentPassword, origin);
   }
 
-  recoveryCodesState(principal: Principal): Promise<RecoveryCodesState> {
-    return this.secondFactor.recoveryCodesState(principal);
+  secondFactorStatus(principal: Principal): Promise<SecondFactorStatus> {
+    return this.secondFactor.status(principal, this.secondFactorRoles.has(principal.role));
   }
 
   resetTotp(userId: string, context: AdminContext): Promise<void> {

@@ -32,6 +32,13 @@ export interface RecoveryCodesState {
   issuedAt: Date | null;
 }
 
+/** A user's own second factor, for the account page: the generator's state, the role's rule, the codes left. */
+export interface SecondFactorStatus {
+  totp: 'none' | 'pending' | 'confirmed';
+  required: boolean;
+  recoveryCodes: RecoveryCodesState;
+}
+
 export interface UserView {
   id: string;
   username: string;

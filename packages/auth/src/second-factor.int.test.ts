@@ -203,7 +203,11 @@ describe('second factor required for privileged roles', () => {
     const step = await signIn({ username: 'nina', password: PASSWORD }, '198.51.100.84').expect(401);
     await signIn({ challenge: step.body.challenge, totp: others[0] ?? '' }, '198.51.100.84').expect(401);
     expect((await signIn({ challenge: step.body.challenge, totp: second }, '198.51.100.84').expect(200)).body.recoveryCodesLeft).toBe(8);
-    expect((await request(app).get('/api/auth/recovery-codes').set('Authorization', bearer).expect(200)).body).toMatchObject({ remaining: 8 });
+    expect((await request(app).get('/api/auth/second-factor').set('Authorization', bearer).expect(200)).body).toEqual({
+      totp: 'confirmed',
+      required: true,
+      recoveryCodes: { remaining: 8, issuedAt: expect.any(String) },
+    });
 
     // A new set needs the password; the old codes stop working, the new ones work.
     await request(app).post('/api/auth/recovery-codes').set('Authorization', bearer).send({ currentPassword: 'not the password' }).expect(403);
@@ -217,6 +221,11 @@ describe('second factor required for privileged roles', () => {
 
     // A user without a generator has no codes to renew.
     const cleo = await signIn({ username: 'cleo', password: PASSWORD }, '198.51.100.87').expect(200);
+    expect((await request(app).get('/api/auth/second-factor').set('Authorization', `Bearer ${cleo.body.accessToken as string}`).expect(200)).body).toEqual({
+      totp: 'none',
+      required: false,
+      recoveryCodes: { remaining: 0, issuedAt: null },
+    });
     await request(app).post('/api/auth/recovery-codes').set('Authorization', `Bearer ${cleo.body.accessToken as string}`).send({ currentPassword: PASSWORD }).expect(409);
 
     // An admin reset removes the codes with the generator: the next sign-in enrols, and no code is taken for it.

@@ -6,7 +6,7 @@ import type { TotpSecrets } from '../totp';
 import { normaliseRecoveryCode, type RecoveryCodes } from '../recovery-codes';
 import * as recoveryStore from '../repositories/recovery-codes.repository';
 import { unauthenticated, type AuthContext } from '../auth.shared';
-import type { AdminContext, RecoveryCodesState, RequestOrigin, UserView } from '../auth.types';
+import type { AdminContext, RequestOrigin, SecondFactorStatus, UserView } from '../auth.types';
 import type { Queryable } from '../queryable';
 import * as totpStore from '../repositories/totp.repository';
 import type { TotpState } from '../repositories/totp.repository';
@@ -116,9 +116,14 @@ export class SecondFactorService {
     return { recoveryCodes };
   }
 
-  /** How many of the caller's recovery codes are left, and when the set was made. */
-  async recoveryCodesState(principal: Principal): Promise<RecoveryCodesState> {
-    return recoveryStore.recoveryCodesState(this.pool, ownUserId(principal));
+  /**
+   * The caller's second factor: whether a generator is set up (or awaiting its first code), whether the role
+   * requires one, and how many recovery codes are left.
+   */
+  async status(principal: Principal, required: boolean): Promise<SecondFactorStatus> {
+    const userId = ownUserId(principal);
+    const [state, recoveryCodes] = await Promise.all([totpStore.findTotp(this.pool, userId), recoveryStore.recoveryCodesState(this.pool, userId)]);
+    return { totp: state === null ? 'none' : state.confirmed ? 'confirmed' : 'pending', required, recoveryCodes };
   }
 
   remainingRecoveryCodes(userId: string): Promise<number> {

@@ -2,6 +2,7 @@ import { setSessionLostHandler } from './app/api';
 import { h, replace } from './app/dom';
 import { match, route, type Route, type Teardown } from './app/router';
 import { currentUser, homeOf, signOut, type Me } from './app/session';
+import { accountPage } from './pages/account.page';
 import { accessPage, retentionPage } from './pages/audit.page';
 import { studyRecordPage } from './pages/study-record.page';
 import { patientIndexPage } from './pages/patient-index.page';
@@ -22,6 +23,7 @@ const routes: Route[] = [
   route('/audit/studies/:studyUid', ['auditor', 'admin'], 'Study record', studyRecordPage),
   route('/reading-times', ['admin'], 'Reading time', readingTimesPage),
   route('/admin/patients', ['admin'], 'Patient index', patientIndexPage),
+  route('/account', ['clinic', 'radiologist', 'auditor', 'admin'], 'Account', accountPage),
 ];
 
 const NAV: Record<Me['role'], { path: string; label: string }[]> = {
@@ -70,7 +72,8 @@ function renderHeader(user: Me | null): void {
     replace(header, brand());
     return;
   }
-  const links = NAV[user.role].map((item) =>
+  // Every role's own account page (password, sign-ins, one-time codes) comes last.
+  const links = [...NAV[user.role], { path: '/account', label: 'Account' }].map((item) =>
     h('a', { href: item.path, 'data-link': true, 'aria-current': location.pathname === item.path ? 'page' : null }, item.label),
   );
   const out = h('button', { type: 'button', class: 'link', 'data-testid': 'sign-out' }, 'Sign out');

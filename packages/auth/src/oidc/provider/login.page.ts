@@ -1,4 +1,5 @@
 import { contentSecurityPolicy } from '@yunying/http';
+import { qrSvgMarkup } from '../../qr';
 import { escapeHtml } from './html';
 
 /** The second step of a sign-in that needs a one-time code (#17): the challenge, and for enrolment the key. */
@@ -21,7 +22,8 @@ function groupedKey(secret: string): string {
 function secondFactorForm(action: string, view: SecondFactorView): string {
   const enrolment = view.enrolment
     ? `<section aria-label="Set up a one-time code generator">
-<p>Your role needs a one-time code at every sign-in. Add this account to an authenticator app (open the link on the phone, or type the key), then enter the code it shows.</p>
+<p>Your role needs a one-time code at every sign-in. Add this account to an authenticator app (scan the code with the phone, open the link on it, or type the key), then enter the code it shows.</p>
+<p>${qrSvgMarkup(view.enrolment.uri, 'QR code of the key, for an authenticator app')}</p>
 <p>Key: <code data-testid="totp-secret">${escapeHtml(groupedKey(view.enrolment.secret))}</code></p>
 <p><a href="${escapeHtml(view.enrolment.uri)}" data-testid="totp-uri">Add to an authenticator app</a></p>
 </section>`

@@ -1,14 +1,15 @@
 import { errorText } from '../app/api';
 import { append, h, replace, statusLine } from '../app/dom';
+import { qrImage } from '../app/qr';
 import { codeStepOf, newRecoveryCodes, signIn, signInWithCode, type CodeStep, type SignInOutcome } from '../app/session';
 
 /** The key in groups of four, as authenticator apps show it, for typing it in by hand. */
-function groupedKey(secret: string): string {
+export function groupedKey(secret: string): string {
   return (secret.match(/.{1,4}/g) ?? []).join(' ');
 }
 
 /** The recovery codes, shown once (at the enrolment that made them, or when the user makes a new set). */
-function recoveryCodesCard(codes: readonly string[], done: () => void): HTMLElement {
+export function recoveryCodesCard(codes: readonly string[], done: () => void): HTMLElement {
   const next = h('button', { type: 'button', autofocus: true }, 'I have saved them, continue');
   next.addEventListener('click', done, { once: true });
   return h(
@@ -96,7 +97,8 @@ export function signInPage(root: HTMLElement, done: () => void): () => void {
       ? h(
           'section',
           { 'aria-label': 'Set up a one-time code generator', class: 'totp-enrolment' },
-          h('p', {}, 'Your role needs a one-time code at every sign-in. Add this account to an authenticator app (open the link on your phone, or type the key), then enter the code it shows.'),
+          h('p', {}, 'Your role needs a one-time code at every sign-in. Add this account to an authenticator app (scan the code with your phone, open the link on it, or type the key), then enter the code it shows.'),
+          h('p', { class: 'qr' }, qrImage(step.enrolment.uri, 'QR code of the key, for an authenticator app')),
           h('p', {}, 'Key: ', h('code', { 'data-testid': 'totp-secret' }, groupedKey(step.enrolment.secret))),
           h('p', {}, h('a', { href: step.enrolment.uri, 'data-testid': 'totp-uri' }, 'Add to an authenticator app')),
         )
