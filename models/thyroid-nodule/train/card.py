@@ -16,6 +16,37 @@ def ci(v):
     return f"{v['value']:.3f} ({v['ci95'][0]:.3f}–{v['ci95'][1]:.3f})"
 
 
+def ece_from_bins(bins, prevalence):
+    """ECE at `prevalence` from stored reliability bins (counts and shares per bin; each bin's mean score kept
+    as it was, so an approximation): for a cv-served.json written before the ECE at the stated prevalence was."""
+    n = sum(b['n'] for b in bins)
+    pos = sum(round(b['n'] * b['frac_pos']) for b in bins)
+    wp, wn = prevalence / (pos / n), (1 - prevalence) / (1 - pos / n)
+    total = err = 0.0
+    for b in bins:
+        npos = round(b['n'] * b['frac_pos'])
+        w = npos * wp + (b['n'] - npos) * wn
+        if w > 0:
+            total += w
+            err += w * abs(b['mean_p'] - npos * wp / w)
+    return err / total, pos / n
+
+
+def calibration_sentence(s, prevalence):
+    """The case-level ECE at the stated prevalence the score is calibrated to, and beside it the ECE against this
+    data's own share of TI-RADS >= 4 (most cases here are; a centre's population is not)."""
+    case = s['case']
+    if 'ece_at_prevalence' in case:
+        at = f"{ci(case['ece_at_prevalence'])}"
+    else:
+        value, _ = ece_from_bins(s['reliability_case'], prevalence)
+        at = f"≈ {value:.3f} (from the stored reliability bins)"
+    bins = s['reliability_case']
+    share = sum(round(b['n'] * b['frac_pos']) for b in bins) / sum(b['n'] for b in bins)
+    return (f"Case-level calibration error (ECE) at the stated prevalence {prevalence}: {at}; against this data's own share of "
+            f"TI-RADS ≥ 4 ({share * 100:.0f} %), which the score is not calibrated to: {case['ece']['value']:.3f}.")
+
+
 def block(rep, man):
     s = rep['served']
     lines = []
@@ -32,7 +63,7 @@ def block(rep, man):
     lines.append('')
     th = man['thresholds']
     lines.append(f"Thresholds (case level, at the stated prevalence {man['combiner']['prevalence']}): triage ≥ {th['triage']['value']:.4f}, "
-                 f"urgent ≥ {th['urgent']['value']:.4f}. Case-level ECE {s['case']['ece']['value']:.3f}. "
+                 f"urgent ≥ {th['urgent']['value']:.4f}. {calibration_sentence(s, man['combiner']['prevalence'])} "
                  f"Labelled frames with no confident nodule (`no_nodule_found`: ranked last, never flagged): {s['no_nodule_found_labelled_frames']}.")
     lines.append('')
     g = rep['gate']

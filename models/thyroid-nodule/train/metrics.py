@@ -32,28 +32,50 @@ def sens_spec(p, y, t):
     return sens, spec
 
 
-def reliability_bins(p, y, n_bins=10):
+def prevalence_weights(y, prevalence):
+    """Per-example weights that make the labelled set look like a population at `prevalence` (positives
+    weighted prevalence / observed share, negatives the complement): the calibration a centre at the stated
+    prevalence sees, assuming each class's scores look as here. None: no reweighting."""
+    y = np.asarray(y)
+    if prevalence is None:
+        return np.ones(len(y))
+    pos = float((y == 1).mean())
+    if pos in (0.0, 1.0):
+        return np.ones(len(y))
+    return np.where(y == 1, prevalence / pos, (1 - prevalence) / (1 - pos))
+
+
+def reliability_bins(p, y, n_bins=10, prevalence=None):
+    """10 equal-width bins of the score: count, mean score and share of positives (weighted to `prevalence`)."""
+    w = prevalence_weights(y, prevalence)
     idx = np.minimum(np.floor(p * n_bins).astype(int), n_bins - 1)
     out = []
     for b in range(n_bins):
         sel = idx == b
         n = int(sel.sum())
-        out.append({'lo': b / n_bins, 'hi': (b + 1) / n_bins, 'n': n,
-                    'mean_p': float(p[sel].mean()) if n else 0.0, 'frac_pos': float(y[sel].mean()) if n else 0.0})
+        ws = float(w[sel].sum())
+        out.append({'lo': b / n_bins, 'hi': (b + 1) / n_bins, 'n': n, 'weight': ws,
+                    'mean_p': float((p[sel] * w[sel]).sum() / ws) if n else 0.0,
+                    'frac_pos': float((y[sel] * w[sel]).sum() / ws) if n else 0.0})
     return out
 
 
-def ece(p, y, n_bins=10):
-    """Expected calibration error: 10 equal-width bins, weighted by bin size."""
-    return float(sum(b['n'] * abs(b['mean_p'] - b['frac_pos']) for b in reliability_bins(p, y, n_bins)) / len(p))
+def ece(p, y, n_bins=10, prevalence=None):
+    """Expected calibration error: 10 equal-width bins, weighted by bin size; with `prevalence`, measured as if
+    the positives made up that share (a score calibrated to a stated prevalence is judged at that prevalence,
+    not at the share of positives this data happens to have)."""
+    bins = reliability_bins(p, y, n_bins, prevalence)
+    total = sum(b['weight'] for b in bins)
+    return float(sum(b['weight'] * abs(b['mean_p'] - b['frac_pos']) for b in bins) / total)
 
 
-def bootstrap(p, y, groups, thresholds, n_boot=2000, seed=0):
-    """Point estimates and 95% percentile CIs, resampling whole groups (cases) with replacement."""
+def bootstrap(p, y, groups, thresholds, n_boot=2000, seed=0, prevalence=None):
+    """Point estimates and 95% percentile CIs, resampling whole groups (cases) with replacement. With
+    `prevalence`, the ECE is also given at that prevalence (`ece_at_prevalence`)."""
     rng = np.random.RandomState(seed)
     uniq = np.array(sorted(set(groups)))
     members = {g: np.where(groups == g)[0] for g in uniq}
-    aucs, eces, ss = [], [], [[] for _ in thresholds]
+    aucs, eces, eces_at, ss = [], [], [], [[] for _ in thresholds]
     for _ in range(n_boot):
         pick = rng.randint(0, len(uniq), len(uniq))
         idx = np.concatenate([members[uniq[i]] for i in pick])
@@ -63,6 +85,8 @@ def bootstrap(p, y, groups, thresholds, n_boot=2000, seed=0):
             for k, t in enumerate(thresholds):
                 ss[k].append(sens_spec(pb, yb, t))
         eces.append(ece(pb, yb))
+        if prevalence is not None:
+            eces_at.append(ece(pb, yb, prevalence=prevalence))
 
     def ci(v):
         return [round(float(np.percentile(v, 2.5)), 4), round(float(np.percentile(v, 97.5)), 4)]
@@ -70,6 +94,8 @@ def bootstrap(p, y, groups, thresholds, n_boot=2000, seed=0):
     res = {'n': int(len(p)), 'groups': int(len(uniq)),
            'auc': {'value': round(auc(p, y), 4), 'ci95': ci(aucs)},
            'ece': {'value': round(ece(p, y), 4), 'ci95': ci(eces)}, 'thresholds': []}
+    if prevalence is not None:
+        res['ece_at_prevalence'] = {'prevalence': prevalence, 'value': round(ece(p, y, prevalence=prevalence), 4), 'ci95': ci(eces_at)}
     for k, t in enumerate(thresholds):
         s, sp = sens_spec(p, y, t)
         arr = np.array(ss[k])

@@ -270,10 +270,11 @@ def fit_and_report(frames, others, oof, ffold):
 
     rep['served'] = {
         'aggregation': AGGREGATION, 'confidence_threshold': CONFIDENCE_THRESHOLD,
-        'image': bootstrap(p_img, y_img, cases[idx], [triage_thr, urgent_thr]),
-        'case': bootstrap(p_case, y_case, np.array(kc), [triage_thr, urgent_thr]),
+        'image': bootstrap(p_img, y_img, cases[idx], [triage_thr, urgent_thr], prevalence=STATED_PREVALENCE),
+        'case': bootstrap(p_case, y_case, np.array(kc), [triage_thr, urgent_thr], prevalence=STATED_PREVALENCE),
         'no_nodule_found_labelled_frames': no_nodule,
         'reliability_case': reliability_bins(p_case, y_case),
+        'reliability_case_at_prevalence': reliability_bins(p_case, y_case, prevalence=STATED_PREVALENCE),
     }
     rep['thresholds'] = {'triage': triage_thr, 'urgent': urgent_thr}
     rep['locator'] = {'hit_rate': round(float(hits.mean()), 4), 'n': int(len(hits)),

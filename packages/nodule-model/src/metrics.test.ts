@@ -21,6 +21,19 @@ describe('metrics', () => {
     expect(ece([1, 1], [1, 1])).toBe(0);
   });
 
+  it('computes ECE at a stated prevalence: each class reweighted to it, as the training code does', () => {
+    // Four positives of five at 0.75: observed 0.8, so 0.05 off; at a stated prevalence of 0.5 the four positives
+    // weigh 0.5/0.8 each and the negative 0.5/0.2: observed share 0.5, 0.25 off.
+    expect(ece([0.75, 0.75, 0.75, 0.75, 0.75], [1, 1, 1, 1, 0])).toBeCloseTo(0.05, 12);
+    expect(ece([0.75, 0.75, 0.75, 0.75, 0.75], [1, 1, 1, 1, 0], 10, 0.5)).toBeCloseTo(0.25, 12);
+    // At the observed share it is the plain ECE; the same vector as models/thyroid-nodule/train/metrics.py gives.
+    const p = [0.05, 0.15, 0.32, 0.38, 0.55, 0.62, 0.91, 0.97, 0.45, 0.12];
+    const y = [0, 1, 1, 0, 1, 1, 1, 1, 0, 1];
+    expect(ece(p, y, 10, 0.7)).toBeCloseTo(ece(p, y), 12);
+    expect(ece(p, y)).toBeCloseTo(0.348, 12);
+    expect(ece(p, y, 10, 0.3)).toBeCloseTo(0.29104761904761905, 12);
+  });
+
   it('bootstraps over groups with CIs around the point estimate', () => {
     const p: number[] = [];
     const y: number[] = [];

@@ -49,24 +49,37 @@ export function sensSpec(scores: ArrayLike<number>, labels: ArrayLike<number>, t
   return { sensitivity: tp / Math.max(pos, 1), specificity: tn / Math.max(neg, 1) };
 }
 
-/** Expected calibration error over 10 equal-width bins, weighted by bin size. */
-export function ece(probs: ArrayLike<number>, labels: ArrayLike<number>, bins = 10): number {
-  const count = new Float64Array(bins);
+/**
+ * Expected calibration error over 10 equal-width bins, weighted by bin size. With `prevalence`, each positive
+ * counts prevalence / (observed share) and each negative the complement, so a score calibrated to a stated
+ * prevalence is judged at that prevalence rather than at this data's share of positives (as
+ * models/thyroid-nodule/train/metrics.py).
+ */
+export function ece(probs: ArrayLike<number>, labels: ArrayLike<number>, bins = 10, prevalence?: number): number {
+  let positives = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i] === 1) positives++;
+  const share = labels.length > 0 ? positives / labels.length : 0;
+  const reweight = prevalence !== undefined && share > 0 && share < 1;
+  const wPos = reweight ? prevalence / share : 1;
+  const wNeg = reweight ? (1 - prevalence) / (1 - share) : 1;
+  const weight = new Float64Array(bins);
   const sumP = new Float64Array(bins);
   const sumY = new Float64Array(bins);
   for (let i = 0; i < probs.length; i++) {
     const p = probs[i] ?? 0;
     const b = Math.min(Math.floor(p * bins), bins - 1);
-    count[b] = (count[b] ?? 0) + 1;
-    sumP[b] = (sumP[b] ?? 0) + p;
-    sumY[b] = (sumY[b] ?? 0) + (labels[i] === 1 ? 1 : 0);
+    const w = labels[i] === 1 ? wPos : wNeg;
+    weight[b] = (weight[b] ?? 0) + w;
+    sumP[b] = (sumP[b] ?? 0) + w * p;
+    sumY[b] = (sumY[b] ?? 0) + (labels[i] === 1 ? w : 0);
   }
   let total = 0;
+  let mass = 0;
   for (let b = 0; b < bins; b++) {
-    const n = count[b] ?? 0;
-    if (n > 0) total += Math.abs((sumP[b] ?? 0) - (sumY[b] ?? 0));
+    mass += weight[b] ?? 0;
+    total += Math.abs((sumP[b] ?? 0) - (sumY[b] ?? 0));
   }
-  return total / probs.length;
+  return mass > 0 ? total / mass : 0;
 }
 
 export interface Interval {
