@@ -1,4 +1,5 @@
 import { errorText, getJson, rememberAccessToken, request, sendJson } from '../app/api';
+import { submitWith } from '../app/forms';
 import { append, formatDateTime, h, replace, statusLine } from '../app/dom';
 import { arr, bool, num, obj, str, strings } from '../app/json';
 import { qrImage } from '../app/qr';
@@ -36,33 +37,16 @@ export function accountPage(ctx: PageContext): Teardown {
     const submit = h('button', { type: 'submit' }, 'Change password');
     const status = statusLine();
     const form = h('form', { 'aria-label': 'Change password' }, current.label, current.input, next.label, next.input, again.label, again.input, submit, status.el);
-    form.addEventListener(
-      'submit',
-      (event) => {
-        event.preventDefault();
-        if (next.input.value !== again.input.value) {
-          status.set('The new password and its repetition differ', 'error');
-          again.input.select();
-          return;
-        }
-        submit.disabled = true;
-        status.set('Changing…');
-        sendJson('POST', '/api/auth/password', { currentPassword: current.input.value, newPassword: next.input.value })
-          .then((body) => {
-            // The session's access cookie was replaced; a token kept for another origin is stale now.
-            rememberAccessToken(null);
-            const revoked = num(obj(body).otherSessionsRevoked) ?? 0;
-            form.reset();
-            status.set(`Password changed${revoked > 0 ? `; ${revoked} other sign-in${revoked === 1 ? '' : 's'} ended` : ''}.`);
-            loadSessions();
-          })
-          .catch((error: unknown) => status.set(errorText(error), 'error'))
-          .finally(() => {
-            submit.disabled = false;
-          });
-      },
-      { signal },
-    );
+    submitWith(form, { submit, status, busy: 'Changing…', retry: current.input, signal }, async () => {
+      if (next.input.value !== again.input.value) throw new Error('The new password and its repetition differ');
+      const body = await sendJson('POST', '/api/auth/password', { currentPassword: current.input.value, newPassword: next.input.value });
+      // The session's access cookie was replaced; a token kept for another origin is stale now.
+      rememberAccessToken(null);
+      const revoked = num(obj(body).otherSessionsRevoked) ?? 0;
+      form.reset();
+      status.set(`Password changed${revoked > 0 ? `; ${revoked} other sign-in${revoked === 1 ? '' : 's'} ended` : ''}.`);
+      loadSessions();
+    });
     replace(passwordSection, h('h2', {}, 'Password'), h('p', {}, 'A long passphrase of several words is best; common and breached passwords are refused.'), form);
   };
 
@@ -130,20 +114,7 @@ export function accountPage(ctx: PageContext): Teardown {
     const submit = h('button', { type: 'submit' }, button);
     const status = statusLine();
     const form = h('form', { 'aria-label': button }, field.label, field.input, submit, status.el);
-    form.addEventListener(
-      'submit',
-      (event) => {
-        event.preventDefault();
-        submit.disabled = true;
-        status.set('Checking…');
-        action(field.input.value).catch((error: unknown) => {
-          status.set(errorText(error), 'error');
-          submit.disabled = false;
-          field.input.select();
-        });
-      },
-      { signal },
-    );
+    submitWith(form, { submit, status, busy: 'Checking…', retry: field.input, signal }, () => action(field.input.value));
     return form;
   };
 
@@ -152,22 +123,9 @@ export function accountPage(ctx: PageContext): Teardown {
     const submit = h('button', { type: 'submit' }, 'Turn on');
     const status = statusLine();
     const form = h('form', { 'aria-label': 'Confirm the one-time code' }, h('label', { for: 'totp-confirm' }, 'One-time code'), code, submit, status.el);
-    form.addEventListener(
-      'submit',
-      (event) => {
-        event.preventDefault();
-        submit.disabled = true;
-        status.set('Checking…');
-        sendJson('POST', '/api/auth/totp/confirm', { code: code.value.trim() })
-          .then((body) => showCodes(strings(obj(body).recoveryCodes)))
-          .catch((error: unknown) => {
-            status.set(errorText(error), 'error');
-            submit.disabled = false;
-            code.select();
-          });
-      },
-      { signal },
-    );
+    submitWith(form, { submit, status, busy: 'Checking…', retry: code, signal }, async () => {
+      showCodes(strings(obj(await sendJson('POST', '/api/auth/totp/confirm', { code: code.value.trim() })).recoveryCodes));
+    });
     replace(
       factorSection,
       h('h2', {}, 'Set up one-time codes'),

@@ -1,5 +1,6 @@
 import { errorText } from '../app/api';
 import { append, h, replace, statusLine } from '../app/dom';
+import { submitWith } from '../app/forms';
 import { qrImage } from '../app/qr';
 import { codeStepOf, newRecoveryCodes, signIn, signInWithCode, type CodeStep, type SignInOutcome } from '../app/session';
 
@@ -31,22 +32,9 @@ function recoveryUsedCard(left: number, done: () => void, signal: AbortSignal): 
   later.addEventListener('click', done, { signal, once: true });
   const status = statusLine();
   const form = h('form', { 'aria-label': 'New recovery codes' }, h('label', { for: 'current-password' }, 'Password'), password, make, status.el);
-  form.addEventListener(
-    'submit',
-    (event) => {
-      event.preventDefault();
-      make.disabled = true;
-      status.set('Making new codes…');
-      newRecoveryCodes(password.value)
-        .then((codes) => card.replaceWith(recoveryCodesCard(codes, done)))
-        .catch((error: unknown) => {
-          status.set(errorText(error), 'error');
-          make.disabled = false;
-          password.select();
-        });
-    },
-    { signal },
-  );
+  submitWith(form, { submit: make, status, busy: 'Making new codes…', retry: password, signal }, async () => {
+    card.replaceWith(recoveryCodesCard(await newRecoveryCodes(password.value), done));
+  });
   append(
     card,
     h('h1', {}, 'Recovery code used'),
