@@ -8,6 +8,7 @@ import { AccountPage, scanQrCode } from './pages/account.page';
 import { chromiumMissing, DESKTOP, launchBrowser, newPage, screenshotPath } from './pages/browser';
 import { OidcLoginPage } from './pages/oidc-login.page';
 import { SignInPage } from './pages/sign-in.page';
+import { UsersPage } from './pages/users.page';
 
 /**
  * #17, a second factor for privileged roles through the web app's sign-in page: the whole system with
@@ -184,6 +185,54 @@ describeUnless(chromiumMissing(), 'second factor at the web sign-in page (e2e, c
     await signIn.waitSignedIn();
     await page.waitForURL(/\/clinic$/);
     expect(errors).toEqual([]);
+    await context.close();
+  });
+  test('an admin manages users on the Users page: create, grant a clinic, disable, reset a lost authenticator (not their own)', async () => {
+    const { context, page, errors } = await newPage(browser, DESKTOP);
+    const signIn = new SignInPage(page);
+    const admin = demoUser('admin');
+    const radiologist = demoUser('radiologist');
+    const apiSignIn = async (username: string, password: string): Promise<{ status: number; body: Record<string, unknown> }> => {
+      const res = await fetch(`${viewerUrl}/api/auth/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password, client: 'api' }) });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    // The admin's first sign-in sets up the one-time codes (privileged role).
+    await signIn.open(viewerUrl);
+    await signIn.submitPassword(admin.username, admin.password);
+    const app = new TestAuthenticator((await signIn.enrolmentKey()).secret);
+    await signIn.submitCode(app.nextCode());
+    await signIn.continueAfterRecoveryCodes();
+    await signIn.waitSignedIn();
+
+    const users = new UsersPage(page);
+    await users.open();
+    expect(await users.row(radiologist.username).count()).toBe(1);
+    // The password policy's refusal comes through as it is; then the account is made.
+    expect(await users.create({ username: 'reader-two', displayName: 'Second Reader', role: 'radiologist', password: 'password123' })).toMatch(/Password refused/);
+    expect(await users.create({ username: 'reader-two', displayName: 'Second Reader', role: 'radiologist', password: 'amber lantern over quiet fields' })).toBe('reader-two created.');
+    const row = users.row('reader-two');
+    await row.waitFor();
+    expect(await users.statusAfter(() => row.getByTestId('grant').click())).toMatch(/^reader-two now reads for /);
+    await users.row('reader-two').getByTestId('granted').first().waitFor();
+    expect(await users.row('reader-two').getByTestId('granted').count()).toBe(1);
+
+    // Disabled: the password no longer leads anywhere; enabled again, the first sign-in asks to set up codes.
+    expect(await users.statusAfter(() => users.row('reader-two').getByTestId('disable').click())).toBe('reader-two disabled.');
+    expect(await users.row('reader-two').getAttribute('data-disabled')).toBe('true');
+    const refused = await apiSignIn('reader-two', 'amber lantern over quiet fields');
+    expect(refused.status).toBe(401);
+    expect(refused.body.totpRequired).toBeUndefined();
+    expect(await users.statusAfter(() => users.row('reader-two').getByTestId('enable').click())).toBe('reader-two enabled.');
+    expect((await apiSignIn('reader-two', 'amber lantern over quiet fields')).body.totpEnrolmentRequired).toBe(true);
+
+    // The demo radiologist (enrolled in the first test) lost the phone: reset, and the next sign-in enrols again.
+    expect((await apiSignIn(radiologist.username, radiologist.password)).body.totpEnrolmentRequired).toBeUndefined();
+    expect(await users.statusAfter(() => users.row(radiologist.username).getByTestId('reset-second-factor').click())).toMatch(/one-time codes removed/);
+    expect((await apiSignIn(radiologist.username, radiologist.password)).body.totpEnrolmentRequired).toBe(true);
+    // Four eyes: not for the own account.
+    expect(await users.statusAfter(() => users.row(admin.username).getByTestId('reset-second-factor').click())).toMatch(/Another admin resets your own second factor/);
+    await page.screenshot({ path: screenshotPath('admin-users.png'), fullPage: true });
+    expect(errors.filter((e) => !/40[0-9]/.test(e))).toEqual([]);
     await context.close();
   });
 });

@@ -11,6 +11,7 @@ import { queuePage } from './pages/queue.page';
 import { readingTimesPage } from './pages/reading-times.page';
 import { signInPage } from './pages/sign-in.page';
 import { uploadPage } from './pages/upload.page';
+import { usersPage } from './pages/users.page';
 import { viewerPage } from './viewer/viewer.page';
 
 const routes: Route[] = [
@@ -23,6 +24,7 @@ const routes: Route[] = [
   route('/audit/studies/:studyUid', ['auditor', 'admin'], 'Study record', studyRecordPage),
   route('/reading-times', ['admin'], 'Reading time', readingTimesPage),
   route('/admin/patients', ['admin'], 'Patient index', patientIndexPage),
+  route('/admin/users', ['admin'], 'Users', usersPage),
   route('/account', ['clinic', 'radiologist', 'auditor', 'admin'], 'Account', accountPage),
 ];
 
@@ -41,6 +43,7 @@ const NAV: Record<Me['role'], { path: string; label: string }[]> = {
     { path: '/audit/access', label: 'Access history' },
     { path: '/reading-times', label: 'Reading time' },
     { path: '/admin/patients', label: 'Patient index' },
+    { path: '/admin/users', label: 'Users' },
   ],
 };
 

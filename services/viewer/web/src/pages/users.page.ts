@@ -1,0 +1,156 @@
+import { errorText, getJson, request, sendJson } from '../app/api';
+import { h, replace, statusLine } from '../app/dom';
+import { submitWith } from '../app/forms';
+import { arr, bool, obj, str, strings, type JsonObject } from '../app/json';
+import type { PageContext, Teardown } from '../app/router';
+
+const ROLES = ['clinic', 'radiologist', 'auditor', 'admin'] as const;
+
+/**
+ * Users, for admins (#7, #17): create an account (a clinic user belongs to one clinic), disable or enable it, set a
+ * new password, remove a lost one-time-code generator, and give radiologists the clinics they read for. The same
+ * API as before (`/api/admin/users`, `/api/admin/grants`, `/api/admin/clinics`), which audits every change and
+ * keeps four eyes (an admin cannot reset their own second factor, for one): its refusals are shown as they come.
+ */
+export function usersPage(ctx: PageContext): Teardown {
+  const controller = new AbortController();
+  const { signal } = controller;
+  const status = statusLine();
+  const list = h('div', {});
+  const createSection = h('section', { class: 'card', 'aria-label': 'New user' });
+  replace(
+    ctx.root,
+    h('section', { class: 'page wide users' }, h('h1', {}, 'Users'), h('p', {}, 'Every change here is audited (Security Alert) and counts for four eyes.'), status.el, list, createSection),
+  );
+
+  let clinics: JsonObject[] = [];
+  const clinicCode = (id: string | null): string => (id === null ? '—' : (str(clinics.find((c) => str(c.id) === id)?.code) ?? id));
+  const clinicSelect = (id: string, label: string): { label: HTMLLabelElement; select: HTMLSelectElement } => ({
+    label: h('label', { for: id }, label),
+    select: h('select', { id, name: id }, ...clinics.map((c) => h('option', { value: str(c.id) ?? '' }, `${str(c.code) ?? ''} · ${str(c.name) ?? ''}`))),
+  });
+
+  /** Runs one change, then shows `done` and draws the list again; a refusal is shown instead. */
+  const change = (run: () => Promise<unknown>, done: string): void => {
+    status.set('Saving…');
+    run()
+      .then(() => {
+        status.set(done);
+        load();
+      })
+      .catch((error: unknown) => status.set(errorText(error), 'error'));
+  };
+
+  const userRow = (u: JsonObject): HTMLTableRowElement => {
+    const id = str(u.id) ?? '';
+    const username = str(u.username) ?? '';
+    const role = str(u.role) ?? '';
+    const disabled = bool(u.disabled) === true;
+    const toggle = h('button', { type: 'button', class: 'link', 'data-testid': disabled ? 'enable' : 'disable' }, disabled ? 'Enable' : 'Disable');
+    toggle.addEventListener('click', () => change(() => request('PATCH', `/api/admin/users/${id}`, { json: { disabled: !disabled } }), `${username} ${disabled ? 'enabled' : 'disabled'}.`), { signal });
+    const resetFactor = h('button', { type: 'button', class: 'link', 'data-testid': 'reset-second-factor' }, 'Reset one-time codes');
+    resetFactor.addEventListener(
+      'click',
+      () => change(() => request('DELETE', `/api/admin/users/${id}/totp`), `${username}'s one-time codes removed: they set them up again at the next sign-in.`),
+      { signal },
+    );
+    const password = h('input', { type: 'password', autocomplete: 'new-password', 'aria-label': `New password for ${username}`, placeholder: 'New password' });
+    const setPassword = h('button', { type: 'button', class: 'link', 'data-testid': 'set-password' }, 'Set');
+    setPassword.addEventListener(
+      'click',
+      () => change(() => request('PATCH', `/api/admin/users/${id}`, { json: { password: password.value } }), `New password set for ${username}; their sign-ins ended.`),
+      { signal },
+    );
+    const grants = strings(u.grants);
+    const grantCell = h('td', {});
+    if (role === 'radiologist') {
+      const add = clinicSelect(`grant-${id}`, 'Add clinic');
+      const grant = h('button', { type: 'button', class: 'link', 'data-testid': 'grant' }, 'Grant');
+      grant.addEventListener('click', () => change(() => sendJson('POST', '/api/admin/grants', { userId: id, clinicId: add.select.value }), `${username} now reads for ${clinicCode(add.select.value)}.`), {
+        signal,
+      });
+      const granted = grants.map((clinicId) => {
+        const revoke = h('button', { type: 'button', class: 'link', 'aria-label': `Revoke ${clinicCode(clinicId)}` }, '×');
+        revoke.addEventListener('click', () => change(() => request('DELETE', `/api/admin/grants/${id}/${clinicId}`), `${username} no longer reads for ${clinicCode(clinicId)}.`), { signal });
+        return h('span', { class: 'grant', 'data-testid': 'granted' }, clinicCode(clinicId), ' ', revoke);
+      });
+      grantCell.append(...granted, h('span', { class: 'add-grant' }, add.select, grant));
+      add.select.setAttribute('aria-label', `Clinic to grant ${username}`);
+    } else {
+      grantCell.append(clinicCode(str(u.clinicId)));
+    }
+    return h(
+      'tr',
+      { 'data-testid': 'user-row', 'data-username': username, 'data-disabled': String(disabled) },
+      h('td', {}, h('strong', {}, username), h('br', {}), str(u.displayName) ?? ''),
+      h('td', {}, role),
+      grantCell,
+      h('td', {}, disabled ? 'disabled' : 'active'),
+      h('td', { class: 'actions' }, toggle, ' · ', resetFactor, h('span', { class: 'set-password' }, password, setPassword)),
+    );
+  };
+
+  const renderCreate = (): void => {
+    const username = h('input', { id: 'new-username', name: 'new-username', autocomplete: 'off', required: true, minlength: 2, maxlength: 63 });
+    const displayName = h('input', { id: 'new-display-name', name: 'new-display-name', autocomplete: 'off', maxlength: 200 });
+    const role = h('select', { id: 'new-role', name: 'new-role' }, ...ROLES.map((r) => h('option', { value: r }, r)));
+    const clinic = clinicSelect('new-clinic', 'Clinic (clinic users)');
+    const password = h('input', { id: 'new-password', name: 'new-password', type: 'password', autocomplete: 'new-password', required: true });
+    const submit = h('button', { type: 'submit' }, 'Create user');
+    const formStatus = statusLine();
+    const form = h(
+      'form',
+      { 'aria-label': 'Create user' },
+      h('label', { for: 'new-username' }, 'User name'),
+      username,
+      h('label', { for: 'new-display-name' }, 'Display name'),
+      displayName,
+      h('label', { for: 'new-role' }, 'Role'),
+      role,
+      clinic.label,
+      clinic.select,
+      h('label', { for: 'new-password' }, 'Initial password (give it out of band; privileged roles set up one-time codes at the first sign-in)'),
+      password,
+      submit,
+      formStatus.el,
+    );
+    submitWith(form, { submit, status: formStatus, busy: 'Creating…', retry: password, signal }, async () => {
+      const body = {
+        username: username.value.trim(),
+        role: role.value,
+        password: password.value,
+        ...(displayName.value.trim() !== '' ? { displayName: displayName.value.trim() } : {}),
+        ...(role.value === 'clinic' ? { clinicId: clinic.select.value } : {}),
+      };
+      await sendJson('POST', '/api/admin/users', body);
+      formStatus.set(`${body.username} created.`);
+      form.reset();
+      load();
+    });
+    replace(createSection, h('h2', {}, 'New user'), form);
+  };
+
+  function load(): void {
+    Promise.all([getJson('/api/admin/users', signal), getJson('/api/admin/clinics', signal)])
+      .then(([users, clinicList]) => {
+        clinics = arr(obj(clinicList).clinics).map(obj);
+        const rows = arr(obj(users).users).map(obj).map(userRow);
+        replace(
+          list,
+          h(
+            'table',
+            { class: 'data', 'data-testid': 'users' },
+            h('thead', {}, h('tr', {}, ...['User', 'Role', 'Clinic / reads for', 'State', ''].map((t) => h('th', { scope: 'col' }, t)))),
+            h('tbody', {}, ...rows),
+          ),
+        );
+        if (createSection.childElementCount === 0) renderCreate();
+      })
+      .catch((error: unknown) => {
+        if (!signal.aborted) status.set(errorText(error), 'error');
+      });
+  }
+
+  load();
+  return () => controller.abort();
+}
