@@ -5,6 +5,7 @@ import { describeUnless } from '../support/skip';
 import { startSystem, type RunningSystem } from '../support/system';
 import { TestAuthenticator } from '../support/totp';
 import { AccountPage, scanQrCode } from './pages/account.page';
+import { ClinicsPage } from './pages/clinics.page';
 import { chromiumMissing, DESKTOP, launchBrowser, newPage, screenshotPath } from './pages/browser';
 import { OidcLoginPage } from './pages/oidc-login.page';
 import { SignInPage } from './pages/sign-in.page';
@@ -25,6 +26,9 @@ describeUnless(chromiumMissing(), 'second factor at the web sign-in page (e2e, c
   let viewerUrl = '';
   // A registered browser app (like OHIF) whose callback the test answers itself.
   let clientUrl = '';
+
+  // The demo admin's authenticator, once their first sign-in (the Users test) has set it up.
+  let adminApp: TestAuthenticator | null = null;
 
   const demoUser = (role: string): { username: string; password: string } => {
     const user = system.credentials.users.find((u) => u.role === role);
@@ -200,6 +204,7 @@ describeUnless(chromiumMissing(), 'second factor at the web sign-in page (e2e, c
     await signIn.open(viewerUrl);
     await signIn.submitPassword(admin.username, admin.password);
     const app = new TestAuthenticator((await signIn.enrolmentKey()).secret);
+    adminApp = app;
     await signIn.submitCode(app.nextCode());
     await signIn.continueAfterRecoveryCodes();
     await signIn.waitSignedIn();
@@ -233,6 +238,46 @@ describeUnless(chromiumMissing(), 'second factor at the web sign-in page (e2e, c
     expect(await users.statusAfter(() => users.row(admin.username).getByTestId('reset-second-factor').click())).toMatch(/Another admin resets your own second factor/);
     await page.screenshot({ path: screenshotPath('admin-users.png'), fullPage: true });
     expect(errors.filter((e) => !/40[0-9]/.test(e))).toEqual([]);
+    await context.close();
+  });
+  test('an admin onboards a clinic on the Clinics page: AE titles, and a device key shown once that works until rotated or revoked', async () => {
+    if (adminApp === null) throw new Error('the Users test sets up the admin first');
+    const { context, page } = await newPage(browser, DESKTOP);
+    const signIn = new SignInPage(page);
+    const admin = demoUser('admin');
+    await signIn.open(viewerUrl);
+    await signIn.submitPassword(admin.username, admin.password);
+    await signIn.submitCode(adminApp.nextCode());
+    await signIn.waitSignedIn();
+    const clinics = new ClinicsPage(page);
+    await clinics.open();
+
+    await clinics.createClinic({ code: 'lakeside-hz', name: 'Lakeside Imaging Centre', aeTitles: 'LAKE_US1' });
+    await clinics.row('lakeside-hz').waitFor();
+    expect(await clinics.aeTitles('lakeside-hz')).toEqual(['LAKE_US1']);
+    // A replaced machine: the new AE title in, the old one out.
+    expect(await clinics.addAeTitle('lakeside-hz', 'LAKE_US2')).toBe('LAKE_US2 registered for lakeside-hz.');
+    expect(await clinics.removeAeTitle('lakeside-hz', 'LAKE_US1')).toBe('LAKE_US1 removed from lakeside-hz.');
+    expect(await clinics.aeTitles('lakeside-hz')).toEqual(['LAKE_US2']);
+
+    // A gateway's key, shown once, works as the clinic's device; rotated, the old one stops; revoked, the new one too.
+    const asDevice = (key: string): Promise<{ status: number; clinicId?: string }> =>
+      fetch(`${viewerUrl}/api/auth/me`, { headers: { 'x-api-key': key } }).then(async (r) => ({ status: r.status, ...(r.ok ? { clinicId: ((await r.json()) as { clinicId: string }).clinicId } : {}) }));
+    const key = await clinics.issueKey('lakeside-hz', 'front-desk gateway');
+    expect(key).toMatch(/^yy_[a-z0-9]{8}_[A-Za-z0-9_-]{43}$/);
+    const device = await asDevice(key);
+    expect(device.status).toBe(200);
+    expect(await clinics.keyRow(key).getAttribute('data-state')).toBe('active');
+    const rotated = await clinics.keyShownAfter(() => clinics.keyRow(key).getByTestId('rotate-key').click());
+    expect(rotated).not.toBe(key);
+    expect((await asDevice(key)).status).toBe(401);
+    expect(await asDevice(rotated)).toEqual(device);
+    await clinics.keyRow(key).and(page.locator('[data-state="replaced"]')).waitFor();
+    expect(await clinics.statusAfter(() => clinics.keyRow(rotated).getByTestId('revoke-key').click())).toBe('Key revoked.');
+    expect((await asDevice(rotated)).status).toBe(401);
+    // Only the key's prefix is on the page from now on.
+    expect(await page.locator('body').innerText()).not.toContain(rotated.slice(12));
+    await page.screenshot({ path: screenshotPath('admin-clinics.png'), fullPage: true });
     await context.close();
   });
 });

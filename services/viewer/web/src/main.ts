@@ -7,6 +7,7 @@ import { accessPage, retentionPage } from './pages/audit.page';
 import { studyRecordPage } from './pages/study-record.page';
 import { patientIndexPage } from './pages/patient-index.page';
 import { clinicStudiesPage } from './pages/clinic.page';
+import { clinicsPage } from './pages/clinics.page';
 import { queuePage } from './pages/queue.page';
 import { readingTimesPage } from './pages/reading-times.page';
 import { signInPage } from './pages/sign-in.page';
@@ -25,6 +26,7 @@ const routes: Route[] = [
   route('/reading-times', ['admin'], 'Reading time', readingTimesPage),
   route('/admin/patients', ['admin'], 'Patient index', patientIndexPage),
   route('/admin/users', ['admin'], 'Users', usersPage),
+  route('/admin/clinics', ['admin'], 'Clinics', clinicsPage),
   route('/account', ['clinic', 'radiologist', 'auditor', 'admin'], 'Account', accountPage),
 ];
 
@@ -44,6 +46,7 @@ const NAV: Record<Me['role'], { path: string; label: string }[]> = {
     { path: '/reading-times', label: 'Reading time' },
     { path: '/admin/patients', label: 'Patient index' },
     { path: '/admin/users', label: 'Users' },
+    { path: '/admin/clinics', label: 'Clinics' },
   ],
 };
 
