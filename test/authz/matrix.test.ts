@@ -49,6 +49,7 @@ const expectations: ExpectationTable = {
   'POST /api/admin/users': admin,
   'PATCH /api/admin/users/:id': admin,
   'DELETE /api/admin/users/:id/totp': admin,
+  'DELETE /api/admin/users/:id/sessions': admin,
   'POST /api/admin/grants': admin,
   'DELETE /api/admin/grants/:userId/:clinicId': admin,
   'GET /api/admin/api-keys': admin,
@@ -336,12 +337,13 @@ describe('authorization matrix over every route of every service (real Postgres,
     expect(result.failures).toEqual([]);
     expect(result.cases.length).toBeGreaterThan(routes.length * 10);
     // No route deletes patient data: deletion under retention has no HTTP path at all (these remove
-    // configuration: an API key, a grant, a modality's AE title, a registered remote AE, another user's TOTP generator, one's own session).
+    // configuration: an API key, a grant, a modality's AE title, a registered remote AE, another user's TOTP generator or sign-ins, one's own session).
     expect(routes.filter((r) => r.method === 'DELETE').map(routeKey).sort()).toEqual([
       'DELETE /api/admin/api-keys/:id',
       'DELETE /api/admin/clinics/:id/ae-titles/:ae',
       'DELETE /api/admin/clinics/:id/dimse-destinations/:ae',
       'DELETE /api/admin/grants/:userId/:clinicId',
+      'DELETE /api/admin/users/:id/sessions',
       'DELETE /api/admin/users/:id/totp',
       'DELETE /api/auth/sessions/:id',
     ]);

@@ -191,7 +191,7 @@ describeUnless(chromiumMissing(), 'second factor at the web sign-in page (e2e, c
     expect(errors).toEqual([]);
     await context.close();
   });
-  test('an admin manages users on the Users page: create, grant a clinic, disable, reset a lost authenticator (not their own)', async () => {
+  test('an admin manages users on the Users page: create, grant a clinic, disable, end sign-ins, reset a lost authenticator (not their own)', async () => {
     const { context, page, errors } = await newPage(browser, DESKTOP);
     const signIn = new SignInPage(page);
     const admin = demoUser('admin');
@@ -228,7 +228,22 @@ describeUnless(chromiumMissing(), 'second factor at the web sign-in page (e2e, c
     expect(refused.status).toBe(401);
     expect(refused.body.totpRequired).toBeUndefined();
     expect(await users.statusAfter(() => users.row('reader-two').getByTestId('enable').click())).toBe('reader-two enabled.');
-    expect((await apiSignIn('reader-two', 'amber lantern over quiet fields')).body.totpEnrolmentRequired).toBe(true);
+    const enrolling = await apiSignIn('reader-two', 'amber lantern over quiet fields');
+    expect(enrolling.body.totpEnrolmentRequired).toBe(true);
+
+    // A stolen laptop: every sign-in of reader-two ends at once; the account stays enabled.
+    const readerApp = new TestAuthenticator(String(enrolling.body.secret));
+    const signedIn = await fetch(`${viewerUrl}/api/auth/sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ challenge: enrolling.body.challenge, totp: readerApp.nextCode(), client: 'api' }),
+    });
+    const readerToken = ((await signedIn.json()) as { accessToken: string }).accessToken;
+    const meStatus = (token: string): Promise<number> => fetch(`${viewerUrl}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+    expect(await meStatus(readerToken)).toBe(200);
+    expect(await users.statusAfter(() => users.row('reader-two').getByTestId('end-sessions').click())).toBe('reader-two: 1 sign-in ended.');
+    expect(await meStatus(readerToken)).toBe(401);
+    expect(await users.row('reader-two').getAttribute('data-disabled')).toBe('false');
 
     // The demo radiologist (enrolled in the first test) lost the phone: reset, and the next sign-in enrols again.
     expect((await apiSignIn(radiologist.username, radiologist.password)).body.totpEnrolmentRequired).toBeUndefined();

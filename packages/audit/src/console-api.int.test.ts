@@ -32,6 +32,7 @@ const EXPECTATIONS: ExpectationTable = {
   'POST /api/admin/users': { allow: ['admin'], otherClinic: 'allow' },
   'PATCH /api/admin/users/:id': { allow: ['admin'], otherClinic: 'allow' },
   'DELETE /api/admin/users/:id/totp': { allow: ['admin'], otherClinic: 'allow' },
+  'DELETE /api/admin/users/:id/sessions': { allow: ['admin'], otherClinic: 'allow' },
   'POST /api/admin/grants': { allow: ['admin'], otherClinic: 'allow' },
   'DELETE /api/admin/grants/:userId/:clinicId': { allow: ['admin'], otherClinic: 'allow' },
   'GET /api/admin/api-keys': { allow: ['admin'], otherClinic: 'allow' },
@@ -144,6 +145,8 @@ describe('auth + auditor API over HTTP', () => {
           return { url: `/api/admin/users/${target.id}`, body: { displayName: `renamed ${n}` } };
         case 'DELETE /api/admin/users/:id/totp':
           return { url: `/api/admin/users/${target.id}/totp` };
+        case 'DELETE /api/admin/users/:id/sessions':
+          return { url: `/api/admin/users/${target.id}/sessions` };
         case 'POST /api/admin/grants': {
           const rad = await auth.createUser({ username: `matrix-rad-${n}`, role: 'radiologist', password: STRONG });
           return { url: route.path, body: { userId: rad.id, clinicId: clinic } };

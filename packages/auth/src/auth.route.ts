@@ -271,6 +271,12 @@ export function createAuthRouter(auth: AuthService, options: AuthRouterOptions =
     );
   });
 
+  // A stolen device: every sign-in of the user ends now, the account stays enabled.
+  routes.delete('/api/admin/users/:id/sessions', { ...admin, description: "end every sign-in of another user at once (audited); not the own" }, async (req, res) => {
+    const id = parseInput(uuid, req.params.id, 'path');
+    res.json({ ended: await auth.endSessionsOfUser(id, adminContext(req)) });
+  });
+
   // A lost authenticator: the user enrols again at the next sign-in; their sessions end.
   routes.delete('/api/admin/users/:id/totp', { ...admin, description: "remove another user's TOTP generator (they enrol again); idempotent" }, async (req, res) => {
     await auth.resetTotp(String(req.params.id), adminContext(req));

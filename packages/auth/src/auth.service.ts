@@ -229,6 +229,10 @@ export class AuthService {
     return this.secondFactor.status(principal, this.secondFactorRoles.has(principal.role));
   }
 
+  endSessionsOfUser(userId: string, context: AdminContext): Promise<number> {
+    return this.users.endSessions(userId, context);
+  }
+
   resetTotp(userId: string, context: AdminContext): Promise<void> {
     return this.secondFactor.reset(userId, context);
   }

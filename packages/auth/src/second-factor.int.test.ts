@@ -247,6 +247,27 @@ describe('second factor required for privileged roles', () => {
     }
   });
 
+  it("lets an admin end another user's sign-ins at once (a stolen device), not their own; the account stays usable", async () => {
+    const admin = await auth.createUser({ username: 'alma', role: 'admin', password: PASSWORD });
+    const { bearer } = await enrol(admin.username, '198.51.100.90');
+    const clinicUser = await auth.createUser({ username: 'cody', role: 'clinic', clinicId, password: PASSWORD });
+    const phone = await signIn({ username: 'cody', password: PASSWORD }, '198.51.100.91').expect(200);
+    const laptop = await signIn({ username: 'cody', password: PASSWORD }, '198.51.100.92').expect(200);
+    await request(app).get('/api/auth/me').set('Authorization', `Bearer ${phone.body.accessToken as string}`).expect(200);
+    await request(app).delete(`/api/admin/users/${clinicUser.id}/sessions`).set('Authorization', `Bearer ${phone.body.accessToken as string}`).expect(403);
+    const ended = await request(app).delete(`/api/admin/users/${clinicUser.id}/sessions`).set('Authorization', bearer).expect(200);
+    expect(ended.body).toEqual({ ended: 2 });
+    // Access tokens stop now and refresh tokens do not renew; the password still signs in.
+    for (const session of [phone, laptop]) {
+      await request(app).get('/api/auth/me').set('Authorization', `Bearer ${session.body.accessToken as string}`).expect(401);
+      await request(app).post('/api/auth/refresh').send({ refreshToken: session.body.refreshToken }).expect(401);
+    }
+    await signIn({ username: 'cody', password: PASSWORD }, '198.51.100.93').expect(200);
+    await request(app).delete(`/api/admin/users/${admin.id}/sessions`).set('Authorization', bearer).expect(403);
+    await request(app).delete('/api/admin/users/00000000-0000-4000-8000-000000000000/sessions').set('Authorization', bearer).expect(404);
+    expect(events.some((e) => e.type === 'Security Alert' && e.details?.change === 'sessions-ended' && e.details.targetUserId === clinicUser.id && e.details.sessions === 2)).toBe(true);
+  });
+
   it('refuses common, breached and context passwords with a problem+json that says why', async () => {
     const admin = await auth.createUser({ username: 'adele', role: 'admin', password: PASSWORD });
     const { bearer } = await enrol(admin.username, '198.51.100.73');

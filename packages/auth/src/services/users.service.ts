@@ -96,6 +96,23 @@ export class UsersService {
   }
 
   /**
+   * Ends every sign-in of another user at once (a stolen laptop or phone, a shared screen left signed in) without
+   * disabling the account: their sessions are revoked and the token version bumped, so access tokens stop now and
+   * refresh tokens do not renew. The own sign-ins are ended from the account page instead. How many ended.
+   */
+  async endSessions(id: string, context: AdminContext): Promise<number> {
+    if (context.actor.userId === id) throw new AppError('forbidden', 'End your own sign-ins from your account page');
+    const user = await this.getUser(id);
+    if (!user) throw new AppError('not_found', 'No such user');
+    const ended = await inTransaction(this.pool, async (client) => {
+      await users.bumpTokenVersion(client, id);
+      return sessions.revokeSessionsOfUser(client, id, 'ended-by-admin');
+    });
+    await this.context.audit.admin(context, 'sessions-ended', { targetUserId: id, targetUsername: user.username, sessions: ended });
+    return ended;
+  }
+
+  /**
    * A signed-in user changes their own password: the current one must be given (a stolen session alone is not
    * enough), and a wrong one counts as a failed sign-in (so this is no guessing oracle). Every other session of
    * the user is revoked and token_version bumped; the calling session stays signed in with a new access token.

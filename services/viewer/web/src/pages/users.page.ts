@@ -7,8 +7,8 @@ import type { PageContext, Teardown } from '../app/router';
 const ROLES = ['clinic', 'radiologist', 'auditor', 'admin'] as const;
 
 /**
- * Users, for admins (#7, #17): create an account (a clinic user belongs to one clinic), disable or enable it, set a
- * new password, remove a lost one-time-code generator, and give radiologists the clinics they read for. The same
+ * Users, for admins (#7, #17): create an account (a clinic user belongs to one clinic), disable or enable it, end
+ * all its sign-ins (a stolen device), set a new password, remove a lost one-time-code generator, and give radiologists the clinics they read for. The same
  * API as before (`/api/admin/users`, `/api/admin/grants`, `/api/admin/clinics`), which audits every change and
  * keeps four eyes (an admin cannot reset their own second factor, for one): its refusals are shown as they come.
  */
@@ -54,6 +54,20 @@ export function usersPage(ctx: PageContext): Teardown {
       () => change(() => request('DELETE', `/api/admin/users/${id}/totp`), `${username}'s one-time codes removed: they set them up again at the next sign-in.`),
       { signal },
     );
+    const endSessions = h('button', { type: 'button', class: 'link', 'data-testid': 'end-sessions' }, 'End sign-ins');
+    endSessions.addEventListener(
+      'click',
+      () => {
+        status.set('Saving…');
+        request('DELETE', `/api/admin/users/${id}/sessions`)
+          .then(async (res) => {
+            const ended = Number(obj(await res.json()).ended ?? 0);
+            status.set(`${username}: ${ended} sign-in${ended === 1 ? '' : 's'} ended.`);
+          })
+          .catch((error: unknown) => status.set(errorText(error), 'error'));
+      },
+      { signal },
+    );
     const password = h('input', { type: 'password', autocomplete: 'new-password', 'aria-label': `New password for ${username}`, placeholder: 'New password' });
     const setPassword = h('button', { type: 'button', class: 'link', 'data-testid': 'set-password' }, 'Set');
     setPassword.addEventListener(
@@ -86,7 +100,7 @@ export function usersPage(ctx: PageContext): Teardown {
       h('td', {}, role),
       grantCell,
       h('td', {}, disabled ? 'disabled' : 'active'),
-      h('td', { class: 'actions' }, toggle, ' · ', resetFactor, h('span', { class: 'set-password' }, password, setPassword)),
+      h('td', { class: 'actions' }, toggle, ' · ', endSessions, ' · ', resetFactor, h('span', { class: 'set-password' }, password, setPassword)),
     );
   };
 
