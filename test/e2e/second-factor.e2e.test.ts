@@ -159,6 +159,10 @@ describeUnless(chromiumMissing(), 'second factor at the web sign-in page (e2e, c
     await account.open();
     expect(await account.sessions()).toMatchObject({ current: 1 });
     expect((await account.sessions()).others).toBeGreaterThanOrEqual(1);
+    // Named by their User-Agent: this headless Chromium, and the API sign-in made by the test's own fetch.
+    const devices = await account.devices();
+    expect(devices.current).toBe('Chrome on Linux');
+    expect(devices.others).toContain('a program');
     await account.endOtherSession();
     expect(await me(elsewhere)).toBe(401);
 

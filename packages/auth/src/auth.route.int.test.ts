@@ -150,14 +150,18 @@ describe('auth routes', () => {
   });
 
   it('lets a user change their own password and see and revoke their sessions (#17)', async () => {
-    const signIn = async (ip: string, password = PASSWORD): Promise<string> =>
-      (await request(app).post('/api/auth/sign-in').set('X-Forwarded-For', ip).send({ username: 'erin', password, client: 'api' }).expect(200)).body.accessToken as string;
+    const PHONE_UA = 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36';
+    const signIn = async (ip: string, password = PASSWORD, userAgent = 'yunying-test'): Promise<string> =>
+      (await request(app).post('/api/auth/sign-in').set('X-Forwarded-For', ip).set('User-Agent', userAgent).send({ username: 'erin', password, client: 'api' }).expect(200)).body
+        .accessToken as string;
     const here = await signIn('198.51.100.20');
-    const laptop = await signIn('198.51.100.21');
-    const phone = await signIn('198.51.100.22');
+    const laptop = await signIn('198.51.100.21', PASSWORD, `${'x'.repeat(300)}`);
+    const phone = await signIn('198.51.100.22', PASSWORD, PHONE_UA);
     const listed = await request(app).get('/api/auth/sessions').set('Authorization', `Bearer ${here}`).expect(200);
-    const sessions = listed.body.sessions as { id: string; sourceIp: string; current: boolean }[];
+    const sessions = listed.body.sessions as { id: string; sourceIp: string; userAgent: string | null; current: boolean }[];
     expect(sessions.map((x) => x.sourceIp).sort()).toEqual(['198.51.100.20', '198.51.100.21', '198.51.100.22']);
+    // Each sign-in's device as its User-Agent said (cut at 256 characters), for the account page to name it.
+    expect(Object.fromEntries(sessions.map((x) => [x.sourceIp, x.userAgent]))).toEqual({ '198.51.100.20': 'yunying-test', '198.51.100.21': 'x'.repeat(256), '198.51.100.22': PHONE_UA });
     expect(sessions.filter((x) => x.current).map((x) => x.sourceIp)).toEqual(['198.51.100.20']);
 
     // Revoke the phone's session: its token stops working at once; another user's session id is not found.

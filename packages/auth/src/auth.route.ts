@@ -50,8 +50,8 @@ export function principalView(principal: Principal): Record<string, unknown> {
   };
 }
 
-function origin(req: Request): { sourceIp: string | null; requestId: string | null } {
-  return { sourceIp: req.ip ?? null, requestId: req.requestId ?? null };
+function origin(req: Request): { sourceIp: string | null; requestId: string | null; userAgent: string | null } {
+  return { sourceIp: req.ip ?? null, requestId: req.requestId ?? null, userAgent: req.get('user-agent')?.slice(0, 256) ?? null };
 }
 
 function adminContext(req: AuthedRequest): AdminContext {

@@ -3,6 +3,8 @@ import type { Principal, Role } from './principal';
 export interface RequestOrigin {
   sourceIp?: string | null;
   requestId?: string | null;
+  /** The User-Agent header (at most 256 characters): recorded with a new session only, never in audit details. */
+  userAgent?: string | null;
 }
 
 /** An administrative change: who made it (audited as a Security Alert, PS3.15 A.5.3.11). */
@@ -85,5 +87,6 @@ export interface OwnSessionView {
   createdAt: Date;
   expiresAt: Date;
   sourceIp: string | null;
+  userAgent: string | null;
   current: boolean;
 }

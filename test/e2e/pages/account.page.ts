@@ -28,6 +28,16 @@ export class AccountPage {
     return { current: await table.getByTestId('session-current').count(), others: await table.getByTestId('session').count() };
   }
 
+  /** The device names of the current sign-in and of the others, as the list shows them. */
+  async devices(): Promise<{ current: string; others: string[] }> {
+    const table = this.page.getByTestId('own-sessions');
+    await table.waitFor();
+    return {
+      current: await table.getByTestId('session-current').getByTestId('session-device').innerText(),
+      others: await table.getByTestId('session').getByTestId('session-device').allInnerTexts(),
+    };
+  }
+
   async endOtherSession(): Promise<void> {
     const before = (await this.sessions()).others;
     await this.page.getByTestId('end-session').first().click();

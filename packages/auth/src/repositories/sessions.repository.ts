@@ -11,9 +11,12 @@ export type RefreshTokenLookup = Pick<Selectable<Tables.RefreshTokens>, 'id' | '
   sessionExpiresAt: Date;
 };
 
-export type OpenSession = Pick<Selectable<Tables.Sessions>, 'id' | 'createdAt' | 'expiresAt' | 'sourceIp'>;
+export type OpenSession = Pick<Selectable<Tables.Sessions>, 'id' | 'createdAt' | 'expiresAt' | 'sourceIp' | 'userAgent'>;
 
-export async function insertSession(db: Queryable, session: { userId: string; createdAt: Date; expiresAt: Date; sourceIp: string }): Promise<string | undefined> {
+export async function insertSession(
+  db: Queryable,
+  session: { userId: string; createdAt: Date; expiresAt: Date; sourceIp: string; userAgent: string | null },
+): Promise<string | undefined> {
   const row = await kyselyOn(db).insertInto('sessions').values(session).returning('id').executeTakeFirst();
   return row?.id;
 }
@@ -94,7 +97,7 @@ export async function isSessionActive(db: Queryable, id: string, userId: string,
 export async function listOpenSessions(db: Queryable, userId: string, now: Date): Promise<OpenSession[]> {
   return kyselyOn(db)
     .selectFrom('sessions')
-    .select(['id', 'createdAt', 'expiresAt', 'sourceIp'])
+    .select(['id', 'createdAt', 'expiresAt', 'sourceIp', 'userAgent'])
     .where('userId', '=', userId)
     .where('revokedAt', 'is', null)
     .where('expiresAt', '>', now)

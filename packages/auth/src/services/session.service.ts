@@ -29,13 +29,13 @@ export class SessionService {
     private readonly context: AuthContext,
   ) {}
 
-  async start(user: UserView, tokenVersion: number, sourceIp: string): Promise<TokenPair> {
+  async start(user: UserView, tokenVersion: number, sourceIp: string, userAgent: string | null = null): Promise<TokenPair> {
     const now = this.context.now();
     const sessionEnd = new Date(now.getTime() + this.settings.sessionMaxSeconds * 1000);
     const refreshToken = randomSecret();
     const refreshExpires = new Date(Math.min(now.getTime() + this.settings.refreshTokenTtlSeconds * 1000, sessionEnd.getTime()));
     const sessionId = await inTransaction(this.pool, async (client) => {
-      const id = await sessions.insertSession(client, { userId: user.id, createdAt: now, expiresAt: sessionEnd, sourceIp });
+      const id = await sessions.insertSession(client, { userId: user.id, createdAt: now, expiresAt: sessionEnd, sourceIp, userAgent: userAgent?.slice(0, 256) ?? null });
       if (!id) throw new Error('session insert returned no row');
       await sessions.insertRefreshToken(client, { sessionId: id, tokenHash: this.refreshHash(refreshToken), issuedAt: now, expiresAt: refreshExpires });
       return id;

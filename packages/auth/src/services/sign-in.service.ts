@@ -94,7 +94,7 @@ export class SignInService {
     // Optional for this role: only a confirmed generator asks for a code (one being set up does not yet).
     if (!required && state?.confirmed !== true) {
       await this.limiter.reset(user.username, ip);
-      const pair = await this.sessions.start(user, tokenVersion, ip);
+      const pair = await this.sessions.start(user, tokenVersion, ip, origin.userAgent ?? null);
       await audit.record(event(0, null));
       return pair;
     }
@@ -132,7 +132,7 @@ export class SignInService {
     }
     const recoveryCodesLeft = recovered ? await this.secondFactor.remainingRecoveryCodes(user.id) : undefined;
     await this.limiter.reset(user.username, ip);
-    const pair = await this.sessions.start(user, tokenVersion, ip);
+    const pair = await this.sessions.start(user, tokenVersion, ip, origin.userAgent ?? null);
     await audit.record({
       ...event(0, null),
       details: { subtype: 'Login', method, secondFactor: recovered ? 'recovery-code' : 'totp', ...(recovered ? { recoveryCodesLeft } : {}) },

@@ -473,6 +473,7 @@ export interface Sessions {
   revokedAt: Timestamp | null;
   revokedReason: string | null;
   sourceIp: string | null;
+  userAgent: string | null;
 }
 
 export interface SignInFailures {

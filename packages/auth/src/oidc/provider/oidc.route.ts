@@ -78,7 +78,7 @@ export async function createOidcRouter(deps: OidcRouterDeps): Promise<{ router: 
     const details = await provider.interactionDetails(req, res);
     const body = req.body as Record<string, unknown> | undefined;
     const field = (name: string): string => (typeof body?.[name] === 'string' ? body[name] : '');
-    const origin = { sourceIp: req.ip ?? null, requestId: req.requestId ?? null };
+    const origin = { sourceIp: req.ip ?? null, requestId: req.requestId ?? null, userAgent: req.get('user-agent')?.slice(0, 256) ?? null };
     let pair;
     try {
       // The one password and code check (rate limits, audit, disabled users, second factor): the same as the web app's sign-in.

@@ -1,4 +1,5 @@
 import { errorText, getJson, rememberAccessToken, request, sendJson } from '../app/api';
+import { deviceLabel } from '../app/device';
 import { submitWith } from '../app/forms';
 import { append, formatDateTime, h, replace, statusLine } from '../app/dom';
 import { arr, bool, num, obj, str, strings } from '../app/json';
@@ -63,7 +64,7 @@ export function accountPage(ctx: PageContext): Teardown {
           h(
             'table',
             { class: 'data', 'data-testid': 'own-sessions' },
-            h('thead', {}, h('tr', {}, ...['Signed in', 'From', 'Until', ''].map((t) => h('th', { scope: 'col' }, t)))),
+            h('thead', {}, h('tr', {}, ...['Device', 'Signed in', 'From', 'Until', ''].map((t) => h('th', { scope: 'col' }, t)))),
             h(
               'tbody',
               {},
@@ -88,6 +89,7 @@ export function accountPage(ctx: PageContext): Teardown {
                 return h(
                   'tr',
                   { 'data-testid': current ? 'session-current' : 'session' },
+                  h('td', { 'data-testid': 'session-device', title: str(row.userAgent) ?? '' }, deviceLabel(str(row.userAgent))),
                   h('td', {}, formatDateTime(str(row.createdAt))),
                   h('td', {}, str(row.sourceIp) ?? '—'),
                   h('td', {}, formatDateTime(str(row.expiresAt))),
