@@ -1,5 +1,24 @@
 import { errorText } from './api';
 
+/** Where a page says how its last action went (dom.ts statusLine). */
+export interface StatusSetter {
+  set: (text: string, kind?: 'info' | 'error') => void;
+}
+
+/**
+ * One change made from a button (an admin's disable, grant, revoke…): "Saving…", then the message `run` resolves
+ * with, then `after` (the page draws itself again); a refusal from the server is shown instead, as it came.
+ */
+export function saveThen(status: StatusSetter, run: () => Promise<string>, after: () => void = () => undefined): void {
+  status.set('Saving…');
+  run()
+    .then((done) => {
+      status.set(done);
+      after();
+    })
+    .catch((error: unknown) => status.set(errorText(error), 'error'));
+}
+
 /**
  * Runs `action` when `form` is submitted, one at a time: the button disabled and `busy` in the status line
  * meanwhile; a failure is shown there, the button enabled again and `retry` (the field to correct) selected.
@@ -7,7 +26,7 @@ import { errorText } from './api';
  */
 export function submitWith(
   form: HTMLFormElement,
-  parts: { submit: HTMLButtonElement; status: { set: (text: string, kind?: 'info' | 'error') => void }; busy: string; retry: HTMLInputElement; signal: AbortSignal },
+  parts: { submit: HTMLButtonElement; status: StatusSetter; busy: string; retry: HTMLInputElement; signal: AbortSignal },
   action: () => Promise<void>,
 ): void {
   form.addEventListener(

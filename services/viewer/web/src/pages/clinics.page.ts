@@ -1,6 +1,6 @@
 import { errorText, getJson, request, sendJson } from '../app/api';
 import { formatDateTime, h, replace, statusLine } from '../app/dom';
-import { submitWith } from '../app/forms';
+import { saveThen, submitWith } from '../app/forms';
 import { arr, num, obj, str, strings, type JsonObject } from '../app/json';
 import type { PageContext, Teardown } from '../app/router';
 
@@ -42,13 +42,7 @@ export function clinicsPage(ctx: PageContext): Teardown {
   const change = (run: () => Promise<unknown>, done: string): void => {
     // A key shown once is not left on screen past the next change (a revoked one least of all).
     replace(shownKey);
-    status.set('Saving…');
-    run()
-      .then(() => {
-        status.set(done);
-        load();
-      })
-      .catch((error: unknown) => status.set(errorText(error), 'error'));
+    saveThen(status, () => run().then(() => done), load);
   };
 
   /** A new key, shown once: the admin copies it into the gateway's configuration now. */
@@ -101,16 +95,15 @@ export function clinicsPage(ctx: PageContext): Teardown {
       const rotate = h('button', { type: 'button', class: 'link', 'data-testid': 'rotate-key' }, 'Rotate');
       rotate.addEventListener(
         'click',
-        () => {
-          status.set('Saving…');
-          request('POST', `/api/admin/api-keys/${id}/rotate`)
-            .then(async (res) => {
-              showKey(await res.json(), 'New key');
-              status.set('Key rotated: the old one no longer works.');
-              load();
-            })
-            .catch((error: unknown) => status.set(errorText(error), 'error'));
-        },
+        () =>
+          saveThen(
+            status,
+            async () => {
+              showKey(await (await request('POST', `/api/admin/api-keys/${id}/rotate`)).json(), 'New key');
+              return 'Key rotated: the old one no longer works.';
+            },
+            load,
+          ),
         { signal },
       );
       const revoke = h('button', { type: 'button', class: 'link', 'data-testid': 'revoke-key' }, 'Revoke');

@@ -1,5 +1,6 @@
 import { errorText, getJson, sendJson } from '../app/api';
 import { formatDateTime, formatDicomDate, h, replace, statusLine } from '../app/dom';
+import { saveThen } from '../app/forms';
 import { arr, bool, num, obj, str, strings, type JsonObject } from '../app/json';
 import type { PageContext, Teardown } from '../app/router';
 
@@ -51,15 +52,7 @@ export function patientIndexPage(ctx: PageContext): Teardown {
   const history = h('div', {});
   replace(ctx.root, h('section', { class: 'page wide' }, h('h1', {}, 'Patient index'), status.el, h('h2', {}, 'To review'), queue, h('h2', {}, 'Merges'), history));
 
-  const decide = (path: string, done: string): void => {
-    status.set('Saving…');
-    sendJson('POST', path, {})
-      .then(() => {
-        status.set(done);
-        load();
-      })
-      .catch((error: unknown) => status.set(errorText(error), 'error'));
-  };
+  const decide = (path: string, done: string): void => saveThen(status, () => sendJson('POST', path, {}).then(() => done), load);
 
   const reviewCard = (r: JsonObject): HTMLElement => {
     const id = str(r.id) ?? '';

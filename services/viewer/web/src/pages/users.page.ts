@@ -1,6 +1,6 @@
 import { errorText, getJson, request, sendJson } from '../app/api';
 import { h, replace, statusLine } from '../app/dom';
-import { submitWith } from '../app/forms';
+import { saveThen, submitWith } from '../app/forms';
 import { arr, bool, obj, str, strings, type JsonObject } from '../app/json';
 import type { PageContext, Teardown } from '../app/router';
 
@@ -31,15 +31,7 @@ export function usersPage(ctx: PageContext): Teardown {
   });
 
   /** Runs one change, then shows `done` and draws the list again; a refusal is shown instead. */
-  const change = (run: () => Promise<unknown>, done: string): void => {
-    status.set('Saving…');
-    run()
-      .then(() => {
-        status.set(done);
-        load();
-      })
-      .catch((error: unknown) => status.set(errorText(error), 'error'));
-  };
+  const change = (run: () => Promise<unknown>, done: string): void => saveThen(status, () => run().then(() => done), load);
 
   const userRow = (u: JsonObject): HTMLTableRowElement => {
     const id = str(u.id) ?? '';
@@ -57,15 +49,11 @@ export function usersPage(ctx: PageContext): Teardown {
     const endSessions = h('button', { type: 'button', class: 'link', 'data-testid': 'end-sessions' }, 'End sign-ins');
     endSessions.addEventListener(
       'click',
-      () => {
-        status.set('Saving…');
-        request('DELETE', `/api/admin/users/${id}/sessions`)
-          .then(async (res) => {
-            const ended = Number(obj(await res.json()).ended ?? 0);
-            status.set(`${username}: ${ended} sign-in${ended === 1 ? '' : 's'} ended.`);
-          })
-          .catch((error: unknown) => status.set(errorText(error), 'error'));
-      },
+      () =>
+        saveThen(status, async () => {
+          const ended = Number(obj(await (await request('DELETE', `/api/admin/users/${id}/sessions`)).json()).ended ?? 0);
+          return `${username}: ${ended} sign-in${ended === 1 ? '' : 's'} ended.`;
+        }),
       { signal },
     );
     const password = h('input', { type: 'password', autocomplete: 'new-password', 'aria-label': `New password for ${username}`, placeholder: 'New password' });
