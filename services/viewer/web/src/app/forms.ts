@@ -6,17 +6,25 @@ export interface StatusSetter {
 }
 
 /**
- * One change made from a button (an admin's disable, grant, revoke…): "Saving…", then the message `run` resolves
- * with, then `after` (the page draws itself again); a refusal from the server is shown instead, as it came.
+ * One change made from a button (an admin's disable, grant, revoke…): "Saving…", then `after` (the page fetches
+ * and draws itself again), then the message `run` resolved with, so that the status line never says "disabled"
+ * above a row that still shows the user enabled. A refusal from the server is shown instead, as it came; a change
+ * made whose page could not be drawn again says both.
  */
-export function saveThen(status: StatusSetter, run: () => Promise<string>, after: () => void = () => undefined): void {
+export function saveThen(status: StatusSetter, run: () => Promise<string>, after: () => Promise<void> = () => Promise.resolve()): void {
   status.set('Saving…');
-  run()
-    .then((done) => {
+  run().then(
+    async (done) => {
+      try {
+        await after();
+      } catch (error: unknown) {
+        status.set(`${done} ${errorText(error)}`, 'error');
+        return;
+      }
       status.set(done);
-      after();
-    })
-    .catch((error: unknown) => status.set(errorText(error), 'error'));
+    },
+    (error: unknown) => status.set(errorText(error), 'error'),
+  );
 }
 
 /**

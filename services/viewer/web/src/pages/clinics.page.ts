@@ -136,7 +136,7 @@ export function clinicsPage(ctx: PageContext): Teardown {
       showKey(await sendJson('POST', '/api/admin/api-keys', { clinicId: keyClinic.value, name: keyName.value.trim() }), 'New key');
       keyStatus.set('');
       keyForm.reset();
-      load();
+      reload();
     });
     replace(createKey, h('h2', {}, 'New device key'), keyForm);
 
@@ -171,13 +171,14 @@ export function clinicsPage(ctx: PageContext): Teardown {
       await sendJson('POST', '/api/admin/clinics', { code: code.value.trim(), name: name.value.trim(), retentionYears: Number(years.value), aeTitles: titles, dimseAuth: dimse.value });
       formStatus.set(`${code.value.trim()} created.`);
       form.reset();
-      load();
+      reload();
     });
     replace(createClinic, h('h2', {}, 'New clinic'), form);
   };
 
-  function load(): void {
-    Promise.all([getJson('/api/admin/clinics', signal), getJson('/api/admin/api-keys', signal)])
+  /** Fetches what the page shows and draws it; rejects when it could not. */
+  function load(): Promise<void> {
+    return Promise.all([getJson('/api/admin/clinics', signal), getJson('/api/admin/api-keys', signal)])
       .then(([clinicBody, keyBody]) => {
         clinics = arr(obj(clinicBody).clinics).map(obj);
         replace(
@@ -202,12 +203,16 @@ export function clinicsPage(ctx: PageContext): Teardown {
         replace(keyClinic, ...clinicOptions());
         if (chosen !== '') keyClinic.value = chosen;
         if (createClinic.childElementCount === 0) renderForms();
-      })
-      .catch((error: unknown) => {
-        if (!signal.aborted) status.set(errorText(error), 'error');
       });
   }
 
-  load();
+  /** `load`, showing in the status line why the page could not be drawn. */
+  function reload(): void {
+    load().catch((error: unknown) => {
+      if (!signal.aborted) status.set(errorText(error), 'error');
+    });
+  }
+
+  reload();
   return () => controller.abort();
 }

@@ -85,8 +85,9 @@ export function patientIndexPage(ctx: PageContext): Teardown {
     );
   };
 
-  function load(): void {
-    Promise.all([getJson('/api/admin/patient-index/reviews', controller.signal), getJson('/api/admin/patient-index/merges', controller.signal)])
+  /** Fetches what the page shows and draws it; rejects when it could not. */
+  function load(): Promise<void> {
+    return Promise.all([getJson('/api/admin/patient-index/reviews', controller.signal), getJson('/api/admin/patient-index/merges', controller.signal)])
       .then(([reviews, merges]) => {
         const open = arr(obj(reviews).reviews).map(obj).filter((r) => !(bool(r.sameNow) ?? false));
         replace(queue, ...(open.length > 0 ? open.map(reviewCard) : [h('p', { class: 'muted', 'data-testid': 'queue-empty' }, 'Nothing to review.')]));
@@ -97,11 +98,15 @@ export function patientIndexPage(ctx: PageContext): Teardown {
             ? h('table', { class: 'data', 'data-testid': 'merges' }, h('thead', {}, h('tr', {}, ...['Merged', 'Moved', 'State', ''].map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, ...rows))
             : h('p', { class: 'muted' }, 'No merges.'),
         );
-      })
-      .catch((error: unknown) => {
-        if (!controller.signal.aborted) status.set(errorText(error), 'error');
       });
   }
-  load();
+
+  /** `load`, showing in the status line why the page could not be drawn. */
+  function reload(): void {
+    load().catch((error: unknown) => {
+      if (!controller.signal.aborted) status.set(errorText(error), 'error');
+    });
+  }
+  reload();
   return () => controller.abort();
 }

@@ -127,13 +127,14 @@ export function usersPage(ctx: PageContext): Teardown {
       await sendJson('POST', '/api/admin/users', body);
       formStatus.set(`${body.username} created.`);
       form.reset();
-      load();
+      reload();
     });
     replace(createSection, h('h2', {}, 'New user'), form);
   };
 
-  function load(): void {
-    Promise.all([getJson('/api/admin/users', signal), getJson('/api/admin/clinics', signal)])
+  /** Fetches what the page shows and draws it; rejects when it could not. */
+  function load(): Promise<void> {
+    return Promise.all([getJson('/api/admin/users', signal), getJson('/api/admin/clinics', signal)])
       .then(([users, clinicList]) => {
         clinics = arr(obj(clinicList).clinics).map(obj);
         const rows = arr(obj(users).users).map(obj).map(userRow);
@@ -147,12 +148,16 @@ export function usersPage(ctx: PageContext): Teardown {
           ),
         );
         if (createSection.childElementCount === 0) renderCreate();
-      })
-      .catch((error: unknown) => {
-        if (!signal.aborted) status.set(errorText(error), 'error');
       });
   }
 
-  load();
+  /** `load`, showing in the status line why the page could not be drawn. */
+  function reload(): void {
+    load().catch((error: unknown) => {
+      if (!signal.aborted) status.set(errorText(error), 'error');
+    });
+  }
+
+  reload();
   return () => controller.abort();
 }
