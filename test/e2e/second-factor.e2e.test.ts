@@ -224,6 +224,10 @@ describeUnless(chromiumMissing(), 'second factor at the web sign-in page (e2e, c
     expect(await users.statusAfter(() => row.getByTestId('grant').click())).toMatch(/^reader-two now reads for /);
     await users.row('reader-two').getByTestId('granted').first().waitFor();
     expect(await users.row('reader-two').getByTestId('granted').count()).toBe(1);
+    // How each account is used: the new one never signed in; the admin is signed in here.
+    expect(await users.row('reader-two').getByTestId('last-sign-in').innerText()).toBe('never');
+    expect(Number(await users.row(admin.username).getAttribute('data-open-sessions'))).toBeGreaterThanOrEqual(1);
+    expect(await users.row(admin.username).getAttribute('data-dormant')).toBe('false');
 
     // Disabled: the password no longer leads anywhere; enabled again, the first sign-in asks to set up codes.
     expect(await users.statusAfter(() => users.row('reader-two').getByTestId('disable').click())).toBe('reader-two disabled.');
@@ -248,13 +252,15 @@ describeUnless(chromiumMissing(), 'second factor at the web sign-in page (e2e, c
     expect(await users.statusAfter(() => users.row('reader-two').getByTestId('end-sessions').click())).toBe('reader-two: 1 sign-in ended.');
     expect(await meStatus(readerToken)).toBe(401);
     expect(await users.row('reader-two').getAttribute('data-disabled')).toBe('false');
+    expect(await users.row('reader-two').getAttribute('data-open-sessions')).toBe('0');
+    expect(await users.row('reader-two').getByTestId('last-sign-in').innerText()).not.toBe('never');
 
     // The demo radiologist (enrolled in the first test) lost the phone: reset, and the next sign-in enrols again.
     expect((await apiSignIn(radiologist.username, radiologist.password)).body.totpEnrolmentRequired).toBeUndefined();
     expect(await users.statusAfter(() => users.row(radiologist.username).getByTestId('reset-second-factor').click())).toMatch(/one-time codes removed/);
     expect((await apiSignIn(radiologist.username, radiologist.password)).body.totpEnrolmentRequired).toBe(true);
     // Four eyes: not for the own account.
-    expect(await users.statusAfter(() => users.row(admin.username).getByTestId('reset-second-factor').click())).toMatch(/Another admin resets your own second factor/);
+    expect(await users.statusAfter(() => users.row(admin.username).getByTestId('reset-second-factor').click())).toMatch(/only be reset by another admin/);
     await page.screenshot({ path: screenshotPath('admin-users.png'), fullPage: true });
     expect(errors.filter((e) => !/40[0-9]/.test(e))).toEqual([]);
     await context.close();
@@ -282,16 +288,23 @@ describeUnless(chromiumMissing(), 'second factor at the web sign-in page (e2e, c
     // A gateway's key, shown once, works as the clinic's device; rotated, the old one stops; revoked, the new one too.
     const asDevice = (key: string): Promise<{ status: number; clinicId?: string }> =>
       fetch(`${viewerUrl}/api/auth/me`, { headers: { 'x-api-key': key } }).then(async (r) => ({ status: r.status, ...(r.ok ? { clinicId: ((await r.json()) as { clinicId: string }).clinicId } : {}) }));
-    const key = await clinics.issueKey('lakeside-hz', 'front-desk gateway');
+    // A loaned gateway: its key ends by itself at the end of a day a year from now, and a rotation keeps that day.
+    const inAYear = new Date(Date.now() + 365 * 86_400_000).toISOString().slice(0, 10);
+    const key = await clinics.issueKey('lakeside-hz', 'front-desk gateway', inAYear);
     expect(key).toMatch(/^yy_[a-z0-9]{8}_[A-Za-z0-9_-]{43}$/);
     const device = await asDevice(key);
     expect(device.status).toBe(200);
+    await clinics.keyRow(key).waitFor();
     expect(await clinics.keyRow(key).getAttribute('data-state')).toBe('active');
+    const expires = await clinics.keyRow(key).getByTestId('key-expires').innerText();
+    expect(expires).not.toBe('never');
+    expect(expires).toContain(inAYear.slice(0, 4));
     const rotated = await clinics.keyShownAfter(() => clinics.keyRow(key).getByTestId('rotate-key').click());
     expect(rotated).not.toBe(key);
     expect((await asDevice(key)).status).toBe(401);
     expect(await asDevice(rotated)).toEqual(device);
     await clinics.keyRow(key).and(page.locator('[data-state="replaced"]')).waitFor();
+    expect(await clinics.keyRow(rotated).getByTestId('key-expires').innerText()).toBe(expires);
     expect(await clinics.statusAfter(() => clinics.keyRow(rotated).getByTestId('revoke-key').click())).toBe('Key revoked.');
     expect((await asDevice(rotated)).status).toBe(401);
     // Only the key's prefix is on the page from now on.

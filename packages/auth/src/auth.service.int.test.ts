@@ -159,6 +159,34 @@ describe('AuthService', () => {
     await expect(auth.authenticateApiKey(expiring.key)).resolves.toBeDefined();
     clock = new Date(Date.now() + 120_000);
     await expect(auth.authenticateApiKey(expiring.key)).rejects.toMatchObject({ status: 401, message: 'API key expired' });
+    // An expired key is not rotated into another key that could never work, and no key is issued already expired.
+    await expect(auth.rotateApiKey(expiring.id)).rejects.toMatchObject({ status: 409, message: /expired/ });
+    await expect(auth.createApiKey({ clinicId: clinicB, name: 'late', expiresAt: new Date(clock.getTime() - 1000) })).rejects.toMatchObject({ status: 400, message: /future/ });
+    const keys = await auth.listApiKeys(clinicB);
+    expect(keys.filter((k) => k.name === 'late')).toEqual([]);
+    expect(keys.find((k) => k.id === expiring.id)?.revokedAt).toBeNull();
+  });
+
+  it('lists when each user last signed in and how many sign-ins are open, and flags accounts unused for 90 days as dormant', async () => {
+    const dora = await auth.createUser({ username: 'dora', role: 'auditor', password: PASSWORD });
+    const entry = async () => (await auth.listUsers()).find((u) => u.id === dora.id);
+    expect(await entry()).toMatchObject({ lastSignInAt: null, openSessions: 0, dormant: false });
+
+    const signedInAt = new Date(clock.getTime());
+    const first = await auth.signIn('dora', PASSWORD);
+    clock = new Date(signedInAt.getTime() + 60_000);
+    const second = await auth.signIn('dora', PASSWORD);
+    expect(await entry()).toMatchObject({ lastSignInAt: clock, openSessions: 2, dormant: false });
+    expect('refreshToken' in first && (await auth.signOut({ refreshToken: first.refreshToken }))).toBe(true);
+    expect(await entry()).toMatchObject({ lastSignInAt: clock, openSessions: 1 });
+
+    // Three months later, nobody used it: dormant, and its sign-in has long expired. Disabled, it is no longer flagged.
+    clock = new Date(signedInAt.getTime() + 91 * 86_400_000);
+    expect(await entry()).toMatchObject({ openSessions: 0, dormant: true });
+    expect((await auth.listUsers()).find((u) => u.username === 'alice')?.dormant).toBe(true);
+    await auth.updateUser(dora.id, { disabled: true });
+    expect(await entry()).toMatchObject({ disabled: true, dormant: false });
+    expect('refreshToken' in second).toBe(true);
   });
 
   it('binds an AE title to its clinic', async () => {

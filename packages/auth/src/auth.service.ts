@@ -8,7 +8,7 @@ import { TotpSecrets } from './totp';
 import type { Queryable } from './queryable';
 import type { AuthAuditSink } from './auth.audit';
 import { AuditRecorder, type AuthContext } from './auth.shared';
-import type { AdminContext, ApiKeyView, ClinicView, CreatedApiKey, DimseAuthPolicy, OwnSessionView, RequestOrigin, SecondFactorStatus, SignInResult, TokenPair, UserView } from './auth.types';
+import type { AdminContext, ApiKeyView, ClinicView, CreatedApiKey, DimseAuthPolicy, OwnSessionView, RequestOrigin, SecondFactorStatus, SignInResult, TokenPair, UserListEntry, UserView } from './auth.types';
 import { TokenIssuer } from './services/token-issuer';
 import { SessionService } from './services/session.service';
 import { SignInService } from './services/sign-in.service';
@@ -190,7 +190,7 @@ export class AuthService {
     return this.users.findUserByUsername(username);
   }
 
-  listUsers(): Promise<UserView[]> {
+  listUsers(): Promise<UserListEntry[]> {
     return this.users.listUsers();
   }
 

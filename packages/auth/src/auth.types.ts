@@ -52,6 +52,16 @@ export interface UserView {
   createdAt: Date;
 }
 
+/** A user as the admin's list shows it: besides the account, how it is used (dormant accounts are to be disabled). */
+export interface UserListEntry extends UserView {
+  /** When the newest sign-in started (web, API or OIDC); null when the account has never signed in. */
+  lastSignInAt: Date | null;
+  /** Sign-ins not ended and not expired. */
+  openSessions: number;
+  /** Enabled, and no sign-in (or, never signed in, no creation) for `DORMANT_AFTER_DAYS`. */
+  dormant: boolean;
+}
+
 export type DimseAuthPolicy = 'credentials' | 'ae_only';
 
 export interface ClinicView {

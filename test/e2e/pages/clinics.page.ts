@@ -46,12 +46,13 @@ export class ClinicsPage {
     return this.statusAfter(() => this.row(code).getByRole('button', { name: `Remove ${aeTitle}` }).click());
   }
 
-  /** Issues a key for the clinic; the key as shown once. */
-  async issueKey(code: string, device: string): Promise<string> {
+  /** Issues a key for the clinic, ending on `expires` (`YYYY-MM-DD`) when given; the key as shown once. */
+  async issueKey(code: string, device: string, expires?: string): Promise<string> {
     const form = this.page.getByRole('form', { name: 'Issue device key' });
     const option = await form.getByLabel('Clinic').locator('option', { hasText: `${code} ·` }).getAttribute('value');
     await form.getByLabel('Clinic').selectOption(option ?? '');
     await form.getByLabel('Device').fill(device);
+    if (expires !== undefined) await form.getByLabel(/^Expires/).fill(expires);
     return this.keyShownAfter(() => form.getByRole('button', { name: 'Issue key' }).click());
   }
 

@@ -116,3 +116,22 @@ export async function revokeOwnSession(db: Queryable, id: string, userId: string
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }
+
+/** Per user: when the newest session started (its last sign-in) and how many sessions are open at `now`. */
+export async function signInActivity(db: Queryable, now: Date): Promise<Map<string, { lastSignInAt: Date | null; openSessions: number }>> {
+  const rows = await kyselyOn(db)
+    .selectFrom('users')
+    .select((eb) => [
+      'users.id',
+      eb.selectFrom('sessions').select('sessions.createdAt').whereRef('sessions.userId', '=', 'users.id').orderBy('sessions.createdAt', 'desc').limit(1).as('lastSignInAt'),
+      eb
+        .selectFrom('sessions')
+        .select(sql<string>`count(*)`.as('n'))
+        .whereRef('sessions.userId', '=', 'users.id')
+        .where('sessions.revokedAt', 'is', null)
+        .where('sessions.expiresAt', '>', now)
+        .as('openSessions'),
+    ])
+    .execute();
+  return new Map(rows.map((r) => [r.id, { lastSignInAt: r.lastSignInAt ?? null, openSessions: Number(r.openSessions ?? 0) }]));
+}

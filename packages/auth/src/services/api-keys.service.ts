@@ -22,6 +22,8 @@ export class ApiKeysService {
   async create(input: { clinicId: string; name: string; expiresAt?: Date | null }, context?: AdminContext, db: Queryable = this.pool): Promise<CreatedApiKey> {
     if (!UUID.test(input.clinicId)) throw new AppError('bad_request', 'clinicId must be a uuid');
     if (input.name.length < 1 || input.name.length > 100) throw new AppError('bad_request', 'Name: 1-100 characters');
+    // A key born expired would be shown once and then refused at its first use: say so now instead.
+    if (input.expiresAt && input.expiresAt.getTime() <= this.context.now().getTime()) throw new AppError('bad_request', 'expiresAt must be in the future');
     const created = await this.issue(db, input.clinicId, input.name, input.expiresAt ?? null, context?.actor.userId ?? null);
     if (context) await this.context.audit.admin(context, 'api-key-created', { apiKeyId: created.id, keyPrefix: created.keyPrefix }, input.clinicId);
     return created;
@@ -34,6 +36,8 @@ export class ApiKeysService {
       const old = await apiKeys.lockApiKey(client, id);
       if (!old) throw new AppError('not_found', 'No such API key');
       if (old.revokedAt !== null) throw new AppError('conflict', 'API key already revoked');
+      // Rotation keeps the expiry; for an expired key that would hand out a key that never works.
+      if (old.expiresAt !== null && old.expiresAt.getTime() <= this.context.now().getTime()) throw new AppError('conflict', 'API key expired: issue a new key with a new expiry');
       const next = await this.issue(client, old.clinicId, old.name, old.expiresAt, context?.actor.userId ?? null);
       await apiKeys.markApiKeyReplaced(client, id, this.context.now(), next.id);
       return next;

@@ -137,7 +137,7 @@ export class SecondFactorService {
    * Idempotent: without a generator nothing changes.
    */
   async reset(userId: string, context: AdminContext): Promise<void> {
-    if (context.actor.userId === userId) throw new AppError('forbidden', 'Another admin resets your own second factor');
+    if (context.actor.userId === userId) throw new AppError('forbidden', 'Your own second factor can only be reset by another admin (four eyes)');
     const user = await this.users.getUser(userId);
     if (!user) throw new AppError('not_found', 'No such user');
     const removed = await inTransaction(this.pool, async (client) => {

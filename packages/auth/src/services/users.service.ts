@@ -8,11 +8,17 @@ import { tooManyAttempts, type SignInLimiter } from '../sign-in-limiter';
 import { recordAccountChange } from '../stewardship';
 import type { Queryable } from '../queryable';
 import { normalizeUsername, pgCode, principalOfUser, unauthenticated, USERNAME, UUID, type AuthContext } from '../auth.shared';
-import type { AdminContext, RequestOrigin, UserView } from '../auth.types';
+import type { AdminContext, RequestOrigin, UserListEntry, UserView } from '../auth.types';
 import * as clinics from '../repositories/clinics.repository';
 import * as sessions from '../repositories/sessions.repository';
 import * as users from '../repositories/users.repository';
 import type { TokenIssuer } from './token-issuer';
+
+/**
+ * An account unused this long is flagged in the admin's list as dormant, to be disabled (GB/T 22239-2019
+ * 8.1.4.2; 90 days is the usual reading of "in time" for a level-3 system).
+ */
+export const DORMANT_AFTER_DAYS = 90;
 
 /** Users and their passwords: administration, and the self-service password change. */
 export class UsersService {
@@ -34,8 +40,15 @@ export class UsersService {
     return record ? users.userView(record) : null;
   }
 
-  async listUsers(): Promise<UserView[]> {
-    return (await users.listUsers(this.pool)).map(users.userView);
+  async listUsers(): Promise<UserListEntry[]> {
+    const now = this.context.now();
+    const [records, activity] = await Promise.all([users.listUsers(this.pool), sessions.signInActivity(this.pool, now)]);
+    const dormantBefore = now.getTime() - DORMANT_AFTER_DAYS * 86_400_000;
+    return records.map((record) => {
+      const used = activity.get(record.id) ?? { lastSignInAt: null, openSessions: 0 };
+      const since = used.lastSignInAt ?? record.createdAt;
+      return { ...users.userView(record), ...used, dormant: !record.disabled && since.getTime() < dormantBefore };
+    });
   }
 
   async createUser(

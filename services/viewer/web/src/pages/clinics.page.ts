@@ -4,6 +4,11 @@ import { saveThen, submitWith } from '../app/forms';
 import { arr, num, obj, str, strings, type JsonObject } from '../app/json';
 import type { PageContext, Teardown } from '../app/router';
 
+/** `YYYY-MM-DD` of the browser's own calendar day (what a date input shows and takes). */
+function localDate(d: Date): string {
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
+
 /**
  * Clinics and their devices, for admins: onboard a centre (code, name, retention, its modalities' AE titles, how
  * DICOM associations must authenticate), add or remove an AE title when a machine is replaced, and issue, rotate or
@@ -117,7 +122,7 @@ export function clinicsPage(ctx: PageContext): Teardown {
       h('td', {}, str(k.name) ?? ''),
       h('td', {}, h('code', {}, `yy_${str(k.keyPrefix) ?? ''}_…`)),
       h('td', {}, formatDateTime(str(k.lastUsedAt))),
-      h('td', {}, expiresAt ? formatDateTime(expiresAt) : 'never'),
+      h('td', { 'data-testid': 'key-expires' }, expiresAt ? formatDateTime(expiresAt) : 'never'),
       h('td', {}, state),
       actions,
     );
@@ -129,11 +134,25 @@ export function clinicsPage(ctx: PageContext): Teardown {
   const keyClinic = h('select', { id: 'key-clinic', name: 'key-clinic' });
   const renderForms = (): void => {
     const keyName = h('input', { id: 'key-name', name: 'key-name', required: true, maxlength: 100, placeholder: 'e.g. front-desk gateway' });
+    // A key for a loaned or temporary device can end by itself; the server refuses a day already past.
+    const keyExpires = h('input', { id: 'key-expires', name: 'key-expires', type: 'date', min: localDate(new Date(Date.now() + 86_400_000)) });
     const keySubmit = h('button', { type: 'submit' }, 'Issue key');
     const keyStatus = statusLine();
-    const keyForm = h('form', { 'aria-label': 'Issue device key' }, h('label', { for: 'key-clinic' }, 'Clinic'), keyClinic, h('label', { for: 'key-name' }, 'Device'), keyName, keySubmit, keyStatus.el);
+    const keyForm = h(
+      'form',
+      { 'aria-label': 'Issue device key' },
+      h('label', { for: 'key-clinic' }, 'Clinic'),
+      keyClinic,
+      h('label', { for: 'key-name' }, 'Device'),
+      keyName,
+      h('label', { for: 'key-expires' }, 'Expires at the end of (optional; a rotated key keeps it)'),
+      keyExpires,
+      keySubmit,
+      keyStatus.el,
+    );
     submitWith(keyForm, { submit: keySubmit, status: keyStatus, busy: 'Issuing…', retry: keyName, signal }, async () => {
-      showKey(await sendJson('POST', '/api/admin/api-keys', { clinicId: keyClinic.value, name: keyName.value.trim() }), 'New key');
+      const expiry = keyExpires.value === '' ? {} : { expiresAt: new Date(`${keyExpires.value}T23:59:59`).toISOString() };
+      showKey(await sendJson('POST', '/api/admin/api-keys', { clinicId: keyClinic.value, name: keyName.value.trim(), ...expiry }), 'New key');
       keyStatus.set('');
       keyForm.reset();
       reload();

@@ -1,7 +1,7 @@
 import { errorText, getJson, request, sendJson } from '../app/api';
-import { h, replace, statusLine } from '../app/dom';
+import { formatDateTime, h, replace, statusLine } from '../app/dom';
 import { saveThen, submitWith } from '../app/forms';
-import { arr, bool, obj, str, strings, type JsonObject } from '../app/json';
+import { arr, bool, num, obj, str, strings, type JsonObject } from '../app/json';
 import type { PageContext, Teardown } from '../app/router';
 
 const ROLES = ['clinic', 'radiologist', 'auditor', 'admin'] as const;
@@ -38,6 +38,10 @@ export function usersPage(ctx: PageContext): Teardown {
     const username = str(u.username) ?? '';
     const role = str(u.role) ?? '';
     const disabled = bool(u.disabled) === true;
+    // How the account is used: an account nobody signs in with is a door nobody watches.
+    const dormant = bool(u.dormant) === true;
+    const lastSignIn = str(u.lastSignInAt);
+    const open = num(u.openSessions) ?? 0;
     const toggle = h('button', { type: 'button', class: 'link', 'data-testid': disabled ? 'enable' : 'disable' }, disabled ? 'Enable' : 'Disable');
     toggle.addEventListener('click', () => change(() => request('PATCH', `/api/admin/users/${id}`, { json: { disabled: !disabled } }), `${username} ${disabled ? 'enabled' : 'disabled'}.`), { signal });
     const resetFactor = h('button', { type: 'button', class: 'link', 'data-testid': 'reset-second-factor' }, 'Reset one-time codes');
@@ -53,7 +57,7 @@ export function usersPage(ctx: PageContext): Teardown {
         saveThen(status, async () => {
           const ended = Number(obj(await (await request('DELETE', `/api/admin/users/${id}/sessions`)).json()).ended ?? 0);
           return `${username}: ${ended} sign-in${ended === 1 ? '' : 's'} ended.`;
-        }),
+        }, load),
       { signal },
     );
     const password = h('input', { type: 'password', autocomplete: 'new-password', 'aria-label': `New password for ${username}`, placeholder: 'New password' });
@@ -83,11 +87,12 @@ export function usersPage(ctx: PageContext): Teardown {
     }
     return h(
       'tr',
-      { 'data-testid': 'user-row', 'data-username': username, 'data-disabled': String(disabled) },
+      { 'data-testid': 'user-row', 'data-username': username, 'data-disabled': String(disabled), 'data-dormant': String(dormant), 'data-open-sessions': String(open) },
       h('td', {}, h('strong', {}, username), h('br', {}), str(u.displayName) ?? ''),
       h('td', {}, role),
       grantCell,
-      h('td', {}, disabled ? 'disabled' : 'active'),
+      h('td', {}, disabled ? 'disabled' : 'active', ...(dormant ? [' ', h('span', { class: 'badge badge-priority', title: 'No sign-in for 90 days: disable it unless it is still needed' }, 'dormant')] : [])),
+      h('td', { 'data-testid': 'last-sign-in' }, lastSignIn === null ? 'never' : formatDateTime(lastSignIn), ...(open > 0 ? [h('br', {}), h('span', { class: 'muted' }, `${open} open`)] : [])),
       h('td', { class: 'actions' }, toggle, ' · ', endSessions, ' · ', resetFactor, h('span', { class: 'set-password' }, password, setPassword)),
     );
   };
@@ -143,7 +148,7 @@ export function usersPage(ctx: PageContext): Teardown {
           h(
             'table',
             { class: 'data', 'data-testid': 'users' },
-            h('thead', {}, h('tr', {}, ...['User', 'Role', 'Clinic / reads for', 'State', ''].map((t) => h('th', { scope: 'col' }, t)))),
+            h('thead', {}, h('tr', {}, ...['User', 'Role', 'Clinic / reads for', 'State', 'Last sign-in', ''].map((t) => h('th', { scope: 'col' }, t)))),
             h('tbody', {}, ...rows),
           ),
         );
