@@ -6,7 +6,7 @@ import { OutboxRelay, TypedQueue, pingQueueRedis, queueSettingsOf } from '@yunyi
 import { createServiceApp, listen, UploadBudget, type ServiceContext, type StartedService, httpSecurityFromConfig } from '@yunying/http';
 import { createDerivedObjectStore, createIngestPipeline, createReplicatedStore } from '@yunying/archive';
 import { stowRoutes } from './stow/stow.route';
-import { stowCors } from './stow/cors';
+import { webAppCors } from './web-app-cors';
 import { ThumbnailService } from './thumbnail.service';
 import { apiKeyVerifierOf, DimseDestinationsService, dimseDestinationsRoutes, DimseDevicesService, dimseDevicesRoutes, startDimseServer } from './dimse';
 import { startKeeper } from './keeper';
@@ -75,7 +75,7 @@ export async function startIngestService(ctx: ServiceContext): Promise<StartedSe
         },
       },
     ],
-    before: (app) => app.use(stowCors(config.http.publicViewerUrl)),
+    before: (app) => app.use(webAppCors(config.http.publicViewerUrl)),
     routes: [stow.router, keeper.router, dimseDevicesRoutes(new DimseDevicesService(ctx.pool), auth).router, dimseDestinationsRoutes(new DimseDestinationsService(ctx.pool), auth).router],
     corsOrigins: config.http.corsOrigins,
   });

@@ -103,7 +103,7 @@ export async function sendJson(method: 'POST' | 'PUT', path: string, json: unkno
   return text ? (JSON.parse(text) as unknown) : null;
 }
 
-async function problemOf(res: Response): Promise<Record<string, unknown>> {
+export async function problemOf(res: Response): Promise<Record<string, unknown>> {
   try {
     return obj(await res.json());
   } catch {

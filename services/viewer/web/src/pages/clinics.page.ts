@@ -3,6 +3,7 @@ import { formatDateTime, h, replace, statusLine } from '../app/dom';
 import { saveThen, submitWith } from '../app/forms';
 import { arr, num, obj, str, strings, type JsonObject } from '../app/json';
 import type { PageContext, Teardown } from '../app/router';
+import { clinicDimseSettings } from './clinic-dimse';
 
 /** `YYYY-MM-DD` of the browser's own calendar day (what a date input shows and takes). */
 function localDate(d: Date): string {
@@ -11,7 +12,8 @@ function localDate(d: Date): string {
 
 /**
  * Clinics and their devices, for admins: onboard a centre (code, name, retention, its modalities' AE titles, how
- * DICOM associations must authenticate), add or remove an AE title when a machine is replaced, and issue, rotate or
+ * DICOM associations must authenticate), add or remove an AE title when a machine is replaced, its DICOM settings
+ * (clinic-dimse.ts: policy, source networks, TLS device certificates, remote AEs), and issue, rotate or
  * revoke the API keys its gateways upload with. A new key is shown once (only its hash is kept). The same API as
  * before (`/api/admin/clinics`, `/api/admin/api-keys`), which audits every change.
  */
@@ -20,6 +22,7 @@ export function clinicsPage(ctx: PageContext): Teardown {
   const { signal } = controller;
   const status = statusLine();
   const clinicList = h('div', {});
+  const dimseDetail = h('div', {});
   const keyList = h('div', {});
   const shownKey = h('div', { 'aria-live': 'polite' });
   const createClinic = h('section', { class: 'card', 'aria-label': 'New clinic' });
@@ -33,6 +36,7 @@ export function clinicsPage(ctx: PageContext): Teardown {
       h('p', {}, 'Centres, the AE titles of their modalities, and the API keys their gateways upload with. Every change is audited.'),
       status.el,
       clinicList,
+      dimseDetail,
       h('h2', {}, 'Device keys'),
       shownKey,
       keyList,
@@ -80,13 +84,23 @@ export function clinicsPage(ctx: PageContext): Teardown {
       () => change(() => request('PUT', `/api/admin/clinics/${id}/ae-titles/${encodeURIComponent(newAe.value.trim())}`), `${newAe.value.trim()} registered for ${code}.`),
       { signal },
     );
+    // Certificates, source networks and remote AEs open below the table, one clinic at a time.
+    const settings = h('button', { type: 'button', class: 'link', 'data-testid': 'open-dimse-settings' }, 'Settings');
+    settings.addEventListener(
+      'click',
+      () => {
+        replace(dimseDetail, clinicDimseSettings({ id, code }, signal, reload));
+        dimseDetail.scrollIntoView({ block: 'nearest' });
+      },
+      { signal },
+    );
     return h(
       'tr',
       { 'data-testid': 'clinic-row', 'data-code': code },
       h('td', {}, h('strong', {}, code), h('br', {}), str(c.name) ?? ''),
       h('td', {}, `${num(c.retentionYears) ?? '?'} years`),
       h('td', {}, ...titles, h('span', { class: 'add-ae' }, newAe, add)),
-      h('td', {}, str(c.dimseAuth) === 'ae_only' ? 'AE title alone' : 'credentials'),
+      h('td', {}, str(c.dimseAuth) === 'ae_only' ? 'AE title alone' : 'credentials', ' · ', settings),
     );
   };
 

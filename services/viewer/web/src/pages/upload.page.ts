@@ -1,6 +1,6 @@
-import { accessTokenForOtherOrigin, ApiError, errorText, freshAccessTokenForOtherOrigin, getJson } from '../app/api';
+import { accessTokenForOtherOrigin, ApiError, errorText, freshAccessTokenForOtherOrigin } from '../app/api';
 import { h, replace, statusLine } from '../app/dom';
-import { obj, str } from '../app/json';
+import { ingestBase } from '../app/ingest-api';
 import type { PageContext, Teardown } from '../app/router';
 import { batches, sendBatch } from '../upload/stow-client';
 import { fileResults, type FileState } from '../upload/stow-outcome';
@@ -24,13 +24,6 @@ async function droppedFiles(items: DataTransferItemList): Promise<File[]> {
   };
   for (const entry of entries) await walk(entry);
   return files;
-}
-
-/** Where STOW-RS goes: the ingest service (GET /app-config.json from the viewer says where). */
-async function ingestUrl(signal: AbortSignal): Promise<string> {
-  const config = obj(await getJson('/app-config.json', signal));
-  const url = str(obj(config.ingest).url);
-  return url ?? location.origin;
 }
 
 const STATE_TEXT: Record<FileState | 'waiting' | 'sending', string> = { waiting: 'waiting', sending: 'sending', stored: 'stored', rejected: 'rejected', failed: 'failed' };
@@ -83,7 +76,7 @@ export function uploadPage(ctx: PageContext): Teardown {
     total.value = 0;
     delete status.el.dataset.done;
     status.set('Preparing…');
-    const url = `${(await ingestUrl(controller.signal)).replace(/\/+$/, '')}/dicomweb/studies`;
+    const url = `${await ingestBase(controller.signal)}/dicomweb/studies`;
     const crossOrigin = new URL(url).origin !== location.origin;
     const token = async (fresh: boolean): Promise<string | null> => {
       if (!crossOrigin) return null;
