@@ -49,6 +49,7 @@ const expectations: ExpectationTable = {
   'POST /api/admin/users': admin,
   'PATCH /api/admin/users/:id': admin,
   'DELETE /api/admin/users/:id/totp': admin,
+  'GET /api/admin/users/:id/sessions': admin,
   'DELETE /api/admin/users/:id/sessions': admin,
   'POST /api/admin/grants': admin,
   'DELETE /api/admin/grants/:userId/:clinicId': admin,

@@ -228,6 +228,13 @@ describeUnless(chromiumMissing(), 'second factor at the web sign-in page (e2e, c
     expect(await users.row('reader-two').getByTestId('last-sign-in').innerText()).toBe('never');
     expect(Number(await users.row(admin.username).getAttribute('data-open-sessions'))).toBeGreaterThanOrEqual(1);
     expect(await users.row(admin.username).getAttribute('data-dormant')).toBe('false');
+    // Where the admin is signed in, listed under the row: this browser.
+    await users.row(admin.username).getByTestId('show-sessions').click();
+    const adminSessions = page.locator(`[data-testid="user-sessions"][data-username="${admin.username}"] [data-testid="user-session"]`);
+    await adminSessions.first().waitFor();
+    expect(await adminSessions.locator('td').allInnerTexts()).toEqual(expect.arrayContaining(['Chrome on Linux', '127.0.0.1']));
+    await users.row(admin.username).getByTestId('show-sessions').click();
+    await adminSessions.first().waitFor({ state: 'detached' });
 
     // Disabled: the password no longer leads anywhere; enabled again, the first sign-in asks to set up codes.
     expect(await users.statusAfter(() => users.row('reader-two').getByTestId('disable').click())).toBe('reader-two disabled.');

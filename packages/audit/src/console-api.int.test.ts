@@ -32,6 +32,7 @@ const EXPECTATIONS: ExpectationTable = {
   'POST /api/admin/users': { allow: ['admin'], otherClinic: 'allow' },
   'PATCH /api/admin/users/:id': { allow: ['admin'], otherClinic: 'allow' },
   'DELETE /api/admin/users/:id/totp': { allow: ['admin'], otherClinic: 'allow' },
+  'GET /api/admin/users/:id/sessions': { allow: ['admin'], otherClinic: 'allow' },
   'DELETE /api/admin/users/:id/sessions': { allow: ['admin'], otherClinic: 'allow' },
   'POST /api/admin/grants': { allow: ['admin'], otherClinic: 'allow' },
   'DELETE /api/admin/grants/:userId/:clinicId': { allow: ['admin'], otherClinic: 'allow' },
@@ -145,6 +146,7 @@ describe('auth + auditor API over HTTP', () => {
           return { url: `/api/admin/users/${target.id}`, body: { displayName: `renamed ${n}` } };
         case 'DELETE /api/admin/users/:id/totp':
           return { url: `/api/admin/users/${target.id}/totp` };
+        case 'GET /api/admin/users/:id/sessions':
         case 'DELETE /api/admin/users/:id/sessions':
           return { url: `/api/admin/users/${target.id}/sessions` };
         case 'POST /api/admin/grants': {

@@ -271,6 +271,13 @@ export function createAuthRouter(auth: AuthService, options: AuthRouterOptions =
     );
   });
 
+  // Where a user is signed in (before ending it all, or to answer "was that me?").
+  routes.get('/api/admin/users/:id/sessions', { ...admin, description: "another user's open sign-ins: when, from which address and device" }, async (req, res) => {
+    const id = parseInput(uuid, req.params.id, 'path');
+    const open = await auth.listSessionsOfUser(id);
+    res.json({ sessions: open.map((s) => ({ ...s, createdAt: s.createdAt.toISOString(), expiresAt: s.expiresAt.toISOString() })) });
+  });
+
   // A stolen device: every sign-in of the user ends now, the account stays enabled.
   routes.delete('/api/admin/users/:id/sessions', { ...admin, description: "end every sign-in of another user at once (audited); not the own" }, async (req, res) => {
     const id = parseInput(uuid, req.params.id, 'path');

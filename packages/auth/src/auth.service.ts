@@ -229,6 +229,10 @@ export class AuthService {
     return this.secondFactor.status(principal, this.secondFactorRoles.has(principal.role));
   }
 
+  listSessionsOfUser(userId: string): Promise<Omit<OwnSessionView, 'current'>[]> {
+    return this.users.listSessions(userId);
+  }
+
   endSessionsOfUser(userId: string, context: AdminContext): Promise<number> {
     return this.users.endSessions(userId, context);
   }

@@ -255,6 +255,11 @@ describe('second factor required for privileged roles', () => {
     const laptop = await signIn({ username: 'cody', password: PASSWORD }, '198.51.100.92').expect(200);
     await request(app).get('/api/auth/me').set('Authorization', `Bearer ${phone.body.accessToken as string}`).expect(200);
     await request(app).delete(`/api/admin/users/${clinicUser.id}/sessions`).set('Authorization', `Bearer ${phone.body.accessToken as string}`).expect(403);
+    // First, where the user is signed in: both devices, with their addresses.
+    await request(app).get(`/api/admin/users/${clinicUser.id}/sessions`).set('Authorization', `Bearer ${phone.body.accessToken as string}`).expect(403);
+    const listed = await request(app).get(`/api/admin/users/${clinicUser.id}/sessions`).set('Authorization', bearer).set('User-Agent', 'admin-console').expect(200);
+    expect((listed.body as { sessions: { sourceIp: string; createdAt: string }[] }).sessions.map((s) => s.sourceIp).sort()).toEqual(['198.51.100.91', '198.51.100.92']);
+    await request(app).get('/api/admin/users/00000000-0000-4000-8000-000000000000/sessions').set('Authorization', bearer).expect(404);
     const ended = await request(app).delete(`/api/admin/users/${clinicUser.id}/sessions`).set('Authorization', bearer).expect(200);
     expect(ended.body).toEqual({ ended: 2 });
     // Access tokens stop now and refresh tokens do not renew; the password still signs in.
@@ -262,6 +267,7 @@ describe('second factor required for privileged roles', () => {
       await request(app).get('/api/auth/me').set('Authorization', `Bearer ${session.body.accessToken as string}`).expect(401);
       await request(app).post('/api/auth/refresh').send({ refreshToken: session.body.refreshToken }).expect(401);
     }
+    expect((await request(app).get(`/api/admin/users/${clinicUser.id}/sessions`).set('Authorization', bearer).expect(200)).body).toEqual({ sessions: [] });
     await signIn({ username: 'cody', password: PASSWORD }, '198.51.100.93').expect(200);
     await request(app).delete(`/api/admin/users/${admin.id}/sessions`).set('Authorization', bearer).expect(403);
     await request(app).delete('/api/admin/users/00000000-0000-4000-8000-000000000000/sessions').set('Authorization', bearer).expect(404);

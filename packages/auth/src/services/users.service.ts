@@ -8,7 +8,7 @@ import { tooManyAttempts, type SignInLimiter } from '../sign-in-limiter';
 import { recordAccountChange } from '../stewardship';
 import type { Queryable } from '../queryable';
 import { normalizeUsername, pgCode, principalOfUser, unauthenticated, USERNAME, UUID, type AuthContext } from '../auth.shared';
-import type { AdminContext, RequestOrigin, UserListEntry, UserView } from '../auth.types';
+import type { AdminContext, OwnSessionView, RequestOrigin, UserListEntry, UserView } from '../auth.types';
 import * as clinics from '../repositories/clinics.repository';
 import * as sessions from '../repositories/sessions.repository';
 import * as users from '../repositories/users.repository';
@@ -113,6 +113,13 @@ export class UsersService {
    * disabling the account: their sessions are revoked and the token version bumped, so access tokens stop now and
    * refresh tokens do not renew. The own sign-ins are ended from the account page instead. How many ended.
    */
+  /** Another user's open sign-ins (when, from where, which device), newest first: what "End sign-ins" would end. */
+  async listSessions(id: string): Promise<Omit<OwnSessionView, 'current'>[]> {
+    const user = await this.getUser(id);
+    if (!user) throw new AppError('not_found', 'No such user');
+    return sessions.listOpenSessions(this.pool, id, this.context.now());
+  }
+
   async endSessions(id: string, context: AdminContext): Promise<number> {
     if (context.actor.userId === id) throw new AppError('forbidden', 'End your own sign-ins from your account page');
     const user = await this.getUser(id);

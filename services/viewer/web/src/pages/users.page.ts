@@ -1,4 +1,5 @@
 import { errorText, getJson, request, sendJson } from '../app/api';
+import { deviceLabel } from '../app/device';
 import { formatDateTime, h, replace, statusLine } from '../app/dom';
 import { saveThen, submitWith } from '../app/forms';
 import { arr, bool, num, obj, str, strings, type JsonObject } from '../app/json';
@@ -32,6 +33,35 @@ export function usersPage(ctx: PageContext): Teardown {
 
   /** Runs one change, then shows `done` and draws the list again; a refusal is shown instead. */
   const change = (run: () => Promise<unknown>, done: string): void => saveThen(status, () => run().then(() => done), load);
+
+  const sessionsDetail = (username: string, open: JsonObject[]): HTMLTableRowElement =>
+    h(
+      'tr',
+      { class: 'sessions-detail', 'data-testid': 'user-sessions', 'data-username': username },
+      h(
+        'td',
+        { colspan: 6 },
+        h(
+          'table',
+          { class: 'data' },
+          h('thead', {}, h('tr', {}, ...['Signed in', 'From', 'Device', 'Ends at the latest'].map((t) => h('th', { scope: 'col' }, t)))),
+          h(
+            'tbody',
+            {},
+            ...open.map((s) =>
+              h(
+                'tr',
+                { 'data-testid': 'user-session' },
+                h('td', {}, formatDateTime(str(s.createdAt))),
+                h('td', {}, str(s.sourceIp) ?? '—'),
+                h('td', { title: str(s.userAgent) ?? '' }, deviceLabel(str(s.userAgent))),
+                h('td', {}, formatDateTime(str(s.expiresAt))),
+              ),
+            ),
+          ),
+        ),
+      ),
+    );
 
   const userRow = (u: JsonObject): HTMLTableRowElement => {
     const id = str(u.id) ?? '';
@@ -85,6 +115,22 @@ export function usersPage(ctx: PageContext): Teardown {
     } else {
       grantCell.append(clinicCode(str(u.clinicId)));
     }
+    // Where the user is signed in, under the row: before "End sign-ins", or to answer "was that me?".
+    const openButton = h('button', { type: 'button', class: 'link', 'data-testid': 'show-sessions', 'aria-expanded': 'false' }, `${open} open`);
+    openButton.addEventListener(
+      'click',
+      () => {
+        const row = openButton.closest('tr');
+        const shown = row?.nextElementSibling?.classList.contains('sessions-detail') === true;
+        if (shown) row?.nextElementSibling?.remove();
+        openButton.setAttribute('aria-expanded', String(!shown));
+        if (shown || row === null) return;
+        getJson(`/api/admin/users/${id}/sessions`, signal)
+          .then((body) => row.after(sessionsDetail(username, arr(obj(body).sessions).map(obj))))
+          .catch((error: unknown) => status.set(errorText(error), 'error'));
+      },
+      { signal },
+    );
     return h(
       'tr',
       { 'data-testid': 'user-row', 'data-username': username, 'data-disabled': String(disabled), 'data-dormant': String(dormant), 'data-open-sessions': String(open) },
@@ -92,7 +138,7 @@ export function usersPage(ctx: PageContext): Teardown {
       h('td', {}, role),
       grantCell,
       h('td', {}, disabled ? 'disabled' : 'active', ...(dormant ? [' ', h('span', { class: 'badge badge-priority', title: 'No sign-in for 90 days: disable it unless it is still needed' }, 'dormant')] : [])),
-      h('td', { 'data-testid': 'last-sign-in' }, lastSignIn === null ? 'never' : formatDateTime(lastSignIn), ...(open > 0 ? [h('br', {}), h('span', { class: 'muted' }, `${open} open`)] : [])),
+      h('td', { 'data-testid': 'last-sign-in' }, lastSignIn === null ? 'never' : formatDateTime(lastSignIn), ...(open > 0 ? [h('br', {}), openButton] : [])),
       h('td', { class: 'actions' }, toggle, ' · ', endSessions, ' · ', resetFactor, h('span', { class: 'set-password' }, password, setPassword)),
     );
   };
