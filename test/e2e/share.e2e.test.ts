@@ -172,6 +172,45 @@ describeUnless(chromiumMissing(), 'share links on a phone (e2e, chromium)', () =
     await desk.context.close();
     await phone.context.close();
   }, 120_000);
+  test('the clinic prints the signed report: a bilingual document head, the signed version with its checked signature, no app chrome on paper', async () => {
+    const clinic = system.credentials.users.find((u) => u.role === 'clinic');
+    const desk = await newPage(browser, DESKTOP);
+    const signIn = new SignInPage(desk.page);
+    await signIn.open(viewerUrl);
+    await signIn.signIn(clinic?.username ?? '', clinic?.password ?? '');
+    await new ClinicStudiesPage(desk.page).study(studyUid).getByTestId('print-report').click();
+    await desk.page.waitForURL(new RegExp(`/report/${studyUid.replace(/\./g, '\\.')}$`));
+    const doc = desk.page.getByTestId('report-print');
+    await doc.getByTestId('signed-report').waitFor();
+    expect(await doc.getByTestId('print-patient').innerText()).toContain('Zhao, Lei');
+    expect(await doc.getByTestId('print-id').innerText()).toContain('HC-SHARE-1');
+    expect(await doc.getByTestId('print-clinic').innerText()).toBe('Demo Clinic');
+    const text = await doc.innerText();
+    expect(text).toContain('超声检查报告');
+    expect(text).toContain(IMPRESSION);
+    expect(text).toContain('TR5');
+    await doc.locator('[data-testid="signature"][data-valid="true"]').waitFor();
+    await desk.page.screenshot({ path: screenshotPath('report-print.png'), fullPage: true });
+
+    // On paper: the document alone (no navigation, no button), and Chromium makes a PDF of it.
+    await desk.page.emulateMedia({ media: 'print' });
+    expect(await desk.page.locator('#app-header').isVisible()).toBe(false);
+    expect(await desk.page.getByTestId('print').isVisible()).toBe(false);
+    expect(await doc.getByTestId('print-head').isVisible()).toBe(true);
+    const pdf = await desk.page.pdf({ format: 'A4', printBackground: false });
+    expect(pdf.subarray(0, 5).toString('latin1')).toBe('%PDF-');
+    expect(pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g)?.length).toBe(1);
+    await desk.page.emulateMedia({ media: 'screen' });
+
+    // A study without a signed report has nothing to print, and says so.
+    const unread = newUid();
+    expect((await stow(system.urls.ingest ?? '', system.credentials.apiKey?.key ?? '', [makeInstance({ studyInstanceUid: unread, rows: 8, columns: 8, modality: 'US' })], unread)).status).toBe(200);
+    await desk.page.goto(`${viewerUrl}/report/${unread}`);
+    await desk.page.getByTestId('report-print').locator('p.status', { hasText: 'no signed report' }).waitFor();
+    expect(await desk.page.getByTestId('signed-report').count()).toBe(0);
+    expect(desk.errors).toEqual([]);
+    await desk.context.close();
+  }, 120_000);
   test('the radiologist marks frame 2 of a cine as the key image; the phone share draws that frame (from the stored KOS), and before any mark the first image', async () => {
     const cineUid = newUid();
     const cine = makeInstance({ studyInstanceUid: cineUid, frames: 3, rows: 120, columns: 160, modality: 'US', pixelPattern: LEVELLED, patientName: 'Qian^Yu', patientId: 'HC-KEY-1' });

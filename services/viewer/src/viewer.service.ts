@@ -118,7 +118,7 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
 // The web app (services/viewer/web, built into dist/web): assets, where uploads go, and index.html for
 // the app's page routes (history routing). Everything else falls through to the API routers.
 const WEB_DIR = path.resolve(__dirname, '../dist/web');
-const PAGE_ROUTES = /^\/(?:sign-in|queue|read\/[0-9.]+|clinic|upload|audit(?:\/access|\/studies\/[0-9.]+)?|reading-times|admin\/(?:patients|users|clinics)|account)?\/?$/;
+const PAGE_ROUTES = /^\/(?:sign-in|queue|read\/[0-9.]+|report\/[0-9.]+|clinic|upload|audit(?:\/access|\/studies\/[0-9.]+)?|reading-times|admin\/(?:patients|users|clinics)|account)?\/?$/;
 
 function serveWebApp(app: express.Express, ingestUrl: string): void {
   app.get('/app-config.json', (_req, res) => void res.json({ ingest: { url: ingestUrl } }));

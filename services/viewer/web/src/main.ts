@@ -10,6 +10,7 @@ import { clinicStudiesPage } from './pages/clinic.page';
 import { clinicsPage } from './pages/clinics.page';
 import { queuePage } from './pages/queue.page';
 import { readingTimesPage } from './pages/reading-times.page';
+import { reportPrintPage } from './pages/report-print.page';
 import { signInPage } from './pages/sign-in.page';
 import { uploadPage } from './pages/upload.page';
 import { usersPage } from './pages/users.page';
@@ -27,6 +28,7 @@ const routes: Route[] = [
   route('/admin/patients', ['admin'], 'Patient index', patientIndexPage),
   route('/admin/users', ['admin'], 'Users', usersPage),
   route('/admin/clinics', ['admin'], 'Clinics', clinicsPage),
+  route('/report/:studyUid', ['clinic', 'radiologist'], 'Report', reportPrintPage),
   route('/account', ['clinic', 'radiologist', 'auditor', 'admin'], 'Account', accountPage),
 ];
 

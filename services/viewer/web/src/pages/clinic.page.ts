@@ -41,6 +41,8 @@ export function clinicStudiesPage(ctx: PageContext): Teardown {
       ),
       h('div', { class: 'line muted' }, [strings(item.modalities).join('/'), str(item.studyDescription), `${num(item.numberOfInstances) ?? 0} images`, `received ${formatDateTime(str(item.receivedAt))}`].filter(Boolean).join(' · ')),
       reportBox,
+      // The signed report as a document for the client (print, or save as PDF).
+      bool(item.signedReport) === true ? h('p', {}, h('a', { href: `/report/${encodeURIComponent(uid)}`, 'data-link': true, 'data-testid': 'print-report' }, '打印报告 Print report')) : '',
       // Only a reported study is worth sharing: the link shows the signed report with the images.
       bool(item.signedReport) === true ? sharePanel(uid) : '',
     );
