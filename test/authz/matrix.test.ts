@@ -103,7 +103,7 @@ const expectations: ExpectationTable = {
   'GET /api/studies/:studyUid/priors': { allow: ['clinic', 'radiologist'], otherClinic: 'deny' },
   'GET /api/studies/:studyUid/nodule-follow-up': reader,
   // Key images (#20): the reader marks them; the clinic sees them through a share.
-  'GET /api/studies/:studyUid/key-images': reader,
+  'GET /api/studies/:studyUid/key-images': { allow: ['clinic', 'radiologist'], otherClinic: 'deny' },
   'PUT /api/studies/:studyUid/key-images': reader,
   'GET /api/studies/:studyUid/ai': reader,
   'POST /api/studies/:studyUid/ai/nodules': reader,

@@ -79,6 +79,27 @@ describeUnless(haproxy === null ? 'haproxy not installed (apt-get install haprox
     expect(value(json, '00081190')).toBe(`${base}/studies/${study.studyInstanceUid}`);
   });
 
+  it("routes the ingest role's own API (a clinic's DICOM settings, retention work) to it, and the rest of /api to the viewer", async () => {
+    const origin = new URL(base).origin;
+    const admin = system.credentials.users.find((u) => u.role === 'admin');
+    const signIn = await fetch(`${origin}/api/auth/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: admin?.username, password: admin?.password, client: 'api' }) });
+    expect(signIn.status).toBe(200);
+    const bearer = { authorization: `Bearer ${((await signIn.json()) as { accessToken: string }).accessToken}` };
+    const clinicId = system.credentials.clinics[0]?.id ?? '';
+    // Only the ingest role has these routes: a 200 with the body says the proxy sent them there.
+    const dimse = await fetch(`${origin}/api/admin/clinics/${clinicId}/dimse`, { headers: bearer });
+    expect(dimse.status).toBe(200);
+    expect(await dimse.json()).toMatchObject({ clinicId, dimseAuth: expect.stringMatching(/^(credentials|ae_only)$/), certificates: [] });
+    const destinations = await fetch(`${origin}/api/admin/clinics/${clinicId}/dimse-destinations`, { headers: bearer });
+    expect(destinations.status).toBe(200);
+    const revoke = await fetch(`${origin}/api/admin/dimse-certificates/${'AB:'.repeat(31)}AB/revoke`, { method: 'POST', headers: bearer });
+    expect([revoke.status, ((await revoke.json()) as { detail?: string }).detail]).toEqual([404, 'No such certificate']);
+    // The viewer's own admin API stays with the viewer.
+    const users = await fetch(`${origin}/api/admin/users`, { headers: bearer });
+    expect(users.status).toBe(200);
+    expect(((await users.json()) as { users: unknown[] }).users.length).toBeGreaterThan(0);
+  });
+
   it('routes QIDO, metadata and WADO-URI to the viewer role, with URLs naming the proxy', async () => {
     const qido = await get(base, `/studies?PatientID=PID-PROXY`, { kind: 'device', key: system.credentials.apiKey?.key ?? '' }, 'application/dicom+json');
     const studies = (await qido.json()) as DicomJson[];

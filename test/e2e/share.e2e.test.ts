@@ -172,7 +172,12 @@ describeUnless(chromiumMissing(), 'share links on a phone (e2e, chromium)', () =
     await desk.context.close();
     await phone.context.close();
   }, 120_000);
-  test('the clinic prints the signed report: a bilingual document head, the signed version with its checked signature, no app chrome on paper', async () => {
+  test('the clinic prints the signed report: a bilingual document head, the key image, the signed version with its checked signature, no app chrome on paper', async () => {
+    // The reader marks the study's image as the key image (as the viewer saves it).
+    const reader = await signInApi(viewerUrl, 'radiologist', demoPassword(system, 'radiologist'));
+    const res = await fetch(`${viewerUrl}/dicomweb/studies/${studyUid}/instances`, { headers: { authorization: `Bearer ${reader}`, accept: 'application/dicom+json' } });
+    const sop = ((await res.json()) as Record<string, { Value?: string[] }>[])[0]?.['00080018']?.Value?.[0] ?? '';
+    expect((await call(viewerUrl, 'PUT', `/api/studies/${studyUid}/key-images`, reader, { images: [{ sopInstanceUid: sop, frameNumber: null }] })).status).toBe(200);
     const clinic = system.credentials.users.find((u) => u.role === 'clinic');
     const desk = await newPage(browser, DESKTOP);
     const signIn = new SignInPage(desk.page);
@@ -190,6 +195,11 @@ describeUnless(chromiumMissing(), 'share links on a phone (e2e, chromium)', () =
     expect(text).toContain(IMPRESSION);
     expect(text).toContain('TR5');
     await doc.locator('[data-testid="signature"][data-valid="true"]').waitFor();
+    // The key image is drawn: the archive's rendering of the 160x120 frame, not a broken image.
+    const keyImage = doc.getByTestId('print-key-image');
+    expect(await keyImage.count()).toBe(1);
+    await desk.page.waitForFunction((img) => (img as { complete: boolean; naturalWidth: number }).complete && (img as { naturalWidth: number }).naturalWidth > 0, await keyImage.elementHandle());
+    expect(await keyImage.evaluate((img) => [(img as { naturalWidth: number }).naturalWidth, (img as { naturalHeight: number }).naturalHeight])).toEqual([160, 120]);
     await desk.page.screenshot({ path: screenshotPath('report-print.png'), fullPage: true });
 
     // On paper: the document alone (no navigation, no button), and Chromium makes a PDF of it.

@@ -126,6 +126,14 @@ describeUnless(chromiumMissing(), 'structured TI-RADS report (e2e, chromium)', (
     expect(await report.actions()).toBeLessThanOrEqual(6);
     expect(await report.actions()).toBe(4);
 
+    // The signed report as a document, in a tab of its own: the same nodule and level, the study still open here.
+    const [printed] = await Promise.all([page.context().waitForEvent('page'), page.getByTestId('print-report').click()]);
+    const signedNodule = printed.getByTestId('report-print').getByTestId('signed-nodule').first();
+    await signedNodule.waitFor();
+    expect(await signedNodule.getAttribute('data-level')).toBe(level);
+    await printed.close();
+    expect(await page.getByTestId('signed-report').count()).toBeGreaterThan(0);
+
     // What was stored is the server's own score of the confirmed AI values, signed.
     const { rows } = await system.pool.query<{ status: string; tirads_category: string; nodules: { composition: { source: string; confirmed: boolean }; score: { trLevel: string } }[] }>(
       'SELECT r.status, r.tirads_category, r.nodules FROM reports r JOIN studies s ON s.id = r.study_ref WHERE s.study_instance_uid = $1',

@@ -7,8 +7,9 @@ import type { KeyImageService } from './key-images.service';
 
 const json = express.json({ limit: '32kb' });
 
-// Readers mark key images; the clinic sees them through a share (and any DICOM viewer, as the KOS).
+// Readers mark key images; the sending clinic sees them too (its printed report, a share, any DICOM viewer as the KOS).
 const READER = { scope: 'clinic-data', roles: ['radiologist'] } as const;
+const VIEWER = { scope: 'clinic-data', roles: ['radiologist', 'clinic'] } as const;
 
 /** More than a reader would mark; bounds the KOS and the share. */
 const MAX_KEY_IMAGES = 50;
@@ -28,7 +29,7 @@ const saveBody = z
 export function keyImageRoutes(keyImages: KeyImageService, authenticator: Authenticator): SecureRouter {
   const routes = new SecureRouter('viewer.key-images', authenticator);
 
-  routes.get('/api/studies/:studyUid/key-images', { ...READER, description: 'the study’s key images (current revision)' }, async (req, res) => {
+  routes.get('/api/studies/:studyUid/key-images', { ...VIEWER, description: 'the study’s key images (current revision)' }, async (req, res) => {
     res.json(await keyImages.current(callerOf(req), studyUidParam(req)));
   });
 

@@ -1,5 +1,6 @@
 import { errorText, getJson } from '../app/api';
 import { formatDateTime, h, replace, statusLine } from '../app/dom';
+import { arr, num, obj, str, type JsonObject } from '../app/json';
 import type { PageContext, Teardown } from '../app/router';
 import { displayId, displayName, parseBanner, type Banner } from '../viewer/patient-banner';
 import { parseReportVersions, signedVersionsView } from '../viewer/report-form';
@@ -32,11 +33,37 @@ function documentHead(b: Banner): HTMLElement {
   );
 }
 
+/** The key images the reader marked, rendered by the archive (WADO-RS rendered, JPEG), two to a row. */
+function keyImagesFigure(studyUid: string, images: JsonObject[]): HTMLElement | null {
+  if (images.length === 0) return null;
+  const study = encodeURIComponent(studyUid);
+  return h(
+    'section',
+    { class: 'print-images', 'data-testid': 'print-images' },
+    h('h2', {}, '关键影像 ', h('span', { class: 'muted' }, 'Key images')),
+    h(
+      'div',
+      { class: 'print-image-grid' },
+      ...images.map((image, i) => {
+        const series = encodeURIComponent(str(image.seriesInstanceUid) ?? '');
+        const instance = encodeURIComponent(str(image.sopInstanceUid) ?? '');
+        const frame = num(image.frameNumber) ?? 1;
+        return h(
+          'figure',
+          {},
+          h('img', { src: `/dicomweb/studies/${study}/series/${series}/instances/${instance}/frames/${frame}/rendered`, alt: `关键影像 Key image ${i + 1}`, 'data-testid': 'print-key-image' }),
+          h('figcaption', { class: 'muted small' }, `${i + 1} / ${images.length}${num(image.frameNumber) !== null ? ` · frame ${frame}` : ''}`),
+        );
+      }),
+    ),
+  );
+}
+
 /**
  * The signed report as a document to print or save as PDF (a health-check centre hands it to the client):
  * the clinic, a bilingual head with who and what (as the share page writes it), then every signed version as
- * the screen shows it (nodules, findings, impression, signer, the signature checked on display), and when it was
- * printed. Only signed versions: a draft is never printed. Print styles drop the app's header and the button.
+ * the screen shows it (nodules, findings, impression, signer, the signature checked on display), the reader's key
+ * images, and when it was printed. Only signed versions: a draft is never printed. Print styles drop the app's header and the button.
  */
 export function reportPrintPage(ctx: PageContext): Teardown {
   const controller = new AbortController();
@@ -49,8 +76,10 @@ export function reportPrintPage(ctx: PageContext): Teardown {
   replace(ctx.root, h('section', { class: 'page report-print', 'data-testid': 'report-print' }, h('p', { class: 'no-print' }, print), status.el, body));
 
   const base = `/api/studies/${encodeURIComponent(studyUid)}/report`;
-  Promise.all([getJson(`/api/studies/${encodeURIComponent(studyUid)}/banner`, signal), getJson(base, signal)])
-    .then(([banner, report]) => {
+  // The reader's key images print with the report; a report without them prints without them.
+  const keyImages = getJson(`/api/studies/${encodeURIComponent(studyUid)}/key-images`, signal).catch(() => null);
+  Promise.all([getJson(`/api/studies/${encodeURIComponent(studyUid)}/banner`, signal), getJson(base, signal), keyImages])
+    .then(([banner, report, marked]) => {
       const versions = parseReportVersions(report).filter((v) => v.status === 'signed');
       if (versions.length === 0) {
         status.set('This study has no signed report yet: nothing to print.', 'error');
@@ -59,6 +88,7 @@ export function reportPrintPage(ctx: PageContext): Teardown {
       replace(
         body,
         documentHead(parseBanner(banner)),
+        keyImagesFigure(studyUid, arr(obj(marked).images).map(obj)),
         signedVersionsView(versions, base),
         h('footer', { class: 'print-foot muted small', 'data-testid': 'print-foot' }, `打印时间 Printed ${formatDateTime(new Date().toISOString())} · 云影 Yunying`),
       );

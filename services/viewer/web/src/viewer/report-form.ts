@@ -275,7 +275,9 @@ export function reportForm(
   };
   const showSigned = (versions: ReportVersion[]): void => {
     const reload = async (): Promise<void> => showSigned(parseReportVersions(await getJson(base)));
-    replace(el, h('h2', { id: 'report-heading' }, 'Report'), patient, signedVersionsView(versions, base), addendumForm(base, reload, nodules.system()));
+    // The signed report as a document (print, or save as PDF), in a tab of its own so the study stays open here.
+    const print = h('a', { href: `/report/${encodeURIComponent(studyUid)}`, target: '_blank', rel: 'noopener', class: 'small', 'data-testid': 'print-report' }, '打印报告 Print report');
+    replace(el, h('h2', { id: 'report-heading' }, 'Report'), patient, signedVersionsView(versions, base), h('p', {}, print), addendumForm(base, reload, nodules.system()));
   };
   const saveDraft = (): Promise<unknown> => sendJson('PUT', `${base}/draft`, content());
 
