@@ -131,6 +131,13 @@ describeUnless(chromiumMissing(), 'structured TI-RADS report (e2e, chromium)', (
     const signedNodule = printed.getByTestId('report-print').getByTestId('signed-nodule').first();
     await signedNodule.waitFor();
     expect(await signedNodule.getAttribute('data-level')).toBe(level);
+    // On paper each term is in Chinese and English (the client's copy), the confirmed AI values marked as such.
+    const printedText = await signedNodule.innerText();
+    expect(printedText).toContain('结节 1 Nodule 1');
+    expect(printedText).toMatch(/成分 Composition: [\u4e00-\u9fff]+/);
+    expect(printedText).toContain('（AI 提示，医生已确认 AI, confirmed）');
+    expect(printedText).toMatch(new RegExp(`分 points · ${level} [\u4e00-\u9fff]+`));
+    await printed.screenshot({ path: screenshotPath('report-print-nodules.png'), fullPage: true });
     await printed.close();
     expect(await page.getByTestId('signed-report').count()).toBeGreaterThan(0);
 

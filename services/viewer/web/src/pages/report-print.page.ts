@@ -89,7 +89,7 @@ export function reportPrintPage(ctx: PageContext): Teardown {
         body,
         documentHead(parseBanner(banner)),
         keyImagesFigure(studyUid, arr(obj(marked).images).map(obj)),
-        signedVersionsView(versions, base),
+        signedVersionsView(versions, base, true),
         h('footer', { class: 'print-foot muted small', 'data-testid': 'print-foot' }, `打印时间 Printed ${formatDateTime(new Date().toISOString())} · 云影 Yunying`),
       );
       document.title = `${displayName(parseBanner(banner))} · 超声检查报告 Ultrasound report`;

@@ -4,6 +4,7 @@ import { arr, bool, num, obj, str } from '../app/json';
 import { aiNodules } from './ai-prefill';
 import type { AiResult } from './ai-result';
 import { signedNoduleView } from './tirads-block';
+import { signedNoduleBilingual } from './tirads-zh';
 import { noduleList } from './nodule-list';
 import { parseStoredNodule, systemOf, unconfirmedCount, type MeasuredLine, type System } from './tirads-state';
 
@@ -82,24 +83,29 @@ function signatureLine(base: string, version: number): HTMLElement {
   return line;
 }
 
-/** A signed version, read-only (used by the viewer and the clinic's study list); `base` adds its signature check. */
-export function signedReportView(v: ReportVersion, base?: string): HTMLElement {
+/**
+ * A signed version, read-only (used by the viewer, the clinic's study list and the printed report); `base` adds its
+ * signature check; `bilingual` writes the labels and the structured nodules in Chinese and English (the document
+ * a client takes home), the radiologist's own text as signed.
+ */
+export function signedReportView(v: ReportVersion, base?: string, bilingual = false): HTMLElement {
+  const title = v.kind === 'addendum' ? (bilingual ? `补充报告 ${v.version - 1} Addendum ${v.version - 1}` : `Addendum ${v.version - 1}`) : bilingual ? '报告 Report' : 'Report';
   return h(
     'article',
     { class: 'signed-report', 'data-testid': 'signed-report', 'data-version': v.version, 'data-kind': v.kind },
-    h('h3', {}, v.kind === 'addendum' ? `Addendum ${v.version - 1}` : 'Report', h('span', { class: 'muted' }, ` · version ${v.version}`), v.cTiradsCategory ? ` · ${v.cTiradsCategory}` : '', v.tiradsCategory ? ` · ${v.cTiradsCategory ? 'ACR ' : ''}${v.tiradsCategory}` : ''),
-    v.nodules.length > 0 ? h('ol', { class: 'signed-nodules' }, ...v.nodules.map((n, i) => signedNoduleView(n, i + 1))) : null,
-    v.findings ? h('p', {}, h('strong', {}, 'Findings: '), v.findings) : null,
-    v.impression ? h('p', {}, h('strong', {}, 'Impression: '), v.impression) : null,
-    h('p', { class: 'muted' }, `Signed by ${v.author || 'unknown'} · ${formatDateTime(v.signedAt)}`),
+    h('h3', {}, title, h('span', { class: 'muted' }, ` · version ${v.version}`), v.cTiradsCategory ? ` · ${v.cTiradsCategory}` : '', v.tiradsCategory ? ` · ${v.cTiradsCategory ? 'ACR ' : ''}${v.tiradsCategory}` : ''),
+    v.nodules.length > 0 ? h('ol', { class: 'signed-nodules' }, ...v.nodules.map((n, i) => (bilingual ? signedNoduleBilingual(n, i + 1) : signedNoduleView(n, i + 1)))) : null,
+    v.findings ? h('p', {}, h('strong', {}, bilingual ? '所见 Findings: ' : 'Findings: '), v.findings) : null,
+    v.impression ? h('p', {}, h('strong', {}, bilingual ? '印象 Impression: ' : 'Impression: '), v.impression) : null,
+    h('p', { class: 'muted' }, `${bilingual ? '签发 Signed by' : 'Signed by'} ${v.author || 'unknown'} · ${formatDateTime(v.signedAt)}`),
     base !== undefined ? signatureLine(base, v.version) : null,
   );
 }
 
 /** Every signed version in order: the report, then its addenda. */
-export function signedVersionsView(versions: ReportVersion[], base?: string): HTMLElement {
+export function signedVersionsView(versions: ReportVersion[], base?: string, bilingual = false): HTMLElement {
   const signed = versions.filter((v) => v.status === 'signed').sort((a, b) => a.version - b.version);
-  return h('div', { class: 'report-versions', 'data-testid': 'report-versions' }, ...signed.map((v) => signedReportView(v, base)));
+  return h('div', { class: 'report-versions', 'data-testid': 'report-versions' }, ...signed.map((v) => signedReportView(v, base, bilingual)));
 }
 
 const TIRADS = ['TR1', 'TR2', 'TR3', 'TR4', 'TR5'];

@@ -1,0 +1,82 @@
+import type { CTiradsScore, NoduleScore } from '@yunying/nodule-model/tirads-report';
+import { h } from '../app/dom';
+import { codeLabel, ITEM_LABEL, SINGLE_ITEMS, type NoduleState, type SingleItem } from './tirads-state';
+
+/**
+ * The structured report's words in Simplified Chinese, for the documents a client takes home (the printed report):
+ * the terms Chinese thyroid ultrasound reports use for the ACR TI-RADS lexicon, its levels and the C-TIRADS
+ * categories, each shown beside the English so that the radiologist's signed meaning is never only a translation.
+ */
+const ITEM_ZH: Record<SingleItem | 'echogenicFoci', string> = {
+  composition: '成分',
+  echogenicity: '回声',
+  shape: '形态',
+  margin: '边缘',
+  echogenicFoci: '强回声灶',
+};
+
+const CODE_ZH: Record<SingleItem | 'echogenicFoci', Record<string, string>> = {
+  composition: { cystic: '囊性或几乎完全囊性', spongiform: '海绵状', mixed: '囊实混合性', solid: '实性或几乎完全实性' },
+  echogenicity: { anechoic: '无回声', 'hyper-iso': '高回声或等回声', hypo: '低回声', 'very-hypo': '极低回声' },
+  shape: { wider: '宽大于高', taller: '高大于宽' },
+  margin: { smooth: '光整', 'ill-defined': '边界不清', 'lobulated-irregular': '分叶状或不规则', extrathyroidal: '甲状腺外侵犯' },
+  echogenicFoci: { none: '无或大彗星尾征', macro: '粗大钙化', peripheral: '周边（环状）钙化', punctate: '点状强回声' },
+};
+
+const LEVEL_ZH: Record<string, string> = { TR1: '良性', TR2: '不可疑', TR3: '轻度可疑', TR4: '中度可疑', TR5: '高度可疑' };
+
+const C_ZH: Record<string, string> = {
+  'C-TR1': '无结节',
+  'C-TR2': '良性',
+  'C-TR3': '良性可能',
+  'C-TR4A': '低度可疑恶性',
+  'C-TR4B': '中度可疑恶性',
+  'C-TR4C': '高度可疑恶性',
+  'C-TR5': '高度提示恶性',
+  'C-TR6': '活检证实恶性',
+};
+
+const ACTION_ZH: Record<string, string> = { fna: '建议细针穿刺活检 FNA recommended', 'follow-up': '建议超声随访 Ultrasound follow-up', none: '无需穿刺或随访 No FNA or follow-up' };
+
+/** "低回声 Hypoechoic": the Chinese term and the English label of a lexicon code (the code itself if unknown). */
+export function bilingualCode(item: SingleItem | 'echogenicFoci', code: string): string {
+  const zh = CODE_ZH[item][code];
+  return zh === undefined ? codeLabel(item, code) : `${zh} ${codeLabel(item, code)}`;
+}
+
+/** "7 分 points · TR5 高度可疑 highly suspicious · 建议细针穿刺活检 FNA recommended (TR5: FNA if ≥ 1 cm)". */
+export function bilingualScore(score: NoduleScore | null): string {
+  if (!score || score.trLevel === null) return '未评分 Not scored';
+  const rec = score.recommendation;
+  const action = rec ? ` · ${ACTION_ZH[rec.action] ?? rec.action} (${rec.rule.replaceAll('>=', '≥')})` : '';
+  return `${score.totalPoints ?? '?'} 分 points · ${score.trLevel} ${LEVEL_ZH[score.trLevel] ?? ''}${action}`;
+}
+
+export function bilingualCTirads(score: CTiradsScore | null): string {
+  if (!score || score.category === null) return 'C-TIRADS 未评分 not scored';
+  const rec = score.recommendation;
+  return `C-TIRADS ${score.category} ${C_ZH[score.category] ?? ''}${rec ? ` · ${ACTION_ZH[rec.action] ?? rec.action} (${rec.rule})` : ''}`;
+}
+
+/** A signed nodule for the printed report: the same content as the screen's list, each term in Chinese and English. */
+export function signedNoduleBilingual(n: NoduleState & { score: NoduleScore | null; cTirads?: CTiradsScore | null }, number: number): HTMLElement {
+  // Whose value each is stays on the record, as on the screen.
+  const whose = (f: { source: string; confirmed: boolean }): string => (f.source === 'ai' ? (f.confirmed ? '（AI 提示，医生已确认 AI, confirmed）' : '（AI 提示，未确认 AI, not confirmed）') : '');
+  const label = (item: SingleItem | 'echogenicFoci'): string => `${ITEM_ZH[item]} ${ITEM_LABEL[item]}`;
+  const items = SINGLE_ITEMS.map((i) => `${label(i)}: ${n[i].code ? `${bilingualCode(i, n[i].code)}${whose(n[i])}` : '未评估 not assessed'}`);
+  const foci = `${label('echogenicFoci')}: ${n.echogenicFoci.codes.map((c) => bilingualCode('echogenicFoci', c)).join('、') || '未评估 not assessed'}${n.echogenicFoci.codes.length > 0 ? whose(n.echogenicFoci) : ''}`;
+  const extra = [...(n.cometTail ? [`彗星尾征 Comet-tail artefacts: ${n.cometTail.present ? '有 present' : '无 absent'}`] : []), ...(n.provenMalignant ? ['已证实恶性 Proven malignant'] : [])];
+  const size = n.size ? ` · ${n.size.longMm}${n.size.shortMm ? ` × ${n.size.shortMm}` : ''} mm` : '';
+  return h(
+    'li',
+    { 'data-testid': 'signed-nodule', 'data-level': n.score?.trLevel ?? '', 'data-ctirads': n.cTirads?.category ?? '', lang: 'zh-CN' },
+    h('strong', {}, `结节 ${number} Nodule ${number}`),
+    n.location ? ` · ${n.location}` : '',
+    size,
+    ...[...items, foci, ...extra].flatMap((line) => [h('br'), line]),
+    h('br'),
+    n.cTirads ? h('em', { 'data-testid': 'signed-ctirads' }, bilingualCTirads(n.cTirads)) : null,
+    n.cTirads ? h('br') : null,
+    h('em', { 'data-testid': 'signed-score' }, n.cTirads ? `ACR TI-RADS: ${bilingualScore(n.score)}` : bilingualScore(n.score)),
+  );
+}
