@@ -101,9 +101,16 @@ describeUnless(chromiumMissing() ?? dcmtkMissing, "a clinic's DICOM settings on 
       error: false,
     });
     expect(await settings.remoteAe('HILL_WS').locator('td').allInnerTexts()).toEqual(['HILL_WS', '127.0.0.1:11112', 'no', 'on a new association', 'Remove']);
+    // A workstation behind DICOM TLS with the clinic's own CA: its name and CA go with it; a name without TLS is refused.
+    const withoutTls = await settings.registerRemoteAe({ aeTitle: 'HILL_PACS', host: '10.20.1.16', port: 2762, serverName: 'pacs.hillside.example' });
+    expect(withoutTls).toEqual({ text: 'tlsCaPem and tlsServerName apply only with tls: true', error: true });
+    const caPem = fs.readFileSync(pki.ca.cert, 'utf8');
+    expect((await settings.registerRemoteAe({ aeTitle: 'HILL_PACS', host: '10.20.1.16', port: 2762, tls: true, serverName: 'pacs.hillside.example', caPem })).error).toBe(false);
+    expect(await settings.remoteAe('HILL_PACS').locator('td').allInnerTexts()).toEqual(['HILL_PACS', '10.20.1.16:2762', 'TLS (pacs.hillside.example)', 'on the same association', 'Remove']);
     await page.screenshot({ path: screenshotPath('admin-clinic-dimse.png'), fullPage: true });
     expect((await settings.statusAfter(() => settings.remoteAe('HILL_WS').getByTestId('remove-destination').click())).text).toBe('HILL_WS removed from hillside-sz.');
-    expect(await settings.section.getByTestId('dimse-destinations-empty').count()).toBe(1);
+    expect(await settings.remoteAe('HILL_WS').count()).toBe(0);
+    expect(await settings.remoteAe('HILL_PACS').count()).toBe(1);
 
     // Back to credentials: the bare AE title is refused again.
     expect((await settings.setPolicy('credentials')).text).toBe('hillside-sz: associations now need a credential.');

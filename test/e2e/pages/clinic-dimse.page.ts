@@ -59,11 +59,22 @@ export class ClinicDimseSettings {
     return this.section.locator(`[data-testid="dimse-certificate"][data-fingerprint="${fingerprint}"]`);
   }
 
-  async registerRemoteAe(ae: { aeTitle: string; host: string; port: number; commitmentReports?: 'same_association' | 'new_association' }): Promise<{ text: string; error: boolean }> {
+  async registerRemoteAe(ae: {
+    aeTitle: string;
+    host: string;
+    port: number;
+    commitmentReports?: 'same_association' | 'new_association';
+    tls?: boolean;
+    serverName?: string;
+    caPem?: string;
+  }): Promise<{ text: string; error: boolean }> {
     const form = this.section.getByRole('form', { name: 'Register remote AE' });
     await form.getByLabel('AE title', { exact: true }).fill(ae.aeTitle);
     await form.getByLabel('Host', { exact: true }).fill(ae.host);
     await form.getByLabel('Port', { exact: true }).fill(String(ae.port));
+    if (ae.tls !== undefined) await form.getByLabel('DICOM TLS').setChecked(ae.tls);
+    if (ae.serverName !== undefined) await form.getByLabel('TLS server name').fill(ae.serverName);
+    if (ae.caPem !== undefined) await form.getByLabel('TLS CA certificate (PEM)').fill(ae.caPem);
     if (ae.commitmentReports !== undefined) await form.getByLabel('Storage commitment reports').selectOption(ae.commitmentReports);
     return this.statusAfter(() => form.getByRole('button', { name: 'Register remote AE' }).click());
   }

@@ -162,6 +162,9 @@ export function clinicDimseSettings(clinic: { id: string; code: string }, signal
     const host = h('input', { id: 'dest-host', name: 'dest-host', required: true, maxlength: 253, placeholder: 'e.g. 10.20.1.15' });
     const port = h('input', { id: 'dest-port', name: 'dest-port', type: 'number', min: 1, max: 65535, value: 104, required: true });
     const tls = h('input', { id: 'dest-tls', name: 'dest-tls', type: 'checkbox' });
+    // A workstation with a certificate from the clinic's own CA: the name it presents and that CA.
+    const serverName = h('input', { id: 'dest-tls-name', name: 'dest-tls-name', maxlength: 253, placeholder: 'optional: the name in its certificate' });
+    const caPem = h('textarea', { id: 'dest-tls-ca', name: 'dest-tls-ca', rows: 3, spellcheck: false, placeholder: 'optional: -----BEGIN CERTIFICATE----- of its CA' });
     const reports = h(
       'select',
       { id: 'dest-reports', name: 'dest-reports' },
@@ -178,13 +181,24 @@ export function clinicDimseSettings(clinic: { id: string; code: string }, signal
       h('label', { for: 'dest-port' }, 'Port'),
       port,
       h('label', { class: 'check' }, tls, ' DICOM TLS'),
+      h('label', { for: 'dest-tls-name' }, 'TLS server name'),
+      serverName,
+      h('label', { for: 'dest-tls-ca' }, 'TLS CA certificate (PEM)'),
+      caPem,
       h('label', { for: 'dest-reports' }, 'Storage commitment reports'),
       reports,
       h('button', { type: 'submit' }, 'Register remote AE'),
     );
     onSubmit(form, signal, () =>
       change(
-        () => ingestJson('PUT', `${base}/dimse-destinations/${encodeURIComponent(ae.value.trim())}`, { host: host.value.trim(), port: Number(port.value), tls: tls.checked, commitmentReports: reports.value }),
+        () => ingestJson('PUT', `${base}/dimse-destinations/${encodeURIComponent(ae.value.trim())}`, {
+            host: host.value.trim(),
+            port: Number(port.value),
+            tls: tls.checked,
+            tlsServerName: serverName.value.trim() === '' ? null : serverName.value.trim(),
+            tlsCaPem: caPem.value.trim() === '' ? null : caPem.value,
+            commitmentReports: reports.value,
+          }),
         `${ae.value.trim()} registered for ${clinic.code}.`,
       ),
     );
