@@ -27,6 +27,13 @@ export function saveThen(status: StatusSetter, run: () => Promise<string>, after
   );
 }
 
+/** Runs a page's `load`; when it fails, the status line says why (not when the page was left meanwhile). */
+export function drawShowingErrors(status: StatusSetter, signal: AbortSignal, load: () => Promise<void>): void {
+  load().catch((error: unknown) => {
+    if (!signal.aborted) status.set(errorText(error), 'error');
+  });
+}
+
 /**
  * Runs `action` when `form` is submitted, one at a time: the button disabled and `busy` in the status line
  * meanwhile; a failure is shown there, the button enabled again and `retry` (the field to correct) selected.

@@ -1,6 +1,5 @@
-import { errorText } from '../app/api';
 import { formatDateTime, h, replace, statusLine } from '../app/dom';
-import { saveThen } from '../app/forms';
+import { drawShowingErrors, saveThen } from '../app/forms';
 import { ingestJson } from '../app/ingest-api';
 import { arr, bool, num, obj, str, type JsonObject } from '../app/json';
 
@@ -231,8 +230,6 @@ export function clinicDimseSettings(clinic: { id: string; code: string }, signal
     draw(obj(settings), arr(destinations).map(obj));
   }
 
-  load().catch((error: unknown) => {
-    if (!signal.aborted) status.set(errorText(error), 'error');
-  });
+  drawShowingErrors(status, signal, load);
   return section;
 }

@@ -1,6 +1,6 @@
-import { errorText, getJson, request, sendJson } from '../app/api';
+import { getJson, request, sendJson } from '../app/api';
 import { formatDateTime, h, replace, statusLine } from '../app/dom';
-import { saveThen, submitWith } from '../app/forms';
+import { drawShowingErrors, saveThen, submitWith } from '../app/forms';
 import { arr, num, obj, str, strings, type JsonObject } from '../app/json';
 import type { PageContext, Teardown } from '../app/router';
 import { clinicDimseSettings } from './clinic-dimse';
@@ -241,9 +241,7 @@ export function clinicsPage(ctx: PageContext): Teardown {
 
   /** `load`, showing in the status line why the page could not be drawn. */
   function reload(): void {
-    load().catch((error: unknown) => {
-      if (!signal.aborted) status.set(errorText(error), 'error');
-    });
+    drawShowingErrors(status, signal, load);
   }
 
   reload();

@@ -1,6 +1,6 @@
-import { errorText, getJson, sendJson } from '../app/api';
+import { getJson, sendJson } from '../app/api';
 import { formatDateTime, formatDicomDate, h, replace, statusLine } from '../app/dom';
-import { saveThen } from '../app/forms';
+import { drawShowingErrors, saveThen } from '../app/forms';
 import { arr, bool, num, obj, str, strings, type JsonObject } from '../app/json';
 import type { PageContext, Teardown } from '../app/router';
 
@@ -103,9 +103,7 @@ export function patientIndexPage(ctx: PageContext): Teardown {
 
   /** `load`, showing in the status line why the page could not be drawn. */
   function reload(): void {
-    load().catch((error: unknown) => {
-      if (!controller.signal.aborted) status.set(errorText(error), 'error');
-    });
+    drawShowingErrors(status, controller.signal, load);
   }
   reload();
   return () => controller.abort();

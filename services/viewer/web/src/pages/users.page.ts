@@ -1,7 +1,7 @@
 import { errorText, getJson, request, sendJson } from '../app/api';
 import { deviceLabel } from '../app/device';
 import { formatDateTime, h, replace, statusLine } from '../app/dom';
-import { saveThen, submitWith } from '../app/forms';
+import { drawShowingErrors, saveThen, submitWith } from '../app/forms';
 import { arr, bool, num, obj, str, strings, type JsonObject } from '../app/json';
 import type { PageContext, Teardown } from '../app/router';
 
@@ -204,9 +204,7 @@ export function usersPage(ctx: PageContext): Teardown {
 
   /** `load`, showing in the status line why the page could not be drawn. */
   function reload(): void {
-    load().catch((error: unknown) => {
-      if (!signal.aborted) status.set(errorText(error), 'error');
-    });
+    drawShowingErrors(status, signal, load);
   }
 
   reload();
