@@ -66,6 +66,8 @@ describe('a job of a killed worker is taken up by another (real Redis, bull, QUE
       // Bull's default lock (30 s) and stalled check (30 s) could not let this happen within 25 s.
       await until('the survivor to run the job', () => ran.length > 0, 25_000);
       expect(ran).toEqual([`j-${tag}`]);
+      // Bull emits 'stalled' after it has fetched the job back, which may come after the survivor started it.
+      await until('the stalled event', () => stalled.length > 0, 10_000);
       expect(stalled).toEqual([`j-${tag}`]);
       const job = await survivor.bull.getJob(`j-${tag}`);
       await until('the job to be completed', async () => (await job?.getState()) === 'completed', 10_000);

@@ -18,9 +18,12 @@ describe('AI result wire contract vs the migrated schema (real PostgreSQL)', () 
   /** The quoted literals of a column's CHECK constraint on ai_results, as PostgreSQL prints it back. */
   async function allowed(column: string): Promise<string[]> {
     const { rows } = await catalog.pool.query<{ def: string }>(
-      `SELECT pg_get_constraintdef(c.oid) AS def
-         FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
-        WHERE n.nspname = $1 AND t.relname = 'ai_results' AND c.contype = 'c' AND pg_get_constraintdef(c.oid) LIKE $2`,
+      // This table's constraints first (an index probe by conrelid): pg_get_constraintdef on another schema's table
+      // that a parallel test is dropping fails with "could not open relation".
+      `WITH mine AS MATERIALIZED (
+         SELECT c.oid FROM pg_constraint c WHERE c.conrelid = to_regclass(quote_ident($1) || '.ai_results') AND c.contype = 'c'
+       )
+       SELECT def FROM (SELECT pg_get_constraintdef(oid) AS def FROM mine) d WHERE def LIKE $2`,
       [catalog.schema, `%(${column} %`],
     );
     expect(rows).toHaveLength(1);
