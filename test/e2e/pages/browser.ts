@@ -20,8 +20,13 @@ export async function launchBrowser(): Promise<Browser> {
 export const DESKTOP = { width: 1280, height: 860 };
 export const PHONE = { width: 390, height: 844 };
 
-export async function newPage(browser: Browser, viewport: { width: number; height: number }, phone = false): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
-  const context = await browser.newContext({ viewport, acceptDownloads: true, ...(phone ? { isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : {}) });
+/**
+ * A fresh browser context and page. `locale` is the browser's language (navigator.language, Accept-Language):
+ * stated, so that the web app's language never depends on the machine's locale; tests that read the English
+ * texts keep en-US.
+ */
+export async function newPage(browser: Browser, viewport: { width: number; height: number }, phone = false, locale = 'en-US'): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
+  const context = await browser.newContext({ viewport, acceptDownloads: true, locale, ...(phone ? { isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : {}) });
   context.setDefaultTimeout(30_000);
   const page = await context.newPage();
   // Uncaught errors in the page are collected; each test expects none.

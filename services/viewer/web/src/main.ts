@@ -1,7 +1,8 @@
 import { setSessionLostHandler } from './app/api';
 import { h, replace } from './app/dom';
+import { language, languageTag, setLanguage, t } from './app/i18n';
 import { match, route, type Route, type Teardown } from './app/router';
-import { currentUser, homeOf, signOut, type Me } from './app/session';
+import { currentUser, homeOf, roleLabel, signOut, type Me } from './app/session';
 import { accountPage } from './pages/account.page';
 import { accessPage, retentionPage } from './pages/audit.page';
 import { studyRecordPage } from './pages/study-record.page';
@@ -17,38 +18,38 @@ import { usersPage } from './pages/users.page';
 import { viewerPage } from './viewer/viewer.page';
 
 const routes: Route[] = [
-  route('/queue', ['radiologist'], 'Reading queue', queuePage),
-  route('/read/:studyUid', ['radiologist'], 'Viewer', viewerPage),
-  route('/clinic', ['clinic'], 'Studies', clinicStudiesPage),
-  route('/upload', ['clinic'], 'Upload', uploadPage),
-  route('/audit', ['auditor', 'admin'], 'Retention', retentionPage),
-  route('/audit/access', ['auditor', 'admin'], 'Access history', accessPage),
-  route('/audit/studies/:studyUid', ['auditor', 'admin'], 'Study record', studyRecordPage),
-  route('/reading-times', ['admin'], 'Reading time', readingTimesPage),
-  route('/admin/patients', ['admin'], 'Patient index', patientIndexPage),
-  route('/admin/users', ['admin'], 'Users', usersPage),
-  route('/admin/clinics', ['admin'], 'Clinics', clinicsPage),
-  route('/report/:studyUid', ['clinic', 'radiologist'], 'Report', reportPrintPage),
-  route('/account', ['clinic', 'radiologist', 'auditor', 'admin'], 'Account', accountPage),
+  route('/queue', ['radiologist'], t('Reading queue', '阅片队列'), queuePage),
+  route('/read/:studyUid', ['radiologist'], t('Viewer', '阅片'), viewerPage),
+  route('/clinic', ['clinic'], t('Studies', '检查'), clinicStudiesPage),
+  route('/upload', ['clinic'], t('Upload', '上传'), uploadPage),
+  route('/audit', ['auditor', 'admin'], t('Retention', '保存期限'), retentionPage),
+  route('/audit/access', ['auditor', 'admin'], t('Access history', '访问记录'), accessPage),
+  route('/audit/studies/:studyUid', ['auditor', 'admin'], t('Study record', '检查档案'), studyRecordPage),
+  route('/reading-times', ['admin'], t('Reading time', '阅片用时'), readingTimesPage),
+  route('/admin/patients', ['admin'], t('Patient index', '患者索引'), patientIndexPage),
+  route('/admin/users', ['admin'], t('Users', '用户'), usersPage),
+  route('/admin/clinics', ['admin'], t('Clinics', '机构'), clinicsPage),
+  route('/report/:studyUid', ['clinic', 'radiologist'], t('Report', '报告'), reportPrintPage),
+  route('/account', ['clinic', 'radiologist', 'auditor', 'admin'], t('Account', '账户'), accountPage),
 ];
 
 const NAV: Record<Me['role'], { path: string; label: string }[]> = {
-  radiologist: [{ path: '/queue', label: 'Queue' }],
+  radiologist: [{ path: '/queue', label: t('Queue', '阅片队列') }],
   clinic: [
-    { path: '/clinic', label: 'Studies' },
-    { path: '/upload', label: 'Upload' },
+    { path: '/clinic', label: t('Studies', '检查') },
+    { path: '/upload', label: t('Upload', '上传') },
   ],
   auditor: [
-    { path: '/audit', label: 'Retention' },
-    { path: '/audit/access', label: 'Access history' },
+    { path: '/audit', label: t('Retention', '保存期限') },
+    { path: '/audit/access', label: t('Access history', '访问记录') },
   ],
   admin: [
-    { path: '/audit', label: 'Retention' },
-    { path: '/audit/access', label: 'Access history' },
-    { path: '/reading-times', label: 'Reading time' },
-    { path: '/admin/patients', label: 'Patient index' },
-    { path: '/admin/users', label: 'Users' },
-    { path: '/admin/clinics', label: 'Clinics' },
+    { path: '/audit', label: t('Retention', '保存期限') },
+    { path: '/audit/access', label: t('Access history', '访问记录') },
+    { path: '/reading-times', label: t('Reading time', '阅片用时') },
+    { path: '/admin/patients', label: t('Patient index', '患者索引') },
+    { path: '/admin/users', label: t('Users', '用户') },
+    { path: '/admin/clinics', label: t('Clinics', '机构') },
   ],
 };
 
@@ -74,17 +75,31 @@ function brand(): HTMLElement {
   return h('span', { class: 'brand' }, h('span', { lang: 'zh-Hans' }, '云影'), ' Yunying');
 }
 
+/**
+ * The other language, named in itself (a reader who cannot read the current one still finds it). The page is
+ * loaded again in that language: every text is written when the page is drawn, and a reload draws all of it.
+ */
+function languageSwitch(): HTMLElement {
+  const other = language() === 'zh' ? 'en' : 'zh';
+  const button = h('button', { type: 'button', class: 'link language', lang: languageTag(other), 'data-testid': 'language' }, other === 'zh' ? '中文' : 'English');
+  button.addEventListener('click', () => {
+    setLanguage(other);
+    location.reload();
+  });
+  return button;
+}
+
 function renderHeader(user: Me | null): void {
   if (!header) return;
   if (!user) {
-    replace(header, brand());
+    replace(header, brand(), languageSwitch());
     return;
   }
   // Every role's own account page (password, sign-ins, one-time codes) comes last.
-  const links = [...NAV[user.role], { path: '/account', label: 'Account' }].map((item) =>
+  const links = [...NAV[user.role], { path: '/account', label: t('Account', '账户') }].map((item) =>
     h('a', { href: item.path, 'data-link': true, 'aria-current': location.pathname === item.path ? 'page' : null }, item.label),
   );
-  const out = h('button', { type: 'button', class: 'link', 'data-testid': 'sign-out' }, 'Sign out');
+  const out = h('button', { type: 'button', class: 'link', 'data-testid': 'sign-out' }, t('Sign out', '退出登录'));
   out.addEventListener('click', () => {
     void signOut().then(() => {
       me = null;
@@ -94,8 +109,9 @@ function renderHeader(user: Me | null): void {
   replace(
     header,
     brand(),
-    h('nav', { 'aria-label': 'Main' }, ...links),
-    h('span', { class: 'who', 'data-testid': 'who' }, `${user.displayName ?? user.username} · ${user.role}`),
+    h('nav', { 'aria-label': t('Main', '主导航') }, ...links),
+    h('span', { class: 'who', 'data-testid': 'who' }, `${user.displayName ?? user.username} · ${roleLabel(user.role)}`),
+    languageSwitch(),
     out,
   );
 }
@@ -109,7 +125,7 @@ async function render(): Promise<void> {
   if (url.pathname === '/sign-in') {
     me = null;
     renderHeader(null);
-    document.title = 'Sign in · Yunying';
+    document.title = t('Sign in · Yunying', '登录 · 云影');
     teardown =
       signInPage(main, () => {
         navigate(safeNext(url.searchParams.get('next')), true);
@@ -129,11 +145,11 @@ async function render(): Promise<void> {
   renderHeader(me);
   const found = match(routes, url.pathname);
   if (!found || !found.route.roles.includes(me.role)) {
-    document.title = 'Not found · Yunying';
-    replace(main, h('section', { class: 'page' }, h('h1', {}, 'Not found'), h('p', {}, 'This page does not exist or is not available to your role.')));
+    document.title = t('Not found · Yunying', '未找到 · 云影');
+    replace(main, h('section', { class: 'page' }, h('h1', {}, t('Not found', '未找到')), h('p', {}, t('This page does not exist or is not available to your role.', '此页面不存在，或您的角色无权访问。'))));
     return;
   }
-  document.title = `${found.route.title} · Yunying`;
+  document.title = `${found.route.title} · ${t('Yunying', '云影')}`;
   main.replaceChildren();
   teardown = found.route.page({ root: main, params: found.params, query: url.searchParams, me, navigate: (p) => navigate(p) }) ?? null;
 }
@@ -155,4 +171,5 @@ window.addEventListener('pagehide', () => {
   teardown = null;
 });
 
+document.documentElement.lang = languageTag();
 void render();

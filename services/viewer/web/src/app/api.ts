@@ -1,4 +1,5 @@
 import { obj, str } from './json';
+import { t } from './i18n';
 
 /** An API answer that was not 2xx, with the server's safe message (problem+json `detail`/`title`). */
 export class ApiError extends Error {
@@ -82,7 +83,7 @@ export async function request(method: string, path: string, options: RequestOpti
     if (await refreshSession()) res = await send();
     if (res.status === 401) {
       onSessionLost();
-      throw new ApiError(401, 'Your session has ended; please sign in again.');
+      throw new ApiError(401, t('Your session has ended; please sign in again.', '会话已结束，请重新登录。'));
     }
   }
   if (!res.ok) {
@@ -113,6 +114,6 @@ export async function problemOf(res: Response): Promise<Record<string, unknown>>
 
 export function errorText(error: unknown): string {
   if (error instanceof ApiError) return error.message;
-  if (error instanceof DOMException && error.name === 'AbortError') return 'Cancelled';
-  return error instanceof Error ? error.message : 'Something went wrong';
+  if (error instanceof DOMException && error.name === 'AbortError') return t('Cancelled', '已取消');
+  return error instanceof Error ? error.message : t('Something went wrong', '出错了');
 }

@@ -1,3 +1,5 @@
+import { t } from './i18n';
+
 /** A tiny element builder: no framework, no innerHTML (nothing from the server is ever parsed as HTML). */
 
 type Child = Node | string | number | null | undefined | false;
@@ -33,11 +35,19 @@ export function formatDicomDate(value: string | null): string {
   return /^\d{8}$/.test(value) ? `${value.slice(0, 4)}-${value.slice(4, 6)}-${value.slice(6, 8)}` : value;
 }
 
-/** PN in DICOM JSON form or plain text, made readable ("Doe^Jane" -> "Doe, Jane"). */
+/**
+ * A PN value made readable: "Doe^Jane" -> "Doe, Jane". A name with component groups (PS3.5 6.2.1:
+ * alphabetic=ideographic=phonetic, as Chinese scanners write "Wang^Fang=王^芳") reads as the banner says it:
+ * the ideographic group first, written as Chinese names are (family then given, no separator), then the
+ * alphabetic one: "王芳 · Wang, Fang".
+ */
 export function formatPersonName(value: string | null): string {
   if (!value) return '';
-  const [family, given] = value.split('^');
-  return given ? `${family ?? ''}, ${given}` : (family ?? '');
+  const [alphabetic = '', ideographic = ''] = value.split('=');
+  const chinese = ideographic.split('^').filter((p) => p !== '').join('');
+  const [family, given] = alphabetic.split('^');
+  const latin = given ? `${family ?? ''}, ${given}` : (family ?? '');
+  return [chinese, latin].filter((p) => p !== '').join(' · ');
 }
 
 export function formatDateTime(iso: string | null): string {
@@ -47,9 +57,9 @@ export function formatDateTime(iso: string | null): string {
 }
 
 export function formatWaiting(seconds: number): string {
-  if (seconds < 3600) return `${Math.max(1, Math.round(seconds / 60))} min`;
-  if (seconds < 86_400) return `${Math.round(seconds / 3600)} h`;
-  return `${Math.round(seconds / 86_400)} d`;
+  if (seconds < 3600) return `${Math.max(1, Math.round(seconds / 60))} ${t('min', '分钟')}`;
+  if (seconds < 86_400) return `${Math.round(seconds / 3600)} ${t('h', '小时')}`;
+  return `${Math.round(seconds / 86_400)} ${t('d', '天')}`;
 }
 
 /** A status line for errors and progress, announced to screen readers. */

@@ -1,5 +1,6 @@
 import { ApiError, getJson, rememberAccessToken, request, sendJson } from './api';
 import { num, obj, str, strings } from './json';
+import { t } from './i18n';
 
 export type Role = 'clinic' | 'radiologist' | 'auditor' | 'admin';
 
@@ -93,4 +94,9 @@ export function homeOf(role: Role): string {
     case 'admin':
       return '/audit';
   }
+}
+
+/** The role as the reader's language names it (the API's role codes stay as they are). */
+export function roleLabel(role: Role): string {
+  return { radiologist: t('radiologist', '放射科医师'), clinic: t('clinic', '机构'), auditor: t('auditor', '审计员'), admin: t('admin', '管理员') }[role];
 }

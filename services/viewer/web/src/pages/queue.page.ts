@@ -2,6 +2,7 @@ import { errorText, getJson, sendJson } from '../app/api';
 import { formatDicomDate, formatPersonName, formatWaiting, h, replace, statusLine } from '../app/dom';
 import { arr, bool, num, obj, str, strings } from '../app/json';
 import type { PageContext, Teardown } from '../app/router';
+import { t, tCount } from '../app/i18n';
 
 type Priority = 'urgent' | 'priority' | 'routine';
 
@@ -48,8 +49,19 @@ export function parseQueueItem(value: unknown): QueueItem | null {
   };
 }
 
+/** The priority as the reader's language names it; the class and test id keep the code. */
+export function priorityLabel(priority: Priority): string {
+  return { urgent: t('urgent', '紧急'), priority: t('priority', '优先'), routine: t('routine', '常规') }[priority];
+}
+
+/** The model's triage level (urgent, flagged, routine) in the reader's language; an unknown code as it came. */
+export function triageLevelLabel(level: string): string {
+  const labels: Record<string, string> = { urgent: t('urgent', '紧急'), flagged: t('flagged', '提示可疑'), routine: t('routine', '常规') };
+  return labels[level] ?? level;
+}
+
 export function priorityBadge(priority: Priority): HTMLElement {
-  return h('span', { class: `badge badge-${priority}`, 'data-testid': 'priority' }, priority);
+  return h('span', { class: `badge badge-${priority}`, 'data-testid': 'priority', 'data-priority': priority }, priorityLabel(priority));
 }
 
 const REFRESH_MS = 30_000;
@@ -77,14 +89,14 @@ async function queuePageAt(cursor: string | null, signal: AbortSignal): Promise<
  * opened, so a refresh never takes back what "More" showed.
  */
 export function queuePage(ctx: PageContext): Teardown {
-  const list = h('ol', { class: 'queue', 'aria-label': 'Studies to read', 'data-testid': 'queue' });
+  const list = h('ol', { class: 'queue', 'aria-label': t('Studies to read', '待阅检查'), 'data-testid': 'queue' });
   const status = statusLine();
-  const more = h('button', { type: 'button', hidden: true, 'data-testid': 'more' }, 'More studies');
-  replace(ctx.root, h('section', { class: 'page' }, h('h1', {}, 'Reading queue'), status.el, list, more));
+  const more = h('button', { type: 'button', hidden: true, 'data-testid': 'more' }, t('More studies', '更多检查'));
+  replace(ctx.root, h('section', { class: 'page' }, h('h1', {}, t('Reading queue', '阅片队列')), status.el, list, more));
   const controller = new AbortController();
 
   const open = (item: QueueItem): void => {
-    status.set('Claiming the study…');
+    status.set(t('Claiming the study…', '正在领取检查…'));
     sendJson('POST', `/api/queue/${encodeURIComponent(item.studyInstanceUid)}/claim`)
       .then(() => ctx.navigate(`/read/${encodeURIComponent(item.studyInstanceUid)}`))
       .catch((error: unknown) => status.set(errorText(error), 'error'));
@@ -92,24 +104,24 @@ export function queuePage(ctx: PageContext): Teardown {
 
   const card = (item: QueueItem): HTMLElement => {
     const takenByOther = item.claim !== null && !item.claim.mine;
-    const button = h('button', { type: 'button', 'data-testid': 'open-study', disabled: takenByOther }, item.claim?.mine ? 'Continue' : 'Read');
+    const button = h('button', { type: 'button', 'data-testid': 'open-study', disabled: takenByOther }, item.claim?.mine ? t('Continue', '继续阅片') : t('Read', '阅片'));
     button.addEventListener('click', () => open(item));
     const score = item.ai?.score;
     return h(
       'li',
       { class: `queue-item priority-${item.priority}`, 'data-study-uid': item.studyInstanceUid, 'data-testid': 'queue-item' },
-      item.thumbnailUrl ? h('img', { class: 'thumb', src: item.thumbnailUrl, alt: 'Thumbnail', loading: 'lazy', width: 80, height: 80 }) : h('div', { class: 'thumb empty' }),
+      item.thumbnailUrl ? h('img', { class: 'thumb', src: item.thumbnailUrl, alt: t('Thumbnail', '缩略图'), loading: 'lazy', width: 80, height: 80 }) : h('div', { class: 'thumb empty' }),
       h(
         'div',
         { class: 'meta' },
-        h('div', { class: 'line' }, priorityBadge(item.priority), h('strong', {}, item.patientName || 'Unnamed'), h('span', { class: 'muted' }, item.studyDate)),
-        h('div', { class: 'line muted' }, [item.modalities.join('/'), item.studyDescription, `${item.numberOfInstances} images`].filter(Boolean).join(' · ')),
+        h('div', { class: 'line' }, priorityBadge(item.priority), h('strong', {}, item.patientName || t('Unnamed', '未记录姓名')), h('span', { class: 'muted' }, item.studyDate)),
+        h('div', { class: 'line muted' }, [item.modalities.join('/'), item.studyDescription, tCount(item.numberOfInstances, ['image', 'images'], '幅图像')].filter(Boolean).join(' · ')),
         h(
           'div',
           { class: 'line muted' },
-          `waiting ${formatWaiting(item.waitingSeconds)}`,
-          score !== null && score !== undefined ? ` · AI ${(score * 100).toFixed(0)}%${item.ai?.category ? ` ${item.ai.category}` : ''}` : '',
-          item.claim ? ` · ${item.claim.mine ? 'claimed by you' : `being read by ${item.claim.username ?? 'someone'}`}` : '',
+          t(`waiting ${formatWaiting(item.waitingSeconds)}`, `已等待 ${formatWaiting(item.waitingSeconds)}`),
+          score !== null && score !== undefined ? ` · AI ${(score * 100).toFixed(0)}%${item.ai?.category ? ` ${triageLevelLabel(item.ai.category)}` : ''}` : '',
+          item.claim ? ` · ${item.claim.mine ? t('claimed by you', '您正在阅片') : t(`being read by ${item.claim.username ?? 'someone'}`, `${item.claim.username ?? '他人'} 正在阅片`)}` : '',
         ),
       ),
       button,
@@ -125,7 +137,7 @@ export function queuePage(ctx: PageContext): Teardown {
     const unique = [...new Map(items.map((i) => [i.studyInstanceUid, i])).values()];
     replace(list, ...unique.map(card));
     more.hidden = nextCursor === null;
-    status.set(unique.length === 0 ? 'Nothing to read.' : `${unique.length} ${unique.length === 1 ? 'study' : 'studies'}${nextCursor !== null ? ' (more available)' : ''}`);
+    status.set(unique.length === 0 ? t('Nothing to read.', '暂无待阅检查。') : `${tCount(unique.length, ['study', 'studies'], '项检查')}${nextCursor !== null ? t(' (more available)', '（还有更多）') : ''}`);
   };
 
   let shown: QueueItem[] = [];

@@ -4,6 +4,7 @@ import { ingestBase } from '../app/ingest-api';
 import type { PageContext, Teardown } from '../app/router';
 import { batches, sendBatch } from '../upload/stow-client';
 import { fileResults, type FileState } from '../upload/stow-outcome';
+import { t } from '../app/i18n';
 
 /** Files of a drop, folders walked recursively (File and Directory Entries API). */
 async function droppedFiles(items: DataTransferItemList): Promise<File[]> {
@@ -26,7 +27,9 @@ async function droppedFiles(items: DataTransferItemList): Promise<File[]> {
   return files;
 }
 
-const STATE_TEXT: Record<FileState | 'waiting' | 'sending', string> = { waiting: 'waiting', sending: 'sending', stored: 'stored', rejected: 'rejected', failed: 'failed' };
+function stateText(state: FileState | 'waiting' | 'sending'): string {
+  return { waiting: t('waiting', '等待'), sending: t('sending', '发送中'), stored: t('stored', '已存储'), rejected: t('rejected', '被拒收'), failed: t('failed', '失败') }[state];
+}
 
 interface Row {
   file: File;
@@ -37,7 +40,7 @@ interface Row {
 
 function setRow(row: Row, state: FileState | 'waiting' | 'sending', reason: string | null = null): void {
   row.tr.dataset.state = state;
-  row.result.textContent = reason ? `${STATE_TEXT[state]}: ${reason}` : STATE_TEXT[state];
+  row.result.textContent = reason ? `${stateText(state)}: ${reason}` : stateText(state);
 }
 
 export function uploadPage(ctx: PageContext): Teardown {
@@ -46,18 +49,18 @@ export function uploadPage(ctx: PageContext): Teardown {
   status.el.dataset.testid = 'upload-status';
   const fileInput = h('input', { type: 'file', multiple: true, id: 'files', 'data-testid': 'file-input' });
   const folderInput = h('input', { type: 'file', id: 'folder', webkitdirectory: true });
-  const drop = h('div', { class: 'drop-zone', tabindex: 0, 'data-testid': 'drop-zone' }, 'Drop DICOM files or folders here');
-  const total = h('progress', { max: 1, value: 0, 'aria-label': 'Total progress', 'data-testid': 'total-progress' });
+  const drop = h('div', { class: 'drop-zone', tabindex: 0, 'data-testid': 'drop-zone' }, t('Drop DICOM files or folders here', '将 DICOM 文件或文件夹拖放到此处'));
+  const total = h('progress', { max: 1, value: 0, 'aria-label': t('Total progress', '总进度'), 'data-testid': 'total-progress' });
   const rows = h('tbody', {});
-  const table = h('table', { class: 'uploads', 'data-testid': 'uploads' }, h('thead', {}, h('tr', {}, h('th', {}, 'File'), h('th', {}, 'Progress'), h('th', {}, 'Result'))), rows);
+  const table = h('table', { class: 'uploads', 'data-testid': 'uploads' }, h('thead', {}, h('tr', {}, h('th', {}, t('File', '文件')), h('th', {}, t('Progress', '进度')), h('th', {}, t('Result', '结果')))), rows);
   replace(
     ctx.root,
     h(
       'section',
       { class: 'page' },
-      h('h1', {}, 'Upload studies'),
+      h('h1', {}, t('Upload studies', '上传检查')),
       drop,
-      h('p', {}, h('label', { for: 'files' }, 'Files: '), fileInput, ' ', h('label', { for: 'folder' }, 'Folder: '), folderInput),
+      h('p', {}, h('label', { for: 'files' }, t('Files: ', '文件：')), fileInput, ' ', h('label', { for: 'folder' }, t('Folder: ', '文件夹：')), folderInput),
       total,
       status.el,
       table,
@@ -69,27 +72,27 @@ export function uploadPage(ctx: PageContext): Teardown {
     const files = all.filter((f) => f.size > 0);
     if (files.length === 0) return;
     if (running) {
-      status.set('An upload is running; add more files when it is done.', 'error');
+      status.set(t('An upload is running; add more files when it is done.', '正在上传；请在完成后再添加文件。'), 'error');
       return;
     }
     running = true;
     total.value = 0;
     delete status.el.dataset.done;
-    status.set('Preparing…');
+    status.set(t('Preparing…', '正在准备…'));
     const url = `${await ingestBase(controller.signal)}/dicomweb/studies`;
     const crossOrigin = new URL(url).origin !== location.origin;
     const token = async (fresh: boolean): Promise<string | null> => {
       if (!crossOrigin) return null;
-      const t = fresh ? await freshAccessTokenForOtherOrigin() : await accessTokenForOtherOrigin();
+      const access = fresh ? await freshAccessTokenForOtherOrigin() : await accessTokenForOtherOrigin();
       // Cross-origin without a token would be refused anyway (no cookies there): say why now.
-      if (t === null && !fresh) throw new ApiError(401, 'Your session has ended; please sign in again.');
-      return t;
+      if (access === null && !fresh) throw new ApiError(401, t('Your session has ended; please sign in again.', '会话已结束，请重新登录。'));
+      return access;
     };
     const totalBytes = files.reduce((s, f) => s + f.size, 0);
     let doneBytes = 0;
     const count = { stored: 0, rejected: 0, failed: 0 };
     const all$ = files.map((file): Row => {
-      const bar = h('progress', { max: 1, value: 0, 'aria-label': `Progress of ${file.name}`, 'data-testid': 'file-progress' });
+      const bar = h('progress', { max: 1, value: 0, 'aria-label': t(`Progress of ${file.name}`, `${file.name} 的进度`), 'data-testid': 'file-progress' });
       const result = h('td', { 'data-testid': 'file-result' });
       const tr = h('tr', { 'data-testid': 'upload-row', 'data-file': file.webkitRelativePath || file.name }, h('td', {}, file.webkitRelativePath || file.name), h('td', {}, bar), result);
       const row = { file, tr, bar, result };
@@ -103,7 +106,7 @@ export function uploadPage(ctx: PageContext): Teardown {
       offset += batch.length;
       const batchBytes = batch.reduce((s, f) => s + f.size, 0);
       for (const row of batchRows) setRow(row, 'sending');
-      status.set(`Sending ${offset} of ${files.length} files…`);
+      status.set(t(`Sending ${offset} of ${files.length} files…`, `正在发送第 ${offset} 个，共 ${files.length} 个文件…`));
       const outcome = await sendBatch(batch, {
         url,
         token,
@@ -118,8 +121,8 @@ export function uploadPage(ctx: PageContext): Teardown {
           total.value = Math.min(1, (doneBytes + (of > 0 ? (sent / of) * batchBytes : 0)) / totalBytes);
         },
         onRetry: (attempt, code) => {
-          status.set(`Retrying (attempt ${attempt}) after ${code === 0 ? 'a network error' : `status ${code}`}…`);
-          for (const row of batchRows) setRow(row, 'sending', `retry ${attempt} after ${code === 0 ? 'a network error' : code}`);
+          status.set(t(`Retrying (attempt ${attempt}) after ${code === 0 ? 'a network error' : `status ${code}`}…`, `${code === 0 ? '网络错误' : `状态 ${code}`}，正在第 ${attempt} 次重试…`));
+          for (const row of batchRows) setRow(row, 'sending', t(`retry ${attempt} after ${code === 0 ? 'a network error' : code}`, `${code === 0 ? '网络错误' : code}，第 ${attempt} 次重试`));
         },
       });
       doneBytes += batchBytes;
@@ -135,7 +138,10 @@ export function uploadPage(ctx: PageContext): Teardown {
     }
     const problems = count.rejected + count.failed;
     status.set(
-      `Done: ${count.stored} stored${count.rejected > 0 ? `, ${count.rejected} rejected` : ''}${count.failed > 0 ? `, ${count.failed} failed` : ''}.`,
+      t(
+        `Done: ${count.stored} stored${count.rejected > 0 ? `, ${count.rejected} rejected` : ''}${count.failed > 0 ? `, ${count.failed} failed` : ''}.`,
+        `完成：已存储 ${count.stored} 个${count.rejected > 0 ? `，被拒收 ${count.rejected} 个` : ''}${count.failed > 0 ? `，失败 ${count.failed} 个` : ''}。`,
+      ),
       problems > 0 ? 'error' : 'info',
     );
     status.el.dataset.done = 'true';
