@@ -4,6 +4,7 @@ import { describeUnless } from '../support/skip';
 import { startSystem, stow, type RunningSystem } from '../support/system';
 import { nodulePattern, settledResult } from '../triage/triage.support';
 import { chromiumMissing, DESKTOP, launchBrowser, newPage, screenshotPath } from './pages/browser';
+import { ViewerPage } from './pages/viewer.page';
 
 /** A calibrated thyroid-like frame the served model triages, for a patient with a Chinese name (PN groups). */
 function chineseNameStudy(): { studyUid: string; file: Buffer } {
@@ -131,7 +132,7 @@ describeUnless(chromiumMissing(), 'web app in Chinese (e2e, chromium)', () => {
       const text = await item.innerText();
       expect(text).toContain('王芳 · Wang, Fang');
       expect(text).toMatch(/\d+ 幅图像/);
-      expect(text).toMatch(/AI \d+% (紧急|提示可疑|常规)/);
+      expect(text).toMatch(/AI \d+% (紧急|需关注|常规)/);
       expect(text).toMatch(/已等待 \d+ (分钟|小时|天)/);
       expect(await item.getByTestId('open-study').innerText()).toBe('阅片');
       // One study, no next page: "更多检查" is not drawn (the hidden attribute used to lose to the buttons' display rule).
@@ -142,11 +143,29 @@ describeUnless(chromiumMissing(), 'web app in Chinese (e2e, chromium)', () => {
       expect(await drawsDistinctGlyphs(page, 'main h1', ['\uE000', '\uE001'])).toBe(false);
       await page.screenshot({ path: screenshotPath('language-zh-queue.png') });
 
+      // The viewer: the report form and the banner in Chinese.
+      await item.getByTestId('open-study').click();
+      await page.waitForURL(new RegExp(`/read/${studyUid.replaceAll('.', '\\.')}$`));
+      await page.locator('label[for="findings"]').waitFor();
+      expect(await page.locator('label[for="findings"]').innerText()).toBe('超声所见');
+      expect(await page.locator('label[for="impression"]').innerText()).toBe('超声提示');
+      expect(await page.title()).toBe('阅片 · 云影');
+      const viewer = new ViewerPage(page);
+      expect((await viewer.banner()).name).toContain('王芳');
+      expect(await viewer.aiScore()).toMatch(/^\d+%$/);
+      expect(await page.getByTestId('ai-panel').innerText()).toContain('AI');
+      expect(await viewer.distinctCanvasValues()).toBeGreaterThan(1);
+      expect(await drawsDistinctGlyphs(page, 'label[for="findings"]', ['超', '声', '所', '见'])).toBe(true);
+      await page.screenshot({ path: screenshotPath('language-zh-viewer.png') });
+
       // Back to English: the page is drawn again in it.
       await page.getByTestId('language').click();
-      await page.locator('main h1', { hasText: 'Reading queue' }).waitFor();
+      await page.locator('label[for="findings"]', { hasText: 'Findings' }).waitFor();
       expect(await page.evaluate(() => document.documentElement.lang)).toBe('en');
       expect(await page.getByTestId('language').innerText()).toBe('中文');
+      await page.goto(`${viewerUrl}/queue`);
+      await item.waitFor();
+      expect(await page.locator('main h1').innerText()).toBe('Reading queue');
       expect(await item.getByTestId('priority').textContent()).toBe((await item.getByTestId('priority').getAttribute('data-priority')) ?? '');
       expect(errors).toEqual([]);
     } finally {

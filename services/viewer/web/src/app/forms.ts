@@ -1,4 +1,5 @@
 import { errorText } from './api';
+import { t } from './i18n';
 
 /** Where a page says how its last action went (dom.ts statusLine). */
 export interface StatusSetter {
@@ -12,7 +13,7 @@ export interface StatusSetter {
  * made whose page could not be drawn again says both.
  */
 export function saveThen(status: StatusSetter, run: () => Promise<string>, after: () => Promise<void> = () => Promise.resolve()): void {
-  status.set('Saving…');
+  status.set(t('Saving…', '正在保存…'));
   run().then(
     async (done) => {
       try {

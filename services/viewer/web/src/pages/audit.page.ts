@@ -2,17 +2,28 @@ import { errorText, getJson } from '../app/api';
 import { formatDateTime, h, replace, statusLine } from '../app/dom';
 import { arr, bool, num, obj, str, strings, type JsonObject } from '../app/json';
 import type { PageContext, Teardown } from '../app/router';
+import { roleLabel } from '../app/session';
+import { t } from '../app/i18n';
 
-const RISK_LABEL: Record<string, string> = {
-  'copies-missing': 'copies missing',
-  'verification-stale': 'not verified recently',
-  'copy-retention-short': 'a copy retained too briefly',
-  'retention-below-policy': 'retention below policy',
-  'copy-unlocked': 'a copy is not locked',
-};
+/** A study's risk in the reader's language; an unknown code as it came (the CSV keeps the codes). */
+function riskLabel(code: string): string {
+  const labels: Record<string, string> = {
+    'copies-missing': t('copies missing', '副本缺失'),
+    'verification-stale': t('not verified recently', '近期未校验'),
+    'copy-retention-short': t('a copy retained too briefly', '有副本保存期限过短'),
+    'retention-below-policy': t('retention below policy', '保存期限低于规定'),
+    'copy-unlocked': t('a copy is not locked', '有副本未加留存锁'),
+  };
+  return labels[code] ?? code;
+}
+
+/** The actor's role code in the reader's language; a code that is no user role (a service) as it came. */
+function actorRoleLabel(code: string): string {
+  return code === 'clinic' || code === 'radiologist' || code === 'auditor' || code === 'admin' ? roleLabel(code) : code;
+}
 
 function table(headers: string[], rows: HTMLTableRowElement[], testid: string): HTMLTableElement {
-  return h('table', { class: 'data', 'data-testid': testid }, h('thead', {}, h('tr', {}, ...headers.map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, ...rows));
+  return h('table', { class: 'data', 'data-testid': testid }, h('thead', {}, h('tr', {}, ...headers.map((label) => h('th', { scope: 'col' }, label)))), h('tbody', {}, ...rows));
 }
 
 function td(text: string | number | null, attrs: Record<string, string> = {}): HTMLTableCellElement {
@@ -43,8 +54,8 @@ function retentionRow(s: JsonObject): HTMLTableRowElement {
     td(date(s.lastVerifiedAt)),
     td(date(s.retainUntil)),
     td(strings(s.lockModes).join(', ') || '—'),
-    td(bool(s.legalHold) ? 'yes' : 'no'),
-    td(risks.map((r) => RISK_LABEL[r] ?? r).join('; ') || 'none'),
+    td(bool(s.legalHold) ? t('yes', '是') : t('no', '否')),
+    td(risks.map(riskLabel).join(t('; ', '；')) || t('none', '无')),
   );
 }
 
@@ -56,13 +67,21 @@ export function retentionPage(ctx: PageContext): Teardown {
   const controller = new AbortController();
   const status = statusLine();
   const atRisk = h('input', { type: 'checkbox', id: 'at-risk' });
-  const study = h('input', { id: 'study-filter', placeholder: 'Study Instance UID', pattern: '[0-9.]+' });
-  const csv = h('a', { class: 'button', href: '/api/audit/retention.csv', download: true, 'data-testid': 'retention-csv' }, 'Export CSV');
+  const study = h('input', { id: 'study-filter', placeholder: t('Study Instance UID', '检查实例 UID'), pattern: '[0-9.]+' });
+  const csv = h('a', { class: 'button', href: '/api/audit/retention.csv', download: true, 'data-testid': 'retention-csv' }, t('Export CSV', '导出 CSV'));
   const clinics = h('div', {});
   const studies = h('div', {});
-  const more = h('button', { type: 'button', hidden: true, 'data-testid': 'more' }, 'More studies');
-  const form = h('form', { class: 'filters' }, h('label', { for: 'study-filter' }, 'Study'), study, h('label', { for: 'at-risk' }, atRisk, ' At risk only'), h('button', { type: 'submit' }, 'Apply'), csv);
-  replace(ctx.root, h('section', { class: 'page wide' }, h('h1', {}, 'Retention'), form, status.el, h('h2', {}, 'Clinics'), clinics, h('h2', {}, 'Studies'), studies, more));
+  const more = h('button', { type: 'button', hidden: true, 'data-testid': 'more' }, t('More studies', '更多检查'));
+  const form = h(
+    'form',
+    { class: 'filters' },
+    h('label', { for: 'study-filter' }, t('Study', '检查')),
+    study,
+    h('label', { for: 'at-risk' }, atRisk, t(' At risk only', ' 仅显示有风险的检查')),
+    h('button', { type: 'submit' }, t('Apply', '筛选')),
+    csv,
+  );
+  replace(ctx.root, h('section', { class: 'page wide' }, h('h1', {}, t('Retention', '保存期限')), form, status.el, h('h2', {}, t('Clinics', '机构')), clinics, h('h2', {}, t('Studies', '检查')), studies, more));
 
   let rows: HTMLTableRowElement[] = [];
   // The filter of the rows shown: "More" continues it even if the form was edited without applying.
@@ -73,7 +92,7 @@ export function retentionPage(ctx: PageContext): Teardown {
     if (!append) params = { study: study.value.trim(), atRisk: atRisk.checked ? 'true' : '' };
     csv.href = `/api/audit/retention.csv${query(params)}`;
     more.disabled = true;
-    status.set('Loading…');
+    status.set(t('Loading…', '正在加载…'));
     getJson(`/api/audit/retention${query({ ...params, limit: String(RETENTION_PAGE), offset: append ? String(rows.length) : '' })}`, controller.signal)
       .then((body) => {
         if (mine !== generation) return;
@@ -81,7 +100,15 @@ export function retentionPage(ctx: PageContext): Teardown {
         replace(
           clinics,
           table(
-            ['Clinic', 'Studies', 'At risk', 'Fewest copies', 'Oldest verification', 'Earliest retain-until', 'Legal holds'],
+            [
+              t('Clinic', '机构'),
+              t('Studies', '检查数'),
+              t('At risk', '有风险'),
+              t('Fewest copies', '最少副本数'),
+              t('Oldest verification', '最早一次校验'),
+              t('Earliest retain-until', '最早保存截止'),
+              t('Legal holds', '法律保留数'),
+            ],
             arr(b.clinics)
               .map(obj)
               .map((c) => h('tr', {}, td(`${str(c.clinicCode) ?? ''} ${str(c.clinicName) ?? ''}`), td(num(c.studies)), td(num(c.studiesAtRisk)), td(num(c.minCopiesPresent) === null ? null : `${num(c.minCopiesPresent)}/3`), td(date(c.oldestVerificationAt)), td(date(c.earliestRetainUntil)), td(num(c.legalHolds)))),
@@ -90,11 +117,24 @@ export function retentionPage(ctx: PageContext): Teardown {
         );
         const page = arr(b.studies).map(obj).map(retentionRow);
         rows = append ? [...rows, ...page] : page;
-        replace(studies, table(['Study', 'Clinic', 'Copies', 'Last verified', 'Retain until', 'Lock', 'Legal hold', 'Risks'], rows, 'retention-studies'));
+        replace(
+          studies,
+          table(
+            [t('Study', '检查'), t('Clinic', '机构'), t('Copies', '副本'), t('Last verified', '最近校验'), t('Retain until', '保存至'), t('Lock', '留存锁'), t('Legal hold', '法律保留'), t('Risks', '风险')],
+            rows,
+            'retention-studies',
+          ),
+        );
         const total = num(b.total) ?? rows.length;
         more.hidden = page.length === 0 || rows.length >= total;
         more.disabled = false;
-        status.set(`${total} studies, ${num(b.atRisk) ?? 0} at risk${rows.length < total ? ` (showing ${rows.length})` : ''}`);
+        const risky = num(b.atRisk) ?? 0;
+        status.set(
+          t(
+            `${total} studies, ${risky} at risk${rows.length < total ? ` (showing ${rows.length})` : ''}`,
+            `共 ${total} 项检查，${risky} 项有风险${rows.length < total ? `（已显示 ${rows.length} 项）` : ''}`,
+          ),
+        );
       })
       .catch((error: unknown) => {
         more.disabled = false;
@@ -121,45 +161,50 @@ function isoFromLocal(value: string): string {
 export function accessPage(ctx: PageContext): Teardown {
   const controller = new AbortController();
   const status = statusLine();
-  const verify = h('p', { class: 'verify', 'data-testid': 'chain-verification', role: 'status' }, 'Verifying the audit chain…');
-  const study = h('input', { id: 'ev-study', placeholder: 'Study Instance UID' });
-  const user = h('input', { id: 'ev-user', placeholder: 'User name' });
+  const verify = h('p', { class: 'verify', 'data-testid': 'chain-verification', role: 'status' }, t('Verifying the audit chain…', '正在校验审计链…'));
+  const study = h('input', { id: 'ev-study', placeholder: t('Study Instance UID', '检查实例 UID') });
+  const user = h('input', { id: 'ev-user', placeholder: t('User name', '用户名') });
   const from = h('input', { id: 'ev-from', type: 'datetime-local' });
   const to = h('input', { id: 'ev-to', type: 'datetime-local' });
-  const csv = h('a', { class: 'button', href: '/api/audit/events.csv', download: true, 'data-testid': 'events-csv' }, 'Export CSV');
+  const csv = h('a', { class: 'button', href: '/api/audit/events.csv', download: true, 'data-testid': 'events-csv' }, t('Export CSV', '导出 CSV'));
   const results = h('div', {});
-  const more = h('button', { type: 'button', hidden: true, 'data-testid': 'more' }, 'More events');
+  const more = h('button', { type: 'button', hidden: true, 'data-testid': 'more' }, t('More events', '更多记录'));
   const form = h(
     'form',
     { class: 'filters' },
-    h('label', { for: 'ev-study' }, 'Study'),
+    h('label', { for: 'ev-study' }, t('Study', '检查')),
     study,
-    h('label', { for: 'ev-user' }, 'User'),
+    h('label', { for: 'ev-user' }, t('User', '用户')),
     user,
-    h('label', { for: 'ev-from' }, 'From'),
+    h('label', { for: 'ev-from' }, t('From', '开始时间')),
     from,
-    h('label', { for: 'ev-to' }, 'To'),
+    h('label', { for: 'ev-to' }, t('To', '结束时间')),
     to,
-    h('button', { type: 'submit' }, 'Search'),
+    h('button', { type: 'submit' }, t('Search', '查询')),
     csv,
   );
   const initialStudy = ctx.query.get('study');
   if (initialStudy) study.value = initialStudy;
-  replace(ctx.root, h('section', { class: 'page wide' }, h('h1', {}, 'Access history'), verify, form, status.el, results, more));
+  replace(ctx.root, h('section', { class: 'page wide' }, h('h1', {}, t('Access history', '访问记录')), verify, form, status.el, results, more));
 
   getJson('/api/audit/verify', controller.signal)
     .then((body) => {
       const b = obj(body);
       if (bool(b.ok) === true) {
-        verify.textContent = `Audit chain verified: ${num(b.count) ?? 0} records intact, head #${num(b.headSeq) ?? 0} (${date(b.verifiedAt)}).`;
+        const count = num(b.count) ?? 0;
+        const head = num(b.headSeq) ?? 0;
+        verify.textContent = t(`Audit chain verified: ${count} records intact, head #${head} (${date(b.verifiedAt)}).`, `审计链校验通过：${count} 条记录完整，最新记录 #${head}（${date(b.verifiedAt)}）。`);
         verify.dataset.ok = 'true';
       } else {
-        verify.textContent = `Audit chain BROKEN at record #${num(b.firstBadSeq) ?? '?'}: ${str(b.problem) ?? ''} — ${str(b.detail) ?? ''}`;
+        // What is wrong is the server's text, shown as it came.
+        const at = num(b.firstBadSeq) ?? '?';
+        const problem = `${str(b.problem) ?? ''} — ${str(b.detail) ?? ''}`;
+        verify.textContent = t(`Audit chain BROKEN at record #${at}: ${problem}`, `审计链已断裂，断点在记录 #${at}：${problem}`);
         verify.dataset.ok = 'false';
       }
     })
     .catch((error: unknown) => {
-      verify.textContent = `Verification failed: ${errorText(error)}`;
+      verify.textContent = t(`Verification failed: ${errorText(error)}`, `校验失败：${errorText(error)}`);
     });
 
   let cursor: number | null = null;
@@ -168,7 +213,7 @@ export function accessPage(ctx: PageContext): Teardown {
   const load = (append: boolean): void => {
     const p = params();
     csv.href = `/api/audit/events.csv${query(p)}`;
-    status.set('Loading…');
+    status.set(t('Loading…', '正在加载…'));
     getJson(`/api/audit/events${query({ ...p, limit: '100', ...(append && cursor !== null ? { cursor: String(cursor) } : {}) })}`, controller.signal)
       .then((body) => {
         const b = obj(body);
@@ -182,8 +227,8 @@ export function accessPage(ctx: PageContext): Teardown {
               td(date(e.occurredAt)),
               td(str(e.eventType)),
               td(str(e.action)),
-              td(num(e.outcome) === 0 ? 'success' : `failure ${num(e.outcome) ?? ''}`),
-              td(`${str(e.actorUsername) ?? ''}${str(e.actorRole) ? ` (${str(e.actorRole)})` : ''}`, { 'data-testid': 'actor' }),
+              td(num(e.outcome) === 0 ? t('success', '成功') : t(`failure ${num(e.outcome) ?? ''}`, `失败 ${num(e.outcome) ?? ''}`)),
+              td(`${str(e.actorUsername) ?? ''}${str(e.actorRole) ? t(` (${actorRoleLabel(str(e.actorRole) ?? '')})`, `（${actorRoleLabel(str(e.actorRole) ?? '')}）`) : ''}`, { 'data-testid': 'actor' }),
               td(str(e.studyInstanceUid), { class: 'uid' }),
               td(str(obj(e.details).what) ?? str(obj(e.details).action) ?? ''),
             ),
@@ -191,8 +236,8 @@ export function accessPage(ctx: PageContext): Teardown {
         rows = append ? [...rows, ...page] : page;
         cursor = num(b.nextCursor);
         more.hidden = cursor === null;
-        replace(results, table(['#', 'When', 'Event', 'Action', 'Outcome', 'Who', 'Study', 'What'], rows, 'audit-events'));
-        status.set(`${rows.length} events${cursor !== null ? ' (more available)' : ''}`);
+        replace(results, table(['#', t('When', '时间'), t('Event', '事件'), t('Action', '操作'), t('Outcome', '结果'), t('Who', '操作人'), t('Study', '检查'), t('What', '内容')], rows, 'audit-events'));
+        status.set(`${t(`${rows.length} events`, `${rows.length} 条记录`)}${cursor !== null ? t(' (more available)', '（还有更多）') : ''}`);
       })
       .catch((error: unknown) => {
         if (!controller.signal.aborted) status.set(errorText(error), 'error');

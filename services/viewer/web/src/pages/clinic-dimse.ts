@@ -2,11 +2,15 @@ import { formatDateTime, h, replace, statusLine } from '../app/dom';
 import { drawShowingErrors, saveThen } from '../app/forms';
 import { ingestJson } from '../app/ingest-api';
 import { arr, bool, num, obj, str, type JsonObject } from '../app/json';
+import { t } from '../app/i18n';
 
-const POLICIES = [
-  { value: 'credentials', text: 'credentials (TLS certificate or user identity)' },
-  { value: 'ae_only', text: 'AE title alone (a gateway on a trusted network)' },
-] as const;
+/** The association policies (the value is the code the API takes), named in the reader's language. */
+function policies(): { value: 'credentials' | 'ae_only'; text: string }[] {
+  return [
+    { value: 'credentials', text: t('credentials (TLS certificate or user identity)', '凭据（TLS 证书或用户身份）') },
+    { value: 'ae_only', text: t('AE title alone (a gateway on a trusted network)', '仅 AE 称号（位于可信网络中的网关）') },
+  ];
+}
 
 /** The networks an admin typed: commas, spaces or new lines between them; none means any address. */
 export function networksTyped(text: string): string[] | null {
@@ -39,11 +43,11 @@ function onSubmit(form: HTMLFormElement, signal: AbortSignal, run: () => void): 
 export function clinicDimseSettings(clinic: { id: string; code: string }, signal: AbortSignal, onPolicyChanged: () => void): HTMLElement {
   const status = statusLine();
   const body = h('div', {});
-  const close = h('button', { type: 'button', class: 'link close', 'data-testid': 'close-dimse-settings' }, 'Close');
+  const close = h('button', { type: 'button', class: 'link close', 'data-testid': 'close-dimse-settings' }, t('Close', '关闭'));
   const section = h(
     'section',
-    { class: 'card dimse-settings', 'aria-label': `DICOM settings of ${clinic.code}`, 'data-testid': 'dimse-settings', 'data-code': clinic.code },
-    h('h2', {}, `DICOM settings of ${clinic.code} `, close),
+    { class: 'card dimse-settings', 'aria-label': t(`DICOM settings of ${clinic.code}`, `${clinic.code} 的 DICOM 设置`), 'data-testid': 'dimse-settings', 'data-code': clinic.code },
+    h('h2', {}, t(`DICOM settings of ${clinic.code} `, `${clinic.code} 的 DICOM 设置 `), close),
     status.el,
     body,
   );
@@ -57,27 +61,44 @@ export function clinicDimseSettings(clinic: { id: string; code: string }, signal
     );
 
   const policyForm = (current: string): HTMLFormElement => {
-    const select = h('select', { id: 'dimse-policy', name: 'dimse-policy' }, ...POLICIES.map((p) => h('option', { value: p.value }, p.text)));
+    const select = h('select', { id: 'dimse-policy', name: 'dimse-policy' }, ...policies().map((p) => h('option', { value: p.value }, p.text)));
     select.value = current;
-    const form = h('form', { 'aria-label': 'DICOM association policy' }, h('label', { for: 'dimse-policy' }, 'Associations must show'), select, h('button', { type: 'submit' }, 'Save policy'));
+    const form = h(
+      'form',
+      { 'aria-label': t('DICOM association policy', 'DICOM 关联策略') },
+      h('label', { for: 'dimse-policy' }, t('Associations must show', '关联须出示')),
+      select,
+      h('button', { type: 'submit' }, t('Save policy', '保存策略')),
+    );
     onSubmit(form, signal, () =>
-      change(() => ingestJson('PUT', `${base}/dimse-auth`, { dimseAuth: select.value }), `${clinic.code}: associations now need ${select.value === 'ae_only' ? 'the AE title alone' : 'a credential'}.`, onPolicyChanged),
+      change(
+        () => ingestJson('PUT', `${base}/dimse-auth`, { dimseAuth: select.value }),
+        select.value === 'ae_only'
+          ? t(`${clinic.code}: associations now need the AE title alone.`, `${clinic.code}：关联现在仅需 AE 称号。`)
+          : t(`${clinic.code}: associations now need a credential.`, `${clinic.code}：关联现在须出示凭据。`),
+        onPolicyChanged,
+      ),
     );
     return form;
   };
 
   const networksForm = (current: string[] | null): HTMLFormElement => {
-    const input = h('input', { id: 'dimse-networks', name: 'dimse-networks', value: current?.join(', ') ?? '', placeholder: 'any address, e.g. 10.20.0.0/16, 192.168.5.0/24' });
+    const input = h('input', { id: 'dimse-networks', name: 'dimse-networks', value: current?.join(', ') ?? '', placeholder: t('any address, e.g. 10.20.0.0/16, 192.168.5.0/24', '任意地址，例如 10.20.0.0/16, 192.168.5.0/24') });
     const form = h(
       'form',
-      { 'aria-label': 'DICOM source networks' },
-      h('label', { for: 'dimse-networks' }, 'Associations only from these networks (CIDR; empty: any address)'),
+      { 'aria-label': t('DICOM source networks', 'DICOM 源网络') },
+      h('label', { for: 'dimse-networks' }, t('Associations only from these networks (CIDR; empty: any address)', '仅接受来自以下网络的关联（CIDR 格式；留空则不限地址）')),
       input,
-      h('button', { type: 'submit' }, 'Save networks'),
+      h('button', { type: 'submit' }, t('Save networks', '保存源网络')),
     );
     onSubmit(form, signal, () => {
       const networks = networksTyped(input.value);
-      change(() => ingestJson('PUT', `${base}/dimse-source-networks`, { sourceNetworks: networks }), `${clinic.code}: associations accepted from ${networks === null ? 'any address' : networks.join(', ')}.`);
+      change(
+        () => ingestJson('PUT', `${base}/dimse-source-networks`, { sourceNetworks: networks }),
+        networks === null
+          ? t(`${clinic.code}: associations accepted from any address.`, `${clinic.code}：接受来自任意地址的关联。`)
+          : t(`${clinic.code}: associations accepted from ${networks.join(', ')}.`, `${clinic.code}：接受来自 ${networks.join(', ')} 的关联。`),
+      );
     });
     return form;
   };
@@ -88,25 +109,29 @@ export function clinicDimseSettings(clinic: { id: string; code: string }, signal
     const revoked = str(c.revokedAt) !== null;
     const actions = h('td', { class: 'actions' });
     if (!revoked) {
-      const revoke = h('button', { type: 'button', class: 'link', 'data-testid': 'revoke-certificate' }, 'Revoke');
-      revoke.addEventListener('click', () => change(() => ingestJson('POST', `/api/admin/dimse-certificates/${encodeURIComponent(fingerprint)}/revoke`), `Certificate ${label} revoked.`), { signal });
+      const revoke = h('button', { type: 'button', class: 'link', 'data-testid': 'revoke-certificate' }, t('Revoke', '撤销'));
+      revoke.addEventListener(
+        'click',
+        () => change(() => ingestJson('POST', `/api/admin/dimse-certificates/${encodeURIComponent(fingerprint)}/revoke`), t(`Certificate ${label} revoked.`, `证书 ${label} 已撤销。`)),
+        { signal },
+      );
       actions.append(revoke);
     }
     return h(
       'tr',
       { 'data-testid': 'dimse-certificate', 'data-fingerprint': fingerprint, 'data-state': revoked ? 'revoked' : 'active' },
       h('td', {}, label),
-      h('td', {}, str(c.aeTitle) ?? 'any of its AE titles'),
+      h('td', {}, str(c.aeTitle) ?? t('any of its AE titles', '该机构的任一 AE 称号')),
       h('td', {}, h('code', { class: 'fingerprint' }, fingerprint)),
       h('td', {}, formatDateTime(str(c.createdAt))),
-      h('td', {}, revoked ? `revoked ${formatDateTime(str(c.revokedAt))}` : 'active'),
+      h('td', {}, revoked ? t(`revoked ${formatDateTime(str(c.revokedAt))}`, `已于 ${formatDateTime(str(c.revokedAt))} 撤销`) : t('active', '有效')),
       actions,
     );
   };
 
   const certificateForm = (): HTMLFormElement => {
-    const label = h('input', { id: 'cert-label', name: 'cert-label', required: true, maxlength: 128, placeholder: 'e.g. US room 2, Mindray DC-80' });
-    const aeTitle = h('input', { id: 'cert-ae', name: 'cert-ae', maxlength: 16, placeholder: 'optional: only this AE title' });
+    const label = h('input', { id: 'cert-label', name: 'cert-label', required: true, maxlength: 128, placeholder: t('e.g. US room 2, Mindray DC-80', '例如：超声 2 室，迈瑞 DC-80') });
+    const aeTitle = h('input', { id: 'cert-ae', name: 'cert-ae', maxlength: 16, placeholder: t('optional: only this AE title', '可选：仅限此 AE 称号') });
     const file = h('input', { id: 'cert-file', name: 'cert-file', type: 'file', accept: '.pem,.crt,.cer,application/x-pem-file' });
     const pem = h('textarea', { id: 'cert-pem', name: 'cert-pem', required: true, rows: 6, spellcheck: false, placeholder: '-----BEGIN CERTIFICATE-----' });
     // A certificate file from the device's vendor fills the text box; what is registered is what is shown.
@@ -120,21 +145,21 @@ export function clinicDimseSettings(clinic: { id: string; code: string }, signal
     );
     const form = h(
       'form',
-      { 'aria-label': 'Register device certificate' },
-      h('label', { for: 'cert-label' }, 'Device'),
+      { 'aria-label': t('Register device certificate', '登记设备证书') },
+      h('label', { for: 'cert-label' }, t('Device', '设备')),
       label,
-      h('label', { for: 'cert-ae' }, 'AE title (optional)'),
+      h('label', { for: 'cert-ae' }, t('AE title (optional)', 'AE 称号（可选）')),
       aeTitle,
-      h('label', { for: 'cert-file' }, 'Certificate file (PEM)'),
+      h('label', { for: 'cert-file' }, t('Certificate file (PEM)', '证书文件（PEM）')),
       file,
-      h('label', { for: 'cert-pem' }, 'Certificate (PEM)'),
+      h('label', { for: 'cert-pem' }, t('Certificate (PEM)', '证书（PEM）')),
       pem,
-      h('button', { type: 'submit' }, 'Register certificate'),
+      h('button', { type: 'submit' }, t('Register certificate', '登记证书')),
     );
     onSubmit(form, signal, () =>
       change(
         () => ingestJson('POST', `${base}/dimse-certificates`, { certificate: pem.value, label: label.value.trim(), ...(aeTitle.value.trim() !== '' ? { aeTitle: aeTitle.value.trim() } : {}) }),
-        `Certificate ${label.value.trim()} registered for ${clinic.code}.`,
+        t(`Certificate ${label.value.trim()} registered for ${clinic.code}.`, `已为 ${clinic.code} 登记证书 ${label.value.trim()}。`),
       ),
     );
     return form;
@@ -142,51 +167,51 @@ export function clinicDimseSettings(clinic: { id: string; code: string }, signal
 
   const destinationRow = (d: JsonObject): HTMLTableRowElement => {
     const ae = str(d.aeTitle) ?? '';
-    const remove = h('button', { type: 'button', class: 'link', 'data-testid': 'remove-destination' }, 'Remove');
-    remove.addEventListener('click', () => change(() => ingestJson('DELETE', `${base}/dimse-destinations/${encodeURIComponent(ae)}`), `${ae} removed from ${clinic.code}.`), { signal });
+    const remove = h('button', { type: 'button', class: 'link', 'data-testid': 'remove-destination' }, t('Remove', '移除'));
+    remove.addEventListener('click', () => change(() => ingestJson('DELETE', `${base}/dimse-destinations/${encodeURIComponent(ae)}`), t(`${ae} removed from ${clinic.code}.`, `已从 ${clinic.code} 移除 ${ae}。`)), { signal });
     const tls = bool(d.tls) === true;
     return h(
       'tr',
       { 'data-testid': 'dimse-destination', 'data-ae': ae },
       h('td', {}, h('strong', {}, ae)),
       h('td', {}, `${str(d.host) ?? ''}:${num(d.port) ?? ''}`),
-      h('td', {}, tls ? `TLS${str(d.tlsServerName) !== null ? ` (${str(d.tlsServerName) ?? ''})` : ''}` : 'no'),
-      h('td', {}, str(d.commitmentReports) === 'new_association' ? 'on a new association' : 'on the same association'),
+      h('td', {}, tls ? `TLS${str(d.tlsServerName) !== null ? t(` (${str(d.tlsServerName) ?? ''})`, `（${str(d.tlsServerName) ?? ''}）`) : ''}` : t('no', '否')),
+      h('td', {}, str(d.commitmentReports) === 'new_association' ? t('on a new association', '通过新关联发送') : t('on the same association', '在同一关联上发送')),
       h('td', { class: 'actions' }, remove),
     );
   };
 
   const destinationForm = (): HTMLFormElement => {
-    const ae = h('input', { id: 'dest-ae', name: 'dest-ae', required: true, maxlength: 16, placeholder: 'e.g. LAKE_WS' });
-    const host = h('input', { id: 'dest-host', name: 'dest-host', required: true, maxlength: 253, placeholder: 'e.g. 10.20.1.15' });
+    const ae = h('input', { id: 'dest-ae', name: 'dest-ae', required: true, maxlength: 16, placeholder: t('e.g. LAKE_WS', '例如：LAKE_WS') });
+    const host = h('input', { id: 'dest-host', name: 'dest-host', required: true, maxlength: 253, placeholder: t('e.g. 10.20.1.15', '例如：10.20.1.15') });
     const port = h('input', { id: 'dest-port', name: 'dest-port', type: 'number', min: 1, max: 65535, value: 104, required: true });
     const tls = h('input', { id: 'dest-tls', name: 'dest-tls', type: 'checkbox' });
     // A workstation with a certificate from the clinic's own CA: the name it presents and that CA.
-    const serverName = h('input', { id: 'dest-tls-name', name: 'dest-tls-name', maxlength: 253, placeholder: 'optional: the name in its certificate' });
-    const caPem = h('textarea', { id: 'dest-tls-ca', name: 'dest-tls-ca', rows: 3, spellcheck: false, placeholder: 'optional: -----BEGIN CERTIFICATE----- of its CA' });
+    const serverName = h('input', { id: 'dest-tls-name', name: 'dest-tls-name', maxlength: 253, placeholder: t('optional: the name in its certificate', '可选：其证书中的名称') });
+    const caPem = h('textarea', { id: 'dest-tls-ca', name: 'dest-tls-ca', rows: 3, spellcheck: false, placeholder: t('optional: -----BEGIN CERTIFICATE----- of its CA', '可选：其 CA 证书的 -----BEGIN CERTIFICATE-----') });
     const reports = h(
       'select',
       { id: 'dest-reports', name: 'dest-reports' },
-      h('option', { value: 'same_association' }, 'on the same association'),
-      h('option', { value: 'new_association' }, 'on a new association'),
+      h('option', { value: 'same_association' }, t('on the same association', '在同一关联上发送')),
+      h('option', { value: 'new_association' }, t('on a new association', '通过新关联发送')),
     );
     const form = h(
       'form',
-      { 'aria-label': 'Register remote AE' },
-      h('label', { for: 'dest-ae' }, 'AE title'),
+      { 'aria-label': t('Register remote AE', '登记远程 AE') },
+      h('label', { for: 'dest-ae' }, t('AE title', 'AE 称号')),
       ae,
-      h('label', { for: 'dest-host' }, 'Host'),
+      h('label', { for: 'dest-host' }, t('Host', '主机')),
       host,
-      h('label', { for: 'dest-port' }, 'Port'),
+      h('label', { for: 'dest-port' }, t('Port', '端口')),
       port,
       h('label', { class: 'check' }, tls, ' DICOM TLS'),
-      h('label', { for: 'dest-tls-name' }, 'TLS server name'),
+      h('label', { for: 'dest-tls-name' }, t('TLS server name', 'TLS 服务器名称')),
       serverName,
-      h('label', { for: 'dest-tls-ca' }, 'TLS CA certificate (PEM)'),
+      h('label', { for: 'dest-tls-ca' }, t('TLS CA certificate (PEM)', 'TLS CA 证书（PEM）')),
       caPem,
-      h('label', { for: 'dest-reports' }, 'Storage commitment reports'),
+      h('label', { for: 'dest-reports' }, t('Storage commitment reports', '存储确认报告')),
       reports,
-      h('button', { type: 'submit' }, 'Register remote AE'),
+      h('button', { type: 'submit' }, t('Register remote AE', '登记远程 AE')),
     );
     onSubmit(form, signal, () =>
       change(
@@ -198,7 +223,7 @@ export function clinicDimseSettings(clinic: { id: string; code: string }, signal
             tlsCaPem: caPem.value.trim() === '' ? null : caPem.value,
             commitmentReports: reports.value,
           }),
-        `${ae.value.trim()} registered for ${clinic.code}.`,
+        t(`${ae.value.trim()} registered for ${clinic.code}.`, `已为 ${clinic.code} 登记 ${ae.value.trim()}。`),
       ),
     );
     return form;
@@ -206,7 +231,7 @@ export function clinicDimseSettings(clinic: { id: string; code: string }, signal
 
   const table = (testId: string, headings: string[], rows: HTMLTableRowElement[], empty: string): HTMLElement =>
     rows.length > 0
-      ? h('table', { class: 'data', 'data-testid': testId }, h('thead', {}, h('tr', {}, ...headings.map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, ...rows))
+      ? h('table', { class: 'data', 'data-testid': testId }, h('thead', {}, h('tr', {}, ...headings.map((heading) => h('th', { scope: 'col' }, heading)))), h('tbody', {}, ...rows))
       : h('p', { class: 'muted', 'data-testid': `${testId}-empty` }, empty);
 
   const draw = (settings: JsonObject, destinations: JsonObject[]): void => {
@@ -215,11 +240,21 @@ export function clinicDimseSettings(clinic: { id: string; code: string }, signal
       body,
       policyForm(str(settings.dimseAuth) ?? 'credentials'),
       networksForm(settings.sourceNetworks === null ? null : networks),
-      h('h3', {}, 'Device certificates (DICOM TLS)'),
-      table('dimse-certificates', ['Device', 'AE title', 'SHA-256 fingerprint', 'Registered', 'State', ''], arr(settings.certificates).map(obj).map(certificateRow), 'No certificate registered.'),
+      h('h3', {}, t('Device certificates (DICOM TLS)', '设备证书（DICOM TLS）')),
+      table(
+        'dimse-certificates',
+        [t('Device', '设备'), t('AE title', 'AE 称号'), t('SHA-256 fingerprint', 'SHA-256 指纹'), t('Registered', '登记时间'), t('State', '状态'), ''],
+        arr(settings.certificates).map(obj).map(certificateRow),
+        t('No certificate registered.', '尚未登记证书。'),
+      ),
       certificateForm(),
-      h('h3', {}, 'Remote AEs (C-MOVE destinations, commitment reports)'),
-      table('dimse-destinations', ['AE title', 'Address', 'TLS', 'Commitment reports', ''], destinations.map(destinationRow), 'No remote AE registered.'),
+      h('h3', {}, t('Remote AEs (C-MOVE destinations, commitment reports)', '远程 AE（C-MOVE 目标，存储确认报告）')),
+      table(
+        'dimse-destinations',
+        [t('AE title', 'AE 称号'), t('Address', '地址'), 'TLS', t('Commitment reports', '存储确认报告'), ''],
+        destinations.map(destinationRow),
+        t('No remote AE registered.', '尚未登记远程 AE。'),
+      ),
       destinationForm(),
     );
   };

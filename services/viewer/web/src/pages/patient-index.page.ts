@@ -3,13 +3,23 @@ import { formatDateTime, formatDicomDate, h, replace, statusLine } from '../app/
 import { drawShowingErrors, saveThen } from '../app/forms';
 import { arr, bool, num, obj, str, strings, type JsonObject } from '../app/json';
 import type { PageContext, Teardown } from '../app/router';
+import { t } from '../app/i18n';
 
-const REASON: Record<string, string> = {
-  'identifier-demographics-differ': 'Same identifier, but the details differ',
-  'identifiers-match-several': 'The identifiers point at different patients',
-  'demographics-match': 'Same name, birth date and sex under another identifier',
-};
-const FIELD: Record<string, string> = { name: 'name', birthDate: 'birth date', sex: 'sex', identifier: 'identifier' };
+/** Why the index raised a review, in the reader's language; an unknown code as it came. */
+function reasonLabel(code: string): string {
+  const labels: Record<string, string> = {
+    'identifier-demographics-differ': t('Same identifier, but the details differ', '标识号相同，但个人信息不一致'),
+    'identifiers-match-several': t('The identifiers point at different patients', '这些标识号分别指向不同的患者'),
+    'demographics-match': t('Same name, birth date and sex under another identifier', '姓名、出生日期和性别相同，但标识号不同'),
+  };
+  return labels[code] ?? code;
+}
+
+/** A field that differs, in the reader's language (the card's data-field keeps the code). */
+function fieldLabel(code: string): string {
+  const labels: Record<string, string> = { name: t('name', '姓名'), birthDate: t('birth date', '出生日期'), sex: t('sex', '性别'), identifier: t('identifier', '标识号') };
+  return labels[code] ?? code;
+}
 
 /** One side of a review: who the index has, with the fields that differ drawn as such. */
 function personCard(title: string, p: JsonObject, differs: readonly string[], testid: string): HTMLElement {
@@ -23,19 +33,30 @@ function personCard(title: string, p: JsonObject, differs: readonly string[], te
     h(
       'dl',
       { class: 'facts' },
-      h('dt', {}, 'Name'),
+      h('dt', {}, t('Name', '姓名')),
       mark('name', str(p.name) ?? ''),
-      h('dt', {}, 'Birth date'),
+      h('dt', {}, t('Birth date', '出生日期')),
       mark('birthDate', formatDicomDate(str(p.birthDate))),
-      h('dt', {}, 'Sex'),
+      h('dt', {}, t('Sex', '性别')),
       mark('sex', str(p.sex) ?? ''),
-      h('dt', {}, 'Identifiers'),
-      mark('identifier', ids.map((i) => `${str(i.value) ?? ''} (${str(i.issuer) ?? `${str(i.clinic) ?? '?'} own number`})`).join('; ')),
+      h('dt', {}, t('Identifiers', '标识号')),
+      mark(
+        'identifier',
+        ids
+          .map((i) => {
+            // The issuer is the DICOM Issuer of Patient ID, shown as it is; without one, the clinic's own number.
+            const value = str(i.value) ?? '';
+            const issuer = str(i.issuer);
+            const clinic = str(i.clinic) ?? '?';
+            return issuer !== null ? t(`${value} (${issuer})`, `${value}（${issuer}）`) : t(`${value} (${clinic} own number)`, `${value}（${clinic} 本机构编号）`);
+          })
+          .join(t('; ', '；')),
+      ),
     ),
     h(
       'ul',
       { class: 'small' },
-      ...studies.map((s) => h('li', { 'data-testid': 'person-study' }, [formatDicomDate(str(s.studyDate)) || 'date unknown', strings(s.modalities).join(' '), str(s.description) ?? '', str(s.clinic) ?? ''].filter((x) => x !== '').join(' · '))),
+      ...studies.map((s) => h('li', { 'data-testid': 'person-study' }, [formatDicomDate(str(s.studyDate)) || t('date unknown', '日期不详'), strings(s.modalities).join(' '), str(s.description) ?? '', str(s.clinic) ?? ''].filter((x) => x !== '').join(' · '))),
     ),
   );
 }
@@ -50,22 +71,33 @@ export function patientIndexPage(ctx: PageContext): Teardown {
   const status = statusLine();
   const queue = h('div', { 'data-testid': 'review-queue' });
   const history = h('div', {});
-  replace(ctx.root, h('section', { class: 'page wide' }, h('h1', {}, 'Patient index'), status.el, h('h2', {}, 'To review'), queue, h('h2', {}, 'Merges'), history));
+  replace(ctx.root, h('section', { class: 'page wide' }, h('h1', {}, t('Patient index', '患者索引')), status.el, h('h2', {}, t('To review', '待审核')), queue, h('h2', {}, t('Merges', '合并记录')), history));
 
   const decide = (path: string, done: string): void => saveThen(status, () => sendJson('POST', path, {}).then(() => done), load);
 
   const reviewCard = (r: JsonObject): HTMLElement => {
     const id = str(r.id) ?? '';
     const differs = strings(r.differs);
-    const merge = h('button', { type: 'button', class: 'primary', 'data-testid': 'merge' }, 'Same person: merge');
-    const apart = h('button', { type: 'button', 'data-testid': 'keep-apart' }, 'Different people: keep apart');
-    merge.addEventListener('click', () => decide(`/api/admin/patient-index/reviews/${encodeURIComponent(id)}/merge`, 'Merged. Priors now include both.'));
-    apart.addEventListener('click', () => decide(`/api/admin/patient-index/reviews/${encodeURIComponent(id)}/keep-apart`, 'Kept apart.'));
+    const merge = h('button', { type: 'button', class: 'primary', 'data-testid': 'merge' }, t('Same person: merge', '同一人：合并'));
+    const apart = h('button', { type: 'button', 'data-testid': 'keep-apart' }, t('Different people: keep apart', '不同的人：不合并'));
+    merge.addEventListener('click', () => decide(`/api/admin/patient-index/reviews/${encodeURIComponent(id)}/merge`, t('Merged. Priors now include both.', '已合并。既往检查现包含双方的检查。')));
+    apart.addEventListener('click', () => decide(`/api/admin/patient-index/reviews/${encodeURIComponent(id)}/keep-apart`, t('Kept apart.', '已确认为不同的人，不合并。')));
     return h(
       'article',
       { class: 'review', 'data-testid': 'review', 'data-review-id': id, 'data-reason': str(r.reason) ?? '' },
-      h('p', {}, h('strong', {}, REASON[str(r.reason) ?? ''] ?? str(r.reason) ?? ''), differs.length > 0 ? ` · differs: ${differs.map((d) => FIELD[d] ?? d).join(', ')}` : '', ` · raised ${formatDateTime(str(r.createdAt))}`),
-      h('div', { class: 'pair' }, personCard('New study filed as', obj(r.person), differs, 'review-person'), personCard('Possibly the same as', obj(r.candidate), differs, 'review-candidate')),
+      h(
+        'p',
+        {},
+        h('strong', {}, reasonLabel(str(r.reason) ?? '')),
+        differs.length > 0 ? t(` · differs: ${differs.map(fieldLabel).join(', ')}`, ` · 不一致：${differs.map(fieldLabel).join('、')}`) : '',
+        t(` · raised ${formatDateTime(str(r.createdAt))}`, ` · 发现于 ${formatDateTime(str(r.createdAt))}`),
+      ),
+      h(
+        'div',
+        { class: 'pair' },
+        personCard(t('New study filed as', '新检查归入'), obj(r.person), differs, 'review-person'),
+        personCard(t('Possibly the same as', '可能是同一人'), obj(r.candidate), differs, 'review-candidate'),
+      ),
       h('div', { class: 'actions' }, merge, apart),
     );
   };
@@ -73,14 +105,14 @@ export function patientIndexPage(ctx: PageContext): Teardown {
   const mergeRow = (m: JsonObject): HTMLTableRowElement => {
     const id = str(m.id) ?? '';
     const undone = str(m.unmergedAt);
-    const unmerge = h('button', { type: 'button', 'data-testid': 'unmerge' }, 'Unmerge');
-    unmerge.addEventListener('click', () => decide(`/api/admin/patient-index/merges/${encodeURIComponent(id)}/unmerge`, 'Unmerged.'));
+    const unmerge = h('button', { type: 'button', 'data-testid': 'unmerge' }, t('Unmerge', '撤销合并'));
+    unmerge.addEventListener('click', () => decide(`/api/admin/patient-index/merges/${encodeURIComponent(id)}/unmerge`, t('Unmerged.', '已撤销合并。')));
     return h(
       'tr',
       { 'data-testid': 'merge-row', 'data-merge-id': id, 'data-undone': String(undone !== null) },
       h('td', {}, formatDateTime(str(m.mergedAt))),
-      h('td', {}, `${num(m.studiesMoved) ?? '?'} studies`),
-      h('td', {}, undone ? `undone ${formatDateTime(undone)}` : 'in effect'),
+      h('td', {}, t(`${num(m.studiesMoved) ?? '?'} studies`, `${num(m.studiesMoved) ?? '?'} 项检查`)),
+      h('td', {}, undone ? t(`undone ${formatDateTime(undone)}`, `已于 ${formatDateTime(undone)} 撤销`) : t('in effect', '生效中')),
       h('td', {}, undone ? '' : unmerge),
     );
   };
@@ -90,13 +122,13 @@ export function patientIndexPage(ctx: PageContext): Teardown {
     return Promise.all([getJson('/api/admin/patient-index/reviews', controller.signal), getJson('/api/admin/patient-index/merges', controller.signal)])
       .then(([reviews, merges]) => {
         const open = arr(obj(reviews).reviews).map(obj).filter((r) => !(bool(r.sameNow) ?? false));
-        replace(queue, ...(open.length > 0 ? open.map(reviewCard) : [h('p', { class: 'muted', 'data-testid': 'queue-empty' }, 'Nothing to review.')]));
+        replace(queue, ...(open.length > 0 ? open.map(reviewCard) : [h('p', { class: 'muted', 'data-testid': 'queue-empty' }, t('Nothing to review.', '暂无待审核项。'))]));
         const rows = arr(obj(merges).merges).map(obj).map(mergeRow);
         replace(
           history,
           rows.length > 0
-            ? h('table', { class: 'data', 'data-testid': 'merges' }, h('thead', {}, h('tr', {}, ...['Merged', 'Moved', 'State', ''].map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, ...rows))
-            : h('p', { class: 'muted' }, 'No merges.'),
+            ? h('table', { class: 'data', 'data-testid': 'merges' }, h('thead', {}, h('tr', {}, ...[t('Merged', '合并时间'), t('Moved', '转移的检查'), t('State', '状态'), ''].map((label) => h('th', { scope: 'col' }, label)))), h('tbody', {}, ...rows))
+            : h('p', { class: 'muted' }, t('No merges.', '暂无合并记录。')),
         );
       });
   }

@@ -56,7 +56,7 @@ export function priorityLabel(priority: Priority): string {
 
 /** The model's triage level (urgent, flagged, routine) in the reader's language; an unknown code as it came. */
 export function triageLevelLabel(level: string): string {
-  const labels: Record<string, string> = { urgent: t('urgent', '紧急'), flagged: t('flagged', '提示可疑'), routine: t('routine', '常规') };
+  const labels: Record<string, string> = { urgent: t('urgent', '紧急'), flagged: t('flagged', '需关注'), routine: t('routine', '常规') };
   return labels[level] ?? level;
 }
 

@@ -52,7 +52,7 @@ function keyImagesFigure(studyUid: string, images: JsonObject[]): HTMLElement | 
           'figure',
           {},
           h('img', { src: `/dicomweb/studies/${study}/series/${series}/instances/${instance}/frames/${frame}/rendered`, alt: `关键影像 Key image ${i + 1}`, 'data-testid': 'print-key-image' }),
-          h('figcaption', { class: 'muted small' }, `${i + 1} / ${images.length}${num(image.frameNumber) !== null ? ` · frame ${frame}` : ''}`),
+          h('figcaption', { class: 'muted small' }, `${i + 1} / ${images.length}${num(image.frameNumber) !== null ? ` · 帧 frame ${frame}` : ''}`),
         );
       }),
     ),
@@ -82,7 +82,7 @@ export function reportPrintPage(ctx: PageContext): Teardown {
     .then(([banner, report, marked]) => {
       const versions = parseReportVersions(report).filter((v) => v.status === 'signed');
       if (versions.length === 0) {
-        status.set('This study has no signed report yet: nothing to print.', 'error');
+        status.set('此检查尚无已签署的报告，无可打印内容。This study has no signed report yet: nothing to print.', 'error');
         return;
       }
       replace(

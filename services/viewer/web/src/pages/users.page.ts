@@ -4,8 +4,16 @@ import { formatDateTime, h, replace, statusLine } from '../app/dom';
 import { drawShowingErrors, saveThen, submitWith } from '../app/forms';
 import { arr, bool, num, obj, str, strings, type JsonObject } from '../app/json';
 import type { PageContext, Teardown } from '../app/router';
+import { roleLabel } from '../app/session';
+import { t } from '../app/i18n';
 
 const ROLES = ['clinic', 'radiologist', 'auditor', 'admin'] as const;
+
+/** A role code from the server in the reader's language; one this page does not know as it came. */
+function roleText(code: string): string {
+  const role = ROLES.find((r) => r === code);
+  return role === undefined ? code : roleLabel(role);
+}
 
 /**
  * Users, for admins (#7, #17): create an account (a clinic user belongs to one clinic), disable or enable it, end
@@ -18,10 +26,18 @@ export function usersPage(ctx: PageContext): Teardown {
   const { signal } = controller;
   const status = statusLine();
   const list = h('div', {});
-  const createSection = h('section', { class: 'card', 'aria-label': 'New user' });
+  const createSection = h('section', { class: 'card', 'aria-label': t('New user', '新建用户') });
   replace(
     ctx.root,
-    h('section', { class: 'page wide users' }, h('h1', {}, 'Users'), h('p', {}, 'Every change here is audited (Security Alert) and counts for four eyes.'), status.el, list, createSection),
+    h(
+      'section',
+      { class: 'page wide users' },
+      h('h1', {}, t('Users', '用户')),
+      h('p', {}, t('Every change here is audited (Security Alert) and counts for four eyes.', '此处的每项更改都记入审计（安全警报事件），并受双人复核约束。')),
+      status.el,
+      list,
+      createSection,
+    ),
   );
 
   let clinics: JsonObject[] = [];
@@ -44,7 +60,7 @@ export function usersPage(ctx: PageContext): Teardown {
         h(
           'table',
           { class: 'data' },
-          h('thead', {}, h('tr', {}, ...['Signed in', 'From', 'Device', 'Ends at the latest'].map((t) => h('th', { scope: 'col' }, t)))),
+          h('thead', {}, h('tr', {}, ...[t('Signed in', '登录时间'), t('From', '来源地址'), t('Device', '设备'), t('Ends at the latest', '最迟有效至')].map((label) => h('th', { scope: 'col' }, label)))),
           h(
             'tbody',
             {},
@@ -72,51 +88,61 @@ export function usersPage(ctx: PageContext): Teardown {
     const dormant = bool(u.dormant) === true;
     const lastSignIn = str(u.lastSignInAt);
     const open = num(u.openSessions) ?? 0;
-    const toggle = h('button', { type: 'button', class: 'link', 'data-testid': disabled ? 'enable' : 'disable' }, disabled ? 'Enable' : 'Disable');
-    toggle.addEventListener('click', () => change(() => request('PATCH', `/api/admin/users/${id}`, { json: { disabled: !disabled } }), `${username} ${disabled ? 'enabled' : 'disabled'}.`), { signal });
-    const resetFactor = h('button', { type: 'button', class: 'link', 'data-testid': 'reset-second-factor' }, 'Reset one-time codes');
-    resetFactor.addEventListener(
+    const toggle = h('button', { type: 'button', class: 'link', 'data-testid': disabled ? 'enable' : 'disable' }, disabled ? t('Enable', '启用') : t('Disable', '停用'));
+    toggle.addEventListener(
       'click',
-      () => change(() => request('DELETE', `/api/admin/users/${id}/totp`), `${username}'s one-time codes removed: they set them up again at the next sign-in.`),
+      () => change(() => request('PATCH', `/api/admin/users/${id}`, { json: { disabled: !disabled } }), disabled ? t(`${username} enabled.`, `已启用 ${username}。`) : t(`${username} disabled.`, `已停用 ${username}。`)),
       { signal },
     );
-    const endSessions = h('button', { type: 'button', class: 'link', 'data-testid': 'end-sessions' }, 'End sign-ins');
+    const resetFactor = h('button', { type: 'button', class: 'link', 'data-testid': 'reset-second-factor' }, t('Reset one-time codes', '重置动态验证码'));
+    resetFactor.addEventListener(
+      'click',
+      () => change(() => request('DELETE', `/api/admin/users/${id}/totp`), t(`${username}'s one-time codes removed: they set them up again at the next sign-in.`, `已移除 ${username} 的动态验证码：该用户下次登录时需重新设置。`)),
+      { signal },
+    );
+    const endSessions = h('button', { type: 'button', class: 'link', 'data-testid': 'end-sessions' }, t('End sign-ins', '结束全部登录'));
     endSessions.addEventListener(
       'click',
       () =>
         saveThen(status, async () => {
           const ended = Number(obj(await (await request('DELETE', `/api/admin/users/${id}/sessions`)).json()).ended ?? 0);
-          return `${username}: ${ended} sign-in${ended === 1 ? '' : 's'} ended.`;
+          return t(`${username}: ${ended} sign-in${ended === 1 ? '' : 's'} ended.`, `${username}：已结束 ${ended} 处登录。`);
         }, load),
       { signal },
     );
-    const password = h('input', { type: 'password', autocomplete: 'new-password', 'aria-label': `New password for ${username}`, placeholder: 'New password' });
-    const setPassword = h('button', { type: 'button', class: 'link', 'data-testid': 'set-password' }, 'Set');
+    const password = h('input', { type: 'password', autocomplete: 'new-password', 'aria-label': t(`New password for ${username}`, `${username} 的新密码`), placeholder: t('New password', '新密码') });
+    const setPassword = h('button', { type: 'button', class: 'link', 'data-testid': 'set-password' }, t('Set', '设置'));
     setPassword.addEventListener(
       'click',
-      () => change(() => request('PATCH', `/api/admin/users/${id}`, { json: { password: password.value } }), `New password set for ${username}; their sign-ins ended.`),
+      () => change(() => request('PATCH', `/api/admin/users/${id}`, { json: { password: password.value } }), t(`New password set for ${username}; their sign-ins ended.`, `已为 ${username} 设置新密码；其全部登录已结束。`)),
       { signal },
     );
     const grants = strings(u.grants);
     const grantCell = h('td', {});
     if (role === 'radiologist') {
-      const add = clinicSelect(`grant-${id}`, 'Add clinic');
-      const grant = h('button', { type: 'button', class: 'link', 'data-testid': 'grant' }, 'Grant');
-      grant.addEventListener('click', () => change(() => sendJson('POST', '/api/admin/grants', { userId: id, clinicId: add.select.value }), `${username} now reads for ${clinicCode(add.select.value)}.`), {
-        signal,
-      });
+      const add = clinicSelect(`grant-${id}`, t('Add clinic', '添加机构'));
+      const grant = h('button', { type: 'button', class: 'link', 'data-testid': 'grant' }, t('Grant', '授权'));
+      grant.addEventListener(
+        'click',
+        () => {
+          const code = clinicCode(add.select.value);
+          change(() => sendJson('POST', '/api/admin/grants', { userId: id, clinicId: add.select.value }), t(`${username} now reads for ${code}.`, `${username} 现可为 ${code} 阅片。`));
+        },
+        { signal },
+      );
       const granted = grants.map((clinicId) => {
-        const revoke = h('button', { type: 'button', class: 'link', 'aria-label': `Revoke ${clinicCode(clinicId)}` }, '×');
-        revoke.addEventListener('click', () => change(() => request('DELETE', `/api/admin/grants/${id}/${clinicId}`), `${username} no longer reads for ${clinicCode(clinicId)}.`), { signal });
+        const code = clinicCode(clinicId);
+        const revoke = h('button', { type: 'button', class: 'link', 'aria-label': t(`Revoke ${code}`, `撤销 ${code} 的阅片授权`) }, '×');
+        revoke.addEventListener('click', () => change(() => request('DELETE', `/api/admin/grants/${id}/${clinicId}`), t(`${username} no longer reads for ${code}.`, `${username} 不再为 ${code} 阅片。`)), { signal });
         return h('span', { class: 'grant', 'data-testid': 'granted' }, clinicCode(clinicId), ' ', revoke);
       });
       grantCell.append(...granted, h('span', { class: 'add-grant' }, add.select, grant));
-      add.select.setAttribute('aria-label', `Clinic to grant ${username}`);
+      add.select.setAttribute('aria-label', t(`Clinic to grant ${username}`, `授权 ${username} 阅片的机构`));
     } else {
       grantCell.append(clinicCode(str(u.clinicId)));
     }
     // Where the user is signed in, under the row: before "End sign-ins", or to answer "was that me?".
-    const openButton = h('button', { type: 'button', class: 'link', 'data-testid': 'show-sessions', 'aria-expanded': 'false' }, `${open} open`);
+    const openButton = h('button', { type: 'button', class: 'link', 'data-testid': 'show-sessions', 'aria-expanded': 'false' }, t(`${open} open`, `${open} 处登录中`));
     openButton.addEventListener(
       'click',
       () => {
@@ -135,10 +161,15 @@ export function usersPage(ctx: PageContext): Teardown {
       'tr',
       { 'data-testid': 'user-row', 'data-username': username, 'data-disabled': String(disabled), 'data-dormant': String(dormant), 'data-open-sessions': String(open) },
       h('td', {}, h('strong', {}, username), h('br', {}), str(u.displayName) ?? ''),
-      h('td', {}, role),
+      h('td', {}, roleText(role)),
       grantCell,
-      h('td', {}, disabled ? 'disabled' : 'active', ...(dormant ? [' ', h('span', { class: 'badge badge-priority', title: 'No sign-in for 90 days: disable it unless it is still needed' }, 'dormant')] : [])),
-      h('td', { 'data-testid': 'last-sign-in' }, lastSignIn === null ? 'never' : formatDateTime(lastSignIn), ...(open > 0 ? [h('br', {}), openButton] : [])),
+      h(
+        'td',
+        {},
+        disabled ? t('disabled', '已停用') : t('active', '正常'),
+        ...(dormant ? [' ', h('span', { class: 'badge badge-priority', title: t('No sign-in for 90 days: disable it unless it is still needed', '已 90 天未登录：如已不再需要，请停用') }, t('dormant', '休眠'))] : []),
+      ),
+      h('td', { 'data-testid': 'last-sign-in' }, lastSignIn === null ? t('never', '从未登录') : formatDateTime(lastSignIn), ...(open > 0 ? [h('br', {}), openButton] : [])),
       h('td', { class: 'actions' }, toggle, ' · ', endSessions, ' · ', resetFactor, h('span', { class: 'set-password' }, password, setPassword)),
     );
   };
@@ -146,28 +177,32 @@ export function usersPage(ctx: PageContext): Teardown {
   const renderCreate = (): void => {
     const username = h('input', { id: 'new-username', name: 'new-username', autocomplete: 'off', required: true, minlength: 2, maxlength: 63 });
     const displayName = h('input', { id: 'new-display-name', name: 'new-display-name', autocomplete: 'off', maxlength: 200 });
-    const role = h('select', { id: 'new-role', name: 'new-role' }, ...ROLES.map((r) => h('option', { value: r }, r)));
-    const clinic = clinicSelect('new-clinic', 'Clinic (clinic users)');
+    const role = h('select', { id: 'new-role', name: 'new-role' }, ...ROLES.map((r) => h('option', { value: r }, roleLabel(r))));
+    const clinic = clinicSelect('new-clinic', t('Clinic (clinic users)', '机构（机构用户）'));
     const password = h('input', { id: 'new-password', name: 'new-password', type: 'password', autocomplete: 'new-password', required: true });
-    const submit = h('button', { type: 'submit' }, 'Create user');
+    const submit = h('button', { type: 'submit' }, t('Create user', '创建用户'));
     const formStatus = statusLine();
     const form = h(
       'form',
-      { 'aria-label': 'Create user' },
-      h('label', { for: 'new-username' }, 'User name'),
+      { 'aria-label': t('Create user', '创建用户') },
+      h('label', { for: 'new-username' }, t('User name', '用户名')),
       username,
-      h('label', { for: 'new-display-name' }, 'Display name'),
+      h('label', { for: 'new-display-name' }, t('Display name', '显示名称')),
       displayName,
-      h('label', { for: 'new-role' }, 'Role'),
+      h('label', { for: 'new-role' }, t('Role', '角色')),
       role,
       clinic.label,
       clinic.select,
-      h('label', { for: 'new-password' }, 'Initial password (give it out of band; privileged roles set up one-time codes at the first sign-in)'),
+      h(
+        'label',
+        { for: 'new-password' },
+        t('Initial password (give it out of band; privileged roles set up one-time codes at the first sign-in)', '初始密码（请通过其他渠道告知用户；特权角色首次登录时需设置动态验证码）'),
+      ),
       password,
       submit,
       formStatus.el,
     );
-    submitWith(form, { submit, status: formStatus, busy: 'Creating…', retry: password, signal }, async () => {
+    submitWith(form, { submit, status: formStatus, busy: t('Creating…', '正在创建…'), retry: password, signal }, async () => {
       const body = {
         username: username.value.trim(),
         role: role.value,
@@ -176,11 +211,11 @@ export function usersPage(ctx: PageContext): Teardown {
         ...(role.value === 'clinic' ? { clinicId: clinic.select.value } : {}),
       };
       await sendJson('POST', '/api/admin/users', body);
-      formStatus.set(`${body.username} created.`);
+      formStatus.set(t(`${body.username} created.`, `已创建 ${body.username}。`));
       form.reset();
       reload();
     });
-    replace(createSection, h('h2', {}, 'New user'), form);
+    replace(createSection, h('h2', {}, t('New user', '新建用户')), form);
   };
 
   /** Fetches what the page shows and draws it; rejects when it could not. */
@@ -194,7 +229,7 @@ export function usersPage(ctx: PageContext): Teardown {
           h(
             'table',
             { class: 'data', 'data-testid': 'users' },
-            h('thead', {}, h('tr', {}, ...['User', 'Role', 'Clinic / reads for', 'State', 'Last sign-in', ''].map((t) => h('th', { scope: 'col' }, t)))),
+            h('thead', {}, h('tr', {}, ...[t('User', '用户'), t('Role', '角色'), t('Clinic / reads for', '机构 / 阅片机构'), t('State', '状态'), t('Last sign-in', '最近登录'), ''].map((label) => h('th', { scope: 'col' }, label)))),
             h('tbody', {}, ...rows),
           ),
         );

@@ -64,8 +64,8 @@ function reportSection(share: PublicShare): HTMLElement {
   item('签发时间', 'Signed', new Date(report.signedAt).toLocaleString());
   if (report.kind === 'addendum') item('版本', 'Version', `补充报告 Addendum ${report.version - 1}`);
   item('TI-RADS', '', report.tiradsCategory ?? '');
-  item('所见', 'Findings', report.findings);
-  item('印象', 'Impression', report.impression);
+  item('超声所见', 'Findings', report.findings);
+  item('超声提示', 'Impression', report.impression);
   section.append(list);
   return section;
 }

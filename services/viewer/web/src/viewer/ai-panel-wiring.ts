@@ -1,5 +1,6 @@
 import { errorText, getJson, sendJson } from '../app/api';
 import { h } from '../app/dom';
+import { t } from '../app/i18n';
 import { obj } from '../app/json';
 import { currentResult, parseAiResults, parseNodule, type AiImage } from './ai-result';
 import { aiPanel, drawFinding } from './ai-panel';
@@ -24,7 +25,7 @@ export function aiPanelWiring(session: ViewerSession, image: HTMLElement, jumpTo
   const studyPath = `/api/studies/${encodeURIComponent(session.studyUid)}`;
   let showOutline = true;
   const panel = aiPanel(jumpTo);
-  const outlineButton = h('button', { type: 'button', 'aria-pressed': 'true', title: 'Show the AI outline (O)' }, 'Outline');
+  const outlineButton = h('button', { type: 'button', 'aria-pressed': 'true', title: t('Show the AI outline (O)', '显示 AI 轮廓（O）') }, t('Outline', '轮廓'));
 
   function findingOn(index: number): AiImage | null {
     const frame = session.frames[index];
@@ -41,7 +42,7 @@ export function aiPanelWiring(session: ViewerSession, image: HTMLElement, jumpTo
   function scoreBox(box: DrawnBox): void {
     const frame = session.frames[box.index];
     if (!frame) return;
-    panel.showReader(null, 'Scoring the box…');
+    panel.showReader(null, t('Scoring the box…', '正在对框选区域评分…'));
     sendJson('POST', `${studyPath}/ai/nodules`, {
       sopInstanceUid: frame.sopInstanceUid,
       frameNumber: frame.frameNumber,

@@ -1,4 +1,5 @@
 import { ApiError, request } from '../app/api';
+import { t } from '../app/i18n';
 import { obj, str } from '../app/json';
 import { afterRenewalFailure, nextRenewalDelay, renewOnFocus, RETRY_AFTER_FAILURE_MS } from './claim-timing';
 
@@ -54,7 +55,7 @@ export function keepClaim(studyUid: string, signal: AbortSignal, onLost: (messag
           return;
         }
         stop();
-        onLost(error instanceof ApiError ? error.message : 'The study could not be claimed.');
+        onLost(error instanceof ApiError ? error.message : t('The study could not be claimed.', '无法领取该检查。'));
       })
       .finally(() => {
         inFlight = false;

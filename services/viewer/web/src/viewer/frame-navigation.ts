@@ -1,4 +1,5 @@
 import { h } from '../app/dom';
+import { t } from '../app/i18n';
 import type { ToolName } from './stack-viewport';
 import type { ViewerSession } from './viewer-session';
 
@@ -21,23 +22,23 @@ export interface FrameNavigation {
 export function frameNavigation(session: ViewerSession): FrameNavigation {
   const toolButtons = new Map<ToolName, HTMLButtonElement>();
   const toolButton = (tool: ToolName, label: string, key: string): HTMLButtonElement => {
-    const b = h('button', { type: 'button', 'data-tool': tool, 'aria-pressed': tool === 'Wwwc' ? 'true' : 'false', title: `${label} (${key})` }, label);
+    const b = h('button', { type: 'button', 'data-tool': tool, 'aria-pressed': tool === 'Wwwc' ? 'true' : 'false', title: t(`${label} (${key})`, `${label}（${key}）`) }, label);
     b.addEventListener('click', () => selectTool(tool));
     toolButtons.set(tool, b);
     return b;
   };
-  const play = h('button', { type: 'button', 'data-testid': 'cine-toggle', title: 'Play / pause (Space)', disabled: true }, 'Play');
-  const speed = h('select', { 'aria-label': 'Cine speed', 'data-testid': 'cine-speed' }, ...SPEEDS.map((s) => h('option', { value: s }, `${s} fps`)));
+  const play = h('button', { type: 'button', 'data-testid': 'cine-toggle', title: t('Play / pause (Space)', '播放/暂停（空格）'), disabled: true }, t('Play', '播放'));
+  const speed = h('select', { 'aria-label': t('Cine speed', '电影回放速度'), 'data-testid': 'cine-speed' }, ...SPEEDS.map((s) => h('option', { value: s }, t(`${s} fps`, `${s} 帧/秒`))));
   speed.value = '15';
-  const prev = h('button', { type: 'button', title: 'Previous frame (↑ / ←)', 'aria-label': 'Previous frame' }, '‹');
-  const next = h('button', { type: 'button', title: 'Next frame (↓ / →)', 'aria-label': 'Next frame' }, '›');
-  const reset = h('button', { type: 'button', title: 'Reset (R)' }, 'Reset');
+  const prev = h('button', { type: 'button', title: t('Previous frame (↑ / ←)', '上一帧（↑ / ←）'), 'aria-label': t('Previous frame', '上一帧') }, '‹');
+  const next = h('button', { type: 'button', title: t('Next frame (↓ / →)', '下一帧（↓ / →）'), 'aria-label': t('Next frame', '下一帧') }, '›');
+  const reset = h('button', { type: 'button', title: t('Reset (R)', '重置（R）') }, t('Reset', '重置'));
   const controls = [
-    toolButton('Wwwc', 'W/L', 'W'),
-    toolButton('Zoom', 'Zoom', 'Z'),
-    toolButton('Pan', 'Pan', 'P'),
-    toolButton('Length', 'Measure', 'M'),
-    toolButton('RectangleRoi', 'AI on box', 'B'),
+    toolButton('Wwwc', t('W/L', '调窗'), 'W'),
+    toolButton('Zoom', t('Zoom', '缩放'), 'Z'),
+    toolButton('Pan', t('Pan', '平移'), 'P'),
+    toolButton('Length', t('Measure', '测量'), 'M'),
+    toolButton('RectangleRoi', t('AI on box', 'AI 框选'), 'B'),
     reset,
     prev,
     play,
@@ -55,7 +56,7 @@ export function frameNavigation(session: ViewerSession): FrameNavigation {
     if (!viewport) return;
     if (viewport.isPlaying) viewport.pause();
     else viewport.play(Number(speed.value));
-    play.textContent = viewport.isPlaying ? 'Pause' : 'Play';
+    play.textContent = viewport.isPlaying ? t('Pause', '暂停') : t('Play', '播放');
     play.setAttribute('aria-pressed', String(viewport.isPlaying));
   }
 

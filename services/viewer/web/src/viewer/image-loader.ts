@@ -1,5 +1,6 @@
 import type { Image, ImageLoadObject } from 'cornerstone-core';
 import { request } from '../app/api';
+import { t } from '../app/i18n';
 import type { PaletteLutSource, PaletteLuts, PixelModule } from './metadata';
 import { lutValues, paletteToRgba, type PaletteTable, type PaletteTables } from './palette';
 import { firstPart } from './multipart';
@@ -50,7 +51,7 @@ export function loadImage(imageId: string): ImageLoadObject {
 
 async function fetchImage(imageId: string): Promise<Image> {
   const entry = frames.get(imageId);
-  if (!entry) throw new Error(`Unknown image ${imageId}`);
+  if (!entry) throw new Error(t(`Unknown image ${imageId}`, `未知图像 ${imageId}`));
   const res = await request('GET', entry.url, { headers: { accept: FRAME_ACCEPT }, signal: entry.signal });
   const bytes = firstPart(res.headers.get('content-type'), new Uint8Array(await res.arrayBuffer()));
   const transcoded = entry.storedTransferSyntax === null || !NATIVE_SYNTAXES.has(entry.storedTransferSyntax);
@@ -104,7 +105,7 @@ export function toImage(imageId: string, pixel: PixelModule, bytes: Uint8Array, 
     return { ...base, color: true, rgba: false, getPixelData: () => rgba, minPixelValue: 0, maxPixelValue: 255, windowCenter: 127.5, windowWidth: 256, sizeInBytes: rgba.byteLength };
   }
   if (colour) {
-    if (bytes.length < count * 3) throw new Error('Frame is shorter than its pixel module says');
+    if (bytes.length < count * 3) throw new Error(t('Frame is shorter than its pixel module says', '帧数据短于其像素模块声明的长度'));
     const rgba = toRgba(bytes, count, transcoded ? 'RGB' : pixel.photometric, transcoded ? 0 : pixel.planarConfiguration);
     return { ...base, color: true, rgba: false, getPixelData: () => rgba, minPixelValue: 0, maxPixelValue: 255, windowCenter: 127.5, windowWidth: 256, sizeInBytes: rgba.byteLength };
   }
@@ -122,7 +123,7 @@ export function toImage(imageId: string, pixel: PixelModule, bytes: Uint8Array, 
 
 function monochrome(bytes: Uint8Array, count: number, pixel: PixelModule): Uint8Array | Int8Array | Uint16Array | Int16Array {
   const bytesPerSample = bytes.length >= count * 2 ? 2 : 1;
-  if (bytes.length < count * bytesPerSample) throw new Error('Frame is shorter than its pixel module says');
+  if (bytes.length < count * bytesPerSample) throw new Error(t('Frame is shorter than its pixel module says', '帧数据短于其像素模块声明的长度'));
   const signed = pixel.pixelRepresentation === 1;
   // A copy: the part may start at an odd offset, and typed views need alignment.
   const own = bytes.slice(0, count * bytesPerSample).buffer;

@@ -1,4 +1,5 @@
 import { h } from '../app/dom';
+import { t } from '../app/i18n';
 import { keyImagesPanel } from './key-images-panel';
 import type { ViewerSession } from './viewer-session';
 
@@ -15,13 +16,13 @@ export interface KeyImageMarking {
 
 /** Key-image marking (K): the toolbar toggle for the frame on screen, and the panel that saves the marks. */
 export function keyImageMarking(session: ViewerSession, frameLabel: HTMLElement): KeyImageMarking {
-  const toggleButton = h('button', { type: 'button', 'data-testid': 'key-image-toggle', 'aria-pressed': 'false', title: 'Mark this frame as a key image (K)' }, '★ Key');
+  const toggleButton = h('button', { type: 'button', 'data-testid': 'key-image-toggle', 'aria-pressed': 'false', title: t('Mark this frame as a key image (K)', '将此帧标记为关键图像（K）') }, t('★ Key', '★ 关键图像'));
   const keyImages = keyImagesPanel(
     session.studyUid,
     (m) => {
       const frames = session.frames;
       const index = frames.findIndex((f) => f.sopInstanceUid === m.sopInstanceUid && f.frameNumber === m.frameNumber);
-      return index >= 0 ? `Frame ${index + 1} / ${frames.length}` : 'A frame of another series';
+      return index >= 0 ? t(`Frame ${index + 1} / ${frames.length}`, `帧 ${index + 1} / ${frames.length}`) : t('A frame of another series', '其他序列中的帧');
     },
     () => showKeyState(),
   );
@@ -31,7 +32,7 @@ export function keyImageMarking(session: ViewerSession, frameLabel: HTMLElement)
     const frame = viewport ? frames[viewport.currentIndex] : undefined;
     const marked = frame !== undefined && keyImages.isMarked(frame);
     toggleButton.setAttribute('aria-pressed', String(marked));
-    if (viewport) frameLabel.textContent = `Frame ${viewport.currentIndex + 1} / ${frames.length}${marked ? ' · ★ key image' : ''}`;
+    if (viewport) frameLabel.textContent = t(`Frame ${viewport.currentIndex + 1} / ${frames.length}${marked ? ' · ★ key image' : ''}`, `帧 ${viewport.currentIndex + 1} / ${frames.length}${marked ? ' · ★ 关键图像' : ''}`);
   }
 
   function toggleKeyImage(): void {

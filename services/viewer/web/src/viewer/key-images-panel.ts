@@ -1,14 +1,15 @@
 import { errorText, getJson, sendJson } from '../app/api';
 import { h, replace, statusLine } from '../app/dom';
+import { t } from '../app/i18n';
 import { arr, obj } from '../app/json';
 import type { FrameRef } from './series-frames';
 
-/** The titles a reader may give the selection (CID 7010), as the API names them. */
-const TITLES = [
-  ['of-interest', 'Of interest'],
-  ['for-referring-provider', 'For referring provider'],
-  ['for-patient', 'For patient'],
-] as const;
+/** The titles a reader may give the selection (CID 7010), as the API names them, with their labels. */
+const titles = (): [value: string, label: string][] => [
+  ['of-interest', t('Of interest', '重点关注')],
+  ['for-referring-provider', t('For referring provider', '供临床医生参阅')],
+  ['for-patient', t('For patient', '供受检者参阅')],
+];
 
 export interface Mark {
   sopInstanceUid: string;
@@ -32,17 +33,17 @@ export function keyImagesPanel(studyUid: string, describe: (m: Mark) => string, 
   let savedKeys = '';
   const status = statusLine();
   const list = h('ol', { class: 'key-images', 'data-testid': 'key-images' });
-  const title = h('select', { 'aria-label': 'Key images title', 'data-testid': 'key-images-title' }, ...TITLES.map(([value, label]) => h('option', { value }, label)));
-  const save = h('button', { type: 'button', 'data-testid': 'key-images-save', disabled: true }, 'Save key images');
-  const heading = h('h2', {}, 'Key images');
-  const el = h('section', { class: 'panel', 'aria-label': 'Key images' }, heading, list, h('div', { class: 'row' }, title, save), status.el);
+  const title = h('select', { 'aria-label': t('Key images title', '关键图像标题'), 'data-testid': 'key-images-title' }, ...titles().map(([value, label]) => h('option', { value }, label)));
+  const save = h('button', { type: 'button', 'data-testid': 'key-images-save', disabled: true }, t('Save key images', '保存关键图像'));
+  const heading = h('h2', {}, t('Key images', '关键图像'));
+  const el = h('section', { class: 'panel', 'aria-label': t('Key images', '关键图像') }, heading, list, h('div', { class: 'row' }, title, save), status.el);
 
   const current = (): string => `${title.value}|${marks.map(keyOf).join(',')}`;
   const render = (): void => {
     replace(list, ...marks.map((m) => h('li', { 'data-testid': 'key-image' }, describe(m))));
     const dirty = current() !== savedKeys;
     save.disabled = !dirty;
-    heading.textContent = `Key images (${marks.length})${dirty ? ' · not saved' : ''}`;
+    heading.textContent = t(`Key images (${marks.length})${dirty ? ' · not saved' : ''}`, `关键图像（${marks.length}）${dirty ? ' · 未保存' : ''}`);
     onChange();
   };
 
@@ -59,11 +60,11 @@ export function keyImagesPanel(studyUid: string, describe: (m: Mark) => string, 
 
   save.addEventListener('click', () => {
     save.disabled = true;
-    status.set('Saving key images…');
+    status.set(t('Saving key images…', '正在保存关键图像…'));
     sendJson('PUT', `/api/studies/${encodeURIComponent(studyUid)}/key-images`, { title: title.value, images: marks }).then(
       (body) => {
         adopt(body);
-        status.set(marks.length === 0 ? 'Key images cleared.' : 'Key images saved.');
+        status.set(marks.length === 0 ? t('Key images cleared.', '已清除关键图像。') : t('Key images saved.', '关键图像已保存。'));
       },
       (error: unknown) => {
         save.disabled = false;

@@ -1,5 +1,6 @@
 import { highestCategory, highestLevel, type TrLevel } from '@yunying/nodule-model/tirads-report';
 import { h, replace } from '../app/dom';
+import { t } from '../app/i18n';
 import { noduleBlock, type NoduleBlock } from './tirads-block';
 import { confirmAi, cTiradsOf, emptyNodule, scoreOf, SYSTEM_NAME, unconfirmedCount, type MeasuredLine, type NoduleState, type System } from './tirads-state';
 
@@ -24,11 +25,11 @@ export interface NoduleList {
  * (an addendum's nodules are the reader's own), and then there is no "Accept AI findings".
  */
 export function noduleList(onChange: (top: TrLevel | null, cTiradsTop: string | null) => void, onAccept: (() => void) | null): NoduleList {
-  const acceptAi = h('button', { type: 'button', 'data-testid': 'accept-ai', title: 'Confirm every value the AI suggested, in every nodule' }, 'Accept AI findings');
-  const addNodule = h('button', { type: 'button', 'data-testid': 'add-nodule' }, 'Add nodule');
+  const acceptAi = h('button', { type: 'button', 'data-testid': 'accept-ai', title: t('Confirm every value the AI suggested, in every nodule', '确认所有结节中 AI 提示的每一项') }, t('Accept AI findings', '采纳 AI 结果'));
+  const addNodule = h('button', { type: 'button', 'data-testid': 'add-nodule' }, t('Add nodule', '添加结节'));
   const list = h('div', { class: 'nodule-list', 'data-testid': 'nodule-list' });
   const pending = h('p', { class: 'muted small', 'data-testid': 'unconfirmed-count', 'aria-live': 'polite' });
-  const title = h('h3', { 'data-testid': 'nodules-title' }, `Nodules · ${SYSTEM_NAME['acr-2017']}`);
+  const title = h('h3', { 'data-testid': 'nodules-title' }, t(`Nodules · ${SYSTEM_NAME['acr-2017']}`, `结节 · ${SYSTEM_NAME['acr-2017']}`));
   const el = h('div', { class: 'nodules' }, title, list, pending, h('div', { class: 'actions' }, addNodule, onAccept ? acceptAi : null));
 
   let blocks: NoduleBlock[] = [];
@@ -41,7 +42,12 @@ export function noduleList(onChange: (top: TrLevel | null, cTiradsTop: string | 
     blocks.forEach((b, i) => b.setNumber(i + 1));
     const all = states();
     const waiting = unconfirmedCount(all, system);
-    pending.textContent = blocks.length === 0 ? 'No nodule in this report.' : waiting === 0 ? 'Every field confirmed.' : `${waiting} ${waiting === 1 ? 'field' : 'fields'} still to confirm or change.`;
+    pending.textContent =
+      blocks.length === 0
+        ? t('No nodule in this report.', '本报告无结节。')
+        : waiting === 0
+          ? t('Every field confirmed.', '所有项目均已确认。')
+          : t(`${waiting} ${waiting === 1 ? 'field' : 'fields'} still to confirm or change.`, `尚有 ${waiting} 项待确认或修改。`);
     pending.dataset.count = String(waiting);
     // Enabled while some AI value waits for the reader; "Accept" never touches the reader's own fields.
     acceptAi.disabled = !all.some((n) => unconfirmedCount([n]) > unconfirmedCount([confirmAi(n)]));
@@ -87,7 +93,7 @@ export function noduleList(onChange: (top: TrLevel | null, cTiradsTop: string | 
     set,
     setSystem: (next) => {
       system = next;
-      replace(title, `Nodules · ${SYSTEM_NAME[next]}`);
+      replace(title, t(`Nodules · ${SYSTEM_NAME[next]}`, `结节 · ${SYSTEM_NAME[next]}`));
       set(states());
     },
     system: () => system,

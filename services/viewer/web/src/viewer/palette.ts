@@ -1,3 +1,4 @@
+import { t } from '../app/i18n';
 import type { PaletteLutSource } from './metadata';
 
 /**
@@ -41,7 +42,7 @@ function lookUp(table: PaletteTable, index: number): number {
 /** Palette indexes (8 or 16 bits, little endian) to RGBA through the three tables. */
 export function paletteToRgba(bytes: Uint8Array, count: number, bitsAllocated: number, tables: PaletteTables): Uint8Array {
   const wide = bitsAllocated > 8;
-  if (bytes.length < count * (wide ? 2 : 1)) throw new Error('Frame is shorter than its pixel module says');
+  if (bytes.length < count * (wide ? 2 : 1)) throw new Error(t('Frame is shorter than its pixel module says', '帧数据短于其像素模块声明的长度'));
   const out = new Uint8Array(count * 4);
   for (let i = 0; i < count; i++) {
     const index = wide ? (bytes[2 * i] ?? 0) | ((bytes[2 * i + 1] ?? 0) << 8) : (bytes[i] ?? 0);

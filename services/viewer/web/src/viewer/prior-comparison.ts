@@ -1,5 +1,6 @@
 import { errorText, getJson } from '../app/api';
 import { h } from '../app/dom';
+import { t } from '../app/i18n';
 import { PriorPane } from './prior-pane';
 import { parseFollowUp, parsePriors, type Priors, type PriorStudy } from './priors';
 import { priorsPanel } from './priors-panel';
@@ -26,7 +27,7 @@ export interface PriorComparison {
  */
 export function priorComparison(session: ViewerSession, imageArea: HTMLElement): PriorComparison {
   const { studyUid, signal, status } = session;
-  const toggleButton = h('button', { type: 'button', 'data-testid': 'prior-toggle', 'aria-pressed': 'false', title: 'Show the prior study (C)', hidden: true }, 'Prior');
+  const toggleButton = h('button', { type: 'button', 'data-testid': 'prior-toggle', 'aria-pressed': 'false', title: t('Show the prior study (C)', '显示既往检查（C）'), hidden: true }, t('Prior', '既往检查'));
   const prior = new PriorPane(signal);
   const panel = priorsPanel((study) => openPrior(study, true));
   const narrow = window.matchMedia('(max-width: 700px)');
@@ -43,7 +44,7 @@ export function priorComparison(session: ViewerSession, imageArea: HTMLElement):
     panel.markOpen(study.studyInstanceUid);
     showPrior(show);
     const modality = session.series.find((s) => s.uid === session.currentSeries)?.modality ?? null;
-    prior.open(study, modality).catch((error: unknown) => status.set(`Prior: ${errorText(error)}`, 'error'));
+    prior.open(study, modality).catch((error: unknown) => status.set(t(`Prior: ${errorText(error)}`, `既往检查：${errorText(error)}`), 'error'));
   }
 
   function togglePrior(): void {

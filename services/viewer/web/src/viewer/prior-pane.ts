@@ -1,4 +1,5 @@
 import { h } from '../app/dom';
+import { t } from '../app/i18n';
 import { unregisterFrame } from './image-loader';
 import { syncedIndex, type PriorStudy } from './priors';
 import { imageSeries, seriesFrames, type FrameRef } from './series-frames';
@@ -20,7 +21,7 @@ export class PriorPane {
   private title = '';
 
   constructor(private readonly signal: AbortSignal) {
-    this.element = h('div', { class: 'viewport', 'data-testid': 'prior-viewport', tabindex: -1, 'aria-label': 'Prior study image' });
+    this.element = h('div', { class: 'viewport', 'data-testid': 'prior-viewport', tabindex: -1, 'aria-label': t('Prior study image', '既往检查图像') });
     this.label = h('div', { class: 'pane-label', 'data-testid': 'prior-label' }, '');
     this.el = h('div', { class: 'prior-area', 'data-testid': 'prior-area' }, this.element, this.label);
   }
@@ -34,13 +35,13 @@ export class PriorPane {
     if (this.opened === prior.studyInstanceUid) return;
     this.close();
     this.opened = prior.studyInstanceUid;
-    this.title = ['Prior', prior.studyDate ?? 'date unknown', [...prior.modalities, ...prior.bodyParts].join(' '), prior.clinic].filter((p) => p !== '').join(' · ');
-    this.label.textContent = `${this.title} · loading…`;
+    this.title = [t('Prior', '既往检查'), prior.studyDate ?? t('date unknown', '日期未知'), [...prior.modalities, ...prior.bodyParts].join(' '), prior.clinic].filter((p) => p !== '').join(' · ');
+    this.label.textContent = `${this.title} · ${t('loading…', '正在加载…')}`;
     const series = await imageSeries(prior.studyInstanceUid, this.signal);
     const chosen = series.find((s) => s.modality === modality) ?? series[0];
     if (this.signal.aborted || this.opened !== prior.studyInstanceUid) return;
     if (!chosen) {
-      this.label.textContent = `${this.title} · no images`;
+      this.label.textContent = `${this.title} · ${t('no images', '无图像')}`;
       return;
     }
     const loaded = await seriesFrames(prior.studyInstanceUid, chosen.uid, this.signal);
@@ -50,7 +51,7 @@ export class PriorPane {
     this.viewport = new StackViewport(
       this.element,
       this.frames.map((f) => f.imageId),
-      { onRendered: (index) => (this.label.textContent = `${this.title} · Frame ${index + 1} / ${count}`), onMeasurement: () => undefined, onError: () => undefined },
+      { onRendered: (index) => (this.label.textContent = `${this.title} · ${t(`Frame ${index + 1} / ${count}`, `帧 ${index + 1} / ${count}`)}`), onMeasurement: () => undefined, onError: () => undefined },
       15,
       'prior',
     );

@@ -1,3 +1,4 @@
+import { t } from '../app/i18n';
 import { arr, bool, num, obj, str, strings } from '../app/json';
 
 /** One of the patient's other studies, as GET /api/studies/{uid}/priors lists it. */
@@ -108,14 +109,14 @@ export function syncedIndex(index: number, count: number, priorCount: number): n
   return Math.min(priorCount - 1, Math.max(0, Math.round((index * (priorCount - 1)) / (count - 1))));
 }
 
-const STATUS_TEXT: Record<string, string> = {
-  grown: 'Grown (ACR criteria)',
-  stable: 'Not grown',
-  new: 'New since the prior',
-  gone: 'Not found on this study',
-  unmeasured: 'Size not measured (image not calibrated)',
-};
-
+/** A followed nodule's status in words (the status itself stays the row's data-status). */
 export function statusText(status: string): string {
-  return STATUS_TEXT[status] ?? 'Unknown';
+  const text: Record<string, string> = {
+    grown: t('Grown (ACR criteria)', '增大（ACR 标准）'),
+    stable: t('Not grown', '未增大'),
+    new: t('New since the prior', '较既往检查新发'),
+    gone: t('Not found on this study', '本次检查未见'),
+    unmeasured: t('Size not measured (image not calibrated)', '未测量大小（图像未校准）'),
+  };
+  return text[status] ?? t('Unknown', '未知');
 }

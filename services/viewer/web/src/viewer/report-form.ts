@@ -1,5 +1,6 @@
 import { errorText, getJson, sendJson } from '../app/api';
 import { formatDateTime, h, replace, statusLine } from '../app/dom';
+import { t } from '../app/i18n';
 import { arr, bool, num, obj, str } from '../app/json';
 import { aiNodules } from './ai-prefill';
 import type { AiResult } from './ai-result';
@@ -57,7 +58,7 @@ const ALGORITHMS: Record<string, string> = { 'ecdsa-p256-sha256': 'ECDSA P-256',
  * altered after signing says so wherever it is shown.
  */
 function signatureLine(base: string, version: number): HTMLElement {
-  const line = h('p', { class: 'muted small signature', 'data-testid': 'signature' }, 'Checking the signature…');
+  const line = h('p', { class: 'muted small signature', 'data-testid': 'signature' }, t('Checking the signature…', '正在校验签名…'));
   getJson(`${base}/versions/${version}/signature`)
     .then((body) => {
       const o = obj(body);
@@ -65,20 +66,22 @@ function signatureLine(base: string, version: number): HTMLElement {
       const reasons = arr(o.reasons).flatMap((r) => (typeof r === 'string' ? [r] : []));
       // Versions signed before reports were records (#20) have no signature: said plainly, not as a failure.
       if (o.signed === false) {
-        line.textContent = 'No digital signature recorded for this version';
+        line.textContent = t('No digital signature recorded for this version', '此版本无数字签名记录');
         return;
       }
       line.dataset.valid = String(o.valid === true);
       if (o.valid === true) {
         const algorithm = ALGORITHMS[str(o.algorithm) ?? ''] ?? str(o.algorithm) ?? '';
-        line.textContent = `Signature verified (${algorithm}, key ${(str(o.keyId) ?? '').slice(0, 8)}) · DICOM SR stored, ${num(sr.copies) ?? 0} locked copies`;
+        const key = (str(o.keyId) ?? '').slice(0, 8);
+        const copies = num(sr.copies) ?? 0;
+        line.textContent = t(`Signature verified (${algorithm}, key ${key}) · DICOM SR stored, ${copies} locked copies`, `签名已验证（${algorithm}，密钥 ${key}）· DICOM SR 已存储，${copies} 份锁定副本`);
       } else {
         line.className = 'small signature';
-        line.textContent = `Signature check failed: ${reasons.join('; ') || 'unknown reason'}`;
+        line.textContent = t(`Signature check failed: ${reasons.join('; ') || 'unknown reason'}`, `签名校验失败：${reasons.join('；') || '原因未知'}`);
       }
     })
     .catch((error: unknown) => {
-      line.textContent = `Signature not checked: ${errorText(error)}`;
+      line.textContent = t(`Signature not checked: ${errorText(error)}`, `签名未校验：${errorText(error)}`);
     });
   return line;
 }
@@ -89,15 +92,18 @@ function signatureLine(base: string, version: number): HTMLElement {
  * a client takes home), the radiologist's own text as signed.
  */
 export function signedReportView(v: ReportVersion, base?: string, bilingual = false): HTMLElement {
-  const title = v.kind === 'addendum' ? (bilingual ? `补充报告 ${v.version - 1} Addendum ${v.version - 1}` : `Addendum ${v.version - 1}`) : bilingual ? '报告 Report' : 'Report';
+  // The bilingual document keeps its own words in both languages; the screen says them in the reader's.
+  const say = (en: string, zh: string, both: string): string => (bilingual ? both : t(en, zh));
+  const addendum = v.version - 1;
+  const title = v.kind === 'addendum' ? say(`Addendum ${addendum}`, `补充报告 ${addendum}`, `补充报告 ${addendum} Addendum ${addendum}`) : say('Report', '报告', '报告 Report');
   return h(
     'article',
     { class: 'signed-report', 'data-testid': 'signed-report', 'data-version': v.version, 'data-kind': v.kind },
-    h('h3', {}, title, h('span', { class: 'muted' }, ` · version ${v.version}`), v.cTiradsCategory ? ` · ${v.cTiradsCategory}` : '', v.tiradsCategory ? ` · ${v.cTiradsCategory ? 'ACR ' : ''}${v.tiradsCategory}` : ''),
+    h('h3', {}, title, h('span', { class: 'muted' }, say(` · version ${v.version}`, ` · 版本 ${v.version}`, ` · version ${v.version}`)), v.cTiradsCategory ? ` · ${v.cTiradsCategory}` : '', v.tiradsCategory ? ` · ${v.cTiradsCategory ? 'ACR ' : ''}${v.tiradsCategory}` : ''),
     v.nodules.length > 0 ? h('ol', { class: 'signed-nodules' }, ...v.nodules.map((n, i) => (bilingual ? signedNoduleBilingual(n, i + 1) : signedNoduleView(n, i + 1)))) : null,
-    v.findings ? h('p', {}, h('strong', {}, bilingual ? '所见 Findings: ' : 'Findings: '), v.findings) : null,
-    v.impression ? h('p', {}, h('strong', {}, bilingual ? '印象 Impression: ' : 'Impression: '), v.impression) : null,
-    h('p', { class: 'muted' }, `${bilingual ? '签发 Signed by' : 'Signed by'} ${v.author || 'unknown'} · ${formatDateTime(v.signedAt)}`),
+    v.findings ? h('p', {}, h('strong', {}, say('Findings: ', '超声所见：', '超声所见 Findings: ')), v.findings) : null,
+    v.impression ? h('p', {}, h('strong', {}, say('Impression: ', '超声提示：', '超声提示 Impression: ')), v.impression) : null,
+    h('p', { class: 'muted' }, `${say('Signed by', '签发', '签发 Signed by')} ${v.author || say('unknown', '未知', 'unknown')} · ${formatDateTime(v.signedAt)}`),
     base !== undefined ? signatureLine(base, v.version) : null,
   );
 }
@@ -111,7 +117,7 @@ export function signedVersionsView(versions: ReportVersion[], base?: string, bil
 const TIRADS = ['TR1', 'TR2', 'TR3', 'TR4', 'TR5'];
 
 function tiradsSelect(id: string): HTMLSelectElement {
-  return h('select', { id, name: id }, h('option', { value: '' }, 'Not stated'), ...TIRADS.map((c) => h('option', { value: c }, c)));
+  return h('select', { id, name: id }, h('option', { value: '' }, t('Not stated', '未注明')), ...TIRADS.map((c) => h('option', { value: c }, c)));
 }
 
 /**
@@ -130,7 +136,7 @@ function addendumForm(base: string, onAdded: () => Promise<void>, system: System
   const tirads = tiradsSelect('addendum-tirads');
   const findings = h('textarea', { id: 'addendum-findings', name: 'addendum-findings', rows: 3, maxlength: 20000 });
   const impression = h('textarea', { id: 'addendum-impression', name: 'addendum-impression', rows: 2, maxlength: 10000 });
-  const add = h('button', { type: 'submit', class: 'primary', 'data-testid': 'sign-addendum' }, 'Sign addendum');
+  const add = h('button', { type: 'submit', class: 'primary', 'data-testid': 'sign-addendum' }, t('Sign addendum', '签署补充报告'));
   const addPassword = signingPassword('addendum-password');
   const status = statusLine();
   // A nodule found or re-scored on review; the reader's own values, signed with the addendum.
@@ -141,17 +147,17 @@ function addendumForm(base: string, onAdded: () => Promise<void>, system: System
   nodules.setSystem(system);
   const form = h(
     'form',
-    { class: 'report-form', 'aria-label': 'Addendum', 'data-testid': 'addendum-form' },
-    h('h3', {}, 'Add an addendum'),
+    { class: 'report-form', 'aria-label': t('Addendum', '补充报告'), 'data-testid': 'addendum-form' },
+    h('h3', {}, t('Add an addendum', '添加补充报告')),
     nodules.el,
-    h('label', { for: 'addendum-tirads' }, 'Addendum TI-RADS category'),
+    h('label', { for: 'addendum-tirads' }, t('Addendum TI-RADS category', '补充报告 TI-RADS 分类')),
     tirads,
-    h('label', { for: 'addendum-findings' }, 'Addendum findings'),
+    h('label', { for: 'addendum-findings' }, t('Addendum findings', '补充超声所见')),
     findings,
-    h('label', { for: 'addendum-impression' }, 'Addendum impression'),
+    h('label', { for: 'addendum-impression' }, t('Addendum impression', '补充超声提示')),
     impression,
-    h('p', { class: 'muted small' }, 'Signed when added with your key; it cannot be changed afterwards.'),
-    h('label', { for: 'addendum-password' }, 'Your password (to sign)'),
+    h('p', { class: 'muted small' }, t('Signed when added with your key; it cannot be changed afterwards.', '添加时即以您的密钥签署，之后不可更改。')),
+    h('label', { for: 'addendum-password' }, t('Your password (to sign)', '您的密码（用于签署）')),
     addPassword,
     h('div', { class: 'actions' }, add),
     status.el,
@@ -160,21 +166,21 @@ function addendumForm(base: string, onAdded: () => Promise<void>, system: System
     event.preventDefault();
     const states = nodules.states();
     if (findings.value.trim() === '' && impression.value.trim() === '' && states.length === 0) {
-      status.set('Write findings or an impression, or add a nodule, for the addendum.', 'error');
+      status.set(t('Write findings or an impression, or add a nodule, for the addendum.', '请为补充报告填写超声所见或超声提示，或添加结节。'), 'error');
       return;
     }
     const waiting = unconfirmedCount(states, system);
     if (waiting > 0) {
-      status.set(`${waiting} nodule ${waiting === 1 ? 'field is' : 'fields are'} not assessed: choose each before signing.`, 'error');
+      status.set(t(`${waiting} nodule ${waiting === 1 ? 'field is' : 'fields are'} not assessed: choose each before signing.`, `${waiting} 个结节项目未评估：签署前请逐项选择。`), 'error');
       return;
     }
     if (addPassword.value === '') {
-      status.set('Enter your password to sign the addendum.', 'error');
+      status.set(t('Enter your password to sign the addendum.', '请输入密码以签署补充报告。'), 'error');
       addPassword.focus();
       return;
     }
     add.disabled = true;
-    status.set('Signing the addendum…');
+    status.set(t('Signing the addendum…', '正在签署补充报告…'));
     // The reader's answer about the AI suggestion belongs to the report, not to an addendum.
     const body = { tiradsCategory: tirads.value === '' ? null : tirads.value, findings: findings.value, impression: impression.value, nodules: states, password: addPassword.value };
     addPassword.value = '';
@@ -215,12 +221,12 @@ export function reportForm(
   const accepted = h(
     'select',
     { id: 'ai-accepted', name: 'ai-accepted' },
-    h('option', { value: '' }, 'Not stated'),
-    h('option', { value: 'yes' }, 'Agree with the AI triage'),
-    h('option', { value: 'no' }, 'Disagree with the AI triage'),
+    h('option', { value: '' }, t('Not stated', '未注明')),
+    h('option', { value: 'yes' }, t('Agree with the AI triage', '同意 AI 分诊结果')),
+    h('option', { value: 'no' }, t('Disagree with the AI triage', '不同意 AI 分诊结果')),
   );
-  const save = h('button', { type: 'button', 'data-testid': 'save-draft' }, 'Save draft');
-  const sign = h('button', { type: 'submit', class: 'primary', 'data-testid': 'sign-report' }, 'Sign report');
+  const save = h('button', { type: 'button', 'data-testid': 'save-draft' }, t('Save draft', '保存草稿'));
+  const sign = h('button', { type: 'submit', class: 'primary', 'data-testid': 'sign-report' }, t('Sign report', '签署报告'));
   const signPassword = signingPassword('sign-password');
   const status = statusLine();
   const overall = h('p', { class: 'muted small', 'data-testid': 'overall-level' });
@@ -229,36 +235,40 @@ export function reportForm(
     (top, c) => {
       tirads.disabled = top !== null;
       if (top) tirads.value = top;
-      overall.textContent = c ? `From the nodules: ${c} (C-TIRADS), ACR ${top ?? '—'} (the most suspicious one).` : top ? `From the nodules: ${top} (the most suspicious one).` : '';
+      overall.textContent = c
+        ? t(`From the nodules: ${c} (C-TIRADS), ACR ${top ?? '—'} (the most suspicious one).`, `依据结节：${c}（C-TIRADS），ACR ${top ?? '—'}（取最可疑结节）。`)
+        : top
+          ? t(`From the nodules: ${top} (the most suspicious one).`, `依据结节：${top}（取最可疑结节）。`)
+          : '';
     },
     () => {
       // Accepting the AI's findings is agreeing with it, unless the reader already said otherwise.
       if (accepted.value === '') accepted.value = 'yes';
-      status.set('AI findings accepted: every AI value is now confirmed.');
+      status.set(t('AI findings accepted: every AI value is now confirmed.', '已采纳 AI 结果：所有 AI 值均已确认。'));
     },
   );
   // Wrong-patient check: the form itself says whose report it is (the banner may be scrolled away).
-  const patient = h('p', { class: 'report-patient', 'data-testid': 'report-patient' }, 'Patient: loading…');
+  const patient = h('p', { class: 'report-patient', 'data-testid': 'report-patient' }, t('Patient: loading…', '患者：正在加载…'));
   const form = h(
     'form',
-    { class: 'report-form', 'aria-label': 'Report' },
+    { class: 'report-form', 'aria-label': t('Report', '报告') },
     patient,
     nodules.el,
-    h('label', { for: 'tirads' }, 'TI-RADS category'),
+    h('label', { for: 'tirads' }, t('TI-RADS category', 'TI-RADS 分类')),
     tirads,
     overall,
-    h('label', { for: 'findings' }, 'Findings'),
+    h('label', { for: 'findings' }, t('Findings', '超声所见')),
     findings,
-    h('label', { for: 'impression' }, 'Impression'),
+    h('label', { for: 'impression' }, t('Impression', '超声提示')),
     impression,
-    h('label', { for: 'ai-accepted' }, 'AI suggestion'),
+    h('label', { for: 'ai-accepted' }, t('AI suggestion', 'AI 建议')),
     accepted,
-    h('label', { for: 'sign-password' }, 'Your password (to sign)'),
+    h('label', { for: 'sign-password' }, t('Your password (to sign)', '您的密码（用于签署）')),
     signPassword,
     h('div', { class: 'actions' }, save, sign),
     status.el,
   );
-  const el = h('section', { class: 'panel', 'aria-labelledby': 'report-heading' }, h('h2', { id: 'report-heading' }, 'Report'), form);
+  const el = h('section', { class: 'panel', 'aria-labelledby': 'report-heading' }, h('h2', { id: 'report-heading' }, t('Report', '报告')), form);
 
   let loaded = false;
   /** A saved draft is the reader's: the AI never refills it (they may have removed its nodules on purpose). */
@@ -282,37 +292,43 @@ export function reportForm(
   const showSigned = (versions: ReportVersion[]): void => {
     const reload = async (): Promise<void> => showSigned(parseReportVersions(await getJson(base)));
     // The signed report as a document (print, or save as PDF), in a tab of its own so the study stays open here.
-    const print = h('a', { href: `/report/${encodeURIComponent(studyUid)}`, target: '_blank', rel: 'noopener', class: 'small', 'data-testid': 'print-report' }, '打印报告 Print report');
-    replace(el, h('h2', { id: 'report-heading' }, 'Report'), patient, signedVersionsView(versions, base), h('p', {}, print), addendumForm(base, reload, nodules.system()));
+    const print = h('a', { href: `/report/${encodeURIComponent(studyUid)}`, target: '_blank', rel: 'noopener', class: 'small', 'data-testid': 'print-report' }, t('打印报告 Print report', '打印报告'));
+    replace(el, h('h2', { id: 'report-heading' }, t('Report', '报告')), patient, signedVersionsView(versions, base), h('p', {}, print), addendumForm(base, reload, nodules.system()));
   };
   const saveDraft = (): Promise<unknown> => sendJson('PUT', `${base}/draft`, content());
 
   save.addEventListener('click', () => {
-    status.set('Saving…');
+    status.set(t('Saving…', '正在保存…'));
     saveDraft()
-      .then(() => status.set(`Draft saved ${new Date().toLocaleTimeString()}`))
+      .then(() => status.set(t(`Draft saved ${new Date().toLocaleTimeString()}`, `草稿已保存 ${new Date().toLocaleTimeString()}`)))
       .catch((error: unknown) => status.set(errorText(error), 'error'));
   });
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     if (findings.value.trim() === '' && impression.value.trim() === '' && nodules.states().length === 0) {
-      status.set('Write findings or an impression, or add a nodule, before signing.', 'error');
+      status.set(t('Write findings or an impression, or add a nodule, before signing.', '签署前请填写超声所见或超声提示，或添加结节。'), 'error');
       return;
     }
     const waiting = unconfirmedCount(nodules.states(), nodules.system());
     if (waiting > 0) {
-      status.set(`${waiting} nodule ${waiting === 1 ? 'field is' : 'fields are'} not confirmed: confirm or change each (or Accept AI findings) before signing.`, 'error');
+      status.set(
+        t(
+          `${waiting} nodule ${waiting === 1 ? 'field is' : 'fields are'} not confirmed: confirm or change each (or Accept AI findings) before signing.`,
+          `${waiting} 个结节项目未确认：签署前请逐项确认或修改（或点击“采纳 AI 结果”）。`,
+        ),
+        'error',
+      );
       return;
     }
     if (signPassword.value === '') {
-      status.set('Enter your password to sign (re-authentication).', 'error');
+      status.set(t('Enter your password to sign (re-authentication).', '请输入密码以签署（重新验证身份）。'), 'error');
       signPassword.focus();
       return;
     }
     const password = signPassword.value;
     signPassword.value = '';
     sign.disabled = true;
-    status.set('Signing…');
+    status.set(t('Signing…', '正在签署…'));
     saveDraft()
       .then(() => sendJson('POST', `${base}/sign`, { password }))
       .then(() => getJson(base))
@@ -355,15 +371,15 @@ export function reportForm(
     const suggested = aiNodules(ai);
     if (suggested.length === 0) return;
     nodules.set(suggested);
-    status.set(`The AI's findings are filled in, marked "AI · not confirmed": confirm or change each before signing.`);
+    status.set(t(`The AI's findings are filled in, marked "AI · not confirmed": confirm or change each before signing.`, '已填入 AI 结果，均标记为“AI · 未确认”：签署前请逐项确认或修改。'));
   };
   const setPatient = (name: string, id: string): void => {
-    replace(patient, h('span', { class: 'muted' }, 'Patient: '), h('strong', { lang: 'zh-CN' }, name), ' · ', id);
+    replace(patient, h('span', { class: 'muted' }, t('Patient: ', '患者：')), h('strong', { lang: 'zh-CN' }, name), ' · ', id);
   };
   const useLongAxis = (longMm: number, line: MeasuredLine): boolean => {
     if (!loaded || signedHere) return false;
     const n = nodules.useLongAxis(longMm, line);
-    status.set(`Nodule ${n}: long axis ${longMm.toFixed(1)} mm from the caliper (save the draft to keep it).`);
+    status.set(t(`Nodule ${n}: long axis ${longMm.toFixed(1)} mm from the caliper (save the draft to keep it).`, `结节 ${n}：长径 ${longMm.toFixed(1)} mm，取自测量（保存草稿后方可保留）。`));
     return true;
   };
   return { el, load, setPatient, prefill, useLongAxis };

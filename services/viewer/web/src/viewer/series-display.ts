@@ -1,5 +1,6 @@
 import { errorText } from '../app/api';
 import { h, replace } from '../app/dom';
+import { t } from '../app/i18n';
 import type { AiImage } from './ai-result';
 import type { FrameNavigation } from './frame-navigation';
 import { unregisterFrame } from './image-loader';
@@ -32,7 +33,7 @@ export interface SeriesDisplay {
 /** The series of the study and the one on screen: loading its frames into a fresh viewport. */
 export function seriesDisplay(session: ViewerSession, element: HTMLElement, navigation: FrameNavigation, events: ViewportEvents): SeriesDisplay {
   const { studyUid, signal, status } = session;
-  const seriesList = h('ul', { class: 'series-list', 'aria-label': 'Series' });
+  const seriesList = h('ul', { class: 'series-list', 'aria-label': t('Series', '序列') });
   const calibration = h('span', { class: 'muted' }, '');
 
   async function showSeries(series: SeriesInfo, initialIndex = 0): Promise<void> {
@@ -45,14 +46,18 @@ export function seriesDisplay(session: ViewerSession, element: HTMLElement, navi
     for (const f of session.frames) unregisterFrame(f.imageId);
     session.currentSeries = series.uid;
     for (const li of seriesList.querySelectorAll('button')) li.setAttribute('aria-pressed', String(li.dataset.series === series.uid));
-    status.set('Loading images…');
+    status.set(t('Loading images…', '正在加载图像…'));
     const loaded = await seriesFrames(studyUid, series.uid, signal);
     if (signal.aborted) return;
     session.frames = loaded.frames;
     navigation.useSeriesRate(loaded.fps);
-    calibration.textContent = loaded.spacing
-      ? ` · ${loaded.spacing.columnMm.toFixed(3)} × ${loaded.spacing.rowMm.toFixed(3)} mm/pixel (${loaded.spacing.source === 'UltrasoundRegion' ? 'ultrasound region' : 'pixel spacing'})`
-      : ' · not calibrated: lengths in pixels';
+    const spacing = loaded.spacing;
+    calibration.textContent = spacing
+      ? t(
+          ` · ${spacing.columnMm.toFixed(3)} × ${spacing.rowMm.toFixed(3)} mm/pixel (${spacing.source === 'UltrasoundRegion' ? 'ultrasound region' : 'pixel spacing'})`,
+          ` · ${spacing.columnMm.toFixed(3)} × ${spacing.rowMm.toFixed(3)} mm/像素（${spacing.source === 'UltrasoundRegion' ? '超声区域校准' : '像素间距'}）`,
+        )
+      : t(' · not calibrated: lengths in pixels', ' · 未校准：长度以像素计');
     const viewport = new StackViewport(element, session.frames.map((f) => f.imageId), { ...events, onError: () => undefined }, navigation.speed());
     session.viewport = viewport;
     await viewport.start(initialIndex);
@@ -86,7 +91,7 @@ export function seriesDisplay(session: ViewerSession, element: HTMLElement, navi
     replace(
       seriesList,
       ...series.map((s) => {
-        const b = h('button', { type: 'button', class: 'link', 'data-series': s.uid }, `${s.modality} ${s.description || 'Series'} (${s.instances})`);
+        const b = h('button', { type: 'button', class: 'link', 'data-series': s.uid }, t(`${s.modality} ${s.description || 'Series'} (${s.instances})`, `${s.modality} ${s.description || '序列'} (${s.instances})`));
         b.addEventListener('click', () => void showSeries(s).catch((error: unknown) => status.set(errorText(error), 'error')));
         return h('li', {}, b);
       }),

@@ -1,6 +1,13 @@
+import { t } from '../app/i18n';
 import type { ToolName } from './stack-viewport';
 
-export const SHORTCUT_HELP = 'Keys: ↑↓←→ or wheel scroll · Space play/pause · W window/level · Z zoom · P pan · M measure · B AI on a box · R reset · J most suspicious image · O outline · K key image · C prior';
+/** The keys in one line, under the image. */
+export function shortcutHelp(): string {
+  return t(
+    'Keys: ↑↓←→ or wheel scroll · Space play/pause · W window/level · Z zoom · P pan · M measure · B AI on a box · R reset · J most suspicious image · O outline · K key image · C prior',
+    '快捷键：↑↓←→ 或滚轮 翻帧 · 空格 播放/暂停 · W 调窗 · Z 缩放 · P 平移 · M 测量 · B AI 框选 · R 重置 · J 最可疑图像 · O AI 轮廓 · K 关键图像 · C 既往检查',
+  );
+}
 
 export interface ShortcutActions {
   scroll: (delta: number) => void;

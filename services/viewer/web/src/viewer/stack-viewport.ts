@@ -2,6 +2,7 @@ import * as cornerstone from 'cornerstone-core';
 import * as cornerstoneTools from 'cornerstone-tools';
 import cornerstoneMath from 'cornerstone-math';
 import Hammer from 'hammerjs';
+import { t } from '../app/i18n';
 import { loadImage, SCHEME } from './image-loader';
 
 export type ToolName = 'Wwwc' | 'Zoom' | 'Pan' | 'Length' | 'RectangleRoi';
@@ -124,7 +125,7 @@ export class StackViewport {
   async start(initialIndex = 0): Promise<void> {
     const first = Math.min(Math.max(0, initialIndex), this.imageIds.length - 1);
     const imageId = this.imageIds[first];
-    if (imageId === undefined) throw new Error('No images to show');
+    if (imageId === undefined) throw new Error(t('No images to show', '没有可显示的图像'));
     const image = await cornerstone.loadAndCacheImage(imageId);
     if (this.destroyed) return;
     this.index = first;

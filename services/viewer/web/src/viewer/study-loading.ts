@@ -1,4 +1,5 @@
 import { errorText, getJson } from '../app/api';
+import { t } from '../app/i18n';
 import type { AiWiring } from './ai-panel-wiring';
 import { keepClaim } from './claim-renewal';
 import type { KeyImageMarking } from './key-image-marking';
@@ -53,7 +54,7 @@ export async function loadStudy(session: ViewerSession, parts: StudyParts): Prom
   const best = session.ai?.images[0];
   const first = series.find((s) => s.uid === best?.seriesInstanceUid) ?? series[0];
   if (!first) {
-    status.set('This study has no images to show.', 'error');
+    status.set(t('This study has no images to show.', '该检查没有可显示的图像。'), 'error');
     return;
   }
   await parts.display.showSeries(first);

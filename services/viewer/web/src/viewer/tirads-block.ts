@@ -1,13 +1,13 @@
 import { h, replace } from '../app/dom';
+import { t } from '../app/i18n';
+import { codeText, itemText, localCTiradsText, localScoreText } from './tirads-zh';
 import {
-  codeLabel,
   confirmAi,
   cTiradsOf,
-  cTiradsText,
-  ITEM_LABEL,
+  type cTiradsText,
   LEXICON,
   scoreOf,
-  scoreText,
+  type scoreText,
   SINGLE_ITEMS,
   type NoduleState,
   type SingleItem,
@@ -32,15 +32,15 @@ export interface NoduleBlock {
 let blockSeq = 0;
 
 function mark(source: Source, confirmed: boolean, assessed: boolean): { text: string; kind: string } {
-  if (!assessed) return { text: 'Not assessed', kind: 'none' };
-  if (source === 'ai') return confirmed ? { text: 'AI · confirmed', kind: 'confirmed' } : { text: 'AI · not confirmed', kind: 'ai' };
-  return { text: 'Reader', kind: 'confirmed' };
+  if (!assessed) return { text: t('Not assessed', '未评估'), kind: 'none' };
+  if (source === 'ai') return confirmed ? { text: t('AI · confirmed', 'AI · 已确认'), kind: 'confirmed' } : { text: t('AI · not confirmed', 'AI · 未确认'), kind: 'ai' };
+  return { text: t('Reader', '医生'), kind: 'confirmed' };
 }
 
 export function noduleBlock(initial: NoduleState, onChange: () => void, onRemove: () => void, system: System = 'acr-2017'): NoduleBlock {
   const id = `nodule-${(blockSeq += 1)}`;
   let state = initial;
-  const heading = h('span', { class: 'nodule-number' }, 'Nodule');
+  const heading = h('span', { class: 'nodule-number' }, t('Nodule', '结节'));
   const note = h('p', { class: 'muted small', 'data-testid': 'nodule-note' });
   const score = h('p', { class: 'nodule-score', 'data-testid': 'nodule-score', 'aria-live': 'polite' });
   // In a C-TIRADS report the ACR score stays visible, smaller: the same codes, the other system's reading.
@@ -50,8 +50,8 @@ export function noduleBlock(initial: NoduleState, onChange: () => void, onRemove
   /** The mark and Confirm button of one field, kept in step with the state by `refresh`. */
   const fieldRow = (key: string, label: HTMLElement, control: HTMLElement, read: () => { source: Source; confirmed: boolean; assessed: boolean }, confirm: () => void): HTMLElement => {
     const badge = h('span', { class: 'field-mark', 'data-testid': 'field-mark' });
-    const button = h('button', { type: 'button', class: 'link confirm-field', 'data-testid': 'confirm-field' }, 'Confirm');
-    button.setAttribute('aria-label', `Confirm ${label.textContent ?? key}`);
+    const button = h('button', { type: 'button', class: 'link confirm-field', 'data-testid': 'confirm-field' }, t('Confirm', '确认'));
+    button.setAttribute('aria-label', t(`Confirm ${label.textContent ?? key}`, `确认${label.textContent ?? key}`));
     const row = h('div', { class: 'tirads-field', 'data-field': key }, label, h('div', { class: 'field-control' }, control, badge, button));
     button.addEventListener('click', () => {
       confirm();
@@ -73,8 +73,8 @@ export function noduleBlock(initial: NoduleState, onChange: () => void, onRemove
     const select = h(
       'select',
       { id: `${id}-${item}`, 'data-item': item },
-      h('option', { value: '' }, 'Not assessed'),
-      ...LEXICON[item].map((c) => h('option', { value: c.code }, `${c.label} (${c.points} ${c.points === 1 ? 'point' : 'points'})`)),
+      h('option', { value: '' }, t('Not assessed', '未评估')),
+      ...LEXICON[item].map((c) => h('option', { value: c.code }, t(`${c.label} (${c.points} ${c.points === 1 ? 'point' : 'points'})`, `${codeText(item, c.code)}（${c.points} 分）`))),
     );
     select.value = state[item].code ?? '';
     select.addEventListener('change', () => {
@@ -84,7 +84,7 @@ export function noduleBlock(initial: NoduleState, onChange: () => void, onRemove
     });
     return fieldRow(
       item,
-      h('label', { for: select.id }, ITEM_LABEL[item]),
+      h('label', { for: select.id }, itemText(item)),
       select,
       () => ({ source: state[item].source, confirmed: state[item].confirmed, assessed: state[item].code !== null }),
       () => {
@@ -110,11 +110,11 @@ export function noduleBlock(initial: NoduleState, onChange: () => void, onRemove
     }
     const labelled = boxes.map((box, i) => {
       const c = LEXICON.echogenicFoci[i];
-      return h('label', { class: 'check' }, box, c ? ` ${c.label} (${c.points})` : '');
+      return h('label', { class: 'check' }, box, c ? t(` ${c.label} (${c.points})`, ` ${codeText('echogenicFoci', c.code)}（${c.points}）`) : '');
     });
     return fieldRow(
       'echogenicFoci',
-      h('span', { class: 'field-label', id: `${id}-foci-label` }, `${ITEM_LABEL.echogenicFoci} (all that apply)`),
+      h('span', { class: 'field-label', id: `${id}-foci-label` }, t(`${itemText('echogenicFoci')} (all that apply)`, `${itemText('echogenicFoci')}（可多选）`)),
       h('div', { role: 'group', 'aria-labelledby': `${id}-foci-label`, class: 'foci' }, ...labelled),
       () => ({ source: state.echogenicFoci.source, confirmed: state.echogenicFoci.confirmed, assessed: state.echogenicFoci.codes.length > 0 }),
       () => {
@@ -126,8 +126,8 @@ export function noduleBlock(initial: NoduleState, onChange: () => void, onRemove
   const size = (): HTMLElement => {
     const input = (suffix: string, value: number | null | undefined, label: string): HTMLInputElement =>
       h('input', { type: 'number', id: `${id}-${suffix}`, min: 0.1, max: 200, step: 0.1, value: value ?? '', 'aria-label': label, class: 'mm' });
-    const long = input('long', state.size?.longMm, 'Long axis (mm)');
-    const short = input('short', state.size?.shortMm, 'Short axis (mm)');
+    const long = input('long', state.size?.longMm, t('Long axis (mm)', '长径（mm）'));
+    const short = input('short', state.size?.shortMm, t('Short axis (mm)', '短径（mm）'));
     const onInput = (): void => {
       const l = Number.parseFloat(long.value);
       const s = Number.parseFloat(short.value);
@@ -140,7 +140,7 @@ export function noduleBlock(initial: NoduleState, onChange: () => void, onRemove
     short.addEventListener('change', onInput);
     return fieldRow(
       'size',
-      h('label', { for: long.id }, 'Size (mm, long × short)'),
+      h('label', { for: long.id }, t('Size (mm, long × short)', '大小（mm，长径 × 短径）')),
       h('span', { class: 'size-inputs' }, long, ' × ', short),
       () => ({ source: state.size?.source ?? 'reader', confirmed: state.size?.confirmed ?? false, assessed: state.size !== null }),
       () => {
@@ -154,9 +154,9 @@ export function noduleBlock(initial: NoduleState, onChange: () => void, onRemove
     const select = h(
       'select',
       { id: `${id}-comet-tail`, 'data-item': 'cometTail' },
-      h('option', { value: '' }, 'Not assessed'),
-      h('option', { value: 'absent' }, 'Absent'),
-      h('option', { value: 'present' }, 'Present (−1)'),
+      h('option', { value: '' }, t('Not assessed', '未评估')),
+      h('option', { value: 'absent' }, t('Absent', '无')),
+      h('option', { value: 'present' }, t('Present (−1)', '有（−1）')),
     );
     select.value = state.cometTail === null ? '' : state.cometTail.present ? 'present' : 'absent';
     select.addEventListener('change', () => {
@@ -165,7 +165,7 @@ export function noduleBlock(initial: NoduleState, onChange: () => void, onRemove
     });
     return fieldRow(
       'cometTail',
-      h('label', { for: select.id }, 'Comet-tail artefacts'),
+      h('label', { for: select.id }, t('Comet-tail artefacts', '彗星尾征')),
       select,
       () => ({ source: 'reader', confirmed: state.cometTail !== null, assessed: state.cometTail !== null }),
       () => undefined,
@@ -180,17 +180,17 @@ export function noduleBlock(initial: NoduleState, onChange: () => void, onRemove
       state = { ...state, provenMalignant: box.checked };
       changed();
     });
-    return h('div', { class: 'tirads-field', 'data-field': 'provenMalignant' }, h('label', { class: 'check', for: box.id }, box, ' Proven malignant (cytology or histology): C-TIRADS 6'));
+    return h('div', { class: 'tirads-field', 'data-field': 'provenMalignant' }, h('label', { class: 'check', for: box.id }, box, t(' Proven malignant (cytology or histology): C-TIRADS 6', ' 已证实恶性（细胞学或组织学）：C-TIRADS 6')));
   };
 
-  const location = h('input', { type: 'text', id: `${id}-location`, maxlength: 200, placeholder: 'e.g. right lobe, lower pole', value: state.location });
+  const location = h('input', { type: 'text', id: `${id}-location`, maxlength: 200, placeholder: t('e.g. right lobe, lower pole', '如：右叶下极'), value: state.location });
   location.addEventListener('input', () => {
     state = { ...state, location: location.value };
     onChange();
   });
-  const remove = h('button', { type: 'button', class: 'link', 'data-testid': 'remove-nodule' }, 'Remove nodule');
+  const remove = h('button', { type: 'button', class: 'link', 'data-testid': 'remove-nodule' }, t('Remove nodule', '删除结节'));
   remove.addEventListener('click', onRemove);
-  const origin = state.aiNodule ? h('span', { class: 'muted small' }, ` · suggested by the AI on frame ${state.aiNodule.frameNumber}`) : null;
+  const origin = state.aiNodule ? h('span', { class: 'muted small' }, t(` · suggested by the AI on frame ${state.aiNodule.frameNumber}`, ` · AI 于第 ${state.aiNodule.frameNumber} 帧提示`)) : null;
 
   const el = h(
     'fieldset',
@@ -201,7 +201,7 @@ export function noduleBlock(initial: NoduleState, onChange: () => void, onRemove
     system === 'c-tirads-2020' ? cometTail() : null,
     system === 'c-tirads-2020' ? proven() : null,
     size(),
-    h('div', { class: 'tirads-field' }, h('label', { for: location.id }, 'Location'), location),
+    h('div', { class: 'tirads-field' }, h('label', { for: location.id }, t('Location', '位置')), location),
     score,
     secondary,
     note,
@@ -212,15 +212,15 @@ export function noduleBlock(initial: NoduleState, onChange: () => void, onRemove
     for (const r of refreshers) r();
     if (system === 'c-tirads-2020') {
       const c = cTiradsOf(state);
-      score.textContent = cTiradsText(c);
+      score.textContent = localCTiradsText(c);
       score.dataset.level = c.category ?? '';
-      secondary.textContent = `ACR TI-RADS: ${scoreText(scoreOf(state))}`;
+      secondary.textContent = `${t('ACR TI-RADS: ', 'ACR TI-RADS：')}${localScoreText(scoreOf(state))}`;
     } else {
-      score.textContent = scoreText(scoreOf(state));
+      score.textContent = localScoreText(scoreOf(state));
       score.dataset.level = scoreOf(state).trLevel ?? '';
     }
     // Why the level may be lower than the AI panel's sum: the chart's spongiform footnote.
-    note.textContent = state.composition.code === 'spongiform' ? 'Spongiform: the other items add no points (ACR chart), so the nodule is TR1.' : '';
+    note.textContent = state.composition.code === 'spongiform' ? t('Spongiform: the other items add no points (ACR chart), so the nodule is TR1.', '海绵状：其他项目不计分（ACR 评分表），故该结节为 TR1。') : '';
   }
   function changed(): void {
     refresh();
@@ -235,28 +235,35 @@ export function noduleBlock(initial: NoduleState, onChange: () => void, onRemove
       state = confirmAi(state);
       refresh();
     },
-    setNumber: (n) => replace(heading, `Nodule ${n}`),
+    setNumber: (n) => replace(heading, t(`Nodule ${n}`, `结节 ${n}`)),
   };
 }
 
 /** A signed nodule, read-only: each item with its points, then the stored score in words. */
 export function signedNoduleView(n: NoduleState & { score: Parameters<typeof scoreText>[0]; cTirads?: Parameters<typeof cTiradsText>[0] }, number: number): HTMLElement {
   // Whose value each is stays on the record: the AI's (confirmed by the reader) or the reader's own.
-  const whose = (f: { source: string; confirmed: boolean }): string => (f.source === 'ai' ? (f.confirmed ? ' (AI, confirmed)' : ' (AI, not confirmed)') : '');
-  const items = SINGLE_ITEMS.map((i) => (n[i].code ? `${ITEM_LABEL[i]}: ${codeLabel(i, n[i].code)}${whose(n[i])}` : `${ITEM_LABEL[i]}: not assessed`));
-  const foci = `${ITEM_LABEL.echogenicFoci}: ${n.echogenicFoci.codes.map((c) => codeLabel('echogenicFoci', c)).join(', ') || 'not assessed'}${n.echogenicFoci.codes.length > 0 ? whose(n.echogenicFoci) : ''}`;
+  const whose = (f: { source: string; confirmed: boolean }): string => (f.source === 'ai' ? (f.confirmed ? t(' (AI, confirmed)', '（AI 提示，医生已确认）') : t(' (AI, not confirmed)', '（AI 提示，未确认）')) : '');
+  const colon = t(': ', '：');
+  const notAssessed = t('not assessed', '未评估');
+  const items = SINGLE_ITEMS.map((i) => (n[i].code ? `${itemText(i)}${colon}${codeText(i, n[i].code)}${whose(n[i])}` : `${itemText(i)}${colon}${notAssessed}`));
+  const foci = `${itemText('echogenicFoci')}${colon}${n.echogenicFoci.codes.map((c) => codeText('echogenicFoci', c)).join(t(', ', '、')) || notAssessed}${n.echogenicFoci.codes.length > 0 ? whose(n.echogenicFoci) : ''}`;
   const size = n.size ? ` · ${n.size.longMm}${n.size.shortMm ? ` × ${n.size.shortMm}` : ''} mm` : '';
   return h(
     'li',
     { 'data-testid': 'signed-nodule', 'data-level': n.score?.trLevel ?? '', 'data-ctirads': n.cTirads?.category ?? '' },
-    h('strong', {}, `Nodule ${number}`),
+    h('strong', {}, t(`Nodule ${number}`, `结节 ${number}`)),
     n.location ? ` · ${n.location}` : '',
     size,
     h('br'),
-    [...items, foci, ...(n.cometTail ? [`Comet-tail artefacts: ${n.cometTail.present ? 'present' : 'absent'}`] : []), ...(n.provenMalignant ? ['Proven malignant'] : [])].join('; '),
+    [
+      ...items,
+      foci,
+      ...(n.cometTail ? [n.cometTail.present ? t('Comet-tail artefacts: present', '彗星尾征：有') : t('Comet-tail artefacts: absent', '彗星尾征：无')] : []),
+      ...(n.provenMalignant ? [t('Proven malignant', '已证实恶性')] : []),
+    ].join(t('; ', '；')),
     h('br'),
-    n.cTirads ? h('em', { 'data-testid': 'signed-ctirads' }, cTiradsText(n.cTirads)) : null,
+    n.cTirads ? h('em', { 'data-testid': 'signed-ctirads' }, localCTiradsText(n.cTirads)) : null,
     n.cTirads ? h('br') : null,
-    h('em', {}, n.cTirads ? `ACR TI-RADS: ${scoreText(n.score)}` : scoreText(n.score)),
+    h('em', {}, n.cTirads ? `${t('ACR TI-RADS: ', 'ACR TI-RADS：')}${localScoreText(n.score)}` : localScoreText(n.score)),
   );
 }

@@ -1,7 +1,8 @@
-import { describe, expect, it } from '@jest/globals';
-import { scoreCTirads, scoreNodule } from '@yunying/nodule-model/tirads-report';
-import { bilingualCode, bilingualCTirads, bilingualScore } from './tirads-zh';
-import { LEXICON } from './tirads-state';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { C_TIRADS_ORDER, cTiradsRecommendation, scoreCTirads, scoreNodule } from '@yunying/nodule-model/tirads-report';
+import { setLanguage } from '../app/i18n';
+import { bilingualCode, bilingualCTirads, bilingualScore, codeText, itemText, localCTiradsText, localScoreText, ruleZh } from './tirads-zh';
+import { cTiradsText, LEXICON, scoreText } from './tirads-state';
 
 const CJK = /[\u4e00-\u9fff]/;
 
@@ -23,5 +24,41 @@ describe('the printed report in Chinese and English', () => {
     expect(bilingualScore(null)).toBe('未评分 Not scored');
     const c = scoreCTirads(codes, { cometTail: false, provenMalignant: false }, { longMm: 16, shortMm: 10 });
     expect(bilingualCTirads(c)).toMatch(/^C-TIRADS C-TR\d[ABC]? [\u4e00-\u9fff]+ · [\u4e00-\u9fff]+/);
+  });
+});
+
+describe('the screen in the reader\'s language', () => {
+  afterEach(() => setLanguage('en'));
+  const sizes = [null, 4, 9, 12, 16, 22, 30];
+
+  it('has a Chinese form of every rule the scoring writes, ACR and C-TIRADS', () => {
+    const rules = new Set<string>();
+    const [composition, echogenicity, shape, margin, foci] = [LEXICON.composition, LEXICON.echogenicity, LEXICON.shape, LEXICON.margin, LEXICON.echogenicFoci];
+    for (const c of composition)
+      for (const e of echogenicity)
+        for (const s of shape)
+          for (const m of margin)
+            for (const f of foci)
+              for (const size of sizes) {
+                const score = scoreNodule({ composition: c.code, echogenicity: e.code, shape: s.code, margin: m.code, echogenicFoci: [f.code] }, size === null ? null : { longMm: size, shortMm: null });
+                if (score.recommendation) rules.add(score.recommendation.rule);
+              }
+    for (const category of C_TIRADS_ORDER) for (const size of sizes) rules.add(cTiradsRecommendation(category, size).rule);
+    const untranslated = [...rules].filter((r) => ruleZh(r) === r || !CJK.test(ruleZh(r)));
+    expect([rules.size > 10, untranslated]).toEqual([true, []]);
+    expect(ruleZh('TR5: FNA if >= 1 cm')).toBe('TR5：≥ 1 cm 时行 FNA');
+    expect(ruleZh('something new')).toBe('something new');
+  });
+
+  it('keeps the English as it was, and says the score, items and codes in Chinese', () => {
+    const codes = { composition: 'solid', echogenicity: 'very-hypo', shape: 'taller', margin: 'smooth', echogenicFoci: ['punctate'] };
+    const score = scoreNodule(codes, { longMm: 16, shortMm: 10 });
+    const c = scoreCTirads(codes, { cometTail: false, provenMalignant: false }, { longMm: 16, shortMm: 10 });
+    expect([localScoreText(score), localCTiradsText(c), itemText('echogenicFoci'), codeText('echogenicity', 'very-hypo')]).toEqual([scoreText(score), cTiradsText(c), 'Echogenic foci', 'Very hypoechoic']);
+    setLanguage('zh');
+    expect(localScoreText(score)).toBe('11 分 · TR5 高度可疑 · 建议细针穿刺活检（TR5：≥ 1 cm 时行 FNA）');
+    expect(localCTiradsText(c)).toMatch(/^\d 分 · C-TR\d[ABC]? [\u4e00-\u9fff]+ · [\u4e00-\u9fff]+（C-TR/);
+    expect(localScoreText(null)).toBe('尚未评分：请选择每一项');
+    expect([itemText('echogenicFoci'), codeText('echogenicity', 'very-hypo'), codeText('echogenicity', 'unknown-code')]).toEqual(['强回声灶', '极低回声', 'unknown-code']);
   });
 });

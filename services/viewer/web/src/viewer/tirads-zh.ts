@@ -1,11 +1,14 @@
 import type { CTiradsScore, NoduleScore } from '@yunying/nodule-model/tirads-report';
 import { h } from '../app/dom';
-import { codeLabel, ITEM_LABEL, SINGLE_ITEMS, type NoduleState, type SingleItem } from './tirads-state';
+import { language, t } from '../app/i18n';
+import { codeLabel, cTiradsText, ITEM_LABEL, scoreText, SINGLE_ITEMS, type NoduleState, type SingleItem } from './tirads-state';
 
 /**
  * The structured report's words in Simplified Chinese, for the documents a client takes home (the printed report):
  * the terms Chinese thyroid ultrasound reports use for the ACR TI-RADS lexicon, its levels and the C-TIRADS
  * categories, each shown beside the English so that the radiologist's signed meaning is never only a translation.
+ * The screen uses the same terms in the reader's language alone (itemText, codeText, localScoreText): what is
+ * stored and signed stays the codes.
  */
 const ITEM_ZH: Record<SingleItem | 'echogenicFoci', string> = {
   composition: '成分',
@@ -37,6 +40,77 @@ const C_ZH: Record<string, string> = {
 };
 
 const ACTION_ZH: Record<string, string> = { fna: '建议细针穿刺活检 FNA recommended', 'follow-up': '建议超声随访 Ultrasound follow-up', none: '无需穿刺或随访 No FNA or follow-up' };
+
+/** A lexicon item of the report: the four single-choice items and echogenic foci. */
+export type LexiconItem = SingleItem | 'echogenicFoci';
+
+export function isLexiconItem(value: string): value is LexiconItem {
+  return Object.hasOwn(ITEM_ZH, value);
+}
+
+/** "回声": the Chinese name of a lexicon item. */
+export function itemZh(item: LexiconItem): string {
+  return ITEM_ZH[item];
+}
+
+/** "极低回声": the Chinese term of a lexicon code; `fallback` (the English label) when it has none. */
+export function codeZh(item: LexiconItem, code: string, fallback: string = codeLabel(item, code)): string {
+  return CODE_ZH[item][code] ?? fallback;
+}
+
+/** The item's name in the reader's language ("Echogenicity" / "回声"). */
+export function itemText(item: LexiconItem): string {
+  return t(ITEM_LABEL[item], ITEM_ZH[item]);
+}
+
+/** A code's label in the reader's language ("Very hypoechoic" / "极低回声"). */
+export function codeText(item: LexiconItem, code: string): string {
+  return language() === 'zh' ? codeZh(item, code) : codeLabel(item, code);
+}
+
+/** "TR4：≥ 1.5 cm 时行 FNA": the scoring rule of the nodule model in Chinese; the rule as written when it is not one the model writes. */
+export function ruleZh(rule: string): string {
+  const [, level, what] = /^([\w-]+): (.*)$/.exec(rule) ?? [];
+  if (level === undefined || what === undefined) return rule;
+  const ge = (s: string): string => s.replace('>=', '≥');
+  const patterns: [RegExp, (m: RegExpExecArray) => string][] = [
+    [/^no FNA$/, () => '无需 FNA'],
+    [/^benign, no FNA$/, () => '良性，无需 FNA'],
+    [/^proven malignant, refer for treatment$/, () => '已证实恶性，转诊治疗'],
+    [/^FNA if (>=? [\d.]+ cm)$/, (m) => `${ge(m[1] ?? '')} 时行 FNA`],
+    [/^follow-up if (>=? [\d.]+ cm)$/, (m) => `${ge(m[1] ?? '')} 时随访`],
+    [/^below ([\d.]+ cm), no follow-up$/, (m) => `< ${m[1] ?? ''}，无需随访`],
+    [/^size unknown \(FNA if (>=? [\d.]+ cm), follow-up if (>=? [\d.]+ cm)\)$/, (m) => `大小未知（${ge(m[1] ?? '')} 时行 FNA，${ge(m[2] ?? '')} 时随访）`],
+    [/^size unknown \(FNA if (>=? [\d.]+ cm)\)$/, (m) => `大小未知（${ge(m[1] ?? '')} 时行 FNA）`],
+    [/^up to ([\d.]+ cm), no FNA$/, (m) => `≤ ${m[1] ?? ''}，无需 FNA`],
+    [/^up to ([\d.]+ cm), follow-up; FNA only for suspected extension or nodes$/, (m) => `≤ ${m[1] ?? ''} 时随访；仅在怀疑腺外侵犯或淋巴结转移时行 FNA`],
+  ];
+  for (const [pattern, say] of patterns) {
+    const m = pattern.exec(what);
+    if (m) return `${level}：${say(m)}`;
+  }
+  return rule;
+}
+
+const ACTION_ONLY_ZH: Record<string, string> = { fna: '建议细针穿刺活检', 'follow-up': '建议超声随访', none: '无需穿刺或随访' };
+
+/** The score in the reader's language: scoreText, or "11 分 · TR5 高度可疑 · 建议细针穿刺活检（TR5：≥ 1 cm 时行 FNA）". */
+export function localScoreText(score: NoduleScore | null): string {
+  if (language() !== 'zh') return scoreText(score);
+  if (!score || score.trLevel === null) return '尚未评分：请选择每一项';
+  const rec = score.recommendation;
+  const action = rec ? ` · ${ACTION_ONLY_ZH[rec.action] ?? rec.action}（${ruleZh(rec.rule)}）` : '';
+  return `${score.totalPoints ?? '?'} 分 · ${score.trLevel} ${LEVEL_ZH[score.trLevel] ?? ''}${action}`;
+}
+
+/** The C-TIRADS score in the reader's language: cTiradsText, or "3 分 · C-TR4C 高度可疑恶性 · 建议细针穿刺活检（…）". */
+export function localCTiradsText(score: CTiradsScore | null): string {
+  if (language() !== 'zh') return cTiradsText(score);
+  if (!score || score.category === null) return 'C-TIRADS 尚未评分：请选择每一项并注明有无彗星尾征';
+  const rec = score.recommendation;
+  const count = score.count === null ? '' : `${score.count} 分 · `;
+  return `${count}${score.category} ${C_ZH[score.category] ?? ''}${rec ? ` · ${ACTION_ONLY_ZH[rec.action] ?? rec.action}（${ruleZh(rec.rule)}）` : ''}`;
+}
 
 /** "低回声 Hypoechoic": the Chinese term and the English label of a lexicon code (the code itself if unknown). */
 export function bilingualCode(item: SingleItem | 'echogenicFoci', code: string): string {

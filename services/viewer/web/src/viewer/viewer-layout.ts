@@ -1,5 +1,6 @@
 import { h, replace } from '../app/dom';
-import { SHORTCUT_HELP } from './shortcuts';
+import { t } from '../app/i18n';
+import { shortcutHelp } from './shortcuts';
 
 /** The pieces the viewer page is laid out from, each built by its own part. */
 export interface ViewerLayout {
@@ -20,8 +21,8 @@ export interface ViewerLayout {
  * measurements, shortcut help) and the side column (series, then the panels).
  */
 export function renderViewerLayout(root: HTMLElement, parts: ViewerLayout): void {
-  const back = h('a', { href: '/queue', 'data-link': true, class: 'back' }, '← Queue');
-  const toolbar = h('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Image tools' }, ...parts.toolbar);
+  const back = h('a', { href: '/queue', 'data-link': true, class: 'back' }, t('← Queue', '← 阅片队列'));
+  const toolbar = h('div', { class: 'toolbar', role: 'toolbar', 'aria-label': t('Image tools', '图像工具') }, ...parts.toolbar);
   replace(
     root,
     h(
@@ -32,8 +33,8 @@ export function renderViewerLayout(root: HTMLElement, parts: ViewerLayout): void
       h(
         'div',
         { class: 'viewer-layout' },
-        h('div', { class: 'image-column' }, toolbar, parts.imageRow, h('div', { class: 'image-info' }, parts.frameLabel, parts.calibration), parts.measurements, h('p', { class: 'muted small shortcuts' }, SHORTCUT_HELP)),
-        h('aside', { class: 'side-column' }, h('section', { class: 'panel' }, h('h2', {}, 'Series'), parts.seriesList), ...parts.panels),
+        h('div', { class: 'image-column' }, toolbar, parts.imageRow, h('div', { class: 'image-info' }, parts.frameLabel, parts.calibration), parts.measurements, h('p', { class: 'muted small shortcuts' }, shortcutHelp())),
+        h('aside', { class: 'side-column' }, h('section', { class: 'panel' }, h('h2', {}, t('Series', '序列')), parts.seriesList), ...parts.panels),
       ),
     ),
   );

@@ -1,5 +1,6 @@
 import { errorText } from '../app/api';
 import { h, statusLine } from '../app/dom';
+import { t } from '../app/i18n';
 import type { PageContext, Teardown } from '../app/router';
 import { aiPanelWiring } from './ai-panel-wiring';
 import { frameNavigation } from './frame-navigation';
@@ -24,7 +25,7 @@ export function viewerPage(ctx: PageContext): Teardown {
   const session = newViewerSession(ctx.params.studyUid ?? '', controller.signal, statusLine());
   const { studyUid, signal, status } = session;
 
-  const element = h('div', { class: 'viewport', 'data-testid': 'viewport', tabindex: 0, 'aria-label': 'Image. Use the arrow keys to scroll through frames.' });
+  const element = h('div', { class: 'viewport', 'data-testid': 'viewport', tabindex: 0, 'aria-label': t('Image. Use the arrow keys to scroll through frames.', '图像。使用方向键逐帧浏览。') });
   const frameLabel = h('span', { 'data-testid': 'frame-index' }, '');
   const navigation = frameNavigation(session);
   const keyImages = keyImageMarking(session, frameLabel);
@@ -34,13 +35,13 @@ export function viewerPage(ctx: PageContext): Teardown {
     // Signing released the claim on the server; a signed study is not claimed again (addenda need none).
     session.claim?.stop();
     session.claim = null;
-    if (justSigned) status.set('Report signed.');
+    if (justSigned) status.set(t('Report signed.', '报告已签署。'));
   });
   const measurements = measurementList(session, report.useLongAxis);
   const ai = aiPanelWiring(session, element, (image) => display.jumpTo(image));
   const display = seriesDisplay(session, element, navigation, {
     onRendered: (index) => {
-      frameLabel.textContent = `Frame ${index + 1} / ${session.frames.length}`;
+      frameLabel.textContent = t(`Frame ${index + 1} / ${session.frames.length}`, `帧 ${index + 1} / ${session.frames.length}`);
       keyImages.showKeyState();
       priors.follow(index, session.frames.length);
       ai.drawOn(index);
