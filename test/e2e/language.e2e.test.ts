@@ -25,6 +25,12 @@ function chineseNameStudy(): { studyUid: string; file: Buffer } {
   return { studyUid, file };
 }
 
+/** A breast ultrasound that says so in its attributes: the triage leaves it out with a reason. */
+function breastStudy(): { studyUid: string; file: Buffer } {
+  const studyUid = newUid();
+  return { studyUid, file: makeInstance({ studyInstanceUid: studyUid, rows: 120, columns: 160, pixelPattern: nodulePattern(60, 65, 20, 14), patientName: 'Li^Na', patientId: 'HC-ZH-2', extra: { BodyPartExamined: 'BREAST' } }) };
+}
+
 function password(system: RunningSystem, role: string): { username: string; password: string } {
   const user = system.credentials.users.find((u) => u.role === role);
   if (!user) throw new Error(`no demo ${role}`);
@@ -94,6 +100,7 @@ describeUnless(chromiumMissing(), 'web app in Chinese (e2e, chromium)', () => {
   let browser: Browser;
   let viewerUrl: string;
   let studyUid: string;
+  let breastUid: string;
 
   beforeAll(async () => {
     system = await startSystem({ env: { TRIAGE_QUIET_SECONDS: '1', TRIAGE_CONCURRENCY: '1' } });
@@ -101,7 +108,10 @@ describeUnless(chromiumMissing(), 'web app in Chinese (e2e, chromium)', () => {
     const made = chineseNameStudy();
     studyUid = made.studyUid;
     expect((await stow(system.urls.ingest ?? '', system.credentials.apiKey?.key ?? '', [made.file], studyUid)).status).toBe(200);
-    await settledResult(system.pool, studyUid);
+    const breast = breastStudy();
+    breastUid = breast.studyUid;
+    expect((await stow(system.urls.ingest ?? '', system.credentials.apiKey?.key ?? '', [breast.file], breastUid)).status).toBe(200);
+    await Promise.all([settledResult(system.pool, studyUid), settledResult(system.pool, breastUid)]);
     browser = await launchBrowser();
   }, 300_000);
 
@@ -157,6 +167,13 @@ describeUnless(chromiumMissing(), 'web app in Chinese (e2e, chromium)', () => {
       expect(await viewer.distinctCanvasValues()).toBeGreaterThan(1);
       expect(await drawsDistinctGlyphs(page, 'label[for="findings"]', ['超', '声', '所', '见'])).toBe(true);
       await page.screenshot({ path: screenshotPath('language-zh-viewer.png') });
+
+      // A study the triage left out says why in Chinese (the server's reason, said again with its facts).
+      await page.goto(`${viewerUrl}/queue`);
+      await page.locator(`[data-testid="queue-item"][data-study-uid="${breastUid}"]`).getByTestId('open-study').click();
+      await page.waitForURL(new RegExp(`/read/${breastUid.replaceAll('.', '\\.')}$`));
+      await page.getByTestId('ai-status').waitFor();
+      expect(await page.getByTestId('ai-status').innerText()).toContain('非甲状腺检查：BodyPartExamined 注明为其他部位（breast）');
 
       // Back to English: the page is drawn again in it.
       await page.getByTestId('language').click();

@@ -4,6 +4,7 @@ import { language, t } from '../app/i18n';
 import type { AiImage, AiNodule, AiResult } from './ai-result';
 import type { AiResultStatus } from '@yunying/nodule-model/ai-result-view';
 import { codeZh, isLexiconItem, itemText } from './tirads-zh';
+import { aiReasonText } from './ai-reason-zh';
 
 const percent = (score: number | null): string => (score === null ? '—' : `${(score * 100).toFixed(0)}%`);
 
@@ -142,7 +143,7 @@ export function aiPanel(onJump: (image: AiImage) => void): { el: HTMLElement; sh
         h('dd', { 'data-testid': 'ai-model' }, `${result.modelId} ${result.modelVersion}`),
         result.status !== 'triaged' ? h('dt', {}, t('Status', '状态')) : null,
         result.status !== 'triaged'
-          ? h('dd', { 'data-testid': 'ai-status' }, result.status === 'unknown' ? t('Unknown status', '未知状态') : statusText(result.status), result.reason ? `${t(': ', '：')}${result.reason}` : '')
+          ? h('dd', { 'data-testid': 'ai-status' }, result.status === 'unknown' ? t('Unknown status', '未知状态') : statusText(result.status), result.reason ? `${t(': ', '：')}${aiReasonText(result.reason)}` : '')
           : null,
       ),
       jump,
