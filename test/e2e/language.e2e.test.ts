@@ -88,6 +88,11 @@ async function drawsDistinctGlyphs(page: Page, selector: string, chars: string[]
   );
 }
 
+/** The page's <html lang> (the test's TypeScript has no DOM library: the one member used, typed by hand). */
+function documentLanguage(page: Page): Promise<string> {
+  return page.evaluate(() => (globalThis as unknown as { document: { documentElement: { lang: string } } }).document.documentElement.lang);
+}
+
 const PRIORITY_ZH: Record<string, string> = { urgent: '紧急', priority: '优先', routine: '常规' };
 
 /**
@@ -126,9 +131,16 @@ describeUnless(chromiumMissing(), 'web app in Chinese (e2e, chromium)', () => {
       await page.goto(`${viewerUrl}/sign-in`);
       await page.locator('form.sign-in h1').waitFor();
       expect(await page.locator('form.sign-in h1').innerText()).toBe('登录');
-      expect(await page.evaluate(() => document.documentElement.lang)).toBe('zh-Hans');
+      expect(await documentLanguage(page)).toBe('zh-Hans');
       expect(await page.getByTestId('language').innerText()).toBe('English');
-      await signIn(page, password(system, 'radiologist'));
+      // The server's own message comes in the reader's language too (problem+json detail by Accept-Language).
+      const reader = password(system, 'radiologist');
+      await page.locator('#username').fill(reader.username);
+      await page.locator('#password').fill(`${reader.password}-wrong`);
+      await page.locator('form.sign-in button[type="submit"]').click();
+      await page.locator('form.sign-in p.status[data-kind="error"]').waitFor();
+      expect(await page.locator('form.sign-in p.status[data-kind="error"]').innerText()).toBe('用户名或密码错误');
+      await signIn(page, reader);
 
       await page.waitForURL(/\/queue$/);
       const item = page.locator(`[data-testid="queue-item"][data-study-uid="${studyUid}"]`);
@@ -178,7 +190,7 @@ describeUnless(chromiumMissing(), 'web app in Chinese (e2e, chromium)', () => {
       // Back to English: the page is drawn again in it.
       await page.getByTestId('language').click();
       await page.locator('label[for="findings"]', { hasText: 'Findings' }).waitFor();
-      expect(await page.evaluate(() => document.documentElement.lang)).toBe('en');
+      expect(await documentLanguage(page)).toBe('en');
       expect(await page.getByTestId('language').innerText()).toBe('中文');
       await page.goto(`${viewerUrl}/queue`);
       await item.waitFor();
@@ -202,7 +214,7 @@ describeUnless(chromiumMissing(), 'web app in Chinese (e2e, chromium)', () => {
       const again = await context.newPage();
       await again.goto(`${viewerUrl}/sign-in`);
       await again.locator('form.sign-in h1', { hasText: '登录' }).waitFor();
-      expect(await again.evaluate(() => document.documentElement.lang)).toBe('zh-Hans');
+      expect(await documentLanguage(again)).toBe('zh-Hans');
       expect(errors).toEqual([]);
     } finally {
       await context.close();

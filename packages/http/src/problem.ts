@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { AppError, currentRequestId, describeError, type Logger } from '@yunying/core';
+import { localizedDetail } from './problem-zh';
 
 /**
  * RFC 9457 problem details. Every error response of every Yunying HTTP service goes through
@@ -30,13 +31,14 @@ const titles: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
-export function problemFrom(error: AppError): Problem {
+/** `acceptLanguage`: the request's Accept-Language; Chinese where it prefers Chinese and a text exists (problem-zh.ts). */
+export function problemFrom(error: AppError, acceptLanguage?: string): Problem {
   return {
     ...(error.details ?? {}),
     type: `https://yunying.example/problems/${error.code}`,
     title: titles[error.status] ?? 'Error',
     status: error.status,
-    detail: error.message,
+    detail: localizedDetail(error.message, acceptLanguage),
     code: error.code,
     requestId: currentRequestId(),
   };
@@ -45,7 +47,10 @@ export function problemFrom(error: AppError): Problem {
 export function sendProblem(res: Response, error: AppError): void {
   if (error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(Math.ceil(error.retryAfterSeconds)));
   if (error.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="yunying"');
-  res.status(error.status).type('application/problem+json').send(JSON.stringify(problemFrom(error)));
+  // The detail's language follows the request's; a response in another language than the English varies by it.
+  const acceptLanguage = res.req.headers['accept-language'];
+  if (acceptLanguage !== undefined) res.vary('Accept-Language');
+  res.status(error.status).type('application/problem+json').send(JSON.stringify(problemFrom(error, acceptLanguage)));
 }
 
 /** Body-parser and other framework errors carry a numeric status and a `type`; keep their meaning, not their text. */

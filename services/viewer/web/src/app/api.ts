@@ -1,5 +1,5 @@
 import { obj, str } from './json';
-import { t } from './i18n';
+import { acceptLanguage, t } from './i18n';
 
 /** An API answer that was not 2xx, with the server's safe message (problem+json `detail`/`title`). */
 export class ApiError extends Error {
@@ -74,7 +74,8 @@ export async function request(method: string, path: string, options: RequestOpti
     fetch(path, {
       method,
       credentials: 'same-origin',
-      headers: { ...(options.json !== undefined ? { 'content-type': 'application/json' } : {}), ...options.headers },
+      // The server's messages (problem+json detail) in the reader's chosen language, not the browser's.
+      headers: { 'accept-language': acceptLanguage(), ...(options.json !== undefined ? { 'content-type': 'application/json' } : {}), ...options.headers },
       body: options.json !== undefined ? JSON.stringify(options.json) : options.body,
       signal: options.signal ?? null,
     });

@@ -55,6 +55,11 @@ export function setLanguage(lang: Language): void {
   if (typeof document !== 'undefined') document.documentElement.lang = languageTag(lang);
 }
 
+/** The Accept-Language the app's own requests send, so that the server's messages come in the reader's language. */
+export function acceptLanguage(lang: Language = current): string {
+  return lang === 'zh' ? 'zh-CN,zh;q=0.9,en;q=0.5' : 'en';
+}
+
 /** The text in the reader's language. */
 export function t(en: string, zh: string): string {
   return current === 'zh' ? zh : en;
