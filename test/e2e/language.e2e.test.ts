@@ -202,6 +202,32 @@ describeUnless(chromiumMissing(), 'web app in Chinese (e2e, chromium)', () => {
     }
   });
 
+  test('the auditor in Chinese: retention with the study’s copies, and the access history with the audit chain checked', async () => {
+    const { context, page, errors } = await newPage(browser, DESKTOP, false, 'zh-CN');
+    try {
+      await page.goto(`${viewerUrl}/sign-in`);
+      await signIn(page, password(system, 'auditor'));
+      await page.waitForURL(/\/audit$/);
+      const row = page.locator(`[data-testid="retention-study"][data-study-uid="${studyUid}"]`);
+      await row.waitFor();
+      expect(await page.locator('main h1').innerText()).toBe('保存期限');
+      expect(await row.getByTestId('copies').innerText()).toBe('3/3');
+      expect(await page.getByTestId('retention-csv').innerText()).toBe('导出 CSV');
+      expect(await drawsDistinctGlyphs(page, 'main h1', ['保', '存', '期', '限'])).toBe(true);
+      await page.screenshot({ path: screenshotPath('language-zh-retention.png') });
+
+      await page.goto(`${viewerUrl}/audit/access`);
+      await page.locator('main h1', { hasText: '访问记录' }).waitFor();
+      // The chain check's answer replaces "正在校验审计链…" once the server has verified it.
+      await page.getByTestId('chain-verification').filter({ hasNotText: '正在校验' }).waitFor();
+      expect(await page.getByTestId('chain-verification').innerText()).toMatch(/[\u4e00-\u9fff]/);
+      await page.screenshot({ path: screenshotPath('language-zh-access.png') });
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   test('an English browser: English, until the reader chooses 中文, which this browser then remembers', async () => {
     const { context, page, errors } = await newPage(browser, DESKTOP);
     try {

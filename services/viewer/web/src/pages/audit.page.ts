@@ -4,18 +4,7 @@ import { arr, bool, num, obj, str, strings, type JsonObject } from '../app/json'
 import type { PageContext, Teardown } from '../app/router';
 import { roleLabel } from '../app/session';
 import { t } from '../app/i18n';
-
-/** A study's risk in the reader's language; an unknown code as it came (the CSV keeps the codes). */
-function riskLabel(code: string): string {
-  const labels: Record<string, string> = {
-    'copies-missing': t('copies missing', '副本缺失'),
-    'verification-stale': t('not verified recently', '近期未校验'),
-    'copy-retention-short': t('a copy retained too briefly', '有副本保存期限过短'),
-    'retention-below-policy': t('retention below policy', '保存期限低于规定'),
-    'copy-unlocked': t('a copy is not locked', '有副本未加留存锁'),
-  };
-  return labels[code] ?? code;
-}
+import { riskLabel } from './retention-risk';
 
 /** The actor's role code in the reader's language; a code that is no user role (a service) as it came. */
 function actorRoleLabel(code: string): string {

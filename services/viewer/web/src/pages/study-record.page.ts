@@ -3,6 +3,7 @@ import { formatDateTime, h, replace, statusLine } from '../app/dom';
 import { arr, bool, num, obj, str, strings, type JsonObject } from '../app/json';
 import type { PageContext, Teardown } from '../app/router';
 import { t } from '../app/i18n';
+import { riskLabel } from './retention-risk';
 
 /** A copy's state in the reader's language (the badge's class and test attributes keep the code). */
 function stateLabel(state: string): string {
@@ -23,18 +24,6 @@ function eventLabel(event: string): string | undefined {
     already_stored: t('Re-sent (already stored)', '重复发送（已存储）'),
   };
   return labels[event];
-}
-
-/** A study's risk in the reader's language; an unknown code as it came. */
-function riskLabel(code: string): string {
-  const labels: Record<string, string> = {
-    'copies-missing': t('copies missing', '副本缺失'),
-    'verification-stale': t('not verified recently', '近期未校验'),
-    'copy-retention-short': t('a copy retained too briefly', '有副本保存期限过短'),
-    'retention-below-policy': t('retention below policy', '保存期限低于规定'),
-    'copy-unlocked': t('a copy is not locked', '有副本未加留存锁'),
-  };
-  return labels[code] ?? code;
 }
 
 /** A signed version's kind (report, addendum) in the reader's language; an unknown code as it came. */

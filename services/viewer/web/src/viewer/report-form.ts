@@ -99,7 +99,7 @@ export function signedReportView(v: ReportVersion, base?: string, bilingual = fa
   return h(
     'article',
     { class: 'signed-report', 'data-testid': 'signed-report', 'data-version': v.version, 'data-kind': v.kind },
-    h('h3', {}, title, h('span', { class: 'muted' }, say(` · version ${v.version}`, ` · 版本 ${v.version}`, ` · version ${v.version}`)), v.cTiradsCategory ? ` · ${v.cTiradsCategory}` : '', v.tiradsCategory ? ` · ${v.cTiradsCategory ? 'ACR ' : ''}${v.tiradsCategory}` : ''),
+    h('h3', {}, title, h('span', { class: 'muted' }, say(` · version ${v.version}`, ` · 版本 ${v.version}`, ` · 版本 version ${v.version}`)), v.cTiradsCategory ? ` · ${v.cTiradsCategory}` : '', v.tiradsCategory ? ` · ${v.cTiradsCategory ? 'ACR ' : ''}${v.tiradsCategory}` : ''),
     v.nodules.length > 0 ? h('ol', { class: 'signed-nodules' }, ...v.nodules.map((n, i) => (bilingual ? signedNoduleBilingual(n, i + 1) : signedNoduleView(n, i + 1)))) : null,
     v.findings ? h('p', {}, h('strong', {}, say('Findings: ', '超声所见：', '超声所见 Findings: ')), v.findings) : null,
     v.impression ? h('p', {}, h('strong', {}, say('Impression: ', '超声提示：', '超声提示 Impression: ')), v.impression) : null,
