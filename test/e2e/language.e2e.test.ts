@@ -3,7 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import { describeUnless } from '../support/skip';
 import { startSystem, stow, type RunningSystem } from '../support/system';
 import { nodulePattern, settledResult } from '../triage/triage.support';
-import { chromiumMissing, DESKTOP, launchBrowser, newPage, screenshotPath } from './pages/browser';
+import { chromiumMissing, DESKTOP, launchBrowser, newPage, PHONE, screenshotPath } from './pages/browser';
 import { ViewerPage } from './pages/viewer.page';
 
 /** A calibrated thyroid-like frame the served model triages, for a patient with a Chinese name (PN groups). */
@@ -91,6 +91,11 @@ async function drawsDistinctGlyphs(page: Page, selector: string, chars: string[]
 /** The page's <html lang> (the test's TypeScript has no DOM library: the one member used, typed by hand). */
 function documentLanguage(page: Page): Promise<string> {
   return page.evaluate(() => (globalThis as unknown as { document: { documentElement: { lang: string } } }).document.documentElement.lang);
+}
+
+/** How wide the page's content is (a line of text that does not wrap makes it wider than the screen). */
+function pageWidth(page: Page): Promise<number> {
+  return page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth);
 }
 
 const PRIORITY_ZH: Record<string, string> = { urgent: '紧急', priority: '优先', routine: '常规' };
@@ -222,6 +227,28 @@ describeUnless(chromiumMissing(), 'web app in Chinese (e2e, chromium)', () => {
       await page.getByTestId('chain-verification').filter({ hasNotText: '正在校验' }).waitFor();
       expect(await page.getByTestId('chain-verification').innerText()).toMatch(/[\u4e00-\u9fff]/);
       await page.screenshot({ path: screenshotPath('language-zh-access.png') });
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a phone in Chinese: the queue and the viewer fit the screen, nothing wider than it', async () => {
+    const { context, page, errors } = await newPage(browser, PHONE, true, 'zh-CN');
+    try {
+      await page.goto(`${viewerUrl}/sign-in`);
+      await signIn(page, password(system, 'radiologist'));
+      const item = page.locator(`[data-testid="queue-item"][data-study-uid="${studyUid}"]`);
+      await item.waitFor();
+      expect(await pageWidth(page)).toBeLessThanOrEqual(PHONE.width);
+      await page.screenshot({ path: screenshotPath('language-zh-phone-queue.png') });
+      await item.getByTestId('open-study').click();
+      const viewer = new ViewerPage(page);
+      expect((await viewer.banner()).name).toContain('王芳');
+      expect(await viewer.distinctCanvasValues()).toBeGreaterThan(1);
+      await page.getByTestId('ai-score').waitFor();
+      expect(await pageWidth(page)).toBeLessThanOrEqual(PHONE.width);
+      await page.screenshot({ path: screenshotPath('language-zh-phone-viewer.png') });
       expect(errors).toEqual([]);
     } finally {
       await context.close();
