@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { deviceLabel } from './device';
+import { setLanguage } from './i18n';
 
 describe('deviceLabel', () => {
   it('names the browser and the system of the usual user agents', () => {
@@ -19,5 +20,14 @@ describe('deviceLabel', () => {
   it('says so when there was none', () => {
     expect(deviceLabel(null)).toBe('unknown device');
     expect(deviceLabel('  ')).toBe('unknown device');
+  });
+});
+
+describe('deviceLabel in Chinese', () => {
+  it('names the system first, as Chinese writes it', () => {
+    setLanguage('zh');
+    expect(deviceLabel('Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0')).toBe('Linux 上的 Firefox');
+    expect(deviceLabel(null)).toBe('未知设备');
+    setLanguage('en');
   });
 });

@@ -1,9 +1,11 @@
+import { t } from './i18n';
+
 /**
  * A short, readable name for the device a sign-in came from ("Chrome on Windows", "WeChat on Android"), from its
  * User-Agent as the server recorded it: enough for a user to recognise their own devices, not a fingerprint.
  */
 export function deviceLabel(userAgent: string | null): string {
-  if (userAgent === null || userAgent.trim() === '') return 'unknown device';
+  if (userAgent === null || userAgent.trim() === '') return t('unknown device', '未知设备');
   const ua = userAgent;
   const browser = /MicroMessenger/i.test(ua)
     ? 'WeChat'
@@ -20,7 +22,7 @@ export function deviceLabel(userAgent: string | null): string {
               : /^curl\//i.test(ua)
                 ? 'curl'
                 : /node|undici|axios|python|java|okhttp|go-http/i.test(ua)
-                  ? 'a program'
+                  ? t('a program', '程序')
                   : 'a browser';
   const os = /Android/.test(ua)
     ? 'Android'
@@ -35,5 +37,5 @@ export function deviceLabel(userAgent: string | null): string {
             : /Linux/.test(ua)
               ? 'Linux'
               : null;
-  return os === null ? browser : `${browser} on ${os}`;
+  return os === null ? browser : t(`${browser} on ${os}`, `${os} 上的 ${browser}`);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { formatPersonName, formatWaiting } from './dom';
+import { formatDateTime, formatPersonName, formatWaiting } from './dom';
 import { setLanguage } from './i18n';
 
 describe('formatPersonName', () => {
@@ -25,6 +25,15 @@ describe('formatWaiting', () => {
     setLanguage('zh');
     expect(formatWaiting(600)).toBe('10 分钟');
     expect(formatWaiting(3 * 86_400)).toBe('3 天');
+    setLanguage('en');
+  });
+});
+
+describe('formatDateTime', () => {
+  it('writes Chinese date order for a Chinese reader (midday UTC: the same date in every time zone within ±11 h)', () => {
+    setLanguage('zh');
+    expect(formatDateTime('2026-12-06T12:00:00Z')).toMatch(/^2026\/12\/6 /);
+    expect(formatDateTime('not a date')).toBe('not a date');
     setLanguage('en');
   });
 });

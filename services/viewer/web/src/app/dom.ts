@@ -1,4 +1,4 @@
-import { t } from './i18n';
+import { dateLocale, t } from './i18n';
 
 /** A tiny element builder: no framework, no innerHTML (nothing from the server is ever parsed as HTML). */
 
@@ -53,7 +53,7 @@ export function formatPersonName(value: string | null): string {
 export function formatDateTime(iso: string | null): string {
   if (!iso) return '—';
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(dateLocale());
 }
 
 export function formatWaiting(seconds: number): string {

@@ -60,6 +60,14 @@ export function acceptLanguage(lang: Language = current): string {
   return lang === 'zh' ? 'zh-CN,zh;q=0.9,en;q=0.5' : 'en';
 }
 
+/**
+ * The locale dates and times are written in: Chinese order and words for a reader who chose Chinese (also in an
+ * English browser); otherwise the browser's own (an English reader's dates as their system writes them).
+ */
+export function dateLocale(lang: Language = current): string | undefined {
+  return lang === 'zh' ? 'zh-CN' : undefined;
+}
+
 /** The text in the reader's language. */
 export function t(en: string, zh: string): string {
   return current === 'zh' ? zh : en;

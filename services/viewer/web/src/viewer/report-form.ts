@@ -1,6 +1,6 @@
 import { errorText, getJson, sendJson } from '../app/api';
 import { formatDateTime, h, replace, statusLine } from '../app/dom';
-import { t } from '../app/i18n';
+import { dateLocale, t } from '../app/i18n';
 import { arr, bool, num, obj, str } from '../app/json';
 import { aiNodules } from './ai-prefill';
 import type { AiResult } from './ai-result';
@@ -300,7 +300,7 @@ export function reportForm(
   save.addEventListener('click', () => {
     status.set(t('Saving…', '正在保存…'));
     saveDraft()
-      .then(() => status.set(t(`Draft saved ${new Date().toLocaleTimeString()}`, `草稿已保存 ${new Date().toLocaleTimeString()}`)))
+      .then(() => status.set(t(`Draft saved ${new Date().toLocaleTimeString()}`, `草稿已保存 ${new Date().toLocaleTimeString(dateLocale())}`)))
       .catch((error: unknown) => status.set(errorText(error), 'error'));
   });
   form.addEventListener('submit', (event) => {
