@@ -4,7 +4,7 @@ import express from 'express';
 import request from 'supertest';
 import { AppError, createLogger } from '@yunying/core';
 import { errorHandler } from './problem';
-import { PROBLEM_ZH, localizedDetail, prefersChinese } from './problem-zh';
+import { PASSWORD_REASON_ZH, PROBLEM_ZH, localizedDetail, prefersChinese } from './problem-zh';
 
 const REPO = path.resolve(__dirname, '../../..');
 
@@ -41,6 +41,16 @@ describe('PROBLEM_ZH', () => {
     const code = sources().map((f) => fs.readFileSync(f, 'utf8')).join('\n');
     const missing = [...PROBLEM_ZH.keys()].filter((en) => !code.includes(`'${en}'`));
     expect(missing).toEqual([]);
+  });
+
+  it('has a Chinese text for every reason the password policy gives (the reasons are in its code)', () => {
+    const policy = sources().filter((f) => f.endsWith(path.join('auth', 'src', 'password-policy.ts')) || f.endsWith(path.join('services', 'users.service.ts')));
+    const code = policy.map((f) => fs.readFileSync(f, 'utf8')).join('\n');
+    expect([...PASSWORD_REASON_ZH.keys()].filter((en) => !code.includes(`'${en}'`) && !code.includes(`: ${en}'`))).toEqual([]);
+    expect(localizedDetail('Password refused: at least 12 characters', 'zh-CN')).toBe('密码被拒绝：至少 12 个字符');
+    expect(localizedDetail('Password refused: contains the user name', 'zh-CN')).toBe('密码被拒绝：包含用户名');
+    expect(localizedDetail('Password refused: the same as the current one', 'zh-CN')).toBe('密码被拒绝：与当前密码相同');
+    expect(localizedDetail('Password refused: some new rule', 'zh-CN')).toBe('Password refused: some new rule');
   });
 
   it('leaves English requests and unknown messages in English', () => {
