@@ -2,28 +2,9 @@ import { makeInstance, newUid } from '@yunying/dicom/testing';
 import type { Browser, Page } from 'playwright-core';
 import { describeUnless } from '../support/skip';
 import { startSystem, stow, type RunningSystem } from '../support/system';
-import { nodulePattern, settledResult } from '../triage/triage.support';
+import { nodulePattern, noduleFrameStudy, settledResult } from '../triage/triage.support';
 import { chromiumMissing, DESKTOP, launchBrowser, newPage, PHONE, screenshotPath } from './pages/browser';
 import { ViewerPage } from './pages/viewer.page';
-
-/** A calibrated thyroid-like frame the served model triages, for a patient with a Chinese name (PN groups). */
-function chineseNameStudy(): { studyUid: string; file: Buffer } {
-  const studyUid = newUid();
-  const file = makeInstance({
-    studyInstanceUid: studyUid,
-    rows: 120,
-    columns: 160,
-    sequenceOfUltrasoundRegions: true,
-    studyDescription: '',
-    seriesDescription: '',
-    pixelPattern: nodulePattern(60, 65, 20, 14),
-    charset: 'ISO_IR 192',
-    patientName: 'Wang^Fang=王^芳',
-    patientId: 'HC-ZH-1',
-    extra: { BodyPartExamined: null },
-  });
-  return { studyUid, file };
-}
 
 /** A breast ultrasound that says so in its attributes: the triage leaves it out with a reason. */
 function breastStudy(): { studyUid: string; file: Buffer } {
@@ -115,7 +96,8 @@ describeUnless(chromiumMissing(), 'web app in Chinese (e2e, chromium)', () => {
   beforeAll(async () => {
     system = await startSystem({ env: { TRIAGE_QUIET_SECONDS: '1', TRIAGE_CONCURRENCY: '1' } });
     viewerUrl = system.urls.viewer ?? '';
-    const made = chineseNameStudy();
+    // A patient with a Chinese name (PN component groups), on a frame the served model triages.
+    const made = noduleFrameStudy({ patientName: 'Wang^Fang=王^芳', patientId: 'HC-ZH-1', charset: 'ISO_IR 192' });
     studyUid = made.studyUid;
     expect((await stow(system.urls.ingest ?? '', system.credentials.apiKey?.key ?? '', [made.file], studyUid)).status).toBe(200);
     const breast = breastStudy();

@@ -1,31 +1,12 @@
-import { makeInstance, newUid } from '@yunying/dicom/testing';
 import type { Browser } from 'playwright-core';
 import { describeUnless } from '../support/skip';
 import { startSystem, stow, type RunningSystem } from '../support/system';
-import { nodulePattern, settledResult, type ResultRow } from '../triage/triage.support';
+import { noduleFrameStudy, settledResult, type ResultRow } from '../triage/triage.support';
 import { chromiumMissing, DESKTOP, launchBrowser, newPage, screenshotPath } from './pages/browser';
 import { QueuePage } from './pages/queue.page';
 import { SignInPage } from './pages/sign-in.page';
 import { TiradsReportPage, type FieldView } from './pages/tirads-report.page';
 import { ViewerPage } from './pages/viewer.page';
-
-/** One calibrated ultrasound frame with a dark nodule that the served model finds (as in reading.e2e). */
-function noduleStudy(): { studyUid: string; file: Buffer } {
-  const studyUid = newUid();
-  const file = makeInstance({
-    studyInstanceUid: studyUid,
-    rows: 120,
-    columns: 160,
-    sequenceOfUltrasoundRegions: true,
-    studyDescription: '',
-    seriesDescription: '',
-    pixelPattern: nodulePattern(60, 65, 20, 14),
-    patientName: 'Li^Na',
-    patientId: 'HC-TR-1',
-    extra: { BodyPartExamined: null },
-  });
-  return { studyUid, file };
-}
 
 /** The AI's nodule as the triage stored it (services/inference/src/triage/result.ts). */
 interface AiNodule {
@@ -69,7 +50,7 @@ describeUnless(chromiumMissing(), 'structured TI-RADS report (e2e, chromium)', (
   beforeAll(async () => {
     system = await startSystem({ env: { TRIAGE_QUIET_SECONDS: '1', TRIAGE_CONCURRENCY: '1' } });
     viewerUrl = system.urls.viewer ?? '';
-    const made = [noduleStudy(), noduleStudy()];
+    const made = [noduleFrameStudy({ patientName: 'Li^Na', patientId: 'HC-TR-1' }), noduleFrameStudy({ patientName: 'Li^Na', patientId: 'HC-TR-1' })];
     for (const s of made) expect((await stow(system.urls.ingest ?? '', system.credentials.apiKey?.key ?? '', [s.file], s.studyUid)).status).toBe(200);
     // Triaged before the browser starts: the prefill comes from the model's own result.
     const results = await Promise.all(made.map((s) => settledResult(system.pool, s.studyUid)));

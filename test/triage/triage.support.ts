@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Pool } from '@yunying/catalog';
 import type { InstanceOptions, PixelPattern } from '@yunying/dicom/testing';
-import { makeInstance } from '@yunying/dicom/testing';
+import { makeInstance, newUid } from '@yunying/dicom/testing';
 import { loadTriageManifest, readRgbImage } from '@yunying/nodule-model';
 import { REPO_ROOT } from '../support/processes';
 import { waitFor } from '../support/wait';
@@ -113,4 +113,26 @@ export function expectedPriority(score: number, m: ManifestFacts): string {
   if (score >= m.urgent) return 'urgent';
   if (score >= m.triage) return 'priority';
   return 'routine';
+}
+
+/**
+ * One calibrated ultrasound frame with a dark nodule that the served model finds (thyroid by the image gate: no
+ * body part, no descriptions), for a patient of the caller's choosing.
+ */
+export function noduleFrameStudy(patient: { patientName: string; patientId: string; charset?: InstanceOptions['charset'] }): { studyUid: string; file: Buffer } {
+  const studyUid = newUid();
+  const file = makeInstance({
+    studyInstanceUid: studyUid,
+    rows: 120,
+    columns: 160,
+    sequenceOfUltrasoundRegions: true,
+    studyDescription: '',
+    seriesDescription: '',
+    pixelPattern: nodulePattern(60, 65, 20, 14),
+    ...(patient.charset !== undefined ? { charset: patient.charset } : {}),
+    patientName: patient.patientName,
+    patientId: patient.patientId,
+    extra: { BodyPartExamined: null },
+  });
+  return { studyUid, file };
 }
