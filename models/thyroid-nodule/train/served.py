@@ -277,6 +277,12 @@ def fit_and_report(frames, others, oof, ffold):
         'reliability_case_at_prevalence': reliability_bins(p_case, y_case, prevalence=STATED_PREVALENCE),
     }
     rep['thresholds'] = {'triage': triage_thr, 'urgent': urgent_thr}
+    side = os.environ.get('TRIAGE_OOF_SCORES')
+    if side:  # for paired comparisons of two runs (compare_runs.py); holds labels, so never under the repository
+        with open(side, 'w') as fh:
+            json.dump({'case': {str(c): [float(p), int(t)] for c, p, t in zip(kc, p_case, y_case)},
+                       'hits': {f['image']: bool(h) for f, h in zip(frames, hits)},
+                       'case_of': {f['image']: str(f['case']) for f in frames}}, fh)
     rep['locator'] = {'hit_rate': round(float(hits.mean()), 4), 'n': int(len(hits)),
                       'hit_rate_labelled': round(float(hits[lab].mean()), 4),
                       'confident_top': round(float((confident_top >= CONFIDENCE_THRESHOLD).mean()), 4),

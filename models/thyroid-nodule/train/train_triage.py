@@ -35,6 +35,8 @@ from metrics import auc  # noqa: E402
 SEED = 20261204
 K = int(os.environ.get('TRIAGE_FOLDS', '5'))
 FRAME_EPOCHS = int(os.environ.get('TRIAGE_FRAME_EPOCHS', '14'))
+# FrameNets per map: the served graph averages this many networks of one recipe (nets.FrameExport).
+FRAME_SEEDS = int(os.environ.get('TRIAGE_FRAME_SEEDS', '1'))
 T0 = time.time()
 
 
@@ -146,7 +148,14 @@ def main():
     ap.add_argument('--data', default=os.path.abspath(os.path.join(root, '../../../../shared/data')))
     ap.add_argument('--out', default=os.path.abspath(os.path.join(root, '..')))
     ap.add_argument('--frame-cache', default=None, help='keep (and reuse) each fold\'s held-out maps and the final FrameNet here')
+    ap.add_argument('--seed-index', type=int, default=None,
+                    help='only train (or load) ensemble member J: its held-out maps and final network into --frame-cache, then stop '
+                         '(run J = 0 .. TRIAGE_FRAME_SEEDS-1 in parallel processes, then the full command reads them all)')
+    ap.add_argument('--folds-only', action='store_true', help='with --seed-index: the held-out maps only, no final network')
+    ap.add_argument('--final-only', action='store_true', help='with --seed-index: the final network only (in parallel with --folds-only)')
     args = ap.parse_args()
+    if args.seed_index is not None and not args.frame_cache:
+        ap.error('--seed-index needs --frame-cache')
     torch.set_num_threads(int(os.environ.get('TRIAGE_THREADS', '2')))
     np.random.seed(SEED)
     torch.manual_seed(SEED)
@@ -158,60 +167,49 @@ def main():
     ffold, ofold = make_folds(frames, others)
 
     oof = {'frames': [None] * len(frames), 'others': [None] * len(others)}
-    loaded = 0
     cache = args.frame_cache
     if cache:
         os.makedirs(cache, exist_ok=True)
-    for k in range(K):
+    members = [args.seed_index] if args.seed_index is not None else list(range(FRAME_SEEDS))
+    loaded = 0
+    for k in range(0 if args.final_only else K):
         log(f'fold {k + 1}/{K}')
         held_f, held_o = np.where(ffold == k)[0], np.where(ofold == k)[0]
-        names = [frames[i]['image'] for i in held_f] + ['other:' + others[i]['image'] for i in held_o]
-        cached = os.path.join(cache, f'fold{k}.npz') if cache else None
-        if cached and os.path.exists(cached) and list(np.load(cached)['names']) == names:
-            z = np.load(cached)
-            maps, gates = z['maps'], z['gates']
-            loaded += 1
-        else:
-            trained = os.path.join(cache, f'fold{k}.pt') if cache else None
-            if trained and os.path.exists(trained):  # trained elsewhere (cv_device.py), same seeds and folds
-                fnet = nets.FrameNet()
-                fnet.load_state_dict(torch.load(trained))
-                fnet.eval()
-                loaded += 1
-            else:
-                fnet = train_frame([frames[i] for i in np.where(ffold != k)[0]], [others[i] for i in np.where(ofold != k)[0]], SEED + k)
-            with torch.no_grad():
-                outs = [served.frame_forward(fnet, frames[i]['gray']) for i in held_f] + [served.frame_forward(fnet, others[i]['gray']) for i in held_o]
-            maps, gates = np.stack([m for m, _ in outs]), np.array([g for _, g in outs])
-            if cached:
-                np.savez(cached, maps=maps, gates=gates, names=np.array(names))
+        per_member = []
+        for j in members:
+            maps, gates, from_cache = fold_maps(frames, others, ffold, ofold, k, j, cache)
+            loaded += from_cache
+            per_member.append((maps, gates))
+        if args.seed_index is not None:
+            continue
+        # The mean of the members' probabilities, as the exported graph computes it.
+        maps = np.mean([m for m, _ in per_member], axis=0)
+        gates = np.mean([g for _, g in per_member], axis=0)
         for j, i in enumerate(held_f):
             oof['frames'][i] = served.analyse_map(maps[j], float(gates[j]), frames[i]['gray'])
         for j, i in enumerate(held_o):
             oof['others'][i] = {'gate': float(gates[len(held_f) + j]), 'candidates': []}
         log(f'fold {k + 1} done')
+    if args.seed_index is not None:
+        if not args.folds_only:
+            final_net(frames, others, args.seed_index, cache)
+        log(f'member {args.seed_index}: held-out maps and final network in {cache}')
+        return
 
     report, comb = served.fit_and_report(frames, others, oof, ffold)
     log(json.dumps(report['summary'], indent=1))
 
-    final = os.path.join(cache, 'final.pt') if cache else None
-    fnet = nets.FrameNet()
-    if final and os.path.exists(final):
-        fnet.load_state_dict(torch.load(final))
-        fnet.eval()
-        loaded += 1
-        log('final FrameNet from the cache')
-    else:
-        log('final FrameNet on all data')
-        fnet = train_frame(frames, others, SEED + 1000)
-        if final:
-            torch.save(fnet.state_dict(), final)
-    export(fnet, args.out)
+    fnets = []
+    for j in members:
+        fnet, from_cache = final_net(frames, others, j, cache)
+        loaded += from_cache
+        fnets.append(fnet)
+    export(fnets, args.out)
     networks = 'trained in this run' if loaded == 0 else (
-        f'{loaded} of {K + 1} FrameNets (or their held-out maps) loaded from --frame-cache (trained by this script or cv_device.py; '
+        f'{loaded} of {(K + 1) * len(members)} FrameNets (or their held-out maps) loaded from --frame-cache (trained by this script or cv_device.py; '
         'seconds counts only this run)')
     served.write_manifest(args.out, report, comb, time.time() - T0, len(frames), len(others), networks)
-    served.write_parity(fnet, comb, frames, args.out)
+    served.write_parity(fnets, comb, frames, args.out)
     with open(os.path.join(args.out, 'cv-served.json'), 'w') as fh:
         json.dump(report, fh, indent=1)
     # Named boxes (a reader's, a crop's) get their own combiner and thresholds: box_stage.py says why.
@@ -223,9 +221,56 @@ def main():
     log('done')
 
 
-def export(fnet, out):
+def member_file(cache, stem, j, ext):
+    """Member 0 keeps the single-network names (fold<k>.npz, final.pt), so older caches still load."""
+    return os.path.join(cache, f'{stem}.{ext}' if j == 0 else f'{stem}-s{j}.{ext}') if cache else None
+
+
+def fold_maps(frames, others, ffold, ofold, k, j, cache):
+    """Member j's nodule maps and gate outputs for fold k's held-out frames (DDTI, then non-thyroid); 1 if from the cache."""
+    held_f, held_o = np.where(ffold == k)[0], np.where(ofold == k)[0]
+    names = [frames[i]['image'] for i in held_f] + ['other:' + others[i]['image'] for i in held_o]
+    cached = member_file(cache, f'fold{k}', j, 'npz')
+    if cached and os.path.exists(cached) and list(np.load(cached)['names']) == names:
+        z = np.load(cached)
+        return z['maps'], z['gates'], 1
+    trained = member_file(cache, f'fold{k}', j, 'pt')
+    loaded = 0
+    if trained and os.path.exists(trained):  # trained elsewhere (cv_device.py), same seeds and folds
+        fnet = nets.FrameNet()
+        fnet.load_state_dict(torch.load(trained))
+        fnet.eval()
+        loaded = 1
+    else:
+        log(f'  member {j}: training')
+        fnet = train_frame([frames[i] for i in np.where(ffold != k)[0]], [others[i] for i in np.where(ofold != k)[0]], SEED + k + 100 * j)
+    with torch.no_grad():
+        outs = [served.frame_forward(fnet, frames[i]['gray']) for i in held_f] + [served.frame_forward(fnet, others[i]['gray']) for i in held_o]
+    maps, gates = np.stack([m for m, _ in outs]), np.array([g for _, g in outs])
+    if cached:
+        np.savez(cached, maps=maps, gates=gates, names=np.array(names))
+    return maps, gates, loaded
+
+
+def final_net(frames, others, j, cache):
+    """Member j of the shipped graph, trained on all data (or from the cache); 1 if from the cache."""
+    final = member_file(cache, 'final', j, 'pt')
+    fnet = nets.FrameNet()
+    if final and os.path.exists(final):
+        fnet.load_state_dict(torch.load(final))
+        fnet.eval()
+        log(f'final FrameNet {j} from the cache')
+        return fnet, 1
+    log(f'final FrameNet {j} on all data')
+    fnet = train_frame(frames, others, SEED + 1000 + 100 * j)
+    if final:
+        torch.save(fnet.state_dict(), final)
+    return fnet, 0
+
+
+def export(fnets, out):
     os.makedirs(out, exist_ok=True)
-    fx = nets.FrameExport(fnet).eval()
+    fx = nets.FrameExport(fnets).eval()
     torch.onnx.export(fx, torch.zeros(1, 1, G.FRAME_H, G.FRAME_W), os.path.join(out, 'frame.onnx'),
                       input_names=['image'], output_names=['nodule_prob', 'thyroid_prob'],
                       dynamic_axes={'image': {0: 'n'}, 'nodule_prob': {0: 'n'}, 'thyroid_prob': {0: 'n'}}, opset_version=17)
