@@ -56,7 +56,9 @@ def main():
                     box = G.cells_box(cells, w, h)
                     region = DS.ellipse_mask(w, h, box) if box[2] - box[0] >= 1 and box[3] - box[1] >= 1 else None
                     if region is not None and region.any():
-                        out.append({'confidence': conf, 'box': box, 'descriptors': DS.describe(g, region)})
+                        # One threshold for everything: the candidate's box is also its score region.
+                        d = DS.describe(g, region)
+                        out.append({'confidence': conf, 'box': box, 'descriptors': d, 'score_descriptors': d})
                 rows.append({'candidates': out})
             cache[thr] = {'frames': rows, 'others': []}
         return cache[thr]
