@@ -14,7 +14,7 @@ import { SessionService } from './services/session.service';
 import { SignInService } from './services/sign-in.service';
 import { SecondFactorService } from './services/second-factor.service';
 import { RecoveryCodes } from './recovery-codes';
-import { UsersService } from './services/users.service';
+import { UsersService, type SystemActor } from './services/users.service';
 import { ClinicsService } from './services/clinics.service';
 import { ApiKeysService } from './services/api-keys.service';
 import { principalForAeTitle } from './services/dimse-principals.service';
@@ -192,6 +192,11 @@ export class AuthService {
 
   listUsers(): Promise<UserListEntry[]> {
     return this.users.listUsers();
+  }
+
+  /** Disables the accounts unused for `afterDays` (AUTH_DORMANT_DISABLE_DAYS; the keeper's loop), audited as `actor`. */
+  disableDormantAccounts(afterDays: number, actor: SystemActor): Promise<{ id: string; username: string }[]> {
+    return this.users.disableDormant(afterDays, actor);
   }
 
   createUser(input: { username: string; displayName?: string; role: Role; clinicId?: string | null; password: string }, context?: AdminContext, db?: Queryable): Promise<UserView> {

@@ -58,7 +58,7 @@ export interface UserListEntry extends UserView {
   lastSignInAt: Date | null;
   /** Sign-ins not ended and not expired. */
   openSessions: number;
-  /** Enabled, and no sign-in (or, never signed in, no creation) for `DORMANT_AFTER_DAYS`. */
+  /** Enabled, and no sign-in (or, never signed in, no creation), nor re-enabling by an admin, for `DORMANT_AFTER_DAYS`. */
   dormant: boolean;
 }
 

@@ -96,6 +96,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, AUTH_SECOND_FACTOR: 'always' })).toThrow(/AUTH_SECOND_FACTOR/);
   });
 
+  it('disables dormant accounts only when AUTH_DORMANT_DISABLE_DAYS is set, and not sooner than 30 days', () => {
+    expect(loadConfig({ AUTH_TOKEN_SECRET: secret }).auth.dormantDisableDays).toBe(0);
+    expect(loadConfig({ AUTH_TOKEN_SECRET: secret, AUTH_DORMANT_DISABLE_DAYS: '180' }).auth.dormantDisableDays).toBe(180);
+    expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, AUTH_DORMANT_DISABLE_DAYS: '7' })).toThrow(/AUTH_DORMANT_DISABLE_DAYS: 0 \(off\) or at least 30 days/);
+    expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, AUTH_DORMANT_DISABLE_DAYS: '90.5' })).toThrow(/AUTH_DORMANT_DISABLE_DAYS/);
+  });
+
   it('opens the DICOM TLS port only with its certificate, key and CA', () => {
     expect(loadConfig({ AUTH_TOKEN_SECRET: secret }).dimse.tls).toBeNull();
     expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, DIMSE_TLS_PORT: '2762' })).toThrow(

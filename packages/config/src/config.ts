@@ -100,6 +100,8 @@ export interface Config {
     refreshTokenTtlSeconds: number;
     /** Roles that must give a TOTP code at sign-in (AUTH_SECOND_FACTOR=privileged: radiologist, auditor, admin); empty: optional for everyone. */
     secondFactorRoles: ('radiologist' | 'auditor' | 'admin')[];
+    /** AUTH_DORMANT_DISABLE_DAYS: the keeper disables accounts unused this long; 0: never (they are only flagged). */
+    dormantDisableDays: number;
     /**
      * The OpenID Connect issuer whose access tokens are accepted too: an external one (OIDC_ISSUER), or the
      * embedded provider at PUBLIC_VIEWER_URL/oidc (`embedded` set); null when neither.
@@ -285,6 +287,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       tokenSecret: e.AUTH_TOKEN_SECRET,
       accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
+      dormantDisableDays: e.AUTH_DORMANT_DISABLE_DAYS,
       secondFactorRoles: (e.AUTH_SECOND_FACTOR ?? (e.NODE_ENV === 'production' ? 'privileged' : 'optional')) === 'privileged' ? ['radiologist', 'auditor', 'admin'] : [],
       oidc:
         e.OIDC_ISSUER !== undefined

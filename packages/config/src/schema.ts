@@ -268,6 +268,16 @@ export const envSchema = z
       .describe('Secret that signs access tokens (HS256). `npm start` generates one under DATA_DIR when unset.'),
     ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(900).describe('Lifetime of an access token.'),
     REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(300).max(2_592_000).default(43_200).describe('Lifetime of a refresh token.'),
+    AUTH_DORMANT_DISABLE_DAYS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(3650)
+      .refine((days) => days === 0 || days >= 30, '0 (off) or at least 30 days')
+      .default(0)
+      .describe(
+        'Days without use (no sign-in since the account was created or an admin last re-enabled it) after which the keeper disables an account, ends its sign-ins and audits it (GB/T 22239-2019 8.1.4.2); the most recently used admin is kept when no other admin would be left. 0: off, dormant accounts are only flagged on the Users page after 90 days, for an admin to decide (the archive cannot tell a radiologist on leave from a forgotten account). Checked hourly.',
+      ),
     AUTH_SECOND_FACTOR: z
       .enum(['privileged', 'optional'])
       .optional()

@@ -3,7 +3,7 @@ import { kyselyOn, type Tables } from '@yunying/catalog';
 import type { Queryable } from '../queryable';
 
 /** Why a session ended (sessions.revoked_reason). */
-export type SessionEnd = 'sign-out' | 'credentials-changed' | 'second-factor-reset' | 'password-changed' | 'revoked-by-user' | 'refresh-token-reuse' | 'ended-by-admin';
+export type SessionEnd = 'sign-out' | 'credentials-changed' | 'second-factor-reset' | 'password-changed' | 'revoked-by-user' | 'refresh-token-reuse' | 'ended-by-admin' | 'dormant';
 
 export type RefreshTokenLookup = Pick<Selectable<Tables.RefreshTokens>, 'id' | 'sessionId' | 'expiresAt' | 'usedAt'> & {
   userId: string;

@@ -4,10 +4,10 @@ import { isRole, type Role } from '../principal';
 import type { Queryable } from '../queryable';
 import type { UserView } from '../auth.types';
 
-const USER_COLUMNS = ['users.id', 'users.username', 'users.displayName', 'users.role', 'users.clinicId', 'users.disabled', 'users.tokenVersion', 'users.createdAt'] as const;
+const USER_COLUMNS = ['users.id', 'users.username', 'users.displayName', 'users.role', 'users.clinicId', 'users.disabled', 'users.tokenVersion', 'users.createdAt', 'users.enabledAt'] as const;
 
 /** A user as the services see it (the columns above and the clinics granted), with the version access tokens must carry. */
-export type UserRecord = Pick<Selectable<Tables.Users>, 'id' | 'username' | 'displayName' | 'clinicId' | 'disabled' | 'tokenVersion' | 'createdAt'> & {
+export type UserRecord = Pick<Selectable<Tables.Users>, 'id' | 'username' | 'displayName' | 'clinicId' | 'disabled' | 'tokenVersion' | 'createdAt' | 'enabledAt'> & {
   role: Role;
   grants: string[];
 };
@@ -74,11 +74,14 @@ export async function insertUser(
   return row?.id;
 }
 
-/** Fields left undefined (or a null password) keep their value; `bumpTokenVersion` ends every access token of the user. */
+/**
+ * Fields left undefined (or a null password) keep their value; `bumpTokenVersion` ends every access token of the
+ * user; `enabledAt` records that a disabled account was turned back on (dormancy counts from there).
+ */
 export async function updateUser(
   db: Queryable,
   id: string,
-  change: { displayName?: string; passwordHash?: string | null; disabled?: boolean; bumpTokenVersion: boolean },
+  change: { displayName?: string; passwordHash?: string | null; disabled?: boolean; enabledAt?: Date; bumpTokenVersion: boolean },
 ): Promise<void> {
   await kyselyOn(db)
     .updateTable('users')
@@ -86,11 +89,31 @@ export async function updateUser(
       ...(change.displayName !== undefined ? { displayName: change.displayName } : {}),
       ...(change.passwordHash !== undefined && change.passwordHash !== null ? { passwordHash: change.passwordHash } : {}),
       ...(change.disabled !== undefined ? { disabled: change.disabled } : {}),
+      ...(change.enabledAt !== undefined ? { enabledAt: change.enabledAt } : {}),
       tokenVersion: eb('tokenVersion', '+', change.bumpTokenVersion ? 1 : 0),
       updatedAt: sql<Date>`now()`,
     }))
     .where('id', '=', id)
     .execute();
+}
+
+/**
+ * Disables the account if it is still dormant at `cutoff`: enabled, created and (re-)enabled before it, and no
+ * session started since. Checked in the statement itself, so a sign-in between the keeper's listing and this
+ * update keeps the account. Bumps the token version (access tokens stop at once); true when it was disabled.
+ */
+export async function disableIfDormant(db: Queryable, id: string, cutoff: Date): Promise<boolean> {
+  const row = await kyselyOn(db)
+    .updateTable('users')
+    .set((eb) => ({ disabled: true, tokenVersion: eb('tokenVersion', '+', 1), updatedAt: sql<Date>`now()` }))
+    .where('id', '=', id)
+    .where('disabled', '=', false)
+    .where('createdAt', '<', cutoff)
+    .where((eb) => eb.or([eb('enabledAt', 'is', null), eb('enabledAt', '<', cutoff)]))
+    .where((eb) => eb.not(eb.exists(eb.selectFrom('sessions').select('sessions.id').whereRef('sessions.userId', '=', 'users.id').where('sessions.createdAt', '>=', cutoff))))
+    .returning('id')
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 /** Sets a new password and bumps the token version; returns the new version. */

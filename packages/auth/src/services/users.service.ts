@@ -19,6 +19,18 @@ import type { TokenIssuer } from './token-issuer';
  * 8.1.4.2; 90 days is the usual reading of "in time" for a level-3 system).
  */
 export const DORMANT_AFTER_DAYS = 90;
+const DAY_MS = 86_400_000;
+
+/** Who disabled dormant accounts, in the audit trail (the keeper's loop; no person acted). */
+export interface SystemActor {
+  username: string;
+}
+
+/** When an account was last used, for dormancy: its newest sign-in, else its creation, or its re-enabling if later. */
+function lastUsed(record: users.UserRecord, lastSignInAt: Date | null): Date {
+  const since = lastSignInAt ?? record.createdAt;
+  return record.enabledAt !== null && record.enabledAt > since ? record.enabledAt : since;
+}
 
 /** Users and their passwords: administration, and the self-service password change. */
 export class UsersService {
@@ -43,12 +55,49 @@ export class UsersService {
   async listUsers(): Promise<UserListEntry[]> {
     const now = this.context.now();
     const [records, activity] = await Promise.all([users.listUsers(this.pool), sessions.signInActivity(this.pool, now)]);
-    const dormantBefore = now.getTime() - DORMANT_AFTER_DAYS * 86_400_000;
+    const dormantBefore = now.getTime() - DORMANT_AFTER_DAYS * DAY_MS;
     return records.map((record) => {
       const used = activity.get(record.id) ?? { lastSignInAt: null, openSessions: 0 };
-      const since = used.lastSignInAt ?? record.createdAt;
-      return { ...users.userView(record), ...used, dormant: !record.disabled && since.getTime() < dormantBefore };
+      return { ...users.userView(record), ...used, dormant: !record.disabled && lastUsed(record, used.lastSignInAt).getTime() < dormantBefore };
     });
+  }
+
+  /**
+   * AUTH_DORMANT_DISABLE_DAYS: disables every enabled account unused for `afterDays` (see lastUsed), ends its
+   * sign-ins and audits each one, except that the most recently used admin is kept when no admin would be left
+   * enabled (someone must be able to turn the others back on). An admin re-enables an account from the Users
+   * page; dormancy then counts from that moment. Returns the accounts disabled.
+   */
+  async disableDormant(afterDays: number, actor: SystemActor): Promise<{ id: string; username: string }[]> {
+    if (!Number.isInteger(afterDays) || afterDays < 1) throw new Error('afterDays must be a positive whole number of days');
+    const now = this.context.now();
+    const cutoff = new Date(now.getTime() - afterDays * DAY_MS);
+    const [records, activity] = await Promise.all([users.listUsers(this.pool), sessions.signInActivity(this.pool, now)]);
+    const enabled = records.filter((r) => !r.disabled).map((record) => ({ record, used: lastUsed(record, activity.get(record.id)?.lastSignInAt ?? null) }));
+    const dormant = enabled.filter((e) => e.used < cutoff);
+    const admins = enabled.filter((e) => e.record.role === 'admin');
+    if (admins.length > 0 && admins.every((e) => e.used < cutoff)) {
+      const keep = admins.reduce((a, b) => (b.used > a.used ? b : a));
+      dormant.splice(dormant.indexOf(keep), 1);
+    }
+    const disabled: { id: string; username: string }[] = [];
+    for (const { record, used } of dormant) {
+      const done = await inTransaction(this.pool, async (client) => {
+        if (!(await users.disableIfDormant(client, record.id, cutoff))) return false;
+        await sessions.revokeSessionsOfUser(client, record.id, 'dormant');
+        return true;
+      });
+      if (!done) continue;
+      disabled.push({ id: record.id, username: record.username });
+      await this.context.audit.record({
+        type: 'Security Alert',
+        outcome: 0,
+        actor: { userId: null, username: actor.username, role: null, clinicId: null },
+        clinicId: record.clinicId,
+        details: { subtype: 'Security Configuration', change: 'user-disabled-dormant', targetUserId: record.id, targetUsername: record.username, unusedDays: Math.floor((now.getTime() - used.getTime()) / DAY_MS), afterDays },
+      });
+    }
+    return disabled;
   }
 
   async createUser(
@@ -86,10 +135,12 @@ export class UsersService {
     if (change.password !== undefined) assertPasswordAcceptable(change.password, await this.passwordContext(current.username, current.clinicId));
     const passwordHash = change.password !== undefined ? await hashPassword(change.password) : null;
     const bump = passwordHash !== null || change.disabled !== undefined;
+    const reenabled = change.disabled === false && current.disabled;
     await inTransaction(this.pool, async (client) => {
       await users.updateUser(client, id, {
         ...(change.displayName !== undefined ? { displayName: change.displayName } : {}),
         ...(change.disabled !== undefined ? { disabled: change.disabled } : {}),
+        ...(reenabled ? { enabledAt: this.context.now() } : {}),
         passwordHash,
         bumpTokenVersion: bump,
       });

@@ -579,6 +579,7 @@ export interface Users {
   tokenVersion: Generated<number>;
   createdAt: Generated<Timestamp>;
   updatedAt: Generated<Timestamp>;
+  enabledAt: Timestamp | null;
 }
 
 export interface DB {

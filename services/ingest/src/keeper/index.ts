@@ -1,12 +1,13 @@
 import type { Registry } from 'prom-client';
 import { AuditAnchor, auditAnchorStores, AuditSegmentKeeper, loadCheckpointSigner } from '@yunying/audit';
-import type { Authenticator } from '@yunying/auth';
+import type { Authenticator, AuthService } from '@yunying/auth';
 import type { Pool } from '@yunying/catalog';
 import type { Config } from '@yunying/config';
 import { describeError, type Logger } from '@yunying/core';
 import type { Lifecycle } from '@yunying/http';
 import type { DerivedStore, ReplicatedStore } from '@yunying/storage';
 import { DisposalService } from './disposal.service';
+import { KEEPER_ACTOR } from './keeper.audit';
 import { keeperMetrics } from './keeper.metrics';
 import { keeperRoutes } from './keeper.route';
 import { LockExtender } from './lock.extender';
@@ -20,7 +21,8 @@ export interface KeeperDeps {
   store: ReplicatedStore;
   /** Derived objects (thumbnails): a disposal removes the study's with its copies. */
   derived: DerivedStore;
-  auth: Authenticator;
+  /** Authenticates the admin routes; its `disableDormantAccounts` is the dormant-account loop (AUTH_DORMANT_DISABLE_DAYS). */
+  auth: Authenticator & Pick<AuthService, 'disableDormantAccounts'>;
   logger: Logger;
   metrics: Registry;
   lifecycle: Lifecycle;
@@ -106,6 +108,12 @@ export function startKeeper(deps: KeeperDeps): { router: ReturnType<typeof keepe
     if (exported.some((e) => !e.exported && e.reason === 'last-segment-invalid')) logger.error({}, 'no recent exported audit segment verifies: NOT exporting');
     if (restored.length > 0) logger.warn({ restored: restored.length }, 'audit anchor copies restored from a valid copy');
   };
+  const dormantDays = config.auth.dormantDisableDays;
+  const disableDormantAccounts = async (): Promise<void> => {
+    const disabled = await deps.auth.disableDormantAccounts(dormantDays, KEEPER_ACTOR);
+    // Counts only: who was disabled is in the audit trail, not in the logs.
+    if (disabled.length > 0) logger.info({ disabled: disabled.length, afterDays: dormantDays }, 'dormant accounts disabled');
+  };
   const loops = [
     new Every(settings.scrubIntervalSeconds, () => scrubber.tick(), warn('scrub tick')),
     new Every(settings.repairRetrySeconds, () => repair.runDue(), warn('repair pass')),
@@ -114,6 +122,7 @@ export function startKeeper(deps: KeeperDeps): { router: ReturnType<typeof keepe
     new Every(settings.repairRetrySeconds, () => locks.tick(), warn('lock extension')),
     new Every(settings.orphanSweepIntervalSeconds, () => sweeper.sweep(), warn('orphan sweep')),
     new Every(config.audit.checkpointIntervalSeconds, checkpointAuditChain, warn('audit checkpoint')),
+    new Every(dormantDays > 0 ? 3600 : 0, disableDormantAccounts, warn('dormant-account check')),
   ];
   if (!deps.loops) return { router: keeperRoutes({ auth: deps.auth, scrubber, repair, sweeper, disposals }).router };
   for (const loop of loops) loop.start();
