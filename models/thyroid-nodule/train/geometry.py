@@ -5,9 +5,13 @@ pass, then vertical. Rounding is floor(x + 0.5) (never Python's banker's roundin
 to the pixel.
 """
 import math
+import os
 import numpy as np
 
-FRAME_W, FRAME_H = 208, 128   # frame network input (width, height)
+# Frame network input (width, height): 312x192 since 3.5.0 (208x128 before; the card's "A larger frame"
+# section measures both). TRIAGE_FRAME_SIZE=WxH trains another size for a side experiment; the manifest
+# records the size a model was trained at, and the served path reads it from there.
+FRAME_W, FRAME_H = (int(v) for v in os.environ.get('TRIAGE_FRAME_SIZE', '312x192').split('x'))
 FRAME_STRIDE = 4              # the nodule map is FRAME_H/4 x FRAME_W/4
 CROP = 160                    # nodule crop side
 CROP_CONTEXT = 1.5            # crop side = CROP_CONTEXT x the longer side of the nodule box

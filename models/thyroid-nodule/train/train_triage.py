@@ -153,9 +153,13 @@ def main():
                          '(run J = 0 .. TRIAGE_FRAME_SEEDS-1 in parallel processes, then the full command reads them all)')
     ap.add_argument('--folds-only', action='store_true', help='with --seed-index: the held-out maps only, no final network')
     ap.add_argument('--final-only', action='store_true', help='with --seed-index: the final network only (in parallel with --folds-only)')
+    ap.add_argument('--cv-only', action='store_true', help='stop after the cross-validated figures (no final network, nothing written to --out)')
+    ap.add_argument('--fold', type=int, default=None, help='with --seed-index --folds-only: only fold K (0-based), so folds can run in parallel too')
     args = ap.parse_args()
     if args.seed_index is not None and not args.frame_cache:
         ap.error('--seed-index needs --frame-cache')
+    if args.fold is not None and (args.seed_index is None or not args.folds_only or not 0 <= args.fold < K):
+        ap.error(f'--fold needs --seed-index and --folds-only, and 0 <= K < {K}')
     torch.set_num_threads(int(os.environ.get('TRIAGE_THREADS', '2')))
     np.random.seed(SEED)
     torch.manual_seed(SEED)
@@ -173,6 +177,8 @@ def main():
     members = [args.seed_index] if args.seed_index is not None else list(range(FRAME_SEEDS))
     loaded = 0
     for k in range(0 if args.final_only else K):
+        if args.fold is not None and k != args.fold:
+            continue
         log(f'fold {k + 1}/{K}')
         held_f, held_o = np.where(ffold == k)[0], np.where(ofold == k)[0]
         per_member = []
@@ -198,6 +204,9 @@ def main():
 
     report, comb = served.fit_and_report(frames, others, oof, ffold)
     log(json.dumps(report['summary'], indent=1))
+    if args.cv_only:
+        log(f"locator {json.dumps(report['locator'])}")
+        return
 
     fnets = []
     for j in members:
