@@ -240,9 +240,13 @@ def fold_maps(frames, others, ffold, ofold, k, j, cache):
     held_f, held_o = np.where(ffold == k)[0], np.where(ofold == k)[0]
     names = [frames[i]['image'] for i in held_f] + ['other:' + others[i]['image'] for i in held_o]
     cached = member_file(cache, f'fold{k}', j, 'npz')
-    if cached and os.path.exists(cached) and list(np.load(cached)['names']) == names:
+    grid = (G.FRAME_H // G.FRAME_STRIDE, G.FRAME_W // G.FRAME_STRIDE)
+    if cached and os.path.exists(cached):
         z = np.load(cached)
-        return z['maps'], z['gates'], 1
+        if list(z['names']) == names:
+            if tuple(z['maps'].shape[1:]) != grid:  # a cache of another TRIAGE_FRAME_SIZE: never read it as this one
+                raise SystemExit(f'{cached}: maps of {z["maps"].shape[1:]} cells, this run expects {grid} (TRIAGE_FRAME_SIZE)')
+            return z['maps'], z['gates'], 1
     trained = member_file(cache, f'fold{k}', j, 'pt')
     loaded = 0
     if trained and os.path.exists(trained):  # trained elsewhere (cv_device.py), same seeds and folds
