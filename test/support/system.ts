@@ -27,6 +27,8 @@ export interface RunningSystem {
 
 export interface SystemOptions {
   env?: Record<string, string>;
+  /** Runs on the seeded database before the launcher starts (state the services must find at boot). */
+  beforeLaunch?: (pool: Pool) => Promise<void>;
 }
 
 /**
@@ -57,10 +59,11 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   const childEnv = { PATH: process.env.PATH ?? '', ...env };
   const seeded = await run(process.execPath, [path.join(REPO_ROOT, 'services/launcher/dist/seed.cli.js'), '--json'], { cwd: REPO_ROOT, env: childEnv });
   const credentials = JSON.parse(seeded.stdout.trim()) as DemoCredentials;
+  const pool = createPool({ url: env.DATABASE_URL ?? '', schema: env.DATABASE_SCHEMA ?? '', poolSize: 3 });
+  await options.beforeLaunch?.(pool);
   const launcher = startLauncher(env);
   const started = await launcher.ready;
   const urls = Object.fromEntries(started.map((s) => [s.role, s.url]));
-  const pool = createPool({ url: env.DATABASE_URL ?? '', schema: env.DATABASE_SCHEMA ?? '', poolSize: 3 });
   return {
     env,
     urls,

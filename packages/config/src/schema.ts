@@ -276,7 +276,7 @@ export const envSchema = z
       .refine((days) => days === 0 || days >= 30, '0 (off) or at least 30 days')
       .default(0)
       .describe(
-        'Days without use (no sign-in since the account was created or an admin last re-enabled it) after which the keeper disables an account, ends its sign-ins and audits it (GB/T 22239-2019 8.1.4.2); the most recently used admin is kept when no other admin would be left. 0: off, dormant accounts are only flagged on the Users page after 90 days, for an admin to decide (the archive cannot tell a radiologist on leave from a forgotten account). Checked hourly.',
+        'Days without use (no sign-in since the account was created or an admin last re-enabled it) after which the keeper disables an account, ends its sign-ins and audits it (GB/T 22239-2019 8.1.4.2); the most recently used admin is kept when no other admin would be left. 0: off, dormant accounts are only flagged on the Users page after 90 days, for an admin to decide (the archive cannot tell a radiologist on leave from a forgotten account). Checked when the keeper starts and hourly after.',
       ),
     AUTH_SECOND_FACTOR: z
       .enum(['privileged', 'optional'])

@@ -31,32 +31,45 @@ export interface KeeperDeps {
   loops: boolean;
 }
 
-/** Runs `fn` every `seconds` (0 = never), one run at a time; stop() waits for the run in flight. */
+/**
+ * Runs `fn` every `seconds` (0 = never), one run at a time; stop() waits for the run in flight. With `atStart`
+ * the first run is at start, not one interval later: an hourly check in a keeper restarted more often than
+ * hourly (rolling deploys, a crash loop) would otherwise never run.
+ */
 class Every {
   private timer: NodeJS.Timeout | undefined;
+  private first: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
 
   constructor(
     private readonly seconds: number,
     private readonly fn: () => Promise<unknown>,
     private readonly onError: (error: unknown) => void,
+    private readonly atStart = false,
   ) {}
 
   start(): void {
     if (this.seconds <= 0) return;
-    this.timer = setInterval(() => {
-      if (this.running) return;
-      this.running = this.fn()
-        .then(() => undefined, this.onError)
-        .finally(() => {
-          this.running = undefined;
-        });
-    }, this.seconds * 1000);
+    this.timer = setInterval(() => this.tick(), this.seconds * 1000);
     this.timer.unref();
+    if (this.atStart) {
+      this.first = setTimeout(() => this.tick(), 0);
+      this.first.unref();
+    }
+  }
+
+  private tick(): void {
+    if (this.running) return;
+    this.running = this.fn()
+      .then(() => undefined, this.onError)
+      .finally(() => {
+        this.running = undefined;
+      });
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.first) clearTimeout(this.first);
     await this.running;
   }
 }
@@ -122,7 +135,7 @@ export function startKeeper(deps: KeeperDeps): { router: ReturnType<typeof keepe
     new Every(settings.repairRetrySeconds, () => locks.tick(), warn('lock extension')),
     new Every(settings.orphanSweepIntervalSeconds, () => sweeper.sweep(), warn('orphan sweep')),
     new Every(config.audit.checkpointIntervalSeconds, checkpointAuditChain, warn('audit checkpoint')),
-    new Every(dormantDays > 0 ? 3600 : 0, disableDormantAccounts, warn('dormant-account check')),
+    new Every(dormantDays > 0 ? 3600 : 0, disableDormantAccounts, warn('dormant-account check'), true),
   ];
   if (!deps.loops) return { router: keeperRoutes({ auth: deps.auth, scrubber, repair, sweeper, disposals }).router };
   for (const loop of loops) loop.start();
