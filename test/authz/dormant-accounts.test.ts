@@ -39,8 +39,15 @@ describe('keeper: dormant accounts are disabled at start when AUTH_DORMANT_DISAB
     const refused = await signIn('radiologist');
     expect(refused.status).toBe(401);
     expect(refused.headers.get('content-type')).toMatch(/application\/problem\+json/);
-    expect((await signIn('admin')).status).toBe(200);
+    const admin = await signIn('admin');
+    expect(admin.status).toBe(200);
     expect(await disabled('admin')).toBe(false);
+    // The Users page learns the rule from the same API, so an admin knows accounts go without their doing.
+    const { accessToken } = (await admin.json()) as { accessToken: string };
+    const listed = await fetch(`${system.urls.viewer}/api/admin/users`, { headers: { authorization: `Bearer ${accessToken}` } });
+    const body = (await listed.json()) as { dormancy: unknown; users: { username: string; disabled: boolean }[] };
+    expect(body.dormancy).toEqual({ flagAfterDays: 90, disableAfterDays: 30 });
+    expect(body.users.find((u) => u.username === 'radiologist')?.disabled).toBe(true);
 
     const { rows } = await system.pool.query<{ details: Record<string, unknown> }>(
       "SELECT details FROM audit_events WHERE details->>'change' = 'user-disabled-dormant'",

@@ -228,6 +228,7 @@ describeUnless(chromiumMissing(), 'second factor at the web sign-in page (e2e, c
     expect(await users.row('reader-two').getByTestId('last-sign-in').innerText()).toBe('never');
     expect(Number(await users.row(admin.username).getAttribute('data-open-sessions'))).toBeGreaterThanOrEqual(1);
     expect(await users.row(admin.username).getAttribute('data-dormant')).toBe('false');
+    expect(await page.getByTestId('dormancy-note').innerText()).toMatch(/^Accounts unused for 90 days are marked dormant; nothing is disabled automatically/);
     // Where the admin is signed in, listed under the row: this browser.
     await users.row(admin.username).getByTestId('show-sessions').click();
     const adminSessions = page.locator(`[data-testid="user-sessions"][data-username="${admin.username}"] [data-testid="user-session"]`);

@@ -239,7 +239,7 @@ export function createAuthRouter(auth: AuthService, options: AuthRouterOptions =
   });
 
   routes.get('/api/admin/users', admin, async (_req, res) => {
-    res.json({ users: await auth.listUsers() });
+    res.json({ users: await auth.listUsers(), dormancy: auth.dormancy });
   });
 
   const userBody = z.object({

@@ -8,13 +8,13 @@ import { TotpSecrets } from './totp';
 import type { Queryable } from './queryable';
 import type { AuthAuditSink } from './auth.audit';
 import { AuditRecorder, type AuthContext } from './auth.shared';
-import type { AdminContext, ApiKeyView, ClinicView, CreatedApiKey, DimseAuthPolicy, OwnSessionView, RequestOrigin, SecondFactorStatus, SignInResult, TokenPair, UserListEntry, UserView } from './auth.types';
+import type { AdminContext, ApiKeyView, ClinicView, CreatedApiKey, DimseAuthPolicy, DormancyPolicy, OwnSessionView, RequestOrigin, SecondFactorStatus, SignInResult, TokenPair, UserListEntry, UserView } from './auth.types';
 import { TokenIssuer } from './services/token-issuer';
 import { SessionService } from './services/session.service';
 import { SignInService } from './services/sign-in.service';
 import { SecondFactorService } from './services/second-factor.service';
 import { RecoveryCodes } from './recovery-codes';
-import { UsersService, type SystemActor } from './services/users.service';
+import { DORMANT_AFTER_DAYS, UsersService, type SystemActor } from './services/users.service';
 import { ClinicsService } from './services/clinics.service';
 import { ApiKeysService } from './services/api-keys.service';
 import { principalForAeTitle } from './services/dimse-principals.service';
@@ -41,6 +41,8 @@ export interface AuthServiceOptions {
    * without a confirmed generator enrols during sign-in, before getting a session. Default: none.
    */
   secondFactorRoles?: readonly Role[];
+  /** AUTH_DORMANT_DISABLE_DAYS, told to the admin's Users page (the keeper does the disabling). Default 0: off. */
+  dormantDisableDays?: number;
   /** Clock, for tests of expiry. */
   now?: () => Date;
 }
@@ -52,6 +54,7 @@ export interface AuthServiceOptions {
 export class AuthService {
   readonly accessTokenTtlSeconds: number;
   readonly refreshTokenTtlSeconds: number;
+  readonly dormancy: DormancyPolicy;
   private readonly pool: Pool;
   private readonly credentialAlerts: CredentialAlerts;
   private readonly sessions: SessionService;
@@ -72,6 +75,7 @@ export class AuthService {
     this.pool = pool;
     this.accessTokenTtlSeconds = options.accessTokenTtlSeconds;
     this.refreshTokenTtlSeconds = options.refreshTokenTtlSeconds;
+    this.dormancy = { flagAfterDays: DORMANT_AFTER_DAYS, disableAfterDays: options.dormantDisableDays ? options.dormantDisableDays : null };
     const limiter = new SignInLimiter(pool, { ...DEFAULT_SIGN_IN_LIMITS, ...options.signInLimits }, now);
     const tokens = new TokenIssuer(options.tokenSecret, options.accessTokenTtlSeconds, now);
     this.credentialAlerts = new CredentialAlerts((event) => context.audit.record(event), now);
@@ -107,6 +111,7 @@ export class AuthService {
       refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
       retentionMinYears: config.retentionMinYears,
       secondFactorRoles: config.auth.secondFactorRoles,
+      dormantDisableDays: config.auth.dormantDisableDays,
       ...(audit ? { audit } : {}),
     });
   }

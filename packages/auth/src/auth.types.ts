@@ -62,6 +62,12 @@ export interface UserListEntry extends UserView {
   dormant: boolean;
 }
 
+/** How dormant accounts are handled, for the admin's Users page: flagged after `flagAfterDays`; disabled by the keeper after `disableAfterDays` (null: never). */
+export interface DormancyPolicy {
+  flagAfterDays: number;
+  disableAfterDays: number | null;
+}
+
 export type DimseAuthPolicy = 'credentials' | 'ae_only';
 
 export interface ClinicView {

@@ -6,6 +6,7 @@ import { arr, bool, num, obj, str, strings, type JsonObject } from '../app/json'
 import type { PageContext, Teardown } from '../app/router';
 import { roleLabel } from '../app/session';
 import { t } from '../app/i18n';
+import { dormancyNote } from './dormancy-note';
 
 const ROLES = ['clinic', 'radiologist', 'auditor', 'admin'] as const;
 
@@ -226,6 +227,7 @@ export function usersPage(ctx: PageContext): Teardown {
         const rows = arr(obj(users).users).map(obj).map(userRow);
         replace(
           list,
+          h('p', { 'data-testid': 'dormancy-note' }, dormancyNote(obj(users).dormancy)),
           h(
             'table',
             { class: 'data', 'data-testid': 'users' },
