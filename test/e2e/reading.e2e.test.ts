@@ -296,10 +296,38 @@ describeUnless(chromiumMissing(), 'web app (e2e, chromium)', () => {
     const { context, page, errors } = await newPage(browser, PHONE, true);
     await ViewerPage.installRenderCounter(page);
     const reader = password(system, 'radiologist');
-    await QueuePage.openStudyAs(page, viewerUrl, reader, phoneStudy);
+    // The viewer's code (cornerstone and its tools) is its own chunk: the sign-in page does not load it; a
+    // radiologist's browser fetches it once signed in, and it is cached for a year (content-named).
+    const scripts: { url: string; bytes: number; cacheControl: string }[] = [];
+    const bodies: Promise<unknown>[] = [];
+    page.on('response', (res) => {
+      if (res.request().resourceType() !== 'script') return;
+      const entry = { url: new URL(res.url()).pathname, bytes: 0, cacheControl: res.headers()['cache-control'] ?? '' };
+      scripts.push(entry);
+      bodies.push(res.body().then((b) => (entry.bytes = b.length), () => undefined));
+    });
+    const signIn = new SignInPage(page);
+    await signIn.open(viewerUrl);
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await Promise.all(bodies);
+    const signInScripts = scripts.slice();
+    expect(signInScripts.map((s) => s.url)).toContain('/assets/app.js');
+    expect(signInScripts.filter((s) => s.url.includes('viewer.page'))).toEqual([]);
+    await signIn.signIn(reader.username, reader.password);
+    const queue = new QueuePage(page);
+    await queue.waitForLoaded();
+    await queue.open(phoneStudy);
     const viewer = new ViewerPage(page);
     await viewer.waitForRenders(1);
     expect(await viewer.distinctCanvasValues()).toBeGreaterThan(8);
+    await Promise.all(bodies);
+    const viewerChunk = scripts.find((s) => /^\/assets\/chunks\/viewer\.page-[A-Z0-9]+\.js$/.test(s.url));
+    expect(viewerChunk).toBeDefined();
+    // Named by content, so kept for a year; app.js keeps its name and is revalidated.
+    expect(viewerChunk?.cacheControl).toMatch(/max-age=31536000.*immutable/);
+    expect(scripts.find((s) => s.url === '/assets/app.js')?.cacheControl).toMatch(/max-age=0/);
+    // The sign-in page loads under a third of the viewer's code.
+    expect(signInScripts.reduce((n, s) => n + s.bytes, 0) * 3).toBeLessThan(viewerChunk?.bytes ?? 0);
     // The banner is on screen when the viewer opens and stays there (sticky) when the reader scrolls
     // down to the report form, which repeats the name and ID.
     expect(await viewer.bannerOnScreen()).toBe(true);

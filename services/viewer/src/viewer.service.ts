@@ -122,6 +122,9 @@ const PAGE_ROUTES = /^\/(?:sign-in|queue|read\/[0-9.]+|report\/[0-9.]+|clinic|up
 
 function serveWebApp(app: express.Express, ingestUrl: string): void {
   app.get('/app-config.json', (_req, res) => void res.json({ ingest: { url: ingestUrl } }));
+  // Chunks are named by their content (esbuild [hash]): a phone keeps the viewer's code for a year, and a new
+  // build's chunks get new names. app.js and share.js keep their names, so they are revalidated (ETag).
+  app.use('/assets/chunks', express.static(path.join(WEB_DIR, 'assets/chunks'), { index: false, immutable: true, maxAge: '365d' }));
   app.use('/assets', express.static(path.join(WEB_DIR, 'assets'), { index: false }));
   app.get(PAGE_ROUTES, (_req, res) => res.sendFile(path.join(WEB_DIR, 'index.html')));
   // The share page (#20) is its own small page and bundle: a phone on a slow network loads no viewer code,

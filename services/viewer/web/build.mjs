@@ -16,6 +16,9 @@ await build({
   entryPoints: { app: path.join(here, 'src/main.ts'), share: path.join(here, 'src/share/main.ts') },
   outdir: path.join(out, 'assets'),
   entryNames: '[name]',
+  // Code only some pages need (the reading viewer: main.ts imports it lazily) goes into content-named chunks.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
   format: 'esm',
   target: ['es2022'],

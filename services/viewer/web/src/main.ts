@@ -1,7 +1,8 @@
 import { setSessionLostHandler } from './app/api';
 import { h, replace } from './app/dom';
 import { language, languageTag, setLanguage, t } from './app/i18n';
-import { match, route, type Route, type Teardown } from './app/router';
+import { lazyPage } from './app/lazy-page';
+import { match, route, type Page, type Route, type Teardown } from './app/router';
 import { currentUser, homeOf, roleLabel, signOut, type Me } from './app/session';
 import { accountPage } from './pages/account.page';
 import { accessPage, retentionPage } from './pages/audit.page';
@@ -15,7 +16,19 @@ import { reportPrintPage } from './pages/report-print.page';
 import { signInPage } from './pages/sign-in.page';
 import { uploadPage } from './pages/upload.page';
 import { usersPage } from './pages/users.page';
-import { viewerPage } from './viewer/viewer.page';
+
+// The reading viewer (cornerstone and its tools, about three quarters of the app's code) is its own chunk:
+// the sign-in page and the clinics', auditors' and admins' pages never load it. A radiologist's browser
+// fetches it once a page has been drawn (prefetchViewer), so opening the first study does not wait for it.
+const loadViewer = (): Promise<Page> => import('./viewer/viewer.page').then((m) => m.viewerPage);
+const viewerPage = lazyPage(loadViewer);
+let viewerPrefetched = false;
+function prefetchViewer(user: Me): void {
+  if (user.role !== 'radiologist' || viewerPrefetched) return;
+  viewerPrefetched = true;
+  // A failure here is shown when a study is opened (lazyPage), not now.
+  setTimeout(() => void loadViewer().catch(() => undefined), 0);
+}
 
 const routes: Route[] = [
   route('/queue', ['radiologist'], t('Reading queue', '阅片队列'), queuePage),
@@ -152,6 +165,7 @@ async function render(): Promise<void> {
   document.title = `${found.route.title} · ${t('Yunying', '云影')}`;
   main.replaceChildren();
   teardown = found.route.page({ root: main, params: found.params, query: url.searchParams, me, navigate: (p) => navigate(p) }) ?? null;
+  prefetchViewer(me);
 }
 
 document.addEventListener('click', (event) => {
