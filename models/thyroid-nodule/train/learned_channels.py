@@ -16,7 +16,6 @@ by +0.001 (-0.019 to +0.019) and -0.001 (-0.027 to +0.027).
 """
 import os
 import sys
-import time
 import numpy as np
 import torch
 import torch.nn as nn
@@ -32,7 +31,6 @@ from metrics import auc  # noqa: E402
 
 DATA = os.environ.get('TRIAGE_DATA', os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '../../../../shared/data')))
 LAMBDA = float(os.environ.get('SUSP_LAMBDA', '0.5'))  # weight of the two learned channels' loss
-T0 = time.time()
 
 
 class FrameNetS(nets.FrameNet):
@@ -48,64 +46,27 @@ def mirrored(net, x):
 
 
 def train(frames, others, seed, epochs):
-    torch.manual_seed(seed)
-    rng = np.random.RandomState(seed)
-    net = FrameNetS()
-    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
-    items = [(f['gray'], f['mask'], 1.0, f['label'], f['lexicon']['echogenicFoci']) for f in frames] + \
-            [(o['gray'], None, 0.0, None, None) for o in others]
+    """train_triage's recipe with FrameNetS; the two learned channels' loss is added on the cells inside the outline."""
     labs = np.array([f['label'] for f in frames if f['label'] is not None])
-    w_pos, w_neg = 0.5 / labs.mean(), 0.5 / (1 - labs.mean())
     calcs = np.array([f['lexicon']['echogenicFoci'] > 0 for f in frames if f['lexicon']['echogenicFoci'] is not None])
-    c_pos, c_neg = 0.5 / calcs.mean(), 0.5 / (1 - calcs.mean())
-    steps = epochs * ((len(items) + 15) // 16)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.15)
-    net.train()
-    for ep in range(epochs):
-        order = rng.permutation(len(items))
-        tot = 0.0
-        for b in range(0, len(order), 16):
-            xs, ms, ys, ls, cs = [], [], [], [], []
-            for i in order[b:b + 16]:
-                g, m, y, lab, calc = items[i]
-                x, mm = T.frame_sample(rng, g, m)
-                xs.append(x)
-                ms.append(mm)
-                ys.append(y)
-                ls.append(-1.0 if lab is None else float(lab))
-                cs.append(-1.0 if calc is None else float(calc > 0))
-            x = torch.from_numpy(np.stack(xs)[:, None].copy())
-            m = torch.from_numpy(np.stack(ms)[:, None].copy())
-            y = torch.tensor(ys)[:, None]
-            lab = torch.tensor(ls)
-            calc = torch.tensor(cs)
-            out, gate = net.forward_one(x)
-            seg = out[:, :1]
-            pos = (y[:, 0] > 0.5)
-            l_gate = F.binary_cross_entropy_with_logits(gate, y)
-            l_seg = F.binary_cross_entropy_with_logits(seg, m, pos_weight=torch.tensor(4.0))
-            if pos.any():
-                p = torch.sigmoid(seg[pos])
-                inter = (p * m[pos]).sum(dim=(1, 2, 3))
-                dice = 1 - (2 * inter + 1) / (p.sum(dim=(1, 2, 3)) + m[pos].sum(dim=(1, 2, 3)) + 1)
-                l_seg = l_seg + dice.mean()
-            l_aux = torch.tensor(0.0)
-            for ch, t, wp, wn in ((1, lab, w_pos, w_neg), (2, calc, c_pos, c_neg)):
-                sel = t >= 0
-                if sel.any():
-                    tt = t[sel][:, None, None, None].expand_as(m[sel])
-                    cw = m[sel] * torch.where(tt > 0.5, torch.tensor(wp), torch.tensor(wn))
-                    bce = F.binary_cross_entropy_with_logits(out[sel, ch:ch + 1], tt, reduction='none')
-                    l_aux = l_aux + (bce * cw).sum() / (m[sel].sum() + 1e-6)
-            loss = l_seg + l_gate + LAMBDA * l_aux
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            tot += float(loss)
-        print(f'[{time.time() - T0:7.1f}s] epoch {ep + 1}/{epochs} loss {tot / max(1, len(order) // 16):.3f}', flush=True)
-    net.eval()
-    return net
+    # Per item (frames, then others): the case label and "any calcification", -1 where unknown or not thyroid.
+    lab = [-1.0 if f['label'] is None else float(f['label']) for f in frames] + [-1.0] * len(others)
+    calc = [-1.0 if f['lexicon']['echogenicFoci'] is None else float(f['lexicon']['echogenicFoci'] > 0) for f in frames] + [-1.0] * len(others)
+    channels = ((1, lab, 0.5 / labs.mean(), 0.5 / (1 - labs.mean())), (2, calc, 0.5 / calcs.mean(), 0.5 / (1 - calcs.mean())))
+
+    def extra_loss(out, batch, m):
+        l_aux = torch.tensor(0.0)
+        for ch, targets, wp, wn in channels:
+            t = torch.tensor([targets[i] for i in batch])
+            sel = t >= 0
+            if sel.any():
+                tt = t[sel][:, None, None, None].expand_as(m[sel])
+                cw = m[sel] * torch.where(tt > 0.5, torch.tensor(wp), torch.tensor(wn))
+                bce = F.binary_cross_entropy_with_logits(out[sel, ch:ch + 1], tt, reduction='none')
+                l_aux = l_aux + (bce * cw).sum() / (m[sel].sum() + 1e-6)
+        return LAMBDA * l_aux
+
+    return T.train_frame(frames, others, seed, epochs=epochs, make_net=FrameNetS, extra_loss=extra_loss)
 
 
 def forward(net, gray):

@@ -78,11 +78,14 @@ def frame_sample(rng, gray, mask):
 
 
 # ---------------------------------------------------------------- training
-def train_frame(frames, others, seed, device='cpu', epochs=None):
+def train_frame(frames, others, seed, device='cpu', epochs=None, make_net=nets.FrameNet, extra_loss=None):
+    """The FrameNet recipe. Side experiments (learned_channels.py) pass a network with more map channels
+    (the first is the nodule map) and `extra_loss(out, batch, m)`: the map output, the batch's item indices
+    (frames first, then others) and the target map, added to the loss; the sampling is unchanged."""
     epochs = epochs or FRAME_EPOCHS
     torch.manual_seed(seed)
     rng = np.random.RandomState(seed)
-    net = nets.FrameNet().to(device)
+    net = make_net().to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     items = [(f['gray'], f['mask'], 1.0) for f in frames] + [(o['gray'], None, 0.0) for o in others]
     steps = epochs * ((len(items) + 15) // 16)
@@ -103,7 +106,8 @@ def train_frame(frames, others, seed, device='cpu', epochs=None):
             m = torch.from_numpy(np.stack(ms)[:, None].copy())
             y = torch.tensor(ys)[:, None]
             x, m, y = x.to(device), m.to(device), y.to(device)
-            seg, gate = net.forward_one(x)
+            out, gate = net.forward_one(x)
+            seg = out[:, :1]
             pos = (y[:, 0] > 0.5)
             l_gate = F.binary_cross_entropy_with_logits(gate, y)
             l_seg = F.binary_cross_entropy_with_logits(seg, m, pos_weight=torch.tensor(4.0, device=device))
@@ -113,6 +117,8 @@ def train_frame(frames, others, seed, device='cpu', epochs=None):
                 dice = 1 - (2 * inter + 1) / (p.sum(dim=(1, 2, 3)) + m[pos].sum(dim=(1, 2, 3)) + 1)
                 l_seg = l_seg + dice.mean()
             loss = l_seg + l_gate
+            if extra_loss is not None:
+                loss = loss + extra_loss(out, order[b:b + 16], m)
             opt.zero_grad()
             loss.backward()
             opt.step()
