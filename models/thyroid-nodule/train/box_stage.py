@@ -27,7 +27,7 @@ import served as S  # noqa: E402
 import triage_data as D  # noqa: E402
 from metrics import bootstrap  # noqa: E402
 
-VERSION = '3.5.0'
+VERSION = '3.6.0'
 # The synthetic frame's reader box in parity.json (also in packages/nodule-model's parity test).
 PARITY_BOX = (100.0, 80.0, 190.0, 160.0)
 

