@@ -37,7 +37,7 @@ K = int(os.environ.get('TRIAGE_FOLDS', '5'))
 # 40 since 3.6.0 (14 before): at 312x192 the longer run finds the nodule more often (the card, "40 epochs at 312x192").
 FRAME_EPOCHS = int(os.environ.get('TRIAGE_FRAME_EPOCHS', '40'))
 # FrameNets per map: the served graph averages the networks of these members of one recipe (nets.FrameExport).
-# Member j's fold-k network is seeded SEED + k + 100 j and its final network SEED + 1000 + 100 j. 3.6.0 ships member 1
+# Member j's networks are seeded by fold_seed and final_seed below. 3.6.0 ships member 1
 # alone: member 0's 40-epoch held-out maps were on a machine that is gone, and both seeds met the rule (the card).
 # TRIAGE_FRAME_MEMBERS=0,1,2 for an ensemble; TRIAGE_FRAME_SEEDS=N is members 0 .. N-1.
 if os.environ.get('TRIAGE_FRAME_MEMBERS'):
@@ -47,6 +47,14 @@ elif os.environ.get('TRIAGE_FRAME_SEEDS'):
 else:
     FRAME_MEMBERS = [1]
 T0 = time.time()
+
+
+def fold_seed(k, j):
+    return SEED + k + 100 * j
+
+
+def final_seed(j):
+    return SEED + 1000 + 100 * j
 
 
 def log(*a):
@@ -233,7 +241,7 @@ def main():
         f'{loaded} of {(K + 1) * len(members)} FrameNets (or their held-out maps) loaded from --frame-cache (trained by this script or cv_device.py; '
         'seconds counts only this run)')
     recipe = {'frame_epochs': FRAME_EPOCHS, 'frame_members': members,
-              'frame_seeds': {'folds': f'{SEED} + fold + 100 * member', 'final': f'{SEED} + 1000 + 100 * member'}}
+              'frame_seeds': {'folds': [[fold_seed(k, j) for k in range(K)] for j in members], 'final': [final_seed(j) for j in members]}}
     served.write_manifest(args.out, report, comb, time.time() - T0, len(frames), len(others), networks, recipe)
     served.write_parity(fnets, comb, frames, args.out)
     with open(os.path.join(args.out, 'cv-served.json'), 'w') as fh:
@@ -273,7 +281,7 @@ def fold_maps(frames, others, ffold, ofold, k, j, cache):
         loaded = 1
     else:
         log(f'  member {j}: training')
-        fnet = train_frame([frames[i] for i in np.where(ffold != k)[0]], [others[i] for i in np.where(ofold != k)[0]], SEED + k + 100 * j)
+        fnet = train_frame([frames[i] for i in np.where(ffold != k)[0]], [others[i] for i in np.where(ofold != k)[0]], fold_seed(k, j))
     with torch.no_grad():
         outs = [served.frame_forward(fnet, frames[i]['gray']) for i in held_f] + [served.frame_forward(fnet, others[i]['gray']) for i in held_o]
     maps, gates = np.stack([m for m, _ in outs]), np.array([g for _, g in outs])
@@ -292,7 +300,7 @@ def final_net(frames, others, j, cache):
         log(f'final FrameNet {j} from the cache')
         return fnet, 1
     log(f'final FrameNet {j} on all data')
-    fnet = train_frame(frames, others, SEED + 1000 + 100 * j)
+    fnet = train_frame(frames, others, final_seed(j))
     if final:
         torch.save(fnet.state_dict(), final)
     return fnet, 0
