@@ -29,11 +29,16 @@ export interface CorpusInstance {
   sha256: string;
 }
 
+/**
+ * Studies of tiny instances, and every fourth study of 320x320 RGB ones (about 300 KB, ultrasound-like):
+ * those are written with O_DIRECT (object files of 256 KiB and more, #14), so kills land in both write paths.
+ */
 export function makeCorpus(instances: number, seed: number, perStudy = 25): CorpusInstance[] {
   const out: CorpusInstance[] = [];
   for (let s = 0; out.length < instances; s += 1) {
     const count = Math.min(perStudy, instances - out.length);
-    const study = makeStudy(count, { seed: `crash-${seed}-${s}`, rows: 8, columns: 8, patientId: `CRASH${s}` });
+    const size = s % 4 === 1 ? { rows: 320, columns: 320, photometric: 'RGB' as const, bitsAllocated: 8 as const } : { rows: 8, columns: 8 };
+    const study = makeStudy(count, { seed: `crash-${seed}-${s}`, ...size, patientId: `CRASH${s}` });
     study.files.forEach((bytes, i) => {
       out.push({
         index: out.length,

@@ -2,7 +2,8 @@ import { startSystem, type RunningSystem } from '../support/system';
 import { runCrashRounds } from './crash.harness';
 
 /**
- * #8 crash safety, the `npm test` sample: 300 small instances over STOW-RS (batches of 10, four at a
+ * #8 crash safety, the `npm test` sample: 300 instances (a quarter of them about 300 KB, which the
+ * replicas write with O_DIRECT: #14) over STOW-RS (batches of 10, four at a
  * time) while the ingest process (ROLE=ingest, a real child process) is killed with SIGKILL at three
  * seeded random moments and restarted with the same env. Every acknowledged instance has its catalog
  * rows and three copies that verify; at each kill the catalog holds no half-written instance and no

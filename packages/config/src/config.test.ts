@@ -27,7 +27,10 @@ describe('loadConfig', () => {
     expect(config.storage).toEqual({
       backend: 'fs',
       roots: ['/srv/yunying/.data/replica-a', '/srv/yunying/.data/replica-b', '/srv/yunying/.data/replica-c'],
+      // O_DIRECT for large object files unless turned off (#14).
+      directIo: true,
     });
+    expect(loadConfig({ AUTH_TOKEN_SECRET: secret, STORAGE_FS_DIRECT_IO: 'false' }, '/srv/yunying').storage).toMatchObject({ backend: 'fs', directIo: false });
     expect(config.http.ports).toEqual({ ingest: 8041, viewer: 8042, inference: 8043, keeper: 8044 });
     expect(config.derived).toEqual({ backend: 'fs', dir: '/srv/yunying/.data/derived' });
     // Redis Cluster safe by default: bull's keys of a queue share the {hash tag}, so one slot.

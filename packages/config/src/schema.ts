@@ -137,6 +137,9 @@ export const envSchema = z
 
     STORAGE_BACKEND: z.enum(['fs', 's3']).default('fs').describe('Replica targets: three local directories (fs) or three S3 buckets with Object Lock (s3).'),
     STORAGE_FS_ROOTS: csv('Comma-separated list of the three replica directories (fs backend), ideally on three disks.'),
+    STORAGE_FS_DIRECT_IO: bool
+      .default(true)
+      .describe('fs backend: write object files of 256 KiB and more with O_DIRECT, from memory straight to the disk, instead of through the page cache (about half the kernel CPU per stored instance, #14); a replica whose filesystem refuses O_DIRECT falls back by itself. false: always through the page cache.'),
     S3_ENDPOINTS: csv('Comma-separated S3 endpoint URLs: one shared by all three buckets, or three (one per copy).'),
     S3_BUCKETS: csv('Comma-separated names of the three Object Lock buckets (created when missing).'),
     S3_DERIVED_BUCKET: z

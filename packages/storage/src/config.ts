@@ -12,6 +12,8 @@ export interface FsTargetSettings {
   name?: string;
   root: string;
   createRoot?: boolean;
+  /** O_DIRECT for large object files (FsReplicaTargetOptions.directIo); default on. */
+  directIo?: boolean;
 }
 
 export interface S3TargetSettings {
@@ -31,7 +33,7 @@ export type TargetSettings = FsTargetSettings | S3TargetSettings;
 
 /** Plain settings, as the config package parses them from the environment. */
 export type StorageTargetsSettings =
-  | { kind: 'fs'; roots: string[]; createRoots?: boolean }
+  | { kind: 'fs'; roots: string[]; createRoots?: boolean; directIo?: boolean }
   | { kind: 's3'; replicas: Omit<S3TargetSettings, 'kind'>[] }
   | { kind: 'mixed'; targets: TargetSettings[] };
 
@@ -43,7 +45,7 @@ export function createTargetsFromConfig(settings: StorageTargetsSettings, logger
   let specs: TargetSettings[];
   switch (settings.kind) {
     case 'fs':
-      specs = settings.roots.map((root) => ({ kind: 'fs', root, createRoot: settings.createRoots }));
+      specs = settings.roots.map((root) => ({ kind: 'fs', root, createRoot: settings.createRoots, directIo: settings.directIo }));
       break;
     case 's3':
       specs = settings.replicas.map((r) => ({ kind: 's3', ...r }));
@@ -56,7 +58,7 @@ export function createTargetsFromConfig(settings: StorageTargetsSettings, logger
   const targets = specs.map((spec, i): ReplicaTarget => {
     switch (spec.kind) {
       case 'fs': {
-        const target = new FsReplicaTarget({ name: spec.name ?? `fs-${i + 1}`, root: spec.root, createRoot: spec.createRoot, logger, ...(envelope === undefined ? {} : { envelope }) });
+        const target = new FsReplicaTarget({ name: spec.name ?? `fs-${i + 1}`, root: spec.root, createRoot: spec.createRoot, directIo: spec.directIo, logger, ...(envelope === undefined ? {} : { envelope }) });
         claim(places, `fs:${target.root}`);
         return target;
       }

@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { AppError, isAppError, type Logger } from '@yunying/core';
+import { DIRECT_MIN_BYTES, type DirectWriter, directWriter, piecesLength } from './direct.write';
 import { assertObjectKey, sha256Hex } from './keys';
 import { originFromStrings, originToStrings } from './origin';
 import { ENVELOPE_SIZE_PROBE_BYTES, isSealed, ObjectEnvelope } from './envelope/object.envelope';
@@ -35,6 +36,9 @@ export interface FsReplicaTargetOptions {
   createRoot?: boolean;
   /** Seals new copies and opens sealed ones (#17); default: none (plain copies, sealed ones do not open). */
   envelope?: ObjectEnvelope;
+  /** Object files of 256 KiB and more written with O_DIRECT (direct.write.ts); default on (the shared
+   * writer). False, or a filesystem that refuses it, writes them through the page cache. */
+  directIo?: boolean | DirectWriter;
   logger?: Logger;
 }
 
@@ -81,18 +85,21 @@ async function fsyncDir(dir: string): Promise<void> {
 type FileBytes = Uint8Array | readonly Uint8Array[];
 
 /** Writes a new read-only file durably under a temporary name in `dir` and returns that name. */
-async function writeTemp(dir: string, base: string, bytes: FileBytes): Promise<string> {
+async function writeTemp(dir: string, base: string, bytes: FileBytes, direct?: DirectIo): Promise<string> {
   const tmp = path.join(dir, `${base}.tmp-${randomBytes(6).toString('hex')}`);
-  await writeNewFile(tmp, bytes);
+  await writeNewFile(tmp, bytes, direct);
   return tmp;
 }
 
 /** Creates `file` (never one that is already there: O_EXCL), writes `bytes` and fsyncs it. A failed
- * write removes what it created. The 0440 mode applies to later opens only. */
-async function writeNewFile(file: string, bytes: FileBytes): Promise<void> {
+ * write removes what it created. The 0440 mode applies to later opens only. With `direct` (a replica's
+ * object files), a large file is written with O_DIRECT (direct.write.ts) unless its filesystem refuses. */
+async function writeNewFile(file: string, bytes: FileBytes, direct?: DirectIo): Promise<void> {
+  const pieces = bytes instanceof Uint8Array ? [bytes] : bytes;
+  if (direct?.enabled && piecesLength(pieces) >= DIRECT_MIN_BYTES && (await writeNewFileDirect(file, pieces, direct))) return;
   const handle = await fs.open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, READ_ONLY);
   try {
-    await writeAll(handle, bytes instanceof Uint8Array ? [bytes] : bytes);
+    await writeAll(handle, pieces);
     await handle.sync();
   } catch (error) {
     await handle.close().catch(() => undefined);
@@ -100,6 +107,23 @@ async function writeNewFile(file: string, bytes: FileBytes): Promise<void> {
     throw error;
   }
   await handle.close();
+}
+
+/** How a replica writes its object files with O_DIRECT: on until its filesystem first refuses. */
+interface DirectIo {
+  enabled: boolean;
+  readonly writer: DirectWriter;
+  readonly replica: string;
+  readonly logger: Logger | undefined;
+}
+
+/** writeNewFile with O_DIRECT; false (nothing left behind) when the filesystem refuses it, which turns
+ * direct writes off for the replica. */
+async function writeNewFileDirect(file: string, pieces: readonly Uint8Array[], direct: DirectIo): Promise<boolean> {
+  if (await direct.writer.writeNewFile(file, pieces, READ_ONLY)) return true;
+  if (direct.enabled) direct.logger?.warn({ replica: direct.replica }, 'storage: the replica’s filesystem refuses O_DIRECT; writing through the page cache');
+  direct.enabled = false;
+  return false;
 }
 
 /** Pieces written in order from the start of the file with as few writev calls as the kernel allows (#14:
@@ -138,6 +162,7 @@ export class FsReplicaTarget implements ReplicaTarget {
   private readonly logger: Logger | undefined;
   private readonly envelope: ObjectEnvelope;
   private readonly knownDirs = new Set<string>();
+  private readonly directIo: DirectIo | undefined;
 
   constructor(options: FsReplicaTargetOptions) {
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(options.name)) {
@@ -148,6 +173,8 @@ export class FsReplicaTarget implements ReplicaTarget {
     this.createRoot = options.createRoot ?? true;
     this.logger = options.logger;
     this.envelope = options.envelope ?? ObjectEnvelope.plain();
+    const writer = options.directIo === undefined || options.directIo === true ? directWriter : options.directIo;
+    this.directIo = writer ? { enabled: true, writer, replica: this.name, logger: this.logger } : undefined;
   }
 
   async init(): Promise<void> {
@@ -665,7 +692,7 @@ export class FsReplicaTarget implements ReplicaTarget {
   /** A new copy is published with link(2), which fails when the name exists: a good copy that another
    * writer put there meanwhile is never replaced. */
   private async linkNew(file: string, bytes: FileBytes, hex: string): Promise<void> {
-    const tmp = await writeTemp(path.dirname(file), hex, bytes);
+    const tmp = await writeTemp(path.dirname(file), hex, bytes, this.directIo);
     try {
       await fs.link(tmp, file);
     } catch (error) {
@@ -686,7 +713,7 @@ export class FsReplicaTarget implements ReplicaTarget {
     const there = await this.hashIfPresent(file);
     if (there === hex) return;
     this.logger?.warn({ replica: this.name, sha256: hex }, 'storage: replacing a corrupt copy');
-    const tmp = await writeTemp(path.dirname(file), hex, bytes);
+    const tmp = await writeTemp(path.dirname(file), hex, bytes, this.directIo);
     await fs.rename(tmp, file);
   }
 
