@@ -19,14 +19,15 @@ import fs from 'node:fs/promises';
  * a larger block) or the staging memory cannot be had, the file is written the ordinary way.
  */
 
-/** The alignment used for memory, offsets and lengths: a page, a multiple of every common block size. */
+/** What each write's length is padded to: a page, a multiple of every common block size (the memory is
+ * aligned by the arena's page boundary and the offsets by the slot size). */
 export const DIRECT_ALIGNMENT = 4096;
 /** Bytes per staging slot (and so per write call). */
 export const DIRECT_SLOT_BYTES = 1 << 20;
 /** Staging slots: writes beyond this many at once wait for a slot (bounded memory: 16 MiB). */
 const DIRECT_SLOTS = 16;
-/** Files smaller than this are written through the page cache: the copy saved would be small and the
- * padding and truncation would cost more. */
+/** Files smaller than this (sidecars, markers, small instances) go through the page cache, where the copy
+ * saved would be small. */
 export const DIRECT_MIN_BYTES = 256 * 1024;
 
 /** Node's WebAssembly global, which this package's type libraries (no DOM) do not declare. */
