@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '@yunying/core';
 import { createTargetsFromConfig } from './config';
-import { copyPiecesInto, DIRECT_SLOT_BYTES, DirectWriter } from './direct.write';
+import { DIRECT_SLOT_BYTES, DirectWriter } from './direct.write';
 import { FsReplicaTarget } from './fs.target';
 import { objectKey, sha256Hex } from './keys';
 
@@ -42,23 +42,6 @@ function cut(bytes: Uint8Array, lengths: number[]): Uint8Array[] {
   pieces.push(bytes.subarray(Math.min(at, bytes.length)));
   return pieces;
 }
-
-describe('copyPiecesInto', () => {
-  const pieces = [Uint8Array.from([1, 2, 3]), new Uint8Array(0), Uint8Array.from([4, 5]), Uint8Array.from([6])];
-
-  it('copies a window of the pieces’ concatenation, across piece edges', () => {
-    const dest = new Uint8Array(3);
-    expect(copyPiecesInto(pieces, 2, dest)).toBe(3);
-    expect([...dest]).toEqual([3, 4, 5]);
-  });
-
-  it('says how much was left at the end, and copies nothing past it', () => {
-    const dest = new Uint8Array(4).fill(9);
-    expect(copyPiecesInto(pieces, 4, dest)).toBe(2);
-    expect([...dest]).toEqual([5, 6, 9, 9]);
-    expect(copyPiecesInto(pieces, 6, dest)).toBe(0);
-  });
-});
 
 describe('O_DIRECT object files (#14)', () => {
   let dir: string;

@@ -1,5 +1,6 @@
 import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
+import { copyPiecesInto, piecesLength } from './pieces';
 
 /**
  * Writing a file with O_DIRECT (#14): the bytes go from this process's memory to the disk without being
@@ -59,32 +60,6 @@ class SlotPool {
     if (next) next(slot);
     else this.free.push(slot);
   }
-}
-
-/** Total length of some pieces. */
-export function piecesLength(pieces: readonly Uint8Array[]): number {
-  return pieces.reduce((n, p) => n + p.length, 0);
-}
-
-/**
- * Copies bytes [from, from + dest.length) of the concatenation of `pieces` into `dest` and returns how
- * many were there to copy (less than dest.length only at the end).
- */
-export function copyPiecesInto(pieces: readonly Uint8Array[], from: number, dest: Uint8Array): number {
-  let skip = from;
-  let filled = 0;
-  for (const piece of pieces) {
-    if (filled === dest.length) break;
-    if (skip >= piece.length) {
-      skip -= piece.length;
-      continue;
-    }
-    const n = Math.min(piece.length - skip, dest.length - filled);
-    dest.set(piece.subarray(skip, skip + n), filled);
-    filled += n;
-    skip = 0;
-  }
-  return filled;
 }
 
 /**

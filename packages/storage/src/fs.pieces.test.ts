@@ -1,4 +1,4 @@
-import { unwritten } from './fs.target';
+import { copyPiecesInto, unwritten } from './pieces';
 
 const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
 const flat = (pieces: readonly Uint8Array[]): number[] => pieces.flatMap((p) => [...p]);
@@ -18,5 +18,22 @@ describe('unwritten (what a short writev leaves)', () => {
 
   it('is empty once every byte is written', () => {
     expect(unwritten(pieces, 6)).toEqual([]);
+  });
+});
+
+describe('copyPiecesInto', () => {
+  const pieces = [Uint8Array.from([1, 2, 3]), new Uint8Array(0), Uint8Array.from([4, 5]), Uint8Array.from([6])];
+
+  it('copies a window of the pieces’ concatenation, across piece edges', () => {
+    const dest = new Uint8Array(3);
+    expect(copyPiecesInto(pieces, 2, dest)).toBe(3);
+    expect([...dest]).toEqual([3, 4, 5]);
+  });
+
+  it('says how much was left at the end, and copies nothing past it', () => {
+    const dest = new Uint8Array(4).fill(9);
+    expect(copyPiecesInto(pieces, 4, dest)).toBe(2);
+    expect([...dest]).toEqual([5, 6, 9, 9]);
+    expect(copyPiecesInto(pieces, 6, dest)).toBe(0);
   });
 });

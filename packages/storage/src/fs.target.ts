@@ -4,8 +4,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { AppError, isAppError, type Logger } from '@yunying/core';
-import { DIRECT_MIN_BYTES, type DirectWriter, directWriter, piecesLength } from './direct.write';
+import { DIRECT_MIN_BYTES, type DirectWriter, directWriter } from './direct.write';
 import { assertObjectKey, sha256Hex } from './keys';
+import { piecesLength, unwritten } from './pieces';
 import { originFromStrings, originToStrings } from './origin';
 import { ENVELOPE_SIZE_PROBE_BYTES, isSealed, ObjectEnvelope } from './envelope/object.envelope';
 import { isStorageKeyError } from './envelope/envelope.keys';
@@ -137,16 +138,6 @@ async function writeAll(handle: fs.FileHandle, pieces: readonly Uint8Array[]): P
     position += bytesWritten;
     rest = unwritten(rest, bytesWritten);
   }
-}
-
-/** What is left of `pieces` once their first `written` bytes are written (empty pieces dropped). @internal */
-export function unwritten(pieces: readonly Uint8Array[], written: number): Uint8Array[] {
-  let skip = written;
-  for (const [i, piece] of pieces.entries()) {
-    if (skip < piece.length) return [piece.subarray(skip), ...pieces.slice(i + 1).filter((p) => p.length > 0)];
-    skip -= piece.length;
-  }
-  return [];
 }
 
 /** The first fan-out level (sha256/00 .. sha256/ff), made at init so a put creates one directory at most. */
