@@ -214,7 +214,7 @@ describe('IngestPipeline failure branches (real PostgreSQL, fs replicas)', () =>
         const value: unknown = Reflect.get(target, prop, target);
         if (prop !== 'query' || typeof value !== 'function') return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
         return (...args: unknown[]): unknown => {
-          if (typeof args[0] === 'string' && args[0].includes('WITH ORDINALITY AS q(sender')) prechecks += 1;
+          if (typeof args[0] === 'string' && args[0].includes('FROM ingest_precheck(')) prechecks += 1;
           return (value as (...a: unknown[]) => unknown).apply(target, args);
         };
       },

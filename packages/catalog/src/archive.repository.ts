@@ -322,25 +322,11 @@ interface PrecheckRow {
  */
 export async function ingestPrechecks(db: Pool | PoolClient, inputs: readonly IngestPrecheckInput[]): Promise<IngestPrecheck[]> {
   if (inputs.length === 0) return [];
+  // One function call (migration 1410): its plan is made once per connection, not once per call.
   const { rows } = await db.query<PrecheckRow>(
-    `SELECT q.n::text AS n, c.retention_years AS "retentionYears", c.code, s.clinic_id AS "sameClinicId", s.study_ref AS "sameStudyRef",
-            s.id AS "sameInstanceRef", s.version AS "sameVersion", x.conflict
-     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS q(sender, study_uid, series_uid, sop_uid, content_sha, dataset_sha, n)
-     LEFT JOIN clinics c ON c.id = q.sender
-     LEFT JOIN LATERAL (
-       SELECT i.clinic_id, i.study_ref, i.id, i.version FROM instances i
-        WHERE i.sop_instance_uid = q.sop_uid AND (i.sha256 = q.content_sha OR i.dataset_sha256 = q.dataset_sha) LIMIT 1
-     ) s ON true
-     LEFT JOIN LATERAL (
-       SELECT 'Study Instance UID already stored for another sender' AS conflict FROM studies st WHERE st.study_instance_uid = q.study_uid AND st.clinic_id <> q.sender
-       UNION ALL
-       SELECT 'Series Instance UID already stored under another study' FROM series se JOIN studies st ON st.id = se.study_ref
-        WHERE se.series_instance_uid = q.series_uid AND st.study_instance_uid <> q.study_uid
-       UNION ALL
-       SELECT 'SOP Instance UID already stored for another sender' FROM instances i WHERE i.sop_instance_uid = q.sop_uid AND i.clinic_id <> q.sender
-       LIMIT 1
-     ) x ON true
-     ORDER BY q.n`,
+    `SELECT place::text AS n, retention_years AS "retentionYears", clinic_code AS code, same_clinic_id AS "sameClinicId",
+            same_study_ref AS "sameStudyRef", same_instance_ref AS "sameInstanceRef", same_version AS "sameVersion", conflict
+       FROM ingest_precheck($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])`,
     [
       inputs.map((i) => i.clinicId),
       inputs.map((i) => i.uids.studyInstanceUid),
