@@ -3,7 +3,7 @@ import { ensureCorpus, type Corpus } from './lib/corpus';
 import { Lab } from './lib/lab';
 import { machineInfo, publish, type Table } from './lib/report';
 import { findTable, runFind } from './benches/find';
-import { EXPLAIN_CHANNEL_NAMES, explainTable, runExplain, type ExplainChannel, type ExplainResult } from './benches/explain';
+import { EXPLAIN_CHANNEL_NAMES, explainTable, runExplain, statementTable, type ExplainChannel, type ExplainResult } from './benches/explain';
 import { ingestTables, runIngest } from './benches/ingest';
 import { measurePhysical, physicalTable, type PhysicalResult } from './benches/physical';
 import { queryTable, runQuery } from './benches/query';
@@ -200,6 +200,8 @@ async function main(): Promise<void> {
         for (const clients of explainClients(args)) {
           const r = await runExplain(lab, corpus, args, channel, clients);
           tables.push(explainTable(r));
+          const statements = statementTable(r);
+          if (statements) tables.push(statements);
           data.explain.push(r);
         }
       }

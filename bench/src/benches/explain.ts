@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Args } from '../lib/args';
 import { filesOf, pathsOf, type Corpus } from '../lib/corpus';
 import { storeWithWindow } from '../lib/dimse-window';
@@ -56,6 +57,8 @@ export interface ExplainResult {
    */
   launcherMinorFaults: number;
   fsyncCalls: number | null;
+  /** CPU time of the private PostgreSQL server (postmaster, its live children and those it reaped) during the run. */
+  postgresCpuSeconds: number | null;
   walSyncs: number;
   commits: number;
   /** SQL statements by every client of the private PostgreSQL during the run; null without pg_stat_statements. */
@@ -65,7 +68,20 @@ export interface ExplainResult {
    * fresh and nothing updates those rows here). Unlike `commits` it counts no read-only or background transaction.
    */
   instanceTransactions: number;
+  /** The statements that took the server longest in the run (pg_stat_statements); empty without it. */
+  topStatements: StatementCost[];
 }
+
+/** One statement's share of the server's time: planning counts only with pg_stat_statements.track_planning on. */
+export interface StatementCost {
+  /** The normalised text, whitespace collapsed, cut to a table cell. */
+  query: string;
+  calls: number;
+  planMs: number;
+  execMs: number;
+}
+
+const TOP_STATEMENTS = 8;
 
 interface CpuTimes {
   user: number;
@@ -84,6 +100,32 @@ function cpuTimes(statFile: string): CpuTimes {
 /** The process (all threads) and its main thread, whose thread id is the process id. */
 function sampleCpu(pid: number): { all: CpuTimes; main: CpuTimes } {
   return { all: cpuTimes(`/proc/${pid}/stat`), main: cpuTimes(`/proc/${pid}/task/${pid}/stat`) };
+}
+
+/**
+ * CPU time of a PostgreSQL server so far: the postmaster's own and that of the children it reaped (backends
+ * that ended; cutime/cstime), plus every live child's. Null when the server's pid cannot be read.
+ */
+function postgresCpuSeconds(dataDir: string): number | null {
+  try {
+    const postmaster = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const own = fs.readFileSync(`/proc/${postmaster}/stat`, 'utf8');
+    const fields = own.slice(own.lastIndexOf(')') + 2).split(' ');
+    let ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    for (const entry of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        if (Number(f[1]) === postmaster) ticks += Number(f[11]) + Number(f[12]);
+      } catch {
+        // A process that ended meanwhile: its time is in the postmaster's cutime now, or was never ours.
+      }
+    }
+    return ticks / 100;
+  } catch {
+    return null;
+  }
 }
 
 /** Sends the corpus over one channel with `clients` clients at once; resolves with how many instances were not stored. */
@@ -150,12 +192,16 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: 
       );
       return { wal: Number(rows[0]?.wal ?? 0), commits: Number(rows[0]?.commits ?? 0), statements: Number(rows[0]?.statements ?? 0) };
     };
+    if (statementsTracked) await y.pool.query('SELECT pg_stat_statements_reset()').catch(() => undefined);
     const before = await counters();
+    const pgDataDir = lab.postgresDataDir();
+    const pg0 = postgresCpuSeconds(pgDataDir);
     const cpu0 = sampleCpu(pid);
     const started = Date.now();
     const failed = await sendCorpus(channel, corpus, y, clients);
     const wallSeconds = (Date.now() - started) / 1000;
     const cpu1 = sampleCpu(pid);
+    const pg1 = postgresCpuSeconds(pgDataDir);
     const launcherCpuSeconds = cpu1.all.user + cpu1.all.system - (cpu0.all.user + cpu0.all.system);
     const launcherKernelSeconds = cpu1.all.system - cpu0.all.system;
     const mainThreadCpuSeconds = cpu1.main.user + cpu1.main.system - (cpu0.main.user + cpu0.main.system);
@@ -164,6 +210,7 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: 
     await sleep(1100);
     const after = await counters();
     const written = await y.pool.query<{ n: number }>('SELECT count(DISTINCT xmin::text)::int AS n FROM instances');
+    const topStatements = statementsTracked ? await statementCosts(y.pool) : [];
     let fsyncCalls: number | null = null;
     if (strace) {
       strace.kill('SIGINT');
@@ -171,10 +218,29 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: 
       fsyncCalls = 0;
       for (const m of straceOut.matchAll(/^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(fsync|fdatasync)\s*$/gm)) fsyncCalls += Number(m[1]);
     }
-    return { channel, clients, instances: corpus.instances, failed, wallSeconds, launcherCpuSeconds, launcherKernelSeconds, mainThreadCpuSeconds, launcherMinorFaults, fsyncCalls, walSyncs: after.wal - before.wal, commits: after.commits - before.commits, statements: statementsTracked ? after.statements - before.statements : null, instanceTransactions: written.rows[0]?.n ?? 0 };
+    return { channel, clients, instances: corpus.instances, failed, wallSeconds, launcherCpuSeconds, launcherKernelSeconds, mainThreadCpuSeconds, launcherMinorFaults, fsyncCalls, postgresCpuSeconds: pg0 === null || pg1 === null ? null : pg1 - pg0, walSyncs: after.wal - before.wal, commits: after.commits - before.commits, statements: statementsTracked ? after.statements - before.statements : null, instanceTransactions: written.rows[0]?.n ?? 0, topStatements };
   } finally {
     await y.stop();
   }
+}
+
+/** The statements the server spent most time on (planning + execution) since the reset before the run. */
+async function statementCosts(pool: Yunying['pool']): Promise<StatementCost[]> {
+  const { rows } = await pool.query<{ query: string; calls: string; plan: number; exec: number }>(
+    `SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS query, calls::text, total_plan_time AS plan, total_exec_time AS exec
+       FROM pg_stat_statements ORDER BY total_plan_time + total_exec_time DESC LIMIT ${TOP_STATEMENTS}`,
+  );
+  return rows.map((row) => ({ query: row.query, calls: Number(row.calls), planMs: row.plan, execMs: row.exec }));
+}
+
+/** Where the catalog's server time went, per statement (empty when pg_stat_statements is not loaded). */
+export function statementTable(r: ExplainResult): Table | null {
+  if (r.topStatements.length === 0) return null;
+  return {
+    title: `PostgreSQL statements by server time: ${explainRunName(r.channel, r.clients)} (planning needs BENCH_PG_OPTIONS="-c pg_stat_statements.track_planning=on")`,
+    columns: ['statement', 'calls', 'per instance', 'planning (ms)', 'execution (ms)', 'per instance (ms)'],
+    rows: r.topStatements.map((s) => [s.query, s.calls, s.calls / r.instances, s.planMs, s.execMs, (s.planMs + s.execMs) / r.instances]),
+  };
 }
 
 export function explainTable(r: ExplainResult): Table {
@@ -189,6 +255,7 @@ export function explainTable(r: ExplainResult): Table {
       ['  of it on the main thread (ms)', r.mainThreadCpuSeconds * 1000, (r.mainThreadCpuSeconds * 1000) / r.instances],
       ['minor page faults of the launcher, all threads', r.launcherMinorFaults, per(r.launcherMinorFaults)],
       ['fsync + fdatasync calls by the launcher', r.fsyncCalls, per(r.fsyncCalls)],
+      ['PostgreSQL server CPU time (ms)', r.postgresCpuSeconds === null ? null : r.postgresCpuSeconds * 1000, r.postgresCpuSeconds === null ? null : (r.postgresCpuSeconds * 1000) / r.instances],
       ['PostgreSQL WAL syncs', r.walSyncs, per(r.walSyncs)],
       ['PostgreSQL committed transactions', r.commits, per(r.commits)],
       ['  of them writing instance rows (distinct xmin)', r.instanceTransactions, per(r.instanceTransactions)],

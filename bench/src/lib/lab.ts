@@ -43,6 +43,11 @@ export class Lab {
    * PostgreSQL with its default durability (fsync on, synchronous_commit on): the catalog is part of
    * what an acknowledged instance promises, as Orthanc's SQLite index is.
    */
+  /** The private PostgreSQL's data directory (its postmaster.pid names the server process). */
+  postgresDataDir(): string {
+    return path.join(this.work, 'pg', 'data');
+  }
+
   async startPostgres(): Promise<void> {
     const bin = postgresBin();
     const dir = path.join(this.work, 'pg');
