@@ -5,7 +5,7 @@ import type { Args } from '../lib/args';
 import { filesOf, pathsOf, type Corpus } from '../lib/corpus';
 import { storeWithWindow } from '../lib/dimse-window';
 import { HttpClient, runPool, stowBody } from '../lib/http';
-import { sleep, type Lab, type Yunying } from '../lib/lab';
+import { REPO_ROOT, sleep, type Lab, type Yunying } from '../lib/lab';
 import type { Table } from '../lib/report';
 import { stowFailures } from '../lib/stow-result';
 
@@ -57,6 +57,8 @@ export interface ExplainResult {
    */
   launcherMinorFaults: number;
   fsyncCalls: number | null;
+  /** The probe's counts over the run (bench/probe.cjs); null when it wrote none. */
+  probe: ProbeTotals | null;
   /** CPU time of the private PostgreSQL server (postmaster, its live children and those it reaped) during the run. */
   postgresCpuSeconds: number | null;
   walSyncs: number;
@@ -82,6 +84,49 @@ export interface StatementCost {
 }
 
 const TOP_STATEMENTS = 8;
+
+/** Running totals bench/probe.cjs writes at each SIGUSR2 (see there for what each counts). */
+export interface ProbeTotals {
+  gcMajor: number;
+  gcMajorMs: number;
+  gcMinor: number;
+  gcMinorMs: number;
+  sha256Bytes: number;
+  copiedBytes: number;
+}
+
+/** The probe's line as totals; a missing field counts 0. */
+function probeLine(line: string): ProbeTotals {
+  const parsed = JSON.parse(line) as Partial<Record<keyof ProbeTotals, unknown>>;
+  const n = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+  return { gcMajor: n(parsed.gcMajor), gcMajorMs: n(parsed.gcMajorMs), gcMinor: n(parsed.gcMinor), gcMinorMs: n(parsed.gcMinorMs), sha256Bytes: n(parsed.sha256Bytes), copiedBytes: n(parsed.copiedBytes) };
+}
+
+/** What the probe counted between two readings. */
+function probeDelta(from: ProbeTotals, to: ProbeTotals): ProbeTotals {
+  return {
+    gcMajor: to.gcMajor - from.gcMajor,
+    gcMajorMs: to.gcMajorMs - from.gcMajorMs,
+    gcMinor: to.gcMinor - from.gcMinor,
+    gcMinorMs: to.gcMinorMs - from.gcMinorMs,
+    sha256Bytes: to.sha256Bytes - from.sha256Bytes,
+    copiedBytes: to.copiedBytes - from.copiedBytes,
+  };
+}
+
+/** Asks the launcher's probe for its totals and reads the line it appends (null when none comes). */
+async function probeTotals(pid: number, file: string): Promise<ProbeTotals | null> {
+  const lines = (): string[] => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '') : []);
+  const before = lines().length;
+  process.kill(pid, 'SIGUSR2');
+  for (let waited = 0; waited < 2000; waited += 20) {
+    const all = lines();
+    const last = all.length > before ? all[all.length - 1] : undefined;
+    if (last !== undefined) return probeLine(last);
+    await sleep(20);
+  }
+  return null;
+}
 
 interface CpuTimes {
   user: number;
@@ -172,7 +217,10 @@ async function sendCorpus(channel: ExplainChannel, corpus: Corpus, y: Pick<Yunyi
 }
 
 export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: ExplainChannel = 'stow', clients = 1): Promise<ExplainResult> {
-  const y = await lab.startYunying(['ingest']);
+  // The probe (bench/probe.cjs) counts collections, SHA-256 bytes and user-space copies in the launcher.
+  const probeFile = path.join(lab.work, `probe-${channel}-${clients}-${Date.now()}.jsonl`);
+  const nodeOptions = [process.env.BENCH_NODE_OPTIONS ?? '', '--require', path.join(REPO_ROOT, 'bench/probe.cjs')].join(' ').trim();
+  const y = await lab.startYunying(['ingest'], { NODE_OPTIONS: nodeOptions, YUNYING_BENCH_PROBE_FILE: probeFile });
   try {
     const pid = y.pids[0] ?? 0;
     const useStrace = !args.flag('no-strace') && fs.existsSync('/usr/bin/strace');
@@ -196,12 +244,15 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: 
     const before = await counters();
     const pgDataDir = lab.postgresDataDir();
     const pg0 = postgresCpuSeconds(pgDataDir);
+    const probe0 = await probeTotals(pid, probeFile);
     const cpu0 = sampleCpu(pid);
     const started = Date.now();
     const failed = await sendCorpus(channel, corpus, y, clients);
     const wallSeconds = (Date.now() - started) / 1000;
     const cpu1 = sampleCpu(pid);
     const pg1 = postgresCpuSeconds(pgDataDir);
+    const probe1 = await probeTotals(pid, probeFile);
+    const probe = probe0 && probe1 ? probeDelta(probe0, probe1) : null;
     const launcherCpuSeconds = cpu1.all.user + cpu1.all.system - (cpu0.all.user + cpu0.all.system);
     const launcherKernelSeconds = cpu1.all.system - cpu0.all.system;
     const mainThreadCpuSeconds = cpu1.main.user + cpu1.main.system - (cpu0.main.user + cpu0.main.system);
@@ -218,7 +269,7 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: 
       fsyncCalls = 0;
       for (const m of straceOut.matchAll(/^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(fsync|fdatasync)\s*$/gm)) fsyncCalls += Number(m[1]);
     }
-    return { channel, clients, instances: corpus.instances, failed, wallSeconds, launcherCpuSeconds, launcherKernelSeconds, mainThreadCpuSeconds, launcherMinorFaults, fsyncCalls, postgresCpuSeconds: pg0 === null || pg1 === null ? null : pg1 - pg0, walSyncs: after.wal - before.wal, commits: after.commits - before.commits, statements: statementsTracked ? after.statements - before.statements : null, instanceTransactions: written.rows[0]?.n ?? 0, topStatements };
+    return { channel, clients, instances: corpus.instances, failed, wallSeconds, launcherCpuSeconds, launcherKernelSeconds, mainThreadCpuSeconds, launcherMinorFaults, fsyncCalls, probe, postgresCpuSeconds: pg0 === null || pg1 === null ? null : pg1 - pg0, walSyncs: after.wal - before.wal, commits: after.commits - before.commits, statements: statementsTracked ? after.statements - before.statements : null, instanceTransactions: written.rows[0]?.n ?? 0, topStatements };
   } finally {
     await y.stop();
   }
@@ -254,6 +305,11 @@ export function explainTable(r: ExplainResult): Table {
       ['  of it in the kernel (ms)', r.launcherKernelSeconds * 1000, (r.launcherKernelSeconds * 1000) / r.instances],
       ['  of it on the main thread (ms)', r.mainThreadCpuSeconds * 1000, (r.mainThreadCpuSeconds * 1000) / r.instances],
       ['minor page faults of the launcher, all threads', r.launcherMinorFaults, per(r.launcherMinorFaults)],
+      ['garbage collection pauses, full (ms)', r.probe?.gcMajorMs ?? null, per(r.probe?.gcMajorMs ?? null)],
+      ['  full collections', r.probe?.gcMajor ?? null, per(r.probe?.gcMajor ?? null)],
+      ['garbage collection pauses, young (ms)', r.probe?.gcMinorMs ?? null, per(r.probe?.gcMinorMs ?? null)],
+      ['bytes hashed with SHA-256 (MB)', r.probe === null ? null : r.probe.sha256Bytes / 1e6, r.probe === null ? null : r.probe.sha256Bytes / 1e6 / r.instances],
+      ['bytes copied in user space, JavaScript-visible (MB)', r.probe === null ? null : r.probe.copiedBytes / 1e6, r.probe === null ? null : r.probe.copiedBytes / 1e6 / r.instances],
       ['fsync + fdatasync calls by the launcher', r.fsyncCalls, per(r.fsyncCalls)],
       ['PostgreSQL server CPU time (ms)', r.postgresCpuSeconds === null ? null : r.postgresCpuSeconds * 1000, r.postgresCpuSeconds === null ? null : (r.postgresCpuSeconds * 1000) / r.instances],
       ['PostgreSQL WAL syncs', r.walSyncs, per(r.walSyncs)],

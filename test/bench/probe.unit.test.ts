@@ -1,0 +1,75 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+// bench:explain's probe (bench/probe.cjs) in a process that stands in for the launcher: a script at a path
+// ending in launcher/dist/main.js, which hashes, joins and copies known amounts and then waits. Its totals are
+// read the way bench:explain reads them (SIGUSR2, one JSON line appended per signal).
+const PROBE = path.resolve(__dirname, '../../bench/probe.cjs');
+
+const WORK = `
+const crypto = require('node:crypto');
+const a = Buffer.alloc(10000, 1);
+crypto.createHash('sha256').update(a).digest();                 // 10,000 bytes hashed with SHA-256
+crypto.createHash('sha256').update('abc').digest();             // 3 more
+crypto.createHash('md5').update(a).digest();                    // not SHA-256: not counted
+const joined = Buffer.concat([a, a]);                           // 20,000 bytes copied
+a.copy(Buffer.alloc(5000), 0, 0, 5000);                         // 5,000
+new Uint8Array(8192).set(new Uint8Array(8192));                 // 8,192
+new Uint8Array(100).set(new Uint8Array(100));                   // under 4 KiB: an element write, not counted
+process.stdout.write('ready ' + joined.length + '\\n');
+setInterval(() => undefined, 1000);
+`;
+
+function runProbed(script: string, probeFile: string): Promise<{ lines: string[] }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--require', PROBE, script], { env: { PATH: process.env.PATH ?? '', YUNYING_BENCH_PROBE_FILE: probeFile }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    const read = (): string[] => (fs.existsSync(probeFile) ? fs.readFileSync(probeFile, 'utf8').split('\n').filter((l) => l !== '') : []);
+    // A process without the probe ends at SIGUSR2 (its default action): what it wrote by then is the answer.
+    child.once('exit', () => resolve({ lines: read() }));
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (!out.includes('ready')) return;
+      child.kill('SIGUSR2');
+      const started = Date.now();
+      const poll = setInterval(() => {
+        const lines = read();
+        if (lines.length > 0 || Date.now() - started > 5000) {
+          clearInterval(poll);
+          child.kill('SIGKILL');
+          resolve({ lines });
+        }
+      }, 20);
+    });
+    child.once('error', reject);
+  });
+}
+
+describe('bench probe', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'probe-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('counts SHA-256 bytes and JavaScript-visible copies in the launcher', async () => {
+    const script = path.join(dir, 'services/launcher/dist/main.js');
+    fs.mkdirSync(path.dirname(script), { recursive: true });
+    fs.writeFileSync(script, WORK);
+    const { lines } = await runProbed(script, path.join(dir, 'probe.jsonl'));
+    expect(lines).toHaveLength(1);
+    const totals = JSON.parse(lines[0] as string) as Record<string, number>;
+    expect(totals.sha256Bytes).toBe(10003);
+    expect(totals.copiedBytes).toBe(20000 + 5000 + 8192);
+    expect(totals.gcMajor).toBeGreaterThanOrEqual(0);
+  });
+
+  test('stays out of any other process', async () => {
+    const script = path.join(dir, 'seed.cli.js');
+    fs.writeFileSync(script, WORK);
+    const { lines } = await runProbed(script, path.join(dir, 'probe.jsonl'));
+    expect(lines).toHaveLength(0);
+  });
+});
