@@ -134,11 +134,15 @@ interface CpuTimes {
   minorFaults: number;
 }
 
+/** The fields of a /proc stat file after "pid (comm) ": index 0 is proc(5)'s field 3 (state). */
+function statFields(statFile: string): string[] {
+  const stat = fs.readFileSync(statFile, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** utime, stime and minflt of /proc/<pid>/stat (all threads) or /proc/<pid>/task/<tid>/stat (one thread); times in seconds. */
 function cpuTimes(statFile: string): CpuTimes {
-  const stat = fs.readFileSync(statFile, 'utf8');
-  // proc(5): fields counted from 1; after "pid (comm) " the first is field 3 (state).
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields(statFile);
   return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100, minorFaults: Number(fields[7]) };
 }
 
@@ -154,14 +158,14 @@ function sampleCpu(pid: number): { all: CpuTimes; main: CpuTimes } {
 function postgresCpuSeconds(dataDir: string): number | null {
   try {
     const postmaster = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    const own = fs.readFileSync(`/proc/${postmaster}/stat`, 'utf8');
-    const fields = own.slice(own.lastIndexOf(')') + 2).split(' ');
+    const fields = statFields(`/proc/${postmaster}/stat`);
+    // utime, stime, cutime, cstime (proc(5) fields 14-17).
     let ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
     for (const entry of fs.readdirSync('/proc')) {
       if (!/^\d+$/.test(entry)) continue;
       try {
-        const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const f = statFields(`/proc/${entry}/stat`);
+        // ppid (field 4), then the child's own utime and stime.
         if (Number(f[1]) === postmaster) ticks += Number(f[11]) + Number(f[12]);
       } catch {
         // A process that ended meanwhile: its time is in the postmaster's cutime now, or was never ours.

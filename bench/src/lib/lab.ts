@@ -39,15 +39,15 @@ export class Lab {
     process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
   }
 
-  /**
-   * PostgreSQL with its default durability (fsync on, synchronous_commit on): the catalog is part of
-   * what an acknowledged instance promises, as Orthanc's SQLite index is.
-   */
   /** The private PostgreSQL's data directory (its postmaster.pid names the server process). */
   postgresDataDir(): string {
     return path.join(this.work, 'pg', 'data');
   }
 
+  /**
+   * PostgreSQL with its default durability (fsync on, synchronous_commit on): the catalog is part of
+   * what an acknowledged instance promises, as Orthanc's SQLite index is.
+   */
   async startPostgres(): Promise<void> {
     const bin = postgresBin();
     const dir = path.join(this.work, 'pg');
