@@ -98,6 +98,45 @@ describe('O_DIRECT object files (#14)', () => {
     for (const [i, bytes] of objects.entries()) expect(sha256Hex(await fs.readFile(path.join(dir, `o${i}`)))).toBe(sha256Hex(bytes));
   });
 
+  it('three copies of one object written at once share what is staged; copies written one after another are staged each time', async () => {
+    const bytes = randomBytes(3 * DIRECT_SLOT_BYTES + 4097);
+    const pieces = cut(bytes, [65_000, 70_000, DIRECT_SLOT_BYTES]);
+    const atOnce = new DirectWriter();
+    expect(await Promise.all([0, 1, 2].map((i) => atOnce.writeNewFile(path.join(dir, `a${i}`), pieces, 0o440)))).toEqual([direct, direct, direct]);
+    const oneByOne = new DirectWriter();
+    for (const i of [0, 1, 2]) expect(await oneByOne.writeNewFile(path.join(dir, `b${i}`), pieces, 0o440)).toBe(direct);
+    // A plaintext copy's pieces are a new one-element array per replica around the same content buffer.
+    const plain = new DirectWriter();
+    expect(await Promise.all([0, 1, 2].map((i) => plain.writeNewFile(path.join(dir, `c${i}`), [bytes], 0o440)))).toEqual([direct, direct, direct]);
+    if (!direct) return;
+    // Sharing is opportunistic (a copy that comes after the others let go of a part stages it again), so at
+    // once is "less than three times", and one after another is exactly three times.
+    expect(atOnce.stagedBytes).toBeGreaterThanOrEqual(bytes.length);
+    expect(atOnce.stagedBytes).toBeLessThan(3 * bytes.length);
+    expect(oneByOne.stagedBytes).toBe(3 * bytes.length);
+    expect(plain.stagedBytes).toBeLessThan(3 * bytes.length);
+    for (const name of ['a0', 'a1', 'a2', 'b0', 'b1', 'b2', 'c0', 'c1', 'c2']) {
+      const file = path.join(dir, name);
+      expect(cachedBytes(file)).toBe(0);
+      expect(sha256Hex(await fs.readFile(file))).toBe(sha256Hex(bytes));
+    }
+  });
+
+  it('shares staged parts under slot pressure without waiting on itself: three copies each of five objects on two slots', async () => {
+    const writer = new DirectWriter({ slots: 2 });
+    const objects = Array.from({ length: 5 }, () => randomBytes(2 * DIRECT_SLOT_BYTES + 100));
+    const writes = objects.flatMap((bytes, o) => [0, 1, 2].map((copy) => writer.writeNewFile(path.join(dir, `o${o}-${copy}`), [bytes], 0o440)));
+    const results = await Promise.all(writes);
+    expect(results.every((r) => r === direct)).toBe(true);
+    if (!direct) return;
+    for (const [o, bytes] of objects.entries()) {
+      for (const copy of [0, 1, 2]) expect(sha256Hex(await fs.readFile(path.join(dir, `o${o}-${copy}`)))).toBe(sha256Hex(bytes));
+    }
+    // Fewer staged bytes than three copies' worth: some parts were shared (how many depends on the scheduling).
+    expect(writer.stagedBytes).toBeLessThan(3 * objects.length * objects[0]!.length);
+    expect(writer.stagedBytes).toBeGreaterThanOrEqual(objects.length * objects[0]!.length);
+  });
+
   it('a replica writes large objects directly and small ones and sidecars through the page cache', async () => {
     const target = new FsReplicaTarget({ name: 'fs-1', root: path.join(dir, 'disk1') });
     await target.init();

@@ -18,6 +18,11 @@ import { copyPiecesInto, piecesLength } from './pieces';
  * slot-aligned offset; the last block is zero-padded to 4 KiB and the file then cut to its size with
  * ftruncate before the fsync. Where O_DIRECT is refused (EINVAL: a filesystem without it, a device with
  * a larger block) or the staging memory cannot be had, the file is written the ordinary way.
+ *
+ * The three replicas write the same object at about the same time, each from the same pieces: a slot's worth
+ * staged for one is written by all that ask for that part of those pieces while it is staged (one copy of the
+ * object into staging memory instead of three, bench:explain's "bytes copied"). Sharing is opportunistic: a
+ * writer that comes after the others released a part stages it again.
  */
 
 /** What each write's length is padded to: a page, a multiple of every common block size (the memory is
@@ -67,8 +72,19 @@ class SlotPool {
  * False when the filesystem (or the kernel, for this memory) refuses O_DIRECT: then nothing is left
  * behind and the caller writes the file the ordinary way. Other failures reject, also leaving nothing.
  */
+/** A slot's worth of some pieces, staged once for every writer of those pieces that asks while it is held. */
+interface StagedPart {
+  staged: Promise<{ slot: number; length: number }>;
+  users: number;
+}
+
 export class DirectWriter {
   private pool: SlotPool | null | undefined;
+  /** Parts staged now, by the pieces' first buffer (the same object for every copy of one content), then
+   * by their total length and the part's offset. */
+  private readonly staging = new WeakMap<Uint8Array, Map<string, StagedPart>>();
+  /** Bytes copied into staging memory so far (diagnostics and tests: sharing shows as fewer). */
+  stagedBytes = 0;
 
   /** `alignment`: what lengths are padded to (DIRECT_ALIGNMENT); tests set one the kernel refuses. */
   constructor(private readonly options: { slots?: number; alignment?: number } = {}) {}
@@ -112,12 +128,10 @@ export class DirectWriter {
     const total = piecesLength(pieces);
     const alignment = this.options.alignment ?? DIRECT_ALIGNMENT;
     for (let position = 0; position < total; position += DIRECT_SLOT_BYTES) {
-      const slot = await pool.acquire();
+      const part = this.join(pieces, `${total}:${position}`, position, pool, alignment);
       try {
+        const { slot, length } = await part.staged;
         const view = pool.view(slot);
-        const n = copyPiecesInto(pieces, position, view);
-        const length = Math.ceil(n / alignment) * alignment;
-        view.fill(0, n, length);
         let written = 0;
         while (written < length) {
           const { bytesWritten } = await handle.write(view, written, length - written, position + written);
@@ -125,10 +139,53 @@ export class DirectWriter {
           written += bytesWritten;
         }
       } finally {
-        pool.release(slot);
+        this.leave(pieces, `${total}:${position}`, part, pool);
       }
     }
     if (total % alignment !== 0) await handle.truncate(total);
+  }
+
+  /** The part of `pieces` at `position`, staged (zero-padded to the alignment) by its first writer. */
+  private join(pieces: readonly Uint8Array[], id: string, position: number, pool: SlotPool, alignment: number): StagedPart {
+    const key = pieces[0] as Uint8Array;
+    let parts = this.staging.get(key);
+    if (parts === undefined) {
+      parts = new Map();
+      this.staging.set(key, parts);
+    }
+    const held = parts.get(id);
+    if (held !== undefined) {
+      held.users += 1;
+      return held;
+    }
+    const staged = pool.acquire().then((slot) => {
+      try {
+        const view = pool.view(slot);
+        const n = copyPiecesInto(pieces, position, view);
+        this.stagedBytes += n;
+        const length = Math.ceil(n / alignment) * alignment;
+        view.fill(0, n, length);
+        return { slot, length };
+      } catch (error) {
+        pool.release(slot);
+        throw error;
+      }
+    });
+    const part: StagedPart = { staged, users: 1 };
+    parts.set(id, part);
+    return part;
+  }
+
+  /** One writer is done with a part; the last one gives its slot back. */
+  private leave(pieces: readonly Uint8Array[], id: string, part: StagedPart, pool: SlotPool): void {
+    part.users -= 1;
+    if (part.users > 0) return;
+    const key = pieces[0] as Uint8Array;
+    const parts = this.staging.get(key);
+    if (parts?.get(id) === part) parts.delete(id);
+    if (parts?.size === 0) this.staging.delete(key);
+    // A part whose staging failed gave its slot back already (and its writers saw the error).
+    void part.staged.then(({ slot }) => pool.release(slot), () => undefined);
   }
 }
 
