@@ -76,6 +76,9 @@ class SlotPool {
 interface StagedPart {
   staged: Promise<{ slot: number; length: number }>;
   users: number;
+  /** Where it is listed while held: its pieces' parts, under `id`. */
+  parts: Map<string, StagedPart>;
+  id: string;
 }
 
 export class DirectWriter {
@@ -128,7 +131,7 @@ export class DirectWriter {
     const total = piecesLength(pieces);
     const alignment = this.options.alignment ?? DIRECT_ALIGNMENT;
     for (let position = 0; position < total; position += DIRECT_SLOT_BYTES) {
-      const part = this.join(pieces, `${total}:${position}`, position, pool, alignment);
+      const part = this.join(pieces, total, position, pool, alignment);
       try {
         const { slot, length } = await part.staged;
         const view = pool.view(slot);
@@ -139,15 +142,16 @@ export class DirectWriter {
           written += bytesWritten;
         }
       } finally {
-        this.leave(pieces, `${total}:${position}`, part, pool);
+        this.leave(pieces, part, pool);
       }
     }
     if (total % alignment !== 0) await handle.truncate(total);
   }
 
   /** The part of `pieces` at `position`, staged (zero-padded to the alignment) by its first writer. */
-  private join(pieces: readonly Uint8Array[], id: string, position: number, pool: SlotPool, alignment: number): StagedPart {
+  private join(pieces: readonly Uint8Array[], total: number, position: number, pool: SlotPool, alignment: number): StagedPart {
     const key = pieces[0] as Uint8Array;
+    const id = `${total}:${position}`;
     let parts = this.staging.get(key);
     if (parts === undefined) {
       parts = new Map();
@@ -171,19 +175,17 @@ export class DirectWriter {
         throw error;
       }
     });
-    const part: StagedPart = { staged, users: 1 };
+    const part: StagedPart = { staged, users: 1, parts, id };
     parts.set(id, part);
     return part;
   }
 
   /** One writer is done with a part; the last one gives its slot back. */
-  private leave(pieces: readonly Uint8Array[], id: string, part: StagedPart, pool: SlotPool): void {
+  private leave(pieces: readonly Uint8Array[], part: StagedPart, pool: SlotPool): void {
     part.users -= 1;
     if (part.users > 0) return;
-    const key = pieces[0] as Uint8Array;
-    const parts = this.staging.get(key);
-    if (parts?.get(id) === part) parts.delete(id);
-    if (parts?.size === 0) this.staging.delete(key);
+    part.parts.delete(part.id);
+    if (part.parts.size === 0 && this.staging.get(pieces[0] as Uint8Array) === part.parts) this.staging.delete(pieces[0] as Uint8Array);
     // A part whose staging failed gave its slot back already (and its writers saw the error).
     void part.staged.then(({ slot }) => pool.release(slot), () => undefined);
   }
