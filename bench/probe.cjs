@@ -8,6 +8,9 @@
 //     Buffer.prototype.copy, and TypedArray.prototype.set of 4 KiB or more (smaller sets are element
 //     writes of parsers, not copies of a payload). Copies inside Node's C++ (socket reads, the cipher's
 //     output) are not seen; the count is a floor.
+//   startupThreads: the ids of the threads that exist when this preload runs, the main thread left out:
+//     Node's platform (V8's garbage-collection and compiler workers, Node's delayed-task thread), before
+//     any JavaScript could start the libuv pool; bench/src/lib/threads.ts groups CPU time by them (Linux).
 // The wrappers add a function call to each counted operation, so the launcher's CPU figures of the same
 // run include that (small) cost.
 'use strict';
@@ -17,6 +20,12 @@ const file = process.env.YUNYING_BENCH_PROBE_FILE;
 if (file && process.argv[1] && process.argv[1].endsWith('launcher/dist/main.js')) {
   const { PerformanceObserver, constants } = require('node:perf_hooks');
   const crypto = require('node:crypto');
+  let startupThreads = [];
+  try {
+    startupThreads = fs.readdirSync('/proc/self/task').map(Number).filter((tid) => tid !== process.pid);
+  } catch {
+    // not Linux: no thread groups
+  }
   const totals = { gcMajor: 0, gcMajorMs: 0, gcMinor: 0, gcMinorMs: 0, sha256Bytes: 0, copiedBytes: 0 };
 
   new PerformanceObserver((list) => {
@@ -67,6 +76,6 @@ if (file && process.argv[1] && process.argv[1].endsWith('launcher/dist/main.js')
   };
 
   process.on('SIGUSR2', () => {
-    fs.appendFileSync(file, JSON.stringify({ pid: process.pid, ...totals }) + '\n');
+    fs.appendFileSync(file, JSON.stringify({ pid: process.pid, ...totals, startupThreads }) + '\n');
   });
 }

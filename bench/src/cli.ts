@@ -23,6 +23,8 @@ const USAGE = `usage: node bench/dist/cli.js <corpus|physical|ingest|explain|que
   --concurrency 1,4      HTTP clients for ingest; --dimse-concurrency 1,4; --no-dimse; --no-rest
   --requests N           requests per kind (query 100, scale 200)
   --channels stow,dimse,dimse-window   explain: how the corpus is sent; --clients 1,4: clients at once, one run each
+  --warmup N             ingest, explain: N studies of another corpus (seed S-warmup) sent to each fresh system
+                         first, through the same channel and clients, outside the measured window (default 0)
   --scale-studies N      catalog size for scale inside "all" (default 1000000)
   --write-mib N          MiB written for the fsync probe (default 512); --cpu-mib N (default 512)
   --triage-studies N     studies for triage (default 5); --viewer-runs N (default 10)
@@ -171,10 +173,13 @@ async function main(): Promise<void> {
       process.exit(name === undefined || name === '--help' ? 0 : 2);
   }
   const corpus = corpusOf(args.number(name === 'all' ? 'corpus-studies' : 'studies', 200));
+  const warmupStudies = args.number('warmup', 0);
+  // Other UIDs than the measured corpus (another seed), so nothing measured is a re-send.
+  const warmup = warmupStudies > 0 ? ensureCorpus(warmupStudies, `${seed}-warmup`, undefined, log) : undefined;
   const lab = new Lab();
   stopOnSignal(lab);
   const tables: Table[] = [];
-  const data: RunData & { corpus: { studies: number; instances: number; bytes: number; seed: string }; explain?: ExplainResult[] } = { corpus: { studies: corpus.studies.length, instances: corpus.instances, bytes: corpus.bytes, seed } };
+  const data: RunData & { corpus: { studies: number; instances: number; bytes: number; seed: string }; explain?: ExplainResult[]; warmupStudies?: number } = { corpus: { studies: corpus.studies.length, instances: corpus.instances, bytes: corpus.bytes, seed }, warmupStudies };
   try {
     let physical: PhysicalResult | null = null;
     if (name === 'physical' || name === 'ingest' || name === 'all') {
@@ -190,15 +195,15 @@ async function main(): Promise<void> {
       await lab.startRedis();
     }
     if (name === 'ingest' || name === 'all') {
-      const runs = await runIngest(lab, corpus, args);
-      tables.push(...ingestTables(corpus, runs, physical));
+      const runs = await runIngest(lab, corpus, args, warmup);
+      tables.push(...ingestTables(corpus, runs, physical, warmup));
       data.ingest = runs;
     }
     if (name === 'explain' || name === 'all') {
       data.explain = [];
       for (const channel of explainChannels(args)) {
         for (const clients of explainClients(args)) {
-          const r = await runExplain(lab, corpus, args, channel, clients);
+          const r = await runExplain(lab, corpus, args, channel, clients, warmup);
           tables.push(explainTable(r));
           const statements = statementTable(r);
           if (statements) tables.push(statements);

@@ -7,6 +7,7 @@ import { storeWithWindow } from '../lib/dimse-window';
 import { HttpClient, runPool, stowBody } from '../lib/http';
 import { REPO_ROOT, sleep, type Lab, type Yunying } from '../lib/lab';
 import type { Table } from '../lib/report';
+import { cpuByGroup, sampleThreads, type ThreadGroup } from '../lib/threads';
 import { stowFailures } from '../lib/stow-result';
 
 /**
@@ -42,6 +43,8 @@ export interface ExplainResult {
   channel: ExplainChannel;
   /** Clients (STOW-RS requests, associations) sending at once. */
   clients: number;
+  /** Instances of the warm-up corpus sent before the window (0: none; a cold launcher). */
+  warmupInstances: number;
   instances: number;
   /** Instances not stored (answered otherwise or unanswered). */
   failed: number;
@@ -51,6 +54,8 @@ export interface ExplainResult {
   launcherKernelSeconds: number;
   /** Of launcherCpuSeconds: the main (JavaScript) thread, user + system. */
   mainThreadCpuSeconds: number;
+  /** Of launcherCpuSeconds, by thread group (lib/threads.ts); null without the probe's list of startup threads. */
+  cpuByThreadGroup: Record<ThreadGroup, number> | null;
   /**
    * Minor page faults of the launcher, all threads: each first touch of a fresh page (a large Buffer is
    * mapped afresh by the allocator and zeroed by the kernel page by page), part of the kernel time above.
@@ -66,7 +71,7 @@ export interface ExplainResult {
   /** SQL statements by every client of the private PostgreSQL during the run; null without pg_stat_statements. */
   statements: number | null;
   /**
-   * Transactions that wrote the run's instance rows (distinct xmin of `instances`: the Yunying under test is
+   * Transactions that wrote the run's instance rows (distinct xmin of `instances`, less the warm-up's: the Yunying under test is
    * fresh and nothing updates those rows here). Unlike `commits` it counts no read-only or background transaction.
    */
   instanceTransactions: number;
@@ -112,6 +117,14 @@ function probeDelta(from: ProbeTotals, to: ProbeTotals): ProbeTotals {
     sha256Bytes: to.sha256Bytes - from.sha256Bytes,
     copiedBytes: to.copiedBytes - from.copiedBytes,
   };
+}
+
+/** The threads that existed when the probe loaded (its `startupThreads`), from the first line it wrote; null when none. */
+function probeStartupThreads(file: string): Set<number> | null {
+  const first = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n')[0] : undefined;
+  if (!first) return null;
+  const listed = (JSON.parse(first) as { startupThreads?: unknown }).startupThreads;
+  return Array.isArray(listed) && listed.length > 0 ? new Set(listed.filter((t): t is number => typeof t === 'number')) : null;
 }
 
 /** Asks the launcher's probe for its totals and reads the line it appends (null when none comes). */
@@ -220,7 +233,7 @@ async function sendCorpus(channel: ExplainChannel, corpus: Corpus, y: Pick<Yunyi
   }
 }
 
-export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: ExplainChannel = 'stow', clients = 1): Promise<ExplainResult> {
+export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: ExplainChannel = 'stow', clients = 1, warmup?: Corpus): Promise<ExplainResult> {
   // The probe (bench/probe.cjs) counts collections, SHA-256 bytes and user-space copies in the launcher.
   const probeFile = path.join(lab.work, `probe-${channel}-${clients}-${Date.now()}.jsonl`);
   const nodeOptions = [process.env.BENCH_NODE_OPTIONS ?? '', '--require', path.join(REPO_ROOT, 'bench/probe.cjs')].join(' ').trim();
@@ -234,6 +247,12 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: 
       straceOut += c.toString();
     });
     if (strace) await sleep(1500);
+    // Outside the window: a long-running ingest node has compiled its hot paths long since (V8's optimising
+    // compiler runs on the platform threads, ~2.4 s of it in the first 600 instances of a fresh launcher).
+    const warmupFailed = warmup === undefined ? 0 : await sendCorpus(channel, warmup, y, clients);
+    if (warmupFailed > 0) throw new Error(`warm-up: ${warmupFailed} instances not stored`);
+    if (warmup !== undefined) await sleep(1000); // its thumbnails and outbox relay, before the window opens
+    const rowsBefore = await y.pool.query<{ n: number }>('SELECT count(DISTINCT xmin::text)::int AS n FROM instances');
     const statementsTracked = await y.pool
       .query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
       .then(() => true, () => false);
@@ -250,13 +269,17 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: 
     const pg0 = postgresCpuSeconds(pgDataDir);
     const probe0 = await probeTotals(pid, probeFile);
     const cpu0 = sampleCpu(pid);
+    const threads0 = sampleThreads(pid);
     const started = Date.now();
     const failed = await sendCorpus(channel, corpus, y, clients);
     const wallSeconds = (Date.now() - started) / 1000;
     const cpu1 = sampleCpu(pid);
+    const threads1 = sampleThreads(pid);
     const pg1 = postgresCpuSeconds(pgDataDir);
     const probe1 = await probeTotals(pid, probeFile);
     const probe = probe0 && probe1 ? probeDelta(probe0, probe1) : null;
+    const startupThreads = probeStartupThreads(probeFile);
+    const cpuByThreadGroup = startupThreads === null ? null : cpuByGroup(pid, threads0, threads1, startupThreads);
     const launcherCpuSeconds = cpu1.all.user + cpu1.all.system - (cpu0.all.user + cpu0.all.system);
     const launcherKernelSeconds = cpu1.all.system - cpu0.all.system;
     const mainThreadCpuSeconds = cpu1.main.user + cpu1.main.system - (cpu0.main.user + cpu0.main.system);
@@ -273,7 +296,7 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: 
       fsyncCalls = 0;
       for (const m of straceOut.matchAll(/^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(fsync|fdatasync)\s*$/gm)) fsyncCalls += Number(m[1]);
     }
-    return { channel, clients, instances: corpus.instances, failed, wallSeconds, launcherCpuSeconds, launcherKernelSeconds, mainThreadCpuSeconds, launcherMinorFaults, fsyncCalls, probe, postgresCpuSeconds: pg0 === null || pg1 === null ? null : pg1 - pg0, walSyncs: after.wal - before.wal, commits: after.commits - before.commits, statements: statementsTracked ? after.statements - before.statements : null, instanceTransactions: written.rows[0]?.n ?? 0, topStatements };
+    return { channel, clients, warmupInstances: warmup?.instances ?? 0, instances: corpus.instances, failed, wallSeconds, launcherCpuSeconds, launcherKernelSeconds, mainThreadCpuSeconds, cpuByThreadGroup, launcherMinorFaults, fsyncCalls, probe, postgresCpuSeconds: pg0 === null || pg1 === null ? null : pg1 - pg0, walSyncs: after.wal - before.wal, commits: after.commits - before.commits, statements: statementsTracked ? after.statements - before.statements : null, instanceTransactions: (written.rows[0]?.n ?? 0) - (rowsBefore.rows[0]?.n ?? 0), topStatements };
   } finally {
     await y.stop();
   }
@@ -286,6 +309,20 @@ async function statementCosts(pool: Yunying['pool']): Promise<StatementCost[]> {
        FROM pg_stat_statements ORDER BY total_plan_time + total_exec_time DESC LIMIT ${TOP_STATEMENTS}`,
   );
   return rows.map((row) => ({ query: row.query, calls: Number(row.calls), planMs: row.plan, execMs: row.exec }));
+}
+
+/** The launcher's CPU by thread group (lib/threads.ts), after the main thread's own row. */
+function threadGroupRows(r: ExplainResult): Array<[string, number | null, number | null]> {
+  const groups = r.cpuByThreadGroup;
+  const row = (label: string, seconds: number | null): [string, number | null, number | null] => [label, seconds === null ? null : seconds * 1000, seconds === null ? null : (seconds * 1000) / r.instances];
+  if (groups === null) return [row('  of it on the other threads (ms)', r.launcherCpuSeconds - r.mainThreadCpuSeconds)];
+  const grouped = groups.main + groups.platform + groups.named + groups.later;
+  return [
+    row("  of it on Node's platform threads: V8's collector and compilers (ms)", groups.platform),
+    row('  of it on threads started later: libuv pool (files, crypto), workers (ms)', groups.later),
+    row('  of it on threads that name themselves (libvips) (ms)', groups.named),
+    row('  of it on threads that ended in the window (ms)', Math.max(0, r.launcherCpuSeconds - grouped)),
+  ];
 }
 
 /** Where the catalog's server time went, per statement (empty when pg_stat_statements is not loaded). */
@@ -301,13 +338,14 @@ export function statementTable(r: ExplainResult): Table | null {
 export function explainTable(r: ExplainResult): Table {
   const per = (v: number | null): number | null => (v === null ? null : v / r.instances);
   return {
-    title: `Explain ingest: Yunying ${explainRunName(r.channel, r.clients)}, ${r.instances} instances${r.failed > 0 ? ` (${r.failed} not stored)` : ''}`,
+    title: `Explain ingest: Yunying ${explainRunName(r.channel, r.clients)}, ${r.instances} instances${r.failed > 0 ? ` (${r.failed} not stored)` : ''}${r.warmupInstances > 0 ? `, after ${r.warmupInstances} warm-up instances` : ', cold launcher'}`,
     columns: ['measure', 'total', 'per instance'],
     rows: [
       ['wall time (ms)', r.wallSeconds * 1000, (r.wallSeconds * 1000) / r.instances],
       ['launcher CPU time, all threads (ms)', r.launcherCpuSeconds * 1000, (r.launcherCpuSeconds * 1000) / r.instances],
       ['  of it in the kernel (ms)', r.launcherKernelSeconds * 1000, (r.launcherKernelSeconds * 1000) / r.instances],
       ['  of it on the main thread (ms)', r.mainThreadCpuSeconds * 1000, (r.mainThreadCpuSeconds * 1000) / r.instances],
+      ...threadGroupRows(r),
       ['minor page faults of the launcher, all threads', r.launcherMinorFaults, per(r.launcherMinorFaults)],
       ['garbage collection pauses, full (ms)', r.probe?.gcMajorMs ?? null, per(r.probe?.gcMajorMs ?? null)],
       ['  full collections', r.probe?.gcMajor ?? null, per(r.probe?.gcMajor ?? null)],

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import type { Args } from '../lib/args';
 import { filesOf, pathsOf, type Corpus, type CorpusStudy } from '../lib/corpus';
 import { HttpClient, runPool, stowBody } from '../lib/http';
-import { peakRssMB, type Lab, type Orthanc, type Yunying } from '../lib/lab';
+import { peakRssMB, sleep, type Lab, type Orthanc, type Yunying } from '../lib/lab';
 import type { Table } from '../lib/report';
 import { ratio } from '../lib/stats';
 import { stowFailures } from '../lib/stow-result';
@@ -45,29 +45,39 @@ function result(corpus: Corpus, r: Omit<IngestRun, 'instances' | 'instancesPerSe
   return { ...r, instances: corpus.instances, instancesPerSecond: corpus.instances / r.seconds, MBps: corpus.bytes / 1e6 / r.seconds };
 }
 
-async function yunyingStow(lab: Lab, corpus: Corpus, concurrency: number): Promise<IngestRun> {
+async function yunyingStow(lab: Lab, corpus: Corpus, concurrency: number, warmup?: Corpus): Promise<IngestRun> {
   const y = await lab.startYunying(['ingest']);
   try {
-    const client = new HttpClient(concurrency);
     const url = `${y.urls.ingest ?? ''}/dicomweb/studies`;
-    const { seconds, failed } = await timeHttp(corpus, concurrency, client, async (study) => {
-      const files = filesOf(corpus, study);
+    const send = (c: Corpus, client: HttpClient): Sender => async (study) => {
+      const files = filesOf(c, study);
       const { body, contentType } = stowBody(files);
       const res = await client.request('POST', url, { 'content-type': contentType, accept: 'application/dicom+json', authorization: `ApiKey ${y.clinicKeys[study.clinic] ?? ''}` }, body);
       return stowFailures(res.status, res.body, files.length);
-    });
-    return result(corpus, { system: 'Yunying', channel: 'STOW-RS', concurrency, seconds, failed, stored: await yunyingCount(y), peakRssMB: peakRssMB(y.pids[0] ?? 0) });
+    };
+    if (warmup) await warmHttp(warmup, concurrency, send);
+    const before = await yunyingCount(y);
+    const client = new HttpClient(concurrency);
+    const { seconds, failed } = await timeHttp(corpus, concurrency, client, send(corpus, client));
+    return result(corpus, { system: 'Yunying', channel: 'STOW-RS', concurrency, seconds, failed, stored: (await yunyingCount(y)) - before, peakRssMB: peakRssMB(y.pids[0] ?? 0) });
   } finally {
     await y.stop();
   }
 }
 
-async function orthancHttp(lab: Lab, corpus: Corpus, concurrency: number, channel: 'STOW-RS' | 'REST'): Promise<IngestRun> {
+/** The warm-up corpus through the same sender and clients, unmeasured; any instance it fails to store stops the benchmark. */
+async function warmHttp(warmup: Corpus, concurrency: number, send: (c: Corpus, client: HttpClient) => Sender): Promise<void> {
+  const client = new HttpClient(concurrency);
+  const { failed } = await timeHttp(warmup, concurrency, client, send(warmup, client));
+  if (failed > 0) throw new Error(`warm-up: ${failed} instances not stored`);
+  await sleep(1000); // what the warm-up left running (thumbnails, relays) settles before the clock starts
+}
+
+async function orthancHttp(lab: Lab, corpus: Corpus, concurrency: number, channel: 'STOW-RS' | 'REST', warmup?: Corpus): Promise<IngestRun> {
   const o = await lab.startOrthanc();
   try {
-    const client = new HttpClient(concurrency);
-    const { seconds, failed } = await timeHttp(corpus, concurrency, client, async (study) => {
-      const files = filesOf(corpus, study);
+    const send = (c: Corpus, client: HttpClient): Sender => async (study) => {
+      const files = filesOf(c, study);
       if (channel === 'STOW-RS') {
         const { body, contentType } = stowBody(files);
         const res = await client.request('POST', `${o.url}/dicom-web/studies`, { 'content-type': contentType, accept: 'application/dicom+json' }, body);
@@ -80,8 +90,13 @@ async function orthancHttp(lab: Lab, corpus: Corpus, concurrency: number, channe
         if (res.status !== 200) bad += 1;
       }
       return bad;
-    });
-    return result(corpus, { system: 'Orthanc', channel, concurrency, seconds, failed, stored: await orthancCount(o), peakRssMB: peakRssMB(o.pid) });
+    };
+    if (warmup) await warmHttp(warmup, concurrency, send);
+    const before = (await orthancCount(o)) ?? 0;
+    const client = new HttpClient(concurrency);
+    const { seconds, failed } = await timeHttp(corpus, concurrency, client, send(corpus, client));
+    const after = await orthancCount(o);
+    return result(corpus, { system: 'Orthanc', channel, concurrency, seconds, failed, stored: after === null ? null : after - before, peakRssMB: peakRssMB(o.pid) });
   } finally {
     await o.stop();
   }
@@ -114,13 +129,22 @@ async function timeDimse(corpus: Corpus, concurrency: number, port: number, call
   return { seconds: Number(process.hrtime.bigint() - started) / 1e9, failedProcesses: codes.filter((c) => c !== 0).length };
 }
 
-async function dimseRun(lab: Lab, corpus: Corpus, system: 'Yunying' | 'Orthanc', concurrency: number, nodelay: boolean): Promise<IngestRun> {
+async function dimseRun(lab: Lab, corpus: Corpus, system: 'Yunying' | 'Orthanc', concurrency: number, nodelay: boolean, warmup?: Corpus): Promise<IngestRun> {
   const channel = `DIMSE storescu${nodelay ? ' TCP_NODELAY=1' : ''}`;
+  const warm = async (port: number, count: () => Promise<number | null>): Promise<number> => {
+    if (warmup) {
+      const t = await timeDimse(warmup, concurrency, port, 'BENCH00', nodelay);
+      if (t.failedProcesses > 0) throw new Error(`warm-up: ${t.failedProcesses} storescu processes failed`);
+      await sleep(1000);
+    }
+    return (await count()) ?? 0;
+  };
   if (system === 'Yunying') {
     const y = await lab.startYunying(['ingest']);
     try {
+      const before = await warm(y.dimsePort, () => yunyingCount(y));
       const t = await timeDimse(corpus, concurrency, y.dimsePort, 'BENCH00', nodelay);
-      const stored = await yunyingCount(y);
+      const stored = (await yunyingCount(y)) - before;
       return result(corpus, { system, channel, concurrency, seconds: t.seconds, failed: corpus.instances - stored, stored, peakRssMB: peakRssMB(y.pids[0] ?? 0) });
     } finally {
       await y.stop();
@@ -128,8 +152,10 @@ async function dimseRun(lab: Lab, corpus: Corpus, system: 'Yunying' | 'Orthanc',
   }
   const o = await lab.startOrthanc();
   try {
+    const before = await warm(o.dicomPort, () => orthancCount(o));
     const t = await timeDimse(corpus, concurrency, o.dicomPort, 'BENCH00', nodelay);
-    const stored = await orthancCount(o);
+    const after = await orthancCount(o);
+    const stored = after === null ? null : after - before;
     return result(corpus, { system, channel, concurrency, seconds: t.seconds, failed: corpus.instances - (stored ?? 0), stored, peakRssMB: peakRssMB(o.pid) });
   } finally {
     await o.stop();
@@ -153,29 +179,30 @@ async function orthancCount(o: Orthanc): Promise<number | null> {
   }
 }
 
-export async function runIngest(lab: Lab, corpus: Corpus, args: Args): Promise<IngestRun[]> {
+/** Every run starts a fresh system; with `warmup`, that corpus goes in first through the same channel and clients, unmeasured. */
+export async function runIngest(lab: Lab, corpus: Corpus, args: Args, warmup?: Corpus): Promise<IngestRun[]> {
   const runs: IngestRun[] = [];
   const record = (r: IngestRun): void => {
     runs.push(r);
     lab.log(`${r.system} ${r.channel} c=${r.concurrency}: ${r.instancesPerSecond.toFixed(1)} inst/s, ${r.MBps.toFixed(1)} MB/s, failed ${r.failed}, stored ${String(r.stored)}`);
   };
   for (const c of args.numbers('concurrency', [1, 4])) {
-    record(await orthancHttp(lab, corpus, c, 'STOW-RS'));
-    record(await yunyingStow(lab, corpus, c));
-    if (!args.flag('no-rest')) record(await orthancHttp(lab, corpus, c, 'REST'));
+    record(await orthancHttp(lab, corpus, c, 'STOW-RS', warmup));
+    record(await yunyingStow(lab, corpus, c, warmup));
+    if (!args.flag('no-rest')) record(await orthancHttp(lab, corpus, c, 'REST', warmup));
   }
   if (!args.flag('no-dimse')) {
     for (const c of args.numbers('dimse-concurrency', [1, 4])) {
       for (const nodelay of [false, true]) {
-        record(await dimseRun(lab, corpus, 'Orthanc', c, nodelay));
-        record(await dimseRun(lab, corpus, 'Yunying', c, nodelay));
+        record(await dimseRun(lab, corpus, 'Orthanc', c, nodelay, warmup));
+        record(await dimseRun(lab, corpus, 'Yunying', c, nodelay, warmup));
       }
     }
   }
   return runs;
 }
 
-export function ingestTables(corpus: Corpus, runs: IngestRun[], physical: PhysicalResult | null): Table[] {
+export function ingestTables(corpus: Corpus, runs: IngestRun[], physical: PhysicalResult | null, warmup?: Corpus): Table[] {
   const keyOf = (r: IngestRun): string => `${r.channel === 'REST' ? 'STOW-RS' : r.channel}|${r.concurrency}`;
   const orthancBy = new Map<string, IngestRun>();
   for (const r of runs) if (r.system === 'Orthanc' && r.channel !== 'REST') orthancBy.set(keyOf(r), r);
@@ -201,7 +228,7 @@ export function ingestTables(corpus: Corpus, runs: IngestRun[], physical: Physic
     });
   return [
     {
-      title: `Ingest: ${corpus.instances} instances, ${(corpus.bytes / 1e9).toFixed(2)} GB, ${corpus.studies.length} studies (Yunying: 3 fsync'd locked copies + index; Orthanc: 1 copy + index)`,
+      title: `Ingest: ${corpus.instances} instances, ${(corpus.bytes / 1e9).toFixed(2)} GB, ${corpus.studies.length} studies (Yunying: 3 fsync'd locked copies + index; Orthanc: 1 copy + index)${warmup ? `, each system warmed with ${warmup.instances} other instances first` : ', cold systems'}`,
       columns: ['channel', 'clients', 'Yunying inst/s', 'Yunying MB/s', 'Orthanc inst/s', 'Orthanc MB/s', 'Y/O', 'Orthanc REST inst/s', 'Y/physical', 'failed Y/O', 'peak RSS MB Y/O'],
       rows,
       notes: [

@@ -324,6 +324,9 @@ function startLauncher(env: Record<string, string>): Promise<{ child: ChildProce
       if (match?.[1]) resolve({ child, started: JSON.parse(match[1]) as { role: string; url: string }[] });
     };
     child.stdout?.on('data', onData);
+    // BENCH_LAUNCHER_STDOUT=<file> keeps what the launcher prints (e.g. with BENCH_LAUNCHER_NODE_ARGS="--trace-gc").
+    const keep = process.env.BENCH_LAUNCHER_STDOUT;
+    if (keep) child.stdout?.pipe(fs.createWriteStream(keep));
     child.stderr?.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       if (process.env.BENCH_DEBUG) process.stderr.write(chunk);
