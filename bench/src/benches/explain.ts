@@ -240,6 +240,11 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: 
   const y = await lab.startYunying(['ingest'], { NODE_OPTIONS: nodeOptions, YUNYING_BENCH_PROBE_FILE: probeFile });
   try {
     const pid = y.pids[0] ?? 0;
+    // Before anything counts (strace included): a long-running ingest node has long since compiled its hot
+    // paths (a fresh launcher compiles ~350 functions with TurboFan in its first 600 instances).
+    const warmupFailed = warmup === undefined ? 0 : await sendCorpus(channel, warmup, y, clients);
+    if (warmupFailed > 0) throw new Error(`warm-up: ${warmupFailed} instances not stored`);
+    if (warmup !== undefined) await sleep(1000); // its thumbnails and outbox relay, before the window opens
     const useStrace = !args.flag('no-strace') && fs.existsSync('/usr/bin/strace');
     let straceOut = '';
     const strace = useStrace ? spawn('strace', ['-f', '-c', '-e', 'trace=fsync,fdatasync', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] }) : null;
@@ -247,11 +252,6 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: 
       straceOut += c.toString();
     });
     if (strace) await sleep(1500);
-    // Outside the window: a long-running ingest node has compiled its hot paths long since (V8's optimising
-    // compiler runs on the platform threads, ~2.4 s of it in the first 600 instances of a fresh launcher).
-    const warmupFailed = warmup === undefined ? 0 : await sendCorpus(channel, warmup, y, clients);
-    if (warmupFailed > 0) throw new Error(`warm-up: ${warmupFailed} instances not stored`);
-    if (warmup !== undefined) await sleep(1000); // its thumbnails and outbox relay, before the window opens
     const rowsBefore = await y.pool.query<{ n: number }>('SELECT count(DISTINCT xmin::text)::int AS n FROM instances');
     const statementsTracked = await y.pool
       .query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
