@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cpuByGroup, sampleThreads, threadGroup } from '../../bench/src/lib/threads';
+import { cpuByGroup, readStat, sampleThreads, threadGroup } from '../../bench/src/lib/threads';
 
 // bench:explain's CPU by thread group, on a real Node process: the probe (bench/probe.cjs) lists the threads
 // that exist when it loads, then the script keeps the libuv pool busy hashing (crypto.pbkdf2 runs there) while
@@ -78,6 +78,17 @@ describe('launcher CPU by thread group', () => {
     const poolThreads = [...after.keys()].filter((tid) => tid !== pid && !startup.has(tid));
     expect(poolThreads.length).toBeGreaterThanOrEqual(4);
     expect(groups.platform).toBeLessThan(groups.later);
+  });
+
+  test('reads a stat line whose name holds a parenthesis and a space, and this process’s own', () => {
+    const file = path.join(dir, 'stat');
+    fs.writeFileSync(file, '4242 (odd) name) S 1 4242 4242 0 -1 4194560 7 0 0 0 12 34 0 0 20 0 1 0');
+    const { comm, fields } = readStat(file);
+    expect(comm).toBe('odd) name');
+    expect(fields[0]).toBe('S');
+    expect([fields[11], fields[12]]).toEqual(['12', '34']);
+    const own = readStat(`/proc/${process.pid}/stat`);
+    expect(Number(own.fields[1])).toBe(process.ppid);
   });
 
   test('names: a thread that renamed itself is "named", one with the process’s name is "later"', () => {

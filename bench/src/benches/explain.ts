@@ -7,7 +7,7 @@ import { storeWithWindow } from '../lib/dimse-window';
 import { HttpClient, runPool, stowBody } from '../lib/http';
 import { REPO_ROOT, sleep, type Lab, type Yunying } from '../lib/lab';
 import type { Table } from '../lib/report';
-import { cpuByGroup, sampleThreads, type ThreadGroup } from '../lib/threads';
+import { cpuByGroup, readStat, sampleThreads, type ThreadGroup } from '../lib/threads';
 import { stowFailures } from '../lib/stow-result';
 
 /**
@@ -149,8 +149,7 @@ interface CpuTimes {
 
 /** The fields of a /proc stat file after "pid (comm) ": index 0 is proc(5)'s field 3 (state). */
 function statFields(statFile: string): string[] {
-  const stat = fs.readFileSync(statFile, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return readStat(statFile).fields;
 }
 
 /** utime, stime and minflt of /proc/<pid>/stat (all threads) or /proc/<pid>/task/<tid>/stat (one thread); times in seconds. */

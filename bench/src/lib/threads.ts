@@ -23,6 +23,16 @@ export interface ThreadSample {
   seconds: number;
 }
 
+/**
+ * A /proc stat file (proc(5)): the name between the parentheses and the fields after "pid (comm) ", so that
+ * index 0 is proc(5)'s field 3 (state). The name may itself hold spaces and parentheses: the last ')' ends it.
+ */
+export function readStat(statFile: string): { comm: string; fields: string[] } {
+  const stat = fs.readFileSync(statFile, 'utf8');
+  const close = stat.lastIndexOf(')');
+  return { comm: stat.slice(stat.indexOf('(') + 1, close), fields: stat.slice(close + 2).split(' ') };
+}
+
 /** Every live thread of `pid`: its name and CPU time so far. A thread that ends while being read is left out. */
 export function sampleThreads(pid: number): Map<number, ThreadSample> {
   const out = new Map<number, ThreadSample>();
@@ -34,11 +44,9 @@ export function sampleThreads(pid: number): Map<number, ThreadSample> {
   }
   for (const tid of tids) {
     try {
-      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const open = stat.indexOf('(');
-      const close = stat.lastIndexOf(')');
-      const fields = stat.slice(close + 2).split(' ');
-      out.set(Number(tid), { comm: stat.slice(open + 1, close), seconds: (Number(fields[11]) + Number(fields[12])) / 100 });
+      const { comm, fields } = readStat(`/proc/${pid}/task/${tid}/stat`);
+      // utime and stime (proc(5) fields 14 and 15), in clock ticks of 1/100 s.
+      out.set(Number(tid), { comm, seconds: (Number(fields[11]) + Number(fields[12])) / 100 });
     } catch {
       // ended between the listing and the read
     }
