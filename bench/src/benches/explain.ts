@@ -8,12 +8,13 @@ import { HttpClient, runPool, stowBody } from '../lib/http';
 import { REPO_ROOT, sleep, type Lab, type Yunying } from '../lib/lab';
 import type { Table } from '../lib/report';
 import { cpuByGroup, readStat, sampleThreads, type ThreadGroup } from '../lib/threads';
+import { FILE_SYSCALLS, straceCallCounts } from '../lib/strace';
 import { stowFailures } from '../lib/stow-result';
 
 /**
  * Explain ingest: what one Yunying STOW-RS instance costs, to say what bounds the ingest figure. One
  * client stores the corpus into a fresh Yunying (ingest role) while the benchmark counts, for that
- * window only: fsync/fdatasync calls of the launcher process (strace -f -c, when strace is installed),
+ * window only: file system calls of the launcher process, fsyncs among them (strace -f -c, when strace is installed),
  * PostgreSQL WAL syncs (pg_stat_wal) and committed transactions (pg_stat_database), and the launcher's
  * CPU time (/proc/<pid>/stat, all threads; of it the kernel's share and the main thread's, from
  * /proc/<pid>/task/<pid>/stat). CPU per instance well below wall time per instance means the path waits
@@ -62,6 +63,8 @@ export interface ExplainResult {
    */
   launcherMinorFaults: number;
   fsyncCalls: number | null;
+  /** File system calls of the launcher by name (lib/strace.ts FILE_SYSCALLS; those made at least once); null without strace. */
+  fileCalls: Record<string, number> | null;
   /** The probe's counts over the run (bench/probe.cjs); null when it wrote none. */
   probe: ProbeTotals | null;
   /** CPU time of the private PostgreSQL server (postmaster, its live children and those it reaped) during the run. */
@@ -246,7 +249,7 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: 
     if (warmup !== undefined) await sleep(1000); // its thumbnails and outbox relay, before the window opens
     const useStrace = !args.flag('no-strace') && fs.existsSync('/usr/bin/strace');
     let straceOut = '';
-    const strace = useStrace ? spawn('strace', ['-f', '-c', '-e', 'trace=fsync,fdatasync', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] }) : null;
+    const strace = useStrace ? spawn('strace', ['-f', '-c', '-e', `trace=${FILE_SYSCALLS.join(',')}`, '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] }) : null;
     strace?.stderr.on('data', (c: Buffer) => {
       straceOut += c.toString();
     });
@@ -288,14 +291,14 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: 
     const after = await counters();
     const written = await y.pool.query<{ n: number }>('SELECT count(DISTINCT xmin::text)::int AS n FROM instances');
     const topStatements = statementsTracked ? await statementCosts(y.pool) : [];
-    let fsyncCalls: number | null = null;
+    let fileCalls: Map<string, number> | null = null;
     if (strace) {
       strace.kill('SIGINT');
       await new Promise((resolve) => strace.once('exit', resolve));
-      fsyncCalls = 0;
-      for (const m of straceOut.matchAll(/^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(fsync|fdatasync)\s*$/gm)) fsyncCalls += Number(m[1]);
+      fileCalls = straceCallCounts(straceOut);
     }
-    return { channel, clients, warmupInstances: warmup?.instances ?? 0, instances: corpus.instances, failed, wallSeconds, launcherCpuSeconds, launcherKernelSeconds, mainThreadCpuSeconds, cpuByThreadGroup, launcherMinorFaults, fsyncCalls, probe, postgresCpuSeconds: pg0 === null || pg1 === null ? null : pg1 - pg0, walSyncs: after.wal - before.wal, commits: after.commits - before.commits, statements: statementsTracked ? after.statements - before.statements : null, instanceTransactions: (written.rows[0]?.n ?? 0) - (rowsBefore.rows[0]?.n ?? 0), topStatements };
+    const fsyncCalls = fileCalls === null ? null : (fileCalls.get('fsync') ?? 0) + (fileCalls.get('fdatasync') ?? 0);
+    return { channel, clients, warmupInstances: warmup?.instances ?? 0, instances: corpus.instances, failed, wallSeconds, launcherCpuSeconds, launcherKernelSeconds, mainThreadCpuSeconds, cpuByThreadGroup, launcherMinorFaults, fsyncCalls, fileCalls: fileCalls === null ? null : Object.fromEntries(fileCalls), probe, postgresCpuSeconds: pg0 === null || pg1 === null ? null : pg1 - pg0, walSyncs: after.wal - before.wal, commits: after.commits - before.commits, statements: statementsTracked ? after.statements - before.statements : null, instanceTransactions: (written.rows[0]?.n ?? 0) - (rowsBefore.rows[0]?.n ?? 0), topStatements };
   } finally {
     await y.stop();
   }
@@ -308,6 +311,18 @@ async function statementCosts(pool: Yunying['pool']): Promise<StatementCost[]> {
        FROM pg_stat_statements ORDER BY total_plan_time + total_exec_time DESC LIMIT ${TOP_STATEMENTS}`,
   );
   return rows.map((row) => ({ query: row.query, calls: Number(row.calls), planMs: row.plan, execMs: row.exec }));
+}
+
+/** The launcher's file system calls, all of them and then by name, most frequent first (none without strace). */
+function fileCallRows(r: ExplainResult): Array<[string, number | null, number | null]> {
+  const calls = r.fileCalls;
+  if (calls === null) return [['file system calls by the launcher (strace)', null, null]];
+  const total = Object.values(calls).reduce((a, b) => a + b, 0);
+  const byName = Object.entries(calls)
+    .filter(([name]) => name !== 'fsync' && name !== 'fdatasync')
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, n]): [string, number, number] => [`  of them ${name}`, n, n / r.instances]);
+  return [['file system calls by the launcher (strace)', total, total / r.instances], ...byName];
 }
 
 /** The launcher's CPU by thread group (lib/threads.ts), after the main thread's own row. */
@@ -351,6 +366,7 @@ export function explainTable(r: ExplainResult): Table {
       ['garbage collection pauses, young (ms)', r.probe?.gcMinorMs ?? null, per(r.probe?.gcMinorMs ?? null)],
       ['bytes hashed with SHA-256 (MB)', r.probe === null ? null : r.probe.sha256Bytes / 1e6, r.probe === null ? null : r.probe.sha256Bytes / 1e6 / r.instances],
       ['bytes copied in user space, JavaScript-visible (MB)', r.probe === null ? null : r.probe.copiedBytes / 1e6, r.probe === null ? null : r.probe.copiedBytes / 1e6 / r.instances],
+      ...fileCallRows(r),
       ['fsync + fdatasync calls by the launcher', r.fsyncCalls, per(r.fsyncCalls)],
       ['PostgreSQL server CPU time (ms)', r.postgresCpuSeconds === null ? null : r.postgresCpuSeconds * 1000, r.postgresCpuSeconds === null ? null : (r.postgresCpuSeconds * 1000) / r.instances],
       ['PostgreSQL WAL syncs', r.walSyncs, per(r.walSyncs)],
