@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const instances = Number(arg('instances', '1000'));
   const seed = Number(arg('seed', '1'));
   const started = Date.now();
-  const system = await startSystem({ env: { ROLE: 'ingest' } });
+  const system = await startSystem({ env: { ROLE: 'ingest', STORAGE_FS_LEAF_DIRS: process.env.STORAGE_FS_LEAF_DIRS ?? 'ahead' } });
   let report;
   try {
     report = await runCrashRounds({ system, apiKey: system.credentials.apiKey?.key ?? '', instances, rounds, seed, log: (line) => console.log(line) });

@@ -58,10 +58,13 @@ yy_log "starting Yunying (ROLE=$ROLE); Ctrl-C stops it and whatever this script 
 # Ctrl-C reaches it once, as the SIGTERM from stop_launcher, and not also as the terminal's SIGINT (which
 # would count as a second signal and skip the drain). In a non-interactive shell a background job is not a
 # process-group leader, so setsid does not fork and $! is the launcher's own pid.
+# The C library's allocator settings for the launcher only (packages/config/src/allocator.ts says why; an
+# operator's own GLIBC_TUNABLES wins), not for the PostgreSQL and Redis this script may have started.
+glibc_tunables=${GLIBC_TUNABLES:-$(node -p "require('@yunying/config').RECOMMENDED_GLIBC_TUNABLES")}
 if command -v setsid >/dev/null; then
-  setsid node services/launcher/dist/main.js &
+  GLIBC_TUNABLES=$glibc_tunables setsid node services/launcher/dist/main.js &
 else
-  node services/launcher/dist/main.js &
+  GLIBC_TUNABLES=$glibc_tunables node services/launcher/dist/main.js &
 fi
 launcher_pid=$!
 status=0

@@ -200,6 +200,7 @@ describe('authorization matrix over every route of every service (real Postgres,
       INFERENCE_PORT: String(await freePort()),
       DIMSE_PORT: String(await freePort()),
       LOG_LEVEL: 'silent',
+      STORAGE_FS_LEAF_DIRS: 'on-demand',
     };
     const config = loadConfig(env);
     const logger = createLogger({ level: 'silent', service: 'authz', destination: new Writable({ write: (_c, _e, cb) => cb() }) });

@@ -70,6 +70,8 @@ interface Terminal {
   output: () => string;
   exited: Promise<number | null>;
   pid: number;
+  /** The run's DATA_DIR (replica roots and secrets of this run). */
+  dataDir: string;
 }
 
 function npmStartInTerminal(marker: string, ports: number[]): Terminal {
@@ -99,7 +101,7 @@ function npmStartInTerminal(marker: string, ports: number[]): Terminal {
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { type: (text) => child.stdin.write(text), output: () => out, exited, pid: child.pid ?? 0 };
+  return { type: (text) => child.stdin.write(text), output: () => out, exited, pid: child.pid ?? 0, dataDir };
 }
 
 async function startAndWaitUntilUp(marker: string, ports: number[]): Promise<Terminal> {
@@ -161,30 +163,47 @@ describeUnless(reason(), 'npm start in a terminal (system)', () => {
     const marker = `${process.pid}i${Date.now()}`;
     const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     const terminal = await startAndWaitUntilUp(marker, ports);
-    // eslint-disable-next-line no-control-regex
-    const output = terminal.output().replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
-    expect(output).toMatch(/ingest\s+http:\/\/127\.0\.0\.1:\d+/);
-    expect(output).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: listening /m); // pino-pretty's line, not a JSON object
-    expect(output.split(/\r?\n/).filter((l) => l.startsWith('{"level"'))).toEqual([]);
-    // The services log in as the least-privileged role npm start made, not as the owner who migrated.
-    expect(output).toMatch(/catalog: connected as a role without superuser rights/);
-    expect(output).toMatch(/"?dbRole"?:\s*"yunying_service"/);
-    await expectServiceRoleCannotRewriteAudit(`npm_start_${marker}`);
+    // Whatever fails below, nothing of the run outlives the test.
+    try {
+      // eslint-disable-next-line no-control-regex
+      const output = terminal.output().replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
+      expect(output).toMatch(/ingest\s+http:\/\/127\.0\.0\.1:\d+/);
+      expect(output).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: listening /m); // pino-pretty's line, not a JSON object
+      expect(output.split(/\r?\n/).filter((l) => l.startsWith('{"level"'))).toEqual([]);
+      // The services log in as the least-privileged role npm start made, not as the owner who migrated.
+      expect(output).toMatch(/catalog: connected as a role without superuser rights/);
+      expect(output).toMatch(/"?dbRole"?:\s*"yunying_service"/);
+      await expectServiceRoleCannotRewriteAudit(`npm_start_${marker}`);
+      // npm start gives the launcher the allocator settings (#14): it says so, and does not warn. (Not read from
+      // /proc/<pid>/environ: glibc cuts GLIBC_TUNABLES short there in place once it has parsed it.)
+      expect(output).toMatch(/C library allocator tuned \(GLIBC_TUNABLES\)/);
+      expect(output).not.toMatch(/GLIBC_TUNABLES lacks/);
+      // The replicas' leaf directories were made at this first start (the default, #14).
+      expect(fs.readdirSync(path.join(terminal.dataDir, 'replica-a', 'sha256', 'ab'))).toHaveLength(256);
 
-    terminal.type('\x03');
-    await expectAllStopped(terminal, marker, ports).finally(() => killRun(marker));
+      terminal.type('\x03');
+      await expectAllStopped(terminal, marker, ports);
+    } finally {
+      killRun(marker);
+      fs.rmSync(terminal.dataDir, { recursive: true, force: true });
+    }
   });
 
   it('SIGTERM to npm stops everything with the ports freed', async () => {
     const marker = `${process.pid}t${Date.now()}`;
     const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     const terminal = await startAndWaitUntilUp(marker, ports);
-    const npm = processesOfRun(marker).find((pid) => {
-      const cmd = spawnSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8' }).stdout;
-      return /^npm start/.test(cmd.trim()) || /npm-cli\.js start/.test(cmd);
-    });
-    expect(npm).toBeDefined();
-    process.kill(npm ?? 0, 'SIGTERM');
-    await expectAllStopped(terminal, marker, ports).finally(() => killRun(marker));
+    try {
+      const npm = processesOfRun(marker).find((pid) => {
+        const cmd = spawnSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8' }).stdout;
+        return /^npm start/.test(cmd.trim()) || /npm-cli\.js start/.test(cmd);
+      });
+      expect(npm).toBeDefined();
+      process.kill(npm ?? 0, 'SIGTERM');
+      await expectAllStopped(terminal, marker, ports);
+    } finally {
+      killRun(marker);
+      fs.rmSync(terminal.dataDir, { recursive: true, force: true });
+    }
   });
 });

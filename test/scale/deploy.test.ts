@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { envSchema, loadConfig } from '@yunying/config';
+import { allocatorTuned, envSchema, loadConfig } from '@yunying/config';
 import { REPO_ROOT } from '../support/processes';
 
 /**
@@ -64,6 +64,10 @@ describe('infra/deploy Kubernetes manifests (parsed, checked against the config 
   it('names only variables of the configuration schema, in the ConfigMap', () => {
     expect(Object.keys(shared).length).toBeGreaterThan(10);
     expect(Object.keys(shared).filter((k) => !schemaKeys.has(k))).toEqual([]);
+  });
+
+  it('starts every role with the recommended allocator settings (#14)', () => {
+    expect(allocatorTuned(shared.GLIBC_TUNABLES)).toBe(true);
   });
 
   for (const role of ROLES) {

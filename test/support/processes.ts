@@ -113,7 +113,9 @@ export function startLauncher(env: Record<string, string>): LauncherProcess {
   if (!fs.existsSync(main)) throw new Error('services/launcher is not built: run `npm run build` (npm test does it)');
   const child = spawn(process.execPath, [main], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
+    // Leaf directories on demand unless a test asks otherwise: 65,536 per replica made ahead cost every
+    // fresh test system seconds (test/crash/crash.test.ts and packages/storage cover `ahead`).
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', STORAGE_FS_LEAF_DIRS: 'on-demand', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { createSecretFileOnce, generateCheckpointSigningKeyPem, newAuditKeyLine } from '@yunying/audit';
 import { AuthService } from '@yunying/auth';
 import { createPool, quoteIdent, type Pool } from '@yunying/catalog';
+import { RECOMMENDED_GLIBC_TUNABLES } from '@yunying/config';
 import { newStorageKeyLine } from '@yunying/storage';
 import { CLINICS, clinicCode } from './corpus';
 import { HttpClient } from './http';
@@ -131,7 +132,8 @@ export class Lab {
     // BENCH_LAUNCHER_ENV: space-separated NAME=value pairs for the Yunying processes only (e.g. GLIBC_TUNABLES,
     // which the C library reads once at process start, so no setting inside the process can stand in for it).
     const launcherEnv = Object.fromEntries((process.env.BENCH_LAUNCHER_ENV ?? '').split(' ').filter((pair) => pair.includes('=')).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
-    const childEnv = { PATH: process.env.PATH ?? '', ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}), ...launcherEnv, ...env };
+    // The allocator settings npm start and infra/deploy give the launcher; BENCH_LAUNCHER_ENV="GLIBC_TUNABLES=" runs without.
+    const childEnv = { PATH: process.env.PATH ?? '', GLIBC_TUNABLES: RECOMMENDED_GLIBC_TUNABLES, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}), ...launcherEnv, ...env };
     const pool = createPool({ url: this.postgresUrl, schema, poolSize: 4 });
     let radiologist: { username: string; password: string } | null;
     let clinicKeys: string[];

@@ -29,8 +29,12 @@ describe('loadConfig', () => {
       roots: ['/srv/yunying/.data/replica-a', '/srv/yunying/.data/replica-b', '/srv/yunying/.data/replica-c'],
       // O_DIRECT for large object files unless turned off (#14).
       directIo: true,
+      // Every leaf directory made at a replica's first start (#14).
+      leafDirs: 'ahead',
     });
     expect(loadConfig({ AUTH_TOKEN_SECRET: secret, STORAGE_FS_DIRECT_IO: 'false' }, '/srv/yunying').storage).toMatchObject({ backend: 'fs', directIo: false });
+    expect(loadConfig({ AUTH_TOKEN_SECRET: secret, STORAGE_FS_LEAF_DIRS: 'on-demand' }, '/srv/yunying').storage).toMatchObject({ backend: 'fs', leafDirs: 'on-demand' });
+    expect(() => loadConfig({ AUTH_TOKEN_SECRET: secret, STORAGE_FS_LEAF_DIRS: 'later' }, '/srv/yunying')).toThrow(ConfigError);
     expect(config.http.ports).toEqual({ ingest: 8041, viewer: 8042, inference: 8043, keeper: 8044 });
     expect(config.derived).toEqual({ backend: 'fs', dir: '/srv/yunying/.data/derived' });
     // Redis Cluster safe by default: bull's keys of a queue share the {hash tag}, so one slot.

@@ -7,7 +7,7 @@ export type Role = Env['ROLE'];
 export type ServiceRole = Exclude<Role, 'all'>;
 
 export type StorageConfig =
-  | { backend: 'fs'; roots: [string, string, string]; directIo: boolean }
+  | { backend: 'fs'; roots: [string, string, string]; directIo: boolean; leafDirs: 'ahead' | 'on-demand' }
   | {
       backend: 's3';
       endpoints: string[];
@@ -204,6 +204,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           backend: 'fs',
           roots: triple((e.STORAGE_FS_ROOTS ?? ['replica-a', 'replica-b', 'replica-c'].map((r) => path.join(dataDir, r))).map((r) => path.resolve(cwd, r))),
           directIo: e.STORAGE_FS_DIRECT_IO,
+          leafDirs: e.STORAGE_FS_LEAF_DIRS,
         };
   const derived: DerivedStorageConfig =
     storage.backend === 's3'
@@ -346,7 +347,7 @@ export function loadConfigOrExit(env: Record<string, string | undefined> = proce
 export function storageTargetSettings(
   config: Config,
 ):
-  | { kind: 'fs'; roots: string[]; directIo: boolean }
+  | { kind: 'fs'; roots: string[]; directIo: boolean; leafDirs: 'ahead' | 'on-demand' }
   | {
       kind: 's3';
       replicas: {
@@ -360,7 +361,7 @@ export function storageTargetSettings(
       }[];
     } {
   const storage = config.storage;
-  if (storage.backend === 'fs') return { kind: 'fs', roots: [...storage.roots], directIo: storage.directIo };
+  if (storage.backend === 'fs') return { kind: 'fs', roots: [...storage.roots], directIo: storage.directIo, leafDirs: storage.leafDirs };
   return {
     kind: 's3',
     replicas: storage.buckets.map((bucket, i) => ({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RECOMMENDED_GLIBC_TUNABLES } from './allocator';
 
 /**
  * Every environment variable Yunying reads, with its type, default and meaning. This schema is the
@@ -38,6 +39,12 @@ export const envSchema = z
       .enum(['auto', 'json', 'pretty'])
       .default('auto')
       .describe('Log lines: auto (human-readable on a terminal, JSON otherwise), json, or pretty.'),
+    GLIBC_TUNABLES: z
+      .string()
+      .optional()
+      .describe(
+        `Read by the C library when the process starts, not by Yunying; recommended: ${RECOMMENDED_GLIBC_TUNABLES} (large buffers from the heap, freed memory kept: less CPU per ingested instance). npm start and infra/deploy set it; the launcher warns when it is missing.`,
+      ),
     DATA_DIR: z.string().min(1).default('.data').describe('Directory for local state: replica roots and derived objects (fs backend), temp files.'),
 
     DATABASE_URL: z
@@ -140,6 +147,10 @@ export const envSchema = z
     STORAGE_FS_DIRECT_IO: bool
       .default(true)
       .describe('fs backend: write object files of 256 KiB and more with O_DIRECT, from memory straight to the disk, instead of through the page cache (about half the kernel CPU per stored instance, #14); a replica whose filesystem refuses O_DIRECT falls back by itself. false: always through the page cache.'),
+    STORAGE_FS_LEAF_DIRS: z
+      .enum(['ahead', 'on-demand'])
+      .default('ahead')
+      .describe('fs backend: make the 65,536 leaf directories of each replica (sha256/ab/cd) at its first start, ahead (about 256 MiB of empty directories per replica on ext4, seconds once), or on-demand, each by the first object that needs it (a mkdir and an fsync of its parent more for that object, per copy, #14).'),
     S3_ENDPOINTS: csv('Comma-separated S3 endpoint URLs: one shared by all three buckets, or three (one per copy).'),
     S3_BUCKETS: csv('Comma-separated names of the three Object Lock buckets (created when missing).'),
     S3_DERIVED_BUCKET: z

@@ -14,6 +14,8 @@ export interface FsTargetSettings {
   createRoot?: boolean;
   /** O_DIRECT for large object files (FsReplicaTargetOptions.directIo); default on. */
   directIo?: boolean;
+  /** When the leaf directories are made (FsReplicaTargetOptions.leafDirs); default on-demand. */
+  leafDirs?: 'ahead' | 'on-demand';
 }
 
 export interface S3TargetSettings {
@@ -33,7 +35,7 @@ export type TargetSettings = FsTargetSettings | S3TargetSettings;
 
 /** Plain settings, as the config package parses them from the environment. */
 export type StorageTargetsSettings =
-  | { kind: 'fs'; roots: string[]; createRoots?: boolean; directIo?: boolean }
+  | { kind: 'fs'; roots: string[]; createRoots?: boolean; directIo?: boolean; leafDirs?: 'ahead' | 'on-demand' }
   | { kind: 's3'; replicas: Omit<S3TargetSettings, 'kind'>[] }
   | { kind: 'mixed'; targets: TargetSettings[] };
 
@@ -45,7 +47,7 @@ export function createTargetsFromConfig(settings: StorageTargetsSettings, logger
   let specs: TargetSettings[];
   switch (settings.kind) {
     case 'fs':
-      specs = settings.roots.map((root) => ({ kind: 'fs', root, createRoot: settings.createRoots, directIo: settings.directIo }));
+      specs = settings.roots.map((root) => ({ kind: 'fs', root, createRoot: settings.createRoots, directIo: settings.directIo, leafDirs: settings.leafDirs }));
       break;
     case 's3':
       specs = settings.replicas.map((r) => ({ kind: 's3', ...r }));
@@ -58,7 +60,7 @@ export function createTargetsFromConfig(settings: StorageTargetsSettings, logger
   const targets = specs.map((spec, i): ReplicaTarget => {
     switch (spec.kind) {
       case 'fs': {
-        const target = new FsReplicaTarget({ name: spec.name ?? `fs-${i + 1}`, root: spec.root, createRoot: spec.createRoot, directIo: spec.directIo, logger, ...(envelope === undefined ? {} : { envelope }) });
+        const target = new FsReplicaTarget({ name: spec.name ?? `fs-${i + 1}`, root: spec.root, createRoot: spec.createRoot, directIo: spec.directIo, leafDirs: spec.leafDirs, logger, ...(envelope === undefined ? {} : { envelope }) });
         claim(places, `fs:${target.root}`);
         return target;
       }

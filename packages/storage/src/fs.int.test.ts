@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { AppError } from '@yunying/core';
 import { objectKey, sha256Hex } from './keys';
 import { ReplicatedStore } from './replicated.store';
 import { FsReplicaTarget } from './fs.target';
+import type { CopyMeta } from './target';
 import { waitFor } from '../../../test/support/wait';
 import { takeFsTargetOffline, tempFsTargets, type TempFsTargets } from './testing';
 
@@ -105,6 +107,30 @@ describe('ReplicatedStore over three fs targets', () => {
     for (const target of temp.targets) {
       expect(await target.verify(key, { sha256: result.sha256, size: bytes.length, retainUntil: FUTURE })).toMatchObject({ ok: true });
     }
+  });
+
+  it('gives a data file whose sidecar was lost a new sidecar, keeps it when it is good and replaces it when it is corrupt', async () => {
+    const bytes = randomBytes(4000);
+    const { key } = await store.put(bytes, { retainUntil: FUTURE });
+    const [good, corrupt] = temp.targets;
+    const goodFile = fileOf(good!, key);
+    const corruptFile = fileOf(corrupt!, key);
+    for (const file of [goodFile, corruptFile]) await fs.rm(`${file}.lock.json`);
+    await fs.chmod(corruptFile, 0o640);
+    await fs.writeFile(corruptFile, randomBytes(4000));
+    const goodInode = (await fs.stat(goodFile)).ino;
+    const corruptInode = (await fs.stat(corruptFile)).ino;
+
+    const later = new Date('2050-01-01T00:00:00.000Z');
+    const result = await store.put(bytes, { retainUntil: later });
+    expect(result.failed).toEqual([]);
+    for (const target of [good!, corrupt!]) {
+      expect(await target.verify(key, { sha256: result.sha256, size: bytes.length, retainUntil: later })).toMatchObject({ ok: true });
+    }
+    // The good copy is the same file (never replaced), the corrupt one a new file.
+    expect((await fs.stat(goodFile)).ino).toBe(goodInode);
+    expect((await fs.stat(corruptFile)).ino).not.toBe(corruptInode);
+    expect((await fs.readdir(path.dirname(goodFile))).sort()).toEqual([result.sha256, `${result.sha256}.lock.json`]);
   });
 
   it('writes again into a leaf directory that disappeared after an earlier put (a replaced disk)', async () => {
@@ -282,5 +308,49 @@ describe('ReplicatedStore over three fs targets', () => {
     await expectAppError(twin.init(), 'config_invalid');
     const strict = new FsReplicaTarget({ name: 'fs-x', root: path.join(temp.dir, 'not-mounted'), createRoot: false });
     await expectAppError(strict.init(), 'unavailable');
+  });
+});
+
+describe('fs target with its leaf directories made ahead (#14)', () => {
+  let dir: string;
+
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'yy-leaves-'));
+  });
+  afterEach(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  const meta = (bytes: Buffer): CopyMeta => ({ sha256: sha256Hex(bytes), size: bytes.length, retainUntil: FUTURE, legalHold: false });
+
+  it('makes every leaf once, beside the objects already there, and records it; a leaf lost later is made again by the put that needs it', async () => {
+    const root = path.join(dir, 'disk1');
+    // An archive that began with leaves on demand: one object, so one leaf.
+    const early = randomBytes(3000);
+    const lazy = new FsReplicaTarget({ name: 'fs-1', root });
+    await lazy.init();
+    await lazy.put(objectKey(sha256Hex(early)), early, meta(early));
+    const sha256Dir = path.join(root, 'sha256');
+    expect((await fs.readdir(path.join(sha256Dir, sha256Hex(early).slice(0, 2)))).length).toBe(1);
+
+    const ahead = new FsReplicaTarget({ name: 'fs-1', root, leafDirs: 'ahead' });
+    await ahead.init();
+    for (const first of ['00', '7f', 'ff', sha256Hex(early).slice(0, 2)]) expect((await fs.readdir(path.join(sha256Dir, first))).length).toBe(256);
+    const marker = JSON.parse(await fs.readFile(path.join(root, '.yunying-replica.json'), 'utf8')) as { name: string; leafDirs: string };
+    expect(marker).toMatchObject({ name: 'fs-1', leafDirs: 'made' });
+    expect(await ahead.verify(objectKey(sha256Hex(early)), { sha256: sha256Hex(early), size: early.length, retainUntil: FUTURE })).toMatchObject({ ok: true });
+
+    // A leaf removed behind the archive's back: the next init trusts the marker and makes nothing...
+    const later = randomBytes(3000);
+    const hex = sha256Hex(later);
+    const leaf = path.join(sha256Dir, hex.slice(0, 2), hex.slice(2, 4));
+    await fs.rm(leaf, { recursive: true, force: true });
+    const restarted = new FsReplicaTarget({ name: 'fs-1', root, leafDirs: 'ahead' });
+    await restarted.init();
+    await expect(fs.stat(leaf)).rejects.toMatchObject({ code: 'ENOENT' });
+    // ...and the put that needs it makes it again and stores its copy.
+    await restarted.put(objectKey(hex), later, meta(later));
+    expect(await restarted.verify(objectKey(hex), { sha256: hex, size: later.length, retainUntil: FUTURE })).toMatchObject({ ok: true });
+    expect((await fs.readdir(leaf)).sort()).toEqual([hex, `${hex}.lock.json`]);
   });
 });

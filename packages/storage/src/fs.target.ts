@@ -40,6 +40,15 @@ export interface FsReplicaTargetOptions {
   /** Object files of 256 KiB and more written with O_DIRECT (direct.write.ts); default on (the shared
    * writer). False, or a filesystem that refuses it, writes them through the page cache. */
   directIo?: boolean | DirectWriter;
+  /**
+   * When the 65,536 leaf directories (sha256/ab/cd) are made: `ahead`, all of them by the first init of the
+   * root (recorded in its marker, so later inits make none), or `on-demand`, each by the first put that
+   * needs it (default). A leaf made by a put costs that put a mkdir and an fsync of its parent, per copy:
+   * on an archive that has not yet met every leaf (its first ~500,000 objects) that is 3 of the 12
+   * fsyncs of an instance (#14). `ahead` costs ~256 MiB of empty directories per replica on ext4 and a
+   * few seconds at the first start.
+   */
+  leafDirs?: 'ahead' | 'on-demand';
   logger?: Logger;
 }
 
@@ -54,6 +63,19 @@ interface Sidecar {
 }
 
 /** The sidecar as stored: the origin as flat strings, as in S3 metadata. */
+/** What a put leaves in the sidecar: the later retain-until, a legal hold never lifted, the first origin kept. */
+function mergedSidecar(old: Sidecar | null, meta: CopyMeta): Sidecar {
+  const origin = old?.origin ?? meta.origin;
+  return {
+    v: 1,
+    sha256: meta.sha256,
+    size: meta.size,
+    retainUntil: old !== null && Date.parse(old.retainUntil) > meta.retainUntil.getTime() ? old.retainUntil : meta.retainUntil.toISOString(),
+    legalHold: (old?.legalHold ?? false) || meta.legalHold,
+    ...(origin === undefined ? {} : { origin }),
+  };
+}
+
 function serialiseSidecar(sidecar: Sidecar): Buffer {
   const { origin, ...rest } = sidecar;
   return Buffer.from(JSON.stringify(origin === undefined ? rest : { ...rest, origin: originToStrings(origin) }));
@@ -142,8 +164,43 @@ async function writeAll(handle: fs.FileHandle, pieces: readonly Uint8Array[]): P
 
 /** The first fan-out level (sha256/00 .. sha256/ff), made at init so a put creates one directory at most. */
 const FIRST_LEVEL = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-/** Leaf directories a put found or made, so later puts skip mkdir (65,536 at most: sha256/ab/cd). */
-const MAX_KNOWN_DIRS = 70_000;
+/** The 65,536 leaf directories sha256/ab/cd, by the first four hex digits of the object's SHA-256. */
+const LEAF_COUNT = 65_536;
+/** What the replica marker records once every leaf directory was made ahead. */
+const LEAVES_MADE = 'made';
+
+/** A set of leaf directories, one bit each (8 KiB), keyed by an object's SHA-256 (its first four hex digits). */
+class LeafSet {
+  private readonly bits = new Uint8Array(LEAF_COUNT / 8);
+
+  has(hex: string): boolean {
+    const leaf = parseInt(hex.slice(0, 4), 16);
+    return ((this.bits[leaf >> 3] ?? 0) & (1 << (leaf & 7))) !== 0;
+  }
+
+  add(hex: string): void {
+    const leaf = parseInt(hex.slice(0, 4), 16);
+    this.bits[leaf >> 3] = (this.bits[leaf >> 3] ?? 0) | (1 << (leaf & 7));
+  }
+
+  /** Whether it was there. */
+  delete(hex: string): boolean {
+    const had = this.has(hex);
+    const leaf = parseInt(hex.slice(0, 4), 16);
+    this.bits[leaf >> 3] = (this.bits[leaf >> 3] ?? 0) & ~(1 << (leaf & 7));
+    return had;
+  }
+
+  addAll(): void {
+    this.bits.fill(0xff);
+  }
+}
+
+interface ReplicaMarker {
+  name?: unknown;
+  createdAt?: unknown;
+  leafDirs?: unknown;
+}
 
 export class FsReplicaTarget implements ReplicaTarget {
   readonly kind = 'fs' as const;
@@ -152,7 +209,9 @@ export class FsReplicaTarget implements ReplicaTarget {
   private readonly createRoot: boolean;
   private readonly logger: Logger | undefined;
   private readonly envelope: ObjectEnvelope;
-  private readonly knownDirs = new Set<string>();
+  /** The leaf directories known to exist durably (made ahead, or found or made by a put). */
+  private readonly knownLeaves = new LeafSet();
+  private readonly leafDirs: 'ahead' | 'on-demand';
   private readonly directIo: DirectIo | undefined;
 
   constructor(options: FsReplicaTargetOptions) {
@@ -166,17 +225,19 @@ export class FsReplicaTarget implements ReplicaTarget {
     this.envelope = options.envelope ?? ObjectEnvelope.plain();
     const writer = options.directIo === undefined || options.directIo === true ? directWriter : options.directIo;
     this.directIo = writer ? { enabled: true, writer, replica: this.name, logger: this.logger } : undefined;
+    this.leafDirs = options.leafDirs ?? 'on-demand';
   }
 
   async init(): Promise<void> {
     const marker = path.join(this.root, MARKER);
     try {
-      const existing = JSON.parse(await fs.readFile(marker, 'utf8')) as { name?: unknown };
+      const existing = JSON.parse(await fs.readFile(marker, 'utf8')) as ReplicaMarker;
       if (existing.name !== this.name) {
         // Two targets configured on one directory would make "three copies" one copy.
         throw new AppError('config_invalid', `replica ${this.name}: its root belongs to replica ${String(existing.name)}`);
       }
       await this.makeFirstLevel();
+      await this.prepareLeaves(existing);
       return;
     } catch (error) {
       if (isAppError(error)) throw error;
@@ -189,14 +250,53 @@ export class FsReplicaTarget implements ReplicaTarget {
       if (entries.some((e) => e !== 'lost+found')) {
         throw new AppError('config_invalid', `replica ${this.name}: root is not empty and has no replica marker`);
       }
-      const tmp = await writeTemp(this.root, MARKER, Buffer.from(JSON.stringify({ name: this.name, createdAt: new Date().toISOString() })));
-      await fs.rename(tmp, marker);
-      await fsyncDir(this.root);
+      await this.writeMarker({ name: this.name, createdAt: new Date().toISOString() });
     } catch (error) {
       if (isAppError(error)) throw error;
       throw unavailable(this.name, 'cannot initialise the replica root', error);
     }
     await this.makeFirstLevel();
+    await this.prepareLeaves({ name: this.name });
+  }
+
+  private async writeMarker(marker: ReplicaMarker): Promise<void> {
+    const tmp = await writeTemp(this.root, MARKER, Buffer.from(JSON.stringify(marker)));
+    await fs.rename(tmp, path.join(this.root, MARKER));
+    await fsyncDir(this.root);
+  }
+
+  /**
+   * With leafDirs `ahead`: every leaf directory, made once (each first-level directory fsync'd after its
+   * 256), then recorded in the marker; a later init only reads the record. A crash part way makes the
+   * rest at the next init. With `on-demand` nothing here: puts make them.
+   */
+  private async prepareLeaves(marker: ReplicaMarker): Promise<void> {
+    if (this.leafDirs !== 'ahead') return;
+    if (marker.leafDirs !== LEAVES_MADE) {
+      const started = Date.now();
+      try {
+        const top = path.join(this.root, 'sha256');
+        for (const a of FIRST_LEVEL) {
+          const made = await Promise.all(
+            FIRST_LEVEL.map((b) =>
+              fs.mkdir(path.join(top, a, b), { mode: DIR_MODE }).then(
+                () => true,
+                (error: unknown) => {
+                  if (errnoCode(error) === 'EEXIST') return false;
+                  throw error;
+                },
+              ),
+            ),
+          );
+          if (made.includes(true)) await fsyncDir(path.join(top, a));
+        }
+        await this.writeMarker({ ...marker, leafDirs: LEAVES_MADE });
+      } catch (error) {
+        throw unavailable(this.name, 'cannot create the leaf directories', error);
+      }
+      this.logger?.info({ replica: this.name, leaves: LEAF_COUNT, ms: Date.now() - started }, 'storage: made the leaf directories ahead (first start of this replica)');
+    }
+    this.knownLeaves.addAll();
   }
 
   /** sha256/ and its 256 first-level directories, durably: made once here, not by puts (#14). */
@@ -239,7 +339,7 @@ export class FsReplicaTarget implements ReplicaTarget {
       return await this.putInDir(key, file, dir, stored, meta, hex);
     } catch (error) {
       // A directory remembered from before may be gone (a replaced disk that init made anew): once more, making it.
-      if (errnoCode(error) === 'ENOENT' && this.knownDirs.delete(dir)) return this.putInDir(key, file, dir, stored, meta, hex).catch((again: unknown) => this.putError(again));
+      if (errnoCode(error) === 'ENOENT' && this.knownLeaves.delete(hex)) return this.putInDir(key, file, dir, stored, meta, hex).catch((again: unknown) => this.putError(again));
       return this.putError(error);
     }
   }
@@ -251,10 +351,14 @@ export class FsReplicaTarget implements ReplicaTarget {
 
   /** `stored`: the bytes to write (sealed or plain); the receipt describes the content (`meta`). */
   private async putInDir(key: string, file: string, dir: string, stored: FileBytes, meta: CopyMeta, hex: string): Promise<CopyReceipt> {
-    const existing = await this.hashIfPresent(file);
-    await this.ensureDir(dir);
-    // The sidecar goes first, so a data file never exists without its retention record.
-    const sidecar = await this.mergeSidecar(file, meta);
+    await this.ensureLeaf(hex, dir);
+    // The sidecar goes first, so a data file never exists without its retention record. A new object's
+    // sidecar is made with O_EXCL before anything is probed (#14: two fewer opens per copy): when that
+    // succeeds, no copy was committed here, so the data file is not looked for; should one be there anyway
+    // (its sidecar lost), link(2) refuses to replace it and linkNew judges it by its hash.
+    const fresh = await this.createFirstSidecar(file, meta);
+    const existing = fresh === null ? await this.hashIfPresent(file) : null;
+    const sidecar = fresh ?? (await this.mergeSidecar(file, meta));
     if (existing === null) {
       await this.linkNew(file, stored, hex);
     } else if (existing !== hex) {
@@ -273,13 +377,12 @@ export class FsReplicaTarget implements ReplicaTarget {
     };
   }
 
-  /** The object's leaf directory, made (and its new entry fsync'd in the parent) the first time only. */
-  private async ensureDir(dir: string): Promise<void> {
-    if (this.knownDirs.has(dir)) return;
+  /** The object's leaf directory `dir`, made (and its new entry fsync'd in the parent) the first time only. */
+  private async ensureLeaf(hex: string, dir: string): Promise<void> {
+    if (this.knownLeaves.has(hex)) return;
     const created = await fs.mkdir(dir, { recursive: true, mode: DIR_MODE });
     if (created !== undefined) await this.fsyncCreatedDirs(created, dir);
-    if (this.knownDirs.size >= MAX_KNOWN_DIRS) this.knownDirs.clear();
-    this.knownDirs.add(dir);
+    this.knownLeaves.add(hex);
   }
 
   async stat(key: string): Promise<CopyStat | null> {
@@ -731,22 +834,25 @@ export class FsReplicaTarget implements ReplicaTarget {
    * origin recorded stays (a sidecar from before #18 gets one from the next put that brings one). */
   private async mergeSidecar(file: string, meta: CopyMeta): Promise<Sidecar> {
     const old = await this.readSidecar(file);
-    const wanted = meta.retainUntil.toISOString();
-    const origin = old?.origin ?? meta.origin;
-    const next: Sidecar = {
-      v: 1,
-      sha256: meta.sha256,
-      size: meta.size,
-      retainUntil: old !== null && Date.parse(old.retainUntil) > meta.retainUntil.getTime() ? old.retainUntil : wanted,
-      legalHold: (old?.legalHold ?? false) || meta.legalHold,
-      ...(origin === undefined ? {} : { origin }),
-    };
+    const next = mergedSidecar(old, meta);
     if (old === null) {
       await this.createSidecar(file, next);
     } else if (old.retainUntil !== next.retainUntil || old.legalHold !== next.legalHold || old.sha256 !== next.sha256 || old.origin !== next.origin) {
       await this.writeSidecar(file, next);
     }
     return next;
+  }
+
+  /** The sidecar of an object that has none yet, made in place with O_EXCL; null when one exists (merge it). */
+  private async createFirstSidecar(file: string, meta: CopyMeta): Promise<Sidecar | null> {
+    const sidecar = mergedSidecar(null, meta);
+    try {
+      await writeNewFile(file + SIDECAR_SUFFIX, serialiseSidecar(sidecar));
+      return sidecar;
+    } catch (error) {
+      if (errnoCode(error) === 'EEXIST') return null;
+      throw error;
+    }
   }
 
   /**
