@@ -53,14 +53,14 @@ node services/launcher/dist/seed.cli.js
 yy_use_service_role
 
 yy_log "starting Yunying (ROLE=$ROLE); Ctrl-C stops it and whatever this script started"
+# The C library's allocator settings for the launcher only (packages/config/src/allocator.ts says why; an
+# operator's own GLIBC_TUNABLES wins), not for the PostgreSQL and Redis this script may have started.
+glibc_tunables=${GLIBC_TUNABLES:-$(node -p "require('@yunying/config').RECOMMENDED_GLIBC_TUNABLES")}
 # The launcher writes straight to the terminal (human-readable logs there, JSON when piped or with
 # LOG_FORMAT=json): no filter process whose death could block it. It runs in its own session (setsid), so a
 # Ctrl-C reaches it once, as the SIGTERM from stop_launcher, and not also as the terminal's SIGINT (which
 # would count as a second signal and skip the drain). In a non-interactive shell a background job is not a
 # process-group leader, so setsid does not fork and $! is the launcher's own pid.
-# The C library's allocator settings for the launcher only (packages/config/src/allocator.ts says why; an
-# operator's own GLIBC_TUNABLES wins), not for the PostgreSQL and Redis this script may have started.
-glibc_tunables=${GLIBC_TUNABLES:-$(node -p "require('@yunying/config').RECOMMENDED_GLIBC_TUNABLES")}
 if command -v setsid >/dev/null; then
   GLIBC_TUNABLES=$glibc_tunables setsid node services/launcher/dist/main.js &
 else

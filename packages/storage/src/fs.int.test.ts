@@ -323,6 +323,13 @@ describe('fs target with its leaf directories made ahead (#14)', () => {
 
   const meta = (bytes: Buffer): CopyMeta => ({ sha256: sha256Hex(bytes), size: bytes.length, retainUntil: FUTURE, legalHold: false });
 
+  it('makes every leaf at the first init of a new root and records it beside the root’s name and creation time', async () => {
+    const root = path.join(dir, 'new');
+    await new FsReplicaTarget({ name: 'fs-2', root, leafDirs: 'ahead' }).init();
+    expect(JSON.parse(await fs.readFile(path.join(root, '.yunying-replica.json'), 'utf8'))).toEqual({ name: 'fs-2', createdAt: expect.any(String), leafDirs: 'made' });
+    expect((await fs.readdir(path.join(root, 'sha256', 'c3'))).length).toBe(256);
+  });
+
   it('makes every leaf once, beside the objects already there, and records it; a leaf lost later is made again by the put that needs it', async () => {
     const root = path.join(dir, 'disk1');
     // An archive that began with leaves on demand: one object, so one leaf.
@@ -337,7 +344,7 @@ describe('fs target with its leaf directories made ahead (#14)', () => {
     await ahead.init();
     for (const first of ['00', '7f', 'ff', sha256Hex(early).slice(0, 2)]) expect((await fs.readdir(path.join(sha256Dir, first))).length).toBe(256);
     const marker = JSON.parse(await fs.readFile(path.join(root, '.yunying-replica.json'), 'utf8')) as { name: string; leafDirs: string };
-    expect(marker).toMatchObject({ name: 'fs-1', leafDirs: 'made' });
+    expect(marker).toMatchObject({ name: 'fs-1', createdAt: expect.any(String), leafDirs: 'made' });
     expect(await ahead.verify(objectKey(sha256Hex(early)), { sha256: sha256Hex(early), size: early.length, retainUntil: FUTURE })).toMatchObject({ ok: true });
 
     // A leaf removed behind the archive's back: the next init trusts the marker and makes nothing...

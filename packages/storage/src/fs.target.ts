@@ -44,8 +44,8 @@ export interface FsReplicaTargetOptions {
    * When the 65,536 leaf directories (sha256/ab/cd) are made: `ahead`, all of them by the first init of the
    * root (recorded in its marker, so later inits make none), or `on-demand`, each by the first put that
    * needs it (default). A leaf made by a put costs that put a mkdir and an fsync of its parent, per copy:
-   * on an archive that has not yet met every leaf (its first ~500,000 objects) that is 3 of the 12
-   * fsyncs of an instance (#14). `ahead` costs ~256 MiB of empty directories per replica on ext4 and a
+   * 3 of the 12 fsyncs of an instance (#14) for most of an archive's first 100,000 objects, and for some
+   * until ~700,000. `ahead` costs ~256 MiB of empty directories per replica on ext4 and a
    * few seconds at the first start.
    */
   leafDirs?: 'ahead' | 'on-demand';
@@ -62,7 +62,6 @@ interface Sidecar {
   origin?: ObjectOrigin;
 }
 
-/** The sidecar as stored: the origin as flat strings, as in S3 metadata. */
 /** What a put leaves in the sidecar: the later retain-until, a legal hold never lifted, the first origin kept. */
 function mergedSidecar(old: Sidecar | null, meta: CopyMeta): Sidecar {
   const origin = old?.origin ?? meta.origin;
@@ -76,6 +75,7 @@ function mergedSidecar(old: Sidecar | null, meta: CopyMeta): Sidecar {
   };
 }
 
+/** The sidecar as stored: the origin as flat strings, as in S3 metadata. */
 function serialiseSidecar(sidecar: Sidecar): Buffer {
   const { origin, ...rest } = sidecar;
   return Buffer.from(JSON.stringify(origin === undefined ? rest : { ...rest, origin: originToStrings(origin) }));
@@ -243,6 +243,7 @@ export class FsReplicaTarget implements ReplicaTarget {
       if (isAppError(error)) throw error;
       if (errnoCode(error) !== 'ENOENT') throw unavailable(this.name, 'cannot read the replica marker', error);
     }
+    let created: ReplicaMarker;
     try {
       if (!this.createRoot) await fs.access(this.root);
       await fs.mkdir(this.root, { recursive: true, mode: DIR_MODE });
@@ -250,13 +251,14 @@ export class FsReplicaTarget implements ReplicaTarget {
       if (entries.some((e) => e !== 'lost+found')) {
         throw new AppError('config_invalid', `replica ${this.name}: root is not empty and has no replica marker`);
       }
-      await this.writeMarker({ name: this.name, createdAt: new Date().toISOString() });
+      created = { name: this.name, createdAt: new Date().toISOString() };
+      await this.writeMarker(created);
     } catch (error) {
       if (isAppError(error)) throw error;
       throw unavailable(this.name, 'cannot initialise the replica root', error);
     }
     await this.makeFirstLevel();
-    await this.prepareLeaves({ name: this.name });
+    await this.prepareLeaves(created);
   }
 
   private async writeMarker(marker: ReplicaMarker): Promise<void> {
