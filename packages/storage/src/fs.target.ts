@@ -174,25 +174,31 @@ class LeafSet {
   private readonly bits = new Uint8Array(LEAF_COUNT / 8);
 
   has(hex: string): boolean {
-    const leaf = parseInt(hex.slice(0, 4), 16);
-    return ((this.bits[leaf >> 3] ?? 0) & (1 << (leaf & 7))) !== 0;
+    const [byte, bit] = LeafSet.place(hex);
+    return ((this.bits[byte] ?? 0) & bit) !== 0;
   }
 
   add(hex: string): void {
-    const leaf = parseInt(hex.slice(0, 4), 16);
-    this.bits[leaf >> 3] = (this.bits[leaf >> 3] ?? 0) | (1 << (leaf & 7));
+    const [byte, bit] = LeafSet.place(hex);
+    this.bits[byte] = (this.bits[byte] ?? 0) | bit;
   }
 
   /** Whether it was there. */
   delete(hex: string): boolean {
-    const had = this.has(hex);
-    const leaf = parseInt(hex.slice(0, 4), 16);
-    this.bits[leaf >> 3] = (this.bits[leaf >> 3] ?? 0) & ~(1 << (leaf & 7));
+    const [byte, bit] = LeafSet.place(hex);
+    const had = ((this.bits[byte] ?? 0) & bit) !== 0;
+    this.bits[byte] = (this.bits[byte] ?? 0) & ~bit;
     return had;
   }
 
   addAll(): void {
     this.bits.fill(0xff);
+  }
+
+  /** The byte and the bit of the leaf sha256/ab/cd that holds an object with this SHA-256. */
+  private static place(hex: string): [number, number] {
+    const leaf = parseInt(hex.slice(0, 4), 16);
+    return [leaf >> 3, 1 << (leaf & 7)];
   }
 }
 
