@@ -4,11 +4,12 @@ import path from 'node:path';
 import type { Args } from '../lib/args';
 import { filesOf, pathsOf, type Corpus } from '../lib/corpus';
 import { storeWithWindow } from '../lib/dimse-window';
-import { HttpClient, runPool, stowBody } from '../lib/http';
+import { HttpClient, prebuildStowBodies, runPool, stowBody, type StowBodies } from '../lib/http';
 import { REPO_ROOT, sleep, type Lab, type Yunying } from '../lib/lab';
 import type { Table } from '../lib/report';
 import { cpuByGroup, readStat, sampleThreads, type ThreadGroup } from '../lib/threads';
 import { FILE_SYSCALLS, straceCallCounts } from '../lib/strace';
+import { machineCpuDelta, sampleMachineCpu, type MachineCpu } from '../lib/machine-cpu';
 import { stowFailures } from '../lib/stow-result';
 
 /**
@@ -80,6 +81,10 @@ export interface ExplainResult {
   instanceTransactions: number;
   /** The statements that took the server longest in the run (pg_stat_statements); empty without it. */
   topStatements: StatementCost[];
+  /** The whole machine's CPU over the window, all cores (lib/machine-cpu.ts); null without /proc/stat. */
+  machine: MachineCpu | null;
+  /** CPU time of the benchmark's own process (the STOW-RS client, the windowed DIMSE client; storescu runs in processes of its own). */
+  benchProcessCpuSeconds: number;
 }
 
 /** One statement's share of the server's time: planning counts only with pg_stat_statements.track_planning on. */
@@ -120,6 +125,24 @@ function probeDelta(from: ProbeTotals, to: ProbeTotals): ProbeTotals {
     sha256Bytes: to.sha256Bytes - from.sha256Bytes,
     copiedBytes: to.copiedBytes - from.copiedBytes,
   };
+}
+
+/**
+ * The whole machine over the window: busy core time and what of it was neither the launcher, PostgreSQL nor the
+ * benchmark's process, and the idle core time left (of it iowait). Little idle left means the cores bound the
+ * run; much left means it waited.
+ */
+function machineRows(r: ExplainResult): Array<[string, number | null, number | null]> {
+  const ms = (seconds: number): [number, number] => [seconds * 1000, (seconds * 1000) / r.instances];
+  if (r.machine === null) return [['machine CPU (/proc/stat unreadable)', null, null]];
+  const other = r.machine.busy - r.launcherCpuSeconds - (r.postgresCpuSeconds ?? 0) - r.benchProcessCpuSeconds;
+  return [
+    ['benchmark process CPU: the client (ms)', ...ms(r.benchProcessCpuSeconds)],
+    ['machine CPU busy, all cores, all processes (ms)', ...ms(r.machine.busy)],
+    ['  of it not the launcher, PostgreSQL or the benchmark process (ms)', ...ms(Math.max(0, other))],
+    ['machine CPU idle, all cores (ms)', ...ms(r.machine.idle + r.machine.iowait)],
+    ['  of it waiting on the disk: iowait (ms)', ...ms(r.machine.iowait)],
+  ];
 }
 
 /** The threads that existed when the probe loaded (its `startupThreads`), from the first line it wrote; null when none. */
@@ -193,7 +216,7 @@ function postgresCpuSeconds(dataDir: string): number | null {
 }
 
 /** Sends the corpus over one channel with `clients` clients at once; resolves with how many instances were not stored. */
-async function sendCorpus(channel: ExplainChannel, corpus: Corpus, y: Pick<Yunying, 'urls' | 'clinicKeys' | 'dimsePort'>, clients: number): Promise<number> {
+async function sendCorpus(channel: ExplainChannel, corpus: Corpus, y: Pick<Yunying, 'urls' | 'clinicKeys' | 'dimsePort'>, clients: number, bodies?: StowBodies): Promise<number> {
   // Studies dealt round-robin, so each client sends whole studies (as a modality would).
   const shares = Array.from({ length: clients }, (_, c) => corpus.studies.filter((_, i) => i % clients === c)).filter((share) => share.length > 0);
   switch (channel) {
@@ -202,10 +225,9 @@ async function sendCorpus(channel: ExplainChannel, corpus: Corpus, y: Pick<Yunyi
       let failed = 0;
       try {
         await runPool(corpus.studies, clients, async (study) => {
-          const files = filesOf(corpus, study);
-          const { body, contentType } = stowBody(files);
+          const { body, contentType } = bodies?.get(study.studyInstanceUid) ?? stowBody(filesOf(corpus, study));
           const res = await client.request('POST', `${y.urls.ingest ?? ''}/dicomweb/studies`, { 'content-type': contentType, accept: 'application/dicom+json', authorization: `ApiKey ${y.clinicKeys[study.clinic] ?? ''}` }, body);
-          failed += stowFailures(res.status, res.body, files.length);
+          failed += stowFailures(res.status, res.body, study.instances.length);
         });
       } finally {
         client.close();
@@ -272,9 +294,15 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: 
     const probe0 = await probeTotals(pid, probeFile);
     const cpu0 = sampleCpu(pid);
     const threads0 = sampleThreads(pid);
+    // --prebuilt-bodies: the STOW-RS bodies are built before the clock starts, so the client only sends.
+    const bodies = channel === 'stow' && args.flag('prebuilt-bodies') ? prebuildStowBodies(corpus.studies, (study) => filesOf(corpus, study)) : undefined;
+    const machine0 = sampleMachineCpu();
+    const bench0 = process.cpuUsage();
     const started = Date.now();
-    const failed = await sendCorpus(channel, corpus, y, clients);
+    const failed = await sendCorpus(channel, corpus, y, clients, bodies);
     const wallSeconds = (Date.now() - started) / 1000;
+    const benchUsage = process.cpuUsage(bench0);
+    const machine1 = sampleMachineCpu();
     const cpu1 = sampleCpu(pid);
     const threads1 = sampleThreads(pid);
     const pg1 = postgresCpuSeconds(pgDataDir);
@@ -298,7 +326,7 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: 
       fileCalls = straceCallCounts(straceOut);
     }
     const fsyncCalls = fileCalls === null ? null : (fileCalls.get('fsync') ?? 0) + (fileCalls.get('fdatasync') ?? 0);
-    return { channel, clients, warmupInstances: warmup?.instances ?? 0, instances: corpus.instances, failed, wallSeconds, launcherCpuSeconds, launcherKernelSeconds, mainThreadCpuSeconds, cpuByThreadGroup, launcherMinorFaults, fsyncCalls, fileCalls: fileCalls === null ? null : Object.fromEntries(fileCalls), probe, postgresCpuSeconds: pg0 === null || pg1 === null ? null : pg1 - pg0, walSyncs: after.wal - before.wal, commits: after.commits - before.commits, statements: statementsTracked ? after.statements - before.statements : null, instanceTransactions: (written.rows[0]?.n ?? 0) - (rowsBefore.rows[0]?.n ?? 0), topStatements };
+    return { channel, clients, warmupInstances: warmup?.instances ?? 0, instances: corpus.instances, failed, wallSeconds, launcherCpuSeconds, launcherKernelSeconds, mainThreadCpuSeconds, cpuByThreadGroup, launcherMinorFaults, fsyncCalls, fileCalls: fileCalls === null ? null : Object.fromEntries(fileCalls), probe, postgresCpuSeconds: pg0 === null || pg1 === null ? null : pg1 - pg0, walSyncs: after.wal - before.wal, commits: after.commits - before.commits, statements: statementsTracked ? after.statements - before.statements : null, instanceTransactions: (written.rows[0]?.n ?? 0) - (rowsBefore.rows[0]?.n ?? 0), topStatements, machine: machine0 === null || machine1 === null ? null : machineCpuDelta(machine0, machine1), benchProcessCpuSeconds: (benchUsage.user + benchUsage.system) / 1e6 };
   } finally {
     await y.stop();
   }
@@ -373,6 +401,7 @@ export function explainTable(r: ExplainResult): Table {
       ['PostgreSQL committed transactions', r.commits, per(r.commits)],
       ['  of them writing instance rows (distinct xmin)', r.instanceTransactions, per(r.instanceTransactions)],
       ['PostgreSQL statements (pg_stat_statements, all clients)', r.statements ?? null, per(r.statements ?? null)],
+      ...machineRows(r),
     ],
   };
 }

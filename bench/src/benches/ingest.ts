@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
 import type { Args } from '../lib/args';
 import { filesOf, pathsOf, type Corpus, type CorpusStudy } from '../lib/corpus';
-import { HttpClient, runPool, stowBody } from '../lib/http';
+import { HttpClient, prebuildStowBodies, runPool, stowBody, type StowBodies } from '../lib/http';
 import { peakRssMB, sleep, type Lab, type Orthanc, type Yunying } from '../lib/lab';
 import type { Table } from '../lib/report';
 import { ratio } from '../lib/stats';
 import { stowFailures } from '../lib/stow-result';
+import { machineCpuDelta, sampleMachineCpu, type MachineCpu } from '../lib/machine-cpu';
 import type { PhysicalResult } from './physical';
 
 /**
@@ -28,6 +29,19 @@ export interface IngestRun {
   stored: number | null;
   /** Peak RSS of the server process(es) during the run (Yunying: the ingest launcher; Orthanc). */
   peakRssMB: number | null;
+  /**
+   * The whole machine's CPU over the timed window (server, its database, the client, the kernel): what one
+   * instance costs the machine, and whether cores were left idle (a run that waits) or not (bound by the cores).
+   */
+  machine: MachineCpu | null;
+}
+
+/** Runs `work` and reads the whole machine's CPU around it (lib/machine-cpu.ts). */
+async function withMachineCpu<T>(work: () => Promise<T>): Promise<T & { machine: MachineCpu | null }> {
+  const before = sampleMachineCpu();
+  const value = await work();
+  const after = sampleMachineCpu();
+  return { ...value, machine: before === null || after === null ? null : machineCpuDelta(before, after) };
 }
 
 type Sender = (study: CorpusStudy) => Promise<number>;
@@ -45,21 +59,20 @@ function result(corpus: Corpus, r: Omit<IngestRun, 'instances' | 'instancesPerSe
   return { ...r, instances: corpus.instances, instancesPerSecond: corpus.instances / r.seconds, MBps: corpus.bytes / 1e6 / r.seconds };
 }
 
-async function yunyingStow(lab: Lab, corpus: Corpus, concurrency: number, warmup?: Corpus): Promise<IngestRun> {
+async function yunyingStow(lab: Lab, corpus: Corpus, concurrency: number, warmup?: Corpus, bodies?: StowBodies): Promise<IngestRun> {
   const y = await lab.startYunying(['ingest']);
   try {
     const url = `${y.urls.ingest ?? ''}/dicomweb/studies`;
     const send = (c: Corpus, client: HttpClient): Sender => async (study) => {
-      const files = filesOf(c, study);
-      const { body, contentType } = stowBody(files);
+      const { body, contentType } = (c === corpus ? bodies?.get(study.studyInstanceUid) : undefined) ?? stowBody(filesOf(c, study));
       const res = await client.request('POST', url, { 'content-type': contentType, accept: 'application/dicom+json', authorization: `ApiKey ${y.clinicKeys[study.clinic] ?? ''}` }, body);
-      return stowFailures(res.status, res.body, files.length);
+      return stowFailures(res.status, res.body, study.instances.length);
     };
     if (warmup) await warmHttp(warmup, concurrency, send);
     const before = await yunyingCount(y);
     const client = new HttpClient(concurrency);
-    const { seconds, failed } = await timeHttp(corpus, concurrency, client, send(corpus, client));
-    return result(corpus, { system: 'Yunying', channel: 'STOW-RS', concurrency, seconds, failed, stored: (await yunyingCount(y)) - before, peakRssMB: peakRssMB(y.pids[0] ?? 0) });
+    const { seconds, failed, machine } = await withMachineCpu(() => timeHttp(corpus, concurrency, client, send(corpus, client)));
+    return result(corpus, { system: 'Yunying', channel: 'STOW-RS', concurrency, seconds, failed, stored: (await yunyingCount(y)) - before, peakRssMB: peakRssMB(y.pids[0] ?? 0), machine });
   } finally {
     await y.stop();
   }
@@ -73,17 +86,17 @@ async function warmHttp(warmup: Corpus, concurrency: number, send: (c: Corpus, c
   await sleep(1000); // what the warm-up left running (thumbnails, relays) settles before the clock starts
 }
 
-async function orthancHttp(lab: Lab, corpus: Corpus, concurrency: number, channel: 'STOW-RS' | 'REST', warmup?: Corpus): Promise<IngestRun> {
+async function orthancHttp(lab: Lab, corpus: Corpus, concurrency: number, channel: 'STOW-RS' | 'REST', warmup?: Corpus, bodies?: StowBodies): Promise<IngestRun> {
   const o = await lab.startOrthanc();
   try {
     const send = (c: Corpus, client: HttpClient): Sender => async (study) => {
-      const files = filesOf(c, study);
       if (channel === 'STOW-RS') {
-        const { body, contentType } = stowBody(files);
+        const { body, contentType } = (c === corpus ? bodies?.get(study.studyInstanceUid) : undefined) ?? stowBody(filesOf(c, study));
         const res = await client.request('POST', `${o.url}/dicom-web/studies`, { 'content-type': contentType, accept: 'application/dicom+json' }, body);
         // Counted as for Yunying: from the status and the body's Failed / Referenced SOP sequences, not the status alone.
-        return stowFailures(res.status, res.body, files.length);
+        return stowFailures(res.status, res.body, study.instances.length);
       }
+      const files = filesOf(c, study);
       let bad = 0;
       for (const file of files) {
         const res = await client.request('POST', `${o.url}/instances`, { 'content-type': 'application/dicom' }, file);
@@ -94,9 +107,9 @@ async function orthancHttp(lab: Lab, corpus: Corpus, concurrency: number, channe
     if (warmup) await warmHttp(warmup, concurrency, send);
     const before = (await orthancCount(o)) ?? 0;
     const client = new HttpClient(concurrency);
-    const { seconds, failed } = await timeHttp(corpus, concurrency, client, send(corpus, client));
+    const { seconds, failed, machine } = await withMachineCpu(() => timeHttp(corpus, concurrency, client, send(corpus, client)));
     const after = await orthancCount(o);
-    return result(corpus, { system: 'Orthanc', channel, concurrency, seconds, failed, stored: after === null ? null : after - before, peakRssMB: peakRssMB(o.pid) });
+    return result(corpus, { system: 'Orthanc', channel, concurrency, seconds, failed, stored: after === null ? null : after - before, peakRssMB: peakRssMB(o.pid), machine });
   } finally {
     await o.stop();
   }
@@ -143,9 +156,9 @@ async function dimseRun(lab: Lab, corpus: Corpus, system: 'Yunying' | 'Orthanc',
     const y = await lab.startYunying(['ingest']);
     try {
       const before = await warm(y.dimsePort, () => yunyingCount(y));
-      const t = await timeDimse(corpus, concurrency, y.dimsePort, 'BENCH00', nodelay);
+      const t = await withMachineCpu(() => timeDimse(corpus, concurrency, y.dimsePort, 'BENCH00', nodelay));
       const stored = (await yunyingCount(y)) - before;
-      return result(corpus, { system, channel, concurrency, seconds: t.seconds, failed: corpus.instances - stored, stored, peakRssMB: peakRssMB(y.pids[0] ?? 0) });
+      return result(corpus, { system, channel, concurrency, seconds: t.seconds, failed: corpus.instances - stored, stored, peakRssMB: peakRssMB(y.pids[0] ?? 0), machine: t.machine });
     } finally {
       await y.stop();
     }
@@ -153,10 +166,10 @@ async function dimseRun(lab: Lab, corpus: Corpus, system: 'Yunying' | 'Orthanc',
   const o = await lab.startOrthanc();
   try {
     const before = await warm(o.dicomPort, () => orthancCount(o));
-    const t = await timeDimse(corpus, concurrency, o.dicomPort, 'BENCH00', nodelay);
+    const t = await withMachineCpu(() => timeDimse(corpus, concurrency, o.dicomPort, 'BENCH00', nodelay));
     const after = await orthancCount(o);
     const stored = after === null ? null : after - before;
-    return result(corpus, { system, channel, concurrency, seconds: t.seconds, failed: corpus.instances - (stored ?? 0), stored, peakRssMB: peakRssMB(o.pid) });
+    return result(corpus, { system, channel, concurrency, seconds: t.seconds, failed: corpus.instances - (stored ?? 0), stored, peakRssMB: peakRssMB(o.pid), machine: t.machine });
   } finally {
     await o.stop();
   }
@@ -186,9 +199,11 @@ export async function runIngest(lab: Lab, corpus: Corpus, args: Args, warmup?: C
     runs.push(r);
     lab.log(`${r.system} ${r.channel} c=${r.concurrency}: ${r.instancesPerSecond.toFixed(1)} inst/s, ${r.MBps.toFixed(1)} MB/s, failed ${r.failed}, stored ${String(r.stored)}`);
   };
+  // --prebuilt-bodies: both systems' STOW-RS bodies built once before any clock starts (lib/http.ts).
+  const bodies = args.flag('prebuilt-bodies') ? prebuildStowBodies(corpus.studies, (study) => filesOf(corpus, study)) : undefined;
   for (const c of args.numbers('concurrency', [1, 4])) {
-    record(await orthancHttp(lab, corpus, c, 'STOW-RS', warmup));
-    record(await yunyingStow(lab, corpus, c, warmup));
+    record(await orthancHttp(lab, corpus, c, 'STOW-RS', warmup, bodies));
+    record(await yunyingStow(lab, corpus, c, warmup, bodies));
     if (!args.flag('no-rest')) record(await orthancHttp(lab, corpus, c, 'REST', warmup));
   }
   if (!args.flag('no-dimse')) {
@@ -202,7 +217,19 @@ export async function runIngest(lab: Lab, corpus: Corpus, args: Args, warmup?: C
   return runs;
 }
 
-export function ingestTables(corpus: Corpus, runs: IngestRun[], physical: PhysicalResult | null, warmup?: Corpus): Table[] {
+/** Busy core-milliseconds of the whole machine per instance, as a table cell. */
+function machineMsPerInstance(r: IngestRun): string {
+  return r.machine === null ? '—' : ((r.machine.busy * 1000) / r.instances).toFixed(1);
+}
+
+/** Idle (and iowait) share of all core time over the run, in percent, as a table cell. */
+function idlePercent(r: IngestRun): string {
+  if (r.machine === null) return '—';
+  const total = r.machine.busy + r.machine.idle + r.machine.iowait;
+  return total > 0 ? (((r.machine.idle + r.machine.iowait) / total) * 100).toFixed(0) : '—';
+}
+
+export function ingestTables(corpus: Corpus, runs: IngestRun[], physical: PhysicalResult | null, warmup?: Corpus, prebuiltBodies = false): Table[] {
   const keyOf = (r: IngestRun): string => `${r.channel === 'REST' ? 'STOW-RS' : r.channel}|${r.concurrency}`;
   const orthancBy = new Map<string, IngestRun>();
   for (const r of runs) if (r.system === 'Orthanc' && r.channel !== 'REST') orthancBy.set(keyOf(r), r);
@@ -224,16 +251,19 @@ export function ingestTables(corpus: Corpus, runs: IngestRun[], physical: Physic
         physical ? ratio(y.instancesPerSecond, physical.limitInstancesPerSecond) : null,
         `${y.failed}/${o?.failed ?? '—'}`,
         `${y.peakRssMB?.toFixed(0) ?? '—'}/${o?.peakRssMB?.toFixed(0) ?? '—'}`,
+        `${machineMsPerInstance(y)}/${o ? machineMsPerInstance(o) : '—'}`,
+        `${idlePercent(y)}/${o ? idlePercent(o) : '—'}`,
       ];
     });
   return [
     {
-      title: `Ingest: ${corpus.instances} instances, ${(corpus.bytes / 1e9).toFixed(2)} GB, ${corpus.studies.length} studies (Yunying: 3 fsync'd locked copies + index; Orthanc: 1 copy + index)${warmup ? `, each system warmed with ${warmup.instances} other instances first` : ', cold systems'}`,
-      columns: ['channel', 'clients', 'Yunying inst/s', 'Yunying MB/s', 'Orthanc inst/s', 'Orthanc MB/s', 'Y/O', 'Orthanc REST inst/s', 'Y/physical', 'failed Y/O', 'peak RSS MB Y/O'],
+      title: `Ingest: ${corpus.instances} instances, ${(corpus.bytes / 1e9).toFixed(2)} GB, ${corpus.studies.length} studies (Yunying: 3 fsync'd locked copies + index; Orthanc: 1 copy + index)${warmup ? `, each system warmed with ${warmup.instances} other instances first` : ', cold systems'}${prebuiltBodies ? ', STOW-RS bodies built before the clock' : ''}`,
+      columns: ['channel', 'clients', 'Yunying inst/s', 'Yunying MB/s', 'Orthanc inst/s', 'Orthanc MB/s', 'Y/O', 'Orthanc REST inst/s', 'Y/physical', 'failed Y/O', 'peak RSS MB Y/O', 'machine CPU ms/inst Y/O', 'idle cores % Y/O'],
       rows,
       notes: [
         'clients: concurrent HTTP requests (one STOW-RS request per study; REST: one request per instance) or parallel storescu processes',
         'Y/physical: Yunying instances/s over the physical limit measured in the same run (target >= 0.8); Y/O target >= 1',
+        'machine CPU ms/inst: busy core time of the whole machine per instance over the run (server, database, client, kernel); idle cores %: the share of core time left idle or waiting on the disk (near 0: the cores bound the run)',
       ],
     },
   ];

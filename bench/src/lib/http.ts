@@ -57,6 +57,17 @@ export function stowBody(files: Buffer[]): { body: Buffer; contentType: string }
   return { body: Buffer.concat(pieces), contentType: `multipart/related; type="application/dicom"; boundary=${boundary}` };
 }
 
+/**
+ * Every study's STOW-RS body built before a timed window (`--prebuilt-bodies`): the benchmark's client then
+ * only sends. Building a body (reading the study's files, joining them with the part headers) costs the
+ * client about as much CPU per instance as a server's parse and hash, on the same two cores as the servers.
+ */
+export type StowBodies = ReadonlyMap<string, { body: Buffer; contentType: string }>;
+
+export function prebuildStowBodies<S extends { studyInstanceUid: string }>(studies: readonly S[], filesOf: (study: S) => Buffer[]): StowBodies {
+  return new Map(studies.map((study) => [study.studyInstanceUid, stowBody(filesOf(study))]));
+}
+
 /** Runs `work(item)` over `items` with at most `concurrency` in flight; returns wall-clock seconds. */
 export async function runPool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<number> {
   const started = process.hrtime.bigint();
