@@ -24,7 +24,8 @@ const USAGE = `usage: node bench/dist/cli.js <corpus|physical|ingest|explain|que
   --requests N           requests per kind (query 100, scale 200)
   --channels stow,dimse,dimse-window   explain: how the corpus is sent; --clients 1,4: clients at once, one run each
   --warmup N             ingest, explain: N studies of another corpus (seed S-warmup) sent to each fresh system
-  --prebuilt-bodies      ingest, explain: STOW-RS bodies built before the clock starts (the client then only sends)
+  --prebuilt-bodies      ingest, explain: STOW-RS bodies built before the clock starts (the client then only sends;
+                         the whole corpus is held in memory)
                          first, through the same channel and clients, outside the measured window (default 0)
   --scale-studies N      catalog size for scale inside "all" (default 1000000)
   --write-mib N          MiB written for the fsync probe (default 512); --cpu-mib N (default 512)

@@ -137,7 +137,7 @@ function machineRows(r: ExplainResult): Array<[string, number | null, number | n
   if (r.machine === null) return [['machine CPU (/proc/stat unreadable)', null, null]];
   const other = r.machine.busy - r.launcherCpuSeconds - (r.postgresCpuSeconds ?? 0) - r.benchProcessCpuSeconds;
   return [
-    ['benchmark process CPU: the client (ms)', ...ms(r.benchProcessCpuSeconds)],
+    ['benchmark process CPU: its STOW-RS or windowed DIMSE client; storescu runs apart (ms)', ...ms(r.benchProcessCpuSeconds)],
     ['machine CPU busy, all cores, all processes (ms)', ...ms(r.machine.busy)],
     ['  of it not the launcher, PostgreSQL or the benchmark process (ms)', ...ms(Math.max(0, other))],
     ['machine CPU idle, all cores (ms)', ...ms(r.machine.idle + r.machine.iowait)],
