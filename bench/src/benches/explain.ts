@@ -295,7 +295,7 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: 
     const cpu0 = sampleCpu(pid);
     const threads0 = sampleThreads(pid);
     // --prebuilt-bodies: the STOW-RS bodies are built before the clock starts, so the client only sends.
-    const bodies = channel === 'stow' && args.flag('prebuilt-bodies') ? prebuildStowBodies(corpus.studies, (study) => filesOf(corpus, study)) : undefined;
+    const bodies = channel === 'stow' && args.flag('prebuilt-bodies') ? prebuildStowBodies(corpus) : undefined;
     const machine0 = sampleMachineCpu();
     const bench0 = process.cpuUsage();
     const started = Date.now();

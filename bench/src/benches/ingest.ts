@@ -200,7 +200,7 @@ export async function runIngest(lab: Lab, corpus: Corpus, args: Args, warmup?: C
     lab.log(`${r.system} ${r.channel} c=${r.concurrency}: ${r.instancesPerSecond.toFixed(1)} inst/s, ${r.MBps.toFixed(1)} MB/s, failed ${r.failed}, stored ${String(r.stored)}`);
   };
   // --prebuilt-bodies: both systems' STOW-RS bodies built once before any clock starts (lib/http.ts).
-  const bodies = args.flag('prebuilt-bodies') ? prebuildStowBodies(corpus.studies, (study) => filesOf(corpus, study)) : undefined;
+  const bodies = args.flag('prebuilt-bodies') ? prebuildStowBodies(corpus) : undefined;
   for (const c of args.numbers('concurrency', [1, 4])) {
     record(await orthancHttp(lab, corpus, c, 'STOW-RS', warmup, bodies));
     record(await yunyingStow(lab, corpus, c, warmup, bodies));

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { filesOf, type Corpus } from './corpus';
 
 /**
  * The one HTTP client both systems get: node:http with a keep-alive agent sized to the concurrency,
@@ -64,8 +65,8 @@ export function stowBody(files: Buffer[]): { body: Buffer; contentType: string }
  */
 export type StowBodies = ReadonlyMap<string, { body: Buffer; contentType: string }>;
 
-export function prebuildStowBodies<S extends { studyInstanceUid: string }>(studies: readonly S[], filesOf: (study: S) => Buffer[]): StowBodies {
-  return new Map(studies.map((study) => [study.studyInstanceUid, stowBody(filesOf(study))]));
+export function prebuildStowBodies(corpus: Corpus): StowBodies {
+  return new Map(corpus.studies.map((study) => [study.studyInstanceUid, stowBody(filesOf(corpus, study))]));
 }
 
 /** Runs `work(item)` over `items` with at most `concurrency` in flight; returns wall-clock seconds. */
