@@ -8,6 +8,12 @@
 //     Buffer.prototype.copy, and TypedArray.prototype.set of 4 KiB or more (smaller sets are element
 //     writes of parsers, not copies of a payload). Copies inside Node's C++ (socket reads, the cipher's
 //     output) are not seen; the count is a floor.
+//   fileOps / fileOpMs: calls of node:fs/promises functions and of FileHandle methods, and their summed time
+//     from call to resolution: the libuv pool's queue and the wait for a turn of the event loop included,
+//     which is what a chain of file operations (a copy's ~17) waits per step; fsyncs / fsyncMs: of them
+//     FileHandle.sync and datasync. Synchronous and callback calls are not counted.
+//   loopDelayMeanMs / loopDelayP99Ms: the event loop's delay since the previous line (perf_hooks'
+//     monitorEventLoopDelay, sampled every 2 ms): how long a ready callback waits for the main thread.
 //   startupThreads: the ids of the threads that exist when this preload runs, the main thread left out:
 //     Node's platform (V8's garbage-collection and compiler workers, Node's delayed-task thread), before
 //     any JavaScript could start the libuv pool; bench/src/lib/threads.ts groups CPU time by them (Linux).
@@ -26,7 +32,7 @@ if (file && process.argv[1] && process.argv[1].endsWith('launcher/dist/main.js')
   } catch {
     // not Linux: no thread groups
   }
-  const totals = { gcMajor: 0, gcMajorMs: 0, gcMinor: 0, gcMinorMs: 0, sha256Bytes: 0, copiedBytes: 0 };
+  const totals = { gcMajor: 0, gcMajorMs: 0, gcMinor: 0, gcMinorMs: 0, sha256Bytes: 0, copiedBytes: 0, fileOps: 0, fileOpMs: 0, fsyncs: 0, fsyncMs: 0 };
 
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
@@ -75,7 +81,53 @@ if (file && process.argv[1] && process.argv[1].endsWith('launcher/dist/main.js')
     if (bytes >= 4096) totals.copiedBytes += bytes;
   };
 
+  // Every call timed from its start to its settling; only calls that return a promise are wrapped further.
+  const timed = (owner, name, isFsync) => {
+    const original = owner[name];
+    if (typeof original !== 'function') return;
+    owner[name] = function probeTimed(...args) {
+      const started = process.hrtime.bigint();
+      const result = original.apply(this, args);
+      if (!result || typeof result.finally !== 'function') return result;
+      return result.finally(() => {
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        totals.fileOps += 1;
+        totals.fileOpMs += ms;
+        if (isFsync) {
+          totals.fsyncs += 1;
+          totals.fsyncMs += ms;
+        }
+      });
+    };
+  };
+  const fsp = require('node:fs/promises');
+  // FileHandle's prototype is reachable only through a handle: its methods are wrapped when the first open
+  // resolves, before that handle reaches its caller (every handle shares the prototype).
+  let fileHandleTimed = false;
+  const open = fsp.open;
+  fsp.open = function probeOpen(...args) {
+    return open.apply(this, args).then((handle) => {
+      // close is each handle's own property in Node 20 (a class field), the prototype's elsewhere.
+      const ownClose = Object.prototype.hasOwnProperty.call(handle, 'close');
+      if (!fileHandleTimed) {
+        fileHandleTimed = true;
+        const fileHandle = Object.getPrototypeOf(handle);
+        for (const name of ['read', 'readv', 'write', 'writev', 'truncate', 'stat', 'chmod', 'readFile', 'writeFile', ...(ownClose ? [] : ['close'])]) timed(fileHandle, name, false);
+        for (const name of ['sync', 'datasync']) timed(fileHandle, name, true);
+      }
+      if (ownClose) timed(handle, 'close', false);
+      return handle;
+    });
+  };
+  for (const name of ['open', 'mkdir', 'rename', 'stat', 'lstat', 'access', 'readFile', 'writeFile', 'appendFile', 'unlink', 'link', 'rm', 'rmdir', 'readdir', 'chmod', 'utimes', 'copyFile', 'realpath', 'mkdtemp', 'opendir']) timed(fsp, name, false);
+
+  const { monitorEventLoopDelay } = require('node:perf_hooks');
+  const loopDelay = monitorEventLoopDelay({ resolution: 2 });
+  loopDelay.enable();
+
   process.on('SIGUSR2', () => {
-    fs.appendFileSync(file, JSON.stringify({ pid: process.pid, ...totals, startupThreads }) + '\n');
+    const delay = { loopDelayMeanMs: loopDelay.mean / 1e6, loopDelayP99Ms: loopDelay.percentile(99) / 1e6 };
+    loopDelay.reset();
+    fs.appendFileSync(file, JSON.stringify({ pid: process.pid, ...totals, ...delay, startupThreads }) + '\n');
   });
 }

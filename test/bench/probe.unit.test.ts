@@ -18,7 +18,20 @@ const joined = Buffer.concat([a, a]);                           // 20,000 bytes 
 a.copy(Buffer.alloc(5000), 0, 0, 5000);                         // 5,000
 new Uint8Array(8192).set(new Uint8Array(8192));                 // 8,192
 new Uint8Array(100).set(new Uint8Array(100));                   // under 4 KiB: an element write, not counted
-process.stdout.write('ready ' + joined.length + '\\n');
+const fsp = require('node:fs/promises');
+const fs = require('node:fs');
+(async () => {
+  const file = require('node:path').join(require('node:os').tmpdir(), 'probe-' + process.pid);
+  const handle = await fsp.open(file, 'w');                       // file operations: 1
+  await handle.write(Buffer.alloc(100));                          // 2
+  await handle.sync();                                            // 3, an fsync
+  await handle.close();                                           // 4
+  await fsp.unlink(file);                                         // 5
+  fs.writeFileSync(file, 'x');                                    // synchronous: not counted
+  fs.unlinkSync(file);
+  await new Promise((resolve) => setTimeout(resolve, 50));        // a delay of the event loop to see
+  process.stdout.write('ready ' + joined.length + '\\n');
+})();
 setInterval(() => undefined, 1000);
 `;
 
@@ -54,7 +67,7 @@ describe('bench probe', () => {
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  test('counts SHA-256 bytes and JavaScript-visible copies in the launcher', async () => {
+  test('counts SHA-256 bytes, JavaScript-visible copies and file operations in the launcher', async () => {
     const script = path.join(dir, 'services/launcher/dist/main.js');
     fs.mkdirSync(path.dirname(script), { recursive: true });
     fs.writeFileSync(script, WORK);
@@ -64,6 +77,13 @@ describe('bench probe', () => {
     expect(totals.sha256Bytes).toBe(10003);
     expect(totals.copiedBytes).toBe(20000 + 5000 + 8192);
     expect(totals.gcMajor).toBeGreaterThanOrEqual(0);
+    expect(totals.fileOps).toBe(5);
+    expect(totals.fsyncs).toBe(1);
+    expect(totals.fileOpMs).toBeGreaterThan(0);
+    expect(totals.fsyncMs).toBeGreaterThan(0);
+    expect(totals.fsyncMs).toBeLessThanOrEqual(totals.fileOpMs as number);
+    expect(totals.loopDelayMeanMs).toBeGreaterThan(0);
+    expect(totals.loopDelayP99Ms).toBeGreaterThanOrEqual(totals.loopDelayMeanMs as number);
   });
 
   test('stays out of any other process', async () => {

@@ -10,6 +10,7 @@ import type { Table } from '../lib/report';
 import { cpuByGroup, readStat, sampleThreads, type ThreadGroup } from '../lib/threads';
 import { FILE_SYSCALLS, straceCallCounts } from '../lib/strace';
 import { machineCpuDelta, sampleMachineCpu, type MachineCpu } from '../lib/machine-cpu';
+import { blockDeviceDelta, blockDeviceStatFile, sampleBlockDevice, type BlockDeviceCounters } from '../lib/block-device';
 import { stowFailures } from '../lib/stow-result';
 
 /**
@@ -83,6 +84,8 @@ export interface ExplainResult {
   topStatements: StatementCost[];
   /** The whole machine's CPU over the window, all cores (lib/machine-cpu.ts); null without /proc/stat. */
   machine: MachineCpu | null;
+  /** The block device under the lab's work directory (the replicas, PostgreSQL) over the window; null on tmpfs or off Linux. */
+  device: BlockDeviceCounters | null;
   /** CPU time of the benchmark's own process (the STOW-RS client, the windowed DIMSE client; storescu runs in processes of its own). */
   benchProcessCpuSeconds: number;
 }
@@ -106,13 +109,33 @@ export interface ProbeTotals {
   gcMinorMs: number;
   sha256Bytes: number;
   copiedBytes: number;
+  fileOps: number;
+  fileOpMs: number;
+  fsyncs: number;
+  fsyncMs: number;
+  /** Since the probe's previous line, not running totals. */
+  loopDelayMeanMs: number;
+  loopDelayP99Ms: number;
 }
 
 /** The probe's line as totals; a missing field counts 0. */
 function probeLine(line: string): ProbeTotals {
   const parsed = JSON.parse(line) as Partial<Record<keyof ProbeTotals, unknown>>;
   const n = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-  return { gcMajor: n(parsed.gcMajor), gcMajorMs: n(parsed.gcMajorMs), gcMinor: n(parsed.gcMinor), gcMinorMs: n(parsed.gcMinorMs), sha256Bytes: n(parsed.sha256Bytes), copiedBytes: n(parsed.copiedBytes) };
+  return {
+    gcMajor: n(parsed.gcMajor),
+    gcMajorMs: n(parsed.gcMajorMs),
+    gcMinor: n(parsed.gcMinor),
+    gcMinorMs: n(parsed.gcMinorMs),
+    sha256Bytes: n(parsed.sha256Bytes),
+    copiedBytes: n(parsed.copiedBytes),
+    fileOps: n(parsed.fileOps),
+    fileOpMs: n(parsed.fileOpMs),
+    fsyncs: n(parsed.fsyncs),
+    fsyncMs: n(parsed.fsyncMs),
+    loopDelayMeanMs: n(parsed.loopDelayMeanMs),
+    loopDelayP99Ms: n(parsed.loopDelayP99Ms),
+  };
 }
 
 /** What the probe counted between two readings. */
@@ -124,6 +147,13 @@ function probeDelta(from: ProbeTotals, to: ProbeTotals): ProbeTotals {
     gcMinorMs: to.gcMinorMs - from.gcMinorMs,
     sha256Bytes: to.sha256Bytes - from.sha256Bytes,
     copiedBytes: to.copiedBytes - from.copiedBytes,
+    fileOps: to.fileOps - from.fileOps,
+    fileOpMs: to.fileOpMs - from.fileOpMs,
+    fsyncs: to.fsyncs - from.fsyncs,
+    fsyncMs: to.fsyncMs - from.fsyncMs,
+    // The later line's delay covers the window (the probe resets its histogram at each line).
+    loopDelayMeanMs: to.loopDelayMeanMs,
+    loopDelayP99Ms: to.loopDelayP99Ms,
   };
 }
 
@@ -142,6 +172,29 @@ function machineRows(r: ExplainResult): Array<[string, number | null, number | n
     ['  of it not the launcher, PostgreSQL or the benchmark process (ms)', ...ms(Math.max(0, other))],
     ['machine CPU idle, all cores (ms)', ...ms(r.machine.idle + r.machine.iowait)],
     ['  of it waiting on the disk: iowait (ms)', ...ms(r.machine.iowait)],
+  ];
+}
+
+/**
+ * How the file operations waited and what the disk did (session 26): a copy is a chain of ~17 operations, so
+ * each one's time from call to resolution (the pool's queue and the event loop's turn included) adds up per
+ * instance, while the device's busy share says whether the disk was the bound.
+ */
+function waitRows(r: ExplainResult): Array<[string, number | null, number | null]> {
+  const per = (v: number | null): number | null => (v === null ? null : v / r.instances);
+  const mean = (ms: number, n: number): number | null => (n > 0 ? ms / n : null);
+  const p = r.probe;
+  const d = r.device;
+  return [
+    ['file operations by the launcher (fs/promises, file handles)', p?.fileOps ?? null, per(p?.fileOps ?? null)],
+    ['  their mean time from call to resolution (ms, in the total column)', p === null ? null : mean(p.fileOpMs, p.fileOps), null],
+    ['  of them fsync + fdatasync', p?.fsyncs ?? null, per(p?.fsyncs ?? null)],
+    ['    their mean time from call to resolution (ms, in the total column)', p === null ? null : mean(p.fsyncMs, p.fsyncs), null],
+    ['event-loop delay over the window, mean (ms, in the total column)', p?.loopDelayMeanMs ?? null, null],
+    ['  99th percentile (ms, in the total column)', p?.loopDelayP99Ms ?? null, null],
+    ['block device of the work directory: write requests', d?.writes ?? null, per(d?.writes ?? null)],
+    ['  cache flushes', d?.flushes ?? null, per(d?.flushes ?? null)],
+    ['  busy: requests in flight (% of the wall time, in the total column)', d === null ? null : (d.busyMs / (r.wallSeconds * 1000)) * 100, null],
   ];
 }
 
@@ -296,6 +349,8 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: 
     const threads0 = sampleThreads(pid);
     // --prebuilt-bodies: the STOW-RS bodies are built before the clock starts, so the client only sends.
     const bodies = channel === 'stow' && args.flag('prebuilt-bodies') ? prebuildStowBodies(corpus) : undefined;
+    const deviceFile = blockDeviceStatFile(lab.work);
+    const device0 = sampleBlockDevice(deviceFile);
     const machine0 = sampleMachineCpu();
     const bench0 = process.cpuUsage();
     const started = Date.now();
@@ -303,6 +358,7 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: 
     const wallSeconds = (Date.now() - started) / 1000;
     const benchUsage = process.cpuUsage(bench0);
     const machine1 = sampleMachineCpu();
+    const device1 = sampleBlockDevice(deviceFile);
     const cpu1 = sampleCpu(pid);
     const threads1 = sampleThreads(pid);
     const pg1 = postgresCpuSeconds(pgDataDir);
@@ -326,7 +382,7 @@ export async function runExplain(lab: Lab, corpus: Corpus, args: Args, channel: 
       fileCalls = straceCallCounts(straceOut);
     }
     const fsyncCalls = fileCalls === null ? null : (fileCalls.get('fsync') ?? 0) + (fileCalls.get('fdatasync') ?? 0);
-    return { channel, clients, warmupInstances: warmup?.instances ?? 0, instances: corpus.instances, failed, wallSeconds, launcherCpuSeconds, launcherKernelSeconds, mainThreadCpuSeconds, cpuByThreadGroup, launcherMinorFaults, fsyncCalls, fileCalls: fileCalls === null ? null : Object.fromEntries(fileCalls), probe, postgresCpuSeconds: pg0 === null || pg1 === null ? null : pg1 - pg0, walSyncs: after.wal - before.wal, commits: after.commits - before.commits, statements: statementsTracked ? after.statements - before.statements : null, instanceTransactions: (written.rows[0]?.n ?? 0) - (rowsBefore.rows[0]?.n ?? 0), topStatements, machine: machine0 === null || machine1 === null ? null : machineCpuDelta(machine0, machine1), benchProcessCpuSeconds: (benchUsage.user + benchUsage.system) / 1e6 };
+    return { channel, clients, warmupInstances: warmup?.instances ?? 0, instances: corpus.instances, failed, wallSeconds, launcherCpuSeconds, launcherKernelSeconds, mainThreadCpuSeconds, cpuByThreadGroup, launcherMinorFaults, fsyncCalls, fileCalls: fileCalls === null ? null : Object.fromEntries(fileCalls), probe, postgresCpuSeconds: pg0 === null || pg1 === null ? null : pg1 - pg0, walSyncs: after.wal - before.wal, commits: after.commits - before.commits, statements: statementsTracked ? after.statements - before.statements : null, instanceTransactions: (written.rows[0]?.n ?? 0) - (rowsBefore.rows[0]?.n ?? 0), topStatements, machine: machine0 === null || machine1 === null ? null : machineCpuDelta(machine0, machine1), device: device0 === null || device1 === null ? null : blockDeviceDelta(device0, device1), benchProcessCpuSeconds: (benchUsage.user + benchUsage.system) / 1e6 };
   } finally {
     await y.stop();
   }
@@ -395,6 +451,7 @@ export function explainTable(r: ExplainResult): Table {
       ['bytes hashed with SHA-256 (MB)', r.probe === null ? null : r.probe.sha256Bytes / 1e6, r.probe === null ? null : r.probe.sha256Bytes / 1e6 / r.instances],
       ['bytes copied in user space, JavaScript-visible (MB)', r.probe === null ? null : r.probe.copiedBytes / 1e6, r.probe === null ? null : r.probe.copiedBytes / 1e6 / r.instances],
       ...fileCallRows(r),
+      ...waitRows(r),
       ['fsync + fdatasync calls by the launcher', r.fsyncCalls, per(r.fsyncCalls)],
       ['PostgreSQL server CPU time (ms)', r.postgresCpuSeconds === null ? null : r.postgresCpuSeconds * 1000, r.postgresCpuSeconds === null ? null : (r.postgresCpuSeconds * 1000) / r.instances],
       ['PostgreSQL WAL syncs', r.walSyncs, per(r.walSyncs)],
