@@ -1,8 +1,8 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { portPicker } from '../../bench/src/lib/free-port';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 
@@ -10,8 +10,6 @@ export const REPO_ROOT = path.resolve(__dirname, '../..');
 const PORT_BASE = 20_000;
 const PORT_SPAN = 12_000;
 const PORT_SLICES = 8;
-/** Ports this process has handed out: never twice, even after the service on one stopped (tests restart services on their port). */
-const handedOut = new Set<number>();
 
 /** The ports this jest worker picks from (outside jest: the first slice). */
 export function portSlice(): { worker: number; start: number; size: number } {
@@ -20,32 +18,21 @@ export function portSlice(): { worker: number; start: number; size: number } {
   return { worker, start: PORT_BASE + ((worker - 1) % PORT_SLICES) * size, size };
 }
 
-/**
- * A free TCP port on 127.0.0.1, chosen below Linux's ephemeral range. A port from that range (what
- * listen(0) hands out) can be taken between tests by any outgoing connection's local end, and tests that
- * restart a service on the same port (kill -9 rounds) then fail with EADDRINUSE. The port is only checked,
- * not held, until the service binds it, so two picks must never meet: each jest worker picks from its own
- * slice of the range, and a process never hands out one port twice (a scale-out test picks twenty before
- * its launchers bind any, and with one random range for all two picks met: EADDRINUSE at a launcher's start).
- */
-export async function freePort(): Promise<number> {
-  const { worker, start, size } = portSlice();
-  const offset = Math.floor(Math.random() * size);
-  for (let i = 0; i < size; i++) {
-    const port = start + ((offset + i) % size);
-    if (handedOut.has(port)) continue;
-    handedOut.add(port);
-    if (await bindable(port)) return port;
-  }
-  throw new Error(`no free port left in ${String(start)}-${String(start + size - 1)} for jest worker ${String(worker)}`);
-}
+/** The picker of this jest worker's slice, made at its first pick. */
+let slicePicker: (() => Promise<number>) | undefined;
 
-function bindable(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
+/**
+ * A free TCP port on 127.0.0.1, chosen below Linux's ephemeral range (bench/src/lib/free-port.ts says why).
+ * Each jest worker picks from its own slice of the range, and a process never hands out one port twice (a
+ * scale-out test picks twenty before its launchers bind any, and with one random range for all two picks
+ * met: EADDRINUSE at a launcher's start).
+ */
+export function freePort(): Promise<number> {
+  if (slicePicker === undefined) {
+    const { start, size } = portSlice();
+    slicePicker = portPicker(start, size);
+  }
+  return slicePicker();
 }
 
 function postgresBinDir(): string | null {

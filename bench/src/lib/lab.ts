@@ -11,6 +11,7 @@ import { createPool, quoteIdent, type Pool } from '@yunying/catalog';
 import { RECOMMENDED_GLIBC_TUNABLES } from '@yunying/config';
 import { newStorageKeyLine } from '@yunying/storage';
 import { CLINICS, clinicCode } from './corpus';
+import { portPicker } from './free-port';
 import { HttpClient } from './http';
 import { signInWithSecondFactor, type SignInPost } from './second-factor';
 
@@ -352,17 +353,12 @@ function orthancDicomWebPlugin(): string {
   return listed;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** Ports the bench hands out: below the slices the tests pick from (test/support/processes.ts, 20000 and
+ * up), so a bench run beside the tests never meets them. */
+export const BENCH_PORTS = { start: 12_000, size: 8_000 };
+
+/** A free port for a lab service (free-port.ts: not listen(0), whose ports outgoing connections take). */
+export const freePort = portPicker(BENCH_PORTS.start, BENCH_PORTS.size);
 
 async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
