@@ -1,10 +1,11 @@
 /**
  * The long crash run of #8 (not part of npm test):
  *
- *   node -r ./bench/fuzz/register.cjs bench/crash/run.ts --rounds 20 --instances 1000 [--seed 1]
+ *   node -r ./bench/fuzz/register.cjs bench/crash/run.ts --rounds 20 --instances 1000 [--seed 1] [--concurrency 4]
  *
  * Starts the ingest role as its own process (Postgres/Redis from TEST_DATABASE_URL/TEST_REDIS_URL),
- * uploads the corpus over STOW-RS (batches of 10, four at a time) while killing the process with
+ * uploads the corpus over STOW-RS (batches of 10, four at a time, or --concurrency; one request alone
+ * stores up to six parts at a time, four keep two each) while killing the process with
  * SIGKILL at seeded random moments and restarting it, `--rounds` times; then completes the upload and
  * verifies every acknowledged instance (catalog rows, three replica files that hash right, counters,
  * outbox published). Prints a table per round, writes bench/results/crash-<seed>-<time>.json, exits 1
@@ -25,16 +26,17 @@ async function main(): Promise<void> {
   const rounds = Number(arg('rounds', '20'));
   const instances = Number(arg('instances', '1000'));
   const seed = Number(arg('seed', '1'));
+  const concurrency = Number(arg('concurrency', '4'));
   const started = Date.now();
   const system = await startSystem({ env: { ROLE: 'ingest', STORAGE_FS_LEAF_DIRS: process.env.STORAGE_FS_LEAF_DIRS ?? 'ahead' } });
   let report;
   try {
-    report = await runCrashRounds({ system, apiKey: system.credentials.apiKey?.key ?? '', instances, rounds, seed, log: (line) => console.log(line) });
+    report = await runCrashRounds({ system, apiKey: system.credentials.apiKey?.key ?? '', instances, rounds, seed, concurrency, log: (line) => console.log(line) });
   } finally {
     await system.stop();
   }
   const kills = report.rounds.filter((r) => r.killAfterAcks !== null);
-  console.log(`\ncrash run, seed ${seed}: ${instances} instances, ${kills.length} kills in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`\ncrash run, seed ${seed}, ${concurrency} requests at a time: ${instances} instances, ${kills.length} kills in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log('  round  acked  resent  already_stored  interrupted  kill_after_acks  delay_ms  unpublished_at_kill  restart_ms');
   for (const r of report.rounds) {
     console.log(

@@ -253,7 +253,7 @@ export const envSchema = z
       .int()
       .min(1024)
       .default(2 * 1024 * 1024 * 1024)
-      .describe('Memory that STOW-RS uploads in flight may hold together (each is charged min(Content-Length, 2 x STOW_MAX_INSTANCE_BYTES): two parts of a request are stored at a time); beyond it uploads get 503 + Retry-After.'),
+      .describe('Memory that STOW-RS uploads in flight may hold together (each is charged min(Content-Length, 4 x STOW_MAX_INSTANCE_BYTES + 24 MiB + 2 x INGEST_BATCH_MAX_BYTES): up to six parts of a request, 24 MiB beyond two, are stored at a time, and copied parts wait for their catalog transaction); beyond it uploads get 503 + Retry-After.'),
 
     INGEST_BATCH_MAX_INSTANCES: z.coerce
       .number()

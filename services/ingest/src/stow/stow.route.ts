@@ -9,8 +9,8 @@ import { buildStowResponse, stowStatus, type StowPartResult } from './stow.respo
 
 /**
  * STOW-RS (PS3.18 10.5): POST /dicomweb/studies[/{StudyInstanceUID}] with a multipart/related body of
- * application/dicom parts. Streamed part by part, at most PARTS_IN_FLIGHT parts at a time: the next part
- * is read, parsed and hashed while the one before waits for its copies (#14). The catalog rows of the
+ * application/dicom parts. Streamed part by part, a window of parts at a time (PARTS_IN_FLIGHT, bounded by
+ * BYTES_IN_FLIGHT): the next part is read, parsed and hashed while those before wait for their copies (#14). The catalog rows of the
  * parts are written in one transaction per batch of parts (INGEST_BATCH_MAX_INSTANCES, or INGEST_BATCH_MAX_BYTES held), not one per part.
  * The response is sent when every part has its outcome, so an instance is reported stored only once its
  * quorum is durable and the catalog transaction holding its rows committed. Only the Part 10 binary form is accepted; the metadata + bulk data form
@@ -33,8 +33,25 @@ export interface StowRouteOptions {
 export type StowBatch = Pick<IngestBatch, 'add' | 'close'>;
 
 const MAX_PARTS = 10_000;
-/** Parts stored concurrently within one request; also how many parts' bytes a request may hold. */
-const PARTS_IN_FLIGHT = 2;
+/**
+ * Parts stored concurrently within one request: always MIN_PARTS_IN_FLIGHT (a request of large instances
+ * still reads one part while the one before is copied), and up to PARTS_IN_FLIGHT while their bytes stay
+ * under BYTES_IN_FLIGHT and the route's parts in flight, all requests together, at most
+ * SHARED_PARTS_IN_FLIGHT. Measured on the 2-core machine (docs/benchmarks.md, session 27): a window of six
+ * took one STOW-RS client from ~16.6 to ~15.0 ms per instance (one client's request is a chain of waits for
+ * the copies' file operations, and a wider window overlaps more of them), but four clients with six each
+ * from ~12.6 to ~14.3 (more bytes held, more collection); with four requests the shared bound keeps each
+ * to two.
+ */
+const PARTS_IN_FLIGHT = 6;
+const MIN_PARTS_IN_FLIGHT = 2;
+const BYTES_IN_FLIGHT = 24 * 1024 * 1024;
+const SHARED_PARTS_IN_FLIGHT = 6;
+
+/** The route's parts whose staging has not settled yet, all requests together. */
+interface SharedWindow {
+  parts: number;
+}
 /** Parts per catalog transaction: bounds a transaction's length and how long the audit chain lock is held. */
 const DEFAULT_BATCH_INSTANCES = 64;
 /** Bytes of copied parts a request holds until its batch commits (the thumbnail hook reads them after it). */
@@ -44,7 +61,8 @@ const UID = /^[0-9]+(\.[0-9]+)*$/;
 export function stowRoutes(options: StowRouteOptions): SecureRouter {
   const routes = new SecureRouter('ingest.stow', options.authenticator);
   const policy = { scope: 'clinic-data', roles: ['clinic'], devices: true, description: 'Store instances (STOW-RS)' } as const;
-  const handler = (req: AuthedRequest, res: Response): Promise<void> => handleStow(req, res, options);
+  const shared: SharedWindow = { parts: 0 };
+  const handler = (req: AuthedRequest, res: Response): Promise<void> => handleStow(req, res, options, shared);
   routes.post('/dicomweb/studies', policy, handler);
   routes.post('/dicomweb/studies/:study', policy, handler);
   return routes;
@@ -59,7 +77,7 @@ function acceptsDicomJson(req: Request): boolean {
   });
 }
 
-async function handleStow(req: AuthedRequest, res: Response, options: StowRouteOptions): Promise<void> {
+async function handleStow(req: AuthedRequest, res: Response, options: StowRouteOptions, shared: SharedWindow): Promise<void> {
   const principal = req.principal;
   const clinicId = principal.clinicId;
   if (clinicId === null) throw new AppError('forbidden', 'Only a clinic account or device can store instances');
@@ -82,11 +100,12 @@ async function handleStow(req: AuthedRequest, res: Response, options: StowRouteO
   if (Number.isFinite(declared) && declared > options.maxRequestBytes) {
     throw new AppError('payload_too_large', `Request body exceeds ${options.maxRequestBytes} bytes`);
   }
-  // At most PARTS_IN_FLIGHT parts (and one network chunk) are read at a time (see multipart.ts); copied
-  // parts waiting for their batch's commit hold up to the batch's bytes more (plus the part that crossed it), twice
-  // when one batch commits while the next fills.
+  // The window's parts hold at most BYTES_IN_FLIGHT and the part that crossed it, or MIN_PARTS_IN_FLIGHT
+  // parts (and one network chunk is read at a time, see multipart.ts); copied parts waiting for their batch's
+  // commit hold up to the batch's bytes more (plus the part that crossed it), twice when one batch commits
+  // while the next fills.
   const limits = options.batch ?? { maxInstances: DEFAULT_BATCH_INSTANCES, maxBytes: DEFAULT_BATCH_BYTES };
-  const heldAtMost = (PARTS_IN_FLIGHT + 2) * options.maxInstanceBytes + 2 * limits.maxBytes;
+  const heldAtMost = (MIN_PARTS_IN_FLIGHT + 2) * options.maxInstanceBytes + BYTES_IN_FLIGHT + 2 * limits.maxBytes;
   options.uploadBudget?.admit(Math.min(Number.isFinite(declared) ? declared : heldAtMost, heldAtMost), res);
 
   const sender = { clinicId, actor: auditActor(principal), sourceIp: req.ip ?? null, via: 'STOW-RS' as const };
@@ -99,27 +118,42 @@ async function handleStow(req: AuthedRequest, res: Response, options: StowRouteO
     maxHeaderBytes: 16 * 1024,
   });
   // Staging never rejects here: the first error of a part is kept and thrown once nothing is in flight.
-  const inFlight: Promise<void>[] = [];
+  const inFlight: { staged: Promise<void>; bytes: number }[] = [];
+  let bytesInFlight = 0;
   const failure: { failed: boolean; error?: unknown } = { failed: false };
   try {
     for await (const part of parts) {
       const started = startPart(part, batch, options);
       outcomes.push(started.outcome);
-      inFlight.push(
-        started.staged.catch((error: unknown) => {
+      const bytes = part.body?.length ?? 0;
+      inFlight.push({
+        staged: started.staged.catch((error: unknown) => {
           if (failure.failed) return;
           failure.failed = true;
           failure.error = error;
         }),
+        bytes,
+      });
+      bytesInFlight += bytes;
+      shared.parts += 1;
+      void started.staged.then(
+        () => (shared.parts -= 1),
+        () => (shared.parts -= 1),
       );
-      // Bounded: the oldest part must be copied before another is read (back-pressure to the socket).
-      if (inFlight.length >= PARTS_IN_FLIGHT) await inFlight.shift();
+      // Bounded: while the window is full, the oldest part must be copied before another is read
+      // (back-pressure to the socket).
+      while (inFlight.length >= PARTS_IN_FLIGHT || (inFlight.length >= MIN_PARTS_IN_FLIGHT && (bytesInFlight >= BYTES_IN_FLIGHT || shared.parts > SHARED_PARTS_IN_FLIGHT))) {
+        const oldest = inFlight.shift();
+        if (oldest === undefined) break;
+        await oldest.staged;
+        bytesInFlight -= oldest.bytes;
+      }
       if (failure.failed) break;
     }
   } finally {
     // Nothing of this request keeps running after its response, whatever ended the loop: every part
     // staged is committed (or refused) before the response, including on a request-level error.
-    await Promise.all(inFlight);
+    await Promise.all(inFlight.map((entry) => entry.staged));
     await batch.close();
   }
   if (failure.failed) throw failure.error;
