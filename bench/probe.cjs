@@ -12,6 +12,9 @@
 //     from call to resolution: the libuv pool's queue and the wait for a turn of the event loop included,
 //     which is what a chain of file operations (a copy's ~17) waits per step; fsyncs / fsyncMs: of them
 //     FileHandle.sync and datasync. Synchronous and callback calls are not counted.
+//   fileOpP50Ms / fileOpP99Ms / fileOpMaxMs, fsyncP50Ms / fsyncP99Ms / fsyncMaxMs: the same times' median,
+//     99th percentile and longest since the previous line (a histogram reset at each line): a stall of the
+//     file system shows in the tail, where the mean hides it.
 //   loopDelayMeanMs / loopDelayP99Ms: the event loop's delay since the previous line (perf_hooks'
 //     monitorEventLoopDelay, sampled every 2 ms): how long a ready callback waits for the main thread.
 //   startupThreads: the ids of the threads that exist when this preload runs, the main thread left out:
@@ -81,6 +84,17 @@ if (file && process.argv[1] && process.argv[1].endsWith('launcher/dist/main.js')
     if (bytes >= 4096) totals.copiedBytes += bytes;
   };
 
+  // Microseconds (a histogram records integers), at least 1.
+  const { createHistogram } = require('node:perf_hooks');
+  const fileOpTimes = createHistogram();
+  const fsyncTimes = createHistogram();
+  const tails = (histogram, prefix) => {
+    const ms = (us) => (histogram.count > 0 ? us / 1000 : 0);
+    const out = { [`${prefix}P50Ms`]: ms(histogram.percentile(50)), [`${prefix}P99Ms`]: ms(histogram.percentile(99)), [`${prefix}MaxMs`]: ms(histogram.max) };
+    histogram.reset();
+    return out;
+  };
+
   // Every call timed from its start to its settling; only calls that return a promise are wrapped further.
   const timed = (owner, name, isFsync) => {
     const original = owner[name];
@@ -93,9 +107,12 @@ if (file && process.argv[1] && process.argv[1].endsWith('launcher/dist/main.js')
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
         totals.fileOps += 1;
         totals.fileOpMs += ms;
+        const us = Math.max(1, Math.round(ms * 1000));
+        fileOpTimes.record(us);
         if (isFsync) {
           totals.fsyncs += 1;
           totals.fsyncMs += ms;
+          fsyncTimes.record(us);
         }
       });
     };
@@ -126,7 +143,7 @@ if (file && process.argv[1] && process.argv[1].endsWith('launcher/dist/main.js')
   loopDelay.enable();
 
   process.on('SIGUSR2', () => {
-    const delay = { loopDelayMeanMs: loopDelay.mean / 1e6, loopDelayP99Ms: loopDelay.percentile(99) / 1e6 };
+    const delay = { loopDelayMeanMs: loopDelay.mean / 1e6, loopDelayP99Ms: loopDelay.percentile(99) / 1e6, ...tails(fileOpTimes, 'fileOp'), ...tails(fsyncTimes, 'fsync') };
     loopDelay.reset();
     fs.appendFileSync(file, JSON.stringify({ pid: process.pid, ...totals, ...delay, startupThreads }) + '\n');
   });

@@ -82,6 +82,15 @@ describe('bench probe', () => {
     expect(totals.fileOpMs).toBeGreaterThan(0);
     expect(totals.fsyncMs).toBeGreaterThan(0);
     expect(totals.fsyncMs).toBeLessThanOrEqual(totals.fileOpMs as number);
+    // One fsync: its tails are its own time; the file operations' tails are ordered and within their sum.
+    expect(totals.fsyncP50Ms).toBeGreaterThan(0);
+    // (a histogram keeps three significant digits)
+    expect(Math.abs((totals.fsyncMaxMs as number) - (totals.fsyncMs as number))).toBeLessThanOrEqual(0.01 * (totals.fsyncMs as number) + 0.002);
+    expect(totals.fileOpP50Ms).toBeGreaterThan(0);
+    expect(totals.fileOpP50Ms).toBeLessThanOrEqual(totals.fileOpP99Ms as number);
+    expect(totals.fileOpP99Ms).toBeLessThanOrEqual(totals.fileOpMaxMs as number);
+    expect(totals.fileOpMaxMs).toBeLessThanOrEqual(totals.fileOpMs as number);
+    expect(totals.fileOpMaxMs).toBeGreaterThanOrEqual(totals.fsyncMaxMs as number);
     expect(totals.loopDelayMeanMs).toBeGreaterThan(0);
     expect(totals.loopDelayP99Ms).toBeGreaterThanOrEqual(totals.loopDelayMeanMs as number);
   });

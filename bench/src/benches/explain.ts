@@ -116,7 +116,17 @@ export interface ProbeTotals {
   /** Since the probe's previous line, not running totals. */
   loopDelayMeanMs: number;
   loopDelayP99Ms: number;
+  /** Also since the previous line: the file operations' times from call to resolution, median, 99th percentile, longest. */
+  fileOpP50Ms: number;
+  fileOpP99Ms: number;
+  fileOpMaxMs: number;
+  fsyncP50Ms: number;
+  fsyncP99Ms: number;
+  fsyncMaxMs: number;
 }
+
+/** The fields of a probe line that describe only the time since the line before (the later line covers a window). */
+const WINDOW_FIELDS = ['loopDelayMeanMs', 'loopDelayP99Ms', 'fileOpP50Ms', 'fileOpP99Ms', 'fileOpMaxMs', 'fsyncP50Ms', 'fsyncP99Ms', 'fsyncMaxMs'] as const;
 
 /** The probe's line as totals; a missing field counts 0. */
 function probeLine(line: string): ProbeTotals {
@@ -135,6 +145,12 @@ function probeLine(line: string): ProbeTotals {
     fsyncMs: n(parsed.fsyncMs),
     loopDelayMeanMs: n(parsed.loopDelayMeanMs),
     loopDelayP99Ms: n(parsed.loopDelayP99Ms),
+    fileOpP50Ms: n(parsed.fileOpP50Ms),
+    fileOpP99Ms: n(parsed.fileOpP99Ms),
+    fileOpMaxMs: n(parsed.fileOpMaxMs),
+    fsyncP50Ms: n(parsed.fsyncP50Ms),
+    fsyncP99Ms: n(parsed.fsyncP99Ms),
+    fsyncMaxMs: n(parsed.fsyncMaxMs),
   };
 }
 
@@ -151,9 +167,8 @@ function probeDelta(from: ProbeTotals, to: ProbeTotals): ProbeTotals {
     fileOpMs: to.fileOpMs - from.fileOpMs,
     fsyncs: to.fsyncs - from.fsyncs,
     fsyncMs: to.fsyncMs - from.fsyncMs,
-    // The later line's delay covers the window (the probe resets its histogram at each line).
-    loopDelayMeanMs: to.loopDelayMeanMs,
-    loopDelayP99Ms: to.loopDelayP99Ms,
+    // The later line's delay and tails cover the window (the probe resets its histograms at each line).
+    ...(Object.fromEntries(WINDOW_FIELDS.map((field) => [field, to[field]])) as Pick<ProbeTotals, (typeof WINDOW_FIELDS)[number]>),
   };
 }
 
@@ -188,8 +203,14 @@ function waitRows(r: ExplainResult): Array<[string, number | null, number | null
   return [
     ['file operations by the launcher (fs/promises, file handles)', p?.fileOps ?? null, per(p?.fileOps ?? null)],
     ['  their mean time from call to resolution (ms, in the total column)', p === null ? null : mean(p.fileOpMs, p.fileOps), null],
+    ['    their median (ms, in the total column)', p?.fileOpP50Ms ?? null, null],
+    ['    their 99th percentile (ms, in the total column)', p?.fileOpP99Ms ?? null, null],
+    ['    the longest (ms, in the total column)', p?.fileOpMaxMs ?? null, null],
     ['  of them fsync + fdatasync', p?.fsyncs ?? null, per(p?.fsyncs ?? null)],
     ['    their mean time from call to resolution (ms, in the total column)', p === null ? null : mean(p.fsyncMs, p.fsyncs), null],
+    ['      their median (ms, in the total column)', p?.fsyncP50Ms ?? null, null],
+    ['      their 99th percentile (ms, in the total column)', p?.fsyncP99Ms ?? null, null],
+    ['      the longest (ms, in the total column)', p?.fsyncMaxMs ?? null, null],
     ['event-loop delay over the window, mean (ms, in the total column)', p?.loopDelayMeanMs ?? null, null],
     ['  99th percentile (ms, in the total column)', p?.loopDelayP99Ms ?? null, null],
     ['block device of the work directory: write requests', d?.writes ?? null, per(d?.writes ?? null)],
