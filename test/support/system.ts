@@ -6,6 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { createPool, quoteIdent, type Pool } from '@yunying/catalog';
 import { REPO_ROOT, freePort, startLauncher, type LauncherProcess } from './processes';
+import { removeTreeInBackground } from './remove-tree';
 
 const run = promisify(execFile);
 
@@ -75,9 +76,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
       await launcher.stop('SIGTERM');
       await pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(env.DATABASE_SCHEMA ?? '')} CASCADE`);
       await pool.end();
-      // Replica files are read-only (retention); the temp tree is test-only, so make it writable to clean up.
-      await run('chmod', ['-R', 'u+w', dataDir]).catch(() => undefined);
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      removeTreeInBackground(dataDir);
     },
   };
 }
