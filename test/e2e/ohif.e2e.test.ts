@@ -90,10 +90,23 @@ describeUnless(ohifMissing(), 'OHIF against Yunying (own origin, OIDC)', () => {
     return { page, context, ohif, traffic };
   }
 
+  /** The four tests that only read share one signed-in browser: each starts from OHIF's study list, opened
+   * again in the same tab (OHIF keeps its sign-in there, renewing it as it goes), not from a new sign-in (~5 s). */
+  let reader: SignedIn | undefined;
+  async function onStudyList(): Promise<SignedIn> {
+    if (reader === undefined) {
+      reader = await signedIn();
+      return reader;
+    }
+    await reader.page.goto(`${world.ohifUrl}/`);
+    await reader.ohif.expectListedExactly(['Thyroid US', 'Echo cine', 'Neck CT']);
+    return reader;
+  }
+
   const bearer = (token: string): RequestInit => ({ headers: { authorization: `Bearer ${token}`, accept: 'application/dicom+json' } });
 
   it('signs in through the embedded OIDC provider, lists the studies, opens the US study and draws its pixels', async () => {
-    const { page, ohif } = await signedIn();
+    const { page, ohif } = await onStudyList();
     await ohif.openStudy(usStudy);
     const stats = await ohif.viewportPixels();
     await page.screenshot({ path: screenshotPath('ohif-us.png') });
@@ -104,7 +117,7 @@ describeUnless(ohifMissing(), 'OHIF against Yunying (own origin, OIDC)', () => {
   });
 
   it('narrows the study list by patient name, study date, modality and description (QIDO-RS through CORS)', async () => {
-    const { page, ohif } = await signedIn();
+    const { page, ohif } = await onStudyList();
     const cases: { apply: () => Promise<void>; query: Record<string, string>; found: string[]; listed: string[] }[] = [
       { apply: () => ohif.filterPatientName('Phantom'), query: { PatientName: '*Phantom*' }, found: [ct.studyInstanceUid], listed: ['Neck CT'] },
       { apply: () => ohif.filterStudyDates('2023-01-01', '2023-12-31'), query: { StudyDate: '20230101-20231231' }, found: [cine.studyInstanceUid], listed: ['Echo cine'] },
@@ -130,7 +143,7 @@ describeUnless(ohifMissing(), 'OHIF against Yunying (own origin, OIDC)', () => {
   });
 
   it('draws the RLE PALETTE COLOR cine in its palette colours, and its next frame shifted', async () => {
-    const { page, ohif } = await signedIn();
+    const { page, ohif } = await onStudyList();
     await ohif.openListedStudy('Echo cine');
     // Every band colour of the palette (LUT entries 0..7) is drawn: neither greys nor the indexes as grey.
     const counts = await ohif.expectViewportColours(PALETTE_BANDS);
@@ -146,7 +159,7 @@ describeUnless(ohifMissing(), 'OHIF against Yunying (own origin, OIDC)', () => {
   });
 
   it('draws the CT series through its rescale and stored window (air black, soft tissue mid-grey, bone white)', async () => {
-    const { page, ohif } = await signedIn();
+    const { page, ohif } = await onStudyList();
     await ohif.openListedStudy('Neck CT');
     const grey = (level: number): readonly [number, number, number] => [level, level, level];
     // Soft tissue at 40 HU is mid-grey only through RescaleIntercept -1024 and the C40/W400 window.
