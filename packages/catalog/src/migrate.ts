@@ -6,8 +6,9 @@ import { quoteIdent } from './database';
 
 /**
  * Versioned SQL migrations: `migrations/NNNN_name.sql`, applied in name order, each in its own
- * transaction (all of them in one on a fresh schema), recorded with a checksum. An applied migration whose file changed stops start-up:
- * migrations are append-only history. A per-schema advisory lock lets several processes start at once.
+ * transaction (all of them in one on a fresh schema), recorded with a checksum. An applied migration whose
+ * file changed stops start-up: migrations are append-only history. A per-schema advisory lock lets several
+ * processes start at once.
  */
 export const MIGRATIONS_DIR = path.resolve(__dirname, '../migrations');
 
