@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Principal } from '@yunying/auth';
+import type { CatalogReader, QueryResultRow } from '@yunying/catalog';
 import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
 import { newUid } from '@yunying/dicom/testing';
 import { QueueRepository } from './queue.repository';
@@ -67,5 +68,70 @@ describe('queue repository: claim, release, state (real PostgreSQL)', () => {
     expect(await repo.state(catalog.pool, triaged, inA)).toMatchObject({ claimActive: false });
     expect(await repo.claim(catalog.pool, triaged, users.r2, 600, inA)).toMatchObject({ studyInstanceUid: triaged });
     expect(await repo.state(catalog.pool, triaged, inA)).toMatchObject({ claimedBy: users.r2, claimActive: true });
+  });
+});
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Actual Rows': number;
+  Plans?: PlanNode[];
+}
+
+/** Every node of an EXPLAIN (FORMAT JSON) plan that reads the table, with the rows it returned per loop. */
+function scansOf(node: PlanNode, table: string): PlanNode[] {
+  const own = node['Relation Name'] === table ? [node] : [];
+  return [...own, ...(node.Plans ?? []).flatMap((child) => scansOf(child, table))];
+}
+
+/**
+ * The page's cost must not grow with the archive: each (clinic, status) range is read in index order and stops
+ * after `limit` rows. At 1 M studies the planner once chose to fetch whole ranges and sort them (92 ms per page
+ * instead of a few), because it misjudged how many rows the effective-status check keeps; this reads the plan
+ * PostgreSQL actually ran, on a catalog with statistics, rather than a clock.
+ */
+describe('queue repository: a page reads at most `limit` rows of each range (real PostgreSQL)', () => {
+  let catalog: TestCatalog;
+  const repo = new QueueRepository();
+  const everyClinic: Principal = { kind: 'user', username: 'queue-plan-test', role: 'radiologist', clinicId: null, clinics: { all: true } };
+
+  beforeAll(async () => {
+    catalog = await createTestCatalog('queue_plan');
+    // bench:scale's catalog, scaled down: 20 clinics; of 100,000 studies one in twenty new, one in twenty triaged,
+    // the rest reported; one in fifty CT, the rest US.
+    await catalog.pool.query(`INSERT INTO clinics (code, name) SELECT 'qp-' || c, 'Clinic ' || c FROM generate_series(1, 20) c`);
+    await catalog.pool.query(`INSERT INTO patients (clinic_id, patient_key) SELECT id, 'p-' || code FROM clinics`);
+    await catalog.pool.query(
+      `INSERT INTO studies (clinic_id, patient_ref, study_instance_uid, retain_until, modalities, priority, received_at, triage_status, reading_status)
+       SELECT p.clinic_id, p.id, '2.25.9' || g, now() + interval '15 years', CASE WHEN g % 50 = 0 THEN ARRAY['CT'] ELSE ARRAY['US'] END,
+              (ARRAY['urgent','priority','routine','routine','routine'])[1 + (g % 5)], now() - make_interval(secs => g), 'triaged',
+              CASE WHEN g % 20 = 0 THEN 'new' WHEN g % 20 = 1 THEN 'triaged' ELSE 'reported' END
+         FROM generate_series(1, 100000) g JOIN patients p ON p.patient_key = 'p-qp-' || (1 + g % 20)`,
+    );
+    await catalog.pool.query('ANALYZE studies');
+  });
+
+  afterAll(async () => {
+    await catalog.drop();
+  });
+
+  it.each([
+    ['status new', { statuses: ['new'] as const }],
+    ['US, status new', { statuses: ['new'] as const, modality: 'US' }],
+    ['new and triaged', { statuses: ['new', 'triaged'] as const }],
+  ])('%s', async (_name, filter) => {
+    const plans: PlanNode[] = [];
+    const explaining: CatalogReader = {
+      query: async <R extends QueryResultRow>(text: string, values?: unknown[]) => {
+        const { rows } = await catalog.pool.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${text}`, values);
+        plans.push(rows[0]!['QUERY PLAN'][0].Plan);
+        return catalog.pool.query<R>(text, values);
+      },
+    };
+    const page = await repo.page(explaining, { principal: everyClinic, limit: 50, ...filter, statuses: [...filter.statuses] });
+    expect(page).toHaveLength(50);
+    const studyScans = scansOf(plans[0]!, 'studies');
+    expect(studyScans.length).toBeGreaterThan(0);
+    expect(Math.max(...studyScans.map((n) => n['Actual Rows']))).toBeLessThanOrEqual(50);
   });
 });
