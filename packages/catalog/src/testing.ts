@@ -1,14 +1,15 @@
-import { randomBytes } from 'node:crypto';
 import type { AiPriority, AiScoredImageView } from '@yunying/nodule-model/ai-result-view';
 import { applyAiResultToStudy, insertAiResult } from './ai-results.repository';
-import { createPool, quoteIdent, type Pool } from './database';
-import { migrate } from './migrate';
+import { copyMigratedCatalog } from './catalog-copies';
+
+export { copyMigratedCatalog, type CatalogCopy } from './catalog-copies';
+import { createPool, type Pool } from './database';
 
 export interface TestCatalog {
   pool: Pool;
   schema: string;
   url: string;
-  /** Drops the schema and closes the pool. */
+  /** Closes the pool and drops the catalog's database. */
   drop: () => Promise<void>;
 }
 
@@ -18,21 +19,20 @@ export function testDatabaseUrl(): string {
 }
 
 /**
- * A fresh, fully migrated schema of its own for one test file, so test files run in parallel against one
- * real PostgreSQL without seeing each other's rows.
+ * A fresh, fully migrated catalog of its own for one test file (or test), so test files run in parallel against
+ * one real PostgreSQL without seeing each other's rows: a database of its own, copied from a migrated template
+ * (catalog-copies.ts), with a schema named `<prefix>_<random>`. `url` names that database.
  */
 export async function createTestCatalog(prefix = 't'): Promise<TestCatalog> {
-  const schema = `${prefix}_${randomBytes(6).toString('hex')}`;
-  const url = testDatabaseUrl();
-  const pool = createPool({ url, schema, poolSize: 5, applicationName: 'yunying-test' });
-  await migrate(pool, schema);
+  const copy = await copyMigratedCatalog(testDatabaseUrl(), prefix);
+  const pool = createPool({ url: copy.url, schema: copy.schema, poolSize: 5, applicationName: 'yunying-test' });
   return {
     pool,
-    schema,
-    url,
+    schema: copy.schema,
+    url: copy.url,
     drop: async () => {
-      await pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
       await pool.end();
+      await copy.dropDatabase();
     },
   };
 }
