@@ -32,9 +32,9 @@ describe('test catalogs copied from a migrated template (real PostgreSQL)', () =
     } finally {
       await poolA.end();
       await poolB.end();
+      await Promise.all([a.dropDatabase(), b.dropDatabase()]);
     }
 
-    await Promise.all([a.dropDatabase(), b.dropDatabase()]);
     const admin = new pg.Client({ connectionString: testDatabaseUrl() });
     await admin.connect();
     try {

@@ -3,7 +3,8 @@ import { applyAiResultToStudy, insertAiResult } from './ai-results.repository';
 import { copyMigratedCatalog } from './catalog-copies';
 
 export { copyMigratedCatalog, type CatalogCopy } from './catalog-copies';
-import { createPool, type Pool } from './database';
+import { createPool, type Pool, type QueryResultRow } from './database';
+import type { QueryRunner } from './typed/kysely';
 
 export interface TestCatalog {
   pool: Pool;
@@ -35,6 +36,38 @@ export async function createTestCatalog(prefix = 't'): Promise<TestCatalog> {
       await copy.dropDatabase();
     },
   };
+}
+
+/** One node of a plan as EXPLAIN (ANALYZE, FORMAT JSON) gives it ('Actual Rows' is per loop). */
+export interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Actual Rows': number;
+  Plans?: PlanNode[];
+}
+
+/**
+ * A query runner that runs each statement twice: first under EXPLAIN (ANALYZE, FORMAT JSON), keeping the plan
+ * PostgreSQL ran, then for real, returning its result. For tests that hold a query's cost to what it reads
+ * (rows per scan), not to a clock.
+ */
+export function planRecorder(pool: Pool): { runner: QueryRunner; plans: PlanNode[] } {
+  const plans: PlanNode[] = [];
+  const runner: QueryRunner = {
+    query: async <R extends QueryResultRow>(text: string, values?: unknown[]) => {
+      const { rows } = await pool.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${text}`, values);
+      const plan = rows[0]?.['QUERY PLAN'][0].Plan;
+      if (plan) plans.push(plan);
+      return pool.query<R>(text, values);
+    },
+  };
+  return { runner, plans };
+}
+
+/** Every node of a plan that reads `table`. */
+export function scansOf(node: PlanNode, table: string): PlanNode[] {
+  const own = node['Relation Name'] === table ? [node] : [];
+  return [...own, ...(node.Plans ?? []).flatMap((child) => scansOf(child, table))];
 }
 
 /** The queue priority triage gives a triage level (services/inference/src/triage/result.ts priorityFor). */

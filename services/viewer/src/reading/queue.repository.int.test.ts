@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Principal } from '@yunying/auth';
-import type { CatalogReader, QueryResultRow } from '@yunying/catalog';
-import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
+import { createTestCatalog, planRecorder, scansOf, type TestCatalog } from '@yunying/catalog/testing';
 import { newUid } from '@yunying/dicom/testing';
 import { QueueRepository } from './queue.repository';
 
@@ -71,19 +70,6 @@ describe('queue repository: claim, release, state (real PostgreSQL)', () => {
   });
 });
 
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'Actual Rows': number;
-  Plans?: PlanNode[];
-}
-
-/** Every node of an EXPLAIN (FORMAT JSON) plan that reads the table, with the rows it returned per loop. */
-function scansOf(node: PlanNode, table: string): PlanNode[] {
-  const own = node['Relation Name'] === table ? [node] : [];
-  return [...own, ...(node.Plans ?? []).flatMap((child) => scansOf(child, table))];
-}
-
 /**
  * The page's cost must not grow with the archive: each (clinic, status) range is read in index order and stops
  * after `limit` rows. At 1 M studies the planner once chose to fetch whole ranges and sort them (92 ms per page
@@ -120,15 +106,8 @@ describe('queue repository: a page reads at most `limit` rows of each range (rea
     ['US, status new', { statuses: ['new'] as const, modality: 'US' }],
     ['new and triaged', { statuses: ['new', 'triaged'] as const }],
   ])('%s', async (_name, filter) => {
-    const plans: PlanNode[] = [];
-    const explaining: CatalogReader = {
-      query: async <R extends QueryResultRow>(text: string, values?: unknown[]) => {
-        const { rows } = await catalog.pool.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${text}`, values);
-        plans.push(rows[0]!['QUERY PLAN'][0].Plan);
-        return catalog.pool.query<R>(text, values);
-      },
-    };
-    const page = await repo.page(explaining, { principal: everyClinic, limit: 50, ...filter, statuses: [...filter.statuses] });
+    const { runner, plans } = planRecorder(catalog.pool);
+    const page = await repo.page(runner, { principal: everyClinic, limit: 50, ...filter, statuses: [...filter.statuses] });
     expect(page).toHaveLength(50);
     const studyScans = scansOf(plans[0]!, 'studies');
     expect(studyScans.length).toBeGreaterThan(0);

@@ -1,5 +1,5 @@
 import { clinicCondition, type Principal } from '@yunying/auth';
-import { kyselyOn, sql, type AiResultRow, type Pool, type PoolClient, type Tables } from '@yunying/catalog';
+import { kyselyOn, sql, type AiResultRow, type Pool, type PoolClient, type QueryRunner, type Tables } from '@yunying/catalog';
 import type { ClinicStudiesCursor } from './cursor';
 import { EFFECTIVE_STATUS_SQL, RECEIVED_KEY_SQL } from './queue.repository';
 import { TIRADS_CATEGORIES, type ReadingStatus, type TiradsCategory } from './reading.schemas';
@@ -223,9 +223,29 @@ export class ReportRepository {
     return rows.map((r) => ({ ...r, current: r.current === true }));
   }
 
-  /** The caller's clinics' studies, newest first, with their reading status and signed report versions. */
-  async clinicStudies(db: Db, f: { principal: Principal; statuses?: readonly ReadingStatus[]; after?: ClinicStudiesCursor; limit: number }): Promise<ClinicStudyRow[]> {
-    let query = kyselyOn(db)
+  /**
+   * The caller's clinics' studies, newest first, with their reading status and signed report versions. The page
+   * is chosen first, as the reading queue does it: for each of the caller's clinics an ordered range scan of
+   * studies_clinic_received (migration 2070) yields at most `limit` rows after the cursor, and the merge of those is
+   * the page; only its rows are then read whole and joined to their reports. Cost grows with clinics x limit, not
+   * with a clinic's archive (a health-check centre keeps hundreds of thousands of studies for 15 years): without it
+   * a clinic with 50,000 studies sorted all of them for every page (182 ms at 1 M studies, 20 clinics).
+   */
+  async clinicStudies(db: QueryRunner, f: { principal: Principal; statuses?: readonly ReadingStatus[]; after?: ClinicStudiesCursor; limit: number }): Promise<ClinicStudyRow[]> {
+    const rangeConditions = [sql<boolean>`s.clinic_id = c.id`];
+    if (f.statuses) rangeConditions.push(sql<boolean>`${sql.raw(EFFECTIVE_STATUS_SQL)} = ANY(${[...f.statuses]}::text[])`);
+    if (f.after) rangeConditions.push(sql<boolean>`(s.received_at, s.id) < (${f.after.receivedAt}::timestamptz, ${f.after.id}::bigint)`);
+    const page = sql<string>`(
+      SELECT q.id FROM clinics c CROSS JOIN LATERAL (
+        SELECT s.id, s.received_at FROM studies s
+         WHERE ${sql.join(rangeConditions, sql` AND `)}
+         ORDER BY s.received_at DESC, s.id DESC
+         LIMIT ${f.limit}
+      ) q
+       WHERE ${clinicCondition(f.principal, 'c.id')}
+       ORDER BY q.received_at DESC, q.id DESC
+       LIMIT ${f.limit})`;
+    return kyselyOn(db)
       .selectFrom('studies as s')
       .leftJoinLateral(
         (eb) =>
@@ -252,9 +272,12 @@ export class ReportRepository {
         sql<number>`coalesce(r.signed_versions, 0)::int`.as('signedVersions'),
         'r.lastSignedAt',
       ])
-      .where(clinicCondition(f.principal, 's.clinic_id'));
-    if (f.statuses) query = query.where(sql<boolean>`${sql.raw(EFFECTIVE_STATUS_SQL)} = ANY(${[...f.statuses]}::text[])`);
-    if (f.after) query = query.where(sql<boolean>`(s.received_at, s.id) < (${f.after.receivedAt}::timestamptz, ${f.after.id}::bigint)`);
-    return query.orderBy('s.receivedAt', 'desc').orderBy('s.id', 'desc').limit(f.limit).execute();
+      .where(sql<boolean>`s.id IN ${page}`)
+      // Tenancy again on the rows themselves: the page's clinics already are the caller's.
+      .where(clinicCondition(f.principal, 's.clinic_id'))
+      .orderBy('s.receivedAt', 'desc')
+      .orderBy('s.id', 'desc')
+      .limit(f.limit)
+      .execute();
   }
 }
