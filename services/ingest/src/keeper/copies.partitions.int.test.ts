@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import { IngestPipeline, type Sender } from '@yunying/archive';
 import { createPool, type Pool } from '@yunying/catalog';
-import { createTestCatalog, testDatabaseUrl, type TestCatalog } from '@yunying/catalog/testing';
+import { createTestCatalog, type TestCatalog } from '@yunying/catalog/testing';
 import { createLogger } from '@yunying/core';
 import { makeInstance, newUid } from '@yunying/dicom/testing';
 import { ReplicatedStore } from '@yunying/storage';
@@ -27,7 +27,7 @@ describe('keeper updates of copies reach one partition (real PostgreSQL)', () =>
   beforeAll(async () => {
     catalog = await createTestCatalog('copyparts');
     storage = await tempFsTargets();
-    keeper = createPool({ url: testDatabaseUrl(), schema: catalog.schema, poolSize: 1 });
+    keeper = createPool({ url: catalog.url, schema: catalog.schema, poolSize: 1 });
   });
   afterAll(async () => {
     await keeper?.end();
