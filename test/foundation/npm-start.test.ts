@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createPool } from '@yunying/catalog';
+import { createPool, quoteIdent } from '@yunying/catalog';
 import { REPO_ROOT, freePort } from '../support/processes';
 import { removeTreeInBackground } from '../support/remove-tree';
 import { describeUnless, findExecutable } from '../support/skip';
@@ -140,6 +140,16 @@ async function expectAllStopped(terminal: Terminal, marker: string, ports: numbe
   expect({ left: left === true ? [] : processesOfRun(marker) }).toEqual({ left: [] });
 }
 
+/** npm start migrated its own schema in the tests' database: drop it, so runs do not pile them up. */
+async function dropSchema(schema: string): Promise<void> {
+  const pool = createPool({ url: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', schema: 'public', poolSize: 1 });
+  try {
+    await pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+  } finally {
+    await pool.end();
+  }
+}
+
 /** Logged in as npm start's service role: the audit chain cannot be switched off, changed or deleted. */
 async function expectServiceRoleCannotRewriteAudit(schema: string): Promise<void> {
   const url = new URL(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
@@ -188,6 +198,7 @@ describeUnless(reason(), 'npm start in a terminal (system)', () => {
     } finally {
       killRun(marker);
       removeTreeInBackground(terminal.dataDir);
+      await dropSchema(`npm_start_${marker}`);
     }
   });
 
@@ -207,6 +218,7 @@ describeUnless(reason(), 'npm start in a terminal (system)', () => {
     } finally {
       killRun(marker);
       removeTreeInBackground(terminal.dataDir);
+      await dropSchema(`npm_start_${marker}`);
     }
   });
 });
