@@ -5,6 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createPool, quoteIdent } from '@yunying/catalog';
+import { testDatabaseUrl } from '@yunying/catalog/testing';
 import { REPO_ROOT, freePort } from '../support/processes';
 import { removeTreeInBackground } from '../support/remove-tree';
 import { describeUnless, findExecutable } from '../support/skip';
@@ -142,7 +143,7 @@ async function expectAllStopped(terminal: Terminal, marker: string, ports: numbe
 
 /** npm start migrated its own schema in the tests' database: drop it, so runs do not pile them up. */
 async function dropSchema(schema: string): Promise<void> {
-  const pool = createPool({ url: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', schema: 'public', poolSize: 1 });
+  const pool = createPool({ url: testDatabaseUrl(), schema: 'public', poolSize: 1 });
   try {
     await pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
   } finally {

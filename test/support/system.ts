@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { createPool, quoteIdent, type Pool } from '@yunying/catalog';
-import { copyMigratedCatalog } from '@yunying/catalog/testing';
+import { copyMigratedCatalog, testDatabaseUrl } from '@yunying/catalog/testing';
 import { REPO_ROOT, freePort, startLauncher, type LauncherProcess } from './processes';
 import { removeTreeInBackground } from './remove-tree';
 
@@ -43,11 +43,11 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `yy-sys-${id}-`));
   // A catalog copied from the migrated template (the seed then finds nothing to migrate), unless the test
   // names its own database or schema.
-  const ownCatalog = options.env?.DATABASE_URL === undefined && options.env?.DATABASE_SCHEMA === undefined;
-  const copy = ownCatalog ? await copyMigratedCatalog(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', 'sys') : null;
+  const copied = options.env?.DATABASE_URL === undefined && options.env?.DATABASE_SCHEMA === undefined;
+  const copy = copied ? await copyMigratedCatalog(testDatabaseUrl(), 'sys') : null;
   const env: Record<string, string> = {
     AUTH_TOKEN_SECRET: `system-test-secret-${id}`.padEnd(48, 'x'),
-    DATABASE_URL: copy?.url ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    DATABASE_URL: copy?.url ?? testDatabaseUrl(),
     DATABASE_SCHEMA: copy?.schema ?? `sys_${id}`,
     REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
     QUEUE_PREFIX: `sys${id}`,

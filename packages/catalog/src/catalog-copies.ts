@@ -95,8 +95,9 @@ function ensureTemplate(adminUrl: string, template: string): Promise<void> {
 export async function copyMigratedCatalog(adminUrl: string, prefix: string): Promise<CatalogCopy> {
   const template = templateName();
   await ensureTemplate(adminUrl, template);
-  const schema = quoteIdent(`${prefix}_${randomBytes(6).toString('hex')}`).slice(1, -1);
+  const schema = `${prefix}_${randomBytes(6).toString('hex')}`;
   const database = `yy_test_${schema}`;
+  quoteIdent(database); // throws here, before anything is made, on a prefix that makes no valid name
   await withClient(adminUrl, (admin) => admin.query(`CREATE DATABASE ${quoteIdent(database)} TEMPLATE ${quoteIdent(template)}`));
   const url = databaseUrl(adminUrl, database);
   const dropDatabase = (): Promise<void> => withClient(adminUrl, (admin) => admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`)).then(() => undefined);

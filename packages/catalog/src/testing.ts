@@ -1,10 +1,10 @@
 import type { AiPriority, AiScoredImageView } from '@yunying/nodule-model/ai-result-view';
 import { applyAiResultToStudy, insertAiResult } from './ai-results.repository';
 import { copyMigratedCatalog } from './catalog-copies';
-
-export { copyMigratedCatalog, type CatalogCopy } from './catalog-copies';
 import { createPool, type Pool, type QueryResultRow } from './database';
 import type { QueryRunner } from './typed/kysely';
+
+export { copyMigratedCatalog, type CatalogCopy } from './catalog-copies';
 
 export interface TestCatalog {
   pool: Pool;
