@@ -1,14 +1,16 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Pool } from './database';
+import type { Pool, PoolClient } from './database';
 import { quoteIdent } from './database';
+import { inTransactionForm, isOnlineMigration, onlineStatements, type OnlineStatement } from './online-migration';
 
 /**
  * Versioned SQL migrations: `migrations/NNNN_name.sql`, applied in name order, each in its own
  * transaction (all of them in one on a fresh schema), recorded with a checksum. An applied migration whose
  * file changed stops start-up: migrations are append-only history. A per-schema advisory lock lets several
- * processes start at once.
+ * processes start at once. A file whose first line is `-- yunying:online` builds or drops indexes without
+ * blocking writes, outside a transaction (online-migration.ts).
  */
 export const MIGRATIONS_DIR = path.resolve(__dirname, '../migrations');
 
@@ -17,6 +19,8 @@ export interface Migration {
   name: string;
   sql: string;
   checksum: string;
+  /** Its statements when the file is an online migration (`-- yunying:online`), checked when loaded. */
+  online?: OnlineStatement[];
 }
 
 export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
@@ -26,11 +30,13 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
     .sort()
     .map((file) => {
       const sql = fs.readFileSync(path.join(dir, file), 'utf8');
+      const name = file.replace(/\.sql$/, '');
       return {
         version: file.slice(0, 4),
-        name: file.replace(/\.sql$/, ''),
+        name,
         sql,
         checksum: createHash('sha256').update(sql).digest('hex'),
+        ...(isOnlineMigration(sql) ? { online: onlineStatements(name, sql) } : {}),
       };
     });
 }
@@ -62,15 +68,25 @@ export async function migrate(pool: Pool, schema: string, migrations = loadMigra
     // commit instead of one per migration (a fifth of a fresh catalog's set-up time, paid by every first
     // start and every test schema). An existing catalog applies each in its own, so that a long upgrade
     // keeps what it has finished.
-    const groups = done.size === 0 ? [pending] : pending.map((migration) => [migration]);
+    const fresh = done.size === 0;
+    const groups = fresh ? [pending] : pending.map((migration) => [migration]);
     for (const group of groups) {
       if (group.length === 0) continue;
+      const online = group.length === 1 ? group[0]?.online : undefined;
+      if (!fresh && online && group[0]) {
+        await applyOnline(client, schema, group[0], online);
+        applied.push(group[0].name);
+        continue;
+      }
       await client.query('BEGIN');
       let current = group[0];
       try {
         for (const migration of group) {
           current = migration;
-          await client.query(migration.sql);
+          // On a fresh schema the tables are empty and nobody else can see them yet: an online migration's
+          // statements run in their plain form inside the one transaction.
+          if (migration.online) for (const statement of migration.online) await client.query(inTransactionForm(statement));
+          else await client.query(migration.sql);
           await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [migration.version, migration.name, migration.checksum]);
         }
         await client.query('COMMIT');
@@ -86,6 +102,40 @@ export async function migrate(pool: Pool, schema: string, migrations = loadMigra
     client.release();
   }
   return applied;
+}
+
+/**
+ * An online migration on an existing catalog: statement by statement outside a transaction (each is idempotent,
+ * so a rerun resumes a run that stopped), after dropping any index it names that an interrupted concurrent
+ * build left INVALID; recorded only when every statement has run.
+ */
+async function applyOnline(client: PoolClient, schema: string, migration: Migration, statements: OnlineStatement[]): Promise<void> {
+  try {
+    const names = statements.flatMap((statement) => (statement.createsIndex ? [statement.createsIndex.toLowerCase()] : []));
+    // A partitioned parent's index (relkind 'I') is invalid by design until its partitions' indexes are
+    // attached; only a plain index that is invalid is what a failed CONCURRENTLY build leaves.
+    const invalid = await client.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relname = ANY($2) AND c.relkind = 'i' AND NOT i.indisvalid`,
+      [schema, names],
+    );
+    for (const { name } of invalid.rows) await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${quoteIdent(schema)}.${quoteIdent(name)}`);
+    for (const statement of statements) {
+      if (statement.onOnly) {
+        const table = await client.query<{ kind: string | null }>(
+          'SELECT c.relkind AS kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2',
+          [schema, statement.onOnly.toLowerCase()],
+        );
+        if (table.rows[0]?.kind !== 'p') throw new Error(`${statement.onOnly} is not a partitioned table: ON ONLY would build a blocking index on it`);
+      }
+      await client.query(statement.sql);
+    }
+    await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [migration.version, migration.name, migration.checksum]);
+  } catch (error) {
+    throw new Error(
+      `migration ${migration.name} failed: ${error instanceof Error ? error.message : String(error)} (online: run the migrations again to resume it)`,
+    );
+  }
 }
 
 /**
