@@ -15,6 +15,14 @@ export function runWithContext<T>(context: RequestContext, fn: () => T): T {
   return storage.run(context, fn);
 }
 
+/**
+ * Runs `fn` (and what it schedules) outside any request's context: for work done on behalf of several requests
+ * at once (a group commit), which must not carry the id of whichever request happened to start it.
+ */
+export function runOutsideContext<T>(fn: () => T): T {
+  return storage.exit(fn);
+}
+
 export function currentContext(): RequestContext | undefined {
   return storage.getStore();
 }

@@ -56,7 +56,7 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
   const active = loadActiveModel(config.models.dir, config.models.active);
   const model = await TriageModel.load(active.dir);
   ctx.lifecycle.add({ name: 'reader-guided model', close: () => model.close() });
-  const readerAi = new ReaderAiService(ctx.pool, store, model);
+  const readerAi = new ReaderAiService(ctx.pool, store, model, auditLog);
 
   // The patient index (#20) files each new study under a person; priors and the admin queue read it.
   const patientIndexer = new PatientIndexer(ctx.pool);
@@ -98,14 +98,14 @@ export async function startViewerService(ctx: ServiceContext): Promise<StartedSe
       dicomweb.router,
       // STOW-RS lent by the ingest role when it runs in this process: one /dicomweb base URL.
       ...(ctx.sharedRoutes?.dicomwebRouters() ?? []),
-      ...readingRouters({ pool: ctx.pool, reads: ctx.reads, authenticator, reportPipeline, reports: config.reports, logger }).map((r) => r.router),
+      ...readingRouters({ pool: ctx.pool, reads: ctx.reads, authenticator, audit: auditLog, reportPipeline, reports: config.reports, logger }).map((r) => r.router),
       readerAiRoutes(readerAi, authenticator).router,
       triageScopeRoutes(ctx.pool, authenticator).router,
-      priorsRoutes(ctx.pool, authenticator, ctx.reads).router,
+      priorsRoutes(ctx.pool, authenticator, auditLog, ctx.reads).router,
       patientIndexRoutes(new PatientIndexAdmin(ctx.pool, patientIndexer), authenticator).router,
       studyRecordRoutes(ctx.pool, authenticator, config.keeper.scrubStaleDays * 86_400).router,
       // Key images are records too (#20): a KOS through the same write path as the report SR.
-      keyImageRoutes(new KeyImageService({ pool: ctx.pool, pipeline: reportPipeline, logger }), authenticator).router,
+      keyImageRoutes(new KeyImageService({ pool: ctx.pool, pipeline: reportPipeline, logger, audit: auditLog }), authenticator).router,
       shareRoutes(new ShareService(ctx.pool, store, auditLog, { ...DEFAULT_SHARE_LIMITS, ...config.shares }), authenticator).router,
     ],
     corsOrigins: config.http.corsOrigins,

@@ -88,7 +88,7 @@ describe('key images as a DICOM KOS (real PostgreSQL, fs write path, dcmtk)', ()
       metrics: createMetricsRegistry(),
       readiness: [],
       routes: [
-        keyImageRoutes(new KeyImageService({ pool: catalog.pool, pipeline: world.pipeline, logger }), world.auth).router,
+        keyImageRoutes(new KeyImageService({ pool: catalog.pool, pipeline: world.pipeline, logger, audit: new AuditLog(catalog.pool) }), world.auth).router,
         shareRoutes(new ShareService(catalog.pool, store, new AuditLog(catalog.pool)), world.auth, { publicRequestsPerMinute: 1000 }).router,
       ],
     });

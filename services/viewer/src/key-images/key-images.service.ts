@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IngestPipeline } from '@yunying/archive';
 import { currentImagesOf, inTransaction, readStudyHeader, type Pool, type PoolClient } from '@yunying/catalog';
 import { AppError, type Logger } from '@yunying/core';
-import { auditReading, userIdOf, type Caller } from '../reading/reading.audit';
+import { auditRead, auditReading, userIdOf, type Caller, type ReadAuditLog } from '../reading/reading.audit';
 import { storeBuiltObject } from '../reading/record/write-path';
 import { buildKeyObjectSelection, KOS_TITLES, kosTitleOfCode, type BuiltKos, type KeyImageRef, type KosTitle } from './key-images.kos';
 import { KeyImageRepository, type SelectionRow } from './key-images.repository';
@@ -45,7 +45,7 @@ const sameImages = (a: readonly KeyImageRef[], b: readonly KeyImageRef[]): boole
 export class KeyImageService {
   private readonly repo: KeyImageRepository;
 
-  constructor(private readonly deps: { pool: Pool; pipeline: IngestPipeline; logger: Logger }) {
+  constructor(private readonly deps: { pool: Pool; pipeline: IngestPipeline; logger: Logger; audit: ReadAuditLog }) {
     this.repo = new KeyImageRepository(deps.pool);
   }
 
@@ -56,12 +56,12 @@ export class KeyImageService {
   }
 
   async current(caller: Caller, studyUid: string): Promise<KeyImagesView> {
-    return inTransaction(this.deps.pool, async (client) => {
+    const { study, row } = await inTransaction(this.deps.pool, async (client) => {
       const study = await this.study(client, caller, studyUid, false);
-      const row = await this.repo.latest(client, study.studyRef);
-      await auditReading(client, caller, { type: 'DICOM Instances Accessed', studyInstanceUid: studyUid, clinicId: study.clinicId, details: { what: 'key-images', revision: row?.revision ?? 0 } });
-      return view(studyUid, row);
+      return { study, row: await this.repo.latest(client, study.studyRef) };
     });
+    await auditRead(this.deps.audit, caller, { type: 'DICOM Instances Accessed', studyInstanceUid: studyUid, clinicId: study.clinicId, details: { what: 'key-images', revision: row?.revision ?? 0 } });
+    return view(studyUid, row);
   }
 
   async save(caller: Caller, studyUid: string, input: KeyImagesInput): Promise<KeyImagesView> {

@@ -97,7 +97,7 @@ describe('patient index: demographics correction re-links the study (real Postgr
       logger: createLogger({ level: 'silent', service: 'viewer' }),
       metrics: createMetricsRegistry(),
       readiness: [],
-      routes: [priorsRoutes(catalog.pool, auth).router, patientIndexRoutes(new PatientIndexAdmin(catalog.pool, new PatientIndexer(catalog.pool)), auth).router],
+      routes: [priorsRoutes(catalog.pool, auth, new AuditLog(catalog.pool)).router, patientIndexRoutes(new PatientIndexAdmin(catalog.pool, new PatientIndexer(catalog.pool)), auth).router],
     });
     await store('liu2023', { ...liu, date: '20230101' });
     await store('chen2023', { ...chen, date: '20230202' });

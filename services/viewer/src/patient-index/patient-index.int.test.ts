@@ -113,7 +113,7 @@ describe('patient index (real PostgreSQL)', () => {
       logger: createLogger({ level: 'silent', service: 'viewer' }),
       metrics: createMetricsRegistry(),
       readiness: [],
-      routes: [priorsRoutes(catalog.pool, auth).router, patientIndexRoutes(new PatientIndexAdmin(catalog.pool, new PatientIndexer(catalog.pool)), auth).router],
+      routes: [priorsRoutes(catalog.pool, auth, new AuditLog(catalog.pool)).router, patientIndexRoutes(new PatientIndexAdmin(catalog.pool, new PatientIndexer(catalog.pool)), auth).router],
     });
 
     // Configured before any study is indexed: the chain files a national ID in Other Patient IDs.

@@ -113,7 +113,7 @@ describe('priors API (real PostgreSQL)', () => {
       logger: createLogger({ level: 'silent', service: 'viewer' }),
       metrics: createMetricsRegistry(),
       readiness: [],
-      routes: [priorsRoutes(catalog.pool, auth).router],
+      routes: [priorsRoutes(catalog.pool, auth, new AuditLog(catalog.pool)).router],
     });
   }, 120_000);
 

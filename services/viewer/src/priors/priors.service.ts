@@ -1,7 +1,7 @@
 import { inTransaction, type CatalogReader, type Pool, type PoolClient } from '@yunying/catalog';
 import { AppError } from '@yunying/core';
 import { isoDate } from '../reading/patient-age';
-import { auditReading, type Caller } from '../reading/reading.audit';
+import { auditRead, type Caller, type ReadAuditLog } from '../reading/reading.audit';
 import { studyTime } from '../reading/banner.service';
 import { PatientIndexRepository } from '../patient-index/patient-index.repository';
 import { PatientIndexer } from '../patient-index/patient-indexer';
@@ -69,6 +69,8 @@ export class PriorsService {
 
   constructor(
     private readonly pool: Pool,
+    /** The process's audit log: the priors list records its Query through it (group-committed). */
+    private readonly audit: ReadAuditLog,
     /** Read-only lookups: a streaming replica with the primary as fallback, or the pool itself. */
     private readonly reads: CatalogReader = pool,
   ) {
@@ -80,19 +82,18 @@ export class PriorsService {
     if (indexed !== null) {
       const result = priorsView(studyUid, indexed);
       // On the primary (a replica is read-only), committed before the response is sent.
-      await inTransaction(this.pool, (client) => this.audit(client, caller, result, indexed.current.clinicId));
+      await this.record(caller, result, indexed.current.clinicId);
       return result;
     }
-    return inTransaction(this.pool, async (client) => {
-      const found = await this.patientStudies(client, caller, studyUid);
-      const result = priorsView(studyUid, found);
-      await this.audit(client, caller, result, found.current.clinicId);
-      return result;
-    });
+    // The primary may index the study here (a write), in its own transaction; the read's record follows it.
+    const found = await inTransaction(this.pool, (client) => this.patientStudies(client, caller, studyUid));
+    const result = priorsView(studyUid, found);
+    await this.record(caller, result, found.current.clinicId);
+    return result;
   }
 
-  private async audit(client: PoolClient, caller: Caller, result: PriorsView, clinicId: string): Promise<void> {
-    await auditReading(client, caller, {
+  private async record(caller: Caller, result: PriorsView, clinicId: string): Promise<void> {
+    await auditRead(this.audit, caller, {
       type: 'Query',
       studyInstanceUid: result.studyInstanceUid,
       clinicId,

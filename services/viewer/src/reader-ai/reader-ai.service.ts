@@ -8,7 +8,7 @@ import { inTransaction, type Pool } from '@yunying/catalog';
 import { AppError } from '@yunying/core';
 import { decodeFrame, parseInstance, toGray8 } from '@yunying/dicom';
 import { pixelSizeMm, type TriageModel } from '@yunying/nodule-model';
-import { auditReading, userIdOf, type Caller } from '../reading/reading.audit';
+import { auditRead, auditReading, userIdOf, type Caller, type ReadAuditLog } from '../reading/reading.audit';
 import type { ReaderAiRow } from './reader-ai.repository';
 import { ReaderAiRepository } from './reader-ai.repository';
 
@@ -32,6 +32,7 @@ export class ReaderAiService {
     private readonly pool: Pool,
     private readonly store: ObjectReader,
     private readonly model: TriageModel,
+    private readonly audit: ReadAuditLog,
   ) {}
 
   async score(caller: Caller, studyUid: string, request: NoduleRequest): Promise<ReaderAiRow & { level: string }> {
@@ -73,12 +74,12 @@ export class ReaderAiService {
   }
 
   async list(caller: Caller, studyUid: string): Promise<{ studyInstanceUid: string; results: ReaderAiRow[] }> {
-    return inTransaction(this.pool, async (client) => {
+    const { study, results } = await inTransaction(this.pool, async (client) => {
       const study = await this.repo.studyRef(client, studyUid, caller.principal);
       if (!study) throw new AppError('not_found', 'Study not found');
-      const results = await this.repo.list(client, study.id);
-      await auditReading(client, caller, { type: 'DICOM Instances Accessed', studyInstanceUid: studyUid, clinicId: study.clinicId, details: { what: 'reader-ai-results', count: results.length } });
-      return { studyInstanceUid: studyUid, results };
+      return { study, results: await this.repo.list(client, study.id) };
     });
+    await auditRead(this.audit, caller, { type: 'DICOM Instances Accessed', studyInstanceUid: studyUid, clinicId: study.clinicId, details: { what: 'reader-ai-results', count: results.length } });
+    return { studyInstanceUid: studyUid, results };
   }
 }

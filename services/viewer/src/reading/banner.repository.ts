@@ -1,5 +1,5 @@
 import { clinicCondition, type Principal } from '@yunying/auth';
-import { kyselyOn, sql, type PoolClient, type Tables } from '@yunying/catalog';
+import { kyselyOn, sql, type QueryRunner, type Tables } from '@yunying/catalog';
 
 /** The banner's study row, its clinic and current AI result, and four attributes of its first current instance. */
 export interface BannerRow {
@@ -29,7 +29,7 @@ export interface BannerRow {
 /** SQL of the patient banner (#20). */
 export class BannerRepository {
   /** The study (not disposed, within the caller's clinics) as the banner shows it, or null. */
-  async banner(db: PoolClient, studyUid: string, principal: Principal): Promise<BannerRow | null> {
+  async banner(db: QueryRunner, studyUid: string, principal: Principal): Promise<BannerRow | null> {
     const firstInstance = kyselyOn(db)
       .selectFrom('instances')
       .select('dicomJson')

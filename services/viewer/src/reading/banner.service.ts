@@ -1,8 +1,8 @@
-import { inTransaction, type Pool } from '@yunying/catalog';
+import type { Pool } from '@yunying/catalog';
 import { AppError } from '@yunying/core';
 import { ageAtStudy, isoDate } from './patient-age';
 import { BannerRepository } from './banner.repository';
-import { auditReading, type Caller } from './reading.audit';
+import { auditRead, type Caller, type ReadAuditLog } from './reading.audit';
 
 /** The three component groups of a DICOM PN (PS3.5 6.2.1.2): what was sent, each shown as is. */
 export interface PersonNameGroups {
@@ -75,40 +75,41 @@ function charsetOf(attribute: unknown): string | null {
 export class BannerService {
   private readonly repo = new BannerRepository();
 
-  constructor(private readonly pool: Pool) {}
+  constructor(
+    private readonly pool: Pool,
+    private readonly audit: ReadAuditLog,
+  ) {}
 
   async get(caller: Caller, studyUid: string): Promise<StudyBanner> {
-    return inTransaction(this.pool, async (client) => {
-      const r = await this.repo.banner(client, studyUid, caller.principal);
-      if (!r) throw new AppError('not_found', 'Study not found');
-      await auditReading(client, caller, {
-        type: 'DICOM Instances Accessed',
-        studyInstanceUid: studyUid,
-        clinicId: r.clinicId,
-        details: { what: 'patient-banner' },
-      });
-      return {
-        studyInstanceUid: studyUid,
-        patient: {
-          name: nameGroups(r.pn, r.patientName),
-          characterSet: charsetOf(r.charset),
-          id: text(r.patientId),
-          issuer: text(firstValue(r.issuer)),
-          sex: text(r.patientSex),
-          birthDate: isoDate(r.patientBirthDate),
-          ageAtStudy: ageAtStudy(r.patientBirthDate, r.studyDate, text(firstValue(r.patientAge))),
-        },
-        study: {
-          date: isoDate(r.studyDate),
-          time: studyTime(r.studyTime),
-          description: text(r.studyDescription),
-          accessionNumber: text(r.accessionNumber),
-          modalities: r.modalities,
-          clinic: { code: r.clinicCode, name: r.clinicName },
-        },
-        ai: { triageStatus: r.triageStatus, priority: r.priority, category: r.aiCategory, score: r.aiScore === null ? null : Number(r.aiScore) },
-      };
+    const r = await this.repo.banner(this.pool, studyUid, caller.principal);
+    if (!r) throw new AppError('not_found', 'Study not found');
+    await auditRead(this.audit, caller, {
+      type: 'DICOM Instances Accessed',
+      studyInstanceUid: studyUid,
+      clinicId: r.clinicId,
+      details: { what: 'patient-banner' },
     });
+    return {
+      studyInstanceUid: studyUid,
+      patient: {
+        name: nameGroups(r.pn, r.patientName),
+        characterSet: charsetOf(r.charset),
+        id: text(r.patientId),
+        issuer: text(firstValue(r.issuer)),
+        sex: text(r.patientSex),
+        birthDate: isoDate(r.patientBirthDate),
+        ageAtStudy: ageAtStudy(r.patientBirthDate, r.studyDate, text(firstValue(r.patientAge))),
+      },
+      study: {
+        date: isoDate(r.studyDate),
+        time: studyTime(r.studyTime),
+        description: text(r.studyDescription),
+        accessionNumber: text(r.accessionNumber),
+        modalities: r.modalities,
+        clinic: { code: r.clinicCode, name: r.clinicName },
+      },
+      ai: { triageStatus: r.triageStatus, priority: r.priority, category: r.aiCategory, score: r.aiScore === null ? null : Number(r.aiScore) },
+    };
   }
 }
 

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { AuditLog } from '@yunying/audit';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -73,6 +74,7 @@ describe('C-TIRADS 2020 report (real PostgreSQL)', () => {
       readiness: [],
       routes: readingRouters({
         pool: world.catalog.pool,
+        audit: new AuditLog(world.catalog.pool),
         authenticator: world.auth,
         reportPipeline: world.pipeline,
         reports: { signingAlgorithm: 'ecdsa-p256', signingSecretFile: path.join(world.storage.dir, 'secrets', 'report-signing.key'), generateMissingSecret: true },

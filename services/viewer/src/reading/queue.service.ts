@@ -1,7 +1,7 @@
 import { inTransaction, type CatalogReader, type Pool } from '@yunying/catalog';
 import { AppError } from '@yunying/core';
 import { decodeQueueCursor, encodeQueueCursor } from './cursor';
-import { auditReading, userIdOf, type Caller } from './reading.audit';
+import { auditRead, auditReading, userIdOf, type Caller, type ReadAuditLog } from './reading.audit';
 import { OPEN_STATUSES, type QueueQuery, type ReadingStatus } from './reading.schemas';
 import { QueueRepository, type QueueRow } from './queue.repository';
 import { recordOpened } from './reading-time.repository';
@@ -42,6 +42,8 @@ export class QueueService {
 
   constructor(
     private readonly pool: Pool,
+    /** Where the list's Query record goes (group-committed). */
+    private readonly audit: ReadAuditLog,
     /** How long a claim lasts unless renewed (by claiming again); abandoned studies come back after it. */
     readonly claimTtlSeconds: number,
     /**
@@ -69,12 +71,10 @@ export class QueueService {
     const pageRows = rows.slice(0, query.limit);
     const last = pageRows.at(-1);
     // On the primary (a replica is read-only), committed before the response is sent.
-    await inTransaction(this.pool, (client) =>
-      auditReading(client, caller, {
-        type: 'Query',
-        details: { what: 'reading-queue', count: pageRows.length, studies: pageRows.map((r) => r.studyInstanceUid) },
-      }),
-    );
+    await auditRead(this.audit, caller, {
+      type: 'Query',
+      details: { what: 'reading-queue', count: pageRows.length, studies: pageRows.map((r) => r.studyInstanceUid) },
+    });
     return {
       items: pageRows.map((r) => toItem(r, me)),
       nextCursor: rows.length > query.limit && last ? encodeQueueCursor({ rank: last.priorityRank, receivedAt: last.receivedKey, id: last.id }) : null,

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { AuditLog } from '@yunying/audit';
 import request from 'supertest';
 import type { DemoCredentials } from '@yunying/auth';
 import type { TestCatalog } from '@yunying/catalog/testing';
@@ -55,6 +56,7 @@ describe('reading time (real PostgreSQL)', () => {
       readiness: [],
       routes: readingRouters({
           pool: catalog.pool,
+          audit: new AuditLog(catalog.pool),
           authenticator: auth,
           reportPipeline: pipeline,
           reports: { signingAlgorithm: 'ecdsa-p256', signingSecretFile: path.join(storage.dir, 'secrets', 'report-signing.key'), generateMissingSecret: true },

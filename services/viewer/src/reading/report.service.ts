@@ -2,7 +2,7 @@ import { inTransaction, type Pool, type PoolClient } from '@yunying/catalog';
 import { AppError } from '@yunying/core';
 import { decodeClinicStudiesCursor, encodeClinicStudiesCursor } from './cursor';
 import { QueueRepository, type StudyState } from './queue.repository';
-import { auditReading, userIdOf, type Caller } from './reading.audit';
+import { auditRead, auditReading, userIdOf, type Caller, type ReadAuditLog } from './reading.audit';
 import { recordSigned } from './reading-time.repository';
 import type { ClinicStudiesQuery, ReadingStatus, ReportContent } from './reading.schemas';
 import { ReportRepository, type ReportRow, type StoredContent } from './report.repository';
@@ -60,23 +60,25 @@ export class ReportService {
   constructor(
     private readonly pool: Pool,
     private readonly records: ReportRecords,
+    private readonly audit: ReadAuditLog,
   ) {}
 
   /** All versions for readers; signed versions only for the clinic that sent the study. */
   async get(caller: Caller, studyUid: string): Promise<StudyReportView> {
-    return inTransaction(this.pool, async (client) => {
+    const { view, clinicId } = await inTransaction(this.pool, async (client) => {
       const study = await this.visibleStudy(client, caller, studyUid, false);
       const signedOnly = caller.principal.role !== 'radiologist';
       const rows = await this.reports.versions(client, study.id, signedOnly);
-      await auditReading(client, caller, {
-        type: 'DICOM Instances Accessed',
-        studyInstanceUid: studyUid,
-        clinicId: study.clinicId,
-        details: { what: 'report', versions: rows.map((r) => r.version) },
-      });
       const tiradsSystem = rows.find((r) => r.version === 1)?.tiradsSystem ?? (await this.reports.clinicSystem(client, study.clinicId));
-      return { studyInstanceUid: studyUid, tiradsSystem, versions: rows.map(toView) };
+      return { view: { studyInstanceUid: studyUid, tiradsSystem, versions: rows.map(toView) }, clinicId: study.clinicId };
     });
+    await auditRead(this.audit, caller, {
+      type: 'DICOM Instances Accessed',
+      studyInstanceUid: studyUid,
+      clinicId,
+      details: { what: 'report', versions: view.versions.map((v) => v.version) },
+    });
+    return view;
   }
 
   /** Creates or replaces the draft of version 1. The caller must hold the study's claim. */
@@ -205,52 +207,50 @@ export class ReportService {
   }
 
   async aiResults(caller: Caller, studyUid: string): Promise<AiResultsView> {
-    return inTransaction(this.pool, async (client) => {
+    const { rows, clinicId } = await inTransaction(this.pool, async (client) => {
       const study = await this.visibleStudy(client, caller, studyUid, false);
-      const rows = await this.reports.aiResults(client, study.id);
-      await auditReading(client, caller, {
-        type: 'DICOM Instances Accessed',
-        studyInstanceUid: studyUid,
-        clinicId: study.clinicId,
-        details: { what: 'ai-results', count: rows.length },
-      });
-      return { studyInstanceUid: studyUid, results: rows.map(aiResultView) };
+      return { rows: await this.reports.aiResults(client, study.id), clinicId: study.clinicId };
     });
+    await auditRead(this.audit, caller, {
+      type: 'DICOM Instances Accessed',
+      studyInstanceUid: studyUid,
+      clinicId,
+      details: { what: 'ai-results', count: rows.length },
+    });
+    return { studyInstanceUid: studyUid, results: rows.map(aiResultView) };
   }
 
   async clinicStudies(caller: Caller, query: ClinicStudiesQuery): Promise<{ items: ClinicStudyView[]; nextCursor: string | null }> {
-    return inTransaction(this.pool, async (client) => {
-      const rows = await this.reports.clinicStudies(client, {
-        principal: caller.principal,
-        limit: query.limit + 1,
-        ...(query.status ? { statuses: query.status } : {}),
-        ...(query.cursor ? { after: decodeClinicStudiesCursor(query.cursor) } : {}),
-      });
-      const page = rows.slice(0, query.limit);
-      const last = page.at(-1);
-      await auditReading(client, caller, {
-        type: 'Query',
-        clinicId: caller.principal.clinicId,
-        details: { what: 'clinic-studies', count: page.length, studies: page.map((r) => r.studyInstanceUid) },
-      });
-      return {
-        items: page.map((r) => ({
-          studyInstanceUid: r.studyInstanceUid,
-          patientName: r.patientName,
-          patientId: r.patientId,
-          studyDate: r.studyDate,
-          studyDescription: r.studyDescription,
-          modalities: r.modalities,
-          numberOfInstances: r.numberOfInstances,
-          receivedAt: r.receivedAt.toISOString(),
-          status: r.status,
-          signedReport: r.signedVersions > 0,
-          signedVersions: r.signedVersions,
-          lastSignedAt: r.lastSignedAt?.toISOString() ?? null,
-        })),
-        nextCursor: rows.length > query.limit && last ? encodeClinicStudiesCursor({ receivedAt: last.receivedKey, id: last.id }) : null,
-      };
+    const rows = await this.reports.clinicStudies(this.pool, {
+      principal: caller.principal,
+      limit: query.limit + 1,
+      ...(query.status ? { statuses: query.status } : {}),
+      ...(query.cursor ? { after: decodeClinicStudiesCursor(query.cursor) } : {}),
     });
+    const page = rows.slice(0, query.limit);
+    const last = page.at(-1);
+    await auditRead(this.audit, caller, {
+      type: 'Query',
+      clinicId: caller.principal.clinicId,
+      details: { what: 'clinic-studies', count: page.length, studies: page.map((r) => r.studyInstanceUid) },
+    });
+    return {
+      items: page.map((r) => ({
+        studyInstanceUid: r.studyInstanceUid,
+        patientName: r.patientName,
+        patientId: r.patientId,
+        studyDate: r.studyDate,
+        studyDescription: r.studyDescription,
+        modalities: r.modalities,
+        numberOfInstances: r.numberOfInstances,
+        receivedAt: r.receivedAt.toISOString(),
+        status: r.status,
+        signedReport: r.signedVersions > 0,
+        signedVersions: r.signedVersions,
+        lastSignedAt: r.lastSignedAt?.toISOString() ?? null,
+      })),
+      nextCursor: rows.length > query.limit && last ? encodeClinicStudiesCursor({ receivedAt: last.receivedKey, id: last.id }) : null,
+    };
   }
 
   /** The study if the caller's clinics include it (tenancy in SQL), else 404: another clinic's study looks absent. */

@@ -122,6 +122,7 @@ describe('share links (real PostgreSQL)', () => {
         createAuthRouter(auth).router,
         ...readingRouters({
           pool: catalog.pool,
+          audit: new AuditLog(catalog.pool),
           authenticator: auth,
           reportPipeline: pipeline,
           reports: { signingAlgorithm: 'ecdsa-p256', signingSecretFile: `${storage.dir}/secrets/report-signing.key`, generateMissingSecret: true },

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { AuditLog } from '@yunying/audit';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -69,6 +70,7 @@ describe('signed report SR image references (real PostgreSQL, fs write path, dsr
       readiness: [],
       routes: readingRouters({
         pool: catalog.pool,
+        audit: new AuditLog(catalog.pool),
         authenticator: world.auth,
         reportPipeline: world.pipeline,
         reports: { signingAlgorithm: 'ecdsa-p256', signingSecretFile: path.join(world.storage.dir, 'secrets', 'report-signing.key'), generateMissingSecret: true },

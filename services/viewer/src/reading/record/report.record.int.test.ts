@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { AuditLog } from '@yunying/audit';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -91,6 +92,7 @@ describe('signed reports as DICOM SR records (real PostgreSQL, fs write path)', 
       readiness: [],
       routes: readingRouters({
         pool: catalog.pool,
+        audit: new AuditLog(catalog.pool),
         authenticator: auth,
         reportPipeline: pipeline,
         reports: { signingAlgorithm: 'ecdsa-p256', signingSecretFile: path.join(storage.dir, 'secrets', 'report-signing.key'), generateMissingSecret: true },
