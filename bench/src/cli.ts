@@ -6,7 +6,7 @@ import { findTable, runFind } from './benches/find';
 import { EXPLAIN_CHANNEL_NAMES, explainTable, runExplain, statementTable, type ExplainChannel, type ExplainResult } from './benches/explain';
 import { ingestTables, runIngest } from './benches/ingest';
 import { measurePhysical, physicalTable, type PhysicalResult } from './benches/physical';
-import { queryTable, runQuery } from './benches/query';
+import { queryTable, readersTable, runQuery } from './benches/query';
 import { retrieveTable, runRetrieve } from './benches/retrieve';
 import { runScale, scaleTable } from './benches/scale';
 import { catalogScaleTables, runCatalogScale } from './benches/catalog-scale';
@@ -22,6 +22,7 @@ const USAGE = `usage: node bench/dist/cli.js <corpus|physical|ingest|explain|que
   --seed S               corpus seed (default yunying)
   --concurrency 1,4      HTTP clients for ingest; --dimse-concurrency 1,4; --no-dimse; --no-rest
   --requests N           requests per kind (query 100, scale 200)
+  --readers 1,8,32       query: concurrent audited readers per measured count; --reader-requests N (400) each
   --channels stow,dimse,dimse-window   explain: how the corpus is sent; --clients 1,4: clients at once, one run each
   --warmup N             ingest, explain: N studies of another corpus (seed S-warmup) sent to each fresh system
   --prebuilt-bodies      ingest, explain: STOW-RS bodies built before the clock starts (the client then only sends;
@@ -216,6 +217,7 @@ async function main(): Promise<void> {
     if (name === 'query' || name === 'all') {
       const r = await runQuery(lab, corpus, args);
       tables.push(queryTable(corpus, r.rows, args.number('requests', 100), r.durability));
+      if (r.readers.length > 0) tables.push(readersTable(corpus, r.readers));
       data.query = r;
     }
     if (name === 'all') {

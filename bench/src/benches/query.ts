@@ -125,8 +125,47 @@ export interface Durability {
   commitsPerRequest: number;
 }
 
-export async function runQuery(lab: Lab, corpus: Corpus, args: Args): Promise<{ rows: QueryRow[]; durability: Durability }> {
+/** Many readers at once: the same audited reads from `clients` keep-alive connections, one system at a time. */
+export interface ReadersRow {
+  clients: number;
+  requests: number;
+  yunying: Latency & { perSecond: number; errors: number };
+  orthanc: Latency & { perSecond: number; errors: number };
+  /** Yunying's access-audit cost: every read commits its record before its data is sent. */
+  durability: Durability;
+}
+
+/**
+ * The reads a reading room sends all day, each audited by Yunying (its record committed before the data):
+ * study searches by patient and study metadata, alternating.
+ */
+function auditedReads(corpus: Corpus, n: number): Probe[] {
+  const random = prng(`${corpus.seed}/readers`);
+  return Array.from({ length: n }, (_, i): Probe => {
+    const s = pick(random, corpus.studies);
+    return i % 2 === 0
+      ? { kind: 'reads', path: `/studies?PatientID=${encodeURIComponent(s.patientId)}&limit=50`, accept: 'application/dicom+json', countResults: false }
+      : { kind: 'reads', path: `/studies/${s.studyInstanceUid}/metadata`, accept: 'application/dicom+json', countResults: false };
+  });
+}
+
+async function readersRun(system: Target, list: Probe[], clients: number): Promise<Latency & { perSecond: number; errors: number }> {
+  const client = new HttpClient(clients);
+  const target: Target = { ...system, samples: new Map() };
+  try {
+    await runPool(warmUp(list).concat(list.slice(0, clients)), clients, (probe) => client.request('GET', urlOf(target, probe), { accept: probe.accept, ...target.headers }).then(() => undefined));
+    const seconds = await runPool(list, clients, (probe) => send(client, target, probe));
+    const entry = target.samples.get('reads');
+    return { ...latency(entry?.ms ?? []), perSecond: list.length / seconds, errors: entry?.errors ?? 0 };
+  } finally {
+    client.close();
+  }
+}
+
+export async function runQuery(lab: Lab, corpus: Corpus, args: Args): Promise<{ rows: QueryRow[]; durability: Durability; readers: ReadersRow[] }> {
   const n = args.number('requests', 100);
+  const readerClients = args.numbers('readers', [1, 8, 32]);
+  const readerRequests = args.number('reader-requests', 400);
   const y = await lab.startYunying(['ingest', 'viewer']);
   const o = await lab.startOrthanc();
   try {
@@ -164,13 +203,42 @@ export async function runQuery(lab: Lab, corpus: Corpus, args: Args): Promise<{ 
     const dicomRequests = [...list, ...warmUp(list)].filter((p) => !p.rootPaths).length;
     const durability: Durability = { walSyncsPerRequest: (after.wal - before.wal) / dicomRequests, commitsPerRequest: (after.commits - before.commits) / dicomRequests };
     client.close();
+    // Concurrent readers: each system alone in turn (the order alternating by client count), Yunying's
+    // commits and WAL syncs per request counted around its own turn.
+    const readers: ReadersRow[] = [];
+    for (const [i, clients] of readerClients.entries()) {
+      const reads = auditedReads(corpus, readerRequests);
+      lab.log(`query: ${reads.length} audited reads from ${clients} concurrent clients per system`);
+      let y1: ReadersRow['yunying'] | undefined;
+      let o1: ReadersRow['orthanc'] | undefined;
+      let durable: Durability = { walSyncsPerRequest: 0, commitsPerRequest: 0 };
+      const runYunying = async (): Promise<void> => {
+        await sleep(1100);
+        const start = await counters();
+        y1 = await readersRun(yunying, reads, clients);
+        await sleep(1100);
+        const end = await counters();
+        durable = { walSyncsPerRequest: (end.wal - start.wal) / reads.length, commitsPerRequest: (end.commits - start.commits) / reads.length };
+      };
+      const runOrthanc = async (): Promise<void> => {
+        o1 = await readersRun(orthanc, reads, clients);
+      };
+      if (i % 2 === 0) {
+        await runYunying();
+        await runOrthanc();
+      } else {
+        await runOrthanc();
+        await runYunying();
+      }
+      if (y1 && o1) readers.push({ clients, requests: reads.length, yunying: y1, orthanc: o1, durability: durable });
+    }
     const kinds = [...new Set(list.map((p) => p.kind))];
     const summarise = (e: { ms: number[]; errors: number; results: number[] } | undefined): QueryRow['yunying'] => ({
       ...latency(e?.ms ?? []),
       errors: e?.errors ?? 0,
       meanResults: e && e.results.length > 0 ? e.results.reduce((s, v) => s + v, 0) / e.results.length : null,
     });
-    return { rows: kinds.map((kind) => ({ kind, yunying: summarise(yunying.samples.get(kind)), orthanc: summarise(orthanc.samples.get(kind)) })), durability };
+    return { rows: kinds.map((kind) => ({ kind, yunying: summarise(yunying.samples.get(kind)), orthanc: summarise(orthanc.samples.get(kind)) })), durability, readers };
   } finally {
     await y.stop();
     await o.stop();
@@ -197,6 +265,31 @@ export function queryTable(corpus: Corpus, rows: QueryRow[], requests: number, d
     notes: [
       'Y/O < 1: Yunying faster. Targets: WADO-RS frame p95 < 20 ms. "results": mean matches (QIDO) or instances (metadata) returned',
       `Yunying: ${durability.walSyncsPerRequest.toFixed(2)} PostgreSQL WAL syncs and ${durability.commitsPerRequest.toFixed(2)} commits per request (the access audit is written before data is sent)`,
+    ],
+  };
+}
+
+export function readersTable(corpus: Corpus, rows: ReadersRow[]): Table {
+  return {
+    title: `Concurrent readers: audited reads (QIDO by PatientID and study metadata, alternating) from N keep-alive clients, ${corpus.studies.length} studies loaded, each system alone in turn`,
+    columns: ['clients', 'requests', 'Y req/s', 'O req/s', 'Y/O req/s', 'Y p50', 'Y p95', 'O p50', 'O p95', 'Y commits/req', 'Y WAL syncs/req', 'errors Y/O'],
+    rows: rows.map((r) => [
+      r.clients,
+      r.requests,
+      r.yunying.perSecond,
+      r.orthanc.perSecond,
+      ratio(r.yunying.perSecond, r.orthanc.perSecond),
+      r.yunying.p50,
+      r.yunying.p95,
+      r.orthanc.p50,
+      r.orthanc.p95,
+      r.durability.commitsPerRequest,
+      r.durability.walSyncsPerRequest,
+      `${r.yunying.errors}/${r.orthanc.errors}`,
+    ]),
+    notes: [
+      'Y/O req/s > 1: Yunying serves more reads per second. Yunying commits each read\'s audit record before sending its data; concurrent records share a commit (group commit), so commits/req falls below 1 as clients grow',
+      '--readers 1,8,32 (client counts), --reader-requests 400 (per count and system)',
     ],
   };
 }
