@@ -357,4 +357,31 @@ describeUnless(chromiumMissing(), 'web app (e2e, chromium)', () => {
     expect(errors).toEqual([]);
     await context.close();
   }, 120_000);
+
+  test('a study opened by its address: its first five reads leave before the viewer code is asked for, once each', async () => {
+    const { context, page, errors } = await newPage(browser, DESKTOP);
+    const reader = password(system, 'radiologist');
+    const signIn = new SignInPage(page);
+    await signIn.open(viewerUrl);
+    await signIn.signIn(reader.username, reader.password);
+    await new QueuePage(page).waitForLoaded();
+    // A reload, a link from elsewhere, a study opened in a new tab: the app starts from the address.
+    const direct = await context.newPage();
+    direct.on('pageerror', (error) => errors.push(error.message));
+    await ViewerPage.installRenderCounter(direct);
+    const asked: string[] = [];
+    direct.on('request', (req) => asked.push(new URL(req.url()).pathname));
+    await direct.goto(`${viewerUrl}/read/${phoneStudy}`);
+    await new ViewerPage(direct).waitForRenders(1);
+    const api = `/api/studies/${phoneStudy}`;
+    const firstReads = [`/dicomweb/studies/${phoneStudy}/series`, `${api}/ai`, `${api}/report`, `${api}/key-images`, `${api}/banner`];
+    // Each once: the viewer takes the answers started for it instead of asking (and being audited) again.
+    expect(firstReads.map((path) => asked.filter((p) => p === path).length)).toEqual([1, 1, 1, 1, 1]);
+    // Started while the viewer's code loads, not after it has run.
+    const chunk = asked.findIndex((p) => /^\/assets\/chunks\/viewer\.page-[A-Z0-9]+\.js$/.test(p));
+    expect(chunk).toBeGreaterThan(-1);
+    expect(firstReads.map((path) => asked.indexOf(path) < chunk)).toEqual([true, true, true, true, true]);
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 120_000);
 });

@@ -26,6 +26,9 @@ export interface ViewerResult {
 interface Phases {
   domContentLoaded: number;
   firstApiRequestStart: number;
+  /** The study's first five reads (series, AI result, report, key images, banner): the first to start, the last to end. */
+  studyReadsStart: number;
+  studyReadsEnd: number;
   firstPixelRequestStart: number;
   firstPixelResponseEnd: number;
   scriptBytes: number;
@@ -39,10 +42,14 @@ const PHASES_EXPRESSION = `(function () {
   var api = res.filter(function (r) { return r.name.indexOf('/api/') >= 0 || r.name.indexOf('/dicomweb/') >= 0; });
   var pix = res.filter(function (r) { return /[/](frames|rendered|thumbnail|bulkdata)/.test(r.name); });
   var js = res.filter(function (r) { return r.name.slice(-3) === '.js'; });
+  var reads = res.filter(function (r) { return /[/]series$|[/]api[/]studies[/][0-9.]+[/](ai|report|key-images|banner)$/.test(r.name); });
+  function max(xs, f) { return xs.length ? Math.max.apply(null, xs.map(f)) : -1; }
   function min(xs, f) { return xs.length ? Math.min.apply(null, xs.map(f)) : -1; }
   return JSON.stringify({
     domContentLoaded: nav ? nav.domContentLoadedEventEnd : -1,
     firstApiRequestStart: min(api, function (r) { return r.startTime; }),
+    studyReadsStart: min(reads, function (r) { return r.startTime; }),
+    studyReadsEnd: max(reads, function (r) { return r.responseEnd; }),
     firstPixelRequestStart: min(pix, function (r) { return r.startTime; }),
     firstPixelResponseEnd: min(pix, function (r) { return r.responseEnd; }),
     scriptBytes: js.reduce(function (n, r) { return n + (r.encodedBodySize || 0); }, 0)
@@ -116,6 +123,8 @@ export async function runViewer(lab: Lab, corpus: Corpus, args: Args): Promise<V
         phases: {
           domContentLoaded: median((p) => p.domContentLoaded),
           firstApiRequestStart: median((p) => p.firstApiRequestStart),
+          studyReadsStart: median((p) => p.studyReadsStart),
+          studyReadsEnd: median((p) => p.studyReadsEnd),
           firstPixelRequestStart: median((p) => p.firstPixelRequestStart),
           firstPixelResponseEnd: median((p) => p.firstPixelResponseEnd),
           scriptBytes: median((p) => p.scriptBytes),

@@ -1,4 +1,5 @@
-import { setSessionLostHandler } from './app/api';
+import { prefetch, setSessionLostHandler } from './app/api';
+import { DICOM_JSON_ACCEPT } from './app/dicom-json-accept';
 import { h, replace } from './app/dom';
 import { language, languageTag, setLanguage, t } from './app/i18n';
 import { lazyPage } from './app/lazy-page';
@@ -28,6 +29,21 @@ function prefetchViewer(user: Me): void {
   viewerPrefetched = true;
   // A failure here is shown when a study is opened (lazyPage), not now.
   setTimeout(() => void loadViewer().catch(() => undefined), 0);
+}
+
+/**
+ * A study opened by its address (a link, a reload, the queue in a new tab): its first five reads start as soon
+ * as the user is known to be a radiologist, while the viewer's chunk loads and evaluates, instead of after it
+ * (study-loading.ts asks for the same paths with the same Accept headers and takes these answers).
+ */
+function prefetchStudy(user: Me, pathname: string): void {
+  const uid = /^\/read\/([0-9.]+)\/?$/.exec(pathname)?.[1];
+  if (user.role !== 'radiologist' || uid === undefined) return;
+  const api = `/api/studies/${encodeURIComponent(uid)}`;
+  prefetch([
+    { path: `/dicomweb/studies/${encodeURIComponent(uid)}/series`, accept: DICOM_JSON_ACCEPT },
+    ...['ai', 'report', 'key-images', 'banner'].map((what) => ({ path: `${api}/${what}`, accept: 'application/json' })),
+  ]);
 }
 
 const routes: Route[] = [
@@ -163,6 +179,7 @@ async function render(): Promise<void> {
     return;
   }
   document.title = `${found.route.title} · ${t('Yunying', '云影')}`;
+  prefetchStudy(me, url.pathname);
   main.replaceChildren();
   teardown = found.route.page({ root: main, params: found.params, query: url.searchParams, me, navigate: (p) => navigate(p) }) ?? null;
   prefetchViewer(me);

@@ -1,4 +1,5 @@
 import { request } from '../app/api';
+import { DICOM_JSON_ACCEPT } from '../app/dicom-json-accept';
 import { arr, obj, type JsonObject } from '../app/json';
 import { frameImageId, registerFrame } from './image-loader';
 import { numberAt, parseInstance, stringAt, type PixelSpacing } from './metadata';
@@ -18,7 +19,7 @@ export interface SeriesInfo {
 
 /** Series without pixels of the patient (reports, key objects, presentation states): not offered as images. */
 export const NO_PIXELS = new Set(['SR', 'KO', 'PR', 'DOC', 'SEG']);
-const DICOM_JSON = { accept: 'application/dicom+json, application/json' };
+const DICOM_JSON = { accept: DICOM_JSON_ACCEPT };
 
 export async function dicomJson(path: string, signal: AbortSignal): Promise<JsonObject[]> {
   const res = await request('GET', path, { headers: DICOM_JSON, signal });
