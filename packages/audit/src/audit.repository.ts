@@ -189,6 +189,9 @@ export async function* iterateAuditEvents(db: Pool, filter: Omit<AuditEventFilte
   }
 }
 
+/** What a service that records but writes nothing else needs of the audit log: `append` (an AuditLog). */
+export type AuditSink = Pick<AuditLog, 'append'>;
+
 /** At most this many records in one group-committed transaction, so the chain lock is never held long. */
 export const AUDIT_GROUP_MAX = 256;
 

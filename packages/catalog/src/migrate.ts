@@ -72,10 +72,10 @@ export async function migrate(pool: Pool, schema: string, migrations = loadMigra
     const groups = fresh ? [pending] : pending.map((migration) => [migration]);
     for (const group of groups) {
       if (group.length === 0) continue;
-      const online = group.length === 1 ? group[0]?.online : undefined;
-      if (!fresh && online && group[0]) {
-        await applyOnline(client, schema, group[0], online);
-        applied.push(group[0].name);
+      const [only] = group;
+      if (!fresh && only?.online) {
+        await applyOnline(client, schema, only, only.online);
+        applied.push(only.name);
         continue;
       }
       await client.query('BEGIN');

@@ -1,4 +1,4 @@
-import type { AuditDetails, AuditLog } from '@yunying/audit';
+import type { AuditDetails, AuditSink } from '@yunying/audit';
 import { auditActor, canAccessClinic, type AuthedRequest, type Principal } from '@yunying/auth';
 import type { QueryRunner } from '@yunying/catalog';
 import { studyOwners } from './study-owner.repository';
@@ -9,9 +9,7 @@ import { studyOwners } from './study-owner.repository';
  * Details carry UIDs, counts and the names of query keys, never their values (a PatientName value
  * is PHI).
  */
-export interface AccessAuditSink {
-  append: AuditLog['append'];
-}
+export type AccessAuditSink = AuditSink;
 
 export interface AccessOrigin {
   principal: Principal;

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import type { AuditSink } from '@yunying/audit';
 import type { IngestPipeline } from '@yunying/archive';
 import { currentImagesOf, inTransaction, readStudyHeader, type Pool, type PoolClient } from '@yunying/catalog';
 import { AppError, type Logger } from '@yunying/core';
-import { auditRead, auditReading, userIdOf, type Caller, type ReadAuditLog } from '../reading/reading.audit';
+import { auditRead, auditReading, userIdOf, type Caller } from '../reading/reading.audit';
 import { storeBuiltObject } from '../reading/record/write-path';
 import { buildKeyObjectSelection, KOS_TITLES, kosTitleOfCode, type BuiltKos, type KeyImageRef, type KosTitle } from './key-images.kos';
 import { KeyImageRepository, type SelectionRow } from './key-images.repository';
@@ -45,7 +46,7 @@ const sameImages = (a: readonly KeyImageRef[], b: readonly KeyImageRef[]): boole
 export class KeyImageService {
   private readonly repo: KeyImageRepository;
 
-  constructor(private readonly deps: { pool: Pool; pipeline: IngestPipeline; logger: Logger; audit: ReadAuditLog }) {
+  constructor(private readonly deps: { pool: Pool; pipeline: IngestPipeline; logger: Logger; audit: AuditSink }) {
     this.repo = new KeyImageRepository(deps.pool);
   }
 

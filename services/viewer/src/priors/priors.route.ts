@@ -1,6 +1,6 @@
 import { SecureRouter, type Authenticator } from '@yunying/auth';
 import type { CatalogReader, Pool } from '@yunying/catalog';
-import type { ReadAuditLog } from '../reading/reading.audit';
+import type { AuditSink } from '@yunying/audit';
 import { callerOf, studyUidParam } from '../reading/queue.route';
 import { FollowUpService } from './follow-up.service';
 import { PriorsService } from './priors.service';
@@ -9,7 +9,7 @@ import { PriorsService } from './priors.service';
  * GET /api/studies/{uid}/priors: the patient's other studies the caller may see; GET .../nodule-follow-up:
  * the AI nodules matched across the thyroid visits (readers only, like the AI results themselves).
  */
-export function priorsRoutes(pool: Pool, authenticator: Authenticator, audit: ReadAuditLog, reads: CatalogReader = pool): SecureRouter {
+export function priorsRoutes(pool: Pool, authenticator: Authenticator, audit: AuditSink, reads: CatalogReader = pool): SecureRouter {
   const priors = new PriorsService(pool, audit, reads);
   const routes = new SecureRouter('viewer.priors', authenticator);
   routes.get(

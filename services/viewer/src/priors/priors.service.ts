@@ -1,7 +1,8 @@
 import { inTransaction, type CatalogReader, type Pool, type PoolClient } from '@yunying/catalog';
+import type { AuditSink } from '@yunying/audit';
 import { AppError } from '@yunying/core';
 import { isoDate } from '../reading/patient-age';
-import { auditRead, type Caller, type ReadAuditLog } from '../reading/reading.audit';
+import { auditRead, type Caller } from '../reading/reading.audit';
 import { studyTime } from '../reading/banner.service';
 import { PatientIndexRepository } from '../patient-index/patient-index.repository';
 import { PatientIndexer } from '../patient-index/patient-indexer';
@@ -70,7 +71,7 @@ export class PriorsService {
   constructor(
     private readonly pool: Pool,
     /** The process's audit log: the priors list records its Query through it (group-committed). */
-    private readonly audit: ReadAuditLog,
+    private readonly audit: AuditSink,
     /** Read-only lookups: a streaming replica with the primary as fallback, or the pool itself. */
     private readonly reads: CatalogReader = pool,
   ) {

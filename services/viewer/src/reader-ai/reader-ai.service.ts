@@ -4,11 +4,12 @@
  * nodule. The result is kept as a reader-initiated AI result, attributed and audited in the same
  * transaction, and never changes the study's automatic triage or its place in the queue.
  */
+import type { AuditSink } from '@yunying/audit';
 import { inTransaction, type Pool } from '@yunying/catalog';
 import { AppError } from '@yunying/core';
 import { decodeFrame, parseInstance, toGray8 } from '@yunying/dicom';
 import { pixelSizeMm, type TriageModel } from '@yunying/nodule-model';
-import { auditRead, auditReading, userIdOf, type Caller, type ReadAuditLog } from '../reading/reading.audit';
+import { auditRead, auditReading, userIdOf, type Caller } from '../reading/reading.audit';
 import type { ReaderAiRow } from './reader-ai.repository';
 import { ReaderAiRepository } from './reader-ai.repository';
 
@@ -32,7 +33,7 @@ export class ReaderAiService {
     private readonly pool: Pool,
     private readonly store: ObjectReader,
     private readonly model: TriageModel,
-    private readonly audit: ReadAuditLog,
+    private readonly audit: AuditSink,
   ) {}
 
   async score(caller: Caller, studyUid: string, request: NoduleRequest): Promise<ReaderAiRow & { level: string }> {

@@ -1,8 +1,9 @@
 import type { Pool } from '@yunying/catalog';
+import type { AuditSink } from '@yunying/audit';
 import { AppError } from '@yunying/core';
 import { ageAtStudy, isoDate } from './patient-age';
 import { BannerRepository } from './banner.repository';
-import { auditRead, type Caller, type ReadAuditLog } from './reading.audit';
+import { auditRead, type Caller } from './reading.audit';
 
 /** The three component groups of a DICOM PN (PS3.5 6.2.1.2): what was sent, each shown as is. */
 export interface PersonNameGroups {
@@ -77,7 +78,7 @@ export class BannerService {
 
   constructor(
     private readonly pool: Pool,
-    private readonly audit: ReadAuditLog,
+    private readonly audit: AuditSink,
   ) {}
 
   async get(caller: Caller, studyUid: string): Promise<StudyBanner> {

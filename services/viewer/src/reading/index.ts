@@ -2,7 +2,7 @@ import type { Authenticator, SecureRouter } from '@yunying/auth';
 import type { IngestPipeline } from '@yunying/archive';
 import type { CatalogReader, Pool } from '@yunying/catalog';
 import type { Logger } from '@yunying/core';
-import type { ReadAuditLog } from './reading.audit';
+import type { AuditSink } from '@yunying/audit';
 import { ReportRecords } from './record/report.record';
 import { algorithmFromConfig, loadSigningSecret, ReaderKeys } from './record/signing-keys';
 import { bannerRoutes } from './banner.route';
@@ -20,7 +20,7 @@ export interface ReadingDeps {
   reads?: CatalogReader;
   authenticator: Authenticator;
   /** The process's audit log: reads that change nothing record through it (group-committed, AuditLog). */
-  audit: ReadAuditLog;
+  audit: AuditSink;
   /** The one write path for report SRs, its retention minimum raised to the medical-record retention. */
   reportPipeline: IngestPipeline;
   reports: { signingAlgorithm: 'ecdsa-p256' | 'sm2'; signingSecretFile: string; generateMissingSecret: boolean };

@@ -1,7 +1,8 @@
 import { inTransaction, type CatalogReader, type Pool } from '@yunying/catalog';
+import type { AuditSink } from '@yunying/audit';
 import { AppError } from '@yunying/core';
 import { decodeQueueCursor, encodeQueueCursor } from './cursor';
-import { auditRead, auditReading, userIdOf, type Caller, type ReadAuditLog } from './reading.audit';
+import { auditRead, auditReading, userIdOf, type Caller } from './reading.audit';
 import { OPEN_STATUSES, type QueueQuery, type ReadingStatus } from './reading.schemas';
 import { QueueRepository, type QueueRow } from './queue.repository';
 import { recordOpened } from './reading-time.repository';
@@ -43,7 +44,7 @@ export class QueueService {
   constructor(
     private readonly pool: Pool,
     /** Where the list's Query record goes (group-committed). */
-    private readonly audit: ReadAuditLog,
+    private readonly audit: AuditSink,
     /** How long a claim lasts unless renewed (by claiming again); abandoned studies come back after it. */
     readonly claimTtlSeconds: number,
     /**

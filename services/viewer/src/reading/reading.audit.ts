@@ -1,4 +1,4 @@
-import { appendAuditEvent, type AuditAction, type AuditDetails, type AuditEventInput, type AuditEventType, type AuditLog } from '@yunying/audit';
+import { appendAuditEvent, type AuditAction, type AuditDetails, type AuditEventInput, type AuditEventType, type AuditSink } from '@yunying/audit';
 import { auditActor, type Principal } from '@yunying/auth';
 import type { PoolClient } from '@yunying/catalog';
 
@@ -16,9 +16,6 @@ export interface ReadingAuditEvent {
   clinicId?: string | null;
   details: AuditDetails;
 }
-
-/** The process's audit log as the read paths use it: appends are group-committed (AuditLog). */
-export type ReadAuditLog = Pick<AuditLog, 'append'>;
 
 function readingEvent(caller: Caller, event: ReadingAuditEvent): AuditEventInput {
   return {
@@ -47,7 +44,7 @@ export async function auditReading(client: PoolClient, caller: Caller, event: Re
  * viewer sends at once (series, banner, report, AI result, key images) share one commit instead of queueing on
  * the audit chain's lock one commit at a time.
  */
-export async function auditRead(log: ReadAuditLog, caller: Caller, event: ReadingAuditEvent): Promise<void> {
+export async function auditRead(log: AuditSink, caller: Caller, event: ReadingAuditEvent): Promise<void> {
   await log.append(readingEvent(caller, event));
 }
 

@@ -1,8 +1,9 @@
 import { inTransaction, type Pool, type PoolClient } from '@yunying/catalog';
+import type { AuditSink } from '@yunying/audit';
 import { AppError } from '@yunying/core';
 import { decodeClinicStudiesCursor, encodeClinicStudiesCursor } from './cursor';
 import { QueueRepository, type StudyState } from './queue.repository';
-import { auditRead, auditReading, userIdOf, type Caller, type ReadAuditLog } from './reading.audit';
+import { auditRead, auditReading, userIdOf, type Caller } from './reading.audit';
 import { recordSigned } from './reading-time.repository';
 import type { ClinicStudiesQuery, ReadingStatus, ReportContent } from './reading.schemas';
 import { ReportRepository, type ReportRow, type StoredContent } from './report.repository';
@@ -60,7 +61,7 @@ export class ReportService {
   constructor(
     private readonly pool: Pool,
     private readonly records: ReportRecords,
-    private readonly audit: ReadAuditLog,
+    private readonly audit: AuditSink,
   ) {}
 
   /** All versions for readers; signed versions only for the clinic that sent the study. */

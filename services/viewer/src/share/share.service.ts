@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { AuditLog } from '@yunying/audit';
+import type { AuditSink } from '@yunying/audit';
 import { auditActor, type Principal } from '@yunying/auth';
 import type { Pool } from '@yunying/catalog';
 import { AppError } from '@yunying/core';
@@ -83,7 +83,7 @@ export class ShareService {
   constructor(
     private readonly pool: Pool,
     private readonly store: ReplicatedStore,
-    private readonly audit: Pick<AuditLog, 'append'>,
+    private readonly audit: AuditSink,
     private readonly limits: ShareLimits = DEFAULT_SHARE_LIMITS,
     private readonly now: () => Date = () => new Date(),
   ) {
