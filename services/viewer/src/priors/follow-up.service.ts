@@ -1,6 +1,7 @@
+import type { AuditSink } from '@yunying/audit';
 import { inTransaction, type Pool } from '@yunying/catalog';
 import { isoDate } from '../reading/patient-age';
-import { auditReading, type Caller } from '../reading/reading.audit';
+import { auditRead, type Caller } from '../reading/reading.audit';
 import { findingsOf, type VisitFinding } from './follow-up.findings';
 import { noduleTracks, type NoduleTrack } from './follow-up.tracks';
 import { PriorsRepository, type PatientStudyRow } from './priors.repository';
@@ -34,7 +35,8 @@ function entry(f: VisitFinding | null): FollowUpEntry | null {
 /**
  * Nodule follow-up (issue #20): the AI's nodules of the current thyroid study matched with those of the
  * patient's earlier thyroid studies (the priors' linking and tenancy), a size history per nodule and
- * growth by the ACR rule. Each study whose AI result is read gets its own audit record.
+ * growth by the ACR rule. Each study whose AI result is read gets its own audit record, appended after the read
+ * and before the answer through the process's group-committing audit log (reading.audit.ts auditRead).
  */
 export class FollowUpService {
   private readonly repo = new PriorsRepository();
@@ -42,33 +44,37 @@ export class FollowUpService {
   constructor(
     private readonly pool: Pool,
     private readonly priors: PriorsService,
+    private readonly audit: AuditSink,
   ) {}
 
   async get(caller: Caller, studyUid: string): Promise<FollowUpView> {
-    return inTransaction(this.pool, async (client) => {
+    // A transaction because finding the patient's studies may index this one first (priors.service.ts).
+    const { current, earlier, visits, images } = await inTransaction(this.pool, async (client) => {
       const { current, others } = await this.priors.patientStudies(client, caller, studyUid);
-      const thyroid = isThyroidStudy(current);
-      const earlier = thyroid
+      const earlier = isThyroidStudy(current)
         ? others.filter((s) => isEarlier(s, current) && isThyroidStudy(s)).sort(compareMostRecentFirst).slice(0, MAX_FOLLOW_UP_PRIORS).reverse()
         : [];
       const visits: PatientStudyRow[] = [...earlier, current];
-      const images = await this.repo.usableAiImages(client, visits.map((v) => v.id));
-      const findings = visits.map((v) => findingsOf(images.get(v.id)));
-      for (const v of visits) {
-        await auditReading(client, caller, {
+      return { current, earlier, visits, images: await this.repo.usableAiImages(client, visits.map((v) => v.id)) };
+    });
+    const findings = visits.map((v) => findingsOf(images.get(v.id)));
+    // Appended together, so they share the audit log's commits.
+    await Promise.all(
+      visits.map((v) =>
+        auditRead(this.audit, caller, {
           type: 'DICOM Instances Accessed',
           studyInstanceUid: v.studyInstanceUid,
           clinicId: v.clinicId,
           details: v === current ? { what: 'nodule-follow-up', priors: earlier.map((e) => e.studyInstanceUid) } : { what: 'nodule-follow-up', forStudy: studyUid },
-        });
-      }
-      return {
-        studyInstanceUid: studyUid,
-        thyroid,
-        visits: visits.map((v) => ({ studyInstanceUid: v.studyInstanceUid, studyDate: isoDate(v.studyDate), aiResult: images.has(v.id) })),
-        nodules: earlier.length === 0 ? [] : noduleTracks(findings).map((t) => ({ ...t, history: t.history.map(entry) })),
-        rule: 'ACR TI-RADS: growth is an increase of at least 20 % and at least 2 mm in two dimensions, or at least 50 % in volume (volume only when three dimensions are measured)',
-      };
-    });
+        }),
+      ),
+    );
+    return {
+      studyInstanceUid: studyUid,
+      thyroid: isThyroidStudy(current),
+      visits: visits.map((v) => ({ studyInstanceUid: v.studyInstanceUid, studyDate: isoDate(v.studyDate), aiResult: images.has(v.id) })),
+      nodules: earlier.length === 0 ? [] : noduleTracks(findings).map((t) => ({ ...t, history: t.history.map(entry) })),
+      rule: 'ACR TI-RADS: growth is an increase of at least 20 % and at least 2 mm in two dimensions, or at least 50 % in volume (volume only when three dimensions are measured)',
+    };
   }
 }

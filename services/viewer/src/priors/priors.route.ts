@@ -20,7 +20,7 @@ export function priorsRoutes(pool: Pool, authenticator: Authenticator, audit: Au
       res.json(await priors.list(callerOf(req), studyUidParam(req)));
     },
   );
-  const followUp = new FollowUpService(pool, priors);
+  const followUp = new FollowUpService(pool, priors, audit);
   routes.get(
     '/api/studies/:studyUid/nodule-follow-up',
     { scope: 'clinic-data', roles: ['radiologist'], description: 'AI nodules matched with the earlier thyroid studies: size history and ACR growth' },
