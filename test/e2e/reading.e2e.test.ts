@@ -322,12 +322,16 @@ describeUnless(chromiumMissing(), 'web app (e2e, chromium)', () => {
     expect(await viewer.distinctCanvasValues()).toBeGreaterThan(8);
     await Promise.all(bodies);
     const viewerChunk = scripts.find((s) => /^\/assets\/chunks\/viewer\.page-[A-Z0-9]+\.js$/.test(s.url));
+    const toolsChunk = scripts.find((s) => /^\/assets\/chunks\/viewport-tools-[A-Z0-9]+\.js$/.test(s.url));
     expect(viewerChunk).toBeDefined();
+    // The reading tools too (their own chunk, asked for ahead while the queue is on screen).
+    expect(toolsChunk).toBeDefined();
     // Named by content, so kept for a year; app.js keeps its name and is revalidated.
     expect(viewerChunk?.cacheControl).toMatch(/max-age=31536000.*immutable/);
+    expect(toolsChunk?.cacheControl).toMatch(/max-age=31536000.*immutable/);
     expect(scripts.find((s) => s.url === '/assets/app.js')?.cacheControl).toMatch(/max-age=0/);
     // The sign-in page loads under a third of the viewer's code.
-    expect(signInScripts.reduce((n, s) => n + s.bytes, 0) * 3).toBeLessThan(viewerChunk?.bytes ?? 0);
+    expect(signInScripts.reduce((n, s) => n + s.bytes, 0) * 3).toBeLessThan((viewerChunk?.bytes ?? 0) + (toolsChunk?.bytes ?? 0));
     // The banner is on screen when the viewer opens and stays there (sticky) when the reader scrolls
     // down to the report form, which repeats the name and ID.
     expect(await viewer.bannerOnScreen()).toBe(true);
@@ -358,7 +362,7 @@ describeUnless(chromiumMissing(), 'web app (e2e, chromium)', () => {
     await context.close();
   }, 120_000);
 
-  test('a study opened by its address: its first five reads leave before the viewer code is asked for, once each', async () => {
+  test('a study opened by its address: its first reads leave before the viewer code is asked for, the first image before it has run, the tools after it, once each', async () => {
     const { context, page, errors } = await newPage(browser, DESKTOP);
     const reader = password(system, 'radiologist');
     const signIn = new SignInPage(page);
@@ -371,16 +375,41 @@ describeUnless(chromiumMissing(), 'web app (e2e, chromium)', () => {
     await ViewerPage.installRenderCounter(direct);
     const asked: string[] = [];
     direct.on('request', (req) => asked.push(new URL(req.url()).pathname));
-    await direct.goto(`${viewerUrl}/read/${phoneStudy}`);
+    // The viewer's code held back (a slow phone, a busy machine): what follows from the first answers must not wait for it.
+    const chunkPattern = /\/assets\/chunks\/viewer\.page-[A-Z0-9]+\.js$/;
+    let releaseChunk = (): void => undefined;
+    const chunkHeld = new Promise<void>((resolve) => (releaseChunk = resolve));
+    await direct.route(chunkPattern, async (route) => {
+      await chunkHeld;
+      await route.continue();
+    });
+    const study = `/dicomweb/studies/${phoneStudy}`;
+    const framePattern = new RegExp(`^${study.replace(/\./g, '\\.')}/series/[0-9.]+/instances/[0-9.]+/frames/\\d+$`);
+    const firstFrame = direct.waitForRequest((req) => framePattern.test(new URL(req.url()).pathname), { timeout: 30_000 });
+    await direct.goto(`${viewerUrl}/read/${phoneStudy}`, { waitUntil: 'commit' });
+    await firstFrame;
+    asked.push('(viewer code released)');
+    releaseChunk();
     await new ViewerPage(direct).waitForRenders(1);
     const api = `/api/studies/${phoneStudy}`;
-    const firstReads = [`/dicomweb/studies/${phoneStudy}/series`, `${api}/ai`, `${api}/report`, `${api}/key-images`, `${api}/banner`];
-    // Each once: the viewer takes the answers started for it instead of asking (and being audited) again.
-    expect(firstReads.map((path) => asked.filter((p) => p === path).length)).toEqual([1, 1, 1, 1, 1]);
-    // Started while the viewer's code loads, not after it has run.
-    const chunk = asked.findIndex((p) => /^\/assets\/chunks\/viewer\.page-[A-Z0-9]+\.js$/.test(p));
+    const firstReads = [`${study}/series`, `${api}/ai`, `${api}/report`, `${api}/key-images`, `${api}/banner`];
+    const chunk = asked.findIndex((p) => chunkPattern.test(p));
+    const released = asked.indexOf('(viewer code released)');
     expect(chunk).toBeGreaterThan(-1);
+    // Started while the viewer's code loads, not after it has run.
     expect(firstReads.map((path) => asked.indexOf(path) < chunk)).toEqual([true, true, true, true, true]);
+    // Then the shown series' metadata and instance list, and its first frame, before the viewer's code had run.
+    const early = asked.slice(0, released);
+    const metadata = early.filter((p) => new RegExp(`^${study}/series/[0-9.]+/metadata$`).test(p));
+    const instances = early.filter((p) => new RegExp(`^${study}/series/[0-9.]+/instances$`).test(p));
+    const frames = early.filter((p) => framePattern.test(p));
+    expect([metadata.length, instances.length, frames.length]).toEqual([1, 1, 1]);
+    // Each once: the viewer takes the answers started for it instead of asking (and being audited) again.
+    expect([...firstReads, metadata[0], instances[0], frames[0]].map((path) => asked.filter((p) => p === path).length)).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
+    // The reading tools' code is asked for only once the first frame is in (drawn without it), and arrives.
+    const tools = asked.findIndex((p) => /^\/assets\/chunks\/viewport-tools-[A-Z0-9]+\.js$/.test(p));
+    expect(tools).toBeGreaterThan(asked.indexOf(frames[0] ?? ''));
+    await new ViewerPage(direct).toolsReady();
     expect(errors).toEqual([]);
     await context.close();
   }, 120_000);

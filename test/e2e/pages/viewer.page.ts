@@ -195,8 +195,17 @@ export class ViewerPage {
     return (await this.page.getByTestId('frame-index').textContent()) ?? '';
   }
 
+  /**
+   * Until the reading tools are on the image: the first frame is drawn before they load (stack-viewport.ts), and
+   * a drag before then draws nothing, as it would for a reader that fast.
+   */
+  async toolsReady(): Promise<void> {
+    await this.page.locator('[data-testid="viewport"][data-tools="ready"]').waitFor({ timeout: 30_000 });
+  }
+
   /** Draws a length with the mouse across the middle of the image; returns the listed measurement. */
   async measureAcross(): Promise<string> {
+    await this.toolsReady();
     await this.page.locator('[data-tool="Length"]').click();
     const box = await this.canvas.boundingBox();
     if (!box) throw new Error('no canvas');
@@ -213,6 +222,7 @@ export class ViewerPage {
 
   /** Reader-guided scoring: draws a box with the "AI on box" tool and returns what the AI panel shows for it. */
   async scoreBox(): Promise<string> {
+    await this.toolsReady();
     await this.page.locator('[data-tool="RectangleRoi"]').click();
     const box = await this.canvas.boundingBox();
     if (!box) throw new Error('no canvas');

@@ -1,9 +1,8 @@
-import { prefetch, setSessionLostHandler } from './app/api';
-import { DICOM_JSON_ACCEPT } from './app/dicom-json-accept';
+import { setSessionLostHandler } from './app/api';
 import { h, replace } from './app/dom';
 import { language, languageTag, setLanguage, t } from './app/i18n';
 import { lazyPage } from './app/lazy-page';
-import { match, route, type Page, type Route, type Teardown } from './app/router';
+import { match, route, type Route, type Teardown } from './app/router';
 import { currentUser, homeOf, roleLabel, signOut, type Me } from './app/session';
 import { accountPage } from './pages/account.page';
 import { accessPage, retentionPage } from './pages/audit.page';
@@ -17,33 +16,29 @@ import { reportPrintPage } from './pages/report-print.page';
 import { signInPage } from './pages/sign-in.page';
 import { uploadPage } from './pages/upload.page';
 import { usersPage } from './pages/users.page';
+import { prefetchStudy } from './viewer/study-prefetch';
+import type * as ViewerChunk from './viewer/viewer.page';
 
 // The reading viewer (cornerstone and its tools, about three quarters of the app's code) is its own chunk:
 // the sign-in page and the clinics', auditors' and admins' pages never load it. A radiologist's browser
-// fetches it once a page has been drawn (prefetchViewer), so opening the first study does not wait for it.
-const loadViewer = (): Promise<Page> => import('./viewer/viewer.page').then((m) => m.viewerPage);
-const viewerPage = lazyPage(loadViewer);
+// fetches it once a page has been drawn (prefetchViewer), and the reading tools' own chunk after it, so opening
+// the first study from the queue waits for neither. A study opened by its address loads the viewer's chunk at
+// once and draws its first frame before asking for the tools (stack-viewport.ts).
+const viewerChunk = (): Promise<typeof ViewerChunk> => import('./viewer/viewer.page');
+const viewerPage = lazyPage(() => viewerChunk().then((m) => m.viewerPage));
 let viewerPrefetched = false;
-function prefetchViewer(user: Me): void {
+function prefetchViewer(user: Me, pathname: string): void {
   if (user.role !== 'radiologist' || viewerPrefetched) return;
   viewerPrefetched = true;
+  if (pathname.startsWith('/read/')) return;
   // A failure here is shown when a study is opened (lazyPage), not now.
-  setTimeout(() => void loadViewer().catch(() => undefined), 0);
+  setTimeout(() => void viewerChunk().then((m) => m.loadViewportTools()).catch(() => undefined), 0);
 }
 
-/**
- * A study opened by its address (a link, a reload, the queue in a new tab): its first five reads start as soon
- * as the user is known to be a radiologist, while the viewer's chunk loads and evaluates, instead of after it
- * (study-loading.ts asks for the same paths with the same Accept headers and takes these answers).
- */
-function prefetchStudy(user: Me, pathname: string): void {
+/** A study opened by its address: the viewer's first reads start now, while its chunk loads (study-prefetch.ts). */
+function prefetchOpenedStudy(user: Me, pathname: string): void {
   const uid = /^\/read\/([0-9.]+)\/?$/.exec(pathname)?.[1];
-  if (user.role !== 'radiologist' || uid === undefined) return;
-  const api = `/api/studies/${encodeURIComponent(uid)}`;
-  prefetch([
-    { path: `/dicomweb/studies/${encodeURIComponent(uid)}/series`, accept: DICOM_JSON_ACCEPT },
-    ...['ai', 'report', 'key-images', 'banner'].map((what) => ({ path: `${api}/${what}`, accept: 'application/json' })),
-  ]);
+  if (user.role === 'radiologist' && uid !== undefined) prefetchStudy(uid);
 }
 
 const routes: Route[] = [
@@ -179,10 +174,10 @@ async function render(): Promise<void> {
     return;
   }
   document.title = `${found.route.title} · ${t('Yunying', '云影')}`;
-  prefetchStudy(me, url.pathname);
+  prefetchOpenedStudy(me, url.pathname);
   main.replaceChildren();
   teardown = found.route.page({ root: main, params: found.params, query: url.searchParams, me, navigate: (p) => navigate(p) }) ?? null;
-  prefetchViewer(me);
+  prefetchViewer(me, url.pathname);
 }
 
 document.addEventListener('click', (event) => {

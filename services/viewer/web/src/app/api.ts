@@ -71,7 +71,20 @@ export function rememberAccessToken(token: string | null): void {
 
 /** How long a prefetched answer waits to be taken before it is dropped (and asked again if wanted). */
 const PREFETCH_KEEP_MS = 10_000;
-const prefetched = new Map<string, { at: number; response: Promise<Response | null> }>();
+interface Prefetched {
+  at: number;
+  response: Promise<Response | null>;
+  /** The answer's JSON for the early reads that follow from it (prefetchedJson); null if not asked for, or not 2xx. */
+  json: Promise<unknown> | null;
+}
+const prefetched = new Map<string, Prefetched>();
+
+export interface PrefetchRequest {
+  path: string;
+  accept: string;
+  /** Also read the answer's JSON here (a copy), for the next early reads that depend on it. */
+  peek?: boolean;
+}
 
 function prefetchKey(path: string, accept: string): string {
   return `${accept} ${path}`;
@@ -84,13 +97,20 @@ function prefetchKey(path: string, accept: string): string {
  * taken within PREFETCH_KEEP_MS is dropped. Only for reads the signed-in user is about to make anyway: each is
  * a real request, audited as such.
  */
-export function prefetch(requests: readonly { path: string; accept: string }[]): void {
+export function prefetch(requests: readonly PrefetchRequest[]): void {
   const now = Date.now();
   for (const [key, entry] of prefetched) if (now - entry.at > PREFETCH_KEEP_MS) prefetched.delete(key);
-  for (const { path, accept } of requests) {
+  for (const { path, accept, peek } of requests) {
     const response = fetch(path, { credentials: 'same-origin', headers: { 'accept-language': acceptLanguage(), accept } }).catch(() => null);
-    prefetched.set(prefetchKey(path, accept), { at: now, response });
+    // The copy is made as the answer arrives, before the page that takes it can have read its body.
+    const json = peek ? response.then((res) => (res?.ok ? (res.clone().json() as Promise<unknown>) : null)).catch(() => null) : null;
+    prefetched.set(prefetchKey(path, accept), { at: now, response, json });
   }
+}
+
+/** The JSON of a prefetched answer started with `peek`, without taking it; null when there is none or it failed. */
+export function prefetchedJson(path: string, accept: string): Promise<unknown> {
+  return prefetched.get(prefetchKey(path, accept))?.json ?? Promise.resolve(null);
 }
 
 /** The prefetched answer of this GET, once; null when there is none (or it failed on the network). */

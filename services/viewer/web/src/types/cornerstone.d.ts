@@ -62,7 +62,13 @@ declare module 'cornerstone-core' {
   export const EVENTS: {
     IMAGE_RENDERED: 'cornerstoneimagerendered';
     NEW_IMAGE: 'cornerstonenewimage';
+    ELEMENT_ENABLED: 'cornerstoneelementenabled';
+    ELEMENT_DISABLED: 'cornerstoneelementdisabled';
   };
+  /** cornerstone's own event target: enabled/disabled elements, image loads, the cache. */
+  export const events: EventTarget;
+  /** Dispatches a CustomEvent with `detail` (cornerstone's triggerEvent). */
+  export function triggerEvent(target: EventTarget, type: string, detail?: unknown): boolean;
 }
 
 declare module 'cornerstone-tools' {

@@ -1,5 +1,6 @@
 import type { Image, ImageLoadObject } from 'cornerstone-core';
 import { request } from '../app/api';
+import { FRAME_ACCEPT } from './first-view';
 import { t } from '../app/i18n';
 import type { PaletteLutSource, PaletteLuts, PixelModule } from './metadata';
 import { lutValues, paletteToRgba, type PaletteTable, type PaletteTables } from './palette';
@@ -21,7 +22,6 @@ import { firstPart } from './multipart';
 
 export const SCHEME = 'yunying';
 const NATIVE_SYNTAXES = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1']);
-const FRAME_ACCEPT = 'multipart/related; type="application/octet-stream"; transfer-syntax=1.2.840.10008.1.2.1';
 
 export interface FrameEntry {
   url: string;

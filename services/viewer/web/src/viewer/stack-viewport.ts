@@ -1,11 +1,9 @@
 import * as cornerstone from 'cornerstone-core';
-import * as cornerstoneTools from 'cornerstone-tools';
-import cornerstoneMath from 'cornerstone-math';
-import Hammer from 'hammerjs';
 import { t } from '../app/i18n';
 import { loadImage, SCHEME } from './image-loader';
+import type { attachTools, ToolName, ViewportTools } from './viewport-tools';
 
-export type ToolName = 'Wwwc' | 'Zoom' | 'Pan' | 'Length' | 'RectangleRoi';
+export type { ToolName } from './viewport-tools';
 
 /** The DOM event end-to-end tests wait on: one per cornerstone IMAGE_RENDERED. */
 export const RENDERED_EVENT = 'yunying:rendered';
@@ -24,31 +22,24 @@ export interface Measurement {
   points: [number, number, number, number] | null;
 }
 
-let initialised = false;
-const scrollToIndex = cornerstoneTools.importInternal('util/scrollToIndex');
+let loaderRegistered = false;
 
-/** cornerstone-tools and the image loader are process-wide; set them up once. */
-function initialiseOnce(): void {
-  if (initialised) return;
-  cornerstoneTools.external.cornerstone = cornerstone;
-  cornerstoneTools.external.cornerstoneMath = cornerstoneMath;
-  cornerstoneTools.external.Hammer = Hammer;
-  cornerstoneTools.init({ showSVGCursors: false, globalToolSyncEnabled: false });
-  cornerstone.registerImageLoader(SCHEME, loadImage);
-  initialised = true;
+interface ToolsChunk {
+  attachTools: typeof attachTools;
 }
-
-const TOOLS = [
-  cornerstoneTools.WwwcTool,
-  cornerstoneTools.ZoomTool,
-  cornerstoneTools.PanTool,
-  cornerstoneTools.LengthTool,
-  cornerstoneTools.RectangleRoiTool,
-  cornerstoneTools.StackScrollMouseWheelTool,
-  cornerstoneTools.StackScrollMultiTouchTool,
-  cornerstoneTools.ZoomTouchPinchTool,
-  cornerstoneTools.PanMultiTouchTool,
-];
+let tools: Promise<ToolsChunk> | null = null;
+/**
+ * The reading tools' chunk (viewport-tools.ts), loaded once. A viewport asks for it after its first frame is
+ * drawn; the app asks for it ahead, while a radiologist looks at the queue (main.ts prefetchViewer). A failed
+ * load is asked again next time.
+ */
+export function loadViewportTools(): Promise<ToolsChunk> {
+  tools ??= import('./viewport-tools').catch((error: unknown) => {
+    tools = null;
+    throw error;
+  });
+  return tools;
+}
 
 interface LengthData {
   length?: unknown;
@@ -65,14 +56,12 @@ export interface DrawnBox {
   index: number;
 }
 
-function isStackState(value: unknown): value is { currentImageIdIndex: number } {
-  return typeof value === 'object' && value !== null && typeof (value as { currentImageIdIndex?: unknown }).currentImageIdIndex === 'number';
-}
-
 /**
  * One cornerstone element showing a stack of frames, with the reading tools. Owns everything it creates
  * (the enabled element, tool state, the cine timer, cached images, listeners) and releases it in
- * destroy().
+ * destroy(). The first frame is drawn with cornerstone-core alone; the tools attach once it is on screen
+ * (viewport-tools.ts), and what the page asks of them before that (a tool, a frame, play) is done then, in order.
+ * The element says `data-tools="ready"` from then on.
  */
 export class StackViewport {
   private index = 0;
@@ -87,6 +76,11 @@ export class StackViewport {
    * time after it, before or after the chosen frame rendered, and must never replace the choice.
    */
   private target: number | undefined;
+  private tools: ViewportTools | null = null;
+  /** What was asked of the tools before they were attached, in order. */
+  private waiting: ((tools: ViewportTools) => void)[] = [];
+  private attaching = false;
+  private started = false;
 
   constructor(
     private readonly element: HTMLElement,
@@ -95,22 +89,17 @@ export class StackViewport {
     defaultFps: number,
     private readonly name = 'current',
   ) {
-    initialiseOnce();
+    if (!loaderRegistered) {
+      cornerstone.registerImageLoader(SCHEME, loadImage);
+      loaderRegistered = true;
+    }
     this.fps = defaultFps;
+    // The element may have shown another series' viewport, whose tools were ready.
+    delete element.dataset.tools;
     cornerstone.enable(element);
-    for (const tool of TOOLS) cornerstoneTools.addToolForElement(element, tool);
-    cornerstoneTools.setToolActiveForElement(element, 'StackScrollMouseWheel', {});
-    cornerstoneTools.setToolActiveForElement(element, 'StackScrollMultiTouch', { isTouchActive: true });
-    cornerstoneTools.setToolActiveForElement(element, 'ZoomTouchPinch', { isTouchActive: true });
-    cornerstoneTools.setToolActiveForElement(element, 'Pan', { mouseButtonMask: 4 });
-    cornerstoneTools.setToolActiveForElement(element, 'Zoom', { mouseButtonMask: 2 });
     this.setTool('Wwwc');
     const signal = this.listeners.signal;
     element.addEventListener(cornerstone.EVENTS.IMAGE_RENDERED, (event) => this.rendered(event), { signal });
-    // Every scroll the tools make (wheel, touch, scrollToIndex) is a choice of frame; cine ticks are not.
-    element.addEventListener(cornerstoneTools.EVENTS.STACK_SCROLL, (event) => this.scrolled(event), { signal });
-    element.addEventListener(cornerstoneTools.EVENTS.MEASUREMENT_COMPLETED, (event) => this.measured(event), { signal });
-    element.addEventListener(cornerstoneTools.EVENTS.MEASUREMENT_MODIFIED, (event) => this.measured(event), { signal });
     // A box is scored, and a caliper listed, when the reader lets go (drawn or adjusted), not on every mouse move.
     element.addEventListener('mouseup', () => this.released(), { signal });
     element.addEventListener('touchend', () => this.released(), { signal });
@@ -130,8 +119,39 @@ export class StackViewport {
     if (this.destroyed) return;
     this.index = first;
     cornerstone.displayImage(this.element, image);
-    cornerstoneTools.addStackStateManager(this.element, ['stack', 'playClip']);
-    cornerstoneTools.addToolState(this.element, 'stack', { currentImageIdIndex: first, imageIds: this.imageIds });
+    this.started = true;
+    // cornerstone draws in the next animation frame; the tools' chunk is asked for after it.
+    requestAnimationFrame(() => void this.attachTools());
+  }
+
+  private async attachTools(): Promise<void> {
+    if (this.attaching || this.destroyed) return;
+    this.attaching = true;
+    try {
+      const chunk = await loadViewportTools();
+      if (this.destroyed) return;
+      this.tools = chunk.attachTools(this.element, this.imageIds, this.index, this.listeners.signal, {
+        scrolled: (newIndex) => {
+          if (!this.playing) this.target = newIndex;
+        },
+        measured: (detail, completed) => this.measured(detail, completed),
+      });
+      for (const op of this.waiting.splice(0)) op(this.tools);
+      this.element.dataset.tools = 'ready';
+    } catch (error) {
+      this.attaching = false;
+      this.hooks.onError(error);
+    }
+  }
+
+  private withTools(op: (tools: ViewportTools) => void): void {
+    if (this.tools) {
+      op(this.tools);
+      return;
+    }
+    this.waiting.push(op);
+    // The chunk failed to load before (a network error): the reader's next action asks for it again.
+    if (!this.attaching && this.started) void this.attachTools();
   }
 
   get currentIndex(): number {
@@ -151,10 +171,7 @@ export class StackViewport {
   }
 
   setTool(name: ToolName): void {
-    for (const other of ['Wwwc', 'Zoom', 'Pan', 'Length', 'RectangleRoi'] as const) {
-      if (other !== name) cornerstoneTools.setToolPassiveForElement(this.element, other);
-    }
-    cornerstoneTools.setToolActiveForElement(this.element, name, { mouseButtonMask: 1, isTouchActive: true });
+    this.withTools((tools) => tools.setTool(name));
   }
 
   scrollTo(index: number): void {
@@ -174,12 +191,12 @@ export class StackViewport {
     if (this.imageIds.length < 2) return;
     this.target = undefined;
     this.fps = fps;
-    cornerstoneTools.playClip(this.element, fps);
     this.playing = true;
+    this.withTools((tools) => tools.play(fps));
   }
 
   pause(): void {
-    cornerstoneTools.stopClip(this.element);
+    this.withTools((tools) => tools.stop());
     this.playing = false;
   }
 
@@ -206,19 +223,8 @@ export class StackViewport {
     window.dispatchEvent(new CustomEvent<RenderedDetail>(RENDERED_EVENT, { detail: { imageId, index: this.index, viewport: this.name } }));
   }
 
-  private scrolled(event: Event): void {
-    const { newImageIdIndex } = (event as CustomEvent<{ newImageIdIndex: number }>).detail;
-    if (!this.playing) this.target = newImageIdIndex;
-  }
-
-  /**
-   * scrollToIndex returns without drawing when the stack state already names the index; a stale cine
-   * load can leave the state and the screen apart, so the state is first set to what is on screen.
-   */
   private show(index: number): void {
-    const state = cornerstoneTools.getToolState(this.element, 'stack')?.data[0];
-    if (isStackState(state) && index !== this.index) state.currentImageIdIndex = this.index;
-    scrollToIndex(this.element, index);
+    this.withTools((tools) => tools.scrollTo(index, this.index));
   }
 
   private pendingBox: DrawnBox | null = null;
@@ -256,15 +262,15 @@ export class StackViewport {
     if (box && box.width >= 4 && box.height >= 4) this.hooks.onBox?.(box);
   }
 
-  private measured(event: Event): void {
-    const detail = (event as CustomEvent<{ toolName?: string; toolType?: string; measurementData?: LengthData }>).detail;
+  private measured(event: unknown, completed: boolean): void {
+    const detail = (typeof event === 'object' && event !== null ? event : {}) as { toolName?: string; toolType?: string; measurementData?: LengthData };
     if ((detail.toolName ?? detail.toolType) === 'RectangleRoi') {
       const h = detail.measurementData?.handles;
       const [x0, y0, x1, y1] = [h?.start?.x, h?.start?.y, h?.end?.x, h?.end?.y].map((v) => (typeof v === 'number' ? v : Number.NaN));
       if ([x0, y0, x1, y1].every((v) => Number.isFinite(v))) {
         const [ax, ay, bx, by] = [x0 ?? 0, y0 ?? 0, x1 ?? 0, y1 ?? 0];
         this.pendingBox = { x: Math.min(ax, bx), y: Math.min(ay, by), width: Math.abs(bx - ax), height: Math.abs(by - ay), index: this.index };
-        if (event.type === cornerstoneTools.EVENTS.MEASUREMENT_COMPLETED) this.boxReleased();
+        if (completed) this.boxReleased();
       }
       return;
     }
@@ -273,21 +279,19 @@ export class StackViewport {
     const points = [ends?.start?.x, ends?.start?.y, ends?.end?.x, ends?.end?.y];
     if (!points.every((v): v is number => typeof v === 'number' && Number.isFinite(v))) return;
     this.pendingLength = { points: points as [number, number, number, number], index: this.index };
-    if (event.type === cornerstoneTools.EVENTS.MEASUREMENT_COMPLETED) this.lengthReleased();
+    if (completed) this.lengthReleased();
   }
 
   /** Everything this viewport created, released: timer, tool state, listeners, element, cached images. */
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    try {
-      cornerstoneTools.stopClip(this.element);
-    } catch {
-      // No clip was ever started on this element.
-    }
+    this.waiting = [];
+    delete this.element.dataset.tools;
+    this.tools?.stop();
     this.resizeObserver.disconnect();
     this.listeners.abort();
-    for (const imageId of this.imageIds) cornerstoneTools.globalImageIdSpecificToolStateManager.clearImageIdToolState(imageId);
+    this.tools?.clear(this.imageIds);
     try {
       cornerstone.disable(this.element);
     } catch (error) {

@@ -6,6 +6,7 @@ import type { KeyImageMarking } from './key-image-marking';
 import { displayId, displayName, parseBanner, type patientBanner } from './patient-banner';
 import type { PriorComparison } from './prior-comparison';
 import type { reportForm } from './report-form';
+import { firstSeries } from './first-view';
 import { imageSeries } from './series-frames';
 import type { SeriesDisplay } from './series-display';
 import type { ViewerSession } from './viewer-session';
@@ -51,8 +52,7 @@ export async function loadStudy(session: ViewerSession, parts: StudyParts): Prom
     });
   }
   parts.display.listSeries(series);
-  const best = session.ai?.images[0];
-  const first = series.find((s) => s.uid === best?.seriesInstanceUid) ?? series[0];
+  const first = firstSeries(series, session.ai);
   if (!first) {
     status.set(t('This study has no images to show.', '该检查没有可显示的图像。'), 'error');
     return;

@@ -15,6 +15,8 @@ import { loadStudy } from './study-loading';
 import { renderViewerLayout } from './viewer-layout';
 import { newViewerSession } from './viewer-session';
 
+export { loadViewportTools } from './stack-viewport';
+
 /**
  * The reading workflow for one study: the image with its tools, the AI panel and the report. It owns
  * every resource it creates and releases them when the reader leaves: cornerstone element and cached
