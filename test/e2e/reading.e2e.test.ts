@@ -375,6 +375,9 @@ describeUnless(chromiumMissing(), 'web app (e2e, chromium)', () => {
     await ViewerPage.installRenderCounter(direct);
     const asked: string[] = [];
     direct.on('request', (req) => asked.push(new URL(req.url()).pathname));
+    direct.on('response', (res) => {
+      if (new URL(res.url()).pathname === '/api/auth/me') asked.push('(me answered)');
+    });
     // The viewer's code held back (a slow phone, a busy machine): what follows from the first answers must not wait for it.
     const chunkPattern = /\/assets\/chunks\/viewer\.page-[A-Z0-9]+\.js$/;
     let releaseChunk = (): void => undefined;
@@ -396,8 +399,10 @@ describeUnless(chromiumMissing(), 'web app (e2e, chromium)', () => {
     const chunk = asked.findIndex((p) => chunkPattern.test(p));
     const released = asked.indexOf('(viewer code released)');
     expect(chunk).toBeGreaterThan(-1);
-    // Started while the viewer's code loads, not after it has run.
+    // Started while the viewer's code loads, not after it has run; and, this browser's last user being a
+    // radiologist, while /api/auth/me is still in flight (one round trip sooner).
     expect(firstReads.map((path) => asked.indexOf(path) < chunk)).toEqual([true, true, true, true, true]);
+    expect(firstReads.map((path) => asked.indexOf(path) < asked.indexOf('(me answered)'))).toEqual([true, true, true, true, true]);
     // Then the shown series' metadata and instance list, and its first frame, before the viewer's code had run.
     const early = asked.slice(0, released);
     const metadata = early.filter((p) => new RegExp(`^${study}/series/[0-9.]+/metadata$`).test(p));
@@ -410,6 +415,27 @@ describeUnless(chromiumMissing(), 'web app (e2e, chromium)', () => {
     const tools = asked.findIndex((p) => /^\/assets\/chunks\/viewport-tools-[A-Z0-9]+\.js$/.test(p));
     expect(tools).toBeGreaterThan(asked.indexOf(frames[0] ?? ''));
     await new ViewerPage(direct).toolsReady();
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 120_000);
+
+  test('a study address opened by a clinic user on a browser whose last user read studies: not found, nothing shown, the hint replaced', async () => {
+    const { context, page, errors } = await newPage(browser, DESKTOP);
+    const clinic = password(system, 'clinic');
+    const signIn = new SignInPage(page);
+    await signIn.open(viewerUrl);
+    await signIn.signIn(clinic.username, clinic.password);
+    await page.getByRole('heading', { level: 1 }).first().waitFor();
+    // The shared workstation's last user was a radiologist (what the app remembers: the role, nothing else).
+    await page.evaluate("localStorage.setItem('yunying.lastRole', 'radiologist')");
+    await page.goto(`${viewerUrl}/read/${phoneStudy}`);
+    await page.getByRole('heading', { name: 'Not found' }).waitFor();
+    expect(await page.getByTestId('viewport').count()).toBe(0);
+    expect(await page.evaluate("localStorage.getItem('yunying.lastRole')")).toBe('clinic');
+    // Signing out forgets it.
+    await page.getByTestId('sign-out').click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    expect(await page.evaluate("localStorage.getItem('yunying.lastRole')")).toBeNull();
     expect(errors).toEqual([]);
     await context.close();
   }, 120_000);

@@ -2,6 +2,7 @@ import { setSessionLostHandler } from './app/api';
 import { h, replace } from './app/dom';
 import { language, languageTag, setLanguage, t } from './app/i18n';
 import { lazyPage } from './app/lazy-page';
+import { lastRole, rememberRole } from './app/role-hint';
 import { match, route, type Route, type Teardown } from './app/router';
 import { currentUser, homeOf, roleLabel, signOut, type Me } from './app/session';
 import { accountPage } from './pages/account.page';
@@ -35,10 +36,21 @@ function prefetchViewer(user: Me, pathname: string): void {
   setTimeout(() => void viewerChunk().then((m) => m.loadViewportTools()).catch(() => undefined), 0);
 }
 
-/** A study opened by its address: the viewer's first reads start now, while its chunk loads (study-prefetch.ts). */
+const studyAddress = (pathname: string): string | undefined => /^\/read\/([0-9.]+)\/?$/.exec(pathname)?.[1];
+
+/**
+ * A study opened by its address: the viewer's first reads start at once when this browser's last user was a
+ * radiologist (role-hint.ts), while /api/auth/me is in flight, else as soon as it names one; either way while the
+ * viewer's chunk loads (study-prefetch.ts). A hint the answer contradicts costs those reads, nothing more: what
+ * the page shows follows the answer, and the reads not taken are dropped (api.ts prefetch).
+ */
+let earlyStudy = lastRole() === 'radiologist' ? studyAddress(location.pathname) : undefined;
+if (earlyStudy !== undefined) prefetchStudy(earlyStudy);
 function prefetchOpenedStudy(user: Me, pathname: string): void {
-  const uid = /^\/read\/([0-9.]+)\/?$/.exec(pathname)?.[1];
-  if (user.role === 'radiologist' && uid !== undefined) prefetchStudy(uid);
+  const uid = studyAddress(pathname);
+  const started = earlyStudy;
+  earlyStudy = undefined;
+  if (user.role === 'radiologist' && uid !== undefined && uid !== started) prefetchStudy(uid);
 }
 
 const routes: Route[] = [
@@ -127,6 +139,7 @@ function renderHeader(user: Me | null): void {
   out.addEventListener('click', () => {
     void signOut().then(() => {
       me = null;
+      rememberRole(null);
       navigate('/sign-in');
     });
   });
@@ -157,6 +170,10 @@ async function render(): Promise<void> {
     return;
   }
   me ??= await currentUser();
+  rememberRole(me?.role ?? null);
+  // Early reads made for someone who turned out not to be a signed-in radiologist are not the viewer's: a
+  // radiologist who signs in now has the study read again (the answers to a 401 are of no use).
+  if (me?.role !== 'radiologist') earlyStudy = undefined;
   if (mine !== generation) return;
   if (!me) {
     navigate(`/sign-in?next=${encodeURIComponent(url.pathname)}`, true);
@@ -189,6 +206,7 @@ document.addEventListener('click', (event) => {
 window.addEventListener('popstate', () => void render());
 setSessionLostHandler(() => {
   me = null;
+  rememberRole(null);
   if (location.pathname !== '/sign-in') navigate(`/sign-in?next=${encodeURIComponent(location.pathname)}`, true);
 });
 // The reader closing the tab is leaving too.
