@@ -40,12 +40,16 @@ const studyAddress = (pathname: string): string | undefined => /^\/read\/([0-9.]
 
 /**
  * A study opened by its address: the viewer's first reads start at once when this browser's last user was a
- * radiologist (role-hint.ts), while /api/auth/me is in flight, else as soon as it names one; either way while the
- * viewer's chunk loads (study-prefetch.ts). A hint the answer contradicts costs those reads, nothing more: what
+ * radiologist (role-hint.ts), while /api/auth/me is in flight, with the viewer's chunk, else as soon as it names one;
+ * either way while the viewer's chunk loads (study-prefetch.ts). A hint the answer contradicts costs those reads, nothing more: what
  * the page shows follows the answer, and the reads not taken are dropped (api.ts prefetch).
  */
 let earlyStudy = lastRole() === 'radiologist' ? studyAddress(location.pathname) : undefined;
-if (earlyStudy !== undefined) prefetchStudy(earlyStudy);
+if (earlyStudy !== undefined) {
+  prefetchStudy(earlyStudy);
+  // The viewer's own chunk too (the route asks for it once /api/auth/me has answered; the module is loaded once).
+  void viewerChunk().catch(() => undefined);
+}
 function prefetchOpenedStudy(user: Me, pathname: string): void {
   const uid = studyAddress(pathname);
   const started = earlyStudy;
