@@ -1,22 +1,11 @@
 import { setSessionLostHandler } from './app/api';
 import { h, replace } from './app/dom';
 import { language, languageTag, setLanguage, t } from './app/i18n';
-import { lazyPage } from './app/lazy-page';
+import { isLazyPage, lazyPage } from './app/lazy-page';
 import { lastRole, rememberRole } from './app/role-hint';
 import { match, route, type Route, type Teardown } from './app/router';
 import { currentUser, homeOf, roleLabel, signOut, type Me } from './app/session';
-import { accountPage } from './pages/account.page';
-import { accessPage, retentionPage } from './pages/audit.page';
-import { studyRecordPage } from './pages/study-record.page';
-import { patientIndexPage } from './pages/patient-index.page';
-import { clinicStudiesPage } from './pages/clinic.page';
-import { clinicsPage } from './pages/clinics.page';
-import { queuePage } from './pages/queue.page';
-import { readingTimesPage } from './pages/reading-times.page';
-import { reportPrintPage } from './pages/report-print.page';
 import { signInPage } from './pages/sign-in.page';
-import { uploadPage } from './pages/upload.page';
-import { usersPage } from './pages/users.page';
 import { prefetchStudy } from './viewer/study-prefetch';
 import type * as ViewerChunk from './viewer/viewer.page';
 
@@ -40,22 +29,33 @@ const studyAddress = (pathname: string): string | undefined => /^\/read\/([0-9.]
 
 /**
  * A study opened by its address: the viewer's first reads start at once when this browser's last user was a
- * radiologist (role-hint.ts), while /api/auth/me is in flight, with the viewer's chunk, else as soon as it names one;
- * either way while the viewer's chunk loads (study-prefetch.ts). A hint the answer contradicts costs those reads, nothing more: what
+ * radiologist (role-hint.ts), while /api/auth/me is in flight, else as soon as it names one; either way while the
+ * viewer's chunk loads (study-prefetch.ts). A hint the answer contradicts costs those reads, nothing more: what
  * the page shows follows the answer, and the reads not taken are dropped (api.ts prefetch).
  */
 let earlyStudy = lastRole() === 'radiologist' ? studyAddress(location.pathname) : undefined;
-if (earlyStudy !== undefined) {
-  prefetchStudy(earlyStudy);
-  // The viewer's own chunk too (the route asks for it once /api/auth/me has answered; the module is loaded once).
-  void viewerChunk().catch(() => undefined);
-}
+if (earlyStudy !== undefined) prefetchStudy(earlyStudy);
 function prefetchOpenedStudy(user: Me, pathname: string): void {
   const uid = studyAddress(pathname);
   const started = earlyStudy;
   earlyStudy = undefined;
   if (user.role === 'radiologist' && uid !== undefined && uid !== started) prefetchStudy(uid);
 }
+
+// Every page but sign-in is its own chunk (a user loads the code of the pages they open, not of every role's),
+// and the page the address names is fetched at once, beside /api/auth/me (preloadAddressedPage below).
+const queuePage = lazyPage(() => import('./pages/queue.page').then((m) => m.queuePage));
+const clinicStudiesPage = lazyPage(() => import('./pages/clinic.page').then((m) => m.clinicStudiesPage));
+const uploadPage = lazyPage(() => import('./pages/upload.page').then((m) => m.uploadPage));
+const retentionPage = lazyPage(() => import('./pages/audit.page').then((m) => m.retentionPage));
+const accessPage = lazyPage(() => import('./pages/audit.page').then((m) => m.accessPage));
+const studyRecordPage = lazyPage(() => import('./pages/study-record.page').then((m) => m.studyRecordPage));
+const readingTimesPage = lazyPage(() => import('./pages/reading-times.page').then((m) => m.readingTimesPage));
+const patientIndexPage = lazyPage(() => import('./pages/patient-index.page').then((m) => m.patientIndexPage));
+const usersPage = lazyPage(() => import('./pages/users.page').then((m) => m.usersPage));
+const clinicsPage = lazyPage(() => import('./pages/clinics.page').then((m) => m.clinicsPage));
+const reportPrintPage = lazyPage(() => import('./pages/report-print.page').then((m) => m.reportPrintPage));
+const accountPage = lazyPage(() => import('./pages/account.page').then((m) => m.accountPage));
 
 const routes: Route[] = [
   route('/queue', ['radiologist'], t('Reading queue', '阅片队列'), queuePage),
@@ -72,6 +72,15 @@ const routes: Route[] = [
   route('/report/:studyUid', ['clinic', 'radiologist'], t('Report', '报告'), reportPrintPage),
   route('/account', ['clinic', 'radiologist', 'auditor', 'admin'], t('Account', '账户'), accountPage),
 ];
+
+/**
+ * The code of the page the address names, fetched now, beside /api/auth/me, instead of after it (a link, a reload,
+ * a new tab). For a role the page refuses, it is a download of code and nothing else.
+ */
+function preloadAddressedPage(pathname: string): void {
+  const page = match(routes, pathname)?.route.page;
+  if (page && isLazyPage(page)) page.preload();
+}
 
 const NAV: Record<Me['role'], { path: string; label: string }[]> = {
   radiologist: [{ path: '/queue', label: t('Queue', '阅片队列') }],
@@ -220,4 +229,5 @@ window.addEventListener('pagehide', () => {
 });
 
 document.documentElement.lang = languageTag();
+preloadAddressedPage(location.pathname);
 void render();

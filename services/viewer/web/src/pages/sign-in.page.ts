@@ -2,8 +2,19 @@ import { errorText } from '../app/api';
 import { append, h, replace, statusLine } from '../app/dom';
 import { submitWith } from '../app/forms';
 import { t } from '../app/i18n';
-import { qrImage } from '../app/qr';
 import { codeStepOf, newRecoveryCodes, signIn, signInWithCode, type CodeStep, type SignInOutcome } from '../app/session';
+
+/**
+ * The QR code of a key being set up, drawn when its code has loaded: the QR encoder is its own chunk, which only a
+ * first sign-in with a one-time code needs (the key and the link beside it work without it).
+ */
+function qrParagraph(uri: string): HTMLElement {
+  const paragraph = h('p', { class: 'qr' });
+  void import('../app/qr')
+    .then(({ qrImage }) => paragraph.append(qrImage(uri, t('QR code of the key, for an authenticator app', '密钥二维码，供身份验证器应用扫描'))))
+    .catch(() => undefined);
+  return paragraph;
+}
 
 /** The key in groups of four, as authenticator apps show it, for typing it in by hand. */
 export function groupedKey(secret: string): string {
@@ -95,7 +106,7 @@ export function signInPage(root: HTMLElement, done: () => void): () => void {
               'Your role needs a one-time code at every sign-in. Add this account to an authenticator app (scan the code with your phone, open the link on it, or type the key), then enter the code it shows.',
               '您的角色每次登录都需要动态验证码。请将此账户添加到身份验证器应用（用手机扫描二维码、在手机上打开链接，或手动输入密钥），然后输入应用显示的验证码。',
             )),
-          h('p', { class: 'qr' }, qrImage(step.enrolment.uri, t('QR code of the key, for an authenticator app', '密钥二维码，供身份验证器应用扫描'))),
+          qrParagraph(step.enrolment.uri),
           h('p', {}, t('Key: ', '密钥：'), h('code', { 'data-testid': 'totp-secret' }, groupedKey(step.enrolment.secret))),
           h('p', {}, h('a', { href: step.enrolment.uri, 'data-testid': 'totp-uri' }, t('Add to an authenticator app', '添加到身份验证器应用'))),
         )
