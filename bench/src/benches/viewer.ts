@@ -24,6 +24,12 @@ export interface ViewerResult {
   phases: Record<string, number> | null;
   /** The page's CPU slowed this many times (1: not slowed). */
   cpuSlowdown: number;
+  /**
+   * Reader-guided scoring (#13: "in under a second"): POST /api/studies/{uid}/ai/nodules with a box on the study's
+   * first instance, from the signed-in browser context, one at a time (the model, the descriptors, the stored and
+   * audited result); null when it could not be measured.
+   */
+  readerBox: Latency | null;
 }
 
 interface Phases {
@@ -64,7 +70,7 @@ const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/go
 export async function runViewer(lab: Lab, corpus: Corpus, args: Args): Promise<ViewerResult> {
   const runs = args.number('viewer-runs', 10);
   const cpuSlowdown = args.number('viewer-cpu-slowdown', 1);
-  const empty = (reason: string): ViewerResult => ({ available: false, reason, coldMs: null, warm: null, phases: null, cpuSlowdown });
+  const empty = (reason: string): ViewerResult => ({ available: false, reason, coldMs: null, warm: null, phases: null, cpuSlowdown, readerBox: null });
   const executablePath = CHROMIUM.find((p) => fs.existsSync(p));
   if (!executablePath) return empty('no Chromium installed');
   const y = await lab.startYunying(['ingest', 'viewer']);
@@ -118,12 +124,14 @@ export async function runViewer(lab: Lab, corpus: Corpus, args: Args): Promise<V
         if (typeof measured === 'string' && i > 0) phases.push(JSON.parse(measured) as Phases);
         await tab.close();
       }
+      const readerBox = await timeReaderBoxes(context.request, viewer, study.studyInstanceUid, runs);
       const [cold, ...warm] = times;
       const median = (f: (p: Phases) => number): number => latency(phases.map(f)).p50;
       return {
         available: true,
         reason: null,
         cpuSlowdown,
+        readerBox,
         coldMs: cold ?? null,
         warm: latency(warm),
         phases: {
@@ -144,6 +152,30 @@ export async function runViewer(lab: Lab, corpus: Corpus, args: Args): Promise<V
   }
 }
 
+interface RequestContext {
+  get: (url: string, options: { headers: Record<string, string> }) => Promise<{ status: () => number; json: () => Promise<unknown> }>;
+  post: (url: string, options: { data: unknown }) => Promise<{ status: () => number }>;
+}
+
+/** `runs` boxes scored one at a time on the middle quarter of the study's first instance (the viewer has claimed it). */
+async function timeReaderBoxes(request: RequestContext, viewer: string, studyUid: string, runs: number): Promise<Latency | null> {
+  const listed = await request.get(`${viewer}/dicomweb/studies/${studyUid}/instances?includefield=00280010,00280011`, { headers: { accept: 'application/dicom+json' } });
+  if (listed.status() !== 200) return null;
+  const first: unknown = ((await listed.json()) as unknown[])[0];
+  const value = (tag: string): unknown => ((first as Record<string, { Value?: unknown[] } | undefined>)[tag]?.Value ?? [])[0];
+  const [sop, rows, columns] = [value('00080018'), value('00280010'), value('00280011')];
+  if (typeof sop !== 'string' || typeof rows !== 'number' || typeof columns !== 'number') return null;
+  const box = { x: Math.round(columns * 0.375), y: Math.round(rows * 0.375), width: Math.round(columns / 4), height: Math.round(rows / 4) };
+  const times: number[] = [];
+  for (let i = 0; i < runs; i += 1) {
+    const started = performance.now();
+    const res = await request.post(`${viewer}/api/studies/${studyUid}/ai/nodules`, { data: { sopInstanceUid: sop, frameNumber: 1, box } });
+    if (res.status() !== 201) return null;
+    times.push(performance.now() - started);
+  }
+  return latency(times);
+}
+
 export function viewerTable(r: ViewerResult): Table {
   if (!r.available) return { title: 'Viewer', columns: ['measure', 'result'], rows: [['open study -> first painted image', `not available: ${r.reason ?? ''}`]] };
   return {
@@ -152,6 +184,7 @@ export function viewerTable(r: ViewerResult): Table {
     rows: [
       ['open study -> first yunying:rendered', r.coldMs, r.warm?.p50 ?? null, r.warm?.p95 ?? null, r.warm?.n ?? 0],
       ...Object.entries(r.phases ?? {}).map(([k, v]): (string | number | null)[] => [`  median ${k}`, null, v, null, null]),
+      ['reader-guided box -> score (POST .../ai/nodules; target < 1000 ms)', null, r.readerBox?.p50 ?? null, r.readerBox?.p95 ?? null, r.readerBox?.n ?? 0],
     ],
     notes: ['phases: ms since navigation start (scriptBytes: bytes of JavaScript transferred); -1 = no such request'],
   };
