@@ -30,7 +30,7 @@ const USAGE = `usage: node bench/dist/cli.js <corpus|physical|ingest|explain|que
                          first, through the same channel and clients, outside the measured window (default 0)
   --scale-studies N      catalog size for scale inside "all" (default 1000000)
   --write-mib N          MiB written for the fsync probe (default 512); --cpu-mib N (default 512)
-  --triage-studies N     studies for triage (default 5); --viewer-runs N (default 10), --viewer-cpu-slowdown N (page CPU N times slower, phone-like; default 1)
+  --triage-studies N     studies for triage (default 5); --viewer-runs N (default 10), --viewer-cpu-slowdown N (page CPU N times slower, phone-like; default 1), --viewer-from-queue (time from the queue's Read button)
   --orthanc-studies N    find: studies in both at equal size (default 10000); --studies: Yunying alone (default 1000000)
   --instances N          retrieve: instances in the study (default 40); --runs N (default 20)
   --sizes 1000000,...    catalog-scale: instance rows to grow through (default 1000000,5000000,20000000);
