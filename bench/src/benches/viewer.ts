@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type { APIRequestContext } from 'playwright-core';
 import type { Args } from '../lib/args';
 import { filesOf, type Corpus } from '../lib/corpus';
 import { HttpClient, stowBody } from '../lib/http';
@@ -172,13 +173,8 @@ export async function runViewer(lab: Lab, corpus: Corpus, args: Args): Promise<V
   }
 }
 
-interface RequestContext {
-  get: (url: string, options: { headers: Record<string, string> }) => Promise<{ status: () => number; json: () => Promise<unknown> }>;
-  post: (url: string, options: { data: unknown }) => Promise<{ status: () => number }>;
-}
-
 /** `runs` boxes scored one at a time on the middle quarter of the study's first instance (the viewer has claimed it). */
-async function timeReaderBoxes(request: RequestContext, viewer: string, studyUid: string, runs: number): Promise<Latency | null> {
+async function timeReaderBoxes(request: APIRequestContext, viewer: string, studyUid: string, runs: number): Promise<Latency | null> {
   const listed = await request.get(`${viewer}/dicomweb/studies/${studyUid}/instances?includefield=00280010,00280011`, { headers: { accept: 'application/dicom+json' } });
   if (listed.status() !== 200) return null;
   const first: unknown = ((await listed.json()) as unknown[])[0];
