@@ -99,12 +99,19 @@ function prefetchKey(path: string, accept: string): string {
  */
 export function prefetch(requests: readonly PrefetchRequest[]): void {
   const now = Date.now();
-  for (const [key, entry] of prefetched) if (now - entry.at > PREFETCH_KEEP_MS) prefetched.delete(key);
   for (const { path, accept, peek } of requests) {
     const response = fetch(path, { credentials: 'same-origin', headers: { 'accept-language': acceptLanguage(), accept } }).catch(() => null);
     // The copy is made as the answer arrives, before the page that takes it can have read its body.
     const json = peek ? response.then((res) => (res?.ok ? (res.clone().json() as Promise<unknown>) : null)).catch(() => null) : null;
-    prefetched.set(prefetchKey(path, accept), { at: now, response, json });
+    const key = prefetchKey(path, accept);
+    const entry = { at: now, response, json };
+    prefetched.set(key, entry);
+    // An answer nobody takes (the reader left, the role hint was wrong) is let go, body and all.
+    setTimeout(() => {
+      if (prefetched.get(key) !== entry) return;
+      prefetched.delete(key);
+      void response.then((res) => res?.body?.cancel()).catch(() => undefined);
+    }, PREFETCH_KEEP_MS);
   }
 }
 
