@@ -388,12 +388,41 @@ describeUnless(chromiumMissing(), 'web app (e2e, chromium)', () => {
     });
     const study = `/dicomweb/studies/${phoneStudy}`;
     const framePattern = new RegExp(`^${study.replace(/\./g, '\\.')}/series/[0-9.]+/instances/[0-9.]+/frames/\\d+$`);
+    // The reading tools' code held back too: frames are still stepped through before it arrives.
+    const toolsPattern = /\/assets\/chunks\/viewport-tools-[A-Z0-9]+\.js$/;
+    let releaseTools = (): void => undefined;
+    const toolsHeld = new Promise<void>((resolve) => (releaseTools = resolve));
+    await direct.route(toolsPattern, async (route) => {
+      await toolsHeld;
+      await route.continue();
+    });
     const firstFrame = direct.waitForRequest((req) => framePattern.test(new URL(req.url()).pathname), { timeout: 30_000 });
     await direct.goto(`${viewerUrl}/read/${phoneStudy}`, { waitUntil: 'commit' });
     await firstFrame;
     asked.push('(viewer code released)');
     releaseChunk();
-    await new ViewerPage(direct).waitForRenders(1);
+    const viewer = new ViewerPage(direct);
+    await viewer.waitForRenders(1);
+    await viewer.waitForFrame(1);
+    // The wheel while the tools' code is still held: each step drawn at once, stopping at the first frame as the tool does.
+    const viewport = direct.getByTestId('viewport');
+    expect(await viewport.getAttribute('data-tools')).toBeNull();
+    expect(await direct.evaluate(`getComputedStyle(document.querySelector('[data-testid="viewport"]')).cursor`)).toBe('progress');
+    await viewport.hover();
+    await direct.mouse.wheel(0, 100);
+    await viewer.waitForFrame(2);
+    await direct.mouse.wheel(0, -100);
+    await viewer.waitForFrame(1);
+    await direct.mouse.wheel(0, -100);
+    await direct.mouse.wheel(0, 100);
+    await direct.mouse.wheel(0, 100);
+    await viewer.waitForFrame(3);
+    expect(await viewport.getAttribute('data-tools')).toBeNull();
+    releaseTools();
+    await viewer.toolsReady();
+    // The tools' stack scroll takes over from the frame drawn without it, not from the first.
+    await direct.mouse.wheel(0, 100);
+    await viewer.waitForFrame(4);
     const api = `/api/studies/${phoneStudy}`;
     const firstReads = [`${study}/series`, `${api}/ai`, `${api}/report`, `${api}/key-images`, `${api}/banner`];
     const chunk = asked.findIndex((p) => chunkPattern.test(p));
@@ -412,9 +441,8 @@ describeUnless(chromiumMissing(), 'web app (e2e, chromium)', () => {
     // Each once: the viewer takes the answers started for it instead of asking (and being audited) again.
     expect([...firstReads, metadata[0], instances[0], frames[0]].map((path) => asked.filter((p) => p === path).length)).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
     // The reading tools' code is asked for only once the first frame is in (drawn without it), and arrives.
-    const tools = asked.findIndex((p) => /^\/assets\/chunks\/viewport-tools-[A-Z0-9]+\.js$/.test(p));
+    const tools = asked.findIndex((p) => toolsPattern.test(p));
     expect(tools).toBeGreaterThan(asked.indexOf(frames[0] ?? ''));
-    await new ViewerPage(direct).toolsReady();
     expect(errors).toEqual([]);
     await context.close();
   }, 120_000);

@@ -262,6 +262,11 @@ export class ViewerPage {
     return this.page.locator('[data-testid="ai-panel"] > [data-testid="ai-nodule"] [data-testid="ai-nodule-tr"]').allTextContents();
   }
 
+  /** Until the frame label names frame `frame` (1-based) of the current study. */
+  async waitForFrame(frame: number): Promise<void> {
+    await this.page.getByTestId('frame-index').filter({ hasText: new RegExp(`^Frame ${frame} /`) }).waitFor({ timeout: 30_000 });
+  }
+
   /** Jumps with J and returns the frame label once it shows the AI's top frame. */
   async jumpToMostSuspicious(): Promise<string> {
     const top = (await this.page.getByTestId('ai-image').first().textContent()) ?? '';

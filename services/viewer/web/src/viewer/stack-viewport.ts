@@ -60,8 +60,9 @@ export interface DrawnBox {
  * One cornerstone element showing a stack of frames, with the reading tools. Owns everything it creates
  * (the enabled element, tool state, the cine timer, cached images, listeners) and releases it in
  * destroy(). The first frame is drawn with cornerstone-core alone; the tools attach once it is on screen
- * (viewport-tools.ts), and what the page asks of them before that (a tool, a frame, play) is done then, in order.
- * The element says `data-tools="ready"` from then on.
+ * (viewport-tools.ts), and what the page asks of them before that (a tool, play) is done then, in order; frames
+ * chosen before then (keys, the wheel) are drawn at once without them. The element says `data-tools="ready"` from
+ * then on.
  */
 export class StackViewport {
   private index = 0;
@@ -104,6 +105,19 @@ export class StackViewport {
     element.addEventListener('mouseup', () => this.released(), { signal });
     element.addEventListener('touchend', () => this.released(), { signal });
     element.addEventListener('contextmenu', (event) => event.preventDefault(), { signal });
+    // Until the tools attach (their stack-scroll tool takes the wheel then), the wheel still steps through the
+    // frames, as the tool would: one frame per event, stopping at the ends.
+    element.addEventListener(
+      'wheel',
+      (event) => {
+        if (this.tools !== null || event.deltaY === 0) return;
+        event.preventDefault();
+        const from = this.target ?? this.index;
+        const to = Math.min(Math.max(0, from + Math.sign(event.deltaY)), this.imageIds.length - 1);
+        if (to !== from) this.scrollTo(to);
+      },
+      { signal, passive: false },
+    );
     this.resizeObserver = new ResizeObserver(() => {
       // A hidden pane (the prior, closed) has no size: fitting an image into 0 x 0 would leave it at scale 0.
       if (!this.destroyed && element.clientWidth > 0 && element.clientHeight > 0) cornerstone.resize(element, true);
@@ -214,6 +228,8 @@ export class StackViewport {
     const imageId = detail.image.imageId;
     const index = this.imageIds.indexOf(imageId);
     if (index >= 0) this.index = index;
+    // A frame drawn without the tools may have rendered after they attached with the frame shown before it.
+    if (index >= 0) this.tools?.shown(index);
     if (!this.playing && this.target !== undefined && index !== this.target) {
       // A stale frame (the cine's last load) landed after the reader's choice: show the choice again.
       this.show(this.target);
@@ -224,7 +240,27 @@ export class StackViewport {
   }
 
   private show(index: number): void {
-    this.withTools((tools) => tools.scrollTo(index, this.index));
+    if (this.tools) {
+      this.tools.scrollTo(index, this.index);
+      return;
+    }
+    // Before the tools attach, a frame is drawn with cornerstone-core alone (keys, the wheel, a jump): the
+    // reader does not wait for the tools' code to step through a clip.
+    void this.showWithoutTools(index);
+  }
+
+  private async showWithoutTools(index: number): Promise<void> {
+    const imageId = this.imageIds[index];
+    if (imageId === undefined) return;
+    try {
+      const image = await cornerstone.loadAndCacheImage(imageId);
+      // Destroyed, or another frame chosen while this one loaded: the later choice draws itself.
+      if (this.destroyed || (this.target !== undefined && this.target !== index)) return;
+      if (this.tools) this.tools.scrollTo(index, this.index);
+      else cornerstone.displayImage(this.element, image);
+    } catch (error) {
+      if (!this.destroyed) this.hooks.onError(error);
+    }
   }
 
   private pendingBox: DrawnBox | null = null;

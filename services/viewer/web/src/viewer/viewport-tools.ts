@@ -17,6 +17,8 @@ export interface ViewportTools {
   setTool: (name: ToolName) => void;
   /** Shows frame `index` through the stack tool (which loads it); `shown` is the frame on screen now. */
   scrollTo: (index: number, shown: number) => void;
+  /** Frame `index` was drawn (maybe without the tools): the stack's position follows it. */
+  shown: (index: number) => void;
   play: (fps: number) => void;
   stop: () => void;
   /** The tool state kept per image (calipers, boxes) of these frames, dropped. */
@@ -107,6 +109,10 @@ export function attachTools(element: HTMLElement, imageIds: readonly string[], s
       const state = cornerstoneTools.getToolState(element, 'stack')?.data[0];
       if (isStackState(state) && index !== current) state.currentImageIdIndex = current;
       scrollToIndex(element, index);
+    },
+    shown(index) {
+      const state = cornerstoneTools.getToolState(element, 'stack')?.data[0];
+      if (isStackState(state)) state.currentImageIdIndex = index;
     },
     play(fps) {
       cornerstoneTools.playClip(element, fps);
