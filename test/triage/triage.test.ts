@@ -12,9 +12,14 @@ interface Nodule {
   score: number;
   box: { x: number; y: number; width: number; height: number };
   outline: [number, number][];
-  lexicon: { item: string; points: number }[];
+  lexicon: { item: string; code: string; points: number }[];
   tiradsPoints: number;
   trLevel: string;
+}
+
+/** ACR's total for a nodule's categories: their points' sum, or 0 when spongiform (the chart's footnote). */
+function chartPoints(lexicon: Nodule['lexicon']): number {
+  return lexicon.some((l) => l.item === 'composition' && l.code === 'spongiform') ? 0 : lexicon.reduce((sum, l) => sum + l.points, 0);
 }
 
 /**
@@ -88,7 +93,7 @@ describe('triage of stable studies (system)', () => {
     expect(nodule.box.y + nodule.box.height).toBeLessThanOrEqual(top.rows);
     expect(nodule.outline.length).toBeGreaterThanOrEqual(3);
     expect(nodule.lexicon.map((l) => l.item)).toEqual(['composition', 'echogenicity', 'shape', 'margin', 'echogenicFoci']);
-    expect(nodule.tiradsPoints).toBe(nodule.lexicon.reduce((sum, l) => sum + l.points, 0));
+    expect(nodule.tiradsPoints).toBe(chartPoints(nodule.lexicon));
     expect(nodule.trLevel).toBe(trLevel(nodule.tiradsPoints));
 
     const study = await studyRow(system.pool, studyUid);
@@ -131,7 +136,7 @@ describe('triage of stable studies (system)', () => {
     expect(asked.status).toBe(201);
     expect(asked.body.finding.source).toBe('reader');
     expect(asked.body.finding.lexicon).toHaveLength(5);
-    expect(asked.body.finding.tiradsPoints).toBe(asked.body.finding.lexicon.reduce((sum, l) => sum + l.points, 0));
+    expect(asked.body.finding.tiradsPoints).toBe(chartPoints(asked.body.finding.lexicon));
     const listed = await call<{ results: { id: string }[] }>(viewer(), 'GET', `/api/studies/${studyUid}/ai/nodules`, reader);
     expect(listed.body.results.map((r) => r.id)).toEqual([asked.body.id]);
     const trail = await system.pool.query("SELECT action FROM audit_events WHERE study_instance_uid = $1 AND details->>'what' = 'reader-ai-nodule'", [studyUid]);

@@ -5,7 +5,7 @@
  * web app can bundle it (package subpath `@yunying/nodule-model/tirads-report`).
  */
 
-import { ACR_LEXICON, lexiconCategory, recommendation, trLevel, type LexiconItem, type Recommendation, type TrLevel } from './tirads';
+import { ACR_LEXICON, lexiconCategory, otherItemsAddNoPoints, recommendation, trLevel, type LexiconItem, type Recommendation, type TrLevel } from './tirads';
 
 // The chart itself, for the web app's selects (it cannot import the package root: onnxruntime).
 export { ACR_LEXICON };
@@ -68,7 +68,7 @@ export function scoreNodule(codes: NoduleCodes, size: { longMm: number; shortMm:
     echogenicFoci: foci,
   };
   const values = Object.values(points);
-  const totalPoints = codes.composition === 'spongiform' ? 0 : values.includes(null) ? null : values.reduce<number>((sum, p) => sum + (p ?? 0), 0);
+  const totalPoints = otherItemsAddNoPoints(codes.composition) ? 0 : values.includes(null) ? null : values.reduce<number>((sum, p) => sum + (p ?? 0), 0);
   const level = totalPoints === null ? null : trLevel(totalPoints);
   const maxDiameterMm = size ? Math.max(size.longMm, size.shortMm ?? 0) : null;
   return { points, totalPoints, trLevel: level, maxDiameterMm, recommendation: level ? recommendation(level, maxDiameterMm) : null };

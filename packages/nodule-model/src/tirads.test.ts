@@ -1,4 +1,8 @@
-import { ACR_LEXICON, LEXICON_ITEMS, lexiconCategory, recommendation, tiradsOf, trLevel } from './tirads';
+import { ACR_LEXICON, LEXICON_ITEMS, lexiconCategory, recommendation, tiradsOf, trLevel, type LexiconItem } from './tirads';
+
+function reading(codes: Record<LexiconItem, string>): { item: LexiconItem; code: string; points: number }[] {
+  return LEXICON_ITEMS.map((item) => ({ item, code: codes[item], points: lexiconCategory(item, codes[item])?.points ?? Number.NaN }));
+}
 
 describe('ACR TI-RADS 2017', () => {
   it('adds the chart points up to the TR levels', () => {
@@ -6,14 +10,15 @@ describe('ACR TI-RADS 2017', () => {
   });
 
   it('scores a solid, very hypoechoic, taller-than-wide nodule with punctate foci as TR5', () => {
-    const reading = [
-      lexiconCategory('composition', 'solid'),
-      lexiconCategory('echogenicity', 'very-hypo'),
-      lexiconCategory('shape', 'taller'),
-      lexiconCategory('margin', 'smooth'),
-      lexiconCategory('echogenicFoci', 'punctate'),
-    ].map((c) => ({ points: c?.points ?? Number.NaN }));
-    expect(tiradsOf(reading)).toEqual({ points: 11, level: 'TR5' });
+    expect(tiradsOf(reading({ composition: 'solid', echogenicity: 'very-hypo', shape: 'taller', margin: 'smooth', echogenicFoci: 'punctate' }))).toEqual({ points: 11, level: 'TR5' });
+    expect(tiradsOf(reading({ composition: 'mixed', echogenicity: 'hyper-iso', shape: 'wider', margin: 'smooth', echogenicFoci: 'none' }))).toEqual({ points: 2, level: 'TR2' });
+  });
+
+  it('scores a spongiform nodule 0 points, TR1, whatever its other items (the chart footnote), as the report does', () => {
+    expect(tiradsOf(reading({ composition: 'spongiform', echogenicity: 'hyper-iso', shape: 'wider', margin: 'smooth', echogenicFoci: 'none' }))).toEqual({ points: 0, level: 'TR1' });
+    expect(tiradsOf(reading({ composition: 'spongiform', echogenicity: 'very-hypo', shape: 'taller', margin: 'lobulated-irregular', echogenicFoci: 'punctate' }))).toEqual({ points: 0, level: 'TR1' });
+    // Cystic is 0 points of its own, not a footnote: its other items still count.
+    expect(tiradsOf(reading({ composition: 'cystic', echogenicity: 'anechoic', shape: 'wider', margin: 'smooth', echogenicFoci: 'macro' }))).toEqual({ points: 1, level: 'TR2' });
   });
 
   it('recommends by the ACR size thresholds', () => {

@@ -134,8 +134,18 @@ export interface NoduleFinding {
   measured?: Descriptors;
 }
 
-/** Sums the points of a lexicon reading (AI or reader) into the TR level. */
-export function tiradsOf(lexicon: readonly { points: number }[]): { points: number; level: TrLevel } {
-  const points = lexicon.reduce((sum, l) => sum + l.points, 0);
+/**
+ * The chart's footnote on spongiform composition: "do not add further points for other categories". A
+ * spongiform nodule is 0 points, TR1, whatever its other items say. The AI panel and the structured report
+ * both apply it, so the AI's level and the reader's agree when their categories do.
+ */
+export function otherItemsAddNoPoints(compositionCode: string | null): boolean {
+  return compositionCode === 'spongiform';
+}
+
+/** Sums the points of a lexicon reading (one category per item) into the TR level, by the chart's rules. */
+export function tiradsOf(lexicon: readonly { item: LexiconItem; code: string; points: number }[]): { points: number; level: TrLevel } {
+  const composition = lexicon.find((l) => l.item === 'composition')?.code ?? null;
+  const points = otherItemsAddNoPoints(composition) ? 0 : lexicon.reduce((sum, l) => sum + l.points, 0);
   return { points, level: trLevel(points) };
 }

@@ -1,6 +1,6 @@
 import { h, replace } from '../app/dom';
 import { t } from '../app/i18n';
-import { codeText, itemText, localCTiradsText, localScoreText } from './tirads-zh';
+import { codeText, itemText, localCTiradsText, localScoreText, spongiformNoteText } from './tirads-zh';
 import {
   confirmAi,
   cTiradsOf,
@@ -219,8 +219,8 @@ export function noduleBlock(initial: NoduleState, onChange: () => void, onRemove
       score.textContent = localScoreText(scoreOf(state));
       score.dataset.level = scoreOf(state).trLevel ?? '';
     }
-    // Why the level may be lower than the AI panel's sum: the chart's spongiform footnote.
-    note.textContent = state.composition.code === 'spongiform' ? t('Spongiform: the other items add no points (ACR chart), so the nodule is TR1.', '海绵状：其他项目不计分（ACR 评分表），故该结节为 TR1。') : '';
+    // Why the level is lower than the rows' points add up to: the chart's spongiform footnote (the AI panel says the same).
+    note.textContent = state.composition.code === 'spongiform' ? spongiformNoteText() : '';
   }
   function changed(): void {
     refresh();

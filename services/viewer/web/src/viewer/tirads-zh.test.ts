@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { C_TIRADS_ORDER, cTiradsRecommendation, scoreCTirads, scoreNodule } from '@yunying/nodule-model/tirads-report';
 import { setLanguage } from '../app/i18n';
-import { bilingualCode, bilingualCTirads, bilingualScore, codeText, itemText, localCTiradsText, localScoreText, ruleZh } from './tirads-zh';
+import { aiSpongiformNote, bilingualCode, bilingualCTirads, bilingualScore, codeText, itemText, localCTiradsText, localScoreText, ruleZh } from './tirads-zh';
 import { cTiradsText, LEXICON, scoreText } from './tirads-state';
 
 const CJK = /[\u4e00-\u9fff]/;
@@ -60,5 +60,22 @@ describe('the screen in the reader\'s language', () => {
     expect(localCTiradsText(c)).toMatch(/^\d 分 · C-TR\d[ABC]? [\u4e00-\u9fff]+ · [\u4e00-\u9fff]+（C-TR/);
     expect(localScoreText(null)).toBe('尚未评分：请选择每一项');
     expect([itemText('echogenicFoci'), codeText('echogenicity', 'very-hypo'), codeText('echogenicity', 'unknown-code')]).toEqual(['强回声灶', '极低回声', 'unknown-code']);
+  });
+});
+
+describe("the AI panel's note on a spongiform nodule", () => {
+  const lexicon = (composition: string): { item: string; code: string }[] => [
+    { item: 'composition', code: composition },
+    { item: 'echogenicity', code: 'hyper-iso' },
+  ];
+  afterEach(() => setLanguage('en'));
+
+  it('explains a total of 0 under rows that add up to more, says when a stored result predates the rule, and is absent otherwise', () => {
+    setLanguage('en');
+    expect(aiSpongiformNote({ lexicon: lexicon('spongiform'), tiradsPoints: 0 })).toBe('Spongiform: the other items add no points (ACR chart), so the nodule is TR1.');
+    expect(aiSpongiformNote({ lexicon: lexicon('spongiform'), tiradsPoints: 1 })).toContain('stored before that rule was applied');
+    expect(aiSpongiformNote({ lexicon: lexicon('mixed'), tiradsPoints: 2 })).toBeNull();
+    setLanguage('zh');
+    expect(aiSpongiformNote({ lexicon: lexicon('spongiform'), tiradsPoints: 0 })).toMatch(CJK);
   });
 });
