@@ -12,7 +12,7 @@ export { parseCsv } from './labels';
 export { readGrayImage, readRgbImage } from './image.repository';
 export { evaluateCrops, formatCropReport } from './eval.service';
 export type { CropEvaluationReport } from './eval.service';
-export { ACR_LEXICON, LEXICON_ITEMS, lexiconCategory, otherItemsAddNoPoints, recommendation, tiradsOf, trLevel } from './tirads';
+export { ACR_LEXICON, LEXICON_ITEMS, lexiconCategory, otherItemsAddNoPoints, recommendation, tiradsOf, trLevel, withChartEchogenicity } from './tirads';
 export type { LexiconCategory, LexiconItem, LexiconPrediction, NoduleFinding, Recommendation, TrLevel } from './tirads';
 export { listModels, loadActiveModel } from './model.registry';
 export type { ActiveModel } from './model.registry';

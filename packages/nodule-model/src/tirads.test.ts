@@ -1,4 +1,4 @@
-import { ACR_LEXICON, LEXICON_ITEMS, lexiconCategory, recommendation, tiradsOf, trLevel, type LexiconItem } from './tirads';
+import { ACR_LEXICON, LEXICON_ITEMS, lexiconCategory, recommendation, tiradsOf, trLevel, withChartEchogenicity, type LexiconItem, type LexiconPrediction } from './tirads';
 
 function reading(codes: Record<LexiconItem, string>): { item: LexiconItem; code: string; points: number }[] {
   return LEXICON_ITEMS.map((item) => ({ item, code: codes[item], points: lexiconCategory(item, codes[item])?.points ?? Number.NaN }));
@@ -19,6 +19,27 @@ describe('ACR TI-RADS 2017', () => {
     expect(tiradsOf(reading({ composition: 'spongiform', echogenicity: 'very-hypo', shape: 'taller', margin: 'lobulated-irregular', echogenicFoci: 'punctate' }))).toEqual({ points: 0, level: 'TR1' });
     // Cystic is 0 points of its own, not a footnote: its other items still count.
     expect(tiradsOf(reading({ composition: 'cystic', echogenicity: 'anechoic', shape: 'wider', margin: 'smooth', echogenicFoci: 'macro' }))).toEqual({ points: 1, level: 'TR2' });
+  });
+
+  it("reads a cystic nodule's echogenicity as anechoic (the chart's category for cystic nodules), and leaves other readings as they are", () => {
+    const predicted = (composition: string, echogenicity: string): LexiconPrediction[] =>
+      [
+        ['composition', composition, 0.7],
+        ['echogenicity', echogenicity, 0.6],
+        ['margin', 'smooth', 0.8],
+      ].map(([item, code, confidence]) => ({
+        item: item as LexiconItem,
+        code: code as string,
+        label: lexiconCategory(item as LexiconItem, code as string)?.label ?? '',
+        points: lexiconCategory(item as LexiconItem, code as string)?.points ?? Number.NaN,
+        confidence: confidence as number,
+        probabilities: {},
+        basis: 'model' as const,
+      }));
+    const cystic = withChartEchogenicity(predicted('cystic', 'hyper-iso'));
+    expect(cystic.find((l) => l.item === 'echogenicity')).toMatchObject({ code: 'anechoic', points: 0, confidence: 0.7, basis: 'composition' });
+    expect(tiradsOf(cystic)).toEqual({ points: 0, level: 'TR1' });
+    expect(withChartEchogenicity(predicted('mixed', 'hypo'))).toEqual(predicted('mixed', 'hypo'));
   });
 
   it('recommends by the ACR size thresholds', () => {

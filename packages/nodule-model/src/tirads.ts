@@ -99,8 +99,11 @@ export interface LexiconPrediction {
   confidence: number;
   /** Probability per category code. */
   probabilities: Record<string, number>;
-  /** 'model' when a trained head predicts it, 'outline' when measured from the outline (shape). */
-  basis: 'model' | 'outline';
+  /**
+   * 'model' when a trained head predicts it, 'outline' when measured from the outline (shape), 'composition'
+   * when the chart fixes it from the predicted composition (a cystic nodule's echogenicity is anechoic).
+   */
+  basis: 'model' | 'outline' | 'composition';
 }
 
 /** A nodule the triage found (or a reader pointed at) on one frame. The wire contract of the AI panel. */
@@ -141,6 +144,21 @@ export interface NoduleFinding {
  */
 export function otherItemsAddNoPoints(compositionCode: string | null): boolean {
   return compositionCode === 'spongiform';
+}
+
+/**
+ * The chart's echogenicity for a cystic nodule: "anechoic" (0 points) applies to cystic or almost completely
+ * cystic nodules, and only to them, so an AI reading that predicts a cystic composition reads anechoic, not the
+ * echogenicity head's choice among the solid-tissue categories (which has no anechoic class). Other readings
+ * are returned as they are.
+ */
+export function withChartEchogenicity(lexicon: readonly LexiconPrediction[]): LexiconPrediction[] {
+  const composition = lexicon.find((l) => l.item === 'composition');
+  if (composition?.code !== 'cystic') return [...lexicon];
+  const anechoic = lexiconCategory('echogenicity', 'anechoic');
+  return lexicon.map((l) =>
+    l.item === 'echogenicity' ? { ...l, code: 'anechoic', label: anechoic?.label ?? 'Anechoic', points: anechoic?.points ?? 0, confidence: composition.confidence, basis: 'composition' } : l,
+  );
 }
 
 /** Sums the points of a lexicon reading (one category per item) into the TR level, by the chart's rules. */

@@ -20,7 +20,7 @@ import { SharedOpenings } from './frame.openings';
 import type { HeadName, TriageManifest } from './triage.manifest';
 import { HEAD_NAMES, defaultModelDir, loadTriageManifest } from './triage.manifest';
 import type { LexiconItem, LexiconPrediction, NoduleFinding } from './tirads';
-import { lexiconCategory, tiradsOf } from './tirads';
+import { lexiconCategory, tiradsOf, withChartEchogenicity } from './tirads';
 
 export type TriageLevel = 'urgent' | 'flagged' | 'routine';
 /** Which combiner scored a nodule: an automatic candidate's, or a named box's. */
@@ -201,7 +201,7 @@ export class TriageModel {
 
   /** A candidate in the reader's vocabulary: ACR categories, points and TR level (packages' tirads.ts). */
   finding(c: NoduleCandidate, index: number, source: NoduleFinding['source'], pixelMm: { x: number; y: number } | null): NoduleFinding {
-    const lexicon: LexiconPrediction[] = HEAD_NAMES.map((h) => headPrediction(h, this.manifest.heads[h].categories, c.probabilities[h], this.manifest.heads[h].points));
+    const lexicon: LexiconPrediction[] = withChartEchogenicity(HEAD_NAMES.map((h) => headPrediction(h, this.manifest.heads[h].categories, c.probabilities[h], this.manifest.heads[h].points)));
     const shape = lexiconCategory('shape', c.tallerThanWide ? 'taller' : 'wider');
     lexicon.splice(2, 0, {
       item: 'shape',

@@ -57,6 +57,13 @@ function measuredView(m: Record<string, number>): HTMLElement | null {
   return h('details', { class: 'measured', 'data-testid': 'ai-measured' }, h('summary', {}, t('Measured on the image', '图像测量依据')), h('ul', { class: 'small' }, ...lines.map((l) => h('li', {}, l))));
 }
 
+/** Where an AI category comes from: the head's confidence, the outline (shape), or the chart (a cystic nodule is anechoic). */
+function basisText(l: AiNodule['lexicon'][number]): string {
+  if (l.basis === 'outline') return t(' (from the outline)', '（依据轮廓）');
+  if (l.basis === 'composition') return t(' (cystic: anechoic by the chart)', '（囊性：按评分表为无回声）');
+  return t(` (${percent(l.confidence)})`, `（${percent(l.confidence)}）`);
+}
+
 /** One nodule: its ACR TI-RADS categories with their points, the TR level they add up to, and the score. */
 function noduleView(n: AiNodule, title: string): HTMLElement {
   // Why the total is not the rows' sum for a spongiform nodule (the chart's footnote).
@@ -85,7 +92,7 @@ function noduleView(n: AiNodule, title: string): HTMLElement {
             'tr',
             { 'data-testid': 'ai-lexicon' },
             h('td', {}, itemName(l.item)),
-            h('td', {}, aiCodeLabel(l.item, l.code, l.label), h('span', { class: 'muted' }, l.basis === 'outline' ? t(' (from the outline)', '（依据轮廓）') : t(` (${percent(l.confidence)})`, `（${percent(l.confidence)}）`))),
+            h('td', {}, aiCodeLabel(l.item, l.code, l.label), h('span', { class: 'muted' }, basisText(l))),
             h('td', {}, String(l.points)),
           ),
         ),
