@@ -68,7 +68,6 @@ export function codeText(item: LexiconItem, code: string): string {
   return language() === 'zh' ? codeZh(item, code) : codeLabel(item, code);
 }
 
-/** "TR4：≥ 1.5 cm 时行 FNA": the scoring rule of the nodule model in Chinese; the rule as written when it is not one the model writes. */
 /** The chart's spongiform footnote, said where a total is not the rows' sum (the report form, the AI panel). */
 export function spongiformNoteText(): string {
   return t('Spongiform: the other items add no points (ACR chart), so the nodule is TR1.', '海绵状：其他项目不计分（ACR 评分表），故该结节为 TR1。');
@@ -84,6 +83,7 @@ export function aiSpongiformNote(nodule: { lexicon: readonly { item: string; cod
   return t('Spongiform: by the ACR chart the other items add no points (TR1); this result was stored before that rule was applied.', '海绵状：按 ACR 评分表其他项目不计分（TR1）；此结果保存于该规则应用之前。');
 }
 
+/** "TR4：≥ 1.5 cm 时行 FNA": the scoring rule of the nodule model in Chinese; the rule as written when it is not one the model writes. */
 export function ruleZh(rule: string): string {
   const [, level, what] = /^([\w-]+): (.*)$/.exec(rule) ?? [];
   if (level === undefined || what === undefined) return rule;
