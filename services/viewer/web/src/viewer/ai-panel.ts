@@ -3,7 +3,7 @@ import { h, replace } from '../app/dom';
 import { language, t } from '../app/i18n';
 import type { AiImage, AiNodule, AiResult } from './ai-result';
 import type { AiResultStatus } from '@yunying/nodule-model/ai-result-view';
-import { aiSpongiformNote, codeZh, isLexiconItem, itemText } from './tirads-zh';
+import { aiCysticNote, aiSpongiformNote, codeZh, isLexiconItem, itemText } from './tirads-zh';
 import { aiReasonText } from './ai-reason-zh';
 
 const percent = (score: number | null): string => (score === null ? '—' : `${(score * 100).toFixed(0)}%`);
@@ -66,8 +66,8 @@ function basisText(l: AiNodule['lexicon'][number]): string {
 
 /** One nodule: its ACR TI-RADS categories with their points, the TR level they add up to, and the score. */
 function noduleView(n: AiNodule, title: string): HTMLElement {
-  // Why the total is not the rows' sum for a spongiform nodule (the chart's footnote).
-  const spongiform = aiSpongiformNote(n);
+  // Why the total is not the rows' sum for a spongiform nodule (the chart's footnote); a legacy cystic reading.
+  const chartNote = aiSpongiformNote(n) ?? aiCysticNote(n);
   return h(
     'div',
     { class: 'nodule', 'data-testid': 'ai-nodule' },
@@ -99,7 +99,7 @@ function noduleView(n: AiNodule, title: string): HTMLElement {
         h('tr', {}, h('th', {}, t('Total', '合计')), h('th', {}, n.trLevel), h('th', {}, String(n.tiradsPoints))),
       ),
     ),
-    spongiform ? h('p', { class: 'muted small', 'data-testid': 'ai-spongiform' }, spongiform) : null,
+    chartNote ? h('p', { class: 'muted small', 'data-testid': 'ai-chart-note' }, chartNote) : null,
     measuredView(n.measured),
   );
 }

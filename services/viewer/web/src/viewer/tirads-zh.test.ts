@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { C_TIRADS_ORDER, cTiradsRecommendation, scoreCTirads, scoreNodule } from '@yunying/nodule-model/tirads-report';
 import { setLanguage } from '../app/i18n';
-import { aiSpongiformNote, bilingualCode, bilingualCTirads, bilingualScore, codeText, itemText, localCTiradsText, localScoreText, ruleZh } from './tirads-zh';
+import { aiCysticNote, aiSpongiformNote, bilingualCode, bilingualCTirads, bilingualScore, codeText, itemText, localCTiradsText, localScoreText, ruleZh } from './tirads-zh';
 import { cTiradsText, LEXICON, scoreText } from './tirads-state';
 
 const CJK = /[\u4e00-\u9fff]/;
@@ -77,5 +77,19 @@ describe("the AI panel's note on a spongiform nodule", () => {
     expect(aiSpongiformNote({ lexicon: lexicon('mixed'), tiradsPoints: 2 })).toBeNull();
     setLanguage('zh');
     expect(aiSpongiformNote({ lexicon: lexicon('spongiform'), tiradsPoints: 0 })).toMatch(CJK);
+  });
+});
+
+describe("the AI panel's note on a cystic nodule", () => {
+  const reading = (composition: string, echogenicity: string, basis: string): { item: string; code: string; basis: string }[] => [
+    { item: 'composition', code: composition, basis: 'model' },
+    { item: 'echogenicity', code: echogenicity, basis },
+  ];
+
+  it('says when a stored cystic reading predates the anechoic rule, and is absent for readings after it or not cystic', () => {
+    setLanguage('en');
+    expect(aiCysticNote({ lexicon: reading('cystic', 'hyper-iso', 'model') })).toContain('stored before that rule was applied');
+    expect(aiCysticNote({ lexicon: reading('cystic', 'anechoic', 'composition') })).toBeNull();
+    expect(aiCysticNote({ lexicon: reading('solid', 'hypo', 'model') })).toBeNull();
   });
 });

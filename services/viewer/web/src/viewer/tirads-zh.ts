@@ -83,6 +83,17 @@ export function aiSpongiformNote(nodule: { lexicon: readonly { item: string; cod
   return t('Spongiform: by the ACR chart the other items add no points (TR1); this result was stored before that rule was applied.', '海绵状：按 ACR 评分表其他项目不计分（TR1）；此结果保存于该规则应用之前。');
 }
 
+/**
+ * The AI panel's line under a cystic nodule whose echogenicity came from the head, not the chart (null otherwise):
+ * a result stored before 2026-12-08, when the findings began reading a cystic nodule as anechoic (withChartEchogenicity).
+ */
+export function aiCysticNote(nodule: { lexicon: readonly { item: string; code: string; basis: string }[] }): string | null {
+  const cystic = nodule.lexicon.some((l) => l.item === 'composition' && l.code === 'cystic');
+  const echogenicity = nodule.lexicon.find((l) => l.item === 'echogenicity');
+  if (!cystic || echogenicity === undefined || echogenicity.code === 'anechoic') return null;
+  return t('Cystic: by the ACR chart the echogenicity is anechoic (0 points); this result was stored before that rule was applied.', '囊性：按 ACR 评分表回声为无回声（0 分）；此结果保存于该规则应用之前。');
+}
+
 /** "TR4：≥ 1.5 cm 时行 FNA": the scoring rule of the nodule model in Chinese; the rule as written when it is not one the model writes. */
 export function ruleZh(rule: string): string {
   const [, level, what] = /^([\w-]+): (.*)$/.exec(rule) ?? [];
